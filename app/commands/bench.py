@@ -1,0 +1,15 @@
+"""`python -m app bench`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="(not available yet)")
+    p.set_defaults(func=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    print("error: 'bench' is not available in this build yet", flush=True)
+    return 2

@@ -1,0 +1,1 @@
+"""Device layer: wire protocol, firmware simulator and threaded driver."""

@@ -1,0 +1,1 @@
+"""Oscilloscope: pure numpy core (app.scope.core) and the pyqtgraph widget."""

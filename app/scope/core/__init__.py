@@ -1,0 +1,1 @@
+"""Pure numpy core of the oscilloscope: buffer, trigger, decimation, measurements. No Qt."""

@@ -1,0 +1,73 @@
+"""Shared fixtures. Every test fails if it leaves a thread (Python or QThread) running."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never touch the user's real settings or database.
+os.environ.setdefault("MICROCURRENT_TEST_MODE", "1")
+
+try:
+    from PySide6.QtCore import QThread
+except ImportError:  # pragma: no cover - Qt is a hard dependency
+    QThread = None
+
+_started_qthreads: list[weakref.ref] = []
+
+if QThread is not None:
+    _original_start = QThread.start
+
+    def _tracking_start(self, *args, **kwargs):
+        _started_qthreads.append(weakref.ref(self))
+        return _original_start(self, *args, **kwargs)
+
+    QThread.start = _tracking_start
+
+
+def _live_python_threads(before: set[int]) -> list[threading.Thread]:
+    return [t for t in threading.enumerate()
+            if t.ident not in before and t.is_alive()
+            and not isinstance(t, threading._DummyThread)]  # type: ignore[attr-defined]
+
+
+def _running_qthreads() -> list:
+    alive = []
+    for ref in _started_qthreads:
+        t = ref()
+        if t is None:
+            continue
+        try:
+            if t.isRunning():
+                alive.append(t)
+        except RuntimeError:  # C++ object already deleted: not running
+            continue
+    return alive
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_left_running(request):
+    """Fail any test that leaves a thread running (grace period 2 s to finish)."""
+    before = {t.ident for t in threading.enumerate()}
+    _started_qthreads.clear()
+    yield
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        leftover = _live_python_threads(before) + _running_qthreads()
+        if not leftover:
+            return
+        time.sleep(0.02)
+    names = [getattr(t, "name", None) or repr(t) for t in leftover]
+    pytest.fail(f"{request.node.nodeid} left threads running: {names}")
+
+
+@pytest.fixture
+def tmp_settings(tmp_path, monkeypatch):
+    """Isolate QSettings and the default database location in a temporary folder."""
+    monkeypatch.setenv("MICROCURRENT_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
