@@ -1,0 +1,195 @@
+"""Sample ring buffer addressed by the device's absolute sample index. Pure numpy.
+
+Every slot remembers which absolute sample index it holds, so a window read returns
+NaN for samples that never arrived (dropped on the link) instead of stale or
+interpolated data. Reads always return fresh arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.device.protocol import SampleFlag
+from app.device.samples import SampleBlock
+from app.device.waveform import OutputSettings, Polarity, Waveform, burst_envelope, unit_wave
+
+DEFAULT_CAPACITY = 1 << 20  # 104 s at 10 kS/s: the widest window (10 s/div x 10 div)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Samples ``start .. start+len-1`` (absolute indices); NaN where a sample is missing."""
+
+    start: int
+    sample_rate: float
+    current_ua: np.ndarray
+    voltage_v: np.ndarray
+    reference_ua: np.ndarray
+    flags: np.ndarray
+    sync: np.ndarray
+    valid: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.current_ua.shape[0])
+
+
+class ReferenceModel:
+    """Computes the commanded trace level x unit_wave, phased by the period-start sync marks.
+
+    Before the first sync mark the phase is unknown and the reference is NaN (not drawn).
+    ALTERNATING polarity takes its sign from the SIGN_NEGATIVE flag of each sample; the
+    burst envelope is timed from the sample where OUTPUT_ON rose.
+    """
+
+    def __init__(self) -> None:
+        self.settings: OutputSettings | None = None
+        self._last_sync: int | None = None  # absolute index of the latest period start
+        self._output_start: int | None = None
+        self._output_on = False
+
+    def set_settings(self, settings: OutputSettings | None) -> None:
+        self.settings = settings
+
+    def reset(self) -> None:
+        self._last_sync = None
+        self._output_start = None
+        self._output_on = False
+
+    def compute(self, block: SampleBlock) -> np.ndarray:
+        n = len(block)
+        idx = block.first_index + np.arange(n, dtype=np.int64)
+        # Track period starts and output start even without settings, for later use.
+        sync_pos = np.flatnonzero(block.sync)
+        last_sync = np.full(n, -1, dtype=np.int64)
+        if self._last_sync is not None:
+            last_sync[:] = self._last_sync
+        if sync_pos.size:
+            marks = np.zeros(n, dtype=np.int64)
+            marks[sync_pos] = sync_pos + 1  # 1-based so 0 means "none yet"
+            filled = np.maximum.accumulate(marks)
+            has = filled > 0
+            last_sync[has] = block.first_index + filled[has] - 1
+            self._last_sync = int(block.first_index + sync_pos[-1])
+        on = (block.flags & SampleFlag.OUTPUT_ON) != 0
+        rises = np.flatnonzero(on & ~np.concatenate(([self._output_on], on[:-1])))
+        out_start = np.full(n, -1 if self._output_start is None else self._output_start,
+                            dtype=np.int64)
+        if rises.size:
+            marks = np.zeros(n, dtype=np.int64)
+            marks[rises] = rises + 1
+            filled = np.maximum.accumulate(marks)
+            has = filled > 0
+            out_start[has] = block.first_index + filled[has] - 1
+            self._output_start = int(block.first_index + rises[-1])
+        if n:
+            self._output_on = bool(on[-1])
+        ref = np.full(n, np.nan, dtype=np.float32)
+        s = self.settings
+        if s is None:
+            return ref
+        known = last_sync >= 0
+        if not known.any():
+            return ref
+        fs = block.sample_rate
+        t_since_sync = (idx[known] - last_sync[known]) / fs
+        base = OutputSettings(
+            waveform=Waveform.SQUARE if s.waveform == Waveform.BURST else s.waveform,
+            frequency_hz=s.frequency_hz, amplitude_ua=s.amplitude_ua,
+            polarity=Polarity.POSITIVE if s.polarity == Polarity.ALTERNATING else s.polarity,
+            alternate_s=s.alternate_s, ramp_s=s.ramp_s)
+        shape = unit_wave(base, t_since_sync)
+        if s.polarity == Polarity.ALTERNATING:
+            neg = (block.flags[known] & SampleFlag.SIGN_NEGATIVE) != 0
+            shape = np.where(neg, -shape, shape)
+        if s.waveform == Waveform.BURST:
+            start = np.where(out_start[known] >= 0, out_start[known], idx[0])
+            shape = shape * burst_envelope((idx[known] - start) / fs)
+        ref[known] = (block.level_ua[known] * shape).astype(np.float32)
+        return ref
+
+
+class SampleRing:
+    """Fixed-capacity ring of samples keyed by absolute sample index."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 16:
+            raise ValueError(f"ring capacity must be at least 16 samples, got {capacity}")
+        self.capacity = int(capacity)
+        self.reference = ReferenceModel()
+        self._alloc()
+
+    def _alloc(self) -> None:
+        c = self.capacity
+        self._idx = np.full(c, -1, dtype=np.int64)
+        self._cur = np.zeros(c, dtype=np.float32)
+        self._volt = np.zeros(c, dtype=np.float32)
+        self._ref = np.zeros(c, dtype=np.float32)
+        self._flags = np.zeros(c, dtype=np.uint8)
+        self._sync = np.zeros(c, dtype=bool)
+        self.sample_rate: float | None = None
+        self.newest: int | None = None  # absolute index of the newest sample
+        self.oldest_kept: int | None = None
+        self.total_received = 0
+        self.dropped = 0  # samples missing between blocks since clear()
+
+    def clear(self) -> None:
+        self.reference.reset()
+        self._alloc()
+
+    def append(self, block: SampleBlock) -> None:
+        """Store a block. A change of sample rate or a counter going backwards clears first."""
+        n = len(block)
+        if n == 0:
+            return
+        if block.sample_rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {block.sample_rate}")
+        if (self.sample_rate is not None and block.sample_rate != self.sample_rate) or (
+                self.newest is not None and block.first_index <= self.newest):
+            self.clear()
+        if self.newest is not None and block.first_index > self.newest + 1:
+            self.dropped += block.first_index - self.newest - 1
+        self.sample_rate = float(block.sample_rate)
+        ref = self.reference.compute(block)
+        if n > self.capacity:  # keep only what fits
+            cut = n - self.capacity
+            block_slice = slice(cut, n)
+            first = block.first_index + cut
+            n = self.capacity
+        else:
+            block_slice = slice(0, n)
+            first = block.first_index
+        idx = first + np.arange(n, dtype=np.int64)
+        slots = idx % self.capacity
+        self._idx[slots] = idx
+        self._cur[slots] = block.current_ua[block_slice]
+        self._volt[slots] = block.voltage_v[block_slice]
+        self._ref[slots] = ref[block_slice]
+        self._flags[slots] = block.flags[block_slice]
+        self._sync[slots] = block.sync[block_slice]
+        self.newest = int(idx[-1])
+        self.oldest_kept = max(self.newest - self.capacity + 1,
+                               first if self.oldest_kept is None else self.oldest_kept)
+        self.total_received += len(block)
+
+    def window(self, start: int, stop: int) -> Window:
+        """Samples with absolute index in ``start .. stop-1`` (fresh arrays, NaN if missing)."""
+        if stop < start:
+            raise ValueError("window stop before start")
+        idx = np.arange(start, stop, dtype=np.int64)
+        slots = idx % self.capacity
+        valid = self._idx[slots] == idx
+        cur = np.where(valid, self._cur[slots], np.float32(np.nan))
+        volt = np.where(valid, self._volt[slots], np.float32(np.nan))
+        ref = np.where(valid, self._ref[slots], np.float32(np.nan))
+        flags = np.where(valid, self._flags[slots], np.uint8(0)).astype(np.uint8)
+        sync = valid & self._sync[slots]
+        return Window(start, self.sample_rate or 1.0, cur.astype(np.float32),
+                      volt.astype(np.float32), ref.astype(np.float32), flags, sync, valid)
+
+    def latest(self, n: int) -> Window:
+        """The newest ``n`` sample slots (missing ones NaN)."""
+        if self.newest is None:
+            return self.window(0, 0)
+        return self.window(self.newest - n + 1, self.newest + 1)

@@ -1,0 +1,143 @@
+"""Mask test: delivered current against the commanded waveform ± a tolerance. Pure numpy.
+
+The mask around the reference is widened in time by ``time_tolerance`` either side
+(the max/min of the reference over that window, so edges that are a little late do not
+fail) and in amplitude by ``tolerance_ua``. A sample outside the mask is a violation;
+a waveform period (sync to sync) with at least one violation is a failed period.
+Samples whose reference is unknown (before the first sync mark) or that were dropped
+are not tested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from app.device.protocol import SampleFlag
+from app.scope.core.buffer import SampleRing
+
+
+@dataclass(frozen=True, slots=True)
+class MaskSettings:
+    tolerance_pct: float = 10.0          # of the commanded amplitude
+    floor_ua: float = 2.0                # added to the tolerance (ADC noise)
+    time_tolerance_fraction: float = 0.02  # of the waveform period, either side
+
+    def __post_init__(self) -> None:
+        if not 0 < self.tolerance_pct <= 100:
+            raise ValueError(f"mask tolerance must be 0..100 %, got {self.tolerance_pct:g} %")
+        if self.floor_ua < 0 or self.time_tolerance_fraction < 0:
+            raise ValueError("mask floor and time tolerance must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class MaskFailure:
+    """What ``mask_failed`` carries: the failures found in one evaluation."""
+
+    time_s: float               # device time of the first violating sample
+    failed_periods: int         # new failed periods in this evaluation
+    fail_count: int             # failed periods since the counter was reset
+    worst_deviation_ua: float   # largest distance outside the mask
+    compliance: bool            # the device flagged compliance on a violating sample
+
+
+def mask_bounds(reference: np.ndarray, tolerance_ua: float,
+                half_window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper mask limits around ``reference`` (NaN where it is unknown)."""
+    r = np.asarray(reference, dtype=np.float64)
+    if half_window > 0 and r.size:
+        padded = np.pad(r, half_window, mode="edge")
+        view = sliding_window_view(padded, 2 * half_window + 1)
+        with np.errstate(invalid="ignore"):
+            upper = np.max(view, axis=1)
+            lower = np.min(view, axis=1)
+    else:
+        upper = lower = r
+    return lower - tolerance_ua, upper + tolerance_ua
+
+
+def violations(current: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Distance outside the mask per sample (0 inside, NaN where untested)."""
+    i = np.asarray(current, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        d = np.maximum(np.maximum(i - upper, lower - i), 0.0)
+    return d
+
+
+class MaskTester:
+    """Tests the stream in the ring buffer as it arrives, counting failed periods."""
+
+    def __init__(self, settings: MaskSettings | None = None) -> None:
+        self.settings = settings or MaskSettings()
+        self.amplitude_ua = 0.0
+        self.frequency_hz = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        self.fail_count = 0
+        self.tested_periods = 0
+        self._tested_upto: int | None = None
+        self._last_failed_period: int | None = None
+        self._last_sync: int | None = None
+
+    def configure(self, amplitude_ua: float, frequency_hz: float) -> None:
+        self.amplitude_ua = float(amplitude_ua)
+        self.frequency_hz = float(frequency_hz)
+
+    @property
+    def tolerance_ua(self) -> float:
+        s = self.settings
+        return s.tolerance_pct / 100.0 * abs(self.amplitude_ua) + s.floor_ua
+
+    def half_window(self, sample_rate: float) -> int:
+        if self.frequency_hz <= 0:
+            return 1
+        return max(1, int(round(self.settings.time_tolerance_fraction
+                                * sample_rate / self.frequency_hz)))
+
+    def update(self, ring: SampleRing) -> MaskFailure | None:
+        """Test samples that arrived since the last call; a MaskFailure if any failed."""
+        if ring.newest is None or ring.sample_rate is None:
+            return None
+        k = self.half_window(ring.sample_rate)
+        oldest = ring.oldest_kept if ring.oldest_kept is not None else ring.newest
+        first = oldest if self._tested_upto is None else max(self._tested_upto + 1, oldest)
+        last = ring.newest - k  # samples further on need future neighbours
+        if last < first:
+            return None
+        w = ring.window(max(first - k, oldest), last + k + 1)
+        off = first - w.start
+        lower, upper = mask_bounds(w.reference_ua, self.tolerance_ua, k)
+        d = violations(w.current_ua, lower, upper)[off:off + last - first + 1]
+        idx = np.arange(first, last + 1, dtype=np.int64)
+        sync = w.sync[off:off + last - first + 1]
+        # period start (absolute index) of each tested sample
+        marks = np.where(sync, idx, -1)
+        period = np.maximum.accumulate(marks)
+        if self._last_sync is not None:
+            period = np.maximum(period, self._last_sync)
+        if sync.any():
+            self._last_sync = int(idx[sync][-1])
+            self.tested_periods += int(np.count_nonzero(sync))
+        self._tested_upto = last
+        with np.errstate(invalid="ignore"):
+            bad = d > 0
+        if not bad.any():
+            return None
+        bad_periods = np.unique(period[bad])
+        if self._last_failed_period is not None:
+            bad_periods = bad_periods[bad_periods != self._last_failed_period]
+        new = int(bad_periods.size)
+        if new == 0:
+            return None
+        self._last_failed_period = int(bad_periods[-1])
+        self.fail_count += new
+        flags = w.flags[off:off + last - first + 1]
+        first_bad = int(np.flatnonzero(bad)[0])
+        return MaskFailure(
+            time_s=float(idx[first_bad] / ring.sample_rate),
+            failed_periods=new, fail_count=self.fail_count,
+            worst_deviation_ua=float(np.nanmax(d[bad])),
+            compliance=bool(np.any(flags[bad] & SampleFlag.COMPLIANCE)))

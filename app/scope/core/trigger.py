@@ -1,0 +1,172 @@
+"""Trigger detection and the sweep acquirer (Auto / Normal / Single). Pure numpy.
+
+Edge triggers use hysteresis: a rising edge fires where the signal reaches ``level``
+after having been below ``level - hysteresis`` (falling: mirror image), so noise on a
+slow edge fires once, not many times. The sync trigger fires on the device's
+period-start mark.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from enum import Enum
+
+import numpy as np
+
+from app.scope.core.buffer import SampleRing
+from app.scope.core.capture import Capture
+
+
+class TriggerMode(Enum):
+    AUTO = "Auto"      # free-runs when no trigger comes within the auto timeout
+    NORMAL = "Normal"  # draws only triggered captures; keeps the last one on screen
+    SINGLE = "Single"  # one triggered capture, then stops until re-armed
+
+
+class TriggerSource(Enum):
+    SYNC = "Sync"      # the device's period-start mark (default: stable for any waveform)
+    CURRENT = "Current"
+    VOLTAGE = "Voltage"
+
+
+class Edge(Enum):
+    RISING = "Rising"
+    FALLING = "Falling"
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerSettings:
+    mode: TriggerMode = TriggerMode.AUTO
+    source: TriggerSource = TriggerSource.SYNC
+    edge: Edge = Edge.RISING
+    level: float = 0.0          # in the source channel's unit (µA or V)
+    hysteresis: float = 1.0     # same unit, >= 0
+    pre_fraction: float = 0.1   # share of the window before the trigger, 0..1
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.pre_fraction <= 1.0:
+            raise ValueError(f"pre-trigger must be 0..100 %, got {self.pre_fraction * 100:g} %")
+        if self.hysteresis < 0:
+            raise ValueError(f"trigger hysteresis must be >= 0, got {self.hysteresis}")
+
+
+def edge_crossings(values: np.ndarray, level: float, hysteresis: float,
+                   edge: Edge) -> np.ndarray:
+    """Positions where ``values`` crosses ``level`` on ``edge`` with hysteresis.
+
+    NaN samples (dropped) neither arm nor fire. Returns sorted int positions.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.size < 2:
+        return np.zeros(0, dtype=np.int64)
+    if edge == Edge.FALLING:
+        v, level = -v, -level
+    with np.errstate(invalid="ignore"):
+        state = np.where(v >= level, 1, np.where(v < level - hysteresis, -1, 0))
+    nz = np.flatnonzero(state)
+    if nz.size < 2:
+        return np.zeros(0, dtype=np.int64)
+    s = state[nz]
+    fire = np.flatnonzero((s[1:] == 1) & (s[:-1] == -1)) + 1
+    return nz[fire].astype(np.int64)
+
+
+def trigger_positions(sync: np.ndarray, current: np.ndarray, voltage: np.ndarray,
+                      settings: TriggerSettings) -> np.ndarray:
+    """Trigger positions (indices into the given arrays) for ``settings``."""
+    if settings.source == TriggerSource.SYNC:
+        return np.flatnonzero(sync).astype(np.int64)
+    values = current if settings.source == TriggerSource.CURRENT else voltage
+    return edge_crossings(values, settings.level, settings.hysteresis, settings.edge)
+
+
+class SweepAcquirer:
+    """Turns the ring buffer into captures of ``window`` samples around triggers.
+
+    Call :meth:`poll` once per display frame; it returns the newest complete capture
+    since the last poll (or ``None``). Searching resumes where the last poll stopped, so
+    every trigger is considered once; at most one capture per poll is returned (the
+    newest for Auto/Normal, the first for Single).
+    """
+
+    def __init__(self, ring: SampleRing) -> None:
+        self.ring = ring
+        self.settings = TriggerSettings()
+        self.window = 1000
+        self.auto_timeout_s = 0.1
+        self.armed = True       # Single: False after its capture until arm()
+        self._search_from: int | None = None
+        self._last_capture_end: int | None = None
+        self._last_capture_clock = time.monotonic()
+
+    def configure(self, settings: TriggerSettings | None = None,
+                  window: int | None = None) -> None:
+        if settings is not None:
+            self.settings = settings
+        if window is not None:
+            if window < 2:
+                raise ValueError(f"capture window must be at least 2 samples, got {window}")
+            self.window = int(window)
+        self.reset()
+
+    def set_level(self, level: float) -> None:
+        """Move the trigger level without re-arming (dragging the level marker)."""
+        self.settings = replace(self.settings, level=float(level))
+
+    def reset(self) -> None:
+        self._search_from = None
+        self._last_capture_end = None
+        self._last_capture_clock = time.monotonic()
+        self.armed = True
+
+    def arm(self) -> None:
+        """Re-arm (Single mode): the next trigger after now makes a capture."""
+        self.reset()
+        if self.ring.newest is not None:
+            self._search_from = self.ring.newest + 1
+
+    @property
+    def pre(self) -> int:
+        return int(round(self.window * self.settings.pre_fraction))
+
+    def poll(self, now: float | None = None) -> Capture | None:
+        ring = self.ring
+        if ring.newest is None or not self.armed:
+            return None
+        now = time.monotonic() if now is None else now
+        pre, post = self.pre, self.window - self.pre
+        newest = ring.newest
+        oldest = ring.oldest_kept if ring.oldest_kept is not None else newest
+        lo = max(oldest + pre, self._search_from if self._search_from is not None else oldest)
+        hi = newest - post + 1  # a trigger at hi-1 has its whole post-trigger part
+        cap = None
+        if hi > lo:
+            # context before lo so the hysteresis state of an edge at lo is known
+            start = max(lo - min(self.window, 10_000), oldest)
+            w = ring.window(start, hi)
+            pos = trigger_positions(w.sync, w.current_ua, w.voltage_v, self.settings)
+            pos = pos[pos + start >= lo]
+            if pos.size:
+                single = self.settings.mode == TriggerMode.SINGLE
+                trig = int(start + (pos[0] if single else pos[-1]))
+                cap = self._capture(trig - pre, trig, True)
+                if single:
+                    self.armed = False
+            self._search_from = hi
+        if cap is None and self.settings.mode == TriggerMode.AUTO:
+            span_s = self.window / (ring.sample_rate or 1.0)
+            if now - self._last_capture_clock > max(self.auto_timeout_s, 1.5 * span_s) \
+                    and newest - oldest + 1 >= 1:
+                start = newest - self.window + 1
+                cap = self._capture(start, start + pre, False)
+        if cap is not None:
+            self._last_capture_clock = now
+        return cap
+
+    def _capture(self, start: int, trigger: int, triggered: bool) -> Capture:
+        w = self.ring.window(start, start + self.window)
+        return Capture(sample_rate=w.sample_rate, start_index=start,
+                       trigger_offset=trigger - start, current_ua=w.current_ua,
+                       voltage_v=w.voltage_v, reference_ua=w.reference_ua, flags=w.flags,
+                       triggered=triggered, wall_time=time.time())
