@@ -1,0 +1,98 @@
+"""Owns the device connection of the console: the simulator process (by default) and the link.
+
+Lives in the GUI thread; every I/O happens in the link's worker thread. It feeds the
+link's heartbeat gate from a GUI-thread timer, so a frozen GUI stops the heartbeats and
+the firmware watchdog turns the output off.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.device.link import DeviceLink
+from app.device.protocol import DeviceState, Info, Status
+from app.device.sim_process import SimulatorProcess
+
+log = logging.getLogger(__name__)
+
+WATCHDOG_FEED_MS = 100
+
+
+class DeviceManager(QObject):
+    """Starts/stops the simulator and the link; keeps the latest INFO and STATUS."""
+
+    link_changed = Signal(object)  # the new DeviceLink (or None)
+    failed = Signal(str)  # could not start the simulator or open the port
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.link: DeviceLink | None = None
+        self.simulator: SimulatorProcess | None = None
+        self.info: Info | None = None
+        self.status: Status | None = None
+        self.port = ""
+        self._feed = QTimer(self)
+        self._feed.setInterval(WATCHDOG_FEED_MS)
+        self._feed.timeout.connect(self._feed_watchdog)
+
+    @property
+    def state(self) -> DeviceState | None:
+        return self.status.state if self.status is not None else None
+
+    @property
+    def connected(self) -> bool:
+        return self.link is not None and self.link.is_connected
+
+    def open(self, port: str | None, simulator_args: list[str] | None = None) -> bool:
+        """Connect to ``port``, or start the built-in simulator when ``port`` is None."""
+        self.close()
+        if port is None:
+            self.simulator = SimulatorProcess(list(simulator_args or []))
+            try:
+                port = self.simulator.start()
+            except Exception as exc:  # noqa: BLE001 - shown to the user, console keeps working
+                self.simulator = None
+                self.failed.emit(f"Could not start the device simulator: {exc}")
+                return False
+        self.port = port
+        self.link = DeviceLink(port)
+        self.link.connected.connect(self._on_connected)
+        self.link.disconnected.connect(self._on_disconnected)
+        self.link.status_received.connect(self._on_status)
+        self.link.start()
+        self._feed.start()
+        self.link_changed.emit(self.link)
+        return True
+
+    def close(self) -> None:
+        """Output off first (ESTOP), then stop the link and the simulator."""
+        self._feed.stop()
+        if self.link is not None:
+            if self.link.is_connected and (self.state is None or not self.state.latched):
+                self.link.estop()
+            self.link.stop(2000)
+            self.link.deleteLater()
+            self.link = None
+            self.link_changed.emit(None)
+        if self.simulator is not None:
+            self.simulator.stop()
+            self.simulator = None
+        self.info = None
+        self.status = None
+
+    def _feed_watchdog(self) -> None:
+        if self.link is not None:
+            self.link.feed_watchdog()
+
+    def _on_connected(self, info: Info) -> None:
+        self.info = info
+        log.info("connected to %s %s firmware %s", info.model, info.serial, info.firmware)
+
+    def _on_disconnected(self, reason: str) -> None:
+        self.status = None
+        log.warning("device link lost: %s", reason)
+
+    def _on_status(self, status: Status) -> None:
+        self.status = status

@@ -1,0 +1,84 @@
+"""Starts the console window (``python -m app`` / ``python main.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from app import APP_NAME, ORG_NAME, __version__, paths
+from app.ui.style import STYLE_SHEET
+
+log = logging.getLogger(__name__)
+
+SCREENSHOT_TIMEOUT_S = 30.0
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORG_NAME)
+    app.setApplicationVersion(__version__)
+    app.setStyle("Fusion")
+    app.setStyleSheet(STYLE_SHEET)
+    return app
+
+
+def console_settings() -> QSettings:
+    return QSettings(str(paths.settings_file()), QSettings.Format.IniFormat)
+
+
+def run_console(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = make_application()
+    from app.ui.device_manager import DeviceManager
+    from app.ui.main_window import MainWindow
+
+    device = DeviceManager()
+    window = MainWindow(device, console_settings())
+    window.show()
+    result = {"code": 0}
+    if args.screenshot:
+        _arm_screenshot(window, Path(args.screenshot), args.after, result)
+    # Open the device once the event loop runs, so the window paints at once.
+    QTimer.singleShot(0, lambda: device.open(args.port))
+    app.aboutToQuit.connect(device.close)
+    code = app.exec()
+    return result["code"] or code
+
+
+def _arm_screenshot(window, path: Path, after_s: float, result: dict) -> None:
+    """Save a PNG of the window ``after_s`` seconds after live data shows, then quit."""
+
+    def shoot() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if window.grab().save(str(path)):
+            print(f"screenshot saved to {path}", flush=True)
+        else:
+            print(f"error: could not write the screenshot to {path}", file=sys.stderr)
+            result["code"] = 1
+        window.device.close()
+        QApplication.quit()
+
+    def give_up() -> None:
+        print(f"error: no live data from the device within {SCREENSHOT_TIMEOUT_S:.0f} s; "
+              "no screenshot taken", file=sys.stderr)
+        result["code"] = 1
+        window.device.close()
+        QApplication.quit()
+
+    deadline = QTimer(window)
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(give_up)
+    deadline.start(int(SCREENSHOT_TIMEOUT_S * 1000))
+
+    def on_live() -> None:
+        deadline.stop()
+        QTimer.singleShot(int(after_s * 1000), shoot)
+
+    window.live_data_seen.connect(on_live)

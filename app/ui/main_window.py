@@ -1,0 +1,281 @@
+"""The console's main window: live scope, output controls, status bar, emergency stop."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import APP_NAME
+from app.device.protocol import Ack, DeviceState, Event, EventCode, Info, Nak, Status
+from app.device.samples import SampleBlock
+from app.device.stats import LinkStats
+from app.scope.widget import ScopeWidget
+from app.ui import style
+from app.ui.device_manager import DeviceManager
+from app.ui.output_panel import OutputPanel
+
+CLINIC_DEFAULT_MAX_UA = 600.0
+
+
+class MainWindow(QMainWindow):
+    """Hosts the instruments; every command to the device goes through ``self.device``."""
+
+    live_data_seen = Signal()  # first samples shown after a (re)connect
+
+    def __init__(self, device: DeviceManager, settings: QSettings) -> None:
+        super().__init__()
+        self.device = device
+        self.settings = settings
+        self._link = None
+        self._samples_seen = 0
+        self.setWindowTitle(APP_NAME)
+        self.resize(1280, 800)
+
+        self.scope = ScopeWidget()
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setVisible(False)
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.scope, 1)
+        self.setCentralWidget(central)
+
+        self.output = OutputPanel()
+        dock = QDockWidget("Output", self)
+        dock.setObjectName("dock_output")
+        dock.setWidget(self.output)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.output_dock = dock
+
+        self._build_toolbar()
+        self._build_status_bar()
+        self._wire_output_panel()
+
+        # Esc = emergency stop, from anywhere in the application; Space = pause/resume.
+        self.estop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.estop_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.estop_shortcut.activated.connect(self.emergency_stop)
+        self.pause_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+        self.pause_shortcut.activated.connect(self.output.pause_button.click)
+
+        self._age_timer = QTimer(self)
+        self._age_timer.setInterval(500)
+        self._age_timer.timeout.connect(self._refresh_link_label)
+        self._age_timer.start()
+
+        device.link_changed.connect(self._attach_link)
+        device.failed.connect(lambda msg: self.show_alarm(msg))
+        if device.link is not None:
+            self._attach_link(device.link)
+        self.output.set_limits(None, CLINIC_DEFAULT_MAX_UA, "clinic maximum")
+        self._restore_window_state()
+
+    # ------------------------------------------------------------------ building
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Main")
+        bar.setObjectName("toolbar_main")
+        bar.setMovable(False)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.freeze_action = QAction("Freeze scope", self, checkable=True)
+        self.freeze_action.toggled.connect(self.scope.freeze)
+        bar.addAction(self.freeze_action)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        bar.addWidget(spacer)
+        self.estop_button = QPushButton("STOP  (Esc)")
+        self.estop_button.setObjectName("estop")
+        self.estop_button.setToolTip("Emergency stop: output off at once (Esc)")
+        self.estop_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.estop_button.clicked.connect(self.emergency_stop)
+        bar.addWidget(self.estop_button)
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.device_label = QLabel("No device")
+        self.link_label = QLabel()
+        self.contact_label = QLabel()
+        self.state_label = QLabel()
+        for w in (self.device_label, self.link_label, self.contact_label):
+            sb.addWidget(w)
+        sb.addPermanentWidget(self.state_label)
+        self._show_disconnected("connecting…")
+
+    def _wire_output_panel(self) -> None:
+        o = self.output
+        o.apply_requested.connect(self.apply_settings)
+        o.start_requested.connect(lambda: self._send("start_output"))
+        o.pause_requested.connect(lambda: self._send("pause"))
+        o.resume_requested.connect(lambda: self._send("resume"))
+        o.stop_requested.connect(lambda: self._send("stop_output"))
+        o.reset_requested.connect(lambda: self._send("reset"))
+
+    # ------------------------------------------------------------------ device
+
+    def _attach_link(self, link) -> None:
+        self._link = link
+        if link is None:
+            self._show_disconnected("closed")
+            return
+        link.connected.connect(self._on_connected)
+        link.disconnected.connect(self._on_disconnected)
+        link.samples_received.connect(self._on_samples)
+        link.status_received.connect(self._on_status)
+        link.event_received.connect(self._on_event)
+        link.command_answered.connect(self._on_answer)
+        link.command_failed.connect(self._on_command_failed)
+
+    def emergency_stop(self) -> None:
+        """ESTOP to the device first, then show it: never waits on anything."""
+        if self._link is not None:
+            self._link.estop()
+        self.show_alarm("EMERGENCY STOP — output off. Press “Reset device” to continue.")
+        self.state_label.setText(style.pill("EMERGENCY STOP", style.ALARM))
+
+    def apply_settings(self, settings) -> None:
+        if self._link is not None:
+            self._link.set_output(settings)
+            self.scope.set_reference(settings)
+
+    def _send(self, method: str) -> None:
+        if self._link is None or not self._link.is_connected:
+            self.output.show_message("Not connected to a device.", error=True)
+            return
+        getattr(self._link, method)()
+
+    def _on_connected(self, info: Info) -> None:
+        self._samples_seen = 0
+        self.hide_alarm()
+        self.device_label.setText(
+            f"<b>{info.model}</b> · {info.serial} · firmware {info.firmware}")
+        self.scope.set_device_info(info)
+        self.output.set_limits(info, CLINIC_DEFAULT_MAX_UA, "clinic maximum")
+        self.output.set_device_state(DeviceState.IDLE, connected=True)
+        self.apply_settings(self.output.settings())
+
+    def _on_disconnected(self, reason: str) -> None:
+        self._show_disconnected(reason)
+        self.show_alarm(f"Device link lost: {reason}. Reconnecting…")
+
+    def _show_disconnected(self, reason: str) -> None:
+        self.device_label.setText("No device")
+        self.link_label.setText(style.pill("LINK DOWN", style.ALARM) + f" {reason}")
+        self.contact_label.setText("")
+        self.state_label.setText(style.pill("NO DEVICE", style.MUTED))
+        self.output.set_device_state(DeviceState.IDLE, connected=False)
+
+    def _on_samples(self, block: SampleBlock) -> None:
+        self.scope.append(block)
+        self._samples_seen += len(block)
+        if self._samples_seen == len(block):
+            self.live_data_seen.emit()
+
+    def _on_status(self, st: Status) -> None:
+        self.output.set_device_state(st.state, connected=True)
+        colour = {DeviceState.RUNNING: style.OK, DeviceState.RAMP_UP: style.OK,
+                  DeviceState.RAMP_DOWN: style.WARN, DeviceState.PAUSED: style.WARN,
+                  DeviceState.CONTACT_LOST: style.ALARM}.get(
+            st.state, style.ALARM if st.state.latched else style.MUTED)
+        text = st.state.label.upper()
+        if st.state.output_possible:
+            text += f" {st.level_ua:.0f} µA"
+        self.state_label.setText(style.pill(text, colour))
+        if st.contact:
+            z = st.impedance_ohm
+            self.contact_label.setText(style.pill("CONTACT", style.OK)
+                                       + (f" {z / 1000:.1f} kΩ" if z == z and z < 1e9 else ""))
+        else:
+            self.contact_label.setText(style.pill("NO CONTACT", style.WARN) + " probes lifted")
+        if st.compliance:
+            self.contact_label.setText(self.contact_label.text()
+                                       + " " + style.pill("COMPLIANCE", style.WARN))
+        if not st.state.latched and self.banner.property("kind") == "estop":
+            self.hide_alarm()
+
+    def _on_event(self, ev: Event) -> None:
+        if ev.code == EventCode.WATCHDOG_TRIP:
+            self.show_alarm("Device watchdog tripped: output turned off. "
+                            "Press “Reset device” to continue.")
+        elif ev.code == EventCode.CONTACT_LOST:
+            self.show_alarm("Contact lost: output paused. Place the probes back, then Resume.",
+                            kind="contact")
+        elif ev.code == EventCode.CONTACT_RESTORED and self.banner.property("kind") == "contact":
+            self.show_alarm("Contact restored. Press Resume (Space) to continue.", kind="info")
+        elif ev.code == EventCode.FAULT:
+            self.show_alarm(f"Device fault: {ev.text or ev.arg}")
+        elif ev.code == EventCode.LIMIT_REFUSED:
+            self.output.show_message(f"Device refused: {ev.text}", error=True)
+
+    def _on_answer(self, request_id: int, answer: Ack | Nak) -> None:
+        if isinstance(answer, Nak):
+            detail = f": {answer.detail}" if answer.detail else ""
+            self.output.show_message(f"Device refused the command ({answer.reason.text}){detail}",
+                                     error=True)
+        else:
+            self.output.show_message("")
+
+    def _on_command_failed(self, request_id: int, message: str) -> None:
+        self.output.show_message(message, error=True)
+
+    def _refresh_link_label(self) -> None:
+        link = self._link
+        if link is None or not link.is_connected:
+            return
+        s: LinkStats = link.stats
+        quality = style.OK if s.crc_errors + s.dropped_samples == 0 else style.WARN
+        self.link_label.setText(
+            style.pill("LINK", quality)
+            + f" {s.frames_per_s:.0f} frames/s · {s.bytes_per_s / 1000:.1f} kB/s"
+            + f" · CRC errors {s.crc_errors} · dropped {s.dropped_samples}")
+
+    # ------------------------------------------------------------------ alarms
+
+    def show_alarm(self, text: str, kind: str = "estop") -> None:
+        colour = {"info": "#e3f2fd;color:#0d47a1", "contact": "#fff3e0;color:#e65100"}.get(
+            kind, "#ffebee;color:#b71c1c")
+        self.banner.setStyleSheet(f"background:{colour}")
+        self.banner.setProperty("kind", kind)
+        self.banner.setText(text)
+        self.banner.setVisible(True)
+
+    def hide_alarm(self) -> None:
+        self.banner.setVisible(False)
+        self.banner.setProperty("kind", "")
+
+    # ------------------------------------------------------------------ window state
+
+    def _restore_window_state(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        st = self.device.state
+        if st is not None and (st.output_possible or st == DeviceState.PAUSED):
+            answer = QMessageBox.question(
+                self, APP_NAME, "Output is on. Stop the output and close the console?")
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.device.close()  # ESTOP first, then the link and the simulator
+        event.accept()

@@ -1,0 +1,169 @@
+"""Manual output controls: waveform, frequency, intensity, polarity, ramp; start/pause/stop."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.device.protocol import DeviceState, Info
+from app.device.waveform import OutputSettings, Polarity, Waveform
+
+
+class OutputPanel(QWidget):
+    """Edits an OutputSettings and asks for it to be applied; shows the device's answer.
+
+    The spin boxes are bounded by the device's hard limits (from INFO) and by the
+    tighter ``amplitude_cap_ua`` the console sets (clinic/zone/client limits); the
+    firmware checks again whatever arrives.
+    """
+
+    apply_requested = Signal(object)  # OutputSettings
+    start_requested = Signal()
+    pause_requested = Signal()
+    resume_requested = Signal()
+    stop_requested = Signal()
+    reset_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._state = DeviceState.IDLE
+        self._connected = False
+
+        self.waveform = QComboBox()
+        for w in Waveform:
+            self.waveform.addItem(w.label, w)
+        self.polarity = QComboBox()
+        for p in Polarity:
+            self.polarity.addItem(p.label, p)
+        self.polarity.setCurrentIndex(int(Polarity.ALTERNATING))
+        self.frequency = self._spin(0.1, 2000.0, 10.0, " Hz", 1)
+        self.amplitude = self._spin(0.0, 600.0, 100.0, " µA", 0, step=10.0)
+        self.alternate = self._spin(0.5, 60.0, 2.0, " s", 1)
+        self.ramp = self._spin(0.0, 10.0, 1.0, " s", 1)
+        self.polarity.currentIndexChanged.connect(self._sync_enabled)
+
+        form = QFormLayout()
+        form.addRow("Waveform", self.waveform)
+        form.addRow("Frequency", self.frequency)
+        form.addRow("Intensity", self.amplitude)
+        form.addRow("Polarity", self.polarity)
+        form.addRow("Flip every", self.alternate)
+        form.addRow("Ramp", self.ramp)
+        self.limit_label = QLabel()
+        self.limit_label.setWordWrap(True)
+        self.limit_label.setStyleSheet("color:#6b7280")
+        form.addRow(self.limit_label)
+        box = QGroupBox("Output")
+        box.setLayout(form)
+
+        self.apply_button = QPushButton("Apply")
+        self.start_button = QPushButton("Start")
+        self.start_button.setObjectName("primary")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.reset_button = QPushButton("Reset device")
+        self.reset_button.setToolTip("Clear a latched emergency stop, watchdog trip or fault")
+        self.apply_button.clicked.connect(lambda: self.apply_requested.emit(self.settings()))
+        self.start_button.clicked.connect(self._start)
+        self.pause_button.clicked.connect(self._pause_resume)
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.reset_button.clicked.connect(self.reset_requested)
+        buttons = QGridLayout()
+        buttons.addWidget(self.apply_button, 0, 0)
+        buttons.addWidget(self.start_button, 0, 1)
+        buttons.addWidget(self.pause_button, 1, 0)
+        buttons.addWidget(self.stop_button, 1, 1)
+        buttons.addWidget(self.reset_button, 2, 0, 1, 2)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(box)
+        layout.addLayout(buttons)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+        self._sync_enabled()
+        self.set_device_state(DeviceState.IDLE, connected=False)
+
+    @staticmethod
+    def _spin(lo: float, hi: float, value: float, suffix: str, decimals: int,
+              step: float = 1.0) -> QDoubleSpinBox:
+        spin = QDoubleSpinBox()
+        spin.setRange(lo, hi)
+        spin.setDecimals(decimals)
+        spin.setSingleStep(step)
+        spin.setValue(value)
+        spin.setSuffix(suffix)
+        spin.setKeyboardTracking(False)
+        spin.setAccelerated(True)
+        return spin
+
+    def settings(self) -> OutputSettings:
+        return OutputSettings(
+            waveform=Waveform(self.waveform.currentData()),
+            frequency_hz=self.frequency.value(),
+            amplitude_ua=self.amplitude.value(),
+            polarity=Polarity(self.polarity.currentData()),
+            alternate_s=self.alternate.value(),
+            ramp_s=self.ramp.value(),
+        )
+
+    def set_settings(self, s: OutputSettings) -> None:
+        self.waveform.setCurrentIndex(self.waveform.findData(s.waveform))
+        self.polarity.setCurrentIndex(self.polarity.findData(s.polarity))
+        self.frequency.setValue(s.frequency_hz)
+        self.amplitude.setValue(s.amplitude_ua)
+        self.alternate.setValue(s.alternate_s)
+        self.ramp.setValue(s.ramp_s)
+
+    def set_limits(self, info: Info | None, amplitude_cap_ua: float, reason: str) -> None:
+        """Bound the inputs: device hard limits, then the console's binding limit."""
+        if info is not None:
+            self.frequency.setRange(info.min_frequency_hz, info.max_frequency_hz)
+            cap = min(amplitude_cap_ua, info.max_current_ua)
+        else:
+            cap = amplitude_cap_ua
+        self.amplitude.setMaximum(cap)
+        self.limit_label.setText(f"Intensity limit {cap:.0f} µA — {reason}")
+
+    def set_device_state(self, state: DeviceState, *, connected: bool) -> None:
+        self._state, self._connected = state, connected
+        active = state in (DeviceState.RAMP_UP, DeviceState.RUNNING, DeviceState.RAMP_DOWN)
+        self.apply_button.setEnabled(connected)
+        self.start_button.setEnabled(connected and state == DeviceState.IDLE)
+        paused = state in (DeviceState.PAUSED, DeviceState.CONTACT_LOST)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setEnabled(connected and (active or paused))
+        self.stop_button.setEnabled(connected and (active or paused))
+        self.reset_button.setVisible(state.latched)
+        self.reset_button.setEnabled(connected and state.latched)
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        colour = "#b71c1c" if error else "#1b5e20"
+        self.message.setStyleSheet(f"color:{colour}")
+        self.message.setText(text)
+
+    def _start(self) -> None:
+        self.apply_requested.emit(self.settings())
+        self.start_requested.emit()
+
+    def _pause_resume(self) -> None:
+        if self._state in (DeviceState.PAUSED, DeviceState.CONTACT_LOST):
+            self.resume_requested.emit()
+        else:
+            self.pause_requested.emit()
+
+    def _sync_enabled(self) -> None:
+        self.alternate.setEnabled(self.polarity.currentData() == Polarity.ALTERNATING)

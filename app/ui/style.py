@@ -1,0 +1,38 @@
+"""Colours and the application style sheet: one place for the console's look."""
+
+from __future__ import annotations
+
+CURRENT = "#ffb000"  # delivered current trace (amber)
+VOLTAGE = "#3fb6ff"  # electrode voltage trace (sky blue)
+REFERENCE = "#9aa0a6"  # commanded waveform (grey)
+OK = "#2e9e5b"
+WARN = "#d98c00"
+ALARM = "#d32f2f"
+MUTED = "#6b7280"
+
+STYLE_SHEET = """
+QMainWindow, QDialog { background: #f6f7f9; }
+QDockWidget { font-weight: 600; }
+QDockWidget::title { background: #e9ecf1; padding: 4px 8px; }
+QGroupBox { font-weight: 600; border: 1px solid #d6dae1; border-radius: 6px;
+            margin-top: 10px; padding-top: 6px; background: white; }
+QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; }
+QStatusBar { background: #e9ecf1; }
+QStatusBar QLabel { padding: 0 8px; }
+QPushButton { padding: 5px 12px; border-radius: 4px; }
+QPushButton#estop {
+    background: #c62828; color: white; font-size: 18px; font-weight: 800;
+    border: 3px solid #7f0000; border-radius: 10px; padding: 8px 22px; min-height: 44px;
+}
+QPushButton#estop:hover { background: #e53935; }
+QPushButton#estop:pressed { background: #8e0000; }
+QPushButton#primary { background: #1f6feb; color: white; font-weight: 600; }
+QPushButton#primary:disabled { background: #9db8e8; }
+QLabel#banner { padding: 6px 12px; border-radius: 4px; font-weight: 600; }
+"""
+
+
+def pill(text: str, colour: str) -> str:
+    """Rich-text badge used in the status bar."""
+    return (f"<span style='background:{colour};color:white;border-radius:3px;"
+            f"padding:1px 6px;font-weight:600'>&nbsp;{text}&nbsp;</span>")
