@@ -1,0 +1,778 @@
+"""The threaded device driver: one worker thread per device link, talking by signals.
+
+:class:`DeviceLink` lives in the owner's (GUI) thread. It starts a worker QObject on its
+own QThread that opens the port (any pyserial port or URL), handshakes (HELLO → INFO),
+decodes frames (FrameDecoder + numpy), hands out fresh :class:`SampleBlock` arrays at a
+bounded rate, writes queued commands (ESTOP first, woken at once), sends heartbeats while
+the owner keeps feeding it, counts link statistics and reconnects with backoff.
+
+Only QtCore is used. :class:`SampleAssembler` and :class:`FrameRecord` are plain Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import select
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import serial
+from cobs import cobs
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from app.device.protocol import (
+    PROTOCOL_VERSION,
+    Ack,
+    Command,
+    Event,
+    Frame,
+    FrameDecoder,
+    Heartbeat,
+    Hello,
+    Info,
+    Message,
+    MsgType,
+    Nak,
+    NakReason,
+    ProtocolError,
+    SetCalibration,
+    SetOutput,
+    SimControl,
+    SimOp,
+    Status,
+    decode_message,
+    encode_frame,
+    encode_message,
+    message_type,
+)
+from app.device.samples import SampleBlock
+from app.device.stats import LinkCounter, LinkStats
+from app.device.waveform import OutputSettings
+
+COMMAND_TIMEOUT_S = 0.5  # a command without ACK/NAK after this has failed
+HANDSHAKE_TIMEOUT_S = 1.0  # HELLO → INFO
+HELLO_RESEND_S = 0.3
+SILENCE_TIMEOUT_S = 1.0  # no good frame for this long → link lost
+HEARTBEAT_PERIOD_S = 0.1
+WATCHDOG_FEED_TIMEOUT_S = 0.3  # owner silent this long → heartbeats stop
+SAMPLE_EMIT_PERIOD_S = 0.02  # samples_received at most this often
+STATS_PERIOD_S = 0.5
+BACKOFF_FIRST_S = 0.25
+BACKOFF_MAX_S = 2.0
+MAX_WAIT_S = 0.05  # longest the worker sleeps without looking at its clocks
+WRITE_TIMEOUT_S = 0.5
+LOG_MAX_PER_S = 300  # frame log records per second; the rest are counted, not logged
+
+NOT_CONNECTED = "not connected"
+NO_ANSWER = f"no answer from the device within {COMMAND_TIMEOUT_S * 1000:.0f} ms"
+LINK_LOST = "the connection was lost before the device answered"
+
+_HOST_COMMANDS = {MsgType.START, MsgType.PAUSE, MsgType.RESUME, MsgType.STOP, MsgType.ESTOP,
+                  MsgType.RESET}
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """One line of the technician's frame log."""
+
+    at: float  # time.monotonic()
+    direction: str  # "rx" (device → host) or "tx" (host → device)
+    raw: bytes  # the frame as on the wire (COBS, with its 0x00), empty for notes
+    message: Message | None = None  # decoded message, None if the frame was rejected
+    error: str | None = None  # why the frame was rejected, or a note
+
+    @property
+    def summary(self) -> str:
+        if self.message is None:
+            return self.error or ""
+        name = message_type(self.message).name
+        fields = []
+        if dataclasses.is_dataclass(self.message):
+            for f in dataclasses.fields(self.message):
+                if f.name in ("raw", "type"):
+                    continue
+                fields.append(f"{f.name}={getattr(self.message, f.name)!r}")
+        return f"{name} " + " ".join(fields)
+
+
+class SampleAssembler:
+    """Collects SAMPLES messages and turns them into SampleBlocks in physical units.
+
+    Frames are grouped into runs of consecutive sample indices; every :meth:`flush`
+    returns one block per run, built with numpy from fresh arrays.
+    """
+
+    def __init__(self, info: Info) -> None:
+        self._rate = float(info.sample_rate)
+        self._current_lsb = np.float32(info.current_lsb_ua)
+        self._voltage_lsb = np.float32(info.voltage_lsb_v)
+        self._runs: list[list] = []
+        self._last_at = 0.0
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._runs)
+
+    def add(self, msg, *, contiguous: bool, now: float = 0.0) -> None:
+        """Queue a Samples message; ``contiguous`` False starts a new block."""
+        if msg.raw.shape[0] == 0:
+            return
+        if not self._runs or not contiguous:
+            self._runs.append([])
+        self._runs[-1].append(msg)
+        self._last_at = now
+
+    def flush(self) -> list[SampleBlock]:
+        blocks = [self._block(run) for run in self._runs]
+        self._runs = []
+        return blocks
+
+    def _block(self, run: list) -> SampleBlock:
+        counts = np.array([m.raw.shape[0] for m in run], dtype=np.int64)
+        raw = np.concatenate([m.raw for m in run]) if len(run) > 1 else run[0].raw
+        current = raw[:, 0].astype(np.float32) * self._current_lsb
+        voltage = raw[:, 1].astype(np.float32) * self._voltage_lsb
+        level = np.repeat(np.array([m.level_ua for m in run], dtype=np.float32), counts)
+        flags = np.repeat(np.array([int(m.flags) for m in run], dtype=np.uint8), counts)
+        sync = np.zeros(int(counts.sum()), dtype=bool)
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        marks = [int(start) + s for start, m in zip(starts, run, strict=True) for s in m.sync]
+        if marks:
+            sync[marks] = True
+        return SampleBlock(
+            first_index=int(run[0].first_index),
+            sample_rate=self._rate,
+            current_ua=current,
+            voltage_v=voltage,
+            level_ua=level,
+            flags=flags,
+            sync=sync,
+            received_at=self._last_at,
+        )
+
+
+def check_info(info: Info) -> str | None:
+    """Why an INFO cannot be used, or None if it is fine."""
+    if info.protocol_version != PROTOCOL_VERSION:
+        return (f"device speaks protocol version {info.protocol_version}; "
+                f"this console speaks {PROTOCOL_VERSION}")
+    if info.sample_rate <= 0:
+        return f"device reports an invalid sample rate ({info.sample_rate})"
+    for name in ("current_lsb_ua", "voltage_lsb_v"):
+        value = getattr(info, name)
+        if not (math.isfinite(value) and value > 0):
+            return f"device reports an invalid sample scaling ({name} = {value})"
+    return None
+
+
+class _LinkDecoder(FrameDecoder):
+    """FrameDecoder that also remembers a foreign protocol version and rejected frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.foreign_version: int | None = None
+        self.rejected: list[tuple[bytes, str]] | None = None  # only while logging
+
+    def _check(self, chunk: bytes, *, quiet: bool) -> Frame | None:
+        s = self.stats
+        before = (s.crc_errors, s.framing_errors, s.version_errors)
+        frame = super()._check(chunk, quiet=quiet)
+        if frame is None and before[2] != s.version_errors:
+            with contextlib.suppress(cobs.DecodeError):
+                self.foreign_version = cobs.decode(chunk)[0]
+        if frame is None and self.rejected is not None:
+            if before[0] != s.crc_errors:
+                why = "CRC mismatch"
+            elif before[1] != s.framing_errors:
+                why = "bad framing (COBS or length)"
+            elif before[2] != s.version_errors:
+                why = f"protocol version {self.foreign_version}"
+            else:
+                why = "partial frame before the first delimiter"
+            self.rejected.append((chunk + b"\x00", why))
+        return frame
+
+
+class _LinkDown(Exception):
+    def __init__(self, reason: str, *, retry: bool = True) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+
+
+# --------------------------------------------------------------------------- worker
+
+
+class _LinkWorker(QObject):
+    """Runs the whole link in one blocking loop on its own QThread."""
+
+    connected = Signal(object)
+    disconnected = Signal(str)
+    samples_received = Signal(object)
+    status_received = Signal(object)
+    event_received = Signal(object)
+    command_answered = Signal(int, object)
+    command_failed = Signal(int, str)
+    stats_updated = Signal(object)
+    frame_logged = Signal(object)
+
+    def __init__(self, port_url: str, baud: int) -> None:
+        super().__init__()
+        self._url = port_url
+        self._baud = baud
+        self._stop = threading.Event()
+        self._queue: deque[Message] = deque()
+        self._queue_lock = threading.Lock()
+        self._wake_lock = threading.Lock()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._wake_open = True
+        self._fed_at = -math.inf  # time.monotonic() of the last feed_watchdog()
+        self._logging = False
+        self._counter = LinkCounter()
+        self._stats_lock = threading.Lock()
+        self._is_connected = False
+        # worker-thread state
+        self._port = None
+        self._fd: int | None = None
+        self._decoder = _LinkDecoder()
+        self._dec_seen = (0, 0, 0)
+        self._tx_seq = 0
+        self._pending: dict[int, float] = {}  # request id → deadline
+        self._assembler: SampleAssembler | None = None
+        self._last_hb = -math.inf
+        self._next_stats = 0.0
+        self._last_flush = 0.0
+        self._log_window = 0.0
+        self._log_count = 0
+        self._log_skipped = 0
+
+    # -- called from any thread ----------------------------------------------------------
+
+    def enqueue(self, msg: Message) -> None:
+        with self._queue_lock:
+            if message_type(msg) == MsgType.ESTOP:
+                self._queue.appendleft(msg)
+            else:
+                self._queue.append(msg)
+        self.wake()
+
+    def wake(self) -> None:
+        with self._wake_lock:
+            if self._wake_open:
+                with contextlib.suppress(BlockingIOError, OSError):
+                    self._wake_w.send(b"x")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self.wake()
+
+    def feed(self) -> None:
+        self._fed_at = time.monotonic()
+
+    def set_logging(self, enabled: bool) -> None:
+        self._logging = bool(enabled)
+
+    def snapshot(self) -> LinkStats:
+        with self._stats_lock:
+            return self._counter.snapshot(time.monotonic())
+
+    # -- the thread ----------------------------------------------------------------------
+
+    @Slot()
+    def run(self) -> None:
+        backoff = BACKOFF_FIRST_S
+        last_reason: str | None = None
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._session()
+                except _LinkDown as down:
+                    was_connected = self._is_connected
+                    self._link_lost(down.reason)
+                    if self._stop.is_set() and not was_connected:
+                        break
+                    if was_connected or down.reason != last_reason:
+                        self.disconnected.emit(down.reason)
+                    last_reason = down.reason
+                    if was_connected:
+                        backoff = BACKOFF_FIRST_S
+                    if not down.retry:
+                        self._idle(math.inf)
+                        break
+                    self._idle(backoff)
+                    backoff = min(backoff * 2.0, BACKOFF_MAX_S)
+                else:
+                    break  # stopped while connected
+            if self._is_connected:
+                self._link_lost("link stopped by the console")
+                self.disconnected.emit("link stopped by the console")
+        finally:
+            self._fail_queued()
+            self.stats_updated.emit(self.snapshot())
+            with self._wake_lock:
+                self._wake_open = False
+                self._wake_r.close()
+                self._wake_w.close()
+            thread = QThread.currentThread()
+            if thread is not None:
+                thread.quit()
+
+    def _session(self) -> None:
+        try:
+            port = serial.serial_for_url(self._url, baudrate=self._baud, timeout=0,
+                                         write_timeout=WRITE_TIMEOUT_S)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise _LinkDown(f"cannot open {self._url}: {exc}") from None
+        self._port = port
+        try:
+            try:
+                self._fd = port.fileno() if os.name == "posix" else None
+            except (AttributeError, NotImplementedError, OSError, serial.SerialException):
+                self._fd = None
+            if self._fd is None:
+                port.timeout = 0.01  # polled fallback for ports select() cannot wait on
+            self._decoder = _LinkDecoder()
+            self._dec_seen = (0, 0, 0)
+            info = self._handshake(port)
+            self._stream(port, info)
+        finally:
+            self._port = None
+            self._fd = None
+            with contextlib.suppress(Exception):
+                port.close()
+
+    # -- I/O primitives ------------------------------------------------------------------
+
+    def _read(self, port, timeout: float) -> bytes:
+        try:
+            if self._fd is not None:
+                ready, _, _ = select.select([self._fd, self._wake_r], [], [], max(0.0, timeout))
+                if self._wake_r in ready:
+                    self._drain_wake()
+                if self._fd in ready:
+                    return port.read(65536)
+                return b""
+            self._drain_wake()
+            return port.read(4096)
+        except (serial.SerialException, OSError) as exc:
+            raise _LinkDown(f"serial port closed: {exc}") from None
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while self._wake_r.recv(4096):
+                pass
+
+    def _idle(self, seconds: float) -> None:
+        """Wait (no port open), failing commands at once, until stop or ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set():
+            self._fail_queued()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            select.select([self._wake_r], [], [], min(left, STATS_PERIOD_S))
+            self._drain_wake()
+            self._maybe_emit_stats(time.monotonic())
+
+    def _write(self, port, msg: Message) -> None:
+        frame = encode_message(msg, self._tx_seq)
+        self._tx_seq = (self._tx_seq + 1) & 0xFFFF
+        try:
+            port.write(frame)
+        except serial.SerialTimeoutException:
+            raise _LinkDown("the device is not accepting data (write timed out)") from None
+        except (serial.SerialException, OSError) as exc:
+            raise _LinkDown(f"serial port closed: {exc}") from None
+        with self._stats_lock:
+            self._counter.on_sent()
+        if self._logging:
+            self._log(FrameRecord(time.monotonic(), "tx", frame, msg))
+
+    def _receive(self, data: bytes, now: float) -> list:
+        """Feed bytes to the decoder, update counters; returns (frame, message|error)."""
+        dec = self._decoder
+        if self._logging:
+            dec.rejected = []
+        frames = dec.feed(data)
+        s = dec.stats
+        seen = (s.crc_errors, s.framing_errors, s.version_errors)
+        out = []
+        with self._stats_lock:
+            c = self._counter
+            c.on_bytes(len(data), now)
+            c.on_decoder_errors(seen[0] - self._dec_seen[0], seen[1] - self._dec_seen[1],
+                                seen[2] - self._dec_seen[2])
+            self._dec_seen = seen
+            for frame in frames:
+                c.on_frame(frame.seq, now)
+                try:
+                    out.append((frame, decode_message(frame.type, frame.body)))
+                except ProtocolError as exc:
+                    c.on_bad_message()
+                    out.append((frame, str(exc)))
+        if dec.rejected is not None:
+            for raw, why in dec.rejected:
+                self._log(FrameRecord(now, "rx", raw, None, why))
+            dec.rejected = None
+        if self._logging:
+            for frame, msg in out:
+                raw = encode_frame(frame.type, frame.seq, frame.body)
+                if isinstance(msg, str):
+                    self._log(FrameRecord(now, "rx", raw, None, msg))
+                else:
+                    self._log(FrameRecord(now, "rx", raw, msg))
+        return out
+
+    def _log(self, record: FrameRecord) -> None:
+        now = record.at
+        if now - self._log_window >= 1.0:
+            if self._log_skipped:
+                self.frame_logged.emit(FrameRecord(
+                    now, "rx", b"", None,
+                    f"{self._log_skipped} frames not logged (log limited to {LOG_MAX_PER_S}/s)"))
+            self._log_window, self._log_count, self._log_skipped = now, 0, 0
+        if self._log_count >= LOG_MAX_PER_S:
+            self._log_skipped += 1
+            return
+        self._log_count += 1
+        self.frame_logged.emit(record)
+
+    # -- handshake -----------------------------------------------------------------------
+
+    def _handshake(self, port) -> Info:
+        with contextlib.suppress(Exception):
+            port.reset_input_buffer()
+        request_id = 0  # the handshake's own id; commands from the owner start at 1
+        start = time.monotonic()
+        deadline = start + HANDSHAKE_TIMEOUT_S
+        next_hello = start
+        while not self._stop.is_set():
+            now = time.monotonic()
+            self._fail_queued()
+            if now >= deadline:
+                v = self._decoder.foreign_version
+                if v is not None:
+                    raise _LinkDown(f"device speaks protocol version {v}; "
+                                    f"this console speaks {PROTOCOL_VERSION}", retry=False)
+                raise _LinkDown(f"no answer to HELLO from {self._url} within "
+                                f"{HANDSHAKE_TIMEOUT_S:.1f} s")
+            if now >= next_hello:
+                self._write(port, Hello(request_id))
+                next_hello = now + HELLO_RESEND_S
+            data = self._read(port, min(next_hello, deadline) - now)
+            if not data:
+                continue
+            for _frame, msg in self._receive(data, time.monotonic()):
+                if isinstance(msg, Info):
+                    problem = check_info(msg)
+                    if problem:
+                        raise _LinkDown(problem, retry=False)
+                    return msg
+                if (isinstance(msg, Nak) and msg.command == MsgType.HELLO
+                        and msg.reason == NakReason.VERSION):
+                    detail = f" ({msg.detail})" if msg.detail else ""
+                    raise _LinkDown(f"device refuses protocol version {PROTOCOL_VERSION}"
+                                    f"{detail}", retry=False)
+        raise _LinkDown("link stopped by the console", retry=False)
+
+    # -- streaming -----------------------------------------------------------------------
+
+    def _stream(self, port, info: Info) -> None:
+        now = time.monotonic()
+        self._assembler = SampleAssembler(info)
+        self._pending.clear()
+        self._last_flush = now
+        self._last_hb = -math.inf
+        with self._stats_lock:
+            self._counter.on_connected(now)
+        self._is_connected = True
+        self.connected.emit(info)
+        self._maybe_emit_stats(now, force=True)
+        while not self._stop.is_set():
+            self._send_queued(port)
+            now = time.monotonic()
+            feeding = now - self._fed_at < WATCHDOG_FEED_TIMEOUT_S
+            if feeding and now - self._last_hb >= HEARTBEAT_PERIOD_S:
+                self._write(port, Heartbeat())
+                self._last_hb = now
+            wait = MAX_WAIT_S
+            if feeding:
+                wait = min(wait, self._last_hb + HEARTBEAT_PERIOD_S - now)
+            if self._assembler.pending:
+                wait = min(wait, self._last_flush + SAMPLE_EMIT_PERIOD_S - now)
+            if self._pending:
+                wait = min(wait, min(self._pending.values()) - now)
+            data = self._read(port, wait)
+            now = time.monotonic()
+            if data:
+                self._dispatch(self._receive(data, now), now)
+            if self._assembler.pending and now - self._last_flush >= SAMPLE_EMIT_PERIOD_S:
+                self._flush_samples(now)
+            self._expire_commands(now)
+            self._maybe_emit_stats(now)
+            with self._stats_lock:
+                age = self._counter.last_frame_age(now)
+            if age > SILENCE_TIMEOUT_S:
+                raise _LinkDown(f"device stopped sending for {SILENCE_TIMEOUT_S:.1f} s")
+
+    def _dispatch(self, received: list, now: float) -> None:
+        assembler = self._assembler
+        for frame, msg in received:
+            if frame.type == MsgType.SAMPLES and not isinstance(msg, str):
+                with self._stats_lock:
+                    gap = self._counter.on_samples(msg.first_index, msg.raw.shape[0])
+                assembler.add(msg, contiguous=gap == 0, now=now)
+            elif isinstance(msg, Status):
+                self.status_received.emit(msg)
+            elif isinstance(msg, Event):
+                self.event_received.emit(msg)
+            elif (isinstance(msg, Ack | Nak)
+                  and self._pending.pop(msg.request_id, None) is not None):
+                self.command_answered.emit(msg.request_id, msg)
+
+    def _flush_samples(self, now: float) -> None:
+        for block in self._assembler.flush():
+            self.samples_received.emit(block)
+        self._last_flush = now
+
+    def _send_queued(self, port) -> None:
+        while True:
+            with self._queue_lock:
+                if not self._queue:
+                    return
+                msg = self._queue.popleft()
+            self._write(port, msg)
+            rid = getattr(msg, "request_id", None)
+            if rid is not None:
+                self._pending[rid] = time.monotonic() + COMMAND_TIMEOUT_S
+
+    def _expire_commands(self, now: float) -> None:
+        for rid, deadline in list(self._pending.items()):
+            if now >= deadline:
+                del self._pending[rid]
+                self._command_failed(rid, NO_ANSWER)
+
+    def _command_failed(self, rid: int, reason: str) -> None:
+        with self._stats_lock:
+            self._counter.on_command_failed()
+        self.command_failed.emit(rid, reason)
+
+    def _fail_queued(self) -> None:
+        while True:
+            with self._queue_lock:
+                if not self._queue:
+                    return
+                msg = self._queue.popleft()
+            rid = getattr(msg, "request_id", None)
+            if rid is not None:
+                self._command_failed(rid, NOT_CONNECTED)
+
+    def _link_lost(self, reason: str) -> None:
+        """Bookkeeping when a session ends: flush samples, fail pending commands."""
+        if self._is_connected:
+            if self._assembler is not None and self._assembler.pending:
+                self._flush_samples(time.monotonic())
+            for rid in list(self._pending):
+                self._command_failed(rid, LINK_LOST)
+            self._pending.clear()
+            with self._stats_lock:
+                self._counter.on_disconnected()
+            self._is_connected = False
+        self._assembler = None
+        self._maybe_emit_stats(time.monotonic(), force=True)
+
+    def _maybe_emit_stats(self, now: float, *, force: bool = False) -> None:
+        if force or now >= self._next_stats:
+            self._next_stats = now + STATS_PERIOD_S
+            self.stats_updated.emit(self.snapshot())
+
+
+# --------------------------------------------------------------------------- public API
+
+
+class DeviceLink(QObject):
+    """A device connection, driven by a worker thread; every signal arrives in this
+    object's thread. Methods are thread-safe and never block on I/O (except ``stop``,
+    which joins the worker)."""
+
+    connected = Signal(object)  # protocol.Info, after each successful handshake
+    disconnected = Signal(str)  # a clear human reason
+    samples_received = Signal(object)  # SampleBlock (fresh arrays, physical units)
+    status_received = Signal(object)  # protocol.Status
+    event_received = Signal(object)  # protocol.Event
+    command_answered = Signal(int, object)  # request id, Ack or Nak
+    command_failed = Signal(int, str)  # request id, reason
+    stats_updated = Signal(object)  # LinkStats, about twice a second
+    frame_logged = Signal(object)  # FrameRecord, only while frame logging is on
+
+    def __init__(self, port_url: str, *, baud: int = 921600, parent: QObject | None = None):
+        super().__init__(parent)
+        self._url = port_url
+        self._baud = int(baud)
+        self._thread: QThread | None = None
+        self._worker: _LinkWorker | None = None
+        self._info: Info | None = None
+        self._connected = False
+        self._last_stats = LinkStats()
+        self._logging = False
+        self._id_lock = threading.Lock()
+        self._next_id = 1
+
+    # -- properties ----------------------------------------------------------------------
+
+    @property
+    def port_url(self) -> str:
+        return self._url
+
+    @property
+    def info(self) -> Info | None:
+        """INFO of the connected device (kept after a disconnect), None before the first."""
+        return self._info
+
+    @property
+    def is_connected(self) -> bool:
+        return self._connected
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    @property
+    def stats(self) -> LinkStats:
+        worker = self._worker
+        return worker.snapshot() if worker is not None else self._last_stats
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker thread (it connects, and reconnects, until stop())."""
+        if self.is_running:
+            return
+        worker = _LinkWorker(self._url, self._baud)
+        worker.set_logging(self._logging)
+        thread = QThread()
+        thread.setObjectName(f"DeviceLink {self._url}")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.connected.connect(self._on_connected)
+        worker.disconnected.connect(self._on_disconnected)
+        worker.stats_updated.connect(self._on_stats)
+        worker.samples_received.connect(self.samples_received)
+        worker.status_received.connect(self.status_received)
+        worker.event_received.connect(self.event_received)
+        worker.command_answered.connect(self.command_answered)
+        worker.command_failed.connect(self.command_failed)
+        worker.frame_logged.connect(self.frame_logged)
+        self._worker, self._thread = worker, thread
+        thread.start()
+
+    def stop(self, timeout_ms: int = 2000) -> bool:
+        """Stop the worker and join its thread; False if it did not end in time."""
+        thread, worker = self._thread, self._worker
+        if thread is None or worker is None:
+            return True
+        worker.request_stop()
+        thread.quit()
+        if not thread.wait(int(timeout_ms)):
+            return False
+        self._last_stats = worker.snapshot()
+        self._connected = False
+        self._thread = self._worker = None
+        return True
+
+    # -- commands ------------------------------------------------------------------------
+
+    def _new_id(self) -> int:
+        with self._id_lock:
+            rid = self._next_id
+            self._next_id = rid % 0xFFFF + 1  # 1..65535; 0 is the handshake's
+        return rid
+
+    def send(self, msg: Message) -> int:
+        """Queue a command; returns its request id. The answer arrives as
+        command_answered(id, Ack|Nak) or command_failed(id, reason)."""
+        t = message_type(msg)
+        if t not in _HOST_COMMANDS and t not in (MsgType.SET_OUTPUT, MsgType.SET_CALIBRATION,
+                                                 MsgType.SIM_CONTROL):
+            raise ValueError(f"{t.name} is not a command the console sends "
+                             "(HELLO and HEARTBEAT are sent by the link itself)")
+        rid = self._new_id()
+        msg = dataclasses.replace(msg, request_id=rid)
+        worker = self._worker
+        if worker is None or not self.is_running:
+            QTimer.singleShot(0, self, lambda: self.command_failed.emit(rid, NOT_CONNECTED))
+            return rid
+        worker.enqueue(msg)
+        return rid
+
+    def set_output(self, settings: OutputSettings) -> int:
+        return self.send(SetOutput(0, settings))
+
+    def start_output(self) -> int:
+        return self.send(Command(MsgType.START, 0))
+
+    def pause(self) -> int:
+        return self.send(Command(MsgType.PAUSE, 0))
+
+    def resume(self) -> int:
+        return self.send(Command(MsgType.RESUME, 0))
+
+    def stop_output(self) -> int:
+        """Ramped stop (STOP); see estop() for the immediate one."""
+        return self.send(Command(MsgType.STOP, 0))
+
+    def estop(self) -> int:
+        """Emergency stop: written ahead of anything queued, within about a millisecond."""
+        return self.send(Command(MsgType.ESTOP, 0))
+
+    def reset(self) -> int:
+        return self.send(Command(MsgType.RESET, 0))
+
+    def sim_control(self, op: SimOp, value: float = 0.0) -> int:
+        return self.send(SimControl(0, SimOp(op), float(value)))
+
+    def set_calibration(self, current_offset_ua: float = 0.0, current_gain: float = 1.0,
+                        voltage_offset_v: float = 0.0, voltage_gain: float = 1.0) -> int:
+        return self.send(SetCalibration(0, current_offset_ua, current_gain, voltage_offset_v,
+                                        voltage_gain))
+
+    def set_frame_logging(self, enabled: bool) -> None:
+        self._logging = bool(enabled)
+        if self._worker is not None:
+            self._worker.set_logging(enabled)
+
+    def feed_watchdog(self) -> None:
+        """Keep heartbeats going for another 300 ms; call it every 100 ms from a QTimer in
+        the GUI thread, so a frozen GUI ends in the firmware watchdog turning output off."""
+        if self._worker is not None:
+            self._worker.feed()
+
+    # -- worker → owner ------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_connected(self, info: Info) -> None:
+        self._info = info
+        self._connected = True
+        self.connected.emit(info)
+
+    @Slot(str)
+    def _on_disconnected(self, reason: str) -> None:
+        self._connected = False
+        self.disconnected.emit(reason)
+
+    @Slot(object)
+    def _on_stats(self, stats: LinkStats) -> None:
+        self._last_stats = stats
+        self.stats_updated.emit(stats)
