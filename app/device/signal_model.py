@@ -1,1 +1,219 @@
-"""Electrode–skin load, waveform generation and ADC model of the simulated device. No Qt."""
+"""Electrode–skin load, waveform generation and ADC model of the simulated device. No Qt.
+
+Three pieces, each usable on its own:
+
+* :class:`WaveGenerator` turns :class:`~app.device.waveform.OutputSettings` into the unit
+  waveform sample by sample, carrying the carrier phase across chunks (so a change of
+  frequency never makes the wave jump) and marking the samples where a period starts.
+* :class:`LoadModel` is a constant-current source driving the load between the probes:
+  the electrode–skin model ``Rs + (Rp ‖ Cp)`` (slowly drifting), a plain resistor, or an
+  open load when the probes are lifted. The source is clamped at the compliance voltage:
+  when the load cannot take the commanded current, the current falls.
+* :class:`Adc` measures current and voltage with a small intrinsic gain/offset error,
+  noise and int16 quantisation; a :class:`Calibration` corrects the error.
+
+All currents are in µA, voltages in V, resistances in Ω, capacitances in F, times in s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.device.waveform import OutputSettings, Polarity, unit_wave
+
+COMPLIANCE_V = 20.0
+CURRENT_LSB_UA = 0.05
+VOLTAGE_LSB_V = 0.001
+INT16_MAX = 32767
+
+
+@dataclass(frozen=True, slots=True)
+class SkinLoad:
+    """Electrode–skin model: series resistance Rs, then the skin Rp in parallel with Cp."""
+
+    rs_ohm: float = 2_000.0
+    rp_ohm: float = 20_000.0
+    cp_f: float = 100e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Correction applied to the ADC readings: ``corrected = (reading - offset) / gain``.
+
+    The fields describe the measured error of the channel, so a calibration equal to the
+    intrinsic error (:data:`INTRINSIC_ERROR`) cancels it exactly.
+    """
+
+    current_offset_ua: float = 0.0
+    current_gain: float = 1.0
+    voltage_offset_v: float = 0.0
+    voltage_gain: float = 1.0
+
+
+# The simulated device's own measurement error, as a calibration would describe it.
+INTRINSIC_ERROR = Calibration(current_offset_ua=0.8, current_gain=1.01,
+                              voltage_offset_v=-0.004, voltage_gain=0.995)
+
+
+class WaveGenerator:
+    """The commanded unit waveform (-1..1), generated chunk by chunk.
+
+    ``reset()`` at output start: the phase and the time since output start go to zero.
+    """
+
+    def __init__(self, sample_rate: float) -> None:
+        self.sample_rate = float(sample_rate)
+        self._phase = 0.0  # carrier phase in periods, 0..1, of the next sample
+        self._t = 0.0  # seconds since output start of the next sample
+        self._fresh = True  # the next sample starts a period (output start)
+
+    def reset(self) -> None:
+        self._phase = 0.0
+        self._t = 0.0
+        self._fresh = True
+
+    @property
+    def time_s(self) -> float:
+        """Seconds since output start of the next sample."""
+        return self._t
+
+    def generate(self, settings: OutputSettings, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(unit, sync)``: n samples of the unit wave and the offsets (int array)
+        of the samples where a waveform period starts."""
+        dt = 1.0 / self.sample_rate
+        k = np.arange(n, dtype=np.float64)
+        t = self._t + k * dt
+        cycles = self._phase + settings.frequency_hz * dt * k  # unwrapped phase
+        unit = unit_wave(settings, t, phase0=self._phase - self._t * settings.frequency_hz)
+        whole = np.floor(cycles)
+        prev = np.concatenate(([-1.0 if self._fresh else 0.0], whole[:-1]))
+        sync = np.flatnonzero(whole > prev)
+        end = self._phase + settings.frequency_hz * dt * n
+        self._phase = end - math.floor(end)
+        self._t += n * dt
+        self._fresh = False
+        return unit, sync
+
+    def negative_half(self, settings: OutputSettings) -> bool:
+        """True while ALTERNATING polarity is in its negative half-cycle (next sample)."""
+        if settings.polarity != Polarity.ALTERNATING:
+            return False
+        return int(self._t // max(settings.alternate_s, 1e-6)) % 2 == 1
+
+
+class LoadModel:
+    """Constant-current source into the load between the probes, clamped at compliance.
+
+    The skin's Rp and Cp drift slowly (a few % over minutes, as the gel soaks in).
+    The RC is discretised exactly for a current held constant over each sample.
+    """
+
+    def __init__(self, sample_rate: float, *, skin: SkinLoad | None = None,
+                 compliance_v: float = COMPLIANCE_V) -> None:
+        self.sample_rate = float(sample_rate)
+        self.skin = skin or SkinLoad()
+        self.compliance_v = float(compliance_v)
+        self.contact = True
+        self.resistor_ohm: float | None = None  # None: skin model
+        self._vc = 0.0  # voltage across Cp
+        self._t = 0.0  # model time for the drift
+
+    # -- configuration
+    def use_skin(self, skin: SkinLoad | None = None) -> None:
+        if skin is not None:
+            self.skin = skin
+        self.resistor_ohm = None
+
+    def use_resistor(self, ohms: float) -> None:
+        if not (math.isfinite(ohms) and ohms > 0):
+            raise ValueError(f"resistor value {ohms!r} Ω: must be a positive number")
+        self.resistor_ohm = float(ohms)
+        self._vc = 0.0
+
+    # -- present load values (with drift)
+    def _skin_now(self) -> tuple[float, float, float]:
+        t = self._t
+        drift = 1.0 - 0.04 * (1.0 - math.exp(-t / 300.0)) + 0.01 * math.sin(2 * math.pi * t / 97.0)
+        cdrift = 1.0 + 0.02 * (1.0 - math.exp(-t / 300.0))
+        return self.skin.rs_ohm, self.skin.rp_ohm * drift, self.skin.cp_f * cdrift
+
+    def impedance_ohm(self) -> float:
+        """The load's resistance as the sense channel measures it (DC): inf when open."""
+        if not self.contact:
+            return math.inf
+        if self.resistor_ohm is not None:
+            return self.resistor_ohm
+        rs, rp, _ = self._skin_now()
+        return rs + rp
+
+    # -- simulation
+    def drive(self, i_cmd_ua: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Drive the commanded current (µA per sample); return (current µA, voltage V,
+        compliance reached in this chunk)."""
+        i_cmd = np.asarray(i_cmd_ua, dtype=np.float64)
+        n = i_cmd.shape[0]
+        dt = 1.0 / self.sample_rate
+        vmax = self.compliance_v
+        self._t += n * dt
+        if not self.contact:
+            # Open load: no current flows, the source sits at compliance while driving.
+            v = np.where(i_cmd > 0, vmax, np.where(i_cmd < 0, -vmax, 0.0))
+            if self.resistor_ohm is None:
+                _, rp, cp = self._skin_now()
+                self._vc *= math.exp(-n * dt / (rp * cp))
+            return np.zeros(n), v, bool(np.any(i_cmd != 0))
+        if self.resistor_ohm is not None:
+            r = self.resistor_ohm
+            limit_ua = vmax / r * 1e6
+            i = np.clip(i_cmd, -limit_ua, limit_ua)
+            return i, i * 1e-6 * r, bool(np.any(np.abs(i_cmd) > limit_ua))
+        rs, rp, cp = self._skin_now()
+        a = math.exp(-dt / (rp * cp))
+        b = rp * (1.0 - a)
+        vc = self._vc
+        cur: list[float] = []
+        volt: list[float] = []
+        clamped = False
+        for ic in i_cmd.tolist():
+            i = ic * 1e-6
+            v = i * rs + vc
+            if v > vmax:
+                i, v, clamped = (vmax - vc) / rs, vmax, True
+            elif v < -vmax:
+                i, v, clamped = (-vmax - vc) / rs, -vmax, True
+            cur.append(i)
+            volt.append(v)
+            vc = vc * a + i * b
+        self._vc = vc
+        return np.array(cur) * 1e6, np.array(volt), clamped
+
+
+class Adc:
+    """Current and voltage ADC: intrinsic error, noise, calibration, int16 counts."""
+
+    def __init__(self, *, seed: int | None = None, error: Calibration = INTRINSIC_ERROR,
+                 current_noise_ua: float = 0.08, voltage_noise_v: float = 0.0015) -> None:
+        self.error = error
+        self.calibration = Calibration()
+        self.current_noise_ua = current_noise_ua
+        self.voltage_noise_v = voltage_noise_v
+        self._rng = np.random.default_rng(seed)
+
+    def measure(self, current_ua: np.ndarray, voltage_v: np.ndarray) -> np.ndarray:
+        """(n, 2) int16 counts of (current, voltage), calibration applied."""
+        n = current_ua.shape[0]
+        e, c = self.error, self.calibration
+        noise = self._rng.standard_normal((2, n))
+        i_read = current_ua * e.current_gain + e.current_offset_ua
+        i_read += noise[0] * self.current_noise_ua
+        v_read = voltage_v * e.voltage_gain + e.voltage_offset_v
+        v_read += noise[1] * self.voltage_noise_v
+        i_cal = (i_read - c.current_offset_ua) / c.current_gain
+        v_cal = (v_read - c.voltage_offset_v) / c.voltage_gain
+        raw = np.empty((n, 2), dtype=np.int16)
+        raw[:, 0] = np.clip(np.rint(i_cal / CURRENT_LSB_UA), -INT16_MAX, INT16_MAX)
+        raw[:, 1] = np.clip(np.rint(v_cal / VOLTAGE_LSB_V), -INT16_MAX, INT16_MAX)
+        return raw

@@ -1,0 +1,445 @@
+"""The firmware simulator process: :class:`~app.device.firmware.Firmware` behind a serial port.
+
+It opens a pseudo-terminal (or, with ``tcp=True`` or where pseudo-terminals do not exist,
+a localhost TCP socket), publishes a stable path to it, and serves the wire protocol
+until it is told to stop or its parent process dies. Output is paced to the baud rate
+as a UART would send it (10 bits per byte), and samples are generated on the real-time
+clock. Fault options corrupt or drop frames, hang the device or make it vanish and
+return. Single-threaded: one ``select()`` loop.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import errno
+import math
+import os
+import select
+import signal
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import numpy as np
+
+from app.device.firmware import Firmware
+from app.device.protocol import (
+    FrameDecoder,
+    ProtocolError,
+    decode_message,
+    encode_message,
+)
+
+TX_FIFO_BYTES = 16_384  # device-side transmit buffer; whole frames beyond it are lost
+BITS_PER_BYTE = 10  # start + 8 data + stop
+
+
+@dataclass(slots=True)
+class SimOptions:
+    baud: int = 921_600
+    sample_rate: int = 10_000
+    serial: str = "SIM-000001"
+    corrupt: float = 0.0  # fraction of transmitted bytes flipped
+    drop: float = 0.0  # fraction of frames dropped whole
+    hang_after: float | None = None  # seconds after start: stop sending anything
+    disconnect_after: float | None = None  # seconds after start: the device vanishes
+    down_for: float = 2.0  # ... for this long, then returns on the same path
+    contact_script: list[tuple[float, bool]] = field(default_factory=list)
+    tcp: bool = False
+    link: str | None = None  # path of the stable symlink (default: in a temp dir)
+    seed: int | None = None
+
+
+def parse_contact_script(text: str) -> list[tuple[float, bool]]:
+    """``"lift@5,place@8"`` → ``[(5.0, False), (8.0, True)]`` (seconds after start)."""
+    steps: list[tuple[float, bool]] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        action, sep, when = item.partition("@")
+        action = action.strip().lower()
+        if not sep or action not in ("lift", "place"):
+            raise ValueError(f"contact script step {item!r}: write lift@SECONDS or "
+                             "place@SECONDS, e.g. \"lift@5,place@8\"")
+        try:
+            t = float(when)
+        except ValueError:
+            raise ValueError(f"contact script step {item!r}: {when!r} is not a number of "
+                             "seconds") from None
+        if not (math.isfinite(t) and t >= 0):
+            raise ValueError(f"contact script step {item!r}: the time must be ≥ 0 s")
+        steps.append((t, action == "place"))
+    return sorted(steps)
+
+
+# --------------------------------------------------------------------------- transports
+
+
+class PtyTransport:
+    """A pseudo-terminal whose slave is reachable through a stable symlink."""
+
+    def __init__(self, link: str | None = None) -> None:
+        if link is None:
+            self._tmpdir: str | None = tempfile.mkdtemp(prefix="microcurrent-sim-")
+            link = os.path.join(self._tmpdir, "device")
+        else:
+            self._tmpdir = None
+        self.link = os.path.abspath(link)
+        self._master = -1
+        self._slave = -1
+
+    @property
+    def url(self) -> str:
+        return self.link
+
+    def open(self) -> None:
+        import tty
+
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self._master, self._slave = master, slave
+        tmp = f"{self.link}.new"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        os.symlink(os.ttyname(slave), tmp)
+        os.replace(tmp, self.link)  # atomic re-point
+
+    @property
+    def is_open(self) -> bool:
+        return self._master >= 0
+
+    def read_fds(self) -> list[int]:
+        return [self._master] if self._master >= 0 else []
+
+    def on_readable(self, fd: int) -> bytes:
+        try:
+            return os.read(self._master, 4096)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # no slave open: nothing to read
+                return b""
+            raise
+
+    @property
+    def has_peer(self) -> bool:
+        return self._master >= 0
+
+    def write(self, data: bytes) -> int:
+        if self._master < 0:
+            return 0
+        try:
+            return os.write(self._master, data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError as exc:
+            if exc.errno == errno.EIO:
+                return 0
+            raise
+
+    def close(self) -> None:
+        """The device vanishes: the pty closes and the path disappears."""
+        for fd in (self._master, self._slave):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._master = self._slave = -1
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.link)
+
+    def cleanup(self) -> None:
+        self.close()
+        if self._tmpdir is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self._tmpdir)
+
+
+class TcpTransport:
+    """A localhost TCP socket (pyserial URL ``socket://127.0.0.1:PORT``); one client at a
+    time, a new connection replaces the old one."""
+
+    def __init__(self) -> None:
+        self._listener: socket.socket | None = None
+        self._client: socket.socket | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"socket://127.0.0.1:{self.port}"
+
+    def open(self) -> None:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen(2)
+        s.setblocking(False)
+        self.port = s.getsockname()[1]
+        self._listener = s
+
+    @property
+    def is_open(self) -> bool:
+        return self._listener is not None
+
+    def read_fds(self) -> list[int]:
+        fds = [self._listener.fileno()] if self._listener else []
+        if self._client is not None:
+            fds.append(self._client.fileno())
+        return fds
+
+    @property
+    def has_peer(self) -> bool:
+        return self._client is not None
+
+    def on_readable(self, fd: int) -> bytes:
+        if self._listener is not None and fd == self._listener.fileno():
+            try:
+                client, _ = self._listener.accept()
+            except BlockingIOError:
+                return b""
+            self._drop_client()
+            client.setblocking(False)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._client = client
+            return b""
+        if self._client is None:
+            return b""
+        try:
+            data = self._client.recv(4096)
+        except BlockingIOError:
+            return b""
+        except OSError:
+            data = b""
+        if not data:
+            self._drop_client()
+        return data
+
+    def write(self, data: bytes) -> int:
+        if self._client is None:
+            return 0
+        try:
+            return self._client.send(data)
+        except BlockingIOError:
+            return 0
+        except OSError:
+            self._drop_client()
+            return 0
+
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(OSError):
+                self._client.close()
+            self._client = None
+
+    def close(self) -> None:
+        self._drop_client()
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.close()
+            self._listener = None
+
+    def cleanup(self) -> None:
+        self.close()
+
+
+def pty_available() -> bool:
+    if not hasattr(os, "openpty"):
+        return False
+    try:
+        master, slave = os.openpty()
+    except OSError:
+        return False
+    os.close(master)
+    os.close(slave)
+    return True
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+@dataclass(slots=True)
+class SimStats:
+    frames_sent: int = 0
+    frames_dropped: int = 0  # --drop
+    frames_overflowed: int = 0  # TX FIFO full (nobody reading, or the line too slow)
+    bytes_sent: int = 0
+    bytes_corrupted: int = 0
+    host_frames: int = 0
+
+
+class Simulator:
+    """The simulator loop. ``run()`` serves until ``request_stop()``, a signal, or the
+    parent process dying."""
+
+    def __init__(self, options: SimOptions, *, out: TextIO | None = None,
+                 log: TextIO | None = None) -> None:
+        self.options = options
+        self._out = out or sys.stdout
+        self._log = log or sys.stderr
+        self._rng = np.random.default_rng(options.seed)
+        self._stop = False
+        self.stats = SimStats()
+        self.transport: PtyTransport | TcpTransport
+        if options.tcp or not pty_available():
+            self.transport = TcpTransport()
+        else:
+            self.transport = PtyTransport(options.link)
+        self._seq = 0
+        self._tx: collections.deque[bytes] = collections.deque()
+        self._tx_bytes = 0
+        self._decoder = FrameDecoder()
+        self.firmware: Firmware | None = None
+
+    def request_stop(self, *_: object) -> None:
+        self._stop = True
+
+    def _say(self, text: str) -> None:
+        print(f"simulator: {text}", file=self._log, flush=True)
+
+    def run(self) -> int:
+        opts = self.options
+        ppid = os.getppid()
+        start = time.monotonic()
+        fw = self.firmware = Firmware(sample_rate=opts.sample_rate, serial=opts.serial,
+                                      seed=opts.seed, now=start)
+        self.transport.open()
+        print(f"PORT {self.transport.url}", file=self._out, flush=True)
+        need = opts.sample_rate * 4 * 1.12 + 400
+        if opts.baud / BITS_PER_BYTE < need:
+            self._say(f"warning: {opts.baud} baud carries {opts.baud // BITS_PER_BYTE} B/s but "
+                      f"{opts.sample_rate} S/s needs about {int(need)} B/s: frames will be lost")
+        script = collections.deque(opts.contact_script)
+        byte_rate = opts.baud / BITS_PER_BYTE
+        burst = max(64.0, byte_rate * 0.004)
+        credit = 0.0
+        last = start
+        hung = False
+        down_until: float | None = None
+        disconnect_at = start + opts.disconnect_after if opts.disconnect_after else None
+        hang_at = start + opts.hang_after if opts.hang_after else None
+        frame_s = fw.spf / fw.sample_rate
+        self._say(f"serving {self.transport.url} at {opts.baud} baud, "
+                  f"{opts.sample_rate} S/s, serial {opts.serial}")
+        try:
+            while not self._stop:
+                if os.getppid() != ppid:
+                    self._say("parent process ended: stopping")
+                    break
+                now = time.monotonic()
+                # -- scripted events
+                while script and now - start >= script[0][0]:
+                    _, place = script.popleft()
+                    fw.set_contact(place)
+                    self._say("contact script: probes " + ("placed" if place else "lifted"))
+                if hang_at is not None and not hung and now >= hang_at:
+                    hung = True
+                    self._tx.clear()
+                    self._tx_bytes = 0
+                    self._say("hang: the device stops sending")
+                if disconnect_at is not None and now >= disconnect_at:
+                    disconnect_at = None
+                    self.transport.close()
+                    self._tx.clear()
+                    self._tx_bytes = 0
+                    self._decoder = FrameDecoder()
+                    fw.streaming = False
+                    down_until = now + opts.down_for
+                    self._say(f"disconnect: the device is gone for {opts.down_for:g} s")
+                if down_until is not None and now >= down_until:
+                    down_until = None
+                    self.transport.open()
+                    self._say(f"disconnect: the device is back at {self.transport.url}")
+                # -- wait for host bytes or the next frame
+                fds = self.transport.read_fds()
+                timeout = 0.002 if self._tx else frame_s
+                if fds:
+                    readable, _, _ = select.select(fds, [], [], timeout)
+                else:
+                    readable = []
+                    time.sleep(timeout)
+                now = time.monotonic()
+                for fd in readable:
+                    data = self.transport.on_readable(fd)
+                    if data:
+                        self._handle_host_bytes(data, now)
+                fw.advance(now)
+                for msg in fw.take_outgoing():
+                    self._queue(encode_message(msg, self._seq), hung or down_until is not None)
+                    self._seq = (self._seq + 1) & 0xFFFF
+                # -- pace the line
+                credit = min(credit + (now - last) * byte_rate, burst)
+                last = now
+                if self._tx and not hung and self.transport.has_peer:
+                    credit -= self._send(int(credit))
+        finally:
+            self.transport.cleanup()
+            s = self.stats
+            self._say(f"stopped: {s.frames_sent} frames / {s.bytes_sent} bytes sent, "
+                      f"{s.frames_dropped} dropped, {s.frames_overflowed} lost to a full "
+                      f"TX buffer, {s.bytes_corrupted} bytes corrupted")
+        return 0
+
+    def _handle_host_bytes(self, data: bytes, now: float) -> None:
+        fw = self.firmware
+        assert fw is not None
+        for frame in self._decoder.feed(data):
+            self.stats.host_frames += 1
+            try:
+                msg = decode_message(frame.type, frame.body)
+            except ProtocolError as exc:
+                fw.receive_malformed(frame.type, frame.body, str(exc), now)
+                continue
+            fw.receive(msg, now)
+
+    def _queue(self, frame: bytes, discard: bool) -> None:
+        opts = self.options
+        if discard:
+            return
+        if opts.drop and self._rng.random() < opts.drop:
+            self.stats.frames_dropped += 1
+            return
+        if opts.corrupt:
+            n = int(self._rng.binomial(len(frame), opts.corrupt))
+            if n:
+                buf = bytearray(frame)
+                for pos in self._rng.integers(0, len(buf), size=n):
+                    buf[pos] ^= int(self._rng.integers(1, 256))
+                frame = bytes(buf)
+                self.stats.bytes_corrupted += n
+        self._tx.append(frame)
+        self._tx_bytes += len(frame)
+        while self._tx_bytes > TX_FIFO_BYTES and len(self._tx) > 1:
+            old = self._tx.popleft()
+            self._tx_bytes -= len(old)
+            self.stats.frames_overflowed += 1
+
+    def _send(self, budget: int) -> int:
+        """Write up to ``budget`` bytes from the TX FIFO; return how many went out."""
+        sent = 0
+        while self._tx and sent < budget:
+            head = self._tx[0]
+            chunk = head[: budget - sent]
+            n = self.transport.write(chunk)
+            if n <= 0:
+                break
+            sent += n
+            self.stats.bytes_sent += n
+            if n == len(head):
+                self._tx.popleft()
+                self.stats.frames_sent += 1
+            else:
+                self._tx[0] = head[n:]
+            self._tx_bytes -= n
+            if n < len(chunk):
+                break
+        return sent
+
+
+def serve(options: SimOptions) -> int:
+    """Run the simulator in this process until SIGTERM/SIGINT or the parent's death."""
+    sim = Simulator(options)
+    signal.signal(signal.SIGTERM, sim.request_stop)
+    signal.signal(signal.SIGINT, sim.request_stop)
+    return sim.run()
