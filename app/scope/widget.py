@@ -1,0 +1,938 @@
+"""The oscilloscope widget: pyqtgraph view over the pure core in app.scope.core.
+
+Blocks are ingested as they arrive (:meth:`ScopeWidget.append`); a QTimer repaints at
+display rate with one ``setData`` per curve, each curve reduced to a min/max envelope
+per pixel column. The plot works in screen divisions like a bench scope: 10 time
+divisions, 8 vertical divisions, each channel with its own scale (units/div) and offset.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.device.samples import SampleBlock
+from app.device.waveform import OutputSettings
+from app.scope.core.buffer import DEFAULT_CAPACITY, SampleRing
+from app.scope.core.capture import Capture, capture_from_samples, write_csv
+from app.scope.core.envelope import minmax_envelope
+from app.scope.core.mask import MaskSettings, MaskTester, mask_bounds
+from app.scope.core.measure import MEASUREMENTS, Statistics, measure
+from app.scope.core.trigger import (
+    Edge,
+    SweepAcquirer,
+    TriggerMode,
+    TriggerSettings,
+    TriggerSource,
+)
+
+TIME_BASES = [m * 10.0 ** e for e in range(-4, 2) for m in (1, 2, 5)][:-2]  # 100 µs .. 10 s
+CURRENT_SCALES = [m * 10.0 ** e for e in range(0, 3) for m in (1, 2, 5)] + [1000.0]  # µA/div
+VOLTAGE_SCALES = [m * 10.0 ** e for e in range(-2, 2) for m in (1, 2, 5)]  # V/div
+X_DIVS = 10
+Y_DIVS = 8
+HISTORY = 32
+FRAME_MS = 16
+MEASURE_INTERVAL_S = 0.1
+TABLE_INTERVAL_S = 0.25
+
+BACKGROUND = "#0d1117"
+CURRENT_COLOUR = "#ffd23f"
+VOLTAGE_COLOUR = "#3fc8ff"
+REFERENCE_COLOUR = (200, 130, 255, 170)
+MASK_COLOUR = (255, 80, 80, 110)
+CURSOR_COLOUR = "#9eff9e"
+TRIGGER_COLOUR = "#ff9f43"
+
+
+def si(x: float, unit: str, digits: int = 4) -> str:
+    if x is None or not math.isfinite(x):
+        return "—"
+    if unit in ("%", ""):
+        return f"{x:.{max(digits - 2, 1)}f}{' ' + unit if unit else ''}"
+    return pg.siFormat(x, precision=digits, suffix=unit)
+
+
+def _step_label(x: float, unit: str) -> str:
+    return pg.siFormat(x, precision=3, suffix=unit) + "/div"
+
+
+class _DivAxis(pg.AxisItem):
+    """Vertical axis in divisions, labelled in a channel's unit (scale x div + offset)."""
+
+    def __init__(self, orientation: str, unit: str, colour: str) -> None:
+        super().__init__(orientation)
+        self.unit = unit
+        self.scale = 1.0
+        self.offset = 0.0
+        self.setPen(pg.mkPen(colour))
+        self.setTextPen(pg.mkPen(colour))
+        self.setWidth(62)
+        self.enableAutoSIPrefix(False)
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph API
+        half = Y_DIVS // 2
+        return [(1.0, [float(k) for k in range(-half, half + 1)])]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
+        return [pg.siFormat(self.offset + v * self.scale, precision=3, suffix=self.unit)
+                for v in values]
+
+
+class _TimeAxis(pg.AxisItem):
+    def __init__(self) -> None:
+        super().__init__("bottom")
+        self.div = 1e-3
+        self.x0 = 0.0
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph API
+        return [(self.div, [self.x0 + k * self.div for k in range(X_DIVS + 1)])]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
+        return [pg.siFormat(v if abs(v) > self.div * 1e-6 else 0.0, precision=3, suffix="s")
+                for v in values]
+
+
+class ScopeWidget(QWidget):
+    """Oscilloscope for the delivered current, electrode voltage and commanded reference.
+
+    Signals: ``mask_failed(MaskFailure)`` when delivered current leaves the mask around
+    the commanded waveform; ``measurements_updated(dict)`` with the latest measurements
+    (keys of app.scope.core.measure.MEASUREMENTS).
+    """
+
+    mask_failed = Signal(object)
+    measurements_updated = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None, *, compact: bool = False,
+                 capacity: int = DEFAULT_CAPACITY) -> None:
+        super().__init__(parent)
+        self.compact = compact
+        self.ring = SampleRing(capacity)
+        self.acquirer = SweepAcquirer(self.ring)
+        self.mask = MaskTester(MaskSettings())
+        self.mask_enabled = True
+        self.stats = Statistics()
+        self.history: deque[Capture] = deque(maxlen=HISTORY)
+        self.history_pos = -1
+        self.device_info: dict[str, object] = {}
+        self.settings: OutputSettings | None = None
+        self.roll = False
+        self.frozen = False
+        self.time_base = 10e-3
+        self.i_scale, self.i_offset = 50.0, 0.0
+        self.v_scale, self.v_offset = 2.0, 0.0
+        self.trigger = TriggerSettings()
+        self.shown: Capture | None = None
+        self.last_measurements: dict[str, float] = {}
+        self._dirty = False
+        self._ring_seen: int | None = None
+        self._last_measure = 0.0
+        self._last_table = 0.0
+        self.frames_drawn = 0
+        self._build_ui()
+        self._apply_timebase()
+        self._timer = QTimer(self)
+        self._timer.setInterval(FRAME_MS)
+        self._timer.timeout.connect(self.render_frame)
+        self._timer.start()
+
+    # ----------------------------------------------------------------- UI building
+    def _build_ui(self) -> None:
+        pg.setConfigOptions(antialias=False)
+        self._taxis = _TimeAxis()
+        self._iaxis = _DivAxis("left", "A", CURRENT_COLOUR)
+        self._vaxis = _DivAxis("right", "V", VOLTAGE_COLOUR)
+        self.plot = pg.PlotWidget(background=BACKGROUND, axisItems={
+            "bottom": self._taxis, "left": self._iaxis, "right": self._vaxis})
+        pi = self.plot.getPlotItem()
+        pi.showAxis("right")
+        pi.setMenuEnabled(False)
+        pi.hideButtons()
+        pi.setMouseEnabled(x=False, y=False)
+        pi.showGrid(x=True, y=True, alpha=0.22)
+        pi.setYRange(-Y_DIVS / 2, Y_DIVS / 2, padding=0)
+        pi.getViewBox().setDefaultPadding(0)
+        pi.setClipToView(False)
+        pi.getAxis("left").setLabel("Current", color=CURRENT_COLOUR)
+        pi.getAxis("right").setLabel("Voltage", color=VOLTAGE_COLOUR)
+        self.plot.setMinimumHeight(200)
+
+        def curve(colour, width=1, z=0):
+            c = pg.PlotCurveItem(pen=pg.mkPen(colour, width=width), antialias=False,
+                                 connect="finite", skipFiniteCheck=True)
+            c.setZValue(z)
+            pi.addItem(c)
+            return c
+
+        self.mask_hi_curve = curve(MASK_COLOUR, z=1)
+        self.mask_lo_curve = curve(MASK_COLOUR, z=1)
+        self.ref_curve = curve(REFERENCE_COLOUR, z=2)
+        self.voltage_curve = curve(VOLTAGE_COLOUR, z=3)
+        self.current_curve = curve(CURRENT_COLOUR, z=4)
+
+        self.trigger_line = pg.InfiniteLine(
+            pos=0.0, angle=0, movable=True, pen=pg.mkPen(TRIGGER_COLOUR, width=1,
+                                                         style=Qt.PenStyle.DashLine),
+            label="T ◀", labelOpts={"position": 0.98, "color": TRIGGER_COLOUR})
+        self.trigger_line.setZValue(10)
+        self.trigger_line.sigPositionChanged.connect(self._trigger_dragged)
+        pi.addItem(self.trigger_line, ignoreBounds=True)
+        self.trigger_time_line = pg.InfiniteLine(pos=0.0, angle=90, movable=False,
+                                                 pen=pg.mkPen(TRIGGER_COLOUR, width=1))
+        pi.addItem(self.trigger_time_line, ignoreBounds=True)
+
+        cpen = pg.mkPen(CURSOR_COLOUR, width=1, style=Qt.PenStyle.DashLine)
+        lab = {"position": 0.04, "color": CURSOR_COLOUR}
+        self.cursor_t = [pg.InfiniteLine(angle=90, movable=True, pen=cpen, label=name,
+                                         labelOpts=lab) for name in ("T1", "T2")]
+        self.cursor_y = [pg.InfiniteLine(angle=0, movable=True, pen=cpen, label=name,
+                                         labelOpts={"position": 0.03, "color": CURSOR_COLOUR})
+                         for name in ("Y1", "Y2")]
+        for line in self.cursor_t + self.cursor_y:
+            line.setZValue(11)
+            line.setVisible(False)
+            line.sigPositionChanged.connect(self._update_cursor_readout)
+            pi.addItem(line, ignoreBounds=True)
+
+        # controls --------------------------------------------------------------
+        self.run_button = QPushButton("Freeze")
+        self.run_button.setCheckable(True)
+        self.run_button.setToolTip("Freeze the display; the stream keeps being recorded")
+        self.run_button.toggled.connect(self.freeze)
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems(["Sweep", "Roll"])
+        self.mode_combo.setToolTip("Sweep: triggered captures. Roll: strip chart")
+        self.mode_combo.currentTextChanged.connect(lambda t: self.set_roll(t == "Roll"))
+        self.timebase_combo = QComboBox()
+        for tb in TIME_BASES:
+            self.timebase_combo.addItem(_step_label(tb, "s"), tb)
+        self.timebase_combo.setCurrentIndex(TIME_BASES.index(self.time_base))
+        self.timebase_combo.currentIndexChanged.connect(
+            lambda i: self.set_time_base(TIME_BASES[i]))
+        self.autoset_button = QPushButton("Auto setup")
+        self.autoset_button.setToolTip("Choose time base, scales and trigger for the signal")
+        self.autoset_button.clicked.connect(self.auto_setup)
+        self.status_label = QLabel()
+        self.status_label.setMinimumWidth(120)
+        self.mask_label = QLabel()
+
+        self.trig_mode_combo = QComboBox()
+        self.trig_mode_combo.addItems([m.value for m in TriggerMode])
+        self.trig_mode_combo.currentTextChanged.connect(
+            lambda t: self.set_trigger(mode=TriggerMode(t)))
+        self.arm_button = QPushButton("Arm")
+        self.arm_button.setToolTip("Single mode: wait for the next trigger")
+        self.arm_button.clicked.connect(self.arm)
+        self.source_combo = QComboBox()
+        self.source_combo.addItems(["Sync", "Current", "Voltage"])
+        self.source_combo.setToolTip("Sync: the device's period start. Current/Voltage: "
+                                     "edge at the level (drag the orange T line)")
+        self.source_combo.currentTextChanged.connect(
+            lambda t: self.set_trigger(source=TriggerSource(t)))
+        self.edge_combo = QComboBox()
+        self.edge_combo.addItems([e.value for e in Edge])
+        self.edge_combo.currentTextChanged.connect(lambda t: self.set_trigger(edge=Edge(t)))
+        self.pre_spin = QDoubleSpinBox()
+        self.pre_spin.setRange(0, 100)
+        self.pre_spin.setDecimals(0)
+        self.pre_spin.setSuffix(" % pre")
+        self.pre_spin.setValue(self.trigger.pre_fraction * 100)
+        self.pre_spin.valueChanged.connect(lambda v: self.set_trigger(pre_fraction=v / 100))
+
+        self.i_scale_combo = QComboBox()
+        for s in CURRENT_SCALES:
+            self.i_scale_combo.addItem(_step_label(s * 1e-6, "A"), s)
+        self.i_scale_combo.setCurrentIndex(CURRENT_SCALES.index(self.i_scale))
+        self.i_scale_combo.currentIndexChanged.connect(
+            lambda i: self.set_channel("current", scale=CURRENT_SCALES[i]))
+        self.i_offset_spin = QDoubleSpinBox()
+        self.i_offset_spin.setRange(-5000, 5000)
+        self.i_offset_spin.setSuffix(" µA")
+        self.i_offset_spin.setPrefix("offset ")
+        self.i_offset_spin.valueChanged.connect(lambda v: self.set_channel("current", offset=v))
+        self.v_scale_combo = QComboBox()
+        for s in VOLTAGE_SCALES:
+            self.v_scale_combo.addItem(_step_label(s, "V"), s)
+        self.v_scale_combo.setCurrentIndex(VOLTAGE_SCALES.index(self.v_scale))
+        self.v_scale_combo.currentIndexChanged.connect(
+            lambda i: self.set_channel("voltage", scale=VOLTAGE_SCALES[i]))
+        self.v_offset_spin = QDoubleSpinBox()
+        self.v_offset_spin.setRange(-100, 100)
+        self.v_offset_spin.setSuffix(" V")
+        self.v_offset_spin.setPrefix("offset ")
+        self.v_offset_spin.valueChanged.connect(lambda v: self.set_channel("voltage", offset=v))
+
+        self.prev_button = QPushButton("◀")
+        self.prev_button.setToolTip("Previous capture in the history")
+        self.prev_button.clicked.connect(lambda: self.step_history(-1))
+        self.next_button = QPushButton("▶")
+        self.next_button.setToolTip("Next capture in the history")
+        self.next_button.clicked.connect(lambda: self.step_history(1))
+        self.history_label = QLabel()
+        self.cursor_check = QCheckBox("Cursors")
+        self.cursor_check.toggled.connect(self.show_cursors)
+        self.ref_check = QCheckBox("Reference")
+        self.ref_check.setChecked(True)
+        self.ref_check.toggled.connect(lambda on: self._mark_dirty())
+        self.mask_check = QCheckBox("Mask")
+        self.mask_check.setChecked(True)
+        self.mask_check.setToolTip("Test delivered current against the commanded waveform")
+        self.mask_check.toggled.connect(self.set_mask_enabled)
+        self.mask_tol_spin = QDoubleSpinBox()
+        self.mask_tol_spin.setRange(1, 100)
+        self.mask_tol_spin.setDecimals(0)
+        self.mask_tol_spin.setPrefix("± ")
+        self.mask_tol_spin.setSuffix(" %")
+        self.mask_tol_spin.setValue(self.mask.settings.tolerance_pct)
+        self.mask_tol_spin.valueChanged.connect(
+            lambda v: self.set_mask_tolerance(v))
+        self.csv_button = QPushButton("Export CSV…")
+        self.csv_button.clicked.connect(self._export_csv_dialog)
+        self.png_button = QPushButton("Export PNG…")
+        self.png_button.clicked.connect(self._export_png_dialog)
+        self.reset_stats_button = QPushButton("Reset stats")
+        self.reset_stats_button.clicked.connect(self.reset_statistics)
+        self.cursor_label = QLabel()
+        self.cursor_label.setTextFormat(Qt.TextFormat.RichText)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        row1 = QHBoxLayout()
+        for w in (self.run_button, self.mode_combo, self.timebase_combo, self.autoset_button):
+            row1.addWidget(w)
+        if not self.compact:
+            for text, w in (("Trigger", self.trig_mode_combo), (None, self.arm_button),
+                            (None, self.source_combo), (None, self.edge_combo),
+                            (None, self.pre_spin)):
+                if text:
+                    row1.addSpacing(10)
+                    row1.addWidget(QLabel(text))
+                row1.addWidget(w)
+        row1.addStretch(1)
+        row1.addWidget(self.mask_label)
+        row1.addWidget(self.status_label)
+        layout.addLayout(row1)
+        if not self.compact:
+            row2 = QHBoxLayout()
+            i_lab = QLabel("I")
+            i_lab.setStyleSheet(f"color: {CURRENT_COLOUR}; background: {BACKGROUND}; "
+                                "padding: 2px 6px; font-weight: bold")
+            v_lab = QLabel("V")
+            v_lab.setStyleSheet(f"color: {VOLTAGE_COLOUR}; background: {BACKGROUND}; "
+                                "padding: 2px 6px; font-weight: bold")
+            for w in (i_lab, self.i_scale_combo, self.i_offset_spin, v_lab,
+                      self.v_scale_combo, self.v_offset_spin, self.ref_check,
+                      self.mask_check, self.mask_tol_spin, self.cursor_check):
+                row2.addWidget(w)
+            row2.addStretch(1)
+            for w in (self.prev_button, self.history_label, self.next_button,
+                      self.csv_button, self.png_button):
+                row2.addWidget(w)
+            layout.addLayout(row2)
+        body = QHBoxLayout()
+        body.addWidget(self.plot, 3)
+        self.table = QTableWidget(len(MEASUREMENTS), 5)
+        self.table.setHorizontalHeaderLabels(["Measurement", "Value", "Min", "Mean", "Max"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, 5):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        for row, (label, _unit) in enumerate(MEASUREMENTS.values()):
+            self.table.setItem(row, 0, QTableWidgetItem(label))
+            for col in range(1, 5):
+                item = QTableWidgetItem("—")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, col, item)
+        self.table.resizeRowsToContents()
+        side = QVBoxLayout()
+        side.addWidget(self.table, 1)
+        stats_row = QHBoxLayout()
+        self.stats_label = QLabel()
+        stats_row.addWidget(self.stats_label)
+        stats_row.addStretch(1)
+        stats_row.addWidget(self.reset_stats_button)
+        side.addLayout(stats_row)
+        side.addWidget(self.cursor_label)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setMinimumWidth(560)
+        side_widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self._side = side_widget
+        if not self.compact:
+            body.addWidget(side_widget, 0)
+        else:
+            side_widget.hide()
+        layout.addLayout(body, 1)
+        self._sync_controls()
+        self._update_status()
+
+    # ------------------------------------------------------------------ public API
+    def append(self, block: SampleBlock) -> None:
+        """Ingest a block as it arrives (cheap: copy into the ring, run the mask test)."""
+        self.ring.append(block)
+        if self.mask_enabled and self.settings is not None:
+            failure = self.mask.update(self.ring)
+            if failure is not None:
+                self._update_mask_label(failure.compliance)
+                self.mask_failed.emit(failure)
+
+    def set_reference(self, settings: OutputSettings | None) -> None:
+        """The commanded output (None: no reference trace, no mask test)."""
+        self.settings = settings
+        self.ring.reference.set_settings(settings)
+        if settings is not None:
+            self.mask.configure(settings.amplitude_ua, settings.frequency_hz)
+        self.mask.reset()
+        self._update_mask_label(False)
+        self._mark_dirty()
+
+    def set_device_info(self, info: object) -> None:
+        """Device identity for export metadata: an app.device.protocol.Info or a dict."""
+        if info is None:
+            self.device_info = {}
+        elif hasattr(info, "as_dict"):
+            self.device_info = dict(info.as_dict())
+        else:
+            self.device_info = dict(info)  # type: ignore[call-overload]
+
+    def clear(self) -> None:
+        """Forget all samples, captures, history and statistics."""
+        self.ring.clear()
+        self.acquirer.reset()
+        self.mask.reset()
+        self.history.clear()
+        self.history_pos = -1
+        self.stats.reset()
+        self.shown = None
+        self.last_measurements = {}
+        self._ring_seen = None
+        for c in self._curves():
+            c.setData([], [])
+        self._update_mask_label(False)
+        self._update_status()
+
+    def freeze(self, frozen: bool) -> None:
+        """Freeze (True) or run. Frozen, the stream is still recorded; the history of the
+        last captures can be stepped through with :meth:`step_history`."""
+        frozen = bool(frozen)
+        if frozen == self.frozen:
+            return
+        self.frozen = frozen
+        if frozen:
+            if self.roll:
+                cap = self._roll_capture()
+                if cap is not None:
+                    self.history.append(cap)
+            self.history_pos = len(self.history) - 1
+            if self.history_pos >= 0:
+                self._show_capture(self.history[self.history_pos], measure_it=True)
+        else:
+            self.acquirer.reset()
+            self._ring_seen = None
+        self.run_button.blockSignals(True)
+        self.run_button.setChecked(frozen)
+        self.run_button.setText("Run" if frozen else "Freeze")
+        self.run_button.blockSignals(False)
+        self._update_status()
+
+    def step_history(self, step: int) -> None:
+        """Frozen: show an older (-1) or newer (+1) capture of the history."""
+        if not self.frozen:
+            self.freeze(True)
+        if not self.history:
+            return
+        self.history_pos = int(np.clip(self.history_pos + step, 0, len(self.history) - 1))
+        self._show_capture(self.history[self.history_pos], measure_it=True)
+        self._update_status()
+
+    def load_capture(self, times, current, voltage, sample_rate: float | None = None,
+                     reference=None) -> Capture:
+        """Show a recorded capture (replay/offline): frozen, added to the history."""
+        cap = capture_from_samples(times, current, voltage, sample_rate)
+        if reference is not None:
+            cap = replace(cap, reference_ua=np.asarray(reference, dtype=np.float32))
+        self.freeze(True)
+        self.history.append(cap)
+        self.history_pos = len(self.history) - 1
+        span = len(cap) / cap.sample_rate
+        tb = next((t for t in TIME_BASES if t * X_DIVS >= span), TIME_BASES[-1])
+        self.set_time_base(tb)
+        pre = float(np.clip(cap.trigger_offset / max(len(cap), 1), 0, 1))
+        self.set_trigger(pre_fraction=pre)
+        self._show_capture(cap, measure_it=True)
+        self._update_status()
+        return cap
+
+    def set_roll(self, roll: bool) -> None:
+        self.roll = bool(roll)
+        self.mode_combo.blockSignals(True)
+        self.mode_combo.setCurrentText("Roll" if roll else "Sweep")
+        self.mode_combo.blockSignals(False)
+        self._apply_timebase()
+
+    def set_time_base(self, seconds_per_div: float) -> None:
+        if seconds_per_div not in TIME_BASES:
+            raise ValueError(f"time base must be one of the 1-2-5 steps 100 µs..10 s per "
+                             f"division, got {seconds_per_div:g} s")
+        self.time_base = seconds_per_div
+        self.timebase_combo.blockSignals(True)
+        self.timebase_combo.setCurrentIndex(TIME_BASES.index(seconds_per_div))
+        self.timebase_combo.blockSignals(False)
+        self._apply_timebase()
+
+    def set_trigger(self, **changes) -> None:
+        """Change trigger settings (mode, source, edge, level, pre_fraction, hysteresis)."""
+        self.trigger = replace(self.trigger, **changes)
+        self._sync_controls()
+        self._configure_acquirer()
+        self._update_status()
+
+    def arm(self) -> None:
+        self.acquirer.arm()
+        self._update_status()
+
+    def set_channel(self, channel: str, *, scale: float | None = None,
+                    offset: float | None = None) -> None:
+        """Vertical scale (units/div) and offset (units at the centre line) of a channel."""
+        if channel not in ("current", "voltage"):
+            raise ValueError(f"channel must be 'current' or 'voltage', got {channel!r}")
+        if scale is not None and not scale > 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        if channel == "current":
+            self.i_scale = scale if scale is not None else self.i_scale
+            self.i_offset = offset if offset is not None else self.i_offset
+        else:
+            self.v_scale = scale if scale is not None else self.v_scale
+            self.v_offset = offset if offset is not None else self.v_offset
+        self._sync_controls()
+        if self.trigger.source != TriggerSource.SYNC:
+            self._configure_acquirer()
+        self._mark_dirty()
+
+    def set_mask_enabled(self, enabled: bool) -> None:
+        self.mask_enabled = bool(enabled)
+        self.mask.reset()
+        self.mask_check.blockSignals(True)
+        self.mask_check.setChecked(self.mask_enabled)
+        self.mask_check.blockSignals(False)
+        self._update_mask_label(False)
+        self._mark_dirty()
+
+    def set_mask_tolerance(self, percent: float) -> None:
+        self.mask.settings = replace(self.mask.settings, tolerance_pct=float(percent))
+        self.mask.reset()
+        self._update_mask_label(False)
+        self._mark_dirty()
+
+    def show_cursors(self, on: bool) -> None:
+        first = on and not self.cursor_t[0].isVisible()
+        for line in self.cursor_t + self.cursor_y:
+            line.setVisible(bool(on))
+        if first:
+            x_lo, x_hi = self._x_range()
+            span = x_hi - x_lo
+            self.set_cursors(x_lo + 0.3 * span, x_lo + 0.6 * span, 1.5 * self.i_scale,
+                             -1.5 * self.i_scale)
+        self.cursor_check.blockSignals(True)
+        self.cursor_check.setChecked(bool(on))
+        self.cursor_check.blockSignals(False)
+        self._update_cursor_readout()
+
+    def set_cursors(self, t1: float, t2: float, i1_ua: float, i2_ua: float) -> None:
+        """Place the time cursors (s) and the amplitude cursors (given in µA)."""
+        self.cursor_t[0].setValue(t1)
+        self.cursor_t[1].setValue(t2)
+        self.cursor_y[0].setValue((i1_ua - self.i_offset) / self.i_scale)
+        self.cursor_y[1].setValue((i2_ua - self.i_offset) / self.i_scale)
+        self._update_cursor_readout()
+
+    def cursor_values(self) -> dict[str, float]:
+        """T1, T2 (s), I1, I2 (µA), V1, V2 (V) and the deltas dt_s, inv_dt_hz, di_ua, dv_v."""
+        t1, t2 = (c.value() for c in self.cursor_t)
+        y1, y2 = (c.value() for c in self.cursor_y)
+        i1, i2 = (self.i_offset + y * self.i_scale for y in (y1, y2))
+        v1, v2 = (self.v_offset + y * self.v_scale for y in (y1, y2))
+        dt = t2 - t1
+        return {"t1_s": t1, "t2_s": t2, "i1_ua": i1, "i2_ua": i2, "v1_v": v1, "v2_v": v2,
+                "dt_s": dt, "inv_dt_hz": (1.0 / abs(dt)) if dt else float("inf"),
+                "di_ua": i2 - i1, "dv_v": v2 - v1}
+
+    def auto_setup(self) -> None:
+        """Choose time base, channel scales and trigger so the signal fills the screen."""
+        fs = self.ring.sample_rate
+        if self.ring.newest is None or not fs:
+            return
+        w = self.ring.latest(int(min(self.ring.capacity, 2.0 * fs)))
+        freq = self.settings.frequency_hz if self.settings else float("nan")
+        if not math.isfinite(freq) or freq <= 0:
+            freq = measure_freq(w.current_ua, fs)
+        if math.isfinite(freq) and freq > 0:
+            want = 3.0 / freq / X_DIVS
+            tb = next((t for t in TIME_BASES if t >= want), TIME_BASES[-1])
+        else:
+            tb = 100e-3
+        i_peak = float(np.nanmax(np.abs(w.current_ua))) if np.isfinite(w.current_ua).any() \
+            else 1.0
+        v_peak = float(np.nanmax(np.abs(w.voltage_v))) if np.isfinite(w.voltage_v).any() \
+            else 0.1
+        i_scale = next((s for s in CURRENT_SCALES if s * 3.5 >= i_peak), CURRENT_SCALES[-1])
+        v_scale = next((s for s in VOLTAGE_SCALES if s * 3.5 >= v_peak), VOLTAGE_SCALES[-1])
+        self.set_roll(False)
+        self.set_channel("current", scale=i_scale, offset=0.0)
+        self.set_channel("voltage", scale=v_scale, offset=0.0)
+        self.set_trigger(mode=TriggerMode.AUTO, source=TriggerSource.SYNC, pre_fraction=0.1)
+        self.set_time_base(tb)
+        if self.frozen:
+            self.freeze(False)
+
+    def reset_statistics(self) -> None:
+        self.stats.reset()
+        self._update_table(force=True)
+
+    def displayed_capture(self) -> Capture | None:
+        """What is on screen: the frozen/selected capture, the latest sweep, or the roll
+        window."""
+        if self.frozen and 0 <= self.history_pos < len(self.history):
+            return self.history[self.history_pos]
+        if self.roll:
+            return self._roll_capture()
+        return self.shown
+
+    def export_metadata(self, cap: Capture) -> dict[str, object]:
+        meta: dict[str, object] = {"exported": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if cap.wall_time:
+            meta["captured"] = time.strftime("%Y-%m-%dT%H:%M:%S%z",
+                                             time.localtime(cap.wall_time))
+        meta["triggered"] = "yes" if cap.triggered else "no (free-running)"
+        for k, v in self.device_info.items():
+            meta[f"device_{k}"] = v
+        if self.settings is not None:
+            s = self.settings
+            meta.update({"waveform": s.waveform.label, "frequency_hz": s.frequency_hz,
+                         "amplitude_ua": s.amplitude_ua, "polarity": s.polarity.label,
+                         "alternate_s": s.alternate_s, "ramp_s": s.ramp_s})
+        meta.update({"time_base_s_per_div": self.time_base,
+                     "current_scale_ua_per_div": self.i_scale,
+                     "voltage_scale_v_per_div": self.v_scale})
+        return meta
+
+    def export_csv(self, path: str | Path) -> Path:
+        cap = self.displayed_capture()
+        if cap is None:
+            raise ValueError("nothing to export: no capture on screen yet")
+        write_csv(path, cap, self.export_metadata(cap))
+        return Path(path)
+
+    def export_png(self, path: str | Path) -> Path:
+        if not self.plot.grab().save(str(path), "PNG"):
+            raise OSError(f"could not write the image {path}")
+        return Path(path)
+
+    # ---------------------------------------------------------------- rendering
+    def render_frame(self) -> None:
+        """Timer slot: take the newest capture / roll window and redraw if anything new."""
+        if not self.frozen:
+            if self.roll:
+                if self.ring.newest is not None and self.ring.newest != self._ring_seen:
+                    self._ring_seen = self.ring.newest
+                    self._draw_roll()
+            else:
+                cap = self.acquirer.poll()
+                if cap is not None:
+                    self.history.append(cap)
+                    self._show_capture(cap, measure_it=False)
+                    self._update_status()
+        if self._dirty:
+            self._dirty = False
+            cap = self.displayed_capture() if not self.roll or self.frozen else None
+            if cap is not None:
+                self._show_capture(cap, measure_it=False)
+            elif self.roll and self.ring.newest is not None:
+                self._draw_roll()
+        now = time.monotonic()
+        if self.last_measurements and now - self._last_table >= TABLE_INTERVAL_S:
+            self._update_table()
+
+    def _columns(self) -> int:
+        return max(100, int(self.plot.getPlotItem().getViewBox().width()))
+
+    def _x_range(self) -> tuple[float, float]:
+        span = X_DIVS * self.time_base
+        if self.roll and not self.frozen:
+            return -span, 0.0
+        pre = self.trigger.pre_fraction
+        return -pre * span, (1.0 - pre) * span
+
+    def _window_samples(self) -> int:
+        fs = self.ring.sample_rate or 10_000.0
+        return max(2, min(self.ring.capacity, int(round(X_DIVS * self.time_base * fs))))
+
+    def _roll_capture(self) -> Capture | None:
+        if self.ring.newest is None:
+            return None
+        n = self._window_samples()
+        w = self.ring.latest(n)
+        return Capture(sample_rate=w.sample_rate, start_index=w.start, trigger_offset=n - 1,
+                       current_ua=w.current_ua, voltage_v=w.voltage_v,
+                       reference_ua=w.reference_ua, flags=w.flags, triggered=False,
+                       wall_time=time.time())
+
+    def _draw_roll(self) -> None:
+        n = self._window_samples()
+        w = self.ring.latest(n)
+        dt = 1.0 / w.sample_rate
+        self._draw(w.current_ua, w.voltage_v, w.reference_ua, -(n - 1) * dt, dt)
+        now = time.monotonic()
+        if now - self._last_measure >= MEASURE_INTERVAL_S * 3:
+            self._last_measure = now
+            m = measure(Capture(w.sample_rate, w.start, n - 1, w.current_ua, w.voltage_v,
+                                w.reference_ua))
+            self._publish(m)
+
+    def _show_capture(self, cap: Capture, *, measure_it: bool) -> None:
+        self.shown = cap if not self.frozen else self.shown
+        dt = 1.0 / cap.sample_rate
+        self._draw(cap.current_ua, cap.voltage_v, cap.reference_ua,
+                   -cap.trigger_offset * dt, dt)
+        now = time.monotonic()
+        if measure_it or now - self._last_measure >= MEASURE_INTERVAL_S:
+            self._last_measure = now
+            self._publish(measure(cap), add_stats=not self.frozen)
+            if self.frozen:
+                self._update_table(force=True)
+
+    def _publish(self, m: dict[str, float], add_stats: bool = True) -> None:
+        self.last_measurements = m
+        if add_stats:
+            self.stats.add(m)
+        self.measurements_updated.emit(dict(m))
+
+    def _draw(self, cur, volt, ref, t0: float, dt: float) -> None:
+        x_lo, x_hi = self._x_range()
+        cols = self._columns()
+        x, y = minmax_envelope(cur, t0, dt, x_lo, x_hi, cols)
+        self.current_curve.setData(x, (y - self.i_offset) / self.i_scale)
+        x, y = minmax_envelope(volt, t0, dt, x_lo, x_hi, cols)
+        self.voltage_curve.setData(x, (y - self.v_offset) / self.v_scale)
+        show_ref = ref is not None and self.ref_check.isChecked() and np.isfinite(ref).any()
+        if show_ref:
+            x, y = minmax_envelope(ref, t0, dt, x_lo, x_hi, cols)
+            self.ref_curve.setData(x, (y - self.i_offset) / self.i_scale)
+        else:
+            self.ref_curve.setData([], [])
+        if show_ref and self.mask_enabled and not self.roll:
+            k = self.mask.half_window(1.0 / dt)
+            lo, hi = mask_bounds(ref, self.mask.tolerance_ua, k)
+            x, y = minmax_envelope(hi, t0, dt, x_lo, x_hi, cols)
+            self.mask_hi_curve.setData(x, (y - self.i_offset) / self.i_scale)
+            x, y = minmax_envelope(lo, t0, dt, x_lo, x_hi, cols)
+            self.mask_lo_curve.setData(x, (y - self.i_offset) / self.i_scale)
+        else:
+            self.mask_hi_curve.setData([], [])
+            self.mask_lo_curve.setData([], [])
+        self.frames_drawn += 1
+
+    def _curves(self):
+        return (self.current_curve, self.voltage_curve, self.ref_curve, self.mask_hi_curve,
+                self.mask_lo_curve)
+
+    # --------------------------------------------------------------- internals
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+        self._update_axes()
+
+    def _apply_timebase(self) -> None:
+        x_lo, x_hi = self._x_range()
+        self._taxis.div = self.time_base
+        self._taxis.x0 = x_lo
+        self.plot.getPlotItem().setXRange(x_lo, x_hi, padding=0)
+        self.trigger_time_line.setVisible(not self.roll)
+        self._configure_acquirer()
+        self._ring_seen = None
+        self._mark_dirty()
+        self._update_status()
+
+    def _configure_acquirer(self) -> None:
+        t = self.trigger
+        if t.source == TriggerSource.CURRENT:
+            hyst = 0.1 * self.i_scale
+        elif t.source == TriggerSource.VOLTAGE:
+            hyst = 0.1 * self.v_scale
+        else:
+            hyst = 0.0
+        self.trigger = replace(t, hysteresis=hyst)
+        self.acquirer.configure(self.trigger, self._window_samples())
+        self.trigger_line.setVisible(t.source != TriggerSource.SYNC and not self.roll)
+        self.edge_combo.setEnabled(t.source != TriggerSource.SYNC)
+        self.arm_button.setEnabled(t.mode == TriggerMode.SINGLE)
+        scale, off = ((self.i_scale, self.i_offset) if t.source != TriggerSource.VOLTAGE
+                      else (self.v_scale, self.v_offset))
+        self.trigger_line.blockSignals(True)
+        self.trigger_line.setValue((t.level - off) / scale)
+        self.trigger_line.blockSignals(False)
+        self._apply_x_only()
+
+    def _apply_x_only(self) -> None:
+        x_lo, x_hi = self._x_range()
+        self._taxis.x0 = x_lo
+        self.plot.getPlotItem().setXRange(x_lo, x_hi, padding=0)
+        self._taxis.picture = None
+        self._taxis.update()
+
+    def _trigger_dragged(self) -> None:
+        y = self.trigger_line.value()
+        if self.trigger.source == TriggerSource.VOLTAGE:
+            level = self.v_offset + y * self.v_scale
+        else:
+            level = self.i_offset + y * self.i_scale
+        self.trigger = replace(self.trigger, level=level)
+        self.acquirer.set_level(level)
+        self._update_status()
+
+    def _update_axes(self) -> None:
+        self._iaxis.scale, self._iaxis.offset = self.i_scale * 1e-6, self.i_offset * 1e-6
+        self._vaxis.scale, self._vaxis.offset = self.v_scale, self.v_offset
+        for ax in (self._iaxis, self._vaxis):
+            ax.picture = None
+            ax.update()
+        self._update_cursor_readout()
+
+    def _sync_controls(self) -> None:
+        pairs = ((self.trig_mode_combo, self.trigger.mode.value),
+                 (self.source_combo, self.trigger.source.value),
+                 (self.edge_combo, self.trigger.edge.value))
+        for combo, text in pairs:
+            combo.blockSignals(True)
+            combo.setCurrentText(text)
+            combo.blockSignals(False)
+        for widget, value in ((self.pre_spin, self.trigger.pre_fraction * 100),
+                              (self.i_offset_spin, self.i_offset),
+                              (self.v_offset_spin, self.v_offset)):
+            widget.blockSignals(True)
+            widget.setValue(value)
+            widget.blockSignals(False)
+        for combo, steps, value in ((self.i_scale_combo, CURRENT_SCALES, self.i_scale),
+                                    (self.v_scale_combo, VOLTAGE_SCALES, self.v_scale)):
+            if value in steps:
+                combo.blockSignals(True)
+                combo.setCurrentIndex(steps.index(value))
+                combo.blockSignals(False)
+
+    def _update_status(self) -> None:
+        if self.frozen:
+            n = len(self.history)
+            text, colour = "FROZEN", "#5aa9ff"
+            self.history_label.setText(f"capture {self.history_pos + 1}/{n}" if n else
+                                       "no captures")
+        elif self.roll:
+            text, colour = "ROLL", "#9eff9e"
+            self.history_label.setText(f"{len(self.history)} captures")
+        elif not self.acquirer.armed:
+            text, colour = "STOPPED (Single)", "#ff9f43"
+        elif self.shown is not None and self.shown.triggered:
+            text, colour = f"TRIG'D {self.trigger.mode.value}", "#9eff9e"
+        elif self.shown is not None:
+            text, colour = "AUTO (no trigger)", "#ffd23f"
+        else:
+            text, colour = "WAITING", "#ffd23f"
+        if not self.frozen and not self.roll:
+            self.history_label.setText(f"{len(self.history)} captures")
+        self.status_label.setText(text)
+        self.status_label.setStyleSheet(
+            f"color: {colour}; background: {BACKGROUND}; padding: 3px 8px; font-weight: bold")
+        self.prev_button.setEnabled(bool(self.history))
+        self.next_button.setEnabled(bool(self.history))
+
+    def _update_mask_label(self, compliance: bool) -> None:
+        if not self.mask_enabled or self.settings is None:
+            self.mask_label.setText("Mask off" if not self.mask_enabled else "Mask: no reference")
+            self.mask_label.setStyleSheet("color: gray; padding: 3px 8px")
+            return
+        n = self.mask.fail_count
+        if n:
+            extra = " (compliance)" if compliance else ""
+            self.mask_label.setText(f"MASK FAIL × {n}{extra}")
+            self.mask_label.setStyleSheet("color: white; background: #c0392b; "
+                                          "padding: 3px 8px; font-weight: bold")
+        else:
+            self.mask_label.setText("Mask pass")
+            self.mask_label.setStyleSheet("color: #9eff9e; background: #0d1117; "
+                                          "padding: 3px 8px")
+
+    def _update_table(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_table < TABLE_INTERVAL_S:
+            return
+        self._last_table = now
+        m = self.last_measurements
+        for row, (key, (_label, unit)) in enumerate(MEASUREMENTS.items()):
+            k = 100.0 if key == "duty" else (1e-6 if unit in ("µA", "µC") else 1.0)
+            u = {"µA": "A", "µC": "C"}.get(unit, unit)
+            lo, mean, hi, _n = self.stats.summary(key)
+            for col, x in enumerate((m.get(key, float("nan")), lo, mean, hi), start=1):
+                self.table.item(row, col).setText(si(x * k, u, 3))
+        self.stats_label.setText(f"Statistics over {self.stats.captures} captures")
+
+    def _update_cursor_readout(self) -> None:
+        if not self.cursor_t[0].isVisible():
+            self.cursor_label.setText("")
+            return
+        c = self.cursor_values()
+        self.cursor_label.setText(
+            f"<span style='color:{CURSOR_COLOUR}'>ΔT {si(c['dt_s'], 's')} · "
+            f"1/ΔT {si(c['inv_dt_hz'], 'Hz')}</span><br>"
+            f"<span style='color:#b8860b'>ΔI {si(c['di_ua'] * 1e-6, 'A')}</span> · "
+            f"<span style='color:#1e90ff'>ΔV {si(c['dv_v'], 'V')}</span>")
+
+    def _export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export capture as CSV", "capture.csv",
+                                              "CSV files (*.csv)")
+        if path:
+            try:
+                self.export_csv(path)
+            except (OSError, ValueError) as exc:
+                QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
+
+    def _export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export picture as PNG", "capture.png",
+                                              "PNG images (*.png)")
+        if path:
+            try:
+                self.export_png(path)
+            except OSError as exc:
+                QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
+
+
+def measure_freq(current: np.ndarray, sample_rate: float) -> float:
+    from app.scope.core.measure import measure_arrays
+
+    return measure_arrays(current, current, sample_rate).get("frequency_hz", float("nan"))
