@@ -1,15 +1,52 @@
-"""`python -m app programs`."""
+"""`python -m app programs list | check FILE`: the treatment program library."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from app.engine.programs import ProgramError, format_duration, load_library, load_program_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("programs", help="(not available yet)")
-    p.set_defaults(func=_main)
+    p = sub.add_parser("programs", help="list treatment programs or check a program file",
+                       description="Treatment programs: built-in ones in resources/programs/, "
+                       "custom ones in the data folder. A program's ID is its file name "
+                       "without .json.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    ls = actions.add_parser("list", help="list the programs: ID, name, steps, duration")
+    ls.set_defaults(func=_list)
+    check = actions.add_parser("check", help="validate a program file (exit 0 if valid)")
+    check.add_argument("file", metavar="FILE", help="path of a program .json file")
+    check.set_defaults(func=_check)
+    p.set_defaults(func=_usage, parser=p)
 
 
-def _main(args: argparse.Namespace) -> int:
-    print("error: 'programs' is not available in this build yet", flush=True)
+def _usage(args: argparse.Namespace) -> int:
+    args.parser.print_usage(sys.stderr)
+    print("error: choose an action: list or check FILE", file=sys.stderr)
     return 2
+
+
+def _list(args: argparse.Namespace) -> int:
+    library = load_library()
+    rows = [(p.id, p.name, str(len(p.steps)), format_duration(p.duration_s),
+             "built-in" if p.builtin else "custom") for p in library.programs]
+    header = ("ID", "NAME", "STEPS", "DURATION", "SOURCE")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    for err in library.errors:
+        print(f"warning: skipped {err}", file=sys.stderr)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        program = load_program_file(args.file)
+    except ProgramError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: valid program {program.id!r} ({program.name}), {len(program.steps)} "
+          f"steps, {format_duration(program.duration_s)}")
+    return 0

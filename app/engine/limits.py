@@ -1,0 +1,253 @@
+"""Layered output limits: the lowest wins, and we always say which layer binds. Pure, no Qt.
+
+Layers, from the outermost to the innermost (see docs/safety.md):
+
+1. ``device``  the device's hard limits, from its INFO message;
+2. ``clinic``  the clinic settings (default maximum 600 µA; technician workspace only);
+3. ``zone``    the zone limit (default 200 µA in the eye area);
+4. ``client``  the client's own limit from the record;
+5. ``step``    the program step's amplitude.
+
+:func:`clamp_amplitude` turns a requested amplitude into the allowed one and names the
+binding layer. On a tie the outer layer is named (a clinic rule explains more than a
+step value that happens to equal it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from app.engine import zone_ids
+
+
+class LimitLayer(Enum):
+    DEVICE = "device"
+    CLINIC = "clinic"
+    ZONE = "zone"
+    CLIENT = "client"
+    STEP = "step"
+
+    @property
+    def label(self) -> str:
+        return {
+            "device": "device hard limit",
+            "clinic": "clinic maximum",
+            "zone": "zone limit",
+            "client": "client's own limit",
+            "step": "program step",
+        }[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceLimits:
+    """The device's hard limits, as reported by INFO."""
+
+    max_current_ua: float
+    min_frequency_hz: float
+    max_frequency_hz: float
+    compliance_v: float = float("nan")
+
+    @classmethod
+    def from_info(cls, info: object) -> DeviceLimits:
+        return cls(float(info.max_current_ua), float(info.min_frequency_hz),  # type: ignore[attr-defined]
+                   float(info.max_frequency_hz), float(info.compliance_v))  # type: ignore[attr-defined]
+
+    def frequency_problem(self, frequency_hz: float) -> str | None:
+        """A message if the device cannot produce ``frequency_hz``, else None."""
+        if frequency_hz < self.min_frequency_hz:
+            return (f"frequency {frequency_hz:g} Hz is below the device's minimum "
+                    f"{self.min_frequency_hz:g} Hz")
+        if frequency_hz > self.max_frequency_hz:
+            return (f"frequency {frequency_hz:g} Hz is above the device's maximum "
+                    f"{self.max_frequency_hz:g} Hz")
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicSettings:
+    """Clinic-wide safety settings (edited in the technician workspace only)."""
+
+    max_current_ua: float = 600.0
+    eye_area_max_ua: float = 200.0
+    zone_max_ua: dict[str, float] = field(default_factory=dict)  # per-zone overrides
+    density_warn_ua_per_cm2: float = 500.0
+    electrode_area_cm2: float = 1.0
+    intensity_step_ua: float = 10.0  # one click of + / -
+    slew_ua_per_s: float = 20.0  # how fast an increase is ramped in
+    max_session_s: float = 1200.0  # automatic off after 20 min of output
+    confirm_timeout_s: float = 3.0  # device must confirm start/stop within ramp + this
+
+    def validate(self) -> list[str]:
+        problems = []
+        for name in ("max_current_ua", "eye_area_max_ua", "density_warn_ua_per_cm2",
+                     "electrode_area_cm2", "intensity_step_ua", "slew_ua_per_s",
+                     "max_session_s", "confirm_timeout_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                problems.append(f"{name}: {value!r} must be a positive number")
+        for zone, value in self.zone_max_ua.items():
+            if not zone_ids.is_known_zone(zone):
+                problems.append(f"zone_max_ua: unknown zone {zone!r}")
+            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                problems.append(f"zone_max_ua[{zone}]: {value!r} must be a number ≥ 0")
+        return problems
+
+    def zone_limit(self, zones: Iterable[str]) -> tuple[float | None, str]:
+        """The zone layer's ceiling for a step on ``zones`` and why.
+
+        No zones (manual work, zone chosen by hand) counts as the eye area: the most
+        careful default. Several zones: the lowest of them binds.
+        """
+        zones = list(zones)
+        if not zones:
+            return self.eye_area_max_ua, "no zone chosen: the eye-area limit applies"
+        best: tuple[float | None, str] = (None, "")
+        for z in zones:
+            if z in self.zone_max_ua:
+                cand = (self.zone_max_ua[z], f"clinic limit for zone {z}")
+            elif zone_ids.is_eye_area(z):
+                cand = (self.eye_area_max_ua, f"{z} is in the eye area")
+            else:
+                continue
+            if best[0] is None or cand[0] < best[0]:
+                best = cand
+        return best
+
+
+@dataclass(frozen=True, slots=True)
+class LimitStack:
+    """The ceilings of every layer for the present step (None: that layer sets none)."""
+
+    device: float | None = None
+    clinic: float | None = None
+    zone: float | None = None
+    client: float | None = None
+    step: float | None = None
+    zone_reason: str = ""
+
+    def ceilings(self) -> list[tuple[LimitLayer, float]]:
+        out = []
+        for layer in LimitLayer:
+            value = getattr(self, layer.value)
+            if value is not None:
+                out.append((layer, float(value)))
+        return out
+
+    def binding(self) -> tuple[LimitLayer, float]:
+        """The lowest ceiling and its layer (outer layer on a tie).
+
+        With no ceilings at all nothing may be delivered: (DEVICE, 0.0), because the
+        device is not connected.
+        """
+        ceilings = self.ceilings()
+        if self.device is None:
+            return LimitLayer.DEVICE, 0.0
+        layer, value = ceilings[0]
+        for cand_layer, cand in ceilings[1:]:
+            if cand < value:
+                layer, value = cand_layer, cand
+        return layer, max(0.0, value)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDecision:
+    """What :func:`clamp_amplitude` decided: the allowed value, the binding layer, why."""
+
+    requested_ua: float
+    allowed_ua: float
+    layer: LimitLayer  # the layer whose ceiling is lowest (binds if requested exceeds it)
+    ceiling_ua: float
+    explanation: str
+
+    @property
+    def clamped(self) -> bool:
+        return self.allowed_ua < self.requested_ua
+
+    def __iter__(self):
+        """Unpacks as (allowed value, binding layer name, explanation)."""
+        return iter((self.allowed_ua, self.layer.value, self.explanation))
+
+
+def clamp_amplitude(requested_ua: float, stack: LimitStack) -> LimitDecision:
+    """Clamp ``requested_ua`` to the lowest layer and explain which layer binds."""
+    layer, ceiling = stack.binding()
+    req = float(requested_ua) if math.isfinite(requested_ua) else 0.0
+    req = max(0.0, req)
+    detail = f"{layer.label} {ceiling:g} µA"
+    if layer is LimitLayer.ZONE and stack.zone_reason:
+        detail += f" ({stack.zone_reason})"
+    if stack.device is None:
+        return LimitDecision(req, 0.0, LimitLayer.DEVICE, 0.0,
+                             "no device connected: no output allowed")
+    if req > ceiling:
+        return LimitDecision(req, ceiling, layer, ceiling,
+                             f"{req:g} µA requested, limited to {ceiling:g} µA by the {detail}")
+    return LimitDecision(req, req, layer, ceiling, f"{req:g} µA is within the {detail}")
+
+
+def build_stack(device: DeviceLimits | None, clinic: ClinicSettings, zones: Iterable[str],
+                client_limit_ua: float | None, step_ua: float | None) -> LimitStack:
+    zone_value, zone_reason = clinic.zone_limit(zones)
+    return LimitStack(
+        device=None if device is None else device.max_current_ua,
+        clinic=clinic.max_current_ua,
+        zone=zone_value,
+        client=client_limit_ua,
+        step=step_ua,
+        zone_reason=zone_reason,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DensityReading:
+    ua_per_cm2: float
+    threshold: float
+
+    @property
+    def warning(self) -> bool:
+        return self.ua_per_cm2 > self.threshold
+
+    def text(self) -> str:
+        base = f"{self.ua_per_cm2:.0f} µA/cm²"
+        if self.warning:
+            return f"{base}: above the warning threshold of {self.threshold:g} µA/cm²"
+        return base
+
+
+def current_density(amplitude_ua: float, area_cm2: float, threshold: float) -> DensityReading:
+    if not (area_cm2 > 0):
+        raise ValueError(f"electrode area {area_cm2!r} cm² must be positive")
+    return DensityReading(amplitude_ua / area_cm2, threshold)
+
+
+class ChargeMeter:
+    """Net delivered charge of a whole session from the device's per-START counter.
+
+    The device reports ``net_charge_uc`` since its last START; a session may START
+    several times (after a fault, an emergency stop, a link loss), so the meter keeps
+    what earlier starts delivered and adds the running counter.
+    """
+
+    def __init__(self) -> None:
+        self._banked_uc = 0.0
+        self._current_uc = 0.0
+
+    @property
+    def net_uc(self) -> float:
+        return self._banked_uc + self._current_uc
+
+    def started(self) -> None:
+        """A new START: bank what the previous one delivered."""
+        self._banked_uc += self._current_uc
+        self._current_uc = 0.0
+
+    def update(self, device_counter_uc: float) -> None:
+        if math.isfinite(device_counter_uc):
+            self._current_uc = float(device_counter_uc)
+
+    def reset(self) -> None:
+        self._banked_uc = 0.0
+        self._current_uc = 0.0
