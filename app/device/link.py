@@ -203,6 +203,15 @@ class _LinkDecoder(FrameDecoder):
         return frame
 
 
+def _open_error_text(exc: Exception) -> str:
+    """pyserial's open errors repeat the port name and errno; keep the plain reason."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    if code is not None:
+        with contextlib.suppress(ValueError, OverflowError):
+            return os.strerror(code)
+    return str(exc)
+
+
 class _LinkDown(Exception):
     def __init__(self, reason: str, *, retry: bool = True) -> None:
         super().__init__(reason)
@@ -334,7 +343,7 @@ class _LinkWorker(QObject):
             port = serial.serial_for_url(self._url, baudrate=self._baud, timeout=0,
                                          write_timeout=WRITE_TIMEOUT_S)
         except (serial.SerialException, OSError, ValueError) as exc:
-            raise _LinkDown(f"cannot open {self._url}: {exc}") from None
+            raise _LinkDown(f"cannot open {self._url}: {_open_error_text(exc)}") from None
         self._port = port
         try:
             try:
@@ -526,6 +535,8 @@ class _LinkWorker(QObject):
                 age = self._counter.last_frame_age(now)
             if age > SILENCE_TIMEOUT_S:
                 raise _LinkDown(f"device stopped sending for {SILENCE_TIMEOUT_S:.1f} s")
+        # Stopping: commands queued just before stop() (an ESTOP on close) still go out.
+        self._send_queued(port)
 
     def _dispatch(self, received: list, now: float) -> None:
         assembler = self._assembler
