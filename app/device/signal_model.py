@@ -61,47 +61,50 @@ INTRINSIC_ERROR = Calibration(current_offset_ua=0.8, current_gain=1.01,
 class WaveGenerator:
     """The commanded unit waveform (-1..1), generated chunk by chunk.
 
+    Like a DDS in firmware, the carrier phase is a 32-bit integer accumulator advanced by
+    ``ceil(f / fs * 2**32)`` per sample, so the result does not depend on how the stream
+    is cut into chunks and a change of frequency never makes the wave jump.
     ``reset()`` at output start: the phase and the time since output start go to zero.
     """
 
+    PHASE_BITS = 32
+
     def __init__(self, sample_rate: float) -> None:
         self.sample_rate = float(sample_rate)
-        self._phase = 0.0  # carrier phase in periods, 0..1, of the next sample
-        self._t = 0.0  # seconds since output start of the next sample
-        self._fresh = True  # the next sample starts a period (output start)
+        self._acc = 0  # phase accumulator of the next sample
+        self._n = 0  # samples since output start (the next sample's index)
 
     def reset(self) -> None:
-        self._phase = 0.0
-        self._t = 0.0
-        self._fresh = True
+        self._acc = 0
+        self._n = 0
 
     @property
     def time_s(self) -> float:
         """Seconds since output start of the next sample."""
-        return self._t
+        return self._n / self.sample_rate
 
     def generate(self, settings: OutputSettings, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(unit, sync)``: n samples of the unit wave and the offsets (int array)
         of the samples where a waveform period starts."""
-        dt = 1.0 / self.sample_rate
-        k = np.arange(n, dtype=np.float64)
-        t = self._t + k * dt
-        cycles = self._phase + settings.frequency_hz * dt * k  # unwrapped phase
-        unit = unit_wave(settings, t, phase0=self._phase - self._t * settings.frequency_hz)
-        whole = np.floor(cycles)
-        prev = np.concatenate(([-1.0 if self._fresh else 0.0], whole[:-1]))
-        sync = np.flatnonzero(whole > prev)
-        end = self._phase + settings.frequency_hz * dt * n
-        self._phase = end - math.floor(end)
-        self._t += n * dt
-        self._fresh = False
+        one = 1 << self.PHASE_BITS
+        # rounded up, so a period never lasts a sample longer than f says
+        inc = max(1, math.ceil(settings.frequency_hz / self.sample_rate * one))
+        k = np.arange(-1, n, dtype=np.int64)
+        acc = self._acc + inc * k  # k = -1: the previous sample
+        whole = acc >> self.PHASE_BITS
+        sync = np.flatnonzero(whole[1:] > whole[:-1])
+        phase = (acc[1:] & (one - 1)) / one
+        t = (self._n + k[1:]) / self.sample_rate
+        unit = unit_wave(settings, t, phase0=phase - t * settings.frequency_hz)
+        self._acc = (self._acc + inc * n) & (one - 1)
+        self._n += n
         return unit, sync
 
     def negative_half(self, settings: OutputSettings) -> bool:
         """True while ALTERNATING polarity is in its negative half-cycle (next sample)."""
         if settings.polarity != Polarity.ALTERNATING:
             return False
-        return int(self._t // max(settings.alternate_s, 1e-6)) % 2 == 1
+        return int(self.time_s // max(settings.alternate_s, 1e-6)) % 2 == 1
 
 
 class LoadModel:

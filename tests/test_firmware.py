@@ -1,0 +1,397 @@
+"""The simulated firmware's logic, on a fake clock (no real time, no I/O)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.device.firmware import FRAME_S, WATCHDOG_S, Firmware
+from app.device.protocol import (
+    Ack,
+    Command,
+    DeviceState,
+    Event,
+    EventCode,
+    Heartbeat,
+    Hello,
+    Info,
+    MsgType,
+    Nak,
+    NakReason,
+    SampleFlag,
+    Samples,
+    SetCalibration,
+    SetOutput,
+    SimControl,
+    SimOp,
+    Status,
+)
+from app.device.signal_model import CURRENT_LSB_UA
+from app.device.waveform import OutputSettings, Polarity, Waveform
+
+FS = 10_000
+
+
+class Bench:
+    """A firmware on a fake clock, with helpers to talk to it."""
+
+    def __init__(self, **kw) -> None:
+        self.now = 0.0
+        self.fw = Firmware(sample_rate=FS, seed=1, now=0.0, **kw)
+        self.rid = 0
+        self.out: list = []
+        self.send(Hello(self.next_id()))
+
+    def next_id(self) -> int:
+        self.rid += 1
+        return self.rid
+
+    def send(self, msg):
+        self.fw.receive(msg, self.now)
+        got = self.fw.take_outgoing()
+        self.out.extend(got)
+        return got
+
+    def command(self, t: MsgType):
+        rid = self.next_id()
+        replies = [m for m in self.send(Command(t, rid)) if isinstance(m, Ack | Nak)]
+        assert len(replies) == 1
+        assert replies[0].request_id == rid
+        return replies[0]
+
+    def set_output(self, **kw):
+        rid = self.next_id()
+        replies = [m for m in self.send(SetOutput(rid, OutputSettings(**kw)))
+                   if isinstance(m, Ack | Nak)]
+        assert len(replies) == 1
+        assert replies[0].request_id == rid
+        return replies[0]
+
+    def run(self, seconds: float, heartbeat: bool = True) -> list:
+        """Advance the clock, sending a heartbeat every 100 ms if asked."""
+        got = []
+        end = round(self.now + seconds, 9)
+        while self.now < end:
+            self.now = min(end, round(self.now + 0.1, 9))
+            if heartbeat:
+                self.fw.receive(Heartbeat(), self.now)
+            else:
+                self.fw.advance(self.now)
+            got.extend(self.fw.take_outgoing())
+        self.out.extend(got)
+        return got
+
+
+def samples(msgs) -> list[Samples]:
+    return [m for m in msgs if isinstance(m, Samples)]
+
+
+def events(msgs, code=None) -> list[Event]:
+    return [m for m in msgs if isinstance(m, Event) and (code is None or m.code == code)]
+
+
+def currents(msgs) -> tuple[np.ndarray, np.ndarray]:
+    """(sample index, current µA) over all SAMPLES in msgs."""
+    blocks = samples(msgs)
+    idx = np.concatenate([b.first_index + np.arange(b.raw.shape[0]) for b in blocks])
+    cur = np.concatenate([b.raw[:, 0] for b in blocks]) * CURRENT_LSB_UA
+    return idx, cur
+
+
+def test_hello_answers_info_with_limits_and_scaling():
+    b = Bench()
+    info = b.out[0]
+    assert isinstance(info, Info)
+    assert info.request_id == 1
+    assert info.max_current_ua == 1000
+    assert info.sample_rate == FS
+    assert info.max_samples_per_frame == int(FS * FRAME_S)
+    assert info.watchdog_ms == 500
+
+
+def test_hello_of_another_version_is_refused():
+    fw = Firmware(sample_rate=FS, now=0.0)
+    fw.receive(Hello(7, version=2), 0.0)
+    (nak,) = fw.take_outgoing()
+    assert isinstance(nak, Nak)
+    assert nak.reason == NakReason.VERSION
+    assert nak.request_id == 7
+    assert "version 1" in nak.detail
+    assert "version 2" in nak.detail
+    assert not fw.streaming
+
+
+def test_samples_are_contiguous_frames_of_at_most_5_ms_and_status_at_10_hz():
+    b = Bench()
+    got = b.run(1.0)
+    blocks = samples(got)
+    sizes = {blk.raw.shape[0] for blk in blocks}
+    assert sizes == {50}
+    firsts = [blk.first_index for blk in blocks]
+    assert firsts == list(range(firsts[0], firsts[0] + 50 * len(firsts), 50))
+    assert 50 * len(blocks) == FS  # one second of samples
+    assert len([m for m in got if isinstance(m, Status)]) == 10
+
+
+def test_start_needs_settings_and_contact():
+    b = Bench()
+    nak = b.command(MsgType.START)
+    assert nak.reason == NakReason.WRONG_STATE
+    assert "SET_OUTPUT" in nak.detail
+    assert isinstance(b.set_output(amplitude_ua=100), Ack)
+    b.fw.set_contact(False)
+    b.run(0.1)
+    nak = b.command(MsgType.START)
+    assert nak.reason == NakReason.NO_CONTACT
+    assert b.fw.state == DeviceState.IDLE
+
+
+@pytest.mark.parametrize(("field", "value", "limit"), [
+    ("amplitude_ua", 1000.5, "1000"),
+    ("amplitude_ua", -1.0, "0..1000"),
+    ("frequency_hz", 0.05, "0.1..2000"),
+    ("frequency_hz", 2500.0, "0.1..2000"),
+    ("ramp_s", 11.0, "0..10"),
+    ("amplitude_ua", math.nan, "not a finite"),
+    ("frequency_hz", math.inf, "not a finite"),
+])
+def test_out_of_range_settings_are_refused_and_reported(field, value, limit):
+    b = Bench()
+    nak = b.set_output(**{field: value})
+    assert isinstance(nak, Nak)
+    assert nak.reason == NakReason.OUT_OF_RANGE
+    assert field in nak.detail
+    assert limit in nak.detail
+    refused = events(b.out, EventCode.LIMIT_REFUSED)
+    assert len(refused) == 1
+    assert refused[0].arg == nak.request_id
+    assert b.fw.settings is None
+
+
+def test_alternate_period_is_limited_only_for_alternating_polarity():
+    b = Bench()
+    assert isinstance(b.set_output(polarity=Polarity.ALTERNATING, alternate_s=0.1), Nak)
+    assert isinstance(b.set_output(polarity=Polarity.BIPHASIC, alternate_s=0.0), Ack)
+
+
+def test_ramp_up_run_and_stop_ramp_down():
+    b = Bench()
+    b.set_output(amplitude_ua=400, ramp_s=1.0)
+    assert isinstance(b.command(MsgType.START), Ack)
+    assert b.fw.state == DeviceState.RAMP_UP
+    b.run(0.5)
+    assert b.fw.level_ua == pytest.approx(200, abs=5)
+    b.run(0.6)
+    assert b.fw.state == DeviceState.RUNNING
+    assert b.fw.level_ua == 400
+    assert events(b.out, EventCode.RAMP_COMPLETE)
+    b.command(MsgType.STOP)
+    assert b.fw.state == DeviceState.RAMP_DOWN
+    b.run(0.5)
+    assert b.fw.level_ua == pytest.approx(200, abs=5)
+    b.run(0.6)
+    assert b.fw.state == DeviceState.IDLE
+    changes = [DeviceState(e.arg) for e in events(b.out, EventCode.STATE_CHANGED)]
+    assert changes == [DeviceState.RAMP_UP, DeviceState.RUNNING, DeviceState.RAMP_DOWN,
+                       DeviceState.IDLE]
+
+
+def test_set_output_while_running_slews_never_jumps():
+    b = Bench()
+    b.set_output(amplitude_ua=100, ramp_s=0.0, waveform=Waveform.SQUARE,
+                 polarity=Polarity.POSITIVE, frequency_hz=10)
+    b.command(MsgType.START)
+    b.run(0.1)
+    assert b.fw.state == DeviceState.RUNNING
+    b.set_output(amplitude_ua=900, ramp_s=0.0, polarity=Polarity.POSITIVE, frequency_hz=10)
+    got = b.run(0.2)
+    levels = [blk.level_ua for blk in samples(got)]
+    steps = np.diff([100.0, *levels])
+    assert levels[-1] == 900
+    # ramp 0 still slews over at least one frame: no step larger than 900 µA per frame
+    assert steps.max() <= 900 + 1e-3
+    assert np.count_nonzero(steps > 0) >= 1
+
+
+def test_pause_zeroes_output_at_once_and_resume_ramps_up():
+    b = Bench()
+    b.set_output(amplitude_ua=300, ramp_s=0.2)
+    b.command(MsgType.START)
+    b.run(0.3)
+    assert b.command(MsgType.PAUSE).__class__ is Ack
+    assert b.fw.state == DeviceState.PAUSED
+    got = b.run(0.2)
+    assert all(not blk.flags & SampleFlag.OUTPUT_ON for blk in samples(got))
+    _, cur = currents(got)
+    assert np.abs(cur).max() < 3  # offset + noise only
+    assert isinstance(b.command(MsgType.RESUME), Ack)
+    assert b.fw.state == DeviceState.RAMP_UP
+
+
+def test_estop_output_zero_from_the_very_next_sample():
+    b = Bench()
+    b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 10_000))
+    b.set_output(amplitude_ua=500, ramp_s=0.0, waveform=Waveform.SQUARE,
+                 polarity=Polarity.POSITIVE, frequency_hz=1.0)  # on for 0.5 s
+    b.command(MsgType.START)
+    b.run(0.2)
+    b.now += 0.01234  # mid-frame, mid-sample
+    b.fw.advance(b.now)
+    before = b.fw.sample_index  # the first sample generated after the ESTOP
+    assert before % 50 != 0
+    assert isinstance(b.command(MsgType.ESTOP), Ack)
+    assert b.fw.state == DeviceState.ESTOPPED
+    got = b.run(0.1)
+    idx, cur = currents(b.out)
+    assert cur[idx == before - 1][0] > 450  # still on just before
+    assert np.abs(cur[idx >= before]).max() < 3  # off from the next sample
+    assert events(got + b.out, EventCode.ESTOP)
+
+
+def test_latched_states_need_reset():
+    b = Bench()
+    b.set_output(amplitude_ua=100)
+    b.command(MsgType.ESTOP)
+    nak = b.command(MsgType.START)
+    assert nak.reason == NakReason.FAULT_LATCHED
+    assert isinstance(b.command(MsgType.STOP), Ack)
+    assert b.fw.state == DeviceState.ESTOPPED
+    assert isinstance(b.command(MsgType.RESET), Ack)
+    assert b.fw.state == DeviceState.IDLE
+    assert isinstance(b.command(MsgType.START), Ack)
+    nak = b.command(MsgType.RESET)
+    assert nak.reason == NakReason.WRONG_STATE
+
+
+def test_watchdog_trips_500_ms_after_the_last_host_message():
+    b = Bench()
+    b.set_output(amplitude_ua=200, ramp_s=0.0, polarity=Polarity.POSITIVE,
+                 waveform=Waveform.SQUARE, frequency_hz=0.5)  # on for 1 s
+    b.command(MsgType.START)
+    b.run(0.3)
+    last = b.now
+    b.run(0.45, heartbeat=False)
+    assert b.fw.state == DeviceState.RUNNING  # 450 ms: not yet
+    got = b.run(0.2, heartbeat=False)
+    assert b.fw.state == DeviceState.WATCHDOG
+    (trip,) = events(got, EventCode.WATCHDOG_TRIP)
+    idx, cur = currents(b.out)
+    trip_index = math.ceil((last + WATCHDOG_S) * FS)
+    assert cur[idx == trip_index - 1][0] > 150
+    assert np.abs(cur[idx >= trip_index]).max() < 3
+    assert b.command(MsgType.START).reason == NakReason.FAULT_LATCHED
+
+
+def test_watchdog_sleeps_while_idle():
+    b = Bench()
+    b.run(2.0, heartbeat=False)
+    assert b.fw.state == DeviceState.IDLE
+
+
+def test_contact_loss_stops_output_and_only_resume_restarts_it():
+    b = Bench()
+    b.set_output(amplitude_ua=200, ramp_s=0.1)
+    b.command(MsgType.START)
+    b.run(0.3)
+    b.fw.set_contact(False)
+    got = b.run(0.1)
+    assert b.fw.state == DeviceState.CONTACT_LOST
+    assert events(got, EventCode.CONTACT_LOST)
+    status = [m for m in got if isinstance(m, Status)][-1]
+    assert not status.contact
+    assert math.isinf(status.impedance_ohm)
+    assert b.command(MsgType.RESUME).reason == NakReason.NO_CONTACT
+    b.fw.set_contact(True)
+    got = b.run(0.2)
+    assert events(got, EventCode.CONTACT_RESTORED)
+    assert b.fw.state == DeviceState.CONTACT_LOST  # stays off until told
+    assert all(not blk.flags & SampleFlag.OUTPUT_ON for blk in samples(got))
+    assert isinstance(b.command(MsgType.RESUME), Ack)
+    b.run(0.2)
+    assert b.fw.state == DeviceState.RUNNING
+
+
+def test_calibration_corrects_the_intrinsic_error():
+    def mean_on_current(cal: dict | None) -> float:
+        b = Bench()
+        b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 10_000))
+        if cal is not None:
+            assert isinstance(b.send(SetCalibration(b.next_id(), **cal))[0], Ack)
+        b.set_output(amplitude_ua=100, ramp_s=0.0, polarity=Polarity.POSITIVE,
+                     waveform=Waveform.SQUARE, frequency_hz=0.5)  # on for 1 s
+        b.command(MsgType.START)
+        b.out.clear()
+        b.run(0.5)
+        return float(currents(b.out)[1][100:].mean())
+
+    assert mean_on_current(None) == pytest.approx(100 * 1.01 + 0.8, abs=0.1)
+    cal = {"current_offset_ua": 0.8, "current_gain": 1.01}
+    assert mean_on_current(cal) == pytest.approx(100.0, abs=0.1)
+
+
+def test_calibration_out_of_range_is_refused():
+    b = Bench()
+    (nak, _event) = b.send(SetCalibration(9, current_gain=0.0))
+    assert nak.reason == NakReason.OUT_OF_RANGE
+    assert "current_gain" in nak.detail
+
+
+def test_injected_fault_latches():
+    b = Bench()
+    b.set_output(amplitude_ua=100)
+    b.command(MsgType.START)
+    b.run(0.2)
+    b.send(SimControl(b.next_id(), SimOp.INJECT_FAULT, 2))
+    assert b.fw.state == DeviceState.FAULT
+    assert events(b.out, EventCode.FAULT)[0].arg == 2
+    got = b.run(0.1)
+    assert [m for m in got if isinstance(m, Status)][-1].faults == 2
+
+
+def test_device_messages_sent_to_the_device_are_unsupported():
+    b = Bench()
+    (nak,) = b.send(Ack(5, 3))
+    assert nak.reason == NakReason.UNSUPPORTED
+    assert nak.request_id == 5
+
+
+_COMMANDS = [MsgType.START, MsgType.PAUSE, MsgType.RESUME, MsgType.STOP, MsgType.ESTOP,
+             MsgType.RESET]
+_step = st.one_of(
+    st.tuples(st.just("cmd"), st.sampled_from(_COMMANDS)),
+    st.tuples(st.just("set"), st.floats(-10, 1200) | st.just(math.nan)),
+    st.tuples(st.just("contact"), st.booleans()),
+    st.tuples(st.just("wait"), st.floats(0.0, 0.7)),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_step, max_size=25))
+def test_every_command_is_answered_once_and_output_is_off_when_not_driving(steps):
+    fw = Firmware(sample_rate=2000, seed=3, now=0.0)
+    now, rid, expected = 0.0, 0, []
+    fw.receive(Hello(0), now)
+    out = fw.take_outgoing()
+    for kind, arg in steps:
+        if kind == "wait":
+            now += arg
+            fw.advance(now)
+        elif kind == "contact":
+            fw.set_contact(arg)
+        else:
+            rid += 1
+            expected.append(rid)
+            msg = (Command(arg, rid) if kind == "cmd" else
+                   SetOutput(rid, OutputSettings(amplitude_ua=arg, ramp_s=0.05)))
+            fw.receive(msg, now)
+        out.extend(fw.take_outgoing())
+    answers = [m.request_id for m in out if isinstance(m, Ack | Nak)]
+    assert answers == expected
+    for blk in samples(out):
+        if not blk.flags & SampleFlag.OUTPUT_ON:
+            assert np.abs(blk.raw[:, 0]).max() * CURRENT_LSB_UA < 3
+        assert blk.level_ua <= 1000

@@ -1,0 +1,165 @@
+"""The simulator's signal model: waveform generation, load, compliance, ADC. Pure numpy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.device.signal_model import (
+    CURRENT_LSB_UA,
+    INTRINSIC_ERROR,
+    VOLTAGE_LSB_V,
+    Adc,
+    LoadModel,
+    SkinLoad,
+    WaveGenerator,
+)
+from app.device.waveform import OutputSettings, Polarity, Waveform
+
+FS = 10_000
+
+
+def _wave(s: OutputSettings, n: int, chunks: list[int] | None = None):
+    gen = WaveGenerator(FS)
+    units, syncs, pos = [], [], 0
+    for c in chunks or [n]:
+        u, sync = gen.generate(s, c)
+        units.append(u)
+        syncs.append(sync + pos)
+        pos += c
+    return np.concatenate(units), np.concatenate(syncs)
+
+
+def test_square_wave_amplitude_and_frequency():
+    s = OutputSettings(Waveform.SQUARE, frequency_hz=40.0, polarity=Polarity.POSITIVE)
+    unit, sync = _wave(s, FS)
+    assert unit.max() == 1.0
+    assert unit.min() == 0.0
+    assert unit.mean() == pytest.approx(0.5, abs=0.01)  # 50 % duty
+    assert len(sync) == 40
+    assert sync[0] == 0
+    assert np.all(np.diff(sync) == FS // 40)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(0.1, 2000), st.lists(st.integers(1, 255), min_size=1, max_size=30),
+       st.sampled_from(list(Polarity)), st.sampled_from(list(Waveform)))
+def test_chunked_generation_equals_one_shot(freq, chunks, polarity, waveform):
+    s = OutputSettings(waveform, frequency_hz=freq, polarity=polarity, alternate_s=0.5)
+    n = sum(chunks)
+    one_u, one_s = _wave(s, n)
+    ch_u, ch_s = _wave(s, n, chunks)
+    np.testing.assert_allclose(ch_u, one_u, atol=1e-9)
+    np.testing.assert_array_equal(ch_s, one_s)
+
+
+def test_frequency_change_keeps_the_phase_continuous():
+    gen = WaveGenerator(FS)
+    s1 = OutputSettings(Waveform.SINE, frequency_hz=10.0, polarity=Polarity.BIPHASIC)
+    s2 = OutputSettings(Waveform.SINE, frequency_hz=20.0, polarity=Polarity.BIPHASIC)
+    a, _ = gen.generate(s1, 250)  # a quarter period into a 10 Hz sine: at its peak
+    b, _ = gen.generate(s2, 10)
+    assert abs(b[0] - a[-1]) < 0.01
+
+
+def test_biphasic_is_charge_balanced_every_period():
+    for wf in (Waveform.SQUARE, Waveform.SINE):
+        s = OutputSettings(wf, frequency_hz=50.0, polarity=Polarity.BIPHASIC)
+        unit, sync = _wave(s, FS)
+        for a, b in zip(sync[:-1], sync[1:], strict=False):
+            assert abs(unit[a:b].sum()) < 1e-6 * (b - a)
+        assert unit.max() == pytest.approx(1.0, abs=1e-3)
+        assert unit.min() == pytest.approx(-1.0, abs=1e-3)
+
+
+def test_alternating_flips_sign_every_alternate_period():
+    s = OutputSettings(Waveform.SQUARE, frequency_hz=100.0, polarity=Polarity.ALTERNATING,
+                       alternate_s=0.5)
+    gen = WaveGenerator(FS)
+    u1, _ = gen.generate(s, FS // 2)
+    assert gen.negative_half(s)
+    u2, _ = gen.generate(s, FS // 2)
+    assert u1.min() == 0.0
+    assert u1.max() == 1.0
+    assert u2.max() == 0.0
+    assert u2.min() == -1.0
+
+
+def test_skin_load_charges_with_its_time_constant():
+    load = LoadModel(FS, skin=SkinLoad(2000, 20000, 100e-9))
+    i, v, clamped = load.drive(np.full(FS // 10, 100.0))  # 100 µA for 100 ms
+    assert not clamped
+    np.testing.assert_allclose(i, 100.0)
+    assert v[0] == pytest.approx(100e-6 * 2000, rel=1e-6)  # only Rs at the step
+    tau = 20000 * 100e-9
+    t = np.arange(20) / FS
+    expected = 100e-6 * (2000 + 20000 * (1 - np.exp(-t / tau)))
+    np.testing.assert_allclose(v[:20], expected, rtol=1e-3)  # exact discretisation
+    assert v[-1] == pytest.approx(100e-6 * 22000, rel=0.01)
+
+
+def test_compliance_clamps_and_the_current_falls():
+    load = LoadModel(FS)
+    i, v, clamped = load.drive(np.full(FS // 10, 1000.0))  # 1 mA into ~22 kΩ needs 22 V
+    assert clamped
+    assert v.max() <= 20.0 + 1e-9
+    assert v[-1] == pytest.approx(20.0)
+    assert i[0] == pytest.approx(1000.0)  # the skin capacitance takes it at first
+    assert i[-1] < 950.0
+
+
+def test_resistor_load_and_its_compliance_limit():
+    load = LoadModel(FS)
+    load.use_resistor(100_000)
+    i, v, clamped = load.drive(np.array([100.0, 150.0, 300.0, -300.0]))
+    np.testing.assert_allclose(i, [100, 150, 200, -200])
+    np.testing.assert_allclose(v, [10, 15, 20, -20])
+    assert clamped
+    with pytest.raises(ValueError, match="positive"):
+        load.use_resistor(math.nan)
+
+
+def test_open_load_no_current_voltage_at_compliance():
+    load = LoadModel(FS)
+    load.contact = False
+    assert math.isinf(load.impedance_ohm())
+    i, v, clamped = load.drive(np.array([200.0, 0.0, -200.0]))
+    np.testing.assert_array_equal(i, [0, 0, 0])
+    np.testing.assert_array_equal(v, [20, 0, -20])
+    assert clamped
+
+
+def test_skin_drifts_only_a_few_percent_over_minutes():
+    load = LoadModel(100)
+    z0 = load.impedance_ohm()
+    values = []
+    for _ in range(10 * 60):  # ten minutes in 1 s steps
+        load.drive(np.zeros(100))
+        values.append(load.impedance_ohm())
+    change = np.abs(np.array(values) / z0 - 1)
+    assert 0.01 < change.max() < 0.08
+
+
+def test_adc_quantises_to_int16_and_calibration_cancels_the_error():
+    adc = Adc(seed=0, current_noise_ua=0.0, voltage_noise_v=0.0)
+    raw = adc.measure(np.array([100.0, 2000.0]), np.array([1.0, -40.0]))
+    assert raw.dtype == np.int16
+    assert raw[0, 0] == round((100 * 1.01 + 0.8) / CURRENT_LSB_UA)
+    assert raw[1, 0] == 32767  # clipped, never wrapped
+    assert raw[1, 1] == -32767
+    adc.calibration = INTRINSIC_ERROR
+    raw = adc.measure(np.array([100.0]), np.array([1.5]))
+    assert raw[0, 0] == round(100 / CURRENT_LSB_UA)
+    assert raw[0, 1] == round(1.5 / VOLTAGE_LSB_V)
+
+
+def test_adc_noise_is_small():
+    adc = Adc(seed=0)
+    adc.calibration = INTRINSIC_ERROR
+    raw = adc.measure(np.zeros(FS), np.zeros(FS))
+    assert np.std(raw[:, 0] * CURRENT_LSB_UA) == pytest.approx(0.08 / 1.01, rel=0.1)
+    assert abs(np.mean(raw[:, 0] * CURRENT_LSB_UA)) < 0.01
