@@ -1,15 +1,87 @@
-"""`python -m app db`."""
+"""`python -m app db upgrade|backup PATH|export-client ID PATH|erase-client ID`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("db", help="(not available yet)")
+    p = sub.add_parser("db", help="maintain the records database (migrate, back up, export, "
+                       "erase a client)",
+                       description="Maintain the records database. Every action accepts "
+                       "--database-url (default: $MICROCURRENT_DATABASE_URL, else the local "
+                       "SQLite file).")
+    actions = p.add_subparsers(dest="db_action", metavar="ACTION", required=True)
+
+    def common(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--database-url", dest="db_url", metavar="URL",
+                       help="sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+
+    q = actions.add_parser("upgrade", help="apply the schema migrations (also done at start-up)")
+    common(q)
+    q = actions.add_parser("backup", help="consistent online copy of the database to PATH")
+    q.add_argument("path", type=Path, metavar="PATH")
+    common(q)
+    q = actions.add_parser("export-client", help="everything about one client as a ZIP "
+                           "(client.json + recordings as CSV)")
+    q.add_argument("client_id", type=int, metavar="ID")
+    q.add_argument("path", type=Path, metavar="PATH")
+    common(q)
+    q = actions.add_parser("erase-client", help="right to erasure: delete every record and "
+                           "recording of a client, leaving no trace in the database file")
+    q.add_argument("client_id", type=int, metavar="ID")
+    q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    common(q)
     p.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
-    print("error: 'db' is not available in this build yet", flush=True)
-    return 2
+    # Imported here: SQLAlchemy/Alembic are only needed by this command.
+    from app.store import maintenance
+    from app.store.database import StoreError, open_store
+
+    db_url = getattr(args, "db_url", None) or getattr(args, "database_url", None)
+    try:
+        engine, info = open_store(db_url)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    try:
+        if args.db_action == "upgrade":
+            print(f"{info.url}: schema at revision {info.revision}"
+                  + (f"; {info.interrupted_sessions} unfinished session(s) marked interrupted"
+                     if info.interrupted_sessions else ""))
+        elif args.db_action == "backup":
+            dest = maintenance.backup(engine, args.path)
+            print(f"backup written to {dest}")
+        elif args.db_action == "export-client":
+            dest = maintenance.export_client(engine, args.client_id, args.path)
+            print(f"client {args.client_id} exported to {dest}")
+        elif args.db_action == "erase-client":
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    print("error: erase-client deletes records for good: add --yes to "
+                          "confirm", file=sys.stderr)
+                    return 2
+                answer = input(f"Erase client {args.client_id} and all their records for "
+                               "good? Type 'erase' to confirm: ")
+                if answer.strip() != "erase":
+                    print("nothing erased")
+                    return 1
+            counts = maintenance.erase_client(engine, args.client_id)
+            total = sum(counts.values())
+            print(f"client {args.client_id} erased ({total} rows: "
+                  + ", ".join(f"{k} {v}" for k, v in counts.items() if v) + ")")
+        return 0
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a clear message, never a traceback
+        from app.store.database import describe_error
+
+        print(f"error: {describe_error(exc, engine.url)}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        engine.dispose()

@@ -1,0 +1,285 @@
+"""Opening the store: URL choice, engine set-up, migrations, clear error messages. No Qt.
+
+The console calls :func:`open_store` once at start-up. It validates the URL, creates the
+engine (SQLite: WAL, foreign keys on, busy timeout, file mode 0600), applies the Alembic
+migrations, marks sessions left open by a crash as interrupted and makes sure the built-in
+training client exists. Every failure is a :class:`StoreError` whose message says what is
+wrong in words a practitioner can act on; it never carries personal data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import sqlite3
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app import paths
+from app.store.models import Client, Operator, Outcome, TreatmentSession
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "MICROCURRENT_DATABASE_URL"
+TRAINING_CLIENT_NAME = "Training head (demo)"
+DEFAULT_OPERATOR_NAME = "Practitioner"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+class StoreError(Exception):
+    """A database problem, described for the operator (no traceback, no personal data)."""
+
+
+def resolve_url(url: str | None = None) -> str:
+    """``url`` if given, else $MICROCURRENT_DATABASE_URL, else the local SQLite file."""
+    return url or os.environ.get(ENV_VAR) or paths.default_database_url()
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with any password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - unparsable: show nothing of it
+        return "(unreadable URL)"
+
+
+def parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            f"'{safe_url(url)}' is not a database URL. Use sqlite:///PATH/TO/FILE.db or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE.") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise StoreError("The records need a database file: give sqlite:///PATH/TO/FILE.db "
+                             "(an in-memory database would lose every record).")
+        return parsed
+    if backend == "postgresql":
+        if parsed.get_driver_name() in ("psycopg2", "pg8000", "asyncpg"):
+            raise StoreError(f"Database driver '{parsed.get_driver_name()}' is not supported: "
+                             "use postgresql+psycopg://…")
+        return parsed.set(drivername="postgresql+psycopg")
+    raise StoreError(f"Database type '{backend}' is not supported: use sqlite:///PATH or "
+                     "postgresql+psycopg://USER@HOST/DATABASE.")
+
+
+def describe_error(exc: BaseException, url: str | URL | None = None) -> str:
+    """A short, actionable description of a database error (no SQL, no parameters)."""
+    if isinstance(exc, StoreError):
+        return str(exc)
+    where = f" ({safe_url(url)})" if url is not None else ""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    low = text.lower()
+    if isinstance(exc, NoSuchModuleError | ModuleNotFoundError):
+        return f"The database driver is not installed{where}: {text}."
+    if "database is locked" in low or "database table is locked" in low:
+        return (f"The database is locked by another program{where}. Close any other copy of "
+                "the console or database tool using it; recording continues to be retried.")
+    if "readonly" in low or "read-only" in low or "read only" in low:
+        return (f"The database is read-only{where}: nothing can be recorded. Check the file's "
+                "permissions or the server's settings.")
+    if "disk is full" in low or "no space left" in low or "could not extend file" in low:
+        return f"The disk holding the database is full{where}: free some space."
+    if ("not a database" in low or "malformed" in low or "file is encrypted" in low
+            or "disk image" in low):
+        return (f"The database file is damaged{where}. Restore the latest backup "
+                "(python -m app db backup makes one) or move the file aside.")
+    if "unable to open database file" in low:
+        return (f"The database file cannot be opened{where}: the folder is missing or not "
+                "writable.")
+    if "disk i/o error" in low:
+        return f"The disk holding the database reported an I/O error{where}."
+    if ("connection refused" in low or "could not connect" in low
+            or "connection failed" in low or "no such file or directory" in low
+            or "could not translate host" in low or "timeout expired" in low):
+        return f"Cannot reach the database server{where}: {text}."
+    if "password authentication failed" in low or "authentication failed" in low:
+        return f"The database server refused the user name or password{where}."
+    if "does not exist" in low and "database" in low:
+        return f"The database does not exist on the server{where}: {text}."
+    if isinstance(exc, OSError):
+        return f"Cannot use the database file{where}: {exc.strerror or text}."
+    return f"Database error{where}: {text}"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    """What :func:`open_store` found and did."""
+
+    url: str  # password masked
+    backend: str  # "sqlite" | "postgresql"
+    revision: str
+    interrupted_sessions: int
+    training_client_id: int
+    default_operator_id: int
+
+
+def _sqlite_path(url: URL) -> Path:
+    return Path(url.database or "").expanduser()
+
+
+def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+    cur = dbapi_conn.cursor()
+    try:
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA secure_delete=ON")
+    finally:
+        cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (validated); SQLite files are created with mode 0600."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_path(parsed)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            _restrict(path)
+        except OSError as exc:
+            raise StoreError(describe_error(exc, parsed)) from None
+        engine = create_engine(parsed, connect_args={"timeout": 5.0})
+        event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+    try:
+        return create_engine(parsed, pool_pre_ping=True,
+                             connect_args={"connect_timeout": 5})
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise StoreError(describe_error(exc, parsed)) from None
+
+
+def _restrict(path: Path) -> None:
+    """Owner-only permissions on the database file and its WAL/SHM companions."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(p.stat().st_mode) != 0o600:
+                p.chmod(0o600)
+
+
+def alembic_config(url: str):  # -> alembic.config.Config (imported lazily: slow import)
+    from alembic.config import Config
+
+    cfg = Config(str(MIGRATIONS_DIR.parent / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["url"] = url
+    return cfg
+
+
+def upgrade_to_head(url: str, engine: Engine | None = None, revision: str = "head") -> str:
+    """Apply the migrations up to ``revision``; returns the revision now in the database."""
+    from alembic import command
+
+    own = engine is None
+    engine = engine or make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        return current_revision(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(describe_error(exc, url)) from None
+    finally:
+        if own:
+            engine.dispose()
+        elif parse_url(url).get_backend_name() == "sqlite":
+            _restrict(_sqlite_path(parse_url(url)))
+
+
+def current_revision(engine: Engine) -> str:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() or ""
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
+
+
+def mark_interrupted_sessions(engine: Engine) -> int:
+    """Sessions still open (no outcome) are closed as interrupted; returns how many."""
+    with Session(engine) as s, s.begin():
+        open_ids = s.scalars(select(TreatmentSession.id)
+                             .where(TreatmentSession.outcome.is_(None))).all()
+        for sid in open_ids:
+            last = _last_activity(s, sid)
+            s.execute(update(TreatmentSession).where(TreatmentSession.id == sid)
+                      .values(outcome=Outcome.INTERRUPTED, ended_at=last))
+    if open_ids:
+        log.warning("%d session(s) left open by an earlier run were marked interrupted",
+                    len(open_ids))
+    return len(open_ids)
+
+
+def _last_activity(s: Session, session_id: int) -> dt.datetime:
+    from sqlalchemy import func
+
+    from app.store.models import Event
+
+    ts = s.scalar(select(func.max(Event.timestamp)).where(Event.session_id == session_id))
+    if ts is None:
+        ts = s.scalar(select(TreatmentSession.started_at)
+                      .where(TreatmentSession.id == session_id))
+    return ts
+
+
+def ensure_fixtures(engine: Engine) -> tuple[int, int]:
+    """The training client and a default operator exist; returns their ids."""
+    with Session(engine) as s, s.begin():
+        client = s.scalar(select(Client).where(Client.is_training.is_(True))
+                          .order_by(Client.id).limit(1))
+        if client is None:
+            client = Client(name=TRAINING_CLIENT_NAME, is_training=True,
+                            skin_notes="Built-in client for training sessions on the "
+                            "demo head; its sessions are marked as training.")
+            s.add(client)
+        operator = s.scalar(select(Operator).order_by(Operator.id).limit(1))
+        if operator is None:
+            operator = Operator(name=DEFAULT_OPERATOR_NAME)
+            s.add(operator)
+        s.flush()
+        return client.id, operator.id
+
+
+def open_store(url: str | None = None) -> tuple[Engine, StoreInfo]:
+    """Start-up: validate, connect, migrate, recover and seed. Raises :class:`StoreError`."""
+    url = resolve_url(url)
+    engine = make_engine(url)
+    try:
+        parsed = parse_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            path = _sqlite_path(parsed)
+            if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+                raise StoreError(f"The database is read-only ({safe_url(parsed)}): nothing "
+                                 "could be recorded. Check the file's and folder's permissions.")
+        revision = upgrade_to_head(url, engine)
+        interrupted = mark_interrupted_sessions(engine)
+        training_id, operator_id = ensure_fixtures(engine)
+    except StoreError:
+        engine.dispose()
+        raise
+    except (SQLAlchemyError, OSError) as exc:
+        engine.dispose()
+        raise StoreError(describe_error(exc, url)) from None
+    info = StoreInfo(safe_url(url), parse_url(url).get_backend_name(), revision, interrupted,
+                     training_id, operator_id)
+    return engine, info

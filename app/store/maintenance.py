@@ -1,0 +1,216 @@
+"""Backup, export and erasure of records (the `python -m app db` commands). No Qt."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, delete, select, text
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from app.store import services
+from app.store.database import StoreError, describe_error, parse_url
+from app.store.models import (
+    Client,
+    Consent,
+    Event,
+    Note,
+    RecordingChunk,
+    Screening,
+    SessionStep,
+    TreatmentSession,
+)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+# ---------------------------------------------------------------- backup
+
+
+def backup(engine: Engine, dest: Path) -> Path:
+    """A consistent online copy: SQLite backup API, or pg_dump (custom format) for PostgreSQL.
+
+    The copy is readable by its owner only. Raises StoreError.
+    """
+    dest = Path(dest).expanduser()
+    if dest.exists():
+        raise StoreError(f"{dest} already exists: choose a new file name for the backup.")
+    if not dest.parent.is_dir():
+        raise StoreError(f"The folder {dest.parent} does not exist.")
+    if engine.dialect.name == "sqlite":
+        _backup_sqlite(engine, dest)
+    else:
+        _backup_postgres(engine.url, dest)
+    dest.chmod(0o600)
+    return dest
+
+
+def _backup_sqlite(engine: Engine, dest: Path) -> None:
+    fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+    target = sqlite3.connect(dest)
+    try:
+        raw = engine.raw_connection()
+        try:
+            src = raw.driver_connection
+            assert isinstance(src, sqlite3.Connection)
+            src.backup(target)
+        finally:
+            raw.close()
+        target.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error as exc:
+        target.close()
+        dest.unlink(missing_ok=True)
+        raise StoreError(describe_error(exc, engine.url)) from None
+    finally:
+        target.close()
+
+
+def libpq_url(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _backup_postgres(url: URL, dest: Path) -> None:
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        raise StoreError("pg_dump is not installed: install the PostgreSQL client tools "
+                         "(Debian: apt install postgresql-client) to back up a server database.")
+    proc = subprocess.run([pg_dump, "--format=custom", "--no-owner", "--file", str(dest),
+                           "--dbname", libpq_url(url)], capture_output=True, text=True,
+                          timeout=3600)
+    if proc.returncode != 0:
+        dest.unlink(missing_ok=True)
+        first = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise StoreError(f"pg_dump failed: {first}")
+
+
+# ---------------------------------------------------------------- export
+
+
+def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
+    """Everything about one client as a ZIP: client.json plus one CSV per recording."""
+    dest = Path(dest).expanduser()
+    if dest.exists():
+        raise StoreError(f"{dest} already exists: choose a new file name for the export.")
+    if not dest.parent.is_dir():
+        raise StoreError(f"The folder {dest.parent} does not exist.")
+    with Session(engine) as s:
+        client = s.get(Client, client_id)
+        if client is None:
+            raise StoreError(f"There is no client with id {client_id}.")
+        doc: dict[str, Any] = {
+            "format": "microcurrent-client-export", "version": 1,
+            "client": _row(client, ("id", "name", "date_of_birth", "contact", "skin_notes",
+                                    "current_limit_ua", "is_training", "created_at",
+                                    "updated_at")),
+            "screenings": [_row(x, ("screened_on", "expires_on", "questionnaire_version",
+                                    "answers", "overrides_acknowledged", "operator_id"))
+                           for x in client.screenings],
+            "consents": [_row(x, ("text_version", "given_at", "operator_id"))
+                         for x in client.consents],
+            "notes": [_row(x, ("created_at", "text", "session_id")) for x in client.notes],
+            "sessions": [],
+        }
+        session_ids = [x.id for x in sorted(client.sessions, key=lambda x: x.started_at)]
+    fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+        for sid in session_ids:
+            detail = services.session_detail(engine, sid)
+            assert detail is not None
+            entry = {k: getattr(detail.summary, k) for k in (
+                "id", "uid", "program", "started_at", "ended_at", "outcome", "training",
+                "device_serial", "firmware")}
+            entry["steps"] = [_dc(st) for st in detail.steps]
+            entry["events"] = [_dc(e) for e in detail.events]
+            rec = services.load_recording(engine, sid)
+            if rec.n_samples:
+                name = f"recordings/session-{sid}.csv"
+                entry["recording"] = {"file": name, "sample_rate_hz": rec.sample_rate,
+                                      "samples": rec.n_samples}
+                zf.writestr(name, _recording_csv(rec))
+            doc["sessions"].append(entry)
+        zf.writestr("client.json", json.dumps(doc, indent=2, default=_json_default,
+                                              ensure_ascii=False))
+    return dest
+
+
+def _row(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {f: getattr(obj, f) for f in fields}
+
+
+def _dc(obj: Any) -> dict[str, Any]:
+    return {f: getattr(obj, f) for f in obj.__slots__}
+
+
+def _recording_csv(rec: Any) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["t_s", "current_ua", "voltage_v"])
+    for t, c, v in zip(rec.t_s, rec.current_ua, rec.voltage_v, strict=True):
+        if t == t:  # NaN rows mark gaps: left out of the CSV
+            w.writerow([f"{t:.6f}", f"{c:.4f}", f"{v:.5f}"])
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------- erasure
+
+
+def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
+    """Delete every row of a client (sessions, steps, events, recordings, screenings,
+    consents, notes). On SQLite the file is then vacuumed and the WAL truncated, so the
+    client's data no longer appears anywhere in the database files. Returns row counts.
+    """
+    counts: dict[str, int] = {}
+    with Session(engine) as s, s.begin():
+        client = s.get(Client, client_id)
+        if client is None:
+            raise StoreError(f"There is no client with id {client_id}.")
+        if client.is_training:
+            raise StoreError("The built-in training client cannot be erased.")
+        sids = select(TreatmentSession.id).where(TreatmentSession.client_id == client_id)
+        for model in (RecordingChunk, Event, SessionStep):
+            counts[model.__tablename__] = s.execute(
+                delete(model).where(model.session_id.in_(sids))).rowcount
+        for model in (Note, Screening, Consent, TreatmentSession):
+            counts[model.__tablename__] = s.execute(
+                delete(model).where(model.client_id == client_id)).rowcount
+        counts["client"] = s.execute(delete(Client).where(Client.id == client_id)).rowcount
+    compact(engine)
+    return counts
+
+
+def compact(engine: Engine) -> None:
+    """Rewrite the database so deleted data is gone from the files (SQLite: VACUUM and
+    truncate the WAL; PostgreSQL: VACUUM the tables that held personal data)."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.exec_driver_sql("VACUUM")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        path = Path(parse_url(str(engine.url)).database or "")
+        with contextlib.suppress(FileNotFoundError):
+            if path.with_name(path.name + "-wal").stat().st_size:
+                raise StoreError("The database is in use by another program: the erased "
+                                 "client's data may remain in its journal until it closes.")
+    else:
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("recording_chunk", "event", "session_step", "note", "screening",
+                          "consent", "treatment_session", "client"):
+                conn.execute(text(f"VACUUM {table}"))

@@ -1,0 +1,265 @@
+"""The records schema: SQLAlchemy 2 typed models. No Qt.
+
+Times are stored in UTC (``UTCDateTime`` makes every loaded value timezone-aware on
+SQLite as well as PostgreSQL). A treatment session has a ``uid`` (UUID text) chosen by
+the caller, so the engine can refer to a session before the writer thread has inserted
+it (the GUI never waits for a database id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as naive UTC and always returned timezone-aware (UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store: use timezone-aware UTC times")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Outcome(enum.StrEnum):
+    """How a treatment session ended (``None`` while it is running)."""
+
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    EMERGENCY_STOPPED = "emergency_stopped"
+    INTERRUPTED = "interrupted"  # the console ended without closing the session (crash)
+    FAULT = "fault"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", "-").capitalize()
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Operator(Base):
+    """A practitioner or technician who runs the console."""
+
+    __tablename__ = "operator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Client(Base):
+    """A person treated with the device. ``is_training`` marks the built-in demo client."""
+
+    __tablename__ = "client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    skin_notes: Mapped[str] = mapped_column(Text, default="")
+    current_limit_ua: Mapped[float | None] = mapped_column(Float)
+    is_training: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    screenings: Mapped[list[Screening]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Screening.screened_on")
+    consents: Mapped[list[Consent]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True)
+    sessions: Mapped[list[TreatmentSession]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True)
+    notes: Mapped[list[Note]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class Screening(Base):
+    """Answers to the contraindication questionnaire (resources/screening.json)."""
+
+    __tablename__ = "screening"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
+                                           index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    questionnaire_version: Mapped[int] = mapped_column(Integer, default=1)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    screened_on: Mapped[dt.date] = mapped_column(Date)
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    # ids of relative contraindications whose override the operator acknowledged
+    overrides_acknowledged: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="screenings")
+    operator: Mapped[Operator | None] = relationship()
+
+
+class Consent(Base):
+    """The client agreed to the consent text of ``text_version`` at ``given_at``."""
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
+                                           index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    text_version: Mapped[str] = mapped_column(String(40))
+    given_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    client: Mapped[Client] = relationship(back_populates="consents")
+
+
+class TreatmentSession(Base):
+    """One treatment (or training) session: who, what program, which device, how it ended."""
+
+    __tablename__ = "treatment_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
+                                           index=True)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    program: Mapped[str] = mapped_column(String(200), default="")
+    device_serial: Mapped[str] = mapped_column(String(80), default="")
+    firmware: Mapped[str] = mapped_column(String(80), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
+    outcome: Mapped[Outcome | None] = mapped_column(
+        Enum(Outcome, native_enum=False, length=24,
+             values_callable=lambda e: [m.value for m in e]))
+    training: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    client: Mapped[Client] = relationship(back_populates="sessions")
+    operator: Mapped[Operator | None] = relationship()
+    steps: Mapped[list[SessionStep]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="SessionStep.position")
+    events: Mapped[list[Event]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Event.id")
+    chunks: Mapped[list[RecordingChunk]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="RecordingChunk.chunk_index")
+
+
+class SessionStep(Base):
+    """One step of a program as delivered (one face zone)."""
+
+    __tablename__ = "session_step"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    zone: Mapped[str] = mapped_column(String(80))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    planned_s: Mapped[float] = mapped_column(Float)
+    actual_s: Mapped[float] = mapped_column(Float)
+    charge_uc: Mapped[float | None] = mapped_column(Float)
+    mean_current_ua: Mapped[float | None] = mapped_column(Float)
+    mean_impedance_ohm: Mapped[float | None] = mapped_column(Float)
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="steps")
+
+
+class Event(Base):
+    """A timestamped state change, parameter change or alarm of a session."""
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"))
+    timestamp: Mapped[dt.datetime] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="events")
+
+
+class RecordingChunk(Base):
+    """About one second of the delivered current and voltage, zlib-compressed.
+
+    ``data`` is ``zlib(current_ua float32[n] ++ voltage_v float32[n])`` (little-endian),
+    see ``app.store.recording``. ``first_index`` is the device's sample counter.
+    """
+
+    __tablename__ = "recording_chunk"
+    __table_args__ = (UniqueConstraint("session_id", "chunk_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"))
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    first_index: Mapped[int] = mapped_column(Integer)
+    sample_rate: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    encoding: Mapped[str] = mapped_column(String(20), default="f4le-cv-zlib")
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="chunks")
+
+
+class Note(Base):
+    """A free-text note about a client, optionally tied to a session."""
+
+    __tablename__ = "note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
+                                           index=True)
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+
+    client: Mapped[Client] = relationship(back_populates="notes")
+
+
+Index("ix_event_session_time", Event.session_id, Event.timestamp)

@@ -1,0 +1,243 @@
+"""Read services for the UI and the engine: plain frozen records, detached from the ORM.
+
+Reads may run on any thread (each call opens its own short session). Writes go through
+:class:`app.store.writer.StoreWriter`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.store import recording, screening
+from app.store.models import (
+    Client,
+    Consent,
+    Event,
+    Note,
+    Outcome,
+    RecordingChunk,
+    Screening,
+    SessionStep,
+    TreatmentSession,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSummary:
+    id: int
+    name: str
+    date_of_birth: dt.date | None
+    is_training: bool
+    last_session_at: dt.datetime | None
+    sessions: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningRecord:
+    id: int
+    answers: dict[str, Any]
+    screened_on: dt.date
+    expires_on: dt.date
+    overrides_acknowledged: tuple[str, ...]
+    operator_id: int | None
+    questionnaire_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    id: int
+    name: str
+    date_of_birth: dt.date | None
+    contact: str
+    skin_notes: str
+    current_limit_ua: float | None
+    is_training: bool
+    screening: ScreeningRecord | None  # the latest
+    consent_version: str | None  # the latest consent's text version
+    consent_at: dt.datetime | None
+    notes: tuple[tuple[dt.datetime, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    id: int
+    uid: str
+    client_id: int
+    program: str
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    outcome: Outcome | None
+    training: bool
+    device_serial: str
+    firmware: str
+    charge_uc: float | None  # sum over steps
+    mean_current_ua: float | None  # time-weighted over steps
+    mean_impedance_ohm: float | None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    position: int
+    zone: str
+    parameters: dict[str, Any]
+    planned_s: float
+    actual_s: float
+    charge_uc: float | None
+    mean_current_ua: float | None
+    mean_impedance_ohm: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    timestamp: dt.datetime
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDetail:
+    summary: SessionSummary
+    steps: tuple[StepRecord, ...]
+    events: tuple[EventRecord, ...]
+    chunks: int
+    recorded_samples: int
+
+
+def _screening_record(row: Screening | None) -> ScreeningRecord | None:
+    if row is None:
+        return None
+    return ScreeningRecord(row.id, dict(row.answers or {}), row.screened_on, row.expires_on,
+                           tuple(row.overrides_acknowledged or ()), row.operator_id,
+                           row.questionnaire_version)
+
+
+def search_clients(engine: Engine, text: str = "", limit: int = 500) -> list[ClientSummary]:
+    """Clients whose name or contact contains ``text`` (case-insensitive), training first."""
+    last = (select(TreatmentSession.client_id, func.max(TreatmentSession.started_at)
+                   .label("last"), func.count(TreatmentSession.id).label("n"))
+            .group_by(TreatmentSession.client_id).subquery())
+    q = (select(Client, last.c.last, last.c.n).outerjoin(last, last.c.client_id == Client.id)
+         .order_by(Client.is_training.desc(), func.lower(Client.name), Client.id).limit(limit))
+    words = text.strip().split()
+    for w in words:
+        pattern = f"%{w.lower()}%"
+        q = q.where(or_(func.lower(Client.name).like(pattern),
+                        func.lower(Client.contact).like(pattern)))
+    with Session(engine) as s:
+        return [ClientSummary(c.id, c.name, c.date_of_birth, c.is_training, lst, int(n or 0))
+                for c, lst, n in s.execute(q).all()]
+
+
+def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
+    with Session(engine) as s:
+        c = s.get(Client, client_id)
+        if c is None:
+            return None
+        scr = s.scalar(select(Screening).where(Screening.client_id == client_id)
+                       .order_by(Screening.screened_on.desc(), Screening.id.desc()).limit(1))
+        con = s.scalar(select(Consent).where(Consent.client_id == client_id)
+                       .order_by(Consent.given_at.desc(), Consent.id.desc()).limit(1))
+        notes = s.execute(select(Note.created_at, Note.text).where(Note.client_id == client_id)
+                          .order_by(Note.created_at, Note.id)).all()
+        return ClientRecord(c.id, c.name, c.date_of_birth, c.contact, c.skin_notes,
+                            c.current_limit_ua, c.is_training, _screening_record(scr),
+                            con.text_version if con else None, con.given_at if con else None,
+                            tuple((t, x) for t, x in notes))
+
+
+def training_client_id(engine: Engine) -> int | None:
+    with Session(engine) as s:
+        return s.scalar(select(Client.id).where(Client.is_training.is_(True))
+                        .order_by(Client.id).limit(1))
+
+
+def screening_status(engine: Engine, client_id: int, today: dt.date | None = None,
+                     questionnaire: screening.Questionnaire | None = None
+                     ) -> screening.Evaluation:
+    """The screening evaluation of a client's latest screening (the training client, who
+    is a demo head, is always cleared)."""
+    record = get_client(engine, client_id)
+    if record is None:
+        raise ValueError(f"client {client_id} does not exist")
+    if record.is_training:
+        return screening.Evaluation(screening.Status.CLEARED, ())
+    return screening.evaluate(record.screening, record, today or dt.date.today(),
+                              questionnaire)
+
+
+def _summaries(s: Session, where: Any) -> list[SessionSummary]:
+    steps = (select(SessionStep.session_id,
+                    func.sum(SessionStep.charge_uc).label("charge"),
+                    func.sum(SessionStep.mean_current_ua * SessionStep.actual_s).label("it"),
+                    func.sum(SessionStep.mean_impedance_ohm * SessionStep.actual_s)
+                    .label("zt"),
+                    func.sum(SessionStep.actual_s).label("t"))
+             .group_by(SessionStep.session_id).subquery())
+    q = (select(TreatmentSession, steps.c.charge, steps.c.it, steps.c.zt, steps.c.t)
+         .outerjoin(steps, steps.c.session_id == TreatmentSession.id).where(where)
+         .order_by(TreatmentSession.started_at, TreatmentSession.id))
+    out = []
+    for row, charge, it, zt, t in s.execute(q).all():
+        mean_i = float(it) / float(t) if it is not None and t else None
+        mean_z = float(zt) / float(t) if zt is not None and t else None
+        out.append(SessionSummary(row.id, row.uid, row.client_id, row.program, row.started_at,
+                                  row.ended_at, row.outcome, row.training, row.device_serial,
+                                  row.firmware, float(charge) if charge is not None else None,
+                                  mean_i, mean_z))
+    return out
+
+
+def session_history(engine: Engine, client_id: int) -> list[SessionSummary]:
+    """A client's sessions, oldest first."""
+    with Session(engine) as s:
+        return _summaries(s, TreatmentSession.client_id == client_id)
+
+
+def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
+    """A session by id or uid, with its steps and events."""
+    with Session(engine) as s:
+        where = (TreatmentSession.uid == session if isinstance(session, str)
+                 else TreatmentSession.id == session)
+        found = _summaries(s, where)
+        if not found:
+            return None
+        summary = found[0]
+        steps = s.scalars(select(SessionStep).where(SessionStep.session_id == summary.id)
+                          .order_by(SessionStep.position, SessionStep.id)).all()
+        events = s.scalars(select(Event).where(Event.session_id == summary.id)
+                           .order_by(Event.timestamp, Event.id)).all()
+        n_chunks, n_samples = s.execute(
+            select(func.count(RecordingChunk.id), func.coalesce(func.sum(RecordingChunk.n), 0))
+            .where(RecordingChunk.session_id == summary.id)).one()
+        return SessionDetail(
+            summary,
+            tuple(StepRecord(x.position, x.zone, dict(x.parameters or {}), x.planned_s,
+                             x.actual_s, x.charge_uc, x.mean_current_ua, x.mean_impedance_ohm)
+                  for x in steps),
+            tuple(EventRecord(e.timestamp, e.kind, dict(e.payload or {})) for e in events),
+            int(n_chunks), int(n_samples))
+
+
+def load_recording(engine: Engine, session_id: int) -> recording.Recording:
+    """The session's recorded current and voltage as fresh arrays (NaN marks gaps)."""
+    with Session(engine) as s:
+        rows = s.execute(select(RecordingChunk.first_index, RecordingChunk.sample_rate,
+                                RecordingChunk.n, RecordingChunk.encoding, RecordingChunk.data)
+                         .where(RecordingChunk.session_id == session_id)
+                         .order_by(RecordingChunk.first_index)).all()
+    parts = []
+    for first, rate, n, enc, data in rows:
+        cur, volt = recording.decode(data, n, enc)
+        parts.append((first, rate, cur, volt))
+    return recording.assemble(parts)

@@ -1,0 +1,543 @@
+"""The one writer: a thread that owns every write to the records store. No Qt.
+
+Callers (GUI, engine) submit typed requests and never wait: each call returns at once
+with a :class:`concurrent.futures.Future` resolved after the commit (its callbacks run
+in the writer thread — hop to the GUI thread with a queued signal). The serial thread
+never touches the database: it hands sample blocks to the engine/GUI, which pass them
+here with :meth:`StoreWriter.add_samples`.
+
+Durability: the writer commits as soon as its queue is drained (so usually within
+milliseconds), recordings are cut into chunks of about one second, and a partial chunk
+is written when it is a second old; a crash therefore loses at most about the last
+second. When the database fails (locked, disk full, read-only, server gone) the pending
+writes are kept and retried every ``retry_s``; each new problem is reported once through
+``on_error(message)``. A request that is itself invalid fails alone (its future carries
+the exception, and it is reported) without holding up the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.device.samples import SampleBlock
+from app.store import recording
+from app.store.database import describe_error
+from app.store.models import (
+    Client,
+    Consent,
+    Event,
+    Note,
+    Outcome,
+    RecordingChunk,
+    Screening,
+    SessionStep,
+    TreatmentSession,
+    utcnow,
+)
+from app.store.validation import ClientData, validate_client
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 200_000
+
+
+class _State:
+    """Writer-thread bookkeeping: session uid → row id, chunk counters."""
+
+    def __init__(self) -> None:
+        self.session_ids: dict[str, int] = {}
+        self.next_chunk: dict[str, int] = {}
+
+    def session_id(self, s: Session, uid: str, tentative: dict[str, int]) -> int:
+        sid = tentative.get(uid) or self.session_ids.get(uid)
+        if sid is None:
+            sid = s.scalar(select(TreatmentSession.id).where(TreatmentSession.uid == uid))
+            if sid is None:
+                raise ValueError(f"session {uid} is not in the database (begin_session first)")
+            self.session_ids[uid] = sid
+        return sid
+
+
+# ---------------------------------------------------------------- requests (typed)
+
+
+@dataclass(frozen=True, slots=True)
+class BeginSession:
+    uid: str
+    client_id: int
+    operator_id: int | None
+    program: str
+    device_serial: str
+    firmware: str
+    started_at: dt.datetime
+    training: bool | None  # None: training exactly when the client is the training client
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        client = s.get(Client, self.client_id)
+        if client is None:
+            raise ValueError(f"client {self.client_id} does not exist")
+        training = client.is_training if self.training is None else (
+            self.training or client.is_training)
+        row = TreatmentSession(uid=self.uid, client_id=self.client_id,
+                               operator_id=self.operator_id, program=self.program,
+                               device_serial=self.device_serial, firmware=self.firmware,
+                               started_at=self.started_at, training=training)
+        s.add(row)
+        s.flush()
+        tentative[self.uid] = row.id
+        return row.id
+
+
+@dataclass(frozen=True, slots=True)
+class AddEvent:
+    session_uid: str
+    kind: str
+    payload: dict[str, Any]
+    timestamp: dt.datetime
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
+        s.add(Event(session_id=st.session_id(s, self.session_uid, tentative),
+                    timestamp=self.timestamp, kind=self.kind, payload=self.payload))
+
+
+@dataclass(frozen=True, slots=True)
+class AddStep:
+    session_uid: str
+    position: int
+    zone: str
+    parameters: dict[str, Any]
+    planned_s: float
+    actual_s: float
+    charge_uc: float | None = None
+    mean_current_ua: float | None = None
+    mean_impedance_ohm: float | None = None
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
+        s.add(SessionStep(session_id=st.session_id(s, self.session_uid, tentative),
+                          position=self.position, zone=self.zone, parameters=self.parameters,
+                          planned_s=self.planned_s, actual_s=self.actual_s,
+                          charge_uc=self.charge_uc, mean_current_ua=self.mean_current_ua,
+                          mean_impedance_ohm=self.mean_impedance_ohm))
+
+
+@dataclass(frozen=True, slots=True)
+class AddSamples:
+    """Samples of a session's recording (chunked in the writer thread, ~1 s per row)."""
+
+    session_uid: str
+    first_index: int
+    sample_rate: float
+    current_ua: np.ndarray
+    voltage_v: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class WriteChunk:
+    session_uid: str
+    chunk_index: int
+    chunk: recording.Chunk
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
+        c = self.chunk
+        s.add(RecordingChunk(session_id=st.session_id(s, self.session_uid, tentative),
+                             chunk_index=self.chunk_index, first_index=c.first_index,
+                             sample_rate=c.sample_rate, n=c.n, encoding=recording.ENCODING,
+                             data=recording.encode(c.current_ua, c.voltage_v)))
+
+
+@dataclass(frozen=True, slots=True)
+class EndSession:
+    session_uid: str
+    outcome: Outcome
+    ended_at: dt.datetime
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
+        row = s.get(TreatmentSession, st.session_id(s, self.session_uid, tentative))
+        assert row is not None
+        row.outcome = self.outcome
+        row.ended_at = self.ended_at
+
+
+@dataclass(frozen=True, slots=True)
+class SaveClient:
+    data: ClientData
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        problems = validate_client(self.data, dt.date.today())
+        if problems:
+            raise ValueError("; ".join(problems))
+        d = self.data
+        if d.id is None:
+            row = Client(name=d.name.strip())
+            s.add(row)
+        else:
+            found = s.get(Client, d.id)
+            if found is None:
+                raise ValueError(f"client {d.id} does not exist")
+            row = found
+        row.name = d.name.strip()
+        row.date_of_birth = d.date_of_birth
+        row.contact = d.contact.strip()
+        row.skin_notes = d.skin_notes
+        row.current_limit_ua = d.current_limit_ua
+        s.flush()
+        return row.id
+
+
+@dataclass(frozen=True, slots=True)
+class AddScreening:
+    client_id: int
+    operator_id: int | None
+    answers: dict[str, Any]
+    screened_on: dt.date
+    expires_on: dt.date
+    overrides_acknowledged: tuple[str, ...]
+    questionnaire_version: int = 1
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        row = Screening(client_id=self.client_id, operator_id=self.operator_id,
+                        answers=dict(self.answers), screened_on=self.screened_on,
+                        expires_on=self.expires_on,
+                        overrides_acknowledged=list(self.overrides_acknowledged),
+                        questionnaire_version=self.questionnaire_version)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+@dataclass(frozen=True, slots=True)
+class AddConsent:
+    client_id: int
+    operator_id: int | None
+    text_version: str
+    given_at: dt.datetime
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        row = Consent(client_id=self.client_id, operator_id=self.operator_id,
+                      text_version=self.text_version, given_at=self.given_at)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+@dataclass(frozen=True, slots=True)
+class AddNote:
+    client_id: int
+    text: str
+    operator_id: int | None = None
+    session_uid: str | None = None
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        sid = st.session_id(s, self.session_uid, tentative) if self.session_uid else None
+        row = Note(client_id=self.client_id, text=self.text, operator_id=self.operator_id,
+                   session_id=sid, created_at=utcnow())
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+@dataclass(slots=True)
+class _Flush:
+    pass
+
+
+@dataclass(slots=True)
+class _Close:
+    pass
+
+
+@dataclass(slots=True)
+class _Pending:
+    request: Any
+    future: Future = field(default_factory=Future)
+
+
+# ---------------------------------------------------------------- the writer
+
+
+class StoreWriter:
+    """The single writer thread of the store (see the module docstring).
+
+    ``on_error(message)`` is called from the writer thread with an operator-readable
+    message; with Qt, pass a signal's ``emit`` (a queued connection reaches the GUI).
+    """
+
+    def __init__(self, engine: Engine, on_error: Callable[[str], None] | None = None, *,
+                 chunk_seconds: float = recording.CHUNK_SECONDS, retry_s: float = 1.0) -> None:
+        self._engine = engine
+        self._on_error = on_error
+        self._chunk_seconds = chunk_seconds
+        self._retry_s = retry_s
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._abort = threading.Event()
+        self._closed = False
+        self._state = _State()
+        self._chunkers: dict[str, recording.Chunker] = {}
+        self._chunker_since: dict[str, float] = {}
+        self._last_error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="StoreWriter", daemon=True)
+        self._thread.start()
+
+    # -- submitting (any thread; never blocks)
+
+    def submit(self, request: Any) -> Future:
+        item = _Pending(request)
+        if self._closed:
+            item.future.set_exception(RuntimeError("the store writer is closed"))
+            return item.future
+        self._queue.put(item)
+        return item.future
+
+    def begin_session(self, client_id: int, *, operator_id: int | None = None,
+                      program: str = "", device_serial: str = "", firmware: str = "",
+                      training: bool | None = None, started_at: dt.datetime | None = None,
+                      uid: str | None = None) -> str:
+        """Queue the start of a session; returns its uid for the following requests."""
+        uid = uid or str(uuid.uuid4())
+        self.submit(BeginSession(uid, client_id, operator_id, program, device_serial,
+                                 firmware, started_at or utcnow(), training))
+        return uid
+
+    def add_event(self, session_uid: str, kind: str, payload: dict[str, Any] | None = None,
+                  timestamp: dt.datetime | None = None) -> Future:
+        return self.submit(AddEvent(session_uid, kind, dict(payload or {}),
+                                    timestamp or utcnow()))
+
+    def add_step(self, session_uid: str, position: int, zone: str,
+                 parameters: dict[str, Any], planned_s: float, actual_s: float, *,
+                 charge_uc: float | None = None, mean_current_ua: float | None = None,
+                 mean_impedance_ohm: float | None = None) -> Future:
+        return self.submit(AddStep(session_uid, position, zone, dict(parameters), planned_s,
+                                   actual_s, charge_uc, mean_current_ua, mean_impedance_ohm))
+
+    def add_samples(self, session_uid: str, block: SampleBlock) -> Future:
+        """Record a sample block (current and voltage) of a running session."""
+        return self.submit(AddSamples(session_uid, block.first_index, block.sample_rate,
+                                      block.current_ua, block.voltage_v))
+
+    def add_sample_arrays(self, session_uid: str, first_index: int, sample_rate: float,
+                          current_ua: np.ndarray, voltage_v: np.ndarray) -> Future:
+        return self.submit(AddSamples(session_uid, first_index, sample_rate,
+                                      np.asarray(current_ua, dtype=np.float32).copy(),
+                                      np.asarray(voltage_v, dtype=np.float32).copy()))
+
+    def end_session(self, session_uid: str, outcome: Outcome | str,
+                    ended_at: dt.datetime | None = None) -> Future:
+        return self.submit(EndSession(session_uid, Outcome(outcome), ended_at or utcnow()))
+
+    def save_client(self, data: ClientData) -> Future:
+        """Insert (``data.id is None``) or update a client; the future gives its id."""
+        return self.submit(SaveClient(data))
+
+    def add_screening(self, client_id: int, answers: dict[str, Any], screened_on: dt.date,
+                      expires_on: dt.date, overrides_acknowledged: tuple[str, ...] = (),
+                      operator_id: int | None = None, questionnaire_version: int = 1) -> Future:
+        return self.submit(AddScreening(client_id, operator_id, dict(answers), screened_on,
+                                        expires_on, tuple(overrides_acknowledged),
+                                        questionnaire_version))
+
+    def add_consent(self, client_id: int, text_version: str, operator_id: int | None = None,
+                    given_at: dt.datetime | None = None) -> Future:
+        return self.submit(AddConsent(client_id, operator_id, text_version,
+                                      given_at or utcnow()))
+
+    def add_note(self, client_id: int, text: str, operator_id: int | None = None,
+                 session_uid: str | None = None) -> Future:
+        return self.submit(AddNote(client_id, text, operator_id, session_uid))
+
+    def flush(self, timeout: float | None = 5.0) -> bool:
+        """Write everything queued so far, partial recording chunks included.
+
+        Blocks the caller up to ``timeout``: for shutdown and tests, not the GUI.
+        """
+        fut = self.submit(_Flush())
+        try:
+            fut.result(timeout)
+            return True
+        except Exception:  # noqa: BLE001 - timeout or closed
+            return False
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Write what is queued, then stop the thread. False if some writes were lost."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(_Pending(_Close()))
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._abort.set()
+            self._thread.join(timeout)
+        return not self._abort.is_set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the thread
+
+    def _report(self, message: str) -> None:
+        if message == self._last_error:
+            return
+        self._last_error = message
+        log.error("store writer: %s", message)
+        if self._on_error is not None:
+            try:
+                self._on_error(message)
+            except Exception:  # noqa: BLE001 - a broken callback must not stop the writer
+                log.exception("store writer: error callback failed")
+
+    def _run(self) -> None:
+        pending: list[_Pending] = []
+        closing = False
+        while True:
+            timeout = 0.25 if self._chunkers else None
+            try:
+                item = self._queue.get(timeout=timeout) if not pending else (
+                    self._queue.get_nowait())
+            except queue.Empty:
+                item = None
+            budget_end = time.monotonic() + 0.25
+            while item is not None:
+                req = item.request
+                if isinstance(req, _Close):
+                    closing = True
+                    item.future.set_result(None)
+                elif isinstance(req, _Flush):
+                    pending.extend(self._flush_chunkers(all_=True))
+                    pending.append(item)
+                elif isinstance(req, AddSamples):
+                    pending.extend(self._chunk(req))
+                    item.future.set_result(None)
+                else:
+                    if isinstance(req, EndSession):
+                        pending.extend(self._flush_chunkers(only=req.session_uid))
+                    pending.append(item)
+                if closing or time.monotonic() > budget_end:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    item = None
+            pending.extend(self._flush_chunkers(all_=closing))
+            if len(pending) > MAX_PENDING:
+                pending = self._shed(pending)
+            if pending:
+                pending = self._commit(pending)
+                if pending:  # database unavailable: wait, then retry
+                    if self._abort.wait(self._retry_s):
+                        self._fail_all(pending, "closing: the database stayed unavailable")
+                        return
+                    continue
+            if closing:
+                return
+
+    def _chunk(self, req: AddSamples) -> list[_Pending]:
+        ch = self._chunkers.get(req.session_uid)
+        if ch is None:
+            ch = self._chunkers[req.session_uid] = recording.Chunker(self._chunk_seconds)
+        if ch.pending == 0:
+            self._chunker_since[req.session_uid] = time.monotonic()
+        chunks = ch.feed(req.first_index, req.sample_rate, req.current_ua, req.voltage_v)
+        if chunks:
+            self._chunker_since[req.session_uid] = time.monotonic()
+        return [self._chunk_request(req.session_uid, c) for c in chunks]
+
+    def _chunk_request(self, uid: str, chunk: recording.Chunk) -> _Pending:
+        index = self._state.next_chunk.get(uid, 0)
+        self._state.next_chunk[uid] = index + 1
+        return _Pending(WriteChunk(uid, index, chunk))
+
+    def _flush_chunkers(self, all_: bool = False, only: str | None = None) -> list[_Pending]:
+        """Partial chunks: all, one session's, or those holding data older than a chunk."""
+        out: list[_Pending] = []
+        now = time.monotonic()
+        for uid in list(self._chunkers):
+            ch = self._chunkers[uid]
+            due = all_ or uid == only or (
+                only is None and ch.pending
+                and now - self._chunker_since.get(uid, now) >= self._chunk_seconds)
+            if due:
+                out.extend(self._chunk_request(uid, c) for c in ch.flush())
+                self._chunker_since[uid] = now
+            if uid == only or (all_ and not ch.pending):
+                del self._chunkers[uid]
+        return out
+
+    def _shed(self, pending: list[_Pending]) -> list[_Pending]:
+        kept = [p for p in pending if not isinstance(p.request, WriteChunk)]
+        dropped = len(pending) - len(kept)
+        self._report(f"The database has been unavailable for too long: {dropped} recording "
+                     "chunks were dropped to keep the session's events.")
+        for p in pending:
+            if isinstance(p.request, WriteChunk):
+                p.future.set_exception(RuntimeError("dropped: database unavailable"))
+        return kept
+
+    def _fail_all(self, pending: list[_Pending], why: str) -> None:
+        self._report(f"{len(pending)} record(s) could not be written ({why}).")
+        for p in pending:
+            if not p.future.done():
+                p.future.set_exception(RuntimeError(why))
+
+    def _apply_batch(self, batch: list[_Pending]) -> list[Any]:
+        tentative: dict[str, int] = {}
+        results = []
+        with Session(self._engine, expire_on_commit=False) as s:
+            for p in batch:
+                req = p.request
+                results.append(None if isinstance(req, _Flush) else
+                               req.apply(s, self._state, tentative))
+            s.commit()
+        self._state.session_ids.update(tentative)
+        return results
+
+    def _commit(self, pending: list[_Pending]) -> list[_Pending]:
+        """Commit ``pending``; returns what must be retried (database unavailable)."""
+        try:
+            results = self._apply_batch(pending)
+        except OperationalError as exc:
+            self._report(describe_error(exc, self._engine.url))
+            return pending
+        except (SQLAlchemyError, ValueError, TypeError) as exc:
+            if len(pending) == 1:
+                p = pending[0]
+                msg = (describe_error(exc, self._engine.url) if isinstance(exc, SQLAlchemyError)
+                       else str(exc))
+                self._report(f"A {type(p.request).__name__} record was refused: {msg}")
+                p.future.set_exception(exc)
+                return []
+            retry: list[_Pending] = []
+            for i, p in enumerate(pending):  # isolate the bad request(s)
+                left = self._commit([p])
+                if left:
+                    return left + pending[i + 1:] + retry
+            return retry
+        if self._last_error is not None:
+            log.info("store writer: database available again")
+            self._last_error = None
+        for p, r in zip(pending, results, strict=True):
+            if not p.future.done():
+                p.future.set_result(r)
+        return []
+
+
+def count_rows(engine: Engine, model: Any, **where: Any) -> int:
+    """Row count helper for tests and diagnostics."""
+    with Session(engine) as s:
+        q = select(func.count()).select_from(model)
+        for k, v in where.items():
+            q = q.where(getattr(model, k) == v)
+        return int(s.scalar(q) or 0)
