@@ -190,15 +190,13 @@ class _LinkDecoder(FrameDecoder):
         if frame is None and before[2] != s.version_errors:
             with contextlib.suppress(cobs.DecodeError):
                 self.foreign_version = cobs.decode(chunk)[0]
-        if frame is None and self.rejected is not None:
+        if frame is None and self.rejected is not None and not quiet:
             if before[0] != s.crc_errors:
                 why = "CRC mismatch"
-            elif before[1] != s.framing_errors:
-                why = "bad framing (COBS or length)"
             elif before[2] != s.version_errors:
                 why = f"protocol version {self.foreign_version}"
             else:
-                why = "partial frame before the first delimiter"
+                why = "bad framing (COBS or length)"
             self.rejected.append((chunk + b"\x00", why))
         return frame
 

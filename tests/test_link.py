@@ -1,0 +1,516 @@
+"""DeviceLink: pure helpers without Qt, then end to end over a real pty with the simulator."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import select
+import threading
+import time
+
+import numpy as np
+import pytest
+from cobs import cobs
+from hypothesis import given
+from hypothesis import strategies as st
+from PySide6.QtCore import QTimer
+
+from app.device import link as link_mod
+from app.device.link import (
+    NO_ANSWER,
+    NOT_CONNECTED,
+    DeviceLink,
+    FrameRecord,
+    SampleAssembler,
+    _LinkDecoder,
+    check_info,
+)
+from app.device.protocol import (
+    CRC,
+    HEADER,
+    PROTOCOL_VERSION,
+    Ack,
+    Command,
+    DeviceState,
+    EventCode,
+    FrameDecoder,
+    Heartbeat,
+    Hello,
+    Info,
+    MsgType,
+    Nak,
+    NakReason,
+    SampleFlag,
+    Samples,
+    SimOp,
+    Status,
+    crc16,
+    decode_message,
+    encode_message,
+)
+from app.device.sim_process import SimulatorProcess
+from app.device.stats import INDEX_MODULUS, LinkCounter, forward_gap
+from app.device.waveform import OutputSettings, Polarity, Waveform
+
+INFO = Info(0, PROTOCOL_VERSION, "TEST", "T-1", "1.0", 1000.0, 0.1, 2000.0, 20.0, 10_000,
+            0.05, 0.001, 500, 50)
+
+
+def _samples(first: int, n: int, *, flags=SampleFlag.OUTPUT_ON, level=100.0, sync=()):
+    raw = np.stack([np.arange(n, dtype=np.int16) + first % 1000,
+                    -np.arange(n, dtype=np.int16)], axis=1)
+    return Samples(first, flags, level, tuple(sync), raw)
+
+
+# --------------------------------------------------------------------------- pure
+
+
+def test_assembler_scales_splits_at_gaps_and_marks_sync():
+    asm = SampleAssembler(INFO)
+    asm.add(_samples(0, 50, sync=(0, 25)), contiguous=True, now=1.0)
+    asm.add(_samples(50, 50, flags=SampleFlag.NONE, level=0.0, sync=(10,)), contiguous=True,
+            now=1.1)
+    asm.add(_samples(200, 30), contiguous=False, now=1.2)
+    blocks = asm.flush()
+    assert not asm.pending
+    assert [(b.first_index, len(b)) for b in blocks] == [(0, 100), (200, 30)]
+    b = blocks[0]
+    assert b.sample_rate == 10_000
+    assert b.current_ua.dtype == np.float32
+    np.testing.assert_allclose(b.current_ua[:3], [0.0, 0.05, 0.10], rtol=1e-6)
+    np.testing.assert_allclose(b.voltage_v[:3], [0.0, -0.001, -0.002], rtol=1e-6)
+    assert list(np.flatnonzero(b.sync)) == [0, 25, 60]
+    assert b.flags[49] == SampleFlag.OUTPUT_ON
+    assert b.flags[50] == 0
+    assert b.level_ua[0] == 100.0
+    assert b.level_ua[99] == 0.0
+    assert blocks[1].received_at == 1.2
+
+
+def test_assembler_hands_out_fresh_arrays():
+    msg = _samples(0, 50)
+    asm = SampleAssembler(INFO)
+    asm.add(msg, contiguous=True)
+    (block,) = asm.flush()
+    for arr in (block.current_ua, block.voltage_v, block.level_ua, block.flags, block.sync):
+        assert arr.base is None  # owns its memory: nothing the worker keeps can change it
+        assert not np.shares_memory(arr, msg.raw)
+
+
+def test_check_info_names_the_problem():
+    assert check_info(INFO) is None
+    v2 = dataclasses.replace(INFO, protocol_version=2)
+    assert check_info(v2) == "device speaks protocol version 2; this console speaks 1"
+    bad = dataclasses.replace(INFO, sample_rate=0)
+    assert "sample rate" in check_info(bad)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**31 - 1))
+def test_forward_gap_counts_skips_modulo(start, skip):
+    assert forward_gap(start, (start + skip) % INDEX_MODULUS, INDEX_MODULUS) == skip
+
+
+@given(st.lists(st.integers(1, 60), min_size=1, max_size=40),
+       st.lists(st.integers(0, 500), min_size=40, max_size=40), st.integers(0, 2**32 - 1))
+def test_counter_dropped_samples_equal_index_gaps(sizes, gaps, start):
+    c = LinkCounter()
+    c.on_connected(0.0)
+    index, expected_drop = start, 0
+    for i, n in enumerate(sizes):
+        if i:
+            index += gaps[i]
+            expected_drop += gaps[i]
+        gap = c.on_samples(index % INDEX_MODULUS, n)
+        assert gap == (gaps[i] if i else 0)
+        index += n
+    assert c.samples_dropped == expected_drop
+    assert c.samples_received == sum(sizes)
+
+
+def test_counter_sequence_gaps_and_rates():
+    c = LinkCounter()
+    c.on_connected(0.0)
+    for i, seq in enumerate([65534, 65535, 0, 3, 4]):
+        c.on_frame(seq, 0.1 * i)
+        c.on_bytes(100, 0.1 * i)
+    assert (c.sequence_gaps, c.frames_lost) == (1, 2)
+    s = c.snapshot(2.0)
+    assert s.frames == 5
+    assert s.bytes_in == 500
+    assert s.last_frame_age_s == pytest.approx(1.6)
+    assert s.quality == "stale"
+    c2 = LinkCounter()
+    c2.on_connected(0.0)
+    for i in range(300):  # 100 frames/s of 200 bytes for 3 s
+        c2.on_frame(i, i / 100)
+        c2.on_bytes(200, i / 100)
+    fps, bps = c2.rates(2.995)
+    assert fps == pytest.approx(100, rel=0.05)
+    assert bps == pytest.approx(20_000, rel=0.05)
+
+
+def _frame_v(version: int, msg_type: int, body: bytes, seq: int = 0) -> bytes:
+    payload = HEADER.pack(version, msg_type, seq) + body
+    return cobs.encode(payload + CRC.pack(crc16(payload))) + b"\x00"
+
+
+def test_decoder_remembers_foreign_version_and_logs_rejected_frames():
+    dec = _LinkDecoder()
+    dec.rejected = []
+    good = encode_message(Command(MsgType.START, 7), 1)
+    bad = bytearray(good)
+    bad[3] ^= 0x40
+    v2 = _frame_v(2, MsgType.INFO, INFO.encode_body())
+    frames = dec.feed(b"\x00" + good + bytes(bad) + v2)
+    assert len(frames) == 1
+    assert dec.foreign_version == 2
+    assert [why for _, why in dec.rejected] == ["CRC mismatch", "protocol version 2"]
+    assert dec.stats.crc_errors == 1
+    assert dec.stats.version_errors == 1
+
+
+def test_frame_record_summary():
+    rec = FrameRecord(0.0, "tx", b"", Command(MsgType.ESTOP, 9))
+    assert rec.summary.startswith("ESTOP")
+    assert "request_id=9" in rec.summary
+    assert FrameRecord(0.0, "rx", b"\x01", None, "CRC mismatch").summary == "CRC mismatch"
+
+
+def test_send_refuses_messages_the_link_sends_itself(qtbot):
+    link = DeviceLink("/nonexistent")
+    with pytest.raises(ValueError, match="HEARTBEAT"):
+        link.send(Heartbeat())
+    with pytest.raises(ValueError, match="HELLO"):
+        link.send(Hello(0))
+
+
+def test_command_before_start_fails_not_connected(qtbot):
+    link = DeviceLink("/nonexistent")
+    with qtbot.waitSignal(link.command_failed, timeout=1000) as got:
+        rid = link.estop()
+    assert got.args == [rid, NOT_CONNECTED]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def simulator():
+    procs: list[SimulatorProcess] = []
+
+    def start(*args: str) -> str:
+        sim = SimulatorProcess(list(args))
+        procs.append(sim)
+        return sim.start()
+
+    yield start
+    for sim in procs:
+        sim.stop()
+
+
+@pytest.fixture
+def make_link(qtbot):
+    links: list[DeviceLink] = []
+
+    def make(url: str, **kwargs) -> DeviceLink:
+        link = DeviceLink(url, **kwargs)
+        links.append(link)
+        return link
+
+    yield make
+    for link in links:
+        assert link.stop(3000), "the link thread did not stop"
+        assert not link.is_running
+
+
+def _connect(qtbot, link: DeviceLink, timeout: int = 5000) -> Info:
+    with qtbot.waitSignal(link.connected, timeout=timeout) as got:
+        link.start()
+    return got.args[0]
+
+
+def _feeder(link: DeviceLink) -> QTimer:
+    timer = QTimer()
+    timer.timeout.connect(link.feed_watchdog)
+    timer.start(100)
+    link.feed_watchdog()
+    return timer
+
+
+def _answer(qtbot, link: DeviceLink, send, timeout: int = 2000):
+    rid_box: list[int] = []
+    with qtbot.waitSignal(link.command_answered, timeout=timeout,
+                          check_params_cb=lambda rid, _m: bool(rid_box) and rid == rid_box[0]
+                          ) as got:
+        rid_box.append(send())
+    return got.args[1]
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def test_handshake_and_streaming(qtbot, simulator, make_link):
+    link = make_link(simulator())
+    blocks = []
+    link.samples_received.connect(blocks.append)
+    info = _connect(qtbot, link)
+    assert info.model
+    assert info.sample_rate == 10_000
+    assert link.is_connected
+    assert link.info == info
+    qtbot.waitUntil(lambda: sum(len(b) for b in blocks) >= 5000, timeout=3000)
+    stamps = [b.received_at for b in blocks]
+    # bounded emit rate: ~20 ms apart on average, never hundreds of tiny blocks
+    assert len(blocks) <= 2 + (stamps[-1] - stamps[0]) / 0.015
+    for a, b in zip(blocks, blocks[1:], strict=False):
+        assert b.first_index == a.first_index + len(a)  # contiguous, nothing dropped
+    assert all(b.current_ua.dtype == np.float32 and b.sample_rate == 10_000 for b in blocks)
+    with qtbot.waitSignal(link.stats_updated, timeout=2000) as got:
+        pass
+    stats = got.args[0]
+    assert stats.connected
+    assert stats.connect_count == 1
+    assert stats.crc_errors == stats.framing_errors == stats.samples_dropped == 0
+    assert stats.frames_per_s > 100
+    assert stats.bytes_per_s > 10_000
+    assert link.stop(2000)
+    assert not link.is_running
+    assert not link.is_connected
+
+
+def test_commands_ack_and_nak(qtbot, simulator, make_link):
+    link = make_link(simulator())
+    _connect(qtbot, link)
+    ok = _answer(qtbot, link, lambda: link.set_output(OutputSettings(amplitude_ua=200.0)))
+    assert isinstance(ok, Ack)
+    assert ok.command == MsgType.SET_OUTPUT
+    refused = _answer(qtbot, link, lambda: link.set_output(OutputSettings(amplitude_ua=5000.0)))
+    assert isinstance(refused, Nak)
+    assert refused.reason == NakReason.OUT_OF_RANGE
+    wrong = _answer(qtbot, link, link.resume)
+    assert isinstance(wrong, Nak)
+    assert wrong.reason == NakReason.WRONG_STATE
+
+
+def test_command_timeout_and_protocol_version(qtbot, make_link):
+    with FakeDevice(answer_commands=False) as dev:
+        link = make_link(dev.path)
+        _connect(qtbot, link)
+        t0 = time.monotonic()
+        with qtbot.waitSignal(link.command_failed, timeout=2000) as got:
+            rid = link.start_output()
+        assert got.args == [rid, NO_ANSWER]
+        assert 0.45 <= time.monotonic() - t0 < 1.5
+    with FakeDevice(header_version=2) as dev:
+        link = make_link(dev.path)
+        with qtbot.waitSignal(link.disconnected, timeout=3000) as got:
+            link.start()
+        assert got.args[0] == "device speaks protocol version 2; this console speaks 1"
+        # no retry storm: the worker gives up on an incompatible device
+        hellos = dev.hellos
+        with qtbot.waitSignal(link.connected, timeout=1500, raising=False) as again:
+            pass
+        assert not again.signal_triggered
+        assert dev.hellos == hellos
+
+
+def test_estop_is_written_at_once_and_output_goes_to_zero(qtbot, simulator, make_link):
+    link = make_link(simulator())
+    feeder = _feeder(link)
+    _connect(qtbot, link)
+    settings = OutputSettings(Waveform.SQUARE, 50.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
+    assert isinstance(_answer(qtbot, link, lambda: link.set_output(settings)), Ack)
+    assert isinstance(_answer(qtbot, link, link.start_output), Ack)
+    qtbot.waitUntil(lambda: link.stats.samples_received > 0, timeout=2000)
+    on = []
+    link.samples_received.connect(lambda b: on.append(float(np.abs(b.current_ua).max())))
+    qtbot.waitUntil(lambda: bool(on) and on[-1] > 200.0, timeout=3000)
+    link.set_frame_logging(True)
+    sent: list[FrameRecord] = []
+    link.frame_logged.connect(lambda r: sent.append(r) if r.direction == "tx" else None)
+    after: list = []
+    t_call = time.monotonic()
+    rid = link.estop()
+    link.samples_received.connect(after.append)
+    qtbot.waitUntil(lambda: any(r.message is not None and getattr(r.message, "request_id", -1)
+                                == rid for r in sent), timeout=2000)
+    record = next(r for r in sent if getattr(r.message, "request_id", -1) == rid)
+    assert record.at - t_call < 0.02  # written within milliseconds, not behind a read timeout
+
+    def quiet() -> bool:
+        return any(len(b) and not (b.flags & SampleFlag.OUTPUT_ON).any()
+                   and np.abs(b.current_ua).max() < 10.0 for b in after)
+
+    qtbot.waitUntil(quiet, timeout=1000)
+    feeder.stop()
+
+
+def test_watchdog_trips_when_the_owner_stops_feeding(qtbot, simulator, make_link):
+    link = make_link(simulator())
+    feeder = _feeder(link)
+    _connect(qtbot, link)
+    assert isinstance(_answer(qtbot, link, lambda: link.set_output(OutputSettings())), Ack)
+    assert isinstance(_answer(qtbot, link, link.start_output), Ack)
+    with qtbot.waitSignal(link.status_received, timeout=2000,
+                          check_params_cb=lambda s: s.state.output_possible):
+        pass
+    # fed for a while: no trip
+    with qtbot.waitSignal(link.event_received, timeout=800, raising=False,
+                          check_params_cb=lambda e: e.code == EventCode.WATCHDOG_TRIP) as w:
+        pass
+    assert not w.signal_triggered
+    feeder.stop()  # the GUI "freezes": heartbeats stop after 300 ms, the device trips at 500
+    t0 = time.monotonic()
+    with qtbot.waitSignal(link.event_received, timeout=1500,
+                          check_params_cb=lambda e: e.code == EventCode.WATCHDOG_TRIP):
+        pass
+    assert time.monotonic() - t0 < 1.2
+    with qtbot.waitSignal(link.status_received, timeout=1000,
+                          check_params_cb=lambda s: s.state == DeviceState.WATCHDOG) as got:
+        pass
+    assert isinstance(got.args[0], Status)
+    assert got.args[0].level_ua == 0.0
+    assert link.is_connected  # STATUS keeps flowing: the link itself is fine
+
+
+def test_corruption_counted_and_no_bad_sample_gets_through(qtbot, simulator, make_link):
+    link = make_link(simulator("--corrupt", "0.0001"))
+    feeder = _feeder(link)
+    info = _connect(qtbot, link)
+    amp = 200.0
+    settings = OutputSettings(Waveform.SQUARE, 20.0, amp, Polarity.BIPHASIC, 2.0, 0.0)
+    # a corrupted ACK may be lost: retry until the device has taken the settings
+    for _ in range(5):
+        if isinstance(_answer_or_none(qtbot, link, lambda: link.set_output(settings)), Ack):
+            break
+    for _ in range(5):
+        if isinstance(_answer_or_none(qtbot, link, link.start_output), Ack):
+            break
+    blocks = []
+    link.samples_received.connect(blocks.append)
+    qtbot.waitUntil(lambda: link.stats.crc_errors + link.stats.framing_errors >= 3
+                    and sum(len(b) for b in blocks) >= 20_000, timeout=15_000)
+    feeder.stop()
+    current = np.concatenate([b.current_ua for b in blocks])
+    voltage = np.concatenate([b.voltage_v for b in blocks])
+    assert current.size > 10_000
+    # physical bounds of this waveform: ±amplitude plus ADC noise; compliance for voltage
+    assert np.abs(current).max() <= amp * 1.05 + 5.0
+    assert np.abs(voltage).max() <= info.compliance_v + 0.5
+    stats = link.stats
+    assert stats.crc_errors > 0
+    assert stats.samples_dropped > 0  # corrupted frames were discarded, and counted as gaps
+    assert link.is_connected
+
+
+def _answer_or_none(qtbot, link, send):
+    """The Ack/Nak of one command, or None if it failed (e.g. its answer was corrupted)."""
+    rid_box: list[int] = []
+    result: list = []
+
+    def on_answer(rid, msg):
+        if rid_box and rid == rid_box[0]:
+            result.append(msg)
+
+    def on_failed(rid, _reason):
+        if rid_box and rid == rid_box[0]:
+            result.append(None)
+
+    link.command_answered.connect(on_answer)
+    link.command_failed.connect(on_failed)
+    rid_box.append(send())  # answers are queued to this thread: none can be missed
+    qtbot.waitUntil(lambda: bool(result), timeout=2000)
+    link.command_answered.disconnect(on_answer)
+    link.command_failed.disconnect(on_failed)
+    return result[0]
+
+
+def test_disconnect_then_reconnect(qtbot, simulator, make_link):
+    link = make_link(simulator("--disconnect-after", "1.0", "--down-for", "0.8"))
+    reasons: list[str] = []
+    link.disconnected.connect(reasons.append)
+    _connect(qtbot, link)
+    with qtbot.waitSignal(link.disconnected, timeout=4000):
+        pass
+    assert not link.is_connected
+    assert reasons[0].startswith(("serial port closed", "device stopped sending"))
+    with qtbot.waitSignal(link.connected, timeout=6000):
+        pass
+    assert link.is_connected
+    assert link.stats.connect_count == 2
+    with qtbot.waitSignal(link.samples_received, timeout=2000):
+        pass
+
+
+def test_silence_is_a_disconnect(qtbot, simulator, make_link):
+    link = make_link(simulator("--hang-after", "0.8"))
+    _connect(qtbot, link)
+    with qtbot.waitSignal(link.disconnected, timeout=4000) as got:
+        pass
+    assert got.args[0] == "device stopped sending for 1.0 s"
+
+
+# --------------------------------------------------------------------------- fake device
+
+
+class FakeDevice:
+    """A minimal device on a pty: answers HELLO (optionally in another protocol version),
+    streams STATUS, and ACKs commands unless told not to."""
+
+    def __init__(self, *, header_version: int = PROTOCOL_VERSION, answer_commands=True):
+        self.header_version = header_version
+        self.answer_commands = answer_commands
+        self._master, self._slave = os.openpty()
+        self.path = os.ttyname(self._slave)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="FakeDevice", daemon=True)
+        self.hellos = 0
+        self._seq = 0
+
+    def __enter__(self) -> FakeDevice:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+        os.close(self._master)
+        os.close(self._slave)
+
+    def _send(self, msg) -> None:
+        body = msg.encode_body()
+        t = MsgType.STATUS if isinstance(msg, Status) else msg.TYPE
+        os.write(self._master, _frame_v(self.header_version, t, body, self._seq))
+        self._seq = (self._seq + 1) & 0xFFFF
+
+    def _run(self) -> None:
+        dec = FrameDecoder()
+        status = Status(DeviceState.IDLE, 0.0, 0.0, 2000.0, True, False, 0, 0.0, 0)
+        next_status = 0.0
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._master], [], [], 0.02)
+            if ready:
+                try:
+                    data = os.read(self._master, 4096)
+                except OSError:
+                    data = b""
+                for frame in dec.feed(data):
+                    msg = decode_message(frame.type, frame.body)
+                    if isinstance(msg, Hello):
+                        self.hellos += 1
+                        self._send(dataclasses.replace(INFO, request_id=msg.request_id))
+                    elif self.answer_commands and hasattr(msg, "request_id"):
+                        self._send(Ack(msg.request_id, frame.type))
+            if time.monotonic() >= next_status and self.hellos:
+                self._send(status)
+                next_status = time.monotonic() + 0.1
+
+
+def test_fake_device_answers_commands(qtbot, make_link):
+    with FakeDevice() as dev:
+        link = make_link(dev.path)
+        _connect(qtbot, link)
+        ack = _answer(qtbot, link, lambda: link.sim_control(SimOp.SET_CONTACT, 1))
+        assert isinstance(ack, Ack)
+        assert ack.command == MsgType.SIM_CONTROL
+        assert link_mod.COMMAND_TIMEOUT_S == 0.5
