@@ -739,7 +739,8 @@ class SessionMachine:
             return
         self._record("device", "contact made" if contact else "contact lost")
         if not contact and self.state in (SessionState.RAMPING_UP, SessionState.RUNNING):
-            self._command(CommandKind.PAUSE)
+            # The device stops driving by itself on an open load (its CONTACT_LOST state,
+            # left only by RESUME); the console marks output off and stops the timer.
             self._output_off()
             self._go(SessionState.CONTACT_LOST, "contact lost")
             self._alarm("Contact lost: output and timer paused. Place the probes, "
@@ -788,6 +789,9 @@ class SessionMachine:
 
     def _on_CommandRefused(self, e: CommandRefused) -> None:
         what = f"the device refused {e.command.value}: {e.reason}"
+        if self.device is None:  # no link: the refusal only says the command was not sent
+            self._record("device", what)
+            return
         if e.command in (CommandKind.START, CommandKind.RESUME) and self.state in (
                 SessionState.RAMPING_UP, SessionState.RUNNING):
             self._output_off()
@@ -803,8 +807,7 @@ class SessionMachine:
             self._output_off()
             self._go(SessionState.PAUSED, what)
             self._alarm(what[0].upper() + what[1:] + "; output paused")
-        elif e.command in (CommandKind.STOP, CommandKind.PAUSE) and self.state in (
-                SessionState.RAMPING_DOWN, SessionState.PAUSED, SessionState.CONTACT_LOST):
+        elif e.command is CommandKind.STOP and self.state is SessionState.RAMPING_DOWN:
             self._latch(SessionState.DEVICE_FAULT, what, send_estop=True)
             self._alarm(what[0].upper() + what[1:] + "; emergency stop sent")
         elif e.command is CommandKind.ESTOP:
