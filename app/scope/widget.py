@@ -17,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QGraphicsPathItem,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -38,7 +40,7 @@ from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
 from app.scope.core.buffer import DEFAULT_CAPACITY, SampleRing
 from app.scope.core.capture import Capture, capture_from_samples, write_csv
-from app.scope.core.envelope import minmax_envelope
+from app.scope.core.envelope import envelopes
 from app.scope.core.mask import MaskSettings, MaskTester, mask_bounds
 from app.scope.core.measure import MEASUREMENTS, Statistics, measure
 from app.scope.core.trigger import (
@@ -66,6 +68,7 @@ REFERENCE_COLOUR = (200, 130, 255, 170)
 MASK_COLOUR = (255, 80, 80, 110)
 CURSOR_COLOUR = "#9eff9e"
 TRIGGER_COLOUR = "#ff9f43"
+GRID_COLOUR = "#2b3440"
 
 
 def si(x: float, unit: str, digits: int = 4) -> str:
@@ -114,6 +117,43 @@ class _TimeAxis(pg.AxisItem):
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
         return [pg.siFormat(v if abs(v) > self.div * 1e-6 else 0.0, precision=3, suffix="s")
                 for v in values]
+
+
+class _Graticule(QGraphicsPathItem):
+    """The division grid as one static path (cheaper than axis grid lines)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        pen = QPen(QColor(GRID_COLOUR))
+        pen.setCosmetic(True)
+        pen.setWidth(0)
+        self.setPen(pen)
+        self.setZValue(-10)
+        self.set_x(0.0, 1.0)
+
+    def set_x(self, x0: float, div: float) -> None:
+        path = QPainterPath()
+        half = Y_DIVS / 2
+        x1 = x0 + X_DIVS * div
+        for k in range(X_DIVS + 1):
+            x = x0 + k * div
+            path.moveTo(x, -half)
+            path.lineTo(x, half)
+        for k in range(Y_DIVS + 1):
+            path.moveTo(x0, k - half)
+            path.lineTo(x1, k - half)
+        # minor ticks on the centre lines, five per division
+        tick = 0.08
+        for k in range(X_DIVS * 5 + 1):
+            x = x0 + k * div / 5
+            path.moveTo(x, -tick)
+            path.lineTo(x, tick)
+        for k in range(Y_DIVS * 5 + 1):
+            y = -half + k / 5
+            mid = x0 + X_DIVS * div / 2
+            path.moveTo(mid - tick * div, y)
+            path.lineTo(mid + tick * div, y)
+        self.setPath(path)
 
 
 class ScopeWidget(QWidget):
@@ -173,7 +213,8 @@ class ScopeWidget(QWidget):
         pi.setMenuEnabled(False)
         pi.hideButtons()
         pi.setMouseEnabled(x=False, y=False)
-        pi.showGrid(x=True, y=True, alpha=0.22)
+        self.graticule = _Graticule()
+        pi.addItem(self.graticule, ignoreBounds=True)
         pi.setYRange(-Y_DIVS / 2, Y_DIVS / 2, padding=0)
         pi.getViewBox().setDefaultPadding(0)
         pi.setClipToView(False)
@@ -712,7 +753,7 @@ class ScopeWidget(QWidget):
         dt = 1.0 / w.sample_rate
         self._draw(w.current_ua, w.voltage_v, w.reference_ua, -(n - 1) * dt, dt)
         now = time.monotonic()
-        if now - self._last_measure >= MEASURE_INTERVAL_S * 3:
+        if now - self._last_measure >= MEASURE_INTERVAL_S * 5:
             self._last_measure = now
             m = measure(Capture(w.sample_rate, w.start, n - 1, w.current_ua, w.voltage_v,
                                 w.reference_ua))
@@ -739,26 +780,25 @@ class ScopeWidget(QWidget):
     def _draw(self, cur, volt, ref, t0: float, dt: float) -> None:
         x_lo, x_hi = self._x_range()
         cols = self._columns()
-        x, y = minmax_envelope(cur, t0, dt, x_lo, x_hi, cols)
-        self.current_curve.setData(x, (y - self.i_offset) / self.i_scale)
-        x, y = minmax_envelope(volt, t0, dt, x_lo, x_hi, cols)
-        self.voltage_curve.setData(x, (y - self.v_offset) / self.v_scale)
-        show_ref = ref is not None and self.ref_check.isChecked() and np.isfinite(ref).any()
+        show_ref = ref is not None and self.ref_check.isChecked() and bool(np.isfinite(ref).any())
+        show_mask = show_ref and self.mask_enabled and not (self.roll and not self.frozen)
+        arrays = [cur, volt]
         if show_ref:
-            x, y = minmax_envelope(ref, t0, dt, x_lo, x_hi, cols)
-            self.ref_curve.setData(x, (y - self.i_offset) / self.i_scale)
-        else:
-            self.ref_curve.setData([], [])
-        if show_ref and self.mask_enabled and not self.roll:
-            k = self.mask.half_window(1.0 / dt)
-            lo, hi = mask_bounds(ref, self.mask.tolerance_ua, k)
-            x, y = minmax_envelope(hi, t0, dt, x_lo, x_hi, cols)
-            self.mask_hi_curve.setData(x, (y - self.i_offset) / self.i_scale)
-            x, y = minmax_envelope(lo, t0, dt, x_lo, x_hi, cols)
-            self.mask_lo_curve.setData(x, (y - self.i_offset) / self.i_scale)
-        else:
-            self.mask_hi_curve.setData([], [])
-            self.mask_lo_curve.setData([], [])
+            arrays.append(ref)
+        if show_mask:
+            lo, hi = mask_bounds(ref, self.mask.tolerance_ua, self.mask.half_window(1.0 / dt))
+            arrays += [lo, hi]
+        x, ys = envelopes(arrays, t0, dt, x_lo, x_hi, cols)
+        ik, vk = 1.0 / self.i_scale, 1.0 / self.v_scale
+        self.current_curve.setData(x, (ys[0] - self.i_offset) * ik)
+        self.voltage_curve.setData(x, (ys[1] - self.v_offset) * vk)
+        empty = np.zeros(0)
+        self.ref_curve.setData(*((x, (ys[2] - self.i_offset) * ik) if show_ref
+                                 else (empty, empty)))
+        self.mask_lo_curve.setData(*((x, (ys[3] - self.i_offset) * ik) if show_mask
+                                     else (empty, empty)))
+        self.mask_hi_curve.setData(*((x, (ys[4] - self.i_offset) * ik) if show_mask
+                                     else (empty, empty)))
         self.frames_drawn += 1
 
     def _curves(self):
@@ -774,6 +814,7 @@ class ScopeWidget(QWidget):
         x_lo, x_hi = self._x_range()
         self._taxis.div = self.time_base
         self._taxis.x0 = x_lo
+        self.graticule.set_x(x_lo, self.time_base)
         self.plot.getPlotItem().setXRange(x_lo, x_hi, padding=0)
         self.trigger_time_line.setVisible(not self.roll)
         self._configure_acquirer()
@@ -804,6 +845,7 @@ class ScopeWidget(QWidget):
     def _apply_x_only(self) -> None:
         x_lo, x_hi = self._x_range()
         self._taxis.x0 = x_lo
+        self.graticule.set_x(x_lo, self.time_base)
         self.plot.getPlotItem().setXRange(x_lo, x_hi, padding=0)
         self._taxis.picture = None
         self._taxis.update()

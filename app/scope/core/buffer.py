@@ -178,15 +178,27 @@ class SampleRing:
         if stop < start:
             raise ValueError("window stop before start")
         idx = np.arange(start, stop, dtype=np.int64)
-        slots = idx % self.capacity
-        valid = self._idx[slots] == idx
-        cur = np.where(valid, self._cur[slots], np.float32(np.nan))
-        volt = np.where(valid, self._volt[slots], np.float32(np.nan))
-        ref = np.where(valid, self._ref[slots], np.float32(np.nan))
-        flags = np.where(valid, self._flags[slots], np.uint8(0)).astype(np.uint8)
-        sync = valid & self._sync[slots]
-        return Window(start, self.sample_rate or 1.0, cur.astype(np.float32),
-                      volt.astype(np.float32), ref.astype(np.float32), flags, sync, valid)
+        n = stop - start
+        s0 = start % self.capacity
+        if s0 + n <= self.capacity:  # no wrap: slices, not fancy indexing
+            sl = slice(s0, s0 + n)
+            valid = self._idx[sl] == idx
+            parts = (self._cur[sl], self._volt[sl], self._ref[sl], self._flags[sl],
+                     self._sync[sl])
+        else:
+            slots = idx % self.capacity
+            valid = self._idx[slots] == idx
+            parts = (self._cur[slots], self._volt[slots], self._ref[slots],
+                     self._flags[slots], self._sync[slots])
+        cur, volt, ref, flags, sync = parts
+        if valid.all():
+            return Window(start, self.sample_rate or 1.0, cur.copy(), volt.copy(), ref.copy(),
+                          flags.copy(), sync.copy(), valid)
+        nan = np.float32(np.nan)
+        return Window(start, self.sample_rate or 1.0, np.where(valid, cur, nan),
+                      np.where(valid, volt, nan), np.where(valid, ref, nan),
+                      np.where(valid, flags, np.uint8(0)).astype(np.uint8), valid & sync,
+                      valid)
 
     def latest(self, n: int) -> Window:
         """The newest ``n`` sample slots (missing ones NaN)."""

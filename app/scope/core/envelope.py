@@ -20,7 +20,14 @@ def visible_slice(n: int, t0: float, dt: float, t_lo: float, t_hi: float) -> sli
 
 def minmax_envelope(y: np.ndarray, t0: float, dt: float, t_lo: float, t_hi: float,
                     columns: int) -> tuple[np.ndarray, np.ndarray]:
-    """Points ``(x, y)`` that draw ``y`` (sampled at ``t0 + k*dt``) over ``[t_lo, t_hi]``.
+    x, ys = envelopes([y], t0, dt, t_lo, t_hi, columns)
+    return x, ys[0]
+
+
+def envelopes(arrays: list[np.ndarray], t0: float, dt: float, t_lo: float, t_hi: float,
+              columns: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Points ``(x, y)`` that draw each of ``arrays`` (equal length, sampled at
+    ``t0 + k*dt``) over ``[t_lo, t_hi]``; the x points are shared.
 
     With at most two samples per column the samples themselves are returned (NaN kept
     for gaps); otherwise two points per column, its minimum then its maximum, at the
@@ -30,31 +37,35 @@ def minmax_envelope(y: np.ndarray, t0: float, dt: float, t_lo: float, t_hi: floa
         raise ValueError(f"columns must be >= 1, got {columns}")
     if not t_hi > t_lo or dt <= 0:
         raise ValueError("empty time range or non-positive sample interval")
-    sl = visible_slice(len(y), t0, dt, t_lo, t_hi)
-    ys = np.asarray(y[sl])
-    n = ys.shape[0]
-    if n == 0:
-        return np.zeros(0), np.zeros(0)
+    n_all = len(arrays[0])
+    sl = visible_slice(n_all, t0, dt, t_lo, t_hi)
+    n = sl.stop - sl.start
+    if n <= 0:
+        return np.zeros(0), [np.zeros(0) for _ in arrays]
     xs_first = t0 + sl.start * dt
     if n <= 2 * columns:
         x = xs_first + np.arange(n, dtype=np.float64) * dt
-        return x, ys.astype(np.float64)
+        return x, [np.asarray(a[sl], dtype=np.float64) for a in arrays]
     span = t_hi - t_lo
-    t = xs_first + np.arange(n, dtype=np.float64) * dt
-    col = np.floor((t - t_lo) * (columns / span)).astype(np.int64)
-    np.clip(col, 0, columns - 1, out=col)
-    starts = np.searchsorted(col, np.arange(columns), side="left")
-    present = np.zeros(columns, dtype=bool)
-    present[col] = True
-    # a NaN sentinel lets trailing empty columns index one past the last sample
-    ext = np.append(ys.astype(np.float64, copy=False), np.nan)
-    lo = np.fmin.reduceat(ext, starts)
-    hi = np.fmax.reduceat(ext, starts)
-    lo[~present] = np.nan
-    hi[~present] = np.nan
-    centres = t_lo + (np.arange(columns) + 0.5) * (span / columns)
+    # column of each sample, computed once for all arrays: the first sample of column c
+    # is the first k with xs_first + k*dt >= t_lo + c*span/columns
+    edges = t_lo + np.arange(columns) * (span / columns)
+    starts = np.clip(np.ceil((edges - xs_first) / dt - 1e-9), 0, n).astype(np.int64)
+    present = np.append(starts[1:], n) > starts
+    centres = edges + 0.5 * (span / columns)
     x = np.repeat(centres, 2)
-    out = np.empty(2 * columns, dtype=np.float64)
-    out[0::2] = lo
-    out[1::2] = hi
-    return x, out
+    outs = []
+    for a in arrays:
+        # a NaN sentinel lets trailing empty columns index one past the last sample
+        ext = np.empty(n + 1, dtype=np.float64)
+        ext[:n] = a[sl]
+        ext[n] = np.nan
+        lo = np.fmin.reduceat(ext, starts)
+        hi = np.fmax.reduceat(ext, starts)
+        lo[~present] = np.nan
+        hi[~present] = np.nan
+        out = np.empty(2 * columns, dtype=np.float64)
+        out[0::2] = lo
+        out[1::2] = hi
+        outs.append(out)
+    return x, outs
