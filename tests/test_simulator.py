@@ -1,0 +1,204 @@
+"""The simulator as a real process, reached through a real pseudo-terminal with pyserial."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import serial
+
+from app.device.protocol import (
+    Ack,
+    Command,
+    DeviceState,
+    Event,
+    EventCode,
+    FrameDecoder,
+    Hello,
+    Info,
+    MsgType,
+    Samples,
+    SetOutput,
+    Status,
+    decode_message,
+    encode_message,
+)
+from app.device.sim_process import SimulatorError, SimulatorProcess
+from app.device.waveform import OutputSettings
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Client:
+    """A minimal host: pyserial + FrameDecoder, no threads."""
+
+    def __init__(self, port: str) -> None:
+        self.port = serial.serial_for_url(port, baudrate=921_600, timeout=0.05)
+        self.decoder = FrameDecoder()
+        self.seq = 0
+        self.seqs: list[int] = []
+
+    def send(self, msg) -> None:
+        self.port.write(encode_message(msg, self.seq))
+        self.seq = (self.seq + 1) & 0xFFFF
+
+    def read(self) -> list:
+        out = []
+        for f in self.decoder.feed(self.port.read(self.port.in_waiting or 1)):
+            self.seqs.append(f.seq)
+            out.append(decode_message(f.type, f.body))
+        return out
+
+    def wait_for(self, pred, timeout: float = 3.0) -> list:
+        """Read until a message satisfies ``pred``; return everything read, that one last."""
+        got: list = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for m in self.read():
+                got.append(m)
+                if pred(m):
+                    return got
+        raise AssertionError(f"nothing matched within {timeout} s; got {len(got)} messages")
+
+    def hello(self) -> Info:
+        self.send(Hello(1))
+        return self.wait_for(lambda m: isinstance(m, Info))[-1]
+
+    def close(self) -> None:
+        self.port.close()
+
+
+def _wait_until(cond, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def sim(request):
+    args = getattr(request, "param", [])
+    proc = SimulatorProcess(["--seed", "7", *args])
+    proc.start()
+    yield proc
+    assert proc.alive, proc.log()
+    assert proc.stop() == 0
+
+
+def test_handshake_and_samples_arrive_at_the_configured_rate(sim):
+    assert os.path.islink(sim.port)
+    client = Client(sim.port)
+    try:
+        info = client.hello()
+        assert info.sample_rate == 10_000
+        assert info.serial == "SIM-000001"
+        got = client.wait_for(lambda m: isinstance(m, Samples))
+        first, t0 = got[-1], time.monotonic()
+        last, count = first, 0
+        while time.monotonic() - t0 < 1.5:
+            for m in client.read():
+                if isinstance(m, Samples):
+                    assert m.first_index == last.first_index + last.raw.shape[0]  # no gap
+                    last, count = m, count + m.raw.shape[0]
+        elapsed = time.monotonic() - t0
+        assert count / elapsed == pytest.approx(10_000, rel=0.04)
+        assert client.decoder.stats.crc_errors == 0
+        assert client.decoder.stats.framing_errors == 0
+    finally:
+        client.close()
+
+
+def test_start_without_heartbeats_trips_the_watchdog(sim):
+    client = Client(sim.port)
+    try:
+        client.hello()
+        client.send(SetOutput(2, OutputSettings(amplitude_ua=100, ramp_s=0.1)))
+        client.send(Command(MsgType.START, 3))
+        got = client.wait_for(lambda m: isinstance(m, Event)
+                              and m.code == EventCode.WATCHDOG_TRIP, timeout=2.0)
+        acks = [m.request_id for m in got if isinstance(m, Ack)]
+        assert acks == [2, 3]
+        status = client.wait_for(lambda m: isinstance(m, Status))[-1]
+        assert status.state == DeviceState.WATCHDOG
+        assert status.level_ua == 0
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("sim", [["--drop", "0.05", "--corrupt", "0.0005"]], indirect=True)
+def test_drops_and_corruption_are_counted_by_the_decoder(sim):
+    client = Client(sim.port)
+    try:
+        client.hello()
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            client.read()
+        s = client.decoder.stats
+        assert s.frames_ok > 200
+        assert s.crc_errors + s.framing_errors > 0
+        gaps = sum(1 for a, b in zip(client.seqs, client.seqs[1:], strict=False)
+                   if (b - a) & 0xFFFF != 1)
+        assert gaps > 5
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("sim", [["--disconnect-after", "0.5", "--down-for", "0.5"]],
+                         indirect=True)
+def test_disconnect_then_return_on_the_same_path(sim):
+    path = sim.port
+    client = Client(path)
+    client.hello()
+    with pytest.raises(serial.SerialException):  # the device vanishes under the reader
+        client.wait_for(lambda m: False, timeout=3.0)
+    client.close()
+    assert not os.path.exists(path)
+    _wait_until(lambda: os.path.exists(path), timeout=3.0)
+    client = Client(path)
+    try:
+        assert client.hello().serial == "SIM-000001"
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("sim", [["--tcp"]], indirect=True)
+def test_tcp_mode_serves_a_pyserial_socket_url(sim):
+    assert sim.port.startswith("socket://127.0.0.1:")
+    client = Client(sim.port)
+    try:
+        assert client.hello().max_current_ua == 1000
+    finally:
+        client.close()
+
+
+def test_bad_options_give_a_clear_error():
+    proc = SimulatorProcess(["--corrupt", "2"])
+    with pytest.raises(SimulatorError, match="fraction between 0 and 1"):
+        proc.start()
+    assert not proc.alive
+    proc = SimulatorProcess(["--contact-script", "lift@soon"])
+    with pytest.raises(SimulatorError, match="not a number of seconds"):
+        proc.start()
+
+
+def test_simulator_exits_when_its_parent_dies(tmp_path):
+    code = ("import sys; from app.device.sim_process import SimulatorProcess\n"
+            "p = SimulatorProcess(); p.start(); print(p.pid, flush=True)\n"
+            "import os; os._exit(0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=30, cwd=os.path.dirname(os.path.dirname(__file__)))
+    pid = int(out.stdout.strip())
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie reparented to init is gone too
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] == "Z"
+
+    _wait_until(gone, timeout=5.0)
