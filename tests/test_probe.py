@@ -1,0 +1,82 @@
+"""`python -m app probe`: the technician's link measurement, against the real simulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.commands.probe import ProbeError, format_summary, run_probe
+from app.device.sim_process import SimulatorProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _probe(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "app", "probe", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_probe_json_against_its_own_simulator():
+    done = _probe("--seconds", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1  # one JSON object, nothing else on stdout
+    report = json.loads(lines[0])
+    assert report["device"]["model"]
+    assert report["device"]["sample_rate"] == 10_000
+    expected = report["samples_expected"]
+    assert expected == pytest.approx(report["seconds"] * 10_000, abs=1)
+    assert 1.5 <= report["seconds"] <= 2.5
+    assert report["samples_dropped"] == 0
+    assert report["crc_errors"] == 0
+    assert report["framing_errors"] == 0
+    assert report["samples_received"] >= 0.99 * expected
+    assert report["bytes_per_s"] > 10_000
+    assert report["ok"] is True
+    text = format_summary(report)
+    assert "Verdict    OK" in text
+    assert f"{report['samples_received']} received of {expected} expected" in text
+
+
+def test_probe_counts_corruption(qtbot):
+    with SimulatorProcess(["--corrupt", "0.002"]) as sim:
+        report = run_probe(sim.port, 1.5)
+    assert report["crc_errors"] + report["framing_errors"] > 0
+    assert report["samples_dropped"] > 0
+    assert report["samples_dropped"] == report["samples_expected"] - report["samples_received"]
+    assert report["ok"] is False
+    assert any("dropped" in p for p in report["problems"])
+    assert "PROBLEMS" in format_summary(report)
+
+
+def test_probe_unreachable_port_exits_2_with_a_clear_message(tmp_path):
+    missing = tmp_path / "no-such-device"
+    done = _probe("--port", str(missing), "--seconds", "1")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.strip() == f"error: cannot open {missing}: No such file or directory"
+
+
+def test_probe_silent_port_is_reported(qtbot):
+    master, slave = os.openpty()  # a port that opens but never answers
+    try:
+        with pytest.raises(ProbeError, match="no answer to HELLO"):
+            run_probe(os.ttyname(slave), 1.0, connect_timeout_s=3.0)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_probe_rejects_simulator_faults_with_a_port():
+    done = _probe("--port", "/dev/ttyUSB0", "--corrupt", "0.001")
+    assert done.returncode == 2
+    assert "cannot be used with --port" in done.stderr
+    bad = _probe("--seconds", "zero")
+    assert bad.returncode == 2
+    assert "'zero' is not a number of seconds" in bad.stderr
