@@ -129,11 +129,17 @@ def _sqlite_path(url: URL) -> Path:
     return Path(url.database or "").expanduser()
 
 
-def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+def _sqlite_pragmas(busy_timeout_s: float):
+    def on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        _on_sqlite_connect(dbapi_conn, busy_timeout_s)
+    return on_connect
+
+
+def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, busy_timeout_s: float) -> None:
     cur = dbapi_conn.cursor()
     try:
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=5000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA secure_delete=ON")
@@ -141,8 +147,12 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         cur.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` (validated); SQLite files are created with mode 0600."""
+def make_engine(url: str, busy_timeout_s: float = 5.0) -> Engine:
+    """An engine for ``url`` (validated); SQLite files are created with mode 0600.
+
+    ``busy_timeout_s``: how long SQLite waits for another program's lock before the
+    statement fails as "locked" (the writer then retries).
+    """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_path(parsed)
@@ -154,8 +164,8 @@ def make_engine(url: str) -> Engine:
             _restrict(path)
         except OSError as exc:
             raise StoreError(describe_error(exc, parsed)) from None
-        engine = create_engine(parsed, connect_args={"timeout": 5.0})
-        event.listen(engine, "connect", _on_sqlite_connect)
+        engine = create_engine(parsed, connect_args={"timeout": busy_timeout_s})
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         return engine
     try:
         return create_engine(parsed, pool_pre_ping=True,
