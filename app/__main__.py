@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: $MICROCURRENT_DATABASE_URL, else a local SQLite file)")
     gui.add_argument("--workspace", choices=("practitioner", "trainer", "technician"),
                      help="workspace to open")
+    gui.add_argument("--demo", action="store_true",
+                     help="with the built-in simulator only: start the output at the panel's "
+                     "settings once connected (demonstrations, training, screenshots)")
     gui.add_argument("--screenshot", metavar="PATH",
                      help="wait for live data, save a PNG of the main window to PATH and exit")
     gui.add_argument("--after", type=float, default=1.5, metavar="SECONDS",

@@ -39,8 +39,17 @@ def run_console(args: argparse.Namespace) -> int:
     from app.ui.device_manager import DeviceManager
     from app.ui.main_window import MainWindow
 
+    if args.demo and args.port:
+        print("error: --demo runs only on the built-in simulator, never on a real device "
+              "(drop --port)", file=sys.stderr)
+        return 2
     device = DeviceManager()
     window = MainWindow(device, console_settings())
+    if args.workspace and not window.switch_workspace(args.workspace):
+        print(f"error: could not open the {args.workspace} workspace", file=sys.stderr)
+        return 2
+    if args.demo:
+        window.demo_mode = True
     window.show()
     result = {"code": 0}
     if args.screenshot:

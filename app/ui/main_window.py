@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QDockWidget,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
     QSizePolicy,
+    QStackedWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -20,10 +20,9 @@ from app import APP_NAME
 from app.device.protocol import Ack, DeviceState, Event, EventCode, Info, Nak, Status
 from app.device.samples import SampleBlock
 from app.device.stats import LinkStats
-from app.scope.widget import ScopeWidget
 from app.ui import style
 from app.ui.device_manager import DeviceManager
-from app.ui.output_panel import OutputPanel
+from app.ui.workspaces import Workspace, build_workspaces
 
 CLINIC_DEFAULT_MAX_UA = 600.0
 
@@ -32,6 +31,7 @@ class MainWindow(QMainWindow):
     """Hosts the instruments; every command to the device goes through ``self.device``."""
 
     live_data_seen = Signal()  # first samples shown after a (re)connect
+    workspace_changed = Signal(str)
 
     def __init__(self, device: DeviceManager, settings: QSettings) -> None:
         super().__init__()
@@ -39,28 +39,30 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self._link = None
         self._samples_seen = 0
+        self.demo_mode = False  # simulator only: start output once connected
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
 
-        self.scope = ScopeWidget()
         self.banner = QLabel()
         self.banner.setObjectName("banner")
         self.banner.setVisible(False)
+        self.stack = QStackedWidget()
         central = QWidget()
         lay = QVBoxLayout(central)
-        lay.setContentsMargins(6, 6, 6, 6)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
         lay.addWidget(self.banner)
-        lay.addWidget(self.scope, 1)
+        lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-        self.output = OutputPanel()
-        dock = QDockWidget("Output", self)
-        dock.setObjectName("dock_output")
-        dock.setWidget(self.output)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.output_dock = dock
+        self.workspaces: dict[str, Workspace] = {}
+        for ws in build_workspaces(self):
+            self.workspaces[ws.name] = ws
+            self.stack.addWidget(ws)
+            ws.restore_layout(settings)
+        technician = self.workspaces["technician"]
+        self.scope = technician.scope
+        self.output = technician.output
 
         self._build_toolbar()
         self._build_status_bar()
@@ -92,9 +94,16 @@ class MainWindow(QMainWindow):
         bar.setObjectName("toolbar_main")
         bar.setMovable(False)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
-        self.freeze_action = QAction("Freeze scope", self, checkable=True)
-        self.freeze_action.toggled.connect(self.scope.freeze)
-        bar.addAction(self.freeze_action)
+        self.workspace_actions = QActionGroup(self)
+        self.workspace_actions.setExclusive(True)
+        for i, ws in enumerate(self.workspaces.values()):
+            act = QAction(ws.title, self, checkable=True)
+            act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            act.setToolTip(f"{ws.title} workspace (Ctrl+{i + 1})")
+            act.setData(ws.name)
+            act.triggered.connect(lambda _=False, n=ws.name: self.switch_workspace(n))
+            self.workspace_actions.addAction(act)
+            bar.addAction(act)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
@@ -150,7 +159,8 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings) -> None:
         if self._link is not None:
             self._link.set_output(settings)
-            self.scope.set_reference(settings)
+            for ws in self.workspaces.values():
+                ws.reference_changed(settings)
 
     def _send(self, method: str) -> None:
         if self._link is None or not self._link.is_connected:
@@ -163,10 +173,13 @@ class MainWindow(QMainWindow):
         self.hide_alarm()
         self.device_label.setText(
             f"<b>{info.model}</b> · {info.serial} · firmware {info.firmware}")
-        self.scope.set_device_info(info)
+        for ws in self.workspaces.values():
+            ws.device_connected(info)
         self.output.set_limits(info, CLINIC_DEFAULT_MAX_UA, "clinic maximum")
         self.output.set_device_state(DeviceState.IDLE, connected=True)
         self.apply_settings(self.output.settings())
+        if self.demo_mode and self.device.simulator is not None:
+            self._link.start_output()
 
     def _on_disconnected(self, reason: str) -> None:
         self._show_disconnected(reason)
@@ -180,7 +193,7 @@ class MainWindow(QMainWindow):
         self.output.set_device_state(DeviceState.IDLE, connected=False)
 
     def _on_samples(self, block: SampleBlock) -> None:
-        self.scope.append(block)
+        self.current_workspace().samples_received(block)
         self._samples_seen += len(block)
         if self._samples_seen == len(block):
             self.live_data_seen.emit()
@@ -237,11 +250,11 @@ class MainWindow(QMainWindow):
         if link is None or not link.is_connected:
             return
         s: LinkStats = link.stats
-        quality = style.OK if s.crc_errors + s.dropped_samples == 0 else style.WARN
+        colour = {"good": style.OK, "degraded": style.WARN}.get(s.quality, style.ALARM)
         self.link_label.setText(
-            style.pill("LINK", quality)
+            style.pill(f"LINK {s.quality.upper()}", colour)
             + f" {s.frames_per_s:.0f} frames/s · {s.bytes_per_s / 1000:.1f} kB/s"
-            + f" · CRC errors {s.crc_errors} · dropped {s.dropped_samples}")
+            + f" · errors {s.error_count} · dropped {s.samples_dropped}")
 
     # ------------------------------------------------------------------ alarms
 
@@ -257,6 +270,31 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(False)
         self.banner.setProperty("kind", "")
 
+    # ------------------------------------------------------------------ workspaces
+
+    def current_workspace(self) -> Workspace:
+        return self.stack.currentWidget()  # type: ignore[return-value]
+
+    def switch_workspace(self, name: str) -> bool:
+        """Show workspace ``name``; False if it stays closed (e.g. a wrong PIN)."""
+        ws = self.workspaces.get(name)
+        if ws is None:
+            return False
+        if ws is not self.current_workspace() and not ws.may_enter(self):
+            self._check_current_action()
+            return False
+        self.current_workspace().leave()
+        self.stack.setCurrentWidget(ws)
+        ws.enter()
+        self._check_current_action()
+        self.workspace_changed.emit(name)
+        return True
+
+    def _check_current_action(self) -> None:
+        name = self.current_workspace().name
+        for act in self.workspace_actions.actions():
+            act.setChecked(act.data() == name)
+
     # ------------------------------------------------------------------ window state
 
     def _restore_window_state(self) -> None:
@@ -266,6 +304,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        start = self.settings.value("window/workspace", "practitioner")
+        if not (isinstance(start, str) and self.switch_workspace(start)):
+            self.switch_workspace(next(iter(self.workspaces)))
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         st = self.device.state
@@ -277,5 +318,8 @@ class MainWindow(QMainWindow):
                 return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/workspace", self.current_workspace().name)
+        for ws in self.workspaces.values():
+            ws.save_layout(self.settings)
         self.device.close()  # ESTOP first, then the link and the simulator
         event.accept()
