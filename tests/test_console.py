@@ -1,0 +1,79 @@
+"""The console window end to end against the simulator process over a real pty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from app.device.protocol import DeviceState
+from app.ui.device_manager import DeviceManager
+from app.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def console(qtbot, tmp_path):
+    device = DeviceManager()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(device, settings)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.live_data_seen, timeout=15000):
+        assert device.open(None)
+    yield window
+    device.close()
+
+
+def _wait_state(qtbot, window, state, timeout=5000):
+    qtbot.waitUntil(lambda: window.device.state == state, timeout=timeout)
+
+
+def test_live_data_and_status_bar(console):
+    assert "MC-SIM" in console.device_label.text()
+    assert console.device.info is not None
+    assert console.device.info.sample_rate > 0
+
+
+def test_esc_is_an_emergency_stop(qtbot, console):
+    link = console.device.link
+    console.output.amplitude.setValue(200)
+    console.output.ramp.setValue(0.2)
+    console.output.start_button.click()
+    _wait_state(qtbot, console, DeviceState.RUNNING)
+    qtbot.keyClick(console, Qt.Key.Key_Escape)
+    assert "EMERGENCY STOP" in console.banner.text()  # shown at once, before any answer
+    _wait_state(qtbot, console, DeviceState.ESTOPPED)
+    # After the stop, every delivered sample is zero.
+    blocks = []
+    link.samples_received.connect(blocks.append)
+    qtbot.waitUntil(lambda: sum(len(b) for b in blocks) > 500, timeout=3000)
+    assert np.max(np.abs(np.concatenate([b.current_ua for b in blocks]))) < 2.0
+    # A latched stop needs an explicit reset.
+    assert console.output.reset_button.isVisibleTo(console.output)
+    console.output.reset_button.click()
+    _wait_state(qtbot, console, DeviceState.IDLE)
+
+
+def test_refused_command_is_shown(qtbot, console):
+    from app.device.waveform import OutputSettings
+
+    with qtbot.waitSignal(console.device.link.command_answered, timeout=3000):
+        console.apply_settings(OutputSettings(amplitude_ua=1500.0))
+    assert "refused" in console.output.message.text().lower()
+    assert "1500" in console.output.message.text() or "range" in console.output.message.text()
+
+
+def test_close_stops_output_first(qtbot, console, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    console.output.start_button.click()
+    _wait_state(qtbot, console, DeviceState.RAMP_UP)
+    sent = []
+    link = console.device.link
+    original = link.estop
+    monkeypatch.setattr(link, "estop", lambda: (sent.append("estop"), original())[1])
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    console.close()
+    assert sent == ["estop"]
+    assert console.device.link is None
