@@ -374,6 +374,12 @@ class SessionMachine:
     def _send_output(self, amplitude_ua: float) -> None:
         step = self.step
         assert step is not None
+        problem = self._frequency_problem(step)
+        if problem:  # never send what the device cannot do; stop a session under way
+            self._alarm(f"step {self.run.index + 1 if self.run else 1}: {problem}")
+            if self.state in ACTIVE:
+                self._stop("the step cannot run on this device")
+            return
         self.commanded_ua = amplitude_ua
         self._command(CommandKind.SET_OUTPUT, replace(step.output, amplitude_ua=amplitude_ua))
 
@@ -573,6 +579,11 @@ class SessionMachine:
             return
         if self.device is None:
             self._notice("the device is not connected")
+            return
+        assert self.step is not None
+        problem = self._frequency_problem(self.step)
+        if problem:
+            self._alarm(f"cannot resume: {problem}")
             return
         d = self.decision()
         if self.commanded_ua > d.allowed_ua:
