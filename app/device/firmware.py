@@ -153,6 +153,11 @@ class Firmware:
                     voltage_lsb_v=VOLTAGE_LSB_V, watchdog_ms=int(WATCHDOG_S * 1000),
                     max_samples_per_frame=self.spf)
 
+    def next_frame_time(self) -> float:
+        """The time (on the caller's clock) when the SAMPLES frame being filled is complete."""
+        end = self._index - self._pending.n + self.spf
+        return self._t0 + end / self.sample_rate
+
     def take_outgoing(self) -> list[Message]:
         out, self._out = self._out, []
         return out
@@ -161,9 +166,16 @@ class Firmware:
         """Lift (False) or place (True) the probes; the firmware notices on the next sample."""
         self.load.contact = bool(contact)
 
-    def advance(self, now: float) -> None:
-        """Generate every sample due by ``now`` (and the STATUS frames that fall due)."""
+    def advance(self, now: float, *, whole_frames: bool = False) -> None:
+        """Generate every sample due by ``now`` (and the STATUS frames that fall due).
+
+        ``whole_frames``: stop at the last complete SAMPLES frame (fewer, larger chunks;
+        the simulator's loop uses it). Host messages always advance to the exact sample.
+        """
         due = int((now - self._t0) * self.sample_rate)
+        if whole_frames:
+            frame_start = self._index - self._pending.n
+            due = frame_start + (due - frame_start) // self.spf * self.spf
         while self._index < due:
             n = min(due - self._index, self.spf - self._pending.n)
             if self.state in _DRIVING or self.state in (DeviceState.PAUSED,

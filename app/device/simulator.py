@@ -312,14 +312,14 @@ class Simulator:
                       f"{opts.sample_rate} S/s needs about {int(need)} B/s: frames will be lost")
         script = collections.deque(opts.contact_script)
         byte_rate = opts.baud / BITS_PER_BYTE
-        burst = max(64.0, byte_rate * 0.004)
+        frame_s = fw.spf / fw.sample_rate
+        burst = max(300.0, byte_rate * frame_s * 2)  # line time of two frame periods
         credit = 0.0
         last = start
         hung = False
         down_until: float | None = None
         disconnect_at = start + opts.disconnect_after if opts.disconnect_after else None
         hang_at = start + opts.hang_after if opts.hang_after else None
-        frame_s = fw.spf / fw.sample_rate
         self._say(f"serving {self.transport.url} at {opts.baud} baud, "
                   f"{opts.sample_rate} S/s, serial {opts.serial}")
         try:
@@ -353,7 +353,10 @@ class Simulator:
                     self._say(f"disconnect: the device is back at {self.transport.url}")
                 # -- wait for host bytes or the next frame
                 fds = self.transport.read_fds()
-                timeout = 0.002 if self._tx else frame_s
+                timeout = fw.next_frame_time() - now + 0.0002  # just past the frame end
+                if self._tx and self.transport.has_peer and not hung:
+                    timeout = min(timeout, (len(self._tx[0]) - credit) / byte_rate)
+                timeout = min(max(timeout, 0.0005), frame_s)
                 if fds:
                     readable, _, _ = select.select(fds, [], [], timeout)
                 else:
@@ -364,7 +367,7 @@ class Simulator:
                     data = self.transport.on_readable(fd)
                     if data:
                         self._handle_host_bytes(data, now)
-                fw.advance(now)
+                fw.advance(now, whole_frames=True)
                 for msg in fw.take_outgoing():
                     self._queue(encode_message(msg, self._seq), hung or down_until is not None)
                     self._seq = (self._seq + 1) & 0xFFFF
