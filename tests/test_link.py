@@ -514,3 +514,32 @@ def test_fake_device_answers_commands(qtbot, make_link):
         assert isinstance(ack, Ack)
         assert ack.command == MsgType.SIM_CONTROL
         assert link_mod.COMMAND_TIMEOUT_S == 0.5
+
+
+def test_estop_jumps_the_queue(qtbot):
+    worker = link_mod._LinkWorker("/nonexistent", 921600)
+    for i in range(3):
+        worker.enqueue(Command(MsgType.START, i + 1))
+    worker.enqueue(Command(MsgType.ESTOP, 9))
+    assert [m.request_id for m in worker._queue] == [9, 1, 2, 3]
+
+
+def test_estop_wakes_the_worker_on_a_quiet_line(qtbot, make_link):
+    """With little traffic the worker sleeps in select(); ESTOP must not wait for it."""
+    with FakeDevice() as dev:
+        link = make_link(dev.path)
+        _connect(qtbot, link)
+        link.set_frame_logging(True)
+        sent: list[FrameRecord] = []
+        link.frame_logged.connect(lambda r: sent.append(r) if r.direction == "tx" else None)
+        delays = []
+        for _ in range(5):
+            t_call = time.monotonic()
+            ack = _answer(qtbot, link, link.estop)
+            assert isinstance(ack, Ack)
+            qtbot.waitUntil(lambda rid=ack.request_id: any(
+                getattr(r.message, "request_id", None) == rid for r in sent), timeout=1000)
+            record = next(r for r in sent if getattr(r.message, "request_id", None)
+                          == ack.request_id)
+            delays.append(record.at - t_call)
+        assert max(delays) < 0.02, delays
