@@ -31,6 +31,9 @@ MEASUREMENTS: dict[str, tuple[str, str]] = {
     "i_peak_pos_ua": ("I peak +", "µA"),
     "i_peak_neg_ua": ("I peak −", "µA"),
     "i_pp_ua": ("I peak-peak", "µA"),
+    "i_high_ua": ("I high", "µA"),
+    "i_low_ua": ("I low", "µA"),
+    "i_amplitude_ua": ("I amplitude (high − low)", "µA"),
     "i_mean_ua": ("I mean (DC)", "µA"),
     "i_rms_ua": ("I RMS", "µA"),
     "charge_per_phase_uc": ("Charge / phase", "µC"),
@@ -125,6 +128,14 @@ def measure_arrays(current: np.ndarray, voltage: np.ndarray, sample_rate: float,
         out["v_pp_v"] = float(np.max(v[okv]) - np.min(v[okv]))
 
     lv = levels(i)
+    if lv is not None and lv.span > 0:
+        vi = i[ok]
+        upper = vi[vi >= lv.base + 0.9 * lv.span]
+        lower = vi[vi <= lv.base + 0.1 * lv.span]
+        if upper.size and lower.size:
+            out["i_high_ua"] = float(np.median(upper))
+            out["i_low_ua"] = float(np.median(lower))
+            out["i_amplitude_ua"] = out["i_high_ua"] - out["i_low_ua"]
     rise = fall = np.zeros(0)
     if lv is not None and lv.span > 0:
         rise, fall = crossings(i, lv.mid, HYSTERESIS_FRACTION * lv.span / 2)

@@ -76,7 +76,7 @@ class SyntheticSource:
         sync[idx == 0] = True
         flags = np.full(n, SampleFlag.OUTPUT_ON | SampleFlag.CONTACT, dtype=np.uint8)
         if s.polarity == Polarity.ALTERNATING:
-            flags[alternating_sign(s, t) < 0] |= SampleFlag.SIGN_NEGATIVE
+            flags[alternating_sign(s, t) < 0] |= np.uint8(SampleFlag.SIGN_NEGATIVE)
         cur = np.empty(n)
         volt = np.empty(n)
         a = math.exp(-1.0 / (fs * load.rp_ohm * load.cp_f))
@@ -87,7 +87,7 @@ class SyntheticSource:
             if abs(v) > load.compliance_v:
                 v = math.copysign(load.compliance_v, v)
                 i_a = (v - vc) / load.rs_ohm
-                flags[k] |= SampleFlag.COMPLIANCE
+                flags[k] |= np.uint8(SampleFlag.COMPLIANCE)
             cur[k] = i_a * 1e6
             volt[k] = v
             vc = vc * a + i_a * load.rp_ohm * (1.0 - a)
