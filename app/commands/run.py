@@ -1,15 +1,193 @@
-"""`python -m app run`."""
+"""``python -m app run``: a headless treatment run against a device, recorded in the store.
+
+For burn-in, automation and demonstrations. The run goes through exactly the same
+engine (limits, session state machine, programs) and store writer as the console.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
+
+SIMULATOR_START_TIMEOUT_S = 15.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="(not available yet)")
-    p.set_defaults(func=_main)
+    p = sub.add_parser("run", help="run a treatment program headless, recorded in the store",
+                       description=__doc__)
+    p.add_argument("--program", required=True, help="program ID (see `programs list`)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--client", type=int, help="client ID in the store")
+    who.add_argument("--training", action="store_true",
+                     help="run on the built-in training client (marked as training)")
+    p.add_argument("--seconds", type=float, required=True,
+                   help="stop (ramped) after this many seconds, or earlier at program end")
+    p.add_argument("--port", help="serial port or URL (default: start the simulator)")
+    p.add_argument("--database-url", help="store URL (default: the local SQLite file)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=main)
 
 
-def _main(args: argparse.Namespace) -> int:
-    print("error: 'run' is not available in this build yet", flush=True)
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
     return 2
+
+
+def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
+    if not (args.seconds > 0):
+        return _fail(f"--seconds must be above 0 (got {args.seconds})")
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    from app.device.link import DeviceLink
+    from app.device.sim_process import SimulatorProcess
+    from app.engine.controller import SessionController
+    from app.engine.programs import ProgramError, load_library
+    from app.engine.recorder import SessionRecorder
+    from app.engine.session import SessionState
+    from app.store.database import StoreError, open_store
+    from app.store.services import get_client, screening_status
+    from app.store.writer import StoreWriter
+
+    try:
+        engine, store = open_store(args.database_url)
+    except StoreError as exc:
+        return _fail(str(exc))
+    try:
+        library = load_library()
+    except ProgramError as exc:
+        return _fail(str(exc))
+    program = next((p for p in library.programs if p.id == args.program), None)
+    if program is None:
+        known = ", ".join(sorted(p.id for p in library.programs))
+        return _fail(f"no program with ID '{args.program}'. Known: {known}")
+
+    if args.training:
+        client_id = store.training_client_id
+        limit_ua = None
+    else:
+        client_id = args.client
+        client = get_client(engine, client_id)
+        if client is None:
+            return _fail(f"no client with ID {client_id} in {store.url}")
+        evaluation = screening_status(engine, client_id)
+        if not evaluation.status.allows_output:
+            reasons = "; ".join(r.text for r in evaluation.reasons) or evaluation.status.value
+            return _fail(f"client {client_id} may not be treated now "
+                         f"(screening {evaluation.status.value}): {reasons}")
+        limit_ua = client.current_limit_ua
+
+    qapp = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
+    sim = None
+    port = args.port
+    if port is None:
+        sim = SimulatorProcess()
+        try:
+            port = sim.start(SIMULATOR_START_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - reported to the user
+            return _fail(f"could not start the device simulator: {exc}")
+
+    errors: list[str] = []
+    writer = StoreWriter(engine, on_error=errors.append)
+    recorder = SessionRecorder(writer, client_id, training=args.training,
+                               operator_id=store.default_operator_id)
+    recorder.set_program(program.id)
+    link = DeviceLink(port)
+    controller = SessionController(link)
+    summary: dict[str, Any] = {"program": program.id, "client_id": client_id,
+                               "training": bool(args.training), "port": port}
+    started = {"done": False, "stopping": False}
+
+    def on_connected(info) -> None:
+        recorder.set_device(info.serial, info.firmware)
+        summary["device"] = {"model": info.model, "serial": info.serial,
+                             "firmware": info.firmware}
+        if not started["done"]:
+            controller.choose_client(str(client_id), limit_ua=limit_ua, screening_passed=True,
+                                     training=bool(args.training))
+            controller.load_program(program)
+
+    def on_step(view) -> None:
+        if view is None:
+            return
+        step = program.steps[view.step_index]
+        recorder.on_step(view.step_index, ",".join(view.zones) or "manual",
+                         {"step": step.name, **step.to_json()}, step.duration_s)
+
+    def on_state(state: SessionState) -> None:
+        view = controller.guided_view()
+        recorder.on_state(state, program_finished=bool(view and view.finished))
+        if state == SessionState.READY and not started["done"]:
+            started["done"] = True
+            controller.start()
+        elif started["done"] and not recorder.recording and state != SessionState.READY \
+                and state not in (SessionState.RAMPING_UP,):
+            finish()
+
+    def stop_run() -> None:
+        if recorder.recording:
+            started["stopping"] = True
+            controller.stop()
+        else:
+            finish()
+
+    def finish() -> None:
+        if summary.get("finished"):
+            return
+        summary["finished"] = True
+        summary["final_state"] = controller.state.value
+        QTimer.singleShot(0, qapp.quit)
+
+    def give_up() -> None:
+        errors.append(f"the run did not finish within {args.seconds + 60:.0f} s")
+        controller.estop()
+        finish()
+
+    link.connected.connect(on_connected)
+    link.samples_received.connect(recorder.on_samples)
+    controller.record_emitted.connect(recorder.on_record)
+    controller.state_changed.connect(on_state)
+    controller.step_changed.connect(on_step)
+    controller.alarm.connect(lambda text: errors.append(text))
+    feed = QTimer()
+    feed.timeout.connect(link.feed_watchdog)
+    feed.start(100)
+    QTimer.singleShot(int(args.seconds * 1000), stop_run)
+    QTimer.singleShot(int((args.seconds + 60) * 1000), give_up)
+    link.start()
+    qapp.exec()
+
+    feed.stop()
+    if recorder.recording:  # the run ended some other way (link lost, give-up)
+        recorder.close(recorder.outcome or _outcome_for(controller.state))
+    controller.shutdown()
+    link.stop(3000)
+    if sim is not None:
+        sim.stop()
+    flushed = writer.flush(10.0)
+    writer.close(10.0)
+    engine.dispose()
+    summary.update({
+        "outcome": recorder.outcome.value if recorder.outcome else None,
+        "sessions_recorded": recorder.sessions_recorded,
+        "samples_recorded": recorder.samples_recorded,
+        "store": store.url,
+        "errors": errors,
+    })
+    if args.json:
+        print(json.dumps(summary, indent=2), flush=True)
+    else:
+        print(f"program {program.id} on client {client_id}: outcome {summary['outcome']}, "
+              f"{recorder.samples_recorded} samples recorded in {store.url}", flush=True)
+        for e in errors:
+            print(f"  alarm: {e}", flush=True)
+    ok = recorder.sessions_recorded > 0 and flushed
+    return 0 if ok else 1
+
+
+def _outcome_for(state):
+    from app.engine.recorder import END_OUTCOMES
+    from app.store.models import Outcome
+
+    return END_OUTCOMES.get(state, Outcome.INTERRUPTED)

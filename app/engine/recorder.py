@@ -1,0 +1,186 @@
+"""Records a treatment session into the store: the glue between the engine and the writer.
+
+No Qt. Whoever owns the session controller forwards three things here (the console's
+practitioner desk and the headless ``run`` command both do):
+
+* :meth:`SessionRecorder.on_state` — each session state change: entering ramp-up opens
+  a store session, reaching an end state closes it with its outcome;
+* :meth:`SessionRecorder.on_record` — each engine record, stored as a timestamped event
+  (records from before the session opened, such as the client and program chosen, are
+  kept and written when it opens);
+* :meth:`SessionRecorder.on_samples` — each sample block, stored as compressed chunks
+  while output is under way, and summed per program step (charge, mean current, |V/I|).
+
+Nothing here waits: the writer queues every request on its own thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.device.samples import SampleBlock
+from app.engine.session import SessionRecord, SessionState
+from app.store.models import Outcome
+
+RECORDING_STATES = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING,
+                              SessionState.PAUSED, SessionState.CONTACT_LOST,
+                              SessionState.RAMPING_DOWN})
+END_OUTCOMES = {
+    SessionState.ESTOPPED: Outcome.EMERGENCY_STOPPED,
+    SessionState.LINK_LOST: Outcome.INTERRUPTED,
+    SessionState.DEVICE_FAULT: Outcome.FAULT,
+}
+PRE_SESSION_RECORDS = 50
+
+
+@dataclass
+class _StepTotals:
+    position: int
+    zone: str
+    parameters: dict[str, Any]
+    planned_s: float
+    started: float
+    samples: int = 0
+    sum_i: float = 0.0
+    sum_abs_i: float = 0.0
+    sum_abs_v: float = 0.0
+    sample_rate: float = 0.0
+    active_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, block: SampleBlock) -> None:
+        i = block.current_ua.astype(np.float64)
+        self.samples += len(block)
+        self.sum_i += float(i.sum())
+        self.sum_abs_i += float(np.abs(i).sum())
+        self.sum_abs_v += float(np.abs(block.voltage_v).sum())
+        self.sample_rate = block.sample_rate
+
+
+class SessionRecorder:
+    """See the module docstring. ``writer`` is an app.store.writer.StoreWriter."""
+
+    def __init__(self, writer: Any, client_id: int, *, training: bool = False,
+                 operator_id: int | None = None, device_serial: str = "",
+                 firmware: str = "") -> None:
+        self.writer = writer
+        self.client_id = client_id
+        self.training = training
+        self.operator_id = operator_id
+        self.device_serial = device_serial
+        self.firmware = firmware
+        self.program_id = ""
+        self.session_uid: str | None = None
+        self.outcome: Outcome | None = None
+        self.sessions_recorded = 0
+        self.samples_recorded = 0
+        self._state = SessionState.IDLE
+        self._pre: deque[SessionRecord] = deque(maxlen=PRE_SESSION_RECORDS)
+        self._step: _StepTotals | None = None
+        self._steps_written = 0
+        self._program_finished = False
+
+    @property
+    def recording(self) -> bool:
+        return self.session_uid is not None
+
+    def set_device(self, serial: str, firmware: str) -> None:
+        self.device_serial, self.firmware = serial, firmware
+
+    def set_program(self, program_id: str) -> None:
+        self.program_id = program_id
+
+    # -- inputs -------------------------------------------------------------
+
+    def on_record(self, record: SessionRecord) -> None:
+        if self.session_uid is None:
+            self._pre.append(record)
+            return
+        self._write_event(record)
+
+    def on_state(self, state: SessionState, *, program_finished: bool = False) -> None:
+        old, self._state = self._state, state
+        if self.session_uid is None and state == SessionState.RAMPING_UP \
+                and old not in RECORDING_STATES:
+            self._open()
+        elif self.session_uid is not None and state not in RECORDING_STATES:
+            if state in END_OUTCOMES:
+                outcome = END_OUTCOMES[state]
+            elif program_finished or not self.program_id or self.program_id == "manual":
+                outcome = Outcome.COMPLETED
+            else:
+                outcome = Outcome.STOPPED
+            self.close(outcome)
+
+    def on_step(self, position: int, zone: str, parameters: dict[str, Any],
+                planned_s: float) -> None:
+        """A program step became current: the previous one is written with its totals."""
+        self._finish_step()
+        self._step = _StepTotals(position, zone, dict(parameters), planned_s, time.monotonic())
+
+    def on_samples(self, block: SampleBlock) -> None:
+        if self.session_uid is None or self._state not in RECORDING_STATES:
+            return
+        self.writer.add_samples(self.session_uid, block)
+        self.samples_recorded += len(block)
+        if self._step is not None:
+            self._step.add(block)
+
+    def close(self, outcome: Outcome) -> None:
+        """End the open session (also used when the console closes mid-session)."""
+        if self.session_uid is None:
+            return
+        self._finish_step()
+        self.writer.end_session(self.session_uid, outcome)
+        self.outcome = outcome
+        self.session_uid = None
+        self.sessions_recorded += 1
+
+    # -- internals ------------------------------------------------------------
+
+    def _open(self) -> None:
+        self.session_uid = self.writer.begin_session(
+            self.client_id, operator_id=self.operator_id, program=self.program_id,
+            device_serial=self.device_serial, firmware=self.firmware, training=self.training)
+        self.outcome = None
+        self._steps_written = 0
+        while self._pre:
+            self._write_event(self._pre.popleft())
+        if self._step is not None:  # the step already current when output started
+            self._step.started = time.monotonic()
+            self._step.samples = 0
+
+    def _write_event(self, record: SessionRecord) -> None:
+        payload = {"state": record.state, "message": record.message}
+        payload.update({k: _jsonable(v) for k, v in record.data.items()})
+        self.writer.add_event(self.session_uid, record.kind, payload, timestamp=record.at)
+
+    def _finish_step(self) -> None:
+        step, self._step = self._step, None
+        if step is None or self.session_uid is None or step.samples == 0:
+            return
+        fs = step.sample_rate or 1.0
+        mean_i = step.sum_abs_i / step.samples
+        impedance = (step.sum_abs_v / step.sum_abs_i * 1e6) if step.sum_abs_i > 0 else None
+        self.writer.add_step(
+            self.session_uid, step.position, step.zone, step.parameters, step.planned_s,
+            time.monotonic() - step.started, charge_uc=step.sum_i / fs,
+            mean_current_ua=mean_i, mean_impedance_ohm=impedance)
+        self._steps_written += 1
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "value"):
+        return _jsonable(value.value)
+    return str(value)
