@@ -543,3 +543,38 @@ def test_estop_wakes_the_worker_on_a_quiet_line(qtbot, make_link):
                           == ack.request_id)
             delays.append(record.at - t_call)
         assert max(delays) < 0.02, delays
+
+
+def test_a_worker_bug_is_reported_not_swallowed(qtbot, make_link, monkeypatch):
+    def broken(self, port):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(link_mod._LinkWorker, "_handshake", broken)
+    master, slave = os.openpty()
+    try:
+        link = make_link(os.ttyname(slave))
+        with qtbot.waitSignal(link.disconnected, timeout=2000) as got:
+            link.start()
+        assert got.args[0] == "internal error in the device link: ZeroDivisionError('boom')"
+        assert link.is_running  # it keeps trying, with backoff, until stop()
+        assert link.stop(2000)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_estop_right_before_stop_still_reaches_the_device(qtbot, simulator, make_link):
+    url = simulator()
+    first = make_link(url)
+    feeder = _feeder(first)
+    _connect(qtbot, first)
+    assert isinstance(_answer(qtbot, first, lambda: first.set_output(OutputSettings())), Ack)
+    assert isinstance(_answer(qtbot, first, first.start_output), Ack)
+    feeder.stop()
+    first.estop()
+    assert first.stop(2000)  # what the console does on close: ESTOP, then stop at once
+    second = make_link(url)
+    _connect(qtbot, second)
+    with qtbot.waitSignal(second.status_received, timeout=1000) as got:
+        pass
+    assert got.args[0].state == DeviceState.ESTOPPED

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 import os
 import select
@@ -55,6 +56,8 @@ from app.device.protocol import (
 from app.device.samples import SampleBlock
 from app.device.stats import LinkCounter, LinkStats
 from app.device.waveform import OutputSettings
+
+log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT_S = 0.5  # a command without ACK/NAK after this has failed
 HANDSHAKE_TIMEOUT_S = 1.0  # HELLO → INFO
@@ -305,7 +308,13 @@ class _LinkWorker(QObject):
         try:
             while not self._stop.is_set():
                 try:
-                    self._session()
+                    try:
+                        self._session()
+                    except _LinkDown:
+                        raise
+                    except Exception as exc:  # a bug must not kill the link silently
+                        log.exception("device link worker failed")
+                        raise _LinkDown(f"internal error in the device link: {exc!r}") from exc
                 except _LinkDown as down:
                     was_connected = self._is_connected
                     self._link_lost(down.reason)
