@@ -1,0 +1,253 @@
+"""SessionController: against a recording fake link, then end to end with the simulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Signal
+from test_engine_support import PROGRAM, status
+
+from app.device.protocol import (
+    PROTOCOL_VERSION,
+    Ack,
+    DeviceState,
+    Info,
+    MsgType,
+    Nak,
+    NakReason,
+    SampleFlag,
+)
+from app.engine.controller import SessionController
+from app.engine.programs import load_program
+from app.engine.session import SessionState
+
+S = SessionState
+INFO = Info(0, PROTOCOL_VERSION, "FAKE", "F-1", "1.0", 1000.0, 0.5, 2000.0, 20.0, 10_000,
+            0.05, 0.001, 500, 50)
+
+
+class FakeLink(QObject):
+    """Records every call, in order; answers nothing by itself."""
+
+    connected = Signal(object)
+    disconnected = Signal(str)
+    status_received = Signal(object)
+    event_received = Signal(object)
+    command_answered = Signal(int, object)
+    command_failed = Signal(int, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+        self.fed = 0
+        self._rid = 0
+
+    def _call(self, name, *args) -> int:
+        self._rid += 1
+        self.calls.append((name, self._rid, *args))
+        return self._rid
+
+    def set_output(self, settings):
+        return self._call("set_output", settings)
+
+    def start_output(self):
+        return self._call("start_output")
+
+    def pause(self):
+        return self._call("pause")
+
+    def resume(self):
+        return self._call("resume")
+
+    def stop_output(self):
+        return self._call("stop_output")
+
+    def estop(self):
+        return self._call("estop")
+
+    def reset(self):
+        return self._call("reset")
+
+    def feed_watchdog(self):
+        self.fed += 1
+
+    def names(self):
+        return [c[0] for c in self.calls]
+
+    def rid_of(self, name):
+        return [c[1] for c in self.calls if c[0] == name][-1]
+
+
+@pytest.fixture
+def rig(qtbot):
+    link = FakeLink()
+    ctl = SessionController(link, tick_ms=20)
+    yield link, ctl
+    ctl.shutdown()
+
+
+def ready(link, ctl):
+    link.connected.emit(INFO)
+    ctl.choose_client("c1", screening_passed=True)
+    ctl.load_program(PROGRAM)
+    link.status_received.emit(status(DeviceState.IDLE, contact=True))
+    assert ctl.state is S.READY
+
+
+def running(link, ctl):
+    ready(link, ctl)
+    ctl.start()
+    link.status_received.emit(status(DeviceState.RUNNING, contact=True))
+    assert ctl.state is S.RUNNING
+
+
+def test_estop_reaches_the_link_before_anything_else(rig):
+    link, ctl = rig
+    running(link, ctl)
+    seen_at_signal: list[list[str]] = []
+    ctl.state_changed.connect(lambda _s: seen_at_signal.append(link.names()))
+    ctl.record_emitted.connect(lambda _r: seen_at_signal.append(link.names()))
+    n = len(link.calls)
+    ctl.estop()
+    assert link.names()[n:] == ["estop"]  # exactly one ESTOP, nothing else sent
+    assert seen_at_signal
+    assert all(names[n:] == ["estop"] for names in seen_at_signal)
+    assert ctl.state is S.ESTOPPED
+
+
+def test_signals_for_ui_and_store(rig, qtbot):
+    link, ctl = rig
+    states, steps, limits, records, alarms = [], [], [], [], []
+    ctl.state_changed.connect(states.append)
+    ctl.step_changed.connect(steps.append)
+    ctl.limits_changed.connect(limits.append)
+    ctl.record_emitted.connect(records.append)
+    ctl.alarm.connect(alarms.append)
+    running(link, ctl)
+    assert states == [S.READY, S.RAMPING_UP, S.RUNNING]
+    assert steps[-1].step_index == 0
+    assert steps[-1].program_id == "test_program"
+    ctl.set_client_limit(120.0)
+    assert limits[-1].layer.value == "client"
+    assert limits[-1].allowed_ua == 120.0
+    assert link.calls[-1][0] == "set_output"
+    assert link.calls[-1][2].amplitude_ua == 120.0
+    ctl.skip_step()
+    assert steps[-1].step_index == 1
+    assert {r.kind for r in records} >= {"transition", "command", "step", "client", "program",
+                                         "device", "parameter"}
+    link.disconnected.emit("cable")
+    assert ctl.state is S.LINK_LOST
+    assert alarms
+    assert "link to the device lost" in alarms[-1].lower()
+
+
+def test_tick_feeds_the_watchdog_and_reports_progress(rig, qtbot):
+    link, ctl = rig
+    running(link, ctl)
+    views = []
+    ctl.progress_changed.connect(views.append)
+    qtbot.waitUntil(lambda: link.fed >= 3 and len(views) >= 3, timeout=2000)
+    assert views[-1].step_remaining_s < PROGRAM.steps[0].duration_s
+
+
+def test_a_refused_start_goes_back_and_alarms(rig, qtbot):
+    link, ctl = rig
+    ready(link, ctl)
+    ctl.start()
+    with qtbot.waitSignal(ctl.alarm, timeout=1000) as got:
+        link.command_answered.emit(link.rid_of("start_output"),
+                                   Nak(0, MsgType.START, NakReason.NO_CONTACT, "probes"))
+    assert "refused start: no contact (probes)" in got.args[0]
+    assert ctl.state is S.READY
+    assert not ctl.machine.output_on
+
+
+def test_acks_and_unknown_answers_change_nothing(rig):
+    link, ctl = rig
+    running(link, ctl)
+    link.command_answered.emit(link.rid_of("start_output"), Ack(0, MsgType.START))
+    link.command_answered.emit(9999, Nak(0, MsgType.START, NakReason.NO_CONTACT, ""))
+    link.command_failed.emit(9998, "no answer")
+    assert ctl.state is S.RUNNING
+
+
+def test_unanswered_stop_escalates_to_estop(rig):
+    link, ctl = rig
+    running(link, ctl)
+    ctl.stop()
+    link.command_failed.emit(link.rid_of("stop_output"), "no answer within 500 ms")
+    assert link.names()[-1] == "estop"
+    assert ctl.state is S.DEVICE_FAULT
+
+
+def test_space_toggles_pause(rig):
+    link, ctl = rig
+    running(link, ctl)
+    ctl.toggle_pause()
+    assert ctl.state is S.PAUSED
+    ctl.toggle_pause()
+    assert ctl.state is S.RUNNING
+    assert link.names()[-2:] == ["pause", "resume"]
+
+
+def test_shutdown_turns_output_off_first(rig):
+    link, ctl = rig
+    running(link, ctl)
+    ctl.shutdown()
+    assert link.names()[-1] == "estop"
+    fed = link.fed
+    ctl.shutdown()  # idempotent
+    assert link.fed == fed
+
+
+def test_shutdown_when_idle_sends_nothing(rig):
+    link, ctl = rig
+    ctl.shutdown()
+    assert link.calls == []
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture
+def sim_link(qtbot):
+    from app.device.link import DeviceLink
+    from app.device.sim_process import SimulatorProcess
+
+    sim = SimulatorProcess()
+    link = DeviceLink(sim.start())
+    yield link
+    assert link.stop(3000)
+    sim.stop()
+
+
+@pytest.mark.slow
+def test_session_on_the_simulator_estop_then_resume_then_complete(qtbot, sim_link):
+    link = sim_link
+    ctl = SessionController(link)
+    blocks = []
+    link.samples_received.connect(blocks.append)
+    with qtbot.waitSignal(link.connected, timeout=5000):
+        link.start()
+    ctl.choose_client("training", screening_passed=True, training=True)
+    ctl.load_program(load_program("eye_area"))
+    qtbot.waitUntil(lambda: ctl.state is S.READY, timeout=3000)
+    ctl.start()
+    qtbot.waitUntil(lambda: ctl.state is S.RUNNING, timeout=5000)
+    qtbot.waitUntil(lambda: any(b.level_ua.max() > 50 for b in blocks[-3:]), timeout=3000)
+    assert max(float(np.abs(b.current_ua).max()) for b in blocks) <= 100.0 * 1.1
+    ctl.estop()
+    assert ctl.state is S.ESTOPPED
+    n = len(blocks)
+    qtbot.waitUntil(lambda: len(blocks) > n + 2, timeout=2000)
+    last = blocks[-1]
+    assert not (last.flags & SampleFlag.OUTPUT_ON).any()
+    assert float(np.abs(last.current_ua).max()) < 5.0
+    ctl.reset()
+    qtbot.waitUntil(lambda: ctl.state is S.READY, timeout=3000)
+    ctl.start()
+    qtbot.waitUntil(lambda: ctl.state is S.RUNNING, timeout=5000)
+    ctl.stop()
+    qtbot.waitUntil(lambda: ctl.state is S.COMPLETE, timeout=5000)
+    ctl.shutdown()
