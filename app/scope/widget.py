@@ -525,7 +525,7 @@ class ScopeWidget(QWidget):
         self.history.append(cap)
         self.history_pos = len(self.history) - 1
         span = len(cap) / cap.sample_rate
-        tb = next((t for t in TIME_BASES if t * X_DIVS >= span), TIME_BASES[-1])
+        tb = next((t for t in TIME_BASES if t * X_DIVS >= span * (1 - 1e-6)), TIME_BASES[-1])
         self.set_time_base(tb)
         pre = float(np.clip(cap.trigger_offset / max(len(cap), 1), 0, 1))
         self.set_trigger(pre_fraction=pre)

@@ -1,0 +1,259 @@
+"""The scope widget (pytest-qt, offscreen): ingest, repaint, triggers, history, cursors,
+mask signal, export, replay; and the benchmark harness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.scope.core.capture import read_csv
+from app.scope.core.measure import measure
+from app.scope.core.synthetic import RCLoad, SyntheticSource
+from app.scope.core.trigger import TriggerMode, TriggerSource
+from app.scope.widget import TIME_BASES, ScopeWidget
+
+FS = 10_000.0
+SQUARE = OutputSettings(Waveform.SQUARE, 50.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+
+
+@pytest.fixture
+def scope(qtbot):
+    w = ScopeWidget()
+    qtbot.addWidget(w)
+    w.resize(1200, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    w.set_reference(SQUARE)
+    return w
+
+
+def curve_y(curve) -> np.ndarray:
+    return np.asarray(curve.getData()[1])
+
+
+def feed(w: ScopeWidget, src: SyntheticSource, samples: int, block: int = 167,
+         render: bool = True) -> None:
+    for b in src.blocks(samples, block):
+        w.append(b)
+        if render:
+            w.render_frame()
+
+
+def test_time_bases_are_1_2_5_from_100us_to_10s():
+    assert TIME_BASES[0] == pytest.approx(100e-6)
+    assert TIME_BASES[-1] == pytest.approx(10.0)
+    assert len(TIME_BASES) == 16
+
+
+def test_append_then_the_timer_repaints_the_curves(qtbot, scope):
+    src = SyntheticSource(SQUARE, FS, noise_ua=0.5)
+    for b in src.blocks(3000, 167):
+        scope.append(b)  # ingest only: drawing is the timer's job
+    qtbot.waitUntil(lambda: curve_y(scope.current_curve).size > 0, timeout=3000)
+    y = curve_y(scope.current_curve)
+    # 50 µA/div default: the ±100 µA square spans about ±2 divisions
+    assert np.nanmax(y) == pytest.approx(2.0, abs=0.1)
+    assert np.nanmin(y) == pytest.approx(-2.0, abs=0.1)
+    assert curve_y(scope.voltage_curve).size > 0
+    assert curve_y(scope.ref_curve).size > 0
+    assert scope.shown is not None
+    assert scope.shown.triggered
+
+
+def test_drawn_points_are_bounded_by_pixel_columns_and_keep_a_spike(scope):
+    scope.set_time_base(0.5)  # 5 s window: 50,000 samples
+    src = SyntheticSource(SQUARE, FS, noise_ua=0.5, spikes={30_000: 300.0})
+    scope.set_roll(True)
+    feed(scope, src, 50_000, block=5000, render=False)
+    scope.render_frame()
+    y = curve_y(scope.current_curve)
+    assert y.size <= 2 * scope._columns()
+    assert np.nanmax(y) * scope.i_scale > 350.0  # the one-sample spike (100 + 300 µA)
+
+
+def test_roll_mode_shows_the_newest_samples_and_gaps(scope):
+    scope.set_time_base(1e-3)  # 10 ms = 100 samples: raw samples, no envelope
+    scope.set_roll(True)
+    src = SyntheticSource(SQUARE, FS)
+    feed(scope, src, 500, render=False)
+    src.skip(20)  # lost on the link
+    feed(scope, src, 40, render=False)
+    scope.render_frame()
+    x, y = (np.asarray(a) for a in scope.current_curve.getData())
+    assert x.max() <= 0.0
+    assert x.min() >= -0.0101
+    assert np.isnan(y).sum() == 20  # the gap is drawn as a gap, never interpolated
+    assert scope.status_label.text() == "ROLL"
+
+
+def test_normal_and_single_trigger_modes(scope):
+    scope.set_trigger(mode=TriggerMode.NORMAL, source=TriggerSource.CURRENT, level=500.0)
+    src = SyntheticSource(SQUARE, FS)
+    feed(scope, src, 3000)
+    assert scope.shown is None  # level above the signal: Normal never draws
+    assert scope.status_label.text() == "WAITING"
+    scope.set_trigger(mode=TriggerMode.SINGLE, level=0.0)
+    feed(scope, src, 3000)
+    first = scope.shown
+    assert first is not None
+    assert first.triggered
+    assert scope.status_label.text().startswith("STOPPED")
+    feed(scope, src, 3000)
+    assert scope.shown is first  # Single: stays until re-armed
+    scope.arm()
+    feed(scope, src, 3000)
+    assert scope.shown is not first
+
+
+def test_dragging_the_trigger_level_sets_it_in_microamps(scope):
+    scope.set_trigger(source=TriggerSource.CURRENT)
+    scope.set_channel("current", scale=20.0, offset=10.0)
+    scope.trigger_line.setValue(2.0)  # two divisions above the centre line
+    assert scope.trigger.level == pytest.approx(50.0)
+    assert scope.acquirer.settings.level == pytest.approx(50.0)
+    assert scope.trigger_line.isVisible()
+
+
+def test_freeze_keeps_32_captures_to_step_through_and_measure(qtbot, scope):
+    src = SyntheticSource(SQUARE, FS, noise_ua=0.5)
+    feed(scope, src, 1000, block=1000)
+    for _ in range(40):
+        feed(scope, src, 1000, block=1000)  # 100 ms window: one new capture per frame
+    assert len(scope.history) == 32
+    with qtbot.waitSignal(scope.measurements_updated, timeout=1000) as got:
+        scope.freeze(True)
+    assert got.args[0]["frequency_hz"] == pytest.approx(50.0, rel=0.005)
+    assert scope.run_button.text() == "Run"
+    newest = scope.displayed_capture()
+    scope.step_history(-5)
+    older = scope.displayed_capture()
+    assert older is scope.history[26]
+    assert older.start_index < newest.start_index
+    assert scope.history_label.text() == "capture 27/32"
+    feed(scope, src, 3000)  # still recorded while frozen, but not drawn
+    assert scope.displayed_capture() is older
+    assert scope.ring.newest == src.index - 1
+    scope.step_history(+100)
+    assert scope.displayed_capture() is scope.history[-1]
+    scope.freeze(False)
+    assert scope.status_label.text() != "FROZEN"
+
+
+def test_cursors_show_deltas(scope):
+    scope.set_channel("current", scale=50.0, offset=0.0)
+    scope.set_channel("voltage", scale=2.0, offset=1.0)
+    scope.show_cursors(True)
+    scope.set_cursors(0.002, 0.012, 100.0, -50.0)
+    c = scope.cursor_values()
+    assert c["dt_s"] == pytest.approx(0.010)
+    assert c["inv_dt_hz"] == pytest.approx(100.0)
+    assert c["di_ua"] == pytest.approx(-150.0)
+    assert c["dv_v"] == pytest.approx(-6.0)  # -3 divisions at 2 V/div
+    assert c["v1_v"] == pytest.approx(5.0)   # 2 divisions above a 1 V offset
+    text = scope.cursor_label.text()
+    assert "ΔT 10 ms" in text
+    assert "100 Hz" in text
+    scope.cursor_t[1].setValue(0.022)  # dragging updates the readout
+    assert "20 ms" in scope.cursor_label.text()
+
+
+def test_mask_failed_signal_when_the_device_hits_compliance(qtbot, scope):
+    s = OutputSettings(Waveform.SQUARE, 5.0, 400.0, Polarity.POSITIVE, 2.0, 0.0)
+    scope.set_reference(s)
+    src = SyntheticSource(s, FS, load=RCLoad(rs_ohm=2_000, rp_ohm=50_000, cp_f=1e-6,
+                                             compliance_v=5.0))
+    with qtbot.waitSignal(scope.mask_failed, timeout=1000) as got:
+        feed(scope, src, 20_000, block=500, render=False)
+    failure = got.args[0]
+    assert failure.compliance
+    assert failure.fail_count >= 1
+    assert "MASK FAIL" in scope.mask_label.text()
+
+
+def test_mask_passes_a_good_signal(qtbot, scope):
+    with qtbot.assertNotEmitted(scope.mask_failed):
+        feed(scope, SyntheticSource(SQUARE, FS, noise_ua=1.0), 10_000, render=False)
+    assert scope.mask_label.text() == "Mask pass"
+    scope.set_mask_enabled(False)
+    assert scope.mask_label.text() == "Mask off"
+
+
+def test_export_csv_and_png_of_the_frozen_capture(tmp_path, scope):
+    scope.set_device_info({"model": "MC-1", "serial": "SIM-000001"})
+    feed(scope, SyntheticSource(SQUARE, FS, noise_ua=0.5), 5000)
+    scope.freeze(True)
+    path = scope.export_csv(tmp_path / "cap.csv")
+    back = read_csv(path)
+    assert back.metadata["device_serial"] == "SIM-000001"
+    assert back.metadata["waveform"] == "Square"
+    shown = scope.displayed_capture()
+    np.testing.assert_allclose(back.current_ua, shown.current_ua, rtol=1e-5, atol=1e-4)
+    assert measure(back)["frequency_hz"] == pytest.approx(50.0, rel=0.005)
+    png = scope.export_png(tmp_path / "cap.png")
+    assert png.stat().st_size > 1000
+
+
+def test_export_without_data_is_a_clear_error(tmp_path, scope):
+    with pytest.raises(ValueError, match="nothing to export"):
+        scope.export_csv(tmp_path / "x.csv")
+
+
+def test_load_capture_replays_a_recording(scope):
+    t = np.arange(2000) / FS - 0.02
+    cur = 80.0 * np.sign(np.sin(2 * np.pi * 25.0 * (t + 0.02)))
+    cap = scope.load_capture(t, cur, cur / 100.0)
+    assert scope.frozen
+    assert scope.displayed_capture() is cap
+    assert scope.last_measurements["frequency_hz"] == pytest.approx(25.0, rel=0.005)
+    assert scope.time_base == pytest.approx(0.02)
+    assert curve_y(scope.current_curve).size > 0
+
+
+def test_auto_setup_fits_the_signal(scope):
+    s = OutputSettings(Waveform.SINE, 200.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
+    scope.set_reference(s)
+    scope.set_roll(True)
+    feed(scope, SyntheticSource(s, FS), 5000, render=False)
+    scope.auto_setup()
+    assert not scope.roll
+    assert scope.i_scale == 100.0  # 300 µA peak within 3.5 divisions
+    assert scope.time_base == pytest.approx(2e-3)  # 3 periods of 5 ms in 10 divisions
+    assert scope.trigger.source == TriggerSource.SYNC
+
+
+def test_bad_settings_are_refused_with_a_message(scope):
+    with pytest.raises(ValueError, match="time base"):
+        scope.set_time_base(0.003)
+    with pytest.raises(ValueError, match="channel"):
+        scope.set_channel("power", scale=1.0)
+    with pytest.raises(ValueError, match="scale"):
+        scope.set_channel("current", scale=0.0)
+
+
+def test_clear_forgets_everything(scope):
+    feed(scope, SyntheticSource(SQUARE, FS), 3000)
+    scope.clear()
+    assert scope.ring.newest is None
+    assert not scope.history
+    assert scope.shown is None
+    assert curve_y(scope.current_curve).size == 0
+
+
+def test_compact_view_has_no_table(qtbot):
+    w = ScopeWidget(compact=True)
+    qtbot.addWidget(w)
+    w.show()
+    assert not w.table.isVisible()
+    assert not w.source_combo.isVisible()
+    assert w.run_button.isVisible()
+
+
+def test_benchmark_harness_reports_and_sees_the_spike(qtbot):
+    from app.scope.widget_bench import run_benchmark
+
+    result = run_benchmark(frames=12, width=900, height=500)
+    assert set(result) >= {"fps", "ms_per_frame", "baseline_fps", "ratio", "spike_preserved"}
+    assert result["spike_preserved"] is True
+    assert result["fps"] > 0
+    assert result["baseline_fps"] > 0
