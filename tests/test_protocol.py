@@ -202,3 +202,19 @@ def test_runaway_frame_is_dropped():
     dec.feed(DELIMITER + b"\x05" * 3000)
     assert dec.stats.framing_errors == 1
     assert [f.seq for f in dec.feed(DELIMITER + encode_frame(MsgType.HEARTBEAT, 4))] == [4]
+
+
+def test_every_wire_example_in_the_protocol_document_is_a_valid_frame():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
+    lines = [ln.split(":", 1)[1] for ln in doc.read_text(encoding="utf-8").splitlines()
+             if ln.startswith("wire:")]
+    assert len(lines) >= 4
+    for hex_text in lines:
+        data = bytes.fromhex(hex_text)
+        dec = FrameDecoder()
+        frames = dec.feed(DELIMITER + data)
+        assert len(frames) == 1, hex_text
+        decode_message(frames[0].type, frames[0].body)  # parses
+        assert dec.stats.crc_errors == dec.stats.framing_errors == 0

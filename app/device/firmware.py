@@ -446,8 +446,8 @@ class Firmware:
                 level = np.minimum(self.level_ua + step * k, target)
             else:
                 level = np.maximum(self.level_ua - step * k, target)
-            if self.wave.negative_half(self.settings):
-                flags |= SampleFlag.SIGN_NEGATIVE
+            if self._pending.n == 0 and self.wave.negative_half(self.settings):
+                flags |= SampleFlag.SIGN_NEGATIVE  # at the frame's first sample
             unit, sync = self.wave.generate(self.settings, n)
             i_cmd = level * unit
             flags |= SampleFlag.OUTPUT_ON
