@@ -202,3 +202,26 @@ def test_simulator_exits_when_its_parent_dies(tmp_path):
             return f.read().split()[2] == "Z"
 
     _wait_until(gone, timeout=5.0)
+
+
+@pytest.mark.parametrize("sim", [["--protocol-version", "2"]], indirect=True)
+def test_a_device_of_another_version_announces_it(sim):
+    from cobs import cobs
+
+    client = Client(sim.port)
+    try:
+        client.send(Hello(1))
+        raw = b""
+        deadline = time.monotonic() + 3.0
+        while client.decoder.stats.version_errors == 0:
+            assert time.monotonic() < deadline, "no frame of version 2 arrived"
+            data = client.port.read(client.port.in_waiting or 1)
+            raw += data
+            assert client.decoder.feed(data) == []  # a v1 host accepts none of it
+        payload = cobs.decode(raw.split(b"\x00")[0])
+        assert payload[0] == 2
+        info = decode_message(payload[1], payload[4:-2])
+        assert isinstance(info, Info)
+        assert info.protocol_version == 2
+    finally:
+        client.close()

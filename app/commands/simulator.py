@@ -82,6 +82,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="path of the stable symlink to the pseudo-terminal "
                    "(default: 'device' in a new temporary folder)")
     p.add_argument("--seed", type=int, help="seed for noise and fault injection")
+    p.add_argument("--protocol-version", type=_int_range(1, 255, "protocol version"), default=1,
+                   metavar="N", help="play a device speaking protocol version N (default 1; "
+                   "another value tests how a host handles a foreign version)")
     p.set_defaults(func=_main)
 
 
@@ -93,6 +96,7 @@ def _main(args: argparse.Namespace) -> int:
         corrupt=args.corrupt, drop=args.drop, hang_after=args.hang_after,
         disconnect_after=args.disconnect_after, down_for=args.down_for,
         contact_script=args.contact_script, tcp=args.tcp, link=args.link, seed=args.seed,
+        protocol_version=args.protocol_version,
     )
     try:
         return serve(options)

@@ -158,6 +158,10 @@ class Firmware:
         end = self._index - self._pending.n + self.spf
         return self._t0 + end / self.sample_rate
 
+    def queue_info(self, request_id: int = 0) -> None:
+        """Send INFO unasked (the answer to a frame of a foreign protocol version)."""
+        self._out.append(self.info(request_id))
+
     def take_outgoing(self) -> list[Message]:
         out, self._out = self._out, []
         return out

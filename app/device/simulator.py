@@ -25,13 +25,20 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 import numpy as np
+from cobs import cobs
 
 from app.device.firmware import Firmware
 from app.device.protocol import (
+    CRC,
+    DELIMITER,
+    HEADER,
+    PROTOCOL_VERSION,
     FrameDecoder,
+    Message,
     ProtocolError,
+    crc16,
     decode_message,
-    encode_message,
+    message_type,
 )
 
 TX_FIFO_BYTES = 16_384  # device-side transmit buffer; whole frames beyond it are lost
@@ -52,6 +59,14 @@ class SimOptions:
     tcp: bool = False
     link: str | None = None  # path of the stable symlink (default: in a temp dir)
     seed: int | None = None
+    protocol_version: int = PROTOCOL_VERSION  # another value plays a device of that version
+
+
+def encode_versioned(msg: Message, seq: int, version: int) -> bytes:
+    """Like ``protocol.encode_message`` but with any protocol version in the header."""
+    payload = HEADER.pack(version & 0xFF, int(message_type(msg)), seq & 0xFFFF)
+    payload += msg.encode_body()
+    return cobs.encode(payload + CRC.pack(crc16(payload))) + DELIMITER
 
 
 def parse_contact_script(text: str) -> list[tuple[float, bool]]:
@@ -291,6 +306,7 @@ class Simulator:
         self._tx_bytes = 0
         self._decoder = FrameDecoder()
         self.firmware: Firmware | None = None
+        self._last_foreign_info = -math.inf
 
     def request_stop(self, *_: object) -> None:
         self._stop = True
@@ -303,7 +319,8 @@ class Simulator:
         ppid = os.getppid()
         start = time.monotonic()
         fw = self.firmware = Firmware(sample_rate=opts.sample_rate, serial=opts.serial,
-                                      seed=opts.seed, now=start)
+                                      seed=opts.seed, now=start,
+                                      protocol_version=opts.protocol_version)
         self.transport.open()
         print(f"PORT {self.transport.url}", file=self._out, flush=True)
         need = opts.sample_rate * 4 * 1.12 + 400
@@ -369,7 +386,8 @@ class Simulator:
                         self._handle_host_bytes(data, now)
                 fw.advance(now, whole_frames=True)
                 for msg in fw.take_outgoing():
-                    self._queue(encode_message(msg, self._seq), hung or down_until is not None)
+                    frame = encode_versioned(msg, self._seq, opts.protocol_version)
+                    self._queue(frame, hung or down_until is not None)
                     self._seq = (self._seq + 1) & 0xFFFF
                 # -- pace the line
                 credit = min(credit + (now - last) * byte_rate, burst)
@@ -387,7 +405,17 @@ class Simulator:
     def _handle_host_bytes(self, data: bytes, now: float) -> None:
         fw = self.firmware
         assert fw is not None
-        for frame in self._decoder.feed(data):
+        version_errors = self._decoder.stats.version_errors
+        frames = self._decoder.feed(data)
+        foreign = self._decoder.stats.version_errors > version_errors
+        if self.options.protocol_version != PROTOCOL_VERSION:
+            foreign = foreign or bool(frames)  # we play a device of another version
+            frames = []
+        if foreign and now - self._last_foreign_info >= 1.0:
+            # A frame of another protocol version: tell the host which version we speak.
+            self._last_foreign_info = now
+            fw.queue_info()
+        for frame in frames:
             self.stats.host_frames += 1
             try:
                 msg = decode_message(frame.type, frame.body)
