@@ -522,6 +522,8 @@ def test_estop_jumps_the_queue(qtbot):
         worker.enqueue(Command(MsgType.START, i + 1))
     worker.enqueue(Command(MsgType.ESTOP, 9))
     assert [m.request_id for m in worker._queue] == [9, 1, 2, 3]
+    worker._wake_r.close()
+    worker._wake_w.close()
 
 
 def test_estop_wakes_the_worker_on_a_quiet_line(qtbot, make_link):
@@ -578,3 +580,39 @@ def test_estop_right_before_stop_still_reaches_the_device(qtbot, simulator, make
     with qtbot.waitSignal(second.status_received, timeout=1000) as got:
         pass
     assert got.args[0].state == DeviceState.ESTOPPED
+
+
+def test_quality_degrades_while_troubles_last():
+    c = LinkCounter()
+    c.on_connected(0.0)
+    c.on_bytes(100, 0.0)
+    c.on_frame(0, 0.0)
+    assert c.snapshot(0.1).quality == "good"
+    c.on_bytes(100, 1.0)
+    c.on_decoder_errors(crc=1)
+    c.on_frame(1, 1.0)
+    assert c.snapshot(1.0).quality == "degraded"
+    assert c.snapshot(1.0).recent_troubles == 1
+    for i in range(2, 80):  # clean traffic for 7.8 s more
+        c.on_bytes(100, i / 10)
+        c.on_frame(i, i / 10)
+    s = c.snapshot(7.9)
+    assert s.quality == "good"
+    assert s.crc_errors == 1  # the total is kept
+    c.on_disconnected()
+    assert c.snapshot(8.0).quality == "offline"
+
+
+def test_frame_log_is_rate_limited(qtbot):
+    worker = link_mod._LinkWorker("/nonexistent", 921600)
+    got: list[FrameRecord] = []
+    worker.frame_logged.connect(got.append)
+    rec = FrameRecord(10.0, "rx", b"\x00", Heartbeat())
+    for _ in range(link_mod.LOG_MAX_PER_S + 100):
+        worker._log(rec)
+    assert len(got) == link_mod.LOG_MAX_PER_S
+    worker._log(dataclasses.replace(rec, at=11.5))
+    assert got[-2].error == f"100 frames not logged (log limited to {link_mod.LOG_MAX_PER_S}/s)"
+    assert got[-1].at == 11.5
+    worker._wake_r.close()
+    worker._wake_w.close()

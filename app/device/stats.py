@@ -14,6 +14,7 @@ from dataclasses import dataclass
 SEQ_MODULUS = 1 << 16  # the frame sequence number is a u16
 INDEX_MODULUS = 1 << 32  # the SAMPLES first_index is a u32
 RATE_WINDOW_S = 1.0  # frames/s and bytes/s are averaged over this window
+TROUBLE_WINDOW_S = 5.0  # quality looks at the link's troubles over this window
 
 
 def forward_gap(expected: int, got: int, modulus: int) -> int | None:
@@ -48,6 +49,7 @@ class LinkStats:
     last_frame_age_s: float = math.inf  # seconds since the last good frame
     frames_sent: int = 0
     commands_failed: int = 0  # commands that got no answer or could not be sent
+    recent_troubles: int = 0  # bad frames and gaps in the last TROUBLE_WINDOW_S seconds
 
     @property
     def error_count(self) -> int:
@@ -60,8 +62,8 @@ class LinkStats:
             return "offline"
         if self.last_frame_age_s > 0.5:
             return "stale"
-        if self.error_count or self.samples_dropped or self.frames_lost:
-            return "degraded"
+        if self.recent_troubles:
+            return "degraded"  # only while it lasts: one CRC error is not forever
         return "good"
 
     def as_dict(self) -> dict[str, object]:
@@ -84,6 +86,7 @@ class LinkStats:
                                  else round(self.last_frame_age_s, 3)),
             "frames_sent": self.frames_sent,
             "commands_failed": self.commands_failed,
+            "recent_troubles": self.recent_troubles,
         }
 
 
@@ -113,6 +116,8 @@ class LinkCounter:
         self._next_index: int | None = None
         # (time, frames, bytes) checkpoints for the sliding-window rates
         self._history: deque[tuple[float, int, int]] = deque()
+        self._troubles: deque[float] = deque()  # times of bad frames and gaps
+        self._now = 0.0  # time of the latest on_bytes / on_frame
 
     # -- connection ----------------------------------------------------------------------
 
@@ -132,21 +137,30 @@ class LinkCounter:
 
     def on_bytes(self, n: int, now: float) -> None:
         self.bytes_in += n
+        self._now = now
         self._checkpoint(now)
+
+    def _trouble(self, n: int = 1) -> None:
+        self._troubles.extend([self._now] * min(n, 1000))
+        self.recent_troubles(self._now)  # keeps the deque bounded to the window
 
     def on_decoder_errors(self, crc: int = 0, framing: int = 0, version: int = 0) -> None:
         """Add newly counted bad frames (deltas, not totals)."""
         self.crc_errors += crc
         self.framing_errors += framing
         self.version_errors += version
+        if crc or framing or version:
+            self._trouble(crc + framing + version)
 
     def on_bad_message(self) -> None:
         self.bad_messages += 1
+        self._trouble()
 
     def on_frame(self, seq: int, now: float) -> int:
         """Count a good frame from the device; returns how many frames its seq says were lost."""
         self.frames += 1
         self._last_frame_at = now
+        self._now = now
         lost = 0
         if self._next_seq is not None:
             gap = forward_gap(self._next_seq, seq, SEQ_MODULUS)
@@ -154,6 +168,7 @@ class LinkCounter:
                 lost = gap
                 self.sequence_gaps += 1
                 self.frames_lost += gap
+                self._trouble()
         self._next_seq = (seq + 1) % SEQ_MODULUS
         return lost
 
@@ -170,6 +185,7 @@ class LinkCounter:
             gap = forward_gap(self._next_index, first_index, INDEX_MODULUS)
             if gap:
                 self.samples_dropped += gap
+                self._trouble()
         self._next_index = (first_index + n) % INDEX_MODULUS
         return gap
 
@@ -200,6 +216,12 @@ class LinkCounter:
         span = max(span, 0.2)  # a burst in the first moments must not read as a huge rate
         return (self.frames - f0) / span, (self.bytes_in - b0) / span
 
+    def recent_troubles(self, now: float) -> int:
+        t = self._troubles
+        while t and now - t[0] > TROUBLE_WINDOW_S:
+            t.popleft()
+        return len(t)
+
     def snapshot(self, now: float) -> LinkStats:
         fps, bps = self.rates(now)
         return LinkStats(
@@ -220,4 +242,5 @@ class LinkCounter:
             last_frame_age_s=self.last_frame_age(now),
             frames_sent=self.frames_sent,
             commands_failed=self.commands_failed,
+            recent_troubles=self.recent_troubles(now),
         )
