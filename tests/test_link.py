@@ -616,3 +616,14 @@ def test_frame_log_is_rate_limited(qtbot):
     assert got[-1].at == 11.5
     worker._wake_r.close()
     worker._wake_w.close()
+
+
+def test_polled_fallback_port_without_select(qtbot, make_link):
+    """pyserial's loop:// has no file descriptor: the polled path still handshakes
+    (its own HELLOs echo back, so no INFO ever comes) and reports it plainly."""
+    link = make_link("loop://")
+    with qtbot.waitSignal(link.disconnected, timeout=3000) as got:
+        link.start()
+    assert got.args[0] == "no answer to HELLO from loop:// within 1.0 s"
+    assert link.stats.frames >= 2  # the echoed HELLOs were decoded: reading works
+    assert link.stop(2000)

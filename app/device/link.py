@@ -284,6 +284,10 @@ class _LinkWorker(QObject):
             if self._wake_open:
                 with contextlib.suppress(BlockingIOError, OSError):
                     self._wake_w.send(b"x")
+        port = self._port
+        if port is not None and self._fd is None:  # polled fallback: cut its read short
+            with contextlib.suppress(Exception):
+                port.cancel_read()
 
     def request_stop(self) -> None:
         self._stop.set()
