@@ -55,6 +55,8 @@ class Questionnaire:
     title: str
     validity_months: int
     items: tuple[Item, ...]
+    consent_text_version: str = ""
+    consent_text: str = ""
 
     def item(self, item_id: str) -> Item:
         for it in self.items:
@@ -110,7 +112,12 @@ def parse_questionnaire(data: Any) -> Questionnaire:
     version = data.get("questionnaire_version", 1)
     if not isinstance(version, int):
         raise QuestionnaireError("'questionnaire_version' must be a whole number")
-    return Questionnaire(version, str(data.get("title", "Screening")), months, tuple(items))
+    consent_version = data.get("consent_text_version", "")
+    consent_text = data.get("consent_text", "")
+    if not isinstance(consent_version, str) or not isinstance(consent_text, str):
+        raise QuestionnaireError("'consent_text_version' and 'consent_text' must be text")
+    return Questionnaire(version, str(data.get("title", "Screening")), months, tuple(items),
+                         consent_version, consent_text)
 
 
 def load_questionnaire(path: Path | None = None) -> Questionnaire:

@@ -1,0 +1,1 @@
+"""Client records UI: client list, editor, screening and consent, history, session detail."""

@@ -1,0 +1,116 @@
+"""Client list with search."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.store import services
+from app.store.database import describe_error
+from app.ui.records.bridge import RecordsStore
+from app.ui.records.format import local_date
+
+COLUMNS = ("Name", "Date of birth", "Sessions", "Last session")
+
+
+class ClientList(QWidget):
+    """Searchable list of clients; the training client is listed first."""
+
+    client_selected = Signal(int)
+    new_client_requested = Signal()
+
+    def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.search = QLineEdit(placeholderText="Search by name or contact…")
+        self.search.setClearButtonEnabled(True)
+        self.new_button = QPushButton("New client")
+        self.new_button.setObjectName("primary")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, len(COLUMNS)):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.status = QLabel()
+        self.status.setStyleSheet("color: #6b7280")
+
+        top = QHBoxLayout()
+        top.addWidget(self.search, 1)
+        top.addWidget(self.new_button)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(self.status)
+
+        self._debounce = QTimer(self, singleShot=True, interval=200, timeout=self.refresh)
+        self.search.textChanged.connect(lambda _t: self._debounce.start())
+        self.new_button.clicked.connect(self.new_client_requested)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        store.records_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        selected = self.selected_client_id()
+        try:
+            clients = services.search_clients(self.store.engine, self.search.text())
+        except SQLAlchemyError as exc:
+            self.status.setText(describe_error(exc, self.store.engine.url))
+            return
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(clients))
+        for row, c in enumerate(clients):
+            name = QTableWidgetItem(c.name)
+            name.setData(Qt.ItemDataRole.UserRole, c.id)
+            if c.is_training:
+                font = name.font()
+                font.setItalic(True)
+                name.setFont(font)
+            cells = (name, QTableWidgetItem(local_date(c.date_of_birth)),
+                     QTableWidgetItem(str(c.sessions)),
+                     QTableWidgetItem(local_date(c.last_session_at.astimezone().date()
+                                                if c.last_session_at else None)))
+            cells[2].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            for col, item in enumerate(cells):
+                self.table.setItem(row, col, item)
+            if c.id == selected:
+                self.table.selectRow(row)
+        self.table.blockSignals(False)
+        text = self.search.text().strip()
+        self.status.setText(f"{len(clients)} client(s)" + (f" matching “{text}”" if text else ""))
+
+    def selected_client_id(self) -> int | None:
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return None
+        item = self.table.item(rows[0].row(), 0)
+        return int(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+
+    def select_client(self, client_id: int) -> None:
+        for row in range(self.table.rowCount()):
+            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == client_id:
+                self.table.selectRow(row)
+                return
+
+    def _selection_changed(self) -> None:
+        cid = self.selected_client_id()
+        if cid is not None:
+            self.client_selected.emit(cid)

@@ -1,0 +1,149 @@
+"""Session history of a client: a table and a chart over time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.store import services
+from app.store.models import Outcome
+from app.ui import style
+from app.ui.records.bridge import RecordsStore
+from app.ui.records.format import duration, local_datetime, number
+
+COLUMNS = ("Date", "Program", "Duration", "Mean current", "Impedance", "Charge", "Outcome")
+OUTCOME_COLOURS = {
+    Outcome.COMPLETED: style.OK, Outcome.STOPPED: style.MUTED,
+    Outcome.EMERGENCY_STOPPED: style.ALARM, Outcome.INTERRUPTED: style.WARN,
+    Outcome.FAULT: style.ALARM,
+}
+
+
+def outcome_text(outcome: Outcome | None, training: bool) -> str:
+    text = outcome.label if outcome is not None else "Running"
+    return text + (" (training)" if training else "")
+
+
+class SessionHistory(QWidget):
+    """``session_selected(session_id)`` when a row is chosen."""
+
+    session_selected = Signal(int)
+
+    def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.client_id: int | None = None
+        self.sessions: list[services.SessionSummary] = []
+        self.title = QLabel("Session history")
+        self.title.setStyleSheet("font-size: 16px; font-weight: 600")
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(
+            1, QHeaderView.ResizeMode.Stretch)
+        self.chart = pg.GraphicsLayoutWidget()
+        self.chart.setBackground("w")
+        self.plots = {}
+        axis = pg.DateAxisItem
+        for row, (key, label, unit, colour) in enumerate((
+                ("current", "Mean current", "µA", style.CURRENT),
+                ("duration", "Duration", "min", "#6b7280"),
+                ("impedance", "Impedance", "kΩ", style.VOLTAGE))):
+            p = self.chart.addPlot(row=row, col=0, axisItems={"bottom": axis()})
+            p.setLabel("left", label, units=None)
+            p.getAxis("left").setLabel(f"{label} ({unit})")
+            p.showGrid(x=True, y=True, alpha=0.3)
+            p.setMouseEnabled(x=True, y=False)
+            curve = p.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7,
+                           symbolBrush=colour, symbolPen=None)
+            if row:
+                p.setXLink(self.plots["current"][0])
+            self.plots[key] = (p, curve)
+        self.empty = QLabel("No sessions yet.")
+        self.empty.setStyleSheet(f"color: {style.MUTED}")
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.chart)
+        split.setSizes([250, 350])
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.title)
+        lay.addWidget(self.empty)
+        lay.addWidget(split, 1)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        store.records_changed.connect(self.refresh)
+
+    def set_client(self, client_id: int) -> None:
+        self.client_id = client_id
+        record = services.get_client(self.store.engine, client_id)
+        self.title.setText(f"Session history — {record.name}" if record else "Session history")
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.client_id is None:
+            return
+        self.sessions = list(reversed(services.session_history(self.store.engine,
+                                                               self.client_id)))
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self.sessions))
+        for row, s in enumerate(self.sessions):
+            out = QTableWidgetItem(outcome_text(s.outcome, s.training))
+            if s.outcome is not None:
+                out.setForeground(pg.mkColor(OUTCOME_COLOURS[s.outcome]))
+            cells = [QTableWidgetItem(local_datetime(s.started_at)),
+                     QTableWidgetItem(s.program or "—"),
+                     QTableWidgetItem(duration(s.duration_s)),
+                     QTableWidgetItem(number(s.mean_current_ua, "µA", 0)),
+                     QTableWidgetItem(number(None if s.mean_impedance_ohm is None
+                                             else s.mean_impedance_ohm / 1000, "kΩ")),
+                     QTableWidgetItem(number(s.charge_uc, "µC", 2)), out]
+            cells[0].setData(Qt.ItemDataRole.UserRole, s.id)
+            for col, item in enumerate(cells):
+                if 2 <= col <= 5:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, col, item)
+        self.table.resizeColumnsToContents()
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.blockSignals(False)
+        self.empty.setVisible(not self.sessions)
+        self._update_chart()
+
+    def _update_chart(self) -> None:
+        done = [s for s in reversed(self.sessions) if s.ended_at is not None]
+        x = np.array([s.started_at.timestamp() for s in done], dtype=float)
+
+        def series(values):
+            return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+        data = {
+            "current": series(s.mean_current_ua for s in done),
+            "duration": series(s.duration_s / 60 for s in done),
+            "impedance": series(None if s.mean_impedance_ohm is None
+                                else s.mean_impedance_ohm / 1000 for s in done),
+        }
+        for key, (plot, curve) in self.plots.items():
+            y = data[key]
+            ok = np.isfinite(y)
+            curve.setData(x[ok], y[ok])
+            if ok.any():
+                plot.enableAutoRange()
+
+    def _selection_changed(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            sid = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
+            self.session_selected.emit(int(sid))

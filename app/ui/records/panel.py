@@ -1,0 +1,87 @@
+"""The records workspace: client list on the left; client, screening, history and
+session detail on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from app.ui import style
+from app.ui.records.bridge import RecordsStore
+from app.ui.records.client_editor import ClientEditor
+from app.ui.records.client_list import ClientList
+from app.ui.records.history import SessionHistory
+from app.ui.records.screening_form import ScreeningForm
+from app.ui.records.session_detail import SessionDetailView
+
+
+class RecordsPanel(QWidget):
+    """``client_chosen(client_id)``: the operator picked the client to treat next."""
+
+    client_chosen = Signal(int)
+
+    def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.clients = ClientList(store)
+        self.editor = ClientEditor(store)
+        self.screening = ScreeningForm(store)
+        self.history = SessionHistory(store)
+        self.detail = SessionDetailView(store)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.editor, "Client")
+        self.tabs.addTab(self.screening, "Screening && consent")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(self.detail, "Session")
+        self.error = QLabel(wordWrap=True)
+        self.error.setStyleSheet(f"background: {style.ALARM}; color: white; padding: 6px 10px;"
+                                 " border-radius: 4px")
+        self.error.setVisible(False)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(self.clients)
+        split.addWidget(self.tabs)
+        split.setSizes([470, 810])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(self.error)
+        lay.addWidget(split, 1)
+
+        self.clients.client_selected.connect(self.open_client)
+        self.clients.new_client_requested.connect(self._new_client)
+        self.editor.saved.connect(self._client_saved)
+        self.history.session_selected.connect(self.open_session)
+        store.error_occurred.connect(self._show_error)
+        store.records_changed.connect(lambda: self.error.setVisible(False))
+        self.tabs.setTabEnabled(1, False)
+        self.tabs.setTabEnabled(2, False)
+        self.tabs.setTabEnabled(3, False)
+
+    def open_client(self, client_id: int) -> None:
+        self.editor.load(client_id)
+        self.screening.set_client(client_id)
+        self.history.set_client(client_id)
+        for i in (1, 2):
+            self.tabs.setTabEnabled(i, True)
+        self.tabs.setTabEnabled(3, False)
+        self.client_chosen.emit(client_id)
+
+    def open_session(self, session_id: int) -> None:
+        if self.detail.show_session(session_id):
+            self.tabs.setTabEnabled(3, True)
+            self.tabs.setCurrentWidget(self.detail)
+
+    def _new_client(self) -> None:
+        self.clients.table.clearSelection()
+        self.editor.new_client()
+        for i in (1, 2, 3):
+            self.tabs.setTabEnabled(i, False)
+        self.tabs.setCurrentWidget(self.editor)
+
+    def _client_saved(self, client_id: int) -> None:
+        self.clients.refresh()
+        self.clients.select_client(client_id)
+        self.tabs.setCurrentWidget(self.screening)
+
+    def _show_error(self, message: str) -> None:
+        self.error.setText(message)
+        self.error.setVisible(True)

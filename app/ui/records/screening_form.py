@@ -1,0 +1,281 @@
+"""Screening and consent form: shows live whether output may start, blocks a
+contraindicated client, and records acknowledged overrides of relative ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QDateEdit,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.store import services
+from app.store.screening import (
+    Evaluation,
+    Item,
+    ScreeningAnswers,
+    Status,
+    add_months,
+    age_on,
+    evaluate,
+)
+from app.ui import style
+from app.ui.records.bridge import RecordsStore
+
+BANNER = {
+    Status.CLEARED: (style.OK, "Cleared for treatment"),
+    Status.NEEDS_OVERRIDE: (style.WARN, "Override needed before output can start"),
+    Status.BLOCKED: (style.ALARM, "Output blocked: absolute contraindication"),
+    Status.EXPIRED: (style.WARN, "Screening expired: screen the client again"),
+    Status.MISSING: (style.MUTED, "Screening incomplete"),
+}
+
+
+class _Answer:
+    """The widgets of one asked item (yes/no or a date)."""
+
+    def __init__(self, item: Item, parent: QWidget) -> None:
+        self.item = item
+        self.group = QButtonGroup(parent)
+        self.group.setExclusive(True)
+        self.row = QHBoxLayout()
+        if item.type == "yes_no":
+            self.no, self.yes = QRadioButton("No"), QRadioButton("Yes")
+            self.date = None
+        else:
+            self.no, self.yes = QRadioButton("None"), QRadioButton("On")
+            self.date = QDateEdit(calendarPopup=True, displayFormat="dd MMM yyyy")
+            self.date.setDate(QDate.currentDate())
+            self.date.setMaximumDate(QDate.currentDate())
+            self.date.setEnabled(False)
+            self.yes.toggled.connect(self.date.setEnabled)
+        for b in (self.no, self.yes):
+            self.group.addButton(b)
+            self.row.addWidget(b)
+        if self.date is not None:
+            self.row.addWidget(self.date)
+        self.row.addStretch(1)
+
+    def value(self) -> tuple[bool, Any]:
+        """(answered, value)."""
+        if not (self.no.isChecked() or self.yes.isChecked()):
+            return False, None
+        if self.item.type == "yes_no":
+            return True, self.yes.isChecked()
+        if self.no.isChecked():
+            return True, None
+        q = self.date.date()
+        return True, dt.date(q.year(), q.month(), q.day()).isoformat()
+
+    def set_value(self, answered: bool, value: Any) -> None:
+        self.group.setExclusive(False)
+        self.no.setChecked(False)
+        self.yes.setChecked(False)
+        self.group.setExclusive(True)
+        if not answered:
+            return
+        if self.item.type == "yes_no":
+            (self.yes if value else self.no).setChecked(True)
+        elif value:
+            day = dt.date.fromisoformat(value)
+            self.yes.setChecked(True)
+            self.date.setDate(QDate(day.year, day.month, day.day))
+        else:
+            self.no.setChecked(True)
+
+
+class ScreeningForm(QWidget):
+    """``saved(screening_id)`` after the writer committed the screening (and consent)."""
+
+    saved = Signal(int)
+    evaluation_changed = Signal(object)  # Evaluation
+
+    def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.q = store.questionnaire
+        self.client_id: int | None = None
+        self._client = None
+        self.today = dt.date.today()
+        self._evaluation = Evaluation(Status.MISSING, ())
+
+        self.title = QLabel("Screening")
+        self.title.setStyleSheet("font-size: 16px; font-weight: 600")
+        self.banner = QLabel(objectName="banner", wordWrap=True)
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.answers: dict[str, _Answer] = {}
+        content = QWidget()
+        body = QVBoxLayout(content)
+        for kind, heading in (("absolute", "Absolute contraindications — output is blocked"),
+                              ("relative", "Relative contraindications — an acknowledged "
+                               "override is needed")):
+            box = QGroupBox(heading)
+            grid = QGridLayout(box)
+            grid.setColumnStretch(0, 1)
+            row = 0
+            for item in self.q.items:
+                if item.kind != kind:
+                    continue
+                label = QLabel(item.question, wordWrap=True)
+                grid.addWidget(label, row, 0)
+                if item.asked:
+                    ans = _Answer(item, self)
+                    ans.group.buttonToggled.connect(lambda *_: self._update())
+                    if ans.date is not None:
+                        ans.date.dateChanged.connect(lambda *_: self._update())
+                    self.answers[item.id] = ans
+                    grid.addLayout(ans.row, row, 1)
+                else:
+                    self.age_label = QLabel("—")
+                    grid.addWidget(self.age_label, row, 1)
+                row += 1
+            body.addWidget(box)
+        self.override_box = QGroupBox("Overrides (the practitioner takes responsibility; "
+                                      "logged with the screening)")
+        self.override_layout = QVBoxLayout(self.override_box)
+        self.overrides: dict[str, QCheckBox] = {}
+        body.addWidget(self.override_box)
+        consent_box = QGroupBox(f"Consent ({self.q.consent_text_version})")
+        cl = QVBoxLayout(consent_box)
+        text = QLabel(self.q.consent_text, wordWrap=True)
+        text.setStyleSheet("color: #374151")
+        self.consent = QCheckBox("The client has read and agreed to this text")
+        cl.addWidget(text)
+        cl.addWidget(self.consent)
+        body.addWidget(consent_box)
+        body.addStretch(1)
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setWidget(content)
+
+        self.save_button = QPushButton("Save screening")
+        self.save_button.setObjectName("primary")
+        self.hint = QLabel()
+        self.hint.setStyleSheet(f"color: {style.MUTED}")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.hint, 1)
+        buttons.addWidget(self.save_button)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.title)
+        lay.addWidget(self.banner)
+        lay.addWidget(scroll, 1)
+        lay.addLayout(buttons)
+        self.save_button.clicked.connect(self.save)
+        self.consent.toggled.connect(lambda *_: self._update())
+
+    # -- state
+
+    def set_client(self, client_id: int, today: dt.date | None = None) -> None:
+        """Load the client's latest screening (answers pre-filled for a renewal)."""
+        self.today = today or dt.date.today()
+        self.client_id = client_id
+        self._client = services.get_client(self.store.engine, client_id)
+        if self._client is None:
+            return
+        self.title.setText(f"Screening — {self._client.name}")
+        previous = self._client.screening
+        for item_id, ans in self.answers.items():
+            if previous is not None and item_id in previous.answers:
+                ans.set_value(True, previous.answers[item_id])
+            else:
+                ans.set_value(False, None)
+        self._acked = set(previous.overrides_acknowledged) if previous else set()
+        self.consent.setChecked(self._client.consent_version == self.q.consent_text_version)
+        dob = self._client.date_of_birth
+        self.age_label.setText(f"Age {age_on(dob, self.today)} (from the date of birth)"
+                               if dob else "Date of birth not recorded")
+        self._update(stored=previous)
+
+    def current(self) -> ScreeningAnswers:
+        answers = {}
+        for item_id, ans in self.answers.items():
+            answered, value = ans.value()
+            if answered:
+                answers[item_id] = value
+        acked = tuple(i for i, box in self.overrides.items() if box.isChecked())
+        return ScreeningAnswers(answers, self.today,
+                                add_months(self.today, self.q.validity_months), acked)
+
+    def evaluation(self) -> Evaluation:
+        return self._evaluation
+
+    def set_answer(self, item_id: str, value: Any) -> None:
+        """Answer an item programmatically (tests, renewals)."""
+        self.answers[item_id].set_value(True, value)
+
+    def acknowledge(self, item_id: str, on: bool = True) -> None:
+        self.overrides[item_id].setChecked(on)
+
+    def _update(self, stored: Any = None) -> None:
+        if self._client is None:
+            return
+        draft = self.current()
+        ev = evaluate(draft, self._client, self.today, self.q)
+        # rebuild the override check boxes for the relative reasons present
+        relative = [r for r in ev.reasons if r.kind in ("relative", "acknowledged")]
+        wanted = {r.item_id: r.text for r in relative}
+        if set(wanted) != set(self.overrides):
+            acked = {i for i, b in self.overrides.items() if b.isChecked()}
+            acked |= getattr(self, "_acked", set())
+            self._acked = set()
+            for box in self.overrides.values():
+                box.deleteLater()
+            self.overrides = {}
+            for item_id, text in wanted.items():
+                box = QCheckBox(f"Proceed despite: {text}")
+                box.setChecked(item_id in acked)
+                box.toggled.connect(lambda *_: self._update())
+                self.override_layout.addWidget(box)
+                self.overrides[item_id] = box
+            ev = evaluate(self.current(), self._client, self.today, self.q)
+        self.override_box.setVisible(bool(self.overrides))
+        self._evaluation = ev
+        colour, headline = BANNER[ev.status]
+        lines = [f"<b>{headline}</b>"]
+        lines += [f"• {r.text}" + (" — override acknowledged" if r.kind == "acknowledged"
+                                   else "") for r in ev.reasons[:6]]
+        if len(ev.reasons) > 6:
+            lines.append(f"… and {len(ev.reasons) - 6} more")
+        self.banner.setText("<br>".join(lines))
+        self.banner.setStyleSheet(f"background: {colour}; color: white; padding: 8px 12px; "
+                                  "border-radius: 4px")
+        unanswered = [r for r in ev.reasons if r.kind == "missing"]
+        complete = not unanswered or all(r.item_id == "under_18" for r in unanswered)
+        self.save_button.setEnabled(complete)
+        self.hint.setText("Answer every question to save." if not complete else
+                          "Saving records the answers, the overrides and today's date "
+                          f"(valid {self.q.validity_months} months).")
+        self.evaluation_changed.emit(ev)
+
+    def save(self) -> None:
+        if self.client_id is None:
+            return
+        draft = self.current()
+        writer = self.store.writer
+        fut = writer.add_screening(self.client_id, dict(draft.answers), draft.screened_on,
+                                   draft.expires_on, tuple(draft.overrides_acknowledged),
+                                   operator_id=self.store.operator_id,
+                                   questionnaire_version=self.q.version)
+        if self.consent.isChecked() and (self._client.consent_version
+                                         != self.q.consent_text_version):
+            writer.add_consent(self.client_id, self.q.consent_text_version,
+                               operator_id=self.store.operator_id)
+        self.save_button.setEnabled(False)
+        self.store.when_done(fut, self._saved, "saving the screening")
+
+    def _saved(self, screening_id: int) -> None:
+        self.save_button.setEnabled(True)
+        self.set_client(self.client_id, self.today)
+        self.saved.emit(screening_id)

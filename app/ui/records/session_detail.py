@@ -1,0 +1,191 @@
+"""Session detail: summary, steps, events timeline, and the recording replayed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.store import services
+from app.store.recording import Recording
+from app.ui import style
+from app.ui.records import report
+from app.ui.records.bridge import RecordsStore
+from app.ui.records.format import clock, duration, local_datetime, local_time, number
+from app.ui.records.history import OUTCOME_COLOURS, outcome_text
+
+
+def _table(headers: tuple[str, ...]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(headers)
+    t.verticalHeader().setVisible(False)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.horizontalHeader().setSectionResizeMode(len(headers) - 1,
+                                              QHeaderView.ResizeMode.Stretch)
+    return t
+
+
+class SessionDetailView(QWidget):
+    """What was done in one session, with the delivered current/voltage replayed."""
+
+    def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.detail: services.SessionDetail | None = None
+        self.client: services.ClientRecord | None = None
+        self.recording: Recording | None = None
+        self.title = QLabel("Session")
+        self.title.setStyleSheet("font-size: 16px; font-weight: 600")
+        self.summary = QLabel(wordWrap=True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.pdf_button = QPushButton("Report (PDF)…")
+        self.csv_button = QPushButton("Export CSV…")
+        self.steps = _table(("#", "Zone", "Time / planned", "Mean current", "Charge",
+                             "Impedance", "Parameters"))
+        self.events = _table(("Time", "Event", "Details"))
+        self.plot = pg.GraphicsLayoutWidget()
+        self.plot.setBackground("#0d1117")
+        self.current_plot = self.plot.addPlot(row=0, col=0)
+        self.voltage_plot = self.plot.addPlot(row=1, col=0)
+        self.voltage_plot.setXLink(self.current_plot)
+        self.current_plot.setTitle("Recorded delivered current", color="#c9d1d9", size="10pt")
+        for plot, label in ((self.current_plot, "current (µA)"),
+                            (self.voltage_plot, "electrode voltage (V)")):
+            plot.getAxis("left").setLabel(label)
+            plot.getAxis("left").setWidth(60)
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+        self.voltage_plot.setLabel("bottom", "time since the first sample", units="s")
+        self.current_curve = self.current_plot.plot([], [], pen=pg.mkPen(style.CURRENT,
+                                                                          width=1))
+        self.voltage_curve = self.voltage_plot.plot([], [], pen=pg.mkPen(style.VOLTAGE,
+                                                                          width=1))
+        self.no_recording = QLabel("No recording was stored for this session.")
+        self.no_recording.setStyleSheet(f"color: {style.MUTED}")
+
+        head = QHBoxLayout()
+        head.addWidget(self.title, 1)
+        head.addWidget(self.pdf_button)
+        head.addWidget(self.csv_button)
+        tables = QSplitter(Qt.Orientation.Horizontal)
+        tables.addWidget(self.steps)
+        tables.addWidget(self.events)
+        tables.setSizes([700, 300])
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(tables)
+        split.addWidget(self.plot)
+        split.setSizes([190, 410])
+        lay = QVBoxLayout(self)
+        lay.addLayout(head)
+        lay.addWidget(self.summary)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.no_recording)
+        self.pdf_button.clicked.connect(self._ask_pdf)
+        self.csv_button.clicked.connect(self._ask_csv)
+        self._set_enabled(False)
+
+    def _set_enabled(self, on: bool) -> None:
+        self.pdf_button.setEnabled(on)
+        self.csv_button.setEnabled(on)
+
+    def show_session(self, session_id: int) -> bool:
+        detail = services.session_detail(self.store.engine, session_id)
+        if detail is None:
+            return False
+        self.detail = detail
+        self.client = services.get_client(self.store.engine, detail.summary.client_id)
+        s = detail.summary
+        self.title.setText(f"Session {s.id} — {self.client.name if self.client else ''}")
+        colour = OUTCOME_COLOURS.get(s.outcome, style.MUTED)
+        self.summary.setText(
+            f"{local_datetime(s.started_at)} · {duration(s.duration_s)} · "
+            f"<b>{s.program or 'no program'}</b> · device {s.device_serial or '—'} "
+            f"(firmware {s.firmware or '—'}) · "
+            f"<span style='color:{colour}'><b>{outcome_text(s.outcome, s.training)}</b></span>"
+            f" · charge {number(s.charge_uc, 'µC', 2)}")
+        self.steps.setRowCount(len(detail.steps))
+        for row, st in enumerate(detail.steps):
+            params = ", ".join(f"{k}={v}" for k, v in st.parameters.items())
+            cells = (str(st.position + 1), st.zone,
+                     f"{clock(st.actual_s)} / {clock(st.planned_s)}",
+                     number(st.mean_current_ua, "µA", 0),
+                     number(st.charge_uc, "µC", 2),
+                     number(None if st.mean_impedance_ohm is None
+                            else st.mean_impedance_ohm / 1000, "kΩ"), params)
+            for col, value in enumerate(cells):
+                self.steps.setItem(row, col, QTableWidgetItem(value))
+        self.steps.resizeColumnsToContents()
+        self.steps.horizontalHeader().setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
+        self.events.setRowCount(len(detail.events))
+        for row, ev in enumerate(detail.events):
+            details = ", ".join(f"{k}: {v}" for k, v in ev.payload.items())
+            kind = QTableWidgetItem(ev.kind)
+            if "alarm" in ev.kind or "stop" in ev.kind or "fault" in ev.kind:
+                kind.setForeground(pg.mkColor(style.ALARM))
+            for col, item in enumerate((QTableWidgetItem(local_time(ev.timestamp)), kind,
+                                        QTableWidgetItem(details))):
+                self.events.setItem(row, col, item)
+        self.events.resizeColumnsToContents()
+        self.events.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.recording = services.load_recording(self.store.engine, s.id)
+        rec = self.recording
+        self.no_recording.setVisible(rec.n_samples == 0)
+        self.plot.setVisible(rec.n_samples > 0)
+        self.current_curve.setData(rec.t_s, rec.current_ua, connect="finite")
+        self.voltage_curve.setData(rec.t_s, rec.voltage_v, connect="finite")
+        if rec.n_samples:
+            self.current_plot.setXRange(0, min(rec.duration_s, 2.0), padding=0)
+            self.current_plot.enableAutoRange(axis="y")
+            self.voltage_plot.enableAutoRange(axis="y")
+        self._set_enabled(True)
+        return True
+
+    def chart_image(self):
+        return self.plot.grab().toImage() if self.recording and self.recording.n_samples \
+            else None
+
+    def save_pdf(self, path: Path) -> None:
+        assert self.detail is not None
+        assert self.client is not None
+        report.write_pdf(self.detail, self.client, path, self.chart_image())
+
+    def save_csv(self, path: Path) -> None:
+        assert self.detail is not None
+        report.write_csv(self.detail, path)
+
+    def _ask_pdf(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session report",
+                                              f"session-{self.detail.summary.id}.pdf",
+                                              "PDF (*.pdf)")
+        if path:
+            self._guarded(self.save_pdf, Path(path))
+
+    def _ask_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export session",
+                                              f"session-{self.detail.summary.id}.csv",
+                                              "CSV (*.csv)")
+        if path:
+            self._guarded(self.save_csv, Path(path))
+
+    def _guarded(self, fn, path: Path) -> None:
+        try:
+            fn(path)
+        except OSError as exc:
+            self.store.error_occurred.emit(f"Cannot write {path}: {exc.strerror or exc}")
+

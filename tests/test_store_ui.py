@@ -1,0 +1,226 @@
+"""Records widgets: client list, editor, screening form, history, session detail, reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.device.samples import SampleBlock
+from app.store import services
+from app.store.database import open_store
+from app.store.models import Outcome
+from app.store.screening import Status, add_months
+from app.store.validation import ClientData
+from app.store.writer import StoreWriter
+
+RATE = 1000.0
+
+
+def _block(first: int, n: int, amp: float) -> SampleBlock:
+    t = (first + np.arange(n)) / RATE
+    phase = np.mod(t * 10, 1.0)
+    cur = np.where(phase < 0.5, amp, -amp).astype(np.float32) * np.where(
+        np.mod(np.floor(t / 2), 2) == 0, 1, -1).astype(np.float32)
+    volt = (cur * 12e-3 + 0.05 * np.sin(2 * np.pi * 3 * t)).astype(np.float32)
+    return SampleBlock(first, RATE, cur, volt, np.full(n, amp, np.float32),
+                       np.zeros(n, np.uint8), np.zeros(n, bool))
+
+
+def populate(engine, info) -> dict[str, int]:
+    """A small clinic: a cleared client with four sessions, a pregnant one, a minor."""
+    w = StoreWriter(engine)
+    ids: dict[str, int] = {}
+    try:
+        ids["anna"] = w.save_client(ClientData("Anna Berg", dt.date(1979, 4, 12),
+                                               "anna.berg@example.org", "Dry, mature skin",
+                                               250.0)).result(5)
+        ids["maria"] = w.save_client(ClientData("Maria Lopez", dt.date(1991, 9, 3),
+                                                "+44 20 7946 0001")).result(5)
+        ids["tom"] = w.save_client(ClientData("Tom Jensen", dt.date(2010, 6, 1))).result(5)
+        ids["lena"] = w.save_client(ClientData("Lena Fischer", dt.date(1985, 1, 30),
+                                               "lena@example.org")).result(5)
+        today = dt.date.today()
+        no = {"implanted_device": False, "epilepsy": False, "pregnancy": False,
+              "active_cancer": False, "heart_condition": False, "metal_implants": False,
+              "facial_surgery": None, "fillers_botox": None, "retinoids": None,
+              "diabetes": False, "thrombosis": False, "skin_lesions": False}
+        w.add_screening(ids["anna"], no, today, add_months(today, 6))
+        w.add_consent(ids["anna"], "consent-2026-01")
+        w.add_screening(ids["maria"], no | {"pregnancy": True}, today, add_months(today, 6))
+        start = dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
+        for k, (amp, z, outcome) in enumerate([(150, 16000, Outcome.COMPLETED),
+                                               (180, 14500, Outcome.COMPLETED),
+                                               (200, 13800, Outcome.STOPPED),
+                                               (220, 12900, Outcome.COMPLETED)]):
+            t0 = start + dt.timedelta(days=14 * k)
+            uid = w.begin_session(ids["anna"], program="Lift & tone", device_serial="MC-0042",
+                                  firmware="1.3.0", started_at=t0)
+            w.add_event(uid, "state", {"to": "running"}, t0)
+            w.add_event(uid, "parameter", {"amplitude_ua": amp},
+                        t0 + dt.timedelta(seconds=30))
+            if outcome is Outcome.STOPPED:
+                w.add_event(uid, "alarm", {"code": "HIGH_IMPEDANCE"},
+                            t0 + dt.timedelta(seconds=400))
+            for first in range(0, 4000, 100):
+                w.add_samples(uid, _block(first, 100, amp))
+            for pos, zone in enumerate(("forehead", "cheeks", "jawline")):
+                w.add_step(uid, pos, zone, {"frequency_hz": 10, "amplitude_ua": amp}, 180,
+                           150 if outcome is Outcome.STOPPED and pos == 2 else 180,
+                           charge_uc=amp * 0.09, mean_current_ua=amp * 0.95,
+                           mean_impedance_ohm=z + 500 * pos)
+            w.add_event(uid, "state", {"to": "finished"}, t0 + dt.timedelta(seconds=540))
+            w.end_session(uid, outcome, t0 + dt.timedelta(seconds=540))
+            ids[f"session{k}"] = uid  # type: ignore[assignment]
+        assert w.flush(10)
+    finally:
+        w.close()
+    return ids
+
+
+@pytest.fixture
+def records(qtbot, tmp_path):
+    from app.ui.records.bridge import RecordsStore
+
+    engine, info = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    ids = populate(engine, info)
+    writer = StoreWriter(engine)
+    store = RecordsStore(engine, writer, info.default_operator_id)
+    yield store, ids
+    writer.close()
+    engine.dispose()
+
+
+def test_client_list_searches(qtbot, records):
+    from app.ui.records.client_list import ClientList
+
+    store, ids = records
+    w = ClientList(store)
+    qtbot.addWidget(w)
+    assert w.table.rowCount() == 5
+    assert "Training" in w.table.item(0, 0).text()
+    w.search.setText("lopez")
+    qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=2000)
+    assert w.table.item(0, 0).text() == "Maria Lopez"
+    with qtbot.waitSignal(w.client_selected) as got:
+        w.table.selectRow(0)
+    assert got.args == [ids["maria"]]
+
+
+def test_editor_validates_and_saves_through_the_writer(qtbot, records):
+    from app.ui.records.client_editor import ClientEditor
+
+    store, _ = records
+    ed = ClientEditor(store)
+    qtbot.addWidget(ed)
+    assert not ed.save_button.isEnabled()
+    assert "Name: enter the client's name." in ed.problems.text()
+    ed.name.setText("Nora Quist")
+    ed.limit_on.setChecked(True)
+    ed.limit.setValue(180)
+    assert ed.save_button.isEnabled()
+    assert ed.problems.text() == ""
+    with qtbot.waitSignal(ed.saved, timeout=5000) as got:
+        ed.save_button.click()
+    record = services.get_client(store.engine, got.args[0])
+    assert (record.name, record.current_limit_ua) == ("Nora Quist", 180.0)
+
+
+def test_screening_form_blocks_a_contraindicated_client(qtbot, records):
+    from app.ui.records.screening_form import ScreeningForm
+
+    store, ids = records
+    form = ScreeningForm(store)
+    qtbot.addWidget(form)
+    form.set_client(ids["maria"])
+    assert form.evaluation().status is Status.BLOCKED
+    assert "Output blocked" in form.banner.text()
+    assert "Pregnancy" in form.banner.text()
+    # answering "no" clears her; a relative one then needs an acknowledged override
+    form.set_answer("pregnancy", False)
+    assert form.evaluation().status is Status.CLEARED
+    form.set_answer("diabetes", True)
+    assert form.evaluation().status is Status.NEEDS_OVERRIDE
+    form.acknowledge("diabetes")
+    assert form.evaluation().status is Status.CLEARED
+    with qtbot.waitSignal(form.saved, timeout=5000):
+        form.save_button.click()
+    ev = services.screening_status(store.engine, ids["maria"])
+    assert ev.status is Status.CLEARED
+    assert [r.kind for r in ev.reasons] == ["acknowledged"]
+
+
+def test_screening_form_needs_every_answer(qtbot, records):
+    from app.ui.records.screening_form import ScreeningForm
+
+    store, ids = records
+    form = ScreeningForm(store)
+    qtbot.addWidget(form)
+    form.set_client(ids["tom"])  # never screened, 16 years old
+    assert form.evaluation().status is Status.MISSING
+    assert not form.save_button.isEnabled()
+    for item_id, ans in form.answers.items():
+        form.set_answer(item_id, False if ans.item.type == "yes_no" else None)
+    assert form.evaluation().status is Status.NEEDS_OVERRIDE
+    assert "under 18" in form.banner.text()
+    assert form.save_button.isEnabled()
+
+
+def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_path):
+    from app.ui.records.panel import RecordsPanel
+
+    store, ids = records
+    panel = RecordsPanel(store)
+    qtbot.addWidget(panel)
+    panel.resize(1280, 800)
+    panel.clients.select_client(ids["anna"])
+    assert panel.history.table.rowCount() == 4
+    x, y = panel.history.plots["current"][1].getData()
+    assert len(x) == 4
+    np.testing.assert_allclose(y, [142.5, 171.0, 190.0, 209.0])
+    panel.history.table.selectRow(0)  # newest first
+    assert panel.tabs.currentWidget() is panel.detail
+    d = panel.detail
+    assert d.steps.rowCount() == 3
+    assert [d.events.item(r, 1).text() for r in range(d.events.rowCount())] == [
+        "state", "parameter", "state"]
+    assert d.recording.n_samples == 4000
+    cx, cy = d.current_curve.getData()
+    assert cx is not None
+    assert np.nanmax(np.abs(d.recording.current_ua)) == pytest.approx(220)
+    pdf, csv_path = tmp_path / "r.pdf", tmp_path / "r.csv"
+    d.save_pdf(pdf)
+    d.save_csv(csv_path)
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert pdf.stat().st_size > 5000
+    lines = csv_path.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("section,time_utc")
+    assert sum(1 for x in lines if x.startswith("step,")) == 3
+    assert sum(1 for x in lines if x.startswith("event,")) == 3
+    if os.environ.get("RECORDS_SCREENSHOTS"):
+        out = Path(os.environ["RECORDS_SCREENSHOTS"])
+        panel.show()
+        qtbot.waitExposed(panel)
+        panel.grab().save(str(out / "records-session-detail.png"))
+        panel.tabs.setCurrentWidget(panel.history)
+        panel.grab().save(str(out / "records-history.png"))
+        panel.clients.select_client(ids["maria"])
+        panel.tabs.setCurrentWidget(panel.screening)
+        panel.grab().save(str(out / "records-screening-blocked.png"))
+        panel.tabs.setCurrentWidget(panel.editor)
+        panel.grab().save(str(out / "records-client-list.png"))
+
+
+def test_writer_errors_are_shown_in_the_panel(qtbot, records):
+    from app.ui.records.panel import RecordsPanel
+
+    store, _ = records
+    panel = RecordsPanel(store)
+    qtbot.addWidget(panel)
+    with qtbot.waitSignal(store.error_occurred, timeout=5000):
+        store.when_done(store.writer.add_note(99999, "orphan note"), None, "saving a note")
+    assert panel.error.isVisibleTo(panel)
+    assert "Error while saving a note" in panel.error.text()
