@@ -395,3 +395,27 @@ def test_every_command_is_answered_once_and_output_is_off_when_not_driving(steps
         if not blk.flags & SampleFlag.OUTPUT_ON:
             assert np.abs(blk.raw[:, 0]).max() * CURRENT_LSB_UA < 3
         assert blk.level_ua <= 1000
+
+
+_HOST_TYPES = [int(t) for t in MsgType if t < 0x80] + [0x00, 0x0C, 0x7F, 0x81, 0x86]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_HOST_TYPES), st.binary(max_size=40)), max_size=12))
+def test_no_host_frame_makes_the_firmware_raise(frames):
+    from app.device.protocol import ProtocolError, decode_message
+
+    fw = Firmware(sample_rate=1000, seed=0, now=0.0)
+    now = 0.0
+    for msg_type, body in frames:
+        now += 0.013
+        try:
+            msg = decode_message(msg_type, body)
+        except ProtocolError as exc:
+            fw.receive_malformed(msg_type, body, str(exc), now)
+        else:
+            fw.receive(msg, now)
+        fw.advance(now + 0.05)
+        for m in fw.take_outgoing():
+            assert not isinstance(m, Samples) or m.level_ua <= 1000
+    assert fw.state in DeviceState

@@ -225,3 +225,20 @@ def test_a_device_of_another_version_announces_it(sim):
         assert info.protocol_version == 2
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("sim", [["--baud", "19200", "--sample-rate", "1000"]], indirect=True)
+def test_output_is_paced_to_the_line_rate(sim):
+    client = Client(sim.port)
+    try:
+        client.hello()
+        client.wait_for(lambda m: isinstance(m, Samples))
+        start_bytes, t0 = client.decoder.stats.bytes_in, time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            client.read()
+        rate = (client.decoder.stats.bytes_in - start_bytes) / (time.monotonic() - t0)
+        # 1000 S/s needs ~4.5 kB/s; a 19200-baud line carries 1920 B/s and no more
+        assert 1500 < rate < 1920 * 1.1
+        assert "frames will be lost" in sim.log()
+    finally:
+        client.close()
