@@ -39,6 +39,7 @@ from app.engine.limits import (
     DensityReading,
     DeviceLimits,
     LimitDecision,
+    LimitStack,
     build_stack,
     clamp_amplitude,
     current_density,
@@ -301,12 +302,16 @@ class SessionMachine:
             return step.zones
         return (self.manual_zone,) if self.manual_zone else ()
 
+    def limit_stack(self) -> LimitStack:
+        """Every layer's ceiling for the present step (for the limits display)."""
+        step = self.step
+        return build_stack(self.device, self.clinic, self.zones(), self.client_limit_ua,
+                           None if step is None else step.amplitude_ua)
+
     def decision(self, requested_ua: float | None = None) -> LimitDecision:
         """The limit decision for ``requested_ua`` (default: the operator's target)."""
-        step = self.step
-        stack = build_stack(self.device, self.clinic, self.zones(), self.client_limit_ua,
-                            None if step is None else step.amplitude_ua)
-        return clamp_amplitude(self.target_ua if requested_ua is None else requested_ua, stack)
+        return clamp_amplitude(self.target_ua if requested_ua is None else requested_ua,
+                               self.limit_stack())
 
     @property
     def ceiling_ua(self) -> float:

@@ -1,0 +1,115 @@
+"""Guided-run and limits widgets over a SessionController with a recording fake link."""
+
+from __future__ import annotations
+
+import pytest
+from test_engine_controller import INFO, FakeLink
+from test_engine_support import status
+
+from app.device.protocol import DeviceState
+from app.engine.limits import LimitLayer
+from app.engine.programs import load_program
+from app.engine.session import SessionState
+from app.ui.guided_run import GuidedRunPanel, zones_text
+from app.ui.limits_panel import LimitsPanel
+
+
+@pytest.fixture
+def ctl(qtbot):
+    from app.engine.controller import SessionController
+
+    link = FakeLink()
+    c = SessionController(link, tick_ms=50)
+    c.test_link = link
+    link.connected.emit(INFO)
+    c.choose_client("c1", screening_passed=True)
+    c.load_program(load_program("full_face_lift"))
+    link.status_received.emit(status(DeviceState.IDLE, True))
+    yield c
+    c.shutdown()
+
+
+def run(ctl):
+    ctl.start()
+    ctl.test_link.status_received.emit(status(DeviceState.RUNNING, True))
+    assert ctl.state is SessionState.RUNNING
+
+
+def test_guided_run_shows_the_step_and_navigates(qtbot, ctl):
+    panel = GuidedRunPanel(ctl)
+    qtbot.addWidget(panel)
+    assert panel.step_no.text() == "STEP 1 OF 15"
+    assert panel.step_name.text() == "Neck: platysma"
+    assert panel.zones.text() == "platysma (left, right)"
+    assert panel.countdown.text() == "2:00"
+    assert panel.start_button.isEnabled()
+    assert not panel.stop_button.isEnabled()
+    zones = []
+    panel.zones_changed.connect(zones.append)
+    panel.skip_button.click()
+    assert panel.step_name.text() == "Jaw: masseter"
+    assert zones[-1] == ("masseter_l", "masseter_r")
+    panel.back_button.click()
+    assert panel.step_no.text() == "STEP 1 OF 15"
+
+
+def test_step_change_under_way_gives_a_cue_and_the_countdown_runs(qtbot, ctl):
+    panel = GuidedRunPanel(ctl)
+    qtbot.addWidget(panel)
+    run(ctl)
+    assert panel.stop_button.isEnabled()
+    assert panel.pause_button.text() == "Pause (Space)"
+    qtbot.waitUntil(lambda: panel.countdown.text() == "1:59", timeout=3000)
+    assert panel.step_bar.value() > 0
+    with qtbot.waitSignal(panel.cue_given, timeout=1000) as got:
+        panel.skip_button.click()
+    assert got.args == [1]
+    assert "#fff4d6" in panel.card.styleSheet()
+    qtbot.waitUntil(lambda: "#fff4d6" not in panel.card.styleSheet(), timeout=3000)
+
+
+def test_buttons_follow_the_state(qtbot, ctl):
+    panel = GuidedRunPanel(ctl)
+    qtbot.addWidget(panel)
+    run(ctl)
+    panel.pause_button.click()
+    assert ctl.state is SessionState.PAUSED
+    assert panel.pause_button.text() == "Resume (Space)"
+    ctl.estop()
+    assert panel.start_button.text() == "Reset"
+    assert panel.start_button.isEnabled()
+    assert not panel.up_button.isEnabled()
+    panel.start_button.click()
+    assert ctl.state is SessionState.READY
+    assert ctl.test_link.names()[-1] == "reset"
+
+
+def test_intensity_buttons_step_the_target(qtbot, ctl):
+    panel = GuidedRunPanel(ctl)
+    qtbot.addWidget(panel)
+    assert panel.target.text() == "200 µA"
+    panel.down_button.click()
+    assert panel.target.text() == "190 µA"
+
+
+def test_limits_panel_names_the_binding_layer_and_warns_on_density(qtbot, ctl):
+    panel = LimitsPanel(ctl)
+    qtbot.addWidget(panel)
+    assert "binds" in panel._value[LimitLayer.STEP].text()  # platysma step 200 µA
+    ctl.set_client_limit(150.0)
+    assert "binds" in panel._value[LimitLayer.CLIENT].text()
+    assert "binds" not in panel._value[LimitLayer.STEP].text()
+    assert panel.allowed.text() == "150 µA"
+    assert panel.explanation.text() == "150 µA is within the client's own limit 150 µA"
+    assert panel.output.text() == "off"
+    ctl.set_electrode_area(0.1)
+    panel.refresh()
+    assert "above the warning threshold" in panel.density.text()
+    run(ctl)
+    panel.refresh()
+    assert panel.output.text() == "150 µA commanded"
+
+
+def test_zones_text():
+    assert zones_text(("procerus", "frontalis_l")) == "procerus, frontalis (left)"
+    assert zones_text(()) == "chosen on the face map"
