@@ -82,7 +82,7 @@ def test_allowed_is_the_minimum_of_request_and_every_layer(req, device, clinic, 
 
 def test_zone_layer_from_clinic_settings():
     clinic = ClinicSettings(eye_area_max_ua=180, zone_max_ua={"masseter_l": 250})
-    assert clinic.zone_limit(["frontalis_l"]) == (None, "")
+    assert clinic.zone_limit(["frontalis_l"]) == (400, "face-map limit for frontalis_l")
     assert clinic.zone_limit(["orbicularis_oculi_r", "frontalis_r"])[0] == 180
     assert clinic.zone_limit(["masseter_l"]) == (250, "clinic limit for zone masseter_l")
     value, why = clinic.zone_limit([])

@@ -4,6 +4,8 @@ output on after a stop, an emergency stop, a link loss or a contact loss."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from test_engine_support import LIMITS, make_program, status, step
@@ -40,9 +42,24 @@ from app.engine.session import (
     Tick,
     UpdateClinic,
 )
+from app.paths import resources_dir
 
 BUILTIN = load_library().programs
 ZONES = sorted(zone_ids.ZONE_IDS)
+
+
+def _zone_defaults() -> dict[str, float]:
+    """Each zone's default ceiling, read straight from resources/zones.json."""
+    data = json.loads((resources_dir() / "zones.json").read_text(encoding="utf-8"))
+    out = {}
+    for rec in data["muscles"]:
+        value = float(rec.get("max_ua", data["defaults"]["max_ua"]))
+        ids = [rec["muscle"]] if rec.get("midline") else [f"{rec['muscle']}_{s}" for s in "lr"]
+        out.update(dict.fromkeys(ids, value))
+    return out
+
+
+ZONE_DEFAULTS = _zone_defaults()
 
 amps = st.floats(min_value=1.0, max_value=600.0, allow_nan=False)
 limit = st.one_of(st.none(), st.floats(min_value=0.0, max_value=900.0, allow_nan=False))
@@ -122,6 +139,8 @@ def independent_ceiling(m: SessionMachine) -> float:
                 values.append(m.clinic.zone_max_ua[z])
             elif zone_ids.is_eye_area(z):
                 values.append(m.clinic.eye_area_max_ua)
+            else:
+                values.append(ZONE_DEFAULTS[z])
     if m.client_limit_ua is not None:
         values.append(m.client_limit_ua)
     return max(0.0, min(values))

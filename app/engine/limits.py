@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from app.engine import zone_ids
+from app.engine import zones as face_map
 
 
 class LimitLayer(Enum):
@@ -98,18 +99,23 @@ class ClinicSettings:
     def zone_limit(self, zones: Iterable[str]) -> tuple[float | None, str]:
         """The zone layer's ceiling for a step on ``zones`` and why.
 
-        No zones (manual work, zone chosen by hand) counts as the eye area: the most
-        careful default. Several zones: the lowest of them binds.
+        Per zone: the clinic's own limit for that zone if it set one; else, in the eye
+        area, the clinic's eye-area limit; else the face map's default for the zone
+        (resources/zones.json). No zones (manual work, zone chosen by hand) counts as the
+        eye area: the most careful default. Several zones: the lowest of them binds.
         """
         zones = list(zones)
         if not zones:
             return self.eye_area_max_ua, "no zone chosen: the eye-area limit applies"
         best: tuple[float | None, str] = (None, "")
         for z in zones:
+            record = face_map.ZONES.get(z)
             if z in self.zone_max_ua:
                 cand = (self.zone_max_ua[z], f"clinic limit for zone {z}")
             elif zone_ids.is_eye_area(z):
                 cand = (self.eye_area_max_ua, f"{z} is in the eye area")
+            elif record is not None:
+                cand = (record.max_ua, f"face-map limit for {z}")
             else:
                 continue
             if best[0] is None or cand[0] < best[0]:
