@@ -16,6 +16,7 @@ import dataclasses
 import logging
 import math
 import os
+import re
 import select
 import socket
 import threading
@@ -214,6 +215,18 @@ def _open_error_text(exc: Exception) -> str:
     return str(exc)
 
 
+def _io_error_text(exc: Exception) -> str:
+    """A plain reason for a read/write failure (pyserial's texts are for programmers)."""
+    text = str(exc)
+    if "returned no data" in text or "socket disconnected" in text:
+        return "the device went away"
+    errno_ = getattr(exc, "errno", None)
+    if isinstance(errno_, int):
+        with contextlib.suppress(ValueError, OverflowError):
+            return os.strerror(errno_)
+    return re.sub(r"\[Errno \d+\] ", "", text)
+
+
 class _LinkDown(Exception):
     def __init__(self, reason: str, *, retry: bool = True) -> None:
         super().__init__(reason)
@@ -388,7 +401,7 @@ class _LinkWorker(QObject):
             self._drain_wake()
             return port.read(4096)
         except (serial.SerialException, OSError) as exc:
-            raise _LinkDown(f"serial port closed: {exc}") from None
+            raise _LinkDown(f"serial port closed: {_io_error_text(exc)}") from None
 
     def _drain_wake(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
@@ -415,7 +428,7 @@ class _LinkWorker(QObject):
         except serial.SerialTimeoutException:
             raise _LinkDown("the device is not accepting data (write timed out)") from None
         except (serial.SerialException, OSError) as exc:
-            raise _LinkDown(f"serial port closed: {exc}") from None
+            raise _LinkDown(f"serial port closed: {_io_error_text(exc)}") from None
         with self._stats_lock:
             self._counter.on_sent()
         if self._logging:
