@@ -60,7 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="measure the device link: handshake, stream, count samples and errors",
         description="Connects to the device (or, without --port, to a simulator it starts "
         "itself), handshakes, streams for --seconds and reports samples expected/received/"
-        "dropped, CRC and framing errors and throughput.",
+        "dropped, CRC and framing errors and throughput. It never switches the output on. "
+        "Exit status 0 when measured (see 'ok' / the verdict), 2 when the device cannot be "
+        "reached.",
     )
     p.add_argument("--port", help="serial port or pyserial URL (default: start the built-in "
                    "firmware simulator)")
