@@ -213,8 +213,8 @@ def _s(wf: Waveform, f: float, a: float, pol: Polarity) -> OutputSettings:
 
 
 OUTPUT_CASES: tuple[OutputCase, ...] = (
-    OutputCase("1 kΩ, square 10 Hz positive, 100 µA", 1_000.0,
-               _s(Waveform.SQUARE, 10.0, 100.0, Polarity.POSITIVE)),
+    OutputCase("1 kΩ, square 10 Hz positive, 400 µA", 1_000.0,
+               _s(Waveform.SQUARE, 10.0, 400.0, Polarity.POSITIVE)),
     OutputCase("1 kΩ, square 100 Hz biphasic, 200 µA", 1_000.0,
                _s(Waveform.SQUARE, 100.0, 200.0, Polarity.BIPHASIC)),
     OutputCase("10 kΩ, sine 50 Hz biphasic, 300 µA", 10_000.0,

@@ -1,0 +1,91 @@
+"""The clinic's limit settings (edited on the technician bench), kept in QSettings.
+
+The values are the engine's :class:`~app.engine.limits.ClinicSettings`; this module only
+loads and saves the ones the bench edits, under a versioned ``clinic/`` group. A value
+that is missing or damaged in the file falls back to its default and is reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from PySide6.QtCore import QSettings
+
+from app.engine.limits import ClinicSettings
+
+SCHEMA_VERSION = 1
+GROUP = "clinic"
+#: the fields the bench edits: name -> (label, unit, lowest, highest)
+FIELDS: dict[str, tuple[str, str, float, float]] = {
+    "max_current_ua": ("Maximum current", "µA", 10.0, 1000.0),
+    "eye_area_max_ua": ("Eye-area maximum", "µA", 10.0, 1000.0),
+    "density_warn_ua_per_cm2": ("Current-density warning", "µA/cm²", 1.0, 5000.0),
+    "electrode_area_cm2": ("Probe contact area", "cm²", 0.05, 20.0),
+}
+
+
+def check_clinic_settings(cs: ClinicSettings) -> list[str]:
+    """Problems with ``cs`` as the bench would save it (empty when fine)."""
+    problems = cs.validate()
+    for name, (label, unit, lo, hi) in FIELDS.items():
+        value = getattr(cs, name)
+        if isinstance(value, int | float) and math.isfinite(value) and not lo <= value <= hi:
+            problems.append(f"{label} {value:g} {unit} is outside {lo:g}..{hi:g} {unit}")
+    if cs.eye_area_max_ua > cs.max_current_ua:
+        problems.append(f"the eye-area maximum ({cs.eye_area_max_ua:g} µA) cannot be above "
+                        f"the clinic maximum ({cs.max_current_ua:g} µA)")
+    return problems
+
+
+def load_clinic_settings(settings: QSettings) -> tuple[ClinicSettings, list[str]]:
+    """The stored settings and what was wrong in the file (defaults used for those)."""
+    defaults = ClinicSettings()
+    values: dict[str, float] = {}
+    problems: list[str] = []
+    settings.beginGroup(GROUP)
+    try:
+        version = settings.value("version")
+        if version is not None and str(version) != str(SCHEMA_VERSION):
+            problems.append(f"clinic settings version {version} is not {SCHEMA_VERSION}: "
+                            "defaults used")
+            return defaults, problems
+        for name, (label, unit, lo, hi) in FIELDS.items():
+            raw = settings.value(name)
+            if raw is None:
+                continue
+            try:
+                value = float(raw)
+            except (TypeError, ValueError):
+                problems.append(f"{label}: stored value {raw!r} is not a number; "
+                                f"default {getattr(defaults, name):g} {unit} used")
+                continue
+            if not (math.isfinite(value) and lo <= value <= hi):
+                problems.append(f"{label}: stored value {value:g} {unit} is outside "
+                                f"{lo:g}..{hi:g}; default {getattr(defaults, name):g} used")
+                continue
+            values[name] = value
+    finally:
+        settings.endGroup()
+    cs = dataclasses.replace(defaults, **values)
+    if cs.eye_area_max_ua > cs.max_current_ua:
+        problems.append("stored eye-area maximum was above the clinic maximum: "
+                        "both set to their defaults")
+        cs = dataclasses.replace(cs, max_current_ua=defaults.max_current_ua,
+                                 eye_area_max_ua=defaults.eye_area_max_ua)
+    return cs, problems
+
+
+def save_clinic_settings(settings: QSettings, cs: ClinicSettings) -> None:
+    """Store ``cs``; ValueError naming every problem if it is not acceptable."""
+    problems = check_clinic_settings(cs)
+    if problems:
+        raise ValueError("; ".join(problems))
+    settings.beginGroup(GROUP)
+    try:
+        settings.setValue("version", SCHEMA_VERSION)
+        for name in FIELDS:
+            settings.setValue(name, float(getattr(cs, name)))
+    finally:
+        settings.endGroup()
+    settings.sync()

@@ -1,0 +1,126 @@
+"""Frame log formatting (pure) and the bounded table model; clinic limit settings."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from app.device.link import FrameRecord
+from app.device.protocol import (
+    Ack,
+    DeviceState,
+    Fault,
+    MsgType,
+    SampleFlag,
+    Samples,
+    Status,
+    encode_message,
+)
+from app.engine.limits import ClinicSettings
+from app.service.clinic_limits import (
+    check_clinic_settings,
+    load_clinic_settings,
+    save_clinic_settings,
+)
+from app.service.framelog import FrameLogModel, describe, hex_bytes, log_row
+
+
+def _rec(msg, at=10.0, direction="rx"):
+    return FrameRecord(at, direction, encode_message(msg, 7), msg)
+
+
+def test_hex_formatting_and_truncation():
+    assert hex_bytes(b"\x00\x0a\xff") == "00 0a ff"
+    long = bytes(range(100))
+    text = hex_bytes(long, limit=4)
+    assert text == "00 01 02 03 … (+96 bytes)"
+
+
+def test_samples_are_summarised_not_dumped():
+    raw = np.stack([np.arange(50, dtype=np.int16), np.zeros(50, dtype=np.int16)], axis=1)
+    msg = Samples(1234, SampleFlag.OUTPUT_ON | SampleFlag.CONTACT, 100.0, (0, 25), raw)
+    name, text = describe(_rec(msg))
+    assert name == "SAMPLES"
+    assert "#1234 n=50" in text
+    assert "OUTPUT_ON" in text
+    assert "sync=[0, 25]" in text
+    assert "0..49" in text
+    row = log_row(_rec(msg, at=12.5), t0=10.0)
+    assert row.time_s == pytest.approx(2.5)
+    assert row.size == len(encode_message(msg, 7))
+    assert "+" in row.hex  # long frame: truncated
+
+
+def test_status_ack_and_rejected_frames_are_readable():
+    st = Status(DeviceState.RUNNING, 99.5, 100.0, float("inf"), False, True, Fault.NONE, 1.5, 42)
+    name, text = describe(_rec(st))
+    assert name == "STATUS"
+    assert "Running" in text
+    assert "|Z| inf" in text
+    name, text = describe(_rec(Ack(5, int(MsgType.START)), direction="tx"))
+    assert name == "ACK"
+    assert "request_id=5" in text
+    bad = FrameRecord(1.0, "rx", b"\x03\x01\x02\x00", None, "CRC mismatch")
+    assert describe(bad) == ("ERROR", "CRC mismatch")
+    assert log_row(bad, 0.0).error
+
+
+def test_model_is_bounded_keeps_newest_and_pauses(qapp):
+    model = FrameLogModel(max_rows=50)
+    for k in range(120):
+        model.add(_rec(Ack(k, 3), at=float(k)))
+    model.flush()
+    assert model.rowCount() == 50
+    assert "request_id=70" in model.data(model.index(0, 5))
+    assert "request_id=119" in model.data(model.index(49, 5))
+    assert model.data(model.index(49, 2), Qt.ItemDataRole.UserRole) == "ACK"
+    model.set_paused(True)
+    model.add(_rec(Ack(500, 3)))
+    model.flush()
+    assert model.rowCount() == 50
+    assert model.missed_while_paused == 1
+    model.set_paused(False)
+    for k in range(10):
+        model.add(_rec(Ack(200 + k, 3), at=200.0 + k))
+    model.flush()
+    assert model.rowCount() == 50
+    assert "request_id=209" in model.data(model.index(49, 5))
+    model.clear()
+    assert model.rowCount() == 0
+    with pytest.raises(ValueError, match="max_rows"):
+        FrameLogModel(max_rows=0)
+
+
+def test_clinic_settings_round_trip_and_defaults(tmp_path):
+    path = str(tmp_path / "c.ini")
+    cs, problems = load_clinic_settings(QSettings(path, QSettings.Format.IniFormat))
+    assert (cs.max_current_ua, cs.eye_area_max_ua) == (600.0, 200.0)
+    assert not problems
+    new = dataclasses.replace(cs, max_current_ua=450.0, eye_area_max_ua=150.0,
+                              density_warn_ua_per_cm2=300.0)
+    save_clinic_settings(QSettings(path, QSettings.Format.IniFormat), new)
+    back, problems = load_clinic_settings(QSettings(path, QSettings.Format.IniFormat))
+    assert back.max_current_ua == 450.0
+    assert back.eye_area_max_ua == 150.0
+    assert back.density_warn_ua_per_cm2 == 300.0
+    assert not problems
+
+
+def test_clinic_settings_refuse_bad_values_and_report_damaged_files(tmp_path):
+    bad = ClinicSettings(max_current_ua=100.0, eye_area_max_ua=200.0)
+    assert any("eye-area" in p for p in check_clinic_settings(bad))
+    with pytest.raises(ValueError, match="eye-area"):
+        save_clinic_settings(QSettings(str(tmp_path / "x.ini"), QSettings.Format.IniFormat), bad)
+    s = QSettings(str(tmp_path / "d.ini"), QSettings.Format.IniFormat)
+    s.setValue("clinic/version", 1)
+    s.setValue("clinic/max_current_ua", "lots")
+    s.setValue("clinic/density_warn_ua_per_cm2", -5)
+    s.sync()
+    cs, problems = load_clinic_settings(s)
+    assert cs.max_current_ua == 600.0
+    assert cs.density_warn_ua_per_cm2 == 500.0
+    assert len(problems) == 2
+    assert "not a number" in problems[0]

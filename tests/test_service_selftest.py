@@ -1,0 +1,137 @@
+"""Self-test figures and report (pure), then calibration and self-test over the simulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.device.link import DeviceLink
+from app.device.protocol import SampleFlag
+from app.device.signal_model import INTRINSIC_ERROR
+from app.device.sim_process import SimulatorProcess
+from app.device.waveform import OutputSettings, unit_wave
+from app.service.calibration import CalibrationResult, calibration_procedure
+from app.service.feeder import WatchdogFeeder
+from app.service.procedure import Collected, ProcedureRunner
+from app.service.selftest import (
+    OUTPUT_CASES,
+    Figure,
+    SelfTestReport,
+    StepResult,
+    Verdict,
+    output_figures,
+    selftest_procedure,
+)
+
+RATE = 10_000.0
+
+
+def _collected(settings: OutputSettings, r_ohm: float, gain: float = 1.0) -> Collected:
+    t = np.arange(3000) / RATE
+    i = settings.amplitude_ua * unit_wave(settings, t) * gain
+    flags = np.full(t.size, int(SampleFlag.OUTPUT_ON), dtype=np.uint8)
+    return Collected(RATE, i.astype(np.float32), (i * 1e-6 * r_ohm).astype(np.float32),
+                     np.full(t.size, settings.amplitude_ua, dtype=np.float32), flags)
+
+
+def test_figure_bands():
+    assert Figure("f", 10.0, "Hz", 9.8, 10.2).ok
+    assert not Figure("f", 10.3, "Hz", 9.8, 10.2).ok
+    assert not Figure("f", float("nan"), "Hz", None, 1.0).ok
+    assert Figure("x", 0.5, "µA", None, 3.0).band == "≤ 3.000 µA"
+
+
+@pytest.mark.parametrize("case", [c for c in OUTPUT_CASES if not c.expect_compliance],
+                         ids=lambda c: c.name)
+def test_output_figures_pass_on_ideal_data_and_fail_on_a_gain_error(case):
+    good = output_figures(case, _collected(case.settings, case.resistor_ohm), 20.0)
+    assert all(f.ok for f in good), [(f.name, f.shown, f.band) for f in good if not f.ok]
+    bad = output_figures(case, _collected(case.settings, case.resistor_ohm, gain=0.9), 20.0)
+    assert not all(f.ok for f in bad)
+
+
+def test_report_verdict_text_and_html():
+    rep = SelfTestReport({"model": "M", "serial": "S<1>", "firmware": "F"})
+    assert not rep.passed  # no steps: not a pass
+    rep.steps.append(StepResult("a", Verdict.PASS, (Figure("f", 1.0, "Hz", 0.5, 1.5),)))
+    assert rep.passed
+    assert rep.verdict_text.startswith("PASS")
+    rep.steps.append(StepResult("b", Verdict.NOT_RUN, note="why"))
+    assert not rep.passed
+    assert "1 not run" in rep.verdict_text
+    html = rep.to_html()
+    assert "S&lt;1&gt;" in html
+    assert "NOT RUN" in html
+    assert "[NOT RUN] b — why" in rep.to_text()
+    assert rep.as_dict()["steps"][0]["figures"][0]["ok"] is True
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+@pytest.fixture
+def device(qtbot):
+    sim = SimulatorProcess(["--seed", "7"])
+    port = sim.start()
+    link = DeviceLink(port)
+    feeder = WatchdogFeeder(link)
+    try:
+        with qtbot.waitSignal(link.connected, timeout=5000):
+            link.start()
+        yield link, feeder
+    finally:
+        feeder.stop()
+        assert link.stop(3000)
+        sim.stop()
+
+
+def _run(qtbot, link, procedure, timeout=20_000):
+    runner = ProcedureRunner(link)
+    failures: list[str] = []
+    runner.failed.connect(failures.append)
+    with qtbot.waitSignal(runner.finished, timeout=timeout) as done:
+        runner.run(procedure)
+    assert not failures
+    return done.args[0]
+
+
+def test_calibration_finds_and_corrects_the_simulators_error(qtbot, device):
+    link, _ = device
+    result = _run(qtbot, link, calibration_procedure(link.info))
+    assert isinstance(result, CalibrationResult)
+    assert result.written
+    e = INTRINSIC_ERROR
+    assert result.current.gain == pytest.approx(e.current_gain, abs=2e-3)
+    assert result.current.offset == pytest.approx(e.current_offset_ua, abs=0.1)
+    assert result.voltage.gain == pytest.approx(e.voltage_gain, abs=2e-3)
+    assert result.voltage.offset == pytest.approx(e.voltage_offset_v, abs=2e-3)
+    assert abs(result.verify_current_error_ua) < 0.2
+    assert abs(result.verify_voltage_error_v) < 0.005
+    assert result.device_serial == "SIM-000001"
+
+
+def test_selftest_passes_on_a_healthy_device(qtbot, device):
+    link, feeder = device
+    report = SelfTestReport(link.info.as_dict())
+    _run(qtbot, link, selftest_procedure(link.info, report, feeder.set_watchdog_feeding))
+    assert report.passed, report.to_text()
+    assert len(report.steps) == 8
+    assert report.finished_at is not None
+    assert feeder.feeding
+
+
+def test_selftest_fails_a_miscalibrated_device_and_a_watchdog_that_never_trips(qtbot, device):
+    link, _ = device
+    with qtbot.waitSignal(link.command_answered, timeout=2000):
+        link.set_calibration(0.0, 1.2, 0.0, 1.0)  # current reads 17 % low: a channel fault
+    report = SelfTestReport(link.info.as_dict())
+    # a console whose heartbeats go on: the device must not trip, so the step fails
+    _run(qtbot, link, selftest_procedure(link.info, report, lambda on: None))
+    assert not report.passed
+    by_name = {s.name: s for s in report.steps}
+    amp = by_name["1 kΩ, square 10 Hz positive, 400 µA"]
+    assert amp.verdict == Verdict.FAIL
+    assert not next(f for f in amp.figures if f.name == "Peak current +").ok
+    assert by_name["Watchdog: heartbeats stopped"].verdict == Verdict.FAIL
+    assert by_name["Emergency stop"].verdict == Verdict.PASS
+    assert "FAIL" in report.to_html()
