@@ -52,7 +52,7 @@ class Client:
             out.append(decode_message(f.type, f.body))
         return out
 
-    def wait_for(self, pred, timeout: float = 3.0) -> list:
+    def wait_for(self, pred, timeout: float = 5.0) -> list:
         """Read until a message satisfies ``pred``; return everything read, that one last."""
         got: list = []
         deadline = time.monotonic() + timeout
@@ -61,7 +61,10 @@ class Client:
                 got.append(m)
                 if pred(m):
                     return got
-        raise AssertionError(f"nothing matched within {timeout} s; got {len(got)} messages")
+        kinds = sorted({type(m).__name__ for m in got})
+        others = [m for m in got if not isinstance(m, Samples | Status)]
+        raise AssertionError(f"nothing matched within {timeout} s; got {len(got)} messages "
+                             f"({kinds}): {others[:10]}")
 
     def hello(self) -> Info:
         self.send(Hello(1))
@@ -118,12 +121,12 @@ def test_start_without_heartbeats_trips_the_watchdog(sim):
         client.send(SetOutput(2, OutputSettings(amplitude_ua=100, ramp_s=0.1)))
         client.send(Command(MsgType.START, 3))
         got = client.wait_for(lambda m: isinstance(m, Event)
-                              and m.code == EventCode.WATCHDOG_TRIP, timeout=2.0)
+                              and m.code == EventCode.WATCHDOG_TRIP)
         acks = [m.request_id for m in got if isinstance(m, Ack)]
-        assert acks == [2, 3]
+        assert acks == [2, 3], [m for m in got if not isinstance(m, Samples | Status)]
         status = client.wait_for(lambda m: isinstance(m, Status))[-1]
-        assert status.state == DeviceState.WATCHDOG
-        assert status.level_ua == 0
+        assert status.state == DeviceState.WATCHDOG, status
+        assert status.level_ua == 0, status
     finally:
         client.close()
 
