@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Signal
-from test_engine_support import PROGRAM, status
+from test_engine_support import PROGRAM, make_program, status, step
 
 from app.device.protocol import (
     PROTOCOL_VERSION,
@@ -18,10 +18,12 @@ from app.device.protocol import (
     SampleFlag,
 )
 from app.engine.controller import SessionController
-from app.engine.programs import load_program
 from app.engine.session import SessionState
 
 S = SessionState
+# Eye-area step at 100 µA with a short ramp: quick to start and stop on the simulator.
+FAST = make_program([step("Eyes", ("orbicularis_oculi",), amplitude=100.0, duration=60.0,
+                          ramp_s=0.3)])
 INFO = Info(0, PROTOCOL_VERSION, "FAKE", "F-1", "1.0", 1000.0, 0.5, 2000.0, 20.0, 10_000,
             0.05, 0.001, 500, 50)
 
@@ -231,7 +233,7 @@ def test_session_on_the_simulator_estop_then_resume_then_complete(qtbot, sim_lin
     with qtbot.waitSignal(link.connected, timeout=5000):
         link.start()
     ctl.choose_client("training", screening_passed=True, training=True)
-    ctl.load_program(load_program("eye_area"))
+    ctl.load_program(FAST)
     qtbot.waitUntil(lambda: ctl.state is S.READY, timeout=3000)
     ctl.start()
     qtbot.waitUntil(lambda: ctl.state is S.RUNNING, timeout=5000)
@@ -250,4 +252,48 @@ def test_session_on_the_simulator_estop_then_resume_then_complete(qtbot, sim_lin
     qtbot.waitUntil(lambda: ctl.state is S.RUNNING, timeout=5000)
     ctl.stop()
     qtbot.waitUntil(lambda: ctl.state is S.COMPLETE, timeout=5000)
+    ctl.shutdown()
+
+
+@pytest.mark.slow
+def test_a_blocked_gui_thread_ends_in_output_off_within_1_s(qtbot, sim_link):
+    """The controller's tick feeds the watchdog from the GUI thread: when that thread is
+    blocked, heartbeats stop and the firmware turns output off by itself."""
+    import time
+
+    link = sim_link
+    ctl = SessionController(link)
+    records = []
+    ctl.record_emitted.connect(lambda r: records.append(f"{r.state}: {r.message}"))
+    blocks = []
+    link.samples_received.connect(blocks.append)
+    with qtbot.waitSignal(link.connected, timeout=5000):
+        link.start()
+    ctl.choose_client("training", screening_passed=True, training=True)
+    ctl.load_program(FAST)
+    qtbot.waitUntil(lambda: ctl.state is S.READY, timeout=3000)
+    ctl.start()
+    try:
+        qtbot.waitUntil(lambda: ctl.state is S.RUNNING, timeout=5000)
+    except Exception:
+        print("\n".join(records))
+        raise
+    qtbot.waitUntil(lambda: bool(blocks) and bool(blocks[-1].flags[-1] & SampleFlag.OUTPUT_ON),
+                    timeout=2000)
+    last = blocks[-1]
+    index_at_block = last.first_index + len(last)  # the device is at least this far
+    rate = last.sample_rate
+    time.sleep(1.5)  # the GUI thread is blocked (this is the fault being tested, not a wait)
+    qtbot.waitUntil(lambda: ctl.state is S.DEVICE_FAULT, timeout=3000)
+    off_at = None
+    for b in blocks:
+        on = (b.flags & SampleFlag.OUTPUT_ON).astype(bool)
+        idx = b.first_index + np.arange(len(b))
+        off = idx[(idx >= index_at_block) & ~on]
+        if off.size:
+            off_at = int(off[0])
+            break
+    assert off_at is not None, "output never went off"
+    assert (off_at - index_at_block) / rate <= 1.0
+    assert not ctl.machine.output_on
     ctl.shutdown()
