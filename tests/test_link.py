@@ -642,3 +642,17 @@ def test_io_error_texts_are_plain():
     assert link_mod._open_error_text(
         serial.SerialException(2, "could not open port /dev/x: [Errno 2] No such file")
     ) == "No such file or directory"
+
+
+def test_simulator_of_another_protocol_version_is_refused_once(qtbot, simulator, make_link):
+    link = make_link(simulator("--protocol-version", "2"))
+    reasons: list[str] = []
+    link.disconnected.connect(reasons.append)
+    with qtbot.waitSignal(link.disconnected, timeout=3000):
+        link.start()
+    sent = link.stats.frames_sent
+    with qtbot.waitSignal(link.connected, timeout=1000, raising=False) as again:
+        pass
+    assert not again.signal_triggered
+    assert reasons == ["device speaks protocol version 2; this console speaks 1"]
+    assert link.stats.frames_sent == sent  # no HELLO storm
