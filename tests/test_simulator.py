@@ -108,6 +108,10 @@ def test_handshake_and_samples_arrive_at_the_configured_rate(sim):
                     last, count = m, count + m.raw.shape[0]
         elapsed = time.monotonic() - t0
         assert count / elapsed == pytest.approx(10_000, rel=0.04)
+        # the last frame's samples were produced on the clock the simulator announced
+        end = last.first_index + last.raw.shape[0]
+        produced_at = sim.sample_zero_time() + end / 10_000
+        assert 0 <= time.monotonic() - produced_at < 0.5
         assert client.decoder.stats.crc_errors == 0
         assert client.decoder.stats.framing_errors == 0
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import selectors
 import subprocess
 import sys
@@ -37,6 +38,7 @@ class SimulatorProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._port: str | None = None
         self._stderr = None
+        self._sample_zero: float | None = None
 
     @property
     def port(self) -> str:
@@ -77,6 +79,10 @@ class SimulatorProcess:
                                  + (detail.strip() or "no output within "
                                     f"{timeout:g} s"))
         self._port = line[5:].strip()
+        # the simulator logs its clock before it prints PORT
+        head = os.pread(self._stderr.fileno(), 4000, 0).decode("utf-8", errors="replace")
+        match = re.search(r"clock: sample 0 at monotonic ([0-9.]+) s", head)
+        self._sample_zero = float(match.group(1)) if match else None
         return self._port
 
     def _read_line(self, timeout: float) -> str:
@@ -103,15 +109,26 @@ class SimulatorProcess:
         if self._proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=1.0)
-        self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", errors="replace")[-2000:]
+        return self._read_stderr()
 
     def log(self) -> str:
         """What the simulator wrote to stderr so far (its last 2000 characters)."""
         if self._stderr is None:
             return ""
-        self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", errors="replace")[-2000:]
+        return self._read_stderr()
+
+    def _read_stderr(self) -> str:
+        # pread: the child shares this file's offset; moving it would make it overwrite
+        assert self._stderr is not None
+        fd = self._stderr.fileno()
+        size = os.fstat(fd).st_size
+        start = max(0, size - 8000)
+        return os.pread(fd, size - start, start).decode("utf-8", errors="replace")[-2000:]
+
+    def sample_zero_time(self) -> float | None:
+        """``time.monotonic()`` (system-wide on Linux) at which the simulator's sample 0 was
+        due: sample n is produced at ``sample_zero_time() + n / sample_rate``."""
+        return self._sample_zero
 
     def stop(self, timeout: float = 5.0) -> int | None:
         """Terminate the simulator; returns its exit code (None if it was not started)."""

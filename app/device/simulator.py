@@ -322,6 +322,9 @@ class Simulator:
                                       seed=opts.seed, now=start,
                                       protocol_version=opts.protocol_version)
         self.transport.open()
+        # Sample n is produced at start + n / sample_rate on the system-wide monotonic clock
+        # (time.monotonic() in any process on this machine): benches measure latency by it.
+        self._say(f"clock: sample 0 at monotonic {start:.6f} s")
         print(f"PORT {self.transport.url}", file=self._out, flush=True)
         need = opts.sample_rate * 4 * 1.12 + 400
         if opts.baud / BITS_PER_BYTE < need:
