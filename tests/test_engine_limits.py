@@ -155,3 +155,10 @@ def test_parameters_reject_non_numbers_and_report_density():
     good = TreatmentParameters(OutputSettings(amplitude_ua=100.0), 60, 0.5).check()
     assert good.density_ua_per_cm2() == 200
     assert good.with_amplitude(50).amplitude_ua == 50
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_damaged_ceiling_counts_as_zero(bad):
+    d = clamp_amplitude(100, LimitStack(device=600, clinic=600, client=bad, step=300))
+    assert d.allowed_ua == 0
+    assert d.layer is LimitLayer.CLIENT

@@ -392,3 +392,20 @@ def test_step_frequency_outside_device_range_refuses_start():
 
 def test_active_states_are_the_ones_with_a_session_under_way():
     assert {S.RAMPING_UP, S.RUNNING, S.PAUSED, S.CONTACT_LOST} == ACTIVE
+
+
+@pytest.mark.parametrize("bad", [float("nan"), -1.0, "200"])
+def test_a_bad_client_limit_is_refused_with_a_message(bad):
+    m = machine_in(S.RUNNING)
+    out = m.handle(SetClientLimit(bad))
+    assert "must be a number ≥ 0" in out.notices[0]
+    assert m.client_limit_ua is None
+    m2 = SessionMachine()
+    out = m2.handle(ChooseClient("c1", bad, True))
+    assert m2.client_id is None
+    assert "client c1 not chosen" in out.notices[0]
+
+
+def test_bad_clinic_settings_are_refused_at_construction():
+    with pytest.raises(ValueError, match="clinic settings: max_current_ua"):
+        SessionMachine(ClinicSettings(max_current_ua=float("nan")))

@@ -145,10 +145,11 @@ class LimitStack:
     def binding(self) -> tuple[LimitLayer, float]:
         """The lowest ceiling and its layer (outer layer on a tie).
 
-        With no ceilings at all nothing may be delivered: (DEVICE, 0.0), because the
-        device is not connected.
+        With no device connected nothing may be delivered: (DEVICE, 0.0).
+        A ceiling that is not a finite number counts as 0: a damaged value never lifts
+        a limit.
         """
-        ceilings = self.ceilings()
+        ceilings = [(layer, v if math.isfinite(v) else 0.0) for layer, v in self.ceilings()]
         if self.device is None:
             return LimitLayer.DEVICE, 0.0
         layer, value = ceilings[0]

@@ -265,6 +265,9 @@ class SessionMachine:
     def __init__(self, clinic: ClinicSettings | None = None, *,
                  wall_clock: Callable[[], datetime] | None = None) -> None:
         self.clinic = clinic or ClinicSettings()
+        problems = self.clinic.validate()
+        if problems:
+            raise ValueError("clinic settings: " + "; ".join(problems))
         self._wall = wall_clock or (lambda: datetime.now(UTC))
         self.state = SessionState.IDLE
         self.device: DeviceLimits | None = None
@@ -467,6 +470,10 @@ class SessionMachine:
         if self.state not in (SessionState.IDLE, SessionState.READY, SessionState.COMPLETE):
             self._notice("finish or stop the session before changing the client")
             return
+        problem = self._client_limit_problem(e.limit_ua)
+        if problem:
+            self._notice(f"client {e.client_id} not chosen: {problem}")
+            return
         if self.state is SessionState.COMPLETE:
             self._new_session()
             self._go(SessionState.IDLE, "new session")
@@ -493,7 +500,19 @@ class SessionMachine:
         self._record("client", "client cleared")
         self._refresh_ready()
 
+    def _client_limit_problem(self, limit_ua: float | None) -> str | None:
+        if limit_ua is None:
+            return None
+        if isinstance(limit_ua, bool) or not isinstance(limit_ua, int | float) \
+                or not math.isfinite(limit_ua) or limit_ua < 0:
+            return f"client limit {limit_ua!r} µA must be a number ≥ 0"
+        return None
+
     def _on_SetClientLimit(self, e: SetClientLimit) -> None:
+        problem = self._client_limit_problem(e.limit_ua)
+        if problem:
+            self._notice(problem + "; limit unchanged")
+            return
         self.client_limit_ua = e.limit_ua
         self._record("parameter", f"client limit set to {e.limit_ua} µA", limit_ua=e.limit_ua)
         self._apply_limits()
