@@ -16,6 +16,7 @@ from app.device.protocol import (
     Nak,
     NakReason,
     SampleFlag,
+    SimOp,
 )
 from app.engine.controller import SessionController
 from app.engine.session import SessionState
@@ -225,7 +226,7 @@ def sim_link(qtbot):
 
 
 @pytest.mark.slow
-def test_session_on_the_simulator_estop_then_resume_then_complete(qtbot, sim_link):
+def test_session_on_the_simulator_estop_reset_contact_loss_resume_complete(qtbot, sim_link):
     link = sim_link
     ctl = SessionController(link)
     blocks = []
@@ -250,6 +251,19 @@ def test_session_on_the_simulator_estop_then_resume_then_complete(qtbot, sim_lin
     qtbot.waitUntil(lambda: ctl.state is S.READY, timeout=3000)
     ctl.start()
     qtbot.waitUntil(lambda: ctl.state is S.RUNNING, timeout=5000)
+    # Probes lifted: output and timer pause; back on the skin: still paused until Resume.
+    link.sim_control(SimOp.SET_CONTACT, 0)
+    qtbot.waitUntil(lambda: ctl.state is S.CONTACT_LOST, timeout=3000)
+    assert not ctl.machine.output_on
+    with qtbot.waitSignal(ctl.notice, timeout=3000,
+                          check_params_cb=lambda t: t.startswith("contact back")):
+        link.sim_control(SimOp.SET_CONTACT, 1)
+    assert ctl.state is S.CONTACT_LOST
+    ctl.resume()
+    assert ctl.state is S.RUNNING
+    n = len(blocks)
+    qtbot.waitUntil(lambda: len(blocks) > n and any(
+        (b.flags & SampleFlag.OUTPUT_ON).any() for b in blocks[n:]), timeout=3000)
     ctl.stop()
     qtbot.waitUntil(lambda: ctl.state is S.COMPLETE, timeout=5000)
     ctl.shutdown()
