@@ -218,3 +218,12 @@ def test_every_wire_example_in_the_protocol_document_is_a_valid_frame():
         assert len(frames) == 1, hex_text
         decode_message(frames[0].type, frames[0].body)  # parses
         assert dec.stats.crc_errors == dec.stats.framing_errors == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 255), st.binary(max_size=300))
+def test_any_body_decodes_or_raises_a_protocol_error(msg_type, body):
+    try:
+        decode_message(msg_type, body)
+    except ProtocolError as exc:
+        assert str(exc)  # says what is wrong
