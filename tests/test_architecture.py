@@ -26,7 +26,7 @@ def test_ruff_is_clean():
 
 # Packages (or modules) that must not import PySide6.QtWidgets/QtGui widgets or pyqtgraph.
 NO_WIDGETS = ["app/device", "app/engine", "app/store", "app/scope/core", "app/commands",
-              "app/paths.py", "app/service"]
+              "app/paths.py", "app/service", "app/teaching"]
 
 
 def _imports(path: Path) -> set[str]:

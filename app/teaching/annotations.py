@@ -1,0 +1,244 @@
+"""What the waveform studio writes on its plot, computed from a capture. Pure numpy.
+
+Every number comes from :func:`app.scope.core.measure.measure_arrays` (period,
+frequency, peaks, charge per phase, net charge), so the studio and the oscilloscope
+always agree. This module adds *where* to draw them:
+
+* ``period_span``: two consecutive rising mid-level crossings (the dimension arrow);
+* ``positive_phase`` / ``negative_phase``: one pulse phase of each sign, from the
+  zero crossing before it to the zero crossing after it (the shaded charge);
+* ``flips``: polarity flips, where the current averaged over one period changes sign
+  (ALTERNATING polarity; a biphasic wave averages to ~0 and never "flips"), placed at
+  the start of the first pulse of the new sign; when the view holds flips, the numbers
+  are measured on the longest stretch of one polarity (see ``notes``);
+* ``ramp``: the output-start ramp, where the per-period peak climbs from < 10 % to
+  > 90 % of the steady amplitude, extrapolated linearly to 0 and 100 %.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.device.waveform import OutputSettings, charge_per_phase_uc
+from app.scope.core.measure import HYSTERESIS_FRACTION, crossings, levels, measure_arrays
+
+PHASE_EDGE_FRACTION = 0.02   # of the amplitude: where a pulse phase starts and ends
+FLIP_MIN_FRACTION = 0.15     # period-mean current needed to call a polarity, of amplitude
+
+
+@dataclass(frozen=True, slots=True)
+class Flip:
+    t: float          # s, where the period-averaged current crosses zero
+    to_negative: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ramp:
+    t_start: float    # s, extrapolated start (0 %)
+    t_end: float      # s, extrapolated end (100 %)
+    level_ua: float   # steady amplitude reached
+
+    @property
+    def duration_s(self) -> float:
+        return self.t_end - self.t_start
+
+
+@dataclass(frozen=True, slots=True)
+class Annotations:
+    """Measured values (µA, µC, s, Hz) and where to draw them (times in s)."""
+
+    measured: dict[str, float]
+    amplitude_ua: float
+    period_s: float
+    frequency_hz: float
+    charge_per_phase_uc: float
+    net_charge_uc: float
+    period_span: tuple[float, float] | None = None
+    positive_phase: tuple[float, float] | None = None
+    negative_phase: tuple[float, float] | None = None
+    positive_phase_uc: float = math.nan   # charge under the shaded positive phase
+    negative_phase_uc: float = math.nan   # charge under the shaded negative phase (< 0)
+    flips: tuple[Flip, ...] = ()
+    ramp: Ramp | None = None
+    commanded: OutputSettings | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def commanded_charge_uc(self) -> float:
+        return math.nan if self.commanded is None else charge_per_phase_uc(self.commanded)
+
+    @property
+    def commanded_period_s(self) -> float:
+        return math.nan if self.commanded is None else 1.0 / self.commanded.frequency_hz
+
+
+def annotate(t0: float, sample_rate: float, current_ua: np.ndarray, voltage_v: np.ndarray,
+             settings: OutputSettings | None = None) -> Annotations:
+    """Annotations of equally spaced samples starting at time ``t0`` (NaN = missing).
+
+    ``settings`` is the commanded output, shown beside the measurements and used as
+    the period for flip and ramp detection when the capture has fewer than two periods.
+    """
+    if not (math.isfinite(sample_rate) and sample_rate > 0):
+        raise ValueError(f"sample rate must be a positive number, got {sample_rate!r}")
+    i = np.asarray(current_ua, dtype=np.float64)
+    v = np.asarray(voltage_v, dtype=np.float64)
+    if i.shape != v.shape or i.ndim != 1:
+        raise ValueError("current and voltage must be 1-D arrays of the same length")
+    dt = 1.0 / sample_rate
+    notes: list[str] = []
+    m = measure_arrays(i, v, sample_rate)
+    amp = _nan_max(abs(m["i_peak_pos_ua"]), abs(m["i_peak_neg_ua"]))
+    period = 1.0 / settings.frequency_hz if settings is not None else m["period_s"]
+    flips: tuple[Flip, ...] = ()
+    ramp = None
+    s_a, s_b = 0, i.size   # the samples the numbers are measured on
+    if math.isfinite(period) and math.isfinite(amp) and amp > 0:
+        n_per = max(1, int(round(period * sample_rate)))
+        flips = _flips(i, n_per, amp, t0, dt)
+        ramp = _ramp(i, n_per, amp, t0, dt)
+        if flips:
+            # measure one polarity at a time: the longest stretch between flips
+            a, b = _longest_stretch(i.size, [f.t for f in flips], n_per, t0, dt)
+            if b - a >= 2 * n_per:
+                s_a, s_b = a, b
+                m = measure_arrays(i[a:b], v[a:b], sample_rate)
+                notes.append(f"measured between polarity flips, {t0 + a * dt:.2f} s to "
+                             f"{t0 + b * dt:.2f} s")
+            else:
+                notes.append("polarity flips too often in view to measure one polarity")
+    amp = _nan_max(abs(m["i_peak_pos_ua"]), abs(m["i_peak_neg_ua"]))
+    if not math.isfinite(m["period_s"]):
+        notes.append("fewer than two periods in view: period not measured")
+    period_span = pos = neg = None
+    q_pos = q_neg = math.nan
+    if math.isfinite(amp) and amp > 0:
+        seg = i[s_a:s_b]
+        lv_seg = levels(seg)
+        if lv_seg is not None and lv_seg.span > 0:
+            rise, _ = crossings(seg, lv_seg.mid, HYSTERESIS_FRACTION * lv_seg.span / 2)
+            if rise.size >= 2:
+                period_span = (t0 + (s_a + rise[0]) * dt, t0 + (s_a + rise[1]) * dt)
+        pos, q_pos = _phase(i, amp, +1, t0, dt)
+        neg, q_neg = _phase(i, amp, -1, t0, dt)
+    return Annotations(measured=m, amplitude_ua=amp, period_s=m["period_s"],
+                       frequency_hz=m["frequency_hz"],
+                       charge_per_phase_uc=m["charge_per_phase_uc"],
+                       net_charge_uc=m["net_charge_uc"], period_span=period_span,
+                       positive_phase=pos, negative_phase=neg, positive_phase_uc=q_pos,
+                       negative_phase_uc=q_neg, flips=flips, ramp=ramp, commanded=settings,
+                       notes=tuple(notes))
+
+
+def _nan_max(a: float, b: float) -> float:
+    vals = [x for x in (a, b) if math.isfinite(x)]
+    return max(vals) if vals else math.nan
+
+
+def _phase(i: np.ndarray, amp: float, sign: int, t0: float,
+           dt: float) -> tuple[tuple[float, float] | None, float]:
+    """The first whole full-amplitude pulse phase of ``sign``: (start, end) and charge (µC).
+
+    A phase is a run of samples with ``sign * i`` above 2 % of the amplitude that does
+    not touch the edges of the capture and reaches 90 % of the amplitude.
+    """
+    if not (math.isfinite(amp) and amp > 0) or i.size < 3:
+        return None, math.nan
+    with np.errstate(invalid="ignore"):
+        inside = np.concatenate([[False], sign * i > PHASE_EDGE_FRACTION * amp, [False]])
+    d = np.diff(inside.astype(np.int8))
+    starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)  # run = [start, stop)
+    for lo, hi in zip(starts.tolist(), stops.tolist(), strict=True):
+        if lo == 0 or hi == i.size or hi - lo < 2:
+            continue  # cut by the edge of the capture, or a noise blip
+        seg = i[lo:hi]
+        if float(np.max(sign * seg)) < 0.9 * amp:
+            continue  # still ramping up: show a full-amplitude phase
+        return (t0 + (lo - 0.5) * dt, t0 + (hi - 0.5) * dt), float(np.sum(seg)) * dt
+    return None, math.nan
+
+
+def _longest_stretch(n: int, flip_times: list[float], n_per: int, t0: float,
+                     dt: float) -> tuple[int, int]:
+    """Sample range of the longest stretch between flips, half a period clear of each."""
+    cuts = [0] + [int(round((ft - t0) / dt)) for ft in flip_times] + [n]
+    best = (0, 0)
+    for k in range(len(cuts) - 1):
+        a = cuts[k] + (n_per // 2 if k > 0 else 0)
+        b = cuts[k + 1] - (n_per // 2 if k + 1 < len(cuts) - 1 else 0)
+        if b - a > best[1] - best[0]:
+            best = (a, b)
+    return best
+
+
+def _period_mean(i: np.ndarray, n: int) -> np.ndarray:
+    """Centred moving average over ``n`` samples (NaN where the window is incomplete)."""
+    x = np.where(np.isfinite(i), i, 0.0)
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    out = np.full(i.size, np.nan)
+    if i.size < n:
+        return out
+    means = (c[n:] - c[:-n]) / n           # window k .. k+n-1
+    start = n // 2
+    out[start:start + means.size] = means
+    return out
+
+
+def _flips(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> tuple[Flip, ...]:
+    avg = _period_mean(i, n_per)
+    thr = FLIP_MIN_FRACTION * amp
+    with np.errstate(invalid="ignore"):
+        state = np.where(avg > thr, 1, np.where(avg < -thr, -1, 0))
+    nz = np.flatnonzero(state)
+    if nz.size < 2:
+        return ()
+    s = state[nz]
+    out = []
+    for k in np.flatnonzero(s[1:] != s[:-1]).tolist():
+        a, b = int(nz[k]), int(nz[k + 1])
+        seg = avg[a:b + 1]
+        # where the average passes zero between the two decided states ...
+        j = a + int(np.argmin(np.abs(seg)))
+        # ... and the first pulse of the new sign starts within a period of it
+        new = int(s[k + 1])
+        lo = max(j - n_per, 0)
+        with np.errstate(invalid="ignore"):
+            first = np.flatnonzero(new * i[lo:j + n_per] > PHASE_EDGE_FRACTION * amp)
+        if first.size:
+            j = lo + int(first[0])
+        out.append(Flip(t0 + j * dt, to_negative=new < 0))
+    return tuple(out)
+
+
+def _ramp(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> Ramp | None:
+    nblocks = i.size // n_per
+    if nblocks < 4:
+        return None
+    blocks = np.abs(i[:nblocks * n_per].reshape(nblocks, n_per))
+    with np.errstate(invalid="ignore"):
+        env = np.nanmax(np.where(np.isfinite(blocks), blocks, np.nan), axis=1)
+    env = np.where(np.isfinite(env), env, 0.0)
+    full = np.flatnonzero(env >= 0.9 * amp)
+    if full.size == 0:
+        return None
+    k1 = int(full[0])
+    low = np.flatnonzero(env[:k1] < 0.1 * amp)
+    if low.size == 0:
+        return None
+    k0 = int(low[-1])
+    # time of each block's peak sample, and its peak, for the blocks on the ramp
+    pts_t, pts_y = [], []
+    for k in range(k0 + 1, k1 + 1):
+        blk = blocks[k]
+        j = int(np.nanargmax(blk))
+        pts_t.append(t0 + (k * n_per + j) * dt)
+        pts_y.append(float(blk[j]))
+    if len(pts_t) >= 3:
+        slope, icpt = np.polyfit(pts_t[:-1], pts_y[:-1], 1)
+        if slope > 0:
+            return Ramp(float(-icpt / slope), float((amp - icpt) / slope), amp)
+    # a ramp shorter than ~2 periods: bound it by the blocks around it
+    return Ramp(t0 + (k0 + 1) * n_per * dt, pts_t[-1], amp)

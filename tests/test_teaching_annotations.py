@@ -1,0 +1,161 @@
+"""Studio annotations: numbers equal the scope's measurements; marks sit where they should."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.device.waveform import OutputSettings, Polarity, Waveform, charge_per_phase_uc
+from app.scope.core.measure import measure_arrays
+from app.scope.core.synthetic import SyntheticSource
+from app.teaching.annotations import annotate
+
+FS = 5000.0
+
+
+def capture(s: OutputSettings, seconds: float, *, lead_s: float = 0.0, noise: float = 0.3,
+            seed: int = 1):
+    """Synthetic delivered current; ``lead_s`` seconds of zero output before the start."""
+    src = SyntheticSource(s, sample_rate=FS, noise_ua=noise, seed=seed)
+    b = src.next_block(int(seconds * FS))
+    pad = np.zeros(int(lead_s * FS), dtype=np.float32)
+    return (-lead_s, np.concatenate([pad, b.current_ua]), np.concatenate([pad, b.voltage_v]))
+
+
+STEADY = [
+    OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.POSITIVE, 2.0, 0.0),
+    OutputSettings(Waveform.SQUARE, 40.0, 250.0, Polarity.BIPHASIC, 2.0, 0.0),
+    OutputSettings(Waveform.SINE, 10.0, 80.0, Polarity.BIPHASIC, 2.0, 0.0),
+    OutputSettings(Waveform.SINE, 25.0, 150.0, Polarity.NEGATIVE, 2.0, 0.0),
+]
+
+
+@pytest.mark.parametrize("s", STEADY, ids=lambda s: f"{s.waveform.name}-{s.polarity.name}")
+def test_numbers_are_the_scope_measurements(s):
+    t0, i, v = capture(s, 0.5)
+    a = annotate(t0, FS, i, v, s)
+    m = measure_arrays(i, v, FS)
+    for key, got in (("period_s", a.period_s), ("frequency_hz", a.frequency_hz),
+                     ("charge_per_phase_uc", a.charge_per_phase_uc),
+                     ("net_charge_uc", a.net_charge_uc)):
+        assert got == pytest.approx(m[key], rel=1e-12), key
+    assert a.amplitude_ua == pytest.approx(max(m["i_peak_pos_ua"], -m["i_peak_neg_ua"]))
+    # and the measurements are what was commanded
+    assert a.period_s == pytest.approx(1.0 / s.frequency_hz, rel=2e-3)
+    assert a.amplitude_ua == pytest.approx(s.amplitude_ua, abs=2.0)
+    assert a.charge_per_phase_uc == pytest.approx(charge_per_phase_uc(s), rel=0.02)
+    expected_net = 0.0 if s.polarity == Polarity.BIPHASIC else (
+        charge_per_phase_uc(s) * (1 if s.polarity == Polarity.POSITIVE else -1))
+    assert a.net_charge_uc == pytest.approx(expected_net, abs=0.02 * charge_per_phase_uc(s))
+    assert a.flips == ()
+    assert a.ramp is None  # output was already on when the capture started
+
+
+def test_period_arrow_spans_one_period():
+    s = STEADY[0]
+    t0, i, v = capture(s, 0.5)
+    a = annotate(t0, FS, i, v, s)
+    assert a.period_span is not None
+    start, end = a.period_span
+    assert end - start == pytest.approx(0.1, abs=2 / FS)
+    assert 0.0 <= start < 0.5
+
+
+def test_shaded_phases_hold_the_charge_per_phase():
+    s = STEADY[1]  # square biphasic: both signs
+    t0, i, v = capture(s, 0.5)
+    a = annotate(t0, FS, i, v, s)
+    q = charge_per_phase_uc(s)
+    assert a.positive_phase is not None
+    assert a.negative_phase is not None
+    assert a.positive_phase_uc == pytest.approx(q, rel=0.02)
+    assert a.negative_phase_uc == pytest.approx(-q, rel=0.02)
+    assert a.positive_phase_uc == pytest.approx(a.charge_per_phase_uc, rel=0.02)
+    p0, p1 = a.positive_phase
+    assert p1 - p0 == pytest.approx(0.5 / s.frequency_hz, abs=2 / FS)
+
+
+def test_monophasic_has_no_negative_phase():
+    s = STEADY[0]
+    t0, i, v = capture(s, 0.5)
+    a = annotate(t0, FS, i, v, s)
+    assert a.positive_phase is not None
+    assert a.negative_phase is None
+
+
+def test_alternating_flips_and_measures_one_polarity():
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.ALTERNATING, 1.0, 0.0)
+    t0, i, v = capture(s, 3.0)
+    a = annotate(t0, FS, i, v, s)
+    assert [round(f.t, 3) for f in a.flips] == [1.0, 2.0]
+    assert [f.to_negative for f in a.flips] == [True, False]
+    # numbers come from the longest single-polarity stretch, measured by the scope code
+    assert a.notes
+    assert "between polarity flips" in a.notes[0]
+    assert a.charge_per_phase_uc == pytest.approx(charge_per_phase_uc(s), rel=0.02)
+    assert abs(a.net_charge_uc) == pytest.approx(charge_per_phase_uc(s), rel=0.02)
+    assert a.period_s == pytest.approx(0.1, rel=2e-3)
+
+
+def test_biphasic_never_flips():
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 1.0, 0.0)
+    t0, i, v = capture(s, 3.0)
+    assert annotate(t0, FS, i, v, s).flips == ()
+
+
+@pytest.mark.parametrize("ramp_s", [0.5, 1.5])
+def test_ramp_is_found_from_output_start(ramp_s):
+    s = OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, ramp_s)
+    t0, i, v = capture(s, ramp_s + 1.0, lead_s=0.3)
+    a = annotate(t0, FS, i, v, s)
+    assert a.ramp is not None
+    assert a.ramp.t_start == pytest.approx(0.0, abs=0.05)
+    assert a.ramp.duration_s == pytest.approx(ramp_s, abs=0.05)
+    assert a.ramp.level_ua == pytest.approx(100.0, abs=2.0)
+
+
+def test_nothing_to_measure_is_nan_not_an_error():
+    z = np.zeros(1000)
+    a = annotate(0.0, FS, z, z)
+    assert math.isnan(a.period_s)
+    assert a.period_span is None
+    assert a.ramp is None
+    nan = np.full(100, np.nan)
+    a = annotate(0.0, FS, nan, nan)
+    assert math.isnan(a.amplitude_ua)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="sample rate"):
+        annotate(0.0, 0.0, np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="same length"):
+        annotate(0.0, FS, np.zeros(3), np.zeros(4))
+
+
+def test_dropped_samples_do_not_break_the_numbers():
+    s = STEADY[1]
+    t0, i, v = capture(s, 0.5)
+    i = i.astype(np.float64)
+    i[1000:1010] = np.nan
+    a = annotate(t0, FS, i, v, s)
+    assert a.period_s == pytest.approx(1.0 / s.frequency_hz, rel=3e-3)
+    assert a.charge_per_phase_uc == pytest.approx(charge_per_phase_uc(s), rel=0.03)
+
+
+@settings(max_examples=25, deadline=None)
+@given(freq=st.sampled_from([5.0, 8.0, 10.0, 20.0, 50.0]),
+       amp=st.floats(20.0, 400.0),
+       wave=st.sampled_from([Waveform.SQUARE, Waveform.SINE]),
+       pol=st.sampled_from([Polarity.POSITIVE, Polarity.NEGATIVE, Polarity.BIPHASIC]))
+def test_property_numbers_match_measurements_and_commanded(freq, amp, wave, pol):
+    s = OutputSettings(wave, freq, amp, pol, 2.0, 0.0)
+    src = SyntheticSource(s, sample_rate=FS, noise_ua=0.2)
+    b = src.next_block(int(4 / freq * FS) + 7)
+    a = annotate(0.0, FS, b.current_ua, b.voltage_v, s)
+    m = measure_arrays(b.current_ua, b.voltage_v, FS)
+    assert a.charge_per_phase_uc == m["charge_per_phase_uc"]
+    assert a.net_charge_uc == m["net_charge_uc"]
+    assert a.period_s == m["period_s"]
+    assert a.charge_per_phase_uc == pytest.approx(charge_per_phase_uc(s), rel=0.03)
