@@ -116,6 +116,7 @@ EXPECTED: dict[S, dict[str, S]] = {
     S.RUNNING: {**LATCHING, "pause": S.PAUSED, "stop": S.RAMPING_DOWN,
                 "link_lost": S.LINK_LOST, "status_no_contact": S.CONTACT_LOST,
                 "ev_contact_lost": S.CONTACT_LOST, "nak_start": S.READY,
+                "status_idle": S.DEVICE_FAULT, "ev_state_idle": S.DEVICE_FAULT,
                 "nak_resume": S.PAUSED, "nak_set_output": S.PAUSED},
     S.PAUSED: {**LATCHING, "resume": S.RUNNING, "stop": S.RAMPING_DOWN,
                "link_lost": S.LINK_LOST},

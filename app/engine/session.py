@@ -730,9 +730,8 @@ class SessionMachine:
         s = e.status
         if self.state in ACTIVE or self.state is SessionState.RAMPING_DOWN:
             self.charge.update(s.net_charge_uc)
-        if not self._device_state(s.state, s.faults):
-            return
-        self._contact(bool(s.contact))
+        self._device_state(s.state, s.faults)
+        self._contact(bool(s.contact))  # kept current in every state, latched ones too
 
     def _device_state(self, dstate: DeviceState, faults: Fault = Fault.NONE) -> bool:
         """React to the device's reported state; False if the machine latched."""
@@ -761,6 +760,13 @@ class SessionMachine:
             return False
         if self.state is SessionState.RAMPING_UP and dstate is DeviceState.RUNNING:
             self._go(SessionState.RUNNING, "device reached the set level")
+        elif self.state is SessionState.RUNNING and dstate is DeviceState.IDLE:
+            # Reports arrive in order: after the device confirmed RUNNING, IDLE is real.
+            why = "the device stopped its output by itself (it reports idle)"
+            self._latch(SessionState.DEVICE_FAULT, why)
+            self._alarm(f"{why[0].upper()}{why[1:]}. Reset, then start again to continue "
+                        "at this step.")
+            return False
         elif self.state is SessionState.RAMPING_DOWN and dstate is DeviceState.IDLE:
             self._go(SessionState.COMPLETE, "device output off")
             self._record("session", "session complete", net_charge_uc=self.charge.net_uc,
