@@ -453,3 +453,65 @@ def test_db_command_uses_the_environment_variable(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("MICROCURRENT_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 0
     assert os.path.exists(tmp_path / "env.db")
+
+
+def test_treatment_gate_needs_screening_and_consent_and_logs_overrides(store):
+    engine, info = store
+    w = StoreWriter(engine)
+    try:
+        cid = w.save_client(ClientData("Gate Client", dt.date(1990, 1, 1))).result(5)
+        assert not services.treatment_gate(engine, cid).allowed
+        answers = {i.id: (False if i.type == "yes_no" else None)
+                   for i in load_questionnaire().items if i.asked}
+        today = dt.date.today()
+        w.add_screening(cid, answers | {"diabetes": True}, today, add_months(today, 6),
+                        ("diabetes",)).result(5)
+        gate = services.treatment_gate(engine, cid)
+        assert gate.status is Status.CLEARED
+        assert not gate.allowed
+        assert gate.reasons[-1].startswith("Consent consent-2026-01")
+        w.add_consent(cid, "consent-2026-01").result(5)
+        gate = services.treatment_gate(engine, cid)
+        assert gate.allowed
+        assert gate.reasons == ("Diabetes (override acknowledged)",)
+        uid = w.begin_session(cid, program="P")
+        assert w.flush(5)
+    finally:
+        w.close()
+    [ev] = services.session_detail(engine, uid).events
+    assert ev.kind == "screening_overrides"
+    assert ev.payload["items"] == ["diabetes"]
+    assert services.treatment_gate(engine, info.training_client_id).allowed
+
+
+def test_full_disk_is_reported_and_writes_resume_when_space_returns(sqlite_url):  # noqa: F811
+    from sqlalchemy import event as sa_event
+
+    engine, info = open_store(sqlite_url)
+    engine.dispose()
+    engine = make_engine(sqlite_url)
+    limit = {"pages": 0}
+
+    @sa_event.listens_for(engine, "connect")
+    def _cap(dbapi_conn, _rec):
+        pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
+        limit["pages"] = pages
+        dbapi_conn.execute(f"PRAGMA max_page_count={pages}")  # the disk is "full"
+
+    errors = Errors()
+    w = StoreWriter(engine, errors, retry_s=0.05)
+    try:
+        uid = w.begin_session(info.training_client_id)
+        for first in range(0, 20_000, 500):
+            w.add_samples(uid, block(first, 500))
+        assert errors.got.wait(5)
+        assert "disk holding the database is full" in errors.messages[0]
+        # space comes back: raise the cap on the writer's pooled connection
+        sa_event.remove(engine, "connect", _cap)
+        engine.dispose()  # the next attempt opens a fresh, uncapped connection
+        assert w.flush(10)
+    finally:
+        w.close()
+    detail = services.session_detail(engine, uid)
+    assert detail.recorded_samples == 20_000
+    engine.dispose()

@@ -22,7 +22,7 @@ def test_encode_decode_round_trip():
         decode(encode(cur, volt), 1000, "i2")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 700), st.integers(0, 3)), min_size=1, max_size=30))
 def test_chunks_hold_every_sample_once_in_about_one_second(blocks):
     rate = 500.0

@@ -102,6 +102,11 @@ def test_client_list_searches(qtbot, records):
     qtbot.addWidget(w)
     assert w.table.rowCount() == 5
     assert "Training" in w.table.item(0, 0).text()
+    status = {w.table.item(r, 0).text(): w.table.item(r, 2).text()
+              for r in range(w.table.rowCount())}
+    assert status == {"Training head (demo)": "Demo head", "Anna Berg": "Cleared",
+                      "Lena Fischer": "Screening needed", "Maria Lopez": "Blocked",
+                      "Tom Jensen": "Screening needed"}
     w.search.setText("lopez")
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=2000)
     assert w.table.item(0, 0).text() == "Maria Lopez"

@@ -35,6 +35,7 @@ class ClientSummary:
     is_training: bool
     last_session_at: dt.datetime | None
     sessions: int
+    screening: screening.Status  # of the latest screening, today
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,11 @@ def _screening_record(row: Screening | None) -> ScreeningRecord | None:
                            row.questionnaire_version)
 
 
-def search_clients(engine: Engine, text: str = "", limit: int = 500) -> list[ClientSummary]:
-    """Clients whose name or contact contains ``text`` (case-insensitive), training first."""
+def search_clients(engine: Engine, text: str = "", limit: int = 500,
+                   today: dt.date | None = None,
+                   questionnaire: screening.Questionnaire | None = None) -> list[ClientSummary]:
+    """Clients whose name or contact contains ``text`` (case-insensitive), training first,
+    each with the status of their latest screening."""
     last = (select(TreatmentSession.client_id, func.max(TreatmentSession.started_at)
                    .label("last"), func.count(TreatmentSession.id).label("n"))
             .group_by(TreatmentSession.client_id).subquery())
@@ -134,9 +138,22 @@ def search_clients(engine: Engine, text: str = "", limit: int = 500) -> list[Cli
         pattern = f"%{w.lower()}%"
         q = q.where(or_(func.lower(Client.name).like(pattern),
                         func.lower(Client.contact).like(pattern)))
+    q_ = questionnaire or screening.load_questionnaire()
+    day = today or dt.date.today()
     with Session(engine) as s:
-        return [ClientSummary(c.id, c.name, c.date_of_birth, c.is_training, lst, int(n or 0))
-                for c, lst, n in s.execute(q).all()]
+        rows = s.execute(q).all()
+        ids = [c.id for c, _, _ in rows]
+        latest = select(func.max(Screening.id)).where(Screening.client_id.in_(ids)).group_by(
+            Screening.client_id)
+        screenings = {x.client_id: x for x in s.scalars(
+            select(Screening).where(Screening.id.in_(latest)))} if ids else {}
+        out = []
+        for c, lst, n in rows:
+            status = (screening.Status.CLEARED if c.is_training else
+                      screening.evaluate(screenings.get(c.id), c, day, q_).status)
+            out.append(ClientSummary(c.id, c.name, c.date_of_birth, c.is_training, lst,
+                                     int(n or 0), status))
+        return out
 
 
 def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
@@ -145,7 +162,7 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
         if c is None:
             return None
         scr = s.scalar(select(Screening).where(Screening.client_id == client_id)
-                       .order_by(Screening.screened_on.desc(), Screening.id.desc()).limit(1))
+                       .order_by(Screening.id.desc()).limit(1))
         con = s.scalar(select(Consent).where(Consent.client_id == client_id)
                        .order_by(Consent.given_at.desc(), Consent.id.desc()).limit(1))
         notes = s.execute(select(Note.created_at, Note.text).where(Note.client_id == client_id)
@@ -174,6 +191,37 @@ def screening_status(engine: Engine, client_id: int, today: dt.date | None = Non
         return screening.Evaluation(screening.Status.CLEARED, ())
     return screening.evaluate(record.screening, record, today or dt.date.today(),
                               questionnaire)
+
+
+@dataclass(frozen=True, slots=True)
+class TreatmentGate:
+    """Whether output may start for a client, and why not (for the engine's start check)."""
+
+    allowed: bool
+    status: screening.Status
+    reasons: tuple[str, ...]  # operator-readable, one per problem or accepted override
+    current_limit_ua: float | None  # the client's own limit (None: the program's)
+    is_training: bool
+
+
+def treatment_gate(engine: Engine, client_id: int, today: dt.date | None = None,
+                   questionnaire: screening.Questionnaire | None = None) -> TreatmentGate:
+    """Output may start only with a cleared, unexpired screening and the current consent.
+    The training client (a demo head) is always allowed."""
+    record = get_client(engine, client_id)
+    if record is None:
+        raise ValueError(f"client {client_id} does not exist")
+    if record.is_training:
+        return TreatmentGate(True, screening.Status.CLEARED, (), record.current_limit_ua, True)
+    q = questionnaire or screening.load_questionnaire()
+    status, reasons = screening.evaluate(record.screening, record, today or dt.date.today(), q)
+    texts = [r.text + (" (override acknowledged)" if r.kind == "acknowledged" else "")
+             for r in reasons]
+    consent_ok = not q.consent_text_version or record.consent_version == q.consent_text_version
+    if not consent_ok:
+        texts.append(f"Consent {q.consent_text_version} has not been recorded.")
+    return TreatmentGate(status.allows_output and consent_ok, status, tuple(texts),
+                         record.current_limit_ua, False)
 
 
 def _summaries(s: Session, where: Any) -> list[SessionSummary]:

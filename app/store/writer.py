@@ -99,6 +99,15 @@ class BeginSession:
         s.add(row)
         s.flush()
         tentative[self.uid] = row.id
+        screening = s.scalar(select(Screening).where(Screening.client_id == self.client_id)
+                             .order_by(Screening.id.desc()).limit(1))
+        if screening is not None and screening.overrides_acknowledged:
+            # the overrides the practitioner accepted are logged with every session
+            s.add(Event(session_id=row.id, timestamp=self.started_at,
+                        kind="screening_overrides",
+                        payload={"screening_id": screening.id,
+                                 "screened_on": screening.screened_on.isoformat(),
+                                 "items": list(screening.overrides_acknowledged)}))
         return row.id
 
 

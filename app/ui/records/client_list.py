@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -19,10 +20,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.store import services
 from app.store.database import describe_error
+from app.store.screening import Status
+from app.ui import style
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.format import local_date
 
-COLUMNS = ("Name", "Date of birth", "Sessions", "Last session")
+COLUMNS = ("Name", "Date of birth", "Screening", "Sessions", "Last session")
+SCREENING = {
+    Status.CLEARED: ("Cleared", style.OK),
+    Status.NEEDS_OVERRIDE: ("Override needed", style.WARN),
+    Status.BLOCKED: ("Blocked", style.ALARM),
+    Status.EXPIRED: ("Expired", style.WARN),
+    Status.MISSING: ("Screening needed", style.MUTED),
+}
 
 
 class ClientList(QWidget):
@@ -71,7 +81,8 @@ class ClientList(QWidget):
     def refresh(self) -> None:
         selected = self.selected_client_id()
         try:
-            clients = services.search_clients(self.store.engine, self.search.text())
+            clients = services.search_clients(self.store.engine, self.search.text(),
+                                              questionnaire=self.store.questionnaire)
         except SQLAlchemyError as exc:
             self.status.setText(describe_error(exc, self.store.engine.url))
             return
@@ -84,11 +95,16 @@ class ClientList(QWidget):
                 font = name.font()
                 font.setItalic(True)
                 name.setFont(font)
-            cells = (name, QTableWidgetItem(local_date(c.date_of_birth)),
+            label, colour = SCREENING[c.screening]
+            if c.is_training:
+                label = "Demo head"
+            status = QTableWidgetItem(label)
+            status.setForeground(QColor(colour))
+            cells = (name, QTableWidgetItem(local_date(c.date_of_birth)), status,
                      QTableWidgetItem(str(c.sessions)),
                      QTableWidgetItem(local_date(c.last_session_at.astimezone().date()
                                                 if c.last_session_at else None)))
-            cells[2].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            cells[3].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for col, item in enumerate(cells):
                 self.table.setItem(row, col, item)
             if c.id == selected:
