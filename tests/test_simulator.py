@@ -40,13 +40,14 @@ class Client:
         self.decoder = FrameDecoder()
         self.seq = 0
         self.seqs: list[int] = []
+        self.backlog: list = []
 
     def send(self, msg) -> None:
         self.port.write(encode_message(msg, self.seq))
         self.seq = (self.seq + 1) & 0xFFFF
 
     def read(self) -> list:
-        out = []
+        out, self.backlog = self.backlog, []
         for f in self.decoder.feed(self.port.read(self.port.in_waiting or 1)):
             self.seqs.append(f.seq)
             out.append(decode_message(f.type, f.body))
@@ -57,9 +58,11 @@ class Client:
         got: list = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for m in self.read():
+            batch = self.read()
+            for i, m in enumerate(batch):
                 got.append(m)
                 if pred(m):
+                    self.backlog = batch[i + 1 :]  # the next read() returns the rest
                     return got
         kinds = sorted({type(m).__name__ for m in got})
         others = [m for m in got if not isinstance(m, Samples | Status)]
