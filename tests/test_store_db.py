@@ -515,3 +515,28 @@ def test_full_disk_is_reported_and_writes_resume_when_space_returns(sqlite_url):
     detail = services.session_detail(engine, uid)
     assert detail.recorded_samples == 20_000
     engine.dispose()
+
+
+def test_running_store_records_a_session_for_the_console(store_url):  # noqa: F811
+    from app.store.runtime import start_store
+
+    running = start_store(store_url)
+    try:
+        rec = running.recorder(running.info.training_client_id, program="Demo",
+                               device_serial="SIM-1", firmware="sim")
+        rec.event("state", {"to": "running"})
+        rec.samples(block(0, 300))
+        rec.step("forehead", {"amplitude_ua": 100}, 10, 9.5, charge_uc=0.5)
+        rec.step("cheeks", {"amplitude_ua": 100}, 10, 10, charge_uc=0.5)
+        rec.end(Outcome.STOPPED)
+    finally:
+        assert running.close()
+    engine, _ = open_store(store_url)
+    try:
+        detail = services.session_detail(engine, rec.uid)
+    finally:
+        engine.dispose()
+    assert detail.summary.training
+    assert detail.summary.outcome is Outcome.STOPPED
+    assert [s.position for s in detail.steps] == [0, 1]
+    assert detail.recorded_samples == 300
