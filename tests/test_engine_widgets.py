@@ -104,7 +104,9 @@ def test_limits_panel_names_the_binding_layer_and_warns_on_density(qtbot, ctl):
     assert panel.output.text() == "off"
     ctl.set_electrode_area(0.1)
     panel.refresh()
-    assert "above the warning threshold" in panel.density.text()
+    assert panel.density.text() == "1500 µA/cm²"
+    assert panel.density_warning.text().startswith(
+        "Above the warning threshold of 500 µA/cm² for a 0.1 cm² electrode")
     run(ctl)
     panel.refresh()
     assert panel.output.text() == "150 µA commanded"
@@ -113,3 +115,25 @@ def test_limits_panel_names_the_binding_layer_and_warns_on_density(qtbot, ctl):
 def test_zones_text():
     assert zones_text(("procerus", "frontalis_l")) == "procerus, frontalis (left)"
     assert zones_text(()) == "chosen on the face map"
+
+
+def test_hints_say_what_is_missing_and_echo_refusals(qtbot):
+    from app.engine.controller import SessionController
+
+    link = FakeLink()
+    c = SessionController(link, tick_ms=50)
+    panel = GuidedRunPanel(c)
+    qtbot.addWidget(panel)
+    assert panel.hint.text() == ("Before starting: choose a client; choose a program; "
+                                 "connect the device; place the probes on the skin "
+                                 "(no contact).")
+    link.connected.emit(INFO)
+    c.choose_client("c1", screening_passed=True)
+    assert "choose a client" not in panel.hint.text()
+    c.load_program(load_program("eye_area"))
+    link.status_received.emit(status(DeviceState.IDLE, True))
+    assert panel.hint.text() == "Ready: press Start."
+    assert panel.next_step.text() == "Next: Brow: corrugator supercilii"
+    panel.up_button.click()  # already at the step's 100 µA
+    assert panel.hint.text().startswith("At the limit: program step 100 µA")
+    c.shutdown()

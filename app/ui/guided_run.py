@@ -172,6 +172,12 @@ class GuidedRunPanel(QWidget):
         run.addWidget(self.pause_button)
         run.addWidget(self.stop_button)
         run.addStretch(1)
+        self.next_step = QLabel()
+        self.next_step.setStyleSheet(f"color:{style.MUTED}")
+        run.addWidget(self.next_step)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setObjectName("hint")
 
         self.setStyleSheet(_BUTTONS)
         layout = QVBoxLayout(self)
@@ -180,6 +186,7 @@ class GuidedRunPanel(QWidget):
         layout.addLayout(bars)
         layout.addLayout(nav)
         layout.addLayout(run)
+        layout.addWidget(self.hint)
         layout.addStretch(1)
 
         self._cue_timer = QTimer(self)
@@ -190,6 +197,9 @@ class GuidedRunPanel(QWidget):
         controller.progress_changed.connect(self._show_progress)
         controller.state_changed.connect(self._on_state)
         controller.limits_changed.connect(lambda _d: self._show_target())
+        controller.notice.connect(self._show_notice)
+        controller.record_emitted.connect(self._on_record)
+        controller.alarm.connect(self._show_alarm)
         self._on_step(controller.guided_view())
         self._on_state(controller.state)
 
@@ -237,6 +247,11 @@ class GuidedRunPanel(QWidget):
                             f"{o.amplitude_ua:.0f} µA · ramp {o.ramp_s:g} s")
         self.instructions.setText(step.instructions)
         self.instructions.setVisible(bool(step.instructions))
+        if view.step_index + 1 < view.step_count:
+            upcoming = self._ctl.machine.program.steps[view.step_index + 1]  # type: ignore[union-attr]
+            self.next_step.setText(f"Next: {upcoming.name}")
+        else:
+            self.next_step.setText("Last step")
         changed = self._shown_index is not None and self._shown_index != view.step_index
         self._shown_index = view.step_index
         self.zones_changed.emit(tuple(m.zones()))
@@ -269,7 +284,40 @@ class GuidedRunPanel(QWidget):
         m = self._ctl.machine
         self.target.setText(f"{m.target_ua:.0f} µA" if m.step is not None else "—")
 
+    def _set_hint(self, text: str, colour: str = style.MUTED) -> None:
+        self.hint.setText(text)
+        self.hint.setStyleSheet(f"color:{colour}")
+
+    def _on_record(self, _record: object) -> None:
+        if self._ctl.state is SessionState.IDLE:  # what is missing may have changed
+            self._set_hint(*self._state_hint(SessionState.IDLE))
+
+    def _show_notice(self, text: str) -> None:
+        self._set_hint(text[0].upper() + text[1:], style.WARN)
+
+    def _show_alarm(self, text: str) -> None:
+        self._set_hint(text, style.ALARM)
+
+    def _state_hint(self, state: SessionState) -> tuple[str, str]:
+        missing = self._ctl.machine.missing()
+        if state is SessionState.IDLE and missing:
+            return "Before starting: " + "; ".join(missing) + ".", style.MUTED
+        return {
+            SessionState.READY: ("Ready: press Start.", style.OK),
+            SessionState.PAUSED: ("Paused: press Resume or Space to continue.", style.WARN),
+            SessionState.CONTACT_LOST: ("Contact lost: place the probes on the skin, then "
+                                        "Resume.", style.ALARM),
+            SessionState.COMPLETE: ("Session complete.", style.OK),
+            SessionState.LINK_LOST: ("Link to the device lost: reconnect, then Reset.",
+                                     style.ALARM),
+            SessionState.DEVICE_FAULT: ("Device fault: output is off. Reset when it is safe.",
+                                        style.ALARM),
+            SessionState.ESTOPPED: ("Emergency stop: output is off. Reset when it is safe.",
+                                    style.ALARM),
+        }.get(state, ("", style.MUTED))
+
     def _on_state(self, state: SessionState) -> None:
+        self._set_hint(*self._state_hint(state))
         colour = _STATE_COLOUR[state]
         self.state.setText(style.pill(state.label, colour))
         has_run = self._ctl.machine.run is not None

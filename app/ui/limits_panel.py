@@ -53,7 +53,9 @@ class LimitsPanel(QWidget):
         self.explanation.setStyleSheet(f"color:{style.MUTED}")
         self.output = QLabel()
         self.density = QLabel()
-        self.density.setWordWrap(True)
+        self.density_warning = QLabel()
+        self.density_warning.setWordWrap(True)
+        self.density_warning.setStyleSheet(f"color:{style.ALARM}")
         self.charge = QLabel()
         r = len(_ROWS) + 1
         grid.addWidget(QLabel("Allowed now"), r, 0)
@@ -63,8 +65,9 @@ class LimitsPanel(QWidget):
         grid.addWidget(self.output, r + 2, 1, Qt.AlignmentFlag.AlignRight)
         grid.addWidget(QLabel("Current density"), r + 3, 0)
         grid.addWidget(self.density, r + 3, 1, Qt.AlignmentFlag.AlignRight)
-        grid.addWidget(QLabel("Net charge"), r + 4, 0)
-        grid.addWidget(self.charge, r + 4, 1, Qt.AlignmentFlag.AlignRight)
+        grid.addWidget(self.density_warning, r + 4, 0, 1, 2)
+        grid.addWidget(QLabel("Net charge"), r + 5, 0)
+        grid.addWidget(self.charge, r + 5, 1, Qt.AlignmentFlag.AlignRight)
         box.setLayout(grid)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 0)
@@ -96,7 +99,12 @@ class LimitsPanel(QWidget):
         else:
             self.output.setText("off")
         reading = m.density()
-        self.density.setText(reading.text().replace(": above", "\nabove"))
+        self.density.setText(f"{reading.ua_per_cm2:.0f} µA/cm²")
         self.density.setStyleSheet(
             f"color:{style.ALARM};font-weight:700" if reading.warning else "")
+        self.density_warning.setText(
+            f"Above the warning threshold of {reading.threshold:g} µA/cm² for a "
+            f"{m.electrode_area_cm2:g} cm² electrode: lower the intensity or use a larger "
+            "electrode." if reading.warning else "")
+        self.density_warning.setVisible(reading.warning)
         self.charge.setText(f"{m.charge.net_uc:+.2f} µC")
