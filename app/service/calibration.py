@@ -248,7 +248,9 @@ def run_steady(settings: OutputSettings, what: str, timeout_s: float = 3.0) -> P
 def calibration_procedure(info: Info, resistor_ohm: float = DEFAULT_RESISTOR_OHM,
                           setpoints_ua: Sequence[float] = DEFAULT_SETPOINTS_UA) -> Procedure:
     """The calibration procedure; returns a :class:`CalibrationResult` (written=True once the
-    device acknowledged SET_CALIBRATION, with the verification errors)."""
+    device acknowledged SET_CALIBRATION, with the verification errors).
+
+    The arguments are checked at once (CalibrationError), before anything is sent."""
     setpoints = [float(s) for s in setpoints_ua]
     if len(set(setpoints)) < 2:
         raise CalibrationError("calibration needs at least two different set points")
@@ -259,6 +261,10 @@ def calibration_procedure(info: Info, resistor_ohm: float = DEFAULT_RESISTOR_OHM
                 f"set point {sp:g} µA into {resistor_ohm:g} Ω is not usable: needs "
                 f"0 < I ≤ {info.max_current_ua:g} µA and I·R below 90 % of the "
                 f"{info.compliance_v:g} V compliance")
+    return _calibrate(info, float(resistor_ohm), setpoints)
+
+
+def _calibrate(info: Info, resistor_ohm: float, setpoints: list[float]) -> Procedure:
     notes: list[str] = []
     yield from ready_idle()
     yield from use_reference_load(resistor_ohm, notes)

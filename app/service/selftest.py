@@ -84,18 +84,10 @@ class Figure:
 
 
 def _num(x: float) -> str:
+    """Four significant digits, thousands grouped: 9.8, 405.1, 1,050, 0.0203."""
     if not math.isfinite(x):
         return "—"
-    if x == 0:
-        return "0"
-    a = abs(x)
-    if a >= 1000:
-        return f"{x:,.0f}"
-    if a >= 10:
-        return f"{x:.1f}"
-    if a >= 0.1:
-        return f"{x:.3f}"
-    return f"{x:.4f}"
+    return "0" if x == 0 else f"{x:,.4g}"
 
 
 @dataclass(frozen=True, slots=True)
