@@ -252,3 +252,117 @@ def test_output_is_paced_to_the_line_rate(sim):
         assert "frames will be lost" in sim.log()
     finally:
         client.close()
+
+
+# --------------------------------------------------------------------------------------
+# An independent client written from docs/protocol.md alone (no app.device.protocol):
+# if the document and the device disagree, this test fails.
+
+
+def _cobs_encode(data: bytes) -> bytes:
+    out, block = bytearray(), bytearray()
+    for b in data:
+        if b == 0:
+            out += bytes([len(block) + 1]) + block
+            block = bytearray()
+        else:
+            block.append(b)
+            if len(block) == 254:
+                out += b"\xff" + block
+                block = bytearray()
+    return bytes(out + bytes([len(block) + 1]) + block)
+
+
+def _cobs_decode(data: bytes) -> bytes:
+    out, i = bytearray(), 0
+    while i < len(data):
+        code = data[i]
+        out += data[i + 1 : i + code]
+        i += code
+        if code < 0xFF and i < len(data):
+            out.append(0)
+    return bytes(out)
+
+
+class DocClient:
+    def __init__(self, port: str) -> None:
+        self.port = serial.serial_for_url(port, baudrate=921_600, timeout=0.05)
+        self.seq = 0
+        self.buf = b""
+
+    def send(self, msg_type: int, body: bytes) -> None:
+        import binascii
+        import struct
+
+        payload = struct.pack("<BBH", 1, msg_type, self.seq) + body
+        payload += struct.pack("<H", binascii.crc_hqx(payload, 0xFFFF))
+        self.port.write(_cobs_encode(payload) + b"\x00")
+        self.seq += 1
+
+    def frames(self, seconds: float):
+        import binascii
+
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.buf += self.port.read(self.port.in_waiting or 1)
+            *chunks, self.buf = self.buf.split(b"\x00")
+            for chunk in chunks:
+                p = _cobs_decode(chunk)
+                if len(p) < 6 or binascii.crc_hqx(p[:-2], 0xFFFF) != int.from_bytes(
+                        p[-2:], "little"):
+                    continue
+                yield p[1], p[4:-2]
+
+
+def test_an_independent_client_written_from_the_document(sim):
+    import struct
+
+    c = DocClient(sim.port)
+    try:
+        c.send(0x01, struct.pack("<HB", 77, 1))  # HELLO
+        info = None
+        for t, body in c.frames(5.0):
+            if t == 0x81:
+                info = body
+                break
+        assert info is not None
+        rid, version = struct.unpack_from("<HB", info)
+        pos, strings = 3, []
+        for _ in range(3):
+            n = info[pos]
+            strings.append(info[pos + 1 : pos + 1 + n].decode())
+            pos += 1 + n
+        (max_ua, fmin, fmax, vcomp, rate, i_lsb, v_lsb, wd_ms, spf) = struct.unpack_from(
+            "<ffffIffHH", info, pos)
+        assert (rid, version, strings[1], rate, wd_ms, spf) == (77, 1, "SIM-000001", 10_000,
+                                                                500, 50)
+        # plain resistor, 200 µA positive square at 5 Hz, no ramp
+        c.send(0x0B, struct.pack("<HBf", 78, 3, 10_000.0))
+        c.send(0x02, struct.pack("<HBffBff", 79, 0, 5.0, 200.0, 0, 2.0, 0.0))
+        c.send(0x03, struct.pack("<H", 80))  # START
+        acks, currents, voltages, states = [], [], [], []
+        for t, body in c.frames(0.4):  # < 500 ms: no heartbeat needed
+            if t == 0x82:
+                acks.append(struct.unpack_from("<HB", body))
+            elif t == 0x86:
+                first, flags, level, n_sync, n = struct.unpack_from("<IBfBB", body)
+                if flags & 0x01:
+                    raw = struct.unpack_from(f"<{2 * n}h", body, 11 + n_sync)
+                    currents += [x * i_lsb for x in raw[0::2]]
+                    voltages += [x * v_lsb for x in raw[1::2]]
+            elif t == 0x84:
+                states.append(body[0])
+        assert acks == [(78, 0x0B), (79, 0x02), (80, 0x03)]
+        assert 2 in states  # RUNNING
+        on = [i for i in currents if i > 100]
+        assert sum(on) / len(on) == pytest.approx(200 * 1.01 + 0.8, abs=0.5)  # uncalibrated
+        assert max(voltages) == pytest.approx(2.0 * 0.995, abs=0.05)  # 200 µA × 10 kΩ
+        c.send(0x07, struct.pack("<H", 81))  # ESTOP
+        for t, body in c.frames(2.0):
+            if t == 0x84 and body[0] == 6:  # ESTOPPED
+                assert struct.unpack_from("<f", body, 1)[0] == 0.0
+                break
+        else:
+            raise AssertionError("no STATUS with state ESTOPPED")
+    finally:
+        c.port.close()
