@@ -40,7 +40,7 @@ class RecordsPanel(QWidget):
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.clients)
         split.addWidget(self.tabs)
-        split.setSizes([470, 810])
+        split.setSizes([540, 740])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.error)
