@@ -1,0 +1,211 @@
+"""The technician bench against the real simulator, and its dialogs and panels."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDialogButtonBox
+
+from app.device.link import DeviceLink
+from app.device.protocol import DeviceState
+from app.device.sim_process import SimulatorProcess
+from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.service.feeder import WatchdogFeeder
+from app.service.pin import FIRST_LOCKOUT_S, MemoryStore, PinGuard
+from app.service.selftest import Figure, SelfTestReport, StepResult, Verdict
+from app.ui.technician import PinDialog, TechnicianBench
+from app.ui.technician.clinic_view import ClinicLimitsPanel
+from app.ui.technician.procedures_view import parse_setpoints
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def live(qtbot, settings):
+    sim = SimulatorProcess(["--seed", "3"])
+    port = sim.start()
+    link = DeviceLink(port)
+    feeder = WatchdogFeeder(link)
+    bench = TechnicianBench(link, settings, feeder.set_watchdog_feeding)
+    qtbot.addWidget(bench)
+    bench.resize(1200, 760)
+    bench.show()
+    try:
+        with qtbot.waitSignal(link.connected, timeout=5000):
+            link.start()
+        yield bench, link
+    finally:
+        feeder.stop()
+        assert link.stop(3000)
+        sim.stop()
+
+
+def test_bench_shows_live_device_link_load_and_frames(qtbot, live):
+    bench, link = live
+    assert bench.info_panel.value("serial") == "SIM-000001"
+    assert bench.info_panel.value("compliance") == "20 V"
+    link.set_output(OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 0.0))
+    link.start_output()
+    qtbot.waitUntil(lambda: bench.load_panel.value("state") == "Running", timeout=3000)
+    qtbot.waitUntil(lambda: bench.load_panel.value("z_vi").endswith("kΩ"), timeout=3000)
+    qtbot.waitUntil(lambda: bench.stats_panel.history_length >= 3, timeout=4000)
+    assert float(bench.stats_panel.value("fps").replace(",", "")) > 50
+    assert bench.stats_panel.value("crc") == "0"
+    # frame log: rows with hex beside decoding, filtered by type
+    model = bench.log_model
+    qtbot.waitUntil(lambda: model.rowCount() > 50, timeout=3000)
+    types = {model.row(i).type_name for i in range(model.rowCount())}
+    assert {"SAMPLES", "STATUS"} <= types
+    status_row = next(model.row(i) for i in range(model.rowCount())
+                      if model.row(i).type_name == "STATUS")
+    assert status_row.hex.split()[1] == "01"  # protocol version byte, COBS-encoded frame
+    bench.log_view.filter_box.setCurrentText("STATUS")
+    proxy = bench.log_view.proxy
+    assert 0 < proxy.rowCount() < model.rowCount()
+    assert all(proxy.index(r, 2).data() == "STATUS" for r in range(proxy.rowCount()))
+    # pausing stops capture on the link and freezes the table
+    bench.log_view.pause_button.click()
+    assert not link._logging
+    frozen = model.rowCount()
+    with qtbot.waitSignal(link.stats_updated, timeout=2000):
+        pass
+    model.flush()
+    assert model.rowCount() == frozen
+    bench.log_view.pause_button.click()
+    assert link._logging
+    link.stop_output()
+
+
+def test_bench_calibrates_through_the_panel_and_reports_the_result(qtbot, live):
+    bench, link = live
+    panel = bench.calibration
+    panel.setpoints.setText("100, 400")
+    with qtbot.waitSignal(bench.calibration_completed, timeout=15_000) as got:
+        panel.run_button.click()
+    result = got.args[0]
+    assert result.written
+    assert result.current.gain == pytest.approx(1.01, abs=3e-3)
+    assert panel.table.item(0, 1).text() == f"{result.current.gain:.5f}"
+    assert "verified" in panel.progress.text()
+
+
+def test_abort_makes_the_output_safe(qtbot, live):
+    bench, link = live
+    states = []
+    link.status_received.connect(lambda s: states.append(s.state))
+    bench.calibration.run_button.click()
+    qtbot.waitUntil(lambda: DeviceState.RUNNING in states, timeout=5000)
+    with qtbot.waitSignal(bench.runner.failed, timeout=2000):
+        bench.calibration.abort_button.click()
+    assert "aborted" in bench.calibration.progress.text()
+    states.clear()
+    qtbot.waitUntil(lambda: len(states) >= 3, timeout=2000)
+    assert states[-1] == DeviceState.IDLE
+    assert bench.calibration.run_button.isEnabled()
+
+
+def test_bench_follows_a_link_change(qtbot, settings):
+    bench = TechnicianBench(None, settings)
+    qtbot.addWidget(bench)
+    assert "Not connected" in bench.info_panel.state.text()
+    bench.calibration.run_button.click()
+    assert "not connected" in bench.calibration.progress.text()
+    bench.selftest.run_button.click()
+    assert "not connected" in bench.selftest.progress.text()
+
+
+def test_setpoint_parsing_names_the_bad_entry():
+    assert parse_setpoints("100, 250 500") == [100.0, 250.0, 500.0]
+    with pytest.raises(ValueError, match="'abc'"):
+        parse_setpoints("100, abc")
+    with pytest.raises(ValueError, match="two different"):
+        parse_setpoints("100, 100")
+    with pytest.raises(ValueError, match="positive"):
+        parse_setpoints("-5, 100")
+
+
+def test_selftest_report_saves_as_pdf(qtbot, settings, tmp_path):
+    bench = TechnicianBench(None, settings)
+    qtbot.addWidget(bench)
+    panel = bench.selftest
+    with pytest.raises(ValueError, match="no self-test"):
+        panel.save_pdf(str(tmp_path / "none.pdf"))
+    rep = SelfTestReport({"model": "M", "serial": "S", "firmware": "F"})
+    rep.steps.append(StepResult("Frequency", Verdict.PASS, (Figure("f", 10, "Hz", 9, 11),)))
+    panel.finished(rep)
+    assert "PASS" in panel.view.toPlainText()
+    panel.save_pdf(str(tmp_path / "r.pdf"))
+    assert (tmp_path / "r.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_clinic_panel_refuses_inconsistent_limits_and_saves_good_ones(qtbot, settings):
+    panel = ClinicLimitsPanel(settings)
+    qtbot.addWidget(panel)
+    panel.spins["eye_area_max_ua"].setValue(700)
+    assert not panel.save_button.isEnabled()
+    assert "eye-area" in panel.message.text()
+    panel.spins["eye_area_max_ua"].setValue(150)
+    panel.spins["max_current_ua"].setValue(500)
+    with qtbot.waitSignal(panel.clinic_settings_changed) as got:
+        panel.save_button.click()
+    assert got.args[0].max_current_ua == 500
+    again = ClinicLimitsPanel(settings)
+    qtbot.addWidget(again)
+    assert again.spins["eye_area_max_ua"].value() == 150
+
+
+def test_pin_dialog_first_use_then_rate_limited(qtbot):
+    clock = [1000.0]
+    store = MemoryStore()
+    guard = PinGuard(store, lambda: clock[0])
+    dlg = PinDialog(guard)
+    qtbot.addWidget(dlg)
+    assert dlg.first_use
+    dlg.pin.setText("1234")
+    dlg.confirm.setText("1235")
+    dlg.submit()
+    assert "differ" in dlg.message.text()
+    assert not guard.is_set
+    dlg.confirm.setText("1234")
+    dlg.submit()
+    assert dlg.result() == PinDialog.DialogCode.Accepted
+    assert "1234" not in "".join(store.data.values())
+
+    dlg = PinDialog(guard)
+    qtbot.addWidget(dlg)
+    ok = dlg.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    for _ in range(3):
+        dlg.pin.setText("9999")
+        dlg.submit()
+    assert not ok.isEnabled()
+    assert "try again" in dlg.message.text()
+    dlg.pin.setText("1234")
+    dlg.submit()  # locked: even the right PIN is refused
+    assert dlg.result() != PinDialog.DialogCode.Accepted
+    clock[0] += FIRST_LOCKOUT_S + 1
+    dlg._update_lock()
+    assert ok.isEnabled()
+    dlg.pin.setText("1234")
+    dlg.submit()
+    assert dlg.result() == PinDialog.DialogCode.Accepted
+
+
+def test_pin_dialog_change_needs_the_current_pin(qtbot):
+    guard = PinGuard(MemoryStore())
+    guard.set_pin("1111")
+    dlg = PinDialog(guard, change=True)
+    qtbot.addWidget(dlg)
+    dlg.current.setText("0000")
+    dlg.pin.setText("2222")
+    dlg.confirm.setText("2222")
+    dlg.submit()
+    assert "wrong PIN" in dlg.message.text()
+    dlg.current.setText("1111")
+    dlg.pin.setText("2222")
+    dlg.confirm.setText("2222")
+    dlg.submit()
+    assert dlg.result() == PinDialog.DialogCode.Accepted
+    assert guard.verify("2222").ok
