@@ -248,3 +248,14 @@ def test_cli_check_invalid_names_file_step_field(tmp_path, capsys):
 def test_cli_without_action_explains(capsys):
     assert main(["programs"]) == 2
     assert "choose an action" in capsys.readouterr().err
+
+
+def test_cli_show(capsys):
+    assert main(["programs", "show", "eye_area"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("eye_area: Eye area (6 steps, 15:00)")
+    assert "orbicularis_oculi_l orbicularis_oculi_r" in out
+    assert main(["programs", "show", "nope"]) == 1
+    err = capsys.readouterr().err
+    assert "no program with id 'nope'" in err
+    assert "Known: eye_area" in err
