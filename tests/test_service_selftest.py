@@ -38,7 +38,8 @@ def test_figure_bands():
     assert Figure("f", 10.0, "Hz", 9.8, 10.2).ok
     assert not Figure("f", 10.3, "Hz", 9.8, 10.2).ok
     assert not Figure("f", float("nan"), "Hz", None, 1.0).ok
-    assert Figure("x", 0.5, "µA", None, 3.0).band == "≤ 3.000 µA"
+    assert Figure("x", 0.5, "µA", None, 3.0).band == "≤ 3 µA"
+    assert Figure("z", 973.6, "Ω", 950.0, 1050.0).band == "950 … 1,050 Ω"
 
 
 @pytest.mark.parametrize("case", [c for c in OUTPUT_CASES if not c.expect_compliance],
