@@ -43,6 +43,7 @@ from app.device.protocol import (
 
 TX_FIFO_BYTES = 16_384  # device-side transmit buffer; whole frames beyond it are lost
 BITS_PER_BYTE = 10  # start + 8 data + stop
+FOREIGN_INFO_INTERVAL_S = 0.25  # INFO answers to frames of another version, at most
 
 
 @dataclass(slots=True)
@@ -414,7 +415,7 @@ class Simulator:
         if self.options.protocol_version != PROTOCOL_VERSION:
             foreign = foreign or bool(frames)  # we play a device of another version
             frames = []
-        if foreign and now - self._last_foreign_info >= 1.0:
+        if foreign and now - self._last_foreign_info >= FOREIGN_INFO_INTERVAL_S:
             # A frame of another protocol version: tell the host which version we speak.
             self._last_foreign_info = now
             fw.queue_info()
