@@ -67,10 +67,9 @@ def _samples(first: int, n: int, *, flags=SampleFlag.OUTPUT_ON, level=100.0, syn
 
 def test_assembler_scales_splits_at_gaps_and_marks_sync():
     asm = SampleAssembler(INFO)
-    asm.add(_samples(0, 50, sync=(0, 25)), contiguous=True, now=1.0)
-    asm.add(_samples(50, 50, flags=SampleFlag.NONE, level=0.0, sync=(10,)), contiguous=True,
-            now=1.1)
-    asm.add(_samples(200, 30), contiguous=False, now=1.2)
+    asm.add(_samples(0, 50, sync=(0, 25)), now=1.0)
+    asm.add(_samples(50, 50, flags=SampleFlag.NONE, level=0.0, sync=(10,)), now=1.1)
+    asm.add(_samples(200, 30), now=1.2)  # 100 samples lost before this one
     blocks = asm.flush()
     assert not asm.pending
     assert [(b.first_index, len(b)) for b in blocks] == [(0, 100), (200, 30)]
@@ -85,12 +84,25 @@ def test_assembler_scales_splits_at_gaps_and_marks_sync():
     assert b.level_ua[0] == 100.0
     assert b.level_ua[99] == 0.0
     assert blocks[1].received_at == 1.2
+    assert asm.bad == []
+
+
+def test_assembler_reports_frames_and_rejects_malformed_bodies():
+    seen = []
+    asm = SampleAssembler(INFO, lambda first, n: seen.append((first, n)) or 0)
+    asm.add(_samples(0, 50))
+    asm.add_body(b"\x00" * 7)  # truncated header
+    asm.add(_samples(50, 10))
+    (block,) = asm.flush()
+    assert seen == [(0, 50), (50, 10)]
+    assert len(block) == 60
+    assert asm.bad == ["SAMPLES: header truncated"]
 
 
 def test_assembler_hands_out_fresh_arrays():
     msg = _samples(0, 50)
     asm = SampleAssembler(INFO)
-    asm.add(msg, contiguous=True)
+    asm.add(msg)
     (block,) = asm.flush()
     for arr in (block.current_ua, block.voltage_v, block.level_ua, block.flags, block.sync):
         assert arr.base is None  # owns its memory: nothing the worker keeps can change it

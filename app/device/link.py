@@ -22,11 +22,11 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import serial
-from cobs import cobs
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from app.device.protocol import (
@@ -34,7 +34,6 @@ from app.device.protocol import (
     Ack,
     Command,
     Event,
-    Frame,
     FrameDecoder,
     Heartbeat,
     Hello,
@@ -44,6 +43,7 @@ from app.device.protocol import (
     Nak,
     NakReason,
     ProtocolError,
+    Samples,
     SetCalibration,
     SetOutput,
     SimControl,
@@ -53,9 +53,10 @@ from app.device.protocol import (
     encode_frame,
     encode_message,
     message_type,
+    parse_samples_bodies,
 )
 from app.device.samples import SampleBlock
-from app.device.stats import LinkCounter, LinkStats
+from app.device.stats import INDEX_MODULUS, LinkCounter, LinkStats, forward_gap
 from app.device.waveform import OutputSettings
 
 log = logging.getLogger(__name__)
@@ -111,59 +112,93 @@ class FrameRecord:
 
 
 class SampleAssembler:
-    """Collects SAMPLES messages and turns them into SampleBlocks in physical units.
+    """Collects SAMPLES bodies and turns them into SampleBlocks in physical units.
 
-    Frames are grouped into runs of consecutive sample indices; every :meth:`flush`
-    returns one block per run, built with numpy from fresh arrays.
+    Bodies are decoded together at :meth:`flush` with
+    :func:`app.device.protocol.parse_samples_bodies` (a few numpy operations per batch,
+    no Python object per frame). Frames are grouped into runs of consecutive sample
+    indices; every flush returns one block per run, built from fresh arrays.
+    ``on_frame(first_index, n) -> gap`` (the link's counter) is told of every frame in
+    order; a result other than 0 starts a new block. Bodies that do not parse are
+    counted in ``bad`` (and left out).
     """
 
-    def __init__(self, info: Info) -> None:
+    def __init__(self, info: Info,
+                 on_frame: Callable[[int, int], int | None] | None = None) -> None:
         self._rate = float(info.sample_rate)
         self._current_lsb = np.float32(info.current_lsb_ua)
         self._voltage_lsb = np.float32(info.voltage_lsb_v)
-        self._runs: list[list] = []
+        self._on_frame = on_frame or self._own_gap
+        self._next: int | None = None
+        self._bodies: list[bytes] = []
         self._last_at = 0.0
+        self.bad: list[str] = []
 
     @property
     def pending(self) -> bool:
-        return bool(self._runs)
+        return bool(self._bodies)
 
-    def add(self, msg, *, contiguous: bool, now: float = 0.0) -> None:
-        """Queue a Samples message; ``contiguous`` False starts a new block."""
-        if msg.raw.shape[0] == 0:
-            return
-        if not self._runs or not contiguous:
-            self._runs.append([])
-        self._runs[-1].append(msg)
+    def add_body(self, body: bytes, now: float = 0.0) -> None:
+        self._bodies.append(body)
         self._last_at = now
 
-    def flush(self) -> list[SampleBlock]:
-        blocks = [self._block(run) for run in self._runs]
-        self._runs = []
-        return blocks
+    def add(self, msg: Samples, *, now: float = 0.0) -> None:
+        """Queue a decoded Samples message (tests, tools)."""
+        self.add_body(msg.encode_body(), now)
 
-    def _block(self, run: list) -> SampleBlock:
-        counts = np.array([m.raw.shape[0] for m in run], dtype=np.int64)
-        raw = np.concatenate([m.raw for m in run]) if len(run) > 1 else run[0].raw
-        current = raw[:, 0].astype(np.float32) * self._current_lsb
-        voltage = raw[:, 1].astype(np.float32) * self._voltage_lsb
-        level = np.repeat(np.array([m.level_ua for m in run], dtype=np.float32), counts)
-        flags = np.repeat(np.array([int(m.flags) for m in run], dtype=np.uint8), counts)
-        sync = np.zeros(int(counts.sum()), dtype=bool)
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        marks = [int(start) + s for start, m in zip(starts, run, strict=True) for s in m.sync]
-        if marks:
-            sync[marks] = True
-        return SampleBlock(
-            first_index=int(run[0].first_index),
-            sample_rate=self._rate,
-            current_ua=current,
-            voltage_v=voltage,
-            level_ua=level,
-            flags=flags,
-            sync=sync,
-            received_at=self._last_at,
-        )
+    def _own_gap(self, first_index: int, n: int) -> int | None:
+        gap = 0 if self._next is None else forward_gap(self._next, first_index, INDEX_MODULUS)
+        self._next = (first_index + n) % INDEX_MODULUS
+        return gap
+
+    def flush(self) -> list[SampleBlock]:
+        if not self._bodies:
+            return []
+        batch = parse_samples_bodies(self._bodies)
+        self._bodies = []
+        self.bad.extend(why for _, why in batch.bad)
+        keep = batch.counts > 0
+        if not keep.all():
+            frames = np.flatnonzero(keep)
+            renumber = np.cumsum(keep) - 1
+            sync = [(int(renumber[k]), off) for k, off in batch.sync if keep[k]]
+            first, counts = batch.first_index[frames], batch.counts[frames]
+            flags, level = batch.flags[frames], batch.level_ua[frames]
+        else:
+            sync = batch.sync
+            first, counts, flags, level = (batch.first_index, batch.counts, batch.flags,
+                                           batch.level_ua)
+        if counts.size == 0:
+            return []
+        on_frame = self._on_frame
+        breaks = [k for k, (f, n) in enumerate(zip(first.tolist(), counts.tolist(),
+                                                   strict=True))
+                  if on_frame(f, n) != 0 and k > 0]
+        offsets = np.zeros(counts.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        current = batch.raw[:, 0].astype(np.float32) * self._current_lsb
+        voltage = batch.raw[:, 1].astype(np.float32) * self._voltage_lsb
+        level_s = np.repeat(level, counts)
+        flags_s = np.repeat(flags, counts)
+        sync_s = np.zeros(int(offsets[-1]), dtype=bool)
+        if sync:
+            sync_s[[int(offsets[k]) + off for k, off in sync]] = True
+        blocks = []
+        edges = [0, *breaks, counts.size]
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            lo, hi = int(offsets[a]), int(offsets[b])
+            whole = a == 0 and b == counts.size
+            blocks.append(SampleBlock(
+                first_index=int(first[a]),
+                sample_rate=self._rate,
+                current_ua=current if whole else current[lo:hi].copy(),
+                voltage_v=voltage if whole else voltage[lo:hi].copy(),
+                level_ua=level_s if whole else level_s[lo:hi].copy(),
+                flags=flags_s if whole else flags_s[lo:hi].copy(),
+                sync=sync_s if whole else sync_s[lo:hi].copy(),
+                received_at=self._last_at,
+            ))
+        return blocks
 
 
 def check_info(info: Info) -> str | None:
@@ -188,22 +223,12 @@ class _LinkDecoder(FrameDecoder):
         self.foreign_version: int | None = None
         self.rejected: list[tuple[bytes, str]] | None = None  # only while logging
 
-    def _check(self, chunk: bytes, *, quiet: bool) -> Frame | None:
-        s = self.stats
-        before = (s.crc_errors, s.framing_errors, s.version_errors)
-        frame = super()._check(chunk, quiet=quiet)
-        if frame is None and before[2] != s.version_errors:
-            with contextlib.suppress(cobs.DecodeError):
-                self.foreign_version = cobs.decode(chunk)[0]
-        if frame is None and self.rejected is not None and not quiet:
-            if before[0] != s.crc_errors:
-                why = "CRC mismatch"
-            elif before[2] != s.version_errors:
-                why = f"protocol version {self.foreign_version}"
-            else:
-                why = "bad framing (COBS or length)"
+    def _reject(self, chunk: bytes, why: str, quiet: bool, *, version: int | None = None) -> None:
+        super()._reject(chunk, why, quiet, version=version)
+        if version is not None:
+            self.foreign_version = version
+        if self.rejected is not None and not quiet:
             self.rejected.append((chunk + b"\x00", why))
-        return frame
 
 
 def _open_error_text(exc: Exception) -> str:
@@ -451,6 +476,9 @@ class _LinkWorker(QObject):
             self._dec_seen = seen
             for frame in frames:
                 c.on_frame(frame.seq, now)
+                if frame.type == MsgType.SAMPLES and not self._logging:
+                    out.append((frame, None))  # decoded in batches by the assembler
+                    continue
                 try:
                     out.append((frame, decode_message(frame.type, frame.body)))
                 except ProtocolError as exc:
@@ -525,7 +553,7 @@ class _LinkWorker(QObject):
 
     def _stream(self, port, info: Info) -> None:
         now = time.monotonic()
-        self._assembler = SampleAssembler(info)
+        self._assembler = SampleAssembler(info, self._counter.on_samples)
         self._pending.clear()
         self._last_flush = now
         self._last_hb = -math.inf
@@ -576,10 +604,9 @@ class _LinkWorker(QObject):
     def _dispatch(self, received: list, now: float) -> None:
         assembler = self._assembler
         for frame, msg in received:
-            if frame.type == MsgType.SAMPLES and not isinstance(msg, str):
-                with self._stats_lock:
-                    gap = self._counter.on_samples(msg.first_index, msg.raw.shape[0])
-                assembler.add(msg, contiguous=gap == 0, now=now)
+            if frame.type == MsgType.SAMPLES:
+                if not isinstance(msg, str):  # malformed ones were counted already
+                    assembler.add_body(frame.body, now)
             elif isinstance(msg, Status):
                 self.status_received.emit(msg)
             elif isinstance(msg, Event):
@@ -589,7 +616,13 @@ class _LinkWorker(QObject):
                 self.command_answered.emit(msg.request_id, msg)
 
     def _flush_samples(self, now: float) -> None:
-        for block in self._assembler.flush():
+        assembler = self._assembler
+        with self._stats_lock:
+            blocks = assembler.flush()
+            for _ in assembler.bad:
+                self._counter.on_bad_message()
+        assembler.bad.clear()
+        for block in blocks:
             self.samples_received.emit(block)
         self._last_flush = now
 

@@ -429,6 +429,74 @@ class Samples:
         return cls(first, SampleFlag(flags), level, sync, raw)
 
 
+@dataclass(frozen=True, slots=True)
+class SamplesBatch:
+    """Many SAMPLES bodies decoded at once (see :func:`parse_samples_bodies`)."""
+
+    first_index: np.ndarray  # int64 per good frame
+    counts: np.ndarray  # int64 samples per good frame
+    flags: np.ndarray  # uint8 per good frame
+    level_ua: np.ndarray  # float32 per good frame
+    sync: list[tuple[int, int]]  # (good frame number, offset in that frame)
+    raw: np.ndarray  # (counts.sum(), 2) int16, in frame order: a fresh array
+    bad: list[tuple[int, str]]  # (position in the input, why it was rejected)
+
+
+def parse_samples_bodies(bodies: list[bytes]) -> SamplesBatch:
+    """Decode many SAMPLES bodies at once into flat numpy arrays.
+
+    Gives the same result as :meth:`Samples.decode_body` on each body, without a
+    message object per frame: each body's header is unpacked with one struct call, its
+    samples are a zero-copy ``np.frombuffer`` view, and all views become one fresh array
+    with a single concatenate. A body that does not fit its own header is rejected
+    alone, with the reason.
+    """
+    unpack, hsize = SAMPLES_HEADER.unpack_from, SAMPLES_HEADER.size
+    frombuffer, i2 = np.frombuffer, np.dtype("<i2")
+    first: list[int] = []
+    counts: list[int] = []
+    flags: list[int] = []
+    level: list[float] = []
+    views: list[np.ndarray] = []
+    sync: list[tuple[int, int]] = []
+    bad: list[tuple[int, str]] = []
+    for pos, body in enumerate(bodies):
+        size = len(body)
+        if size < hsize:
+            bad.append((pos, "SAMPLES: header truncated"))
+            continue
+        f, fl, lv, n_sync, n = unpack(body)
+        start = hsize + n_sync
+        if size != start + 4 * n:
+            bad.append((pos, f"SAMPLES: {size} bytes, expected {start + 4 * n} for "
+                             f"{n} samples"))
+            continue
+        if n_sync:
+            offsets = body[hsize:start]
+            if max(offsets) >= n:
+                bad.append((pos, "SAMPLES: sync offset outside the frame"))
+                continue
+            k = len(first)
+            sync.extend((k, off) for off in offsets)
+        first.append(f)
+        counts.append(n)
+        flags.append(fl)
+        level.append(lv)
+        views.append(frombuffer(body, i2, 2 * n, start))
+    if not first:
+        return _empty_batch(bad)
+    raw = np.concatenate(views).reshape(-1, 2) if len(views) > 1 else views[0].reshape(-1, 2).copy()
+    return SamplesBatch(np.array(first, dtype=np.int64), np.array(counts, dtype=np.int64),
+                        np.array(flags, dtype=np.uint8), np.array(level, dtype=np.float32),
+                        sync, raw, bad)
+
+
+def _empty_batch(bad: list[tuple[int, str]]) -> SamplesBatch:
+    z = np.zeros(0, dtype=np.int64)
+    return SamplesBatch(z, z.copy(), np.zeros(0, np.uint8), np.zeros(0, np.float32), [],
+                        np.zeros((0, 2), dtype=np.int16), bad)
+
+
 Message = (Hello | SetOutput | Command | Heartbeat | SetCalibration | SimControl | Info | Ack
            | Nak | Status | Event | Samples)
 
@@ -518,50 +586,70 @@ class FrameDecoder:
     def feed(self, data: bytes) -> list[Frame]:
         if not data:
             return []
-        self.stats.bytes_in += len(data)
+        stats = self.stats
+        stats.bytes_in += len(data)
         chunks = (self._pending + data).split(DELIMITER)
         self._pending = chunks.pop()
         if len(self._pending) > 2 * MAX_PAYLOAD:  # a runaway frame: drop it, resync
             self._pending = b""
-            self.stats.framing_errors += 1
+            stats.framing_errors += 1
         frames: list[Frame] = []
         if not self._synced and chunks:
             # Bytes before the first delimiter may be the tail of a frame we joined
             # mid-way: keep it only if it is a whole valid frame, never count it as an error.
-            frame = self._check(chunks.pop(0), quiet=True)
-            if frame is not None:
-                frames.append(frame)
+            first = chunks.pop(0)
+            if first:
+                before = (stats.crc_errors, stats.framing_errors, stats.version_errors)
+                frames.extend(self._frames([first], quiet=True))
+                stats.crc_errors, stats.framing_errors, stats.version_errors = before
             self._synced = True
-        for chunk in chunks:
-            if chunk:
-                frame = self._check(chunk, quiet=False)
-                if frame is not None:
-                    frames.append(frame)
+        if chunks:
+            frames.extend(self._frames(chunks, quiet=False))
         return frames
 
-    def _check(self, chunk: bytes, *, quiet: bool) -> Frame | None:
+    def _frames(self, chunks: list[bytes], *, quiet: bool) -> list[Frame]:
+        """The hot loop: COBS, length, CRC and version checks inlined (one frame ~1 µs)."""
+        out: list[Frame] = []
+        append = out.append
+        decode, DecodeError = cobs.decode, cobs.DecodeError  # noqa: N806
+        crc_hqx, unpack, version_ok = binascii.crc_hqx, HEADER.unpack_from, PROTOCOL_VERSION
+        lo, hi = HEADER.size + CRC.size, MAX_PAYLOAD
+        ok = 0
+        for chunk in chunks:
+            if not chunk:
+                continue
+            try:
+                payload = decode(chunk)
+            except DecodeError:
+                self._reject(chunk, "bad framing (COBS)", quiet)
+                continue
+            n = len(payload)
+            if n < lo or n > hi:
+                self._reject(chunk, f"bad framing (length {n})", quiet)
+                continue
+            if crc_hqx(payload[:-2], 0xFFFF) != payload[-2] | (payload[-1] << 8):
+                self._reject(chunk, "CRC mismatch", quiet)
+                continue
+            version, msg_type, seq = unpack(payload)
+            if version != version_ok:
+                self._reject(chunk, f"protocol version {version}", quiet, version=version)
+                continue
+            ok += 1
+            append(Frame(version, msg_type, seq, payload[4:-2]))
+        self.stats.frames_ok += ok
+        return out
+
+    def _reject(self, chunk: bytes, why: str, quiet: bool, *, version: int | None = None) -> None:
+        """Count a bad frame (not counted when ``quiet``, except a foreign version)."""
         stats = self.stats
-        try:
-            payload = cobs.decode(chunk)
-        except cobs.DecodeError:
-            if not quiet:
-                stats.framing_errors += 1
-            return None
-        n = len(payload)
-        if n < HEADER.size + CRC.size or n > MAX_PAYLOAD:
-            if not quiet:
-                stats.framing_errors += 1
-            return None
-        if crc16(payload[:-2]) != payload[-2] | (payload[-1] << 8):
-            if not quiet:
-                stats.crc_errors += 1
-            return None
-        version, msg_type, seq = HEADER.unpack_from(payload)
-        if version != PROTOCOL_VERSION:
+        if version is not None:
             stats.version_errors += 1
-            return None
-        stats.frames_ok += 1
-        return Frame(version, msg_type, seq, payload[HEADER.size : -2])
+        elif quiet:
+            return
+        elif why == "CRC mismatch":
+            stats.crc_errors += 1
+        else:
+            stats.framing_errors += 1
 
     def reset(self) -> None:
         self._pending = b""
