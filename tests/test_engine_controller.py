@@ -184,6 +184,21 @@ def test_unanswered_stop_escalates_to_estop(rig):
     assert ctl.state is S.DEVICE_FAULT
 
 
+def test_reentrant_calls_wait_so_listeners_see_states_in_order(rig):
+    link, ctl = rig
+    first, second = [], []
+    ctl.state_changed.connect(first.append)
+    ctl.state_changed.connect(lambda s: ctl.start() if s is S.READY else None)
+    ctl.state_changed.connect(second.append)
+    link.connected.emit(INFO)
+    ctl.choose_client("c1", screening_passed=True)
+    ctl.load_program(PROGRAM)
+    link.status_received.emit(status(DeviceState.IDLE, contact=True))
+    assert ctl.state is S.RAMPING_UP
+    assert first == [S.READY, S.RAMPING_UP]
+    assert second == [S.READY, S.RAMPING_UP]  # not RAMPING_UP before READY
+
+
 def test_space_toggles_pause(rig):
     link, ctl = rig
     running(link, ctl)

@@ -18,6 +18,7 @@ synchronously, before the machine, the records or any signal run.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -89,6 +90,8 @@ class SessionController(QObject):
         self._clock = clock
         self.machine = SessionMachine(clinic)
         self._pending: dict[int, CommandKind] = {}
+        self._queue: deque[object] = deque()
+        self._busy = False
         self._last_state = self.machine.state
         self._last_step: tuple | None = None
         self._last_decision: LimitDecision | None = None
@@ -199,8 +202,30 @@ class SessionController(QObject):
 
     # ------------------------------------------------------------------ the core loop
 
-    def handle(self, event: object) -> Output:
-        """Feed one input to the machine and carry out what it returns."""
+    def handle(self, event: object) -> Output | None:
+        """Feed one input to the machine and carry out what it returns.
+
+        An input that arrives while another is being carried out (a slot connected to
+        one of our signals calls back into the controller) waits until that one is
+        finished, so every listener sees the signals in the order the machine made
+        them; it then returns None. (estop() has already reached the link by then.)
+        """
+        self._queue.append(event)
+        if self._busy:
+            return None
+        self._busy = True
+        first: Output | None = None
+        try:
+            while self._queue:
+                out = self._carry_out(self._queue.popleft())
+                if first is None:
+                    first = out
+        finally:
+            self._busy = False
+            self._queue.clear()
+        return first
+
+    def _carry_out(self, event: object) -> Output:
         out = self.machine.handle(event)
         # ESTOP before anything else the same input asked for.
         commands = sorted(out.commands, key=lambda c: c.kind is not CommandKind.ESTOP)
