@@ -368,3 +368,21 @@ def test_an_independent_client_written_from_the_document(sim):
             raise AssertionError("no STATUS with state ESTOPPED")
     finally:
         c.port.close()
+
+
+@pytest.mark.parametrize("sim", [["--hang-after", "0.4"]], indirect=True)
+def test_hang_stops_all_output(sim):
+    client = Client(sim.port)
+    try:
+        client.hello()  # answered: the device is not hung yet
+        deadline = time.monotonic() + 5.0
+        silent_since = time.monotonic()
+        while time.monotonic() - silent_since < 0.5:  # wait for 0.5 s of silence
+            assert time.monotonic() < deadline, "the device never went silent"
+            if client.port.read(client.port.in_waiting or 1):
+                silent_since = time.monotonic()
+        client.send(Hello(2))  # still silent: a hung device answers nothing
+        assert client.port.read(1) == b""
+        assert "hang" in sim.log()
+    finally:
+        client.close()

@@ -339,8 +339,9 @@ class Simulator:
         last = start
         hung = False
         down_until: float | None = None
-        disconnect_at = start + opts.disconnect_after if opts.disconnect_after else None
-        hang_at = start + opts.hang_after if opts.hang_after else None
+        disconnect_at = (start + opts.disconnect_after if opts.disconnect_after is not None
+                         else None)
+        hang_at = start + opts.hang_after if opts.hang_after is not None else None
         self._say(f"serving {self.transport.url} at {opts.baud} baud, "
                   f"{opts.sample_rate} S/s, serial {opts.serial}")
         try:
