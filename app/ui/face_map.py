@@ -59,7 +59,7 @@ ARROW = QColor("#1559c9")
 TEXT = QColor("#1f2933")
 MUTED_TEXT = QColor("#5b6470")
 STATE_FILL = {
-    "pending": QColor("#7d8da3"),
+    "pending": QColor("#6d8ab5"),
     "active": QColor("#f0a020"),
     "done": QColor("#2e9e5b"),
     "skipped": QColor("#8a8f98"),
@@ -820,7 +820,7 @@ class FaceMapWidget(QWidget):
             if state is None:
                 return _tint(MUSCLE, 0.07), _tint(MUSCLE_LINE, 0.2), False
             base = STATE_FILL[state]
-            alpha = {"pending": 0.22, "active": 0.7, "done": 0.6, "skipped": 0.25}[state]
+            alpha = {"pending": 0.3, "active": 0.7, "done": 0.6, "skipped": 0.25}[state]
             return _tint(base, alpha), base.darker(130), state == "skipped"
         return _tint(MUSCLE, 0.3), _tint(MUSCLE_LINE, 0.6), False
 
