@@ -370,7 +370,7 @@ def test_an_independent_client_written_from_the_document(sim):
         c.port.close()
 
 
-@pytest.mark.parametrize("sim", [["--hang-after", "0.4"]], indirect=True)
+@pytest.mark.parametrize("sim", [["--hang-after", "1.0"]], indirect=True)
 def test_hang_stops_all_output(sim):
     client = Client(sim.port)
     try:
