@@ -80,6 +80,8 @@ ERRORS = [
     ({**program_data(), "notes": []}, None, "notes", "non-empty list of texts"),
     ({**program_data(), "sources": ["x"]}, None, "sources", "list of objects"),
     ({**program_data(), "steps": []}, None, "steps", "non-empty list of steps"),
+    ({**program_data(), "notes": ["200 µA [school]"]}, None, "notes",
+     "a note cites [school], but no source has \"key\": \"school\""),
     ({**program_data(), "steps": ["x"]}, 1, None, "a step must be an object"),
     (with_step(frequency_hz=2000), 2, "frequency_hz",
      "2000 Hz is outside the allowed range 0.5–1500 Hz"),

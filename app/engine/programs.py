@@ -27,6 +27,7 @@ from app.engine.parameters import RANGES, TreatmentParameters, check_number
 SCHEMA_VERSION = 1
 MAX_PROGRAM_S = 1200.0  # 20 minutes: the devices' automatic off
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
+CITATION = re.compile(r"\[([a-z0-9_]+)\]")  # "[nuface]" in a note cites sources[].key
 
 TECHNIQUES = ("hold", "lift_and_hold", "glide")
 DIRECTIONS = ("none", "upward", "downward", "inward", "outward", "toward_lymph_nodes")
@@ -238,8 +239,15 @@ def parse_program(data: object, file: str, program_id: str, *,
     if not isinstance(sources, list) or not all(
             isinstance(s, dict) and all(isinstance(k, str) and isinstance(v, str)
                                         for k, v in s.items()) for s in sources):
-        raise ProgramError(file, "expected a list of objects of texts (title, url, used_for)",
+        raise ProgramError(file, "expected a list of objects of texts (key, title, url, "
+                           "used_for)",
                            field="sources")
+    keys = {src.get("key") for src in sources}
+    for note in notes:
+        for key in CITATION.findall(note):
+            if key not in keys:
+                raise ProgramError(file, f"a note cites [{key}], but no source has "
+                                   f"\"key\": \"{key}\"", field="notes")
     steps_raw = data["steps"]
     if not isinstance(steps_raw, list) or not steps_raw:
         raise ProgramError(file, "expected a non-empty list of steps", field="steps")
