@@ -50,6 +50,9 @@ def test_bench_shows_live_device_link_load_and_frames(qtbot, live):
     link.set_output(OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 0.0))
     link.start_output()
     qtbot.waitUntil(lambda: bench.load_panel.value("state") == "Running", timeout=3000)
+    events = [bench.events_panel.list.item(i).text()
+              for i in range(bench.events_panel.list.count())]
+    assert any("state → Running" in e for e in events)
     qtbot.waitUntil(lambda: bench.load_panel.value("z_vi").endswith("kΩ"), timeout=3000)
     qtbot.waitUntil(lambda: bench.stats_panel.history_length >= 3, timeout=4000)
     assert float(bench.stats_panel.value("fps").replace(",", "")) > 50

@@ -14,7 +14,7 @@ from app.service.framelog import FrameLogModel
 from app.service.procedure import ProcedureRunner
 from app.ui.technician.clinic_view import ClinicLimitsPanel
 from app.ui.technician.framelog_view import FrameLogView
-from app.ui.technician.panels import DeviceInfoPanel, LinkStatsPanel, LoadPanel
+from app.ui.technician.panels import DeviceInfoPanel, EventsPanel, LinkStatsPanel, LoadPanel
 from app.ui.technician.procedures_view import CalibrationPanel, SelfTestPanel
 
 
@@ -42,6 +42,7 @@ class TechnicianBench(QWidget):
         self.info_panel = DeviceInfoPanel()
         self.stats_panel = LinkStatsPanel()
         self.load_panel = LoadPanel()
+        self.events_panel = EventsPanel()
         self.log_view = FrameLogView(self.log_model)
         self.calibration = CalibrationPanel(self.runner, self._info)
         self.selftest = SelfTestPanel(self.runner, self._info, set_watchdog_feeding)
@@ -56,7 +57,7 @@ class TechnicianBench(QWidget):
         left = QVBoxLayout()
         left.addWidget(self.info_panel)
         left.addWidget(self.load_panel)
-        left.addStretch(1)
+        left.addWidget(self.events_panel, 1)
         row.addLayout(left, 2)
         row.addWidget(self.stats_panel, 3)
 
@@ -95,6 +96,7 @@ class TechnicianBench(QWidget):
             (link.status_received, self.load_panel.add_status),
             (link.samples_received, self.load_panel.add_samples),
             (link.frame_logged, self.log_model.add),
+            (link.event_received, self.events_panel.add_event),
         ]
         for sig, slot in self._connections:
             sig.connect(slot)
@@ -124,9 +126,11 @@ class TechnicianBench(QWidget):
         self.info_panel.set_info(info)
         self.load_panel.set_info(info)
         self.info_panel.set_connected(True)
+        self.events_panel.add_note(f"connected to {info.model} {info.serial}", alarm=False)
 
     def _on_disconnected(self, reason: str) -> None:
         self.info_panel.set_connected(False, reason)
+        self.events_panel.add_note(f"link lost: {reason}")
 
     def _update_logging(self) -> None:
         if self.link is not None:

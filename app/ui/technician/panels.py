@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 
 import numpy as np
@@ -13,11 +14,12 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QLabel,
+    QListWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.device.protocol import Info, SampleFlag, Status
+from app.device.protocol import DeviceState, Event, EventCode, Info, SampleFlag, Status
 from app.device.samples import SampleBlock
 from app.device.stats import LinkStats
 from app.scope.core.measure import measure_arrays
@@ -144,7 +146,7 @@ class LinkStatsPanel(QGroupBox):
         self._fps = self.plot.plot(pen=pg.mkPen("#1f6feb", width=2), name="frames/s")
         self._kbps = self.plot.plot(pen=pg.mkPen(style.OK, width=2), name="kB/s")
         self._err = self.plot.plot(pen=None, symbol="o", symbolSize=7,
-                                   symbolBrush=style.ALARM, symbolPen=None,
+                                   symbolBrush=pg.mkBrush(style.ALARM), symbolPen=None,
                                    name="errors + drops")
         layout.addWidget(self.plot, 1)
         self._hist: deque[tuple[float, float, float, int]] = deque(maxlen=HISTORY_POINTS)
@@ -273,3 +275,37 @@ class LoadPanel(QGroupBox):
             v["headroom"].setText(f"{max(room, 0.0):.0f} % of {self.compliance_v:g} V")
             colour = style.ALARM if room < 5 else style.WARN if room < 20 else ""
             v["headroom"].setStyleSheet(f"color:{colour};font-weight:600" if colour else "")
+
+
+class EventsPanel(QGroupBox):
+    """The device's recent EVENTs (newest first) and link drops, time-stamped."""
+
+    MAX_ITEMS = 200
+    ALARMS = (EventCode.WATCHDOG_TRIP, EventCode.FAULT, EventCode.ESTOP, EventCode.COMPLIANCE,
+              EventCode.CONTACT_LOST, EventCode.LIMIT_REFUSED)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Recent device events", parent)
+        layout = QVBoxLayout(self)
+        self.list = QListWidget()
+        self.list.setAlternatingRowColors(True)
+        self.list.setMinimumHeight(90)
+        layout.addWidget(self.list)
+
+    def add_event(self, event: Event) -> None:
+        if event.code == EventCode.STATE_CHANGED and event.arg in DeviceState._value2member_map_:
+            text = f"state → {DeviceState(event.arg).label}"
+            self._add(f"{text} ({event.text})" if event.text else text, False)
+            return
+        name = event.code.name.replace("_", " ").lower()
+        self._add(f"{name}: {event.text}" if event.text else name, event.code in self.ALARMS)
+
+    def add_note(self, text: str, alarm: bool = True) -> None:
+        self._add(text, alarm)
+
+    def _add(self, text: str, alarm: bool) -> None:
+        self.list.insertItem(0, f"{time.strftime('%H:%M:%S')}  {text}")
+        if alarm:
+            self.list.item(0).setForeground(pg.mkColor(style.ALARM))
+        while self.list.count() > self.MAX_ITEMS:
+            self.list.takeItem(self.list.count() - 1)
