@@ -1020,7 +1020,57 @@ class FaceMapWidget(QWidget):
         x = self._face_rect.center().x()
         p.drawLine(QPointF(x, y + fs * 0.1), QPointF(x, y + fs * 1.4))
 
-    def _card_html(self) -> str:
+    def _card_html(self, max_rows: int = 40) -> str:
+        html = self._zone_html()
+        if self._card_rect.height() > self._font_px() * 18:  # room for a summary below
+            html += self._summary_html(max_rows)
+        return html
+
+    def _summary_html(self, max_rows: int = 40) -> str:
+        """Session zones with state, time and charge; or the most treated zones (history)."""
+        cell = "style='padding:1px 8px 1px 0'"
+        side_tag = {"l": "L", "r": "R", "m": "mid"}
+        muted = MUTED_TEXT.name()
+        rows = []
+        if self._heat is not None:
+            ranked = sorted(((v, z) for z, v in self._heat.items() if v > 0), reverse=True)
+            if not ranked:
+                return ""
+            title = f"Most treated ({self._heat_label})"
+            for v, z in ranked:
+                rows.append(f"<tr><td {cell} nowrap>{self.zones[z].muscle_name}</td>"
+                            f"<td {cell}>{side_tag[self.zones[z].side]}</td>"
+                            f"<td {cell} align='right'>{_fmt_value(v)}</td></tr>")
+        elif self._states:
+            title = "This session"
+            done = sum(1 for st in self._states.values() if st == "done")
+            title += f" · {done} of {len(self._states)} zones done"
+            for z in self.zones:
+                state = "active" if z == self._active else self._states.get(z)
+                if state is None:
+                    continue
+                colour = STATE_FILL[state].darker(130).name()
+                sec, charge = self._totals.get(z, (None, None))
+                rows.append(
+                    f"<tr><td {cell} nowrap>{self.zones[z].muscle_name}</td>"
+                    f"<td {cell}>{side_tag[self.zones[z].side]}</td>"
+                    f"<td {cell}><span style='color:{colour}; font-weight:600'>"
+                    f"{STATE_LABEL[state]}</span></td>"
+                    f"<td {cell} align='right'>"
+                    f"{format_duration(sec).replace(' ', '&nbsp;') if sec is not None else '–'}"
+                    "</td>"
+                    f"<td {cell} align='right'>"
+                    f"{f'{charge:.1f}&nbsp;µC' if charge is not None else '–'}</td></tr>")
+        else:
+            return ""
+        more = len(rows) - max_rows
+        rows = rows[:max_rows]
+        return (f"<hr><div style='font-weight:700; margin-top:4px'>{title}</div>"
+                f"<table width='100%' style='color:{TEXT.name()}; font-size:90%' "
+                f"cellspacing='0'>{''.join(rows)}</table>"
+                + (f"<div style='color:{muted}'>… and {more} more</div>" if more > 0 else ""))
+
+    def _zone_html(self) -> str:
         zid = self._hover or self._focus_zone or self._active or self._selected
         if zid is None:
             hint = ("Point at a muscle to see what it does and how to move the probes. "
@@ -1061,21 +1111,33 @@ class FaceMapWidget(QWidget):
 
     def _paint_card(self, p: QPainter) -> None:
         r = self._card_rect
-        p.setPen(QPen(QColor("#d9dde3"), 1))
-        p.setBrush(QColor("white"))
-        p.drawRoundedRect(r, 8, 8)
         html = self._card_html()
         key = (html, r.width(), self._font_px())
         if self._card_doc is None or self._card_doc[:3] != key:
-            doc = QTextDocument()
             font = QFont(self.font())
             font.setPixelSize(round(self._font_px()))
-            doc.setDefaultFont(font)
-            doc.setDefaultStyleSheet(f"body {{ color: {TEXT.name()}; }}")
-            doc.setHtml(f"<body>{html}</body>")
-            doc.setTextWidth(r.width() - 24)
+
+            def layout(text: str) -> QTextDocument:
+                doc = QTextDocument()
+                doc.setDefaultFont(font)
+                doc.setDefaultStyleSheet(f"body {{ color: {TEXT.name()}; }}")
+                doc.setHtml(f"<body>{text}</body>")
+                doc.setTextWidth(r.width() - 24)
+                return doc
+
+            doc = layout(html)
+            rows = 40
+            while doc.size().height() > r.height() - 16 and rows > 0:  # no cut-off rows
+                rows -= 1
+                doc = layout(self._card_html(rows))
             self._card_doc = (*key, doc)
         doc = self._card_doc[3]
+        box = QRectF(r)
+        if r.left() > self.width() / 2:  # card at the right: as tall as its text
+            box.setHeight(min(r.height(), doc.size().height() + 18))
+        p.setPen(QPen(QColor("#d9dde3"), 1))
+        p.setBrush(QColor("white"))
+        p.drawRoundedRect(box, 8, 8)
         p.save()
         p.translate(r.left() + 12, r.top() + 8)
         doc.drawContents(p, QRectF(0, 0, r.width() - 24, r.height() - 16))
