@@ -599,7 +599,7 @@ class FaceMapWidget(QWidget):
             self._card_rect = QRectF(w - card_w - 10, top, card_w, h - top - 10)
             area = QRectF(10, top + header, w - card_w - 30 - legend_w, h - top - header - 10)
         else:  # portrait: card below
-            card_h = min(fs * 8.8, h * 0.4)
+            card_h = min(fs * 10.2, h * 0.42)
             self._card_rect = QRectF(10, h - card_h - 10, w - 20, card_h)
             area = QRectF(10, top + header, w - 20 - legend_w, h - top - header - card_h - 20)
         self._legend_rect = QRectF(area.right() + 6, area.top() + fs, legend_w - 6,
@@ -1107,6 +1107,9 @@ class FaceMapWidget(QWidget):
             extra.append(f"eye area: ≤ {z.max_ua:g} µA")
         if extra:
             rows.append("<div>" + " &nbsp;|&nbsp; ".join(extra) + "</div>")
+        if not self._states and self._heat is None and zid != self._selected:
+            rows.append(f"<div style='color:{MUTED_TEXT.name()}; font-size:90%'>"
+                        "Click, or press Enter, to select this zone.</div>")
         return "".join(rows)
 
     def _paint_card(self, p: QPainter) -> None:
@@ -1129,6 +1132,11 @@ class FaceMapWidget(QWidget):
             rows = 40
             while doc.size().height() > r.height() - 16 and rows > 0:  # no cut-off rows
                 rows -= 1
+                doc = layout(self._card_html(rows))
+            px = font.pixelSize()
+            while doc.size().height() > r.height() - 16 and px > 10:  # then a smaller font
+                px -= 1
+                font.setPixelSize(px)
                 doc = layout(self._card_html(rows))
             self._card_doc = (*key, doc)
         doc = self._card_doc[3]
