@@ -103,7 +103,10 @@ def test_abort_makes_the_output_safe(qtbot, live):
     qtbot.waitUntil(lambda: DeviceState.RUNNING in states, timeout=5000)
     with qtbot.waitSignal(bench.runner.failed, timeout=2000):
         bench.calibration.abort_button.click()
-    assert "aborted" in bench.calibration.progress.text()
+    text = bench.calibration.progress.text()
+    assert "aborted" in text
+    assert "output switched off" in text
+    assert "without calibration" in text
     states.clear()
     qtbot.waitUntil(lambda: len(states) >= 3, timeout=2000)
     assert states[-1] == DeviceState.IDLE
@@ -212,3 +215,17 @@ def test_pin_dialog_change_needs_the_current_pin(qtbot):
     dlg.submit()
     assert dlg.result() == PinDialog.DialogCode.Accepted
     assert guard.verify("2222").ok
+
+
+def test_selftest_stopped_early_still_gives_a_failing_report(qtbot, settings):
+    bench = TechnicianBench(None, settings)
+    qtbot.addWidget(bench)
+    panel = bench.selftest
+    panel.report = SelfTestReport({"model": "M", "serial": "S", "firmware": "F"})
+    panel.report.steps.append(StepResult("Reference load", Verdict.PASS))
+    with qtbot.waitSignal(bench.selftest_completed) as got:
+        panel.stopped("the device link was lost: cable pulled")
+    report = got.args[0]
+    assert not report.passed
+    assert report.steps[-1].verdict == Verdict.FAIL
+    assert "cable pulled" in panel.view.toPlainText()

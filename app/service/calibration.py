@@ -47,6 +47,10 @@ PULSE_FREQUENCY_HZ = 10.0
 COLLECT_S = 0.5
 
 
+CLEARING = "Clearing the old calibration (measuring the raw channels)"
+LEFT_UNCALIBRATED = "the device is left without calibration: run the calibration again"
+
+
 class CalibrationError(ValueError):
     """The measurements cannot give a calibration; the message says why."""
 
@@ -207,6 +211,8 @@ def _is(state: DeviceState):
 def use_reference_load(resistor_ohm: float, notes: list[str]) -> Procedure:
     """Select the reference resistor (the simulator switches its load; a real device answers
     UNSUPPORTED and the resistor must be connected by hand). Checks the device sees it."""
+    yield Send(lambda link: link.sim_control(SimOp.SET_CONTACT, 1.0),
+               "Closing the simulator's probe contact", accept=(NakReason.UNSUPPORTED,))
     ans: Answer = yield Send(lambda link: link.sim_control(SimOp.LOAD_RESISTOR, resistor_ohm),
                              f"Selecting the {resistor_ohm:g} Ω reference load",
                              accept=(NakReason.UNSUPPORTED,))
@@ -268,8 +274,14 @@ def _calibrate(info: Info, resistor_ohm: float, setpoints: list[float]) -> Proce
     notes: list[str] = []
     yield from ready_idle()
     yield from use_reference_load(resistor_ohm, notes)
-    yield Send(lambda link: link.set_calibration(0.0, 1.0, 0.0, 1.0),
-               "Clearing the old calibration (measuring the raw channels)")
+    yield Send(lambda link: link.set_calibration(0.0, 1.0, 0.0, 1.0), CLEARING)
+    try:
+        return (yield from _measure_and_write(info, resistor_ohm, setpoints))
+    except ProcedureError as exc:
+        raise ProcedureError(f"{exc}; {LEFT_UNCALIBRATED}") from None
+
+
+def _measure_and_write(info: Info, resistor_ohm: float, setpoints: list[float]) -> Procedure:
     points: list[CalibrationPoint] = []
     for sp in setpoints:
         settings = OutputSettings(Waveform.SQUARE, PULSE_FREQUENCY_HZ, sp, Polarity.POSITIVE,

@@ -229,6 +229,7 @@ class ProcedureRunner(QObject):
             link.estop()  # output off at once, whatever the procedure was doing
             link.reset()
             link.sim_control(SimOp.LOAD_SKIN, 0.0)
+            reason += " — output switched off (ESTOP, then RESET)"
         self.failed.emit(reason)
 
     # -- link signals ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QMarginsF, Signal
 from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
@@ -26,14 +27,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.service.calibration import (
+    CLEARING,
     DEFAULT_RESISTOR_OHM,
     DEFAULT_SETPOINTS_UA,
+    LEFT_UNCALIBRATED,
     CalibrationError,
     CalibrationResult,
     calibration_procedure,
 )
 from app.service.procedure import ProcedureRunner
-from app.service.selftest import SelfTestReport, selftest_procedure
+from app.service.selftest import SelfTestReport, StepResult, Verdict, selftest_procedure
 from app.ui import style
 
 
@@ -99,11 +102,14 @@ class _ProcedurePanel(QWidget):
 
     def _on_failed(self, reason: str) -> None:
         if self._done():
-            self._show(f"Stopped: {reason}. The output was switched off (ESTOP, RESET).",
-                       style.ALARM)
+            self._show(f"Stopped: {reason}.", style.ALARM)
+            self.stopped(reason)
 
     def finished(self, result: object) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def stopped(self, reason: str) -> None:
+        """The procedure ended early (after the progress line shows why)."""
 
 
 class CalibrationPanel(_ProcedurePanel):
@@ -116,6 +122,7 @@ class CalibrationPanel(_ProcedurePanel):
                  parent: QWidget | None = None) -> None:
         super().__init__(runner, parent)
         self._info = info
+        self._cleared = False  # the running procedure has cleared the device's calibration
         self.result: CalibrationResult | None = None
         layout = QVBoxLayout(self)
         setup = QGroupBox("Reference load")
@@ -178,6 +185,19 @@ class CalibrationPanel(_ProcedurePanel):
             self._show(str(exc), style.ALARM)
             return
         self._start(procedure)
+
+    def _on_progress(self, text: str) -> None:
+        if self._mine and text == CLEARING:
+            self._cleared = True
+        super()._on_progress(text)
+
+    def _start(self, procedure) -> None:
+        self._cleared = False
+        super()._start(procedure)
+
+    def stopped(self, reason: str) -> None:
+        if self._cleared and LEFT_UNCALIBRATED not in reason:
+            self._show(f"Stopped: {reason}; {LEFT_UNCALIBRATED}.", style.ALARM)
 
     def finished(self, result: object) -> None:
         assert isinstance(result, CalibrationResult)
@@ -256,6 +276,14 @@ class SelfTestPanel(_ProcedurePanel):
         self._show(f"Self-test {result.verdict_text}.", style.OK if result.passed
                    else style.ALARM)
         self.selftest_completed.emit(result)
+
+    def stopped(self, reason: str) -> None:
+        rep = self.report
+        if rep is None:
+            return
+        rep.steps.append(StepResult("Sequence completed", Verdict.FAIL, note=reason))
+        rep.finished_at = datetime.now(UTC)
+        self.finished(rep)
 
     def save_pdf(self, path: str) -> None:
         """Write the last report to ``path`` as an A4 PDF."""
