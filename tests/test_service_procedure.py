@@ -1,0 +1,166 @@
+"""ProcedureRunner over a fake link: answers, refusals, timeouts, abort, link loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Signal
+
+from app.device.protocol import (
+    Ack,
+    DeviceState,
+    Fault,
+    MsgType,
+    Nak,
+    NakReason,
+    Status,
+)
+from app.device.samples import SampleBlock
+from app.service.procedure import (
+    Collect,
+    Pause,
+    ProcedureError,
+    ProcedureRunner,
+    Send,
+    WaitStatus,
+)
+
+
+class FakeLink(QObject):
+    command_answered = Signal(int, object)
+    command_failed = Signal(int, str)
+    status_received = Signal(object)
+    samples_received = Signal(object)
+    disconnected = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.is_connected = True
+        self.sent: list[str] = []
+        self._rid = 0
+
+    def _cmd(self, name: str) -> int:
+        self._rid += 1
+        self.sent.append(name)
+        return self._rid
+
+    def start_output(self) -> int:
+        return self._cmd("start")
+
+    def estop(self) -> int:
+        return self._cmd("estop")
+
+    def reset(self) -> int:
+        return self._cmd("reset")
+
+    def sim_control(self, op, value=0.0) -> int:
+        return self._cmd(f"sim {op.name}")
+
+
+def _status(state=DeviceState.IDLE):
+    return Status(state, 0.0, 0.0, 1000.0, True, False, Fault.NONE, 0.0, 0)
+
+
+def _block(n=100):
+    z = np.zeros(n, dtype=np.float32)
+    return SampleBlock(0, 1000.0, z + 1, z, z, np.zeros(n, dtype=np.uint8), z.astype(bool))
+
+
+def _runner(qtbot):
+    link = FakeLink()
+    runner = ProcedureRunner(link)
+    got: dict[str, object] = {}
+    runner.finished.connect(lambda r: got.setdefault("result", r))
+    runner.failed.connect(lambda r: got.setdefault("failed", r))
+    return link, runner, got
+
+
+def test_steps_receive_answers_status_and_samples(qtbot):
+    link, runner, got = _runner(qtbot)
+
+    def proc():
+        ans = yield Send(lambda lk: lk.start_output(), "Starting")
+        st, waited = yield WaitStatus(lambda s: s.state == DeviceState.RUNNING, 1.0, "running")
+        data = yield Collect(0.25)
+        yield Pause(0.01)
+        return ans.ok, st.state, len(data)
+
+    runner.run(proc())
+    assert runner.running
+    link.command_answered.emit(99, Ack(99, 3))  # someone else's answer: ignored
+    link.command_answered.emit(1, Ack(1, int(MsgType.START)))
+    link.status_received.emit(_status(DeviceState.IDLE))
+    link.status_received.emit(_status(DeviceState.RUNNING))
+    for _ in range(3):
+        link.samples_received.emit(_block())
+    qtbot.waitUntil(lambda: "result" in got, timeout=1000)
+    assert got["result"] == (True, DeviceState.RUNNING, 300)
+    assert not runner.running
+
+
+def test_a_refusal_fails_with_the_devices_reason_and_makes_output_safe(qtbot):
+    link, runner, got = _runner(qtbot)
+
+    def proc():
+        yield Send(lambda lk: lk.start_output(), "Starting the output")
+
+    runner.run(proc())
+    link.command_answered.emit(1, Nak(1, int(MsgType.START), NakReason.NO_CONTACT, "lift"))
+    assert "Starting the output — the device refused (no contact: lift)" in got["failed"]
+    assert "output switched off" in got["failed"]
+    assert link.sent[1:] == ["estop", "reset", "sim LOAD_SKIN"]
+
+
+def test_accepted_refusals_are_results_and_procedures_may_catch_errors(qtbot):
+    link, runner, got = _runner(qtbot)
+
+    def proc():
+        ans = yield Send(lambda lk: lk.start_output(), "x", accept=(NakReason.UNSUPPORTED,))
+        try:
+            yield WaitStatus(lambda s: False, 0.05, "never")
+        except ProcedureError as exc:
+            return ans.ok, str(exc)
+
+    runner.run(proc())
+    link.command_answered.emit(1, Nak(1, 3, NakReason.UNSUPPORTED))
+    qtbot.waitUntil(lambda: "result" in got, timeout=1000)
+    assert got["result"] == (False, "never — not seen within 0.05 s")
+
+
+def test_timeouts_abort_and_link_loss(qtbot):
+    link, runner, got = _runner(qtbot)
+
+    def waits():
+        yield WaitStatus(lambda s: False, 0.05, "the device in Idle")
+
+    with qtbot.waitSignal(runner.failed, timeout=1000):
+        runner.run(waits())
+    assert got["failed"].startswith("the device in Idle — not seen within 0.05 s")
+
+    link, runner, got = _runner(qtbot)
+    runner.run(waits())
+    runner.abort()
+    assert got["failed"].startswith("aborted by the technician")
+    assert "estop" in link.sent
+
+    link, runner, got = _runner(qtbot)
+    runner.run(waits())
+    link.disconnected.emit("cable pulled")
+    assert got["failed"] == "the device link was lost: cable pulled"
+    assert link.sent == []  # nothing can be sent on a lost link
+
+
+def test_not_connected_and_one_at_a_time(qtbot):
+    link, runner, got = _runner(qtbot)
+    link.is_connected = False
+
+    def proc():
+        yield Pause(1.0)
+
+    runner.run(proc())
+    assert got["failed"] == "the device is not connected"
+    link.is_connected = True
+    runner.run(proc())
+    with pytest.raises(RuntimeError, match="already running"):
+        runner.run(proc())
+    runner.abort()
