@@ -163,3 +163,20 @@ def test_adc_noise_is_small():
     raw = adc.measure(np.zeros(FS), np.zeros(FS))
     assert np.std(raw[:, 0] * CURRENT_LSB_UA) == pytest.approx(0.08 / 1.01, rel=0.1)
     assert abs(np.mean(raw[:, 0] * CURRENT_LSB_UA)) < 0.01
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-400, 400), min_size=1, max_size=255), st.floats(-5, 5))
+def test_vectorised_rc_equals_the_sample_by_sample_model(currents, vc0):
+    fast, slow = LoadModel(FS), LoadModel(FS)
+    fast._vc = slow._vc = vc0
+    i_cmd = np.array(currents)
+    i_f, v_f, c_f = fast.drive(i_cmd)
+    slow._t += len(currents) / FS  # the same point of the drift as drive() uses
+    rs, rp, cp = slow._skin_now()
+    a = math.exp(-1 / FS / (rp * cp))
+    i_s, v_s, c_s = slow._drive_clamped(i_cmd, rs, a, rp * (1 - a))
+    assert c_f == c_s
+    np.testing.assert_allclose(i_f, i_s, atol=1e-9)
+    np.testing.assert_allclose(v_f, v_s, atol=1e-9)
+    assert fast._vc == pytest.approx(slow._vc, abs=1e-9)
