@@ -419,3 +419,30 @@ def test_no_host_frame_makes_the_firmware_raise(frames):
         for m in fw.take_outgoing():
             assert not isinstance(m, Samples) or m.level_ua <= 1000
     assert fw.state in DeviceState
+
+
+def test_compliance_is_flagged_reported_and_evented_once():
+    b = Bench()
+    b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 100_000))  # 20 V / 100 kΩ = 200 µA
+    b.set_output(amplitude_ua=500, ramp_s=0.0, polarity=Polarity.POSITIVE,
+                 waveform=Waveform.SQUARE, frequency_hz=10.0)
+    b.command(MsgType.START)
+    got = b.run(0.5)
+    assert any(blk.flags & SampleFlag.COMPLIANCE for blk in samples(got))
+    assert len(events(got, EventCode.COMPLIANCE)) == 1
+    assert any(m.compliance for m in got if isinstance(m, Status))
+    _, cur = currents(got)
+    assert cur.max() < 200 * 1.01 + 0.8 + 1  # the current fell to what 20 V can drive
+
+
+def test_net_charge_biphasic_is_balanced_monophasic_is_not():
+    def charge(polarity: Polarity) -> float:
+        b = Bench()
+        b.set_output(amplitude_ua=200, ramp_s=0.0, polarity=polarity,
+                     waveform=Waveform.SQUARE, frequency_hz=50.0)
+        b.command(MsgType.START)
+        got = b.run(1.0)
+        return [m for m in got if isinstance(m, Status)][-1].net_charge_uc
+
+    assert abs(charge(Polarity.BIPHASIC)) < 0.5
+    assert charge(Polarity.POSITIVE) == pytest.approx(200 * 0.5 * 1.0, rel=0.02)  # µA × duty × s
