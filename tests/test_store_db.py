@@ -33,6 +33,7 @@ from app.store.validation import ClientData, validate_client
 from app.store.writer import StoreWriter, count_rows
 
 RATE = 1000.0
+T0 = dt.datetime(2026, 1, 1, 9, 0)
 SECRET_NAME = "Zelda Quixotic-Farnsworth"
 
 
@@ -82,7 +83,7 @@ def write_session(w: StoreWriter, client_id: int, operator_id: int, seconds: flo
 
 def test_open_store_migrates_and_seeds(store):
     engine, info = store
-    assert info.revision == head_revision() == "0002"
+    assert info.revision == head_revision() == "0003"
     assert info.interrupted_sessions == 0
     clients = services.search_clients(engine)
     assert [(c.id, c.is_training) for c in clients] == [(info.training_client_id, True)]
@@ -118,7 +119,7 @@ def test_migration_from_previous_revision_keeps_data(store_url):  # noqa: F811
         engine.dispose()
     engine, info = open_store(store_url)
     try:
-        assert info.revision == "0002"
+        assert info.revision == "0003"
         old = [c for c in services.search_clients(engine, "old client")]
         assert len(old) == 1
         record = services.get_client(engine, old[0].id)
@@ -132,6 +133,54 @@ def test_migration_from_previous_revision_keeps_data(store_url):  # noqa: F811
         assert services.get_client(engine, old[0].id).notes[0][1] == "written after the migration"
     finally:
         engine.dispose()
+
+
+def test_migration_from_the_previous_revision_recovers_open_sessions(store_url):  # noqa: F811
+    assert upgrade_to_head(store_url, revision="0002") == "0002"
+    engine = make_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO client (id, name, contact, skin_notes, is_training, created_at, "
+                "updated_at) VALUES (7, 'Kim', '', '', false, :t, :t)"), {"t": T0})
+            conn.execute(text(
+                "INSERT INTO treatment_session (uid, client_id, program, device_serial, "
+                "firmware, started_at, training) VALUES ('u-1', 7, 'P', '', '', :t, false)"),
+                {"t": T0})
+    finally:
+        engine.dispose()
+    engine, info = open_store(store_url)
+    try:
+        assert info.revision == "0003"
+        assert info.interrupted_sessions == 1
+        detail = services.session_detail(engine, "u-1")
+        assert detail.summary.outcome is Outcome.INTERRUPTED
+    finally:
+        engine.dispose()
+
+
+def test_a_session_still_recorded_by_a_live_console_is_left_open(store_url):  # noqa: F811
+    """Several rooms share one PostgreSQL database: starting a console in room B must not
+    close room A's running session; a room whose heartbeat stopped is closed."""
+    engine, info = open_store(store_url)
+    w = StoreWriter(engine)
+    try:
+        live = w.begin_session(info.training_client_id, program="Room A")
+        gone = w.begin_session(info.training_client_id, program="Room C")
+        assert w.flush(5)
+        with Session(engine) as s, s.begin():  # room C: another computer, silent for 2 min
+            row = s.scalar(select(TreatmentSession).where(TreatmentSession.uid == gone))
+            row.writer_host = "room-c.example"
+            row.heartbeat_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+        w._open.discard(gone)  # room C's writer is not this one
+        engine_b, info_b = open_store(store_url)  # room B starts
+        engine_b.dispose()
+        assert info_b.interrupted_sessions == 1
+        assert services.session_detail(engine, live).summary.outcome is None
+        assert services.session_detail(engine, gone).summary.outcome is Outcome.INTERRUPTED
+    finally:
+        w.close()
+    engine.dispose()
 
 
 def test_bad_urls_get_clear_messages(tmp_path):
@@ -436,7 +485,7 @@ def test_backup_is_a_consistent_copy(store, tmp_path):
 
 def test_db_command_line(sqlite_url, tmp_path, capsys):  # noqa: F811
     assert main(["db", "upgrade", "--database-url", sqlite_url]) == 0
-    assert "schema at revision 0002" in capsys.readouterr().out
+    assert "schema at revision 0003" in capsys.readouterr().out
     assert main(["db", "backup", str(tmp_path / "b.db"), "--database-url", sqlite_url]) == 0
     assert (tmp_path / "b.db").exists()
     assert main(["db", "export-client", "42", str(tmp_path / "e.zip"),

@@ -13,11 +13,13 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import socket
 import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
@@ -225,19 +227,39 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
 
 
-def mark_interrupted_sessions(engine: Engine) -> int:
-    """Sessions still open (no outcome) are closed as interrupted; returns how many."""
+HEARTBEAT_S = 5.0
+STALE_AFTER_S = 60.0
+
+
+def _writer_alive(row: TreatmentSession, now: dt.datetime, stale_after_s: float) -> bool:
+    """True while another live console process is still recording ``row``."""
+    if row.heartbeat_at is None or (now - row.heartbeat_at).total_seconds() > stale_after_s:
+        return False
+    if row.writer_host == socket.gethostname() and row.writer_pid is not None:
+        return psutil.pid_exists(row.writer_pid)
+    return True  # another computer, heartbeat fresh
+
+
+def mark_interrupted_sessions(engine: Engine, stale_after_s: float = STALE_AFTER_S) -> int:
+    """Open sessions (no outcome) whose console is gone are closed as interrupted.
+
+    A console is gone when its writer closed without ending the session, its process on
+    this computer no longer exists, or its heartbeat is older than ``stale_after_s``
+    (another treatment room's console that stopped). Returns how many were closed.
+    """
+    now = dt.datetime.now(dt.UTC)
     with Session(engine) as s, s.begin():
-        open_ids = s.scalars(select(TreatmentSession.id)
-                             .where(TreatmentSession.outcome.is_(None))).all()
-        for sid in open_ids:
+        rows = s.scalars(select(TreatmentSession)
+                         .where(TreatmentSession.outcome.is_(None))).all()
+        gone = [r.id for r in rows if not _writer_alive(r, now, stale_after_s)]
+        for sid in gone:
             last = _last_activity(s, sid)
             s.execute(update(TreatmentSession).where(TreatmentSession.id == sid)
-                      .values(outcome=Outcome.INTERRUPTED, ended_at=last))
-    if open_ids:
+                      .values(outcome=Outcome.INTERRUPTED, ended_at=last, heartbeat_at=None))
+    if gone:
         log.warning("%d session(s) left open by an earlier run were marked interrupted",
-                    len(open_ids))
-    return len(open_ids)
+                    len(gone))
+    return len(gone)
 
 
 def _last_activity(s: Session, session_id: int) -> dt.datetime:

@@ -173,6 +173,11 @@ class TreatmentSession(Base):
         Enum(Outcome, native_enum=False, length=24,
              values_callable=lambda e: [m.value for m in e]))
     training: Mapped[bool] = mapped_column(Boolean, default=False)
+    # liveness of an open session: the console process writing it and its last heartbeat
+    # (NULL once that writer closed): see database.mark_interrupted_sessions
+    writer_host: Mapped[str | None] = mapped_column(String(255))
+    writer_pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column()
 
     client: Mapped[Client] = relationship(back_populates="sessions")
     operator: Mapped[Operator | None] = relationship()

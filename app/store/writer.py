@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -29,13 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.device.samples import SampleBlock
 from app.store import recording
-from app.store.database import describe_error
+from app.store.database import HEARTBEAT_S, describe_error
 from app.store.models import (
     Client,
     Consent,
@@ -95,7 +97,9 @@ class BeginSession:
         row = TreatmentSession(uid=self.uid, client_id=self.client_id,
                                operator_id=self.operator_id, program=self.program,
                                device_serial=self.device_serial, firmware=self.firmware,
-                               started_at=self.started_at, training=training)
+                               started_at=self.started_at, training=training,
+                               writer_host=socket.gethostname(), writer_pid=os.getpid(),
+                               heartbeat_at=utcnow())
         s.add(row)
         s.flush()
         tentative[self.uid] = row.id
@@ -179,6 +183,21 @@ class EndSession:
         assert row is not None
         row.outcome = self.outcome
         row.ended_at = self.ended_at
+        row.heartbeat_at = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """This console still records these open sessions (``alive``), or stopped doing so."""
+
+    session_uids: tuple[str, ...]
+    alive: bool
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
+        s.execute(update(TreatmentSession)
+                  .where(TreatmentSession.uid.in_(self.session_uids),
+                         TreatmentSession.outcome.is_(None))
+                  .values(heartbeat_at=utcnow() if self.alive else None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +317,8 @@ class StoreWriter:
         self._chunkers: dict[str, recording.Chunker] = {}
         self._chunker_since: dict[str, float] = {}
         self._last_error: str | None = None
+        self._open: set[str] = set()  # sessions begun and not ended (writer thread only)
+        self._next_heartbeat = 0.0
         self._thread = threading.Thread(target=self._run, name="StoreWriter", daemon=True)
         self._thread.start()
 
@@ -412,7 +433,12 @@ class StoreWriter:
         pending: list[_Pending] = []
         closing = False
         while True:
-            timeout = 0.25 if self._chunkers else None
+            if self._chunkers:
+                timeout: float | None = 0.25
+            elif self._open:
+                timeout = max(0.05, self._next_heartbeat - time.monotonic())
+            else:
+                timeout = None
             try:
                 item = self._queue.get(timeout=timeout) if not pending else (
                     self._queue.get_nowait())
@@ -433,6 +459,11 @@ class StoreWriter:
                 else:
                     if isinstance(req, EndSession):
                         pending.extend(self._flush_chunkers(only=req.session_uid))
+                        self._open.discard(req.session_uid)
+                    elif isinstance(req, BeginSession):
+                        if not self._open:
+                            self._next_heartbeat = time.monotonic() + HEARTBEAT_S
+                        self._open.add(req.uid)
                     pending.append(item)
                 if closing or time.monotonic() > budget_end:
                     break
@@ -441,6 +472,13 @@ class StoreWriter:
                 except queue.Empty:
                     item = None
             pending.extend(self._flush_chunkers(all_=closing))
+            if self._open and (closing or time.monotonic() >= self._next_heartbeat):
+                # closing with sessions not ended: clear their heartbeat, so the next start
+                # marks them interrupted at once
+                pending.append(_Pending(Heartbeat(tuple(self._open), alive=not closing)))
+                self._next_heartbeat = time.monotonic() + HEARTBEAT_S
+                if closing:
+                    self._open.clear()
             if len(pending) > MAX_PENDING:
                 pending = self._shed(pending)
             if pending:
