@@ -104,6 +104,18 @@ def test_left_and_right_mirror_each_other(drawing):
         assert abs((2 * MID - br.right()) - bl.left()) < 1.0, m
         assert abs(br.top() - bl.top()) < 1.0, m
         assert abs(br.height() - bl.height()) < 1.0, m
+        # the shapes overlap once mirrored: their symmetric difference is under 2 %
+        box = br.adjusted(-4, -4, 4, 4)
+        inside = differ = 0
+        for ix in range(50):
+            for iy in range(50):
+                x = box.left() + (ix + 0.5) * box.width() / 50
+                yy = box.top() + (iy + 0.5) * box.height() / 50
+                a_in = r.path.contains(QPointF(x, yy))
+                b_in = l_.path.contains(QPointF(2 * MID - x, yy))
+                inside += a_in
+                differ += a_in != b_in
+        assert differ <= 0.02 * inside, m
         for a, b in ((r.origin, l_.origin), (r.insertion, l_.insertion)):
             assert abs(2 * MID - a.x() - b.x()) < 0.5, m
             assert abs(a.y() - b.y()) < 0.5, m
