@@ -6,6 +6,7 @@ never waits) and delivers the result back on the GUI thread through a queued sig
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -39,7 +40,9 @@ class RecordsStore(QObject):
         """Call ``on_result(result)`` on the GUI thread once ``future`` is committed;
         a failure is emitted as ``error_occurred``."""
         def done(f: Future) -> None:
-            self._completed.emit((on_result, what, f))
+            # RuntimeError: the widgets were closed before the write finished
+            with contextlib.suppress(RuntimeError):
+                self._completed.emit((on_result, what, f))
 
         future.add_done_callback(done)
 
