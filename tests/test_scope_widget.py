@@ -257,3 +257,15 @@ def test_benchmark_harness_reports_and_sees_the_spike(qtbot):
     assert result["spike_preserved"] is True
     assert result["fps"] > 0
     assert result["baseline_fps"] > 0
+
+
+def test_cursor_checkbox_places_cursors_inside_the_screen(scope):
+    scope.cursor_check.setChecked(True)
+    c = scope.cursor_values()
+    x_lo, x_hi = scope._x_range()
+    assert x_lo < c["t1_s"] < c["t2_s"] < x_hi
+    assert c["i1_ua"] == pytest.approx(1.5 * scope.i_scale)
+    assert scope.cursor_label.isVisible()
+    scope.cursor_check.setChecked(False)
+    assert not scope.cursor_t[0].isVisible()
+    assert not scope.cursor_label.isVisible()

@@ -193,6 +193,7 @@ class ScopeWidget(QWidget):
         self._last_measure = 0.0
         self._last_table = 0.0
         self.frames_drawn = 0
+        self._cursors_placed = False
         self._build_ui()
         self._apply_timebase()
         self._timer = QTimer(self)
@@ -215,7 +216,7 @@ class ScopeWidget(QWidget):
         pi.setMouseEnabled(x=False, y=False)
         self.graticule = _Graticule()
         pi.addItem(self.graticule, ignoreBounds=True)
-        pi.setYRange(-Y_DIVS / 2, Y_DIVS / 2, padding=0)
+        pi.setYRange(-Y_DIVS / 2, Y_DIVS / 2, padding=0.025)  # room for the end labels
         pi.getViewBox().setDefaultPadding(0)
         pi.setClipToView(False)
         pi.getAxis("left").setLabel("Current", color=CURRENT_COLOUR)
@@ -280,6 +281,9 @@ class ScopeWidget(QWidget):
         self.status_label = QLabel()
         self.status_label.setMinimumWidth(120)
         self.mask_label = QLabel()
+        self.mask_label.setMinimumWidth(110)
+        self.mask_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.status_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.trig_mode_combo = QComboBox()
         self.trig_mode_combo.addItems([m.value for m in TriggerMode])
@@ -334,6 +338,8 @@ class ScopeWidget(QWidget):
         self.next_button.setToolTip("Next capture in the history")
         self.next_button.clicked.connect(lambda: self.step_history(1))
         self.history_label = QLabel()
+        self.history_label.setMinimumWidth(95)
+        self.history_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.cursor_check = QCheckBox("Cursors")
         self.cursor_check.toggled.connect(self.show_cursors)
         self.ref_check = QCheckBox("Reference")
@@ -359,6 +365,9 @@ class ScopeWidget(QWidget):
         self.reset_stats_button.clicked.connect(self.reset_statistics)
         self.cursor_label = QLabel()
         self.cursor_label.setTextFormat(Qt.TextFormat.RichText)
+        self.cursor_label.setStyleSheet(f"background: {BACKGROUND}; padding: 6px 10px; "
+                                        "font-size: 10.5pt")
+        self.cursor_label.hide()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -595,7 +604,7 @@ class ScopeWidget(QWidget):
         self._mark_dirty()
 
     def show_cursors(self, on: bool) -> None:
-        first = on and not self.cursor_t[0].isVisible()
+        first = on and not self._cursors_placed
         for line in self.cursor_t + self.cursor_y:
             line.setVisible(bool(on))
         if first:
@@ -603,6 +612,7 @@ class ScopeWidget(QWidget):
             span = x_hi - x_lo
             self.set_cursors(x_lo + 0.3 * span, x_lo + 0.6 * span, 1.5 * self.i_scale,
                              -1.5 * self.i_scale)
+            self._cursors_placed = True
         self.cursor_check.blockSignals(True)
         self.cursor_check.setChecked(bool(on))
         self.cursor_check.blockSignals(False)
@@ -610,6 +620,7 @@ class ScopeWidget(QWidget):
 
     def set_cursors(self, t1: float, t2: float, i1_ua: float, i2_ua: float) -> None:
         """Place the time cursors (s) and the amplitude cursors (given in µA)."""
+        self._cursors_placed = True
         self.cursor_t[0].setValue(t1)
         self.cursor_t[1].setValue(t2)
         self.cursor_y[0].setValue((i1_ua - self.i_offset) / self.i_scale)
@@ -654,6 +665,7 @@ class ScopeWidget(QWidget):
         self.set_time_base(tb)
         if self.frozen:
             self.freeze(False)
+        self.reset_statistics()
 
     def reset_statistics(self) -> None:
         self.stats.reset()
@@ -945,15 +957,29 @@ class ScopeWidget(QWidget):
         self.stats_label.setText(f"Statistics over {self.stats.captures} captures")
 
     def _update_cursor_readout(self) -> None:
-        if not self.cursor_t[0].isVisible():
+        if not self.cursor_check.isChecked():
             self.cursor_label.setText("")
+            self.cursor_label.hide()
             return
         c = self.cursor_values()
+        cell = "<td style='padding: 1px 10px 1px 0'>"
+
+        def row(colour: str, *cells: str) -> str:
+            return (f"<tr style='color:{colour}'>"
+                    + "".join(f"{cell}{text}</td>" for text in cells) + "</tr>")
+
         self.cursor_label.setText(
-            f"<span style='color:{CURSOR_COLOUR}'>ΔT {si(c['dt_s'], 's')} · "
-            f"1/ΔT {si(c['inv_dt_hz'], 'Hz')}</span><br>"
-            f"<span style='color:#b8860b'>ΔI {si(c['di_ua'] * 1e-6, 'A')}</span> · "
-            f"<span style='color:#1e90ff'>ΔV {si(c['dv_v'], 'V')}</span>")
+            "<table>"
+            + row(CURSOR_COLOUR, f"T1 {si(c['t1_s'], 's')}", f"T2 {si(c['t2_s'], 's')}",
+                  f"<b>ΔT {si(c['dt_s'], 's')}</b>",
+                  f"<b>1/ΔT {si(c['inv_dt_hz'], 'Hz')}</b>")
+            + row(CURRENT_COLOUR, f"I1 {si(c['i1_ua'] * 1e-6, 'A')}",
+                  f"I2 {si(c['i2_ua'] * 1e-6, 'A')}", f"<b>ΔI {si(c['di_ua'] * 1e-6, 'A')}</b>",
+                  "")
+            + row(VOLTAGE_COLOUR, f"V1 {si(c['v1_v'], 'V')}", f"V2 {si(c['v2_v'], 'V')}",
+                  f"<b>ΔV {si(c['dv_v'], 'V')}</b>", "")
+            + "</table>")
+        self.cursor_label.show()
 
     def _export_csv_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export capture as CSV", "capture.csv",

@@ -1,8 +1,8 @@
 """Scope measurements as pure functions of a capture. Definitions: docs/scope.md.
 
 All measurements ignore NaN (dropped) samples. Cycle-based quantities (mean, RMS,
-charges, impedance) are taken over the whole periods between the first and the last
-rising mid-level crossing when at least two exist, else over the whole capture.
+charges, impedance) are taken over the longest run of whole periods between rising
+mid-level crossings when at least two exist, else over the whole capture.
 A quantity that cannot be measured is NaN (``null`` in JSON).
 """
 
@@ -136,18 +136,20 @@ def measure_arrays(current: np.ndarray, voltage: np.ndarray, sample_rate: float,
             out["i_high_ua"] = float(np.median(upper))
             out["i_low_ua"] = float(np.median(lower))
             out["i_amplitude_ua"] = out["i_high_ua"] - out["i_low_ua"]
-    rise = fall = np.zeros(0)
-    if lv is not None and lv.span > 0:
-        rise, fall = crossings(i, lv.mid, HYSTERESIS_FRACTION * lv.span / 2)
+    edge_signal, edge_levels, rise, fall = _edges(i, lv)
     # cycle window: whole periods between first and last rising crossing
     a, b = 0, i.size
+    n_periods = 0
     if rise.size >= 2:
-        periods = np.diff(rise) * dt
-        period = (rise[-1] - rise[0]) * dt / (rise.size - 1)
+        spacing = np.diff(rise)
+        # a pause (e.g. an ALTERNATING sign change) is not a period
+        whole = spacing <= 1.5 * float(np.median(spacing))
+        n_periods = int(np.count_nonzero(whole))
+        period = float(np.sum(spacing[whole])) * dt / n_periods
         out["period_s"] = period
         out["frequency_hz"] = 1.0 / period
         pos_w, neg_w = [], []
-        for r0, r1 in zip(rise[:-1], rise[1:], strict=True):
+        for r0, r1 in zip(rise[:-1][whole], rise[1:][whole], strict=True):
             f = fall[(fall > r0) & (fall < r1)]
             if f.size == 1:
                 pos_w.append((f[0] - r0) * dt)
@@ -156,12 +158,11 @@ def measure_arrays(current: np.ndarray, voltage: np.ndarray, sample_rate: float,
             out["pos_width_s"] = float(np.mean(pos_w))
             out["neg_width_s"] = float(np.mean(neg_w))
             out["duty"] = out["pos_width_s"] / period
-        a, b = int(math.ceil(rise[0])), int(math.ceil(rise[-1]))
-        n_periods = rise.size - 1
-        del periods
-    else:
-        n_periods = 0
-    rt = _rise_time(i, lv, rise, dt)
+        # cycle window: the longest run of consecutive whole periods
+        first, n_periods = _longest_run(whole)
+        a = int(math.ceil(rise[first]))
+        b = int(math.ceil(rise[first + n_periods]))
+    rt = _rise_time(edge_signal, edge_levels, rise, dt)
     if rt is not None:
         out["rise_time_s"] = rt
     seg = i[a:b]
@@ -188,6 +189,39 @@ def measure_arrays(current: np.ndarray, voltage: np.ndarray, sample_rate: float,
     if reference is not None:
         out["deviation_pct"] = deviation_pct(i, np.asarray(reference, dtype=np.float64))
     return out
+
+
+def _longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """(start, length) of the longest run of True in ``mask`` (first one on ties)."""
+    padded = np.concatenate(([False], mask, [False])).astype(np.int8)
+    d = np.diff(padded)
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    k = int(np.argmax(ends - starts))
+    return int(starts[k]), int(ends[k] - starts[k])
+
+
+def _edges(i: np.ndarray, lv: Levels | None):
+    """The signal whose mid-level crossings time the waveform, with its crossings.
+
+    Candidates: the current itself, its positive part and its negative part (negated).
+    The parts matter for ALTERNATING polarity, where a window holds positive pulses, then
+    negative ones. The candidate with the most rising crossings wins (ties: the current
+    itself); a part must span at least a quarter of the current's range.
+    """
+    empty = np.zeros(0)
+    best: tuple[np.ndarray, Levels | None, np.ndarray, np.ndarray] = (i, lv, empty, empty)
+    if lv is None or lv.span <= 0:
+        return best
+    with np.errstate(invalid="ignore"):
+        candidates = (i, np.clip(i, 0.0, None), np.clip(-i, 0.0, None))
+    for k, y in enumerate(candidates):
+        ly = lv if k == 0 else levels(y)
+        if ly is None or ly.span < 0.25 * lv.span:
+            continue
+        rise, fall = crossings(y, ly.mid, HYSTERESIS_FRACTION * ly.span / 2)
+        if rise.size > best[2].size:
+            best = (y, ly, rise, fall)
+    return best
 
 
 def _rise_time(i: np.ndarray, lv: Levels | None, rise: np.ndarray, dt: float) -> float | None:
