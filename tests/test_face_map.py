@@ -494,3 +494,20 @@ def test_probe_direction_arrows(fmap):
     assert fmap._arrow_paths("masseter_r", "none") == []
     assert len(fmap._arrow_paths("orbicularis_oris", None)) == 2  # both corners
     assert len(fmap._arrow_paths("procerus", "outward")) == 2
+
+
+def test_session_summary_lists_zones_with_time_and_charge(fmap):
+    fmap.set_zone_states({"masseter_r": "done", "masseter_l": "pending"})
+    fmap.set_zone_totals({"masseter_r": (95.0, 7.25)})
+    title, cols, rows = fmap._summary()
+    assert title == "This session · 1 of 2 zones done"
+    assert [c[0] for c in cols] == ["zone", "side", "state", "time", "charge"]
+    assert [[t for t, _ in r] for r in rows] == [
+        ["Masseter", "R", "done", "1:35", "7.2 µC"], ["Masseter", "L", "pending", "–", "–"]]
+    fmap.resize(1200, 780)  # wide: the card shows the summary
+    img = fmap.grab().toImage()
+    assert not img.isNull()
+    fmap.set_heatmap({"masseter_r": 3.0, "masseter_l": 0.0}, "sessions")
+    title, _, rows = fmap._summary()
+    assert title == "Most treated · sessions"
+    assert [[t for t, _ in r] for r in rows] == [["Masseter", "R", "3"]]

@@ -34,6 +34,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPaintEvent,
     QPen,
+    QPicture,
     QPixmap,
     QPolygonF,
     QTextDocument,
@@ -361,7 +362,7 @@ class FaceMapWidget(QWidget):
             raise FaceMapError(f"{svg_path}: the art group cannot be rendered")
         self._clock = clock
         self._static: QPixmap | None = None
-        self._card_doc: tuple[str, float, float, QTextDocument] | None = None
+        self._card_doc: tuple | None = None
         self._xf = QTransform()
         self._face_rect = QRectF()
         self._card_rect = QRectF()
@@ -1020,55 +1021,92 @@ class FaceMapWidget(QWidget):
         x = self._face_rect.center().x()
         p.drawLine(QPointF(x, y + fs * 0.1), QPointF(x, y + fs * 1.4))
 
-    def _card_html(self, max_rows: int = 40) -> str:
-        html = self._zone_html()
-        if self._card_rect.height() > self._font_px() * 18:  # room for a summary below
-            html += self._summary_html(max_rows)
-        return html
+    def _card_html(self) -> str:
+        return self._zone_html()
 
-    def _summary_html(self, max_rows: int = 40) -> str:
-        """Session zones with state, time and charge; or the most treated zones (history)."""
-        cell = "style='padding:1px 8px 1px 0'"
+    def _summary(self) -> tuple[str, list[tuple[str, str]], list[list[tuple[str, QColor | None]]]]:
+        """(title, columns (name, align), rows): the session's zones or the most treated."""
         side_tag = {"l": "L", "r": "R", "m": "mid"}
-        muted = MUTED_TEXT.name()
-        rows = []
+        rows: list[list[tuple[str, QColor | None]]] = []
         if self._heat is not None:
             ranked = sorted(((v, z) for z, v in self._heat.items() if v > 0), reverse=True)
-            if not ranked:
-                return ""
-            title = f"Most treated ({self._heat_label})"
+            cols = [("zone", "l"), ("side", "l"), ("value", "r")]
             for v, z in ranked:
-                rows.append(f"<tr><td {cell} nowrap>{self.zones[z].muscle_name}</td>"
-                            f"<td {cell}>{side_tag[self.zones[z].side]}</td>"
-                            f"<td {cell} align='right'>{_fmt_value(v)}</td></tr>")
-        elif self._states:
-            title = "This session"
+                rows.append([(self.zones[z].muscle_name, None),
+                             (side_tag[self.zones[z].side], None), (_fmt_value(v), None)])
+            return f"Most treated · {self._heat_label}", cols, rows
+        if self._states:
             done = sum(1 for st in self._states.values() if st == "done")
-            title += f" · {done} of {len(self._states)} zones done"
+            cols = [("zone", "l"), ("side", "l"), ("state", "l"), ("time", "r"),
+                    ("charge", "r")]
             for z in self.zones:
                 state = "active" if z == self._active else self._states.get(z)
                 if state is None:
                     continue
-                colour = STATE_FILL[state].darker(130).name()
                 sec, charge = self._totals.get(z, (None, None))
-                rows.append(
-                    f"<tr><td {cell} nowrap>{self.zones[z].muscle_name}</td>"
-                    f"<td {cell}>{side_tag[self.zones[z].side]}</td>"
-                    f"<td {cell}><span style='color:{colour}; font-weight:600'>"
-                    f"{STATE_LABEL[state]}</span></td>"
-                    f"<td {cell} align='right'>"
-                    f"{format_duration(sec).replace(' ', '&nbsp;') if sec is not None else '–'}"
-                    "</td>"
-                    f"<td {cell} align='right'>"
-                    f"{f'{charge:.1f}&nbsp;µC' if charge is not None else '–'}</td></tr>")
-        else:
-            return ""
-        more = len(rows) - max_rows
-        rows = rows[:max_rows]
-        return (f"<hr><div style='font-weight:700; margin-top:4px'>{title}</div>"
-                f"<table width='100%' style='color:{TEXT.name()}; font-size:90%' "
-                f"cellspacing='0'>{''.join(rows)}</table>"
-                + (f"<div style='color:{muted}'>… and {more} more</div>" if more > 0 else ""))
+                rows.append([
+                    (self.zones[z].muscle_name, None), (side_tag[self.zones[z].side], None),
+                    (state, STATE_FILL[state].darker(135)),
+                    (f"{int(sec) // 60}:{int(sec) % 60:02d}" if sec is not None else "–", None),
+                    (f"{charge:.1f} µC" if charge is not None else "–", None)])
+            return f"This session · {done} of {len(self._states)} zones done", cols, rows
+        return "", [], []
+
+    def _paint_summary(self, p: QPainter, rect: QRectF, px: int) -> float:
+        """Draw the summary table into ``rect``; returns the height used (0: nothing)."""
+        title, cols, rows = self._summary()
+        if not rows:
+            return 0.0
+        font = QFont(self.font())
+        font.setPixelSize(max(10, round(px * 0.9)))
+        fm = QFontMetricsF(font)
+        line = fm.height() * 1.15
+        if rect.height() < line * 4:
+            return 0.0
+        bold = QFont(font)
+        bold.setWeight(QFont.Weight.Bold)
+        # column widths: all but the first fit their widest text; the first takes the rest
+        gap = fm.horizontalAdvance("  ")
+        widths = [max(fm.horizontalAdvance(c[0]),
+                      *(QFontMetricsF(bold).horizontalAdvance(r[i][0]) for r in rows))
+                  for i, c in enumerate(cols)]
+        widths[0] = max(40.0, rect.width() - sum(widths[1:]) - gap * (len(cols) - 1))
+        y = rect.top()
+        p.setPen(QPen(QColor("#d9dde3"), 1))
+        p.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+        y += line * 0.4
+        p.setFont(bold)
+        p.setPen(TEXT)
+        p.drawText(QRectF(rect.left(), y, rect.width(), line),
+                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                   fm.elidedText(title, Qt.TextElideMode.ElideRight, rect.width()))
+        y += line
+
+        def draw_row(cells: list[tuple[str, QColor | None]], colour: QColor, f: QFont) -> None:
+            x = rect.left()
+            for (text, c), (_, align), w in zip(cells, cols, widths, strict=True):
+                p.setFont(bold if c is not None else f)
+                p.setPen(c or colour)
+                flag = Qt.AlignmentFlag.AlignRight if align == "r" else Qt.AlignmentFlag.AlignLeft
+                p.drawText(QRectF(x, y, w, line), flag | Qt.AlignmentFlag.AlignVCenter,
+                           fm.elidedText(text, Qt.TextElideMode.ElideRight, w))
+                x += w + gap
+
+        draw_row([(c[0], None) for c in cols], MUTED_TEXT, font)
+        y += line
+        room = int((rect.bottom() - y) // line)
+        shown = rows if len(rows) <= room else rows[:max(0, room - 1)]
+        for r in shown:
+            draw_row(r, TEXT, font)
+            y += line
+        if len(shown) < len(rows):
+            p.setFont(font)
+            p.setPen(MUTED_TEXT)
+            p.drawText(QRectF(rect.left(), y, rect.width(), line),
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                       f"… and {len(rows) - len(shown)} more")
+            y += line
+        return y - rect.top()
 
     def _zone_html(self) -> str:
         zid = self._hover or self._focus_zone or self._active or self._selected
@@ -1115,34 +1153,37 @@ class FaceMapWidget(QWidget):
     def _paint_card(self, p: QPainter) -> None:
         r = self._card_rect
         html = self._card_html()
-        key = (html, r.width(), self._font_px())
-        if self._card_doc is None or self._card_doc[:3] != key:
+        key = (html, r.width(), r.height(), self._font_px())
+        if self._card_doc is None or self._card_doc[:4] != key:
             font = QFont(self.font())
-            font.setPixelSize(round(self._font_px()))
-
-            def layout(text: str) -> QTextDocument:
-                doc = QTextDocument()
-                doc.setDefaultFont(font)
-                doc.setDefaultStyleSheet(f"body {{ color: {TEXT.name()}; }}")
-                doc.setHtml(f"<body>{text}</body>")
-                doc.setTextWidth(r.width() - 24)
-                return doc
-
-            doc = layout(html)
-            rows = 40
-            while doc.size().height() > r.height() - 16 and rows > 0:  # no cut-off rows
-                rows -= 1
-                doc = layout(self._card_html(rows))
-            px = font.pixelSize()
-            while doc.size().height() > r.height() - 16 and px > 10:  # then a smaller font
-                px -= 1
+            px = round(self._font_px())
+            doc = QTextDocument()
+            doc.setDefaultStyleSheet(f"body {{ color: {TEXT.name()}; }}")
+            doc.setHtml(f"<body>{html}</body>")
+            doc.setTextWidth(r.width() - 24)
+            while True:  # never clip the text: shrink the font until it fits
                 font.setPixelSize(px)
-                doc = layout(self._card_html(rows))
-            self._card_doc = (*key, doc)
-        doc = self._card_doc[3]
+                doc.setDefaultFont(font)
+                if doc.size().height() <= r.height() - 16 or px <= 10:
+                    break
+                px -= 1
+            self._card_doc = (*key, doc, px)
+        doc, px = self._card_doc[4], self._card_doc[5]
+        text_h = doc.size().height()
+        margin = doc.documentMargin()
+        summary_room = QRectF(r.left() + 12 + margin, r.top() + 8 + text_h + 4,
+                              r.width() - 24 - 2 * margin, r.height() - text_h - 20)
+        wide = r.left() > self.width() / 2  # card at the right of the face
+        summary = QPicture()
+        used = 0.0
+        if wide:  # room for the session / history summary below the zone's details
+            sp = QPainter(summary)
+            sp.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+            used = self._paint_summary(sp, summary_room, px)
+            sp.end()
         box = QRectF(r)
-        if r.left() > self.width() / 2:  # card at the right: as tall as its text
-            box.setHeight(min(r.height(), doc.size().height() + 18))
+        if wide:  # as tall as its contents
+            box.setHeight(min(r.height(), text_h + 18 + (used + 4 if used else 0)))
         p.setPen(QPen(QColor("#d9dde3"), 1))
         p.setBrush(QColor("white"))
         p.drawRoundedRect(box, 8, 8)
@@ -1150,6 +1191,8 @@ class FaceMapWidget(QWidget):
         p.translate(r.left() + 12, r.top() + 8)
         doc.drawContents(p, QRectF(0, 0, r.width() - 24, r.height() - 16))
         p.restore()
+        if used:
+            p.drawPicture(0, 0, summary)
 
     def _paint_legend(self, p: QPainter) -> None:
         r = self._legend_rect
