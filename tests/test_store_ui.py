@@ -229,3 +229,13 @@ def test_writer_errors_are_shown_in_the_panel(qtbot, records):
         store.when_done(store.writer.add_note(99999, "orphan note"), None, "saving a note")
     assert panel.error.isVisibleTo(panel)
     assert "Error while saving a note" in panel.error.text()
+
+
+def test_event_details_put_the_message_first():
+    from app.ui.records.session_detail import event_details
+
+    assert event_details({"state": "idle", "message": "contact made", "z": 12345.678}) == \
+        "contact made — state idle; z 1.235e+04"
+    assert event_details({"zones": ["a", "b"]}) == "zones a, b"
+    assert event_details({"message": "only"}) == "only"
+    assert event_details({}) == ""

@@ -40,6 +40,21 @@ def _table(headers: tuple[str, ...]) -> QTableWidget:
     return t
 
 
+def _value(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list | tuple):
+        return ", ".join(_value(x) for x in v)
+    return str(v)
+
+
+def event_details(payload: dict) -> str:
+    """The event's message first, then its other fields (floats to 4 significant digits)."""
+    head = str(payload.get("message", ""))
+    rest = "; ".join(f"{k} {_value(v)}" for k, v in payload.items() if k != "message")
+    return f"{head} — {rest}" if head and rest else head or rest
+
+
 class SessionDetailView(QWidget):
     """What was done in one session, with the delivered current/voltage replayed."""
 
@@ -83,14 +98,11 @@ class SessionDetailView(QWidget):
         head.addWidget(self.title, 1)
         head.addWidget(self.pdf_button)
         head.addWidget(self.csv_button)
-        tables = QSplitter(Qt.Orientation.Horizontal)
-        tables.addWidget(self.steps)
-        tables.addWidget(self.events)
-        tables.setSizes([700, 300])
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(tables)
+        split.addWidget(self.steps)
+        split.addWidget(self.events)
         split.addWidget(self.plot)
-        split.setSizes([190, 410])
+        split.setSizes([90, 200, 420])
         lay = QVBoxLayout(self)
         lay.addLayout(head)
         lay.addWidget(self.summary)
@@ -134,7 +146,7 @@ class SessionDetailView(QWidget):
         self.steps.horizontalHeader().setSectionResizeMode(6, QHeaderView.ResizeMode.Stretch)
         self.events.setRowCount(len(detail.events))
         for row, ev in enumerate(detail.events):
-            details = ", ".join(f"{k}: {v}" for k, v in ev.payload.items())
+            details = event_details(ev.payload)
             kind = QTableWidgetItem(ev.kind)
             if "alarm" in ev.kind or "stop" in ev.kind or "fault" in ev.kind:
                 kind.setForeground(pg.mkColor(style.ALARM))
