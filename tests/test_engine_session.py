@@ -100,12 +100,17 @@ LATCHING = {
     "ev_watchdog": S.DEVICE_FAULT, "ev_fault": S.DEVICE_FAULT, "nak_estop": S.DEVICE_FAULT,
 }
 
+# A device that reports driving while no session is under way is emergency-stopped.
+DRIVING_OUTSIDE_A_SESSION = {"status_running": S.DEVICE_FAULT,
+                             "ev_state_running": S.DEVICE_FAULT}
+
 # Expected next state for every (state, input); an input not listed leaves the state as is.
 EXPECTED: dict[S, dict[str, S]] = {
-    S.IDLE: {**LATCHING, "status_running": S.READY, "status_idle": S.READY,
+    S.IDLE: {**LATCHING, **DRIVING_OUTSIDE_A_SESSION, "status_idle": S.READY,
              "status_paused": S.READY, "ev_contact_restored": S.READY,
              "nak_reset": S.DEVICE_FAULT},
-    S.READY: {**LATCHING, "choose_unscreened": S.IDLE, "clear_client": S.IDLE,
+    S.READY: {**LATCHING, **DRIVING_OUTSIDE_A_SESSION, "choose_unscreened": S.IDLE,
+              "clear_client": S.IDLE,
               "start": S.RAMPING_UP, "link_lost": S.IDLE, "status_no_contact": S.IDLE,
               "ev_contact_lost": S.IDLE, "nak_reset": S.DEVICE_FAULT},
     S.RAMPING_UP: {**LATCHING, "pause": S.PAUSED, "stop": S.RAMPING_DOWN,
@@ -123,7 +128,8 @@ EXPECTED: dict[S, dict[str, S]] = {
     S.RAMPING_DOWN: {**LATCHING, "link_lost": S.LINK_LOST, "status_idle": S.COMPLETE,
                      "ev_ramp_complete": S.COMPLETE, "ev_state_idle": S.COMPLETE,
                      "nak_stop": S.DEVICE_FAULT},
-    S.COMPLETE: {**LATCHING, "choose_client": S.READY, "choose_unscreened": S.IDLE,
+    S.COMPLETE: {**LATCHING, **DRIVING_OUTSIDE_A_SESSION, "choose_client": S.READY,
+                 "choose_unscreened": S.IDLE,
                  "load_program": S.READY, "reset": S.READY},
     S.CONTACT_LOST: {**LATCHING, "stop": S.RAMPING_DOWN, "link_lost": S.LINK_LOST},
     S.LINK_LOST: {**LATCHING, "reset": S.IDLE, "nak_estop": S.LINK_LOST},
@@ -410,3 +416,20 @@ def test_a_bad_client_limit_is_refused_with_a_message(bad):
 def test_bad_clinic_settings_are_refused_at_construction():
     with pytest.raises(ValueError, match="clinic settings: max_current_ua"):
         SessionMachine(ClinicSettings(max_current_ua=float("nan")))
+
+
+@pytest.mark.parametrize("state", [S.LINK_LOST, S.ESTOPPED, S.DEVICE_FAULT])
+def test_a_device_still_driving_in_a_latched_state_gets_estop_again(state):
+    m = machine_in(state)
+    if state is S.LINK_LOST:
+        m.handle(LinkConnected(LIMITS))  # back within the watchdog time
+    out = m.handle(StatusReceived(status(DeviceState.RUNNING)))
+    assert [c.kind for c in out.commands] == [CommandKind.ESTOP]
+    assert m.state is state
+
+
+def test_a_device_driving_outside_a_session_is_emergency_stopped():
+    m = machine_in(S.READY)
+    out = m.handle(StatusReceived(status(DeviceState.RUNNING)))
+    assert [c.kind for c in out.commands] == [CommandKind.ESTOP]
+    assert "driving output outside a session" in out.alarms[0]

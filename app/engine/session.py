@@ -758,6 +758,16 @@ class SessionMachine:
                 self._latch(SessionState.ESTOPPED, "emergency stop on the device")
                 self._alarm("Emergency stop on the device: output off.")
             return False
+        if dstate in (DeviceState.RAMP_UP, DeviceState.RUNNING) and not self.output_on:
+            if self.state.latched:
+                # e.g. reconnected within the watchdog time, or our ESTOP was lost: again.
+                self._command(CommandKind.ESTOP)
+                return False
+            if self.state in (SessionState.IDLE, SessionState.READY, SessionState.COMPLETE):
+                why = "the device was driving output outside a session"
+                self._latch(SessionState.DEVICE_FAULT, why, send_estop=True)
+                self._alarm(f"{why[0].upper()}{why[1:]}: emergency stop sent.")
+                return False
         if self.state is SessionState.RAMPING_UP and dstate is DeviceState.RUNNING:
             self._go(SessionState.RUNNING, "device reached the set level")
         elif self.state is SessionState.RUNNING and dstate is DeviceState.IDLE:
