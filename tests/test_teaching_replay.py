@@ -148,7 +148,7 @@ def test_overlay_limit_of_three():
         ov.add(OutputSettings(frequency_hz=f))
     assert len(ov) == MAX_OVERLAYS == 3
     assert ov.full
-    with pytest.raises(OverlayError, match="at most 3"):
+    with pytest.raises(OverlayError, match="At most 3"):
         ov.add(OutputSettings(frequency_hz=10.0))
     assert len(ov) == 3
     ov.remove(0)

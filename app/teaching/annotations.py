@@ -101,13 +101,22 @@ def annotate(t0: float, sample_rate: float, current_ua: np.ndarray, voltage_v: n
         flips = _flips(i, n_per, amp, t0, dt)
         ramp = _ramp(i, n_per, amp, t0, dt)
         if flips:
-            # measure one polarity at a time: the longest stretch between flips
-            a, b = _longest_stretch(i.size, [f.t for f in flips], n_per, t0, dt)
-            if b - a >= 2 * n_per:
-                s_a, s_b = a, b
-                m = measure_arrays(i[a:b], v[a:b], sample_rate)
-                notes.append(f"measured between polarity flips, {t0 + a * dt:.2f} s to "
-                             f"{t0 + b * dt:.2f} s")
+            # measure one polarity at a time: the longest stretch between flips on which
+            # the period can be measured (the ramp can make the first one unmeasurable)
+            found = None
+            for a, b in _stretches(i.size, [f.t for f in flips], t0, dt):
+                if b - a < 1.5 * n_per:
+                    break
+                m_ab = measure_arrays(i[a:b], v[a:b], sample_rate)
+                if found is None or (math.isfinite(m_ab["period_s"])
+                                     and not math.isfinite(found[2]["period_s"])):
+                    found = (a, b, m_ab)
+                if math.isfinite(m_ab["period_s"]):
+                    break
+            if found is not None:
+                s_a, s_b, m = found
+                notes.append(f"measured between polarity flips, {t0 + s_a * dt:.2f} s to "
+                             f"{t0 + s_b * dt:.2f} s")
             else:
                 notes.append("polarity flips too often in view to measure one polarity")
     amp = _nan_max(abs(m["i_peak_pos_ua"]), abs(m["i_peak_neg_ua"]))
@@ -161,17 +170,15 @@ def _phase(i: np.ndarray, amp: float, sign: int, t0: float,
     return None, math.nan
 
 
-def _longest_stretch(n: int, flip_times: list[float], n_per: int, t0: float,
-                     dt: float) -> tuple[int, int]:
-    """Sample range of the longest stretch between flips, half a period clear of each."""
+def _stretches(n: int, flip_times: list[float], t0: float,
+               dt: float) -> list[tuple[int, int]]:
+    """Sample ranges of one polarity, longest first (a tie: the later, steadier one).
+
+    Flips are placed where a new sign's first pulse starts, so each range holds whole
+    pulses of one sign."""
     cuts = [0] + [int(round((ft - t0) / dt)) for ft in flip_times] + [n]
-    best = (0, 0)
-    for k in range(len(cuts) - 1):
-        a = cuts[k] + (n_per // 2 if k > 0 else 0)
-        b = cuts[k + 1] - (n_per // 2 if k + 1 < len(cuts) - 1 else 0)
-        if b - a > best[1] - best[0]:
-            best = (a, b)
-    return best
+    spans = list(zip(cuts[:-1], cuts[1:], strict=True))
+    return sorted(spans, key=lambda ab: (ab[1] - ab[0], ab[0]), reverse=True)
 
 
 def _period_mean(i: np.ndarray, n: int) -> np.ndarray:
@@ -206,39 +213,46 @@ def _flips(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> tuple
         new = int(s[k + 1])
         lo = max(j - n_per, 0)
         with np.errstate(invalid="ignore"):
-            first = np.flatnonzero(new * i[lo:j + n_per] > PHASE_EDGE_FRACTION * amp)
+            first = np.flatnonzero(new * i[lo:j + n_per] > 0.5 * amp)
         if first.size:
             j = lo + int(first[0])
+            # back to where that pulse leaves the baseline (noise alone never gets to 50 %)
+            while j > 0 and new * i[j - 1] > PHASE_EDGE_FRACTION * amp:
+                j -= 1
         out.append(Flip(t0 + j * dt, to_negative=new < 0))
     return tuple(out)
 
 
 def _ramp(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> Ramp | None:
-    nblocks = i.size // n_per
-    if nblocks < 4:
+    """The output-start ramp: the envelope (peak over the last period) climbs from below
+    10 % to 90 % of ``amp``; the line through the peaks on the way is extrapolated."""
+    sub = max(1, n_per // 8)             # eighth-of-a-period blocks
+    nb = i.size // sub
+    if nb < 16:
         return None
-    blocks = np.abs(i[:nblocks * n_per].reshape(nblocks, n_per))
-    with np.errstate(invalid="ignore"):
-        env = np.nanmax(np.where(np.isfinite(blocks), blocks, np.nan), axis=1)
-    env = np.where(np.isfinite(env), env, 0.0)
+    blocks = np.abs(i[:nb * sub].reshape(nb, sub))
+    blocks = np.where(np.isfinite(blocks), blocks, -1.0)
+    arg = np.argmax(blocks, axis=1)
+    peak = blocks[np.arange(nb), arg]
+    width = max(1, n_per // sub)
+    env = np.maximum.accumulate(
+        np.lib.stride_tricks.sliding_window_view(
+            np.concatenate([np.full(width - 1, -1.0), peak]), width), axis=1)[:, -1]
     full = np.flatnonzero(env >= 0.9 * amp)
     if full.size == 0:
         return None
     k1 = int(full[0])
-    low = np.flatnonzero(env[:k1] < 0.1 * amp)
+    low = np.flatnonzero((env[:k1] >= 0) & (env[:k1] < 0.1 * amp))
     if low.size == 0:
         return None
     k0 = int(low[-1])
-    # time of each block's peak sample, and its peak, for the blocks on the ramp
-    pts_t, pts_y = [], []
-    for k in range(k0 + 1, k1 + 1):
-        blk = blocks[k]
-        j = int(np.nanargmax(blk))
-        pts_t.append(t0 + (k * n_per + j) * dt)
-        pts_y.append(float(blk[j]))
-    if len(pts_t) >= 3:
-        slope, icpt = np.polyfit(pts_t[:-1], pts_y[:-1], 1)
+    ks = np.arange(k0 + 1, k1 + 1)
+    on = (peak[ks] > 0.1 * amp) & (peak[ks] < 0.9 * amp)
+    ks = ks[on]
+    if ks.size >= 2:
+        tt = t0 + (ks * sub + arg[ks]) * dt
+        slope, icpt = np.polyfit(tt, peak[ks], 1)
         if slope > 0:
             return Ramp(float(-icpt / slope), float((amp - icpt) / slope), amp)
-    # a ramp shorter than ~2 periods: bound it by the blocks around it
-    return Ramp(t0 + (k0 + 1) * n_per * dt, pts_t[-1], amp)
+    # a ramp too short to fit: bound it by the blocks around it
+    return Ramp(t0 + (k0 + 1) * sub * dt, t0 + (k1 * sub + int(arg[k1])) * dt, amp)

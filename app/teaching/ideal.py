@@ -98,7 +98,7 @@ class Overlays:
         if settings in self._items:
             raise OverlayError(f"“{describe(settings)}” is already overlaid")
         if self.full:
-            raise OverlayError(f"at most {self.limit} waveforms can be overlaid: remove one "
+            raise OverlayError(f"At most {self.limit} waveforms can be overlaid: remove one "
                                "before adding “" + describe(settings) + "”")
         self._items.append(settings)
         return len(self._items) - 1

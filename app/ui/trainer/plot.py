@@ -1,0 +1,373 @@
+"""The studio's plot: ideal vs delivered current with annotations, and the electrode voltage.
+
+A view only: :class:`StudioPlot` receives ready-made arrays (:class:`Frame`) and the
+:class:`~app.teaching.annotations.Annotations` to draw, and draws each curve with one
+``setData``. Every item is created once and shown, moved or hidden afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from app.teaching.annotations import Annotations
+
+BACKGROUND = "#0b0f14"
+FOREGROUND = "#e6edf3"
+DELIVERED = "#ffc400"      # amber: what the device delivers
+IDEAL = "#ffffff"          # white dashed: what was commanded
+VOLTAGE = "#4fc3ff"
+OVERLAYS = ("#00e5ff", "#ff4fd8", "#7dff5a")   # cyan, magenta, green
+POS_FILL = (255, 196, 0, 70)
+NEG_FILL = (79, 195, 255, 80)
+ANNOT = "#ffffff"
+FLIP = "#ff6e6e"
+RAMP = "#7dff5a"
+EVENT = "#c9a7ff"
+MAX_EVENT_LINES = 6
+
+
+@dataclass
+class Frame:
+    """What to draw: shared x (s), current/ideal/voltage curves and overlay traces."""
+
+    x: np.ndarray
+    delivered: np.ndarray
+    ideal: np.ndarray | None
+    voltage: np.ndarray
+    overlays: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    x_range: tuple[float, float] = (0.0, 1.0)
+    y_amplitude: float = 100.0   # the current axis shows ±1.4 x this
+    events: list[tuple[float, str]] = field(default_factory=list)
+    x_label: str = "time in sweep"
+
+
+def _fmt_time(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "—"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _fmt_freq(hz: float) -> str:
+    if not math.isfinite(hz):
+        return "—"
+    return f"{hz:.2f} Hz" if hz < 100 else f"{hz:.0f} Hz"
+
+
+def format_charge(uc: float) -> str:
+    """Three significant digits: +2.54 µC, +150 µC, −0.0400 µC; 0 below 0.5 nC."""
+    if not math.isfinite(uc):
+        return "—"
+    if abs(uc) < 0.0005:
+        return "0 µC"
+    digits = max(0, 2 - int(math.floor(math.log10(abs(uc)))))
+    return f"{uc:+.{digits}f} µC".replace("-", "−")
+
+
+def _has_data(y: np.ndarray) -> bool:
+    return bool(np.isfinite(y).any())
+
+
+class StudioPlot(QWidget):
+    """Current plot (annotated) above a smaller electrode-voltage plot, sharing time."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.presentation = False
+        pg.setConfigOptions(antialias=True)
+        self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setBackground(BACKGROUND)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.glw)
+        self.cplot = self.glw.addPlot(row=0, col=0)
+        self.vplot = self.glw.addPlot(row=1, col=0)
+        self.glw.ci.layout.setRowStretchFactor(0, 3)
+        self.glw.ci.layout.setRowStretchFactor(1, 1)
+        self.vplot.setXLink(self.cplot)
+        for p in (self.cplot, self.vplot):
+            p.setMenuEnabled(False)
+            p.hideButtons()
+            p.setMouseEnabled(x=False, y=False)
+            p.showGrid(x=True, y=True, alpha=0.18)
+            p.getViewBox().setDefaultPadding(0.0)
+        self.cplot.setLabel("left", "current (µA)", color=FOREGROUND)
+        self.vplot.setLabel("left", "voltage (V)", color=VOLTAGE)
+        self.cplot.getAxis("left").enableAutoSIPrefix(False)
+        self.cplot.getAxis("bottom").setStyle(showValues=False)   # the voltage plot's axis
+        self.vplot.getAxis("left").enableAutoSIPrefix(False)
+        self.legend = self.cplot.addLegend(offset=(10, 10), labelTextColor=FOREGROUND,
+                                           brush=pg.mkBrush(11, 15, 20, 225),
+                                           pen=pg.mkPen("#5c6773"))
+        self.legend.setZValue(100)
+
+        cp = self.cplot
+        self.zero_line = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#5c6773", width=1))
+        cp.addItem(self.zero_line, ignoreBounds=True)
+        self.pos_fill = pg.PlotDataItem(pen=None, fillLevel=0.0, brush=pg.mkBrush(*POS_FILL))
+        self.neg_fill = pg.PlotDataItem(pen=None, fillLevel=0.0, brush=pg.mkBrush(*NEG_FILL))
+        for item in (self.pos_fill, self.neg_fill):
+            item.setZValue(1)
+            cp.addItem(item)
+        self.overlay_curves = []
+        for k, colour in enumerate(OVERLAYS):
+            c = pg.PlotDataItem(pen=pg.mkPen(colour, width=2), connect="finite")
+            c.setZValue(2 + k)
+            self.overlay_curves.append(c)
+            cp.addItem(c)
+        self.ideal_curve = pg.PlotDataItem(
+            pen=pg.mkPen(IDEAL, width=2, style=Qt.PenStyle.DashLine), connect="finite",
+            name="Ideal (commanded)")
+        self.ideal_curve.setZValue(6)
+        self.delivered_curve = pg.PlotDataItem(pen=pg.mkPen(DELIVERED, width=2),
+                                               connect="finite", name="Delivered")
+        self.delivered_curve.setZValue(5)
+        cp.addItem(self.delivered_curve)
+        cp.addItem(self.ideal_curve)
+        self.voltage_curve = pg.PlotDataItem(pen=pg.mkPen(VOLTAGE, width=2), connect="finite")
+        self.vplot.addItem(self.voltage_curve)
+
+        # annotations
+        apen = pg.mkPen(ANNOT, width=2)
+        self.period_line = pg.PlotCurveItem(pen=apen)
+        self.period_ticks = pg.PlotCurveItem(pen=pg.mkPen(ANNOT, width=1), connect="pairs")
+        self.period_arrows = [pg.ArrowItem(angle=a, headLen=14, tipAngle=35, pen=apen,
+                                           brush=ANNOT) for a in (0, 180)]
+        self.period_text = pg.TextItem(color=ANNOT, anchor=(0.5, 1.0))
+        self.amp_line = pg.PlotCurveItem(pen=apen)
+        self.amp_arrow = pg.ArrowItem(angle=90, headLen=14, tipAngle=35, pen=apen, brush=ANNOT)
+        self.amp_text = pg.TextItem(color=ANNOT, anchor=(0.0, 0.5))
+        self.qpos_text = pg.TextItem(color=DELIVERED, anchor=(0.5, 0.5))
+        self.qneg_text = pg.TextItem(color=VOLTAGE, anchor=(0.5, 0.5))
+        self.net_text = pg.TextItem(color=ANNOT, anchor=(1.0, 1.0), fill=pg.mkBrush(0, 0, 0, 170))
+        self.ramp_line = pg.PlotCurveItem(pen=pg.mkPen(RAMP, width=3,
+                                                       style=Qt.PenStyle.DashLine))
+        self.ramp_text = pg.TextItem(color=RAMP, anchor=(1.0, 1.0))
+        self.flip_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(FLIP, width=2,
+                                                                  style=Qt.PenStyle.DashLine),
+                                           label="", labelOpts={"position": 0.93,
+                                                                "color": FLIP,
+                                                                "fill": (0, 0, 0, 170)})
+                           for _ in range(4)]
+        self.event_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(EVENT, width=1),
+                                            label="", labelOpts={"position": 0.08,
+                                                                 "color": EVENT,
+                                                                 "fill": (0, 0, 0, 170)})
+                            for _ in range(MAX_EVENT_LINES)]
+        self._annot_items = [self.period_line, self.period_ticks, *self.period_arrows,
+                             self.period_text, self.amp_line, self.amp_arrow, self.amp_text,
+                             self.qpos_text, self.qneg_text, self.net_text, self.ramp_line,
+                             self.ramp_text, *self.flip_lines]
+        for item in self._annot_items + self.event_lines:
+            item.setZValue(20)
+            cp.addItem(item, ignoreBounds=True)
+            item.setVisible(False)
+        self.annotations: Annotations | None = None
+        self._frame: Frame | None = None
+        self.set_presentation(False)
+
+    # ---------------------------------------------------------------- appearance
+    def set_presentation(self, on: bool) -> None:
+        """Large fonts and thick lines for a projector; normal sizes otherwise."""
+        self.presentation = on
+        size = 22 if on else 11
+        tick = QFont()
+        tick.setPointSize(18 if on else 9)
+        vtick = QFont()
+        vtick.setPointSize(14 if on else 9)
+        label_css = {"font-size": f"{size}pt", "color": FOREGROUND}
+        self._label_css = label_css
+        self._x_label = getattr(self, "_x_label", "time in sweep")
+        self.vplot.setLabel("bottom", self._x_label, units="s", **label_css)
+        for p in (self.cplot, self.vplot):
+            for name in ("left", "bottom"):
+                ax = p.getAxis(name)
+                ax.setTickFont(vtick if (p is self.vplot and name == "left") else tick)
+                ax.setTextPen(FOREGROUND)
+                ax.setPen("#8b949e")
+                if name == "left":
+                    ax.setWidth(120 if on else 60)
+        self.cplot.setLabel("left", "current (µA)", **label_css)
+        self.vplot.setLabel("left", "voltage (V)", **{**label_css, "color": VOLTAGE})
+        font = QFont()
+        font.setPointSize(22 if on else 11)
+        font.setBold(True)
+        for t in (self.period_text, self.amp_text, self.qpos_text, self.qneg_text,
+                  self.net_text, self.ramp_text):
+            t.setFont(font)
+        for line in self.flip_lines + self.event_lines:
+            line.label.setFont(font)
+        width = 5 if on else 2
+        self.delivered_curve.setPen(pg.mkPen(DELIVERED, width=width))
+        self.ideal_curve.setPen(pg.mkPen(IDEAL, width=max(2, width - 2),
+                                         style=Qt.PenStyle.DashLine))
+        self.voltage_curve.setPen(pg.mkPen(VOLTAGE, width=max(2, width - 1)))
+        for c, colour in zip(self.overlay_curves, OVERLAYS, strict=True):
+            c.setPen(pg.mkPen(colour, width=width - 1 if on else 2))
+        self.legend.setLabelTextSize(f"{size}pt")
+        self.glw.ci.layout.setRowStretchFactor(1, 1)
+        if self._frame is not None:
+            self._rebuild_legend(self._frame)
+            self.show_frame(self._frame)
+        if self.annotations is not None:
+            self.show_annotations(self.annotations)
+
+    # ------------------------------------------------------------------- drawing
+    def show_frame(self, f: Frame) -> None:
+        legend_changed = (self._frame is None or [n for n, _ in self._frame.overlays]
+                          != [n for n, _ in f.overlays]
+                          or (self._frame.ideal is None) != (f.ideal is None)
+                          or _has_data(self._frame.delivered) != _has_data(f.delivered))
+        self._frame = f
+        self.delivered_curve.setData(f.x, f.delivered)
+        if f.ideal is not None:
+            self.ideal_curve.setData(f.x, f.ideal)
+        self.ideal_curve.setVisible(f.ideal is not None)
+        self.voltage_curve.setData(f.x, f.voltage)
+        for k, c in enumerate(self.overlay_curves):
+            if k < len(f.overlays):
+                c.setData(f.x, f.overlays[k][1])
+                c.setVisible(True)
+            else:
+                c.setVisible(False)
+        x0, x1 = f.x_range
+        self.cplot.setXRange(x0, x1, padding=0)
+        a = max(f.y_amplitude, 1.0)
+        self.cplot.setYRange(-1.45 * a, 1.45 * a, padding=0)
+        with np.errstate(invalid="ignore"):
+            vmax = float(np.nanmax(np.abs(f.voltage))) if np.isfinite(f.voltage).any() else 1
+        self.vplot.setYRange(-1.15 * max(vmax, 0.1), 1.15 * max(vmax, 0.1), padding=0)
+        if f.x_label != self._x_label:
+            self._x_label = f.x_label
+            self.vplot.setLabel("bottom", f.x_label, units="s", **self._label_css)
+        for k, line in enumerate(self.event_lines):
+            if k < len(f.events):
+                t, text = f.events[k]
+                line.setPos(t)
+                line.label.setFormat(text.replace("{", "{{").replace("}", "}}"))
+                line.label.setText(text)   # setFormat alone redraws only on a move
+                line.setVisible(True)
+            else:
+                line.setVisible(False)
+        if legend_changed:
+            self._rebuild_legend(f)
+
+    def _rebuild_legend(self, f: Frame) -> None:
+        self.legend.clear()
+        if _has_data(f.delivered):
+            self.legend.addItem(self.delivered_curve, "Delivered")
+        if f.ideal is not None:
+            self.legend.addItem(self.ideal_curve, "Ideal (commanded)")
+        for k, (name, _) in enumerate(f.overlays):
+            self.legend.addItem(self.overlay_curves[k], name)
+
+    def clear_annotations(self) -> None:
+        self.annotations = None
+        for item in self._annot_items:
+            item.setVisible(False)
+
+    def show_annotations(self, a: Annotations) -> None:
+        """Place the marks of ``a`` (times on the plot's x axis)."""
+        self.annotations = a
+        f = self._frame
+        amp = a.amplitude_ua
+        have_amp = math.isfinite(amp) and amp > 0
+        scale = f.y_amplitude if f is not None else (amp if have_amp else 100.0)
+        # period: dimension arrow above the wave
+        if a.period_span is not None and have_amp:
+            t0, t1 = a.period_span
+            y = 1.22 * scale
+            self.period_line.setData([t0, t1], [y, y])
+            self.period_ticks.setData([t0, t0, t1, t1], [y - 0.1 * scale, y + 0.1 * scale,
+                                                         y - 0.1 * scale, y + 0.1 * scale])
+            self.period_arrows[0].setPos(t0, y)
+            self.period_arrows[1].setPos(t1, y)
+            self.period_text.setText(f"T = {_fmt_time(a.period_s)}   "
+                                     f"f = {_fmt_freq(a.frequency_hz)}")
+            self.period_text.setPos(0.5 * (t0 + t1), y + 0.02 * scale)
+            self._show(self.period_line, self.period_ticks, *self.period_arrows,
+                       self.period_text)
+        else:
+            self._hide(self.period_line, self.period_ticks, *self.period_arrows,
+                       self.period_text)
+        # charge: shade one phase of each sign
+        for phase, q, fill, text, sign in (
+                (a.positive_phase, a.charge_per_phase_uc, self.pos_fill, self.qpos_text, 1),
+                (a.negative_phase, a.charge_per_phase_uc, self.neg_fill, self.qneg_text, -1)):
+            if phase is not None and f is not None and have_amp:
+                sel = (f.x >= phase[0]) & (f.x <= phase[1])
+                xs, ys = f.x[sel], np.nan_to_num(f.delivered[sel])
+                fill.setData(xs, ys)
+                fill.setVisible(True)
+                text.setText(f"Q/phase\n{format_charge(sign * abs(q))}")
+                text.setPos(0.5 * (phase[0] + phase[1]), sign * 0.5 * amp)
+                text.setVisible(True)
+            else:
+                fill.setVisible(False)
+                text.setVisible(False)
+        # amplitude: vertical arrow from 0 to the peak at the first shaded phase
+        phase = a.positive_phase or a.negative_phase
+        if phase is not None and have_amp:
+            sign = 1 if a.positive_phase is not None else -1
+            x = phase[0] + 0.15 * (phase[1] - phase[0])
+            self.amp_line.setData([x, x], [0.0, sign * amp])
+            self.amp_arrow.setStyle(angle=90 if sign > 0 else -90)
+            self.amp_arrow.setPos(x, sign * amp)
+            cmd = ""
+            if a.commanded is not None:
+                cmd = f" (set {a.commanded.amplitude_ua:.0f})"
+            self.amp_text.setText(f"peak {amp:.0f} µA{cmd}")
+            self.amp_text.setPos(x, sign * 1.07 * amp)
+            self._show(self.amp_line, self.amp_arrow, self.amp_text)
+        else:
+            self._hide(self.amp_line, self.amp_arrow, self.amp_text)
+        # net charge per period: a box in the bottom-right corner
+        if f is not None and math.isfinite(a.net_charge_uc):
+            bal = " (balanced)" if abs(a.net_charge_uc) < 0.02 * max(
+                abs(a.charge_per_phase_uc), 1e-9) else ""
+            if a.flips:
+                bal += " — reverses at each polarity flip"
+            self.net_text.setText(f"net charge / period: {format_charge(a.net_charge_uc)}{bal}")
+            self.net_text.setPos(f.x_range[1], -1.43 * scale)
+            self.net_text.setVisible(True)
+        else:
+            self.net_text.setVisible(False)
+        # ramp
+        if a.ramp is not None:
+            r = a.ramp
+            sign = 1 if a.positive_phase is not None or a.negative_phase is None else -1
+            self.ramp_line.setData([r.t_start, r.t_end], [0.0, sign * r.level_ua])
+            self.ramp_text.setText(f"ramp {r.duration_s:.2f} s")
+            self.ramp_text.setPos(r.t_end, sign * 1.05 * r.level_ua)
+            self._show(self.ramp_line, self.ramp_text)
+        else:
+            self._hide(self.ramp_line, self.ramp_text)
+        # polarity flips
+        for k, line in enumerate(self.flip_lines):
+            if k < len(a.flips):
+                flip = a.flips[k]
+                line.setPos(flip.t)
+                text = "polarity → −" if flip.to_negative else "polarity → +"
+                line.label.setFormat(text)
+                line.label.setText(text)
+                line.setVisible(True)
+            else:
+                line.setVisible(False)
+
+    @staticmethod
+    def _show(*items) -> None:
+        for item in items:
+            item.setVisible(True)
+
+    @staticmethod
+    def _hide(*items) -> None:
+        for item in items:
+            item.setVisible(False)

@@ -1,0 +1,773 @@
+"""The trainer's waveform studio: ideal vs delivered waveform, annotated, for a class.
+
+:class:`WaveformStudio` is self-contained: give it a DeviceLink with ``set_link(link)``
+(or anything with the same signals and methods) and it shows what the device delivers
+into the chosen load beside the ideal waveform, with period, amplitude, polarity flips,
+ramp and charge written on the plot. Up to three ideal waveforms can be overlaid for
+comparison; a recorded session can be replayed with a timeline. The emergency stop is
+not here: the main window binds Esc to it application-wide, so presentation mode is
+left with F11 or its button, never Esc.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.device.protocol import Info, Nak, SimOp
+from app.device.samples import SampleBlock
+from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.scope.core.buffer import SampleRing
+from app.scope.core.envelope import envelopes
+from app.teaching.annotations import Annotations, annotate
+from app.teaching.ideal import OverlayError, Overlays, describe, ideal_trace, validate
+from app.teaching.replay import SLIDER_STEPS, SPEEDS, Recording, Timeline
+from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot
+
+FRAME_MS = 50            # repaint timer
+ANNOTATE_EVERY_S = 0.4   # annotations are recomputed at most this often
+COLUMNS = 1600           # min/max columns the curves are reduced to
+PRESENTATION_WINDOW_S = 10.0
+RING_CAPACITY = 1 << 19  # 52 s at 10 kS/s: enough for the 10 s window and a period
+
+#: (label, ohms or None for the skin model)
+LOADS: tuple[tuple[str, float | None], ...] = (
+    ("Skin model (electrode–skin)", None),
+    ("1 kΩ resistor", 1_000.0),
+    ("5 kΩ resistor", 5_000.0),
+    ("10 kΩ resistor", 10_000.0),
+)
+#: (label, seconds across the screen; 0 = automatic: three periods)
+TIME_BASES: tuple[tuple[str, float], ...] = (
+    ("Auto (3 periods)", 0.0), ("20 ms", 0.02), ("50 ms", 0.05), ("100 ms", 0.1),
+    ("200 ms", 0.2), ("500 ms", 0.5), ("1 s", 1.0), ("2 s", 2.0), ("5 s", 5.0),
+    ("10 s", 10.0), ("20 s", 20.0),
+)
+
+
+class WaveformStudio(QWidget):
+    """Ideal vs delivered waveform with annotations, overlays, presentation mode, replay.
+
+    Signals: ``presentation_changed(bool)``; ``message(str)`` with every notice shown
+    in the studio's status line (refused commands, bad input).
+    """
+
+    presentation_changed = Signal(bool)
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.link = None
+        self.ring = SampleRing(RING_CAPACITY)
+        self.overlays = Overlays()
+        self.settings: OutputSettings | None = None   # what was last applied
+        self.load_ohm: float | None = None            # None: the skin model
+        self.frozen = False
+        self.presentation = False
+        self.recording: Recording | None = None
+        self.timeline: Timeline | None = None
+        self.annotations: Annotations | None = None
+        self.frames_drawn = 0
+        self._pending: dict[int, str] = {}   # request id -> what it was
+        self._dirty = True
+        self._last_annotate = -math.inf
+        self._last_tick = time.monotonic()
+        self._saved_time_base = 0
+        self._saved_window_state = Qt.WindowState.WindowNoState
+        self._build()
+        self._shortcut = QShortcut(QKeySequence(Qt.Key.Key_F11), self)
+        self._shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+        self._shortcut.activated.connect(self.toggle_presentation)
+        self._timer = QTimer(self)
+        self._timer.setInterval(FRAME_MS)
+        self._timer.timeout.connect(self.render_frame)
+        self._timer.start()
+
+    # ------------------------------------------------------------------- building
+    def _build(self) -> None:
+        self.controls = QWidget()
+        self.controls.setMaximumWidth(330)
+        col = QVBoxLayout(self.controls)
+        col.setContentsMargins(0, 0, 0, 0)
+
+        out = QGroupBox("Waveform")
+        form = QFormLayout(out)
+        self.waveform = QComboBox()
+        for w in Waveform:
+            self.waveform.addItem(w.label, w)
+        self.frequency = self._spin(0.5, 2000.0, 10.0, " Hz", 1)
+        self.amplitude = self._spin(0.0, 600.0, 100.0, " µA", 0, step=10.0)
+        self.polarity = QComboBox()
+        for p in Polarity:
+            self.polarity.addItem(p.label, p)
+        self.polarity.setCurrentIndex(int(Polarity.BIPHASIC))
+        self.flip = self._spin(0.5, 60.0, 2.0, " s", 1, step=0.5)
+        self.ramp = self._spin(0.0, 10.0, 1.0, " s", 1, step=0.5)
+        form.addRow("Shape", self.waveform)
+        form.addRow("Frequency", self.frequency)
+        form.addRow("Amplitude", self.amplitude)
+        form.addRow("Polarity", self.polarity)
+        form.addRow("Flip every", self.flip)
+        form.addRow("Ramp", self.ramp)
+        self.polarity.currentIndexChanged.connect(self._polarity_changed)
+        self._polarity_changed()
+        self.load = QComboBox()
+        for label, ohms in LOADS:
+            self.load.addItem(label, ohms)
+        self.load.setToolTip("What the simulator drives: the electrode–skin model or a "
+                             "plain resistor for teaching Ohm's law")
+        form.addRow("Load", self.load)
+        self.load.currentIndexChanged.connect(self._load_changed)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setObjectName("primary")
+        self.apply_button.setToolTip("Send these settings to the device and redraw the ideal")
+        self.apply_button.clicked.connect(self.apply)
+        form.addRow(self.apply_button)
+        col.addWidget(out)
+
+        view = QGroupBox("View")
+        vform = QFormLayout(view)
+        self.time_base = QComboBox()
+        for label, seconds in TIME_BASES:
+            self.time_base.addItem(label, seconds)
+        self.time_base.currentIndexChanged.connect(self._view_changed)
+        vform.addRow("Across the screen", self.time_base)
+        col.addWidget(view)
+
+        cmp_box = QGroupBox("Compare (up to 3)")
+        cl = QVBoxLayout(cmp_box)
+        self.overlay_list = QListWidget()
+        self.overlay_list.setMaximumHeight(92)
+        cl.addWidget(self.overlay_list)
+        row = QHBoxLayout()
+        self.add_overlay_button = QPushButton("Add these settings")
+        self.add_overlay_button.setToolTip("Overlay the ideal waveform of the settings above")
+        self.add_overlay_button.clicked.connect(self.add_overlay_from_controls)
+        self.remove_overlay_button = QPushButton("Remove")
+        self.remove_overlay_button.clicked.connect(self._remove_selected_overlay)
+        self.clear_overlays_button = QPushButton("Clear")
+        self.clear_overlays_button.clicked.connect(self.clear_overlays)
+        for b in (self.add_overlay_button, self.remove_overlay_button,
+                  self.clear_overlays_button):
+            row.addWidget(b)
+        cl.addLayout(row)
+        col.addWidget(cmp_box)
+
+        self.readout = QLabel()
+        self.readout.setWordWrap(True)
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        rbox = QGroupBox("Measured (as the scope measures)")
+        QVBoxLayout(rbox).addWidget(self.readout)
+        col.addWidget(rbox)
+        col.addStretch(1)
+
+        # right side: action bar, plot, replay bar, status line
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.start_button = QPushButton("Start output")
+        self.start_button.setObjectName("primary")
+        self.start_button.clicked.connect(self.start_output)
+        self.stop_button = QPushButton("Stop output")
+        self.stop_button.clicked.connect(self.stop_output)
+        self.freeze_button = QPushButton("Freeze")
+        self.freeze_button.setCheckable(True)
+        self.freeze_button.setToolTip("Hold the picture still to explain it")
+        self.freeze_button.toggled.connect(self.set_frozen)
+        self.present_button = QPushButton("Presentation (F11)")
+        self.present_button.setCheckable(True)
+        self.present_button.toggled.connect(self.set_presentation)
+        bar = QHBoxLayout()
+        bar.addWidget(self.title, 1)
+        for b in (self.start_button, self.stop_button, self.freeze_button,
+                  self.present_button):
+            bar.addWidget(b)
+
+        self.plot = StudioPlot()
+        self.plot.setMinimumHeight(320)
+
+        self.replay_bar = QWidget()
+        rb = QHBoxLayout(self.replay_bar)
+        rb.setContentsMargins(0, 0, 0, 0)
+        self.play_button = QPushButton("Play")
+        self.play_button.clicked.connect(self.toggle_play)
+        self.speed = QComboBox()
+        for s in SPEEDS:
+            self.speed.addItem(f"×{s}", s)
+        self.speed.currentIndexChanged.connect(self._speed_changed)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, SLIDER_STEPS)
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.replay_time = QLabel()
+        self.live_button = QPushButton("Back to live")
+        self.live_button.clicked.connect(self.close_recording)
+        rb.addWidget(QLabel("Replay"))
+        rb.addWidget(self.play_button)
+        rb.addWidget(self.speed)
+        rb.addWidget(self.slider, 1)
+        rb.addWidget(self.replay_time)
+        rb.addWidget(self.live_button)
+        self.replay_bar.setVisible(False)
+
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+
+        right = QVBoxLayout()
+        right.addLayout(bar)
+        right.addWidget(self.plot, 1)
+        right.addWidget(self.replay_bar)
+        right.addWidget(self.status)
+        main = QHBoxLayout(self)
+        main.addWidget(self.controls)
+        main.addLayout(right, 1)
+        self._update_title()
+        self._update_readout()
+
+    @staticmethod
+    def _spin(lo: float, hi: float, value: float, suffix: str, decimals: int,
+              step: float = 1.0) -> QDoubleSpinBox:
+        s = QDoubleSpinBox()
+        s.setRange(lo, hi)
+        s.setDecimals(decimals)
+        s.setSingleStep(step)
+        s.setValue(value)
+        s.setSuffix(suffix)
+        s.setKeyboardTracking(False)
+        return s
+
+    # ------------------------------------------------------------------ the link
+    def set_link(self, link) -> None:
+        """Connect to a DeviceLink (or an object with the same signals and methods)."""
+        if self.link is not None:
+            for sig, slot in self._link_connections():
+                sig.disconnect(slot)
+        self.link = link
+        if link is not None:
+            for sig, slot in self._link_connections():
+                sig.connect(slot)
+            info = getattr(link, "info", None)
+            if isinstance(info, Info):
+                self.device_connected(info)
+
+    def _link_connections(self):
+        lk = self.link
+        return [(lk.samples_received, self.samples_received),
+                (lk.connected, self.device_connected),
+                (lk.command_answered, self._command_answered),
+                (lk.command_failed, self._command_failed)]
+
+    def samples_received(self, block: SampleBlock) -> None:
+        """Store a block of live samples (drawn by the repaint timer)."""
+        self.ring.append(block)
+        self._dirty = True
+
+    def device_connected(self, info: Info) -> None:
+        """Bound the controls by the device's hard limits."""
+        self.frequency.setRange(max(0.1, float(info.min_frequency_hz)),
+                                float(info.max_frequency_hz))
+        self.amplitude.setMaximum(min(self.amplitude.maximum(), float(info.max_current_ua)))
+        self._say(f"Connected to {info.model} {info.serial}: up to "
+                  f"{info.max_current_ua:g} µA, {info.min_frequency_hz:g}–"
+                  f"{info.max_frequency_hz:g} Hz.")
+        if self.load_ohm is not None:   # the device starts on the skin model
+            self._load_changed()
+
+    def set_amplitude_cap(self, cap_ua: float, reason: str = "") -> None:
+        """Lower the amplitude control's maximum (e.g. the clinic's limit)."""
+        if not (math.isfinite(cap_ua) and cap_ua >= 0):
+            raise ValueError(f"amplitude cap {cap_ua!r} µA: must be a number ≥ 0")
+        self.amplitude.setMaximum(cap_ua)
+        self.amplitude.setToolTip(f"At most {cap_ua:g} µA" + (f": {reason}" if reason else ""))
+
+    def set_reference(self, settings: OutputSettings | None) -> None:
+        """The commanded output changed elsewhere (e.g. another panel): draw it as ideal."""
+        self.settings = settings
+        self.ring.reference.set_settings(settings)
+        if settings is not None:
+            self.set_controls(settings)
+        self._dirty = True
+        self._update_title()
+
+    def _send(self, what: str, call, *args) -> int | None:
+        if self.link is None:
+            self._say(f"No device: cannot {what}. Connect the device (or the simulator) "
+                      "first.")
+            return None
+        rid = call(*args)
+        self._pending[rid] = what
+        return rid
+
+    def _command_answered(self, rid: int, answer) -> None:
+        what = self._pending.pop(rid, None)
+        if what is not None and isinstance(answer, Nak):
+            detail = f": {answer.detail}" if answer.detail else ""
+            self._say(f"The device refused to {what} ({answer.reason.text}{detail}).")
+
+    def _command_failed(self, rid: int, reason: str) -> None:
+        what = self._pending.pop(rid, None)
+        if what is not None:
+            self._say(f"Could not {what}: {reason}")
+
+    # ----------------------------------------------------------------- controls
+    def current_settings(self) -> OutputSettings:
+        return OutputSettings(waveform=self.waveform.currentData(),
+                              frequency_hz=self.frequency.value(),
+                              amplitude_ua=self.amplitude.value(),
+                              polarity=self.polarity.currentData(),
+                              alternate_s=self.flip.value(), ramp_s=self.ramp.value())
+
+    def set_controls(self, s: OutputSettings) -> None:
+        self.waveform.setCurrentIndex(self.waveform.findData(s.waveform))
+        self.frequency.setValue(s.frequency_hz)
+        self.amplitude.setValue(s.amplitude_ua)
+        self.polarity.setCurrentIndex(self.polarity.findData(s.polarity))
+        self.flip.setValue(s.alternate_s)
+        self.ramp.setValue(s.ramp_s)
+
+    def _polarity_changed(self) -> None:
+        self.flip.setEnabled(self.polarity.currentData() == Polarity.ALTERNATING)
+
+    def apply(self) -> bool:
+        """Send the control settings to the device and use them as the ideal."""
+        s = self.current_settings()
+        try:
+            validate(s)
+        except ValueError as exc:
+            self._say(f"Not applied: {exc}")
+            return False
+        self.settings = s
+        self.ring.reference.set_settings(s)
+        self._dirty = True
+        self._update_title()
+        if self.link is None:
+            self._say("Ideal waveform drawn. No device connected to send it to.")
+        else:
+            self._send("apply the settings", self.link.set_output, s)
+        return True
+
+    def start_output(self) -> None:
+        if self.link is None:
+            self._say("No device: cannot start output. Connect the device (or the simulator) "
+                      "first.")
+            return
+        if self.apply():
+            self._send("start output", self.link.start_output)
+
+    def stop_output(self) -> None:
+        """Ramped stop. (The emergency stop is the main window's, on Esc.)"""
+        self._send("stop output", self.link.stop_output if self.link else None)
+
+    def set_load(self, ohms: float | None) -> None:
+        """Select the skin model (None) or a resistor of ``ohms`` from LOADS."""
+        idx = self.load.findData(ohms)
+        if idx < 0:
+            raise ValueError(f"load {ohms!r} Ω is not offered: choose the skin model or "
+                             "1, 5 or 10 kΩ")
+        if idx == self.load.currentIndex():
+            self._load_changed()
+        else:
+            self.load.setCurrentIndex(idx)
+
+    def _load_changed(self) -> None:
+        self.load_ohm = self.load.currentData()
+        self._update_title()
+        if self.link is None:
+            return
+        if self.load_ohm is None:
+            self._send("select the skin model", self.link.sim_control, SimOp.LOAD_SKIN, 0.0)
+        else:
+            self._send(f"select the {self.load_ohm / 1000:g} kΩ resistor",
+                       self.link.sim_control, SimOp.LOAD_RESISTOR, self.load_ohm)
+
+    # ------------------------------------------------------------------ overlays
+    def add_overlay(self, settings: OutputSettings) -> bool:
+        """Overlay the ideal waveform of ``settings``; False (and a message) if refused."""
+        try:
+            k = self.overlays.add(settings)
+        except (OverlayError, ValueError) as exc:
+            self._say(str(exc))
+            return False
+        self._refresh_overlay_list()
+        self._say(f"Overlay {k + 1}: {describe(settings)}.")
+        self._dirty = True
+        return True
+
+    def add_overlay_from_controls(self) -> bool:
+        return self.add_overlay(self.current_settings())
+
+    def remove_overlay(self, index: int) -> None:
+        try:
+            self.overlays.remove(index)
+        except OverlayError as exc:
+            self._say(str(exc))
+            return
+        self._refresh_overlay_list()
+        self._dirty = True
+
+    def clear_overlays(self) -> None:
+        self.overlays.clear()
+        self._refresh_overlay_list()
+        self._dirty = True
+
+    def _remove_selected_overlay(self) -> None:
+        row = self.overlay_list.currentRow()
+        if row < 0:
+            self._say("Select an overlay in the list to remove it.")
+            return
+        self.remove_overlay(row)
+
+    def _refresh_overlay_list(self) -> None:
+        self.overlay_list.clear()
+        for k, s in enumerate(self.overlays):
+            item = QListWidgetItem(describe(s))
+            item.setForeground(QColor("#0b0f14"))
+            item.setBackground(QColor(OVERLAYS[k]))
+            self.overlay_list.addItem(item)
+        self.add_overlay_button.setEnabled(not self.overlays.full)
+        self.add_overlay_button.setToolTip(
+            "Three waveforms overlaid: remove one to add another" if self.overlays.full
+            else "Overlay the ideal waveform of the settings above")
+
+    # ---------------------------------------------------------------------- view
+    def window_seconds(self) -> float:
+        """Seconds across the screen (automatic: three periods of the ideal)."""
+        chosen = float(self.time_base.currentData())
+        if chosen > 0:
+            return chosen
+        s = self.settings or self.current_settings()
+        freqs = [s.frequency_hz] + [o.frequency_hz for o in self.overlays]
+        return float(np.clip(3.0 / min(freqs), 0.02, 20.0))
+
+    def set_time_base(self, seconds: float) -> None:
+        """Choose one of TIME_BASES by its seconds (0 = automatic)."""
+        idx = self.time_base.findData(float(seconds))
+        if idx < 0:
+            raise ValueError(f"time base {seconds!r} s is not offered")
+        self.time_base.setCurrentIndex(idx)
+
+    def _view_changed(self) -> None:
+        if self.timeline is not None:
+            self.timeline.window_s = self.window_seconds()
+        self._dirty = True
+
+    def set_frozen(self, frozen: bool) -> None:
+        self.frozen = bool(frozen)
+        if self.freeze_button.isChecked() != self.frozen:
+            self.freeze_button.setChecked(self.frozen)
+        self.freeze_button.setText("Frozen — click to resume" if frozen else "Freeze")
+        self._dirty = True
+
+    def toggle_presentation(self) -> None:
+        self.set_presentation(not self.presentation)
+
+    def set_presentation(self, on: bool) -> None:
+        """Full screen, large fonts, high contrast, 10 s across. F11 or the button."""
+        on = bool(on)
+        if on == self.presentation:
+            return
+        self.presentation = on
+        if self.present_button.isChecked() != on:
+            self.present_button.setChecked(on)
+        self.present_button.setText("Exit presentation (F11)" if on else "Presentation (F11)")
+        self.controls.setVisible(not on)
+        win = self.window()
+        if on:
+            self._saved_time_base = self.time_base.currentIndex()
+            self.set_time_base(PRESENTATION_WINDOW_S)
+            self._saved_window_state = win.windowState()
+            win.showFullScreen()
+            big = "font-size: 22pt; padding: 10px 26px;"
+            for b in (self.start_button, self.stop_button, self.freeze_button,
+                      self.present_button):
+                b.setStyleSheet(big)
+            self.status.setStyleSheet("font-size: 18pt;")
+        else:
+            self.time_base.setCurrentIndex(self._saved_time_base)
+            win.setWindowState(self._saved_window_state)
+            for b in (self.start_button, self.stop_button, self.freeze_button,
+                      self.present_button):
+                b.setStyleSheet("")
+            self.status.setStyleSheet("")
+        self.plot.set_presentation(on)
+        self._update_title()
+        self._dirty = True
+        self.presentation_changed.emit(on)
+
+    # -------------------------------------------------------------------- replay
+    def load_recording(self, t, i_ua, v_v, events=(), settings: OutputSettings | None = None,
+                       sample_rate: float | None = None) -> None:
+        """Replay a recorded session: times (s), current (µA), voltage (V), optional
+        ``(time s, text)`` events and the commanded settings (for the ideal).
+
+        Raises RecordingError (a ValueError) naming what is wrong with the arrays.
+        """
+        rec = Recording.from_arrays(t, i_ua, v_v, settings=settings, events=events,
+                                    sample_rate=sample_rate)
+        self.recording = rec
+        self.timeline = Timeline(len(rec), rec.sample_rate, self.window_seconds())
+        self.replay_bar.setVisible(True)
+        self.play_button.setText("Play")
+        self._sync_slider()
+        self._dirty = True
+        self._update_title()
+        self._say(f"Replaying a recording of {rec.duration_s:.1f} s"
+                  + (f" ({describe(settings)})" if settings else "") + ".")
+
+    def close_recording(self) -> None:
+        """Back to the live view."""
+        self.recording = None
+        self.timeline = None
+        self.replay_bar.setVisible(False)
+        self._dirty = True
+        self._update_title()
+
+    def toggle_play(self) -> None:
+        tl = self.timeline
+        if tl is None:
+            return
+        if tl.playing:
+            tl.pause()
+        else:
+            tl.play()
+        self.play_button.setText("Pause" if tl.playing else "Play")
+        self._dirty = True
+
+    def set_speed(self, speed: int) -> None:
+        idx = self.speed.findData(speed)
+        if idx < 0:
+            raise ValueError(f"replay speed ×{speed} is not offered: choose ×1, ×2 or ×5")
+        self.speed.setCurrentIndex(idx)
+
+    def seek(self, seconds: float) -> None:
+        if self.timeline is not None:
+            self.timeline.seek(seconds)
+            self._sync_slider()
+            self._dirty = True
+
+    def _speed_changed(self) -> None:
+        if self.timeline is not None:
+            self.timeline.speed = self.speed.currentData()
+
+    def _slider_moved(self, value: int) -> None:
+        if self.timeline is not None and value != self.timeline.to_slider():
+            self.timeline.from_slider(value)
+            self._dirty = True
+            self._update_replay_time()
+
+    def _sync_slider(self) -> None:
+        if self.timeline is None:
+            return
+        self.slider.blockSignals(True)
+        self.slider.setValue(self.timeline.to_slider())
+        self.slider.blockSignals(False)
+        self._update_replay_time()
+
+    def _update_replay_time(self) -> None:
+        tl = self.timeline
+        if tl is not None:
+            self.replay_time.setText(f"{tl.position_s:6.1f} s / {tl.duration_s:.1f} s")
+
+    # ------------------------------------------------------------------ painting
+    def render_frame(self) -> None:
+        """Timer tick: advance a playing replay, then redraw if anything changed."""
+        now = time.monotonic()
+        wall, self._last_tick = now - self._last_tick, now
+        tl = self.timeline
+        if tl is not None and tl.playing:
+            tl.advance(min(wall, 0.5))
+            if not tl.playing:
+                self.play_button.setText("Play")
+            self._sync_slider()
+            self._dirty = True
+        if self.frozen or not self._dirty:
+            return
+        frame, t0, fs, cur, volt = (self._replay_frame() if self.recording is not None
+                                    else self._live_frame())
+        if frame is None:
+            return
+        self._dirty = False
+        self.plot.show_frame(frame)
+        self.frames_drawn += 1
+        if now - self._last_annotate >= ANNOTATE_EVERY_S or tl is not None:
+            self._last_annotate = now
+            self.refresh_annotations(t0, fs, cur, volt)
+
+    def refresh_annotations(self, t0: float, fs: float, cur: np.ndarray,
+                            volt: np.ndarray) -> None:
+        settings = self.recording.settings if self.recording is not None else self.settings
+        if cur.size < 4 or not np.isfinite(cur).any():
+            self.annotations = None
+            self.plot.clear_annotations()
+        else:
+            self.annotations = annotate(t0, fs, cur, volt, settings)
+            self.plot.show_annotations(self.annotations)
+        self._update_readout()
+
+    def _overlay_traces(self, x: np.ndarray, x0: float) -> list[tuple[str, np.ndarray]]:
+        labels = self.overlays.labels()
+        return list(zip(labels, self.overlays.traces(x - x0), strict=True))
+
+    def _y_amplitude(self, *values: float) -> float:
+        amps = [v for v in values if math.isfinite(v)]
+        amps += [o.amplitude_ua for o in self.overlays]
+        if self.settings is not None:
+            amps.append(self.settings.amplitude_ua)
+        return max(amps + [10.0])
+
+    def _live_frame(self):
+        w_s = self.window_seconds()
+        fs = self.ring.sample_rate
+        if fs is None or self.ring.newest is None:
+            # no samples yet: still show the ideal and the overlays
+            x = np.linspace(0.0, w_s, COLUMNS)
+            s = self.settings
+            ideal = ideal_trace(s, x, ramp=False) if s is not None else None
+            frame = Frame(x=x, delivered=np.full(x.size, np.nan), ideal=ideal,
+                          voltage=np.full(x.size, np.nan),
+                          overlays=self._overlay_traces(x, 0.0), x_range=(0.0, w_s),
+                          y_amplitude=self._y_amplitude())
+            return frame, 0.0, 1.0, np.zeros(0), np.zeros(0)
+        n = max(16, int(round(w_s * fs)))
+        s = self.settings
+        per = int(round(fs / s.frequency_hz)) if s is not None else 0
+        extra = min(per, n) if per > 0 else 0
+        w = self.ring.latest(n + extra)
+        # start the sweep on a period start, like a triggered scope: the picture stands still
+        k = extra
+        if extra:
+            marks = np.flatnonzero(w.sync[:extra + 1])
+            if marks.size:
+                k = int(marks[-1])
+        cur = w.current_ua[k:k + n].astype(np.float64)
+        volt = w.voltage_v[k:k + n].astype(np.float64)
+        ref = w.reference_ua[k:k + n].astype(np.float64)
+        dt = 1.0 / fs
+        arrays = [cur, volt] + ([ref] if s is not None else [])
+        x, ys = envelopes(arrays, 0.0, dt, 0.0, n * dt, COLUMNS)
+        ideal = ys[2] if s is not None else None
+        frame = Frame(x=x, delivered=ys[0], ideal=ideal, voltage=ys[1],
+                      overlays=self._overlay_traces(x, 0.0), x_range=(0.0, n * dt),
+                      y_amplitude=self._y_amplitude(float(np.nanmax(np.abs(cur)))
+                                                    if np.isfinite(cur).any() else math.nan))
+        return frame, 0.0, fs, cur, volt
+
+    def _replay_frame(self):
+        rec, tl = self.recording, self.timeline
+        if rec is None or tl is None:
+            return None, 0.0, 1.0, np.zeros(0), np.zeros(0)
+        tl.window_s = self.window_seconds()
+        sl = tl.window()
+        fs = rec.sample_rate
+        dt = 1.0 / fs
+        lo, hi = tl.window_start_s(), tl.position_s
+        cur = rec.current_ua[sl]
+        volt = rec.voltage_v[sl]
+        if cur.size == 0:
+            x = np.linspace(lo, hi, 2)
+            frame = Frame(x=x, delivered=np.full(2, np.nan), ideal=None,
+                          voltage=np.full(2, np.nan), x_range=(lo, hi),
+                          y_amplitude=self._y_amplitude(), x_label="session time")
+            return frame, lo, fs, cur, volt
+        t0 = sl.start * dt
+        arrays = [cur, volt]
+        x, ys = envelopes(arrays, t0, dt, lo, hi, COLUMNS)
+        ideal = ideal_trace(rec.settings, x) if rec.settings is not None else None
+        events = [(e.t, e.text) for e in rec.events if lo <= e.t <= hi]
+        with np.errstate(invalid="ignore"):
+            peak = float(np.nanmax(np.abs(cur))) if np.isfinite(cur).any() else math.nan
+        frame = Frame(x=x, delivered=ys[0], ideal=ideal, voltage=ys[1],
+                      overlays=self._overlay_traces(x, 0.0), x_range=(lo, hi),
+                      y_amplitude=max(self._y_amplitude(peak),
+                                      rec.settings.amplitude_ua if rec.settings else 0.0),
+                      events=events, x_label="session time")
+        return frame, t0, fs, cur, volt
+
+    # ------------------------------------------------------------------ text
+    def _update_title(self) -> None:
+        s = self.settings
+        what = describe(s) + f", {s.amplitude_ua:g} µA" if s is not None else \
+            "no settings applied yet"
+        load = self.load.currentText() if hasattr(self, "load") else ""
+        load = load.replace(" (electrode–skin)", "")
+        if self.recording is not None:
+            src = "Replay of a recorded session"
+            rs = self.recording.settings
+            what = describe(rs) + f", {rs.amplitude_ua:g} µA" if rs else "settings not recorded"
+            load = ""
+        else:
+            src = "Live"
+        size = "20pt" if self.presentation else "12pt"
+        into = f" · into <b>{load}</b>" if load else ""
+        self.title.setText(f"<span style='font-size:{size}'>{src}: <b>{what}</b>{into}"
+                           "</span>")
+
+    def _update_readout(self) -> None:
+        a = self.annotations
+        if a is None:
+            self.readout.setText("No delivered waveform yet: apply settings and start "
+                                 "output, or replay a recording.")
+            return
+        cmd = a.commanded
+
+        def row(name: str, value: str, commanded: str = "") -> str:
+            extra = f" <span style='color:#6b7280'>(set {commanded})</span>" if commanded else ""
+            return f"<tr><td>{name}</td><td align='right'><b>{value}</b>{extra}</td></tr>"
+
+        def num(x: float, fmt: str, unit: str) -> str:
+            return "—" if not math.isfinite(x) else f"{format(x, fmt)} {unit}"
+
+        rows = [
+            row("Period", num(a.period_s * 1e3, ".1f", "ms"),
+                num(a.commanded_period_s * 1e3, ".1f", "ms") if cmd else ""),
+            row("Frequency", num(a.frequency_hz, ".2f", "Hz"),
+                num(cmd.frequency_hz, "g", "Hz") if cmd else ""),
+            row("Amplitude", num(a.amplitude_ua, ".1f", "µA"),
+                num(cmd.amplitude_ua, "g", "µA") if cmd else ""),
+            row("Charge / phase", num(a.charge_per_phase_uc, ".3f", "µC"),
+                num(a.commanded_charge_uc, ".3f", "µC") if cmd else ""),
+            row("Net charge / period", num(a.net_charge_uc, "+.3f", "µC")),
+            row("Load |V/I|", num(a.measured.get("impedance_ohm", math.nan) / 1e3, ".2f",
+                                  "kΩ")),
+            row("Polarity flips in view", str(len(a.flips))),
+        ]
+        if a.ramp is not None:
+            rows.append(row("Ramp", num(a.ramp.duration_s, ".2f", "s"),
+                            num(cmd.ramp_s, "g", "s") if cmd else ""))
+        notes = "".join(f"<br><i>{n}</i>" for n in a.notes)
+        self.readout.setText("<table width='100%'>" + "".join(rows) + "</table>" + notes)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.message.emit(text)
+
+    # ------------------------------------------------------------------ shutdown
+    def shutdown(self) -> None:
+        """Stop the repaint timer and leave presentation mode (before closing)."""
+        self._timer.stop()
+        if self.presentation:
+            self.set_presentation(False)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.shutdown()
+        super().closeEvent(event)
+

@@ -1,0 +1,371 @@
+"""The trainer's waveform studio: controls through the link, annotations equal to the
+scope's measurements, overlays, presentation mode, replay, and live on the simulator.
+
+Pictures are written to a temporary folder; with TRAINER_SCREENSHOTS=docs/images they
+refresh the pictures in the documentation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+
+from app.device.protocol import Nak, NakReason, SimOp
+from app.device.samples import SampleBlock
+from app.device.waveform import OutputSettings, Polarity, Waveform, charge_per_phase_uc
+from app.scope.core.measure import measure_arrays
+from app.scope.core.synthetic import SyntheticSource
+from app.teaching.replay import RecordingError
+from app.ui.style import STYLE_SHEET
+from app.ui.trainer import WaveformStudio
+from app.ui.trainer.plot import format_charge
+from app.ui.trainer.studio import PRESENTATION_WINDOW_S
+
+FS = 10_000.0
+
+
+class FakeLink(QObject):
+    """Records what the studio asks of the device; answers like the link does."""
+
+    connected = Signal(object)
+    samples_received = Signal(object)
+    command_answered = Signal(int, object)
+    command_failed = Signal(int, str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+        self.info = None
+        self.refuse: str | None = None   # name of a call to answer with NAK
+
+    def _call(self, name: str, *args) -> int:
+        self.calls.append((name, *args))
+        rid = len(self.calls)
+        if self.refuse == name:
+            QTimer.singleShot(0, lambda: self.command_answered.emit(
+                rid, Nak(rid, 0, NakReason.NO_CONTACT, "probes lifted")))
+        return rid
+
+    def set_output(self, settings):
+        return self._call("set_output", settings)
+
+    def start_output(self):
+        return self._call("start_output")
+
+    def stop_output(self):
+        return self._call("stop_output")
+
+    def sim_control(self, op, value=0.0):
+        return self._call("sim_control", op, value)
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    target = os.environ.get("TRAINER_SCREENSHOTS")
+    folder = Path(target) if target else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def feed(studio: WaveformStudio, settings: OutputSettings, seconds: float, *,
+         off_s: float = 0.0, noise: float = 0.4) -> None:
+    """Synthetic device samples: ``off_s`` of output off, then ``seconds`` of output."""
+    index = 0
+    if off_s:
+        n = int(off_s * FS)
+        z = np.zeros(n, dtype=np.float32)
+        studio.samples_received(SampleBlock(0, FS, z, z, z, np.zeros(n, np.uint8),
+                                            np.zeros(n, bool)))
+        index = n
+    src = SyntheticSource(settings, sample_rate=FS, noise_ua=noise)
+    for _ in range(int(seconds * FS) // 1000):
+        b = src.next_block(1000)
+        studio.samples_received(SampleBlock(b.first_index + index, FS, b.current_ua,
+                                            b.voltage_v, b.level_ua, b.flags, b.sync))
+
+
+def redraw(studio: WaveformStudio) -> None:
+    studio._last_annotate = -math.inf
+    studio._dirty = True
+    studio.render_frame()
+
+
+@pytest.fixture
+def studio(qtbot):
+    w = WaveformStudio()
+    w.setStyleSheet(STYLE_SHEET)
+    qtbot.addWidget(w)
+    w.resize(1500, 900)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def test_apply_start_stop_and_load_go_through_the_link(qtbot, studio):
+    link = FakeLink()
+    studio.set_link(link)
+    s = OutputSettings(Waveform.SINE, 25.0, 150.0, Polarity.ALTERNATING, 3.0, 0.5)
+    studio.set_controls(s)
+    studio.start_button.click()
+    assert link.calls[:2] == [("set_output", s), ("start_output",)]
+    assert studio.settings == s
+    studio.stop_button.click()
+    assert link.calls[-1] == ("stop_output",)
+    studio.set_load(10_000.0)
+    assert link.calls[-1] == ("sim_control", SimOp.LOAD_RESISTOR, 10_000.0)
+    assert "10 kΩ" in studio.title.text()
+    studio.set_load(None)
+    assert link.calls[-1] == ("sim_control", SimOp.LOAD_SKIN, 0.0)
+    with pytest.raises(ValueError, match="not offered"):
+        studio.set_load(2_000.0)
+
+
+def test_refused_command_is_shown_in_words(qtbot, studio):
+    link = FakeLink()
+    link.refuse = "start_output"
+    studio.set_link(link)
+    with qtbot.waitSignal(studio.message, timeout=2000,
+                          check_params_cb=lambda m: "refused" in m) as got:
+        studio.start_output()
+    assert got.args[0] == "The device refused to start output (no contact: probes lifted)."
+    assert studio.status.text() == got.args[0]
+
+
+def test_without_a_device_the_studio_says_so(studio):
+    studio.start_output()
+    assert "No device" in studio.status.text()
+    studio.stop_output()
+    assert "No device: cannot stop output" in studio.status.text()
+
+
+@pytest.mark.parametrize("settings", [
+    OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0),
+    OutputSettings(Waveform.SINE, 20.0, 200.0, Polarity.POSITIVE, 2.0, 0.0),
+], ids=["square-biphasic", "sine-positive"])
+def test_annotations_on_the_plot_are_the_scope_measurements(studio, settings):
+    studio.set_controls(settings)
+    studio.apply()
+    feed(studio, settings, 1.0)
+    redraw(studio)
+    a = studio.annotations
+    assert a is not None
+    # the same samples the plot shows, measured by the scope's code
+    n = int(round(studio.window_seconds() * FS))
+    w = studio.ring.latest(n + int(FS / settings.frequency_hz))
+    marks = np.flatnonzero(w.sync[:int(FS / settings.frequency_hz) + 1])
+    k = int(marks[-1])
+    m = measure_arrays(w.current_ua[k:k + n], w.voltage_v[k:k + n], FS)
+    assert a.period_s == pytest.approx(m["period_s"], rel=1e-9)
+    assert a.charge_per_phase_uc == pytest.approx(m["charge_per_phase_uc"], rel=1e-9)
+    assert a.net_charge_uc == pytest.approx(m["net_charge_uc"], rel=1e-9, abs=1e-9)
+    # and they are the commanded values
+    assert a.period_s == pytest.approx(1 / settings.frequency_hz, rel=2e-3)
+    assert a.charge_per_phase_uc == pytest.approx(charge_per_phase_uc(settings), rel=0.02)
+    # written on the plot
+    plot = studio.plot
+    assert plot.period_text.isVisible()
+    assert f"{a.period_s * 1e3:.1f} ms" in plot.period_text.toPlainText()
+    assert plot.pos_fill.isVisible()
+    assert format_charge(a.charge_per_phase_uc) in plot.qpos_text.toPlainText()
+    assert format_charge(a.charge_per_phase_uc).startswith("+")
+    assert plot.net_text.isVisible()
+    assert f"{a.amplitude_ua:.0f} µA" in plot.amp_text.toPlainText()
+    assert f"{a.charge_per_phase_uc:.3f} µC" in studio.readout.text()
+    # the dimension arrow spans one period
+    t0, t1 = a.period_span
+    assert t1 - t0 == pytest.approx(1 / settings.frequency_hz, rel=5e-3)
+
+
+def test_ramp_and_flips_are_marked(studio):
+    s = OutputSettings(Waveform.SQUARE, 5.0, 120.0, Polarity.ALTERNATING, 2.0, 1.0)
+    studio.set_controls(s)
+    studio.apply()
+    studio.set_time_base(5.0)
+    feed(studio, s, 4.5, off_s=0.6)
+    redraw(studio)
+    a = studio.annotations
+    assert a.ramp is not None
+    assert a.ramp.duration_s == pytest.approx(1.0, abs=0.12)
+    assert len(a.flips) >= 1
+    assert studio.plot.ramp_line.isVisible()
+    assert studio.plot.flip_lines[0].isVisible()
+    assert "polarity" in studio.plot.flip_lines[0].label.toPlainText()
+
+
+def test_overlays_at_most_three_with_a_legend(studio, tmp_path):
+    studio.set_time_base(0.5)
+    shapes = [OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.ALTERNATING, 2.0),
+              OutputSettings(Waveform.SINE, 10.0, 100.0, Polarity.BIPHASIC, 2.0),
+              OutputSettings(Waveform.SQUARE, 5.0, 60.0, Polarity.BIPHASIC, 2.0)]
+    for s in shapes:
+        studio.set_controls(s)
+        studio.add_overlay_button.click()
+    assert studio.overlay_list.count() == 3
+    assert not studio.add_overlay_button.isEnabled()
+    assert not studio.add_overlay(OutputSettings(Waveform.SINE, 2.0))
+    assert "At most 3" in studio.status.text()
+    redraw(studio)
+    legend = [label.text for _, label in studio.plot.legend.items]
+    assert "Square 10 Hz alternating (flip 2 s)" in legend
+    assert "Sine 10 Hz biphasic" in legend
+    assert all(c.isVisible() for c in studio.plot.overlay_curves)
+    y = studio.plot.overlay_curves[1].yData
+    assert np.nanmax(y) == pytest.approx(100.0, rel=0.01)
+    QApplication.processEvents()   # let the axes lay out their labels
+    assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_overlay.png"))
+    studio.overlay_list.setCurrentRow(0)
+    studio.remove_overlay_button.click()
+    assert studio.overlay_list.count() == 2
+    assert studio.add_overlay_button.isEnabled()
+    studio.clear_overlays_button.click()
+    redraw(studio)
+    assert not any(c.isVisible() for c in studio.plot.overlay_curves)
+
+
+def test_presentation_mode_f11_big_and_slow_and_esc_does_not_leave(qtbot, studio):
+    studio.set_time_base(0.2)
+    seen = []
+    studio.presentation_changed.connect(seen.append)
+    normal_font = studio.plot.period_text.textItem.font().pointSize()
+    qtbot.keyClick(studio, Qt.Key.Key_F11)
+    assert studio.presentation
+    assert seen == [True]
+    assert studio.window().isFullScreen()
+    assert studio.window_seconds() == PRESENTATION_WINDOW_S
+    assert not studio.controls.isVisible()
+    assert studio.plot.period_text.textItem.font().pointSize() > normal_font
+    qtbot.keyClick(studio, Qt.Key.Key_Escape)   # Esc belongs to the emergency stop
+    assert studio.presentation
+    studio.present_button.click()
+    assert not studio.presentation
+    assert seen == [True, False]
+    assert studio.window_seconds() == 0.2
+    assert studio.controls.isVisible()
+
+
+def test_presentation_picture_of_a_half_hertz_wave(studio, tmp_path):
+    s = OutputSettings(Waveform.SQUARE, 0.5, 150.0, Polarity.ALTERNATING, 4.0, 2.0)
+    studio.set_controls(s)
+    studio.apply()
+    studio.set_presentation(True)
+    feed(studio, s, 8.0, off_s=2.0, noise=0.8)
+    redraw(studio)
+    studio.window().setWindowState(Qt.WindowState.WindowNoState)  # offscreen: fixed size
+    studio.resize(1600, 900)
+    redraw(studio)
+    a = studio.annotations
+    assert a.ramp is not None
+    assert a.period_s == pytest.approx(2.0, rel=0.01)
+    QApplication.processEvents()
+    path = shots_dir(tmp_path) / "trainer_presentation.png"
+    assert studio.grab().save(str(path))
+    assert QImage(str(path)).width() == 1600
+    studio.set_presentation(False)
+
+
+def test_replay_plays_scrubs_and_shows_events(qtbot, studio):
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 1.0)
+    src = SyntheticSource(s, sample_rate=1000.0, noise_ua=0.3)
+    b = src.next_block(20_000)   # 20 s at 1 kS/s
+    t = 100.0 + np.arange(20_000) / 1000.0
+    studio.set_time_base(1.0)
+    studio.load_recording(t, b.current_ua, b.voltage_v, events=[(105.0, "intensity +10")],
+                          settings=s)
+    assert studio.replay_bar.isVisible()
+    assert "Replay" in studio.title.text()
+    tl = studio.timeline
+    assert tl.duration_s == pytest.approx(20.0)
+    studio.seek(5.5)
+    redraw(studio)
+    x0, x1 = studio.plot.cplot.viewRange()[0]
+    assert (x0, x1) == pytest.approx((4.5, 5.5), abs=1e-6)
+    assert studio.plot.event_lines[0].isVisible()
+    assert studio.plot.event_lines[0].value() == pytest.approx(5.0)
+    assert studio.annotations.period_s == pytest.approx(0.1, rel=5e-3)
+    studio.slider.setValue(5000)   # half way
+    assert tl.position_s == pytest.approx(10.0)
+    studio.set_speed(5)
+    start = tl.position_s
+    studio.play_button.click()
+    assert studio.play_button.text() == "Pause"
+    qtbot.waitUntil(lambda: tl.position_s >= start + 1.0, timeout=3000)
+    studio.play_button.click()
+    assert not tl.playing
+    with pytest.raises(ValueError, match="×3"):
+        studio.set_speed(3)
+    studio.live_button.click()
+    assert studio.recording is None
+    assert not studio.replay_bar.isVisible()
+
+
+def test_bad_recording_is_refused_with_its_reason(studio):
+    with pytest.raises(RecordingError, match="same length"):
+        studio.load_recording([0.0, 0.1, 0.2], [1.0, 2.0], [0.0, 0.0, 0.0])
+    assert studio.recording is None
+
+
+@pytest.mark.slow
+def test_live_on_the_simulator_into_a_resistor_and_the_skin_model(qtbot, studio, tmp_path):
+    from app.device.link import DeviceLink
+    from app.device.sim_process import SimulatorProcess
+
+    sim = SimulatorProcess(["--seed", "5"])
+    port = sim.start()
+    link = DeviceLink(port)
+    try:
+        studio.set_link(link)
+        with qtbot.waitSignal(link.connected, timeout=5000):
+            link.start()
+        s = OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+        studio.set_controls(s)
+        studio.set_load(10_000.0)
+        studio.start_output()
+
+        def measured_output(expect_kohm):
+            a = studio.annotations
+            return (a is not None and math.isfinite(a.period_s)
+                    and a.amplitude_ua > 90
+                    and abs(a.measured["impedance_ohm"] / 1e3 - expect_kohm) < 0.5)
+
+        qtbot.waitUntil(lambda: measured_output(10.0), timeout=8000)
+        a = studio.annotations
+        assert a.period_s == pytest.approx(0.05, rel=0.01)
+        assert a.charge_per_phase_uc == pytest.approx(2.5, rel=0.05)
+        assert abs(a.net_charge_uc) < 0.1
+        studio.set_load(None)   # skin model: 2 kΩ + 20 kΩ ‖ 100 nF, about 20 kΩ at 20 Hz
+        qtbot.waitUntil(lambda: (studio.annotations is not None and math.isfinite(
+            studio.annotations.measured["impedance_ohm"])
+            and studio.annotations.measured["impedance_ohm"] > 14_000), timeout=8000)
+        QApplication.processEvents()
+        assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_studio.png"))
+        link.stop_output()
+    finally:
+        studio.set_link(None)
+        assert link.stop(3000)
+        sim.stop()
+
+
+def test_sign_flag_alternation_in_the_ideal(studio):
+    """The live ideal follows the device's sign flag (ALTERNATING), like the scope's."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.ALTERNATING, 0.5, 0.0)
+    studio.set_controls(s)
+    studio.apply()
+    studio.set_time_base(1.0)
+    feed(studio, s, 1.5)
+    redraw(studio)
+    ideal = studio.plot.ideal_curve.yData
+    assert np.nanmax(ideal) == pytest.approx(100.0)
+    assert np.nanmin(ideal) == pytest.approx(-100.0)
+
+
+@pytest.mark.parametrize(("uc", "text"), [(2.5449, "+2.54 µC"), (150.32, "+150 µC"),
+                                          (-0.04, "−0.0400 µC"), (1e-5, "0 µC"),
+                                          (float("nan"), "—")])
+def test_charge_is_written_with_three_significant_digits(uc, text):
+    assert format_charge(uc) == text
