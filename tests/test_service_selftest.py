@@ -40,6 +40,7 @@ def test_figure_bands():
     assert not Figure("f", float("nan"), "Hz", None, 1.0).ok
     assert Figure("x", 0.5, "µA", None, 3.0).band == "≤ 3 µA"
     assert Figure("z", 973.6, "Ω", 950.0, 1050.0).band == "950 … 1,050 Ω"
+    assert Figure("z", 1.0, "Ω", 9500.0, 10500.0).band == "9,500 … 10,500 Ω"
 
 
 @pytest.mark.parametrize("case", [c for c in OUTPUT_CASES if not c.expect_compliance],

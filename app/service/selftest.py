@@ -87,7 +87,9 @@ def _num(x: float) -> str:
     """Four significant digits, thousands grouped: 9.8, 405.1, 1,050, 0.0203."""
     if not math.isfinite(x):
         return "—"
-    return "0" if x == 0 else f"{x:,.4g}"
+    if x == 0:
+        return "0"
+    return f"{x:,.0f}" if abs(x) >= 999.5 else f"{x:.4g}"
 
 
 @dataclass(frozen=True, slots=True)
