@@ -599,9 +599,7 @@ class FrameDecoder:
             # mid-way: keep it only if it is a whole valid frame, never count it as an error.
             first = chunks.pop(0)
             if first:
-                before = (stats.crc_errors, stats.framing_errors, stats.version_errors)
                 frames.extend(self._frames([first], quiet=True))
-                stats.crc_errors, stats.framing_errors, stats.version_errors = before
             self._synced = True
         if chunks:
             frames.extend(self._frames(chunks, quiet=False))
