@@ -511,3 +511,20 @@ def test_session_summary_lists_zones_with_time_and_charge(fmap):
     title, _, rows = fmap._summary()
     assert title == "Most treated · sessions"
     assert [[t for t, _ in r] for r in rows] == [["Masseter", "R", "3"]]
+
+
+def test_a_step_on_both_sides_pulses_both_zones(fmap, clock):
+    fmap.set_zone_states({"frontalis_l": "active", "frontalis_r": "active"})
+    fmap.set_active(("frontalis_r", "frontalis_l"), "upward")
+    assert fmap.active_zones() == ("frontalis_r", "frontalis_l")
+    assert fmap.active_zone() == "frontalis_r"
+    points = [fmap.zone_point(z) for z in ("frontalis_r", "frontalis_l")]
+    before = [_rgb(_colour(fmap, pt)) for pt in points]
+    clock.t += face_map.PULSE_PERIOD_S / 2
+    after = [_rgb(_colour(fmap, pt)) for pt in points]
+    assert before[0] != after[0]
+    assert before[1] != after[1]
+    with pytest.raises(ValueError, match="unknown zone 'brow'"):
+        fmap.set_active(["frontalis_l", "brow"])
+    fmap.set_active(None)
+    assert fmap.active_zones() == ()

@@ -119,3 +119,21 @@ def test_explicit_max_ua_overrides_default():
     z = parse_zones(data)
     first = data["muscles"][0]["muscle"]
     assert z[f"{first}_l"].max_ua == 150
+
+
+def test_zone_states_for_a_guided_run():
+    steps = [("frontalis_l", "frontalis_r"), ("procerus",), ("masseter_l",), ("frontalis_l",)]
+    assert zones.zone_states_for_run(steps, None) == {
+        "frontalis_l": "pending", "frontalis_r": "pending", "procerus": "pending",
+        "masseter_l": "pending"}
+    got = zones.zone_states_for_run(steps, 2, skipped={1})
+    assert got == {"frontalis_l": "pending",  # a later step covers it again
+                   "frontalis_r": "done", "procerus": "skipped", "masseter_l": "active"}
+    got = zones.zone_states_for_run(steps, 3, skipped={1})
+    assert got["frontalis_l"] == "active"
+    assert got["masseter_l"] == "done"
+    done = zones.zone_states_for_run(steps, 3, skipped={1}, finished=True)
+    assert done == {"frontalis_l": "done", "frontalis_r": "done", "procerus": "skipped",
+                    "masseter_l": "done"}
+    with pytest.raises(ValueError, match="outside"):
+        zones.zone_states_for_run(steps, 4)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -152,6 +153,34 @@ def check_against_engine(zones: dict[str, Zone]) -> list[str]:
         if zid in zone_ids.ZONE_IDS and zone.eye_area != zone_ids.is_eye_area(zid):
             problems.append(f"zone {zid!r}: eye_area disagrees with the engine")
     return problems
+
+
+def zone_states_for_run(step_zones: Sequence[Sequence[str]], current: int | None,
+                        skipped: Iterable[int] = (), finished: bool = False) -> dict[str, str]:
+    """Each zone's state in a guided run, for the face map's ``set_zone_states``.
+
+    ``step_zones[i]`` are the zone ids of step i (``ProgramStep.zones``); ``current`` is
+    the running step's index (None before the start); ``skipped`` the indices the
+    practitioner skipped. A zone is *active* in the current step, else *pending* if a
+    later step still covers it, else *done* if a finished step covered it, else *skipped*.
+    """
+    skipped = set(skipped)
+    n = len(step_zones)
+    if current is not None and not 0 <= current < n:
+        raise ValueError(f"current step {current} is outside the program's {n} steps")
+    states: dict[str, str] = {}
+    for i, ids in enumerate(step_zones):
+        for zid in ids:
+            if finished or (current is not None and i < current):
+                state = "skipped" if i in skipped else "done"
+            elif i == current:
+                state = "active"
+            else:
+                state = "pending"
+            rank = {"active": 3, "pending": 2, "done": 1, "skipped": 0}
+            if zid not in states or rank[state] > rank[states[zid]]:
+                states[zid] = state
+    return states
 
 
 ZONES: dict[str, Zone] = load_zones()

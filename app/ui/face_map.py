@@ -16,7 +16,7 @@ import math
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -373,7 +373,8 @@ class FaceMapWidget(QWidget):
         self._focus_zone: str | None = None
         self._selected: str | None = None
         self._states: dict[str, str] = {}
-        self._active: str | None = None
+        self._active: str | None = None  # the first of the active zones
+        self._actives: tuple[str, ...] = ()
         self._active_direction: str | None = None
         self._totals: dict[str, tuple[float, float]] = {}
         self._heat: dict[str, float] | None = None
@@ -483,21 +484,27 @@ class FaceMapWidget(QWidget):
     def zone_states(self) -> dict[str, str]:
         return dict(self._states)
 
-    def set_active(self, zone_id: str | None, probe_direction: str | None = None) -> None:
-        """The zone the running step works on (gently pulsing) and how the probes move.
+    def set_active(self, zone_id: str | Sequence[str] | None,
+                   probe_direction: str | None = None) -> None:
+        """The zone(s) the running step works on (gently pulsing) and how the probes move.
 
-        ``probe_direction`` is a program step direction (upward, downward, inward,
-        outward, toward_lymph_nodes, none) or None for the zone's own lifting glide.
+        ``zone_id`` is one zone id, or several for a step on both sides (e.g.
+        ``step.zones``), or None. ``probe_direction`` is a program step direction
+        (upward, downward, inward, outward, toward_lymph_nodes, none) or None for each
+        zone's own lifting glide.
         """
-        if zone_id is not None:
-            self._check_zone(zone_id, "set_active")
+        ids = (() if zone_id is None else (zone_id,) if isinstance(zone_id, str)
+               else tuple(zone_id))
+        for zid in ids:
+            self._check_zone(zid, "set_active")
         if probe_direction is not None and probe_direction not in DIRECTIONS:
             raise ValueError(f"set_active: unknown probe direction {probe_direction!r} "
                              f"(use one of {', '.join(DIRECTIONS)})")
-        self._active = zone_id
-        self._active_direction = probe_direction if zone_id is not None else None
+        self._actives = tuple(dict.fromkeys(ids))
+        self._active = self._actives[0] if self._actives else None
+        self._active_direction = probe_direction if self._actives else None
         self._pulse_t0 = self._clock()
-        if zone_id is not None and self.isVisible():
+        if self._actives and self.isVisible():
             self._pulse.start()
         else:
             self._pulse.stop()
@@ -505,6 +512,9 @@ class FaceMapWidget(QWidget):
 
     def active_zone(self) -> str | None:
         return self._active
+
+    def active_zones(self) -> tuple[str, ...]:
+        return self._actives
 
     def set_zone_totals(self, totals: Mapping[str, tuple[float, float]]) -> None:
         """Treated time (s) and delivered charge (µC) per zone, shown in the zone card."""
@@ -626,7 +636,7 @@ class FaceMapWidget(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         self._relayout()
-        if self._active is not None:
+        if self._actives:
             self._pulse.start()
 
     def hideEvent(self, event) -> None:  # noqa: N802
@@ -634,12 +644,13 @@ class FaceMapWidget(QWidget):
         super().hideEvent(event)
 
     def _pulse_tick(self) -> None:
-        if self._active is None:
+        if not self._actives:
             self._pulse.stop()
             return
-        s = self.drawing.shapes[self._active]
-        r = self._xf.mapRect(s.path.boundingRect().united(s.lift.boundingRect()))
-        self.update(r.adjusted(-12, -12, 12, 12).toAlignedRect())
+        for zid in self._actives:
+            s = self.drawing.shapes[zid]
+            r = self._xf.mapRect(s.path.boundingRect().united(s.lift.boundingRect()))
+            self.update(r.adjusted(-12, -12, 12, 12).toAlignedRect())
 
     # -------- mouse and keyboard
 
@@ -749,11 +760,12 @@ class FaceMapWidget(QWidget):
         scale = self._xf.m11()
         p.save()
         p.setTransform(self._xf, True)
-        if self._active is not None and self._heat is None and self._available(self._active):
-            # the gentle pulse: an extra translucent layer over the active zone
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(_tint(STATE_FILL["active"], 0.55 * self.pulse_level()))
-            p.drawPath(self.drawing.shapes[self._active].path)
+        for zid in self._actives:
+            if self._heat is None and self._available(zid):
+                # the gentle pulse: an extra translucent layer over the active zone
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(_tint(STATE_FILL["active"], 0.55 * self.pulse_level()))
+                p.drawPath(self.drawing.shapes[zid].path)
         if self._hover is not None and self._available(self._hover):
             p.setPen(Qt.PenStyle.NoPen)
             idle = self._heat is None and not self._states
@@ -763,11 +775,13 @@ class FaceMapWidget(QWidget):
             if zid is not None and self._available(zid):
                 self._paint_outline(p, zid, scale)
         p.restore()
-        arrow_zone = self._hover or self._focus_zone or self._active
-        if arrow_zone is not None:
-            direction = self._active_direction if arrow_zone == self._active else None
-            arrows = self._paint_arrow(p, arrow_zone, direction)
-            self._paint_label(p, arrow_zone, arrows)
+        pointed = self._hover or self._focus_zone
+        for zid in (pointed,) if pointed else self._actives:
+            if self._heat is not None and zid not in (self._hover, self._focus_zone):
+                continue
+            direction = self._active_direction if zid in self._actives else None
+            arrows = self._paint_arrow(p, zid, direction)
+            self._paint_label(p, zid, arrows)
         self._paint_card(p)
         p.end()
 
@@ -813,7 +827,7 @@ class FaceMapWidget(QWidget):
             if v <= 0 or top <= 0:
                 return QColor(255, 255, 255, 70), _tint(MUTED_TEXT, 0.35), False
             return _tint(heat_colour(v / top), 0.88), _tint(QColor("#7a2e12"), 0.5), False
-        if zid == self._active:
+        if zid in self._actives:
             base = STATE_FILL["active"]
             return _tint(base, 0.45), base.darker(140), False
         if self._states:
@@ -1040,7 +1054,7 @@ class FaceMapWidget(QWidget):
             cols = [("zone", "l"), ("side", "l"), ("state", "l"), ("time", "r"),
                     ("charge", "r")]
             for z in self.zones:
-                state = "active" if z == self._active else self._states.get(z)
+                state = "active" if z in self._actives else self._states.get(z)
                 if state is None:
                     continue
                 sec, charge = self._totals.get(z, (None, None))
@@ -1118,7 +1132,7 @@ class FaceMapWidget(QWidget):
             return f"<p style='color:{MUTED_TEXT.name()}'>{hint}</p>"
         z = self.zones[zid]
         direction = z.direction
-        if zid == self._active and self._active_direction is not None:
+        if zid in self._actives and self._active_direction is not None:
             direction = ("hold still (no glide)" if self._active_direction == "none"
                          else self._active_direction.replace("_", " "))
         rows = [
@@ -1132,7 +1146,7 @@ class FaceMapWidget(QWidget):
             f"● insertion: {z.insertion}</div>",
         ]
         extra = []
-        state = "active" if zid == self._active else self._states.get(zid)
+        state = "active" if zid in self._actives else self._states.get(zid)
         if state:
             extra.append(f"<b style='color:{STATE_FILL[state].darker(130).name()}'>"
                          f"{STATE_LABEL[state]}</b>")
