@@ -114,8 +114,19 @@ def test_abort_makes_the_output_safe(qtbot, live):
 
 
 def test_bench_follows_a_link_change(qtbot, settings):
-    bench = TechnicianBench(None, settings)
+    old, new = DeviceLink("/dev/null-old"), DeviceLink("/dev/null-new")  # never started
+    bench = TechnicianBench(old, settings)
     qtbot.addWidget(bench)
+    assert bench.info_panel.value("port") == "/dev/null-old"
+    bench.set_link(new)
+    assert bench.info_panel.value("port") == "/dev/null-new"
+    old.disconnected.emit("old link")  # no longer followed
+    new.disconnected.emit("new link")
+    events = [bench.events_panel.list.item(i).text()
+              for i in range(bench.events_panel.list.count())]
+    assert any("new link" in e for e in events)
+    assert not any("old link" in e for e in events)
+    bench.set_link(None)
     assert "Not connected" in bench.info_panel.state.text()
     bench.calibration.run_button.click()
     assert "not connected" in bench.calibration.progress.text()

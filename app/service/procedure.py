@@ -12,6 +12,7 @@ Only QtCore is used; the operations and :class:`Collected` are plain data.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Generator
@@ -146,8 +147,9 @@ class ProcedureRunner(QObject):
         if self.running:
             self._fail("the device link was replaced", safe_stop=False)
         if self._link is not None:
-            for sig, slot in self._connections():
-                sig.disconnect(slot)
+            with contextlib.suppress(RuntimeError):  # the old link may already be deleted
+                for sig, slot in self._connections():
+                    sig.disconnect(slot)
         self._link = link
         if link is not None:
             for sig, slot in self._connections():

@@ -3,6 +3,7 @@ self-test and clinic limits. The lead places it in the technician workspace."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Signal
@@ -76,10 +77,12 @@ class TechnicianBench(QWidget):
 
     def set_link(self, link: object | None) -> None:
         """Follow another link (or none); a running procedure is aborted."""
-        if self.link is not None:
-            self.link.set_frame_logging(False)
-        for sig, slot in self._connections:
-            sig.disconnect(slot)
+        # the old link may already be gone (deleted after a disconnect): nothing to undo then
+        with contextlib.suppress(RuntimeError):
+            if self.link is not None:
+                self.link.set_frame_logging(False)
+            for sig, slot in self._connections:
+                sig.disconnect(slot)
         self._connections = []
         self.link = link
         self.runner.set_link(link)
