@@ -269,7 +269,7 @@ def test_presentation_picture_of_a_half_hertz_wave(studio, tmp_path):
     studio.set_presentation(False)
 
 
-def test_replay_plays_scrubs_and_shows_events(qtbot, studio):
+def test_replay_plays_scrubs_and_shows_events(qtbot, studio, tmp_path):
     s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 1.0)
     src = SyntheticSource(s, sample_rate=1000.0, noise_ua=0.3)
     b = src.next_block(20_000)   # 20 s at 1 kS/s
@@ -288,6 +288,8 @@ def test_replay_plays_scrubs_and_shows_events(qtbot, studio):
     assert studio.plot.event_lines[0].isVisible()
     assert studio.plot.event_lines[0].value() == pytest.approx(5.0)
     assert studio.annotations.period_s == pytest.approx(0.1, rel=5e-3)
+    QApplication.processEvents()
+    assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_replay.png"))
     studio.slider.setValue(5000)   # half way
     assert tl.position_s == pytest.approx(10.0)
     studio.set_speed(5)
@@ -302,6 +304,16 @@ def test_replay_plays_scrubs_and_shows_events(qtbot, studio):
     studio.live_button.click()
     assert studio.recording is None
     assert not studio.replay_bar.isVisible()
+
+
+def test_a_block_delivered_twice_is_stored_once(studio):
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    src = SyntheticSource(s, sample_rate=FS)
+    first, second = src.next_block(500), src.next_block(500)
+    for b in (first, first, second, second):
+        studio.samples_received(b)
+    assert studio.ring.total_received == 1000
+    assert studio.ring.newest == 999
 
 
 def test_bad_recording_is_refused_with_its_reason(studio):

@@ -130,9 +130,12 @@ def annotate(t0: float, sample_rate: float, current_ua: np.ndarray, voltage_v: n
         if lv_seg is not None and lv_seg.span > 0:
             rise, _ = crossings(seg, lv_seg.mid, HYSTERESIS_FRACTION * lv_seg.span / 2)
             if rise.size >= 2:
-                period_span = (t0 + (s_a + rise[0]) * dt, t0 + (s_a + rise[1]) * dt)
-        pos, q_pos = _phase(i, amp, +1, t0, dt)
-        neg, q_neg = _phase(i, amp, -1, t0, dt)
+                k = (rise.size - 2) // 2   # the middle period: clear of legends and edges
+                period_span = (t0 + (s_a + rise[k]) * dt, t0 + (s_a + rise[k + 1]) * dt)
+        # shade the phases of that period when it has them, else the first whole ones
+        after = 0 if period_span is None else int((period_span[0] - t0) / dt) - 1
+        pos, q_pos = _phase(i, amp, +1, t0, dt, after)
+        neg, q_neg = _phase(i, amp, -1, t0, dt, after)
     return Annotations(measured=m, amplitude_ua=amp, period_s=m["period_s"],
                        frequency_hz=m["frequency_hz"],
                        charge_per_phase_uc=m["charge_per_phase_uc"],
@@ -147,9 +150,10 @@ def _nan_max(a: float, b: float) -> float:
     return max(vals) if vals else math.nan
 
 
-def _phase(i: np.ndarray, amp: float, sign: int, t0: float,
-           dt: float) -> tuple[tuple[float, float] | None, float]:
-    """The first whole full-amplitude pulse phase of ``sign``: (start, end) and charge (µC).
+def _phase(i: np.ndarray, amp: float, sign: int, t0: float, dt: float,
+           after: int = 0) -> tuple[tuple[float, float] | None, float]:
+    """The first whole full-amplitude pulse phase of ``sign`` starting at or after sample
+    ``after`` (else the first anywhere): (start, end) times and its charge (µC).
 
     A phase is a run of samples with ``sign * i`` above 2 % of the amplitude that does
     not touch the edges of the capture and reaches 90 % of the amplitude.
@@ -160,7 +164,9 @@ def _phase(i: np.ndarray, amp: float, sign: int, t0: float,
         inside = np.concatenate([[False], sign * i > PHASE_EDGE_FRACTION * amp, [False]])
     d = np.diff(inside.astype(np.int8))
     starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)  # run = [start, stop)
-    for lo, hi in zip(starts.tolist(), stops.tolist(), strict=True):
+    runs = list(zip(starts.tolist(), stops.tolist(), strict=True))
+    runs = [r for r in runs if r[0] >= after] + [r for r in runs if r[0] < after]
+    for lo, hi in runs:
         if lo == 0 or hi == i.size or hi - lo < 2:
             continue  # cut by the edge of the capture, or a noise blip
         seg = i[lo:hi]

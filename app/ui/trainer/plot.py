@@ -27,6 +27,7 @@ OVERLAYS = ("#00e5ff", "#ff4fd8", "#7dff5a")   # cyan, magenta, green
 POS_FILL = (255, 196, 0, 70)
 NEG_FILL = (79, 195, 255, 80)
 ANNOT = "#ffffff"
+GRID = "#1e2631"
 FLIP = "#ff6e6e"
 RAMP = "#7dff5a"
 EVENT = "#c9a7ff"
@@ -72,6 +73,35 @@ def format_charge(uc: float) -> str:
     return f"{uc:+.{digits}f} µC".replace("-", "−")
 
 
+def _nice_ceiling(x: float) -> float:
+    """The next of 1, 1.5, 2, 3, 5, 7.5 x 10^n at or above ``x`` (a steady voltage axis)."""
+    if not (math.isfinite(x) and x > 0):
+        return 1.0
+    base = 10.0 ** math.floor(math.log10(x))
+    for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0):
+        if m * base >= x * (1 - 1e-9):
+            return m * base
+    return 10.0 * base
+
+
+def _grid_steps(lo: float, hi: float, about: int) -> np.ndarray:
+    """Round positions (1, 2, 5 x 10^n apart) inside [lo, hi], about ``about`` of them."""
+    span = hi - lo
+    if not (math.isfinite(span) and span > 0):
+        return np.zeros(0)
+    raw = span / about
+    base = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * base for m in (1.0, 2.0, 5.0, 10.0) if m * base >= raw)
+    first = math.ceil(lo / step) * step
+    return np.arange(first, hi + 1e-9 * span, step)
+
+
+def _tick(v: float) -> str:
+    """A tick label without float noise: 0.1 not 0.1000000001, 150 not 150.0."""
+    text = f"{v:.6g}"
+    return "0" if text in ("-0", "0") else text.replace("-", "−")
+
+
 def _has_data(y: np.ndarray) -> bool:
     return bool(np.isfinite(y).any())
 
@@ -82,7 +112,6 @@ class StudioPlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.presentation = False
-        pg.setConfigOptions(antialias=True)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(BACKGROUND)
         lay = QVBoxLayout(self)
@@ -97,18 +126,26 @@ class StudioPlot(QWidget):
             p.setMenuEnabled(False)
             p.hideButtons()
             p.setMouseEnabled(x=False, y=False)
-            p.showGrid(x=True, y=True, alpha=0.18)
+            p.showGrid(x=False, y=False)
             p.getViewBox().setDefaultPadding(0.0)
         self.cplot.setLabel("left", "current (µA)", color=FOREGROUND)
         self.vplot.setLabel("left", "voltage (V)", color=VOLTAGE)
         self.cplot.getAxis("left").enableAutoSIPrefix(False)
         self.cplot.getAxis("bottom").setStyle(showValues=False)   # the voltage plot's axis
         self.vplot.getAxis("left").enableAutoSIPrefix(False)
+        self.vplot.getAxis("bottom").enableAutoSIPrefix(False)   # ticks are set in ms or s
         self.legend = self.cplot.addLegend(offset=(10, 10), labelTextColor=FOREGROUND,
                                            brush=pg.mkBrush(11, 15, 20, 225),
                                            pen=pg.mkPen("#5c6773"))
         self.legend.setZValue(100)
 
+        # grid: one solid path per plot (pyqtgraph's alpha-blended grid costs ~20 ms a frame)
+        self.grids = []
+        for p in (self.cplot, self.vplot):
+            g = pg.PlotCurveItem(pen=pg.mkPen(GRID, width=1), connect="pairs")
+            g.setZValue(-10)
+            p.addItem(g, ignoreBounds=True)
+            self.grids.append(g)
         cp = self.cplot
         self.zero_line = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#5c6773", width=1))
         cp.addItem(self.zero_line, ignoreBounds=True)
@@ -172,6 +209,7 @@ class StudioPlot(QWidget):
             item.setVisible(False)
         self.annotations: Annotations | None = None
         self._frame: Frame | None = None
+        self._ranges: tuple | None = None
         self.set_presentation(False)
 
     # ---------------------------------------------------------------- appearance
@@ -186,7 +224,8 @@ class StudioPlot(QWidget):
         label_css = {"font-size": f"{size}pt", "color": FOREGROUND}
         self._label_css = label_css
         self._x_label = getattr(self, "_x_label", "time in sweep")
-        self.vplot.setLabel("bottom", self._x_label, units="s", **label_css)
+        self.vplot.setLabel("bottom", f"{self._x_label} (s)", **label_css)
+        self._ranges = None
         for p in (self.cplot, self.vplot):
             for name in ("left", "bottom"):
                 ax = p.getAxis(name)
@@ -200,9 +239,12 @@ class StudioPlot(QWidget):
         font = QFont()
         font.setPointSize(22 if on else 11)
         font.setBold(True)
-        for t in (self.period_text, self.amp_text, self.qpos_text, self.qneg_text,
-                  self.net_text, self.ramp_text):
+        for t in (self.period_text, self.amp_text, self.net_text, self.ramp_text):
             t.setFont(font)
+        qfont = QFont(font)
+        qfont.setPointSize(18 if on else 11)   # inside the shaded phase: must fit
+        for t in (self.qpos_text, self.qneg_text):
+            t.setFont(qfont)
         for line in self.flip_lines + self.event_lines:
             line.label.setFont(font)
         width = 5 if on else 2
@@ -238,16 +280,20 @@ class StudioPlot(QWidget):
                 c.setVisible(True)
             else:
                 c.setVisible(False)
-        x0, x1 = f.x_range
-        self.cplot.setXRange(x0, x1, padding=0)
-        a = max(f.y_amplitude, 1.0)
-        self.cplot.setYRange(-1.45 * a, 1.45 * a, padding=0)
-        with np.errstate(invalid="ignore"):
-            vmax = float(np.nanmax(np.abs(f.voltage))) if np.isfinite(f.voltage).any() else 1
-        self.vplot.setYRange(-1.15 * max(vmax, 0.1), 1.15 * max(vmax, 0.1), padding=0)
         if f.x_label != self._x_label:
             self._x_label = f.x_label
-            self.vplot.setLabel("bottom", f.x_label, units="s", **self._label_css)
+            self._ranges = None
+        a = max(f.y_amplitude, 1.0)
+        with np.errstate(invalid="ignore"):
+            vmax = float(np.nanmax(np.abs(f.voltage))) if _has_data(f.voltage) else 1.0
+        vmax = 1.15 * max(vmax, 0.1)
+        ranges = (f.x_range, round(1.45 * a, 1), _nice_ceiling(vmax))
+        if ranges != self._ranges:   # axes repaint only when their range really changes
+            self._ranges = ranges
+            self.cplot.setXRange(*f.x_range, padding=0)
+            self.cplot.setYRange(-ranges[1], ranges[1], padding=0)
+            self.vplot.setYRange(-ranges[2], ranges[2], padding=0)
+            self._draw_grid(f.x_range, ranges[1], ranges[2])
         for k, line in enumerate(self.event_lines):
             if k < len(f.events):
                 t, text = f.events[k]
@@ -259,6 +305,26 @@ class StudioPlot(QWidget):
                 line.setVisible(False)
         if legend_changed:
             self._rebuild_legend(f)
+
+    def _draw_grid(self, x_range: tuple[float, float], y_c: float, y_v: float) -> None:
+        """Grid lines and axis ticks at the same round values (ms below 2 s across)."""
+        x0, x1 = x_range
+        xs = _grid_steps(x0, x1, 10)
+        in_ms = (x1 - x0) < 2.0 and x0 == 0.0   # a sweep in ms; session time in s
+        unit = "ms" if in_ms else "s"
+        self.vplot.getAxis("bottom").setTicks([[(x, _tick(x * 1e3 if in_ms else x))
+                                                for x in xs]])
+        self.cplot.getAxis("bottom").setTicks([[(x, "") for x in xs]])
+        self.vplot.setLabel("bottom", f"{self._x_label} ({unit})", **self._label_css)
+        for g, plot, ylim, about in ((self.grids[0], self.cplot, y_c, 8),
+                                     (self.grids[1], self.vplot, y_v, 4)):
+            ys = _grid_steps(-ylim, ylim, about)
+            plot.getAxis("left").setTicks([[(y, _tick(y)) for y in ys]])
+            px = np.repeat(xs, 2)
+            py = np.tile([-ylim, ylim], xs.size)
+            qx = np.tile([x0, x1], ys.size)
+            qy = np.repeat(ys, 2)
+            g.setData(np.concatenate([px, qx]), np.concatenate([py, qy]))
 
     def _rebuild_legend(self, f: Frame) -> None:
         self.legend.clear()

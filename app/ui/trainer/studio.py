@@ -43,7 +43,7 @@ from app.teaching.ideal import OverlayError, Overlays, describe, ideal_trace, va
 from app.teaching.replay import SLIDER_STEPS, SPEEDS, Recording, Timeline
 from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot
 
-FRAME_MS = 50            # repaint timer
+FRAME_MS = 80            # repaint timer (~12 fps: the sweep stands still, see _live_frame)
 ANNOTATE_EVERY_S = 0.4   # annotations are recomputed at most this often
 COLUMNS = 1600           # min/max columns the curves are reduced to
 PRESENTATION_WINDOW_S = 10.0
@@ -88,6 +88,7 @@ class WaveformStudio(QWidget):
         self.annotations: Annotations | None = None
         self.frames_drawn = 0
         self._pending: dict[int, str] = {}   # request id -> what it was
+        self._last_block: tuple[int, int] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
         self._last_tick = time.monotonic()
@@ -277,7 +278,14 @@ class WaveformStudio(QWidget):
                 (lk.command_failed, self._command_failed)]
 
     def samples_received(self, block: SampleBlock) -> None:
-        """Store a block of live samples (drawn by the repaint timer)."""
+        """Store a block of live samples (drawn by the repaint timer).
+
+        The same block delivered twice (set_link and a forwarding window both connected)
+        is ignored instead of restarting the buffer."""
+        key = (block.first_index, len(block))
+        if key == self._last_block:
+            return
+        self._last_block = key
         self.ring.append(block)
         self._dirty = True
 
@@ -599,7 +607,7 @@ class WaveformStudio(QWidget):
                 self.play_button.setText("Play")
             self._sync_slider()
             self._dirty = True
-        if self.frozen or not self._dirty:
+        if self.frozen or not self._dirty or not self.isVisible():
             return
         frame, t0, fs, cur, volt = (self._replay_frame() if self.recording is not None
                                     else self._live_frame())
