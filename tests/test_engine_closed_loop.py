@@ -1,8 +1,9 @@
 """Closed loop, no Qt: the session machine drives the simulator's firmware model
 (app.device.firmware) message by message. Hypothesis mixes operator actions, limit
-changes, probe lifts, cable pulls and time; the *firmware's* output must never rise
-above the machine's binding limit, and must be off within the ramp (or the watchdog)
-after the console turned it off."""
+changes, probe lifts, cable pulls, lost commands and time; the *firmware's* output must
+never rise above the machine's binding limit, and must be off within the ramp (or the
+watchdog) after the console turned it off. After a lost command (the link reports "no
+answer" after 500 ms) the console has RECOVERY_S more to make the device safe."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ MSG = {CommandKind.START: MsgType.START, CommandKind.PAUSE: MsgType.PAUSE,
        CommandKind.ESTOP: MsgType.ESTOP, CommandKind.RESET: MsgType.RESET}
 DRIVING = (DeviceState.RAMP_UP, DeviceState.RUNNING, DeviceState.RAMP_DOWN)
 WATCHDOG_GRACE_S = 0.7  # firmware watchdog 0.5 s + one loop step
+NO_ANSWER_S = 0.5  # the link's command timeout
+RECOVERY_S = 1.2  # after "no answer", the console has this long to make the device safe
 
 
 class Loop:
@@ -77,12 +80,20 @@ class Loop:
         self.off_since: float | None = 0.0
         self.off_ramp_s = 0.0
         self.last_level = 0.0
+        self.drop_next = False  # the next command is lost on the wire
+        self._unanswered: list[tuple[float, CommandKind]] = []
+        self.relaxed_until = -1.0  # checks wait while the console recovers from a loss
         self.fw.receive(Hello(0), self.now)
         self.pump()
 
     # machine -> firmware
     def _send(self, cmd) -> None:
         if not self.plugged:
+            return
+        if self.drop_next:  # lost: the link reports "no answer" after 500 ms
+            self.drop_next = False
+            self._unanswered.append((self.now + NO_ANSWER_S, cmd.kind))
+            self.relaxed_until = max(self.relaxed_until, self.now + NO_ANSWER_S + RECOVERY_S)
             return
         self._rid += 1
         if cmd.kind is CommandKind.SET_OUTPUT:
@@ -140,6 +151,9 @@ class Loop:
                 self.fw.receive(Heartbeat(), self.now)  # the console's tick feeds the watchdog
             else:
                 self.fw.advance(self.now)
+            for due, kind in [u for u in self._unanswered if u[0] <= self.now]:
+                self._unanswered.remove((due, kind))
+                self.feed(CommandRefused(kind, "no answer within 500 ms"))
             self.feed(Tick(self.now))
             self.check()
 
@@ -147,6 +161,9 @@ class Loop:
         fw, m = self.fw, self.m
         ceiling = m.ceiling_ua if m.step is not None else 0.0
         driving = fw.state in DRIVING and fw.level_ua > 1e-6
+        if self.now < self.relaxed_until:
+            self.last_level = max(self.last_level, fw.level_ua if driving else 0.0)
+            return
         if self.plugged and fw.state in (DeviceState.RAMP_UP, DeviceState.RUNNING):
             # the device's setpoint is never above the binding limit while it drives
             assert fw.settings.amplitude_ua <= ceiling + 1e-6, (fw.settings, ceiling, m.state)
@@ -154,7 +171,8 @@ class Loop:
             # the level only rises while it is at or under the binding limit
             assert fw.level_ua <= max(ceiling, self.last_level) + 1e-6, (fw.level_ua, ceiling)
         if self.off_since is not None and not m.output_on:
-            deadline = self.off_since + self.off_ramp_s + WATCHDOG_GRACE_S
+            deadline = max(self.off_since + self.off_ramp_s + WATCHDOG_GRACE_S,
+                           self.relaxed_until)
             if self.now > deadline:
                 assert not driving, (f"output still on {self.now - self.off_since:.2f} s after "
                                      f"the console turned it off", fw.state, m.state)
@@ -187,7 +205,7 @@ PROGRAMS = [
 actions = st.one_of(
     st.sampled_from(["start", "start", "pause", "resume", "resume", "stop", "estop", "reset",
                      "up", "up", "up", "down", "skip", "back", "repeat", "lift", "place",
-                     "unplug", "replug"]),
+                     "unplug", "replug", "drop"]),
     st.tuples(st.just("client_limit"),
               st.one_of(st.none(), st.floats(0.0, 600.0, allow_nan=False))),
     st.tuples(st.just("clinic"), st.floats(20.0, 700.0), st.floats(20.0, 300.0)),
@@ -216,6 +234,8 @@ def test_firmware_output_stays_within_the_binding_limit_and_goes_off(program, se
             loop.fw.set_contact(False)
         elif action == "place":
             loop.fw.set_contact(True)
+        elif action == "drop":
+            loop.drop_next = True
         elif action == "unplug":
             loop.unplug()
         elif action == "replug":
@@ -231,6 +251,7 @@ def test_firmware_output_stays_within_the_binding_limit_and_goes_off(program, se
             loop.advance(action[1])
         loop.check()
     # Whatever happened, a stop (or, failing that, an emergency stop) ends the output.
+    loop.drop_next = False
     loop.replug()
     loop.feed(Stop())
     loop.advance(2.5)
@@ -259,3 +280,40 @@ def test_a_normal_session_runs_the_program_to_the_end_on_the_firmware():
     # steps leaves about a second of one sign per step: clearly not zero).
     assert loop.m.charge.net_uc == pytest.approx(loop.fw.net_charge_uc, abs=0.5)
     assert abs(loop.m.charge.net_uc) > 10
+
+
+def running_loop() -> Loop:
+    loop = Loop()
+    loop.feed(ChooseClient("c", None, True))
+    loop.feed(LoadProgram(PROGRAMS[1]))  # manual, 20 s
+    loop.advance(0.2)
+    loop.feed(SelectZone("masseter_l"))
+    loop.feed(Start())
+    loop.advance(1.0)
+    assert loop.fw.state is DeviceState.RUNNING
+    return loop
+
+
+def test_a_lost_lower_setting_pauses_the_device_when_unanswered():
+    loop = running_loop()
+    # Chosen before the zone: the eye-area limit set the start level; a higher zone
+    # ceiling later does not raise it by itself.
+    assert loop.fw.settings.amplitude_ua == 200.0
+    loop.drop_next = True
+    loop.feed(SetClientLimit(100.0))
+    assert loop.fw.settings.amplitude_ua == 200.0  # never arrived
+    loop.advance(0.7)  # the link gives up after 0.5 s; the console pauses the device
+    assert loop.m.state.value == "paused"
+    assert loop.fw.state is DeviceState.PAUSED
+    assert loop.fw.level_ua == 0.0
+
+
+def test_a_lost_pause_ends_in_an_emergency_stop():
+    loop = running_loop()
+    loop.drop_next = True
+    loop.feed(Pause())
+    loop.advance(0.3)
+    assert loop.fw.state is DeviceState.RUNNING  # the PAUSE never arrived
+    loop.advance(0.6)
+    assert loop.fw.state is DeviceState.ESTOPPED
+    assert loop.m.state.value == "device_fault"

@@ -134,6 +134,7 @@ EXPECTED: dict[S, dict[str, S]] = {
     S.CONTACT_LOST: {**LATCHING, "stop": S.RAMPING_DOWN, "link_lost": S.LINK_LOST},
     S.LINK_LOST: {**LATCHING, "reset": S.IDLE, "nak_estop": S.LINK_LOST},
     S.DEVICE_FAULT: {**LATCHING, "status_watchdog": S.DEVICE_FAULT,
+                     "status_estopped": S.DEVICE_FAULT, "ev_estop": S.DEVICE_FAULT,
                      "status_fault": S.DEVICE_FAULT, "ev_watchdog": S.DEVICE_FAULT,
                      "ev_fault": S.DEVICE_FAULT, "reset": S.READY},
     S.ESTOPPED: {**LATCHING, "status_watchdog": S.ESTOPPED, "status_fault": S.ESTOPPED,
@@ -433,3 +434,29 @@ def test_a_device_driving_outside_a_session_is_emergency_stopped():
     out = m.handle(StatusReceived(status(DeviceState.RUNNING)))
     assert [c.kind for c in out.commands] == [CommandKind.ESTOP]
     assert "driving output outside a session" in out.alarms[0]
+
+
+def test_a_lost_pause_is_caught_and_emergency_stopped():
+    m = machine_in(S.RUNNING)
+    m.handle(Tick(0.0))
+    m.handle(Pause())
+    m.handle(StatusReceived(status(DeviceState.RUNNING)))  # stale or lost PAUSE?
+    m.handle(Tick(0.3))
+    assert m.state is S.PAUSED  # a stale status is tolerated for a moment
+    m.handle(StatusReceived(status(DeviceState.RUNNING)))
+    out = m.handle(Tick(0.6))
+    assert m.state is S.DEVICE_FAULT
+    assert [c.kind for c in out.commands] == [CommandKind.ESTOP]
+    assert "kept driving" in out.alarms[0]
+
+
+def test_a_stale_running_status_after_pause_is_tolerated():
+    m = machine_in(S.RUNNING)
+    m.handle(Tick(0.0))
+    m.handle(Pause())
+    m.handle(StatusReceived(status(DeviceState.RUNNING)))
+    m.handle(Tick(0.1))
+    m.handle(StatusReceived(status(DeviceState.PAUSED)))
+    for t in range(2, 20):
+        m.handle(Tick(t / 10))
+    assert m.state is S.PAUSED

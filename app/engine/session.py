@@ -254,6 +254,7 @@ OPERATOR_INPUTS = (ChooseClient, ClearClient, SetClientLimit, LoadProgram, Selec
 DEVICE_INPUTS = (LinkConnected, LinkLost, StatusReceived, DeviceEventReceived, CommandRefused)
 
 MAX_TICK_S = 1.0  # a longer gap between ticks counts as this much (the GUI was blocked)
+DISAGREE_S = 0.5  # the device still drives this long after our PAUSE: ESTOP
 
 
 # ----------------------------------------------------------------------------- machine
@@ -289,6 +290,8 @@ class SessionMachine:
         self._phase_s = 0.0  # time spent in RAMPING_UP / RAMPING_DOWN / awaiting reset
         self._awaiting_reset = False
         self._awaiting_reset_s = 0.0
+        self._device_reported: DeviceState | None = None  # the last state the device reported
+        self._disagree_s = 0.0  # how long the device has driven while we want output off
         self._out = Output()
 
     # ------------------------------------------------------------------ queries
@@ -735,6 +738,7 @@ class SessionMachine:
 
     def _device_state(self, dstate: DeviceState, faults: Fault = Fault.NONE) -> bool:
         """React to the device's reported state; False if the machine latched."""
+        self._device_reported = dstate
         if self._awaiting_reset:
             if dstate.latched or faults:
                 return True  # a status from before our RESET took effect
@@ -754,7 +758,8 @@ class SessionMachine:
                                         "stopped answering. Reset when it is safe.")
             return False
         if dstate is DeviceState.ESTOPPED:
-            if self.state is not SessionState.ESTOPPED:
+            # In device_fault we usually sent that ESTOP ourselves: stay, one alarm is enough.
+            if self.state not in (SessionState.ESTOPPED, SessionState.DEVICE_FAULT):
                 self._latch(SessionState.ESTOPPED, "emergency stop on the device")
                 self._alarm("Emergency stop on the device: output off.")
             return False
@@ -884,6 +889,19 @@ class SessionMachine:
             self._awaiting_reset_s += dt
             if self._awaiting_reset_s > self.clinic.confirm_timeout_s:
                 self._awaiting_reset = False  # the next latched status counts again
+        if (self.state in (SessionState.PAUSED, SessionState.CONTACT_LOST)
+                and self._device_reported in (DeviceState.RAMP_UP, DeviceState.RUNNING)):
+            # Paused here, driving there: a status from before our PAUSE lasts ~0.1 s;
+            # longer, the PAUSE was lost.
+            self._disagree_s += dt
+            if self._disagree_s > DISAGREE_S:
+                why = (f"the device kept driving {DISAGREE_S:g} s after output was paused "
+                       "here")
+                self._latch(SessionState.DEVICE_FAULT, why, send_estop=True)
+                self._alarm(f"{why[0].upper()}{why[1:]}: emergency stop sent.")
+                return
+        else:
+            self._disagree_s = 0.0
         step = self.step
         if self.state in (SessionState.RAMPING_UP, SessionState.RAMPING_DOWN):
             self._phase_s += dt
