@@ -42,7 +42,7 @@ from app.scope.core.buffer import DEFAULT_CAPACITY, SampleRing
 from app.scope.core.capture import Capture, capture_from_samples, write_csv
 from app.scope.core.envelope import envelopes
 from app.scope.core.mask import MaskSettings, MaskTester, mask_bounds
-from app.scope.core.measure import MEASUREMENTS, Statistics, measure
+from app.scope.core.measure import MEASUREMENTS, Statistics, measure, measure_arrays
 from app.scope.core.trigger import (
     Edge,
     SweepAcquirer,
@@ -1001,6 +1001,4 @@ class ScopeWidget(QWidget):
 
 
 def measure_freq(current: np.ndarray, sample_rate: float) -> float:
-    from app.scope.core.measure import measure_arrays
-
     return measure_arrays(current, current, sample_rate).get("frequency_hz", float("nan"))
