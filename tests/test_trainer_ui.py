@@ -211,7 +211,8 @@ def test_overlays_at_most_three_with_a_legend(studio, tmp_path):
     assert not studio.add_overlay(OutputSettings(Waveform.SINE, 2.0))
     assert "At most 3" in studio.status.text()
     redraw(studio)
-    legend = [label.text for _, label in studio.plot.legend.items]
+    legend = studio.plot.legend_entries
+    assert "Delivered" not in legend   # nothing delivered yet: not in the legend
     assert "Square 10 Hz alternating (flip 2 s)" in legend
     assert "Sine 10 Hz biphasic" in legend
     assert all(c.isVisible() for c in studio.plot.overlay_curves)

@@ -14,8 +14,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from app.device.waveform import Waveform
 from app.teaching.annotations import Annotations
 
 BACKGROUND = "#0b0f14"
@@ -28,6 +29,7 @@ POS_FILL = (255, 196, 0, 70)
 NEG_FILL = (79, 195, 255, 80)
 ANNOT = "#ffffff"
 GRID = "#1e2631"
+TEXT_BG = (0, 0, 0, 190)   # behind annotation text: legible over a dense waveform
 FLIP = "#ff6e6e"
 RAMP = "#7dff5a"
 EVENT = "#c9a7ff"
@@ -84,6 +86,12 @@ def _nice_ceiling(x: float) -> float:
     return 10.0 * base
 
 
+def ramp_name(a: Annotations) -> str:
+    """"ramp" (output start) or "burst ramp-up" (the BURST envelope rising)."""
+    burst = a.commanded is not None and a.commanded.waveform == Waveform.BURST
+    return "burst ramp-up" if burst else "ramp"
+
+
 def _grid_steps(lo: float, hi: float, about: int) -> np.ndarray:
     """Round positions (1, 2, 5 x 10^n apart) inside [lo, hi], about ``about`` of them."""
     span = hi - lo
@@ -134,10 +142,13 @@ class StudioPlot(QWidget):
         self.cplot.getAxis("bottom").setStyle(showValues=False)   # the voltage plot's axis
         self.vplot.getAxis("left").enableAutoSIPrefix(False)
         self.vplot.getAxis("bottom").enableAutoSIPrefix(False)   # ticks are set in ms or s
-        self.legend = self.cplot.addLegend(offset=(10, 10), labelTextColor=FOREGROUND,
-                                           brush=pg.mkBrush(11, 15, 20, 225),
-                                           pen=pg.mkPen("#5c6773"))
-        self.legend.setZValue(100)
+        # the legend is a line of text above the plot: it never hides the waveform
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        self.legend.setStyleSheet(f"background: {BACKGROUND}; padding: 4px 8px;")
+        lay.insertWidget(0, self.legend)
+        self.legend_entries: list[str] = []
 
         # grid: one solid path per plot (pyqtgraph's alpha-blended grid costs ~20 ms a frame)
         self.grids = []
@@ -178,16 +189,16 @@ class StudioPlot(QWidget):
         self.period_ticks = pg.PlotCurveItem(pen=pg.mkPen(ANNOT, width=1), connect="pairs")
         self.period_arrows = [pg.ArrowItem(angle=a, headLen=14, tipAngle=35, pen=apen,
                                            brush=ANNOT) for a in (0, 180)]
-        self.period_text = pg.TextItem(color=ANNOT, anchor=(0.5, 1.0))
+        self.period_text = pg.TextItem(color=ANNOT, anchor=(0.5, 1.0), fill=TEXT_BG)
         self.amp_line = pg.PlotCurveItem(pen=apen)
         self.amp_arrow = pg.ArrowItem(angle=90, headLen=14, tipAngle=35, pen=apen, brush=ANNOT)
-        self.amp_text = pg.TextItem(color=ANNOT, anchor=(0.0, 0.5))
-        self.qpos_text = pg.TextItem(color=DELIVERED, anchor=(0.5, 0.5))
-        self.qneg_text = pg.TextItem(color=VOLTAGE, anchor=(0.5, 0.5))
-        self.net_text = pg.TextItem(color=ANNOT, anchor=(1.0, 1.0), fill=pg.mkBrush(0, 0, 0, 170))
+        self.amp_text = pg.TextItem(color=ANNOT, anchor=(0.0, 0.5), fill=TEXT_BG)
+        self.qpos_text = pg.TextItem(color=DELIVERED, anchor=(0.5, 0.5), fill=TEXT_BG)
+        self.qneg_text = pg.TextItem(color=VOLTAGE, anchor=(0.5, 0.5), fill=TEXT_BG)
+        self.net_text = pg.TextItem(color=ANNOT, anchor=(1.0, 1.0), fill=TEXT_BG)
         self.ramp_line = pg.PlotCurveItem(pen=pg.mkPen(RAMP, width=3,
                                                        style=Qt.PenStyle.DashLine))
-        self.ramp_text = pg.TextItem(color=RAMP, anchor=(1.0, 1.0))
+        self.ramp_text = pg.TextItem(color=RAMP, anchor=(1.0, 1.0), fill=TEXT_BG)
         self.flip_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(FLIP, width=2,
                                                                   style=Qt.PenStyle.DashLine),
                                            label="", labelOpts={"position": 0.93,
@@ -254,7 +265,7 @@ class StudioPlot(QWidget):
         self.voltage_curve.setPen(pg.mkPen(VOLTAGE, width=max(2, width - 1)))
         for c, colour in zip(self.overlay_curves, OVERLAYS, strict=True):
             c.setPen(pg.mkPen(colour, width=width - 1 if on else 2))
-        self.legend.setLabelTextSize(f"{size}pt")
+        self._legend_size = size
         self.glw.ci.layout.setRowStretchFactor(1, 1)
         if self._frame is not None:
             self._rebuild_legend(self._frame)
@@ -327,13 +338,20 @@ class StudioPlot(QWidget):
             g.setData(np.concatenate([px, qx]), np.concatenate([py, qy]))
 
     def _rebuild_legend(self, f: Frame) -> None:
-        self.legend.clear()
+        entries: list[tuple[str, str, str]] = []   # (colour, line, name)
         if _has_data(f.delivered):
-            self.legend.addItem(self.delivered_curve, "Delivered")
+            entries.append((DELIVERED, "━━", "Delivered"))
         if f.ideal is not None:
-            self.legend.addItem(self.ideal_curve, "Ideal (commanded)")
+            entries.append((IDEAL, "╍╍", "Ideal (commanded)"))
         for k, (name, _) in enumerate(f.overlays):
-            self.legend.addItem(self.overlay_curves[k], name)
+            entries.append((OVERLAYS[k], "━━", name))
+        self.legend_entries = [name for _, _, name in entries]
+        size = getattr(self, "_legend_size", 11)
+        self.legend.setText(
+            f"<span style='font-size:{size}pt; color:{FOREGROUND}'>" + "&nbsp;&nbsp;&nbsp; ".join(
+                f"<span style='color:{c}'><b>{line}</b></span>&nbsp;{name}"
+                for c, line, name in entries) + "</span>")
+        self.legend.setVisible(bool(entries))
 
     def clear_annotations(self) -> None:
         self.annotations = None
@@ -411,7 +429,11 @@ class StudioPlot(QWidget):
             r = a.ramp
             sign = 1 if a.positive_phase is not None or a.negative_phase is None else -1
             self.ramp_line.setData([r.t_start, r.t_end], [0.0, sign * r.level_ua])
-            self.ramp_text.setText(f"ramp {r.duration_s:.2f} s")
+            self.ramp_text.setText(f"{ramp_name(a)} {r.duration_s:.2f} s")
+            # label left of the ramp's top, or right of it when that is near the left edge
+            near_left = f is not None and (r.t_end - f.x_range[0]) < 0.2 * (
+                f.x_range[1] - f.x_range[0])
+            self.ramp_text.setAnchor((0.0, 1.0) if near_left else (1.0, 1.0))
             self.ramp_text.setPos(r.t_end, sign * 1.05 * r.level_ua)
             self._show(self.ramp_line, self.ramp_text)
         else:

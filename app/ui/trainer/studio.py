@@ -35,13 +35,13 @@ from PySide6.QtWidgets import (
 
 from app.device.protocol import Info, Nak, SimOp
 from app.device.samples import SampleBlock
-from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.device.waveform import BURST_CYCLE_S, OutputSettings, Polarity, Waveform
 from app.scope.core.buffer import SampleRing
 from app.scope.core.envelope import envelopes
 from app.teaching.annotations import Annotations, annotate
 from app.teaching.ideal import OverlayError, Overlays, describe, ideal_trace, validate
 from app.teaching.replay import SLIDER_STEPS, SPEEDS, Recording, Timeline
-from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot
+from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
 FRAME_MS = 80            # repaint timer (~12 fps: the sweep stands still, see _live_frame)
 ANNOTATE_EVERY_S = 0.4   # annotations are recomputed at most this often
@@ -759,8 +759,10 @@ class WaveformStudio(QWidget):
             row("Polarity flips in view", str(len(a.flips))),
         ]
         if a.ramp is not None:
-            rows.append(row("Ramp", num(a.ramp.duration_s, ".2f", "s"),
-                            num(cmd.ramp_s, "g", "s") if cmd else ""))
+            burst = cmd is not None and cmd.waveform == Waveform.BURST
+            set_s = (BURST_CYCLE_S / 4 if burst else cmd.ramp_s) if cmd else math.nan
+            rows.append(row(ramp_name(a).capitalize(), num(a.ramp.duration_s, ".2f", "s"),
+                            num(set_s, "g", "s") if cmd else ""))
         notes = "".join(f"<br><i>{n}</i>" for n in a.notes)
         self.readout.setText("<table width='100%'>" + "".join(rows) + "</table>" + notes)
 
