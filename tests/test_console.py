@@ -24,6 +24,14 @@ def console(qtbot, tmp_path):
     device.close()
 
 
+@pytest.fixture
+def bench(console):
+    """The console on the technician's bench (PIN checked in its own test)."""
+    console.workspaces["technician"].require_pin = False
+    assert console.switch_workspace("technician")
+    return console
+
+
 def _wait_state(qtbot, window, state, timeout=5000):
     qtbot.waitUntil(lambda: window.device.state == state, timeout=timeout)
 
@@ -34,7 +42,8 @@ def test_live_data_and_status_bar(console):
     assert console.device.info.sample_rate > 0
 
 
-def test_esc_is_an_emergency_stop(qtbot, console):
+def test_esc_is_an_emergency_stop(qtbot, bench):
+    console = bench
     link = console.device.link
     console.output.amplitude.setValue(200)
     console.output.ramp.setValue(0.2)
@@ -54,7 +63,8 @@ def test_esc_is_an_emergency_stop(qtbot, console):
     _wait_state(qtbot, console, DeviceState.IDLE)
 
 
-def test_refused_command_is_shown(qtbot, console):
+def test_refused_command_is_shown(qtbot, bench):
+    console = bench
     from app.device.waveform import OutputSettings
 
     with qtbot.waitSignal(console.device.link.command_answered, timeout=3000):
@@ -63,9 +73,10 @@ def test_refused_command_is_shown(qtbot, console):
     assert "1500" in console.output.message.text() or "range" in console.output.message.text()
 
 
-def test_close_stops_output_first(qtbot, console, monkeypatch):
+def test_close_stops_output_first(qtbot, bench, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
+    console = bench
     console.output.start_button.click()
     _wait_state(qtbot, console, DeviceState.RAMP_UP)
     sent = []
@@ -77,3 +88,30 @@ def test_close_stops_output_first(qtbot, console, monkeypatch):
     console.close()
     assert sent == ["estop"]
     assert console.device.link is None
+
+
+def test_bench_output_is_lent_and_returned_to_the_desk(qtbot, bench):
+    """The treatment desk does not stop the bench's output while the device is lent to it,
+    and takes the device back, output off, when the practitioner returns."""
+    console = bench
+    desk = console.workspaces["practitioner"]
+    assert desk.controller.machine.device_lent
+    console.output.ramp.setValue(0.1)
+    console.output.start_button.click()
+    _wait_state(qtbot, console, DeviceState.RUNNING)
+    assert desk.controller.state.value != "device_fault"
+    assert console.switch_workspace("practitioner")
+    _wait_state(qtbot, console, DeviceState.IDLE)
+    qtbot.waitUntil(lambda: not desk.controller.machine.device_lent, timeout=3000)
+    assert desk.controller.state.value in ("idle", "ready")
+
+
+def test_technician_workspace_needs_the_pin(qtbot, console, monkeypatch):
+    from app.ui.technician.pin_dialog import PinDialog
+
+    asked = []
+    monkeypatch.setattr(PinDialog, "request_access",
+                        staticmethod(lambda guard, parent=None: asked.append(1) or False))
+    assert not console.switch_workspace("technician")
+    assert asked == [1]
+    assert console.current_workspace().name == "practitioner"

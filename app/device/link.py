@@ -708,6 +708,7 @@ class DeviceLink(QObject):
         self._logging = False
         self._id_lock = threading.Lock()
         self._next_id = 1
+        self.heartbeats_suspended = False
 
     # -- properties ----------------------------------------------------------------------
 
@@ -835,8 +836,13 @@ class DeviceLink(QObject):
     def feed_watchdog(self) -> None:
         """Keep heartbeats going for another 300 ms; call it every 100 ms from a QTimer in
         the GUI thread, so a frozen GUI ends in the firmware watchdog turning output off."""
-        if self._worker is not None:
+        if self._worker is not None and not self.heartbeats_suspended:
             self._worker.feed()
+
+    def suspend_heartbeats(self, suspended: bool) -> None:
+        """Ignore every feed_watchdog() while suspended (the technician's watchdog test):
+        heartbeats stop within 300 ms, whoever else keeps feeding."""
+        self.heartbeats_suspended = suspended
 
     # -- worker → owner ------------------------------------------------------------------
 

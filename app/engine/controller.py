@@ -39,6 +39,7 @@ from app.engine.session import (
     EmergencyStop,
     IntensityDown,
     IntensityUp,
+    LendDevice,
     LinkConnected,
     LinkLost,
     LoadProgram,
@@ -142,6 +143,11 @@ class SessionController(QObject):
 
     def set_client_limit(self, limit_ua: float | None) -> None:
         self.handle(SetClientLimit(limit_ua))
+
+    def lend_device(self, lent: bool, to: str = "") -> bool:
+        """Let another workspace drive the device outside a session (False: refused)."""
+        self.handle(LendDevice(lent, to))
+        return self.machine.device_lent == lent
 
     def load_program(self, program: Program) -> None:
         self.handle(LoadProgram(program))

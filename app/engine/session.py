@@ -185,6 +185,15 @@ class Reset:
 
 
 @dataclass(frozen=True, slots=True)
+class LendDevice:
+    """Another workspace (technician's bench, trainer's studio) takes the device for output
+    outside a treatment session (``lent``), or gives it back. Refused during a session."""
+
+    lent: bool
+    to: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class IntensityUp:
     pass
 
@@ -292,6 +301,7 @@ class SessionMachine:
         self._awaiting_reset_s = 0.0
         self._device_reported: DeviceState | None = None  # the last state the device reported
         self._disagree_s = 0.0  # how long the device has driven while we want output off
+        self.device_lent = False  # another workspace drives the device (no session here)
         self._out = Output()
 
     # ------------------------------------------------------------------ queries
@@ -468,6 +478,16 @@ class SessionMachine:
         return self._out
 
     # operator -----------------------------------------------------------
+
+    def _on_LendDevice(self, e: LendDevice) -> None:
+        if e.lent == self.device_lent:
+            return
+        if e.lent and self.state in ACTIVE:
+            self._notice("a treatment session is under way: the device stays with it")
+            return
+        self.device_lent = e.lent
+        self._record("device", f"device lent to the {e.to} workspace" if e.lent
+                     else "device back with the treatment desk", lent=e.lent)
 
     def _on_ChooseClient(self, e: ChooseClient) -> None:
         if self.state not in (SessionState.IDLE, SessionState.READY, SessionState.COMPLETE):
@@ -763,7 +783,8 @@ class SessionMachine:
                 self._latch(SessionState.ESTOPPED, "emergency stop on the device")
                 self._alarm("Emergency stop on the device: output off.")
             return False
-        if dstate in (DeviceState.RAMP_UP, DeviceState.RUNNING) and not self.output_on:
+        if (dstate in (DeviceState.RAMP_UP, DeviceState.RUNNING) and not self.output_on
+                and not self.device_lent):
             if self.state.latched:
                 # e.g. reconnected within the watchdog time, or our ESTOP was lost: again.
                 self._command(CommandKind.ESTOP)

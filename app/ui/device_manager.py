@@ -82,6 +82,11 @@ class DeviceManager(QObject):
         self.info = None
         self.status = None
 
+    def set_watchdog_feeding(self, on: bool) -> None:
+        """Technician's watchdog test: stop (or resume) every heartbeat of this console."""
+        if self.link is not None:
+            self.link.suspend_heartbeats(not on)
+
     def _feed_watchdog(self) -> None:
         if self.link is not None:
             self.link.feed_watchdog()

@@ -43,8 +43,11 @@ def run_console(args: argparse.Namespace) -> int:
         print("error: --demo runs only on the built-in simulator, never on a real device "
               "(drop --port)", file=sys.stderr)
         return 2
+    store, store_error = open_records(args.database_url)
     device = DeviceManager()
-    window = MainWindow(device, console_settings())
+    window = MainWindow(device, console_settings(), store, store_error)
+    if args.screenshot:  # non-interactive: nobody can type a PIN; the picture is all it gives
+        window.workspaces["technician"].require_pin = False
     if args.workspace and not window.switch_workspace(args.workspace):
         print(f"error: could not open the {args.workspace} workspace", file=sys.stderr)
         return 2
@@ -59,6 +62,19 @@ def run_console(args: argparse.Namespace) -> int:
     app.aboutToQuit.connect(device.close)
     code = app.exec()
     return result["code"] or code
+
+
+def open_records(url: str | None):
+    """The client records store, or (None, why) — the console still opens without it."""
+    from app.store.database import StoreError
+    from app.store.runtime import start_store
+
+    try:
+        return start_store(url), ""
+    except StoreError as exc:
+        log.error("records store unavailable: %s", exc)
+        print(f"error: client records are unavailable: {exc}", file=sys.stderr)
+        return None, str(exc)
 
 
 def _arm_screenshot(window, path: Path, after_s: float, result: dict) -> None:

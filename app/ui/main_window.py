@@ -20,6 +20,7 @@ from app import APP_NAME
 from app.device.protocol import Ack, DeviceState, Event, EventCode, Info, Nak, Status
 from app.device.samples import SampleBlock
 from app.device.stats import LinkStats
+from app.engine.session import ACTIVE
 from app.ui import style
 from app.ui.device_manager import DeviceManager
 from app.ui.workspaces import Workspace, build_workspaces
@@ -33,13 +34,16 @@ class MainWindow(QMainWindow):
     live_data_seen = Signal()  # first samples shown after a (re)connect
     workspace_changed = Signal(str)
 
-    def __init__(self, device: DeviceManager, settings: QSettings) -> None:
+    def __init__(self, device: DeviceManager, settings: QSettings, store=None,
+                 store_error: str = "") -> None:
         super().__init__()
         self.device = device
         self.settings = settings
+        self.store = store
         self._link = None
         self._samples_seen = 0
         self.demo_mode = False  # simulator only: start output once connected
+        self._return_device = False  # give the device back to the desk once output is off
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
 
@@ -56,8 +60,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.workspaces: dict[str, Workspace] = {}
-        for ws in build_workspaces(self):
+        for ws in build_workspaces(self, store, store_error):
             self.workspaces[ws.name] = ws
+            if hasattr(ws, "message"):
+                ws.message.connect(lambda text, kind: self.show_alarm(
+                    text, "estop" if kind == "alarm" else "info"))
             self.stack.addWidget(ws)
             ws.restore_layout(settings)
         technician = self.workspaces["technician"]
@@ -73,7 +80,7 @@ class MainWindow(QMainWindow):
         self.estop_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
         self.estop_shortcut.activated.connect(self.emergency_stop)
         self.pause_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
-        self.pause_shortcut.activated.connect(self.output.pause_button.click)
+        self.pause_shortcut.activated.connect(lambda: self.current_workspace().toggle_pause())
 
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(500)
@@ -141,6 +148,8 @@ class MainWindow(QMainWindow):
         if link is None:
             self._show_disconnected("closed")
             return
+        for ws in self.workspaces.values():
+            ws.attach_link(link)
         link.connected.connect(self._on_connected)
         link.disconnected.connect(self._on_disconnected)
         link.samples_received.connect(self._on_samples)
@@ -153,6 +162,8 @@ class MainWindow(QMainWindow):
         """ESTOP to the device first, then show it: never waits on anything."""
         if self._link is not None:
             self._link.estop()
+        for ws in self.workspaces.values():
+            ws.emergency_stop_sent()
         self.show_alarm("EMERGENCY STOP — output off. Press “Reset device” to continue.")
         self.state_label.setText(style.pill("EMERGENCY STOP", style.ALARM))
 
@@ -193,6 +204,8 @@ class MainWindow(QMainWindow):
         self.output.set_device_state(DeviceState.IDLE, connected=False)
 
     def _on_samples(self, block: SampleBlock) -> None:
+        for ws in self.workspaces.values():
+            ws.recording_samples(block)
         self.current_workspace().samples_received(block)
         self._samples_seen += len(block)
         if self._samples_seen == len(block):
@@ -200,6 +213,12 @@ class MainWindow(QMainWindow):
 
     def _on_status(self, st: Status) -> None:
         self.output.set_device_state(st.state, connected=True)
+        if self._return_device and not st.state.output_possible \
+                and st.state != DeviceState.PAUSED:
+            self._return_device = False
+            desk = self.workspaces.get("practitioner")
+            if getattr(desk, "controller", None) is not None:
+                desk.controller.lend_device(False)
         colour = {DeviceState.RUNNING: style.OK, DeviceState.RAMP_UP: style.OK,
                   DeviceState.RAMP_DOWN: style.WARN, DeviceState.PAUSED: style.WARN,
                   DeviceState.CONTACT_LOST: style.ALARM}.get(
@@ -280,10 +299,35 @@ class MainWindow(QMainWindow):
         ws = self.workspaces.get(name)
         if ws is None:
             return False
-        if ws is not self.current_workspace() and not ws.may_enter(self):
+        current = self.current_workspace()
+        if ws is current:
+            return True
+        desk = self.workspaces.get("practitioner")
+        ctl = getattr(desk, "controller", None)
+        if ws is not desk and ctl is not None and ctl.state in ACTIVE:
+            self.show_alarm("A treatment session is under way: stop it before leaving the "
+                            "treatment desk.", kind="info")
             self._check_current_action()
             return False
-        self.current_workspace().leave()
+        if not ws.may_enter(self):
+            self._check_current_action()
+            return False
+        if current is not None:
+            current.leave()
+        if ctl is not None:
+            if ws is desk:
+                # Output the bench or studio started is stopped; the desk takes the device
+                # back once it reports no output.
+                st = self.device.state
+                if self._link is not None and st is not None and (
+                        st.output_possible or st == DeviceState.PAUSED):
+                    self._link.stop_output()
+                    self._return_device = True
+                else:
+                    ctl.lend_device(False)
+            else:
+                self._return_device = False
+                ctl.lend_device(True, ws.name)
         self.stack.setCurrentWidget(ws)
         ws.enter()
         self._check_current_action()
@@ -305,6 +349,8 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
         start = self.settings.value("window/workspace", "practitioner")
+        if start == "technician":  # never ask for the PIN before the window is even shown
+            start = "practitioner"
         if not (isinstance(start, str) and self.switch_workspace(start)):
             self.switch_workspace(next(iter(self.workspaces)))
 
@@ -322,4 +368,11 @@ class MainWindow(QMainWindow):
         for ws in self.workspaces.values():
             ws.save_layout(self.settings)
         self.device.close()  # ESTOP first, then the link and the simulator
+        for ws in self.workspaces.values():
+            ws.shutdown()
+        if self.store is not None:
+            if not self.store.close(10.0):
+                QMessageBox.warning(self, APP_NAME, "Some records could not be written to "
+                                    f"the database ({self.store.info.url}).")
+            self.store = None
         event.accept()

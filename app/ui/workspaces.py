@@ -59,6 +59,21 @@ class Workspace(QMainWindow):
     def device_connected(self, info: Info) -> None:
         """A device (re)connected."""
 
+    def attach_link(self, link) -> None:
+        """The console's device link (created once; it reconnects by itself)."""
+
+    def recording_samples(self, block: SampleBlock) -> None:
+        """Every sample block, whichever workspace is visible (for recordings)."""
+
+    def emergency_stop_sent(self) -> None:
+        """The main window has just sent ESTOP to the device."""
+
+    def toggle_pause(self) -> None:
+        """Space: pause or resume the output this workspace controls."""
+
+    def shutdown(self) -> None:
+        """The console is closing; output has already been stopped."""
+
     def save_layout(self, settings: QSettings) -> None:
         settings.setValue(f"workspace/{self.name}/state", self.saveState())
 
@@ -69,18 +84,38 @@ class Workspace(QMainWindow):
 
 
 class TechnicianWorkspace(Workspace):
-    """The bench: the full oscilloscope and manual output control."""
+    """The bench: oscilloscope, device and link, frame log, calibration, self-test, clinic
+    limits, and manual output. Entered with the technician PIN."""
 
     name = "technician"
     title = "Technician"
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: QSettings, set_watchdog_feeding=None,
+                 parent: QWidget | None = None) -> None:
+        from app.service.pin import PinGuard, QSettingsStore
+        from app.ui.technician.bench import TechnicianBench
+
         super().__init__(parent)
+        self.pin_guard = PinGuard(QSettingsStore(settings))
+        self.require_pin = True
         self.scope = ScopeWidget()
-        self.setCentralWidget(self.scope)
+        self.bench = TechnicianBench(None, settings, set_watchdog_feeding)
+        self.bench.tabs.insertTab(0, self.scope, "Oscilloscope")
+        self.bench.tabs.setCurrentIndex(0)
+        self.setCentralWidget(self.bench)
         self.output = OutputPanel()
         self.output_dock = self.add_dock("Manual output", self.output,
                                          Qt.DockWidgetArea.RightDockWidgetArea, "output")
+
+    def may_enter(self, window: QWidget) -> bool:
+        if not self.require_pin:
+            return True
+        from app.ui.technician.pin_dialog import PinDialog
+
+        return PinDialog.request_access(self.pin_guard, window)
+
+    def attach_link(self, link) -> None:
+        self.bench.set_link(link)
 
     def samples_received(self, block: SampleBlock) -> None:
         self.scope.append(block)
@@ -94,6 +129,21 @@ class TechnicianWorkspace(Workspace):
     def leave(self) -> None:
         self.scope.clear()
 
+    def toggle_pause(self) -> None:
+        self.output.pause_button.click()
 
-def build_workspaces(window: QWidget) -> list[Workspace]:
-    return [TechnicianWorkspace(window)]
+
+def build_workspaces(window, store=None, store_error: str = "") -> list[Workspace]:
+    """The practitioner's desk, the trainer's studio and the technician's bench."""
+    from app.service.clinic_limits import load_clinic_settings
+    from app.ui.practitioner import PractitionerWorkspace
+
+    practitioner = PractitionerWorkspace(store, store_error, window)
+    technician = TechnicianWorkspace(window.settings, window.device.set_watchdog_feeding,
+                                     window)
+    clinic, problems = load_clinic_settings(window.settings)
+    practitioner.set_clinic_settings(clinic)
+    for problem in problems:
+        practitioner.message.emit(f"Clinic settings: {problem} (default used)", "alarm")
+    technician.bench.clinic_settings_changed.connect(practitioner.set_clinic_settings)
+    return [practitioner, technician]

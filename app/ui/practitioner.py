@@ -1,0 +1,335 @@
+"""The practitioner's treatment desk: client, screening, program, face map, intensity, stop.
+
+Every output decision goes through the engine's :class:`SessionController` (layered
+limits, session state machine); every fact it records goes to the store through
+:class:`SessionRecorder` and the store's single writer. This module only arranges and
+connects the views.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.device.protocol import Info
+from app.device.samples import SampleBlock
+from app.engine.controller import SessionController
+from app.engine.programs import Program, ProgramError, load_library
+from app.engine.recorder import SessionRecorder
+from app.engine.session import ACTIVE, EmergencyStop, SessionState
+from app.engine.zones import zone_states_for_run
+from app.scope.widget import ScopeWidget
+from app.store.models import Outcome
+from app.store.runtime import RunningStore
+from app.store.services import get_client, session_detail, session_history, treatment_gate
+from app.ui import style
+from app.ui.face_map import FaceMapWidget
+from app.ui.guided_run import GuidedRunPanel
+from app.ui.limits_panel import LimitsPanel
+from app.ui.records.bridge import RecordsStore
+from app.ui.records.panel import RecordsPanel
+from app.ui.workspaces import Workspace
+
+log = logging.getLogger(__name__)
+
+
+class PractitionerWorkspace(Workspace):
+    """Face map in the centre; client, guided run, limits and a small scope around it."""
+
+    name = "practitioner"
+    title = "Practitioner"
+    message = Signal(str, str)  # text, kind ("alarm" | "info") for the main window's banner
+
+    def __init__(self, store: RunningStore | None, store_error: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.controller: SessionController | None = None
+        self.recorder: SessionRecorder | None = None
+        self.client_id: int | None = None
+        self.clinic = None  # ClinicSettings from the technician's bench (None: defaults)
+        self.programs: dict[str, Program] = {}
+        self._zone_seconds: dict[str, float] = defaultdict(float)
+
+        # centre: header (client, program, contact) above the face map
+        self.client_label = QLabel("No client chosen")
+        self.client_label.setStyleSheet("font-size:16px;font-weight:700")
+        self.screening_label = QLabel()
+        self.contact_label = QLabel()
+        self.program_box = QComboBox()
+        self.program_box.setMinimumWidth(240)
+        self.program_box.setToolTip("Treatment program for this session")
+        self.history_button = QPushButton("Show history")
+        self.history_button.setCheckable(True)
+        self.history_button.setToolTip("Heat map of how long each zone was treated "
+                                       "in this client's past sessions")
+        self.history_button.toggled.connect(self._toggle_history)
+        self.face = FaceMapWidget()
+        self.face.zone_selected.connect(self._zone_selected)
+
+        head = QHBoxLayout()
+        who = QVBoxLayout()
+        who.addWidget(self.client_label)
+        who.addWidget(self.screening_label)
+        head.addLayout(who, 1)
+        head.addWidget(self.contact_label)
+        head.addSpacing(16)
+        head.addWidget(QLabel("Program"))
+        head.addWidget(self.program_box)
+        head.addWidget(self.history_button)
+        treatment = QWidget()
+        lay = QVBoxLayout(treatment)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.addLayout(head)
+        lay.addWidget(self.face, 1)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(treatment, "Treatment")
+        self.setCentralWidget(self.tabs)
+
+        # left: the client records (or why they are unavailable)
+        if store is not None:
+            self.records_store = RecordsStore(store.engine, store.writer,
+                                              store.info.default_operator_id, parent=self)
+            self.records = RecordsPanel(self.records_store)
+            self.records.client_chosen.connect(self.choose_client)
+            self.records_store.error_occurred.connect(lambda t: self.message.emit(t, "alarm"))
+            records_widget: QWidget = self.records
+        else:
+            self.records_store = None
+            self.records = None
+            records_widget = QLabel(f"Client records are unavailable:\n{store_error}\n\n"
+                                    "Treatments cannot be recorded, so output is disabled.")
+            records_widget.setWordWrap(True)
+            records_widget.setStyleSheet(f"color:{style.ALARM};padding:12px")
+        self.tabs.addTab(records_widget, "Clients && records")
+
+        # right + bottom are filled when the link arrives (they need the controller)
+        self.scope = ScopeWidget(compact=True)
+        self.scope_dock = self.add_dock("Delivered output", self.scope,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea, "scope")
+        self.guided: GuidedRunPanel | None = None
+        self.limits: LimitsPanel | None = None
+        self._load_programs()
+        self.program_box.currentIndexChanged.connect(self._program_chosen)
+        self._show_client(None)
+
+    # ------------------------------------------------------------------ wiring
+
+    def attach_link(self, link) -> None:
+        """Create the session controller on the device link (once per link)."""
+        if self.controller is not None or link is None:
+            return
+        self.controller = SessionController(link, self.clinic, parent=self)
+        ctl = self.controller
+        self.guided = GuidedRunPanel(ctl)
+        self.limits = LimitsPanel(ctl)
+        right = QWidget()
+        v = QVBoxLayout(right)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.guided)
+        v.addWidget(self.limits)
+        v.addStretch(1)
+        self.session_dock = self.add_dock("Treatment", right,
+                                          Qt.DockWidgetArea.RightDockWidgetArea, "treatment")
+        ctl.state_changed.connect(self._on_state)
+        ctl.step_changed.connect(self._on_step)
+        ctl.alarm.connect(lambda t: self.message.emit(t, "alarm"))
+        link.connected.connect(self._on_connected)
+        if self.store is not None:
+            writer = self.store.writer
+            self.recorder = SessionRecorder(writer, self.store.info.training_client_id,
+                                            training=True,
+                                            operator_id=self.store.info.default_operator_id)
+            ctl.record_emitted.connect(self.recorder.on_record)
+        self._program_chosen()
+        if self.store is not None and self.client_id is None:
+            # Start on the training client: a real client is chosen from the list.
+            self.choose_client(self.store.info.training_client_id)
+
+    def set_clinic_settings(self, clinic) -> None:
+        """The clinic's limits (technician workspace): the engine applies them at once."""
+        self.clinic = clinic
+        if self.controller is not None:
+            self.controller.update_clinic(clinic)
+
+    def _on_connected(self, info: Info) -> None:
+        if self.recorder is not None:
+            self.recorder.set_device(info.serial, info.firmware)
+        self.scope.set_device_info(info)
+
+    # ------------------------------------------------------------------ client & program
+
+    def choose_client(self, client_id: int) -> None:
+        """The practitioner picked a client: check the gate, then hand it to the engine."""
+        if self.store is None or self.controller is None:
+            return
+        if self.controller.state in ACTIVE:
+            self.message.emit("Finish or stop the running session before changing client.",
+                              "info")
+            return
+        gate = treatment_gate(self.store.engine, client_id)
+        record = get_client(self.store.engine, client_id)
+        self.client_id = client_id
+        if self.recorder is not None and not self.recorder.recording:
+            self.recorder.client_id = client_id
+            self.recorder.training = gate.is_training
+        self.controller.choose_client(str(client_id), limit_ua=gate.current_limit_ua,
+                                      screening_passed=gate.allowed, training=gate.is_training)
+        self._show_client(record, gate)
+        self.tabs.setCurrentIndex(0)
+        if self.history_button.isChecked():
+            self._toggle_history(True)
+
+    def _show_client(self, record, gate=None) -> None:
+        if record is None:
+            self.client_label.setText("No client chosen")
+            self.screening_label.setText("Choose a client on the “Clients & records” tab.")
+            return
+        name = "Training head (demo)" if gate is not None and gate.is_training else record.name
+        self.client_label.setText(name)
+        if gate is None:
+            return
+        if gate.allowed:
+            limit = (f" · own limit {gate.current_limit_ua:.0f} µA"
+                     if gate.current_limit_ua else "")
+            self.screening_label.setText(style.pill("CLEARED", style.OK) + limit)
+        else:
+            reasons = "; ".join(getattr(r, "text", str(r)) for r in gate.reasons[:3])
+            self.screening_label.setText(
+                style.pill(str(gate.status).upper().replace("_", " "), style.ALARM)
+                + f" {reasons} — output is blocked")
+
+    def _load_programs(self) -> None:
+        try:
+            library = load_library()
+        except ProgramError as exc:
+            self.message.emit(str(exc), "alarm")
+            return
+        self.programs = {p.id: p for p in library.programs}
+        self.program_box.clear()
+        for p in library.programs:
+            self.program_box.addItem(p.name, p.id)
+        idx = self.program_box.findData("full_face_lift")
+        self.program_box.setCurrentIndex(max(idx, 0))
+        for err in library.errors:
+            self.message.emit(str(err), "alarm")
+
+    def _program_chosen(self, *_: object) -> None:
+        if self.controller is None:
+            return
+        program = self.programs.get(self.program_box.currentData())
+        if program is None:
+            return
+        if self.controller.state in ACTIVE:
+            return
+        self.controller.load_program(program)
+        if self.recorder is not None:
+            self.recorder.set_program(program.id)
+        self._zone_seconds.clear()
+        self._paint_steps()
+
+    # ------------------------------------------------------------------ session following
+
+    def _sync_reference(self) -> None:
+        settings = self.controller.machine.settings() if self.controller else None
+        if settings is not None and settings != self.scope.settings:
+            self.scope.set_reference(settings)
+
+    def _on_state(self, state: SessionState) -> None:
+        self._sync_reference()
+        view = self.controller.guided_view() if self.controller else None
+        if self.recorder is not None:
+            self.recorder.on_state(state, program_finished=bool(view and view.finished))
+        self.program_box.setEnabled(state not in ACTIVE)
+        if self.records is not None:
+            self.records.setEnabled(state not in ACTIVE)
+        self._paint_steps()
+
+    def _on_step(self, view) -> None:
+        if view is None or self.controller is None:
+            return
+        self._sync_reference()
+        program = self.programs.get(view.program_id)
+        if program is not None and self.recorder is not None:
+            step = program.steps[view.step_index]
+            self.recorder.on_step(view.step_index, ",".join(view.zones) or "manual",
+                                  {"step": step.name, **step.to_json()}, step.duration_s)
+        self._paint_steps()
+
+    def _paint_steps(self) -> None:
+        """Zone states from the program's progress: done before, active now, pending after."""
+        if self.controller is None:
+            return
+        view = self.controller.guided_view()
+        program = self.programs.get(view.program_id) if view else None
+        if view is None or program is None:
+            self.face.set_zone_states({})
+            return
+        running = self.controller.state in ACTIVE or view.finished
+        current = view.step_index if running else None
+        self.face.set_zone_states(zone_states_for_run([st.zones for st in program.steps],
+                                                      current, finished=view.finished))
+        step = program.steps[view.step_index]
+        if self.controller.state in ACTIVE and not view.finished:
+            self.face.set_active(view.zones or None, step.direction)
+        else:
+            self.face.set_active(None)
+
+    def _zone_selected(self, zone_id: str) -> None:
+        if self.controller is not None and self.controller.state not in ACTIVE:
+            self.controller.select_zone(zone_id)
+
+    def _toggle_history(self, on: bool) -> None:
+        if not on or self.store is None or self.client_id is None:
+            self.face.clear_heatmap()
+            return
+        seconds: dict[str, float] = defaultdict(float)
+        sessions = session_history(self.store.engine, self.client_id)
+        for s in sessions:
+            detail = session_detail(self.store.engine, s.id)
+            for step in detail.steps if detail else ():
+                zones = [z for z in step.zone.split(",") if z and z != "manual"]
+                for z in zones:
+                    seconds[z] += (step.actual_s or 0.0) / 60.0
+        self.face.set_heatmap(dict(seconds),
+                              f"minutes treated over {len(sessions)} session(s)")
+
+    # ------------------------------------------------------------------ workspace hooks
+
+    def samples_received(self, block: SampleBlock) -> None:
+        self.scope.append(block)
+
+    def recording_samples(self, block: SampleBlock) -> None:
+        """Every block, visible or not: the session's recording must not have holes."""
+        if self.recorder is not None:
+            self.recorder.on_samples(block)
+
+    def reference_changed(self, settings) -> None:
+        self.scope.set_reference(settings)
+
+    def emergency_stop_sent(self) -> None:
+        if self.controller is not None:
+            self.controller.handle(EmergencyStop(already_sent=True))
+
+    def toggle_pause(self) -> None:
+        if self.controller is not None:
+            self.controller.toggle_pause()
+
+    def shutdown(self) -> None:
+        """The console is closing (output already stopped): close the session record."""
+        if self.recorder is not None and self.recorder.recording:
+            self.recorder.close(Outcome.STOPPED)
+        if self.controller is not None:
+            self.controller.shutdown()
