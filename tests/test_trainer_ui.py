@@ -126,6 +126,24 @@ def test_apply_start_stop_and_load_go_through_the_link(qtbot, studio):
         studio.set_load(2_000.0)
 
 
+def test_start_and_stop_can_go_through_the_console_instead(studio):
+    link = FakeLink()
+    studio.set_link(link)
+    started, stopped = [], []
+    studio.set_output_handlers(started.append, lambda: stopped.append(True))
+    s = OutputSettings(Waveform.SQUARE, 5.0, 80.0, Polarity.BIPHASIC, 2.0, 1.0)
+    studio.set_controls(s)
+    studio.start_button.click()
+    studio.stop_button.click()
+    assert started == [s]
+    assert stopped == [True]
+    assert link.calls == []          # nothing went around the console
+    assert studio.settings == s      # and the ideal is what was asked for
+    studio.set_output_handlers(None, None)
+    studio.stop_button.click()
+    assert link.calls == [("stop_output",)]
+
+
 def test_refused_command_is_shown_in_words(qtbot, studio):
     link = FakeLink()
     link.refuse = "start_output"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -89,6 +90,8 @@ class WaveformStudio(QWidget):
         self.frames_drawn = 0
         self._pending: dict[int, str] = {}   # request id -> what it was
         self._last_block: tuple[int, int] | None = None
+        self._start_handler: Callable[[OutputSettings], object] | None = None
+        self._stop_handler: Callable[[], object] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
         self._last_tick = time.monotonic()
@@ -373,7 +376,24 @@ class WaveformStudio(QWidget):
             self._send("apply the settings", self.link.set_output, s)
         return True
 
+    def set_output_handlers(self, start: Callable[[OutputSettings], object] | None,
+                            stop: Callable[[], object] | None) -> None:
+        """Route Start/Stop through the console (e.g. a session on the training client,
+        with its limits and recording) instead of straight to the link. ``None``: the link.
+        Apply still sends the settings to the link so the ideal and the device agree."""
+        self._start_handler, self._stop_handler = start, stop
+
     def start_output(self) -> None:
+        if self._start_handler is not None:
+            s = self.current_settings()
+            try:
+                validate(s)
+            except ValueError as exc:
+                self._say(f"Not started: {exc}")
+                return
+            self.set_reference(s)
+            self._start_handler(s)
+            return
         if self.link is None:
             self._say("No device: cannot start output. Connect the device (or the simulator) "
                       "first.")
@@ -383,6 +403,9 @@ class WaveformStudio(QWidget):
 
     def stop_output(self) -> None:
         """Ramped stop. (The emergency stop is the main window's, on Esc.)"""
+        if self._stop_handler is not None:
+            self._stop_handler()
+            return
         self._send("stop output", self.link.stop_output if self.link else None)
 
     def set_load(self, ohms: float | None) -> None:
