@@ -159,3 +159,17 @@ def test_property_numbers_match_measurements_and_commanded(freq, amp, wave, pol)
     assert a.net_charge_uc == m["net_charge_uc"]
     assert a.period_s == m["period_s"]
     assert a.charge_per_phase_uc == pytest.approx(charge_per_phase_uc(s), rel=0.03)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(st.floats(-1e4, 1e4), st.just(float("nan"))),
+                       min_size=0, max_size=400),
+       freq=st.sampled_from([None, 1.0, 50.0, 2000.0]))
+def test_property_any_samples_give_annotations_never_an_exception(values, freq):
+    i = np.array(values, dtype=np.float64)
+    s = None if freq is None else OutputSettings(Waveform.SQUARE, freq, 100.0,
+                                                 Polarity.ALTERNATING, 0.01, 0.0)
+    a = annotate(0.0, 1000.0, i, i * 0.01, s)
+    assert a.amplitude_ua >= 0 or math.isnan(a.amplitude_ua)
+    for phase in (a.positive_phase, a.negative_phase):
+        assert phase is None or phase[0] < phase[1]
