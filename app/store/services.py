@@ -252,6 +252,15 @@ def session_history(engine: Engine, client_id: int) -> list[SessionSummary]:
         return _summaries(s, TreatmentSession.client_id == client_id)
 
 
+def recent_sessions(engine: Engine, limit: int = 50) -> list[SessionSummary]:
+    """The most recent sessions of every client (newest first), e.g. to pick a replay."""
+    with Session(engine) as s:
+        newest = select(TreatmentSession.id).order_by(TreatmentSession.started_at.desc(),
+                                                      TreatmentSession.id.desc()).limit(limit)
+        rows = _summaries(s, TreatmentSession.id.in_(newest.scalar_subquery()))
+    return sorted(rows, key=lambda r: (r.started_at, r.id), reverse=True)
+
+
 def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
     """A session by id or uid, with its steps and events."""
     with Session(engine) as s:

@@ -150,6 +150,10 @@ class MainWindow(QMainWindow):
             return
         for ws in self.workspaces.values():
             ws.attach_link(link)
+        desk = self.workspaces.get("practitioner")
+        current = self.current_workspace()
+        if getattr(desk, "controller", None) is not None and current is not desk:
+            desk.controller.lend_device(True, current.name)
         link.connected.connect(self._on_connected)
         link.disconnected.connect(self._on_disconnected)
         link.samples_received.connect(self._on_samples)
@@ -190,7 +194,7 @@ class MainWindow(QMainWindow):
         self.output.set_device_state(DeviceState.IDLE, connected=True)
         self.apply_settings(self.output.settings())
         if self.demo_mode and self.device.simulator is not None:
-            self._link.start_output()
+            QTimer.singleShot(300, self.current_workspace().demo_start)
 
     def _on_disconnected(self, reason: str) -> None:
         self._show_disconnected(reason)

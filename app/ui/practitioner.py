@@ -327,6 +327,10 @@ class PractitionerWorkspace(Workspace):
         if self.controller is not None:
             self.controller.toggle_pause()
 
+    def demo_start(self) -> None:
+        if self.controller is not None and self.controller.state == SessionState.READY:
+            self.controller.start()
+
     def shutdown(self) -> None:
         """The console is closing (output already stopped): close the session record."""
         if self.recorder is not None and self.recorder.recording:

@@ -74,6 +74,9 @@ class Workspace(QMainWindow):
     def shutdown(self) -> None:
         """The console is closing; output has already been stopped."""
 
+    def demo_start(self) -> None:
+        """--demo on the simulator: start output the way this workspace's user would."""
+
     def save_layout(self, settings: QSettings) -> None:
         settings.setValue(f"workspace/{self.name}/state", self.saveState())
 
@@ -132,11 +135,15 @@ class TechnicianWorkspace(Workspace):
     def toggle_pause(self) -> None:
         self.output.pause_button.click()
 
+    def demo_start(self) -> None:
+        self.output.start_button.click()
+
 
 def build_workspaces(window, store=None, store_error: str = "") -> list[Workspace]:
     """The practitioner's desk, the trainer's studio and the technician's bench."""
     from app.service.clinic_limits import load_clinic_settings
     from app.ui.practitioner import PractitionerWorkspace
+    from app.ui.trainer_workspace import TrainerWorkspace
 
     practitioner = PractitionerWorkspace(store, store_error, window)
     technician = TechnicianWorkspace(window.settings, window.device.set_watchdog_feeding,
@@ -146,4 +153,6 @@ def build_workspaces(window, store=None, store_error: str = "") -> list[Workspac
     for problem in problems:
         practitioner.message.emit(f"Clinic settings: {problem} (default used)", "alarm")
     technician.bench.clinic_settings_changed.connect(practitioner.set_clinic_settings)
-    return [practitioner, technician]
+    trainer = TrainerWorkspace(store, window)
+    trainer.studio.set_amplitude_cap(clinic.max_current_ua, "clinic maximum")
+    return [practitioner, trainer, technician]
