@@ -195,18 +195,18 @@ class StudioPlot(QWidget):
         self.amp_text = pg.TextItem(color=ANNOT, anchor=(0.0, 0.5), fill=TEXT_BG)
         self.qpos_text = pg.TextItem(color=DELIVERED, anchor=(0.5, 0.5), fill=TEXT_BG)
         self.qneg_text = pg.TextItem(color=VOLTAGE, anchor=(0.5, 0.5), fill=TEXT_BG)
-        self.net_text = pg.TextItem(color=ANNOT, anchor=(1.0, 1.0), fill=TEXT_BG)
+        self.net_text = pg.TextItem(color=ANNOT, anchor=(0.0, 1.0), fill=TEXT_BG)
         self.ramp_line = pg.PlotCurveItem(pen=pg.mkPen(RAMP, width=3,
                                                        style=Qt.PenStyle.DashLine))
         self.ramp_text = pg.TextItem(color=RAMP, anchor=(1.0, 1.0), fill=TEXT_BG)
         self.flip_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(FLIP, width=2,
                                                                   style=Qt.PenStyle.DashLine),
-                                           label="", labelOpts={"position": 0.93,
+                                           label="", labelOpts={"position": 0.965,
                                                                 "color": FLIP,
                                                                 "fill": (0, 0, 0, 170)})
                            for _ in range(4)]
         self.event_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(EVENT, width=1),
-                                            label="", labelOpts={"position": 0.08,
+                                            label="", labelOpts={"position": 0.04,
                                                                  "color": EVENT,
                                                                  "fill": (0, 0, 0, 170)})
                             for _ in range(MAX_EVENT_LINES)]
@@ -409,18 +409,20 @@ class StudioPlot(QWidget):
             if a.commanded is not None:
                 cmd = f" (set {a.commanded.amplitude_ua:.0f})"
             self.amp_text.setText(f"peak {amp:.0f} µA{cmd}")
-            self.amp_text.setPos(x, sign * 1.07 * amp)
+            self.amp_text.setAnchor((0.0, 1.0) if sign > 0 else (0.0, 0.0))
+            self.amp_text.setPos(x, sign * 1.03 * amp)
             self._show(self.amp_line, self.amp_arrow, self.amp_text)
         else:
             self._hide(self.amp_line, self.amp_arrow, self.amp_text)
-        # net charge per period: a box in the bottom-right corner
+        # net charge per period: a box in the bottom-left corner (flip labels are at the
+        # top, event labels at the bottom, the period arrow and the peak in the middle)
         if f is not None and math.isfinite(a.net_charge_uc):
             bal = " (balanced)" if abs(a.net_charge_uc) < 0.02 * max(
                 abs(a.charge_per_phase_uc), 1e-9) else ""
             if a.flips:
                 bal += " — reverses at each polarity flip"
             self.net_text.setText(f"net charge / period: {format_charge(a.net_charge_uc)}{bal}")
-            self.net_text.setPos(f.x_range[1], -1.43 * scale)
+            self.net_text.setPos(f.x_range[0], -1.43 * scale)
             self.net_text.setVisible(True)
         else:
             self.net_text.setVisible(False)
@@ -430,11 +432,9 @@ class StudioPlot(QWidget):
             sign = 1 if a.positive_phase is not None or a.negative_phase is None else -1
             self.ramp_line.setData([r.t_start, r.t_end], [0.0, sign * r.level_ua])
             self.ramp_text.setText(f"{ramp_name(a)} {r.duration_s:.2f} s")
-            # label left of the ramp's top, or right of it when that is near the left edge
-            near_left = f is not None and (r.t_end - f.x_range[0]) < 0.2 * (
-                f.x_range[1] - f.x_range[0])
-            self.ramp_text.setAnchor((0.0, 1.0) if near_left else (1.0, 1.0))
-            self.ramp_text.setPos(r.t_end, sign * 1.05 * r.level_ua)
+            # label at the middle of the ramp, on its outer side (the wave lies inside)
+            self.ramp_text.setAnchor((1.0, 1.0) if sign > 0 else (1.0, 0.0))
+            self.ramp_text.setPos(0.5 * (r.t_start + r.t_end), sign * 0.5 * r.level_ua)
             self._show(self.ramp_line, self.ramp_text)
         else:
             self._hide(self.ramp_line, self.ramp_text)
