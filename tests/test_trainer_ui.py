@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from app.device.protocol import Nak, NakReason, SimOp
+from app.device.protocol import DeviceState, Fault, Nak, NakReason, SimOp, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings, Polarity, Waveform, charge_per_phase_uc
 from app.scope.core.measure import measure_arrays
@@ -142,6 +142,20 @@ def test_start_and_stop_can_go_through_the_console_instead(studio):
     studio.set_output_handlers(None, None)
     studio.stop_button.click()
     assert link.calls == [("stop_output",)]
+
+
+def test_output_state_is_shown_from_the_device_status(studio):
+    def status(state, compliance=False):
+        return Status(state, 80.0, 100.0, 20_000.0, True, compliance, Fault(0), 0.0, 0)
+
+    studio.status_received(status(DeviceState.RAMP_UP))
+    assert "OUTPUT ON · 80 µA (ramping up)" in studio.output_state.text()
+    studio.status_received(status(DeviceState.RUNNING, compliance=True))
+    assert "current limited" in studio.output_state.text()
+    studio.status_received(status(DeviceState.IDLE))
+    assert "output off" in studio.output_state.text()
+    studio.status_received(status(DeviceState.ESTOPPED))
+    assert "EMERGENCY STOP" in studio.output_state.text()
 
 
 def test_refused_command_is_shown_in_words(qtbot, studio):

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.device.protocol import Info, Nak, SimOp
+from app.device.protocol import DeviceState, Info, Nak, SimOp, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import BURST_CYCLE_S, OutputSettings, Polarity, Waveform
 from app.scope.core.buffer import SampleRing
@@ -42,6 +42,7 @@ from app.scope.core.envelope import envelopes
 from app.teaching.annotations import Annotations, annotate
 from app.teaching.ideal import OverlayError, Overlays, describe, ideal_trace, validate
 from app.teaching.replay import SLIDER_STEPS, SPEEDS, Recording, Timeline
+from app.ui.style import ALARM, MUTED, WARN, pill
 from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
 FRAME_MS = 80            # repaint timer (~12 fps: the sweep stands still, see _live_frame)
@@ -201,8 +202,11 @@ class WaveformStudio(QWidget):
         self.present_button = QPushButton("Presentation (F11)")
         self.present_button.setCheckable(True)
         self.present_button.toggled.connect(self.set_presentation)
+        self.output_state = QLabel(pill("no device", MUTED))
+        self.output_state.setTextFormat(Qt.TextFormat.RichText)
         bar = QHBoxLayout()
         bar.addWidget(self.title, 1)
+        bar.addWidget(self.output_state)
         for b in (self.start_button, self.stop_button, self.freeze_button,
                   self.present_button):
             bar.addWidget(b)
@@ -275,10 +279,42 @@ class WaveformStudio(QWidget):
 
     def _link_connections(self):
         lk = self.link
-        return [(lk.samples_received, self.samples_received),
-                (lk.connected, self.device_connected),
-                (lk.command_answered, self._command_answered),
-                (lk.command_failed, self._command_failed)]
+        pairs = [(lk.samples_received, self.samples_received),
+                 (lk.connected, self.device_connected),
+                 (lk.command_answered, self._command_answered),
+                 (lk.command_failed, self._command_failed)]
+        if hasattr(lk, "status_received"):
+            pairs.append((lk.status_received, self.status_received))
+        if hasattr(lk, "disconnected"):
+            pairs.append((lk.disconnected, self._disconnected))
+        return pairs
+
+    def status_received(self, status: Status) -> None:
+        """Show the device's output state beside the Start/Stop buttons."""
+        st = status.state
+        if st in (DeviceState.RAMP_UP, DeviceState.RUNNING, DeviceState.RAMP_DOWN):
+            text, colour = f"OUTPUT ON · {status.level_ua:.0f} µA", ALARM
+            if st == DeviceState.RAMP_UP:
+                text += " (ramping up)"
+            elif st == DeviceState.RAMP_DOWN:
+                text += " (ramping down)"
+        elif st == DeviceState.IDLE:
+            text, colour = "output off", MUTED
+        elif st == DeviceState.PAUSED:
+            text, colour = "paused", WARN
+        else:
+            text = {DeviceState.ESTOPPED: "EMERGENCY STOP (latched until reset)",
+                    DeviceState.CONTACT_LOST: "contact lost: output stopped",
+                    DeviceState.WATCHDOG: "watchdog stop: link was silent",
+                    DeviceState.FAULT: "device fault"}.get(st, st.name.lower())
+            colour = ALARM
+        if status.compliance:
+            text += " · at compliance: current limited"
+        self.output_state.setText(pill(text, colour))
+
+    def _disconnected(self, reason: str) -> None:
+        self.output_state.setText(pill("no device", MUTED))
+        self._say(f"Device disconnected: {reason}")
 
     def samples_received(self, block: SampleBlock) -> None:
         """Store a block of live samples (drawn by the repaint timer).
