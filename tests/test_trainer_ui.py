@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from app.device.protocol import DeviceState, Fault, Nak, NakReason, SimOp, Status
+from app.device.protocol import Ack, DeviceState, Fault, Nak, NakReason, SimOp, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings, Polarity, Waveform, charge_per_phase_uc
 from app.scope.core.measure import measure_arrays
@@ -49,8 +49,10 @@ class FakeLink(QObject):
         self.calls.append((name, *args))
         rid = len(self.calls)
         if self.refuse == name:
-            QTimer.singleShot(0, lambda: self.command_answered.emit(
-                rid, Nak(rid, 0, NakReason.NO_CONTACT, "probes lifted")))
+            answer = Nak(rid, 0, NakReason.OUT_OF_RANGE, "amplitude above 600 µA")
+        else:
+            answer = Ack(rid, 0)
+        QTimer.singleShot(0, lambda: self.command_answered.emit(rid, answer))
         return rid
 
     def set_output(self, settings):
@@ -113,7 +115,9 @@ def test_apply_start_stop_and_load_go_through_the_link(qtbot, studio):
     s = OutputSettings(Waveform.SINE, 25.0, 150.0, Polarity.ALTERNATING, 3.0, 0.5)
     studio.set_controls(s)
     studio.start_button.click()
-    assert link.calls[:2] == [("set_output", s), ("start_output",)]
+    assert link.calls == [("set_output", s)]     # START waits for the settings' ACK
+    qtbot.waitUntil(lambda: len(link.calls) == 2, timeout=2000)
+    assert link.calls == [("set_output", s), ("start_output",)]
     assert studio.settings == s
     studio.stop_button.click()
     assert link.calls[-1] == ("stop_output",)
@@ -158,15 +162,28 @@ def test_output_state_is_shown_from_the_device_status(studio):
     assert "EMERGENCY STOP" in studio.output_state.text()
 
 
-def test_refused_command_is_shown_in_words(qtbot, studio):
+def test_refused_settings_are_shown_in_words_and_output_is_not_started(qtbot, studio):
     link = FakeLink()
-    link.refuse = "start_output"
+    link.refuse = "set_output"
     studio.set_link(link)
     with qtbot.waitSignal(studio.message, timeout=2000,
                           check_params_cb=lambda m: "refused" in m) as got:
         studio.start_output()
-    assert got.args[0] == "The device refused to start output (no contact: probes lifted)."
+    assert got.args[0] == ("The device refused to apply the settings (out of range: "
+                           "amplitude above 600 µA). Output not started.")
     assert studio.status.text() == got.args[0]
+    assert [c[0] for c in link.calls] == ["set_output"]
+
+
+def test_stop_cancels_a_start_still_waiting_for_its_settings(qtbot, studio):
+    link = FakeLink()
+    studio.set_link(link)
+    studio.start_output()
+    studio.stop_output()
+    with qtbot.waitSignal(link.command_answered, timeout=2000):
+        pass
+    qtbot.waitUntil(lambda: not studio._pending.get(1), timeout=2000)
+    assert [c[0] for c in link.calls] == ["set_output", "stop_output"]
 
 
 def test_without_a_device_the_studio_says_so(studio):

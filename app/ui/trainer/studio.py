@@ -92,6 +92,8 @@ class WaveformStudio(QWidget):
         self._pending: dict[int, str] = {}   # request id -> what it was
         self._last_block: tuple[int, int] | None = None
         self._start_handler: Callable[[OutputSettings], object] | None = None
+        self._last_apply_id: int | None = None
+        self._start_after: int | None = None   # START waits for this SET_OUTPUT's ACK
         self._stop_handler: Callable[[], object] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
@@ -366,12 +368,21 @@ class WaveformStudio(QWidget):
 
     def _command_answered(self, rid: int, answer) -> None:
         what = self._pending.pop(rid, None)
+        start = rid == self._start_after
+        if start:
+            self._start_after = None
         if what is not None and isinstance(answer, Nak):
             detail = f": {answer.detail}" if answer.detail else ""
-            self._say(f"The device refused to {what} ({answer.reason.text}{detail}).")
+            self._say(f"The device refused to {what} ({answer.reason.text}{detail})."
+                      + (" Output not started." if start else ""))
+        elif start and self.link is not None:
+            self._send("start output", self.link.start_output)
 
     def _command_failed(self, rid: int, reason: str) -> None:
         what = self._pending.pop(rid, None)
+        if rid == self._start_after:
+            self._start_after = None
+            reason += " Output not started."
         if what is not None:
             self._say(f"Could not {what}: {reason}")
 
@@ -409,7 +420,7 @@ class WaveformStudio(QWidget):
         if self.link is None:
             self._say("Ideal waveform drawn. No device connected to send it to.")
         else:
-            self._send("apply the settings", self.link.set_output, s)
+            self._last_apply_id = self._send("apply the settings", self.link.set_output, s)
         return True
 
     def set_output_handlers(self, start: Callable[[OutputSettings], object] | None,
@@ -435,10 +446,13 @@ class WaveformStudio(QWidget):
                       "first.")
             return
         if self.apply():
-            self._send("start output", self.link.start_output)
+            # START only once the device has accepted these settings: never run old ones
+            # while the plot shows new ones
+            self._start_after = self._last_apply_id
 
     def stop_output(self) -> None:
         """Ramped stop. (The emergency stop is the main window's, on Esc.)"""
+        self._start_after = None   # a start still waiting for its settings is cancelled
         if self._stop_handler is not None:
             self._stop_handler()
             return
