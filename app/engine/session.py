@@ -732,6 +732,10 @@ class SessionMachine:
         self._record("device", "device connected", max_current_ua=e.limits.max_current_ua,
                      min_frequency_hz=e.limits.min_frequency_hz,
                      max_frequency_hz=e.limits.max_frequency_hz)
+        if self.state not in ACTIVE and self.step is not None:
+            # Without a device every ceiling was 0: the step's level, within the limits
+            # now known, is the target again (a program chosen before the device connected).
+            self.target_ua = self.decision(self.step.amplitude_ua).allowed_ua
         self._apply_limits()
         self._refresh_ready()
 
