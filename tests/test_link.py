@@ -323,7 +323,8 @@ def test_command_timeout_and_protocol_version(qtbot, make_link):
         with qtbot.waitSignal(link.connected, timeout=1500, raising=False) as again:
             pass
         assert not again.signal_triggered
-        assert dev.hellos == hellos
+        # At most the one HELLO that was already on the wire when the link gave up.
+        assert dev.hellos - hellos <= 1
 
 
 def test_estop_is_written_at_once_and_output_goes_to_zero(qtbot, simulator, make_link):
