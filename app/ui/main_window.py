@@ -305,6 +305,7 @@ class MainWindow(QMainWindow):
             return False
         current = self.current_workspace()
         if ws is current:
+            self._check_current_action()
             return True
         desk = self.workspaces.get("practitioner")
         ctl = getattr(desk, "controller", None)

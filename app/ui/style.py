@@ -29,6 +29,12 @@ QPushButton#estop:pressed { background: #8e0000; }
 QPushButton#primary { background: #1f6feb; color: white; font-weight: 600; }
 QPushButton#primary:disabled { background: #9db8e8; }
 QLabel#banner { padding: 6px 12px; border-radius: 4px; font-weight: 600; }
+QToolBar#toolbar_main { spacing: 4px; padding: 4px 8px; }
+QToolBar#toolbar_main QToolButton { font-size: 15px; font-weight: 600; padding: 8px 18px;
+    border: 1px solid #c9ced6; border-radius: 6px; background: white; color: #374151; }
+QToolBar#toolbar_main QToolButton:checked { background: #1f6feb; color: white;
+    border-color: #1f6feb; }
+QToolBar#toolbar_main QToolButton:hover:!checked { background: #eef2f7; }
 """
 
 
