@@ -44,7 +44,9 @@ class Frame:
     delivered: np.ndarray
     ideal: np.ndarray | None
     voltage: np.ndarray
-    overlays: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    # (shared x of the overlays or None, [(name, y), ...])
+    overlays: tuple[np.ndarray | None, list[tuple[str, np.ndarray]]] = field(
+        default_factory=lambda: (None, []))
     x_range: tuple[float, float] = (0.0, 1.0)
     y_amplitude: float = 100.0   # the current axis shows ±1.4 x this
     events: list[tuple[float, str]] = field(default_factory=list)
@@ -275,8 +277,8 @@ class StudioPlot(QWidget):
 
     # ------------------------------------------------------------------- drawing
     def show_frame(self, f: Frame) -> None:
-        legend_changed = (self._frame is None or [n for n, _ in self._frame.overlays]
-                          != [n for n, _ in f.overlays]
+        legend_changed = (self._frame is None or [n for n, _ in self._frame.overlays[1]]
+                          != [n for n, _ in f.overlays[1]]
                           or (self._frame.ideal is None) != (f.ideal is None)
                           or _has_data(self._frame.delivered) != _has_data(f.delivered))
         self._frame = f
@@ -286,8 +288,8 @@ class StudioPlot(QWidget):
         self.ideal_curve.setVisible(f.ideal is not None)
         self.voltage_curve.setData(f.x, f.voltage)
         for k, c in enumerate(self.overlay_curves):
-            if k < len(f.overlays):
-                c.setData(f.x, f.overlays[k][1])
+            if k < len(f.overlays[1]):
+                c.setData(f.overlays[0], f.overlays[1][k][1])
                 c.setVisible(True)
             else:
                 c.setVisible(False)
@@ -343,7 +345,7 @@ class StudioPlot(QWidget):
             entries.append((DELIVERED, "━━", "Delivered"))
         if f.ideal is not None:
             entries.append((IDEAL, "╍╍", "Ideal (commanded)"))
-        for k, (name, _) in enumerate(f.overlays):
+        for k, (name, _) in enumerate(f.overlays[1]):
             entries.append((OVERLAYS[k], "━━", name))
         self.legend_entries = [name for _, _, name in entries]
         size = getattr(self, "_legend_size", 11)

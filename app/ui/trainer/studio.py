@@ -704,9 +704,24 @@ class WaveformStudio(QWidget):
             self.plot.show_annotations(self.annotations)
         self._update_readout()
 
-    def _overlay_traces(self, x: np.ndarray, x0: float) -> list[tuple[str, np.ndarray]]:
-        labels = self.overlays.labels()
-        return list(zip(labels, self.overlays.traces(x - x0), strict=True))
+    def _overlays(self, x0: float, x1: float) -> tuple[np.ndarray | None, list]:
+        """Overlay traces over [x0, x1] (phase 0 at the sweep start), evaluated 4 times
+        per column. A wave too fast for the screen (under 16 columns a period) is drawn
+        as min and max per column, so it fills its band instead of aliasing."""
+        if not len(self.overlays):
+            return None, []
+        sub = 4
+        span = x1 - x0
+        x = x0 + (np.arange(COLUMNS * sub) + 0.5) * (span / (COLUMNS * sub))
+        out = []
+        for s, name, y in zip(self.overlays, self.overlays.labels(),
+                              self.overlays.traces(x - x0), strict=True):
+            if s.frequency_hz * span > COLUMNS / 16:
+                cols = y.reshape(COLUMNS, sub)
+                y = np.repeat(cols.min(axis=1), sub)
+                y[1::sub] = cols.max(axis=1)   # a vertical stroke per column
+            out.append((name, y))
+        return x, out
 
     def _y_amplitude(self, *values: float) -> float:
         amps = [v for v in values if math.isfinite(v)]
@@ -725,7 +740,7 @@ class WaveformStudio(QWidget):
             ideal = ideal_trace(s, x, ramp=False) if s is not None else None
             frame = Frame(x=x, delivered=np.full(x.size, np.nan), ideal=ideal,
                           voltage=np.full(x.size, np.nan),
-                          overlays=self._overlay_traces(x, 0.0), x_range=(0.0, w_s),
+                          overlays=self._overlays(0.0, w_s), x_range=(0.0, w_s),
                           y_amplitude=self._y_amplitude())
             return frame, 0.0, 1.0, np.zeros(0), np.zeros(0)
         n = max(16, int(round(w_s * fs)))
@@ -747,7 +762,7 @@ class WaveformStudio(QWidget):
         x, ys = envelopes(arrays, 0.0, dt, 0.0, n * dt, COLUMNS)
         ideal = ys[2] if s is not None else None
         frame = Frame(x=x, delivered=ys[0], ideal=ideal, voltage=ys[1],
-                      overlays=self._overlay_traces(x, 0.0), x_range=(0.0, n * dt),
+                      overlays=self._overlays(0.0, n * dt), x_range=(0.0, n * dt),
                       y_amplitude=self._y_amplitude(float(np.nanmax(np.abs(cur)))
                                                     if np.isfinite(cur).any() else math.nan))
         return frame, 0.0, fs, cur, volt
@@ -777,7 +792,7 @@ class WaveformStudio(QWidget):
         with np.errstate(invalid="ignore"):
             peak = float(np.nanmax(np.abs(cur))) if np.isfinite(cur).any() else math.nan
         frame = Frame(x=x, delivered=ys[0], ideal=ideal, voltage=ys[1],
-                      overlays=self._overlay_traces(x, 0.0), x_range=(lo, hi),
+                      overlays=self._overlays(lo, hi), x_range=(lo, hi),
                       y_amplitude=max(self._y_amplitude(peak),
                                       rec.settings.amplitude_ua if rec.settings else 0.0),
                       events=events, x_label="session time")
