@@ -55,6 +55,22 @@ def test_advance_uses_speed_only_while_playing_and_stops_at_end():
     assert tl.position_s == 1.0
 
 
+@given(steps=st.lists(st.tuples(st.sampled_from([1, 2, 5]), st.floats(0.0, 3.0)),
+                     max_size=30))
+def test_property_playing_moves_forward_at_speed_and_stops_at_the_end(steps):
+    tl = Timeline(5000, 1000.0, 0.5)
+    tl.play()
+    for speed, wall in steps:
+        before, was_playing = tl.position_s, tl.playing
+        tl.speed = speed
+        tl.advance(wall)
+        assert before <= tl.position_s <= tl.duration_s
+        if was_playing and not tl.at_end:
+            assert tl.position_s == pytest.approx(before + speed * wall)
+        if tl.at_end:
+            assert not tl.playing
+
+
 def test_only_offered_speeds():
     tl = Timeline(100, 100.0, 1.0)
     with pytest.raises(ValueError, match="×3"):
@@ -113,6 +129,7 @@ def test_recording_grids_samples_and_keeps_gaps_as_nan():
     ([0.0, 0.1], ["a", 2.0], [1.0, 2.0], (), "numbers"),
     ([0.0, 0.1], [1.0, 2.0], [1.0, 2.0], [(0.05,)], "event 1"),
     ([0.0, 0.1], [1.0, 2.0], [1.0, 2.0], [("x", "y")], "event 1"),
+    ([0.0, 0.1], [1.0, float("inf")], [1.0, 2.0], (), "current sample 2 is infinite"),
 ])
 def test_bad_recordings_are_named(t, i, v, events, message):
     with pytest.raises(RecordingError, match=message):

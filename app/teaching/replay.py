@@ -65,6 +65,11 @@ class Recording:
             raise RecordingError(f"recording arrays must hold numbers: {exc}") from exc
         if t_arr.ndim != 1 or t_arr.size < 2:
             raise RecordingError("a recording needs at least two samples in a 1-D time array")
+        for name, arr in (("current", i_arr), ("voltage", v_arr)):
+            bad = np.flatnonzero(np.isinf(arr))
+            if bad.size:
+                raise RecordingError(f"recording: {name} sample {int(bad[0]) + 1} is infinite "
+                                     "(missing samples are NaN)")
         try:
             cap = capture_from_samples(t_arr, i_arr, v_arr, sample_rate=sample_rate)
         except ValueError as exc:
