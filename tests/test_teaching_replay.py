@@ -122,6 +122,15 @@ def test_recording_grids_samples_and_keeps_gaps_as_nan():
     assert rec.events[0].text == "stop pressed"
 
 
+def test_gap_marker_rows_are_skipped_and_the_gap_kept():
+    t = [0.0, 0.001, float("nan"), 0.004, 0.005]
+    rec = Recording.from_arrays(t, [1, 2, float("nan"), 5, 6], [0, 0, float("nan"), 0, 0])
+    assert len(rec) == 6
+    assert np.isnan(rec.current_ua[2:4]).all()
+    with pytest.raises(RecordingError, match="two timed samples"):
+        Recording.from_arrays([0.0, float("nan")], [1, 2], [0, 0])
+
+
 @pytest.mark.parametrize(("t", "i", "v", "events", "message"), [
     ([0.0], [1.0], [1.0], (), "at least two"),
     ([0.0, 0.1], [1.0], [1.0, 2.0], (), "same length"),

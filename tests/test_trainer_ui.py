@@ -22,7 +22,6 @@ from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings, Polarity, Waveform, charge_per_phase_uc
 from app.scope.core.measure import measure_arrays
 from app.scope.core.synthetic import SyntheticSource
-from app.teaching.replay import RecordingError
 from app.ui.style import STYLE_SHEET
 from app.ui.trainer import WaveformStudio
 from app.ui.trainer.plot import format_charge
@@ -325,8 +324,8 @@ def test_replay_plays_scrubs_and_shows_events(qtbot, studio, tmp_path):
     b = src.next_block(20_000)   # 20 s at 1 kS/s
     t = 100.0 + np.arange(20_000) / 1000.0
     studio.set_time_base(1.0)
-    studio.load_recording(t, b.current_ua, b.voltage_v, events=[(105.0, "intensity +10")],
-                          settings=s)
+    assert studio.load_recording(t, b.current_ua, b.voltage_v,
+                                 events=[(105.0, "intensity +10")], settings=s)
     assert studio.replay_bar.isVisible()
     assert "Replay" in studio.title.text()
     tl = studio.timeline
@@ -367,9 +366,33 @@ def test_a_block_delivered_twice_is_stored_once(studio):
 
 
 def test_bad_recording_is_refused_with_its_reason(studio):
-    with pytest.raises(RecordingError, match="same length"):
-        studio.load_recording([0.0, 0.1, 0.2], [1.0, 2.0], [0.0, 0.0, 0.0])
+    assert not studio.load_recording([0.0, 0.1, 0.2], [1.0, 2.0], [0.0, 0.0, 0.0])
     assert studio.recording is None
+    assert "Cannot replay this recording" in studio.status.text()
+    assert "same length" in studio.status.text()
+
+
+def test_a_stored_recording_with_gap_markers_replays_with_the_gap(studio):
+    from app.store.recording import assemble
+
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    src = SyntheticSource(s, sample_rate=1000.0)
+    a = src.next_block(2000)
+    src.skip(500)
+    b = src.next_block(2000)
+    rec = assemble([(blk.first_index, 1000.0, blk.current_ua, blk.voltage_v)
+                    for blk in (a, b)])
+    assert np.isnan(rec.t_s).any()     # the store marks the gap with a NaN row
+    assert studio.load_recording(rec.t_s, rec.current_ua, rec.voltage_v,
+                                 sample_rate=rec.sample_rate)
+    assert len(studio.recording) == 4500
+    assert np.isnan(studio.recording.current_ua[2000:2500]).all()
+    assert np.isfinite(studio.recording.current_ua[2500:]).all()
+
+
+def test_messages_from_the_workspace_reach_the_status_line(studio):
+    studio.message.emit("Session 7 has no recording.")
+    assert studio.status.text() == "Session 7 has no recording."
 
 
 @pytest.mark.slow

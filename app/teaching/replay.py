@@ -3,7 +3,8 @@
 A recording is given as arrays (time s, current µA, voltage V), optionally with the
 commanded settings and events ``(time s, text)``. The samples are placed on an evenly
 spaced grid (:func:`app.scope.core.capture.capture_from_samples`); samples missing in
-the recording are NaN, never interpolated.
+the recording are NaN, never interpolated. Rows whose time is NaN are gap markers (as
+the store's recordings carry them) and are skipped.
 
 The timeline's *position* is the playhead: the time of the newest sample on screen.
 The screen shows the ``window_s`` seconds that end at the playhead, as a live scope
@@ -65,6 +66,14 @@ class Recording:
             raise RecordingError(f"recording arrays must hold numbers: {exc}") from exc
         if t_arr.ndim != 1 or t_arr.size < 2:
             raise RecordingError("a recording needs at least two samples in a 1-D time array")
+        if t_arr.shape == i_arr.shape == v_arr.shape:
+            # rows with no time are gap markers (app.store.recording.assemble writes one
+            # between chunks that do not follow on): the grid keeps the gap as NaN
+            keep = ~np.isnan(t_arr)
+            if not keep.all():
+                t_arr, i_arr, v_arr = t_arr[keep], i_arr[keep], v_arr[keep]
+                if t_arr.size < 2:
+                    raise RecordingError("a recording needs at least two timed samples")
         for name, arr in (("current", i_arr), ("voltage", v_arr)):
             bad = np.flatnonzero(np.isinf(arr))
             if bad.size:

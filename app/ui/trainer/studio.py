@@ -41,7 +41,7 @@ from app.scope.core.buffer import SampleRing
 from app.scope.core.envelope import envelopes
 from app.teaching.annotations import Annotations, annotate
 from app.teaching.ideal import OverlayError, Overlays, describe, ideal_trace, validate
-from app.teaching.replay import SLIDER_STEPS, SPEEDS, Recording, Timeline
+from app.teaching.replay import SLIDER_STEPS, SPEEDS, Recording, RecordingError, Timeline
 from app.ui.style import ALARM, MUTED, WARN, pill
 from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
@@ -241,6 +241,7 @@ class WaveformStudio(QWidget):
 
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.message.connect(self.status.setText)
 
         right = QVBoxLayout()
         right.addLayout(bar)
@@ -596,14 +597,19 @@ class WaveformStudio(QWidget):
 
     # -------------------------------------------------------------------- replay
     def load_recording(self, t, i_ua, v_v, events=(), settings: OutputSettings | None = None,
-                       sample_rate: float | None = None) -> None:
+                       sample_rate: float | None = None) -> bool:
         """Replay a recorded session: times (s), current (µA), voltage (V), optional
         ``(time s, text)`` events and the commanded settings (for the ideal).
 
-        Raises RecordingError (a ValueError) naming what is wrong with the arrays.
+        Returns False, and says what is wrong with the arrays in the status line (and
+        ``message``), when the recording cannot be replayed; the view is unchanged.
         """
-        rec = Recording.from_arrays(t, i_ua, v_v, settings=settings, events=events,
-                                    sample_rate=sample_rate)
+        try:
+            rec = Recording.from_arrays(t, i_ua, v_v, settings=settings, events=events,
+                                        sample_rate=sample_rate)
+        except RecordingError as exc:
+            self._say(f"Cannot replay this recording: {exc}")
+            return False
         self.recording = rec
         self.timeline = Timeline(len(rec), rec.sample_rate, self.window_seconds())
         self.replay_bar.setVisible(True)
@@ -613,6 +619,7 @@ class WaveformStudio(QWidget):
         self._update_title()
         self._say(f"Replaying a recording of {rec.duration_s:.1f} s"
                   + (f" ({describe(settings)})" if settings else "") + ".")
+        return True
 
     def close_recording(self) -> None:
         """Back to the live view."""
@@ -855,8 +862,7 @@ class WaveformStudio(QWidget):
         self.readout.setText("<table width='100%'>" + "".join(rows) + "</table>" + notes)
 
     def _say(self, text: str) -> None:
-        self.status.setText(text)
-        self.message.emit(text)
+        self.message.emit(text)   # connected to the status line
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:
