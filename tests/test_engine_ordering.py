@@ -41,7 +41,7 @@ REFERENCE = _started_amplitude(("link", "client", "program", "contact"))
 
 
 def test_reference_order_starts_at_the_step_level():
-    assert REFERENCE == pytest.approx(PROGRAM.steps[0].amplitude_ua)
+    assert pytest.approx(PROGRAM.steps[0].amplitude_ua) == REFERENCE
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(SETUP)))

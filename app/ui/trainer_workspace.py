@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox, QPushButton, QWidget
 
-from app.device.protocol import Info
-from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.ui.trainer.studio import WaveformStudio
 from app.ui.workspaces import Workspace
@@ -35,12 +33,6 @@ class TrainerWorkspace(Workspace):
     def attach_link(self, link) -> None:
         self.studio.set_link(link)
 
-    def samples_received(self, block: SampleBlock) -> None:
-        self.studio.samples_received(block)
-
-    def device_connected(self, info: Info) -> None:
-        self.studio.device_connected(info)
-
     def toggle_pause(self) -> None:
         self.studio.stop_output()
 
@@ -52,11 +44,10 @@ class TrainerWorkspace(Workspace):
             self.studio.start_output()
 
     def _presentation(self, on: bool) -> None:
-        window = self.window()
-        if on:
-            window.showFullScreen()
-        else:
-            window.showNormal()
+        # The studio makes the window full screen itself; the class sees only the studio
+        # (and the STOP button, which stays in reach on the main toolbar).
+        for dock in self.findChildren(QDockWidget):
+            dock.setVisible(not on)
 
     # -- replay ---------------------------------------------------------------------
 
@@ -92,9 +83,9 @@ class TrainerWorkspace(Workspace):
                 events.append((at, str(e.payload.get("message", e.kind))))
             if detail.steps:
                 settings = _settings_from_step(detail.steps[0].parameters)
-        self.studio.load_recording(rec.t_s, rec.current_ua, rec.voltage_v, events=events,
-                                   settings=settings, sample_rate=rec.sample_rate)
-        return True
+        return bool(self.studio.load_recording(rec.t_s, rec.current_ua, rec.voltage_v,
+                                               events=events, settings=settings,
+                                               sample_rate=rec.sample_rate))
 
 
 def _settings_from_step(params: dict) -> OutputSettings | None:
