@@ -1,0 +1,58 @@
+"""Workspaces: switching from the toolbar and shortcuts, and each remembers its layout."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QDockWidget
+
+from app.ui.device_manager import DeviceManager
+from app.ui.main_window import MainWindow
+
+
+def _window(qtbot, path) -> MainWindow:
+    w = MainWindow(DeviceManager(), QSettings(str(path), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.workspaces["technician"].require_pin = False
+    return w
+
+
+def test_toolbar_and_shortcuts_switch_workspaces(qtbot, tmp_path):
+    w = _window(qtbot, tmp_path / "s.ini")
+    w.show()
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=2000)  # window shortcuts need it active
+    assert [a.text() for a in w.workspace_actions.actions()] == [
+        "Practitioner", "Trainer", "Technician"]
+    assert w.current_workspace().name == "practitioner"
+    w.workspace_actions.actions()[1].trigger()
+    assert w.current_workspace().name == "trainer"
+    qtbot.keyClick(w, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert w.current_workspace().name == "technician"
+    assert [a.isChecked() for a in w.workspace_actions.actions()] == [False, False, True]
+    # the emergency stop stays on screen in every workspace
+    for name in ("practitioner", "trainer", "technician"):
+        assert w.switch_workspace(name)
+        assert w.estop_button.isVisible()
+    w.close()
+
+
+def test_each_workspace_remembers_its_layout(qtbot, tmp_path):
+    ini = tmp_path / "s.ini"
+    w = _window(qtbot, ini)
+    w.show()
+    assert w.switch_workspace("technician")
+    tech = w.workspaces["technician"]
+    dock = tech.findChild(QDockWidget, "technician_output")
+    assert tech.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    tech.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+    w.close()
+
+    again = _window(qtbot, ini)
+    tech2 = again.workspaces["technician"]
+    dock2 = tech2.findChild(QDockWidget, "technician_output")
+    assert tech2.dockWidgetArea(dock2) == Qt.DockWidgetArea.LeftDockWidgetArea
+    assert QSettings(str(ini), QSettings.Format.IniFormat).value("window/workspace") == \
+        "technician"
+    # ...but the console never opens on the PIN-protected bench by itself
+    assert again.current_workspace().name == "practitioner"
+    again.close()
