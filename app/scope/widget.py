@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.device.protocol import SampleFlag
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
 from app.scope.core.buffer import DEFAULT_CAPACITY, SampleRing
@@ -154,6 +155,13 @@ class _Graticule(QGraphicsPathItem):
             path.moveTo(mid - tick * div, y)
             path.lineTo(mid + tick * div, y)
         self.setPath(path)
+
+
+def _output_was_on(cap: Capture) -> bool:
+    """True when any sample of the capture had the device's output on (or flags unknown)."""
+    if cap.flags is None:
+        return True
+    return bool(np.any(np.asarray(cap.flags) & int(SampleFlag.OUTPUT_ON)))
 
 
 class ScopeWidget(QWidget):
@@ -779,7 +787,9 @@ class ScopeWidget(QWidget):
         now = time.monotonic()
         if measure_it or now - self._last_measure >= MEASURE_INTERVAL_S:
             self._last_measure = now
-            self._publish(measure(cap), add_stats=not self.frozen)
+            # Statistics describe the delivered output: captures with the output off
+            # (idle noise before a start) are measured and shown, but not accumulated.
+            self._publish(measure(cap), add_stats=not self.frozen and _output_was_on(cap))
             if self.frozen:
                 self._update_table(force=True)
 
