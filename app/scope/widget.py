@@ -190,7 +190,7 @@ class ScopeWidget(QWidget):
         self.settings: OutputSettings | None = None
         self.roll = False
         self.frozen = False
-        self.time_base = 10e-3
+        self.time_base = 20e-3  # two periods of the default 10 Hz output
         self.i_scale, self.i_offset = 50.0, 0.0
         self.v_scale, self.v_offset = 2.0, 0.0
         self.trigger = TriggerSettings()
