@@ -1,0 +1,90 @@
+"""`python -m app bench stream`: a long stream at 10 kS/s through the real console.
+
+The simulator process streams over a pseudo-terminal to the real driver thread; the
+real console window (offscreen, technician workspace) draws it on the full scope, which
+triggers and measures every capture; the stream is recorded as a session (the engine's
+SessionRecorder and the real StoreWriter) into a temporary SQLite database. The output
+runs a typical step (square 10 Hz, alternating, 200 µA) the whole time.
+
+* ``samples_dropped``: samples missing in the stream — the driver's count from the
+  sample indices (``link_samples_dropped``), this benchmark's own check of the indices
+  of the blocks the console received (``index_gap_samples``), plus the samples handed to
+  the recorder that did not reach the database (``samples_recorded - samples_stored``).
+* ``cpu_percent``: CPU time of this process (the console: GUI, driver and writer
+  threads; the simulator is another process) over the stream, in % of one core.
+* ``peak_rss_mb``: the highest resident memory sampled each second during the stream;
+  ``max_rss_mb`` the process's own high-water mark (getrusage, includes start-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+SECONDS = 600.0
+TARGET_CPU_PERCENT = 50.0
+
+
+def run(args: argparse.Namespace | None = None) -> dict:
+    import psutil
+
+    from app.bench._console import BenchError, ConsoleRun
+
+    seconds = float(getattr(args, "seconds", None) or SECONDS)
+    me = psutil.Process()
+    try:
+        with ConsoleRun(record=True) as console:
+            console.start_output()
+            console.spin(1.0)  # past the ramp and the first captures
+            received0 = console.samples
+            cpu0, t0 = me.cpu_times(), time.monotonic()
+            peak = me.memory_info().rss
+            rss_start = peak
+            while time.monotonic() - t0 < seconds:
+                console.spin(min(1.0, max(0.0, seconds - (time.monotonic() - t0))))
+                peak = max(peak, me.memory_info().rss)
+            cpu1, t1 = me.cpu_times(), time.monotonic()
+            received = console.samples - received0
+            console.stop_output()
+            recorded = console.recorder.samples_recorded
+            stored = console.stored_samples()
+            stats = console.link.stats
+            sample_rate = console.sample_rate
+            gap_samples, gaps = console.gap_samples, console.gaps
+    except BenchError as exc:
+        return {"error": str(exc), "passed": False}
+    busy = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    lost_in_store = max(0, recorded - stored)
+    dropped = stats.samples_dropped + gap_samples + lost_in_store
+    result = {
+        "seconds": round(t1 - t0, 1),
+        "sample_rate": sample_rate,
+        "samples_received": received,
+        "expected_samples": round((t1 - t0) * sample_rate),
+        "samples_recorded": recorded,
+        "samples_stored": stored,
+        "link_samples_dropped": stats.samples_dropped,
+        "index_gaps": gaps,
+        "index_gap_samples": gap_samples,
+        "samples_dropped": dropped,
+        "crc_errors": stats.crc_errors,
+        "cpu_percent": round(100.0 * busy / (t1 - t0), 1),
+        "rss_start_mb": round(rss_start / 1e6, 1),
+        "peak_rss_mb": round(peak / 1e6, 1),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1),
+        "target_samples_dropped": 0,
+        "target_cpu_percent": TARGET_CPU_PERCENT,
+    }
+    result["passed"] = dropped == 0 and result["cpu_percent"] <= TARGET_CPU_PERCENT
+    return result
+
+
+def main() -> None:  # pragma: no cover - manual run
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=SECONDS)
+    print(run(p.parse_args()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
