@@ -1,0 +1,98 @@
+"""Smoke tests of the benchmarks: each runs in a tiny configuration and reports its figures.
+
+Timing figures are never asserted (they depend on the machine); what a benchmark counts
+(samples, drops, stored rows) is, because a wrong count is a bug whatever the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from app.commands.bench import available
+
+
+def _args(**kw) -> argparse.Namespace:
+    return argparse.Namespace(json=True, **kw)
+
+
+def _common(result: dict, *keys: str) -> None:
+    json.dumps(result)  # `bench all --json` prints it: plain JSON values only
+    assert "error" not in result, result.get("error")
+    assert isinstance(result["passed"], bool)
+    for key in keys:
+        assert key in result, key
+
+
+def test_every_benchmark_of_issue_8_is_found():
+    assert {"decode", "latency", "stream", "memory", "startup", "recording", "scope",
+            "estop"} <= set(available())
+
+
+def test_recording_stores_every_sample_and_reports_mb_per_hour():
+    from app.bench.recording import run
+
+    r = run(_args(seconds=3))
+    _common(r, "mb_per_hour", "legacy_mb_per_hour", "target_mb_per_hour", "encoding")
+    assert r["samples"] == 30_000
+    assert r["samples_stored"] == r["samples"]
+    assert r["db_growth_bytes"] > 0
+    assert r["mb_per_hour"] > 0
+
+
+def test_device_blocks_are_contiguous_adc_data_with_output_on_and_off():
+    import numpy as np
+
+    from app.bench.recording import device_blocks
+
+    blocks = list(device_blocks(3.0, on_s=1.0, idle_s=2.0))
+    idx = np.concatenate([b.first_index + np.arange(len(b)) for b in blocks])
+    assert np.array_equal(idx, np.arange(idx[0], idx[0] + 30_000))
+    cur = np.concatenate([b.current_ua for b in blocks])
+    counts = cur / np.float32(0.05)
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-3)  # ADC-quantised
+    assert np.abs(cur[5000:10_000]).max() > 100  # output on in the first second
+    assert np.abs(cur[-1000:]).max() < 5  # off (ramped down) at the end
+
+
+def test_memory_feeds_every_sample_to_the_recorder():
+    from app.bench.memory import run
+
+    r = run(_args(seconds=12))
+    _common(r, "growth_mb", "target_growth_mb", "rss_after_warmup_mb", "rss_end_mb")
+    assert r["samples"] == 120_000
+    assert r["samples_recorded"] == r["samples"]
+    assert r["renders"] >= 100
+
+
+def test_latency_measures_samples_on_screen():
+    from app.bench.latency import run
+
+    r = run(_args(seconds=1.0))
+    _common(r, "p50_ms", "p95_ms", "newest_p95_ms", "target_p95_ms")
+    assert r["samples"] > 1000
+    assert r["p50_ms"] <= r["p95_ms"] <= r["max_ms"]
+    assert r["p50_ms"] > 0  # a sample cannot be on screen before it was produced
+
+
+def test_stream_records_what_it_received():
+    from app.bench.stream import run
+
+    r = run(_args(seconds=2.0))
+    _common(r, "samples_dropped", "cpu_percent", "peak_rss_mb", "target_cpu_percent")
+    assert r["samples_received"] > 5_000
+    assert r["samples_stored"] == r["samples_recorded"]
+    assert r["samples_recorded"] >= r["samples_received"]
+    assert r["cpu_percent"] > 0
+
+
+@pytest.mark.timeout(120)
+def test_startup_reports_seconds_to_live_data():
+    from app.bench.startup import run
+
+    r = run(_args(runs=1))
+    _common(r, "seconds", "first_start_s", "import_s", "target_s")
+    assert r["failures"] == []
+    assert 0 < r["import_s"] < r["seconds"]
