@@ -2,9 +2,11 @@
 
 Both sides decode the same samples on one core, in this process, in the same run:
 
-* ours: the driver's real path — ``FrameDecoder.feed`` over 4 KiB reads (COBS, CRC),
-  and ``SampleAssembler`` decoding the SAMPLES bodies in batches with numpy into
-  float32 blocks in physical units (flushed every 16 KiB, about 75 frames);
+* ours: the driver's real path (``DeviceLink``'s worker) — ``FrameDecoder.feed_batch``
+  over 4 KiB reads (COBS, length, CRC, version and type of every frame checked), the
+  link counter told every frame's sequence number, and ``SampleAssembler`` decoding the
+  SAMPLES frames in batches with numpy into float32 blocks in physical units, gaps in the
+  sample indices counted (flushed every 16 KiB, about 75 frames);
 * baseline: what typical hobby serial scopes do — one ``"current,voltage\\n"`` line per
   sample, read with ``readline()``, ``split(b",")`` and ``float()``, collected in lists
   and turned into numpy arrays at the end.
@@ -49,20 +51,30 @@ def _stream() -> tuple[bytes, bytes, int]:
 
 def _decode_ours(data: bytes):
     from app.device.link import SampleAssembler
-    from app.device.protocol import FrameDecoder, Info, MsgType
+    from app.device.protocol import FrameDecoder, Info
+    from app.device.stats import LinkCounter
 
     info = Info(0, 1, "bench", "0", "0", 1000.0, 0.1, 2000.0, 20.0, SAMPLE_RATE, 0.05, 0.001,
                 500, PER_FRAME)
-    decoder, assembler = FrameDecoder(), SampleAssembler(info)
+    counter = LinkCounter()
+    counter.on_connected(0.0)
+    decoder = FrameDecoder()
+    assembler = SampleAssembler(info, on_batch=counter.on_samples_batch)
     total = 0
     view = memoryview(data)
     for pos in range(0, len(data), READ_SIZE):
-        for frame in decoder.feed(bytes(view[pos:pos + READ_SIZE])):
-            if frame.type == MsgType.SAMPLES:
-                assembler.add_body(frame.body)
+        got = decoder.feed_batch(bytes(view[pos:pos + READ_SIZE]))
+        counter.on_frames(got.seqs, 0.0)
+        if got.frames:  # none in this stream (the driver decodes them one by one)
+            raise RuntimeError("unexpected frame in the bench stream")
+        assembler.add_payloads(got.samples)
         if pos % (READ_SIZE * 4) == 0:  # the driver flushes about every 20 ms of data
             total += sum(len(b) for b in assembler.flush())
     total += sum(len(b) for b in assembler.flush())
+    s = decoder.stats
+    if (counter.samples_received != total or counter.samples_dropped or s.crc_errors
+            or s.framing_errors):
+        raise RuntimeError(f"bench stream decoded wrongly: {counter.snapshot(0.0)}")
     return total
 
 

@@ -53,10 +53,10 @@ from app.device.protocol import (
     encode_frame,
     encode_message,
     message_type,
-    parse_samples_bodies,
+    parse_samples_payloads,
 )
 from app.device.samples import SampleBlock
-from app.device.stats import INDEX_MODULUS, LinkCounter, LinkStats, forward_gap
+from app.device.stats import LinkCounter, LinkStats
 from app.device.waveform import OutputSettings
 
 log = logging.getLogger(__name__)
@@ -112,93 +112,117 @@ class FrameRecord:
 
 
 class SampleAssembler:
-    """Collects SAMPLES bodies and turns them into SampleBlocks in physical units.
+    """Collects SAMPLES frames and turns them into SampleBlocks in physical units.
 
-    Bodies are decoded together at :meth:`flush` with
-    :func:`app.device.protocol.parse_samples_bodies` (a few numpy operations per batch,
+    Frames are decoded together at :meth:`flush` with
+    :func:`app.device.protocol.parse_samples_payloads` (a few numpy operations per batch,
     no Python object per frame). Frames are grouped into runs of consecutive sample
     indices; every flush returns one block per run, built from fresh arrays.
-    ``on_frame(first_index, n) -> gap`` (the link's counter) is told of every frame in
-    order; a result other than 0 starts a new block. Bodies that do not parse are
-    counted in ``bad`` (and left out).
+
+    Gaps are judged by ``on_batch(first_index, counts) -> breaks`` (the link's counter:
+    :meth:`app.device.stats.LinkCounter.on_samples_batch`), told of every frame with
+    samples in order, once per flush; or, if given instead, by ``on_frame(first_index, n)
+    -> gap`` called frame by frame, where a result other than 0 starts a new block. Bodies
+    that do not parse are counted in ``bad`` (and left out).
     """
 
     def __init__(self, info: Info,
-                 on_frame: Callable[[int, int], int | None] | None = None) -> None:
+                 on_frame: Callable[[int, int], int | None] | None = None, *,
+                 on_batch: Callable[[np.ndarray, np.ndarray, int | None], list[int]]
+                 | None = None,
+                 ) -> None:
         self._rate = float(info.sample_rate)
         self._current_lsb = np.float32(info.current_lsb_ua)
         self._voltage_lsb = np.float32(info.voltage_lsb_v)
-        self._on_frame = on_frame or self._own_gap
-        self._next: int | None = None
-        self._bodies: list[bytes] = []
+        self._on_frame = on_frame
+        if on_batch is None and on_frame is None:
+            on_batch = LinkCounter().on_samples_batch
+        self._on_batch = on_batch
+        self._payloads: list[bytes] = []
         self._last_at = 0.0
         self.bad: list[str] = []
 
     @property
     def pending(self) -> bool:
-        return bool(self._bodies)
+        return bool(self._payloads)
+
+    def add_payloads(self, payloads: list[bytes], now: float = 0.0) -> None:
+        """Queue SAMPLES frame payloads (``version..crc``) from FrameDecoder.feed_batch."""
+        self._payloads.extend(payloads)
+        self._last_at = now
 
     def add_body(self, body: bytes, now: float = 0.0) -> None:
-        self._bodies.append(body)
+        """Queue one SAMPLES body (the message without the frame's header and CRC)."""
+        self._payloads.append(_NO_HEADER + body + _NO_CRC)
         self._last_at = now
 
     def add(self, msg: Samples, *, now: float = 0.0) -> None:
         """Queue a decoded Samples message (tests, tools)."""
         self.add_body(msg.encode_body(), now)
 
-    def _own_gap(self, first_index: int, n: int) -> int | None:
-        gap = 0 if self._next is None else forward_gap(self._next, first_index, INDEX_MODULUS)
-        self._next = (first_index + n) % INDEX_MODULUS
-        return gap
+    def _breaks(self, first: np.ndarray, counts: np.ndarray, per_frame: int | None) -> list[int]:
+        if self._on_batch is not None:
+            return self._on_batch(first, counts, per_frame)
+        on_frame = self._on_frame
+        return [k for k, (f, n) in enumerate(zip(first.tolist(), counts.tolist(), strict=True))
+                if on_frame(f, n) != 0]
 
     def flush(self) -> list[SampleBlock]:
-        if not self._bodies:
+        if not self._payloads:
             return []
-        batch = parse_samples_bodies(self._bodies)
-        self._bodies = []
-        self.bad.extend(why for _, why in batch.bad)
-        keep = batch.counts > 0
-        if not keep.all():
-            frames = np.flatnonzero(keep)
-            renumber = np.cumsum(keep) - 1
-            sync = [(int(renumber[k]), off) for k, off in batch.sync if keep[k]]
-            first, counts = batch.first_index[frames], batch.counts[frames]
-            flags, level = batch.flags[frames], batch.level_ua[frames]
-        else:
-            sync = batch.sync
-            first, counts, flags, level = (batch.first_index, batch.counts, batch.flags,
-                                           batch.level_ua)
-        if counts.size == 0:
+        batch = parse_samples_payloads(self._payloads)
+        self._payloads = []
+        first, counts, flags, level = batch.first_index, batch.counts, batch.flags, batch.level_ua
+        per_frame = batch.per_frame
+        if per_frame is None:
+            self.bad.extend(why for _, why in batch.bad)
+            keep = counts > 0  # frames without samples carry nothing
+            if not keep.all():
+                first, counts, flags, level = first[keep], counts[keep], flags[keep], level[keep]
+            if len(counts) and (counts == counts[0]).all():
+                per_frame = int(counts[0])
+        elif per_frame == 0:
             return []
-        on_frame = self._on_frame
-        breaks = [k for k, (f, n) in enumerate(zip(first.tolist(), counts.tolist(),
-                                                   strict=True))
-                  if on_frame(f, n) != 0 and k > 0]
-        offsets = np.zeros(counts.size + 1, dtype=np.int64)
+        frames = counts.size
+        if frames == 0:
+            return []
+        breaks = [k for k in self._breaks(first, counts, per_frame) if k > 0]
+        raw = batch.raw  # (frames, n, 2) or (samples, 2); views: scaled into fresh arrays
+        total = raw.shape[0] if raw.ndim == 2 else frames * per_frame
+        current = np.empty(total, dtype=np.float32)
+        voltage = np.empty(total, dtype=np.float32)
+        shape = raw.shape[:-1]
+        np.multiply(raw[..., 0], self._current_lsb, out=current.reshape(shape))
+        np.multiply(raw[..., 1], self._voltage_lsb, out=voltage.reshape(shape))
+        level_s = np.repeat(level, per_frame or counts)
+        flags_s = np.repeat(flags, per_frame or counts)
+        sync_s = np.zeros(total, dtype=bool)
+        sync_s[batch.sync_at] = True
+        if not breaks:
+            return [SampleBlock(first_index=int(first[0]), sample_rate=self._rate,
+                                current_ua=current, voltage_v=voltage, level_ua=level_s,
+                                flags=flags_s, sync=sync_s, received_at=self._last_at)]
+        offsets = np.zeros(frames + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        current = batch.raw[:, 0].astype(np.float32) * self._current_lsb
-        voltage = batch.raw[:, 1].astype(np.float32) * self._voltage_lsb
-        level_s = np.repeat(level, counts)
-        flags_s = np.repeat(flags, counts)
-        sync_s = np.zeros(int(offsets[-1]), dtype=bool)
-        if sync:
-            sync_s[[int(offsets[k]) + off for k, off in sync]] = True
         blocks = []
-        edges = [0, *breaks, counts.size]
+        edges = [0, *breaks, frames]
         for a, b in zip(edges[:-1], edges[1:], strict=True):
             lo, hi = int(offsets[a]), int(offsets[b])
-            whole = a == 0 and b == counts.size
             blocks.append(SampleBlock(
                 first_index=int(first[a]),
                 sample_rate=self._rate,
-                current_ua=current if whole else current[lo:hi].copy(),
-                voltage_v=voltage if whole else voltage[lo:hi].copy(),
-                level_ua=level_s if whole else level_s[lo:hi].copy(),
-                flags=flags_s if whole else flags_s[lo:hi].copy(),
-                sync=sync_s if whole else sync_s[lo:hi].copy(),
+                current_ua=current[lo:hi].copy(),
+                voltage_v=voltage[lo:hi].copy(),
+                level_ua=level_s[lo:hi].copy(),
+                flags=flags_s[lo:hi].copy(),
+                sync=sync_s[lo:hi].copy(),
                 received_at=self._last_at,
             ))
         return blocks
+
+
+_NO_HEADER = bytes(4)  # stands in for a frame's version, type and seq before a body
+_NO_CRC = bytes(2)
 
 
 def check_info(info: Info) -> str | None:
@@ -459,12 +483,23 @@ class _LinkWorker(QObject):
         if self._logging:
             self._log(FrameRecord(time.monotonic(), "tx", frame, msg))
 
-    def _receive(self, data: bytes, now: float) -> list:
-        """Feed bytes to the decoder, update counters; returns (frame, message|error)."""
+    def _receive(self, data: bytes, now: float) -> tuple[list, list[bytes]]:
+        """Feed bytes to the decoder, update counters; returns ((frame, message|error) for
+        the frames other than SAMPLES, payloads of the SAMPLES frames for the assembler).
+
+        SAMPLES frames are decoded in batches by the assembler; only while frame logging
+        is on is each one decoded here (to be logged), as every other frame is.
+        """
         dec = self._decoder
-        if self._logging:
+        logging_ = self._logging
+        samples: list[bytes]
+        if logging_:
             dec.rejected = []
-        frames = dec.feed(data)
+            frames = dec.feed(data)
+            samples, seqs = [], [frame.seq for frame in frames]
+        else:
+            batch = dec.feed_batch(data)
+            frames, samples, seqs = batch.frames, batch.samples, batch.seqs
         s = dec.stats
         seen = (s.crc_errors, s.framing_errors, s.version_errors)
         out = []
@@ -474,28 +509,29 @@ class _LinkWorker(QObject):
             c.on_decoder_errors(seen[0] - self._dec_seen[0], seen[1] - self._dec_seen[1],
                                 seen[2] - self._dec_seen[2])
             self._dec_seen = seen
+            c.on_frames(seqs, now)
             for frame in frames:
-                c.on_frame(frame.seq, now)
-                if frame.type == MsgType.SAMPLES and not self._logging:
-                    out.append((frame, None))  # decoded in batches by the assembler
-                    continue
                 try:
-                    out.append((frame, decode_message(frame.type, frame.body)))
+                    msg = decode_message(frame.type, frame.body)
                 except ProtocolError as exc:
                     c.on_bad_message()
                     out.append((frame, str(exc)))
+                    continue
+                out.append((frame, msg))
+                if frame.type == MsgType.SAMPLES:
+                    samples.append(_NO_HEADER + frame.body + _NO_CRC)
         if dec.rejected is not None:
             for raw, why in dec.rejected:
                 self._log(FrameRecord(now, "rx", raw, None, why))
             dec.rejected = None
-        if self._logging:
+        if logging_:
             for frame, msg in out:
                 raw = encode_frame(frame.type, frame.seq, frame.body)
                 if isinstance(msg, str):
                     self._log(FrameRecord(now, "rx", raw, None, msg))
                 else:
                     self._log(FrameRecord(now, "rx", raw, msg))
-        return out
+        return out, samples
 
     def _log(self, record: FrameRecord) -> None:
         now = record.at
@@ -536,7 +572,8 @@ class _LinkWorker(QObject):
             data = self._read(port, min(next_hello, deadline) - now)
             if not data:
                 continue
-            for _frame, msg in self._receive(data, time.monotonic()):
+            received, _samples = self._receive(data, time.monotonic())
+            for _frame, msg in received:
                 if isinstance(msg, Info):
                     problem = check_info(msg)
                     if problem:
@@ -553,7 +590,7 @@ class _LinkWorker(QObject):
 
     def _stream(self, port, info: Info) -> None:
         now = time.monotonic()
-        self._assembler = SampleAssembler(info, self._counter.on_samples)
+        self._assembler = SampleAssembler(info, on_batch=self._counter.on_samples_batch)
         self._pending.clear()
         self._last_flush = now
         self._last_hb = -math.inf
@@ -589,7 +626,7 @@ class _LinkWorker(QObject):
             got_data = bool(data)
             now = time.monotonic()
             if data:
-                self._dispatch(self._receive(data, now), now)
+                self._dispatch(*self._receive(data, now), now)
             if self._assembler.pending and now - self._last_flush >= SAMPLE_EMIT_PERIOD_S:
                 self._flush_samples(now)
             self._expire_commands(now)
@@ -601,13 +638,11 @@ class _LinkWorker(QObject):
         # Stopping: commands queued just before stop() (an ESTOP on close) still go out.
         self._send_queued(port)
 
-    def _dispatch(self, received: list, now: float) -> None:
-        assembler = self._assembler
-        for frame, msg in received:
-            if frame.type == MsgType.SAMPLES:
-                if not isinstance(msg, str):  # malformed ones were counted already
-                    assembler.add_body(frame.body, now)
-            elif isinstance(msg, Status):
+    def _dispatch(self, received: list, samples: list[bytes], now: float) -> None:
+        if samples:
+            self._assembler.add_payloads(samples, now)
+        for _frame, msg in received:  # a malformed one (str) was counted already
+            if isinstance(msg, Status):
                 self.status_received.emit(msg)
             elif isinstance(msg, Event):
                 self.event_received.emit(msg)

@@ -16,6 +16,8 @@ import binascii
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
+from itertools import repeat
+from operator import itemgetter
 from typing import ClassVar
 
 import numpy as np
@@ -497,6 +499,92 @@ def _empty_batch(bad: list[tuple[int, str]]) -> SamplesBatch:
                         np.zeros((0, 2), dtype=np.int16), bad)
 
 
+@dataclass(frozen=True, slots=True)
+class SamplesArrays:
+    """SAMPLES frames decoded at once, as flat arrays (see :func:`parse_samples_payloads`).
+
+    The per-frame fields and ``raw`` may be read-only views into the joined frames:
+    copy what you keep (scaling ``raw`` into physical units does).
+    """
+
+    first_index: np.ndarray  # int64 per good frame
+    counts: np.ndarray  # int64 samples per good frame
+    per_frame: int | None  # the one sample count of every good frame, if they share one
+    flags: np.ndarray  # uint8 per good frame
+    level_ua: np.ndarray  # float32 per good frame
+    sync_at: np.ndarray  # int64 positions in ``raw`` where a waveform period starts
+    raw: np.ndarray  # (counts.sum(), 2) int16 (or (frames, n, 2) when per_frame is set)
+    bad: list[tuple[int, str]]  # (position in the input, why it was rejected)
+
+
+_FRAME_HEAD = HEADER.size  # bytes before a SAMPLES body in a frame payload
+_FRAME_TAIL = CRC.size  # bytes after it
+_SHAPE_AT = _FRAME_HEAD + SAMPLES_HEADER.size - 2  # n_sync, n
+_I64 = np.dtype(np.int64)
+_frame_dtypes: dict[tuple[int, int], np.dtype] = {}
+_steps: dict[int, np.ndarray] = {}
+
+
+def _frame_dtype(n_sync: int, n: int) -> np.dtype:
+    """A whole SAMPLES frame payload with ``n_sync`` sync offsets and ``n`` samples."""
+    dt = _frame_dtypes.get((n_sync, n))
+    if dt is None:
+        dt = _frame_dtypes[(n_sync, n)] = np.dtype([
+            ("head", "V4"), ("first", "<u4"), ("flags", "u1"), ("level", "<f4"),
+            ("shape", "V2"), ("sync", "u1", (n_sync,)), ("raw", "<i2", (n, 2)),
+            ("crc", "V2")])
+    return dt
+
+
+def _step(count: int, n: int) -> np.ndarray:
+    """[0, n, 2n, ...] (count of them), as an (count, 1) int64 column; cached per n."""
+    steps = _steps.get(n)
+    if steps is None or steps.shape[0] < count:
+        steps = _steps[n] = np.arange(0, max(count, 256) * n, n, dtype=_I64).reshape(-1, 1)
+    return steps[:count]
+
+
+_SHAPE_BYTES = itemgetter(slice(_SHAPE_AT, _SHAPE_AT + 2))
+
+
+def parse_samples_payloads(payloads: list[bytes]) -> SamplesArrays:
+    """Decode the payloads of many SAMPLES frames (``version..crc``, as handed out by
+    :meth:`FrameDecoder.feed_batch`) into flat arrays.
+
+    Same result as :meth:`Samples.decode_body` on each frame's body. When every frame
+    has one shape (the device's steady stream: same sync and sample counts), the frames
+    are one numpy structured array and every field is a view of it: a handful of numpy
+    operations for the whole batch, nothing per frame. Anything else goes through
+    :func:`parse_samples_bodies` frame by frame.
+    """
+    count = len(payloads)
+    if count and len(payloads[0]) >= _SHAPE_AT + 2 + _FRAME_TAIL:
+        first_payload = payloads[0]
+        shape = first_payload[_SHAPE_AT:_SHAPE_AT + 2]
+        n_sync, n = shape[0], shape[1]
+        size = _SHAPE_AT + 2 + n_sync + 4 * n + _FRAME_TAIL
+        if (len(first_payload) == size and list(map(len, payloads)).count(size) == count
+                and list(map(_SHAPE_BYTES, payloads)).count(shape) == count):
+            frames = np.frombuffer(b"".join(payloads), _frame_dtype(n_sync, n))
+            sync = frames["sync"]
+            if not n_sync or int(sync.max()) < n:
+                sync_at = (sync + _step(count, n)).ravel() if n_sync else np.zeros(0, _I64)
+                return SamplesArrays(frames["first"].astype(_I64), np.full(count, n, _I64), n,
+                                     frames["flags"], frames["level"], sync_at, frames["raw"],
+                                     [])
+    bodies = [p[_FRAME_HEAD:-_FRAME_TAIL] if len(p) >= _FRAME_HEAD + _FRAME_TAIL else b""
+              for p in payloads]
+    return _arrays_from_batch(parse_samples_bodies(bodies))
+
+
+def _arrays_from_batch(batch: SamplesBatch) -> SamplesArrays:
+    offsets = np.zeros(batch.counts.size + 1, dtype=_I64)
+    np.cumsum(batch.counts, out=offsets[1:])
+    sync_at = np.array([int(offsets[k]) + off for k, off in batch.sync], dtype=_I64)
+    return SamplesArrays(batch.first_index, batch.counts, None, batch.flags, batch.level_ua,
+                         sync_at, batch.raw, batch.bad)
+
+
 Message = (Hello | SetOutput | Command | Heartbeat | SetCalibration | SimControl | Info | Ack
            | Nak | Status | Event | Samples)
 
@@ -571,6 +659,22 @@ class DecoderStats:
     version_errors: int = 0  # a frame of another protocol version
 
 
+@dataclass(slots=True)
+class FeedBatch:
+    """What :meth:`FrameDecoder.feed_batch` made of one read."""
+
+    frames: list[Frame]  # good frames other than SAMPLES, in order
+    samples: list[bytes]  # payloads (version..crc) of good SAMPLES frames, in order
+    seqs: list[int]  # sequence numbers of all good frames, in order of arrival
+
+
+_WITHOUT_CRC = itemgetter(slice(None, -CRC.size))
+_CRC_BYTES = itemgetter(slice(-CRC.size, None))
+_KIND = itemgetter(slice(0, 2))  # version, type
+_SEQ_BYTES = itemgetter(slice(2, 4))
+_SAMPLES_KIND = bytes([PROTOCOL_VERSION, MsgType.SAMPLES])
+
+
 class FrameDecoder:
     """Splits a byte stream into checked frames. Never raises on any input.
 
@@ -584,8 +688,36 @@ class FrameDecoder:
         self.stats = DecoderStats()
 
     def feed(self, data: bytes) -> list[Frame]:
+        first, chunks = self._split(data)
+        frames: list[Frame] = []
+        if first:
+            frames.extend(self._frames([first], quiet=True))
+        if chunks:
+            frames.extend(self._frames(chunks, quiet=False))
+        return frames
+
+    def feed_batch(self, data: bytes) -> FeedBatch:
+        """Like :meth:`feed`, for the driver: good SAMPLES frames come back as their
+        payloads (``version..crc``, for :func:`parse_samples_payloads`) rather than as
+        Frame objects, and the sequence number of every good frame is listed in order.
+
+        Same checks, counts and resynchronisation as :meth:`feed`. A read made only of
+        good frames (the steady stream) is checked with C-level passes over all its
+        frames at once (COBS, lengths, CRC, headers), with no Python work per frame;
+        any read with a bad frame in it is decoded frame by frame, exactly as ``feed``.
+        """
+        out = FeedBatch([], [], [])
+        first, chunks = self._split(data)
+        if first:
+            self._sort(out, self._frames([first], quiet=True))
+        if chunks and not self._fast(out, chunks):
+            self._sort(out, self._frames(chunks, quiet=False))
+        return out
+
+    def _split(self, data: bytes) -> tuple[bytes, list[bytes]]:
+        """(a first chunk to decode quietly or b"", the chunks to decode)."""
         if not data:
-            return []
+            return b"", []
         stats = self.stats
         stats.bytes_in += len(data)
         chunks = (self._pending + data).split(DELIMITER)
@@ -593,17 +725,54 @@ class FrameDecoder:
         if len(self._pending) > 2 * MAX_PAYLOAD:  # a runaway frame: drop it, resync
             self._pending = b""
             stats.framing_errors += 1
-        frames: list[Frame] = []
+        first = b""
         if not self._synced and chunks:
             # Bytes before the first delimiter may be the tail of a frame we joined
             # mid-way: keep it only if it is a whole valid frame, never count it as an error.
             first = chunks.pop(0)
-            if first:
-                frames.extend(self._frames([first], quiet=True))
             self._synced = True
-        if chunks:
-            frames.extend(self._frames(chunks, quiet=False))
-        return frames
+        return first, chunks
+
+    def _fast(self, out: FeedBatch, chunks: list[bytes]) -> bool:
+        """All of ``chunks`` at once if every one is a good frame; False (nothing done)
+        if any is not, and the caller decodes them one by one."""
+        try:
+            payloads = list(map(cobs.decode, chunks))
+        except cobs.DecodeError:
+            return False
+        sizes = list(map(len, payloads))
+        if min(sizes) < HEADER.size + CRC.size or max(sizes) > MAX_PAYLOAD:
+            return False
+        crcs = map(binascii.crc_hqx, map(_WITHOUT_CRC, payloads), repeat(0xFFFF))
+        if list(map(CRC.pack, crcs)) != list(map(_CRC_BYTES, payloads)):
+            return False
+        kinds = list(map(_KIND, payloads))
+        if kinds.count(_SAMPLES_KIND) == len(kinds):  # the steady stream
+            out.samples.extend(payloads)
+            out.seqs.extend(map(int.from_bytes, map(_SEQ_BYTES, payloads), repeat("little")))
+            self.stats.frames_ok += len(payloads)
+            return True
+        if any(p[0] != PROTOCOL_VERSION for p in payloads):
+            return False
+        for payload, kind in zip(payloads, kinds, strict=True):
+            seq = payload[2] | (payload[3] << 8)
+            out.seqs.append(seq)
+            if kind == _SAMPLES_KIND:
+                out.samples.append(payload)
+            else:
+                out.frames.append(Frame(PROTOCOL_VERSION, payload[1], seq, payload[4:-2]))
+        self.stats.frames_ok += len(payloads)
+        return True
+
+    @staticmethod
+    def _sort(out: FeedBatch, frames: list[Frame]) -> None:
+        for frame in frames:
+            out.seqs.append(frame.seq)
+            if frame.type == MsgType.SAMPLES:
+                out.samples.append(HEADER.pack(frame.version, frame.type, frame.seq)
+                                   + frame.body + b"\x00\x00")
+            else:
+                out.frames.append(frame)
 
     def _frames(self, chunks: list[bytes], *, quiet: bool) -> list[Frame]:
         """The hot loop: COBS, length, CRC and version checks inlined (one frame ~1 µs)."""
