@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Enum,
@@ -265,6 +266,43 @@ class Note(Base):
     text: Mapped[str] = mapped_column(Text)
 
     client: Mapped[Client] = relationship(back_populates="notes")
+
+
+class ServiceKind(enum.StrEnum):
+    """What a service record is the result of."""
+
+    CALIBRATION = "calibration"
+    SELFTEST = "selftest"
+    WATCHDOG_TEST = "watchdog_test"
+
+    @property
+    def label(self) -> str:
+        return {"calibration": "Calibration", "selftest": "Self-test",
+                "watchdog_test": "Watchdog test"}[self.value]
+
+
+class ServiceRecord(Base):
+    """A technician's calibration, self-test or watchdog test of a device, with its result.
+
+    ``payload`` is the result's ``as_dict()`` (figures, points, verdicts); ``passed`` is
+    ``None`` when the procedure has no pass/fail verdict.
+    """
+
+    __tablename__ = "service_record"
+    __table_args__ = (
+        CheckConstraint("kind IN ('calibration', 'selftest', 'watchdog_test')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[ServiceKind] = mapped_column(
+        Enum(ServiceKind, native_enum=False, length=20, create_constraint=False,
+             values_callable=lambda e: [m.value for m in e]))
+    device_serial: Mapped[str] = mapped_column(String(80), default="", index=True)
+    firmware: Mapped[str] = mapped_column(String(80), default="")
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
 
 
 Index("ix_event_session_time", Event.session_id, Event.timestamp)

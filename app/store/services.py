@@ -22,6 +22,8 @@ from app.store.models import (
     Outcome,
     RecordingChunk,
     Screening,
+    ServiceKind,
+    ServiceRecord,
     SessionStep,
     TreatmentSession,
 )
@@ -298,3 +300,34 @@ def load_recording(engine: Engine, session_id: int) -> recording.Recording:
         cur, volt = recording.decode(data, n, enc)
         parts.append((first, rate, cur, volt))
     return recording.assemble(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRecordSummary:
+    """A calibration, self-test or watchdog test as recorded (``payload``: its figures)."""
+
+    id: int
+    at: dt.datetime
+    kind: ServiceKind
+    device_serial: str
+    firmware: str
+    passed: bool | None
+    payload: dict[str, Any]
+    operator_id: int | None
+
+    @property
+    def verdict(self) -> str:
+        return "—" if self.passed is None else ("PASS" if self.passed else "FAIL")
+
+
+def service_records(engine: Engine, device_serial: str | None = None,
+                    limit: int = 100) -> list[ServiceRecordSummary]:
+    """The newest service records (newest first), of one device when ``device_serial``."""
+    q = select(ServiceRecord).order_by(ServiceRecord.at.desc(), ServiceRecord.id.desc())
+    if device_serial is not None:
+        q = q.where(ServiceRecord.device_serial == device_serial)
+    with Session(engine) as s:
+        return [ServiceRecordSummary(r.id, r.at, ServiceKind(r.kind), r.device_serial,
+                                     r.firmware, r.passed, dict(r.payload or {}),
+                                     r.operator_id)
+                for r in s.scalars(q.limit(max(0, int(limit))))]

@@ -18,7 +18,9 @@ the exception, and it is reported) without holding up the others.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import math
 import os
 import queue
 import socket
@@ -46,6 +48,8 @@ from app.store.models import (
     Outcome,
     RecordingChunk,
     Screening,
+    ServiceKind,
+    ServiceRecord,
     SessionStep,
     TreatmentSession,
     utcnow,
@@ -278,6 +282,26 @@ class AddNote:
         return row.id
 
 
+@dataclass(frozen=True, slots=True)
+class AddServiceRecord:
+    kind: ServiceKind
+    device_serial: str
+    firmware: str
+    passed: bool | None
+    payload: dict[str, Any]
+    at: dt.datetime
+    operator_id: int | None = None
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        row = ServiceRecord(kind=self.kind, device_serial=self.device_serial,
+                            firmware=self.firmware, passed=self.passed,
+                            payload=dict(self.payload), at=self.at,
+                            operator_id=self.operator_id)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
 @dataclass(slots=True)
 class _Flush:
     pass
@@ -388,6 +412,27 @@ class StoreWriter:
     def add_note(self, client_id: int, text: str, operator_id: int | None = None,
                  session_uid: str | None = None) -> Future:
         return self.submit(AddNote(client_id, text, operator_id, session_uid))
+
+    def add_service_record(self, kind: ServiceKind | str, payload: dict[str, Any], *,
+                           device_serial: str = "", firmware: str = "",
+                           passed: bool | None = None, at: dt.datetime | None = None,
+                           operator_id: int | None = None) -> Future:
+        """Record a calibration, self-test or watchdog test (``payload``: the result's
+        ``as_dict()``, JSON-serialisable); the future gives the record's id. An unknown
+        ``kind`` raises ValueError at once."""
+        try:
+            kind = ServiceKind(kind)
+        except ValueError:
+            raise ValueError(f"unknown service record kind {kind!r}: use one of "
+                             f"{', '.join(k.value for k in ServiceKind)}") from None
+        clean = _json_safe(payload)
+        try:
+            json.dumps(clean, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"the {kind.label.lower()} result cannot be recorded: "
+                             f"{exc}") from None
+        return self.submit(AddServiceRecord(kind, device_serial, firmware, passed,
+                                            clean, at or utcnow(), operator_id))
 
     def flush(self, timeout: float | None = 5.0) -> bool:
         """Write everything queued so far, partial recording chunks included.
@@ -579,6 +624,20 @@ class StoreWriter:
             if not p.future.done():
                 p.future.set_result(r)
         return []
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as None (JSON has no NaN; PostgreSQL refuses it),
+    tuples as lists and numpy scalars as Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def count_rows(engine: Engine, model: Any, **where: Any) -> int:
