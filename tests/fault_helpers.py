@@ -1,0 +1,240 @@
+"""Helpers of the fault-injection suite (tests/test_faults.py): the desk, sample capture,
+a port that speaks only noise, and database faults. No test lives here."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pty
+import subprocess
+import sys
+import threading
+import time
+import tty
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from app.device.samples import SampleBlock
+from app.engine.session import SessionState
+from app.store.models import Event, RecordingChunk, TreatmentSession
+from app.store.runtime import RunningStore, start_store
+from app.ui.device_manager import DeviceManager
+from app.ui.main_window import MainWindow
+
+ROOT = Path(__file__).resolve().parents[1]
+NOISE_UA = 5.0  # the simulator's current noise and ADC quantisation stay well below this
+
+
+@dataclass
+class Desk:
+    """The console window on the practitioner's desk, with a temp SQLite store."""
+
+    window: MainWindow
+    device: DeviceManager
+    store: RunningStore | None
+    db_path: Path
+
+    @property
+    def practitioner(self):
+        return self.window.workspaces["practitioner"]
+
+    @property
+    def controller(self):
+        return self.practitioner.controller
+
+    def close(self) -> None:
+        self.device.close()
+        for ws in self.window.workspaces.values():
+            ws.shutdown()
+        if self.store is not None:
+            self.store.close(10)
+
+
+def open_desk(qtbot, tmp_path: Path, simulator_args: list[str] | None = None, *,
+              with_store: bool = True, ready: bool = True) -> Desk:
+    db = tmp_path / "records.db"
+    store = start_store(f"sqlite:///{db}") if with_store else None
+    device = DeviceManager()
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(device, settings, store)
+    qtbot.addWidget(window)
+    window.show()
+    desk = Desk(window, device, store, db)
+    if simulator_args is None:
+        return desk
+    try:
+        with qtbot.waitSignal(window.live_data_seen, timeout=15000):
+            assert device.open(None, simulator_args)
+        if ready:
+            qtbot.waitUntil(lambda: desk.controller.state == SessionState.READY, timeout=5000)
+    except BaseException:
+        desk.close()
+        raise
+    return desk
+
+
+def start_session(qtbot, desk: Desk, program: str = "eye_area") -> None:
+    """Start a guided program on the training head and wait until it runs."""
+    p = desk.practitioner
+    p.program_box.setCurrentIndex(p.program_box.findData(program))
+    seen: list[str] = []
+    desk.controller.state_changed.connect(lambda st: seen.append(st.value))
+    p.guided.start_button.click()
+    try:
+        qtbot.waitUntil(lambda: desk.controller.state == SessionState.RUNNING, timeout=10000)
+    except Exception as exc:
+        raise AssertionError(f"the session did not start: states {seen}, banner "
+                             f"{desk.window.banner.text()!r}") from exc
+
+
+@dataclass
+class Capture:
+    """Every sample block a link delivers, with the GUI-thread arrival time."""
+
+    blocks: list[SampleBlock] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)
+
+    def __call__(self, block: SampleBlock) -> None:
+        self.blocks.append(block)
+        self.arrivals.append(time.monotonic())
+
+    @property
+    def count(self) -> int:
+        return sum(len(b) for b in self.blocks)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(sample index, current µA, commanded level µA) of everything captured."""
+        if not self.blocks:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.float32)
+        idx = np.concatenate([b.first_index + np.arange(len(b)) for b in self.blocks])
+        cur = np.concatenate([b.current_ua for b in self.blocks])
+        lvl = np.concatenate([b.level_ua for b in self.blocks])
+        return idx, cur, lvl
+
+
+# ---------------------------------------------------------------- a port full of noise
+
+
+class NoisePort:
+    """A pseudo-terminal whose far end writes random bytes (os.urandom) and reads and
+    discards whatever the console sends; ``path`` is what the console opens."""
+
+    def __init__(self, bytes_per_s: int = 40_000, seed_chunk: int = 512) -> None:
+        self.master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.path = os.ttyname(slave)
+        self._slave = slave  # kept open so the pty survives the console's reopen attempts
+        self._rate = bytes_per_s
+        self._chunk = seed_chunk
+        self._stop = threading.Event()
+        self.sent = 0
+        self.received = 0
+        self._thread = threading.Thread(target=self._run, name="NoisePort", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import select as sel
+
+        period = self._chunk / self._rate
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            r, w, _ = sel.select([self.master], [self.master], [], 0.05)
+            if r:
+                with contextlib.suppress(OSError):
+                    self.received += len(os.read(self.master, 4096))
+            if w and time.monotonic() >= next_t:
+                with contextlib.suppress(OSError):
+                    self.sent += os.write(self.master, os.urandom(self._chunk))
+                next_t += period
+            else:
+                self._stop.wait(min(period, 0.01))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        for fd in (self.master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+# ---------------------------------------------------------------- database faults
+
+
+class SqliteFault:
+    """Makes every connection of ``engine`` refuse writes the way SQLite itself does:
+
+    * ``"readonly"``: ``PRAGMA query_only = ON`` → "attempt to write a readonly database";
+    * ``"full"``: ``PRAGMA max_page_count`` = the file's current size → "database or disk is
+      full" (SQLITE_FULL), exactly what a full disk gives.
+
+    The pragma is set on each connection as the pool hands it out, so the store's
+    writer thread meets it at its next transaction. ``clear()`` lifts the fault."""
+
+    def __init__(self, engine, kind: str) -> None:
+        assert kind in ("readonly", "full")
+        self.engine = engine
+        self.kind = kind
+        self.active = False
+        event.listen(engine, "checkout", self._on_checkout)
+
+    def _on_checkout(self, dbapi_conn, record, proxy) -> None:
+        cur = dbapi_conn.cursor()
+        try:
+            if self.active and self.kind == "readonly":
+                cur.execute("PRAGMA query_only = ON")
+            elif self.active:
+                pages = cur.execute("PRAGMA page_count").fetchone()[0]
+                cur.execute(f"PRAGMA max_page_count = {int(pages)}")
+            else:
+                cur.execute("PRAGMA query_only = OFF")
+                cur.execute("PRAGMA max_page_count = 1073741823")
+        finally:
+            cur.close()
+
+    def start(self) -> None:
+        self.active = True
+
+    def clear(self) -> None:
+        self.active = False
+
+    def remove(self) -> None:
+        self.active = False
+        event.remove(self.engine, "checkout", self._on_checkout)
+
+
+# ---------------------------------------------------------------- store facts
+
+
+def stored_facts(engine, session_id: int | None = None) -> dict[str, int]:
+    """Row counts (sessions, events, chunks, samples) as stored, for before/after checks."""
+    with Session(engine) as s:
+        def count(model, *where):
+            return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+        ev_where = [] if session_id is None else [Event.session_id == session_id]
+        ch_where = [] if session_id is None else [RecordingChunk.session_id == session_id]
+        samples = s.scalar(select(func.coalesce(func.sum(RecordingChunk.n), 0))
+                           .where(*ch_where))
+        return {"sessions": count(TreatmentSession), "events": count(Event, *ev_where),
+                "chunks": count(RecordingChunk, *ch_where), "samples": int(samples or 0)}
+
+
+def last_recorded_index(engine, session_id: int) -> int | None:
+    """Index (device sample counter) one past the last stored sample of a session."""
+    with Session(engine) as s:
+        return s.scalar(select(func.max(RecordingChunk.first_index + RecordingChunk.n))
+                        .where(RecordingChunk.session_id == session_id))
+
+
+def run_app(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``python -m app ARGS`` with a temp home; text output captured."""
+    env = dict(os.environ, MICROCURRENT_HOME=str(tmp_path / "home"),
+               QT_QPA_PLATFORM="offscreen")
+    env.pop("MICROCURRENT_DATABASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)

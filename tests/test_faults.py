@@ -1,0 +1,474 @@
+"""Fault injection, end to end: what the user SEES and what is STORED when things break.
+
+Each case drives the real console (MainWindow + DeviceManager + the simulator process on a
+pseudo-terminal + a temporary SQLite store) or the real command line, injects one fault,
+and checks the screen (banner, status bar, technician panels, command messages) and the
+database. docs/faults.md says what each case proves.
+
+Two cases are soaks: "1 in 10,000 bytes corrupted" and "random bytes from the port". In CI
+they run for FAULT_SECONDS (10 s); for the full minute of the issue run
+
+    MICROCURRENT_FAULT_SECONDS=60 .venv/bin/python -m pytest tests/test_faults.py -q
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from fault_helpers import (
+    NOISE_UA,
+    ROOT,
+    Capture,
+    NoisePort,
+    SqliteFault,
+    last_recorded_index,
+    open_desk,
+    run_app,
+    start_session,
+    stored_facts,
+)
+from PySide6.QtCore import QSettings, QTimer
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+from app.device.protocol import DeviceState
+from app.device.sim_process import SimulatorProcess
+from app.engine.session import ACTIVE, SessionState
+from app.store.database import open_store
+from app.store.models import Outcome, TreatmentSession
+from app.store.services import load_recording, session_history
+
+FAULT_SECONDS = float(os.environ.get("MICROCURRENT_FAULT_SECONDS", "10"))
+ALARM_WITHIN_S = 1.0  # the issue: a hang is alarmed, a blocked GUI stops output, within 1 s
+
+pytestmark = pytest.mark.timeout(max(120, 3 * FAULT_SECONDS + 90))
+
+
+def _history(desk):
+    store = desk.store
+    assert store.writer.flush(10), "the store writer could not flush"
+    return session_history(store.engine, store.info.training_client_id)
+
+
+# ---------------------------------------------------------------- the serial link is cut
+
+
+def test_link_cut_mid_session_is_shown_recorded_and_recovered(qtbot, tmp_path):
+    desk = open_desk(qtbot, tmp_path, ["--disconnect-after", "7", "--down-for", "2"])
+    try:
+        window, link = desk.window, desk.device.link
+        start_session(qtbot, desk)
+        lost_at: list[float] = []
+        link.disconnected.connect(lambda _r: lost_at.append(time.monotonic()))
+        with qtbot.waitSignal(link.disconnected, timeout=10000) as lost:
+            pass
+        # at once: banner and status bar say so, the session is latched in LINK LOST
+        assert "Device link lost" in window.banner.text()
+        assert window.banner.isVisible()
+        assert "LINK DOWN" in window.link_label.text()
+        assert "NO DEVICE" in window.state_label.text()
+        assert desk.controller.state == SessionState.LINK_LOST
+        assert lost.args[0]  # a reason in words
+        # recorded as interrupted (the outcome reaches the database)
+        sessions = _history(desk)
+        assert [s.outcome for s in sessions] == [Outcome.INTERRUPTED]
+
+        # the console reconnects by itself when the device comes back
+        with qtbot.waitSignal(link.connected, timeout=15000):
+            pass
+        assert "MC-SIM" in window.device_label.text()
+        # the device came back with its output off (watchdog tripped while no host)
+        qtbot.waitUntil(lambda: desk.device.status is not None, timeout=3000)
+        assert not desk.device.status.state.output_possible
+        cap = Capture()
+        link.samples_received.connect(cap)
+        qtbot.waitUntil(lambda: cap.count > 3000, timeout=5000)
+        _, cur, lvl = cap.arrays()
+        assert float(np.max(np.abs(cur))) < NOISE_UA, "output after the device returned"
+        assert float(np.max(lvl)) == 0.0
+        # nothing restarted the session on its own
+        assert desk.controller.state not in ACTIVE
+        assert len(_history(desk)) == 1
+    finally:
+        desk.close()
+
+
+# ---------------------------------------------------------------- corrupted bytes
+
+
+def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path):
+    desk = open_desk(qtbot, tmp_path, ["--corrupt", "0.0001", "--seed", "11"])
+    try:
+        window, link = desk.window, desk.device.link
+        shown = Capture()
+        link.samples_received.connect(shown)
+        start_session(qtbot, desk)
+        t_end = time.monotonic() + FAULT_SECONDS
+        qtbot.waitUntil(lambda: time.monotonic() >= t_end, timeout=int(FAULT_SECONDS * 1000)
+                        + 5000)
+        desk.controller.stop()
+        qtbot.waitUntil(lambda: desk.controller.state not in ACTIVE, timeout=10000)
+        stats = link.stats
+        assert stats.crc_errors + stats.framing_errors > 0, "no corruption reached the link"
+        assert stats.connect_count == 1  # never dropped the connection for a few bad bytes
+
+        idx, cur, lvl = shown.arrays()
+        assert np.all(np.isfinite(cur))
+        assert np.all(np.isfinite(lvl))
+        level_max = float(lvl.max())
+        assert 10.0 < level_max <= desk.controller.decision().allowed_ua + 1e-3
+        # every shown sample: within its commanded level + noise
+        assert float(np.max(np.abs(cur) - lvl)) < NOISE_UA
+        assert np.all(np.diff(idx) > 0), "a sample shown twice or out of order"
+
+        # what is stored: the same bounds, every value finite
+        session = _history(desk)[0]
+        rec = load_recording(desk.store.engine, session.id)
+        stored = rec.current_ua[np.isfinite(rec.current_ua)]
+        assert stored.size >= 0.9 * FAULT_SECONDS * 10000 * 0.5
+        assert float(np.max(np.abs(stored))) < level_max + NOISE_UA
+
+        # counts visible: the status bar everywhere, the technician's link statistics panel
+        window._refresh_link_label()
+        assert f"errors {stats.error_count}" in window.link_label.text() or (
+            "errors " in window.link_label.text()
+            and int(window.link_label.text().split("errors ")[1].split()[0]) > 0)
+        window.workspaces["technician"].require_pin = False
+        assert window.switch_workspace("technician")
+        panel = window.workspaces["technician"].bench.stats_panel
+        qtbot.waitUntil(lambda: int(panel.value("crc").replace(",", "") or 0)
+                        + int(panel.value("framing").replace(",", "") or 0) > 0, timeout=3000)
+    finally:
+        desk.close()
+
+
+# ---------------------------------------------------------------- the device hangs
+
+
+@pytest.mark.xfail(strict=True, reason="product: DeviceLink declares the link lost after "
+                   "SILENCE_TIMEOUT_S = 1.0 s of silence (app/device/link.py), so the alarm "
+                   "comes ~1.03-1.1 s after the hang; 0.8 s would meet the 1 s requirement "
+                   "(tests/test_link.py asserts the '1.0 s' text and must change with it)")
+def test_device_hang_is_alarmed_within_one_second(qtbot, tmp_path):
+    desk = open_desk(qtbot, tmp_path, ["--hang-after", "3"], with_store=False, ready=False)
+    try:
+        window, link = desk.window, desk.device.link
+        cap = Capture()
+        link.samples_received.connect(cap)
+        alarms: list[tuple[float, str]] = []
+        link.disconnected.connect(lambda r: alarms.append((time.monotonic(), r)))
+        with qtbot.waitSignal(link.disconnected, timeout=10000):
+            pass
+        t_alarm, reason = alarms[0]
+        assert "stopped sending" in reason
+        assert "stopped sending" in window.banner.text()
+        assert window.banner.isVisible()
+        assert cap.blocks, "no samples before the hang"
+        last = cap.blocks[-1]
+        # the last sample the device produced, on the simulator's own clock
+        rate = last.sample_rate
+        t_last = desk.device.simulator.sample_zero_time() + (last.first_index + len(last)) / rate
+        assert t_alarm - t_last <= ALARM_WITHIN_S, f"alarm {t_alarm - t_last:.2f} s after hang"
+    finally:
+        desk.close()
+
+
+# ---------------------------------------------------------------- the GUI thread blocks
+
+
+def test_blocked_gui_turns_the_output_off_within_one_second(qtbot, tmp_path):
+    desk = open_desk(qtbot, tmp_path, [])
+    try:
+        link, sim = desk.device.link, desk.device.simulator
+        start_session(qtbot, desk)
+        cap = Capture()
+        link.samples_received.connect(cap)
+        qtbot.waitUntil(lambda: cap.count > 5000, timeout=5000)
+        t_block = time.monotonic()
+        time.sleep(2.5)  # THE FAULT: the GUI thread is stuck (no events, no heartbeats)
+        zero, rate = sim.sample_zero_time(), cap.blocks[0].sample_rate
+        end_index = int((t_block + 2.4 - zero) * rate)
+        qtbot.waitUntil(lambda: cap.arrays()[0].max() >= end_index, timeout=5000)
+        idx, cur, lvl = cap.arrays()
+        t = zero + idx / rate
+        before = (t > t_block - 0.5) & (t < t_block)
+        after = (t >= t_block + ALARM_WITHIN_S) & (t <= t_block + 2.4)
+        assert before.sum() > 1000
+        assert after.sum() > 1000
+        assert float(np.max(np.abs(cur[before]))) > 20.0, "output was not on before the block"
+        assert float(np.max(np.abs(cur[after]))) < NOISE_UA, "output still on 1 s into a block"
+        assert float(np.max(lvl[after])) == 0.0
+        # the console tells the user, and the session is not running any more
+        qtbot.waitUntil(lambda: "watchdog" in desk.window.banner.text().lower(), timeout=3000)
+        assert desk.controller.state not in ACTIVE
+    finally:
+        desk.close()
+
+
+# ---------------------------------------------------------------- the console is killed
+
+
+def test_sigkill_mid_session_recovers_at_next_start(tmp_path):
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    sim = SimulatorProcess([])
+    port = sim.start()
+    env = dict(os.environ, MICROCURRENT_HOME=str(tmp_path / "home"))
+    child = subprocess.Popen([sys.executable, "-m", "app", "run", "--program", "toning",
+                              "--training", "--seconds", "60", "--port", port,
+                              "--database-url", url], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    probe = create_engine(url)
+    try:
+        deadline = time.monotonic() + 40
+        sid = first = None
+        while time.monotonic() < deadline and child.poll() is None:
+            try:
+                with Session(probe) as s:
+                    sid = s.scalar(select(TreatmentSession.id))
+                if sid is not None:
+                    from sqlalchemy import func
+
+                    from app.store.models import RecordingChunk
+                    with Session(probe) as s:
+                        first = s.scalar(select(func.min(RecordingChunk.first_index))
+                                         .where(RecordingChunk.session_id == sid))
+                    last = last_recorded_index(probe, sid)
+                    if first is not None and last - first >= 30000:  # 3 s stored
+                        break
+            except Exception:  # noqa: BLE001 - the child may be creating the schema
+                pass
+            time.sleep(0.1)  # polling another process's database: no Qt signal to wait on
+        assert child.poll() is None, child.stderr.read().decode()
+        assert first is not None, "the run never recorded 3 s"
+        time.sleep(0.4)  # kill somewhere inside a chunk, not right after a commit
+        t_kill = time.monotonic()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        probe.dispose()
+
+        # next start: opens cleanly, the session is interrupted, little is missing
+        engine, info = open_store(url)
+        try:
+            with engine.connect() as c:
+                assert c.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+            assert info.interrupted_sessions == 1
+            (session,) = session_history(engine, info.training_client_id)
+            assert session.outcome == Outcome.INTERRUPTED
+            assert session.ended_at is not None
+            t_last = sim.sample_zero_time() + last_recorded_index(engine, session.id) / 10000
+            missing = t_kill - t_last
+            assert missing <= 1.0 + 0.3, f"{missing:.2f} s of recording lost"
+            rec = load_recording(engine, session.id)
+            assert rec.n_samples >= 30000
+        finally:
+            engine.dispose()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+        child.stdout.close()
+        child.stderr.close()
+        probe.dispose()
+        sim.stop()
+
+
+# ---------------------------------------------------------------- the database fails
+
+
+@pytest.mark.parametrize(("kind", "words"), [("readonly", "read-only"),
+                                             ("full", "disk holding the database is full")])
+def test_database_failure_mid_session(qtbot, tmp_path, kind, words):
+    """SQLite itself refuses the writes: ``PRAGMA query_only`` (what a read-only file
+    gives: "attempt to write a readonly database") or ``PRAGMA max_page_count`` at the
+    file's size ("database or disk is full", SQLITE_FULL, what a full disk gives)."""
+    desk = open_desk(qtbot, tmp_path, [])
+    fault = SqliteFault(desk.store.engine, kind)
+    try:
+        window = desk.window
+        start_session(qtbot, desk)
+        sid_holder: list[int] = []
+
+        def stored_two_chunks() -> bool:
+            hist = _history(desk)
+            if hist:
+                sid_holder[:] = [hist[0].id]
+            return bool(hist) and stored_facts(desk.store.engine, hist[0].id)["chunks"] >= 2
+
+        qtbot.waitUntil(stored_two_chunks, timeout=8000)
+        before = stored_facts(desk.store.engine, sid_holder[0])
+        fault.start()
+        # a clear message, and the output is stopped
+        qtbot.waitUntil(lambda: words in window.banner.text(), timeout=5000)
+        assert window.banner.isVisible()
+        qtbot.waitUntil(lambda: desk.controller.state not in ACTIVE, timeout=8000)
+        qtbot.waitUntil(lambda: desk.device.state is not None
+                        and not desk.device.state.output_possible, timeout=8000)
+        # no crash: the console keeps running, reads still work, nothing stored is lost
+        during = stored_facts(desk.store.engine, sid_holder[0])
+        assert all(during[k] >= before[k] for k in before), (before, during)
+        # the database comes back: what was kept is written, the session gets its outcome
+        fault.clear()
+        qtbot.waitUntil(lambda: _history(desk)[0].outcome is not None, timeout=10000)
+        after = stored_facts(desk.store.engine, sid_holder[0])
+        assert after["samples"] > during["samples"] or after["events"] > during["events"]
+    finally:
+        fault.remove()
+        desk.close()
+
+
+# ---------------------------------------------------------------- bad input everywhere
+
+
+def test_out_of_range_parameters_typed_in_the_ui(qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from app.device.waveform import OutputSettings
+
+    desk = open_desk(qtbot, tmp_path, [], with_store=False, ready=False)
+    try:
+        window = desk.window
+        window.workspaces["technician"].require_pin = False
+        assert window.switch_workspace("technician")
+        spin = window.output.amplitude
+        device_max = desk.device.info.max_current_ua
+        spin.selectAll()
+        qtbot.keyClicks(spin, "99999")
+        qtbot.keyClick(spin, Qt.Key.Key_Enter)
+        assert spin.value() <= min(device_max, spin.maximum())
+        # a value above the device's limit sent anyway: refused by the device, and shown
+        with qtbot.waitSignal(desk.device.link.command_answered, timeout=3000):
+            window.apply_settings(OutputSettings(amplitude_ua=device_max + 500))
+        assert "refused" in window.output.message.text().lower()
+        assert desk.device.state == DeviceState.IDLE
+        # and the console keeps working: a valid setting is accepted
+        with qtbot.waitSignal(desk.device.link.command_answered, timeout=3000):
+            window.apply_settings(OutputSettings(amplitude_ua=100))
+        assert window.output.message.text() == ""
+    finally:
+        desk.close()
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("{not json", "JSON"),
+    (json.dumps({"schema_version": 1, "id": "x", "name": "X", "steps": [
+        {"name": "s", "zones": ["forehead"], "waveform": "square", "frequency_hz": 10,
+         "amplitude_ua": 90000, "polarity": "positive", "duration_s": 10}]}), "amplitude"),
+    ("", ""),
+])
+def test_malformed_program_file_gets_a_clear_message(tmp_path, content, words):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    result = run_app(tmp_path, "programs", "check", str(path))
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "Traceback" not in out
+    assert "bad.json" in out or str(path) in out, out
+    assert words.lower() in out.lower(), out
+
+
+@pytest.mark.parametrize("content", ["time_s,current_ua\n0,abc\n", "nothing,here\n",
+                                     "", "\x00\x01\x02garbage"])
+def test_malformed_capture_csv_gets_a_clear_message(tmp_path, content):
+    path = tmp_path / "capture.csv"
+    path.write_text(content)
+    result = run_app(tmp_path, "measure", str(path))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "capture.csv" in result.stderr, result.stderr
+
+
+def test_wrong_database_url_message_and_the_console_still_opens(qtbot, tmp_path):
+    result = run_app(tmp_path, "db", "upgrade", "--database-url", "bogus://x")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "bogus" in result.stderr
+    # the console opens without records: it says why, and output on the desk is blocked
+    shot = tmp_path / "shot.png"
+    result = run_app(tmp_path, "--database-url", "bogus://x", "--screenshot", str(shot),
+                     "--after", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert shot.stat().st_size > 10000
+    from app.ui.launcher import open_records
+
+    store, why = open_records("bogus://x")
+    assert store is None
+    assert "bogus" in why
+    desk = open_desk(qtbot, tmp_path, None, with_store=False)
+    try:
+        from app.ui.device_manager import DeviceManager
+        from app.ui.main_window import MainWindow
+
+        w = MainWindow(DeviceManager(), QSettings(str(tmp_path / "t.ini"),
+                                                  QSettings.Format.IniFormat), None, why)
+        qtbot.addWidget(w)
+        label = w.workspaces["practitioner"].tabs.widget(1)
+        assert "unavailable" in label.text()
+        assert "bogus" in label.text()
+    finally:
+        desk.close()
+
+
+def test_device_of_another_protocol_version(qtbot, tmp_path):
+    desk = open_desk(qtbot, tmp_path, None, with_store=False)
+    try:
+        window, device = desk.window, desk.device
+        reasons: list[str] = []
+        device.link_changed.connect(
+            lambda link: link and link.disconnected.connect(reasons.append))
+        assert device.open(None, ["--protocol-version", "2"])
+        qtbot.waitUntil(lambda: bool(reasons), timeout=8000)
+        assert "version" in reasons[0].lower()
+        assert "version" in window.banner.text().lower()
+        assert window.banner.isVisible()
+        sent = device.link.stats.frames_sent
+        qtbot.wait(3000)  # watch for a retry storm
+        assert len(reasons) == 1
+        assert device.link.stats.frames_sent - sent <= 1
+        assert not device.connected
+        assert "LINK DOWN" in window.link_label.text()
+    finally:
+        desk.close()
+
+
+def test_random_bytes_from_the_port(qtbot, tmp_path):
+    noise = NoisePort()
+    desk = open_desk(qtbot, tmp_path, None, with_store=False)
+    try:
+        window, device = desk.window, desk.device
+        assert device.open(noise.path)
+        ticks: list[float] = []
+        timer = QTimer()
+        timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+        timer.start(100)
+        t_end = time.monotonic() + FAULT_SECONDS
+        qtbot.waitUntil(lambda: time.monotonic() >= t_end,
+                        timeout=int(FAULT_SECONDS * 1000) + 5000)
+        timer.stop()
+        stats = device.link.stats
+        assert noise.sent > FAULT_SECONDS * 10000
+        assert stats.bytes_in > noise.sent * 0.5
+        assert stats.crc_errors + stats.framing_errors > 0
+        assert not device.connected
+        assert stats.connect_count == 0
+        assert "LINK DOWN" in window.link_label.text()
+        assert window.banner.isVisible()
+        assert window.banner.text()
+        # the GUI kept working: its timer ran all along, no gap over half a second
+        assert len(ticks) > FAULT_SECONDS * 5
+        assert float(np.max(np.diff(ticks))) < 0.5
+        window.workspaces["technician"].require_pin = False
+        assert window.switch_workspace("technician")
+        panel = window.workspaces["technician"].bench.stats_panel
+        qtbot.waitUntil(lambda: int(panel.value("crc").replace(",", "") or 0)
+                        + int(panel.value("framing").replace(",", "") or 0) > 0, timeout=3000)
+    finally:
+        desk.close()
+        noise.close()
