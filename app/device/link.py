@@ -188,12 +188,11 @@ class SampleAssembler:
             return []
         breaks = [k for k in self._breaks(first, counts, per_frame) if k > 0]
         raw = batch.raw  # (frames, n, 2) or (samples, 2); views: scaled into fresh arrays
-        total = raw.shape[0] if raw.ndim == 2 else frames * per_frame
-        current = np.empty(total, dtype=np.float32)
-        voltage = np.empty(total, dtype=np.float32)
-        shape = raw.shape[:-1]
-        np.multiply(raw[..., 0], self._current_lsb, out=current.reshape(shape))
-        np.multiply(raw[..., 1], self._voltage_lsb, out=voltage.reshape(shape))
+        current = raw[..., 0].flatten().astype(np.float32)
+        current *= self._current_lsb
+        voltage = raw[..., 1].flatten().astype(np.float32)
+        voltage *= self._voltage_lsb
+        total = current.size
         level_s = np.repeat(level, per_frame or counts)
         flags_s = np.repeat(flags, per_frame or counts)
         sync_s = np.zeros(total, dtype=bool)

@@ -544,7 +544,7 @@ def _step(count: int, n: int) -> np.ndarray:
     return steps[:count]
 
 
-_SHAPE_BYTES = itemgetter(slice(_SHAPE_AT, _SHAPE_AT + 2))
+_BELOW = [bytes(range(n)) for n in range(256)]  # the sync offsets allowed with n samples
 
 
 def parse_samples_payloads(payloads: list[bytes]) -> SamplesArrays:
@@ -563,12 +563,16 @@ def parse_samples_payloads(payloads: list[bytes]) -> SamplesArrays:
         shape = first_payload[_SHAPE_AT:_SHAPE_AT + 2]
         n_sync, n = shape[0], shape[1]
         size = _SHAPE_AT + 2 + n_sync + 4 * n + _FRAME_TAIL
-        if (len(first_payload) == size and list(map(len, payloads)).count(size) == count
-                and list(map(_SHAPE_BYTES, payloads)).count(shape) == count):
-            frames = np.frombuffer(b"".join(payloads), _frame_dtype(n_sync, n))
-            sync = frames["sync"]
-            if not n_sync or int(sync.max()) < n:
-                sync_at = (sync + _step(count, n)).ravel() if n_sync else np.zeros(0, _I64)
+        if len(first_payload) == size and list(map(len, payloads)).count(size) == count:
+            joined = b"".join(payloads)
+            # the same n_sync and n in every frame; every sync offset below n
+            if (joined[_SHAPE_AT::size] == shape[:1] * count
+                    and joined[_SHAPE_AT + 1::size] == shape[1:] * count
+                    and not any(joined[_SHAPE_AT + 2 + k::size].translate(None, _BELOW[n])
+                                for k in range(n_sync))):
+                frames = np.frombuffer(joined, _frame_dtype(n_sync, n))
+                sync_at = ((frames["sync"] + _step(count, n)).ravel() if n_sync
+                           else np.zeros(0, _I64))
                 return SamplesArrays(frames["first"].astype(_I64), np.full(count, n, _I64), n,
                                      frames["flags"], frames["level"], sync_at, frames["raw"],
                                      [])
