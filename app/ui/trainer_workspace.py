@@ -1,11 +1,27 @@
-"""The trainer's waveform studio workspace: live demonstrations, presentation, replay."""
+"""The trainer's waveform studio workspace: live demonstrations, presentation, replay.
+
+With a store, studio output runs as a session on the training client: Start sends the
+settings, then START once the device accepted them, and the session (program "studio",
+training) begins when the device acknowledges START. While it is open every sample block
+is recorded, each settings change is an event (and closes a step of the session), and the
+session ends ``completed`` once a Stop has brought the device back to idle,
+``emergency_stopped`` on the console's ESTOP (or the device's), ``stopped`` when the
+output ended otherwise, ``fault`` on a device fault, and ``interrupted`` on link loss,
+watchdog or close.
+"""
 
 from __future__ import annotations
+
+import time
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox, QPushButton, QWidget
 
+from app.device.protocol import DeviceState, Info, Nak, Status
+from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.store.models import Outcome
 from app.ui.trainer.studio import WaveformStudio
 from app.ui.workspaces import Workspace
 
@@ -21,6 +37,16 @@ class TrainerWorkspace(Workspace):
         self.store = store
         self.studio = WaveformStudio()
         self.setCentralWidget(self.studio)
+        self.link = None
+        self._link_slots: list = []
+        self.session: _StudioSession | None = None   # the open training session, if any
+        self.last_session_uid: str | None = None
+        self._pending_settings: tuple[int, OutputSettings] | None = None  # SET_OUTPUT rid
+        self._pending_start: tuple[int, OutputSettings] | None = None     # START rid
+        if store is not None:
+            self.studio.set_output_handlers(self._start_requested, self._stop_requested)
+            # the studio's own slot (apply) runs first: then record what it applied
+            self.studio.apply_button.clicked.connect(self._settings_applied)
         self.replay_button = QPushButton("Replay a recorded session…")
         self.replay_button.setEnabled(store is not None)
         self.replay_button.setToolTip("Load a session's recording from the client records "
@@ -32,12 +58,168 @@ class TrainerWorkspace(Workspace):
 
     def attach_link(self, link) -> None:
         self.studio.set_link(link)
+        for sig, slot in self._link_slots:
+            sig.disconnect(slot)
+        self._link_slots = []
+        self.link = link
+        if link is None or self.store is None:
+            return
+        self._link_slots = [(link.command_answered, self._command_answered),
+                            (link.command_failed, self._command_failed),
+                            (link.status_received, self._status_received),
+                            (link.disconnected, self._link_lost)]
+        for sig, slot in self._link_slots:
+            sig.connect(slot)
 
     def toggle_pause(self) -> None:
         self.studio.stop_output()
 
     def shutdown(self) -> None:
+        self._end_session(Outcome.INTERRUPTED, "console closed")
         self.studio.shutdown()
+
+    # -- studio output as sessions on the training client ------------------------------
+
+    def recording_samples(self, block: SampleBlock) -> None:
+        if self.session is not None:
+            self.store.writer.add_samples(self.session.uid, block)
+            self.session.samples += len(block)
+
+    def reference_changed(self, settings: OutputSettings) -> None:
+        """Settings applied from the console's output panel."""
+        self._record_settings(settings, "output panel")
+
+    def emergency_stop_sent(self) -> None:
+        self._pending_settings = self._pending_start = None
+        self._end_session(Outcome.EMERGENCY_STOPPED, "emergency stop")
+
+    def _connected(self) -> bool:
+        return self.link is not None and bool(getattr(self.link, "is_connected", False))
+
+    def _start_requested(self, settings: OutputSettings) -> None:
+        if not self._connected():
+            self.studio.message.emit("No device: cannot start output. Connect the device "
+                                     "(or the simulator) first.")
+            return
+        if self.session is not None:  # already on: new settings for the running output
+            self.link.set_output(settings)
+            self._record_settings(settings, "studio")
+            return
+        self._pending_start = None
+        self._pending_settings = (self.link.set_output(settings), settings)
+
+    def _stop_requested(self) -> None:
+        self._pending_settings = self._pending_start = None
+        if not self._connected():
+            self.studio.message.emit("No device: nothing to stop.")
+            self._end_session(Outcome.INTERRUPTED, "no device link")
+            return
+        self.link.stop_output()
+        if self.session is not None:
+            self.session.stopping = True
+            self.store.writer.add_event(self.session.uid, "stop_requested",
+                                        {"message": "stop requested"})
+
+    def _command_answered(self, rid: int, answer) -> None:
+        if self._pending_settings is not None and rid == self._pending_settings[0]:
+            settings = self._pending_settings[1]
+            self._pending_settings = None
+            if isinstance(answer, Nak):
+                self._refused("accept the settings", answer)
+            elif self._connected():
+                self._pending_start = (self.link.start_output(), settings)
+        elif self._pending_start is not None and rid == self._pending_start[0]:
+            settings = self._pending_start[1]
+            self._pending_start = None
+            if isinstance(answer, Nak):
+                self._refused("start output", answer)
+            else:
+                self._begin_session(settings)
+
+    def _command_failed(self, rid: int, reason: str) -> None:
+        for pending in (self._pending_settings, self._pending_start):
+            if pending is not None and rid == pending[0]:
+                self._pending_settings = self._pending_start = None
+                self.studio.message.emit(f"Could not start output: {reason}")
+
+    def _refused(self, what: str, nak: Nak) -> None:
+        detail = f": {nak.detail}" if nak.detail else ""
+        self.studio.message.emit(f"The device refused to {what} ({nak.reason.text}{detail}). "
+                                 "Output not started.")
+
+    def _begin_session(self, settings: OutputSettings) -> None:
+        info = getattr(self.link, "info", None)
+        serial, firmware = (info.serial, info.firmware) if isinstance(info, Info) else ("", "")
+        store = self.store
+        uid = store.writer.begin_session(
+            store.info.training_client_id, operator_id=store.info.default_operator_id,
+            program="studio", device_serial=serial, firmware=firmware, training=True)
+        self.session = _StudioSession(uid, settings, time.monotonic())
+        self.last_session_uid = uid
+        store.writer.add_event(uid, "settings", {"message": "output started",
+                                                 **settings_dict(settings)})
+        self.studio.message.emit("Output on: recorded as a session on the training client.")
+
+    def _settings_applied(self) -> None:
+        if self.studio.settings is not None:
+            self._record_settings(self.studio.settings, "studio")
+
+    def _record_settings(self, settings: OutputSettings, source: str) -> None:
+        ses = self.session
+        if ses is None or settings == ses.settings:
+            return
+        self._close_step()
+        ses.settings = settings
+        self.store.writer.add_event(ses.uid, "settings", {
+            "message": f"settings changed ({source})", "source": source,
+            **settings_dict(settings)})
+
+    def _close_step(self) -> None:
+        ses = self.session
+        assert ses is not None
+        now = time.monotonic()
+        length = now - ses.step_started
+        self.store.writer.add_step(ses.uid, ses.steps, "studio", settings_dict(ses.settings),
+                                   length, length)
+        ses.steps += 1
+        ses.step_started = now
+
+    def _status_received(self, status: Status) -> None:
+        ses = self.session
+        if ses is None:
+            return
+        st = status.state
+        if st != ses.state:
+            ses.state = st
+            self.store.writer.add_event(ses.uid, "device_state", {
+                "message": f"device {st.label.lower()}", "state": st.name.lower()})
+        if st.output_possible or st == DeviceState.PAUSED:
+            ses.output_seen = True
+            return
+        ending = {DeviceState.ESTOPPED: Outcome.EMERGENCY_STOPPED,
+                  DeviceState.FAULT: Outcome.FAULT,
+                  DeviceState.WATCHDOG: Outcome.INTERRUPTED}.get(st)
+        if ending is not None:
+            self._end_session(ending, f"device {st.label.lower()}")
+        elif st == DeviceState.IDLE and (ses.stopping or ses.output_seen):
+            self._end_session(Outcome.COMPLETED if ses.stopping else Outcome.STOPPED,
+                              "output off")
+
+    def _link_lost(self, reason: str) -> None:
+        self._pending_settings = self._pending_start = None
+        self._end_session(Outcome.INTERRUPTED, f"link lost: {reason}")
+
+    def _end_session(self, outcome: Outcome, why: str) -> None:
+        ses = self.session
+        if ses is None:
+            return
+        self._close_step()
+        self.store.writer.add_event(ses.uid, "ended", {"message": why,
+                                                       "outcome": outcome.value})
+        self.store.writer.end_session(ses.uid, outcome)
+        self.session = None
+        self.studio.message.emit(f"Training session ended ({outcome.label.lower()}): "
+                                 f"{ses.samples:,} samples recorded.")
 
     def demo_start(self) -> None:
         if self.studio.apply():
@@ -86,6 +268,27 @@ class TrainerWorkspace(Workspace):
         return bool(self.studio.load_recording(rec.t_s, rec.current_ua, rec.voltage_v,
                                                events=events, settings=settings,
                                                sample_rate=rec.sample_rate))
+
+
+@dataclass
+class _StudioSession:
+    """Bookkeeping of the open training session (GUI thread only)."""
+
+    uid: str
+    settings: OutputSettings
+    step_started: float
+    steps: int = 0
+    samples: int = 0
+    state: DeviceState | None = None
+    output_seen: bool = False  # the device reported output on since the session began
+    stopping: bool = False     # the studio's Stop was sent
+
+
+def settings_dict(s: OutputSettings) -> dict:
+    """The settings as stored in events and steps (read back by ``_settings_from_step``)."""
+    return {"waveform": s.waveform.name.lower(), "frequency_hz": s.frequency_hz,
+            "amplitude_ua": s.amplitude_ua, "polarity": s.polarity.name.lower(),
+            "alternate_s": s.alternate_s, "ramp_s": s.ramp_s}
 
 
 def _settings_from_step(params: dict) -> OutputSettings | None:

@@ -1,0 +1,156 @@
+"""Studio output runs as sessions on the training client, recorded in the store: the
+console window end to end against the simulator process over a real pty."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from app.device.protocol import DeviceState
+from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.store.models import Outcome
+from app.store.runtime import start_store
+from app.store.services import session_detail, session_history
+from app.ui.device_manager import DeviceManager
+from app.ui.main_window import MainWindow
+from app.ui.trainer_workspace import _settings_from_step
+
+SETTINGS = OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 0.1)
+
+
+@pytest.fixture
+def trainer(qtbot, tmp_path):
+    store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
+    device = DeviceManager()
+    window = MainWindow(device, QSettings(str(tmp_path / "s.ini"),
+                                          QSettings.Format.IniFormat), store)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.live_data_seen, timeout=15000):
+        assert device.open(None)
+    assert window.switch_workspace("trainer")
+    try:
+        yield window, window.workspaces["trainer"], store
+    finally:
+        device.close()
+        for ws in window.workspaces.values():
+            ws.shutdown()
+        store.close(10)
+
+
+def start(qtbot, window, ws, samples: int = 300) -> None:
+    messages: list[str] = []
+    ws.studio.message.connect(messages.append)
+    ws.studio.set_controls(SETTINGS)
+    ws.studio.start_output()
+    try:
+        qtbot.waitUntil(lambda: ws.session is not None, timeout=10000)
+    finally:
+        ws.studio.message.disconnect(messages.append)
+    assert messages[-1].startswith("Output on"), messages
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.RUNNING, timeout=10000)
+    qtbot.waitUntil(lambda: ws.session.samples > samples, timeout=10000)
+
+
+def training_sessions(store):
+    assert store.writer.flush(10)
+    return session_history(store.engine, store.info.training_client_id)
+
+
+def test_start_and_stop_record_a_completed_training_session(qtbot, trainer):
+    window, ws, store = trainer
+    assert training_sessions(store) == []
+    start(qtbot, window, ws)
+    # a settings change while the output is on is an event and a new step
+    ws.studio.amplitude.setValue(150.0)
+    ws.studio.apply_button.click()
+    qtbot.waitUntil(lambda: (window.device.status is not None
+                             and window.device.status.level_ua > 140), timeout=10000)
+    uid = ws.session.uid
+    ws.studio.stop_output()
+    qtbot.waitUntil(lambda: ws.session is None, timeout=10000)
+    assert window.device.state == DeviceState.IDLE
+    (summary,) = training_sessions(store)
+    assert summary.uid == uid
+    assert summary.program == "studio"
+    assert summary.training
+    assert summary.outcome is Outcome.COMPLETED
+    assert summary.device_serial == window.device.info.serial
+    assert summary.firmware == window.device.info.firmware
+    assert summary.ended_at is not None
+    detail = session_detail(store.engine, uid)
+    assert detail.recorded_samples > 300
+    kinds = [e.kind for e in detail.events]
+    assert kinds[0] == "settings"
+    assert kinds.count("settings") == 2
+    assert "stop_requested" in kinds
+    assert kinds[-1] == "ended"
+    changed = [e.payload for e in detail.events if e.kind == "settings"][1]
+    assert changed["amplitude_ua"] == 150.0
+    assert changed["source"] == "studio"
+    assert [s.position for s in detail.steps] == [0, 1]
+    assert _settings_from_step(detail.steps[0].parameters) == SETTINGS
+    assert _settings_from_step(detail.steps[1].parameters).amplitude_ua == 150.0
+    # the recording replays in the studio
+    assert ws.replay(summary.id)
+    assert ws.studio.recording.duration_s > 0.2
+
+
+def test_escape_ends_the_session_emergency_stopped(qtbot, trainer):
+    window, ws, store = trainer
+    start(qtbot, window, ws)
+    uid = ws.session.uid
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    assert ws.session is None  # ended at once, before any answer from the device
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.ESTOPPED, timeout=10000)
+    (summary,) = training_sessions(store)
+    assert summary.uid == uid
+    assert summary.outcome is Outcome.EMERGENCY_STOPPED
+    assert session_detail(store.engine, uid).recorded_samples > 0
+
+
+def test_refused_settings_start_no_session(qtbot, trainer):
+    window, ws, store = trainer
+    ws.studio.amplitude.setMaximum(5000.0)
+    ws.studio.set_controls(OutputSettings(Waveform.SQUARE, 20.0, 1500.0, Polarity.BIPHASIC,
+                                          2.0, 0.1))
+    messages = []
+    ws.studio.message.connect(messages.append)
+    ws.studio.start_output()
+    qtbot.waitUntil(lambda: any("refused" in m for m in messages), timeout=10000)
+    assert "Output not started" in messages[-1]
+    assert ws.session is None
+    assert window.device.state == DeviceState.IDLE
+    assert training_sessions(store) == []
+
+
+def test_close_with_output_on_marks_the_session_interrupted(qtbot, trainer, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    window, ws, store = trainer
+    start(qtbot, window, ws, samples=100)
+    uid = ws.session.uid
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    engine = store.engine
+    window.close()  # stops the output, shuts the workspaces down, closes the store
+    assert ws.session is None
+    (summary,) = session_history(engine, store.info.training_client_id)
+    assert summary.uid == uid
+    assert summary.outcome is Outcome.INTERRUPTED
+    assert session_detail(engine, uid).recorded_samples > 0
+
+
+def test_link_loss_marks_the_session_interrupted(qtbot, trainer):
+    window, ws, store = trainer
+    start(qtbot, window, ws, samples=100)
+    uid = ws.session.uid
+    window.device.link.disconnected.emit("cable pulled")
+    assert ws.session is None
+    (summary,) = training_sessions(store)
+    assert summary.uid == uid
+    assert summary.outcome is Outcome.INTERRUPTED
+    assert any(e.payload.get("message") == "link lost: cable pulled"
+               for e in session_detail(store.engine, uid).events)
+    ws.studio.stop_output()
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=10000)
