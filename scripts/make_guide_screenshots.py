@@ -195,22 +195,39 @@ def shoot_all(window, device, store, desk, wait, pump, shot) -> int:
         studio.add_overlay(OutputSettings(shape, 10.0, 100.0, polarity, 2.0, 1.0))
     shot("overlay")
     studio.clear_overlays()
-    studio.set_presentation(True)
+    studio.stop_output()
+    pump(2.5)
+
+    # replay: 5 s across the screen ending 4.6 s in shows the ramp and the polarity flips
+    if not trainer.replay(lift.id):
+        raise RuntimeError("the replay was refused")
+    studio.set_time_base(5.0)
+    studio.seek(4.6)
+    shot("replay")
+    studio.close_recording()
+
+    # presentation mode, with the output on again
+    trainer.demo_start()
     pump(3.0)
+    studio.set_presentation(True)
+    pump(6.0)
     shot("presentation")
     studio.set_presentation(False)
     studio.stop_output()
     pump(2.5)
-    if not trainer.replay(lift.id):
-        raise RuntimeError("the replay was refused")
-    studio.seek(3.0)
-    shot("replay")
-    studio.close_recording()
 
     # -- technician: the self-test report
     if not window.switch_workspace("technician"):
         raise RuntimeError("could not open the technician workspace")
-    bench = window.workspaces["technician"].bench
+    tech = window.workspaces["technician"]
+    bench = tech.bench
+    tech.demo_start()  # the manual output panel's Start, as --demo does
+    pump(4.0)
+    capture = HOME / "capture.csv"
+    tech.scope.export_csv(str(capture))
+    print(f"capture for `python -m app measure`: {capture}")
+    device.link.stop_output()
+    pump(2.5)
     done = []
     bench.selftest_completed.connect(done.append)
     bench.tabs.setCurrentWidget(bench.selftest)
