@@ -180,3 +180,61 @@ def test_the_database_refuses_an_unknown_kind(store):
         conn.execute(text(
             "INSERT INTO service_record (at, kind, device_serial, firmware, payload) "
             "VALUES (:t, 'tune-up', '', '', '{}')"), {"t": T0.replace(tzinfo=None)})
+
+
+# ---------------------------------------------------------------- the technician's bench
+
+
+def test_the_bench_records_calibrations_and_selftests_and_lists_them(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.store.runtime import start_store
+    from app.ui.workspaces import TechnicianWorkspace
+
+    store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
+    try:
+        ws = TechnicianWorkspace(QSettings(str(tmp_path / "s.ini"),
+                                           QSettings.Format.IniFormat), store=store)
+        qtbot.addWidget(ws)
+        history = ws.history
+        assert history.table.rowCount() == 0
+        assert "No calibration or self-test recorded yet" in history.summary.text()
+        with qtbot.waitSignal(ws.service_recorder.recorded, timeout=5000):
+            ws.bench.calibration_completed.emit(calibration())
+        qtbot.waitUntil(lambda: history.table.rowCount() == 1, timeout=5000)
+        ws.bench.selftest_completed.emit(selftest(False))
+        qtbot.waitUntil(lambda: history.table.rowCount() == 3, timeout=5000)
+        records = services.service_records(store.engine)
+        assert [r.kind for r in records][-1] is ServiceKind.CALIBRATION
+        assert {r.kind for r in records[:2]} == {ServiceKind.SELFTEST,
+                                                 ServiceKind.WATCHDOG_TEST}
+        assert all(r.device_serial == "MC-0042" for r in records)
+        assert all(r.operator_id == store.info.default_operator_id for r in records)
+        by_kind = {r.kind: r for r in records}
+        assert by_kind[ServiceKind.SELFTEST].passed is False
+        assert by_kind[ServiceKind.WATCHDOG_TEST].passed is False
+        assert by_kind[ServiceKind.WATCHDOG_TEST].payload["step"]["name"] == "Watchdog"
+        assert by_kind[ServiceKind.CALIBRATION].passed is True
+        shown = {history.table.item(r, 1).text(): history.table.item(r, 4).text()
+                 for r in range(3)}
+        assert shown == {"Calibration": "PASS", "Self-test": "FAIL", "Watchdog test": "FAIL"}
+        figures = [history.table.item(r, 5).text() for r in range(3)]
+        assert any("current gain 1.02000, offset +0.500 µA" in f for f in figures)
+        assert any("failed: Watchdog" in f for f in figures)
+    finally:
+        store.close(10)
+
+
+def test_the_figures_line_of_each_kind():
+    from app.ui.technician.service_history import describe
+
+    assert describe(ServiceKind.CALIBRATION, calibration().as_dict()) == (
+        "current gain 1.02000, offset +0.500 µA; voltage gain 0.99000, offset +1.00 mV "
+        "(reference 10000 Ω)")
+    assert describe(ServiceKind.SELFTEST, selftest(True).as_dict()) == "2 steps"
+    wd = {"step": {"name": "Watchdog", "note": "device went to Watchdog",
+                   "figures": [{"name": "Watchdog tripped after", "value": 512.4,
+                                "unit": "ms"}]}}
+    assert describe(ServiceKind.WATCHDOG_TEST, wd) == (
+        "Watchdog tripped after 512 ms; device went to Watchdog")
+    assert describe(ServiceKind.CALIBRATION, {"current_gain": "x"}) == "(figures unreadable)"

@@ -94,9 +94,10 @@ class TechnicianWorkspace(Workspace):
     title = "Technician"
 
     def __init__(self, settings: QSettings, set_watchdog_feeding=None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, store=None) -> None:
         from app.service.pin import PinGuard, QSettingsStore
         from app.ui.technician.bench import TechnicianBench
+        from app.ui.technician.service_history import ServiceHistoryPanel, ServiceRecorder
 
         super().__init__(parent)
         self.pin_guard = PinGuard(QSettingsStore(settings))
@@ -106,6 +107,16 @@ class TechnicianWorkspace(Workspace):
         self.bench.tabs.insertTab(0, self.scope, "Oscilloscope")
         self.bench.tabs.setCurrentIndex(0)
         self.setCentralWidget(self.bench)
+        # calibrations and self-tests are kept in the store, listed in "Service history"
+        self.history = ServiceHistoryPanel(store)
+        self.bench.tabs.addTab(self.history, "Service history")
+        self.service_recorder = None
+        if store is not None:
+            self.service_recorder = ServiceRecorder(store, self)
+            self.bench.calibration_completed.connect(self.service_recorder.record_calibration)
+            self.bench.selftest_completed.connect(self.service_recorder.record_selftest)
+            self.service_recorder.recorded.connect(self.history.refresh)
+            self.service_recorder.failed.connect(self.history.show_problem)
         self.output = OutputPanel()
         self.output_dock = self.add_dock("Manual output", self.output,
                                          Qt.DockWidgetArea.RightDockWidgetArea, "output")
@@ -147,7 +158,7 @@ def build_workspaces(window, store=None, store_error: str = "") -> list[Workspac
 
     practitioner = PractitionerWorkspace(store, store_error, window)
     technician = TechnicianWorkspace(window.settings, window.device.set_watchdog_feeding,
-                                     window)
+                                     window, store=store)
     clinic, problems = load_clinic_settings(window.settings)
     practitioner.set_clinic_settings(clinic)
     for problem in problems:

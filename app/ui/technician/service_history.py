@@ -1,0 +1,173 @@
+"""Service history: calibrations, self-tests and watchdog tests recorded in the store.
+
+:class:`ServiceRecorder` writes a finished calibration or self-test through the store's
+writer (never waiting on it) and the :class:`ServiceHistoryPanel` lists what is recorded,
+newest first. The watchdog step of a self-test is also kept as its own ``watchdog_test``
+record, so a device's watchdog checks can be read without opening every report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.service.calibration import CalibrationResult
+from app.service.selftest import SelfTestReport, Verdict
+from app.store.models import ServiceKind
+from app.ui import style
+
+WATCHDOG_STEP = "watchdog"  # a self-test step whose name contains this is the watchdog test
+
+
+def describe(kind: ServiceKind, payload: dict[str, Any]) -> str:
+    """One line of figures for the history list, from a record's payload."""
+    try:
+        if kind == ServiceKind.CALIBRATION:
+            return (f"current gain {float(payload['current_gain']):.5f}, offset "
+                    f"{float(payload['current_offset_ua']):+.3f} µA; voltage gain "
+                    f"{float(payload['voltage_gain']):.5f}, offset "
+                    f"{float(payload['voltage_offset_v']) * 1000:+.2f} mV "
+                    f"(reference {float(payload['resistor_ohm']):g} Ω)")
+        steps = payload.get("steps") or []
+        if kind == ServiceKind.SELFTEST:
+            failed = [s["name"] for s in steps if s.get("verdict") == Verdict.FAIL.value]
+            not_run = sum(s.get("verdict") == Verdict.NOT_RUN.value for s in steps)
+            text = f"{len(steps)} steps"
+            if failed:
+                text += f"; failed: {', '.join(failed)}"
+            if not_run:
+                text += f"; {not_run} not run"
+            return text
+        step = payload.get("step") or {}
+        figures = ", ".join(f"{f['name']} {f['value']:.0f} {f['unit']}"
+                            for f in step.get("figures", []) if f.get("value") is not None)
+        return "; ".join(x for x in (figures, step.get("note", "")) if x)
+    except (KeyError, TypeError, ValueError):
+        return "(figures unreadable)"
+
+
+class ServiceRecorder(QObject):
+    """Records finished procedures in the store; ``recorded`` after each commit and
+    ``failed(message)`` when the store refused a record (both in the GUI thread)."""
+
+    recorded = Signal()
+    failed = Signal(str)
+
+    def __init__(self, store, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+
+    def _submit(self, kind: ServiceKind, payload: dict[str, Any], serial: str,
+                firmware: str, passed: bool | None) -> None:
+        try:
+            future = self.store.writer.add_service_record(
+                kind, payload, device_serial=serial, firmware=firmware, passed=passed,
+                operator_id=self.store.info.default_operator_id)
+        except ValueError as exc:
+            self.failed.emit(f"The {kind.label.lower()} was not recorded: {exc}")
+            return
+        # the future resolves in the writer thread: signals reach the GUI thread queued
+        future.add_done_callback(lambda f: self.failed.emit(
+            f"The {kind.label.lower()} was not recorded: {f.exception()}")
+            if f.exception() is not None else self.recorded.emit())
+
+    def record_calibration(self, result: CalibrationResult) -> None:
+        self._submit(ServiceKind.CALIBRATION, result.as_dict(), result.device_serial,
+                     result.firmware, result.written)
+
+    def record_selftest(self, report: SelfTestReport) -> None:
+        device = report.as_dict()
+        serial = str(report.device.get("serial", ""))
+        firmware = str(report.device.get("firmware", ""))
+        self._submit(ServiceKind.SELFTEST, device, serial, firmware, report.passed)
+        for step in device["steps"]:
+            if WATCHDOG_STEP in step["name"].lower():
+                passed = (None if step["verdict"] == Verdict.NOT_RUN.value
+                          else step["verdict"] == Verdict.PASS.value)
+                self._submit(ServiceKind.WATCHDOG_TEST,
+                             {"device": report.device, "started_at": device["started_at"],
+                              "step": step}, serial, firmware, passed)
+
+
+class ServiceHistoryPanel(QWidget):
+    """The newest service records of every device (reads the store; never writes)."""
+
+    COLUMNS = ("When (UTC)", "Procedure", "Device", "Firmware", "Result", "Figures")
+
+    def __init__(self, store, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.records: list = []
+        layout = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.refresh_button)
+        layout.addLayout(top)
+        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        header = self.table.horizontalHeader()
+        for col in range(len(self.COLUMNS) - 1):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        layout.addWidget(self.table, 1)
+        self.refresh()
+
+    def show_problem(self, message: str) -> None:
+        self.summary.setText(style.pill("NOT RECORDED", style.ALARM) + " " + message)
+
+    def refresh(self) -> None:
+        if self.store is None:
+            self.records = []
+            self.table.setRowCount(0)
+            self.summary.setText("No records database: calibrations and self-tests are not "
+                                 "kept.")
+            return
+        from app.store.database import describe_error
+        from app.store.services import service_records
+
+        try:
+            self.records = service_records(self.store.engine, limit=100)
+        except Exception as exc:  # noqa: BLE001 - any database failure is shown, not raised
+            self.summary.setText(style.pill("UNAVAILABLE", style.ALARM) + " "
+                                 + describe_error(exc, self.store.engine.url))
+            return
+        self.table.setRowCount(len(self.records))
+        colours = {True: style.OK, False: style.ALARM}
+        for row, r in enumerate(self.records):
+            cells = (f"{r.at:%Y-%m-%d %H:%M:%S}", r.kind.label, r.device_serial or "—",
+                     r.firmware or "—", r.verdict, describe(r.kind, r.payload))
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col == 4 and r.passed is not None:
+                    item.setForeground(Qt.GlobalColor.white)
+                    item.setBackground(_qcolor(colours[r.passed]))
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                self.table.setItem(row, col, item)
+        self.summary.setText(
+            "No calibration or self-test recorded yet." if not self.records else
+            f"{len(self.records)} most recent record(s), newest first. Every calibration "
+            "and self-test run on this bench is kept in the records database.")
+
+
+def _qcolor(name: str):
+    from PySide6.QtGui import QColor
+
+    return QColor(name)
