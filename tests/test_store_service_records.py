@@ -231,10 +231,12 @@ def test_the_figures_line_of_each_kind():
     assert describe(ServiceKind.CALIBRATION, calibration().as_dict()) == (
         "current gain 1.02000, offset +0.500 µA; voltage gain 0.99000, offset +1.00 mV "
         "(reference 10000 Ω)")
-    assert describe(ServiceKind.SELFTEST, selftest(True).as_dict()) == "2 steps"
-    wd = {"step": {"name": "Watchdog", "note": "device went to Watchdog",
+    assert describe(ServiceKind.SELFTEST, selftest(True).as_dict()) == "all 2 steps passed"
+    assert describe(ServiceKind.SELFTEST, selftest(False).as_dict()) == (
+        "2 steps · failed: Watchdog")
+    wd = {"step": {"name": "Watchdog", "note": "device went to Watchdog (watchdog 500 ms)",
                    "figures": [{"name": "Watchdog tripped after", "value": 512.4,
                                 "unit": "ms"}]}}
     assert describe(ServiceKind.WATCHDOG_TEST, wd) == (
-        "Watchdog tripped after 512 ms; device went to Watchdog")
+        "Watchdog tripped after 512.4 ms · device went to Watchdog")
     assert describe(ServiceKind.CALIBRATION, {"current_gain": "x"}) == "(figures unreadable)"

@@ -43,16 +43,19 @@ def describe(kind: ServiceKind, payload: dict[str, Any]) -> str:
         if kind == ServiceKind.SELFTEST:
             failed = [s["name"] for s in steps if s.get("verdict") == Verdict.FAIL.value]
             not_run = sum(s.get("verdict") == Verdict.NOT_RUN.value for s in steps)
-            text = f"{len(steps)} steps"
+            if not failed and not not_run:
+                return f"all {len(steps)} steps passed"
+            parts = [f"{len(steps)} steps"]
             if failed:
-                text += f"; failed: {', '.join(failed)}"
+                parts.append(f"failed: {', '.join(failed)}")
             if not_run:
-                text += f"; {not_run} not run"
-            return text
+                parts.append(f"{not_run} not run")
+            return " · ".join(parts)
         step = payload.get("step") or {}
-        figures = ", ".join(f"{f['name']} {f['value']:.0f} {f['unit']}"
-                            for f in step.get("figures", []) if f.get("value") is not None)
-        return "; ".join(x for x in (figures, step.get("note", "")) if x)
+        parts = [f"{f['name']} {float(f['value']):.4g} {f['unit']}".strip()
+                 for f in step.get("figures", []) if f.get("value") is not None]
+        note = str(step.get("note", "")).split(" (")[0]  # the detail stays in the payload
+        return " · ".join([*parts, note] if note else parts)
     except (KeyError, TypeError, ValueError):
         return "(figures unreadable)"
 
@@ -123,6 +126,7 @@ class ServiceHistoryPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         for col in range(len(self.COLUMNS) - 1):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
