@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import binascii
 import struct
+import sys
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from itertools import repeat
@@ -674,9 +675,16 @@ class FeedBatch:
 
 _WITHOUT_CRC = itemgetter(slice(None, -CRC.size))
 _CRC_BYTES = itemgetter(slice(-CRC.size, None))
-_KIND = itemgetter(slice(0, 2))  # version, type
-_SEQ_BYTES = itemgetter(slice(2, 4))
-_SAMPLES_KIND = bytes([PROTOCOL_VERSION, MsgType.SAMPLES])
+_HEADER_BYTES = itemgetter(slice(0, HEADER.size))
+_VERSION_BYTE = bytes([PROTOCOL_VERSION])
+_SAMPLES_BYTE = bytes([MsgType.SAMPLES])
+
+
+def _u16s(data: bytes) -> list[int]:
+    """Little-endian u16s packed in ``data`` (an even number of bytes)."""
+    if sys.byteorder == "little":
+        return memoryview(data).cast("H").tolist()
+    return [v for (v,) in struct.iter_unpack("<H", data)]
 
 
 class FrameDecoder:
@@ -747,25 +755,24 @@ class FrameDecoder:
         sizes = list(map(len, payloads))
         if min(sizes) < HEADER.size + CRC.size or max(sizes) > MAX_PAYLOAD:
             return False
-        crcs = map(binascii.crc_hqx, map(_WITHOUT_CRC, payloads), repeat(0xFFFF))
-        if list(map(CRC.pack, crcs)) != list(map(_CRC_BYTES, payloads)):
+        count = len(payloads)
+        crcs = list(map(binascii.crc_hqx, map(_WITHOUT_CRC, payloads), repeat(0xFFFF)))
+        if crcs != _u16s(b"".join(map(_CRC_BYTES, payloads))):
             return False
-        kinds = list(map(_KIND, payloads))
-        if kinds.count(_SAMPLES_KIND) == len(kinds):  # the steady stream
+        heads = b"".join(map(_HEADER_BYTES, payloads))  # version, type, seq of each frame
+        if heads[::4] != _VERSION_BYTE * count:
+            return False  # decoded frame by frame, to reject the foreign ones
+        seqs = _u16s(heads)[1::2]
+        out.seqs.extend(seqs)
+        if heads[1::4] == _SAMPLES_BYTE * count:  # the steady stream
             out.samples.extend(payloads)
-            out.seqs.extend(map(int.from_bytes, map(_SEQ_BYTES, payloads), repeat("little")))
-            self.stats.frames_ok += len(payloads)
-            return True
-        if any(p[0] != PROTOCOL_VERSION for p in payloads):
-            return False
-        for payload, kind in zip(payloads, kinds, strict=True):
-            seq = payload[2] | (payload[3] << 8)
-            out.seqs.append(seq)
-            if kind == _SAMPLES_KIND:
-                out.samples.append(payload)
-            else:
-                out.frames.append(Frame(PROTOCOL_VERSION, payload[1], seq, payload[4:-2]))
-        self.stats.frames_ok += len(payloads)
+        else:
+            for payload, kind, seq in zip(payloads, heads[1::4], seqs, strict=True):
+                if kind == MsgType.SAMPLES:
+                    out.samples.append(payload)
+                else:
+                    out.frames.append(Frame(PROTOCOL_VERSION, kind, seq, payload[4:-2]))
+        self.stats.frames_ok += count
         return True
 
     @staticmethod
