@@ -545,6 +545,16 @@ def _step(count: int, n: int) -> np.ndarray:
     return steps[:count]
 
 
+def _counts(count: int, n: int) -> np.ndarray:
+    """``count`` times ``n`` as a read-only int64 array (a view of a cached one)."""
+    counts = _fulls.get(n)
+    if counts is None or counts.shape[0] < count:
+        counts = _fulls[n] = np.full(max(count, 256), n, _I64)
+        counts.flags.writeable = False
+    return counts[:count]
+
+
+_fulls: dict[int, np.ndarray] = {}
 _BELOW = [bytes(range(n)) for n in range(256)]  # the sync offsets allowed with n samples
 
 
@@ -574,7 +584,7 @@ def parse_samples_payloads(payloads: list[bytes]) -> SamplesArrays:
                 frames = np.frombuffer(joined, _frame_dtype(n_sync, n))
                 sync_at = ((frames["sync"] + _step(count, n)).ravel() if n_sync
                            else np.zeros(0, _I64))
-                return SamplesArrays(frames["first"].astype(_I64), np.full(count, n, _I64), n,
+                return SamplesArrays(frames["first"].astype(_I64), _counts(count, n), n,
                                      frames["flags"], frames["level"], sync_at, frames["raw"],
                                      [])
     bodies = [p[_FRAME_HEAD:-_FRAME_TAIL] if len(p) >= _FRAME_HEAD + _FRAME_TAIL else b""
@@ -752,7 +762,7 @@ class FrameDecoder:
             payloads = list(map(cobs.decode, chunks))
         except cobs.DecodeError:
             return False
-        sizes = list(map(len, payloads))
+        sizes = set(map(len, payloads))  # usually one size
         if min(sizes) < HEADER.size + CRC.size or max(sizes) > MAX_PAYLOAD:
             return False
         count = len(payloads)
