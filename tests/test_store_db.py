@@ -83,7 +83,7 @@ def write_session(w: StoreWriter, client_id: int, operator_id: int, seconds: flo
 
 def test_open_store_migrates_and_seeds(store):
     engine, info = store
-    assert info.revision == head_revision() == "0003"
+    assert info.revision == head_revision() == "0004"
     assert info.interrupted_sessions == 0
     clients = services.search_clients(engine)
     assert [(c.id, c.is_training) for c in clients] == [(info.training_client_id, True)]
@@ -119,7 +119,7 @@ def test_migration_from_previous_revision_keeps_data(store_url):  # noqa: F811
         engine.dispose()
     engine, info = open_store(store_url)
     try:
-        assert info.revision == "0003"
+        assert info.revision == head_revision()
         old = [c for c in services.search_clients(engine, "old client")]
         assert len(old) == 1
         record = services.get_client(engine, old[0].id)
@@ -151,7 +151,7 @@ def test_migration_from_the_previous_revision_recovers_open_sessions(store_url):
         engine.dispose()
     engine, info = open_store(store_url)
     try:
-        assert info.revision == "0003"
+        assert info.revision == head_revision()
         assert info.interrupted_sessions == 1
         detail = services.session_detail(engine, "u-1")
         assert detail.summary.outcome is Outcome.INTERRUPTED
@@ -485,7 +485,7 @@ def test_backup_is_a_consistent_copy(store, tmp_path):
 
 def test_db_command_line(sqlite_url, tmp_path, capsys):  # noqa: F811
     assert main(["db", "upgrade", "--database-url", sqlite_url]) == 0
-    assert "schema at revision 0003" in capsys.readouterr().out
+    assert f"schema at revision {head_revision()}" in capsys.readouterr().out
     assert main(["db", "backup", str(tmp_path / "b.db"), "--database-url", sqlite_url]) == 0
     assert (tmp_path / "b.db").exists()
     assert main(["db", "export-client", "42", str(tmp_path / "e.zip"),
