@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from cobs import cobs
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -334,3 +335,15 @@ def test_assembler_takes_decoder_payloads():
     raw = np.concatenate([_samples(50 * k, 50, (3,), k).raw for k in range(10)])
     np.testing.assert_array_equal(block.current_ua, raw[:, 0].astype(np.float32) * np.float32(0.05))
     assert dataclasses.is_dataclass(block)
+
+
+def test_bench_decodes_every_pair_through_the_driver_path():
+    from app.bench.decode import _decode_ours
+
+    frames = [encode_message(_samples(50 * k, 50, (0,), k), k) for k in range(200)]
+    data = b"".join(frames)
+    assert _decode_ours(data) == 200 * 50
+    bad = bytearray(data)
+    bad[len(frames[0]) * 100 + 30] ^= 0x01  # one corrupted frame: the bench refuses the run
+    with pytest.raises(RuntimeError, match="decoded wrongly"):
+        _decode_ours(bytes(bad))

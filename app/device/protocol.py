@@ -530,10 +530,12 @@ def _frame_dtype(n_sync: int, n: int) -> np.dtype:
     """A whole SAMPLES frame payload with ``n_sync`` sync offsets and ``n`` samples."""
     dt = _frame_dtypes.get((n_sync, n))
     if dt is None:
-        dt = _frame_dtypes[(n_sync, n)] = np.dtype([
-            ("head", "V4"), ("first", "<u4"), ("flags", "u1"), ("level", "<f4"),
-            ("shape", "V2"), ("sync", "u1", (n_sync,)), ("raw", "<i2", (n, 2)),
-            ("crc", "V2")])
+        at = _SHAPE_AT + 2  # sync offsets, then samples
+        dt = _frame_dtypes[(n_sync, n)] = np.dtype({
+            "names": ["first", "flags", "level", "sync", "raw"],
+            "formats": ["<u4", "u1", "<f4", ("u1", (n_sync,)), ("<i2", (n, 2))],
+            "offsets": [_FRAME_HEAD, _FRAME_HEAD + 4, _FRAME_HEAD + 5, at, at + n_sync],
+            "itemsize": at + n_sync + 4 * n + _FRAME_TAIL})
     return dt
 
 
