@@ -138,8 +138,6 @@ def shoot_all(window, device, store, desk, wait, pump, shot) -> int:
     form.set_answer("pregnancy", False)
     form.set_answer("fillers_botox", (dt.date.today() - dt.timedelta(days=10)).isoformat())
     shot("screening_override", desk.tabs)
-    form.acknowledge("fillers_botox")
-    shot("screening_cleared", desk.tabs)
 
     # -- the training client's history and one session's detail
     records.clients.select_client(training_id)
@@ -159,7 +157,8 @@ def shoot_all(window, device, store, desk, wait, pump, shot) -> int:
     shot("heatmap")
     desk.history_button.setChecked(False)
     desk.program_box.setCurrentIndex(desk.program_box.findData("eye_area"))
-    wait(lambda: ctl.state == SessionState.READY, "ready with the eye-area program")
+    wait(lambda: ctl.state == SessionState.READY and desk.guided.start_button.isEnabled()
+         and ctl.guided_view().program_id == "eye_area", "ready with the eye-area program")
     desk.guided.start_button.click()
     wait(lambda: ctl.state == SessionState.RUNNING, "the output to run", timeout=30.0)
     pump(1.5)
