@@ -37,6 +37,7 @@ from app.ui import style
 from app.ui.face_map import FaceMapWidget
 from app.ui.guided_run import GuidedRunPanel
 from app.ui.limits_panel import LimitsPanel
+from app.ui.program_editor import ProgramEditorDialog
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.panel import RecordsPanel
 from app.ui.workspaces import Workspace
@@ -70,6 +71,9 @@ class PractitionerWorkspace(Workspace):
         self.program_box = QComboBox()
         self.program_box.setMinimumWidth(240)
         self.program_box.setToolTip("Treatment program for this session")
+        self.edit_programs_button = QPushButton("Edit programs…")
+        self.edit_programs_button.setToolTip("Clone a program and edit your own copy")
+        self.edit_programs_button.clicked.connect(self._edit_programs)
         self.history_button = QPushButton("Show history")
         self.history_button.setCheckable(True)
         self.history_button.setToolTip("Heat map of how long each zone was treated "
@@ -87,6 +91,7 @@ class PractitionerWorkspace(Workspace):
         head.addSpacing(16)
         head.addWidget(QLabel("Program"))
         head.addWidget(self.program_box)
+        head.addWidget(self.edit_programs_button)
         head.addWidget(self.history_button)
         treatment = QWidget()
         lay = QVBoxLayout(treatment)
@@ -225,6 +230,22 @@ class PractitionerWorkspace(Workspace):
         self.program_box.setCurrentIndex(max(idx, 0))
         for err in library.errors:
             self.message.emit(str(err), "alarm")
+
+    def _edit_programs(self) -> ProgramEditorDialog:
+        dialog = ProgramEditorDialog(self.program_box.currentData(), parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.program_saved.connect(self._program_saved)
+        dialog.open()
+        return dialog
+
+    def _program_saved(self, program_id: str) -> None:
+        """A custom program was saved: reload the library; select it unless a run is on."""
+        previous = self.program_box.currentData()
+        running = self.controller is not None and self.controller.state in ACTIVE
+        self._load_programs()
+        idx = self.program_box.findData(previous if running else program_id)
+        if idx >= 0:
+            self.program_box.setCurrentIndex(idx)
 
     def _program_chosen(self, *_: object) -> None:
         if self.controller is None:
