@@ -158,6 +158,8 @@ def test_edits_through_the_cell_editors(editor, qtbot):
     ("amplitude_ua", "-5", "µA"),
     ("amplitude_ua", "0", "µA"),
     ("duration_s", "abc", "Duration s"),
+    ("duration_s", "1e400", "Duration s"),
+    ("frequency_hz", "nan", "Freq. Hz"),
     ("name", "  ", "Step name"),
 ])
 def test_invalid_value_names_step_and_field_and_blocks_save(editor, field, value,
@@ -170,6 +172,10 @@ def test_invalid_value_names_step_and_field_and_blocks_save(editor, field, value
     assert not editor.save_button.isEnabled()
     assert not editor.save()
     assert not (custom_dir() / "bad.json").exists()
+    # every role of the offending cell can be shown (no exception on inf / nan)
+    for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
+                 Qt.ItemDataRole.EditRole):
+        editor.model.data(cell(editor, 2, field), role)
     # the offending cell is highlighted
     assert editor.model.data(cell(editor, 2, field), Qt.ItemDataRole.BackgroundRole) is not None
     assert editor.model.data(cell(editor, 1, field), Qt.ItemDataRole.BackgroundRole) is None

@@ -11,6 +11,7 @@ highlighted and Save stays disabled until it is fixed.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from typing import Any
 
@@ -154,6 +155,11 @@ def parse_number(text: str) -> float | str:
     return value
 
 
+def _finite(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
 def slug(text: str) -> str:
     """A program ID proposed from a name: lower-case letters, digits and underscores."""
     s = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
@@ -241,7 +247,7 @@ class StepTableModel(QAbstractTableModel):
                 return f"{value:g}"
             return value
         if role == Qt.ItemDataRole.ToolTipRole:
-            if col.field == "duration_s" and isinstance(value, int | float):
+            if col.field == "duration_s" and _finite(value):
                 return f"{format_duration(value)} (min:s)"
             if col.kind == "muscles" and self._editable:
                 return "Double-click to choose the muscles"
@@ -753,8 +759,8 @@ class ProgramEditorDialog(QDialog):
             self.total_label.setText("")
             return
         data = self.program_data()
-        total = sum(s.get("duration_s", 0) for s in data["steps"]
-                    if isinstance(s.get("duration_s"), int | float))
+        total = sum(s["duration_s"] for s in data["steps"] if _finite(s.get("duration_s")))
+        total = min(total, 99 * 3600.0)
         self.total_label.setText(f"{len(data['steps'])} steps · total "
                                  f"{format_duration(total)} of {format_duration(MAX_PROGRAM_S)}"
                                  " max")
