@@ -122,7 +122,7 @@ def test_clone_edit_save_and_reload(editor, qtbot):
     assert editor.current.id == "my_eye_area"
     assert editor.editable
     assert "custom" in editor.program_list.currentItem().text()
-    assert "not saved" not in editor.program_list.currentItem().text()
+    assert "unsaved" not in editor.program_list.currentItem().text()
 
 
 def test_edits_through_the_cell_editors(editor, qtbot):

@@ -106,8 +106,8 @@ COLUMNS: tuple[Column, ...] = (
            tip="The step's ceiling, above 0 and at most 600 µA; the layered limits may "
                "clamp it further at run time"),
     Column("polarity", "Polarity", "choice", POLARITY_LABELS),
-    Column("alternate_s", "Alternate s", "number",
-           tip="0.1–60 s: how often alternating polarity flips"),
+    Column("alternate_s", "Alt. s", "number",
+           tip="Alternate every … s (0.1–60 s): how often alternating polarity flips"),
     Column("ramp_s", "Ramp s", "number", tip="0–10 s: ramp at start, resume and stop"),
     Column("duration_s", "Duration s", "number", tip="5–1200 s; the whole program ≤ 20 min"),
     Column("instructions", "Instructions", "text", tip="Optional, shown with the step"),
@@ -485,7 +485,7 @@ class ProgramEditorDialog(QDialog):
     def __init__(self, current_id: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Treatment programs")
-        self.resize(1280, 720)
+        self.resize(1400, 760)
         self.saved_ids: list[str] = []
         self._library: dict[str, Program] = {}
         self._unsaved: dict[str, Program] = {}  # clones not yet written to disk
@@ -496,7 +496,7 @@ class ProgramEditorDialog(QDialog):
 
         # left: the programs
         self.program_list = QListWidget()
-        self.program_list.setMinimumWidth(270)
+        self.program_list.setMinimumWidth(265)
         self.program_list.setSpacing(3)
         self.program_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.program_list.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -609,7 +609,7 @@ class ProgramEditorDialog(QDialog):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
-        split.setSizes([280, 1000])
+        split.setSizes([270, 1130])
         lay = QVBoxLayout(self)
         lay.addWidget(split)
 
@@ -641,7 +641,7 @@ class ProgramEditorDialog(QDialog):
         self.program_list.clear()
         for p in self._all_programs():
             kind = "built-in" if p.builtin else (
-                "custom, not saved yet" if p.id in self._unsaved else "custom")
+                "new, unsaved" if p.id in self._unsaved else "custom")
             item = QListWidgetItem(f"{p.name}\n{p.id} · {kind} · {format_duration(p.duration_s)}")
             item.setData(Qt.ItemDataRole.UserRole, p.id)
             if not p.builtin:
@@ -724,7 +724,7 @@ class ProgramEditorDialog(QDialog):
         self.notes_edit.setReadOnly(not editable)
         self.model.set_steps(data["steps"] if data else [], editable)
         self.table.resizeColumnsToContents()
-        for i, width in ((0, 210), (1, 170), (len(COLUMNS) - 1, 160)):
+        for i, width in ((0, 200), (1, 160), (len(COLUMNS) - 1, 160)):
             self.table.setColumnWidth(i, min(max(self.table.columnWidth(i), 90), width))
         self.clone_button.setEnabled(program is not None)
         self._loading = False
