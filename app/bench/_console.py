@@ -10,9 +10,15 @@ the console receives is counted; gaps in the sample index are counted as dropped
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import os
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from app.bench._qt import application, spin_until
@@ -190,3 +196,50 @@ def wall_clock_offset(run: ConsoleRun) -> float:
 
 def now() -> float:
     return time.monotonic()
+
+
+ISOLATED_ENV = "MICROCURRENT_BENCH_ISOLATED"
+
+
+def in_fresh_process(module: str, args: argparse.Namespace | None, options: dict,
+                     run_here: Callable[[argparse.Namespace | None], dict],
+                     timeout_s: float) -> dict:
+    """Run benchmark ``module`` in a process of its own and return its figures.
+
+    ``bench all`` runs every benchmark in one process: windows, timers and memory left by
+    the benchmarks before would be measured too (CPU, RSS, a busy GUI thread). The child
+    runs ``python -m MODULE --json --OPTION VALUE...`` with :data:`ISOLATED_ENV` set, which
+    makes ``run`` measure in that process (``run_here``).
+    """
+    if os.environ.get(ISOLATED_ENV):
+        return run_here(args)
+    argv = [sys.executable, "-m", module, "--json"]
+    for name, default in options.items():
+        value = getattr(args, name, None) or default
+        argv += [f"--{name}", str(value)]
+    env = dict(os.environ, **{ISOLATED_ENV: "1"})
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
+                              env=env, cwd=Path(__file__).resolve().parents[2])
+    except subprocess.TimeoutExpired:
+        return {"error": f"{module} did not finish within {timeout_s:.0f} s", "passed": False}
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        tail = proc.stderr.strip().splitlines()[-3:]
+        return {"error": f"{module} exited with code {proc.returncode}: {' | '.join(tail)}",
+                "passed": False}
+    return json.loads(lines[-1])
+
+
+def child_main(doc: str | None, run_here: Callable[[argparse.Namespace | None], dict],
+               options: dict[str, tuple[type, object, str]]) -> None:
+    """``python -m app.bench.NAME [--json] [--OPTION VALUE]``: run here, print figures."""
+    p = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    for name, (kind, default, text) in options.items():
+        p.add_argument(f"--{name}", type=kind, default=default, help=text)
+    args = p.parse_args()
+    os.environ[ISOLATED_ENV] = "1"
+    result = run_here(args)
+    print(json.dumps(result) if args.json else result, flush=True)

@@ -25,6 +25,15 @@ TARGET_P95_MS = 50.0
 
 
 def run(args: argparse.Namespace | None = None) -> dict:
+    """Measured in a fresh process (see :func:`app.bench._console.in_fresh_process`)."""
+    from app.bench._console import in_fresh_process
+
+    seconds = float(getattr(args, "seconds", None) or SECONDS)
+    return in_fresh_process("app.bench.latency", args, {"seconds": seconds}, _run_here,
+                            timeout_s=seconds + 120)
+
+
+def _run_here(args: argparse.Namespace | None = None) -> dict:
     from app.bench._console import BenchError, ConsoleRun, wall_clock_offset
     from app.bench._qt import percentile
 
@@ -88,9 +97,9 @@ def run(args: argparse.Namespace | None = None) -> dict:
 
 
 def main() -> None:  # pragma: no cover - manual run
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=SECONDS)
-    print(run(p.parse_args()))
+    from app.bench._console import child_main
+
+    child_main(__doc__, _run_here, {"seconds": (float, SECONDS, "seconds of streaming measured")})
 
 
 if __name__ == "__main__":  # pragma: no cover

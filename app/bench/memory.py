@@ -27,6 +27,15 @@ TARGET_GROWTH_MB = 20.0
 
 
 def run(args: argparse.Namespace | None = None) -> dict:
+    """Measured in a fresh process (see :func:`app.bench._console.in_fresh_process`)."""
+    from app.bench._console import in_fresh_process
+
+    seconds = float(getattr(args, "seconds", None) or SECONDS)
+    return in_fresh_process("app.bench.memory", args, {"seconds": seconds}, _run_here,
+                            timeout_s=seconds * 0.5 + 600)
+
+
+def _run_here(args: argparse.Namespace | None = None) -> dict:
     import psutil
 
     from app.bench._qt import application
@@ -122,12 +131,10 @@ def run(args: argparse.Namespace | None = None) -> dict:
 
 
 def main() -> None:  # pragma: no cover - manual run
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=SECONDS,
-                   help="session length to simulate (default one hour)")
-    print(run(p.parse_args()))
+    from app.bench._console import child_main
+
+    child_main(__doc__, _run_here, {"seconds": (float, SECONDS, "session length to simulate")})
 
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

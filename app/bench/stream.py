@@ -27,6 +27,15 @@ TARGET_CPU_PERCENT = 50.0
 
 
 def run(args: argparse.Namespace | None = None) -> dict:
+    """Measured in a fresh process (see :func:`app.bench._console.in_fresh_process`)."""
+    from app.bench._console import in_fresh_process
+
+    seconds = float(getattr(args, "seconds", None) or SECONDS)
+    return in_fresh_process("app.bench.stream", args, {"seconds": seconds}, _run_here,
+                            timeout_s=seconds * 1.5 + 120)
+
+
+def _run_here(args: argparse.Namespace | None = None) -> dict:
     import psutil
 
     from app.bench._console import BenchError, ConsoleRun
@@ -81,9 +90,9 @@ def run(args: argparse.Namespace | None = None) -> dict:
 
 
 def main() -> None:  # pragma: no cover - manual run
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seconds", type=float, default=SECONDS)
-    print(run(p.parse_args()))
+    from app.bench._console import child_main
+
+    child_main(__doc__, _run_here, {"seconds": (float, SECONDS, "seconds of streaming")})
 
 
 if __name__ == "__main__":  # pragma: no cover

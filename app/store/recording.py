@@ -7,7 +7,7 @@ every float32 exactly, as its step (the LSB, found in the data), its lowest coun
 the counts above it in the fewest bytes that hold them (1, 2 or 4). Anything else
 (values off any grid, NaN, -0.0) is stored as plain float32. Both channels' bytes are
 byte-shuffled (all first bytes, then all second bytes, ...) and compressed together
-with LZMA2. About 32 MB per hour at 10 kS/s for a typical program (60 s of square
+with LZMA2. About 34 MB of database per hour at 10 kS/s for a typical program (square
 alternating 200 µA into the skin model, with idle stretches): ``bench recording``.
 """
 
