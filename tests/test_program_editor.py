@@ -369,3 +369,30 @@ def test_practitioner_button_opens_editor_and_selects_saved_program(qtbot, tmp_s
     assert desk.program_box.currentData() == "my_toning"
     assert desk.programs["my_toning"].steps[0].amplitude_ua == 120
     dialog.close()
+
+
+def test_clone_and_muscles_buttons_go_through_their_dialogs(editor, monkeypatch):
+    from PySide6.QtWidgets import QDialog
+
+    monkeypatch.setattr(CloneDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
+    editor.clone_button.click()
+    assert editor.current.id == "eye_area_my_version"
+    assert editor.current.name == "Eye area (my version)"
+    assert editor.editable
+
+    def tick_masseter(self):
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(Qt.ItemDataRole.UserRole) == "masseter":
+                item.setCheckState(Qt.CheckState.Checked)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(MuscleChooser, "exec", tick_masseter)
+    editor.table.doubleClicked.emit(cell(editor, 2, "zones"))
+    assert editor.model.step(2)["zones"] == ["orbicularis_oculi", "masseter"]
+    assert editor.error_text.startswith("✓")
+    # cancelling a muscle choice changes nothing
+    monkeypatch.setattr(MuscleChooser, "exec", lambda self: QDialog.DialogCode.Rejected)
+    editor.select_step(0)
+    editor.muscles_button.click()
+    assert editor.model.step(0)["zones"] == ["frontalis"]
