@@ -119,7 +119,7 @@ def test_feed_batch_equals_feed(data, cuts):
         got = fast.feed_batch(chunk)
         seqs += got.seqs
         others += got.frames
-        payloads += got.samples
+        payloads += got.samples + (got.run.payloads() if got.run is not None else [])
     assert fast.stats == slow.stats
     assert fast.rejected == slow.rejected
     assert fast.foreign_version == slow.foreign_version
@@ -136,7 +136,10 @@ def test_feed_batch_takes_a_steady_read_at_once_and_falls_back_on_a_bad_frame():
     got = dec.feed_batch(DELIMITER + b"".join(frames))
     assert got.seqs == list(range(20))
     assert got.frames == []
-    assert len(got.samples) == 20
+    assert got.samples == []
+    assert got.run is not None
+    assert got.run.count == 20
+    assert got.run.payloads() == [cobs.decode(f[:-1]) for f in frames]
     bad = bytearray(frames[3])
     bad[40] ^= 0x55
     got = dec.feed_batch(b"".join([frames[0], bytes(bad), frames[5]]))
@@ -327,7 +330,7 @@ def test_assembler_takes_decoder_payloads():
     got = FrameDecoder().feed_batch(DELIMITER + b"".join(frames))
     counter = LinkCounter()
     asm = SampleAssembler(INFO, on_batch=counter.on_samples_batch)
-    asm.add_payloads(got.samples, now=2.5)
+    asm.add_batch(got, now=2.5)
     (block,) = asm.flush()
     assert (block.first_index, len(block), block.received_at) == (0, 500, 2.5)
     assert np.flatnonzero(block.sync).tolist() == [3 + 50 * k for k in range(10)]
@@ -347,3 +350,68 @@ def test_bench_decodes_every_pair_through_the_driver_path():
     bad[len(frames[0]) * 100 + 30] ^= 0x01  # one corrupted frame: the bench refuses the run
     with pytest.raises(RuntimeError, match="decoded wrongly"):
         _decode_ours(bytes(bad))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(1, 25), st.sampled_from([0, 1, 20, 50, 70]),
+       st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3),
+       st.integers(0, SEQ_MODULUS - 1), st.booleans())
+def test_one_length_reads_with_corrupted_bytes_equal_feed(count, n, flips, seq, status):
+    """Reads of frames of one length (decoded in one piece) with bytes changed to other
+    non-zero values (frame lengths unchanged: COBS codes, CRCs, headers corrupted)."""
+    frames = []
+    for k in range(count):
+        msg = STATUS if status and k % 3 == 1 else _samples(n * k, n, (0,) if n else (), k)
+        frames.append(encode_message(msg, (seq + k) % SEQ_MODULUS))
+    data = bytearray(DELIMITER + b"".join(frames))
+    for pos, value in flips:
+        if data[pos % len(data)] != 0:  # delimiters stay where they are
+            data[pos % len(data)] = value
+    slow, fast = _LinkDecoder(), _LinkDecoder()
+    slow.rejected, fast.rejected = [], []
+    want = slow.feed(bytes(data))
+    got = fast.feed_batch(bytes(data))
+    payloads = got.samples + (got.run.payloads() if got.run is not None else [])
+    assert fast.stats == slow.stats
+    assert fast.rejected == slow.rejected
+    assert got.seqs == [f.seq for f in want]
+    assert got.frames == [f for f in want if f.type != MsgType.SAMPLES]
+    assert [p[4:-2] for p in payloads] == [f.body for f in want if f.type == MsgType.SAMPLES]
+
+
+def _same_length_reads(tamper) -> tuple[_LinkDecoder, _LinkDecoder, list, object]:
+    frames = [encode_message(_samples(50 * k, 50, (0,), k), k) for k in range(6)]
+    chunks = tamper([f[:-1] for f in frames])
+    assert len({len(c) for c in chunks}) == 1
+    assert all(0 not in c for c in chunks)
+    data = DELIMITER + DELIMITER.join(chunks) + DELIMITER
+    slow, fast = _LinkDecoder(), _LinkDecoder()
+    return slow, fast, slow.feed(data), fast.feed_batch(data)
+
+
+def test_a_wrong_crc_high_byte_alone_is_a_crc_error():
+    def tamper(chunks):
+        last = chunks[2][-1]  # the CRC's high byte (non-zero here)
+        assert last != 0
+        chunks[2] = chunks[2][:-1] + bytes([last % 255 + 1])
+        return chunks
+
+    slow, fast, want, got = _same_length_reads(tamper)
+    assert slow.stats.crc_errors == fast.stats.crc_errors == 1
+    assert got.seqs == [f.seq for f in want] == [0, 1, 3, 4, 5]
+
+
+def test_chunks_that_only_decode_joined_are_not_taken_whole():
+    """Two chunks of one length whose joint COBS decoding is two good payloads with a
+    non-zero byte between them: neither chunk decodes alone to a good frame."""
+    def tamper(chunks):
+        p1, p2 = cobs.decode(chunks[0]), cobs.decode(chunks[1])
+        joined = cobs.encode(p1 + b"\x07" + p2)  # one COBS stream, no 0x00 at the boundary
+        size = len(chunks[0])
+        assert len(joined) == 2 * size
+        return [joined[:size], joined[size:], *chunks[2:]]
+
+    slow, fast, want, got = _same_length_reads(tamper)
+    assert fast.stats == slow.stats
+    assert slow.stats.frames_ok == 4
+    assert got.seqs == [f.seq for f in want] == [2, 3, 4, 5]

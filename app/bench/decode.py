@@ -67,7 +67,7 @@ def _decode_ours(data: bytes):
         counter.on_frames(got.seqs, 0.0)
         if got.frames:  # none in this stream (the driver decodes them one by one)
             raise RuntimeError("unexpected frame in the bench stream")
-        assembler.add_payloads(got.samples)
+        assembler.add_batch(got)
         if pos % (READ_SIZE * 4) == 0:  # the driver flushes about every 20 ms of data
             total += sum(len(b) for b in assembler.flush())
     total += sum(len(b) for b in assembler.flush())

@@ -34,6 +34,7 @@ from app.device.protocol import (
     Ack,
     Command,
     Event,
+    FeedBatch,
     FrameDecoder,
     Heartbeat,
     Hello,
@@ -44,6 +45,7 @@ from app.device.protocol import (
     NakReason,
     ProtocolError,
     Samples,
+    SamplesRun,
     SetCalibration,
     SetOutput,
     SimControl,
@@ -54,6 +56,7 @@ from app.device.protocol import (
     encode_message,
     message_type,
     parse_samples_payloads,
+    parse_samples_runs,
 )
 from app.device.samples import SampleBlock
 from app.device.stats import LinkCounter, LinkStats
@@ -138,23 +141,34 @@ class SampleAssembler:
         if on_batch is None and on_frame is None:
             on_batch = LinkCounter().on_samples_batch
         self._on_batch = on_batch
-        self._payloads: list[bytes] = []
+        self._payloads: list[bytes] = []  # frames not in a run, in order, before the runs
+        self._runs: list[SamplesRun] = []
         self._last_at = 0.0
         self.bad: list[str] = []
 
     @property
     def pending(self) -> bool:
-        return bool(self._payloads)
+        return bool(self._payloads or self._runs)
+
+    def add_batch(self, batch: FeedBatch, now: float = 0.0) -> None:
+        """Queue the SAMPLES frames of one FrameDecoder.feed_batch result."""
+        if batch.samples:
+            self.add_payloads(batch.samples, now)
+        if batch.run is not None:
+            self._runs.append(batch.run)
+            self._last_at = now
 
     def add_payloads(self, payloads: list[bytes], now: float = 0.0) -> None:
         """Queue SAMPLES frame payloads (``version..crc``) from FrameDecoder.feed_batch."""
-        self._payloads.extend(payloads)
+        if self._runs:  # keep the order: runs become payloads
+            self._payloads += [p for r in self._runs for p in r.payloads()]
+            self._runs = []
+        self._payloads += payloads
         self._last_at = now
 
     def add_body(self, body: bytes, now: float = 0.0) -> None:
         """Queue one SAMPLES body (the message without the frame's header and CRC)."""
-        self._payloads.append(_NO_HEADER + body + _NO_CRC)
-        self._last_at = now
+        self.add_payloads([_NO_HEADER + body + _NO_CRC], now)
 
     def add(self, msg: Samples, *, now: float = 0.0) -> None:
         """Queue a decoded Samples message (tests, tools)."""
@@ -168,10 +182,14 @@ class SampleAssembler:
                 if on_frame(f, n) != 0]
 
     def flush(self) -> list[SampleBlock]:
-        if not self._payloads:
+        if not self._payloads and not self._runs:
             return []
-        batch = parse_samples_payloads(self._payloads)
-        self._payloads = []
+        if self._payloads:
+            batch = parse_samples_payloads(
+                self._payloads + [p for r in self._runs for p in r.payloads()])
+        else:
+            batch = parse_samples_runs(self._runs)
+        self._payloads, self._runs = [], []
         first, counts, flags, level = batch.first_index, batch.counts, batch.flags, batch.level_ua
         per_frame = batch.per_frame
         if per_frame is None:
@@ -482,23 +500,23 @@ class _LinkWorker(QObject):
         if self._logging:
             self._log(FrameRecord(time.monotonic(), "tx", frame, msg))
 
-    def _receive(self, data: bytes, now: float) -> tuple[list, list[bytes]]:
+    def _receive(self, data: bytes, now: float) -> tuple[list, FeedBatch]:
         """Feed bytes to the decoder, update counters; returns ((frame, message|error) for
-        the frames other than SAMPLES, payloads of the SAMPLES frames for the assembler).
+        the frames other than SAMPLES, the read's SAMPLES frames for the assembler).
 
         SAMPLES frames are decoded in batches by the assembler; only while frame logging
         is on is each one decoded here (to be logged), as every other frame is.
         """
         dec = self._decoder
         logging_ = self._logging
-        samples: list[bytes]
         if logging_:
             dec.rejected = []
             frames = dec.feed(data)
-            samples, seqs = [], [frame.seq for frame in frames]
+            batch = FeedBatch([], [], [frame.seq for frame in frames])
         else:
             batch = dec.feed_batch(data)
-            frames, samples, seqs = batch.frames, batch.samples, batch.seqs
+            frames = batch.frames
+        samples, seqs = batch.samples, batch.seqs
         s = dec.stats
         seen = (s.crc_errors, s.framing_errors, s.version_errors)
         out = []
@@ -530,7 +548,7 @@ class _LinkWorker(QObject):
                     self._log(FrameRecord(now, "rx", raw, None, msg))
                 else:
                     self._log(FrameRecord(now, "rx", raw, msg))
-        return out, samples
+        return out, batch
 
     def _log(self, record: FrameRecord) -> None:
         now = record.at
@@ -637,9 +655,9 @@ class _LinkWorker(QObject):
         # Stopping: commands queued just before stop() (an ESTOP on close) still go out.
         self._send_queued(port)
 
-    def _dispatch(self, received: list, samples: list[bytes], now: float) -> None:
-        if samples:
-            self._assembler.add_payloads(samples, now)
+    def _dispatch(self, received: list, batch: FeedBatch, now: float) -> None:
+        if batch.samples or batch.run is not None:
+            self._assembler.add_batch(batch, now)
         for _frame, msg in received:  # a malformed one (str) was counted already
             if isinstance(msg, Status):
                 self.status_received.emit(msg)

@@ -13,8 +13,10 @@ All integers little-endian; ``crc = binascii.crc_hqx(version..body, 0xFFFF)``.
 from __future__ import annotations
 
 import binascii
+import functools
 import struct
 import sys
+from array import array
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from itertools import repeat
@@ -522,20 +524,21 @@ _FRAME_HEAD = HEADER.size  # bytes before a SAMPLES body in a frame payload
 _FRAME_TAIL = CRC.size  # bytes after it
 _SHAPE_AT = _FRAME_HEAD + SAMPLES_HEADER.size - 2  # n_sync, n
 _I64 = np.dtype(np.int64)
-_frame_dtypes: dict[tuple[int, int], np.dtype] = {}
+_frame_dtypes: dict[tuple[int, int, int], np.dtype] = {}
 _steps: dict[int, np.ndarray] = {}
 
 
-def _frame_dtype(n_sync: int, n: int) -> np.dtype:
-    """A whole SAMPLES frame payload with ``n_sync`` sync offsets and ``n`` samples."""
-    dt = _frame_dtypes.get((n_sync, n))
+def _frame_dtype(n_sync: int, n: int, stride: int) -> np.dtype:
+    """A SAMPLES frame payload with ``n_sync`` sync offsets and ``n`` samples, in a
+    record of ``stride`` bytes."""
+    dt = _frame_dtypes.get((n_sync, n, stride))
     if dt is None:
         at = _SHAPE_AT + 2  # sync offsets, then samples
-        dt = _frame_dtypes[(n_sync, n)] = np.dtype({
+        dt = _frame_dtypes[(n_sync, n, stride)] = np.dtype({
             "names": ["first", "flags", "level", "sync", "raw"],
             "formats": ["<u4", "u1", "<f4", ("u1", (n_sync,)), ("<i2", (n, 2))],
             "offsets": [_FRAME_HEAD, _FRAME_HEAD + 4, _FRAME_HEAD + 5, at, at + n_sync],
-            "itemsize": at + n_sync + 4 * n + _FRAME_TAIL})
+            "itemsize": stride})
     return dt
 
 
@@ -571,27 +574,46 @@ def parse_samples_payloads(payloads: list[bytes]) -> SamplesArrays:
     :func:`parse_samples_bodies` frame by frame.
     """
     count = len(payloads)
-    if count and len(payloads[0]) >= _SHAPE_AT + 2 + _FRAME_TAIL:
-        first_payload = payloads[0]
-        shape = first_payload[_SHAPE_AT:_SHAPE_AT + 2]
-        n_sync, n = shape[0], shape[1]
-        size = _SHAPE_AT + 2 + n_sync + 4 * n + _FRAME_TAIL
-        if len(first_payload) == size and list(map(len, payloads)).count(size) == count:
-            joined = b"".join(payloads)
-            # the same n_sync and n in every frame; every sync offset below n
-            if (joined[_SHAPE_AT::size] == shape[:1] * count
-                    and joined[_SHAPE_AT + 1::size] == shape[1:] * count
-                    and not any(joined[_SHAPE_AT + 2 + k::size].translate(None, _BELOW[n])
-                                for k in range(n_sync))):
-                frames = np.frombuffer(joined, _frame_dtype(n_sync, n))
-                sync_at = ((frames["sync"] + _step(count, n)).ravel() if n_sync
-                           else np.zeros(0, _I64))
-                return SamplesArrays(frames["first"].astype(_I64), _counts(count, n), n,
-                                     frames["flags"], frames["level"], sync_at, frames["raw"],
-                                     [])
+    if count:
+        size = len(payloads[0])
+        if list(map(len, payloads)).count(size) == count:
+            got = _parse_records(b"".join(payloads), count, size, size)
+            if got is not None:
+                return got
     bodies = [p[_FRAME_HEAD:-_FRAME_TAIL] if len(p) >= _FRAME_HEAD + _FRAME_TAIL else b""
               for p in payloads]
     return _arrays_from_batch(parse_samples_bodies(bodies))
+
+
+def parse_samples_runs(runs: list[SamplesRun]) -> SamplesArrays:
+    """:func:`parse_samples_payloads` for runs of frames from FrameDecoder.feed_batch."""
+    if runs and all(r.stride == runs[0].stride for r in runs):
+        stride = runs[0].stride
+        got = _parse_records(b"".join(r.data for r in runs), sum(r.count for r in runs),
+                             stride, stride - 1)
+        if got is not None:
+            return got
+    return parse_samples_payloads([p for r in runs for p in r.payloads()])
+
+
+def _parse_records(joined: bytes, count: int, stride: int, size: int) -> SamplesArrays | None:
+    """``count`` SAMPLES payloads of ``size`` bytes, one every ``stride`` bytes of
+    ``joined``, if they share one shape; None if they do not (or do not fit it)."""
+    if size < _SHAPE_AT + 2 + _FRAME_TAIL:
+        return None
+    n_sync, n = joined[_SHAPE_AT], joined[_SHAPE_AT + 1]
+    if size != _SHAPE_AT + 2 + n_sync + 4 * n + _FRAME_TAIL:
+        return None
+    # the same n_sync and n in every frame; every sync offset below n
+    if (joined[_SHAPE_AT::stride] != bytes([n_sync]) * count
+            or joined[_SHAPE_AT + 1::stride] != bytes([n]) * count
+            or any(joined[_SHAPE_AT + 2 + k::stride].translate(None, _BELOW[n])
+                   for k in range(n_sync))):
+        return None
+    frames = np.frombuffer(joined, _frame_dtype(n_sync, n, stride), count)
+    sync_at = (frames["sync"] + _step(count, n)).ravel() if n_sync else np.zeros(0, _I64)
+    return SamplesArrays(frames["first"].astype(_I64), _counts(count, n), n, frames["flags"],
+                         frames["level"], sync_at, frames["raw"], [])
 
 
 def _arrays_from_batch(batch: SamplesBatch) -> SamplesArrays:
@@ -683,6 +705,21 @@ class FeedBatch:
     frames: list[Frame]  # good frames other than SAMPLES, in order
     samples: list[bytes]  # payloads (version..crc) of good SAMPLES frames, in order
     seqs: list[int]  # sequence numbers of all good frames, in order of arrival
+    run: SamplesRun | None = None  # good SAMPLES frames that came after ``samples``
+
+
+@dataclass(frozen=True, slots=True)
+class SamplesRun:
+    """Good SAMPLES frames of one length laid end to end, as decoded in one piece:
+    ``count`` records of ``stride`` bytes, each a payload (version..crc) and one 0x00."""
+
+    data: bytes
+    count: int
+    stride: int
+
+    def payloads(self) -> list[bytes]:
+        size = self.stride - 1
+        return [self.data[k:k + size] for k in range(0, self.count * self.stride, self.stride)]
 
 
 _WITHOUT_CRC = itemgetter(slice(None, -CRC.size))
@@ -690,6 +727,15 @@ _CRC_BYTES = itemgetter(slice(-CRC.size, None))
 _HEADER_BYTES = itemgetter(slice(0, HEADER.size))
 _VERSION_BYTE = bytes([PROTOCOL_VERSION])
 _SAMPLES_BYTE = bytes([MsgType.SAMPLES])
+
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+@functools.lru_cache(maxsize=64)
+def _slices(count: int, size: int, stop: int) -> tuple[slice, ...]:
+    """[:stop] of each of ``count`` records of ``size`` bytes laid end to end."""
+    return tuple(slice(k, k + stop) for k in range(0, count * size, size))
 
 
 def _u16s(data: bytes) -> list[int]:
@@ -734,7 +780,7 @@ class FrameDecoder:
         first, chunks = self._split(data)
         if first:
             self._sort(out, self._frames([first], quiet=True))
-        if chunks and not self._fast(out, chunks):
+        if chunks and not (self._fast_uniform(out, chunks) or self._fast(out, chunks)):
             self._sort(out, self._frames(chunks, quiet=False))
         return out
 
@@ -756,6 +802,52 @@ class FrameDecoder:
             first = chunks.pop(0)
             self._synced = True
         return first, chunks
+
+    def _fast_uniform(self, out: FeedBatch, chunks: list[bytes]) -> bool:
+        """All of ``chunks`` with one COBS decode, if they have one length (the steady
+        stream) and every one is a good frame; False (nothing done) otherwise.
+
+        The chunks are decoded joined. Joined COBS decodes to the frames' payloads with a
+        0x00 after each one, and the decoder reads a code byte at a chunk's start exactly
+        when the byte it decoded last is 0x00 (given no 0xFF code on the way, which the
+        decoded length shows): so a 0x00 at every frame boundary proves that each chunk
+        decodes alone, to the bytes between the boundaries. CRCs and headers are then
+        checked for all frames at once with strided slices.
+        """
+        count, size = len(chunks), len(chunks[0])  # size: COBS bytes = payload + 1
+        if (not _LITTLE_ENDIAN or size < HEADER.size + CRC.size + 1 or size > MAX_PAYLOAD + 1
+                or list(map(len, chunks)).count(size) != count):
+            return False
+        total = count * size
+        try:
+            decoded = cobs.decode(b"".join(chunks))
+        except cobs.DecodeError:
+            return False
+        if len(decoded) != total - 1 or decoded[size - 1::size] != bytes(count - 1):
+            return False
+        crcs = array("H", map(binascii.crc_hqx,
+                              map(decoded.__getitem__, _slices(count, size, size - 3)),
+                              repeat(0xFFFF))).tobytes()
+        if (crcs[0::2] != decoded[size - 3::size] or crcs[1::2] != decoded[size - 2::size]
+                or decoded[0::size] != _VERSION_BYTE * count):
+            return False
+        pairs = bytearray(2 * count)
+        pairs[0::2] = decoded[2::size]
+        pairs[1::2] = decoded[3::size]
+        seqs = memoryview(pairs).cast("H").tolist()
+        out.seqs += seqs
+        kinds = decoded[1::size]
+        if kinds == _SAMPLES_BYTE * count:  # the steady stream
+            out.run = SamplesRun(decoded + DELIMITER, count, size)
+        else:
+            payloads = map(decoded.__getitem__, _slices(count, size, size - 1))
+            for payload, kind, seq in zip(payloads, kinds, seqs, strict=True):
+                if kind == MsgType.SAMPLES:
+                    out.samples.append(payload)
+                else:
+                    out.frames.append(Frame(PROTOCOL_VERSION, kind, seq, payload[4:-2]))
+        self.stats.frames_ok += count
+        return True
 
     def _fast(self, out: FeedBatch, chunks: list[bytes]) -> bool:
         """All of ``chunks`` at once if every one is a good frame; False (nothing done)
