@@ -777,6 +777,8 @@ class FrameDecoder:
         any read with a bad frame in it is decoded frame by frame, exactly as ``feed``.
         """
         out = FeedBatch([], [], [])
+        if self._synced and data and self._fast_read(out, data):
+            return out
         first, chunks = self._split(data)
         if first:
             self._sort(out, self._frames([first], quiet=True))
@@ -803,6 +805,25 @@ class FrameDecoder:
             self._synced = True
         return first, chunks
 
+    def _fast_read(self, out: FeedBatch, data: bytes) -> bool:
+        """A read of whole frames of one length (after any pending bytes), with no
+        splitting: its 0x00 delimiters are found by counting them and checking where
+        they are; then as :meth:`_fast_uniform`. False (nothing done) otherwise."""
+        buf = self._pending + data
+        size = buf.find(DELIMITER)
+        if size <= 0:
+            return False
+        count = buf.count(DELIMITER)
+        end = count * (size + 1)
+        if (end > len(buf) or len(buf) - end > 2 * MAX_PAYLOAD
+                or buf[size:end:size + 1] != bytes(count)):
+            return False  # not every chunk of one length, or a runaway tail
+        if not self._fast_joined(out, buf[:end].replace(DELIMITER, b""), count, size):
+            return False
+        self.stats.bytes_in += len(data)
+        self._pending = buf[end:]
+        return True
+
     def _fast_uniform(self, out: FeedBatch, chunks: list[bytes]) -> bool:
         """All of ``chunks`` with one COBS decode, if they have one length (the steady
         stream) and every one is a good frame; False (nothing done) otherwise.
@@ -815,12 +836,17 @@ class FrameDecoder:
         checked for all frames at once with strided slices.
         """
         count, size = len(chunks), len(chunks[0])  # size: COBS bytes = payload + 1
-        if (not _LITTLE_ENDIAN or size < HEADER.size + CRC.size + 1 or size > MAX_PAYLOAD + 1
-                or list(map(len, chunks)).count(size) != count):
+        if list(map(len, chunks)).count(size) != count:
+            return False
+        return self._fast_joined(out, b"".join(chunks), count, size)
+
+    def _fast_joined(self, out: FeedBatch, joined: bytes, count: int, size: int) -> bool:
+        """:meth:`_fast_uniform` on ``count`` chunks of ``size`` bytes, joined."""
+        if not _LITTLE_ENDIAN or size < HEADER.size + CRC.size + 1 or size > MAX_PAYLOAD + 1:
             return False
         total = count * size
         try:
-            decoded = cobs.decode(b"".join(chunks))
+            decoded = cobs.decode(joined)
         except cobs.DecodeError:
             return False
         if len(decoded) != total - 1 or decoded[size - 1::size] != bytes(count - 1):
