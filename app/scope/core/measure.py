@@ -232,15 +232,22 @@ def _rise_time(i: np.ndarray, lv: Levels | None, rise: np.ndarray, dt: float) ->
     hi = lv.base + 0.9 * lv.span
     times = []
     n = i.size
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(i)
+        # where the walk back from a crossing stops (at/below 10 %, or no sample) ...
+        stops_back = np.flatnonzero(~finite | (i <= lo))
+        # ... and where the walk forward stops (at/above 90 %, or no sample)
+        stops_fwd = np.flatnonzero(~finite | (i >= hi))
     for r in rise.tolist():
         c = int(r)
-        j0 = c
-        while j0 > 0 and np.isfinite(i[j0]) and i[j0] > lo:
-            j0 -= 1
-        j1 = c + 1
-        while j1 < n - 1 and np.isfinite(i[j1]) and i[j1] < hi:
-            j1 += 1
-        if not (np.isfinite(i[j0]) and np.isfinite(i[j1])) or i[j0] > lo or i[j1] < hi:
+        k = int(np.searchsorted(stops_back, c, side="right")) - 1
+        j0 = int(stops_back[k]) if k >= 0 else 0
+        if c + 1 >= n - 1:
+            j1 = c + 1
+        else:
+            k = int(np.searchsorted(stops_fwd, c + 1, side="left"))
+            j1 = min(int(stops_fwd[k]), n - 1) if k < stops_fwd.size else n - 1
+        if not (finite[j0] and finite[j1]) or i[j0] > lo or i[j1] < hi:
             continue
         t_lo = _interp_cross(i, j0, lo)
         t_hi = _interp_cross(i, j1 - 1, hi)
