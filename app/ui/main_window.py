@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
             self._link.estop()
         for ws in self.workspaces.values():
             ws.emergency_stop_sent()
-        self.show_alarm("EMERGENCY STOP — output off. Press “Reset device” to continue.")
+        self.show_alarm("EMERGENCY STOP — output off. Press Reset when it is safe to continue.")
         self.state_label.setText(style.pill("EMERGENCY STOP", style.ALARM))
 
     def apply_settings(self, settings) -> None:
@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
     def _on_event(self, ev: Event) -> None:
         if ev.code == EventCode.WATCHDOG_TRIP:
             self.show_alarm("Device watchdog tripped: output turned off. "
-                            "Press “Reset device” to continue.")
+                            "Press Reset when it is safe to continue.")
         elif ev.code == EventCode.CONTACT_LOST:
             self.show_alarm("Contact lost: output paused. Place the probes back, then Resume.",
                             kind="contact")

@@ -67,6 +67,7 @@ class PractitionerWorkspace(Workspace):
         self.client_label = QLabel("No client chosen")
         self.client_label.setStyleSheet("font-size:16px;font-weight:700")
         self.screening_label = QLabel()
+        self.screening_label.setWordWrap(True)
         self.contact_label = QLabel()
         self.program_box = QComboBox()
         self.program_box.setMinimumWidth(240)
@@ -193,7 +194,8 @@ class PractitionerWorkspace(Workspace):
         self.controller.choose_client(str(client_id), limit_ua=gate.current_limit_ua,
                                       screening_passed=gate.allowed, training=gate.is_training)
         self._show_client(record, gate)
-        self.tabs.setCurrentIndex(0)
+        if gate.allowed:  # else stay on the records: screening or consent comes first
+            self.tabs.setCurrentIndex(0)
         if self.history_button.isChecked():
             self._toggle_history(True)
 
@@ -211,7 +213,7 @@ class PractitionerWorkspace(Workspace):
                      if gate.current_limit_ua else "")
             self.screening_label.setText(style.pill("CLEARED", style.OK) + limit)
         else:
-            reasons = "; ".join(getattr(r, "text", str(r)) for r in gate.reasons[:3])
+            reasons = " ".join(getattr(r, "text", str(r)).strip() for r in gate.reasons[:3])
             self.screening_label.setText(
                 style.pill(str(gate.status).upper().replace("_", " "), style.ALARM)
                 + f" {reasons} — output is blocked")
