@@ -26,6 +26,7 @@ from app.ui.device_manager import DeviceManager
 from app.ui.workspaces import Workspace, build_workspaces
 
 CLINIC_DEFAULT_MAX_UA = 600.0
+STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
 
 
 class MainWindow(QMainWindow):
@@ -44,6 +45,7 @@ class MainWindow(QMainWindow):
         self._samples_seen = 0
         self.demo_mode = False  # simulator only: start output once connected
         self._return_device = False  # give the device back to the desk once output is off
+        self._label_ticks = 0
         self.setWindowTitle(APP_NAME)
         self.resize(1280, 800)
 
@@ -83,7 +85,7 @@ class MainWindow(QMainWindow):
         self.pause_shortcut.activated.connect(lambda: self.current_workspace().toggle_pause())
 
         self._age_timer = QTimer(self)
-        self._age_timer.setInterval(500)
+        self._age_timer.setInterval(100)  # 10 Hz: a silent device is flagged within 0.6 s
         self._age_timer.timeout.connect(self._refresh_link_label)
         self._age_timer.start()
 
@@ -273,6 +275,17 @@ class MainWindow(QMainWindow):
         if link is None or not link.is_connected:
             return
         s: LinkStats = link.stats
+        if s.last_frame_age_s > STALE_AFTER_S:
+            if self.banner.property("kind") != "stale":
+                self.show_alarm(f"The device has stopped sending ({s.last_frame_age_s:.1f} s): "
+                                "its output is not confirmed. Its watchdog turns output off "
+                                "if it stops hearing the console; the link is being checked.",
+                                kind="stale")
+        elif self.banner.property("kind") == "stale":
+            self.hide_alarm()
+        self._label_ticks = (self._label_ticks + 1) % 5
+        if self._label_ticks:  # the numbers themselves twice a second
+            return
         colour = {"good": style.OK, "degraded": style.WARN}.get(s.quality, style.ALARM)
         self.link_label.setText(
             style.pill(f"LINK {s.quality.upper()}", colour)
