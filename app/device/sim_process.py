@@ -55,8 +55,18 @@ class SimulatorProcess:
         return self._proc.pid if self._proc is not None else None
 
     def start(self, timeout: float = 10.0) -> str:
-        if self.alive:
+        """Spawn the simulator and wait for its port (see :meth:`spawn`)."""
+        if self.alive and self._port:
             return self.port
+        if self._proc is None:
+            self.spawn()
+        return self.wait_port(timeout)
+
+    def spawn(self) -> None:
+        """Start the process without waiting: its own start-up overlaps the caller's
+        (the console builds its window meanwhile); :meth:`wait_port` collects the port."""
+        if self._proc is not None:
+            return
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT),
@@ -69,6 +79,13 @@ class SimulatorProcess:
         except OSError as exc:
             raise SimulatorError(f"could not start the simulator ({' '.join(cmd)}): "
                                  f"{exc}") from exc
+
+    def wait_port(self, timeout: float = 10.0) -> str:
+        """The port of a spawned simulator, once it prints it (SimulatorError if not)."""
+        if self._port:
+            return self._port
+        if self._proc is None:
+            raise SimulatorError("the simulator was not started")
         line = self._read_line(timeout)
         if not line.startswith("PORT "):
             detail = self._stderr_text()

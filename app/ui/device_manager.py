@@ -45,11 +45,13 @@ class DeviceManager(QObject):
     def connected(self) -> bool:
         return self.link is not None and self.link.is_connected
 
-    def open(self, port: str | None, simulator_args: list[str] | None = None) -> bool:
-        """Connect to ``port``, or start the built-in simulator when ``port`` is None."""
+    def open(self, port: str | None, simulator_args: list[str] | None = None,
+             simulator: SimulatorProcess | None = None) -> bool:
+        """Connect to ``port``, or to the built-in simulator when ``port`` is None (a
+        ``simulator`` already spawned by the launcher, or a new one)."""
         self.close()
         if port is None:
-            self.simulator = SimulatorProcess(list(simulator_args or []))
+            self.simulator = simulator or SimulatorProcess(list(simulator_args or []))
             try:
                 port = self.simulator.start()
             except Exception as exc:  # noqa: BLE001 - shown to the user, console keeps working

@@ -33,6 +33,18 @@ def console_settings() -> QSettings:
 
 
 def run_console(args: argparse.Namespace) -> int:
+    simulator = None
+    if args.port is None:
+        # Spawned first: its own start-up (Python, numpy) runs on the other core while
+        # this process imports Qt, opens the records and builds the window.
+        from app.device.sim_process import SimulatorError, SimulatorProcess
+
+        simulator = SimulatorProcess()
+        try:
+            simulator.spawn()
+        except SimulatorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            simulator = None
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = make_application()
@@ -50,6 +62,8 @@ def run_console(args: argparse.Namespace) -> int:
         window.workspaces["technician"].require_pin = False
     if args.workspace and not window.switch_workspace(args.workspace):
         print(f"error: could not open the {args.workspace} workspace", file=sys.stderr)
+        if simulator is not None:
+            simulator.stop()
         return 2
     if args.demo:
         window.demo_mode = True
@@ -58,7 +72,7 @@ def run_console(args: argparse.Namespace) -> int:
     if args.screenshot:
         _arm_screenshot(window, Path(args.screenshot), args.after, result)
     # Open the device once the event loop runs, so the window paints at once.
-    QTimer.singleShot(0, lambda: device.open(args.port))
+    QTimer.singleShot(0, lambda: device.open(args.port, simulator=simulator))
     app.aboutToQuit.connect(device.close)
     code = app.exec()
     return result["code"] or code
