@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name", metavar="NAME",
                    help="benchmark to run: " + ", ".join(available() + ["all"]))
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--seconds", type=float, help="duration of stream/latency/memory/recording "
+                   "(default: each benchmark's own; stream runs 10 minutes)")
+    p.add_argument("--rounds", type=int, help="estop: number of stops (default 100)")
+    p.add_argument("--frames", type=int, help="scope: number of frames to render")
     p.set_defaults(func=_main)
 
 
