@@ -3,10 +3,12 @@
 Both sides decode the same samples on one core, in this process, in the same run:
 
 * ours: the driver's real path (``DeviceLink``'s worker) — ``FrameDecoder.feed_batch``
-  over 4 KiB reads (COBS, length, CRC, version and type of every frame checked), the
+  over the driver's reads of up to 64 KiB (COBS, length, CRC, version and type of every
+  frame checked), the
   link counter told every frame's sequence number, and ``SampleAssembler`` decoding the
   SAMPLES frames in batches with numpy into float32 blocks in physical units, gaps in the
-  sample indices counted (flushed every 16 KiB, about 75 frames);
+  sample indices counted, flushed every 20 ms as the driver does (``SAMPLE_EMIT_PERIOD_S``:
+  at full throughput the batches are what a backlog of 20 ms gives);
 * baseline: what typical hobby serial scopes do — one ``"current,voltage\\n"`` line per
   sample, read with ``readline()``, ``split(b",")`` and ``float()``, collected in lists
   and turned into numpy arrays at the end.
@@ -26,7 +28,7 @@ import numpy as np
 SECONDS_OF_DATA = 20  # at 10 kS/s: 200,000 sample pairs
 SAMPLE_RATE = 10_000
 PER_FRAME = 50
-READ_SIZE = 4096
+READ_SIZE = 65536  # what the driver asks the port for when bytes are waiting (link._read)
 BAUD = 921_600
 
 
@@ -50,7 +52,7 @@ def _stream() -> tuple[bytes, bytes, int]:
 
 
 def _decode_ours(data: bytes):
-    from app.device.link import SampleAssembler
+    from app.device.link import SAMPLE_EMIT_PERIOD_S, SampleAssembler
     from app.device.protocol import FrameDecoder, Info
     from app.device.stats import LinkCounter
 
@@ -62,14 +64,17 @@ def _decode_ours(data: bytes):
     assembler = SampleAssembler(info, on_batch=counter.on_samples_batch)
     total = 0
     view = memoryview(data)
+    last_flush = time.perf_counter()
     for pos in range(0, len(data), READ_SIZE):
         got = decoder.feed_batch(bytes(view[pos:pos + READ_SIZE]))
         counter.on_frames(got.seqs, 0.0)
         if got.frames:  # none in this stream (the driver decodes them one by one)
             raise RuntimeError("unexpected frame in the bench stream")
         assembler.add_batch(got)
-        if pos % (READ_SIZE * 4) == 0:  # the driver flushes about every 20 ms of data
+        now = time.perf_counter()
+        if now - last_flush >= SAMPLE_EMIT_PERIOD_S:  # the driver flushes every 20 ms
             total += sum(len(b) for b in assembler.flush())
+            last_flush = now
     total += sum(len(b) for b in assembler.flush())
     s = decoder.stats
     if (counter.samples_received != total or counter.samples_dropped or s.crc_errors
