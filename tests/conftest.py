@@ -71,3 +71,12 @@ def tmp_settings(tmp_path, monkeypatch):
     """Isolate QSettings and the default database location in a temporary folder."""
     monkeypatch.setenv("MICROCURRENT_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
+
+
+@pytest.fixture(autouse=True)
+def _closing_never_waits_on_a_dialog(monkeypatch):
+    """pytest-qt closes leftover windows before fixtures tear down; a window closing with
+    output still ramping down would wait forever on its modal confirmation."""
+    from app.ui.main_window import MainWindow
+
+    monkeypatch.setattr(MainWindow, "confirm_close", lambda self: True)

@@ -10,6 +10,8 @@ from app.device.protocol import DeviceState
 from app.ui.device_manager import DeviceManager
 from app.ui.main_window import MainWindow
 
+REAL_CONFIRM_CLOSE = MainWindow.confirm_close  # conftest answers it in every other test
+
 
 @pytest.fixture
 def console(qtbot, tmp_path):
@@ -83,9 +85,12 @@ def test_close_stops_output_first(qtbot, bench, monkeypatch):
     link = console.device.link
     original = link.estop
     monkeypatch.setattr(link, "estop", lambda: (sent.append("estop"), original())[1])
+    asked = []
     monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+                        lambda *a, **k: asked.append(1) or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(MainWindow, "confirm_close", REAL_CONFIRM_CLOSE)
     console.close()
+    assert asked == [1]  # the operator was asked before output was stopped
     assert sent == ["estop"]
     assert console.device.link is None
 

@@ -152,11 +152,9 @@ def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path):
 # ---------------------------------------------------------------- the device hangs
 
 
-@pytest.mark.xfail(strict=True, reason="product: DeviceLink declares the link lost after "
-                   "SILENCE_TIMEOUT_S = 1.0 s of silence (app/device/link.py), so the alarm "
-                   "comes ~1.03-1.1 s after the hang; 0.8 s would meet the 1 s requirement "
-                   "(tests/test_link.py asserts the '1.0 s' text and must change with it)")
 def test_device_hang_is_alarmed_within_one_second(qtbot, tmp_path):
+    """The console alarms on the banner after 0.5 s of silence (checked at 10 Hz); the link
+    itself declares the device lost after 1 s and reconnects."""
     desk = open_desk(qtbot, tmp_path, ["--hang-after", "3"], with_store=False, ready=False)
     try:
         window, link = desk.window, desk.device.link
@@ -164,12 +162,13 @@ def test_device_hang_is_alarmed_within_one_second(qtbot, tmp_path):
         link.samples_received.connect(cap)
         alarms: list[tuple[float, str]] = []
         link.disconnected.connect(lambda r: alarms.append((time.monotonic(), r)))
-        with qtbot.waitSignal(link.disconnected, timeout=10000):
+        qtbot.waitUntil(lambda: cap.count > 1000, timeout=8000)
+        qtbot.waitUntil(lambda: window.banner.isVisible()
+                        and "stopped sending" in window.banner.text(), timeout=10000)
+        t_alarm = time.monotonic()  # within the 10 ms poll of waitUntil
+        with qtbot.waitSignal(link.disconnected, timeout=5000):
             pass
-        t_alarm, reason = alarms[0]
-        assert "stopped sending" in reason
-        assert "stopped sending" in window.banner.text()
-        assert window.banner.isVisible()
+        assert "stopped sending" in alarms[0][1]
         assert cap.blocks, "no samples before the hang"
         last = cap.blocks[-1]
         # the last sample the device produced, on the simulator's own clock
@@ -283,10 +282,11 @@ def test_sigkill_mid_session_recovers_at_next_start(tmp_path):
 
 
 @pytest.mark.xfail(run=False, strict=True, reason=(
-    "product: store write errors reach no one in the console (the writer is started without "
-    "on_error; only the records panel's own writes are reported), so no message is shown "
-    "and the session is not stopped. Not run: in this state the case has hung the test "
-    "process past pytest-timeout (cause not yet found). See docs/faults.md, open findings."))
+    "The console now reacts (store errors reach the main window: banner, session stopped; "
+    "tests/test_practitioner.py::test_store_failure_stops_the_session_and_says_so), and "
+    "this case passes when run alone or with its neighbours, but after the whole module it "
+    "has failed once and then hung the process past pytest-timeout: not run in CI until "
+    "that interaction is found. See docs/faults.md, open findings."))
 @pytest.mark.parametrize(("kind", "words"), [("readonly", "read-only"),
                                              ("full", "disk holding the database is full")])
 def test_database_failure_mid_session(qtbot, tmp_path, kind, words):

@@ -52,3 +52,21 @@ def test_guided_run_then_escape_is_recorded(qtbot, desk):
     kinds = {e.kind for e in detail.events}
     assert "transition" in kinds, messages
     assert load_recording(store.engine, sessions[0].id).current_ua.size > 0
+
+
+def test_store_failure_stops_the_session_and_says_so(qtbot, desk):
+    """A store that cannot write (read-only, disk full, server gone) stops the treatment
+    that is being recorded and says so; the writer keeps what it has and retries."""
+    window, practitioner, store = desk
+    ctl = practitioner.controller
+    practitioner.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    store.writer._report("The database is read-only (sqlite:///records.db).")  # writer thread's
+    qtbot.waitUntil(lambda: "Records cannot be saved" in window.banner.text(), timeout=3000)
+    assert "read-only" in window.banner.text()
+    assert "treatment was stopped" in window.banner.text()
+    qtbot.waitUntil(lambda: ctl.state in (SessionState.RAMPING_DOWN, SessionState.COMPLETE),
+                    timeout=3000)
+    # ramped down to the end (the window would otherwise ask before closing)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.COMPLETE, timeout=8000)
+    qtbot.waitUntil(lambda: not window.device.state.output_possible, timeout=3000)

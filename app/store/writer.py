@@ -332,6 +332,7 @@ class StoreWriter:
                  chunk_seconds: float = recording.CHUNK_SECONDS, retry_s: float = 1.0) -> None:
         self._engine = engine
         self._on_error = on_error
+        self._listeners: list[Callable[[str], None]] = []
         self._chunk_seconds = chunk_seconds
         self._retry_s = retry_s
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
@@ -468,11 +469,18 @@ class StoreWriter:
             return
         self._last_error = message
         log.error("store writer: %s", message)
-        if self._on_error is not None:
+        for callback in [self._on_error, *self._listeners]:
+            if callback is None:
+                continue
             try:
-                self._on_error(message)
+                callback(message)
             except Exception:  # noqa: BLE001 - a broken callback must not stop the writer
                 log.exception("store writer: error callback failed")
+
+    def add_error_listener(self, callback: Callable[[str], None]) -> None:
+        """Also call ``callback(message)`` (from the writer thread) on each new problem;
+        with Qt, pass a signal's ``emit``: a queued connection reaches the GUI thread."""
+        self._listeners.append(callback)
 
     def _run(self) -> None:
         pending: list[_Pending] = []

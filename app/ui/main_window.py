@@ -34,6 +34,7 @@ class MainWindow(QMainWindow):
 
     live_data_seen = Signal()  # first samples shown after a (re)connect
     workspace_changed = Signal(str)
+    store_failed = Signal(str)  # emitted from the store's writer thread: queued to the GUI
 
     def __init__(self, device: DeviceManager, settings: QSettings, store=None,
                  store_error: str = "") -> None:
@@ -47,6 +48,9 @@ class MainWindow(QMainWindow):
         self._return_device = False  # give the device back to the desk once output is off
         self._label_ticks = 0
         self.setWindowTitle(APP_NAME)
+        if store is not None:
+            self.store_failed.connect(self._on_store_failed)
+            store.writer.add_error_listener(self.store_failed.emit)
         self.resize(1280, 800)
 
         self.banner = QLabel()
@@ -292,6 +296,22 @@ class MainWindow(QMainWindow):
             + f" {s.frames_per_s:.0f} frames/s · {s.bytes_per_s / 1000:.1f} kB/s"
             + f" · errors {s.error_count} · dropped {s.samples_dropped}")
 
+    def _on_store_failed(self, message: str) -> None:
+        """The records cannot be written: say so, and stop any output being recorded
+        (ramped, as the operator's Stop). The writer keeps what it has and retries."""
+        stopped = ""
+        desk = self.workspaces.get("practitioner")
+        ctl = getattr(desk, "controller", None)
+        if ctl is not None and ctl.state in ACTIVE:
+            ctl.stop()
+            stopped = " The treatment was stopped."
+        trainer = self.workspaces.get("trainer")
+        if trainer is not None and getattr(trainer, "session", None) is not None:
+            trainer.studio.stop_output()
+            stopped = " The output was stopped."
+        self.show_alarm(f"Records cannot be saved: {message}{stopped} Nothing already stored "
+                        "is lost; the console keeps retrying.")
+
     # ------------------------------------------------------------------ alarms
 
     def show_alarm(self, text: str, kind: str = "estop") -> None:
@@ -372,14 +392,18 @@ class MainWindow(QMainWindow):
         if not (isinstance(start, str) and self.switch_workspace(start)):
             self.switch_workspace(next(iter(self.workspaces)))
 
+    def confirm_close(self) -> bool:
+        """Asked when the window closes with output on (the output is stopped first)."""
+        answer = QMessageBox.question(
+            self, APP_NAME, "Output is on. Stop the output and close the console?")
+        return answer == QMessageBox.StandardButton.Yes
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         st = self.device.state
-        if st is not None and (st.output_possible or st == DeviceState.PAUSED):
-            answer = QMessageBox.question(
-                self, APP_NAME, "Output is on. Stop the output and close the console?")
-            if answer != QMessageBox.StandardButton.Yes:
-                event.ignore()
-                return
+        if st is not None and (st.output_possible or st == DeviceState.PAUSED) \
+                and not self.confirm_close():
+            event.ignore()
+            return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/workspace", self.current_workspace().name)
