@@ -281,12 +281,6 @@ def test_sigkill_mid_session_recovers_at_next_start(tmp_path):
 # ---------------------------------------------------------------- the database fails
 
 
-@pytest.mark.xfail(run=False, strict=True, reason=(
-    "The console now reacts (store errors reach the main window: banner, session stopped; "
-    "tests/test_practitioner.py::test_store_failure_stops_the_session_and_says_so), and "
-    "this case passes when run alone or with its neighbours, but after the whole module it "
-    "has failed once and then hung the process past pytest-timeout: not run in CI until "
-    "that interaction is found. See docs/faults.md, open findings."))
 @pytest.mark.parametrize(("kind", "words"), [("readonly", "read-only"),
                                              ("full", "disk holding the database is full")])
 def test_database_failure_mid_session(qtbot, tmp_path, kind, words):
