@@ -14,6 +14,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from app.commands._argtypes import fraction as _fraction
+
 DEFAULT_SECONDS = 10.0
 CONNECT_TIMEOUT_S = 5.0
 QUALITY_MIN_RATIO = 0.99
@@ -30,17 +32,6 @@ def _seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not (math.isfinite(value) and 0.1 <= value <= 3600):
         raise argparse.ArgumentTypeError(f"{text} s: streaming time must be 0.1..3600 s")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise argparse.ArgumentTypeError(f"{text} is not a fraction between 0 and 1 "
-                                         "(e.g. 0.0001 for 1 in 10,000)")
     return value
 
 

@@ -6,16 +6,7 @@ import argparse
 import math
 import sys
 
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise argparse.ArgumentTypeError(f"{text} is not a fraction between 0 and 1 "
-                                         "(e.g. 0.0001 for 1 in 10,000)")
-    return value
+from app.commands._argtypes import fraction as _fraction
 
 
 def _seconds(text: str) -> float:
