@@ -80,3 +80,26 @@ def _closing_never_waits_on_a_dialog(monkeypatch):
     from app.ui.main_window import MainWindow
 
     monkeypatch.setattr(MainWindow, "confirm_close", lambda self: True)
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_modal_dialog(monkeypatch, request):
+    """A message box nobody answers would hang the test run: every static QMessageBox
+    call returns at once (question → No) and fails the test at teardown, unless the test
+    patched it itself (its own ``monkeypatch.setattr`` runs after this one)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+
+    def make(kind: str, answer):
+        def box(_parent, _title, text, *args, **kwargs):
+            shown.append(f"{kind}: {text}")
+            return answer
+        return box
+
+    for kind in ("information", "warning", "critical"):
+        monkeypatch.setattr(QMessageBox, kind, make(kind, QMessageBox.StandardButton.Ok))
+    monkeypatch.setattr(QMessageBox, "question", make("question", QMessageBox.StandardButton.No))
+    yield
+    if shown:
+        pytest.fail(f"{request.node.nodeid} opened unexpected message boxes: {shown}")

@@ -49,7 +49,7 @@ class Desk:
 
     def close(self) -> None:
         self.device.close()
-        for ws in self.window.workspaces.values():
+        for ws in self.window.workspaces.built():
             ws.shutdown()
         if self.store is not None:
             self.store.close(10)

@@ -26,7 +26,7 @@ def desk(qtbot, tmp_path):
     qtbot.waitUntil(lambda: practitioner.controller.state == SessionState.READY, timeout=5000)
     yield window, practitioner, store
     device.close()
-    for ws in window.workspaces.values():
+    for ws in window.workspaces.built():
         ws.shutdown()
     store.close(10)
 

@@ -33,7 +33,7 @@ def trainer(qtbot, tmp_path):
         yield window, window.workspaces["trainer"], store
     finally:
         device.close()
-        for ws in window.workspaces.values():
+        for ws in window.workspaces.built():
             ws.shutdown()
         store.close(10)
 

@@ -39,7 +39,7 @@ def test_replay_of_a_stored_session(qtbot, tmp_path):
         assert trainer.studio.recording is not None
         assert trainer.studio.recording.duration_s > 2.9
         window.close()
-        for ws in window.workspaces.values():
+        for ws in window.workspaces.built():
             ws.shutdown()
     finally:
         store.close(10)

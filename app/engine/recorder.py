@@ -25,7 +25,7 @@ import numpy as np
 
 from app.device.samples import SampleBlock
 from app.engine.session import SessionRecord, SessionState
-from app.store.models import Outcome
+from app.store.vocabulary import Outcome
 
 RECORDING_STATES = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING,
                               SessionState.PAUSED, SessionState.CONTACT_LOST,

@@ -9,7 +9,6 @@ it (the GUI never waits for a database id).
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +30,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.store.vocabulary import Outcome, ServiceKind  # noqa: F401 - re-exported
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -62,20 +63,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-class Outcome(enum.StrEnum):
-    """How a treatment session ended (``None`` while it is running)."""
-
-    COMPLETED = "completed"
-    STOPPED = "stopped"
-    EMERGENCY_STOPPED = "emergency_stopped"
-    INTERRUPTED = "interrupted"  # the console ended without closing the session (crash)
-    FAULT = "fault"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", "-").capitalize()
 
 
 class Base(DeclarativeBase):
@@ -266,19 +253,6 @@ class Note(Base):
     text: Mapped[str] = mapped_column(Text)
 
     client: Mapped[Client] = relationship(back_populates="notes")
-
-
-class ServiceKind(enum.StrEnum):
-    """What a service record is the result of."""
-
-    CALIBRATION = "calibration"
-    SELFTEST = "selftest"
-    WATCHDOG_TEST = "watchdog_test"
-
-    @property
-    def label(self) -> str:
-        return {"calibration": "Calibration", "selftest": "Self-test",
-                "watchdog_test": "Watchdog test"}[self.value]
 
 
 class ServiceRecord(Base):

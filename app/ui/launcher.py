@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
+import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 from app import APP_NAME, ORG_NAME, __version__, paths
@@ -16,6 +18,7 @@ from app.ui.style import STYLE_SHEET
 log = logging.getLogger(__name__)
 
 SCREENSHOT_TIMEOUT_S = 30.0
+RECORDS_AFTER_MS = 1500  # open the client records by then even without live data
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -55,9 +58,13 @@ def run_console(args: argparse.Namespace) -> int:
         print("error: --demo runs only on the built-in simulator, never on a real device "
               "(drop --port)", file=sys.stderr)
         return 2
-    store, store_error = open_records(args.database_url)
     device = DeviceManager()
-    window = MainWindow(device, console_settings(), store, store_error)
+    # The client records open in the background once the window shows (importing the
+    # database layer and migrating take about a second): live data is on screen first.
+    window = MainWindow(device, console_settings(), records_pending=True)
+    records = RecordsOpener(args.database_url, announce=bool(args.screenshot))
+    records.opened.connect(window.attach_store)
+    records.failed.connect(window.store_unavailable)
     if args.screenshot:  # non-interactive: nobody can type a PIN; the picture is all it gives
         window.workspaces["technician"].require_pin = False
     if args.workspace and not window.switch_workspace(args.workspace):
@@ -71,11 +78,68 @@ def run_console(args: argparse.Namespace) -> int:
     result = {"code": 0}
     if args.screenshot:
         _arm_screenshot(window, Path(args.screenshot), args.after, result)
-    # Open the device once the event loop runs, so the window paints at once.
+    # Open the device once the event loop runs, so the window paints at once. The records
+    # open once live data shows (their import would compete with it for the interpreter),
+    # or when the device cannot be opened, or after RECORDS_AFTER_MS whatever happens.
     QTimer.singleShot(0, lambda: device.open(args.port, simulator=simulator))
+    window.live_data_seen.connect(records.start)
+    device.failed.connect(records.start)
+    QTimer.singleShot(RECORDS_AFTER_MS, records.start)
     app.aboutToQuit.connect(device.close)
     code = app.exec()
+    records.finish()
     return result["code"] or code
+
+
+class RecordsOpener(QObject):
+    """Opens the client records on a short-lived thread; ``opened(store)`` or
+    ``failed(message)`` arrive queued in the GUI thread."""
+
+    opened = Signal(object)  # RunningStore
+    failed = Signal(str)
+
+    def __init__(self, url: str | None, announce: bool = False) -> None:
+        """``announce``: print a line when done (``--screenshot`` runs; timed by benches)."""
+        super().__init__()
+        self.url = url
+        self.announce = announce
+        self.store = None
+        self.seconds: float | None = None  # how long opening took
+        self._thread: threading.Thread | None = None
+        self._delivered = False
+        self.opened.connect(self._mark_delivered)
+
+    def _mark_delivered(self, _store) -> None:
+        self._delivered = True
+
+    def start(self, *_: object) -> None:
+        """Open the records (once; later calls do nothing)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="records-open")
+        self._thread.start()
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        store, error = open_records(self.url)
+        self.seconds = time.monotonic() - t0
+        self.store = store
+        if self.announce:
+            print("client records " + ("open" if store is not None else "unavailable"),
+                  flush=True)
+        if store is not None:
+            log.info("client records open (%.2f s)", self.seconds)
+            self.opened.emit(store)
+        else:
+            self.failed.emit(error)
+
+    def finish(self) -> None:
+        """After the event loop: wait for the thread; close a store the window never got
+        (the console quit while the records were still opening)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self.store is not None and not self._delivered:
+            self.store.close(10.0)
 
 
 def open_records(url: str | None):

@@ -17,15 +17,16 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME
-from app.device.protocol import Ack, DeviceState, Event, EventCode, Info, Nak, Status
+from app.device.protocol import DeviceState, Event, EventCode, Info, Status
 from app.device.samples import SampleBlock
 from app.device.stats import LinkStats
+from app.device.waveform import OutputSettings
 from app.engine.session import ACTIVE
+from app.service.clinic_limits import ClinicSettings, load_clinic_settings
 from app.ui import style
 from app.ui.device_manager import DeviceManager
-from app.ui.workspaces import Workspace, build_workspaces
+from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspace
 
-CLINIC_DEFAULT_MAX_UA = 600.0
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
 
 
@@ -35,22 +36,30 @@ class MainWindow(QMainWindow):
     live_data_seen = Signal()  # first samples shown after a (re)connect
     workspace_changed = Signal(str)
     store_failed = Signal(str)  # emitted from the store's writer thread: queued to the GUI
+    records_opened = Signal()  # the client records are open (or known unavailable)
 
     def __init__(self, device: DeviceManager, settings: QSettings, store=None,
-                 store_error: str = "") -> None:
+                 store_error: str = "", *, records_pending: bool = False) -> None:
+        """``records_pending``: the store is being opened in the background and arrives
+        through :meth:`attach_store` (or :meth:`store_unavailable`)."""
         super().__init__()
         self.device = device
         self.settings = settings
-        self.store = store
+        self.store = None
+        self.store_error = store_error
+        self.records_pending = records_pending and store is None
+        self._closed = False
         self._link = None
+        self._reference: OutputSettings | None = None  # the output settings last applied
         self._samples_seen = 0
         self.demo_mode = False  # simulator only: start output once connected
         self._return_device = False  # give the device back to the desk once output is off
         self._label_ticks = 0
         self.setWindowTitle(APP_NAME)
+        self.store_failed.connect(self._on_store_failed)
         if store is not None:
-            self.store_failed.connect(self._on_store_failed)
-            store.writer.add_error_listener(self.store_failed.emit)
+            self._take_store(store)
+        self.clinic, clinic_problems = load_clinic_settings(settings)
         self.resize(1280, 800)
 
         self.banner = QLabel()
@@ -65,21 +74,13 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
 
-        self.workspaces: dict[str, Workspace] = {}
-        for ws in build_workspaces(self, store, store_error):
-            self.workspaces[ws.name] = ws
-            if hasattr(ws, "message"):
-                ws.message.connect(lambda text, kind: self.show_alarm(
-                    text, "estop" if kind == "alarm" else "info"))
-            self.stack.addWidget(ws)
-            ws.restore_layout(settings)
-        technician = self.workspaces["technician"]
-        self.scope = technician.scope
-        self.output = technician.output
+        self.workspaces = WorkspaceSet(self._build_workspace)
+        desk = self.workspaces["practitioner"]
+        for problem in clinic_problems:
+            desk.message.emit(f"Clinic settings: {problem} (default used)", "alarm")
 
         self._build_toolbar()
         self._build_status_bar()
-        self._wire_output_panel()
 
         # Esc = emergency stop, from anywhere in the application; Space = pause/resume.
         self.estop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
@@ -97,8 +98,74 @@ class MainWindow(QMainWindow):
         device.failed.connect(lambda msg: self.show_alarm(msg))
         if device.link is not None:
             self._attach_link(device.link)
-        self.output.set_limits(None, CLINIC_DEFAULT_MAX_UA, "clinic maximum")
         self._restore_window_state()
+
+    @property
+    def scope(self):
+        """The technician's full oscilloscope (builds the bench if it is not yet)."""
+        return self.workspaces["technician"].scope
+
+    @property
+    def output(self):
+        """The technician's manual output panel (builds the bench if it is not yet)."""
+        return self.workspaces["technician"].output
+
+    def _build_workspace(self, name: str) -> Workspace:
+        """Build ``name`` and bring it up to date with the link, the device and the store."""
+        ws = build_workspace(self, name)
+        if hasattr(ws, "message"):
+            ws.message.connect(lambda text, kind: self.show_alarm(
+                text, "estop" if kind == "alarm" else "info"))
+        self.stack.addWidget(ws)
+        ws.restore_layout(self.settings)
+        link = self._link
+        if link is not None:
+            ws.attach_link(link)
+            info = getattr(link, "info", None)
+            if link.is_connected and isinstance(info, Info):
+                ws.device_connected(info)
+        if self._reference is not None:
+            ws.reference_changed(self._reference)
+        return ws
+
+    # ------------------------------------------------------------------ records
+
+    def _take_store(self, store) -> None:
+        self.store = store
+        self.store_error = ""
+        self.records_pending = False
+        store.writer.add_error_listener(self.store_failed.emit)
+
+    def attach_store(self, store) -> None:
+        """The client records opened in the background: every workspace gets them."""
+        if self._closed:  # the window closed first: just close the store again
+            store.close(10.0)
+            return
+        self._take_store(store)
+        for ws in self.workspaces.built():
+            ws.store_ready(store)
+        self.records_opened.emit()
+
+    def store_unavailable(self, error: str) -> None:
+        """The client records could not be opened: the desk says why; output stays off."""
+        self.records_pending = False
+        self.store_error = error
+        if self._closed:
+            return
+        for ws in self.workspaces.built():
+            ws.store_unavailable(error)
+        self.show_alarm(f"Client records are unavailable: {error}", kind="records")
+        self.records_opened.emit()
+
+    def set_clinic_settings(self, clinic: ClinicSettings) -> None:
+        """The technician saved the clinic's limits: the desk and the studio apply them."""
+        self.clinic = clinic
+        desk = self.workspaces.existing("practitioner")
+        if desk is not None:
+            desk.set_clinic_settings(clinic)
+        trainer = self.workspaces.existing("trainer")
+        if trainer is not None:
+            trainer.studio.set_amplitude_cap(clinic.max_current_ua, "clinic maximum")
 
     # ------------------------------------------------------------------ building
 
@@ -109,12 +176,12 @@ class MainWindow(QMainWindow):
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.workspace_actions = QActionGroup(self)
         self.workspace_actions.setExclusive(True)
-        for i, ws in enumerate(self.workspaces.values()):
-            act = QAction(ws.title, self, checkable=True)
+        for i, (name, title) in enumerate(WORKSPACES):
+            act = QAction(title, self, checkable=True)
             act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            act.setToolTip(f"{ws.title} workspace (Ctrl+{i + 1})")
-            act.setData(ws.name)
-            act.triggered.connect(lambda _=False, n=ws.name: self.switch_workspace(n))
+            act.setToolTip(f"{title} workspace (Ctrl+{i + 1})")
+            act.setData(name)
+            act.triggered.connect(lambda _=False, n=name: self.switch_workspace(n))
             self.workspace_actions.addAction(act)
             bar.addAction(act)
         spacer = QWidget()
@@ -138,15 +205,6 @@ class MainWindow(QMainWindow):
         sb.addPermanentWidget(self.state_label)
         self._show_disconnected("connecting…")
 
-    def _wire_output_panel(self) -> None:
-        o = self.output
-        o.apply_requested.connect(self.apply_settings)
-        o.start_requested.connect(lambda: self._send("start_output"))
-        o.pause_requested.connect(lambda: self._send("pause"))
-        o.resume_requested.connect(lambda: self._send("resume"))
-        o.stop_requested.connect(lambda: self._send("stop_output"))
-        o.reset_requested.connect(lambda: self._send("reset"))
-
     # ------------------------------------------------------------------ device
 
     def _attach_link(self, link) -> None:
@@ -154,9 +212,9 @@ class MainWindow(QMainWindow):
         if link is None:
             self._show_disconnected("closed")
             return
-        for ws in self.workspaces.values():
+        for ws in self.workspaces.built():
             ws.attach_link(link)
-        desk = self.workspaces.get("practitioner")
+        desk = self.workspaces.existing("practitioner")
         current = self.current_workspace()
         if getattr(desk, "controller", None) is not None and current is not desk:
             desk.controller.lend_device(True, current.name)
@@ -165,42 +223,39 @@ class MainWindow(QMainWindow):
         link.samples_received.connect(self._on_samples)
         link.status_received.connect(self._on_status)
         link.event_received.connect(self._on_event)
-        link.command_answered.connect(self._on_answer)
-        link.command_failed.connect(self._on_command_failed)
 
     def emergency_stop(self) -> None:
         """ESTOP to the device first, then show it: never waits on anything."""
         if self._link is not None:
             self._link.estop()
-        for ws in self.workspaces.values():
+        for ws in self.workspaces.built():
             ws.emergency_stop_sent()
         self.show_alarm("EMERGENCY STOP — output off. Press Reset when it is safe to continue.")
         self.state_label.setText(style.pill("EMERGENCY STOP", style.ALARM))
 
-    def apply_settings(self, settings) -> None:
+    def apply_settings(self, settings: OutputSettings) -> None:
+        """The technician's manual output settings: to the device, and every scope's
+        reference."""
         if self._link is not None:
             self._link.set_output(settings)
-            for ws in self.workspaces.values():
+            self._reference = settings
+            for ws in self.workspaces.built():
                 ws.reference_changed(settings)
-
-    def _send(self, method: str) -> None:
-        if self._link is None or not self._link.is_connected:
-            self.output.show_message("Not connected to a device.", error=True)
-            return
-        getattr(self._link, method)()
 
     def _on_connected(self, info: Info) -> None:
         self._samples_seen = 0
-        self.hide_alarm()
+        if self.banner.property("kind") != "records":  # a records problem outlives the link's
+            self.hide_alarm()
         self.device_label.setText(
             f"<b>{info.model}</b> · {info.serial} · firmware {info.firmware}")
-        for ws in self.workspaces.values():
+        for ws in self.workspaces.built():
             ws.device_connected(info)
-        self.output.set_limits(info, CLINIC_DEFAULT_MAX_UA, "clinic maximum")
-        self.output.set_device_state(DeviceState.IDLE, connected=True)
-        self.apply_settings(self.output.settings())
         if self.demo_mode and self.device.simulator is not None:
-            QTimer.singleShot(300, self.current_workspace().demo_start)
+            QTimer.singleShot(300, self._demo_start)
+
+    def _demo_start(self) -> None:
+        if self._link is not None and self._link.is_connected:
+            self.current_workspace().demo_start()
 
     def _on_disconnected(self, reason: str) -> None:
         self._show_disconnected(reason)
@@ -211,10 +266,9 @@ class MainWindow(QMainWindow):
         self.link_label.setText(style.pill("LINK DOWN", style.ALARM) + f" {reason}")
         self.contact_label.setText("")
         self.state_label.setText(style.pill("NO DEVICE", style.MUTED))
-        self.output.set_device_state(DeviceState.IDLE, connected=False)
 
     def _on_samples(self, block: SampleBlock) -> None:
-        for ws in self.workspaces.values():
+        for ws in self.workspaces.built():
             ws.recording_samples(block)
         self.current_workspace().samples_received(block)
         self._samples_seen += len(block)
@@ -222,11 +276,10 @@ class MainWindow(QMainWindow):
             self.live_data_seen.emit()
 
     def _on_status(self, st: Status) -> None:
-        self.output.set_device_state(st.state, connected=True)
         if self._return_device and not st.state.output_possible \
                 and st.state != DeviceState.PAUSED:
             self._return_device = False
-            desk = self.workspaces.get("practitioner")
+            desk = self.workspaces.existing("practitioner")
             if getattr(desk, "controller", None) is not None:
                 desk.controller.lend_device(False)
         colour = {DeviceState.RUNNING: style.OK, DeviceState.RAMP_UP: style.OK,
@@ -261,18 +314,11 @@ class MainWindow(QMainWindow):
         elif ev.code == EventCode.FAULT:
             self.show_alarm(f"Device fault: {ev.text or ev.arg}")
         elif ev.code == EventCode.LIMIT_REFUSED:
-            self.output.show_message(f"Device refused: {ev.text}", error=True)
-
-    def _on_answer(self, request_id: int, answer: Ack | Nak) -> None:
-        if isinstance(answer, Nak):
-            detail = f": {answer.detail}" if answer.detail else ""
-            self.output.show_message(f"Device refused the command ({answer.reason.text}){detail}",
-                                     error=True)
-        else:
-            self.output.show_message("")
-
-    def _on_command_failed(self, request_id: int, message: str) -> None:
-        self.output.show_message(message, error=True)
+            bench = self.workspaces.existing("technician")
+            if bench is not None:
+                bench.output.show_message(f"Device refused: {ev.text}", error=True)
+            else:
+                self.show_alarm(f"The device refused a setting: {ev.text}", kind="info")
 
     def _refresh_link_label(self) -> None:
         link = self._link
@@ -300,17 +346,17 @@ class MainWindow(QMainWindow):
         """The records cannot be written: say so, and stop any output being recorded
         (ramped, as the operator's Stop). The writer keeps what it has and retries."""
         stopped = ""
-        desk = self.workspaces.get("practitioner")
+        desk = self.workspaces.existing("practitioner")
         ctl = getattr(desk, "controller", None)
         if ctl is not None and ctl.state in ACTIVE:
             ctl.stop()
             stopped = " The treatment was stopped."
-        trainer = self.workspaces.get("trainer")
+        trainer = self.workspaces.existing("trainer")
         if trainer is not None and getattr(trainer, "session", None) is not None:
             trainer.studio.stop_output()
             stopped = " The output was stopped."
         self.show_alarm(f"Records cannot be saved: {message}{stopped} Nothing already stored "
-                        "is lost; the console keeps retrying.")
+                        "is lost; the console keeps retrying.", kind="records")
 
     # ------------------------------------------------------------------ alarms
 
@@ -340,7 +386,7 @@ class MainWindow(QMainWindow):
         if ws is current:
             self._check_current_action()
             return True
-        desk = self.workspaces.get("practitioner")
+        desk = self.workspaces.existing("practitioner")
         ctl = getattr(desk, "controller", None)
         if ws is not desk and ctl is not None and ctl.state in ACTIVE:
             self.show_alarm("A treatment session is under way: stop it before leaving the "
@@ -389,8 +435,9 @@ class MainWindow(QMainWindow):
         start = self.settings.value("window/workspace", "practitioner")
         if start == "technician":  # never ask for the PIN before the window is even shown
             start = "practitioner"
-        if not (isinstance(start, str) and self.switch_workspace(start)):
-            self.switch_workspace(next(iter(self.workspaces)))
+        if not (isinstance(start, str) and start in self.workspaces
+                and self.switch_workspace(start)):
+            self.switch_workspace("practitioner")
 
     def confirm_close(self) -> bool:
         """Asked when the window closes with output on (the output is stopped first)."""
@@ -407,11 +454,12 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/workspace", self.current_workspace().name)
-        for ws in self.workspaces.values():
+        for ws in self.workspaces.built():
             ws.save_layout(self.settings)
         self.device.close()  # ESTOP first, then the link and the simulator
-        for ws in self.workspaces.values():
+        for ws in self.workspaces.built():
             ws.shutdown()
+        self._closed = True
         if self.store is not None:
             if not self.store.close(10.0):
                 QMessageBox.warning(self, APP_NAME, "Some records could not be written to "

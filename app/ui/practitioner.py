@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -30,17 +31,16 @@ from app.engine.recorder import SessionRecorder
 from app.engine.session import ACTIVE, EmergencyStop, SessionState
 from app.engine.zones import zone_states_for_run
 from app.scope.widget import ScopeWidget
-from app.store.models import Outcome
-from app.store.runtime import RunningStore
-from app.store.services import get_client, session_detail, session_history, treatment_gate
+from app.store.vocabulary import Outcome
 from app.ui import style
 from app.ui.face_map import FaceMapWidget
 from app.ui.guided_run import GuidedRunPanel
 from app.ui.limits_panel import LimitsPanel
 from app.ui.program_editor import ProgramEditorDialog
-from app.ui.records.bridge import RecordsStore
-from app.ui.records.panel import RecordsPanel
 from app.ui.workspaces import Workspace
+
+if TYPE_CHECKING:  # the records (SQLAlchemy) load after the window shows: imported then
+    from app.store.runtime import RunningStore
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,15 @@ class PractitionerWorkspace(Workspace):
     message = Signal(str, str)  # text, kind ("alarm" | "info") for the main window's banner
 
     def __init__(self, store: RunningStore | None, store_error: str = "",
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, records_pending: bool = False) -> None:
+        """``records_pending``: the store opens in the background; :meth:`store_ready` or
+        :meth:`store_unavailable` follows."""
         super().__init__(parent)
-        self.store = store
+        self.store: RunningStore | None = None
+        self.records_store = None
+        self.records = None
+        self._demo_requested = False
+        self._device_link = None
         self.controller: SessionController | None = None
         self.recorder: SessionRecorder | None = None
         self.client_id: int | None = None
@@ -104,22 +110,8 @@ class PractitionerWorkspace(Workspace):
         self.tabs.addTab(treatment, "Treatment")
         self.setCentralWidget(self.tabs)
 
-        # left: the client records (or why they are unavailable)
-        if store is not None:
-            self.records_store = RecordsStore(store.engine, store.writer,
-                                              store.info.default_operator_id, parent=self)
-            self.records = RecordsPanel(self.records_store)
-            self.records.client_chosen.connect(self.choose_client)
-            self.records_store.error_occurred.connect(lambda t: self.message.emit(t, "alarm"))
-            records_widget: QWidget = self.records
-        else:
-            self.records_store = None
-            self.records = None
-            records_widget = QLabel(f"Client records are unavailable:\n{store_error}\n\n"
-                                    "Treatments cannot be recorded, so output is disabled.")
-            records_widget.setWordWrap(True)
-            records_widget.setStyleSheet(f"color:{style.ALARM};padding:12px")
-        self.tabs.addTab(records_widget, "Clients && records")
+        # second tab: the client records (or why they are unavailable); filled below
+        self.tabs.addTab(QWidget(), "Clients && records")
 
         # right + bottom are filled when the link arrives (they need the controller)
         self.scope = ScopeWidget(compact=True)
@@ -129,7 +121,55 @@ class PractitionerWorkspace(Workspace):
         self.limits: LimitsPanel | None = None
         self._load_programs()
         self.program_box.currentIndexChanged.connect(self._program_chosen)
+        if store is not None:
+            self.store_ready(store)
+        elif records_pending:
+            self._records_message("Opening the client records…", style.MUTED)
+            self.client_label.setText("Opening the client records…")
+        else:
+            self.store_unavailable(store_error)
+
+    # ------------------------------------------------------------------ records
+
+    def _records_message(self, text: str, colour: str) -> None:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        label.setStyleSheet(f"color:{colour};padding:12px")
+        self._set_records_widget(label)
+
+    def _set_records_widget(self, widget: QWidget) -> None:
+        current = self.tabs.currentIndex()
+        old = self.tabs.widget(1)
+        self.tabs.removeTab(1)
+        self.tabs.insertTab(1, widget, "Clients && records")
+        self.tabs.setCurrentIndex(current)
+        old.deleteLater()
+
+    def store_ready(self, store: RunningStore) -> None:
+        """The records are open: the client list, and sessions recorded from now on."""
+        if self.store is not None:
+            return
+        from app.ui.records.bridge import RecordsStore
+        from app.ui.records.panel import RecordsPanel
+
+        self.store = store
+        self.records_store = RecordsStore(store.engine, store.writer,
+                                          store.info.default_operator_id, parent=self)
+        self.records = RecordsPanel(self.records_store)
+        self.records.client_chosen.connect(self.choose_client)
+        self.records_store.error_occurred.connect(lambda t: self.message.emit(t, "alarm"))
+        self._set_records_widget(self.records)
         self._show_client(None)
+        self._start_recording()
+
+    def store_unavailable(self, error: str) -> None:
+        self._records_message(f"Client records are unavailable:\n{error}\n\n"
+                              "Treatments cannot be recorded, so output is disabled.",
+                              style.ALARM)
+        self._show_client(None)
+        self.screening_label.setText("Client records are unavailable: treatments cannot be "
+                                     "recorded, so output is disabled.")
 
     # ------------------------------------------------------------------ wiring
 
@@ -137,6 +177,7 @@ class PractitionerWorkspace(Workspace):
         """Create the session controller on the device link (once per link)."""
         if self.controller is not None or link is None:
             return
+        self._device_link = link
         self.controller = SessionController(link, self.clinic, parent=self)
         ctl = self.controller
         self.guided = GuidedRunPanel(ctl)
@@ -153,16 +194,29 @@ class PractitionerWorkspace(Workspace):
         ctl.step_changed.connect(self._on_step)
         ctl.alarm.connect(lambda t: self.message.emit(t, "alarm"))
         link.connected.connect(self._on_connected)
-        if self.store is not None:
-            writer = self.store.writer
-            self.recorder = SessionRecorder(writer, self.store.info.training_client_id,
-                                            training=True,
-                                            operator_id=self.store.info.default_operator_id)
-            ctl.record_emitted.connect(self.recorder.on_record)
         self._program_chosen()
-        if self.store is not None and self.client_id is None:
-            # Start on the training client: a real client is chosen from the list.
-            self.choose_client(self.store.info.training_client_id)
+        self._start_recording()
+
+    def _start_recording(self) -> None:
+        """With both the controller and the records: sessions are recorded from now on,
+        starting on the training client (a real client is chosen from the list)."""
+        if self.store is None or self.controller is None or self.recorder is not None:
+            return
+        info = self.store.info
+        self.recorder = SessionRecorder(self.store.writer, info.training_client_id,
+                                        training=True, operator_id=info.default_operator_id)
+        self.controller.record_emitted.connect(self.recorder.on_record)
+        link_info = getattr(self._device_link, "info", None)
+        if isinstance(link_info, Info):
+            self.recorder.set_device(link_info.serial, link_info.firmware)
+        program = self.programs.get(self.program_box.currentData())
+        if program is not None:
+            self.recorder.set_program(program.id)
+        if self.client_id is None:
+            self.choose_client(info.training_client_id)
+        if self._demo_requested:
+            self._demo_requested = False
+            self.demo_start()
 
     def set_clinic_settings(self, clinic) -> None:
         """The clinic's limits (technician workspace): the engine applies them at once."""
@@ -181,6 +235,8 @@ class PractitionerWorkspace(Workspace):
         """The practitioner picked a client: check the gate, then hand it to the engine."""
         if self.store is None or self.controller is None:
             return
+        from app.store.services import get_client, treatment_gate
+
         if self.controller.state in ACTIVE:
             self.message.emit("Finish or stop the running session before changing client.",
                               "info")
@@ -318,6 +374,8 @@ class PractitionerWorkspace(Workspace):
         if not on or self.store is None or self.client_id is None:
             self.face.clear_heatmap()
             return
+        from app.store.services import session_detail, session_history
+
         seconds: dict[str, float] = defaultdict(float)
         sessions = session_history(self.store.engine, self.client_id)
         for s in sessions:
@@ -351,7 +409,9 @@ class PractitionerWorkspace(Workspace):
             self.controller.toggle_pause()
 
     def demo_start(self) -> None:
-        if self.controller is not None and self.controller.state == SessionState.READY:
+        if self.store is None:  # the records are still opening: start once they are
+            self._demo_requested = True
+        elif self.controller is not None and self.controller.state == SessionState.READY:
             self.controller.start()
 
     def shutdown(self) -> None:

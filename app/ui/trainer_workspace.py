@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox, QPushButto
 from app.device.protocol import DeviceState, Info, Nak, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings, Polarity, Waveform
-from app.store.models import Outcome
+from app.store.vocabulary import Outcome
 from app.ui.trainer.studio import WaveformStudio
 from app.ui.workspaces import Workspace
 
@@ -32,9 +32,11 @@ class TrainerWorkspace(Workspace):
     name = "trainer"
     title = "Trainer"
 
-    def __init__(self, store=None, parent: QWidget | None = None) -> None:
+    def __init__(self, store=None, parent: QWidget | None = None, *,
+                 records_pending: bool = False) -> None:
         super().__init__(parent)
         self.store = store
+        self.records_pending = records_pending and store is None
         self.studio = WaveformStudio()
         self.setCentralWidget(self.studio)
         self.link = None
@@ -43,18 +45,34 @@ class TrainerWorkspace(Workspace):
         self.last_session_uid: str | None = None
         self._pending_settings: tuple[int, OutputSettings] | None = None  # SET_OUTPUT rid
         self._pending_start: tuple[int, OutputSettings] | None = None     # START rid
-        if store is not None:
+        if store is not None or self.records_pending:
             self.studio.set_output_handlers(self._start_requested, self._stop_requested)
-            # the studio's own slot (apply) runs first: then record what it applied
-            self.studio.apply_button.clicked.connect(self._settings_applied)
+        # the studio's own slot (apply) runs first: then record what it applied
+        self.studio.apply_button.clicked.connect(self._settings_applied)
         self.replay_button = QPushButton("Replay a recorded session…")
         self.replay_button.setEnabled(store is not None)
         self.replay_button.setToolTip("Load a session's recording from the client records "
-                                      "and scrub through it")
+                                      "and scrub through it" if store is not None or
+                                      self.records_pending else
+                                      "Client records are unavailable: nothing to replay")
         self.replay_button.clicked.connect(self.choose_replay)
         self.studio.presentation_changed.connect(self._presentation)
         self.add_dock("Recordings", self.replay_button, Qt.DockWidgetArea.BottomDockWidgetArea,
                       "replay")
+
+    def store_ready(self, store) -> None:
+        """The records opened: studio output is recorded, sessions can be replayed."""
+        self.store = store
+        self.records_pending = False
+        self.studio.set_output_handlers(self._start_requested, self._stop_requested)
+        self.replay_button.setEnabled(True)
+        self.attach_link(self.link)
+
+    def store_unavailable(self, error: str) -> None:
+        """No records: the studio drives the device directly, unrecorded (as it says)."""
+        self.records_pending = False
+        self.studio.set_output_handlers(None, None)
+        self.replay_button.setToolTip("Client records are unavailable: nothing to replay")
 
     def attach_link(self, link) -> None:
         self.studio.set_link(link)
@@ -97,6 +115,10 @@ class TrainerWorkspace(Workspace):
         return self.link is not None and bool(getattr(self.link, "is_connected", False))
 
     def _start_requested(self, settings: OutputSettings) -> None:
+        if self.store is None:  # only while the records are opening (a second at start-up)
+            self.studio.message.emit("The client records are still opening: studio output "
+                                     "starts once it can be recorded. Try again in a moment.")
+            return
         if not self._connected():
             self.studio.message.emit("No device: cannot start output. Connect the device "
                                      "(or the simulator) first.")

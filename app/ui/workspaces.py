@@ -7,14 +7,19 @@ the workspace switcher, the emergency stop, the alarm banner and the status bar.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
-from app.device.protocol import Info
+from app.device.protocol import Ack, DeviceState, Info, Nak, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
-from app.scope.widget import ScopeWidget
-from app.ui.output_panel import OutputPanel
+
+# name, title: the switcher's order (Ctrl+1..3). Each is built the first time it is shown.
+WORKSPACES = (("practitioner", "Practitioner"), ("trainer", "Trainer"),
+              ("technician", "Technician"))
+CLINIC_DEFAULT_MAX_UA = 600.0  # the manual output panel's cap (the device's own is lower)
 
 
 class Workspace(QMainWindow):
@@ -77,6 +82,13 @@ class Workspace(QMainWindow):
     def demo_start(self) -> None:
         """--demo on the simulator: start output the way this workspace's user would."""
 
+    def store_ready(self, store) -> None:
+        """The client records opened after the workspace was built (they open in the
+        background at start-up, so the window shows live data first)."""
+
+    def store_unavailable(self, error: str) -> None:
+        """The client records could not be opened: ``error`` says why."""
+
     def save_layout(self, settings: QSettings) -> None:
         settings.setValue(f"workspace/{self.name}/state", self.saveState())
 
@@ -94,14 +106,22 @@ class TechnicianWorkspace(Workspace):
     title = "Technician"
 
     def __init__(self, settings: QSettings, set_watchdog_feeding=None,
-                 parent: QWidget | None = None, store=None) -> None:
+                 parent: QWidget | None = None, store=None,
+                 apply_settings: Callable[[OutputSettings], None] | None = None,
+                 device_status: Callable[[], Status | None] | None = None) -> None:
+        from app.scope.widget import ScopeWidget
         from app.service.pin import PinGuard, QSettingsStore
+        from app.ui.output_panel import OutputPanel
         from app.ui.technician.bench import TechnicianBench
-        from app.ui.technician.service_history import ServiceHistoryPanel, ServiceRecorder
+        from app.ui.technician.service_history import ServiceHistoryPanel
 
         super().__init__(parent)
         self.pin_guard = PinGuard(QSettingsStore(settings))
         self.require_pin = True
+        self.link = None
+        self._link_slots: list = []
+        self._apply_settings = apply_settings
+        self._device_status = device_status or (lambda: None)
         self.scope = ScopeWidget()
         self.bench = TechnicianBench(None, settings, set_watchdog_feeding)
         self.bench.tabs.insertTab(0, self.scope, "Oscilloscope")
@@ -112,14 +132,35 @@ class TechnicianWorkspace(Workspace):
         self.bench.tabs.addTab(self.history, "Service history")
         self.service_recorder = None
         if store is not None:
-            self.service_recorder = ServiceRecorder(store, self)
-            self.bench.calibration_completed.connect(self.service_recorder.record_calibration)
-            self.bench.selftest_completed.connect(self.service_recorder.record_selftest)
-            self.service_recorder.recorded.connect(self.history.refresh)
-            self.service_recorder.failed.connect(self.history.show_problem)
+            self.store_ready(store)
         self.output = OutputPanel()
         self.output_dock = self.add_dock("Manual output", self.output,
                                          Qt.DockWidgetArea.RightDockWidgetArea, "output")
+        self.output.set_limits(None, CLINIC_DEFAULT_MAX_UA, "clinic maximum")
+        self.output.set_device_state(DeviceState.IDLE, connected=False)
+        o = self.output
+        o.apply_requested.connect(self._apply)
+        o.start_requested.connect(lambda: self._send("start_output"))
+        o.pause_requested.connect(lambda: self._send("pause"))
+        o.resume_requested.connect(lambda: self._send("resume"))
+        o.stop_requested.connect(lambda: self._send("stop_output"))
+        o.reset_requested.connect(lambda: self._send("reset"))
+
+    def store_ready(self, store) -> None:
+        from app.ui.technician.service_history import ServiceRecorder
+
+        if self.service_recorder is not None:
+            return
+        self.history.store = store
+        self.history.refresh()
+        self.service_recorder = ServiceRecorder(store, self)
+        self.bench.calibration_completed.connect(self.service_recorder.record_calibration)
+        self.bench.selftest_completed.connect(self.service_recorder.record_selftest)
+        self.service_recorder.recorded.connect(self.history.refresh)
+        self.service_recorder.failed.connect(self.history.show_problem)
+
+    def store_unavailable(self, error: str) -> None:
+        self.history.refresh()
 
     def may_enter(self, window: QWidget) -> bool:
         if not self.require_pin:
@@ -130,7 +171,60 @@ class TechnicianWorkspace(Workspace):
 
     def attach_link(self, link) -> None:
         self.bench.set_link(link)
+        for sig, slot in self._link_slots:
+            sig.disconnect(slot)
+        self.link = link
+        self._link_slots = [] if link is None else [
+            (link.connected, self._connected),
+            (link.disconnected, self._disconnected),
+            (link.status_received, self._status),
+            (link.command_answered, self._answered),
+            (link.command_failed, lambda _rid, message: self.output.show_message(
+                message, error=True)),
+        ]
+        for sig, slot in self._link_slots:
+            sig.connect(slot)
+        if link is not None and getattr(link, "is_connected", False):
+            info = getattr(link, "info", None)
+            self.output.set_limits(info if isinstance(info, Info) else None,
+                                   CLINIC_DEFAULT_MAX_UA, "clinic maximum")
+            st = self._device_status()
+            self.output.set_device_state(st.state if st is not None else DeviceState.IDLE,
+                                         connected=True)
 
+    # the manual output panel ------------------------------------------------------------
+    def _apply(self, settings: OutputSettings) -> None:
+        if self._apply_settings is not None:
+            self._apply_settings(settings)
+        elif self.link is not None:
+            self.link.set_output(settings)
+
+    def _send(self, method: str) -> None:
+        if self.link is None or not self.link.is_connected:
+            self.output.show_message("Not connected to a device.", error=True)
+            return
+        getattr(self.link, method)()
+
+    def _connected(self, info: Info) -> None:
+        self.output.set_limits(info, CLINIC_DEFAULT_MAX_UA, "clinic maximum")
+        self.output.set_device_state(DeviceState.IDLE, connected=True)
+        self._apply(self.output.settings())  # the device and the panel agree from the start
+
+    def _disconnected(self, _reason: str) -> None:
+        self.output.set_device_state(DeviceState.IDLE, connected=False)
+
+    def _status(self, st: Status) -> None:
+        self.output.set_device_state(st.state, connected=True)
+
+    def _answered(self, _rid: int, answer: Ack | Nak) -> None:
+        if isinstance(answer, Nak):
+            detail = f": {answer.detail}" if answer.detail else ""
+            self.output.show_message(f"Device refused the command ({answer.reason.text})"
+                                     f"{detail}", error=True)
+        else:
+            self.output.show_message("")
+
+    # workspace hooks ------------------------------------------------------------------
     def samples_received(self, block: SampleBlock) -> None:
         self.scope.append(block)
 
@@ -150,20 +244,70 @@ class TechnicianWorkspace(Workspace):
         self.output.start_button.click()
 
 
-def build_workspaces(window, store=None, store_error: str = "") -> list[Workspace]:
-    """The practitioner's desk, the trainer's studio and the technician's bench."""
-    from app.service.clinic_limits import load_clinic_settings
-    from app.ui.practitioner import PractitionerWorkspace
-    from app.ui.trainer_workspace import TrainerWorkspace
+class WorkspaceSet:
+    """The console's workspaces by name, each built the first time it is asked for.
 
-    practitioner = PractitionerWorkspace(store, store_error, window)
-    technician = TechnicianWorkspace(window.settings, window.device.set_watchdog_feeding,
-                                     window, store=store)
-    clinic, problems = load_clinic_settings(window.settings)
-    practitioner.set_clinic_settings(clinic)
-    for problem in problems:
-        practitioner.message.emit(f"Clinic settings: {problem} (default used)", "alarm")
-    technician.bench.clinic_settings_changed.connect(practitioner.set_clinic_settings)
-    trainer = TrainerWorkspace(store, window)
-    trainer.studio.set_amplitude_cap(clinic.max_current_ua, "clinic maximum")
-    return [practitioner, trainer, technician]
+    Only the desk is built at start-up (the window shows live data sooner); the studio
+    and the bench are built when first shown, or when something asks for them.
+    """
+
+    def __init__(self, build: Callable[[str], Workspace]) -> None:
+        self._build = build
+        self._built: dict[str, Workspace] = {}
+
+    def __getitem__(self, name: str) -> Workspace:
+        ws = self._built.get(name)
+        if ws is None:
+            if name not in dict(WORKSPACES):
+                raise KeyError(name)
+            ws = self._built[name] = self._build(name)
+        return ws
+
+    def get(self, name: str, default: Workspace | None = None) -> Workspace | None:
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def built(self) -> list[Workspace]:
+        """The workspaces that exist so far (only these get samples, links and stops)."""
+        return list(self._built.values())
+
+    def existing(self, name: str) -> Workspace | None:
+        """``name`` if it has been built, else None (never builds)."""
+        return self._built.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in dict(WORKSPACES)
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in WORKSPACES)
+
+    def __len__(self) -> int:
+        return len(WORKSPACES)
+
+
+def build_workspace(window, name: str) -> Workspace:
+    """One of the desk, the studio or the bench, for ``window`` (a MainWindow)."""
+    if name == "practitioner":
+        from app.ui.practitioner import PractitionerWorkspace
+
+        desk = PractitionerWorkspace(window.store, window.store_error, window,
+                                     records_pending=window.records_pending)
+        desk.set_clinic_settings(window.clinic)
+        return desk
+    if name == "trainer":
+        from app.ui.trainer_workspace import TrainerWorkspace
+
+        trainer = TrainerWorkspace(window.store, window,
+                                   records_pending=window.records_pending)
+        trainer.studio.set_amplitude_cap(window.clinic.max_current_ua, "clinic maximum")
+        return trainer
+    if name == "technician":
+        technician = TechnicianWorkspace(window.settings, window.device.set_watchdog_feeding,
+                                         window, store=window.store,
+                                         apply_settings=window.apply_settings,
+                                         device_status=lambda: window.device.status)
+        technician.bench.clinic_settings_changed.connect(window.set_clinic_settings)
+        return technician
+    raise KeyError(name)

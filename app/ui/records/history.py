@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.store import services
-from app.store.models import Outcome
+from app.store.vocabulary import Outcome
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.format import duration, local_datetime, number

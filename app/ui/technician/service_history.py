@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.service.calibration import CalibrationResult
 from app.service.selftest import SelfTestReport, Verdict
-from app.store.models import ServiceKind
+from app.store.vocabulary import ServiceKind
 from app.ui import style
 
 WATCHDOG_STEP = "watchdog"  # a self-test step whose name contains this is the watchdog test

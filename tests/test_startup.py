@@ -1,0 +1,163 @@
+"""Start-up: the window shows live data before the records open; workspaces build on use.
+
+The console's window opens with only the practitioner's desk built and without the
+client records; the records open on a background thread (``RecordsOpener``) and arrive
+through ``MainWindow.attach_store`` (or ``store_unavailable``). These tests hold the
+parts of that to what a user sees: the desk says the records are opening, then shows
+them and records on the training client; a workspace built late is as up to date as
+one built at once; and nothing on the window's path imports the database layer.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QLabel
+
+from app.engine.session import SessionState
+from app.store.runtime import start_store
+from app.ui.device_manager import DeviceManager
+from app.ui.launcher import RecordsOpener
+from app.ui.main_window import MainWindow
+from app.ui.records.panel import RecordsPanel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _settings(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+
+
+def test_window_modules_do_not_import_the_database_layer():
+    """SQLAlchemy and alembic are off the path to the first live trace."""
+    code = ("import sys, app.ui.launcher, app.ui.main_window, app.ui.practitioner, "
+            "app.ui.workspaces, app.ui.trainer_workspace\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('sqlalchemy', 'alembic')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_only_the_desk_is_built_at_start_and_others_catch_up(qtbot, tmp_path):
+    device = DeviceManager()
+    window = MainWindow(device, _settings(tmp_path))
+    qtbot.addWidget(window)
+    window.show()
+    assert [ws.name for ws in window.workspaces.built()] == ["practitioner"]
+    assert window.workspaces.existing("trainer") is None
+    with qtbot.waitSignal(window.live_data_seen, timeout=15000):
+        device.open(None)
+    info = device.link.info
+    # built now, after the link connected: it has the link and the device's facts
+    window.workspaces["technician"].require_pin = False
+    assert window.switch_workspace("technician")
+    bench = window.workspaces["technician"]
+    assert bench.bench.link is device.link
+    assert bench.scope.device_info == dict(info.as_dict())
+    assert bench.output.start_button.isEnabled()  # connected, idle
+    assert window.switch_workspace("trainer")
+    trainer = window.workspaces["trainer"]
+    assert trainer.studio.link is device.link
+    assert {ws.name for ws in window.workspaces.built()} == {
+        "practitioner", "trainer", "technician"}
+    device.close()
+    for ws in window.workspaces.built():
+        ws.shutdown()
+
+
+def test_desk_waits_for_the_records_then_records_on_the_training_client(qtbot, tmp_path):
+    device = DeviceManager()
+    window = MainWindow(device, _settings(tmp_path), records_pending=True)
+    qtbot.addWidget(window)
+    window.show()
+    desk = window.workspaces["practitioner"]
+    opening = desk.tabs.widget(1)
+    assert isinstance(opening, QLabel)
+    assert "opening" in opening.text().lower()
+    assert "opening" in desk.client_label.text().lower()
+    with qtbot.waitSignal(window.live_data_seen, timeout=15000):
+        device.open(None)
+    assert desk.recorder is None
+    assert desk.client_id is None
+    assert desk.controller.state != SessionState.READY
+
+    store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
+    try:
+        with qtbot.waitSignal(window.records_opened, timeout=5000):
+            window.attach_store(store)
+        assert isinstance(desk.tabs.widget(1), RecordsPanel)
+        assert desk.tabs.currentIndex() == 0  # the practitioner stays on the treatment
+        assert desk.client_id == store.info.training_client_id
+        assert desk.recorder is not None
+        qtbot.waitUntil(lambda: desk.controller.state == SessionState.READY, timeout=5000)
+        # the studio, built after, records too
+        trainer = window.workspaces["trainer"]
+        assert trainer.store is store
+        assert trainer.replay_button.isEnabled()
+    finally:
+        device.close()
+        for ws in window.workspaces.built():
+            ws.shutdown()
+        store.close(10)
+
+
+def test_records_that_fail_to_open_are_explained(qtbot, tmp_path):
+    window = MainWindow(DeviceManager(), _settings(tmp_path), records_pending=True)
+    qtbot.addWidget(window)
+    window.store_unavailable("The database is read-only (sqlite:///x.db)")
+    desk = window.workspaces["practitioner"]
+    text = desk.tabs.widget(1).text()
+    assert "unavailable" in text
+    assert "read-only" in text
+    assert "output is disabled" in text
+    assert window.banner.isVisibleTo(window)
+    assert "read-only" in window.banner.text()
+    trainer = window.workspaces["trainer"]
+    assert not trainer.replay_button.isEnabled()
+
+
+def test_records_opener_delivers_the_store_once(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("MICROCURRENT_HOME", str(tmp_path / "home"))
+    opener = RecordsOpener(f"sqlite:///{tmp_path / 'r.db'}")
+    with qtbot.waitSignal(opener.opened, timeout=30000) as got:
+        opener.start()
+        opener.start()  # a second trigger (live data and the fallback timer) is ignored
+    store = got.args[0]
+    assert store.info.training_client_id
+    opener.finish()  # delivered: the window owns it, the opener leaves it open
+    assert store.writer.running
+    store.close(10)
+
+
+def test_records_opener_closes_a_store_nobody_took(qtbot, tmp_path):
+    opener = RecordsOpener(f"sqlite:///{tmp_path / 'r.db'}")
+    opener.start()
+    opener.finish()  # the event loop ended before the store arrived
+    assert opener.store is not None
+    assert not opener.store.writer.running
+
+
+def test_records_opener_reports_a_bad_url(qtbot):
+    opener = RecordsOpener("nosuchdb://x")
+    with qtbot.waitSignal(opener.failed, timeout=30000) as got:
+        opener.start()
+    opener.finish()
+    assert "nosuchdb" in got.args[0]
+
+
+@pytest.mark.parametrize("name", ["trainer", "technician"])
+def test_a_workspace_built_late_gets_the_clinic_limits(qtbot, tmp_path, name):
+    from app.service.clinic_limits import ClinicSettings
+
+    window = MainWindow(DeviceManager(), _settings(tmp_path))
+    qtbot.addWidget(window)
+    window.set_clinic_settings(ClinicSettings(max_current_ua=350.0))
+    ws = window.workspaces[name]
+    if name == "trainer":
+        assert ws.studio.amplitude.maximum() == pytest.approx(350.0)
+    assert window.workspaces["practitioner"].clinic.max_current_ua == 350.0
