@@ -396,3 +396,46 @@ def test_clone_and_muscles_buttons_go_through_their_dialogs(editor, monkeypatch)
     editor.select_step(0)
     editor.muscles_button.click()
     assert editor.model.step(0)["zones"] == ["frontalis"]
+
+
+# ------------------------------------------------------------------ delete
+
+
+def test_delete_a_custom_program_keeps_its_file_recoverable(editor, monkeypatch, qtbot):
+    from app.engine.programs import delete_custom_program, load_library
+
+    assert not editor.delete_button.isEnabled()  # a built-in: never deleted
+    with pytest.raises(ProgramError, match="built-in"):
+        delete_custom_program("eye_area")
+    editor.clone_current("my_eye_area", "Eye area (gentle)")
+    assert editor.save()
+    assert editor.delete_button.isEnabled()
+    # asked first: Cancel keeps it
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    assert not editor.delete_current()
+    assert (custom_dir() / "my_eye_area.json").exists()
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(editor.program_deleted) as got:
+        assert editor.delete_current()
+    assert got.args == ["my_eye_area"]
+    assert "my_eye_area" not in {p.id for p in load_library().programs}
+    ids = [editor.program_list.item(i).data(Qt.ItemDataRole.UserRole)
+           for i in range(editor.program_list.count())]
+    assert "my_eye_area" not in ids
+    kept = list((custom_dir() / "deleted").glob("my_eye_area.*.json"))
+    assert len(kept) == 1
+    assert json.loads(kept[0].read_text())["name"] == "Eye area (gentle)"
+    # the deleted folder is not part of the library, and the id can be used again
+    editor.clone_current("my_eye_area", "Eye area (again)")
+    assert editor.save()
+
+
+def test_delete_an_unsaved_clone_just_drops_it(editor, monkeypatch):
+    editor.clone_current("draft", "Draft")
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert editor.delete_current()
+    assert editor.program_list.findItems("Draft", Qt.MatchFlag.MatchStartsWith) == []
+    assert not (custom_dir() / "deleted").exists()

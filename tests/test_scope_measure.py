@@ -177,3 +177,21 @@ def test_alternating_polarity_window_spanning_the_sign_change():
     assert m["frequency_hz"] == pytest.approx(8.0, rel=0.005)
     assert m["duty"] == pytest.approx(0.5, abs=0.01)
     assert m["charge_per_phase_uc"] == pytest.approx(200.0 / 16.0, rel=0.02)
+
+
+def test_idle_noise_has_no_frequency_but_a_small_output_does():
+    """An idle capture (output off: ADC noise only) must not report the noise's "frequency"
+    or a duty cycle; a 10 µA square in the same noise is still timed."""
+    from app.scope.core.measure import measure_arrays
+
+    rng = np.random.default_rng(5)
+    fs = 10_000.0
+    t = np.arange(20_000) / fs
+    noise = rng.normal(0.0, 0.4, t.size)
+    idle = measure_arrays(noise, noise * 0.02, fs)
+    for key in ("frequency_hz", "period_s", "duty", "rise_time_s"):
+        assert np.isnan(idle[key]), key
+    assert idle["i_pp_ua"] > 0  # peak values are still reported
+    square = np.where((t * 40.0) % 1.0 < 0.5, 10.0, 0.0) + noise
+    m = measure_arrays(square, square * 0.02, fs)
+    assert m["frequency_hz"] == pytest.approx(40.0, rel=0.005)

@@ -158,6 +158,29 @@ def test_screening_form_blocks_a_contraindicated_client(qtbot, records):
     assert [r.kind for r in ev.reasons] == ["acknowledged"]
 
 
+def test_an_override_never_carries_over_to_the_next_client(qtbot, records):
+    from app.ui.records.screening_form import ScreeningForm
+
+    store, ids = records
+    form = ScreeningForm(store)
+    qtbot.addWidget(form)
+    form.set_client(ids["maria"])
+    form.set_answer("pregnancy", False)
+    form.set_answer("diabetes", True)
+    form.acknowledge("diabetes")
+    assert form.evaluation().status is Status.CLEARED
+    # the next client's stored screening has the same relative contraindication, not
+    # acknowledged: her box starts unticked
+    today = dt.date.today()
+    answers = {item_id: False if ans.item.type == "yes_no" else None
+               for item_id, ans in form.answers.items()} | {"diabetes": True}
+    assert store.writer.add_screening(ids["lena"], answers, today,
+                                      add_months(today, 6)).result(5)
+    form.set_client(ids["lena"])
+    assert not form.overrides["diabetes"].isChecked()
+    assert form.evaluation().status is Status.NEEDS_OVERRIDE
+
+
 def test_screening_form_needs_every_answer(qtbot, records):
     from app.ui.records.screening_form import ScreeningForm
 
@@ -236,6 +259,25 @@ def test_event_details_put_the_message_first():
 
     assert event_details({"state": "idle", "message": "contact made", "z": 12345.678}) == \
         "contact made — state idle; z 1.235e+04"
-    assert event_details({"zones": ["a", "b"]}) == "zones a, b"
+    assert event_details({"zones": ["platysma_l", "platysma_r"]}) == "zones Platysma (L, R)"
+    # field names in words, with their units; booleans and missing values readable
+    assert event_details({"message": "device connected", "max_current_ua": 1000,
+                          "min_frequency_hz": 0.1, "screening_passed": True,
+                          "limit_ua": None}) == (
+        "device connected — max current 1000 µA; min frequency 0.1 Hz; "
+        "screening passed yes; limit —")
     assert event_details({"message": "only"}) == "only"
     assert event_details({}) == ""
+
+
+def test_stored_zones_and_programs_read_as_names():
+    from app.ui.records.format import program_name, zone_names
+
+    assert zone_names("zygomaticus_major_r,zygomaticus_major_l,masseter_r") == \
+        "Zygomaticus major (R, L), Masseter (R)"
+    assert zone_names("manual") == "Manual"
+    assert zone_names("") == "—"
+    assert program_name("full_face_lift") == "Full-face lift"
+    assert program_name("studio") == "Waveform studio"
+    assert program_name("gone_program") == "gone_program"  # deleted: its id, not a blank
+    assert program_name(None) == "no program"

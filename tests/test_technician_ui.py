@@ -240,3 +240,54 @@ def test_selftest_stopped_early_still_gives_a_failing_report(qtbot, settings):
     assert not report.passed
     assert report.steps[-1].verdict == Verdict.FAIL
     assert "cable pulled" in panel.view.toPlainText()
+
+
+def test_zone_limits_are_edited_saved_and_bind_in_the_engine(qtbot, settings):
+    panel = ClinicLimitsPanel(settings)
+    qtbot.addWidget(panel)
+    assert panel.zone_spins["masseter_l"].text() == "default"
+    row = panel.zone_ids.index("orbicularis_oculi_l")
+    assert panel.zone_table.item(row, 1).text() == "200 µA"  # the eye-area maximum
+    # around the eyes: never above the eye-area maximum
+    panel.zone_spins["orbicularis_oculi_l"].setValue(300)
+    assert not panel.save_button.isEnabled()
+    assert "eye-area maximum" in panel.message.text()
+    panel.zone_spins["orbicularis_oculi_l"].setValue(120)
+    # elsewhere: never above the clinic maximum
+    panel.zone_spins["masseter_l"].setValue(900)
+    assert not panel.save_button.isEnabled()
+    assert "clinic maximum" in panel.message.text()
+    panel.zone_spins["masseter_l"].setValue(250)
+    with qtbot.waitSignal(panel.clinic_settings_changed) as got:
+        panel.save_button.click()
+    cs = got.args[0]
+    assert cs.zone_max_ua == {"orbicularis_oculi_l": 120.0, "masseter_l": 250.0}
+    # the engine's zone layer uses them: the lowest zone of a step binds
+    assert cs.zone_limit(["masseter_l", "masseter_r"]) == (250.0,
+                                                           "clinic limit for zone masseter_l")
+    assert cs.zone_limit(["orbicularis_oculi_l"])[0] == 120.0
+    again = ClinicLimitsPanel(settings)
+    qtbot.addWidget(again)
+    assert again.zone_spins["masseter_l"].value() == 250
+    assert again.zone_spins["masseter_r"].text() == "default"
+
+
+def test_damaged_zone_limits_in_the_file_fall_back_to_defaults(settings):
+    from app.service.clinic_limits import load_clinic_settings
+
+    settings.setValue("clinic/version", 1)
+    settings.setValue("clinic/zone_max_ua",
+                      '{"masseter_l": 250, "nose_tip": 100, "frontalis_r": "lots", '
+                      '"orbicularis_oculi_r": 900}')
+    cs, problems = load_clinic_settings(settings)
+    assert cs.zone_max_ua == {"masseter_l": 250.0}
+    text = " | ".join(problems)
+    assert "unknown zone 'nose_tip'" in text
+    assert "frontalis_r" in text
+    assert "not a number" in text
+    assert "orbicularis_oculi_r" in text
+    assert "eye-area maximum" in text
+    settings.setValue("clinic/zone_max_ua", "{broken")
+    cs, problems = load_clinic_settings(settings)
+    assert cs.zone_max_ua == {}
+    assert "not JSON" in problems[0]

@@ -10,6 +10,7 @@ the practitioner) and the field.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -369,6 +370,32 @@ def save_custom_program(program: Program) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return target
+
+
+def delete_custom_program(program_id: str) -> Path:
+    """Take a custom program out of the library; returns where its file was kept.
+
+    The file is not destroyed: it moves to ``deleted/`` inside the custom folder, with the
+    time of deletion in its name, so a technician can restore it (sessions recorded with
+    it keep naming its id). Built-in programs cannot be deleted.
+    """
+    file = f"{program_id}.json"
+    if (builtin_dir() / file).exists():
+        raise ProgramError(file, f"{program_id!r} is a built-in program; only custom "
+                           "programs can be deleted")
+    source = custom_dir() / file
+    if not source.is_file():
+        raise ProgramError(file, f"there is no custom program {program_id!r}")
+    trash = custom_dir() / "deleted"
+    trash.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = trash / f"{program_id}.{stamp}.json"
+    n = 1
+    while target.exists():
+        n += 1
+        target = trash / f"{program_id}.{stamp}-{n}.json"
+    os.replace(source, target)
     return target
 
 

@@ -8,14 +8,18 @@ that is missing or damaged in the file falls back to its default and is reported
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 from PySide6.QtCore import QSettings
 
+from app.engine import zone_ids
 from app.engine.limits import ClinicSettings
 
 SCHEMA_VERSION = 1
 GROUP = "clinic"
+ZONES_KEY = "zone_max_ua"  # JSON object: zone id -> µA (zones without one use defaults)
+ZONE_MIN_UA = 10.0
 #: the fields the bench edits: name -> (label, unit, lowest, highest)
 FIELDS: dict[str, tuple[str, str, float, float]] = {
     "max_current_ua": ("Maximum current", "µA", 10.0, 1000.0),
@@ -35,6 +39,26 @@ def check_clinic_settings(cs: ClinicSettings) -> list[str]:
     if cs.eye_area_max_ua > cs.max_current_ua:
         problems.append(f"the eye-area maximum ({cs.eye_area_max_ua:g} µA) cannot be above "
                         f"the clinic maximum ({cs.max_current_ua:g} µA)")
+    problems += _zone_problems(cs)
+    return problems
+
+
+def _zone_problems(cs: ClinicSettings) -> list[str]:
+    """A zone's own limit may lower its default, never rise above the clinic's maximum
+    (or, around the eyes, the eye-area maximum)."""
+    problems = []
+    for zone, value in sorted(cs.zone_max_ua.items()):
+        if not (zone_ids.is_known_zone(zone) and isinstance(value, int | float)
+                and math.isfinite(value)):
+            continue  # named by ClinicSettings.validate()
+        if value < ZONE_MIN_UA:
+            problems.append(f"zone {zone}: {value:g} µA is below {ZONE_MIN_UA:g} µA")
+        elif zone_ids.is_eye_area(zone) and value > cs.eye_area_max_ua:
+            problems.append(f"zone {zone}: {value:g} µA is above the eye-area maximum "
+                            f"({cs.eye_area_max_ua:g} µA)")
+        elif value > cs.max_current_ua:
+            problems.append(f"zone {zone}: {value:g} µA is above the clinic maximum "
+                            f"({cs.max_current_ua:g} µA)")
     return problems
 
 
@@ -65,15 +89,45 @@ def load_clinic_settings(settings: QSettings) -> tuple[ClinicSettings, list[str]
                                 f"{lo:g}..{hi:g}; default {getattr(defaults, name):g} used")
                 continue
             values[name] = value
+        zones, zone_problems = _load_zones(settings.value(ZONES_KEY))
+        problems += zone_problems
     finally:
         settings.endGroup()
-    cs = dataclasses.replace(defaults, **values)
+    cs = dataclasses.replace(defaults, **values, zone_max_ua=zones)
     if cs.eye_area_max_ua > cs.max_current_ua:
         problems.append("stored eye-area maximum was above the clinic maximum: "
                         "both set to their defaults")
         cs = dataclasses.replace(cs, max_current_ua=defaults.max_current_ua,
                                  eye_area_max_ua=defaults.eye_area_max_ua)
+    bad = _zone_problems(cs)
+    if bad:
+        problems += [f"{p}: that zone's default used" for p in bad]
+        cs = dataclasses.replace(cs, zone_max_ua={
+            z: v for z, v in cs.zone_max_ua.items()
+            if not _zone_problems(dataclasses.replace(cs, zone_max_ua={z: v}))})
     return cs, problems
+
+
+def _load_zones(raw: object) -> tuple[dict[str, float], list[str]]:
+    if raw in (None, ""):
+        return {}, []
+    try:
+        data = json.loads(str(raw))
+    except ValueError:
+        return {}, [f"zone limits: stored value {str(raw)[:40]!r} is not JSON; defaults used"]
+    if not isinstance(data, dict):
+        return {}, ["zone limits: stored value is not a zone → µA table; defaults used"]
+    zones: dict[str, float] = {}
+    problems = []
+    for zone, value in data.items():
+        if not zone_ids.is_known_zone(zone):
+            problems.append(f"zone limits: unknown zone {zone!r} ignored")
+        elif not (isinstance(value, int | float) and not isinstance(value, bool)
+                  and math.isfinite(value)):
+            problems.append(f"zone limits: {zone} = {value!r} is not a number; default used")
+        else:
+            zones[zone] = float(value)
+    return zones, problems
 
 
 def save_clinic_settings(settings: QSettings, cs: ClinicSettings) -> None:
@@ -86,6 +140,8 @@ def save_clinic_settings(settings: QSettings, cs: ClinicSettings) -> None:
         settings.setValue("version", SCHEMA_VERSION)
         for name in FIELDS:
             settings.setValue(name, float(getattr(cs, name)))
+        settings.setValue(ZONES_KEY, json.dumps(
+            {z: float(v) for z, v in sorted(cs.zone_max_ua.items())}))
     finally:
         settings.endGroup()
     settings.sync()

@@ -293,6 +293,7 @@ class PractitionerWorkspace(Workspace):
         dialog = ProgramEditorDialog(self.program_box.currentData(), parent=self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.program_saved.connect(self._program_saved)
+        dialog.program_deleted.connect(self._program_deleted)
         dialog.open()
         return dialog
 
@@ -302,6 +303,15 @@ class PractitionerWorkspace(Workspace):
         running = self.controller is not None and self.controller.state in ACTIVE
         self._load_programs()
         idx = self.program_box.findData(previous if running else program_id)
+        if idx >= 0:
+            self.program_box.setCurrentIndex(idx)
+
+    def _program_deleted(self, program_id: str) -> None:
+        """A custom program was deleted: reload; keep the choice if it still exists (a
+        running session goes on with the program it loaded)."""
+        previous = self.program_box.currentData()
+        self._load_programs()
+        idx = self.program_box.findData(previous)
         if idx >= 0:
             self.program_box.setCurrentIndex(idx)
 
@@ -371,6 +381,7 @@ class PractitionerWorkspace(Workspace):
             self.controller.select_zone(zone_id)
 
     def _toggle_history(self, on: bool) -> None:
+        self.history_button.setText("Hide history" if on else "Show history")
         if not on or self.store is None or self.client_id is None:
             self.face.clear_heatmap()
             return

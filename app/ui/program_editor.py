@@ -53,6 +53,7 @@ from app.engine.programs import (
     ProgramError,
     builtin_dir,
     clone_program,
+    delete_custom_program,
     format_duration,
     load_library,
     parse_program,
@@ -481,6 +482,7 @@ class ProgramEditorDialog(QDialog):
     """
 
     program_saved = Signal(str)
+    program_deleted = Signal(str)
 
     def __init__(self, current_id: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -504,6 +506,10 @@ class ProgramEditorDialog(QDialog):
         self.clone_button = QPushButton("Clone…")
         self.clone_button.setToolTip("Make a custom copy of the selected program to edit")
         self.clone_button.clicked.connect(self._ask_clone)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setToolTip("Delete the selected custom program (its file is kept "
+                                      "in the programs folder's “deleted” folder)")
+        self.delete_button.clicked.connect(lambda: self.delete_current())
         self.load_errors = QLabel()
         self.load_errors.setWordWrap(True)
         self.load_errors.setStyleSheet(f"color:{style.ALARM}")
@@ -512,7 +518,10 @@ class ProgramEditorDialog(QDialog):
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(QLabel("<b>Programs</b>"))
         lv.addWidget(self.program_list, 1)
-        lv.addWidget(self.clone_button)
+        library_buttons = QHBoxLayout()
+        library_buttons.addWidget(self.clone_button)
+        library_buttons.addWidget(self.delete_button)
+        lv.addLayout(library_buttons)
         lv.addWidget(self.load_errors)
 
         # right: the editor
@@ -727,6 +736,7 @@ class ProgramEditorDialog(QDialog):
         for i, width in ((0, 200), (1, 160), (len(COLUMNS) - 1, 160)):
             self.table.setColumnWidth(i, min(max(self.table.columnWidth(i), 90), width))
         self.clone_button.setEnabled(program is not None)
+        self.delete_button.setEnabled(editable)
         self._loading = False
         self._validate()
         self._update_buttons()
@@ -872,6 +882,37 @@ class ProgramEditorDialog(QDialog):
         self._dirty = False
         self._fill_list(new_id)
         return clone
+
+    def delete_current(self, confirm: bool = True) -> bool:
+        """Delete the shown custom program (after asking); False if nothing was deleted."""
+        program = self._current
+        if program is None or program.builtin:
+            return False
+        if confirm:
+            answer = QMessageBox.question(
+                self, "Delete program",
+                f"Delete “{program.name}” ({program.id})? It disappears from the program "
+                "list; its file is kept in the “deleted” folder of the custom programs, and "
+                "past sessions keep its name.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+        if program.id in self._unsaved:
+            del self._unsaved[program.id]
+        else:
+            try:
+                delete_custom_program(program.id)
+            except (ProgramError, OSError) as exc:
+                self._show_save_error(f"The program could not be deleted: {exc}")
+                return False
+        self._dirty = False
+        self._current = None
+        self.reload()
+        self.error_label.setStyleSheet("")
+        self.error_label.setText(f"Deleted “{program.name}”.")
+        self.program_deleted.emit(program.id)
+        return True
 
     def save(self) -> bool:
         """Write the edited custom program; False (and the reason shown) if it cannot be."""

@@ -19,15 +19,24 @@ QGroupBox { font-weight: 600; border: 1px solid #d6dae1; border-radius: 6px;
 QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; }
 QStatusBar { background: #e9ecf1; }
 QStatusBar QLabel { padding: 0 8px; }
-QPushButton { padding: 5px 12px; border-radius: 4px; }
+QPushButton { padding: 5px 12px; border-radius: 4px; border: 1px solid #c9ced6;
+              background: white; color: #1f2937; }
+QPushButton:hover { background: #eef2f7; }
+QPushButton:pressed { background: #dde3ec; }
+QPushButton:checked { background: #dbe7fd; border-color: #1f6feb; color: #0b3d91;
+                      font-weight: 600; }
+QPushButton:disabled { color: #9aa1ab; background: #f3f4f6; border-color: #e1e4e8; }
+QPushButton:focus { border-color: #1f6feb; }
 QPushButton#estop {
     background: #c62828; color: white; font-size: 18px; font-weight: 800;
     border: 3px solid #7f0000; border-radius: 10px; padding: 8px 22px; min-height: 44px;
 }
 QPushButton#estop:hover { background: #e53935; }
 QPushButton#estop:pressed { background: #8e0000; }
-QPushButton#primary { background: #1f6feb; color: white; font-weight: 600; }
-QPushButton#primary:disabled { background: #9db8e8; }
+QPushButton#primary { background: #1f6feb; color: white; font-weight: 600;
+                      border-color: #1f6feb; }
+QPushButton#primary:hover { background: #1a5fd0; }
+QPushButton#primary:disabled { background: #9db8e8; border-color: #9db8e8; color: white; }
 QLabel#banner { padding: 6px 12px; border-radius: 4px; font-weight: 600; }
 QToolBar#toolbar_main { spacing: 4px; padding: 4px 8px; }
 QToolBar#toolbar_main QToolButton { font-size: 15px; font-weight: 600; padding: 8px 18px;

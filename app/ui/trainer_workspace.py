@@ -257,12 +257,14 @@ class TrainerWorkspace(Workspace):
 
     def choose_replay(self) -> None:
         from app.store.services import recent_sessions
+        from app.ui.records.format import program_name, program_names
 
+        names = program_names()
         sessions = [s for s in recent_sessions(self.store.engine) if s.ended_at is not None]
         if not sessions:
             QMessageBox.information(self, "Replay", "No recorded sessions yet.")
             return
-        labels = [f"{s.started_at:%Y-%m-%d %H:%M} · {s.program or 'manual'} · "
+        labels = [f"{s.started_at:%Y-%m-%d %H:%M} · {program_name(s.program, names)} · "
                   f"{'training' if s.training else f'client {s.client_id}'} · "
                   f"{s.outcome.value if s.outcome else 'open'}" for s in sessions]
         label, ok = QInputDialog.getItem(self, "Replay a session", "Session:", labels, 0, False)

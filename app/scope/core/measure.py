@@ -44,6 +44,12 @@ MEASUREMENTS: dict[str, tuple[str, str]] = {
 }
 
 HYSTERESIS_FRACTION = 0.1   # of top - base, around the mid level
+# Timing (frequency, period, duty, rise time) needs a waveform, not noise: its range must
+# be at least this many times the noise (estimated from sample-to-sample differences; pure
+# Gaussian noise spans about 5.2 sigma between the 0.5th and 99.5th percentiles) and at
+# least MIN_PERIODIC_SPAN_UA (below any treatment level; ADC flicker is not a waveform).
+PERIODIC_SNR = 8.0
+MIN_PERIODIC_SPAN_UA = 1.0
 MIN_CURRENT_FOR_IMPEDANCE_UA = 1.0
 
 
@@ -210,8 +216,8 @@ def _edges(i: np.ndarray, lv: Levels | None):
     """
     empty = np.zeros(0)
     best: tuple[np.ndarray, Levels | None, np.ndarray, np.ndarray] = (i, lv, empty, empty)
-    if lv is None or lv.span <= 0:
-        return best
+    if lv is None or lv.span < max(MIN_PERIODIC_SPAN_UA, PERIODIC_SNR * noise_sigma(i)):
+        return best  # no output, only noise: nothing to time
     with np.errstate(invalid="ignore"):
         candidates = (i, np.clip(i, 0.0, None), np.clip(-i, 0.0, None))
     for k, y in enumerate(candidates):
@@ -222,6 +228,16 @@ def _edges(i: np.ndarray, lv: Levels | None):
         if rise.size > best[2].size:
             best = (y, ly, rise, fall)
     return best
+
+
+def noise_sigma(y: np.ndarray) -> float:
+    """Robust noise estimate: the median absolute sample-to-sample difference (edges are
+    too rare to move a median) scaled to one sample's standard deviation."""
+    d = np.diff(np.asarray(y, dtype=np.float64))
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return 0.0
+    return float(np.median(np.abs(d))) / (0.6745 * math.sqrt(2.0))
 
 
 def _rise_time(i: np.ndarray, lv: Levels | None, rise: np.ndarray, dt: float) -> float | None:

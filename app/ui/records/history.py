@@ -20,7 +20,7 @@ from app.store import services
 from app.store.vocabulary import Outcome
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
-from app.ui.records.format import duration, local_datetime, number
+from app.ui.records.format import duration, local_datetime, number, program_name, program_names
 
 COLUMNS = ("Date", "Program", "Duration", "Mean current", "Impedance", "Charge", "Outcome")
 OUTCOME_COLOURS = {
@@ -64,8 +64,9 @@ class SessionHistory(QWidget):
                 ("duration", "Duration", "min", "#6b7280"),
                 ("impedance", "Impedance", "kΩ", style.VOLTAGE))):
             p = self.chart.addPlot(row=row, col=0, axisItems={"bottom": axis()})
-            p.setLabel("left", label, units=None)
-            p.getAxis("left").setLabel(f"{label} ({unit})")
+            left = p.getAxis("left")
+            left.enableAutoSIPrefix(False)  # a "(x0.001)" would overprint the title
+            left.setLabel(f"{label} ({unit})")
             p.showGrid(x=True, y=True, alpha=0.3)
             p.setMouseEnabled(x=True, y=False)
             curve = p.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7,
@@ -99,12 +100,13 @@ class SessionHistory(QWidget):
                                                                self.client_id)))
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.sessions))
+        names = program_names()
         for row, s in enumerate(self.sessions):
             out = QTableWidgetItem(outcome_text(s.outcome, s.training))
             if s.outcome is not None:
                 out.setForeground(pg.mkColor(OUTCOME_COLOURS[s.outcome]))
             cells = [QTableWidgetItem(local_datetime(s.started_at)),
-                     QTableWidgetItem(s.program or "—"),
+                     QTableWidgetItem(program_name(s.program, names)),
                      QTableWidgetItem(duration(s.duration_s)),
                      QTableWidgetItem(number(s.mean_current_ua, "µA", 0)),
                      QTableWidgetItem(number(None if s.mean_impedance_ohm is None

@@ -11,7 +11,16 @@ from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfW
 
 from app import APP_NAME
 from app.store.services import ClientRecord, SessionDetail
-from app.ui.records.format import duration, local_date, local_datetime, local_time, number
+from app.ui.records.format import (
+    duration,
+    event_details,
+    local_date,
+    local_datetime,
+    local_time,
+    number,
+    program_name,
+    zone_names,
+)
 from app.ui.records.history import outcome_text
 
 
@@ -74,7 +83,7 @@ def _paint(p: QPainter, writer: QPdfWriter, detail: SessionDetail, client: Clien
     text(f"Client: {client.name}    Date of birth: {local_date(client.date_of_birth)}")
     text(f"Session {s.id}: {local_datetime(s.started_at)} — {local_time(s.ended_at)}    "
          f"Duration: {duration(s.duration_s)}    Outcome: {outcome_text(s.outcome, s.training)}")
-    text(f"Program: {s.program or '—'}    Device: {s.device_serial or '—'}    "
+    text(f"Program: {program_name(s.program)}    Device: {s.device_serial or '—'}    "
          f"Firmware: {s.firmware or '—'}")
     text(f"Charge delivered: {number(s.charge_uc, 'µC', 2)}    Mean current: "
          f"{number(s.mean_current_ua, 'µA', 0)}    Mean impedance: "
@@ -88,7 +97,7 @@ def _paint(p: QPainter, writer: QPdfWriter, detail: SessionDetail, client: Clien
     if not detail.steps:
         text("No steps recorded.")
     for st in detail.steps:
-        text(f"{st.position + 1}. {st.zone}: {duration(st.actual_s)} of "
+        text(f"{st.position + 1}. {zone_names(st.zone)}: {duration(st.actual_s)} of "
              f"{duration(st.planned_s)}, {number(st.mean_current_ua, 'µA', 0)}, "
              f"{number(st.charge_uc, 'µC', 2)}, "
              f"{kohm(st.mean_impedance_ohm)}")
@@ -97,7 +106,7 @@ def _paint(p: QPainter, writer: QPdfWriter, detail: SessionDetail, client: Clien
     if not detail.events:
         text("No events recorded.")
     for ev in detail.events:
-        payload = ", ".join(f"{k}={v}" for k, v in ev.payload.items())
-        text(f"{local_time(ev.timestamp)}  {ev.kind}  {payload}", 9, gap=1.3)
+        text(f"{local_time(ev.timestamp)}  {ev.kind}  {event_details(ev.payload)}", 9,
+             gap=1.3)
     y += 10
     text(f"Recording: {detail.recorded_samples} samples in {detail.chunks} chunk(s).", 9)

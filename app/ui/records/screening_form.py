@@ -192,6 +192,9 @@ class ScreeningForm(QWidget):
             else:
                 ans.set_value(False, None)
         self._acked = set(previous.overrides_acknowledged) if previous else set()
+        for box in self.overrides.values():  # the last client's ticks are not this one's
+            box.deleteLater()
+        self.overrides = {}
         self.consent.setChecked(self._client.consent_version == self.q.consent_text_version)
         dob = self._client.date_of_birth
         self.age_label.setText(f"Age {age_on(dob, self.today)} (from the date of birth)"

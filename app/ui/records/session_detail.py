@@ -25,7 +25,17 @@ from app.store.recording import Recording
 from app.ui import style
 from app.ui.records import report
 from app.ui.records.bridge import RecordsStore
-from app.ui.records.format import clock, duration, local_datetime, local_time, number
+from app.ui.records.format import (
+    clock,
+    duration,
+    event_details,
+    field_value,
+    local_datetime,
+    local_time,
+    number,
+    program_name,
+    zone_names,
+)
 from app.ui.records.history import OUTCOME_COLOURS, outcome_text
 
 
@@ -38,21 +48,6 @@ def _table(headers: tuple[str, ...]) -> QTableWidget:
     t.horizontalHeader().setSectionResizeMode(len(headers) - 1,
                                               QHeaderView.ResizeMode.Stretch)
     return t
-
-
-def _value(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list | tuple):
-        return ", ".join(_value(x) for x in v)
-    return str(v)
-
-
-def event_details(payload: dict) -> str:
-    """The event's message first, then its other fields (floats to 4 significant digits)."""
-    head = str(payload.get("message", ""))
-    rest = "; ".join(f"{k} {_value(v)}" for k, v in payload.items() if k != "message")
-    return f"{head} — {rest}" if head and rest else head or rest
 
 
 class SessionDetailView(QWidget):
@@ -127,14 +122,15 @@ class SessionDetailView(QWidget):
         colour = OUTCOME_COLOURS.get(s.outcome, style.MUTED)
         self.summary.setText(
             f"{local_datetime(s.started_at)} · {duration(s.duration_s)} · "
-            f"<b>{s.program or 'no program'}</b> · device {s.device_serial or '—'} "
+            f"<b>{program_name(s.program)}</b> · device {s.device_serial or '—'} "
             f"(firmware {s.firmware or '—'}) · "
             f"<span style='color:{colour}'><b>{outcome_text(s.outcome, s.training)}</b></span>"
             f" · charge {number(s.charge_uc, 'µC', 2)}")
         self.steps.setRowCount(len(detail.steps))
         for row, st in enumerate(detail.steps):
-            params = ", ".join(f"{k}={v}" for k, v in st.parameters.items())
-            cells = (str(st.position + 1), st.zone,
+            params = "; ".join(field_value(k, v) for k, v in st.parameters.items()
+                               if k not in ("zones", "technique", "direction"))
+            cells = (str(st.position + 1), zone_names(st.zone),
                      f"{clock(st.actual_s)} / {clock(st.planned_s)}",
                      number(st.mean_current_ua, "µA", 0),
                      number(st.charge_uc, "µC", 2),

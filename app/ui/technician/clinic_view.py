@@ -6,17 +6,23 @@ import dataclasses
 
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from app.engine import zone_ids
 from app.engine.limits import ClinicSettings
+from app.engine.zones import ZONES
 from app.service.clinic_limits import (
     FIELDS,
     check_clinic_settings,
@@ -58,7 +64,10 @@ class ClinicLimitsPanel(QWidget):
         note.setWordWrap(True)
         note.setStyleSheet(f"color:{style.MUTED}")
         form.addRow(note)
-        layout.addWidget(box)
+        top = QHBoxLayout()
+        top.addWidget(box, 0)
+        top.addWidget(self._build_zone_table(), 1)
+        layout.addLayout(top, 1)
         buttons = QHBoxLayout()
         self.save_button = QPushButton("Save limits")
         self.save_button.setObjectName("primary")
@@ -83,12 +92,64 @@ class ClinicLimitsPanel(QWidget):
         pin_row.addWidget(self.pin_button)
         pin_row.addWidget(self.pin_message, 1)
         layout.addWidget(pin_box)
-        layout.addStretch(1)
         self.current = ClinicSettings()
         self.load()
 
+    def _build_zone_table(self) -> QGroupBox:
+        """Every zone with its default ceiling and the clinic's own limit, if any."""
+        box = QGroupBox("Zone limits")
+        v = QVBoxLayout(box)
+        hint = QLabel("A zone's own limit replaces its default (the face map's, or the "
+                      "eye-area maximum around the eyes). It may lower it, but never rise "
+                      "above the clinic or eye-area maximum. “default”: no limit of its own.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet(f"color:{style.MUTED}")
+        v.addWidget(hint)
+        self.zone_ids = sorted(ZONES, key=lambda z: (ZONES[z].muscle_name or ZONES[z].name,
+                                                     ZONES[z].side))
+        self.zone_table = QTableWidget(len(self.zone_ids), 3)
+        self.zone_table.setHorizontalHeaderLabels(("Zone", "Default", "Clinic limit"))
+        self.zone_table.verticalHeader().setVisible(False)
+        self.zone_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.zone_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.zone_spins: dict[str, QDoubleSpinBox] = {}
+        for row, zid in enumerate(self.zone_ids):
+            zone = ZONES[zid]
+            side = {"l": " (client's left)", "r": " (client's right)"}.get(zone.side, "")
+            name = QTableWidgetItem((zone.muscle_name or zone.name) + side)
+            if zone_ids.is_eye_area(zid):
+                name.setToolTip("Eye area")
+            self.zone_table.setItem(row, 0, name)
+            self.zone_table.setItem(row, 1, QTableWidgetItem())
+            spin = QDoubleSpinBox()
+            spin.setRange(0.0, 1000.0)
+            spin.setDecimals(0)
+            spin.setSingleStep(10.0)
+            spin.setSuffix(" µA")
+            spin.setSpecialValueText("default")  # 0: the zone has no limit of its own
+            spin.setFrame(False)
+            spin.valueChanged.connect(self._on_edit)
+            self.zone_spins[zid] = spin
+            self.zone_table.setCellWidget(row, 2, spin)
+        header = self.zone_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.zone_table.setColumnWidth(2, 120)
+        v.addWidget(self.zone_table, 1)
+        return box
+
+    def _refresh_defaults(self, cs: ClinicSettings) -> None:
+        base = dataclasses.replace(cs, zone_max_ua={})
+        for row, zid in enumerate(self.zone_ids):
+            limit, why = base.zone_limit([zid])
+            item = self.zone_table.item(row, 1)
+            item.setText("—" if limit is None else f"{limit:g} µA")
+            item.setToolTip(why)
+
     def edited(self) -> ClinicSettings:
-        return dataclasses.replace(self.current, **{n: s.value() for n, s in self.spins.items()})
+        zones = {z: s.value() for z, s in self.zone_spins.items() if s.value() > 0}
+        return dataclasses.replace(self.current, zone_max_ua=zones,
+                                   **{n: s.value() for n, s in self.spins.items()})
 
     def load(self) -> None:
         self.current, problems = load_clinic_settings(self._settings)
@@ -96,6 +157,11 @@ class ClinicLimitsPanel(QWidget):
             spin.blockSignals(True)
             spin.setValue(getattr(self.current, name))
             spin.blockSignals(False)
+        for zid, spin in self.zone_spins.items():
+            spin.blockSignals(True)
+            spin.setValue(self.current.zone_max_ua.get(zid, 0.0))
+            spin.blockSignals(False)
+        self._refresh_defaults(self.current)
         if problems:
             self._say("; ".join(problems), style.WARN)
         else:
@@ -114,6 +180,7 @@ class ClinicLimitsPanel(QWidget):
         return True
 
     def _on_edit(self) -> None:
+        self._refresh_defaults(self.edited())
         problems = check_clinic_settings(self.edited())
         if problems:
             self._say("; ".join(problems), style.ALARM)
