@@ -89,7 +89,7 @@ def main() -> int:
         return 1
     finally:
         device.close()
-        for ws in window.workspaces.values():
+        for ws in window.workspaces.built():
             ws.shutdown()
         store.close(10)
         window.close()

@@ -66,7 +66,7 @@ def run_console(args: argparse.Namespace) -> int:
     records.opened.connect(window.attach_store)
     records.failed.connect(window.store_unavailable)
     if args.screenshot:  # non-interactive: nobody can type a PIN; the picture is all it gives
-        window.workspaces["technician"].require_pin = False
+        window.technician_pin = False  # (the bench is built only if it is shown)
     if args.workspace and not window.switch_workspace(args.workspace):
         print(f"error: could not open the {args.workspace} workspace", file=sys.stderr)
         if simulator is not None:

@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._link = None
         self._reference: OutputSettings | None = None  # the output settings last applied
+        self.technician_pin = True  # False only where nobody can type it (--screenshot)
         self._samples_seen = 0
         self.demo_mode = False  # simulator only: start output once connected
         self._return_device = False  # give the device back to the desk once output is off

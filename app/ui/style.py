@@ -23,8 +23,7 @@ QPushButton { padding: 5px 12px; border-radius: 4px; border: 1px solid #c9ced6;
               background: white; color: #1f2937; }
 QPushButton:hover { background: #eef2f7; }
 QPushButton:pressed { background: #dde3ec; }
-QPushButton:checked { background: #dbe7fd; border-color: #1f6feb; color: #0b3d91;
-                      font-weight: 600; }
+QPushButton:checked { background: #dbe7fd; border-color: #1f6feb; color: #0b3d91; }
 QPushButton:disabled { color: #9aa1ab; background: #f3f4f6; border-color: #e1e4e8; }
 QPushButton:focus { border-color: #1f6feb; }
 QPushButton#estop {

@@ -308,6 +308,7 @@ def build_workspace(window, name: str) -> Workspace:
                                          window, store=window.store,
                                          apply_settings=window.apply_settings,
                                          device_status=lambda: window.device.status)
+        technician.require_pin = getattr(window, "technician_pin", True)
         technician.bench.clinic_settings_changed.connect(window.set_clinic_settings)
         return technician
     raise KeyError(name)

@@ -60,6 +60,8 @@ class ClientList(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in range(1, len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        # the name is what the practitioner reads: room for about 22 characters of it
+        self.table.setMinimumWidth(self.fontMetrics().horizontalAdvance("M" * 14) + 400)
         self.status = QLabel()
         self.status.setStyleSheet("color: #6b7280")
 

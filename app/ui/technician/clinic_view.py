@@ -145,6 +145,8 @@ class ClinicLimitsPanel(QWidget):
             item = self.zone_table.item(row, 1)
             item.setText("—" if limit is None else f"{limit:g} µA")
             item.setToolTip(why)
+            spin = self.zone_spins[zid]
+            spin.setStyleSheet("font-weight:600" if spin.value() > 0 else "")
 
     def edited(self) -> ClinicSettings:
         zones = {z: s.value() for z, s in self.zone_spins.items() if s.value() > 0}
