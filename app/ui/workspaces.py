@@ -19,6 +19,7 @@ from app.device.waveform import OutputSettings
 # name, title: the switcher's order (Ctrl+1..3). Each is built the first time it is shown.
 WORKSPACES = (("practitioner", "Practitioner"), ("trainer", "Trainer"),
               ("technician", "Technician"))
+_NAMES = frozenset(name for name, _ in WORKSPACES)
 CLINIC_DEFAULT_MAX_UA = 600.0  # the manual output panel's cap (the device's own is lower)
 
 
@@ -258,7 +259,7 @@ class WorkspaceSet:
     def __getitem__(self, name: str) -> Workspace:
         ws = self._built.get(name)
         if ws is None:
-            if name not in dict(WORKSPACES):
+            if name not in _NAMES:
                 raise KeyError(name)
             ws = self._built[name] = self._build(name)
         return ws
@@ -278,7 +279,7 @@ class WorkspaceSet:
         return self._built.get(name)
 
     def __contains__(self, name: object) -> bool:
-        return name in dict(WORKSPACES)
+        return name in _NAMES
 
     def __iter__(self) -> Iterator[str]:
         return (name for name, _ in WORKSPACES)
