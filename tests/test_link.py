@@ -313,6 +313,9 @@ def test_command_timeout_and_protocol_version(qtbot, make_link):
             rid = link.start_output()
         assert got.args == [rid, NO_ANSWER]
         assert 0.45 <= time.monotonic() - t0 < 1.5
+        # Stop it before its device goes: a running link reconnects by path, and the
+        # next pty is likely to get the same /dev/pts number.
+        assert link.stop(3000)
     with FakeDevice(header_version=2) as dev:
         link = make_link(dev.path)
         with qtbot.waitSignal(link.disconnected, timeout=3000) as got:
@@ -669,3 +672,16 @@ def test_simulator_of_another_protocol_version_is_refused_once(qtbot, simulator,
     assert not again.signal_triggered
     assert reasons == ["device speaks protocol version 2; this console speaks 1"]
     assert link.stats.frames_sent == sent  # no HELLO storm
+
+
+def test_a_second_console_on_the_same_port_is_told_it_is_in_use(qtbot, make_link):
+    """Two programs on one device would split its bytes and both command it."""
+    with FakeDevice() as dev:
+        first = make_link(dev.path)
+        _connect(qtbot, first)
+        second = make_link(dev.path)
+        with qtbot.waitSignal(second.disconnected, timeout=3000) as got:
+            second.start()
+        assert got.args[0] == (f"cannot open {dev.path}: the port is in use by another "
+                               "program (is another console connected to it?)")
+        assert first.is_connected

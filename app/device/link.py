@@ -274,6 +274,8 @@ class _LinkDecoder(FrameDecoder):
 
 def _open_error_text(exc: Exception) -> str:
     """pyserial's open errors repeat the port name and errno; keep the plain reason."""
+    if "exclusively lock" in str(exc):
+        return "the port is in use by another program (is another console connected to it?)"
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     if code is not None:
         with contextlib.suppress(ValueError, OverflowError):
@@ -431,8 +433,10 @@ class _LinkWorker(QObject):
 
     def _session(self) -> None:
         try:
+            # exclusive: two programs commanding one device (or reading each other's
+            # bytes) is never right; the second gets a clear "in use" instead.
             port = serial.serial_for_url(self._url, baudrate=self._baud, timeout=0,
-                                         write_timeout=WRITE_TIMEOUT_S)
+                                         write_timeout=WRITE_TIMEOUT_S, exclusive=True)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise _LinkDown(f"cannot open {self._url}: {_open_error_text(exc)}") from None
         self._port = port
