@@ -11,9 +11,9 @@ from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.store.models import Outcome
 from app.store.runtime import start_store
 from app.store.services import session_detail, session_history
+from app.teaching.schedule import settings_from_payload
 from app.ui.device_manager import DeviceManager
 from app.ui.main_window import MainWindow
-from app.ui.trainer_workspace import _settings_from_step
 
 SETTINGS = OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 0.1)
 
@@ -89,8 +89,8 @@ def test_start_and_stop_record_a_completed_training_session(qtbot, trainer):
     assert changed["amplitude_ua"] == 150.0
     assert changed["source"] == "studio"
     assert [s.position for s in detail.steps] == [0, 1]
-    assert _settings_from_step(detail.steps[0].parameters) == SETTINGS
-    assert _settings_from_step(detail.steps[1].parameters).amplitude_ua == 150.0
+    assert settings_from_payload(detail.steps[0].parameters) == SETTINGS
+    assert settings_from_payload(detail.steps[1].parameters).amplitude_ua == 150.0
     # the recording replays in the studio
     assert ws.replay(summary.id)
     assert ws.studio.recording.duration_s > 0.2

@@ -373,7 +373,8 @@ class SessionMachine:
         if settings is not None:
             data.update(amplitude_ua=settings.amplitude_ua, frequency_hz=settings.frequency_hz,
                         waveform=settings.waveform.name.lower(),
-                        polarity=settings.polarity.name.lower())
+                        polarity=settings.polarity.name.lower(),
+                        alternate_s=settings.alternate_s, ramp_s=settings.ramp_s)
         self._record("command", f"sent {kind.value}", **data)
 
     def _alarm(self, text: str) -> None:

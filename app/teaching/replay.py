@@ -21,6 +21,7 @@ import numpy as np
 
 from app.device.waveform import OutputSettings
 from app.scope.core.capture import capture_from_samples
+from app.teaching.schedule import OutputSchedule, ideal_samples
 
 SPEEDS = (1, 2, 5)
 SLIDER_STEPS = 10_000
@@ -46,6 +47,7 @@ class Recording:
     voltage_v: np.ndarray
     settings: OutputSettings | None = None
     events: tuple[ReplayEvent, ...] = ()
+    schedule: OutputSchedule | None = None  # None: ``settings`` throughout, from 0 s
 
     def __len__(self) -> int:
         return int(self.current_ua.shape[0])
@@ -54,10 +56,30 @@ class Recording:
     def duration_s(self) -> float:
         return len(self) / self.sample_rate
 
+    def output_schedule(self) -> OutputSchedule:
+        """What the device was commanded over the recording (times since its start)."""
+        return self.schedule if self.schedule is not None \
+            else OutputSchedule.constant(self.settings)
+
+    def settings_at(self, t: float) -> OutputSettings | None:
+        """The settings in force ``t`` s after the recording's start."""
+        return self.output_schedule().settings_at(t)
+
+    def ideal(self, window: slice) -> np.ndarray:
+        """The ideal current (µA) at the samples of ``window``, in phase with the
+        delivered ones (NaN where no settings are known)."""
+        start, stop, _ = window.indices(len(self))
+        t = np.arange(start, stop, dtype=np.float64) / self.sample_rate
+        return ideal_samples(self.output_schedule(), t, self.current_ua[start:stop])
+
     @classmethod
     def from_arrays(cls, t, i_ua, v_v, *, settings: OutputSettings | None = None,
-                    events: Iterable = (), sample_rate: float | None = None) -> Recording:
-        """Validate and grid a recording. Times may start anywhere; they are kept."""
+                    events: Iterable = (), sample_rate: float | None = None,
+                    schedule: OutputSchedule | None = None) -> Recording:
+        """Validate and grid a recording. Times may start anywhere; they are kept.
+
+        ``schedule`` (times since the first sample) says which settings were in force
+        when; without it ``settings`` hold throughout, from an output started at 0 s."""
         try:
             t_arr = np.asarray(t, dtype=np.float64)
             i_arr = np.asarray(i_ua, dtype=np.float64)
@@ -95,8 +117,10 @@ class Recording:
                 raise RecordingError(f"event {n}: time {et!r} is not a number")
             evs.append(ReplayEvent(et - float(t_arr[0]), str(text)))
         evs.sort(key=lambda e: e.t)
+        if settings is None and schedule is not None:
+            settings = schedule.pieces[0].settings
         return cls(float(t_arr[0]), cap.sample_rate, cap.current_ua, cap.voltage_v,
-                   settings, tuple(evs))
+                   settings, tuple(evs), schedule)
 
 
 class Timeline:

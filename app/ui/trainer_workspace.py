@@ -20,8 +20,9 @@ from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox, QPushButto
 
 from app.device.protocol import DeviceState, Info, Nak, Status
 from app.device.samples import SampleBlock
-from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.device.waveform import OutputSettings
 from app.store.vocabulary import Outcome
+from app.teaching.schedule import schedule_from_events, settings_from_payload
 from app.ui.trainer.studio import WaveformStudio
 from app.ui.workspaces import Workspace
 
@@ -280,17 +281,20 @@ class TrainerWorkspace(Workspace):
             self.studio.message.emit(f"Session {session_id} has no recording.")
             return False
         detail = session_detail(self.store.engine, session_id)
-        events = []
+        events, stored = [], []
         settings = None
         if detail is not None:
             start = detail.summary.started_at.replace(tzinfo=None)
             for e in detail.events:
                 at = (e.timestamp.replace(tzinfo=None) - start).total_seconds()
                 events.append((at, str(e.payload.get("message", e.kind))))
+                stored.append((at, e.kind, e.payload))
             if detail.steps:
-                settings = _settings_from_step(detail.steps[0].parameters)
+                settings = settings_from_payload(detail.steps[0].parameters)
+        # The ideal follows what was commanded when: steps, intensity, pauses, stops.
+        schedule = schedule_from_events(stored, settings)
         return bool(self.studio.load_recording(rec.t_s, rec.current_ua, rec.voltage_v,
-                                               events=events, settings=settings,
+                                               events=events, schedule=schedule,
                                                sample_rate=rec.sample_rate))
 
 
@@ -309,19 +313,9 @@ class _StudioSession:
 
 
 def settings_dict(s: OutputSettings) -> dict:
-    """The settings as stored in events and steps (read back by ``_settings_from_step``)."""
+    """The settings as stored in events and steps (read back by ``settings_from_payload``)."""
     return {"waveform": s.waveform.name.lower(), "frequency_hz": s.frequency_hz,
             "amplitude_ua": s.amplitude_ua, "polarity": s.polarity.name.lower(),
             "alternate_s": s.alternate_s, "ramp_s": s.ramp_s}
 
-
-def _settings_from_step(params: dict) -> OutputSettings | None:
-    try:
-        return OutputSettings(Waveform[str(params["waveform"]).upper()],
-                              float(params["frequency_hz"]), float(params["amplitude_ua"]),
-                              Polarity[str(params["polarity"]).upper()],
-                              float(params.get("alternate_s", 2.0)),
-                              float(params.get("ramp_s", 1.0)))
-    except (KeyError, ValueError, TypeError):
-        return None
 

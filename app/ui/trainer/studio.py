@@ -42,6 +42,7 @@ from app.scope.core.envelope import envelopes
 from app.teaching.annotations import Annotations, annotate
 from app.teaching.ideal import OverlayError, Overlays, describe, ideal_trace, validate
 from app.teaching.replay import SLIDER_STEPS, SPEEDS, Recording, RecordingError, Timeline
+from app.teaching.schedule import OutputSchedule
 from app.ui.style import ALARM, MUTED, WARN, pill
 from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
@@ -86,6 +87,7 @@ class WaveformStudio(QWidget):
         self.frozen = False
         self.presentation = False
         self.recording: Recording | None = None
+        self._titled_settings: OutputSettings | None = None  # what the replay title names
         self.timeline: Timeline | None = None
         self.annotations: Annotations | None = None
         self.frames_drawn = 0
@@ -597,16 +599,19 @@ class WaveformStudio(QWidget):
 
     # -------------------------------------------------------------------- replay
     def load_recording(self, t, i_ua, v_v, events=(), settings: OutputSettings | None = None,
-                       sample_rate: float | None = None) -> bool:
+                       sample_rate: float | None = None,
+                       schedule: OutputSchedule | None = None) -> bool:
         """Replay a recorded session: times (s), current (µA), voltage (V), optional
-        ``(time s, text)`` events and the commanded settings (for the ideal).
+        ``(time s, text)`` events and the commanded settings (for the ideal): ``settings``
+        throughout, or a ``schedule`` of what was in force when (a program's steps,
+        intensity changes, pauses).
 
         Returns False, and says what is wrong with the arrays in the status line (and
         ``message``), when the recording cannot be replayed; the view is unchanged.
         """
         try:
             rec = Recording.from_arrays(t, i_ua, v_v, settings=settings, events=events,
-                                        sample_rate=sample_rate)
+                                        sample_rate=sample_rate, schedule=schedule)
         except RecordingError as exc:
             self._say(f"Cannot replay this recording: {exc}")
             return False
@@ -617,8 +622,13 @@ class WaveformStudio(QWidget):
         self._sync_slider()
         self._dirty = True
         self._update_title()
-        self._say(f"Replaying a recording of {rec.duration_s:.1f} s"
-                  + (f" ({describe(settings)})" if settings else "") + ".")
+        kinds = {p.settings for p in rec.output_schedule().pieces} - {None}
+        if len(kinds) > 1:
+            what = f" (starting with {describe(rec.settings)}; {len(kinds)} settings in all)" \
+                if rec.settings else f" ({len(kinds)} settings in all)"
+        else:
+            what = f" ({describe(rec.settings)})" if rec.settings else ""
+        self._say(f"Replaying a recording of {rec.duration_s:.1f} s{what}.")
         return True
 
     def close_recording(self) -> None:
@@ -674,6 +684,15 @@ class WaveformStudio(QWidget):
         tl = self.timeline
         if tl is not None:
             self.replay_time.setText(f"{tl.position_s:6.1f} s / {tl.duration_s:.1f} s")
+            if self._replay_settings() != self._titled_settings:
+                self._update_title()
+
+    def _replay_settings(self) -> OutputSettings | None:
+        """The settings in force at the replay's playhead (a program changes them)."""
+        rec, tl = self.recording, self.timeline
+        if rec is None:
+            return None
+        return rec.settings_at(tl.position_s if tl is not None else 0.0)
 
     # ------------------------------------------------------------------ painting
     def render_frame(self) -> None:
@@ -702,7 +721,7 @@ class WaveformStudio(QWidget):
 
     def refresh_annotations(self, t0: float, fs: float, cur: np.ndarray,
                             volt: np.ndarray) -> None:
-        settings = self.recording.settings if self.recording is not None else self.settings
+        settings = self._replay_settings() if self.recording is not None else self.settings
         if cur.size < 4 or not np.isfinite(cur).any():
             self.annotations = None
             self.plot.clear_annotations()
@@ -792,16 +811,18 @@ class WaveformStudio(QWidget):
                           y_amplitude=self._y_amplitude(), x_label="session time")
             return frame, lo, fs, cur, volt
         t0 = sl.start * dt
-        arrays = [cur, volt]
+        ref = rec.ideal(sl)
+        has_ideal = bool(np.isfinite(ref).any())
+        arrays = [cur, volt] + ([ref] if has_ideal else [])
         x, ys = envelopes(arrays, t0, dt, lo, hi, COLUMNS)
-        ideal = ideal_trace(rec.settings, x) if rec.settings is not None else None
+        ideal = ys[2] if has_ideal else None
         events = [(e.t, e.text) for e in rec.events if lo <= e.t <= hi]
         with np.errstate(invalid="ignore"):
             peak = float(np.nanmax(np.abs(cur))) if np.isfinite(cur).any() else math.nan
         frame = Frame(x=x, delivered=ys[0], ideal=ideal, voltage=ys[1],
                       overlays=self._overlays(lo, hi), x_range=(lo, hi),
                       y_amplitude=max(self._y_amplitude(peak),
-                                      rec.settings.amplitude_ua if rec.settings else 0.0),
+                                      float(np.nanmax(np.abs(ref))) if has_ideal else 0.0),
                       events=events, x_label="session time")
         return frame, t0, fs, cur, volt
 
@@ -814,7 +835,8 @@ class WaveformStudio(QWidget):
         load = load.replace(" (electrode–skin)", "")
         if self.recording is not None:
             src = "Replay of a recorded session"
-            rs = self.recording.settings
+            rs = self._replay_settings()
+            self._titled_settings = rs
             what = describe(rs) + f", {rs.amplitude_ua:g} µA" if rs else "settings not recorded"
             load = ""
         else:
