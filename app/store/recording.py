@@ -137,7 +137,8 @@ def _as_counts(x: np.ndarray) -> tuple[float, int, int, np.ndarray] | None:
         if np.abs(counts).max() > _MAX_COUNT:
             continue
         k = counts.astype(np.int64)  # (rint keeps -0.0; the decoder's integers do not)
-        back = k.astype(np.float32) * step
+        with np.errstate(over="ignore", invalid="ignore"):  # inf then fails the check
+            back = k.astype(np.float32) * step
         if not np.array_equal(back.view(np.uint32), x.view(np.uint32)):
             continue
         base = int(k.min())
@@ -160,8 +161,9 @@ def _step_candidates(x: np.ndarray) -> list[np.float32]:
     out: list[np.float32] = []
     for divisor in (1, 2, 3, 4, 5):
         for digits in range(1, 8):
-            step = np.float32(float(f"{spacing / divisor:.{digits}g}"))
-            if step > 0 and step not in out:
+            with np.errstate(over="ignore"):  # near float32's top, rounding up overflows
+                step = np.float32(float(f"{spacing / divisor:.{digits}g}"))
+            if np.isfinite(step) and step > 0 and step not in out:
                 out.append(step)
     return out
 
