@@ -27,6 +27,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HOME = Path(tempfile.mkdtemp(prefix="guide_shots_"))
 os.environ["MICROCURRENT_HOME"] = str(HOME)
 OUT = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "images"
+OUT.mkdir(parents=True, exist_ok=True)
 SIZE = (1500, 960)
 
 

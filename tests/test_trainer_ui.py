@@ -454,3 +454,75 @@ def test_sign_flag_alternation_in_the_ideal(studio):
                                           (float("nan"), "—")])
 def test_charge_is_written_with_three_significant_digits(uc, text):
     assert format_charge(uc) == text
+
+
+def test_replay_event_labels_close_together_do_not_cover_each_other(studio):
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    b = SyntheticSource(s, sample_rate=1000.0, noise_ua=0.3).next_block(6000)
+    t = np.arange(6000) / 1000.0
+    events = [(0.9, "idle -> ready: client, screening, program, device and contact ready"),
+              (1.0, "ready -> ramping_up: start"), (1.05, "step 1/3: frontalis")]
+    studio.set_time_base(5.0)
+    assert studio.load_recording(t, b.current_ua, b.voltage_v, events=events, settings=s)
+    studio.seek(4.6)
+    for _ in range(2):   # the net-charge box is placed with the annotations
+        redraw(studio)
+        QApplication.processEvents()
+    labels = [line.label for line in studio.plot.event_lines[:3]]
+    assert all(line.isVisible() for line in studio.plot.event_lines[:3])
+    boxes = [lab.sceneBoundingRect() for lab in labels]
+    assert studio.plot.net_text.isVisible()
+    boxes.append(studio.plot.net_text.sceneBoundingRect())
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].intersects(boxes[j]), (i, j)
+
+
+def test_a_cluster_of_events_is_summed_up_and_later_events_keep_their_labels(studio):
+    """A practitioner's session opens with a burst of records (program, step, device,
+    transitions): they are one label "(+N more)", and an event later on is still named."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    b = SyntheticSource(s, sample_rate=1000.0, noise_ua=0.3).next_block(6000)
+    t = np.arange(6000) / 1000.0
+    burst = [(0.5 + 0.01 * k, f"start-up record number {k}") for k in range(20)]
+    events = burst + [(3.5, "step 2/3: zygomaticus major")]
+    studio.set_time_base(5.0)
+    assert studio.load_recording(t, b.current_ua, b.voltage_v, events=events, settings=s)
+    studio.seek(4.6)
+    for _ in range(2):
+        redraw(studio)
+        QApplication.processEvents()
+    shown = {line.label.toPlainText(): line.label.sceneBoundingRect()
+             for line in studio.plot.event_lines if line.isVisible()
+             and line.label.toPlainText()}
+    assert "step 2/3: zygomaticus major" in shown
+    summed = [text for text in shown if text.endswith("more)")]
+    assert summed
+    named = len(shown) - 1
+    assert sum(int(text.rsplit("+", 1)[1].split()[0]) for text in summed) == 20 - named
+    boxes = list(shown.values()) + [studio.plot.net_text.sceneBoundingRect()]
+    for i in range(len(boxes)):
+        for j in range(i + 1, len(boxes)):
+            assert not boxes[i].intersects(boxes[j]), (i, j)
+
+
+def test_on_a_short_screen_the_controls_scroll_and_nothing_is_cut_off(qtbot, studio,
+                                                                      tmp_path):
+    """A classroom projector of 1280 x 720: the measured figures stay reachable."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    studio.set_controls(s)
+    studio.apply()
+    feed(studio, s, 1.0)
+    studio.resize(1280, 600)
+    redraw(studio)
+    QApplication.processEvents()
+    area = studio.controls_scroll
+    bar = area.verticalScrollBar()
+    qtbot.waitUntil(lambda: studio.controls.minimumSizeHint().height()
+                    > area.viewport().height(), timeout=2000)   # it does not fit...
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=2000)   # ...so it scrolls
+    area.ensureWidgetVisible(studio.readout)
+    QApplication.processEvents()
+    top_left = studio.readout.mapTo(area.viewport(), studio.readout.rect().topLeft())
+    assert 0 <= top_left.y() < area.viewport().height()
+    assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_short_screen.png"))

@@ -33,7 +33,8 @@ TEXT_BG = (0, 0, 0, 190)   # behind annotation text: legible over a dense wavefo
 FLIP = "#ff6e6e"
 RAMP = "#7dff5a"
 EVENT = "#c9a7ff"
-MAX_EVENT_LINES = 6
+EVENT_ROWS = (0.04, 0.11, 0.18, 0.25)  # label heights (fraction of the plot) of events
+MAX_EVENT_LINES = 16
 
 
 @dataclass
@@ -210,6 +211,7 @@ class StudioPlot(QWidget):
         self.event_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(EVENT, width=1),
                                             label="", labelOpts={"position": 0.04,
                                                                  "color": EVENT,
+                                                                 "anchors": [(0, 0.5)] * 2,
                                                                  "fill": (0, 0, 0, 170)})
                             for _ in range(MAX_EVENT_LINES)]
         self._annot_items = [self.period_line, self.period_ticks, *self.period_arrows,
@@ -220,6 +222,7 @@ class StudioPlot(QWidget):
             item.setZValue(20)
             cp.addItem(item, ignoreBounds=True)
             item.setVisible(False)
+        self.net_text.setZValue(21)   # event lines pass behind the net-charge box
         self.annotations: Annotations | None = None
         self._frame: Frame | None = None
         self._ranges: tuple | None = None
@@ -307,17 +310,50 @@ class StudioPlot(QWidget):
             self.cplot.setYRange(-ranges[1], ranges[1], padding=0)
             self.vplot.setYRange(-ranges[2], ranges[2], padding=0)
             self._draw_grid(f.x_range, ranges[1], ranges[2])
-        for k, line in enumerate(self.event_lines):
-            if k < len(f.events):
-                t, text = f.events[k]
-                line.setPos(t)
-                line.label.setFormat(text.replace("{", "{{").replace("}", "}}"))
-                line.label.setText(text)   # setFormat alone redraws only on a move
-                line.setVisible(True)
-            else:
-                line.setVisible(False)
+        self._place_events(f)
         if legend_changed:
             self._rebuild_legend(f)
+
+    def _place_events(self, f: Frame) -> None:
+        """Event lines with their labels to the right, on the lowest of a few rows where
+        a label does not cover an earlier one (or the net-charge box in the corner). An
+        event with no free row (or beyond the lines there are) is counted in the label
+        before it: "… (+N more)"."""
+        x0, x1 = f.x_range
+        per_px = (x1 - x0) / max(self.cplot.getViewBox().width(), 1.0)
+        rows_end = [-math.inf] * len(EVENT_ROWS)
+        if self.net_text.isVisible():   # drawn from the left edge, on the lowest row
+            rows_end[0] = x0 + (self.net_text.textItem.boundingRect().width() + 6) * per_px
+        lines = iter(self.event_lines)
+        last: list | None = None   # [line, text, row, t, hidden] of the newest label
+
+        def show(line, t: float, text: str, row: int | None) -> None:
+            line.setPos(t)
+            line.label.setFormat(text.replace("{", "{{").replace("}", "}}"))
+            line.label.setText(text)   # setFormat alone redraws only on a move
+            line.setVisible(True)
+            if row is not None:
+                line.label.setPosition(EVENT_ROWS[row])
+                width = line.label.textItem.boundingRect().width()
+                rows_end[row] = max(rows_end[row], t + (width + 6) * per_px)
+
+        unlabelled: list[float] = []
+        for t, text in f.events:
+            free = [r for r, end in enumerate(rows_end) if end <= t]
+            line = next(lines, None) if (free or last is None) else None
+            if line is not None:
+                row = free[0] if free else 0
+                show(line, t, text, row)
+                last = [line, text, row, t, 0]
+            elif last is not None:
+                unlabelled.append(t)
+                last[4] += 1
+                show(last[0], last[3], f"{last[1]} (+{last[4]} more)", last[2])
+        for line in lines:   # lines left over: those of the events counted in a label
+            if unlabelled:
+                show(line, unlabelled.pop(0), "", None)
+            else:
+                line.setVisible(False)
 
     def _draw_grid(self, x_range: tuple[float, float], y_c: float, y_v: float) -> None:
         """Grid lines and axis ticks at the same round values (ms below 2 s across)."""

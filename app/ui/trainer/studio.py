@@ -22,12 +22,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QVBoxLayout,
@@ -250,8 +252,16 @@ class WaveformStudio(QWidget):
         right.addWidget(self.plot, 1)
         right.addWidget(self.replay_bar)
         right.addWidget(self.status)
+        # The controls scroll when the screen is short (a 1280 x 720 projector), so the
+        # measured figures at the bottom are never cut off.
+        self.controls_scroll = QScrollArea()
+        self.controls_scroll.setWidget(self.controls)
+        self.controls_scroll.setWidgetResizable(True)
+        self.controls_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.controls_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.controls_scroll.setMaximumWidth(self.controls.maximumWidth() + 14)
         main = QHBoxLayout(self)
-        main.addWidget(self.controls)
+        main.addWidget(self.controls_scroll)
         main.addLayout(right, 1)
         self._update_title()
         self._update_readout()
@@ -573,7 +583,7 @@ class WaveformStudio(QWidget):
         if self.present_button.isChecked() != on:
             self.present_button.setChecked(on)
         self.present_button.setText("Exit presentation (F11)" if on else "Presentation (F11)")
-        self.controls.setVisible(not on)
+        self.controls_scroll.setVisible(not on)
         win = self.window()
         if on:
             self._saved_time_base = self.time_base.currentIndex()
