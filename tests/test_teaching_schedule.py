@@ -216,3 +216,15 @@ def test_any_sequence_of_events_gives_a_level_within_what_was_commanded(events):
     assert np.all(level <= ceiling + 1e-9)
     starts = [p.start for p in sch.pieces]
     assert starts == sorted(starts)
+
+
+def test_level_and_ideal_are_the_same_for_times_in_any_order():
+    first = OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 1.0)
+    sch = schedule_from_events(_practitioner_events(), first)
+    t = np.linspace(0, 14, 3001)
+    order = np.random.default_rng(3).permutation(t.size)
+    assert np.array_equal(sch.level(t[order]), sch.level(t)[order])
+    cur = sch.level(t) * unit_wave(first, t)
+    ideal = ideal_samples(sch, t, cur)
+    shuffled = ideal_samples(sch, t[order], cur[order])
+    assert np.allclose(shuffled, ideal[order], equal_nan=True)

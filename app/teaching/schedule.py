@@ -38,6 +38,7 @@ STATE_EVENTS = frozenset({"transition", "device_state"})
 
 FOLD_BINS = 1024           # phase bins over one period for the alignment
 MIN_SAMPLES_PER_PERIOD = 4  # faster waves are drawn as a band: nothing to align
+FIT_SAMPLES = 20_000       # the alignment looks at no more samples than this (or 2 periods)
 
 
 def settings_from_payload(payload: Mapping[str, Any],
@@ -125,8 +126,17 @@ class OutputSchedule:
     def level(self, t: np.ndarray) -> np.ndarray:
         """The commanded level (µA, ≥ 0) at times ``t``."""
         t = np.asarray(t, dtype=np.float64)
-        idx = np.clip(np.searchsorted(self._starts, t, side="right") - 1, 0, None)
         out = np.zeros(t.shape)
+        if t.ndim == 1 and t.size > 1 and bool(np.all(t[1:] >= t[:-1])):
+            # sample times in order (a replay window): each piece is one slice
+            edges = np.searchsorted(t, self._starts[1:], side="left")
+            bounds = np.concatenate(([0], edges, [t.size]))
+            for i in range(len(self.pieces)):
+                a, b = int(bounds[i]), int(bounds[i + 1])
+                if b > a:
+                    out[a:b] = self.pieces[i].level(t[a:b])
+            return out
+        idx = np.clip(np.searchsorted(self._starts, t, side="right") - 1, 0, None)
         for i in np.unique(idx):
             sel = idx == i
             out[sel] = self.pieces[int(i)].level(t[sel])
@@ -208,7 +218,11 @@ def phase_shift(settings: OutputSettings, t_rel: np.ndarray, current: np.ndarray
     if ok.sum() < 2 * MIN_SAMPLES_PER_PERIOD:
         return 0.0
     t_ok, cur = t_rel[ok], current[ok].astype(np.float64)
-    dt = float(np.median(np.diff(t_ok))) if t_ok.size > 1 else period
+    dt = float(np.median(np.diff(t_ok[:1000]))) if t_ok.size > 1 else period
+    if dt > 0 and t_ok.size > FIT_SAMPLES:
+        # the newest samples, at least two periods of them, fix the phase well enough
+        keep = max(FIT_SAMPLES, int(2 * period / dt))
+        t_ok, cur = t_ok[-keep:], cur[-keep:]
     per_period = period / dt if dt > 0 else 0.0
     if per_period < MIN_SAMPLES_PER_PERIOD or t_ok[-1] - t_ok[0] < period:
         return 0.0
@@ -251,11 +265,16 @@ def _period_signs(settings: OutputSettings, t_rel: np.ndarray, current: np.ndarr
 def ideal_samples(schedule: OutputSchedule, t: np.ndarray,
                   current: np.ndarray) -> np.ndarray:
     """The ideal current (µA) at the sample times ``t`` (s since the recording's start),
-    phased to the delivered ``current`` at those times (NaN where nothing is known)."""
+    phased to the delivered ``current`` at those times (NaN where nothing is known).
+    Times in order (a replay window) are fastest; any order gives the same values."""
     t = np.asarray(t, dtype=np.float64)
     current = np.asarray(current)
     out = np.full(t.shape, np.nan)
     if t.size == 0:
+        return out
+    if t.ndim != 1 or not bool(np.all(t[1:] >= t[:-1])):
+        order = np.argsort(t, axis=None, kind="stable")
+        out.flat[order] = ideal_samples(schedule, t.flat[order], current.flat[order])
         return out
     level = schedule.level(t)
     first, last = schedule.index_at(float(t[0])), schedule.index_at(float(t[-1]))
@@ -271,17 +290,20 @@ def ideal_samples(schedule: OutputSchedule, t: np.ndarray,
         else:
             groups.append((p, p.start if i > first else -math.inf, end))
     for p, lo, hi in groups:
-        sel = (t >= lo) & (t < hi)
-        if not sel.any():
+        a, b = np.searchsorted(t, [lo, hi], side="left")   # t is in order: a slice
+        if p.settings is None or b <= a:
             continue
-        if p.settings is None:
-            continue
+        sel = slice(int(a), int(b))
         t_rel = t[sel] - p.t_on
-        lit = level[sel] > 0
-        fit = lit & np.isfinite(current[sel])
-        shift = phase_shift(p.settings, t_rel[fit], current[sel][fit]) if fit.any() else 0.0
-        shape = unit_wave(_carrier(p.settings), t_rel - shift)
+        cur = current[sel]
+        fit = (level[sel] > 0) & np.isfinite(cur)
+        if fit.all():
+            shift = phase_shift(p.settings, t_rel, cur)
+        else:
+            shift = phase_shift(p.settings, t_rel[fit], cur[fit]) if fit.any() else 0.0
+        t_rel -= shift
+        shape = unit_wave(_carrier(p.settings), t_rel)
         if p.settings.polarity == Polarity.ALTERNATING:
-            shape = shape * _period_signs(p.settings, t_rel - shift, current[sel], shape)
+            shape *= _period_signs(p.settings, t_rel, cur, shape)
         out[sel] = level[sel] * shape
     return out
