@@ -56,3 +56,50 @@ def test_each_workspace_remembers_its_layout(qtbot, tmp_path):
     # ...but the console never opens on the PIN-protected bench by itself
     assert again.current_workspace().name == "practitioner"
     again.close()
+
+
+def test_the_console_fits_a_laptop_screen_and_stop_stays_in_view(qtbot, tmp_path):
+    """At 1280 x 800 (the default size) nothing makes the window grow past what it was
+    given; smaller, the workspace scrolls inside it and STOP stays on screen."""
+    from app.store.runtime import start_store
+
+    device = DeviceManager()
+    store = start_store(f"sqlite:///{tmp_path / 'r.db'}")
+    w = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                   store)
+    qtbot.addWidget(w)
+    w.workspaces["technician"].require_pin = False
+    try:
+        w.resize(1280, 800)
+        w.show()
+        with qtbot.waitSignal(w.live_data_seen, timeout=15000):
+            device.open(None)
+        desk = w.workspaces["practitioner"]
+        qtbot.waitUntil(lambda: desk.guided is not None, timeout=5000)
+        for name in ("technician", "trainer", "practitioner"):
+            assert w.switch_workspace(name)
+            qtbot.waitUntil(lambda: w.size().width() == 1280, timeout=2000)
+            assert (w.size().width(), w.size().height()) == (1280, 800), name
+            stop = w.estop_button
+            corner = stop.mapTo(w, stop.rect().bottomRight())
+            assert w.rect().contains(corner), name
+        # the desk (with its treatment panel) fits the width: no sideways scrolling, even
+        # with the wider bench built
+        bar = w.stack_scroll.horizontalScrollBar()
+        qtbot.waitUntil(lambda: bar.maximum() == 0, timeout=2000)
+        assert desk.session_dock.isVisible()
+        # a small screen: the window takes it, the workspace scrolls, STOP stays in view
+        w.resize(900, 600)
+        qtbot.waitUntil(lambda: w.size().width() == 900, timeout=2000)
+        assert w.size().height() == 600
+        qtbot.waitUntil(lambda: w.stack_scroll.verticalScrollBar().maximum() > 0,
+                        timeout=2000)
+        corner = w.estop_button.mapTo(w, w.estop_button.rect().bottomRight())
+        assert w.rect().contains(corner)
+        assert w.estop_button.isVisible()
+    finally:
+        device.close()
+        w.close()
+        for ws in w.workspaces.built():
+            ws.shutdown()
+        store.close(10)

@@ -229,7 +229,7 @@ class ScopeWidget(QWidget):
         pi.setClipToView(False)
         pi.getAxis("left").setLabel("Current", color=CURRENT_COLOUR)
         pi.getAxis("right").setLabel("Voltage", color=VOLTAGE_COLOUR)
-        self.plot.setMinimumHeight(200)
+        self.plot.setMinimumHeight(150 if self.compact else 200)   # compact: the desk's dock
 
         def curve(colour, width=1, z=0):
             c = pg.PlotCurveItem(pen=pg.mkPen(colour, width=width), antialias=False,

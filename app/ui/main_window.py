@@ -5,10 +5,12 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QToolBar,
@@ -29,6 +31,8 @@ from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspa
 
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
 
+
+MIN_WINDOW_W, MIN_WINDOW_H = 800, 560   # smaller: the workspaces scroll, STOP never hides
 
 class MainWindow(QMainWindow):
     """Hosts the instruments; every command to the device goes through ``self.device``."""
@@ -62,6 +66,7 @@ class MainWindow(QMainWindow):
             self._take_store(store)
         self.clinic, clinic_problems = load_clinic_settings(settings)
         self.resize(1280, 800)
+        self.setMinimumSize(MIN_WINDOW_W, MIN_WINDOW_H)   # the toolbar and STOP fit
 
         self.banner = QLabel()
         self.banner.setObjectName("banner")
@@ -72,7 +77,14 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.banner)
-        lay.addWidget(self.stack, 1)
+        # On a screen smaller than a workspace needs (a 1366 x 768 laptop), the workspace
+        # scrolls inside the window instead of the window growing past the screen: the
+        # STOP button on the toolbar and the status bar always stay in view.
+        self.stack_scroll = QScrollArea()
+        self.stack_scroll.setWidget(self.stack)
+        self.stack_scroll.setWidgetResizable(True)
+        self.stack_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        lay.addWidget(self.stack_scroll, 1)
         self.setCentralWidget(central)
 
         self.workspaces = WorkspaceSet(self._build_workspace)
@@ -118,6 +130,7 @@ class MainWindow(QMainWindow):
             ws.message.connect(lambda text, kind: self.show_alarm(
                 text, "estop" if kind == "alarm" else "info"))
         self.stack.addWidget(ws)
+        self._show_page(self.stack.currentWidget())
         ws.restore_layout(self.settings)
         link = self._link
         if link is not None:
@@ -413,11 +426,22 @@ class MainWindow(QMainWindow):
             else:
                 self._return_device = False
                 ctl.lend_device(True, ws.name)
-        self.stack.setCurrentWidget(ws)
+        self._show_page(ws)
         ws.enter()
         self._check_current_action()
         self.workspace_changed.emit(name)
         return True
+
+    def _show_page(self, page: QWidget) -> None:
+        """Show ``page``; only the page shown sets the minimum size (a stack takes the
+        largest of all its pages otherwise: the bench's width would widen the desk)."""
+        ignored, preferred = QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        for i in range(self.stack.count()):
+            w = self.stack.widget(i)
+            policy = preferred if w is page else ignored
+            w.setSizePolicy(policy, policy)
+        self.stack.setCurrentWidget(page)
+        self.stack.updateGeometry()
 
     def _check_current_action(self) -> None:
         name = self.current_workspace().name

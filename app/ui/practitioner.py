@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -44,6 +46,9 @@ if TYPE_CHECKING:  # the records (SQLAlchemy) load after the window shows: impor
 
 log = logging.getLogger(__name__)
 
+
+TREATMENT_DOCK_W = 440  # px: the treatment panel's width beside the face map
+SCOPE_DOCK_H = 210      # px: the small scope under it
 
 class PractitionerWorkspace(Workspace):
     """Face map in the centre; client, guided run, limits and a small scope around it."""
@@ -89,21 +94,24 @@ class PractitionerWorkspace(Workspace):
         self.face = FaceMapWidget()
         self.face.zone_selected.connect(self._zone_selected)
 
+        # two rows: who (and contact), then what program; one long row would make the
+        # desk wider than a 1280-pixel screen
         head = QHBoxLayout()
         who = QVBoxLayout()
         who.addWidget(self.client_label)
         who.addWidget(self.screening_label)
         head.addLayout(who, 1)
         head.addWidget(self.contact_label)
-        head.addSpacing(16)
-        head.addWidget(QLabel("Program"))
-        head.addWidget(self.program_box)
-        head.addWidget(self.edit_programs_button)
-        head.addWidget(self.history_button)
+        what = QHBoxLayout()
+        what.addWidget(QLabel("Program"))
+        what.addWidget(self.program_box, 1)
+        what.addWidget(self.edit_programs_button)
+        what.addWidget(self.history_button)
         treatment = QWidget()
         lay = QVBoxLayout(treatment)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.addLayout(head)
+        lay.addLayout(what)
         lay.addWidget(self.face, 1)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -117,6 +125,8 @@ class PractitionerWorkspace(Workspace):
         self.scope = ScopeWidget(compact=True)
         self.scope_dock = self.add_dock("Delivered output", self.scope,
                                         Qt.DockWidgetArea.BottomDockWidgetArea, "scope")
+        # the face map is what the practitioner works on: it gets the height to spare
+        self.resizeDocks([self.scope_dock], [SCOPE_DOCK_H], Qt.Orientation.Vertical)
         self.guided: GuidedRunPanel | None = None
         self.limits: LimitsPanel | None = None
         self._load_programs()
@@ -188,8 +198,19 @@ class PractitionerWorkspace(Workspace):
         v.addWidget(self.guided)
         v.addWidget(self.limits)
         v.addStretch(1)
-        self.session_dock = self.add_dock("Treatment", right,
+        # On a short screen the panel scrolls in its dock, never squeezed: the step card
+        # and the limits keep the height their wrapped text needs.
+        scroll = QScrollArea()
+        scroll.setWidget(right)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(right.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width())
+        self.session_dock = self.add_dock("Treatment", scroll,
                                           Qt.DockWidgetArea.RightDockWidgetArea, "treatment")
+        # a little wider than it must be: the step's instructions on fewer lines
+        self.resizeDocks([self.session_dock], [TREATMENT_DOCK_W], Qt.Orientation.Horizontal)
         ctl.state_changed.connect(self._on_state)
         ctl.step_changed.connect(self._on_step)
         ctl.alarm.connect(lambda t: self.message.emit(t, "alarm"))

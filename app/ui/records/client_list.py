@@ -60,8 +60,9 @@ class ClientList(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in range(1, len(COLUMNS)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        # the name is what the practitioner reads: room for about 22 characters of it
-        self.table.setMinimumWidth(self.fontMetrics().horizontalAdvance("M" * 14) + 400)
+        # the name is what the practitioner reads: room for about 18 characters of it
+        # (the desk, with the client editor beside it, still fits a 1280-pixel screen)
+        self.table.setMinimumWidth(self.fontMetrics().horizontalAdvance("M" * 10) + 300)
         self.status = QLabel()
         self.status.setStyleSheet("color: #6b7280")
 
