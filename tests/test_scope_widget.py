@@ -269,3 +269,18 @@ def test_cursor_checkbox_places_cursors_inside_the_screen(scope):
     scope.cursor_check.setChecked(False)
     assert not scope.cursor_t[0].isVisible()
     assert not scope.cursor_label.isVisible()
+
+
+def test_time_axis_labels_every_other_division_when_narrow_keeping_zero(qtbot):
+    from app.scope.widget import X_DIVS, _TimeAxis
+
+    axis = _TimeAxis()
+    axis.div, axis.x0 = 0.02, -0.02          # 20 ms/div, one division before the trigger
+    wide = axis.tickValues(-0.02, 0.18, 10 * X_DIVS * 8)
+    assert len(wide) == 1
+    assert len(wide[0][1]) == X_DIVS + 1
+    labelled, unlabelled = axis.tickValues(-0.02, 0.18, 40 * X_DIVS)
+    assert labelled[0] == pytest.approx(0.04)
+    assert 0.0 in [round(v, 9) for v in labelled[1]]
+    assert len(labelled[1]) + len(unlabelled[1]) == X_DIVS + 1
+    assert axis.style["maxTextLevel"] == 0   # only the first level carries text

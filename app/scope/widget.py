@@ -107,13 +107,23 @@ class _DivAxis(pg.AxisItem):
 
 
 class _TimeAxis(pg.AxisItem):
+    """A tick on every division; a label on each, or on every other one when the plot is
+    too narrow for them all (labels like "120 ms" would run into each other)."""
+
+    MIN_LABEL_PX = 56
+
     def __init__(self) -> None:
         super().__init__("bottom")
         self.div = 1e-3
         self.x0 = 0.0
+        self.setStyle(maxTextLevel=0)   # only the first level of ticks is labelled
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph API
-        return [(self.div, [self.x0 + k * self.div for k in range(X_DIVS + 1)])]
+        ticks = [self.x0 + k * self.div for k in range(X_DIVS + 1)]
+        if size / X_DIVS >= self.MIN_LABEL_PX:
+            return [(self.div, ticks)]
+        first = int(round(-self.x0 / self.div)) % 2   # the trigger instant (0 s) is labelled
+        return [(2 * self.div, ticks[first::2]), (self.div, ticks[1 - first::2])]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
         return [pg.siFormat(v if abs(v) > self.div * 1e-6 else 0.0, precision=3, suffix="s")
@@ -392,8 +402,9 @@ class ScopeWidget(QWidget):
                     row1.addWidget(QLabel(text))
                 row1.addWidget(w)
         row1.addStretch(1)
-        row1.addWidget(self.mask_label)
-        row1.addWidget(self.status_label)
+        if self.compact:
+            row1.addWidget(self.mask_label)
+            row1.addWidget(self.status_label)
         layout.addLayout(row1)
         if not self.compact:
             row2 = QHBoxLayout()
@@ -404,13 +415,11 @@ class ScopeWidget(QWidget):
             v_lab.setStyleSheet(f"color: {VOLTAGE_COLOUR}; background: {BACKGROUND}; "
                                 "padding: 2px 6px; font-weight: bold")
             for w in (i_lab, self.i_scale_combo, self.i_offset_spin, v_lab,
-                      self.v_scale_combo, self.v_offset_spin, self.ref_check,
-                      self.mask_check, self.mask_tol_spin, self.cursor_check):
+                      self.v_scale_combo, self.v_offset_spin):
                 row2.addWidget(w)
             row2.addStretch(1)
-            for w in (self.prev_button, self.history_label, self.next_button,
-                      self.csv_button, self.png_button):
-                row2.addWidget(w)
+            row2.addWidget(self.mask_label)
+            row2.addWidget(self.status_label)
             layout.addLayout(row2)
         body = QHBoxLayout()
         body.addWidget(self.plot, 3)
@@ -432,6 +441,22 @@ class ScopeWidget(QWidget):
                 self.table.setItem(row, col, item)
         self.table.resizeRowsToContents()
         side = QVBoxLayout()
+        if not self.compact:
+            # captures and exports above the figures they concern: the control rows stay
+            # short enough for the bench to fit a 1280-pixel screen
+            captures = QHBoxLayout()
+            for w in (self.prev_button, self.history_label, self.next_button):
+                captures.addWidget(w)
+            captures.addStretch(1)
+            captures.addWidget(self.csv_button)
+            captures.addWidget(self.png_button)
+            side.addLayout(captures)
+            shown = QHBoxLayout()
+            for w in (self.ref_check, self.mask_check, self.mask_tol_spin,
+                      self.cursor_check):
+                shown.addWidget(w)
+            shown.addStretch(1)
+            side.addLayout(shown)
         side.addWidget(self.table, 1)
         stats_row = QHBoxLayout()
         self.stats_label = QLabel()
@@ -442,7 +467,7 @@ class ScopeWidget(QWidget):
         side.addWidget(self.cursor_label)
         side_widget = QWidget()
         side_widget.setLayout(side)
-        side_widget.setMinimumWidth(560)
+        side_widget.setMinimumWidth(480)
         side_widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         self._side = side_widget
         if not self.compact:

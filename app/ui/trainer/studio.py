@@ -259,7 +259,10 @@ class WaveformStudio(QWidget):
         self.controls_scroll.setWidgetResizable(True)
         self.controls_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.controls_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.controls_scroll.setMaximumWidth(self.controls.maximumWidth() + 14)
+        # as wide as the controls plus a scroll bar: the bar never covers the figures
+        self.controls_scroll.setFixedWidth(
+            self.controls.maximumWidth()
+            + self.controls_scroll.verticalScrollBar().sizeHint().width() + 2)
         main = QHBoxLayout(self)
         main.addWidget(self.controls_scroll)
         main.addLayout(right, 1)
