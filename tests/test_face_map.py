@@ -528,3 +528,22 @@ def test_a_step_on_both_sides_pulses_both_zones(fmap, clock):
         fmap.set_active(["frontalis_l", "brow"])
     fmap.set_active(None)
     assert fmap.active_zones() == ()
+
+
+@pytest.mark.parametrize(("width", "height"), [(320, 360), (500, 360), (520, 420),
+                                               (620, 820), (900, 600)])
+def test_side_headers_fit_half_the_face_at_any_size(fmap, qtbot, width, height):
+    from PySide6.QtGui import QFontMetricsF
+
+    fmap.resize(width, height)
+    qtbot.waitUntil(lambda: (fmap.width(), fmap.height()) == (width, height), timeout=2000)
+    fmap.grab()   # lays the face out for this size
+    font, texts = fmap.headers()
+    metrics = QFontMetricsF(font)
+    half = fmap._face_rect.width() / 2
+    gap = fmap._font_px()   # each header, centred on its half, keeps this clear of the
+    for text in texts:      # divider between them
+        assert metrics.horizontalAdvance(text) <= half - gap, (width, text)
+    assert texts[0].endswith("R") or texts[0].endswith("RIGHT")
+    if width >= 620:
+        assert texts == ("CLIENT'S RIGHT", "CLIENT'S LEFT")

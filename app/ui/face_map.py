@@ -1017,17 +1017,38 @@ class FaceMapWidget(QWidget):
         p.setPen(QColor("white"))
         p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
-    def _paint_headers(self, p: QPainter) -> None:
+    def headers(self) -> tuple[QFont, tuple[str, str]]:
+        """The side headers and their font: smaller over a narrow face, and shortened to
+        RIGHT / LEFT over a very small one, so the two never run into each other (each
+        fits half the face, less a margin)."""
         fs = self._font_px()
         font = QFont(self.font())
         font.setPixelSize(round(fs * 0.9))
         font.setWeight(QFont.Weight.Bold)
         font.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 104)
+        room = self._face_rect.width() / 2 - fs
+        for texts in (("CLIENT'S RIGHT", "CLIENT'S LEFT"), ("RIGHT", "LEFT")):
+            widest = max(QFontMetricsF(font).horizontalAdvance(t) for t in texts)
+            if widest <= room:
+                return font, texts
+            size = int(font.pixelSize() * room / widest) if room > 0 else 0
+            if size >= 8:
+                font.setPixelSize(size)
+                if max(QFontMetricsF(font).horizontalAdvance(t) for t in texts) <= room:
+                    return font, texts
+                font.setPixelSize(size - 1)
+                return font, texts
+        font.setPixelSize(8)
+        return font, ("R", "L")
+
+    def _paint_headers(self, p: QPainter) -> None:
+        fs = self._font_px()
+        half = self._face_rect.width() / 2
+        font, (right, left_text) = self.headers()
         p.setFont(font)
         y = self._face_rect.top() - fs * 1.7
-        half = self._face_rect.width() / 2
-        for text, left, side in (("CLIENT'S RIGHT", self._face_rect.left(), "r"),
-                                 ("CLIENT'S LEFT", self._face_rect.left() + half, "l")):
+        for text, left, side in ((right, self._face_rect.left(), "r"),
+                                 (left_text, self._face_rect.left() + half, "l")):
             dim = self._side is not None and self._side != side
             p.setPen(_tint(MUTED_TEXT, 0.35) if dim else TEXT)
             p.drawText(QRectF(left, y, half, fs * 1.5), Qt.AlignmentFlag.AlignCenter, text)
