@@ -11,6 +11,23 @@ from app.ui.device_manager import DeviceManager
 from app.ui.main_window import MainWindow
 
 
+def _trainer(qtbot, tmp_path, store):
+    """The console window on ``store``, showing the trainer workspace."""
+    window = MainWindow(DeviceManager(),
+                        QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        store)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.switch_workspace("trainer")
+    return window, window.workspaces["trainer"]
+
+
+def _close(window) -> None:
+    window.close()
+    for ws in window.workspaces.built():
+        ws.shutdown()
+
+
 def test_replay_of_a_stored_session(qtbot, tmp_path):
     store = start_store(f"sqlite:///{tmp_path / 'r.db'}")
     try:
@@ -26,21 +43,14 @@ def test_replay_of_a_stored_session(qtbot, tmp_path):
         store.writer.add_event(uid, "transition", {"message": "ready -> ramping_up"})
         store.writer.end_session(uid, "completed")
         assert store.writer.flush(10)
-        window = MainWindow(DeviceManager(),
-                            QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                            store)
-        qtbot.addWidget(window)
-        assert window.switch_workspace("trainer")
-        trainer = window.workspaces["trainer"]
+        window, trainer = _trainer(qtbot, tmp_path, store)
         from app.store.services import recent_sessions
 
         (session,) = recent_sessions(store.engine)
         assert trainer.replay(session.id)
         assert trainer.studio.recording is not None
         assert trainer.studio.recording.duration_s > 2.9
-        window.close()
-        for ws in window.workspaces.built():
-            ws.shutdown()
+        _close(window)
     finally:
         store.close(10)
 
@@ -89,13 +99,7 @@ def test_replay_of_a_program_follows_each_steps_settings_in_phase(qtbot, tmp_pat
                                                     "ramp_s": 0.0}, 3.0, 3.0)
         store.writer.end_session(uid, "completed")
         assert store.writer.flush(10)
-        window = MainWindow(DeviceManager(),
-                            QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                            store)
-        qtbot.addWidget(window)
-        window.show()
-        assert window.switch_workspace("trainer")
-        trainer = window.workspaces["trainer"]
+        window, trainer = _trainer(qtbot, tmp_path, store)
         studio = trainer.studio
         (session,) = recent_sessions(store.engine)
         assert trainer.replay(session.id)
@@ -120,7 +124,5 @@ def test_replay_of_a_program_follows_each_steps_settings_in_phase(qtbot, tmp_pat
             studio.grab().save(str(shots_dir(tmp_path) / f"replay_step_at_{playhead:g}s.png"))
     finally:
         if window is not None:
-            window.close()
-            for ws in window.workspaces.built():
-                ws.shutdown()
+            _close(window)
         store.close(10)
