@@ -66,6 +66,14 @@ def _no_thread_left_running(request):
     pytest.fail(f"{request.node.nodeid} left threads running: {names}")
 
 
+@pytest.fixture(autouse=True)
+def _no_pin_left_in_the_environment():
+    """tests/access.unlock_bench gives the bench PIN through the environment: not past
+    the test that asked for it."""
+    yield
+    os.environ.pop("MICROCURRENT_TECHNICIAN_PIN", None)
+
+
 @pytest.fixture
 def tmp_settings(tmp_path, monkeypatch):
     """Isolate QSettings and the default database location in a temporary folder."""

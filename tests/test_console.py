@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from access import unlock_bench
 from PySide6.QtCore import QSettings, Qt
 
 from app.device.protocol import DeviceState
@@ -29,7 +30,7 @@ def console(qtbot, tmp_path):
 @pytest.fixture
 def bench(console):
     """The console on the technician's bench (PIN checked in its own test)."""
-    console.workspaces["technician"].require_pin = False
+    unlock_bench()
     assert console.switch_workspace("technician")
     return console
 
@@ -69,10 +70,16 @@ def test_refused_command_is_shown(qtbot, bench):
     console = bench
     from app.device.waveform import OutputSettings
 
+    bench_ws = console.workspaces["technician"]
+    # above the live limits: the authority sends the clinic maximum and says so
     with qtbot.waitSignal(console.device.link.command_answered, timeout=3000):
-        console.apply_settings(OutputSettings(amplitude_ua=1500.0))
+        bench_ws._apply(OutputSettings(amplitude_ua=1500.0))
+    assert console.authority.commanded.amplitude_ua == 600.0
+    assert "limited to 600 µA by the clinic maximum" in console.output.message.text()
+    # what the device itself refuses is shown in words
+    with qtbot.waitSignal(console.device.link.command_answered, timeout=3000):
+        bench_ws._apply(OutputSettings(frequency_hz=5000.0))
     assert "refused" in console.output.message.text().lower()
-    assert "1500" in console.output.message.text() or "range" in console.output.message.text()
 
 
 def test_close_stops_output_first(qtbot, bench, monkeypatch):
@@ -81,17 +88,17 @@ def test_close_stops_output_first(qtbot, bench, monkeypatch):
     console = bench
     console.output.start_button.click()
     _wait_state(qtbot, console, DeviceState.RAMP_UP)
-    sent = []
+    happened = []
     link = console.device.link
     original = link.estop
-    monkeypatch.setattr(link, "estop", lambda: (sent.append("estop"), original())[1])
-    asked = []
+    monkeypatch.setattr(link, "estop", lambda: (happened.append("estop"), original())[1])
     monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: asked.append(1) or QMessageBox.StandardButton.Yes)
+                        lambda *a, **k: happened.append("asked") or
+                        QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(MainWindow, "confirm_close", REAL_CONFIRM_CLOSE)
     console.close()
-    assert asked == [1]  # the operator was asked before output was stopped
-    assert sent == ["estop"]
+    # output off before any question; then the link closes with ESTOP again
+    assert happened[:2] == ["estop", "asked"]
     assert console.device.link is None
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Signal
-from test_engine_support import PROGRAM, make_program, status, step
+from test_engine_support import PROGRAM, controller_on, make_program, status, step
 
+from app.device.fake import FakeDevice
 from app.device.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -18,7 +18,6 @@ from app.device.protocol import (
     SampleFlag,
     SimOp,
 )
-from app.engine.controller import SessionController
 from app.engine.session import SessionState
 
 S = SessionState
@@ -29,68 +28,19 @@ INFO = Info(0, PROTOCOL_VERSION, "FAKE", "F-1", "1.0", 1000.0, 0.5, 2000.0, 20.0
             0.05, 0.001, 500, 50)
 
 
-class FakeLink(QObject):
-    """Records every call, in order; answers nothing by itself."""
-
-    connected = Signal(object)
-    disconnected = Signal(str)
-    status_received = Signal(object)
-    event_received = Signal(object)
-    command_answered = Signal(int, object)
-    command_failed = Signal(int, str)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple] = []
-        self.fed = 0
-        self._rid = 0
-
-    def _call(self, name, *args) -> int:
-        self._rid += 1
-        self.calls.append((name, self._rid, *args))
-        return self._rid
-
-    def set_output(self, settings):
-        return self._call("set_output", settings)
-
-    def start_output(self):
-        return self._call("start_output")
-
-    def pause(self):
-        return self._call("pause")
-
-    def resume(self):
-        return self._call("resume")
-
-    def stop_output(self):
-        return self._call("stop_output")
-
-    def estop(self):
-        return self._call("estop")
-
-    def reset(self):
-        return self._call("reset")
-
-    def feed_watchdog(self):
-        self.fed += 1
-
-    def names(self):
-        return [c[0] for c in self.calls]
-
-    def rid_of(self, name):
-        return [c[1] for c in self.calls if c[0] == name][-1]
+FakeLink = FakeDevice
 
 
 @pytest.fixture
 def rig(qtbot):
     link = FakeLink()
-    ctl = SessionController(link, tick_ms=20)
+    ctl = controller_on(link, tick_ms=20)
     yield link, ctl
     ctl.shutdown()
 
 
 def ready(link, ctl):
-    link.connected.emit(INFO)
+    link.connect_device(INFO)
     ctl.choose_client("c1", screening_passed=True)
     ctl.load_program(PROGRAM)
     link.status_received.emit(status(DeviceState.IDLE, contact=True))
@@ -190,7 +140,7 @@ def test_reentrant_calls_wait_so_listeners_see_states_in_order(rig):
     ctl.state_changed.connect(first.append)
     ctl.state_changed.connect(lambda s: ctl.start() if s is S.READY else None)
     ctl.state_changed.connect(second.append)
-    link.connected.emit(INFO)
+    link.connect_device(INFO)
     ctl.choose_client("c1", screening_passed=True)
     ctl.load_program(PROGRAM)
     link.status_received.emit(status(DeviceState.IDLE, contact=True))
@@ -243,7 +193,7 @@ def sim_link(qtbot):
 @pytest.mark.slow
 def test_session_on_the_simulator_estop_reset_contact_loss_resume_complete(qtbot, sim_link):
     link = sim_link
-    ctl = SessionController(link)
+    ctl = controller_on(link)
     blocks = []
     link.samples_received.connect(blocks.append)
     with qtbot.waitSignal(link.connected, timeout=5000):
@@ -291,7 +241,7 @@ def test_a_blocked_gui_thread_ends_in_output_off_within_1_s(qtbot, sim_link):
     import time
 
     link = sim_link
-    ctl = SessionController(link)
+    ctl = controller_on(link)
     records = []
     ctl.record_emitted.connect(lambda r: records.append(f"{r.state}: {r.message}"))
     blocks = []

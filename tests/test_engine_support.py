@@ -100,3 +100,14 @@ def machine_in(state: SessionState, program=PROGRAM) -> SessionMachine:
         m.handle(e)
     assert m.state is state, (m.state, state)
     return m
+
+
+def controller_on(link, clinic=None, **kwargs):
+    """A SessionController for the desk over ``link`` (a FakeDevice or a DeviceLink),
+    through its own output authority, as the console builds it."""
+    from app.engine.authority import OutputAuthority
+    from app.engine.controller import SessionController
+
+    authority = OutputAuthority(clinic)
+    authority.set_link(link)
+    return SessionController(authority, **kwargs)

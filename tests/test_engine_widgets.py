@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from test_engine_controller import INFO, FakeLink
-from test_engine_support import status
+from test_engine_support import controller_on, status
 
 from app.device.protocol import DeviceState
 from app.engine.limits import LimitLayer
@@ -16,12 +16,10 @@ from app.ui.limits_panel import LimitsPanel
 
 @pytest.fixture
 def ctl(qtbot):
-    from app.engine.controller import SessionController
-
     link = FakeLink()
-    c = SessionController(link, tick_ms=50)
+    c = controller_on(link, tick_ms=50)
     c.test_link = link
-    link.connected.emit(INFO)
+    link.connect_device(INFO)
     c.choose_client("c1", screening_passed=True)
     c.load_program(load_program("full_face_lift"))
     link.status_received.emit(status(DeviceState.IDLE, True))
@@ -118,16 +116,14 @@ def test_zones_text():
 
 
 def test_hints_say_what_is_missing_and_echo_refusals(qtbot):
-    from app.engine.controller import SessionController
-
     link = FakeLink()
-    c = SessionController(link, tick_ms=50)
+    c = controller_on(link, tick_ms=50)
     panel = GuidedRunPanel(c)
     qtbot.addWidget(panel)
     assert panel.hint.text() == ("Before starting: choose a client; choose a program; "
                                  "connect the device; place the probes on the skin "
                                  "(no contact).")
-    link.connected.emit(INFO)
+    link.connect_device(INFO)
     c.choose_client("c1", screening_passed=True)
     assert "choose a client" not in panel.hint.text()
     c.load_program(load_program("eye_area"))

@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 import pytest
+from access import unlock_bench
 from fault_helpers import (
     NOISE_UA,
     ROOT,
@@ -140,7 +141,7 @@ def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path):
         assert f"errors {stats.error_count}" in window.link_label.text() or (
             "errors " in window.link_label.text()
             and int(window.link_label.text().split("errors ")[1].split()[0]) > 0)
-        window.workspaces["technician"].require_pin = False
+        unlock_bench()
         assert window.switch_workspace("technician")
         panel = window.workspaces["technician"].bench.stats_panel
         qtbot.waitUntil(lambda: int(panel.value("crc").replace(",", "") or 0)
@@ -335,7 +336,7 @@ def test_out_of_range_parameters_typed_in_the_ui(qtbot, tmp_path):
     desk = open_desk(qtbot, tmp_path, [], with_store=False, ready=False)
     try:
         window = desk.window
-        window.workspaces["technician"].require_pin = False
+        unlock_bench()
         assert window.switch_workspace("technician")
         spin = window.output.amplitude
         device_max = desk.device.info.max_current_ua
@@ -465,7 +466,7 @@ def test_random_bytes_from_the_port(qtbot, tmp_path):
         # the GUI kept working: its timer ran all along, no gap over half a second
         assert len(ticks) > FAULT_SECONDS * 5
         assert float(np.max(np.diff(ticks))) < 0.5
-        window.workspaces["technician"].require_pin = False
+        unlock_bench()
         assert window.switch_workspace("technician")
         panel = window.workspaces["technician"].bench.stats_panel
         qtbot.waitUntil(lambda: int(panel.value("crc").replace(",", "") or 0)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from PySide6.QtCore import QTimer
 
 from app.device import link as link_mod
+from app.device.interface import OutputNotAuthorised
 from app.device.link import (
     NO_ANSWER,
     NOT_CONNECTED,
@@ -42,6 +43,7 @@ from app.device.protocol import (
     NakReason,
     SampleFlag,
     Samples,
+    SetOutput,
     SimOp,
     Status,
     crc16,
@@ -226,6 +228,7 @@ def make_link(qtbot):
 
     def make(url: str, **kwargs) -> DeviceLink:
         link = DeviceLink(url, **kwargs)
+        link.bind_authority(KEY)  # these tests play the output authority themselves
         links.append(link)
         return link
 
@@ -256,6 +259,27 @@ def _answer(qtbot, link: DeviceLink, send, timeout: int = 2000):
                           ) as got:
         rid_box.append(send())
     return got.args[1]
+
+
+KEY = object()  # the output authority's place in these link-level tests
+
+
+def test_raising_commands_need_the_bound_authority(qtbot):
+    link = DeviceLink("/nonexistent")
+    with pytest.raises(OutputNotAuthorised, match="only the engine's output authority"):
+        link.set_output(OutputSettings())
+    link.bind_authority(KEY)
+    for call in (lambda: link.set_output(OutputSettings(), by=object()),
+                 link.start_output, link.resume,
+                 lambda: link.send(SetOutput(0, OutputSettings()))):
+        with pytest.raises(OutputNotAuthorised):
+            call()
+    with pytest.raises(OutputNotAuthorised, match="already has an output authority"):
+        link.bind_authority(object())
+    with qtbot.waitSignal(link.command_failed, timeout=1000):
+        link.set_output(OutputSettings(), by=KEY)  # accepted (fails: not connected)
+    link.stop_output()  # lowering: anyone
+    link.estop()
 
 
 # --------------------------------------------------------------------------- end to end
@@ -293,13 +317,15 @@ def test_handshake_and_streaming(qtbot, simulator, make_link):
 def test_commands_ack_and_nak(qtbot, simulator, make_link):
     link = make_link(simulator())
     _connect(qtbot, link)
-    ok = _answer(qtbot, link, lambda: link.set_output(OutputSettings(amplitude_ua=200.0)))
+    ok = _answer(qtbot, link,
+                 lambda: link.set_output(OutputSettings(amplitude_ua=200.0), by=KEY))
     assert isinstance(ok, Ack)
     assert ok.command == MsgType.SET_OUTPUT
-    refused = _answer(qtbot, link, lambda: link.set_output(OutputSettings(amplitude_ua=5000.0)))
+    refused = _answer(qtbot, link,
+                      lambda: link.set_output(OutputSettings(amplitude_ua=5000.0), by=KEY))
     assert isinstance(refused, Nak)
     assert refused.reason == NakReason.OUT_OF_RANGE
-    wrong = _answer(qtbot, link, link.resume)
+    wrong = _answer(qtbot, link, lambda: link.resume(by=KEY))
     assert isinstance(wrong, Nak)
     assert wrong.reason == NakReason.WRONG_STATE
 
@@ -310,7 +336,7 @@ def test_command_timeout_and_protocol_version(qtbot, make_link):
         _connect(qtbot, link)
         t0 = time.monotonic()
         with qtbot.waitSignal(link.command_failed, timeout=2000) as got:
-            rid = link.start_output()
+            rid = link.start_output(by=KEY)
         assert got.args == [rid, NO_ANSWER]
         assert 0.45 <= time.monotonic() - t0 < 1.5
         # Stop it before its device goes: a running link reconnects by path, and the
@@ -335,8 +361,8 @@ def test_estop_is_written_at_once_and_output_goes_to_zero(qtbot, simulator, make
     feeder = _feeder(link)
     _connect(qtbot, link)
     settings = OutputSettings(Waveform.SQUARE, 50.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
-    assert isinstance(_answer(qtbot, link, lambda: link.set_output(settings)), Ack)
-    assert isinstance(_answer(qtbot, link, link.start_output), Ack)
+    assert isinstance(_answer(qtbot, link, lambda: link.set_output(settings, by=KEY)), Ack)
+    assert isinstance(_answer(qtbot, link, lambda: link.start_output(by=KEY)), Ack)
     qtbot.waitUntil(lambda: link.stats.samples_received > 0, timeout=2000)
     on = []
     link.samples_received.connect(lambda b: on.append(float(np.abs(b.current_ua).max())))
@@ -365,8 +391,9 @@ def test_watchdog_trips_when_the_owner_stops_feeding(qtbot, simulator, make_link
     link = make_link(simulator())
     feeder = _feeder(link)
     _connect(qtbot, link)
-    assert isinstance(_answer(qtbot, link, lambda: link.set_output(OutputSettings())), Ack)
-    assert isinstance(_answer(qtbot, link, link.start_output), Ack)
+    assert isinstance(_answer(qtbot, link,
+                              lambda: link.set_output(OutputSettings(), by=KEY)), Ack)
+    assert isinstance(_answer(qtbot, link, lambda: link.start_output(by=KEY)), Ack)
     with qtbot.waitSignal(link.status_received, timeout=2000,
                           check_params_cb=lambda s: s.state.output_possible):
         pass
@@ -397,10 +424,11 @@ def test_corruption_counted_and_no_bad_sample_gets_through(qtbot, simulator, mak
     settings = OutputSettings(Waveform.SQUARE, 20.0, amp, Polarity.BIPHASIC, 2.0, 0.0)
     # a corrupted ACK may be lost: retry until the device has taken the settings
     for _ in range(5):
-        if isinstance(_answer_or_none(qtbot, link, lambda: link.set_output(settings)), Ack):
+        if isinstance(_answer_or_none(qtbot, link,
+                                      lambda: link.set_output(settings, by=KEY)), Ack):
             break
     for _ in range(5):
-        if isinstance(_answer_or_none(qtbot, link, link.start_output), Ack):
+        if isinstance(_answer_or_none(qtbot, link, lambda: link.start_output(by=KEY)), Ack):
             break
     blocks = []
     link.samples_received.connect(blocks.append)
@@ -587,8 +615,9 @@ def test_estop_right_before_stop_still_reaches_the_device(qtbot, simulator, make
     first = make_link(url)
     feeder = _feeder(first)
     _connect(qtbot, first)
-    assert isinstance(_answer(qtbot, first, lambda: first.set_output(OutputSettings())), Ack)
-    assert isinstance(_answer(qtbot, first, first.start_output), Ack)
+    assert isinstance(_answer(qtbot, first,
+                              lambda: first.set_output(OutputSettings(), by=KEY)), Ack)
+    assert isinstance(_answer(qtbot, first, lambda: first.start_output(by=KEY)), Ack)
     feeder.stop()
     first.estop()
     assert first.stop(2000)  # what the console does on close: ESTOP, then stop at once

@@ -64,7 +64,7 @@ def test_store_failure_stops_the_session_and_says_so(qtbot, desk):
     store.writer._report("The database is read-only (sqlite:///records.db).")  # writer thread's
     qtbot.waitUntil(lambda: "Records cannot be saved" in window.banner.text(), timeout=3000)
     assert "read-only" in window.banner.text()
-    assert "treatment was stopped" in window.banner.text()
+    assert "output was stopped" in window.banner.text()
     qtbot.waitUntil(lambda: ctl.state in (SessionState.RAMPING_DOWN, SessionState.COMPLETE),
                     timeout=3000)
     # ramped down to the end (the window would otherwise ask before closing)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Signal
 
+from app.device.fake import FakeDevice
 from app.device.protocol import (
     Ack,
     DeviceState,
@@ -16,6 +16,8 @@ from app.device.protocol import (
     Status,
 )
 from app.device.samples import SampleBlock
+from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.engine.authority import Driver, OutputAuthority
 from app.service.procedure import (
     Collect,
     Pause,
@@ -26,35 +28,20 @@ from app.service.procedure import (
 )
 
 
-class FakeLink(QObject):
-    command_answered = Signal(int, object)
-    command_failed = Signal(int, str)
-    status_received = Signal(object)
-    samples_received = Signal(object)
-    disconnected = Signal(str)
+class FakeLink(FakeDevice):
+    """The shared fake, connected, naming what was sent the way these tests read it."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.is_connected = True
-        self.sent: list[str] = []
-        self._rid = 0
+        super().__init__(connected=True)
 
-    def _cmd(self, name: str) -> int:
-        self._rid += 1
-        self.sent.append(name)
-        return self._rid
+    @property
+    def sent(self) -> list[str]:
+        names = {"start_output": "start", "set_output": "set"}
+        return [f"sim {c[2].name}" if c[0] == "sim_control" else names.get(c[0], c[0])
+                for c in self.calls]
 
-    def start_output(self) -> int:
-        return self._cmd("start")
-
-    def estop(self) -> int:
-        return self._cmd("estop")
-
-    def reset(self) -> int:
-        return self._cmd("reset")
-
-    def sim_control(self, op, value=0.0) -> int:
-        return self._cmd(f"sim {op.name}")
+    def unplug(self, connected: bool) -> None:
+        self._connected = connected
 
 
 def _status(state=DeviceState.IDLE):
@@ -68,7 +55,15 @@ def _block(n=100):
 
 def _runner(qtbot):
     link = FakeLink()
+    authority = OutputAuthority(owner=Driver.BENCH)
+    authority.set_link(link)
+    # settings sent beforehand (a procedure's START needs them): then a clean record
+    authority.set_output(Driver.BENCH, OutputSettings(Waveform.SQUARE, 10.0, 100.0,
+                                                      Polarity.POSITIVE, 2.0, 0.0))
+    link.calls.clear()
+    link._rid = 0
     runner = ProcedureRunner(link)
+    runner.set_authority(authority)
     got: dict[str, object] = {}
     runner.finished.connect(lambda r: got.setdefault("result", r))
     runner.failed.connect(lambda r: got.setdefault("failed", r))
@@ -85,7 +80,7 @@ def test_steps_receive_answers_status_and_samples(qtbot):
         yield Pause(0.01)
         return ans.ok, st.state, len(data)
 
-    runner.run(proc())
+    runner.run(proc(), max_ua=100.0)
     assert runner.running
     link.command_answered.emit(99, Ack(99, 3))  # someone else's answer: ignored
     link.command_answered.emit(1, Ack(1, int(MsgType.START)))
@@ -104,7 +99,7 @@ def test_a_refusal_fails_with_the_devices_reason_and_makes_output_safe(qtbot):
     def proc():
         yield Send(lambda lk: lk.start_output(), "Starting the output")
 
-    runner.run(proc())
+    runner.run(proc(), max_ua=100.0)
     link.command_answered.emit(1, Nak(1, int(MsgType.START), NakReason.NO_CONTACT, "lift"))
     assert "Starting the output — the device refused (no contact: lift)" in got["failed"]
     assert "output switched off" in got["failed"]
@@ -121,7 +116,7 @@ def test_accepted_refusals_are_results_and_procedures_may_catch_errors(qtbot):
         except ProcedureError as exc:
             return ans.ok, str(exc)
 
-    runner.run(proc())
+    runner.run(proc(), max_ua=100.0)
     link.command_answered.emit(1, Nak(1, 3, NakReason.UNSUPPORTED))
     qtbot.waitUntil(lambda: "result" in got, timeout=1000)
     assert got["result"] == (False, "never — not seen within 0.05 s")
@@ -134,17 +129,17 @@ def test_timeouts_abort_and_link_loss(qtbot):
         yield WaitStatus(lambda s: False, 0.05, "the device in Idle")
 
     with qtbot.waitSignal(runner.failed, timeout=1000):
-        runner.run(waits())
+        runner.run(waits(), max_ua=100.0)
     assert got["failed"].startswith("the device in Idle — not seen within 0.05 s")
 
     link, runner, got = _runner(qtbot)
-    runner.run(waits())
+    runner.run(waits(), max_ua=100.0)
     runner.abort()
     assert got["failed"].startswith("aborted by the technician")
     assert "estop" in link.sent
 
     link, runner, got = _runner(qtbot)
-    runner.run(waits())
+    runner.run(waits(), max_ua=100.0)
     link.disconnected.emit("cable pulled")
     assert got["failed"] == "the device link was lost: cable pulled"
     assert link.sent == []  # nothing can be sent on a lost link
@@ -152,15 +147,15 @@ def test_timeouts_abort_and_link_loss(qtbot):
 
 def test_not_connected_and_one_at_a_time(qtbot):
     link, runner, got = _runner(qtbot)
-    link.is_connected = False
+    link.unplug(False)
 
     def proc():
         yield Pause(1.0)
 
-    runner.run(proc())
+    runner.run(proc(), max_ua=100.0)
     assert got["failed"] == "the device is not connected"
-    link.is_connected = True
-    runner.run(proc())
+    link.unplug(True)
+    runner.run(proc(), max_ua=100.0)
     with pytest.raises(RuntimeError, match="already running"):
-        runner.run(proc())
+        runner.run(proc(), max_ua=100.0)
     runner.abort()

@@ -10,11 +10,13 @@ from app.device.protocol import SampleFlag
 from app.device.signal_model import INTRINSIC_ERROR
 from app.device.sim_process import SimulatorProcess
 from app.device.waveform import OutputSettings, unit_wave
+from app.engine.authority import Driver, OutputAuthority
 from app.service.calibration import CalibrationResult, calibration_procedure
 from app.service.feeder import WatchdogFeeder
 from app.service.procedure import Collected, ProcedureRunner
 from app.service.selftest import (
     OUTPUT_CASES,
+    SELFTEST_MAX_UA,
     Figure,
     SelfTestReport,
     StepResult,
@@ -76,6 +78,9 @@ def device(qtbot):
     sim = SimulatorProcess(["--seed", "7"])
     port = sim.start()
     link = DeviceLink(port)
+    authority = OutputAuthority(owner=Driver.BENCH)  # the bench drives: as the console does
+    authority.set_link(link)
+    link.test_authority = authority
     feeder = WatchdogFeeder(link)
     try:
         with qtbot.waitSignal(link.connected, timeout=5000):
@@ -87,19 +92,20 @@ def device(qtbot):
         sim.stop()
 
 
-def _run(qtbot, link, procedure, timeout=20_000):
+def _run(qtbot, link, procedure, timeout=20_000, max_ua=SELFTEST_MAX_UA):
     runner = ProcedureRunner(link)
+    runner.set_authority(link.test_authority)
     failures: list[str] = []
     runner.failed.connect(failures.append)
     with qtbot.waitSignal(runner.finished, timeout=timeout) as done:
-        runner.run(procedure)
+        runner.run(procedure, max_ua=max_ua)
     assert not failures
     return done.args[0]
 
 
 def test_calibration_finds_and_corrects_the_simulators_error(qtbot, device):
     link, _ = device
-    result = _run(qtbot, link, calibration_procedure(link.info))
+    result = _run(qtbot, link, calibration_procedure(link.info), max_ua=500.0)
     assert isinstance(result, CalibrationResult)
     assert result.written
     e = INTRINSIC_ERROR

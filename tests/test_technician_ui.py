@@ -10,6 +10,7 @@ from app.device.link import DeviceLink
 from app.device.protocol import DeviceState
 from app.device.sim_process import SimulatorProcess
 from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.engine.authority import Driver, OutputAuthority
 from app.service.feeder import WatchdogFeeder
 from app.service.pin import FIRST_LOCKOUT_S, MemoryStore, PinGuard
 from app.service.selftest import Figure, SelfTestReport, StepResult, Verdict
@@ -28,8 +29,12 @@ def live(qtbot, settings):
     sim = SimulatorProcess(["--seed", "3"])
     port = sim.start()
     link = DeviceLink(port)
+    authority = OutputAuthority(owner=Driver.BENCH)
+    authority.set_link(link)
+    link.test_port = authority.port(Driver.BENCH)
     feeder = WatchdogFeeder(link)
     bench = TechnicianBench(link, settings, feeder.set_watchdog_feeding)
+    bench.set_authority(authority)
     qtbot.addWidget(bench)
     bench.resize(1200, 760)
     bench.show()
@@ -47,8 +52,9 @@ def test_bench_shows_live_device_link_load_and_frames(qtbot, live):
     bench, link = live
     assert bench.info_panel.value("serial") == "SIM-000001"
     assert bench.info_panel.value("compliance") == "20 V"
-    link.set_output(OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 0.0))
-    link.start_output()
+    port = link.test_port  # as the manual output panel asks: through the output authority
+    port.set_output(OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 0.0))
+    port.start_output()
     qtbot.waitUntil(lambda: bench.load_panel.value("state") == "Running", timeout=3000)
     events = [bench.events_panel.list.item(i).text()
               for i in range(bench.events_panel.list.count())]

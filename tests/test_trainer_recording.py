@@ -109,22 +109,30 @@ def test_escape_ends_the_session_emergency_stopped(qtbot, trainer):
     assert session_detail(store.engine, uid).recorded_samples > 0
 
 
-def test_refused_settings_start_no_session(qtbot, trainer):
+def test_settings_above_the_live_limit_are_clamped_and_said(qtbot, trainer):
+    """The studio's output is bounded by the output authority, not by its spin box: a
+    value above the clinic maximum is sent at the maximum, and the studio says so."""
+    from app.service.clinic_limits import ClinicSettings
+
     window, ws, store = trainer
-    ws.studio.amplitude.setMaximum(5000.0)
+    window.set_clinic_settings(ClinicSettings(max_current_ua=150.0))
+    assert ws.studio.amplitude.maximum() == 150.0  # the control follows the live limit
+    ws.studio.amplitude.setMaximum(5000.0)  # a control that lets more through: no matter
     ws.studio.set_controls(OutputSettings(Waveform.SQUARE, 20.0, 1500.0, Polarity.BIPHASIC,
                                           2.0, 0.1))
     messages = []
     ws.studio.message.connect(messages.append)
     ws.studio.start_output()
-    qtbot.waitUntil(lambda: any("refused" in m for m in messages), timeout=10000)
-    assert "Output not started" in messages[-1]
-    assert ws.session is None
-    assert window.device.state == DeviceState.IDLE
-    assert training_sessions(store) == []
+    qtbot.waitUntil(lambda: any("limited to 150 µA by the clinic maximum" in m
+                                for m in messages), timeout=10000)
+    qtbot.waitUntil(lambda: ws.session is not None, timeout=10000)
+    assert window.authority.commanded.amplitude_ua == 150.0
+    ws.studio.stop_output()
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=10000)
 
 
-def test_close_with_output_on_marks_the_session_interrupted(qtbot, trainer, monkeypatch):
+def test_close_with_output_on_stops_it_first_and_records_the_stop(qtbot, trainer,
+                                                                  monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     window, ws, store = trainer
@@ -133,11 +141,11 @@ def test_close_with_output_on_marks_the_session_interrupted(qtbot, trainer, monk
     monkeypatch.setattr(QMessageBox, "question",
                         lambda *a, **k: QMessageBox.StandardButton.Yes)
     engine = store.engine
-    window.close()  # stops the output, shuts the workspaces down, closes the store
+    window.close()  # ESTOP before the question, shuts the workspaces down, closes the store
     assert ws.session is None
     (summary,) = session_history(engine, store.info.training_client_id)
     assert summary.uid == uid
-    assert summary.outcome is Outcome.INTERRUPTED
+    assert summary.outcome is Outcome.EMERGENCY_STOPPED
     assert session_detail(engine, uid).recorded_samples > 0
 
 

@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
-from app.device.protocol import Ack, DeviceState, Fault, Nak, NakReason, SimOp, Status
+from app.device.fake import FakeDevice
+from app.device.protocol import DeviceState, Fault, NakReason, SimOp, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings, Polarity, Waveform, charge_per_phase_uc
+from app.engine.authority import Driver, OutputAuthority
 from app.scope.core.measure import measure_arrays
 from app.scope.core.synthetic import SyntheticSource
 from app.ui.style import STYLE_SHEET
@@ -30,41 +32,24 @@ from app.ui.trainer.studio import PRESENTATION_WINDOW_S
 FS = 10_000.0
 
 
-class FakeLink(QObject):
-    """Records what the studio asks of the device; answers like the link does."""
-
-    connected = Signal(object)
-    samples_received = Signal(object)
-    command_answered = Signal(int, object)
-    command_failed = Signal(int, str)
+class FakeLink(FakeDevice):
+    """The shared fake, connected and answering; ``sent`` lists calls without their ids."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple] = []
-        self.info = None
-        self.refuse: str | None = None   # name of a call to answer with NAK
+        super().__init__(auto_answer=True, connected=True)
 
-    def _call(self, name: str, *args) -> int:
-        self.calls.append((name, *args))
-        rid = len(self.calls)
-        if self.refuse == name:
-            answer = Nak(rid, 0, NakReason.OUT_OF_RANGE, "amplitude above 600 µA")
-        else:
-            answer = Ack(rid, 0)
-        QTimer.singleShot(0, lambda: self.command_answered.emit(rid, answer))
-        return rid
+    @property
+    def sent(self) -> list[tuple]:
+        return [(c[0], *c[2:]) for c in self.calls]
 
-    def set_output(self, settings):
-        return self._call("set_output", settings)
 
-    def start_output(self):
-        return self._call("start_output")
-
-    def stop_output(self):
-        return self._call("stop_output")
-
-    def sim_control(self, op, value=0.0):
-        return self._call("sim_control", op, value)
+def attach(studio: WaveformStudio, link) -> OutputAuthority:
+    """Give the studio ``link`` and its output authority's studio port, as the console does."""
+    authority = OutputAuthority(owner=Driver.STUDIO)
+    authority.set_link(link)
+    studio.set_link(link)
+    studio.set_port(authority.port(Driver.STUDIO))
+    return authority
 
 
 def shots_dir(tmp_path: Path) -> Path:
@@ -110,28 +95,28 @@ def studio(qtbot):
 
 def test_apply_start_stop_and_load_go_through_the_link(qtbot, studio):
     link = FakeLink()
-    studio.set_link(link)
+    attach(studio, link)
     s = OutputSettings(Waveform.SINE, 25.0, 150.0, Polarity.ALTERNATING, 3.0, 0.5)
     studio.set_controls(s)
     studio.start_button.click()
-    assert link.calls == [("set_output", s)]     # START waits for the settings' ACK
-    qtbot.waitUntil(lambda: len(link.calls) == 2, timeout=2000)
-    assert link.calls == [("set_output", s), ("start_output",)]
+    assert link.sent == [("set_output", s)]     # START waits for the settings' ACK
+    qtbot.waitUntil(lambda: len(link.sent) == 2, timeout=2000)
+    assert link.sent == [("set_output", s), ("start_output",)]
     assert studio.settings == s
     studio.stop_button.click()
-    assert link.calls[-1] == ("stop_output",)
+    assert link.sent[-1] == ("stop_output",)
     studio.set_load(10_000.0)
-    assert link.calls[-1] == ("sim_control", SimOp.LOAD_RESISTOR, 10_000.0)
+    assert link.sent[-1] == ("sim_control", SimOp.LOAD_RESISTOR, 10_000.0)
     assert "10 kΩ" in studio.title.text()
     studio.set_load(None)
-    assert link.calls[-1] == ("sim_control", SimOp.LOAD_SKIN, 0.0)
+    assert link.sent[-1] == ("sim_control", SimOp.LOAD_SKIN, 0.0)
     with pytest.raises(ValueError, match="not offered"):
         studio.set_load(2_000.0)
 
 
 def test_start_and_stop_can_go_through_the_console_instead(studio):
     link = FakeLink()
-    studio.set_link(link)
+    attach(studio, link)
     started, stopped = [], []
     studio.set_output_handlers(started.append, lambda: stopped.append(True))
     s = OutputSettings(Waveform.SQUARE, 5.0, 80.0, Polarity.BIPHASIC, 2.0, 1.0)
@@ -140,11 +125,11 @@ def test_start_and_stop_can_go_through_the_console_instead(studio):
     studio.stop_button.click()
     assert started == [s]
     assert stopped == [True]
-    assert link.calls == []          # nothing went around the console
+    assert link.sent == []          # nothing went around the console
     assert studio.settings == s      # and the ideal is what was asked for
     studio.set_output_handlers(None, None)
     studio.stop_button.click()
-    assert link.calls == [("stop_output",)]
+    assert link.sent == [("stop_output",)]
 
 
 def test_output_state_is_shown_from_the_device_status(studio):
@@ -163,26 +148,26 @@ def test_output_state_is_shown_from_the_device_status(studio):
 
 def test_refused_settings_are_shown_in_words_and_output_is_not_started(qtbot, studio):
     link = FakeLink()
-    link.refuse = "set_output"
-    studio.set_link(link)
+    link.refuse = {"set_output": (NakReason.OUT_OF_RANGE, "amplitude above 600 µA")}
+    attach(studio, link)
     with qtbot.waitSignal(studio.message, timeout=2000,
                           check_params_cb=lambda m: "refused" in m) as got:
         studio.start_output()
     assert got.args[0] == ("The device refused to apply the settings (out of range: "
                            "amplitude above 600 µA). Output not started.")
     assert studio.status.text() == got.args[0]
-    assert [c[0] for c in link.calls] == ["set_output"]
+    assert [c[0] for c in link.sent] == ["set_output"]
 
 
 def test_stop_cancels_a_start_still_waiting_for_its_settings(qtbot, studio):
     link = FakeLink()
-    studio.set_link(link)
+    attach(studio, link)
     studio.start_output()
     studio.stop_output()
     with qtbot.waitSignal(link.command_answered, timeout=2000):
         pass
     qtbot.waitUntil(lambda: not studio._pending.get(1), timeout=2000)
-    assert [c[0] for c in link.calls] == ["set_output", "stop_output"]
+    assert [c[0] for c in link.sent] == ["set_output", "stop_output"]
 
 
 def test_without_a_device_the_studio_says_so(studio):
@@ -404,7 +389,7 @@ def test_live_on_the_simulator_into_a_resistor_and_the_skin_model(qtbot, studio,
     port = sim.start()
     link = DeviceLink(port)
     try:
-        studio.set_link(link)
+        attach(studio, link)
         with qtbot.waitSignal(link.connected, timeout=5000):
             link.start()
         s = OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)

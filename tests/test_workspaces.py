@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from access import unlock_bench
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDockWidget
 
@@ -12,7 +13,7 @@ from app.ui.main_window import MainWindow
 def _window(qtbot, path) -> MainWindow:
     w = MainWindow(DeviceManager(), QSettings(str(path), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
-    w.workspaces["technician"].require_pin = False
+    unlock_bench()
     return w
 
 
@@ -68,7 +69,7 @@ def test_the_console_fits_a_laptop_screen_and_stop_stays_in_view(qtbot, tmp_path
     w = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
                    store)
     qtbot.addWidget(w)
-    w.workspaces["technician"].require_pin = False
+    unlock_bench()
     try:
         w.resize(1280, 800)
         w.show()

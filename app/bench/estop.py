@@ -31,6 +31,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
     from app.bench._qt import application, percentile, spin_until
     from app.device.protocol import DeviceState
     from app.device.waveform import OutputSettings, Polarity, Waveform
+    from app.engine.authority import Driver
     from app.ui.device_manager import DeviceManager
     from app.ui.main_window import MainWindow
 
@@ -43,7 +44,12 @@ def run(args: argparse.Namespace | None = None) -> dict:
     window = MainWindow(device, QSettings(f"{tmp.name}/s.ini", QSettings.Format.IniFormat))
     # A technician's test on the bench: the treatment desk lends the device (outside a
     # session it would emergency-stop output it did not start itself).
-    window.workspaces["technician"].require_pin = False
+    import os
+
+    from app.bench._console import BENCH_PIN
+    from app.ui.workspaces import PIN_ENV
+
+    os.environ.setdefault(PIN_ENV, BENCH_PIN)  # the PIN gate holds: set up, then checked
     window.switch_workspace("technician")
     window.show()
     state = {"offset": math.inf, "blocks": []}
@@ -61,16 +67,17 @@ def run(args: argparse.Namespace | None = None) -> dict:
         if not spin_until(lambda: device.info is not None, 15):
             return {"error": "no device", "passed": False}
         settings = OutputSettings(Waveform.SQUARE, 50.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
+        port = window.authority.port(Driver.BENCH)  # as the manual output panel asks
         latencies: list[float] = []
         e2e: list[float] = []
         failures = 0
         reasons: list[str] = []
         for _ in range(rounds):
             if device.state is not None and device.state != DeviceState.IDLE:
-                link.reset()
+                port.reset()
                 spin_until(lambda: device.state == DeviceState.IDLE, 3)
-            link.set_output(settings)
-            link.start_output()
+            port.set_output(settings)
+            port.start_output()
             state["blocks"] = []
             ok = spin_until(lambda: any(float(abs(b.current_ua).min()) > ON_UA
                                         for b in state["blocks"][-3:] if len(b) > 50), 3)

@@ -1,7 +1,11 @@
 """``python -m app run``: a headless treatment run against a device, recorded in the store.
 
 For burn-in, automation and demonstrations. The run goes through exactly the same
-engine (limits, session state machine, programs) and store writer as the console.
+engine as the console — the output authority (the clinic's limits, the client's own limit,
+and the client's eligibility: screening, consent and expiry, re-read while the run goes
+on), the session state machine, programs — and the same store writer. A client who may
+not be treated is refused before the device is touched; one who stops being eligible
+during the run, or records that cannot be written, stop the output, and the run exits 1.
 """
 
 from __future__ import annotations
@@ -38,16 +42,20 @@ def _fail(message: str) -> int:
 def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     if not (args.seconds > 0):
         return _fail(f"--seconds must be above 0 (got {args.seconds})")
-    from PySide6.QtCore import QCoreApplication, QTimer
+    from PySide6.QtCore import QCoreApplication, QObject, QSettings, QTimer, Signal, Slot
 
+    from app import paths
     from app.device.link import DeviceLink
     from app.device.sim_process import SimulatorProcess
+    from app.engine.authority import Driver, OutputAuthority
+    from app.engine.client_watch import ClientWatch
     from app.engine.controller import SessionController
     from app.engine.programs import ProgramError, load_library
     from app.engine.recorder import SessionRecorder
     from app.engine.session import SessionState
+    from app.service.clinic_limits import load_clinic_settings
     from app.store.database import StoreError, open_store
-    from app.store.services import get_client, screening_status
+    from app.store.eligibility import read_facts
     from app.store.writer import StoreWriter
 
     try:
@@ -63,20 +71,18 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         known = ", ".join(sorted(p.id for p in library.programs))
         return _fail(f"no program with ID '{args.program}'. Known: {known}")
 
-    if args.training:
-        client_id = store.training_client_id
-        limit_ua = None
-    else:
-        client_id = args.client
-        client = get_client(engine, client_id)
-        if client is None:
-            return _fail(f"no client with ID {client_id} in {store.url}")
-        evaluation = screening_status(engine, client_id)
-        if not evaluation.status.allows_output:
-            reasons = "; ".join(r.text for r in evaluation.reasons) or evaluation.status.value
-            return _fail(f"client {client_id} may not be treated now "
-                         f"(screening {evaluation.status.value}): {reasons}")
-        limit_ua = client.current_limit_ua
+    client_id = store.training_client_id if args.training else args.client
+    # The same facts the output authority decides from (screening, consent, expiry): a
+    # client who may not be treated is told so before the device is touched.
+    facts = read_facts(engine, client_id)
+    if facts.error:
+        return _fail(f"no client with ID {client_id} in {store.url}" if "no longer exists"
+                     in facts.error else f"client {client_id}: {facts.error}")
+    if not (facts.allowed or facts.is_training):
+        return _fail(f"client {client_id} may not be treated now "
+                     f"(screening {facts.status}): {facts.summary()}")
+    clinic, clinic_problems = load_clinic_settings(
+        QSettings(str(paths.settings_file()), QSettings.Format.IniFormat))
 
     qapp = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     sim = None
@@ -88,13 +94,35 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         except Exception as exc:  # noqa: BLE001 - reported to the user
             return _fail(f"could not start the device simulator: {exc}")
 
-    errors: list[str] = []
-    writer = StoreWriter(engine, on_error=errors.append)
+    errors: list[str] = [f"clinic settings: {p} (default used)" for p in clinic_problems]
+
+    class _Relay(QObject):
+        """Store failures, from the writer's thread to this one (a queued signal)."""
+
+        failed = Signal(str)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.failed.connect(self._failed)
+
+        @Slot(str)
+        def _failed(self, message: str) -> None:
+            errors.append(message)
+            authority.records_failed(message)  # no output goes on unrecorded
+
+    relay = _Relay()
+    writer = StoreWriter(engine, on_error=relay.failed.emit)
     recorder = SessionRecorder(writer, client_id, training=args.training,
                                operator_id=store.default_operator_id)
     recorder.set_program(program.id)
     link = DeviceLink(port)
-    controller = SessionController(link)
+    authority = OutputAuthority(clinic, owner=Driver.RUN)
+    authority.set_link(link)
+    watch = ClientWatch(engine, writer)
+    authority.set_watch(watch)
+    revoked: list[str] = []
+    authority.output_revoked.connect(lambda _driver, why: revoked.append(why))
+    controller = SessionController(authority, driver=Driver.RUN)
     summary: dict[str, Any] = {"program": program.id, "client_id": client_id,
                                "training": bool(args.training), "port": port}
     started = {"done": False, "stopping": False}
@@ -104,8 +132,7 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         summary["device"] = {"model": info.model, "serial": info.serial,
                              "firmware": info.firmware}
         if not started["done"]:
-            controller.choose_client(str(client_id), limit_ua=limit_ua, screening_passed=True,
-                                     training=bool(args.training))
+            controller.watch_client(client_id)  # eligibility arrives from the store watch
             controller.load_program(program)
 
     def on_step(view) -> None:
@@ -163,6 +190,7 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         recorder.close(recorder.outcome or _outcome_for(controller.state))
     controller.shutdown()
     link.stop(3000)
+    watch.close()
     if sim is not None:
         sim.stop()
     flushed = writer.flush(10.0)
@@ -174,6 +202,7 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         "samples_recorded": recorder.samples_recorded,
         "store": store.url,
         "errors": errors,
+        "output_stopped_by_authority": revoked,
     })
     if args.json:
         print(json.dumps(summary, indent=2), flush=True)
@@ -182,7 +211,9 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
               f"{recorder.samples_recorded} samples recorded in {store.url}", flush=True)
         for e in errors:
             print(f"  alarm: {e}", flush=True)
-    ok = recorder.sessions_recorded > 0 and flushed
+        for why in revoked:
+            print(f"  output stopped: {why}", flush=True)
+    ok = recorder.sessions_recorded > 0 and flushed and not revoked
     return 0 if ok else 1
 
 

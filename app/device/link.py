@@ -29,6 +29,7 @@ import numpy as np
 import serial
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from app.device.interface import RAISING_COMMANDS, check_authority, check_binding
 from app.device.protocol import (
     PROTOCOL_VERSION,
     Ack,
@@ -764,6 +765,7 @@ class DeviceLink(QObject):
         self._logging = False
         self._id_lock = threading.Lock()
         self._next_id = 1
+        self._authority: object | None = None
         self.heartbeats_suspended = False
 
     # -- properties ----------------------------------------------------------------------
@@ -836,10 +838,19 @@ class DeviceLink(QObject):
             self._next_id = rid % 0xFFFF + 1  # 1..65535; 0 is the handshake's
         return rid
 
-    def send(self, msg: Message) -> int:
+    def bind_authority(self, authority: object) -> None:
+        """Name the one object allowed to raise output (app.engine.authority)."""
+        self._authority = check_binding(self._authority, authority)
+
+    def send(self, msg: Message, *, by: object | None = None) -> int:
         """Queue a command; returns its request id. The answer arrives as
-        command_answered(id, Ack|Nak) or command_failed(id, reason)."""
+        command_answered(id, Ack|Nak) or command_failed(id, reason).
+
+        SET_OUTPUT, START and RESUME can raise output: only the bound output authority
+        may send them (``by``); anyone else gets :class:`OutputNotAuthorised`."""
         t = message_type(msg)
+        if t in RAISING_COMMANDS:
+            check_authority(self._authority, by, t.name)
         if t not in _HOST_COMMANDS and t not in (MsgType.SET_OUTPUT, MsgType.SET_CALIBRATION,
                                                  MsgType.SIM_CONTROL):
             raise ValueError(f"{t.name} is not a command the console sends "
@@ -853,17 +864,17 @@ class DeviceLink(QObject):
         worker.enqueue(msg)
         return rid
 
-    def set_output(self, settings: OutputSettings) -> int:
-        return self.send(SetOutput(0, settings))
+    def set_output(self, settings: OutputSettings, *, by: object | None = None) -> int:
+        return self.send(SetOutput(0, settings), by=by)
 
-    def start_output(self) -> int:
-        return self.send(Command(MsgType.START, 0))
+    def start_output(self, *, by: object | None = None) -> int:
+        return self.send(Command(MsgType.START, 0), by=by)
 
     def pause(self) -> int:
         return self.send(Command(MsgType.PAUSE, 0))
 
-    def resume(self) -> int:
-        return self.send(Command(MsgType.RESUME, 0))
+    def resume(self, *, by: object | None = None) -> int:
+        return self.send(Command(MsgType.RESUME, 0), by=by)
 
     def stop_output(self) -> int:
         """Ramped stop (STOP); see estop() for the immediate one."""

@@ -1,18 +1,15 @@
-"""The Qt adapter of the session machine: link signals in, device commands out.
+"""The Qt adapter of the session machine: authority signals in, requests out.
 
 QtCore only. :class:`SessionController` owns a :class:`SessionMachine`, feeds it the
-link's signals and a QTimer tick, sends the commands it returns through the link and
-re-emits what the UI and the store writer need as signals.
+device's signals (as re-emitted by the output authority), the client's facts and a QTimer
+tick, and carries out the commands it returns — every one of them through the
+:class:`~app.engine.authority.OutputAuthority`, which alone can raise output and decides
+from the live limits and the client's eligibility. A request the authority refuses comes
+back to the machine as a refused command; output the authority lowers or stops is recorded
+by the machine with its reason.
 
-The link is duck-typed: anything with the DeviceLink methods (``set_output``,
-``start_output``, ``pause``, ``resume``, ``stop_output``, ``estop``, ``reset``, and
-optionally ``feed_watchdog``) and, optionally, its signals (``connected``,
-``disconnected``, ``status_received``, ``event_received``, ``command_answered``,
-``command_failed``). Tests use a recorder object; the console uses
-app.device.link.DeviceLink.
-
-Emergency stop: :meth:`SessionController.estop` calls ``link.estop()`` first,
-synchronously, before the machine, the records or any signal run.
+Emergency stop: :meth:`SessionController.estop` calls the authority's ``estop()`` (the
+link's ESTOP) first, synchronously, before the machine, the records or any signal run.
 """
 
 from __future__ import annotations
@@ -20,11 +17,11 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.device.protocol import Nak
+from app.engine.authority import Driver, OutputAuthority, OutputRefused
 from app.engine.guided import GuidedView
 from app.engine.limits import ClinicSettings, DeviceLimits, LimitDecision
 from app.engine.programs import Program
@@ -32,6 +29,7 @@ from app.engine.session import (
     ACTIVE,
     ChooseClient,
     ClearClient,
+    ClientUpdated,
     CommandKind,
     CommandRefused,
     DeviceCommand,
@@ -44,6 +42,8 @@ from app.engine.session import (
     LinkLost,
     LoadProgram,
     Output,
+    OutputLowered,
+    OutputRevoked,
     Pause,
     PreviousStep,
     RepeatStep,
@@ -61,15 +61,7 @@ from app.engine.session import (
     Tick,
     UpdateClinic,
 )
-
-_LINK_METHOD = {
-    CommandKind.START: "start_output",
-    CommandKind.PAUSE: "pause",
-    CommandKind.RESUME: "resume",
-    CommandKind.STOP: "stop_output",
-    CommandKind.ESTOP: "estop",
-    CommandKind.RESET: "reset",
-}
+from app.store.vocabulary import ClientFacts
 
 
 class SessionController(QObject):
@@ -82,36 +74,47 @@ class SessionController(QObject):
     record_emitted = Signal(object)  # SessionRecord, for the store writer
     alarm = Signal(str)  # needs the operator's attention (shown prominently)
     notice = Signal(str)  # informative (a refused click, contact back, ...)
+    client_facts_changed = Signal(object)  # ClientFacts: the chosen client's record, as read
 
-    def __init__(self, link: Any, clinic: ClinicSettings | None = None, *, tick_ms: int = 100,
-                 clock: Callable[[], float] = time.monotonic,
+    def __init__(self, authority: OutputAuthority, *, driver: Driver = Driver.DESK,
+                 tick_ms: int = 100, clock: Callable[[], float] = time.monotonic,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._link = link
+        self.authority = authority
+        self.driver = driver
         self._clock = clock
-        self.machine = SessionMachine(clinic)
+        self.machine = SessionMachine(authority.clinic)
         self._pending: dict[int, CommandKind] = {}
         self._queue: deque[object] = deque()
         self._busy = False
         self._last_state = self.machine.state
         self._last_step: tuple | None = None
         self._last_decision: LimitDecision | None = None
-        for name, slot in (("connected", self._on_connected),
-                           ("disconnected", self._on_disconnected),
-                           ("status_received", self._on_status),
-                           ("event_received", self._on_event),
-                           ("command_answered", self._on_answered),
-                           ("command_failed", self._on_failed)):
-            signal = getattr(link, name, None)
-            if signal is not None:
-                signal.connect(slot)
+        self._names: dict[int, str] = {}  # test clients named by text (choose_client)
+        a = authority
+        a.connected.connect(self._on_connected)
+        a.disconnected.connect(self._on_disconnected)
+        a.status_received.connect(self._on_status)
+        a.event_received.connect(self._on_event)
+        a.command_answered.connect(self._on_answered)
+        a.command_failed.connect(self._on_failed)
+        a.facts_changed.connect(self._on_facts)
+        a.limits_changed.connect(self._on_limits)
+        a.owner_changed.connect(self._on_owner)
+        a.output_revoked.connect(self._on_revoked)
+        a.output_lowered.connect(self._on_lowered)
         self._timer = QTimer(self)
         self._timer.setInterval(int(tick_ms))
         self._timer.timeout.connect(self._on_tick)
         self._timer.start()
-        info = getattr(link, "info", None)
-        if getattr(link, "is_connected", False) and info is not None:
+        if a.owner is not driver:
+            self.handle(LendDevice(True, a.owner.label))
+        link = a.link
+        info = None if link is None else link.info
+        if link is not None and link.is_connected and info is not None:
             self._on_connected(info)
+        if a.client is not None:
+            self._on_facts(a.client)
 
     # ------------------------------------------------------------------ queries
 
@@ -129,25 +132,47 @@ class SessionController(QObject):
 
     def estop(self) -> None:
         """Emergency stop: ESTOP to the device first, synchronously; then the state."""
-        rid = self._link.estop()
+        rid = self.authority.estop()
         if isinstance(rid, int):
             self._pending[rid] = CommandKind.ESTOP
         self.handle(EmergencyStop(already_sent=True))
 
-    def choose_client(self, client_id: str, *, limit_ua: float | None = None,
+    def watch_client(self, client_id: int) -> bool:
+        """Treat ``client_id``: the authority reads its record (off the GUI thread) and the
+        machine gets it with its eligibility and limit when the reading arrives."""
+        if self.machine.state in ACTIVE:
+            self.machine_notice("finish or stop the session before changing the client")
+            return False
+        return self.authority.watch_client(client_id)
+
+    def choose_client(self, client_id: str | int, *, limit_ua: float | None = None,
                       screening_passed: bool = False, training: bool = False) -> None:
-        self.handle(ChooseClient(client_id, limit_ua, screening_passed, training))
+        """Hand the authority these facts about a client, as if just read from its record
+        (tests and tools without a store; the desk uses :meth:`watch_client`)."""
+        if self.machine.state in ACTIVE:
+            self.machine_notice("finish or stop the session before changing the client")
+            return
+        name = str(client_id)
+        if name.isdigit():
+            cid = int(name)
+        else:  # a test's named client: a negative id of its own
+            cid = next((k for k, v in self._names.items() if v == name), -1 - len(self._names))
+        self._names[cid] = name
+        self.authority.watch_client(cid)
+        self.authority.set_client_facts(ClientFacts(
+            cid, str(client_id), bool(screening_passed or training),
+            "cleared" if screening_passed or training else "not_screened",
+            () if screening_passed or training else ("screening not passed",),
+            limit_ua, bool(training), self.authority.now()))
+
+    def machine_notice(self, text: str) -> None:
+        self.notice.emit(text)
 
     def clear_client(self) -> None:
         self.handle(ClearClient())
 
     def set_client_limit(self, limit_ua: float | None) -> None:
         self.handle(SetClientLimit(limit_ua))
-
-    def lend_device(self, lent: bool, to: str = "") -> bool:
-        """Let another workspace drive the device outside a session (False: refused)."""
-        self.handle(LendDevice(lent, to))
-        return self.machine.device_lent == lent
 
     def load_program(self, program: Program) -> None:
         self.handle(LoadProgram(program))
@@ -156,7 +181,8 @@ class SessionController(QObject):
         self.handle(SelectZone(zone_id))
 
     def update_clinic(self, settings: ClinicSettings) -> None:
-        self.handle(UpdateClinic(settings))
+        """New clinic limits: the authority takes them (and tells every driver)."""
+        self.authority.set_clinic(settings)
 
     def set_electrode_area(self, area_cm2: float) -> None:
         self.handle(SetElectrodeArea(area_cm2))
@@ -247,10 +273,29 @@ class SessionController(QObject):
         return out
 
     def _send(self, cmd: DeviceCommand) -> None:
-        if cmd.kind is CommandKind.SET_OUTPUT:
-            rid = self._link.set_output(cmd.settings)
-        else:
-            rid = getattr(self._link, _LINK_METHOD[cmd.kind])()
+        a, kind = self.authority, cmd.kind
+        try:
+            if kind is CommandKind.SET_OUTPUT:
+                assert cmd.settings is not None
+                step = self.machine.step
+                rid: int | None = a.set_output(
+                    self.driver, cmd.settings, zones=self.machine.zones(),
+                    step_ua=None if step is None else step.amplitude_ua).request_id
+            elif kind is CommandKind.START:
+                rid = a.start(self.driver)
+            elif kind is CommandKind.RESUME:
+                rid = a.resume(self.driver)
+            elif kind is CommandKind.PAUSE:
+                rid = a.pause()
+            elif kind is CommandKind.STOP:
+                rid = a.stop()
+            elif kind is CommandKind.ESTOP:
+                rid = a.estop()
+            else:
+                rid = a.reset()
+        except OutputRefused as exc:
+            self._queue.append(CommandRefused(kind, str(exc)))
+            return
         if isinstance(rid, int):
             self._pending[rid] = cmd.kind
             if len(self._pending) > 1024:  # answers lost with a link: forget the oldest
@@ -276,9 +321,9 @@ class SessionController(QObject):
 
     @Slot()
     def _on_tick(self) -> None:
-        feed = getattr(self._link, "feed_watchdog", None)
-        if feed is not None:
-            feed()
+        link = self.authority.link
+        if link is not None:
+            link.feed_watchdog()
         self.handle(Tick(self._clock()))
         view = self.machine.guided_view()
         if view is not None:
@@ -287,6 +332,39 @@ class SessionController(QObject):
     @Slot(object)
     def _on_connected(self, info: object) -> None:
         self.handle(LinkConnected(DeviceLimits.from_info(info)))
+
+    @Slot(object)
+    def _on_facts(self, facts: ClientFacts) -> None:
+        m = self.machine
+        cid = self._names.get(facts.client_id, str(facts.client_id))
+        if m.client_id == cid:
+            self.handle(ClientUpdated(cid, facts.limit_ua, facts.allowed or facts.is_training,
+                                      facts.summary()))
+        elif m.state not in ACTIVE:
+            self.handle(ChooseClient(cid, facts.limit_ua, facts.allowed or facts.is_training,
+                                     facts.is_training))
+        self.client_facts_changed.emit(facts)
+
+    @Slot()
+    def _on_limits(self) -> None:
+        clinic = self.authority.clinic
+        if clinic is not self.machine.clinic:
+            self.handle(UpdateClinic(clinic))
+
+    @Slot(object)
+    def _on_owner(self, owner: Driver) -> None:
+        self.handle(LendDevice(owner is not self.driver, owner.label))
+
+    @Slot(object, str)
+    def _on_revoked(self, driver: Driver, reason: str) -> None:
+        if driver is self.driver:
+            self.handle(OutputRevoked(reason))
+
+    @Slot(object, str)
+    def _on_lowered(self, driver: Driver, reason: str) -> None:
+        settings = self.authority.commanded
+        if driver is self.driver and settings is not None:
+            self.handle(OutputLowered(reason, settings.amplitude_ua))
 
     @Slot(str)
     def _on_disconnected(self, reason: str) -> None:

@@ -133,6 +133,7 @@ class LimitStack:
     client: float | None = None
     step: float | None = None
     zone_reason: str = ""
+    step_label: str = ""  # what the step layer is, when not a program step ("procedure maximum")
 
     def ceilings(self) -> list[tuple[LimitLayer, float]]:
         out = []
@@ -168,6 +169,12 @@ class LimitDecision:
     layer: LimitLayer  # the layer whose ceiling is lowest (binds if requested exceeds it)
     ceiling_ua: float
     explanation: str
+    label: str = ""  # the binding layer in words, when not the layer's own label
+
+    @property
+    def layer_label(self) -> str:
+        """The binding layer in words, as the screen names it."""
+        return self.label or self.layer.label
 
     @property
     def clamped(self) -> bool:
@@ -183,7 +190,8 @@ def clamp_amplitude(requested_ua: float, stack: LimitStack) -> LimitDecision:
     layer, ceiling = stack.binding()
     req = float(requested_ua) if math.isfinite(requested_ua) else 0.0
     req = max(0.0, req)
-    detail = f"{layer.label} {ceiling:g} µA"
+    label = stack.step_label if layer is LimitLayer.STEP and stack.step_label else ""
+    detail = f"{label or layer.label} {ceiling:g} µA"
     if layer is LimitLayer.ZONE and stack.zone_reason:
         detail += f" ({stack.zone_reason})"
     if stack.device is None:
@@ -191,8 +199,9 @@ def clamp_amplitude(requested_ua: float, stack: LimitStack) -> LimitDecision:
                              "no device connected: no output allowed")
     if req > ceiling:
         return LimitDecision(req, ceiling, layer, ceiling,
-                             f"{req:g} µA requested, limited to {ceiling:g} µA by the {detail}")
-    return LimitDecision(req, req, layer, ceiling, f"{req:g} µA is within the {detail}")
+                             f"{req:g} µA requested, limited to {ceiling:g} µA by the {detail}",
+                             label)
+    return LimitDecision(req, req, layer, ceiling, f"{req:g} µA is within the {detail}", label)
 
 
 def build_stack(device: DeviceLimits | None, clinic: ClinicSettings, zones: Iterable[str],

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from app.device.protocol import DeviceState
 from app.device.samples import SampleBlock
 from app.engine.session import SessionRecord, SessionState
 from app.store.vocabulary import Outcome
@@ -30,10 +31,19 @@ from app.store.vocabulary import Outcome
 RECORDING_STATES = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING,
                               SessionState.PAUSED, SessionState.CONTACT_LOST,
                               SessionState.RAMPING_DOWN})
+# The one outcome mapping of every output path (desk, run, studio): how a session ends
+# for each machine state the desk reaches, and for each latched device state the studio
+# sees. A watchdog trip is a fault (the device stopped because the console went silent)
+# wherever it happens; only a lost link or a console that closed is "interrupted".
 END_OUTCOMES = {
     SessionState.ESTOPPED: Outcome.EMERGENCY_STOPPED,
     SessionState.LINK_LOST: Outcome.INTERRUPTED,
     SessionState.DEVICE_FAULT: Outcome.FAULT,
+}
+DEVICE_END_OUTCOMES = {
+    DeviceState.ESTOPPED: Outcome.EMERGENCY_STOPPED,
+    DeviceState.FAULT: Outcome.FAULT,
+    DeviceState.WATCHDOG: Outcome.FAULT,
 }
 PRE_SESSION_RECORDS = 50
 

@@ -128,6 +128,32 @@ class ClearClient:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientUpdated:
+    """The chosen client's record was read again (this room's write, another room's, or the
+    watch's regular reading): the limit and eligibility as stored now."""
+
+    client_id: str
+    limit_ua: float | None
+    screening_passed: bool
+    reason: str = ""  # why treatment is not allowed ('' when it is)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRevoked:
+    """The output authority stopped the output (the facts no longer allow it)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutputLowered:
+    """The output authority lowered the output to a live limit the machine did not know."""
+
+    reason: str
+    amplitude_ua: float
+
+
+@dataclass(frozen=True, slots=True)
 class SetClientLimit:
     limit_ua: float | None
 
@@ -523,6 +549,45 @@ class SessionMachine:
         self.training = False
         self._record("client", "client cleared")
         self._refresh_ready()
+
+    def _on_ClientUpdated(self, e: ClientUpdated) -> None:
+        if e.client_id != self.client_id:
+            return
+        if self._client_limit_problem(e.limit_ua) is None and e.limit_ua != self.client_limit_ua:
+            before = self.client_limit_ua
+            self.client_limit_ua = e.limit_ua
+            self._record("parameter", f"client limit changed in the record: {before} -> "
+                         f"{e.limit_ua} µA", limit_ua=e.limit_ua, previous_ua=before)
+            self._apply_limits()
+        if e.screening_passed == self.screening_passed:
+            return
+        self.screening_passed = e.screening_passed
+        if e.screening_passed:
+            self._record("client", "client cleared for treatment in the record",
+                         screening_passed=True)
+        else:
+            why = f"the client may no longer be treated: {e.reason or 'screening not passed'}"
+            self._record("client", why, screening_passed=False, reason=e.reason)
+            if self.state in ACTIVE:
+                self._alarm(f"{why[0].upper()}{why[1:]}. Output stopped.")
+                self._stop(why)
+            else:
+                self._notice(why)
+        self._refresh_ready()
+
+    def _on_OutputRevoked(self, e: OutputRevoked) -> None:
+        self._record("limit", f"output stopped by the output authority: {e.reason}",
+                     reason=e.reason)
+        if self.state in ACTIVE:
+            self._alarm(f"Output stopped: {e.reason}.")
+            self._output_off()
+            self._go(SessionState.RAMPING_DOWN, e.reason)
+
+    def _on_OutputLowered(self, e: OutputLowered) -> None:
+        self._record("limit", f"output lowered by the output authority: {e.reason}",
+                     reason=e.reason, amplitude_ua=e.amplitude_ua)
+        self.commanded_ua = min(self.commanded_ua, e.amplitude_ua)
+        self.target_ua = min(self.target_ua, e.amplitude_ua)
 
     def _client_limit_problem(self, limit_ua: float | None) -> str | None:
         if limit_ua is None:

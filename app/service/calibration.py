@@ -211,9 +211,9 @@ def _is(state: DeviceState):
 def use_reference_load(resistor_ohm: float, notes: list[str]) -> Procedure:
     """Select the reference resistor (the simulator switches its load; a real device answers
     UNSUPPORTED and the resistor must be connected by hand). Checks the device sees it."""
-    yield Send(lambda link: link.sim_control(SimOp.SET_CONTACT, 1.0),
+    yield Send(lambda port: port.sim_control(SimOp.SET_CONTACT, 1.0),
                "Closing the simulator's probe contact", accept=(NakReason.UNSUPPORTED,))
-    ans: Answer = yield Send(lambda link: link.sim_control(SimOp.LOAD_RESISTOR, resistor_ohm),
+    ans: Answer = yield Send(lambda port: port.sim_control(SimOp.LOAD_RESISTOR, resistor_ohm),
                              f"Selecting the {resistor_ohm:g} Ω reference load",
                              accept=(NakReason.UNSUPPORTED,))
     if not ans.ok:
@@ -231,21 +231,21 @@ def use_reference_load(resistor_ohm: float, notes: list[str]) -> Procedure:
 
 def ready_idle() -> Procedure:
     """Bring the device to Idle: stop, then RESET if it is latched."""
-    yield Send(lambda link: link.stop_output(), "Stopping the output")
+    yield Send(lambda port: port.stop_output(), "Stopping the output")
     status, _ = yield WaitStatus(lambda s: s.state in (DeviceState.IDLE,) or s.state.latched,
                                  3.0, "the device stopping (Idle)")
     if status.state.latched:
-        yield Send(lambda link: link.reset(), f"Resetting the device ({status.state.label})")
+        yield Send(lambda port: port.reset(), f"Resetting the device ({status.state.label})")
         yield WaitStatus(_is(DeviceState.IDLE), 2.0, "Idle after RESET")
 
 
 def run_steady(settings: OutputSettings, what: str, timeout_s: float = 3.0) -> Procedure:
     """Set the output and start it (or retune a running output); wait until it runs at the
     full set point."""
-    yield Send(lambda link: link.set_output(settings), f"{what}: setting the output")
+    yield Send(lambda port: port.set_output(settings), f"{what}: setting the output")
     status, _ = yield WaitStatus(lambda s: True, 1.0, "STATUS from the device")
     if status.state == DeviceState.IDLE:
-        yield Send(lambda link: link.start_output(), f"{what}: starting the output")
+        yield Send(lambda port: port.start_output(), f"{what}: starting the output")
     sp = settings.amplitude_ua
     yield WaitStatus(lambda s: s.state == DeviceState.RUNNING and abs(s.level_ua - sp) < 1e-3,
                      timeout_s, f"{what}: output running at {sp:g} µA")
@@ -274,7 +274,7 @@ def _calibrate(info: Info, resistor_ohm: float, setpoints: list[float]) -> Proce
     notes: list[str] = []
     yield from ready_idle()
     yield from use_reference_load(resistor_ohm, notes)
-    yield Send(lambda link: link.set_calibration(0.0, 1.0, 0.0, 1.0), CLEARING)
+    yield Send(lambda port: port.set_calibration(0.0, 1.0, 0.0, 1.0), CLEARING)
     try:
         return (yield from _measure_and_write(info, resistor_ohm, setpoints))
     except ProcedureError as exc:
@@ -296,7 +296,7 @@ def _measure_and_write(info: Info, resistor_ohm: float, setpoints: list[float]) 
         result = compute_calibration(points, resistor_ohm, info)
     except CalibrationError as exc:
         raise ProcedureError(str(exc)) from None
-    yield Send(lambda link: link.set_calibration(*result.set_calibration_args),
+    yield Send(lambda port: port.set_calibration(*result.set_calibration_args),
                "Writing the calibration to the device")
     # verify at the set point still running, once samples measured before the change
     # have passed through the link
@@ -305,7 +305,7 @@ def _measure_and_write(info: Info, resistor_ohm: float, setpoints: list[float]) 
     data = yield Collect(COLLECT_S)
     check = _verify_points(data, sp)
     yield from ready_idle()
-    yield Send(lambda link: link.sim_control(SimOp.LOAD_SKIN, 0.0), "Back to the skin load",
+    yield Send(lambda port: port.sim_control(SimOp.LOAD_SKIN, 0.0), "Back to the skin load",
                accept=(NakReason.UNSUPPORTED,))
     top = check[0]
     return dataclasses.replace(result, written=True,

@@ -1,5 +1,10 @@
 """A small sequencer that runs bench procedures (calibration, self-test) over a DeviceLink.
 
+Procedures command the device only through an :class:`~app.engine.authority.OutputPort`
+of the output authority (the bench's, with the procedure's declared maximum as its own
+limit layer): a procedure that needs more current than the live limits allow is refused
+before it starts, and every SET_OUTPUT it sends is clamped like any other.
+
 A procedure is a plain Python generator that yields *operations* (send a command and wait
 for its answer, wait for a STATUS, collect samples, wait) and receives each operation's
 result back. :class:`ProcedureRunner` drives it from the link's signals in the owner's
@@ -23,6 +28,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from app.device.protocol import Ack, Nak, NakReason, SimOp, Status
 from app.device.samples import SampleBlock
+from app.engine.authority import Driver, OutputAuthority, OutputPort, OutputRefused
 
 
 class ProcedureError(Exception):
@@ -34,7 +40,7 @@ class ProcedureError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Send a command (``issue(link)`` returns its request id) and wait for ACK or NAK.
+    """Send a command (``issue(port)`` returns its request id) and wait for ACK or NAK.
 
     Result: :class:`Answer`. A NAK fails the procedure unless its reason is in
     ``accept``; no answer fails it always.
@@ -121,6 +127,8 @@ class ProcedureRunner(QObject):
     def __init__(self, link: object | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._link = None
+        self._authority: OutputAuthority | None = None
+        self._port: OutputPort | None = None
         self._gen: Procedure | None = None
         self._op: Operation | None = None
         self._op_started = 0.0
@@ -155,11 +163,34 @@ class ProcedureRunner(QObject):
             for sig, slot in self._connections():
                 sig.connect(slot)
 
-    def run(self, procedure: Procedure) -> None:
+    def set_authority(self, authority: OutputAuthority | None) -> None:
+        """The output authority the procedures ask for output (the bench's driver)."""
+        self._authority = authority
+
+    def run(self, procedure: Procedure, *, max_ua: float, label: str = "") -> None:
+        """Run ``procedure``, which never asks for more than ``max_ua`` (its declared
+        maximum): refused at once if the live limits do not allow that much."""
         if self.running:
             raise RuntimeError("a procedure is already running")
+        problem = None
         if self._link is None or not getattr(self._link, "is_connected", False):
-            self.failed.emit("the device is not connected")
+            problem = "the device is not connected"
+        elif self._authority is None:
+            problem = "no output authority: the device cannot be commanded"
+        else:
+            label = label or "procedure maximum"
+            port = self._authority.port(Driver.BENCH, ceiling_ua=max_ua, label=label)
+            refused = self._authority.problem(Driver.BENCH)
+            ceiling = port.ceiling()
+            if refused is not None:
+                problem = refused
+            elif max_ua > ceiling.ceiling_ua + 1e-9:
+                problem = (f"it needs {max_ua:g} µA but the {ceiling.layer_label} allows "
+                           f"{ceiling.ceiling_ua:g} µA")
+            else:
+                self._port = port
+        if problem is not None:
+            self.failed.emit(problem)
             procedure.close()
             return
         self._gen = procedure
@@ -190,6 +221,7 @@ class ProcedureRunner(QObject):
             op = gen.throw(error) if error is not None else gen.send(value)
         except StopIteration as done:
             self._gen = None
+            self._port = None
             self.finished.emit(done.value)
             return
         except ProcedureError as exc:
@@ -206,7 +238,11 @@ class ProcedureRunner(QObject):
         self._op_started = time.monotonic()
         if isinstance(op, Send):
             self.progressed.emit(op.what)
-            self._rid = op.issue(self._link)
+            try:
+                self._rid = op.issue(self._port)
+            except OutputRefused as exc:
+                self._advance(error=ProcedureError(f"{op.what} — {exc}"))
+                return
             self._timer.start(3000)  # the link itself answers within 0.5 s
         elif isinstance(op, WaitStatus):
             self._timer.start(max(1, int(op.timeout_s * 1000)))
@@ -226,11 +262,11 @@ class ProcedureRunner(QObject):
         self._rid = None
         if gen is not None and close:
             gen.close()
-        link = self._link
-        if safe_stop and link is not None and getattr(link, "is_connected", False):
-            link.estop()  # output off at once, whatever the procedure was doing
-            link.reset()
-            link.sim_control(SimOp.LOAD_SKIN, 0.0)
+        port, self._port = self._port, None
+        if safe_stop and port is not None and port.is_connected:
+            port.estop()  # output off at once, whatever the procedure was doing
+            port.reset()
+            port.sim_control(SimOp.LOAD_SKIN, 0.0)
             reason += " — output switched off (ESTOP, then RESET)"
         self.failed.emit(reason)
 

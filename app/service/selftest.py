@@ -222,6 +222,8 @@ OUTPUT_CASES: tuple[OutputCase, ...] = (
                _s(Waveform.SQUARE, 10.0, 300.0, Polarity.POSITIVE), expect_compliance=True),
 )
 COLLECT_S = 0.3
+# The self-test's declared maximum: the output authority refuses to run it below this.
+SELFTEST_MAX_UA = max(case.settings.amplitude_ua for case in OUTPUT_CASES)
 
 
 def output_figures(case: OutputCase, data: Collected, compliance_v: float) -> list[Figure]:
@@ -289,7 +291,7 @@ def selftest_procedure(info: Info, report: SelfTestReport,
     base = _s(Waveform.SQUARE, 10.0, 100.0, Polarity.POSITIVE)
     # 3. emergency stop
     yield from run_steady(base, "ESTOP test")
-    ans: Answer = yield Send(lambda link: link.estop(), "ESTOP test: emergency stop")
+    ans: Answer = yield Send(lambda port: port.estop(), "ESTOP test: emergency stop")
     st, waited = yield WaitStatus(lambda s: s.state == DeviceState.ESTOPPED, 1.0,
                                   "ESTOP test: the device in Estopped")
     after = yield Collect(0.1)
@@ -331,7 +333,7 @@ def selftest_procedure(info: Info, report: SelfTestReport,
         report.steps.append(StepResult(name, Verdict.PASS if ok else Verdict.FAIL, tuple(figs),
                                        note))
         yield from ready_idle()
-    yield Send(lambda link: link.sim_control(SimOp.LOAD_SKIN, 0.0), "Back to the skin load",
+    yield Send(lambda port: port.sim_control(SimOp.LOAD_SKIN, 0.0), "Back to the skin load",
                accept=(NakReason.UNSUPPORTED,))
     report.finished_at = datetime.now(UTC)
     return report

@@ -8,6 +8,7 @@ its client records in the background (start-up time).
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 
 class Outcome(enum.StrEnum):
@@ -35,3 +36,26 @@ class ServiceKind(enum.StrEnum):
     def label(self) -> str:
         return {"calibration": "Calibration", "selftest": "Self-test",
                 "watchdog_test": "Watchdog test"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFacts:
+    """One reading of a client's record, as the output authority needs it."""
+
+    client_id: int
+    name: str
+    allowed: bool  # screening cleared and unexpired, consent current (or the training head)
+    status: str  # the screening status (cleared, blocked, expired, ...) or "unknown"
+    reasons: tuple[str, ...]  # operator-readable, one per problem or accepted override
+    limit_ua: float | None  # the client's own limit (None: none set)
+    is_training: bool
+    checked_at: float  # time.monotonic() of the reading
+    error: str = ""  # the record could not be read (then allowed is False)
+
+    def summary(self) -> str:
+        """Why treatment is not allowed, in one line ('' when it is)."""
+        if self.error:
+            return f"the client's record cannot be read: {self.error}"
+        if self.allowed:
+            return ""
+        return "; ".join(r.rstrip(".") for r in self.reasons) or f"screening {self.status}"

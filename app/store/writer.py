@@ -333,6 +333,7 @@ class StoreWriter:
         self._engine = engine
         self._on_error = on_error
         self._listeners: list[Callable[[str], None]] = []
+        self._commit_listeners: list[Callable[[list[Any]], None]] = []
         self._chunk_seconds = chunk_seconds
         self._retry_s = retry_s
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
@@ -481,6 +482,18 @@ class StoreWriter:
         """Also call ``callback(message)`` (from the writer thread) on each new problem;
         with Qt, pass a signal's ``emit``: a queued connection reaches the GUI thread."""
         self._listeners.append(callback)
+
+    def add_commit_listener(self, callback: Callable[[list[Any]], None]) -> None:
+        """Call ``callback(requests)`` (from the writer thread) after each commit, with the
+        requests it stored: views and watches learn of this room's writes at once."""
+        self._commit_listeners.append(callback)
+
+    def _committed(self, requests: list[Any]) -> None:
+        for callback in self._commit_listeners:
+            try:
+                callback(requests)
+            except Exception:  # noqa: BLE001 - a broken listener must not stop the writer
+                log.exception("store writer: commit listener failed")
 
     def _run(self) -> None:
         pending: list[_Pending] = []
@@ -631,6 +644,8 @@ class StoreWriter:
         for p, r in zip(pending, results, strict=True):
             if not p.future.done():
                 p.future.set_result(r)
+        if self._commit_listeners:
+            self._committed([p.request for p in pending])
         return []
 
 

@@ -65,8 +65,8 @@ def run_console(args: argparse.Namespace) -> int:
     records = RecordsOpener(args.database_url, announce=bool(args.screenshot))
     records.opened.connect(window.attach_store)
     records.failed.connect(window.store_unavailable)
-    if args.screenshot:  # non-interactive: nobody can type a PIN; the picture is all it gives
-        window.technician_pin = False  # (the bench is built only if it is shown)
+    if args.screenshot:  # non-interactive: the bench's PIN gate takes it from the environment
+        window.interactive = False
     if args.workspace and not window.switch_workspace(args.workspace):
         print(f"error: could not open the {args.workspace} workspace", file=sys.stderr)
         if simulator is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QLabel,
     QMainWindow,
@@ -23,6 +24,7 @@ from app.device.protocol import DeviceState, Event, EventCode, Info, Status
 from app.device.samples import SampleBlock
 from app.device.stats import LinkStats
 from app.device.waveform import OutputSettings
+from app.engine.authority import Driver, OutputAuthority
 from app.engine.session import ACTIVE
 from app.service.clinic_limits import ClinicSettings, load_clinic_settings
 from app.ui import style
@@ -34,8 +36,34 @@ STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss aft
 
 MIN_WINDOW_W, MIN_WINDOW_H = 800, 560   # smaller: the workspaces scroll, STOP never hides
 
+
+class EscapeStops(QObject):
+    """Esc is the emergency stop in every window and dialog the console shows.
+
+    An application-wide shortcut is not enough: Qt blocks shortcuts of other windows while
+    a modal dialog is open. This filter sees every key press first (installed on the
+    QApplication), calls ``stop`` once per press and lets the press go on (a dialog still
+    closes on it)."""
+
+    def __init__(self, stop, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._stop = stop
+        self._last: tuple[int, int] | None = None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) \
+                and event.key() == Qt.Key.Key_Escape and not event.isAutoRepeat():
+            # a press not taken by a widget is offered to its parents: one stop per press
+            key = (event.timestamp(), int(event.modifiers().value))
+            if key != self._last:
+                self._last = key
+                self._stop()
+        return False
+
+
 class MainWindow(QMainWindow):
-    """Hosts the instruments; every command to the device goes through ``self.device``."""
+    """Hosts the instruments. Output is raised only by ``self.authority`` (the engine's
+    output authority); the link and the simulator are ``self.device``'s."""
 
     live_data_seen = Signal()  # first samples shown after a (re)connect
     workspace_changed = Signal(str)
@@ -55,16 +83,20 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._link = None
         self._reference: OutputSettings | None = None  # the output settings last applied
-        self.technician_pin = True  # False only where nobody can type it (--screenshot)
+        self.interactive = True  # False where nobody can answer (--screenshot)
         self._samples_seen = 0
         self.demo_mode = False  # simulator only: start output once connected
-        self._return_device = False  # give the device back to the desk once output is off
         self._label_ticks = 0
+        self.client_watch = None  # app.engine.client_watch.ClientWatch, with the records
         self.setWindowTitle(APP_NAME)
+        self.clinic, clinic_problems = load_clinic_settings(settings)
+        # The one authority that can raise output: every workspace asks it.
+        self.authority = OutputAuthority(self.clinic, parent=self)
+        self.authority.output_commanded.connect(self._output_commanded)
+        self.authority.output_revoked.connect(self._output_revoked)
         self.store_failed.connect(self._on_store_failed)
         if store is not None:
             self._take_store(store)
-        self.clinic, clinic_problems = load_clinic_settings(settings)
         self.resize(1280, 800)
         self.setMinimumSize(MIN_WINDOW_W, MIN_WINDOW_H)   # the toolbar and STOP fit
 
@@ -95,10 +127,12 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
 
-        # Esc = emergency stop, from anywhere in the application; Space = pause/resume.
-        self.estop_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        self.estop_shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
-        self.estop_shortcut.activated.connect(self.emergency_stop)
+        # Esc = emergency stop, from anywhere in the application, dialogs included;
+        # Space = pause/resume.
+        self.escape_filter = EscapeStops(self.emergency_stop, self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self.escape_filter)
         self.pause_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
         self.pause_shortcut.activated.connect(lambda: self.current_workspace().toggle_pause())
 
@@ -145,10 +179,15 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ records
 
     def _take_store(self, store) -> None:
+        from app.engine.client_watch import ClientWatch
+
         self.store = store
         self.store_error = ""
         self.records_pending = False
         store.writer.add_error_listener(self.store_failed.emit)
+        # the chosen client's record, read off the GUI thread, reaches the authority
+        self.client_watch = ClientWatch(store.engine, store.writer, parent=self)
+        self.authority.set_watch(self.client_watch)
 
     def attach_store(self, store) -> None:
         """The client records opened in the background: every workspace gets them."""
@@ -172,14 +211,10 @@ class MainWindow(QMainWindow):
         self.records_opened.emit()
 
     def set_clinic_settings(self, clinic: ClinicSettings) -> None:
-        """The technician saved the clinic's limits: the desk and the studio apply them."""
+        """The technician saved the clinic's limits: the authority applies them to every
+        output path at once (and lowers output already above them)."""
         self.clinic = clinic
-        desk = self.workspaces.existing("practitioner")
-        if desk is not None:
-            desk.set_clinic_settings(clinic)
-        trainer = self.workspaces.existing("trainer")
-        if trainer is not None:
-            trainer.studio.set_amplitude_cap(clinic.max_current_ua, "clinic maximum")
+        self.authority.set_clinic(clinic)
 
     # ------------------------------------------------------------------ building
 
@@ -223,15 +258,12 @@ class MainWindow(QMainWindow):
 
     def _attach_link(self, link) -> None:
         self._link = link
+        self.authority.set_link(link)
         if link is None:
             self._show_disconnected("closed")
             return
         for ws in self.workspaces.built():
             ws.attach_link(link)
-        desk = self.workspaces.existing("practitioner")
-        current = self.current_workspace()
-        if getattr(desk, "controller", None) is not None and current is not desk:
-            desk.controller.lend_device(True, current.name)
         link.connected.connect(self._on_connected)
         link.disconnected.connect(self._on_disconnected)
         link.samples_received.connect(self._on_samples)
@@ -240,21 +272,22 @@ class MainWindow(QMainWindow):
 
     def emergency_stop(self) -> None:
         """ESTOP to the device first, then show it: never waits on anything."""
-        if self._link is not None:
-            self._link.estop()
+        self.authority.estop()
         for ws in self.workspaces.built():
             ws.emergency_stop_sent()
         self.show_alarm("EMERGENCY STOP — output off. Press Reset when it is safe to continue.")
         self.state_label.setText(style.pill("EMERGENCY STOP", style.ALARM))
 
-    def apply_settings(self, settings: OutputSettings) -> None:
-        """The technician's manual output settings: to the device, and every scope's
-        reference."""
-        if self._link is not None:
-            self._link.set_output(settings)
+    def _output_commanded(self, settings: OutputSettings) -> None:
+        """The bench's manual output settings (as the authority sent them) are every
+        scope's reference; the desk and the studio draw their own."""
+        if self.authority.owner is Driver.BENCH:
             self._reference = settings
             for ws in self.workspaces.built():
                 ws.reference_changed(settings)
+
+    def _output_revoked(self, driver: Driver, why: str) -> None:
+        self.show_alarm(f"Output stopped ({driver.label}): {why}.")
 
     def _on_connected(self, info: Info) -> None:
         self._samples_seen = 0
@@ -290,12 +323,6 @@ class MainWindow(QMainWindow):
             self.live_data_seen.emit()
 
     def _on_status(self, st: Status) -> None:
-        if self._return_device and not st.state.output_possible \
-                and st.state != DeviceState.PAUSED:
-            self._return_device = False
-            desk = self.workspaces.existing("practitioner")
-            if getattr(desk, "controller", None) is not None:
-                desk.controller.lend_device(False)
         colour = {DeviceState.RUNNING: style.OK, DeviceState.RAMP_UP: style.OK,
                   DeviceState.RAMP_DOWN: style.WARN, DeviceState.PAUSED: style.WARN,
                   DeviceState.CONTACT_LOST: style.ALARM}.get(
@@ -357,18 +384,11 @@ class MainWindow(QMainWindow):
             + f" · errors {s.error_count} · dropped {s.samples_dropped}")
 
     def _on_store_failed(self, message: str) -> None:
-        """The records cannot be written: say so, and stop any output being recorded
+        """The records cannot be written: say so, and the authority stops any output
         (ramped, as the operator's Stop). The writer keeps what it has and retries."""
-        stopped = ""
-        desk = self.workspaces.existing("practitioner")
-        ctl = getattr(desk, "controller", None)
-        if ctl is not None and ctl.state in ACTIVE:
-            ctl.stop()
-            stopped = " The treatment was stopped."
-        trainer = self.workspaces.existing("trainer")
-        if trainer is not None and getattr(trainer, "session", None) is not None:
-            trainer.studio.stop_output()
-            stopped = " The output was stopped."
+        held = self.authority.output_held
+        self.authority.records_failed(message)
+        stopped = " The output was stopped." if held else ""
         self.show_alarm(f"Records cannot be saved: {message}{stopped} Nothing already stored "
                         "is lost; the console keeps retrying.", kind="records")
 
@@ -402,7 +422,9 @@ class MainWindow(QMainWindow):
             return True
         desk = self.workspaces.existing("practitioner")
         ctl = getattr(desk, "controller", None)
-        if ws is not desk and ctl is not None and ctl.state in ACTIVE:
+        treating = (ctl is not None and ctl.state in ACTIVE) or (
+            self.authority.owner.treats_client and self.authority.output_held)
+        if ws is not desk and treating:
             self.show_alarm("A treatment session is under way: stop it before leaving the "
                             "treatment desk.", kind="info")
             self._check_current_action()
@@ -412,20 +434,9 @@ class MainWindow(QMainWindow):
             return False
         if current is not None:
             current.leave()
-        if ctl is not None:
-            if ws is desk:
-                # Output the bench or studio started is stopped; the desk takes the device
-                # back once it reports no output.
-                st = self.device.state
-                if self._link is not None and st is not None and (
-                        st.output_possible or st == DeviceState.PAUSED):
-                    self._link.stop_output()
-                    self._return_device = True
-                else:
-                    ctl.lend_device(False)
-            else:
-                self._return_device = False
-                ctl.lend_device(True, ws.name)
+        # The device goes with the workspace shown: output another workspace started is
+        # stopped first, and the device passes once it reports no output (the authority).
+        self.authority.transfer(ws.driver)
         self._show_page(ws)
         ws.enter()
         self._check_current_action()
@@ -465,17 +476,20 @@ class MainWindow(QMainWindow):
             self.switch_workspace("practitioner")
 
     def confirm_close(self) -> bool:
-        """Asked when the window closes with output on (the output is stopped first)."""
+        """Asked when the window closes with output on, after the output was stopped."""
         answer = QMessageBox.question(
-            self, APP_NAME, "Output is on. Stop the output and close the console?")
+            self, APP_NAME, "The output was on and has been stopped (emergency stop). "
+            "Close the console?")
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         st = self.device.state
-        if st is not None and (st.output_possible or st == DeviceState.PAUSED) \
-                and not self.confirm_close():
-            event.ignore()
-            return
+        if self.authority.output_held or (st is not None and (
+                st.output_possible or st == DeviceState.PAUSED)):
+            self.emergency_stop()  # output off before any question is asked
+            if not self.confirm_close():
+                event.ignore()
+                return
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/workspace", self.current_workspace().name)
@@ -485,6 +499,11 @@ class MainWindow(QMainWindow):
         for ws in self.workspaces.built():
             ws.shutdown()
         self._closed = True
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self.escape_filter)
+        if self.client_watch is not None:
+            self.client_watch.close()
         if self.store is not None:
             if not self.store.close(10.0):
                 QMessageBox.warning(self, APP_NAME, "Some records could not be written to "

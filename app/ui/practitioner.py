@@ -1,13 +1,17 @@
 """The practitioner's treatment desk: client, screening, program, face map, intensity, stop.
 
-Every output decision goes through the engine's :class:`SessionController` (layered
-limits, session state machine); every fact it records goes to the store through
-:class:`SessionRecorder` and the store's single writer. This module only arranges and
-connects the views.
+Every output decision goes through the engine's :class:`SessionController` (the session
+state machine) and, below it, the console's output authority (live limits and the
+client's eligibility, read from the store off the GUI thread); every fact it records goes
+to the store through :class:`SessionRecorder` and the store's single writer. The client
+shown is the authority's newest reading of the record, so a screening or limit saved
+here or in another room shows (and binds) at once. This module only arranges and connects
+the views.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING
@@ -27,13 +31,14 @@ from PySide6.QtWidgets import (
 
 from app.device.protocol import Info
 from app.device.samples import SampleBlock
+from app.engine.authority import Driver, OutputAuthority
 from app.engine.controller import SessionController
 from app.engine.programs import Program, ProgramError, load_library
 from app.engine.recorder import SessionRecorder
 from app.engine.session import ACTIVE, EmergencyStop, SessionState
 from app.engine.zones import zone_states_for_run
 from app.scope.widget import ScopeWidget
-from app.store.vocabulary import Outcome
+from app.store.vocabulary import ClientFacts, Outcome
 from app.ui import style
 from app.ui.face_map import FaceMapWidget
 from app.ui.guided_run import GuidedRunPanel
@@ -57,11 +62,16 @@ class PractitionerWorkspace(Workspace):
     title = "Practitioner"
     message = Signal(str, str)  # text, kind ("alarm" | "info") for the main window's banner
 
-    def __init__(self, store: RunningStore | None, store_error: str = "",
-                 parent: QWidget | None = None, *, records_pending: bool = False) -> None:
+    driver = Driver.DESK
+
+    def __init__(self, store: RunningStore | None, authority: OutputAuthority,
+                 store_error: str = "", parent: QWidget | None = None, *,
+                 records_pending: bool = False) -> None:
         """``records_pending``: the store opens in the background; :meth:`store_ready` or
         :meth:`store_unavailable` follows."""
         super().__init__(parent)
+        self.authority = authority
+        self._show_chosen = False  # show the treatment tab when the chosen client is read
         self.store: RunningStore | None = None
         self.records_store = None
         self.records = None
@@ -70,12 +80,12 @@ class PractitionerWorkspace(Workspace):
         self.controller: SessionController | None = None
         self.recorder: SessionRecorder | None = None
         self.client_id: int | None = None
-        self.clinic = None  # ClinicSettings from the technician's bench (None: defaults)
         self.programs: dict[str, Program] = {}
         self._zone_seconds: dict[str, float] = defaultdict(float)
 
         # centre: header (client, program, contact) above the face map
         self.client_label = QLabel("No client chosen")
+        self.client_label.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
         self.client_label.setStyleSheet("font-size:16px;font-weight:700")
         self.screening_label = QLabel()
         self.screening_label.setWordWrap(True)
@@ -188,7 +198,7 @@ class PractitionerWorkspace(Workspace):
         if self.controller is not None or link is None:
             return
         self._device_link = link
-        self.controller = SessionController(link, self.clinic, parent=self)
+        self.controller = SessionController(self.authority, driver=self.driver, parent=self)
         ctl = self.controller
         self.guided = GuidedRunPanel(ctl)
         self.limits = LimitsPanel(ctl)
@@ -214,6 +224,7 @@ class PractitionerWorkspace(Workspace):
         ctl.state_changed.connect(self._on_state)
         ctl.step_changed.connect(self._on_step)
         ctl.alarm.connect(lambda t: self.message.emit(t, "alarm"))
+        ctl.client_facts_changed.connect(self._client_read)
         link.connected.connect(self._on_connected)
         self._program_chosen()
         self._start_recording()
@@ -239,12 +250,6 @@ class PractitionerWorkspace(Workspace):
             self._demo_requested = False
             self.demo_start()
 
-    def set_clinic_settings(self, clinic) -> None:
-        """The clinic's limits (technician workspace): the engine applies them at once."""
-        self.clinic = clinic
-        if self.controller is not None:
-            self.controller.update_clinic(clinic)
-
     def _on_connected(self, info: Info) -> None:
         if self.recorder is not None:
             self.recorder.set_device(info.serial, info.firmware)
@@ -253,47 +258,55 @@ class PractitionerWorkspace(Workspace):
     # ------------------------------------------------------------------ client & program
 
     def choose_client(self, client_id: int) -> None:
-        """The practitioner picked a client: check the gate, then hand it to the engine."""
+        """The practitioner picked a client: the authority reads the record (off the GUI
+        thread) and keeps reading it; the desk shows each reading (:meth:`_client_read`)."""
         if self.store is None or self.controller is None:
             return
-        from app.store.services import get_client, treatment_gate
-
-        if self.controller.state in ACTIVE:
+        if self.controller.state in ACTIVE or not self.controller.watch_client(client_id):
             self.message.emit("Finish or stop the running session before changing client.",
                               "info")
             return
-        gate = treatment_gate(self.store.engine, client_id)
-        record = get_client(self.store.engine, client_id)
-        self.client_id = client_id
-        if self.recorder is not None and not self.recorder.recording:
-            self.recorder.client_id = client_id
-            self.recorder.training = gate.is_training
-        self.controller.choose_client(str(client_id), limit_ua=gate.current_limit_ua,
-                                      screening_passed=gate.allowed, training=gate.is_training)
-        self._show_client(record, gate)
-        if gate.allowed:  # else stay on the records: screening or consent comes first
-            self.tabs.setCurrentIndex(0)
+        if client_id != self.client_id:
+            self.client_id = client_id
+            self._show_chosen = True
+            self.client_label.setText("Checking the client's record…")
+            self.screening_label.setText("")
         if self.history_button.isChecked():
             self._toggle_history(True)
 
-    def _show_client(self, record, gate=None) -> None:
-        if record is None:
+    def _client_read(self, facts: ClientFacts) -> None:
+        """A reading of the chosen client's record: what the desk shows, and records."""
+        if facts.client_id != self.client_id:
+            return
+        if self.recorder is not None and not self.recorder.recording:
+            self.recorder.client_id = facts.client_id
+            self.recorder.training = facts.is_training
+        self._show_client(facts)
+        if self._show_chosen:
+            self._show_chosen = False
+            if facts.allowed:  # else stay on the records: screening or consent comes first
+                self.tabs.setCurrentIndex(0)
+
+    def _show_client(self, facts: ClientFacts | None) -> None:
+        if facts is None:
             self.client_label.setText("No client chosen")
             self.screening_label.setText("Choose a client on the “Clients & records” tab.")
             return
-        name = "Training head (demo)" if gate is not None and gate.is_training else record.name
+        name = "Training head (demo)" if facts.is_training else (
+            facts.name or f"Client {facts.client_id}")
         self.client_label.setText(name)
-        if gate is None:
-            return
-        if gate.allowed:
-            limit = (f" · own limit {gate.current_limit_ua:.0f} µA"
-                     if gate.current_limit_ua else "")
+        if facts.error:
+            self.screening_label.setText(style.pill("UNKNOWN", style.ALARM)
+                                         + f" {html.escape(facts.summary())} — output is "
+                                         "blocked")
+        elif facts.allowed:
+            limit = f" · own limit {facts.limit_ua:.0f} µA" if facts.limit_ua else ""
             self.screening_label.setText(style.pill("CLEARED", style.OK) + limit)
         else:
-            reasons = " ".join(getattr(r, "text", str(r)).strip() for r in gate.reasons[:3])
+            reasons = " ".join(r.strip() for r in facts.reasons[:3])
             self.screening_label.setText(
-                style.pill(str(gate.status).upper().replace("_", " "), style.ALARM)
-                + f" {reasons} — output is blocked")
+                style.pill(facts.status.upper().replace("_", " "), style.ALARM)
+                + f" {html.escape(reasons)} — output is blocked")
 
     def _load_programs(self) -> None:
         try:

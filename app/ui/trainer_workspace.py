@@ -6,8 +6,13 @@ training) begins when the device acknowledges START. While it is open every samp
 is recorded, each settings change is an event (and closes a step of the session), and the
 session ends ``completed`` once a Stop has brought the device back to idle,
 ``emergency_stopped`` on the console's ESTOP (or the device's), ``stopped`` when the
-output ended otherwise, ``fault`` on a device fault, and ``interrupted`` on link loss,
-watchdog or close.
+output ended otherwise (the output authority's stop included), ``fault`` on a device fault
+or watchdog trip (the desk's mapping, app.engine.recorder.DEVICE_END_OUTCOMES), and
+``interrupted`` on link loss or close.
+
+Every command goes through the output authority's studio port: the studio drives the
+training load, never a client's treatment, within the live limits (the spin box's maximum
+is the authority's ceiling, named).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox, QPushButto
 from app.device.protocol import DeviceState, Info, Nak, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
+from app.engine.authority import Driver, OutputAuthority, OutputRefused
+from app.engine.recorder import DEVICE_END_OUTCOMES
 from app.store.vocabulary import Outcome
 from app.teaching.schedule import schedule_from_events, settings_from_payload
 from app.ui.trainer.studio import WaveformStudio
@@ -32,13 +39,17 @@ class TrainerWorkspace(Workspace):
 
     name = "trainer"
     title = "Trainer"
+    driver = Driver.STUDIO
 
-    def __init__(self, store=None, parent: QWidget | None = None, *,
+    def __init__(self, store, authority: OutputAuthority, parent: QWidget | None = None, *,
                  records_pending: bool = False) -> None:
         super().__init__(parent)
         self.store = store
         self.records_pending = records_pending and store is None
+        self.authority = authority
+        self.port = authority.port(Driver.STUDIO)
         self.studio = WaveformStudio()
+        self.studio.set_port(self.port)
         self.setCentralWidget(self.studio)
         self.link = None
         self._link_slots: list = []
@@ -60,6 +71,31 @@ class TrainerWorkspace(Workspace):
         self.studio.presentation_changed.connect(self._presentation)
         self.add_dock("Recordings", self.replay_button, Qt.DockWidgetArea.BottomDockWidgetArea,
                       "replay")
+        authority.limits_changed.connect(self._show_limits)
+        authority.output_revoked.connect(self._output_revoked)
+        authority.output_lowered.connect(self._output_lowered)
+        self._show_limits()
+
+    def _show_limits(self) -> None:
+        """The amplitude control's maximum is the authority's ceiling for the studio."""
+        d = self.port.ceiling()
+        self.studio.set_amplitude_cap(d.ceiling_ua, d.layer_label)
+
+    def _output_revoked(self, driver: Driver, why: str) -> None:
+        if driver is not Driver.STUDIO:
+            return
+        self.studio.message.emit(f"Output stopped: {why}.")
+        if self.session is not None:
+            self.store.writer.add_event(self.session.uid, "limit", {
+                "message": f"output stopped by the output authority: {why}"})
+
+    def _output_lowered(self, driver: Driver, why: str) -> None:
+        if driver is not Driver.STUDIO:
+            return
+        self.studio.message.emit(f"Output lowered: {why}.")
+        if self.session is not None:
+            self.store.writer.add_event(self.session.uid, "limit", {
+                "message": f"output lowered by the output authority: {why}"})
 
     def store_ready(self, store) -> None:
         """The records opened: studio output is recorded, sessions can be replayed."""
@@ -124,12 +160,21 @@ class TrainerWorkspace(Workspace):
             self.studio.message.emit("No device: cannot start output. Connect the device "
                                      "(or the simulator) first.")
             return
+        try:
+            rid = self.port.set_output(settings)
+        except OutputRefused as exc:
+            self.studio.message.emit(f"Output not started: {exc}.")
+            return
+        sent = self.authority.commanded or settings
+        if sent.amplitude_ua < settings.amplitude_ua - 1e-9:
+            self.studio.message.emit(f"{settings.amplitude_ua:g} µA asked: limited to "
+                                     f"{sent.amplitude_ua:g} µA by the "
+                                     f"{self.port.ceiling().layer_label}.")
         if self.session is not None:  # already on: new settings for the running output
-            self.link.set_output(settings)
-            self._record_settings(settings, "studio")
+            self._record_settings(sent, "studio")
             return
         self._pending_start = None
-        self._pending_settings = (self.link.set_output(settings), settings)
+        self._pending_settings = (rid, sent)
 
     def _stop_requested(self) -> None:
         self._pending_settings = self._pending_start = None
@@ -137,7 +182,7 @@ class TrainerWorkspace(Workspace):
             self.studio.message.emit("No device: nothing to stop.")
             self._end_session(Outcome.INTERRUPTED, "no device link")
             return
-        self.link.stop_output()
+        self.port.stop_output()
         if self.session is not None:
             self.session.stopping = True
             self.store.writer.add_event(self.session.uid, "stop_requested",
@@ -150,7 +195,10 @@ class TrainerWorkspace(Workspace):
             if isinstance(answer, Nak):
                 self._refused("accept the settings", answer)
             elif self._connected():
-                self._pending_start = (self.link.start_output(), settings)
+                try:
+                    self._pending_start = (self.port.start_output(), settings)
+                except OutputRefused as exc:
+                    self.studio.message.emit(f"Output not started: {exc}.")
         elif self._pending_start is not None and rid == self._pending_start[0]:
             settings = self._pending_start[1]
             self._pending_start = None
@@ -219,9 +267,7 @@ class TrainerWorkspace(Workspace):
         if st.output_possible or st == DeviceState.PAUSED:
             ses.output_seen = True
             return
-        ending = {DeviceState.ESTOPPED: Outcome.EMERGENCY_STOPPED,
-                  DeviceState.FAULT: Outcome.FAULT,
-                  DeviceState.WATCHDOG: Outcome.INTERRUPTED}.get(st)
+        ending = DEVICE_END_OUTCOMES.get(st)
         if ending is not None:
             self._end_session(ending, f"device {st.label.lower()}")
         elif st == DeviceState.IDLE and (ses.stopping or ses.output_seen):

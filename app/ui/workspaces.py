@@ -15,12 +15,13 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 from app.device.protocol import Ack, DeviceState, Info, Nak, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
+from app.engine.authority import Driver, OutputAuthority, OutputRefused
 
 # name, title: the switcher's order (Ctrl+1..3). Each is built the first time it is shown.
 WORKSPACES = (("practitioner", "Practitioner"), ("trainer", "Trainer"),
               ("technician", "Technician"))
 _NAMES = frozenset(name for name, _ in WORKSPACES)
-CLINIC_DEFAULT_MAX_UA = 600.0  # the manual output panel's cap (the device's own is lower)
+PIN_ENV = "MICROCURRENT_TECHNICIAN_PIN"  # the PIN where nobody can type it (screenshots)
 
 
 class Workspace(QMainWindow):
@@ -28,6 +29,7 @@ class Workspace(QMainWindow):
 
     name = ""
     title = ""
+    driver = Driver.DESK  # who asks the output authority for output from this workspace
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,10 +107,10 @@ class TechnicianWorkspace(Workspace):
 
     name = "technician"
     title = "Technician"
+    driver = Driver.BENCH
 
-    def __init__(self, settings: QSettings, set_watchdog_feeding=None,
-                 parent: QWidget | None = None, store=None,
-                 apply_settings: Callable[[OutputSettings], None] | None = None,
+    def __init__(self, settings: QSettings, authority: OutputAuthority,
+                 set_watchdog_feeding=None, parent: QWidget | None = None, store=None,
                  device_status: Callable[[], Status | None] | None = None) -> None:
         from app.scope.widget import ScopeWidget
         from app.service.pin import PinGuard, QSettingsStore
@@ -118,13 +120,15 @@ class TechnicianWorkspace(Workspace):
 
         super().__init__(parent)
         self.pin_guard = PinGuard(QSettingsStore(settings))
-        self.require_pin = True
         self.link = None
         self._link_slots: list = []
-        self._apply_settings = apply_settings
+        self.authority = authority
+        self.port = authority.port(Driver.BENCH)
+        self._note = ""  # why the last settings were lowered (shown until the next apply)
         self._device_status = device_status or (lambda: None)
         self.scope = ScopeWidget()
         self.bench = TechnicianBench(None, settings, set_watchdog_feeding)
+        self.bench.set_authority(authority)
         self.bench.tabs.insertTab(0, self.scope, "Oscilloscope")
         self.bench.tabs.setCurrentIndex(0)
         self.setCentralWidget(self.bench)
@@ -137,15 +141,18 @@ class TechnicianWorkspace(Workspace):
         self.output = OutputPanel()
         self.output_dock = self.add_dock("Manual output", self.output,
                                          Qt.DockWidgetArea.RightDockWidgetArea, "output")
-        self.output.set_limits(None, CLINIC_DEFAULT_MAX_UA, "clinic maximum")
         self.output.set_device_state(DeviceState.IDLE, connected=False)
         o = self.output
         o.apply_requested.connect(self._apply)
-        o.start_requested.connect(lambda: self._send("start_output"))
-        o.pause_requested.connect(lambda: self._send("pause"))
-        o.resume_requested.connect(lambda: self._send("resume"))
-        o.stop_requested.connect(lambda: self._send("stop_output"))
-        o.reset_requested.connect(lambda: self._send("reset"))
+        o.start_requested.connect(lambda: self._send(self.port.start_output))
+        o.pause_requested.connect(lambda: self._send(self.port.pause))
+        o.resume_requested.connect(lambda: self._send(self.port.resume))
+        o.stop_requested.connect(lambda: self._send(self.port.stop_output))
+        o.reset_requested.connect(lambda: self._send(self.port.reset))
+        authority.limits_changed.connect(self._show_limits)
+        authority.output_lowered.connect(self._output_lowered)
+        authority.output_revoked.connect(self._output_lowered)
+        self._show_limits()
 
     def store_ready(self, store) -> None:
         from app.ui.technician.service_history import ServiceRecorder
@@ -164,11 +171,38 @@ class TechnicianWorkspace(Workspace):
         self.history.refresh()
 
     def may_enter(self, window: QWidget) -> bool:
-        if not self.require_pin:
-            return True
+        """The one access gate to the bench: the technician PIN, whatever the command line
+        said. Without a person to type it (``--screenshot``, benchmarks) the PIN comes from
+        the environment (:data:`PIN_ENV`) and is checked, and counted, like a typed one."""
+        import os
+
         from app.ui.technician.pin_dialog import PinDialog
 
+        pin = os.environ.get(PIN_ENV)
+        if pin is not None:
+            guard = self.pin_guard
+            if not guard.is_set:
+                try:
+                    guard.set_pin(pin)
+                except ValueError as exc:
+                    self._refused(window, f"{PIN_ENV}: {exc}")
+                    return False
+                return True
+            check = guard.verify(pin)
+            if not check.ok:
+                self._refused(window, f"{PIN_ENV}: {check.message}")
+            return check.ok
+        if not getattr(window, "interactive", True):
+            self._refused(window, f"the technician workspace needs the PIN; nobody can type "
+                          f"it here, so give it in the {PIN_ENV} environment variable")
+            return False
         return PinDialog.request_access(self.pin_guard, window)
+
+    @staticmethod
+    def _refused(window: QWidget, why: str) -> None:
+        show = getattr(window, "show_alarm", None)
+        if show is not None:
+            show(f"Technician workspace not opened: {why}.", kind="info")
 
     def attach_link(self, link) -> None:
         self.bench.set_link(link)
@@ -186,30 +220,53 @@ class TechnicianWorkspace(Workspace):
         for sig, slot in self._link_slots:
             sig.connect(slot)
         if link is not None and getattr(link, "is_connected", False):
-            info = getattr(link, "info", None)
-            self.output.set_limits(info if isinstance(info, Info) else None,
-                                   CLINIC_DEFAULT_MAX_UA, "clinic maximum")
+            self._show_limits()
             st = self._device_status()
             self.output.set_device_state(st.state if st is not None else DeviceState.IDLE,
                                          connected=True)
 
-    # the manual output panel ------------------------------------------------------------
-    def _apply(self, settings: OutputSettings) -> None:
-        if self._apply_settings is not None:
-            self._apply_settings(settings)
-        elif self.link is not None:
-            self.link.set_output(settings)
+    # the manual output panel: every command through the output authority ---------------
+    def _show_limits(self) -> None:
+        """The intensity bound is the authority's live ceiling for the bench, named."""
+        d = self.port.ceiling()
+        info = self.port.info
+        self.output.set_limits(info if isinstance(info, Info) else None, d.ceiling_ua,
+                               d.layer_label if self.port.is_connected else
+                               f"{d.layer_label} (no device connected)")
 
-    def _send(self, method: str) -> None:
-        if self.link is None or not self.link.is_connected:
+    def _apply(self, settings: OutputSettings) -> bool:
+        self._note = ""
+        try:
+            rid = self.port.set_output(settings)
+        except OutputRefused as exc:
+            self.output.show_message(f"Not applied: {exc}", error=True)
+            return False
+        sent = self.authority.commanded
+        if sent is not None and sent.amplitude_ua < settings.amplitude_ua - 1e-9:
+            d = self.port.ceiling()
+            self._note = (f"{settings.amplitude_ua:g} µA requested: limited to "
+                          f"{sent.amplitude_ua:g} µA by the {d.layer_label}.")
+            self.output.show_message(self._note, error=True)
+        return rid is not None
+
+    def _send(self, command: Callable[[], object]) -> None:
+        if not self.port.is_connected:
             self.output.show_message("Not connected to a device.", error=True)
             return
-        getattr(self.link, method)()
+        try:
+            command()
+        except OutputRefused as exc:
+            self.output.show_message(str(exc)[0].upper() + str(exc)[1:] + ".", error=True)
+
+    def _output_lowered(self, driver: Driver, why: str) -> None:
+        if driver is Driver.BENCH:
+            self.output.show_message(f"Output changed by the limits: {why}.", error=True)
 
     def _connected(self, info: Info) -> None:
-        self.output.set_limits(info, CLINIC_DEFAULT_MAX_UA, "clinic maximum")
+        self._show_limits()
         self.output.set_device_state(DeviceState.IDLE, connected=True)
-        self._apply(self.output.settings())  # the device and the panel agree from the start
+        if self.authority.owner is Driver.BENCH:  # the device and the panel agree at once
+            self._apply(self.output.settings())
 
     def _disconnected(self, _reason: str) -> None:
         self.output.set_device_state(DeviceState.IDLE, connected=False)
@@ -222,8 +279,8 @@ class TechnicianWorkspace(Workspace):
             detail = f": {answer.detail}" if answer.detail else ""
             self.output.show_message(f"Device refused the command ({answer.reason.text})"
                                      f"{detail}", error=True)
-        else:
-            self.output.show_message("")
+        else:  # accepted: a limit note stays until the next apply
+            self.output.show_message(self._note, error=bool(self._note))
 
     # workspace hooks ------------------------------------------------------------------
     def samples_received(self, block: SampleBlock) -> None:
@@ -293,23 +350,18 @@ def build_workspace(window, name: str) -> Workspace:
     if name == "practitioner":
         from app.ui.practitioner import PractitionerWorkspace
 
-        desk = PractitionerWorkspace(window.store, window.store_error, window,
+        return PractitionerWorkspace(window.store, window.authority, window.store_error, window,
                                      records_pending=window.records_pending)
-        desk.set_clinic_settings(window.clinic)
-        return desk
     if name == "trainer":
         from app.ui.trainer_workspace import TrainerWorkspace
 
-        trainer = TrainerWorkspace(window.store, window,
-                                   records_pending=window.records_pending)
-        trainer.studio.set_amplitude_cap(window.clinic.max_current_ua, "clinic maximum")
-        return trainer
+        return TrainerWorkspace(window.store, window.authority, window,
+                                records_pending=window.records_pending)
     if name == "technician":
-        technician = TechnicianWorkspace(window.settings, window.device.set_watchdog_feeding,
+        technician = TechnicianWorkspace(window.settings, window.authority,
+                                         window.device.set_watchdog_feeding,
                                          window, store=window.store,
-                                         apply_settings=window.apply_settings,
                                          device_status=lambda: window.device.status)
-        technician.require_pin = getattr(window, "technician_pin", True)
         technician.bench.clinic_settings_changed.connect(window.set_clinic_settings)
         return technician
     raise KeyError(name)

@@ -75,6 +75,10 @@ class TechnicianBench(QWidget):
 
     # -- public ---------------------------------------------------------------------------
 
+    def set_authority(self, authority) -> None:
+        """The output authority the bench's procedures ask for output."""
+        self.runner.set_authority(authority)
+
     def set_link(self, link: object | None) -> None:
         """Follow another link (or none); a running procedure is aborted."""
         # the old link may already be gone (deleted after a disconnect): nothing to undo then

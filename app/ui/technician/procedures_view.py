@@ -36,7 +36,13 @@ from app.service.calibration import (
     calibration_procedure,
 )
 from app.service.procedure import ProcedureRunner
-from app.service.selftest import SelfTestReport, StepResult, Verdict, selftest_procedure
+from app.service.selftest import (
+    SELFTEST_MAX_UA,
+    SelfTestReport,
+    StepResult,
+    Verdict,
+    selftest_procedure,
+)
 from app.ui import style
 
 
@@ -75,12 +81,12 @@ class _ProcedurePanel(QWidget):
         runner.finished.connect(self._on_finished)
         runner.failed.connect(self._on_failed)
 
-    def _start(self, procedure) -> None:
+    def _start(self, procedure, max_ua: float, label: str) -> None:
         self._mine = True
         self.run_button.setEnabled(False)
         self.abort_button.setEnabled(True)
         self._show("Starting…", "")
-        self.runner.run(procedure)
+        self.runner.run(procedure, max_ua=max_ua, label=label)
 
     def _show(self, text: str, colour: str) -> None:
         self.progress.setText(text)
@@ -184,16 +190,16 @@ class CalibrationPanel(_ProcedurePanel):
         except (ValueError, CalibrationError) as exc:
             self._show(str(exc), style.ALARM)
             return
-        self._start(procedure)
+        self._start(procedure, max(setpoints), "calibration's highest set point")
 
     def _on_progress(self, text: str) -> None:
         if self._mine and text == CLEARING:
             self._cleared = True
         super()._on_progress(text)
 
-    def _start(self, procedure) -> None:
+    def _start(self, procedure, max_ua: float, label: str) -> None:
         self._cleared = False
-        super()._start(procedure)
+        super()._start(procedure, max_ua, label)
 
     def stopped(self, reason: str) -> None:
         if self._cleared and LEFT_UNCALIBRATED not in reason:
@@ -266,7 +272,8 @@ class SelfTestPanel(_ProcedurePanel):
         self.report = SelfTestReport(info.as_dict())
         self.view.clear()
         self.pdf_button.setEnabled(False)
-        self._start(selftest_procedure(info, self.report, self._feeding))
+        self._start(selftest_procedure(info, self.report, self._feeding), SELFTEST_MAX_UA,
+                    "self-test's highest output")
 
     def finished(self, result: object) -> None:
         assert isinstance(result, SelfTestReport)

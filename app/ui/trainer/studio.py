@@ -1,7 +1,9 @@
 """The trainer's waveform studio: ideal vs delivered waveform, annotated, for a class.
 
 :class:`WaveformStudio` is self-contained: give it a DeviceLink with ``set_link(link)``
-(or anything with the same signals and methods) and it shows what the device delivers
+(or anything with the same signals) for what the device sends, and the output authority's
+port for the studio with ``set_port(port)`` for what it asks the device to do (output is
+raised only through the authority, within the live limits); it shows what the device delivers
 into the chosen load beside the ideal waveform, with period, amplitude, polarity flips,
 ramp and charge written on the plot. Up to three ideal waveforms can be overlaid for
 comparison; a recorded session can be replayed with a timeline. The emergency stop is
@@ -39,6 +41,7 @@ from PySide6.QtWidgets import (
 from app.device.protocol import DeviceState, Info, Nak, SimOp, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import BURST_CYCLE_S, OutputSettings, Polarity, Waveform
+from app.engine.authority import OutputRefused
 from app.scope.core.buffer import SampleRing
 from app.scope.core.envelope import envelopes
 from app.teaching.annotations import Annotations, annotate
@@ -82,6 +85,7 @@ class WaveformStudio(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.link = None
+        self.port = None  # app.engine.authority.OutputPort for the studio (None: no output)
         self.ring = SampleRing(RING_CAPACITY)
         self.overlays = Overlays()
         self.settings: OutputSettings | None = None   # what was last applied
@@ -295,6 +299,10 @@ class WaveformStudio(QWidget):
             if isinstance(info, Info):
                 self.device_connected(info)
 
+    def set_port(self, port) -> None:
+        """The output authority's port for the studio: every command goes through it."""
+        self.port = port
+
     def _link_connections(self):
         lk = self.link
         pairs = [(lk.samples_received, self.samples_received),
@@ -374,12 +382,17 @@ class WaveformStudio(QWidget):
         self._update_title()
 
     def _send(self, what: str, call, *args) -> int | None:
-        if self.link is None:
+        if self.link is None or self.port is None or call is None:
             self._say(f"No device: cannot {what}. Connect the device (or the simulator) "
                       "first.")
             return None
-        rid = call(*args)
-        self._pending[rid] = what
+        try:
+            rid = call(*args)
+        except OutputRefused as exc:
+            self._say(f"Cannot {what}: {exc}.")
+            return None
+        if rid is not None:
+            self._pending[rid] = what
         return rid
 
     def _command_answered(self, rid: int, answer) -> None:
@@ -391,8 +404,8 @@ class WaveformStudio(QWidget):
             detail = f": {answer.detail}" if answer.detail else ""
             self._say(f"The device refused to {what} ({answer.reason.text}{detail})."
                       + (" Output not started." if start else ""))
-        elif start and self.link is not None:
-            self._send("start output", self.link.start_output)
+        elif start and self.port is not None:
+            self._send("start output", self.port.start_output)
 
     def _command_failed(self, rid: int, reason: str) -> None:
         what = self._pending.pop(rid, None)
@@ -436,7 +449,8 @@ class WaveformStudio(QWidget):
         if self.link is None:
             self._say("Ideal waveform drawn. No device connected to send it to.")
         else:
-            self._last_apply_id = self._send("apply the settings", self.link.set_output, s)
+            self._last_apply_id = self._send("apply the settings",
+                                             self.port.set_output if self.port else None, s)
         return True
 
     def set_output_handlers(self, start: Callable[[OutputSettings], object] | None,
@@ -472,7 +486,7 @@ class WaveformStudio(QWidget):
         if self._stop_handler is not None:
             self._stop_handler()
             return
-        self._send("stop output", self.link.stop_output if self.link else None)
+        self._send("stop output", self.port.stop_output if self.port else None)
 
     def set_load(self, ohms: float | None) -> None:
         """Select the skin model (None) or a resistor of ``ohms`` from LOADS."""
@@ -491,10 +505,12 @@ class WaveformStudio(QWidget):
         if self.link is None:
             return
         if self.load_ohm is None:
-            self._send("select the skin model", self.link.sim_control, SimOp.LOAD_SKIN, 0.0)
+            self._send("select the skin model", self.port.sim_control if self.port else None,
+                       SimOp.LOAD_SKIN, 0.0)
         else:
             self._send(f"select the {self.load_ohm / 1000:g} kΩ resistor",
-                       self.link.sim_control, SimOp.LOAD_RESISTOR, self.load_ohm)
+                       self.port.sim_control if self.port else None, SimOp.LOAD_RESISTOR,
+                       self.load_ohm)
 
     # ------------------------------------------------------------------ overlays
     def add_overlay(self, settings: OutputSettings) -> bool:

@@ -1,0 +1,569 @@
+"""The output authority: the only code that can make the device deliver current.
+
+Every path that raises output — the desk's guided treatment, the headless ``run``
+command, the trainer's studio, the technician's manual output and bench procedures
+(calibration, self-test, watchdog test), ``--demo`` — *asks* :class:`OutputAuthority`.
+It alone holds the device link's raising commands (SET_OUTPUT, START, RESUME: the link
+refuses them from anyone else, app.device.interface), and it decides every time from the
+facts as they are *now*:
+
+* **who drives** (:class:`Driver`): one driver owns the device at a time; the device
+  passes to another only while its output is off (a studio or bench output is stopped
+  first; a treatment under way keeps it);
+* **the live limit stack** (app.engine.limits): the device's hard limit, the clinic
+  maximum, the zone limit, the client's own limit and the step (or a procedure's declared
+  maximum) — the lowest binds and the decision names it;
+* **eligibility**, for the drivers that treat a client (desk, ``run``): the client's
+  screening, consent and expiry as last read from the store (app.store.eligibility), no
+  older than ``max_facts_age_s``. Studio and bench drive a training or service load and
+  never a client's treatment.
+
+When a fact changes (a screening saved as blocked, consent withdrawn, a limit lowered —
+in this room or another, a records failure), :meth:`OutputAuthority._enforce` lowers the
+present output to the new ceiling at once, or stops it, and says why
+(``output_lowered`` / ``output_revoked``); the driver records it. Lowering output (PAUSE,
+STOP, ESTOP) and RESET stay open to every caller and act at once; ESTOP is written
+ahead of anything queued.
+
+QtCore only (signals and one timer); the decisions themselves are the pure functions of
+app.engine.limits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from app.device.interface import DeviceInterface
+from app.device.protocol import DeviceState, Info, SimOp, Status
+from app.device.waveform import OutputSettings
+from app.engine.limits import (
+    ClinicSettings,
+    DeviceLimits,
+    LimitDecision,
+    LimitStack,
+    build_stack,
+    clamp_amplitude,
+)
+from app.store.vocabulary import ClientFacts
+
+FACTS_MAX_AGE_S = 3.0  # a client's record read longer ago than this counts as unknown
+CHECK_INTERVAL_MS = 250  # how often held output is checked against the age of the facts
+
+
+class Driver(Enum):
+    """Who is asking for output. Only the desk and ``run`` treat a client."""
+
+    DESK = "desk"
+    RUN = "run"
+    STUDIO = "studio"
+    BENCH = "bench"
+
+    @property
+    def label(self) -> str:
+        return {"desk": "treatment desk", "run": "run command", "studio": "trainer's studio",
+                "bench": "technician's bench"}[self.value]
+
+    @property
+    def treats_client(self) -> bool:
+        return self in (Driver.DESK, Driver.RUN)
+
+
+class OutputRefused(Exception):
+    """The authority will not raise output now; the message says why, for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A SET_OUTPUT the authority sent: the settings as clamped, and the decision."""
+
+    request_id: int
+    settings: OutputSettings
+    decision: LimitDecision
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What the present output was asked for: its driver, zones and step ceiling."""
+
+    driver: Driver
+    zones: tuple[str, ...] = ()
+    step_ua: float | None = None
+    step_label: str = ""
+
+
+class OutputAuthority(QObject):
+    """See the module docstring. One per console (and one per ``run``)."""
+
+    # The link's signals, re-emitted: drivers follow the authority, not a particular link.
+    connected = Signal(object)  # Info
+    disconnected = Signal(str)
+    status_received = Signal(object)  # Status
+    event_received = Signal(object)  # Event
+    command_answered = Signal(int, object)  # request id, Ack | Nak
+    command_failed = Signal(int, str)
+
+    owner_changed = Signal(object)  # Driver: who drives the device now
+    facts_changed = Signal(object)  # ClientFacts: a new reading of the watched client
+    limits_changed = Signal()  # clinic, device or client facts changed: ask ceiling() again
+    output_commanded = Signal(object)  # OutputSettings as sent (after the limits)
+    output_lowered = Signal(object, str)  # Driver, why: present output lowered to a limit
+    output_revoked = Signal(object, str)  # Driver, why: present output stopped
+
+    def __init__(self, clinic: ClinicSettings | None = None, *, owner: Driver = Driver.DESK,
+                 clock: Callable[[], float] = time.monotonic,
+                 max_facts_age_s: float = FACTS_MAX_AGE_S,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._clinic = clinic or ClinicSettings()
+        self._clock = clock
+        self._max_age_s = float(max_facts_age_s)
+        self._link: DeviceInterface | None = None
+        self._link_slots: list = []
+        self._device: DeviceLimits | None = None
+        self._device_state: DeviceState | None = None
+        self._owner = owner
+        self._pending_owner: Driver | None = None
+        self._watch = None  # app.engine.client_watch.ClientWatch
+        self._watching: int | None = None
+        self._client: ClientFacts | None = None
+        self._commanded: OutputSettings | None = None
+        self._context: _Context | None = None
+        self._started = False  # START/RESUME sent, not since PAUSE/STOP/ESTOP/RESET/loss
+        self._seen_on = False  # the device has reported output since that START/RESUME
+        self._timer = QTimer(self)
+        self._timer.setInterval(CHECK_INTERVAL_MS)
+        self._timer.timeout.connect(self._check_age)
+
+    # ------------------------------------------------------------------ facts in
+
+    def now(self) -> float:
+        """The authority's clock (the age of a client's facts is measured on it)."""
+        return self._clock()
+
+    @property
+    def link(self) -> DeviceInterface | None:
+        return self._link
+
+    @property
+    def clinic(self) -> ClinicSettings:
+        return self._clinic
+
+    @property
+    def device_limits(self) -> DeviceLimits | None:
+        return self._device
+
+    @property
+    def owner(self) -> Driver:
+        return self._owner
+
+    @property
+    def client(self) -> ClientFacts | None:
+        """The newest reading of the watched client (None: none chosen or not read yet)."""
+        return self._client
+
+    @property
+    def commanded(self) -> OutputSettings | None:
+        return self._commanded
+
+    @property
+    def output_held(self) -> bool:
+        """Output is on, ramping, or paused within a run (it can come back by RESUME)."""
+        st = self._device_state
+        return self._started or (st is not None and (
+            st.output_possible or st in (DeviceState.PAUSED, DeviceState.CONTACT_LOST)))
+
+    def set_link(self, link: DeviceInterface | None) -> None:
+        """Hold ``link`` (it refuses raising commands from anyone else from now on)."""
+        for sig, slot in self._link_slots:
+            with contextlib.suppress(RuntimeError, TypeError):  # the old link is gone
+                sig.disconnect(slot)
+        self._link_slots = []
+        self._link = link
+        self._started = False
+        self._device = None
+        self._device_state = None
+        if link is None:
+            self.limits_changed.emit()
+            return
+        link.bind_authority(self)
+        self._link_slots = [
+            (link.connected, self._on_connected),
+            (link.disconnected, self._on_disconnected),
+            (link.status_received, self._on_status),
+            (link.event_received, self.event_received),
+            (link.command_answered, self.command_answered),
+            (link.command_failed, self.command_failed),
+        ]
+        for sig, slot in self._link_slots:
+            sig.connect(slot)
+        info = link.info
+        if link.is_connected and isinstance(info, Info):
+            self._device = DeviceLimits.from_info(info)
+        self.limits_changed.emit()
+
+    def set_clinic(self, clinic: ClinicSettings) -> None:
+        """The clinic's limits changed (this room or another): applied to output at once."""
+        problems = clinic.validate()
+        if problems:
+            raise ValueError("clinic settings: " + "; ".join(problems))
+        self._clinic = clinic
+        self.limits_changed.emit()
+        self._enforce()
+
+    def set_watch(self, watch) -> None:
+        """Read client facts from ``watch`` (an app.engine.client_watch.ClientWatch)."""
+        self._watch = watch
+        watch.facts_read.connect(self.set_client_facts)
+        if self._watching is not None:
+            watch.watch(self._watching)
+
+    def watch_client(self, client_id: int | None) -> bool:
+        """Treat ``client_id`` from now on (its facts arrive from the watch); False while a
+        client's treatment holds the output."""
+        if client_id == self._watching:
+            if self._watch is not None:
+                self._watch.poke()
+            return True
+        if self.output_held and self._owner.treats_client:
+            return False
+        self._watching = client_id
+        self._client = None
+        self.limits_changed.emit()
+        if self._watch is not None:
+            self._watch.watch(client_id)
+        return True
+
+    @Slot(object)
+    def set_client_facts(self, facts: ClientFacts) -> None:
+        """A reading of a client's record (from the watch; tests hand their own)."""
+        if self._watching is None or facts.client_id != self._watching:
+            if self._watch is not None:
+                return  # a reading for a client no longer watched
+            self._watching = facts.client_id
+        old = self._client
+        self._client = facts
+        self.facts_changed.emit(facts)
+        if old is None or (old.allowed, old.limit_ua, old.error) != (
+                facts.allowed, facts.limit_ua, facts.error):
+            self.limits_changed.emit()
+        self._enforce()
+
+    def records_failed(self, message: str) -> None:
+        """The records cannot be written: no output may go on unrecorded."""
+        if self.output_held:
+            self._revoke(f"records cannot be saved ({message})")
+
+    # ------------------------------------------------------------------ decisions
+
+    def stack(self, driver: Driver, zones: tuple[str, ...] = (), step_ua: float | None = None,
+              step_label: str = "") -> LimitStack:
+        """Every layer's ceiling for ``driver`` now. A client's treatment has all five
+        layers; the studio and the bench (a training or service load, no face zone) have
+        the device, the clinic and their own (step or procedure) ceiling."""
+        if driver.treats_client:
+            client = self._client
+            limit = None if client is None else client.limit_ua
+            stack = build_stack(self._device, self._clinic, zones, limit, step_ua)
+            return replace(stack, step_label=step_label)
+        return LimitStack(device=None if self._device is None else self._device.max_current_ua,
+                          clinic=self._clinic.max_current_ua, step=step_ua,
+                          step_label=step_label)
+
+    def decide(self, driver: Driver, requested_ua: float, zones: tuple[str, ...] = (),
+               step_ua: float | None = None, step_label: str = "") -> LimitDecision:
+        return clamp_amplitude(requested_ua, self.stack(driver, zones, step_ua, step_label))
+
+    def ceiling(self, driver: Driver, zones: tuple[str, ...] = (),
+                step_ua: float | None = None, step_label: str = "", *,
+                without_device: bool = False) -> LimitDecision:
+        """The highest amplitude ``driver`` may have now, and the layer that binds.
+        ``without_device``: the console's own layers alone, for controls shown while no
+        device is connected (nothing is allowed then; this says what will bind)."""
+        stack = self.stack(driver, zones, step_ua, step_label)
+        if without_device and stack.device is None:
+            stack = replace(stack, device=sys.float_info.max)  # no device layer yet
+        return clamp_amplitude(stack.binding()[1], stack)
+
+    def problem(self, driver: Driver) -> str | None:
+        """Why ``driver`` may not raise output now (None: it may)."""
+        if driver is not self._owner:
+            return f"the device is with the {self._owner.label}"
+        link = self._link
+        if link is None or not link.is_connected or self._device is None:
+            return "no device connected"
+        if driver.treats_client:
+            return self._client_problem()
+        return None
+
+    def _client_problem(self) -> str | None:
+        client = self._client
+        if self._watching is None:
+            return "no client chosen"
+        if client is None:
+            return "the client's record is being checked"
+        if client.error:
+            return client.summary()
+        age = self._clock() - client.checked_at
+        if age > self._max_age_s:
+            return (f"the client's record has not been confirmed for {age:.0f} s "
+                    "(the records cannot be reached)")
+        if not (client.allowed or client.is_training):
+            return f"the client may not be treated: {client.summary()}"
+        return None
+
+    # ------------------------------------------------------------------ raising (asked)
+
+    def set_output(self, driver: Driver, settings: OutputSettings, *,
+                   zones: tuple[str, ...] = (), step_ua: float | None = None,
+                   step_label: str = "") -> Grant:
+        """Send ``settings`` for ``driver``, the amplitude clamped to the live limits."""
+        problem = self.problem(driver)
+        if problem is None and self.output_held and driver.treats_client:
+            problem = self._client_problem()
+        if problem is not None:
+            raise OutputRefused(f"output settings not sent: {problem}")
+        context = _Context(driver, tuple(zones), step_ua, step_label)
+        return self._send_settings(settings, context)
+
+    def start(self, driver: Driver) -> int:
+        """START for ``driver`` (its settings sent first through :meth:`set_output`)."""
+        return self._raise(driver, "start")
+
+    def resume(self, driver: Driver) -> int:
+        return self._raise(driver, "resume")
+
+    def _raise(self, driver: Driver, what: str) -> int:
+        problem = self.problem(driver)
+        context = self._context
+        if problem is None and (self._commanded is None or context is None
+                                or context.driver is not driver):
+            problem = "no output settings have been sent"
+        if problem is not None:
+            raise OutputRefused(f"output not {'started' if what == 'start' else 'resumed'}: "
+                                f"{problem}")
+        assert self._commanded is not None
+        assert context is not None
+        assert self._link is not None
+        # the facts may have changed since the settings were sent: never start above them
+        decision = self._decision_for(self._commanded, context)
+        if self._commanded.amplitude_ua > decision.allowed_ua + 1e-9:
+            self._send_settings(self._commanded, context)
+        rid = (self._link.start_output(by=self) if what == "start"
+               else self._link.resume(by=self))
+        self._started, self._seen_on = True, False
+        self._timer.start()
+        return rid
+
+    def _decision_for(self, settings: OutputSettings, context: _Context) -> LimitDecision:
+        return self.decide(context.driver, settings.amplitude_ua, context.zones,
+                           context.step_ua, context.step_label)
+
+    def _send_settings(self, settings: OutputSettings, context: _Context) -> Grant:
+        assert self._link is not None
+        decision = self._decision_for(settings, context)
+        sent = replace(settings, amplitude_ua=decision.allowed_ua)
+        rid = self._link.set_output(sent, by=self)
+        self._commanded, self._context = sent, context
+        self.output_commanded.emit(sent)
+        return Grant(rid, sent, decision)
+
+    # ------------------------------------------------------------------ lowering (anyone)
+
+    def estop(self) -> int | None:
+        """Emergency stop: to the link first, synchronously, before any bookkeeping."""
+        link = self._link
+        rid = link.estop() if link is not None else None
+        self._off()
+        return rid
+
+    def stop(self) -> int | None:
+        link = self._link
+        rid = link.stop_output() if link is not None else None
+        self._off()
+        return rid
+
+    def pause(self) -> int | None:
+        link = self._link
+        rid = link.pause() if link is not None else None
+        self._off()
+        return rid
+
+    def reset(self) -> int | None:
+        link = self._link
+        rid = link.reset() if link is not None else None
+        self._off()
+        return rid
+
+    def sim_control(self, op: SimOp, value: float = 0.0) -> int | None:
+        """The simulator's test controls (load, faults): they never raise output."""
+        link = self._link
+        return link.sim_control(op, value) if link is not None else None
+
+    def _off(self) -> None:
+        self._started = False
+        self._timer.stop()
+
+    # ------------------------------------------------------------------ ownership
+
+    def transfer(self, to: Driver) -> bool:
+        """Give the device to ``to``. True: done. False: the present output is being
+        stopped first (the device passes once it reports no output), or — a client's
+        treatment under way — refused."""
+        if to is self._owner:
+            self._pending_owner = None
+            return True
+        if not self.output_held:
+            self._set_owner(to)
+            return True
+        if self._owner.treats_client:
+            return False
+        self._pending_owner = to
+        self.stop()
+        return False
+
+    def _set_owner(self, driver: Driver) -> None:
+        self._pending_owner = None
+        if driver is self._owner:
+            return
+        self._owner = driver
+        self._commanded = self._context = None
+        self.owner_changed.emit(driver)
+
+    # ------------------------------------------------------------------ enforcement
+
+    def _enforce(self) -> None:
+        """Bring output that is held under the present facts: lower it, or stop it."""
+        context, settings = self._context, self._commanded
+        if not self.output_held or context is None or settings is None:
+            return
+        if context.driver.treats_client:
+            problem = self._client_problem()
+            if problem is not None:
+                self._revoke(problem)
+                return
+        decision = self._decision_for(settings, context)
+        if settings.amplitude_ua > decision.allowed_ua + 1e-9:
+            self._send_settings(settings, context)
+            self.output_lowered.emit(context.driver, decision.explanation)
+
+    def _revoke(self, why: str) -> None:
+        driver = self._owner if self._context is None else self._context.driver
+        self.stop()
+        self.output_revoked.emit(driver, why)
+
+    @Slot()
+    def _check_age(self) -> None:
+        if not self.output_held:
+            self._timer.stop()
+            return
+        self._enforce()
+
+    # ------------------------------------------------------------------ link in
+
+    @Slot(object)
+    def _on_connected(self, info: Info) -> None:
+        self._device = DeviceLimits.from_info(info)
+        self._device_state = None
+        self.limits_changed.emit()
+        self.connected.emit(info)
+
+    @Slot(str)
+    def _on_disconnected(self, reason: str) -> None:
+        self._device = None
+        self._device_state = None
+        self._off()
+        if self._pending_owner is not None:
+            self._set_owner(self._pending_owner)
+        self.limits_changed.emit()
+        self.disconnected.emit(reason)
+
+    @Slot(object)
+    def _on_status(self, status: Status) -> None:
+        st = self._device_state = status.state
+        if st.output_possible or st is DeviceState.PAUSED:
+            self._seen_on = True
+        elif st.latched or (st is DeviceState.IDLE and self._seen_on):
+            self._started = False  # the device has ended the output we started
+        if self._pending_owner is not None and not self.output_held:
+            self._set_owner(self._pending_owner)
+        self.status_received.emit(status)
+        if self.output_held:
+            self._enforce()
+            if not self._timer.isActive():
+                self._timer.start()
+
+    # ------------------------------------------------------------------ ports
+
+    def port(self, driver: Driver, *, ceiling_ua: float | None = None,
+             label: str = "") -> OutputPort:
+        """What ``driver`` holds instead of the link (``ceiling_ua``: its own declared
+        maximum, e.g. a procedure's, named ``label`` on screen)."""
+        return OutputPort(self, driver, ceiling_ua=ceiling_ua, label=label)
+
+
+class OutputPort:
+    """A driver's handle on the device: the link's command names, through the authority.
+
+    Raising (``set_output``, ``start_output``, ``resume``) is asked of the authority for
+    this driver and raises :class:`OutputRefused` when refused; lowering and service
+    commands act at once. Procedures (calibration, self-test) issue their commands on a
+    port, so their declared maximum binds like every other layer.
+    """
+
+    def __init__(self, authority: OutputAuthority, driver: Driver, *,
+                 ceiling_ua: float | None = None, label: str = "") -> None:
+        self.authority = authority
+        self.driver = driver
+        self.ceiling_ua = ceiling_ua
+        self.label = label
+
+    @property
+    def is_connected(self) -> bool:
+        link = self.authority.link
+        return link is not None and link.is_connected
+
+    @property
+    def info(self) -> Info | None:
+        link = self.authority.link
+        return None if link is None else link.info
+
+    def ceiling(self) -> LimitDecision:
+        """The live ceiling for this port (with no device: what will bind once connected)."""
+        return self.authority.ceiling(self.driver, step_ua=self.ceiling_ua,
+                                      step_label=self.label, without_device=True)
+
+    def set_output(self, settings: OutputSettings) -> int:
+        return self.authority.set_output(self.driver, settings, step_ua=self.ceiling_ua,
+                                         step_label=self.label).request_id
+
+    def start_output(self) -> int:
+        return self.authority.start(self.driver)
+
+    def resume(self) -> int:
+        return self.authority.resume(self.driver)
+
+    def pause(self) -> int | None:
+        return self.authority.pause()
+
+    def stop_output(self) -> int | None:
+        return self.authority.stop()
+
+    def estop(self) -> int | None:
+        return self.authority.estop()
+
+    def reset(self) -> int | None:
+        return self.authority.reset()
+
+    def sim_control(self, op: SimOp, value: float = 0.0) -> int | None:
+        return self.authority.sim_control(op, value)
+
+    def set_calibration(self, *args: float) -> int | None:
+        link = self.authority.link
+        return None if link is None else link.set_calibration(*args)
