@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -56,6 +57,9 @@ def _no_thread_left_running(request):
     before = {t.ident for t in threading.enumerate()}
     _started_qthreads.clear()
     yield
+    # Collect the test's cyclic garbage here, in the GUI thread: a QObject with a running
+    # timer collected later by a worker thread's garbage collection would crash Qt.
+    gc.collect()
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
         leftover = _live_python_threads(before) + _running_qthreads()

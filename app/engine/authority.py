@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from app.device.interface import DeviceInterface
 from app.device.protocol import DeviceState, Info, SimOp, Status
@@ -54,7 +54,6 @@ from app.engine.limits import (
 from app.store.vocabulary import ClientFacts
 
 FACTS_MAX_AGE_S = 3.0  # a client's record read longer ago than this counts as unknown
-CHECK_INTERVAL_MS = 250  # how often held output is checked against the age of the facts
 
 
 class Driver(Enum):
@@ -137,9 +136,6 @@ class OutputAuthority(QObject):
         self._context: _Context | None = None
         self._started = False  # START/RESUME sent, not since PAUSE/STOP/ESTOP/RESET/loss
         self._seen_on = False  # the device has reported output since that START/RESUME
-        self._timer = QTimer(self)
-        self._timer.setInterval(CHECK_INTERVAL_MS)
-        self._timer.timeout.connect(self._check_age)
 
     # ------------------------------------------------------------------ facts in
 
@@ -358,7 +354,6 @@ class OutputAuthority(QObject):
         rid = (self._link.start_output(by=self) if what == "start"
                else self._link.resume(by=self))
         self._started, self._seen_on = True, False
-        self._timer.start()
         return rid
 
     def _decision_for(self, settings: OutputSettings, context: _Context) -> LimitDecision:
@@ -408,7 +403,6 @@ class OutputAuthority(QObject):
 
     def _off(self) -> None:
         self._started = False
-        self._timer.stop()
 
     # ------------------------------------------------------------------ ownership
 
@@ -458,11 +452,8 @@ class OutputAuthority(QObject):
         self.stop()
         self.output_revoked.emit(driver, why)
 
-    @Slot()
-    def _check_age(self) -> None:
-        if not self.output_held:
-            self._timer.stop()
-            return
+    def check(self) -> None:
+        """Check held output against the facts' age now (each STATUS does: ten a second)."""
         self._enforce()
 
     # ------------------------------------------------------------------ link in
@@ -494,10 +485,8 @@ class OutputAuthority(QObject):
         if self._pending_owner is not None and not self.output_held:
             self._set_owner(self._pending_owner)
         self.status_received.emit(status)
-        if self.output_held:
+        if self.output_held:  # the device reports ten times a second: facts too old stop it
             self._enforce()
-            if not self._timer.isActive():
-                self._timer.start()
 
     # ------------------------------------------------------------------ ports
 

@@ -1,0 +1,351 @@
+"""The output authority: the one place that raises output, from the live facts.
+
+Against the shared fake device (every command it was sent is in ``calls``): ownership,
+the limit stack of every driver, eligibility, facts that change while output runs, stale
+facts, records failures, and a hypothesis machine over random sequences of actions across
+drivers. The end-to-end cases (simulator, store, a second process) are in
+tests/test_output_authority_e2e.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_engine_support import make_program, step
+
+from app.device.fake import FAKE_INFO, FakeDevice
+from app.device.interface import OutputNotAuthorised
+from app.device.protocol import DeviceState
+from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.engine.authority import Driver, OutputAuthority, OutputRefused
+from app.engine.controller import SessionController
+from app.engine.limits import ClinicSettings
+from app.engine.session import SessionState
+from app.store.vocabulary import ClientFacts
+
+S = SessionState
+SQUARE = OutputSettings(Waveform.SQUARE, 10.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def facts(client_id=7, *, allowed=True, limit=None, training=False, at=100.0, error=""):
+    return ClientFacts(client_id, "Ann Example", allowed, "cleared" if allowed else "blocked",
+                       () if allowed else ("Pregnancy.",), limit, training, at, error)
+
+
+@pytest.fixture
+def rig(qtbot):
+    clock = Clock()
+    device = FakeDevice(connected=True)
+    authority = OutputAuthority(ClinicSettings(max_current_ua=150.0), clock=clock)
+    authority.set_link(device)
+    return authority, device, clock
+
+
+def test_only_the_authority_may_raise_output_on_the_link(rig):
+    authority, device, _ = rig
+    with pytest.raises(OutputNotAuthorised):
+        device.set_output(SQUARE)
+    with pytest.raises(OutputNotAuthorised):
+        device.start_output()
+    with pytest.raises(OutputNotAuthorised, match="already has an output authority"):
+        OutputAuthority().set_link(device)
+    device.stop_output()  # lowering stays open to everyone
+    device.estop()
+    assert device.names() == ["stop_output", "estop"]
+
+
+def test_every_driver_is_capped_by_the_same_live_limits_and_told_which_binds(rig):
+    authority, device, _ = rig
+    for driver in (Driver.BENCH, Driver.STUDIO):
+        assert authority.transfer(driver)
+        grant = authority.set_output(driver, SQUARE)
+        assert grant.settings.amplitude_ua == 150.0
+        assert grant.decision.layer_label == "clinic maximum"
+        assert "limited to 150 µA by the clinic maximum" in grant.decision.explanation
+    # a procedure's declared maximum is a layer of its own, named as such
+    grant = authority.set_output(Driver.STUDIO, SQUARE, step_ua=100.0,
+                                 step_label="calibration's highest set point")
+    assert grant.settings.amplitude_ua == 100.0
+    assert grant.decision.layer_label == "calibration's highest set point"
+    # the desk: zone (eye area) and the client's own limit too
+    assert authority.transfer(Driver.DESK)
+    authority.watch_client(7)
+    authority.set_client_facts(facts(limit=80.0))
+    grant = authority.set_output(Driver.DESK, SQUARE, zones=("masseter",), step_ua=300.0)
+    assert grant.settings.amplitude_ua == 80.0
+    assert grant.decision.layer_label == "client's own limit"
+    assert device.amplitudes() == [150.0, 150.0, 100.0, 80.0]
+
+
+def test_the_device_is_with_one_driver_at_a_time(rig):
+    authority, device, _ = rig
+    with pytest.raises(OutputRefused, match="the device is with the treatment desk"):
+        authority.set_output(Driver.BENCH, SQUARE)
+    assert authority.transfer(Driver.STUDIO)
+    authority.set_output(Driver.STUDIO, SQUARE)
+    authority.start(Driver.STUDIO)
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0)
+    # the studio's output is stopped before the device passes to the desk
+    assert not authority.transfer(Driver.DESK)
+    assert device.names()[-1] == "stop_output"
+    assert authority.owner is Driver.STUDIO
+    device.emit_status(DeviceState.RAMP_DOWN)
+    assert authority.owner is Driver.STUDIO
+    device.emit_status(DeviceState.IDLE)
+    assert authority.owner is Driver.DESK
+    with pytest.raises(OutputRefused, match="no client chosen"):
+        authority.start(Driver.DESK)
+
+
+def test_a_treatment_under_way_keeps_the_device(rig):
+    authority, device, _ = rig
+    authority.watch_client(7)
+    authority.set_client_facts(facts())
+    authority.set_output(Driver.DESK, SQUARE)
+    authority.start(Driver.DESK)
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0)
+    assert not authority.transfer(Driver.BENCH)
+    assert authority.owner is Driver.DESK
+    assert "stop_output" not in device.names()
+    assert not authority.watch_client(8)  # nor changes client
+
+
+@pytest.mark.parametrize("case", ["no client", "blocked", "error", "stale"])
+def test_no_output_starts_for_a_client_who_is_not_eligible_now(rig, case):
+    authority, device, clock = rig
+    if case != "no client":
+        authority.watch_client(7)
+        authority.set_client_facts({"blocked": facts(allowed=False),
+                                    "error": facts(allowed=False, error="database is locked"),
+                                    "stale": facts()}[case])
+    if case == "stale":
+        clock.now += 10.0
+    with pytest.raises(OutputRefused) as refused:
+        authority.set_output(Driver.DESK, SQUARE)  # not even settings are sent
+    with pytest.raises(OutputRefused):
+        authority.start(Driver.DESK)
+    assert {"no client": "no client chosen", "blocked": "may not be treated: Pregnancy",
+            "error": "cannot be read: database is locked",
+            "stale": "not been confirmed for 10 s"}[case] in str(refused.value)
+    assert device.names() == []
+
+
+def test_a_training_client_is_always_allowed(rig):
+    authority, device, _ = rig
+    authority.watch_client(1)
+    authority.set_client_facts(facts(1, allowed=False, training=True))
+    authority.set_output(Driver.DESK, SQUARE)
+    authority.start(Driver.DESK)
+    assert device.names()[-1] == "start_output"
+
+
+def _running(authority, device, driver=Driver.DESK):
+    authority.set_output(driver, SQUARE, zones=("masseter",), step_ua=300.0)
+    authority.start(driver)
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0)
+
+
+def test_changed_facts_lower_or_stop_output_at_once_and_say_why(qtbot, rig):
+    authority, device, clock = rig
+    authority.watch_client(7)
+    authority.set_client_facts(facts())
+    _running(authority, device)
+    lowered, revoked = [], []
+    authority.output_lowered.connect(lambda d, why: lowered.append((d, why)))
+    authority.output_revoked.connect(lambda d, why: revoked.append((d, why)))
+    # another room saved the client's own limit: 80 µA
+    authority.set_client_facts(facts(limit=80.0))
+    assert device.amplitudes()[-1] == 80.0
+    assert lowered == [(Driver.DESK, "150 µA requested, limited to 80 µA by the client's "
+                        "own limit 80 µA")]
+    # the clinic maximum lowered under it
+    authority.set_clinic(ClinicSettings(max_current_ua=60.0))
+    assert device.amplitudes()[-1] == 60.0
+    # the screening saved as blocked: output stops, with the reason
+    authority.set_client_facts(facts(allowed=False))
+    assert device.names()[-1] == "stop_output"
+    assert revoked == [(Driver.DESK, "the client may not be treated: Pregnancy")]
+
+
+def test_facts_that_stop_arriving_stop_the_output(qtbot, rig):
+    authority, device, clock = rig
+    authority.watch_client(7)
+    authority.set_client_facts(facts())
+    _running(authority, device)
+    with qtbot.waitSignal(authority.output_revoked, timeout=2000) as got:
+        clock.now += 5.0  # the records cannot be reached: no reading for 5 s
+        device.emit_status(DeviceState.RUNNING, level_ua=150.0)  # the next STATUS checks
+    assert "has not been confirmed for 5 s" in got.args[1]
+    assert device.names()[-1] == "stop_output"
+
+
+def test_records_that_cannot_be_saved_stop_any_output(rig):
+    authority, device, _ = rig
+    assert authority.transfer(Driver.STUDIO)
+    _running(authority, device, Driver.STUDIO)
+    authority.records_failed("the disk is full")
+    assert device.names()[-1] == "stop_output"
+
+
+# --------------------------------------------------------------------------- the desk
+
+
+@pytest.fixture
+def desk(qtbot):
+    device = FakeDevice(connected=True)
+    authority = OutputAuthority()
+    authority.set_link(device)
+    ctl = SessionController(authority, tick_ms=20)
+    authority.watch_client(7)
+    authority.set_client_facts(facts(at=authority.now()))
+    ctl.load_program(make_program([step("Jaw", ("masseter",), amplitude=200.0,
+                                        duration=60.0, ramp_s=0.0)]))
+    device.emit_status(DeviceState.IDLE, contact=True)
+    assert ctl.state is S.READY
+    yield ctl, authority, device
+    ctl.shutdown()
+
+
+def test_a_screening_saved_as_blocked_mid_treatment_stops_it_and_is_recorded(qtbot, desk):
+    ctl, authority, device = desk
+    records, alarms = [], []
+    ctl.record_emitted.connect(lambda r: records.append(r.message))
+    ctl.alarm.connect(alarms.append)
+    ctl.start()
+    device.emit_status(DeviceState.RUNNING, contact=True, level_ua=200.0)
+    assert ctl.state is S.RUNNING
+    authority.set_client_facts(facts(allowed=False, at=authority.now()))
+    assert ctl.state is S.RAMPING_DOWN
+    assert device.names()[-1] == "stop_output"
+    assert any("may no longer be treated: Pregnancy" in r for r in records)
+    assert any("Output stopped" in a for a in alarms)
+    device.emit_status(DeviceState.IDLE, contact=True)
+    assert ctl.state is S.COMPLETE
+    ctl.reset()  # a new session: not ready, the client is blocked
+    assert ctl.state is S.IDLE
+    assert "screening has not been passed" in "; ".join(ctl.machine.missing())
+
+
+def test_a_client_limit_saved_in_the_record_binds_the_desk(qtbot, desk):
+    ctl, authority, device = desk
+    ctl.start()
+    assert device.amplitudes() == [200.0]
+    authority.set_client_facts(facts(limit=80.0, at=authority.now()))
+    assert device.amplitudes()[-1] == 80.0
+    assert ctl.decision().layer.value == "client"
+    assert ctl.machine.commanded_ua == 80.0
+
+
+def test_an_authority_refusal_reaches_the_machine_as_a_refused_start(qtbot, desk):
+    ctl, authority, device = desk
+    assert authority.transfer(Driver.BENCH)  # e.g. the bench took the device
+    ctl.start()
+    assert ctl.state is not S.RUNNING
+    assert "start_output" not in device.names()
+
+
+# --------------------------------------------------------------------------- property
+
+
+ACTIONS = st.lists(st.one_of(
+    st.tuples(st.just("transfer"), st.sampled_from(list(Driver))),
+    st.tuples(st.just("set"), st.sampled_from(list(Driver)), st.floats(0, 2000),
+              st.sampled_from([(), ("masseter",), ("orbicularis_oculi",)])),
+    st.tuples(st.just("start"), st.sampled_from(list(Driver))),
+    st.tuples(st.just("resume"), st.sampled_from(list(Driver))),
+    st.tuples(st.just("clinic"), st.floats(1, 800)),
+    st.tuples(st.just("facts"), st.booleans(), st.one_of(st.none(), st.floats(0, 600))),
+    st.tuples(st.just("status"), st.sampled_from([DeviceState.IDLE, DeviceState.RUNNING,
+                                                  DeviceState.PAUSED, DeviceState.RAMP_DOWN])),
+    st.tuples(st.just("age"), st.floats(0, 5)),
+    st.tuples(st.just("lower"), st.sampled_from(["stop", "pause", "estop"])),
+), max_size=40)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(actions=ACTIONS)
+def test_random_actions_never_output_above_the_live_limit_nor_for_an_ineligible_client(
+        qapp, actions):
+    clock = Clock()
+    device = FakeDevice(connected=True)
+    authority = OutputAuthority(clock=clock)
+    authority.set_link(device)
+    authority.watch_client(7)
+    state = {"clinic": 600.0, "allowed": True, "limit": None, "at": clock.now}
+    authority.set_client_facts(facts(at=clock.now))
+
+    def ceiling(driver, zones):
+        c = min(FAKE_INFO.max_current_ua, state["clinic"])
+        if driver.treats_client:
+            zone = authority.clinic.zone_limit(zones)[0]
+            c = c if zone is None else min(c, zone)
+            if state["limit"] is not None:
+                c = min(c, state["limit"])
+        return c
+
+    for action in actions:
+        kind = action[0]
+        before = len(device.calls)
+        try:
+            if kind == "transfer":
+                authority.transfer(action[1])
+            elif kind == "set":
+                _, driver, amp, zones = action
+                authority.set_output(driver, OutputSettings(amplitude_ua=amp), zones=zones)
+            elif kind in ("start", "resume"):
+                driver = action[1]
+                (authority.start if kind == "start" else authority.resume)(driver)
+                if driver.treats_client:  # never for an ineligible (or unconfirmed) client
+                    assert state["allowed"]
+                    assert clock.now - state["at"] <= 3.0
+            elif kind == "clinic":
+                state["clinic"] = action[1]
+                authority.set_clinic(ClinicSettings(max_current_ua=action[1]))
+            elif kind == "facts":
+                state.update(allowed=action[1], limit=action[2], at=clock.now)
+                authority.set_client_facts(facts(allowed=action[1], limit=action[2],
+                                                 at=clock.now))
+            elif kind == "status":
+                device.emit_status(action[1], level_ua=0.0)
+            elif kind == "age":
+                clock.now += action[1]
+                authority.check()  # what each STATUS does
+            else:
+                getattr(authority, action[1])()
+        except OutputRefused:
+            pass
+        # every SET_OUTPUT sent by this action is within the live limit of its context
+        for call in device.calls[before:]:
+            if call[0] == "set_output":
+                ctx = authority._context
+                assert ctx is not None
+                assert call[2].amplitude_ua <= ceiling(ctx.driver, ctx.zones) + 1e-9
+        # held output is always within the live limit of its own context, whatever changed
+        ctx = authority._context
+        if authority.output_held and ctx is not None and authority.commanded is not None:
+            assert authority.commanded.amplitude_ua <= ceiling(ctx.driver, ctx.zones) + 1e-9
+        # held output of a client's treatment never outlives the client's eligibility
+        ctx = authority._context
+        if authority._started and ctx is not None and ctx.driver.treats_client:
+            assert state["allowed"]
+            assert clock.now - state["at"] <= 3.0 + 1e-9
+
+
+def test_estop_and_stop_act_at_once_whoever_asks(rig):
+    authority, device, _ = rig
+    assert authority.transfer(Driver.STUDIO)
+    _running(authority, device, Driver.STUDIO)
+    rid = authority.estop()  # e.g. the desk's Esc while the studio drives
+    assert device.calls[-1][:2] == ("estop", rid)
+    assert not authority._started
+    with pytest.raises(OutputRefused, match="with the trainer's studio"):
+        authority.start(Driver.DESK)

@@ -1,0 +1,290 @@
+"""Every output path, end to end against the simulator's delivered samples.
+
+The console (main window, simulator process, store) with clinic maximum 150 µA and a
+client whose own limit is 80 µA: the bench's manual output, the studio, the desk and the
+self-test are each bounded by the same live limits; a screening saved as blocked by a
+second process stops a running treatment within a second; ``run`` refuses a client
+without consent before the device is touched; Esc in modal dialogs stops output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from access import unlock_bench
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QMessageBox
+
+from app.device.protocol import DeviceState, SampleFlag
+from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.engine.session import SessionState
+from app.service.clinic_limits import ClinicSettings
+from app.store.runtime import start_store
+from app.store.screening import add_months, load_questionnaire
+from app.store.validation import ClientData
+from app.ui.device_manager import DeviceManager
+from app.ui.main_window import MainWindow
+
+CLINIC_MAX = 150.0
+CLIENT_LIMIT = 80.0
+TOLERANCE = 1.05  # the simulator's noise and calibration error on top of the set level
+REAL_CONFIRM_CLOSE = MainWindow.confirm_close  # conftest answers it in every other test
+REAL_QUESTION = QMessageBox.question  # (and every static message box)
+pytestmark = pytest.mark.slow
+
+
+def _no_answers() -> dict:
+    return {i.id: (False if i.type == "yes_no" else None)
+            for i in load_questionnaire().items if i.asked}
+
+
+def add_client(writer, *, consent=True, limit=CLIENT_LIMIT, name="Ann Example") -> int:
+    cid = writer.save_client(ClientData(name, dt.date(1990, 1, 1),
+                                        current_limit_ua=limit)).result(5)
+    today = dt.date.today()
+    writer.add_screening(cid, _no_answers(), today, add_months(today, 6), ()).result(5)
+    if consent:
+        writer.add_consent(cid, load_questionnaire().consent_text_version).result(5)
+    return cid
+
+
+@pytest.fixture
+def console(qtbot, tmp_path):
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    store = start_store(url)
+    device = DeviceManager()
+    window = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                        store)
+    qtbot.addWidget(window)
+    window.show()
+    window.set_clinic_settings(ClinicSettings(max_current_ua=CLINIC_MAX))
+    blocks: list = []
+    with qtbot.waitSignal(window.live_data_seen, timeout=15000):
+        device.open(None)
+    device.link.samples_received.connect(blocks.append)
+    window.test_blocks = blocks
+    window.test_url = url
+    yield window, store
+    device.close()
+    for ws in window.workspaces.built():
+        ws.shutdown()
+    store.close(10)
+
+
+def delivered_max(blocks, since: int = 0) -> float:
+    cur = [np.abs(b.current_ua) for b in blocks[since:] if len(b)]
+    return float(np.max(np.concatenate(cur))) if cur else 0.0
+
+
+def output_on(blocks, since: int = 0) -> bool:
+    return any((b.flags & SampleFlag.OUTPUT_ON).any() for b in blocks[since:])
+
+
+def test_bench_manual_output_is_held_to_the_clinic_maximum(qtbot, console):
+    window, _ = console
+    unlock_bench()
+    assert window.switch_workspace("technician")
+    bench = window.workspaces["technician"]
+    assert "150 µA — clinic maximum" in bench.output.limit_label.text()
+    bench.output.amplitude.setMaximum(1000.0)  # a control that would allow more: no matter
+    bench.output.set_settings(OutputSettings(Waveform.SQUARE, 20.0, 300.0,
+                                             Polarity.POSITIVE, 2.0, 0.0))
+    bench.output.start_button.click()
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.RUNNING, timeout=5000)
+    n = len(window.test_blocks)
+    qtbot.waitUntil(lambda: len(window.test_blocks) > n + 20, timeout=5000)
+    assert 0.9 * CLINIC_MAX < delivered_max(window.test_blocks, n) <= CLINIC_MAX * TOLERANCE
+    assert "limited to 150 µA by the clinic maximum" in bench.output.message.text()
+    # the technician lowers the clinic maximum: the running output follows at once
+    n = len(window.test_blocks)
+    window.set_clinic_settings(ClinicSettings(max_current_ua=60.0))
+    assert window.authority.commanded.amplitude_ua == 60.0
+    qtbot.waitUntil(lambda: delivered_max(window.test_blocks[-5:]) <= 60.0 * TOLERANCE,
+                    timeout=1000)
+    bench.output.stop_button.click()
+
+
+def test_studio_output_is_held_to_the_clinic_maximum(qtbot, console):
+    window, _ = console
+    assert window.switch_workspace("trainer")
+    studio = window.workspaces["trainer"].studio
+    assert studio.amplitude.maximum() == CLINIC_MAX
+    studio.amplitude.setMaximum(1000.0)
+    studio.set_controls(OutputSettings(Waveform.SQUARE, 20.0, 300.0, Polarity.POSITIVE,
+                                       2.0, 0.0))
+    studio.start_output()
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.RUNNING, timeout=8000)
+    n = len(window.test_blocks)
+    qtbot.waitUntil(lambda: len(window.test_blocks) > n + 20, timeout=5000)
+    assert 0.9 * CLINIC_MAX < delivered_max(window.test_blocks, n) <= CLINIC_MAX * TOLERANCE
+    studio.stop_output()
+
+
+def test_the_selftest_is_refused_when_it_needs_more_than_the_limits_allow(qtbot, console):
+    window, _ = console
+    unlock_bench()
+    assert window.switch_workspace("technician")
+    bench = window.workspaces["technician"].bench
+    n = len(window.test_blocks)
+    with qtbot.waitSignal(bench.runner.failed, timeout=3000) as got:
+        bench.selftest.run_button.click()
+    assert "needs 500 µA but the clinic maximum allows 150 µA" in got.args[0]
+    qtbot.wait(300)
+    assert not output_on(window.test_blocks, n)
+
+
+def _desk_with_client(qtbot, window, store, **kw):
+    cid = add_client(store.writer, **kw)
+    desk = window.workspaces["practitioner"]
+    desk.program_box.setCurrentIndex(desk.program_box.findData("eye_area"))
+    desk.choose_client(cid)
+    qtbot.waitUntil(lambda: desk.controller.machine.client_id == str(cid), timeout=5000)
+    return desk, cid
+
+
+def test_desk_treatment_is_held_to_the_clients_own_limit(qtbot, console):
+    window, store = console
+    desk, _ = _desk_with_client(qtbot, window, store)
+    assert "own limit 80 µA" in desk.screening_label.text()
+    ctl = desk.controller
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    desk.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    n = len(window.test_blocks)
+    qtbot.waitUntil(lambda: len(window.test_blocks) > n + 20, timeout=5000)
+    assert delivered_max(window.test_blocks, n) <= CLIENT_LIMIT * TOLERANCE
+    assert ctl.decision().layer.value == "client"
+    window.emergency_stop()
+
+
+def test_no_consent_means_no_output_at_the_desk(qtbot, console):
+    window, store = console
+    desk, _ = _desk_with_client(qtbot, window, store, consent=False)
+    assert "Consent consent-2026-01 has not been recorded" in desk.screening_label.text()
+    n = len(window.test_blocks)
+    desk.controller.start()
+    assert desk.controller.state != SessionState.RAMPING_UP
+    qtbot.wait(300)
+    assert not output_on(window.test_blocks, n)
+
+
+SECOND_ROOM = textwrap.dedent("""
+    import datetime as dt, sys
+    from app.store.database import make_engine
+    from app.store.screening import add_months, load_questionnaire
+    from app.store.writer import StoreWriter
+    engine = make_engine(sys.argv[1])
+    w = StoreWriter(engine)
+    answers = {i.id: (False if i.type == "yes_no" else None)
+               for i in load_questionnaire().items if i.asked}
+    answers["pregnancy"] = True
+    today = dt.date.today()
+    w.add_screening(int(sys.argv[2]), answers, today, add_months(today, 6), ()).result(10)
+    assert w.close(10)
+""")
+
+
+def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot, console):
+    window, store = console
+    desk, cid = _desk_with_client(qtbot, window, store)
+    ctl = desk.controller
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    desk.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    subprocess.run([sys.executable, "-c", SECOND_ROOM, window.test_url, str(cid)],
+                   check=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    saved = time.monotonic()
+    qtbot.waitUntil(lambda: ctl.state in (SessionState.RAMPING_DOWN, SessionState.COMPLETE),
+                    timeout=3000)
+    assert time.monotonic() - saved <= 1.0
+    assert "BLOCKED" in desk.screening_label.text()
+    assert "Pregnancy" in desk.screening_label.text()
+    assert "may not be treated" in window.banner.text() or "Output stopped" in \
+        window.banner.text()
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=5000)
+
+
+def test_run_refuses_a_client_without_consent_before_touching_the_device(tmp_path):
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    store = start_store(url)
+    try:
+        cid = add_client(store.writer, consent=False)
+    finally:
+        store.close(10)
+    env = {**os.environ, "MICROCURRENT_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-m", "app", "run", "--client", str(cid),
+                          "--program", "eye_area", "--seconds", "2", "--database-url", url],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 2, out.stderr
+    assert "may not be treated" in out.stderr
+    assert "Consent consent-2026-01 has not been recorded" in out.stderr
+
+
+# --------------------------------------------------------------------------- Esc
+
+
+def _press_escape_in_the_modal(qtbot, seen: list) -> None:
+    def press() -> None:
+        modal = QApplication.activeModalWidget()
+        if modal is None:
+            QTimer.singleShot(20, press)
+            return
+        seen.append(type(modal).__name__)
+        qtbot.keyClick(modal, Qt.Key.Key_Escape)
+
+    QTimer.singleShot(20, press)
+
+
+def _bench_output_on(qtbot, window):
+    unlock_bench()
+    assert window.switch_workspace("technician")
+    bench = window.workspaces["technician"]
+    bench.output.set_settings(OutputSettings(Waveform.SQUARE, 20.0, 100.0,
+                                             Polarity.POSITIVE, 2.0, 0.0))
+    bench.output.start_button.click()
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.RUNNING, timeout=5000)
+
+
+@pytest.mark.parametrize("dialog", ["message box", "input dialog", "file dialog"])
+def test_escape_in_a_modal_dialog_stops_the_output(qtbot, console, dialog):
+    window, _ = console
+    _bench_output_on(qtbot, window)
+    seen: list = []
+    _press_escape_in_the_modal(qtbot, seen)
+    if dialog == "message box":
+        QMessageBox(QMessageBox.Icon.Question, "Question", "Go on?",
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                    window).exec()
+    elif dialog == "input dialog":
+        QInputDialog.getItem(window, "Replay", "Session:", ["a", "b"], 0, False)
+    else:
+        box = QDialog(window)
+        box.setModal(True)
+        box.exec()
+    assert seen
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.ESTOPPED, timeout=2000)
+    assert "EMERGENCY STOP" in window.banner.text()
+
+
+def test_escape_in_the_close_question_stops_the_output(qtbot, console, monkeypatch):
+    window, _ = console
+    monkeypatch.setattr(MainWindow, "confirm_close", REAL_CONFIRM_CLOSE)
+    monkeypatch.setattr(QMessageBox, "question", REAL_QUESTION)  # a real, modal question
+    _bench_output_on(qtbot, window)
+    sent: list = []
+    link = window.device.link
+    original = link.estop
+    monkeypatch.setattr(link, "estop", lambda: (sent.append("estop"), original())[1])
+    # no answer given: Esc in the question. The output was already stopped before it.
+    _press_escape_in_the_modal(qtbot, [])
+    window.close()
+    assert sent[:1] == ["estop"]
+    assert window.isVisible()  # Esc answered "no": the console stays open, output off
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.ESTOPPED, timeout=2000)
