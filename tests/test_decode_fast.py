@@ -82,7 +82,7 @@ def streams(draw) -> bytes:
             parts.append(encode_message(_samples(index, 3, (1,), k), seq))
             index += 3
         elif kind == "skip":
-            seq += draw(st.integers(1, 5))
+            seq = (seq + draw(st.integers(1, 5))) % SEQ_MODULUS
             index += draw(st.integers(1, 500))
             continue
         elif kind == "v2":

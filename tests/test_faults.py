@@ -344,14 +344,20 @@ def test_out_of_range_parameters_typed_in_the_ui(qtbot, tmp_path):
         qtbot.keyClicks(spin, "99999")
         qtbot.keyClick(spin, Qt.Key.Key_Enter)
         assert spin.value() <= min(device_max, spin.maximum())
-        # a value above the device's limit sent anyway: refused by the device, and shown
-        window.apply_settings(OutputSettings(amplitude_ua=device_max + 500))
+        # a value above the limits asked for anyway: sent at the binding limit, and said
+        bench = window.workspaces["technician"]
+        bench._apply(OutputSettings(amplitude_ua=device_max + 500))
+        assert window.authority.commanded.amplitude_ua == min(device_max, 600.0)
+        assert "limited to" in window.output.message.text()
+        qtbot.waitUntil(lambda: desk.device.state is not None, timeout=3000)
+        assert desk.device.state == DeviceState.IDLE  # settings only: no output started
+        # what the device itself refuses (a frequency it cannot make) is shown in words
+        bench._apply(OutputSettings(frequency_hz=50_000.0))
         qtbot.waitUntil(lambda: "refused" in window.output.message.text().lower(),
                         timeout=3000)
-        assert desk.device.state == DeviceState.IDLE
         # and the console keeps working: a valid setting is accepted
         with qtbot.waitSignal(desk.device.link.command_answered, timeout=3000):
-            window.apply_settings(OutputSettings(amplitude_ua=100))
+            bench._apply(OutputSettings(amplitude_ua=100))
         qtbot.waitUntil(lambda: window.output.message.text() == "", timeout=3000)
     finally:
         desk.close()

@@ -188,13 +188,15 @@ def test_the_database_refuses_an_unknown_kind(store):
 def test_the_bench_records_calibrations_and_selftests_and_lists_them(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
 
+    from app.engine.authority import OutputAuthority
     from app.store.runtime import start_store
     from app.ui.workspaces import TechnicianWorkspace
 
     store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
     try:
         ws = TechnicianWorkspace(QSettings(str(tmp_path / "s.ini"),
-                                           QSettings.Format.IniFormat), store=store)
+                                           QSettings.Format.IniFormat), OutputAuthority(),
+                                 store=store)
         qtbot.addWidget(ws)
         history = ws.history
         assert history.table.rowCount() == 0

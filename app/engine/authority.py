@@ -409,7 +409,8 @@ class OutputAuthority(QObject):
     def transfer(self, to: Driver) -> bool:
         """Give the device to ``to``. True: done. False: the present output is being
         stopped first (the device passes once it reports no output), or — a client's
-        treatment under way — refused."""
+        treatment with output on — refused (a treatment ramping down after its own stop
+        passes the device once it is off)."""
         if to is self._owner:
             self._pending_owner = None
             return True
@@ -417,6 +418,9 @@ class OutputAuthority(QObject):
             self._set_owner(to)
             return True
         if self._owner.treats_client:
+            if self._started:  # a treatment under way keeps the device
+                return False
+            self._pending_owner = to  # its own stop is under way: passes once it is off
             return False
         self._pending_owner = to
         self.stop()

@@ -422,9 +422,7 @@ class MainWindow(QMainWindow):
             return True
         desk = self.workspaces.existing("practitioner")
         ctl = getattr(desk, "controller", None)
-        treating = (ctl is not None and ctl.state in ACTIVE) or (
-            self.authority.owner.treats_client and self.authority.output_held)
-        if ws is not desk and treating:
+        if ws is not desk and ctl is not None and ctl.state in ACTIVE:
             self.show_alarm("A treatment session is under way: stop it before leaving the "
                             "treatment desk.", kind="info")
             self._check_current_action()
