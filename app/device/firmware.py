@@ -63,17 +63,25 @@ RESISTOR_RANGE_OHM = (10.0, 10e6)
 WATCHDOG_S = 0.5
 STATUS_HZ = 10
 FRAME_S = 0.005  # a SAMPLES frame carries at most 5 ms of samples
+# At most this many samples per frame: with a sync mark every 5th sample (the highest
+# carrier frequency) 4 * 239 + 48 sync offsets + 17 bytes of header and CRC = 1021 bytes,
+# within the protocol's 1024-byte payload.
+MAX_SAMPLES_PER_FRAME = 239
 CONTACT_MAX_OHM = 1e6  # the sense channel calls a load above this "no contact"
 
 MODEL = "MC-SIM 1"
 FIRMWARE_VERSION = "sim-1.0.0"
 
 _DRIVING = (DeviceState.RAMP_UP, DeviceState.RUNNING, DeviceState.RAMP_DOWN)
+_DEVICE_TYPES = frozenset(int(t) for t in MsgType if t >= 0x80)
+# device-to-host messages whose body starts with a request id (u16)
+_DEVICE_TYPES_WITH_ID = frozenset({MsgType.INFO, MsgType.ACK, MsgType.NAK})
 
 
 def samples_per_frame(sample_rate: int) -> int:
-    """Samples in one SAMPLES frame: 5 ms worth, at least 1, at most 255."""
-    return max(1, min(255, int(sample_rate * FRAME_S)))
+    """Samples in one SAMPLES frame: 5 ms worth, at least 1, at most 239 (the payload
+    limit). Below 200 S/s a frame holds one sample, more than 5 ms."""
+    return max(1, min(MAX_SAMPLES_PER_FRAME, int(sample_rate * FRAME_S)))
 
 
 def max_frequency_hz(sample_rate: int) -> float:
@@ -220,9 +228,17 @@ class Firmware:
                       f"{t.name} is a device-to-host message; a device does not accept it")
 
     def receive_malformed(self, msg_type: int, body: bytes, error: str, now: float) -> None:
-        """A frame with a valid CRC whose body does not parse: NAK BAD_MESSAGE."""
+        """A frame with a valid CRC whose body does not parse: NAK BAD_MESSAGE, or
+        UNSUPPORTED for a device-to-host type (whatever its body)."""
         self.advance(now)
         self._last_host = now
+        if msg_type in _DEVICE_TYPES:
+            t = MsgType(msg_type)
+            rid = (int.from_bytes(body[:2], "little")
+                   if t in _DEVICE_TYPES_WITH_ID and len(body) >= 2 else 0)
+            self._nak(rid, t, NakReason.UNSUPPORTED,
+                      f"{t.name} is a device-to-host message; a device does not accept it")
+            return
         rid = int.from_bytes(body[:2], "little") if len(body) >= 2 else 0
         self._nak(rid, msg_type & 0xFF, NakReason.BAD_MESSAGE, error)
 
