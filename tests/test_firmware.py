@@ -533,3 +533,76 @@ def test_unknown_types_are_still_bad_messages():
     fw.receive_malformed(0x90, b"\x02\x00", "unknown message type 0x90", 0.01)
     (nak,) = fw.take_outgoing()
     assert (nak.reason, nak.request_id) == (NakReason.BAD_MESSAGE, 2)
+
+
+@pytest.mark.parametrize("fs", [100, 1_000, 10_000, 50_000])
+def test_line_budget_is_what_the_device_really_sends(fs):
+    from app.device.firmware import line_bytes_per_s, max_frequency_hz
+    from app.device.protocol import encode_message
+
+    fw = Firmware(sample_rate=fs, seed=0, now=0.0)
+    fw.receive(Hello(1), 0.0)
+    fw.receive(SetOutput(2, OutputSettings(Waveform.SQUARE, max_frequency_hz(fs), 1000.0,
+                                           Polarity.BIPHASIC, 2.0, 0.0)), 0.0)
+    fw.receive(Command(MsgType.START, 3), 0.0)
+    t = 0.0
+    sent = 0
+    while t < 3.0:
+        t = round(t + 0.1, 6)
+        fw.receive(Heartbeat(), t)
+        out = fw.take_outgoing()
+        if t > 1.0:  # not the start: its answers and events are not the steady stream
+            sent += sum(len(encode_message(m, 0x0101)) for m in out)
+    assert fw.state == DeviceState.RUNNING
+    assert sent / 2.0 == pytest.approx(line_bytes_per_s(fs), rel=0.01)
+
+
+def test_the_documented_line_rate_table_is_right():
+    import re
+    from pathlib import Path
+
+    from app.device.firmware import max_sample_rate
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text("utf-8")
+    rows = re.findall(r"^\| ([\d ]+) baud \| ([\d ]+) S/s \|$|^\| ([\d ]+) baud \| none \|$",
+                      doc, flags=re.MULTILINE)
+    assert len(rows) >= 10
+    for baud, rate, baud_none in rows:
+        got = max_sample_rate(int((baud or baud_none).replace(" ", "")))
+        assert got == (int(rate.replace(" ", "")) if rate else 0), baud or baud_none
+
+
+def test_reset_keeps_the_last_set_output():
+    b = Bench()
+    b.set_output(amplitude_ua=321, frequency_hz=7.0, polarity=Polarity.BIPHASIC)
+    b.command(MsgType.START)
+    b.run(0.1)
+    b.command(MsgType.ESTOP)
+    assert isinstance(b.command(MsgType.RESET), Ack)
+    assert b.fw.settings == OutputSettings(amplitude_ua=321, frequency_hz=7.0,
+                                           polarity=Polarity.BIPHASIC)
+    assert isinstance(b.command(MsgType.START), Ack)  # no new SET_OUTPUT needed
+    status = [m for m in b.run(0.2) if isinstance(m, Status)][-1]
+    assert status.setpoint_ua == pytest.approx(321)
+
+
+def test_resume_restarts_the_alternation_and_the_carrier():
+    b = Bench()
+    b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 10_000))
+    b.set_output(amplitude_ua=200, ramp_s=0.0, frequency_hz=10.0,
+                 polarity=Polarity.ALTERNATING, alternate_s=0.5)
+    b.command(MsgType.START)
+    b.run(0.7)  # past the first flip at 0.5 s: negative now
+    assert b.fw.wave.negative_half(b.fw.settings)
+    b.command(MsgType.PAUSE)
+    b.run(0.1)
+    b.command(MsgType.RESUME)
+    resumed = b.fw.sample_index
+    got = b.run(0.2)
+    idx, cur = currents(got)
+    assert not any(blk.flags & SampleFlag.SIGN_NEGATIVE for blk in samples(got)
+                   if blk.flags & SampleFlag.OUTPUT_ON)  # positive first again
+    on = next(blk for blk in samples(got) if blk.flags & SampleFlag.OUTPUT_ON)
+    assert on.first_index <= resumed < on.first_index + on.raw.shape[0]
+    assert 0 in [s + on.first_index - resumed for s in on.sync]  # a period starts there
+    assert cur[idx >= resumed].max() > 150

@@ -428,3 +428,22 @@ def test_an_overloaded_line_drops_whole_frames_and_answers_still_get_through(sim
         assert "frames will be lost" in sim.log()
     finally:
         client.close()
+
+
+def test_frames_of_another_version_do_not_feed_the_watchdog():
+    """docs/protocol.md §2: only valid frames of this version feed the watchdog."""
+    from app.device.firmware import Firmware
+    from app.device.protocol import Heartbeat
+    from app.device.simulator import SimOptions, Simulator, encode_versioned
+
+    sim = Simulator(SimOptions(tcp=True))
+    fw = sim.firmware = Firmware(sample_rate=1000, seed=0, now=0.0)
+    sim._handle_host_bytes(b"\x00" + encode_message(Hello(1), 0), 0.0)
+    sim._handle_host_bytes(encode_message(SetOutput(2, OutputSettings(ramp_s=0.0)), 1), 0.0)
+    sim._handle_host_bytes(encode_message(Command(MsgType.START, 3), 2), 0.0)
+    for k in range(1, 10):  # a HEARTBEAT of version 2 every 100 ms
+        sim._handle_host_bytes(encode_versioned(Heartbeat(), 3 + k, 2), k * 0.1)
+        fw.advance(k * 0.1)  # as the simulator's loop does
+    assert fw.state == DeviceState.WATCHDOG
+    out = fw.take_outgoing()
+    assert any(isinstance(m, Info) and m.request_id == 0 for m in out[1:])  # told our version

@@ -89,6 +89,34 @@ def max_frequency_hz(sample_rate: int) -> float:
     return min(MAX_FREQUENCY_HZ, sample_rate / 5.0)
 
 
+def line_bytes_per_s(sample_rate: int) -> float:
+    """Bytes per second the device sends while streaming at ``sample_rate``, worst case.
+
+    Output on at the highest carrier frequency (the most sync marks), the worst COBS
+    overhead (one byte per 254), the delimiter, and STATUS ten times a second (33 bytes
+    on the wire); ACK, NAK and EVENT are rare and not counted.
+    """
+    n = samples_per_frame(sample_rate)
+    sync = n * max_frequency_hz(sample_rate) / sample_rate  # on average per frame
+    payload = 4 + 11 + sync + 4 * n + 2
+    wire = payload + 1 + payload // 254 + 1
+    return sample_rate / n * wire + STATUS_HZ * 33
+
+
+def max_sample_rate(baud: int, bits_per_byte: int = 10) -> int:
+    """The highest sample rate (100 .. 50 000 S/s) whose stream a line of ``baud`` carries;
+    0 if not even 100 S/s fits."""
+    budget = baud / bits_per_byte
+    lo, hi = 99, 50_000
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if line_bytes_per_s(mid) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo if lo >= 100 else 0
+
+
 @dataclass(slots=True)
 class _Pending:
     """Samples of the SAMPLES frame being filled."""

@@ -37,7 +37,7 @@ from typing import TextIO
 import numpy as np
 from cobs import cobs
 
-from app.device.firmware import Firmware
+from app.device.firmware import Firmware, line_bytes_per_s
 from app.device.protocol import (
     CRC,
     DELIMITER,
@@ -347,7 +347,7 @@ class Simulator:
         # (time.monotonic() in any process on this machine): benches measure latency by it.
         self._say(f"clock: sample 0 at monotonic {start:.6f} s")
         print(f"PORT {self.transport.url}", file=self._out, flush=True)
-        need = opts.sample_rate * 4 * 1.12 + 400
+        need = line_bytes_per_s(opts.sample_rate)
         if opts.baud / BITS_PER_BYTE < need:
             self._say(f"warning: {opts.baud} baud carries {opts.baud // BITS_PER_BYTE} B/s but "
                       f"{opts.sample_rate} S/s needs about {int(need)} B/s: frames will be lost")
