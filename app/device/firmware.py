@@ -480,6 +480,10 @@ class Firmware:
     # ------------------------------------------------------------------ sampling
 
     def _generate(self, n: int) -> None:
+        """Produce the next ``n`` samples. The current of each is the mean over its interval
+        (:class:`WaveGenerator`); the level (ramp, slew) steps once per sample and is
+        taken as constant over the sample (its value at the sample's end), so the net
+        charge, summed from the delivered sample currents, is exact."""
         dt = 1.0 / self.sample_rate
         st = self.state
         driving = st in _DRIVING and self.settings is not None

@@ -3,8 +3,9 @@
 Three pieces, each usable on its own:
 
 * :class:`WaveGenerator` turns :class:`~app.device.waveform.OutputSettings` into the unit
-  waveform sample by sample, carrying the carrier phase across chunks (so a change of
-  frequency never makes the wave jump) and marking the samples where a period starts.
+  waveform as an integrating ADC sees it (each sample the exact mean over its interval),
+  carrying the carrier phase across chunks (so a change of frequency never makes the
+  wave jump) and marking the samples in which a period starts.
 * :class:`LoadModel` is a constant-current source driving the load between the probes:
   the electrode–skin model ``Rs + (Rp ‖ Cp)`` (slowly drifting), a plain resistor, or an
   open load when the probes are lifted. The source is clamped at the compliance voltage:
