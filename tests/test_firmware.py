@@ -446,3 +446,163 @@ def test_net_charge_biphasic_is_balanced_monophasic_is_not():
 
     assert abs(charge(Polarity.BIPHASIC)) < 0.5
     assert charge(Polarity.POSITIVE) == pytest.approx(200 * 0.5 * 1.0, rel=0.02)  # µA × duty × s
+
+
+def _charge_run(fs: int, freq: float, polarity: Polarity, seconds: float):
+    """START a 200 µA square into 10 kΩ; (net charge of the last STATUS, charge in the
+    SAMPLES while output was on, both µC), calibration applied so samples read true."""
+    b = Bench.__new__(Bench)
+    b.now, b.rid, b.out = 0.0, 0, []
+    b.fw = Firmware(sample_rate=fs, seed=1, now=0.0)
+    b.send(Hello(b.next_id()))
+    b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 10_000))
+    b.send(SetCalibration(b.next_id(), 0.8, 1.01, -0.004, 0.995))
+    b.set_output(amplitude_ua=200, ramp_s=0.0, polarity=polarity, waveform=Waveform.SQUARE,
+                 frequency_hz=freq)
+    b.command(MsgType.START)
+    start = b.fw.sample_index
+    got = b.run(seconds + 0.01)
+    statuses = [m for m in got if isinstance(m, Status)]
+    statuses = [m for m in statuses if m.uptime_ms <= seconds * 1000 + 1e-6]
+    idx, cur = currents(b.out)
+    end = statuses[-1].uptime_ms * fs // 1000  # the sample index of the last STATUS
+    total = float(cur[(idx >= start) & (idx < end)].sum()) / fs
+    return statuses, total
+
+
+def test_two_khz_biphasic_at_ten_kilosamples_delivers_no_net_charge():
+    statuses, from_samples = _charge_run(FS, 2000.0, Polarity.BIPHASIC, 1.1)
+    # was +22.8 µC when samples were points; now only the 5 ms slew from START leaves a
+    # trace (each negative half a little higher than the positive one before it):
+    # 10 periods x 10 µA x 0.25 ms = 0.025 µC
+    assert abs(statuses[-1].net_charge_uc) < 0.03
+    assert abs(statuses[-1].net_charge_uc - statuses[0].net_charge_uc) < 1e-4  # running
+    assert abs(from_samples) < 0.05
+
+
+@pytest.mark.parametrize(("fs", "freq"), [(10_000, 2000.0), (10_000, 10_000 / 7),
+                                          (50_000, 2000.0), (1_000, 37.3)])
+def test_net_charge_counter_agrees_with_the_samples_and_the_duty(fs, freq):
+    statuses, from_samples = _charge_run(fs, freq, Polarity.POSITIVE, 1.0)
+    status = statuses[-1]
+    # the counter and the samples, over the same samples since START
+    assert status.net_charge_uc == pytest.approx(from_samples, abs=0.02)
+    # 50 % duty: 200 µA for half of the time since START (the first 5 ms slew to it)
+    assert status.net_charge_uc == pytest.approx(100.0 * 1.0, abs=200 * 0.5 / freq + 0.3)
+    q = [m.net_charge_uc for m in statuses]
+    # 10 µC per 100 ms, within one pulse's charge where 100 ms is not whole periods
+    np.testing.assert_allclose(np.diff(q), 100.0 * 0.1, rtol=0, atol=200 * 0.5 / freq + 1e-6)
+
+
+def test_frames_fit_the_payload_limit_at_the_highest_rate_and_frequency():
+    from app.device.protocol import MAX_PAYLOAD
+
+    fw = Firmware(sample_rate=50_000, seed=0, now=0.0)
+    fw.receive(Hello(1), 0.0)
+    fw.receive(SetOutput(2, OutputSettings(frequency_hz=2000.0, amplitude_ua=100, ramp_s=0,
+                                           polarity=Polarity.BIPHASIC)), 0.0)
+    fw.receive(Command(MsgType.START, 3), 0.0)
+    fw.advance(0.2)
+    frames = samples(fw.take_outgoing())
+    assert fw.info().max_samples_per_frame == 239
+    assert max(len(f.encode_body()) + 6 for f in frames) <= MAX_PAYLOAD
+    assert max(len(f.sync) for f in frames) >= 9
+
+
+@pytest.mark.parametrize(("msg_type", "body", "rid"), [
+    (MsgType.ACK, b"\x34\x12", 0x1234),  # too short to parse as an ACK
+    (MsgType.INFO, b"\x07\x00\x01", 7),
+    (MsgType.NAK, b"\x09\x00", 9),
+    (MsgType.STATUS, b"\x01\x02", 0),  # carries no request id
+    (MsgType.SAMPLES, b"", 0),
+    (MsgType.EVENT, b"\x05", 0),
+])
+def test_device_to_host_types_are_refused_as_unsupported_with_their_request_id(
+        msg_type, body, rid):
+    fw = Firmware(sample_rate=FS, now=0.0)
+    fw.receive_malformed(int(msg_type), body, "does not parse", 0.01)
+    (nak,) = [m for m in fw.take_outgoing() if isinstance(m, Nak)]
+    assert nak.reason == NakReason.UNSUPPORTED
+    assert nak.command == msg_type
+    assert nak.request_id == rid
+    assert "device-to-host" in nak.detail
+
+
+def test_unknown_types_are_still_bad_messages():
+    fw = Firmware(sample_rate=FS, now=0.0)
+    fw.receive_malformed(0x90, b"\x02\x00", "unknown message type 0x90", 0.01)
+    (nak,) = fw.take_outgoing()
+    assert (nak.reason, nak.request_id) == (NakReason.BAD_MESSAGE, 2)
+
+
+@pytest.mark.parametrize("fs", [100, 1_000, 10_000, 50_000])
+def test_line_budget_is_what_the_device_really_sends(fs):
+    from app.device.firmware import line_bytes_per_s, max_frequency_hz
+    from app.device.protocol import encode_message
+
+    fw = Firmware(sample_rate=fs, seed=0, now=0.0)
+    fw.receive(Hello(1), 0.0)
+    fw.receive(SetOutput(2, OutputSettings(Waveform.SQUARE, max_frequency_hz(fs), 1000.0,
+                                           Polarity.BIPHASIC, 2.0, 0.0)), 0.0)
+    fw.receive(Command(MsgType.START, 3), 0.0)
+    t = 0.0
+    sent = 0
+    while t < 3.0:
+        t = round(t + 0.1, 6)
+        fw.receive(Heartbeat(), t)
+        out = fw.take_outgoing()
+        if t > 1.0:  # not the start: its answers and events are not the steady stream
+            sent += sum(len(encode_message(m, 0x0101)) for m in out)
+    assert fw.state == DeviceState.RUNNING
+    assert sent / 2.0 == pytest.approx(line_bytes_per_s(fs), rel=0.01)
+
+
+def test_the_documented_line_rate_table_is_right():
+    import re
+    from pathlib import Path
+
+    from app.device.firmware import max_sample_rate
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text("utf-8")
+    rows = re.findall(r"^\| ([\d ]+) baud \| ([\d ]+) S/s \|$|^\| ([\d ]+) baud \| none \|$",
+                      doc, flags=re.MULTILINE)
+    assert len(rows) >= 10
+    for baud, rate, baud_none in rows:
+        got = max_sample_rate(int((baud or baud_none).replace(" ", "")))
+        assert got == (int(rate.replace(" ", "")) if rate else 0), baud or baud_none
+
+
+def test_reset_keeps_the_last_set_output():
+    b = Bench()
+    b.set_output(amplitude_ua=321, frequency_hz=7.0, polarity=Polarity.BIPHASIC)
+    b.command(MsgType.START)
+    b.run(0.1)
+    b.command(MsgType.ESTOP)
+    assert isinstance(b.command(MsgType.RESET), Ack)
+    assert b.fw.settings == OutputSettings(amplitude_ua=321, frequency_hz=7.0,
+                                           polarity=Polarity.BIPHASIC)
+    assert isinstance(b.command(MsgType.START), Ack)  # no new SET_OUTPUT needed
+    status = [m for m in b.run(0.2) if isinstance(m, Status)][-1]
+    assert status.setpoint_ua == pytest.approx(321)
+
+
+def test_resume_restarts_the_alternation_and_the_carrier():
+    b = Bench()
+    b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 10_000))
+    b.set_output(amplitude_ua=200, ramp_s=0.0, frequency_hz=10.0,
+                 polarity=Polarity.ALTERNATING, alternate_s=0.5)
+    b.command(MsgType.START)
+    b.run(0.7)  # past the first flip at 0.5 s: negative now
+    assert b.fw.wave.negative_half(b.fw.settings)
+    b.command(MsgType.PAUSE)
+    b.run(0.1)
+    b.command(MsgType.RESUME)
+    resumed = b.fw.sample_index
+    got = b.run(0.2)
+    idx, cur = currents(got)
+    assert not any(blk.flags & SampleFlag.SIGN_NEGATIVE for blk in samples(got)
+                   if blk.flags & SampleFlag.OUTPUT_ON)  # positive first again
+    on = next(blk for blk in samples(got) if blk.flags & SampleFlag.OUTPUT_ON)
+    assert on.first_index <= resumed < on.first_index + on.raw.shape[0]
+    assert 0 in [s + on.first_index - resumed for s in on.sync]  # a period starts there
+    assert cur[idx >= resumed].max() > 150

@@ -447,6 +447,23 @@ def test_corruption_counted_and_no_bad_sample_gets_through(qtbot, simulator, mak
     assert link.is_connected
 
 
+def test_an_overloaded_line_loses_whole_frames_counted_in_the_link_statistics(
+        qtbot, simulator, make_link):
+    link = make_link(simulator("--sample-rate", "10000", "--baud", "115200"))
+    blocks = []
+    link.samples_received.connect(blocks.append)
+    _connect(qtbot, link)
+    qtbot.waitUntil(lambda: link.stats.samples_dropped >= 5000, timeout=5000)
+    for _ in range(3):  # answers keep priority over the samples that do not fit
+        assert isinstance(_answer(qtbot, link, link.reset, timeout=1000), Ack)
+    stats = link.stats
+    assert stats.crc_errors == stats.framing_errors == stats.bad_messages == 0
+    assert stats.frames_lost > 0  # the discarded frames' sequence numbers were skipped
+    assert stats.samples_dropped % 50 == 0  # whole frames of 50 samples
+    assert all(len(b) % 50 == 0 for b in blocks)
+    assert link.is_connected
+
+
 def _answer_or_none(qtbot, link, send):
     """The Ack/Nak of one command, or None if it failed (e.g. its answer was corrupted)."""
     rid_box: list[int] = []

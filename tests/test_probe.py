@@ -80,3 +80,44 @@ def test_probe_rejects_simulator_faults_with_a_port():
     bad = _probe("--seconds", "zero")
     assert bad.returncode == 2
     assert "'zero' is not a number of seconds" in bad.stderr
+
+
+def _tally(first: int, end: int, received: int, wall: float):
+    from types import SimpleNamespace
+
+    from app.commands.probe import _Tally
+    from app.device.stats import LinkStats
+
+    info = SimpleNamespace(sample_rate=10_000, as_dict=lambda: {"sample_rate": 10_000})
+    return _Tally(info=info, first_index=first, end_index=end, received=received,
+                  t_start=10.0, t_end=10.0 + wall, stats_start=LinkStats())
+
+
+def test_probe_verdict_needs_the_device_clock_to_keep_pace():
+    from app.commands.probe import _report
+    from app.device.stats import LinkStats
+
+    # the case: 0.01 s of device time in 4 s, with 374 framing errors
+    slow = _report(_tally(0, 100, 100, 4.0), LinkStats(framing_errors=374), 1.0)
+    assert slow["ok"] is False
+    assert slow["clock_ratio"] == pytest.approx(0.0025)
+    assert any("did not keep pace" in p for p in slow["problems"])
+    assert any("374 framing errors" in p for p in slow["problems"])
+    # the same with a clean link: still not OK, the clock did not keep pace
+    assert _report(_tally(0, 100, 100, 4.0), LinkStats(), 1.0)["ok"] is False
+    # a healthy 4 s: a little less device time than wall time (latency at the ends)
+    good = _report(_tally(0, 39_000, 39_000, 4.0), LinkStats(), 1.0)
+    assert good["ok"] is True, good["problems"]
+    # 98.9 % of the samples: not OK
+    short = _report(_tally(0, 40_000, 39_560, 4.0), LinkStats(), 1.0)
+    assert short["ok"] is False
+    assert any("98.90 %" in p for p in short["problems"])
+
+
+def test_probe_on_a_line_too_slow_for_the_sample_rate_is_not_ok(qtbot):
+    with SimulatorProcess(["--baud", "115200"]) as sim:
+        report = run_probe(sim.port, 1.5, baud=115_200)
+    assert report["ok"] is False
+    assert report["framing_errors"] == report["crc_errors"] == 0  # whole frames lost
+    assert report["samples_dropped"] > 0
+    assert report["received_ratio"] < 0.99

@@ -229,3 +229,18 @@ def test_any_body_decodes_or_raises_a_protocol_error(msg_type, body):
     except ProtocolError as exc:
         problem = str(exc) or "(no text)"
     assert problem != "(no text)"  # a refusal always says what is wrong
+
+
+@pytest.mark.parametrize("msg", [m for m in MESSAGES if not isinstance(m, Samples)],
+                         ids=lambda m: type(m).__name__)
+def test_trailing_bytes_are_ignored_except_in_samples(msg):
+    """docs/protocol.md §1: bytes after the last field are accepted and ignored."""
+    body = msg.encode_body() + b"\x01\x02\x03"
+    assert decode_message(int(message_type(msg)), body) == decode_message(
+        int(message_type(msg)), msg.encode_body())
+
+
+def test_samples_with_trailing_bytes_are_bad_messages():
+    msg = Samples(5, SampleFlag.OUTPUT_ON, 10.0, (0,), np.zeros((3, 2), dtype=np.int16))
+    with pytest.raises(ProtocolError, match="SAMPLES"):
+        decode_message(int(MsgType.SAMPLES), msg.encode_body() + b"\x00")

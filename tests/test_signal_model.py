@@ -18,7 +18,14 @@ from app.device.signal_model import (
     SkinLoad,
     WaveGenerator,
 )
-from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.device.waveform import (
+    OutputSettings,
+    Polarity,
+    Waveform,
+    period_balance,
+    period_integral,
+    unit_wave,
+)
 
 FS = 10_000
 
@@ -180,3 +187,127 @@ def test_vectorised_rc_equals_the_sample_by_sample_model(currents, vc0):
     np.testing.assert_allclose(i_f, i_s, atol=1e-9)
     np.testing.assert_allclose(v_f, v_s, atol=1e-9)
     assert fast._vc == pytest.approx(slow._vc, abs=1e-9)
+
+
+# --------------------------------------------------------------------------------------
+# The integrating ADC: each sample is the exact mean of the wave over its interval.
+
+ONE = 1 << 32
+
+
+def _actual_hz(s: OutputSettings, fs: float) -> float:
+    """The carrier frequency the DDS really makes (its step is rounded down)."""
+    return WaveGenerator(fs).increment(s) * fs / ONE
+
+
+def _exact_integral(s: OutputSettings, fs: float, n: int) -> np.ndarray:
+    """Integral (in unit·seconds) of the non-alternating unit wave from 0 to each of the
+    n + 1 sample edges, from the closed form: whole periods carry the period balance."""
+    f = _actual_hz(s, fs)
+    phase = np.arange(n + 1) * (f / fs)
+    whole = np.floor(phase)
+    sign = -1.0 if s.polarity == Polarity.NEGATIVE else 1.0
+    return (whole * period_balance(s) + sign * period_integral(s, phase - whole)) / f
+
+
+_RATES = st.sampled_from([100, 1_000, 2_000, 10_000, 20_000, 50_000])
+_MONO = st.sampled_from([Polarity.POSITIVE, Polarity.NEGATIVE, Polarity.BIPHASIC])
+_SHAPES = st.sampled_from([Waveform.SQUARE, Waveform.SINE])
+
+
+@st.composite
+def _frequency(draw, fs: int) -> float:
+    """Any accepted frequency: odd and even whole samples per period, or any ratio."""
+    fmax = min(2000.0, fs / 5)
+    kind = draw(st.sampled_from(["odd", "whole", "any"]))
+    if kind == "any":
+        return draw(st.floats(0.1, fmax))
+    lo = max(5, math.ceil(fs / fmax))
+    spp = draw(st.integers(lo, max(lo, min(int(fs / 0.1), 400))))
+    if kind == "odd" and spp % 2 == 0:
+        spp += 1
+    return fs / spp
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.data(), _RATES, _MONO, _SHAPES, st.lists(st.integers(1, 239), min_size=1,
+                                                      max_size=12))
+def test_charge_in_the_samples_is_the_charge_of_the_wave(data, fs, polarity, waveform, chunks):
+    f = data.draw(_frequency(fs), label="frequency")
+    s = OutputSettings(waveform, frequency_hz=f, polarity=polarity)
+    gen = WaveGenerator(fs)
+    unit = np.concatenate([gen.generate(s, c)[0] for c in chunks])
+    charge = np.concatenate(([0.0], np.cumsum(unit))) / fs  # at every sample edge
+    exact = _exact_integral(s, fs, unit.size)
+    np.testing.assert_allclose(charge, exact, rtol=0, atol=1e-9 * (1 + unit.size / fs))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data(), _RATES, _MONO, _SHAPES)
+def test_charge_per_period_equals_the_commanded_balance(data, fs, polarity, waveform):
+    f = data.draw(_frequency(fs), label="frequency")
+    s = OutputSettings(waveform, frequency_hz=f, polarity=polarity)
+    periods = 40
+    n = min(int(periods * fs / f) + 1, 400_000)
+    unit, sync = WaveGenerator(fs).generate(s, n)
+    # charge per period (unit x period) = the mean of the samples over the whole span,
+    # which is whole periods plus a part of one (whose charge is at most half a period's)
+    span_periods = n / fs * _actual_hz(s, fs)
+    assert unit.mean() == pytest.approx(period_balance(s), abs=0.5 / span_periods + 1e-9)
+    if polarity == Polarity.BIPHASIC:  # whole periods between sync marks: balanced
+        a, b = sync[0], sync[-1]
+        assert abs(unit[a:b].sum()) <= 1.0 + 1e-9  # less than the two part-samples at the ends
+    if polarity == Polarity.POSITIVE and waveform == Waveform.SQUARE:
+        assert unit[sync[0]:sync[-1]].mean() == pytest.approx(0.5, abs=1.0 / (sync[-1] + 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data(), _RATES, _SHAPES, st.sampled_from([0.5, 0.7, 1.0, 2.0, 3.3]))
+def test_alternating_flips_only_at_period_boundaries(data, fs, waveform, alternate_s):
+    f = data.draw(_frequency(fs), label="frequency")
+    s = OutputSettings(waveform, frequency_hz=f, polarity=Polarity.ALTERNATING,
+                       alternate_s=alternate_s)
+    n = min(int(max(4 * alternate_s, 3 / f) * fs), 300_000)
+    unit, sync = WaveGenerator(fs).generate(s, n)
+    bounds = [*sync.tolist(), n]
+    signs = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        part = unit[a:b]
+        on = part[np.abs(part) > 1e-9]
+        assert on.size, "every period has its pulse"
+        assert np.all(on > 0) or np.all(on < 0), "a flip inside a period"
+        signs.append(1 if on[0] > 0 else -1)
+    assert signs[0] == 1  # positive first
+    flips = np.flatnonzero(np.diff(signs)) + 1
+    period = 1.0 / _actual_hz(s, fs)
+    for k, j in enumerate(flips, start=1):
+        start = sync[j] / fs  # the period starts within this sample
+        if alternate_s >= period:  # the boundary nearest to the k-th due flip
+            assert abs(start - k * alternate_s) <= period / 2 + 1.0 / fs + 1e-9
+    if alternate_s < period:  # one flip per period
+        assert len(flips) == len(signs) - 1
+
+
+def test_two_khz_at_ten_kilosamples_is_balanced_and_square_has_half_duty():
+    for polarity, expected in ((Polarity.BIPHASIC, 0.0), (Polarity.POSITIVE, 0.5)):
+        s = OutputSettings(Waveform.SQUARE, frequency_hz=2000.0, polarity=polarity)
+        unit, sync = WaveGenerator(FS).generate(s, 11_000)  # 1.1 s, 5 samples a period
+        assert len(sync) == 2200
+        assert unit.mean() == pytest.approx(expected, abs=1e-6)
+    # a pulse edge inside a sample gives that sample the mean: 2.5 samples on, 2.5 off
+    s = OutputSettings(Waveform.SQUARE, frequency_hz=2000.0, polarity=Polarity.POSITIVE)
+    unit, _ = WaveGenerator(FS).generate(s, 5)
+    np.testing.assert_allclose(unit, [1.0, 1.0, 0.5, 0.0, 0.0], atol=1e-6)
+
+
+def test_samples_agree_with_the_point_wave_integrated_finely():
+    """An independent check of the closed form: integrate unit_wave numerically."""
+    for s in (OutputSettings(Waveform.SINE, frequency_hz=1300.0, polarity=Polarity.BIPHASIC),
+              OutputSettings(Waveform.SQUARE, frequency_hz=10_000 / 7,
+                             polarity=Polarity.NEGATIVE)):
+        unit, _ = WaveGenerator(FS).generate(s, 40)
+        fine = 4000
+        t = (np.arange(40 * fine) + 0.5) / (FS * fine)
+        f = _actual_hz(s, FS)
+        point = unit_wave(OutputSettings(s.waveform, frequency_hz=f, polarity=s.polarity), t)
+        np.testing.assert_allclose(unit, point.reshape(40, fine).mean(axis=1), atol=2e-3)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import serial
 
@@ -20,6 +21,7 @@ from app.device.protocol import (
     Hello,
     Info,
     MsgType,
+    Nak,
     Samples,
     SetOutput,
     Status,
@@ -386,3 +388,62 @@ def test_hang_stops_all_output(sim):
         assert "hang" in sim.log()
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("sim", [["--sample-rate", "50000"],
+                                 ["--sample-rate", "10000", "--baud", "115200"]],
+                         indirect=True, ids=["50kS/s-921600", "10kS/s-115200"])
+def test_an_overloaded_line_drops_whole_frames_and_answers_still_get_through(sim):
+    client = Client(sim.port)
+    try:
+        info = client.hello()
+        got = client.wait_for(lambda m: isinstance(m, Status), timeout=3.0)
+        resets = []
+        for k in range(5):
+            client.send(Command(MsgType.RESET, 100 + k))
+            got += client.wait_for(lambda m: isinstance(m, Ack | Nak) and m.request_id >= 100,
+                                   timeout=2.0)
+            resets.append(got[-1])
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.5:
+            got += client.read()
+        assert [(type(m), m.request_id) for m in resets] == [(Ack, 100 + k) for k in range(5)]
+        stats = client.decoder.stats
+        assert stats.framing_errors == 0
+        assert stats.crc_errors == 0
+        statuses = [m for m in got if isinstance(m, Status)]
+        assert len(statuses) >= 10  # STATUS keeps priority over SAMPLES
+        frames = [m for m in got if isinstance(m, Samples)]
+        assert frames
+        spf = info.max_samples_per_frame
+        assert {m.raw.shape[0] for m in frames} == {spf}  # never a cut frame
+        steps = np.diff([m.first_index for m in frames])
+        assert np.all(steps % spf == 0)  # samples are lost a whole frame at a time
+        assert np.any(steps > spf)  # ... and they are lost: the line cannot carry them
+        end = frames[-1].first_index + spf  # what arrives is recent, not a stale backlog
+        assert time.monotonic() - (sim.sample_zero_time() + end / info.sample_rate) < 0.5
+        gaps = np.diff(client.seqs) % 65536
+        assert np.any(gaps > 1)  # every discarded frame skipped a sequence number
+        assert np.all(gaps >= 1)  # frames go out in sequence order
+        assert "frames will be lost" in sim.log()
+    finally:
+        client.close()
+
+
+def test_frames_of_another_version_do_not_feed_the_watchdog():
+    """docs/protocol.md §2: only valid frames of this version feed the watchdog."""
+    from app.device.firmware import Firmware
+    from app.device.protocol import Heartbeat
+    from app.device.simulator import SimOptions, Simulator, encode_versioned
+
+    sim = Simulator(SimOptions(tcp=True))
+    fw = sim.firmware = Firmware(sample_rate=1000, seed=0, now=0.0)
+    sim._handle_host_bytes(b"\x00" + encode_message(Hello(1), 0), 0.0)
+    sim._handle_host_bytes(encode_message(SetOutput(2, OutputSettings(ramp_s=0.0)), 1), 0.0)
+    sim._handle_host_bytes(encode_message(Command(MsgType.START, 3), 2), 0.0)
+    for k in range(1, 10):  # a HEARTBEAT of version 2 every 100 ms
+        sim._handle_host_bytes(encode_versioned(Heartbeat(), 3 + k, 2), k * 0.1)
+        fw.advance(k * 0.1)  # as the simulator's loop does
+    assert fw.state == DeviceState.WATCHDOG
+    out = fw.take_outgoing()
+    assert any(isinstance(m, Info) and m.request_id == 0 for m in out[1:])  # told our version

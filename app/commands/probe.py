@@ -3,6 +3,11 @@
 Without ``--port`` the probe starts its own firmware simulator (fault options pass
 through to it). Prints one JSON object with ``--json``, else a readable summary.
 Exit status: 0 measured, 2 the device could not be reached or the arguments are wrong.
+
+The verdict is OK only when no sample was dropped and no frame was bad, at least 99 % of
+the samples the device produced arrived, and the device's clock kept pace with the wall
+clock (the device time spanned by the samples received is the wall time within
+``CLOCK_TOLERANCE`` plus ``LATENCY_GRACE_S``).
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from app.commands._argtypes import fraction as _fraction
 DEFAULT_SECONDS = 10.0
 CONNECT_TIMEOUT_S = 5.0
 QUALITY_MIN_RATIO = 0.99
+# The device's clock keeps pace when the device time streamed is the wall time, within
+# this fraction, plus the link's latency at the two ends of the measurement.
+CLOCK_TOLERANCE = 0.02
+LATENCY_GRACE_S = 0.15
 
 
 class ProbeError(RuntimeError):
@@ -166,18 +175,22 @@ def _report(t: _Tally, end, cpu: float) -> dict[str, object]:
     wall = max(t.t_end - t.t_start, 1e-9)
     dropped = expected - t.received
     crc = end.crc_errors - start.crc_errors
+    framing = end.framing_errors - start.framing_errors
+    bad = end.bad_messages - start.bad_messages
+    device_s = expected / info.sample_rate  # device time the received samples span
     report: dict[str, object] = {
         "port": None,
         "device": info.as_dict(),
-        "seconds": round(expected / info.sample_rate, 3),
+        "seconds": round(device_s, 3),
         "wall_seconds": round(wall, 3),
+        "clock_ratio": round(device_s / wall, 4),
         "samples_expected": expected,
         "samples_received": t.received,
         "samples_dropped": dropped,
         "received_ratio": round(t.received / expected, 5) if expected else 0.0,
         "crc_errors": crc,
-        "framing_errors": end.framing_errors - start.framing_errors,
-        "bad_messages": end.bad_messages - start.bad_messages,
+        "framing_errors": framing,
+        "bad_messages": bad,
         "sequence_gaps": end.sequence_gaps - start.sequence_gaps,
         "frames_lost": end.frames_lost - start.frames_lost,
         "frames": end.frames - start.frames,
@@ -194,8 +207,15 @@ def _report(t: _Tally, end, cpu: float) -> dict[str, object]:
         problems.append(f"{dropped} samples dropped")
     if crc:
         problems.append(f"{crc} CRC errors")
+    if framing:
+        problems.append(f"{framing} framing errors")
+    if bad:
+        problems.append(f"{bad} messages that did not parse")
     if expected and t.received < QUALITY_MIN_RATIO * expected:
         problems.append(f"only {100 * t.received / expected:.2f} % of the samples arrived")
+    if expected and abs(device_s - wall) > CLOCK_TOLERANCE * wall + LATENCY_GRACE_S:
+        problems.append(f"the device streamed {device_s:.3f} s of its time in {wall:.3f} s "
+                        "of wall time: its clock did not keep pace")
     if t.disconnects:
         problems.append(f"{len(t.disconnects)} disconnects")
     report["ok"] = not problems

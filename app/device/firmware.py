@@ -63,22 +63,58 @@ RESISTOR_RANGE_OHM = (10.0, 10e6)
 WATCHDOG_S = 0.5
 STATUS_HZ = 10
 FRAME_S = 0.005  # a SAMPLES frame carries at most 5 ms of samples
+# At most this many samples per frame: with a sync mark every 5th sample (the highest
+# carrier frequency) 4 * 239 + 48 sync offsets + 17 bytes of header and CRC = 1021 bytes,
+# within the protocol's 1024-byte payload.
+MAX_SAMPLES_PER_FRAME = 239
 CONTACT_MAX_OHM = 1e6  # the sense channel calls a load above this "no contact"
 
 MODEL = "MC-SIM 1"
 FIRMWARE_VERSION = "sim-1.0.0"
 
 _DRIVING = (DeviceState.RAMP_UP, DeviceState.RUNNING, DeviceState.RAMP_DOWN)
+_DEVICE_TYPES = frozenset(int(t) for t in MsgType if t >= 0x80)
+# device-to-host messages whose body starts with a request id (u16)
+_DEVICE_TYPES_WITH_ID = frozenset({MsgType.INFO, MsgType.ACK, MsgType.NAK})
 
 
 def samples_per_frame(sample_rate: int) -> int:
-    """Samples in one SAMPLES frame: 5 ms worth, at least 1, at most 255."""
-    return max(1, min(255, int(sample_rate * FRAME_S)))
+    """Samples in one SAMPLES frame: 5 ms worth, at least 1, at most 239 (the payload
+    limit). Below 200 S/s a frame holds one sample, more than 5 ms."""
+    return max(1, min(MAX_SAMPLES_PER_FRAME, int(sample_rate * FRAME_S)))
 
 
 def max_frequency_hz(sample_rate: int) -> float:
     """Highest carrier frequency: 2 kHz, and at least 5 samples per period."""
     return min(MAX_FREQUENCY_HZ, sample_rate / 5.0)
+
+
+def line_bytes_per_s(sample_rate: int) -> float:
+    """Bytes per second the device sends while streaming at ``sample_rate``, worst case.
+
+    Output on at the highest carrier frequency (the most sync marks), the worst COBS
+    overhead (one byte per 254), the delimiter, and STATUS ten times a second (33 bytes
+    on the wire); ACK, NAK and EVENT are rare and not counted.
+    """
+    n = samples_per_frame(sample_rate)
+    sync = n * max_frequency_hz(sample_rate) / sample_rate  # on average per frame
+    payload = 4 + 11 + sync + 4 * n + 2
+    wire = payload + 1 + payload // 254 + 1
+    return sample_rate / n * wire + STATUS_HZ * 33
+
+
+def max_sample_rate(baud: int, bits_per_byte: int = 10) -> int:
+    """The highest sample rate (100 .. 50 000 S/s) whose stream a line of ``baud`` carries;
+    0 if not even 100 S/s fits."""
+    budget = baud / bits_per_byte
+    lo, hi = 99, 50_000
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if line_bytes_per_s(mid) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo if lo >= 100 else 0
 
 
 @dataclass(slots=True)
@@ -220,9 +256,17 @@ class Firmware:
                       f"{t.name} is a device-to-host message; a device does not accept it")
 
     def receive_malformed(self, msg_type: int, body: bytes, error: str, now: float) -> None:
-        """A frame with a valid CRC whose body does not parse: NAK BAD_MESSAGE."""
+        """A frame with a valid CRC whose body does not parse: NAK BAD_MESSAGE, or
+        UNSUPPORTED for a device-to-host type (whatever its body)."""
         self.advance(now)
         self._last_host = now
+        if msg_type in _DEVICE_TYPES:
+            t = MsgType(msg_type)
+            rid = (int.from_bytes(body[:2], "little")
+                   if t in _DEVICE_TYPES_WITH_ID and len(body) >= 2 else 0)
+            self._nak(rid, t, NakReason.UNSUPPORTED,
+                      f"{t.name} is a device-to-host message; a device does not accept it")
+            return
         rid = int.from_bytes(body[:2], "little") if len(body) >= 2 else 0
         self._nak(rid, msg_type & 0xFF, NakReason.BAD_MESSAGE, error)
 
@@ -436,6 +480,10 @@ class Firmware:
     # ------------------------------------------------------------------ sampling
 
     def _generate(self, n: int) -> None:
+        """Produce the next ``n`` samples. The current of each is the mean over its interval
+        (:class:`WaveGenerator`); the level (ramp, slew) steps once per sample and is
+        taken as constant over the sample (its value at the sample's end), so the net
+        charge, summed from the delivered sample currents, is exact."""
         dt = 1.0 / self.sample_rate
         st = self.state
         driving = st in _DRIVING and self.settings is not None

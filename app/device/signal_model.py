@@ -3,8 +3,9 @@
 Three pieces, each usable on its own:
 
 * :class:`WaveGenerator` turns :class:`~app.device.waveform.OutputSettings` into the unit
-  waveform sample by sample, carrying the carrier phase across chunks (so a change of
-  frequency never makes the wave jump) and marking the samples where a period starts.
+  waveform as an integrating ADC sees it (each sample the exact mean over its interval),
+  carrying the carrier phase across chunks (so a change of frequency never makes the
+  wave jump) and marking the samples in which a period starts.
 * :class:`LoadModel` is a constant-current source driving the load between the probes:
   the electrode–skin model ``Rs + (Rp ‖ Cp)`` (slowly drifting), a plain resistor, or an
   open load when the probes are lifted. The source is clamped at the compliance voltage:
@@ -22,7 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.device.waveform import OutputSettings, Polarity, unit_wave
+from app.device.waveform import (
+    OutputSettings,
+    Polarity,
+    Waveform,
+    alternation_count,
+    burst_envelope,
+    period_integral,
+)
 
 COMPLIANCE_V = 20.0
 CURRENT_LSB_UA = 0.05
@@ -59,52 +67,97 @@ INTRINSIC_ERROR = Calibration(current_offset_ua=0.8, current_gain=1.01,
 
 
 class WaveGenerator:
-    """The commanded unit waveform (-1..1), generated chunk by chunk.
+    """The commanded unit waveform (-1..1) as an integrating ADC sees it, chunk by chunk.
 
     Like a DDS in firmware, the carrier phase is a 32-bit integer accumulator advanced by
-    ``ceil(f / fs * 2**32)`` per sample, so the result does not depend on how the stream
-    is cut into chunks and a change of frequency never makes the wave jump.
-    ``reset()`` at output start: the phase and the time since output start go to zero.
+    ``floor(f / fs * 2**32)`` per sample, so the result does not depend on how the stream
+    is cut into chunks and a change of frequency never makes the wave jump. Sample ``k``
+    (since output start) covers the interval ``[k / fs, (k + 1) / fs)`` and its value is
+    the exact mean of the wave over that interval: the piecewise wave is integrated
+    analytically (:func:`~app.device.waveform.period_integral`), so edges fall at their
+    true times and the charge in the samples is the charge of the wave. The burst
+    envelope is taken as constant over a sample (its value at the sample's middle).
+
+    ALTERNATING polarity is decided per period, at the period's start
+    (:func:`~app.device.waveform.alternation_count`): a flip never splits a pulse.
+    ``reset()`` at output start: the phase, the time since output start and the
+    alternation go to zero (positive first).
     """
 
     PHASE_BITS = 32
 
     def __init__(self, sample_rate: float) -> None:
         self.sample_rate = float(sample_rate)
-        self._acc = 0  # phase accumulator of the next sample
-        self._n = 0  # samples since output start (the next sample's index)
+        self.reset()
 
     def reset(self) -> None:
-        self._acc = 0
-        self._n = 0
+        self._acc = 0  # phase accumulator at the next sample's start (0 .. 2**32 - 1)
+        self._n = 0  # samples since output start (the next sample's index)
+        self._sign = 1.0  # ALTERNATING sign of the period in progress
+        self._flips = 0.0  # alternation count of the period in progress
 
     @property
     def time_s(self) -> float:
-        """Seconds since output start of the next sample."""
+        """Seconds since output start of the next sample's start."""
         return self._n / self.sample_rate
 
+    def increment(self, settings: OutputSettings) -> int:
+        """Phase accumulator step per sample (rounded down: a period never runs short)."""
+        return max(1, math.floor(settings.frequency_hz / self.sample_rate
+                                 * (1 << self.PHASE_BITS)))
+
     def generate(self, settings: OutputSettings, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``(unit, sync)``: n samples of the unit wave and the offsets (int array)
-        of the samples where a waveform period starts."""
-        one = 1 << self.PHASE_BITS
-        # rounded up, so a period never lasts a sample longer than f says
-        inc = max(1, math.ceil(settings.frequency_hz / self.sample_rate * one))
-        k = np.arange(-1, n, dtype=np.int64)
-        acc = self._acc + inc * k  # k = -1: the previous sample
-        whole = acc >> self.PHASE_BITS
-        sync = np.flatnonzero(whole[1:] > whole[:-1])
-        phase = (acc[1:] & (one - 1)) / one
-        t = (self._n + k[1:]) / self.sample_rate
-        unit = unit_wave(settings, t, phase0=phase - t * settings.frequency_hz)
-        self._acc = (self._acc + inc * n) & (one - 1)
+        """Return ``(unit, sync)``: n sample means of the unit wave and the offsets (int
+        array) of the samples in whose interval a waveform period starts."""
+        bits = self.PHASE_BITS
+        one = 1 << bits
+        inc = self.increment(settings)
+        acc0 = self._acc
+        acc = acc0 + inc * np.arange(n + 1, dtype=np.int64)  # at the n + 1 sample edges
+        whole = acc >> bits  # periods started since the one in progress at acc0
+        # a period starts in sample k when an integer phase lies in [acc_k, acc_k+1)
+        started = (acc - 1) >> bits
+        sync = np.flatnonzero(started[1:] > started[:-1])
+        periods = int(whole[-1])
+        signs = np.ones(periods + 1)
+        if settings.polarity == Polarity.NEGATIVE:
+            signs = -signs
+        elif settings.polarity == Polarity.ALTERNATING:
+            signs[0] = self._sign
+            if periods:
+                period_s = one / (inc * self.sample_rate)
+                offset = (np.arange(1, periods + 1, dtype=np.float64) * one - acc0) / inc
+                start_s = (self._n + offset) / self.sample_rate
+                counts = alternation_count(settings.alternate_s, start_s, period_s)
+                seen = np.maximum.accumulate(np.concatenate(([self._flips], counts)))
+                flip = counts > seen[:-1]
+                signs[1:] = self._sign * np.where(np.cumsum(flip) % 2 == 0, 1.0, -1.0)
+                self._flips = float(seen[-1])
+                self._sign = float(signs[-1])
+        # integral of the wave from the start of the period in progress, at each edge
+        q = float(period_integral(settings, np.float64(1.0)))
+        before = np.concatenate(([0.0], np.cumsum(signs[:-1] * q)))
+        frac = (acc & (one - 1)) / one
+        integral = before[whole] + signs[whole] * period_integral(settings, frac)
+        unit = np.diff(integral) * (one / inc)
+        if settings.waveform == Waveform.BURST:
+            unit = unit * burst_envelope((self._n + np.arange(n) + 0.5) / self.sample_rate)
+        self._acc = int(acc[-1]) & (one - 1)
         self._n += n
         return unit, sync
 
     def negative_half(self, settings: OutputSettings) -> bool:
-        """True while ALTERNATING polarity is in its negative half-cycle (next sample)."""
+        """True while ALTERNATING polarity is negative at the middle of the next sample."""
         if settings.polarity != Polarity.ALTERNATING:
             return False
-        return int(self.time_s // max(settings.alternate_s, 1e-6)) % 2 == 1
+        one = 1 << self.PHASE_BITS
+        inc = self.increment(settings)
+        if self._acc + inc // 2 < one:  # the middle is in the period in progress
+            return self._sign < 0
+        start_s = (self._n + (one - self._acc) / inc) / self.sample_rate
+        count = float(alternation_count(settings.alternate_s, np.float64(start_s),
+                                        one / (inc * self.sample_rate)))
+        return (-self._sign if count > self._flips else self._sign) < 0
 
 
 class LoadModel:

@@ -6,6 +6,16 @@ until it is told to stop or its parent process dies. Output is paced to the baud
 as a UART would send it (10 bits per byte), and samples are generated on the real-time
 clock. Fault options corrupt or drop frames, hang the device or make it vanish and
 return. Single-threaded: one ``select()`` loop.
+
+Transmit queue: a frame, once its first byte is on the line, is always sent whole.
+Answers, STATUS and EVENT frames go before SAMPLES frames. When the line cannot carry
+the sample rate (or nobody reads), the transmit FIFO fills and whole SAMPLES frames are
+discarded (counted in ``SimStats.frames_overflowed``): a SAMPLES frame is queued only
+while the queue holds less than 0.1 s of line time (at least 2200 bytes), so what does
+arrive is recent; sequence numbers are given as
+frames go on the line, and every discarded frame skips one, so the host sees each loss
+as a gap in the sequence numbers (and a discarded SAMPLES frame as a gap in the sample
+index).
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ from typing import TextIO
 import numpy as np
 from cobs import cobs
 
-from app.device.firmware import Firmware
+from app.device.firmware import Firmware, line_bytes_per_s
 from app.device.protocol import (
     CRC,
     DELIMITER,
@@ -36,12 +46,15 @@ from app.device.protocol import (
     FrameDecoder,
     Message,
     ProtocolError,
+    Samples,
     crc16,
     decode_message,
     message_type,
 )
 
 TX_FIFO_BYTES = 16_384  # device-side transmit buffer; whole frames beyond it are lost
+FRAME_OVERHEAD = 8  # header, CRC, COBS code byte and delimiter around a body (about)
+SAMPLE_BACKLOG_S = 0.1  # SAMPLES frames queue for at most this much line time
 BITS_PER_BYTE = 10  # start + 8 data + stop
 FOREIGN_INFO_INTERVAL_S = 0.25  # INFO answers to frames of another version, at most
 
@@ -280,6 +293,7 @@ class SimStats:
     frames_sent: int = 0
     frames_dropped: int = 0  # --drop
     frames_overflowed: int = 0  # TX FIFO full (nobody reading, or the line too slow)
+    samples_overflowed: int = 0  # samples in the SAMPLES frames among those
     bytes_sent: int = 0
     bytes_corrupted: int = 0
     host_frames: int = 0
@@ -302,9 +316,15 @@ class Simulator:
             self.transport = TcpTransport()
         else:
             self.transport = PtyTransport(options.link)
-        self._seq = 0
-        self._tx: collections.deque[bytes] = collections.deque()
-        self._tx_bytes = 0
+        self._seq = 0  # sequence number of the next frame put on the line
+        self._head = b""  # the rest of the frame on the line: always sent whole
+        self._priority: collections.deque[tuple[Message, int]] = collections.deque()
+        self._samples: collections.deque[tuple[Message, int]] = collections.deque()
+        self._tx_bytes = 0  # bytes queued (estimated sizes), the frame on the line excluded
+        # SAMPLES frames are queued only while the queue holds less than this: on a line
+        # too slow for the sample rate they are discarded rather than delivered late
+        self._sample_backlog = min(TX_FIFO_BYTES, max(
+            options.baud / BITS_PER_BYTE * SAMPLE_BACKLOG_S, 2 * 1100))
         self._decoder = FrameDecoder()
         self.firmware: Firmware | None = None
         self._last_foreign_info = -math.inf
@@ -327,7 +347,7 @@ class Simulator:
         # (time.monotonic() in any process on this machine): benches measure latency by it.
         self._say(f"clock: sample 0 at monotonic {start:.6f} s")
         print(f"PORT {self.transport.url}", file=self._out, flush=True)
-        need = opts.sample_rate * 4 * 1.12 + 400
+        need = line_bytes_per_s(opts.sample_rate)
         if opts.baud / BITS_PER_BYTE < need:
             self._say(f"warning: {opts.baud} baud carries {opts.baud // BITS_PER_BYTE} B/s but "
                       f"{opts.sample_rate} S/s needs about {int(need)} B/s: frames will be lost")
@@ -357,14 +377,12 @@ class Simulator:
                     self._say("contact script: probes " + ("placed" if place else "lifted"))
                 if hang_at is not None and not hung and now >= hang_at:
                     hung = True
-                    self._tx.clear()
-                    self._tx_bytes = 0
+                    self._clear_tx()
                     self._say("hang: the device stops sending")
                 if disconnect_at is not None and now >= disconnect_at:
                     disconnect_at = None
                     self.transport.close()
-                    self._tx.clear()
-                    self._tx_bytes = 0
+                    self._clear_tx()
                     self._decoder = FrameDecoder()
                     fw.streaming = False
                     down_until = now + opts.down_for
@@ -376,8 +394,8 @@ class Simulator:
                 # -- wait for host bytes or the next frame
                 fds = self.transport.read_fds()
                 timeout = fw.next_frame_time() - now + 0.0002  # just past the frame end
-                if self._tx and self.transport.has_peer and not hung:
-                    timeout = min(timeout, (len(self._tx[0]) - credit) / byte_rate)
+                if self._tx_pending() and self.transport.has_peer and not hung:
+                    timeout = min(timeout, (self._next_size() - credit) / byte_rate)
                 timeout = min(max(timeout, 0.0005), frame_s)
                 if fds:
                     readable, _, _ = select.select(fds, [], [], timeout)
@@ -391,20 +409,19 @@ class Simulator:
                         self._handle_host_bytes(data, now)
                 fw.advance(now, whole_frames=True)
                 for msg in fw.take_outgoing():
-                    frame = encode_versioned(msg, self._seq, opts.protocol_version)
-                    self._queue(frame, hung or down_until is not None)
-                    self._seq = (self._seq + 1) & 0xFFFF
+                    self._queue(msg, hung or down_until is not None)
                 # -- pace the line
                 credit = min(credit + (now - last) * byte_rate, burst)
                 last = now
-                if self._tx and not hung and self.transport.has_peer:
+                if self._tx_pending() and not hung and self.transport.has_peer:
                     credit -= self._send(int(credit))
         finally:
             self.transport.cleanup()
             s = self.stats
             self._say(f"stopped: {s.frames_sent} frames / {s.bytes_sent} bytes sent, "
                       f"{s.frames_dropped} dropped, {s.frames_overflowed} lost to a full "
-                      f"TX buffer, {s.bytes_corrupted} bytes corrupted")
+                      f"TX buffer ({s.samples_overflowed} samples), "
+                      f"{s.bytes_corrupted} bytes corrupted")
         return 0
 
     def _handle_host_bytes(self, data: bytes, now: float) -> None:
@@ -429,45 +446,101 @@ class Simulator:
                 continue
             fw.receive(msg, now)
 
-    def _queue(self, frame: bytes, discard: bool) -> None:
-        opts = self.options
+    # ------------------------------------------------------------------ transmit queue
+
+    def _skip_seq(self) -> None:
+        """A frame was discarded: its sequence number is skipped (the host sees a gap)."""
+        self._seq = (self._seq + 1) & 0xFFFF
+
+    def _clear_tx(self) -> None:
+        self._head = b""
+        self._priority.clear()
+        self._samples.clear()
+        self._tx_bytes = 0
+
+    def _tx_pending(self) -> bool:
+        return bool(self._head or self._priority or self._samples)
+
+    def _next_size(self) -> int:
+        """Bytes of the frame that goes out next (estimated when not yet encoded)."""
+        if self._head:
+            return len(self._head)
+        queue = self._priority or self._samples
+        return queue[0][1] if queue else 0
+
+    def _overflow(self, msg: Message) -> None:
+        self.stats.frames_overflowed += 1
+        if isinstance(msg, Samples):
+            self.stats.samples_overflowed += msg.raw.shape[0]
+        self._skip_seq()
+
+    def _queue(self, msg: Message, discard: bool) -> None:
+        """Queue one outgoing message: answers, STATUS and EVENT ahead of SAMPLES; a
+        SAMPLES frame that does not fit the FIFO is discarded whole (the new one)."""
         if discard:
+            self._skip_seq()
             return
-        if opts.drop and self._rng.random() < opts.drop:
-            self.stats.frames_dropped += 1
-            return
-        if opts.corrupt:
-            n = int(self._rng.binomial(len(frame), opts.corrupt))
-            if n:
-                buf = bytearray(frame)
-                for pos in self._rng.integers(0, len(buf), size=n):
-                    buf[pos] ^= int(self._rng.integers(1, 256))
-                frame = bytes(buf)
-                self.stats.bytes_corrupted += n
-        self._tx.append(frame)
-        self._tx_bytes += len(frame)
-        while self._tx_bytes > TX_FIFO_BYTES and len(self._tx) > 1:
-            old = self._tx.popleft()
-            self._tx_bytes -= len(old)
-            self.stats.frames_overflowed += 1
+        size = len(msg.encode_body()) + FRAME_OVERHEAD if not isinstance(msg, Samples) else (
+            4 * msg.raw.shape[0] + len(msg.sync) + 11 + FRAME_OVERHEAD)
+        if isinstance(msg, Samples):
+            if self._tx_bytes + size > self._sample_backlog:
+                self._overflow(msg)
+                return
+            self._samples.append((msg, size))
+        else:
+            self._priority.append((msg, size))
+        self._tx_bytes += size
+        while self._tx_bytes > TX_FIFO_BYTES and (self._samples or len(self._priority) > 1):
+            old, old_size = (self._samples or self._priority).popleft()
+            self._tx_bytes -= old_size
+            self._overflow(old)
+
+    def _next_frame(self) -> bytes | None:
+        """Take the next message off the queue and encode it with the next sequence number
+        (``--drop`` and ``--corrupt`` apply here); None when nothing is queued."""
+        opts = self.options
+        while self._priority or self._samples:
+            msg, size = (self._priority or self._samples).popleft()
+            self._tx_bytes -= size
+            if opts.drop and self._rng.random() < opts.drop:
+                self.stats.frames_dropped += 1
+                self._skip_seq()
+                continue
+            frame = encode_versioned(msg, self._seq, opts.protocol_version)
+            self._seq = (self._seq + 1) & 0xFFFF
+            if opts.corrupt:
+                n = int(self._rng.binomial(len(frame), opts.corrupt))
+                if n:
+                    buf = bytearray(frame)
+                    for pos in self._rng.integers(0, len(buf), size=n):
+                        buf[pos] ^= int(self._rng.integers(1, 256))
+                    frame = bytes(buf)
+                    self.stats.bytes_corrupted += n
+            return frame
+        return None
 
     def _send(self, budget: int) -> int:
-        """Write up to ``budget`` bytes from the TX FIFO; return how many went out."""
+        """Write up to ``budget`` bytes, frame after frame; return how many went out.
+
+        A frame whose first byte went out stays at the head until its last byte is sent.
+        """
         sent = 0
-        while self._tx and sent < budget:
-            head = self._tx[0]
+        while sent < budget:
+            if not self._head:
+                frame = self._next_frame()
+                if frame is None:
+                    break
+                self._head = frame
+            head = self._head
             chunk = head[: budget - sent]
             n = self.transport.write(chunk)
             if n <= 0:
                 break
             sent += n
             self.stats.bytes_sent += n
-            if n == len(head):
-                self._tx.popleft()
+            self._head = head[n:]
+            if not self._head:
                 self.stats.frames_sent += 1
-            else:
-                self._tx[0] = head[n:]
-            self._tx_bytes -= n
             if n < len(chunk):
                 break
         return sent
