@@ -193,24 +193,89 @@ def alembic_config(url: str):  # -> alembic.config.Config (imported lazily: slow
     return cfg
 
 
+def _migration_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
+    """SQLite: an engine whose transactions really enclose DDL.
+
+    Python's sqlite3 module commits before every statement that is not INSERT/UPDATE/
+    DELETE, so by default each ``ALTER TABLE`` of a migration is committed on its own: a
+    kill between two of them left a half-upgraded database that no later start could
+    upgrade ("duplicate column name"). Here the driver's own transaction handling is off
+    and every transaction starts with ``BEGIN IMMEDIATE``: the whole upgrade (schema
+    changes and the new revision number) commits at once or not at all.
+    """
+    parsed = parse_url(url)
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_s})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.isolation_level = None  # the driver never commits on its own
+        _on_sqlite_connect(dbapi_conn, busy_timeout_s)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def newer_schema_message(revision: str) -> str:
+    return (f"The database was written by a newer version of the console (schema revision "
+            f"{revision}; this console knows revisions up to {head_revision()}). Nothing was "
+            "changed. Update the console on this computer (or open the records with the "
+            "newer one); 'python -m app db backup PATH' still makes a copy.")
+
+
+def check_schema(engine: Engine) -> str:
+    """The database's revision; StoreError if a newer console wrote it (unknown revision)."""
+    revision = current_revision(engine)
+    if revision and revision not in known_revisions():
+        raise StoreError(newer_schema_message(revision))
+    return revision
+
+
 def upgrade_to_head(url: str, engine: Engine | None = None, revision: str = "head") -> str:
-    """Apply the migrations up to ``revision``; returns the revision now in the database."""
+    """Apply the migrations up to ``revision`` in one transaction; returns the revision now
+    in the database. A database of a newer schema is left untouched (StoreError).
+
+    On SQLite the upgrade runs on its own connection in a real transaction (see
+    :func:`_migration_engine`), so a kill at any moment leaves the old or the new revision.
+    """
     from alembic import command
+    from alembic.util import CommandError
 
     own = engine is None
     engine = engine or make_engine(url)
+    sqlite = parse_url(url).get_backend_name() == "sqlite"
+    migrator = _migration_engine(url) if sqlite else engine
     try:
-        with engine.begin() as conn:
+        check_schema(migrator)
+        with migrator.begin() as conn:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
         return current_revision(engine)
+    except StoreError:
+        raise
     except SQLAlchemyError as exc:
+        log.error("schema upgrade failed: %s", exc)
         raise StoreError(describe_error(exc, url)) from None
+    except CommandError as exc:
+        log.error("schema upgrade failed: %s", exc)
+        raise StoreError("The database schema could not be upgraded (nothing was changed): "
+                         f"{str(exc).splitlines()[0]}") from None
     finally:
+        if migrator is not engine:
+            migrator.dispose()
         if own:
             engine.dispose()
-        elif parse_url(url).get_backend_name() == "sqlite":
+        if sqlite:
             _restrict(_sqlite_path(parse_url(url)))
 
 
@@ -311,7 +376,13 @@ def open_store(url: str | None = None) -> tuple[Engine, StoreInfo]:
         raise
     except (SQLAlchemyError, OSError) as exc:
         engine.dispose()
+        log.error("opening the records failed: %s", exc)
         raise StoreError(describe_error(exc, url)) from None
+    except Exception as exc:  # noqa: BLE001 - never a traceback or a silent hang
+        engine.dispose()
+        log.exception("opening the records failed")
+        raise StoreError(f"The client records could not be opened ({type(exc).__name__}); "
+                         "the details are in the console's log.") from None
     info = StoreInfo(safe_url(url), parse_url(url).get_backend_name(), revision, interrupted,
                      training_id, operator_id)
     return engine, info

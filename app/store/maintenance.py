@@ -19,7 +19,13 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from app.store import services
-from app.store.database import StoreError, describe_error, parse_url
+from app.store.database import (
+    StoreError,
+    describe_error,
+    make_engine,
+    parse_url,
+    resolve_url,
+)
 from app.store.models import (
     Client,
     Consent,
@@ -39,6 +45,24 @@ def _json_default(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------- backup
+
+
+def open_for_backup(url: str | None = None) -> Engine:
+    """An engine on an existing database, for a backup: no migration, nothing written."""
+    url = resolve_url(url)
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "").expanduser()
+        if not path.is_file():
+            raise StoreError(f"There is no database file at {path}: nothing to back up.")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - a clear message, never a traceback
+        engine.dispose()
+        raise StoreError(describe_error(exc, url)) from None
+    return engine
 
 
 def backup(engine: Engine, dest: Path) -> Path:
