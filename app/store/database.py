@@ -13,16 +13,25 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import socket
 import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import psutil
 from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session
 
 from app import paths
@@ -45,17 +54,81 @@ def resolve_url(url: str | None = None) -> str:
     return url or os.environ.get(ENV_VAR) or paths.default_database_url()
 
 
-def safe_url(url: str | URL) -> str:
-    """The URL with any password masked, for messages."""
+def _normalize(url: str) -> str:
+    """``url`` with an unencoded ``@`` in its password percent-encoded.
+
+    ``postgresql://me:p@ss@host/db`` would otherwise be read as password ``p`` on host
+    ``ss@host`` (and ``ss`` shown in every message naming the host). The host part never
+    holds an ``@``, so the credentials end at the last one.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.startswith("sqlite"):
+        return url
+    head, q, query = rest.partition("?")
+    if head.count("@") <= 1:
+        return url
+    at = head.rfind("@")
+    user, colon, password = head[:at].partition(":")
+    if not colon:
+        return url
+    return f"{scheme}://{user}:{quote(unquote(password), safe='')}@{head[at + 1:]}{q}{query}"
+
+
+def _make_url(url: str | URL) -> URL:
+    return url if isinstance(url, URL) else make_url(_normalize(url.strip()))
+
+
+def secrets_of(url: str | URL | None) -> list[str]:
+    """The password(s) in ``url`` (user:PASSWORD@ or ?password=), as written and encoded."""
+    if url is None:
+        return []
+    found: list[str] = []
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = _make_url(url)
+        values = [parsed.password, *(_query_values(parsed, "password"))]
+    except Exception:  # noqa: BLE001 - unparsable: look for the usual shapes by hand
+        values = []
+    if isinstance(url, str):  # what the user typed, even if the parser read it otherwise
+        m = re.search(r"://[^:/?#]*:(.*)@[^@]*$", url.split("?", 1)[0])
+        if m:
+            values.append(m.group(1))
+        values += re.findall(r"[?&]password=([^&]*)", url)
+    for v in values:
+        if v:
+            v = str(v)
+            found += [v, quote(v, safe=""), unquote(v)]
+    return sorted({v for v in found if len(v) >= 3}, key=len, reverse=True)
+
+
+def _query_values(url: URL, key: str) -> list[str]:
+    value = url.query.get(key)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def scrub(message: str, url: str | URL | None) -> str:
+    """``message`` with every password of ``url`` replaced by ``***``."""
+    for secret in secrets_of(url):
+        message = message.replace(secret, "***")
+    return message
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with any password (user:PASSWORD@ or ?password=) masked, for messages."""
+    try:
+        parsed = _make_url(url)
+        if "password" in parsed.query:
+            parsed = parsed.update_query_dict({"password": "***"})
+        shown = parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+        return scrub(shown, url)
     except Exception:  # noqa: BLE001 - unparsable: show nothing of it
         return "(unreadable URL)"
 
 
-def parse_url(url: str) -> URL:
+def parse_url(url: str | URL) -> URL:
     try:
-        parsed = make_url(url)
+        parsed = _make_url(url)
     except ArgumentError:
         raise StoreError(
             f"'{safe_url(url)}' is not a database URL. Use sqlite:///PATH/TO/FILE.db or "
@@ -70,6 +143,9 @@ def parse_url(url: str) -> URL:
         if parsed.get_driver_name() in ("psycopg2", "pg8000", "asyncpg"):
             raise StoreError(f"Database driver '{parsed.get_driver_name()}' is not supported: "
                              "use postgresql+psycopg://…")
+        passwords = _query_values(parsed, "password")
+        if passwords:  # ?password=…: held as the URL's password (masked when shown)
+            parsed = parsed.difference_update_query(["password"]).set(password=passwords[-1])
         return parsed.set(drivername="postgresql+psycopg")
     raise StoreError(f"Database type '{backend}' is not supported: use sqlite:///PATH or "
                      "postgresql+psycopg://USER@HOST/DATABASE.")
@@ -82,6 +158,7 @@ def describe_error(exc: BaseException, url: str | URL | None = None) -> str:
     where = f" ({safe_url(url)})" if url is not None else ""
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    text = scrub(text, url)
     low = text.lower()
     if isinstance(exc, NoSuchModuleError | ModuleNotFoundError):
         return f"The database driver is not installed{where}: {text}."
@@ -112,7 +189,18 @@ def describe_error(exc: BaseException, url: str | URL | None = None) -> str:
         return f"The database does not exist on the server{where}: {text}."
     if isinstance(exc, OSError):
         return f"Cannot use the database file{where}: {exc.strerror or text}."
-    return f"Database error{where}: {text}"
+    # Anything else may quote the statement or the record's values (a name, screening
+    # answers): the screen gets what failed and what to do, the log the detail.
+    log.error("database error%s: %s", where, scrub(str(exc), url))
+    if isinstance(exc, IntegrityError):
+        return (f"The database refused the record{where}: it conflicts with the records "
+                "stored (one it refers to may have been deleted meanwhile). Reload the "
+                "records and try again; the details are in the console's log.")
+    if isinstance(exc, DataError):
+        return (f"The database refused a value of the record{where}. Check the entries and "
+                "try again; the details are in the console's log.")
+    return (f"The database reported an error{where} ({type(orig).__name__}). Try again; "
+            "if it persists, the details are in the console's log.")
 
 
 @dataclass(frozen=True, slots=True)
