@@ -328,6 +328,7 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
             raise StoreError(f"There is no client with id {client_id}.")
         if client.is_training:
             raise StoreError("The built-in training client cannot be erased.")
+        _refuse_if_recording(s, client_id)
         sids = select(TreatmentSession.id).where(TreatmentSession.client_id == client_id)
         for model in (RecordingChunk, Event, SessionStep):
             counts[model.__tablename__] = s.execute(
@@ -338,6 +339,24 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
         counts["client"] = s.execute(delete(Client).where(Client.id == client_id)).rowcount
     compact(engine)
     return counts
+
+
+def _refuse_if_recording(s: Session, client_id: int) -> None:
+    """A session of the client still being recorded (not ended, its console's heartbeat
+    fresh): erasing now would pull the rows from under that console's writer."""
+    import datetime as dt
+
+    from app.store.database import STALE_AFTER_S, _writer_alive
+
+    now = dt.datetime.now(dt.UTC)
+    rows = s.scalars(select(TreatmentSession).where(TreatmentSession.client_id == client_id,
+                                                    TreatmentSession.outcome.is_(None))).all()
+    live = [r for r in rows if _writer_alive(r, now, STALE_AFTER_S)]
+    if live:
+        where = live[0].writer_host or "another console"
+        raise StoreError(f"Client {client_id} has a session in progress (recorded by the "
+                         f"console on {where}): nothing was erased. End the session, then "
+                         "erase the client.")
 
 
 def compact(engine: Engine) -> None:
