@@ -203,6 +203,18 @@ def describe_error(exc: BaseException, url: str | URL | None = None) -> str:
             "if it persists, the details are in the console's log.")
 
 
+def user_message(exc: BaseException, url: str | URL | None = None) -> str:
+    """A failed store request, for the screen: what failed and what to do, never the SQL
+    or the record's values (a name, screening answers); the detail goes to the log."""
+    if isinstance(exc, StoreError | ValueError):
+        return scrub(str(exc), url)
+    if isinstance(exc, SQLAlchemyError | OSError):
+        return describe_error(exc, url)
+    log.error("store request failed", exc_info=exc)
+    return (f"an unexpected problem ({type(exc).__name__}); the details are in the "
+            "console's log")
+
+
 @dataclass(frozen=True, slots=True)
 class StoreInfo:
     """What :func:`open_store` found and did."""
@@ -247,10 +259,9 @@ def make_engine(url: str, busy_timeout_s: float = 5.0) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_path(parsed)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            paths.private_dir(path.parent)  # folders created here: 0700
             if not path.exists():
-                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-                os.close(fd)
+                paths.create_private(path)
             _restrict(path)
         except OSError as exc:
             raise StoreError(describe_error(exc, parsed)) from None

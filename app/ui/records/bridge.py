@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 from sqlalchemy import Engine
 
+from app.store.database import user_message
 from app.store.screening import Questionnaire, load_questionnaire
 from app.store.writer import StoreWriter
 
@@ -51,7 +52,8 @@ class RecordsStore(QObject):
         on_result, what, future = item
         exc = future.exception()
         if exc is not None:
-            self.error_occurred.emit(f"Error while {what}: {exc}")
+            # in words: never the SQL or the record's values (the detail is in the log)
+            self.error_occurred.emit(f"Error while {what}: {user_message(exc, self.engine.url)}")
             return
         self.records_changed.emit()
         if on_result is not None:
