@@ -307,7 +307,8 @@ def _load_program_file(path: Path, file: str, builtin: bool) -> Program:
     except FileNotFoundError:
         raise ProgramError(file, "no such file") from None
     except UnicodeDecodeError as exc:
-        raise ProgramError(file, f"damaged: not UTF-8 text (byte {exc.start})") from None
+        raise ProgramError(file, "cannot read the file: not UTF-8 text "
+                           f"(byte {exc.start})") from None
     except OSError as exc:
         raise ProgramError(file, f"cannot read the file: {exc.strerror or exc}") from None
     try:
