@@ -49,6 +49,25 @@ class StoreError(Exception):
     """A database problem, described for the operator (no traceback, no personal data)."""
 
 
+class StaleRecordError(StoreError):
+    """A save against a version of a record that has been changed since (another room or
+    window saved first): refused, nothing overwritten. ``current_version``,
+    ``changed_at`` and ``changed_by`` say what is stored now."""
+
+    def __init__(self, what: str, record_id: int, current_version: int,
+                 changed_at: dt.datetime | None, changed_by: str | None) -> None:
+        self.record_id = record_id
+        self.current_version = current_version
+        self.changed_at = changed_at
+        self.changed_by = changed_by
+        when = (changed_at.astimezone().strftime("%d %b %Y at %H:%M:%S")
+                if changed_at is not None else "meanwhile")
+        who = f" by the console on {changed_by}" if changed_by else ""
+        super().__init__(f"{what} was changed on {when}{who} after you opened it: your "
+                         "changes were not saved (nothing was overwritten). Reload to see "
+                         "the other changes, then save yours again.")
+
+
 def resolve_url(url: str | None = None) -> str:
     """``url`` if given, else $MICROCURRENT_DATABASE_URL, else the local SQLite file."""
     return url or os.environ.get(ENV_VAR) or paths.default_database_url()

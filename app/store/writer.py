@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from app.device.samples import SampleBlock
 from app.store import recording
-from app.store.database import HEARTBEAT_S, StoreError, describe_error
+from app.store.database import HEARTBEAT_S, StaleRecordError, StoreError, describe_error
 from app.store.models import (
     Client,
     Consent,
@@ -224,21 +224,30 @@ class SaveClient:
         if problems:
             raise ValueError("; ".join(problems))
         d = self.data
+        values = {"name": d.name.strip(), "date_of_birth": d.date_of_birth,
+                  "contact": d.contact.strip(), "skin_notes": d.skin_notes,
+                  "current_limit_ua": d.current_limit_ua, "updated_by": socket.gethostname()}
         if d.id is None:
-            row = Client(name=d.name.strip())
+            row = Client(**values, version=1)
             s.add(row)
-        else:
-            found = s.get(Client, d.id)
-            if found is None:
-                raise ValueError(f"client {d.id} does not exist")
-            row = found
-        row.name = d.name.strip()
-        row.date_of_birth = d.date_of_birth
-        row.contact = d.contact.strip()
-        row.skin_notes = d.skin_notes
-        row.current_limit_ua = d.current_limit_ua
-        s.flush()
-        return row.id
+            s.flush()
+            return row.id
+        # one conditional UPDATE: atomic on SQLite and PostgreSQL, so of two rooms saving
+        # the same version exactly one succeeds; the other is told, nothing is lost
+        stmt = update(Client).where(Client.id == d.id)
+        if d.version is not None:
+            stmt = stmt.where(Client.version == d.version)
+        done = s.execute(stmt.values(**values, version=Client.version + 1,
+                                     updated_at=utcnow())
+                         .execution_options(synchronize_session=False)).rowcount
+        if done == 1:
+            return d.id
+        now = s.execute(select(Client.version, Client.updated_at, Client.updated_by)
+                        .where(Client.id == d.id)).first()
+        if now is None:
+            raise ValueError(f"client {d.id} does not exist")
+        raise StaleRecordError("This client's record", d.id, now.version, now.updated_at,
+                               now.updated_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -688,6 +697,9 @@ class StoreWriter:
                 self._chunkers.pop(uid, None)
             else:
                 report = False
+        elif isinstance(exc, StoreError):  # in words already (e.g. a stale version)
+            msg = str(exc)
+            err = exc
         elif isinstance(exc, SQLAlchemyError):
             msg = describe_error(exc, self._engine.url)
             err = StoreError(f"{what} could not be stored: {msg}")
