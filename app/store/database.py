@@ -373,7 +373,9 @@ def upgrade_to_head(url: str, engine: Engine | None = None, revision: str = "hea
     sqlite = parse_url(url).get_backend_name() == "sqlite"
     migrator = _migration_engine(url) if sqlite else engine
     try:
-        check_schema(migrator)
+        current = check_schema(migrator)
+        if revision == "head" and current == head_revision():
+            return current  # nothing to do: no write lock taken, nothing written
         with migrator.begin() as conn:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
@@ -382,10 +384,10 @@ def upgrade_to_head(url: str, engine: Engine | None = None, revision: str = "hea
     except StoreError:
         raise
     except SQLAlchemyError as exc:
-        log.error("schema upgrade failed: %s", exc)
+        log.error("schema upgrade failed: %s", scrub(str(exc), url))
         raise StoreError(describe_error(exc, url)) from None
     except CommandError as exc:
-        log.error("schema upgrade failed: %s", exc)
+        log.error("schema upgrade failed: %s", scrub(str(exc), url))
         raise StoreError("The database schema could not be upgraded (nothing was changed): "
                          f"{str(exc).splitlines()[0]}") from None
     finally:
@@ -494,7 +496,7 @@ def open_store(url: str | None = None) -> tuple[Engine, StoreInfo]:
         raise
     except (SQLAlchemyError, OSError) as exc:
         engine.dispose()
-        log.error("opening the records failed: %s", exc)
+        log.error("opening the records failed: %s", scrub(str(exc), url))
         raise StoreError(describe_error(exc, url)) from None
     except Exception as exc:  # noqa: BLE001 - never a traceback or a silent hang
         engine.dispose()

@@ -518,6 +518,7 @@ class StoreWriter:
                              "stored. Recording goes on; the details are in the log.")
                 if self._closed and self._queue.empty():
                     return
+                time.sleep(0.1)  # never a hot loop
 
     def _loop(self) -> None:
         pending: list[_Pending] = []
