@@ -167,6 +167,15 @@ def test_console_files_are_private_from_creation(tmp_path, monkeypatch, umask_02
     with paths.open_private(tmp_path / "report.csv", "w") as fh:
         fh.write("x")
     assert _mode(tmp_path / "report.csv") == 0o600
+    # a scope capture exported as CSV
+    import numpy as np
+
+    from app.scope.core.capture import Capture, parse_csv, write_csv
+
+    t = np.arange(5) / 1000.0
+    write_csv(tmp_path / "capture.csv", Capture(1000.0, 0, 0, t * 100, t / 10))
+    assert _mode(tmp_path / "capture.csv") == 0o600
+    assert parse_csv((tmp_path / "capture.csv").read_text()).current_ua.size == 5
 
 
 def test_database_folders_0700_and_files_0600_with_wal_and_shm(tmp_path, umask_022):
