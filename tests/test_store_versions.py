@@ -202,3 +202,76 @@ def test_the_client_editor_refuses_a_stale_save_and_merges_on_reload(qtbot, sqli
     finally:
         a.close()
         b.close()
+
+
+ROOM_PROCESS = """
+import sys
+from dataclasses import replace
+from app.store import services
+from app.store.database import StaleRecordError, open_store
+from app.store.validation import ClientData
+from app.store.writer import StoreWriter
+
+url, cid, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+engine, _ = open_store(url)
+w = StoreWriter(engine)
+conflicts = 0
+print("ready", flush=True)
+sys.stdin.readline()  # both rooms start together
+done = 0
+while done < n:  # read, change, save; on a conflict: reload and try again
+    r = services.get_client(engine, cid)
+    edit = ClientData(r.name, r.date_of_birth, str(int(r.contact) + 1), r.skin_notes,
+                      r.current_limit_ua, r.id, r.version)
+    try:
+        w.save_client(edit).result(10)
+        done += 1
+    except StaleRecordError:
+        conflicts += 1
+w.close()
+engine.dispose()
+print("conflicts", conflicts, flush=True)
+"""
+
+
+def test_two_room_processes_editing_one_client_lose_no_update(store_url):  # noqa: F811
+    """Two console processes each add 1 to the client's record 15 times (read, change,
+    save; reload on a conflict): all 30 changes are there."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    engine, _ = open_store(store_url)
+    w = StoreWriter(engine)
+    try:
+        cid = w.save_client(ClientData(NAME, contact="0")).result(5)
+    finally:
+        w.close()
+    env = dict(os.environ, PYTHONPATH=str(root))
+    procs = [subprocess.Popen([sys.executable, "-c", ROOM_PROCESS, store_url, str(cid), "15"],
+                              cwd=root, env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        for p in procs:
+            assert p.stdout.readline().strip() == "ready", p.stderr.read()
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+        assert "conflicts" in out
+    try:
+        final = services.get_client(engine, cid)
+        assert final.contact == "30"  # no update lost
+        assert final.version == 31
+    finally:
+        engine.dispose()
