@@ -156,3 +156,33 @@ def test_bad_samples_fail_alone(store_url):  # noqa: F811
             is Outcome.COMPLETED
     finally:
         store.close()
+
+
+def test_a_constraint_error_of_a_live_session_does_not_stop_its_recording(store_url):  # noqa: F811
+    """A refused request of a session whose row is still there (here: a duplicate chunk
+    index) fails alone; the session's later requests are still stored."""
+    errors = Errors()
+    store = start_store(store_url, on_error=errors)
+    try:
+        w = store.writer
+        rec = store.recorder(store.info.training_client_id, program="P")
+        rec.samples(_block(0, 1000))  # chunk 0
+        assert w.flush(5)
+        w._state.next_chunk[rec.uid] = 0  # the next chunk repeats index 0: refused
+        rec.samples(_block(1000, 1000))
+        assert w.flush(5)
+        assert errors.got.wait(5)
+        rec.event("state", {"to": "running"}).result(5)
+        rec.samples(_block(2000, 1000))  # chunk 1: stored
+        rec.end(Outcome.COMPLETED).result(5)
+        assert w.flush(5)
+        detail = services.session_detail(store.engine, rec.uid)
+        assert detail.summary.outcome is Outcome.COMPLETED
+        assert [e.kind for e in detail.events] == ["state"]
+        assert detail.recorded_samples == 2000
+        assert rec.uid not in w._lost
+    finally:
+        assert not store.close()  # one chunk was refused: the console warns
+    assert any(m.startswith("Part of a session's recording could not be stored")
+               for m in errors.messages)
+    assert not any("erased" in m for m in errors.messages)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import io
 import json
 import os
@@ -91,7 +92,8 @@ def backup(engine: Engine, dest: Path) -> Path:
             _backup_sqlite(engine, tmp)
         else:
             _backup_postgres(engine, tmp)
-        tmp.chmod(0o600)
+        with contextlib.suppress(OSError):  # created 0600; some file systems have no modes
+            tmp.chmod(0o600)
         _fsync(tmp)
         _publish(tmp, dest)
     except OSError as exc:
@@ -106,7 +108,7 @@ def _remove_stale_partials(dest: Path) -> None:
     """Temporary files of backups to ``dest`` whose process is gone (killed)."""
     import psutil
 
-    for p in dest.parent.glob(f".{dest.name}{PARTIAL}*"):
+    for p in dest.parent.glob(glob.escape(f".{dest.name}{PARTIAL}") + "*"):
         pid = p.name.rsplit(PARTIAL, 1)[-1]
         if not pid.isdigit() or not psutil.pid_exists(int(pid)):
             with contextlib.suppress(OSError):

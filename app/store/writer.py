@@ -676,6 +676,16 @@ class StoreWriter:
         return []
 
 
+    def _session_exists(self, uid: str) -> bool:
+        """Whether session ``uid`` still has its row (a constraint error on one of its
+        requests may mean its client was erased, or only that this request was bad)."""
+        try:
+            with Session(self._engine) as s:
+                return s.scalar(select(TreatmentSession.id)
+                                .where(TreatmentSession.uid == uid)) is not None
+        except SQLAlchemyError:
+            return True  # cannot tell: keep recording it
+
     def _refuse(self, p: _Pending, exc: BaseException, report: bool = True) -> None:
         """``p`` failed on its own: its future gets the exception (a StoreError in plain
         words for a database error; the detail goes to the log), the error listeners are
@@ -683,8 +693,9 @@ class StoreWriter:
         req = p.request
         what = _WHAT.get(type(req).__name__, "A record")
         uid = getattr(req, "session_uid", None)
-        gone = uid is not None and (isinstance(exc, IntegrityError)
-                                    or "is not in the database" in str(exc))
+        gone = uid is not None and (
+            "is not in the database" in str(exc)
+            or (isinstance(exc, IntegrityError) and not self._session_exists(uid)))
         if gone:
             detail = (str(exc) if isinstance(exc, ValueError) else
                       "the session is no longer in the database (its client may have been "
