@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +224,9 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
     d.save_pdf(pdf)
     d.save_csv(csv_path)
     assert pdf.read_bytes()[:5] == b"%PDF-"
+    # health data: readable by their owner only, whatever the umask
+    assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
+    assert stat.S_IMODE(csv_path.stat().st_mode) == 0o600
     assert pdf.stat().st_size > 5000
     lines = csv_path.read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("section,time_utc")

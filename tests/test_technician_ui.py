@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import stat
+
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialogButtonBox
@@ -162,6 +164,7 @@ def test_selftest_report_saves_as_pdf(qtbot, settings, tmp_path):
     assert "PASS" in panel.view.toPlainText()
     panel.save_pdf(str(tmp_path / "r.pdf"))
     assert (tmp_path / "r.pdf").read_bytes()[:5] == b"%PDF-"
+    assert stat.S_IMODE((tmp_path / "r.pdf").stat().st_mode) == 0o600  # owner only
 
 
 def test_clinic_panel_refuses_inconsistent_limits_and_saves_good_ones(qtbot, settings):

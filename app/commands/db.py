@@ -44,12 +44,18 @@ def _main(args: argparse.Namespace) -> int:
 
     db_url = getattr(args, "db_url", None) or getattr(args, "database_url", None)
     try:
-        engine, info = open_store(db_url)
+        if args.db_action == "backup":
+            # a copy of the database as it is: not migrated, nothing written (so a database
+            # of a newer console's schema can be backed up too)
+            engine, info = maintenance.open_for_backup(db_url), None
+        else:
+            engine, info = open_store(db_url)
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     try:
         if args.db_action == "upgrade":
+            assert info is not None
             print(f"{info.url}: schema at revision {info.revision}"
                   + (f"; {info.interrupted_sessions} unfinished session(s) marked interrupted"
                      if info.interrupted_sessions else ""))

@@ -261,17 +261,56 @@ def parse_program(data: object, file: str, program_id: str, *,
                    tuple(dict(s) for s in sources), builtin, path)
 
 
+MAX_FILE_BYTES = 1_000_000  # a program is a few kB; anything this big is not one
+
+
 def load_program_file(path: Path | str, *, builtin: bool = True) -> Program:
+    """The program in ``path``; any problem with the file is a ProgramError with the reason
+    (never another exception: a damaged file must not stop the console)."""
     path = Path(path)
     file = str(path)
+    try:
+        return _load_program_file(path, file, builtin)
+    except ProgramError:
+        raise
+    except RecursionError:
+        raise ProgramError(file, "damaged: the JSON is nested too deeply to be a "
+                           "program") from None
+    except OverflowError:
+        raise ProgramError(file, "damaged: a number is too large (beyond any "
+                           "floating-point value)") from None
+    except ValueError as exc:
+        reason = ("a number has too many digits" if "digits" in str(exc)
+                  else f"a value is out of range ({_short(exc)})")
+        raise ProgramError(file, f"damaged: {reason}") from None
+    except MemoryError:
+        raise ProgramError(file, "damaged: too large to be a program") from None
+    except Exception as exc:  # noqa: BLE001 - whatever else is wrong, the file is damaged
+        raise ProgramError(file, f"damaged: cannot be read as a program "
+                           f"({type(exc).__name__}: {_short(exc)})") from None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _load_program_file(path: Path, file: str, builtin: bool) -> Program:
     if path.suffix.lower() != ".json":
         raise ProgramError(file, "a program file must end in .json")
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ProgramError(file, f"damaged: {size:,} bytes is too large to be a program "
+                               f"(at most {MAX_FILE_BYTES:,})")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ProgramError(file, "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProgramError(file, f"cannot read the file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ProgramError(file, "cannot read the file: not UTF-8 text "
+                           f"(byte {exc.start})") from None
+    except OSError as exc:
+        raise ProgramError(file, f"cannot read the file: {exc.strerror or exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -303,12 +342,18 @@ def load_library() -> LibraryListing:
     errors: list[ProgramError] = []
     seen: set[str] = set()
     for folder, builtin in ((builtin_dir(), True), (custom_dir(), False)):
-        if not folder.is_dir():
+        try:
+            if not folder.is_dir():
+                continue
+            files = sorted(folder.glob("*.json"))
+        except OSError as exc:
+            errors.append(ProgramError(str(folder), "cannot read the folder: "
+                                       f"{exc.strerror or exc}"))
             continue
-        for path in sorted(folder.glob("*.json")):
+        for path in files:
             try:
                 program = load_program_file(path, builtin=builtin)
-            except ProgramError as exc:
+            except ProgramError as exc:  # (load_program_file raises nothing else)
                 errors.append(exc)
                 continue
             if program.id in seen:

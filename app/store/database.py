@@ -13,16 +13,25 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import socket
 import sqlite3
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import psutil
 from sqlalchemy import Engine, create_engine, event, select, update
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session
 
 from app import paths
@@ -40,22 +49,105 @@ class StoreError(Exception):
     """A database problem, described for the operator (no traceback, no personal data)."""
 
 
+class StaleRecordError(StoreError):
+    """A save against a version of a record that has been changed since (another room or
+    window saved first): refused, nothing overwritten. ``current_version``,
+    ``changed_at`` and ``changed_by`` say what is stored now."""
+
+    def __init__(self, what: str, record_id: int, current_version: int,
+                 changed_at: dt.datetime | None, changed_by: str | None) -> None:
+        self.record_id = record_id
+        self.current_version = current_version
+        self.changed_at = changed_at
+        self.changed_by = changed_by
+        when = (changed_at.astimezone().strftime("%d %b %Y at %H:%M:%S")
+                if changed_at is not None else "meanwhile")
+        who = f" by the console on {changed_by}" if changed_by else ""
+        super().__init__(f"{what} was changed on {when}{who} after you opened it: your "
+                         "changes were not saved (nothing was overwritten). Reload to see "
+                         "the other changes, then save yours again.")
+
+
 def resolve_url(url: str | None = None) -> str:
     """``url`` if given, else $MICROCURRENT_DATABASE_URL, else the local SQLite file."""
     return url or os.environ.get(ENV_VAR) or paths.default_database_url()
 
 
-def safe_url(url: str | URL) -> str:
-    """The URL with any password masked, for messages."""
+def _normalize(url: str) -> str:
+    """``url`` with an unencoded ``@`` in its password percent-encoded.
+
+    ``postgresql://me:p@ss@host/db`` would otherwise be read as password ``p`` on host
+    ``ss@host`` (and ``ss`` shown in every message naming the host). The host part never
+    holds an ``@``, so the credentials end at the last one.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.startswith("sqlite"):
+        return url
+    head, q, query = rest.partition("?")
+    if head.count("@") <= 1:
+        return url
+    at = head.rfind("@")
+    user, colon, password = head[:at].partition(":")
+    if not colon:
+        return url
+    return f"{scheme}://{user}:{quote(unquote(password), safe='')}@{head[at + 1:]}{q}{query}"
+
+
+def _make_url(url: str | URL) -> URL:
+    return url if isinstance(url, URL) else make_url(_normalize(url.strip()))
+
+
+def secrets_of(url: str | URL | None) -> list[str]:
+    """The password(s) in ``url`` (user:PASSWORD@ or ?password=), as written and encoded."""
+    if url is None:
+        return []
+    found: list[str] = []
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = _make_url(url)
+        values = [parsed.password, *(_query_values(parsed, "password"))]
+    except Exception:  # noqa: BLE001 - unparsable: look for the usual shapes by hand
+        values = []
+    if isinstance(url, str):  # what the user typed, even if the parser read it otherwise
+        m = re.search(r"://[^:/?#]*:(.*)@[^@]*$", url.split("?", 1)[0])
+        if m:
+            values.append(m.group(1))
+        values += re.findall(r"[?&]password=([^&]*)", url)
+    for v in values:
+        if v:
+            v = str(v)
+            found += [v, quote(v, safe=""), unquote(v)]
+    return sorted({v for v in found if len(v) >= 3}, key=len, reverse=True)
+
+
+def _query_values(url: URL, key: str) -> list[str]:
+    value = url.query.get(key)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, tuple) else [value]
+
+
+def scrub(message: str, url: str | URL | None) -> str:
+    """``message`` with every password of ``url`` replaced by ``***``."""
+    for secret in secrets_of(url):
+        message = message.replace(secret, "***")
+    return message
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with any password (user:PASSWORD@ or ?password=) masked, for messages."""
+    try:
+        parsed = _make_url(url)
+        if "password" in parsed.query:
+            parsed = parsed.update_query_dict({"password": "***"})
+        shown = parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+        return scrub(shown, url)
     except Exception:  # noqa: BLE001 - unparsable: show nothing of it
         return "(unreadable URL)"
 
 
-def parse_url(url: str) -> URL:
+def parse_url(url: str | URL) -> URL:
     try:
-        parsed = make_url(url)
+        parsed = _make_url(url)
     except ArgumentError:
         raise StoreError(
             f"'{safe_url(url)}' is not a database URL. Use sqlite:///PATH/TO/FILE.db or "
@@ -70,6 +162,9 @@ def parse_url(url: str) -> URL:
         if parsed.get_driver_name() in ("psycopg2", "pg8000", "asyncpg"):
             raise StoreError(f"Database driver '{parsed.get_driver_name()}' is not supported: "
                              "use postgresql+psycopg://…")
+        passwords = _query_values(parsed, "password")
+        if passwords:  # ?password=…: held as the URL's password (masked when shown)
+            parsed = parsed.difference_update_query(["password"]).set(password=passwords[-1])
         return parsed.set(drivername="postgresql+psycopg")
     raise StoreError(f"Database type '{backend}' is not supported: use sqlite:///PATH or "
                      "postgresql+psycopg://USER@HOST/DATABASE.")
@@ -82,6 +177,7 @@ def describe_error(exc: BaseException, url: str | URL | None = None) -> str:
     where = f" ({safe_url(url)})" if url is not None else ""
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    text = scrub(text, url)
     low = text.lower()
     if isinstance(exc, NoSuchModuleError | ModuleNotFoundError):
         return f"The database driver is not installed{where}: {text}."
@@ -112,7 +208,30 @@ def describe_error(exc: BaseException, url: str | URL | None = None) -> str:
         return f"The database does not exist on the server{where}: {text}."
     if isinstance(exc, OSError):
         return f"Cannot use the database file{where}: {exc.strerror or text}."
-    return f"Database error{where}: {text}"
+    # Anything else may quote the statement or the record's values (a name, screening
+    # answers): the screen gets what failed and what to do, the log the detail.
+    log.error("database error%s: %s", where, scrub(str(exc), url))
+    if isinstance(exc, IntegrityError):
+        return (f"The database refused the record{where}: it conflicts with the records "
+                "stored (one it refers to may have been deleted meanwhile). Reload the "
+                "records and try again; the details are in the console's log.")
+    if isinstance(exc, DataError):
+        return (f"The database refused a value of the record{where}. Check the entries and "
+                "try again; the details are in the console's log.")
+    return (f"The database reported an error{where} ({type(orig).__name__}). Try again; "
+            "if it persists, the details are in the console's log.")
+
+
+def user_message(exc: BaseException, url: str | URL | None = None) -> str:
+    """A failed store request, for the screen: what failed and what to do, never the SQL
+    or the record's values (a name, screening answers); the detail goes to the log."""
+    if isinstance(exc, StoreError | ValueError):
+        return scrub(str(exc), url)
+    if isinstance(exc, SQLAlchemyError | OSError):
+        return describe_error(exc, url)
+    log.error("store request failed", exc_info=exc)
+    return (f"an unexpected problem ({type(exc).__name__}); the details are in the "
+            "console's log")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +278,9 @@ def make_engine(url: str, busy_timeout_s: float = 5.0) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_path(parsed)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            paths.private_dir(path.parent)  # folders created here: 0700
             if not path.exists():
-                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-                os.close(fd)
+                paths.create_private(path)
             _restrict(path)
         except OSError as exc:
             raise StoreError(describe_error(exc, parsed)) from None
@@ -193,24 +311,91 @@ def alembic_config(url: str):  # -> alembic.config.Config (imported lazily: slow
     return cfg
 
 
+def _migration_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
+    """SQLite: an engine whose transactions really enclose DDL.
+
+    Python's sqlite3 module commits before every statement that is not INSERT/UPDATE/
+    DELETE, so by default each ``ALTER TABLE`` of a migration is committed on its own: a
+    kill between two of them left a half-upgraded database that no later start could
+    upgrade ("duplicate column name"). Here the driver's own transaction handling is off
+    and every transaction starts with ``BEGIN IMMEDIATE``: the whole upgrade (schema
+    changes and the new revision number) commits at once or not at all.
+    """
+    parsed = parse_url(url)
+    engine = create_engine(parsed, connect_args={"timeout": busy_timeout_s})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.isolation_level = None  # the driver never commits on its own
+        _on_sqlite_connect(dbapi_conn, busy_timeout_s)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return {rev.revision for rev in script.walk_revisions()}
+
+
+def newer_schema_message(revision: str) -> str:
+    return (f"The database was written by a newer version of the console (schema revision "
+            f"{revision}; this console knows revisions up to {head_revision()}). Nothing was "
+            "changed. Update the console on this computer (or open the records with the "
+            "newer one); 'python -m app db backup PATH' still makes a copy.")
+
+
+def check_schema(engine: Engine) -> str:
+    """The database's revision; StoreError if a newer console wrote it (unknown revision)."""
+    revision = current_revision(engine)
+    if revision and revision not in known_revisions():
+        raise StoreError(newer_schema_message(revision))
+    return revision
+
+
 def upgrade_to_head(url: str, engine: Engine | None = None, revision: str = "head") -> str:
-    """Apply the migrations up to ``revision``; returns the revision now in the database."""
+    """Apply the migrations up to ``revision`` in one transaction; returns the revision now
+    in the database. A database of a newer schema is left untouched (StoreError).
+
+    On SQLite the upgrade runs on its own connection in a real transaction (see
+    :func:`_migration_engine`), so a kill at any moment leaves the old or the new revision.
+    """
     from alembic import command
+    from alembic.util import CommandError
 
     own = engine is None
     engine = engine or make_engine(url)
+    sqlite = parse_url(url).get_backend_name() == "sqlite"
+    migrator = _migration_engine(url) if sqlite else engine
     try:
-        with engine.begin() as conn:
+        current = check_schema(migrator)
+        if revision == "head" and current == head_revision():
+            return current  # nothing to do: no write lock taken, nothing written
+        with migrator.begin() as conn:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
         return current_revision(engine)
+    except StoreError:
+        raise
     except SQLAlchemyError as exc:
+        log.error("schema upgrade failed: %s", scrub(str(exc), url))
         raise StoreError(describe_error(exc, url)) from None
+    except CommandError as exc:
+        log.error("schema upgrade failed: %s", scrub(str(exc), url))
+        raise StoreError("The database schema could not be upgraded (nothing was changed): "
+                         f"{str(exc).splitlines()[0]}") from None
     finally:
+        if migrator is not engine:
+            migrator.dispose()
         if own:
             engine.dispose()
-        elif parse_url(url).get_backend_name() == "sqlite":
+        if sqlite:
             _restrict(_sqlite_path(parse_url(url)))
 
 
@@ -311,7 +496,13 @@ def open_store(url: str | None = None) -> tuple[Engine, StoreInfo]:
         raise
     except (SQLAlchemyError, OSError) as exc:
         engine.dispose()
+        log.error("opening the records failed: %s", scrub(str(exc), url))
         raise StoreError(describe_error(exc, url)) from None
+    except Exception as exc:  # noqa: BLE001 - never a traceback or a silent hang
+        engine.dispose()
+        log.exception("opening the records failed")
+        raise StoreError(f"The client records could not be opened ({type(exc).__name__}); "
+                         "the details are in the console's log.") from None
     info = StoreInfo(safe_url(url), parse_url(url).get_backend_name(), revision, interrupted,
                      training_id, operator_id)
     return engine, info

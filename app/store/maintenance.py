@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import io
 import json
 import os
@@ -19,7 +20,14 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from app.store import services
-from app.store.database import StoreError, describe_error, parse_url
+from app.store.database import (
+    StoreError,
+    describe_error,
+    make_engine,
+    parse_url,
+    resolve_url,
+    scrub,
+)
 from app.store.models import (
     Client,
     Consent,
@@ -41,22 +49,104 @@ def _json_default(value: Any) -> Any:
 # ---------------------------------------------------------------- backup
 
 
+def open_for_backup(url: str | None = None) -> Engine:
+    """An engine on an existing database, for a backup: no migration, nothing written."""
+    url = resolve_url(url)
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "").expanduser()
+        if not path.is_file():
+            raise StoreError(f"There is no database file at {path}: nothing to back up.")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - a clear message, never a traceback
+        engine.dispose()
+        raise StoreError(describe_error(exc, url)) from None
+    return engine
+
+
+PARTIAL = ".partial-"
+
+
 def backup(engine: Engine, dest: Path) -> Path:
     """A consistent online copy: SQLite backup API, or pg_dump (custom format) for PostgreSQL.
 
-    The copy is readable by its owner only. Raises StoreError.
+    Atomic and verified: the copy is written to a hidden temporary name in the same folder
+    (``.NAME.partial-PID``), synced to disk, checked (SQLite: ``PRAGMA integrity_check`` and
+    every table's row count against the source's snapshot; pg_dump: ``pg_restore --list``
+    lists every table's data), and only then given its name. A kill at any moment leaves no
+    file at ``dest`` (a temporary one left by a killed backup is removed by the next).
+    Readable by its owner only. Raises StoreError.
     """
     dest = Path(dest).expanduser()
     if dest.exists():
         raise StoreError(f"{dest} already exists: choose a new file name for the backup.")
     if not dest.parent.is_dir():
         raise StoreError(f"The folder {dest.parent} does not exist.")
-    if engine.dialect.name == "sqlite":
-        _backup_sqlite(engine, dest)
-    else:
-        _backup_postgres(engine.url, dest)
-    dest.chmod(0o600)
+    _remove_stale_partials(dest)
+    tmp = dest.with_name(f".{dest.name}{PARTIAL}{os.getpid()}")
+    try:
+        if engine.dialect.name == "sqlite":
+            _backup_sqlite(engine, tmp)
+        else:
+            _backup_postgres(engine, tmp)
+        with contextlib.suppress(OSError):  # created 0600; some file systems have no modes
+            tmp.chmod(0o600)
+        _fsync(tmp)
+        _publish(tmp, dest)
+    except OSError as exc:
+        raise StoreError(f"The backup could not be written to {dest.parent}: "
+                         f"{exc.strerror or exc}.") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return dest
+
+
+def _remove_stale_partials(dest: Path) -> None:
+    """Temporary files of backups to ``dest`` whose process is gone (killed)."""
+    import psutil
+
+    for p in dest.parent.glob(glob.escape(f".{dest.name}{PARTIAL}") + "*"):
+        pid = p.name.rsplit(PARTIAL, 1)[-1]
+        if not pid.isdigit() or not psutil.pid_exists(int(pid)):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _publish(tmp: Path, dest: Path) -> None:
+    """Give the verified copy its name, never replacing a file that appeared meanwhile."""
+    try:
+        os.link(tmp, dest)
+    except FileExistsError:
+        raise StoreError(f"{dest} already exists: choose a new file name for the "
+                         "backup.") from None
+    except OSError:  # no hard links here (a FAT memory stick): rename instead
+        if dest.exists():
+            raise StoreError(f"{dest} already exists: choose a new file name for the "
+                             "backup.") from None
+        os.rename(tmp, dest)
+    with contextlib.suppress(OSError):  # the new name itself reaches the disk
+        fd = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _table_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    return {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
 def _backup_sqlite(engine: Engine, dest: Path) -> None:
@@ -68,34 +158,93 @@ def _backup_sqlite(engine: Engine, dest: Path) -> None:
         try:
             src = raw.driver_connection
             assert isinstance(src, sqlite3.Connection)
-            src.backup(target)
+            if src.in_transaction:
+                src.rollback()
+            # one read transaction: the counts and the copy see the same snapshot
+            src.execute("BEGIN")
+            try:
+                counts = _table_counts(src)
+                src.backup(target)
+            finally:
+                src.rollback()
         finally:
             raw.close()
         target.execute("PRAGMA journal_mode=DELETE")
+        target.commit()
     except sqlite3.Error as exc:
-        target.close()
-        dest.unlink(missing_ok=True)
         raise StoreError(describe_error(exc, engine.url)) from None
     finally:
         target.close()
+    _verify_sqlite(dest, counts)
+
+
+def _verify_sqlite(path: Path, counts: dict[str, int]) -> None:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            check = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+            got = _table_counts(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StoreError(f"The backup failed its check ({exc}); nothing was kept: try "
+                         "again, or on another disk.") from None
+    if check != ["ok"]:
+        raise StoreError("The backup failed its integrity check; nothing was kept: try "
+                         "again, or on another disk.")
+    if got != counts:
+        raise StoreError("The backup's row counts differ from the database's; nothing was "
+                         "kept: try again.")
 
 
 def libpq_url(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """The URL for libpq tools, without any password (that goes in PGPASSWORD)."""
+    return (url.set(drivername="postgresql")._replace(password=None)
+            .difference_update_query(["password"])
+            .render_as_string(hide_password=False))
 
 
-def _backup_postgres(url: URL, dest: Path) -> None:
+def libpq_env(url: URL) -> dict[str, str]:
+    """The environment for a libpq tool: the password, if any, in PGPASSWORD (never on the
+    command line, where every local user could read it)."""
+    env = dict(os.environ)
+    password = url.password if url.password is not None else url.query.get("password")
+    if isinstance(password, tuple):
+        password = password[-1]
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return env
+
+
+def _backup_postgres(engine: Engine, dest: Path) -> None:
+    url = engine.url
     pg_dump = shutil.which("pg_dump")
-    if pg_dump is None:
+    pg_restore = shutil.which("pg_restore")
+    if pg_dump is None or pg_restore is None:
         raise StoreError("pg_dump is not installed: install the PostgreSQL client tools "
                          "(Debian: apt install postgresql-client) to back up a server database.")
+    fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+    env = libpq_env(url)
     proc = subprocess.run([pg_dump, "--format=custom", "--no-owner", "--file", str(dest),
                            "--dbname", libpq_url(url)], capture_output=True, text=True,
-                          timeout=3600)
+                          timeout=3600, env=env)
     if proc.returncode != 0:
-        dest.unlink(missing_ok=True)
         first = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise StoreError(f"pg_dump failed: {first}")
+        raise StoreError(f"pg_dump failed: {scrub(first, url)}")
+    # the check: pg_restore reads the whole archive's table of contents; every table's
+    # data must be in it
+    listed = subprocess.run([pg_restore, "--list", str(dest)], capture_output=True,
+                            text=True, timeout=600)
+    with engine.connect() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))]
+    missing = [t for t in tables if f"TABLE DATA public {t} " not in listed.stdout]
+    if listed.returncode != 0 or missing:
+        raise StoreError("The backup failed its check (pg_restore cannot read it); nothing "
+                         "was kept: try again.")
+
+
 
 
 # ---------------------------------------------------------------- export
@@ -181,6 +330,7 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
             raise StoreError(f"There is no client with id {client_id}.")
         if client.is_training:
             raise StoreError("The built-in training client cannot be erased.")
+        _refuse_if_recording(s, client_id)
         sids = select(TreatmentSession.id).where(TreatmentSession.client_id == client_id)
         for model in (RecordingChunk, Event, SessionStep):
             counts[model.__tablename__] = s.execute(
@@ -191,6 +341,24 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
         counts["client"] = s.execute(delete(Client).where(Client.id == client_id)).rowcount
     compact(engine)
     return counts
+
+
+def _refuse_if_recording(s: Session, client_id: int) -> None:
+    """A session of the client still being recorded (not ended, its console's heartbeat
+    fresh): erasing now would pull the rows from under that console's writer."""
+    import datetime as dt
+
+    from app.store.database import STALE_AFTER_S, _writer_alive
+
+    now = dt.datetime.now(dt.UTC)
+    rows = s.scalars(select(TreatmentSession).where(TreatmentSession.client_id == client_id,
+                                                    TreatmentSession.outcome.is_(None))).all()
+    live = [r for r in rows if _writer_alive(r, now, STALE_AFTER_S)]
+    if live:
+        where = live[0].writer_host or "another console"
+        raise StoreError(f"Client {client_id} has a session in progress (recorded by the "
+                         f"console on {where}): nothing was erased. End the session, then "
+                         "erase the client.")
 
 
 def compact(engine: Engine) -> None:

@@ -94,6 +94,9 @@ class Client(Base):
     is_training: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # optimistic concurrency: +1 at every save; a save from an older version is refused
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_by: Mapped[str | None] = mapped_column(String(255))  # the console (host)
 
     screenings: Mapped[list[Screening]] = relationship(
         back_populates="client", cascade="all, delete-orphan", passive_deletes=True,

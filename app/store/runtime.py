@@ -75,10 +75,11 @@ class RunningStore:
 
     def close(self, timeout: float = 5.0) -> bool:
         """Write what is queued and stop the writer. Sessions not ended stay open and are
-        marked interrupted at the next start. False if writes were lost."""
+        marked interrupted at the next start. False if writes were lost: abandoned at
+        close, or refused on their own during the run (``writer.refused``)."""
         ok = self.writer.close(timeout)
         self.engine.dispose()
-        return ok
+        return ok and not self.writer.refused
 
 
 def start_store(url: str | None = None,

@@ -64,6 +64,9 @@ class ClientRecord:
     consent_version: str | None  # the latest consent's text version
     consent_at: dt.datetime | None
     notes: tuple[tuple[dt.datetime, str], ...]
+    version: int = 1  # give it back in ClientData.version when saving an edit
+    updated_at: dt.datetime | None = None
+    updated_by: str | None = None  # the console (host) that saved it last
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +175,8 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
         return ClientRecord(c.id, c.name, c.date_of_birth, c.contact, c.skin_notes,
                             c.current_limit_ua, c.is_training, _screening_record(scr),
                             con.text_version if con else None, con.given_at if con else None,
-                            tuple((t, x) for t, x in notes))
+                            tuple((t, x) for t, x in notes), c.version, c.updated_at,
+                            c.updated_by)
 
 
 def training_client_id(engine: Engine) -> int | None:

@@ -12,7 +12,9 @@ CONTACT_MAX = 300
 
 @dataclass(frozen=True, slots=True)
 class ClientData:
-    """What the client editor saves. ``id`` None creates a new client."""
+    """What the client editor saves. ``id`` None creates a new client. ``version``: the
+    version the edit started from; the save is refused if the record changed since
+    (None: no check, for scripts)."""
 
     name: str
     date_of_birth: dt.date | None = None
@@ -20,6 +22,7 @@ class ClientData:
     skin_notes: str = ""
     current_limit_ua: float | None = None
     id: int | None = None
+    version: int | None = None
 
 
 def validate_client(data: ClientData, today: dt.date) -> list[str]:

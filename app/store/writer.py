@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.device.samples import SampleBlock
 from app.store import recording
-from app.store.database import HEARTBEAT_S, describe_error
+from app.store.database import HEARTBEAT_S, StaleRecordError, StoreError, describe_error
 from app.store.models import (
     Client,
     Consent,
@@ -59,6 +59,15 @@ from app.store.validation import ClientData, validate_client
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 200_000
+
+# what a refused request was, in words (the error listeners' messages)
+_WHAT = {
+    "BeginSession": "The start of a session", "AddEvent": "A session event",
+    "AddStep": "A treatment step", "WriteChunk": "Part of a session's recording",
+    "EndSession": "The end of a session", "Heartbeat": "A session's heartbeat",
+    "SaveClient": "A client's details", "AddScreening": "A screening",
+    "AddConsent": "A consent", "AddNote": "A note", "AddServiceRecord": "A service record",
+}
 
 
 class _State:
@@ -184,7 +193,9 @@ class EndSession:
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
         row = s.get(TreatmentSession, st.session_id(s, self.session_uid, tentative))
-        assert row is not None
+        if row is None:
+            raise ValueError(f"session {self.session_uid} is not in the database (its client "
+                             "may have been erased)")
         row.outcome = self.outcome
         row.ended_at = self.ended_at
         row.heartbeat_at = None
@@ -213,21 +224,30 @@ class SaveClient:
         if problems:
             raise ValueError("; ".join(problems))
         d = self.data
+        values = {"name": d.name.strip(), "date_of_birth": d.date_of_birth,
+                  "contact": d.contact.strip(), "skin_notes": d.skin_notes,
+                  "current_limit_ua": d.current_limit_ua, "updated_by": socket.gethostname()}
         if d.id is None:
-            row = Client(name=d.name.strip())
+            row = Client(**values, version=1)
             s.add(row)
-        else:
-            found = s.get(Client, d.id)
-            if found is None:
-                raise ValueError(f"client {d.id} does not exist")
-            row = found
-        row.name = d.name.strip()
-        row.date_of_birth = d.date_of_birth
-        row.contact = d.contact.strip()
-        row.skin_notes = d.skin_notes
-        row.current_limit_ua = d.current_limit_ua
-        s.flush()
-        return row.id
+            s.flush()
+            return row.id
+        # one conditional UPDATE: atomic on SQLite and PostgreSQL, so of two rooms saving
+        # the same version exactly one succeeds; the other is told, nothing is lost
+        stmt = update(Client).where(Client.id == d.id)
+        if d.version is not None:
+            stmt = stmt.where(Client.version == d.version)
+        done = s.execute(stmt.values(**values, version=Client.version + 1,
+                                     updated_at=utcnow())
+                         .execution_options(synchronize_session=False)).rowcount
+        if done == 1:
+            return d.id
+        now = s.execute(select(Client.version, Client.updated_at, Client.updated_by)
+                        .where(Client.id == d.id)).first()
+        if now is None:
+            raise ValueError(f"client {d.id} does not exist")
+        raise StaleRecordError("This client's record", d.id, now.version, now.updated_at,
+                               now.updated_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +364,8 @@ class StoreWriter:
         self._chunker_since: dict[str, float] = {}
         self._last_error: str | None = None
         self._open: set[str] = set()  # sessions begun and not ended (writer thread only)
+        self._lost: set[str] = set()  # sessions whose rows are gone (their client erased)
+        self.refused = 0  # requests that failed alone (their future has the exception)
         self._next_heartbeat = 0.0
         self._thread = threading.Thread(target=self._run, name="StoreWriter", daemon=True)
         self._thread.start()
@@ -496,6 +518,22 @@ class StoreWriter:
                 log.exception("store writer: commit listener failed")
 
     def _run(self) -> None:
+        """The thread: never dies of one bad request (last resort: report and go on)."""
+        while True:
+            try:
+                self._loop()
+                return
+            except Exception as exc:  # noqa: BLE001 - the writer must keep writing
+                log.exception("store writer: unexpected error")
+                self.refused += 1
+                self._report(f"The records writer met an unexpected problem "
+                             f"({type(exc).__name__}); some records may not have been "
+                             "stored. Recording goes on; the details are in the log.")
+                if self._closed and self._queue.empty():
+                    return
+                time.sleep(0.1)  # never a hot loop
+
+    def _loop(self) -> None:
         pending: list[_Pending] = []
         closing = False
         while True:
@@ -519,9 +557,17 @@ class StoreWriter:
                 elif isinstance(req, _Flush):
                     pending.extend(self._flush_chunkers(all_=True))
                     pending.append(item)
+                elif getattr(req, "session_uid", None) in self._lost:
+                    self._refuse(item, ValueError(
+                        f"session {req.session_uid} is not in the database (its client "
+                        "may have been erased)"), report=False)
                 elif isinstance(req, AddSamples):
-                    pending.extend(self._chunk(req))
-                    item.future.set_result(None)
+                    try:
+                        pending.extend(self._chunk(req))
+                    except Exception as exc:  # noqa: BLE001 - bad samples fail alone
+                        self._refuse(item, exc)
+                    else:
+                        item.future.set_result(None)
                 else:
                     if isinstance(req, EndSession):
                         pending.extend(self._flush_chunkers(only=req.session_uid))
@@ -624,13 +670,9 @@ class StoreWriter:
         except OperationalError as exc:
             self._report(describe_error(exc, self._engine.url))
             return pending
-        except (SQLAlchemyError, ValueError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a bad request fails alone, others go on
             if len(pending) == 1:
-                p = pending[0]
-                msg = (describe_error(exc, self._engine.url) if isinstance(exc, SQLAlchemyError)
-                       else str(exc))
-                self._report(f"A {type(p.request).__name__} record was refused: {msg}")
-                p.future.set_exception(exc)
+                self._refuse(pending[0], exc)
                 return []
             retry: list[_Pending] = []
             for i, p in enumerate(pending):  # isolate the bad request(s)
@@ -647,6 +689,61 @@ class StoreWriter:
         if self._commit_listeners:
             self._committed([p.request for p in pending])
         return []
+
+
+    def _session_exists(self, uid: str) -> bool:
+        """Whether session ``uid`` still has its row (a constraint error on one of its
+        requests may mean its client was erased, or only that this request was bad)."""
+        try:
+            with Session(self._engine) as s:
+                return s.scalar(select(TreatmentSession.id)
+                                .where(TreatmentSession.uid == uid)) is not None
+        except SQLAlchemyError:
+            return True  # cannot tell: keep recording it
+
+    def _refuse(self, p: _Pending, exc: BaseException, report: bool = True) -> None:
+        """``p`` failed on its own: its future gets the exception (a StoreError in plain
+        words for a database error; the detail goes to the log), the error listeners are
+        told what could not be stored, and the writer goes on with the other requests."""
+        req = p.request
+        what = _WHAT.get(type(req).__name__, "A record")
+        uid = getattr(req, "session_uid", None)
+        gone = uid is not None and (
+            "is not in the database" in str(exc)
+            or (isinstance(exc, IntegrityError) and not self._session_exists(uid)))
+        if gone:
+            detail = (str(exc) if isinstance(exc, ValueError) else
+                      "the session is no longer in the database (its client may have been "
+                      "erased)")
+            msg = f"{detail}; the rest of this session is not recorded, other records are"
+            err: BaseException = (exc if isinstance(exc, ValueError) else
+                                  StoreError(f"{what} could not be stored: {msg}."))
+            if uid not in self._lost:
+                self._lost.add(uid)
+                self._open.discard(uid)
+                self._chunkers.pop(uid, None)
+            else:
+                report = False
+        elif isinstance(exc, StoreError):  # in words already (e.g. a stale version)
+            msg = str(exc)
+            err = exc
+        elif isinstance(exc, SQLAlchemyError):
+            msg = describe_error(exc, self._engine.url)
+            err = StoreError(f"{what} could not be stored: {msg}")
+        elif isinstance(exc, ValueError | TypeError):
+            msg = str(exc)
+            err = exc
+        else:
+            log.error("store writer: %s refused", type(req).__name__, exc_info=exc)
+            msg = f"an unexpected problem ({type(exc).__name__}); the details are in the log"
+            err = exc
+        if err is not exc:
+            err.__cause__ = exc
+        self.refused += 1
+        if report:
+            self._report(f"{what} could not be stored: {msg}")
+        if not p.future.done():
+            p.future.set_exception(err)
 
 
 def _json_safe(value: Any) -> Any:

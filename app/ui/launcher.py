@@ -31,6 +31,17 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
+def log_handlers() -> list[logging.Handler]:
+    """Standard error, and the console's log file (0600 in a 0700 folder): the full detail
+    of problems shown on screen in words."""
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    try:
+        handlers.append(logging.FileHandler(paths.log_file(), encoding="utf-8"))
+    except OSError as exc:
+        print(f"warning: no log file: {exc.strerror or exc}", file=sys.stderr)
+    return handlers
+
+
 def console_settings() -> QSettings:
     return QSettings(str(paths.settings_file()), QSettings.Format.IniFormat)
 
@@ -48,7 +59,7 @@ def run_console(args: argparse.Namespace) -> int:
         except SimulatorError as exc:
             print(f"error: {exc}", file=sys.stderr)
             simulator = None
-    logging.basicConfig(level=logging.INFO,
+    logging.basicConfig(level=logging.INFO, handlers=log_handlers(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = make_application()
     from app.ui.device_manager import DeviceManager

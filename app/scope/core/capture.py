@@ -134,7 +134,12 @@ def format_csv(capture: Capture, metadata: dict[str, object] | None = None) -> s
 
 def write_csv(path: str | Path, capture: Capture,
               metadata: dict[str, object] | None = None) -> None:
-    Path(path).write_text(format_csv(capture, metadata), encoding="utf-8", newline="\n")
+    """The capture as CSV; the file (a treatment's current and voltage) is created readable
+    by its owner only (0600)."""
+    from app.paths import open_private
+
+    with open_private(Path(path), "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(format_csv(capture, metadata))
 
 
 def parse_csv(text: str, source: str = "capture") -> Capture:

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 from sqlalchemy import Engine
 
+from app.store.database import user_message
 from app.store.screening import Questionnaire, load_questionnaire
 from app.store.writer import StoreWriter
 
@@ -36,22 +37,26 @@ class RecordsStore(QObject):
         self._completed.connect(self._deliver)
 
     def when_done(self, future: Future, on_result: Callable[[Any], None] | None = None,
-                  what: str = "saving") -> None:
+                  what: str = "saving",
+                  on_error: Callable[[BaseException], None] | None = None) -> None:
         """Call ``on_result(result)`` on the GUI thread once ``future`` is committed;
-        a failure is emitted as ``error_occurred``."""
+        a failure is emitted as ``error_occurred`` (and given to ``on_error``)."""
         def done(f: Future) -> None:
             # RuntimeError: the widgets were closed before the write finished
             with contextlib.suppress(RuntimeError):
-                self._completed.emit((on_result, what, f))
+                self._completed.emit((on_result, what, f, on_error))
 
         future.add_done_callback(done)
 
     @Slot(object)
     def _deliver(self, item: tuple) -> None:
-        on_result, what, future = item
+        on_result, what, future, on_error = item
         exc = future.exception()
         if exc is not None:
-            self.error_occurred.emit(f"Error while {what}: {exc}")
+            # in words: never the SQL or the record's values (the detail is in the log)
+            self.error_occurred.emit(f"Error while {what}: {user_message(exc, self.engine.url)}")
+            if on_error is not None:
+                on_error(exc)
             return
         self.records_changed.emit()
         if on_result is not None:

@@ -20,13 +20,21 @@ from PySide6.QtWidgets import (
 )
 
 from app.store import services
+from app.store.database import StaleRecordError
 from app.store.validation import MAX_CLIENT_LIMIT_UA, ClientData, validate_client
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
 
 
 class ClientEditor(QWidget):
-    """Edit or create a client. ``saved(client_id)`` once the writer committed it."""
+    """Edit or create a client. ``saved(client_id)`` once the writer committed it.
+
+    A save carries the version the edit started from. If another room (or window) saved
+    the client meanwhile, the store refuses it: the editor says so, keeps what was typed,
+    and offers "Reload and merge" — fields changed only elsewhere take the stored value,
+    fields changed here keep the typed one (both changed: the typed one, named) — then
+    the practitioner saves again. Nothing is overwritten unseen, nothing typed is lost.
+    """
 
     saved = Signal(int)
 
@@ -34,6 +42,8 @@ class ClientEditor(QWidget):
         super().__init__(parent)
         self.store = store
         self.client_id: int | None = None
+        self.version: int | None = None  # the stored version the edit started from
+        self._base: ClientData | None = None  # the record as loaded (for the merge)
         self.title = QLabel("New client")
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.name = QLineEdit(placeholderText="First and last name")
@@ -51,6 +61,13 @@ class ClientEditor(QWidget):
         self.problems.setStyleSheet(f"color: {style.ALARM}")
         self.save_button = QPushButton("Save client")
         self.save_button.setObjectName("primary")
+        self.conflict = QLabel(wordWrap=True)
+        self.conflict.setStyleSheet(f"color: {style.ALARM}")
+        self.conflict.hide()
+        self.reload_button = QPushButton("Reload and merge")
+        self.reload_button.setToolTip("Take the other changes into the form, keeping what "
+                                      "you typed; then save again")
+        self.reload_button.hide()
 
         dob_row = QHBoxLayout()
         dob_row.addWidget(self.dob_known)
@@ -66,11 +83,13 @@ class ClientEditor(QWidget):
         form.addRow("Current limit", limit_row)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
+        buttons.addWidget(self.reload_button)
         buttons.addWidget(self.save_button)
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
         lay.addLayout(form)
         lay.addWidget(self.problems)
+        lay.addWidget(self.conflict)
         lay.addLayout(buttons)
         lay.addStretch(1)
 
@@ -83,11 +102,15 @@ class ClientEditor(QWidget):
         self.limit_on.toggled.connect(self._validate)
         self.limit.valueChanged.connect(self._validate)
         self.save_button.clicked.connect(self.save)
+        self.reload_button.clicked.connect(self.reload_and_merge)
         store.error_occurred.connect(lambda _m: self._validate())
         self.new_client()
 
     def new_client(self) -> None:
         self.client_id = None
+        self.version = None
+        self._base = None
+        self._clear_conflict()
         self.title.setText("New client")
         self.name.clear()
         self.contact.clear()
@@ -103,20 +126,62 @@ class ClientEditor(QWidget):
         if record is None:
             return
         self.client_id = client_id
+        self._clear_conflict()
         self.title.setText(f"Client — {record.name}")
-        self.name.setText(record.name)
-        self.contact.setText(record.contact)
-        self.skin_notes.setPlainText(record.skin_notes)
-        self.dob_known.setChecked(record.date_of_birth is not None)
-        self.dob.setEnabled(record.date_of_birth is not None)
-        if record.date_of_birth:
-            d = record.date_of_birth
-            self.dob.setDate(QDate(d.year, d.month, d.day))
-        self.limit_on.setChecked(record.current_limit_ua is not None)
-        self.limit.setEnabled(record.current_limit_ua is not None)
-        if record.current_limit_ua is not None:
-            self.limit.setValue(record.current_limit_ua)
+        self._fill(_as_data(record))
+        self.version = record.version
+        self._base = self.data()
+
+    def _fill(self, d: ClientData) -> None:
+        self.name.setText(d.name)
+        self.contact.setText(d.contact)
+        self.skin_notes.setPlainText(d.skin_notes)
+        self.dob_known.setChecked(d.date_of_birth is not None)
+        self.dob.setEnabled(d.date_of_birth is not None)
+        if d.date_of_birth:
+            self.dob.setDate(QDate(d.date_of_birth.year, d.date_of_birth.month,
+                                   d.date_of_birth.day))
+        self.limit_on.setChecked(d.current_limit_ua is not None)
+        self.limit.setEnabled(d.current_limit_ua is not None)
+        if d.current_limit_ua is not None:
+            self.limit.setValue(d.current_limit_ua)
         self._validate()
+
+    def reload_and_merge(self) -> list[str]:
+        """Three-way merge of the stored record (theirs) into the form (mine), from the
+        record as it was loaded (base). Returns the fields both changed (mine kept)."""
+        if self.client_id is None:
+            return []
+        theirs_record = services.get_client(self.store.engine, self.client_id)
+        if theirs_record is None:
+            self.conflict.setText("This client no longer exists (erased in another room).")
+            self.conflict.show()
+            self.reload_button.hide()
+            return []
+        theirs = _as_data(theirs_record)
+        mine = self.data()
+        base = self._base or mine
+        merged: dict[str, object] = {}
+        both: list[str] = []
+        for name, label in _FIELDS:
+            m, b, t = getattr(mine, name), getattr(base, name), getattr(theirs, name)
+            merged[name] = t if m == b else m
+            if m != b and t != b and m != t:
+                both.append(label)
+        self._fill(ClientData(**merged, id=self.client_id))
+        self.version = theirs_record.version
+        self._base = theirs
+        self._clear_conflict()
+        if both:
+            self.conflict.setText("Changed here and in the other room: " + ", ".join(both)
+                                  + " — yours is kept; check before saving.")
+            self.conflict.show()
+        return both
+
+    def _clear_conflict(self) -> None:
+        self.conflict.clear()
+        self.conflict.hide()
+        self.reload_button.hide()
 
     def data(self) -> ClientData:
         q = self.dob.date()
@@ -127,7 +192,7 @@ class ClientEditor(QWidget):
             contact=self.contact.text(),
             skin_notes=self.skin_notes.toPlainText(),
             current_limit_ua=self.limit.value() if self.limit_on.isChecked() else None,
-            id=self.client_id)
+            id=self.client_id, version=self.version)
 
     def _validate(self) -> list[str]:
         problems = validate_client(self.data(), dt.date.today())
@@ -139,11 +204,32 @@ class ClientEditor(QWidget):
         if self._validate():
             return
         self.save_button.setEnabled(False)
+        self._clear_conflict()
         self.store.when_done(self.store.writer.save_client(self.data()), self._saved,
-                             "saving the client")
+                             "saving the client", on_error=self._save_failed)
+
+    def _save_failed(self, exc: BaseException) -> None:
+        self.save_button.setEnabled(not self._validate())
+        if isinstance(exc, StaleRecordError):
+            self.conflict.setText(str(exc))
+            self.conflict.show()
+            self.reload_button.show()
 
     def _saved(self, client_id: int) -> None:
+        # the save succeeded from exactly self.version: the store holds the next one
+        self.version = 1 if self.client_id is None or self.version is None else (
+            self.version + 1)
         self.client_id = client_id
+        self._base = self.data()
         self.title.setText(f"Client — {self.name.text().strip()}")
         self.save_button.setEnabled(True)
         self.saved.emit(client_id)
+
+
+_FIELDS = (("name", "Name"), ("date_of_birth", "Date of birth"), ("contact", "Contact"),
+           ("skin_notes", "Skin notes"), ("current_limit_ua", "Current limit"))
+
+
+def _as_data(record: services.ClientRecord) -> ClientData:
+    return ClientData(record.name, record.date_of_birth, record.contact, record.skin_notes,
+                      record.current_limit_ua, record.id, record.version)

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QMarginsF, QRectF, Qt
 from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 
-from app import APP_NAME
+from app import APP_NAME, paths
 from app.store.services import ClientRecord, SessionDetail
 from app.ui.records.format import (
     duration,
@@ -30,7 +30,7 @@ def kohm(ohm: float | None) -> str:
 
 def write_csv(detail: SessionDetail, path: Path) -> None:
     """Steps and events of a session, one row each (a ``section`` column tells which)."""
-    with open(path, "w", newline="", encoding="utf-8") as fh:
+    with paths.open_private(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["section", "time_utc", "position", "zone_or_kind", "planned_s", "actual_s",
                     "charge_uc", "mean_current_ua", "mean_impedance_ohm", "details"])
@@ -45,7 +45,10 @@ def write_csv(detail: SessionDetail, path: Path) -> None:
 
 def write_pdf(detail: SessionDetail, client: ClientRecord, path: Path,
               chart: QImage | None = None) -> None:
-    """A one-session report on A4: who, what, how it went, steps, events and the chart."""
+    """A one-session report on A4: who, what, how it went, steps, events and the chart.
+
+    The file (health data) is created readable by its owner only."""
+    paths.create_private(path, truncate=True)
     writer = QPdfWriter(str(path))
     writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
                                      QPageLayout.Orientation.Portrait,

@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from PySide6.QtCore import QMarginsF, Signal
 from PySide6.QtGui import QPageLayout, QPageSize, QPdfWriter, QTextDocument
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import paths
 from app.service.calibration import (
     CLEARING,
     DEFAULT_RESISTOR_OHM,
@@ -296,6 +298,7 @@ class SelfTestPanel(_ProcedurePanel):
         """Write the last report to ``path`` as an A4 PDF."""
         if self.report is None:
             raise ValueError("no self-test report to save")
+        paths.create_private(Path(path), truncate=True)  # 0600 from its creation
         writer = QPdfWriter(path)
         writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
         writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
