@@ -36,6 +36,7 @@ from app.device.protocol import (
     Command,
     Event,
     FeedBatch,
+    Frame,
     FrameDecoder,
     Heartbeat,
     Hello,
@@ -179,6 +180,7 @@ class SampleAssembler:
         if self._on_batch is not None:
             return self._on_batch(first, counts, per_frame)
         on_frame = self._on_frame
+        assert on_frame is not None  # one of the two is always set
         return [k for k, (f, n) in enumerate(zip(first.tolist(), counts.tolist(), strict=True))
                 if on_frame(f, n) != 0]
 
@@ -463,8 +465,9 @@ class _LinkWorker(QObject):
     def _read(self, port, timeout: float) -> bytes:
         try:
             if self._fd is not None:
-                ready, _, _ = select.select([self._fd, self._wake_r], [], [], max(0.0, timeout))
-                if self._wake_r in ready:
+                wake = self._wake_r.fileno()
+                ready, _, _ = select.select([self._fd, wake], [], [], max(0.0, timeout))
+                if wake in ready:
                     self._drain_wake()
                 if self._fd in ready:
                     return port.read(65536)
@@ -524,7 +527,7 @@ class _LinkWorker(QObject):
         samples, seqs = batch.samples, batch.seqs
         s = dec.stats
         seen = (s.crc_errors, s.framing_errors, s.version_errors)
-        out = []
+        out: list[tuple[Frame, Message | str]] = []  # a message, or why it was malformed
         with self._stats_lock:
             c = self._counter
             c.on_bytes(len(data), now)
@@ -547,12 +550,12 @@ class _LinkWorker(QObject):
                 self._log(FrameRecord(now, "rx", raw, None, why))
             dec.rejected = None
         if logging_:
-            for frame, msg in out:
+            for frame, item in out:
                 raw = encode_frame(frame.type, frame.seq, frame.body)
-                if isinstance(msg, str):
-                    self._log(FrameRecord(now, "rx", raw, None, msg))
+                if isinstance(item, str):
+                    self._log(FrameRecord(now, "rx", raw, None, item))
                 else:
-                    self._log(FrameRecord(now, "rx", raw, msg))
+                    self._log(FrameRecord(now, "rx", raw, item))
         return out, batch
 
     def _log(self, record: FrameRecord) -> None:
@@ -661,7 +664,7 @@ class _LinkWorker(QObject):
         self._send_queued(port)
 
     def _dispatch(self, received: list, batch: FeedBatch, now: float) -> None:
-        if batch.samples or batch.run is not None:
+        if (batch.samples or batch.run is not None) and self._assembler is not None:
             self._assembler.add_batch(batch, now)
         for _frame, msg in received:  # a malformed one (str) was counted already
             if isinstance(msg, Status):
@@ -674,6 +677,8 @@ class _LinkWorker(QObject):
 
     def _flush_samples(self, now: float) -> None:
         assembler = self._assembler
+        if assembler is None:
+            return
         with self._stats_lock:
             blocks = assembler.flush()
             for _ in assembler.bad:
@@ -856,7 +861,7 @@ class DeviceLink(QObject):
             raise ValueError(f"{t.name} is not a command the console sends "
                              "(HELLO and HEARTBEAT are sent by the link itself)")
         rid = self._new_id()
-        msg = dataclasses.replace(msg, request_id=rid)
+        msg = dataclasses.replace(msg, request_id=rid)  # type: ignore[arg-type]
         worker = self._worker
         if worker is None or not self.is_running:
             QTimer.singleShot(0, self, lambda: self.command_failed.emit(rid, NOT_CONNECTED))

@@ -17,6 +17,7 @@ import functools
 import struct
 import sys
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum, IntFlag
 from itertools import repeat
@@ -629,7 +630,7 @@ Message = (Hello | SetOutput | Command | Heartbeat | SetCalibration | SimControl
 
 _COMMAND_TYPES = {MsgType.START, MsgType.PAUSE, MsgType.RESUME, MsgType.STOP, MsgType.ESTOP,
                   MsgType.RESET}
-_DECODERS = {
+_DECODERS: dict[MsgType, Callable[[bytes], Message]] = {
     MsgType.HELLO: Hello.decode_body,
     MsgType.SET_OUTPUT: SetOutput.decode_body,
     MsgType.SET_CALIBRATION: SetCalibration.decode_body,

@@ -135,7 +135,7 @@ class WaveGenerator:
                 self._flips = float(seen[-1])
                 self._sign = float(signs[-1])
         # integral of the wave from the start of the period in progress, at each edge
-        q = float(period_integral(settings, np.float64(1.0)))
+        q = float(period_integral(settings, np.ones(1))[0])
         before = np.concatenate(([0.0], np.cumsum(signs[:-1] * q)))
         frac = (acc & (one - 1)) / one
         integral = before[whole] + signs[whole] * period_integral(settings, frac)
@@ -155,8 +155,8 @@ class WaveGenerator:
         if self._acc + inc // 2 < one:  # the middle is in the period in progress
             return self._sign < 0
         start_s = (self._n + (one - self._acc) / inc) / self.sample_rate
-        count = float(alternation_count(settings.alternate_s, np.float64(start_s),
-                                        one / (inc * self.sample_rate)))
+        count = float(alternation_count(settings.alternate_s, np.array([start_s]),
+                                        one / (inc * self.sample_rate))[0])
         return (-self._sign if count > self._flips else self._sign) < 0
 
 

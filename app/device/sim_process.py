@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 _ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +38,7 @@ class SimulatorProcess:
         self.extra_args = [str(a) for a in extra_args]
         self._proc: subprocess.Popen[bytes] | None = None
         self._port: str | None = None
-        self._stderr = None
+        self._stderr: IO[bytes] | None = None
         self._sample_zero: float | None = None
 
     @property
@@ -97,6 +98,7 @@ class SimulatorProcess:
                                     f"{timeout:g} s"))
         self._port = line[5:].strip()
         # the simulator logs its clock before it prints PORT
+        assert self._stderr is not None  # spawn() made it
         head = os.pread(self._stderr.fileno(), 4000, 0).decode("utf-8", errors="replace")
         match = re.search(r"clock: sample 0 at monotonic ([0-9.]+) s", head)
         self._sample_zero = float(match.group(1)) if match else None

@@ -161,7 +161,7 @@ def period_balance(settings: OutputSettings) -> float:
     0 for biphasic; 0.5 for a positive square (1/pi for a sine); negative for NEGATIVE.
     ALTERNATING: the positive period's value (each period carries it with its own sign).
     """
-    q = float(period_integral(settings, np.float64(1.0)))
+    q = float(period_integral(settings, np.ones(1))[0])
     return -q if settings.polarity == Polarity.NEGATIVE else q
 
 

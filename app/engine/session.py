@@ -836,7 +836,8 @@ class SessionMachine:
         if faults or dstate is DeviceState.FAULT:
             if self.state is not SessionState.DEVICE_FAULT and self.state is not \
                     SessionState.ESTOPPED:
-                names = ", ".join(f.name.lower() for f in Fault if f and f in faults) or "fault"
+                names = ", ".join((f.name or "").lower() for f in Fault if f and f in faults) \
+                    or "fault"
                 self._latch(SessionState.DEVICE_FAULT, f"device fault ({names})")
                 self._alarm(f"Device fault ({names}): output off.")
             return False

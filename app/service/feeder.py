@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer
 
+from app.device.interface import DeviceInterface
+
 FEED_PERIOD_MS = 100
 
 
 class WatchdogFeeder(QObject):
     """Calls ``link.feed_watchdog()`` every 100 ms while feeding is on."""
 
-    def __init__(self, link: object | None = None, parent: QObject | None = None) -> None:
+    def __init__(self, link: DeviceInterface | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._link = link
         self._feeding = True
@@ -30,7 +33,7 @@ class WatchdogFeeder(QObject):
     def feeding(self) -> bool:
         return self._feeding
 
-    def set_link(self, link: object | None) -> None:
+    def set_link(self, link: DeviceInterface | None) -> None:
         self._link = link
         self._feed()
 

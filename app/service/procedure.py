@@ -22,6 +22,7 @@ import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -46,7 +47,7 @@ class Send:
     ``accept``; no answer fails it always.
     """
 
-    issue: Callable[[object], int]
+    issue: Callable[[OutputPort], int | None]
     what: str
     accept: tuple[NakReason, ...] = ()
 
@@ -111,7 +112,9 @@ class Collected:
 
 
 Operation = Send | WaitStatus | Collect | Pause
-Procedure = Generator[Operation, object, object]
+# A procedure yields operations and is sent each one's result (Answer, (Status, s),
+# Collected or None, by operation): typed Any, as the generator protocol cannot say which.
+Procedure = Generator[Operation, Any, Any]
 
 
 # --------------------------------------------------------------------------- runner
@@ -126,7 +129,7 @@ class ProcedureRunner(QObject):
 
     def __init__(self, link: object | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._link = None
+        self._link: Any = None  # the DeviceLink whose signals the runner follows
         self._authority: OutputAuthority | None = None
         self._port: OutputPort | None = None
         self._gen: Procedure | None = None
@@ -238,6 +241,7 @@ class ProcedureRunner(QObject):
         self._op_started = time.monotonic()
         if isinstance(op, Send):
             self.progressed.emit(op.what)
+            assert self._port is not None  # run() set it before the first operation
             try:
                 self._rid = op.issue(self._port)
             except OutputRefused as exc:

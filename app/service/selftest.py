@@ -172,7 +172,7 @@ class SelfTestReport:
         for s in self.steps:
             vc = {Verdict.PASS: "#1b7f3b", Verdict.FAIL: "#b3261e",
                   Verdict.NOT_RUN: "#8a5a00"}[s.verdict]
-            rows = list(s.figures) or [None]
+            rows: list[Figure | None] = list(s.figures) or [None]
             for k, f in enumerate(rows):
                 cells = ""
                 if k == 0:

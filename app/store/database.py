@@ -447,7 +447,7 @@ def mark_interrupted_sessions(engine: Engine, stale_after_s: float = STALE_AFTER
     return len(gone)
 
 
-def _last_activity(s: Session, session_id: int) -> dt.datetime:
+def _last_activity(s: Session, session_id: int) -> dt.datetime | None:
     from sqlalchemy import func
 
     from app.store.models import Event

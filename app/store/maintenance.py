@@ -13,9 +13,9 @@ import sqlite3
 import subprocess
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import CursorResult, Engine, delete, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
@@ -332,13 +332,16 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
             raise StoreError("The built-in training client cannot be erased.")
         _refuse_if_recording(s, client_id)
         sids = select(TreatmentSession.id).where(TreatmentSession.client_id == client_id)
-        for model in (RecordingChunk, Event, SessionStep):
-            counts[model.__tablename__] = s.execute(
-                delete(model).where(model.session_id.in_(sids))).rowcount
-        for model in (Note, Screening, Consent, TreatmentSession):
-            counts[model.__tablename__] = s.execute(
-                delete(model).where(model.client_id == client_id)).rowcount
-        counts["client"] = s.execute(delete(Client).where(Client.id == client_id)).rowcount
+        def deleted(stmt: Any) -> int:
+            return int(cast("CursorResult[Any]", s.execute(stmt)).rowcount)
+
+        for per_session in (RecordingChunk, Event, SessionStep):
+            counts[per_session.__tablename__] = deleted(
+                delete(per_session).where(per_session.session_id.in_(sids)))
+        for per_client in (Note, Screening, Consent, TreatmentSession):
+            counts[per_client.__tablename__] = deleted(
+                delete(per_client).where(per_client.client_id == client_id))
+        counts["client"] = deleted(delete(Client).where(Client.id == client_id))
     compact(engine)
     return counts
 

@@ -17,6 +17,7 @@ import lzma
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def decode(data: bytes, n: int, encoding: str = ENCODING) -> tuple[np.ndarray, n
 
 
 def _decode_current(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
-    pos, layouts = 0, []
+    pos, layouts = 0, list[Any]()
     for _ in range(2):
         kind = data[pos]
         pos += 1

@@ -177,14 +177,22 @@ class Evaluation(NamedTuple):
 
 
 class ScreeningLike(Protocol):
-    answers: Mapping[str, Any]
-    screened_on: dt.date
-    expires_on: dt.date
-    overrides_acknowledged: Sequence[str]
+    @property
+    def answers(self) -> Mapping[str, Any]: ...
+
+    @property
+    def screened_on(self) -> dt.date: ...
+
+    @property
+    def expires_on(self) -> dt.date: ...
+
+    @property
+    def overrides_acknowledged(self) -> Sequence[str]: ...
 
 
 class ClientLike(Protocol):
-    date_of_birth: dt.date | None
+    @property
+    def date_of_birth(self) -> dt.date | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,10 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import CursorResult, Engine, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -237,9 +237,10 @@ class SaveClient:
         stmt = update(Client).where(Client.id == d.id)
         if d.version is not None:
             stmt = stmt.where(Client.version == d.version)
-        done = s.execute(stmt.values(**values, version=Client.version + 1,
-                                     updated_at=utcnow())
-                         .execution_options(synchronize_session=False)).rowcount
+        result = s.execute(stmt.values(**values, version=Client.version + 1,
+                                       updated_at=utcnow())
+                           .execution_options(synchronize_session=False))
+        done = cast("CursorResult[Any]", result).rowcount
         if done == 1:
             return d.id
         now = s.execute(select(Client.version, Client.updated_at, Client.updated_by)
@@ -707,7 +708,7 @@ class StoreWriter:
         told what could not be stored, and the writer goes on with the other requests."""
         req = p.request
         what = _WHAT.get(type(req).__name__, "A record")
-        uid = getattr(req, "session_uid", None)
+        uid: str | None = getattr(req, "session_uid", None)
         gone = uid is not None and (
             "is not in the database" in str(exc)
             or (isinstance(exc, IntegrityError) and not self._session_exists(uid)))
@@ -718,6 +719,7 @@ class StoreWriter:
             msg = f"{detail}; the rest of this session is not recorded, other records are"
             err: BaseException = (exc if isinstance(exc, ValueError) else
                                   StoreError(f"{what} could not be stored: {msg}."))
+            assert uid is not None  # (gone implies it)
             if uid not in self._lost:
                 self._lost.add(uid)
                 self._open.discard(uid)
