@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import threading
 import time
 import weakref
@@ -68,6 +69,45 @@ def _no_thread_left_running(request):
         time.sleep(0.02)
     names = [getattr(t, "name", None) or repr(t) for t in leftover]
     pytest.fail(f"{request.node.nodeid} left threads running: {names}")
+
+
+_UI_DIR = os.sep + os.path.join("app", "ui") + os.sep
+
+
+def _ui_frame_on_the_stack() -> str | None:
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if _UI_DIR in name:
+            return f"{os.path.relpath(name)}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _no_database_work_on_the_gui_thread(request):
+    """Fail any test in which the console's widgets (app/ui) used the database on the GUI
+    thread: reads go through background reads, writes through the writer thread (as the
+    thread-leak fixture does for threads). Test code itself may read on any thread."""
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    seen: list[str] = []
+
+    def checkout(_dbapi_conn, _record, _proxy) -> None:
+        if threading.current_thread() is threading.main_thread():
+            where = _ui_frame_on_the_stack()
+            if where is not None:
+                seen.append(where)
+
+    event.listen(Pool, "checkout", checkout)
+    try:
+        yield
+    finally:
+        event.remove(Pool, "checkout", checkout)
+    if seen:
+        pytest.fail(f"{request.node.nodeid}: the GUI thread used the database from "
+                    f"{sorted(set(seen))}")
 
 
 @pytest.fixture(autouse=True)

@@ -199,8 +199,9 @@ def test_the_bench_records_calibrations_and_selftests_and_lists_them(qtbot, tmp_
                                  store=store)
         qtbot.addWidget(ws)
         history = ws.history
+        qtbot.waitUntil(lambda: "No calibration or self-test recorded yet"
+                        in history.summary.text(), timeout=5000)  # read off the GUI thread
         assert history.table.rowCount() == 0
-        assert "No calibration or self-test recorded yet" in history.summary.text()
         with qtbot.waitSignal(ws.service_recorder.recorded, timeout=5000):
             ws.bench.calibration_completed.emit(calibration())
         qtbot.waitUntil(lambda: history.table.rowCount() == 1, timeout=5000)

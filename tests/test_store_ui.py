@@ -101,7 +101,7 @@ def test_client_list_searches(qtbot, records):
     store, ids = records
     w = ClientList(store)
     qtbot.addWidget(w)
-    assert w.table.rowCount() == 5
+    qtbot.waitUntil(lambda: w.table.rowCount() == 5, timeout=5000)  # read off the GUI thread
     assert "Training" in w.table.item(0, 0).text()
     status = {w.table.item(r, 0).text(): w.table.item(r, 2).text()
               for r in range(w.table.rowCount())}
@@ -141,7 +141,8 @@ def test_screening_form_blocks_a_contraindicated_client(qtbot, records):
     store, ids = records
     form = ScreeningForm(store)
     qtbot.addWidget(form)
-    form.set_client(ids["maria"])
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        form.set_client(ids["maria"])
     assert form.evaluation().status is Status.BLOCKED
     assert "Output blocked" in form.banner.text()
     assert "Pregnancy" in form.banner.text()
@@ -165,7 +166,8 @@ def test_an_override_never_carries_over_to_the_next_client(qtbot, records):
     store, ids = records
     form = ScreeningForm(store)
     qtbot.addWidget(form)
-    form.set_client(ids["maria"])
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        form.set_client(ids["maria"])
     form.set_answer("pregnancy", False)
     form.set_answer("diabetes", True)
     form.acknowledge("diabetes")
@@ -177,7 +179,8 @@ def test_an_override_never_carries_over_to_the_next_client(qtbot, records):
                for item_id, ans in form.answers.items()} | {"diabetes": True}
     assert store.writer.add_screening(ids["lena"], answers, today,
                                       add_months(today, 6)).result(5)
-    form.set_client(ids["lena"])
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        form.set_client(ids["lena"])
     assert not form.overrides["diabetes"].isChecked()
     assert form.evaluation().status is Status.NEEDS_OVERRIDE
 
@@ -188,7 +191,8 @@ def test_screening_form_needs_every_answer(qtbot, records):
     store, ids = records
     form = ScreeningForm(store)
     qtbot.addWidget(form)
-    form.set_client(ids["tom"])  # never screened, 16 years old
+    with qtbot.waitSignal(form.loaded, timeout=5000):  # never screened, 16 years old
+        form.set_client(ids["tom"])
     assert form.evaluation().status is Status.MISSING
     assert not form.save_button.isEnabled()
     for item_id, ans in form.answers.items():
@@ -205,21 +209,35 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
     panel = RecordsPanel(store)
     qtbot.addWidget(panel)
     panel.resize(1280, 800)
-    panel.clients.select_client(ids["anna"])
+    qtbot.waitUntil(lambda: panel.clients.table.rowCount() == 5, timeout=5000)
+    with qtbot.waitSignal(panel.history.loaded, timeout=5000):  # read off the GUI thread
+        panel.clients.select_client(ids["anna"])
     assert panel.history.table.rowCount() == 4
     x, y = panel.history.plots["current"][1].getData()
     assert len(x) == 4
     np.testing.assert_allclose(y, [142.5, 171.0, 190.0, 209.0])
-    panel.history.table.selectRow(0)  # newest first
+    with qtbot.waitSignal(panel.detail.shown, timeout=5000):
+        panel.history.table.selectRow(0)  # newest first
     assert panel.tabs.currentWidget() is panel.detail
     d = panel.detail
     assert d.steps.rowCount() == 3
     assert [d.events.item(r, 1).text() for r in range(d.events.rowCount())] == [
         "state", "parameter", "state"]
-    assert d.recording.n_samples == 4000
+    # the overview: every sample counted, the peaks kept, a few thousand points drawn
+    ov = d.overview
+    assert ov.n_samples == 4000
+    assert np.nanmax(np.abs(np.r_[ov.current_min, ov.current_max])) == pytest.approx(220)
     cx, cy = d.current_curve.getData()
     assert cx is not None
-    assert np.nanmax(np.abs(d.recording.current_ua)) == pytest.approx(220)
+    assert len(cx) <= 2 * 4000
+    assert d.recording is None
+    # zoomed in: the samples of that window, read for it alone
+    d.current_plot.setXRange(0.05, 0.10, padding=0)
+    qtbot.waitUntil(lambda: d.recording is not None, timeout=5000)
+    t = d.recording.t_s[np.isfinite(d.recording.t_s)]
+    assert t.min() <= 0.05
+    assert t.max() >= 0.10
+    assert d.recording.n_samples < 4000
     pdf, csv_path = tmp_path / "r.pdf", tmp_path / "r.csv"
     d.save_pdf(pdf)
     d.save_csv(csv_path)
@@ -239,7 +257,8 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
         panel.grab().save(str(out / "records-session-detail.png"))
         panel.tabs.setCurrentWidget(panel.history)
         panel.grab().save(str(out / "records-history.png"))
-        panel.clients.select_client(ids["maria"])
+        with qtbot.waitSignal(panel.screening.loaded, timeout=5000):
+            panel.clients.select_client(ids["maria"])
         panel.tabs.setCurrentWidget(panel.screening)
         panel.grab().save(str(out / "records-screening-blocked.png"))
         panel.tabs.setCurrentWidget(panel.editor)

@@ -172,7 +172,8 @@ def test_the_client_editor_refuses_a_stale_save_and_merges_on_reload(qtbot, sqli
         cid = a.writer.save_client(ClientData(NAME, contact="0123", skin_notes="dry")).result(5)
         editor = ClientEditor(store)
         qtbot.addWidget(editor)
-        editor.load(cid)  # room B opens the client ...
+        with qtbot.waitSignal(editor.loaded, timeout=5000):
+            editor.load(cid)  # room B opens the client (read off the GUI thread) ...
         a.writer.save_client(a.edit(cid, current_limit_ua=150.0, contact="0456")).result(5)
         editor.skin_notes.setPlainText("dry; prefers low intensity")  # ... and edits
         editor.contact.setText("0789")
@@ -182,8 +183,9 @@ def test_the_client_editor_refuses_a_stale_save_and_merges_on_reload(qtbot, sqli
         qtbot.waitUntil(lambda: not editor.reload_button.isHidden(), timeout=2000)
         assert "was changed on" in editor.conflict.text()
         assert services.get_client(a.engine, cid).current_limit_ua == 150.0
-        both = editor.reload_and_merge()
-        assert both == ["Contact"]  # changed in both rooms: the typed one is kept
+        with qtbot.waitSignal(editor.merged, timeout=5000) as merged:
+            editor.reload_and_merge()
+        assert merged.args[0] == ["Contact"]  # changed in both rooms: the typed one is kept
         assert editor.limit_on.isChecked()
         assert editor.limit.value() == 150.0  # room A's change came in
         assert editor.skin_notes.toPlainText() == "dry; prefers low intensity"  # mine kept

@@ -92,7 +92,9 @@ def test_start_and_stop_record_a_completed_training_session(qtbot, trainer):
     assert settings_from_payload(detail.steps[0].parameters) == SETTINGS
     assert settings_from_payload(detail.steps[1].parameters).amplitude_ua == 150.0
     # the recording replays in the studio
-    assert ws.replay(summary.id)
+    with qtbot.waitSignal(ws.replay_loaded, timeout=10000) as loaded:
+        ws.replay(summary.id)  # read off the GUI thread
+    assert loaded.args == [True]
     assert ws.studio.recording.duration_s > 0.2
 
 

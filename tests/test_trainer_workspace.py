@@ -47,7 +47,9 @@ def test_replay_of_a_stored_session(qtbot, tmp_path):
         from app.store.services import recent_sessions
 
         (session,) = recent_sessions(store.engine)
-        assert trainer.replay(session.id)
+        with qtbot.waitSignal(trainer.replay_loaded, timeout=10000) as loaded:
+            trainer.replay(session.id)  # read off the GUI thread
+        assert loaded.args == [True]
         assert trainer.studio.recording is not None
         assert trainer.studio.recording.duration_s > 2.9
         _close(window)
@@ -102,7 +104,9 @@ def test_replay_of_a_program_follows_each_steps_settings_in_phase(qtbot, tmp_pat
         window, trainer = _trainer(qtbot, tmp_path, store)
         studio = trainer.studio
         (session,) = recent_sessions(store.engine)
-        assert trainer.replay(session.id)
+        with qtbot.waitSignal(trainer.replay_loaded, timeout=10000) as loaded:
+            trainer.replay(session.id)  # read off the GUI thread
+        assert loaded.args == [True]
         assert "2 settings in all" in studio.status.text()
         studio.set_time_base(0.5)
         for playhead, settings in ((2.0, step1), (5.0, step2)):

@@ -7,9 +7,12 @@ Reads may run on any thread (each call opens its own short session). Writes go t
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import math
+import threading
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -27,6 +30,7 @@ from app.store.models import (
     SessionStep,
     TreatmentSession,
 )
+from app.store.reader import ReadCancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,3 +339,118 @@ def service_records(engine: Engine, device_serial: str | None = None,
                                      r.firmware, r.passed, dict(r.payload or {}),
                                      r.operator_id)
                 for r in s.scalars(q.limit(max(0, int(limit))))]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingOverview:
+    """A recording reduced for display: per bucket of samples, the lowest and highest
+    current and voltage (spikes stay visible), never the whole recording in memory."""
+
+    sample_rate: float
+    t_s: np.ndarray  # float64, the start of each bucket, seconds since the first sample
+    current_min: np.ndarray  # float32, NaN where nothing was recorded (a gap)
+    current_max: np.ndarray
+    voltage_min: np.ndarray
+    voltage_max: np.ndarray
+    n_samples: int
+    duration_s: float
+
+    def envelope(self, which: str = "current") -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) drawing the envelope as one polyline: min then max of each bucket."""
+        lo, hi = ((self.current_min, self.current_max) if which == "current"
+                  else (self.voltage_min, self.voltage_max))
+        x = np.repeat(self.t_s, 2)
+        y = np.empty(x.size, dtype=np.float32)
+        y[0::2], y[1::2] = lo, hi
+        return x, y
+
+
+def _chunk_spans(engine: Engine, session_id: int) -> list[tuple[int, float, int]]:
+    with Session(engine) as s:
+        rows = s.execute(select(RecordingChunk.first_index, RecordingChunk.sample_rate,
+                                RecordingChunk.n)
+                         .where(RecordingChunk.session_id == session_id)
+                         .order_by(RecordingChunk.first_index)).all()
+    return [(int(f), float(r), int(n)) for f, r, n in rows]
+
+
+def _stream_chunks(engine: Engine, session_id: int, first_from: int | None = None,
+                   first_to: int | None = None, cancel: threading.Event | None = None):
+    """Decoded chunks (first_index, current, voltage), one at a time, in index order."""
+    stmt = (select(RecordingChunk.first_index, RecordingChunk.n, RecordingChunk.encoding,
+                   RecordingChunk.data)
+            .where(RecordingChunk.session_id == session_id)
+            .order_by(RecordingChunk.first_index))
+    if first_from is not None:
+        stmt = stmt.where(RecordingChunk.first_index + RecordingChunk.n > first_from)
+    if first_to is not None:
+        stmt = stmt.where(RecordingChunk.first_index < first_to)
+    with Session(engine) as s:
+        for first, n, enc, data in s.execute(stmt.execution_options(yield_per=8)):
+            if cancel is not None and cancel.is_set():
+                raise ReadCancelled(f"reading session {session_id}'s recording was cancelled")
+            cur, volt = recording.decode(data, n, enc)
+            yield int(first), cur, volt
+
+
+def recording_overview(engine: Engine, session_id: int, points: int = 4000,
+                       cancel: threading.Event | None = None) -> RecordingOverview:
+    """The recording as at most ``points`` min/max buckets, read one chunk at a time (a
+    20-minute recording at 10 kS/s needs a few MB, not 200)."""
+    spans = _chunk_spans(engine, session_id)
+    empty = np.zeros(0, dtype=np.float32)
+    if not spans:
+        return RecordingOverview(0.0, np.zeros(0), empty, empty, empty, empty, 0, 0.0)
+    first0, rate = spans[0][0], spans[0][1]
+    end = max(f + n for f, _, n in spans)
+    total = sum(n for _, _, n in spans)
+    per = max(1, -(-(end - first0) // max(1, points)))
+    buckets = -(-(end - first0) // per)
+    lo_i = np.full(buckets, np.inf, dtype=np.float32)
+    hi_i = np.full(buckets, -np.inf, dtype=np.float32)
+    lo_v, hi_v = lo_i.copy(), hi_i.copy()
+    for first, cur, volt in _stream_chunks(engine, session_id, cancel=cancel):
+        idx = (first - first0 + np.arange(len(cur))) // per
+        np.minimum.at(lo_i, idx, cur)
+        np.maximum.at(hi_i, idx, cur)
+        np.minimum.at(lo_v, idx, volt)
+        np.maximum.at(hi_v, idx, volt)
+    for a in (lo_i, hi_i, lo_v, hi_v):
+        a[~np.isfinite(a)] = np.nan  # buckets with no sample: a gap
+    t = np.arange(buckets, dtype=np.float64) * per / rate
+    return RecordingOverview(rate, t, lo_i, hi_i, lo_v, hi_v, total,
+                             (end - first0 - 1) / rate if end > first0 else 0.0)
+
+
+def recording_window(engine: Engine, session_id: int, t0_s: float, t1_s: float,
+                     cancel: threading.Event | None = None) -> recording.Recording:
+    """The samples between ``t0_s`` and ``t1_s`` (seconds since the first sample) at full
+    resolution: the detail a zoomed view asks for, reading only the chunks it needs."""
+    spans = _chunk_spans(engine, session_id)
+    if not spans:
+        return recording.assemble([])
+    first0, rate = spans[0][0], spans[0][1]
+    lo = first0 + max(0, int(t0_s * rate))
+    hi = first0 + int(math.ceil(t1_s * rate)) + 1
+    parts = [(f, rate, c, v) for f, c, v in _stream_chunks(engine, session_id, lo, hi, cancel)]
+    rec = recording.assemble(parts)
+    if parts:  # times since the recording's first sample, not the window's
+        rec = replace(rec, t_s=rec.t_s + (parts[0][0] - first0) / rate)
+    return rec
+
+
+def zone_minutes(engine: Engine, client_id: int) -> tuple[dict[str, float], int]:
+    """Minutes of treatment per zone over the client's sessions, in one query (the heat
+    map), and how many sessions that covers."""
+    minutes: dict[str, float] = {}
+    with Session(engine) as s:
+        rows = s.execute(select(SessionStep.zone, SessionStep.actual_s)
+                         .join(TreatmentSession, SessionStep.session_id == TreatmentSession.id)
+                         .where(TreatmentSession.client_id == client_id)).all()
+        sessions = s.scalar(select(func.count()).select_from(TreatmentSession)
+                            .where(TreatmentSession.client_id == client_id)) or 0
+    for zone, actual_s in rows:
+        for z in (zone or "").split(","):
+            if z and z != "manual":
+                minutes[z] = minutes.get(z, 0.0) + (actual_s or 0.0) / 60.0
+    return minutes, int(sessions)

@@ -419,18 +419,19 @@ class PractitionerWorkspace(Workspace):
         if not on or self.store is None or self.client_id is None:
             self.face.clear_heatmap()
             return
-        from app.store.services import session_detail, session_history
+        from app.store.services import zone_minutes
 
-        seconds: dict[str, float] = defaultdict(float)
-        sessions = session_history(self.store.engine, self.client_id)
-        for s in sessions:
-            detail = session_detail(self.store.engine, s.id)
-            for step in detail.steps if detail else ():
-                zones = [z for z in step.zone.split(",") if z and z != "manual"]
-                for z in zones:
-                    seconds[z] += (step.actual_s or 0.0) / 60.0
-        self.face.set_heatmap(dict(seconds),
-                              f"minutes treated over {len(sessions)} session(s)")
+        if self.records_store is None:
+            return
+        client_id = self.client_id
+        self.records_store.read(zone_minutes, client_id,
+                                on_result=lambda r: self._show_heatmap(client_id, *r),
+                                what="reading the treatment history", key="heatmap")
+
+    def _show_heatmap(self, client_id: int, minutes: dict[str, float], sessions: int) -> None:
+        if client_id != self.client_id or not self.history_button.isChecked():
+            return
+        self.face.set_heatmap(minutes, f"minutes treated over {sessions} session(s)")
 
     # ------------------------------------------------------------------ workspace hooks
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox, QPushButton, QWidget
 
 from app.device.protocol import DeviceState, Info, Nak, Status
@@ -40,6 +40,7 @@ class TrainerWorkspace(Workspace):
     name = "trainer"
     title = "Trainer"
     driver = Driver.STUDIO
+    replay_loaded = Signal(bool)  # a recorded session is in the studio's timeline (or not)
 
     def __init__(self, store, authority: OutputAuthority, parent: QWidget | None = None, *,
                  records_pending: bool = False) -> None:
@@ -47,6 +48,7 @@ class TrainerWorkspace(Workspace):
         self.store = store
         self.records_pending = records_pending and store is None
         self.authority = authority
+        self._background = None  # BackgroundReads on the store's engine, made when needed
         self.port = authority.port(Driver.STUDIO)
         self.studio = WaveformStudio()
         self.studio.set_port(self.port)
@@ -302,12 +304,26 @@ class TrainerWorkspace(Workspace):
 
     # -- replay ---------------------------------------------------------------------
 
+    def _reads(self):
+        from app.ui.background import BackgroundReads
+
+        if self._background is None or self._background.engine is not self.store.engine:
+            self._background = BackgroundReads(self.store.engine, self)
+            self._background.failed.connect(self.studio.message)
+        return self._background
+
     def choose_replay(self) -> None:
+        """List the recorded sessions (read off the GUI thread), then ask which one."""
         from app.store.services import recent_sessions
+
+        self._reads().read(recent_sessions, on_result=self._offer_replay,
+                           what="listing the recorded sessions", key="replay_list")
+
+    def _offer_replay(self, recent) -> None:
         from app.ui.records.format import program_name, program_names
 
         names = program_names()
-        sessions = [s for s in recent_sessions(self.store.engine) if s.ended_at is not None]
+        sessions = [s for s in recent if s.ended_at is not None]
         if not sessions:
             QMessageBox.information(self, "Replay", "No recorded sessions yet.")
             return
@@ -318,15 +334,20 @@ class TrainerWorkspace(Workspace):
         if ok:
             self.replay(sessions[labels.index(label)].id)
 
-    def replay(self, session_id: int) -> bool:
-        """Load a stored session into the studio's replay timeline."""
-        from app.store.services import load_recording, session_detail
+    def replay(self, session_id: int) -> None:
+        """Load a stored session into the studio's replay timeline: read off the GUI
+        thread (a long session takes a moment; the studio says so), then shown;
+        ``replay_loaded(ok)`` follows."""
+        self.studio.message.emit(f"Loading session {session_id}'s recording…")
+        self._reads().read(_recording_and_detail, session_id,
+                           on_result=lambda r: self._replay_loaded(session_id, *r),
+                           what="reading the recording", key="replay")
 
-        rec = load_recording(self.store.engine, session_id)
+    def _replay_loaded(self, session_id: int, rec, detail) -> None:
         if rec.n_samples == 0:
             self.studio.message.emit(f"Session {session_id} has no recording.")
-            return False
-        detail = session_detail(self.store.engine, session_id)
+            self.replay_loaded.emit(False)
+            return
         events, stored = [], []
         settings = None
         if detail is not None:
@@ -339,9 +360,17 @@ class TrainerWorkspace(Workspace):
                 settings = settings_from_payload(detail.steps[0].parameters)
         # The ideal follows what was commanded when: steps, intensity, pauses, stops.
         schedule = schedule_from_events(stored, settings)
-        return bool(self.studio.load_recording(rec.t_s, rec.current_ua, rec.voltage_v,
-                                               events=events, schedule=schedule,
-                                               sample_rate=rec.sample_rate))
+        ok = bool(self.studio.load_recording(rec.t_s, rec.current_ua, rec.voltage_v,
+                                             events=events, schedule=schedule,
+                                             sample_rate=rec.sample_rate))
+        self.replay_loaded.emit(ok)
+
+
+def _recording_and_detail(engine, session_id: int):
+    """One background read: a session's recording and its record."""
+    from app.store.services import load_recording, session_detail
+
+    return load_recording(engine, session_id), session_detail(engine, session_id)
 
 
 @dataclass

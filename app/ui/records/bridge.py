@@ -1,12 +1,14 @@
-"""The records widgets' link to the store: reads on demand, writes via the writer thread.
+"""The records widgets' link to the store: reads and writes off the GUI thread.
 
-``RecordsStore`` hands every write to :class:`app.store.writer.StoreWriter` (the GUI
-never waits) and delivers the result back on the GUI thread through a queued signal.
+``RecordsStore`` hands every write to :class:`app.store.writer.StoreWriter` and every
+read to a background read (:func:`app.store.reader.read_in_background`); the GUI never
+waits on the database, and each result comes back on the GUI thread through a queued
+signal. A read whose answer is no longer wanted (another client chosen meanwhile) is
+dropped by its ``key``.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -17,6 +19,7 @@ from sqlalchemy import Engine
 from app.store.database import user_message
 from app.store.screening import Questionnaire, load_questionnaire
 from app.store.writer import StoreWriter
+from app.ui.background import BackgroundReads
 
 
 class RecordsStore(QObject):
@@ -35,18 +38,17 @@ class RecordsStore(QObject):
         self.operator_id = operator_id
         self.questionnaire = questionnaire or load_questionnaire()
         self._completed.connect(self._deliver)
+        self._reads = BackgroundReads(engine, self)
+        self._reads.failed.connect(self.error_occurred)
 
-    def when_done(self, future: Future, on_result: Callable[[Any], None] | None = None,
-                  what: str = "saving",
-                  on_error: Callable[[BaseException], None] | None = None) -> None:
-        """Call ``on_result(result)`` on the GUI thread once ``future`` is committed;
-        a failure is emitted as ``error_occurred`` (and given to ``on_error``)."""
-        def done(f: Future) -> None:
-            # RuntimeError: the widgets were closed before the write finished
-            with contextlib.suppress(RuntimeError):
-                self._completed.emit((on_result, what, f, on_error))
-
-        future.add_done_callback(done)
+    def read(self, fn: Callable[..., Any], *args: Any,
+             on_result: Callable[[Any], None], what: str = "reading the records",
+             key: str | None = None, on_error: Callable[[BaseException], None] | None = None,
+             ) -> Future:
+        """Run ``fn(engine, *args)`` off the GUI thread; ``on_result(result)`` follows on
+        the GUI thread (app.ui.background.BackgroundReads)."""
+        return self._reads.read(fn, *args, on_result=on_result, what=what, key=key,
+                                on_error=on_error)
 
     @Slot(object)
     def _deliver(self, item: tuple) -> None:

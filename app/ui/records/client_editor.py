@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QDate, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDateEdit,
@@ -37,6 +37,8 @@ class ClientEditor(QWidget):
     """
 
     saved = Signal(int)
+    loaded = Signal(int)  # a client's record arrived and the form shows it
+    merged = Signal(list)  # reload-and-merge done: the fields changed here and elsewhere
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -45,6 +47,7 @@ class ClientEditor(QWidget):
         self.version: int | None = None  # the stored version the edit started from
         self._base: ClientData | None = None  # the record as loaded (for the merge)
         self.title = QLabel("New client")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.name = QLineEdit(placeholderText="First and last name")
         self.dob_known = QCheckBox("known")
@@ -122,15 +125,21 @@ class ClientEditor(QWidget):
         self._validate()
 
     def load(self, client_id: int) -> None:
-        record = services.get_client(self.store.engine, client_id)
+        """Show ``client_id``'s record, read off the GUI thread (``loaded`` follows)."""
+        self.store.read(services.get_client, client_id, on_result=self._loaded,
+                        what="reading the client", key="client_editor")
+
+    def _loaded(self, record) -> None:
         if record is None:
             return
+        client_id = record.id
         self.client_id = client_id
         self._clear_conflict()
         self.title.setText(f"Client — {record.name}")
         self._fill(_as_data(record))
         self.version = record.version
         self._base = self.data()
+        self.loaded.emit(client_id)
 
     def _fill(self, d: ClientData) -> None:
         self.name.setText(d.name)
@@ -147,16 +156,21 @@ class ClientEditor(QWidget):
             self.limit.setValue(d.current_limit_ua)
         self._validate()
 
-    def reload_and_merge(self) -> list[str]:
-        """Three-way merge of the stored record (theirs) into the form (mine), from the
-        record as it was loaded (base). Returns the fields both changed (mine kept)."""
+    def reload_and_merge(self) -> None:
+        """Read the stored record (theirs, off the GUI thread) and merge it into the form
+        (mine) from the record as it was loaded (base); ``merged`` names the fields both
+        changed (mine kept)."""
         if self.client_id is None:
-            return []
-        theirs_record = services.get_client(self.store.engine, self.client_id)
+            return
+        self.store.read(services.get_client, self.client_id, on_result=self._merge,
+                        what="reading the client again", key="client_editor")
+
+    def _merge(self, theirs_record) -> list[str]:
         if theirs_record is None:
             self.conflict.setText("This client no longer exists (erased in another room).")
             self.conflict.show()
             self.reload_button.hide()
+            self.merged.emit([])
             return []
         theirs = _as_data(theirs_record)
         mine = self.data()
@@ -176,6 +190,7 @@ class ClientEditor(QWidget):
             self.conflict.setText("Changed here and in the other room: " + ", ".join(both)
                                   + " — yours is kept; check before saving.")
             self.conflict.show()
+        self.merged.emit(both)
         return both
 
     def _clear_conflict(self) -> None:

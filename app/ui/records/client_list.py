@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -16,10 +18,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.store import services
-from app.store.database import describe_error
 from app.store.screening import Status
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
@@ -82,13 +82,16 @@ class ClientList(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        """Search again (off the GUI thread); the list follows when the answer comes."""
+        self.store.read(partial(services.search_clients, text=self.search.text(),
+                                questionnaire=self.store.questionnaire),
+                        on_result=self._show_clients,
+                        what="searching the clients", key="client_list",
+                        on_error=lambda exc: self.status.setText(
+                            "The client list could not be read: see the banner."))
+
+    def _show_clients(self, clients) -> None:
         selected = self.selected_client_id()
-        try:
-            clients = services.search_clients(self.store.engine, self.search.text(),
-                                              questionnaire=self.store.questionnaire)
-        except SQLAlchemyError as exc:
-            self.status.setText(describe_error(exc, self.store.engine.url))
-            return
         self.table.blockSignals(True)
         self.table.setRowCount(len(clients))
         for row, c in enumerate(clients):

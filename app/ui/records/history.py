@@ -39,6 +39,7 @@ class SessionHistory(QWidget):
     """``session_selected(session_id)`` when a row is chosen."""
 
     session_selected = Signal(int)
+    loaded = Signal(int)  # the client's history arrived and is shown
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +47,7 @@ class SessionHistory(QWidget):
         self.client_id: int | None = None
         self.sessions: list[services.SessionSummary] = []
         self.title = QLabel("Session history")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -89,15 +91,21 @@ class SessionHistory(QWidget):
 
     def set_client(self, client_id: int) -> None:
         self.client_id = client_id
-        record = services.get_client(self.store.engine, client_id)
-        self.title.setText(f"Session history — {record.name}" if record else "Session history")
         self.refresh()
 
     def refresh(self) -> None:
+        """Read the client and their sessions off the GUI thread; shown when they arrive."""
         if self.client_id is None:
             return
-        self.sessions = list(reversed(services.session_history(self.store.engine,
-                                                               self.client_id)))
+        self.store.read(_client_and_history, self.client_id, on_result=self._show,
+                        what="reading the session history", key="history")
+
+    def _show(self, result) -> None:
+        record, sessions = result
+        if record is None or record.id != self.client_id:
+            return
+        self.title.setText(f"Session history — {record.name}")
+        self.sessions = list(reversed(sessions))
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.sessions))
         names = program_names()
@@ -123,6 +131,7 @@ class SessionHistory(QWidget):
         self.table.blockSignals(False)
         self.empty.setVisible(not self.sessions)
         self._update_chart()
+        self.loaded.emit(record.id)
 
     def _update_chart(self) -> None:
         done = [s for s in reversed(self.sessions) if s.ended_at is not None]
@@ -149,3 +158,8 @@ class SessionHistory(QWidget):
         if rows:
             sid = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
             self.session_selected.emit(int(sid))
+
+
+def _client_and_history(engine, client_id: int):
+    """One background read: the client's record and their sessions."""
+    return services.get_client(engine, client_id), services.session_history(engine, client_id)

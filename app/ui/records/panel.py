@@ -50,6 +50,7 @@ class RecordsPanel(QWidget):
         self.clients.new_client_requested.connect(self._new_client)
         self.editor.saved.connect(self._client_saved)
         self.history.session_selected.connect(self.open_session)
+        self.detail.shown.connect(self._session_shown)
         store.error_occurred.connect(self._show_error)
         store.records_changed.connect(lambda: self.error.setVisible(False))
         self.tabs.setTabEnabled(1, False)
@@ -66,9 +67,12 @@ class RecordsPanel(QWidget):
         self.client_chosen.emit(client_id)
 
     def open_session(self, session_id: int) -> None:
-        if self.detail.show_session(session_id):
-            self.tabs.setTabEnabled(3, True)
-            self.tabs.setCurrentWidget(self.detail)
+        """The session opens in its tab once read (off the GUI thread)."""
+        self.detail.show_session(session_id)
+
+    def _session_shown(self, _session_id: int) -> None:
+        self.tabs.setTabEnabled(3, True)
+        self.tabs.setCurrentWidget(self.detail)
 
     def _new_client(self) -> None:
         self.clients.table.clearSelection()

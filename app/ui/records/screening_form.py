@@ -102,6 +102,7 @@ class ScreeningForm(QWidget):
 
     saved = Signal(int)
     evaluation_changed = Signal(object)  # Evaluation
+    loaded = Signal(int)  # the client's record arrived and the form shows it
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +114,7 @@ class ScreeningForm(QWidget):
         self._evaluation = Evaluation(Status.MISSING, ())
 
         self.title = QLabel("Screening")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.banner = QLabel(objectName="banner", wordWrap=True)
         self.banner.setTextFormat(Qt.TextFormat.RichText)
@@ -178,10 +180,15 @@ class ScreeningForm(QWidget):
     # -- state
 
     def set_client(self, client_id: int, today: dt.date | None = None) -> None:
-        """Load the client's latest screening (answers pre-filled for a renewal)."""
+        """Load the client's latest screening (answers pre-filled for a renewal), read off
+        the GUI thread; the form fills when it arrives (``loaded``)."""
         self.today = today or dt.date.today()
         self.client_id = client_id
-        self._client = services.get_client(self.store.engine, client_id)
+        self.store.read(services.get_client, client_id, on_result=self._fill,
+                        what="reading the client's screening", key="screening_form")
+
+    def _fill(self, client) -> None:
+        self._client = client
         if self._client is None:
             return
         self.title.setText(f"Screening — {self._client.name}")
@@ -200,6 +207,7 @@ class ScreeningForm(QWidget):
         self.age_label.setText(f"Age {age_on(dob, self.today)} (from the date of birth)"
                                if dob else "Date of birth not recorded")
         self._update(stored=previous)
+        self.loaded.emit(self._client.id)
 
     def current(self) -> ScreeningAnswers:
         answers = {}

@@ -1,11 +1,16 @@
-"""Session detail: summary, steps, events timeline, and the recording replayed."""
+"""Session detail: summary, steps, events timeline, and the recording replayed.
+
+Everything is read off the GUI thread (app/store/reader.py). The recording is shown as an
+overview first — min/max per bucket over the whole session, a few MB however long it is —
+and, zoomed in to a few seconds, as the samples themselves, read for that window only.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -50,16 +55,26 @@ def _table(headers: tuple[str, ...]) -> QTableWidget:
     return t
 
 
+DETAIL_SPAN_S = 20.0  # zoomed in to this span or less: the samples themselves are shown
+
+
 class SessionDetailView(QWidget):
-    """What was done in one session, with the delivered current/voltage replayed."""
+    """What was done in one session, with the delivered current/voltage replayed.
+    ``shown(session_id)`` once the session's record and its overview are on screen."""
+
+    shown = Signal(int)
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self.detail: services.SessionDetail | None = None
         self.client: services.ClientRecord | None = None
-        self.recording: Recording | None = None
+        self.overview: services.RecordingOverview | None = None
+        self.recording: Recording | None = None  # the samples of the zoomed window, if any
+        self._window: tuple[float, float] | None = None
+        self._zoom = QTimer(self, singleShot=True, interval=150, timeout=self._load_window)
         self.title = QLabel("Session")
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.summary = QLabel(wordWrap=True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -86,6 +101,7 @@ class SessionDetailView(QWidget):
                                                                           width=1))
         self.voltage_curve = self.voltage_plot.plot([], [], pen=pg.mkPen(style.VOLTAGE,
                                                                           width=1))
+        self.current_plot.sigXRangeChanged.connect(lambda *_: self._zoom.start())
         self.no_recording = QLabel("No recording was stored for this session.")
         self.no_recording.setStyleSheet(f"color: {style.MUTED}")
 
@@ -111,12 +127,18 @@ class SessionDetailView(QWidget):
         self.pdf_button.setEnabled(on)
         self.csv_button.setEnabled(on)
 
-    def show_session(self, session_id: int) -> bool:
-        detail = services.session_detail(self.store.engine, session_id)
+    def show_session(self, session_id: int) -> None:
+        """Read the session, its client and its recording's overview off the GUI thread;
+        ``shown`` follows when they are on screen."""
+        self.store.read(_session_and_overview, session_id, on_result=self._show,
+                        what="reading the session", key="session_detail")
+
+    def _show(self, result) -> None:
+        detail, client, overview = result
         if detail is None:
-            return False
+            return
         self.detail = detail
-        self.client = services.get_client(self.store.engine, detail.summary.client_id)
+        self.client = client
         s = detail.summary
         self.title.setText(f"Session {s.id} — {self.client.name if self.client else ''}")
         colour = OUTCOME_COLOURS.get(s.outcome, style.MUTED)
@@ -151,21 +173,50 @@ class SessionDetailView(QWidget):
                 self.events.setItem(row, col, item)
         self.events.resizeColumnsToContents()
         self.events.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.recording = services.load_recording(self.store.engine, s.id)
-        rec = self.recording
-        self.no_recording.setVisible(rec.n_samples == 0)
-        self.plot.setVisible(rec.n_samples > 0)
-        self.current_curve.setData(rec.t_s, rec.current_ua, connect="finite")
-        self.voltage_curve.setData(rec.t_s, rec.voltage_v, connect="finite")
-        if rec.n_samples:
-            self.current_plot.setXRange(0, min(rec.duration_s, 2.0), padding=0)
+        self.overview, self.recording, self._window = overview, None, None
+        self.no_recording.setVisible(overview.n_samples == 0)
+        self.plot.setVisible(overview.n_samples > 0)
+        self._draw_overview()
+        if overview.n_samples:
+            self.current_plot.setXRange(0, overview.duration_s, padding=0)
             self.current_plot.enableAutoRange(axis="y")
             self.voltage_plot.enableAutoRange(axis="y")
         self._set_enabled(True)
-        return True
+        self.shown.emit(s.id)
+
+    def _draw_overview(self) -> None:
+        ov = self.overview
+        if ov is None:
+            return
+        self.current_curve.setData(*ov.envelope("current"), connect="finite")
+        self.voltage_curve.setData(*ov.envelope("voltage"), connect="finite")
+
+    def _load_window(self) -> None:
+        """Zoomed in to DETAIL_SPAN_S or less: read those samples (only those)."""
+        ov, detail = self.overview, self.detail
+        if ov is None or detail is None or not ov.n_samples:
+            return
+        t0, t1 = self.current_plot.viewRange()[0]
+        if t1 - t0 > DETAIL_SPAN_S:
+            if self._window is not None:
+                self._window, self.recording = None, None
+                self._draw_overview()
+            return
+        if self._window is not None and self._window[0] <= t0 and t1 <= self._window[1]:
+            return
+        pad = (t1 - t0) / 2
+        window = (max(0.0, t0 - pad), t1 + pad)
+        self.store.read(services.recording_window, detail.summary.id, *window,
+                        on_result=lambda rec: self._show_window(window, rec),
+                        what="reading the recording", key="session_detail_window")
+
+    def _show_window(self, window: tuple[float, float], rec: Recording) -> None:
+        self._window, self.recording = window, rec
+        self.current_curve.setData(rec.t_s, rec.current_ua, connect="finite")
+        self.voltage_curve.setData(rec.t_s, rec.voltage_v, connect="finite")
 
     def chart_image(self):
-        return self.plot.grab().toImage() if self.recording and self.recording.n_samples \
+        return self.plot.grab().toImage() if self.overview and self.overview.n_samples \
             else None
 
     def save_pdf(self, path: Path) -> None:
@@ -197,3 +248,11 @@ class SessionDetailView(QWidget):
         except OSError as exc:
             self.store.error_occurred.emit(f"Cannot write {path}: {exc.strerror or exc}")
 
+
+def _session_and_overview(engine, session_id: int):
+    """One background read: the session, its client and its recording's overview."""
+    detail = services.session_detail(engine, session_id)
+    if detail is None:
+        return None, None, None
+    return (detail, services.get_client(engine, detail.summary.client_id),
+            services.recording_overview(engine, session_id))

@@ -8,6 +8,7 @@ record, so a device's watchdog checks can be read without opening every report.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -106,6 +107,8 @@ class ServiceRecorder(QObject):
 class ServiceHistoryPanel(QWidget):
     """The newest service records of every device (reads the store; never writes)."""
 
+    loaded = Signal()  # the records were read (off the GUI thread) and are shown
+
     COLUMNS = ("When (UTC)", "Procedure", "Device", "Firmware", "Result", "Figures")
 
     def __init__(self, store, parent: QWidget | None = None) -> None:
@@ -132,6 +135,7 @@ class ServiceHistoryPanel(QWidget):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         layout.addWidget(self.table, 1)
+        self._reads = None  # BackgroundReads on the store's engine, made when first needed
         self.refresh()
 
     def show_problem(self, message: str) -> None:
@@ -144,15 +148,18 @@ class ServiceHistoryPanel(QWidget):
             self.summary.setText("No records database: calibrations and self-tests are not "
                                  "kept.")
             return
-        from app.store.database import describe_error
         from app.store.services import service_records
+        from app.ui.background import BackgroundReads
 
-        try:
-            self.records = service_records(self.store.engine, limit=100)
-        except Exception as exc:  # noqa: BLE001 - any database failure is shown, not raised
-            self.summary.setText(style.pill("UNAVAILABLE", style.ALARM) + " "
-                                 + describe_error(exc, self.store.engine.url))
-            return
+        if self._reads is None or self._reads.engine is not self.store.engine:
+            self._reads = BackgroundReads(self.store.engine, self)
+            self._reads.failed.connect(lambda message: self.summary.setText(
+                style.pill("UNAVAILABLE", style.ALARM) + " " + message))
+        self._reads.read(partial(service_records, limit=100), on_result=self._show,
+                         what="reading the service history", key="service_history")
+
+    def _show(self, records) -> None:
+        self.records = records
         self.table.setRowCount(len(self.records))
         colours = {True: style.OK, False: style.ALARM}
         for row, r in enumerate(self.records):
@@ -169,6 +176,7 @@ class ServiceHistoryPanel(QWidget):
             "No calibration or self-test recorded yet." if not self.records else
             f"{len(self.records)} most recent record(s), newest first. Every calibration "
             "and self-test run on this bench is kept in the records database.")
+        self.loaded.emit()
 
 
 def _qcolor(name: str):

@@ -1,0 +1,66 @@
+"""Database reads for the widgets, off the GUI thread, answered on it.
+
+:class:`BackgroundReads` runs a store read (:func:`app.store.reader.read_in_background`)
+and calls ``on_result`` on the GUI thread through a queued signal; a failure is emitted as
+``failed(message)`` in words (never SQL or values). With ``key``, only the newest read of
+that key is delivered: a slow answer about a client no longer shown is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+from sqlalchemy.engine import Engine
+
+from app.store.database import user_message
+from app.store.reader import read_in_background
+
+
+class BackgroundReads(QObject):
+    """See the module docstring."""
+
+    failed = Signal(str)
+    _done = Signal(object)
+
+    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self._latest: dict[str, object] = {}
+        self._done.connect(self._deliver)
+
+    def read(self, fn: Callable[..., Any], *args: Any,
+             on_result: Callable[[Any], None], what: str = "reading the records",
+             key: str | None = None, on_error: Callable[[BaseException], None] | None = None,
+             ) -> Future:
+        """Run ``fn(engine, *args)`` off the GUI thread; ``on_result(result)`` follows on
+        the GUI thread."""
+        token = object()
+        if key is not None:
+            self._latest[key] = token
+        future = read_in_background(self.engine, fn, *args)
+
+        def done(f: Future) -> None:
+            with contextlib.suppress(RuntimeError):  # the widgets are gone
+                self._done.emit((key, token, on_result, what, f, on_error))
+
+        future.add_done_callback(done)
+        return future
+
+    @Slot(object)
+    def _deliver(self, item: tuple) -> None:
+        key, token, on_result, what, future, on_error = item
+        if key is not None and self._latest.get(key) is not token:
+            return  # a newer read of the same thing was asked for
+        if future.cancelled():
+            return
+        exc = future.exception()
+        if exc is not None:
+            self.failed.emit(f"Error while {what}: {user_message(exc, self.engine.url)}")
+            if on_error is not None:
+                on_error(exc)
+            return
+        on_result(future.result())
