@@ -96,3 +96,14 @@ def test_startup_reports_seconds_to_live_data():
     _common(r, "seconds", "first_start_s", "import_s", "target_s")
     assert r["failures"] == []
     assert 0 < r["import_s"] < r["seconds"]
+
+
+def test_recording_open_counts_every_sample_in_the_overview():
+    from app.bench.recording_open import run
+
+    r = run(_args(seconds=6))
+    _common(r, "overview_peak_mb", "whole_load_peak_mb", "window_10s_s", "target_peak_mb")
+    assert r["samples"] == 60_000
+    assert r["overview_samples_counted"] == r["samples"]
+    assert 0 < r["overview_points"] <= 4000
+    assert r["window_samples"] > 0

@@ -296,18 +296,14 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
             int(n_chunks), int(n_samples))
 
 
-def load_recording(engine: Engine, session_id: int) -> recording.Recording:
-    """The session's recorded current and voltage as fresh arrays (NaN marks gaps)."""
-    with Session(engine) as s:
-        rows = s.execute(select(RecordingChunk.first_index, RecordingChunk.sample_rate,
-                                RecordingChunk.n, RecordingChunk.encoding, RecordingChunk.data)
-                         .where(RecordingChunk.session_id == session_id)
-                         .order_by(RecordingChunk.first_index)).all()
-    parts = []
-    for first, rate, n, enc, data in rows:
-        cur, volt = recording.decode(data, n, enc)
-        parts.append((first, rate, cur, volt))
-    return recording.assemble(parts)
+def load_recording(engine: Engine, session_id: int,
+                   cancel: threading.Event | None = None) -> recording.Recording:
+    """The session's recorded current and voltage as fresh arrays (NaN marks gaps), read
+    one chunk at a time (``cancel`` stops it between chunks: ReadCancelled)."""
+    spans = _chunk_spans(engine, session_id)
+    rate = spans[0][1] if spans else 0.0
+    return recording.assemble([(f, rate, c, v) for f, c, v
+                               in _stream_chunks(engine, session_id, cancel=cancel)])
 
 
 @dataclass(frozen=True, slots=True)

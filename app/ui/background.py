@@ -9,6 +9,7 @@ that key is delivered: a slow answer about a client no longer shown is dropped.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -17,7 +18,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from sqlalchemy.engine import Engine
 
 from app.store.database import user_message
-from app.store.reader import read_in_background
+from app.store.reader import ReadCancelled, read_in_background
 
 
 class BackgroundReads(QObject):
@@ -30,18 +31,25 @@ class BackgroundReads(QObject):
         super().__init__(parent)
         self.engine = engine
         self._latest: dict[str, object] = {}
+        self._cancels: dict[str, threading.Event] = {}
         self._done.connect(self._deliver)
 
     def read(self, fn: Callable[..., Any], *args: Any,
              on_result: Callable[[Any], None], what: str = "reading the records",
              key: str | None = None, on_error: Callable[[BaseException], None] | None = None,
-             ) -> Future:
+             cancellable: bool = False) -> Future:
         """Run ``fn(engine, *args)`` off the GUI thread; ``on_result(result)`` follows on
-        the GUI thread."""
+        the GUI thread. ``cancellable``: ``fn`` takes ``cancel`` (a threading.Event it
+        checks between chunks); a newer read of the same ``key``, or :meth:`cancel`,
+        sets it, so a long read nobody wants any more stops early."""
         token = object()
+        kwargs: dict[str, Any] = {}
         if key is not None:
             self._latest[key] = token
-        future = read_in_background(self.engine, fn, *args)
+            self.cancel(key)
+            if cancellable:
+                kwargs["cancel"] = self._cancels[key] = threading.Event()
+        future = read_in_background(self.engine, fn, *args, **kwargs)
 
         def done(f: Future) -> None:
             with contextlib.suppress(RuntimeError):  # the widgets are gone
@@ -50,12 +58,18 @@ class BackgroundReads(QObject):
         future.add_done_callback(done)
         return future
 
+    def cancel(self, key: str) -> None:
+        """Stop the long read of ``key`` under way, if any (its answer is dropped)."""
+        event = self._cancels.pop(key, None)
+        if event is not None:
+            event.set()
+
     @Slot(object)
     def _deliver(self, item: tuple) -> None:
         key, token, on_result, what, future, on_error = item
         if key is not None and self._latest.get(key) is not token:
             return  # a newer read of the same thing was asked for
-        if future.cancelled():
+        if future.cancelled() or isinstance(future.exception(), ReadCancelled):
             return
         exc = future.exception()
         if exc is not None:

@@ -341,7 +341,7 @@ class TrainerWorkspace(Workspace):
         self.studio.message.emit(f"Loading session {session_id}'s recording…")
         self._reads().read(_recording_and_detail, session_id,
                            on_result=lambda r: self._replay_loaded(session_id, *r),
-                           what="reading the recording", key="replay")
+                           what="reading the recording", key="replay", cancellable=True)
 
     def _replay_loaded(self, session_id: int, rec, detail) -> None:
         if rec.n_samples == 0:
@@ -366,11 +366,11 @@ class TrainerWorkspace(Workspace):
         self.replay_loaded.emit(ok)
 
 
-def _recording_and_detail(engine, session_id: int):
+def _recording_and_detail(engine, session_id: int, cancel=None):
     """One background read: a session's recording and its record."""
     from app.store.services import load_recording, session_detail
 
-    return load_recording(engine, session_id), session_detail(engine, session_id)
+    return load_recording(engine, session_id, cancel=cancel), session_detail(engine, session_id)
 
 
 @dataclass

@@ -9,6 +9,7 @@ dropped by its ``key``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -44,11 +45,23 @@ class RecordsStore(QObject):
     def read(self, fn: Callable[..., Any], *args: Any,
              on_result: Callable[[Any], None], what: str = "reading the records",
              key: str | None = None, on_error: Callable[[BaseException], None] | None = None,
-             ) -> Future:
+             cancellable: bool = False) -> Future:
         """Run ``fn(engine, *args)`` off the GUI thread; ``on_result(result)`` follows on
         the GUI thread (app.ui.background.BackgroundReads)."""
         return self._reads.read(fn, *args, on_result=on_result, what=what, key=key,
-                                on_error=on_error)
+                                on_error=on_error, cancellable=cancellable)
+
+    def when_done(self, future: Future, on_result: Callable[[Any], None] | None = None,
+                  what: str = "saving",
+                  on_error: Callable[[BaseException], None] | None = None) -> None:
+        """Call ``on_result(result)`` on the GUI thread once ``future`` is committed;
+        a failure is emitted as ``error_occurred`` (and given to ``on_error``)."""
+        def done(f: Future) -> None:
+            # RuntimeError: the widgets were closed before the write finished
+            with contextlib.suppress(RuntimeError):
+                self._completed.emit((on_result, what, f, on_error))
+
+        future.add_done_callback(done)
 
     @Slot(object)
     def _deliver(self, item: tuple) -> None:

@@ -131,7 +131,7 @@ class SessionDetailView(QWidget):
         """Read the session, its client and its recording's overview off the GUI thread;
         ``shown`` follows when they are on screen."""
         self.store.read(_session_and_overview, session_id, on_result=self._show,
-                        what="reading the session", key="session_detail")
+                        what="reading the session", key="session_detail", cancellable=True)
 
     def _show(self, result) -> None:
         detail, client, overview = result
@@ -208,7 +208,8 @@ class SessionDetailView(QWidget):
         window = (max(0.0, t0 - pad), t1 + pad)
         self.store.read(services.recording_window, detail.summary.id, *window,
                         on_result=lambda rec: self._show_window(window, rec),
-                        what="reading the recording", key="session_detail_window")
+                        what="reading the recording", key="session_detail_window",
+                        cancellable=True)
 
     def _show_window(self, window: tuple[float, float], rec: Recording) -> None:
         self._window, self.recording = window, rec
@@ -249,10 +250,10 @@ class SessionDetailView(QWidget):
             self.store.error_occurred.emit(f"Cannot write {path}: {exc.strerror or exc}")
 
 
-def _session_and_overview(engine, session_id: int):
+def _session_and_overview(engine, session_id: int, cancel=None):
     """One background read: the session, its client and its recording's overview."""
     detail = services.session_detail(engine, session_id)
     if detail is None:
         return None, None, None
     return (detail, services.get_client(engine, detail.summary.client_id),
-            services.recording_overview(engine, session_id))
+            services.recording_overview(engine, session_id, cancel=cancel))
