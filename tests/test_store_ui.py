@@ -304,3 +304,30 @@ def test_stored_zones_and_programs_read_as_names():
     assert program_name("studio") == "Waveform studio"
     assert program_name("gone_program") == "gone_program"  # deleted: its id, not a blank
     assert program_name(None) == "no program"
+
+
+def test_views_follow_this_rooms_sessions_and_other_rooms_edits(qtbot, records, tmp_path):
+    """The client list is a view of the records: a session recorded here and a client
+    saved by another room (another writer on the same database) show without a click."""
+    from app.store.validation import ClientData
+    from app.ui.records.client_list import ClientList
+
+    store, ids = records
+    w = ClientList(store)
+    qtbot.addWidget(w)
+    qtbot.waitUntil(lambda: w.table.rowCount() == 5, timeout=5000)
+
+    def sessions_of(name: str) -> str:
+        row = next(r for r in range(w.table.rowCount()) if w.table.item(r, 0).text() == name)
+        return w.table.item(row, 3).text()
+
+    before = int(sessions_of("Lena Fischer"))
+    uid = store.writer.begin_session(ids["lena"], program="p")  # a treatment, this room
+    store.writer.end_session(uid, "completed")
+    qtbot.waitUntil(lambda: sessions_of("Lena Fischer") == str(before + 1), timeout=5000)
+    other = StoreWriter(store.engine)  # another room's writer on the same database
+    try:
+        other.save_client(ClientData("Olga Other")).result(5)
+    finally:
+        other.close()
+    qtbot.waitUntil(lambda: w.table.rowCount() == 6, timeout=8000)

@@ -450,3 +450,20 @@ def zone_minutes(engine: Engine, client_id: int) -> tuple[dict[str, float], int]
             if z and z != "manual":
                 minutes[z] = minutes.get(z, 0.0) + (actual_s or 0.0) / 60.0
     return minutes, int(sessions)
+
+
+def change_stamp(engine: Engine) -> tuple:
+    """A small fingerprint of everything the records views show (clients and their
+    versions, screenings, consents, notes, sessions begun and ended): it changes when any
+    room writes one of them. One query; views compare it to know when to read again."""
+    with Session(engine) as s:
+        row = s.execute(select(
+            select(func.count(Client.id)).scalar_subquery(),
+            select(func.coalesce(func.sum(Client.version), 0)).scalar_subquery(),
+            select(func.max(Screening.id)).scalar_subquery(),
+            select(func.max(Consent.id)).scalar_subquery(),
+            select(func.max(Note.id)).scalar_subquery(),
+            select(func.max(TreatmentSession.id)).scalar_subquery(),
+            select(func.count(TreatmentSession.ended_at)).scalar_subquery(),
+        )).one()
+    return tuple(row)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from sqlalchemy import Engine
 
 from app.store.database import user_message
@@ -22,13 +22,21 @@ from app.store.screening import Questionnaire, load_questionnaire
 from app.store.writer import StoreWriter
 from app.ui.background import BackgroundReads
 
+POLL_MS = 3000  # how often another room's changes are looked for
+# the writes the records views show (client list, history, editor, screening)
+_SHOWN = frozenset({"SaveClient", "AddScreening", "AddConsent", "AddNote", "BeginSession",
+                    "EndSession", "AddStep"})
+
 
 class RecordsStore(QObject):
     """Engine + writer for the widgets. ``error_occurred(str)``: a store problem, in words."""
 
     error_occurred = Signal(str)
-    records_changed = Signal()  # a write of the records widgets was committed
+    # the records changed: a write of this room (the widgets', a session's) was committed,
+    # or another room's was seen; the views showing them read again
+    records_changed = Signal()
     _completed = Signal(object)  # (callback, future), emitted from the writer thread
+    _committed = Signal()  # this room's writer committed something the views show
 
     def __init__(self, engine: Engine, writer: StoreWriter, operator_id: int | None = None,
                  questionnaire: Questionnaire | None = None,
@@ -41,6 +49,32 @@ class RecordsStore(QObject):
         self._completed.connect(self._deliver)
         self._reads = BackgroundReads(engine, self)
         self._reads.failed.connect(self.error_occurred)
+        # one refresh for a burst of changes (a session writes many rows)
+        self._changed = QTimer(self, singleShot=True, interval=300,
+                               timeout=self.records_changed.emit)
+        self._committed.connect(self._changed.start)
+        writer.add_commit_listener(self._on_commit)
+        # other rooms: a fingerprint of the records, read in the background every few s
+        self._stamp: tuple | None = None
+        self._poll = QTimer(self, interval=POLL_MS, timeout=self._check_other_rooms)
+        self._poll.start()
+        self._check_other_rooms()  # the baseline
+
+    def _on_commit(self, requests: list) -> None:  # the writer's thread
+        if any(type(r).__name__ in _SHOWN for r in requests):
+            with contextlib.suppress(RuntimeError):  # the widgets are gone
+                self._committed.emit()
+
+    def _check_other_rooms(self) -> None:
+        from app.store.services import change_stamp
+
+        self._reads.read(change_stamp, on_result=self._stamp_read, what="checking the records",
+                         key="change_stamp")
+
+    def _stamp_read(self, stamp: tuple) -> None:
+        if self._stamp is not None and stamp != self._stamp:
+            self._changed.start()
+        self._stamp = stamp
 
     def read(self, fn: Callable[..., Any], *args: Any,
              on_result: Callable[[Any], None], what: str = "reading the records",
