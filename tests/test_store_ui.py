@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 
 from app.device.samples import SampleBlock
 from app.store import services
@@ -331,3 +332,19 @@ def test_views_follow_this_rooms_sessions_and_other_rooms_edits(qtbot, records, 
     finally:
         other.close()
     qtbot.waitUntil(lambda: w.table.rowCount() == 6, timeout=8000)
+
+
+def test_a_name_that_looks_like_markup_is_shown_as_typed(qtbot, records):
+    """User data is plain text on screen: a name cannot show a picture or a fake status."""
+    from app.store.validation import ClientData
+    from app.ui.records.history import SessionHistory
+
+    store, _ = records
+    name = '<img src="/etc/x.png"><b style="color:green">CLEARED</b>'
+    cid = store.writer.save_client(ClientData(name)).result(5)
+    h = SessionHistory(store)
+    qtbot.addWidget(h)
+    with qtbot.waitSignal(h.loaded, timeout=5000):
+        h.set_client(cid)
+    assert h.title.textFormat() == Qt.TextFormat.PlainText
+    assert h.title.text() == f"Session history — {name}"

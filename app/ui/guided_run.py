@@ -93,6 +93,9 @@ class GuidedRunPanel(QWidget):
         self.step_name = QLabel()
         self.step_name.setStyleSheet("font-size:22px;font-weight:700")
         self.step_name.setWordWrap(True)
+        # program and step names, instructions: a custom program's text, never markup
+        for label in (self.program, self.step_name):
+            label.setTextFormat(Qt.TextFormat.PlainText)
         self.countdown = QLabel("0:00")
         self.countdown.setStyleSheet("font-size:40px;font-weight:700;"
                                      "font-family:'DejaVu Sans Mono',monospace")
@@ -104,6 +107,7 @@ class GuidedRunPanel(QWidget):
         self.instructions = QLabel()
         self.instructions.setWordWrap(True)
         self.instructions.setStyleSheet("font-style:italic")
+        self.instructions.setTextFormat(Qt.TextFormat.PlainText)  # a custom program's text
         card = QGridLayout(self.card)
         card.addWidget(self.step_no, 0, 0)
         card.addWidget(self.step_name, 1, 0)
@@ -169,6 +173,7 @@ class GuidedRunPanel(QWidget):
         self.next_step = QLabel()
         self.next_step.setStyleSheet(f"color:{style.MUTED}")
         self.next_step.setWordWrap(True)
+        self.next_step.setTextFormat(Qt.TextFormat.PlainText)  # a custom program step name
         self.next_step.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         nav.addWidget(self.next_step, 1)
         level = QHBoxLayout()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -294,7 +296,8 @@ class MainWindow(QMainWindow):
         if self.banner.property("kind") != "records":  # a records problem outlives the link's
             self.hide_alarm()
         self.device_label.setText(
-            f"<b>{info.model}</b> · {info.serial} · firmware {info.firmware}")
+            f"<b>{html.escape(info.model)}</b> · {html.escape(info.serial)} · firmware "
+            f"{html.escape(info.firmware)}")
         for ws in self.workspaces.built():
             ws.device_connected(info)
         if self.demo_mode and self.device.simulator is not None:

@@ -7,6 +7,7 @@ and, zoomed in to a few seconds, as the samples themselves, read for that window
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -144,8 +145,9 @@ class SessionDetailView(QWidget):
         colour = OUTCOME_COLOURS.get(s.outcome, style.MUTED)
         self.summary.setText(
             f"{local_datetime(s.started_at)} · {duration(s.duration_s)} · "
-            f"<b>{program_name(s.program)}</b> · device {s.device_serial or '—'} "
-            f"(firmware {s.firmware or '—'}) · "
+            f"<b>{html.escape(program_name(s.program))}</b> · device "
+            f"{html.escape(s.device_serial or '—')} "
+            f"(firmware {html.escape(s.firmware or '—')}) · "
             f"<span style='color:{colour}'><b>{outcome_text(s.outcome, s.training)}</b></span>"
             f" · charge {number(s.charge_uc, 'µC', 2)}")
         self.steps.setRowCount(len(detail.steps))
