@@ -137,3 +137,33 @@ def test_zone_states_for_a_guided_run():
                     "masseter_l": "done"}
     with pytest.raises(ValueError, match="outside"):
         zones.zone_states_for_run(steps, 4)
+
+
+def test_steps_are_shown_as_they_happened_done_partial_or_skipped():
+    from test_engine_support import make_program, step
+
+    from app.engine.guided import GuidedRun
+    from app.engine.zones import step_outcome, zone_states_for_run
+
+    assert step_outcome(54.0, 60.0) == "done"  # 90 % of the planned time
+    assert step_outcome(53.9, 60.0) == "partial"
+    assert step_outcome(0.0, 60.0) == "skipped"
+    program = make_program([step("A", ("masseter",), duration=60.0),
+                            step("B", ("zygomaticus_major",), duration=60.0),
+                            step("C", ("platysma",), duration=60.0),
+                            step("D", ("frontalis",), duration=60.0)])
+    run = GuidedRun(program)
+    run.advance(59.0)
+    run.advance(2.0)  # A: done, on to B
+    run.advance(6.0)
+    run.skip()  # B: 6 s of 60: partial
+    run.skip()  # C: never given: skipped
+    assert run.outcomes() == {0: "done", 1: "partial", 2: "skipped"}
+    view = run.view()
+    assert dict(view.outcomes) == run.outcomes()
+    states = zone_states_for_run([s.zones for s in program.steps], view.step_index,
+                                 outcomes=dict(view.outcomes))
+    expected = {}
+    for st, state in zip(program.steps, ("done", "partial", "skipped", "active"), strict=True):
+        expected.update(dict.fromkeys(st.zones, state))
+    assert states == expected

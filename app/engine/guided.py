@@ -27,6 +27,7 @@ class GuidedView:
     session_progress: float  # 0..1
     session_remaining_s: float
     finished: bool
+    outcomes: tuple[tuple[int, str], ...] = ()  # (index, done|partial|skipped) of past steps
 
 
 class GuidedRun:
@@ -35,6 +36,8 @@ class GuidedRun:
         self.index = 0
         self.step_elapsed_s = 0.0
         self.finished = False
+        self.delivered_s: dict[int, float] = {}  # output seconds counted per step index
+        self.visited: set[int] = {0}
 
     @property
     def step(self) -> ProgramStep:
@@ -63,6 +66,7 @@ class GuidedRun:
         if self.finished or dt <= 0:
             return False
         self.step_elapsed_s += dt
+        self.delivered_s[self.index] = self.delivered_s.get(self.index, 0.0) + dt
         if self.step_elapsed_s < self.step.duration_s:
             return False
         return self.skip()
@@ -77,7 +81,17 @@ class GuidedRun:
         else:
             self.index += 1
             self.step_elapsed_s = 0.0
+            self.visited.add(self.index)
         return True
+
+    def outcomes(self) -> dict[int, str]:
+        """How each step before the current one (all, once finished) went, from the
+        output time it was given: done, partial or skipped (app.engine.zones)."""
+        from app.engine.zones import step_outcome
+
+        last = self.step_count if self.finished else self.index
+        return {i: step_outcome(self.delivered_s.get(i), self.program.steps[i].duration_s)
+                for i in range(last)}
 
     def back(self) -> bool:
         """Go to the previous step's start (the first step restarts)."""
@@ -110,4 +124,5 @@ class GuidedRun:
             session_progress=self.session_progress,
             session_remaining_s=max(0.0, remaining),
             finished=self.finished,
+            outcomes=tuple(sorted(self.outcomes().items())),
         )

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from app.device.protocol import DeviceState
+from app.device.protocol import DeviceState, SampleFlag
 from app.device.samples import SampleBlock
 from app.engine.session import SessionRecord, SessionState
 from app.store.vocabulary import Outcome
@@ -61,11 +61,13 @@ class _StepTotals:
     sum_abs_v: float = 0.0
     sample_rate: float = 0.0
     active_s: float = 0.0
+    on_samples: int = 0  # samples with the output on: the time the step was delivered
     extra: dict[str, Any] = field(default_factory=dict)
 
     def add(self, block: SampleBlock) -> None:
         i = block.current_ua.astype(np.float64)
         self.samples += len(block)
+        self.on_samples += int(np.count_nonzero(block.flags & SampleFlag.OUTPUT_ON))
         self.sum_i += float(i.sum())
         self.sum_abs_i += float(np.abs(i).sum())
         self.sum_abs_v += float(np.abs(block.voltage_v).sum())
@@ -177,9 +179,12 @@ class SessionRecorder:
         fs = step.sample_rate or 1.0
         mean_i = step.sum_abs_i / step.samples
         impedance = (step.sum_abs_v / step.sum_abs_i * 1e6) if step.sum_abs_i > 0 else None
+        # actual_s is the time the output was on during the step (pauses, contact loss and
+        # a skip do not count): done, partial and skipped are told apart from it
+        # (app.engine.zones.step_outcome)
         self.writer.add_step(
             self.session_uid, step.position, step.zone, step.parameters, step.planned_s,
-            time.monotonic() - step.started, charge_uc=step.sum_i / fs,
+            step.on_samples / fs, charge_uc=step.sum_i / fs,
             mean_current_ua=mean_i, mean_impedance_ohm=impedance)
         self._steps_written += 1
 

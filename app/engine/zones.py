@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -155,16 +155,33 @@ def check_against_engine(zones: dict[str, Zone]) -> list[str]:
     return problems
 
 
+DONE_FRACTION = 0.9  # a step delivered for at least this share of its planned time is done
+
+
+def step_outcome(delivered_s: float | None, planned_s: float | None) -> str:
+    """How a past step went: *done* (delivered ≥ 90 % of its planned time), *partial*
+    (some output, less than that) or *skipped* (no output at all)."""
+    delivered = delivered_s or 0.0
+    if delivered <= 0.0:
+        return "skipped"
+    if not planned_s or delivered >= DONE_FRACTION * planned_s:
+        return "done"
+    return "partial"
+
+
 def zone_states_for_run(step_zones: Sequence[Sequence[str]], current: int | None,
-                        skipped: Iterable[int] = (), finished: bool = False) -> dict[str, str]:
+                        skipped: Iterable[int] = (), finished: bool = False,
+                        outcomes: Mapping[int, str] | None = None) -> dict[str, str]:
     """Each zone's state in a guided run, for the face map's ``set_zone_states``.
 
     ``step_zones[i]`` are the zone ids of step i (``ProgramStep.zones``); ``current`` is
-    the running step's index (None before the start); ``skipped`` the indices the
-    practitioner skipped. A zone is *active* in the current step, else *pending* if a
-    later step still covers it, else *done* if a finished step covered it, else *skipped*.
+    the running step's index (None before the start); ``outcomes`` how each past step went
+    (:func:`step_outcome`: done, partial, skipped; ``skipped`` lists skipped indices, for
+    callers without outcomes). A zone is *active* in the current step, else *pending* if a
+    later step still covers it, else the best outcome of the past steps that covered it.
     """
     skipped = set(skipped)
+    outcomes = dict(outcomes or {})
     n = len(step_zones)
     if current is not None and not 0 <= current < n:
         raise ValueError(f"current step {current} is outside the program's {n} steps")
@@ -172,12 +189,12 @@ def zone_states_for_run(step_zones: Sequence[Sequence[str]], current: int | None
     for i, ids in enumerate(step_zones):
         for zid in ids:
             if finished or (current is not None and i < current):
-                state = "skipped" if i in skipped else "done"
+                state = outcomes.get(i, "skipped" if i in skipped else "done")
             elif i == current:
                 state = "active"
             else:
                 state = "pending"
-            rank = {"active": 3, "pending": 2, "done": 1, "skipped": 0}
+            rank = {"active": 4, "pending": 3, "done": 2, "partial": 1, "skipped": 0}
             if zid not in states or rank[state] > rank[states[zid]]:
                 states[zid] = state
     return states

@@ -48,7 +48,7 @@ from app.engine.zones import RESOURCES, Zone, load_zones
 SVG_FILE = RESOURCES / "face_map.svg"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
-STATES = ("pending", "active", "done", "skipped")
+STATES = ("pending", "active", "done", "partial", "skipped")
 DIRECTIONS = ("none", "upward", "downward", "inward", "outward", "toward_lymph_nodes")
 
 # Look: soft skin, muscle-chart red for idle zones, calm state colours.
@@ -63,10 +63,11 @@ STATE_FILL = {
     "pending": QColor("#6d8ab5"),
     "active": QColor("#f0a020"),
     "done": QColor("#2e9e5b"),
+    "partial": QColor("#b7791f"),
     "skipped": QColor("#8a8f98"),
 }
 STATE_LABEL = {"pending": "pending", "active": "active now", "done": "done",
-               "skipped": "skipped"}
+               "partial": "partly done", "skipped": "skipped"}
 HEAT_STOPS = ((0.0, QColor("#fff1b8")), (0.5, QColor("#f59e0b")), (1.0, QColor("#b91c1c")))
 PULSE_PERIOD_S = 1.6
 PULSE_INTERVAL_MS = 50
@@ -835,8 +836,9 @@ class FaceMapWidget(QWidget):
             if state is None:
                 return _tint(MUSCLE, 0.07), _tint(MUSCLE_LINE, 0.2), False
             base = STATE_FILL[state]
-            alpha = {"pending": 0.3, "active": 0.7, "done": 0.6, "skipped": 0.25}[state]
-            return _tint(base, alpha), base.darker(130), state == "skipped"
+            alpha = {"pending": 0.3, "active": 0.7, "done": 0.6, "partial": 0.45,
+                     "skipped": 0.25}[state]
+            return _tint(base, alpha), base.darker(130), state in ("skipped", "partial")
         return _tint(MUSCLE, 0.3), _tint(MUSCLE_LINE, 0.6), False
 
     def _paint_zone(self, p: QPainter, zid: str, shape: ZoneShape, scale: float) -> None:
@@ -1084,7 +1086,12 @@ class FaceMapWidget(QWidget):
                     (state, STATE_FILL[state].darker(135)),
                     (f"{int(sec) // 60}:{int(sec) % 60:02d}" if sec is not None else "–", None),
                     (f"{charge:.1f} µC" if charge is not None else "–", None)])
-            return f"This session · {done} of {len(self._states)} zones done", cols, rows
+            partial = sum(1 for st in self._states.values() if st == "partial")
+            skipped = sum(1 for st in self._states.values() if st == "skipped")
+            extra = "".join(f", {n} {what}" for n, what in ((partial, "partly done"),
+                                                           (skipped, "skipped")) if n)
+            return (f"This session · {done} of {len(self._states)} zones done{extra}", cols,
+                    rows)
         return "", [], []
 
     def _paint_summary(self, p: QPainter, rect: QRectF, px: int) -> float:
@@ -1273,8 +1280,9 @@ class FaceMapWidget(QWidget):
         font.setPixelSize(round(fs * 0.85))
         p.setFont(font)
         fm = QFontMetricsF(font)
-        items = [(STATE_FILL[s], 0.7 if s != "pending" else 0.3, STATE_LABEL[s], s == "skipped")
-                 for s in ("done", "active", "pending", "skipped")]
+        items = [(STATE_FILL[s], 0.7 if s != "pending" else 0.3, STATE_LABEL[s],
+                  s in ("skipped", "partial"))
+                 for s in ("done", "partial", "active", "pending", "skipped")]
         sw = fs * 0.9
         widths = [sw + 6 + fm.horizontalAdvance(t) + fs for _, _, t, _ in items]
         x = self._face_rect.center().x() - sum(widths) / 2

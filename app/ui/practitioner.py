@@ -403,7 +403,8 @@ class PractitionerWorkspace(Workspace):
         running = self.controller.state in ACTIVE or view.finished
         current = view.step_index if running else None
         self.face.set_zone_states(zone_states_for_run([st.zones for st in program.steps],
-                                                      current, finished=view.finished))
+                                                      current, finished=view.finished,
+                                                      outcomes=dict(view.outcomes)))
         step = program.steps[view.step_index]
         if self.controller.state in ACTIVE and not view.finished:
             self.face.set_active(view.zones or None, step.direction)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.engine.zones import step_outcome
 from app.store import services
 from app.store.recording import Recording
 from app.ui import style
@@ -56,6 +57,7 @@ def _table(headers: tuple[str, ...]) -> QTableWidget:
     return t
 
 
+STEP_WORDS = {"done": "done", "partial": "partly done", "skipped": "skipped"}
 DETAIL_SPAN_S = 20.0  # zoomed in to this span or less: the samples themselves are shown
 
 
@@ -155,7 +157,8 @@ class SessionDetailView(QWidget):
             params = "; ".join(field_value(k, v) for k, v in st.parameters.items()
                                if k not in ("zones", "technique", "direction"))
             cells = (str(st.position + 1), zone_names(st.zone),
-                     f"{clock(st.actual_s)} / {clock(st.planned_s)}",
+                     f"{clock(st.actual_s)} / {clock(st.planned_s)} · "
+                     f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}",
                      number(st.mean_current_ua, "µA", 0),
                      number(st.charge_uc, "µC", 2),
                      number(None if st.mean_impedance_ohm is None
