@@ -128,12 +128,19 @@ def test_editor_validates_and_saves_through_the_writer(qtbot, records):
     ed.name.setText("Nora Quist")
     ed.limit_on.setChecked(True)
     ed.limit.setValue(180)
+    # no default date of birth: it is typed (or marked unknown)
+    assert not ed.save_button.isEnabled()
+    assert "Date of birth: no date entered" in ed.problems.text()
+    ed.dob.setText("24 Nov")  # half a date is not a date, and is never completed for you
+    assert "'24 Nov' is not a date" in ed.problems.text()
+    ed.dob.setText("24 Nov 1984")
     assert ed.save_button.isEnabled()
     assert ed.problems.text() == ""
     with qtbot.waitSignal(ed.saved, timeout=5000) as got:
         ed.save_button.click()
     record = services.get_client(store.engine, got.args[0])
     assert (record.name, record.current_limit_ua) == ("Nora Quist", 180.0)
+    assert record.date_of_birth == dt.date(1984, 11, 24)
 
 
 def test_screening_form_blocks_a_contraindicated_client(qtbot, records):
@@ -348,3 +355,21 @@ def test_a_name_that_looks_like_markup_is_shown_as_typed(qtbot, records):
         h.set_client(cid)
     assert h.title.textFormat() == Qt.TextFormat.PlainText
     assert h.title.text() == f"Session history — {name}"
+
+
+def test_a_half_typed_screening_date_is_missing_not_guessed(qtbot, records):
+    from app.ui.records.screening_form import ScreeningForm
+
+    store, ids = records
+    form = ScreeningForm(store)
+    qtbot.addWidget(form)
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        form.set_client(ids["anna"])
+    dated = next(a for a in form.answers.values() if a.date is not None)
+    dated.yes.setChecked(True)
+    dated.date.setText("24 Nov")  # December: Qt's date editor made this 02 Nov
+    assert form.evaluation().status is Status.MISSING
+    assert "'24 Nov' is not a date" in form.banner.text()
+    assert not form.save_button.isEnabled()
+    dated.date.setText((dt.date.today() - dt.timedelta(days=10)).strftime("%d.%m.%Y"))
+    assert "is not a date" not in form.banner.text()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDateEdit,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -24,6 +23,7 @@ from app.store.database import StaleRecordError
 from app.store.validation import MAX_CLIENT_LIMIT_UA, ClientData, validate_client
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
+from app.ui.records.date_field import DateField
 
 
 class ClientEditor(QWidget):
@@ -51,9 +51,7 @@ class ClientEditor(QWidget):
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.name = QLineEdit(placeholderText="First and last name")
         self.dob_known = QCheckBox("known")
-        self.dob = QDateEdit(calendarPopup=True, displayFormat="dd MMM yyyy")
-        self.dob.setDate(QDate(1980, 1, 1))
-        self.dob.setMaximumDate(QDate.currentDate())
+        self.dob = DateField()  # no default: typed, whole, and never corrected silently
         self.contact = QLineEdit(placeholderText="Phone or e-mail")
         self.skin_notes = QPlainTextEdit(placeholderText="Skin type, sensitivities, goals…")
         self.skin_notes.setFixedHeight(80)
@@ -98,7 +96,7 @@ class ClientEditor(QWidget):
 
         for w in (self.name, self.contact):
             w.textChanged.connect(self._validate)
-        self.dob.dateChanged.connect(self._validate)
+        self.dob.date_changed.connect(self._validate)
         self.dob_known.toggled.connect(self.dob.setEnabled)
         self.dob_known.toggled.connect(self._validate)
         self.limit_on.toggled.connect(self.limit.setEnabled)
@@ -119,7 +117,7 @@ class ClientEditor(QWidget):
         self.contact.clear()
         self.skin_notes.clear()
         self.dob_known.setChecked(True)
-        self.dob.setDate(QDate(1980, 1, 1))
+        self.dob.set_value(None)
         self.limit_on.setChecked(False)
         self.limit.setEnabled(False)
         self._validate()
@@ -147,9 +145,7 @@ class ClientEditor(QWidget):
         self.skin_notes.setPlainText(d.skin_notes)
         self.dob_known.setChecked(d.date_of_birth is not None)
         self.dob.setEnabled(d.date_of_birth is not None)
-        if d.date_of_birth:
-            self.dob.setDate(QDate(d.date_of_birth.year, d.date_of_birth.month,
-                                   d.date_of_birth.day))
+        self.dob.set_value(d.date_of_birth)
         self.limit_on.setChecked(d.current_limit_ua is not None)
         self.limit.setEnabled(d.current_limit_ua is not None)
         if d.current_limit_ua is not None:
@@ -199,11 +195,9 @@ class ClientEditor(QWidget):
         self.reload_button.hide()
 
     def data(self) -> ClientData:
-        q = self.dob.date()
         return ClientData(
             name=self.name.text(),
-            date_of_birth=dt.date(q.year(), q.month(), q.day()) if self.dob_known.isChecked()
-            else None,
+            date_of_birth=self.dob.value() if self.dob_known.isChecked() else None,
             contact=self.contact.text(),
             skin_notes=self.skin_notes.toPlainText(),
             current_limit_ua=self.limit.value() if self.limit_on.isChecked() else None,
@@ -211,6 +205,9 @@ class ClientEditor(QWidget):
 
     def _validate(self) -> list[str]:
         problems = validate_client(self.data(), dt.date.today())
+        why = self.dob.problem() if self.dob_known.isChecked() else None
+        if why:
+            problems.insert(1, f"Date of birth: {why} (or untick 'known').")
         self.problems.setText("\n".join(problems))
         self.save_button.setEnabled(not problems)
         return problems

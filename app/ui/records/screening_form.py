@@ -4,13 +4,13 @@ contraindicated client, and records acknowledged overrides of relative ones."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
-    QDateEdit,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -34,6 +34,7 @@ from app.store.screening import (
 )
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
+from app.ui.records.date_field import DateField
 
 BANNER = {
     Status.CLEARED: (style.OK, "Cleared for treatment"),
@@ -57,9 +58,8 @@ class _Answer:
             self.date = None
         else:
             self.no, self.yes = QRadioButton("None"), QRadioButton("On")
-            self.date = QDateEdit(calendarPopup=True, displayFormat="dd MMM yyyy")
-            self.date.setDate(QDate.currentDate())
-            self.date.setMaximumDate(QDate.currentDate())
+            # typed as a whole date, never corrected behind the practitioner's back
+            self.date = DateField(parent)
             self.date.setEnabled(False)
             self.yes.toggled.connect(self.date.setEnabled)
         for b in (self.no, self.yes):
@@ -77,8 +77,17 @@ class _Answer:
             return True, self.yes.isChecked()
         if self.no.isChecked():
             return True, None
-        q = self.date.date()
-        return True, dt.date(q.year(), q.month(), q.day()).isoformat()
+        day = self.date.value()
+        if day is None:  # "On" without a whole, allowed date: not answered yet
+            return False, None
+        return True, day.isoformat()
+
+    def problem(self) -> str | None:
+        """Why this answer is not usable yet (a date that is not a date), or None."""
+        if self.date is not None and self.yes.isChecked():
+            why = self.date.problem()
+            return f"{self.item.question.rstrip('?')}: {why}" if why else None
+        return None
 
     def set_value(self, answered: bool, value: Any) -> None:
         self.group.setExclusive(False)
@@ -90,9 +99,8 @@ class _Answer:
         if self.item.type == "yes_no":
             (self.yes if value else self.no).setChecked(True)
         elif value:
-            day = dt.date.fromisoformat(value)
             self.yes.setChecked(True)
-            self.date.setDate(QDate(day.year, day.month, day.day))
+            self.date.set_value(dt.date.fromisoformat(value))
         else:
             self.no.setChecked(True)
 
@@ -137,7 +145,7 @@ class ScreeningForm(QWidget):
                     ans = _Answer(item, self)
                     ans.group.buttonToggled.connect(lambda *_: self._update())
                     if ans.date is not None:
-                        ans.date.dateChanged.connect(lambda *_: self._update())
+                        ans.date.date_changed.connect(lambda *_: self._update())
                     self.answers[item.id] = ans
                     grid.addLayout(ans.row, row, 1)
                 else:
@@ -259,6 +267,9 @@ class ScreeningForm(QWidget):
                                    else "") for r in ev.reasons[:6]]
         if len(ev.reasons) > 6:
             lines.append(f"… and {len(ev.reasons) - 6} more")
+        # a date that is not a date is said, not guessed at (the answer counts as missing)
+        lines += [f"• {html.escape(p, quote=False)}" for a in self.answers.values()
+                  if (p := a.problem()) is not None]
         self.banner.setText("<br>".join(lines))
         self.banner.setStyleSheet(f"background: {colour}; color: white; padding: 8px 12px; "
                                   "border-radius: 4px")
