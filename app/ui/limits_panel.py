@@ -89,22 +89,28 @@ class LimitsPanel(QWidget):
             binds = layer is decision.layer
             weight = "700" if binds else "400"
             colour = style.WARN if binds else "#1f2328"
-            self._value[layer].setText(text + ("  ◀ binds" if binds else ""))
-            self._value[layer].setStyleSheet(f"font-weight:{weight};color:{colour}")
-            self._name[layer].setStyleSheet(f"font-weight:{weight};color:{colour}")
-        self.allowed.setText(f"{decision.allowed_ua:.0f} µA")
-        self.explanation.setText(decision.explanation)
-        if m.output_on:
-            self.output.setText(f"{m.commanded_ua:.0f} µA commanded")
-        else:
-            self.output.setText("off")
+            sheet = f"font-weight:{weight};color:{colour}"
+            _show(self._value[layer], text + ("  ◀ binds" if binds else ""), sheet)
+            _show(self._name[layer], None, sheet)
+        _show(self.allowed, f"{decision.allowed_ua:.0f} µA")
+        _show(self.explanation, decision.explanation)
+        _show(self.output, f"{m.commanded_ua:.0f} µA commanded" if m.output_on else "off")
         reading = m.density()
-        self.density.setText(f"{reading.ua_per_cm2:.0f} µA/cm²")
-        self.density.setStyleSheet(
-            f"color:{style.ALARM};font-weight:700" if reading.warning else "")
-        self.density_warning.setText(
+        _show(self.density, f"{reading.ua_per_cm2:.0f} µA/cm²",
+              f"color:{style.ALARM};font-weight:700" if reading.warning else "")
+        _show(self.density_warning,
             f"Above the warning threshold of {reading.threshold:g} µA/cm² for a "
             f"{m.electrode_area_cm2:g} cm² electrode: lower the intensity or use a larger "
             "electrode." if reading.warning else "")
-        self.density_warning.setVisible(reading.warning)
-        self.charge.setText(f"{m.charge.net_uc:+.2f} µC")
+        if self.density_warning.isVisibleTo(self) != reading.warning:
+            self.density_warning.setVisible(reading.warning)
+        _show(self.charge, f"{m.charge.net_uc:+.2f} µC")
+
+
+def _show(label: QLabel, text: str | None, sheet: str | None = None) -> None:
+    """Set a label's text and style only when they change: the panel is refreshed ten
+    times a second, and a style sheet set again restyles and repaints even when equal."""
+    if text is not None and label.text() != text:
+        label.setText(text)
+    if sheet is not None and label.styleSheet() != sheet:
+        label.setStyleSheet(sheet)
