@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Shared set-up for scripts/console.sh and scripts/test.sh: checks Python >= 3.11,
 # installs the few system libraries Qt needs (Debian/Ubuntu, when run as root or with
-# sudo), creates .venv and installs the project into it. Safe to run again: it only
-# reinstalls when pyproject.toml has changed.
+# sudo), creates .venv and installs the locked dependencies into it (exact versions, every
+# file checked against its hash: requirements/lock-test.txt for EXTRAS=test, else
+# requirements/lock.txt; refreshed with scripts/lock.sh), then the project itself. Safe to
+# run again: it only reinstalls when pyproject.toml or the lock file has changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -54,14 +56,11 @@ VENV="$ROOT/.venv"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-STAMP="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)-${EXTRAS:-base}"
+if [ "${EXTRAS:-}" = test ]; then LOCK="requirements/lock-test.txt"; else LOCK="requirements/lock.txt"; fi
+STAMP="$VENV/.installed-$(cat pyproject.toml "$LOCK" | sha1sum | cut -c1-12)-${EXTRAS:-base}"
 if [ ! -f "$STAMP" ]; then
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  if [ -n "${EXTRAS:-}" ]; then
-    "$VENV/bin/python" -m pip install -q -e ".[${EXTRAS}]"
-  else
-    "$VENV/bin/python" -m pip install -q -e .
-  fi
+  "$VENV/bin/python" -m pip install -q --require-hashes -r "$LOCK"
+  "$VENV/bin/python" -m pip install -q --no-deps -e .
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi
