@@ -4,7 +4,9 @@
 # sudo), creates .venv and installs the locked dependencies into it (exact versions, every
 # file checked against its hash: requirements/lock-test.txt for EXTRAS=test, else
 # requirements/lock.txt; refreshed with scripts/lock.sh), then the project itself. Safe to
-# run again: it only reinstalls when pyproject.toml or the lock file has changed.
+# run again: it only reinstalls when pyproject.toml or the lock file has changed. For a
+# real window (MICROCURRENT_GUI, set by console.sh) it then finds with ldd what Qt's xcb
+# platform plugin lacks and installs those packages too.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -63,4 +65,16 @@ if [ ! -f "$STAMP" ]; then
   "$VENV/bin/python" -m pip install -q --no-deps -e .
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
+fi
+
+# A real window (scripts/console.sh, or MICROCURRENT_GUI set): ldd on Qt's xcb platform
+# plugin and the Qt libraries names each system library they lack and its Debian package
+# (app/ui/qt_deps.py; tests/test_qt_deps.py runs the same check for the offscreen plugin).
+if [ -n "${MICROCURRENT_GUI:-}" ] && command -v ldd >/dev/null 2>&1; then
+  qt_packages="$("$VENV/bin/python" -m app.ui.qt_deps --packages xcb)" || qt_packages=""
+  if [ -n "$qt_packages" ]; then
+    # shellcheck disable=SC2086  # one package a line
+    apt_install $qt_packages
+    "$VENV/bin/python" -m app.ui.qt_deps xcb >&2 || true  # still lacking: say what
+  fi
 fi
