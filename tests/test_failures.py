@@ -300,3 +300,55 @@ def test_launcher_installs_the_hooks_in_run_console_only():
                      if line.startswith(("sys.excepthook", "threading.excepthook",
                                          "qInstallMessageHandler", "faulthandler.enable"))]
         assert not top_level, module
+
+
+CONSOLE_WITH_A_BROKEN_SLOT = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from app.engine.authority import OutputAuthority
+from app.ui.main_window import MainWindow
+
+real_estop = OutputAuthority.estop
+def estop(self):
+    print("ESTOP sent", flush=True)
+    return real_estop(self)
+OutputAuthority.estop = estop
+
+real_show = MainWindow.show
+def show(self):
+    real_show(self)
+    def broken():
+        raise ValueError("Jane " + "Doe")
+    def check():
+        from app.ui import failures
+        box = [w for w in QApplication.topLevelWidgets()
+               if w.isVisible() and w.windowTitle() == "Unexpected error"]
+        print("dialog shown" if box else "no dialog", flush=True)
+        QApplication.quit()
+    self.live_data_seen.connect(lambda: QTimer.singleShot(100, broken))
+    self.live_data_seen.connect(lambda: QTimer.singleShot(600, check))
+MainWindow.show = show
+
+from app.__main__ import main
+sys.exit(main([]))
+"""
+
+
+@pytest.mark.slow
+def test_the_console_stops_output_and_logs_an_exception_in_a_slot(tmp_path):
+    """End to end: the console on its simulator; a slot raises once live data shows."""
+    home = tmp_path / "home"
+    env = dict(os.environ, MICROCURRENT_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, "-c", CONSOLE_WITH_A_BROKEN_SLOT], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[:2] == ["ESTOP sent", "dialog shown"], result.stdout
+    log = home / "logs" / "console.log"
+    text = log.read_text()
+    assert "unexpected ValueError in MainThread" in text
+    assert "in broken" in text
+    assert "Jane" not in text
+    assert "Doe" not in result.stderr
+    assert _mode(log) == 0o600
+    assert _mode(home / "logs" / failures.FAULTS_FILE) == 0o600
