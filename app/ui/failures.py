@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import io
 import logging
 import logging.handlers
 import sys
@@ -66,7 +67,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log whose every file (the current one and each new one after a rollover)
     is created readable by its owner only (0600), whatever the umask."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self) -> io.TextIOWrapper:
         paths.create_private(Path(self.baseFilename))
         return super()._open()
 
@@ -112,7 +113,7 @@ class FailureGuard(QObject):
     stop any output, then a dialog that points to the log.
 
     ``stops`` are tried in order until one returns without raising (the window's
-    ``emergency_stop``, then the output authority's ``estop``); ``parent`` is the dialog's
+    ``emergency_stop``, then the output authority's ``estop``); ``dialog_parent`` is the dialog's
     window; ``dialog`` False: only log and stop (nobody can answer, e.g. ``--screenshot``).
     """
 
@@ -123,7 +124,7 @@ class FailureGuard(QObject):
         self.log_path = Path(log_path)
         self.faults_path = faults_path
         self.stops: Sequence[Callable[[], object]] = ()
-        self.parent: QWidget | None = None
+        self.dialog_parent: QWidget | None = None
         self.dialog = True
         self.box: QMessageBox | None = None
         self.failures = 0  # unexpected exceptions seen
@@ -270,7 +271,7 @@ class FailureGuard(QObject):
             return
         if self.box is not None and self.box.isVisible():
             return
-        box = QMessageBox(self.parent)
+        box = QMessageBox(self.dialog_parent)
         box.setIcon(QMessageBox.Icon.Critical)
         box.setWindowTitle("Unexpected error")
         box.setText("Something went wrong inside the console. Any output was stopped.")
@@ -303,6 +304,6 @@ def attach(guard: FailureGuard, window: Any, *, dialog: bool = True) -> None:
     if authority is not None:
         stops.append(authority.estop)
     guard.stops = stops
-    guard.parent = window
+    guard.dialog_parent = window
     guard.dialog = dialog
 
