@@ -352,3 +352,51 @@ def test_the_console_stops_output_and_logs_an_exception_in_a_slot(tmp_path):
     assert "Doe" not in result.stderr
     assert _mode(log) == 0o600
     assert _mode(home / "logs" / failures.FAULTS_FILE) == 0o600
+
+
+def test_database_errors_reach_the_log_without_the_record_values(logged):
+    """A store error's detail goes to the log (app/store/database.py): the statement and
+    the error, not the client's values it was sent with."""
+    import sqlalchemy as sa
+
+    from app.store.database import describe_error
+
+    engine = sa.create_engine("sqlite://")
+    with engine.begin() as db:
+        db.execute(sa.text("CREATE TABLE clients (name TEXT UNIQUE)"))
+        db.execute(sa.text("INSERT INTO clients VALUES (:n)"), {"n": SECRET})
+    try:
+        with engine.begin() as db:
+            db.execute(sa.text("INSERT INTO clients VALUES (:n)"), {"n": SECRET})
+    except sa.exc.IntegrityError as exc:
+        error = exc
+    assert SECRET in str(error)  # what SQLAlchemy would have put in the log
+    describe_error(error)
+    logging.getLogger("app.store.writer").error("store writer: refused", exc_info=error)
+    engine.dispose()
+    text = logged.read_text()
+    assert "UNIQUE constraint failed: clients.name" in text
+    assert "[SQL: INSERT INTO clients VALUES (?)]" in text
+    assert "[parameters withheld]" in text
+    assert "sqlalchemy.exc.IntegrityError (message not logged)" in text
+    assert "Jane" not in text
+
+
+@pytest.mark.parametrize(("message", "shown"), [
+    ('duplicate key value violates unique constraint "clients_email_key"\n'
+     "DETAIL:  Key (email)=(jane@example.org) already exists.",
+     'duplicate key value violates unique constraint "clients_email_key"\n'
+     "DETAIL:  Key (email)=(withheld) already exists."),
+    ("DETAIL:  Key (name, birth)=(Jane (Jo) Doe, 1970-01-01) already exists.",
+     "DETAIL:  Key (name, birth)=(withheld) already exists."),
+    ('null value in column "x" violates not-null constraint\n'
+     "DETAIL:  Failing row contains (7, Jane Doe, null).",
+     'null value in column "x" violates not-null constraint\n'
+     "DETAIL:  Failing row contains (withheld)."),
+    ("[SQL: UPDATE clients SET notes=? WHERE id=?]\n[parameters: ('pregnant', 3)]\n"
+     "(Background on this error at: https://sqlalche.me/e/20/gkpj)",
+     "[SQL: UPDATE clients SET notes=? WHERE id=?]\n[parameters withheld]\n"
+     "(Background on this error at: https://sqlalche.me/e/20/gkpj)"),
+])
+def test_record_values_quoted_by_a_database_are_withheld(message, shown):
+    assert failures.redact(message) == shown

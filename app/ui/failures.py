@@ -18,7 +18,10 @@ are logged there and the stop and the dialog follow in the GUI thread.
 
 No health data in the log: an exception is logged as its type and its traceback (files,
 lines, functions, source lines), never its message or any variable's value, which may
-hold a client's name or a record's values.
+hold a client's name or a record's values. The log's formatter (:class:`PrivateFormatter`)
+does the same for every traceback any module logs, and withholds the record values a
+database error quotes (SQLAlchemy's ``[parameters: …]``, PostgreSQL's ``Key (…)=(…)`` and
+``Failing row contains (…)``).
 
 Everything here is installed by :func:`install` in ``run_console`` only (never at
 import): the test suite keeps pytest-qt's own message handler and exception capture,
@@ -33,6 +36,7 @@ import faulthandler
 import io
 import logging
 import logging.handlers
+import re
 import sys
 import threading
 import traceback
@@ -72,11 +76,50 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return super()._open()
 
 
+# Where a database driver's or SQLAlchemy's message quotes a record's values.
+_REDACT = (
+    (re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL | re.MULTILINE),
+     "[parameters withheld]"),
+    (re.compile(r"\)=\((?:[^()]|\([^()]*\))*\)"), ")=(withheld)"),  # PostgreSQL: Key (name)=(…)
+    (re.compile(r"(Failing row contains )\(.*\)"), r"\1(withheld)"),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` without the record values a database error quotes (its parameters, a
+    PostgreSQL DETAIL's key values or failing row)."""
+    for pattern, replacement in _REDACT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class PrivateFormatter(logging.Formatter):
+    """The log's formatter: tracebacks as types and frames (:func:`describe_exception`,
+    never an exception's message), and the record values a database error quotes
+    withheld, whichever module logged them."""
+
+    def formatException(self, ei) -> str:  # logging's name for it
+        exc_type, exc, tb = ei
+        if exc_type is None:
+            return ""
+        return describe_exception(exc_type, exc, tb)
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Another handler may have formatted the record first and cached its full
+        # traceback (with the message) in exc_text: always describe it afresh.
+        cached = record.exc_text
+        record.exc_text = None
+        try:
+            return redact(super().format(record))
+        finally:
+            record.exc_text = cached
+
+
 def log_file_handler(path: Path | None = None) -> logging.Handler:
     """The console's rotating log file handler (``paths.log_file()`` by default)."""
     handler = PrivateRotatingFileHandler(path or paths.log_file(), maxBytes=LOG_MAX_BYTES,
                                          backupCount=LOG_BACKUPS, encoding="utf-8")
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(PrivateFormatter(LOG_FORMAT))
     return handler
 
 

@@ -35,10 +35,10 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 def log_handlers() -> list[logging.Handler]:
     """Standard error, and the console's rotating log file (0600 in a 0700 folder): the
     full detail of problems shown on screen in words (app/ui/failures.py)."""
-    from app.ui.failures import log_file_handler
+    from app.ui.failures import PrivateFormatter, log_file_handler
 
     stderr = logging.StreamHandler()
-    stderr.setFormatter(logging.Formatter(LOG_FORMAT))
+    stderr.setFormatter(PrivateFormatter(LOG_FORMAT))
     handlers: list[logging.Handler] = [stderr]
     try:
         handlers.append(log_file_handler())
