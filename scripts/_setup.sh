@@ -38,7 +38,8 @@ apt_install() {  # apt_install PKG... : install Debian packages if we can, else 
 
 # Qt's libraries need these at run time (present on any desktop; not on a bare server).
 missing=()
-have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+LDCONFIG="$(command -v ldconfig || echo /sbin/ldconfig)"  # not on a user's PATH on Debian
+have_lib() { "$LDCONFIG" -p 2>/dev/null | grep -q "$1"; }
 have_lib libEGL.so.1 || missing+=(libegl1)
 have_lib libGL.so.1 || missing+=(libgl1)
 have_lib libxkbcommon.so.0 || missing+=(libxkbcommon0)
