@@ -400,3 +400,17 @@ def test_database_errors_reach_the_log_without_the_record_values(logged):
 ])
 def test_record_values_quoted_by_a_database_are_withheld(message, shown):
     assert failures.redact(message) == shown
+
+
+@pytest.mark.qt_no_exception_capture
+def test_when_nothing_can_stop_the_output_the_dialog_says_so(qtbot, guard, logged):
+    def broken() -> None:
+        raise RuntimeError("link " + "gone")
+
+    guard.install(faults=False)
+    guard.stops = [broken, broken]
+    guard.excepthook(ValueError, ValueError(SECRET), None)
+    box = guard.box
+    assert box is not None
+    assert "could not stop the output: switch the device off now" in box.text()
+    assert logged.read_text().count("stopping the output failed (RuntimeError)") == 2

@@ -290,10 +290,10 @@ class FailureGuard(QObject):
 
     def _react(self, kind: str) -> None:
         """In the GUI thread: stop any output first, then the dialog."""
-        self.stop_output()
+        stopped = self.stop_output()
         if self.dialog:
             try:
-                self.show_dialog()
+                self.show_dialog(stopped)
             except Exception as exc:  # no dialog; the log has it all
                 log.error("could not show the failure dialog: %s", type(exc).__name__)
 
@@ -308,8 +308,9 @@ class FailureGuard(QObject):
                              describe_exception(type(exc), exc, exc.__traceback__))
         return False
 
-    def show_dialog(self) -> None:
-        """A short non-modal message pointing to the log (one at a time)."""
+    def show_dialog(self, stopped: bool = True) -> None:
+        """A short non-modal message pointing to the log (one at a time); ``stopped``:
+        whether the output could be stopped (else it says to switch the device off)."""
         if QApplication.instance() is None:
             return
         if self.box is not None and self.box.isVisible():
@@ -317,12 +318,17 @@ class FailureGuard(QObject):
         box = QMessageBox(self.dialog_parent)
         box.setIcon(QMessageBox.Icon.Critical)
         box.setWindowTitle("Unexpected error")
-        box.setText("Something went wrong inside the console. Any output was stopped.")
+        if stopped:
+            box.setText("Something went wrong inside the console. Any output was stopped.")
+            then = "You may carry on once the device has been reset."
+        else:
+            box.setText("Something went wrong inside the console, and it could not stop "
+                        "the output: switch the device off now.")
+            then = "Restart the console before you carry on."
         box.setInformativeText(
             "The details are in the log file:\n"
             f"{self.log_path}\n\n"
-            "Give that file to your technician. You may carry on once the device "
-            "has been reset.")
+            f"Give that file to your technician. {then}")
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
         box.setModal(False)  # never blocks the STOP button, Esc or the event loop
         box.show()
