@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Shared set-up for scripts/console.sh and scripts/test.sh: checks Python >= 3.11,
 # installs the few system libraries Qt needs (Debian/Ubuntu, when run as root or with
-# sudo), creates .venv and installs the project into it. Safe to run again: it only
-# reinstalls when pyproject.toml has changed.
+# sudo), creates .venv and installs the locked dependencies into it (exact versions, every
+# file checked against its hash: requirements/lock-test.txt for EXTRAS=test, else
+# requirements/lock.txt; refreshed with scripts/lock.sh), then the project itself. Safe to
+# run again: it only reinstalls when pyproject.toml or the lock file has changed. For a
+# real window (MICROCURRENT_GUI, set by console.sh) it then finds with ldd what Qt's xcb
+# platform plugin lacks and installs those packages too.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -34,7 +38,8 @@ apt_install() {  # apt_install PKG... : install Debian packages if we can, else 
 
 # Qt's libraries need these at run time (present on any desktop; not on a bare server).
 missing=()
-have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+LDCONFIG="$(command -v ldconfig || echo /sbin/ldconfig)"  # not on a user's PATH on Debian
+have_lib() { "$LDCONFIG" -p 2>/dev/null | grep -q "$1"; }
 have_lib libEGL.so.1 || missing+=(libegl1)
 have_lib libGL.so.1 || missing+=(libgl1)
 have_lib libxkbcommon.so.0 || missing+=(libxkbcommon0)
@@ -54,14 +59,23 @@ VENV="$ROOT/.venv"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-STAMP="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)-${EXTRAS:-base}"
+if [ "${EXTRAS:-}" = test ]; then LOCK="requirements/lock-test.txt"; else LOCK="requirements/lock.txt"; fi
+STAMP="$VENV/.installed-$(cat pyproject.toml "$LOCK" | sha1sum | cut -c1-12)-${EXTRAS:-base}"
 if [ ! -f "$STAMP" ]; then
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  if [ -n "${EXTRAS:-}" ]; then
-    "$VENV/bin/python" -m pip install -q -e ".[${EXTRAS}]"
-  else
-    "$VENV/bin/python" -m pip install -q -e .
-  fi
+  "$VENV/bin/python" -m pip install -q --require-hashes -r "$LOCK"
+  "$VENV/bin/python" -m pip install -q --no-deps -e .
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
+fi
+
+# A real window (scripts/console.sh, or MICROCURRENT_GUI set): ldd on Qt's xcb platform
+# plugin and the Qt libraries names each system library they lack and its Debian package
+# (app/ui/qt_deps.py; tests/test_qt_deps.py runs the same check for the offscreen plugin).
+if [ -n "${MICROCURRENT_GUI:-}" ] && command -v ldd >/dev/null 2>&1; then
+  qt_packages="$("$VENV/bin/python" -m app.ui.qt_deps --packages xcb)" || qt_packages=""
+  if [ -n "$qt_packages" ]; then
+    # shellcheck disable=SC2086  # one package a line
+    apt_install $qt_packages
+    "$VENV/bin/python" -m app.ui.qt_deps xcb >&2 || true  # still lacking: say what
+  fi
 fi

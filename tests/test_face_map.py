@@ -11,11 +11,11 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 
 from app.engine.zones import ZONE_IDS, load_zones
+from app.format import duration
 from app.ui import face_map
 from app.ui.face_map import (
     FaceMapError,
     FaceMapWidget,
-    format_duration,
     heat_colour,
     load_drawing,
     path_from_svg,
@@ -230,8 +230,8 @@ def test_drawing_file_errors(tmp_path):
 
 
 def test_helpers():
-    assert format_duration(42) == "42 s"
-    assert format_duration(125) == "2 min 05 s"
+    assert duration(42) == "42 s"
+    assert duration(125) == "2 min 05 s"
     low, high = heat_colour(0.0), heat_colour(1.0)
     assert low.lightness() > heat_colour(0.5).lightness() > high.lightness()
     assert heat_colour(2.0) == high

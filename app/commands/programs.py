@@ -7,11 +7,11 @@ import sys
 
 from app.engine.programs import (
     ProgramError,
-    format_duration,
     load_library,
     load_program,
     load_program_file,
 )
+from app.format import clock
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +39,7 @@ def _usage(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     library = load_library()
-    rows = [(p.id, p.name, str(len(p.steps)), format_duration(p.duration_s),
+    rows = [(p.id, p.name, str(len(p.steps)), clock(p.duration_s),
              "built-in" if p.builtin else "custom") for p in library.programs]
     header = ("ID", "NAME", "STEPS", "DURATION", "SOURCE")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -57,7 +57,7 @@ def _check(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{args.file}: valid program {program.id!r} ({program.name}), "
-          f"{_steps(len(program.steps))}, {format_duration(program.duration_s)}")
+          f"{_steps(len(program.steps))}, {clock(program.duration_s)}")
     return 0
 
 
@@ -69,7 +69,7 @@ def _show(args: argparse.Namespace) -> int:
         print(f"error: {exc}. Known: {known}", file=sys.stderr)
         return 1
     print(f"{program.id}: {program.name} ({_steps(len(program.steps))}, "
-          f"{format_duration(program.duration_s)})")
+          f"{clock(program.duration_s)})")
     print(program.description)
     header = ("#", "STEP", "ZONES", "TECHNIQUE", "OUTPUT", "TIME")
     rows = []
@@ -78,7 +78,7 @@ def _show(args: argparse.Namespace) -> int:
         technique = step.technique + ("" if step.direction == "none" else f" {step.direction}")
         rows.append((str(n), step.name, " ".join(step.zones) or "(chosen by hand)", technique,
                      f"{o.waveform.name.lower()} {o.frequency_hz:g} Hz {o.amplitude_ua:g} µA "
-                     f"{o.polarity.name.lower()}", format_duration(step.duration_s)))
+                     f"{o.polarity.name.lower()}", clock(step.duration_s)))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import re
 import tempfile
@@ -443,7 +442,3 @@ def delete_custom_program(program_id: str) -> Path:
     os.replace(source, target)
     return target
 
-
-def format_duration(seconds: float) -> str:
-    seconds = int(math.ceil(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"

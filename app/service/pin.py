@@ -19,6 +19,8 @@ from typing import Protocol
 
 from PySide6.QtCore import QSettings
 
+from app.format import duration
+
 MIN_LENGTH = 4
 MAX_LENGTH = 12
 FREE_ATTEMPTS = 3  # wrong PINs in a row before the first lockout
@@ -163,7 +165,7 @@ class PinGuard:
             return PinCheck(False, "no technician PIN has been set yet")
         wait = self.locked_for_s()
         if wait > 0:
-            return PinCheck(False, f"too many wrong PINs: try again in {_dur(wait)}", wait)
+            return PinCheck(False, f"too many wrong PINs: try again in {duration(wait)}", wait)
         if verify_hash(pin, self._store.get(KEY_HASH) or ""):
             self._store.put(KEY_FAILURES, "0")
             self._store.put(KEY_LOCKED_UNTIL, "0")
@@ -173,13 +175,9 @@ class PinGuard:
         wait = lockout_s(failures)
         if wait > 0:
             self._store.put(KEY_LOCKED_UNTIL, repr(self._clock() + wait))
-            return PinCheck(False, f"wrong PIN ({failures} in a row): locked for {_dur(wait)}",
+            return PinCheck(False, f"wrong PIN ({failures} in a row): locked for {duration(wait)}",
                             wait)
         left = FREE_ATTEMPTS - failures
         return PinCheck(False, f"wrong PIN: {left} more {'try' if left == 1 else 'tries'} "
                                "before a lockout")
 
-
-def _dur(seconds: float) -> str:
-    s = int(seconds + 0.999)
-    return f"{s} s" if s < 120 else f"{s // 60} min {s % 60:02d} s"

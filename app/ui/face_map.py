@@ -44,6 +44,8 @@ from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
 from app.engine.zones import RESOURCES, Zone, load_zones
+from app.format import clock as clock_text
+from app.format import duration
 
 SVG_FILE = RESOURCES / "face_map.svg"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -316,13 +318,6 @@ def heat_colour(t: float) -> QColor:
                                    c0.greenF() + (c1.greenF() - c0.greenF()) * f,
                                    c0.blueF() + (c1.blueF() - c0.blueF()) * f)
     return QColor(HEAT_STOPS[-1][1])
-
-
-def format_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    return f"{s // 60} min {s % 60:02d} s"
 
 
 def _fmt_value(v: float) -> str:
@@ -1084,7 +1079,7 @@ class FaceMapWidget(QWidget):
                 rows.append([
                     (self.zones[z].muscle_name, None), (side_tag[self.zones[z].side], None),
                     (state, STATE_FILL[state].darker(135)),
-                    (f"{int(sec) // 60}:{int(sec) % 60:02d}" if sec is not None else "–", None),
+                    (clock_text(sec) if sec is not None else "–", None),
                     (f"{charge:.1f} µC" if charge is not None else "–", None)])
             partial = sum(1 for st in self._states.values() if st == "partial")
             skipped = sum(1 for st in self._states.values() if st == "skipped")
@@ -1180,7 +1175,7 @@ class FaceMapWidget(QWidget):
                          f"{STATE_LABEL[state]}</b>")
         if zid in self._totals:
             seconds, charge = self._totals[zid]
-            extra.append(f"treated {format_duration(seconds)} · {charge:.1f} µC")
+            extra.append(f"treated {duration(seconds)} · {charge:.1f} µC")
         if self._heat is not None:
             extra.append(f"history: {_fmt_value(self._heat.get(zid, 0.0))} {self._heat_label}")
         if z.eye_area:

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 from app.engine import zone_ids
 from app.engine.controller import SessionController
 from app.engine.guided import GuidedView
-from app.engine.programs import format_duration
 from app.engine.session import ACTIVE, SessionState
+from app.format import clock
 from app.ui import style
 
 _STATE_COLOUR = {
@@ -287,11 +287,11 @@ class GuidedRunPanel(QWidget):
             self.step_left.setText("")
             self.session_left.setText("")
             return
-        self.countdown.setText(format_duration(view.step_remaining_s))
+        self.countdown.setText(clock(view.step_remaining_s))
         self.step_bar.setValue(round(view.step_progress * 1000))
         self.session_bar.setValue(round(view.session_progress * 1000))
-        self.step_left.setText(f"{format_duration(view.step_remaining_s)} left")
-        self.session_left.setText(f"{format_duration(view.session_remaining_s)} left")
+        self.step_left.setText(f"{clock(view.step_remaining_s)} left")
+        self.session_left.setText(f"{clock(view.session_remaining_s)} left")
 
     def _show_target(self) -> None:
         m = self._ctl.machine

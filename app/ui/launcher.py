@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 SCREENSHOT_TIMEOUT_S = 30.0
 RECORDS_AFTER_MS = 1500  # open the client records by then even without live data
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -32,11 +33,15 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 
 
 def log_handlers() -> list[logging.Handler]:
-    """Standard error, and the console's log file (0600 in a 0700 folder): the full detail
-    of problems shown on screen in words."""
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    """Standard error, and the console's rotating log file (0600 in a 0700 folder): the
+    full detail of problems shown on screen in words (app/ui/failures.py)."""
+    from app.ui.failures import PrivateFormatter, log_file_handler
+
+    stderr = logging.StreamHandler()
+    stderr.setFormatter(PrivateFormatter(LOG_FORMAT))
+    handlers: list[logging.Handler] = [stderr]
     try:
-        handlers.append(logging.FileHandler(paths.log_file(), encoding="utf-8"))
+        handlers.append(log_file_handler())
     except OSError as exc:
         print(f"warning: no log file: {exc.strerror or exc}", file=sys.stderr)
     return handlers
@@ -59,9 +64,13 @@ def run_console(args: argparse.Namespace) -> int:
         except SimulatorError as exc:
             print(f"error: {exc}", file=sys.stderr)
             simulator = None
-    logging.basicConfig(level=logging.INFO, handlers=log_handlers(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, handlers=log_handlers())
     app = make_application()
+    # Every failure into the log file from here on; once the window exists, an unexpected
+    # exception stops any output first and then points to the log (app/ui/failures.py).
+    from app.ui import failures
+
+    guard = failures.install()
     from app.ui.device_manager import DeviceManager
     from app.ui.main_window import MainWindow
 
@@ -76,6 +85,7 @@ def run_console(args: argparse.Namespace) -> int:
     records = RecordsOpener(args.database_url, announce=bool(args.screenshot))
     records.opened.connect(window.attach_store)
     records.failed.connect(window.store_unavailable)
+    failures.attach(guard, window, dialog=not args.screenshot)
     if args.screenshot:  # non-interactive: the bench's PIN gate takes it from the environment
         window.interactive = False
     if args.workspace and not window.switch_workspace(args.workspace):
@@ -99,6 +109,7 @@ def run_console(args: argparse.Namespace) -> int:
     app.aboutToQuit.connect(device.close)
     code = app.exec()
     records.finish()
+    guard.uninstall()
     return result["code"] or code
 
 

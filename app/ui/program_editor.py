@@ -54,12 +54,12 @@ from app.engine.programs import (
     builtin_dir,
     clone_program,
     delete_custom_program,
-    format_duration,
     load_library,
     parse_program,
     save_custom_program,
 )
 from app.engine.zones import ZONES
+from app.format import clock
 from app.ui import style
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -249,7 +249,7 @@ class StepTableModel(QAbstractTableModel):
             return value
         if role == Qt.ItemDataRole.ToolTipRole:
             if col.field == "duration_s" and _finite(value):
-                return f"{format_duration(value)} (min:s)"
+                return f"{clock(value)} (min:s)"
             if col.kind == "muscles" and self._editable:
                 return "Double-click to choose the muscles"
             return col.tip or None
@@ -651,7 +651,7 @@ class ProgramEditorDialog(QDialog):
         for p in self._all_programs():
             kind = "built-in" if p.builtin else (
                 "new, unsaved" if p.id in self._unsaved else "custom")
-            item = QListWidgetItem(f"{p.name}\n{p.id} · {kind} · {format_duration(p.duration_s)}")
+            item = QListWidgetItem(f"{p.name}\n{p.id} · {kind} · {clock(p.duration_s)}")
             item.setData(Qt.ItemDataRole.UserRole, p.id)
             if not p.builtin:
                 f = item.font()
@@ -772,7 +772,7 @@ class ProgramEditorDialog(QDialog):
         total = sum(s["duration_s"] for s in data["steps"] if _finite(s.get("duration_s")))
         total = min(total, 99 * 3600.0)
         self.total_label.setText(f"{len(data['steps'])} steps · total "
-                                 f"{format_duration(total)} of {format_duration(MAX_PROGRAM_S)}"
+                                 f"{clock(total)} of {clock(MAX_PROGRAM_S)}"
                                  " max")
         try:
             self._valid = parse_program(data, f"{program.id}.json", program.id,

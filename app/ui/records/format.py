@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+# The console's one duration rule (app/format.py), for the records widgets' imports.
+from app.format import clock as clock
+from app.format import duration as duration
+
 
 def local_date(day: dt.date | None) -> str:
     return day.strftime("%d %b %Y") if day else "—"
@@ -17,23 +21,8 @@ def local_time(when: dt.datetime | None) -> str:
     return when.astimezone().strftime("%H:%M:%S") if when else "—"
 
 
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m} min {s:02d} s" if m else f"{s} s"
-
-
 def number(x: float | None, unit: str, digits: int = 1) -> str:
     return "—" if x is None else f"{x:.{digits}f} {unit}"
-
-
-def clock(seconds: float | None) -> str:
-    """``m:ss`` for table cells."""
-    if seconds is None:
-        return "—"
-    m, s = divmod(int(round(seconds)), 60)
-    return f"{m}:{s:02d}"
 
 
 # field-name endings that carry a unit (the engine's and the store's naming)
