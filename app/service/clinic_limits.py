@@ -198,3 +198,33 @@ def save_clinic_settings(settings: QSettings, cs: ClinicSettings) -> None:
     finally:
         settings.endGroup()
     settings.sync()
+
+
+def ini_import_request(ini: QSettings, operator_id: int | None = None) -> Any:
+    """The one-time import of an old ``settings.ini``'s clinic settings and PIN hash into a
+    store that never had them (an ``app.store.clinic.ImportClinic`` request; a no-op on a
+    store that has them). Damaged values in the file are imported as their defaults."""
+    from app.store.clinic import ImportClinic
+
+    values: dict[str, Any] = {}
+    if GROUP in ini.childGroups():
+        cs, _problems = load_clinic_settings(ini)
+        values = settings_to_dict(cs)
+    pin_hash = ini_pin_hash(ini)
+    source = f"settings.ini ({ini.fileName()})" if values or pin_hash else "defaults"
+    return ImportClinic(values, pin_hash, source, operator_id)
+
+
+def store_clinic_settings(engine: Any, ini: QSettings | None = None,
+                          operator_id: int | None = None) -> tuple[ClinicSettings, list[str]]:
+    """The clinic settings in the store (read now; for commands, not the GUI thread). A
+    store without them first imports ``ini``'s once."""
+    from app.store.clinic import apply_now, read_clinic
+
+    record = read_clinic(engine)
+    if not record.exists and ini is not None:
+        apply_now(engine, ini_import_request(ini, operator_id))
+        record = read_clinic(engine)
+    if not record.exists:
+        return ClinicSettings(), []
+    return settings_from_dict(record.settings)

@@ -264,6 +264,13 @@ class ClearPinFailures:
                   .values(pin_failures=0).execution_options(synchronize_session=False))
 
 
+def apply_now(engine: Engine, request: Any) -> Any:
+    """Apply one clinic request in a transaction of its own (commands that run before, or
+    without, a writer thread: ``run``, ``db``)."""
+    with Session(engine) as s, s.begin():
+        return request.apply(s, None, None)
+
+
 CLINIC_WRITES = (ImportClinic, SaveClinicSettings, SetPinHash, CountPinAttempt,
                  ClearPinFailures)
 
