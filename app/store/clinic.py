@@ -173,8 +173,9 @@ class SaveClinicSettings:
     # a refusal (stale version, bad settings) is the caller's to show: not a store failure
     quiet_refusal = True  # noqa: RUF045 - class constant, not a field
 
-    """New settings (checked by the caller), saved from ``expected_version``: refused with
-    :class:`StaleClinicSettings` if another room saved since. Returns the new version."""
+    """New settings (checked by the caller), saved from ``expected_version`` (0: edited
+    when the store had none; None: no check): refused with :class:`StaleClinicSettings` if
+    another room saved since. Returns the new version."""
 
     settings: dict[str, Any]
     expected_version: int | None
@@ -183,12 +184,18 @@ class SaveClinicSettings:
 
     def apply(self, s: Session, st: object, tentative: object) -> int:
         by = self.by or who()
-        row = _row(s, by)
+        existing = s.get(ClinicConfig, ROW_ID)
+        if self.expected_version == 0 and existing is not None:
+            # edited from "no settings stored yet", but another room stored some since
+            raise StaleClinicSettings(existing.version, existing.updated_at,
+                                      existing.updated_by)
+        row = existing or _row(s, by)
+        expected = None if self.expected_version == 0 else self.expected_version
         old = dict(row.settings or {})
         result = s.execute(
             update(ClinicConfig).where(ClinicConfig.id == ROW_ID,
-                                       *([ClinicConfig.version == self.expected_version]
-                                         if self.expected_version is not None else []))
+                                       *([ClinicConfig.version == expected]
+                                         if expected is not None else []))
             .values(settings=dict(self.settings), version=ClinicConfig.version + 1,
                     updated_at=utcnow(), updated_by=by)
             .execution_options(synchronize_session=False))

@@ -226,8 +226,10 @@ class ClinicLimitsPanel(QWidget):
             self._say("Not saved: the clinic limits are kept in the client records, which "
                       "are not open.", style.ALARM)
             return False
+        # the version shown (0: none stored yet): a save over another room's newer change
+        # is refused, never a silent overwrite
         expected = self.record.version if self.record is not None and self.record.exists \
-            else None
+            else 0
         future = self.store.writer.submit(SaveClinicSettings(
             settings_to_dict(cs), expected, self.store.info.default_operator_id))
         self.saving = True

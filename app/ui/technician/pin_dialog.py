@@ -172,7 +172,8 @@ class PinDialog(QDialog):
             return
         check = self.guard.check(typed, counted)
         if not check.ok:
-            self._say(check.message[0].upper() + check.message[1:] + ".", style.ALARM)
+            self._say(f"Not set: {check.message}." if self.change else
+                      check.message[0].upper() + check.message[1:] + ".", style.ALARM)
             return
         if self.change:
             self._wait(self.guard.store_pin(new_pin, counted.version), self._stored)
