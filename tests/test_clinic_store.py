@@ -74,15 +74,18 @@ def _records(engine, kind):
 
 def test_two_rooms_see_the_same_clinic_limits_and_pin(rooms):
     a, b = rooms(), rooms()
-    assert not a.read().exists and a.guard.setup_allowed
+    assert not a.read().exists
+    assert a.guard.setup_allowed
     a.save(ClinicSettings(max_current_ua=150.0, eye_area_max_ua=100.0,
                           zone_max_ua={"masseter_l": 120.0}), None)
     a.guard.set_pin("2468")
     seen = b.read()
     cs, problems = settings_from_dict(seen.settings)
     assert problems == []
-    assert cs.max_current_ua == 150.0 and cs.zone_max_ua == {"masseter_l": 120.0}
-    assert b.guard.is_set and not b.guard.setup_allowed
+    assert cs.max_current_ua == 150.0
+    assert cs.zone_max_ua == {"masseter_l": 120.0}
+    assert b.guard.is_set
+    assert not b.guard.setup_allowed
     assert b.guard.verify("2468").ok
     assert not b.guard.verify("1111").ok
     assert a.read().pin_failures == 1  # room A sees room B's wrong PIN
@@ -97,7 +100,8 @@ def test_a_change_is_a_service_record_with_old_and_new(rooms):
     assert len(changes) == 2
     newest = changes[0].payload
     assert newest["changed"]["max_current_ua"] == [300.0, 250.0]
-    assert newest["old"]["max_current_ua"] == 300.0 and newest["new"]["max_current_ua"] == 250.0
+    assert newest["old"]["max_current_ua"] == 300.0
+    assert newest["new"]["max_current_ua"] == 250.0
     assert newest["by"]  # the console's host
     assert changes[0].operator_id == a.info.default_operator_id
     a.guard.set_pin("2468")
@@ -131,7 +135,8 @@ def test_lockout_survives_a_restart_and_the_clock_going_forward(rooms, monkeypat
     restarted = rooms(clock=lambda: 7.0)  # another process: its own monotonic clock
     assert restarted.guard.locked_for_s() == FIRST_LOCKOUT_S
     check = restarted.guard.verify("2468")
-    assert not check.ok and check.locked_for_s > 0
+    assert not check.ok
+    assert check.locked_for_s > 0
     assert restarted.read().pin_failures == 3
 
 
@@ -151,7 +156,8 @@ def test_an_unwritable_settings_table_gives_no_fresh_tries_after_restarts(rooms,
     for _restart in range(3):
         room = rooms()
         check = room.guard.verify("2468", timeout=3.0)  # even the right PIN
-        assert not check.ok and "could not be recorded" in check.message
+        assert not check.ok
+        assert "could not be recorded" in check.message
     assert a.read().pin_failures == 1
 
 
@@ -161,7 +167,8 @@ def test_deleting_the_pin_hash_does_not_allow_a_new_setup(rooms):
     with a.engine.begin() as conn:
         conn.execute(text("UPDATE clinic_config SET pin_hash = NULL"))
     b = rooms()
-    assert b.guard.missing and not b.guard.setup_allowed
+    assert b.guard.missing
+    assert not b.guard.setup_allowed
     with pytest.raises(PinError, match="reset-pin"):
         b.guard.set_pin("1357")
     # the request itself is refused too (a dialog that thought otherwise)
@@ -170,7 +177,8 @@ def test_deleting_the_pin_hash_does_not_allow_a_new_setup(rooms):
     with a.engine.begin() as conn:  # the whole row deleted: the service history remembers
         conn.execute(text("DELETE FROM clinic_config"))
     c = rooms()
-    assert c.guard.missing and not c.guard.setup_allowed
+    assert c.guard.missing
+    assert not c.guard.setup_allowed
 
 
 def test_db_reset_pin_is_the_recovery_and_is_recorded(rooms, store_url, capsys):  # noqa: F811
@@ -186,7 +194,9 @@ def test_db_reset_pin_is_the_recovery_and_is_recorded(rooms, store_url, capsys):
     assert b.guard.verify("1357").ok
     actions = [(r.payload["action"], r.payload["by"]) for r in
                _records(b.engine, ServiceKind.PIN)]
-    assert actions[0][0] == "set" and actions[1][0] == "reset" and "Sam" in actions[1][1]
+    assert actions[0][0] == "set"
+    assert actions[1][0] == "reset"
+    assert "Sam" in actions[1][1]
 
 
 def test_reset_pin_without_yes_and_no_terminal_refuses(store_url, capsys):  # noqa: F811

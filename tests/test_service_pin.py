@@ -33,10 +33,12 @@ class Clock:
 def test_only_a_salted_hash_is_stored():
     backend = MemoryPinBackend()
     guard = PinGuard(backend)
-    assert not guard.is_set and guard.setup_allowed
+    assert not guard.is_set
+    assert guard.setup_allowed
     guard.set_pin("482913")
     stored = backend.current.hash
-    assert stored is not None and "482913" not in stored
+    assert stored is not None
+    assert "482913" not in stored
     assert stored.startswith("scrypt$")
     assert hash_pin("482913") != hash_pin("482913")  # fresh salt each time
     assert verify_hash("482913", stored)
@@ -59,7 +61,8 @@ def test_every_attempt_is_counted_before_it_is_checked():
     guard = PinGuard(backend)
     guard.set_pin("2468")
     counted = guard.count_attempt().result(1)
-    assert counted.failures == 1 and backend.current.failures == 1  # counted, not checked
+    assert counted.failures == 1
+    assert backend.current.failures == 1
     assert guard.check("2468", counted).ok
     assert backend.current.failures == 0  # a right PIN clears the count
 
@@ -102,7 +105,8 @@ def test_moving_the_wall_clock_forward_does_not_lift_a_lockout(monkeypatch):
 
 def test_lockout_schedule_is_capped():
     assert [lockout_s(n) for n in range(3)] == [0.0, 0.0, 0.0]
-    assert lockout_s(3) == FIRST_LOCKOUT_S and lockout_s(4) == 2 * FIRST_LOCKOUT_S
+    assert lockout_s(3) == FIRST_LOCKOUT_S
+    assert lockout_s(4) == 2 * FIRST_LOCKOUT_S
     assert lockout_s(50) == MAX_LOCKOUT_S
 
 
@@ -113,14 +117,16 @@ def test_an_unwritable_store_gives_no_tries_even_after_restarts():
     for _restart in range(5):
         guard = PinGuard(backend)
         check = guard.verify("2468")  # even the right PIN: the attempt is not recorded
-        assert not check.ok and "could not be recorded" in check.message
+        assert not check.ok
+        assert "could not be recorded" in check.message
     assert backend.current.failures == 0
 
 
 def test_a_missing_hash_does_not_offer_a_new_setup():
     backend = MemoryPinBackend(PinState(None, True, 0, 3))  # a PIN was set; hash deleted
     guard = PinGuard(backend)
-    assert guard.missing and not guard.setup_allowed
+    assert guard.missing
+    assert not guard.setup_allowed
     with pytest.raises(PinError, match="reset-pin"):
         guard.set_pin("1357")
     assert "reset-pin" in guard.verify("1357").message
@@ -133,7 +139,8 @@ def test_unknown_state_refuses_every_try():
             return None
 
     guard = PinGuard(Unknown())
-    assert not guard.known and not guard.setup_allowed
+    assert not guard.known
+    assert not guard.setup_allowed
     assert "not open" in guard.verify("1234").message
     with pytest.raises(PinError):
         guard.set_pin("1234")

@@ -9,6 +9,9 @@ the receiver's thread. The console hands the settings to the output authority.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import QObject, Signal
 from sqlalchemy.engine import Engine
 
@@ -23,8 +26,13 @@ class ClinicSettingsWatch(QObject):
     read_failed = Signal(str)
 
     def __init__(self, engine: Engine, writer: StoreWriter | None = None, *,
-                 interval_s: float = POLL_S, parent: QObject | None = None) -> None:
+                 interval_s: float = POLL_S, parent: QObject | None = None,
+                 on_record: Callable[[Any], None] | None = None) -> None:
+        """``on_record`` is connected to ``record_read`` before the first reading (which
+        comes at once, from the watch's thread)."""
         super().__init__(parent)
+        if on_record is not None:
+            self.record_read.connect(on_record)
         self._watch = ClinicWatch(engine, self.record_read.emit, self.read_failed.emit,
                                   interval_s=interval_s)
         if writer is not None:

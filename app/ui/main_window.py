@@ -201,8 +201,8 @@ class MainWindow(QMainWindow):
         from app.service.clinic_limits import ini_import_request
 
         store.writer.submit(ini_import_request(self.settings, store.info.default_operator_id))
-        self.clinic_watch = ClinicSettingsWatch(store.engine, store.writer, parent=self)
-        self.clinic_watch.record_read.connect(self._on_clinic_record)
+        self.clinic_watch = ClinicSettingsWatch(store.engine, store.writer, parent=self,
+                                                on_record=self._on_clinic_record)
 
     def _on_clinic_record(self, record) -> None:
         """A reading of the store's clinic row (this room's change or another's)."""
