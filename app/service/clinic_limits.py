@@ -89,7 +89,7 @@ def settings_from_dict(data: dict[str, Any]) -> tuple[ClinicSettings, list[str]]
     raw = {k: v for k, v in data.items() if k != ZONES_KEY}
     raw[ZONES_KEY] = None if zones is None else json.dumps(zones)
     cs, problems = _load(raw.get)
-    others: dict[str, float] = {}
+    others: dict[str, Any] = {}
     for name in OTHER_FIELDS:
         value = data.get(name)
         if value is None:
