@@ -238,3 +238,36 @@ def test_the_watch_reports_another_rooms_change(rooms):
         assert settings_from_dict(record.settings)[0].max_current_ua == 222.0
     finally:
         watch.close()
+
+
+def test_migration_0006_keeps_service_records_and_accepts_the_new_kinds(store_url):  # noqa: F811
+    import datetime as dt
+
+    from sqlalchemy import inspect
+
+    from app.store.database import head_revision, make_engine, upgrade_to_head
+
+    assert upgrade_to_head(store_url, revision="0005") == "0005"
+    engine = make_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO service_record (at, kind, device_serial, firmware, passed, "
+                "payload) VALUES (:t, 'calibration', 'SN1', 'fw', true, '{}')"),
+                {"t": dt.datetime(2026, 1, 1)})
+    finally:
+        engine.dispose()
+    a = Room(store_url)
+    try:
+        assert a.info.revision == head_revision() == "0006"
+        assert [r.device_serial for r in services.service_records(a.engine)] == ["SN1"]
+        assert "clinic_config" in inspect(a.engine).get_table_names()
+        a.save(ClinicSettings(max_current_ua=300.0), None)
+        kinds = {r.kind for r in services.service_records(a.engine)}
+        assert kinds == {ServiceKind.CALIBRATION, ServiceKind.CLINIC_SETTINGS}
+        with pytest.raises(Exception, match="(?i)check"), a.engine.begin() as conn:
+            conn.execute(text("INSERT INTO service_record (at, kind, device_serial, "
+                              "firmware, payload) VALUES (:t, 'bogus', '', '', '{}')"),
+                         {"t": dt.datetime(2026, 1, 1)})
+    finally:
+        a.close()
