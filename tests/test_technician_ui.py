@@ -366,3 +366,28 @@ def test_damaged_zone_limits_in_the_file_fall_back_to_defaults(settings):
     cs, problems = load_clinic_settings(settings)
     assert cs.zone_max_ua == {}
     assert "not JSON" in problems[0]
+
+
+def test_service_history_lists_clinic_and_pin_changes_with_old_and_new(qtbot, records):
+    from app.ui.technician.service_history import ServiceHistoryPanel
+
+    panel = _panel(qtbot, records)
+    panel.spins["max_current_ua"].setValue(450)
+    with qtbot.waitSignal(panel.clinic_settings_changed):
+        panel.save_button.click()
+    from app.service.pin import StorePinBackend
+    from app.store.clinic import read_clinic
+
+    backend = StorePinBackend(records.writer)
+    backend.update(read_clinic(records.engine))
+    guard = PinGuard(backend)
+    guard.set_pin("2468")
+    history = ServiceHistoryPanel(records)
+    qtbot.addWidget(history)
+    rows = [(history.table.item(r, 1).text(), history.table.item(r, 5).text())
+            for r in range(history.table.rowCount())]
+    assert rows[0][0] == "Technician PIN"
+    assert rows[0][1].startswith("PIN set up: none → a PIN (by ")
+    assert rows[1][0] == "Clinic settings"
+    assert rows[1][1].startswith("max_current_ua: 600 → 450 (by ")
+    assert "2468" not in str(rows)

@@ -181,6 +181,7 @@ class SaveClinicSettings:
     expected_version: int | None
     operator_id: int | None = None
     by: str = ""
+    defaults: dict[str, Any] | None = None  # what "nothing stored" means (the old values)
 
     def apply(self, s: Session, st: object, tentative: object) -> int:
         by = self.by or who()
@@ -191,7 +192,7 @@ class SaveClinicSettings:
                                       existing.updated_by)
         row = existing or _row(s, by)
         expected = None if self.expected_version == 0 else self.expected_version
-        old = dict(row.settings or {})
+        old = dict(row.settings or {}) or dict(self.defaults or {})
         result = s.execute(
             update(ClinicConfig).where(ClinicConfig.id == ROW_ID,
                                        *([ClinicConfig.version == expected]

@@ -745,12 +745,12 @@ class StoreWriter:
             err = exc
         if err is not exc:
             err.__cause__ = exc
-        self.refused += 1
         if getattr(req, "quiet_refusal", False) and not isinstance(exc, SQLAlchemyError):
-            # refused on its merits (e.g. a stale clinic-settings version): the caller
-            # shows why; not a failure of the records
-            self.refused -= 1
+            # refused on its merits (e.g. a stale clinic-settings version, a PIN set-up on a
+            # store that had one): the caller shows why; not a failure of the records
             report = False
+        else:
+            self.refused += 1
         if report:
             self._report(f"{what} could not be stored: {msg}")
         if not p.future.done():

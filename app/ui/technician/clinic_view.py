@@ -231,7 +231,8 @@ class ClinicLimitsPanel(QWidget):
         expected = self.record.version if self.record is not None and self.record.exists \
             else 0
         future = self.store.writer.submit(SaveClinicSettings(
-            settings_to_dict(cs), expected, self.store.info.default_operator_id))
+            settings_to_dict(cs), expected, self.store.info.default_operator_id,
+            defaults=settings_to_dict(ClinicSettings())))
         self.saving = True
         self.save_button.setEnabled(False)
         self._say("Saving in the client records…", style.WARN)
