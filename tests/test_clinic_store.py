@@ -271,3 +271,46 @@ def test_migration_0006_keeps_service_records_and_accepts_the_new_kinds(store_ur
                          {"t": dt.datetime(2026, 1, 1)})
     finally:
         a.close()
+
+
+OTHER_PROCESS = """
+import sys
+from app.engine.limits import ClinicSettings
+from app.service.clinic_limits import settings_to_dict
+from app.service.pin import PinGuard, StorePinBackend
+from app.store.clinic import SaveClinicSettings, read_clinic
+from app.store.database import open_store
+from app.store.writer import StoreWriter
+
+engine, info = open_store(sys.argv[1])
+writer = StoreWriter(engine)
+record = read_clinic(engine)
+writer.submit(SaveClinicSettings(settings_to_dict(ClinicSettings(
+    max_current_ua=140.0, eye_area_max_ua=90.0)), record.version)).result(10)
+backend = StorePinBackend(writer)
+backend.update(read_clinic(engine))
+print(PinGuard(backend).verify(sys.argv[2]).message)
+assert writer.close(10)
+engine.dispose()
+"""
+
+
+def test_another_process_sees_and_changes_the_same_limits_and_pin(rooms, store_url):  # noqa: F811
+    import os
+    import subprocess
+    import sys
+
+    a = rooms()
+    a.save(ClinicSettings(max_current_ua=300.0), None)
+    a.guard.set_pin("2468")
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    out = subprocess.run([sys.executable, "-c", OTHER_PROCESS, store_url, "0000"],
+                         capture_output=True, text=True, timeout=120, env=env, check=True)
+    assert "wrong PIN" in out.stdout
+    record = a.read()
+    assert settings_from_dict(record.settings)[0].max_current_ua == 140.0
+    assert record.pin_failures == 1  # the other process's wrong PIN counts here
+    out = subprocess.run([sys.executable, "-c", OTHER_PROCESS, store_url, "2468"],
+                         capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert "PIN accepted" in out.stdout
+    assert a.read().pin_failures == 0
