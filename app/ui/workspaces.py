@@ -185,7 +185,8 @@ class TechnicianWorkspace(Workspace):
         if update is not None:
             update(record)
         self.bench.clinic.show_record(record)
-        self.history.refresh()
+        if self.history.isVisible():  # a change of the settings or PIN is a service record
+            self.history.refresh()
 
     def _wait_for_pin_state(self, window: QWidget, timeout_s: float = 10.0) -> None:
         """Headless entry only (PIN from the environment): let the store's first reading
