@@ -18,6 +18,7 @@ import pytest
 from access import unlock_bench
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QLabel
+from store_fixtures import pg_cluster, store_url  # noqa: F401
 
 from app.engine.session import SessionState
 from app.store.runtime import start_store
@@ -178,14 +179,14 @@ def _store_with_clinic_max(url: str, max_ua: float):
     return store
 
 
-def test_the_authority_receives_the_stores_clinic_limits(qtbot, tmp_path):
+def test_the_authority_receives_the_stores_clinic_limits(qtbot, tmp_path, store_url):  # noqa: F811
     """Defaults until the store's clinic row is read (off the GUI thread), then the
     store's limits; another room's change reaches this console's authority too."""
     from app.engine.limits import ClinicSettings
     from app.service.clinic_limits import settings_to_dict
     from app.store.clinic import SaveClinicSettings, read_clinic
 
-    url = f"sqlite:///{tmp_path / 'records.db'}"
+    url = store_url
     store = _store_with_clinic_max(url, 150.0)
     window = MainWindow(DeviceManager(), _settings(tmp_path), records_pending=True)
     qtbot.addWidget(window)
