@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("db", help="maintain the records database (migrate, back up, export, "
-                       "erase a client)",
+                       "erase a client, reset the technician PIN)",
                        description="Maintain the records database. Every action accepts "
                        "--database-url (default: $MICROCURRENT_DATABASE_URL, else the local "
                        "SQLite file).")
