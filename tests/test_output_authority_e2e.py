@@ -57,14 +57,21 @@ def add_client(writer, *, consent=True, limit=CLIENT_LIMIT, name="Ann Example") 
 
 @pytest.fixture
 def console(qtbot, tmp_path):
+    from app.service.clinic_limits import settings_to_dict
+    from app.store.clinic import SaveClinicSettings
+
     url = f"sqlite:///{tmp_path / 'records.db'}"
     store = start_store(url)
+    # the clinic's limits are the store's: this clinic's maximum is 150 µA
+    store.writer.submit(SaveClinicSettings(settings_to_dict(ClinicSettings(
+        max_current_ua=CLINIC_MAX, eye_area_max_ua=CLINIC_MAX)), None)).result(5)
     device = DeviceManager()
     window = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
                         store)
     qtbot.addWidget(window)
     window.show()
-    window.set_clinic_settings(ClinicSettings(max_current_ua=CLINIC_MAX))
+    qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == CLINIC_MAX,
+                    timeout=5000)
     blocks: list = []
     with qtbot.waitSignal(window.live_data_seen, timeout=15000):
         device.open(None)
@@ -104,7 +111,11 @@ def test_bench_manual_output_is_held_to_the_clinic_maximum(qtbot, console):
     assert "limited to 150 µA by the clinic maximum" in bench.output.message.text()
     # the technician lowers the clinic maximum: the running output follows at once
     n = len(window.test_blocks)
-    window.set_clinic_settings(ClinicSettings(max_current_ua=60.0))
+    panel = bench.bench.clinic  # saved in the store, as at the bench
+    panel.spins["eye_area_max_ua"].setValue(60.0)
+    panel.spins["max_current_ua"].setValue(60.0)
+    with qtbot.waitSignal(panel.clinic_settings_changed, timeout=5000):
+        panel.save_button.click()
     assert window.authority.commanded.amplitude_ua == 60.0
     qtbot.waitUntil(lambda: delivered_max(window.test_blocks[-5:]) <= 60.0 * TOLERANCE,
                     timeout=1000)

@@ -1,19 +1,20 @@
-"""Technician PIN: only a salted hash is stored; wrong PINs are rate-limited, persistently."""
+"""Technician PIN: only a salted hash is stored; every attempt is counted before it is
+checked; wrong PINs lock by count on a monotonic clock (a restart, or the wall clock set
+forward, never lifts a lockout); a store that refuses writes gets no tries at all."""
 
 from __future__ import annotations
 
-import pytest
-from PySide6.QtCore import QSettings
+import time
 
-from app.service import pin as pin_mod
+import pytest
+
 from app.service.pin import (
     FIRST_LOCKOUT_S,
-    KEY_HASH,
     MAX_LOCKOUT_S,
-    MemoryStore,
+    MemoryPinBackend,
     PinError,
     PinGuard,
-    QSettingsStore,
+    PinState,
     check_format,
     hash_pin,
     lockout_s,
@@ -23,28 +24,30 @@ from app.service.pin import (
 
 class Clock:
     def __init__(self) -> None:
-        self.t = 1_000_000.0
+        self.t = 1_000.0
 
     def __call__(self) -> float:
         return self.t
 
 
 def test_only_a_salted_hash_is_stored():
-    store = MemoryStore()
-    guard = PinGuard(store)
+    backend = MemoryPinBackend()
+    guard = PinGuard(backend)
     assert not guard.is_set
+    assert guard.setup_allowed
     guard.set_pin("482913")
-    stored = "".join(store.data.values())
+    stored = backend.current.hash
+    assert stored is not None
     assert "482913" not in stored
-    assert store.data[KEY_HASH].startswith("scrypt$")
+    assert stored.startswith("scrypt$")
     assert hash_pin("482913") != hash_pin("482913")  # fresh salt each time
-    assert verify_hash("482913", store.data[KEY_HASH])
-    assert not verify_hash("482914", store.data[KEY_HASH])
+    assert verify_hash("482913", stored)
+    assert not verify_hash("482914", stored)
     assert not verify_hash("482913", "garbage")
 
 
 def test_correct_pin_accepted_wrong_pin_refused():
-    guard = PinGuard(MemoryStore())
+    guard = PinGuard(MemoryPinBackend())
     assert not guard.verify("1234").ok  # nothing set yet
     guard.set_pin("1234")
     assert guard.verify("1234").ok
@@ -53,66 +56,107 @@ def test_correct_pin_accepted_wrong_pin_refused():
     assert "2 more tries" in check.message
 
 
+def test_every_attempt_is_counted_before_it_is_checked():
+    backend = MemoryPinBackend()
+    guard = PinGuard(backend)
+    guard.set_pin("2468")
+    counted = guard.count_attempt().result(1)
+    assert counted.failures == 1
+    assert backend.current.failures == 1
+    assert guard.check("2468", counted).ok
+    assert backend.current.failures == 0  # a right PIN clears the count
+
+
 def test_wrong_pins_lock_out_exponentially_and_survive_a_restart():
-    clock, store = Clock(), MemoryStore()
-    guard = PinGuard(store, clock)
+    clock, backend = Clock(), MemoryPinBackend()
+    guard = PinGuard(backend, clock)
     guard.set_pin("2468")
     for _ in range(2):
-        assert guard.verify("0000").locked_for_s == 0
-    third = guard.verify("0000")
-    assert third.locked_for_s == FIRST_LOCKOUT_S
-    assert "locked" in third.message
-    # during the lockout even the right PIN is not checked
-    assert not guard.verify("2468").ok
-    # a restart (a new guard over the same storage) is still locked
-    restarted = PinGuard(store, clock)
-    assert restarted.locked_for_s() == pytest.approx(FIRST_LOCKOUT_S)
-    clock.t += FIRST_LOCKOUT_S + 1
-    assert restarted.verify("1111").locked_for_s == 2 * FIRST_LOCKOUT_S
-    clock.t += 2 * FIRST_LOCKOUT_S + 1
-    assert restarted.verify("2468").ok
-    assert restarted.failures == 0
+        assert not guard.verify("0000").ok
+    assert guard.locked_for_s() == 0.0
+    check = guard.verify("0000")  # third wrong PIN in a row: locked
+    assert check.locked_for_s == FIRST_LOCKOUT_S
+    assert not guard.verify("2468").ok  # even the right PIN is refused while locked
+    assert backend.current.failures == 3  # a refused (locked) try is not even counted
+    clock.t += 10
+    assert guard.locked_for_s() == pytest.approx(FIRST_LOCKOUT_S - 10)
+    restarted = PinGuard(backend, Clock())  # a new process: its own monotonic clock
+    assert restarted.failures == 3
+    assert restarted.locked_for_s() == FIRST_LOCKOUT_S  # the wait starts again, in full
+    assert not restarted.verify("2468").ok
+    clock.t += FIRST_LOCKOUT_S
+    assert guard.verify("2468").ok
+    assert guard.failures == 0
 
 
-def test_lockout_schedule_is_capped_and_a_clock_set_back_cannot_lock_forever():
-    assert [lockout_s(n) for n in range(5)] == [0, 0, 0, 30, 60]
-    assert lockout_s(50) == MAX_LOCKOUT_S
-    clock, store = Clock(), MemoryStore()
-    guard = PinGuard(store, clock)
-    guard.set_pin("1357")
+def test_moving_the_wall_clock_forward_does_not_lift_a_lockout(monkeypatch):
+    clock, backend = Clock(), MemoryPinBackend()
+    guard = PinGuard(backend, clock)
+    guard.set_pin("2468")
     for _ in range(3):
-        guard.verify("0")
-    clock.t -= 10 * 365 * 86400  # clock moved back ten years
-    assert guard.locked_for_s() <= MAX_LOCKOUT_S
+        guard.verify("0000")
+    real = time.time()
+    monkeypatch.setattr(time, "time", lambda: real + 86_400 * 365)  # a year forward
+    assert guard.locked_for_s() == FIRST_LOCKOUT_S
+    assert not guard.verify("2468").ok
+    # nothing about the lockout is a stored time: a restart under the new date is locked too
+    assert PinGuard(backend, Clock()).locked_for_s() == FIRST_LOCKOUT_S
+
+
+def test_lockout_schedule_is_capped():
+    assert [lockout_s(n) for n in range(3)] == [0.0, 0.0, 0.0]
+    assert lockout_s(3) == FIRST_LOCKOUT_S
+    assert lockout_s(4) == 2 * FIRST_LOCKOUT_S
+    assert lockout_s(50) == MAX_LOCKOUT_S
+
+
+def test_an_unwritable_store_gives_no_tries_even_after_restarts():
+    backend = MemoryPinBackend()
+    PinGuard(backend).set_pin("2468")
+    backend.writable = False
+    for _restart in range(5):
+        guard = PinGuard(backend)
+        check = guard.verify("2468")  # even the right PIN: the attempt is not recorded
+        assert not check.ok
+        assert "could not be recorded" in check.message
+    assert backend.current.failures == 0
+
+
+def test_a_missing_hash_does_not_offer_a_new_setup():
+    backend = MemoryPinBackend(PinState(None, True, 0, 3))  # a PIN was set; hash deleted
+    guard = PinGuard(backend)
+    assert guard.missing
+    assert not guard.setup_allowed
+    with pytest.raises(PinError, match="reset-pin"):
+        guard.set_pin("1357")
+    assert "reset-pin" in guard.verify("1357").message
+    assert backend.current.hash is None
+
+
+def test_unknown_state_refuses_every_try():
+    class Unknown(MemoryPinBackend):
+        def state(self):
+            return None
+
+    guard = PinGuard(Unknown())
+    assert not guard.known
+    assert not guard.setup_allowed
+    assert "not open" in guard.verify("1234").message
+    with pytest.raises(PinError):
+        guard.set_pin("1234")
 
 
 def test_changing_the_pin_needs_the_current_one_and_formats_are_checked():
-    guard = PinGuard(MemoryStore())
-    for bad in ("12", "12ab", "１２３４", "1234567890123"):
-        assert check_format(bad)
-        with pytest.raises(PinError):
-            guard.set_pin(bad)
+    guard = PinGuard(MemoryPinBackend())
+    with pytest.raises(PinError):
+        guard.set_pin("12a4")
+    with pytest.raises(PinError):
+        guard.set_pin("123")
     guard.set_pin("1234")
-    with pytest.raises(PinError, match="wrong PIN"):
-        guard.set_pin("5678", current_pin="9999")
-    guard.set_pin("5678", current_pin="1234")
+    with pytest.raises(PinError):
+        guard.set_pin("5678")  # no current PIN
+    with pytest.raises(PinError):
+        guard.set_pin("5678", "9999")
+    guard.set_pin("5678", "1234")
     assert guard.verify("5678").ok
-
-
-def test_qsettings_store_round_trip(tmp_path):
-    s = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
-    guard = PinGuard(QSettingsStore(s))
-    guard.set_pin("8642")
-    again = PinGuard(QSettingsStore(QSettings(str(tmp_path / "s.ini"),
-                                              QSettings.Format.IniFormat)))
-    assert again.is_set
-    assert again.verify("8642").ok
-    assert "8642" not in (tmp_path / "s.ini").read_text()
-
-
-def test_damaged_failure_counter_is_not_read_as_zero():
-    store = MemoryStore()
-    guard = PinGuard(store)
-    guard.set_pin("1234")
-    store.data[pin_mod.KEY_FAILURES] = "x"
-    assert guard.failures == pin_mod.FREE_ATTEMPTS
+    assert check_format("１２３４") is not None  # non-ASCII digits refused

@@ -18,6 +18,7 @@ import pytest
 from access import unlock_bench
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QLabel
+from store_fixtures import pg_cluster, store_url  # noqa: F401
 
 from app.engine.session import SessionState
 from app.store.runtime import start_store
@@ -165,3 +166,99 @@ def test_a_workspace_built_late_gets_the_clinic_limits(qtbot, tmp_path, name):
     if name == "technician":
         assert ws.output.amplitude.maximum() == pytest.approx(350.0)
         assert "clinic maximum" in ws.output.limit_label.text()
+
+
+def _store_with_clinic_max(url: str, max_ua: float):
+    from app.engine.limits import ClinicSettings
+    from app.service.clinic_limits import settings_to_dict
+    from app.store.clinic import SaveClinicSettings
+
+    store = start_store(url)
+    store.writer.submit(SaveClinicSettings(settings_to_dict(ClinicSettings(
+        max_current_ua=max_ua, eye_area_max_ua=min(200.0, max_ua))), None)).result(5)
+    return store
+
+
+def test_the_authority_receives_the_stores_clinic_limits(qtbot, tmp_path, store_url):  # noqa: F811
+    """Defaults until the store's clinic row is read (off the GUI thread), then the
+    store's limits; another room's change reaches this console's authority too."""
+    from app.engine.limits import ClinicSettings
+    from app.service.clinic_limits import settings_to_dict
+    from app.store.clinic import SaveClinicSettings, read_clinic
+
+    url = store_url
+    store = _store_with_clinic_max(url, 150.0)
+    window = MainWindow(DeviceManager(), _settings(tmp_path), records_pending=True)
+    qtbot.addWidget(window)
+    assert window.authority.clinic == ClinicSettings()  # the defaults until read
+    other = start_store(url)  # another room on the same database
+    try:
+        window.attach_store(store)
+        qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == 150, timeout=5000)
+        version = read_clinic(other.engine).version
+        other.writer.submit(SaveClinicSettings(settings_to_dict(ClinicSettings(
+            max_current_ua=120.0, eye_area_max_ua=100.0)), version)).result(5)
+        qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == 120, timeout=5000)
+        assert window.authority.clinic.eye_area_max_ua == 100
+    finally:
+        window.close()
+        other.close()
+
+
+def test_the_ini_clinic_limits_and_pin_are_imported_once_then_unused(qtbot, tmp_path):
+    from app.engine.limits import ClinicSettings
+    from app.service.clinic_limits import save_clinic_settings
+    from app.service.pin import hash_pin
+    from app.store import services
+    from app.store.clinic import read_clinic
+    from app.store.models import ServiceKind
+
+    ini = _settings(tmp_path)
+    save_clinic_settings(ini, ClinicSettings(max_current_ua=175.0, eye_area_max_ua=90.0))
+    ini.setValue("technician_pin/hash", hash_pin("8642"))
+    ini.sync()
+    store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
+    window = MainWindow(DeviceManager(), ini, records_pending=True)
+    qtbot.addWidget(window)
+    try:
+        window.attach_store(store)
+        qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == 175, timeout=5000)
+        record = read_clinic(store.engine)
+        assert record.pin_hash
+        assert record.pin_ever_set
+        qtbot.waitUntil(lambda: ini.value("technician_pin/hash") is None, timeout=5000)
+        kinds = [r.kind for r in services.service_records(store.engine)]
+        assert ServiceKind.CLINIC_SETTINGS in kinds
+        assert ServiceKind.PIN in kinds
+        technician = window.workspaces["technician"]
+        qtbot.waitUntil(lambda: technician.pin_guard.known, timeout=5000)
+        assert technician.pin_guard.verify("8642").ok
+    finally:
+        window.close()
+
+
+def test_the_bench_pin_comes_from_the_store(qtbot, tmp_path, monkeypatch):
+    """With records, the bench's PIN is the store's: set up once there, then asked for in
+    every room; a console whose records are not open keeps the bench closed."""
+    from app.ui.workspaces import PIN_ENV
+
+    url = f"sqlite:///{tmp_path / 'records.db'}"
+    first = MainWindow(DeviceManager(), _settings(tmp_path), records_pending=True)
+    qtbot.addWidget(first)
+    first.interactive = False
+    monkeypatch.setenv(PIN_ENV, "13579")
+    assert not first.switch_workspace("technician")  # records not open: closed
+    first.attach_store(start_store(url))
+    assert first.switch_workspace("technician")  # set up in the store
+    second = MainWindow(DeviceManager(), QSettings(str(tmp_path / "b.ini"),
+                                                   QSettings.Format.IniFormat),
+                        records_pending=True)
+    qtbot.addWidget(second)
+    second.interactive = False
+    second.attach_store(start_store(url))
+    monkeypatch.setenv(PIN_ENV, "24680")
+    assert not second.switch_workspace("technician")  # not a second set-up: refused
+    monkeypatch.setenv(PIN_ENV, "13579")
+    assert second.switch_workspace("technician")
+    first.close()
+    second.close()

@@ -14,7 +14,7 @@ from app.device.sim_process import SimulatorProcess
 from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.engine.authority import Driver, OutputAuthority
 from app.service.feeder import WatchdogFeeder
-from app.service.pin import FIRST_LOCKOUT_S, MemoryStore, PinGuard
+from app.service.pin import FIRST_LOCKOUT_S, MemoryPinBackend, PinGuard, PinState
 from app.service.selftest import Figure, SelfTestReport, StepResult, Verdict
 from app.ui.technician import PinDialog, TechnicianBench
 from app.ui.technician.clinic_view import ClinicLimitsPanel
@@ -24,6 +24,27 @@ from app.ui.technician.procedures_view import parse_setpoints
 @pytest.fixture
 def settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def records(tmp_path):
+    """A records store (SQLite): the clinic limits and the PIN live there."""
+    from app.store.runtime import start_store
+
+    store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
+    yield store
+    store.close()
+
+
+def _panel(qtbot, store) -> ClinicLimitsPanel:
+    """A clinic panel showing the store's clinic row, as the console feeds it."""
+    from app.store.clinic import read_clinic
+
+    panel = ClinicLimitsPanel()
+    qtbot.addWidget(panel)
+    panel.set_store(store)
+    panel.show_record(read_clinic(store.engine))
+    return panel
 
 
 @pytest.fixture
@@ -167,9 +188,8 @@ def test_selftest_report_saves_as_pdf(qtbot, settings, tmp_path):
     assert stat.S_IMODE((tmp_path / "r.pdf").stat().st_mode) == 0o600  # owner only
 
 
-def test_clinic_panel_refuses_inconsistent_limits_and_saves_good_ones(qtbot, settings):
-    panel = ClinicLimitsPanel(settings)
-    qtbot.addWidget(panel)
+def test_clinic_panel_refuses_inconsistent_limits_and_saves_good_ones(qtbot, records):
+    panel = _panel(qtbot, records)
     panel.spins["eye_area_max_ua"].setValue(700)
     assert not panel.save_button.isEnabled()
     assert "eye-area" in panel.message.text()
@@ -178,14 +198,40 @@ def test_clinic_panel_refuses_inconsistent_limits_and_saves_good_ones(qtbot, set
     with qtbot.waitSignal(panel.clinic_settings_changed) as got:
         panel.save_button.click()
     assert got.args[0].max_current_ua == 500
-    again = ClinicLimitsPanel(settings)
-    qtbot.addWidget(again)
+    again = _panel(qtbot, records)  # another view of the store (another room)
     assert again.spins["eye_area_max_ua"].value() == 150
+    assert again.spins["max_current_ua"].value() == 500
+
+
+def test_clinic_panel_without_records_cannot_save(qtbot):
+    panel = ClinicLimitsPanel()
+    qtbot.addWidget(panel)
+    assert panel.spins["max_current_ua"].value() == 600  # the defaults, until read
+    assert not panel.save_button.isEnabled()
+    assert not panel.save()
+    assert "not open" in panel.message.text()
+
+
+def test_clinic_panel_save_from_a_stale_reading_is_refused_and_reloaded(qtbot, records):
+    from app.engine.limits import ClinicSettings
+    from app.service.clinic_limits import settings_to_dict
+    from app.store.clinic import SaveClinicSettings, read_clinic
+
+    panel = _panel(qtbot, records)
+    # another room saves first
+    records.writer.submit(SaveClinicSettings(settings_to_dict(
+        ClinicSettings(max_current_ua=400.0)), None)).result(5)
+    panel.spins["max_current_ua"].setValue(500)
+    with qtbot.waitSignal(panel.saved):
+        panel.save_button.click()
+    assert "changed by" in panel.message.text()
+    panel.show_record(read_clinic(records.engine))
+    assert panel.spins["max_current_ua"].value() == 400
 
 
 def test_pin_dialog_first_use_then_rate_limited(qtbot):
     clock = [1000.0]
-    store = MemoryStore()
+    store = MemoryPinBackend()
     guard = PinGuard(store, lambda: clock[0])
     dlg = PinDialog(guard)
     qtbot.addWidget(dlg)
@@ -198,7 +244,7 @@ def test_pin_dialog_first_use_then_rate_limited(qtbot):
     dlg.confirm.setText("1234")
     dlg.submit()
     assert dlg.result() == PinDialog.DialogCode.Accepted
-    assert "1234" not in "".join(store.data.values())
+    assert "1234" not in str(store.current)
 
     dlg = PinDialog(guard)
     qtbot.addWidget(dlg)
@@ -220,7 +266,7 @@ def test_pin_dialog_first_use_then_rate_limited(qtbot):
 
 
 def test_pin_dialog_change_needs_the_current_pin(qtbot):
-    guard = PinGuard(MemoryStore())
+    guard = PinGuard(MemoryPinBackend())
     guard.set_pin("1111")
     dlg = PinDialog(guard, change=True)
     qtbot.addWidget(dlg)
@@ -237,6 +283,28 @@ def test_pin_dialog_change_needs_the_current_pin(qtbot):
     assert guard.verify("2222").ok
 
 
+def test_pin_dialog_with_a_missing_hash_offers_no_setup(qtbot):
+    guard = PinGuard(MemoryPinBackend(PinState(None, True, 0, 2)))
+    dlg = PinDialog(guard)
+    qtbot.addWidget(dlg)
+    assert not dlg.first_use
+    assert not dlg.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    assert "reset-pin" in dlg.findChildren(type(dlg.message))[0].text()
+
+
+def test_pin_dialog_checks_no_pin_it_cannot_record(qtbot):
+    backend = MemoryPinBackend()
+    guard = PinGuard(backend)
+    guard.set_pin("1234")
+    backend.writable = False
+    dlg = PinDialog(guard)
+    qtbot.addWidget(dlg)
+    dlg.pin.setText("1234")
+    dlg.submit()
+    assert dlg.result() != PinDialog.DialogCode.Accepted
+    assert "could not be recorded" in dlg.message.text()
+
+
 def test_selftest_stopped_early_still_gives_a_failing_report(qtbot, settings):
     bench = TechnicianBench(None, settings)
     qtbot.addWidget(bench)
@@ -251,9 +319,8 @@ def test_selftest_stopped_early_still_gives_a_failing_report(qtbot, settings):
     assert "cable pulled" in panel.view.toPlainText()
 
 
-def test_zone_limits_are_edited_saved_and_bind_in_the_engine(qtbot, settings):
-    panel = ClinicLimitsPanel(settings)
-    qtbot.addWidget(panel)
+def test_zone_limits_are_edited_saved_and_bind_in_the_engine(qtbot, records):
+    panel = _panel(qtbot, records)
     assert panel.zone_spins["masseter_l"].text() == "default"
     row = panel.zone_ids.index("orbicularis_oculi_l")
     assert panel.zone_table.item(row, 1).text() == "200 µA"  # the eye-area maximum
@@ -275,8 +342,7 @@ def test_zone_limits_are_edited_saved_and_bind_in_the_engine(qtbot, settings):
     assert cs.zone_limit(["masseter_l", "masseter_r"]) == (250.0,
                                                            "clinic limit for zone masseter_l")
     assert cs.zone_limit(["orbicularis_oculi_l"])[0] == 120.0
-    again = ClinicLimitsPanel(settings)
-    qtbot.addWidget(again)
+    again = _panel(qtbot, records)
     assert again.zone_spins["masseter_l"].value() == 250
     assert again.zone_spins["masseter_r"].text() == "default"
 
@@ -300,3 +366,28 @@ def test_damaged_zone_limits_in_the_file_fall_back_to_defaults(settings):
     cs, problems = load_clinic_settings(settings)
     assert cs.zone_max_ua == {}
     assert "not JSON" in problems[0]
+
+
+def test_service_history_lists_clinic_and_pin_changes_with_old_and_new(qtbot, records):
+    from app.ui.technician.service_history import ServiceHistoryPanel
+
+    panel = _panel(qtbot, records)
+    panel.spins["max_current_ua"].setValue(450)
+    with qtbot.waitSignal(panel.clinic_settings_changed):
+        panel.save_button.click()
+    from app.service.pin import StorePinBackend
+    from app.store.clinic import read_clinic
+
+    backend = StorePinBackend(records.writer)
+    backend.update(read_clinic(records.engine))
+    guard = PinGuard(backend)
+    guard.set_pin("2468")
+    history = ServiceHistoryPanel(records)
+    qtbot.addWidget(history)
+    rows = [(history.table.item(r, 1).text(), history.table.item(r, 5).text())
+            for r in range(history.table.rowCount())]
+    assert rows[0][0] == "Technician PIN"
+    assert rows[0][1].startswith("PIN set up: none → a PIN (by ")
+    assert rows[1][0] == "Clinic settings"
+    assert rows[1][1].startswith("max_current_ua: 600 → 450 (by ")
+    assert "2468" not in str(rows)

@@ -1,4 +1,4 @@
-"""`python -m app db upgrade|backup PATH|export-client ID PATH|erase-client ID`."""
+"""`python -m app db upgrade|backup PATH|export-client ID PATH|erase-client ID|reset-pin`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("db", help="maintain the records database (migrate, back up, export, "
-                       "erase a client)",
+                       "erase a client, reset the technician PIN)",
                        description="Maintain the records database. Every action accepts "
                        "--database-url (default: $MICROCURRENT_DATABASE_URL, else the local "
                        "SQLite file).")
@@ -33,6 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                            "recording of a client, leaving no trace in the database file")
     q.add_argument("client_id", type=int, metavar="ID")
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    common(q)
+    q = actions.add_parser("reset-pin", help="recovery of a lost or missing technician PIN: "
+                           "forget it, so the bench offers a new set-up (recorded as a "
+                           "service record)")
+    q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    q.add_argument("--by", default="", metavar="NAME",
+                   help="who resets it (kept in the service record; default: this host)")
     common(q)
     p.set_defaults(func=_main)
 
@@ -80,6 +87,25 @@ def _main(args: argparse.Namespace) -> int:
             total = sum(counts.values())
             print(f"client {args.client_id} erased ({total} rows: "
                   + ", ".join(f"{k} {v}" for k, v in counts.items() if v) + ")")
+        elif args.db_action == "reset-pin":
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    print("error: reset-pin lets the next person at the bench choose a new "
+                          "technician PIN: add --yes to confirm", file=sys.stderr)
+                    return 2
+                answer = input("Forget the technician PIN, so that the next person to open "
+                               "the bench sets a new one? Type 'reset' to confirm: ")
+                if answer.strip() != "reset":
+                    print("nothing changed")
+                    return 1
+            from app.store.clinic import reset_pin, who
+
+            assert info is not None
+            had = reset_pin(engine, info.default_operator_id,
+                            f"{args.by} on {who()} (db reset-pin)" if args.by else "")
+            print(("technician PIN reset" if had else "no technician PIN was set")
+                  + ": the bench offers a new set-up at its next opening (recorded in the "
+                  "service history)")
         return 0
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)

@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     from app.engine.programs import ProgramError, load_library
     from app.engine.recorder import SessionRecorder
     from app.engine.session import SessionState
-    from app.service.clinic_limits import load_clinic_settings
+    from app.service.clinic_limits import store_clinic_settings
     from app.store.database import StoreError, open_store
     from app.store.eligibility import read_facts
     from app.store.writer import StoreWriter
@@ -81,8 +81,16 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     if not (facts.allowed or facts.is_training):
         return _fail(f"client {client_id} may not be treated now "
                      f"(screening {facts.status}): {facts.summary()}")
-    clinic, clinic_problems = load_clinic_settings(
-        QSettings(str(paths.settings_file()), QSettings.Format.IniFormat))
+    # the clinic's limits are the store's (shared by every room); an old settings.ini's
+    # are imported once into a store that never had them
+    try:
+        clinic, clinic_problems = store_clinic_settings(
+            engine, QSettings(str(paths.settings_file()), QSettings.Format.IniFormat),
+            store.default_operator_id)
+    except Exception as exc:  # noqa: BLE001 - never a traceback; no output without limits
+        from app.store.database import describe_error
+
+        return _fail(f"the clinic settings could not be read: {describe_error(exc)}")
 
     qapp = QCoreApplication.instance() or QCoreApplication(sys.argv[:1])
     sim = None

@@ -1,8 +1,13 @@
-"""The clinic's limit settings (edited on the technician bench), kept in QSettings.
+"""The clinic's limit settings (edited on the technician bench), kept in the store.
 
-The values are the engine's :class:`~app.engine.limits.ClinicSettings`; this module only
-loads and saves the ones the bench edits, under a versioned ``clinic/`` group. A value
-that is missing or damaged in the file falls back to its default and is reported.
+The values are the engine's :class:`~app.engine.limits.ClinicSettings`. They live in the
+records store (``app.store.clinic``: one row shared by every room, each change a service
+record); this module converts them to and from the store's JSON object
+(:func:`settings_to_dict`, :func:`settings_from_dict`) and checks them. A value that is
+missing or damaged falls back to its default and is reported.
+
+:func:`load_clinic_settings` still reads the ``clinic/`` group of an old ``settings.ini``:
+only once, to import it into a store that never had clinic settings.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QSettings
 
@@ -62,37 +69,82 @@ def _zone_problems(cs: ClinicSettings) -> list[str]:
     return problems
 
 
+#: the other ClinicSettings fields kept in the store (bench edits FIELDS; these keep values)
+OTHER_FIELDS = ("intensity_step_ua", "slew_ua_per_s", "max_session_s", "confirm_timeout_s")
+INI_PIN_KEY = "technician_pin/hash"  # where an old console kept the PIN hash
+
+
+def settings_to_dict(cs: ClinicSettings) -> dict[str, Any]:
+    """``cs`` as the store keeps it (a JSON object, with a schema version)."""
+    out: dict[str, Any] = {"version": SCHEMA_VERSION}
+    for name in (*FIELDS, *OTHER_FIELDS):
+        out[name] = float(getattr(cs, name))
+    out[ZONES_KEY] = {z: float(v) for z, v in sorted(cs.zone_max_ua.items())}
+    return out
+
+
+def settings_from_dict(data: dict[str, Any]) -> tuple[ClinicSettings, list[str]]:
+    """The settings in a store's JSON object (empty: the defaults) and what was wrong."""
+    zones = data.get(ZONES_KEY)
+    raw = {k: v for k, v in data.items() if k != ZONES_KEY}
+    raw[ZONES_KEY] = None if zones is None else json.dumps(zones)
+    cs, problems = _load(raw.get)
+    others: dict[str, Any] = {}
+    for name in OTHER_FIELDS:
+        value = data.get(name)
+        if value is None:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool) and \
+                math.isfinite(value) and value > 0:
+            others[name] = float(value)
+        else:
+            problems.append(f"{name}: stored value {value!r} is not a positive number; "
+                            f"default {getattr(cs, name):g} used")
+    return dataclasses.replace(cs, **others), problems
+
+
 def load_clinic_settings(settings: QSettings) -> tuple[ClinicSettings, list[str]]:
-    """The stored settings and what was wrong in the file (defaults used for those)."""
+    """The settings of an old ``settings.ini`` and what was wrong in the file (defaults
+    used for those): read once, to import them into the store."""
+    settings.beginGroup(GROUP)
+    try:
+        return _load(settings.value)
+    finally:
+        settings.endGroup()
+
+
+def ini_pin_hash(settings: QSettings) -> str | None:
+    """The PIN hash an old console kept in ``settings.ini`` (imported once)."""
+    value = settings.value(INI_PIN_KEY)
+    return str(value) if value else None
+
+
+def _load(get: Callable[[str], Any]) -> tuple[ClinicSettings, list[str]]:
     defaults = ClinicSettings()
     values: dict[str, float] = {}
     problems: list[str] = []
-    settings.beginGroup(GROUP)
-    try:
-        version = settings.value("version")
-        if version is not None and str(version) != str(SCHEMA_VERSION):
-            problems.append(f"clinic settings version {version} is not {SCHEMA_VERSION}: "
-                            "defaults used")
-            return defaults, problems
-        for name, (label, unit, lo, hi) in FIELDS.items():
-            raw = settings.value(name)
-            if raw is None:
-                continue
-            try:
-                value = float(raw)
-            except (TypeError, ValueError):
-                problems.append(f"{label}: stored value {raw!r} is not a number; "
-                                f"default {getattr(defaults, name):g} {unit} used")
-                continue
-            if not (math.isfinite(value) and lo <= value <= hi):
-                problems.append(f"{label}: stored value {value:g} {unit} is outside "
-                                f"{lo:g}..{hi:g}; default {getattr(defaults, name):g} used")
-                continue
-            values[name] = value
-        zones, zone_problems = _load_zones(settings.value(ZONES_KEY))
-        problems += zone_problems
-    finally:
-        settings.endGroup()
+    version = get("version")
+    if version is not None and str(version) != str(SCHEMA_VERSION):
+        problems.append(f"clinic settings version {version} is not {SCHEMA_VERSION}: "
+                        "defaults used")
+        return defaults, problems
+    for name, (label, unit, lo, hi) in FIELDS.items():
+        raw = get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            problems.append(f"{label}: stored value {raw!r} is not a number; "
+                            f"default {getattr(defaults, name):g} {unit} used")
+            continue
+        if not (math.isfinite(value) and lo <= value <= hi):
+            problems.append(f"{label}: stored value {value:g} {unit} is outside "
+                            f"{lo:g}..{hi:g}; default {getattr(defaults, name):g} used")
+            continue
+        values[name] = value
+    zones, zone_problems = _load_zones(get(ZONES_KEY))
+    problems += zone_problems
     cs = dataclasses.replace(defaults, **values, zone_max_ua=zones)
     if cs.eye_area_max_ua > cs.max_current_ua:
         problems.append("stored eye-area maximum was above the clinic maximum: "
@@ -131,7 +183,8 @@ def _load_zones(raw: object) -> tuple[dict[str, float], list[str]]:
 
 
 def save_clinic_settings(settings: QSettings, cs: ClinicSettings) -> None:
-    """Store ``cs``; ValueError naming every problem if it is not acceptable."""
+    """Write ``cs`` to an INI's ``clinic/`` group (tests of the one-time import; the
+    console itself keeps the settings in the store). ValueError naming every problem."""
     problems = check_clinic_settings(cs)
     if problems:
         raise ValueError("; ".join(problems))
@@ -145,3 +198,33 @@ def save_clinic_settings(settings: QSettings, cs: ClinicSettings) -> None:
     finally:
         settings.endGroup()
     settings.sync()
+
+
+def ini_import_request(ini: QSettings, operator_id: int | None = None) -> Any:
+    """The one-time import of an old ``settings.ini``'s clinic settings and PIN hash into a
+    store that never had them (an ``app.store.clinic.ImportClinic`` request; a no-op on a
+    store that has them). Damaged values in the file are imported as their defaults."""
+    from app.store.clinic import ImportClinic
+
+    values: dict[str, Any] = {}
+    if GROUP in ini.childGroups():
+        cs, _problems = load_clinic_settings(ini)
+        values = settings_to_dict(cs)
+    pin_hash = ini_pin_hash(ini)
+    source = f"settings.ini ({ini.fileName()})" if values or pin_hash else "defaults"
+    return ImportClinic(values, pin_hash, source, operator_id)
+
+
+def store_clinic_settings(engine: Any, ini: QSettings | None = None,
+                          operator_id: int | None = None) -> tuple[ClinicSettings, list[str]]:
+    """The clinic settings in the store (read now; for commands, not the GUI thread). A
+    store without them first imports ``ini``'s once."""
+    from app.store.clinic import apply_now, read_clinic
+
+    record = read_clinic(engine)
+    if not record.exists and ini is not None:
+        apply_now(engine, ini_import_request(ini, operator_id))
+        record = read_clinic(engine)
+    if not record.exists:
+        return ClinicSettings(), []
+    return settings_from_dict(record.settings)

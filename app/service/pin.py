@@ -1,10 +1,24 @@
-"""The technician PIN: a salted scrypt hash, set at first use, wrong PINs rate-limited.
+"""The technician PIN: a salted scrypt hash kept in the store, wrong PINs rate-limited.
 
-Only the hash, its salt and parameters, the count of wrong PINs in a row and the lockout
-time are stored — never the PIN. Lockouts grow exponentially after
-:data:`FREE_ATTEMPTS` wrong PINs and survive a restart (stored with the hash, on the wall
-clock). Storage is any :class:`KeyValueStore`; :class:`QSettingsStore` keeps it in the
-console's QSettings.
+Only the hash (with its salt and parameters), a flag that a PIN was ever set and the
+count of wrong PINs in a row are stored — never the PIN — in the store's clinic row,
+shared by every room (``app.store.clinic``). Storage is a :class:`PinBackend`:
+:class:`StorePinBackend` over the store (reads from the clinic watch, writes through the
+store's writer), :class:`MemoryPinBackend` for tests.
+
+Every attempt is counted in the store before the PIN is checked: an attempt whose count
+cannot be recorded (an unwritable store) is never checked, so no restart gives fresh
+tries. A missing PIN offers a set-up only on a store that never had one; otherwise the
+recovery is ``python -m app db reset-pin`` (recorded as a service record).
+
+The lockout: none for the first :data:`FREE_ATTEMPTS` wrong PINs in a row, then
+:func:`lockout_s` (doubling, at most 15 minutes) — measured on this process's *monotonic*
+clock from the moment it first saw that count, and derived from the stored count, not
+from any stored time. Moving the wall clock (of this machine or the database server)
+forward or back changes nothing; a restart (or another room) starts the wait again in
+full, so it can only lengthen a lockout, never lift it. (A lock-until on the database's
+own clock was the alternative; on SQLite that clock is this machine's wall clock, which
+can be set forward.)
 """
 
 from __future__ import annotations
@@ -14,10 +28,10 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
-
-from PySide6.QtCore import QSettings
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from app.format import duration
 
@@ -30,44 +44,142 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SALT_BYTES = 16
 HASH_BYTES = 32
 SCHEME = "scrypt"
-
-KEY_HASH = "technician_pin/hash"
-KEY_FAILURES = "technician_pin/failures"
-KEY_LOCKED_UNTIL = "technician_pin/locked_until"
+RESET_PIN_COMMAND = "python -m app db reset-pin"
+WAIT_S = 5.0  # the blocking helpers wait this long for the store (headless use, tests)
 
 
-class KeyValueStore(Protocol):
-    def get(self, key: str) -> str | None: ...
+@dataclass(frozen=True, slots=True)
+class PinState:
+    """What the store says about the PIN (``version`` changes at each set/change/reset)."""
 
-    def put(self, key: str, value: str) -> None: ...
-
-
-class MemoryStore:
-    """A dict-backed store (tests, and a console without settings)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def put(self, key: str, value: str) -> None:
-        self.data[key] = value
+    hash: str | None
+    ever_set: bool
+    failures: int
+    version: int = 0
 
 
-class QSettingsStore:
-    """Keeps the values in a QSettings (written through at once with sync())."""
+class PinBackend(Protocol):
+    def state(self) -> PinState | None:
+        """The latest known state (None: not read from the store yet)."""
+        ...
 
-    def __init__(self, settings: QSettings) -> None:
-        self._s = settings
+    def count_attempt(self) -> Future:
+        """Count one attempt in the store; the future gives the PinState after it."""
+        ...
 
-    def get(self, key: str) -> str | None:
-        value = self._s.value(key)
-        return None if value is None else str(value)
+    def clear_failures(self) -> Future: ...
 
-    def put(self, key: str, value: str) -> None:
-        self._s.setValue(key, value)
-        self._s.sync()
+    def store_hash(self, pin_hash: str, *, first: bool, after_version: int | None) -> Future:
+        ...
+
+
+def _done(value: Any = None, exc: BaseException | None = None) -> Future:
+    f: Future = Future()
+    if exc is not None:
+        f.set_exception(exc)
+    else:
+        f.set_result(value)
+    return f
+
+
+class MemoryPinBackend:
+    """The PIN state in memory (tests). ``writable=False`` acts as an unwritable store:
+    every write fails."""
+
+    def __init__(self, state: PinState | None = None) -> None:
+        self.current: PinState | None = state or PinState(None, False, 0)
+        self.writable = True
+
+    def state(self) -> PinState | None:
+        return self.current
+
+    def _write(self, new: PinState) -> Future:
+        if not self.writable:
+            return _done(exc=OSError("the store is read-only"))
+        self.current = new
+        return _done(new)
+
+    def count_attempt(self) -> Future:
+        s = self.current
+        if s is None or not s.hash:
+            return _done(exc=ValueError("no technician PIN is stored"))
+        return self._write(replace(s, failures=s.failures + 1))
+
+    def clear_failures(self) -> Future:
+        assert self.current is not None
+        return self._write(replace(self.current, failures=0))
+
+    def store_hash(self, pin_hash: str, *, first: bool, after_version: int | None) -> Future:
+        s = self.current or PinState(None, False, 0)
+        if first and (s.hash or s.ever_set):
+            return _done(exc=ValueError("a technician PIN has already been set"))
+        return self._write(PinState(pin_hash, True, 0, s.version + 1))
+
+
+class StorePinBackend:
+    """The PIN in the store: ``update(record)`` with each ClinicRecord the clinic watch
+    reads (GUI thread); writes are requests to the store's writer (never waited on here)."""
+
+    def __init__(self, writer: Any, operator_id: int | None = None) -> None:
+        self._writer = writer
+        self._operator_id = operator_id
+        self._state: PinState | None = None
+
+    def set_writer(self, writer: Any, operator_id: int | None = None) -> None:
+        self._writer = writer
+        self._operator_id = operator_id
+
+    def update(self, record: Any) -> None:
+        self._state = PinState(record.pin_hash, bool(record.pin_ever_set),
+                               int(record.pin_failures), int(record.pin_version))
+
+    def state(self) -> PinState | None:
+        return self._state
+
+    def _then(self, fut: Future | None, convert: Callable[[Any], Any]) -> Future:
+        out: Future = Future()
+        if fut is None:
+            out.set_exception(RuntimeError("the client records are not open"))
+            return out
+
+        def done(f: Future) -> None:
+            exc = f.exception()
+            if exc is not None:
+                out.set_exception(exc)
+                return
+            try:
+                out.set_result(convert(f.result()))
+            except Exception as e:  # noqa: BLE001 - handed to the waiter
+                out.set_exception(e)
+        fut.add_done_callback(done)
+        return out
+
+    def _submit(self, request: Any) -> Future | None:
+        return None if self._writer is None else self._writer.submit(request)
+
+    def count_attempt(self) -> Future:
+        from app.store.clinic import CountPinAttempt
+
+        def convert(record: Any) -> PinState:
+            self.update(record)
+            return self._state  # type: ignore[return-value]
+        return self._then(self._submit(CountPinAttempt()), convert)
+
+    def clear_failures(self) -> Future:
+        from app.store.clinic import ClearPinFailures
+
+        def convert(_: Any) -> None:
+            if self._state is not None:
+                self._state = replace(self._state, failures=0)
+        return self._then(self._submit(ClearPinFailures()), convert)
+
+    def store_hash(self, pin_hash: str, *, first: bool, after_version: int | None) -> Future:
+        from app.store.clinic import SetPinHash
+
+        def convert(version: Any) -> None:
+            self._state = PinState(pin_hash, True, 0, int(version))
+        return self._then(self._submit(SetPinHash(
+            pin_hash, first, after_version, self._operator_id)), convert)
 
 
 class PinError(ValueError):
@@ -120,64 +232,136 @@ def lockout_s(failures: int) -> float:
 
 
 class PinGuard:
-    """Sets and checks the technician PIN; ``clock`` is wall-clock seconds (time.time)."""
+    """Sets and checks the technician PIN over ``backend``; ``clock`` is a monotonic clock
+    (time.monotonic): the lockout never reads the wall clock (see the module docstring)."""
 
-    def __init__(self, store: KeyValueStore, clock: Callable[[], float] = time.time) -> None:
-        self._store = store
+    def __init__(self, backend: PinBackend, clock: Callable[[], float] = time.monotonic) -> None:
+        self.backend = backend
         self._clock = clock
+        self._lock_key: tuple[int, int] | None = None
+        self._lock_since = 0.0
+
+    @property
+    def state(self) -> PinState | None:
+        return self.backend.state()
+
+    @property
+    def known(self) -> bool:
+        return self.state is not None
 
     @property
     def is_set(self) -> bool:
-        return bool(self._store.get(KEY_HASH))
+        s = self.state
+        return bool(s and s.hash)
+
+    @property
+    def setup_allowed(self) -> bool:
+        """A new PIN may be chosen without the current one: the store never had one."""
+        s = self.state
+        return s is not None and not s.hash and not s.ever_set
+
+    @property
+    def missing(self) -> bool:
+        """A PIN was set but its hash is gone: only ``db reset-pin`` helps."""
+        s = self.state
+        return s is not None and not s.hash and s.ever_set
 
     @property
     def failures(self) -> int:
-        try:
-            return max(0, int(self._store.get(KEY_FAILURES) or 0))
-        except ValueError:
-            return FREE_ATTEMPTS  # a damaged counter counts as suspicious, not as zero
+        s = self.state
+        return max(0, s.failures) if s is not None else 0
 
     def locked_for_s(self) -> float:
         """Seconds until a PIN may be tried again (0 when not locked)."""
-        try:
-            until = float(self._store.get(KEY_LOCKED_UNTIL) or 0.0)
-        except ValueError:
-            until = self._clock() + MAX_LOCKOUT_S
-        left = until - self._clock()
-        # a clock set back must not lock the bench for longer than the longest lockout
-        return max(0.0, min(left, MAX_LOCKOUT_S))
+        s = self.state
+        if s is None:
+            return 0.0
+        need = lockout_s(s.failures)
+        if need <= 0:
+            self._lock_key = None
+            return 0.0
+        now = self._clock()
+        key = (s.failures, s.version)
+        if self._lock_key != key:  # a new count (here, another room, or a restart)
+            self._lock_key, self._lock_since = key, now
+        return max(0.0, need - max(0.0, now - self._lock_since))
 
-    def set_pin(self, new_pin: str, current_pin: str | None = None) -> None:
-        """Set the PIN at first use; changing it needs the current PIN (rate-limited too)."""
-        problem = check_format(new_pin)
-        if problem:
-            raise PinError(problem)
-        if self.is_set:
-            check = self.verify(current_pin or "")
-            if not check.ok:
-                raise PinError(check.message)
-        self._store.put(KEY_HASH, hash_pin(new_pin))
-        self._store.put(KEY_FAILURES, "0")
-        self._store.put(KEY_LOCKED_UNTIL, "0")
-
-    def verify(self, pin: str) -> PinCheck:
+    def refusal(self) -> PinCheck | None:
+        """Why no PIN may be tried now (None: an attempt may be counted)."""
+        if not self.known:
+            return PinCheck(False, "the technician PIN is kept in the client records, which "
+                                   "are not open yet")
+        if self.missing:
+            return PinCheck(False, "the technician PIN is missing from the records: a new one "
+                                   f"can only be set after '{RESET_PIN_COMMAND}'")
         if not self.is_set:
             return PinCheck(False, "no technician PIN has been set yet")
         wait = self.locked_for_s()
         if wait > 0:
             return PinCheck(False, f"too many wrong PINs: try again in {duration(wait)}", wait)
-        if verify_hash(pin, self._store.get(KEY_HASH) or ""):
-            self._store.put(KEY_FAILURES, "0")
-            self._store.put(KEY_LOCKED_UNTIL, "0")
+        return None
+
+    def count_attempt(self) -> Future:
+        """Step 1 of a check: count the attempt in the store (PinState after it)."""
+        return self.backend.count_attempt()
+
+    def check(self, pin: str, counted: PinState) -> PinCheck:
+        """Step 2, once the attempt is counted: the PIN against the hash read with it."""
+        if verify_hash(pin, counted.hash or ""):
+            self.backend.clear_failures()
+            self._lock_key = None
             return PinCheck(True, "PIN accepted")
-        failures = self.failures + 1
-        self._store.put(KEY_FAILURES, str(failures))
+        failures = counted.failures
         wait = lockout_s(failures)
         if wait > 0:
-            self._store.put(KEY_LOCKED_UNTIL, repr(self._clock() + wait))
+            self.locked_for_s()  # the wait starts now
             return PinCheck(False, f"wrong PIN ({failures} in a row): locked for {duration(wait)}",
                             wait)
         left = FREE_ATTEMPTS - failures
         return PinCheck(False, f"wrong PIN: {left} more {'try' if left == 1 else 'tries'} "
                                "before a lockout")
 
+    def verify(self, pin: str, timeout: float = WAIT_S) -> PinCheck:
+        """Both steps, waiting for the store (headless use and tests; the dialog does not
+        wait)."""
+        refused = self.refusal()
+        if refused is not None:
+            return refused
+        try:
+            counted = self.count_attempt().result(timeout)
+        except FutureTimeout:
+            return PinCheck(False, "the attempt could not be recorded in the client records "
+                                   "(they do not answer): no PIN is checked until it is")
+        except Exception as exc:  # noqa: BLE001 - in words for the technician
+            return PinCheck(False, "the attempt could not be recorded in the client records "
+                                   f"({exc}): no PIN is checked until it is")
+        return self.check(pin, counted)
+
+    def set_pin(self, new_pin: str, current_pin: str | None = None,
+                timeout: float = WAIT_S) -> None:
+        """Set the PIN at first use; changing it needs the current PIN (counted and
+        rate-limited too). Waits for the store (PinError if it refuses)."""
+        problem = check_format(new_pin)
+        if problem:
+            raise PinError(problem)
+        if not self.known:
+            raise PinError("the client records are not open yet")
+        if self.missing:
+            raise PinError(f"the PIN is missing from the records: run '{RESET_PIN_COMMAND}'")
+        after: int | None = None
+        if self.is_set:
+            check = self.verify(current_pin or "", timeout)
+            if not check.ok:
+                raise PinError(check.message)
+            after = self.state.version if self.state is not None else None
+        try:
+            self.store_pin(new_pin, after).result(timeout)
+        except FutureTimeout:
+            raise PinError("the client records do not answer: the PIN was not stored") from None
+        except Exception as exc:  # noqa: BLE001 - in words for the technician
+            raise PinError(f"the PIN was not stored: {exc}") from None
+
+    def store_pin(self, new_pin: str, after_version: int | None) -> Future:
+        """Store a new PIN's hash (``after_version`` None: a first set-up)."""
+        return self.backend.store_hash(hash_pin(new_pin), first=after_version is None,
+                                       after_version=after_version)

@@ -258,6 +258,10 @@ class Note(Base):
     client: Mapped[Client] = relationship(back_populates="notes")
 
 
+SERVICE_KINDS_CHECK = ("kind IN ('calibration', 'selftest', 'watchdog_test', "
+                       "'clinic_settings', 'pin')")
+
+
 class ServiceRecord(Base):
     """A technician's calibration, self-test or watchdog test of a device, with its result.
 
@@ -267,7 +271,7 @@ class ServiceRecord(Base):
 
     __tablename__ = "service_record"
     __table_args__ = (
-        CheckConstraint("kind IN ('calibration', 'selftest', 'watchdog_test')", name="kind"),
+        CheckConstraint(SERVICE_KINDS_CHECK, name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -280,6 +284,30 @@ class ServiceRecord(Base):
     passed: Mapped[bool | None] = mapped_column(Boolean)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+
+
+class ClinicConfig(Base):
+    """The clinic's settings, the technician PIN hash and its lockout: one row (id 1),
+    shared by every console on this store (see app/store/clinic.py).
+
+    ``settings`` is the engine's ClinicSettings as a JSON object; ``version`` goes up at
+    every change of the settings (other rooms poll it). ``pin_ever_set`` stays true once
+    a PIN was set, until ``db reset-pin``: a missing hash then never offers a new set-up.
+    ``pin_failures`` counts wrong PINs in a row (each attempt is counted before it is
+    checked); the lockout is derived from it, not from any stored time.
+    """
+
+    __tablename__ = "clinic_config"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+    pin_hash: Mapped[str | None] = mapped_column(String(255))
+    pin_ever_set: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 Index("ix_event_session_time", Event.session_id, Event.timestamp)

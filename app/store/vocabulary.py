@@ -26,16 +26,20 @@ class Outcome(enum.StrEnum):
 
 
 class ServiceKind(enum.StrEnum):
-    """What a service record is the result of."""
+    """What a service record is the result of (a procedure, or a change of the clinic's
+    settings or of the technician PIN)."""
 
     CALIBRATION = "calibration"
     SELFTEST = "selftest"
     WATCHDOG_TEST = "watchdog_test"
+    CLINIC_SETTINGS = "clinic_settings"  # a change of the clinic's limits (old → new)
+    PIN = "pin"  # the technician PIN set, changed or reset (never the PIN or its hash)
 
     @property
     def label(self) -> str:
         return {"calibration": "Calibration", "selftest": "Self-test",
-                "watchdog_test": "Watchdog test"}[self.value]
+                "watchdog_test": "Watchdog test", "clinic_settings": "Clinic settings",
+                "pin": "Technician PIN"}[self.value]
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,10 @@ _WHAT = {
     "EndSession": "The end of a session", "Heartbeat": "A session's heartbeat",
     "SaveClient": "A client's details", "AddScreening": "A screening",
     "AddConsent": "A consent", "AddNote": "A note", "AddServiceRecord": "A service record",
+    "ImportClinic": "The clinic settings imported from settings.ini",
+    "SaveClinicSettings": "A change of the clinic settings",
+    "SetPinHash": "The technician PIN", "CountPinAttempt": "A technician PIN attempt",
+    "ClearPinFailures": "The technician PIN's failure count",
 }
 
 
@@ -741,7 +745,12 @@ class StoreWriter:
             err = exc
         if err is not exc:
             err.__cause__ = exc
-        self.refused += 1
+        if getattr(req, "quiet_refusal", False) and not isinstance(exc, SQLAlchemyError):
+            # refused on its merits (e.g. a stale clinic-settings version, a PIN set-up on a
+            # store that had one): the caller shows why; not a failure of the records
+            report = False
+        else:
+            self.refused += 1
         if report:
             self._report(f"{what} could not be stored: {msg}")
         if not p.future.done():

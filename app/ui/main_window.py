@@ -28,7 +28,7 @@ from app.device.stats import LinkStats
 from app.device.waveform import OutputSettings
 from app.engine.authority import Driver, OutputAuthority
 from app.engine.session import ACTIVE
-from app.service.clinic_limits import ClinicSettings, load_clinic_settings
+from app.service.clinic_limits import ClinicSettings
 from app.ui import style
 from app.ui.device_manager import DeviceManager
 from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspace
@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
     workspace_changed = Signal(str)
     store_failed = Signal(str)  # emitted from the store's writer thread: queued to the GUI
     records_opened = Signal()  # the client records are open (or known unavailable)
+    clinic_record_read = Signal(object)  # app.store.clinic.ClinicRecord (GUI thread)
 
     def __init__(self, device: DeviceManager, settings: QSettings, store=None,
                  store_error: str = "", *, records_pending: bool = False) -> None:
@@ -91,7 +92,11 @@ class MainWindow(QMainWindow):
         self._label_ticks = 0
         self.client_watch = None  # app.engine.client_watch.ClientWatch, with the records
         self.setWindowTitle(APP_NAME)
-        self.clinic, clinic_problems = load_clinic_settings(settings)
+        # The clinic's settings live in the store (shared by every room): until its row
+        # is read (the records open in the background) the defaults apply.
+        self.clinic = ClinicSettings()
+        self.clinic_record = None  # app.store.clinic.ClinicRecord, once read
+        self.clinic_watch = None  # app.engine.clinic_watch.ClinicSettingsWatch
         # The one authority that can raise output: every workspace asks it.
         self.authority = OutputAuthority(self.clinic, parent=self)
         self.authority.output_commanded.connect(self._output_commanded)
@@ -122,9 +127,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.workspaces = WorkspaceSet(self._build_workspace)
-        desk = self.workspaces["practitioner"]
-        for problem in clinic_problems:
-            desk.message.emit(f"Clinic settings: {problem} (default used)", "alarm")
+        self.workspaces.get("practitioner")  # the desk is built at once
 
         self._build_toolbar()
         self._build_status_bar()
@@ -190,6 +193,35 @@ class MainWindow(QMainWindow):
         # the chosen client's record, read off the GUI thread, reaches the authority
         self.client_watch = ClientWatch(store.engine, store.writer, parent=self)
         self.authority.set_watch(self.client_watch)
+        self._watch_clinic(store)
+
+    def _watch_clinic(self, store) -> None:
+        """The clinic's settings and PIN from the store: an old settings.ini's are imported
+        once (a store that never had any), then the shared row is watched off the GUI
+        thread; each change reaches the authority and the bench."""
+        from app.engine.clinic_watch import ClinicSettingsWatch
+        from app.service.clinic_limits import ini_import_request
+
+        store.writer.submit(ini_import_request(self.settings, store.info.default_operator_id))
+        self.clinic_watch = ClinicSettingsWatch(store.engine, store.writer, parent=self,
+                                                on_record=self._on_clinic_record)
+
+    def _on_clinic_record(self, record) -> None:
+        """A reading of the store's clinic row (this room's change or another's)."""
+        from app.service.clinic_limits import INI_PIN_KEY, settings_from_dict
+
+        self.clinic_record = record
+        if record.exists:
+            cs, problems = settings_from_dict(record.settings)
+            for problem in problems:
+                self.show_alarm(f"Clinic settings: {problem}", kind="info")
+            if cs != self.clinic:
+                self.set_clinic_settings(cs)
+            if self.settings.value(INI_PIN_KEY) is not None:
+                # imported into the store: the old copy of the hash leaves the INI
+                self.settings.remove(INI_PIN_KEY)
+                self.settings.sync()
+        self.clinic_record_read.emit(record)
 
     def attach_store(self, store) -> None:
         """The client records opened in the background: every workspace gets them."""
@@ -213,8 +245,8 @@ class MainWindow(QMainWindow):
         self.records_opened.emit()
 
     def set_clinic_settings(self, clinic: ClinicSettings) -> None:
-        """The technician saved the clinic's limits: the authority applies them to every
-        output path at once (and lowers output already above them)."""
+        """The clinic's limits from the store (read, or saved here): the authority applies
+        them to every output path at once (and lowers output already above them)."""
         self.clinic = clinic
         self.authority.set_clinic(clinic)
 
@@ -505,6 +537,8 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self.escape_filter)
         if self.client_watch is not None:
             self.client_watch.close()
+        if self.clinic_watch is not None:
+            self.clinic_watch.close()
         if self.store is not None:
             if not self.store.close(10.0):
                 QMessageBox.warning(self, APP_NAME, "Some records could not be written to "

@@ -111,15 +111,19 @@ class TechnicianWorkspace(Workspace):
 
     def __init__(self, settings: QSettings, authority: OutputAuthority,
                  set_watchdog_feeding=None, parent: QWidget | None = None, store=None,
-                 device_status: Callable[[], Status | None] | None = None) -> None:
+                 device_status: Callable[[], Status | None] | None = None,
+                 pin_backend=None) -> None:
+        """``pin_backend``: where the PIN is kept; by default the store's clinic row
+        (unknown, so the bench stays closed, until the records are open and read)."""
         from app.scope.widget import ScopeWidget
-        from app.service.pin import PinGuard, QSettingsStore
+        from app.service.pin import PinGuard, StorePinBackend
         from app.ui.output_panel import OutputPanel
         from app.ui.technician.bench import TechnicianBench
         from app.ui.technician.service_history import ServiceHistoryPanel
 
         super().__init__(parent)
-        self.pin_guard = PinGuard(QSettingsStore(settings))
+        self.pin_backend = pin_backend if pin_backend is not None else StorePinBackend(None)
+        self.pin_guard = PinGuard(self.pin_backend)
         self.link = None
         self._link_slots: list = []
         self.authority = authority
@@ -129,6 +133,7 @@ class TechnicianWorkspace(Workspace):
         self.scope = ScopeWidget()
         self.bench = TechnicianBench(None, settings, set_watchdog_feeding)
         self.bench.set_authority(authority)
+        self.bench.clinic.pin_guard = self.pin_guard
         self.bench.tabs.insertTab(0, self.scope, "Oscilloscope")
         self.bench.tabs.setCurrentIndex(0)
         self.setCentralWidget(self.bench)
@@ -161,6 +166,10 @@ class TechnicianWorkspace(Workspace):
             return
         self.history.store = store
         self.history.refresh()
+        set_writer = getattr(self.pin_backend, "set_writer", None)
+        if set_writer is not None:
+            set_writer(store.writer, store.info.default_operator_id)
+        self.bench.clinic.set_store(store)
         self.service_recorder = ServiceRecorder(store, self)
         self.bench.calibration_completed.connect(self.service_recorder.record_calibration)
         self.bench.selftest_completed.connect(self.service_recorder.record_selftest)
@@ -169,6 +178,29 @@ class TechnicianWorkspace(Workspace):
 
     def store_unavailable(self, error: str) -> None:
         self.history.refresh()
+
+    def clinic_record(self, record) -> None:
+        """A reading of the store's clinic row: the PIN's state and the clinic limits."""
+        update = getattr(self.pin_backend, "update", None)
+        if update is not None:
+            update(record)
+        self.bench.clinic.show_record(record)
+        if self.history.isVisible():  # a change of the settings or PIN is a service record
+            self.history.refresh()
+
+    def _wait_for_pin_state(self, window: QWidget, timeout_s: float = 10.0) -> None:
+        """Headless entry only (PIN from the environment): let the store's first reading
+        of the clinic row arrive (the GUI keeps running its events meanwhile)."""
+        import time
+
+        from PySide6.QtCore import QCoreApplication
+
+        if self.pin_guard.known or getattr(window, "store", None) is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        while not self.pin_guard.known and time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+            time.sleep(0.01)
 
     def may_enter(self, window: QWidget) -> bool:
         """The one access gate to the bench: the technician PIN, whatever the command line
@@ -181,7 +213,8 @@ class TechnicianWorkspace(Workspace):
         pin = os.environ.get(PIN_ENV)
         if pin is not None:
             guard = self.pin_guard
-            if not guard.is_set:
+            self._wait_for_pin_state(window)
+            if guard.setup_allowed:
                 try:
                     guard.set_pin(pin)
                 except ValueError as exc:
@@ -358,10 +391,21 @@ def build_workspace(window, name: str) -> Workspace:
         return TrainerWorkspace(window.store, window.authority, window,
                                 records_pending=window.records_pending)
     if name == "technician":
+        from app.service.pin import MemoryPinBackend
+
+        # a console built without any records (benchmarks, tests) keeps the PIN for this
+        # run only; the console proper always has records (open, opening or failed)
+        no_records = (window.store is None and not window.records_pending
+                      and not window.store_error)
         technician = TechnicianWorkspace(window.settings, window.authority,
                                          window.device.set_watchdog_feeding,
                                          window, store=window.store,
-                                         device_status=lambda: window.device.status)
+                                         device_status=lambda: window.device.status,
+                                         pin_backend=MemoryPinBackend() if no_records
+                                         else None)
         technician.bench.clinic_settings_changed.connect(window.set_clinic_settings)
+        window.clinic_record_read.connect(technician.clinic_record)
+        if window.clinic_record is not None:
+            technician.clinic_record(window.clinic_record)
         return technician
     raise KeyError(name)

@@ -47,7 +47,7 @@ class TechnicianBench(QWidget):
         self.log_view = FrameLogView(self.log_model)
         self.calibration = CalibrationPanel(self.runner, self._info)
         self.selftest = SelfTestPanel(self.runner, self._info, set_watchdog_feeding)
-        self.clinic = ClinicLimitsPanel(settings)
+        self.clinic = ClinicLimitsPanel()
         self.calibration.calibration_completed.connect(self.calibration_completed)
         self.selftest.selftest_completed.connect(self.selftest_completed)
         self.clinic.clinic_settings_changed.connect(self.clinic_settings_changed)

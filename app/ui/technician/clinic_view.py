@@ -1,10 +1,18 @@
-"""The clinic's limit settings, edited on the technician bench and kept in QSettings."""
+"""The clinic's limit settings, edited on the technician bench and kept in the store.
+
+The store's clinic row is shared by every room: the panel shows each reading the console
+receives (this room's save, another room's change), saves through the store's writer
+(never waiting: the request's future is polled) from the version it shows — a save made
+from settings another room has changed since is refused and the stored ones are shown —
+and every save is a service record (old → new) in the bench's Service history.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
@@ -26,23 +34,28 @@ from app.engine.zones import ZONES
 from app.service.clinic_limits import (
     FIELDS,
     check_clinic_settings,
-    load_clinic_settings,
-    save_clinic_settings,
+    settings_from_dict,
+    settings_to_dict,
 )
-from app.service.pin import PinGuard, QSettingsStore
+from app.service.pin import PinGuard
 from app.ui import style
-from app.ui.technician.pin_dialog import PinDialog
+from app.ui.technician.pin_dialog import PinDialog, when_done
 
 
 class ClinicLimitsPanel(QWidget):
-    """Edit, check and save the clinic limits; ``clinic_settings_changed(ClinicSettings)``
-    after each successful save."""
+    """Edit, check and save the clinic limits in the store;
+    ``clinic_settings_changed(ClinicSettings)`` after each successful save (committed)."""
 
     clinic_settings_changed = Signal(object)
+    saved = Signal()  # a save committed (or refused: see message)
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._settings = settings
+        self.store: Any = None  # the running store (writer), once open
+        self.record: Any = None  # app.store.clinic.ClinicRecord last shown
+        self.pin_guard: PinGuard | None = None  # set by the technician workspace
+        self.saving = False
+        self.dirty = False
         layout = QVBoxLayout(self)
         box = QGroupBox("Clinic limits")
         form = QFormLayout(box)
@@ -94,6 +107,8 @@ class ClinicLimitsPanel(QWidget):
         layout.addWidget(pin_box)
         self.current = ClinicSettings()
         self.load()
+        self._say("The clinic limits are kept in the client records; until they are read "
+                  "the defaults are shown (and applied).", style.WARN)
 
     def _build_zone_table(self) -> QGroupBox:
         """Every zone with its default ceiling and the clinic's own limit, if any."""
@@ -153,8 +168,30 @@ class ClinicLimitsPanel(QWidget):
         return dataclasses.replace(self.current, zone_max_ua=zones,
                                    **{n: s.value() for n, s in self.spins.items()})
 
+    def set_store(self, store: Any) -> None:
+        self.store = store
+        self._on_edit_state()
+
+    def show_record(self, record: Any) -> None:
+        """A reading of the store's clinic row. Unsaved edits are kept (a save from them is
+        refused if the stored settings changed meanwhile)."""
+        changed_elsewhere = (self.record is not None and record.version != self.record.version
+                             and not self.saving)
+        self.record = record
+        if self.dirty and changed_elsewhere:
+            self._say(f"The stored limits were changed by {record.updated_by or 'another room'}"
+                      ": Revert shows them; your changes here are not saved.", style.WARN)
+            return
+        if not self.saving:
+            self.load()
+
     def load(self) -> None:
-        self.current, problems = load_clinic_settings(self._settings)
+        """Show the settings of the last reading of the store (defaults before one)."""
+        problems: list[str] = []
+        if self.record is not None and self.record.exists:
+            self.current, problems = settings_from_dict(self.record.settings)
+        else:
+            self.current = ClinicSettings()
         for name, spin in self.spins.items():
             spin.blockSignals(True)
             spin.setValue(getattr(self.current, name))
@@ -163,35 +200,82 @@ class ClinicLimitsPanel(QWidget):
             spin.blockSignals(True)
             spin.setValue(self.current.zone_max_ua.get(zid, 0.0))
             spin.blockSignals(False)
+        self.dirty = False
         self._refresh_defaults(self.current)
+        self._on_edit_state()
         if problems:
             self._say("; ".join(problems), style.WARN)
-        else:
-            self._say("Showing the stored limits (defaults until first saved).", "")
+        elif self.record is not None:
+            by = self.record.updated_by
+            when = self.record.updated_at
+            self._say("Showing the stored limits" + (
+                f" (last changed by {by} at {when:%Y-%m-%d %H:%M} UTC)." if by and when
+                else "."), "")
 
     def save(self) -> bool:
+        """Submit the edited settings; True when the save was submitted (the result comes
+        with ``saved``/``clinic_settings_changed``)."""
+        from app.store.clinic import SaveClinicSettings
+
         cs = self.edited()
-        try:
-            save_clinic_settings(self._settings, cs)
-        except ValueError as exc:
-            self._say(f"Not saved: {exc}", style.ALARM)
+        problems = check_clinic_settings(cs)
+        if problems:
+            self._say(f"Not saved: {'; '.join(problems)}", style.ALARM)
             return False
-        self.current = cs
-        self._say("Limits saved. They apply from the next output change.", style.OK)
-        self.clinic_settings_changed.emit(cs)
+        if self.store is None:
+            self._say("Not saved: the clinic limits are kept in the client records, which "
+                      "are not open.", style.ALARM)
+            return False
+        # the version shown (0: none stored yet): a save over another room's newer change
+        # is refused, never a silent overwrite
+        expected = self.record.version if self.record is not None and self.record.exists \
+            else 0
+        future = self.store.writer.submit(SaveClinicSettings(
+            settings_to_dict(cs), expected, self.store.info.default_operator_id,
+            defaults=settings_to_dict(ClinicSettings())))
+        self.saving = True
+        self.save_button.setEnabled(False)
+        self._say("Saving in the client records…", style.WARN)
+        when_done(future, self, lambda result, exc: self._saved(cs, result, exc))
         return True
 
+    def _saved(self, cs: ClinicSettings, version: Any, exc: BaseException | None) -> None:
+        self.saving = False
+        self._on_edit_state()
+        if exc is not None:
+            self._say(f"Not saved: {exc}.", style.ALARM)
+            if self.dirty:
+                self.dirty = False
+                self.load()
+                self._say(f"Not saved: {exc}.", style.ALARM)
+            self.saved.emit()
+            return
+        self.current = cs
+        self.dirty = False
+        self._say("Limits saved for every room (recorded in the Service history). They "
+                  "apply from the next output change.", style.OK)
+        self.clinic_settings_changed.emit(cs)
+        self.saved.emit()
+
+    def _on_edit_state(self) -> None:
+        self.save_button.setEnabled(self.store is not None and not self.saving
+                                    and not check_clinic_settings(self.edited()))
+
     def _on_edit(self) -> None:
+        self.dirty = True
         self._refresh_defaults(self.edited())
         problems = check_clinic_settings(self.edited())
         if problems:
             self._say("; ".join(problems), style.ALARM)
         else:
             self._say("Changed — not saved yet.", style.WARN)
-        self.save_button.setEnabled(not problems)
+        self.save_button.setEnabled(not problems and self.store is not None
+                                    and not self.saving)
 
     def _change_pin(self) -> None:
-        guard = PinGuard(QSettingsStore(self._settings))
+        guard = self.pin_guard
+        if guard is None:
+            return
         if PinDialog(guard, self, change=True).exec() == PinDialog.DialogCode.Accepted:
             self.pin_message.setText("PIN changed.")
             self.pin_message.setStyleSheet(f"color:{style.OK};font-weight:600")

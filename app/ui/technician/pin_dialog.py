@@ -1,8 +1,17 @@
-"""The technician PIN dialog: sets the PIN at first use, then asks for it."""
+"""The technician PIN dialog: sets the PIN at first use, then asks for it.
+
+The PIN lives in the store: each attempt is first counted there (through the store's
+writer, never waited on: the dialog polls the request's future), then checked. While the
+count is not recorded no PIN is checked (an unwritable store locks the bench).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -13,8 +22,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.service.pin import MAX_LENGTH, MIN_LENGTH, PinError, PinGuard
+from app.service.pin import MAX_LENGTH, MIN_LENGTH, PinGuard, check_format
 from app.ui import style
+
+POLL_MS = 15
+
+
+def when_done(future: Future, parent: QObject,
+              callback: Callable[[Any, BaseException | None], None]) -> None:
+    """Call ``callback(result, exception)`` in the GUI thread once ``future`` is done
+    (polled: the writer's callbacks run in its own thread)."""
+    if future.done():
+        exc = future.exception()
+        callback(None if exc else future.result(), exc)
+        return
+    QTimer.singleShot(POLL_MS, parent, lambda: when_done(future, parent, callback))
 
 
 class PinDialog(QDialog):
@@ -26,8 +48,9 @@ class PinDialog(QDialog):
                  change: bool = False) -> None:
         super().__init__(parent)
         self.guard = guard
-        self.first_use = not guard.is_set
+        self.first_use = guard.setup_allowed
         self.change = change and not self.first_use
+        self.busy = False  # a request to the store is under way
         self.setWindowTitle("Technician bench — PIN")
         layout = QVBoxLayout(self)
         if self.first_use:
@@ -36,6 +59,13 @@ class PinDialog(QDialog):
         elif self.change:
             text = (f"Enter the current PIN, then the new one ({MIN_LENGTH} to {MAX_LENGTH} "
                     "digits) twice.")
+        elif guard.missing:
+            text = ("The technician PIN is missing from the client records. A new one can "
+                    "only be set after the recovery command 'python -m app db reset-pin' "
+                    "(see docs/technician.md).")
+        elif not guard.known:
+            text = ("The technician PIN is kept in the client records, which are not open "
+                    "yet (or could not be opened). Try again once they are.")
         else:
             text = "The technician bench is protected. Enter the PIN."
         intro = QLabel(text)
@@ -78,6 +108,10 @@ class PinDialog(QDialog):
     def _update_lock(self) -> None:
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         wait = 0.0 if self.first_use else self.guard.locked_for_s()
+        closed = not self.first_use and (self.guard.missing or not self.guard.known)
+        if closed or self.busy:
+            ok.setEnabled(False)
+            return
         if wait > 0:
             ok.setEnabled(False)
             self.pin.setEnabled(False)
@@ -94,27 +128,63 @@ class PinDialog(QDialog):
             self.current.setEnabled(True)
 
     def submit(self) -> None:
+        if self.busy:
+            return
         pin = self.pin.text()
         if self.first_use or self.change:
             if pin != self.confirm.text():
                 self._say("The two new PINs differ: enter the same PIN twice.", style.ALARM)
                 return
-            try:
-                self.guard.set_pin(pin, self.current.text() if self.change else None)
-            except PinError as exc:
-                self.current.clear()
-                self._say(f"Not set: {exc}.", style.ALARM)
-                self._update_lock()
+            problem = check_format(pin)
+            if problem:
+                self._say(f"Not set: {problem}.", style.ALARM)
                 return
-            self.accept()
+        if self.first_use:
+            self._wait(self.guard.store_pin(pin, None), self._stored)
             return
-        check = self.guard.verify(pin)
-        self.pin.clear()
-        if check.ok:
-            self.accept()
+        refused = self.guard.refusal()
+        if refused is not None:
+            self._say(refused.message[0].upper() + refused.message[1:] + ".", style.ALARM)
+            self._update_lock()
             return
-        self._say(check.message[0].upper() + check.message[1:] + ".", style.ALARM)
+        typed = self.current.text() if self.change else pin
+        self._wait(self.guard.count_attempt(), lambda counted, exc: self._counted(
+            typed, pin, counted, exc))
+
+    def _wait(self, future: Future, then: Callable[[Any, BaseException | None], None]) -> None:
+        self.busy = True
+        self._say("Recording in the client records…")
         self._update_lock()
+
+        def done(result: Any, exc: BaseException | None) -> None:
+            self.busy = False
+            then(result, exc)
+            self._update_lock()
+        when_done(future, self, done)
+
+    def _counted(self, typed: str, new_pin: str, counted: Any,
+                 exc: BaseException | None) -> None:
+        self.pin.clear()
+        self.current.clear()
+        if exc is not None:
+            self._say(f"The attempt could not be recorded in the client records ({exc}): "
+                      "no PIN is checked until it can be.", style.ALARM)
+            return
+        check = self.guard.check(typed, counted)
+        if not check.ok:
+            self._say(f"Not set: {check.message}." if self.change else
+                      check.message[0].upper() + check.message[1:] + ".", style.ALARM)
+            return
+        if self.change:
+            self._wait(self.guard.store_pin(new_pin, counted.version), self._stored)
+            return
+        self.accept()
+
+    def _stored(self, _result: Any, exc: BaseException | None) -> None:
+        if exc is not None:
+            self._say(f"Not set: {exc}.", style.ALARM)
+            return
+        self.accept()
 
     @staticmethod
     def request_access(guard: PinGuard, parent: QWidget | None = None) -> bool:

@@ -34,6 +34,22 @@ WATCHDOG_STEP = "watchdog"  # a self-test step whose name contains this is the w
 def describe(kind: ServiceKind, payload: dict[str, Any]) -> str:
     """One line of figures for the history list, from a record's payload."""
     try:
+        if kind == ServiceKind.CLINIC_SETTINGS:
+            by = f" (by {payload.get('by')})" if payload.get("by") else ""
+            if payload.get("action") == "import":
+                return f"stored in the records, from {payload.get('source', '?')}{by}"
+            changed = payload.get("changed") or {}
+            parts = [f"{name}: {_v(old)} → {_v(new)}" for name, (old, new) in
+                     sorted(changed.items()) if name != "version"]
+            return ("; ".join(parts) or "saved unchanged") + by
+        if kind == ServiceKind.PIN:
+            by = f" (by {payload.get('by')})" if payload.get("by") else ""
+            action = {"set": "PIN set up", "change": "PIN changed", "reset":
+                      "PIN reset (db reset-pin)", "import": "PIN hash imported from "
+                      f"{payload.get('source', '?')}"}.get(str(payload.get("action")),
+                                                          str(payload.get("action")))
+            old, new = payload.get("old"), payload.get("new")
+            return action + (f": {old} → {new}" if old and new else "") + by
         if kind == ServiceKind.CALIBRATION:
             return (f"current gain {float(payload['current_gain']):.5f}, offset "
                     f"{float(payload['current_offset_ua']):+.3f} µA; voltage gain "
@@ -59,6 +75,15 @@ def describe(kind: ServiceKind, payload: dict[str, Any]) -> str:
         return " · ".join([*parts, note] if note else parts)
     except (KeyError, TypeError, ValueError):
         return "(figures unreadable)"
+
+
+def _v(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} {_v(v)}" for k, v in sorted(value.items())) + "}" \
+            if value else "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "—" if value is None else str(value)
 
 
 class ServiceRecorder(QObject):

@@ -1,0 +1,363 @@
+"""The clinic's settings, the technician PIN hash and its lockout, kept in the store. No Qt.
+
+One row (``clinic_config``, id 1) is shared by every console on the store: two rooms on
+one PostgreSQL, or two processes on one SQLite file, read the same values. Every change
+goes through the store's writer as a request below and leaves a service record (who:
+the operator id and the console's host; when; old → new). The settings are stored as the
+engine's ``ClinicSettings`` in a JSON object (``app.service.clinic_limits`` converts and
+checks them: the store does not import the engine).
+
+The PIN: only its salted scrypt hash is stored, with ``pin_ever_set`` (true once a PIN
+was set, until ``python -m app db reset-pin``) and ``pin_failures`` (wrong PINs in a row).
+Every attempt is counted in the store *before* the PIN is checked
+(:class:`CountPinAttempt`), so an attempt that cannot be recorded is never checked: with
+an unwritable store no restart gives fresh tries. The lockout is derived from that count
+(see ``app.service.pin``), never from a stored wall-clock time.
+
+:class:`ClinicWatch` reads the row on its own thread about once a second (and at once
+after this room's writes) and reports each new version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.store.models import ClinicConfig, ServiceKind, ServiceRecord, utcnow
+
+log = logging.getLogger(__name__)
+
+ROW_ID = 1
+POLL_S = 1.0
+RESET_PIN_COMMAND = "python -m app db reset-pin"
+
+
+def who() -> str:
+    """The console that makes a change (its host name)."""
+    return socket.gethostname()
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicRecord:
+    """One reading of the clinic row (``exists`` False: the store never had one)."""
+
+    exists: bool
+    settings: dict[str, Any]
+    version: int
+    updated_at: dt.datetime | None
+    updated_by: str | None
+    pin_hash: str | None
+    pin_ever_set: bool
+    pin_failures: int
+    pin_version: int
+
+    @property
+    def pin_setup_allowed(self) -> bool:
+        """A new PIN may be chosen without the current one: only on a store that never
+        had one (or after ``db reset-pin``)."""
+        return not self.pin_hash and not self.pin_ever_set
+
+    @property
+    def pin_missing(self) -> bool:
+        """A PIN was set but its hash is gone: only ``db reset-pin`` helps."""
+        return not self.pin_hash and self.pin_ever_set
+
+
+MISSING = ClinicRecord(False, {}, 0, None, None, None, False, 0, 0)
+
+
+def _record(row: ClinicConfig | None, ever_set_by_history: bool = False) -> ClinicRecord:
+    if row is None:
+        return ClinicRecord(False, {}, 0, None, None, None, ever_set_by_history, 0, 0)
+    return ClinicRecord(True, dict(row.settings or {}), row.version, row.updated_at,
+                        row.updated_by, row.pin_hash, bool(row.pin_ever_set),
+                        max(0, int(row.pin_failures or 0)), int(row.pin_version or 0))
+
+
+def _pin_history_says_set(s: Session) -> bool:
+    """The service history shows a PIN set (and not reset since): the row was deleted."""
+    last = s.scalar(select(ServiceRecord).where(ServiceRecord.kind == ServiceKind.PIN)
+                    .order_by(ServiceRecord.id.desc()).limit(1))
+    return last is not None and (last.payload or {}).get("action") != "reset"
+
+
+def read_clinic(engine: Engine) -> ClinicRecord:
+    """The clinic row as it is now (any thread; a short session of its own)."""
+    with Session(engine) as s:
+        row = s.get(ClinicConfig, ROW_ID)
+        return _record(row, row is None and _pin_history_says_set(s))
+
+
+def _service(s: Session, kind: ServiceKind, payload: dict[str, Any],
+             operator_id: int | None, by: str) -> None:
+    s.add(ServiceRecord(kind=kind, device_serial="", firmware="", passed=None,
+                        payload={**payload, "by": by}, at=utcnow(), operator_id=operator_id))
+
+
+def _row(s: Session, by: str) -> ClinicConfig:
+    """The row, created with default settings if it is missing (its PIN flag taken from the
+    service history, so deleting the row does not allow a fresh PIN set-up)."""
+    row = s.get(ClinicConfig, ROW_ID)
+    if row is None:
+        row = ClinicConfig(id=ROW_ID, settings={}, version=1, updated_at=utcnow(),
+                           updated_by=by, pin_ever_set=_pin_history_says_set(s),
+                           pin_failures=0, pin_version=0)
+        s.add(row)
+        s.flush()
+    return row
+
+
+class StaleClinicSettings(ValueError):
+    """The settings were changed by another room since they were read."""
+
+    def __init__(self, version: int, updated_at: dt.datetime | None, updated_by: str | None):
+        when = f" at {updated_at:%Y-%m-%d %H:%M:%S} UTC" if updated_at else ""
+        super().__init__(f"the clinic settings were changed by {updated_by or 'another console'}"
+                         f"{when} (version {version}) since they were shown here: the stored "
+                         "ones are shown again; make the change once more")
+        self.version = version
+
+
+# ---------------------------------------------------------------- writer requests
+
+
+@dataclass(frozen=True, slots=True)
+class ImportClinic:
+    """First start with a store that has no clinic row: take the INI's settings and PIN
+    hash once (``settings`` empty: the defaults). Nothing happens if the row exists or the
+    store had clinic settings before (its service history says so)."""
+
+    settings: dict[str, Any]
+    pin_hash: str | None
+    source: str
+    operator_id: int | None = None
+    by: str = ""
+
+    def apply(self, s: Session, st: object, tentative: object) -> bool:
+        if s.get(ClinicConfig, ROW_ID) is not None:
+            return False
+        had = s.scalar(select(ServiceRecord.id).where(
+            ServiceRecord.kind.in_((ServiceKind.CLINIC_SETTINGS, ServiceKind.PIN))).limit(1))
+        by = self.by or who()
+        if had is not None:  # the row was deleted: never import an old INI again
+            _row(s, by)
+            return False
+        ever = _pin_history_says_set(s)
+        row = ClinicConfig(id=ROW_ID, settings=dict(self.settings), version=1,
+                           updated_at=utcnow(), updated_by=by,
+                           pin_hash=self.pin_hash or None,
+                           pin_ever_set=bool(self.pin_hash) or ever, pin_failures=0,
+                           pin_version=1 if self.pin_hash else 0)
+        s.add(row)
+        _service(s, ServiceKind.CLINIC_SETTINGS,
+                 {"action": "import", "source": self.source, "old": None,
+                  "new": dict(self.settings)}, self.operator_id, by)
+        if self.pin_hash:
+            _service(s, ServiceKind.PIN, {"action": "import", "source": self.source},
+                     self.operator_id, by)
+        s.flush()
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class SaveClinicSettings:
+    # a refusal (stale version, bad settings) is the caller's to show: not a store failure
+    quiet_refusal = True  # noqa: RUF045 - class constant, not a field
+
+    """New settings (checked by the caller), saved from ``expected_version`` (0: edited
+    when the store had none; None: no check): refused with :class:`StaleClinicSettings` if
+    another room saved since. Returns the new version."""
+
+    settings: dict[str, Any]
+    expected_version: int | None
+    operator_id: int | None = None
+    by: str = ""
+    defaults: dict[str, Any] | None = None  # what "nothing stored" means (the old values)
+
+    def apply(self, s: Session, st: object, tentative: object) -> int:
+        by = self.by or who()
+        existing = s.get(ClinicConfig, ROW_ID)
+        if self.expected_version == 0 and existing is not None:
+            # edited from "no settings stored yet", but another room stored some since
+            raise StaleClinicSettings(existing.version, existing.updated_at,
+                                      existing.updated_by)
+        row = existing or _row(s, by)
+        expected = None if self.expected_version == 0 else self.expected_version
+        old = dict(row.settings or {}) or dict(self.defaults or {})
+        result = s.execute(
+            update(ClinicConfig).where(ClinicConfig.id == ROW_ID,
+                                       *([ClinicConfig.version == expected]
+                                         if expected is not None else []))
+            .values(settings=dict(self.settings), version=ClinicConfig.version + 1,
+                    updated_at=utcnow(), updated_by=by)
+            .execution_options(synchronize_session=False))
+        if getattr(result, "rowcount", 0) != 1:
+            s.expire(row)
+            raise StaleClinicSettings(row.version, row.updated_at, row.updated_by)
+        changed = {k: [old.get(k), v] for k, v in self.settings.items() if old.get(k) != v}
+        _service(s, ServiceKind.CLINIC_SETTINGS,
+                 {"action": "change", "old": old, "new": dict(self.settings),
+                  "changed": changed}, self.operator_id, by)
+        return int(s.scalar(select(ClinicConfig.version).where(ClinicConfig.id == ROW_ID)) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class SetPinHash:
+    """Store a new PIN hash. ``first``: a set-up, refused unless the store never had a PIN
+    (two rooms setting up at once: one wins). Otherwise a change, which the caller allows
+    only after a counted, correct attempt (``after_version``: the PIN it was checked
+    against, so a PIN changed meanwhile in another room is not overwritten)."""
+
+    quiet_refusal = True  # noqa: RUF045 - class constant, not a field
+    pin_hash: str
+    first: bool
+    after_version: int | None = None
+    operator_id: int | None = None
+    by: str = ""
+
+    def apply(self, s: Session, st: object, tentative: object) -> int:
+        by = self.by or who()
+        row = _row(s, by)
+        if self.first and (row.pin_hash or row.pin_ever_set):
+            raise ValueError("a technician PIN has already been set on this store" + (
+                "" if row.pin_hash else f"; its hash is missing: recover with "
+                                         f"'{RESET_PIN_COMMAND}'"))
+        if not self.first and self.after_version is not None and \
+                row.pin_version != self.after_version:
+            raise ValueError("the technician PIN was changed meanwhile (another room)")
+        row.pin_hash = self.pin_hash
+        row.pin_ever_set = True
+        row.pin_failures = 0
+        row.pin_version = (row.pin_version or 0) + 1
+        _service(s, ServiceKind.PIN, {"action": "set" if self.first else "change",
+                                      "old": "none" if self.first else "a PIN",
+                                      "new": "a PIN"}, self.operator_id, by)
+        s.flush()
+        return row.pin_version
+
+
+@dataclass(frozen=True, slots=True)
+class CountPinAttempt:
+    """One PIN attempt, counted before it is checked: ``pin_failures`` + 1 (atomic, so two
+    rooms' attempts both count). Returns the row after it (the hash to check against)."""
+
+    quiet_refusal = True  # noqa: RUF045 - class constant, not a field
+
+    def apply(self, s: Session, st: object, tentative: object) -> ClinicRecord:
+        row = s.get(ClinicConfig, ROW_ID)
+        if row is None or not row.pin_hash:
+            raise ValueError("no technician PIN is stored")
+        s.execute(update(ClinicConfig).where(ClinicConfig.id == ROW_ID)
+                  .values(pin_failures=ClinicConfig.pin_failures + 1)
+                  .execution_options(synchronize_session=False))
+        s.expire(row)
+        return _record(s.get(ClinicConfig, ROW_ID))
+
+
+@dataclass(frozen=True, slots=True)
+class ClearPinFailures:
+    """The PIN was right: the count of wrong PINs in a row starts again."""
+
+    def apply(self, s: Session, st: object, tentative: object) -> None:
+        s.execute(update(ClinicConfig).where(ClinicConfig.id == ROW_ID)
+                  .values(pin_failures=0).execution_options(synchronize_session=False))
+
+
+def apply_now(engine: Engine, request: Any) -> Any:
+    """Apply one clinic request in a transaction of its own (commands that run before, or
+    without, a writer thread: ``run``, ``db``)."""
+    with Session(engine) as s, s.begin():
+        return request.apply(s, None, None)
+
+
+CLINIC_WRITES = (ImportClinic, SaveClinicSettings, SetPinHash, CountPinAttempt,
+                 ClearPinFailures)
+
+
+def reset_pin(engine: Engine, operator_id: int | None = None, by: str = "") -> bool:
+    """Recovery (``db reset-pin``): forget the PIN hash, its failures and the flag that one
+    was set, so the bench offers a new set-up; recorded as a service record. Returns
+    whether a PIN (or its flag) was there."""
+    by = by or f"{who()} (db reset-pin)"
+    with Session(engine) as s, s.begin():
+        row = _row(s, by)
+        had = bool(row.pin_hash or row.pin_ever_set)
+        row.pin_hash = None
+        row.pin_ever_set = False
+        row.pin_failures = 0
+        row.pin_version = (row.pin_version or 0) + 1
+        _service(s, ServiceKind.PIN, {"action": "reset", "old": "a PIN" if had else "none",
+                                      "new": "none (set-up offered at the next bench "
+                                             "opening)"}, operator_id, by)
+    return had
+
+
+# ---------------------------------------------------------------- the watch
+
+
+class ClinicWatch:
+    """Reads the clinic row on its own thread every ``interval_s`` (and at once after
+    :meth:`poke`); ``on_record(ClinicRecord)`` (from that thread) at the first reading and
+    whenever the settings or the PIN change; ``on_error(message)`` when it cannot read."""
+
+    def __init__(self, engine: Engine, on_record: Callable[[ClinicRecord], None],
+                 on_error: Callable[[str], None] | None = None, *,
+                 interval_s: float = POLL_S) -> None:
+        self._engine = engine
+        self._on_record = on_record
+        self._on_error = on_error
+        self._interval_s = float(interval_s)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._last: tuple[Any, ...] | None = None
+        self._thread = threading.Thread(target=self._run, name="ClinicWatch", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def on_commit(self, requests: list[Any]) -> None:
+        """A StoreWriter commit listener: read again after this room's clinic writes."""
+        if any(isinstance(r, CLINIC_WRITES) for r in requests):
+            self._wake.set()
+
+    def close(self, timeout: float = 2.0) -> bool:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        first = True
+        while not self._stop.is_set():
+            if not first:
+                self._wake.wait(self._interval_s)
+                self._wake.clear()
+            first = False
+            if self._stop.is_set():
+                return
+            try:
+                rec = read_clinic(self._engine)
+            except SQLAlchemyError as exc:
+                log.warning("clinic settings not read: %s", type(exc).__name__)
+                if self._on_error is not None:
+                    self._on_error("the clinic settings could not be read from the records")
+                continue
+            key = (rec.exists, rec.version, rec.pin_version, rec.pin_failures,
+                   bool(rec.pin_hash), rec.pin_ever_set)
+            if key == self._last:
+                continue
+            self._last = key
+            try:
+                self._on_record(rec)
+            except Exception:  # noqa: BLE001 - a broken listener must not stop the watch
+                log.exception("clinic listener failed")
