@@ -118,6 +118,7 @@ class SampleRing:
             raise ValueError(f"ring capacity must be at least 16 samples, got {capacity}")
         self.capacity = int(capacity)
         self.reference = ReferenceModel()
+        self.generation = 0  # counts clear(): readers notice a new stream
         self._alloc()
 
     def _alloc(self) -> None:
@@ -136,6 +137,7 @@ class SampleRing:
 
     def clear(self) -> None:
         self.reference.reset()
+        self.generation += 1
         self._alloc()
 
     def append(self, block: SampleBlock) -> None:
