@@ -169,6 +169,15 @@ def test_mask_failed_signal_when_the_device_hits_compliance(qtbot, scope):
     assert failure.compliance
     assert failure.fail_count >= 1
     assert "MASK FAIL" in scope.mask_label.text()
+    assert scope.mask.log
+    assert f"sample {scope.mask.log[-1].index}" in scope.mask_label.toolTip()
+    # a new tolerance resets the test: the buffer full of failures is not re-tested
+    scope.set_mask_tolerance(50)
+    assert scope.mask.fail_count == 0
+    assert scope.mask.log == []
+    assert scope.mask_label.text() == "Mask pass"
+    scope.append(src.next_block(10))
+    assert scope.mask.fail_count <= 1  # at most the period the new samples belong to
 
 
 def test_mask_passes_a_good_signal(qtbot, scope):

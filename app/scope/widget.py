@@ -494,7 +494,7 @@ class ScopeWidget(QWidget):
         self.ring.reference.set_settings(settings)
         if settings is not None:
             self.mask.configure(settings.amplitude_ua, settings.frequency_hz)
-        self.mask.reset()
+        self.mask.reset(self.ring)
         self._update_mask_label(False)
         self._mark_dirty()
 
@@ -511,7 +511,7 @@ class ScopeWidget(QWidget):
         """Forget all samples, captures, history and statistics."""
         self.ring.clear()
         self.acquirer.reset()
-        self.mask.reset()
+        self.mask.reset(self.ring)
         self.history.clear()
         self.history_pos = -1
         self.stats.reset()
@@ -623,7 +623,7 @@ class ScopeWidget(QWidget):
 
     def set_mask_enabled(self, enabled: bool) -> None:
         self.mask_enabled = bool(enabled)
-        self.mask.reset()
+        self.mask.reset(self.ring)
         self.mask_check.blockSignals(True)
         self.mask_check.setChecked(self.mask_enabled)
         self.mask_check.blockSignals(False)
@@ -632,7 +632,7 @@ class ScopeWidget(QWidget):
 
     def set_mask_tolerance(self, percent: float) -> None:
         self.mask.settings = replace(self.mask.settings, tolerance_pct=float(percent))
-        self.mask.reset()
+        self.mask.reset(self.ring)
         self._update_mask_label(False)
         self._mark_dirty()
 
@@ -972,7 +972,12 @@ class ScopeWidget(QWidget):
             self.mask_label.setText(f"MASK FAIL × {n}{extra}")
             self.mask_label.setStyleSheet("color: white; background: #c0392b; "
                                           "padding: 3px 8px; font-weight: bold")
+            lines = [f"t = {e.time_s:.4f} s  (sample {e.index}): "
+                     f"{e.deviation_ua:.1f} µA outside" + (", compliance" if e.compliance else "")
+                     for e in self.mask.log[-8:]]
+            self.mask_label.setToolTip("Latest mask failures:\n" + "\n".join(lines))
         else:
+            self.mask_label.setToolTip("No failed period since the last reset")
             self.mask_label.setText("Mask pass")
             self.mask_label.setStyleSheet("color: #9eff9e; background: #0d1117; "
                                           "padding: 3px 8px")

@@ -13,7 +13,16 @@ import numpy as np
 
 from app.device.protocol import SampleFlag
 from app.device.samples import SampleBlock
-from app.device.waveform import OutputSettings, Polarity, Waveform, burst_envelope, unit_wave
+from app.device.waveform import (
+    OutputSettings,
+    Polarity,
+    Waveform,
+    alternation_count,
+    burst_envelope,
+    unit_wave,
+)
+
+PHASE_ONE = 1 << 32  # the device's phase accumulator (WaveGenerator.PHASE_BITS)
 
 DEFAULT_CAPACITY = 1 << 20  # 104 s at 10 kS/s: the widest window (10 s/div x 10 div)
 
@@ -39,8 +48,19 @@ class ReferenceModel:
     """Computes the commanded trace level x unit_wave, phased by the period-start sync marks.
 
     Before the first sync mark the phase is unknown and the reference is NaN (not drawn).
-    ALTERNATING polarity takes its sign from the SIGN_NEGATIVE flag of each sample; the
-    burst envelope is timed from the sample where OUTPUT_ON rose.
+    The burst envelope is timed from the sample where OUTPUT_ON rose.
+
+    ALTERNATING polarity: the sign belongs to a whole period and changes only at a
+    period start (a sync mark), as the device does it
+    (:class:`~app.device.signal_model.WaveGenerator`). The first sync mark after OUTPUT_ON
+    rose is the output start (the generator restarts there, positive first); from it the
+    start time of every later period follows from the sample index and the settings (the
+    device's phase accumulator, exact while the frequency is unchanged since the start,
+    to within a sample after a change), and the sign flips at the periods where
+    :func:`~app.device.waveform.alternation_count` goes up. So the reference is right at
+    every sample, also inside a frame in which the polarity flips. Only when the output
+    start was not seen (the stream joined a running output) does the sign come from the
+    SIGN_NEGATIVE flag, which the device sets per frame (a frame's first sample).
     """
 
     def __init__(self) -> None:
@@ -48,6 +68,15 @@ class ReferenceModel:
         self._last_sync: int | None = None  # absolute index of the latest period start
         self._output_start: int | None = None
         self._output_on = False
+        self._alt_reset()
+
+    def _alt_reset(self) -> None:
+        self._seen_any = False  # a sample before this block was seen
+        self._last_rise: int | None = None  # absolute index where OUTPUT_ON last rose
+        self._anchor: int | None = None  # absolute index of the output start
+        self._anchor_freq: float | None = None  # frequency in force since the start
+        self._alt_sign = 1.0  # sign of the period in progress
+        self._alt_seen = 0.0  # alternation count of the period in progress
 
     def set_settings(self, settings: OutputSettings | None) -> None:
         self.settings = settings
@@ -56,6 +85,69 @@ class ReferenceModel:
         self._last_sync = None
         self._output_start = None
         self._output_on = False
+        self._alt_reset()
+
+    def _period_sign(self, k: int, fs: float) -> float:
+        """The sign of the period that starts at absolute sample ``k`` (a sync mark)."""
+        s = self.settings
+        assert s is not None
+        assert self._anchor is not None
+        r = k - self._anchor
+        if r <= 0:
+            self._alt_sign, self._alt_seen = 1.0, 0.0
+            self._anchor_freq = s.frequency_hz
+            return 1.0
+        if s.frequency_hz <= 0:
+            return self._alt_sign
+        if self._anchor_freq is not None and s.frequency_hz != self._anchor_freq:
+            self._anchor_freq = None  # changed since the start: approximate from now on
+        if self._anchor_freq is not None:
+            inc = max(1, int(s.frequency_hz / fs * PHASE_ONE))
+            m = -((-r * inc) // PHASE_ONE)  # the period starting inside sample r
+            start_s = m * PHASE_ONE / (inc * fs)
+            period_s = PHASE_ONE / (inc * fs)
+        else:
+            start_s = (r + 0.5) / fs
+            period_s = 1.0 / s.frequency_hz
+        count = float(alternation_count(s.alternate_s, np.array([start_s]), period_s)[0])
+        if count > self._alt_seen:
+            self._alt_sign = -self._alt_sign
+            self._alt_seen = count
+        return self._alt_sign
+
+    def _alternating_signs(self, block: SampleBlock, on: np.ndarray,
+                           rises: np.ndarray) -> np.ndarray | None:
+        """+1/-1 per sample of ``block`` for ALTERNATING polarity, or None when the
+        output start was not seen (then the per-frame flag is all there is)."""
+        n = len(block)
+        first = block.first_index
+        rise_abs = first + rises
+        if not self._seen_any and rises.size and rises[0] == 0 and first != 0:
+            rise_abs = rise_abs[1:]  # joined a running output: its start is unknown
+        signs = np.full(n, np.nan)
+        pos = 0
+        sign = self._alt_sign if self._anchor is not None else np.nan
+        for j in np.flatnonzero(block.sync).tolist():
+            signs[pos:j] = sign
+            pos = j
+            k = first + j
+            before = rise_abs[rise_abs <= k]
+            if before.size:
+                self._last_rise = int(before[-1])
+            if self._last_rise is not None and on[j] and (
+                    self._anchor is None or self._anchor < self._last_rise):
+                self._anchor = k  # the first period start of this output run
+            sign = self._period_sign(k, block.sample_rate) if self._anchor is not None \
+                else np.nan
+        signs[pos:] = sign
+        if rise_abs.size and (self._last_rise is None or rise_abs[-1] > self._last_rise):
+            self._last_rise = int(rise_abs[-1])  # a start whose first period is still to come
+        if np.isnan(signs).all() and self._last_rise is None:
+            return None
+        if np.isnan(signs).any():
+            flag = np.where((block.flags & SampleFlag.SIGN_NEGATIVE) != 0, -1.0, 1.0)
+            signs = np.where(np.isnan(signs), flag, signs)
+        return signs
 
     def compute(self, block: SampleBlock) -> np.ndarray:
         n = len(block)
@@ -85,8 +177,12 @@ class ReferenceModel:
             self._output_start = int(block.first_index + rises[-1])
         if n:
             self._output_on = bool(on[-1])
-        ref = np.full(n, np.nan, dtype=np.float32)
         s = self.settings
+        signs = None
+        if s is not None and s.polarity == Polarity.ALTERNATING:
+            signs = self._alternating_signs(block, on, rises)
+        self._seen_any = self._seen_any or n > 0
+        ref = np.full(n, np.nan, dtype=np.float32)
         if s is None:
             return ref
         known = last_sync >= 0
@@ -101,8 +197,11 @@ class ReferenceModel:
             alternate_s=s.alternate_s, ramp_s=s.ramp_s)
         shape = unit_wave(base, t_since_sync)
         if s.polarity == Polarity.ALTERNATING:
-            neg = (block.flags[known] & SampleFlag.SIGN_NEGATIVE) != 0
-            shape = np.where(neg, -shape, shape)
+            if signs is not None:
+                shape = shape * signs[known]
+            else:
+                neg = (block.flags[known] & SampleFlag.SIGN_NEGATIVE) != 0
+                shape = np.where(neg, -shape, shape)
         if s.waveform == Waveform.BURST:
             start = np.where(out_start[known] >= 0, out_start[known], idx[0])
             shape = shape * burst_envelope((idx[known] - start) / fs)
