@@ -115,6 +115,51 @@ def test_dragging_the_trigger_level_sets_it_in_microamps(scope):
     assert scope.trigger_line.isVisible()
 
 
+def test_typed_trigger_level_and_the_t_line_are_bound_both_ways(qtbot, scope):
+    from PySide6.QtCore import Qt
+
+    scope.set_trigger(source=TriggerSource.CURRENT)
+    scope.set_channel("current", scale=20.0, offset=10.0)
+    assert scope.level_spin.isEnabled()
+    assert scope.level_spin.suffix() == " µA"
+    # typed: select the text, type a level, Enter
+    scope.level_spin.lineEdit().selectAll()
+    qtbot.keyClicks(scope.level_spin.lineEdit(), "70")
+    qtbot.keyClick(scope.level_spin.lineEdit(), Qt.Key.Key_Return)
+    assert scope.trigger.level == pytest.approx(70.0)
+    assert scope.acquirer.settings.level == pytest.approx(70.0)
+    assert scope.trigger_line.value() == pytest.approx(3.0)  # (70 - 10) / 20 divisions
+    # dragged: the box follows the line
+    scope.trigger_line.setValue(-1.5)
+    assert scope.trigger.level == pytest.approx(-20.0)
+    assert scope.level_spin.value() == pytest.approx(-20.0)
+    # voltage source: the box is in volts; Sync: no level
+    scope.set_trigger(source=TriggerSource.VOLTAGE, level=1.5)
+    assert scope.level_spin.suffix() == " V"
+    assert scope.level_spin.value() == pytest.approx(1.5)
+    scope.set_trigger(source=TriggerSource.SYNC)
+    assert not scope.level_spin.isEnabled()
+
+
+def test_holdoff_box_sets_the_trigger_holdoff(qtbot, scope):
+    scope.holdoff_spin.setValue(50.0)
+    assert scope.trigger.holdoff_s == pytest.approx(0.05)
+    assert scope.acquirer.settings.holdoff_s == pytest.approx(0.05)
+    scope.set_trigger(mode=TriggerMode.NORMAL, pre_fraction=0.0)
+    shown = []
+    src = SyntheticSource(SQUARE, FS)  # a period start every 20 ms
+    for b in src.blocks(20_000, 100):
+        scope.append(b)
+        scope.render_frame()
+        if scope.shown is not None and (not shown or scope.shown is not shown[-1]):
+            shown.append(scope.shown)
+    trig = [c.start_index + c.trigger_offset for c in shown]
+    assert len(trig) > 5
+    assert np.all(np.diff(trig) >= 500)  # 50 ms holdoff at 10 kS/s
+    scope.set_trigger(holdoff_s=0.0)
+    assert scope.holdoff_spin.value() == 0.0
+
+
 def test_freeze_keeps_32_captures_to_step_through_and_measure(qtbot, scope):
     src = SyntheticSource(SQUARE, FS, noise_ua=0.5)
     feed(scope, src, 1000, block=1000)

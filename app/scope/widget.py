@@ -325,6 +325,21 @@ class ScopeWidget(QWidget):
         self.pre_spin.setSuffix(" % pre")
         self.pre_spin.setValue(self.trigger.pre_fraction * 100)
         self.pre_spin.valueChanged.connect(lambda v: self.set_trigger(pre_fraction=v / 100))
+        self.level_spin = QDoubleSpinBox()  # the typed trigger level, bound to the T line
+        self.level_spin.setRange(-5000, 5000)
+        self.level_spin.setDecimals(2)
+        self.level_spin.setPrefix("T ")
+        self.level_spin.setSuffix(" µA")
+        self.level_spin.setKeyboardTracking(False)
+        self.level_spin.setToolTip("Trigger level (also set by dragging the orange T line)")
+        self.level_spin.valueChanged.connect(self.set_trigger_level)
+        self.holdoff_spin = QDoubleSpinBox()
+        self.holdoff_spin.setRange(0, 10_000)
+        self.holdoff_spin.setDecimals(1)
+        self.holdoff_spin.setSuffix(" ms holdoff")
+        self.holdoff_spin.setKeyboardTracking(False)
+        self.holdoff_spin.setToolTip("After a trigger, ignore triggers for this long")
+        self.holdoff_spin.valueChanged.connect(lambda v: self.set_trigger(holdoff_s=v / 1000))
 
         self.i_scale_combo = QComboBox()
         for s in CURRENT_SCALES:
@@ -417,6 +432,9 @@ class ScopeWidget(QWidget):
             for w in (i_lab, self.i_scale_combo, self.i_offset_spin, v_lab,
                       self.v_scale_combo, self.v_offset_spin):
                 row2.addWidget(w)
+            row2.addSpacing(10)
+            row2.addWidget(self.level_spin)
+            row2.addWidget(self.holdoff_spin)
             row2.addStretch(1)
             row2.addWidget(self.mask_label)
             row2.addWidget(self.status_label)
@@ -602,6 +620,29 @@ class ScopeWidget(QWidget):
     def arm(self) -> None:
         self.acquirer.arm()
         self._update_status()
+
+    def set_trigger_level(self, level: float) -> None:
+        """The typed trigger level (µA or V, the source's unit): moves the T line too.
+        Like dragging, it does not re-arm (the search only ever goes forward)."""
+        self.trigger = replace(self.trigger, level=float(level))
+        self.acquirer.set_level(self.trigger.level)
+        self._show_level()
+        self._update_status()
+
+    def _show_level(self) -> None:
+        """Put the T line and the level box at the trigger level, without feedback."""
+        t = self.trigger
+        volts = t.source == TriggerSource.VOLTAGE
+        scale, off = (self.v_scale, self.v_offset) if volts else (self.i_scale, self.i_offset)
+        self.trigger_line.blockSignals(True)
+        self.trigger_line.setValue((t.level - off) / scale)
+        self.trigger_line.blockSignals(False)
+        self.level_spin.blockSignals(True)
+        self.level_spin.setSuffix(" V" if volts else " µA")
+        self.level_spin.setDecimals(3 if volts else 2)
+        self.level_spin.setValue(t.level)
+        self.level_spin.blockSignals(False)
+        self.level_spin.setEnabled(t.source != TriggerSource.SYNC)
 
     def set_channel(self, channel: str, *, scale: float | None = None,
                     offset: float | None = None) -> None:
@@ -882,11 +923,7 @@ class ScopeWidget(QWidget):
         self.trigger_line.setVisible(t.source != TriggerSource.SYNC and not self.roll)
         self.edge_combo.setEnabled(t.source != TriggerSource.SYNC)
         self.arm_button.setEnabled(t.mode == TriggerMode.SINGLE)
-        scale, off = ((self.i_scale, self.i_offset) if t.source != TriggerSource.VOLTAGE
-                      else (self.v_scale, self.v_offset))
-        self.trigger_line.blockSignals(True)
-        self.trigger_line.setValue((t.level - off) / scale)
-        self.trigger_line.blockSignals(False)
+        self._show_level()
         self._apply_x_only()
 
     def _apply_x_only(self) -> None:
@@ -905,6 +942,9 @@ class ScopeWidget(QWidget):
             level = self.i_offset + y * self.i_scale
         self.trigger = replace(self.trigger, level=level)
         self.acquirer.set_level(level)
+        self.level_spin.blockSignals(True)
+        self.level_spin.setValue(level)
+        self.level_spin.blockSignals(False)
         self._update_status()
 
     def _update_axes(self) -> None:
@@ -924,6 +964,7 @@ class ScopeWidget(QWidget):
             combo.setCurrentText(text)
             combo.blockSignals(False)
         for widget, value in ((self.pre_spin, self.trigger.pre_fraction * 100),
+                              (self.holdoff_spin, self.trigger.holdoff_s * 1000),
                               (self.i_offset_spin, self.i_offset),
                               (self.v_offset_spin, self.v_offset)):
             widget.blockSignals(True)
