@@ -244,13 +244,48 @@ def test_export_csv_and_png_of_the_frozen_capture(tmp_path, scope):
     shown = scope.displayed_capture()
     np.testing.assert_allclose(back.current_ua, shown.current_ua, rtol=1e-5, atol=1e-4)
     assert measure(back)["frequency_hz"] == pytest.approx(50.0, rel=0.005)
+    assert back.metadata["trigger_mode"] == "Auto"
+    assert back.metadata["trigger_source"] == "Sync"
     png = scope.export_png(tmp_path / "cap.png")
     assert png.stat().st_size > 1000
+
+
+def test_exported_png_prints_time_settings_trigger_and_measurements(tmp_path, scope):
+    from PySide6.QtGui import QImage
+
+    scope.set_device_info({"model": "MC-1", "serial": "SIM-000001"})
+    scope.set_trigger(source=TriggerSource.CURRENT, level=20.0, holdoff_s=0.005)
+    feed(scope, SyntheticSource(SQUARE, FS, noise_ua=0.5), 5000)
+    scope.freeze(True)
+    plot_h = scope.plot.grab().height()
+    path = scope.export_png(tmp_path / "cap.png")
+    img = QImage(str(path))
+    assert img.width() == scope.plot.grab().width()
+    assert img.height() > plot_h + 4 * 12   # the printed lines under the plot
+    caption = img.text("Caption")
+    lines = caption.splitlines()
+    assert lines[0].startswith("Captured 20")          # a date and time
+    assert "exported" in lines[0]
+    assert "SIM-000001" in lines[0]
+    assert "Settings: Square 50 Hz, 100 µA, biphasic" in caption.replace("Biphasic", "biphasic")
+    assert "Trigger: Auto, Current, rising at 20 µA, 10 % pre, holdoff 5 ms" in caption
+    assert "mask ± 10 %: pass" in caption
+    assert "Frequency 50" in caption
+    assert "I peak-peak" in caption
+    assert img.text("trigger_level") == "20.0"
+    assert img.text("device_serial") == "SIM-000001"
+    # the band under the plot is not empty: the text was drawn
+    band = img.copy(0, plot_h, img.width(), img.height() - plot_h)
+    colours = {band.pixel(x, y) for x in range(0, band.width(), 3)
+               for y in range(0, band.height(), 2)}
+    assert len(colours) > 2
 
 
 def test_export_without_data_is_a_clear_error(tmp_path, scope):
     with pytest.raises(ValueError, match="nothing to export"):
         scope.export_csv(tmp_path / "x.csv")
+    with pytest.raises(ValueError, match="nothing to export"):
+        scope.export_png(tmp_path / "x.png")
 
 
 def test_load_capture_replays_a_recording(scope):

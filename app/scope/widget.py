@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -78,6 +78,12 @@ def si(x: float, unit: str, digits: int = 4) -> str:
     if unit in ("%", ""):
         return f"{x:.{max(digits - 2, 1)}f}{' ' + unit if unit else ''}"
     return pg.siFormat(x, precision=digits, suffix=unit)
+
+
+def measurement_text(key: str, x: float, unit: str) -> str:
+    """A measurement as the table shows it (µA and µC with SI prefixes, duty in %)."""
+    k = 100.0 if key == "duty" else (1e-6 if unit in ("µA", "µC") else 1.0)
+    return si(x * k, {"µA": "A", "µC": "C"}.get(unit, unit), 3)
 
 
 def _step_label(x: float, unit: str) -> str:
@@ -770,7 +776,50 @@ class ScopeWidget(QWidget):
         meta.update({"time_base_s_per_div": self.time_base,
                      "current_scale_ua_per_div": self.i_scale,
                      "voltage_scale_v_per_div": self.v_scale})
+        t = self.trigger
+        meta.update({"trigger_mode": t.mode.value, "trigger_source": t.source.value,
+                     "trigger_edge": t.edge.value, "trigger_level": t.level,
+                     "trigger_pre_fraction": t.pre_fraction,
+                     "trigger_holdoff_s": t.holdoff_s})
         return meta
+
+    def export_caption(self, cap: Capture) -> list[str]:
+        """The lines printed under an exported picture: time, device, settings, trigger,
+        scales, mask and the measurements of the capture on screen."""
+        meta = self.export_metadata(cap)
+        lines = [f"Captured {meta.get('captured', '—')} · exported {meta['exported']}"
+                 f" · {'triggered' if cap.triggered else 'free-running'}"]
+        device = " ".join(str(self.device_info[k]) for k in ("model", "serial")
+                          if k in self.device_info)
+        if device:
+            lines[0] += f" · device {device}"
+        s = self.settings
+        if s is not None:
+            lines.append(f"Settings: {s.waveform.label} {s.frequency_hz:g} Hz, "
+                         f"{s.amplitude_ua:g} µA, {s.polarity.label}, "
+                         f"flip every {s.alternate_s:g} s, ramp {s.ramp_s:g} s")
+        else:
+            lines.append("Settings: none (no reference)")
+        t = self.trigger
+        unit = "V" if t.source == TriggerSource.VOLTAGE else "µA"
+        level = "" if t.source == TriggerSource.SYNC else \
+            f", {t.edge.value.lower()} at {t.level:g} {unit}"
+        lines.append(f"Trigger: {t.mode.value}, {t.source.value}{level}, "
+                     f"{t.pre_fraction * 100:.0f} % pre, holdoff {t.holdoff_s * 1000:g} ms · "
+                     f"{_step_label(self.time_base, 's')}, "
+                     f"{_step_label(self.i_scale * 1e-6, 'A')}, "
+                     f"{_step_label(self.v_scale, 'V')}, {cap.sample_rate:g} S/s")
+        if self.mask_enabled and self.settings is not None:
+            lines[-1] += (f" · mask ± {self.mask.settings.tolerance_pct:g} %: "
+                          + (f"FAIL × {self.mask.fail_count}" if self.mask.fail_count
+                             else "pass"))
+        m = measure(cap)
+        cells = [f"{label} {measurement_text(key, m[key], unit)}"
+                 for key, (label, unit) in MEASUREMENTS.items()
+                 if math.isfinite(m.get(key, math.nan))]
+        for k in range(0, len(cells), 5):
+            lines.append(("Measurements: " if k == 0 else "") + " · ".join(cells[k:k + 5]))
+        return lines
 
     def export_csv(self, path: str | Path) -> Path:
         cap = self.displayed_capture()
@@ -780,7 +829,36 @@ class ScopeWidget(QWidget):
         return Path(path)
 
     def export_png(self, path: str | Path) -> Path:
-        if not self.plot.grab().save(str(path), "PNG"):
+        """The plot with the time, settings, trigger and measurements printed under it
+        (also stored as PNG text chunks: ``Caption`` and one per export_metadata key)."""
+        cap = self.displayed_capture()
+        if cap is None:
+            raise ValueError("nothing to export: no capture on screen yet")
+        plot = self.plot.grab().toImage()
+        lines = self.export_caption(cap)
+        font = QFont(self.font())
+        font.setPointSizeF(max(8.0, font.pointSizeF()))
+        metrics = QFontMetrics(font)
+        pad = 8
+        height = plot.height() + pad * 2 + metrics.lineSpacing() * len(lines)
+        img = QImage(plot.width(), height, QImage.Format.Format_RGB32)
+        img.fill(QColor(BACKGROUND))
+        painter = QPainter(img)
+        try:
+            painter.drawImage(0, 0, plot)
+            painter.setFont(font)
+            painter.setPen(QColor("#e6edf3"))
+            y = plot.height() + pad + metrics.ascent()
+            for line in lines:
+                painter.drawText(pad, y, metrics.elidedText(
+                    line, Qt.TextElideMode.ElideRight, img.width() - 2 * pad))
+                y += metrics.lineSpacing()
+        finally:
+            painter.end()
+        img.setText("Caption", "\n".join(lines))
+        for key, value in self.export_metadata(cap).items():
+            img.setText(key, str(value))
+        if not img.save(str(path), "PNG"):
             raise OSError(f"could not write the image {path}")
         return Path(path)
 
@@ -1030,11 +1108,9 @@ class ScopeWidget(QWidget):
         self._last_table = now
         m = self.last_measurements
         for row, (key, (_label, unit)) in enumerate(MEASUREMENTS.items()):
-            k = 100.0 if key == "duty" else (1e-6 if unit in ("µA", "µC") else 1.0)
-            u = {"µA": "A", "µC": "C"}.get(unit, unit)
             lo, mean, hi, _n = self.stats.summary(key)
             for col, x in enumerate((m.get(key, float("nan")), lo, mean, hi), start=1):
-                self.table.item(row, col).setText(si(x * k, u, 3))
+                self.table.item(row, col).setText(measurement_text(key, x, unit))
         self.stats_label.setText(f"Statistics over {self.stats.captures} captures")
 
     def _update_cursor_readout(self) -> None:
@@ -1077,7 +1153,7 @@ class ScopeWidget(QWidget):
         if path:
             try:
                 self.export_png(path)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
 
 
