@@ -266,6 +266,36 @@ def test_clean_alternating_waveforms_pass_at_other_frequencies(f, alt):
     assert tester.tested_periods >= 5 * f
 
 
+def test_reference_set_after_the_output_started_is_still_right(minute_of_alternating):
+    """The scope got its reference (or switched to it) seconds into the output: the start
+    was tracked all along, so the sign is derived from it."""
+    ring = SampleRing()
+    blocks = minute_of_alternating[:4000]   # 20 s
+    for b in blocks[:1500]:                 # about 7 s without a reference
+        ring.append(b)
+    ring.reference.set_settings(ALT)
+    tester = MaskTester()
+    tester.configure(ALT.amplitude_ua, ALT.frequency_hz)
+    tester.reset(ring)
+    for b in blocks[1500:2500]:
+        ring.append(b)
+        tester.update(ring)
+    assert tester.tested_periods >= 45
+    assert tester.fail_count == 0, tester.log[:3]
+    # another polarity for a while (no sign followed), then alternating again
+    ring.reference.set_settings(OutputSettings(Waveform.SQUARE, 10.0, 300.0,
+                                               Polarity.POSITIVE, 2.0, 0.5))
+    for b in blocks[2500:3000]:
+        ring.append(b)
+    ring.reference.set_settings(ALT)
+    tester.reset(ring)
+    for b in blocks[3000:]:
+        ring.append(b)
+        tester.update(ring)
+    assert tester.tested_periods >= 45
+    assert tester.fail_count == 0, tester.log[:3]
+
+
 def test_the_per_frame_flag_alone_would_fail_the_flips(minute_of_alternating):
     """The old reference (sign from the frame's flag) is wrong after a flip inside a frame:
     the test above passes because the sign is derived per sample."""

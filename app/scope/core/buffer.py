@@ -75,6 +75,7 @@ class ReferenceModel:
         self._last_rise: int | None = None  # absolute index where OUTPUT_ON last rose
         self._anchor: int | None = None  # absolute index of the output start
         self._anchor_freq: float | None = None  # frequency in force since the start
+        self._state_anchor: int | None = None  # the start the sign state below belongs to
         self._alt_sign = 1.0  # sign of the period in progress
         self._alt_seen = 0.0  # alternation count of the period in progress
 
@@ -88,18 +89,21 @@ class ReferenceModel:
         self._alt_reset()
 
     def _period_sign(self, k: int, fs: float) -> float:
-        """The sign of the period that starts at absolute sample ``k`` (a sync mark)."""
+        """The sign of the period that starts at absolute sample ``k`` (a sync mark), as
+        the device's WaveGenerator decides it."""
         s = self.settings
+        anchor = self._anchor
         assert s is not None
-        assert self._anchor is not None
-        r = k - self._anchor
-        if r <= 0:
+        assert anchor is not None
+        r = k - anchor
+        if r <= 0 or s.frequency_hz <= 0:
             self._alt_sign, self._alt_seen = 1.0, 0.0
-            self._anchor_freq = s.frequency_hz
+            self._state_anchor, self._anchor_freq = anchor, s.frequency_hz
             return 1.0
-        if s.frequency_hz <= 0:
-            return self._alt_sign
-        if self._anchor_freq is not None and s.frequency_hz != self._anchor_freq:
+        fresh = self._state_anchor != anchor  # no state yet for this output run
+        if fresh:
+            self._anchor_freq = s.frequency_hz  # assume these settings since the start
+        elif self._anchor_freq is not None and s.frequency_hz != self._anchor_freq:
             self._anchor_freq = None  # changed since the start: approximate from now on
         if self._anchor_freq is not None:
             inc = max(1, int(s.frequency_hz / fs * PHASE_ONE))
@@ -107,29 +111,36 @@ class ReferenceModel:
             start_s = m * PHASE_ONE / (inc * fs)
             period_s = PHASE_ONE / (inc * fs)
         else:
-            start_s = (r + 0.5) / fs
             period_s = 1.0 / s.frequency_hz
+            start_s = (r + 0.5) / fs
+            m = int(round(start_s / period_s))
         count = float(alternation_count(s.alternate_s, np.array([start_s]), period_s)[0])
-        if count > self._alt_seen:
+        if fresh:
+            # the state the device reached since the start with these settings: one flip
+            # per count step, or one per period when flips are due faster than periods
+            flips = m if s.alternate_s < period_s else int(max(count, 0.0))
+            self._alt_sign = -1.0 if flips % 2 else 1.0
+            self._alt_seen = max(count, 0.0)
+            self._state_anchor = anchor
+        elif count > self._alt_seen:
             self._alt_sign = -self._alt_sign
             self._alt_seen = count
         return self._alt_sign
 
-    def _alternating_signs(self, block: SampleBlock, on: np.ndarray,
-                           rises: np.ndarray) -> np.ndarray | None:
-        """+1/-1 per sample of ``block`` for ALTERNATING polarity, or None when the
-        output start was not seen (then the per-frame flag is all there is)."""
+    def _alternating_signs(self, block: SampleBlock, on: np.ndarray, rises: np.ndarray,
+                           alternating: bool) -> np.ndarray | None:
+        """Track the output start (always); for ALTERNATING polarity return +1/-1 per
+        sample of ``block``, or None when the output start was not seen (then the
+        per-frame flag is all there is)."""
         n = len(block)
         first = block.first_index
         rise_abs = first + rises
         if not self._seen_any and rises.size and rises[0] == 0 and first != 0:
             rise_abs = rise_abs[1:]  # joined a running output: its start is unknown
-        signs = np.full(n, np.nan)
+        signs = np.full(n, np.nan) if alternating else None
         pos = 0
         sign = self._alt_sign if self._anchor is not None else np.nan
         for j in np.flatnonzero(block.sync).tolist():
-            signs[pos:j] = sign
-            pos = j
             k = first + j
             before = rise_abs[rise_abs <= k]
             if before.size:
@@ -137,11 +148,18 @@ class ReferenceModel:
             if self._last_rise is not None and on[j] and (
                     self._anchor is None or self._anchor < self._last_rise):
                 self._anchor = k  # the first period start of this output run
-            sign = self._period_sign(k, block.sample_rate) if self._anchor is not None \
-                else np.nan
-        signs[pos:] = sign
+            if signs is not None:
+                signs[pos:j] = sign
+                pos = j
+                sign = self._period_sign(k, block.sample_rate) if self._anchor is not None \
+                    else np.nan
         if rise_abs.size and (self._last_rise is None or rise_abs[-1] > self._last_rise):
             self._last_rise = int(rise_abs[-1])  # a start whose first period is still to come
+        if signs is None:
+            if block.sync.any():
+                self._state_anchor = None  # periods went by unfollowed: re-derive later
+            return None
+        signs[pos:] = sign
         if np.isnan(signs).all() and self._last_rise is None:
             return None
         if np.isnan(signs).any():
@@ -178,9 +196,8 @@ class ReferenceModel:
         if n:
             self._output_on = bool(on[-1])
         s = self.settings
-        signs = None
-        if s is not None and s.polarity == Polarity.ALTERNATING:
-            signs = self._alternating_signs(block, on, rises)
+        signs = self._alternating_signs(
+            block, on, rises, s is not None and s.polarity == Polarity.ALTERNATING)
         self._seen_any = self._seen_any or n > 0
         ref = np.full(n, np.nan, dtype=np.float32)
         if s is None:
