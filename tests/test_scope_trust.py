@@ -214,6 +214,23 @@ def device_blocks(s: OutputSettings, seconds: float, fs: int = 10_000,
     return [to_block(m, fs) for m in out if isinstance(m, Samples)]
 
 
+def scripted_blocks(s: OutputSettings, script: list[tuple[float, object]], end_s: float,
+                    fs: int = 10_000) -> list[SampleBlock]:
+    """The firmware model driven by ``script`` ((time, host message) in time order)."""
+    fw = Firmware(sample_rate=fs, seed=5, now=0.0)
+    fw.receive(Hello(1), 0.0)
+    fw.receive(SetOutput(2, s), 0.0)
+    out = []
+    now = 0.0
+    for at, msg in [*script, (end_s, Heartbeat())]:
+        while now < at - 1e-9:
+            now = min(at, round(now + 0.1, 9))
+            fw.receive(Heartbeat(), now)
+        fw.receive(msg, at)
+        out.extend(fw.take_outgoing())
+    return [to_block(m, fs) for m in out if isinstance(m, Samples)]
+
+
 def mask_run(blocks: list[SampleBlock], s: OutputSettings, tester: MaskTester | None = None,
              ring: SampleRing | None = None):
     ring = ring or SampleRing()
@@ -294,6 +311,38 @@ def test_reference_set_after_the_output_started_is_still_right(minute_of_alterna
         tester.update(ring)
     assert tester.tested_periods >= 45
     assert tester.fail_count == 0, tester.log[:3]
+
+
+def test_a_restart_within_one_frame_is_followed():
+    """STOP and START within one frame: OUTPUT_ON never falls, but the generator restarts
+    (positive first, flips timed from the new start); the off-grid period start shows it."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 300.0, Polarity.ALTERNATING, 0.5, 0.05)
+    # stopped in a negative stretch; the 50 ms ramp down ends at 0.8602 s, START 0.2 ms
+    # later, early in the same 5 ms frame (0.860 .. 0.865 s): the new run's first period
+    # start falls in it
+    stop, start = 0.81020, 0.8604
+    blocks = scripted_blocks(s, [(0.31234, Command(MsgType.START, 3)),
+                                 (stop, Command(MsgType.STOP, 4)),
+                                 (start, Command(MsgType.START, 5))], 6.0)
+    on = np.concatenate([(b.flags & SampleFlag.OUTPUT_ON) != 0 for b in blocks])
+    first_on = int(np.argmax(on))
+    assert on[first_on:].all()   # the output never looked off
+    ring, tester = mask_run(blocks, s)
+    assert tester.tested_periods >= 50
+    assert tester.fail_count == 0, tester.log
+
+
+def test_a_start_lost_on_the_link_never_anchors_a_wrong_run():
+    """The frames with the output start are lost: the start is unknown, the sign comes
+    from the per-frame flag (at worst a frame late at a flip), never from a wrong start."""
+    blocks = device_blocks(ALT, 10.0, idle_s=0.31234)
+    on = [bool(b.flags[0] & SampleFlag.OUTPUT_ON) for b in blocks]
+    k = on.index(True)
+    kept = blocks[:k] + blocks[k + 3:]   # three frames lost, the start among them
+    ring, tester = mask_run(kept, ALT)
+    assert ring.reference._anchor is None  # noqa: SLF001
+    assert tester.tested_periods >= 90
+    assert tester.fail_count <= 5   # at most one per flip (flips every 2 s)
 
 
 def test_the_per_frame_flag_alone_would_fail_the_flips(minute_of_alternating):

@@ -24,6 +24,11 @@ from app.device.waveform import (
 
 PHASE_ONE = 1 << 32  # the device's phase accumulator (WaveGenerator.PHASE_BITS)
 
+
+def frame_samples(sample_rate: float) -> int:
+    """A SAMPLES frame's length (docs/protocol.md: ⌊sample_rate × 5 ms⌋, 1 .. 239)."""
+    return max(1, min(239, int(sample_rate * 0.005)))
+
 DEFAULT_CAPACITY = 1 << 20  # 104 s at 10 kS/s: the widest window (10 s/div x 10 div)
 
 
@@ -72,6 +77,7 @@ class ReferenceModel:
 
     def _alt_reset(self) -> None:
         self._seen_any = False  # a sample before this block was seen
+        self._next_index = 0  # the index that follows the last block seen
         self._last_rise: int | None = None  # absolute index where OUTPUT_ON last rose
         self._anchor: int | None = None  # absolute index of the output start
         self._anchor_freq: float | None = None  # frequency in force since the start
@@ -108,6 +114,11 @@ class ReferenceModel:
         if self._anchor_freq is not None:
             inc = max(1, int(s.frequency_hz / fs * PHASE_ONE))
             m = -((-r * inc) // PHASE_ONE)  # the period starting inside sample r
+            if not fresh and (m * PHASE_ONE) // inc != r:
+                # a period start off the grid of this run: the output restarted without a
+                # sample off in between (STOP and START within one frame): a new run
+                self._anchor = k
+                return self._period_sign(k, fs)
             start_s = m * PHASE_ONE / (inc * fs)
             period_s = PHASE_ONE / (inc * fs)
         else:
@@ -128,15 +139,21 @@ class ReferenceModel:
         return self._alt_sign
 
     def _alternating_signs(self, block: SampleBlock, on: np.ndarray, rises: np.ndarray,
-                           alternating: bool) -> np.ndarray | None:
+                           last_sync: np.ndarray, alternating: bool) -> np.ndarray | None:
         """Track the output start (always); for ALTERNATING polarity return +1/-1 per
         sample of ``block``, or None when the output start was not seen (then the
         per-frame flag is all there is)."""
         n = len(block)
         first = block.first_index
         rise_abs = first + rises
-        if not self._seen_any and rises.size and rises[0] == 0 and first != 0:
-            rise_abs = rise_abs[1:]  # joined a running output: its start is unknown
+        if rises.size and rises[0] == 0 and (
+                (not self._seen_any and first != 0)
+                or (self._seen_any and first != self._next_index)):
+            # joined a running output, or the output came on in samples lost on the
+            # link: its start is unknown (the per-frame flag is used until the next start)
+            rise_abs = rise_abs[1:]
+            self._anchor = None
+            self._last_rise = None
         signs = np.full(n, np.nan) if alternating else None
         pos = 0
         sign = self._alt_sign if self._anchor is not None else np.nan
@@ -162,10 +179,30 @@ class ReferenceModel:
         signs[pos:] = sign
         if np.isnan(signs).all() and self._last_rise is None:
             return None
+        flag = np.where((block.flags & SampleFlag.SIGN_NEGATIVE) != 0, -1.0, 1.0)
+        self._check_with_flags(block, signs, flag, on, last_sync)
         if np.isnan(signs).any():
-            flag = np.where((block.flags & SampleFlag.SIGN_NEGATIVE) != 0, -1.0, 1.0)
             signs = np.where(np.isnan(signs), flag, signs)
         return signs
+
+    def _check_with_flags(self, block: SampleBlock, signs: np.ndarray, flag: np.ndarray,
+                          on: np.ndarray, last_sync: np.ndarray) -> None:
+        """Hold the derived signs to the device's word. The SIGN_NEGATIVE flag is the sign
+        at the first sample of each frame, so at a sample at least a frame's length after
+        the latest period start it is the sign of that period. Where the two disagree (a
+        restart or a dropped frame the model did not see) the derived sign is wrong from
+        that period on: flip it there, and the state with it. In place."""
+        first = block.first_index
+        idx = first + np.arange(len(block), dtype=np.int64)
+        ok = on & (last_sync >= 0) & (idx - last_sync >= frame_samples(block.sample_rate))
+        for _ in range(len(block)):
+            with np.errstate(invalid="ignore"):
+                bad = np.flatnonzero(ok & (flag != signs) & ~np.isnan(signs))
+            if not bad.size:
+                return
+            start = max(int(last_sync[bad[0]]) - first, 0)
+            signs[start:] = -signs[start:]
+            self._alt_sign = -self._alt_sign
 
     def compute(self, block: SampleBlock) -> np.ndarray:
         n = len(block)
@@ -197,8 +234,9 @@ class ReferenceModel:
             self._output_on = bool(on[-1])
         s = self.settings
         signs = self._alternating_signs(
-            block, on, rises, s is not None and s.polarity == Polarity.ALTERNATING)
+            block, on, rises, last_sync, s is not None and s.polarity == Polarity.ALTERNATING)
         self._seen_any = self._seen_any or n > 0
+        self._next_index = block.first_index + n
         ref = np.full(n, np.nan, dtype=np.float32)
         if s is None:
             return ref
