@@ -598,3 +598,28 @@ def test_replay_hides_the_live_overlays(studio):
     studio.close_recording()
     redraw(studio)
     assert studio.plot.overlay_curves[0].isVisible()
+
+
+def test_freeze_keeps_the_annotations_of_the_sweep_on_screen(studio):
+    """Annotations are recomputed at most every 0.4 s; freezing between two refreshes
+    must not pair the drawn sweep with an older sweep's figures."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    studio.set_controls(s)
+    studio.apply()
+    studio.set_time_base(0.5)
+    feed(studio, s, 1.0)
+    redraw(studio)                       # annotated: 100 µA
+    assert studio.annotations.amplitude_ua == pytest.approx(100.0, rel=0.05)
+    louder = OutputSettings(Waveform.SQUARE, 10.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
+    src = SyntheticSource(louder, sample_rate=FS, noise_ua=0.4)
+    base = studio.ring.newest + 1
+    for _ in range(10):
+        b = src.next_block(1000)
+        studio.samples_received(SampleBlock(b.first_index + base, FS, b.current_ua,
+                                            b.voltage_v, b.level_ua, b.flags, b.sync))
+    studio._dirty = True
+    studio.render_frame()                # drawn, but within 0.4 s: not re-annotated
+    assert studio.annotations.amplitude_ua == pytest.approx(100.0, rel=0.05)
+    studio.freeze_button.click()
+    assert studio.frozen
+    assert studio.annotations.amplitude_ua == pytest.approx(300.0, rel=0.05)

@@ -108,6 +108,8 @@ class WaveformStudio(QWidget):
         self._stop_handler: Callable[[], object] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
+        self._drawn: tuple[float, float, np.ndarray, np.ndarray] | None = None  # on screen
+        self._annotated_drawn = True  # the annotations belong to the sweep on screen
         self._last_tick = time.monotonic()
         self._saved_time_base = 0
         self._saved_window_state = Qt.WindowState.WindowNoState
@@ -626,7 +628,11 @@ class WaveformStudio(QWidget):
         self._dirty = True
 
     def set_frozen(self, frozen: bool) -> None:
+        """Hold the picture; the annotations frozen with it are those of the very sweep
+        on the screen (recomputed if the last ones belonged to an earlier sweep)."""
         self.frozen = bool(frozen)
+        if self.frozen and not self._annotated_drawn and self._drawn is not None:
+            self.refresh_annotations(*self._drawn)
         if self.freeze_button.isChecked() != self.frozen:
             self.freeze_button.setChecked(self.frozen)
         self.freeze_button.setText("Frozen — click to resume" if frozen else "Freeze")
@@ -787,12 +793,16 @@ class WaveformStudio(QWidget):
         self._dirty = False
         self.plot.show_frame(frame)
         self.frames_drawn += 1
+        self._drawn = (t0, fs, cur, volt)
         if now - self._last_annotate >= ANNOTATE_EVERY_S or tl is not None:
             self._last_annotate = now
             self.refresh_annotations(t0, fs, cur, volt)
+        else:
+            self._annotated_drawn = False
 
     def refresh_annotations(self, t0: float, fs: float, cur: np.ndarray,
                             volt: np.ndarray) -> None:
+        self._annotated_drawn = True
         settings = self._replay_settings() if self.recording is not None else self.settings
         if cur.size < 4 or not np.isfinite(cur).any():
             self.annotations = None
