@@ -373,3 +373,57 @@ def test_time_axis_labels_every_other_division_when_narrow_keeping_zero(qtbot):
     assert 0.0 in [round(v, 9) for v in labelled[1]]
     assert len(labelled[1]) + len(unlabelled[1]) == X_DIVS + 1
     assert axis.style["maxTextLevel"] == 0   # only the first level carries text
+
+
+def _compliance_source():
+    s = OutputSettings(Waveform.SQUARE, 5.0, 400.0, Polarity.POSITIVE, 2.0, 0.0)
+    return s, SyntheticSource(s, FS, load=RCLoad(rs_ohm=2_000, rp_ohm=50_000, cp_f=1e-6,
+                                                 compliance_v=5.0))
+
+
+def test_mask_action_stop_freezes_on_the_failing_sample(qtbot, scope):
+    s, src = _compliance_source()
+    scope.set_reference(s)
+    scope.mask_action_combo.setCurrentIndex(scope.mask_action_combo.findData("stop"))
+    assert scope.mask_action == "stop"
+    with qtbot.waitSignal(scope.mask_failed, timeout=1000) as got:
+        feed(scope, src, 20_000, block=500, render=False)
+    failure = got.args[0]
+    assert scope.frozen
+    cap = scope.displayed_capture()
+    assert cap.start_index + cap.trigger_offset == failure.index
+    assert failure.index == scope.mask.log[0].index
+    assert scope.status_label.text() == "FROZEN"
+
+
+def test_mask_action_save_writes_the_failure_capture(qtbot, scope, tmp_path):
+    s, src = _compliance_source()
+    scope.set_reference(s)
+    scope.mask_save_dir = tmp_path / "fails"
+    scope.set_mask_action("save")
+    assert scope.mask_action_combo.currentData() == "save"
+    feed(scope, src, 20_000, block=500, render=False)
+    assert scope.mask.fail_count >= 2
+    files = sorted((tmp_path / "fails").glob("mask-fail-*.csv"))
+    assert len(files) == 1            # at most one a second
+    back = read_csv(files[0])
+    first = scope.mask.log[0]
+    assert back.metadata["mask_failure_index"] == str(first.index)
+    assert float(back.metadata["mask_deviation_ua"]) > 40.0
+    assert np.isfinite(back.current_ua).all()
+    assert scope.mask_saved_paths == files
+
+
+def test_mask_action_beep_and_bad_action(qtbot, scope, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    beeps = []
+    monkeypatch.setattr(QApplication, "beep", staticmethod(lambda: beeps.append(1)))
+    s, src = _compliance_source()
+    scope.set_reference(s)
+    scope.set_mask_action("beep")
+    feed(scope, src, 20_000, block=500, render=False)
+    assert len(beeps) >= 1
+    assert not scope.frozen
+    with pytest.raises(ValueError, match="mask action"):
+        scope.set_mask_action("explode")

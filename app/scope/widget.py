@@ -19,6 +19,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -39,10 +40,11 @@ from PySide6.QtWidgets import (
 from app.device.protocol import SampleFlag
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
+from app.paths import data_dir
 from app.scope.core.buffer import DEFAULT_CAPACITY, SampleRing
 from app.scope.core.capture import Capture, capture_from_samples, write_csv
 from app.scope.core.envelope import envelopes
-from app.scope.core.mask import MaskSettings, MaskTester, mask_bounds
+from app.scope.core.mask import MaskFailure, MaskSettings, MaskTester, mask_bounds
 from app.scope.core.measure import MEASUREMENTS, Statistics, measure, measure_arrays
 from app.scope.core.trigger import (
     Edge,
@@ -67,6 +69,9 @@ CURRENT_COLOUR = "#ffd23f"
 VOLTAGE_COLOUR = "#3fc8ff"
 REFERENCE_COLOUR = (200, 130, 255, 170)
 MASK_COLOUR = (255, 80, 80, 110)
+#: (label, action) of the mask-failure actions
+MASK_ACTIONS = (("On fail: count", "none"), ("On fail: beep", "beep"),
+                ("On fail: stop", "stop"), ("On fail: save CSV", "save"))
 CURSOR_COLOUR = "#9eff9e"
 TRIGGER_COLOUR = "#ff9f43"
 GRID_COLOUR = "#2b3440"
@@ -199,6 +204,11 @@ class ScopeWidget(QWidget):
         self.acquirer = SweepAcquirer(self.ring)
         self.mask = MaskTester(MaskSettings())
         self.mask_enabled = True
+        self.mask_action = "none"
+        self.mask_save_dir: Path | None = None  # None: <data dir>/mask-failures
+        self.mask_saved = 0  # failure captures saved since the last mask reset
+        self.mask_saved_paths: list[Path] = []
+        self._last_mask_save = -math.inf
         self.stats = Statistics()
         self.history: deque[Capture] = deque(maxlen=HISTORY)
         self.history_pos = -1
@@ -396,6 +406,14 @@ class ScopeWidget(QWidget):
         self.mask_tol_spin.setValue(self.mask.settings.tolerance_pct)
         self.mask_tol_spin.valueChanged.connect(
             lambda v: self.set_mask_tolerance(v))
+        self.mask_action_combo = QComboBox()
+        for label, action in MASK_ACTIONS:
+            self.mask_action_combo.addItem(label, action)
+        self.mask_action_combo.setToolTip("What a mask failure does besides counting: beep, "
+                                          "stop (freeze on the failure) or save the capture "
+                                          "around it as CSV")
+        self.mask_action_combo.currentIndexChanged.connect(
+            lambda i: self.set_mask_action(self.mask_action_combo.itemData(i)))
         self.csv_button = QPushButton("Export CSV…")
         self.csv_button.clicked.connect(self._export_csv_dialog)
         self.png_button = QPushButton("Export PNG…")
@@ -477,7 +495,7 @@ class ScopeWidget(QWidget):
             side.addLayout(captures)
             shown = QHBoxLayout()
             for w in (self.ref_check, self.mask_check, self.mask_tol_spin,
-                      self.cursor_check):
+                      self.mask_action_combo, self.cursor_check):
                 shown.addWidget(w)
             shown.addStretch(1)
             side.addLayout(shown)
@@ -510,7 +528,74 @@ class ScopeWidget(QWidget):
             failure = self.mask.update(self.ring)
             if failure is not None:
                 self._update_mask_label(failure.compliance)
+                self._mask_action(failure)
                 self.mask_failed.emit(failure)
+
+    def _reset_mask(self) -> None:
+        self.mask.reset(self.ring)
+        self.mask_saved = 0
+
+    def set_mask_action(self, action: str) -> None:
+        """What a mask failure does besides counting: "none", "beep", "stop" (freeze on
+        a capture around the failing sample) or "save" (write that capture as CSV into
+        :attr:`mask_save_dir`, at most one a second and 100 per reset)."""
+        if action not in {a for _, a in MASK_ACTIONS}:
+            raise ValueError(f"mask action {action!r}: choose none, beep, stop or save")
+        self.mask_action = action
+        idx = self.mask_action_combo.findData(action)
+        if idx != self.mask_action_combo.currentIndex():
+            self.mask_action_combo.blockSignals(True)
+            self.mask_action_combo.setCurrentIndex(idx)
+            self.mask_action_combo.blockSignals(False)
+
+    def failure_capture(self, failure: MaskFailure) -> Capture | None:
+        """A capture of the time base's window around a failure's first violating sample
+        (the trigger point of the capture), as far as the samples have arrived."""
+        ring = self.ring
+        if ring.newest is None or failure.index < 0:
+            return None
+        oldest = ring.oldest_kept if ring.oldest_kept is not None else ring.newest
+        n = min(self._window_samples(), ring.newest - oldest + 1)
+        start = max(oldest, min(failure.index - n // 2, ring.newest - n + 1))
+        w = ring.window(start, start + n)
+        return Capture(sample_rate=w.sample_rate, start_index=start,
+                       trigger_offset=failure.index - start, current_ua=w.current_ua,
+                       voltage_v=w.voltage_v, reference_ua=w.reference_ua, flags=w.flags,
+                       triggered=True, wall_time=time.time())
+
+    def _mask_action(self, failure: MaskFailure) -> None:
+        action = self.mask_action
+        if action == "beep":
+            QApplication.beep()
+        elif action == "stop" and not self.frozen:
+            cap = self.failure_capture(failure)
+            if cap is not None:
+                self.history.append(cap)
+                self.freeze(True)
+        elif action == "save":
+            now = time.monotonic()
+            if now - self._last_mask_save < 1.0 or self.mask_saved >= 100:
+                return
+            cap = self.failure_capture(failure)
+            if cap is None:
+                return
+            folder = self.mask_save_dir or data_dir() / "mask-failures"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / (f"mask-fail-{time.strftime('%Y%m%d-%H%M%S')}"
+                             f"-{failure.index}.csv")
+            meta = self.export_metadata(cap)
+            meta.update({"mask_failure_time_s": failure.time_s,
+                         "mask_failure_index": failure.index,
+                         "mask_deviation_ua": failure.worst_deviation_ua,
+                         "mask_fail_count": failure.fail_count})
+            try:
+                write_csv(path, cap, meta)
+            except OSError as exc:
+                self.mask_label.setToolTip(f"Could not save the failure capture: {exc}")
+                return
+            self._last_mask_save = now
+            self.mask_saved += 1
+            self.mask_saved_paths.append(path)
 
     def set_reference(self, settings: OutputSettings | None) -> None:
         """The commanded output (None: no reference trace, no mask test)."""
@@ -518,7 +603,7 @@ class ScopeWidget(QWidget):
         self.ring.reference.set_settings(settings)
         if settings is not None:
             self.mask.configure(settings.amplitude_ua, settings.frequency_hz)
-        self.mask.reset(self.ring)
+        self._reset_mask()
         self._update_mask_label(False)
         self._mark_dirty()
 
@@ -535,7 +620,7 @@ class ScopeWidget(QWidget):
         """Forget all samples, captures, history and statistics."""
         self.ring.clear()
         self.acquirer.reset()
-        self.mask.reset(self.ring)
+        self._reset_mask()
         self.history.clear()
         self.history_pos = -1
         self.stats.reset()
@@ -670,7 +755,7 @@ class ScopeWidget(QWidget):
 
     def set_mask_enabled(self, enabled: bool) -> None:
         self.mask_enabled = bool(enabled)
-        self.mask.reset(self.ring)
+        self._reset_mask()
         self.mask_check.blockSignals(True)
         self.mask_check.setChecked(self.mask_enabled)
         self.mask_check.blockSignals(False)
@@ -679,7 +764,7 @@ class ScopeWidget(QWidget):
 
     def set_mask_tolerance(self, percent: float) -> None:
         self.mask.settings = replace(self.mask.settings, tolerance_pct=float(percent))
-        self.mask.reset(self.ring)
+        self._reset_mask()
         self._update_mask_label(False)
         self._mark_dirty()
 

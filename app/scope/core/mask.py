@@ -60,6 +60,7 @@ class MaskFailure:
     fail_count: int             # failed periods since the counter was reset
     worst_deviation_ua: float   # largest distance outside the mask
     compliance: bool            # the device flagged compliance on a violating sample
+    index: int = -1             # absolute sample index of the first violating sample
 
 
 def mask_bounds(reference: np.ndarray, tolerance_ua: float,
@@ -186,4 +187,5 @@ class MaskTester:
             time_s=float(idx[first_bad] / ring.sample_rate),
             failed_periods=new, fail_count=self.fail_count,
             worst_deviation_ua=float(np.nanmax(d[bad])),
-            compliance=bool(np.any(flags[bad] & SampleFlag.COMPLIANCE)))
+            compliance=bool(np.any(flags[bad] & SampleFlag.COMPLIANCE)),
+            index=int(idx[first_bad]))
