@@ -283,6 +283,14 @@ def test_clean_alternating_waveforms_pass_at_other_frequencies(f, alt):
     assert tester.tested_periods >= 5 * f
 
 
+@pytest.mark.parametrize("f", [10.0, 1234.5, 2000.0])
+def test_clean_alternating_waveforms_pass_at_50_ks_per_s(f):
+    s = OutputSettings(Waveform.SQUARE, f, 300.0, Polarity.ALTERNATING, 0.5, 0.1)
+    ring, tester = mask_run(device_blocks(s, 3.0, fs=50_000, idle_s=0.31234), s)
+    assert tester.fail_count == 0, tester.log[:5]
+    assert tester.tested_periods >= 2.5 * f
+
+
 def test_reference_set_after_the_output_started_is_still_right(minute_of_alternating):
     """The scope got its reference (or switched to it) seconds into the output: the start
     was tracked all along, so the sign is derived from it."""
