@@ -106,10 +106,12 @@ def test_reference_unknown_before_first_sync_and_alternating_sign_from_flag():
     sync[500::1000] = True  # the stream joined mid-period: phase known from 500 on
     flags = np.full(n, SampleFlag.OUTPUT_ON, np.uint8)
     flags[1500:2500] |= np.uint8(SampleFlag.SIGN_NEGATIVE)
-    b = SampleBlock(0, FS, np.zeros(n, np.float32), np.zeros(n, np.float32),
+    # joined a running output (the first sample is not index 0 and already OUTPUT_ON):
+    # the output start is unknown, so the sign comes from the per-frame flag
+    b = SampleBlock(10_000, FS, np.zeros(n, np.float32), np.zeros(n, np.float32),
                     np.full(n, 50, np.float32), flags, sync)
     ring.append(b)
-    ref = ring.window(0, n).reference_ua
+    ref = ring.window(10_000, 10_000 + n).reference_ua
     assert np.isnan(ref[:500]).all()
     assert ref[600] == pytest.approx(50.0)       # first half of a period, positive
     assert ref[1200] == pytest.approx(0.0)       # second half: rest

@@ -115,6 +115,51 @@ def test_dragging_the_trigger_level_sets_it_in_microamps(scope):
     assert scope.trigger_line.isVisible()
 
 
+def test_typed_trigger_level_and_the_t_line_are_bound_both_ways(qtbot, scope):
+    from PySide6.QtCore import Qt
+
+    scope.set_trigger(source=TriggerSource.CURRENT)
+    scope.set_channel("current", scale=20.0, offset=10.0)
+    assert scope.level_spin.isEnabled()
+    assert scope.level_spin.suffix() == " µA"
+    # typed: select the text, type a level, Enter
+    scope.level_spin.lineEdit().selectAll()
+    qtbot.keyClicks(scope.level_spin.lineEdit(), "70")
+    qtbot.keyClick(scope.level_spin.lineEdit(), Qt.Key.Key_Return)
+    assert scope.trigger.level == pytest.approx(70.0)
+    assert scope.acquirer.settings.level == pytest.approx(70.0)
+    assert scope.trigger_line.value() == pytest.approx(3.0)  # (70 - 10) / 20 divisions
+    # dragged: the box follows the line
+    scope.trigger_line.setValue(-1.5)
+    assert scope.trigger.level == pytest.approx(-20.0)
+    assert scope.level_spin.value() == pytest.approx(-20.0)
+    # voltage source: the box is in volts; Sync: no level
+    scope.set_trigger(source=TriggerSource.VOLTAGE, level=1.5)
+    assert scope.level_spin.suffix() == " V"
+    assert scope.level_spin.value() == pytest.approx(1.5)
+    scope.set_trigger(source=TriggerSource.SYNC)
+    assert not scope.level_spin.isEnabled()
+
+
+def test_holdoff_box_sets_the_trigger_holdoff(qtbot, scope):
+    scope.holdoff_spin.setValue(50.0)
+    assert scope.trigger.holdoff_s == pytest.approx(0.05)
+    assert scope.acquirer.settings.holdoff_s == pytest.approx(0.05)
+    scope.set_trigger(mode=TriggerMode.NORMAL, pre_fraction=0.0)
+    shown = []
+    src = SyntheticSource(SQUARE, FS)  # a period start every 20 ms
+    for b in src.blocks(20_000, 100):
+        scope.append(b)
+        scope.render_frame()
+        if scope.shown is not None and (not shown or scope.shown is not shown[-1]):
+            shown.append(scope.shown)
+    trig = [c.start_index + c.trigger_offset for c in shown]
+    assert len(trig) > 5
+    assert np.all(np.diff(trig) >= 500)  # 50 ms holdoff at 10 kS/s
+    scope.set_trigger(holdoff_s=0.0)
+    assert scope.holdoff_spin.value() == 0.0
+
+
 def test_freeze_keeps_32_captures_to_step_through_and_measure(qtbot, scope):
     src = SyntheticSource(SQUARE, FS, noise_ua=0.5)
     feed(scope, src, 1000, block=1000)
@@ -169,6 +214,15 @@ def test_mask_failed_signal_when_the_device_hits_compliance(qtbot, scope):
     assert failure.compliance
     assert failure.fail_count >= 1
     assert "MASK FAIL" in scope.mask_label.text()
+    assert scope.mask.log
+    assert f"sample {scope.mask.log[-1].index}" in scope.mask_label.toolTip()
+    # a new tolerance resets the test: the buffer full of failures is not re-tested
+    scope.set_mask_tolerance(50)
+    assert scope.mask.fail_count == 0
+    assert scope.mask.log == []
+    assert scope.mask_label.text() == "Mask pass"
+    scope.append(src.next_block(10))
+    assert scope.mask.fail_count <= 1  # at most the period the new samples belong to
 
 
 def test_mask_passes_a_good_signal(qtbot, scope):
@@ -190,13 +244,48 @@ def test_export_csv_and_png_of_the_frozen_capture(tmp_path, scope):
     shown = scope.displayed_capture()
     np.testing.assert_allclose(back.current_ua, shown.current_ua, rtol=1e-5, atol=1e-4)
     assert measure(back)["frequency_hz"] == pytest.approx(50.0, rel=0.005)
+    assert back.metadata["trigger_mode"] == "Auto"
+    assert back.metadata["trigger_source"] == "Sync"
     png = scope.export_png(tmp_path / "cap.png")
     assert png.stat().st_size > 1000
+
+
+def test_exported_png_prints_time_settings_trigger_and_measurements(tmp_path, scope):
+    from PySide6.QtGui import QImage
+
+    scope.set_device_info({"model": "MC-1", "serial": "SIM-000001"})
+    scope.set_trigger(source=TriggerSource.CURRENT, level=20.0, holdoff_s=0.005)
+    feed(scope, SyntheticSource(SQUARE, FS, noise_ua=0.5), 5000)
+    scope.freeze(True)
+    plot_h = scope.plot.grab().height()
+    path = scope.export_png(tmp_path / "cap.png")
+    img = QImage(str(path))
+    assert img.width() == scope.plot.grab().width()
+    assert img.height() > plot_h + 4 * 12   # the printed lines under the plot
+    caption = img.text("Caption")
+    lines = caption.splitlines()
+    assert lines[0].startswith("Captured 20")          # a date and time
+    assert "exported" in lines[0]
+    assert "SIM-000001" in lines[0]
+    assert "Settings: Square 50 Hz, 100 µA, biphasic" in caption.replace("Biphasic", "biphasic")
+    assert "Trigger: Auto, Current, rising at 20 µA, 10 % pre, holdoff 5 ms" in caption
+    assert "mask ± 10 %: pass" in caption
+    assert "Frequency 50" in caption
+    assert "I peak-peak" in caption
+    assert img.text("trigger_level") == "20.0"
+    assert img.text("device_serial") == "SIM-000001"
+    # the band under the plot is not empty: the text was drawn
+    band = img.copy(0, plot_h, img.width(), img.height() - plot_h)
+    colours = {band.pixel(x, y) for x in range(0, band.width(), 3)
+               for y in range(0, band.height(), 2)}
+    assert len(colours) > 2
 
 
 def test_export_without_data_is_a_clear_error(tmp_path, scope):
     with pytest.raises(ValueError, match="nothing to export"):
         scope.export_csv(tmp_path / "x.csv")
+    with pytest.raises(ValueError, match="nothing to export"):
+        scope.export_png(tmp_path / "x.png")
 
 
 def test_load_capture_replays_a_recording(scope):
@@ -284,3 +373,57 @@ def test_time_axis_labels_every_other_division_when_narrow_keeping_zero(qtbot):
     assert 0.0 in [round(v, 9) for v in labelled[1]]
     assert len(labelled[1]) + len(unlabelled[1]) == X_DIVS + 1
     assert axis.style["maxTextLevel"] == 0   # only the first level carries text
+
+
+def _compliance_source():
+    s = OutputSettings(Waveform.SQUARE, 5.0, 400.0, Polarity.POSITIVE, 2.0, 0.0)
+    return s, SyntheticSource(s, FS, load=RCLoad(rs_ohm=2_000, rp_ohm=50_000, cp_f=1e-6,
+                                                 compliance_v=5.0))
+
+
+def test_mask_action_stop_freezes_on_the_failing_sample(qtbot, scope):
+    s, src = _compliance_source()
+    scope.set_reference(s)
+    scope.mask_action_combo.setCurrentIndex(scope.mask_action_combo.findData("stop"))
+    assert scope.mask_action == "stop"
+    with qtbot.waitSignal(scope.mask_failed, timeout=1000) as got:
+        feed(scope, src, 20_000, block=500, render=False)
+    failure = got.args[0]
+    assert scope.frozen
+    cap = scope.displayed_capture()
+    assert cap.start_index + cap.trigger_offset == failure.index
+    assert failure.index == scope.mask.log[0].index
+    assert scope.status_label.text() == "FROZEN"
+
+
+def test_mask_action_save_writes_the_failure_capture(qtbot, scope, tmp_path):
+    s, src = _compliance_source()
+    scope.set_reference(s)
+    scope.mask_save_dir = tmp_path / "fails"
+    scope.set_mask_action("save")
+    assert scope.mask_action_combo.currentData() == "save"
+    feed(scope, src, 20_000, block=500, render=False)
+    assert scope.mask.fail_count >= 2
+    files = sorted((tmp_path / "fails").glob("mask-fail-*.csv"))
+    assert len(files) == 1            # at most one a second
+    back = read_csv(files[0])
+    first = scope.mask.log[0]
+    assert back.metadata["mask_failure_index"] == str(first.index)
+    assert float(back.metadata["mask_deviation_ua"]) > 40.0
+    assert np.isfinite(back.current_ua).all()
+    assert scope.mask_saved_paths == files
+
+
+def test_mask_action_beep_and_bad_action(qtbot, scope, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    beeps = []
+    monkeypatch.setattr(QApplication, "beep", staticmethod(lambda: beeps.append(1)))
+    s, src = _compliance_source()
+    scope.set_reference(s)
+    scope.set_mask_action("beep")
+    feed(scope, src, 20_000, block=500, render=False)
+    assert len(beeps) >= 1
+    assert not scope.frozen
+    with pytest.raises(ValueError, match="mask action"):
+        scope.set_mask_action("explode")

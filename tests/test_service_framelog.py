@@ -124,3 +124,45 @@ def test_clinic_settings_refuse_bad_values_and_report_damaged_files(tmp_path):
     assert cs.density_warn_ua_per_cm2 == 500.0
     assert len(problems) == 2
     assert "not a number" in problems[0]
+
+
+def _minute_of_traffic(rate_per_s: int = 300, seconds: float = 60.0):
+    """The link's heaviest logging: SAMPLES frames (and a STATUS every 20th) at its cap."""
+    raw = (np.arange(100).reshape(50, 2) * 37 % 5000).astype(np.int16)
+    n = int(rate_per_s * seconds)
+    for k in range(n):
+        at = 1000.0 + k / rate_per_s
+        if k % 20 == 0:
+            msg = Status(DeviceState.RUNNING, 300.0, 300.0, 22_000.0, True, False, Fault(0),
+                         1.25, k)
+        else:
+            msg = Samples(k * 50, SampleFlag.OUTPUT_ON, 300.0, (3,), raw)
+        yield FrameRecord(at, "rx", encode_message(msg, k % 256), msg)
+
+
+def test_the_log_keeps_a_minute_of_traffic_in_bounded_memory(qapp):
+    import tracemalloc
+
+    from app.device.link import LOG_MAX_PER_S
+    from app.service.framelog import MAX_ROWS
+
+    assert MAX_ROWS >= 60 * LOG_MAX_PER_S
+    model = FrameLogModel()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for k, rec in enumerate(_minute_of_traffic(LOG_MAX_PER_S, 70.0)):  # 70 s at the cap
+        model.add(rec)
+        if k % 60 == 59:   # the timer's 200 ms batches
+            model.flush()
+    model.flush()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert model.rowCount() == MAX_ROWS
+    span = model.row(MAX_ROWS - 1).time_s - model.row(0).time_s
+    assert span >= 59.9   # the newest minute is all there
+    assert used < 12e6, f"{used / 1e6:.1f} MB for a minute of frames"
+    # rows keep the frame's head, formatted on display
+    row = model.row(MAX_ROWS - 1)
+    assert len(row.head) <= 40
+    assert row.hex.endswith("bytes)")
+    assert model.data(model.index(MAX_ROWS - 1, 4)) == row.hex

@@ -511,3 +511,115 @@ def test_on_a_short_screen_the_controls_scroll_and_nothing_is_cut_off(qtbot, stu
     top_left = studio.readout.mapTo(area.viewport(), studio.readout.rect().topLeft())
     assert 0 <= top_left.y() < area.viewport().height()
     assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_short_screen.png"))
+
+
+# ------------------------------------------------------------- issue 16: the studio
+@pytest.mark.parametrize("latched", [DeviceState.ESTOPPED, DeviceState.WATCHDOG,
+                                     DeviceState.FAULT])
+def test_reset_after_an_emergency_stop_goes_through_the_studio_port(qtbot, studio,
+                                                                    monkeypatch, latched):
+    link = FakeLink()
+    authority = attach(studio, link)
+    through_port = []
+    real_reset = authority.reset
+    monkeypatch.setattr(authority, "reset",
+                        lambda: through_port.append(True) or real_reset())
+    link.emit_status(DeviceState.RUNNING)
+    assert not studio.reset_button.isVisible()
+    link.emit_status(latched)   # Esc in the main window, a silent link or a fault
+    assert studio.reset_button.isVisible()
+    studio.reset_button.click()
+    assert through_port == [True]          # the port, not the link directly
+    assert link.sent[-1] == ("reset",)
+    assert "Reset sent" in studio.status.text()
+    link.emit_status(DeviceState.IDLE)
+    assert not studio.reset_button.isVisible()
+    # and output can be started again, through the authority
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 1.0)
+    studio.set_controls(s)
+    studio.start_button.click()
+    qtbot.waitUntil(lambda: link.sent[-1] == ("start_output",), timeout=2000)
+
+
+def test_reset_without_a_device_says_so(studio):
+    studio.status_received(Status(DeviceState.ESTOPPED, 0.0, 0.0, 20_000.0, True, False,
+                                  Fault(0), 0.0, 0))
+    assert studio.reset_button.isVisible()
+    studio.reset_button.click()
+    assert "No device: cannot reset the device" in studio.status.text()
+
+
+def test_presentation_keeps_a_time_base_control_scaled_to_the_frequency(qtbot, studio):
+    studio.set_time_base(0.2)
+    s = OutputSettings(Waveform.SQUARE, 10.0, 150.0, Polarity.ALTERNATING, 2.0, 0.5)
+    studio.set_controls(s)
+    studio.apply()
+    assert not studio.present_time_base.isVisible()
+    qtbot.keyClick(studio, Qt.Key.Key_F11)
+    assert studio.presentation
+    assert not studio.controls.isVisible()
+    assert studio.present_time_base.isVisible()
+    assert studio.window_seconds() == pytest.approx(0.5)   # five periods of 10 Hz
+    assert studio.present_time_base.currentData() == pytest.approx(0.5)
+    studio.present_time_base.setCurrentIndex(studio.present_time_base.findData(2.0))
+    assert studio.window_seconds() == pytest.approx(2.0)
+    assert studio.time_base.currentData() == pytest.approx(2.0)
+    feed(studio, s, 3.0)
+    redraw(studio)
+    x0, x1 = studio.plot.cplot.viewRange()[0]
+    assert x1 - x0 == pytest.approx(2.0, rel=0.01)
+    studio.present_button.click()
+    assert not studio.presentation
+    assert not studio.present_time_base.isVisible()
+    assert studio.window_seconds() == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize(("f", "seconds"), [(0.5, 10.0), (2.0, 5.0), (10.0, 0.5),
+                                            (100.0, 0.05), (0.1, 20.0)])
+def test_presentation_time_base_is_about_five_periods(studio, f, seconds):
+    studio.settings = OutputSettings(Waveform.SINE, f, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    assert studio.presentation_time_base() == seconds
+
+
+def test_replay_hides_the_live_overlays(studio):
+    studio.set_time_base(1.0)
+    studio.add_overlay(OutputSettings(Waveform.SINE, 3.0, 400.0, Polarity.BIPHASIC, 2.0))
+    redraw(studio)
+    assert studio.plot.overlay_curves[0].isVisible()
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    b = SyntheticSource(s, sample_rate=1000.0).next_block(5000)
+    assert studio.load_recording(np.arange(5000) / 1000.0, b.current_ua, b.voltage_v,
+                                 settings=s)
+    studio.seek(3.0)
+    redraw(studio)
+    assert not any(c.isVisible() for c in studio.plot.overlay_curves)
+    assert "Sine 3 Hz biphasic" not in studio.plot.legend_entries
+    assert max(abs(v) for v in studio.plot.cplot.viewRange()[1]) < 400.0  # scaled to 100 µA
+    studio.close_recording()
+    redraw(studio)
+    assert studio.plot.overlay_curves[0].isVisible()
+
+
+def test_freeze_keeps_the_annotations_of_the_sweep_on_screen(studio):
+    """Annotations are recomputed at most every 0.4 s; freezing between two refreshes
+    must not pair the drawn sweep with an older sweep's figures."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    studio.set_controls(s)
+    studio.apply()
+    studio.set_time_base(0.5)
+    feed(studio, s, 1.0)
+    redraw(studio)                       # annotated: 100 µA
+    assert studio.annotations.amplitude_ua == pytest.approx(100.0, rel=0.05)
+    louder = OutputSettings(Waveform.SQUARE, 10.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
+    src = SyntheticSource(louder, sample_rate=FS, noise_ua=0.4)
+    base = studio.ring.newest + 1
+    for _ in range(10):
+        b = src.next_block(1000)
+        studio.samples_received(SampleBlock(b.first_index + base, FS, b.current_ua,
+                                            b.voltage_v, b.level_ua, b.flags, b.sync))
+    studio._dirty = True
+    studio.render_frame()                # drawn, but within 0.4 s: not re-annotated
+    assert studio.annotations.amplitude_ua == pytest.approx(100.0, rel=0.05)
+    studio.freeze_button.click()
+    assert studio.frozen
+    assert studio.annotations.amplitude_ua == pytest.approx(300.0, rel=0.05)

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -39,10 +40,11 @@ from PySide6.QtWidgets import (
 from app.device.protocol import SampleFlag
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
+from app.paths import data_dir
 from app.scope.core.buffer import DEFAULT_CAPACITY, SampleRing
 from app.scope.core.capture import Capture, capture_from_samples, write_csv
 from app.scope.core.envelope import envelopes
-from app.scope.core.mask import MaskSettings, MaskTester, mask_bounds
+from app.scope.core.mask import MaskFailure, MaskSettings, MaskTester, mask_bounds
 from app.scope.core.measure import MEASUREMENTS, Statistics, measure, measure_arrays
 from app.scope.core.trigger import (
     Edge,
@@ -67,6 +69,9 @@ CURRENT_COLOUR = "#ffd23f"
 VOLTAGE_COLOUR = "#3fc8ff"
 REFERENCE_COLOUR = (200, 130, 255, 170)
 MASK_COLOUR = (255, 80, 80, 110)
+#: (label, action) of the mask-failure actions
+MASK_ACTIONS = (("On fail: count", "none"), ("On fail: beep", "beep"),
+                ("On fail: stop", "stop"), ("On fail: save CSV", "save"))
 CURSOR_COLOUR = "#9eff9e"
 TRIGGER_COLOUR = "#ff9f43"
 GRID_COLOUR = "#2b3440"
@@ -78,6 +83,12 @@ def si(x: float, unit: str, digits: int = 4) -> str:
     if unit in ("%", ""):
         return f"{x:.{max(digits - 2, 1)}f}{' ' + unit if unit else ''}"
     return pg.siFormat(x, precision=digits, suffix=unit)
+
+
+def measurement_text(key: str, x: float, unit: str) -> str:
+    """A measurement as the table shows it (µA and µC with SI prefixes, duty in %)."""
+    k = 100.0 if key == "duty" else (1e-6 if unit in ("µA", "µC") else 1.0)
+    return si(x * k, {"µA": "A", "µC": "C"}.get(unit, unit), 3)
 
 
 def _step_label(x: float, unit: str) -> str:
@@ -193,6 +204,11 @@ class ScopeWidget(QWidget):
         self.acquirer = SweepAcquirer(self.ring)
         self.mask = MaskTester(MaskSettings())
         self.mask_enabled = True
+        self.mask_action = "none"
+        self.mask_save_dir: Path | None = None  # None: <data dir>/mask-failures
+        self.mask_saved = 0  # failure captures saved since the last mask reset
+        self.mask_saved_paths: list[Path] = []
+        self._last_mask_save = -math.inf
         self.stats = Statistics()
         self.history: deque[Capture] = deque(maxlen=HISTORY)
         self.history_pos = -1
@@ -325,6 +341,21 @@ class ScopeWidget(QWidget):
         self.pre_spin.setSuffix(" % pre")
         self.pre_spin.setValue(self.trigger.pre_fraction * 100)
         self.pre_spin.valueChanged.connect(lambda v: self.set_trigger(pre_fraction=v / 100))
+        self.level_spin = QDoubleSpinBox()  # the typed trigger level, bound to the T line
+        self.level_spin.setRange(-5000, 5000)
+        self.level_spin.setDecimals(2)
+        self.level_spin.setPrefix("T ")
+        self.level_spin.setSuffix(" µA")
+        self.level_spin.setKeyboardTracking(False)
+        self.level_spin.setToolTip("Trigger level (also set by dragging the orange T line)")
+        self.level_spin.valueChanged.connect(self.set_trigger_level)
+        self.holdoff_spin = QDoubleSpinBox()
+        self.holdoff_spin.setRange(0, 10_000)
+        self.holdoff_spin.setDecimals(1)
+        self.holdoff_spin.setSuffix(" ms holdoff")
+        self.holdoff_spin.setKeyboardTracking(False)
+        self.holdoff_spin.setToolTip("After a trigger, ignore triggers for this long")
+        self.holdoff_spin.valueChanged.connect(lambda v: self.set_trigger(holdoff_s=v / 1000))
 
         self.i_scale_combo = QComboBox()
         for s in CURRENT_SCALES:
@@ -375,6 +406,14 @@ class ScopeWidget(QWidget):
         self.mask_tol_spin.setValue(self.mask.settings.tolerance_pct)
         self.mask_tol_spin.valueChanged.connect(
             lambda v: self.set_mask_tolerance(v))
+        self.mask_action_combo = QComboBox()
+        for label, action in MASK_ACTIONS:
+            self.mask_action_combo.addItem(label, action)
+        self.mask_action_combo.setToolTip("What a mask failure does besides counting: beep, "
+                                          "stop (freeze on the failure) or save the capture "
+                                          "around it as CSV")
+        self.mask_action_combo.currentIndexChanged.connect(
+            lambda i: self.set_mask_action(self.mask_action_combo.itemData(i)))
         self.csv_button = QPushButton("Export CSV…")
         self.csv_button.clicked.connect(self._export_csv_dialog)
         self.png_button = QPushButton("Export PNG…")
@@ -417,6 +456,9 @@ class ScopeWidget(QWidget):
             for w in (i_lab, self.i_scale_combo, self.i_offset_spin, v_lab,
                       self.v_scale_combo, self.v_offset_spin):
                 row2.addWidget(w)
+            row2.addSpacing(10)
+            row2.addWidget(self.level_spin)
+            row2.addWidget(self.holdoff_spin)
             row2.addStretch(1)
             row2.addWidget(self.mask_label)
             row2.addWidget(self.status_label)
@@ -453,7 +495,7 @@ class ScopeWidget(QWidget):
             side.addLayout(captures)
             shown = QHBoxLayout()
             for w in (self.ref_check, self.mask_check, self.mask_tol_spin,
-                      self.cursor_check):
+                      self.mask_action_combo, self.cursor_check):
                 shown.addWidget(w)
             shown.addStretch(1)
             side.addLayout(shown)
@@ -486,7 +528,74 @@ class ScopeWidget(QWidget):
             failure = self.mask.update(self.ring)
             if failure is not None:
                 self._update_mask_label(failure.compliance)
+                self._mask_action(failure)
                 self.mask_failed.emit(failure)
+
+    def _reset_mask(self) -> None:
+        self.mask.reset(self.ring)
+        self.mask_saved = 0
+
+    def set_mask_action(self, action: str) -> None:
+        """What a mask failure does besides counting: "none", "beep", "stop" (freeze on
+        a capture around the failing sample) or "save" (write that capture as CSV into
+        :attr:`mask_save_dir`, at most one a second and 100 per reset)."""
+        if action not in {a for _, a in MASK_ACTIONS}:
+            raise ValueError(f"mask action {action!r}: choose none, beep, stop or save")
+        self.mask_action = action
+        idx = self.mask_action_combo.findData(action)
+        if idx != self.mask_action_combo.currentIndex():
+            self.mask_action_combo.blockSignals(True)
+            self.mask_action_combo.setCurrentIndex(idx)
+            self.mask_action_combo.blockSignals(False)
+
+    def failure_capture(self, failure: MaskFailure) -> Capture | None:
+        """A capture of the time base's window around a failure's first violating sample
+        (the trigger point of the capture), as far as the samples have arrived."""
+        ring = self.ring
+        if ring.newest is None or failure.index < 0:
+            return None
+        oldest = ring.oldest_kept if ring.oldest_kept is not None else ring.newest
+        n = min(self._window_samples(), ring.newest - oldest + 1)
+        start = max(oldest, min(failure.index - n // 2, ring.newest - n + 1))
+        w = ring.window(start, start + n)
+        return Capture(sample_rate=w.sample_rate, start_index=start,
+                       trigger_offset=failure.index - start, current_ua=w.current_ua,
+                       voltage_v=w.voltage_v, reference_ua=w.reference_ua, flags=w.flags,
+                       triggered=True, wall_time=time.time())
+
+    def _mask_action(self, failure: MaskFailure) -> None:
+        action = self.mask_action
+        if action == "beep":
+            QApplication.beep()
+        elif action == "stop" and not self.frozen:
+            cap = self.failure_capture(failure)
+            if cap is not None:
+                self.history.append(cap)
+                self.freeze(True)
+        elif action == "save":
+            now = time.monotonic()
+            if now - self._last_mask_save < 1.0 or self.mask_saved >= 100:
+                return
+            cap = self.failure_capture(failure)
+            if cap is None:
+                return
+            folder = self.mask_save_dir or data_dir() / "mask-failures"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / (f"mask-fail-{time.strftime('%Y%m%d-%H%M%S')}"
+                             f"-{failure.index}.csv")
+            meta = self.export_metadata(cap)
+            meta.update({"mask_failure_time_s": failure.time_s,
+                         "mask_failure_index": failure.index,
+                         "mask_deviation_ua": failure.worst_deviation_ua,
+                         "mask_fail_count": failure.fail_count})
+            try:
+                write_csv(path, cap, meta)
+            except OSError as exc:
+                self.mask_label.setToolTip(f"Could not save the failure capture: {exc}")
+                return
+            self._last_mask_save = now
+            self.mask_saved += 1
+            self.mask_saved_paths.append(path)
 
     def set_reference(self, settings: OutputSettings | None) -> None:
         """The commanded output (None: no reference trace, no mask test)."""
@@ -494,7 +603,7 @@ class ScopeWidget(QWidget):
         self.ring.reference.set_settings(settings)
         if settings is not None:
             self.mask.configure(settings.amplitude_ua, settings.frequency_hz)
-        self.mask.reset()
+        self._reset_mask()
         self._update_mask_label(False)
         self._mark_dirty()
 
@@ -511,7 +620,7 @@ class ScopeWidget(QWidget):
         """Forget all samples, captures, history and statistics."""
         self.ring.clear()
         self.acquirer.reset()
-        self.mask.reset()
+        self._reset_mask()
         self.history.clear()
         self.history_pos = -1
         self.stats.reset()
@@ -603,6 +712,29 @@ class ScopeWidget(QWidget):
         self.acquirer.arm()
         self._update_status()
 
+    def set_trigger_level(self, level: float) -> None:
+        """The typed trigger level (µA or V, the source's unit): moves the T line too.
+        Like dragging, it does not re-arm (the search only ever goes forward)."""
+        self.trigger = replace(self.trigger, level=float(level))
+        self.acquirer.set_level(self.trigger.level)
+        self._show_level()
+        self._update_status()
+
+    def _show_level(self) -> None:
+        """Put the T line and the level box at the trigger level, without feedback."""
+        t = self.trigger
+        volts = t.source == TriggerSource.VOLTAGE
+        scale, off = (self.v_scale, self.v_offset) if volts else (self.i_scale, self.i_offset)
+        self.trigger_line.blockSignals(True)
+        self.trigger_line.setValue((t.level - off) / scale)
+        self.trigger_line.blockSignals(False)
+        self.level_spin.blockSignals(True)
+        self.level_spin.setSuffix(" V" if volts else " µA")
+        self.level_spin.setDecimals(3 if volts else 2)
+        self.level_spin.setValue(t.level)
+        self.level_spin.blockSignals(False)
+        self.level_spin.setEnabled(t.source != TriggerSource.SYNC)
+
     def set_channel(self, channel: str, *, scale: float | None = None,
                     offset: float | None = None) -> None:
         """Vertical scale (units/div) and offset (units at the centre line) of a channel."""
@@ -623,7 +755,7 @@ class ScopeWidget(QWidget):
 
     def set_mask_enabled(self, enabled: bool) -> None:
         self.mask_enabled = bool(enabled)
-        self.mask.reset()
+        self._reset_mask()
         self.mask_check.blockSignals(True)
         self.mask_check.setChecked(self.mask_enabled)
         self.mask_check.blockSignals(False)
@@ -632,7 +764,7 @@ class ScopeWidget(QWidget):
 
     def set_mask_tolerance(self, percent: float) -> None:
         self.mask.settings = replace(self.mask.settings, tolerance_pct=float(percent))
-        self.mask.reset()
+        self._reset_mask()
         self._update_mask_label(False)
         self._mark_dirty()
 
@@ -729,7 +861,50 @@ class ScopeWidget(QWidget):
         meta.update({"time_base_s_per_div": self.time_base,
                      "current_scale_ua_per_div": self.i_scale,
                      "voltage_scale_v_per_div": self.v_scale})
+        t = self.trigger
+        meta.update({"trigger_mode": t.mode.value, "trigger_source": t.source.value,
+                     "trigger_edge": t.edge.value, "trigger_level": t.level,
+                     "trigger_pre_fraction": t.pre_fraction,
+                     "trigger_holdoff_s": t.holdoff_s})
         return meta
+
+    def export_caption(self, cap: Capture) -> list[str]:
+        """The lines printed under an exported picture: time, device, settings, trigger,
+        scales, mask and the measurements of the capture on screen."""
+        meta = self.export_metadata(cap)
+        lines = [f"Captured {meta.get('captured', '—')} · exported {meta['exported']}"
+                 f" · {'triggered' if cap.triggered else 'free-running'}"]
+        device = " ".join(str(self.device_info[k]) for k in ("model", "serial")
+                          if k in self.device_info)
+        if device:
+            lines[0] += f" · device {device}"
+        s = self.settings
+        if s is not None:
+            lines.append(f"Settings: {s.waveform.label} {s.frequency_hz:g} Hz, "
+                         f"{s.amplitude_ua:g} µA, {s.polarity.label}, "
+                         f"flip every {s.alternate_s:g} s, ramp {s.ramp_s:g} s")
+        else:
+            lines.append("Settings: none (no reference)")
+        t = self.trigger
+        unit = "V" if t.source == TriggerSource.VOLTAGE else "µA"
+        level = "" if t.source == TriggerSource.SYNC else \
+            f", {t.edge.value.lower()} at {t.level:g} {unit}"
+        lines.append(f"Trigger: {t.mode.value}, {t.source.value}{level}, "
+                     f"{t.pre_fraction * 100:.0f} % pre, holdoff {t.holdoff_s * 1000:g} ms · "
+                     f"{_step_label(self.time_base, 's')}, "
+                     f"{_step_label(self.i_scale * 1e-6, 'A')}, "
+                     f"{_step_label(self.v_scale, 'V')}, {cap.sample_rate:g} S/s")
+        if self.mask_enabled and self.settings is not None:
+            lines[-1] += (f" · mask ± {self.mask.settings.tolerance_pct:g} %: "
+                          + (f"FAIL × {self.mask.fail_count}" if self.mask.fail_count
+                             else "pass"))
+        m = measure(cap)
+        cells = [f"{label} {measurement_text(key, m[key], unit)}"
+                 for key, (label, unit) in MEASUREMENTS.items()
+                 if math.isfinite(m.get(key, math.nan))]
+        for k in range(0, len(cells), 5):
+            lines.append(("Measurements: " if k == 0 else "") + " · ".join(cells[k:k + 5]))
+        return lines
 
     def export_csv(self, path: str | Path) -> Path:
         cap = self.displayed_capture()
@@ -739,7 +914,36 @@ class ScopeWidget(QWidget):
         return Path(path)
 
     def export_png(self, path: str | Path) -> Path:
-        if not self.plot.grab().save(str(path), "PNG"):
+        """The plot with the time, settings, trigger and measurements printed under it
+        (also stored as PNG text chunks: ``Caption`` and one per export_metadata key)."""
+        cap = self.displayed_capture()
+        if cap is None:
+            raise ValueError("nothing to export: no capture on screen yet")
+        plot = self.plot.grab().toImage()
+        lines = self.export_caption(cap)
+        font = QFont(self.font())
+        font.setPointSizeF(max(8.0, font.pointSizeF()))
+        metrics = QFontMetrics(font)
+        pad = 8
+        height = plot.height() + pad * 2 + metrics.lineSpacing() * len(lines)
+        img = QImage(plot.width(), height, QImage.Format.Format_RGB32)
+        img.fill(QColor(BACKGROUND))
+        painter = QPainter(img)
+        try:
+            painter.drawImage(0, 0, plot)
+            painter.setFont(font)
+            painter.setPen(QColor("#e6edf3"))
+            y = plot.height() + pad + metrics.ascent()
+            for line in lines:
+                painter.drawText(pad, y, metrics.elidedText(
+                    line, Qt.TextElideMode.ElideRight, img.width() - 2 * pad))
+                y += metrics.lineSpacing()
+        finally:
+            painter.end()
+        img.setText("Caption", "\n".join(lines))
+        for key, value in self.export_metadata(cap).items():
+            img.setText(key, str(value))
+        if not img.save(str(path), "PNG"):
             raise OSError(f"could not write the image {path}")
         return Path(path)
 
@@ -882,11 +1086,7 @@ class ScopeWidget(QWidget):
         self.trigger_line.setVisible(t.source != TriggerSource.SYNC and not self.roll)
         self.edge_combo.setEnabled(t.source != TriggerSource.SYNC)
         self.arm_button.setEnabled(t.mode == TriggerMode.SINGLE)
-        scale, off = ((self.i_scale, self.i_offset) if t.source != TriggerSource.VOLTAGE
-                      else (self.v_scale, self.v_offset))
-        self.trigger_line.blockSignals(True)
-        self.trigger_line.setValue((t.level - off) / scale)
-        self.trigger_line.blockSignals(False)
+        self._show_level()
         self._apply_x_only()
 
     def _apply_x_only(self) -> None:
@@ -905,6 +1105,9 @@ class ScopeWidget(QWidget):
             level = self.i_offset + y * self.i_scale
         self.trigger = replace(self.trigger, level=level)
         self.acquirer.set_level(level)
+        self.level_spin.blockSignals(True)
+        self.level_spin.setValue(level)
+        self.level_spin.blockSignals(False)
         self._update_status()
 
     def _update_axes(self) -> None:
@@ -924,6 +1127,7 @@ class ScopeWidget(QWidget):
             combo.setCurrentText(text)
             combo.blockSignals(False)
         for widget, value in ((self.pre_spin, self.trigger.pre_fraction * 100),
+                              (self.holdoff_spin, self.trigger.holdoff_s * 1000),
                               (self.i_offset_spin, self.i_offset),
                               (self.v_offset_spin, self.v_offset)):
             widget.blockSignals(True)
@@ -972,7 +1176,12 @@ class ScopeWidget(QWidget):
             self.mask_label.setText(f"MASK FAIL × {n}{extra}")
             self.mask_label.setStyleSheet("color: white; background: #c0392b; "
                                           "padding: 3px 8px; font-weight: bold")
+            lines = [f"t = {e.time_s:.4f} s  (sample {e.index}): "
+                     f"{e.deviation_ua:.1f} µA outside" + (", compliance" if e.compliance else "")
+                     for e in self.mask.log[-8:]]
+            self.mask_label.setToolTip("Latest mask failures:\n" + "\n".join(lines))
         else:
+            self.mask_label.setToolTip("No failed period since the last reset")
             self.mask_label.setText("Mask pass")
             self.mask_label.setStyleSheet("color: #9eff9e; background: #0d1117; "
                                           "padding: 3px 8px")
@@ -984,11 +1193,9 @@ class ScopeWidget(QWidget):
         self._last_table = now
         m = self.last_measurements
         for row, (key, (_label, unit)) in enumerate(MEASUREMENTS.items()):
-            k = 100.0 if key == "duty" else (1e-6 if unit in ("µA", "µC") else 1.0)
-            u = {"µA": "A", "µC": "C"}.get(unit, unit)
             lo, mean, hi, _n = self.stats.summary(key)
             for col, x in enumerate((m.get(key, float("nan")), lo, mean, hi), start=1):
-                self.table.item(row, col).setText(si(x * k, u, 3))
+                self.table.item(row, col).setText(measurement_text(key, x, unit))
         self.stats_label.setText(f"Statistics over {self.stats.captures} captures")
 
     def _update_cursor_readout(self) -> None:
@@ -1031,7 +1238,7 @@ class ScopeWidget(QWidget):
         if path:
             try:
                 self.export_png(path)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:
                 QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
 
 

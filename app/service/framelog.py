@@ -3,6 +3,11 @@
 Formatting is pure (:func:`hex_bytes`, :func:`describe`, :func:`log_row`); the model is
 QtCore only. Records arrive at up to a few hundred per second; they are queued and
 inserted in batches by a timer, and the oldest rows go once :attr:`max_rows` is reached.
+
+The log keeps a minute of traffic: the link logs at most ``LOG_MAX_PER_S`` records a
+second, so :data:`MAX_ROWS` = 60 s of them. Memory stays bounded: a row keeps only the
+first ``HEX_LIMIT`` bytes of its frame (the hex is formatted when shown) and its decoded
+text, under 0.5 kB a row (about 8 MB for a full minute of SAMPLES frames).
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from app.device.link import FrameRecord
+from app.device.link import LOG_MAX_PER_S, FrameRecord
 from app.device.protocol import Samples, Status, message_type
 
-MAX_ROWS = 2000
+KEEP_S = 60  # the log holds at least this much traffic at the link's highest log rate
+MAX_ROWS = KEEP_S * LOG_MAX_PER_S
 HEX_LIMIT = 40  # bytes of a frame shown in hex; the rest is summarised
 COLUMNS = ("Time (s)", "Dir", "Type", "Bytes", "Raw frame (hex)", "Decoded")
 COL_TYPE = 2
@@ -88,15 +94,23 @@ class LogRow:
     direction: str
     type_name: str
     size: int
-    hex: str
+    head: bytes  # the frame's first HEX_LIMIT bytes
     decoded: str
     error: bool
+
+    @property
+    def hex(self) -> str:
+        shown = " ".join(f"{b:02x}" for b in self.head)
+        if self.size > len(self.head):
+            shown += f" … (+{self.size - len(self.head)} bytes)"
+        return shown
 
 
 def log_row(record: FrameRecord, t0: float) -> LogRow:
     type_name, decoded = describe(record)
     return LogRow(record.at - t0, record.direction, type_name, len(record.raw),
-                  hex_bytes(record.raw), decoded, record.message is None and bool(record.raw))
+                  bytes(record.raw[:HEX_LIMIT]), decoded,
+                  record.message is None and bool(record.raw))
 
 
 class FrameLogModel(QAbstractTableModel):

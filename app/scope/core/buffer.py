@@ -13,7 +13,21 @@ import numpy as np
 
 from app.device.protocol import SampleFlag
 from app.device.samples import SampleBlock
-from app.device.waveform import OutputSettings, Polarity, Waveform, burst_envelope, unit_wave
+from app.device.waveform import (
+    OutputSettings,
+    Polarity,
+    Waveform,
+    alternation_count,
+    burst_envelope,
+    unit_wave,
+)
+
+PHASE_ONE = 1 << 32  # the device's phase accumulator (WaveGenerator.PHASE_BITS)
+
+
+def frame_samples(sample_rate: float) -> int:
+    """A SAMPLES frame's length (docs/protocol.md: ⌊sample_rate × 5 ms⌋, 1 .. 239)."""
+    return max(1, min(239, int(sample_rate * 0.005)))
 
 DEFAULT_CAPACITY = 1 << 20  # 104 s at 10 kS/s: the widest window (10 s/div x 10 div)
 
@@ -39,8 +53,19 @@ class ReferenceModel:
     """Computes the commanded trace level x unit_wave, phased by the period-start sync marks.
 
     Before the first sync mark the phase is unknown and the reference is NaN (not drawn).
-    ALTERNATING polarity takes its sign from the SIGN_NEGATIVE flag of each sample; the
-    burst envelope is timed from the sample where OUTPUT_ON rose.
+    The burst envelope is timed from the sample where OUTPUT_ON rose.
+
+    ALTERNATING polarity: the sign belongs to a whole period and changes only at a
+    period start (a sync mark), as the device does it
+    (:class:`~app.device.signal_model.WaveGenerator`). The first sync mark after OUTPUT_ON
+    rose is the output start (the generator restarts there, positive first); from it the
+    start time of every later period follows from the sample index and the settings (the
+    device's phase accumulator, exact while the frequency is unchanged since the start,
+    to within a sample after a change), and the sign flips at the periods where
+    :func:`~app.device.waveform.alternation_count` goes up. So the reference is right at
+    every sample, also inside a frame in which the polarity flips. Only when the output
+    start was not seen (the stream joined a running output) does the sign come from the
+    SIGN_NEGATIVE flag, which the device sets per frame (a frame's first sample).
     """
 
     def __init__(self) -> None:
@@ -48,6 +73,17 @@ class ReferenceModel:
         self._last_sync: int | None = None  # absolute index of the latest period start
         self._output_start: int | None = None
         self._output_on = False
+        self._alt_reset()
+
+    def _alt_reset(self) -> None:
+        self._seen_any = False  # a sample before this block was seen
+        self._next_index = 0  # the index that follows the last block seen
+        self._last_rise: int | None = None  # absolute index where OUTPUT_ON last rose
+        self._anchor: int | None = None  # absolute index of the output start
+        self._anchor_freq: float | None = None  # frequency in force since the start
+        self._state_anchor: int | None = None  # the start the sign state below belongs to
+        self._alt_sign = 1.0  # sign of the period in progress
+        self._alt_seen = 0.0  # alternation count of the period in progress
 
     def set_settings(self, settings: OutputSettings | None) -> None:
         self.settings = settings
@@ -56,6 +92,117 @@ class ReferenceModel:
         self._last_sync = None
         self._output_start = None
         self._output_on = False
+        self._alt_reset()
+
+    def _period_sign(self, k: int, fs: float) -> float:
+        """The sign of the period that starts at absolute sample ``k`` (a sync mark), as
+        the device's WaveGenerator decides it."""
+        s = self.settings
+        anchor = self._anchor
+        assert s is not None
+        assert anchor is not None
+        r = k - anchor
+        if r <= 0 or s.frequency_hz <= 0:
+            self._alt_sign, self._alt_seen = 1.0, 0.0
+            self._state_anchor, self._anchor_freq = anchor, s.frequency_hz
+            return 1.0
+        fresh = self._state_anchor != anchor  # no state yet for this output run
+        if fresh:
+            self._anchor_freq = s.frequency_hz  # assume these settings since the start
+        elif self._anchor_freq is not None and s.frequency_hz != self._anchor_freq:
+            self._anchor_freq = None  # changed since the start: approximate from now on
+        if self._anchor_freq is not None:
+            inc = max(1, int(s.frequency_hz / fs * PHASE_ONE))
+            m = -((-r * inc) // PHASE_ONE)  # the period starting inside sample r
+            if not fresh and (m * PHASE_ONE) // inc != r:
+                # a period start off the grid of this run: the output restarted without a
+                # sample off in between (STOP and START within one frame): a new run
+                self._anchor = k
+                return self._period_sign(k, fs)
+            start_s = m * PHASE_ONE / (inc * fs)
+            period_s = PHASE_ONE / (inc * fs)
+        else:
+            period_s = 1.0 / s.frequency_hz
+            start_s = (r + 0.5) / fs
+            m = int(round(start_s / period_s))
+        count = float(alternation_count(s.alternate_s, np.array([start_s]), period_s)[0])
+        if fresh:
+            # the state the device reached since the start with these settings: one flip
+            # per count step, or one per period when flips are due faster than periods
+            flips = m if s.alternate_s < period_s else int(max(count, 0.0))
+            self._alt_sign = -1.0 if flips % 2 else 1.0
+            self._alt_seen = max(count, 0.0)
+            self._state_anchor = anchor
+        elif count > self._alt_seen:
+            self._alt_sign = -self._alt_sign
+            self._alt_seen = count
+        return self._alt_sign
+
+    def _alternating_signs(self, block: SampleBlock, on: np.ndarray, rises: np.ndarray,
+                           last_sync: np.ndarray, alternating: bool) -> np.ndarray | None:
+        """Track the output start (always); for ALTERNATING polarity return +1/-1 per
+        sample of ``block``, or None when the output start was not seen (then the
+        per-frame flag is all there is)."""
+        n = len(block)
+        first = block.first_index
+        rise_abs = first + rises
+        if rises.size and rises[0] == 0 and (
+                (not self._seen_any and first != 0)
+                or (self._seen_any and first != self._next_index)):
+            # joined a running output, or the output came on in samples lost on the
+            # link: its start is unknown (the per-frame flag is used until the next start)
+            rise_abs = rise_abs[1:]
+            self._anchor = None
+            self._last_rise = None
+        signs = np.full(n, np.nan) if alternating else None
+        pos = 0
+        sign = self._alt_sign if self._anchor is not None else np.nan
+        for j in np.flatnonzero(block.sync).tolist():
+            k = first + j
+            before = rise_abs[rise_abs <= k]
+            if before.size:
+                self._last_rise = int(before[-1])
+            if self._last_rise is not None and on[j] and (
+                    self._anchor is None or self._anchor < self._last_rise):
+                self._anchor = k  # the first period start of this output run
+            if signs is not None:
+                signs[pos:j] = sign
+                pos = j
+                sign = self._period_sign(k, block.sample_rate) if self._anchor is not None \
+                    else np.nan
+        if rise_abs.size and (self._last_rise is None or rise_abs[-1] > self._last_rise):
+            self._last_rise = int(rise_abs[-1])  # a start whose first period is still to come
+        if signs is None:
+            if block.sync.any():
+                self._state_anchor = None  # periods went by unfollowed: re-derive later
+            return None
+        signs[pos:] = sign
+        if np.isnan(signs).all() and self._last_rise is None:
+            return None
+        flag = np.where((block.flags & SampleFlag.SIGN_NEGATIVE) != 0, -1.0, 1.0)
+        self._check_with_flags(block, signs, flag, on, last_sync)
+        if np.isnan(signs).any():
+            signs = np.where(np.isnan(signs), flag, signs)
+        return signs
+
+    def _check_with_flags(self, block: SampleBlock, signs: np.ndarray, flag: np.ndarray,
+                          on: np.ndarray, last_sync: np.ndarray) -> None:
+        """Hold the derived signs to the device's word. The SIGN_NEGATIVE flag is the sign
+        at the first sample of each frame, so at a sample at least a frame's length after
+        the latest period start it is the sign of that period. Where the two disagree (a
+        restart or a dropped frame the model did not see) the derived sign is wrong from
+        that period on: flip it there, and the state with it. In place."""
+        first = block.first_index
+        idx = first + np.arange(len(block), dtype=np.int64)
+        ok = on & (last_sync >= 0) & (idx - last_sync >= frame_samples(block.sample_rate))
+        for _ in range(len(block)):
+            with np.errstate(invalid="ignore"):
+                bad = np.flatnonzero(ok & (flag != signs) & ~np.isnan(signs))
+            if not bad.size:
+                return
+            start = max(int(last_sync[bad[0]]) - first, 0)
+            signs[start:] = -signs[start:]
+            self._alt_sign = -self._alt_sign
 
     def compute(self, block: SampleBlock) -> np.ndarray:
         n = len(block)
@@ -85,8 +232,12 @@ class ReferenceModel:
             self._output_start = int(block.first_index + rises[-1])
         if n:
             self._output_on = bool(on[-1])
-        ref = np.full(n, np.nan, dtype=np.float32)
         s = self.settings
+        signs = self._alternating_signs(
+            block, on, rises, last_sync, s is not None and s.polarity == Polarity.ALTERNATING)
+        self._seen_any = self._seen_any or n > 0
+        self._next_index = block.first_index + n
+        ref = np.full(n, np.nan, dtype=np.float32)
         if s is None:
             return ref
         known = last_sync >= 0
@@ -101,8 +252,11 @@ class ReferenceModel:
             alternate_s=s.alternate_s, ramp_s=s.ramp_s)
         shape = unit_wave(base, t_since_sync)
         if s.polarity == Polarity.ALTERNATING:
-            neg = (block.flags[known] & SampleFlag.SIGN_NEGATIVE) != 0
-            shape = np.where(neg, -shape, shape)
+            if signs is not None:
+                shape = shape * signs[known]
+            else:
+                neg = (block.flags[known] & SampleFlag.SIGN_NEGATIVE) != 0
+                shape = np.where(neg, -shape, shape)
         if s.waveform == Waveform.BURST:
             start = np.where(out_start[known] >= 0, out_start[known], idx[0])
             shape = shape * burst_envelope((idx[known] - start) / fs)
@@ -118,6 +272,7 @@ class SampleRing:
             raise ValueError(f"ring capacity must be at least 16 samples, got {capacity}")
         self.capacity = int(capacity)
         self.reference = ReferenceModel()
+        self.generation = 0  # counts clear(): readers notice a new stream
         self._alloc()
 
     def _alloc(self) -> None:
@@ -136,6 +291,7 @@ class SampleRing:
 
     def clear(self) -> None:
         self.reference.reset()
+        self.generation += 1
         self._alloc()
 
     def append(self, block: SampleBlock) -> None:

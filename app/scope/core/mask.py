@@ -6,6 +6,12 @@ fail) and in amplitude by ``tolerance_ua``. A sample outside the mask is a viola
 a waveform period (sync to sync) with at least one violation is a failed period.
 Samples whose reference is unknown (before the first sync mark) or that were dropped
 are not tested.
+
+Only new data is tested: after a reset (a new tolerance, reference or output) the
+first update marks the newest sample in the ring and tests only what arrives after it,
+so the count never includes data that was in the buffer before (the 104 s of history
+is never re-tested). Every failed period is logged (:class:`MaskLogEntry`: time, sample
+index and worst deviation); the log keeps the newest ``LOG_LIMIT`` entries.
 """
 
 from __future__ import annotations
@@ -33,6 +39,19 @@ class MaskSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MaskLogEntry:
+    """One failed period: where its first violating sample is and how far outside."""
+
+    time_s: float               # device time of the first violating sample in the period
+    index: int                  # its absolute sample index
+    deviation_ua: float         # the period's largest distance outside the mask
+    compliance: bool            # the device flagged compliance in the period
+
+
+LOG_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
 class MaskFailure:
     """What ``mask_failed`` carries: the failures found in one evaluation."""
 
@@ -41,6 +60,7 @@ class MaskFailure:
     fail_count: int             # failed periods since the counter was reset
     worst_deviation_ua: float   # largest distance outside the mask
     compliance: bool            # the device flagged compliance on a violating sample
+    index: int = -1             # absolute sample index of the first violating sample
 
 
 def mask_bounds(reference: np.ndarray, tolerance_ua: float,
@@ -75,10 +95,17 @@ class MaskTester:
         self.frequency_hz = 0.0
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, ring: SampleRing | None = None) -> None:
+        """Clear the count and the log; test only samples after the newest one now in
+        ``ring`` (without a ring: after the newest one at the next update)."""
         self.fail_count = 0
         self.tested_periods = 0
+        self.log: list[MaskLogEntry] = []
         self._tested_upto: int | None = None
+        self._generation: int | None = None
+        if ring is not None:
+            self._tested_upto = -1 if ring.newest is None else ring.newest
+            self._generation = ring.generation
         self._last_failed_period: int | None = None
         self._last_sync: int | None = None
 
@@ -103,7 +130,14 @@ class MaskTester:
             return None
         k = self.half_window(ring.sample_rate)
         oldest = ring.oldest_kept if ring.oldest_kept is not None else ring.newest
-        first = oldest if self._tested_upto is None else max(self._tested_upto + 1, oldest)
+        if self._generation is not None and ring.generation != self._generation:
+            self._tested_upto = oldest - 1  # the ring was cleared: all of it is new
+            self._last_sync = self._last_failed_period = None
+        self._generation = ring.generation
+        if self._tested_upto is None:  # first update after a reset: nothing old
+            self._tested_upto = ring.newest
+            return None
+        first = max(self._tested_upto + 1, oldest)
         last = ring.newest - k  # samples further on need future neighbours
         if last < first:
             return None
@@ -127,6 +161,20 @@ class MaskTester:
         if not bad.any():
             return None
         bad_periods = np.unique(period[bad])
+        flags = w.flags[off:off + last - first + 1]
+        # the log: the first violating sample of each failed period, its worst deviation
+        # (a period already logged in an earlier update is not logged again)
+        for p in bad_periods.tolist():
+            if p == self._last_failed_period:
+                continue
+            in_p = bad & (period == p)
+            at = int(np.flatnonzero(in_p)[0])
+            self.log.append(MaskLogEntry(
+                time_s=float(idx[at] / ring.sample_rate), index=int(idx[at]),
+                deviation_ua=float(np.nanmax(d[in_p])),
+                compliance=bool(np.any(flags[in_p] & SampleFlag.COMPLIANCE))))
+        if len(self.log) > LOG_LIMIT:
+            del self.log[:len(self.log) - LOG_LIMIT]
         if self._last_failed_period is not None:
             bad_periods = bad_periods[bad_periods != self._last_failed_period]
         new = int(bad_periods.size)
@@ -134,10 +182,10 @@ class MaskTester:
             return None
         self._last_failed_period = int(bad_periods[-1])
         self.fail_count += new
-        flags = w.flags[off:off + last - first + 1]
         first_bad = int(np.flatnonzero(bad)[0])
         return MaskFailure(
             time_s=float(idx[first_bad] / ring.sample_rate),
             failed_periods=new, fail_count=self.fail_count,
             worst_deviation_ua=float(np.nanmax(d[bad])),
-            compliance=bool(np.any(flags[bad] & SampleFlag.COMPLIANCE)))
+            compliance=bool(np.any(flags[bad] & SampleFlag.COMPLIANCE)),
+            index=int(idx[first_bad]))

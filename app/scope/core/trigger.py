@@ -4,6 +4,12 @@ Edge triggers use hysteresis: a rising edge fires where the signal reaches ``lev
 after having been below ``level - hysteresis`` (falling: mirror image), so noise on a
 slow edge fires once, not many times. The sync trigger fires on the device's
 period-start mark.
+
+Old data is never presented as new: configuring the acquirer (any trigger setting or
+window change), resetting or arming it starts the trigger search at the newest sample
+in the ring, so a Single capture's trigger is always a sample that arrived after the
+arming (the pre-trigger part of the window may be older). A holdoff ignores triggers
+closer than ``holdoff_s`` to the previous accepted one.
 """
 
 from __future__ import annotations
@@ -43,8 +49,11 @@ class TriggerSettings:
     level: float = 0.0          # in the source channel's unit (µA or V)
     hysteresis: float = 1.0     # same unit, >= 0
     pre_fraction: float = 0.1   # share of the window before the trigger, 0..1
+    holdoff_s: float = 0.0      # after a trigger, ignore triggers for this long
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.holdoff_s <= 100.0:
+            raise ValueError(f"trigger holdoff must be 0..100 s, got {self.holdoff_s:g} s")
         if not 0.0 <= self.pre_fraction <= 1.0:
             raise ValueError(f"pre-trigger must be 0..100 %, got {self.pre_fraction * 100:g} %")
         if self.hysteresis < 0:
@@ -72,6 +81,22 @@ def edge_crossings(values: np.ndarray, level: float, hysteresis: float,
     return nz[fire].astype(np.int64)
 
 
+def apply_holdoff(positions: np.ndarray, holdoff: int,
+                  previous: int | None = None) -> np.ndarray:
+    """The triggers of sorted ``positions`` that are at least ``holdoff`` samples after
+    the previous accepted one (``previous``: the last trigger accepted before these)."""
+    pos = np.asarray(positions, dtype=np.int64)
+    if holdoff <= 0:
+        return pos
+    kept: list[int] = []
+    i = 0 if previous is None else int(np.searchsorted(pos, previous + holdoff))
+    while i < pos.size:
+        p = int(pos[i])
+        kept.append(p)
+        i = int(np.searchsorted(pos, p + holdoff, side="left"))
+    return np.asarray(kept, dtype=np.int64)
+
+
 def trigger_positions(sync: np.ndarray, current: np.ndarray, voltage: np.ndarray,
                       settings: TriggerSettings) -> np.ndarray:
     """Trigger positions (indices into the given arrays) for ``settings``."""
@@ -88,6 +113,10 @@ class SweepAcquirer:
     since the last poll (or ``None``). Searching resumes where the last poll stopped, so
     every trigger is considered once; at most one capture per poll is returned (the
     newest for Auto/Normal, the first for Single).
+
+    ``armed_at`` is the absolute index of the first sample that counts as new: no
+    trigger before it is ever used (it is the newest sample + 1 when the acquirer was
+    configured, reset or armed with data in the ring).
     """
 
     def __init__(self, ring: SampleRing) -> None:
@@ -97,7 +126,9 @@ class SweepAcquirer:
         self.auto_timeout_s = 0.1
         self.armed = True       # Single: False after its capture until arm()
         self._search_from: int | None = None
-        self._last_capture_end: int | None = None
+        self._last_trigger: int | None = None
+        self._ring_generation = ring.generation
+        self.armed_at: int | None = None
         self._last_capture_clock = time.monotonic()
 
     def configure(self, settings: TriggerSettings | None = None,
@@ -115,16 +146,18 @@ class SweepAcquirer:
         self.settings = replace(self.settings, level=float(level))
 
     def reset(self) -> None:
-        self._search_from = None
-        self._last_capture_end = None
+        """Start over on new data: the search begins after the newest sample in the ring."""
+        ring = self.ring
+        self._ring_generation = ring.generation
+        self._search_from = None if ring.newest is None else ring.newest + 1
+        self.armed_at = self._search_from
+        self._last_trigger = None
         self._last_capture_clock = time.monotonic()
         self.armed = True
 
     def arm(self) -> None:
         """Re-arm (Single mode): the next trigger after now makes a capture."""
         self.reset()
-        if self.ring.newest is not None:
-            self._search_from = self.ring.newest + 1
 
     @property
     def pre(self) -> int:
@@ -135,6 +168,11 @@ class SweepAcquirer:
         if ring.newest is None or not self.armed:
             return None
         now = time.monotonic() if now is None else now
+        if ring.generation != self._ring_generation:
+            # the ring was cleared (new stream): everything in it arrived after that
+            self._ring_generation = ring.generation
+            self._search_from = self.armed_at = None
+            self._last_trigger = None
         pre, post = self.pre, self.window - self.pre
         newest = ring.newest
         oldest = ring.oldest_kept if ring.oldest_kept is not None else newest
@@ -146,10 +184,13 @@ class SweepAcquirer:
             start = max(lo - min(self.window, 10_000), oldest)
             w = ring.window(start, hi)
             pos = trigger_positions(w.sync, w.current_ua, w.voltage_v, self.settings)
-            pos = pos[pos + start >= lo]
+            pos = pos[pos + start >= lo] + start
+            holdoff = int(round(self.settings.holdoff_s * (ring.sample_rate or 1.0)))
+            pos = apply_holdoff(pos, holdoff, self._last_trigger)
             if pos.size:
                 single = self.settings.mode == TriggerMode.SINGLE
-                trig = int(start + (pos[0] if single else pos[-1]))
+                trig = int(pos[0] if single else pos[-1])
+                self._last_trigger = int(pos[-1])
                 cap = self._capture(trig - pre, trig, True)
                 if single:
                     self.armed = False

@@ -54,7 +54,10 @@ from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 FRAME_MS = 80            # repaint timer (~12 fps: the sweep stands still, see _live_frame)
 ANNOTATE_EVERY_S = 0.4   # annotations are recomputed at most this often
 COLUMNS = 1600           # min/max columns the curves are reduced to
-PRESENTATION_WINDOW_S = 10.0
+PRESENTATION_WINDOW_S = 10.0  # presentation without settings: 10 s across
+PRESENTATION_PERIODS = 5  # presentation with settings: about five periods across
+#: device states that keep output off until RESET (the studio then offers Reset)
+LATCHED = (DeviceState.ESTOPPED, DeviceState.WATCHDOG, DeviceState.FAULT)
 RING_CAPACITY = 1 << 19  # 52 s at 10 kS/s: enough for the 10 s window and a period
 
 #: (label, ohms or None for the skin model)
@@ -105,6 +108,8 @@ class WaveformStudio(QWidget):
         self._stop_handler: Callable[[], object] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
+        self._drawn: tuple[float, float, np.ndarray, np.ndarray] | None = None  # on screen
+        self._annotated_drawn = True  # the annotations belong to the sweep on screen
         self._last_tick = time.monotonic()
         self._saved_time_base = 0
         self._saved_window_state = Qt.WindowState.WindowNoState
@@ -212,13 +217,25 @@ class WaveformStudio(QWidget):
         self.present_button = QPushButton("Presentation (F11)")
         self.present_button.setCheckable(True)
         self.present_button.toggled.connect(self.set_presentation)
+        self.reset_button = QPushButton("Reset device")
+        self.reset_button.setToolTip("After an emergency stop, a watchdog stop or a fault the "
+                                     "device stays off until it is reset: send RESET")
+        self.reset_button.clicked.connect(self.reset_device)
+        self.reset_button.setVisible(False)
+        # the time base stays at hand in presentation mode (the side controls are hidden)
+        self.present_time_base = QComboBox()
+        for label, seconds in TIME_BASES:
+            self.present_time_base.addItem(label, seconds)
+        self.present_time_base.setToolTip("Time across the screen")
+        self.present_time_base.currentIndexChanged.connect(self._present_time_base_chosen)
+        self.present_time_base.setVisible(False)
         self.output_state = QLabel(pill("no device", MUTED))
         self.output_state.setTextFormat(Qt.TextFormat.RichText)
         bar = QHBoxLayout()
         bar.addWidget(self.title, 1)
         bar.addWidget(self.output_state)
-        for b in (self.start_button, self.stop_button, self.freeze_button,
-                  self.present_button):
+        for b in (self.reset_button, self.start_button, self.stop_button,
+                  self.freeze_button, self.present_time_base, self.present_button):
             bar.addWidget(b)
 
         self.plot = StudioPlot()
@@ -337,6 +354,7 @@ class WaveformStudio(QWidget):
         if status.compliance:
             text += " · at compliance: current limited"
         self.output_state.setText(pill(text, colour))
+        self.reset_button.setVisible(st in LATCHED)
 
     def _disconnected(self, reason: str) -> None:
         self.output_state.setText(pill("no device", MUTED))
@@ -480,6 +498,14 @@ class WaveformStudio(QWidget):
             # while the plot shows new ones
             self._start_after = self._last_apply_id
 
+    def reset_device(self) -> None:
+        """RESET through the studio's port (after an emergency stop, a watchdog stop or a
+        fault the device refuses START until it is reset); output stays off."""
+        rid = self._send("reset the device", self.port.reset if self.port else None)
+        if rid is not None:
+            self._say("Reset sent: the device returns to idle. Start output again when "
+                      "ready.")
+
     def stop_output(self) -> None:
         """Ramped stop. (The emergency stop is the main window's, on Esc.)"""
         self._start_after = None   # a start still waiting for its settings is cancelled
@@ -578,13 +604,35 @@ class WaveformStudio(QWidget):
             raise ValueError(f"time base {seconds!r} s is not offered")
         self.time_base.setCurrentIndex(idx)
 
+    def presentation_time_base(self) -> float:
+        """The offered time base presentation mode starts with: about five periods of
+        the applied settings (10 s without settings), at most 20 s."""
+        s = self.settings
+        if s is None or s.frequency_hz <= 0:
+            return PRESENTATION_WINDOW_S
+        want = PRESENTATION_PERIODS / s.frequency_hz
+        offered = [sec for _, sec in TIME_BASES if sec > 0]
+        return next((sec for sec in offered if sec >= want * 0.999), offered[-1])
+
+    def _present_time_base_chosen(self, index: int) -> None:
+        if index != self.time_base.currentIndex():
+            self.time_base.setCurrentIndex(index)
+
     def _view_changed(self) -> None:
+        if self.present_time_base.currentIndex() != self.time_base.currentIndex():
+            self.present_time_base.blockSignals(True)
+            self.present_time_base.setCurrentIndex(self.time_base.currentIndex())
+            self.present_time_base.blockSignals(False)
         if self.timeline is not None:
             self.timeline.window_s = self.window_seconds()
         self._dirty = True
 
     def set_frozen(self, frozen: bool) -> None:
+        """Hold the picture; the annotations frozen with it are those of the very sweep
+        on the screen (recomputed if the last ones belonged to an earlier sweep)."""
         self.frozen = bool(frozen)
+        if self.frozen and not self._annotated_drawn and self._drawn is not None:
+            self.refresh_annotations(*self._drawn)
         if self.freeze_button.isChecked() != self.frozen:
             self.freeze_button.setChecked(self.frozen)
         self.freeze_button.setText("Frozen — click to resume" if frozen else "Freeze")
@@ -603,22 +651,23 @@ class WaveformStudio(QWidget):
             self.present_button.setChecked(on)
         self.present_button.setText("Exit presentation (F11)" if on else "Presentation (F11)")
         self.controls_scroll.setVisible(not on)
+        self.present_time_base.setVisible(on)
         win = self.window()
         if on:
             self._saved_time_base = self.time_base.currentIndex()
-            self.set_time_base(PRESENTATION_WINDOW_S)
+            self.set_time_base(self.presentation_time_base())
             self._saved_window_state = win.windowState()
             win.showFullScreen()
             big = "font-size: 22pt; padding: 10px 26px;"
-            for b in (self.start_button, self.stop_button, self.freeze_button,
-                      self.present_button):
+            for b in (self.reset_button, self.start_button, self.stop_button,
+                      self.freeze_button, self.present_button, self.present_time_base):
                 b.setStyleSheet(big)
             self.status.setStyleSheet("font-size: 18pt;")
         else:
             self.time_base.setCurrentIndex(self._saved_time_base)
             win.setWindowState(self._saved_window_state)
-            for b in (self.start_button, self.stop_button, self.freeze_button,
-                      self.present_button):
+            for b in (self.reset_button, self.start_button, self.stop_button,
+                      self.freeze_button, self.present_button, self.present_time_base):
                 b.setStyleSheet("")
             self.status.setStyleSheet("")
         self.plot.set_presentation(on)
@@ -744,12 +793,16 @@ class WaveformStudio(QWidget):
         self._dirty = False
         self.plot.show_frame(frame)
         self.frames_drawn += 1
+        self._drawn = (t0, fs, cur, volt)
         if now - self._last_annotate >= ANNOTATE_EVERY_S or tl is not None:
             self._last_annotate = now
             self.refresh_annotations(t0, fs, cur, volt)
+        else:
+            self._annotated_drawn = False
 
     def refresh_annotations(self, t0: float, fs: float, cur: np.ndarray,
                             volt: np.ndarray) -> None:
+        self._annotated_drawn = True
         settings = self._replay_settings() if self.recording is not None else self.settings
         if cur.size < 4 or not np.isfinite(cur).any():
             self.annotations = None
@@ -778,11 +831,14 @@ class WaveformStudio(QWidget):
             out.append((name, y))
         return x, out
 
-    def _y_amplitude(self, *values: float) -> float:
+    def _y_amplitude(self, *values: float, live: bool = True) -> float:
+        """Half the current axis: the values, and when ``live`` the overlays and the
+        applied settings (a replay is scaled to its own data and ideal only)."""
         amps = [v for v in values if math.isfinite(v)]
-        amps += [o.amplitude_ua for o in self.overlays]
-        if self.settings is not None:
-            amps.append(self.settings.amplitude_ua)
+        if live:
+            amps += [o.amplitude_ua for o in self.overlays]
+            if self.settings is not None:
+                amps.append(self.settings.amplitude_ua)
         return max(amps + [10.0])
 
     def _live_frame(self):
@@ -837,7 +893,7 @@ class WaveformStudio(QWidget):
             x = np.linspace(lo, hi, 2)
             frame = Frame(x=x, delivered=np.full(2, np.nan), ideal=None,
                           voltage=np.full(2, np.nan), x_range=(lo, hi),
-                          y_amplitude=self._y_amplitude(), x_label="session time")
+                          y_amplitude=self._y_amplitude(live=False), x_label="session time")
             return frame, lo, fs, cur, volt
         t0 = sl.start * dt
         ref = rec.ideal(sl)
@@ -849,8 +905,8 @@ class WaveformStudio(QWidget):
         with np.errstate(invalid="ignore"):
             peak = float(np.nanmax(np.abs(cur))) if np.isfinite(cur).any() else math.nan
         frame = Frame(x=x, delivered=ys[0], ideal=ideal, voltage=ys[1],
-                      overlays=self._overlays(lo, hi), x_range=(lo, hi),
-                      y_amplitude=max(self._y_amplitude(peak),
+                      x_range=(lo, hi),  # no live overlays over a recording
+                      y_amplitude=max(self._y_amplitude(peak, live=False),
                                       float(np.nanmax(np.abs(ref))) if has_ideal else 0.0),
                       events=events, x_label="session time")
         return frame, t0, fs, cur, volt
