@@ -41,13 +41,13 @@ def test_the_two_spellings_of_one_number():
 
 
 def test_records_and_the_pin_lockout_use_it():
-    from app.service.pin import FREE_ATTEMPTS, MemoryStore, PinGuard, lockout_s
+    from app.service.pin import FREE_ATTEMPTS, MemoryPinBackend, PinGuard, lockout_s
     from app.ui.records import format as records_format
 
     assert records_format.clock is clock
     assert records_format.duration is duration
     now = [1000.0]
-    guard = PinGuard(MemoryStore(), clock=lambda: now[0])
+    guard = PinGuard(MemoryPinBackend(), clock=lambda: now[0])
     guard.set_pin("2468")
     for _ in range(FREE_ATTEMPTS - 1):
         assert not guard.verify("0000").ok

@@ -384,6 +384,7 @@ def test_service_history_lists_clinic_and_pin_changes_with_old_and_new(qtbot, re
     guard.set_pin("2468")
     history = ServiceHistoryPanel(records)
     qtbot.addWidget(history)
+    qtbot.waitUntil(lambda: history.table.rowCount() >= 2, timeout=5000)  # read off the GUI thread
     rows = [(history.table.item(r, 1).text(), history.table.item(r, 5).text())
             for r in range(history.table.rowCount())]
     assert rows[0][0] == "Technician PIN"
