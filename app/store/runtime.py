@@ -23,8 +23,11 @@ from app.store.models import Outcome
 from app.store.writer import StoreWriter
 
 
-class SessionRecorder:
-    """One session's writes, bound to its uid. Every call returns at once."""
+class SessionWrites:
+    """One session's raw writes, bound to its uid, for tools, benchmarks and tests that
+    write a session directly. Every call returns at once. (The console's sessions — desk,
+    ``run`` and studio alike — are recorded by the one
+    :class:`app.engine.recorder.SessionRecorder`, which keeps their life cycle.)"""
 
     def __init__(self, writer: StoreWriter, uid: str) -> None:
         self.writer = writer
@@ -60,16 +63,16 @@ class RunningStore:
     engine: Engine
     info: StoreInfo
     writer: StoreWriter
-    recorders: list[SessionRecorder] = field(default_factory=list)
+    recorders: list[SessionWrites] = field(default_factory=list)
 
     def recorder(self, client_id: int, *, operator_id: int | None = None, program: str = "",
                  device_serial: str = "", firmware: str = "",
-                 training: bool | None = None) -> SessionRecorder:
+                 training: bool | None = None) -> SessionWrites:
         uid = self.writer.begin_session(
             client_id, operator_id=operator_id or self.info.default_operator_id,
             program=program, device_serial=device_serial, firmware=firmware,
             training=training)
-        rec = SessionRecorder(self.writer, uid)
+        rec = SessionWrites(self.writer, uid)
         self.recorders.append(rec)
         return rec
 

@@ -2,7 +2,8 @@
 
 With a store, studio output runs as a session on the training client: Start sends the
 settings, then START once the device accepted them, and the session (program "studio",
-training) begins when the device acknowledges START. While it is open every sample block
+training) begins when the device acknowledges START. It is recorded by the same
+:class:`~app.engine.recorder.SessionRecorder` as the desk's and ``run``'s sessions. While it is open every sample block
 is recorded, each settings change is an event (and closes a step of the session), and the
 session ends ``completed`` once a Stop has brought the device back to idle,
 ``emergency_stopped`` on the console's ESTOP (or the device's), ``stopped`` when the
@@ -17,7 +18,7 @@ is the authority's ceiling, named).
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
@@ -27,7 +28,8 @@ from app.device.protocol import DeviceState, Info, Nak, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
 from app.engine.authority import Driver, OutputAuthority, OutputRefused
-from app.engine.recorder import DEVICE_END_OUTCOMES
+from app.engine.recorder import DEVICE_END_OUTCOMES, SessionRecorder
+from app.engine.session import SessionRecord, SessionState
 from app.store.vocabulary import Outcome
 from app.teaching.schedule import schedule_from_events, settings_from_payload
 from app.ui.trainer.studio import WaveformStudio
@@ -88,16 +90,14 @@ class TrainerWorkspace(Workspace):
             return
         self.studio.message.emit(f"Output stopped: {why}.")
         if self.session is not None:
-            self.store.writer.add_event(self.session.uid, "limit", {
-                "message": f"output stopped by the output authority: {why}"})
+            self.session.event("limit", f"output stopped by the output authority: {why}")
 
     def _output_lowered(self, driver: Driver, why: str) -> None:
         if driver is not Driver.STUDIO:
             return
         self.studio.message.emit(f"Output lowered: {why}.")
         if self.session is not None:
-            self.store.writer.add_event(self.session.uid, "limit", {
-                "message": f"output lowered by the output authority: {why}"})
+            self.session.event("limit", f"output lowered by the output authority: {why}")
 
     def store_ready(self, store) -> None:
         """The records opened: studio output is recorded, sessions can be replayed."""
@@ -139,8 +139,7 @@ class TrainerWorkspace(Workspace):
 
     def recording_samples(self, block: SampleBlock) -> None:
         if self.session is not None:
-            self.store.writer.add_samples(self.session.uid, block)
-            self.session.samples += len(block)
+            self.session.recorder.on_samples(block)
 
     def reference_changed(self, settings: OutputSettings) -> None:
         """Settings applied from the console's output panel."""
@@ -187,8 +186,7 @@ class TrainerWorkspace(Workspace):
         self.port.stop_output()
         if self.session is not None:
             self.session.stopping = True
-            self.store.writer.add_event(self.session.uid, "stop_requested",
-                                        {"message": "stop requested"})
+            self.session.event("stop_requested", "stop requested")
 
     def _command_answered(self, rid: int, answer) -> None:
         if self._pending_settings is not None and rid == self._pending_settings[0]:
@@ -224,13 +222,17 @@ class TrainerWorkspace(Workspace):
         info = getattr(self.link, "info", None)
         serial, firmware = (info.serial, info.firmware) if isinstance(info, Info) else ("", "")
         store = self.store
-        uid = store.writer.begin_session(
-            store.info.training_client_id, operator_id=store.info.default_operator_id,
-            program="studio", device_serial=serial, firmware=firmware, training=True)
-        self.session = _StudioSession(uid, settings, time.monotonic())
-        self.last_session_uid = uid
-        store.writer.add_event(uid, "settings", {"message": "output started",
-                                                 **settings_dict(settings)})
+        # the one session recorder of every path (desk, run, studio): same life cycle,
+        # same outcome mapping, steps timed by their output-on samples
+        recorder = SessionRecorder(store.writer, store.info.training_client_id,
+                                   training=True, operator_id=store.info.default_operator_id,
+                                   device_serial=serial, firmware=firmware)
+        recorder.set_program("studio")
+        recorder.on_state(SessionState.RAMPING_UP)  # opens the session in the store
+        self.session = ses = _StudioSession(recorder, settings)
+        self.last_session_uid = recorder.session_uid
+        recorder.on_step(0, "studio", settings_dict(settings), 0.0)
+        ses.event("settings", "output started", **settings_dict(settings))
         self.studio.message.emit("Output on: recorded as a session on the training client.")
 
     def _settings_applied(self) -> None:
@@ -241,21 +243,11 @@ class TrainerWorkspace(Workspace):
         ses = self.session
         if ses is None or settings == ses.settings:
             return
-        self._close_step()
         ses.settings = settings
-        self.store.writer.add_event(ses.uid, "settings", {
-            "message": f"settings changed ({source})", "source": source,
-            **settings_dict(settings)})
-
-    def _close_step(self) -> None:
-        ses = self.session
-        assert ses is not None
-        now = time.monotonic()
-        length = now - ses.step_started
-        self.store.writer.add_step(ses.uid, ses.steps, "studio", settings_dict(ses.settings),
-                                   length, length)
         ses.steps += 1
-        ses.step_started = now
+        ses.recorder.on_step(ses.steps, "studio", settings_dict(settings), 0.0)
+        ses.event("settings", f"settings changed ({source})", source=source,
+                  **settings_dict(settings))
 
     def _status_received(self, status: Status) -> None:
         ses = self.session
@@ -264,8 +256,7 @@ class TrainerWorkspace(Workspace):
         st = status.state
         if st != ses.state:
             ses.state = st
-            self.store.writer.add_event(ses.uid, "device_state", {
-                "message": f"device {st.label.lower()}", "state": st.name.lower()})
+            ses.event("device_state", f"device {st.label.lower()}", state=st.name.lower())
         if st.output_possible or st == DeviceState.PAUSED:
             ses.output_seen = True
             return
@@ -284,13 +275,12 @@ class TrainerWorkspace(Workspace):
         ses = self.session
         if ses is None:
             return
-        self._close_step()
-        self.store.writer.add_event(ses.uid, "ended", {"message": why,
-                                                       "outcome": outcome.value})
-        self.store.writer.end_session(ses.uid, outcome)
+        ses.event("ended", why, outcome=outcome.value)
+        state, finished = _END_STATE[outcome]
+        ses.recorder.on_state(state, program_finished=finished)  # closes with its outcome
         self.session = None
         self.studio.message.emit(f"Training session ended ({outcome.label.lower()}): "
-                                 f"{ses.samples:,} samples recorded.")
+                                 f"{ses.recorder.samples_recorded:,} samples recorded.")
 
     def demo_start(self) -> None:
         if self.studio.apply():
@@ -373,18 +363,40 @@ def _recording_and_detail(engine, session_id: int, cancel=None):
     return load_recording(engine, session_id, cancel=cancel), session_detail(engine, session_id)
 
 
+# How a studio session's end reaches the one recorder: the machine state whose outcome
+# (app.engine.recorder.END_OUTCOMES) it is, and whether the output ended as asked.
+_END_STATE = {
+    Outcome.COMPLETED: (SessionState.COMPLETE, True),
+    Outcome.STOPPED: (SessionState.COMPLETE, False),
+    Outcome.EMERGENCY_STOPPED: (SessionState.ESTOPPED, False),
+    Outcome.FAULT: (SessionState.DEVICE_FAULT, False),
+    Outcome.INTERRUPTED: (SessionState.LINK_LOST, False),
+}
+
+
 @dataclass
 class _StudioSession:
-    """Bookkeeping of the open training session (GUI thread only)."""
+    """The open training session (GUI thread only): the one SessionRecorder, and what the
+    studio needs to know to end it."""
 
-    uid: str
+    recorder: SessionRecorder
     settings: OutputSettings
-    step_started: float
     steps: int = 0
-    samples: int = 0
     state: DeviceState | None = None
     output_seen: bool = False  # the device reported output on since the session began
     stopping: bool = False     # the studio's Stop was sent
+
+    @property
+    def uid(self) -> str | None:
+        return self.recorder.session_uid
+
+    @property
+    def samples(self) -> int:
+        return self.recorder.samples_recorded
+
+    def event(self, kind: str, message: str, **data: object) -> None:
+        self.recorder.on_record(SessionRecord(dt.datetime.now(dt.UTC), kind, "studio",
+                                              message, dict(data)))
 
 
 def settings_dict(s: OutputSettings) -> dict:
