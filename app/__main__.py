@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "(default: $MICROCURRENT_DATABASE_URL, else a local SQLite file)")
     gui.add_argument("--workspace", choices=("practitioner", "trainer", "technician"),
                      help="workspace to open")
+    gui.add_argument("--sample-rate", type=int, metavar="S/s",
+                     help="with the built-in simulator only: its sample rate, 100 to 50000 "
+                     "(default 10000), on a line rate that carries it")
     gui.add_argument("--demo", action="store_true",
                      help="with the built-in simulator only: start the output at the panel's "
                      "settings once connected (demonstrations, training, screenshots)")

@@ -35,8 +35,10 @@ BENCH_PIN = "246810"  # the benchmarks' technician PIN (their settings file is t
 
 
 class ConsoleRun:
-    def __init__(self, *, record: bool = False, workspace: str = "technician") -> None:
+    def __init__(self, *, record: bool = False, workspace: str = "technician",
+                 sample_rate: int | None = None) -> None:
         self.record = record
+        self.simulator_rate = sample_rate  # None: the simulator's default (10 kS/s)
         self.workspace = workspace
         self.samples = 0
         self.gap_samples = 0
@@ -73,7 +75,10 @@ class ConsoleRun:
             self.window.show()
             if self.record:
                 self._open_store(tmp)
-            if not self.device.open(None):
+            from app.device.firmware import simulator_args_for
+
+            sim_args = simulator_args_for(self.simulator_rate) if self.simulator_rate else []
+            if not self.device.open(None, simulator_args=sim_args):
                 raise BenchError("could not start the simulator")
             self.link = self.device.link
             self.link.samples_received.connect(self._count)

@@ -29,7 +29,10 @@ def run(args: argparse.Namespace | None = None) -> dict:
     from app.bench._console import in_fresh_process
 
     seconds = float(getattr(args, "seconds", None) or SECONDS)
-    return in_fresh_process("app.bench.latency", args, {"seconds": seconds}, _run_here,
+    return in_fresh_process("app.bench.latency", args,
+                            {"seconds": seconds,
+                             "sample_rate": getattr(args, "sample_rate", None) or 10_000},
+                            _run_here,
                             timeout_s=seconds + 120)
 
 
@@ -39,7 +42,8 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
 
     seconds = float(getattr(args, "seconds", None) or SECONDS)
     try:
-        with ConsoleRun() as console:
+        rate = getattr(args, "sample_rate", None)
+        with ConsoleRun(sample_rate=int(rate) if rate else None) as console:
             scope = console.window.scope
             scope.set_roll(True)
             t_zero = wall_clock_offset(console)
@@ -99,7 +103,8 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
 def main() -> None:  # pragma: no cover - manual run
     from app.bench._console import child_main
 
-    child_main(__doc__, _run_here, {"seconds": (float, SECONDS, "seconds of streaming measured")})
+    child_main(__doc__, _run_here, {"seconds": (float, SECONDS, "seconds of streaming measured"),
+                                        "sample_rate": (int, 10_000, "the simulator's S/s")})
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,7 +31,10 @@ def run(args: argparse.Namespace | None = None) -> dict:
     from app.bench._console import in_fresh_process
 
     seconds = float(getattr(args, "seconds", None) or SECONDS)
-    return in_fresh_process("app.bench.stream", args, {"seconds": seconds}, _run_here,
+    return in_fresh_process("app.bench.stream", args,
+                            {"seconds": seconds,
+                             "sample_rate": getattr(args, "sample_rate", None) or 10_000},
+                            _run_here,
                             timeout_s=seconds * 1.5 + 120)
 
 
@@ -43,7 +46,8 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
     seconds = float(getattr(args, "seconds", None) or SECONDS)
     me = psutil.Process()
     try:
-        with ConsoleRun(record=True) as console:
+        rate = getattr(args, "sample_rate", None)
+        with ConsoleRun(record=True, sample_rate=int(rate) if rate else None) as console:
             console.start_output()
             console.spin(1.0)  # past the ramp and the first captures
             received0 = console.samples
@@ -92,7 +96,8 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
 def main() -> None:  # pragma: no cover - manual run
     from app.bench._console import child_main
 
-    child_main(__doc__, _run_here, {"seconds": (float, SECONDS, "seconds of streaming")})
+    child_main(__doc__, _run_here, {"seconds": (float, SECONDS, "seconds of streaming"),
+                                        "sample_rate": (int, 10_000, "the simulator's S/s")})
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, help="duration of stream/latency/memory/recording "
                    "(default: each benchmark's own; stream runs 10 minutes)")
     p.add_argument("--rounds", type=int, help="estop: number of stops (default 100)")
+    p.add_argument("--sample-rate", type=int, metavar="S/s",
+                   help="stream/latency: the simulator's sample rate (default 10000; up to "
+                   "50000, on a line rate that carries it)")
     p.add_argument("--frames", type=int, help="scope: number of frames to render")
     p.set_defaults(func=_main)
 

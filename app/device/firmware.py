@@ -584,3 +584,21 @@ class Firmware:
                 uptime_ms=int(self._index * 1000 // self.sample_rate),
             ))
         self._compliance_status = False
+
+
+STANDARD_BAUDS = (115_200, 230_400, 460_800, 921_600, 1_000_000, 1_500_000, 2_000_000,
+                  3_000_000, 4_000_000)
+
+
+def baud_for(sample_rate: int) -> int:
+    """The lowest standard line rate that carries ``sample_rate`` (see max_sample_rate)."""
+    for baud in STANDARD_BAUDS:
+        if max_sample_rate(baud) >= sample_rate:
+            return baud
+    raise ValueError(f"no standard line rate carries {sample_rate} S/s")
+
+
+def simulator_args_for(sample_rate: int) -> list[str]:
+    """The simulator's options for ``sample_rate`` on a line that carries it."""
+    return ["--sample-rate", str(int(sample_rate)), "--baud", str(baud_for(int(sample_rate)))]
+

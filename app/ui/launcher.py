@@ -56,9 +56,14 @@ def run_console(args: argparse.Namespace) -> int:
     if args.port is None:
         # Spawned first: its own start-up (Python, numpy) runs on the other core while
         # this process imports Qt, opens the records and builds the window.
+        from app.device.firmware import simulator_args_for
         from app.device.sim_process import SimulatorError, SimulatorProcess
 
-        simulator = SimulatorProcess()
+        rate = getattr(args, "sample_rate", None)
+        if rate is not None and not 100 <= rate <= 50_000:
+            print(f"error: --sample-rate {rate} is outside 100 to 50000 S/s", file=sys.stderr)
+            return 2
+        simulator = SimulatorProcess(simulator_args_for(rate) if rate else [])
         try:
             simulator.spawn()
         except SimulatorError as exc:

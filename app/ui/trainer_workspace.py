@@ -3,13 +3,13 @@
 With a store, studio output runs as a session on the training client: Start sends the
 settings, then START once the device accepted them, and the session (program "studio",
 training) begins when the device acknowledges START. It is recorded by the same
-:class:`~app.engine.recorder.SessionRecorder` as the desk's and ``run``'s sessions. While it is open every sample block
-is recorded, each settings change is an event (and closes a step of the session), and the
-session ends ``completed`` once a Stop has brought the device back to idle,
-``emergency_stopped`` on the console's ESTOP (or the device's), ``stopped`` when the
-output ended otherwise (the output authority's stop included), ``fault`` on a device fault
-or watchdog trip (the desk's mapping, app.engine.recorder.DEVICE_END_OUTCOMES), and
-``interrupted`` on link loss or close.
+:class:`~app.engine.recorder.SessionRecorder` as the desk's and ``run``'s sessions. While
+it is open every sample block is recorded, each settings change is an event (and closes
+a step of the session), and the session ends ``completed`` once a Stop has brought the
+device back to idle, ``emergency_stopped`` on the console's ESTOP (or the device's),
+``stopped`` when the output ended otherwise (the output authority's stop included),
+``fault`` on a device fault or watchdog trip (the desk's mapping,
+app.engine.recorder.DEVICE_END_OUTCOMES), and ``interrupted`` on link loss or close.
 
 Every command goes through the output authority's studio port: the studio drives the
 training load, never a client's treatment, within the live limits (the spin box's maximum
