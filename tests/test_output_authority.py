@@ -353,3 +353,15 @@ def test_estop_and_stop_act_at_once_whoever_asks(rig):
     assert not authority._started
     with pytest.raises(OutputRefused, match="with the trainer's studio"):
         authority.start(Driver.DESK)
+
+
+def test_a_revoked_output_is_stopped_once_and_left_to_ramp_down(rig):
+    """STOP again during the ramp-down would restart the device's ramp: one is enough."""
+    authority, device, _ = rig
+    authority.watch_client(7)
+    authority.set_client_facts(facts())
+    _running(authority, device)
+    authority.set_client_facts(facts(allowed=False))
+    for _ in range(5):  # the device reports its ramp-down ten times a second
+        device.emit_status(DeviceState.RAMP_DOWN, level_ua=80.0)
+    assert device.names().count("stop_output") == 1

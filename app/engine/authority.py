@@ -437,9 +437,11 @@ class OutputAuthority(QObject):
     # ------------------------------------------------------------------ enforcement
 
     def _enforce(self) -> None:
-        """Bring output that is held under the present facts: lower it, or stop it."""
+        """Bring output that is on under the present facts: lower it, or stop it. Output
+        already being lowered (a STOP, PAUSE or ESTOP sent since the last START/RESUME)
+        is left to ramp down: sending STOP again would restart the device's ramp."""
         context, settings = self._context, self._commanded
-        if not self.output_held or context is None or settings is None:
+        if not self._started or context is None or settings is None:
             return
         if context.driver.treats_client:
             problem = self._client_problem()
