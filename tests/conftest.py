@@ -155,3 +155,56 @@ def _no_unexpected_modal_dialog(monkeypatch, request):
     yield
     if shown:
         pytest.fail(f"{request.node.nodeid} opened unexpected message boxes: {shown}")
+
+
+# --------------------------------------------------------------------------- the simulator
+# One set-up of the simulator process, its link, the console's watchdog feeding and (when
+# a test drives output) the output authority, for every test that runs against it.
+
+
+class SimulatedDevice:
+    """The simulator, a link to it, a watchdog feeder and, with ``owner``, the output
+    authority the link is bound to (``port``: what a driver holds to raise output)."""
+
+    def __init__(self, sim, link, feeder, authority) -> None:
+        self.sim, self.link, self.feeder, self.authority = sim, link, feeder, authority
+
+    def port(self, driver=None, **kwargs):
+        from app.engine.authority import Driver
+
+        assert self.authority is not None, "ask simulated_device(owner=...) for output"
+        return self.authority.port(driver or self.authority.owner or Driver.BENCH, **kwargs)
+
+
+@pytest.fixture
+def simulated_device(qtbot):
+    """``make(*simulator_args, feed=True, owner=None, connect=True)`` → SimulatedDevice,
+    started (and connected); everything is stopped after the test."""
+    from app.device.link import DeviceLink
+    from app.device.sim_process import SimulatorProcess
+    from app.engine.authority import OutputAuthority
+    from app.service.feeder import WatchdogFeeder
+
+    made: list[SimulatedDevice] = []
+
+    def make(*args: str, feed: bool = True, owner=None, connect: bool = True):
+        sim = SimulatorProcess(list(args))
+        link = DeviceLink(sim.start())
+        authority = None
+        if owner is not None:
+            authority = OutputAuthority(owner=owner)
+            authority.set_link(link)
+        feeder = WatchdogFeeder(link) if feed else None
+        device = SimulatedDevice(sim, link, feeder, authority)
+        made.append(device)
+        if connect:
+            with qtbot.waitSignal(link.connected, timeout=10_000):
+                link.start()
+        return device
+
+    yield make
+    for device in made:
+        if device.feeder is not None:
+            device.feeder.stop()
+        assert device.link.stop(3000), "the link thread did not stop"
+        device.sim.stop()

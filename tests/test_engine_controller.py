@@ -179,15 +179,9 @@ def test_shutdown_when_idle_sends_nothing(rig):
 
 
 @pytest.fixture
-def sim_link(qtbot):
-    from app.device.link import DeviceLink
-    from app.device.sim_process import SimulatorProcess
-
-    sim = SimulatorProcess()
-    link = DeviceLink(sim.start())
-    yield link
-    assert link.stop(3000)
-    sim.stop()
+def sim_link(simulated_device):
+    """The simulator's link, not started: the tests start it (and feed it) themselves."""
+    return simulated_device(feed=False, connect=False).link
 
 
 @pytest.mark.slow

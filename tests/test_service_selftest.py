@@ -5,14 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.device.link import DeviceLink
 from app.device.protocol import SampleFlag
 from app.device.signal_model import INTRINSIC_ERROR
-from app.device.sim_process import SimulatorProcess
 from app.device.waveform import OutputSettings, unit_wave
-from app.engine.authority import Driver, OutputAuthority
+from app.engine.authority import Driver
 from app.service.calibration import CalibrationResult, calibration_procedure
-from app.service.feeder import WatchdogFeeder
 from app.service.procedure import Collected, ProcedureRunner
 from app.service.selftest import (
     OUTPUT_CASES,
@@ -74,22 +71,10 @@ def test_report_verdict_text_and_html():
 
 
 @pytest.fixture
-def device(qtbot):
-    sim = SimulatorProcess(["--seed", "7"])
-    port = sim.start()
-    link = DeviceLink(port)
-    authority = OutputAuthority(owner=Driver.BENCH)  # the bench drives: as the console does
-    authority.set_link(link)
-    link.test_authority = authority
-    feeder = WatchdogFeeder(link)
-    try:
-        with qtbot.waitSignal(link.connected, timeout=5000):
-            link.start()
-        yield link, feeder
-    finally:
-        feeder.stop()
-        assert link.stop(3000)
-        sim.stop()
+def device(simulated_device):
+    d = simulated_device("--seed", "7", owner=Driver.BENCH)  # the bench drives, as on the console
+    d.link.test_authority = d.authority
+    return d.link, d.feeder
 
 
 def _run(qtbot, link, procedure, timeout=20_000, max_ua=SELFTEST_MAX_UA):

@@ -10,10 +10,8 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from app.device.link import DeviceLink
 from app.device.protocol import DeviceState
-from app.device.sim_process import SimulatorProcess
 from app.device.waveform import OutputSettings, Polarity, Waveform
-from app.engine.authority import Driver, OutputAuthority
-from app.service.feeder import WatchdogFeeder
+from app.engine.authority import Driver
 from app.service.pin import FIRST_LOCKOUT_S, MemoryPinBackend, PinGuard, PinState
 from app.service.selftest import Figure, SelfTestReport, StepResult, Verdict
 from app.ui.technician import PinDialog, TechnicianBench
@@ -48,27 +46,18 @@ def _panel(qtbot, store) -> ClinicLimitsPanel:
 
 
 @pytest.fixture
-def live(qtbot, settings):
-    sim = SimulatorProcess(["--seed", "3"])
-    port = sim.start()
-    link = DeviceLink(port)
-    authority = OutputAuthority(owner=Driver.BENCH)
-    authority.set_link(link)
-    link.test_port = authority.port(Driver.BENCH)
-    feeder = WatchdogFeeder(link)
-    bench = TechnicianBench(link, settings, feeder.set_watchdog_feeding)
-    bench.set_authority(authority)
+def live(qtbot, settings, simulated_device):
+    d = simulated_device("--seed", "3", owner=Driver.BENCH, connect=False)
+    link = d.link
+    link.test_port = d.port(Driver.BENCH)
+    bench = TechnicianBench(link, settings, d.feeder.set_watchdog_feeding)
+    bench.set_authority(d.authority)
     qtbot.addWidget(bench)
     bench.resize(1200, 760)
     bench.show()
-    try:
-        with qtbot.waitSignal(link.connected, timeout=5000):
-            link.start()
-        yield bench, link
-    finally:
-        feeder.stop()
-        assert link.stop(3000)
-        sim.stop()
+    with qtbot.waitSignal(link.connected, timeout=5000):
+        link.start()
+    return bench, link
 
 
 def test_bench_shows_live_device_link_load_and_frames(qtbot, live):

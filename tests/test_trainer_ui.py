@@ -381,13 +381,9 @@ def test_messages_from_the_workspace_reach_the_status_line(studio):
 
 
 @pytest.mark.slow
-def test_live_on_the_simulator_into_a_resistor_and_the_skin_model(qtbot, studio, tmp_path):
-    from app.device.link import DeviceLink
-    from app.device.sim_process import SimulatorProcess
-
-    sim = SimulatorProcess(["--seed", "5"])
-    port = sim.start()
-    link = DeviceLink(port)
+def test_live_on_the_simulator_into_a_resistor_and_the_skin_model(qtbot, studio, tmp_path,
+                                                                  simulated_device):
+    link = simulated_device("--seed", "5", feed=False, connect=False).link
     try:
         attach(studio, link)
         with qtbot.waitSignal(link.connected, timeout=5000):
@@ -417,8 +413,6 @@ def test_live_on_the_simulator_into_a_resistor_and_the_skin_model(qtbot, studio,
         link.stop_output()
     finally:
         studio.set_link(None)
-        assert link.stop(3000)
-        sim.stop()
 
 
 def test_sign_flag_alternation_in_the_ideal(studio):
