@@ -32,6 +32,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.store import audit
 from app.store.models import ClinicConfig, ServiceKind, ServiceRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,8 @@ class SaveClinicSettings:
         _service(s, ServiceKind.CLINIC_SETTINGS,
                  {"action": "change", "old": old, "new": dict(self.settings),
                   "changed": changed}, self.operator_id, by)
+        audit.append(s, "limit_change", "clinic", {"changed": changed},
+                     operator_id=self.operator_id, host=who())
         return int(s.scalar(select(ClinicConfig.version).where(ClinicConfig.id == ROW_ID)) or 0)
 
 
@@ -241,6 +244,8 @@ class SetPinHash:
         _service(s, ServiceKind.PIN, {"action": "set" if self.first else "change",
                                       "old": "none" if self.first else "a PIN",
                                       "new": "a PIN"}, self.operator_id, by)
+        audit.append(s, "pin_change", "clinic", {"action": "set" if self.first else "change"},
+                     operator_id=self.operator_id, host=who())
         s.flush()
         return row.pin_version
 

@@ -310,4 +310,28 @@ class ClinicConfig(Base):
     pin_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class AuditEntry(Base):
+    """One line of the tamper-evident audit trail (app/store/audit.py): append-only.
+
+    ``hash`` is SHA-256 over ``prev_hash`` and a canonical JSON of the entry (its id,
+    time, operator, host, action, subject and details); ``prev_hash`` is the hash of the
+    entry before it (``GENESIS`` for the first). ``details`` never holds personal data
+    (no names, notes or file paths), so erasing a client keeps the entries. No foreign
+    keys: an entry outlives the client, session or operator it names.
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    operator_id: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    subject: Mapped[str] = mapped_column(String(80), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 Index("ix_event_session_time", Event.session_id, Event.timestamp)

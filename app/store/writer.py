@@ -71,6 +71,7 @@ _WHAT = {
     "SaveClinicSettings": "A change of the clinic settings",
     "SetPinHash": "The technician PIN", "CountPinAttempt": "A technician PIN attempt",
     "ClearPinFailures": "The technician PIN's failure count",
+    "AppendAudit": "An audit trail entry",
 }
 
 
@@ -462,6 +463,17 @@ class StoreWriter:
                              f"{exc}") from None
         return self.submit(AddServiceRecord(kind, device_serial, firmware, passed,
                                             clean, at or utcnow(), operator_id))
+
+    def audit(self, action: str, subject: str = "", details: dict[str, Any] | None = None,
+              operator_id: int | None = None) -> Future:
+        """Append an entry to the audit trail (app/store/audit.py); the future gives its id.
+        ``details`` must hold no personal data (ids, counts, formats only)."""
+        from app.store.audit import ACTIONS, AppendAudit
+
+        if action not in ACTIONS:
+            raise ValueError(f"unknown audit action {action!r}")
+        return self.submit(AppendAudit(action, subject, _json_safe(dict(details or {})),
+                                       operator_id))
 
     def flush(self, timeout: float | None = 5.0) -> bool:
         """Write everything queued so far, partial recording chunks included.

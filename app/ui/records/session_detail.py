@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.zones import step_outcome
-from app.store import services
+from app.store import audit, services
 from app.store.recording import Recording
 from app.ui import style
 from app.ui.records import report
@@ -229,10 +229,14 @@ class SessionDetailView(QWidget):
         assert self.detail is not None
         assert self.client is not None
         report.write_pdf(self.detail, self.client, path, self.chart_image())
+        self.store.audit("report", audit.session_subject(self.detail.summary.id),
+                         {"format": "pdf", "client": self.detail.summary.client_id})
 
     def save_csv(self, path: Path) -> None:
         assert self.detail is not None
         report.write_csv(self.detail, path)
+        self.store.audit("export", audit.session_subject(self.detail.summary.id),
+                         {"format": "csv", "client": self.detail.summary.client_id})
 
     def _ask_pdf(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save session report",
