@@ -196,7 +196,10 @@ class SessionStep(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     planned_s: Mapped[float] = mapped_column(Float)
     actual_s: Mapped[float] = mapped_column(Float)
-    charge_uc: Mapped[float | None] = mapped_column(Float)
+    charge_uc: Mapped[float | None] = mapped_column(Float)  # net (positive + negative phase)
+    # total absolute charge (|positive| + |negative| phase); NULL for steps recorded before
+    # migration 0008. Per phase: positive = (abs + net) / 2, negative = (net - abs) / 2
+    charge_abs_uc: Mapped[float | None] = mapped_column(Float)
     mean_current_ua: Mapped[float | None] = mapped_column(Float)
     mean_impedance_ohm: Mapped[float | None] = mapped_column(Float)
 

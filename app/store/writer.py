@@ -156,13 +156,15 @@ class AddStep:
     charge_uc: float | None = None
     mean_current_ua: float | None = None
     mean_impedance_ohm: float | None = None
+    charge_abs_uc: float | None = None
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
         s.add(SessionStep(session_id=st.session_id(s, self.session_uid, tentative),
                           position=self.position, zone=self.zone, parameters=self.parameters,
                           planned_s=self.planned_s, actual_s=self.actual_s,
                           charge_uc=self.charge_uc, mean_current_ua=self.mean_current_ua,
-                          mean_impedance_ohm=self.mean_impedance_ohm))
+                          mean_impedance_ohm=self.mean_impedance_ohm,
+                          charge_abs_uc=self.charge_abs_uc))
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,9 +406,12 @@ class StoreWriter:
     def add_step(self, session_uid: str, position: int, zone: str,
                  parameters: dict[str, Any], planned_s: float, actual_s: float, *,
                  charge_uc: float | None = None, mean_current_ua: float | None = None,
-                 mean_impedance_ohm: float | None = None) -> Future:
+                 mean_impedance_ohm: float | None = None,
+                 charge_abs_uc: float | None = None) -> Future:
+        """``charge_uc``: the net charge; ``charge_abs_uc``: the total absolute charge."""
         return self.submit(AddStep(session_uid, position, zone, dict(parameters), planned_s,
-                                   actual_s, charge_uc, mean_current_ua, mean_impedance_ohm))
+                                   actual_s, charge_uc, mean_current_ua, mean_impedance_ohm,
+                                   charge_abs_uc))
 
     def add_samples(self, session_uid: str, block: SampleBlock) -> Future:
         """Record a sample block (current and voltage) of a running session."""
