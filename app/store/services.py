@@ -22,6 +22,7 @@ from app.store.models import (
     Consent,
     Event,
     Note,
+    Operator,
     Outcome,
     RecordingChunk,
     Screening,
@@ -131,6 +132,7 @@ class SessionDetail:
     events: tuple[EventRecord, ...]
     chunks: int
     recorded_samples: int
+    operator_name: str | None = None  # who ran it (None: not recorded)
 
 
 def _screening_record(row: Screening | None) -> ScreeningRecord | None:
@@ -303,7 +305,10 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
                              x.charge_abs_uc)
                   for x in steps),
             tuple(EventRecord(e.timestamp, e.kind, dict(e.payload or {})) for e in events),
-            int(n_chunks), int(n_samples))
+            int(n_chunks), int(n_samples),
+            s.scalar(select(Operator.name).join(TreatmentSession,
+                                                TreatmentSession.operator_id == Operator.id)
+                     .where(TreatmentSession.id == summary.id)))
 
 
 def load_recording(engine: Engine, session_id: int,
