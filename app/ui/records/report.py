@@ -57,7 +57,7 @@ from app.ui.records.history import outcome_text
 STEP_WORDS = {"done": "done", "partial": "partly done", "skipped": "skipped"}
 # the chart's fixed current scales (µA, ±): the smallest that holds the recording
 CURRENT_SCALES = (100.0, 250.0, 500.0, 1000.0, 2000.0)
-DPI = 300  # the PDF's resolution (the page's layout is in points: 72 per inch)
+DPI = 300  # the PDF's resolution
 MARGIN_MM = 15.0
 FOOTER_PT = 22.0  # room for the footer at the bottom of every page
 
@@ -131,7 +131,7 @@ def current_scale(overview: RecordingOverview) -> float:
     return next((s for s in CURRENT_SCALES if peak <= s), CURRENT_SCALES[-1])
 
 
-def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 700) -> QImage:
+def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 560) -> QImage:
     """The delivered current over the session, drawn from the recording's min/max
     envelope: time axis in minutes:seconds, current axis fixed at ±CURRENT_SCALES µA."""
     img = QImage(width, height, QImage.Format.Format_RGB32)
@@ -144,7 +144,7 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 70
         p.setFont(font)
         fm = p.fontMetrics()
         left = fm.horizontalAdvance("−2000") + fm.height() * 2
-        right, top, bottom = 20, fm.height(), fm.height() * 3
+        right, top, bottom = 20, fm.height(), int(fm.height() * 3.4)
         plot = QRectF(left, top, width - left - right, height - top - bottom)
         scale = current_scale(overview)
         duration_s = max(overview.duration_s, 1.0)
@@ -175,7 +175,8 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 70
             p.setPen(grid)
             p.drawLine(QPointF(x_of(t), plot.top()), QPointF(x_of(t), plot.bottom()))
             p.setPen(ink)
-            p.drawText(QRectF(x_of(t) - 100, plot.bottom() + 4, 200, fm.height()),
+            p.drawText(QRectF(x_of(t) - 100, plot.bottom() + fm.height() * 0.6, 200,
+                              fm.height()),
                        Qt.AlignmentFlag.AlignHCenter, clock(t))
             t += tstep
         p.setPen(axis)
@@ -267,9 +268,11 @@ def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) ->
             f"<td>{kohm(st.mean_impedance_ohm)}</td></tr>")
     steps = ("<table width='100%' border='1' cellspacing='0' cellpadding='2' "
              "style='border-color:#c0c6cc; border-collapse: collapse'>"
-             "<tr><th>#</th><th>Zone</th><th>Time done of planned</th><th>Mean current</th>"
-             "<th>Charge + phase</th><th>Charge − phase</th><th>Net charge</th>"
-             "<th>Impedance</th></tr>" + "".join(rows) + "</table>"
+             "<tr><th width='3%'>#</th><th width='25%'>Zone</th>"
+             "<th width='13%'>Time done of planned</th><th width='10%'>Mean current</th>"
+             "<th width='12%'>Charge + phase</th><th width='12%'>Charge − phase</th>"
+             "<th width='11%'>Net charge</th><th width='14%'>Impedance</th></tr>"
+             + "".join(rows) + "</table>"
              if rows else "<p>No zones recorded.</p>")
     operator = detail.operator_name or "—"
     chart = ("<h2>Delivered current</h2><p>From the recorded samples: the band spans the "
@@ -319,17 +322,20 @@ def technician_html(detail: SessionDetail) -> str:
 # ---------------------------------------------------------------- PDF
 
 
-def _document(html_text: str, width_pt: float, chart: QImage | None) -> QTextDocument:
+def _document(html_text: str, device: QPdfWriter, width: float,
+              chart: QImage | None) -> QTextDocument:
     doc = QTextDocument()
+    doc.documentLayout().setPaintDevice(device)
     doc.setDocumentMargin(0)
     font = QFont("DejaVu Sans")
     font.setPointSizeF(9)
     doc.setDefaultFont(font)
     if chart is not None:
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("chart.png"), chart)
-        html_text = html_text.replace("{CHART_W}", str(int(width_pt)))
+        # an image's HTML size is in screen pixels (96 per inch), scaled to the device
+        html_text = html_text.replace("{CHART_W}", str(int(width * 96 / device.logicalDpiX())))
     doc.setHtml(html_text)
-    doc.setTextWidth(width_pt)
+    doc.setTextWidth(width)
     return doc
 
 
@@ -346,15 +352,17 @@ def write_pdf(detail: SessionDetail, client: ClientRecord, path: Path,
     writer.setResolution(DPI)
     writer.setTitle(f"Session report {detail.summary.id}")
     writer.setCreator(f"{APP_NAME} {__version__}")
-    k = DPI / 72.0  # device pixels per point
-    page_w = writer.width() / k
-    page_h = writer.height() / k
-    body_h = page_h - FOOTER_PT
+    # the documents are laid out for the PDF itself (its resolution): sizes in points
+    # stay points, and everything below is in the writer's device pixels
+    page_w = float(writer.width())
+    page_h = float(writer.height())
+    footer_h = FOOTER_PT * DPI / 72.0
+    body_h = page_h - footer_h
     chart = (chart_image(overview) if overview is not None and overview.n_samples
              else None)
-    docs = [_document(client_html(detail, client, chart is not None), page_w, chart)]
+    docs = [_document(client_html(detail, client, chart is not None), writer, page_w, chart)]
     if technician_page:
-        docs.append(_document(technician_html(detail), page_w, None))
+        docs.append(_document(technician_html(detail), writer, page_w, None))
     pages: list[tuple[QTextDocument, int]] = []
     for doc in docs:
         doc.setPageSize(QSizeF(page_w, body_h))
@@ -368,19 +376,15 @@ def write_pdf(detail: SessionDetail, client: ClientRecord, path: Path,
             if n:
                 writer.newPage()
             p.save()
-            p.scale(k, k)
             p.translate(0, -i * body_h)
             doc.drawContents(p, QRectF(0, i * body_h, page_w, body_h))
             p.restore()
-            p.save()
-            p.scale(k, k)
             p.setFont(footer_font)
             p.setPen(QColor("#555"))
-            p.drawText(QRectF(0, page_h - FOOTER_PT + 8, page_w, FOOTER_PT - 8),
+            p.drawText(QRectF(0, body_h + footer_h / 3, page_w, footer_h * 2 / 3),
                        Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
                        f"{APP_NAME} {__version__} · device firmware {s.firmware or '—'} · "
                        f"session {s.id} · page {n + 1} of {len(pages)}")
-            p.restore()
     finally:
         p.end()
     return len(pages)
