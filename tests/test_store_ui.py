@@ -264,6 +264,19 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
     assert samples[1] == "t_s,current_ua,voltage_v"
     assert len(samples) == 2 + 4000
     assert stat.S_IMODE((tmp_path / "r-recording.csv").stat().st_mode) == 0o600
+    # the audit trail: the client's record and the session were viewed, reported, exported
+    from app.store import audit
+
+    assert store.writer.flush(5)
+    sid = d.detail.summary.id
+    seen = [(e.action, e.subject, e.details.get("format"))
+            for e in audit.entries(store.engine)]
+    assert ("view_client", f"client:{ids['anna']}", None) in seen
+    assert seen[-3:] == [("view_session", f"session:{sid}", None),
+                         ("report", f"session:{sid}", "pdf"),
+                         ("export", f"session:{sid}", "csv")]
+    assert all(e.operator_id == store.operator_id for e in audit.entries(store.engine))
+    assert audit.verify(store.engine).ok
     if os.environ.get("RECORDS_SCREENSHOTS"):
         out = Path(os.environ["RECORDS_SCREENSHOTS"])
         panel.show()
