@@ -203,3 +203,27 @@ def test_audit_export_is_a_private_csv(store, tmp_path, capsys):
     assert audit.entries(engine)[-1].action == "audit_export"
     assert main(["db", "audit-export", str(dest), "--database-url", url]) == 1
     assert "already exists" in capsys.readouterr().err
+
+
+def test_technician_sign_ins_and_failed_ones_are_audited(store):
+    from app.service.pin import PinGuard, StorePinBackend
+    from app.store.clinic import read_clinic
+
+    _url, engine, info, writer = store
+    backend = StorePinBackend(writer, info.default_operator_id)
+    backend.update(read_clinic(engine))
+    guard = PinGuard(backend)
+    guard.set_pin("2468")
+    assert not guard.verify("1111").ok
+    assert guard.verify("2468").ok
+    assert writer.flush(10)
+    lines = [(ln.action, ln.subject, ln.details) for ln in audit.entries(engine)]
+    assert lines == [
+        ("pin_change", "clinic", {"action": "set"}),
+        ("sign_in_failed", "bench", {"via": "technician PIN", "failures_in_a_row": 1}),
+        ("sign_in", "bench", {"via": "technician PIN", "failures_in_a_row": 0}),
+    ]
+    assert "2468" not in str(lines)
+    assert all(ln.operator_id == info.default_operator_id
+               for ln in audit.entries(engine)[1:])
+    assert audit.verify(engine).ok
