@@ -190,3 +190,17 @@ def test_the_csv_export_writes_the_recording_beside_it(session, tmp_path):
     assert lines[2:] == ["0.000000,0.0000,0.00000", "0.001000,1.0000,0.10000",
                          "0.002000,2.0000,0.20000", "0.003000,3.0000,0.30000",
                          "0.004000,4.0000,0.40000"]
+
+
+def test_a_session_recorded_before_the_absolute_charge_states_its_net_charge(session):
+    import dataclasses
+
+    detail, _client, _ov = session
+    old = dataclasses.replace(detail, steps=tuple(
+        dataclasses.replace(st, charge_abs_uc=None) for st in detail.steps))
+    text = report.charge_sentence(old)
+    assert text.startswith("Net charge: 90.63 µC")
+    assert "total absolute charge was not recorded" in text
+    assert "Charge delivered" not in text
+    html_text = report.client_html(old, _client, has_chart=False)
+    assert "No recording was stored" in html_text

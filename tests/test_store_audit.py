@@ -227,3 +227,20 @@ def test_technician_sign_ins_and_failed_ones_are_audited(store):
     assert all(ln.operator_id == info.default_operator_id
                for ln in audit.entries(engine)[1:])
     assert audit.verify(engine).ok
+
+
+def test_upgrading_a_0006_database_starts_an_empty_chain(store_url):  # noqa: F811
+    from sqlalchemy import inspect
+
+    from app.store.database import head_revision, upgrade_to_head
+
+    assert upgrade_to_head(store_url, revision="0006") == "0006"
+    engine, info = open_store(store_url)
+    try:
+        assert info.revision == head_revision()
+        assert "audit_entry" in inspect(engine).get_table_names()
+        cols = {c["name"] for c in inspect(engine).get_columns("session_step")}
+        assert "charge_abs_uc" in cols
+        assert audit.verify(engine) == audit.Verdict(True, 0)
+    finally:
+        engine.dispose()
