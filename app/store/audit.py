@@ -71,9 +71,21 @@ def _clean(details: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def lock_audit_trail(s: Session) -> None:
+    """PostgreSQL: lock the chain's end for this transaction (``SHARE ROW EXCLUSIVE``
+    conflicts with itself — another room's append waits — not with readers). The writer
+    takes it at the start of a batch holding an append (requests with ``appends_audit``),
+    before any row lock, so two rooms always lock in the same order. SQLite: nothing (the
+    append's insert takes the database's write lock)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.connection().exec_driver_sql("LOCK TABLE audit_entry IN SHARE ROW EXCLUSIVE MODE")
+
+
 @dataclass(frozen=True, slots=True)
 class AppendAudit:
     """A writer request: append one entry at the end of the chain. Returns its id."""
+
+    appends_audit = True  # noqa: RUF045 - class constant, not a field
 
     action: str
     subject: str = ""
@@ -95,9 +107,7 @@ def append(s: Session, action: str, subject: str = "", details: dict[str, Any] |
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     clean = _clean(dict(details or {}))
-    if s.get_bind().dialect.name == "postgresql":
-        # conflicts with itself (another room's append waits here), not with readers
-        s.connection().exec_driver_sql("LOCK TABLE audit_entry IN SHARE ROW EXCLUSIVE MODE")
+    lock_audit_trail(s)
     when = (at or utcnow()).astimezone(dt.UTC)
     row = AuditEntry(at=when, operator_id=operator_id, host=host or socket.gethostname(),
                      action=action, subject=subject, details=clean, prev_hash="", hash="")

@@ -173,6 +173,7 @@ class ImportClinic:
 class SaveClinicSettings:
     # a refusal (stale version, bad settings) is the caller's to show: not a store failure
     quiet_refusal = True  # noqa: RUF045 - class constant, not a field
+    appends_audit = True  # noqa: RUF045 - class constant, not a field
 
     """New settings (checked by the caller), saved from ``expected_version`` (0: edited
     when the store had none; None: no check): refused with :class:`StaleClinicSettings` if
@@ -221,6 +222,7 @@ class SetPinHash:
     against, so a PIN changed meanwhile in another room is not overwritten)."""
 
     quiet_refusal = True  # noqa: RUF045 - class constant, not a field
+    appends_audit = True  # noqa: RUF045 - class constant, not a field
     pin_hash: str
     first: bool
     after_version: int | None = None

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from app.device.samples import SampleBlock
 from app.store import recording
+from app.store.audit import ACTIONS, AppendAudit, lock_audit_trail
 from app.store.database import HEARTBEAT_S, StaleRecordError, StoreError, describe_error
 from app.store.models import (
     Client,
@@ -473,8 +474,6 @@ class StoreWriter:
               operator_id: int | None = None) -> Future:
         """Append an entry to the audit trail (app/store/audit.py); the future gives its id.
         ``details`` must hold no personal data (ids, counts, formats only)."""
-        from app.store.audit import ACTIONS, AppendAudit
-
         if action not in ACTIONS:
             raise ValueError(f"unknown audit action {action!r}")
         return self.submit(AppendAudit(action, subject, _json_safe(dict(details or {})),
@@ -677,6 +676,11 @@ class StoreWriter:
         tentative: dict[str, int] = {}
         results = []
         with Session(self._engine, expire_on_commit=False) as s:
+            if self._engine.dialect.name == "postgresql" and any(
+                    getattr(p.request, "appends_audit", False) for p in batch):
+                # the audit trail's lock first, before any row lock of this batch: two
+                # rooms then always take their locks in the same order (no deadlock)
+                lock_audit_trail(s)
             for p in batch:
                 req = p.request
                 results.append(None if isinstance(req, _Flush) else
