@@ -244,3 +244,20 @@ def test_upgrading_a_0006_database_starts_an_empty_chain(store_url):  # noqa: F8
         assert audit.verify(engine) == audit.Verdict(True, 0)
     finally:
         engine.dispose()
+
+
+def test_a_clients_own_limit_change_is_audited_without_the_name(store):
+    _url, engine, _info, writer = store
+    cid = writer.save_client(ClientData(SECRET_NAME)).result(10)
+    writer.save_client(ClientData(SECRET_NAME, contact="x", id=cid)).result(10)  # no limit
+    writer.save_client(ClientData(SECRET_NAME, current_limit_ua=300.0, id=cid)).result(10)
+    writer.save_client(ClientData(SECRET_NAME, current_limit_ua=250.0, id=cid)).result(10)
+    other = writer.save_client(ClientData("B. Other", current_limit_ua=200.0)).result(10)
+    lines = [(ln.action, ln.subject, ln.details) for ln in audit.entries(engine)]
+    assert lines == [
+        ("limit_change", f"client:{cid}", {"client_limit_ua": [None, 300.0]}),
+        ("limit_change", f"client:{cid}", {"client_limit_ua": [300.0, 250.0]}),
+        ("limit_change", f"client:{other}", {"client_limit_ua": [None, 200.0]}),
+    ]
+    assert SECRET_NAME not in str(audit.entries(engine))
+    assert audit.verify(engine).ok

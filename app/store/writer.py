@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from app.device.samples import SampleBlock
 from app.store import recording
 from app.store.audit import ACTIONS, AppendAudit, lock_audit_trail
+from app.store.audit import append as append_audit
 from app.store.database import HEARTBEAT_S, StaleRecordError, StoreError, describe_error
 from app.store.models import (
     Client,
@@ -225,6 +226,7 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class SaveClient:
+    appends_audit = True  # noqa: RUF045 - class constant: a change of the client's limit
     data: ClientData
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
@@ -239,7 +241,10 @@ class SaveClient:
             row = Client(**values, version=1)
             s.add(row)
             s.flush()
+            if d.current_limit_ua is not None:
+                _audit_limit(s, row.id, None, d.current_limit_ua)
             return row.id
+        old_limit = s.scalar(select(Client.current_limit_ua).where(Client.id == d.id))
         # one conditional UPDATE: atomic on SQLite and PostgreSQL, so of two rooms saving
         # the same version exactly one succeeds; the other is told, nothing is lost
         stmt = update(Client).where(Client.id == d.id)
@@ -250,6 +255,8 @@ class SaveClient:
                            .execution_options(synchronize_session=False))
         done = cast("CursorResult[Any]", result).rowcount
         if done == 1:
+            if old_limit != d.current_limit_ua:
+                _audit_limit(s, d.id, old_limit, d.current_limit_ua)
             return d.id
         now = s.execute(select(Client.version, Client.updated_at, Client.updated_by)
                         .where(Client.id == d.id)).first()
@@ -257,6 +264,13 @@ class SaveClient:
             raise ValueError(f"client {d.id} does not exist")
         raise StaleRecordError("This client's record", d.id, now.version, now.updated_at,
                                now.updated_by)
+
+
+def _audit_limit(s: Session, client_id: int, old: float | None, new: float | None) -> None:
+    """A client's own current limit was set or changed: an audit entry, in the save's
+    transaction (the figures only: no name)."""
+    append_audit(s, "limit_change", f"client:{client_id}",
+                 {"client_limit_ua": [old, new]}, host=socket.gethostname())
 
 
 @dataclass(frozen=True, slots=True)
