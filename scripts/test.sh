@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Set up (first run only) and run the whole test suite, offscreen. The store's tests
 # also run against a real PostgreSQL server that the test fixture starts in a temporary
-# folder; this installs the server's package when it is missing (Debian/Ubuntu).
+# folder; this installs the server's package when it is missing (Debian/Ubuntu), and
+# poppler-utils for the PDF report's checks.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 EXTRAS=test source "$ROOT/scripts/_setup.sh"
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   apt_install postgresql
+fi
+# the session report's test turns the PDF into text and images (pdftotext, pdftoppm)
+if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
+  apt_install poppler-utils
 fi
 export QT_QPA_PLATFORM=offscreen
 exec "$ROOT/.venv/bin/python" -m pytest "$@"

@@ -55,6 +55,7 @@ def test_a_steps_recorded_time_is_the_time_its_output_was_on():
     (first, planned, actual, totals), (second, _, actual2, _) = w.steps
     assert (first, planned, actual) == (0, 60.0, 6.0)
     assert totals["charge_uc"] == 600.0  # 100 µA for 6 s
+    assert totals["charge_abs_uc"] == 600.0  # one phase: all of it positive
     assert (second, actual2) == (1, 1.0)
     assert w.ended == [Outcome.STOPPED]
 

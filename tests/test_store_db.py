@@ -83,7 +83,7 @@ def write_session(w: StoreWriter, client_id: int, operator_id: int, seconds: flo
 
 def test_open_store_migrates_and_seeds(store):
     engine, info = store
-    assert info.revision == head_revision() == "0006"
+    assert info.revision == head_revision() == "0008"
     assert info.interrupted_sessions == 0
     clients = services.search_clients(engine)
     assert [(c.id, c.is_training) for c in clients] == [(info.training_client_id, True)]

@@ -248,7 +248,8 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
     assert d.recording.n_samples < 4000
     pdf, csv_path = tmp_path / "r.pdf", tmp_path / "r.csv"
     d.save_pdf(pdf)
-    d.save_csv(csv_path)
+    with qtbot.waitSignal(d.exported, timeout=5000):
+        d.save_csv(csv_path)
     assert pdf.read_bytes()[:5] == b"%PDF-"
     # health data: readable by their owner only, whatever the umask
     assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
@@ -258,6 +259,25 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
     assert lines[0].startswith("section,time_utc")
     assert sum(1 for x in lines if x.startswith("step,")) == 3
     assert sum(1 for x in lines if x.startswith("event,")) == 3
+    # the recording beside it, as the guide says: every sample
+    samples = (tmp_path / "r-recording.csv").read_text(encoding="utf-8").splitlines()
+    assert samples[1] == "t_s,current_ua,voltage_v"
+    assert len(samples) == 2 + 4000
+    assert stat.S_IMODE((tmp_path / "r-recording.csv").stat().st_mode) == 0o600
+    # the audit trail: the client's record and the session were viewed, reported, exported
+    from app.store import audit
+
+    assert store.writer.flush(5)
+    sid = d.detail.summary.id
+    seen = [(e.action, e.subject, e.details.get("format"))
+            for e in audit.entries(store.engine)]
+    assert ("view_client", f"client:{ids['anna']}", None) in seen
+    assert seen[-3:] == [("view_session", f"session:{sid}", None),
+                         ("report", f"session:{sid}", "pdf"),
+                         ("export", f"session:{sid}", "csv")]
+    assert all(e.operator_id == store.operator_id for e in audit.entries(store.engine)
+               if e.action in ("view_client", "view_session", "report", "export"))
+    assert audit.verify(store.engine).ok
     if os.environ.get("RECORDS_SCREENSHOTS"):
         out = Path(os.environ["RECORDS_SCREENSHOTS"])
         panel.show()

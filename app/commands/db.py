@@ -1,4 +1,5 @@
-"""`python -m app db upgrade|backup PATH|export-client ID PATH|erase-client ID|reset-pin`."""
+"""`python -m app db upgrade|backup PATH|export-client ID PATH|erase-client ID|reset-pin|
+audit-verify|audit-export PATH`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("db", help="maintain the records database (migrate, back up, export, "
-                       "erase a client, reset the technician PIN)",
+                       "erase a client, reset the technician PIN, verify or export the "
+                       "audit trail)",
                        description="Maintain the records database. Every action accepts "
                        "--database-url (default: $MICROCURRENT_DATABASE_URL, else the local "
                        "SQLite file).")
@@ -41,12 +43,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--by", default="", metavar="NAME",
                    help="who resets it (kept in the service record; default: this host)")
     common(q)
+    q = actions.add_parser("audit-verify", help="check the audit trail's hash chain; names "
+                           "the first broken entry (exit status 1)")
+    common(q)
+    q = actions.add_parser("audit-export", help="the audit trail as CSV to PATH (readable "
+                           "by its owner only)")
+    q.add_argument("path", type=Path, metavar="PATH")
+    common(q)
     p.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     # Imported here: SQLAlchemy/Alembic are only needed by this command.
-    from app.store import maintenance
+    from app.store import audit, maintenance
     from app.store.database import StoreError, open_store
 
     db_url = getattr(args, "db_url", None) or getattr(args, "database_url", None)
@@ -71,6 +80,9 @@ def _main(args: argparse.Namespace) -> int:
             print(f"backup written to {dest}")
         elif args.db_action == "export-client":
             dest = maintenance.export_client(engine, args.client_id, args.path)
+            audit.record(engine, "export", audit.client_subject(args.client_id),
+                         {"format": "zip", "via": "db export-client"},
+                         operator_id=info.default_operator_id if info else None)
             print(f"client {args.client_id} exported to {dest}")
         elif args.db_action == "erase-client":
             if not args.yes:
@@ -84,6 +96,10 @@ def _main(args: argparse.Namespace) -> int:
                     print("nothing erased")
                     return 1
             counts = maintenance.erase_client(engine, args.client_id)
+            audit.record(engine, "erase", audit.client_subject(args.client_id),
+                         {"rows": {k: v for k, v in counts.items() if v},
+                          "via": "db erase-client"},
+                         operator_id=info.default_operator_id if info else None)
             total = sum(counts.values())
             print(f"client {args.client_id} erased ({total} rows: "
                   + ", ".join(f"{k} {v}" for k, v in counts.items() if v) + ")")
@@ -103,9 +119,30 @@ def _main(args: argparse.Namespace) -> int:
             assert info is not None
             had = reset_pin(engine, info.default_operator_id,
                             f"{args.by} on {who()} (db reset-pin)" if args.by else "")
+            audit.record(engine, "pin_change", "clinic",
+                         {"action": "reset", "via": "db reset-pin"},
+                         operator_id=info.default_operator_id)
             print(("technician PIN reset" if had else "no technician PIN was set")
                   + ": the bench offers a new set-up at its next opening (recorded in the "
                   "service history)")
+        elif args.db_action == "audit-verify":
+            verdict = audit.verify(engine)
+            if not verdict.ok:
+                print(f"audit trail BROKEN at entry {verdict.broken_id}: {verdict.reason} "
+                      f"({verdict.checked} entries before it are intact)", file=sys.stderr,
+                      flush=True)
+                return 1
+            print(f"audit trail intact: {verdict.checked} entries")
+        elif args.db_action == "audit-export":
+            try:
+                n = audit.export_csv(engine, args.path)
+            except FileExistsError:
+                print(f"error: {args.path} already exists: choose a new file name",
+                      file=sys.stderr, flush=True)
+                return 1
+            audit.record(engine, "audit_export", "audit", {"entries": n, "format": "csv"},
+                         operator_id=info.default_operator_id if info else None)
+            print(f"{n} audit entries written to {args.path}")
         return 0
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)

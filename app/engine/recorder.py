@@ -185,7 +185,8 @@ class SessionRecorder:
         self.writer.add_step(
             self.session_uid, step.position, step.zone, step.parameters, step.planned_s,
             step.on_samples / fs, charge_uc=step.sum_i / fs,
-            mean_current_ua=mean_i, mean_impedance_ohm=impedance)
+            mean_current_ua=mean_i, mean_impedance_ohm=impedance,
+            charge_abs_uc=step.sum_abs_i / fs)
         self._steps_written += 1
 
 

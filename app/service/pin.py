@@ -173,6 +173,15 @@ class StorePinBackend:
                 self._state = replace(self._state, failures=0)
         return self._then(self._submit(ClearPinFailures()), convert)
 
+    def note_sign_in(self, ok: bool, failures: int) -> None:
+        """A PIN check's result, for the audit trail (no PIN, no hash: the outcome and
+        the count of wrong PINs in a row). Never waited on."""
+        if self._writer is None:
+            return
+        self._writer.audit("sign_in" if ok else "sign_in_failed", "bench",
+                           {"via": "technician PIN", "failures_in_a_row": failures},
+                           operator_id=self._operator_id)
+
     def store_hash(self, pin_hash: str, *, first: bool, after_version: int | None) -> Future:
         from app.store.clinic import SetPinHash
 
@@ -307,7 +316,11 @@ class PinGuard:
 
     def check(self, pin: str, counted: PinState) -> PinCheck:
         """Step 2, once the attempt is counted: the PIN against the hash read with it."""
-        if verify_hash(pin, counted.hash or ""):
+        ok = verify_hash(pin, counted.hash or "")
+        note = getattr(self.backend, "note_sign_in", None)  # the store's: the audit trail
+        if note is not None:
+            note(ok, 0 if ok else counted.failures)
+        if ok:
             self.backend.clear_failures()
             self._lock_key = None
             return PinCheck(True, "PIN accepted")

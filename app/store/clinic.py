@@ -32,6 +32,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.store import audit
 from app.store.models import ClinicConfig, ServiceKind, ServiceRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class ImportClinic:
 class SaveClinicSettings:
     # a refusal (stale version, bad settings) is the caller's to show: not a store failure
     quiet_refusal = True  # noqa: RUF045 - class constant, not a field
+    appends_audit = True  # noqa: RUF045 - class constant, not a field
 
     """New settings (checked by the caller), saved from ``expected_version`` (0: edited
     when the store had none; None: no check): refused with :class:`StaleClinicSettings` if
@@ -207,6 +209,8 @@ class SaveClinicSettings:
         _service(s, ServiceKind.CLINIC_SETTINGS,
                  {"action": "change", "old": old, "new": dict(self.settings),
                   "changed": changed}, self.operator_id, by)
+        audit.append(s, "limit_change", "clinic", {"changed": changed},
+                     operator_id=self.operator_id, host=who())
         return int(s.scalar(select(ClinicConfig.version).where(ClinicConfig.id == ROW_ID)) or 0)
 
 
@@ -218,6 +222,7 @@ class SetPinHash:
     against, so a PIN changed meanwhile in another room is not overwritten)."""
 
     quiet_refusal = True  # noqa: RUF045 - class constant, not a field
+    appends_audit = True  # noqa: RUF045 - class constant, not a field
     pin_hash: str
     first: bool
     after_version: int | None = None
@@ -241,6 +246,8 @@ class SetPinHash:
         _service(s, ServiceKind.PIN, {"action": "set" if self.first else "change",
                                       "old": "none" if self.first else "a PIN",
                                       "new": "a PIN"}, self.operator_id, by)
+        audit.append(s, "pin_change", "clinic", {"action": "set" if self.first else "change"},
+                     operator_id=self.operator_id, host=who())
         s.flush()
         return row.pin_version
 

@@ -196,7 +196,10 @@ class SessionStep(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     planned_s: Mapped[float] = mapped_column(Float)
     actual_s: Mapped[float] = mapped_column(Float)
-    charge_uc: Mapped[float | None] = mapped_column(Float)
+    charge_uc: Mapped[float | None] = mapped_column(Float)  # net (positive + negative phase)
+    # total absolute charge (|positive| + |negative| phase); NULL for steps recorded before
+    # migration 0008. Per phase: positive = (abs + net) / 2, negative = (net - abs) / 2
+    charge_abs_uc: Mapped[float | None] = mapped_column(Float)
     mean_current_ua: Mapped[float | None] = mapped_column(Float)
     mean_impedance_ohm: Mapped[float | None] = mapped_column(Float)
 
@@ -308,6 +311,30 @@ class ClinicConfig(Base):
     pin_ever_set: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     pin_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class AuditEntry(Base):
+    """One line of the tamper-evident audit trail (app/store/audit.py): append-only.
+
+    ``hash`` is SHA-256 over ``prev_hash`` and a canonical JSON of the entry (its id,
+    time, operator, host, action, subject and details); ``prev_hash`` is the hash of the
+    entry before it (``GENESIS`` for the first). ``details`` never holds personal data
+    (no names, notes or file paths), so erasing a client keeps the entries. No foreign
+    keys: an entry outlives the client, session or operator it names.
+    """
+
+    __tablename__ = "audit_entry"
+    __table_args__ = {"sqlite_autoincrement": True}  # ids are never reused
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    operator_id: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(255), default="")
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    subject: Mapped[str] = mapped_column(String(80), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 Index("ix_event_session_time", Event.session_id, Event.timestamp)

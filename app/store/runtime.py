@@ -44,12 +44,14 @@ class SessionWrites:
 
     def step(self, zone: str, parameters: dict[str, Any], planned_s: float, actual_s: float,
              *, charge_uc: float | None = None, mean_current_ua: float | None = None,
-             mean_impedance_ohm: float | None = None) -> Future:
+             mean_impedance_ohm: float | None = None,
+             charge_abs_uc: float | None = None) -> Future:
         position = self._steps
         self._steps += 1
         return self.writer.add_step(self.uid, position, zone, parameters, planned_s, actual_s,
                                     charge_uc=charge_uc, mean_current_ua=mean_current_ua,
-                                    mean_impedance_ohm=mean_impedance_ohm)
+                                    mean_impedance_ohm=mean_impedance_ohm,
+                                    charge_abs_uc=charge_abs_uc)
 
     def end(self, outcome: Outcome | str, ended_at: dt.datetime | None = None) -> Future:
         self.ended = True

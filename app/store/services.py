@@ -22,6 +22,7 @@ from app.store.models import (
     Consent,
     Event,
     Note,
+    Operator,
     Outcome,
     RecordingChunk,
     Screening,
@@ -85,7 +86,7 @@ class SessionSummary:
     training: bool
     device_serial: str
     firmware: str
-    charge_uc: float | None  # sum over steps
+    charge_uc: float | None  # net, sum over steps
     mean_current_ua: float | None  # time-weighted over steps
     mean_impedance_ohm: float | None
 
@@ -103,9 +104,18 @@ class StepRecord:
     parameters: dict[str, Any]
     planned_s: float
     actual_s: float
-    charge_uc: float | None
+    charge_uc: float | None  # net
     mean_current_ua: float | None
     mean_impedance_ohm: float | None
+    charge_abs_uc: float | None = None  # total absolute (None: recorded before 0008)
+
+    @property
+    def charge_phases_uc(self) -> tuple[float, float] | None:
+        """(positive, negative) phase charge, from the net and the absolute charge."""
+        if self.charge_abs_uc is None or self.charge_uc is None:
+            return None
+        return ((self.charge_abs_uc + self.charge_uc) / 2,
+                (self.charge_uc - self.charge_abs_uc) / 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +132,7 @@ class SessionDetail:
     events: tuple[EventRecord, ...]
     chunks: int
     recorded_samples: int
+    operator_name: str | None = None  # who ran it (None: not recorded)
 
 
 def _screening_record(row: Screening | None) -> ScreeningRecord | None:
@@ -290,10 +301,14 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
         return SessionDetail(
             summary,
             tuple(StepRecord(x.position, x.zone, dict(x.parameters or {}), x.planned_s,
-                             x.actual_s, x.charge_uc, x.mean_current_ua, x.mean_impedance_ohm)
+                             x.actual_s, x.charge_uc, x.mean_current_ua, x.mean_impedance_ohm,
+                             x.charge_abs_uc)
                   for x in steps),
             tuple(EventRecord(e.timestamp, e.kind, dict(e.payload or {})) for e in events),
-            int(n_chunks), int(n_samples))
+            int(n_chunks), int(n_samples),
+            s.scalar(select(Operator.name).join(TreatmentSession,
+                                                TreatmentSession.operator_id == Operator.id)
+                     .where(TreatmentSession.id == summary.id)))
 
 
 def load_recording(engine: Engine, session_id: int,

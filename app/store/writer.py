@@ -39,6 +39,8 @@ from sqlalchemy.orm import Session
 
 from app.device.samples import SampleBlock
 from app.store import recording
+from app.store.audit import ACTIONS, AppendAudit, lock_audit_trail
+from app.store.audit import append as append_audit
 from app.store.database import HEARTBEAT_S, StaleRecordError, StoreError, describe_error
 from app.store.models import (
     Client,
@@ -71,6 +73,7 @@ _WHAT = {
     "SaveClinicSettings": "A change of the clinic settings",
     "SetPinHash": "The technician PIN", "CountPinAttempt": "A technician PIN attempt",
     "ClearPinFailures": "The technician PIN's failure count",
+    "AppendAudit": "An audit trail entry",
 }
 
 
@@ -155,13 +158,15 @@ class AddStep:
     charge_uc: float | None = None
     mean_current_ua: float | None = None
     mean_impedance_ohm: float | None = None
+    charge_abs_uc: float | None = None
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
         s.add(SessionStep(session_id=st.session_id(s, self.session_uid, tentative),
                           position=self.position, zone=self.zone, parameters=self.parameters,
                           planned_s=self.planned_s, actual_s=self.actual_s,
                           charge_uc=self.charge_uc, mean_current_ua=self.mean_current_ua,
-                          mean_impedance_ohm=self.mean_impedance_ohm))
+                          mean_impedance_ohm=self.mean_impedance_ohm,
+                          charge_abs_uc=self.charge_abs_uc))
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +226,7 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class SaveClient:
+    appends_audit = True  # noqa: RUF045 - class constant: a change of the client's limit
     data: ClientData
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
@@ -235,7 +241,10 @@ class SaveClient:
             row = Client(**values, version=1)
             s.add(row)
             s.flush()
+            if d.current_limit_ua is not None:
+                _audit_limit(s, row.id, None, d.current_limit_ua)
             return row.id
+        old_limit = s.scalar(select(Client.current_limit_ua).where(Client.id == d.id))
         # one conditional UPDATE: atomic on SQLite and PostgreSQL, so of two rooms saving
         # the same version exactly one succeeds; the other is told, nothing is lost
         stmt = update(Client).where(Client.id == d.id)
@@ -246,6 +255,8 @@ class SaveClient:
                            .execution_options(synchronize_session=False))
         done = cast("CursorResult[Any]", result).rowcount
         if done == 1:
+            if old_limit != d.current_limit_ua:
+                _audit_limit(s, d.id, old_limit, d.current_limit_ua)
             return d.id
         now = s.execute(select(Client.version, Client.updated_at, Client.updated_by)
                         .where(Client.id == d.id)).first()
@@ -253,6 +264,13 @@ class SaveClient:
             raise ValueError(f"client {d.id} does not exist")
         raise StaleRecordError("This client's record", d.id, now.version, now.updated_at,
                                now.updated_by)
+
+
+def _audit_limit(s: Session, client_id: int, old: float | None, new: float | None) -> None:
+    """A client's own current limit was set or changed: an audit entry, in the save's
+    transaction (the figures only: no name)."""
+    append_audit(s, "limit_change", f"client:{client_id}",
+                 {"client_limit_ua": [old, new]}, host=socket.gethostname())
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,9 +421,12 @@ class StoreWriter:
     def add_step(self, session_uid: str, position: int, zone: str,
                  parameters: dict[str, Any], planned_s: float, actual_s: float, *,
                  charge_uc: float | None = None, mean_current_ua: float | None = None,
-                 mean_impedance_ohm: float | None = None) -> Future:
+                 mean_impedance_ohm: float | None = None,
+                 charge_abs_uc: float | None = None) -> Future:
+        """``charge_uc``: the net charge; ``charge_abs_uc``: the total absolute charge."""
         return self.submit(AddStep(session_uid, position, zone, dict(parameters), planned_s,
-                                   actual_s, charge_uc, mean_current_ua, mean_impedance_ohm))
+                                   actual_s, charge_uc, mean_current_ua, mean_impedance_ohm,
+                                   charge_abs_uc))
 
     def add_samples(self, session_uid: str, block: SampleBlock) -> Future:
         """Record a sample block (current and voltage) of a running session."""
@@ -462,6 +483,15 @@ class StoreWriter:
                              f"{exc}") from None
         return self.submit(AddServiceRecord(kind, device_serial, firmware, passed,
                                             clean, at or utcnow(), operator_id))
+
+    def audit(self, action: str, subject: str = "", details: dict[str, Any] | None = None,
+              operator_id: int | None = None) -> Future:
+        """Append an entry to the audit trail (app/store/audit.py); the future gives its id.
+        ``details`` must hold no personal data (ids, counts, formats only)."""
+        if action not in ACTIONS:
+            raise ValueError(f"unknown audit action {action!r}")
+        return self.submit(AppendAudit(action, subject, _json_safe(dict(details or {})),
+                                       operator_id))
 
     def flush(self, timeout: float | None = 5.0) -> bool:
         """Write everything queued so far, partial recording chunks included.
@@ -660,6 +690,11 @@ class StoreWriter:
         tentative: dict[str, int] = {}
         results = []
         with Session(self._engine, expire_on_commit=False) as s:
+            if self._engine.dialect.name == "postgresql" and any(
+                    getattr(p.request, "appends_audit", False) for p in batch):
+                # the audit trail's lock first, before any row lock of this batch: two
+                # rooms then always take their locks in the same order (no deadlock)
+                lock_audit_trail(s)
             for p in batch:
                 req = p.request
                 results.append(None if isinstance(req, _Flush) else

@@ -97,6 +97,22 @@ class RecordsStore(QObject):
 
         future.add_done_callback(done)
 
+    def audit(self, action: str, subject: str, details: dict[str, Any] | None = None) -> Future:
+        """Append an audit trail entry (a view, a report, an export) through the writer;
+        never waits. A failure is shown like any store problem."""
+        future = self.writer.audit(action, subject, details, operator_id=self.operator_id)
+
+        def done(f: Future) -> None:  # the writer's thread: a queued signal to the GUI
+            exc = f.exception()
+            if exc is not None:
+                with contextlib.suppress(RuntimeError):
+                    self.error_occurred.emit("The audit trail could not record this "
+                                             f"{action.replace('_', ' ')}: "
+                                             f"{user_message(exc, self.engine.url)}")
+
+        future.add_done_callback(done)
+        return future
+
     @Slot(object)
     def _deliver(self, item: tuple) -> None:
         on_result, what, future, on_error = item

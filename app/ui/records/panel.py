@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from app.store import audit
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.client_editor import ClientEditor
@@ -58,6 +59,7 @@ class RecordsPanel(QWidget):
         self.tabs.setTabEnabled(3, False)
 
     def open_client(self, client_id: int) -> None:
+        self.store.audit("view_client", audit.client_subject(client_id))
         self.editor.load(client_id)
         self.screening.set_client(client_id)
         self.history.set_client(client_id)
@@ -70,7 +72,8 @@ class RecordsPanel(QWidget):
         """The session opens in its tab once read (off the GUI thread)."""
         self.detail.show_session(session_id)
 
-    def _session_shown(self, _session_id: int) -> None:
+    def _session_shown(self, session_id: int) -> None:
+        self.store.audit("view_session", audit.session_subject(session_id))
         self.tabs.setTabEnabled(3, True)
         self.tabs.setCurrentWidget(self.detail)
 

@@ -1,17 +1,48 @@
-"""Session report as PDF (Qt's own QPdfWriter) and CSV."""
+"""Session report as PDF and the session's CSV export.
+
+The PDF is laid out by Qt's rich-text engine (QTextDocument: HTML with tables, so every
+line wraps inside the page) and printed page by page with QPdfWriter onto A4:
+
+* **the client's page** (one page): client, date of birth, date, operator, program,
+  per-zone table (time done of planned and whether the zone was done, partly done or
+  skipped; mean current; charge of each phase, net charge; impedance), outcome, the
+  charge delivered (total absolute and net, each named), a chart drawn from the recorded
+  data itself (min/max envelope, labelled axes, fixed scale) and a signature line;
+* an optional **technician page**: the session's identity and every event, wrapped.
+
+Every page's footer gives the console's version and the device's firmware. Names and
+notes are printed as plain text (escaped; line breaks kept as line breaks).
+"""
 
 from __future__ import annotations
 
 import csv
+import html
 import json
+import math
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QRectF, Qt
-from PySide6.QtGui import QFont, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
+import numpy as np
+from PySide6.QtCore import QMarginsF, QPointF, QRectF, QSizeF, Qt, QUrl
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QPageLayout,
+    QPageSize,
+    QPainter,
+    QPainterPath,
+    QPdfWriter,
+    QPen,
+    QTextDocument,
+)
 
-from app import APP_NAME, paths
-from app.store.services import ClientRecord, SessionDetail
+from app import APP_NAME, __version__, paths
+from app.engine.zones import step_outcome
+from app.store.recording import Recording
+from app.store.services import ClientRecord, RecordingOverview, SessionDetail
 from app.ui.records.format import (
+    clock,
     duration,
     event_details,
     local_date,
@@ -23,93 +54,337 @@ from app.ui.records.format import (
 )
 from app.ui.records.history import outcome_text
 
+STEP_WORDS = {"done": "done", "partial": "partly done", "skipped": "skipped"}
+# the chart's fixed current scales (µA, ±): the smallest that holds the recording
+CURRENT_SCALES = (100.0, 250.0, 500.0, 1000.0, 2000.0)
+DPI = 300  # the PDF's resolution
+MARGIN_MM = 15.0
+FOOTER_PT = 22.0  # room for the footer at the bottom of every page
+
 
 def kohm(ohm: float | None) -> str:
     return number(None if ohm is None else ohm / 1000, "kΩ")
 
 
-def write_csv(detail: SessionDetail, path: Path) -> None:
-    """Steps and events of a session, one row each (a ``section`` column tells which)."""
+def plain(text: str | None) -> str:
+    """Plain text for the report's HTML: escaped, its line breaks kept."""
+    return html.escape(text or "").replace("\r\n", "\n").replace("\r", "\n") \
+        .replace("\n", "<br/>")
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def recording_csv_path(path: Path) -> Path:
+    """Where the session's recording goes beside its CSV: ``NAME-recording.csv``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-recording{path.suffix or '.csv'}")
+
+
+def write_csv(detail: SessionDetail, path: Path, rec: Recording | None = None) -> Path | None:
+    """Steps and events of a session, one row each (a ``section`` column tells which);
+    the recording (``rec``: t_s, current_ua, voltage_v) in its own file beside it,
+    :func:`recording_csv_path`. Both are readable by their owner only. Returns the
+    recording's file (None: nothing was recorded)."""
     with paths.open_private(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["section", "time_utc", "position", "zone_or_kind", "planned_s", "actual_s",
-                    "charge_uc", "mean_current_ua", "mean_impedance_ohm", "details"])
+                    "charge_uc", "mean_current_ua", "mean_impedance_ohm", "details",
+                    "charge_abs_uc"])
         for st in detail.steps:
             w.writerow(["step", "", st.position, st.zone, st.planned_s, st.actual_s,
                         st.charge_uc, st.mean_current_ua, st.mean_impedance_ohm,
-                        json.dumps(st.parameters, sort_keys=True)])
+                        json.dumps(st.parameters, sort_keys=True), st.charge_abs_uc])
         for ev in detail.events:
             w.writerow(["event", ev.timestamp.isoformat(), "", ev.kind, "", "", "", "", "",
-                        json.dumps(ev.payload, sort_keys=True)])
+                        json.dumps(ev.payload, sort_keys=True), ""])
+    if rec is None or not rec.n_samples:
+        return None
+    dest = recording_csv_path(path)
+    with paths.open_private(dest, "w", newline="", encoding="utf-8") as fh:
+        fh.write(f"# session {detail.summary.id}; sample rate {rec.sample_rate:g} Hz; "
+                 "t_s: seconds since the first sample; gaps are left out\n")
+        fh.write("t_s,current_ua,voltage_v\n")
+        keep = np.isfinite(rec.t_s)
+        block = np.column_stack([rec.t_s[keep], rec.current_ua[keep], rec.voltage_v[keep]])
+        np.savetxt(fh, block, fmt=("%.6f", "%.4f", "%.5f"), delimiter=",")
+    return dest
+
+
+# ---------------------------------------------------------------- chart
+
+
+def _nice_step(span: float, target: int = 6) -> float:
+    raw = span / max(1, target)
+    mag = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    for m in (1, 2, 5, 10):
+        if raw <= m * mag:
+            return m * mag
+    return 10 * mag
+
+
+def current_scale(overview: RecordingOverview) -> float:
+    """The chart's fixed ± current scale: the smallest of CURRENT_SCALES that holds it."""
+    values = np.r_[overview.current_min, overview.current_max]
+    values = values[np.isfinite(values)]
+    peak = float(np.abs(values).max()) if values.size else 0.0
+    return next((s for s in CURRENT_SCALES if peak <= s), CURRENT_SCALES[-1])
+
+
+def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 560) -> QImage:
+    """The delivered current over the session, drawn from the recording's min/max
+    envelope: time axis in minutes:seconds, current axis fixed at ±CURRENT_SCALES µA."""
+    img = QImage(width, height, QImage.Format.Format_RGB32)
+    img.fill(QColor("white"))
+    p = QPainter(img)
+    try:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = QFont("Sans Serif")
+        font.setPixelSize(int(height / 20))
+        p.setFont(font)
+        fm = p.fontMetrics()
+        left = fm.horizontalAdvance("−2000") + fm.height() * 2
+        right, top, bottom = 20, fm.height(), int(fm.height() * 3.4)
+        plot = QRectF(left, top, width - left - right, height - top - bottom)
+        scale = current_scale(overview)
+        duration_s = max(overview.duration_s, 1.0)
+        grid = QPen(QColor("#d0d7de"), 2)
+        axis = QPen(QColor("#24292f"), 3)
+        ink = QColor("#24292f")
+
+        def x_of(t: float) -> float:
+            return plot.left() + plot.width() * t / duration_s
+
+        def y_of(v: float) -> float:
+            return plot.center().y() - plot.height() / 2 * v / scale
+
+        ystep = scale / 2
+        for k in range(-2, 3):
+            v = k * ystep
+            p.setPen(grid if k else axis)
+            p.drawLine(QPointF(plot.left(), y_of(v)), QPointF(plot.right(), y_of(v)))
+            p.setPen(ink)
+            p.drawText(QRectF(0, y_of(v) - fm.height(), left - 10, fm.height() * 2),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       f"{v:.0f}".replace("-", "−"))
+        tstep = _nice_step(duration_s)
+        if tstep >= 60:
+            tstep = max(60.0, round(tstep / 60) * 60)
+        t = 0.0
+        while t <= duration_s + 1e-9:
+            p.setPen(grid)
+            p.drawLine(QPointF(x_of(t), plot.top()), QPointF(x_of(t), plot.bottom()))
+            p.setPen(ink)
+            p.drawText(QRectF(x_of(t) - 100, plot.bottom() + fm.height() * 0.6, 200,
+                              fm.height()),
+                       Qt.AlignmentFlag.AlignHCenter, clock(t))
+            t += tstep
+        p.setPen(axis)
+        p.drawRect(plot)
+        p.setPen(ink)
+        p.drawText(QRectF(plot.left(), height - fm.height() * 1.5, plot.width(),
+                          fm.height() * 1.5), Qt.AlignmentFlag.AlignHCenter,
+                   "time since the start of the recording (min:s)")
+        p.save()
+        p.translate(fm.height() * 0.2, plot.center().y())
+        p.rotate(-90)
+        p.drawText(QRectF(-plot.height() / 2, 0, plot.height(), fm.height() * 1.2),
+                   Qt.AlignmentFlag.AlignHCenter, "current (µA)")
+        p.restore()
+        # the envelope: a filled band between each bucket's lowest and highest current
+        p.setClipRect(plot)
+        lo, hi, ts = overview.current_min, overview.current_max, overview.t_s
+        band = QPainterPath()
+        run: list[int] = []
+        for i in range(len(ts) + 1):
+            if i < len(ts) and np.isfinite(lo[i]) and np.isfinite(hi[i]):
+                run.append(i)
+                continue
+            if run:  # one polygon per stretch without a gap
+                pts = [QPointF(x_of(float(ts[j])), y_of(float(hi[j]))) for j in run]
+                pts += [QPointF(x_of(float(ts[j])), y_of(float(lo[j]))) for j in reversed(run)]
+                band.moveTo(pts[0])
+                for q in pts[1:]:
+                    band.lineTo(q)
+                band.closeSubpath()
+                run = []
+        p.setPen(QPen(QColor("#1f6feb"), 2))
+        p.setBrush(QColor(31, 111, 235, 110))
+        p.drawPath(band)
+    finally:
+        p.end()
+    return img
+
+
+# ---------------------------------------------------------------- HTML
+
+STYLE = """
+body { font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #111; }
+h1 { font-size: 15pt; margin: 0 0 4pt 0; }
+h2 { font-size: 11pt; margin: 8pt 0 3pt 0; }
+td, th { padding: 2pt 4pt; vertical-align: top; }
+th { background-color: #eaeef2; text-align: left; font-weight: 600; }
+.k { color: #444; }
+.sig { margin-top: 14pt; }
+"""
+
+
+def charge_sentence(detail: SessionDetail) -> str:
+    """The charge delivered, stated unambiguously: the total absolute charge (both
+    phases) and the net charge, each named (a charge-balanced waveform nets near zero)."""
+    steps = detail.steps
+    net = sum(st.charge_uc for st in steps if st.charge_uc is not None) if any(
+        st.charge_uc is not None for st in steps) else None
+    phases = [st.charge_phases_uc for st in steps]
+    if net is None:
+        return "Charge delivered: not recorded."
+    if steps and all(ph is not None for ph in phases):
+        pos = sum(ph[0] for ph in phases if ph is not None)
+        neg = sum(ph[1] for ph in phases if ph is not None)
+        return (f"Charge delivered: total {abs(pos) + abs(neg):.2f} µC (absolute, both "
+                f"phases: positive {pos:.2f} µC, negative {neg:.2f} µC); net charge "
+                f"{net:.2f} µC.")
+    return (f"Net charge: {net:.2f} µC (positive minus negative phase; the total absolute "
+            "charge was not recorded for this session).")
+
+
+def _phase(st, which: int) -> str:
+    ph = st.charge_phases_uc
+    return "—" if ph is None else f"{ph[which]:.2f} µC"
+
+
+def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) -> str:
+    s = detail.summary
+    rows = []
+    for st in detail.steps:
+        rows.append(
+            "<tr>"
+            f"<td>{st.position + 1}</td><td>{plain(zone_names(st.zone))}</td>"
+            f"<td>{clock(st.actual_s)} of {clock(st.planned_s)}<br/>"
+            f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}</td>"
+            f"<td>{number(st.mean_current_ua, 'µA', 0)}</td>"
+            f"<td>{_phase(st, 0)}</td><td>{_phase(st, 1)}</td>"
+            f"<td>{number(st.charge_uc, 'µC', 2)}</td>"
+            f"<td>{kohm(st.mean_impedance_ohm)}</td></tr>")
+    steps = ("<table width='100%' border='1' cellspacing='0' cellpadding='2' "
+             "style='border-color:#c0c6cc; border-collapse: collapse'>"
+             "<tr><th width='3%'>#</th><th width='25%'>Zone</th>"
+             "<th width='13%'>Time done of planned</th><th width='10%'>Mean current</th>"
+             "<th width='12%'>Charge + phase</th><th width='12%'>Charge − phase</th>"
+             "<th width='11%'>Net charge</th><th width='14%'>Impedance</th></tr>"
+             + "".join(rows) + "</table>"
+             if rows else "<p>No zones recorded.</p>")
+    operator = detail.operator_name or "—"
+    chart = ("<h2>Delivered current</h2><p>From the recorded samples: the band spans the "
+             "lowest and highest current of each moment.</p>"
+             "<img src='chart.png' width='{CHART_W}'/>" if has_chart else
+             "<h2>Delivered current</h2><p>No recording was stored for this session.</p>")
+    return f"""<html><head><style>{STYLE}</style></head><body>
+<h1>Microcurrent treatment report</h1>
+<table width='100%' cellspacing='0'>
+<tr><td class='k' width='22%'>Client</td><td>{plain(client.name)}</td></tr>
+<tr><td class='k'>Date of birth</td><td>{local_date(client.date_of_birth)}</td></tr>
+<tr><td class='k'>Date</td><td>{local_datetime(s.started_at)} – {local_time(s.ended_at)}
+ ({duration(s.duration_s)})</td></tr>
+<tr><td class='k'>Operator</td><td>{plain(operator)}</td></tr>
+<tr><td class='k'>Program</td><td>{plain(program_name(s.program))}</td></tr>
+<tr><td class='k'>Outcome</td><td><b>{plain(outcome_text(s.outcome, s.training))}</b></td></tr>
+</table>
+<h2>Zones</h2>
+{steps}
+<p>{plain(charge_sentence(detail))} Mean current {number(s.mean_current_ua, 'µA', 0)};
+mean impedance {kohm(s.mean_impedance_ohm)}.</p>
+{chart}
+<p class='sig'>Practitioner: {plain(operator)}<br/><br/>
+Signature: ______________________________ &nbsp;&nbsp; Date: ________________</p>
+</body></html>"""
+
+
+def technician_html(detail: SessionDetail) -> str:
+    s = detail.summary
+    rows = "".join(
+        f"<tr><td>{local_time(ev.timestamp)}</td><td>{plain(ev.kind)}</td>"
+        f"<td>{plain(event_details(ev.payload))}</td></tr>" for ev in detail.events)
+    events = ("<table width='100%' border='1' cellspacing='0' cellpadding='2' "
+              "style='border-color:#c0c6cc'><tr><th width='12%'>Time</th>"
+              "<th width='18%'>Event</th><th>Details</th></tr>" + rows + "</table>"
+              if rows else "<p>No events recorded.</p>")
+    return f"""<html><head><style>{STYLE}</style></head><body>
+<h1>Technician page — session {s.id}</h1>
+<p>Session {plain(s.uid)} · device {plain(s.device_serial or '—')} · firmware
+{plain(s.firmware or '—')} · recording: {detail.recorded_samples} samples in
+{detail.chunks} chunk(s).</p>
+<h2>Event log</h2>
+{events}
+</body></html>"""
+
+
+# ---------------------------------------------------------------- PDF
+
+
+def _document(html_text: str, device: QPdfWriter, width: float,
+              chart: QImage | None) -> QTextDocument:
+    doc = QTextDocument()
+    doc.documentLayout().setPaintDevice(device)
+    doc.setDocumentMargin(0)
+    font = QFont("DejaVu Sans")
+    font.setPointSizeF(9)
+    doc.setDefaultFont(font)
+    if chart is not None:
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("chart.png"), chart)
+        # an image's HTML size is in screen pixels (96 per inch), scaled to the device
+        html_text = html_text.replace("{CHART_W}", str(int(width * 96 / device.logicalDpiX())))
+    doc.setHtml(html_text)
+    doc.setTextWidth(width)
+    return doc
 
 
 def write_pdf(detail: SessionDetail, client: ClientRecord, path: Path,
-              chart: QImage | None = None) -> None:
-    """A one-session report on A4: who, what, how it went, steps, events and the chart.
-
-    The file (health data) is created readable by its owner only."""
+              overview: RecordingOverview | None = None, technician_page: bool = False) -> int:
+    """The report on A4 (see the module docstring); returns the number of pages. The file
+    (health data) is created readable by its owner only."""
     paths.create_private(path, truncate=True)
     writer = QPdfWriter(str(path))
     writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
                                      QPageLayout.Orientation.Portrait,
-                                     QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter))
-    writer.setResolution(150)
+                                     QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM),
+                                     QPageLayout.Unit.Millimeter))
+    writer.setResolution(DPI)
     writer.setTitle(f"Session report {detail.summary.id}")
-    writer.setCreator(APP_NAME)
+    writer.setCreator(f"{APP_NAME} {__version__}")
+    # the documents are laid out for the PDF itself (its resolution): sizes in points
+    # stay points, and everything below is in the writer's device pixels
+    page_w = float(writer.width())
+    page_h = float(writer.height())
+    footer_h = FOOTER_PT * DPI / 72.0
+    body_h = page_h - footer_h
+    chart = (chart_image(overview) if overview is not None and overview.n_samples
+             else None)
+    docs = [_document(client_html(detail, client, chart is not None), writer, page_w, chart)]
+    if technician_page:
+        docs.append(_document(technician_html(detail), writer, page_w, None))
+    pages: list[tuple[QTextDocument, int]] = []
+    for doc in docs:
+        doc.setPageSize(QSizeF(page_w, body_h))
+        pages += [(doc, i) for i in range(max(1, doc.pageCount()))]
+    footer_font = QFont("DejaVu Sans")
+    footer_font.setPointSizeF(7.5)
+    s = detail.summary
     p = QPainter(writer)
     try:
-        _paint(p, writer, detail, client, chart)
+        for n, (doc, i) in enumerate(pages):
+            if n:
+                writer.newPage()
+            p.save()
+            p.translate(0, -i * body_h)
+            doc.drawContents(p, QRectF(0, i * body_h, page_w, body_h))
+            p.restore()
+            p.setFont(footer_font)
+            p.setPen(QColor("#555"))
+            p.drawText(QRectF(0, body_h + footer_h / 3, page_w, footer_h * 2 / 3),
+                       Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
+                       f"{APP_NAME} {__version__} · device firmware {s.firmware or '—'} · "
+                       f"session {s.id} · page {n + 1} of {len(pages)}")
     finally:
         p.end()
-
-
-def _paint(p: QPainter, writer: QPdfWriter, detail: SessionDetail, client: ClientRecord,
-           chart: QImage | None) -> None:
-    width = writer.width()
-    height = writer.height()
-    y = 0.0
-    s = detail.summary
-
-    def text(line: str, size: float = 10, bold: bool = False, gap: float = 1.45) -> None:
-        nonlocal y
-        if y > height - 80:
-            writer.newPage()
-            y = 0.0
-        font = QFont("Sans Serif", size)
-        font.setBold(bold)
-        p.setFont(font)
-        h = p.fontMetrics().height()
-        p.drawText(QRectF(0, y, width, h * 1.2), Qt.AlignmentFlag.AlignLeft, line)
-        y += h * gap
-
-    text("Microcurrent session report", 16, True)
-    text(f"Client: {client.name}    Date of birth: {local_date(client.date_of_birth)}")
-    text(f"Session {s.id}: {local_datetime(s.started_at)} — {local_time(s.ended_at)}    "
-         f"Duration: {duration(s.duration_s)}    Outcome: {outcome_text(s.outcome, s.training)}")
-    text(f"Program: {program_name(s.program)}    Device: {s.device_serial or '—'}    "
-         f"Firmware: {s.firmware or '—'}")
-    text(f"Charge delivered: {number(s.charge_uc, 'µC', 2)}    Mean current: "
-         f"{number(s.mean_current_ua, 'µA', 0)}    Mean impedance: "
-         f"{kohm(s.mean_impedance_ohm)}")
-    y += 10
-    if chart is not None and not chart.isNull():
-        h = width * chart.height() / max(chart.width(), 1)
-        p.drawImage(QRectF(0, y, width, h), chart)
-        y += h + 10
-    text("Steps", 12, True)
-    if not detail.steps:
-        text("No steps recorded.")
-    for st in detail.steps:
-        text(f"{st.position + 1}. {zone_names(st.zone)}: {duration(st.actual_s)} of "
-             f"{duration(st.planned_s)}, {number(st.mean_current_ua, 'µA', 0)}, "
-             f"{number(st.charge_uc, 'µC', 2)}, "
-             f"{kohm(st.mean_impedance_ohm)}")
-    y += 10
-    text("Events", 12, True)
-    if not detail.events:
-        text("No events recorded.")
-    for ev in detail.events:
-        text(f"{local_time(ev.timestamp)}  {ev.kind}  {event_details(ev.payload)}", 9,
-             gap=1.3)
-    y += 10
-    text(f"Recording: {detail.recorded_samples} samples in {detail.chunks} chunk(s).", 9)
+    return len(pages)

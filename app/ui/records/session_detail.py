@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -27,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.engine.zones import step_outcome
-from app.store import services
+from app.store import audit, services
 from app.store.recording import Recording
 from app.ui import style
 from app.ui.records import report
@@ -66,6 +67,7 @@ class SessionDetailView(QWidget):
     ``shown(session_id)`` once the session's record and its overview are on screen."""
 
     shown = Signal(int)
+    exported = Signal(str)  # a CSV export (and its recording file) was written
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,6 +85,9 @@ class SessionDetailView(QWidget):
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.pdf_button = QPushButton("Report (PDF)…")
         self.csv_button = QPushButton("Export CSV…")
+        self.technician_page = QCheckBox("with technician page")
+        self.technician_page.setToolTip("Add a second page to the report with the session's "
+                                        "full event log")
         self.steps = _table(("#", "Zone", "Time / planned", "Mean current", "Charge",
                              "Impedance", "Parameters"))
         self.events = _table(("Time", "Event", "Details"))
@@ -110,6 +115,7 @@ class SessionDetailView(QWidget):
 
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
+        head.addWidget(self.technician_page)
         head.addWidget(self.pdf_button)
         head.addWidget(self.csv_button)
         split = QSplitter(Qt.Orientation.Vertical)
@@ -221,18 +227,38 @@ class SessionDetailView(QWidget):
         self.current_curve.setData(rec.t_s, rec.current_ua, connect="finite")
         self.voltage_curve.setData(rec.t_s, rec.voltage_v, connect="finite")
 
-    def chart_image(self):
-        return self.plot.grab().toImage() if self.overview and self.overview.n_samples \
-            else None
-
     def save_pdf(self, path: Path) -> None:
+        """The report (client page, and the technician page if ticked), its chart drawn
+        from the recording's overview already read (not a screen grab)."""
         assert self.detail is not None
         assert self.client is not None
-        report.write_pdf(self.detail, self.client, path, self.chart_image())
+        report.write_pdf(self.detail, self.client, path, self.overview,
+                         technician_page=self.technician_page.isChecked())
+        self.store.audit("report", audit.session_subject(self.detail.summary.id),
+                         {"format": "pdf", "client": self.detail.summary.client_id,
+                          "technician_page": self.technician_page.isChecked()})
 
     def save_csv(self, path: Path) -> None:
-        assert self.detail is not None
-        report.write_csv(self.detail, path)
+        """Steps and events to ``path``, the recording beside it
+        (report.recording_csv_path): the samples are read off the GUI thread, then both
+        files are written; ``exported(path)`` follows."""
+        detail = self.detail
+        assert detail is not None
+        sid = detail.summary.id
+
+        def write(rec: Recording) -> None:
+            try:
+                report.write_csv(detail, path, rec)
+            except OSError as exc:
+                self.store.error_occurred.emit(f"Cannot write {path}: {exc.strerror or exc}")
+                return
+            self.store.audit("export", audit.session_subject(sid),
+                             {"format": "csv", "client": detail.summary.client_id,
+                              "samples": rec.n_samples})
+            self.exported.emit(str(path))
+
+        self.store.read(services.load_recording, sid, on_result=write,
+                        what="reading the recording to export", cancellable=True)
 
     def _ask_pdf(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save session report",
