@@ -393,3 +393,20 @@ def test_a_half_typed_screening_date_is_missing_not_guessed(qtbot, records):
     assert not form.save_button.isEnabled()
     dated.date.setText((dt.date.today() - dt.timedelta(days=10)).strftime("%d.%m.%Y"))
     assert "is not a date" not in form.banner.text()
+
+
+def test_a_read_answered_after_its_widget_closed_is_dropped(qtbot, records):
+    """A slow read whose widget was closed meanwhile is not delivered to a deleted object."""
+    import shiboken6
+    from PySide6.QtWidgets import QLabel
+
+    from app.ui.background import BackgroundReads
+
+    store, ids = records
+    reads = BackgroundReads(store.engine)
+    label = QLabel()
+    future = reads.read(services.get_client, ids["anna"], on_result=label.setText,
+                        what="reading")
+    future.result(5)
+    shiboken6.delete(label)  # closed before the answer reached the GUI thread
+    qtbot.wait(100)  # the queued answer is delivered: no exception in the event loop

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal, Slot
 from sqlalchemy.engine import Engine
 
@@ -71,6 +72,8 @@ class BackgroundReads(QObject):
             return  # a newer read of the same thing was asked for
         if future.cancelled() or isinstance(future.exception(), ReadCancelled):
             return
+        if not _alive(on_result) or (on_error is not None and not _alive(on_error)):
+            return  # the widget that asked is gone (closed while the read ran)
         exc = future.exception()
         if exc is not None:
             self.failed.emit(f"Error while {what}: {user_message(exc, self.engine.url)}")
@@ -78,3 +81,9 @@ class BackgroundReads(QObject):
                 on_error(exc)
             return
         on_result(future.result())
+
+
+def _alive(callback: Callable[..., Any]) -> bool:
+    """False when ``callback`` is a method of a Qt object already deleted."""
+    owner = getattr(callback, "__self__", None)
+    return not isinstance(owner, QObject) or shiboken6.isValid(owner)
