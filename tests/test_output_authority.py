@@ -365,3 +365,113 @@ def test_a_revoked_output_is_stopped_once_and_left_to_ramp_down(rig):
     for _ in range(5):  # the device reports its ramp-down ten times a second
         device.emit_status(DeviceState.RAMP_DOWN, level_ua=80.0)
     assert device.names().count("stop_output") == 1
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_a_refused_set_output_stops_output_started_with_it(qtbot, rig):
+    """The device keeps its previous settings when it refuses new ones: a START sent with
+    them must not run on the old ones."""
+    from app.device.protocol import Nak, NakReason
+
+    authority, device, _ = rig
+    assert authority.transfer(Driver.BENCH)
+    grant = authority.set_output(Driver.BENCH, SQUARE)
+    authority.start(Driver.BENCH)
+    with qtbot.waitSignal(authority.output_revoked) as got:
+        device.command_answered.emit(grant.request_id,
+                                     Nak(grant.request_id, 0, NakReason.OUT_OF_RANGE, "x"))
+    assert "refused the output settings" in got.args[1]
+    assert device.names()[-1] == "stop_output"
+
+
+def test_a_setpoint_the_device_reports_above_the_limit_is_stopped(rig):
+    authority, device, _ = rig
+    assert authority.transfer(Driver.BENCH)
+    authority.set_output(Driver.BENCH, SQUARE)  # 150 µA sent (clinic maximum)
+    authority.start(Driver.BENCH)
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, setpoint_ua=150.0)
+    assert device.names()[-1] == "start_output"
+    device.emit_status(DeviceState.RUNNING, level_ua=300.0, setpoint_ua=300.0)
+    assert device.names()[-1] == "stop_output"
+
+
+def test_output_nobody_started_or_a_lost_stop_ends_in_an_emergency_stop(rig):
+    authority, device, clock = rig
+    device.emit_status(DeviceState.RUNNING, level_ua=100.0, setpoint_ua=100.0)
+    assert device.names() == ["estop"]  # nothing here started it
+    authority.reset()
+    device.emit_status(DeviceState.IDLE)
+    assert authority.transfer(Driver.BENCH)
+    authority.set_output(Driver.BENCH, SQUARE)
+    authority.start(Driver.BENCH)
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, uptime_ms=10_000)
+    authority.stop()
+    # statuses from before the STOP, read late by a busy GUI thread: no alarm
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, uptime_ms=10_100)
+    clock.now += 5.0
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, uptime_ms=10_200)
+    assert device.names()[-1] == "stop_output"
+    # the device's own clock says it still drives 2 s after the STOP: it was lost
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, uptime_ms=12_000)
+    assert device.names()[-1] == "estop"
+
+
+def test_an_emergency_stop_stays_latched_until_a_reset(rig):
+    authority, device, _ = rig
+    assert authority.transfer(Driver.BENCH)
+    authority.set_output(Driver.BENCH, SQUARE)
+    authority.estop()
+    with pytest.raises(OutputRefused, match="emergency stop is latched"):
+        authority.start(Driver.BENCH)
+    authority.reset()
+    authority.start(Driver.BENCH)
+    assert device.names()[-1] == "start_output"
+
+
+def test_while_the_device_passes_to_another_driver_the_old_one_cannot_raise(rig):
+    authority, device, _ = rig
+    assert authority.transfer(Driver.STUDIO)
+    _running(authority, device, Driver.STUDIO)
+    assert not authority.transfer(Driver.DESK)  # studio output being stopped
+    with pytest.raises(OutputRefused, match="passing to the treatment desk"):
+        authority.start(Driver.STUDIO)
+
+
+def test_after_a_reconnect_running_output_is_still_held_to_the_limits(rig):
+    authority, device, _ = rig
+    assert authority.transfer(Driver.BENCH)
+    _running(authority, device, Driver.BENCH)
+    device.disconnect_device("cable wiggled")
+    device.connect_device()  # back before the device's watchdog turned the output off
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, setpoint_ua=150.0)
+    authority.set_clinic(ClinicSettings(max_current_ua=60.0))
+    assert device.amplitudes()[-1] == 60.0
+
+
+def test_escape_stops_once_per_press_even_for_synthetic_key_events(qtbot):
+    """Key events made in code (a virtual keyboard) carry timestamp 0: every press still
+    stops; one press offered to a widget's parents stops once."""
+    from PySide6.QtCore import QEvent, Qt
+    from PySide6.QtGui import QKeyEvent
+    from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
+
+    from app.ui.main_window import EscapeStops
+
+    stops: list[int] = []
+    app = QApplication.instance()
+    flt = EscapeStops(lambda: stops.append(1))
+    app.installEventFilter(flt)
+    try:
+        parent = QWidget()
+        child = QLineEdit(parent)  # a line edit ignores Esc: the press goes to the parent
+        qtbot.addWidget(parent)
+        for expected in (1, 2, 3):
+            event = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape,
+                              Qt.KeyboardModifier.NoModifier)
+            QApplication.sendEvent(child, event)
+            qtbot.wait(20)  # the next press comes after the event loop has turned
+            assert len(stops) == expected
+    finally:
+        app.removeEventFilter(flt)

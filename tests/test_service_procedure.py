@@ -58,8 +58,9 @@ def _runner(qtbot):
     authority = OutputAuthority(owner=Driver.BENCH)
     authority.set_link(link)
     # settings sent beforehand (a procedure's START needs them): then a clean record
-    authority.set_output(Driver.BENCH, OutputSettings(Waveform.SQUARE, 10.0, 100.0,
-                                                      Polarity.POSITIVE, 2.0, 0.0))
+    grant = authority.set_output(Driver.BENCH, OutputSettings(Waveform.SQUARE, 10.0, 100.0,
+                                                              Polarity.POSITIVE, 2.0, 0.0))
+    link.command_answered.emit(grant.request_id, Ack(grant.request_id, 0))  # accepted
     link.calls.clear()
     link._rid = 0
     runner = ProcedureRunner(link)

@@ -32,9 +32,9 @@ FAKE_INFO = Info(0, PROTOCOL_VERSION, "FAKE", "F-1", "1.0", 1000.0, 0.5, 2000.0,
 
 def fake_status(state: DeviceState = DeviceState.IDLE, *, contact: bool = True,
                 level_ua: float = 0.0, setpoint_ua: float = 0.0, charge_uc: float = 0.0,
-                faults: Fault = Fault.NONE) -> Status:
+                faults: Fault = Fault.NONE, uptime_ms: int = 0) -> Status:
     return Status(state, level_ua, setpoint_ua, 5000.0 if contact else float("inf"), contact,
-                  False, faults, charge_uc, 0)
+                  False, faults, charge_uc, uptime_ms)
 
 
 class FakeDevice(QObject):

@@ -41,7 +41,7 @@ from enum import Enum
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.device.interface import DeviceInterface
-from app.device.protocol import DeviceState, Info, SimOp, Status
+from app.device.protocol import DeviceState, Info, Nak, SimOp, Status
 from app.device.waveform import OutputSettings
 from app.engine.limits import (
     ClinicSettings,
@@ -54,6 +54,12 @@ from app.engine.limits import (
 from app.store.vocabulary import ClientFacts
 
 FACTS_MAX_AGE_S = 3.0  # a client's record read longer ago than this counts as unknown
+# A device still driving (RAMP_UP/RUNNING) this long after STOP/PAUSE/ESTOP, or driving
+# output nobody here started, gets an emergency stop (the command was lost).
+UNCOMMANDED_S = 1.5
+# A device's setpoint above the live ceiling by more than this (its own rounding) is
+# stopped at once: settings the device did not take, or took from someone else.
+SETPOINT_TOLERANCE_UA = 1.0
 
 
 class Driver(Enum):
@@ -136,6 +142,13 @@ class OutputAuthority(QObject):
         self._context: _Context | None = None
         self._started = False  # START/RESUME sent, not since PAUSE/STOP/ESTOP/RESET/loss
         self._seen_on = False  # the device has reported output since that START/RESUME
+        # the device's own clock (STATUS uptime, ms) when STOP/PAUSE/ESTOP/RESET was last
+        # sent: a STATUS still driving well after it means the command was lost (measured
+        # on the device's clock, so a busy GUI thread reading old STATUS late is no sign)
+        self._lowered_at: int | None = None
+        self._uptime_ms: int | None = None  # the newest STATUS's uptime
+        self._latched = False  # an emergency stop here: no output until a RESET
+        self._settings_rid: int | None = None  # the last SET_OUTPUT, until it is answered
 
     # ------------------------------------------------------------------ facts in
 
@@ -177,24 +190,27 @@ class OutputAuthority(QObject):
 
     def set_link(self, link: DeviceInterface | None) -> None:
         """Hold ``link`` (it refuses raising commands from anyone else from now on)."""
+        if link is not None:
+            link.bind_authority(self)  # first: a link bound elsewhere changes nothing here
         for sig, slot in self._link_slots:
             with contextlib.suppress(RuntimeError, TypeError):  # the old link is gone
                 sig.disconnect(slot)
         self._link_slots = []
         self._link = link
         self._started = False
+        self._commanded = self._context = None
+        self._settings_rid = None
         self._device = None
         self._device_state = None
         if link is None:
             self.limits_changed.emit()
             return
-        link.bind_authority(self)
         self._link_slots = [
             (link.connected, self._on_connected),
             (link.disconnected, self._on_disconnected),
             (link.status_received, self._on_status),
             (link.event_received, self.event_received),
-            (link.command_answered, self.command_answered),
+            (link.command_answered, self._on_answered),
             (link.command_failed, self.command_failed),
         ]
         for sig, slot in self._link_slots:
@@ -291,6 +307,11 @@ class OutputAuthority(QObject):
         """Why ``driver`` may not raise output now (None: it may)."""
         if driver is not self._owner:
             return f"the device is with the {self._owner.label}"
+        if self._pending_owner is not None:
+            return (f"the device is passing to the {self._pending_owner.label}: its output "
+                    "is being stopped")
+        if self._latched:
+            return "an emergency stop is latched: reset the device first"
         link = self._link
         if link is None or not link.is_connected or self._device is None:
             return "no device connected"
@@ -366,16 +387,19 @@ class OutputAuthority(QObject):
         sent = replace(settings, amplitude_ua=decision.allowed_ua)
         rid = self._link.set_output(sent, by=self)
         self._commanded, self._context = sent, context
+        self._settings_rid = rid
         self.output_commanded.emit(sent)
         return Grant(rid, sent, decision)
 
     # ------------------------------------------------------------------ lowering (anyone)
 
     def estop(self) -> int | None:
-        """Emergency stop: to the link first, synchronously, before any bookkeeping."""
+        """Emergency stop: to the link first, synchronously, before any bookkeeping. It
+        stays latched here until a RESET: nothing raises output meanwhile."""
         link = self._link
         rid = link.estop() if link is not None else None
         self._off()
+        self._latched = True
         return rid
 
     def stop(self) -> int | None:
@@ -391,9 +415,12 @@ class OutputAuthority(QObject):
         return rid
 
     def reset(self) -> int | None:
+        """RESET: leaves a latched state (the device's and this one); output needs a new
+        START afterwards."""
         link = self._link
         rid = link.reset() if link is not None else None
         self._off()
+        self._latched = False
         return rid
 
     def sim_control(self, op: SimOp, value: float = 0.0) -> int | None:
@@ -403,6 +430,7 @@ class OutputAuthority(QObject):
 
     def _off(self) -> None:
         self._started = False
+        self._lowered_at = self._uptime_ms if self._uptime_ms is not None else 0
 
     # ------------------------------------------------------------------ ownership
 
@@ -473,16 +501,29 @@ class OutputAuthority(QObject):
 
     @Slot(str)
     def _on_disconnected(self, reason: str) -> None:
+        # _started stays: if the link comes back before the device's watchdog turns the
+        # output off, the output is still ours and still enforced
         self._device = None
         self._device_state = None
-        self._off()
+        self._settings_rid = None
         if self._pending_owner is not None:
             self._set_owner(self._pending_owner)
         self.limits_changed.emit()
         self.disconnected.emit(reason)
 
+    @Slot(int, object)
+    def _on_answered(self, rid: int, answer: object) -> None:
+        if rid == self._settings_rid:
+            self._settings_rid = None
+            if isinstance(answer, Nak) and self._started:
+                # the device kept its previous settings: a START sent with these must not
+                # run on those
+                self._revoke("the device refused the output settings")
+        self.command_answered.emit(rid, answer)
+
     @Slot(object)
     def _on_status(self, status: Status) -> None:
+        self._uptime_ms = status.uptime_ms
         st = self._device_state = status.state
         if st.output_possible or st is DeviceState.PAUSED:
             self._seen_on = True
@@ -491,8 +532,32 @@ class OutputAuthority(QObject):
         if self._pending_owner is not None and not self.output_held:
             self._set_owner(self._pending_owner)
         self.status_received.emit(status)
-        if self.output_held:  # the device reports ten times a second: facts too old stop it
+        if self._started:  # the device reports ten times a second: facts too old stop it
             self._enforce()
+        self._guard(status)
+
+    def _guard(self, status: Status) -> None:
+        """What the device *says* it does, against what is allowed: a setpoint above the
+        live ceiling is stopped at once; output still driving after a lowering command
+        (lost), or that nobody here started, gets an emergency stop."""
+        st = status.state
+        if st not in (DeviceState.RAMP_UP, DeviceState.RUNNING):
+            return
+        context = self._context
+        if self._started and context is not None:
+            ceiling = self.ceiling(context.driver, context.zones, context.step_ua,
+                                   context.step_label).ceiling_ua
+            if status.setpoint_ua > ceiling + SETPOINT_TOLERANCE_UA:
+                self._revoke(f"the device's setpoint {status.setpoint_ua:.0f} µA is above "
+                             f"the live limit {ceiling:.0f} µA")
+            return
+        since = (None if self._lowered_at is None
+                 else (status.uptime_ms - self._lowered_at) / 1000.0)
+        if since is None or since > UNCOMMANDED_S:
+            driver = self._owner if context is None else context.driver
+            self.estop()
+            self.output_revoked.emit(driver, "the device was driving output that was not "
+                                     "asked for here (a stop was lost?): emergency stop")
 
     # ------------------------------------------------------------------ ports
 

@@ -199,9 +199,12 @@ class ProcedureRunner(QObject):
         self._gen = procedure
         self._advance(None)
 
-    def abort(self, reason: str = "aborted by the technician") -> None:
+    def abort(self, reason: str = "aborted by the technician", *,
+              safe_stop: bool = True) -> None:
+        """Stop the procedure. ``safe_stop`` False: the output was already stopped by
+        someone else (an operator's emergency stop), whose latch must stay: no RESET."""
         if self.running:
-            self._fail(reason)
+            self._fail(reason, safe_stop=safe_stop)
 
     # -- plumbing -------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -50,17 +51,22 @@ class EscapeStops(QObject):
     def __init__(self, stop, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._stop = stop
-        self._last: tuple[int, int] | None = None
+        self._seen: int | None = None  # the press being offered up the widget tree
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) \
                 and event.key() == Qt.Key.Key_Escape and not event.isAutoRepeat():
-            # a press not taken by a widget is offered to its parents: one stop per press
-            key = (event.timestamp(), int(event.modifiers().value))
-            if key != self._last:
-                self._last = key
+            # a press not taken by a widget is offered to its parents, synchronously: one
+            # stop per press (the same event), forgotten once the event loop turns
+            ptr = shiboken6.getCppPointer(event)[0]
+            if ptr != self._seen:
+                self._seen = ptr
+                QTimer.singleShot(0, self._forget)
                 self._stop()
         return False
+
+    def _forget(self) -> None:
+        self._seen = None
 
 
 class MainWindow(QMainWindow):

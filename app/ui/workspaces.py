@@ -327,6 +327,12 @@ class TechnicianWorkspace(Workspace):
 
     def leave(self) -> None:
         self.scope.clear()
+        # a procedure never goes on driving the device behind another workspace
+        self.bench.runner.abort("the technician left the bench")
+
+    def emergency_stop_sent(self) -> None:
+        """Esc / STOP: a running procedure ends at once and does not reset the latch."""
+        self.bench.runner.abort("emergency stop by the operator", safe_stop=False)
 
     def toggle_pause(self) -> None:
         self.output.pause_button.click()
