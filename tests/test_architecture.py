@@ -53,3 +53,24 @@ def test_no_widgets_outside_ui():
             if bad:
                 offenders.append(f"{f.relative_to(ROOT)}: {sorted(bad)}")
     assert not offenders, "widgets imported outside app/ui:\n" + "\n".join(offenders)
+
+
+def test_only_the_output_authority_holds_the_links_raising_commands():
+    """No code outside the authority binds a link or passes ``by=`` to the link's raising
+    commands: every other path asks the authority (docs/safety.md)."""
+    import ast
+
+    allowed = {ROOT / "app" / "engine" / "authority.py"}
+    raising = {"set_output", "start_output", "resume", "send"}
+    offenders = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        if path in allowed or path.parent == ROOT / "app" / "device":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            name = node.func.attr
+            if name == "bind_authority" or (
+                    name in raising and any(k.arg == "by" for k in node.keywords)):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert not offenders, offenders
