@@ -31,6 +31,7 @@ from app.engine.session import ACTIVE
 from app.service.clinic_limits import ClinicSettings
 from app.ui import style
 from app.ui.device_manager import DeviceManager
+from app.ui.keys import NEXT_STEP_KEY, PAUSE_KEY, EnterPresses, key_name, session_key
 from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspace
 
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
@@ -132,14 +133,20 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
 
-        # Esc = emergency stop, from anywhere in the application, dialogs included;
-        # Space = pause/resume.
+        # Esc = emergency stop, from anywhere in the application, dialogs included.
+        # Space and Enter press the focused control; pause/resume and next step have
+        # keys of their own (F8, F9 by default; a foot switch can send them).
         self.escape_filter = EscapeStops(self.emergency_stop, self)
+        self.enter_filter = EnterPresses(self)
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self.escape_filter)
-        self.pause_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+            app.installEventFilter(self.enter_filter)
+        self.pause_shortcut = QShortcut(self)
         self.pause_shortcut.activated.connect(lambda: self.current_workspace().toggle_pause())
+        self.next_step_shortcut = QShortcut(self)
+        self.next_step_shortcut.activated.connect(lambda: self.current_workspace().next_step())
+        self.apply_key_settings()
 
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(100)  # 10 Hz: a silent device is flagged within 0.6 s
@@ -151,6 +158,13 @@ class MainWindow(QMainWindow):
         if device.link is not None:
             self._attach_link(device.link)
         self._restore_window_state()
+
+    def apply_key_settings(self) -> None:
+        """(Re)read the pause/resume and next-step keys from the settings."""
+        self.pause_shortcut.setKey(session_key(self.settings, PAUSE_KEY))
+        self.next_step_shortcut.setKey(session_key(self.settings, NEXT_STEP_KEY))
+        for ws in self.workspaces.built():
+            ws.keys_changed(self.pause_shortcut.key(), self.next_step_shortcut.key())
 
     @property
     def scope(self):
@@ -171,6 +185,8 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(ws)
         self._show_page(self.stack.currentWidget())
         ws.restore_layout(self.settings)
+        if hasattr(self, "pause_shortcut"):
+            ws.keys_changed(self.pause_shortcut.key(), self.next_step_shortcut.key())
         link = self._link
         if link is not None:
             ws.attach_link(link)
@@ -386,7 +402,8 @@ class MainWindow(QMainWindow):
             self.show_alarm("Contact lost: output paused. Place the probes back, then Resume.",
                             kind="contact")
         elif ev.code == EventCode.CONTACT_RESTORED and self.banner.property("kind") == "contact":
-            self.show_alarm("Contact restored. Press Resume (Space) to continue.", kind="info")
+            self.show_alarm("Contact restored. Press Resume "
+                            f"({key_name(self.pause_shortcut.key())}) to continue.", kind="info")
         elif ev.code == EventCode.FAULT:
             self.show_alarm(f"Device fault: {ev.text or ev.arg}")
         elif ev.code == EventCode.LIMIT_REFUSED:
@@ -535,6 +552,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.escape_filter)
+            app.removeEventFilter(self.enter_filter)
         if self.client_watch is not None:
             self.client_watch.close()
         if self.clinic_watch is not None:

@@ -17,6 +17,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -82,6 +83,7 @@ class PractitionerWorkspace(Workspace):
         self.client_id: int | None = None
         self.programs: dict[str, Program] = {}
         self._zone_seconds: dict[str, float] = defaultdict(float)
+        self._keys: tuple[QKeySequence, QKeySequence] | None = None  # pause, next step
 
         # centre: header (client, program, contact) above the face map
         self.client_label = QLabel("No client chosen")
@@ -201,6 +203,8 @@ class PractitionerWorkspace(Workspace):
         self.controller = SessionController(self.authority, driver=self.driver, parent=self)
         ctl = self.controller
         self.guided = GuidedRunPanel(ctl)
+        if self._keys is not None:
+            self.guided.set_keys(*self._keys)
         self.limits = LimitsPanel(ctl)
         right = QWidget()
         v = QVBoxLayout(right)
@@ -454,6 +458,16 @@ class PractitionerWorkspace(Workspace):
     def toggle_pause(self) -> None:
         if self.controller is not None:
             self.controller.toggle_pause()
+
+    def next_step(self) -> None:
+        """The next-step key: as the Skip button, when it can be pressed."""
+        if self.guided is not None and self.guided.skip_button.isEnabled():
+            self.guided.skip_button.click()
+
+    def keys_changed(self, pause: QKeySequence, next_step: QKeySequence) -> None:
+        self._keys = (pause, next_step)
+        if self.guided is not None:
+            self.guided.set_keys(pause, next_step)
 
     def demo_start(self) -> None:
         if self.store is None:  # the records are still opening: start once they are
