@@ -40,6 +40,58 @@ STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss aft
 MIN_WINDOW_W, MIN_WINDOW_H = 800, 560   # smaller: the workspaces scroll, STOP never hides
 
 
+# Alarm priorities (IEC 60601-1-8 style): each banner has a priority, shown by colour AND
+# a text prefix with the standard's marks, and heard as its own beep pattern; never
+# colour alone.
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+ALARM_PRIORITY = {
+    "estop": HIGH,    # emergency stop, output stopped, a workspace's alarm
+    "watchdog": HIGH,  # the device's watchdog turned output off
+    "fault": HIGH,    # the device reported a fault
+    "link": HIGH,     # the link is down: output not confirmed
+    "records": HIGH,  # the records cannot be written (or opened)
+    "contact": MEDIUM,  # the probes left the skin: output paused by the device
+    "stale": MEDIUM,  # the device has stopped sending for a moment
+    "info": LOW,      # information: nothing is wrong with the output
+}
+# prefix, background, text colour
+ALARM_LOOK = {HIGH: ("!!! HIGH:", "#b71c1c", "#ffffff"),
+              MEDIUM: ("!! MEDIUM:", "#ffc107", "#1f1300"),
+              LOW: ("! LOW:", "#e0f7fa", "#00474f")}
+# beep pattern: pauses (ms) before each pulse. High: 3 + 2 quick pulses (the standard's
+# burst rhythm), medium: 3 slower pulses, low: 1.
+ALARM_BEEPS = {HIGH: (0, 120, 120, 360, 120), MEDIUM: (0, 250, 250), LOW: (0,)}
+
+
+def alarm_priority(kind: str) -> str:
+    """The priority of a banner kind; a kind nobody named is high (never under-alarm)."""
+    return ALARM_PRIORITY.get(kind, HIGH)
+
+
+class AlarmSound(QObject):
+    """Plays a priority's beep pattern (the system beep: silently nothing where there is
+    no audio device). A new pattern replaces one still playing."""
+
+    played = Signal(str)  # priority, when its pattern starts
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._generation = 0  # a newer pattern silences the rest of an older one
+
+    def play(self, priority: str) -> None:
+        self._generation += 1
+        generation = self._generation
+        self.played.emit(priority)
+        at = 0
+        for gap in ALARM_BEEPS[priority]:
+            at += gap
+            QTimer.singleShot(at, self, lambda g=generation: self._beep(g))
+
+    def _beep(self, generation: int) -> None:
+        if generation == self._generation:
+            QApplication.beep()
+
+
 class EscapeStops(QObject):
     """Esc is the emergency stop in every window and dialog the console shows.
 
@@ -110,6 +162,9 @@ class MainWindow(QMainWindow):
 
         self.banner = QLabel()
         self.banner.setObjectName("banner")
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # messages carry names, paths
+        self.banner.setWordWrap(True)
+        self.alarm_sound = AlarmSound(self)
         self.banner.setVisible(False)
         self.stack = QStackedWidget()
         central = QWidget()
@@ -154,7 +209,7 @@ class MainWindow(QMainWindow):
         self._age_timer.start()
 
         device.link_changed.connect(self._attach_link)
-        device.failed.connect(lambda msg: self.show_alarm(msg))
+        device.failed.connect(lambda msg: self.show_alarm(msg, kind="link"))
         if device.link is not None:
             self._attach_link(device.link)
         self._restore_window_state()
@@ -357,7 +412,7 @@ class MainWindow(QMainWindow):
 
     def _on_disconnected(self, reason: str) -> None:
         self._show_disconnected(reason)
-        self.show_alarm(f"Device link lost: {reason}. Reconnecting…")
+        self.show_alarm(f"Device link lost: {reason}. Reconnecting…", kind="link")
 
     def _show_disconnected(self, reason: str) -> None:
         self.device_label.setText("No device")
@@ -391,13 +446,14 @@ class MainWindow(QMainWindow):
         if st.compliance:
             self.contact_label.setText(self.contact_label.text()
                                        + " " + style.pill("COMPLIANCE", style.WARN))
-        if not st.state.latched and self.banner.property("kind") == "estop":
+        if not st.state.latched and self.banner.property("kind") in ("estop", "watchdog",
+                                                                      "fault"):
             self.hide_alarm()
 
     def _on_event(self, ev: Event) -> None:
         if ev.code == EventCode.WATCHDOG_TRIP:
             self.show_alarm("Device watchdog tripped: output turned off. "
-                            "Press Reset when it is safe to continue.")
+                            "Press Reset when it is safe to continue.", kind="watchdog")
         elif ev.code == EventCode.CONTACT_LOST:
             self.show_alarm("Contact lost: output paused. Place the probes back, then Resume.",
                             kind="contact")
@@ -405,7 +461,7 @@ class MainWindow(QMainWindow):
             self.show_alarm("Contact restored. Press Resume "
                             f"({key_name(self.pause_shortcut.key())}) to continue.", kind="info")
         elif ev.code == EventCode.FAULT:
-            self.show_alarm(f"Device fault: {ev.text or ev.arg}")
+            self.show_alarm(f"Device fault: {ev.text or ev.arg}", kind="fault")
         elif ev.code == EventCode.LIMIT_REFUSED:
             bench = self.workspaces.existing("technician")
             if bench is not None:
@@ -447,16 +503,30 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ alarms
 
     def show_alarm(self, text: str, kind: str = "estop") -> None:
-        colour = {"info": "#e3f2fd;color:#0d47a1", "contact": "#fff3e0;color:#e65100"}.get(
-            kind, "#ffebee;color:#b71c1c")
-        self.banner.setStyleSheet(f"background:{colour}")
+        """Every banner goes through here: its kind gives its priority (:data:`ALARM_PRIORITY`),
+        shown by colour and a text prefix and heard as the priority's beep pattern (once
+        per new alarm, not for the same one shown again)."""
+        priority = alarm_priority(kind)
+        prefix, background, colour = ALARM_LOOK[priority]
+        shown = f"{prefix} {text}"
+        new = not self.banner.isVisibleTo(self) or self.banner.text() != shown
+        self.banner.setStyleSheet(f"background:{background};color:{colour}")
         self.banner.setProperty("kind", kind)
-        self.banner.setText(text)
+        self.banner.setProperty("priority", priority)
+        self.banner.setText(shown)
         self.banner.setVisible(True)
+        if new:
+            self.alarm_sound.play(priority)
+
+    def alarm_priority(self) -> str:
+        """The priority of the banner shown ("" when none is)."""
+        return str(self.banner.property("priority") or "") if self.banner.isVisibleTo(self) \
+            else ""
 
     def hide_alarm(self) -> None:
         self.banner.setVisible(False)
         self.banner.setProperty("kind", "")
+        self.banner.setProperty("priority", "")
 
     # ------------------------------------------------------------------ workspaces
 
