@@ -385,7 +385,7 @@ class FaceMapWidget(QWidget):
 
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumSize(320, 360)   # the desk fits a 1280 x 800 window
+        self.setMinimumSize(320, 300)   # the desk fits a 1280 x 800 screen, frame included
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setAccessibleName("Face map")
 

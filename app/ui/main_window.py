@@ -4,8 +4,26 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import (
+    QEvent,
+    QMargins,
+    QObject,
+    QRect,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -38,6 +56,10 @@ STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss aft
 
 
 MIN_WINDOW_W, MIN_WINDOW_H = 800, 560   # smaller: the workspaces scroll, STOP never hides
+DEFAULT_W, DEFAULT_H = 1280, 800   # the window's size where the screen has room for it
+# Before the window manager has framed the window its frame is unknown: this much title
+# bar is assumed (the real frame is measured once shown, and the window fitted again).
+FRAME_GUESS = QMargins(0, 32, 0, 0)
 
 
 # Alarm priorities (IEC 60601-1-8 style): each banner has a priority, shown by colour AND
@@ -127,9 +149,12 @@ class MainWindow(QMainWindow):
     clinic_record_read = Signal(object)  # app.store.clinic.ClinicRecord (GUI thread)
 
     def __init__(self, device: DeviceManager, settings: QSettings, store=None,
-                 store_error: str = "", *, records_pending: bool = False) -> None:
+                 store_error: str = "", *, records_pending: bool = False,
+                 fit_screen: bool = False) -> None:
         """``records_pending``: the store is being opened in the background and arrives
-        through :meth:`attach_store` (or :meth:`store_unavailable`)."""
+        through :meth:`attach_store` (or :meth:`store_unavailable`). ``fit_screen``: the
+        window fits its screen, frame included (:meth:`fit_to_screen`; the console's
+        window does, a test's or a screenshot's keeps the size it is given)."""
         super().__init__()
         self.device = device
         self.settings = settings
@@ -157,8 +182,11 @@ class MainWindow(QMainWindow):
         self.store_failed.connect(self._on_store_failed)
         if store is not None:
             self._take_store(store)
-        self.resize(1280, 800)
+        self.resize(DEFAULT_W, DEFAULT_H)
         self.setMinimumSize(MIN_WINDOW_W, MIN_WINDOW_H)   # the toolbar and STOP fit
+        self._fit_screen = fit_screen
+        self._fitted_once = False  # fitted again once the window manager framed it
+        self._wanted_size: QSize | None = None  # before fitting: the default or restored
 
         self.banner = QLabel()
         self.banner.setObjectName("banner")
@@ -213,6 +241,8 @@ class MainWindow(QMainWindow):
         if device.link is not None:
             self._attach_link(device.link)
         self._restore_window_state()
+        if fit_screen:
+            self.fit_to_screen()
 
     def apply_key_settings(self) -> None:
         """(Re)read the pause/resume and next-step keys from the settings."""
@@ -594,6 +624,63 @@ class MainWindow(QMainWindow):
         if not (isinstance(start, str) and start in self.workspaces
                 and self.switch_workspace(start)):
             self.switch_workspace("practitioner")
+
+    def frame_margins(self) -> QMargins:
+        """The window manager's frame (title bar, borders) around the window: measured
+        once the window is shown and framed, else :data:`FRAME_GUESS`."""
+        frame, inner = self.frameGeometry(), self.geometry()
+        if self.isVisible() and frame != inner:
+            return QMargins(inner.left() - frame.left(), inner.top() - frame.top(),
+                            frame.right() - inner.right(), frame.bottom() - inner.bottom())
+        return QMargins(FRAME_GUESS) if not self.isVisible() else QMargins()
+
+    def fit_to_screen(self, available: QRect | None = None,
+                      frame: QMargins | None = None) -> None:
+        """Size and place the window so that it lies, frame included, inside the screen's
+        available geometry (without panels and docks): the status bar and STOP are never
+        off-screen. Not bigger than it was (1280 x 800 by default, or as the practitioner
+        left it); a maximised or full-screen window is left to the window manager."""
+        if self.isMaximized() or self.isFullScreen():
+            return
+        if available is None:
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is None:
+                return
+            available = screen.availableGeometry()
+        if frame is None:
+            frame = self.frame_margins()
+        room_w = available.width() - frame.left() - frame.right()
+        room_h = available.height() - frame.top() - frame.bottom()
+        if room_w <= 0 or room_h <= 0:
+            return
+        if self._wanted_size is None:
+            self._wanted_size = self.size()
+        self.setMinimumSize(min(MIN_WINDOW_W, room_w), min(MIN_WINDOW_H, room_h))
+        w = min(self._wanted_size.width(), room_w)
+        h = min(self._wanted_size.height(), room_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        # the frame's top-left corner, kept inside the available area
+        x = self.geometry().x() - frame.left()
+        y = self.geometry().y() - frame.top()
+        outer_w, outer_h = w + frame.left() + frame.right(), h + frame.top() + frame.bottom()
+        nx = max(available.left(), min(x, available.left() + available.width() - outer_w))
+        ny = max(available.top(), min(y, available.top() + available.height() - outer_h))
+        if (nx, ny) != (x, y):
+            framed = self.isVisible() and self.frameGeometry() != self.geometry()
+            if framed:
+                self.move(nx, ny)  # a framed window's move() places the frame's corner
+            else:  # no frame yet: place the window where it will be inside the frame
+                self.move(nx + frame.left(), ny + frame.top())
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._fit_screen and not self._fitted_once:
+            # the window manager frames the window after it is shown: fit again with the
+            # measured frame, at once and once more when a slow one has framed it
+            self._fitted_once = True
+            QTimer.singleShot(0, self.fit_to_screen)
+            QTimer.singleShot(400, self.fit_to_screen)
 
     def confirm_close(self) -> bool:
         """Asked when the window closes with output on, after the output was stopped."""

@@ -129,6 +129,10 @@ class PractitionerWorkspace(Workspace):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(treatment, "Treatment")
         self.setCentralWidget(self.tabs)
+        # the treatment panel takes the full height at the right (the scope sits under the
+        # face map only): the step card and Start/Pause/Stop stay in view at 1280 x 800
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
         # second tab: the client records (or why they are unavailable); filled below
         self.tabs.addTab(QWidget(), "Clients && records")
