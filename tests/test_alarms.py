@@ -90,3 +90,23 @@ def test_a_banner_is_plain_text(window):
     window.show_alarm("Client <b>Ann</b> <img src='x'>", kind="info")
     assert window.banner.text() == "! LOW: Client <b>Ann</b> <img src='x'>"
     assert window.banner.textFormat().name == "PlainText"
+
+
+def test_the_desks_alarms_have_their_priorities(window):
+    """The session's alarms: contact loss is medium, the rest high; notices are low."""
+    from types import SimpleNamespace
+
+    from app.engine.session import SessionState
+
+    desk = window.workspaces["practitioner"]
+    desk.message.emit("Finish the session first.", "info")
+    _shows(window, LOW)
+    desk.controller = SimpleNamespace(state=SessionState.CONTACT_LOST)
+    try:
+        desk._controller_alarm("Contact lost: output and timer paused.")
+        _shows(window, MEDIUM)
+        desk.controller.state = SessionState.DEVICE_FAULT
+        desk._controller_alarm("Device fault (over-current): output off.")
+        _shows(window, HIGH)
+    finally:
+        desk.controller = None

@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
         ws = build_workspace(self, name)
         if hasattr(ws, "message"):
             ws.message.connect(lambda text, kind: self.show_alarm(
-                text, "estop" if kind == "alarm" else "info"))
+                text, {"alarm": "estop", "contact": "contact"}.get(kind, "info")))
         self.stack.addWidget(ws)
         self._show_page(self.stack.currentWidget())
         ws.restore_layout(self.settings)

@@ -61,7 +61,7 @@ class PractitionerWorkspace(Workspace):
 
     name = "practitioner"
     title = "Practitioner"
-    message = Signal(str, str)  # text, kind ("alarm" | "info") for the main window's banner
+    message = Signal(str, str)  # text, kind ("alarm" | "contact" | "info") for the banner
 
     driver = Driver.DESK
 
@@ -231,11 +231,17 @@ class PractitionerWorkspace(Workspace):
         self.resizeDocks([self.session_dock], [TREATMENT_DOCK_W], Qt.Orientation.Horizontal)
         ctl.state_changed.connect(self._on_state)
         ctl.step_changed.connect(self._on_step)
-        ctl.alarm.connect(lambda t: self.message.emit(t, "alarm"))
+        ctl.alarm.connect(self._controller_alarm)
         ctl.client_facts_changed.connect(self._client_read)
         link.connected.connect(self._on_connected)
         self._program_chosen()
         self._start_recording()
+
+    def _controller_alarm(self, text: str) -> None:
+        """The session's alarms reach the banner; contact loss is a medium-priority one."""
+        contact = self.controller is not None and \
+            self.controller.state is SessionState.CONTACT_LOST
+        self.message.emit(text, "contact" if contact else "alarm")
 
     def _start_recording(self) -> None:
         """With both the controller and the records: sessions are recorded from now on,
