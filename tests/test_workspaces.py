@@ -144,7 +144,8 @@ def test_the_window_fits_the_available_screen_frame_included(qtbot, tmp_path):
 def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot, tmp_path):
     """The window fitted to a 1280 x 800 screen with a title bar, the console's style sheet
     applied: STOP, the status bar, the step card and Start/Pause/Stop are in view on every
-    step of the full-face program, without the workspace scrolling."""
+    step of the full-face program, without the workspace scrolling; the rows under the card
+    keep their height from step to step."""
     from PySide6.QtCore import QMargins, QRect
     from PySide6.QtWidgets import QApplication
 
@@ -176,6 +177,7 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
 
         viewport = guided.parentWidget().parentWidget()  # the treatment panel's scroll view
         steps = desk.programs[desk.program_box.currentData()].steps
+        gaps = set()  # Skip and Start below the card: the same on every step
         for n in range(len(steps)):
             qtbot.wait(50)
             assert w.stack_scroll.verticalScrollBar().maximum() == 0, n
@@ -185,10 +187,13 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
             for widget in (guided.card, guided.start_button, guided.pause_button,
                            guided.stop_button):
                 assert in_view(widget, viewport), (n, steps[n].name, widget)
+            gaps.add(tuple(b.mapTo(guided, b.rect().topLeft()).y() - guided.card.geometry().bottom()
+                           for b in (guided.skip_button, guided.start_button)))
             if n + 1 < len(steps):
                 guided.skip_button.click()
                 qtbot.waitUntil(lambda n=n: desk.controller.guided_view().step_index == n + 1,
                                 timeout=2000)
+        assert len(gaps) == 1, gaps  # a long "Next:" name does not push the buttons down
     finally:
         app.setStyleSheet("")
         device.close()

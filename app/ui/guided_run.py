@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -69,6 +70,34 @@ def zones_text(zones: tuple[str, ...]) -> str:
         name = muscle.replace("_", " ")
         parts.append(f"{name} ({', '.join(sides)})" if sides else name)
     return ", ".join(parts)
+
+
+class ElidedLabel(QLabel):
+    """A one-line plain-text label that elides what does not fit (the whole text is
+    ``text()`` and the tooltip)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)  # a custom program's step name
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                              max(self.width(), 0))
+        super().setText(shown)
 
 
 class GuidedRunPanel(QWidget):
@@ -174,10 +203,10 @@ class GuidedRunPanel(QWidget):
         for b in (self.back_button, self.repeat_button, self.skip_button):
             nav.addWidget(b)
         nav.addStretch(1)
-        self.next_step = QLabel()
+        # one line, elided (the whole name in its tooltip): a long name never makes the
+        # row taller, so the buttons below it never move between steps
+        self.next_step = ElidedLabel()
         self.next_step.setStyleSheet(f"color:{style.MUTED}")
-        self.next_step.setWordWrap(True)
-        self.next_step.setTextFormat(Qt.TextFormat.PlainText)  # a custom program step name
         self.next_step.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         nav.addWidget(self.next_step, 1)
         level = QHBoxLayout()
