@@ -360,8 +360,9 @@ def test_keyboard_navigation(fmap, qtbot):
 
 
 def test_the_map_is_one_tab_stop(qtbot):
-    """Tab goes into the map once and out of it at the next press: the zones are reached
-    with the arrow keys, not 30-odd tab stops."""
+    """Tab goes into the map once and out of it at the next press (on to the side
+    buttons, one stop as well): the zones and the sides are chosen with the arrow keys,
+    not 30-odd tab stops."""
     from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
     host = QWidget()
@@ -379,9 +380,17 @@ def test_the_map_is_one_tab_stop(qtbot):
     assert fmap.hasFocus()
     assert fmap.focused_zone() == ZONE_IDS[0]  # arriving by Tab: the first zone
     qtbot.keyClick(fmap, Qt.Key.Key_Down)
-    qtbot.keyClick(fmap, Qt.Key.Key_Tab)
-    assert after.hasFocus()  # one press leaves the map
+    qtbot.keyClick(fmap, Qt.Key.Key_Tab)  # one press leaves the zones: the side buttons
+    assert fmap.side_buttons[None].hasFocus()
+    # the side buttons are one stop too: the arrow keys choose among them
+    qtbot.keyClick(fmap.side_buttons[None], Qt.Key.Key_Right)
+    assert fmap.side_buttons["r"].hasFocus()
+    assert fmap.side_filter() == "r"
+    qtbot.keyClick(fmap.side_buttons["r"], Qt.Key.Key_Tab)
+    assert after.hasFocus()
     qtbot.keyClick(after, Qt.Key.Key_Backtab)
+    assert fmap.side_buttons["r"].hasFocus()
+    qtbot.keyClick(fmap.side_buttons["r"], Qt.Key.Key_Backtab)
     assert fmap.hasFocus()
     qtbot.keyClick(fmap, Qt.Key.Key_Backtab)
     assert before.hasFocus()

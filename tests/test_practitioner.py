@@ -103,7 +103,16 @@ def test_the_main_flow_by_keyboard_alone(qtbot, desk):
             break
         qtbot.keyClick(box, Qt.Key.Key_Up if box.currentIndex() > target else Qt.Key.Key_Down)
     assert ctl.guided_view().program_id == "eye_area"
-    # the face map is one tab stop on the way: the desk is not 50 Tab presses long
+    # Tab goes round the whole desk and back: the face map is one stop, not 34 of 52
+    stops = []
+    for _ in range(40):
+        qtbot.keyClick(_focused(), Qt.Key.Key_Tab)
+        stops.append(_focused())
+        if box.hasFocus():
+            break
+    assert box.hasFocus()
+    assert stops.count(practitioner.face) == 1
+    assert len(stops) <= 20, [type(w).__name__ for w in stops]
     presses = _tab_to(qtbot, guided.start_button)
     assert presses <= 15, presses
     assert guided.pause_button.text() == "Pause (F8)"

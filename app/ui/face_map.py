@@ -402,11 +402,13 @@ class FaceMapWidget(QWidget):
             b.setText(text)
             b.setToolTip(tip)
             b.setCheckable(True)
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches them; Space presses
             b.setStyleSheet("QToolButton { padding: 4px 10px; border: 1px solid #c9ced6;"
                             " border-radius: 4px; background: white; }"
                             "QToolButton:checked { background: #1f6feb; color: white;"
-                            " border-color: #1f6feb; font-weight: 600; }")
+                            " border-color: #1f6feb; font-weight: 600; }"
+                            f"QToolButton:focus {{ border: 2px solid {style.FOCUS};"
+                            " padding: 3px 9px; }")
             b.clicked.connect(lambda _=False, k=key: self.set_side_filter(k))
             self._side_group.addButton(b)
             self.side_buttons[key] = b

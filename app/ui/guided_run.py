@@ -207,8 +207,7 @@ class GuidedRunPanel(QWidget):
         # row taller, so the buttons below it never move between steps
         self.next_step = ElidedLabel()
         self.next_step.setStyleSheet(f"color:{style.MUTED}")
-        self.next_step.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        nav.addWidget(self.next_step, 1)
+        self.next_step.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         level = QHBoxLayout()
         level.addWidget(QLabel("Intensity"))
         level.addStretch(1)
@@ -230,6 +229,7 @@ class GuidedRunPanel(QWidget):
         layout.addWidget(self.card)
         layout.addLayout(bars)
         layout.addLayout(nav)
+        layout.addWidget(self.next_step)  # a line of its own: the name mostly fits
         layout.addLayout(level)
         layout.addLayout(run)
         layout.addWidget(self.hint)

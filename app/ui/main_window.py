@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
         self.stack_scroll.setWidget(self.stack)
         self.stack_scroll.setWidgetResizable(True)
         self.stack_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.stack_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a tab stop of its own
         lay.addWidget(self.stack_scroll, 1)
         self.setCentralWidget(central)
 

@@ -223,6 +223,7 @@ class PractitionerWorkspace(Workspace):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a tab stop: its controls are
         scroll.setMinimumWidth(right.minimumSizeHint().width()
                                + scroll.verticalScrollBar().sizeHint().width())
         self.session_dock = self.add_dock("Treatment", scroll,
