@@ -160,3 +160,37 @@ def test_the_session_keys_come_from_the_settings(qtbot, tmp_path):
     assert window.pause_shortcut.key() == QKeySequence("F12")
     assert window.next_step_shortcut.key() == QKeySequence("Ctrl+Right")
     window.close()
+
+
+def test_the_keys_dialog_sets_the_foot_switch_keys(qtbot, tmp_path):
+    """Keys…: press the foot switch's key in a field; a reserved or repeated key is
+    refused with the reason; saved, the shortcuts follow at once."""
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from app.ui.keys import NEXT_STEP_KEY, PAUSE_KEY
+
+    settings = QSettings(str(tmp_path / "k.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(DeviceManager(), settings)
+    qtbot.addWidget(window)
+    dialog = window.edit_keys()
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    pause, step = dialog.edits[PAUSE_KEY], dialog.edits[NEXT_STEP_KEY]
+    assert pause.keySequence() == QKeySequence("F8")
+    pause.setKeySequence(QKeySequence("Space"))
+    assert not save.isEnabled()
+    assert "desk's own" in dialog.problem.text()
+    pause.setKeySequence(QKeySequence("F9"))
+    assert not save.isEnabled()
+    assert "differ" in dialog.problem.text()
+    pause.setFocus()
+    qtbot.keyClick(pause, Qt.Key.Key_Pause)  # what the foot switch sends
+    assert pause.keySequence() == QKeySequence("Pause")
+    step.setKeySequence(QKeySequence("F10"))
+    assert save.isEnabled()
+    save.click()
+    assert settings.value(PAUSE_KEY) == "Pause"
+    assert settings.value(NEXT_STEP_KEY) == "F10"
+    assert window.pause_shortcut.key() == QKeySequence("Pause")
+    assert window.next_step_shortcut.key() == QKeySequence("F10")
+    window.close()

@@ -49,7 +49,14 @@ from app.engine.session import ACTIVE
 from app.service.clinic_limits import ClinicSettings
 from app.ui import style
 from app.ui.device_manager import DeviceManager
-from app.ui.keys import NEXT_STEP_KEY, PAUSE_KEY, EnterPresses, key_name, session_key
+from app.ui.keys import (
+    NEXT_STEP_KEY,
+    PAUSE_KEY,
+    EnterPresses,
+    KeysDialog,
+    key_name,
+    session_key,
+)
 from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspace
 
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
@@ -252,6 +259,14 @@ class MainWindow(QMainWindow):
         for ws in self.workspaces.built():
             ws.keys_changed(self.pause_shortcut.key(), self.next_step_shortcut.key())
 
+    def edit_keys(self) -> KeysDialog:
+        """The dialog that sets the pause/resume and next-step keys (applied once saved)."""
+        dialog = KeysDialog(self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self.apply_key_settings)
+        dialog.open()
+        return dialog
+
     @property
     def scope(self):
         """The technician's full oscilloscope (builds the bench if it is not yet)."""
@@ -372,6 +387,10 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
+        self.keys_action = QAction("Keys…", self)
+        self.keys_action.setToolTip("The pause/resume and next-step keys (a foot switch's)")
+        self.keys_action.triggered.connect(self.edit_keys)
+        bar.addAction(self.keys_action)
         self.estop_button = QPushButton("STOP  (Esc)")
         self.estop_button.setObjectName("estop")
         self.estop_button.setToolTip("Emergency stop: output off at once (Esc)")
