@@ -163,7 +163,7 @@ def test_the_session_keys_come_from_the_settings(qtbot, tmp_path):
 
 
 def test_the_keys_dialog_sets_the_foot_switch_keys(qtbot, tmp_path):
-    """Keys…: press the foot switch's key in a field; a reserved or repeated key is
+    """Keys: press the foot switch's key in a field; a reserved or repeated key is
     refused with the reason; saved, the shortcuts follow at once."""
     from PySide6.QtGui import QKeySequence
     from PySide6.QtWidgets import QDialogButtonBox

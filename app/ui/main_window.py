@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
-        self.keys_action = QAction("Keys…", self)
+        self.keys_action = QAction("Keys", self)
         self.keys_action.setToolTip("The pause/resume and next-step keys (a foot switch's)")
         self.keys_action.triggered.connect(self.edit_keys)
         bar.addAction(self.keys_action)
