@@ -110,3 +110,29 @@ def test_the_desks_alarms_have_their_priorities(window):
         _shows(window, HIGH)
     finally:
         desk.controller = None
+
+
+def test_high_and_medium_flash_low_is_steady(window):
+    """As the standard's visual indicators: high flashes at 2 Hz, medium at 0.6 Hz (colour
+    and a lighter shade; the prefix and text stay), low is steady."""
+    from app.ui.main_window import ALARM_FLASH
+
+    window.show_alarm("Contact lost.", kind="contact")
+    assert window._flash.isActive()
+    assert window._flash.interval() == ALARM_FLASH[MEDIUM][0]
+    window.show_alarm("EMERGENCY STOP.", kind="estop")
+    assert window._flash.interval() == ALARM_FLASH[HIGH][0]
+    assert 1.4 <= 1000 / (2 * ALARM_FLASH[HIGH][0]) <= 2.8  # Hz (a period is on + off)
+    assert 0.4 <= 1000 / (2 * ALARM_FLASH[MEDIUM][0]) <= 0.8
+    shades = set()
+    for _ in range(4):  # the timer's ticks
+        window._flash_banner()
+        shades.add(window.banner.styleSheet())
+        assert window.banner.text().startswith("!!! HIGH: ")
+    assert len(shades) == 2
+    assert f"background:{ALARM_FLASH[HIGH][1]}" in "".join(shades)
+    window.show_alarm("For your information.", kind="info")
+    assert not window._flash.isActive()
+    window.show_alarm("EMERGENCY STOP.", kind="estop")
+    window.hide_alarm()
+    assert not window._flash.isActive()

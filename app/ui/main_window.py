@@ -87,6 +87,9 @@ ALARM_PRIORITY = {
 ALARM_LOOK = {HIGH: ("!!! HIGH:", "#b71c1c", "#ffffff"),
               MEDIUM: ("!! MEDIUM:", "#ffc107", "#1f1300"),
               LOW: ("! LOW:", "#e0f7fa", "#00474f")}
+# the banner flashes as the standard's visual indicators do: high 2 Hz, medium 0.6 Hz
+# (between its colour and a lighter one, the text always readable), low steady
+ALARM_FLASH = {HIGH: (250, "#e53935"), MEDIUM: (830, "#ffe082"), LOW: None}
 # beep pattern: pauses (ms) before each pulse. High: 3 + 2 quick pulses (the standard's
 # burst rhythm), medium: 3 slower pulses, low: 1.
 ALARM_BEEPS = {HIGH: (0, 120, 120, 360, 120), MEDIUM: (0, 250, 250), LOW: (0,)}
@@ -200,6 +203,9 @@ class MainWindow(QMainWindow):
         self.banner.setTextFormat(Qt.TextFormat.PlainText)  # messages carry names, paths
         self.banner.setWordWrap(True)
         self.alarm_sound = AlarmSound(self)
+        self._flash = QTimer(self)  # the banner's flashing (high and medium priority)
+        self._flash.timeout.connect(self._flash_banner)
+        self._flash_on = False
         self.banner.setVisible(False)
         self.stack = QStackedWidget()
         central = QWidget()
@@ -561,6 +567,12 @@ class MainWindow(QMainWindow):
         shown = f"{prefix} {text}"
         new = not self.banner.isVisibleTo(self) or self.banner.text() != shown
         self.banner.setStyleSheet(f"background:{background};color:{colour}")
+        self._flash_on = False
+        flash = ALARM_FLASH[priority]
+        if flash is None:
+            self._flash.stop()
+        elif self._flash.interval() != flash[0] or not self._flash.isActive():
+            self._flash.start(flash[0])
         self.banner.setProperty("kind", kind)
         self.banner.setProperty("priority", priority)
         self.banner.setText(shown)
@@ -573,7 +585,19 @@ class MainWindow(QMainWindow):
         return str(self.banner.property("priority") or "") if self.banner.isVisibleTo(self) \
             else ""
 
+    def _flash_banner(self) -> None:
+        priority = self.banner.property("priority")
+        flash = ALARM_FLASH.get(priority) if isinstance(priority, str) else None
+        if flash is None or not self.banner.isVisibleTo(self):
+            self._flash.stop()
+            return
+        self._flash_on = not self._flash_on
+        _prefix, background, colour = ALARM_LOOK[priority]
+        shade = flash[1] if self._flash_on else background
+        self.banner.setStyleSheet(f"background:{shade};color:{colour}")
+
     def hide_alarm(self) -> None:
+        self._flash.stop()
         self.banner.setVisible(False)
         self.banner.setProperty("kind", "")
         self.banner.setProperty("priority", "")
