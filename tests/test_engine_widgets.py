@@ -56,7 +56,7 @@ def test_step_change_under_way_gives_a_cue_and_the_countdown_runs(qtbot, ctl):
     qtbot.addWidget(panel)
     run(ctl)
     assert panel.stop_button.isEnabled()
-    assert panel.pause_button.text() == "Pause (Space)"
+    assert panel.pause_button.text() == "Pause (F8)"
     qtbot.waitUntil(lambda: panel.countdown.text() == "1:59", timeout=3000)
     assert panel.step_bar.value() > 0
     with qtbot.waitSignal(panel.cue_given, timeout=1000) as got:
@@ -72,7 +72,7 @@ def test_buttons_follow_the_state(qtbot, ctl):
     run(ctl)
     panel.pause_button.click()
     assert ctl.state is SessionState.PAUSED
-    assert panel.pause_button.text() == "Resume (Space)"
+    assert panel.pause_button.text() == "Resume (F8)"
     ctl.estop()
     assert panel.start_button.text() == "Reset"
     assert panel.start_button.isEnabled()

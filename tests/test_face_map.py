@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor
 
 from app.engine.zones import ZONE_IDS, load_zones
 from app.format import duration
-from app.ui import face_map
+from app.ui import face_map, style
 from app.ui.face_map import (
     FaceMapError,
     FaceMapWidget,
@@ -335,13 +335,8 @@ def test_side_filter(fmap, qtbot):
 def test_keyboard_navigation(fmap, qtbot):
     fmap.setFocus()
     qtbot.waitUntil(fmap.hasFocus)
-    order = list(ZONE_IDS)
-    qtbot.keyClick(fmap, Qt.Key.Key_Tab)
-    assert fmap.focused_zone() == order[0]
-    qtbot.keyClick(fmap, Qt.Key.Key_Tab)
-    assert fmap.focused_zone() == order[1]
-    qtbot.keyClick(fmap, Qt.Key.Key_Backtab)
-    assert fmap.focused_zone() == order[0] == "frontalis_r"
+    qtbot.keyClick(fmap, Qt.Key.Key_Right)  # the first press shows the first zone
+    assert fmap.focused_zone() == "frontalis_r" == ZONE_IDS[0]
     qtbot.keyClick(fmap, Qt.Key.Key_Right)
     assert fmap.focused_zone() == "frontalis_l"
     qtbot.keyClick(fmap, Qt.Key.Key_Left)
@@ -355,18 +350,55 @@ def test_keyboard_navigation(fmap, qtbot):
     with qtbot.waitSignal(fmap.zone_selected, timeout=1000) as sig:
         qtbot.keyClick(fmap, Qt.Key.Key_Return)
     assert sig.args == [down]
+    qtbot.keyClick(fmap, Qt.Key.Key_Up)
+    with qtbot.waitSignal(fmap.zone_selected, timeout=1000) as sig:
+        qtbot.keyClick(fmap, Qt.Key.Key_Space)  # Space selects too
+    assert sig.args == [fmap.focused_zone()]
     # one side only: navigation skips the other side's zones
     fmap.set_side_filter("l")
     assert fmap._nav_order() == [z for z in ZONE_IDS if not z.endswith("_r")]
-    fmap._focus_zone = None
-    qtbot.keyClick(fmap, Qt.Key.Key_Tab)
-    assert fmap.focused_zone() == "frontalis_l"
 
 
-def test_tab_leaves_the_map_after_the_last_zone(fmap, qtbot):
-    fmap._focus_zone = ZONE_IDS[-1]
-    assert fmap._step_focus(1) is False
-    assert fmap.focused_zone() is None
+def test_the_map_is_one_tab_stop(qtbot):
+    """Tab goes into the map once and out of it at the next press (on to the side
+    buttons, one stop as well): the zones and the sides are chosen with the arrow keys,
+    not 30-odd tab stops."""
+    from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    before, after = QPushButton("before"), QPushButton("after")
+    fmap = FaceMapWidget()
+    lay = QVBoxLayout(host)
+    for w in (before, fmap, after):
+        lay.addWidget(w)
+    host.show()
+    host.activateWindow()
+    before.setFocus()
+    qtbot.waitUntil(before.hasFocus)
+    qtbot.keyClick(before, Qt.Key.Key_Tab)
+    assert fmap.hasFocus()
+    assert fmap.focused_zone() == ZONE_IDS[0]  # arriving by Tab: the first zone
+    qtbot.keyClick(fmap, Qt.Key.Key_Down)
+    qtbot.keyClick(fmap, Qt.Key.Key_Tab)  # one press leaves the zones: the side buttons
+    assert fmap.side_buttons[None].hasFocus()
+    # the side buttons are one stop too: the arrow keys choose among them
+    qtbot.keyClick(fmap.side_buttons[None], Qt.Key.Key_Right)
+    assert fmap.side_buttons["r"].hasFocus()
+    assert fmap.side_filter() == "r"
+    qtbot.keyClick(fmap.side_buttons["r"], Qt.Key.Key_Tab)
+    assert after.hasFocus()
+    qtbot.keyClick(after, Qt.Key.Key_Backtab)
+    assert fmap.side_buttons["r"].hasFocus()
+    qtbot.keyClick(fmap.side_buttons["r"], Qt.Key.Key_Backtab)
+    assert fmap.hasFocus()
+    qtbot.keyClick(fmap, Qt.Key.Key_Backtab)
+    assert before.hasFocus()
+    # the map draws its own focus frame
+    fmap.setFocus()
+    qtbot.waitUntil(fmap.hasFocus)
+    img = fmap.grab().toImage()
+    assert _rgb(img.pixelColor(1, fmap.height() // 2)) == _rgb(QColor(style.FOCUS))
 
 
 def _rgb(c: QColor) -> tuple[int, int, int]:

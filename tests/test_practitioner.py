@@ -70,3 +70,127 @@ def test_store_failure_stops_the_session_and_says_so(qtbot, desk):
     # ramped down to the end (the window would otherwise ask before closing)
     qtbot.waitUntil(lambda: ctl.state == SessionState.COMPLETE, timeout=8000)
     qtbot.waitUntil(lambda: not window.device.state.output_possible, timeout=3000)
+
+
+def _focused():
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.focusWidget()
+
+
+def _tab_to(qtbot, target, limit: int = 40) -> int:
+    """Press Tab until ``target`` has the focus; the number of presses."""
+    for n in range(1, limit + 1):
+        qtbot.keyClick(_focused(), Qt.Key.Key_Tab)
+        if target.hasFocus():
+            return n
+    raise AssertionError(f"Tab never reached {target!r}; focus on {_focused()!r}")
+
+
+def test_the_main_flow_by_keyboard_alone(qtbot, desk):
+    """Choose a program, Tab to Start, Enter starts; the pause key (F8) pauses and
+    resumes, the next-step key (F9) skips, Space presses the focused button, Esc stops."""
+    window, practitioner, _store = desk
+    ctl, guided = practitioner.controller, practitioner.guided
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)  # window shortcuts need it
+    box = practitioner.program_box
+    box.setFocus()
+    qtbot.waitUntil(box.hasFocus, timeout=2000)
+    target = box.findData("eye_area")
+    for _ in range(box.count()):
+        if box.currentIndex() == target:
+            break
+        qtbot.keyClick(box, Qt.Key.Key_Up if box.currentIndex() > target else Qt.Key.Key_Down)
+    assert ctl.guided_view().program_id == "eye_area"
+    # Tab goes round the whole desk and back: the face map is one stop, not 34 of 52
+    stops = []
+    for _ in range(40):
+        qtbot.keyClick(_focused(), Qt.Key.Key_Tab)
+        stops.append(_focused())
+        if box.hasFocus():
+            break
+    assert box.hasFocus()
+    assert stops.count(practitioner.face) == 1
+    assert len(stops) <= 20, [type(w).__name__ for w in stops]
+    presses = _tab_to(qtbot, guided.start_button)
+    assert presses <= 15, presses
+    assert guided.pause_button.text() == "Pause (F8)"
+    qtbot.keyClick(guided.start_button, Qt.Key.Key_Return)  # Enter presses the button
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    qtbot.keyClick(_focused(), Qt.Key.Key_F8)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.PAUSED, timeout=3000)
+    assert guided.pause_button.text() == "Resume (F8)"
+    qtbot.keyClick(_focused(), Qt.Key.Key_F8)
+    qtbot.waitUntil(lambda: ctl.state in (SessionState.RAMPING_UP, SessionState.RUNNING),
+                    timeout=3000)
+    step = ctl.guided_view().step_index
+    qtbot.keyClick(_focused(), Qt.Key.Key_F9)
+    qtbot.waitUntil(lambda: ctl.guided_view().step_index == step + 1, timeout=3000)
+    # Space presses the focused button (no shortcut takes it): the Pause button
+    guided.pause_button.setFocus()
+    qtbot.waitUntil(guided.pause_button.hasFocus, timeout=2000)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    qtbot.keyClick(guided.pause_button, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.PAUSED, timeout=3000)
+    qtbot.keyClick(_focused(), Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.ESTOPPED, timeout=3000)
+
+
+def test_the_session_keys_come_from_the_settings(qtbot, tmp_path):
+    """A foot switch sends its own key: the pause and next-step keys are settings; a
+    reserved key (Space, Enter, Esc...) or nonsense falls back to the default."""
+    from PySide6.QtGui import QKeySequence
+
+    from app.ui.keys import NEXT_STEP_KEY, PAUSE_KEY, session_key
+
+    settings = QSettings(str(tmp_path / "k.ini"), QSettings.Format.IniFormat)
+    assert session_key(settings, PAUSE_KEY) == QKeySequence("F8")
+    assert session_key(settings, NEXT_STEP_KEY) == QKeySequence("F9")
+    settings.setValue(PAUSE_KEY, "Pause")
+    settings.setValue(NEXT_STEP_KEY, "Ctrl+Right")
+    assert session_key(settings, PAUSE_KEY) == QKeySequence("Pause")
+    assert session_key(settings, NEXT_STEP_KEY) == QKeySequence("Ctrl+Right")
+    for bad in ("Space", "Return", "Esc", "Tab", "", "not a key", "F1, F2"):
+        settings.setValue(PAUSE_KEY, bad)
+        assert session_key(settings, PAUSE_KEY) == QKeySequence("F8"), bad
+    settings.setValue(PAUSE_KEY, "F12")
+    window = MainWindow(DeviceManager(), settings)
+    qtbot.addWidget(window)
+    assert window.pause_shortcut.key() == QKeySequence("F12")
+    assert window.next_step_shortcut.key() == QKeySequence("Ctrl+Right")
+    window.close()
+
+
+def test_the_keys_dialog_sets_the_foot_switch_keys(qtbot, tmp_path):
+    """Keys: press the foot switch's key in a field; a reserved or repeated key is
+    refused with the reason; saved, the shortcuts follow at once."""
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from app.ui.keys import NEXT_STEP_KEY, PAUSE_KEY
+
+    settings = QSettings(str(tmp_path / "k.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(DeviceManager(), settings)
+    qtbot.addWidget(window)
+    dialog = window.edit_keys()
+    save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+    pause, step = dialog.edits[PAUSE_KEY], dialog.edits[NEXT_STEP_KEY]
+    assert pause.keySequence() == QKeySequence("F8")
+    pause.setKeySequence(QKeySequence("Space"))
+    assert not save.isEnabled()
+    assert "desk's own" in dialog.problem.text()
+    pause.setKeySequence(QKeySequence("F9"))
+    assert not save.isEnabled()
+    assert "differ" in dialog.problem.text()
+    pause.setFocus()
+    qtbot.keyClick(pause, Qt.Key.Key_Pause)  # what the foot switch sends
+    assert pause.keySequence() == QKeySequence("Pause")
+    step.setKeySequence(QKeySequence("F10"))
+    assert save.isEnabled()
+    save.click()
+    assert settings.value(PAUSE_KEY) == "Pause"
+    assert settings.value(NEXT_STEP_KEY) == "F10"
+    assert window.pause_shortcut.key() == QKeySequence("Pause")
+    assert window.next_step_shortcut.key() == QKeySequence("F10")
+    window.close()

@@ -410,3 +410,43 @@ def test_a_read_answered_after_its_widget_closed_is_dropped(qtbot, records):
     future.result(5)
     shiboken6.delete(label)  # closed before the answer reached the GUI thread
     qtbot.wait(100)  # the queued answer is delivered: no exception in the event loop
+
+
+def test_tab_leaves_the_skin_notes_and_space_ticks_a_check_box(qtbot, records):
+    """Keyboard only: Tab is never typed into the skin notes, it moves on; Space ticks
+    the focused check box and Enter presses the focused button."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.keys import EnterPresses
+    from app.ui.records.client_editor import ClientEditor
+
+    store, _ = records
+    ed = ClientEditor(store)
+    qtbot.addWidget(ed)
+    ed.show()
+    ed.activateWindow()
+    enter = EnterPresses()
+    QApplication.instance().installEventFilter(enter)
+    try:
+        ed.skin_notes.setFocus()
+        qtbot.waitUntil(ed.skin_notes.hasFocus, timeout=2000)
+        qtbot.keyClicks(ed.skin_notes, "dry")
+        qtbot.keyClick(ed.skin_notes, Qt.Key.Key_Tab)
+        assert ed.skin_notes.toPlainText() == "dry"
+        assert not ed.skin_notes.hasFocus()
+        assert QApplication.focusWidget() is ed.limit_on  # the next control
+        assert not ed.limit_on.isChecked()
+        qtbot.keyClick(ed.limit_on, Qt.Key.Key_Space)
+        assert ed.limit_on.isChecked()
+        qtbot.keyClick(ed.limit_on, Qt.Key.Key_Backtab)
+        assert ed.skin_notes.hasFocus()
+        # Enter on a focused button presses it
+        ed.name.setText("Nora Quist")
+        ed.dob.setText("24 Nov 1984")
+        assert ed.save_button.isEnabled(), ed.problems.text()
+        ed.save_button.setFocus()
+        qtbot.waitUntil(ed.save_button.hasFocus, timeout=2000)
+        with qtbot.waitSignal(ed.saved, timeout=5000):
+            qtbot.keyClick(ed.save_button, Qt.Key.Key_Return)
+    finally:
+        QApplication.instance().removeEventFilter(enter)

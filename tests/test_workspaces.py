@@ -104,3 +104,100 @@ def test_the_console_fits_a_laptop_screen_and_stop_stays_in_view(qtbot, tmp_path
         for ws in w.workspaces.built():
             ws.shutdown()
         store.close(10)
+
+
+def test_the_window_fits_the_available_screen_frame_included(qtbot, tmp_path):
+    """1280 x 800 *including* the title bar and a panel: the window's frame lies inside the
+    screen's available geometry, so the status bar is never off-screen; a window saved on
+    a bigger screen shrinks to fit; a roomy screen keeps the default 1280 x 800."""
+    from PySide6.QtCore import QMargins, QRect
+
+    ini = tmp_path / "s.ini"
+    w = _window(qtbot, ini)
+    frame = QMargins(2, 25, 2, 2)  # an openbox-like title bar and borders
+    w.move(0, 0)
+    w.fit_to_screen(QRect(0, 0, 1280, 800), frame)
+    assert (w.width(), w.height()) == (1276, 773)
+    outer = w.geometry().marginsAdded(frame)
+    assert QRect(0, 0, 1280, 800).contains(outer), outer
+    # a panel at the top takes 30 px: the window moves below it and shrinks
+    available = QRect(0, 30, 1280, 770)
+    w.fit_to_screen(available, frame)
+    assert available.contains(w.geometry().marginsAdded(frame))
+    # shown (no window manager here: the frame is the window itself)
+    w.show()
+    w.fit_to_screen(available)
+    assert available.contains(w.frameGeometry()), w.frameGeometry()
+    w.close()
+    # a geometry saved on a 1920 x 1080 screen is fitted to this one
+    big = _window(qtbot, tmp_path / "big.ini")
+    big.resize(1900, 1000)
+    big.move(10, 10)
+    big.fit_to_screen(QRect(0, 0, 1280, 800), frame)
+    assert QRect(0, 0, 1280, 800).contains(big.geometry().marginsAdded(frame))
+    # a roomy screen: the default size, untouched
+    roomy = _window(qtbot, tmp_path / "roomy.ini")
+    roomy.fit_to_screen(QRect(0, 0, 1920, 1080), frame)
+    assert (roomy.width(), roomy.height()) == (1280, 800)
+
+
+def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot, tmp_path):
+    """The window fitted to a 1280 x 800 screen with a title bar, the console's style sheet
+    applied: STOP, the status bar, the step card and Start/Pause/Stop are in view on every
+    step of the full-face program, without the workspace scrolling; the rows under the card
+    keep their height from step to step."""
+    from PySide6.QtCore import QMargins, QRect
+    from PySide6.QtWidgets import QApplication
+
+    from app.engine.session import SessionState
+    from app.store.runtime import start_store
+    from app.ui.style import STYLE_SHEET
+
+    app = QApplication.instance()
+    app.setStyleSheet(STYLE_SHEET)
+    device = DeviceManager()
+    store = start_store(f"sqlite:///{tmp_path / 'r.db'}")
+    w = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+                   store)
+    qtbot.addWidget(w)
+    try:
+        w.fit_to_screen(QRect(0, 0, 1280, 800), QMargins(2, 25, 2, 2))
+        w.show()
+        with qtbot.waitSignal(w.live_data_seen, timeout=15000):
+            device.open(None)
+        desk = w.workspaces["practitioner"]
+        qtbot.waitUntil(lambda: desk.controller is not None
+                        and desk.controller.state == SessionState.READY, timeout=8000)
+        guided = desk.guided
+
+        def in_view(widget, within) -> bool:
+            top_left = widget.mapTo(within, widget.rect().topLeft())
+            bottom_right = widget.mapTo(within, widget.rect().bottomRight())
+            return within.rect().contains(top_left) and within.rect().contains(bottom_right)
+
+        viewport = guided.parentWidget().parentWidget()  # the treatment panel's scroll view
+        steps = desk.programs[desk.program_box.currentData()].steps
+        gaps = set()  # Skip and Start below the card: the same on every step
+        for n in range(len(steps)):
+            qtbot.wait(50)
+            assert w.stack_scroll.verticalScrollBar().maximum() == 0, n
+            assert w.stack_scroll.horizontalScrollBar().maximum() == 0, n
+            for widget in (w.estop_button, w.statusBar()):
+                assert in_view(widget, w), (n, widget)
+            for widget in (guided.card, guided.start_button, guided.pause_button,
+                           guided.stop_button):
+                assert in_view(widget, viewport), (n, steps[n].name, widget)
+            gaps.add(tuple(b.mapTo(guided, b.rect().topLeft()).y() - guided.card.geometry().bottom()
+                           for b in (guided.skip_button, guided.start_button)))
+            if n + 1 < len(steps):
+                guided.skip_button.click()
+                qtbot.waitUntil(lambda n=n: desk.controller.guided_view().step_index == n + 1,
+                                timeout=2000)
+        assert len(gaps) == 1, gaps  # a long "Next:" name does not push the buttons down
+    finally:
+        app.setStyleSheet("")
+        device.close()
+        w.close()
+        for ws in w.workspaces.built():
+            ws.shutdown()
+        store.close(10)

@@ -197,7 +197,7 @@ class SessionController(QObject):
         self.handle(Resume())
 
     def toggle_pause(self) -> None:
-        """Space: pause while running, resume while paused (or after contact is back)."""
+        """The pause key: pause while running, resume while paused (or after contact is back)."""
         if self.machine.state in (SessionState.RUNNING, SessionState.RAMPING_UP):
             self.pause()
         elif self.machine.state in (SessionState.PAUSED, SessionState.CONTACT_LOST):

@@ -25,6 +25,7 @@ from PySide6.QtCore import QByteArray, QEvent, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QFocusEvent,
     QFont,
     QFontMetricsF,
     QKeyEvent,
@@ -46,6 +47,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QToolButton, QVBoxLayou
 from app.engine.zones import RESOURCES, Zone, load_zones
 from app.format import clock as clock_text
 from app.format import duration
+from app.ui import style
 
 SVG_FILE = RESOURCES / "face_map.svg"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -383,7 +385,7 @@ class FaceMapWidget(QWidget):
 
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumSize(320, 360)   # the desk fits a 1280 x 800 window
+        self.setMinimumSize(320, 300)   # the desk fits a 1280 x 800 screen, frame included
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setAccessibleName("Face map")
 
@@ -400,11 +402,13 @@ class FaceMapWidget(QWidget):
             b.setText(text)
             b.setToolTip(tip)
             b.setCheckable(True)
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches them; Space presses
             b.setStyleSheet("QToolButton { padding: 4px 10px; border: 1px solid #c9ced6;"
                             " border-radius: 4px; background: white; }"
                             "QToolButton:checked { background: #1f6feb; color: white;"
-                            " border-color: #1f6feb; font-weight: 600; }")
+                            " border-color: #1f6feb; font-weight: 600; }"
+                            f"QToolButton:focus {{ border: 2px solid {style.FOCUS};"
+                            " padding: 3px 9px; }")
             b.clicked.connect(lambda _=False, k=key: self.set_side_filter(k))
             self._side_group.addButton(b)
             self.side_buttons[key] = b
@@ -678,32 +682,6 @@ class FaceMapWidget(QWidget):
         self.update()
         self.zone_selected.emit(zid)
 
-    def event(self, e: QEvent) -> bool:
-        if e.type() == QEvent.Type.KeyPress and isinstance(e, QKeyEvent) and \
-                e.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and \
-                not e.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            forward = e.key() == Qt.Key.Key_Tab and \
-                not e.modifiers() & Qt.KeyboardModifier.ShiftModifier
-            if self._step_focus(1 if forward else -1):
-                return True  # moved within the map; at either end focus leaves the widget
-        return super().event(e)
-
-    def _step_focus(self, step: int) -> bool:
-        order = self._nav_order()
-        if not order:
-            return False
-        if self._focus_zone not in order:
-            self._focus_zone = order[0] if step > 0 else order[-1]
-        else:
-            n = order.index(self._focus_zone) + step
-            if not 0 <= n < len(order):
-                self._focus_zone = None
-                self.update()
-                return False
-            self._focus_zone = order[n]
-        self.update()
-        return True
-
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         key = event.key()
         dirs = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0),
@@ -711,11 +689,30 @@ class FaceMapWidget(QWidget):
         if key in dirs:
             self._move_focus(*dirs[key])
             event.accept()
-        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self._focus_zone is not None:
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) \
+                and self._focus_zone is not None and not event.isAutoRepeat():
             self._select(self._focus_zone)
             event.accept()
         else:
-            super().keyPressEvent(event)  # Esc, Space etc. go on to the console
+            super().keyPressEvent(event)  # Esc and the rest go on to the console
+
+    def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        """One tab stop: arriving by Tab, the selected (or first) zone has focus; the
+        arrow keys move between zones inside the map."""
+        by_tab = event.reason() in (Qt.FocusReason.TabFocusReason,
+                                    Qt.FocusReason.BacktabFocusReason)
+        if by_tab and (self._focus_zone is None or not self._available(self._focus_zone)):
+            order = self._nav_order()
+            if self._selected is not None and self._available(self._selected):
+                self._focus_zone = self._selected
+            elif order:
+                self._focus_zone = order[0]
+        super().focusInEvent(event)
+        self.update()
+
+    def focusOutEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        super().focusOutEvent(event)
+        self.update()
 
     def _move_focus(self, dx: int, dy: int) -> None:
         """Move the keyboard focus to the nearest zone in that direction on screen."""
@@ -779,6 +776,10 @@ class FaceMapWidget(QWidget):
             arrows = self._paint_arrow(p, zid, direction)
             self._paint_label(p, zid, arrows)
         self._paint_card(p)
+        if self.hasFocus():  # the map's own focus ring: one tab stop, clearly visible
+            p.setPen(QPen(QColor(style.FOCUS), 2.0))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(QRectF(self.rect()).adjusted(1, 1, -1, -1), 4, 4)
         p.end()
 
     def _invalidate(self) -> None:
@@ -1149,7 +1150,7 @@ class FaceMapWidget(QWidget):
         zid = self._hover or self._focus_zone or self._active or self._selected
         if zid is None:
             hint = ("Point at a muscle to see what it does and how to move the probes. "
-                    "Click it, or use the arrow keys / Tab and press Enter, to select it.")
+                    "Click it, or use the arrow keys and press Enter or Space, to select it.")
             if self._heat is not None:
                 hint = f"History heat map: {self._heat_label}. Point at a zone for its value."
             return f"<p style='color:{MUTED_TEXT.name()}'>{hint}</p>"

@@ -9,6 +9,7 @@ nothing where there is no audio device), and emits ``zones_changed`` for the fac
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +29,7 @@ from app.engine.guided import GuidedView
 from app.engine.session import ACTIVE, SessionState
 from app.format import clock
 from app.ui import style
+from app.ui.keys import key_name
 
 _STATE_COLOUR = {
     SessionState.IDLE: style.MUTED, SessionState.READY: style.OK,
@@ -47,6 +50,7 @@ QPushButton#primary { background:#1f6feb; color:white; font-weight:600; border-c
 QPushButton#primary:disabled { background:#9db8e8; border-color:#9db8e8; }
 QPushButton#stopRun { color:#c62828; border-color:#c62828; font-weight:600; }
 QPushButton#stopRun:disabled { color:#9aa0a6; border-color:#e1e4e8; }
+""" + style.FOCUS_BUTTON + """
 """
 
 
@@ -66,6 +70,34 @@ def zones_text(zones: tuple[str, ...]) -> str:
         name = muscle.replace("_", " ")
         parts.append(f"{name} ({', '.join(sides)})" if sides else name)
     return ", ".join(parts)
+
+
+class ElidedLabel(QLabel):
+    """A one-line plain-text label that elides what does not fit (the whole text is
+    ``text()`` and the tooltip)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)  # a custom program's step name
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
+                                              max(self.width(), 0))
+        super().setText(shown)
 
 
 class GuidedRunPanel(QWidget):
@@ -153,7 +185,8 @@ class GuidedRunPanel(QWidget):
         self.target.setStyleSheet("font-weight:700")
         self.start_button = QPushButton("Start")
         self.start_button.setObjectName("primary")
-        self.pause_button = QPushButton("Pause (Space)")
+        self._pause_key = "F8"  # named on the button and hints; set by set_keys
+        self.pause_button = QPushButton("Pause (F8)")
         self.stop_button = QPushButton("Stop (ramp down)")
         self.stop_button.setObjectName("stopRun")
         self.back_button.clicked.connect(controller.previous_step)
@@ -170,12 +203,11 @@ class GuidedRunPanel(QWidget):
         for b in (self.back_button, self.repeat_button, self.skip_button):
             nav.addWidget(b)
         nav.addStretch(1)
-        self.next_step = QLabel()
+        # one line, elided (the whole name in its tooltip): a long name never makes the
+        # row taller, so the buttons below it never move between steps
+        self.next_step = ElidedLabel()
         self.next_step.setStyleSheet(f"color:{style.MUTED}")
-        self.next_step.setWordWrap(True)
-        self.next_step.setTextFormat(Qt.TextFormat.PlainText)  # a custom program step name
-        self.next_step.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        nav.addWidget(self.next_step, 1)
+        self.next_step.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         level = QHBoxLayout()
         level.addWidget(QLabel("Intensity"))
         level.addStretch(1)
@@ -197,6 +229,7 @@ class GuidedRunPanel(QWidget):
         layout.addWidget(self.card)
         layout.addLayout(bars)
         layout.addLayout(nav)
+        layout.addWidget(self.next_step)  # a line of its own: the name mostly fits
         layout.addLayout(level)
         layout.addLayout(run)
         layout.addWidget(self.hint)
@@ -215,6 +248,13 @@ class GuidedRunPanel(QWidget):
         controller.alarm.connect(self._show_alarm)
         self._on_step(controller.guided_view())
         self._on_state(controller.state)
+
+    def set_keys(self, pause: QKeySequence, next_step: QKeySequence) -> None:
+        """Name the pause/resume and next-step keys on the buttons (a foot switch's)."""
+        self._pause_key = key_name(pause)
+        self.skip_button.setToolTip(f"Go to the next step ({key_name(next_step)})")
+        self.pause_button.setToolTip(f"Pause or resume the output ({self._pause_key})")
+        self._on_state(self._ctl.state)
 
     @staticmethod
     def _caption(text: str) -> QLabel:
@@ -317,7 +357,8 @@ class GuidedRunPanel(QWidget):
             return "Before starting: " + "; ".join(missing) + ".", style.MUTED
         return {
             SessionState.READY: ("Ready: press Start.", style.OK),
-            SessionState.PAUSED: ("Paused: press Resume or Space to continue.", style.WARN),
+            SessionState.PAUSED: (f"Paused: press Resume or {self._pause_key} to continue.",
+                                  style.WARN),
             SessionState.CONTACT_LOST: ("Contact lost: place the probes on the skin, then "
                                         "Resume.", style.ALARM),
             SessionState.COMPLETE: ("Session complete.", style.OK),
@@ -354,6 +395,6 @@ class GuidedRunPanel(QWidget):
                                      if state is SessionState.IDLE else "")
         self.pause_button.setEnabled(state in (SessionState.RUNNING, SessionState.RAMPING_UP,
                                                SessionState.PAUSED, SessionState.CONTACT_LOST))
-        self.pause_button.setText("Resume (Space)" if state in (
-            SessionState.PAUSED, SessionState.CONTACT_LOST) else "Pause (Space)")
+        resume = state in (SessionState.PAUSED, SessionState.CONTACT_LOST)
+        self.pause_button.setText(f"{'Resume' if resume else 'Pause'} ({self._pause_key})")
         self.stop_button.setEnabled(state in ACTIVE)

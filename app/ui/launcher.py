@@ -89,7 +89,9 @@ def run_console(args: argparse.Namespace) -> int:
     device = DeviceManager()
     # The client records open in the background once the window shows (importing the
     # database layer and migrating take about a second): live data is on screen first.
-    window = MainWindow(device, console_settings(), records_pending=True)
+    # the window fits the screen, its frame included (not a screenshot's: offscreen)
+    window = MainWindow(device, console_settings(), records_pending=True,
+                        fit_screen=not args.screenshot)
     records = RecordsOpener(args.database_url, announce=bool(args.screenshot))
     records.opened.connect(window.attach_store)
     records.failed.connect(window.store_unavailable)

@@ -5,8 +5,26 @@ from __future__ import annotations
 import html
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import (
+    QEvent,
+    QMargins,
+    QObject,
+    QRect,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QGuiApplication,
+    QKeyEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -32,12 +50,79 @@ from app.engine.session import ACTIVE
 from app.service.clinic_limits import ClinicSettings
 from app.ui import style
 from app.ui.device_manager import DeviceManager
+from app.ui.keys import (
+    NEXT_STEP_KEY,
+    PAUSE_KEY,
+    EnterPresses,
+    KeysDialog,
+    key_name,
+    session_key,
+)
 from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspace
 
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
 
 
 MIN_WINDOW_W, MIN_WINDOW_H = 800, 560   # smaller: the workspaces scroll, STOP never hides
+DEFAULT_W, DEFAULT_H = 1280, 800   # the window's size where the screen has room for it
+# Before the window manager has framed the window its frame is unknown: this much title
+# bar is assumed (the real frame is measured once shown, and the window fitted again).
+FRAME_GUESS = QMargins(0, 32, 0, 0)
+
+
+# Alarm priorities (IEC 60601-1-8 style): each banner has a priority, shown by colour AND
+# a text prefix with the standard's marks, and heard as its own beep pattern; never
+# colour alone.
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+ALARM_PRIORITY = {
+    "estop": HIGH,    # emergency stop, output stopped, a workspace's alarm
+    "watchdog": HIGH,  # the device's watchdog turned output off
+    "fault": HIGH,    # the device reported a fault
+    "link": HIGH,     # the link is down: output not confirmed
+    "records": HIGH,  # the records cannot be written (or opened)
+    "contact": MEDIUM,  # the probes left the skin: output paused by the device
+    "stale": MEDIUM,  # the device has stopped sending for a moment
+    "info": LOW,      # information: nothing is wrong with the output
+}
+# prefix, background, text colour
+ALARM_LOOK = {HIGH: ("!!! HIGH:", "#b71c1c", "#ffffff"),
+              MEDIUM: ("!! MEDIUM:", "#ffc107", "#1f1300"),
+              LOW: ("! LOW:", "#e0f7fa", "#00474f")}
+# the banner flashes as the standard's visual indicators do: high 2 Hz, medium 0.6 Hz
+# (between its colour and a lighter one, the text always readable), low steady
+ALARM_FLASH = {HIGH: (250, "#e53935"), MEDIUM: (830, "#ffe082"), LOW: None}
+# beep pattern: pauses (ms) before each pulse. High: 3 + 2 quick pulses (the standard's
+# burst rhythm), medium: 3 slower pulses, low: 1.
+ALARM_BEEPS = {HIGH: (0, 120, 120, 360, 120), MEDIUM: (0, 250, 250), LOW: (0,)}
+
+
+def alarm_priority(kind: str) -> str:
+    """The priority of a banner kind; a kind nobody named is high (never under-alarm)."""
+    return ALARM_PRIORITY.get(kind, HIGH)
+
+
+class AlarmSound(QObject):
+    """Plays a priority's beep pattern (the system beep: silently nothing where there is
+    no audio device). A new pattern replaces one still playing."""
+
+    played = Signal(str)  # priority, when its pattern starts
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._generation = 0  # a newer pattern silences the rest of an older one
+
+    def play(self, priority: str) -> None:
+        self._generation += 1
+        generation = self._generation
+        self.played.emit(priority)
+        at = 0
+        for gap in ALARM_BEEPS[priority]:
+            at += gap
+            QTimer.singleShot(at, self, lambda g=generation: self._beep(g))
+
+    def _beep(self, generation: int) -> None:
+        if generation == self._generation:
+            QApplication.beep()
 
 
 class EscapeStops(QObject):
@@ -80,9 +165,12 @@ class MainWindow(QMainWindow):
     clinic_record_read = Signal(object)  # app.store.clinic.ClinicRecord (GUI thread)
 
     def __init__(self, device: DeviceManager, settings: QSettings, store=None,
-                 store_error: str = "", *, records_pending: bool = False) -> None:
+                 store_error: str = "", *, records_pending: bool = False,
+                 fit_screen: bool = False) -> None:
         """``records_pending``: the store is being opened in the background and arrives
-        through :meth:`attach_store` (or :meth:`store_unavailable`)."""
+        through :meth:`attach_store` (or :meth:`store_unavailable`). ``fit_screen``: the
+        window fits its screen, frame included (:meth:`fit_to_screen`; the console's
+        window does, a test's or a screenshot's keeps the size it is given)."""
         super().__init__()
         self.device = device
         self.settings = settings
@@ -110,11 +198,20 @@ class MainWindow(QMainWindow):
         self.store_failed.connect(self._on_store_failed)
         if store is not None:
             self._take_store(store)
-        self.resize(1280, 800)
+        self.resize(DEFAULT_W, DEFAULT_H)
         self.setMinimumSize(MIN_WINDOW_W, MIN_WINDOW_H)   # the toolbar and STOP fit
+        self._fit_screen = fit_screen
+        self._fitted_once = False  # fitted again once the window manager framed it
+        self._wanted_size: QSize | None = None  # before fitting: the default or restored
 
         self.banner = QLabel()
         self.banner.setObjectName("banner")
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # messages carry names, paths
+        self.banner.setWordWrap(True)
+        self.alarm_sound = AlarmSound(self)
+        self._flash = QTimer(self)  # the banner's flashing (high and medium priority)
+        self._flash.timeout.connect(self._flash_banner)
+        self._flash_on = False
         self.banner.setVisible(False)
         self.stack = QStackedWidget()
         central = QWidget()
@@ -129,6 +226,7 @@ class MainWindow(QMainWindow):
         self.stack_scroll.setWidget(self.stack)
         self.stack_scroll.setWidgetResizable(True)
         self.stack_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.stack_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a tab stop of its own
         lay.addWidget(self.stack_scroll, 1)
         self.setCentralWidget(central)
 
@@ -138,14 +236,20 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
 
-        # Esc = emergency stop, from anywhere in the application, dialogs included;
-        # Space = pause/resume.
+        # Esc = emergency stop, from anywhere in the application, dialogs included.
+        # Space and Enter press the focused control; pause/resume and next step have
+        # keys of their own (F8, F9 by default; a foot switch can send them).
         self.escape_filter = EscapeStops(self.emergency_stop, self)
+        self.enter_filter = EnterPresses(self)
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self.escape_filter)
-        self.pause_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self)
+            app.installEventFilter(self.enter_filter)
+        self.pause_shortcut = QShortcut(self)
         self.pause_shortcut.activated.connect(lambda: self.current_workspace().toggle_pause())
+        self.next_step_shortcut = QShortcut(self)
+        self.next_step_shortcut.activated.connect(lambda: self.current_workspace().next_step())
+        self.apply_key_settings()
 
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(100)  # 10 Hz: a silent device is flagged within 0.6 s
@@ -153,10 +257,27 @@ class MainWindow(QMainWindow):
         self._age_timer.start()
 
         device.link_changed.connect(self._attach_link)
-        device.failed.connect(lambda msg: self.show_alarm(msg))
+        device.failed.connect(lambda msg: self.show_alarm(msg, kind="link"))
         if device.link is not None:
             self._attach_link(device.link)
         self._restore_window_state()
+        if fit_screen:
+            self.fit_to_screen()
+
+    def apply_key_settings(self) -> None:
+        """(Re)read the pause/resume and next-step keys from the settings."""
+        self.pause_shortcut.setKey(session_key(self.settings, PAUSE_KEY))
+        self.next_step_shortcut.setKey(session_key(self.settings, NEXT_STEP_KEY))
+        for ws in self.workspaces.built():
+            ws.keys_changed(self.pause_shortcut.key(), self.next_step_shortcut.key())
+
+    def edit_keys(self) -> KeysDialog:
+        """The dialog that sets the pause/resume and next-step keys (applied once saved)."""
+        dialog = KeysDialog(self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.saved.connect(self.apply_key_settings)
+        dialog.open()
+        return dialog
 
     @property
     def scope(self):
@@ -173,10 +294,12 @@ class MainWindow(QMainWindow):
         ws = build_workspace(self, name)
         if hasattr(ws, "message"):
             ws.message.connect(lambda text, kind: self.show_alarm(
-                text, "estop" if kind == "alarm" else "info"))
+                text, {"alarm": "estop", "contact": "contact"}.get(kind, "info")))
         self.stack.addWidget(ws)
         self._show_page(self.stack.currentWidget())
         ws.restore_layout(self.settings)
+        if hasattr(self, "pause_shortcut"):
+            ws.keys_changed(self.pause_shortcut.key(), self.next_step_shortcut.key())
         link = self._link
         if link is not None:
             ws.attach_link(link)
@@ -276,6 +399,10 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
+        self.keys_action = QAction("Keys", self)
+        self.keys_action.setToolTip("The pause/resume and next-step keys (a foot switch's)")
+        self.keys_action.triggered.connect(self.edit_keys)
+        bar.addAction(self.keys_action)
         self.estop_button = QPushButton("STOP  (Esc)")
         self.estop_button.setObjectName("estop")
         self.estop_button.setToolTip("Emergency stop: output off at once (Esc)")
@@ -347,7 +474,7 @@ class MainWindow(QMainWindow):
 
     def _on_disconnected(self, reason: str) -> None:
         self._show_disconnected(reason)
-        self.show_alarm(f"Device link lost: {reason}. Reconnecting…")
+        self.show_alarm(f"Device link lost: {reason}. Reconnecting…", kind="link")
 
     def _show_disconnected(self, reason: str) -> None:
         self.device_label.setText("No device")
@@ -381,20 +508,22 @@ class MainWindow(QMainWindow):
         if st.compliance:
             self.contact_label.setText(self.contact_label.text()
                                        + " " + style.pill("COMPLIANCE", style.WARN))
-        if not st.state.latched and self.banner.property("kind") == "estop":
+        if not st.state.latched and self.banner.property("kind") in ("estop", "watchdog",
+                                                                      "fault"):
             self.hide_alarm()
 
     def _on_event(self, ev: Event) -> None:
         if ev.code == EventCode.WATCHDOG_TRIP:
             self.show_alarm("Device watchdog tripped: output turned off. "
-                            "Press Reset when it is safe to continue.")
+                            "Press Reset when it is safe to continue.", kind="watchdog")
         elif ev.code == EventCode.CONTACT_LOST:
             self.show_alarm("Contact lost: output paused. Place the probes back, then Resume.",
                             kind="contact")
         elif ev.code == EventCode.CONTACT_RESTORED and self.banner.property("kind") == "contact":
-            self.show_alarm("Contact restored. Press Resume (Space) to continue.", kind="info")
+            self.show_alarm("Contact restored. Press Resume "
+                            f"({key_name(self.pause_shortcut.key())}) to continue.", kind="info")
         elif ev.code == EventCode.FAULT:
-            self.show_alarm(f"Device fault: {ev.text or ev.arg}")
+            self.show_alarm(f"Device fault: {ev.text or ev.arg}", kind="fault")
         elif ev.code == EventCode.LIMIT_REFUSED:
             bench = self.workspaces.existing("technician")
             if bench is not None:
@@ -436,16 +565,48 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ alarms
 
     def show_alarm(self, text: str, kind: str = "estop") -> None:
-        colour = {"info": "#e3f2fd;color:#0d47a1", "contact": "#fff3e0;color:#e65100"}.get(
-            kind, "#ffebee;color:#b71c1c")
-        self.banner.setStyleSheet(f"background:{colour}")
+        """Every banner goes through here: its kind gives its priority (:data:`ALARM_PRIORITY`),
+        shown by colour and a text prefix and heard as the priority's beep pattern (once
+        per new alarm, not for the same one shown again)."""
+        priority = alarm_priority(kind)
+        prefix, background, colour = ALARM_LOOK[priority]
+        shown = f"{prefix} {text}"
+        new = not self.banner.isVisibleTo(self) or self.banner.text() != shown
+        self.banner.setStyleSheet(f"background:{background};color:{colour}")
+        self._flash_on = False
+        flash = ALARM_FLASH[priority]
+        if flash is None:
+            self._flash.stop()
+        elif self._flash.interval() != flash[0] or not self._flash.isActive():
+            self._flash.start(flash[0])
         self.banner.setProperty("kind", kind)
-        self.banner.setText(text)
+        self.banner.setProperty("priority", priority)
+        self.banner.setText(shown)
         self.banner.setVisible(True)
+        if new:
+            self.alarm_sound.play(priority)
+
+    def alarm_priority(self) -> str:
+        """The priority of the banner shown ("" when none is)."""
+        return str(self.banner.property("priority") or "") if self.banner.isVisibleTo(self) \
+            else ""
+
+    def _flash_banner(self) -> None:
+        priority = self.banner.property("priority")
+        flash = ALARM_FLASH.get(priority) if isinstance(priority, str) else None
+        if flash is None or not self.banner.isVisibleTo(self):
+            self._flash.stop()
+            return
+        self._flash_on = not self._flash_on
+        _prefix, background, colour = ALARM_LOOK[priority]
+        shade = flash[1] if self._flash_on else background
+        self.banner.setStyleSheet(f"background:{shade};color:{colour}")
 
     def hide_alarm(self) -> None:
+        self._flash.stop()
         self.banner.setVisible(False)
         self.banner.setProperty("kind", "")
+        self.banner.setProperty("priority", "")
 
     # ------------------------------------------------------------------ workspaces
 
@@ -514,6 +675,63 @@ class MainWindow(QMainWindow):
                 and self.switch_workspace(start)):
             self.switch_workspace("practitioner")
 
+    def frame_margins(self) -> QMargins:
+        """The window manager's frame (title bar, borders) around the window: measured
+        once the window is shown and framed, else :data:`FRAME_GUESS`."""
+        frame, inner = self.frameGeometry(), self.geometry()
+        if self.isVisible() and frame != inner:
+            return QMargins(inner.left() - frame.left(), inner.top() - frame.top(),
+                            frame.right() - inner.right(), frame.bottom() - inner.bottom())
+        return QMargins(FRAME_GUESS) if not self.isVisible() else QMargins()
+
+    def fit_to_screen(self, available: QRect | None = None,
+                      frame: QMargins | None = None) -> None:
+        """Size and place the window so that it lies, frame included, inside the screen's
+        available geometry (without panels and docks): the status bar and STOP are never
+        off-screen. Not bigger than it was (1280 x 800 by default, or as the practitioner
+        left it); a maximised or full-screen window is left to the window manager."""
+        if self.isMaximized() or self.isFullScreen():
+            return
+        if available is None:
+            screen = self.screen() or QGuiApplication.primaryScreen()
+            if screen is None:
+                return
+            available = screen.availableGeometry()
+        if frame is None:
+            frame = self.frame_margins()
+        room_w = available.width() - frame.left() - frame.right()
+        room_h = available.height() - frame.top() - frame.bottom()
+        if room_w <= 0 or room_h <= 0:
+            return
+        if self._wanted_size is None:
+            self._wanted_size = self.size()
+        self.setMinimumSize(min(MIN_WINDOW_W, room_w), min(MIN_WINDOW_H, room_h))
+        w = min(self._wanted_size.width(), room_w)
+        h = min(self._wanted_size.height(), room_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        # the frame's top-left corner, kept inside the available area
+        x = self.geometry().x() - frame.left()
+        y = self.geometry().y() - frame.top()
+        outer_w, outer_h = w + frame.left() + frame.right(), h + frame.top() + frame.bottom()
+        nx = max(available.left(), min(x, available.left() + available.width() - outer_w))
+        ny = max(available.top(), min(y, available.top() + available.height() - outer_h))
+        if (nx, ny) != (x, y):
+            framed = self.isVisible() and self.frameGeometry() != self.geometry()
+            if framed:
+                self.move(nx, ny)  # a framed window's move() places the frame's corner
+            else:  # no frame yet: place the window where it will be inside the frame
+                self.move(nx + frame.left(), ny + frame.top())
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._fit_screen and not self._fitted_once:
+            # the window manager frames the window after it is shown: fit again with the
+            # measured frame, at once and once more when a slow one has framed it
+            self._fitted_once = True
+            QTimer.singleShot(0, self.fit_to_screen)
+            QTimer.singleShot(400, self.fit_to_screen)
+
     def confirm_close(self) -> bool:
         """Asked when the window closes with output on, after the output was stopped."""
         answer = QMessageBox.question(
@@ -541,6 +759,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.escape_filter)
+            app.removeEventFilter(self.enter_filter)
         if self.client_watch is not None:
             self.client_watch.close()
         if self.clinic_watch is not None:

@@ -17,6 +17,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -60,7 +61,7 @@ class PractitionerWorkspace(Workspace):
 
     name = "practitioner"
     title = "Practitioner"
-    message = Signal(str, str)  # text, kind ("alarm" | "info") for the main window's banner
+    message = Signal(str, str)  # text, kind ("alarm" | "contact" | "info") for the banner
 
     driver = Driver.DESK
 
@@ -82,6 +83,7 @@ class PractitionerWorkspace(Workspace):
         self.client_id: int | None = None
         self.programs: dict[str, Program] = {}
         self._zone_seconds: dict[str, float] = defaultdict(float)
+        self._keys: tuple[QKeySequence, QKeySequence] | None = None  # pause, next step
 
         # centre: header (client, program, contact) above the face map
         self.client_label = QLabel("No client chosen")
@@ -127,6 +129,10 @@ class PractitionerWorkspace(Workspace):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(treatment, "Treatment")
         self.setCentralWidget(self.tabs)
+        # the treatment panel takes the full height at the right (the scope sits under the
+        # face map only): the step card and Start/Pause/Stop stay in view at 1280 x 800
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
         # second tab: the client records (or why they are unavailable); filled below
         self.tabs.addTab(QWidget(), "Clients && records")
@@ -201,6 +207,8 @@ class PractitionerWorkspace(Workspace):
         self.controller = SessionController(self.authority, driver=self.driver, parent=self)
         ctl = self.controller
         self.guided = GuidedRunPanel(ctl)
+        if self._keys is not None:
+            self.guided.set_keys(*self._keys)
         self.limits = LimitsPanel(ctl)
         right = QWidget()
         v = QVBoxLayout(right)
@@ -215,6 +223,7 @@ class PractitionerWorkspace(Workspace):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a tab stop: its controls are
         scroll.setMinimumWidth(right.minimumSizeHint().width()
                                + scroll.verticalScrollBar().sizeHint().width())
         self.session_dock = self.add_dock("Treatment", scroll,
@@ -223,11 +232,17 @@ class PractitionerWorkspace(Workspace):
         self.resizeDocks([self.session_dock], [TREATMENT_DOCK_W], Qt.Orientation.Horizontal)
         ctl.state_changed.connect(self._on_state)
         ctl.step_changed.connect(self._on_step)
-        ctl.alarm.connect(lambda t: self.message.emit(t, "alarm"))
+        ctl.alarm.connect(self._controller_alarm)
         ctl.client_facts_changed.connect(self._client_read)
         link.connected.connect(self._on_connected)
         self._program_chosen()
         self._start_recording()
+
+    def _controller_alarm(self, text: str) -> None:
+        """The session's alarms reach the banner; contact loss is a medium-priority one."""
+        contact = self.controller is not None and \
+            self.controller.state is SessionState.CONTACT_LOST
+        self.message.emit(text, "contact" if contact else "alarm")
 
     def _start_recording(self) -> None:
         """With both the controller and the records: sessions are recorded from now on,
@@ -454,6 +469,16 @@ class PractitionerWorkspace(Workspace):
     def toggle_pause(self) -> None:
         if self.controller is not None:
             self.controller.toggle_pause()
+
+    def next_step(self) -> None:
+        """The next-step key: as the Skip button, when it can be pressed."""
+        if self.guided is not None and self.guided.skip_button.isEnabled():
+            self.guided.skip_button.click()
+
+    def keys_changed(self, pause: QKeySequence, next_step: QKeySequence) -> None:
+        self._keys = (pause, next_step)
+        if self.guided is not None:
+            self.guided.set_keys(pause, next_step)
 
     def demo_start(self) -> None:
         if self.store is None:  # the records are still opening: start once they are

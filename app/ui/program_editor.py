@@ -535,6 +535,7 @@ class ProgramEditorDialog(QDialog):
         self.name_edit = QLineEdit()
         self.description_edit = QLineEdit()
         self.notes_edit = QPlainTextEdit()
+        self.notes_edit.setTabChangesFocus(True)  # Tab moves on; never typed in
         self.notes_edit.setPlaceholderText("One note per line: where each parameter choice "
                                            "comes from; cite a source as [key]")
         self.notes_edit.setFixedHeight(72)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
 from app.device.protocol import Ack, DeviceState, Info, Nak, Status
@@ -77,7 +78,13 @@ class Workspace(QMainWindow):
         """The main window has just sent ESTOP to the device."""
 
     def toggle_pause(self) -> None:
-        """Space: pause or resume the output this workspace controls."""
+        """The pause key (F8): pause or resume the output this workspace controls."""
+
+    def next_step(self) -> None:
+        """The next-step key (F9): go on to the next step of a guided run."""
+
+    def keys_changed(self, pause: QKeySequence, next_step: QKeySequence) -> None:
+        """The pause/resume and next-step keys (to name them on buttons and hints)."""
 
     def shutdown(self) -> None:
         """The console is closing; output has already been stopped."""

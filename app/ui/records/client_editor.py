@@ -54,6 +54,7 @@ class ClientEditor(QWidget):
         self.dob = DateField()  # no default: typed, whole, and never corrected silently
         self.contact = QLineEdit(placeholderText="Phone or e-mail")
         self.skin_notes = QPlainTextEdit(placeholderText="Skin type, sensitivities, goals…")
+        self.skin_notes.setTabChangesFocus(True)  # Tab moves on; never typed in
         self.skin_notes.setFixedHeight(80)
         self.limit_on = QCheckBox("own limit")
         self.limit = QDoubleSpinBox(suffix=" µA", decimals=0, minimum=1,

@@ -176,6 +176,7 @@ class CalibrationPanel(_ProcedurePanel):
         self.verify.setWordWrap(True)
         inner.addWidget(self.verify)
         self.points = QPlainTextEdit()
+        self.points.setTabChangesFocus(True)  # Tab moves on; never typed in
         self.points.setReadOnly(True)
         self.points.setPlaceholderText("The averaged measurements appear here.")
         inner.addWidget(self.points, 1)

@@ -1,0 +1,138 @@
+"""Alarms by priority (IEC 60601-1-8 style): colour, a text prefix and a beep pattern,
+never colour alone; every banner goes through MainWindow.show_alarm."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from app.device.protocol import Event, EventCode
+from app.ui.device_manager import DeviceManager
+from app.ui.main_window import (
+    ALARM_BEEPS,
+    ALARM_LOOK,
+    ALARM_PRIORITY,
+    HIGH,
+    LOW,
+    MEDIUM,
+    MainWindow,
+)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = MainWindow(DeviceManager(),
+                   QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    played: list[str] = []
+    w.alarm_sound.played.connect(played.append)
+    w.played = played  # type: ignore[attr-defined]
+    yield w
+    w.close()
+
+
+def _shows(w: MainWindow, priority: str) -> None:
+    prefix, background, colour = ALARM_LOOK[priority]
+    assert w.banner.isVisible()
+    assert w.banner.text().startswith(prefix + " ")
+    assert w.alarm_priority() == priority
+    sheet = w.banner.styleSheet()
+    assert f"background:{background}" in sheet
+    assert f"color:{colour}" in sheet
+
+
+@pytest.mark.parametrize("kind", sorted(ALARM_PRIORITY))
+def test_each_kind_shows_its_prefix_colour_and_sound(window, kind):
+    priority = ALARM_PRIORITY[kind]
+    window.show_alarm("Something happened.", kind=kind)
+    _shows(window, priority)
+    assert window.banner.text().endswith("Something happened.")
+    assert window.played == [priority]
+    window.show_alarm("Something happened.", kind=kind)  # the same alarm again: no new sound
+    assert window.played == [priority]
+
+
+def test_the_priorities_differ_by_more_than_colour():
+    prefixes = {p: ALARM_LOOK[p][0] for p in (HIGH, MEDIUM, LOW)}
+    assert prefixes == {HIGH: "!!! HIGH:", MEDIUM: "!! MEDIUM:", LOW: "! LOW:"}
+    assert len({ALARM_LOOK[p][1] for p in prefixes}) == 3  # colours
+    assert len({ALARM_BEEPS[p] for p in prefixes}) == 3  # sounds
+    assert len(ALARM_BEEPS[HIGH]) > len(ALARM_BEEPS[MEDIUM]) > len(ALARM_BEEPS[LOW])
+
+
+def test_the_consoles_alarms_have_their_priorities(window):
+    window.emergency_stop()
+    _shows(window, HIGH)
+    assert "EMERGENCY STOP" in window.banner.text()
+    window._on_event(Event(EventCode.WATCHDOG_TRIP))
+    _shows(window, HIGH)
+    window._on_event(Event(EventCode.FAULT, 3, "over-current"))
+    _shows(window, HIGH)
+    assert "Device fault: over-current" in window.banner.text()
+    window._on_store_failed("The disk is full.")
+    _shows(window, HIGH)
+    window._on_disconnected("cable pulled")
+    _shows(window, HIGH)
+    window._on_event(Event(EventCode.CONTACT_LOST))
+    _shows(window, MEDIUM)
+    window._on_event(Event(EventCode.CONTACT_RESTORED))
+    _shows(window, LOW)
+    assert "Resume (F8)" in window.banner.text()
+    window.show_alarm("A new kind nobody named.", kind="mystery")
+    _shows(window, HIGH)  # never under-alarm
+    assert window.played == [HIGH, HIGH, HIGH, HIGH, HIGH, MEDIUM, LOW, HIGH]
+    window.hide_alarm()
+    assert window.alarm_priority() == ""
+
+
+def test_a_banner_is_plain_text(window):
+    window.show_alarm("Client <b>Ann</b> <img src='x'>", kind="info")
+    assert window.banner.text() == "! LOW: Client <b>Ann</b> <img src='x'>"
+    assert window.banner.textFormat().name == "PlainText"
+
+
+def test_the_desks_alarms_have_their_priorities(window):
+    """The session's alarms: contact loss is medium, the rest high; notices are low."""
+    from types import SimpleNamespace
+
+    from app.engine.session import SessionState
+
+    desk = window.workspaces["practitioner"]
+    desk.message.emit("Finish the session first.", "info")
+    _shows(window, LOW)
+    desk.controller = SimpleNamespace(state=SessionState.CONTACT_LOST)
+    try:
+        desk._controller_alarm("Contact lost: output and timer paused.")
+        _shows(window, MEDIUM)
+        desk.controller.state = SessionState.DEVICE_FAULT
+        desk._controller_alarm("Device fault (over-current): output off.")
+        _shows(window, HIGH)
+    finally:
+        desk.controller = None
+
+
+def test_high_and_medium_flash_low_is_steady(window):
+    """As the standard's visual indicators: high flashes at 2 Hz, medium at 0.6 Hz (colour
+    and a lighter shade; the prefix and text stay), low is steady."""
+    from app.ui.main_window import ALARM_FLASH
+
+    window.show_alarm("Contact lost.", kind="contact")
+    assert window._flash.isActive()
+    assert window._flash.interval() == ALARM_FLASH[MEDIUM][0]
+    window.show_alarm("EMERGENCY STOP.", kind="estop")
+    assert window._flash.interval() == ALARM_FLASH[HIGH][0]
+    assert 1.4 <= 1000 / (2 * ALARM_FLASH[HIGH][0]) <= 2.8  # Hz (a period is on + off)
+    assert 0.4 <= 1000 / (2 * ALARM_FLASH[MEDIUM][0]) <= 0.8
+    shades = set()
+    for _ in range(4):  # the timer's ticks
+        window._flash_banner()
+        shades.add(window.banner.styleSheet())
+        assert window.banner.text().startswith("!!! HIGH: ")
+    assert len(shades) == 2
+    assert f"background:{ALARM_FLASH[HIGH][1]}" in "".join(shades)
+    window.show_alarm("For your information.", kind="info")
+    assert not window._flash.isActive()
+    window.show_alarm("EMERGENCY STOP.", kind="estop")
+    window.hide_alarm()
+    assert not window._flash.isActive()
