@@ -132,7 +132,7 @@ class PractitionerWorkspace(Workspace):
         self.tabs.addTab(QWidget(), "Clients && records")
 
         # right + bottom are filled when the link arrives (they need the controller)
-        self.scope = ScopeWidget(compact=True)
+        self.scope = ScopeWidget(compact=True, mask=False)  # no mask test on the desk
         self.scope_dock = self.add_dock("Delivered output", self.scope,
                                         Qt.DockWidgetArea.BottomDockWidgetArea, "scope")
         # the face map is what the practitioner works on: it gets the height to spare
