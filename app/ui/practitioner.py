@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 
 TREATMENT_DOCK_W = 440  # px: the treatment panel's width beside the face map
 SCOPE_DOCK_H = 210      # px: the small scope under it
+PULSING = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING})  # the zone pulses
+
 
 class PractitionerWorkspace(Workspace):
     """Face map in the centre; client, guided run, limits and a small scope around it."""
@@ -408,6 +410,8 @@ class PractitionerWorkspace(Workspace):
         step = program.steps[view.step_index]
         if self.controller.state in ACTIVE and not view.finished:
             self.face.set_active(view.zones or None, step.direction)
+            # paused (or contact lost): the zone holds still, no pulse to repaint
+            self.face.set_pulsing(self.controller.state in PULSING)
         else:
             self.face.set_active(None)
 
