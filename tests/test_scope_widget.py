@@ -512,3 +512,22 @@ def test_the_desk_scope_has_no_mask_test_and_skips_it(qtbot, monkeypatch):
     monkeypatch.setattr(w.mask, "update", lambda ring: pytest.fail("mask test ran"))
     feed(w, SyntheticSource(SQUARE, FS), 2000, render=False)
     assert w.ring.total_received == 2000
+
+
+def test_the_compact_scope_measures_only_for_a_listener(qtbot, monkeypatch):
+    import app.scope.widget as widget
+
+    w = ScopeWidget(compact=True, mask=False)
+    qtbot.addWidget(w)
+    w.set_reference(SQUARE)
+    calls = []
+    monkeypatch.setattr(widget, "measure", lambda cap: calls.append(cap) or measure(cap))
+    w._last_measure = -1e9
+    feed(w, SyntheticSource(SQUARE, FS), 3000)
+    assert calls == []  # no table, nobody listening: nothing measured
+    got = []
+    w.measurements_updated.connect(got.append)
+    w._last_measure = -1e9
+    feed(w, SyntheticSource(SQUARE, FS), 3000)
+    assert calls
+    assert got

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QMetaMethod, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QApplication,
@@ -1019,7 +1019,7 @@ class ScopeWidget(QWidget):
         dt = 1.0 / w.sample_rate
         self._draw(w.current_ua, w.voltage_v, w.reference_ua, -(n - 1) * dt, dt)
         now = time.monotonic()
-        if now - self._last_measure >= MEASURE_INTERVAL_S * 5:
+        if now - self._last_measure >= MEASURE_INTERVAL_S * 5 and self._measuring():
             self._last_measure = now
             m = measure(Capture(w.sample_rate, w.start, n - 1, w.current_ua, w.voltage_v,
                                 w.reference_ua))
@@ -1031,13 +1031,20 @@ class ScopeWidget(QWidget):
         self._draw(cap.current_ua, cap.voltage_v, cap.reference_ua,
                    -cap.trigger_offset * dt, dt)
         now = time.monotonic()
-        if measure_it or now - self._last_measure >= MEASURE_INTERVAL_S:
+        if measure_it or (now - self._last_measure >= MEASURE_INTERVAL_S and self._measuring()):
             self._last_measure = now
             # Statistics describe the delivered output: captures with the output off
             # (idle noise before a start) are measured and shown, but not accumulated.
             self._publish(measure(cap), add_stats=not self.frozen and _output_was_on(cap))
             if self.frozen:
                 self._update_table(force=True)
+
+    def _measuring(self) -> bool:
+        """Live measurements are wanted: the full scope shows them in its table; the
+        compact one (the desk's, no table) only for a listener of measurements_updated."""
+        if not self.compact:
+            return True
+        return self.isSignalConnected(QMetaMethod.fromSignal(self.measurements_updated))
 
     def _publish(self, m: dict[str, float], add_stats: bool = True) -> None:
         self.last_measurements = m
