@@ -308,11 +308,11 @@ class SessionController(QObject):
         if m.state is not self._last_state:
             self._last_state = m.state
             self.state_changed.emit(m.state)
-        view = m.guided_view()
-        key = None if view is None else (view.program_id, view.step_index, view.finished)
+        run = m.run  # which step: read off the run, the view is built only for a new one
+        key = None if run is None else (run.program.id, run.index, run.finished)
         if key != self._last_step:
             self._last_step = key
-            self.step_changed.emit(view)
+            self.step_changed.emit(m.guided_view())
         decision = m.decision()
         if decision != self._last_decision:
             self._last_decision = decision
