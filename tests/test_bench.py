@@ -107,3 +107,25 @@ def test_recording_open_counts_every_sample_in_the_overview():
     assert r["overview_samples_counted"] == r["samples"]
     assert 0 < r["overview_points"] <= 4000
     assert r["window_samples"] > 0
+
+
+def test_idle_measures_each_workspace_and_reports_the_median(monkeypatch):
+    """The figures come from ``measure`` (a console process, timed from outside): here a
+    stand-in, so the test checks the bookkeeping, never a timing."""
+    from app.bench import idle
+
+    assert "idle" in available()
+    seen: list[str] = []
+    figures = {"practitioner": iter([2.0, 4.0, 2.5]), "trainer": iter([5.0, 5.0, 5.0]),
+               "technician": iter([1.0, 9.0, 1.5])}
+
+    def fake(workspace: str, **_kw) -> float:
+        seen.append(workspace)
+        return next(figures[workspace])
+
+    monkeypatch.setattr(idle, "measure", fake)
+    result = idle.run(_args(rounds=3, seconds=None))
+    _common(result, "desk_pct", "studio_pct", "bench_pct")
+    assert seen.count("practitioner") == seen.count("trainer") == seen.count("technician") == 3
+    assert (result["desk_pct"], result["studio_pct"], result["bench_pct"]) == (2.5, 5.0, 1.5)
+    assert result["passed"] is (idle.DESK_BUDGET_PCT >= 2.5)

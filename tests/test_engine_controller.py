@@ -104,6 +104,19 @@ def test_tick_feeds_the_watchdog_and_reports_progress(rig, qtbot):
     assert views[-1].step_remaining_s < PROGRAM.steps[0].duration_s
 
 
+def test_progress_is_not_reported_again_while_nothing_changes(rig, qtbot):
+    """Ready (a program loaded, no output) the view holds still: one report, then none,
+    however many ticks feed the watchdog."""
+    link, ctl = rig
+    ready(link, ctl)
+    views = []
+    ctl.progress_changed.connect(views.append)
+    fed = link.fed
+    qtbot.waitUntil(lambda: link.fed >= fed + 6, timeout=2000)
+    assert len(views) <= 1
+    assert all(v == views[0] for v in views)
+
+
 def test_a_refused_start_goes_back_and_alarms(rig, qtbot):
     link, ctl = rig
     ready(link, ctl)

@@ -452,6 +452,20 @@ def test_pulse_timer_runs_only_while_a_zone_is_active(fmap, clock):
     assert not fmap._pulse.isActive()
 
 
+def test_a_held_zone_stops_the_pulse_and_holds_its_colour(fmap, clock):
+    fmap.set_active("masseter_r")
+    fmap.set_pulsing(False)  # paused: the zone stays marked, nothing moves
+    assert not fmap._pulse.isActive()
+    level = fmap.pulse_level()
+    clock.t += face_map.PULSE_PERIOD_S / 3
+    assert fmap.pulse_level() == level
+    fmap.hide()
+    fmap.show()
+    assert not fmap._pulse.isActive()
+    fmap.set_pulsing(True)
+    assert fmap._pulse.isActive()
+
+
 def test_heatmap_drives_the_colours_and_legend(fmap, qtbot):
     hot, warm, none = "zygomaticus_major_r", "frontalis_l", "mentalis_l"
     fmap.set_heatmap({hot: 40.0, warm: 10.0}, "minutes treated")

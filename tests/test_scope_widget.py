@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.scope.core.capture import read_csv
 from app.scope.core.measure import measure
@@ -427,3 +428,106 @@ def test_mask_action_beep_and_bad_action(qtbot, scope, monkeypatch):
     assert not scope.frozen
     with pytest.raises(ValueError, match="mask action"):
         scope.set_mask_action("explode")
+
+
+# --------------------------------------------------------- CPU: nothing drawn for nothing
+
+def _idle_block(first: int, n: int = 500, seed: int = 0) -> SampleBlock:
+    """Output off: flat noise of ±0.3 µA (a fraction of a pixel at 50 µA/div)."""
+    rng = np.random.default_rng(seed)
+    return SampleBlock(first_index=first, sample_rate=FS,
+                       current_ua=rng.uniform(-0.3, 0.3, n).astype(np.float32),
+                       voltage_v=np.zeros(n, np.float32), level_ua=np.zeros(n, np.float32),
+                       flags=np.zeros(n, np.uint8), sync=np.zeros(n, bool))
+
+
+def _count_set_data(monkeypatch, w: ScopeWidget) -> list[str]:
+    calls: list[str] = []
+    for name in ("current_curve", "voltage_curve", "ref_curve", "mask_lo_curve",
+                 "mask_hi_curve"):
+        curve = getattr(w, name)
+        original = curve.setData
+
+        def counting(*args, _name=name, _original=original, **kw):
+            calls.append(_name)
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(curve, "setData", counting)
+    return calls
+
+
+def test_an_idle_flat_trace_is_not_drawn_again(scope, monkeypatch):
+    scope.set_reference(None)
+    scope.set_roll(True)  # 200 ms on screen: 2,000 samples
+    for k in range(5):
+        scope.append(_idle_block(500 * k, seed=k))
+    scope.render_frame()
+    calls = _count_set_data(monkeypatch, scope)
+    drawn, unchanged = scope.frames_drawn, scope.frames_unchanged
+    for k in range(5, 10):  # new samples, new noise: nothing a pixel would show
+        scope.append(_idle_block(500 * k, seed=k))
+        scope.render_frame()
+    assert calls == []
+    assert scope.frames_drawn == drawn
+    assert scope.frames_unchanged >= unchanged + 5  # (the timer may have ticked too)
+    # a change worth a pixel is drawn at once: a 20 µA step (0.4 div)
+    step = _idle_block(5000, seed=10)
+    step.current_ua[-50:] += 20.0
+    scope.append(step)
+    scope.render_frame()
+    assert "current_curve" in calls
+    assert scope.frames_drawn == drawn + 1
+    # and so is a new scale, even on the same samples
+    calls.clear()
+    scope.set_channel("current", scale=0.1)
+    scope.render_frame()
+    assert "current_curve" in calls
+
+
+def test_the_frame_timer_is_slow_with_the_output_off_and_stops_while_hidden(scope, qtbot):
+    from app.scope.widget import FRAME_MS, IDLE_FRAME_MS
+
+    assert scope._timer.isActive()
+    assert scope._timer.interval() == IDLE_FRAME_MS  # nothing delivered yet
+    src = SyntheticSource(SQUARE, FS)
+    feed(scope, src, 500, render=False)  # output on
+    assert scope._timer.interval() == FRAME_MS
+    scope.append(_idle_block(src.index))
+    assert scope._timer.interval() == IDLE_FRAME_MS
+    scope.hide()
+    assert not scope._timer.isActive()
+    scope.append(_idle_block(src.index + 500))  # still taken in while hidden
+    assert scope.ring.newest == src.index + 999
+    scope.show()
+    qtbot.waitExposed(scope)
+    assert scope._timer.isActive()
+
+
+def test_the_desk_scope_has_no_mask_test_and_skips_it(qtbot, monkeypatch):
+    w = ScopeWidget(compact=True, mask=False)
+    qtbot.addWidget(w)
+    w.set_reference(SQUARE)
+    assert not w.mask_enabled
+    assert not w.mask_check.isChecked()
+    monkeypatch.setattr(w.mask, "update", lambda ring: pytest.fail("mask test ran"))
+    feed(w, SyntheticSource(SQUARE, FS), 2000, render=False)
+    assert w.ring.total_received == 2000
+
+
+def test_the_compact_scope_measures_only_for_a_listener(qtbot, monkeypatch):
+    import app.scope.widget as widget
+
+    w = ScopeWidget(compact=True, mask=False)
+    qtbot.addWidget(w)
+    w.set_reference(SQUARE)
+    calls = []
+    monkeypatch.setattr(widget, "measure", lambda cap: calls.append(cap) or measure(cap))
+    w._last_measure = -1e9
+    feed(w, SyntheticSource(SQUARE, FS), 3000)
+    assert calls == []  # no table, nobody listening: nothing measured
+    got = []
+    w.measurements_updated.connect(got.append)
+    w._last_measure = -1e9
+    feed(w, SyntheticSource(SQUARE, FS), 3000)
+    assert calls
+    assert got

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     p.add_argument("--seconds", type=float, help="duration of stream/latency/memory/recording "
                    "(default: each benchmark's own; stream runs 10 minutes)")
-    p.add_argument("--rounds", type=int, help="estop: number of stops (default 100)")
+    p.add_argument("--rounds", type=int, help="estop: number of stops (default 100); "
+                   "idle: measurements of each workspace (median; default 1)")
     p.add_argument("--sample-rate", type=int, metavar="S/s",
                    help="stream/latency: the simulator's sample rate (default 10000; up to "
                    "50000, on a line rate that carries it)")

@@ -46,6 +46,7 @@ from app.device.protocol import (
     Nak,
     NakReason,
     ProtocolError,
+    SampleFlag,
     Samples,
     SamplesRun,
     SetCalibration,
@@ -73,11 +74,13 @@ SILENCE_TIMEOUT_S = 1.0  # no good frame for this long → link lost
 HEARTBEAT_PERIOD_S = 0.1
 WATCHDOG_FEED_TIMEOUT_S = 0.3  # owner silent this long → heartbeats stop
 SAMPLE_EMIT_PERIOD_S = 0.02  # samples_received at most this often
+IDLE_EMIT_PERIOD_S = 0.1  # ... with the output off: fewer, larger blocks (less CPU)
 STATS_PERIOD_S = 0.5
 BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 2.0
 MAX_WAIT_S = 0.05  # longest the worker sleeps without looking at its clocks
 READ_BATCH_S = 0.010  # after a read, let bytes gather this long (fewer wakeups, less CPU)
+IDLE_READ_BATCH_S = 0.04  # ... with the output off (2 kB at 10 kS/s: far from a full buffer)
 WRITE_TIMEOUT_S = 0.5
 LOG_MAX_PER_S = 300  # frame log records per second; the rest are counted, not logged
 
@@ -349,6 +352,7 @@ class _LinkWorker(QObject):
         self._last_hb = -math.inf
         self._next_stats = 0.0
         self._last_flush = 0.0
+        self._output_on = False  # the OUTPUT_ON flag of the newest sample emitted
         self._log_window = 0.0
         self._log_count = 0
         self._log_skipped = 0
@@ -625,9 +629,13 @@ class _LinkWorker(QObject):
         self.connected.emit(info)
         self._maybe_emit_stats(now, force=True)
         got_data = False
+        self._output_on = False
         while not self._stop.is_set():
             self._send_queued(port)
             now = time.monotonic()
+            # Output off (the device's flag in the newest sample), nobody waits on the
+            # samples: gather them longer. A command still wakes the worker at once.
+            emit_period = SAMPLE_EMIT_PERIOD_S if self._output_on else IDLE_EMIT_PERIOD_S
             feeding = now - self._fed_at < WATCHDOG_FEED_TIMEOUT_S
             if feeding and now - self._last_hb >= HEARTBEAT_PERIOD_S:
                 self._write(port, Heartbeat())
@@ -636,13 +644,13 @@ class _LinkWorker(QObject):
             if feeding:
                 wait = min(wait, self._last_hb + HEARTBEAT_PERIOD_S - now)
             if self._assembler.pending:
-                wait = min(wait, self._last_flush + SAMPLE_EMIT_PERIOD_S - now)
+                wait = min(wait, self._last_flush + emit_period - now)
             if self._pending:
                 wait = min(wait, min(self._pending.values()) - now)
             if got_data and self._fd is not None and wait > 0:
                 # Let bytes gather for a few ms (fewer, larger reads: less CPU); a command
                 # from the owner still wakes the worker at once through the wake socket.
-                pause = min(wait, READ_BATCH_S)
+                pause = min(wait, READ_BATCH_S if self._output_on else IDLE_READ_BATCH_S)
                 if select.select([self._wake_r], [], [], pause)[0]:
                     self._drain_wake()
                     continue
@@ -652,7 +660,7 @@ class _LinkWorker(QObject):
             now = time.monotonic()
             if data:
                 self._dispatch(*self._receive(data, now), now)
-            if self._assembler.pending and now - self._last_flush >= SAMPLE_EMIT_PERIOD_S:
+            if self._assembler.pending and now - self._last_flush >= emit_period:
                 self._flush_samples(now)
             self._expire_commands(now)
             self._maybe_emit_stats(now)
@@ -686,6 +694,8 @@ class _LinkWorker(QObject):
         assembler.bad.clear()
         for block in blocks:
             self.samples_received.emit(block)
+        if blocks and len(blocks[-1]):
+            self._output_on = bool(blocks[-1].flags[-1] & SampleFlag.OUTPUT_ON)
         self._last_flush = now
 
     def _send_queued(self, port) -> None:

@@ -69,7 +69,7 @@ class SessionController(QObject):
 
     state_changed = Signal(object)  # SessionState
     step_changed = Signal(object)  # GuidedView | None: a new step (or program) is current
-    progress_changed = Signal(object)  # GuidedView: every tick while a program is loaded
+    progress_changed = Signal(object)  # GuidedView: a tick changed it (a program loaded)
     limits_changed = Signal(object)  # LimitDecision: the ceiling, its layer or target changed
     record_emitted = Signal(object)  # SessionRecord, for the store writer
     alarm = Signal(str)  # needs the operator's attention (shown prominently)
@@ -89,6 +89,7 @@ class SessionController(QObject):
         self._busy = False
         self._last_state = self.machine.state
         self._last_step: tuple | None = None
+        self._last_view: GuidedView | None = None  # as progress_changed last carried it
         self._last_decision: LimitDecision | None = None
         self._names: dict[int, str] = {}  # test clients named by text (choose_client)
         a = authority
@@ -307,11 +308,11 @@ class SessionController(QObject):
         if m.state is not self._last_state:
             self._last_state = m.state
             self.state_changed.emit(m.state)
-        view = m.guided_view()
-        key = None if view is None else (view.program_id, view.step_index, view.finished)
+        run = m.run  # which step: read off the run, the view is built only for a new one
+        key = None if run is None else (run.program.id, run.index, run.finished)
         if key != self._last_step:
             self._last_step = key
-            self.step_changed.emit(view)
+            self.step_changed.emit(m.guided_view())
         decision = m.decision()
         if decision != self._last_decision:
             self._last_decision = decision
@@ -326,8 +327,10 @@ class SessionController(QObject):
             link.feed_watchdog()
         self.handle(Tick(self._clock()))
         view = self.machine.guided_view()
-        if view is not None:
+        # Only a changed view: idle, paused or finished, the panels have nothing to redo.
+        if view is not None and view != self._last_view:
             self.progress_changed.emit(view)
+        self._last_view = view
 
     @Slot(object)
     def _on_connected(self, info: object) -> None:

@@ -2,8 +2,11 @@
 
 Blocks are ingested as they arrive (:meth:`ScopeWidget.append`); a QTimer repaints at
 display rate with one ``setData`` per curve, each curve reduced to a min/max envelope
-per pixel column. The plot works in screen divisions like a bench scope: 10 time
-divisions, 8 vertical divisions, each channel with its own scale (units/div) and offset.
+per pixel column. Nothing is redrawn when nothing on screen would change (every curve
+within :data:`DRAW_TOLERANCE_PX` of what is drawn: an idle flat trace); with the output
+off the timer runs at :data:`IDLE_FRAME_MS`, and it stops while the widget is hidden.
+The plot works in screen divisions like a bench scope: 10 time divisions, 8 vertical
+divisions, each channel with its own scale (units/div) and offset.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QMetaMethod, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QApplication,
@@ -61,6 +64,8 @@ X_DIVS = 10
 Y_DIVS = 8
 HISTORY = 32
 FRAME_MS = 16
+IDLE_FRAME_MS = 200  # the output off (no OUTPUT_ON in the newest block): 5 frames a second
+DRAW_TOLERANCE_PX = 1.0  # a curve moved by no more than this is not drawn again
 MEASURE_INTERVAL_S = 0.1
 TABLE_INTERVAL_S = 0.25
 
@@ -197,13 +202,15 @@ class ScopeWidget(QWidget):
     measurements_updated = Signal(dict)
 
     def __init__(self, parent: QWidget | None = None, *, compact: bool = False,
-                 capacity: int = DEFAULT_CAPACITY) -> None:
+                 capacity: int = DEFAULT_CAPACITY, mask: bool = True) -> None:
+        """``mask``: test delivered current against the mask from the start (the desk's
+        small scope has it off: nobody reads a mask there, and the test costs CPU)."""
         super().__init__(parent)
         self.compact = compact
         self.ring = SampleRing(capacity)
         self.acquirer = SweepAcquirer(self.ring)
         self.mask = MaskTester(MaskSettings())
-        self.mask_enabled = True
+        self.mask_enabled = bool(mask)
         self.mask_action = "none"
         self.mask_save_dir: Path | None = None  # None: <data dir>/mask-failures
         self.mask_saved = 0  # failure captures saved since the last mask reset
@@ -227,13 +234,16 @@ class ScopeWidget(QWidget):
         self._last_measure = 0.0
         self._last_table = 0.0
         self.frames_drawn = 0
+        self.frames_unchanged = 0  # frames not drawn: nothing on screen would change
+        self._drawn: tuple | None = None  # (x, ys in divisions, tolerance) last drawn
+        self.output_on = False  # in the newest block
         self._cursors_placed = False
         self._build_ui()
         self._apply_timebase()
         self._timer = QTimer(self)
-        self._timer.setInterval(FRAME_MS)
+        self._timer.setInterval(IDLE_FRAME_MS)
         self._timer.timeout.connect(self.render_frame)
-        self._timer.start()
+        self._timer.start()  # stopped while hidden (hideEvent), again when shown
 
     # ----------------------------------------------------------------- UI building
     def _build_ui(self) -> None:
@@ -395,7 +405,7 @@ class ScopeWidget(QWidget):
         self.ref_check.setChecked(True)
         self.ref_check.toggled.connect(lambda on: self._mark_dirty())
         self.mask_check = QCheckBox("Mask")
-        self.mask_check.setChecked(True)
+        self.mask_check.setChecked(self.mask_enabled)
         self.mask_check.setToolTip("Test delivered current against the commanded waveform")
         self.mask_check.toggled.connect(self.set_mask_enabled)
         self.mask_tol_spin = QDoubleSpinBox()
@@ -522,8 +532,14 @@ class ScopeWidget(QWidget):
 
     # ------------------------------------------------------------------ public API
     def append(self, block: SampleBlock) -> None:
-        """Ingest a block as it arrives (cheap: copy into the ring, run the mask test)."""
+        """Ingest a block as it arrives (cheap: copy into the ring, run the mask test if it
+        is on). The output on in the block's last sample sets the display rate."""
         self.ring.append(block)
+        if len(block):
+            on = bool(block.flags[-1] & SampleFlag.OUTPUT_ON)
+            if on != self.output_on:
+                self.output_on = on
+                self._timer.setInterval(FRAME_MS if on else IDLE_FRAME_MS)
         if self.mask_enabled and self.settings is not None:
             failure = self.mask.update(self.ring)
             if failure is not None:
@@ -629,6 +645,7 @@ class ScopeWidget(QWidget):
         self._ring_seen = None
         for c in self._curves():
             c.setData([], [])
+        self._drawn = None
         self._update_mask_label(False)
         self._update_status()
 
@@ -1002,7 +1019,7 @@ class ScopeWidget(QWidget):
         dt = 1.0 / w.sample_rate
         self._draw(w.current_ua, w.voltage_v, w.reference_ua, -(n - 1) * dt, dt)
         now = time.monotonic()
-        if now - self._last_measure >= MEASURE_INTERVAL_S * 5:
+        if now - self._last_measure >= MEASURE_INTERVAL_S * 5 and self._measuring():
             self._last_measure = now
             m = measure(Capture(w.sample_rate, w.start, n - 1, w.current_ua, w.voltage_v,
                                 w.reference_ua))
@@ -1014,13 +1031,20 @@ class ScopeWidget(QWidget):
         self._draw(cap.current_ua, cap.voltage_v, cap.reference_ua,
                    -cap.trigger_offset * dt, dt)
         now = time.monotonic()
-        if measure_it or now - self._last_measure >= MEASURE_INTERVAL_S:
+        if measure_it or (now - self._last_measure >= MEASURE_INTERVAL_S and self._measuring()):
             self._last_measure = now
             # Statistics describe the delivered output: captures with the output off
             # (idle noise before a start) are measured and shown, but not accumulated.
             self._publish(measure(cap), add_stats=not self.frozen and _output_was_on(cap))
             if self.frozen:
                 self._update_table(force=True)
+
+    def _measuring(self) -> bool:
+        """Live measurements are wanted: the full scope shows them in its table; the
+        compact one (the desk's, no table) only for a listener of measurements_updated."""
+        if not self.compact:
+            return True
+        return self.isSignalConnected(QMetaMethod.fromSignal(self.measurements_updated))
 
     def _publish(self, m: dict[str, float], add_stats: bool = True) -> None:
         self.last_measurements = m
@@ -1041,16 +1065,45 @@ class ScopeWidget(QWidget):
             arrays += [lo, hi]
         x, ys = envelopes(arrays, t0, dt, x_lo, x_hi, cols)
         ik, vk = 1.0 / self.i_scale, 1.0 / self.v_scale
-        self.current_curve.setData(x, (ys[0] - self.i_offset) * ik)
-        self.voltage_curve.setData(x, (ys[1] - self.v_offset) * vk)
         empty = np.zeros(0)
-        self.ref_curve.setData(*((x, (ys[2] - self.i_offset) * ik) if show_ref
-                                 else (empty, empty)))
-        self.mask_lo_curve.setData(*((x, (ys[3] - self.i_offset) * ik) if show_mask
-                                     else (empty, empty)))
-        self.mask_hi_curve.setData(*((x, (ys[4] - self.i_offset) * ik) if show_mask
-                                     else (empty, empty)))
+        # in screen divisions: current, voltage, reference, mask low, mask high
+        divs = [(ys[0] - self.i_offset) * ik, (ys[1] - self.v_offset) * vk,
+                (ys[2] - self.i_offset) * ik if show_ref else empty,
+                (ys[3] - self.i_offset) * ik if show_mask else empty,
+                (ys[4] - self.i_offset) * ik if show_mask else empty]
+        height_px = self.plot.getPlotItem().getViewBox().height()
+        tol = Y_DIVS * DRAW_TOLERANCE_PX / height_px if height_px > 0 else 0.0
+        if self._unchanged(x, divs, tol):
+            self.frames_unchanged += 1
+            return
+        self._drawn = (x, divs, tol)
+        self.current_curve.setData(x, divs[0])
+        self.voltage_curve.setData(x, divs[1])
+        self.ref_curve.setData(*((x, divs[2]) if show_ref else (empty, empty)))
+        self.mask_lo_curve.setData(*((x, divs[3]) if show_mask else (empty, empty)))
+        self.mask_hi_curve.setData(*((x, divs[4]) if show_mask else (empty, empty)))
         self.frames_drawn += 1
+
+    def _unchanged(self, x: np.ndarray, divs: list[np.ndarray], tol: float) -> bool:
+        """True if every curve is within ``tol`` divisions of what is drawn, with gaps
+        (NaN) in the same places: drawing it again would change no pixel worth one."""
+        if self._drawn is None or tol <= 0:
+            return False
+        old_x, old, old_tol = self._drawn
+        if old_tol != tol or old_x.shape != x.shape or not np.array_equal(old_x, x):
+            return False
+        for a, b in zip(divs, old, strict=True):
+            if a.shape != b.shape:
+                return False
+            if not a.size:
+                continue
+            gap_a, gap_b = np.isnan(a), np.isnan(b)
+            if not np.array_equal(gap_a, gap_b):
+                return False
+            with np.errstate(invalid="ignore"):
+                if np.nanmax(np.abs(a - b), initial=0.0) > tol:
+                    return False
+        return True
 
     def _curves(self):
         return (self.current_curve, self.voltage_curve, self.ref_curve, self.mask_hi_curve,
@@ -1059,7 +1112,18 @@ class ScopeWidget(QWidget):
     # --------------------------------------------------------------- internals
     def _mark_dirty(self) -> None:
         self._dirty = True
+        self._drawn = None  # scales, offsets or what is shown changed: draw in full
         self._update_axes()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._drawn = None  # a resize while hidden: draw afresh
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._timer.stop()  # nobody sees it: no frames (samples are still taken in)
+        super().hideEvent(event)
 
     def _apply_timebase(self) -> None:
         x_lo, x_hi = self._x_range()
@@ -1144,11 +1208,11 @@ class ScopeWidget(QWidget):
         if self.frozen:
             n = len(self.history)
             text, colour = "FROZEN", "#5aa9ff"
-            self.history_label.setText(f"capture {self.history_pos + 1}/{n}" if n else
-                                       "no captures")
+            _set_text(self.history_label, f"capture {self.history_pos + 1}/{n}" if n else
+                      "no captures")
         elif self.roll:
             text, colour = "ROLL", "#9eff9e"
-            self.history_label.setText(f"{len(self.history)} captures")
+            _set_text(self.history_label, f"{len(self.history)} captures")
         elif not self.acquirer.armed:
             text, colour = "STOPPED (Single)", "#ff9f43"
         elif self.shown is not None and self.shown.triggered:
@@ -1158,10 +1222,11 @@ class ScopeWidget(QWidget):
         else:
             text, colour = "WAITING", "#ffd23f"
         if not self.frozen and not self.roll:
-            self.history_label.setText(f"{len(self.history)} captures")
-        self.status_label.setText(text)
-        self.status_label.setStyleSheet(
-            f"color: {colour}; background: {BACKGROUND}; padding: 3px 8px; font-weight: bold")
+            _set_text(self.history_label, f"{len(self.history)} captures")
+        _set_text(self.status_label, text)
+        sheet = f"color: {colour}; background: {BACKGROUND}; padding: 3px 8px; font-weight: bold"
+        if self.status_label.styleSheet() != sheet:  # set again, it restyles and repaints
+            self.status_label.setStyleSheet(sheet)
         self.prev_button.setEnabled(bool(self.history))
         self.next_button.setEnabled(bool(self.history))
 
@@ -1191,12 +1256,17 @@ class ScopeWidget(QWidget):
         if not force and now - self._last_table < TABLE_INTERVAL_S:
             return
         self._last_table = now
+        if not force and not self.table.isVisible():  # the desk's compact scope: no table
+            return
         m = self.last_measurements
         for row, (key, (_label, unit)) in enumerate(MEASUREMENTS.items()):
             lo, mean, hi, _n = self.stats.summary(key)
             for col, x in enumerate((m.get(key, float("nan")), lo, mean, hi), start=1):
-                self.table.item(row, col).setText(measurement_text(key, x, unit))
-        self.stats_label.setText(f"Statistics over {self.stats.captures} captures")
+                item = self.table.item(row, col)
+                text = measurement_text(key, x, unit)
+                if item.text() != text:
+                    item.setText(text)
+        _set_text(self.stats_label, f"Statistics over {self.stats.captures} captures")
 
     def _update_cursor_readout(self) -> None:
         if not self.cursor_check.isChecked():
@@ -1240,6 +1310,12 @@ class ScopeWidget(QWidget):
                 self.export_png(path)
             except (OSError, ValueError) as exc:
                 QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
+
+
+def _set_text(label: QLabel, text: str) -> None:
+    """Set a label's text only when it changes (an equal text still relayouts)."""
+    if label.text() != text:
+        label.setText(text)
 
 
 def measure_freq(current: np.ndarray, sample_rate: float) -> float:

@@ -34,8 +34,10 @@ def read_facts(engine: Engine, client_id: int, *, clock: Callable[[], float] = t
 
     now = clock()
     try:
-        gate = treatment_gate(engine, client_id)
-        record = get_client(engine, client_id)
+        record = get_client(engine, client_id)  # read once: the gate decides from it
+        if record is None:
+            raise ValueError(f"client {client_id} does not exist")
+        gate = treatment_gate(engine, client_id, record=record)
     except ValueError:
         return ClientFacts(client_id, "", False, "unknown", (), None, False, now,
                            error=f"client {client_id} no longer exists")
@@ -44,8 +46,7 @@ def read_facts(engine: Engine, client_id: int, *, clock: Callable[[], float] = t
                     type(exc).__name__)
         return ClientFacts(client_id, "", False, "unknown", (), None, False, now,
                            error=describe_error(exc))
-    name = "" if record is None else record.name
-    return ClientFacts(client_id, name, gate.allowed, str(gate.status), tuple(gate.reasons),
+    return ClientFacts(client_id, record.name, gate.allowed, str(gate.status), tuple(gate.reasons),
                        gate.current_limit_ua, gate.is_training, now)
 
 

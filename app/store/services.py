@@ -226,10 +226,13 @@ class TreatmentGate:
 
 
 def treatment_gate(engine: Engine, client_id: int, today: dt.date | None = None,
-                   questionnaire: screening.Questionnaire | None = None) -> TreatmentGate:
+                   questionnaire: screening.Questionnaire | None = None, *,
+                   record: ClientRecord | None = None) -> TreatmentGate:
     """Output may start only with a cleared, unexpired screening and the current consent.
-    The training client (a demo head) is always allowed."""
-    record = get_client(engine, client_id)
+    The training client (a demo head) is always allowed. ``record``: the client's record
+    as just read (by the caller, in the same breath), instead of reading it again."""
+    if record is None or record.id != client_id:
+        record = get_client(engine, client_id)
     if record is None:
         raise ValueError(f"client {client_id} does not exist")
     if record.is_training:

@@ -378,6 +378,7 @@ class FaceMapWidget(QWidget):
         self._heat: dict[str, float] | None = None
         self._heat_label = ""
         self._pulse_t0 = clock()
+        self._pulsing = True  # False: the active zones held steady (output paused)
 
         self._pulse = QTimer(self)
         self._pulse.setInterval(PULSE_INTERVAL_MS)
@@ -504,11 +505,26 @@ class FaceMapWidget(QWidget):
         self._active = self._actives[0] if self._actives else None
         self._active_direction = probe_direction if self._actives else None
         self._pulse_t0 = self._clock()
-        if self._actives and self.isVisible():
+        self._sync_pulse()
+        self._invalidate()
+
+    def set_pulsing(self, on: bool) -> None:
+        """Pulse the active zones (True: the output runs) or hold them steady at half the
+        pulse (False: paused); held, the pulse timer stops and nothing repaints."""
+        on = bool(on)
+        if on == self._pulsing:
+            return
+        self._pulsing = on
+        self._pulse_t0 = self._clock()
+        self._sync_pulse()
+        self._invalidate()
+
+    def _sync_pulse(self) -> None:
+        """The pulse timer runs only while active zones pulse where they can be seen."""
+        if self._actives and self._pulsing and self.isVisible():
             self._pulse.start()
         else:
             self._pulse.stop()
-        self._invalidate()
 
     def active_zone(self) -> str | None:
         return self._active
@@ -582,7 +598,9 @@ class FaceMapWidget(QWidget):
         return self._xf.map(self.drawing.shapes[zone_id].inner)
 
     def pulse_level(self) -> float:
-        """0..1: where the active zone's gentle pulse is now."""
+        """0..1: where the active zone's gentle pulse is now (0.5 held: not pulsing)."""
+        if not self._pulsing:
+            return 0.5
         phase = (self._clock() - self._pulse_t0) / PULSE_PERIOD_S
         return 0.5 - 0.5 * math.cos(2 * math.pi * phase)
 
@@ -636,15 +654,14 @@ class FaceMapWidget(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         self._relayout()
-        if self._actives:
-            self._pulse.start()
+        self._sync_pulse()
 
     def hideEvent(self, event) -> None:  # noqa: N802
         self._pulse.stop()
         super().hideEvent(event)
 
     def _pulse_tick(self) -> None:
-        if not self._actives:
+        if not self._actives or not self._pulsing:
             self._pulse.stop()
             return
         for zid in self._actives:

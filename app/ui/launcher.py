@@ -98,7 +98,20 @@ def run_console(args: argparse.Namespace) -> int:
     failures.attach(guard, window, dialog=not args.screenshot)
     if args.screenshot:  # non-interactive: the bench's PIN gate takes it from the environment
         window.interactive = False
-    if args.workspace and not window.switch_workspace(args.workspace):
+    result = {"code": 0}
+    if args.workspace == "technician":
+        # The bench's PIN gate reads the clinic's PIN state from the records, which open
+        # in the background: enter once they are open (or could not be).
+        def enter_bench(*_: object) -> None:
+            if not window.switch_workspace(args.workspace):
+                print(f"error: could not open the {args.workspace} workspace",
+                      file=sys.stderr)
+                result["code"] = 2
+                app.exit(2)
+
+        records.opened.connect(enter_bench, Qt.ConnectionType.QueuedConnection)
+        records.failed.connect(enter_bench, Qt.ConnectionType.QueuedConnection)
+    elif args.workspace and not window.switch_workspace(args.workspace):
         print(f"error: could not open the {args.workspace} workspace", file=sys.stderr)
         if simulator is not None:
             simulator.stop()
@@ -106,7 +119,6 @@ def run_console(args: argparse.Namespace) -> int:
     if args.demo:
         window.demo_mode = True
     window.show()
-    result = {"code": 0}
     if args.screenshot:
         _arm_screenshot(window, Path(args.screenshot), args.after, result)
     # Open the device once the event loop runs, so the window paints at once. The records

@@ -61,6 +61,7 @@ from app.ui.keys import (
 from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspace
 
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
+QWIDGETSIZE_MAX = 16777215  # Qt: no maximum size
 
 
 MIN_WINDOW_W, MIN_WINDOW_H = 800, 560   # smaller: the workspaces scroll, STOP never hides
@@ -416,6 +417,13 @@ class MainWindow(QMainWindow):
         self.link_label = QLabel()
         self.contact_label = QLabel()
         self.state_label = QLabel()
+        # The link figures change twice a second: a label of fixed size (room for the
+        # longest figures) does not ask the window to lay itself out again each time.
+        self.link_label.setText(style.pill("LINK DEGRADED", style.WARN)
+                                + " 9999 frames/s · 999.9 kB/s · errors 99999 · dropped 9999999")
+        self.link_label.ensurePolished()
+        self._link_label_size = self.link_label.sizeHint()
+        self.link_label.setText("")
         for w in (self.device_label, self.link_label, self.contact_label):
             sb.addWidget(w)
         sb.addPermanentWidget(self.state_label)
@@ -478,6 +486,8 @@ class MainWindow(QMainWindow):
 
     def _show_disconnected(self, reason: str) -> None:
         self.device_label.setText("No device")
+        self.link_label.setMinimumSize(0, 0)  # a reason of any length, shown whole
+        self.link_label.setMaximumSize(QWIDGETSIZE_MAX, QWIDGETSIZE_MAX)
         self.link_label.setText(style.pill("LINK DOWN", style.ALARM) + f" {reason}")
         self.contact_label.setText("")
         self.state_label.setText(style.pill("NO DEVICE", style.MUTED))
@@ -548,6 +558,8 @@ class MainWindow(QMainWindow):
         if self._label_ticks:  # the numbers themselves twice a second
             return
         colour = {"good": style.OK, "degraded": style.WARN}.get(s.quality, style.ALARM)
+        if self.link_label.maximumSize() != self._link_label_size:
+            self.link_label.setFixedSize(self._link_label_size)
         self.link_label.setText(
             style.pill(f"LINK {s.quality.upper()}", colour)
             + f" {s.frames_per_s:.0f} frames/s · {s.bytes_per_s / 1000:.1f} kB/s"

@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 TREATMENT_DOCK_W = 440  # px: the treatment panel's width beside the face map
 SCOPE_DOCK_H = 210      # px: the small scope under it
+PULSING = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING})  # the zone pulses
+
 
 class PractitionerWorkspace(Workspace):
     """Face map in the centre; client, guided run, limits and a small scope around it."""
@@ -138,7 +140,7 @@ class PractitionerWorkspace(Workspace):
         self.tabs.addTab(QWidget(), "Clients && records")
 
         # right + bottom are filled when the link arrives (they need the controller)
-        self.scope = ScopeWidget(compact=True)
+        self.scope = ScopeWidget(compact=True, mask=False)  # no mask test on the desk
         self.scope_dock = self.add_dock("Delivered output", self.scope,
                                         Qt.DockWidgetArea.BottomDockWidgetArea, "scope")
         # the face map is what the practitioner works on: it gets the height to spare
@@ -423,6 +425,8 @@ class PractitionerWorkspace(Workspace):
         step = program.steps[view.step_index]
         if self.controller.state in ACTIVE and not view.finished:
             self.face.set_active(view.zones or None, step.direction)
+            # paused (or contact lost): the zone holds still, no pulse to repaint
+            self.face.set_pulsing(self.controller.state in PULSING)
         else:
             self.face.set_active(None)
 

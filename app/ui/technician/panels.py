@@ -222,7 +222,17 @@ class LoadPanel(QGroupBox):
         self._timer = QTimer(self)
         self._timer.setInterval(250)
         self._timer.timeout.connect(self.refresh)
-        self._timer.start()
+        self._timer.start()  # stopped while hidden (another tab): nobody reads it
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.refresh()
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._timer.stop()
+        super().hideEvent(event)
 
     def value(self, key: str) -> str:
         return self._values[key].text()
@@ -264,17 +274,25 @@ class LoadPanel(QGroupBox):
         on = (np.concatenate([b.flags for b in blocks]) & int(SampleFlag.OUTPUT_ON)) != 0
         v = self._values
         v_peak = float(np.max(np.abs(u))) if u.size else math.nan
-        v["v_peak"].setText(f"{v_peak:.2f} V")
+        _set(v["v_peak"], f"{v_peak:.2f} V")
         if on.any():
             z = measure_arrays(i[on], u[on], blocks[-1].sample_rate)["impedance_ohm"]
-            v["z_vi"].setText(si_ohm(z) if math.isfinite(z) else "current too small")
+            _set(v["z_vi"], si_ohm(z) if math.isfinite(z) else "current too small")
         else:
-            v["z_vi"].setText("output off")
+            _set(v["z_vi"], "output off")
         if math.isfinite(self.compliance_v) and self.compliance_v > 0:
             room = 100.0 * (1.0 - v_peak / self.compliance_v)
-            v["headroom"].setText(f"{max(room, 0.0):.0f} % of {self.compliance_v:g} V")
+            _set(v["headroom"], f"{max(room, 0.0):.0f} % of {self.compliance_v:g} V")
             colour = style.ALARM if room < 5 else style.WARN if room < 20 else ""
-            v["headroom"].setStyleSheet(f"color:{colour};font-weight:600" if colour else "")
+            sheet = f"color:{colour};font-weight:600" if colour else ""
+            if v["headroom"].styleSheet() != sheet:
+                v["headroom"].setStyleSheet(sheet)
+
+
+def _set(label: QLabel, text: str) -> None:
+    """A label's text set only when it changes (refreshed four times a second)."""
+    if label.text() != text:
+        label.setText(text)
 
 
 class EventsPanel(QGroupBox):

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.device.protocol import DeviceState, Info, Nak, SimOp, Status
+from app.device.protocol import DeviceState, Info, Nak, SampleFlag, SimOp, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import BURST_CYCLE_S, OutputSettings, Polarity, Waveform
 from app.engine.authority import OutputRefused
@@ -52,6 +52,7 @@ from app.ui.style import ALARM, MUTED, WARN, pill
 from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
 FRAME_MS = 80            # repaint timer (~12 fps: the sweep stands still, see _live_frame)
+IDLE_FRAME_MS = 250      # live with the output off: the noise floor four times a second
 ANNOTATE_EVERY_S = 0.4   # annotations are recomputed at most this often
 COLUMNS = 1600           # min/max columns the curves are reduced to
 PRESENTATION_WINDOW_S = 10.0  # presentation without settings: 10 s across
@@ -117,10 +118,12 @@ class WaveformStudio(QWidget):
         self._shortcut = QShortcut(QKeySequence(Qt.Key.Key_F11), self)
         self._shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
         self._shortcut.activated.connect(self.toggle_presentation)
+        self._output_on = False  # in the newest live block
         self._timer = QTimer(self)
         self._timer.setInterval(FRAME_MS)
         self._timer.timeout.connect(self.render_frame)
-        self._timer.start()
+        self._timer.start()  # stopped while hidden (hideEvent)
+        self._sync_rate()
 
     # ------------------------------------------------------------------- building
     def _build(self) -> None:
@@ -371,6 +374,25 @@ class WaveformStudio(QWidget):
         self._last_block = key
         self.ring.append(block)
         self._dirty = True
+        on = bool(len(block) and block.flags[-1] & SampleFlag.OUTPUT_ON)
+        if on != self._output_on:
+            self._output_on = on
+            self._sync_rate()
+
+    def _sync_rate(self) -> None:
+        """Full frame rate for live output or a replay; slower for the idle noise floor."""
+        live_idle = self.recording is None and not self._output_on
+        self._timer.setInterval(IDLE_FRAME_MS if live_idle else FRAME_MS)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._dirty = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self._timer.stop()  # nobody sees it (samples are still taken in)
+        super().hideEvent(event)
 
     def device_connected(self, info: Info) -> None:
         """Bound the controls by the device's hard limits."""
@@ -694,6 +716,7 @@ class WaveformStudio(QWidget):
             self._say(f"Cannot replay this recording: {exc}")
             return False
         self.recording = rec
+        self._sync_rate()
         self.timeline = Timeline(len(rec), rec.sample_rate, self.window_seconds())
         self.replay_bar.setVisible(True)
         self.play_button.setText("Play")
@@ -712,6 +735,7 @@ class WaveformStudio(QWidget):
     def close_recording(self) -> None:
         """Back to the live view."""
         self.recording = None
+        self._sync_rate()
         self.timeline = None
         self.replay_bar.setVisible(False)
         self._dirty = True

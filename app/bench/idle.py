@@ -1,0 +1,73 @@
+"""`python -m app bench idle`: CPU of the console open and idle (no output), per workspace.
+
+Measured from outside, as the operating system sees it: ``python main.py --workspace
+NAME`` is spawned with a fresh data directory (``MICROCURRENT_HOME``) and offscreen Qt;
+the console connects to its simulator process and shows live data with the output off.
+After a warm-up of ``WARMUP_S`` seconds the process's CPU time (user + system) is read
+over ``WINDOW_S`` seconds and reported as % of one core, for the practitioner desk, the
+trainer studio and the technician bench (whose PIN is set through
+``MICROCURRENT_TECHNICIAN_PIN``). The simulator process is not counted.
+
+Process CPU time, not wall-clock time, so a loaded machine changes the figure little;
+``--rounds`` repeats each measurement and the median is reported. The budget for the
+desk is ``DESK_BUDGET_PCT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WARMUP_S = 12.0
+WINDOW_S = 15.0
+DESK_BUDGET_PCT = 3.0
+WORKSPACES = (("desk", "practitioner"), ("studio", "trainer"), ("bench", "technician"))
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_PIN = "246810"
+
+
+def measure(workspace: str, *, warmup_s: float = WARMUP_S, window_s: float = WINDOW_S) -> float:
+    """% of one core the console uses with ``workspace`` open and the output off."""
+    import psutil
+
+    with tempfile.TemporaryDirectory(prefix="bench-idle-") as home:
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MICROCURRENT_HOME=home,
+                   MICROCURRENT_TECHNICIAN_PIN=BENCH_PIN)
+        env.pop("MICROCURRENT_DATABASE_URL", None)
+        proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--workspace",
+                                 workspace], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            ps = psutil.Process(proc.pid)
+            time.sleep(warmup_s)
+            if proc.poll() is not None:
+                raise RuntimeError(f"the console exited ({proc.returncode}) during warm-up")
+            c0, w0 = sum(ps.cpu_times()[:2]), time.monotonic()
+            time.sleep(window_s)
+            c1, w1 = sum(ps.cpu_times()[:2]), time.monotonic()
+            return 100.0 * (c1 - c0) / (w1 - w0)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def run(args: argparse.Namespace) -> dict:
+    rounds = max(1, getattr(args, "rounds", None) or 1)
+    window = getattr(args, "seconds", None) or WINDOW_S
+    out: dict = {}
+    for label, workspace in WORKSPACES:
+        values = [measure(workspace, window_s=window) for _ in range(rounds)]
+        out[f"{label}_pct"] = round(statistics.median(values), 1)
+    out["desk_budget_pct"] = DESK_BUDGET_PCT
+    out["passed"] = out["desk_pct"] <= DESK_BUDGET_PCT
+    return out
