@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from sqlalchemy.engine import Engine
 
 from app.store.database import user_message
@@ -33,7 +33,9 @@ class BackgroundReads(QObject):
         self.engine = engine
         self._latest: dict[str, object] = {}
         self._cancels: dict[str, threading.Event] = {}
-        self._done.connect(self._deliver)
+        # queued even when the read is over before its callback is added (then the signal
+        # is emitted from this thread): an answer always comes after read() returned
+        self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     def read(self, fn: Callable[..., Any], *args: Any,
              on_result: Callable[[Any], None], what: str = "reading the records",

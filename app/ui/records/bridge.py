@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from sqlalchemy import Engine
 
 from app.store.database import user_message
@@ -46,13 +46,14 @@ class RecordsStore(QObject):
         self.writer = writer
         self.operator_id = operator_id
         self.questionnaire = questionnaire or load_questionnaire()
-        self._completed.connect(self._deliver)
+        self._completed.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._reads = BackgroundReads(engine, self)
         self._reads.failed.connect(self.error_occurred)
         # one refresh for a burst of changes (a session writes many rows)
         self._changed = QTimer(self, singleShot=True, interval=300,
                                timeout=self.records_changed.emit)
-        self._committed.connect(self._changed.start)
+        # queued: emitted from the writer's thread, the timer starts in this one
+        self._committed.connect(self._changed.start, Qt.ConnectionType.QueuedConnection)
         writer.add_commit_listener(self._on_commit)
         # other rooms: a fingerprint of the records, read in the background every few s
         self._stamp: tuple | None = None

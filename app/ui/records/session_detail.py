@@ -115,9 +115,12 @@ class SessionDetailView(QWidget):
 
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
-        head.addWidget(self.technician_page)
         head.addWidget(self.pdf_button)
         head.addWidget(self.csv_button)
+        # the report's option on a row of its own: the desk must fit a 1280-pixel screen
+        option = QHBoxLayout()
+        option.addStretch(1)
+        option.addWidget(self.technician_page)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.steps)
         split.addWidget(self.events)
@@ -125,6 +128,7 @@ class SessionDetailView(QWidget):
         split.setSizes([90, 200, 420])
         lay = QVBoxLayout(self)
         lay.addLayout(head)
+        lay.addLayout(option)
         lay.addWidget(self.summary)
         lay.addWidget(split, 1)
         lay.addWidget(self.no_recording)
