@@ -33,9 +33,11 @@ if QThread is not None:
 
 
 def _live_python_threads(before: set[int]) -> list[threading.Thread]:
-    return [t for t in threading.enumerate()
-            if t.ident not in before and t.is_alive()
-            and not isinstance(t, threading._DummyThread)]  # type: ignore[attr-defined]
+    return [
+        t
+        for t in threading.enumerate()
+        if t.ident not in before and t.is_alive() and not isinstance(t, threading._DummyThread)
+    ]  # type: ignore[attr-defined]
 
 
 def _running_qthreads() -> list:
@@ -106,8 +108,9 @@ def _no_database_work_on_the_gui_thread(request):
     finally:
         event.remove(Pool, "checkout", checkout)
     if seen:
-        pytest.fail(f"{request.node.nodeid}: the GUI thread used the database from "
-                    f"{sorted(set(seen))}")
+        pytest.fail(
+            f"{request.node.nodeid}: the GUI thread used the database from {sorted(set(seen))}"
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -147,6 +150,7 @@ def _no_unexpected_modal_dialog(monkeypatch, request):
         def box(_parent, _title, text, *args, **kwargs):
             shown.append(f"{kind}: {text}")
             return answer
+
         return box
 
     for kind in ("information", "warning", "critical"):

@@ -55,8 +55,14 @@ class Desk:
             self.store.close(10)
 
 
-def open_desk(qtbot, tmp_path: Path, simulator_args: list[str] | None = None, *,
-              with_store: bool = True, ready: bool = True) -> Desk:
+def open_desk(
+    qtbot,
+    tmp_path: Path,
+    simulator_args: list[str] | None = None,
+    *,
+    with_store: bool = True,
+    ready: bool = True,
+) -> Desk:
     db = tmp_path / "records.db"
     store = start_store(f"sqlite:///{db}") if with_store else None
     device = DeviceManager()
@@ -88,8 +94,9 @@ def start_session(qtbot, desk: Desk, program: str = "eye_area") -> None:
     try:
         qtbot.waitUntil(lambda: desk.controller.state == SessionState.RUNNING, timeout=10000)
     except Exception as exc:
-        raise AssertionError(f"the session did not start: states {seen}, banner "
-                             f"{desk.window.banner.text()!r}") from exc
+        raise AssertionError(
+            f"the session did not start: states {seen}, banner {desk.window.banner.text()!r}"
+        ) from exc
 
 
 @dataclass
@@ -213,28 +220,40 @@ class SqliteFault:
 def stored_facts(engine, session_id: int | None = None) -> dict[str, int]:
     """Row counts (sessions, events, chunks, samples) as stored, for before/after checks."""
     with Session(engine) as s:
+
         def count(model, *where):
             return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
         ev_where = [] if session_id is None else [Event.session_id == session_id]
         ch_where = [] if session_id is None else [RecordingChunk.session_id == session_id]
-        samples = s.scalar(select(func.coalesce(func.sum(RecordingChunk.n), 0))
-                           .where(*ch_where))
-        return {"sessions": count(TreatmentSession), "events": count(Event, *ev_where),
-                "chunks": count(RecordingChunk, *ch_where), "samples": int(samples or 0)}
+        samples = s.scalar(select(func.coalesce(func.sum(RecordingChunk.n), 0)).where(*ch_where))
+        return {
+            "sessions": count(TreatmentSession),
+            "events": count(Event, *ev_where),
+            "chunks": count(RecordingChunk, *ch_where),
+            "samples": int(samples or 0),
+        }
 
 
 def last_recorded_index(engine, session_id: int) -> int | None:
     """Index (device sample counter) one past the last stored sample of a session."""
     with Session(engine) as s:
-        return s.scalar(select(func.max(RecordingChunk.first_index + RecordingChunk.n))
-                        .where(RecordingChunk.session_id == session_id))
+        return s.scalar(
+            select(func.max(RecordingChunk.first_index + RecordingChunk.n)).where(
+                RecordingChunk.session_id == session_id
+            )
+        )
 
 
 def run_app(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     """``python -m app ARGS`` with a temp home; text output captured."""
-    env = dict(os.environ, MICROCURRENT_HOME=str(tmp_path / "home"),
-               QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, MICROCURRENT_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen")
     env.pop("MICROCURRENT_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

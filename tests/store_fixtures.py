@@ -23,8 +23,10 @@ import pytest
 
 
 def _pg_bindir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                   key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     if found:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
@@ -43,24 +45,50 @@ class PgCluster:
         self._counter = itertools.count(1)
 
     def _run(self, *args: str) -> None:
-        proc = subprocess.run(self.prefix + list(args), capture_output=True, text=True,
-                              timeout=60, cwd=self.root)
+        proc = subprocess.run(
+            self.prefix + list(args), capture_output=True, text=True, timeout=60, cwd=self.root
+        )
         if proc.returncode != 0:
             log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
             raise RuntimeError(f"{args[0]} failed: {proc.stdout}{proc.stderr}{log}")
 
     def start(self) -> None:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                  "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C")
-        opts = (f"-k {self.root} -p 5432 -c listen_addresses='' -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts,
-                  "-l", str(self.root / "log"), "-w", "-t", "30", "start")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
+        opts = (
+            f"-k {self.root} -p 5432 -c listen_addresses='' -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
 
     def stop(self) -> None:
         try:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                      "-w", "stop")
+            self._run(
+                str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
+            )
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -71,8 +99,9 @@ class PgCluster:
         import psycopg
 
         name = f"store_test_{next(self._counter)}"
-        with psycopg.connect(host=str(self.root), port=5432, user="postgres",
-                             dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=str(self.root), port=5432, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
@@ -81,8 +110,10 @@ class PgCluster:
 def pg_cluster() -> Iterator[PgCluster]:
     bindir = _pg_bindir()
     if bindir is None:
-        pytest.skip("PostgreSQL server binaries (initdb) are not installed: "
-                    "scripts/test.sh installs them (apt package 'postgresql')")
+        pytest.skip(
+            "PostgreSQL server binaries (initdb) are not installed: "
+            "scripts/test.sh installs them (apt package 'postgresql')"
+        )
     cluster = PgCluster(bindir)
     cluster.start()
     try:

@@ -21,8 +21,7 @@ from app.ui.main_window import (
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    w = MainWindow(DeviceManager(),
-                   QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(DeviceManager(), QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
     w.show()
     played: list[str] = []

@@ -11,22 +11,50 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_import_contracts_hold():
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert lint_imports, "import-linter is a test dependency: pip install -e '.[test]'"
-    result = subprocess.run([lint_imports, "--no-cache"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [lint_imports, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_is_clean():
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
     assert ruff, "ruff is a test dependency: pip install -e '.[test]'"
-    result = subprocess.run([ruff, "check", "app", "tests", "main.py"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [ruff, "check", "app", "tests", "main.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_tree_is_formatted():
+    """One format for every file (``ruff format``); run it before committing."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    assert ruff, "ruff is a test dependency: pip install -e '.[test]'"
+    result = subprocess.run(
+        [ruff, "format", "--check", "app", "tests", "main.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 # Packages (or modules) that must not import PySide6.QtWidgets/QtGui widgets or pyqtgraph.
-NO_WIDGETS = ["app/device", "app/engine", "app/store", "app/scope/core", "app/commands",
-              "app/paths.py", "app/service", "app/teaching"]
+NO_WIDGETS = [
+    "app/device",
+    "app/engine",
+    "app/store",
+    "app/scope/core",
+    "app/commands",
+    "app/paths.py",
+    "app/service",
+    "app/teaching",
+]
 
 
 def _imports(path: Path) -> set[str]:
@@ -48,8 +76,11 @@ def test_no_widgets_outside_ui():
         target = ROOT / entry
         files = [target] if target.is_file() else sorted(target.rglob("*.py"))
         for f in files:
-            bad = {n for n in _imports(f)
-                   if n.startswith(("PySide6.QtWidgets", "pyqtgraph", "PySide6.QtSvgWidgets"))}
+            bad = {
+                n
+                for n in _imports(f)
+                if n.startswith(("PySide6.QtWidgets", "pyqtgraph", "PySide6.QtSvgWidgets"))
+            }
             if bad:
                 offenders.append(f"{f.relative_to(ROOT)}: {sorted(bad)}")
     assert not offenders, "widgets imported outside app/ui:\n" + "\n".join(offenders)
@@ -71,6 +102,7 @@ def test_only_the_output_authority_holds_the_links_raising_commands():
                 continue
             name = node.func.attr
             if name == "bind_authority" or (
-                    name in raising and any(k.arg == "by" for k in node.keywords)):
+                name in raising and any(k.arg == "by" for k in node.keywords)
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
     assert not offenders, offenders

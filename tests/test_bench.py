@@ -27,8 +27,16 @@ def _common(result: dict, *keys: str) -> None:
 
 
 def test_every_benchmark_of_issue_8_is_found():
-    assert {"decode", "latency", "stream", "memory", "startup", "recording", "scope",
-            "estop"} <= set(available())
+    assert {
+        "decode",
+        "latency",
+        "stream",
+        "memory",
+        "startup",
+        "recording",
+        "scope",
+        "estop",
+    } <= set(available())
 
 
 def test_recording_stores_every_sample_and_reports_mb_per_hour():
@@ -116,8 +124,11 @@ def test_idle_measures_each_workspace_and_reports_the_median(monkeypatch):
 
     assert "idle" in available()
     seen: list[str] = []
-    figures = {"practitioner": iter([2.0, 4.0, 2.5]), "trainer": iter([5.0, 5.0, 5.0]),
-               "technician": iter([1.0, 9.0, 1.5])}
+    figures = {
+        "practitioner": iter([2.0, 4.0, 2.5]),
+        "trainer": iter([5.0, 5.0, 5.0]),
+        "technician": iter([1.0, 9.0, 1.5]),
+    }
 
     def fake(workspace: str, **_kw) -> float:
         seen.append(workspace)

@@ -48,8 +48,9 @@ class Room:
         return record
 
     def save(self, cs: ClinicSettings, expected: int | None):
-        return self.writer.submit(SaveClinicSettings(
-            settings_to_dict(cs), expected, self.info.default_operator_id)).result(10)
+        return self.writer.submit(
+            SaveClinicSettings(settings_to_dict(cs), expected, self.info.default_operator_id)
+        ).result(10)
 
     def close(self) -> None:
         self.writer.close()
@@ -63,6 +64,7 @@ def rooms(store_url):  # noqa: F811
     def room(clock=None) -> Room:
         made.append(Room(store_url, clock))
         return made[-1]
+
     yield room
     for r in made:
         r.close()
@@ -76,8 +78,12 @@ def test_two_rooms_see_the_same_clinic_limits_and_pin(rooms):
     a, b = rooms(), rooms()
     assert not a.read().exists
     assert a.guard.setup_allowed
-    a.save(ClinicSettings(max_current_ua=150.0, eye_area_max_ua=100.0,
-                          zone_max_ua={"masseter_l": 120.0}), None)
+    a.save(
+        ClinicSettings(
+            max_current_ua=150.0, eye_area_max_ua=100.0, zone_max_ua={"masseter_l": 120.0}
+        ),
+        None,
+    )
     a.guard.set_pin("2468")
     seen = b.read()
     cs, problems = settings_from_dict(seen.settings)
@@ -146,13 +152,25 @@ def test_an_unwritable_settings_table_gives_no_fresh_tries_after_restarts(rooms,
     assert not a.guard.verify("0000").ok
     with a.engine.begin() as conn:
         if a.engine.dialect.name == "sqlite":
-            conn.execute(text("CREATE TRIGGER clinic_ro BEFORE UPDATE ON clinic_config "
-                              "BEGIN SELECT RAISE(ABORT, 'read-only'); END"))
+            conn.execute(
+                text(
+                    "CREATE TRIGGER clinic_ro BEFORE UPDATE ON clinic_config "
+                    "BEGIN SELECT RAISE(ABORT, 'read-only'); END"
+                )
+            )
         else:
-            conn.execute(text("CREATE FUNCTION clinic_ro() RETURNS trigger LANGUAGE plpgsql "
-                              "AS $$ BEGIN RAISE EXCEPTION 'read-only'; END $$"))
-            conn.execute(text("CREATE TRIGGER clinic_ro BEFORE UPDATE ON clinic_config "
-                              "FOR EACH ROW EXECUTE FUNCTION clinic_ro()"))
+            conn.execute(
+                text(
+                    "CREATE FUNCTION clinic_ro() RETURNS trigger LANGUAGE plpgsql "
+                    "AS $$ BEGIN RAISE EXCEPTION 'read-only'; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER clinic_ro BEFORE UPDATE ON clinic_config "
+                    "FOR EACH ROW EXECUTE FUNCTION clinic_ro()"
+                )
+            )
     for _restart in range(3):
         room = rooms()
         check = room.guard.verify("2468", timeout=3.0)  # even the right PIN
@@ -192,8 +210,7 @@ def test_db_reset_pin_is_the_recovery_and_is_recorded(rooms, store_url, capsys):
     assert b.guard.setup_allowed
     b.guard.set_pin("1357")
     assert b.guard.verify("1357").ok
-    actions = [(r.payload["action"], r.payload["by"]) for r in
-               _records(b.engine, ServiceKind.PIN)]
+    actions = [(r.payload["action"], r.payload["by"]) for r in _records(b.engine, ServiceKind.PIN)]
     assert actions[0][0] == "set"
     assert actions[1][0] == "reset"
     assert "Sam" in actions[1][1]
@@ -251,10 +268,13 @@ def test_migration_0006_keeps_service_records_and_accepts_the_new_kinds(store_ur
     engine = make_engine(store_url)
     try:
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO service_record (at, kind, device_serial, firmware, passed, "
-                "payload) VALUES (:t, 'calibration', 'SN1', 'fw', true, '{}')"),
-                {"t": dt.datetime(2026, 1, 1)})
+            conn.execute(
+                text(
+                    "INSERT INTO service_record (at, kind, device_serial, firmware, passed, "
+                    "payload) VALUES (:t, 'calibration', 'SN1', 'fw', true, '{}')"
+                ),
+                {"t": dt.datetime(2026, 1, 1)},
+            )
     finally:
         engine.dispose()
     a = Room(store_url)
@@ -266,9 +286,13 @@ def test_migration_0006_keeps_service_records_and_accepts_the_new_kinds(store_ur
         kinds = {r.kind for r in services.service_records(a.engine)}
         assert kinds == {ServiceKind.CALIBRATION, ServiceKind.CLINIC_SETTINGS}
         with pytest.raises(Exception, match="(?i)check"), a.engine.begin() as conn:
-            conn.execute(text("INSERT INTO service_record (at, kind, device_serial, "
-                              "firmware, payload) VALUES (:t, 'bogus', '', '', '{}')"),
-                         {"t": dt.datetime(2026, 1, 1)})
+            conn.execute(
+                text(
+                    "INSERT INTO service_record (at, kind, device_serial, "
+                    "firmware, payload) VALUES (:t, 'bogus', '', '', '{}')"
+                ),
+                {"t": dt.datetime(2026, 1, 1)},
+            )
     finally:
         a.close()
 
@@ -304,13 +328,25 @@ def test_another_process_sees_and_changes_the_same_limits_and_pin(rooms, store_u
     a.save(ClinicSettings(max_current_ua=300.0), None)
     a.guard.set_pin("2468")
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    out = subprocess.run([sys.executable, "-c", OTHER_PROCESS, store_url, "0000"],
-                         capture_output=True, text=True, timeout=120, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", OTHER_PROCESS, store_url, "0000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=True,
+    )
     assert "wrong PIN" in out.stdout
     record = a.read()
     assert settings_from_dict(record.settings)[0].max_current_ua == 140.0
     assert record.pin_failures == 1  # the other process's wrong PIN counts here
-    out = subprocess.run([sys.executable, "-c", OTHER_PROCESS, store_url, "2468"],
-                         capture_output=True, text=True, timeout=120, env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", OTHER_PROCESS, store_url, "2468"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert "PIN accepted" in out.stdout
     assert a.read().pin_failures == 0

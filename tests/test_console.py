@@ -92,9 +92,11 @@ def test_close_stops_output_first(qtbot, bench, monkeypatch):
     link = console.device.link
     original = link.estop
     monkeypatch.setattr(link, "estop", lambda: (happened.append("estop"), original())[1])
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: happened.append("asked") or
-                        QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(
+        QMessageBox,
+        "question",
+        lambda *a, **k: happened.append("asked") or QMessageBox.StandardButton.Yes,
+    )
     monkeypatch.setattr(MainWindow, "confirm_close", REAL_CONFIRM_CLOSE)
     console.close()
     # output off before any question; then the link closes with ESTOP again
@@ -122,8 +124,11 @@ def test_technician_workspace_needs_the_pin(qtbot, console, monkeypatch):
     from app.ui.technician.pin_dialog import PinDialog
 
     asked = []
-    monkeypatch.setattr(PinDialog, "request_access",
-                        staticmethod(lambda guard, parent=None: asked.append(1) or False))
+    monkeypatch.setattr(
+        PinDialog,
+        "request_access",
+        staticmethod(lambda guard, parent=None: asked.append(1) or False),
+    )
     assert not console.switch_workspace("technician")
     assert asked == [1]
     assert console.current_workspace().name == "practitioner"

@@ -13,13 +13,24 @@ from app.ui.records.date_field import DateField, parse_date
 TODAY = dt.date(2026, 12, 5)
 
 
-@pytest.mark.parametrize(("text", "day"), [
-    ("24.11.2026", dt.date(2026, 11, 24)), ("24 Nov 2026", dt.date(2026, 11, 24)),
-    ("24 november 2026", dt.date(2026, 11, 24)), ("2026-11-24", dt.date(2026, 11, 24)),
-    ("24/11/2026", dt.date(2026, 11, 24)), (" 1.2.1990 ", dt.date(1990, 2, 1)),
-    ("24", None), ("24 Nov", None), ("24.11", None), ("31.02.2026", None), ("", None),
-    ("Nov 24 2026", None), ("24 Xyz 2026", None),
-])
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("24.11.2026", dt.date(2026, 11, 24)),
+        ("24 Nov 2026", dt.date(2026, 11, 24)),
+        ("24 november 2026", dt.date(2026, 11, 24)),
+        ("2026-11-24", dt.date(2026, 11, 24)),
+        ("24/11/2026", dt.date(2026, 11, 24)),
+        (" 1.2.1990 ", dt.date(1990, 2, 1)),
+        ("24", None),
+        ("24 Nov", None),
+        ("24.11", None),
+        ("31.02.2026", None),
+        ("", None),
+        ("Nov 24 2026", None),
+        ("24 Xyz 2026", None),
+    ],
+)
 def test_only_a_whole_date_is_a_date(text, day):
     assert parse_date(text) == day
 

@@ -39,12 +39,32 @@ from app.device.protocol import (
 )
 from app.device.stats import INDEX_MODULUS, SEQ_MODULUS, LinkCounter
 
-INFO = Info(0, PROTOCOL_VERSION, "TEST", "T-1", "1.0", 1000.0, 0.1, 2000.0, 20.0, 10_000,
-            0.05, 0.001, 500, 50)
+INFO = Info(
+    0,
+    PROTOCOL_VERSION,
+    "TEST",
+    "T-1",
+    "1.0",
+    1000.0,
+    0.1,
+    2000.0,
+    20.0,
+    10_000,
+    0.05,
+    0.001,
+    500,
+    50,
+)
 
 
-def _samples(first: int, n: int, sync: tuple[int, ...] = (), seed: int = 0,
-             flags: int = 9, level: float = 100.0) -> Samples:
+def _samples(
+    first: int,
+    n: int,
+    sync: tuple[int, ...] = (),
+    seed: int = 0,
+    flags: int = 9,
+    level: float = 100.0,
+) -> Samples:
     raw = np.random.default_rng(seed).integers(-32768, 32768, (n, 2)).astype(np.int16)
     return Samples(first % INDEX_MODULUS, SampleFlag(flags), level, sync, raw)
 
@@ -68,8 +88,12 @@ def streams(draw) -> bytes:
     parts: list[bytes] = []
     seq, index = draw(st.integers(0, SEQ_MODULUS - 1)), draw(st.integers(0, INDEX_MODULUS - 1))
     for k in range(draw(st.integers(0, 30))):
-        kind = draw(st.sampled_from(["samples"] * 6 + ["status", "heartbeat", "odd", "skip",
-                                                       "v2", "garbage", "bad_body"]))
+        kind = draw(
+            st.sampled_from(
+                ["samples"] * 6
+                + ["status", "heartbeat", "odd", "skip", "v2", "garbage", "bad_body"]
+            )
+        )
         if kind == "samples":
             sync = tuple(range(n_sync))
             parts.append(encode_message(_samples(index, n, sync, k), seq))
@@ -94,8 +118,9 @@ def streams(draw) -> bytes:
             parts.append(encode_frame(MsgType.SAMPLES, seq, b"\x01\x02\x03"))
         seq = (seq + 1) % SEQ_MODULUS
     data = bytearray(b"".join(parts))
-    for pos, value in draw(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
-                                    max_size=3)):
+    for pos, value in draw(
+        st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3)
+    ):
         if data:
             data[pos % len(data)] = value
     lead = draw(st.sampled_from([b"", DELIMITER, b"\x05\x01\x86", b"junk\x00"]))
@@ -193,11 +218,13 @@ def test_parse_samples_payloads_equals_per_frame_decoding(payloads):
     if got.per_frame is not None:
         assert set(got.counts.tolist()) <= {got.per_frame}
     assert got.flags.tolist() == [int(m.flags) for m in expected]
-    np.testing.assert_array_equal(got.level_ua,
-                                  np.array([m.level_ua for m in expected], np.float32))
+    np.testing.assert_array_equal(
+        got.level_ua, np.array([m.level_ua for m in expected], np.float32)
+    )
     offsets = np.cumsum([0] + [m.raw.shape[0] for m in expected])
-    assert got.sync_at.tolist() == [int(offsets[k]) + s for k, m in enumerate(expected)
-                                    for s in m.sync]
+    assert got.sync_at.tolist() == [
+        int(offsets[k]) + s for k, m in enumerate(expected) for s in m.sync
+    ]
     want = np.concatenate([m.raw for m in expected]) if expected else np.zeros((0, 2))
     np.testing.assert_array_equal(got.raw.reshape(-1, 2), want)
 
@@ -214,8 +241,11 @@ def test_steady_payloads_take_the_one_shape_path():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(st.integers(0, SEQ_MODULUS - 1), max_size=20), max_size=6),
-       st.booleans(), st.integers(0, SEQ_MODULUS - 1))
+@given(
+    st.lists(st.lists(st.integers(0, SEQ_MODULUS - 1), max_size=20), max_size=6),
+    st.booleans(),
+    st.integers(0, SEQ_MODULUS - 1),
+)
 def test_on_frames_equals_on_frame(batches, steady, start):
     if steady:  # consecutive numbers, across the wrap too
         batches = [[(start + 7 * b + i) % SEQ_MODULUS for i in range(7)] for b in range(4)]
@@ -229,10 +259,17 @@ def test_on_frames_equals_on_frame(batches, steady, start):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([0, 1, 3, 50]),
-                          st.sampled_from([0, 0, 0, 0, 1, 40, -60, 2**31, 2**31 - 1])),
-                max_size=40),
-       st.integers(0, INDEX_MODULUS - 1), st.lists(st.integers(1, 40), max_size=5))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, 1, 3, 50]),
+            st.sampled_from([0, 0, 0, 0, 1, 40, -60, 2**31, 2**31 - 1]),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, INDEX_MODULUS - 1),
+    st.lists(st.integers(1, 40), max_size=5),
+)
 def test_on_samples_batch_equals_on_samples(frames, start, cuts):
     one, many = LinkCounter(), LinkCounter()
     for c in (one, many):
@@ -271,9 +308,13 @@ def _reference_blocks(bodies: list[bytes], counter: LinkCounter) -> tuple[list, 
             continue
         sync = np.zeros(n, bool)
         sync[list(m.sync)] = True
-        part = [m.raw[:, 0].astype(np.float32) * np.float32(INFO.current_lsb_ua),
-                m.raw[:, 1].astype(np.float32) * np.float32(INFO.voltage_lsb_v),
-                np.full(n, m.level_ua, np.float32), np.full(n, int(m.flags), np.uint8), sync]
+        part = [
+            m.raw[:, 0].astype(np.float32) * np.float32(INFO.current_lsb_ua),
+            m.raw[:, 1].astype(np.float32) * np.float32(INFO.voltage_lsb_v),
+            np.full(n, m.level_ua, np.float32),
+            np.full(n, int(m.flags), np.uint8),
+            sync,
+        ]
         if counter.on_samples(m.first_index, n) != 0 or not blocks:
             blocks.append([m.first_index, *part])
         else:
@@ -284,10 +325,17 @@ def _reference_blocks(bodies: list[bytes], counter: LinkCounter) -> tuple[list, 
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["same", "same", "same", "gap", "back", "other",
-                                           "empty", "junk"]),
-                          st.integers(0, 2**31)), max_size=30),
-       st.integers(0, INDEX_MODULUS - 1), st.lists(st.integers(1, 30), max_size=4))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["same", "same", "same", "gap", "back", "other", "empty", "junk"]),
+            st.integers(0, 2**31),
+        ),
+        max_size=30,
+    ),
+    st.integers(0, INDEX_MODULUS - 1),
+    st.lists(st.integers(1, 30), max_size=4),
+)
 def test_assembler_equals_frame_by_frame(plan, start, flush_at):
     bodies, index = [], start
     for k, (kind, skip) in enumerate(plan):
@@ -299,8 +347,9 @@ def test_assembler_equals_frame_by_frame(plan, start, flush_at):
         if kind == "junk":
             bodies.append(bytes([k]) * (k % 20))
             continue
-        bodies.append(_samples(index, n, (0, k % max(n, 1)) if n else (), k, k % 16,
-                               float(k)).encode_body())
+        bodies.append(
+            _samples(index, n, (0, k % max(n, 1)) if n else (), k, k % 16, float(k)).encode_body()
+        )
         index += n
     ref_counter, counter = LinkCounter(), LinkCounter()
     expected, expected_bad = [], []
@@ -317,8 +366,11 @@ def test_assembler_equals_frame_by_frame(plan, start, flush_at):
     assert asm.bad == expected_bad
     assert [(b.first_index, len(b)) for b in got] == [(e[0], len(e[1])) for e in expected]
     for block, want in zip(got, expected, strict=True):
-        for arr, ref in zip((block.current_ua, block.voltage_v, block.level_ua, block.flags,
-                             block.sync), want[1:], strict=True):
+        for arr, ref in zip(
+            (block.current_ua, block.voltage_v, block.level_ua, block.flags, block.sync),
+            want[1:],
+            strict=True,
+        ):
             np.testing.assert_array_equal(arr, ref)
             assert arr.dtype == ref.dtype
             assert arr.base is None
@@ -353,9 +405,13 @@ def test_bench_decodes_every_pair_through_the_driver_path():
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.integers(1, 25), st.sampled_from([0, 1, 20, 50, 70]),
-       st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3),
-       st.integers(0, SEQ_MODULUS - 1), st.booleans())
+@given(
+    st.integers(1, 25),
+    st.sampled_from([0, 1, 20, 50, 70]),
+    st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), max_size=3),
+    st.integers(0, SEQ_MODULUS - 1),
+    st.booleans(),
+)
 def test_one_length_reads_with_corrupted_bytes_equal_feed(count, n, flips, seq, status):
     """Reads of frames of one length (decoded in one piece) with bytes changed to other
     non-zero values (frame lengths unchanged: COBS codes, CRCs, headers corrupted)."""
@@ -404,6 +460,7 @@ def test_a_wrong_crc_high_byte_alone_is_a_crc_error():
 def test_chunks_that_only_decode_joined_are_not_taken_whole():
     """Two chunks of one length whose joint COBS decoding is two good payloads with a
     non-zero byte between them: neither chunk decodes alone to a good frame."""
+
     def tamper(chunks):
         p1, p2 = cobs.decode(chunks[0]), cobs.decode(chunks[1])
         joined = cobs.encode(p1 + b"\x07" + p2)  # one COBS stream, no 0x00 at the boundary

@@ -57,9 +57,14 @@ from app.engine.session import (
     UpdateClinic,
 )
 
-MSG = {CommandKind.START: MsgType.START, CommandKind.PAUSE: MsgType.PAUSE,
-       CommandKind.RESUME: MsgType.RESUME, CommandKind.STOP: MsgType.STOP,
-       CommandKind.ESTOP: MsgType.ESTOP, CommandKind.RESET: MsgType.RESET}
+MSG = {
+    CommandKind.START: MsgType.START,
+    CommandKind.PAUSE: MsgType.PAUSE,
+    CommandKind.RESUME: MsgType.RESUME,
+    CommandKind.STOP: MsgType.STOP,
+    CommandKind.ESTOP: MsgType.ESTOP,
+    CommandKind.RESET: MsgType.RESET,
+}
 DRIVING = (DeviceState.RAMP_UP, DeviceState.RUNNING, DeviceState.RAMP_DOWN)
 WATCHDOG_GRACE_S = 0.7  # firmware watchdog 0.5 s + one loop step
 NO_ANSWER_S = 0.5  # the link's command timeout
@@ -177,11 +182,14 @@ class Loop:
             # the level only rises while it is at or under the binding limit
             assert fw.level_ua <= max(ceiling, self.last_level) + 1e-6, (fw.level_ua, ceiling)
         if self.off_since is not None and not m.output_on:
-            deadline = max(self.off_since + self.off_ramp_s + WATCHDOG_GRACE_S,
-                           self.relaxed_until)
+            deadline = max(self.off_since + self.off_ramp_s + WATCHDOG_GRACE_S, self.relaxed_until)
             if self.now > deadline:
-                assert not driving, (f"output still on {self.now - self.off_since:.2f} s after "
-                                     f"the console turned it off", fw.state, m.state)
+                assert not driving, (
+                    f"output still on {self.now - self.off_since:.2f} s after "
+                    f"the console turned it off",
+                    fw.state,
+                    m.state,
+                )
         self.last_level = fw.level_ua if driving else 0.0
 
     def unplug(self) -> None:
@@ -199,35 +207,84 @@ class Loop:
 
 
 PROGRAMS = [
-    make_program([step("Jaw", amplitude=300.0, duration=5.0, ramp_s=0.5),
-                  step("Eyes", ("orbicularis_oculi",), amplitude=400.0, duration=5.0,
-                       ramp_s=1.0),
-                  step("Neck", ("platysma",), amplitude=350.0, duration=5.0, frequency=20.0,
-                       polarity="biphasic", waveform="burst")]),
+    make_program(
+        [
+            step("Jaw", amplitude=300.0, duration=5.0, ramp_s=0.5),
+            step("Eyes", ("orbicularis_oculi",), amplitude=400.0, duration=5.0, ramp_s=1.0),
+            step(
+                "Neck",
+                ("platysma",),
+                amplitude=350.0,
+                duration=5.0,
+                frequency=20.0,
+                polarity="biphasic",
+                waveform="burst",
+            ),
+        ]
+    ),
     make_program([step("Manual", (), amplitude=500.0, duration=20.0, ramp_s=0.2)]),
-    make_program([step("Too fast for this device", frequency=160.0),
-                  step("Cheeks", ("zygomaticus_major",), amplitude=250.0)]),
+    make_program(
+        [
+            step("Too fast for this device", frequency=160.0),
+            step("Cheeks", ("zygomaticus_major",), amplitude=250.0),
+        ]
+    ),
 ]
 
 actions = st.one_of(
-    st.sampled_from(["start", "start", "pause", "resume", "resume", "stop", "estop", "reset",
-                     "up", "up", "up", "down", "skip", "back", "repeat", "lift", "place",
-                     "unplug", "replug", "drop"]),
-    st.tuples(st.just("client_limit"),
-              st.one_of(st.none(), st.floats(0.0, 600.0, allow_nan=False))),
+    st.sampled_from(
+        [
+            "start",
+            "start",
+            "pause",
+            "resume",
+            "resume",
+            "stop",
+            "estop",
+            "reset",
+            "up",
+            "up",
+            "up",
+            "down",
+            "skip",
+            "back",
+            "repeat",
+            "lift",
+            "place",
+            "unplug",
+            "replug",
+            "drop",
+        ]
+    ),
+    st.tuples(
+        st.just("client_limit"), st.one_of(st.none(), st.floats(0.0, 600.0, allow_nan=False))
+    ),
     st.tuples(st.just("clinic"), st.floats(20.0, 700.0), st.floats(20.0, 300.0)),
     st.tuples(st.just("zone"), st.sampled_from([None, "masseter_l", "orbicularis_oculi_r"])),
     st.tuples(st.just("wait"), st.floats(0.01, 1.5)),
     st.tuples(st.just("wait"), st.floats(0.01, 1.5)),
 )
 
-SIMPLE = {"start": Start, "pause": Pause, "resume": Resume, "stop": Stop,
-          "estop": EmergencyStop, "reset": Reset, "up": IntensityUp, "down": IntensityDown,
-          "skip": SkipStep, "back": PreviousStep, "repeat": RepeatStep}
+SIMPLE = {
+    "start": Start,
+    "pause": Pause,
+    "resume": Resume,
+    "stop": Stop,
+    "estop": EmergencyStop,
+    "reset": Reset,
+    "up": IntensityUp,
+    "down": IntensityDown,
+    "skip": SkipStep,
+    "back": PreviousStep,
+    "repeat": RepeatStep,
+}
 
 
-@settings(max_examples=100, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(program=st.sampled_from(PROGRAMS), seq=st.lists(actions, max_size=40))
 @example(program=PROGRAMS[0], seq=["start", "unplug", ("wait", 1.0)])  # a ramp, unplugged
 def test_firmware_output_stays_within_the_binding_limit_and_goes_off(program, seq):
@@ -251,8 +308,9 @@ def test_firmware_output_stays_within_the_binding_limit_and_goes_off(program, se
         elif action[0] == "client_limit":
             loop.feed(SetClientLimit(action[1]))
         elif action[0] == "clinic":
-            loop.feed(UpdateClinic(ClinicSettings(max_current_ua=action[1],
-                                                  eye_area_max_ua=action[2])))
+            loop.feed(
+                UpdateClinic(ClinicSettings(max_current_ua=action[1], eye_area_max_ua=action[2]))
+            )
         elif action[0] == "zone":
             loop.feed(SelectZone(action[1]))
         elif action[0] == "wait":

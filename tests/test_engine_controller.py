@@ -22,10 +22,25 @@ from app.engine.session import SessionState
 
 S = SessionState
 # Eye-area step at 100 µA with a short ramp: quick to start and stop on the simulator.
-FAST = make_program([step("Eyes", ("orbicularis_oculi",), amplitude=100.0, duration=60.0,
-                          ramp_s=0.3)])
-INFO = Info(0, PROTOCOL_VERSION, "FAKE", "F-1", "1.0", 1000.0, 0.5, 2000.0, 20.0, 10_000,
-            0.05, 0.001, 500, 50)
+FAST = make_program(
+    [step("Eyes", ("orbicularis_oculi",), amplitude=100.0, duration=60.0, ramp_s=0.3)]
+)
+INFO = Info(
+    0,
+    PROTOCOL_VERSION,
+    "FAKE",
+    "F-1",
+    "1.0",
+    1000.0,
+    0.5,
+    2000.0,
+    20.0,
+    10_000,
+    0.05,
+    0.001,
+    500,
+    50,
+)
 
 
 FakeLink = FakeDevice
@@ -87,8 +102,15 @@ def test_signals_for_ui_and_store(rig, qtbot):
     assert link.calls[-1][2].amplitude_ua == 120.0
     ctl.skip_step()
     assert steps[-1].step_index == 1
-    assert {r.kind for r in records} >= {"transition", "command", "step", "client", "program",
-                                         "device", "parameter"}
+    assert {r.kind for r in records} >= {
+        "transition",
+        "command",
+        "step",
+        "client",
+        "program",
+        "device",
+        "parameter",
+    }
     link.disconnected.emit("cable")
     assert ctl.state is S.LINK_LOST
     assert alarms
@@ -122,8 +144,9 @@ def test_a_refused_start_goes_back_and_alarms(rig, qtbot):
     ready(link, ctl)
     ctl.start()
     with qtbot.waitSignal(ctl.alarm, timeout=1000) as got:
-        link.command_answered.emit(link.rid_of("start_output"),
-                                   Nak(0, MsgType.START, NakReason.NO_CONTACT, "probes"))
+        link.command_answered.emit(
+            link.rid_of("start_output"), Nak(0, MsgType.START, NakReason.NO_CONTACT, "probes")
+        )
     assert "refused start: no contact (probes)" in got.args[0]
     assert ctl.state is S.READY
     assert not ctl.machine.output_on
@@ -227,15 +250,18 @@ def test_session_on_the_simulator_estop_reset_contact_loss_resume_complete(qtbot
     link.sim_control(SimOp.SET_CONTACT, 0)
     qtbot.waitUntil(lambda: ctl.state is S.CONTACT_LOST, timeout=3000)
     assert not ctl.machine.output_on
-    with qtbot.waitSignal(ctl.notice, timeout=3000,
-                          check_params_cb=lambda t: t.startswith("contact back")):
+    with qtbot.waitSignal(
+        ctl.notice, timeout=3000, check_params_cb=lambda t: t.startswith("contact back")
+    ):
         link.sim_control(SimOp.SET_CONTACT, 1)
     assert ctl.state is S.CONTACT_LOST
     ctl.resume()
     assert ctl.state is S.RUNNING
     n = len(blocks)
-    qtbot.waitUntil(lambda: len(blocks) > n and any(
-        (b.flags & SampleFlag.OUTPUT_ON).any() for b in blocks[n:]), timeout=3000)
+    qtbot.waitUntil(
+        lambda: len(blocks) > n and any((b.flags & SampleFlag.OUTPUT_ON).any() for b in blocks[n:]),
+        timeout=3000,
+    )
     ctl.stop()
     qtbot.waitUntil(lambda: ctl.state is S.COMPLETE, timeout=5000)
     ctl.shutdown()
@@ -264,8 +290,9 @@ def test_a_blocked_gui_thread_ends_in_output_off_within_1_s(qtbot, sim_link):
     except Exception:
         print("\n".join(records))
         raise
-    qtbot.waitUntil(lambda: bool(blocks) and bool(blocks[-1].flags[-1] & SampleFlag.OUTPUT_ON),
-                    timeout=2000)
+    qtbot.waitUntil(
+        lambda: bool(blocks) and bool(blocks[-1].flags[-1] & SampleFlag.OUTPUT_ON), timeout=2000
+    )
     last = blocks[-1]
     index_at_block = last.first_index + len(last)  # the device is at least this far
     rate = last.sample_rate

@@ -24,13 +24,16 @@ from app.engine.parameters import ParameterError, TreatmentParameters
 DEVICE = DeviceLimits(600.0, 0.5, 1500.0, 20.0)
 
 
-@pytest.mark.parametrize(("stack", "layer", "allowed"), [
-    (LimitStack(device=100, clinic=600, zone=None, client=None, step=400), "device", 100),
-    (LimitStack(device=1000, clinic=500, zone=None, client=None, step=800), "clinic", 500),
-    (LimitStack(device=1000, clinic=600, zone=200, client=None, step=400), "zone", 200),
-    (LimitStack(device=1000, clinic=600, zone=200, client=150, step=400), "client", 150),
-    (LimitStack(device=1000, clinic=600, zone=200, client=150, step=90), "step", 90),
-])
+@pytest.mark.parametrize(
+    ("stack", "layer", "allowed"),
+    [
+        (LimitStack(device=100, clinic=600, zone=None, client=None, step=400), "device", 100),
+        (LimitStack(device=1000, clinic=500, zone=None, client=None, step=800), "clinic", 500),
+        (LimitStack(device=1000, clinic=600, zone=200, client=None, step=400), "zone", 200),
+        (LimitStack(device=1000, clinic=600, zone=200, client=150, step=400), "client", 150),
+        (LimitStack(device=1000, clinic=600, zone=200, client=150, step=90), "step", 90),
+    ],
+)
 def test_each_layer_can_bind(stack, layer, allowed):
     allowed_ua, layer_name, explanation = clamp_amplitude(1000.0, stack)
     assert (allowed_ua, layer_name) == (allowed, layer)
@@ -44,13 +47,20 @@ def test_a_tie_names_the_outer_layer():
 
 
 def test_within_limits_is_not_clamped_but_names_the_ceiling():
-    d = clamp_amplitude(120, LimitStack(device=600, clinic=600, zone=200, step=300,
-                                        zone_reason="orbicularis_oculi_l is in the eye area"))
+    d = clamp_amplitude(
+        120,
+        LimitStack(
+            device=600,
+            clinic=600,
+            zone=200,
+            step=300,
+            zone_reason="orbicularis_oculi_l is in the eye area",
+        ),
+    )
     assert d.allowed_ua == 120
     assert not d.clamped
     assert d.ceiling_ua == 200
-    assert "within the zone limit 200 µA (orbicularis_oculi_l is in the eye area)" \
-        in d.explanation
+    assert "within the zone limit 200 µA (orbicularis_oculi_l is in the eye area)" in d.explanation
 
 
 def test_no_device_allows_nothing():
@@ -68,10 +78,15 @@ def test_nonsense_requests_clamp_to_zero(bad):
 layer_value = st.one_of(st.none(), st.floats(0.0, 2000.0))
 
 
-@given(req=st.floats(-100, 5000), device=st.floats(0.0, 2000.0), clinic=layer_value,
-       zone=layer_value, client=layer_value, step=layer_value)
-def test_allowed_is_the_minimum_of_request_and_every_layer(req, device, clinic, zone, client,
-                                                           step):
+@given(
+    req=st.floats(-100, 5000),
+    device=st.floats(0.0, 2000.0),
+    clinic=layer_value,
+    zone=layer_value,
+    client=layer_value,
+    step=layer_value,
+)
+def test_allowed_is_the_minimum_of_request_and_every_layer(req, device, clinic, zone, client, step):
     stack = LimitStack(device, clinic, zone, client, step)
     d = clamp_amplitude(req, stack)
     ceilings = [v for v in (device, clinic, zone, client, step) if v is not None]
@@ -137,8 +152,11 @@ def test_charge_meter_banks_each_start():
 
 
 def test_parameters_validation_names_field_value_and_range():
-    p = TreatmentParameters(OutputSettings(frequency_hz=2000.0, amplitude_ua=-3.0),
-                            duration_s=1.0, electrode_area_cm2=1.0)
+    p = TreatmentParameters(
+        OutputSettings(frequency_hz=2000.0, amplitude_ua=-3.0),
+        duration_s=1.0,
+        electrode_area_cm2=1.0,
+    )
     with pytest.raises(ParameterError) as err:
         p.check()
     text = str(err.value)

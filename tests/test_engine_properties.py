@@ -72,11 +72,18 @@ def programs(draw):
     n = draw(st.integers(1, 4))
     steps = []
     for i in range(n):
-        muscles = draw(st.lists(st.sampled_from(zone_ids.BILATERAL_MUSCLES), max_size=2,
-                                unique=True))
-        steps.append(step(f"s{i}", tuple(muscles), amplitude=draw(amps),
-                          duration=draw(st.floats(5.0, 30.0)),
-                          frequency=draw(st.sampled_from([0.5, 10.0, 160.0, 1500.0]))))
+        muscles = draw(
+            st.lists(st.sampled_from(zone_ids.BILATERAL_MUSCLES), max_size=2, unique=True)
+        )
+        steps.append(
+            step(
+                f"s{i}",
+                tuple(muscles),
+                amplitude=draw(amps),
+                duration=draw(st.floats(5.0, 30.0)),
+                frequency=draw(st.sampled_from([0.5, 10.0, 160.0, 1500.0])),
+            )
+        )
     return make_program(steps)
 
 
@@ -109,11 +116,31 @@ inputs = st.one_of(
     st.builds(LoadProgram, programs()),
     st.builds(SelectZone, st.one_of(st.none(), st.sampled_from(ZONES))),
     st.builds(UpdateClinic, clinic),
-    st.sampled_from([Start(), Start(), Pause(), Resume(), Resume(), Stop(), EmergencyStop(),
-                     Reset(), IntensityUp(), IntensityUp(), IntensityUp(), IntensityDown(),
-                     SkipStep(), PreviousStep(), RepeatStep()]),
-    st.builds(LinkConnected, st.builds(DeviceLimits, st.floats(50.0, 1000.0),
-                                       st.floats(0.1, 1.0), st.floats(200.0, 2000.0))),
+    st.sampled_from(
+        [
+            Start(),
+            Start(),
+            Pause(),
+            Resume(),
+            Resume(),
+            Stop(),
+            EmergencyStop(),
+            Reset(),
+            IntensityUp(),
+            IntensityUp(),
+            IntensityUp(),
+            IntensityDown(),
+            SkipStep(),
+            PreviousStep(),
+            RepeatStep(),
+        ]
+    ),
+    st.builds(
+        LinkConnected,
+        st.builds(
+            DeviceLimits, st.floats(50.0, 1000.0), st.floats(0.1, 1.0), st.floats(200.0, 2000.0)
+        ),
+    ),
     st.builds(LinkLost, st.just("gone")),
     statuses,
     events,
@@ -188,8 +215,9 @@ def test_no_sequence_exceeds_limits_or_leaves_output_on(start_running, program, 
             amp = cmd.settings.amplitude_ua
             assert 0.0 <= amp <= ceiling + 1e-9, (inp, amp, ceiling)
             assert m.device is not None
-            assert m.device.min_frequency_hz <= cmd.settings.frequency_hz \
-                <= m.device.max_frequency_hz
+            assert (
+                m.device.min_frequency_hz <= cmd.settings.frequency_hz <= m.device.max_frequency_hz
+            )
             if amp > prev + 1e-9:  # an increase: only START, or ramped in by the tick
                 assert isinstance(inp, Start | Tick), inp
                 if isinstance(inp, Tick):

@@ -35,8 +35,7 @@ class Writer:
 def block(first: int, n: int, on: bool, rate: float = 1000.0) -> SampleBlock:
     cur = np.full(n, 100.0 if on else 0.0, dtype=np.float32)
     flags = np.full(n, int(SampleFlag.OUTPUT_ON) if on else 0, dtype=np.uint8)
-    return SampleBlock(first, rate, cur, cur * 0.01, cur.copy(), flags,
-                       np.zeros(n, dtype=bool))
+    return SampleBlock(first, rate, cur, cur * 0.01, cur.copy(), flags, np.zeros(n, dtype=bool))
 
 
 def test_a_steps_recorded_time_is_the_time_its_output_was_on():
@@ -45,11 +44,11 @@ def test_a_steps_recorded_time_is_the_time_its_output_was_on():
     rec.set_program("p")
     rec.on_state(SessionState.RAMPING_UP)
     rec.on_step(0, "masseter_l", {}, 60.0)
-    rec.on_samples(block(0, 6000, on=True))     # 6 s of output
+    rec.on_samples(block(0, 6000, on=True))  # 6 s of output
     rec.on_state(SessionState.PAUSED)
     rec.on_samples(block(6000, 20000, on=False))  # 20 s paused: not treatment
     rec.on_state(SessionState.RUNNING)
-    rec.on_step(1, "masseter_r", {}, 60.0)       # skipped on after 6 s
+    rec.on_step(1, "masseter_r", {}, 60.0)  # skipped on after 6 s
     rec.on_samples(block(26000, 1000, on=True))
     rec.on_state(SessionState.COMPLETE)
     (first, planned, actual, totals), (second, _, actual2, _) = w.steps

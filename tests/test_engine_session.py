@@ -95,50 +95,104 @@ EVENTS = {
 }
 
 LATCHING = {
-    "estop": S.ESTOPPED, "status_estopped": S.ESTOPPED, "ev_estop": S.ESTOPPED,
-    "status_watchdog": S.DEVICE_FAULT, "status_fault": S.DEVICE_FAULT,
-    "ev_watchdog": S.DEVICE_FAULT, "ev_fault": S.DEVICE_FAULT, "nak_estop": S.DEVICE_FAULT,
+    "estop": S.ESTOPPED,
+    "status_estopped": S.ESTOPPED,
+    "ev_estop": S.ESTOPPED,
+    "status_watchdog": S.DEVICE_FAULT,
+    "status_fault": S.DEVICE_FAULT,
+    "ev_watchdog": S.DEVICE_FAULT,
+    "ev_fault": S.DEVICE_FAULT,
+    "nak_estop": S.DEVICE_FAULT,
 }
 
 # A device that reports driving while no session is under way is emergency-stopped.
-DRIVING_OUTSIDE_A_SESSION = {"status_running": S.DEVICE_FAULT,
-                             "ev_state_running": S.DEVICE_FAULT}
+DRIVING_OUTSIDE_A_SESSION = {"status_running": S.DEVICE_FAULT, "ev_state_running": S.DEVICE_FAULT}
 
 # Expected next state for every (state, input); an input not listed leaves the state as is.
 EXPECTED: dict[S, dict[str, S]] = {
-    S.IDLE: {**LATCHING, **DRIVING_OUTSIDE_A_SESSION, "status_idle": S.READY,
-             "status_paused": S.READY, "ev_contact_restored": S.READY,
-             "nak_reset": S.DEVICE_FAULT},
-    S.READY: {**LATCHING, **DRIVING_OUTSIDE_A_SESSION, "choose_unscreened": S.IDLE,
-              "clear_client": S.IDLE,
-              "start": S.RAMPING_UP, "link_lost": S.IDLE, "status_no_contact": S.IDLE,
-              "ev_contact_lost": S.IDLE, "nak_reset": S.DEVICE_FAULT},
-    S.RAMPING_UP: {**LATCHING, "pause": S.PAUSED, "stop": S.RAMPING_DOWN,
-                   "link_lost": S.LINK_LOST, "status_running": S.RUNNING,
-                   "status_no_contact": S.CONTACT_LOST, "ev_contact_lost": S.CONTACT_LOST,
-                   "ev_ramp_complete": S.RUNNING, "ev_state_running": S.RUNNING,
-                   "nak_start": S.READY, "nak_resume": S.PAUSED, "nak_set_output": S.PAUSED},
-    S.RUNNING: {**LATCHING, "pause": S.PAUSED, "stop": S.RAMPING_DOWN,
-                "link_lost": S.LINK_LOST, "status_no_contact": S.CONTACT_LOST,
-                "ev_contact_lost": S.CONTACT_LOST, "nak_start": S.READY,
-                "status_idle": S.DEVICE_FAULT, "ev_state_idle": S.DEVICE_FAULT,
-                "nak_resume": S.PAUSED, "nak_set_output": S.PAUSED},
-    S.PAUSED: {**LATCHING, "resume": S.RUNNING, "stop": S.RAMPING_DOWN,
-               "link_lost": S.LINK_LOST},
-    S.RAMPING_DOWN: {**LATCHING, "link_lost": S.LINK_LOST, "status_idle": S.COMPLETE,
-                     "ev_ramp_complete": S.COMPLETE, "ev_state_idle": S.COMPLETE,
-                     "nak_stop": S.DEVICE_FAULT},
-    S.COMPLETE: {**LATCHING, **DRIVING_OUTSIDE_A_SESSION, "choose_client": S.READY,
-                 "choose_unscreened": S.IDLE,
-                 "load_program": S.READY, "reset": S.READY},
+    S.IDLE: {
+        **LATCHING,
+        **DRIVING_OUTSIDE_A_SESSION,
+        "status_idle": S.READY,
+        "status_paused": S.READY,
+        "ev_contact_restored": S.READY,
+        "nak_reset": S.DEVICE_FAULT,
+    },
+    S.READY: {
+        **LATCHING,
+        **DRIVING_OUTSIDE_A_SESSION,
+        "choose_unscreened": S.IDLE,
+        "clear_client": S.IDLE,
+        "start": S.RAMPING_UP,
+        "link_lost": S.IDLE,
+        "status_no_contact": S.IDLE,
+        "ev_contact_lost": S.IDLE,
+        "nak_reset": S.DEVICE_FAULT,
+    },
+    S.RAMPING_UP: {
+        **LATCHING,
+        "pause": S.PAUSED,
+        "stop": S.RAMPING_DOWN,
+        "link_lost": S.LINK_LOST,
+        "status_running": S.RUNNING,
+        "status_no_contact": S.CONTACT_LOST,
+        "ev_contact_lost": S.CONTACT_LOST,
+        "ev_ramp_complete": S.RUNNING,
+        "ev_state_running": S.RUNNING,
+        "nak_start": S.READY,
+        "nak_resume": S.PAUSED,
+        "nak_set_output": S.PAUSED,
+    },
+    S.RUNNING: {
+        **LATCHING,
+        "pause": S.PAUSED,
+        "stop": S.RAMPING_DOWN,
+        "link_lost": S.LINK_LOST,
+        "status_no_contact": S.CONTACT_LOST,
+        "ev_contact_lost": S.CONTACT_LOST,
+        "nak_start": S.READY,
+        "status_idle": S.DEVICE_FAULT,
+        "ev_state_idle": S.DEVICE_FAULT,
+        "nak_resume": S.PAUSED,
+        "nak_set_output": S.PAUSED,
+    },
+    S.PAUSED: {**LATCHING, "resume": S.RUNNING, "stop": S.RAMPING_DOWN, "link_lost": S.LINK_LOST},
+    S.RAMPING_DOWN: {
+        **LATCHING,
+        "link_lost": S.LINK_LOST,
+        "status_idle": S.COMPLETE,
+        "ev_ramp_complete": S.COMPLETE,
+        "ev_state_idle": S.COMPLETE,
+        "nak_stop": S.DEVICE_FAULT,
+    },
+    S.COMPLETE: {
+        **LATCHING,
+        **DRIVING_OUTSIDE_A_SESSION,
+        "choose_client": S.READY,
+        "choose_unscreened": S.IDLE,
+        "load_program": S.READY,
+        "reset": S.READY,
+    },
     S.CONTACT_LOST: {**LATCHING, "stop": S.RAMPING_DOWN, "link_lost": S.LINK_LOST},
     S.LINK_LOST: {**LATCHING, "reset": S.IDLE, "nak_estop": S.LINK_LOST},
-    S.DEVICE_FAULT: {**LATCHING, "status_watchdog": S.DEVICE_FAULT,
-                     "status_estopped": S.DEVICE_FAULT, "ev_estop": S.DEVICE_FAULT,
-                     "status_fault": S.DEVICE_FAULT, "ev_watchdog": S.DEVICE_FAULT,
-                     "ev_fault": S.DEVICE_FAULT, "reset": S.READY},
-    S.ESTOPPED: {**LATCHING, "status_watchdog": S.ESTOPPED, "status_fault": S.ESTOPPED,
-                 "ev_watchdog": S.ESTOPPED, "ev_fault": S.ESTOPPED, "reset": S.READY},
+    S.DEVICE_FAULT: {
+        **LATCHING,
+        "status_watchdog": S.DEVICE_FAULT,
+        "status_estopped": S.DEVICE_FAULT,
+        "ev_estop": S.DEVICE_FAULT,
+        "status_fault": S.DEVICE_FAULT,
+        "ev_watchdog": S.DEVICE_FAULT,
+        "ev_fault": S.DEVICE_FAULT,
+        "reset": S.READY,
+    },
+    S.ESTOPPED: {
+        **LATCHING,
+        "status_watchdog": S.ESTOPPED,
+        "status_fault": S.ESTOPPED,
+        "ev_watchdog": S.ESTOPPED,
+        "ev_fault": S.ESTOPPED,
+        "reset": S.READY,
+    },
 }
 
 
@@ -192,8 +246,12 @@ def test_start_sends_settings_then_start_within_limits():
 
 def test_missing_conditions_are_named():
     m = SessionMachine()
-    assert m.missing() == ["choose a client", "choose a program", "connect the device",
-                           "place the probes on the skin (no contact)"]
+    assert m.missing() == [
+        "choose a client",
+        "choose a program",
+        "connect the device",
+        "place the probes on the skin (no contact)",
+    ]
     out = m.handle(Start())
     assert "choose a client" in out.notices[0]
     m.handle(ChooseClient("c1", None, False))
@@ -255,9 +313,13 @@ def test_lower_limit_applies_at_once():
 
 
 def test_step_change_never_steps_up_and_eye_zone_is_limited():
-    prog = make_program([step(amplitude=100.0, duration=5.0),
-                         step("Jaw 2", amplitude=300.0, duration=5.0),
-                         step("Eyes", ("orbicularis_oculi",), amplitude=400.0, duration=5.0)])
+    prog = make_program(
+        [
+            step(amplitude=100.0, duration=5.0),
+            step("Jaw 2", amplitude=300.0, duration=5.0),
+            step("Eyes", ("orbicularis_oculi",), amplitude=400.0, duration=5.0),
+        ]
+    )
     m = machine_in(S.RUNNING, prog)
     m.handle(Tick(0.0))
     out = m.handle(Tick(1.0))
@@ -388,6 +450,7 @@ def test_step_frequency_outside_device_range_refuses_start():
     prog = make_program([step(frequency=1500.0)])
     m = SessionMachine()
     from app.engine.limits import DeviceLimits
+
     m.handle(LinkConnected(DeviceLimits(600.0, 0.5, 1000.0)))
     m.handle(ChooseClient("c", None, True))
     m.handle(LoadProgram(prog))

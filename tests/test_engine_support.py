@@ -23,24 +23,46 @@ from app.engine.session import (
     Stop,
 )
 
-LIMITS = DeviceLimits(max_current_ua=1000.0, min_frequency_hz=0.5, max_frequency_hz=2000.0,
-                      compliance_v=20.0)
+LIMITS = DeviceLimits(
+    max_current_ua=1000.0, min_frequency_hz=0.5, max_frequency_hz=2000.0, compliance_v=20.0
+)
 
 
-def step(name="Jaw", zones=("masseter",), side="both", amplitude=300.0, duration=10.0,
-         frequency=10.0, **extra):
-    d = {"name": name, "zones": list(zones), "side": side, "technique": "hold",
-         "direction": "none", "waveform": "square", "frequency_hz": frequency,
-         "amplitude_ua": amplitude, "polarity": "alternating", "duration_s": duration}
+def step(
+    name="Jaw",
+    zones=("masseter",),
+    side="both",
+    amplitude=300.0,
+    duration=10.0,
+    frequency=10.0,
+    **extra,
+):
+    d = {
+        "name": name,
+        "zones": list(zones),
+        "side": side,
+        "technique": "hold",
+        "direction": "none",
+        "waveform": "square",
+        "frequency_hz": frequency,
+        "amplitude_ua": amplitude,
+        "polarity": "alternating",
+        "duration_s": duration,
+    }
     d.update(extra)
     return d
 
 
 def program_data(steps=None):
-    return {"schema_version": 1, "name": "Test", "description": "A test program",
-            "notes": ["made up for tests"],
-            "steps": steps if steps is not None else [
-                step(), step("Eyes", ("orbicularis_oculi",), amplitude=150.0)]}
+    return {
+        "schema_version": 1,
+        "name": "Test",
+        "description": "A test program",
+        "notes": ["made up for tests"],
+        "steps": steps
+        if steps is not None
+        else [step(), step("Eyes", ("orbicularis_oculi",), amplitude=150.0)],
+    }
 
 
 def make_program(steps=None, program_id="test_program"):
@@ -51,8 +73,9 @@ PROGRAM = make_program()
 
 
 def status(state=DeviceState.IDLE, contact=True, faults=Fault.NONE, charge=0.0):
-    return Status(state, 0.0, 0.0, 5000.0 if contact else float("inf"), contact, False,
-                  faults, charge, 0)
+    return Status(
+        state, 0.0, 0.0, 5000.0 if contact else float("inf"), contact, False, faults, charge, 0
+    )
 
 
 def wall():
@@ -89,11 +112,13 @@ def machine_in(state: SessionState, program=PROGRAM) -> SessionMachine:
         SessionState.PAUSED: [Pause()],
         SessionState.RAMPING_DOWN: [Stop()],
         SessionState.COMPLETE: [Stop(), StatusReceived(status(DeviceState.IDLE))],
-        SessionState.CONTACT_LOST: [StatusReceived(status(DeviceState.CONTACT_LOST,
-                                                          contact=False))],
+        SessionState.CONTACT_LOST: [
+            StatusReceived(status(DeviceState.CONTACT_LOST, contact=False))
+        ],
         SessionState.LINK_LOST: [LinkLost("cable pulled")],
-        SessionState.DEVICE_FAULT: [DeviceEventReceived(Event(EventCode.FAULT,
-                                                              int(Fault.OVERCURRENT)))],
+        SessionState.DEVICE_FAULT: [
+            DeviceEventReceived(Event(EventCode.FAULT, int(Fault.OVERCURRENT)))
+        ],
         SessionState.ESTOPPED: [EmergencyStop()],
     }[state]
     for e in path:

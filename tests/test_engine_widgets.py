@@ -104,7 +104,8 @@ def test_limits_panel_names_the_binding_layer_and_warns_on_density(qtbot, ctl):
     panel.refresh()
     assert panel.density.text() == "1500 µA/cm²"
     assert panel.density_warning.text().startswith(
-        "Above the warning threshold of 500 µA/cm² for a 0.1 cm² electrode")
+        "Above the warning threshold of 500 µA/cm² for a 0.1 cm² electrode"
+    )
     run(ctl)
     panel.refresh()
     assert panel.output.text() == "150 µA commanded"
@@ -120,9 +121,11 @@ def test_hints_say_what_is_missing_and_echo_refusals(qtbot):
     c = controller_on(link, tick_ms=50)
     panel = GuidedRunPanel(c)
     qtbot.addWidget(panel)
-    assert panel.hint.text() == ("Before starting: choose a client; choose a program; "
-                                 "connect the device; place the probes on the skin "
-                                 "(no contact).")
+    assert panel.hint.text() == (
+        "Before starting: choose a client; choose a program; "
+        "connect the device; place the probes on the skin "
+        "(no contact)."
+    )
     link.connect_device(INFO)
     c.choose_client("c1", screening_passed=True)
     assert "choose a client" not in panel.hint.text()

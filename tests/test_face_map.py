@@ -59,8 +59,9 @@ def _centroid(path) -> tuple[float, float, float]:
     steps = 40
     for ix in range(steps):
         for iy in range(steps):
-            p = QPointF(r.left() + (ix + 0.5) * r.width() / steps,
-                        r.top() + (iy + 0.5) * r.height() / steps)
+            p = QPointF(
+                r.left() + (ix + 0.5) * r.width() / steps, r.top() + (iy + 0.5) * r.height() / steps
+            )
             if path.contains(p):
                 n += 1
                 sx += p.x()
@@ -137,18 +138,32 @@ def test_anatomical_layout_top_to_bottom(drawing):
     def y(zid):
         return _centroid(drawing.shapes[zid].path)[1]
 
-    order = ["frontalis_r", "corrugator_supercilii_r", "orbicularis_oculi_r",
-             "levator_labii_superioris_r", "orbicularis_oris", "depressor_anguli_oris_r",
-             "platysma_r"]
+    order = [
+        "frontalis_r",
+        "corrugator_supercilii_r",
+        "orbicularis_oculi_r",
+        "levator_labii_superioris_r",
+        "orbicularis_oris",
+        "depressor_anguli_oris_r",
+        "platysma_r",
+    ]
     ys = [y(z) for z in order]
     assert ys == sorted(ys), list(zip(order, ys, strict=True))
     # lateral to medial at cheek level: masseter, zygomaticus major, nasalis
-    xs = [_centroid(drawing.shapes[z].path)[0]
-          for z in ("masseter_r", "zygomaticus_major_r", "nasalis_r")]
+    xs = [
+        _centroid(drawing.shapes[z].path)[0]
+        for z in ("masseter_r", "zygomaticus_major_r", "nasalis_r")
+    ]
     assert xs == sorted(xs)
     # elevators glide upward, corrugator glides outward along the brow
-    for m in ("frontalis", "zygomaticus_major", "levator_labii_superioris", "masseter",
-              "depressor_anguli_oris", "platysma"):
+    for m in (
+        "frontalis",
+        "zygomaticus_major",
+        "levator_labii_superioris",
+        "masseter",
+        "depressor_anguli_oris",
+        "platysma",
+    ):
         lift = drawing.shapes[f"{m}_r"].lift
         assert lift.pointAtPercent(1).y() < lift.pointAtPercent(0).y(), m
     corr = drawing.shapes["corrugator_supercilii_r"].lift
@@ -172,8 +187,14 @@ def test_path_parser_relative_and_shorthand_commands():
     assert path_from_svg("M1e1 0 l-5-5").pointAtPercent(1) == QPointF(5, -5)
 
 
-@given(st.lists(st.tuples(st.integers(-5000, 5000), st.integers(-5000, 5000)), min_size=2,
-                max_size=8, unique=True))
+@given(
+    st.lists(
+        st.tuples(st.integers(-5000, 5000), st.integers(-5000, 5000)),
+        min_size=2,
+        max_size=8,
+        unique=True,
+    )
+)
 @settings(max_examples=40, deadline=None)
 def test_relative_and_absolute_paths_agree(points):
     points = [(x / 10, y / 10) for x, y in points]  # one decimal, as designers write
@@ -189,11 +210,14 @@ def test_relative_and_absolute_paths_agree(points):
         assert math.isclose(ea.y, er.y, abs_tol=1e-6)
 
 
-@pytest.mark.parametrize(("d", "message"), [
-    ("M0 0 A5 5 0 0 1 10 10", "arcs"),
-    ("M0 0 C1 2 3", "ends early"),
-    ("10 10", "without a command"),
-])
+@pytest.mark.parametrize(
+    ("d", "message"),
+    [
+        ("M0 0 A5 5 0 0 1 10 10", "arcs"),
+        ("M0 0 C1 2 3", "ends early"),
+        ("10 10", "without a command"),
+    ],
+)
 def test_bad_path_data_is_a_clear_error(d, message):
     with pytest.raises(FaceMapError, match=message):
         path_from_svg(d, "zone 'x'")
@@ -208,11 +232,14 @@ def _svg_without(tmp_path, element_id: str):
     return out
 
 
-@pytest.mark.parametrize(("element", "message"), [
-    ("masseter_l", "no zone element with id 'masseter_l'"),
-    ("risorius_r.origin", "risorius_r.origin"),
-    ("procerus.lift", "procerus.lift"),
-])
+@pytest.mark.parametrize(
+    ("element", "message"),
+    [
+        ("masseter_l", "no zone element with id 'masseter_l'"),
+        ("risorius_r.origin", "risorius_r.origin"),
+        ("procerus.lift", "procerus.lift"),
+    ],
+)
 def test_drawing_missing_elements_named(tmp_path, element, message):
     with pytest.raises(FaceMapError, match=message):
         load_drawing(_svg_without(tmp_path, element), list(ZONES))
@@ -267,8 +294,11 @@ def test_every_zone_hit_at_its_point_and_mirror(fmap):
     for zid in ZONE_IDS:
         p = fmap.zone_point(zid)
         assert fmap.zone_at(p) == zid
-        q = fmap.map_from_drawing(QPointF(2 * MID - fmap.drawing.shapes[zid].inner.x(),
-                                          fmap.drawing.shapes[zid].inner.y()))
+        q = fmap.map_from_drawing(
+            QPointF(
+                2 * MID - fmap.drawing.shapes[zid].inner.x(), fmap.drawing.shapes[zid].inner.y()
+            )
+        )
         assert fmap.zone_at(q) == ZONES[zid].mirror_id
 
 
@@ -290,8 +320,9 @@ def test_click_selects_and_emits(fmap, qtbot):
     assert sig.args == ["zygomaticus_major_l"]
     assert fmap.selected_zone() == "zygomaticus_major_l"
     with qtbot.assertNotEmitted(fmap.zone_selected):
-        qtbot.mouseClick(fmap, Qt.MouseButton.LeftButton, pos=fmap.rect().topRight()
-                         + QPointF(-3, 60).toPoint())
+        qtbot.mouseClick(
+            fmap, Qt.MouseButton.LeftButton, pos=fmap.rect().topRight() + QPointF(-3, 60).toPoint()
+        )
 
 
 def test_hover_shows_name_action_and_arrow(fmap, qtbot):
@@ -406,14 +437,17 @@ def _rgb(c: QColor) -> tuple[int, int, int]:
 
 
 def test_states_drive_the_colours(fmap, clock):
-    done, skipped, pending, active = ("frontalis_r", "masseter_l", "platysma_r",
-                                      "zygomaticus_major_l")
+    done, skipped, pending, active = (
+        "frontalis_r",
+        "masseter_l",
+        "platysma_r",
+        "zygomaticus_major_l",
+    )
     outside = "mentalis_r"
     idle = _colour(fmap, fmap.zone_point(done))
     assert idle.red() > idle.green() + 20  # idle: muscle red
     idle_pending = _colour(fmap, fmap.zone_point(pending))
-    fmap.set_zone_states({done: "done", skipped: "skipped", pending: "pending",
-                          active: "active"})
+    fmap.set_zone_states({done: "done", skipped: "skipped", pending: "pending", active: "active"})
     fmap.set_active(active, "none")
     d = _colour(fmap, fmap.zone_point(done))
     assert d.green() > d.red() + 20  # done: green
@@ -479,10 +513,12 @@ def test_heatmap_drives_the_colours_and_legend(fmap, qtbot):
     img = fmap.grab().toImage()
     # the legend's gradient bar is drawn: some pixel in it is the hottest colour
     hottest = heat_colour(1.0)
-    found = any(abs(img.pixelColor(x, y).red() - hottest.red()) < 20
-                and abs(img.pixelColor(x, y).green() - hottest.green()) < 20
-                for x in range(top.left(), top.right(), 2)
-                for y in range(top.top(), top.bottom(), 2))
+    found = any(
+        abs(img.pixelColor(x, y).red() - hottest.red()) < 20
+        and abs(img.pixelColor(x, y).green() - hottest.green()) < 20
+        for x in range(top.left(), top.right(), 2)
+        for y in range(top.top(), top.bottom(), 2)
+    )
     assert found
     qtbot.mouseMove(fmap, fmap.zone_point(hot).toPoint())
     assert fmap.hovered_zone() == hot
@@ -504,16 +540,19 @@ def test_totals_shown_in_the_card(fmap):
     assert "10.4 µC" in html
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda w: w.set_zone_states({"nose": "done"}), "unknown zone 'nose'"),
-    (lambda w: w.set_zone_states({"masseter_l": "finished"}), "unknown state 'finished'"),
-    (lambda w: w.set_active("masseter_l", "sideways"), "unknown probe direction"),
-    (lambda w: w.set_active("chin"), "unknown zone 'chin'"),
-    (lambda w: w.set_heatmap({"masseter_l": -1}, "x"), "must be ≥ 0"),
-    (lambda w: w.set_heatmap({"masseter_l": "lots"}, "x"), "not a number"),
-    (lambda w: w.set_zone_totals({"masseter_l": (1,)}), "needs \\(seconds, charge_uc\\)"),
-    (lambda w: w.set_zone_totals({"masseter_l": (float("nan"), 1)}), "invalid totals"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda w: w.set_zone_states({"nose": "done"}), "unknown zone 'nose'"),
+        (lambda w: w.set_zone_states({"masseter_l": "finished"}), "unknown state 'finished'"),
+        (lambda w: w.set_active("masseter_l", "sideways"), "unknown probe direction"),
+        (lambda w: w.set_active("chin"), "unknown zone 'chin'"),
+        (lambda w: w.set_heatmap({"masseter_l": -1}, "x"), "must be ≥ 0"),
+        (lambda w: w.set_heatmap({"masseter_l": "lots"}, "x"), "not a number"),
+        (lambda w: w.set_zone_totals({"masseter_l": (1,)}), "needs \\(seconds, charge_uc\\)"),
+        (lambda w: w.set_zone_totals({"masseter_l": (float("nan"), 1)}), "invalid totals"),
+    ],
+)
 def test_bad_input_is_refused_with_a_clear_message(fmap, call, message):
     with pytest.raises(ValueError, match=message):
         call(fmap)
@@ -536,7 +575,8 @@ def test_probe_direction_arrows(fmap):
     a, b = ends("frontalis_r", "toward_lymph_nodes")
     node = fmap.drawing.guides["lymph_preauricular_r"]
     assert math.hypot(b.x() - node.x(), b.y() - node.y()) < math.hypot(
-        a.x() - node.x(), a.y() - node.y())
+        a.x() - node.x(), a.y() - node.y()
+    )
     assert fmap._arrow_paths("masseter_r", "none") == []
     assert len(fmap._arrow_paths("orbicularis_oris", None)) == 2  # both corners
     assert len(fmap._arrow_paths("procerus", "outward")) == 2
@@ -549,7 +589,9 @@ def test_session_summary_lists_zones_with_time_and_charge(fmap):
     assert title == "This session · 1 of 2 zones done"
     assert [c[0] for c in cols] == ["zone", "side", "state", "time", "charge"]
     assert [[t for t, _ in r] for r in rows] == [
-        ["Masseter", "R", "done", "1:35", "7.2 µC"], ["Masseter", "L", "pending", "–", "–"]]
+        ["Masseter", "R", "done", "1:35", "7.2 µC"],
+        ["Masseter", "L", "pending", "–", "–"],
+    ]
     fmap.resize(1200, 780)  # wide: the card shows the summary
     img = fmap.grab().toImage()
     assert not img.isNull()
@@ -576,19 +618,20 @@ def test_a_step_on_both_sides_pulses_both_zones(fmap, clock):
     assert fmap.active_zones() == ()
 
 
-@pytest.mark.parametrize(("width", "height"), [(320, 360), (500, 360), (520, 420),
-                                               (620, 820), (900, 600)])
+@pytest.mark.parametrize(
+    ("width", "height"), [(320, 360), (500, 360), (520, 420), (620, 820), (900, 600)]
+)
 def test_side_headers_fit_half_the_face_at_any_size(fmap, qtbot, width, height):
     from PySide6.QtGui import QFontMetricsF
 
     fmap.resize(width, height)
     qtbot.waitUntil(lambda: (fmap.width(), fmap.height()) == (width, height), timeout=2000)
-    fmap.grab()   # lays the face out for this size
+    fmap.grab()  # lays the face out for this size
     font, texts = fmap.headers()
     metrics = QFontMetricsF(font)
     half = fmap._face_rect.width() / 2
-    gap = fmap._font_px()   # each header, centred on its half, keeps this clear of the
-    for text in texts:      # divider between them
+    gap = fmap._font_px()  # each header, centred on its half, keeps this clear of the
+    for text in texts:  # divider between them
         assert metrics.horizontalAdvance(text) <= half - gap, (width, text)
     assert texts[0].endswith("R") or texts[0].endswith("RIGHT")
     if width >= 620:

@@ -119,18 +119,19 @@ def test_exception_in_a_slot_stops_output_then_points_to_the_log(qtbot, guard, l
 
 
 @pytest.mark.qt_no_exception_capture
-def test_exception_in_a_timer_slot_of_the_main_window_sends_estop(qtbot, guard, logged,
-                                                                   tmp_path, monkeypatch):
+def test_exception_in_a_timer_slot_of_the_main_window_sends_estop(
+    qtbot, guard, logged, tmp_path, monkeypatch
+):
     from app.ui.device_manager import DeviceManager
     from app.ui.main_window import MainWindow
 
-    window = MainWindow(DeviceManager(), QSettings(str(tmp_path / "s.ini"),
-                                                   QSettings.Format.IniFormat))
+    window = MainWindow(
+        DeviceManager(), QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    )
     qtbot.addWidget(window)
     sent: list[str] = []
     real_estop = window.authority.estop
-    monkeypatch.setattr(window.authority, "estop", lambda: (sent.append("ESTOP"),
-                                                            real_estop())[1])
+    monkeypatch.setattr(window.authority, "estop", lambda: (sent.append("ESTOP"), real_estop())[1])
     guard.install(faults=False)
     failures.attach(guard, window)
 
@@ -182,12 +183,14 @@ def test_the_hook_survives_failures_inside_itself(qtbot, guard, logged, monkeypa
 
 @pytest.mark.qt_no_exception_capture
 def test_an_exception_in_a_thread_is_logged_and_stops_output_in_the_gui_thread(
-        qtbot, guard, logged):
+    qtbot, guard, logged
+):
     window = Window(guard)
     qtbot.addWidget(window)
     stopped_in: list[str] = []
     window.emergency_stop = lambda: stopped_in.append(  # type: ignore[method-assign]
-        threading.current_thread().name)
+        threading.current_thread().name
+    )
     guard.install(faults=False)
     failures.attach(guard, window, dialog=False)
 
@@ -240,8 +243,9 @@ def test_the_crash_dump_file_is_private_and_catches_a_hard_crash(tmp_path, umask
         "faulthandler._sigsegv()\n"
     )
     env = dict(os.environ, MICROCURRENT_HOME=str(home), QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     faults = home / "logs" / failures.FAULTS_FILE
     assert _mode(faults) == 0o600
@@ -296,9 +300,18 @@ def test_launcher_installs_the_hooks_in_run_console_only():
     # nothing installs a hook at import time
     for module in ("app/ui/failures.py", "app/ui/launcher.py", "app/__main__.py"):
         text = (ROOT / module).read_text()
-        top_level = [line for line in text.splitlines()
-                     if line.startswith(("sys.excepthook", "threading.excepthook",
-                                         "qInstallMessageHandler", "faulthandler.enable"))]
+        top_level = [
+            line
+            for line in text.splitlines()
+            if line.startswith(
+                (
+                    "sys.excepthook",
+                    "threading.excepthook",
+                    "qInstallMessageHandler",
+                    "faulthandler.enable",
+                )
+            )
+        ]
         assert not top_level, module
 
 
@@ -340,8 +353,14 @@ def test_the_console_stops_output_and_logs_an_exception_in_a_slot(tmp_path):
     """End to end: the console on its simulator; a slot raises once live data shows."""
     home = tmp_path / "home"
     env = dict(os.environ, MICROCURRENT_HOME=str(home), QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run([sys.executable, "-c", CONSOLE_WITH_A_BROKEN_SLOT], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", CONSOLE_WITH_A_BROKEN_SLOT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[:2] == ["ESTOP sent", "dialog shown"], result.stdout
     log = home / "logs" / "console.log"
@@ -382,22 +401,33 @@ def test_database_errors_reach_the_log_without_the_record_values(logged):
     assert "Jane" not in text
 
 
-@pytest.mark.parametrize(("message", "shown"), [
-    ('duplicate key value violates unique constraint "clients_email_key"\n'
-     "DETAIL:  Key (email)=(jane@example.org) already exists.",
-     'duplicate key value violates unique constraint "clients_email_key"\n'
-     "DETAIL:  Key (email)=(withheld) already exists."),
-    ("DETAIL:  Key (name, birth)=(Jane (Jo) Doe, 1970-01-01) already exists.",
-     "DETAIL:  Key (name, birth)=(withheld) already exists."),
-    ('null value in column "x" violates not-null constraint\n'
-     "DETAIL:  Failing row contains (7, Jane Doe, null).",
-     'null value in column "x" violates not-null constraint\n'
-     "DETAIL:  Failing row contains (withheld)."),
-    ("[SQL: UPDATE clients SET notes=? WHERE id=?]\n[parameters: ('pregnant', 3)]\n"
-     "(Background on this error at: https://sqlalche.me/e/20/gkpj)",
-     "[SQL: UPDATE clients SET notes=? WHERE id=?]\n[parameters withheld]\n"
-     "(Background on this error at: https://sqlalche.me/e/20/gkpj)"),
-])
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        (
+            'duplicate key value violates unique constraint "clients_email_key"\n'
+            "DETAIL:  Key (email)=(jane@example.org) already exists.",
+            'duplicate key value violates unique constraint "clients_email_key"\n'
+            "DETAIL:  Key (email)=(withheld) already exists.",
+        ),
+        (
+            "DETAIL:  Key (name, birth)=(Jane (Jo) Doe, 1970-01-01) already exists.",
+            "DETAIL:  Key (name, birth)=(withheld) already exists.",
+        ),
+        (
+            'null value in column "x" violates not-null constraint\n'
+            "DETAIL:  Failing row contains (7, Jane Doe, null).",
+            'null value in column "x" violates not-null constraint\n'
+            "DETAIL:  Failing row contains (withheld).",
+        ),
+        (
+            "[SQL: UPDATE clients SET notes=? WHERE id=?]\n[parameters: ('pregnant', 3)]\n"
+            "(Background on this error at: https://sqlalche.me/e/20/gkpj)",
+            "[SQL: UPDATE clients SET notes=? WHERE id=?]\n[parameters withheld]\n"
+            "(Background on this error at: https://sqlalche.me/e/20/gkpj)",
+        ),
+    ],
+)
 def test_record_values_quoted_by_a_database_are_withheld(message, shown):
     assert failures.redact(message) == shown
 

@@ -112,8 +112,7 @@ def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path):
         link.samples_received.connect(shown)
         start_session(qtbot, desk)
         t_end = time.monotonic() + FAULT_SECONDS
-        qtbot.waitUntil(lambda: time.monotonic() >= t_end, timeout=int(FAULT_SECONDS * 1000)
-                        + 5000)
+        qtbot.waitUntil(lambda: time.monotonic() >= t_end, timeout=int(FAULT_SECONDS * 1000) + 5000)
         desk.controller.stop()
         qtbot.waitUntil(lambda: desk.controller.state not in ACTIVE, timeout=10000)
         stats = link.stats
@@ -140,12 +139,19 @@ def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path):
         window._refresh_link_label()
         assert f"errors {stats.error_count}" in window.link_label.text() or (
             "errors " in window.link_label.text()
-            and int(window.link_label.text().split("errors ")[1].split()[0]) > 0)
+            and int(window.link_label.text().split("errors ")[1].split()[0]) > 0
+        )
         unlock_bench()
         assert window.switch_workspace("technician")
         panel = window.workspaces["technician"].bench.stats_panel
-        qtbot.waitUntil(lambda: int(panel.value("crc").replace(",", "") or 0)
-                        + int(panel.value("framing").replace(",", "") or 0) > 0, timeout=3000)
+        qtbot.waitUntil(
+            lambda: (
+                int(panel.value("crc").replace(",", "") or 0)
+                + int(panel.value("framing").replace(",", "") or 0)
+                > 0
+            ),
+            timeout=3000,
+        )
     finally:
         desk.close()
 
@@ -164,8 +170,10 @@ def test_device_hang_is_alarmed_within_one_second(qtbot, tmp_path):
         alarms: list[tuple[float, str]] = []
         link.disconnected.connect(lambda r: alarms.append((time.monotonic(), r)))
         qtbot.waitUntil(lambda: cap.count > 1000, timeout=8000)
-        qtbot.waitUntil(lambda: window.banner.isVisible()
-                        and "stopped sending" in window.banner.text(), timeout=10000)
+        qtbot.waitUntil(
+            lambda: window.banner.isVisible() and "stopped sending" in window.banner.text(),
+            timeout=10000,
+        )
         t_alarm = time.monotonic()  # within the 10 ms poll of waitUntil
         with qtbot.waitSignal(link.disconnected, timeout=5000):
             pass
@@ -220,10 +228,27 @@ def test_sigkill_mid_session_recovers_at_next_start(tmp_path):
     sim = SimulatorProcess([])
     port = sim.start()
     env = dict(os.environ, MICROCURRENT_HOME=str(tmp_path / "home"))
-    child = subprocess.Popen([sys.executable, "-m", "app", "run", "--program", "toning",
-                              "--training", "--seconds", "60", "--port", port,
-                              "--database-url", url], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "run",
+            "--program",
+            "toning",
+            "--training",
+            "--seconds",
+            "60",
+            "--port",
+            port,
+            "--database-url",
+            url,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     probe = create_engine(url)
     try:
         deadline = time.monotonic() + 40
@@ -236,9 +261,13 @@ def test_sigkill_mid_session_recovers_at_next_start(tmp_path):
                     from sqlalchemy import func
 
                     from app.store.models import RecordingChunk
+
                     with Session(probe) as s:
-                        first = s.scalar(select(func.min(RecordingChunk.first_index))
-                                         .where(RecordingChunk.session_id == sid))
+                        first = s.scalar(
+                            select(func.min(RecordingChunk.first_index)).where(
+                                RecordingChunk.session_id == sid
+                            )
+                        )
                     last = last_recorded_index(probe, sid)
                     if first is not None and last - first >= 30000:  # 3 s stored
                         break
@@ -282,8 +311,9 @@ def test_sigkill_mid_session_recovers_at_next_start(tmp_path):
 # ---------------------------------------------------------------- the database fails
 
 
-@pytest.mark.parametrize(("kind", "words"), [("readonly", "read-only"),
-                                             ("full", "disk holding the database is full")])
+@pytest.mark.parametrize(
+    ("kind", "words"), [("readonly", "read-only"), ("full", "disk holding the database is full")]
+)
 def test_database_failure_mid_session(qtbot, tmp_path, kind, words):
     """SQLite itself refuses the writes: ``PRAGMA query_only`` (what a read-only file
     gives: "attempt to write a readonly database") or ``PRAGMA max_page_count`` at the
@@ -309,8 +339,10 @@ def test_database_failure_mid_session(qtbot, tmp_path, kind, words):
         qtbot.waitUntil(lambda: words in window.banner.text(), timeout=5000)
         assert window.banner.isVisible()
         qtbot.waitUntil(lambda: desk.controller.state not in ACTIVE, timeout=8000)
-        qtbot.waitUntil(lambda: desk.device.state is not None
-                        and not desk.device.state.output_possible, timeout=8000)
+        qtbot.waitUntil(
+            lambda: desk.device.state is not None and not desk.device.state.output_possible,
+            timeout=8000,
+        )
         # no crash: the console keeps running, reads still work, nothing stored is lost
         during = stored_facts(desk.store.engine, sid_holder[0])
         assert all(during[k] >= before[k] for k in before), (before, during)
@@ -353,8 +385,7 @@ def test_out_of_range_parameters_typed_in_the_ui(qtbot, tmp_path):
         assert desk.device.state == DeviceState.IDLE  # settings only: no output started
         # what the device itself refuses (a frequency it cannot make) is shown in words
         bench._apply(OutputSettings(frequency_hz=50_000.0))
-        qtbot.waitUntil(lambda: "refused" in window.output.message.text().lower(),
-                        timeout=3000)
+        qtbot.waitUntil(lambda: "refused" in window.output.message.text().lower(), timeout=3000)
         # and the console keeps working: a valid setting is accepted
         with qtbot.waitSignal(desk.device.link.command_answered, timeout=3000):
             bench._apply(OutputSettings(amplitude_ua=100))
@@ -363,13 +394,34 @@ def test_out_of_range_parameters_typed_in_the_ui(qtbot, tmp_path):
         desk.close()
 
 
-@pytest.mark.parametrize(("content", "words"), [
-    ("{not json", "JSON"),
-    (json.dumps({"schema_version": 1, "id": "x", "name": "X", "steps": [
-        {"name": "s", "zones": ["forehead"], "waveform": "square", "frequency_hz": 10,
-         "amplitude_ua": 90000, "polarity": "positive", "duration_s": 10}]}), "field 'id'"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        ("{not json", "JSON"),
+        (
+            json.dumps(
+                {
+                    "schema_version": 1,
+                    "id": "x",
+                    "name": "X",
+                    "steps": [
+                        {
+                            "name": "s",
+                            "zones": ["forehead"],
+                            "waveform": "square",
+                            "frequency_hz": 10,
+                            "amplitude_ua": 90000,
+                            "polarity": "positive",
+                            "duration_s": 10,
+                        }
+                    ],
+                }
+            ),
+            "field 'id'",
+        ),
+        ("", ""),
+    ],
+)
 def test_malformed_program_file_gets_a_clear_message(tmp_path, content, words):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -381,8 +433,9 @@ def test_malformed_program_file_gets_a_clear_message(tmp_path, content, words):
     assert words.lower() in out.lower(), out
 
 
-@pytest.mark.parametrize("content", ["time_s,current_ua\n0,abc\n", "nothing,here\n",
-                                     "", "\x00\x01\x02garbage"])
+@pytest.mark.parametrize(
+    "content", ["time_s,current_ua\n0,abc\n", "nothing,here\n", "", "\x00\x01\x02garbage"]
+)
 def test_malformed_capture_csv_gets_a_clear_message(tmp_path, content):
     path = tmp_path / "capture.csv"
     path.write_text(content)
@@ -399,8 +452,9 @@ def test_wrong_database_url_message_and_the_console_still_opens(qtbot, tmp_path)
     assert "bogus" in result.stderr
     # the console opens without records: it says why, and output on the desk is blocked
     shot = tmp_path / "shot.png"
-    result = run_app(tmp_path, "--database-url", "bogus://x", "--screenshot", str(shot),
-                     "--after", "0.5")
+    result = run_app(
+        tmp_path, "--database-url", "bogus://x", "--screenshot", str(shot), "--after", "0.5"
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert shot.stat().st_size > 10000
@@ -414,8 +468,12 @@ def test_wrong_database_url_message_and_the_console_still_opens(qtbot, tmp_path)
         from app.ui.device_manager import DeviceManager
         from app.ui.main_window import MainWindow
 
-        w = MainWindow(DeviceManager(), QSettings(str(tmp_path / "t.ini"),
-                                                  QSettings.Format.IniFormat), None, why)
+        w = MainWindow(
+            DeviceManager(),
+            QSettings(str(tmp_path / "t.ini"), QSettings.Format.IniFormat),
+            None,
+            why,
+        )
         qtbot.addWidget(w)
         label = w.workspaces["practitioner"].tabs.widget(1)
         assert "unavailable" in label.text()
@@ -429,8 +487,7 @@ def test_device_of_another_protocol_version(qtbot, tmp_path):
     try:
         window, device = desk.window, desk.device
         reasons: list[str] = []
-        device.link_changed.connect(
-            lambda link: link and link.disconnected.connect(reasons.append))
+        device.link_changed.connect(lambda link: link and link.disconnected.connect(reasons.append))
         assert device.open(None, ["--protocol-version", "2"])
         qtbot.waitUntil(lambda: bool(reasons), timeout=8000)
         assert "version" in reasons[0].lower()
@@ -457,8 +514,7 @@ def test_random_bytes_from_the_port(qtbot, tmp_path):
         timer.timeout.connect(lambda: ticks.append(time.monotonic()))
         timer.start(100)
         t_end = time.monotonic() + FAULT_SECONDS
-        qtbot.waitUntil(lambda: time.monotonic() >= t_end,
-                        timeout=int(FAULT_SECONDS * 1000) + 5000)
+        qtbot.waitUntil(lambda: time.monotonic() >= t_end, timeout=int(FAULT_SECONDS * 1000) + 5000)
         timer.stop()
         stats = device.link.stats
         assert noise.sent > FAULT_SECONDS * 10000
@@ -475,8 +531,14 @@ def test_random_bytes_from_the_port(qtbot, tmp_path):
         unlock_bench()
         assert window.switch_workspace("technician")
         panel = window.workspaces["technician"].bench.stats_panel
-        qtbot.waitUntil(lambda: int(panel.value("crc").replace(",", "") or 0)
-                        + int(panel.value("framing").replace(",", "") or 0) > 0, timeout=3000)
+        qtbot.waitUntil(
+            lambda: (
+                int(panel.value("crc").replace(",", "") or 0)
+                + int(panel.value("framing").replace(",", "") or 0)
+                > 0
+            ),
+            timeout=3000,
+        )
     finally:
         desk.close()
         noise.close()

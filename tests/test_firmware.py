@@ -65,8 +65,9 @@ class Bench:
 
     def set_output(self, **kw):
         rid = self.next_id()
-        replies = [m for m in self.send(SetOutput(rid, OutputSettings(**kw)))
-                   if isinstance(m, Ack | Nak)]
+        replies = [
+            m for m in self.send(SetOutput(rid, OutputSettings(**kw))) if isinstance(m, Ack | Nak)
+        ]
         assert len(replies) == 1
         assert replies[0].request_id == rid
         return replies[0]
@@ -150,15 +151,18 @@ def test_start_needs_settings_and_contact():
     assert b.fw.state == DeviceState.IDLE
 
 
-@pytest.mark.parametrize(("field", "value", "limit"), [
-    ("amplitude_ua", 1000.5, "1000"),
-    ("amplitude_ua", -1.0, "0..1000"),
-    ("frequency_hz", 0.05, "0.1..2000"),
-    ("frequency_hz", 2500.0, "0.1..2000"),
-    ("ramp_s", 11.0, "0..10"),
-    ("amplitude_ua", math.nan, "not a finite"),
-    ("frequency_hz", math.inf, "not a finite"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "limit"),
+    [
+        ("amplitude_ua", 1000.5, "1000"),
+        ("amplitude_ua", -1.0, "0..1000"),
+        ("frequency_hz", 0.05, "0.1..2000"),
+        ("frequency_hz", 2500.0, "0.1..2000"),
+        ("ramp_s", 11.0, "0..10"),
+        ("amplitude_ua", math.nan, "not a finite"),
+        ("frequency_hz", math.inf, "not a finite"),
+    ],
+)
 def test_out_of_range_settings_are_refused_and_reported(field, value, limit):
     b = Bench()
     nak = b.set_output(**{field: value})
@@ -196,14 +200,23 @@ def test_ramp_up_run_and_stop_ramp_down():
     b.run(0.6)
     assert b.fw.state == DeviceState.IDLE
     changes = [DeviceState(e.arg) for e in events(b.out, EventCode.STATE_CHANGED)]
-    assert changes == [DeviceState.RAMP_UP, DeviceState.RUNNING, DeviceState.RAMP_DOWN,
-                       DeviceState.IDLE]
+    assert changes == [
+        DeviceState.RAMP_UP,
+        DeviceState.RUNNING,
+        DeviceState.RAMP_DOWN,
+        DeviceState.IDLE,
+    ]
 
 
 def test_set_output_while_running_slews_never_jumps():
     b = Bench()
-    b.set_output(amplitude_ua=100, ramp_s=0.0, waveform=Waveform.SQUARE,
-                 polarity=Polarity.POSITIVE, frequency_hz=10)
+    b.set_output(
+        amplitude_ua=100,
+        ramp_s=0.0,
+        waveform=Waveform.SQUARE,
+        polarity=Polarity.POSITIVE,
+        frequency_hz=10,
+    )
     b.command(MsgType.START)
     b.run(0.1)
     assert b.fw.state == DeviceState.RUNNING
@@ -235,8 +248,13 @@ def test_pause_zeroes_output_at_once_and_resume_ramps_up():
 def test_estop_output_zero_from_the_very_next_sample():
     b = Bench()
     b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 10_000))
-    b.set_output(amplitude_ua=500, ramp_s=0.0, waveform=Waveform.SQUARE,
-                 polarity=Polarity.POSITIVE, frequency_hz=1.0)  # on for 0.5 s
+    b.set_output(
+        amplitude_ua=500,
+        ramp_s=0.0,
+        waveform=Waveform.SQUARE,
+        polarity=Polarity.POSITIVE,
+        frequency_hz=1.0,
+    )  # on for 0.5 s
     b.command(MsgType.START)
     b.run(0.2)
     b.now += 0.01234  # mid-frame, mid-sample
@@ -269,8 +287,13 @@ def test_latched_states_need_reset():
 
 def test_watchdog_trips_500_ms_after_the_last_host_message():
     b = Bench()
-    b.set_output(amplitude_ua=200, ramp_s=0.0, polarity=Polarity.POSITIVE,
-                 waveform=Waveform.SQUARE, frequency_hz=0.5)  # on for 1 s
+    b.set_output(
+        amplitude_ua=200,
+        ramp_s=0.0,
+        polarity=Polarity.POSITIVE,
+        waveform=Waveform.SQUARE,
+        frequency_hz=0.5,
+    )  # on for 1 s
     b.command(MsgType.START)
     b.run(0.3)
     last = b.now
@@ -321,8 +344,13 @@ def test_calibration_corrects_the_intrinsic_error():
         b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 10_000))
         if cal is not None:
             assert isinstance(b.send(SetCalibration(b.next_id(), **cal))[0], Ack)
-        b.set_output(amplitude_ua=100, ramp_s=0.0, polarity=Polarity.POSITIVE,
-                     waveform=Waveform.SQUARE, frequency_hz=0.5)  # on for 1 s
+        b.set_output(
+            amplitude_ua=100,
+            ramp_s=0.0,
+            polarity=Polarity.POSITIVE,
+            waveform=Waveform.SQUARE,
+            frequency_hz=0.5,
+        )  # on for 1 s
         b.command(MsgType.START)
         b.out.clear()
         b.run(0.5)
@@ -359,8 +387,14 @@ def test_device_messages_sent_to_the_device_are_unsupported():
     assert nak.request_id == 5
 
 
-_COMMANDS = [MsgType.START, MsgType.PAUSE, MsgType.RESUME, MsgType.STOP, MsgType.ESTOP,
-             MsgType.RESET]
+_COMMANDS = [
+    MsgType.START,
+    MsgType.PAUSE,
+    MsgType.RESUME,
+    MsgType.STOP,
+    MsgType.ESTOP,
+    MsgType.RESET,
+]
 _step = st.one_of(
     st.tuples(st.just("cmd"), st.sampled_from(_COMMANDS)),
     st.tuples(st.just("set"), st.floats(-10, 1200) | st.just(math.nan)),
@@ -385,8 +419,11 @@ def test_every_command_is_answered_once_and_output_is_off_when_not_driving(steps
         else:
             rid += 1
             expected.append(rid)
-            msg = (Command(arg, rid) if kind == "cmd" else
-                   SetOutput(rid, OutputSettings(amplitude_ua=arg, ramp_s=0.05)))
+            msg = (
+                Command(arg, rid)
+                if kind == "cmd"
+                else SetOutput(rid, OutputSettings(amplitude_ua=arg, ramp_s=0.05))
+            )
             fw.receive(msg, now)
         out.extend(fw.take_outgoing())
     answers = [m.request_id for m in out if isinstance(m, Ack | Nak)]
@@ -424,8 +461,13 @@ def test_no_host_frame_makes_the_firmware_raise(frames):
 def test_compliance_is_flagged_reported_and_evented_once():
     b = Bench()
     b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 100_000))  # 20 V / 100 kΩ = 200 µA
-    b.set_output(amplitude_ua=500, ramp_s=0.0, polarity=Polarity.POSITIVE,
-                 waveform=Waveform.SQUARE, frequency_hz=10.0)
+    b.set_output(
+        amplitude_ua=500,
+        ramp_s=0.0,
+        polarity=Polarity.POSITIVE,
+        waveform=Waveform.SQUARE,
+        frequency_hz=10.0,
+    )
     b.command(MsgType.START)
     got = b.run(0.5)
     assert any(blk.flags & SampleFlag.COMPLIANCE for blk in samples(got))
@@ -438,8 +480,13 @@ def test_compliance_is_flagged_reported_and_evented_once():
 def test_net_charge_biphasic_is_balanced_monophasic_is_not():
     def charge(polarity: Polarity) -> float:
         b = Bench()
-        b.set_output(amplitude_ua=200, ramp_s=0.0, polarity=polarity,
-                     waveform=Waveform.SQUARE, frequency_hz=50.0)
+        b.set_output(
+            amplitude_ua=200,
+            ramp_s=0.0,
+            polarity=polarity,
+            waveform=Waveform.SQUARE,
+            frequency_hz=50.0,
+        )
         b.command(MsgType.START)
         got = b.run(1.0)
         return [m for m in got if isinstance(m, Status)][-1].net_charge_uc
@@ -457,8 +504,9 @@ def _charge_run(fs: int, freq: float, polarity: Polarity, seconds: float):
     b.send(Hello(b.next_id()))
     b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 10_000))
     b.send(SetCalibration(b.next_id(), 0.8, 1.01, -0.004, 0.995))
-    b.set_output(amplitude_ua=200, ramp_s=0.0, polarity=polarity, waveform=Waveform.SQUARE,
-                 frequency_hz=freq)
+    b.set_output(
+        amplitude_ua=200, ramp_s=0.0, polarity=polarity, waveform=Waveform.SQUARE, frequency_hz=freq
+    )
     b.command(MsgType.START)
     start = b.fw.sample_index
     got = b.run(seconds + 0.01)
@@ -480,8 +528,9 @@ def test_two_khz_biphasic_at_ten_kilosamples_delivers_no_net_charge():
     assert abs(from_samples) < 0.05
 
 
-@pytest.mark.parametrize(("fs", "freq"), [(10_000, 2000.0), (10_000, 10_000 / 7),
-                                          (50_000, 2000.0), (1_000, 37.3)])
+@pytest.mark.parametrize(
+    ("fs", "freq"), [(10_000, 2000.0), (10_000, 10_000 / 7), (50_000, 2000.0), (1_000, 37.3)]
+)
 def test_net_charge_counter_agrees_with_the_samples_and_the_duty(fs, freq):
     statuses, from_samples = _charge_run(fs, freq, Polarity.POSITIVE, 1.0)
     status = statuses[-1]
@@ -499,8 +548,15 @@ def test_frames_fit_the_payload_limit_at_the_highest_rate_and_frequency():
 
     fw = Firmware(sample_rate=50_000, seed=0, now=0.0)
     fw.receive(Hello(1), 0.0)
-    fw.receive(SetOutput(2, OutputSettings(frequency_hz=2000.0, amplitude_ua=100, ramp_s=0,
-                                           polarity=Polarity.BIPHASIC)), 0.0)
+    fw.receive(
+        SetOutput(
+            2,
+            OutputSettings(
+                frequency_hz=2000.0, amplitude_ua=100, ramp_s=0, polarity=Polarity.BIPHASIC
+            ),
+        ),
+        0.0,
+    )
     fw.receive(Command(MsgType.START, 3), 0.0)
     fw.advance(0.2)
     frames = samples(fw.take_outgoing())
@@ -509,16 +565,18 @@ def test_frames_fit_the_payload_limit_at_the_highest_rate_and_frequency():
     assert max(len(f.sync) for f in frames) >= 9
 
 
-@pytest.mark.parametrize(("msg_type", "body", "rid"), [
-    (MsgType.ACK, b"\x34\x12", 0x1234),  # too short to parse as an ACK
-    (MsgType.INFO, b"\x07\x00\x01", 7),
-    (MsgType.NAK, b"\x09\x00", 9),
-    (MsgType.STATUS, b"\x01\x02", 0),  # carries no request id
-    (MsgType.SAMPLES, b"", 0),
-    (MsgType.EVENT, b"\x05", 0),
-])
-def test_device_to_host_types_are_refused_as_unsupported_with_their_request_id(
-        msg_type, body, rid):
+@pytest.mark.parametrize(
+    ("msg_type", "body", "rid"),
+    [
+        (MsgType.ACK, b"\x34\x12", 0x1234),  # too short to parse as an ACK
+        (MsgType.INFO, b"\x07\x00\x01", 7),
+        (MsgType.NAK, b"\x09\x00", 9),
+        (MsgType.STATUS, b"\x01\x02", 0),  # carries no request id
+        (MsgType.SAMPLES, b"", 0),
+        (MsgType.EVENT, b"\x05", 0),
+    ],
+)
+def test_device_to_host_types_are_refused_as_unsupported_with_their_request_id(msg_type, body, rid):
     fw = Firmware(sample_rate=FS, now=0.0)
     fw.receive_malformed(int(msg_type), body, "does not parse", 0.01)
     (nak,) = [m for m in fw.take_outgoing() if isinstance(m, Nak)]
@@ -542,8 +600,15 @@ def test_line_budget_is_what_the_device_really_sends(fs):
 
     fw = Firmware(sample_rate=fs, seed=0, now=0.0)
     fw.receive(Hello(1), 0.0)
-    fw.receive(SetOutput(2, OutputSettings(Waveform.SQUARE, max_frequency_hz(fs), 1000.0,
-                                           Polarity.BIPHASIC, 2.0, 0.0)), 0.0)
+    fw.receive(
+        SetOutput(
+            2,
+            OutputSettings(
+                Waveform.SQUARE, max_frequency_hz(fs), 1000.0, Polarity.BIPHASIC, 2.0, 0.0
+            ),
+        ),
+        0.0,
+    )
     fw.receive(Command(MsgType.START, 3), 0.0)
     t = 0.0
     sent = 0
@@ -564,8 +629,11 @@ def test_the_documented_line_rate_table_is_right():
     from app.device.firmware import max_sample_rate
 
     doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text("utf-8")
-    rows = re.findall(r"^\| ([\d ]+) baud \| ([\d ]+) S/s \|$|^\| ([\d ]+) baud \| none \|$",
-                      doc, flags=re.MULTILINE)
+    rows = re.findall(
+        r"^\| ([\d ]+) baud \| ([\d ]+) S/s \|$|^\| ([\d ]+) baud \| none \|$",
+        doc,
+        flags=re.MULTILINE,
+    )
     assert len(rows) >= 10
     for baud, rate, baud_none in rows:
         got = max_sample_rate(int((baud or baud_none).replace(" ", "")))
@@ -579,8 +647,9 @@ def test_reset_keeps_the_last_set_output():
     b.run(0.1)
     b.command(MsgType.ESTOP)
     assert isinstance(b.command(MsgType.RESET), Ack)
-    assert b.fw.settings == OutputSettings(amplitude_ua=321, frequency_hz=7.0,
-                                           polarity=Polarity.BIPHASIC)
+    assert b.fw.settings == OutputSettings(
+        amplitude_ua=321, frequency_hz=7.0, polarity=Polarity.BIPHASIC
+    )
     assert isinstance(b.command(MsgType.START), Ack)  # no new SET_OUTPUT needed
     status = [m for m in b.run(0.2) if isinstance(m, Status)][-1]
     assert status.setpoint_ua == pytest.approx(321)
@@ -589,8 +658,13 @@ def test_reset_keeps_the_last_set_output():
 def test_resume_restarts_the_alternation_and_the_carrier():
     b = Bench()
     b.send(SimControl(b.next_id(), SimOp.LOAD_RESISTOR, 10_000))
-    b.set_output(amplitude_ua=200, ramp_s=0.0, frequency_hz=10.0,
-                 polarity=Polarity.ALTERNATING, alternate_s=0.5)
+    b.set_output(
+        amplitude_ua=200,
+        ramp_s=0.0,
+        frequency_hz=10.0,
+        polarity=Polarity.ALTERNATING,
+        alternate_s=0.5,
+    )
     b.command(MsgType.START)
     b.run(0.7)  # past the first flip at 0.5 s: negative now
     assert b.fw.wave.negative_half(b.fw.settings)
@@ -600,8 +674,11 @@ def test_resume_restarts_the_alternation_and_the_carrier():
     resumed = b.fw.sample_index
     got = b.run(0.2)
     idx, cur = currents(got)
-    assert not any(blk.flags & SampleFlag.SIGN_NEGATIVE for blk in samples(got)
-                   if blk.flags & SampleFlag.OUTPUT_ON)  # positive first again
+    assert not any(
+        blk.flags & SampleFlag.SIGN_NEGATIVE
+        for blk in samples(got)
+        if blk.flags & SampleFlag.OUTPUT_ON
+    )  # positive first again
     on = next(blk for blk in samples(got) if blk.flags & SampleFlag.OUTPUT_ON)
     assert on.first_index <= resumed < on.first_index + on.raw.shape[0]
     assert 0 in [s + on.first_index - resumed for s in on.sync]  # a period starts there

@@ -13,11 +13,23 @@ from app.format import clock, duration, whole_seconds
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize(("seconds", "whole"), [
-    (0, 0), (0.2, 1), (0.5, 1), (1.0, 1), (1.5, 2), (2.5, 3), (59.01, 60), (60, 60),
-    (60.0000001, 60),  # float noise does not add a second
-    (0.1 * 3 * 100, 30), (-0.4, 0), (-5, 0),
-])
+@pytest.mark.parametrize(
+    ("seconds", "whole"),
+    [
+        (0, 0),
+        (0.2, 1),
+        (0.5, 1),
+        (1.0, 1),
+        (1.5, 2),
+        (2.5, 3),
+        (59.01, 60),
+        (60, 60),
+        (60.0000001, 60),  # float noise does not add a second
+        (0.1 * 3 * 100, 30),
+        (-0.4, 0),
+        (-5, 0),
+    ],
+)
 def test_one_rule_whole_seconds_rounded_up(seconds, whole):
     assert whole_seconds(seconds) == whole
 
@@ -66,9 +78,11 @@ def _sources():
 def test_no_other_duration_formatter_in_the_code():
     """No second ``m:ss`` / ``min ss s`` spelling (each with its own rounding) returns."""
     offenders = []
-    patterns = [re.compile(r"def \w*format_duration\w*\("),
-                re.compile(r"(//|%) ?60\}?:02d"),
-                re.compile(r"divmod\([^)]*, ?60\)")]
+    patterns = [
+        re.compile(r"def \w*format_duration\w*\("),
+        re.compile(r"(//|%) ?60\}?:02d"),
+        re.compile(r"divmod\([^)]*, ?60\)"),
+    ]
     for path, text in _sources():
         for n, line in enumerate(text.splitlines(), 1):
             if any(p.search(line) for p in patterns):

@@ -54,13 +54,28 @@ from app.device.sim_process import SimulatorProcess
 from app.device.stats import INDEX_MODULUS, LinkCounter, forward_gap
 from app.device.waveform import OutputSettings, Polarity, Waveform
 
-INFO = Info(0, PROTOCOL_VERSION, "TEST", "T-1", "1.0", 1000.0, 0.1, 2000.0, 20.0, 10_000,
-            0.05, 0.001, 500, 50)
+INFO = Info(
+    0,
+    PROTOCOL_VERSION,
+    "TEST",
+    "T-1",
+    "1.0",
+    1000.0,
+    0.1,
+    2000.0,
+    20.0,
+    10_000,
+    0.05,
+    0.001,
+    500,
+    50,
+)
 
 
 def _samples(first: int, n: int, *, flags=SampleFlag.OUTPUT_ON, level=100.0, sync=()):
-    raw = np.stack([np.arange(n, dtype=np.int16) + first % 1000,
-                    -np.arange(n, dtype=np.int16)], axis=1)
+    raw = np.stack(
+        [np.arange(n, dtype=np.int16) + first % 1000, -np.arange(n, dtype=np.int16)], axis=1
+    )
     return Samples(first, flags, level, tuple(sync), raw)
 
 
@@ -124,8 +139,11 @@ def test_forward_gap_counts_skips_modulo(start, skip):
     assert forward_gap(start, (start + skip) % INDEX_MODULUS, INDEX_MODULUS) == skip
 
 
-@given(st.lists(st.integers(1, 60), min_size=1, max_size=40),
-       st.lists(st.integers(0, 500), min_size=40, max_size=40), st.integers(0, 2**32 - 1))
+@given(
+    st.lists(st.integers(1, 60), min_size=1, max_size=40),
+    st.lists(st.integers(0, 500), min_size=40, max_size=40),
+    st.integers(0, 2**32 - 1),
+)
 def test_counter_dropped_samples_equal_index_gaps(sizes, gaps, start):
     c = LinkCounter()
     c.on_connected(0.0)
@@ -254,9 +272,11 @@ def _feeder(link: DeviceLink) -> QTimer:
 
 def _answer(qtbot, link: DeviceLink, send, timeout: int = 2000):
     rid_box: list[int] = []
-    with qtbot.waitSignal(link.command_answered, timeout=timeout,
-                          check_params_cb=lambda rid, _m: bool(rid_box) and rid == rid_box[0]
-                          ) as got:
+    with qtbot.waitSignal(
+        link.command_answered,
+        timeout=timeout,
+        check_params_cb=lambda rid, _m: bool(rid_box) and rid == rid_box[0],
+    ) as got:
         rid_box.append(send())
     return got.args[1]
 
@@ -269,9 +289,12 @@ def test_raising_commands_need_the_bound_authority(qtbot):
     with pytest.raises(OutputNotAuthorised, match="only the engine's output authority"):
         link.set_output(OutputSettings())
     link.bind_authority(KEY)
-    for call in (lambda: link.set_output(OutputSettings(), by=object()),
-                 link.start_output, link.resume,
-                 lambda: link.send(SetOutput(0, OutputSettings()))):
+    for call in (
+        lambda: link.set_output(OutputSettings(), by=object()),
+        link.start_output,
+        link.resume,
+        lambda: link.send(SetOutput(0, OutputSettings())),
+    ):
         with pytest.raises(OutputNotAuthorised):
             call()
     with pytest.raises(OutputNotAuthorised, match="already has an output authority"):
@@ -317,12 +340,12 @@ def test_handshake_and_streaming(qtbot, simulator, make_link):
 def test_commands_ack_and_nak(qtbot, simulator, make_link):
     link = make_link(simulator())
     _connect(qtbot, link)
-    ok = _answer(qtbot, link,
-                 lambda: link.set_output(OutputSettings(amplitude_ua=200.0), by=KEY))
+    ok = _answer(qtbot, link, lambda: link.set_output(OutputSettings(amplitude_ua=200.0), by=KEY))
     assert isinstance(ok, Ack)
     assert ok.command == MsgType.SET_OUTPUT
-    refused = _answer(qtbot, link,
-                      lambda: link.set_output(OutputSettings(amplitude_ua=5000.0), by=KEY))
+    refused = _answer(
+        qtbot, link, lambda: link.set_output(OutputSettings(amplitude_ua=5000.0), by=KEY)
+    )
     assert isinstance(refused, Nak)
     assert refused.reason == NakReason.OUT_OF_RANGE
     wrong = _answer(qtbot, link, lambda: link.resume(by=KEY))
@@ -374,14 +397,22 @@ def test_estop_is_written_at_once_and_output_goes_to_zero(qtbot, simulator, make
     t_call = time.monotonic()
     rid = link.estop()
     link.samples_received.connect(after.append)
-    qtbot.waitUntil(lambda: any(r.message is not None and getattr(r.message, "request_id", -1)
-                                == rid for r in sent), timeout=2000)
+    qtbot.waitUntil(
+        lambda: any(
+            r.message is not None and getattr(r.message, "request_id", -1) == rid for r in sent
+        ),
+        timeout=2000,
+    )
     record = next(r for r in sent if getattr(r.message, "request_id", -1) == rid)
     assert record.at - t_call < 0.02  # written within milliseconds, not behind a read timeout
 
     def quiet() -> bool:
-        return any(len(b) and not (b.flags & SampleFlag.OUTPUT_ON).any()
-                   and np.abs(b.current_ua).max() < 10.0 for b in after)
+        return any(
+            len(b)
+            and not (b.flags & SampleFlag.OUTPUT_ON).any()
+            and np.abs(b.current_ua).max() < 10.0
+            for b in after
+        )
 
     qtbot.waitUntil(quiet, timeout=1000)
     feeder.stop()
@@ -391,25 +422,35 @@ def test_watchdog_trips_when_the_owner_stops_feeding(qtbot, simulator, make_link
     link = make_link(simulator())
     feeder = _feeder(link)
     _connect(qtbot, link)
-    assert isinstance(_answer(qtbot, link,
-                              lambda: link.set_output(OutputSettings(), by=KEY)), Ack)
+    assert isinstance(_answer(qtbot, link, lambda: link.set_output(OutputSettings(), by=KEY)), Ack)
     assert isinstance(_answer(qtbot, link, lambda: link.start_output(by=KEY)), Ack)
-    with qtbot.waitSignal(link.status_received, timeout=2000,
-                          check_params_cb=lambda s: s.state.output_possible):
+    with qtbot.waitSignal(
+        link.status_received, timeout=2000, check_params_cb=lambda s: s.state.output_possible
+    ):
         pass
     # fed for a while: no trip
-    with qtbot.waitSignal(link.event_received, timeout=800, raising=False,
-                          check_params_cb=lambda e: e.code == EventCode.WATCHDOG_TRIP) as w:
+    with qtbot.waitSignal(
+        link.event_received,
+        timeout=800,
+        raising=False,
+        check_params_cb=lambda e: e.code == EventCode.WATCHDOG_TRIP,
+    ) as w:
         pass
     assert not w.signal_triggered
     feeder.stop()  # the GUI "freezes": heartbeats stop after 300 ms, the device trips at 500
     t0 = time.monotonic()
-    with qtbot.waitSignal(link.event_received, timeout=1500,
-                          check_params_cb=lambda e: e.code == EventCode.WATCHDOG_TRIP):
+    with qtbot.waitSignal(
+        link.event_received,
+        timeout=1500,
+        check_params_cb=lambda e: e.code == EventCode.WATCHDOG_TRIP,
+    ):
         pass
     assert time.monotonic() - t0 < 1.2
-    with qtbot.waitSignal(link.status_received, timeout=1000,
-                          check_params_cb=lambda s: s.state == DeviceState.WATCHDOG) as got:
+    with qtbot.waitSignal(
+        link.status_received,
+        timeout=1000,
+        check_params_cb=lambda s: s.state == DeviceState.WATCHDOG,
+    ) as got:
         pass
     assert isinstance(got.args[0], Status)
     assert got.args[0].level_ua == 0.0
@@ -424,16 +465,20 @@ def test_corruption_counted_and_no_bad_sample_gets_through(qtbot, simulator, mak
     settings = OutputSettings(Waveform.SQUARE, 20.0, amp, Polarity.BIPHASIC, 2.0, 0.0)
     # a corrupted ACK may be lost: retry until the device has taken the settings
     for _ in range(5):
-        if isinstance(_answer_or_none(qtbot, link,
-                                      lambda: link.set_output(settings, by=KEY)), Ack):
+        if isinstance(_answer_or_none(qtbot, link, lambda: link.set_output(settings, by=KEY)), Ack):
             break
     for _ in range(5):
         if isinstance(_answer_or_none(qtbot, link, lambda: link.start_output(by=KEY)), Ack):
             break
     blocks = []
     link.samples_received.connect(blocks.append)
-    qtbot.waitUntil(lambda: link.stats.crc_errors + link.stats.framing_errors >= 3
-                    and sum(len(b) for b in blocks) >= 20_000, timeout=15_000)
+    qtbot.waitUntil(
+        lambda: (
+            link.stats.crc_errors + link.stats.framing_errors >= 3
+            and sum(len(b) for b in blocks) >= 20_000
+        ),
+        timeout=15_000,
+    )
     feeder.stop()
     current = np.concatenate([b.current_ua for b in blocks])
     voltage = np.concatenate([b.voltage_v for b in blocks])
@@ -448,7 +493,8 @@ def test_corruption_counted_and_no_bad_sample_gets_through(qtbot, simulator, mak
 
 
 def test_an_overloaded_line_loses_whole_frames_counted_in_the_link_statistics(
-        qtbot, simulator, make_link):
+    qtbot, simulator, make_link
+):
     link = make_link(simulator("--sample-rate", "10000", "--baud", "115200"))
     blocks = []
     link.samples_received.connect(blocks.append)
@@ -494,8 +540,10 @@ def test_disconnect_then_reconnect(qtbot, simulator, make_link):
     with qtbot.waitSignal(link.disconnected, timeout=4000):
         pass
     assert not link.is_connected
-    assert reasons[0] in ("serial port closed: the device went away",
-                          "device stopped sending for 1.0 s")
+    assert reasons[0] in (
+        "serial port closed: the device went away",
+        "device stopped sending for 1.0 s",
+    )
     with qtbot.waitSignal(link.connected, timeout=6000):
         pass
     assert link.is_connected
@@ -601,10 +649,15 @@ def test_estop_wakes_the_worker_on_a_quiet_line(qtbot, make_link):
             t_call = time.monotonic()
             ack = _answer(qtbot, link, link.estop)
             assert isinstance(ack, Ack)
-            qtbot.waitUntil(lambda rid=ack.request_id: any(
-                getattr(r.message, "request_id", None) == rid for r in sent), timeout=1000)
-            record = next(r for r in sent if getattr(r.message, "request_id", None)
-                          == ack.request_id)
+            qtbot.waitUntil(
+                lambda rid=ack.request_id: any(
+                    getattr(r.message, "request_id", None) == rid for r in sent
+                ),
+                timeout=1000,
+            )
+            record = next(
+                r for r in sent if getattr(r.message, "request_id", None) == ack.request_id
+            )
             delays.append(record.at - t_call)
         assert max(delays) < 0.02, delays
 
@@ -632,8 +685,9 @@ def test_estop_right_before_stop_still_reaches_the_device(qtbot, simulator, make
     first = make_link(url)
     feeder = _feeder(first)
     _connect(qtbot, first)
-    assert isinstance(_answer(qtbot, first,
-                              lambda: first.set_output(OutputSettings(), by=KEY)), Ack)
+    assert isinstance(
+        _answer(qtbot, first, lambda: first.set_output(OutputSettings(), by=KEY)), Ack
+    )
     assert isinstance(_answer(qtbot, first, lambda: first.start_output(by=KEY)), Ack)
     feeder.stop()
     first.estop()
@@ -695,15 +749,25 @@ def test_polled_fallback_port_without_select(qtbot, make_link):
 def test_io_error_texts_are_plain():
     import serial
 
-    assert link_mod._io_error_text(serial.SerialException(
-        "device reports readiness to read but returned no data (device disconnected or "
-        "multiple access on port?)")) == "the device went away"
-    assert link_mod._io_error_text(
-        serial.SerialException("read failed: [Errno 5] Input/output error")
-    ) == "read failed: Input/output error"
-    assert link_mod._open_error_text(
-        serial.SerialException(2, "could not open port /dev/x: [Errno 2] No such file")
-    ) == "No such file or directory"
+    assert (
+        link_mod._io_error_text(
+            serial.SerialException(
+                "device reports readiness to read but returned no data (device disconnected or "
+                "multiple access on port?)"
+            )
+        )
+        == "the device went away"
+    )
+    assert (
+        link_mod._io_error_text(serial.SerialException("read failed: [Errno 5] Input/output error"))
+        == "read failed: Input/output error"
+    )
+    assert (
+        link_mod._open_error_text(
+            serial.SerialException(2, "could not open port /dev/x: [Errno 2] No such file")
+        )
+        == "No such file or directory"
+    )
 
 
 def test_simulator_of_another_protocol_version_is_refused_once(qtbot, simulator, make_link):
@@ -728,6 +792,8 @@ def test_a_second_console_on_the_same_port_is_told_it_is_in_use(qtbot, make_link
         second = make_link(dev.path)
         with qtbot.waitSignal(second.disconnected, timeout=3000) as got:
             second.start()
-        assert got.args[0] == (f"cannot open {dev.path}: the port is in use by another "
-                               "program (is another console connected to it?)")
+        assert got.args[0] == (
+            f"cannot open {dev.path}: the port is in use by another "
+            "program (is another console connected to it?)"
+        )
         assert first.is_connected

@@ -17,8 +17,10 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCKS = {"test": ROOT / "requirements" / "lock-test.txt",
-         "postgres": ROOT / "requirements" / "lock.txt"}
+LOCKS = {
+    "test": ROOT / "requirements" / "lock-test.txt",
+    "postgres": ROOT / "requirements" / "lock.txt",
+}
 PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s\\;]+)")
 
 
@@ -52,7 +54,8 @@ def test_lock_pins_every_dependency_in_range_with_hashes(extra):
         assert name in pins, f"{LOCKS[extra].name} lacks {req.name}: run bash scripts/lock.sh"
         version, _ = pins[name]
         assert req.specifier.contains(version, prereleases=True), (
-            f"{LOCKS[extra].name}: {name}=={version} is outside pyproject's {req}")
+            f"{LOCKS[extra].name}: {name}=={version} is outside pyproject's {req}"
+        )
     for name, (version, hashes) in pins.items():
         assert hashes >= 1, f"{LOCKS[extra].name}: {name}=={version} has no hash"
 
@@ -63,7 +66,8 @@ def test_console_lock_runs_the_tested_versions():
         assert name in tested, f"lock.txt has {name}, lock-test.txt not: run bash scripts/lock.sh"
         assert tested[name][0] == version, (
             f"lock.txt has {name}=={version}, lock-test.txt {tested[name][0]}: "
-            "run bash scripts/lock.sh")
+            "run bash scripts/lock.sh"
+        )
 
 
 def test_qt_stays_below_the_known_abort():
@@ -75,6 +79,6 @@ def test_qt_stays_below_the_known_abort():
 
 def test_setup_installs_from_the_lock_and_stamps_on_it():
     setup = (ROOT / "scripts" / "_setup.sh").read_text()
-    assert "--require-hashes -r \"$LOCK\"" in setup
+    assert '--require-hashes -r "$LOCK"' in setup
     assert "--no-deps -e ." in setup
     assert 'cat pyproject.toml "$LOCK" | sha1sum' in setup

@@ -37,8 +37,17 @@ class Clock:
 
 
 def facts(client_id=7, *, allowed=True, limit=None, training=False, at=100.0, error=""):
-    return ClientFacts(client_id, "Ann Example", allowed, "cleared" if allowed else "blocked",
-                       () if allowed else ("Pregnancy.",), limit, training, at, error)
+    return ClientFacts(
+        client_id,
+        "Ann Example",
+        allowed,
+        "cleared" if allowed else "blocked",
+        () if allowed else ("Pregnancy.",),
+        limit,
+        training,
+        at,
+        error,
+    )
 
 
 @pytest.fixture
@@ -72,8 +81,9 @@ def test_every_driver_is_capped_by_the_same_live_limits_and_told_which_binds(rig
         assert grant.decision.layer_label == "clinic maximum"
         assert "limited to 150 µA by the clinic maximum" in grant.decision.explanation
     # a procedure's declared maximum is a layer of its own, named as such
-    grant = authority.set_output(Driver.STUDIO, SQUARE, step_ua=100.0,
-                                 step_label="calibration's highest set point")
+    grant = authority.set_output(
+        Driver.STUDIO, SQUARE, step_ua=100.0, step_label="calibration's highest set point"
+    )
     assert grant.settings.amplitude_ua == 100.0
     assert grant.decision.layer_label == "calibration's highest set point"
     # the desk: zone (eye area) and the client's own limit too
@@ -124,18 +134,25 @@ def test_no_output_starts_for_a_client_who_is_not_eligible_now(rig, case):
     authority, device, clock = rig
     if case != "no client":
         authority.watch_client(7)
-        authority.set_client_facts({"blocked": facts(allowed=False),
-                                    "error": facts(allowed=False, error="database is locked"),
-                                    "stale": facts()}[case])
+        authority.set_client_facts(
+            {
+                "blocked": facts(allowed=False),
+                "error": facts(allowed=False, error="database is locked"),
+                "stale": facts(),
+            }[case]
+        )
     if case == "stale":
         clock.now += 10.0
     with pytest.raises(OutputRefused) as refused:
         authority.set_output(Driver.DESK, SQUARE)  # not even settings are sent
     with pytest.raises(OutputRefused):
         authority.start(Driver.DESK)
-    assert {"no client": "no client chosen", "blocked": "may not be treated: Pregnancy",
-            "error": "cannot be read: database is locked",
-            "stale": "not been confirmed for 10 s"}[case] in str(refused.value)
+    assert {
+        "no client": "no client chosen",
+        "blocked": "may not be treated: Pregnancy",
+        "error": "cannot be read: database is locked",
+        "stale": "not been confirmed for 10 s",
+    }[case] in str(refused.value)
     assert device.names() == []
 
 
@@ -165,8 +182,9 @@ def test_changed_facts_lower_or_stop_output_at_once_and_say_why(qtbot, rig):
     # another room saved the client's own limit: 80 µA
     authority.set_client_facts(facts(limit=80.0))
     assert device.amplitudes()[-1] == 80.0
-    assert lowered == [(Driver.DESK, "150 µA requested, limited to 80 µA by the client's "
-                        "own limit 80 µA")]
+    assert lowered == [
+        (Driver.DESK, "150 µA requested, limited to 80 µA by the client's own limit 80 µA")
+    ]
     # the clinic maximum lowered under it
     authority.set_clinic(ClinicSettings(max_current_ua=60.0))
     assert device.amplitudes()[-1] == 60.0
@@ -207,8 +225,9 @@ def desk(qtbot):
     ctl = SessionController(authority, tick_ms=20)
     authority.watch_client(7)
     authority.set_client_facts(facts(at=authority.now()))
-    ctl.load_program(make_program([step("Jaw", ("masseter",), amplitude=200.0,
-                                        duration=60.0, ramp_s=0.0)]))
+    ctl.load_program(
+        make_program([step("Jaw", ("masseter",), amplitude=200.0, duration=60.0, ramp_s=0.0)])
+    )
     device.emit_status(DeviceState.IDLE, contact=True)
     assert ctl.state is S.READY
     yield ctl, authority, device
@@ -256,25 +275,37 @@ def test_an_authority_refusal_reaches_the_machine_as_a_refused_start(qtbot, desk
 # --------------------------------------------------------------------------- property
 
 
-ACTIONS = st.lists(st.one_of(
-    st.tuples(st.just("transfer"), st.sampled_from(list(Driver))),
-    st.tuples(st.just("set"), st.sampled_from(list(Driver)), st.floats(0, 2000),
-              st.sampled_from([(), ("masseter",), ("orbicularis_oculi",)])),
-    st.tuples(st.just("start"), st.sampled_from(list(Driver))),
-    st.tuples(st.just("resume"), st.sampled_from(list(Driver))),
-    st.tuples(st.just("clinic"), st.floats(1, 800)),
-    st.tuples(st.just("facts"), st.booleans(), st.one_of(st.none(), st.floats(0, 600))),
-    st.tuples(st.just("status"), st.sampled_from([DeviceState.IDLE, DeviceState.RUNNING,
-                                                  DeviceState.PAUSED, DeviceState.RAMP_DOWN])),
-    st.tuples(st.just("age"), st.floats(0, 5)),
-    st.tuples(st.just("lower"), st.sampled_from(["stop", "pause", "estop"])),
-), max_size=40)
+ACTIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("transfer"), st.sampled_from(list(Driver))),
+        st.tuples(
+            st.just("set"),
+            st.sampled_from(list(Driver)),
+            st.floats(0, 2000),
+            st.sampled_from([(), ("masseter",), ("orbicularis_oculi",)]),
+        ),
+        st.tuples(st.just("start"), st.sampled_from(list(Driver))),
+        st.tuples(st.just("resume"), st.sampled_from(list(Driver))),
+        st.tuples(st.just("clinic"), st.floats(1, 800)),
+        st.tuples(st.just("facts"), st.booleans(), st.one_of(st.none(), st.floats(0, 600))),
+        st.tuples(
+            st.just("status"),
+            st.sampled_from(
+                [DeviceState.IDLE, DeviceState.RUNNING, DeviceState.PAUSED, DeviceState.RAMP_DOWN]
+            ),
+        ),
+        st.tuples(st.just("age"), st.floats(0, 5)),
+        st.tuples(st.just("lower"), st.sampled_from(["stop", "pause", "estop"])),
+    ),
+    max_size=40,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(actions=ACTIONS)
 def test_random_actions_never_output_above_the_live_limit_nor_for_an_ineligible_client(
-        qapp, actions):
+    qapp, actions
+):
     clock = Clock()
     device = FakeDevice(connected=True)
     authority = OutputAuthority(clock=clock)
@@ -312,8 +343,7 @@ def test_random_actions_never_output_above_the_live_limit_nor_for_an_ineligible_
                 authority.set_clinic(ClinicSettings(max_current_ua=action[1]))
             elif kind == "facts":
                 state.update(allowed=action[1], limit=action[2], at=clock.now)
-                authority.set_client_facts(facts(allowed=action[1], limit=action[2],
-                                                 at=clock.now))
+                authority.set_client_facts(facts(allowed=action[1], limit=action[2], at=clock.now))
             elif kind == "status":
                 device.emit_status(action[1], level_ua=0.0)
             elif kind == "age":
@@ -332,10 +362,18 @@ def test_random_actions_never_output_above_the_live_limit_nor_for_an_ineligible_
         # held output is always within the live limit of its own context, whatever changed
         # (or being stopped)
         ctx = authority._context
-        stopping = bool(device.calls) and device.calls[-1][0] in ("stop_output", "estop",
-                                                                   "pause", "reset")
-        if authority.output_held and not stopping and ctx is not None \
-                and authority.commanded is not None:
+        stopping = bool(device.calls) and device.calls[-1][0] in (
+            "stop_output",
+            "estop",
+            "pause",
+            "reset",
+        )
+        if (
+            authority.output_held
+            and not stopping
+            and ctx is not None
+            and authority.commanded is not None
+        ):
             assert authority.commanded.amplitude_ua <= ceiling(ctx.driver, ctx.zones) + 1e-9
         # held output of a client's treatment never outlives the client's eligibility
         ctx = authority._context
@@ -380,8 +418,9 @@ def test_a_refused_set_output_stops_output_started_with_it(qtbot, rig):
     grant = authority.set_output(Driver.BENCH, SQUARE)
     authority.start(Driver.BENCH)
     with qtbot.waitSignal(authority.output_revoked) as got:
-        device.command_answered.emit(grant.request_id,
-                                     Nak(grant.request_id, 0, NakReason.OUT_OF_RANGE, "x"))
+        device.command_answered.emit(
+            grant.request_id, Nak(grant.request_id, 0, NakReason.OUT_OF_RANGE, "x")
+        )
     assert "refused the output settings" in got.args[1]
     assert device.names()[-1] == "stop_output"
 
@@ -468,8 +507,9 @@ def test_escape_stops_once_per_press_even_for_synthetic_key_events(qtbot):
         child = QLineEdit(parent)  # a line edit ignores Esc: the press goes to the parent
         qtbot.addWidget(parent)
         for expected in (1, 2, 3):
-            event = QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape,
-                              Qt.KeyboardModifier.NoModifier)
+            event = QKeyEvent(
+                QEvent.Type.KeyPress, Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier
+            )
             QApplication.sendEvent(child, event)
             qtbot.wait(20)  # the next press comes after the event loop has turned
             assert len(stops) == expected

@@ -41,13 +41,15 @@ pytestmark = pytest.mark.slow
 
 
 def _no_answers() -> dict:
-    return {i.id: (False if i.type == "yes_no" else None)
-            for i in load_questionnaire().items if i.asked}
+    return {
+        i.id: (False if i.type == "yes_no" else None) for i in load_questionnaire().items if i.asked
+    }
 
 
 def add_client(writer, *, consent=True, limit=CLIENT_LIMIT, name="Ann Example") -> int:
-    cid = writer.save_client(ClientData(name, dt.date(1990, 1, 1),
-                                        current_limit_ua=limit)).result(5)
+    cid = writer.save_client(ClientData(name, dt.date(1990, 1, 1), current_limit_ua=limit)).result(
+        5
+    )
     today = dt.date.today()
     writer.add_screening(cid, _no_answers(), today, add_months(today, 6), ()).result(5)
     if consent:
@@ -63,15 +65,19 @@ def console(qtbot, tmp_path):
     url = f"sqlite:///{tmp_path / 'records.db'}"
     store = start_store(url)
     # the clinic's limits are the store's: this clinic's maximum is 150 µA
-    store.writer.submit(SaveClinicSettings(settings_to_dict(ClinicSettings(
-        max_current_ua=CLINIC_MAX, eye_area_max_ua=CLINIC_MAX)), None)).result(5)
+    store.writer.submit(
+        SaveClinicSettings(
+            settings_to_dict(ClinicSettings(max_current_ua=CLINIC_MAX, eye_area_max_ua=CLINIC_MAX)),
+            None,
+        )
+    ).result(5)
     device = DeviceManager()
-    window = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                        store)
+    window = MainWindow(
+        device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store
+    )
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == CLINIC_MAX,
-                    timeout=5000)
+    qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == CLINIC_MAX, timeout=5000)
     blocks: list = []
     with qtbot.waitSignal(window.live_data_seen, timeout=15000):
         device.open(None)
@@ -101,8 +107,9 @@ def test_bench_manual_output_is_held_to_the_clinic_maximum(qtbot, console):
     bench = window.workspaces["technician"]
     assert "150 µA — clinic maximum" in bench.output.limit_label.text()
     bench.output.amplitude.setMaximum(1000.0)  # a control that would allow more: no matter
-    bench.output.set_settings(OutputSettings(Waveform.SQUARE, 20.0, 300.0,
-                                             Polarity.POSITIVE, 2.0, 0.0))
+    bench.output.set_settings(
+        OutputSettings(Waveform.SQUARE, 20.0, 300.0, Polarity.POSITIVE, 2.0, 0.0)
+    )
     bench.output.start_button.click()
     qtbot.waitUntil(lambda: window.device.state == DeviceState.RUNNING, timeout=5000)
     n = len(window.test_blocks)
@@ -117,8 +124,9 @@ def test_bench_manual_output_is_held_to_the_clinic_maximum(qtbot, console):
     with qtbot.waitSignal(panel.clinic_settings_changed, timeout=5000):
         panel.save_button.click()
     assert window.authority.commanded.amplitude_ua == 60.0
-    qtbot.waitUntil(lambda: delivered_max(window.test_blocks[-5:]) <= 60.0 * TOLERANCE,
-                    timeout=1000)
+    qtbot.waitUntil(
+        lambda: delivered_max(window.test_blocks[-5:]) <= 60.0 * TOLERANCE, timeout=1000
+    )
     bench.output.stop_button.click()
 
 
@@ -128,8 +136,7 @@ def test_studio_output_is_held_to_the_clinic_maximum(qtbot, console):
     studio = window.workspaces["trainer"].studio
     assert studio.amplitude.maximum() == CLINIC_MAX
     studio.amplitude.setMaximum(1000.0)
-    studio.set_controls(OutputSettings(Waveform.SQUARE, 20.0, 300.0, Polarity.POSITIVE,
-                                       2.0, 0.0))
+    studio.set_controls(OutputSettings(Waveform.SQUARE, 20.0, 300.0, Polarity.POSITIVE, 2.0, 0.0))
     studio.start_output()
     qtbot.waitUntil(lambda: window.device.state == DeviceState.RUNNING, timeout=8000)
     n = len(window.test_blocks)
@@ -209,18 +216,22 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
     qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
     desk.guided.start_button.click()
     qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
-    subprocess.run([sys.executable, "-c", SECOND_ROOM, window.test_url, str(cid)],
-                   check=True, timeout=60, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    subprocess.run(
+        [sys.executable, "-c", SECOND_ROOM, window.test_url, str(cid)],
+        check=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+    )
     saved = time.monotonic()
-    qtbot.waitUntil(lambda: ctl.state in (SessionState.RAMPING_DOWN, SessionState.COMPLETE),
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: ctl.state in (SessionState.RAMPING_DOWN, SessionState.COMPLETE), timeout=5000
+    )
     # the watch reads the record every 0.5 s: within a second on a quiet machine (the
     # margin here is for a loaded test machine; the bound is the watch's interval)
     assert time.monotonic() - saved <= 2.0
     assert "BLOCKED" in desk.screening_label.text()
     assert "Pregnancy" in desk.screening_label.text()
-    assert "may not be treated" in window.banner.text() or "Output stopped" in \
-        window.banner.text()
+    assert "may not be treated" in window.banner.text() or "Output stopped" in window.banner.text()
     qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=5000)
 
 
@@ -232,9 +243,26 @@ def test_run_refuses_a_client_without_consent_before_touching_the_device(tmp_pat
     finally:
         store.close(10)
     env = {**os.environ, "MICROCURRENT_HOME": str(tmp_path / "home")}
-    out = subprocess.run([sys.executable, "-m", "app", "run", "--client", str(cid),
-                          "--program", "eye_area", "--seconds", "2", "--database-url", url],
-                         capture_output=True, text=True, timeout=120, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "run",
+            "--client",
+            str(cid),
+            "--program",
+            "eye_area",
+            "--seconds",
+            "2",
+            "--database-url",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert out.returncode == 2, out.stderr
     assert "may not be treated" in out.stderr
     assert "Consent consent-2026-01 has not been recorded" in out.stderr
@@ -259,8 +287,9 @@ def _bench_output_on(qtbot, window):
     unlock_bench()
     assert window.switch_workspace("technician")
     bench = window.workspaces["technician"]
-    bench.output.set_settings(OutputSettings(Waveform.SQUARE, 20.0, 100.0,
-                                             Polarity.POSITIVE, 2.0, 0.0))
+    bench.output.set_settings(
+        OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.POSITIVE, 2.0, 0.0)
+    )
     bench.output.start_button.click()
     qtbot.waitUntil(lambda: window.device.state == DeviceState.RUNNING, timeout=5000)
 
@@ -272,9 +301,13 @@ def test_escape_in_a_modal_dialog_stops_the_output(qtbot, console, dialog):
     seen: list = []
     _press_escape_in_the_modal(qtbot, seen)
     if dialog == "message box":
-        QMessageBox(QMessageBox.Icon.Question, "Question", "Go on?",
-                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                    window).exec()
+        QMessageBox(
+            QMessageBox.Icon.Question,
+            "Question",
+            "Go on?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            window,
+        ).exec()
     elif dialog == "input dialog":
         QInputDialog.getItem(window, "Replay", "Session:", ["a", "b"], 0, False)
     else:

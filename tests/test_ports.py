@@ -30,11 +30,13 @@ def test_simulator_first_then_usb_ports(monkeypatch):
 
 
 def test_menu_labels():
-    labels = menu_labels([
-        SIMULATOR,
-        PortEntry("/dev/ttyACM0", "MC-1 microcurrent", "USB VID:PID=1209:0001"),
-        PortEntry("COM3", "serial port", ""),
-    ])
+    labels = menu_labels(
+        [
+            SIMULATOR,
+            PortEntry("/dev/ttyACM0", "MC-1 microcurrent", "USB VID:PID=1209:0001"),
+            PortEntry("COM3", "serial port", ""),
+        ]
+    )
     assert labels[0].startswith(SIMULATOR_LABEL)
     assert labels[1] == "/dev/ttyACM0 — MC-1 microcurrent (USB VID:PID=1209:0001)"
     assert labels[2] == "COM3 — serial port"

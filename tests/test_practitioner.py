@@ -16,8 +16,9 @@ from app.ui.main_window import MainWindow
 def desk(qtbot, tmp_path):
     store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
     device = DeviceManager()
-    window = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                        store)
+    window = MainWindow(
+        device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store
+    )
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.live_data_seen, timeout=15000):
@@ -65,8 +66,9 @@ def test_store_failure_stops_the_session_and_says_so(qtbot, desk):
     qtbot.waitUntil(lambda: "Records cannot be saved" in window.banner.text(), timeout=3000)
     assert "read-only" in window.banner.text()
     assert "output was stopped" in window.banner.text()
-    qtbot.waitUntil(lambda: ctl.state in (SessionState.RAMPING_DOWN, SessionState.COMPLETE),
-                    timeout=3000)
+    qtbot.waitUntil(
+        lambda: ctl.state in (SessionState.RAMPING_DOWN, SessionState.COMPLETE), timeout=3000
+    )
     # ramped down to the end (the window would otherwise ask before closing)
     qtbot.waitUntil(lambda: ctl.state == SessionState.COMPLETE, timeout=8000)
     qtbot.waitUntil(lambda: not window.device.state.output_possible, timeout=3000)
@@ -122,8 +124,9 @@ def test_the_main_flow_by_keyboard_alone(qtbot, desk):
     qtbot.waitUntil(lambda: ctl.state == SessionState.PAUSED, timeout=3000)
     assert guided.pause_button.text() == "Resume (F8)"
     qtbot.keyClick(_focused(), Qt.Key.Key_F8)
-    qtbot.waitUntil(lambda: ctl.state in (SessionState.RAMPING_UP, SessionState.RUNNING),
-                    timeout=3000)
+    qtbot.waitUntil(
+        lambda: ctl.state in (SessionState.RAMPING_UP, SessionState.RUNNING), timeout=3000
+    )
     step = ctl.guided_view().step_index
     qtbot.keyClick(_focused(), Qt.Key.Key_F9)
     qtbot.waitUntil(lambda: ctl.guided_view().step_index == step + 1, timeout=3000)

@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _probe(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "app", "probe", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "app", "probe", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def test_probe_json_against_its_own_simulator():
@@ -89,8 +95,15 @@ def _tally(first: int, end: int, received: int, wall: float):
     from app.device.stats import LinkStats
 
     info = SimpleNamespace(sample_rate=10_000, as_dict=lambda: {"sample_rate": 10_000})
-    return _Tally(info=info, first_index=first, end_index=end, received=received,
-                  t_start=10.0, t_end=10.0 + wall, stats_start=LinkStats())
+    return _Tally(
+        info=info,
+        first_index=first,
+        end_index=end,
+        received=received,
+        t_start=10.0,
+        t_end=10.0 + wall,
+        stats_start=LinkStats(),
+    )
 
 
 def test_probe_verdict_needs_the_device_clock_to_keep_pace():

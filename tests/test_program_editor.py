@@ -32,8 +32,7 @@ from app.ui.program_editor import (
 @pytest.fixture(autouse=True)
 def never_block_on_a_question(monkeypatch):
     """Closing a dialog with unsaved edits asks; in tests the answer is Discard."""
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
 
 
 @pytest.fixture
@@ -69,7 +68,8 @@ def test_describe_error_names_step_and_field():
     text = describe_error(exc, [{"name": "a"}, {"name": "Brow"}])
     assert text == "Step 2 “Brow”, Freq. Hz (frequency_hz): 0 Hz is outside"
     assert describe_error(ProgramError("p.json", "must not be empty", field="name")) == (
-        "Name: must not be empty")
+        "Name: must not be empty"
+    )
 
 
 # ------------------------------------------------------------------ built-ins are read-only
@@ -85,8 +85,12 @@ def test_builtins_cannot_be_edited(editor):
         assert not editor.model.flags(editor.model.index(0, col)) & Qt.ItemFlag.ItemIsEditable
     assert not editor.model.set_field(0, "amplitude_ua", "50")
     assert editor.model.step(0)["amplitude_ua"] == 100
-    for button in (editor.save_button, editor.add_button, editor.remove_button,
-                   editor.muscles_button):
+    for button in (
+        editor.save_button,
+        editor.add_button,
+        editor.remove_button,
+        editor.muscles_button,
+    ):
         assert not button.isEnabled()
     assert not editor.save()
     assert not custom_dir().exists() or not list(custom_dir().glob("*.json"))
@@ -153,17 +157,19 @@ def test_edits_through_the_cell_editors(editor, qtbot):
     assert step.output.frequency_hz == 20.0
 
 
-@pytest.mark.parametrize(("field", "value", "column_title"), [
-    ("frequency_hz", "0", "Freq. Hz"),
-    ("amplitude_ua", "-5", "µA"),
-    ("amplitude_ua", "0", "µA"),
-    ("duration_s", "abc", "Duration s"),
-    ("duration_s", "1e400", "Duration s"),
-    ("frequency_hz", "nan", "Freq. Hz"),
-    ("name", "  ", "Step name"),
-])
-def test_invalid_value_names_step_and_field_and_blocks_save(editor, field, value,
-                                                            column_title):
+@pytest.mark.parametrize(
+    ("field", "value", "column_title"),
+    [
+        ("frequency_hz", "0", "Freq. Hz"),
+        ("amplitude_ua", "-5", "µA"),
+        ("amplitude_ua", "0", "µA"),
+        ("duration_s", "abc", "Duration s"),
+        ("duration_s", "1e400", "Duration s"),
+        ("frequency_hz", "nan", "Freq. Hz"),
+        ("name", "  ", "Step name"),
+    ],
+)
+def test_invalid_value_names_step_and_field_and_blocks_save(editor, field, value, column_title):
     editor.clone_current("bad", "Bad")
     assert editor.model.set_field(2, field, value)
     text = editor.error_text
@@ -173,15 +179,17 @@ def test_invalid_value_names_step_and_field_and_blocks_save(editor, field, value
     assert not editor.save()
     assert not (custom_dir() / "bad.json").exists()
     # every role of the offending cell can be shown (no exception on inf / nan)
-    for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole,
-                 Qt.ItemDataRole.EditRole):
+    for role in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.EditRole,
+    ):
         editor.model.data(cell(editor, 2, field), role)
     # the offending cell is highlighted
     assert editor.model.data(cell(editor, 2, field), Qt.ItemDataRole.BackgroundRole) is not None
     assert editor.model.data(cell(editor, 1, field), Qt.ItemDataRole.BackgroundRole) is None
     # fixing it clears the error and enables Save again
-    good = {"frequency_hz": "10", "amplitude_ua": "50", "duration_s": "60",
-            "name": "Fixed"}[field]
+    good = {"frequency_hz": "10", "amplitude_ua": "50", "duration_s": "60", "name": "Fixed"}[field]
     assert editor.model.set_field(2, field, good)
     assert editor.error_text.startswith("✓")
     assert editor.save_button.isEnabled()
@@ -233,8 +241,7 @@ def test_add_remove_move_steps(editor):
     editor.remove_button.click()
     assert [s["name"] for s in editor.model.steps()][0] == names[1]
     assert editor.save()
-    assert [s.name for s in load_program("ops").steps] == [s["name"] for s in
-                                                             editor.model.steps()]
+    assert [s.name for s in load_program("ops").steps] == [s["name"] for s in editor.model.steps()]
 
 
 def test_last_step_cannot_be_removed(editor):
@@ -288,8 +295,13 @@ def test_clone_dialog_checks_the_id(qtbot, tmp_settings):
     ok = dlg.buttons.button(dlg.buttons.StandardButton.Ok)
     assert dlg.id_edit.text() == "eye_area_my_version"
     assert ok.isEnabled()
-    for bad, words in [("My Prog", "not ' ' 'M' 'P'"), ("_x", "must start"),
-                       ("eye_area", "built-in"), ("taken", "already exists"), ("", "empty")]:
+    for bad, words in [
+        ("My Prog", "not ' ' 'M' 'P'"),
+        ("_x", "must start"),
+        ("eye_area", "built-in"),
+        ("taken", "already exists"),
+        ("", "empty"),
+    ]:
         dlg.id_edit.setText(bad)
         dlg.id_edit.textEdited.emit(bad)
         assert words in dlg.problem_text(), bad
@@ -312,11 +324,11 @@ values = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(row=st.integers(0, 5), field=st.sampled_from(NUMBER_FIELDS), value=values)
-def test_editor_accepts_exactly_what_the_loader_accepts(qtbot, tmp_settings, row, field,
-                                                        value):
+def test_editor_accepts_exactly_what_the_loader_accepts(qtbot, tmp_settings, row, field, value):
     dialog = ProgramEditorDialog("eye_area")
     try:
         dialog.clone_current("prop", "Prop")
@@ -411,18 +423,18 @@ def test_delete_a_custom_program_keeps_its_file_recoverable(editor, monkeypatch,
     assert editor.save()
     assert editor.delete_button.isEnabled()
     # asked first: Cancel keeps it
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
     assert not editor.delete_current()
     assert (custom_dir() / "my_eye_area.json").exists()
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(editor.program_deleted) as got:
         assert editor.delete_current()
     assert got.args == ["my_eye_area"]
     assert "my_eye_area" not in {p.id for p in load_library().programs}
-    ids = [editor.program_list.item(i).data(Qt.ItemDataRole.UserRole)
-           for i in range(editor.program_list.count())]
+    ids = [
+        editor.program_list.item(i).data(Qt.ItemDataRole.UserRole)
+        for i in range(editor.program_list.count())
+    ]
     assert "my_eye_area" not in ids
     kept = list((custom_dir() / "deleted").glob("my_eye_area.*.json"))
     assert len(kept) == 1
@@ -434,8 +446,7 @@ def test_delete_a_custom_program_keeps_its_file_recoverable(editor, monkeypatch,
 
 def test_delete_an_unsaved_clone_just_drops_it(editor, monkeypatch):
     editor.clone_current("draft", "Draft")
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     assert editor.delete_current()
     assert editor.program_list.findItems("Draft", Qt.MatchFlag.MatchStartsWith) == []
     assert not (custom_dir() / "deleted").exists()

@@ -20,8 +20,15 @@ from app.engine.programs import (
     save_custom_program,
 )
 
-REQUIRED = {"full_face_lift", "toning", "lymphatic_drainage", "fine_lines", "eye_area",
-            "jawline_neck", "manual"}
+REQUIRED = {
+    "full_face_lift",
+    "toning",
+    "lymphatic_drainage",
+    "fine_lines",
+    "eye_area",
+    "jawline_neck",
+    "manual",
+}
 
 
 def test_builtin_library_loads_cleanly():
@@ -72,19 +79,30 @@ ERRORS = [
     ("{not json", None, None, "not valid JSON: Expecting property name"),
     ([1, 2], None, None, "must hold a JSON object, got list"),
     ({**program_data(), "extra": 1}, None, "extra", "unknown field"),
-    ({k: v for k, v in program_data().items() if k != "name"}, None, "name",
-     "required field is missing"),
-    ({**program_data(), "schema_version": 2}, None, "schema_version",
-     "version 2 is not supported"),
+    (
+        {k: v for k, v in program_data().items() if k != "name"},
+        None,
+        "name",
+        "required field is missing",
+    ),
+    ({**program_data(), "schema_version": 2}, None, "schema_version", "version 2 is not supported"),
     ({**program_data(), "name": ""}, None, "name", "must not be empty"),
     ({**program_data(), "notes": []}, None, "notes", "non-empty list of texts"),
     ({**program_data(), "sources": ["x"]}, None, "sources", "list of objects"),
     ({**program_data(), "steps": []}, None, "steps", "non-empty list of steps"),
-    ({**program_data(), "notes": ["200 µA [school]"]}, None, "notes",
-     "a note cites [school], but no source has \"key\": \"school\""),
+    (
+        {**program_data(), "notes": ["200 µA [school]"]},
+        None,
+        "notes",
+        'a note cites [school], but no source has "key": "school"',
+    ),
     ({**program_data(), "steps": ["x"]}, 1, None, "a step must be an object"),
-    (with_step(frequency_hz=2000), 2, "frequency_hz",
-     "2000 Hz is outside the allowed range 0.5–1500 Hz"),
+    (
+        with_step(frequency_hz=2000),
+        2,
+        "frequency_hz",
+        "2000 Hz is outside the allowed range 0.5–1500 Hz",
+    ),
     (with_step(frequency_hz="ten"), 2, "frequency_hz", "'ten' is not a number"),
     (with_step(amplitude_ua=700), 2, "amplitude_ua", "outside the allowed range 0–600 µA"),
     (with_step(amplitude_ua=0), 2, "amplitude_ua", "0 µA delivers nothing"),
@@ -95,8 +113,7 @@ ERRORS = [
     (with_step(polarity="ac"), 2, "polarity", "'ac' is not one of: positive"),
     (with_step(technique="tap"), 2, "technique", "'tap' is not one of: hold"),
     (with_step(direction="up"), 2, "direction", "'up' is not one of: none"),
-    (with_step(technique="glide", direction="none"), 2, "direction",
-     "a glide needs a direction"),
+    (with_step(technique="glide", direction="none"), 2, "direction", "a glide needs a direction"),
     (with_step(side="top"), 2, "side", "'top' is not one of: left"),
     (with_step(zones=["nose"]), 2, "zones", "unknown muscle 'nose'"),
     (with_step(zones="masseter"), 2, "zones", "expected a list of muscle names"),
@@ -106,15 +123,23 @@ ERRORS = [
     (with_step(duration_s=KeyError), 2, "duration_s", "required field is missing"),
     (with_step(colour="red"), 2, "colour", "unknown field"),
     (with_step(name=5), 2, "name", "expected text, got int"),
-    (program_data([step(duration=700), step(duration=600)]),
-     None, "duration_s", "1300 s in total, more than the 1200 s (20 min) automatic off"),
+    (
+        program_data([step(duration=700), step(duration=600)]),
+        None,
+        "duration_s",
+        "1300 s in total, more than the 1200 s (20 min) automatic off",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("data", "step_no", "field", "fragment"), ERRORS,
-                         ids=[f"{i}-{e[2] or 'file'}" for i, e in enumerate(ERRORS)])
-def test_each_kind_of_error_is_refused_with_file_step_and_field(tmp_path, data, step_no,
-                                                                 field, fragment):
+@pytest.mark.parametrize(
+    ("data", "step_no", "field", "fragment"),
+    ERRORS,
+    ids=[f"{i}-{e[2] or 'file'}" for i, e in enumerate(ERRORS)],
+)
+def test_each_kind_of_error_is_refused_with_file_step_and_field(
+    tmp_path, data, step_no, field, fragment
+):
     path = write(tmp_path, data)
     with pytest.raises(ProgramError) as err:
         load_program_file(path)
@@ -175,11 +200,13 @@ def test_a_broken_custom_file_is_listed_as_an_error(tmp_settings):
     folder.mkdir(parents=True)
     (folder / "broken.json").write_text("{}", encoding="utf-8")
     (folder / "manual.json").write_text(
-        (builtin_dir() / "manual.json").read_text(encoding="utf-8"), encoding="utf-8")
+        (builtin_dir() / "manual.json").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     library = load_library()
     messages = [str(e) for e in library.errors]
-    assert any("broken.json: field 'schema_version': required field is missing" in m
-               for m in messages)
+    assert any(
+        "broken.json: field 'schema_version': required field is missing" in m for m in messages
+    )
     assert any("already used by a built-in program" in m for m in messages)
 
 

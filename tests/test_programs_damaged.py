@@ -56,8 +56,7 @@ def damaged_library(tmp_settings):
     return folder
 
 
-def test_each_damaged_file_is_listed_with_its_reason_and_loading_never_raises(
-        damaged_library):
+def test_each_damaged_file_is_listed_with_its_reason_and_loading_never_raises(damaged_library):
     for name in _damaged_files():  # one file at a time: always a ProgramError
         with pytest.raises(ProgramError):
             load_program_file(damaged_library / name, builtin=False)
@@ -82,14 +81,16 @@ def test_a_file_too_big_to_be_a_program_is_not_read(damaged_library):
     assert "too large to be a program" in errors["big.json"]
 
 
-def test_the_console_desk_and_the_editor_load_with_damaged_files(qtbot, damaged_library,
-                                                                  tmp_path, capsys):
+def test_the_console_desk_and_the_editor_load_with_damaged_files(
+    qtbot, damaged_library, tmp_path, capsys
+):
     from app.ui.device_manager import DeviceManager
     from app.ui.main_window import MainWindow
     from app.ui.program_editor import ProgramEditorDialog
 
-    window = MainWindow(DeviceManager(),
-                        QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(
+        DeviceManager(), QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    )
     qtbot.addWidget(window)
     practitioner = window.workspaces["practitioner"]
     assert "my_eyes" in practitioner.programs

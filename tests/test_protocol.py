@@ -47,20 +47,49 @@ MESSAGES = [
     Hello(1),
     Hello(65535, version=9),
     SetOutput(2, OutputSettings(Waveform.SINE, 0.5, 250.0, Polarity.BIPHASIC, 4.0, 2.5)),
-    *(Command(t, 100 + i) for i, t in enumerate(
-        [MsgType.START, MsgType.PAUSE, MsgType.RESUME, MsgType.STOP, MsgType.ESTOP,
-         MsgType.RESET])),
+    *(
+        Command(t, 100 + i)
+        for i, t in enumerate(
+            [
+                MsgType.START,
+                MsgType.PAUSE,
+                MsgType.RESUME,
+                MsgType.STOP,
+                MsgType.ESTOP,
+                MsgType.RESET,
+            ]
+        )
+    ),
     Heartbeat(),
     SetCalibration(7, 0.75, 1.25, -0.5, 0.5),
     SimControl(8, SimOp.LOAD_RESISTOR, 10_000.0),
-    Info(9, 1, "MC-SIM 1", "SIM-000042", "sim-1.0.0", 1000.0, 0.125, 2000.0, 20.0, 10_000,
-         0.0625, 0.0009765625, 500, 50),
+    Info(
+        9,
+        1,
+        "MC-SIM 1",
+        "SIM-000042",
+        "sim-1.0.0",
+        1000.0,
+        0.125,
+        2000.0,
+        20.0,
+        10_000,
+        0.0625,
+        0.0009765625,
+        500,
+        50,
+    ),
     Ack(10, int(MsgType.START)),
     Nak(11, int(MsgType.SET_OUTPUT), NakReason.OUT_OF_RANGE, "amplitude_ua = 1500 µA"),
     Status(DeviceState.RUNNING, 99.5, 100.0, math.inf, True, False, Fault.ADC, -0.25, 123456),
     Event(EventCode.CONTACT_LOST, 3, "probes lifted"),
-    Samples(4_000_000_000, SampleFlag.OUTPUT_ON | SampleFlag.CONTACT, 42.5, (0, 17, 49),
-            np.arange(100, dtype=np.int16).reshape(50, 2) - 50),
+    Samples(
+        4_000_000_000,
+        SampleFlag.OUTPUT_ON | SampleFlag.CONTACT,
+        42.5,
+        (0, 17, 49),
+        np.arange(100, dtype=np.int16).reshape(50, 2) - 50,
+    ),
 ]
 
 
@@ -77,7 +106,11 @@ def test_every_message_round_trips(msg):
     back = _roundtrip(msg)
     if isinstance(msg, Samples):
         assert (back.first_index, back.flags, back.level_ua, back.sync) == (
-            msg.first_index, msg.flags, msg.level_ua, msg.sync)
+            msg.first_index,
+            msg.flags,
+            msg.level_ua,
+            msg.sync,
+        )
         np.testing.assert_array_equal(back.raw, msg.raw)
         assert back.raw.shape == (50, 2)
     else:
@@ -90,8 +123,13 @@ def test_message_types_cover_every_defined_type():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 65535), F32, F32.filter(lambda x: x >= 0), st.sampled_from(list(Waveform)),
-       st.sampled_from(list(Polarity)))
+@given(
+    st.integers(0, 65535),
+    F32,
+    F32.filter(lambda x: x >= 0),
+    st.sampled_from(list(Waveform)),
+    st.sampled_from(list(Polarity)),
+)
 def test_set_output_round_trips_any_float32(rid, freq, amp, wf, pol):
     msg = SetOutput(rid, OutputSettings(wf, freq, amp, pol, 1.5, 0.5))
     assert _roundtrip(msg) == msg
@@ -208,8 +246,11 @@ def test_every_wire_example_in_the_protocol_document_is_a_valid_frame():
     from pathlib import Path
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
-    lines = [ln.split(":", 1)[1] for ln in doc.read_text(encoding="utf-8").splitlines()
-             if ln.startswith("wire:")]
+    lines = [
+        ln.split(":", 1)[1]
+        for ln in doc.read_text(encoding="utf-8").splitlines()
+        if ln.startswith("wire:")
+    ]
     assert len(lines) >= 4
     for hex_text in lines:
         data = bytes.fromhex(hex_text)
@@ -231,13 +272,15 @@ def test_any_body_decodes_or_raises_a_protocol_error(msg_type, body):
     assert problem != "(no text)"  # a refusal always says what is wrong
 
 
-@pytest.mark.parametrize("msg", [m for m in MESSAGES if not isinstance(m, Samples)],
-                         ids=lambda m: type(m).__name__)
+@pytest.mark.parametrize(
+    "msg", [m for m in MESSAGES if not isinstance(m, Samples)], ids=lambda m: type(m).__name__
+)
 def test_trailing_bytes_are_ignored_except_in_samples(msg):
     """docs/protocol.md §1: bytes after the last field are accepted and ignored."""
     body = msg.encode_body() + b"\x01\x02\x03"
     assert decode_message(int(message_type(msg)), body) == decode_message(
-        int(message_type(msg)), msg.encode_body())
+        int(message_type(msg)), msg.encode_body()
+    )
 
 
 def test_samples_with_trailing_bytes_are_bad_messages():

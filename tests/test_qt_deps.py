@@ -52,27 +52,43 @@ def test_fake_ldd_report_names_the_right_packages(tmp_path):
 
     libraries, packages = qt_deps.missing_packages("xcb", qt=tmp_path, ldd=fake_ldd)
     assert seen == [plugin]
-    assert libraries == ["libX11-xcb.so.1", "libdbus-1.so.3", "libglib-2.0.so.0",
-                         "libxcb-cursor.so.0", "libxcb-icccm.so.4", "libxcb-keysyms.so.1",
-                         "libxkbcommon-x11.so.0"]
-    assert packages == ["libdbus-1-3", "libglib2.0-0", "libx11-xcb1", "libxcb-cursor0",
-                        "libxcb-icccm4", "libxcb-keysyms1", "libxkbcommon-x11-0"]
+    assert libraries == [
+        "libX11-xcb.so.1",
+        "libdbus-1.so.3",
+        "libglib-2.0.so.0",
+        "libxcb-cursor.so.0",
+        "libxcb-icccm.so.4",
+        "libxcb-keysyms.so.1",
+        "libxkbcommon-x11.so.0",
+    ]
+    assert packages == [
+        "libdbus-1-3",
+        "libglib2.0-0",
+        "libx11-xcb1",
+        "libxcb-cursor0",
+        "libxcb-icccm4",
+        "libxcb-keysyms1",
+        "libxkbcommon-x11-0",
+    ]
 
 
-@pytest.mark.parametrize(("soname", "package"), [
-    ("libxcb-icccm.so.4", "libxcb-icccm4"),
-    ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
-    ("libxcb-render-util.so.0", "libxcb-render-util0"),
-    ("libEGL.so.1", "libegl1"),
-    ("libX11.so.6", "libx11-6"),
-    ("libpng16.so.16", "libpng16-16"),
-    ("libfontconfig.so.1", "libfontconfig1"),
-    ("libgssapi_krb5.so.2", "libgssapi-krb5-2"),
-    ("libharfbuzz.so.0", "libharfbuzz0b"),
-    ("libgthread-2.0.so.0", "libglib2.0-0"),
-    ("libz.so.1", "zlib1g"),
-    ("libfreetype.so.6.18.3", "libfreetype6"),
-])
+@pytest.mark.parametrize(
+    ("soname", "package"),
+    [
+        ("libxcb-icccm.so.4", "libxcb-icccm4"),
+        ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
+        ("libxcb-render-util.so.0", "libxcb-render-util0"),
+        ("libEGL.so.1", "libegl1"),
+        ("libX11.so.6", "libx11-6"),
+        ("libpng16.so.16", "libpng16-16"),
+        ("libfontconfig.so.1", "libfontconfig1"),
+        ("libgssapi_krb5.so.2", "libgssapi-krb5-2"),
+        ("libharfbuzz.so.0", "libharfbuzz0b"),
+        ("libgthread-2.0.so.0", "libglib2.0-0"),
+        ("libz.so.1", "zlib1g"),
+        ("libfreetype.so.6.18.3", "libfreetype6"),
+    ],
+)
 def test_debian_package_names(soname, package):
     assert qt_deps.debian_package(soname) == package
 

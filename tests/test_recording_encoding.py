@@ -34,11 +34,13 @@ def test_adc_data_round_trips_bit_exact(data, n, lsb_c, lsb_v, span):
 
 
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(np.float32, st.integers(0, 500), elements=st.floats(width=32)),
-       hnp.arrays(np.float32, 500, elements=st.floats(width=32, allow_nan=True)))
+@given(
+    hnp.arrays(np.float32, st.integers(0, 500), elements=st.floats(width=32)),
+    hnp.arrays(np.float32, 500, elements=st.floats(width=32, allow_nan=True)),
+)
 def test_any_float32_round_trips_bit_exact(cur, volt):
     """Values off any grid, NaN, infinities and -0.0 are kept too (stored as float32)."""
-    volt = volt[:cur.size]
+    volt = volt[: cur.size]
     c2, v2 = decode(encode(cur, volt), cur.size)
     _same_bits(c2, cur)
     _same_bits(v2, volt)

@@ -25,18 +25,21 @@ from app.ui.records import report
 
 NAME = "Anna <b>Bold</b> & Co\nSecond-Line"
 DOB = dt.date(1980, 3, 14)
-SIX = ("zygomaticus_major_l,zygomaticus_major_r,levator_labii_superioris_alaeque_nasi_l,"
-       "levator_labii_superioris_alaeque_nasi_r,depressor_anguli_oris_l,"
-       "depressor_anguli_oris_r")
+SIX = (
+    "zygomaticus_major_l,zygomaticus_major_r,levator_labii_superioris_alaeque_nasi_l,"
+    "levator_labii_superioris_alaeque_nasi_r,depressor_anguli_oris_l,"
+    "depressor_anguli_oris_r"
+)
 RATE = 1000.0
-LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi",
-             "\ufb04": "ffl"}
+LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}
 
 needs_poppler = pytest.mark.skipif(
-    shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None
+    shutil.which("pdftotext") is None
+    or shutil.which("pdftoppm") is None
     or shutil.which("pdfinfo") is None,
     reason="poppler-utils (pdftotext, pdftoppm, pdfinfo) are not installed: "
-           "scripts/test.sh installs them")
+    "scripts/test.sh installs them",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -50,27 +53,72 @@ def session(sqlite_url):  # noqa: F811
     w = StoreWriter(engine)
     try:
         cid = w.save_client(ClientData(NAME, date_of_birth=DOB)).result(10)
-        uid = w.begin_session(cid, operator_id=info.default_operator_id, program="lift",
-                              device_serial="MC-0042", firmware="1.3.7-rc2")
+        uid = w.begin_session(
+            cid,
+            operator_id=info.default_operator_id,
+            program="lift",
+            device_serial="MC-0042",
+            firmware="1.3.7-rc2",
+        )
         for i in range(19):  # ordinary and long event lines
-            w.add_event(uid, "parameter", {
-                "message": f"amplitude changed by the practitioner during step {i}",
-                "amplitude_ua": 200 + i, "frequency_hz": 0.5, "zones": SIX,
-                "note": "a long explanation that would run off the right margin " * 2})
+            w.add_event(
+                uid,
+                "parameter",
+                {
+                    "message": f"amplitude changed by the practitioner during step {i}",
+                    "amplitude_ua": 200 + i,
+                    "frequency_hz": 0.5,
+                    "zones": SIX,
+                    "note": "a long explanation that would run off the right margin " * 2,
+                },
+            )
         t = np.arange(int(12 * RATE)) / RATE
         cur = (180 * np.sign(np.sin(2 * np.pi * 2 * t)) + 40).astype(np.float32)
         w.add_sample_arrays(uid, 0, RATE, cur, cur / 100)
-        w.add_step(uid, 0, SIX, {"frequency_hz": 0.5}, 120.0, 119.5, charge_uc=89.38,
-                   mean_current_ua=212.3, mean_impedance_ohm=14567.0, charge_abs_uc=176.7)
-        w.add_step(uid, 1, "frontalis_l,frontalis_r", {}, 60.0, 30.0, charge_uc=1.25,
-                   mean_current_ua=99.0, mean_impedance_ohm=21000.0, charge_abs_uc=20.5)
-        w.add_step(uid, 2, "masseter_l", {}, 60.0, 0.0, charge_uc=0.0,
-                   mean_current_ua=None, mean_impedance_ohm=None, charge_abs_uc=0.0)
+        w.add_step(
+            uid,
+            0,
+            SIX,
+            {"frequency_hz": 0.5},
+            120.0,
+            119.5,
+            charge_uc=89.38,
+            mean_current_ua=212.3,
+            mean_impedance_ohm=14567.0,
+            charge_abs_uc=176.7,
+        )
+        w.add_step(
+            uid,
+            1,
+            "frontalis_l,frontalis_r",
+            {},
+            60.0,
+            30.0,
+            charge_uc=1.25,
+            mean_current_ua=99.0,
+            mean_impedance_ohm=21000.0,
+            charge_abs_uc=20.5,
+        )
+        w.add_step(
+            uid,
+            2,
+            "masseter_l",
+            {},
+            60.0,
+            0.0,
+            charge_uc=0.0,
+            mean_current_ua=None,
+            mean_impedance_ohm=None,
+            charge_abs_uc=0.0,
+        )
         w.end_session(uid, Outcome.COMPLETED)
         assert w.flush(10)
         sid = services.session_detail(engine, uid).summary.id
-        yield (services.session_detail(engine, sid), services.get_client(engine, cid),
-               services.recording_overview(engine, sid))
+        yield (
+            services.session_detail(engine, sid),
+            services.get_client(engine, cid),
+            services.recording_overview(engine, sid),
+        )
     finally:
         w.close()
         engine.dispose()
@@ -82,8 +130,9 @@ def _text(pdf: Path, first: int | None = None, last: int | None = None) -> str:
         args += ["-f", str(first)]
     if last:
         args += ["-l", str(last)]
-    return subprocess.run([*args, str(pdf), "-"], capture_output=True, text=True,
-                          check=True, timeout=60).stdout
+    return subprocess.run(
+        [*args, str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
 
 
 def _flat(text: str) -> str:
@@ -93,8 +142,9 @@ def _flat(text: str) -> str:
 
 
 def _pages(pdf: Path) -> int:
-    out = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True,
-                         timeout=60).stdout
+    out = subprocess.run(
+        ["pdfinfo", str(pdf)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
     return int(re.search(r"Pages:\s+(\d+)", out).group(1))
 
 
@@ -115,8 +165,12 @@ def test_the_chart_is_drawn_from_the_recording_at_a_fixed_scale(session):
     img = report.chart_image(ov)
     assert img.width() == 2000
     # the band is drawn: blue pixels inside the plot
-    blue = sum(1 for x in range(300, 1900, 3) for y in range(20, 500, 3)
-               if img.pixelColor(x, y).blue() > 200 > img.pixelColor(x, y).red())
+    blue = sum(
+        1
+        for x in range(300, 1900, 3)
+        for y in range(20, 500, 3)
+        if img.pixelColor(x, y).blue() > 200 > img.pixelColor(x, y).red()
+    )
     assert blue > 500
 
 
@@ -134,8 +188,17 @@ def test_the_client_page_is_one_page_with_every_line_whole(session, tmp_path):
     assert "14 Mar 1980" in text
     assert "Practitioner" in flat  # the operator
     # the six-zone step keeps its current, charges and impedance
-    for figure in ("212 µA", "133.04 µC", "-43.66 µC", "89.38 µC", "14.6 kΩ",
-                   "2:00 of 2:00", "0:30 of 1:00", "partly done", "skipped"):
+    for figure in (
+        "212 µA",
+        "133.04 µC",
+        "-43.66 µC",
+        "89.38 µC",
+        "14.6 kΩ",
+        "2:00 of 2:00",
+        "0:30 of 1:00",
+        "partly done",
+        "skipped",
+    ):
         assert figure.replace("-", "−") in flat or figure in flat, figure
     for zone in ("Zygomaticus major", "Depressor anguli oris"):
         assert zone in flat, zone
@@ -147,11 +210,15 @@ def test_the_client_page_is_one_page_with_every_line_whole(session, tmp_path):
     assert "firmware 1.3.7-rc2" in flat
     # nothing runs off the page: every text line ends inside the page's width
     png = tmp_path / "page"
-    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(png)], check=True,
-                   timeout=60)
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(png)], check=True, timeout=60)
     assert (tmp_path / "page-1.png").exists()
-    bbox = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True,
-                          text=True, check=True, timeout=60).stdout
+    bbox = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     page_w = float(re.search(r'<page width="([\d.]+)"', bbox).group(1))
     right = max(float(x) for x in re.findall(r'xMax="([\d.]+)"', bbox))
     assert right <= page_w - 15 / 25.4 * 72 + 1
@@ -187,17 +254,22 @@ def test_the_csv_export_writes_the_recording_beside_it(session, tmp_path):
     assert dest == tmp_path / "s-recording.csv"
     lines = dest.read_text(encoding="utf-8").splitlines()
     assert lines[1] == "t_s,current_ua,voltage_v"
-    assert lines[2:] == ["0.000000,0.0000,0.00000", "0.001000,1.0000,0.10000",
-                         "0.002000,2.0000,0.20000", "0.003000,3.0000,0.30000",
-                         "0.004000,4.0000,0.40000"]
+    assert lines[2:] == [
+        "0.000000,0.0000,0.00000",
+        "0.001000,1.0000,0.10000",
+        "0.002000,2.0000,0.20000",
+        "0.003000,3.0000,0.30000",
+        "0.004000,4.0000,0.40000",
+    ]
 
 
 def test_a_session_recorded_before_the_absolute_charge_states_its_net_charge(session):
     import dataclasses
 
     detail, _client, _ov = session
-    old = dataclasses.replace(detail, steps=tuple(
-        dataclasses.replace(st, charge_abs_uc=None) for st in detail.steps))
+    old = dataclasses.replace(
+        detail, steps=tuple(dataclasses.replace(st, charge_abs_uc=None) for st in detail.steps)
+    )
     text = report.charge_sentence(old)
     assert text.startswith("Net charge: 90.63 µC")
     assert "total absolute charge was not recorded" in text

@@ -16,8 +16,14 @@ ROOT = Path(__file__).resolve().parents[1]
 def _run(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ, MICROCURRENT_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="offscreen")
     env.pop("MICROCURRENT_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "app", "run", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "app", "run", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_training_run_is_recorded_with_events_and_recording(tmp_path):
@@ -54,11 +60,14 @@ def test_training_run_is_recorded_with_events_and_recording(tmp_path):
         os.environ.pop("MICROCURRENT_HOME", None)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--program", "no_such_program", "--training", "--seconds", "1"], "no program"),
-    (["--program", "toning", "--client", "999", "--seconds", "1"], "no client with ID 999"),
-    (["--program", "toning", "--training", "--seconds", "0"], "--seconds must be above 0"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--program", "no_such_program", "--training", "--seconds", "1"], "no program"),
+        (["--program", "toning", "--client", "999", "--seconds", "1"], "no client with ID 999"),
+        (["--program", "toning", "--training", "--seconds", "0"], "--seconds must be above 0"),
+    ],
+)
 def test_bad_arguments_get_a_clear_message(tmp_path, args, message):
     result = _run(tmp_path, *args, timeout=60)
     assert result.returncode == 2

@@ -10,12 +10,20 @@ from app.device.protocol import ProtocolError, SampleFlag, Samples, parse_sample
 
 frames = st.builds(
     lambda first, flags, level, n, sync, seed: Samples(
-        first, SampleFlag(flags), level,
+        first,
+        SampleFlag(flags),
+        level,
         tuple(sorted({s % n for s in sync})) if n else (),
-        np.random.default_rng(seed).integers(-32768, 32767, (n, 2)).astype(np.int16)),
-    st.integers(0, 2**32 - 1), st.integers(0, 15),
-    st.floats(-1000, 1000, allow_nan=False, width=32), st.integers(0, 60),
-    st.lists(st.integers(0, 255), max_size=4), st.integers(0, 1000))
+        np.random.default_rng(seed).integers(-32768, 32767, (n, 2)).astype(np.int16),
+    ),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 15),
+    st.floats(-1000, 1000, allow_nan=False, width=32),
+    st.integers(0, 60),
+    st.lists(st.integers(0, 255), max_size=4),
+    st.integers(0, 1000),
+)
+
 
 def _bad_sync(m: Samples) -> bytes:
     body = bytearray(Samples(m.first_index, m.flags, m.level_ua, (0,), m.raw).encode_body())
@@ -23,8 +31,10 @@ def _bad_sync(m: Samples) -> bytes:
     return bytes(body)
 
 
-bodies = st.lists(st.one_of(frames.map(lambda m: m.encode_body()), frames.map(_bad_sync),
-                            st.binary(max_size=40)), max_size=12)
+bodies = st.lists(
+    st.one_of(frames.map(lambda m: m.encode_body()), frames.map(_bad_sync), st.binary(max_size=40)),
+    max_size=12,
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -41,8 +51,9 @@ def test_batch_equals_per_frame_decoding(items):
     assert batch.first_index.tolist() == [m.first_index for m in expected]
     assert batch.counts.tolist() == [m.raw.shape[0] for m in expected]
     assert batch.flags.tolist() == [int(m.flags) for m in expected]
-    np.testing.assert_array_equal(batch.level_ua,
-                                  np.array([m.level_ua for m in expected], dtype=np.float32))
+    np.testing.assert_array_equal(
+        batch.level_ua, np.array([m.level_ua for m in expected], dtype=np.float32)
+    )
     assert batch.sync == [(k, s) for k, m in enumerate(expected) for s in m.sync]
     want = np.concatenate([m.raw for m in expected]) if expected else np.zeros((0, 2))
     np.testing.assert_array_equal(batch.raw, want)

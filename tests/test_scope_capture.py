@@ -57,8 +57,7 @@ def test_csv_round_trip_keeps_values_times_metadata_and_gaps(tmp_path):
     assert len(back) == len(cap)
     np.testing.assert_allclose(back.times(), cap.times(), atol=1e-9)
     np.testing.assert_allclose(back.current_ua, cap.current_ua, rtol=1e-5, equal_nan=True)
-    np.testing.assert_allclose(back.voltage_v, cap.voltage_v, rtol=1e-5, atol=1e-6,
-                               equal_nan=True)
+    np.testing.assert_allclose(back.voltage_v, cap.voltage_v, rtol=1e-5, atol=1e-6, equal_nan=True)
     assert np.isnan(back.current_ua[1000:1100]).all()  # the gap stays a gap
 
 
@@ -70,19 +69,22 @@ def test_capture_from_samples_without_rate_uses_median_step():
     assert np.isnan(cap.current_ua[3:5]).all()
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "no header"),
-    ("# only: comments\n", "no header"),
-    ("t,i,v\n0,1,2\n", "expected the header"),
-    ("time_s,current_uA,voltage_V\n", "no samples"),
-    ("time_s,current_uA,voltage_V\n0,1\n", "line 2: expected 3 values"),
-    ("time_s,current_uA,voltage_V\n0,1,2\n0.1,abc,2\n", "line 3: not a number"),
-    ("time_s,current_uA,voltage_V\n0,1,2\n0,1,2\n", "time must increase"),
-    ("time_s,current_uA,voltage_V\n0,nan,2\n", "finite"),
-    ("# sample_rate_hz: fast\ntime_s,current_uA,voltage_V\n0,1,2\n", "not a number"),
-    ("# sample_rate_hz: -5\ntime_s,current_uA,voltage_V\n0,1,2\n", "positive"),
-    ("time_s,current_uA,voltage_V\n0,1,2\n", "single sample"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "no header"),
+        ("# only: comments\n", "no header"),
+        ("t,i,v\n0,1,2\n", "expected the header"),
+        ("time_s,current_uA,voltage_V\n", "no samples"),
+        ("time_s,current_uA,voltage_V\n0,1\n", "line 2: expected 3 values"),
+        ("time_s,current_uA,voltage_V\n0,1,2\n0.1,abc,2\n", "line 3: not a number"),
+        ("time_s,current_uA,voltage_V\n0,1,2\n0,1,2\n", "time must increase"),
+        ("time_s,current_uA,voltage_V\n0,nan,2\n", "finite"),
+        ("# sample_rate_hz: fast\ntime_s,current_uA,voltage_V\n0,1,2\n", "not a number"),
+        ("# sample_rate_hz: -5\ntime_s,current_uA,voltage_V\n0,1,2\n", "positive"),
+        ("time_s,current_uA,voltage_V\n0,1,2\n", "single sample"),
+    ],
+)
 def test_malformed_csv_is_rejected_with_a_clear_message(text, message):
     with pytest.raises(CaptureFileError, match=message):
         parse_csv(text, source="x.csv")
@@ -120,8 +122,9 @@ def test_measure_command_text_output(tmp_path, capsys):
     assert "50 Hz" in out
 
 
-@pytest.mark.parametrize("content", [b"", b"time_s,current_uA,voltage_V\n", b"1,2,3\n",
-                                     b"\x00\x01\x02\xff"])
+@pytest.mark.parametrize(
+    "content", [b"", b"time_s,current_uA,voltage_V\n", b"1,2,3\n", b"\x00\x01\x02\xff"]
+)
 def test_measure_command_bad_file_exits_nonzero_without_traceback(tmp_path, capsys, content):
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
@@ -134,9 +137,13 @@ def test_measure_command_bad_file_exits_nonzero_without_traceback(tmp_path, caps
 
 
 def test_measure_command_missing_file_as_a_process(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "app", "measure",
-                             str(tmp_path / "nope.csv"), "--json"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "measure", str(tmp_path / "nope.csv"), "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "no such file" in result.stderr
     assert "Traceback" not in result.stderr
@@ -185,8 +192,9 @@ def test_mask_passes_a_good_signal_with_noise():
 
 def test_mask_fails_at_compliance_and_counts_periods():
     s = OutputSettings(Waveform.SQUARE, 5.0, 400.0, Polarity.POSITIVE, 2.0, 0.0)
-    src = SyntheticSource(s, FS, load=RCLoad(rs_ohm=2_000, rp_ohm=50_000, cp_f=1e-6,
-                                             compliance_v=5.0))
+    src = SyntheticSource(
+        s, FS, load=RCLoad(rs_ohm=2_000, rp_ohm=50_000, cp_f=1e-6, compliance_v=5.0)
+    )
     tester = MaskTester(MaskSettings(tolerance_pct=10))
     tester.configure(s.amplitude_ua, s.frequency_hz)
     _ring, failures = feed(tester, src, 20_000)  # 2 s = 10 periods

@@ -29,9 +29,15 @@ SQUARE = OutputSettings(Waveform.SQUARE, 50.0, 100.0, Polarity.BIPHASIC, 2.0, 0.
 def block(first: int, values, fs: float = FS, sync=None, flags=None) -> SampleBlock:
     v = np.asarray(values, dtype=np.float32)
     n = v.size
-    return SampleBlock(first, fs, v, v / 10, np.full(n, 100, np.float32),
-                       np.full(n, SampleFlag.OUTPUT_ON, np.uint8) if flags is None else flags,
-                       np.zeros(n, bool) if sync is None else np.asarray(sync, bool))
+    return SampleBlock(
+        first,
+        fs,
+        v,
+        v / 10,
+        np.full(n, 100, np.float32),
+        np.full(n, SampleFlag.OUTPUT_ON, np.uint8) if flags is None else flags,
+        np.zeros(n, bool) if sync is None else np.asarray(sync, bool),
+    )
 
 
 # ---------------------------------------------------------------- ring buffer
@@ -108,14 +114,21 @@ def test_reference_unknown_before_first_sync_and_alternating_sign_from_flag():
     flags[1500:2500] |= np.uint8(SampleFlag.SIGN_NEGATIVE)
     # joined a running output (the first sample is not index 0 and already OUTPUT_ON):
     # the output start is unknown, so the sign comes from the per-frame flag
-    b = SampleBlock(10_000, FS, np.zeros(n, np.float32), np.zeros(n, np.float32),
-                    np.full(n, 50, np.float32), flags, sync)
+    b = SampleBlock(
+        10_000,
+        FS,
+        np.zeros(n, np.float32),
+        np.zeros(n, np.float32),
+        np.full(n, 50, np.float32),
+        flags,
+        sync,
+    )
     ring.append(b)
     ref = ring.window(10_000, 10_000 + n).reference_ua
     assert np.isnan(ref[:500]).all()
-    assert ref[600] == pytest.approx(50.0)       # first half of a period, positive
-    assert ref[1200] == pytest.approx(0.0)       # second half: rest
-    assert ref[1600] == pytest.approx(-50.0)     # SIGN_NEGATIVE flag flips the pulse
+    assert ref[600] == pytest.approx(50.0)  # first half of a period, positive
+    assert ref[1200] == pytest.approx(0.0)  # second half: rest
+    assert ref[1600] == pytest.approx(-50.0)  # SIGN_NEGATIVE flag flips the pulse
 
 
 # ---------------------------------------------------------------- envelope
@@ -148,7 +161,7 @@ def test_envelope_shows_gaps_and_raw_samples_when_zoomed_in():
     y = np.arange(100, dtype=np.float64)
     y[40:60] = np.nan
     x, (env,) = envelopes([y], 0.0, 1.0, 0.0, 99.0, 10)
-    assert np.isnan(env[8:12]).all()   # columns 4 and 5: nothing arrived
+    assert np.isnan(env[8:12]).all()  # columns 4 and 5: nothing arrived
     assert np.isfinite(env[:8]).all()
     assert np.isfinite(env[12:]).all()
     x, (raw,) = envelopes([y], 0.0, 1.0, 0.0, 99.0, 500)
@@ -183,8 +196,9 @@ def test_edge_crossings_ignore_dropped_samples():
     assert edge_crossings(y, 5.0, 1.0, Edge.RISING).tolist() == [3, 7]
 
 
-def fed_acquirer(source: SyntheticSource, samples: int, trig: TriggerSettings,
-                 window: int = 1000) -> tuple[SampleRing, SweepAcquirer]:
+def fed_acquirer(
+    source: SyntheticSource, samples: int, trig: TriggerSettings, window: int = 1000
+) -> tuple[SampleRing, SweepAcquirer]:
     ring = SampleRing(1 << 16)
     acq = SweepAcquirer(ring)
     acq.configure(trig, window)
@@ -210,14 +224,15 @@ def test_sync_trigger_places_period_start_at_pre_trigger_point():
 def test_edge_trigger_on_current_level(edge):
     s = OutputSettings(Waveform.SINE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
     src = SyntheticSource(s, FS, noise_ua=2.0)
-    trig = TriggerSettings(source=TriggerSource.CURRENT, edge=edge, level=50.0,
-                           hysteresis=10.0, pre_fraction=0.5)
+    trig = TriggerSettings(
+        source=TriggerSource.CURRENT, edge=edge, level=50.0, hysteresis=10.0, pre_fraction=0.5
+    )
     _ring, acq = fed_acquirer(src, 20_000, trig, window=400)
     cap = acq.poll(now=0.0)
     assert cap is not None
     assert cap.triggered
     k = cap.trigger_offset
-    before, after = cap.current_ua[k - 3:k].mean(), cap.current_ua[k:k + 3].mean()
+    before, after = cap.current_ua[k - 3 : k].mean(), cap.current_ua[k : k + 3].mean()
     if edge == Edge.RISING:
         assert cap.current_ua[k] >= 50.0
         assert before < after
@@ -233,8 +248,9 @@ def test_normal_mode_waits_and_auto_mode_free_runs_without_trigger():
     _ring, acq = fed_acquirer(src, 5000, trig)
     assert acq.poll(now=100.0) is None  # Normal: nothing without a trigger, ever
     assert acq.poll(now=1000.0) is None
-    acq.configure(TriggerSettings(mode=TriggerMode.AUTO, source=TriggerSource.CURRENT,
-                                  level=50.0), 1000)
+    acq.configure(
+        TriggerSettings(mode=TriggerMode.AUTO, source=TriggerSource.CURRENT, level=50.0), 1000
+    )
     t0 = acq._last_capture_clock
     assert acq.poll(now=t0 + 0.01) is None  # before the auto timeout
     cap = acq.poll(now=t0 + 5.0)

@@ -38,8 +38,11 @@ def true_values(s: OutputSettings, seconds: float) -> dict[str, float]:
     w = s.amplitude_ua * unit_wave(s, np.arange(n) / FS)
     q_pos = np.sum(np.clip(w, 0, None)) / FS / periods
     q_neg = np.sum(np.clip(-w, 0, None)) / FS / periods
-    return {"rms": float(np.sqrt(np.mean(w * w))), "mean": float(np.mean(w)),
-            "charge": float(max(q_pos, q_neg))}
+    return {
+        "rms": float(np.sqrt(np.mean(w * w))),
+        "mean": float(np.mean(w)),
+        "charge": float(max(q_pos, q_neg)),
+    }
 
 
 def capture_of(s: OutputSettings, seconds: float, noise: float, seed: int = 1) -> Capture:
@@ -53,8 +56,13 @@ polarities = st.sampled_from([Polarity.BIPHASIC, Polarity.POSITIVE, Polarity.NEG
 
 
 @settings(max_examples=30, deadline=None)
-@given(wf=waveforms, pol=polarities, freq=st.floats(2.0, 400.0),
-       amp=st.floats(20.0, 900.0), seed=st.integers(0, 1000))
+@given(
+    wf=waveforms,
+    pol=polarities,
+    freq=st.floats(2.0, 400.0),
+    amp=st.floats(20.0, 900.0),
+    seed=st.integers(0, 1000),
+)
 def test_frequency_rms_mean_and_charge_within_tolerance(wf, pol, freq, amp, seed):
     s = OutputSettings(wf, freq, amp, pol, 2.0, 0.0)
     seconds = max(1.0, 20.0 / freq)
@@ -72,8 +80,12 @@ def test_frequency_rms_mean_and_charge_within_tolerance(wf, pol, freq, amp, seed
 
 
 @settings(max_examples=20, deadline=None)
-@given(pol=polarities, freq=st.floats(2.0, 300.0), amp=st.floats(20.0, 900.0),
-       seed=st.integers(0, 1000))
+@given(
+    pol=polarities,
+    freq=st.floats(2.0, 300.0),
+    amp=st.floats(20.0, 900.0),
+    seed=st.integers(0, 1000),
+)
 def test_square_amplitude_and_duty(pol, freq, amp, seed):
     s = OutputSettings(Waveform.SQUARE, freq, amp, pol, 2.0, 0.0)
     m = measure(capture_of(s, max(1.0, 20.0 / freq), noise=0.01 * amp, seed=seed))

@@ -32,11 +32,20 @@ def _reference(i, lv, rise, dt):
 
 
 signals = st.one_of(
-    arrays(np.float64, st.integers(2, 300),
-           elements=st.one_of(st.floats(-200, 200), st.just(np.nan))),
-    st.builds(lambda n, half, noise, seed: np.where((np.arange(n) // half) % 2 == 0, 100.0, 0.0)
-              + np.random.default_rng(seed).normal(0, noise, n),
-              st.integers(4, 600), st.integers(1, 50), st.floats(0, 20), st.integers(0, 99)))
+    arrays(
+        np.float64, st.integers(2, 300), elements=st.one_of(st.floats(-200, 200), st.just(np.nan))
+    ),
+    st.builds(
+        lambda n, half, noise, seed: (
+            np.where((np.arange(n) // half) % 2 == 0, 100.0, 0.0)
+            + np.random.default_rng(seed).normal(0, noise, n)
+        ),
+        st.integers(4, 600),
+        st.integers(1, 50),
+        st.floats(0, 20),
+        st.integers(0, 99),
+    ),
+)
 
 
 @settings(max_examples=400, deadline=None)

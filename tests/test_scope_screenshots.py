@@ -31,8 +31,9 @@ from app.scope.widget import ScopeWidget
 FS = 10_000
 
 
-def model_blocks(settings: OutputSettings, block: int = 167, skin: SkinLoad | None = None,
-                 seed: int = 7):
+def model_blocks(
+    settings: OutputSettings, block: int = 167, skin: SkinLoad | None = None, seed: int = 7
+):
     """An endless stream of SampleBlocks as the simulated device would send them."""
     gen, load, adc = WaveGenerator(FS), LoadModel(FS, skin=skin), Adc(seed=seed)
     index = 0
@@ -40,8 +41,9 @@ def model_blocks(settings: OutputSettings, block: int = 167, skin: SkinLoad | No
         n = block
         t = (index + np.arange(n)) / FS
         unit, sync_at = gen.generate(settings, n)
-        level = settings.amplitude_ua * (np.clip(t / settings.ramp_s, 0, 1)
-                                         if settings.ramp_s > 0 else np.ones(n))
+        level = settings.amplitude_ua * (
+            np.clip(t / settings.ramp_s, 0, 1) if settings.ramp_s > 0 else np.ones(n)
+        )
         cur, volt, clamped = load.drive(level * unit)
         raw = adc.measure(cur, volt)
         flags = np.full(n, SampleFlag.OUTPUT_ON | SampleFlag.CONTACT, np.uint8)
@@ -51,9 +53,15 @@ def model_blocks(settings: OutputSettings, block: int = 167, skin: SkinLoad | No
             flags |= np.uint8(SampleFlag.COMPLIANCE)
         sync = np.zeros(n, bool)
         sync[sync_at] = True
-        yield SampleBlock(index, float(FS), (raw[:, 0] * CURRENT_LSB_UA).astype(np.float32),
-                          (raw[:, 1] * VOLTAGE_LSB_V).astype(np.float32),
-                          level.astype(np.float32), flags, sync)
+        yield SampleBlock(
+            index,
+            float(FS),
+            (raw[:, 0] * CURRENT_LSB_UA).astype(np.float32),
+            (raw[:, 1] * VOLTAGE_LSB_V).astype(np.float32),
+            level.astype(np.float32),
+            flags,
+            sync,
+        )
         index += n
 
 

@@ -14,15 +14,22 @@ FS = 10_000.0
 
 def _block(first: int, n: int, on: bool) -> SampleBlock:
     t = (first + np.arange(n)) / FS
-    cur = (np.where(np.mod(t * 50, 1) < 0.5, 100.0, -100.0) if on else
-           np.random.default_rng(first).normal(0.8, 0.1, n)).astype(np.float32)
-    flags = np.full(n, int(SampleFlag.OUTPUT_ON | SampleFlag.CONTACT) if on
-                    else int(SampleFlag.CONTACT), np.uint8)
+    cur = (
+        np.where(np.mod(t * 50, 1) < 0.5, 100.0, -100.0)
+        if on
+        else np.random.default_rng(first).normal(0.8, 0.1, n)
+    ).astype(np.float32)
+    flags = np.full(
+        n,
+        int(SampleFlag.OUTPUT_ON | SampleFlag.CONTACT) if on else int(SampleFlag.CONTACT),
+        np.uint8,
+    )
     sync = np.zeros(n, bool)
     if on:
         sync[np.flatnonzero(np.diff(np.floor(t * 50), prepend=np.floor(t[0] * 50) - 1))] = True
-    return SampleBlock(first, FS, cur, cur * 0.02, np.full(n, 100 if on else 0, np.float32),
-                       flags, sync)
+    return SampleBlock(
+        first, FS, cur, cur * 0.02, np.full(n, 100 if on else 0, np.float32), flags, sync
+    )
 
 
 def _feed(qtbot, scope: ScopeWidget, start: int, on: bool, clock, frames: int = 20) -> int:

@@ -81,8 +81,11 @@ def test_changing_a_trigger_setting_or_arming_starts_at_the_newest_sample():
     assert cap is not None
     assert cap.start_index + cap.trigger_offset >= 20_000
     # a change of edge, level, pre-trigger, window: each starts over at the newest sample
-    for change in ({"pre_fraction": 0.5}, {"source": TriggerSource.CURRENT},
-                   {"mode": TriggerMode.SINGLE}):
+    for change in (
+        {"pre_fraction": 0.5},
+        {"source": TriggerSource.CURRENT},
+        {"mode": TriggerMode.SINGLE},
+    ):
         mark = ring.newest + 1
         acq.configure(TriggerSettings(**change), None)
         assert acq.armed_at == mark
@@ -105,20 +108,25 @@ def test_a_cleared_ring_is_all_new_data():
 
 
 @settings(max_examples=40, deadline=None)
-@given(before=st.integers(0, 30_000), chunks=st.lists(st.integers(1, 900), min_size=1,
-                                                       max_size=25),
-       source=st.sampled_from([TriggerSource.SYNC, TriggerSource.CURRENT]),
-       pre=st.floats(0.0, 1.0), rearm=st.integers(0, 24))
-def test_a_single_capture_trigger_is_never_older_than_its_arming(before, chunks, source,
-                                                                 pre, rearm):
+@given(
+    before=st.integers(0, 30_000),
+    chunks=st.lists(st.integers(1, 900), min_size=1, max_size=25),
+    source=st.sampled_from([TriggerSource.SYNC, TriggerSource.CURRENT]),
+    pre=st.floats(0.0, 1.0),
+    rearm=st.integers(0, 24),
+)
+def test_a_single_capture_trigger_is_never_older_than_its_arming(
+    before, chunks, source, pre, rearm
+):
     src = SyntheticSource(SQUARE, FS, noise_ua=1.0)
     ring = SampleRing(1 << 16)
     if before:
         for b in src.blocks(before, 997):
             ring.append(b)
     acq = SweepAcquirer(ring)
-    acq.configure(TriggerSettings(mode=TriggerMode.SINGLE, source=source, level=10.0,
-                                  pre_fraction=pre), 500)
+    acq.configure(
+        TriggerSettings(mode=TriggerMode.SINGLE, source=source, level=10.0, pre_fraction=pre), 500
+    )
     armed_at = ring.newest + 1 if ring.newest is not None else 0
     for k, n in enumerate(chunks):
         if k == rearm:
@@ -143,8 +151,7 @@ def test_holdoff_keeps_triggers_at_least_holdoff_apart():
 
 
 @settings(max_examples=60, deadline=None)
-@given(pos=st.lists(st.integers(0, 10_000), max_size=60, unique=True),
-       holdoff=st.integers(1, 500))
+@given(pos=st.lists(st.integers(0, 10_000), max_size=60, unique=True), holdoff=st.integers(1, 500))
 def test_holdoff_property(pos, holdoff):
     p = np.array(sorted(pos), dtype=np.int64)
     kept = apply_holdoff(p, holdoff)
@@ -161,8 +168,9 @@ def test_holdoff_in_the_acquirer_skips_period_starts():
     src = SyntheticSource(SQUARE, FS)  # a period start every 200 samples
     ring = SampleRing(1 << 16)
     acq = SweepAcquirer(ring)
-    acq.configure(TriggerSettings(mode=TriggerMode.NORMAL, pre_fraction=0.0,
-                                  holdoff_s=0.05), 100)  # 500 samples: every 3rd start
+    acq.configure(
+        TriggerSettings(mode=TriggerMode.NORMAL, pre_fraction=0.0, holdoff_s=0.05), 100
+    )  # 500 samples: every 3rd start
     starts = []
     for b in src.blocks(20_000, 100):
         ring.append(b)
@@ -182,14 +190,20 @@ def to_block(m: Samples, fs: float) -> SampleBlock:
     n = m.raw.shape[0]
     sync = np.zeros(n, bool)
     sync[list(m.sync)] = True
-    return SampleBlock(m.first_index, fs, (m.raw[:, 0] * CURRENT_LSB_UA).astype(np.float32),
-                       (m.raw[:, 1] * VOLTAGE_LSB_V).astype(np.float32),
-                       np.full(n, m.level_ua, np.float32), np.full(n, int(m.flags), np.uint8),
-                       sync)
+    return SampleBlock(
+        m.first_index,
+        fs,
+        (m.raw[:, 0] * CURRENT_LSB_UA).astype(np.float32),
+        (m.raw[:, 1] * VOLTAGE_LSB_V).astype(np.float32),
+        np.full(n, m.level_ua, np.float32),
+        np.full(n, int(m.flags), np.uint8),
+        sync,
+    )
 
 
-def device_blocks(s: OutputSettings, seconds: float, fs: int = 10_000,
-                  idle_s: float = 0.3) -> list[SampleBlock]:
+def device_blocks(
+    s: OutputSettings, seconds: float, fs: int = 10_000, idle_s: float = 0.3
+) -> list[SampleBlock]:
     """SAMPLES frames of the simulator's firmware model (offline, fake clock, no link):
     idle, then SET_OUTPUT and START, then ``seconds`` of output."""
     fw = Firmware(sample_rate=fs, seed=3, now=0.0)
@@ -214,8 +228,9 @@ def device_blocks(s: OutputSettings, seconds: float, fs: int = 10_000,
     return [to_block(m, fs) for m in out if isinstance(m, Samples)]
 
 
-def scripted_blocks(s: OutputSettings, script: list[tuple[float, object]], end_s: float,
-                    fs: int = 10_000) -> list[SampleBlock]:
+def scripted_blocks(
+    s: OutputSettings, script: list[tuple[float, object]], end_s: float, fs: int = 10_000
+) -> list[SampleBlock]:
     """The firmware model driven by ``script`` ((time, host message) in time order)."""
     fw = Firmware(sample_rate=fs, seed=5, now=0.0)
     fw.receive(Hello(1), 0.0)
@@ -231,8 +246,12 @@ def scripted_blocks(s: OutputSettings, script: list[tuple[float, object]], end_s
     return [to_block(m, fs) for m in out if isinstance(m, Samples)]
 
 
-def mask_run(blocks: list[SampleBlock], s: OutputSettings, tester: MaskTester | None = None,
-             ring: SampleRing | None = None):
+def mask_run(
+    blocks: list[SampleBlock],
+    s: OutputSettings,
+    tester: MaskTester | None = None,
+    ring: SampleRing | None = None,
+):
     ring = ring or SampleRing()
     ring.reference.set_settings(s)
     tester = tester or MaskTester(MaskSettings())
@@ -274,8 +293,9 @@ def test_a_clean_alternating_square_passes_the_mask_for_a_minute(minute_of_alter
     assert tester.tested_periods >= 590
 
 
-@pytest.mark.parametrize(("f", "alt"), [(10.0, 2.0), (37.0, 0.5), (500.0, 0.5), (1111.0, 0.7),
-                                        (2000.0, 0.5)])
+@pytest.mark.parametrize(
+    ("f", "alt"), [(10.0, 2.0), (37.0, 0.5), (500.0, 0.5), (1111.0, 0.7), (2000.0, 0.5)]
+)
 def test_clean_alternating_waveforms_pass_at_other_frequencies(f, alt):
     s = OutputSettings(Waveform.SQUARE, f, 300.0, Polarity.ALTERNATING, alt, 0.2)
     ring, tester = mask_run(device_blocks(s, 6.0), s)
@@ -295,8 +315,8 @@ def test_reference_set_after_the_output_started_is_still_right(minute_of_alterna
     """The scope got its reference (or switched to it) seconds into the output: the start
     was tracked all along, so the sign is derived from it."""
     ring = SampleRing()
-    blocks = minute_of_alternating[:4000]   # 20 s
-    for b in blocks[:1500]:                 # about 7 s without a reference
+    blocks = minute_of_alternating[:4000]  # 20 s
+    for b in blocks[:1500]:  # about 7 s without a reference
         ring.append(b)
     ring.reference.set_settings(ALT)
     tester = MaskTester()
@@ -308,8 +328,9 @@ def test_reference_set_after_the_output_started_is_still_right(minute_of_alterna
     assert tester.tested_periods >= 45
     assert tester.fail_count == 0, tester.log[:3]
     # another polarity for a while (no sign followed), then alternating again
-    ring.reference.set_settings(OutputSettings(Waveform.SQUARE, 10.0, 300.0,
-                                               Polarity.POSITIVE, 2.0, 0.5))
+    ring.reference.set_settings(
+        OutputSettings(Waveform.SQUARE, 10.0, 300.0, Polarity.POSITIVE, 2.0, 0.5)
+    )
     for b in blocks[2500:3000]:
         ring.append(b)
     ring.reference.set_settings(ALT)
@@ -329,12 +350,18 @@ def test_a_restart_within_one_frame_is_followed():
     # later, early in the same 5 ms frame (0.860 .. 0.865 s): the new run's first period
     # start falls in it
     stop, start = 0.81020, 0.8604
-    blocks = scripted_blocks(s, [(0.31234, Command(MsgType.START, 3)),
-                                 (stop, Command(MsgType.STOP, 4)),
-                                 (start, Command(MsgType.START, 5))], 6.0)
+    blocks = scripted_blocks(
+        s,
+        [
+            (0.31234, Command(MsgType.START, 3)),
+            (stop, Command(MsgType.STOP, 4)),
+            (start, Command(MsgType.START, 5)),
+        ],
+        6.0,
+    )
     on = np.concatenate([(b.flags & SampleFlag.OUTPUT_ON) != 0 for b in blocks])
     first_on = int(np.argmax(on))
-    assert on[first_on:].all()   # the output never looked off
+    assert on[first_on:].all()  # the output never looked off
     ring, tester = mask_run(blocks, s)
     assert tester.tested_periods >= 50
     assert tester.fail_count == 0, tester.log
@@ -346,11 +373,11 @@ def test_a_start_lost_on_the_link_never_anchors_a_wrong_run():
     blocks = device_blocks(ALT, 10.0, idle_s=0.31234)
     on = [bool(b.flags[0] & SampleFlag.OUTPUT_ON) for b in blocks]
     k = on.index(True)
-    kept = blocks[:k] + blocks[k + 3:]   # three frames lost, the start among them
+    kept = blocks[:k] + blocks[k + 3 :]  # three frames lost, the start among them
     ring, tester = mask_run(kept, ALT)
     assert ring.reference._anchor is None  # noqa: SLF001
     assert tester.tested_periods >= 90
-    assert tester.fail_count <= 5   # at most one per flip (flips every 2 s)
+    assert tester.fail_count <= 5  # at most one per flip (flips every 2 s)
 
 
 def test_the_per_frame_flag_alone_would_fail_the_flips(minute_of_alternating):
@@ -380,8 +407,9 @@ def glitched(blocks: list[SampleBlock], at: dict[int, float]) -> list[SampleBloc
         for i, add in at.items():
             if b.first_index <= i < b.first_index + len(b):
                 cur[i - b.first_index] += add
-        out.append(SampleBlock(b.first_index, b.sample_rate, cur, b.voltage_v, b.level_ua,
-                               b.flags, b.sync))
+        out.append(
+            SampleBlock(b.first_index, b.sample_rate, cur, b.voltage_v, b.level_ua, b.flags, b.sync)
+        )
     return out
 
 
@@ -393,8 +421,9 @@ def test_a_glitch_causes_exactly_its_failures_logged_with_time_index_deviation()
     ring, tester = mask_run(glitched(blocks, g), ALT)
     assert tester.fail_count == 2
     assert [e.index for e in tester.log] == [start + 40_250, start + 65_330]
-    assert [e.time_s for e in tester.log] == [pytest.approx(i / 10_000.0)
-                                              for i in (start + 40_250, start + 65_330)]
+    assert [e.time_s for e in tester.log] == [
+        pytest.approx(i / 10_000.0) for i in (start + 40_250, start + 65_330)
+    ]
     tol = tester.tolerance_ua
     assert tester.log[0].deviation_ua == pytest.approx(120.0 - tol, abs=3.0)
     assert tester.log[1].deviation_ua == pytest.approx(200.0 - tol, abs=3.0)
@@ -411,7 +440,7 @@ def test_mask_reset_clears_the_count_and_never_retests_old_data():
     tester.configure(ALT.amplitude_ua, ALT.frequency_hz)
     tester.reset(ring)
     half = [b for b in bad if b.first_index < start + 50_000]
-    rest = bad[len(half):]
+    rest = bad[len(half) :]
     for b in half:
         ring.append(b)
         tester.update(ring)
@@ -435,12 +464,12 @@ def test_mask_reset_without_a_ring_skips_what_is_there_at_the_next_update():
     bad = glitched(blocks, {start + 10_000 + 250: 150.0})
     ring = SampleRing()
     ring.reference.set_settings(ALT)
-    for b in bad[:len(bad) // 2]:
+    for b in bad[: len(bad) // 2]:
         ring.append(b)
     tester = MaskTester()
     tester.configure(ALT.amplitude_ua, ALT.frequency_hz)
     assert tester.update(ring) is None
-    for b in bad[len(bad) // 2:]:
+    for b in bad[len(bad) // 2 :]:
         ring.append(b)
         tester.update(ring)
     assert tester.fail_count == 0

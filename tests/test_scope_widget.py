@@ -33,8 +33,9 @@ def curve_y(curve) -> np.ndarray:
     return np.asarray(curve.getData()[1])
 
 
-def feed(w: ScopeWidget, src: SyntheticSource, samples: int, block: int = 167,
-         render: bool = True) -> None:
+def feed(
+    w: ScopeWidget, src: SyntheticSource, samples: int, block: int = 167, render: bool = True
+) -> None:
     for b in src.blocks(samples, block):
         w.append(b)
         if render:
@@ -196,7 +197,7 @@ def test_cursors_show_deltas(scope):
     assert c["inv_dt_hz"] == pytest.approx(100.0)
     assert c["di_ua"] == pytest.approx(-150.0)
     assert c["dv_v"] == pytest.approx(-6.0)  # -3 divisions at 2 V/div
-    assert c["v1_v"] == pytest.approx(5.0)   # 2 divisions above a 1 V offset
+    assert c["v1_v"] == pytest.approx(5.0)  # 2 divisions above a 1 V offset
     text = scope.cursor_label.text()
     assert "ΔT 10 ms" in text
     assert "100 Hz" in text
@@ -207,8 +208,9 @@ def test_cursors_show_deltas(scope):
 def test_mask_failed_signal_when_the_device_hits_compliance(qtbot, scope):
     s = OutputSettings(Waveform.SQUARE, 5.0, 400.0, Polarity.POSITIVE, 2.0, 0.0)
     scope.set_reference(s)
-    src = SyntheticSource(s, FS, load=RCLoad(rs_ohm=2_000, rp_ohm=50_000, cp_f=1e-6,
-                                             compliance_v=5.0))
+    src = SyntheticSource(
+        s, FS, load=RCLoad(rs_ohm=2_000, rp_ohm=50_000, cp_f=1e-6, compliance_v=5.0)
+    )
     with qtbot.waitSignal(scope.mask_failed, timeout=1000) as got:
         feed(scope, src, 20_000, block=500, render=False)
     failure = got.args[0]
@@ -262,10 +264,10 @@ def test_exported_png_prints_time_settings_trigger_and_measurements(tmp_path, sc
     path = scope.export_png(tmp_path / "cap.png")
     img = QImage(str(path))
     assert img.width() == scope.plot.grab().width()
-    assert img.height() > plot_h + 4 * 12   # the printed lines under the plot
+    assert img.height() > plot_h + 4 * 12  # the printed lines under the plot
     caption = img.text("Caption")
     lines = caption.splitlines()
-    assert lines[0].startswith("Captured 20")          # a date and time
+    assert lines[0].startswith("Captured 20")  # a date and time
     assert "exported" in lines[0]
     assert "SIM-000001" in lines[0]
     assert "Settings: Square 50 Hz, 100 µA, biphasic" in caption.replace("Biphasic", "biphasic")
@@ -277,8 +279,9 @@ def test_exported_png_prints_time_settings_trigger_and_measurements(tmp_path, sc
     assert img.text("device_serial") == "SIM-000001"
     # the band under the plot is not empty: the text was drawn
     band = img.copy(0, plot_h, img.width(), img.height() - plot_h)
-    colours = {band.pixel(x, y) for x in range(0, band.width(), 3)
-               for y in range(0, band.height(), 2)}
+    colours = {
+        band.pixel(x, y) for x in range(0, band.width(), 3) for y in range(0, band.height(), 2)
+    }
     assert len(colours) > 2
 
 
@@ -365,7 +368,7 @@ def test_time_axis_labels_every_other_division_when_narrow_keeping_zero(qtbot):
     from app.scope.widget import X_DIVS, _TimeAxis
 
     axis = _TimeAxis()
-    axis.div, axis.x0 = 0.02, -0.02          # 20 ms/div, one division before the trigger
+    axis.div, axis.x0 = 0.02, -0.02  # 20 ms/div, one division before the trigger
     wide = axis.tickValues(-0.02, 0.18, 10 * X_DIVS * 8)
     assert len(wide) == 1
     assert len(wide[0][1]) == X_DIVS + 1
@@ -373,13 +376,14 @@ def test_time_axis_labels_every_other_division_when_narrow_keeping_zero(qtbot):
     assert labelled[0] == pytest.approx(0.04)
     assert 0.0 in [round(v, 9) for v in labelled[1]]
     assert len(labelled[1]) + len(unlabelled[1]) == X_DIVS + 1
-    assert axis.style["maxTextLevel"] == 0   # only the first level carries text
+    assert axis.style["maxTextLevel"] == 0  # only the first level carries text
 
 
 def _compliance_source():
     s = OutputSettings(Waveform.SQUARE, 5.0, 400.0, Polarity.POSITIVE, 2.0, 0.0)
-    return s, SyntheticSource(s, FS, load=RCLoad(rs_ohm=2_000, rp_ohm=50_000, cp_f=1e-6,
-                                                 compliance_v=5.0))
+    return s, SyntheticSource(
+        s, FS, load=RCLoad(rs_ohm=2_000, rp_ohm=50_000, cp_f=1e-6, compliance_v=5.0)
+    )
 
 
 def test_mask_action_stop_freezes_on_the_failing_sample(qtbot, scope):
@@ -406,7 +410,7 @@ def test_mask_action_save_writes_the_failure_capture(qtbot, scope, tmp_path):
     feed(scope, src, 20_000, block=500, render=False)
     assert scope.mask.fail_count >= 2
     files = sorted((tmp_path / "fails").glob("mask-fail-*.csv"))
-    assert len(files) == 1            # at most one a second
+    assert len(files) == 1  # at most one a second
     back = read_csv(files[0])
     first = scope.mask.log[0]
     assert back.metadata["mask_failure_index"] == str(first.index)
@@ -432,19 +436,24 @@ def test_mask_action_beep_and_bad_action(qtbot, scope, monkeypatch):
 
 # --------------------------------------------------------- CPU: nothing drawn for nothing
 
+
 def _idle_block(first: int, n: int = 500, seed: int = 0) -> SampleBlock:
     """Output off: flat noise of ±0.3 µA (a fraction of a pixel at 50 µA/div)."""
     rng = np.random.default_rng(seed)
-    return SampleBlock(first_index=first, sample_rate=FS,
-                       current_ua=rng.uniform(-0.3, 0.3, n).astype(np.float32),
-                       voltage_v=np.zeros(n, np.float32), level_ua=np.zeros(n, np.float32),
-                       flags=np.zeros(n, np.uint8), sync=np.zeros(n, bool))
+    return SampleBlock(
+        first_index=first,
+        sample_rate=FS,
+        current_ua=rng.uniform(-0.3, 0.3, n).astype(np.float32),
+        voltage_v=np.zeros(n, np.float32),
+        level_ua=np.zeros(n, np.float32),
+        flags=np.zeros(n, np.uint8),
+        sync=np.zeros(n, bool),
+    )
 
 
 def _count_set_data(monkeypatch, w: ScopeWidget) -> list[str]:
     calls: list[str] = []
-    for name in ("current_curve", "voltage_curve", "ref_curve", "mask_lo_curve",
-                 "mask_hi_curve"):
+    for name in ("current_curve", "voltage_curve", "ref_curve", "mask_lo_curve", "mask_hi_curve"):
         curve = getattr(w, name)
         original = curve.setData
 

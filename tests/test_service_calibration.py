@@ -29,8 +29,13 @@ def _points(true_ua, r_ohm, gi, oi, gv, ov, noise=0.0, seed=0):
     return pts
 
 
-@given(gi=st.floats(0.8, 1.2), oi=st.floats(-5, 5), gv=st.floats(0.8, 1.2),
-       ov=st.floats(-0.05, 0.05), r=st.sampled_from([1e3, 4.7e3, 10e3]))
+@given(
+    gi=st.floats(0.8, 1.2),
+    oi=st.floats(-5, 5),
+    gv=st.floats(0.8, 1.2),
+    ov=st.floats(-0.05, 0.05),
+    r=st.sampled_from([1e3, 4.7e3, 10e3]),
+)
 @settings(max_examples=60, deadline=None)
 def test_exact_data_recovers_gain_and_offset(gi, oi, gv, ov, r):
     result = compute_calibration(_points([0, 100, 250, 500], r, gi, oi, gv, ov), r)
@@ -42,8 +47,9 @@ def test_exact_data_recovers_gain_and_offset(gi, oi, gv, ov, r):
 
 
 def test_noisy_data_within_tolerance_and_correction_inverts_the_error():
-    pts = _points(np.repeat([0.0, 100.0, 300.0, 600.0], 20), 10e3, 1.01, 0.8, 0.995, -0.004,
-                  noise=0.2, seed=3)
+    pts = _points(
+        np.repeat([0.0, 100.0, 300.0, 600.0], 20), 10e3, 1.01, 0.8, 0.995, -0.004, noise=0.2, seed=3
+    )
     result = compute_calibration(pts, 10e3)
     assert result.current.gain == pytest.approx(1.01, abs=1e-3)
     assert result.current.offset == pytest.approx(0.8, abs=0.1)
@@ -51,14 +57,17 @@ def test_noisy_data_within_tolerance_and_correction_inverts_the_error():
     assert result.current.correct(1.01 * 400 + 0.8) == pytest.approx(400, abs=0.5)
 
 
-@pytest.mark.parametrize(("points", "message"), [
-    ([CalibrationPoint(100, 101, 1.0)], "at least two measurements"),
-    ([CalibrationPoint(100, 101, 1.0), CalibrationPoint(100, 102, 1.0)], "two different"),
-    ([CalibrationPoint(0, 0, 0), CalibrationPoint(100, float("nan"), 1.0)], "finite"),
-    ([CalibrationPoint(0, 0, 0), CalibrationPoint(100, 300, 1.0)], "current gain"),
-    ([CalibrationPoint(0, 80, 0), CalibrationPoint(100, 180, 1.0)], "current offset"),
-    ([CalibrationPoint(0, 0, 0), CalibrationPoint(100, 100, 0.1)], "voltage gain"),
-])
+@pytest.mark.parametrize(
+    ("points", "message"),
+    [
+        ([CalibrationPoint(100, 101, 1.0)], "at least two measurements"),
+        ([CalibrationPoint(100, 101, 1.0), CalibrationPoint(100, 102, 1.0)], "two different"),
+        ([CalibrationPoint(0, 0, 0), CalibrationPoint(100, float("nan"), 1.0)], "finite"),
+        ([CalibrationPoint(0, 0, 0), CalibrationPoint(100, 300, 1.0)], "current gain"),
+        ([CalibrationPoint(0, 80, 0), CalibrationPoint(100, 180, 1.0)], "current offset"),
+        ([CalibrationPoint(0, 0, 0), CalibrationPoint(100, 100, 0.1)], "voltage gain"),
+    ],
+)
 def test_unusable_measurements_are_refused_with_a_reason(points, message):
     with pytest.raises(CalibrationError, match=message):
         compute_calibration(points, 10e3)
@@ -77,8 +86,9 @@ def test_pulse_points_split_tops_from_gaps_and_skip_the_ramp():
     i = 1.02 * unit * level + 0.5
     v = 0.99 * unit * level * 1e-6 * 1e4 - 0.002
     flags = np.full(n, int(SampleFlag.OUTPUT_ON), dtype=np.uint8)
-    data = Collected(1e4, i.astype(np.float32), v.astype(np.float32),
-                     level.astype(np.float32), flags)
+    data = Collected(
+        1e4, i.astype(np.float32), v.astype(np.float32), level.astype(np.float32), flags
+    )
     top, gap = pulse_points(data, 200.0)
     assert top.true_current_ua == 200.0
     assert gap.true_current_ua == 0.0
@@ -94,7 +104,16 @@ def test_intrinsic_error_is_what_the_procedure_should_find():
     # the simulator's documented error, fed through the arithmetic, comes back unchanged
     e = INTRINSIC_ERROR
     result = compute_calibration(
-        _points([0, 100, 250, 500], 10e3, e.current_gain, e.current_offset_ua,
-                e.voltage_gain, e.voltage_offset_v), 10e3)
+        _points(
+            [0, 100, 250, 500],
+            10e3,
+            e.current_gain,
+            e.current_offset_ua,
+            e.voltage_gain,
+            e.voltage_offset_v,
+        ),
+        10e3,
+    )
     assert result.set_calibration_args == pytest.approx(
-        (e.current_offset_ua, e.current_gain, e.voltage_offset_v, e.voltage_gain))
+        (e.current_offset_ua, e.current_gain, e.voltage_offset_v, e.voltage_gain)
+    )

@@ -99,8 +99,9 @@ def test_clinic_settings_round_trip_and_defaults(tmp_path):
     cs, problems = load_clinic_settings(QSettings(path, QSettings.Format.IniFormat))
     assert (cs.max_current_ua, cs.eye_area_max_ua) == (600.0, 200.0)
     assert not problems
-    new = dataclasses.replace(cs, max_current_ua=450.0, eye_area_max_ua=150.0,
-                              density_warn_ua_per_cm2=300.0)
+    new = dataclasses.replace(
+        cs, max_current_ua=450.0, eye_area_max_ua=150.0, density_warn_ua_per_cm2=300.0
+    )
     save_clinic_settings(QSettings(path, QSettings.Format.IniFormat), new)
     back, problems = load_clinic_settings(QSettings(path, QSettings.Format.IniFormat))
     assert back.max_current_ua == 450.0
@@ -133,8 +134,9 @@ def _minute_of_traffic(rate_per_s: int = 300, seconds: float = 60.0):
     for k in range(n):
         at = 1000.0 + k / rate_per_s
         if k % 20 == 0:
-            msg = Status(DeviceState.RUNNING, 300.0, 300.0, 22_000.0, True, False, Fault(0),
-                         1.25, k)
+            msg = Status(
+                DeviceState.RUNNING, 300.0, 300.0, 22_000.0, True, False, Fault(0), 1.25, k
+            )
         else:
             msg = Samples(k * 50, SampleFlag.OUTPUT_ON, 300.0, (3,), raw)
         yield FrameRecord(at, "rx", encode_message(msg, k % 256), msg)
@@ -152,14 +154,14 @@ def test_the_log_keeps_a_minute_of_traffic_in_bounded_memory(qapp):
     before = tracemalloc.get_traced_memory()[0]
     for k, rec in enumerate(_minute_of_traffic(LOG_MAX_PER_S, 70.0)):  # 70 s at the cap
         model.add(rec)
-        if k % 60 == 59:   # the timer's 200 ms batches
+        if k % 60 == 59:  # the timer's 200 ms batches
             model.flush()
     model.flush()
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     assert model.rowCount() == MAX_ROWS
     span = model.row(MAX_ROWS - 1).time_s - model.row(0).time_s
-    assert span >= 59.9   # the newest minute is all there
+    assert span >= 59.9  # the newest minute is all there
     assert used < 12e6, f"{used / 1e6:.1f} MB for a minute of frames"
     # rows keep the frame's head, formatted on display
     row = model.row(MAX_ROWS - 1)

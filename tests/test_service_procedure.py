@@ -37,8 +37,10 @@ class FakeLink(FakeDevice):
     @property
     def sent(self) -> list[str]:
         names = {"start_output": "start", "set_output": "set"}
-        return [f"sim {c[2].name}" if c[0] == "sim_control" else names.get(c[0], c[0])
-                for c in self.calls]
+        return [
+            f"sim {c[2].name}" if c[0] == "sim_control" else names.get(c[0], c[0])
+            for c in self.calls
+        ]
 
     def unplug(self, connected: bool) -> None:
         self._connected = connected
@@ -58,8 +60,9 @@ def _runner(qtbot):
     authority = OutputAuthority(owner=Driver.BENCH)
     authority.set_link(link)
     # settings sent beforehand (a procedure's START needs them): then a clean record
-    grant = authority.set_output(Driver.BENCH, OutputSettings(Waveform.SQUARE, 10.0, 100.0,
-                                                              Polarity.POSITIVE, 2.0, 0.0))
+    grant = authority.set_output(
+        Driver.BENCH, OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.POSITIVE, 2.0, 0.0)
+    )
     link.command_answered.emit(grant.request_id, Ack(grant.request_id, 0))  # accepted
     link.calls.clear()
     link._rid = 0

@@ -29,8 +29,13 @@ def _collected(settings: OutputSettings, r_ohm: float, gain: float = 1.0) -> Col
     t = np.arange(3000) / RATE
     i = settings.amplitude_ua * unit_wave(settings, t) * gain
     flags = np.full(t.size, int(SampleFlag.OUTPUT_ON), dtype=np.uint8)
-    return Collected(RATE, i.astype(np.float32), (i * 1e-6 * r_ohm).astype(np.float32),
-                     np.full(t.size, settings.amplitude_ua, dtype=np.float32), flags)
+    return Collected(
+        RATE,
+        i.astype(np.float32),
+        (i * 1e-6 * r_ohm).astype(np.float32),
+        np.full(t.size, settings.amplitude_ua, dtype=np.float32),
+        flags,
+    )
 
 
 def test_figure_bands():
@@ -42,8 +47,9 @@ def test_figure_bands():
     assert Figure("z", 1.0, "Ω", 9500.0, 10500.0).band == "9,500 … 10,500 Ω"
 
 
-@pytest.mark.parametrize("case", [c for c in OUTPUT_CASES if not c.expect_compliance],
-                         ids=lambda c: c.name)
+@pytest.mark.parametrize(
+    "case", [c for c in OUTPUT_CASES if not c.expect_compliance], ids=lambda c: c.name
+)
 def test_output_figures_pass_on_ideal_data_and_fail_on_a_gain_error(case):
     good = output_figures(case, _collected(case.settings, case.resistor_ohm), 20.0)
     assert all(f.ok for f in good), [(f.name, f.shown, f.band) for f in good if not f.ok]

@@ -53,8 +53,12 @@ def test_square_wave_amplitude_and_frequency():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.floats(0.1, 2000), st.lists(st.integers(1, 255), min_size=1, max_size=30),
-       st.sampled_from(list(Polarity)), st.sampled_from(list(Waveform)))
+@given(
+    st.floats(0.1, 2000),
+    st.lists(st.integers(1, 255), min_size=1, max_size=30),
+    st.sampled_from(list(Polarity)),
+    st.sampled_from(list(Waveform)),
+)
 def test_chunked_generation_equals_one_shot(freq, chunks, polarity, waveform):
     s = OutputSettings(waveform, frequency_hz=freq, polarity=polarity, alternate_s=0.5)
     n = sum(chunks)
@@ -84,8 +88,9 @@ def test_biphasic_is_charge_balanced_every_period():
 
 
 def test_alternating_flips_sign_every_alternate_period():
-    s = OutputSettings(Waveform.SQUARE, frequency_hz=100.0, polarity=Polarity.ALTERNATING,
-                       alternate_s=0.5)
+    s = OutputSettings(
+        Waveform.SQUARE, frequency_hz=100.0, polarity=Polarity.ALTERNATING, alternate_s=0.5
+    )
     gen = WaveGenerator(FS)
     u1, _ = gen.generate(s, FS // 2)
     assert gen.negative_half(s)
@@ -230,8 +235,7 @@ def _frequency(draw, fs: int) -> float:
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.data(), _RATES, _MONO, _SHAPES, st.lists(st.integers(1, 239), min_size=1,
-                                                      max_size=12))
+@given(st.data(), _RATES, _MONO, _SHAPES, st.lists(st.integers(1, 239), min_size=1, max_size=12))
 def test_charge_in_the_samples_is_the_charge_of_the_wave(data, fs, polarity, waveform, chunks):
     f = data.draw(_frequency(fs), label="frequency")
     s = OutputSettings(waveform, frequency_hz=f, polarity=polarity)
@@ -258,15 +262,16 @@ def test_charge_per_period_equals_the_commanded_balance(data, fs, polarity, wave
         a, b = sync[0], sync[-1]
         assert abs(unit[a:b].sum()) <= 1.0 + 1e-9  # less than the two part-samples at the ends
     if polarity == Polarity.POSITIVE and waveform == Waveform.SQUARE:
-        assert unit[sync[0]:sync[-1]].mean() == pytest.approx(0.5, abs=1.0 / (sync[-1] + 1))
+        assert unit[sync[0] : sync[-1]].mean() == pytest.approx(0.5, abs=1.0 / (sync[-1] + 1))
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.data(), _RATES, _SHAPES, st.sampled_from([0.5, 0.7, 1.0, 2.0, 3.3]))
 def test_alternating_flips_only_at_period_boundaries(data, fs, waveform, alternate_s):
     f = data.draw(_frequency(fs), label="frequency")
-    s = OutputSettings(waveform, frequency_hz=f, polarity=Polarity.ALTERNATING,
-                       alternate_s=alternate_s)
+    s = OutputSettings(
+        waveform, frequency_hz=f, polarity=Polarity.ALTERNATING, alternate_s=alternate_s
+    )
     n = min(int(max(4 * alternate_s, 3 / f) * fs), 300_000)
     unit, sync = WaveGenerator(fs).generate(s, n)
     bounds = [*sync.tolist(), n]
@@ -302,9 +307,10 @@ def test_two_khz_at_ten_kilosamples_is_balanced_and_square_has_half_duty():
 
 def test_samples_agree_with_the_point_wave_integrated_finely():
     """An independent check of the closed form: integrate unit_wave numerically."""
-    for s in (OutputSettings(Waveform.SINE, frequency_hz=1300.0, polarity=Polarity.BIPHASIC),
-              OutputSettings(Waveform.SQUARE, frequency_hz=10_000 / 7,
-                             polarity=Polarity.NEGATIVE)):
+    for s in (
+        OutputSettings(Waveform.SINE, frequency_hz=1300.0, polarity=Polarity.BIPHASIC),
+        OutputSettings(Waveform.SQUARE, frequency_hz=10_000 / 7, polarity=Polarity.NEGATIVE),
+    ):
         unit, _ = WaveGenerator(FS).generate(s, 40)
         fine = 4000
         t = (np.arange(40 * fine) + 0.5) / (FS * fine)

@@ -68,8 +68,9 @@ class Client:
                     return got
         kinds = sorted({type(m).__name__ for m in got})
         others = [m for m in got if not isinstance(m, Samples | Status)]
-        raise AssertionError(f"nothing matched within {timeout} s; got {len(got)} messages "
-                             f"({kinds}): {others[:10]}")
+        raise AssertionError(
+            f"nothing matched within {timeout} s; got {len(got)} messages ({kinds}): {others[:10]}"
+        )
 
     def hello(self) -> Info:
         self.send(Hello(1))
@@ -129,8 +130,7 @@ def test_start_without_heartbeats_trips_the_watchdog(sim):
         client.hello()
         client.send(SetOutput(2, OutputSettings(amplitude_ua=100, ramp_s=0.1)))
         client.send(Command(MsgType.START, 3))
-        got = client.wait_for(lambda m: isinstance(m, Event)
-                              and m.code == EventCode.WATCHDOG_TRIP)
+        got = client.wait_for(lambda m: isinstance(m, Event) and m.code == EventCode.WATCHDOG_TRIP)
         acks = [m.request_id for m in got if isinstance(m, Ack)]
         assert acks == [2, 3], [m for m in got if not isinstance(m, Samples | Status)]
         status = client.wait_for(lambda m: isinstance(m, Status))[-1]
@@ -151,15 +151,15 @@ def test_drops_and_corruption_are_counted_by_the_decoder(sim):
         s = client.decoder.stats
         assert s.frames_ok > 200
         assert s.crc_errors + s.framing_errors > 0
-        gaps = sum(1 for a, b in zip(client.seqs, client.seqs[1:], strict=False)
-                   if (b - a) & 0xFFFF != 1)
+        gaps = sum(
+            1 for a, b in zip(client.seqs, client.seqs[1:], strict=False) if (b - a) & 0xFFFF != 1
+        )
         assert gaps > 5
     finally:
         client.close()
 
 
-@pytest.mark.parametrize("sim", [["--disconnect-after", "0.5", "--down-for", "0.5"]],
-                         indirect=True)
+@pytest.mark.parametrize("sim", [["--disconnect-after", "0.5", "--down-for", "0.5"]], indirect=True)
 def test_disconnect_then_return_on_the_same_path(sim):
     path = sim.port
     client = Client(path)
@@ -197,11 +197,18 @@ def test_bad_options_give_a_clear_error():
 
 
 def test_simulator_exits_when_its_parent_dies(tmp_path):
-    code = ("import sys; from app.device.sim_process import SimulatorProcess\n"
-            "p = SimulatorProcess(); p.start(); print(p.pid, flush=True)\n"
-            "import os; os._exit(0)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=30, cwd=os.path.dirname(os.path.dirname(__file__)))
+    code = (
+        "import sys; from app.device.sim_process import SimulatorProcess\n"
+        "p = SimulatorProcess(); p.start(); print(p.pid, flush=True)\n"
+        "import os; os._exit(0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=os.path.dirname(os.path.dirname(__file__)),
+    )
     pid = int(out.stdout.strip())
 
     def gone() -> bool:
@@ -313,7 +320,8 @@ class DocClient:
             for chunk in chunks:
                 p = _cobs_decode(chunk)
                 if len(p) < 6 or binascii.crc_hqx(p[:-2], 0xFFFF) != int.from_bytes(
-                        p[-2:], "little"):
+                    p[-2:], "little"
+                ):
                     continue
                 yield p[1], p[4:-2]
 
@@ -337,9 +345,16 @@ def test_an_independent_client_written_from_the_document(sim):
             strings.append(info[pos + 1 : pos + 1 + n].decode())
             pos += 1 + n
         (max_ua, fmin, fmax, vcomp, rate, i_lsb, v_lsb, wd_ms, spf) = struct.unpack_from(
-            "<ffffIffHH", info, pos)
-        assert (rid, version, strings[1], rate, wd_ms, spf) == (77, 1, "SIM-000001", 10_000,
-                                                                500, 50)
+            "<ffffIffHH", info, pos
+        )
+        assert (rid, version, strings[1], rate, wd_ms, spf) == (
+            77,
+            1,
+            "SIM-000001",
+            10_000,
+            500,
+            50,
+        )
         # plain resistor, 200 µA positive square at 5 Hz, no ramp
         c.send(0x0B, struct.pack("<HBf", 78, 3, 10_000.0))
         c.send(0x02, struct.pack("<HBffBff", 79, 0, 5.0, 200.0, 0, 2.0, 0.0))
@@ -390,9 +405,12 @@ def test_hang_stops_all_output(sim):
         client.close()
 
 
-@pytest.mark.parametrize("sim", [["--sample-rate", "50000"],
-                                 ["--sample-rate", "10000", "--baud", "115200"]],
-                         indirect=True, ids=["50kS/s-921600", "10kS/s-115200"])
+@pytest.mark.parametrize(
+    "sim",
+    [["--sample-rate", "50000"], ["--sample-rate", "10000", "--baud", "115200"]],
+    indirect=True,
+    ids=["50kS/s-921600", "10kS/s-115200"],
+)
 def test_an_overloaded_line_drops_whole_frames_and_answers_still_get_through(sim):
     client = Client(sim.port)
     try:
@@ -401,8 +419,9 @@ def test_an_overloaded_line_drops_whole_frames_and_answers_still_get_through(sim
         resets = []
         for k in range(5):
             client.send(Command(MsgType.RESET, 100 + k))
-            got += client.wait_for(lambda m: isinstance(m, Ack | Nak) and m.request_id >= 100,
-                                   timeout=2.0)
+            got += client.wait_for(
+                lambda m: isinstance(m, Ack | Nak) and m.request_id >= 100, timeout=2.0
+            )
             resets.append(got[-1])
         t0 = time.monotonic()
         while time.monotonic() - t0 < 1.5:

@@ -36,12 +36,20 @@ def _settings(tmp_path) -> QSettings:
 
 def test_window_modules_do_not_import_the_database_layer():
     """SQLAlchemy and alembic are off the path to the first live trace."""
-    code = ("import sys, app.ui.launcher, app.ui.main_window, app.ui.practitioner, "
-            "app.ui.workspaces, app.ui.trainer_workspace\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('sqlalchemy', 'alembic')))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120, check=True).stdout.strip()
+    code = (
+        "import sys, app.ui.launcher, app.ui.main_window, app.ui.practitioner, "
+        "app.ui.workspaces, app.ui.trainer_workspace\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'alembic')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
     assert out == "[]"
 
 
@@ -66,7 +74,10 @@ def test_only_the_desk_is_built_at_start_and_others_catch_up(qtbot, tmp_path):
     trainer = window.workspaces["trainer"]
     assert trainer.studio.link is device.link
     assert {ws.name for ws in window.workspaces.built()} == {
-        "practitioner", "trainer", "technician"}
+        "practitioner",
+        "trainer",
+        "technician",
+    }
     device.close()
     for ws in window.workspaces.built():
         ws.shutdown()
@@ -174,8 +185,14 @@ def _store_with_clinic_max(url: str, max_ua: float):
     from app.store.clinic import SaveClinicSettings
 
     store = start_store(url)
-    store.writer.submit(SaveClinicSettings(settings_to_dict(ClinicSettings(
-        max_current_ua=max_ua, eye_area_max_ua=min(200.0, max_ua))), None)).result(5)
+    store.writer.submit(
+        SaveClinicSettings(
+            settings_to_dict(
+                ClinicSettings(max_current_ua=max_ua, eye_area_max_ua=min(200.0, max_ua))
+            ),
+            None,
+        )
+    ).result(5)
     return store
 
 
@@ -196,8 +213,12 @@ def test_the_authority_receives_the_stores_clinic_limits(qtbot, tmp_path, store_
         window.attach_store(store)
         qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == 150, timeout=5000)
         version = read_clinic(other.engine).version
-        other.writer.submit(SaveClinicSettings(settings_to_dict(ClinicSettings(
-            max_current_ua=120.0, eye_area_max_ua=100.0)), version)).result(5)
+        other.writer.submit(
+            SaveClinicSettings(
+                settings_to_dict(ClinicSettings(max_current_ua=120.0, eye_area_max_ua=100.0)),
+                version,
+            )
+        ).result(5)
         qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == 120, timeout=5000)
         assert window.authority.clinic.eye_area_max_ua == 100
     finally:
@@ -250,9 +271,11 @@ def test_the_bench_pin_comes_from_the_store(qtbot, tmp_path, monkeypatch):
     assert not first.switch_workspace("technician")  # records not open: closed
     first.attach_store(start_store(url))
     assert first.switch_workspace("technician")  # set up in the store
-    second = MainWindow(DeviceManager(), QSettings(str(tmp_path / "b.ini"),
-                                                   QSettings.Format.IniFormat),
-                        records_pending=True)
+    second = MainWindow(
+        DeviceManager(),
+        QSettings(str(tmp_path / "b.ini"), QSettings.Format.IniFormat),
+        records_pending=True,
+    )
     qtbot.addWidget(second)
     second.interactive = False
     second.attach_store(start_store(url))

@@ -33,8 +33,10 @@ def store(store_url):  # noqa: F811
 
 
 def _append(writer: StoreWriter, n: int, start: int = 0) -> list[int]:
-    futures = [writer.audit("view_client", audit.client_subject(start + i),
-                            {"n": start + i}) for i in range(n)]
+    futures = [
+        writer.audit("view_client", audit.client_subject(start + i), {"n": start + i})
+        for i in range(n)
+    ]
     return [f.result(20) for f in futures]
 
 
@@ -70,8 +72,10 @@ def test_a_changed_detail_is_named_by_the_verify_command(store, capsys):
     ids = _append(writer, 4)
     assert _verify_cli(url, capsys) == (0, "audit trail intact: 4 entries\n")
     with engine.begin() as conn:
-        conn.execute(text("UPDATE audit_entry SET details = :d WHERE id = :i"),
-                     {"d": '{"n": 99}', "i": ids[2]})
+        conn.execute(
+            text("UPDATE audit_entry SET details = :d WHERE id = :i"),
+            {"d": '{"n": 99}', "i": ids[2]},
+        )
     code, out = _verify_cli(url, capsys)
     assert code == 1
     assert f"BROKEN at entry {ids[2]}:" in out
@@ -85,8 +89,12 @@ def test_a_forger_who_rehashes_an_entry_breaks_the_next_link(store, capsys):
         row = s.get(AuditEntry, ids[1])
         assert row is not None
         row.details = {"n": 42}
-        row.hash = audit.entry_hash(row.prev_hash, audit.canonical(
-            row.id, row.at, row.operator_id, row.host, row.action, row.subject, row.details))
+        row.hash = audit.entry_hash(
+            row.prev_hash,
+            audit.canonical(
+                row.id, row.at, row.operator_id, row.host, row.action, row.subject, row.details
+            ),
+        )
     code, out = _verify_cli(url, capsys)
     assert code == 1
     assert f"BROKEN at entry {ids[2]}:" in out
@@ -108,17 +116,16 @@ def test_a_reordered_entry_is_named_by_the_verify_command(store, capsys):
     ids = _append(writer, 5)
     cols = "at, operator_id, host, action, subject, details, prev_hash, hash"
     with engine.begin() as conn:  # rows 2 and 3 swap places (every column but the id)
-        a = conn.execute(text(f"SELECT {cols} FROM audit_entry WHERE id = :i"),
-                         {"i": ids[2]}).one()
-        b = conn.execute(text(f"SELECT {cols} FROM audit_entry WHERE id = :i"),
-                         {"i": ids[3]}).one()
+        a = conn.execute(text(f"SELECT {cols} FROM audit_entry WHERE id = :i"), {"i": ids[2]}).one()
+        b = conn.execute(text(f"SELECT {cols} FROM audit_entry WHERE id = :i"), {"i": ids[3]}).one()
         sets = ", ".join(f"{c} = :{c}" for c in cols.split(", "))
         for row, target in ((b, ids[2]), (a, ids[3])):
             values = row._asdict()
             if not isinstance(values["details"], str):
                 values["details"] = json.dumps(values["details"])
-            conn.execute(text(f"UPDATE audit_entry SET {sets} WHERE id = :id"),
-                         {**values, "id": target})
+            conn.execute(
+                text(f"UPDATE audit_entry SET {sets} WHERE id = :id"), {**values, "id": target}
+            )
     code, out = _verify_cli(url, capsys)
     assert code == 1
     assert f"BROKEN at entry {ids[2]}:" in out
@@ -134,12 +141,13 @@ def test_two_writers_on_one_database_keep_one_chain(store):
         def run(name: str, w: StoreWriter, start: int) -> None:
             ids = []
             for i in range(40):  # one commit each: the two rooms interleave
-                ids.append(w.audit("view_session", audit.session_subject(start + i))
-                           .result(30))
+                ids.append(w.audit("view_session", audit.session_subject(start + i)).result(30))
             results[name] = ids
 
-        threads = [threading.Thread(target=run, args=("a", writer, 0)),
-                   threading.Thread(target=run, args=("b", other, 1000))]
+        threads = [
+            threading.Thread(target=run, args=("a", writer, 0)),
+            threading.Thread(target=run, args=("b", other, 1000)),
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -157,12 +165,12 @@ def test_two_writers_on_one_database_keep_one_chain(store):
 
 def test_erase_keeps_the_entries_without_the_name(store, tmp_path, capsys):
     url, engine, _info, writer = store
-    cid = writer.save_client(ClientData(SECRET_NAME,
-                                        contact="ottoline@example.org")).result(10)
+    cid = writer.save_client(ClientData(SECRET_NAME, contact="ottoline@example.org")).result(10)
     writer.audit("view_client", audit.client_subject(cid)).result(10)
     writer.close()
-    assert main(["db", "export-client", str(cid), str(tmp_path / "x.zip"),
-                 "--database-url", url]) == 0
+    assert (
+        main(["db", "export-client", str(cid), str(tmp_path / "x.zip"), "--database-url", url]) == 0
+    )
     assert main(["db", "erase-client", str(cid), "--yes", "--database-url", url]) == 0
     capsys.readouterr()
     lines = audit.entries(engine, subject=audit.client_subject(cid))
@@ -177,12 +185,15 @@ def test_erase_keeps_the_entries_without_the_name(store, tmp_path, capsys):
 
 def test_limit_and_pin_changes_are_audited(store):
     _url, engine, info, writer = store
-    writer.submit(SaveClinicSettings({"max_current_ua": 300.0}, None,
-                                     operator_id=info.default_operator_id)).result(10)
+    writer.submit(
+        SaveClinicSettings({"max_current_ua": 300.0}, None, operator_id=info.default_operator_id)
+    ).result(10)
     writer.submit(SetPinHash("scrypt$not-a-real-hash", first=True)).result(10)
     lines = audit.entries(engine)
-    assert [(ln.action, ln.subject) for ln in lines] == [("limit_change", "clinic"),
-                                                          ("pin_change", "clinic")]
+    assert [(ln.action, ln.subject) for ln in lines] == [
+        ("limit_change", "clinic"),
+        ("pin_change", "clinic"),
+    ]
     assert lines[0].details == {"changed": {"max_current_ua": [None, 300.0]}}
     assert lines[0].operator_id == info.default_operator_id
     assert "hash" not in str(lines[1].details)
@@ -224,8 +235,7 @@ def test_technician_sign_ins_and_failed_ones_are_audited(store):
         ("sign_in", "bench", {"via": "technician PIN", "failures_in_a_row": 0}),
     ]
     assert "2468" not in str(lines)
-    assert all(ln.operator_id == info.default_operator_id
-               for ln in audit.entries(engine)[1:])
+    assert all(ln.operator_id == info.default_operator_id for ln in audit.entries(engine)[1:])
     assert audit.verify(engine).ok
 
 

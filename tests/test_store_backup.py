@@ -36,8 +36,14 @@ sys.exit(main(["db", "backup", sys.argv[2], "--database-url", sys.argv[1]]))
 
 def _spawn(url: str, dest: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, url, str(dest)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, url, str(dest)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     ready, _, _ = select.select([proc.stdout], [], [], 60)
     assert ready, proc.stderr.read()
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
@@ -49,12 +55,18 @@ def _with_ballast(url: str, megabytes: int) -> dict[str, int]:
     engine, _ = open_store(url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("CREATE TABLE ballast (id INTEGER PRIMARY KEY, b BYTEA)"
-                              if engine.dialect.name == "postgresql" else
-                              "CREATE TABLE ballast (id INTEGER PRIMARY KEY, b BLOB)"))
+            conn.execute(
+                text(
+                    "CREATE TABLE ballast (id INTEGER PRIMARY KEY, b BYTEA)"
+                    if engine.dialect.name == "postgresql"
+                    else "CREATE TABLE ballast (id INTEGER PRIMARY KEY, b BLOB)"
+                )
+            )
             for i in range(megabytes):
-                conn.execute(text("INSERT INTO ballast (id, b) VALUES (:i, :b)"),
-                             {"i": i, "b": os.urandom(1_000_000)})
+                conn.execute(
+                    text("INSERT INTO ballast (id, b) VALUES (:i, :b)"),
+                    {"i": i, "b": os.urandom(1_000_000)},
+                )
     finally:
         engine.dispose()
     return {"ballast": megabytes}
@@ -73,15 +85,15 @@ def _valid_sqlite_backup(path: Path, megabytes: int) -> bool:
 
 
 def _valid_pg_backup(path: Path) -> bool:
-    listed = subprocess.run(["pg_restore", "--list", str(path)], capture_output=True,
-                            text=True, check=True)
+    listed = subprocess.run(
+        ["pg_restore", "--list", str(path)], capture_output=True, text=True, check=True
+    )
     assert "TABLE DATA public ballast" in listed.stdout
     assert "TABLE DATA public client" in listed.stdout
     return True
 
 
-def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(
-        store_url, tmp_path):  # noqa: F811
+def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(store_url, tmp_path):  # noqa: F811
     rng = random.Random(4)
     sqlite = store_url.startswith("sqlite")
     megabytes = 40 if sqlite else 8
@@ -114,8 +126,11 @@ def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(
     assert kept < 8
 
 
-def test_a_backup_that_fails_its_check_is_not_kept(sqlite_url, tmp_path,  # noqa: F811
-                                                   monkeypatch):
+def test_a_backup_that_fails_its_check_is_not_kept(
+    sqlite_url,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
     engine, _ = open_store(sqlite_url)
     try:
         real = maintenance._table_counts
@@ -160,7 +175,8 @@ printf 'not a dump' > "$4"
 
 
 def test_pg_dump_gets_the_password_from_the_environment_never_its_command_line(
-        tmp_path, monkeypatch, capsys):
+    tmp_path, monkeypatch, capsys
+):
     log = tmp_path / "argv"
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -170,8 +186,10 @@ def test_pg_dump_gets_the_password_from_the_environment_never_its_command_line(
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("PGPASSWORD", raising=False)
     secret = "s3cr@t-Pw"
-    for url in (f"postgresql+psycopg://clinic:{secret}@db.example/records",
-                "postgresql+psycopg://clinic@db.example/records?password=s3cr%40t-Pw"):
+    for url in (
+        f"postgresql+psycopg://clinic:{secret}@db.example/records",
+        "postgresql+psycopg://clinic@db.example/records?password=s3cr%40t-Pw",
+    ):
         engine = make_engine(url)
         try:
             monkeypatch.setattr(engine, "connect", _fake_connect)
@@ -209,8 +227,11 @@ def test_backup_of_a_postgres_url_with_a_password(pg_cluster, tmp_path):  # noqa
     engine, _ = open_store(url)
     engine.dispose()
     with_password = url.replace("postgres@", "postgres:pa%40ss@")
-    assert main(["db", "backup", str(tmp_path / "b.dump"), "--database-url",
-                 with_password]) == 0
-    listed = subprocess.run(["pg_restore", "--list", str(tmp_path / "b.dump")],
-                            capture_output=True, text=True, check=True)
+    assert main(["db", "backup", str(tmp_path / "b.dump"), "--database-url", with_password]) == 0
+    listed = subprocess.run(
+        ["pg_restore", "--list", str(tmp_path / "b.dump")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "TABLE DATA public client" in listed.stdout

@@ -61,8 +61,14 @@ def _read_line(proc: subprocess.Popen, deadline: float) -> str:
 
 def test_sigkill_mid_session_loses_at_most_about_one_second(store_url):  # noqa: F811
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, store_url], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, store_url],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 30
     try:
         uid = _read_line(proc, deadline).split()[1]
@@ -95,4 +101,3 @@ def test_sigkill_mid_session_loses_at_most_about_one_second(store_url):  # noqa:
         assert len(got) >= ticks - 10, (len(got), ticks)
     finally:
         engine.dispose()
-

@@ -57,22 +57,57 @@ class Errors:
 def block(first: int, n: int) -> SampleBlock:
     t = (first + np.arange(n)) / RATE
     cur = (200 * np.sin(2 * np.pi * 10 * t)).astype(np.float32)
-    return SampleBlock(first, RATE, cur, (cur / 100).astype(np.float32),
-                       np.full(n, 200, np.float32), np.zeros(n, np.uint8), np.zeros(n, bool))
+    return SampleBlock(
+        first,
+        RATE,
+        cur,
+        (cur / 100).astype(np.float32),
+        np.full(n, 200, np.float32),
+        np.zeros(n, np.uint8),
+        np.zeros(n, bool),
+    )
 
 
-def write_session(w: StoreWriter, client_id: int, operator_id: int, seconds: float = 2.5,
-                  outcome: Outcome = Outcome.COMPLETED) -> str:
-    uid = w.begin_session(client_id, operator_id=operator_id, program="Lift & tone",
-                          device_serial="MC-0042", firmware="1.3.0")
+def write_session(
+    w: StoreWriter,
+    client_id: int,
+    operator_id: int,
+    seconds: float = 2.5,
+    outcome: Outcome = Outcome.COMPLETED,
+) -> str:
+    uid = w.begin_session(
+        client_id,
+        operator_id=operator_id,
+        program="Lift & tone",
+        device_serial="MC-0042",
+        firmware="1.3.0",
+    )
     w.add_event(uid, "state", {"to": "running"})
     for first in range(0, int(seconds * RATE), 50):
         w.add_samples(uid, block(first, 50))
     w.add_event(uid, "parameter", {"amplitude_ua": 200})
-    w.add_step(uid, 0, "forehead", {"frequency_hz": 10, "amplitude_ua": 200}, 60, 58.5,
-               charge_uc=2.9, mean_current_ua=190.0, mean_impedance_ohm=12000.0)
-    w.add_step(uid, 1, "cheeks", {"frequency_hz": 0.5, "amplitude_ua": 100}, 60, 60.0,
-               charge_uc=1.5, mean_current_ua=95.0, mean_impedance_ohm=14000.0)
+    w.add_step(
+        uid,
+        0,
+        "forehead",
+        {"frequency_hz": 10, "amplitude_ua": 200},
+        60,
+        58.5,
+        charge_uc=2.9,
+        mean_current_ua=190.0,
+        mean_impedance_ohm=12000.0,
+    )
+    w.add_step(
+        uid,
+        1,
+        "cheeks",
+        {"frequency_hz": 0.5, "amplitude_ua": 100},
+        60,
+        60.0,
+        charge_uc=1.5,
+        mean_current_ua=95.0,
+        mean_impedance_ohm=14000.0,
+    )
     w.add_event(uid, "alarm", {"code": "HIGH_IMPEDANCE"})
     w.end_session(uid, outcome)
     return uid
@@ -111,10 +146,13 @@ def test_migration_from_previous_revision_keeps_data(store_url):  # noqa: F811
     engine = make_engine(store_url)
     try:
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO client (name, contact, skin_notes, is_training, created_at, "
-                "updated_at) VALUES ('Old Client', '', 'dry', false, :t, :t)"),
-                {"t": dt.datetime(2026, 1, 1)})
+            conn.execute(
+                text(
+                    "INSERT INTO client (name, contact, skin_notes, is_training, created_at, "
+                    "updated_at) VALUES ('Old Client', '', 'dry', false, :t, :t)"
+                ),
+                {"t": dt.datetime(2026, 1, 1)},
+            )
     finally:
         engine.dispose()
     engine, info = open_store(store_url)
@@ -140,13 +178,20 @@ def test_migration_from_the_previous_revision_recovers_open_sessions(store_url):
     engine = make_engine(store_url)
     try:
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO client (id, name, contact, skin_notes, is_training, created_at, "
-                "updated_at) VALUES (7, 'Kim', '', '', false, :t, :t)"), {"t": T0})
-            conn.execute(text(
-                "INSERT INTO treatment_session (uid, client_id, program, device_serial, "
-                "firmware, started_at, training) VALUES ('u-1', 7, 'P', '', '', :t, false)"),
-                {"t": T0})
+            conn.execute(
+                text(
+                    "INSERT INTO client (id, name, contact, skin_notes, is_training, created_at, "
+                    "updated_at) VALUES (7, 'Kim', '', '', false, :t, :t)"
+                ),
+                {"t": T0},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO treatment_session (uid, client_id, program, device_serial, "
+                    "firmware, started_at, training) VALUES ('u-1', 7, 'P', '', '', :t, false)"
+                ),
+                {"t": T0},
+            )
     finally:
         engine.dispose()
     engine, info = open_store(store_url)
@@ -227,10 +272,14 @@ def test_writer_round_trip_through_the_read_services(store):
     errors = Errors()
     w = StoreWriter(engine, errors)
     try:
-        cid = w.save_client(ClientData(SECRET_NAME, dt.date(1985, 3, 2), "0123 456",
-                                       "sensitive skin", 150.0)).result(5)
-        answers = {i.id: (False if i.type == "yes_no" else None)
-                   for i in load_questionnaire().items if i.asked}
+        cid = w.save_client(
+            ClientData(SECRET_NAME, dt.date(1985, 3, 2), "0123 456", "sensitive skin", 150.0)
+        ).result(5)
+        answers = {
+            i.id: (False if i.type == "yes_no" else None)
+            for i in load_questionnaire().items
+            if i.asked
+        }
         today = dt.date.today()
         w.add_screening(cid, answers, today, add_months(today, 6), operator_id=1)
         w.add_consent(cid, "consent-2026-01")
@@ -242,7 +291,10 @@ def test_writer_round_trip_through_the_read_services(store):
     assert errors.messages == []
     record = services.get_client(engine, cid)
     assert (record.name, record.current_limit_ua, record.consent_version) == (
-        SECRET_NAME, 150.0, "consent-2026-01")
+        SECRET_NAME,
+        150.0,
+        "consent-2026-01",
+    )
     assert record.notes[0][1] == "Prefers low intensity"
     assert services.screening_status(engine, cid).status is Status.CLEARED
     [summary] = services.session_history(engine, cid)
@@ -285,8 +337,12 @@ def test_sessions_left_open_are_marked_interrupted_at_next_start(store_url):  # 
     w = StoreWriter(engine)
     try:
         uid = w.begin_session(info.training_client_id, program="Demo")
-        w.add_event(uid, "state", {"to": "running"},
-                    timestamp=dt.datetime(2026, 11, 24, 10, 0, 5, tzinfo=dt.UTC))
+        w.add_event(
+            uid,
+            "state",
+            {"to": "running"},
+            timestamp=dt.datetime(2026, 11, 24, 10, 0, 5, tzinfo=dt.UTC),
+        )
         assert w.flush(5)
     finally:
         w.close()
@@ -365,14 +421,21 @@ def test_read_only_database_is_reported_and_close_says_writes_were_lost(sqlite_u
 
 def test_client_validation_names_the_field():
     today = dt.date(2026, 11, 24)
-    assert validate_client(ClientData("Ann", dt.date(1990, 1, 1), current_limit_ua=300), today) \
-        == []
-    problems = validate_client(ClientData("", dt.date(2027, 1, 1), "x" * 301, "",
-                                          float("nan")), today)
-    assert [p.split(":")[0] for p in problems] == ["Name", "Date of birth", "Contact",
-                                                   "Current limit"]
+    assert (
+        validate_client(ClientData("Ann", dt.date(1990, 1, 1), current_limit_ua=300), today) == []
+    )
+    problems = validate_client(
+        ClientData("", dt.date(2027, 1, 1), "x" * 301, "", float("nan")), today
+    )
+    assert [p.split(":")[0] for p in problems] == [
+        "Name",
+        "Date of birth",
+        "Contact",
+        "Current limit",
+    ]
     assert validate_client(ClientData("A", current_limit_ua=1200), today)[0].startswith(
-        "Current limit")
+        "Current limit"
+    )
 
 
 # ---------------------------------------------------------------- erase, export, backup
@@ -381,8 +444,9 @@ def test_client_validation_names_the_field():
 def _fill_client(engine, info) -> int:
     w = StoreWriter(engine)
     try:
-        cid = w.save_client(ClientData(SECRET_NAME, dt.date(1985, 3, 2),
-                                       "zelda@example.org", "rosacea")).result(5)
+        cid = w.save_client(
+            ClientData(SECRET_NAME, dt.date(1985, 3, 2), "zelda@example.org", "rosacea")
+        ).result(5)
         w.add_note(cid, f"{SECRET_NAME} asked for a gentler program")
         w.add_consent(cid, "consent-2026-01")
         write_session(w, cid, info.default_operator_id, seconds=1.5)
@@ -404,7 +468,8 @@ def test_erase_client_removes_every_row(store):
     with Session(engine) as s:
         assert s.get(Client, cid) is None
         assert s.scalars(select(TreatmentSession.client_id)).all() == [
-            c.id for c in services.search_clients(engine, "other person")]
+            c.id for c in services.search_clients(engine, "other person")
+        ]
     assert count_rows(engine, RecordingChunk) == 1
     assert count_rows(engine, Event) == 3
     with pytest.raises(StoreError, match="no client with id"):
@@ -429,13 +494,11 @@ def test_erase_client_leaves_no_trace_in_the_sqlite_file(sqlite_url):  # noqa: F
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         assert SECRET_NAME.encode() in _db_bytes(path)  # the test can fail
-        assert main(["db", "erase-client", str(cid), "--yes", "--database-url",
-                     sqlite_url]) == 0
+        assert main(["db", "erase-client", str(cid), "--yes", "--database-url", sqlite_url]) == 0
     finally:
         engine.dispose()
     data = _db_bytes(path)
-    for secret in (SECRET_NAME, "Quixotic", "zelda@example.org", "rosacea",
-                   "gentler program"):
+    for secret in (SECRET_NAME, "Quixotic", "zelda@example.org", "rosacea", "gentler program"):
         assert secret.encode() not in data
     assert b"Other Person" in data
 
@@ -470,8 +533,14 @@ def test_backup_is_a_consistent_copy(store, tmp_path):
         copy, _ = open_store(f"sqlite:///{dest}")
         try:
             assert services.get_client(copy, cid).name == SECRET_NAME
-            assert len(services.load_recording(copy, services.session_history(
-                copy, cid)[0].id).current_ua) == 1500
+            assert (
+                len(
+                    services.load_recording(
+                        copy, services.session_history(copy, cid)[0].id
+                    ).current_ua
+                )
+                == 1500
+            )
         finally:
             copy.dispose()
     else:
@@ -488,8 +557,10 @@ def test_db_command_line(sqlite_url, tmp_path, capsys):  # noqa: F811
     assert f"schema at revision {head_revision()}" in capsys.readouterr().out
     assert main(["db", "backup", str(tmp_path / "b.db"), "--database-url", sqlite_url]) == 0
     assert (tmp_path / "b.db").exists()
-    assert main(["db", "export-client", "42", str(tmp_path / "e.zip"),
-                 "--database-url", sqlite_url]) == 1
+    assert (
+        main(["db", "export-client", "42", str(tmp_path / "e.zip"), "--database-url", sqlite_url])
+        == 1
+    )
     assert "no client with id 42" in capsys.readouterr().err
     assert main(["db", "upgrade", "--database-url", "mysql://x/y"]) == 1
     err = capsys.readouterr().err
@@ -510,11 +581,15 @@ def test_treatment_gate_needs_screening_and_consent_and_logs_overrides(store):
     try:
         cid = w.save_client(ClientData("Gate Client", dt.date(1990, 1, 1))).result(5)
         assert not services.treatment_gate(engine, cid).allowed
-        answers = {i.id: (False if i.type == "yes_no" else None)
-                   for i in load_questionnaire().items if i.asked}
+        answers = {
+            i.id: (False if i.type == "yes_no" else None)
+            for i in load_questionnaire().items
+            if i.asked
+        }
         today = dt.date.today()
-        w.add_screening(cid, answers | {"diabetes": True}, today, add_months(today, 6),
-                        ("diabetes",)).result(5)
+        w.add_screening(
+            cid, answers | {"diabetes": True}, today, add_months(today, 6), ("diabetes",)
+        ).result(5)
         gate = services.treatment_gate(engine, cid)
         assert gate.status is Status.CLEARED
         assert not gate.allowed
@@ -571,8 +646,9 @@ def test_running_store_records_a_session_for_the_console(store_url):  # noqa: F8
 
     running = start_store(store_url)
     try:
-        rec = running.recorder(running.info.training_client_id, program="Demo",
-                               device_serial="SIM-1", firmware="sim")
+        rec = running.recorder(
+            running.info.training_client_id, program="Demo", device_serial="SIM-1", firmware="sim"
+        )
         rec.event("state", {"to": "running"})
         rec.samples(block(0, 300))
         rec.step("forehead", {"amplitude_ua": 100}, 10, 9.5, charge_uc=0.5)

@@ -46,12 +46,15 @@ def umask_022():
     os.umask(old)
 
 
-@pytest.mark.parametrize("url", [
-    f"postgresql+psycopg://clinic:{SECRET}@/records?host={{tmp}}&port=1",  # unencoded @
-    "postgresql+psycopg://clinic:s3cr%40tPW@/records?host={tmp}&port=1",
-    "postgresql+psycopg://clinic@/records?host={tmp}&port=1&password=s3cr%40tPW",
-    f"postgresql+psycopg://clinic@/records?password={SECRET}&host={{tmp}}&port=1",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg://clinic:{SECRET}@/records?host={{tmp}}&port=1",  # unencoded @
+        "postgresql+psycopg://clinic:s3cr%40tPW@/records?host={tmp}&port=1",
+        "postgresql+psycopg://clinic@/records?host={tmp}&port=1&password=s3cr%40tPW",
+        f"postgresql+psycopg://clinic@/records?password={SECRET}&host={{tmp}}&port=1",
+    ],
+)
 def test_postgres_passwords_are_masked_in_every_message(url, tmp_path):
     url = url.format(tmp=tmp_path)
     _no_secret(safe_url(url))
@@ -70,8 +73,13 @@ def _failed_write(engine, when: dt.datetime) -> SQLAlchemyError:
     """A real database error on a statement carrying personal data."""
     try:
         with Session(engine) as s, s.begin():
-            s.add(Note(client_id=987654, text=f"{NAME}: rosacea flare, zelda@example.org",
-                       created_at=when))
+            s.add(
+                Note(
+                    client_id=987654,
+                    text=f"{NAME}: rosacea flare, zelda@example.org",
+                    created_at=when,
+                )
+            )
     except SQLAlchemyError as exc:
         return exc
     raise AssertionError("no database error")
@@ -128,8 +136,9 @@ def test_records_widgets_show_store_errors_in_words(qtbot, sqlite_url):  # noqa:
     store = RecordsStore(engine, writer, info.default_operator_id)
     try:
         with qtbot.waitSignal(store.error_occurred, timeout=5000) as got:
-            store.when_done(writer.add_note(987654, f"{NAME}: rosacea flare"),
-                            what="saving the note")
+            store.when_done(
+                writer.add_note(987654, f"{NAME}: rosacea flare"), what="saving the note"
+            )
         [message] = got.args
         assert message.startswith("Error while saving the note: ")
         for value in (*PERSONAL, "INSERT", "[SQL"):

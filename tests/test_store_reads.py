@@ -53,7 +53,7 @@ def test_a_window_holds_the_samples_of_its_time_span_only(recorded):
     assert win.n_samples < full.n_samples
     # the same samples at the same times as the whole recording
     k = np.searchsorted(full.t_s, win.t_s[finite][0])
-    np.testing.assert_array_equal(full.current_ua[k:k + 100], win.current_ua[finite][:100])
+    np.testing.assert_array_equal(full.current_ua[k : k + 100], win.current_ua[finite][:100])
 
 
 def test_a_cancelled_read_stops_between_chunks(recorded):
@@ -70,6 +70,7 @@ def test_background_reads_answer_in_their_future(recorded):
     store, sid = recorded
     ok = read_in_background(store.engine, services.session_detail, sid)
     assert ok.result(10).summary.id == sid
+
     def broken(_engine):
         raise LookupError("no such table")
 

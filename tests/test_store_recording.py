@@ -38,8 +38,7 @@ def test_chunks_hold_every_sample_once_in_about_one_second(blocks):
     assert ch.pending == 0
     for c in chunks:
         assert 0 < c.n <= 500
-        np.testing.assert_array_equal(c.current_ua,
-                                      np.arange(c.first_index, c.first_index + c.n))
+        np.testing.assert_array_equal(c.current_ua, np.arange(c.first_index, c.first_index + c.n))
         np.testing.assert_array_equal(c.voltage_v, -c.current_ua)
     got = np.concatenate([c.current_ua for c in chunks])
     np.testing.assert_array_equal(got, np.concatenate(fed))

@@ -36,17 +36,28 @@ def clean_answers() -> dict:
 
 
 def screening(answers=None, on=TODAY, acked=()) -> ScreeningAnswers:
-    return ScreeningAnswers(answers if answers is not None else clean_answers(), on,
-                            add_months(on, Q.validity_months), tuple(acked))
+    return ScreeningAnswers(
+        answers if answers is not None else clean_answers(),
+        on,
+        add_months(on, Q.validity_months),
+        tuple(acked),
+    )
 
 
 def test_questionnaire_lists_every_required_contraindication():
     ids = {i.id: i.kind for i in Q.items}
-    for item in ("implanted_device", "epilepsy", "pregnancy", "active_cancer",
-                 "heart_condition"):
+    for item in ("implanted_device", "epilepsy", "pregnancy", "active_cancer", "heart_condition"):
         assert ids[item] == "absolute"
-    for item in ("metal_implants", "facial_surgery", "fillers_botox", "retinoids", "diabetes",
-                 "thrombosis", "skin_lesions", "under_18"):
+    for item in (
+        "metal_implants",
+        "facial_surgery",
+        "fillers_botox",
+        "retinoids",
+        "diabetes",
+        "thrombosis",
+        "skin_lesions",
+        "under_18",
+    ):
         assert ids[item] == "relative"
     assert Q.validity_months == 6
     assert Q.item("fillers_botox").window_days == 30
@@ -136,8 +147,10 @@ def test_screening_expires_after_six_months():
     assert evaluate(blocked, C(), TODAY, Q).status is Status.EXPIRED
 
 
-@given(st.sets(st.sampled_from([i.id for i in Q.items if i.asked and i.type == "yes_no"])),
-       st.sets(st.sampled_from([i.id for i in Q.items])))
+@given(
+    st.sets(st.sampled_from([i.id for i in Q.items if i.asked and i.type == "yes_no"])),
+    st.sets(st.sampled_from([i.id for i in Q.items])),
+)
 def test_status_follows_the_rules(present, acked):
     answers = clean_answers() | {k: True for k in present}
     status, reasons = evaluate(screening(answers, acked=acked), C(), TODAY, Q)
@@ -172,8 +185,12 @@ def test_age_on_birthdays(dob, years):
 
 
 def test_malformed_questionnaires_are_named(tmp_path):
-    good = {"schema_version": 1, "items": [{"id": "a", "kind": "absolute", "type": "yes_no",
-                                            "question": "Q?", "reason": "R"}]}
+    good = {
+        "schema_version": 1,
+        "items": [
+            {"id": "a", "kind": "absolute", "type": "yes_no", "question": "Q?", "reason": "R"}
+        ],
+    }
     assert parse_questionnaire(good).items[0].id == "a"
     cases = {
         "'kind' must be one of": {"kind": "maybe"},

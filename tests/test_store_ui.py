@@ -26,10 +26,18 @@ def _block(first: int, n: int, amp: float) -> SampleBlock:
     t = (first + np.arange(n)) / RATE
     phase = np.mod(t * 10, 1.0)
     cur = np.where(phase < 0.5, amp, -amp).astype(np.float32) * np.where(
-        np.mod(np.floor(t / 2), 2) == 0, 1, -1).astype(np.float32)
+        np.mod(np.floor(t / 2), 2) == 0, 1, -1
+    ).astype(np.float32)
     volt = (cur * 12e-3 + 0.05 * np.sin(2 * np.pi * 3 * t)).astype(np.float32)
-    return SampleBlock(first, RATE, cur, volt, np.full(n, amp, np.float32),
-                       np.zeros(n, np.uint8), np.zeros(n, bool))
+    return SampleBlock(
+        first,
+        RATE,
+        cur,
+        volt,
+        np.full(n, amp, np.float32),
+        np.zeros(n, np.uint8),
+        np.zeros(n, bool),
+    )
 
 
 def populate(engine, info) -> dict[str, int]:
@@ -37,43 +45,77 @@ def populate(engine, info) -> dict[str, int]:
     w = StoreWriter(engine)
     ids: dict[str, int] = {}
     try:
-        ids["anna"] = w.save_client(ClientData("Anna Berg", dt.date(1979, 4, 12),
-                                               "anna.berg@example.org", "Dry, mature skin",
-                                               250.0)).result(5)
-        ids["maria"] = w.save_client(ClientData("Maria Lopez", dt.date(1991, 9, 3),
-                                                "+44 20 7946 0001")).result(5)
+        ids["anna"] = w.save_client(
+            ClientData(
+                "Anna Berg",
+                dt.date(1979, 4, 12),
+                "anna.berg@example.org",
+                "Dry, mature skin",
+                250.0,
+            )
+        ).result(5)
+        ids["maria"] = w.save_client(
+            ClientData("Maria Lopez", dt.date(1991, 9, 3), "+44 20 7946 0001")
+        ).result(5)
         ids["tom"] = w.save_client(ClientData("Tom Jensen", dt.date(2010, 6, 1))).result(5)
-        ids["lena"] = w.save_client(ClientData("Lena Fischer", dt.date(1985, 1, 30),
-                                               "lena@example.org")).result(5)
+        ids["lena"] = w.save_client(
+            ClientData("Lena Fischer", dt.date(1985, 1, 30), "lena@example.org")
+        ).result(5)
         today = dt.date.today()
-        no = {"implanted_device": False, "epilepsy": False, "pregnancy": False,
-              "active_cancer": False, "heart_condition": False, "metal_implants": False,
-              "facial_surgery": None, "fillers_botox": None, "retinoids": None,
-              "diabetes": False, "thrombosis": False, "skin_lesions": False}
+        no = {
+            "implanted_device": False,
+            "epilepsy": False,
+            "pregnancy": False,
+            "active_cancer": False,
+            "heart_condition": False,
+            "metal_implants": False,
+            "facial_surgery": None,
+            "fillers_botox": None,
+            "retinoids": None,
+            "diabetes": False,
+            "thrombosis": False,
+            "skin_lesions": False,
+        }
         w.add_screening(ids["anna"], no, today, add_months(today, 6))
         w.add_consent(ids["anna"], "consent-2026-01")
         w.add_screening(ids["maria"], no | {"pregnancy": True}, today, add_months(today, 6))
         start = dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
-        for k, (amp, z, outcome) in enumerate([(150, 16000, Outcome.COMPLETED),
-                                               (180, 14500, Outcome.COMPLETED),
-                                               (200, 13800, Outcome.STOPPED),
-                                               (220, 12900, Outcome.COMPLETED)]):
+        for k, (amp, z, outcome) in enumerate(
+            [
+                (150, 16000, Outcome.COMPLETED),
+                (180, 14500, Outcome.COMPLETED),
+                (200, 13800, Outcome.STOPPED),
+                (220, 12900, Outcome.COMPLETED),
+            ]
+        ):
             t0 = start + dt.timedelta(days=14 * k)
-            uid = w.begin_session(ids["anna"], program="Lift & tone", device_serial="MC-0042",
-                                  firmware="1.3.0", started_at=t0)
+            uid = w.begin_session(
+                ids["anna"],
+                program="Lift & tone",
+                device_serial="MC-0042",
+                firmware="1.3.0",
+                started_at=t0,
+            )
             w.add_event(uid, "state", {"to": "running"}, t0)
-            w.add_event(uid, "parameter", {"amplitude_ua": amp},
-                        t0 + dt.timedelta(seconds=30))
+            w.add_event(uid, "parameter", {"amplitude_ua": amp}, t0 + dt.timedelta(seconds=30))
             if outcome is Outcome.STOPPED:
-                w.add_event(uid, "alarm", {"code": "HIGH_IMPEDANCE"},
-                            t0 + dt.timedelta(seconds=400))
+                w.add_event(
+                    uid, "alarm", {"code": "HIGH_IMPEDANCE"}, t0 + dt.timedelta(seconds=400)
+                )
             for first in range(0, 4000, 100):
                 w.add_samples(uid, _block(first, 100, amp))
             for pos, zone in enumerate(("forehead", "cheeks", "jawline")):
-                w.add_step(uid, pos, zone, {"frequency_hz": 10, "amplitude_ua": amp}, 180,
-                           150 if outcome is Outcome.STOPPED and pos == 2 else 180,
-                           charge_uc=amp * 0.09, mean_current_ua=amp * 0.95,
-                           mean_impedance_ohm=z + 500 * pos)
+                w.add_step(
+                    uid,
+                    pos,
+                    zone,
+                    {"frequency_hz": 10, "amplitude_ua": amp},
+                    180,
+                    150 if outcome is Outcome.STOPPED and pos == 2 else 180,
+                    charge_uc=amp * 0.09,
+                    mean_current_ua=amp * 0.95,
+                    mean_impedance_ohm=z + 500 * pos,
+                )
             w.add_event(uid, "state", {"to": "finished"}, t0 + dt.timedelta(seconds=540))
             w.end_session(uid, outcome, t0 + dt.timedelta(seconds=540))
             ids[f"session{k}"] = uid  # type: ignore[assignment]
@@ -104,11 +146,16 @@ def test_client_list_searches(qtbot, records):
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: w.table.rowCount() == 5, timeout=5000)  # read off the GUI thread
     assert "Training" in w.table.item(0, 0).text()
-    status = {w.table.item(r, 0).text(): w.table.item(r, 2).text()
-              for r in range(w.table.rowCount())}
-    assert status == {"Training head (demo)": "Demo head", "Anna Berg": "Cleared",
-                      "Lena Fischer": "Screening needed", "Maria Lopez": "Blocked",
-                      "Tom Jensen": "Screening needed"}
+    status = {
+        w.table.item(r, 0).text(): w.table.item(r, 2).text() for r in range(w.table.rowCount())
+    }
+    assert status == {
+        "Training head (demo)": "Demo head",
+        "Anna Berg": "Cleared",
+        "Lena Fischer": "Screening needed",
+        "Maria Lopez": "Blocked",
+        "Tom Jensen": "Screening needed",
+    }
     w.search.setText("lopez")
     qtbot.waitUntil(lambda: w.table.rowCount() == 1, timeout=2000)
     assert w.table.item(0, 0).text() == "Maria Lopez"
@@ -183,10 +230,11 @@ def test_an_override_never_carries_over_to_the_next_client(qtbot, records):
     # the next client's stored screening has the same relative contraindication, not
     # acknowledged: her box starts unticked
     today = dt.date.today()
-    answers = {item_id: False if ans.item.type == "yes_no" else None
-               for item_id, ans in form.answers.items()} | {"diabetes": True}
-    assert store.writer.add_screening(ids["lena"], answers, today,
-                                      add_months(today, 6)).result(5)
+    answers = {
+        item_id: False if ans.item.type == "yes_no" else None
+        for item_id, ans in form.answers.items()
+    } | {"diabetes": True}
+    assert store.writer.add_screening(ids["lena"], answers, today, add_months(today, 6)).result(5)
     with qtbot.waitSignal(form.loaded, timeout=5000):
         form.set_client(ids["lena"])
     assert not form.overrides["diabetes"].isChecked()
@@ -230,7 +278,10 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
     d = panel.detail
     assert d.steps.rowCount() == 3
     assert [d.events.item(r, 1).text() for r in range(d.events.rowCount())] == [
-        "state", "parameter", "state"]
+        "state",
+        "parameter",
+        "state",
+    ]
     # the overview: every sample counted, the peaks kept, a few thousand points drawn
     ov = d.overview
     assert ov.n_samples == 4000
@@ -269,14 +320,18 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
 
     assert store.writer.flush(5)
     sid = d.detail.summary.id
-    seen = [(e.action, e.subject, e.details.get("format"))
-            for e in audit.entries(store.engine)]
+    seen = [(e.action, e.subject, e.details.get("format")) for e in audit.entries(store.engine)]
     assert ("view_client", f"client:{ids['anna']}", None) in seen
-    assert seen[-3:] == [("view_session", f"session:{sid}", None),
-                         ("report", f"session:{sid}", "pdf"),
-                         ("export", f"session:{sid}", "csv")]
-    assert all(e.operator_id == store.operator_id for e in audit.entries(store.engine)
-               if e.action in ("view_client", "view_session", "report", "export"))
+    assert seen[-3:] == [
+        ("view_session", f"session:{sid}", None),
+        ("report", f"session:{sid}", "pdf"),
+        ("export", f"session:{sid}", "csv"),
+    ]
+    assert all(
+        e.operator_id == store.operator_id
+        for e in audit.entries(store.engine)
+        if e.action in ("view_client", "view_session", "report", "export")
+    )
     assert audit.verify(store.engine).ok
     if os.environ.get("RECORDS_SCREENSHOTS"):
         out = Path(os.environ["RECORDS_SCREENSHOTS"])
@@ -308,15 +363,24 @@ def test_writer_errors_are_shown_in_the_panel(qtbot, records):
 def test_event_details_put_the_message_first():
     from app.ui.records.session_detail import event_details
 
-    assert event_details({"state": "idle", "message": "contact made", "z": 12345.678}) == \
-        "contact made — state idle; z 1.235e+04"
+    assert (
+        event_details({"state": "idle", "message": "contact made", "z": 12345.678})
+        == "contact made — state idle; z 1.235e+04"
+    )
     assert event_details({"zones": ["platysma_l", "platysma_r"]}) == "zones Platysma (L, R)"
     # field names in words, with their units; booleans and missing values readable
-    assert event_details({"message": "device connected", "max_current_ua": 1000,
-                          "min_frequency_hz": 0.1, "screening_passed": True,
-                          "limit_ua": None}) == (
+    assert event_details(
+        {
+            "message": "device connected",
+            "max_current_ua": 1000,
+            "min_frequency_hz": 0.1,
+            "screening_passed": True,
+            "limit_ua": None,
+        }
+    ) == (
         "device connected — max current 1000 µA; min frequency 0.1 Hz; "
-        "screening passed yes; limit —")
+        "screening passed yes; limit —"
+    )
     assert event_details({"message": "only"}) == "only"
     assert event_details({}) == ""
 
@@ -324,8 +388,10 @@ def test_event_details_put_the_message_first():
 def test_stored_zones_and_programs_read_as_names():
     from app.ui.records.format import program_name, zone_names
 
-    assert zone_names("zygomaticus_major_r,zygomaticus_major_l,masseter_r") == \
-        "Zygomaticus major (R, L), Masseter (R)"
+    assert (
+        zone_names("zygomaticus_major_r,zygomaticus_major_l,masseter_r")
+        == "Zygomaticus major (R, L), Masseter (R)"
+    )
     assert zone_names("manual") == "Manual"
     assert zone_names("") == "—"
     assert program_name("full_face_lift") == "Full-face lift"
@@ -405,8 +471,7 @@ def test_a_read_answered_after_its_widget_closed_is_dropped(qtbot, records):
     store, ids = records
     reads = BackgroundReads(store.engine)
     label = QLabel()
-    future = reads.read(services.get_client, ids["anna"], on_result=label.setText,
-                        what="reading")
+    future = reads.read(services.get_client, ids["anna"], on_result=label.setText, what="reading")
     future.result(5)
     shiboken6.delete(label)  # closed before the answer reached the GUI thread
     qtbot.wait(100)  # the queued answer is delivered: no exception in the event loop

@@ -50,8 +50,14 @@ sys.exit(main(["db", "upgrade", "--database-url", sys.argv[1]]))
 
 def _spawn(url: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, url], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, url],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     ready, _, _ = select.select([proc.stdout], [], [], 60)
     assert ready, proc.stderr.read()
     assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
@@ -63,10 +69,13 @@ def _old_database(url: str) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO client (name, contact, skin_notes, is_training, created_at, "
-                "updated_at) VALUES ('Old Client', '', 'dry', false, '2026-01-01', "
-                "'2026-01-01')"))
+            conn.execute(
+                text(
+                    "INSERT INTO client (name, contact, skin_notes, is_training, created_at, "
+                    "updated_at) VALUES ('Old Client', '', 'dry', false, '2026-01-01', "
+                    "'2026-01-01')"
+                )
+            )
     finally:
         engine.dispose()
 
@@ -78,7 +87,10 @@ def _fresh_url(store_url: str, request, i: int, tmp_path: Path) -> str:  # noqa:
 
 
 def test_kill_9_at_random_moments_of_db_upgrade_leaves_old_or_new_revision(
-        store_url, request, tmp_path):  # noqa: F811
+    store_url,  # noqa: F811
+    request,
+    tmp_path,
+):
     rng = random.Random(1313)
     # how long an upgrade takes in the child (from "ready" to its exit)
     url = _fresh_url(store_url, request, 0, tmp_path)
@@ -115,8 +127,7 @@ def test_kill_9_at_random_moments_of_db_upgrade_leaves_old_or_new_revision(
         engine, info = open_store(url)
         try:
             assert info.revision == head_revision()
-            assert [c.name for c in services.search_clients(engine, "old client")] == [
-                "Old Client"]
+            assert [c.name for c in services.search_clients(engine, "old client")] == ["Old Client"]
         finally:
             engine.dispose()
     assert seen, seen
@@ -135,8 +146,7 @@ def _snapshot(url: str) -> object:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, name, updated_at FROM client "
-                                     "ORDER BY id")).all()
+            rows = conn.execute(text("SELECT id, name, updated_at FROM client ORDER BY id")).all()
             sessions = conn.execute(text("SELECT count(*) FROM treatment_session")).scalar()
             rev = current_revision(engine)
         return rows, sessions, rev
@@ -145,14 +155,20 @@ def _snapshot(url: str) -> object:
 
 
 def test_a_newer_schema_gets_a_clear_message_everywhere_and_nothing_is_written(
-        store_url, tmp_path, capsys):  # noqa: F811
+    store_url,  # noqa: F811
+    tmp_path,
+    capsys,
+):
     _newer_database(store_url)
     before = _snapshot(store_url)
     with pytest.raises(StoreError, match="newer version of the console") as err:
         open_store(store_url)
     assert "0099" in str(err.value)
-    for args in (["upgrade"], ["export-client", "1", str(tmp_path / "e.zip")],
-                 ["erase-client", "2", "--yes"]):
+    for args in (
+        ["upgrade"],
+        ["export-client", "1", str(tmp_path / "e.zip")],
+        ["erase-client", "2", "--yes"],
+    ):
         assert main(["db", *args, "--database-url", store_url]) == 1
         out = capsys.readouterr()
         assert "newer version of the console" in out.err, args
@@ -172,6 +188,7 @@ def test_a_newer_schema_gets_a_clear_message_everywhere_and_nothing_is_written(
     assert _snapshot(store_url) == before  # nothing written
     # a backup still works
     dest = tmp_path / "newer-backup.db"
-    assert main(["db", "backup", str(dest), "--database-url", store_url]) == 0, \
+    assert main(["db", "backup", str(dest), "--database-url", store_url]) == 0, (
         capsys.readouterr().err
+    )
     assert dest.exists()

@@ -36,8 +36,9 @@ class Room:
 
     def edit(self, client_id: int, **changes) -> ClientData:
         r = services.get_client(self.engine, client_id)
-        base = ClientData(r.name, r.date_of_birth, r.contact, r.skin_notes,
-                          r.current_limit_ua, r.id, r.version)
+        base = ClientData(
+            r.name, r.date_of_birth, r.contact, r.skin_notes, r.current_limit_ua, r.id, r.version
+        )
         return _replace(base, **changes)
 
     def close(self) -> None:
@@ -88,7 +89,10 @@ def test_a_save_against_a_stale_version_is_refused_and_nothing_is_lost(rooms):
     assert b.writer.save_client(again).result(5) == cid
     final = services.get_client(a.engine, cid)
     assert (final.current_limit_ua, final.skin_notes, final.version) == (
-        150.0, "dry; prefers low intensity", 3)
+        150.0,
+        "dry; prefers low intensity",
+        3,
+    )
 
 
 def test_two_rooms_saving_the_same_version_at_once_exactly_one_wins(rooms):
@@ -99,11 +103,18 @@ def test_two_rooms_saving_the_same_version_at_once_exactly_one_wins(rooms):
         go = threading.Barrier(2)
         futures = {}
 
-        def save(room: Room, key: str, round_: int = round_, version: int = version,
-                 go: threading.Barrier = go, futures: dict = futures) -> None:
+        def save(
+            room: Room,
+            key: str,
+            round_: int = round_,
+            version: int = version,
+            go: threading.Barrier = go,
+            futures: dict = futures,
+        ) -> None:
             go.wait()
             futures[key] = room.writer.save_client(
-                ClientData(NAME, contact=f"{key}-{round_}", id=cid, version=version))
+                ClientData(NAME, contact=f"{key}-{round_}", id=cid, version=version)
+            )
 
         threads = [threading.Thread(target=save, args=(r, k)) for r, k in ((a, "a"), (b, "b"))]
         for t in threads:
@@ -138,10 +149,13 @@ def test_migration_0005_gives_existing_clients_version_1(store_url):  # noqa: F8
     engine = make_engine(store_url)
     try:
         with engine.begin() as conn:
-            conn.execute(text(
-                "INSERT INTO client (id, name, contact, skin_notes, is_training, created_at, "
-                "updated_at) VALUES (7, 'Kim', '', '', false, :t, :t)"),
-                {"t": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)})
+            conn.execute(
+                text(
+                    "INSERT INTO client (id, name, contact, skin_notes, is_training, created_at, "
+                    "updated_at) VALUES (7, 'Kim', '', '', false, :t, :t)"
+                ),
+                {"t": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
+            )
     finally:
         engine.dispose()
     engine, info = open_store(store_url)
@@ -195,7 +209,11 @@ def test_the_client_editor_refuses_a_stale_save_and_merges_on_reload(qtbot, sqli
             editor.save()
         final = services.get_client(a.engine, cid)
         assert (final.current_limit_ua, final.skin_notes, final.contact, final.version) == (
-            150.0, "dry; prefers low intensity", "0789", 3)
+            150.0,
+            "dry; prefers low intensity",
+            "0789",
+            3,
+        )
         # a further edit from the same editor saves (it follows its own version)
         editor.skin_notes.setPlainText("normal")
         with qtbot.waitSignal(editor.saved, timeout=5000):
@@ -252,10 +270,18 @@ def test_two_room_processes_editing_one_client_lose_no_update(store_url):  # noq
     finally:
         w.close()
     env = dict(os.environ, PYTHONPATH=str(root))
-    procs = [subprocess.Popen([sys.executable, "-c", ROOM_PROCESS, store_url, str(cid), "15"],
-                              cwd=root, env=env, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", ROOM_PROCESS, store_url, str(cid), "15"],
+            cwd=root,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     try:
         for p in procs:
             assert p.stdout.readline().strip() == "ready", p.stderr.read()

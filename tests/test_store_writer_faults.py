@@ -35,8 +35,15 @@ class Errors:
 
 def _block(first: int, n: int) -> SampleBlock:
     cur = np.arange(first, first + n, dtype=np.float32)
-    return SampleBlock(first, 1000.0, cur, cur / 100, np.full(n, 200, np.float32),
-                       np.zeros(n, np.uint8), np.zeros(n, bool))
+    return SampleBlock(
+        first,
+        1000.0,
+        cur,
+        cur / 100,
+        np.full(n, 200, np.float32),
+        np.zeros(n, np.uint8),
+        np.zeros(n, bool),
+    )
 
 
 def test_erasing_a_client_with_a_session_in_progress_is_refused(store_url, capsys):  # noqa: F811
@@ -51,8 +58,7 @@ def test_erasing_a_client_with_a_session_in_progress_is_refused(store_url, capsy
         with pytest.raises(StoreError, match="session in progress") as err:
             maintenance.erase_client(store.engine, cid)
         assert "End the session" in str(err.value)
-        assert main(["db", "erase-client", str(cid), "--yes", "--database-url",
-                     store_url]) == 1
+        assert main(["db", "erase-client", str(cid), "--yes", "--database-url", store_url]) == 1
         out = capsys.readouterr()
         assert "session in progress" in out.err
         assert "Traceback" not in out.err
@@ -70,8 +76,7 @@ def test_erasing_a_client_with_a_session_in_progress_is_refused(store_url, capsy
     assert errors.messages == []
 
 
-def test_rows_pulled_from_under_a_running_session_fail_alone_and_later_writes_go_on(
-        store_url):  # noqa: F811
+def test_rows_pulled_from_under_a_running_session_fail_alone_and_later_writes_go_on(store_url):  # noqa: F811
     """Another room (or an older console) erased the client while the session was being
     written: that session's requests fail and are reported; the writer lives on."""
     errors = Errors()
@@ -122,8 +127,7 @@ def test_a_constraint_error_fails_its_request_only(store_url):  # noqa: F811
         w = store.writer
         good = w.save_client(ClientData("Before"))
         bad = w.add_consent(987654, "consent-2026-01")  # no such client: foreign key
-        bad_screening = w.add_screening(987654, {"q": True}, dt.date.today(),
-                                        dt.date.today())
+        bad_screening = w.add_screening(987654, {"q": True}, dt.date.today(), dt.date.today())
         after = w.save_client(ClientData("After"))
         assert w.flush(5)
         for fut in (bad, bad_screening):
@@ -152,8 +156,7 @@ def test_bad_samples_fail_alone(store_url):  # noqa: F811
         with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the chunker raises
             bad.result(5)
         assert w.running
-        assert services.session_detail(store.engine, rec.uid).summary.outcome \
-            is Outcome.COMPLETED
+        assert services.session_detail(store.engine, rec.uid).summary.outcome is Outcome.COMPLETED
     finally:
         store.close()
 
@@ -183,6 +186,7 @@ def test_a_constraint_error_of_a_live_session_does_not_stop_its_recording(store_
         assert rec.uid not in w._lost
     finally:
         assert not store.close()  # one chunk was refused: the console warns
-    assert any(m.startswith("Part of a session's recording could not be stored")
-               for m in errors.messages)
+    assert any(
+        m.startswith("Part of a session's recording could not be stored") for m in errors.messages
+    )
     assert not any("erased" in m for m in errors.messages)

@@ -15,8 +15,9 @@ from app.teaching.annotations import annotate
 FS = 5000.0
 
 
-def capture(s: OutputSettings, seconds: float, *, lead_s: float = 0.0, noise: float = 0.3,
-            seed: int = 1):
+def capture(
+    s: OutputSettings, seconds: float, *, lead_s: float = 0.0, noise: float = 0.3, seed: int = 1
+):
     """Synthetic delivered current; ``lead_s`` seconds of zero output before the start."""
     src = SyntheticSource(s, sample_rate=FS, noise_ua=noise, seed=seed)
     b = src.next_block(int(seconds * FS))
@@ -37,17 +38,23 @@ def test_numbers_are_the_scope_measurements(s):
     t0, i, v = capture(s, 0.5)
     a = annotate(t0, FS, i, v, s)
     m = measure_arrays(i, v, FS)
-    for key, got in (("period_s", a.period_s), ("frequency_hz", a.frequency_hz),
-                     ("charge_per_phase_uc", a.charge_per_phase_uc),
-                     ("net_charge_uc", a.net_charge_uc)):
+    for key, got in (
+        ("period_s", a.period_s),
+        ("frequency_hz", a.frequency_hz),
+        ("charge_per_phase_uc", a.charge_per_phase_uc),
+        ("net_charge_uc", a.net_charge_uc),
+    ):
         assert got == pytest.approx(m[key], rel=1e-12), key
     assert a.amplitude_ua == pytest.approx(max(m["i_peak_pos_ua"], -m["i_peak_neg_ua"]))
     # and the measurements are what was commanded
     assert a.period_s == pytest.approx(1.0 / s.frequency_hz, rel=2e-3)
     assert a.amplitude_ua == pytest.approx(s.amplitude_ua, abs=2.0)
     assert a.charge_per_phase_uc == pytest.approx(charge_per_phase_uc(s), rel=0.02)
-    expected_net = 0.0 if s.polarity == Polarity.BIPHASIC else (
-        charge_per_phase_uc(s) * (1 if s.polarity == Polarity.POSITIVE else -1))
+    expected_net = (
+        0.0
+        if s.polarity == Polarity.BIPHASIC
+        else (charge_per_phase_uc(s) * (1 if s.polarity == Polarity.POSITIVE else -1))
+    )
     assert a.net_charge_uc == pytest.approx(expected_net, abs=0.02 * charge_per_phase_uc(s))
     assert a.flips == ()
     assert a.ramp is None  # output was already on when the capture started
@@ -145,10 +152,12 @@ def test_dropped_samples_do_not_break_the_numbers():
 
 
 @settings(max_examples=25, deadline=None)
-@given(freq=st.sampled_from([5.0, 8.0, 10.0, 20.0, 50.0]),
-       amp=st.floats(20.0, 400.0),
-       wave=st.sampled_from([Waveform.SQUARE, Waveform.SINE]),
-       pol=st.sampled_from([Polarity.POSITIVE, Polarity.NEGATIVE, Polarity.BIPHASIC]))
+@given(
+    freq=st.sampled_from([5.0, 8.0, 10.0, 20.0, 50.0]),
+    amp=st.floats(20.0, 400.0),
+    wave=st.sampled_from([Waveform.SQUARE, Waveform.SINE]),
+    pol=st.sampled_from([Polarity.POSITIVE, Polarity.NEGATIVE, Polarity.BIPHASIC]),
+)
 def test_property_numbers_match_measurements_and_commanded(freq, amp, wave, pol):
     s = OutputSettings(wave, freq, amp, pol, 2.0, 0.0)
     src = SyntheticSource(s, sample_rate=FS, noise_ua=0.2)
@@ -162,13 +171,19 @@ def test_property_numbers_match_measurements_and_commanded(freq, amp, wave, pol)
 
 
 @settings(max_examples=60, deadline=None)
-@given(values=st.lists(st.one_of(st.floats(-1e4, 1e4), st.just(float("nan"))),
-                       min_size=0, max_size=400),
-       freq=st.sampled_from([None, 1.0, 50.0, 2000.0]))
+@given(
+    values=st.lists(
+        st.one_of(st.floats(-1e4, 1e4), st.just(float("nan"))), min_size=0, max_size=400
+    ),
+    freq=st.sampled_from([None, 1.0, 50.0, 2000.0]),
+)
 def test_property_any_samples_give_annotations_never_an_exception(values, freq):
     i = np.array(values, dtype=np.float64)
-    s = None if freq is None else OutputSettings(Waveform.SQUARE, freq, 100.0,
-                                                 Polarity.ALTERNATING, 0.01, 0.0)
+    s = (
+        None
+        if freq is None
+        else OutputSettings(Waveform.SQUARE, freq, 100.0, Polarity.ALTERNATING, 0.01, 0.0)
+    )
     a = annotate(0.0, 1000.0, i, i * 0.01, s)
     assert a.amplitude_ua >= 0 or math.isnan(a.amplitude_ua)
     for phase in (a.positive_phase, a.negative_phase):

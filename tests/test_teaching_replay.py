@@ -22,13 +22,13 @@ from app.teaching.replay import SLIDER_STEPS, Recording, RecordingError, Timelin
 def test_window_is_the_seconds_before_the_playhead():
     tl = Timeline(n_samples=10_000, sample_rate=1000.0, window_s=2.0)
     assert tl.duration_s == 10.0
-    assert tl.position_s == 2.0            # first screen is full
+    assert tl.position_s == 2.0  # first screen is full
     assert tl.window() == slice(0, 2000)
     tl.seek(5.5)
     assert tl.window() == slice(3500, 5500)
     assert tl.window_start_s() == pytest.approx(3.5)
     tl.seek(0.5)
-    assert tl.window() == slice(0, 500)    # the start of the recording: partly empty
+    assert tl.window() == slice(0, 500)  # the start of the recording: partly empty
     tl.seek(99)
     assert tl.position_s == 10.0
     assert tl.window() == slice(8000, 10_000)
@@ -40,7 +40,7 @@ def test_window_is_the_seconds_before_the_playhead():
 def test_advance_uses_speed_only_while_playing_and_stops_at_end():
     tl = Timeline(10_000, 1000.0, 1.0)
     tl.advance(1.0)
-    assert tl.position_s == 1.0            # paused: no movement
+    assert tl.position_s == 1.0  # paused: no movement
     tl.play()
     tl.speed = 5
     tl.advance(0.5)
@@ -50,13 +50,12 @@ def test_advance_uses_speed_only_while_playing_and_stops_at_end():
     assert tl.position_s == 10.0
     assert tl.at_end
     assert not tl.playing
-    tl.play()                               # playing again from the end restarts
+    tl.play()  # playing again from the end restarts
     assert tl.playing
     assert tl.position_s == 1.0
 
 
-@given(steps=st.lists(st.tuples(st.sampled_from([1, 2, 5]), st.floats(0.0, 3.0)),
-                     max_size=30))
+@given(steps=st.lists(st.tuples(st.sampled_from([1, 2, 5]), st.floats(0.0, 3.0)), max_size=30))
 def test_property_playing_moves_forward_at_speed_and_stops_at_the_end(steps):
     tl = Timeline(5000, 1000.0, 0.5)
     tl.play()
@@ -86,8 +85,12 @@ def test_slider_round_trip():
     assert tl.at_end
 
 
-@given(n=st.integers(1, 200_000), fs=st.sampled_from([500.0, 1000.0, 5000.0, 10_000.0]),
-       w=st.floats(0.05, 20.0), pos=st.floats(-5.0, 100.0))
+@given(
+    n=st.integers(1, 200_000),
+    fs=st.sampled_from([500.0, 1000.0, 5000.0, 10_000.0]),
+    w=st.floats(0.05, 20.0),
+    pos=st.floats(-5.0, 100.0),
+)
 def test_property_window_inside_recording_and_at_most_window_long(n, fs, w, pos):
     tl = Timeline(n, fs, w)
     tl.seek(pos)
@@ -110,9 +113,10 @@ def test_bad_timeline_values_are_named():
 
 
 def test_recording_grids_samples_and_keeps_gaps_as_nan():
-    t = np.array([10.0, 10.001, 10.002, 10.004, 10.005])   # one sample missing
-    rec = Recording.from_arrays(t, [1, 2, 3, 5, 6], [0, 0, 0, 0, 0],
-                                events=[(10.003, "stop pressed")])
+    t = np.array([10.0, 10.001, 10.002, 10.004, 10.005])  # one sample missing
+    rec = Recording.from_arrays(
+        t, [1, 2, 3, 5, 6], [0, 0, 0, 0, 0], events=[(10.003, "stop pressed")]
+    )
     assert rec.sample_rate == pytest.approx(1000.0)
     assert rec.t0 == 10.0
     assert len(rec) == 6
@@ -131,15 +135,18 @@ def test_gap_marker_rows_are_skipped_and_the_gap_kept():
         Recording.from_arrays([0.0, float("nan")], [1, 2], [0, 0])
 
 
-@pytest.mark.parametrize(("t", "i", "v", "events", "message"), [
-    ([0.0], [1.0], [1.0], (), "at least two"),
-    ([0.0, 0.1], [1.0], [1.0, 2.0], (), "same length"),
-    ([0.0, 0.0], [1.0, 2.0], [1.0, 2.0], (), "increase"),
-    ([0.0, 0.1], ["a", 2.0], [1.0, 2.0], (), "numbers"),
-    ([0.0, 0.1], [1.0, 2.0], [1.0, 2.0], [(0.05,)], "event 1"),
-    ([0.0, 0.1], [1.0, 2.0], [1.0, 2.0], [("x", "y")], "event 1"),
-    ([0.0, 0.1], [1.0, float("inf")], [1.0, 2.0], (), "current sample 2 is infinite"),
-])
+@pytest.mark.parametrize(
+    ("t", "i", "v", "events", "message"),
+    [
+        ([0.0], [1.0], [1.0], (), "at least two"),
+        ([0.0, 0.1], [1.0], [1.0, 2.0], (), "same length"),
+        ([0.0, 0.0], [1.0, 2.0], [1.0, 2.0], (), "increase"),
+        ([0.0, 0.1], ["a", 2.0], [1.0, 2.0], (), "numbers"),
+        ([0.0, 0.1], [1.0, 2.0], [1.0, 2.0], [(0.05,)], "event 1"),
+        ([0.0, 0.1], [1.0, 2.0], [1.0, 2.0], [("x", "y")], "event 1"),
+        ([0.0, 0.1], [1.0, float("inf")], [1.0, 2.0], (), "current sample 2 is infinite"),
+    ],
+)
 def test_bad_recordings_are_named(t, i, v, events, message):
     with pytest.raises(RecordingError, match=message):
         Recording.from_arrays(t, i, v, events=events)
@@ -154,18 +161,24 @@ def test_ideal_trace_is_unit_wave_times_amplitude_and_ramp():
     got = ideal_trace(s, t)
     ramp = np.clip(t / 1.0, 0, 1)
     np.testing.assert_allclose(got, 200.0 * ramp * unit_wave(s, t))
-    assert np.all(ideal_trace(s, t, t_start=5.0) == 0)   # before output start
+    assert np.all(ideal_trace(s, t, t_start=5.0) == 0)  # before output start
     steady = ideal_trace(s, t, ramp=False)
     assert np.max(steady[:100]) == pytest.approx(200.0, rel=1e-3)
 
 
 def test_describe_names_shape_frequency_and_polarity():
-    assert describe(OutputSettings(Waveform.SQUARE, 10, 100, Polarity.ALTERNATING, 2.0)) \
+    assert (
+        describe(OutputSettings(Waveform.SQUARE, 10, 100, Polarity.ALTERNATING, 2.0))
         == "Square 10 Hz alternating (flip 2 s)"
-    assert describe(OutputSettings(Waveform.SINE, 0.5, 100, Polarity.BIPHASIC)) \
+    )
+    assert (
+        describe(OutputSettings(Waveform.SINE, 0.5, 100, Polarity.BIPHASIC))
         == "Sine 0.5 Hz biphasic"
-    assert describe(OutputSettings(Waveform.SQUARE, 2000, 100, Polarity.POSITIVE)) \
+    )
+    assert (
+        describe(OutputSettings(Waveform.SQUARE, 2000, 100, Polarity.POSITIVE))
         == "Square 2 kHz positive"
+    )
 
 
 def test_overlay_limit_of_three():
@@ -191,16 +204,25 @@ def test_overlay_limit_of_three():
     assert len(ov) == 0
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"frequency_hz": 0.0}, "frequency"),
-    ({"frequency_hz": float("nan")}, "frequency"),
-    ({"amplitude_ua": -1.0}, "amplitude"),
-    ({"alternate_s": 0.0}, "flip period"),
-    ({"ramp_s": -1.0}, "ramp"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"frequency_hz": 0.0}, "frequency"),
+        ({"frequency_hz": float("nan")}, "frequency"),
+        ({"amplitude_ua": -1.0}, "amplitude"),
+        ({"alternate_s": 0.0}, "flip period"),
+        ({"ramp_s": -1.0}, "ramp"),
+    ],
+)
 def test_invalid_settings_are_named(changes, message):
-    base = dict(waveform=Waveform.SQUARE, frequency_hz=10.0, amplitude_ua=100.0,
-                polarity=Polarity.ALTERNATING, alternate_s=2.0, ramp_s=1.0)
+    base = dict(
+        waveform=Waveform.SQUARE,
+        frequency_hz=10.0,
+        amplitude_ua=100.0,
+        polarity=Polarity.ALTERNATING,
+        alternate_s=2.0,
+        ramp_s=1.0,
+    )
     base.update(changes)
     with pytest.raises(ValueError, match=message):
         validate(OutputSettings(**base))

@@ -30,9 +30,11 @@ def _error(a: np.ndarray, b: np.ndarray, amplitude: float) -> float:
     return float(np.mean(np.abs(a[ok] - b[ok]))) / amplitude
 
 
-@given(delay=st.floats(-0.049, 0.049), polarity=st.sampled_from(
-    [Polarity.POSITIVE, Polarity.NEGATIVE, Polarity.BIPHASIC]),
-    waveform=st.sampled_from([Waveform.SQUARE, Waveform.SINE]))
+@given(
+    delay=st.floats(-0.049, 0.049),
+    polarity=st.sampled_from([Polarity.POSITIVE, Polarity.NEGATIVE, Polarity.BIPHASIC]),
+    waveform=st.sampled_from([Waveform.SQUARE, Waveform.SINE]),
+)
 @settings(max_examples=40, deadline=None)
 def test_phase_shift_finds_the_delay_of_the_delivered_wave(delay, polarity, waveform):
     s = OutputSettings(waveform, 10.0, 100.0, polarity, 2.0, 0.0)
@@ -46,7 +48,7 @@ def test_phase_shift_finds_the_delay_of_the_delivered_wave(delay, polarity, wave
 
 def test_phase_shift_needs_a_period_of_data_and_slow_enough_samples():
     s = SQUARE_10
-    t = np.arange(500) / 10_000.0    # half a period
+    t = np.arange(500) / 10_000.0  # half a period
     assert phase_shift(s, t, 100 * unit_wave(s, t - 0.01)) == 0.0
     fast = OutputSettings(Waveform.SQUARE, 4000.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
     t = np.arange(10_000) / 10_000.0  # 2.5 samples a period: drawn as a band
@@ -76,11 +78,11 @@ def test_alternating_polarity_takes_each_periods_sign_from_the_samples():
     s = OutputSettings(Waveform.SQUARE, 10.0, 150.0, Polarity.ALTERNATING, 2.0, 0.0)
     fs = 10_000.0
     t = np.arange(int(6 * fs)) / fs
-    delivered = 150.0 * unit_wave(s, t - 0.337)     # flips 0.337 s later than t = 2, 4
-    sl = slice(int(2.0 * fs), int(2.6 * fs))        # across the flip at 2.337 s
+    delivered = 150.0 * unit_wave(s, t - 0.337)  # flips 0.337 s later than t = 2, 4
+    sl = slice(int(2.0 * fs), int(2.6 * fs))  # across the flip at 2.337 s
     aligned = ideal_samples(OutputSchedule.constant(s), t[sl], delivered[sl])
     assert _error(aligned, delivered[sl], 150.0) < 0.02
-    before, after = aligned[:3000], aligned[-2000:]   # 2.0-2.3 s and 2.4-2.6 s
+    before, after = aligned[:3000], aligned[-2000:]  # 2.0-2.3 s and 2.4-2.6 s
     assert (before.min(), before.max()) == pytest.approx((0.0, 150.0))
     assert (after.min(), after.max()) == pytest.approx((-150.0, 0.0))
 
@@ -90,13 +92,15 @@ def _practitioner_events():
     cmd = {"command": "set_output", "waveform": "square", "polarity": "biphasic"}
     return [
         (-0.4, "transition", {"state": "ready", "message": "idle -> ready"}),
-        (-0.2, "command", {**cmd, "frequency_hz": 10.0, "amplitude_ua": 200.0,
-                           "state": "ready", "ramp_s": 1.0}),
+        (
+            -0.2,
+            "command",
+            {**cmd, "frequency_hz": 10.0, "amplitude_ua": 200.0, "state": "ready", "ramp_s": 1.0},
+        ),
         (-0.1, "transition", {"state": "ramping_up"}),
         (1.0, "transition", {"state": "running"}),
         (2.0, "limit", {"state": "running", "ceiling_ua": 300.0}),
-        (5.0, "command", {**cmd, "frequency_hz": 20.0, "amplitude_ua": 150.0,
-                          "state": "running"}),
+        (5.0, "command", {**cmd, "frequency_hz": 20.0, "amplitude_ua": 150.0, "state": "running"}),
         (8.0, "transition", {"state": "paused"}),
         (9.0, "transition", {"state": "ramping_up"}),
         (12.0, "transition", {"state": "ramping_down"}),
@@ -119,14 +123,19 @@ def test_a_programs_events_give_what_was_commanded_when():
 
 
 def test_the_studios_events_give_what_was_commanded_when():
-    sd = {"waveform": "sine", "frequency_hz": 5.0, "amplitude_ua": 80.0,
-          "polarity": "positive", "alternate_s": 2.0, "ramp_s": 0.5}
+    sd = {
+        "waveform": "sine",
+        "frequency_hz": 5.0,
+        "amplitude_ua": 80.0,
+        "polarity": "positive",
+        "alternate_s": 2.0,
+        "ramp_s": 0.5,
+    }
     events = [
         (0.0, "settings", {"message": "output started", **sd}),
         (0.05, "device_state", {"message": "device ramp up", "state": "ramp_up"}),
         (0.6, "device_state", {"state": "running"}),
-        (3.0, "settings", {"message": "settings changed (studio)", **sd,
-                           "amplitude_ua": 40.0}),
+        (3.0, "settings", {"message": "settings changed (studio)", **sd, "amplitude_ua": 40.0}),
         (6.0, "stop_requested", {"message": "stop requested"}),
         (6.0, "device_state", {"state": "ramp_down"}),
         (6.5, "device_state", {"state": "idle"}),
@@ -171,35 +180,58 @@ def test_a_recording_without_a_schedule_keeps_its_settings_throughout():
     assert np.isnan(none.ideal(slice(0, 100))).all()
 
 
-@pytest.mark.parametrize(("payload", "expected"), [
-    ({"waveform": "square", "frequency_hz": 10, "amplitude_ua": 100,
-      "polarity": "biphasic"}, OutputSettings(Waveform.SQUARE, 10.0, 100.0,
-                                              Polarity.BIPHASIC, 2.0, 1.0)),
-    ({"waveform": "triangle", "frequency_hz": 10}, None),
-    ({"waveform": "square", "frequency_hz": "fast"}, None),
-    ({"waveform": "square", "frequency_hz": -1}, None),
-    ({"waveform": "square", "frequency_hz": math.nan}, None),
-    ({"frequency_hz": 10}, None),
-    ({"message": "no settings here"}, None),
-])
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (
+            {"waveform": "square", "frequency_hz": 10, "amplitude_ua": 100, "polarity": "biphasic"},
+            OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 1.0),
+        ),
+        ({"waveform": "triangle", "frequency_hz": 10}, None),
+        ({"waveform": "square", "frequency_hz": "fast"}, None),
+        ({"waveform": "square", "frequency_hz": -1}, None),
+        ({"waveform": "square", "frequency_hz": math.nan}, None),
+        ({"frequency_hz": 10}, None),
+        ({"message": "no settings here"}, None),
+    ],
+)
 def test_settings_from_payload_reads_what_it_can_and_refuses_the_rest(payload, expected):
     assert settings_from_payload(payload) == expected
 
 
 def test_settings_from_payload_fills_missing_fields_from_the_previous_settings():
     prev = OutputSettings(Waveform.SINE, 5.0, 80.0, Polarity.ALTERNATING, 3.0, 0.4)
-    got = settings_from_payload({"waveform": "square", "frequency_hz": 20,
-                                 "amplitude_ua": 50}, prev)
+    got = settings_from_payload(
+        {"waveform": "square", "frequency_hz": 20, "amplitude_ua": 50}, prev
+    )
     assert got == OutputSettings(Waveform.SQUARE, 20.0, 50.0, Polarity.ALTERNATING, 3.0, 0.4)
 
 
-@given(st.lists(st.tuples(st.floats(-5, 60, allow_nan=False),
-                          st.sampled_from(["transition", "device_state", "command",
-                                           "settings", "ended", "limit"]),
-                          st.sampled_from(["ramping_up", "running", "paused", "ramp_down",
-                                           "idle", "estopped", "ramping_down", ""]),
-                          st.sampled_from([None, 5.0, 20.0]),
-                          st.floats(0, 1000, allow_nan=False)), max_size=25))
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-5, 60, allow_nan=False),
+            st.sampled_from(
+                ["transition", "device_state", "command", "settings", "ended", "limit"]
+            ),
+            st.sampled_from(
+                [
+                    "ramping_up",
+                    "running",
+                    "paused",
+                    "ramp_down",
+                    "idle",
+                    "estopped",
+                    "ramping_down",
+                    "",
+                ]
+            ),
+            st.sampled_from([None, 5.0, 20.0]),
+            st.floats(0, 1000, allow_nan=False),
+        ),
+        max_size=25,
+    )
+)
 @settings(max_examples=100, deadline=None)
 def test_any_sequence_of_events_gives_a_level_within_what_was_commanded(events):
     first = OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 1.0)

@@ -68,8 +68,9 @@ def test_bench_shows_live_device_link_load_and_frames(qtbot, live):
     port.set_output(OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 0.0))
     port.start_output()
     qtbot.waitUntil(lambda: bench.load_panel.value("state") == "Running", timeout=3000)
-    events = [bench.events_panel.list.item(i).text()
-              for i in range(bench.events_panel.list.count())]
+    events = [
+        bench.events_panel.list.item(i).text() for i in range(bench.events_panel.list.count())
+    ]
     assert any("state → Running" in e for e in events)
     qtbot.waitUntil(lambda: bench.load_panel.value("z_vi").endswith("kΩ"), timeout=3000)
     qtbot.waitUntil(lambda: bench.stats_panel.history_length >= 3, timeout=4000)
@@ -80,8 +81,9 @@ def test_bench_shows_live_device_link_load_and_frames(qtbot, live):
     qtbot.waitUntil(lambda: model.rowCount() > 50, timeout=3000)
     types = {model.row(i).type_name for i in range(model.rowCount())}
     assert {"SAMPLES", "STATUS"} <= types
-    status_row = next(model.row(i) for i in range(model.rowCount())
-                      if model.row(i).type_name == "STATUS")
+    status_row = next(
+        model.row(i) for i in range(model.rowCount()) if model.row(i).type_name == "STATUS"
+    )
     assert status_row.hex.split()[1] == "01"  # protocol version byte, COBS-encoded frame
     bench.log_view.filter_box.setCurrentText("STATUS")
     proxy = bench.log_view.proxy
@@ -140,8 +142,9 @@ def test_bench_follows_a_link_change(qtbot, settings):
     assert bench.info_panel.value("port") == "/dev/null-new"
     old.disconnected.emit("old link")  # no longer followed
     new.disconnected.emit("new link")
-    events = [bench.events_panel.list.item(i).text()
-              for i in range(bench.events_panel.list.count())]
+    events = [
+        bench.events_panel.list.item(i).text() for i in range(bench.events_panel.list.count())
+    ]
     assert any("new link" in e for e in events)
     assert not any("old link" in e for e in events)
     bench.set_link(None)
@@ -208,8 +211,9 @@ def test_clinic_panel_save_from_a_stale_reading_is_refused_and_reloaded(qtbot, r
 
     panel = _panel(qtbot, records)
     # another room saves first
-    records.writer.submit(SaveClinicSettings(settings_to_dict(
-        ClinicSettings(max_current_ua=400.0)), None)).result(5)
+    records.writer.submit(
+        SaveClinicSettings(settings_to_dict(ClinicSettings(max_current_ua=400.0)), None)
+    ).result(5)
     panel.spins["max_current_ua"].setValue(500)
     with qtbot.waitSignal(panel.saved):
         panel.save_button.click()
@@ -328,8 +332,10 @@ def test_zone_limits_are_edited_saved_and_bind_in_the_engine(qtbot, records):
     cs = got.args[0]
     assert cs.zone_max_ua == {"orbicularis_oculi_l": 120.0, "masseter_l": 250.0}
     # the engine's zone layer uses them: the lowest zone of a step binds
-    assert cs.zone_limit(["masseter_l", "masseter_r"]) == (250.0,
-                                                           "clinic limit for zone masseter_l")
+    assert cs.zone_limit(["masseter_l", "masseter_r"]) == (
+        250.0,
+        "clinic limit for zone masseter_l",
+    )
     assert cs.zone_limit(["orbicularis_oculi_l"])[0] == 120.0
     again = _panel(qtbot, records)
     assert again.zone_spins["masseter_l"].value() == 250
@@ -340,9 +346,10 @@ def test_damaged_zone_limits_in_the_file_fall_back_to_defaults(settings):
     from app.service.clinic_limits import load_clinic_settings
 
     settings.setValue("clinic/version", 1)
-    settings.setValue("clinic/zone_max_ua",
-                      '{"masseter_l": 250, "nose_tip": 100, "frontalis_r": "lots", '
-                      '"orbicularis_oculi_r": 900}')
+    settings.setValue(
+        "clinic/zone_max_ua",
+        '{"masseter_l": 250, "nose_tip": 100, "frontalis_r": "lots", "orbicularis_oculi_r": 900}',
+    )
     cs, problems = load_clinic_settings(settings)
     assert cs.zone_max_ua == {"masseter_l": 250.0}
     text = " | ".join(problems)
@@ -374,8 +381,10 @@ def test_service_history_lists_clinic_and_pin_changes_with_old_and_new(qtbot, re
     history = ServiceHistoryPanel(records)
     qtbot.addWidget(history)
     qtbot.waitUntil(lambda: history.table.rowCount() >= 2, timeout=5000)  # read off the GUI thread
-    rows = [(history.table.item(r, 1).text(), history.table.item(r, 5).text())
-            for r in range(history.table.rowCount())]
+    rows = [
+        (history.table.item(r, 1).text(), history.table.item(r, 5).text())
+        for r in range(history.table.rowCount())
+    ]
     assert rows[0][0] == "Technician PIN"
     assert rows[0][1].startswith("PIN set up: none → a PIN (by ")
     assert rows[1][0] == "Clinic settings"

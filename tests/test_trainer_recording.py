@@ -22,8 +22,9 @@ SETTINGS = OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 
 def trainer(qtbot, tmp_path):
     store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
     device = DeviceManager()
-    window = MainWindow(device, QSettings(str(tmp_path / "s.ini"),
-                                          QSettings.Format.IniFormat), store)
+    window = MainWindow(
+        device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store
+    )
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.live_data_seen, timeout=15000):
@@ -64,8 +65,10 @@ def test_start_and_stop_record_a_completed_training_session(qtbot, trainer):
     # a settings change while the output is on is an event and a new step
     ws.studio.amplitude.setValue(150.0)
     ws.studio.apply_button.click()
-    qtbot.waitUntil(lambda: (window.device.status is not None
-                             and window.device.status.level_ua > 140), timeout=10000)
+    qtbot.waitUntil(
+        lambda: window.device.status is not None and window.device.status.level_ua > 140,
+        timeout=10000,
+    )
     uid = ws.session.uid
     ws.studio.stop_output()
     qtbot.waitUntil(lambda: ws.session is None, timeout=10000)
@@ -120,28 +123,28 @@ def test_settings_above_the_live_limit_are_clamped_and_said(qtbot, trainer):
     window.set_clinic_settings(ClinicSettings(max_current_ua=150.0))
     assert ws.studio.amplitude.maximum() == 150.0  # the control follows the live limit
     ws.studio.amplitude.setMaximum(5000.0)  # a control that lets more through: no matter
-    ws.studio.set_controls(OutputSettings(Waveform.SQUARE, 20.0, 1500.0, Polarity.BIPHASIC,
-                                          2.0, 0.1))
+    ws.studio.set_controls(
+        OutputSettings(Waveform.SQUARE, 20.0, 1500.0, Polarity.BIPHASIC, 2.0, 0.1)
+    )
     messages = []
     ws.studio.message.connect(messages.append)
     ws.studio.start_output()
-    qtbot.waitUntil(lambda: any("limited to 150 µA by the clinic maximum" in m
-                                for m in messages), timeout=10000)
+    qtbot.waitUntil(
+        lambda: any("limited to 150 µA by the clinic maximum" in m for m in messages), timeout=10000
+    )
     qtbot.waitUntil(lambda: ws.session is not None, timeout=10000)
     assert window.authority.commanded.amplitude_ua == 150.0
     ws.studio.stop_output()
     qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=10000)
 
 
-def test_close_with_output_on_stops_it_first_and_records_the_stop(qtbot, trainer,
-                                                                  monkeypatch):
+def test_close_with_output_on_stops_it_first_and_records_the_stop(qtbot, trainer, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
     window, ws, store = trainer
     start(qtbot, window, ws, samples=100)
     uid = ws.session.uid
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     engine = store.engine
     window.close()  # ESTOP before the question, shuts the workspaces down, closes the store
     assert ws.session is None
@@ -160,7 +163,9 @@ def test_link_loss_marks_the_session_interrupted(qtbot, trainer):
     (summary,) = training_sessions(store)
     assert summary.uid == uid
     assert summary.outcome is Outcome.INTERRUPTED
-    assert any(e.payload.get("message") == "link lost: cable pulled"
-               for e in session_detail(store.engine, uid).events)
+    assert any(
+        e.payload.get("message") == "link lost: cable pulled"
+        for e in session_detail(store.engine, uid).events
+    )
     ws.studio.stop_output()
     qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=10000)

@@ -59,21 +59,31 @@ def shots_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def feed(studio: WaveformStudio, settings: OutputSettings, seconds: float, *,
-         off_s: float = 0.0, noise: float = 0.4) -> None:
+def feed(
+    studio: WaveformStudio,
+    settings: OutputSettings,
+    seconds: float,
+    *,
+    off_s: float = 0.0,
+    noise: float = 0.4,
+) -> None:
     """Synthetic device samples: ``off_s`` of output off, then ``seconds`` of output."""
     index = 0
     if off_s:
         n = int(off_s * FS)
         z = np.zeros(n, dtype=np.float32)
-        studio.samples_received(SampleBlock(0, FS, z, z, z, np.zeros(n, np.uint8),
-                                            np.zeros(n, bool)))
+        studio.samples_received(
+            SampleBlock(0, FS, z, z, z, np.zeros(n, np.uint8), np.zeros(n, bool))
+        )
         index = n
     src = SyntheticSource(settings, sample_rate=FS, noise_ua=noise)
     for _ in range(int(seconds * FS) // 1000):
         b = src.next_block(1000)
-        studio.samples_received(SampleBlock(b.first_index + index, FS, b.current_ua,
-                                            b.voltage_v, b.level_ua, b.flags, b.sync))
+        studio.samples_received(
+            SampleBlock(
+                b.first_index + index, FS, b.current_ua, b.voltage_v, b.level_ua, b.flags, b.sync
+            )
+        )
 
 
 def redraw(studio: WaveformStudio) -> None:
@@ -99,7 +109,7 @@ def test_apply_start_stop_and_load_go_through_the_link(qtbot, studio):
     s = OutputSettings(Waveform.SINE, 25.0, 150.0, Polarity.ALTERNATING, 3.0, 0.5)
     studio.set_controls(s)
     studio.start_button.click()
-    assert link.sent == [("set_output", s)]     # START waits for the settings' ACK
+    assert link.sent == [("set_output", s)]  # START waits for the settings' ACK
     qtbot.waitUntil(lambda: len(link.sent) == 2, timeout=2000)
     assert link.sent == [("set_output", s), ("start_output",)]
     assert studio.settings == s
@@ -125,8 +135,8 @@ def test_start_and_stop_can_go_through_the_console_instead(studio):
     studio.stop_button.click()
     assert started == [s]
     assert stopped == [True]
-    assert link.sent == []          # nothing went around the console
-    assert studio.settings == s      # and the ideal is what was asked for
+    assert link.sent == []  # nothing went around the console
+    assert studio.settings == s  # and the ideal is what was asked for
     studio.set_output_handlers(None, None)
     studio.stop_button.click()
     assert link.sent == [("stop_output",)]
@@ -150,11 +160,14 @@ def test_refused_settings_are_shown_in_words_and_output_is_not_started(qtbot, st
     link = FakeLink()
     link.refuse = {"set_output": (NakReason.OUT_OF_RANGE, "amplitude above 600 µA")}
     attach(studio, link)
-    with qtbot.waitSignal(studio.message, timeout=2000,
-                          check_params_cb=lambda m: "refused" in m) as got:
+    with qtbot.waitSignal(
+        studio.message, timeout=2000, check_params_cb=lambda m: "refused" in m
+    ) as got:
         studio.start_output()
-    assert got.args[0] == ("The device refused to apply the settings (out of range: "
-                           "amplitude above 600 µA). Output not started.")
+    assert got.args[0] == (
+        "The device refused to apply the settings (out of range: "
+        "amplitude above 600 µA). Output not started."
+    )
     assert studio.status.text() == got.args[0]
     assert [c[0] for c in link.sent] == ["set_output"]
 
@@ -177,10 +190,14 @@ def test_without_a_device_the_studio_says_so(studio):
     assert "No device: cannot stop output" in studio.status.text()
 
 
-@pytest.mark.parametrize("settings", [
-    OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0),
-    OutputSettings(Waveform.SINE, 20.0, 200.0, Polarity.POSITIVE, 2.0, 0.0),
-], ids=["square-biphasic", "sine-positive"])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0),
+        OutputSettings(Waveform.SINE, 20.0, 200.0, Polarity.POSITIVE, 2.0, 0.0),
+    ],
+    ids=["square-biphasic", "sine-positive"],
+)
 def test_annotations_on_the_plot_are_the_scope_measurements(studio, settings):
     studio.set_controls(settings)
     studio.apply()
@@ -191,9 +208,9 @@ def test_annotations_on_the_plot_are_the_scope_measurements(studio, settings):
     # the same samples the plot shows, measured by the scope's code
     n = int(round(studio.window_seconds() * FS))
     w = studio.ring.latest(n + int(FS / settings.frequency_hz))
-    marks = np.flatnonzero(w.sync[:int(FS / settings.frequency_hz) + 1])
+    marks = np.flatnonzero(w.sync[: int(FS / settings.frequency_hz) + 1])
     k = int(marks[-1])
-    m = measure_arrays(w.current_ua[k:k + n], w.voltage_v[k:k + n], FS)
+    m = measure_arrays(w.current_ua[k : k + n], w.voltage_v[k : k + n], FS)
     assert a.period_s == pytest.approx(m["period_s"], rel=1e-9)
     assert a.charge_per_phase_uc == pytest.approx(m["charge_per_phase_uc"], rel=1e-9)
     assert a.net_charge_uc == pytest.approx(m["net_charge_uc"], rel=1e-9, abs=1e-9)
@@ -233,9 +250,11 @@ def test_ramp_and_flips_are_marked(studio):
 
 def test_overlays_at_most_three_with_a_legend(studio, tmp_path):
     studio.set_time_base(0.5)
-    shapes = [OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.ALTERNATING, 2.0),
-              OutputSettings(Waveform.SINE, 10.0, 100.0, Polarity.BIPHASIC, 2.0),
-              OutputSettings(Waveform.SQUARE, 5.0, 60.0, Polarity.BIPHASIC, 2.0)]
+    shapes = [
+        OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.ALTERNATING, 2.0),
+        OutputSettings(Waveform.SINE, 10.0, 100.0, Polarity.BIPHASIC, 2.0),
+        OutputSettings(Waveform.SQUARE, 5.0, 60.0, Polarity.BIPHASIC, 2.0),
+    ]
     for s in shapes:
         studio.set_controls(s)
         studio.add_overlay_button.click()
@@ -245,13 +264,13 @@ def test_overlays_at_most_three_with_a_legend(studio, tmp_path):
     assert "At most 3" in studio.status.text()
     redraw(studio)
     legend = studio.plot.legend_entries
-    assert "Delivered" not in legend   # nothing delivered yet: not in the legend
+    assert "Delivered" not in legend  # nothing delivered yet: not in the legend
     assert "Square 10 Hz alternating (flip 2 s)" in legend
     assert "Sine 10 Hz biphasic" in legend
     assert all(c.isVisible() for c in studio.plot.overlay_curves)
     y = studio.plot.overlay_curves[1].yData
     assert np.nanmax(y) == pytest.approx(100.0, rel=0.01)
-    QApplication.processEvents()   # let the axes lay out their labels
+    QApplication.processEvents()  # let the axes lay out their labels
     assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_overlay.png"))
     studio.overlay_list.setCurrentRow(0)
     studio.remove_overlay_button.click()
@@ -274,7 +293,7 @@ def test_presentation_mode_f11_big_and_slow_and_esc_does_not_leave(qtbot, studio
     assert studio.window_seconds() == PRESENTATION_WINDOW_S
     assert not studio.controls.isVisible()
     assert studio.plot.period_text.textItem.font().pointSize() > normal_font
-    qtbot.keyClick(studio, Qt.Key.Key_Escape)   # Esc belongs to the emergency stop
+    qtbot.keyClick(studio, Qt.Key.Key_Escape)  # Esc belongs to the emergency stop
     assert studio.presentation
     studio.present_button.click()
     assert not studio.presentation
@@ -306,11 +325,12 @@ def test_presentation_picture_of_a_half_hertz_wave(studio, tmp_path):
 def test_replay_plays_scrubs_and_shows_events(qtbot, studio, tmp_path):
     s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 1.0)
     src = SyntheticSource(s, sample_rate=1000.0, noise_ua=0.3)
-    b = src.next_block(20_000)   # 20 s at 1 kS/s
+    b = src.next_block(20_000)  # 20 s at 1 kS/s
     t = 100.0 + np.arange(20_000) / 1000.0
     studio.set_time_base(1.0)
-    assert studio.load_recording(t, b.current_ua, b.voltage_v,
-                                 events=[(105.0, "intensity +10")], settings=s)
+    assert studio.load_recording(
+        t, b.current_ua, b.voltage_v, events=[(105.0, "intensity +10")], settings=s
+    )
     assert studio.replay_bar.isVisible()
     assert "Replay" in studio.title.text()
     tl = studio.timeline
@@ -324,7 +344,7 @@ def test_replay_plays_scrubs_and_shows_events(qtbot, studio, tmp_path):
     assert studio.annotations.period_s == pytest.approx(0.1, rel=5e-3)
     QApplication.processEvents()
     assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_replay.png"))
-    studio.slider.setValue(5000)   # half way
+    studio.slider.setValue(5000)  # half way
     assert tl.position_s == pytest.approx(10.0)
     studio.set_speed(5)
     start = tl.position_s
@@ -365,11 +385,11 @@ def test_a_stored_recording_with_gap_markers_replays_with_the_gap(studio):
     a = src.next_block(2000)
     src.skip(500)
     b = src.next_block(2000)
-    rec = assemble([(blk.first_index, 1000.0, blk.current_ua, blk.voltage_v)
-                    for blk in (a, b)])
-    assert np.isnan(rec.t_s).any()     # the store marks the gap with a NaN row
-    assert studio.load_recording(rec.t_s, rec.current_ua, rec.voltage_v,
-                                 sample_rate=rec.sample_rate)
+    rec = assemble([(blk.first_index, 1000.0, blk.current_ua, blk.voltage_v) for blk in (a, b)])
+    assert np.isnan(rec.t_s).any()  # the store marks the gap with a NaN row
+    assert studio.load_recording(
+        rec.t_s, rec.current_ua, rec.voltage_v, sample_rate=rec.sample_rate
+    )
     assert len(studio.recording) == 4500
     assert np.isnan(studio.recording.current_ua[2000:2500]).all()
     assert np.isfinite(studio.recording.current_ua[2500:]).all()
@@ -381,8 +401,9 @@ def test_messages_from_the_workspace_reach_the_status_line(studio):
 
 
 @pytest.mark.slow
-def test_live_on_the_simulator_into_a_resistor_and_the_skin_model(qtbot, studio, tmp_path,
-                                                                  simulated_device):
+def test_live_on_the_simulator_into_a_resistor_and_the_skin_model(
+    qtbot, studio, tmp_path, simulated_device
+):
     link = simulated_device("--seed", "5", feed=False, connect=False).link
     try:
         attach(studio, link)
@@ -395,19 +416,27 @@ def test_live_on_the_simulator_into_a_resistor_and_the_skin_model(qtbot, studio,
 
         def measured_output(expect_kohm):
             a = studio.annotations
-            return (a is not None and math.isfinite(a.period_s)
-                    and a.amplitude_ua > 90
-                    and abs(a.measured["impedance_ohm"] / 1e3 - expect_kohm) < 0.5)
+            return (
+                a is not None
+                and math.isfinite(a.period_s)
+                and a.amplitude_ua > 90
+                and abs(a.measured["impedance_ohm"] / 1e3 - expect_kohm) < 0.5
+            )
 
         qtbot.waitUntil(lambda: measured_output(10.0), timeout=8000)
         a = studio.annotations
         assert a.period_s == pytest.approx(0.05, rel=0.01)
         assert a.charge_per_phase_uc == pytest.approx(2.5, rel=0.05)
         assert abs(a.net_charge_uc) < 0.1
-        studio.set_load(None)   # skin model: 2 kΩ + 20 kΩ ‖ 100 nF, about 20 kΩ at 20 Hz
-        qtbot.waitUntil(lambda: (studio.annotations is not None and math.isfinite(
-            studio.annotations.measured["impedance_ohm"])
-            and studio.annotations.measured["impedance_ohm"] > 14_000), timeout=8000)
+        studio.set_load(None)  # skin model: 2 kΩ + 20 kΩ ‖ 100 nF, about 20 kΩ at 20 Hz
+        qtbot.waitUntil(
+            lambda: (
+                studio.annotations is not None
+                and math.isfinite(studio.annotations.measured["impedance_ohm"])
+                and studio.annotations.measured["impedance_ohm"] > 14_000
+            ),
+            timeout=8000,
+        )
         QApplication.processEvents()
         assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_studio.png"))
         link.stop_output()
@@ -428,9 +457,16 @@ def test_sign_flag_alternation_in_the_ideal(studio):
     assert np.nanmin(ideal) == pytest.approx(-100.0)
 
 
-@pytest.mark.parametrize(("uc", "text"), [(2.5449, "+2.54 µC"), (150.32, "+150 µC"),
-                                          (-0.04, "−0.0400 µC"), (1e-5, "0 µC"),
-                                          (float("nan"), "—")])
+@pytest.mark.parametrize(
+    ("uc", "text"),
+    [
+        (2.5449, "+2.54 µC"),
+        (150.32, "+150 µC"),
+        (-0.04, "−0.0400 µC"),
+        (1e-5, "0 µC"),
+        (float("nan"), "—"),
+    ],
+)
 def test_charge_is_written_with_three_significant_digits(uc, text):
     assert format_charge(uc) == text
 
@@ -439,12 +475,15 @@ def test_replay_event_labels_close_together_do_not_cover_each_other(studio):
     s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
     b = SyntheticSource(s, sample_rate=1000.0, noise_ua=0.3).next_block(6000)
     t = np.arange(6000) / 1000.0
-    events = [(0.9, "idle -> ready: client, screening, program, device and contact ready"),
-              (1.0, "ready -> ramping_up: start"), (1.05, "step 1/3: frontalis")]
+    events = [
+        (0.9, "idle -> ready: client, screening, program, device and contact ready"),
+        (1.0, "ready -> ramping_up: start"),
+        (1.05, "step 1/3: frontalis"),
+    ]
     studio.set_time_base(5.0)
     assert studio.load_recording(t, b.current_ua, b.voltage_v, events=events, settings=s)
     studio.seek(4.6)
-    for _ in range(2):   # the net-charge box is placed with the annotations
+    for _ in range(2):  # the net-charge box is placed with the annotations
         redraw(studio)
         QApplication.processEvents()
     labels = [line.label for line in studio.plot.event_lines[:3]]
@@ -471,9 +510,11 @@ def test_a_cluster_of_events_is_summed_up_and_later_events_keep_their_labels(stu
     for _ in range(2):
         redraw(studio)
         QApplication.processEvents()
-    shown = {line.label.toPlainText(): line.label.sceneBoundingRect()
-             for line in studio.plot.event_lines if line.isVisible()
-             and line.label.toPlainText()}
+    shown = {
+        line.label.toPlainText(): line.label.sceneBoundingRect()
+        for line in studio.plot.event_lines
+        if line.isVisible() and line.label.toPlainText()
+    }
     assert "step 2/3: zygomaticus major" in shown
     summed = [text for text in shown if text.endswith("more)")]
     assert summed
@@ -485,8 +526,7 @@ def test_a_cluster_of_events_is_summed_up_and_later_events_keep_their_labels(stu
             assert not boxes[i].intersects(boxes[j]), (i, j)
 
 
-def test_on_a_short_screen_the_controls_scroll_and_nothing_is_cut_off(qtbot, studio,
-                                                                      tmp_path):
+def test_on_a_short_screen_the_controls_scroll_and_nothing_is_cut_off(qtbot, studio, tmp_path):
     """A classroom projector of 1280 x 720: the measured figures stay reachable."""
     s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
     studio.set_controls(s)
@@ -497,9 +537,10 @@ def test_on_a_short_screen_the_controls_scroll_and_nothing_is_cut_off(qtbot, stu
     QApplication.processEvents()
     area = studio.controls_scroll
     bar = area.verticalScrollBar()
-    qtbot.waitUntil(lambda: studio.controls.minimumSizeHint().height()
-                    > area.viewport().height(), timeout=2000)   # it does not fit...
-    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=2000)   # ...so it scrolls
+    qtbot.waitUntil(
+        lambda: studio.controls.minimumSizeHint().height() > area.viewport().height(), timeout=2000
+    )  # it does not fit...
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=2000)  # ...so it scrolls
     area.ensureWidgetVisible(studio.readout)
     QApplication.processEvents()
     top_left = studio.readout.mapTo(area.viewport(), studio.readout.rect().topLeft())
@@ -508,22 +549,21 @@ def test_on_a_short_screen_the_controls_scroll_and_nothing_is_cut_off(qtbot, stu
 
 
 # ------------------------------------------------------------- issue 16: the studio
-@pytest.mark.parametrize("latched", [DeviceState.ESTOPPED, DeviceState.WATCHDOG,
-                                     DeviceState.FAULT])
-def test_reset_after_an_emergency_stop_goes_through_the_studio_port(qtbot, studio,
-                                                                    monkeypatch, latched):
+@pytest.mark.parametrize("latched", [DeviceState.ESTOPPED, DeviceState.WATCHDOG, DeviceState.FAULT])
+def test_reset_after_an_emergency_stop_goes_through_the_studio_port(
+    qtbot, studio, monkeypatch, latched
+):
     link = FakeLink()
     authority = attach(studio, link)
     through_port = []
     real_reset = authority.reset
-    monkeypatch.setattr(authority, "reset",
-                        lambda: through_port.append(True) or real_reset())
+    monkeypatch.setattr(authority, "reset", lambda: through_port.append(True) or real_reset())
     link.emit_status(DeviceState.RUNNING)
     assert not studio.reset_button.isVisible()
-    link.emit_status(latched)   # Esc in the main window, a silent link or a fault
+    link.emit_status(latched)  # Esc in the main window, a silent link or a fault
     assert studio.reset_button.isVisible()
     studio.reset_button.click()
-    assert through_port == [True]          # the port, not the link directly
+    assert through_port == [True]  # the port, not the link directly
     assert link.sent[-1] == ("reset",)
     assert "Reset sent" in studio.status.text()
     link.emit_status(DeviceState.IDLE)
@@ -536,8 +576,9 @@ def test_reset_after_an_emergency_stop_goes_through_the_studio_port(qtbot, studi
 
 
 def test_reset_without_a_device_says_so(studio):
-    studio.status_received(Status(DeviceState.ESTOPPED, 0.0, 0.0, 20_000.0, True, False,
-                                  Fault(0), 0.0, 0))
+    studio.status_received(
+        Status(DeviceState.ESTOPPED, 0.0, 0.0, 20_000.0, True, False, Fault(0), 0.0, 0)
+    )
     assert studio.reset_button.isVisible()
     studio.reset_button.click()
     assert "No device: cannot reset the device" in studio.status.text()
@@ -553,7 +594,7 @@ def test_presentation_keeps_a_time_base_control_scaled_to_the_frequency(qtbot, s
     assert studio.presentation
     assert not studio.controls.isVisible()
     assert studio.present_time_base.isVisible()
-    assert studio.window_seconds() == pytest.approx(0.5)   # five periods of 10 Hz
+    assert studio.window_seconds() == pytest.approx(0.5)  # five periods of 10 Hz
     assert studio.present_time_base.currentData() == pytest.approx(0.5)
     studio.present_time_base.setCurrentIndex(studio.present_time_base.findData(2.0))
     assert studio.window_seconds() == pytest.approx(2.0)
@@ -568,8 +609,9 @@ def test_presentation_keeps_a_time_base_control_scaled_to_the_frequency(qtbot, s
     assert studio.window_seconds() == pytest.approx(0.2)
 
 
-@pytest.mark.parametrize(("f", "seconds"), [(0.5, 10.0), (2.0, 5.0), (10.0, 0.5),
-                                            (100.0, 0.05), (0.1, 20.0)])
+@pytest.mark.parametrize(
+    ("f", "seconds"), [(0.5, 10.0), (2.0, 5.0), (10.0, 0.5), (100.0, 0.05), (0.1, 20.0)]
+)
 def test_presentation_time_base_is_about_five_periods(studio, f, seconds):
     studio.settings = OutputSettings(Waveform.SINE, f, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
     assert studio.presentation_time_base() == seconds
@@ -582,8 +624,7 @@ def test_replay_hides_the_live_overlays(studio):
     assert studio.plot.overlay_curves[0].isVisible()
     s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
     b = SyntheticSource(s, sample_rate=1000.0).next_block(5000)
-    assert studio.load_recording(np.arange(5000) / 1000.0, b.current_ua, b.voltage_v,
-                                 settings=s)
+    assert studio.load_recording(np.arange(5000) / 1000.0, b.current_ua, b.voltage_v, settings=s)
     studio.seek(3.0)
     redraw(studio)
     assert not any(c.isVisible() for c in studio.plot.overlay_curves)
@@ -602,17 +643,20 @@ def test_freeze_keeps_the_annotations_of_the_sweep_on_screen(studio):
     studio.apply()
     studio.set_time_base(0.5)
     feed(studio, s, 1.0)
-    redraw(studio)                       # annotated: 100 µA
+    redraw(studio)  # annotated: 100 µA
     assert studio.annotations.amplitude_ua == pytest.approx(100.0, rel=0.05)
     louder = OutputSettings(Waveform.SQUARE, 10.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
     src = SyntheticSource(louder, sample_rate=FS, noise_ua=0.4)
     base = studio.ring.newest + 1
     for _ in range(10):
         b = src.next_block(1000)
-        studio.samples_received(SampleBlock(b.first_index + base, FS, b.current_ua,
-                                            b.voltage_v, b.level_ua, b.flags, b.sync))
+        studio.samples_received(
+            SampleBlock(
+                b.first_index + base, FS, b.current_ua, b.voltage_v, b.level_ua, b.flags, b.sync
+            )
+        )
     studio._dirty = True
-    studio.render_frame()                # drawn, but within 0.4 s: not re-annotated
+    studio.render_frame()  # drawn, but within 0.4 s: not re-annotated
     assert studio.annotations.amplitude_ua == pytest.approx(100.0, rel=0.05)
     studio.freeze_button.click()
     assert studio.frozen

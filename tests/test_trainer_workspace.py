@@ -13,9 +13,9 @@ from app.ui.main_window import MainWindow
 
 def _trainer(qtbot, tmp_path, store):
     """The console window on ``store``, showing the trainer workspace."""
-    window = MainWindow(DeviceManager(),
-                        QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                        store)
+    window = MainWindow(
+        DeviceManager(), QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store
+    )
     qtbot.addWidget(window)
     window.show()
     assert window.switch_workspace("trainer")
@@ -31,15 +31,24 @@ def _close(window) -> None:
 def test_replay_of_a_stored_session(qtbot, tmp_path):
     store = start_store(f"sqlite:///{tmp_path / 'r.db'}")
     try:
-        uid = store.writer.begin_session(store.info.training_client_id, program="toning",
-                                         training=True)
+        uid = store.writer.begin_session(
+            store.info.training_client_id, program="toning", training=True
+        )
         fs = 1000.0
         t = np.arange(3000) / fs
         current = np.where(np.mod(t * 10, 1) < 0.5, 100.0, -100.0).astype(np.float32)
-        store.writer.add_samples(uid, SampleBlock(0, fs, current, current * 0.02,
-                                                  np.full(3000, 100, np.float32),
-                                                  np.zeros(3000, np.uint8),
-                                                  np.zeros(3000, bool)))
+        store.writer.add_samples(
+            uid,
+            SampleBlock(
+                0,
+                fs,
+                current,
+                current * 0.02,
+                np.full(3000, 100, np.float32),
+                np.zeros(3000, np.uint8),
+                np.zeros(3000, bool),
+            ),
+        )
         store.writer.add_event(uid, "transition", {"message": "ready -> ramping_up"})
         store.writer.end_session(uid, "completed")
         assert store.writer.flush(10)
@@ -71,34 +80,62 @@ def test_replay_of_a_program_follows_each_steps_settings_in_phase(qtbot, tmp_pat
     window = None
     try:
         start = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
-        uid = store.writer.begin_session(store.info.training_client_id, program="toning",
-                                         training=True, started_at=start)
+        uid = store.writer.begin_session(
+            store.info.training_client_id, program="toning", training=True, started_at=start
+        )
         fs = 2000.0
         t = np.arange(int(6 * fs)) / fs
         step1 = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
         step2 = OutputSettings(Waveform.SQUARE, 20.0, 60.0, Polarity.BIPHASIC, 2.0, 0.0)
         td = t - 0.02
-        current = np.where(t < 3.0, 100.0 * unit_wave(step1, td),
-                           60.0 * unit_wave(step2, td)).astype(np.float32)
-        store.writer.add_samples(uid, SampleBlock(0, fs, current, current * 0.02,
-                                                  np.full(t.size, 100, np.float32),
-                                                  np.zeros(t.size, np.uint8),
-                                                  np.zeros(t.size, bool)))
+        current = np.where(
+            t < 3.0, 100.0 * unit_wave(step1, td), 60.0 * unit_wave(step2, td)
+        ).astype(np.float32)
+        store.writer.add_samples(
+            uid,
+            SampleBlock(
+                0,
+                fs,
+                current,
+                current * 0.02,
+                np.full(t.size, 100, np.float32),
+                np.zeros(t.size, np.uint8),
+                np.zeros(t.size, bool),
+            ),
+        )
 
         def at(seconds: float) -> dt.datetime:
             return start + dt.timedelta(seconds=seconds)
 
-        cmd = {"command": "set_output", "waveform": "square", "polarity": "biphasic",
-               "alternate_s": 2.0, "ramp_s": 0.0}
-        store.writer.add_event(uid, "command", {**cmd, "frequency_hz": 10.0,
-                                                "amplitude_ua": 100.0}, timestamp=at(-0.1))
+        cmd = {
+            "command": "set_output",
+            "waveform": "square",
+            "polarity": "biphasic",
+            "alternate_s": 2.0,
+            "ramp_s": 0.0,
+        }
+        store.writer.add_event(
+            uid, "command", {**cmd, "frequency_hz": 10.0, "amplitude_ua": 100.0}, timestamp=at(-0.1)
+        )
         store.writer.add_event(uid, "transition", {"state": "ramping_up"}, timestamp=at(0))
         store.writer.add_event(uid, "step", {"message": "step 2/2"}, timestamp=at(3.0))
-        store.writer.add_event(uid, "command", {**cmd, "frequency_hz": 20.0,
-                                                "amplitude_ua": 60.0}, timestamp=at(3.0))
-        store.writer.add_step(uid, 0, "frontalis", {"waveform": "square", "frequency_hz": 10,
-                                                    "amplitude_ua": 100, "polarity": "biphasic",
-                                                    "ramp_s": 0.0}, 3.0, 3.0)
+        store.writer.add_event(
+            uid, "command", {**cmd, "frequency_hz": 20.0, "amplitude_ua": 60.0}, timestamp=at(3.0)
+        )
+        store.writer.add_step(
+            uid,
+            0,
+            "frontalis",
+            {
+                "waveform": "square",
+                "frequency_hz": 10,
+                "amplitude_ua": 100,
+                "polarity": "biphasic",
+                "ramp_s": 0.0,
+            },
+            3.0,
+            3.0,
+        )
         store.writer.end_session(uid, "completed")
         assert store.writer.flush(10)
         window, trainer = _trainer(qtbot, tmp_path, store)

@@ -23,7 +23,10 @@ def test_toolbar_and_shortcuts_switch_workspaces(qtbot, tmp_path):
     w.activateWindow()
     qtbot.waitUntil(w.isActiveWindow, timeout=2000)  # window shortcuts need it active
     assert [a.text() for a in w.workspace_actions.actions()] == [
-        "Practitioner", "Trainer", "Technician"]
+        "Practitioner",
+        "Trainer",
+        "Technician",
+    ]
     assert w.current_workspace().name == "practitioner"
     w.workspace_actions.actions()[1].trigger()
     assert w.current_workspace().name == "trainer"
@@ -52,8 +55,7 @@ def test_each_workspace_remembers_its_layout(qtbot, tmp_path):
     tech2 = again.workspaces["technician"]
     dock2 = tech2.findChild(QDockWidget, "technician_output")
     assert tech2.dockWidgetArea(dock2) == Qt.DockWidgetArea.LeftDockWidgetArea
-    assert QSettings(str(ini), QSettings.Format.IniFormat).value("window/workspace") == \
-        "technician"
+    assert QSettings(str(ini), QSettings.Format.IniFormat).value("window/workspace") == "technician"
     # ...but the console never opens on the PIN-protected bench by itself
     assert again.current_workspace().name == "practitioner"
     again.close()
@@ -66,8 +68,7 @@ def test_the_console_fits_a_laptop_screen_and_stop_stays_in_view(qtbot, tmp_path
 
     device = DeviceManager()
     store = start_store(f"sqlite:///{tmp_path / 'r.db'}")
-    w = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                   store)
+    w = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store)
     qtbot.addWidget(w)
     unlock_bench()
     try:
@@ -93,8 +94,7 @@ def test_the_console_fits_a_laptop_screen_and_stop_stays_in_view(qtbot, tmp_path
         w.resize(900, 600)
         qtbot.waitUntil(lambda: w.size().width() == 900, timeout=2000)
         assert w.size().height() == 600
-        qtbot.waitUntil(lambda: w.stack_scroll.verticalScrollBar().maximum() > 0,
-                        timeout=2000)
+        qtbot.waitUntil(lambda: w.stack_scroll.verticalScrollBar().maximum() > 0, timeout=2000)
         corner = w.estop_button.mapTo(w, w.estop_button.rect().bottomRight())
         assert w.rect().contains(corner)
         assert w.estop_button.isVisible()
@@ -157,8 +157,7 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
     app.setStyleSheet(STYLE_SHEET)
     device = DeviceManager()
     store = start_store(f"sqlite:///{tmp_path / 'r.db'}")
-    w = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                   store)
+    w = MainWindow(device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store)
     qtbot.addWidget(w)
     try:
         w.fit_to_screen(QRect(0, 0, 1280, 800), QMargins(2, 25, 2, 2))
@@ -166,8 +165,10 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
         with qtbot.waitSignal(w.live_data_seen, timeout=15000):
             device.open(None)
         desk = w.workspaces["practitioner"]
-        qtbot.waitUntil(lambda: desk.controller is not None
-                        and desk.controller.state == SessionState.READY, timeout=8000)
+        qtbot.waitUntil(
+            lambda: desk.controller is not None and desk.controller.state == SessionState.READY,
+            timeout=8000,
+        )
         guided = desk.guided
 
         def in_view(widget, within) -> bool:
@@ -184,15 +185,24 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
             assert w.stack_scroll.horizontalScrollBar().maximum() == 0, n
             for widget in (w.estop_button, w.statusBar()):
                 assert in_view(widget, w), (n, widget)
-            for widget in (guided.card, guided.start_button, guided.pause_button,
-                           guided.stop_button):
+            for widget in (
+                guided.card,
+                guided.start_button,
+                guided.pause_button,
+                guided.stop_button,
+            ):
                 assert in_view(widget, viewport), (n, steps[n].name, widget)
-            gaps.add(tuple(b.mapTo(guided, b.rect().topLeft()).y() - guided.card.geometry().bottom()
-                           for b in (guided.skip_button, guided.start_button)))
+            gaps.add(
+                tuple(
+                    b.mapTo(guided, b.rect().topLeft()).y() - guided.card.geometry().bottom()
+                    for b in (guided.skip_button, guided.start_button)
+                )
+            )
             if n + 1 < len(steps):
                 guided.skip_button.click()
-                qtbot.waitUntil(lambda n=n: desk.controller.guided_view().step_index == n + 1,
-                                timeout=2000)
+                qtbot.waitUntil(
+                    lambda n=n: desk.controller.guided_view().step_index == n + 1, timeout=2000
+                )
         assert len(gaps) == 1, gaps  # a long "Next:" name does not push the buttons down
     finally:
         app.setStyleSheet("")

@@ -11,11 +11,24 @@ import pytest
 from app.engine import zone_ids, zones
 from app.engine.zones import ZONES_FILE, Zone, ZonesError, load_zones, parse_zones
 
-PAIRED = ("frontalis", "corrugator_supercilii", "orbicularis_oculi", "nasalis",
-          "levator_labii_superioris_alaeque_nasi", "levator_labii_superioris",
-          "zygomaticus_minor", "zygomaticus_major", "levator_anguli_oris", "risorius",
-          "buccinator", "depressor_anguli_oris", "depressor_labii_inferioris", "mentalis",
-          "masseter", "platysma")
+PAIRED = (
+    "frontalis",
+    "corrugator_supercilii",
+    "orbicularis_oculi",
+    "nasalis",
+    "levator_labii_superioris_alaeque_nasi",
+    "levator_labii_superioris",
+    "zygomaticus_minor",
+    "zygomaticus_major",
+    "levator_anguli_oris",
+    "risorius",
+    "buccinator",
+    "depressor_anguli_oris",
+    "depressor_labii_inferioris",
+    "mentalis",
+    "masseter",
+    "platysma",
+)
 
 
 def _raw() -> dict:
@@ -57,8 +70,12 @@ def test_agrees_with_engine_zone_ids():
 def test_eye_area_zones_default_to_200_ua_others_higher():
     z = load_zones()
     eye = {zid for zid, zone in z.items() if zone.eye_area}
-    assert eye == {"orbicularis_oculi_l", "orbicularis_oculi_r",
-                   "corrugator_supercilii_l", "corrugator_supercilii_r"}
+    assert eye == {
+        "orbicularis_oculi_l",
+        "orbicularis_oculi_r",
+        "corrugator_supercilii_l",
+        "corrugator_supercilii_r",
+    }
     for zone in z.values():
         if zone.eye_area:
             assert zone.max_ua == 200
@@ -71,8 +88,7 @@ def test_left_and_right_share_the_anatomy_and_mirror_ids():
     for zone in z.values():
         other = z[zone.mirror_id]
         assert other.mirror_id == zone.id
-        for field in ("muscle", "action", "origin", "insertion", "direction", "eye_area",
-                      "max_ua"):
+        for field in ("muscle", "action", "origin", "insertion", "direction", "eye_area", "max_ua"):
             assert getattr(zone, field) == getattr(other, field)
 
 
@@ -87,16 +103,19 @@ def test_recognisable_anatomy_for_key_muscles():
     assert "eyebrows" in z["frontalis_r"].action
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda d: d.update(schema_version=2), "schema_version"),
-    (lambda d: d["muscles"][0].pop("action"), "'action'"),
-    (lambda d: d["muscles"][1].update(eye_area="yes"), "'eye_area'"),
-    (lambda d: d["muscles"][2].update(max_ua=-5), "'max_ua'"),
-    (lambda d: d["muscles"][3].update(muscle="Bad Name"), "lower_case"),
-    (lambda d: d["muscles"].append(copy.deepcopy(d["muscles"][0])), "appears twice"),
-    (lambda d: d.update(muscles=[]), "'muscles'"),
-    (lambda d: d["defaults"].update(max_ua="lots"), "'max_ua'"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(schema_version=2), "schema_version"),
+        (lambda d: d["muscles"][0].pop("action"), "'action'"),
+        (lambda d: d["muscles"][1].update(eye_area="yes"), "'eye_area'"),
+        (lambda d: d["muscles"][2].update(max_ua=-5), "'max_ua'"),
+        (lambda d: d["muscles"][3].update(muscle="Bad Name"), "lower_case"),
+        (lambda d: d["muscles"].append(copy.deepcopy(d["muscles"][0])), "appears twice"),
+        (lambda d: d.update(muscles=[]), "'muscles'"),
+        (lambda d: d["defaults"].update(max_ua="lots"), "'max_ua'"),
+    ],
+)
 def test_malformed_files_give_clear_messages(mutate, message):
     data = _raw()
     mutate(data)
@@ -124,17 +143,28 @@ def test_explicit_max_ua_overrides_default():
 def test_zone_states_for_a_guided_run():
     steps = [("frontalis_l", "frontalis_r"), ("procerus",), ("masseter_l",), ("frontalis_l",)]
     assert zones.zone_states_for_run(steps, None) == {
-        "frontalis_l": "pending", "frontalis_r": "pending", "procerus": "pending",
-        "masseter_l": "pending"}
+        "frontalis_l": "pending",
+        "frontalis_r": "pending",
+        "procerus": "pending",
+        "masseter_l": "pending",
+    }
     got = zones.zone_states_for_run(steps, 2, skipped={1})
-    assert got == {"frontalis_l": "pending",  # a later step covers it again
-                   "frontalis_r": "done", "procerus": "skipped", "masseter_l": "active"}
+    assert got == {
+        "frontalis_l": "pending",  # a later step covers it again
+        "frontalis_r": "done",
+        "procerus": "skipped",
+        "masseter_l": "active",
+    }
     got = zones.zone_states_for_run(steps, 3, skipped={1})
     assert got["frontalis_l"] == "active"
     assert got["masseter_l"] == "done"
     done = zones.zone_states_for_run(steps, 3, skipped={1}, finished=True)
-    assert done == {"frontalis_l": "done", "frontalis_r": "done", "procerus": "skipped",
-                    "masseter_l": "done"}
+    assert done == {
+        "frontalis_l": "done",
+        "frontalis_r": "done",
+        "procerus": "skipped",
+        "masseter_l": "done",
+    }
     with pytest.raises(ValueError, match="outside"):
         zones.zone_states_for_run(steps, 4)
 
@@ -148,10 +178,14 @@ def test_steps_are_shown_as_they_happened_done_partial_or_skipped():
     assert step_outcome(54.0, 60.0) == "done"  # 90 % of the planned time
     assert step_outcome(53.9, 60.0) == "partial"
     assert step_outcome(0.0, 60.0) == "skipped"
-    program = make_program([step("A", ("masseter",), duration=60.0),
-                            step("B", ("zygomaticus_major",), duration=60.0),
-                            step("C", ("platysma",), duration=60.0),
-                            step("D", ("frontalis",), duration=60.0)])
+    program = make_program(
+        [
+            step("A", ("masseter",), duration=60.0),
+            step("B", ("zygomaticus_major",), duration=60.0),
+            step("C", ("platysma",), duration=60.0),
+            step("D", ("frontalis",), duration=60.0),
+        ]
+    )
     run = GuidedRun(program)
     run.advance(59.0)
     run.advance(2.0)  # A: done, on to B
@@ -161,8 +195,9 @@ def test_steps_are_shown_as_they_happened_done_partial_or_skipped():
     assert run.outcomes() == {0: "done", 1: "partial", 2: "skipped"}
     view = run.view()
     assert dict(view.outcomes) == run.outcomes()
-    states = zone_states_for_run([s.zones for s in program.steps], view.step_index,
-                                 outcomes=dict(view.outcomes))
+    states = zone_states_for_run(
+        [s.zones for s in program.steps], view.step_index, outcomes=dict(view.outcomes)
+    )
     expected = {}
     for st, state in zip(program.steps, ("done", "partial", "skipped", "active"), strict=True):
         expected.update(dict.fromkeys(st.zones, state))

@@ -23,8 +23,14 @@ from pathlib import Path
 
 from app.bench._qt import application, spin_until
 
-TYPICAL = dict(waveform="SQUARE", frequency_hz=10.0, amplitude_ua=200.0,
-               polarity="ALTERNATING", alternate_s=2.0, ramp_s=1.0)
+TYPICAL = dict(
+    waveform="SQUARE",
+    frequency_hz=10.0,
+    amplitude_ua=200.0,
+    polarity="ALTERNATING",
+    alternate_s=2.0,
+    ramp_s=1.0,
+)
 
 
 class BenchError(RuntimeError):
@@ -35,8 +41,9 @@ BENCH_PIN = "246810"  # the benchmarks' technician PIN (their settings file is t
 
 
 class ConsoleRun:
-    def __init__(self, *, record: bool = False, workspace: str = "technician",
-                 sample_rate: int | None = None) -> None:
+    def __init__(
+        self, *, record: bool = False, workspace: str = "technician", sample_rate: int | None = None
+    ) -> None:
         self.record = record
         self.simulator_rate = sample_rate  # None: the simulator's default (10 kS/s)
         self.workspace = workspace
@@ -62,8 +69,9 @@ class ConsoleRun:
         self._tmp = tempfile.TemporaryDirectory(prefix="bench-console-")
         tmp = Path(self._tmp.name)
         self.device = DeviceManager()
-        self.window = MainWindow(self.device, QSettings(str(tmp / "console.ini"),
-                                                       QSettings.Format.IniFormat))
+        self.window = MainWindow(
+            self.device, QSettings(str(tmp / "console.ini"), QSettings.Format.IniFormat)
+        )
         try:
             # the bench's PIN gate holds for benchmarks too: a fresh settings file, so the
             # PIN given here is set up, then checked like a typed one
@@ -114,8 +122,12 @@ class ConsoleRun:
         self.db_path = tmp / "records.sqlite"
         self.store = start_store(f"sqlite:///{self.db_path}")
         info = self.store.info
-        self.recorder = SessionRecorder(self.store.writer, info.training_client_id,
-                                        training=True, operator_id=info.default_operator_id)
+        self.recorder = SessionRecorder(
+            self.store.writer,
+            info.training_client_id,
+            training=True,
+            operator_id=info.default_operator_id,
+        )
         self.recorder.set_program("manual")
 
     # ------------------------------------------------------------------ driving
@@ -135,17 +147,23 @@ class ConsoleRun:
         from app.engine.session import SessionState
 
         s = {**TYPICAL, **settings}
-        out = OutputSettings(Waveform[str(s["waveform"])], float(s["frequency_hz"]),
-                             float(s["amplitude_ua"]), Polarity[str(s["polarity"])],
-                             float(s["alternate_s"]), float(s["ramp_s"]))
+        out = OutputSettings(
+            Waveform[str(s["waveform"])],
+            float(s["frequency_hz"]),
+            float(s["amplitude_ua"]),
+            Polarity[str(s["polarity"])],
+            float(s["alternate_s"]),
+            float(s["ramp_s"]),
+        )
         # as the output panel does: through the output authority (scope reference too)
         port = self.window.authority.port(self.window.current_workspace().driver)
         port.set_output(out)
         port.start_output()
         if self.recorder is not None:
             self.recorder.on_state(SessionState.RAMPING_UP)
-        if not spin_until(lambda: self.device.state in (DeviceState.RAMP_UP,
-                                                        DeviceState.RUNNING), 5):
+        if not spin_until(
+            lambda: self.device.state in (DeviceState.RAMP_UP, DeviceState.RUNNING), 5
+        ):
             raise BenchError(f"output did not start (device state {self.device.state})")
         if self.recorder is not None:
             self.recorder.on_state(SessionState.RUNNING)
@@ -213,9 +231,13 @@ def now() -> float:
 ISOLATED_ENV = "MICROCURRENT_BENCH_ISOLATED"
 
 
-def in_fresh_process(module: str, args: argparse.Namespace | None, options: dict,
-                     run_here: Callable[[argparse.Namespace | None], dict],
-                     timeout_s: float) -> dict:
+def in_fresh_process(
+    module: str,
+    args: argparse.Namespace | None,
+    options: dict,
+    run_here: Callable[[argparse.Namespace | None], dict],
+    timeout_s: float,
+) -> dict:
     """Run benchmark ``module`` in a process of its own and return its figures.
 
     ``bench all`` runs every benchmark in one process: windows, timers and memory left by
@@ -232,20 +254,31 @@ def in_fresh_process(module: str, args: argparse.Namespace | None, options: dict
     env = dict(os.environ, **{ISOLATED_ENV: "1"})
     env.setdefault("QT_QPA_PLATFORM", "offscreen")
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
-                              env=env, cwd=Path(__file__).resolve().parents[2])
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+            cwd=Path(__file__).resolve().parents[2],
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"{module} did not finish within {timeout_s:.0f} s", "passed": False}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:
         tail = proc.stderr.strip().splitlines()[-3:]
-        return {"error": f"{module} exited with code {proc.returncode}: {' | '.join(tail)}",
-                "passed": False}
+        return {
+            "error": f"{module} exited with code {proc.returncode}: {' | '.join(tail)}",
+            "passed": False,
+        }
     return json.loads(lines[-1])
 
 
-def child_main(doc: str | None, run_here: Callable[[argparse.Namespace | None], dict],
-               options: dict[str, tuple[type, object, str]]) -> None:
+def child_main(
+    doc: str | None,
+    run_here: Callable[[argparse.Namespace | None], dict],
+    options: dict[str, tuple[type, object, str]],
+) -> None:
     """``python -m app.bench.NAME [--json] [--OPTION VALUE]``: run here, print figures."""
     p = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")

@@ -43,8 +43,13 @@ def _stream() -> tuple[bytes, bytes, int]:
     raw = np.stack([i_counts, v_counts], axis=1).astype("<i2")
     frames = []
     for k, start in enumerate(range(0, n, PER_FRAME)):
-        msg = Samples(start, SampleFlag.OUTPUT_ON | SampleFlag.CONTACT, 100.0, (0,),
-                      raw[start:start + PER_FRAME])
+        msg = Samples(
+            start,
+            SampleFlag.OUTPUT_ON | SampleFlag.CONTACT,
+            100.0,
+            (0,),
+            raw[start : start + PER_FRAME],
+        )
         frames.append(encode_message(msg, k))
     binary = b"".join(frames)
     ascii_lines = "".join(f"{c * 0.05:.2f},{v * 0.001:.3f}\n" for c, v in raw.tolist())
@@ -56,8 +61,9 @@ def _decode_ours(data: bytes):
     from app.device.protocol import FrameDecoder, Info
     from app.device.stats import LinkCounter
 
-    info = Info(0, 1, "bench", "0", "0", 1000.0, 0.1, 2000.0, 20.0, SAMPLE_RATE, 0.05, 0.001,
-                500, PER_FRAME)
+    info = Info(
+        0, 1, "bench", "0", "0", 1000.0, 0.1, 2000.0, 20.0, SAMPLE_RATE, 0.05, 0.001, 500, PER_FRAME
+    )
     counter = LinkCounter()
     counter.on_connected(0.0)
     decoder = FrameDecoder()
@@ -66,7 +72,7 @@ def _decode_ours(data: bytes):
     view = memoryview(data)
     last_flush = time.perf_counter()
     for pos in range(0, len(data), READ_SIZE):
-        got = decoder.feed_batch(bytes(view[pos:pos + READ_SIZE]))
+        got = decoder.feed_batch(bytes(view[pos : pos + READ_SIZE]))
         counter.on_frames(got.seqs, 0.0)
         if got.frames:  # none in this stream (the driver decodes them one by one)
             raise RuntimeError("unexpected frame in the bench stream")
@@ -77,8 +83,12 @@ def _decode_ours(data: bytes):
             last_flush = now
     total += sum(len(b) for b in assembler.flush())
     s = decoder.stats
-    if (counter.samples_received != total or counter.samples_dropped or s.crc_errors
-            or s.framing_errors):
+    if (
+        counter.samples_received != total
+        or counter.samples_dropped
+        or s.crc_errors
+        or s.framing_errors
+    ):
         raise RuntimeError(f"bench stream decoded wrongly: {counter.snapshot(0.0)}")
     return total
 

@@ -79,8 +79,14 @@ def run(args: argparse.Namespace | None = None) -> dict:
             port.set_output(settings)
             port.start_output()
             state["blocks"] = []
-            ok = spin_until(lambda: any(float(abs(b.current_ua).min()) > ON_UA
-                                        for b in state["blocks"][-3:] if len(b) > 50), 3)
+            ok = spin_until(
+                lambda: any(
+                    float(abs(b.current_ua).min()) > ON_UA
+                    for b in state["blocks"][-3:]
+                    if len(b) > 50
+                ),
+                3,
+            )
             if not ok:
                 failures += 1
                 reasons.append(f"no output after start (state {device.state})")
@@ -141,7 +147,7 @@ def _first_zero(blocks, offset: float, t_request: float) -> tuple[float, float] 
     produced = (idx + 1) / fs + offset
     zero = i < ZERO_UA
     for k in np.flatnonzero(zero & (produced >= t_request - 1.0 / fs)):
-        run = zero[k:k + MIN_ZERO_RUN]
+        run = zero[k : k + MIN_ZERO_RUN]
         if run.size == MIN_ZERO_RUN and run.all():
             return float(produced[k]), float(arrival[k + MIN_ZERO_RUN - 1])
     return None

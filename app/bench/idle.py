@@ -37,12 +37,20 @@ def measure(workspace: str, *, warmup_s: float = WARMUP_S, window_s: float = WIN
     import psutil
 
     with tempfile.TemporaryDirectory(prefix="bench-idle-") as home:
-        env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MICROCURRENT_HOME=home,
-                   MICROCURRENT_TECHNICIAN_PIN=BENCH_PIN)
+        env = dict(
+            os.environ,
+            QT_QPA_PLATFORM="offscreen",
+            MICROCURRENT_HOME=home,
+            MICROCURRENT_TECHNICIAN_PIN=BENCH_PIN,
+        )
         env.pop("MICROCURRENT_DATABASE_URL", None)
-        proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--workspace",
-                                 workspace], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "main.py"), "--workspace", workspace],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             ps = psutil.Process(proc.pid)
             time.sleep(warmup_s)

@@ -29,11 +29,13 @@ def run(args: argparse.Namespace | None = None) -> dict:
     from app.bench._console import in_fresh_process
 
     seconds = float(getattr(args, "seconds", None) or SECONDS)
-    return in_fresh_process("app.bench.latency", args,
-                            {"seconds": seconds,
-                             "sample_rate": getattr(args, "sample_rate", None) or 10_000},
-                            _run_here,
-                            timeout_s=seconds + 120)
+    return in_fresh_process(
+        "app.bench.latency",
+        args,
+        {"seconds": seconds, "sample_rate": getattr(args, "sample_rate", None) or 10_000},
+        _run_here,
+        timeout_s=seconds + 120,
+    )
 
 
 def _run_here(args: argparse.Namespace | None = None) -> dict:
@@ -103,8 +105,14 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
 def main() -> None:  # pragma: no cover - manual run
     from app.bench._console import child_main
 
-    child_main(__doc__, _run_here, {"seconds": (float, SECONDS, "seconds of streaming measured"),
-                                        "sample_rate": (int, 10_000, "the simulator's S/s")})
+    child_main(
+        __doc__,
+        _run_here,
+        {
+            "seconds": (float, SECONDS, "seconds of streaming measured"),
+            "sample_rate": (int, 10_000, "the simulator's S/s"),
+        },
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,8 +31,9 @@ def run(args: argparse.Namespace | None = None) -> dict:
     from app.bench._console import in_fresh_process
 
     seconds = float(getattr(args, "seconds", None) or SECONDS)
-    return in_fresh_process("app.bench.memory", args, {"seconds": seconds}, _run_here,
-                            timeout_s=seconds * 0.5 + 600)
+    return in_fresh_process(
+        "app.bench.memory", args, {"seconds": seconds}, _run_here, timeout_s=seconds * 0.5 + 600
+    )
 
 
 def _run_here(args: argparse.Namespace | None = None) -> dict:
@@ -64,11 +65,16 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
         scope.show()
         try:
             scope.set_device_info(Firmware().info())
-            scope.set_reference(OutputSettings(Waveform.SQUARE, 10.0, 200.0,
-                                               Polarity.ALTERNATING, 2.0, 1.0))
+            scope.set_reference(
+                OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.ALTERNATING, 2.0, 1.0)
+            )
             info = store.info
-            rec = SessionRecorder(store.writer, info.training_client_id, training=True,
-                                  operator_id=info.default_operator_id)
+            rec = SessionRecorder(
+                store.writer,
+                info.training_client_id,
+                training=True,
+                operator_id=info.default_operator_id,
+            )
             rec.set_program("manual")
             rec.on_state(SessionState.RAMPING_UP)
             rec.on_state(SessionState.RUNNING)
@@ -82,10 +88,16 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
                     if fed >= total:
                         break
                     n = min(len(b), total - fed)
-                    block = SampleBlock(lap * period + b.first_index, b.sample_rate,
-                                        b.current_ua[:n].copy(), b.voltage_v[:n].copy(),
-                                        b.level_ua[:n].copy(), b.flags[:n].copy(),
-                                        b.sync[:n].copy(), time.monotonic())
+                    block = SampleBlock(
+                        lap * period + b.first_index,
+                        b.sample_rate,
+                        b.current_ua[:n].copy(),
+                        b.voltage_v[:n].copy(),
+                        b.level_ua[:n].copy(),
+                        b.flags[:n].copy(),
+                        b.sync[:n].copy(),
+                        time.monotonic(),
+                    )
                     scope.append(block)
                     rec.on_samples(block)
                     fed += n

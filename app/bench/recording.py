@@ -28,8 +28,14 @@ ON_S, IDLE_S = 40.0, 20.0
 STEP_S = 0.02  # the driver hands over a block about every 20 ms
 
 
-def device_blocks(seconds: float, *, sample_rate: int = SAMPLE_RATE, seed: int = 3,
-                  on_s: float = ON_S, idle_s: float = IDLE_S) -> Iterator:
+def device_blocks(
+    seconds: float,
+    *,
+    sample_rate: int = SAMPLE_RATE,
+    seed: int = 3,
+    on_s: float = ON_S,
+    idle_s: float = IDLE_S,
+) -> Iterator:
     """SampleBlocks of the simulated device running a typical step with idle stretches.
 
     Generated at full speed on the firmware's own clock (no real time), decoded by the
@@ -66,8 +72,9 @@ def device_blocks(seconds: float, *, sample_rate: int = SAMPLE_RATE, seed: int =
 
 def database_bytes(path: Path) -> int:
     """Size of an SQLite database with its WAL and shared-memory files."""
-    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
-               if p.exists())
+    return sum(
+        p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+    )
 
 
 def checkpoint(engine) -> None:
@@ -89,8 +96,12 @@ def run(args: argparse.Namespace | None = None) -> dict:
         path = Path(tmp) / "records.sqlite"
         store = start_store(f"sqlite:///{path}")
         try:
-            rec = store.recorder(store.info.training_client_id, program="bench recording",
-                                 device_serial="SIM-000001", firmware="bench")
+            rec = store.recorder(
+                store.info.training_client_id,
+                program="bench recording",
+                device_serial="SIM-000001",
+                firmware="bench",
+            )
             if not store.writer.flush(10.0):
                 return {"error": "the store writer did not start the session", "passed": False}
             checkpoint(store.engine)
@@ -135,13 +146,15 @@ def _chunk_sizes(engine) -> tuple[int, int, int]:
 
     stored = size = legacy = 0
     with Session(engine) as s:
-        for n, enc, data in s.execute(select(RecordingChunk.n, RecordingChunk.encoding,
-                                             RecordingChunk.data)):
+        for n, enc, data in s.execute(
+            select(RecordingChunk.n, RecordingChunk.encoding, RecordingChunk.data)
+        ):
             cur, volt = decode(data, n, enc)
             stored += n
             size += len(data)
-            legacy += len(zlib.compress(cur.astype("<f4").tobytes()
-                                        + volt.astype("<f4").tobytes(), 6))
+            legacy += len(
+                zlib.compress(cur.astype("<f4").tobytes() + volt.astype("<f4").tobytes(), 6)
+            )
     return stored, size, legacy
 
 

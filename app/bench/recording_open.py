@@ -47,8 +47,12 @@ def run(args: argparse.Namespace | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-recording-open-") as tmp:
         store = start_store(f"sqlite:///{Path(tmp) / 'records.sqlite'}")
         try:
-            rec = store.recorder(store.info.training_client_id, program="bench",
-                                 device_serial="SIM-000001", firmware="bench")
+            rec = store.recorder(
+                store.info.training_client_id,
+                program="bench",
+                device_serial="SIM-000001",
+                firmware="bench",
+            )
             for k in range(repeats):
                 shift = k * per_minute
                 for b in minute:
@@ -62,7 +66,8 @@ def run(args: argparse.Namespace | None = None) -> dict:
             ov, ov_s, ov_mb = _measure(lambda: services.recording_overview(store.engine, sid))
             mid = (n / 2) / SAMPLE_RATE
             win, win_s, win_mb = _measure(
-                lambda: services.recording_window(store.engine, sid, mid, mid + 10.0))
+                lambda: services.recording_window(store.engine, sid, mid, mid + 10.0)
+            )
             full, full_s, full_mb = _measure(lambda: services.load_recording(store.engine, sid))
         finally:
             store.close()
@@ -81,6 +86,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
         "target_peak_mb": TARGET_PEAK_MB,
     }
     del full
-    result["passed"] = (result["overview_samples_counted"] == n
-                        and result["overview_peak_mb"] <= TARGET_PEAK_MB)
+    result["passed"] = (
+        result["overview_samples_counted"] == n and result["overview_peak_mb"] <= TARGET_PEAK_MB
+    )
     return result

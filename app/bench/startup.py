@@ -51,9 +51,14 @@ def _one_start(pycache: Path) -> tuple[float | None, float | None, str]:
         home = Path(tmp) / "home"
         shot = Path(tmp) / "shot.png"
         t0 = time.monotonic()
-        proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--screenshot",
-                                 str(shot), "--after", "0"], cwd=ROOT, env=_env(home, pycache),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "main.py"), "--screenshot", str(shot), "--after", "0"],
+            cwd=ROOT,
+            env=_env(home, pycache),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         seen = records = None
         try:
             assert proc.stdout is not None
@@ -68,8 +73,11 @@ def _one_start(pycache: Path) -> tuple[float | None, float | None, str]:
             proc.wait()
         err = proc.stderr.read() if proc.stderr else ""
         if seen is None:
-            return None, None, (f"no screenshot line (exit {proc.returncode}): "
-                                f"{err.strip()[-300:]}")
+            return (
+                None,
+                None,
+                (f"no screenshot line (exit {proc.returncode}): {err.strip()[-300:]}"),
+            )
         if records is None:
             return seen, None, f"the client records did not open: {err.strip()[-300:]}"
         return seen, records, ""
@@ -77,9 +85,14 @@ def _one_start(pycache: Path) -> tuple[float | None, float | None, str]:
 
 def _import_time(pycache: Path) -> float:
     t0 = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import app.ui.launcher, app.ui.main_window, "
-                    "app.ui.practitioner"], cwd=ROOT, env=_env(pycache / "home", pycache),
-                   check=True, capture_output=True, timeout=TIMEOUT_S)
+    subprocess.run(
+        [sys.executable, "-c", "import app.ui.launcher, app.ui.main_window, app.ui.practitioner"],
+        cwd=ROOT,
+        env=_env(pycache / "home", pycache),
+        check=True,
+        capture_output=True,
+        timeout=TIMEOUT_S,
+    )
     return time.monotonic() - t0
 
 

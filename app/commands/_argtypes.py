@@ -13,6 +13,7 @@ def fraction(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise argparse.ArgumentTypeError(f"{text} is not a fraction between 0 and 1 "
-                                         "(e.g. 0.0001 for 1 in 10,000)")
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a fraction between 0 and 1 (e.g. 0.0001 for 1 in 10,000)"
+        )
     return value

@@ -16,23 +16,40 @@ import app.bench
 
 
 def available() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules(app.bench.__path__)
-                  if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules(app.bench.__path__) if not m.name.startswith("_")
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="run a performance benchmark",
-                       description="Run a benchmark (app/bench/<NAME>.py) and print its figures.")
-    p.add_argument("name", metavar="NAME",
-                   help="benchmark to run: " + ", ".join(available() + ["all"]))
+    p = sub.add_parser(
+        "bench",
+        help="run a performance benchmark",
+        description="Run a benchmark (app/bench/<NAME>.py) and print its figures.",
+    )
+    p.add_argument(
+        "name", metavar="NAME", help="benchmark to run: " + ", ".join(available() + ["all"])
+    )
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
-    p.add_argument("--seconds", type=float, help="duration of stream/latency/memory/recording "
-                   "(default: each benchmark's own; stream runs 10 minutes)")
-    p.add_argument("--rounds", type=int, help="estop: number of stops (default 100); "
-                   "idle: measurements of each workspace (median; default 1)")
-    p.add_argument("--sample-rate", type=int, metavar="S/s",
-                   help="stream/latency: the simulator's sample rate (default 10000; up to "
-                   "50000, on a line rate that carries it)")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        help="duration of stream/latency/memory/recording "
+        "(default: each benchmark's own; stream runs 10 minutes)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help="estop: number of stops (default 100); "
+        "idle: measurements of each workspace (median; default 1)",
+    )
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        metavar="S/s",
+        help="stream/latency: the simulator's sample rate (default 10000; up to "
+        "50000, on a line rate that carries it)",
+    )
     p.add_argument("--frames", type=int, help="scope: number of frames to render")
     p.set_defaults(func=_main)
 
@@ -44,8 +61,11 @@ def _main(args: argparse.Namespace) -> int:
     elif args.name in names:
         chosen = [args.name]
     else:
-        print(f"error: unknown benchmark '{args.name}'; available: "
-              f"{', '.join(names + ['all'])}", file=sys.stderr, flush=True)
+        print(
+            f"error: unknown benchmark '{args.name}'; available: {', '.join(names + ['all'])}",
+            file=sys.stderr,
+            flush=True,
+        )
         return 2
     results: dict[str, dict] = {}
     for name in chosen:

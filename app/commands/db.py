@@ -9,45 +9,67 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("db", help="maintain the records database (migrate, back up, export, "
-                       "erase a client, reset the technician PIN, verify or export the "
-                       "audit trail)",
-                       description="Maintain the records database. Every action accepts "
-                       "--database-url (default: $MICROCURRENT_DATABASE_URL, else the local "
-                       "SQLite file).")
+    p = sub.add_parser(
+        "db",
+        help="maintain the records database (migrate, back up, export, "
+        "erase a client, reset the technician PIN, verify or export the "
+        "audit trail)",
+        description="Maintain the records database. Every action accepts "
+        "--database-url (default: $MICROCURRENT_DATABASE_URL, else the local "
+        "SQLite file).",
+    )
     actions = p.add_subparsers(dest="db_action", metavar="ACTION", required=True)
 
     def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--database-url", dest="db_url", metavar="URL",
-                       help="sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        q.add_argument(
+            "--database-url",
+            dest="db_url",
+            metavar="URL",
+            help="sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+        )
 
     q = actions.add_parser("upgrade", help="apply the schema migrations (also done at start-up)")
     common(q)
     q = actions.add_parser("backup", help="consistent online copy of the database to PATH")
     q.add_argument("path", type=Path, metavar="PATH")
     common(q)
-    q = actions.add_parser("export-client", help="everything about one client as a ZIP "
-                           "(client.json + recordings as CSV)")
+    q = actions.add_parser(
+        "export-client",
+        help="everything about one client as a ZIP (client.json + recordings as CSV)",
+    )
     q.add_argument("client_id", type=int, metavar="ID")
     q.add_argument("path", type=Path, metavar="PATH")
     common(q)
-    q = actions.add_parser("erase-client", help="right to erasure: delete every record and "
-                           "recording of a client, leaving no trace in the database file")
+    q = actions.add_parser(
+        "erase-client",
+        help="right to erasure: delete every record and "
+        "recording of a client, leaving no trace in the database file",
+    )
     q.add_argument("client_id", type=int, metavar="ID")
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     common(q)
-    q = actions.add_parser("reset-pin", help="recovery of a lost or missing technician PIN: "
-                           "forget it, so the bench offers a new set-up (recorded as a "
-                           "service record)")
+    q = actions.add_parser(
+        "reset-pin",
+        help="recovery of a lost or missing technician PIN: "
+        "forget it, so the bench offers a new set-up (recorded as a "
+        "service record)",
+    )
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    q.add_argument("--by", default="", metavar="NAME",
-                   help="who resets it (kept in the service record; default: this host)")
+    q.add_argument(
+        "--by",
+        default="",
+        metavar="NAME",
+        help="who resets it (kept in the service record; default: this host)",
+    )
     common(q)
-    q = actions.add_parser("audit-verify", help="check the audit trail's hash chain; names "
-                           "the first broken entry (exit status 1)")
+    q = actions.add_parser(
+        "audit-verify",
+        help="check the audit trail's hash chain; names the first broken entry (exit status 1)",
+    )
     common(q)
-    q = actions.add_parser("audit-export", help="the audit trail as CSV to PATH (readable "
-                           "by its owner only)")
+    q = actions.add_parser(
+        "audit-export", help="the audit trail as CSV to PATH (readable by its owner only)"
+    )
     q.add_argument("path", type=Path, metavar="PATH")
     common(q)
     p.set_defaults(func=_main)
@@ -72,76 +94,120 @@ def _main(args: argparse.Namespace) -> int:
     try:
         if args.db_action == "upgrade":
             assert info is not None
-            print(f"{info.url}: schema at revision {info.revision}"
-                  + (f"; {info.interrupted_sessions} unfinished session(s) marked interrupted"
-                     if info.interrupted_sessions else ""))
+            print(
+                f"{info.url}: schema at revision {info.revision}"
+                + (
+                    f"; {info.interrupted_sessions} unfinished session(s) marked interrupted"
+                    if info.interrupted_sessions
+                    else ""
+                )
+            )
         elif args.db_action == "backup":
             dest = maintenance.backup(engine, args.path)
             print(f"backup written to {dest}")
         elif args.db_action == "export-client":
             dest = maintenance.export_client(engine, args.client_id, args.path)
-            audit.record(engine, "export", audit.client_subject(args.client_id),
-                         {"format": "zip", "via": "db export-client"},
-                         operator_id=info.default_operator_id if info else None)
+            audit.record(
+                engine,
+                "export",
+                audit.client_subject(args.client_id),
+                {"format": "zip", "via": "db export-client"},
+                operator_id=info.default_operator_id if info else None,
+            )
             print(f"client {args.client_id} exported to {dest}")
         elif args.db_action == "erase-client":
             if not args.yes:
                 if not sys.stdin.isatty():
-                    print("error: erase-client deletes records for good: add --yes to "
-                          "confirm", file=sys.stderr)
+                    print(
+                        "error: erase-client deletes records for good: add --yes to confirm",
+                        file=sys.stderr,
+                    )
                     return 2
-                answer = input(f"Erase client {args.client_id} and all their records for "
-                               "good? Type 'erase' to confirm: ")
+                answer = input(
+                    f"Erase client {args.client_id} and all their records for "
+                    "good? Type 'erase' to confirm: "
+                )
                 if answer.strip() != "erase":
                     print("nothing erased")
                     return 1
             counts = maintenance.erase_client(engine, args.client_id)
-            audit.record(engine, "erase", audit.client_subject(args.client_id),
-                         {"rows": {k: v for k, v in counts.items() if v},
-                          "via": "db erase-client"},
-                         operator_id=info.default_operator_id if info else None)
+            audit.record(
+                engine,
+                "erase",
+                audit.client_subject(args.client_id),
+                {"rows": {k: v for k, v in counts.items() if v}, "via": "db erase-client"},
+                operator_id=info.default_operator_id if info else None,
+            )
             total = sum(counts.values())
-            print(f"client {args.client_id} erased ({total} rows: "
-                  + ", ".join(f"{k} {v}" for k, v in counts.items() if v) + ")")
+            print(
+                f"client {args.client_id} erased ({total} rows: "
+                + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+                + ")"
+            )
         elif args.db_action == "reset-pin":
             if not args.yes:
                 if not sys.stdin.isatty():
-                    print("error: reset-pin lets the next person at the bench choose a new "
-                          "technician PIN: add --yes to confirm", file=sys.stderr)
+                    print(
+                        "error: reset-pin lets the next person at the bench choose a new "
+                        "technician PIN: add --yes to confirm",
+                        file=sys.stderr,
+                    )
                     return 2
-                answer = input("Forget the technician PIN, so that the next person to open "
-                               "the bench sets a new one? Type 'reset' to confirm: ")
+                answer = input(
+                    "Forget the technician PIN, so that the next person to open "
+                    "the bench sets a new one? Type 'reset' to confirm: "
+                )
                 if answer.strip() != "reset":
                     print("nothing changed")
                     return 1
             from app.store.clinic import reset_pin, who
 
             assert info is not None
-            had = reset_pin(engine, info.default_operator_id,
-                            f"{args.by} on {who()} (db reset-pin)" if args.by else "")
-            audit.record(engine, "pin_change", "clinic",
-                         {"action": "reset", "via": "db reset-pin"},
-                         operator_id=info.default_operator_id)
-            print(("technician PIN reset" if had else "no technician PIN was set")
-                  + ": the bench offers a new set-up at its next opening (recorded in the "
-                  "service history)")
+            had = reset_pin(
+                engine,
+                info.default_operator_id,
+                f"{args.by} on {who()} (db reset-pin)" if args.by else "",
+            )
+            audit.record(
+                engine,
+                "pin_change",
+                "clinic",
+                {"action": "reset", "via": "db reset-pin"},
+                operator_id=info.default_operator_id,
+            )
+            print(
+                ("technician PIN reset" if had else "no technician PIN was set")
+                + ": the bench offers a new set-up at its next opening (recorded in the "
+                "service history)"
+            )
         elif args.db_action == "audit-verify":
             verdict = audit.verify(engine)
             if not verdict.ok:
-                print(f"audit trail BROKEN at entry {verdict.broken_id}: {verdict.reason} "
-                      f"({verdict.checked} entries before it are intact)", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"audit trail BROKEN at entry {verdict.broken_id}: {verdict.reason} "
+                    f"({verdict.checked} entries before it are intact)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return 1
             print(f"audit trail intact: {verdict.checked} entries")
         elif args.db_action == "audit-export":
             try:
                 n = audit.export_csv(engine, args.path)
             except FileExistsError:
-                print(f"error: {args.path} already exists: choose a new file name",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"error: {args.path} already exists: choose a new file name",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return 1
-            audit.record(engine, "audit_export", "audit", {"entries": n, "format": "csv"},
-                         operator_id=info.default_operator_id if info else None)
+            audit.record(
+                engine,
+                "audit_export",
+                "audit",
+                {"entries": n, "format": "csv"},
+                operator_id=info.default_operator_id if info else None,
+            )
             print(f"{n} audit entries written to {args.path}")
         return 0
     except StoreError as exc:

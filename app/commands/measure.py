@@ -13,12 +13,17 @@ from app.scope.core.measure import JSON_KEYS, MEASUREMENTS, json_ready, measure
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "measure", help="measure an exported scope capture (CSV)",
+        "measure",
+        help="measure an exported scope capture (CSV)",
         description="Print the scope measurements (definitions: docs/scope.md) of a capture "
-                    "exported from the scope as CSV.")
+        "exported from the scope as CSV.",
+    )
     p.add_argument("capture", metavar="CAPTURE.csv", help="capture file exported by the scope")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object with the keys " + ", ".join(JSON_KEYS))
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object with the keys " + ", ".join(JSON_KEYS),
+    )
     p.set_defaults(func=_main)
 
 

@@ -64,17 +64,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Exit status 0 when measured (see 'ok' / the verdict), 2 when the device cannot be "
         "reached.",
     )
-    p.add_argument("--port", help="serial port or pyserial URL (default: start the built-in "
-                   "firmware simulator)")
-    p.add_argument("--seconds", type=_seconds, default=DEFAULT_SECONDS, metavar="S",
-                   help=f"how long to stream (default {DEFAULT_SECONDS:g})")
+    p.add_argument(
+        "--port",
+        help="serial port or pyserial URL (default: start the built-in firmware simulator)",
+    )
+    p.add_argument(
+        "--seconds",
+        type=_seconds,
+        default=DEFAULT_SECONDS,
+        metavar="S",
+        help=f"how long to stream (default {DEFAULT_SECONDS:g})",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--baud", type=_baud, default=921_600, help="baud rate (default 921600)")
     sim = p.add_argument_group("built-in simulator faults (only without --port)")
-    sim.add_argument("--corrupt", type=_fraction, metavar="RATE",
-                     help="fraction of bytes the simulator corrupts (e.g. 0.0001)")
-    sim.add_argument("--drop", type=_fraction, metavar="RATE",
-                     help="fraction of frames the simulator drops")
+    sim.add_argument(
+        "--corrupt",
+        type=_fraction,
+        metavar="RATE",
+        help="fraction of bytes the simulator corrupts (e.g. 0.0001)",
+    )
+    sim.add_argument(
+        "--drop", type=_fraction, metavar="RATE", help="fraction of frames the simulator drops"
+    )
     p.set_defaults(func=_main)
 
 
@@ -92,8 +104,9 @@ class _Tally:
     stats_start: object = None
 
 
-def run_probe(port: str, seconds: float, *, baud: int = 921_600,
-              connect_timeout_s: float = CONNECT_TIMEOUT_S) -> dict[str, object]:
+def run_probe(
+    port: str, seconds: float, *, baud: int = 921_600, connect_timeout_s: float = CONNECT_TIMEOUT_S
+) -> dict[str, object]:
     """Connect to ``port``, stream ``seconds`` and return the report; ProbeError if the
     device cannot be reached. Runs a Qt event loop (QCoreApplication if none exists)."""
     import psutil
@@ -140,8 +153,9 @@ def run_probe(port: str, seconds: float, *, baud: int = 921_600,
 
     def on_connect_timeout() -> None:
         if tally.info is None:
-            tally.error = tally.error or (f"no device answered on {port} within "
-                                          f"{connect_timeout_s:g} s")
+            tally.error = tally.error or (
+                f"no device answered on {port} within {connect_timeout_s:g} s"
+            )
             loop.quit()
 
     link.connected.connect(on_connected)
@@ -214,8 +228,10 @@ def _report(t: _Tally, end, cpu: float) -> dict[str, object]:
     if expected and t.received < QUALITY_MIN_RATIO * expected:
         problems.append(f"only {100 * t.received / expected:.2f} % of the samples arrived")
     if expected and abs(device_s - wall) > CLOCK_TOLERANCE * wall + LATENCY_GRACE_S:
-        problems.append(f"the device streamed {device_s:.3f} s of its time in {wall:.3f} s "
-                        "of wall time: its clock did not keep pace")
+        problems.append(
+            f"the device streamed {device_s:.3f} s of its time in {wall:.3f} s "
+            "of wall time: its clock did not keep pace"
+        )
     if t.disconnects:
         problems.append(f"{len(t.disconnects)} disconnects")
     report["ok"] = not problems
@@ -249,8 +265,11 @@ def _main(args: argparse.Namespace) -> int:
     from app.device.sim_process import SimulatorError, SimulatorProcess
 
     if args.port is not None and (args.corrupt is not None or args.drop is not None):
-        print("error: --corrupt and --drop set faults of the built-in simulator; "
-              "they cannot be used with --port", file=sys.stderr)
+        print(
+            "error: --corrupt and --drop set faults of the built-in simulator; "
+            "they cannot be used with --port",
+            file=sys.stderr,
+        )
         return 2
     sim = None
     port = args.port

@@ -19,15 +19,23 @@ SIMULATOR_START_TIMEOUT_S = 15.0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a treatment program headless, recorded in the store",
-                       description=__doc__)
+    p = sub.add_parser(
+        "run", help="run a treatment program headless, recorded in the store", description=__doc__
+    )
     p.add_argument("--program", required=True, help="program ID (see `programs list`)")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--client", type=int, help="client ID in the store")
-    who.add_argument("--training", action="store_true",
-                     help="run on the built-in training client (marked as training)")
-    p.add_argument("--seconds", type=float, required=True,
-                   help="stop (ramped) after this many seconds, or earlier at program end")
+    who.add_argument(
+        "--training",
+        action="store_true",
+        help="run on the built-in training client (marked as training)",
+    )
+    p.add_argument(
+        "--seconds",
+        type=float,
+        required=True,
+        help="stop (ramped) after this many seconds, or earlier at program end",
+    )
     p.add_argument("--port", help="serial port or URL (default: start the simulator)")
     p.add_argument("--database-url", help="store URL (default: the local SQLite file)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -76,17 +84,24 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     # client who may not be treated is told so before the device is touched.
     facts = read_facts(engine, client_id)
     if facts.error:
-        return _fail(f"no client with ID {client_id} in {store.url}" if "no longer exists"
-                     in facts.error else f"client {client_id}: {facts.error}")
+        return _fail(
+            f"no client with ID {client_id} in {store.url}"
+            if "no longer exists" in facts.error
+            else f"client {client_id}: {facts.error}"
+        )
     if not (facts.allowed or facts.is_training):
-        return _fail(f"client {client_id} may not be treated now "
-                     f"(screening {facts.status}): {facts.summary()}")
+        return _fail(
+            f"client {client_id} may not be treated now "
+            f"(screening {facts.status}): {facts.summary()}"
+        )
     # the clinic's limits are the store's (shared by every room); an old settings.ini's
     # are imported once into a store that never had them
     try:
         clinic, clinic_problems = store_clinic_settings(
-            engine, QSettings(str(paths.settings_file()), QSettings.Format.IniFormat),
-            store.default_operator_id)
+            engine,
+            QSettings(str(paths.settings_file()), QSettings.Format.IniFormat),
+            store.default_operator_id,
+        )
     except Exception as exc:  # noqa: BLE001 - never a traceback; no output without limits
         from app.store.database import describe_error
 
@@ -120,8 +135,9 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
 
     relay = _Relay()
     writer = StoreWriter(engine, on_error=relay.failed.emit)
-    recorder = SessionRecorder(writer, client_id, training=args.training,
-                               operator_id=store.default_operator_id)
+    recorder = SessionRecorder(
+        writer, client_id, training=args.training, operator_id=store.default_operator_id
+    )
     recorder.set_program(program.id)
     link = DeviceLink(port)
     authority = OutputAuthority(clinic, owner=Driver.RUN)
@@ -131,14 +147,17 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     revoked: list[str] = []
     authority.output_revoked.connect(lambda _driver, why: revoked.append(why))
     controller = SessionController(authority, driver=Driver.RUN)
-    summary: dict[str, Any] = {"program": program.id, "client_id": client_id,
-                               "training": bool(args.training), "port": port}
+    summary: dict[str, Any] = {
+        "program": program.id,
+        "client_id": client_id,
+        "training": bool(args.training),
+        "port": port,
+    }
     started = {"done": False, "stopping": False}
 
     def on_connected(info) -> None:
         recorder.set_device(info.serial, info.firmware)
-        summary["device"] = {"model": info.model, "serial": info.serial,
-                             "firmware": info.firmware}
+        summary["device"] = {"model": info.model, "serial": info.serial, "firmware": info.firmware}
         if not started["done"]:
             controller.watch_client(client_id)  # eligibility arrives from the store watch
             controller.load_program(program)
@@ -147,8 +166,12 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         if view is None:
             return
         step = program.steps[view.step_index]
-        recorder.on_step(view.step_index, ",".join(view.zones) or "manual",
-                         {"step": step.name, **step.to_json()}, step.duration_s)
+        recorder.on_step(
+            view.step_index,
+            ",".join(view.zones) or "manual",
+            {"step": step.name, **step.to_json()},
+            step.duration_s,
+        )
 
     def on_state(state: SessionState) -> None:
         view = controller.guided_view()
@@ -156,8 +179,12 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         if state == SessionState.READY and not started["done"]:
             started["done"] = True
             controller.start()
-        elif started["done"] and not recorder.recording and state != SessionState.READY \
-                and state not in (SessionState.RAMPING_UP,):
+        elif (
+            started["done"]
+            and not recorder.recording
+            and state != SessionState.READY
+            and state not in (SessionState.RAMPING_UP,)
+        ):
             finish()
 
     def stop_run() -> None:
@@ -204,19 +231,24 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     flushed = writer.flush(10.0)
     writer.close(10.0)
     engine.dispose()
-    summary.update({
-        "outcome": recorder.outcome.value if recorder.outcome else None,
-        "sessions_recorded": recorder.sessions_recorded,
-        "samples_recorded": recorder.samples_recorded,
-        "store": store.url,
-        "errors": errors,
-        "output_stopped_by_authority": revoked,
-    })
+    summary.update(
+        {
+            "outcome": recorder.outcome.value if recorder.outcome else None,
+            "sessions_recorded": recorder.sessions_recorded,
+            "samples_recorded": recorder.samples_recorded,
+            "store": store.url,
+            "errors": errors,
+            "output_stopped_by_authority": revoked,
+        }
+    )
     if args.json:
         print(json.dumps(summary, indent=2), flush=True)
     else:
-        print(f"program {program.id} on client {client_id}: outcome {summary['outcome']}, "
-              f"{recorder.samples_recorded} samples recorded in {store.url}", flush=True)
+        print(
+            f"program {program.id} on client {client_id}: outcome {summary['outcome']}, "
+            f"{recorder.samples_recorded} samples recorded in {store.url}",
+            flush=True,
+        )
         for e in errors:
             print(f"  alarm: {e}", flush=True)
         for why in revoked:

@@ -49,33 +49,80 @@ def register(sub: argparse._SubParsersAction) -> None:
         "first line, then serves the wire protocol (docs/protocol.md) until SIGTERM/SIGINT "
         "or until its parent process ends.",
     )
-    p.add_argument("--baud", type=_int_range(1200, 12_000_000, "baud rate"), default=921_600,
-                   help="line rate the output is paced to, 10 bits per byte (default 921600)")
-    p.add_argument("--sample-rate", type=_int_range(100, 50_000, "sample rate"),
-                   default=10_000, metavar="N", help="samples per second (default 10000)")
+    p.add_argument(
+        "--baud",
+        type=_int_range(1200, 12_000_000, "baud rate"),
+        default=921_600,
+        help="line rate the output is paced to, 10 bits per byte (default 921600)",
+    )
+    p.add_argument(
+        "--sample-rate",
+        type=_int_range(100, 50_000, "sample rate"),
+        default=10_000,
+        metavar="N",
+        help="samples per second (default 10000)",
+    )
     p.add_argument("--serial", default="SIM-000001", help="serial number reported in INFO")
-    p.add_argument("--corrupt", type=_fraction, default=0.0, metavar="RATE",
-                   help="fraction of transmitted bytes to corrupt (e.g. 0.0001)")
-    p.add_argument("--drop", type=_fraction, default=0.0, metavar="RATE",
-                   help="fraction of transmitted frames to drop whole")
-    p.add_argument("--hang-after", type=_seconds, metavar="S",
-                   help="stop sending anything S seconds after start")
-    p.add_argument("--disconnect-after", type=_seconds, metavar="S",
-                   help="S seconds after start the device vanishes (the port closes) ...")
-    p.add_argument("--down-for", type=_seconds, default=2.0, metavar="S",
-                   help="... and returns at the same path S seconds later (default 2)")
-    p.add_argument("--contact-script", type=_script, default=[], metavar="STEPS",
-                   help='scripted contact, seconds after start, e.g. "lift@5,place@8"')
-    p.add_argument("--tcp", action="store_true",
-                   help="serve on a localhost TCP socket (socket://127.0.0.1:N) instead of a "
-                   "pseudo-terminal")
-    p.add_argument("--link", metavar="PATH",
-                   help="path of the stable symlink to the pseudo-terminal "
-                   "(default: 'device' in a new temporary folder)")
+    p.add_argument(
+        "--corrupt",
+        type=_fraction,
+        default=0.0,
+        metavar="RATE",
+        help="fraction of transmitted bytes to corrupt (e.g. 0.0001)",
+    )
+    p.add_argument(
+        "--drop",
+        type=_fraction,
+        default=0.0,
+        metavar="RATE",
+        help="fraction of transmitted frames to drop whole",
+    )
+    p.add_argument(
+        "--hang-after",
+        type=_seconds,
+        metavar="S",
+        help="stop sending anything S seconds after start",
+    )
+    p.add_argument(
+        "--disconnect-after",
+        type=_seconds,
+        metavar="S",
+        help="S seconds after start the device vanishes (the port closes) ...",
+    )
+    p.add_argument(
+        "--down-for",
+        type=_seconds,
+        default=2.0,
+        metavar="S",
+        help="... and returns at the same path S seconds later (default 2)",
+    )
+    p.add_argument(
+        "--contact-script",
+        type=_script,
+        default=[],
+        metavar="STEPS",
+        help='scripted contact, seconds after start, e.g. "lift@5,place@8"',
+    )
+    p.add_argument(
+        "--tcp",
+        action="store_true",
+        help="serve on a localhost TCP socket (socket://127.0.0.1:N) instead of a pseudo-terminal",
+    )
+    p.add_argument(
+        "--link",
+        metavar="PATH",
+        help="path of the stable symlink to the pseudo-terminal "
+        "(default: 'device' in a new temporary folder)",
+    )
     p.add_argument("--seed", type=int, help="seed for noise and fault injection")
-    p.add_argument("--protocol-version", type=_int_range(1, 255, "protocol version"), default=1,
-                   metavar="N", help="play a device speaking protocol version N (default 1; "
-                   "another value tests how a host handles a foreign version)")
+    p.add_argument(
+        "--protocol-version",
+        type=_int_range(1, 255, "protocol version"),
+        default=1,
+        metavar="N",
+        help="play a device speaking protocol version N (default 1; "
+        "another value tests how a host handles a foreign version)",
+    )
     p.set_defaults(func=_main)
 
 
@@ -83,10 +130,18 @@ def _main(args: argparse.Namespace) -> int:
     from app.device.simulator import SimOptions, serve
 
     options = SimOptions(
-        baud=args.baud, sample_rate=args.sample_rate, serial=args.serial,
-        corrupt=args.corrupt, drop=args.drop, hang_after=args.hang_after,
-        disconnect_after=args.disconnect_after, down_for=args.down_for,
-        contact_script=args.contact_script, tcp=args.tcp, link=args.link, seed=args.seed,
+        baud=args.baud,
+        sample_rate=args.sample_rate,
+        serial=args.serial,
+        corrupt=args.corrupt,
+        drop=args.drop,
+        hang_after=args.hang_after,
+        disconnect_after=args.disconnect_after,
+        down_for=args.down_for,
+        contact_script=args.contact_script,
+        tcp=args.tcp,
+        link=args.link,
+        seed=args.seed,
         protocol_version=args.protocol_version,
     )
     try:

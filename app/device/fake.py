@@ -26,15 +26,45 @@ from app.device.protocol import (
 from app.device.stats import LinkStats
 from app.device.waveform import OutputSettings
 
-FAKE_INFO = Info(0, PROTOCOL_VERSION, "FAKE", "F-1", "1.0", 1000.0, 0.5, 2000.0, 20.0,
-                 10_000, 0.05, 0.001, 500, 50)
+FAKE_INFO = Info(
+    0,
+    PROTOCOL_VERSION,
+    "FAKE",
+    "F-1",
+    "1.0",
+    1000.0,
+    0.5,
+    2000.0,
+    20.0,
+    10_000,
+    0.05,
+    0.001,
+    500,
+    50,
+)
 
 
-def fake_status(state: DeviceState = DeviceState.IDLE, *, contact: bool = True,
-                level_ua: float = 0.0, setpoint_ua: float = 0.0, charge_uc: float = 0.0,
-                faults: Fault = Fault.NONE, uptime_ms: int = 0) -> Status:
-    return Status(state, level_ua, setpoint_ua, 5000.0 if contact else float("inf"), contact,
-                  False, faults, charge_uc, uptime_ms)
+def fake_status(
+    state: DeviceState = DeviceState.IDLE,
+    *,
+    contact: bool = True,
+    level_ua: float = 0.0,
+    setpoint_ua: float = 0.0,
+    charge_uc: float = 0.0,
+    faults: Fault = Fault.NONE,
+    uptime_ms: int = 0,
+) -> Status:
+    return Status(
+        state,
+        level_ua,
+        setpoint_ua,
+        5000.0 if contact else float("inf"),
+        contact,
+        False,
+        faults,
+        charge_uc,
+        uptime_ms,
+    )
 
 
 class FakeDevice(QObject):
@@ -50,8 +80,14 @@ class FakeDevice(QObject):
     stats_updated = Signal(object)
     frame_logged = Signal(object)
 
-    def __init__(self, *, auto_answer: bool = False, connected: bool = False,
-                 info: Info = FAKE_INFO, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        auto_answer: bool = False,
+        connected: bool = False,
+        info: Info = FAKE_INFO,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.calls: list[tuple] = []
         self.fed = 0

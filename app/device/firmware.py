@@ -137,9 +137,15 @@ class Firmware:
     generated on the given clock: ``advance(now)`` produces every sample due by ``now``.
     """
 
-    def __init__(self, *, sample_rate: int = 10_000, serial: str = "SIM-000001",
-                 seed: int | None = None, now: float = 0.0,
-                 protocol_version: int = PROTOCOL_VERSION) -> None:
+    def __init__(
+        self,
+        *,
+        sample_rate: int = 10_000,
+        serial: str = "SIM-000001",
+        seed: int | None = None,
+        now: float = 0.0,
+        protocol_version: int = PROTOCOL_VERSION,
+    ) -> None:
         if not 100 <= sample_rate <= 50_000:
             raise ValueError(f"sample rate {sample_rate} S/s: must be 100..50000")
         self.sample_rate = int(sample_rate)
@@ -181,13 +187,22 @@ class Firmware:
         return self._contact
 
     def info(self, request_id: int = 0) -> Info:
-        return Info(request_id=request_id, protocol_version=self.protocol_version, model=MODEL,
-                    serial=self.serial, firmware=FIRMWARE_VERSION,
-                    max_current_ua=MAX_CURRENT_UA, min_frequency_hz=MIN_FREQUENCY_HZ,
-                    max_frequency_hz=self.max_frequency_hz, compliance_v=COMPLIANCE_V,
-                    sample_rate=self.sample_rate, current_lsb_ua=CURRENT_LSB_UA,
-                    voltage_lsb_v=VOLTAGE_LSB_V, watchdog_ms=int(WATCHDOG_S * 1000),
-                    max_samples_per_frame=self.spf)
+        return Info(
+            request_id=request_id,
+            protocol_version=self.protocol_version,
+            model=MODEL,
+            serial=self.serial,
+            firmware=FIRMWARE_VERSION,
+            max_current_ua=MAX_CURRENT_UA,
+            min_frequency_hz=MIN_FREQUENCY_HZ,
+            max_frequency_hz=self.max_frequency_hz,
+            compliance_v=COMPLIANCE_V,
+            sample_rate=self.sample_rate,
+            current_lsb_ua=CURRENT_LSB_UA,
+            voltage_lsb_v=VOLTAGE_LSB_V,
+            watchdog_ms=int(WATCHDOG_S * 1000),
+            max_samples_per_frame=self.spf,
+        )
 
     def next_frame_time(self) -> float:
         """The time (on the caller's clock) when the SAMPLES frame being filled is complete."""
@@ -218,8 +233,10 @@ class Firmware:
             due = frame_start + (due - frame_start) // self.spf * self.spf
         while self._index < due:
             n = min(due - self._index, self.spf - self._pending.n)
-            if self.state in _DRIVING or self.state in (DeviceState.PAUSED,
-                                                          DeviceState.CONTACT_LOST):
+            if self.state in _DRIVING or self.state in (
+                DeviceState.PAUSED,
+                DeviceState.CONTACT_LOST,
+            ):
                 deadline = self._watchdog_index()
                 if self._index >= deadline:
                     self._trip_watchdog()
@@ -252,8 +269,12 @@ class Firmware:
             self._on_sim_control(msg)
         else:
             rid = getattr(msg, "request_id", 0)
-            self._nak(rid, t, NakReason.UNSUPPORTED,
-                      f"{t.name} is a device-to-host message; a device does not accept it")
+            self._nak(
+                rid,
+                t,
+                NakReason.UNSUPPORTED,
+                f"{t.name} is a device-to-host message; a device does not accept it",
+            )
 
     def receive_malformed(self, msg_type: int, body: bytes, error: str, now: float) -> None:
         """A frame with a valid CRC whose body does not parse: NAK BAD_MESSAGE, or
@@ -262,10 +283,17 @@ class Firmware:
         self._last_host = now
         if msg_type in _DEVICE_TYPES:
             t = MsgType(msg_type)
-            rid = (int.from_bytes(body[:2], "little")
-                   if t in _DEVICE_TYPES_WITH_ID and len(body) >= 2 else 0)
-            self._nak(rid, t, NakReason.UNSUPPORTED,
-                      f"{t.name} is a device-to-host message; a device does not accept it")
+            rid = (
+                int.from_bytes(body[:2], "little")
+                if t in _DEVICE_TYPES_WITH_ID and len(body) >= 2
+                else 0
+            )
+            self._nak(
+                rid,
+                t,
+                NakReason.UNSUPPORTED,
+                f"{t.name} is a device-to-host message; a device does not accept it",
+            )
             return
         rid = int.from_bytes(body[:2], "little") if len(body) >= 2 else 0
         self._nak(rid, msg_type & 0xFF, NakReason.BAD_MESSAGE, error)
@@ -283,9 +311,13 @@ class Firmware:
 
     def _on_hello(self, msg: Hello) -> None:
         if msg.version != self.protocol_version:
-            self._nak(msg.request_id, MsgType.HELLO, NakReason.VERSION,
-                      f"device speaks protocol version {self.protocol_version}; "
-                      f"host asked for version {msg.version}")
+            self._nak(
+                msg.request_id,
+                MsgType.HELLO,
+                NakReason.VERSION,
+                f"device speaks protocol version {self.protocol_version}; "
+                f"host asked for version {msg.version}",
+            )
             return
         self.streaming = True
         self._out.append(self.info(msg.request_id))
@@ -328,23 +360,39 @@ class Firmware:
         fields = [
             ("current_gain", msg.current_gain, lo, hi, ""),
             ("voltage_gain", msg.voltage_gain, lo, hi, ""),
-            ("current_offset_ua", msg.current_offset_ua, -CAL_CURRENT_OFFSET_MAX_UA,
-             CAL_CURRENT_OFFSET_MAX_UA, " µA"),
-            ("voltage_offset_v", msg.voltage_offset_v, -CAL_VOLTAGE_OFFSET_MAX_V,
-             CAL_VOLTAGE_OFFSET_MAX_V, " V"),
+            (
+                "current_offset_ua",
+                msg.current_offset_ua,
+                -CAL_CURRENT_OFFSET_MAX_UA,
+                CAL_CURRENT_OFFSET_MAX_UA,
+                " µA",
+            ),
+            (
+                "voltage_offset_v",
+                msg.voltage_offset_v,
+                -CAL_VOLTAGE_OFFSET_MAX_V,
+                CAL_VOLTAGE_OFFSET_MAX_V,
+                " V",
+            ),
         ]
         for name, value, a, b, unit in fields:
             if not math.isfinite(value):
-                self._refuse_limits(msg.request_id, MsgType.SET_CALIBRATION,
-                                    f"{name} = {value} is not a finite number")
+                self._refuse_limits(
+                    msg.request_id,
+                    MsgType.SET_CALIBRATION,
+                    f"{name} = {value} is not a finite number",
+                )
                 return
             if not a <= value <= b:
-                self._refuse_limits(msg.request_id, MsgType.SET_CALIBRATION,
-                                    f"{name} = {value:g}{unit} is outside the limit "
-                                    f"{a:g}..{b:g}{unit}")
+                self._refuse_limits(
+                    msg.request_id,
+                    MsgType.SET_CALIBRATION,
+                    f"{name} = {value:g}{unit} is outside the limit {a:g}..{b:g}{unit}",
+                )
                 return
-        self.adc.calibration = Calibration(msg.current_offset_ua, msg.current_gain,
-                                           msg.voltage_offset_v, msg.voltage_gain)
+        self.adc.calibration = Calibration(
+            msg.current_offset_ua, msg.current_gain, msg.voltage_offset_v, msg.voltage_gain
+        )
         self._ack(msg.request_id, MsgType.SET_CALIBRATION)
 
     def _on_sim_control(self, msg: SimControl) -> None:
@@ -359,15 +407,17 @@ class Firmware:
         elif op == SimOp.LOAD_RESISTOR:
             lo, hi = RESISTOR_RANGE_OHM
             if not lo <= value <= hi:
-                self._refuse_limits(rid, MsgType.SIM_CONTROL,
-                                    f"resistor = {value:g} Ω is outside {lo:g}..{hi:g} Ω")
+                self._refuse_limits(
+                    rid, MsgType.SIM_CONTROL, f"resistor = {value:g} Ω is outside {lo:g}..{hi:g} Ω"
+                )
                 return
             self.load.use_resistor(value)
         elif op == SimOp.INJECT_FAULT:
             bits = Fault(int(value) & 0x0F)
             if not bits:
-                self._refuse_limits(rid, MsgType.SIM_CONTROL,
-                                    f"fault bits = {value:g}: must be 1..15")
+                self._refuse_limits(
+                    rid, MsgType.SIM_CONTROL, f"fault bits = {value:g}: must be 1..15"
+                )
                 return
             self._ack(rid, MsgType.SIM_CONTROL)
             self.faults |= bits
@@ -392,9 +442,13 @@ class Firmware:
             elif st == DeviceState.IDLE:
                 self._ack(rid, t)
             else:
-                self._nak(rid, t, NakReason.WRONG_STATE,
-                          f"RESET only leaves a latched state; the device is {st.label}: "
-                          "stop the output first")
+                self._nak(
+                    rid,
+                    t,
+                    NakReason.WRONG_STATE,
+                    f"RESET only leaves a latched state; the device is {st.label}: "
+                    "stop the output first",
+                )
             return
         if t == MsgType.STOP:
             self._ack(rid, t)
@@ -405,19 +459,32 @@ class Firmware:
                 self._enter(DeviceState.IDLE, "stop")
             return
         if st.latched:
-            self._nak(rid, t, NakReason.FAULT_LATCHED,
-                      f"the device is {st.label} (latched): send RESET first")
+            self._nak(
+                rid,
+                t,
+                NakReason.FAULT_LATCHED,
+                f"the device is {st.label} (latched): send RESET first",
+            )
             return
         if t == MsgType.START:
             if st != DeviceState.IDLE:
-                self._nak(rid, t, NakReason.WRONG_STATE,
-                          f"START needs the device Idle; it is {st.label}")
+                self._nak(
+                    rid, t, NakReason.WRONG_STATE, f"START needs the device Idle; it is {st.label}"
+                )
             elif self.settings is None:
-                self._nak(rid, t, NakReason.WRONG_STATE,
-                          "no output settings yet: send SET_OUTPUT before START")
+                self._nak(
+                    rid,
+                    t,
+                    NakReason.WRONG_STATE,
+                    "no output settings yet: send SET_OUTPUT before START",
+                )
             elif not self._contact:
-                self._nak(rid, t, NakReason.NO_CONTACT,
-                          "no contact: place both probes on the skin before START")
+                self._nak(
+                    rid,
+                    t,
+                    NakReason.NO_CONTACT,
+                    "no contact: place both probes on the skin before START",
+                )
             else:
                 self._ack(rid, t)
                 self.net_charge_uc = 0.0
@@ -430,15 +497,27 @@ class Firmware:
             elif st == DeviceState.PAUSED:
                 self._ack(rid, t)
             else:
-                self._nak(rid, t, NakReason.WRONG_STATE,
-                          f"PAUSE needs the output on; the device is {st.label}")
+                self._nak(
+                    rid,
+                    t,
+                    NakReason.WRONG_STATE,
+                    f"PAUSE needs the output on; the device is {st.label}",
+                )
         elif t == MsgType.RESUME:
             if st not in (DeviceState.PAUSED, DeviceState.CONTACT_LOST):
-                self._nak(rid, t, NakReason.WRONG_STATE,
-                          f"RESUME needs Paused or Contact lost; the device is {st.label}")
+                self._nak(
+                    rid,
+                    t,
+                    NakReason.WRONG_STATE,
+                    f"RESUME needs Paused or Contact lost; the device is {st.label}",
+                )
             elif not self._contact:
-                self._nak(rid, t, NakReason.NO_CONTACT,
-                          "no contact: place both probes on the skin before RESUME")
+                self._nak(
+                    rid,
+                    t,
+                    NakReason.NO_CONTACT,
+                    "no contact: place both probes on the skin before RESUME",
+                )
             else:
                 self._ack(rid, t)
                 self._start_ramp_up("resume")
@@ -473,8 +552,11 @@ class Firmware:
         return math.ceil((self._last_host + WATCHDOG_S - self._t0) * self.sample_rate)
 
     def _trip_watchdog(self) -> None:
-        self._event(EventCode.WATCHDOG_TRIP, 0,
-                    f"no message from the host for {int(WATCHDOG_S * 1000)} ms: output off")
+        self._event(
+            EventCode.WATCHDOG_TRIP,
+            0,
+            f"no message from the host for {int(WATCHDOG_S * 1000)} ms: output off",
+        )
         self._enter(DeviceState.WATCHDOG, "watchdog")
 
     # ------------------------------------------------------------------ sampling
@@ -547,9 +629,12 @@ class Firmware:
             self._compliance_clear_samples = 0
             if not self._compliance_active:
                 self._compliance_active = True
-                self._event(EventCode.COMPLIANCE, 0,
-                            f"compliance voltage {COMPLIANCE_V:g} V reached: "
-                            "the load cannot take the commanded current")
+                self._event(
+                    EventCode.COMPLIANCE,
+                    0,
+                    f"compliance voltage {COMPLIANCE_V:g} V reached: "
+                    "the load cannot take the commanded current",
+                )
         elif self._compliance_active:
             self._compliance_clear_samples += n
             if self._compliance_clear_samples >= self.sample_rate:  # 1 s clear
@@ -566,28 +651,40 @@ class Firmware:
         p = self._pending
         raw = p.chunks[0] if len(p.chunks) == 1 else np.concatenate(p.chunks)
         if self.streaming:
-            self._out.append(Samples(p.first_index & 0xFFFFFFFF, p.flags, p.level_ua,
-                                     tuple(p.sync), raw))
+            self._out.append(
+                Samples(p.first_index & 0xFFFFFFFF, p.flags, p.level_ua, tuple(p.sync), raw)
+            )
         self._pending = _Pending()
 
     def _emit_status(self) -> None:
         if self.streaming:
-            self._out.append(Status(
-                state=self.state,
-                level_ua=self.level_ua,
-                setpoint_ua=self.settings.amplitude_ua if self.settings else 0.0,
-                impedance_ohm=self.load.impedance_ohm(),
-                contact=self._contact,
-                compliance=self._compliance_status,
-                faults=self.faults,
-                net_charge_uc=self.net_charge_uc,
-                uptime_ms=int(self._index * 1000 // self.sample_rate),
-            ))
+            self._out.append(
+                Status(
+                    state=self.state,
+                    level_ua=self.level_ua,
+                    setpoint_ua=self.settings.amplitude_ua if self.settings else 0.0,
+                    impedance_ohm=self.load.impedance_ohm(),
+                    contact=self._contact,
+                    compliance=self._compliance_status,
+                    faults=self.faults,
+                    net_charge_uc=self.net_charge_uc,
+                    uptime_ms=int(self._index * 1000 // self.sample_rate),
+                )
+            )
         self._compliance_status = False
 
 
-STANDARD_BAUDS = (115_200, 230_400, 460_800, 921_600, 1_000_000, 1_500_000, 2_000_000,
-                  3_000_000, 4_000_000)
+STANDARD_BAUDS = (
+    115_200,
+    230_400,
+    460_800,
+    921_600,
+    1_000_000,
+    1_500_000,
+    2_000_000,
+    3_000_000,
+    4_000_000,
+)
 
 
 def baud_for(sample_rate: int) -> int:
@@ -601,4 +698,3 @@ def baud_for(sample_rate: int) -> int:
 def simulator_args_for(sample_rate: int) -> list[str]:
     """The simulator's options for ``sample_rate`` on a line that carries it."""
     return ["--sample-rate", str(int(sample_rate)), "--baud", str(baud_for(int(sample_rate)))]
-

@@ -39,7 +39,8 @@ def check_authority(bound: object | None, by: object | None, what: str) -> None:
     """Raise :class:`OutputNotAuthorised` unless ``by`` is the bound authority."""
     if bound is None or by is not bound:
         raise OutputNotAuthorised(
-            f"{what} can raise output: only the engine's output authority may send it")
+            f"{what} can raise output: only the engine's output authority may send it"
+        )
 
 
 @runtime_checkable
@@ -90,7 +91,12 @@ class DeviceInterface(Protocol):
 
     def sim_control(self, op: SimOp, value: float = 0.0) -> int: ...
 
-    def set_calibration(self, current_offset_ua: float = 0.0, current_gain: float = 1.0,
-                        voltage_offset_v: float = 0.0, voltage_gain: float = 1.0) -> int: ...
+    def set_calibration(
+        self,
+        current_offset_ua: float = 0.0,
+        current_gain: float = 1.0,
+        voltage_offset_v: float = 0.0,
+        voltage_gain: float = 1.0,
+    ) -> int: ...
 
     def feed_watchdog(self) -> None: ...

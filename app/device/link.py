@@ -88,8 +88,14 @@ NOT_CONNECTED = "not connected"
 NO_ANSWER = f"no answer from the device within {COMMAND_TIMEOUT_S * 1000:.0f} ms"
 LINK_LOST = "the connection was lost before the device answered"
 
-_HOST_COMMANDS = {MsgType.START, MsgType.PAUSE, MsgType.RESUME, MsgType.STOP, MsgType.ESTOP,
-                  MsgType.RESET}
+_HOST_COMMANDS = {
+    MsgType.START,
+    MsgType.PAUSE,
+    MsgType.RESUME,
+    MsgType.STOP,
+    MsgType.ESTOP,
+    MsgType.RESET,
+}
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -134,11 +140,13 @@ class SampleAssembler:
     that do not parse are counted in ``bad`` (and left out).
     """
 
-    def __init__(self, info: Info,
-                 on_frame: Callable[[int, int], int | None] | None = None, *,
-                 on_batch: Callable[[np.ndarray, np.ndarray, int | None], list[int]]
-                 | None = None,
-                 ) -> None:
+    def __init__(
+        self,
+        info: Info,
+        on_frame: Callable[[int, int], int | None] | None = None,
+        *,
+        on_batch: Callable[[np.ndarray, np.ndarray, int | None], list[int]] | None = None,
+    ) -> None:
         self._rate = float(info.sample_rate)
         self._current_lsb = np.float32(info.current_lsb_ua)
         self._voltage_lsb = np.float32(info.voltage_lsb_v)
@@ -184,15 +192,19 @@ class SampleAssembler:
             return self._on_batch(first, counts, per_frame)
         on_frame = self._on_frame
         assert on_frame is not None  # one of the two is always set
-        return [k for k, (f, n) in enumerate(zip(first.tolist(), counts.tolist(), strict=True))
-                if on_frame(f, n) != 0]
+        return [
+            k
+            for k, (f, n) in enumerate(zip(first.tolist(), counts.tolist(), strict=True))
+            if on_frame(f, n) != 0
+        ]
 
     def flush(self) -> list[SampleBlock]:
         if not self._payloads and not self._runs:
             return []
         if self._payloads:
             batch = parse_samples_payloads(
-                self._payloads + [p for r in self._runs for p in r.payloads()])
+                self._payloads + [p for r in self._runs for p in r.payloads()]
+            )
         else:
             batch = parse_samples_runs(self._runs)
         self._payloads, self._runs = [], []
@@ -222,25 +234,36 @@ class SampleAssembler:
         sync_s = np.zeros(total, dtype=bool)
         sync_s[batch.sync_at] = True
         if not breaks:
-            return [SampleBlock(first_index=int(first[0]), sample_rate=self._rate,
-                                current_ua=current, voltage_v=voltage, level_ua=level_s,
-                                flags=flags_s, sync=sync_s, received_at=self._last_at)]
+            return [
+                SampleBlock(
+                    first_index=int(first[0]),
+                    sample_rate=self._rate,
+                    current_ua=current,
+                    voltage_v=voltage,
+                    level_ua=level_s,
+                    flags=flags_s,
+                    sync=sync_s,
+                    received_at=self._last_at,
+                )
+            ]
         offsets = np.zeros(frames + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         blocks = []
         edges = [0, *breaks, frames]
         for a, b in zip(edges[:-1], edges[1:], strict=True):
             lo, hi = int(offsets[a]), int(offsets[b])
-            blocks.append(SampleBlock(
-                first_index=int(first[a]),
-                sample_rate=self._rate,
-                current_ua=current[lo:hi].copy(),
-                voltage_v=voltage[lo:hi].copy(),
-                level_ua=level_s[lo:hi].copy(),
-                flags=flags_s[lo:hi].copy(),
-                sync=sync_s[lo:hi].copy(),
-                received_at=self._last_at,
-            ))
+            blocks.append(
+                SampleBlock(
+                    first_index=int(first[a]),
+                    sample_rate=self._rate,
+                    current_ua=current[lo:hi].copy(),
+                    voltage_v=voltage[lo:hi].copy(),
+                    level_ua=level_s[lo:hi].copy(),
+                    flags=flags_s[lo:hi].copy(),
+                    sync=sync_s[lo:hi].copy(),
+                    received_at=self._last_at,
+                )
+            )
         return blocks
 
 
@@ -251,8 +274,10 @@ _NO_CRC = bytes(2)
 def check_info(info: Info) -> str | None:
     """Why an INFO cannot be used, or None if it is fine."""
     if info.protocol_version != PROTOCOL_VERSION:
-        return (f"device speaks protocol version {info.protocol_version}; "
-                f"this console speaks {PROTOCOL_VERSION}")
+        return (
+            f"device speaks protocol version {info.protocol_version}; "
+            f"this console speaks {PROTOCOL_VERSION}"
+        )
     if info.sample_rate <= 0:
         return f"device reports an invalid sample rate ({info.sample_rate})"
     for name in ("current_lsb_ua", "voltage_lsb_v"):
@@ -442,8 +467,13 @@ class _LinkWorker(QObject):
         try:
             # exclusive: two programs commanding one device (or reading each other's
             # bytes) is never right; the second gets a clear "in use" instead.
-            port = serial.serial_for_url(self._url, baudrate=self._baud, timeout=0,
-                                         write_timeout=WRITE_TIMEOUT_S, exclusive=True)
+            port = serial.serial_for_url(
+                self._url,
+                baudrate=self._baud,
+                timeout=0,
+                write_timeout=WRITE_TIMEOUT_S,
+                exclusive=True,
+            )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise _LinkDown(f"cannot open {self._url}: {_open_error_text(exc)}") from None
         self._port = port
@@ -535,8 +565,11 @@ class _LinkWorker(QObject):
         with self._stats_lock:
             c = self._counter
             c.on_bytes(len(data), now)
-            c.on_decoder_errors(seen[0] - self._dec_seen[0], seen[1] - self._dec_seen[1],
-                                seen[2] - self._dec_seen[2])
+            c.on_decoder_errors(
+                seen[0] - self._dec_seen[0],
+                seen[1] - self._dec_seen[1],
+                seen[2] - self._dec_seen[2],
+            )
             self._dec_seen = seen
             c.on_frames(seqs, now)
             for frame in frames:
@@ -566,9 +599,15 @@ class _LinkWorker(QObject):
         now = record.at
         if now - self._log_window >= 1.0:
             if self._log_skipped:
-                self.frame_logged.emit(FrameRecord(
-                    now, "rx", b"", None,
-                    f"{self._log_skipped} frames not logged (log limited to {LOG_MAX_PER_S}/s)"))
+                self.frame_logged.emit(
+                    FrameRecord(
+                        now,
+                        "rx",
+                        b"",
+                        None,
+                        f"{self._log_skipped} frames not logged (log limited to {LOG_MAX_PER_S}/s)",
+                    )
+                )
             self._log_window, self._log_count, self._log_skipped = now, 0, 0
         if self._log_count >= LOG_MAX_PER_S:
             self._log_skipped += 1
@@ -591,10 +630,14 @@ class _LinkWorker(QObject):
             if now >= deadline:
                 v = self._decoder.foreign_version
                 if v is not None:
-                    raise _LinkDown(f"device speaks protocol version {v}; "
-                                    f"this console speaks {PROTOCOL_VERSION}", retry=False)
-                raise _LinkDown(f"no answer to HELLO from {self._url} within "
-                                f"{HANDSHAKE_TIMEOUT_S:.1f} s")
+                    raise _LinkDown(
+                        f"device speaks protocol version {v}; "
+                        f"this console speaks {PROTOCOL_VERSION}",
+                        retry=False,
+                    )
+                raise _LinkDown(
+                    f"no answer to HELLO from {self._url} within {HANDSHAKE_TIMEOUT_S:.1f} s"
+                )
             if now >= next_hello:
                 self._write(port, Hello(request_id))
                 next_hello = now + HELLO_RESEND_S
@@ -608,11 +651,15 @@ class _LinkWorker(QObject):
                     if problem:
                         raise _LinkDown(problem, retry=False)
                     return msg
-                if (isinstance(msg, Nak) and msg.command == MsgType.HELLO
-                        and msg.reason == NakReason.VERSION):
+                if (
+                    isinstance(msg, Nak)
+                    and msg.command == MsgType.HELLO
+                    and msg.reason == NakReason.VERSION
+                ):
                     detail = f" ({msg.detail})" if msg.detail else ""
-                    raise _LinkDown(f"device refuses protocol version {PROTOCOL_VERSION}"
-                                    f"{detail}", retry=False)
+                    raise _LinkDown(
+                        f"device refuses protocol version {PROTOCOL_VERSION}{detail}", retry=False
+                    )
         raise _LinkDown("link stopped by the console", retry=False)
 
     # -- streaming -----------------------------------------------------------------------
@@ -679,8 +726,7 @@ class _LinkWorker(QObject):
                 self.status_received.emit(msg)
             elif isinstance(msg, Event):
                 self.event_received.emit(msg)
-            elif (isinstance(msg, Ack | Nak)
-                  and self._pending.pop(msg.request_id, None) is not None):
+            elif isinstance(msg, Ack | Nak) and self._pending.pop(msg.request_id, None) is not None:
                 self.command_answered.emit(msg.request_id, msg)
 
     def _flush_samples(self, now: float) -> None:
@@ -866,10 +912,15 @@ class DeviceLink(QObject):
         t = message_type(msg)
         if t in RAISING_COMMANDS:
             check_authority(self._authority, by, t.name)
-        if t not in _HOST_COMMANDS and t not in (MsgType.SET_OUTPUT, MsgType.SET_CALIBRATION,
-                                                 MsgType.SIM_CONTROL):
-            raise ValueError(f"{t.name} is not a command the console sends "
-                             "(HELLO and HEARTBEAT are sent by the link itself)")
+        if t not in _HOST_COMMANDS and t not in (
+            MsgType.SET_OUTPUT,
+            MsgType.SET_CALIBRATION,
+            MsgType.SIM_CONTROL,
+        ):
+            raise ValueError(
+                f"{t.name} is not a command the console sends "
+                "(HELLO and HEARTBEAT are sent by the link itself)"
+            )
         rid = self._new_id()
         msg = dataclasses.replace(msg, request_id=rid)  # type: ignore[arg-type]
         worker = self._worker
@@ -905,10 +956,16 @@ class DeviceLink(QObject):
     def sim_control(self, op: SimOp, value: float = 0.0) -> int:
         return self.send(SimControl(0, SimOp(op), float(value)))
 
-    def set_calibration(self, current_offset_ua: float = 0.0, current_gain: float = 1.0,
-                        voltage_offset_v: float = 0.0, voltage_gain: float = 1.0) -> int:
-        return self.send(SetCalibration(0, current_offset_ua, current_gain, voltage_offset_v,
-                                        voltage_gain))
+    def set_calibration(
+        self,
+        current_offset_ua: float = 0.0,
+        current_gain: float = 1.0,
+        voltage_offset_v: float = 0.0,
+        voltage_gain: float = 1.0,
+    ) -> int:
+        return self.send(
+            SetCalibration(0, current_offset_ua, current_gain, voltage_offset_v, voltage_gain)
+        )
 
     def set_frame_logging(self, enabled: bool) -> None:
         self._logging = bool(enabled)

@@ -25,8 +25,7 @@ class PortEntry:
         return self.url is None
 
 
-SIMULATOR = PortEntry(None, "simulated microcurrent device (firmware simulator process)",
-                      "")
+SIMULATOR = PortEntry(None, "simulated microcurrent device (firmware simulator process)", "")
 
 
 def _from_list_ports(info) -> PortEntry:

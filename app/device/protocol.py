@@ -190,8 +190,16 @@ class SetOutput:
 
     def encode_body(self) -> bytes:
         s = self.settings
-        return struct.pack(self.FMT, self.request_id, int(s.waveform), s.frequency_hz,
-                           s.amplitude_ua, int(s.polarity), s.alternate_s, s.ramp_s)
+        return struct.pack(
+            self.FMT,
+            self.request_id,
+            int(s.waveform),
+            s.frequency_hz,
+            s.amplitude_ua,
+            int(s.polarity),
+            s.alternate_s,
+            s.ramp_s,
+        )
 
     @classmethod
     def decode_body(cls, body: bytes) -> SetOutput:
@@ -233,8 +241,14 @@ class SetCalibration:
     voltage_gain: float = 1.0
 
     def encode_body(self) -> bytes:
-        return struct.pack(self.FMT, self.request_id, self.current_offset_ua, self.current_gain,
-                           self.voltage_offset_v, self.voltage_gain)
+        return struct.pack(
+            self.FMT,
+            self.request_id,
+            self.current_offset_ua,
+            self.current_gain,
+            self.voltage_offset_v,
+            self.voltage_gain,
+        )
 
     @classmethod
     def decode_body(cls, body: bytes) -> SetCalibration:
@@ -281,12 +295,24 @@ class Info:
     max_samples_per_frame: int
 
     def encode_body(self) -> bytes:
-        return (struct.pack("<HB", self.request_id, self.protocol_version)
-                + _pack_str(self.model) + _pack_str(self.serial) + _pack_str(self.firmware)
-                + struct.pack(self.FMT, self.max_current_ua, self.min_frequency_hz,
-                              self.max_frequency_hz, self.compliance_v, self.sample_rate,
-                              self.current_lsb_ua, self.voltage_lsb_v, self.watchdog_ms,
-                              self.max_samples_per_frame))
+        return (
+            struct.pack("<HB", self.request_id, self.protocol_version)
+            + _pack_str(self.model)
+            + _pack_str(self.serial)
+            + _pack_str(self.firmware)
+            + struct.pack(
+                self.FMT,
+                self.max_current_ua,
+                self.min_frequency_hz,
+                self.max_frequency_hz,
+                self.compliance_v,
+                self.sample_rate,
+                self.current_lsb_ua,
+                self.voltage_lsb_v,
+                self.watchdog_ms,
+                self.max_samples_per_frame,
+            )
+        )
 
     @classmethod
     def decode_body(cls, body: bytes) -> Info:
@@ -338,7 +364,8 @@ class Nak:
 
     def encode_body(self) -> bytes:
         return struct.pack("<HBB", self.request_id, self.command, int(self.reason)) + _pack_str(
-            self.detail)
+            self.detail
+        )
 
     @classmethod
     def decode_body(cls, body: bytes) -> Nak:
@@ -365,9 +392,18 @@ class Status:
     uptime_ms: int
 
     def encode_body(self) -> bytes:
-        return struct.pack(self.FMT, int(self.state), self.level_ua, self.setpoint_ua,
-                           self.impedance_ohm, int(self.contact), int(self.compliance),
-                           int(self.faults), self.net_charge_uc, self.uptime_ms & 0xFFFFFFFF)
+        return struct.pack(
+            self.FMT,
+            int(self.state),
+            self.level_ua,
+            self.setpoint_ua,
+            self.impedance_ohm,
+            int(self.contact),
+            int(self.compliance),
+            int(self.faults),
+            self.net_charge_uc,
+            self.uptime_ms & 0xFFFFFFFF,
+        )
 
     @classmethod
     def decode_body(cls, body: bytes) -> Status:
@@ -415,9 +451,17 @@ class Samples:
 
     def encode_body(self) -> bytes:
         raw = np.ascontiguousarray(self.raw, dtype="<i2")
-        return (SAMPLES_HEADER.pack(self.first_index & 0xFFFFFFFF, int(self.flags),
-                                    self.level_ua, len(self.sync), raw.shape[0])
-                + bytes(self.sync) + raw.tobytes())
+        return (
+            SAMPLES_HEADER.pack(
+                self.first_index & 0xFFFFFFFF,
+                int(self.flags),
+                self.level_ua,
+                len(self.sync),
+                raw.shape[0],
+            )
+            + bytes(self.sync)
+            + raw.tobytes()
+        )
 
     @classmethod
     def decode_body(cls, body: bytes) -> Samples:
@@ -427,7 +471,8 @@ class Samples:
         pos = SAMPLES_HEADER.size
         if len(body) != pos + n_sync + 4 * n:
             raise ProtocolError(
-                f"SAMPLES: {len(body)} bytes, expected {pos + n_sync + 4 * n} for {n} samples")
+                f"SAMPLES: {len(body)} bytes, expected {pos + n_sync + 4 * n} for {n} samples"
+            )
         sync = tuple(body[pos : pos + n_sync])
         if any(s >= n for s in sync):
             raise ProtocolError("SAMPLES: sync offset outside the frame")
@@ -474,8 +519,7 @@ def parse_samples_bodies(bodies: list[bytes]) -> SamplesBatch:
         f, fl, lv, n_sync, n = unpack(body)
         start = hsize + n_sync
         if size != start + 4 * n:
-            bad.append((pos, f"SAMPLES: {size} bytes, expected {start + 4 * n} for "
-                             f"{n} samples"))
+            bad.append((pos, f"SAMPLES: {size} bytes, expected {start + 4 * n} for {n} samples"))
             continue
         if n_sync:
             offsets = body[hsize:start]
@@ -492,15 +536,28 @@ def parse_samples_bodies(bodies: list[bytes]) -> SamplesBatch:
     if not first:
         return _empty_batch(bad)
     raw = np.concatenate(views).reshape(-1, 2) if len(views) > 1 else views[0].reshape(-1, 2).copy()
-    return SamplesBatch(np.array(first, dtype=np.int64), np.array(counts, dtype=np.int64),
-                        np.array(flags, dtype=np.uint8), np.array(level, dtype=np.float32),
-                        sync, raw, bad)
+    return SamplesBatch(
+        np.array(first, dtype=np.int64),
+        np.array(counts, dtype=np.int64),
+        np.array(flags, dtype=np.uint8),
+        np.array(level, dtype=np.float32),
+        sync,
+        raw,
+        bad,
+    )
 
 
 def _empty_batch(bad: list[tuple[int, str]]) -> SamplesBatch:
     z = np.zeros(0, dtype=np.int64)
-    return SamplesBatch(z, z.copy(), np.zeros(0, np.uint8), np.zeros(0, np.float32), [],
-                        np.zeros((0, 2), dtype=np.int16), bad)
+    return SamplesBatch(
+        z,
+        z.copy(),
+        np.zeros(0, np.uint8),
+        np.zeros(0, np.float32),
+        [],
+        np.zeros((0, 2), dtype=np.int16),
+        bad,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -535,11 +592,14 @@ def _frame_dtype(n_sync: int, n: int, stride: int) -> np.dtype:
     dt = _frame_dtypes.get((n_sync, n, stride))
     if dt is None:
         at = _SHAPE_AT + 2  # sync offsets, then samples
-        dt = _frame_dtypes[(n_sync, n, stride)] = np.dtype({
-            "names": ["first", "flags", "level", "sync", "raw"],
-            "formats": ["<u4", "u1", "<f4", ("u1", (n_sync,)), ("<i2", (n, 2))],
-            "offsets": [_FRAME_HEAD, _FRAME_HEAD + 4, _FRAME_HEAD + 5, at, at + n_sync],
-            "itemsize": stride})
+        dt = _frame_dtypes[(n_sync, n, stride)] = np.dtype(
+            {
+                "names": ["first", "flags", "level", "sync", "raw"],
+                "formats": ["<u4", "u1", "<f4", ("u1", (n_sync,)), ("<i2", (n, 2))],
+                "offsets": [_FRAME_HEAD, _FRAME_HEAD + 4, _FRAME_HEAD + 5, at, at + n_sync],
+                "itemsize": stride,
+            }
+        )
     return dt
 
 
@@ -581,8 +641,10 @@ def parse_samples_payloads(payloads: list[bytes]) -> SamplesArrays:
             got = _parse_records(b"".join(payloads), count, size, size)
             if got is not None:
                 return got
-    bodies = [p[_FRAME_HEAD:-_FRAME_TAIL] if len(p) >= _FRAME_HEAD + _FRAME_TAIL else b""
-              for p in payloads]
+    bodies = [
+        p[_FRAME_HEAD:-_FRAME_TAIL] if len(p) >= _FRAME_HEAD + _FRAME_TAIL else b""
+        for p in payloads
+    ]
     return _arrays_from_batch(parse_samples_bodies(bodies))
 
 
@@ -590,8 +652,9 @@ def parse_samples_runs(runs: list[SamplesRun]) -> SamplesArrays:
     """:func:`parse_samples_payloads` for runs of frames from FrameDecoder.feed_batch."""
     if runs and all(r.stride == runs[0].stride for r in runs):
         stride = runs[0].stride
-        got = _parse_records(b"".join(r.data for r in runs), sum(r.count for r in runs),
-                             stride, stride - 1)
+        got = _parse_records(
+            b"".join(r.data for r in runs), sum(r.count for r in runs), stride, stride - 1
+        )
         if got is not None:
             return got
     return parse_samples_payloads([p for r in runs for p in r.payloads()])
@@ -606,30 +669,67 @@ def _parse_records(joined: bytes, count: int, stride: int, size: int) -> Samples
     if size != _SHAPE_AT + 2 + n_sync + 4 * n + _FRAME_TAIL:
         return None
     # the same n_sync and n in every frame; every sync offset below n
-    if (joined[_SHAPE_AT::stride] != bytes([n_sync]) * count
-            or joined[_SHAPE_AT + 1::stride] != bytes([n]) * count
-            or any(joined[_SHAPE_AT + 2 + k::stride].translate(None, _BELOW[n])
-                   for k in range(n_sync))):
+    if (
+        joined[_SHAPE_AT::stride] != bytes([n_sync]) * count
+        or joined[_SHAPE_AT + 1 :: stride] != bytes([n]) * count
+        or any(
+            joined[_SHAPE_AT + 2 + k :: stride].translate(None, _BELOW[n]) for k in range(n_sync)
+        )
+    ):
         return None
     frames = np.frombuffer(joined, _frame_dtype(n_sync, n, stride), count)
     sync_at = (frames["sync"] + _step(count, n)).ravel() if n_sync else np.zeros(0, _I64)
-    return SamplesArrays(frames["first"].astype(_I64), _counts(count, n), n, frames["flags"],
-                         frames["level"], sync_at, frames["raw"], [])
+    return SamplesArrays(
+        frames["first"].astype(_I64),
+        _counts(count, n),
+        n,
+        frames["flags"],
+        frames["level"],
+        sync_at,
+        frames["raw"],
+        [],
+    )
 
 
 def _arrays_from_batch(batch: SamplesBatch) -> SamplesArrays:
     offsets = np.zeros(batch.counts.size + 1, dtype=_I64)
     np.cumsum(batch.counts, out=offsets[1:])
     sync_at = np.array([int(offsets[k]) + off for k, off in batch.sync], dtype=_I64)
-    return SamplesArrays(batch.first_index, batch.counts, None, batch.flags, batch.level_ua,
-                         sync_at, batch.raw, batch.bad)
+    return SamplesArrays(
+        batch.first_index,
+        batch.counts,
+        None,
+        batch.flags,
+        batch.level_ua,
+        sync_at,
+        batch.raw,
+        batch.bad,
+    )
 
 
-Message = (Hello | SetOutput | Command | Heartbeat | SetCalibration | SimControl | Info | Ack
-           | Nak | Status | Event | Samples)
+Message = (
+    Hello
+    | SetOutput
+    | Command
+    | Heartbeat
+    | SetCalibration
+    | SimControl
+    | Info
+    | Ack
+    | Nak
+    | Status
+    | Event
+    | Samples
+)
 
-_COMMAND_TYPES = {MsgType.START, MsgType.PAUSE, MsgType.RESUME, MsgType.STOP, MsgType.ESTOP,
-                  MsgType.RESET}
+_COMMAND_TYPES = {
+    MsgType.START,
+    MsgType.PAUSE,
+    MsgType.RESUME,
+    MsgType.STOP,
+    MsgType.ESTOP,
+    MsgType.RESET,
+}
 _DECODERS: dict[MsgType, Callable[[bytes], Message]] = {
     MsgType.HELLO: Hello.decode_body,
     MsgType.SET_OUTPUT: SetOutput.decode_body,
@@ -720,7 +820,7 @@ class SamplesRun:
 
     def payloads(self) -> list[bytes]:
         size = self.stride - 1
-        return [self.data[k:k + size] for k in range(0, self.count * self.stride, self.stride)]
+        return [self.data[k : k + size] for k in range(0, self.count * self.stride, self.stride)]
 
 
 _WITHOUT_CRC = itemgetter(slice(None, -CRC.size))
@@ -816,8 +916,11 @@ class FrameDecoder:
             return False
         count = buf.count(DELIMITER)
         end = count * (size + 1)
-        if (end > len(buf) or len(buf) - end > 2 * MAX_PAYLOAD
-                or buf[size:end:size + 1] != bytes(count)):
+        if (
+            end > len(buf)
+            or len(buf) - end > 2 * MAX_PAYLOAD
+            or buf[size : end : size + 1] != bytes(count)
+        ):
             return False  # not every chunk of one length, or a runaway tail
         if not self._fast_joined(out, buf[:end].replace(DELIMITER, b""), count, size):
             return False
@@ -850,13 +953,21 @@ class FrameDecoder:
             decoded = cobs.decode(joined)
         except cobs.DecodeError:
             return False
-        if len(decoded) != total - 1 or decoded[size - 1::size] != bytes(count - 1):
+        if len(decoded) != total - 1 or decoded[size - 1 :: size] != bytes(count - 1):
             return False
-        crcs = array("H", map(binascii.crc_hqx,
-                              map(decoded.__getitem__, _slices(count, size, size - 3)),
-                              repeat(0xFFFF))).tobytes()
-        if (crcs[0::2] != decoded[size - 3::size] or crcs[1::2] != decoded[size - 2::size]
-                or decoded[0::size] != _VERSION_BYTE * count):
+        crcs = array(
+            "H",
+            map(
+                binascii.crc_hqx,
+                map(decoded.__getitem__, _slices(count, size, size - 3)),
+                repeat(0xFFFF),
+            ),
+        ).tobytes()
+        if (
+            crcs[0::2] != decoded[size - 3 :: size]
+            or crcs[1::2] != decoded[size - 2 :: size]
+            or decoded[0::size] != _VERSION_BYTE * count
+        ):
             return False
         pairs = bytearray(2 * count)
         pairs[0::2] = decoded[2::size]
@@ -911,8 +1022,9 @@ class FrameDecoder:
         for frame in frames:
             out.seqs.append(frame.seq)
             if frame.type == MsgType.SAMPLES:
-                out.samples.append(HEADER.pack(frame.version, frame.type, frame.seq)
-                                   + frame.body + b"\x00\x00")
+                out.samples.append(
+                    HEADER.pack(frame.version, frame.type, frame.seq) + frame.body + b"\x00\x00"
+                )
             else:
                 out.frames.append(frame)
 

@@ -62,8 +62,9 @@ class Calibration:
 
 
 # The simulated device's own measurement error, as a calibration would describe it.
-INTRINSIC_ERROR = Calibration(current_offset_ua=0.8, current_gain=1.01,
-                              voltage_offset_v=-0.004, voltage_gain=0.995)
+INTRINSIC_ERROR = Calibration(
+    current_offset_ua=0.8, current_gain=1.01, voltage_offset_v=-0.004, voltage_gain=0.995
+)
 
 
 class WaveGenerator:
@@ -103,8 +104,7 @@ class WaveGenerator:
 
     def increment(self, settings: OutputSettings) -> int:
         """Phase accumulator step per sample (rounded down: a period never runs short)."""
-        return max(1, math.floor(settings.frequency_hz / self.sample_rate
-                                 * (1 << self.PHASE_BITS)))
+        return max(1, math.floor(settings.frequency_hz / self.sample_rate * (1 << self.PHASE_BITS)))
 
     def generate(self, settings: OutputSettings, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(unit, sync)``: n sample means of the unit wave and the offsets (int
@@ -155,8 +155,11 @@ class WaveGenerator:
         if self._acc + inc // 2 < one:  # the middle is in the period in progress
             return self._sign < 0
         start_s = (self._n + (one - self._acc) / inc) / self.sample_rate
-        count = float(alternation_count(settings.alternate_s, np.array([start_s]),
-                                        one / (inc * self.sample_rate))[0])
+        count = float(
+            alternation_count(
+                settings.alternate_s, np.array([start_s]), one / (inc * self.sample_rate)
+            )[0]
+        )
         return (-self._sign if count > self._flips else self._sign) < 0
 
 
@@ -167,8 +170,13 @@ class LoadModel:
     The RC is discretised exactly for a current held constant over each sample.
     """
 
-    def __init__(self, sample_rate: float, *, skin: SkinLoad | None = None,
-                 compliance_v: float = COMPLIANCE_V) -> None:
+    def __init__(
+        self,
+        sample_rate: float,
+        *,
+        skin: SkinLoad | None = None,
+        compliance_v: float = COMPLIANCE_V,
+    ) -> None:
         self.sample_rate = float(sample_rate)
         self.skin = skin or SkinLoad()
         self.compliance_v = float(compliance_v)
@@ -236,7 +244,7 @@ class LoadModel:
         # A chunk never spans more than ~5 ms (a few time constants), so a^-k stays small.
         i = i_cmd * 1e-6
         k = np.arange(n + 1, dtype=np.float64)
-        ak = a ** k
+        ak = a**k
         w = np.concatenate(([0.0], np.cumsum(i / ak[1:])))
         vc = ak * (self._vc + b * w)  # vc[0..n]
         v = i * rs + vc[:-1]
@@ -245,8 +253,9 @@ class LoadModel:
             return i_cmd.copy(), v, False
         return self._drive_clamped(i_cmd, rs, a, b)
 
-    def _drive_clamped(self, i_cmd: np.ndarray, rs: float, a: float,
-                       b: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    def _drive_clamped(
+        self, i_cmd: np.ndarray, rs: float, a: float, b: float
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
         """Sample by sample, with the compliance clamp (when the fast path would exceed it)."""
         vmax = self.compliance_v
         vc = self._vc
@@ -270,8 +279,14 @@ class LoadModel:
 class Adc:
     """Current and voltage ADC: intrinsic error, noise, calibration, int16 counts."""
 
-    def __init__(self, *, seed: int | None = None, error: Calibration = INTRINSIC_ERROR,
-                 current_noise_ua: float = 0.08, voltage_noise_v: float = 0.0015) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        error: Calibration = INTRINSIC_ERROR,
+        current_noise_ua: float = 0.08,
+        voltage_noise_v: float = 0.0015,
+    ) -> None:
         self.error = error
         self.calibration = Calibration()
         self.current_noise_ua = current_noise_ua

@@ -70,16 +70,20 @@ class SimulatorProcess:
             return
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the child
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT),
-                                                          env.get("PYTHONPATH", "")]))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_ROOT), env.get("PYTHONPATH", "")]))
         env["PYTHONUNBUFFERED"] = "1"
         cmd = [sys.executable, "-m", "app", "simulator", *self.extra_args]
         try:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                          stderr=self._stderr, cwd=str(_ROOT), env=env)
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                cwd=str(_ROOT),
+                env=env,
+            )
         except OSError as exc:
-            raise SimulatorError(f"could not start the simulator ({' '.join(cmd)}): "
-                                 f"{exc}") from exc
+            raise SimulatorError(f"could not start the simulator ({' '.join(cmd)}): {exc}") from exc
 
     def wait_port(self, timeout: float = 10.0) -> str:
         """The port of a spawned simulator, once it prints it (SimulatorError if not)."""
@@ -93,9 +97,10 @@ class SimulatorProcess:
             self.stop()
             if line:
                 detail = f"{line}\n{detail}"
-            raise SimulatorError("the simulator did not start: "
-                                 + (detail.strip() or "no output within "
-                                    f"{timeout:g} s"))
+            raise SimulatorError(
+                "the simulator did not start: "
+                + (detail.strip() or f"no output within {timeout:g} s")
+            )
         self._port = line[5:].strip()
         # the simulator logs its clock before it prints PORT
         assert self._stderr is not None  # spawn() made it

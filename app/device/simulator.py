@@ -90,13 +90,16 @@ def parse_contact_script(text: str) -> list[tuple[float, bool]]:
         action, sep, when = item.partition("@")
         action = action.strip().lower()
         if not sep or action not in ("lift", "place"):
-            raise ValueError(f"contact script step {item!r}: write lift@SECONDS or "
-                             "place@SECONDS, e.g. \"lift@5,place@8\"")
+            raise ValueError(
+                f"contact script step {item!r}: write lift@SECONDS or "
+                'place@SECONDS, e.g. "lift@5,place@8"'
+            )
         try:
             t = float(when)
         except ValueError:
-            raise ValueError(f"contact script step {item!r}: {when!r} is not a number of "
-                             "seconds") from None
+            raise ValueError(
+                f"contact script step {item!r}: {when!r} is not a number of seconds"
+            ) from None
         if not (math.isfinite(t) and t >= 0):
             raise ValueError(f"contact script step {item!r}: the time must be ≥ 0 s")
         steps.append((t, action == "place"))
@@ -303,8 +306,9 @@ class Simulator:
     """The simulator loop. ``run()`` serves until ``request_stop()``, a signal, or the
     parent process dying."""
 
-    def __init__(self, options: SimOptions, *, out: TextIO | None = None,
-                 log: TextIO | None = None) -> None:
+    def __init__(
+        self, options: SimOptions, *, out: TextIO | None = None, log: TextIO | None = None
+    ) -> None:
         self.options = options
         self._out = out or sys.stdout
         self._log = log or sys.stderr
@@ -323,8 +327,9 @@ class Simulator:
         self._tx_bytes = 0  # bytes queued (estimated sizes), the frame on the line excluded
         # SAMPLES frames are queued only while the queue holds less than this: on a line
         # too slow for the sample rate they are discarded rather than delivered late
-        self._sample_backlog = min(TX_FIFO_BYTES, max(
-            options.baud / BITS_PER_BYTE * SAMPLE_BACKLOG_S, 2 * 1100))
+        self._sample_backlog = min(
+            TX_FIFO_BYTES, max(options.baud / BITS_PER_BYTE * SAMPLE_BACKLOG_S, 2 * 1100)
+        )
         self._decoder = FrameDecoder()
         self.firmware: Firmware | None = None
         self._last_foreign_info = -math.inf
@@ -339,9 +344,13 @@ class Simulator:
         opts = self.options
         ppid = os.getppid()
         start = time.monotonic()
-        fw = self.firmware = Firmware(sample_rate=opts.sample_rate, serial=opts.serial,
-                                      seed=opts.seed, now=start,
-                                      protocol_version=opts.protocol_version)
+        fw = self.firmware = Firmware(
+            sample_rate=opts.sample_rate,
+            serial=opts.serial,
+            seed=opts.seed,
+            now=start,
+            protocol_version=opts.protocol_version,
+        )
         self.transport.open()
         # Sample n is produced at start + n / sample_rate on the system-wide monotonic clock
         # (time.monotonic() in any process on this machine): benches measure latency by it.
@@ -349,8 +358,10 @@ class Simulator:
         print(f"PORT {self.transport.url}", file=self._out, flush=True)
         need = line_bytes_per_s(opts.sample_rate)
         if opts.baud / BITS_PER_BYTE < need:
-            self._say(f"warning: {opts.baud} baud carries {opts.baud // BITS_PER_BYTE} B/s but "
-                      f"{opts.sample_rate} S/s needs about {int(need)} B/s: frames will be lost")
+            self._say(
+                f"warning: {opts.baud} baud carries {opts.baud // BITS_PER_BYTE} B/s but "
+                f"{opts.sample_rate} S/s needs about {int(need)} B/s: frames will be lost"
+            )
         script = collections.deque(opts.contact_script)
         byte_rate = opts.baud / BITS_PER_BYTE
         frame_s = fw.spf / fw.sample_rate
@@ -359,11 +370,12 @@ class Simulator:
         last = start
         hung = False
         down_until: float | None = None
-        disconnect_at = (start + opts.disconnect_after if opts.disconnect_after is not None
-                         else None)
+        disconnect_at = start + opts.disconnect_after if opts.disconnect_after is not None else None
         hang_at = start + opts.hang_after if opts.hang_after is not None else None
-        self._say(f"serving {self.transport.url} at {opts.baud} baud, "
-                  f"{opts.sample_rate} S/s, serial {opts.serial}")
+        self._say(
+            f"serving {self.transport.url} at {opts.baud} baud, "
+            f"{opts.sample_rate} S/s, serial {opts.serial}"
+        )
         try:
             while not self._stop:
                 if os.getppid() != ppid:
@@ -418,10 +430,12 @@ class Simulator:
         finally:
             self.transport.cleanup()
             s = self.stats
-            self._say(f"stopped: {s.frames_sent} frames / {s.bytes_sent} bytes sent, "
-                      f"{s.frames_dropped} dropped, {s.frames_overflowed} lost to a full "
-                      f"TX buffer ({s.samples_overflowed} samples), "
-                      f"{s.bytes_corrupted} bytes corrupted")
+            self._say(
+                f"stopped: {s.frames_sent} frames / {s.bytes_sent} bytes sent, "
+                f"{s.frames_dropped} dropped, {s.frames_overflowed} lost to a full "
+                f"TX buffer ({s.samples_overflowed} samples), "
+                f"{s.bytes_corrupted} bytes corrupted"
+            )
         return 0
 
     def _handle_host_bytes(self, data: bytes, now: float) -> None:
@@ -480,8 +494,11 @@ class Simulator:
         if discard:
             self._skip_seq()
             return
-        size = len(msg.encode_body()) + FRAME_OVERHEAD if not isinstance(msg, Samples) else (
-            4 * msg.raw.shape[0] + len(msg.sync) + 11 + FRAME_OVERHEAD)
+        size = (
+            len(msg.encode_body()) + FRAME_OVERHEAD
+            if not isinstance(msg, Samples)
+            else (4 * msg.raw.shape[0] + len(msg.sync) + 11 + FRAME_OVERHEAD)
+        )
         if isinstance(msg, Samples):
             if self._tx_bytes + size > self._sample_backlog:
                 self._overflow(msg)

@@ -84,8 +84,9 @@ class LinkStats:
             "frames_lost": self.frames_lost,
             "samples_received": self.samples_received,
             "samples_dropped": self.samples_dropped,
-            "last_frame_age_s": (None if math.isinf(self.last_frame_age_s)
-                                 else round(self.last_frame_age_s, 3)),
+            "last_frame_age_s": (
+                None if math.isinf(self.last_frame_age_s) else round(self.last_frame_age_s, 3)
+            ),
             "frames_sent": self.frames_sent,
             "commands_failed": self.commands_failed,
             "recent_troubles": self.recent_troubles,
@@ -183,8 +184,11 @@ class LinkCounter:
         start = self._next_seq
         if not count:
             return 0
-        if start is None or start + count > SEQ_MODULUS or seqs != list(
-                range(start, start + count)):
+        if (
+            start is None
+            or start + count > SEQ_MODULUS
+            or seqs != list(range(start, start + count))
+        ):
             return sum(self.on_frame(seq, now) for seq in seqs)
         self.frames += count
         self._last_frame_at = now
@@ -192,8 +196,9 @@ class LinkCounter:
         self._next_seq = (start + count) % SEQ_MODULUS
         return 0
 
-    def on_samples_batch(self, first_index: np.ndarray, counts: np.ndarray,
-                         per_frame: int | None = None) -> list[int]:
+    def on_samples_batch(
+        self, first_index: np.ndarray, counts: np.ndarray, per_frame: int | None = None
+    ) -> list[int]:
         """:meth:`on_samples` for many frames at once, in order (int64 arrays; ``per_frame``:
         the one count of every frame, when they share one).
 

@@ -77,9 +77,7 @@ def half_shape(waveform: Waveform, phase: np.ndarray) -> np.ndarray:
     return np.ones_like(phase)
 
 
-def unit_wave(
-    settings: OutputSettings, t: np.ndarray, *, phase0: float = 0.0
-) -> np.ndarray:
+def unit_wave(settings: OutputSettings, t: np.ndarray, *, phase0: float = 0.0) -> np.ndarray:
     """The commanded waveform at amplitude 1 for times ``t`` (s) since output start.
 
     ``phase0`` offsets the carrier phase (in periods, 0 <= phase0 < 1). Values lie in -1..1.
@@ -103,8 +101,9 @@ def unit_wave(
     return out
 
 
-def alternation_count(alternate_s: float, period_start_s: np.ndarray,
-                      period_s: float) -> np.ndarray:
+def alternation_count(
+    alternate_s: float, period_start_s: np.ndarray, period_s: float
+) -> np.ndarray:
     """``floor((start + period / 2) / alternate_s)`` for periods starting at ``period_start_s``.
 
     ALTERNATING polarity flips the sign at the start of every period whose count is
@@ -115,8 +114,7 @@ def alternation_count(alternate_s: float, period_start_s: np.ndarray,
     return np.floor((np.asarray(period_start_s, dtype=np.float64) + 0.5 * period_s) / alt)
 
 
-def alternating_sign(settings: OutputSettings, t: np.ndarray, *,
-                     phase0: float = 0.0) -> np.ndarray:
+def alternating_sign(settings: OutputSettings, t: np.ndarray, *, phase0: float = 0.0) -> np.ndarray:
     """+1 / -1 for ALTERNATING polarity at times ``t`` since output start (positive first).
 
     The sign belongs to a whole period (it changes only at period boundaries); see
@@ -144,11 +142,14 @@ def period_integral(settings: OutputSettings, frac: np.ndarray) -> np.ndarray:
     """
     x = np.clip(np.asarray(frac, dtype=np.float64), 0.0, 1.0)
     if settings.waveform == Waveform.SINE:
+
         def part(u: np.ndarray) -> np.ndarray:
             return (1.0 - np.cos(2.0 * np.pi * u)) / (2.0 * np.pi)
     else:
+
         def part(u: np.ndarray) -> np.ndarray:
             return u
+
     out = part(np.minimum(x, 0.5))
     if settings.polarity == Polarity.BIPHASIC:
         out = out - part(np.maximum(x - 0.5, 0.0))

@@ -72,8 +72,12 @@ class Driver(Enum):
 
     @property
     def label(self) -> str:
-        return {"desk": "treatment desk", "run": "run command", "studio": "trainer's studio",
-                "bench": "technician's bench"}[self.value]
+        return {
+            "desk": "treatment desk",
+            "run": "run command",
+            "studio": "trainer's studio",
+            "bench": "technician's bench",
+        }[self.value]
 
     @property
     def treats_client(self) -> bool:
@@ -121,10 +125,15 @@ class OutputAuthority(QObject):
     output_lowered = Signal(object, str)  # Driver, why: present output lowered to a limit
     output_revoked = Signal(object, str)  # Driver, why: present output stopped
 
-    def __init__(self, clinic: ClinicSettings | None = None, *, owner: Driver = Driver.DESK,
-                 clock: Callable[[], float] = time.monotonic,
-                 max_facts_age_s: float = FACTS_MAX_AGE_S,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        clinic: ClinicSettings | None = None,
+        *,
+        owner: Driver = Driver.DESK,
+        clock: Callable[[], float] = time.monotonic,
+        max_facts_age_s: float = FACTS_MAX_AGE_S,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._clinic = clinic or ClinicSettings()
         self._clock = clock
@@ -185,8 +194,10 @@ class OutputAuthority(QObject):
     def output_held(self) -> bool:
         """Output is on, ramping, or paused within a run (it can come back by RESUME)."""
         st = self._device_state
-        return self._started or (st is not None and (
-            st.output_possible or st in (DeviceState.PAUSED, DeviceState.CONTACT_LOST)))
+        return self._started or (
+            st is not None
+            and (st.output_possible or st in (DeviceState.PAUSED, DeviceState.CONTACT_LOST))
+        )
 
     def set_link(self, link: DeviceInterface | None) -> None:
         """Hold ``link`` (it refuses raising commands from anyone else from now on)."""
@@ -263,7 +274,10 @@ class OutputAuthority(QObject):
         self._client = facts
         self.facts_changed.emit(facts)
         if old is None or (old.allowed, old.limit_ua, old.error) != (
-                facts.allowed, facts.limit_ua, facts.error):
+            facts.allowed,
+            facts.limit_ua,
+            facts.error,
+        ):
             self.limits_changed.emit()
         self._enforce()
 
@@ -274,8 +288,13 @@ class OutputAuthority(QObject):
 
     # ------------------------------------------------------------------ decisions
 
-    def stack(self, driver: Driver, zones: tuple[str, ...] = (), step_ua: float | None = None,
-              step_label: str = "") -> LimitStack:
+    def stack(
+        self,
+        driver: Driver,
+        zones: tuple[str, ...] = (),
+        step_ua: float | None = None,
+        step_label: str = "",
+    ) -> LimitStack:
         """Every layer's ceiling for ``driver`` now. A client's treatment has all five
         layers; the studio and the bench (a training or service load, no face zone) have
         the device, the clinic and their own (step or procedure) ceiling."""
@@ -284,17 +303,32 @@ class OutputAuthority(QObject):
             limit = None if client is None else client.limit_ua
             stack = build_stack(self._device, self._clinic, zones, limit, step_ua)
             return replace(stack, step_label=step_label)
-        return LimitStack(device=None if self._device is None else self._device.max_current_ua,
-                          clinic=self._clinic.max_current_ua, step=step_ua,
-                          step_label=step_label)
+        return LimitStack(
+            device=None if self._device is None else self._device.max_current_ua,
+            clinic=self._clinic.max_current_ua,
+            step=step_ua,
+            step_label=step_label,
+        )
 
-    def decide(self, driver: Driver, requested_ua: float, zones: tuple[str, ...] = (),
-               step_ua: float | None = None, step_label: str = "") -> LimitDecision:
+    def decide(
+        self,
+        driver: Driver,
+        requested_ua: float,
+        zones: tuple[str, ...] = (),
+        step_ua: float | None = None,
+        step_label: str = "",
+    ) -> LimitDecision:
         return clamp_amplitude(requested_ua, self.stack(driver, zones, step_ua, step_label))
 
-    def ceiling(self, driver: Driver, zones: tuple[str, ...] = (),
-                step_ua: float | None = None, step_label: str = "", *,
-                without_device: bool = False) -> LimitDecision:
+    def ceiling(
+        self,
+        driver: Driver,
+        zones: tuple[str, ...] = (),
+        step_ua: float | None = None,
+        step_label: str = "",
+        *,
+        without_device: bool = False,
+    ) -> LimitDecision:
         """The highest amplitude ``driver`` may have now, and the layer that binds.
         ``without_device``: the console's own layers alone, for controls shown while no
         device is connected (nothing is allowed then; this says what will bind)."""
@@ -308,8 +342,10 @@ class OutputAuthority(QObject):
         if driver is not self._owner:
             return f"the device is with the {self._owner.label}"
         if self._pending_owner is not None:
-            return (f"the device is passing to the {self._pending_owner.label}: its output "
-                    "is being stopped")
+            return (
+                f"the device is passing to the {self._pending_owner.label}: its output "
+                "is being stopped"
+            )
         if self._latched:
             return "an emergency stop is latched: reset the device first"
         link = self._link
@@ -329,17 +365,25 @@ class OutputAuthority(QObject):
             return client.summary()
         age = self._clock() - client.checked_at
         if age > self._max_age_s:
-            return (f"the client's record has not been confirmed for {age:.0f} s "
-                    "(the records cannot be reached)")
+            return (
+                f"the client's record has not been confirmed for {age:.0f} s "
+                "(the records cannot be reached)"
+            )
         if not (client.allowed or client.is_training):
             return f"the client may not be treated: {client.summary()}"
         return None
 
     # ------------------------------------------------------------------ raising (asked)
 
-    def set_output(self, driver: Driver, settings: OutputSettings, *,
-                   zones: tuple[str, ...] = (), step_ua: float | None = None,
-                   step_label: str = "") -> Grant:
+    def set_output(
+        self,
+        driver: Driver,
+        settings: OutputSettings,
+        *,
+        zones: tuple[str, ...] = (),
+        step_ua: float | None = None,
+        step_label: str = "",
+    ) -> Grant:
         """Send ``settings`` for ``driver``, the amplitude clamped to the live limits."""
         problem = self.problem(driver)
         if problem is None and self.output_held and driver.treats_client:
@@ -359,12 +403,14 @@ class OutputAuthority(QObject):
     def _raise(self, driver: Driver, what: str) -> int:
         problem = self.problem(driver)
         context = self._context
-        if problem is None and (self._commanded is None or context is None
-                                or context.driver is not driver):
+        if problem is None and (
+            self._commanded is None or context is None or context.driver is not driver
+        ):
             problem = "no output settings have been sent"
         if problem is not None:
-            raise OutputRefused(f"output not {'started' if what == 'start' else 'resumed'}: "
-                                f"{problem}")
+            raise OutputRefused(
+                f"output not {'started' if what == 'start' else 'resumed'}: {problem}"
+            )
         assert self._commanded is not None
         assert context is not None
         assert self._link is not None
@@ -372,14 +418,18 @@ class OutputAuthority(QObject):
         decision = self._decision_for(self._commanded, context)
         if self._commanded.amplitude_ua > decision.allowed_ua + 1e-9:
             self._send_settings(self._commanded, context)
-        rid = (self._link.start_output(by=self) if what == "start"
-               else self._link.resume(by=self))
+        rid = self._link.start_output(by=self) if what == "start" else self._link.resume(by=self)
         self._started, self._seen_on = True, False
         return rid
 
     def _decision_for(self, settings: OutputSettings, context: _Context) -> LimitDecision:
-        return self.decide(context.driver, settings.amplitude_ua, context.zones,
-                           context.step_ua, context.step_label)
+        return self.decide(
+            context.driver,
+            settings.amplitude_ua,
+            context.zones,
+            context.step_ua,
+            context.step_label,
+        )
 
     def _send_settings(self, settings: OutputSettings, context: _Context) -> Grant:
         assert self._link is not None
@@ -545,24 +595,30 @@ class OutputAuthority(QObject):
             return
         context = self._context
         if self._started and context is not None:
-            ceiling = self.ceiling(context.driver, context.zones, context.step_ua,
-                                   context.step_label).ceiling_ua
+            ceiling = self.ceiling(
+                context.driver, context.zones, context.step_ua, context.step_label
+            ).ceiling_ua
             if status.setpoint_ua > ceiling + SETPOINT_TOLERANCE_UA:
-                self._revoke(f"the device's setpoint {status.setpoint_ua:.0f} µA is above "
-                             f"the live limit {ceiling:.0f} µA")
+                self._revoke(
+                    f"the device's setpoint {status.setpoint_ua:.0f} µA is above "
+                    f"the live limit {ceiling:.0f} µA"
+                )
             return
-        since = (None if self._lowered_at is None
-                 else (status.uptime_ms - self._lowered_at) / 1000.0)
+        since = None if self._lowered_at is None else (status.uptime_ms - self._lowered_at) / 1000.0
         if since is None or since > UNCOMMANDED_S:
             driver = self._owner if context is None else context.driver
             self.estop()
-            self.output_revoked.emit(driver, "the device was driving output that was not "
-                                     "asked for here (a stop was lost?): emergency stop")
+            self.output_revoked.emit(
+                driver,
+                "the device was driving output that was not "
+                "asked for here (a stop was lost?): emergency stop",
+            )
 
     # ------------------------------------------------------------------ ports
 
-    def port(self, driver: Driver, *, ceiling_ua: float | None = None,
-             label: str = "") -> OutputPort:
+    def port(
+        self, driver: Driver, *, ceiling_ua: float | None = None, label: str = ""
+    ) -> OutputPort:
         """What ``driver`` holds instead of the link (``ceiling_ua``: its own declared
         maximum, e.g. a procedure's, named ``label`` on screen)."""
         return OutputPort(self, driver, ceiling_ua=ceiling_ua, label=label)
@@ -577,8 +633,14 @@ class OutputPort:
     port, so their declared maximum binds like every other layer.
     """
 
-    def __init__(self, authority: OutputAuthority, driver: Driver, *,
-                 ceiling_ua: float | None = None, label: str = "") -> None:
+    def __init__(
+        self,
+        authority: OutputAuthority,
+        driver: Driver,
+        *,
+        ceiling_ua: float | None = None,
+        label: str = "",
+    ) -> None:
         self.authority = authority
         self.driver = driver
         self.ceiling_ua = ceiling_ua
@@ -596,12 +658,14 @@ class OutputPort:
 
     def ceiling(self) -> LimitDecision:
         """The live ceiling for this port (with no device: what will bind once connected)."""
-        return self.authority.ceiling(self.driver, step_ua=self.ceiling_ua,
-                                      step_label=self.label, without_device=True)
+        return self.authority.ceiling(
+            self.driver, step_ua=self.ceiling_ua, step_label=self.label, without_device=True
+        )
 
     def set_output(self, settings: OutputSettings) -> int:
-        return self.authority.set_output(self.driver, settings, step_ua=self.ceiling_ua,
-                                         step_label=self.label).request_id
+        return self.authority.set_output(
+            self.driver, settings, step_ua=self.ceiling_ua, step_label=self.label
+        ).request_id
 
     def start_output(self) -> int:
         return self.authority.start(self.driver)

@@ -26,8 +26,14 @@ class ClientWatch(QObject):
 
     facts_read = Signal(object)  # ClientFacts, about twice a second and after each write
 
-    def __init__(self, engine: Engine, writer: StoreWriter | None = None, *,
-                 interval_s: float = DEFAULT_INTERVAL_S, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: StoreWriter | None = None,
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._watch = EligibilityWatch(engine, self.facts_read.emit, interval_s=interval_s)
         if writer is not None:

@@ -25,16 +25,23 @@ class ClinicSettingsWatch(QObject):
     record_read = Signal(object)  # app.store.clinic.ClinicRecord
     read_failed = Signal(str)
 
-    def __init__(self, engine: Engine, writer: StoreWriter | None = None, *,
-                 interval_s: float = POLL_S, parent: QObject | None = None,
-                 on_record: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: StoreWriter | None = None,
+        *,
+        interval_s: float = POLL_S,
+        parent: QObject | None = None,
+        on_record: Callable[[Any], None] | None = None,
+    ) -> None:
         """``on_record`` is connected to ``record_read`` before the first reading (which
         comes at once, from the watch's thread)."""
         super().__init__(parent)
         if on_record is not None:
             self.record_read.connect(on_record)
-        self._watch = ClinicWatch(engine, self.record_read.emit, self.read_failed.emit,
-                                  interval_s=interval_s)
+        self._watch = ClinicWatch(
+            engine, self.record_read.emit, self.read_failed.emit, interval_s=interval_s
+        )
         if writer is not None:
             writer.add_commit_listener(self._watch.on_commit)
 

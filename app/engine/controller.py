@@ -76,9 +76,15 @@ class SessionController(QObject):
     notice = Signal(str)  # informative (a refused click, contact back, ...)
     client_facts_changed = Signal(object)  # ClientFacts: the chosen client's record, as read
 
-    def __init__(self, authority: OutputAuthority, *, driver: Driver = Driver.DESK,
-                 tick_ms: int = 100, clock: Callable[[], float] = time.monotonic,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        authority: OutputAuthority,
+        *,
+        driver: Driver = Driver.DESK,
+        tick_ms: int = 100,
+        clock: Callable[[], float] = time.monotonic,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.authority = authority
         self.driver = driver
@@ -146,8 +152,14 @@ class SessionController(QObject):
             return False
         return self.authority.watch_client(client_id)
 
-    def choose_client(self, client_id: str | int, *, limit_ua: float | None = None,
-                      screening_passed: bool = False, training: bool = False) -> None:
+    def choose_client(
+        self,
+        client_id: str | int,
+        *,
+        limit_ua: float | None = None,
+        screening_passed: bool = False,
+        training: bool = False,
+    ) -> None:
         """Hand the authority these facts about a client, as if just read from its record
         (tests and tools without a store; the desk uses :meth:`watch_client`)."""
         if self.machine.state in ACTIVE:
@@ -160,11 +172,18 @@ class SessionController(QObject):
             cid = next((k for k, v in self._names.items() if v == name), -1 - len(self._names))
         self._names[cid] = name
         self.authority.watch_client(cid)
-        self.authority.set_client_facts(ClientFacts(
-            cid, str(client_id), bool(screening_passed or training),
-            "cleared" if screening_passed or training else "not_screened",
-            () if screening_passed or training else ("screening not passed",),
-            limit_ua, bool(training), self.authority.now()))
+        self.authority.set_client_facts(
+            ClientFacts(
+                cid,
+                str(client_id),
+                bool(screening_passed or training),
+                "cleared" if screening_passed or training else "not_screened",
+                () if screening_passed or training else ("screening not passed",),
+                limit_ua,
+                bool(training),
+                self.authority.now(),
+            )
+        )
 
     def machine_notice(self, text: str) -> None:
         self.notice.emit(text)
@@ -228,8 +247,11 @@ class SessionController(QObject):
     def shutdown(self) -> None:
         """The window is closing: output off first (ESTOP if a session may drive), then
         stop the tick. The firmware watchdog covers a console that dies instead."""
-        if self.machine.state in ACTIVE or self.machine.state is SessionState.RAMPING_DOWN \
-                or self.machine.output_on:
+        if (
+            self.machine.state in ACTIVE
+            or self.machine.state is SessionState.RAMPING_DOWN
+            or self.machine.output_on
+        ):
             self.estop()
         self._timer.stop()
 
@@ -280,8 +302,11 @@ class SessionController(QObject):
                 assert cmd.settings is not None
                 step = self.machine.step
                 rid: int | None = a.set_output(
-                    self.driver, cmd.settings, zones=self.machine.zones(),
-                    step_ua=None if step is None else step.amplitude_ua).request_id
+                    self.driver,
+                    cmd.settings,
+                    zones=self.machine.zones(),
+                    step_ua=None if step is None else step.amplitude_ua,
+                ).request_id
             elif kind is CommandKind.START:
                 rid = a.start(self.driver)
             elif kind is CommandKind.RESUME:
@@ -341,11 +366,17 @@ class SessionController(QObject):
         m = self.machine
         cid = self._names.get(facts.client_id, str(facts.client_id))
         if m.client_id == cid:
-            self.handle(ClientUpdated(cid, facts.limit_ua, facts.allowed or facts.is_training,
-                                      facts.summary()))
+            self.handle(
+                ClientUpdated(
+                    cid, facts.limit_ua, facts.allowed or facts.is_training, facts.summary()
+                )
+            )
         elif m.state not in ACTIVE:
-            self.handle(ChooseClient(cid, facts.limit_ua, facts.allowed or facts.is_training,
-                                     facts.is_training))
+            self.handle(
+                ChooseClient(
+                    cid, facts.limit_ua, facts.allowed or facts.is_training, facts.is_training
+                )
+            )
         self.client_facts_changed.emit(facts)
 
     @Slot()

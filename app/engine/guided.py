@@ -90,8 +90,10 @@ class GuidedRun:
         from app.engine.zones import step_outcome
 
         last = self.step_count if self.finished else self.index
-        return {i: step_outcome(self.delivered_s.get(i), self.program.steps[i].duration_s)
-                for i in range(last)}
+        return {
+            i: step_outcome(self.delivered_s.get(i), self.program.steps[i].duration_s)
+            for i in range(last)
+        }
 
     def back(self) -> bool:
         """Go to the previous step's start (the first step restarts)."""
@@ -109,8 +111,11 @@ class GuidedRun:
     def view(self) -> GuidedView:
         step = self.step
         total = self.program.duration_s
-        remaining = 0.0 if self.finished else (
-            total - self._before_s() - min(self.step_elapsed_s, step.duration_s))
+        remaining = (
+            0.0
+            if self.finished
+            else (total - self._before_s() - min(self.step_elapsed_s, step.duration_s))
+        )
         return GuidedView(
             program_id=self.program.id,
             program_name=self.program.name,
@@ -119,8 +124,7 @@ class GuidedRun:
             step_name=step.name,
             zones=step.zones,
             step_remaining_s=self.step_remaining_s,
-            step_progress=1.0 if self.finished else min(1.0, self.step_elapsed_s
-                                                        / step.duration_s),
+            step_progress=1.0 if self.finished else min(1.0, self.step_elapsed_s / step.duration_s),
             session_progress=self.session_progress,
             session_remaining_s=max(0.0, remaining),
             finished=self.finished,

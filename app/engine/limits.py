@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from app.engine import zone_ids
 from app.engine import zones as face_map
@@ -52,18 +53,27 @@ class DeviceLimits:
     compliance_v: float = float("nan")
 
     @classmethod
-    def from_info(cls, info: object) -> DeviceLimits:
-        return cls(float(info.max_current_ua), float(info.min_frequency_hz),  # type: ignore[attr-defined]
-                   float(info.max_frequency_hz), float(info.compliance_v))  # type: ignore[attr-defined]
+    def from_info(cls, info: Any) -> DeviceLimits:
+        """From the device's INFO (or anything with its four figures)."""
+        return cls(
+            float(info.max_current_ua),
+            float(info.min_frequency_hz),
+            float(info.max_frequency_hz),
+            float(info.compliance_v),
+        )
 
     def frequency_problem(self, frequency_hz: float) -> str | None:
         """A message if the device cannot produce ``frequency_hz``, else None."""
         if frequency_hz < self.min_frequency_hz:
-            return (f"frequency {frequency_hz:g} Hz is below the device's minimum "
-                    f"{self.min_frequency_hz:g} Hz")
+            return (
+                f"frequency {frequency_hz:g} Hz is below the device's minimum "
+                f"{self.min_frequency_hz:g} Hz"
+            )
         if frequency_hz > self.max_frequency_hz:
-            return (f"frequency {frequency_hz:g} Hz is above the device's maximum "
-                    f"{self.max_frequency_hz:g} Hz")
+            return (
+                f"frequency {frequency_hz:g} Hz is above the device's maximum "
+                f"{self.max_frequency_hz:g} Hz"
+            )
         return None
 
 
@@ -83,9 +93,16 @@ class ClinicSettings:
 
     def validate(self) -> list[str]:
         problems = []
-        for name in ("max_current_ua", "eye_area_max_ua", "density_warn_ua_per_cm2",
-                     "electrode_area_cm2", "intensity_step_ua", "slew_ua_per_s",
-                     "max_session_s", "confirm_timeout_s"):
+        for name in (
+            "max_current_ua",
+            "eye_area_max_ua",
+            "density_warn_ua_per_cm2",
+            "electrode_area_cm2",
+            "intensity_step_ua",
+            "slew_ua_per_s",
+            "max_session_s",
+            "confirm_timeout_s",
+        ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 problems.append(f"{name}: {value!r} must be a positive number")
@@ -195,17 +212,28 @@ def clamp_amplitude(requested_ua: float, stack: LimitStack) -> LimitDecision:
     if layer is LimitLayer.ZONE and stack.zone_reason:
         detail += f" ({stack.zone_reason})"
     if stack.device is None:
-        return LimitDecision(req, 0.0, LimitLayer.DEVICE, 0.0,
-                             "no device connected: no output allowed")
+        return LimitDecision(
+            req, 0.0, LimitLayer.DEVICE, 0.0, "no device connected: no output allowed"
+        )
     if req > ceiling:
-        return LimitDecision(req, ceiling, layer, ceiling,
-                             f"{req:g} µA requested, limited to {ceiling:g} µA by the {detail}",
-                             label)
+        return LimitDecision(
+            req,
+            ceiling,
+            layer,
+            ceiling,
+            f"{req:g} µA requested, limited to {ceiling:g} µA by the {detail}",
+            label,
+        )
     return LimitDecision(req, req, layer, ceiling, f"{req:g} µA is within the {detail}", label)
 
 
-def build_stack(device: DeviceLimits | None, clinic: ClinicSettings, zones: Iterable[str],
-                client_limit_ua: float | None, step_ua: float | None) -> LimitStack:
+def build_stack(
+    device: DeviceLimits | None,
+    clinic: ClinicSettings,
+    zones: Iterable[str],
+    client_limit_ua: float | None,
+    step_ua: float | None,
+) -> LimitStack:
     zone_value, zone_reason = clinic.zone_limit(zones)
     return LimitStack(
         device=None if device is None else device.max_current_ua,

@@ -68,11 +68,13 @@ def check_number(field: str, value: object, rng: Range | None = None) -> Paramet
     """None if ``value`` is a finite number inside ``rng`` (RANGES[field] by default)."""
     rng = rng or RANGES[field]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return ParameterIssue(field, value, f"{value!r} is not a number "
-                              f"(allowed {rng.text()})")
+        return ParameterIssue(field, value, f"{value!r} is not a number (allowed {rng.text()})")
     if not rng.contains(float(value)):
-        return ParameterIssue(field, value, f"{_num(float(value))} {rng.unit} is outside the "
-                              f"allowed range {rng.text()}")
+        return ParameterIssue(
+            field,
+            value,
+            f"{_num(float(value))} {rng.unit} is outside the allowed range {rng.text()}",
+        )
     return None
 
 
@@ -99,15 +101,29 @@ class TreatmentParameters:
         issues: list[ParameterIssue] = []
         o = self.output
         if not isinstance(o.waveform, Waveform):
-            issues.append(ParameterIssue("waveform", o.waveform, f"{o.waveform!r} is not one of "
-                                         + ", ".join(w.name.lower() for w in Waveform)))
+            issues.append(
+                ParameterIssue(
+                    "waveform",
+                    o.waveform,
+                    f"{o.waveform!r} is not one of " + ", ".join(w.name.lower() for w in Waveform),
+                )
+            )
         if not isinstance(o.polarity, Polarity):
-            issues.append(ParameterIssue("polarity", o.polarity, f"{o.polarity!r} is not one of "
-                                         + ", ".join(p.name.lower() for p in Polarity)))
-        for name, value in (("frequency_hz", o.frequency_hz), ("amplitude_ua", o.amplitude_ua),
-                            ("alternate_s", o.alternate_s), ("ramp_s", o.ramp_s),
-                            ("duration_s", self.duration_s),
-                            ("electrode_area_cm2", self.electrode_area_cm2)):
+            issues.append(
+                ParameterIssue(
+                    "polarity",
+                    o.polarity,
+                    f"{o.polarity!r} is not one of " + ", ".join(p.name.lower() for p in Polarity),
+                )
+            )
+        for name, value in (
+            ("frequency_hz", o.frequency_hz),
+            ("amplitude_ua", o.amplitude_ua),
+            ("alternate_s", o.alternate_s),
+            ("ramp_s", o.ramp_s),
+            ("duration_s", self.duration_s),
+            ("electrode_area_cm2", self.electrode_area_cm2),
+        ):
             issue = check_number(name, value)
             if issue is not None:
                 issues.append(issue)

@@ -36,19 +36,42 @@ POLARITIES = {p.name.lower(): p for p in Polarity}
 
 PROGRAM_FIELDS = {"schema_version", "name", "description", "notes", "sources", "steps"}
 REQUIRED_PROGRAM_FIELDS = ("schema_version", "name", "description", "notes", "steps")
-STEP_FIELDS = {"name", "zones", "side", "technique", "direction", "waveform", "frequency_hz",
-               "amplitude_ua", "polarity", "alternate_s", "ramp_s", "duration_s",
-               "instructions"}
-REQUIRED_STEP_FIELDS = ("name", "zones", "side", "technique", "direction", "waveform",
-                        "frequency_hz", "amplitude_ua", "polarity", "duration_s")
+STEP_FIELDS = {
+    "name",
+    "zones",
+    "side",
+    "technique",
+    "direction",
+    "waveform",
+    "frequency_hz",
+    "amplitude_ua",
+    "polarity",
+    "alternate_s",
+    "ramp_s",
+    "duration_s",
+    "instructions",
+}
+REQUIRED_STEP_FIELDS = (
+    "name",
+    "zones",
+    "side",
+    "technique",
+    "direction",
+    "waveform",
+    "frequency_hz",
+    "amplitude_ua",
+    "polarity",
+    "duration_s",
+)
 STEP_DEFAULTS = {"alternate_s": 2.0, "ramp_s": 1.0, "instructions": ""}
 
 
 class ProgramError(ValueError):
     """A program that does not follow the schema: names file, step and field."""
 
-    def __init__(self, file: str, message: str, *, step: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, file: str, message: str, *, step: int | None = None, field: str | None = None
+    ) -> None:
         self.file = file
         self.step = step
         self.field = field
@@ -139,12 +162,12 @@ def _is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def _text(file: str, obj: dict, key: str, step: int | None = None, *,
-          allow_empty: bool = False) -> str:
+def _text(
+    file: str, obj: dict, key: str, step: int | None = None, *, allow_empty: bool = False
+) -> str:
     v = obj[key]
     if not isinstance(v, str):
-        raise ProgramError(file, f"expected text, got {type(v).__name__}", step=step,
-                           field=key)
+        raise ProgramError(file, f"expected text, got {type(v).__name__}", step=step, field=key)
     if not allow_empty and not v.strip():
         raise ProgramError(file, "must not be empty", step=step, field=key)
     return v
@@ -153,8 +176,7 @@ def _text(file: str, obj: dict, key: str, step: int | None = None, *,
 def _choice(file: str, obj: dict, key: str, choices, step: int) -> str:
     v = obj[key]
     if not isinstance(v, str) or v not in choices:
-        raise ProgramError(file, f"{v!r} is not one of: {', '.join(choices)}", step=step,
-                           field=key)
+        raise ProgramError(file, f"{v!r} is not one of: {', '.join(choices)}", step=step, field=key)
     return v
 
 
@@ -170,8 +192,12 @@ def _parse_step(file: str, raw: object, n: int) -> ProgramStep:
         raise ProgramError(file, f"a step must be an object, got {type(raw).__name__}", step=n)
     unknown = sorted(set(raw) - STEP_FIELDS)
     if unknown:
-        raise ProgramError(file, "unknown field (allowed: " + ", ".join(sorted(STEP_FIELDS))
-                           + ")", step=n, field=unknown[0])
+        raise ProgramError(
+            file,
+            "unknown field (allowed: " + ", ".join(sorted(STEP_FIELDS)) + ")",
+            step=n,
+            field=unknown[0],
+        )
     for key in REQUIRED_STEP_FIELDS:
         if key not in raw:
             raise ProgramError(file, "required field is missing", step=n, field=key)
@@ -194,70 +220,112 @@ def _parse_step(file: str, raw: object, n: int) -> ProgramStep:
         raise ProgramError(file, "a glide needs a direction", step=n, field="direction")
     waveform = WAVEFORMS[_choice(file, raw, "waveform", tuple(WAVEFORMS), n)]
     polarity = POLARITIES[_choice(file, raw, "polarity", tuple(POLARITIES), n)]
-    values = {k: _number(file, raw, k, n) for k in
-              ("frequency_hz", "amplitude_ua", "alternate_s", "ramp_s", "duration_s")}
+    values = {
+        k: _number(file, raw, k, n)
+        for k in ("frequency_hz", "amplitude_ua", "alternate_s", "ramp_s", "duration_s")
+    }
     if values["amplitude_ua"] <= 0:
-        raise ProgramError(file, f"0 µA delivers nothing (allowed "
-                           f"{RANGES['amplitude_ua'].text()}, above 0)", step=n,
-                           field="amplitude_ua")
+        raise ProgramError(
+            file,
+            f"0 µA delivers nothing (allowed {RANGES['amplitude_ua'].text()}, above 0)",
+            step=n,
+            field="amplitude_ua",
+        )
     instructions = _text(file, raw, "instructions", n, allow_empty=True)
-    output = OutputSettings(waveform, values["frequency_hz"], values["amplitude_ua"], polarity,
-                            values["alternate_s"], values["ramp_s"])
-    return ProgramStep(name, tuple(muscles), side, technique, direction, output,
-                       values["duration_s"], instructions)
+    output = OutputSettings(
+        waveform,
+        values["frequency_hz"],
+        values["amplitude_ua"],
+        polarity,
+        values["alternate_s"],
+        values["ramp_s"],
+    )
+    return ProgramStep(
+        name, tuple(muscles), side, technique, direction, output, values["duration_s"], instructions
+    )
 
 
-def parse_program(data: object, file: str, program_id: str, *,
-                  builtin: bool = True, path: Path | None = None) -> Program:
+def parse_program(
+    data: object, file: str, program_id: str, *, builtin: bool = True, path: Path | None = None
+) -> Program:
     """Validate decoded JSON ``data`` as a program; ProgramError names what is wrong."""
     if not ID_PATTERN.match(program_id):
-        raise ProgramError(file, f"program id {program_id!r} (the file name) must be lower-case "
-                           "letters, digits and underscores, starting with a letter or digit")
+        raise ProgramError(
+            file,
+            f"program id {program_id!r} (the file name) must be lower-case "
+            "letters, digits and underscores, starting with a letter or digit",
+        )
     if not isinstance(data, dict):
         raise ProgramError(file, f"the file must hold a JSON object, got {type(data).__name__}")
     unknown = sorted(set(data) - PROGRAM_FIELDS)
     if unknown:
-        raise ProgramError(file, "unknown field (allowed: " + ", ".join(sorted(PROGRAM_FIELDS))
-                           + ")", field=unknown[0])
+        raise ProgramError(
+            file,
+            "unknown field (allowed: " + ", ".join(sorted(PROGRAM_FIELDS)) + ")",
+            field=unknown[0],
+        )
     for key in REQUIRED_PROGRAM_FIELDS:
         if key not in data:
             raise ProgramError(file, "required field is missing", field=key)
     version = data["schema_version"]
     if version != SCHEMA_VERSION:
-        raise ProgramError(file, f"version {version!r} is not supported (this console reads "
-                           f"version {SCHEMA_VERSION})", field="schema_version")
+        raise ProgramError(
+            file,
+            f"version {version!r} is not supported (this console reads version {SCHEMA_VERSION})",
+            field="schema_version",
+        )
     name = _text(file, data, "name")
     description = _text(file, data, "description")
     notes = data["notes"]
     if isinstance(notes, str):
         notes = [notes]
-    if (not isinstance(notes, list) or not notes
-            or not all(isinstance(n, str) and n.strip() for n in notes)):
-        raise ProgramError(file, "expected a non-empty list of texts (where each parameter "
-                           "choice comes from)", field="notes")
+    if (
+        not isinstance(notes, list)
+        or not notes
+        or not all(isinstance(n, str) and n.strip() for n in notes)
+    ):
+        raise ProgramError(
+            file,
+            "expected a non-empty list of texts (where each parameter choice comes from)",
+            field="notes",
+        )
     sources = data.get("sources", [])
     if not isinstance(sources, list) or not all(
-            isinstance(s, dict) and all(isinstance(k, str) and isinstance(v, str)
-                                        for k, v in s.items()) for s in sources):
-        raise ProgramError(file, "expected a list of objects of texts (key, title, url, "
-                           "used_for)",
-                           field="sources")
+        isinstance(s, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in s.items())
+        for s in sources
+    ):
+        raise ProgramError(
+            file, "expected a list of objects of texts (key, title, url, used_for)", field="sources"
+        )
     keys = {src.get("key") for src in sources}
     for note in notes:
         for key in CITATION.findall(note):
             if key not in keys:
-                raise ProgramError(file, f"a note cites [{key}], but no source has "
-                                   f"\"key\": \"{key}\"", field="notes")
+                raise ProgramError(
+                    file, f'a note cites [{key}], but no source has "key": "{key}"', field="notes"
+                )
     steps_raw = data["steps"]
     if not isinstance(steps_raw, list) or not steps_raw:
         raise ProgramError(file, "expected a non-empty list of steps", field="steps")
     steps = tuple(_parse_step(file, s, i + 1) for i, s in enumerate(steps_raw))
     total = sum(s.duration_s for s in steps)
     if total > MAX_PROGRAM_S:
-        raise ProgramError(file, f"the steps last {total:g} s in total, more than the "
-                           f"{MAX_PROGRAM_S:g} s (20 min) automatic off", field="duration_s")
-    return Program(program_id, name, description, tuple(notes), steps,
-                   tuple(dict(s) for s in sources), builtin, path)
+        raise ProgramError(
+            file,
+            f"the steps last {total:g} s in total, more than the "
+            f"{MAX_PROGRAM_S:g} s (20 min) automatic off",
+            field="duration_s",
+        )
+    return Program(
+        program_id,
+        name,
+        description,
+        tuple(notes),
+        steps,
+        tuple(dict(s) for s in sources),
+        builtin,
+        path,
+    )
 
 
 MAX_FILE_BYTES = 1_000_000  # a program is a few kB; anything this big is not one
@@ -273,20 +341,24 @@ def load_program_file(path: Path | str, *, builtin: bool = True) -> Program:
     except ProgramError:
         raise
     except RecursionError:
-        raise ProgramError(file, "damaged: the JSON is nested too deeply to be a "
-                           "program") from None
+        raise ProgramError(file, "damaged: the JSON is nested too deeply to be a program") from None
     except OverflowError:
-        raise ProgramError(file, "damaged: a number is too large (beyond any "
-                           "floating-point value)") from None
+        raise ProgramError(
+            file, "damaged: a number is too large (beyond any floating-point value)"
+        ) from None
     except ValueError as exc:
-        reason = ("a number has too many digits" if "digits" in str(exc)
-                  else f"a value is out of range ({_short(exc)})")
+        reason = (
+            "a number has too many digits"
+            if "digits" in str(exc)
+            else f"a value is out of range ({_short(exc)})"
+        )
         raise ProgramError(file, f"damaged: {reason}") from None
     except MemoryError:
         raise ProgramError(file, "damaged: too large to be a program") from None
     except Exception as exc:  # noqa: BLE001 - whatever else is wrong, the file is damaged
-        raise ProgramError(file, f"damaged: cannot be read as a program "
-                           f"({type(exc).__name__}: {_short(exc)})") from None
+        raise ProgramError(
+            file, f"damaged: cannot be read as a program ({type(exc).__name__}: {_short(exc)})"
+        ) from None
 
 
 def _short(exc: BaseException) -> str:
@@ -300,21 +372,26 @@ def _load_program_file(path: Path, file: str, builtin: bool) -> Program:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ProgramError(file, f"damaged: {size:,} bytes is too large to be a program "
-                               f"(at most {MAX_FILE_BYTES:,})")
+            raise ProgramError(
+                file,
+                f"damaged: {size:,} bytes is too large to be a program "
+                f"(at most {MAX_FILE_BYTES:,})",
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ProgramError(file, "no such file") from None
     except UnicodeDecodeError as exc:
-        raise ProgramError(file, "cannot read the file: not UTF-8 text "
-                           f"(byte {exc.start})") from None
+        raise ProgramError(
+            file, f"cannot read the file: not UTF-8 text (byte {exc.start})"
+        ) from None
     except OSError as exc:
         raise ProgramError(file, f"cannot read the file: {exc.strerror or exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ProgramError(file, f"not valid JSON: {exc.msg} at line {exc.lineno} column "
-                           f"{exc.colno}") from None
+        raise ProgramError(
+            file, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     return parse_program(data, file, path.stem, builtin=builtin, path=path)
 
 
@@ -346,8 +423,9 @@ def load_library() -> LibraryListing:
                 continue
             files = sorted(folder.glob("*.json"))
         except OSError as exc:
-            errors.append(ProgramError(str(folder), "cannot read the folder: "
-                                       f"{exc.strerror or exc}"))
+            errors.append(
+                ProgramError(str(folder), f"cannot read the folder: {exc.strerror or exc}")
+            )
             continue
         for path in files:
             try:
@@ -356,8 +434,13 @@ def load_library() -> LibraryListing:
                 errors.append(exc)
                 continue
             if program.id in seen:
-                errors.append(ProgramError(str(path), f"id {program.id!r} is already used by a "
-                                           "built-in program; this file is ignored"))
+                errors.append(
+                    ProgramError(
+                        str(path),
+                        f"id {program.id!r} is already used by a "
+                        "built-in program; this file is ignored",
+                    )
+                )
                 continue
             seen.add(program.id)
             programs.append(program)
@@ -374,8 +457,9 @@ def load_program(program_id: str) -> Program:
 
 def clone_program(program: Program, new_id: str, new_name: str | None = None) -> Program:
     """A custom copy of ``program`` under ``new_id`` (validated when saved)."""
-    return replace(program, id=new_id, name=new_name or f"{program.name} (copy)",
-                   builtin=False, path=None)
+    return replace(
+        program, id=new_id, name=new_name or f"{program.name} (copy)", builtin=False, path=None
+    )
 
 
 def replace_step(program: Program, index: int, **changes: Any) -> Program:
@@ -400,8 +484,9 @@ def save_custom_program(program: Program) -> Path:
     data = program.to_json()
     parse_program(json.loads(json.dumps(data)), file, program.id, builtin=False)
     if (builtin_dir() / file).exists():
-        raise ProgramError(file, f"{program.id!r} is a built-in program id; choose another "
-                           "name for the copy")
+        raise ProgramError(
+            file, f"{program.id!r} is a built-in program id; choose another name for the copy"
+        )
     folder = custom_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / file
@@ -426,8 +511,9 @@ def delete_custom_program(program_id: str) -> Path:
     """
     file = f"{program_id}.json"
     if (builtin_dir() / file).exists():
-        raise ProgramError(file, f"{program_id!r} is a built-in program; only custom "
-                           "programs can be deleted")
+        raise ProgramError(
+            file, f"{program_id!r} is a built-in program; only custom programs can be deleted"
+        )
     source = custom_dir() / file
     if not source.is_file():
         raise ProgramError(file, f"there is no custom program {program_id!r}")
@@ -441,4 +527,3 @@ def delete_custom_program(program_id: str) -> Path:
         target = trash / f"{program_id}.{stamp}-{n}.json"
     os.replace(source, target)
     return target
-

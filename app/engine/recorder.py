@@ -28,9 +28,15 @@ from app.device.samples import SampleBlock
 from app.engine.session import SessionRecord, SessionState
 from app.store.vocabulary import Outcome
 
-RECORDING_STATES = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING,
-                              SessionState.PAUSED, SessionState.CONTACT_LOST,
-                              SessionState.RAMPING_DOWN})
+RECORDING_STATES = frozenset(
+    {
+        SessionState.RAMPING_UP,
+        SessionState.RUNNING,
+        SessionState.PAUSED,
+        SessionState.CONTACT_LOST,
+        SessionState.RAMPING_DOWN,
+    }
+)
 # The one outcome mapping of every output path (desk, run, studio): how a session ends
 # for each machine state the desk reaches, and for each latched device state the studio
 # sees. A watchdog trip is a fault (the device stopped because the console went silent)
@@ -77,9 +83,16 @@ class _StepTotals:
 class SessionRecorder:
     """See the module docstring. ``writer`` is an app.store.writer.StoreWriter."""
 
-    def __init__(self, writer: Any, client_id: int, *, training: bool = False,
-                 operator_id: int | None = None, device_serial: str = "",
-                 firmware: str = "") -> None:
+    def __init__(
+        self,
+        writer: Any,
+        client_id: int,
+        *,
+        training: bool = False,
+        operator_id: int | None = None,
+        device_serial: str = "",
+        firmware: str = "",
+    ) -> None:
         self.writer = writer
         self.client_id = client_id
         self.training = training
@@ -117,8 +130,11 @@ class SessionRecorder:
 
     def on_state(self, state: SessionState, *, program_finished: bool = False) -> None:
         old, self._state = self._state, state
-        if self.session_uid is None and state == SessionState.RAMPING_UP \
-                and old not in RECORDING_STATES:
+        if (
+            self.session_uid is None
+            and state == SessionState.RAMPING_UP
+            and old not in RECORDING_STATES
+        ):
             self._open()
         elif self.session_uid is not None and state not in RECORDING_STATES:
             if state in END_OUTCOMES:
@@ -129,8 +145,9 @@ class SessionRecorder:
                 outcome = Outcome.STOPPED
             self.close(outcome)
 
-    def on_step(self, position: int, zone: str, parameters: dict[str, Any],
-                planned_s: float) -> None:
+    def on_step(
+        self, position: int, zone: str, parameters: dict[str, Any], planned_s: float
+    ) -> None:
         """A program step became current: the previous one is written with its totals."""
         self._finish_step()
         self._step = _StepTotals(position, zone, dict(parameters), planned_s, time.monotonic())
@@ -157,8 +174,13 @@ class SessionRecorder:
 
     def _open(self) -> None:
         self.session_uid = self.writer.begin_session(
-            self.client_id, operator_id=self.operator_id, program=self.program_id,
-            device_serial=self.device_serial, firmware=self.firmware, training=self.training)
+            self.client_id,
+            operator_id=self.operator_id,
+            program=self.program_id,
+            device_serial=self.device_serial,
+            firmware=self.firmware,
+            training=self.training,
+        )
         self.outcome = None
         self._steps_written = 0
         while self._pre:
@@ -183,10 +205,17 @@ class SessionRecorder:
         # a skip do not count): done, partial and skipped are told apart from it
         # (app.engine.zones.step_outcome)
         self.writer.add_step(
-            self.session_uid, step.position, step.zone, step.parameters, step.planned_s,
-            step.on_samples / fs, charge_uc=step.sum_i / fs,
-            mean_current_ua=mean_i, mean_impedance_ohm=impedance,
-            charge_abs_uc=step.sum_abs_i / fs)
+            self.session_uid,
+            step.position,
+            step.zone,
+            step.parameters,
+            step.planned_s,
+            step.on_samples / fs,
+            charge_uc=step.sum_i / fs,
+            mean_current_ua=mean_i,
+            mean_impedance_ohm=impedance,
+            charge_abs_uc=step.sum_abs_i / fs,
+        )
         self._steps_written += 1
 
 

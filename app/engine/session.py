@@ -66,13 +66,13 @@ class SessionState(Enum):
 
     @property
     def latched(self) -> bool:
-        return self in (SessionState.LINK_LOST, SessionState.DEVICE_FAULT,
-                        SessionState.ESTOPPED)
+        return self in (SessionState.LINK_LOST, SessionState.DEVICE_FAULT, SessionState.ESTOPPED)
 
 
 # States in which a session's output is under way (output on, or paused within a run).
-ACTIVE = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING, SessionState.PAUSED,
-                    SessionState.CONTACT_LOST})
+ACTIVE = frozenset(
+    {SessionState.RAMPING_UP, SessionState.RUNNING, SessionState.PAUSED, SessionState.CONTACT_LOST}
+)
 
 
 class CommandKind(Enum):
@@ -283,9 +283,26 @@ class Tick:
     now: float  # time.monotonic() seconds
 
 
-OPERATOR_INPUTS = (ChooseClient, ClearClient, SetClientLimit, LoadProgram, SelectZone,
-                   UpdateClinic, SetElectrodeArea, Start, Pause, Resume, Stop, EmergencyStop,
-                   Reset, IntensityUp, IntensityDown, SkipStep, PreviousStep, RepeatStep)
+OPERATOR_INPUTS = (
+    ChooseClient,
+    ClearClient,
+    SetClientLimit,
+    LoadProgram,
+    SelectZone,
+    UpdateClinic,
+    SetElectrodeArea,
+    Start,
+    Pause,
+    Resume,
+    Stop,
+    EmergencyStop,
+    Reset,
+    IntensityUp,
+    IntensityDown,
+    SkipStep,
+    PreviousStep,
+    RepeatStep,
+)
 DEVICE_INPUTS = (LinkConnected, LinkLost, StatusReceived, DeviceEventReceived, CommandRefused)
 
 MAX_TICK_S = 1.0  # a longer gap between ticks counts as this much (the GUI was blocked)
@@ -298,8 +315,12 @@ DISAGREE_S = 0.5  # the device still drives this long after our PAUSE: ESTOP
 class SessionMachine:
     """See the module docstring. ``handle(input) -> Output`` is the whole interface."""
 
-    def __init__(self, clinic: ClinicSettings | None = None, *,
-                 wall_clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        clinic: ClinicSettings | None = None,
+        *,
+        wall_clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.clinic = clinic or ClinicSettings()
         problems = self.clinic.validate()
         if problems:
@@ -347,21 +368,30 @@ class SessionMachine:
     def limit_stack(self) -> LimitStack:
         """Every layer's ceiling for the present step (for the limits display)."""
         step = self.step
-        return build_stack(self.device, self.clinic, self.zones(), self.client_limit_ua,
-                           None if step is None else step.amplitude_ua)
+        return build_stack(
+            self.device,
+            self.clinic,
+            self.zones(),
+            self.client_limit_ua,
+            None if step is None else step.amplitude_ua,
+        )
 
     def decision(self, requested_ua: float | None = None) -> LimitDecision:
         """The limit decision for ``requested_ua`` (default: the operator's target)."""
-        return clamp_amplitude(self.target_ua if requested_ua is None else requested_ua,
-                               self.limit_stack())
+        return clamp_amplitude(
+            self.target_ua if requested_ua is None else requested_ua, self.limit_stack()
+        )
 
     @property
     def ceiling_ua(self) -> float:
         return self.decision().ceiling_ua
 
     def density(self) -> DensityReading:
-        return current_density(self.commanded_ua if self.output_on else self.decision().allowed_ua,
-                               self.electrode_area_cm2, self.clinic.density_warn_ua_per_cm2)
+        return current_density(
+            self.commanded_ua if self.output_on else self.decision().allowed_ua,
+            self.electrode_area_cm2,
+            self.clinic.density_warn_ua_per_cm2,
+        )
 
     def guided_view(self) -> GuidedView | None:
         return None if self.run is None else self.run.view()
@@ -390,17 +420,20 @@ class SessionMachine:
     # ------------------------------------------------------------------ plumbing
 
     def _record(self, kind: str, message: str, **data: Any) -> None:
-        self._out.records.append(SessionRecord(self._wall(), kind, self.state.value, message,
-                                               data))
+        self._out.records.append(SessionRecord(self._wall(), kind, self.state.value, message, data))
 
     def _command(self, kind: CommandKind, settings: OutputSettings | None = None) -> None:
         self._out.commands.append(DeviceCommand(kind, settings))
         data: dict[str, Any] = {"command": kind.value}
         if settings is not None:
-            data.update(amplitude_ua=settings.amplitude_ua, frequency_hz=settings.frequency_hz,
-                        waveform=settings.waveform.name.lower(),
-                        polarity=settings.polarity.name.lower(),
-                        alternate_s=settings.alternate_s, ramp_s=settings.ramp_s)
+            data.update(
+                amplitude_ua=settings.amplitude_ua,
+                frequency_hz=settings.frequency_hz,
+                waveform=settings.waveform.name.lower(),
+                polarity=settings.polarity.name.lower(),
+                alternate_s=settings.alternate_s,
+                ramp_s=settings.ramp_s,
+            )
         self._record("command", f"sent {kind.value}", **data)
 
     def _alarm(self, text: str) -> None:
@@ -416,8 +449,9 @@ class SessionMachine:
         old = self.state
         self.state = new
         self._phase_s = 0.0
-        self._record("transition", f"{old.value} -> {new.value}: {why}", previous=old.value,
-                     reason=why)
+        self._record(
+            "transition", f"{old.value} -> {new.value}: {why}", previous=old.value, reason=why
+        )
 
     def _send_output(self, amplitude_ua: float) -> None:
         step = self.step
@@ -457,9 +491,15 @@ class SessionMachine:
         self.target_ua = step.amplitude_ua
         d = self.decision()
         self.target_ua = d.allowed_ua
-        self._record("step", f"step {self.run.index + 1}/{self.run.step_count}: {step.name} "
-                     f"({why})", index=self.run.index, name=step.name, zones=list(step.zones),
-                     target_ua=self.target_ua, layer=d.layer.value)
+        self._record(
+            "step",
+            f"step {self.run.index + 1}/{self.run.step_count}: {step.name} ({why})",
+            index=self.run.index,
+            name=step.name,
+            zones=list(step.zones),
+            target_ua=self.target_ua,
+            layer=d.layer.value,
+        )
         if self.state in ACTIVE:
             problem = self._frequency_problem(step)
             if problem:
@@ -513,8 +553,13 @@ class SessionMachine:
             self._notice("a treatment session is under way: the device stays with it")
             return
         self.device_lent = e.lent
-        self._record("device", f"device lent to the {e.to} workspace" if e.lent
-                     else "device back with the treatment desk", lent=e.lent)
+        self._record(
+            "device",
+            f"device lent to the {e.to} workspace"
+            if e.lent
+            else "device back with the treatment desk",
+            lent=e.lent,
+        )
 
     def _on_ChooseClient(self, e: ChooseClient) -> None:
         if self.state not in (SessionState.IDLE, SessionState.READY, SessionState.COMPLETE):
@@ -531,9 +576,14 @@ class SessionMachine:
         self.client_limit_ua = e.limit_ua
         self.screening_passed = e.screening_passed
         self.training = e.training
-        self._record("client", f"client {e.client_id} chosen", client_id=e.client_id,
-                     limit_ua=e.limit_ua, screening_passed=e.screening_passed,
-                     training=e.training)
+        self._record(
+            "client",
+            f"client {e.client_id} chosen",
+            client_id=e.client_id,
+            limit_ua=e.limit_ua,
+            screening_passed=e.screening_passed,
+            training=e.training,
+        )
         if not e.screening_passed:
             self._notice("the client's screening has not been passed: no treatment")
         self._apply_limits()
@@ -556,15 +606,20 @@ class SessionMachine:
         if self._client_limit_problem(e.limit_ua) is None and e.limit_ua != self.client_limit_ua:
             before = self.client_limit_ua
             self.client_limit_ua = e.limit_ua
-            self._record("parameter", f"client limit changed in the record: {before} -> "
-                         f"{e.limit_ua} µA", limit_ua=e.limit_ua, previous_ua=before)
+            self._record(
+                "parameter",
+                f"client limit changed in the record: {before} -> {e.limit_ua} µA",
+                limit_ua=e.limit_ua,
+                previous_ua=before,
+            )
             self._apply_limits()
         if e.screening_passed == self.screening_passed:
             return
         self.screening_passed = e.screening_passed
         if e.screening_passed:
-            self._record("client", "client cleared for treatment in the record",
-                         screening_passed=True)
+            self._record(
+                "client", "client cleared for treatment in the record", screening_passed=True
+            )
         else:
             why = f"the client may no longer be treated: {e.reason or 'screening not passed'}"
             self._record("client", why, screening_passed=False, reason=e.reason)
@@ -576,24 +631,33 @@ class SessionMachine:
         self._refresh_ready()
 
     def _on_OutputRevoked(self, e: OutputRevoked) -> None:
-        self._record("limit", f"output stopped by the output authority: {e.reason}",
-                     reason=e.reason)
+        self._record(
+            "limit", f"output stopped by the output authority: {e.reason}", reason=e.reason
+        )
         if self.state in ACTIVE:
             self._alarm(f"Output stopped: {e.reason}.")
             self._output_off()
             self._go(SessionState.RAMPING_DOWN, e.reason)
 
     def _on_OutputLowered(self, e: OutputLowered) -> None:
-        self._record("limit", f"output lowered by the output authority: {e.reason}",
-                     reason=e.reason, amplitude_ua=e.amplitude_ua)
+        self._record(
+            "limit",
+            f"output lowered by the output authority: {e.reason}",
+            reason=e.reason,
+            amplitude_ua=e.amplitude_ua,
+        )
         self.commanded_ua = min(self.commanded_ua, e.amplitude_ua)
         self.target_ua = min(self.target_ua, e.amplitude_ua)
 
     def _client_limit_problem(self, limit_ua: float | None) -> str | None:
         if limit_ua is None:
             return None
-        if isinstance(limit_ua, bool) or not isinstance(limit_ua, int | float) \
-                or not math.isfinite(limit_ua) or limit_ua < 0:
+        if (
+            isinstance(limit_ua, bool)
+            or not isinstance(limit_ua, int | float)
+            or not math.isfinite(limit_ua)
+            or limit_ua < 0
+        ):
             return f"client limit {limit_ua!r} µA must be a number ≥ 0"
         return None
 
@@ -615,8 +679,13 @@ class SessionMachine:
         self.program = e.program
         self.manual_zone = None
         self._new_session()
-        self._record("program", f"program {e.program.id} loaded", program_id=e.program.id,
-                     steps=len(e.program.steps), duration_s=e.program.duration_s)
+        self._record(
+            "program",
+            f"program {e.program.id} loaded",
+            program_id=e.program.id,
+            steps=len(e.program.steps),
+            duration_s=e.program.duration_s,
+        )
         self._enter_step("program loaded")
         self._refresh_ready()
 
@@ -637,25 +706,33 @@ class SessionMachine:
             self._notice("clinic settings refused: " + "; ".join(problems))
             return
         self.clinic = e.settings
-        self._record("parameter", "clinic settings changed",
-                     max_current_ua=e.settings.max_current_ua,
-                     eye_area_max_ua=e.settings.eye_area_max_ua)
+        self._record(
+            "parameter",
+            "clinic settings changed",
+            max_current_ua=e.settings.max_current_ua,
+            eye_area_max_ua=e.settings.eye_area_max_ua,
+        )
         self._apply_limits()
 
     def _on_SetElectrodeArea(self, e: SetElectrodeArea) -> None:
-        if not (isinstance(e.area_cm2, int | float) and math.isfinite(e.area_cm2)
-                and 0.05 <= e.area_cm2 <= 50):
+        if not (
+            isinstance(e.area_cm2, int | float)
+            and math.isfinite(e.area_cm2)
+            and 0.05 <= e.area_cm2 <= 50
+        ):
             self._notice(f"electrode area {e.area_cm2!r} cm² is outside 0.05–50 cm²")
             return
         self.electrode_area_cm2 = float(e.area_cm2)
-        self._record("parameter", f"electrode area set to {e.area_cm2:g} cm²",
-                     area_cm2=e.area_cm2)
+        self._record("parameter", f"electrode area set to {e.area_cm2:g} cm²", area_cm2=e.area_cm2)
 
     def _on_Start(self, e: Start) -> None:
         if self.state is not SessionState.READY:
             missing = self.missing()
-            why = "; ".join(missing) if (self.state is SessionState.IDLE and missing) else \
-                f"cannot start while {self.state.label.lower()}"
+            why = (
+                "; ".join(missing)
+                if (self.state is SessionState.IDLE and missing)
+                else f"cannot start while {self.state.label.lower()}"
+            )
             self._notice(why)
             return
         assert self.run is not None
@@ -715,8 +792,11 @@ class SessionMachine:
         if not e.already_sent:
             self._command(CommandKind.ESTOP)
         else:
-            self._record("command", "sent estop (by the controller, before any other work)",
-                         command=CommandKind.ESTOP.value)
+            self._record(
+                "command",
+                "sent estop (by the controller, before any other work)",
+                command=CommandKind.ESTOP.value,
+            )
         self._output_off()
         self._awaiting_reset = False
         self._go(SessionState.ESTOPPED, "emergency stop by the operator")
@@ -762,8 +842,14 @@ class SessionMachine:
             self._notice(f"at the limit: {d.layer.label} {d.ceiling_ua:g} µA")
             return
         self.target_ua = new
-        self._record("parameter", f"intensity {before:g} -> {new:g} µA", target_ua=new,
-                     previous_ua=before, layer=d.layer.value, ceiling_ua=d.ceiling_ua)
+        self._record(
+            "parameter",
+            f"intensity {before:g} -> {new:g} µA",
+            target_ua=new,
+            previous_ua=before,
+            layer=d.layer.value,
+            ceiling_ua=d.ceiling_ua,
+        )
         if sign < 0 and self.state in ACTIVE and self.commanded_ua > new:
             self._send_output(new)  # down at once; up is ramped in by the ticks
 
@@ -795,9 +881,13 @@ class SessionMachine:
 
     def _on_LinkConnected(self, e: LinkConnected) -> None:
         self.device = e.limits
-        self._record("device", "device connected", max_current_ua=e.limits.max_current_ua,
-                     min_frequency_hz=e.limits.min_frequency_hz,
-                     max_frequency_hz=e.limits.max_frequency_hz)
+        self._record(
+            "device",
+            "device connected",
+            max_current_ua=e.limits.max_current_ua,
+            min_frequency_hz=e.limits.min_frequency_hz,
+            max_frequency_hz=e.limits.max_frequency_hz,
+        )
         if self.state not in ACTIVE and self.step is not None:
             # Without a device every ceiling was 0: the step's level, within the limits
             # now known, is the target again (a program chosen before the device connected).
@@ -813,8 +903,10 @@ class SessionMachine:
         self._record("device", why)
         if self.state in ACTIVE or self.state is SessionState.RAMPING_DOWN:
             self._latch(SessionState.LINK_LOST, why)
-            self._alarm(f"{why[0].upper()}{why[1:]}. The device's watchdog stops "
-                                    "its output; reconnect and reset.")
+            self._alarm(
+                f"{why[0].upper()}{why[1:]}. The device's watchdog stops "
+                "its output; reconnect and reset."
+            )
         else:
             self._output_off()
             self._refresh_ready()
@@ -834,19 +926,26 @@ class SessionMachine:
                 return True  # a status from before our RESET took effect
             self._awaiting_reset = False
         if faults or dstate is DeviceState.FAULT:
-            if self.state is not SessionState.DEVICE_FAULT and self.state is not \
-                    SessionState.ESTOPPED:
-                names = ", ".join((f.name or "").lower() for f in Fault if f and f in faults) \
-                    or "fault"
+            if (
+                self.state is not SessionState.DEVICE_FAULT
+                and self.state is not SessionState.ESTOPPED
+            ):
+                names = (
+                    ", ".join((f.name or "").lower() for f in Fault if f and f in faults) or "fault"
+                )
                 self._latch(SessionState.DEVICE_FAULT, f"device fault ({names})")
                 self._alarm(f"Device fault ({names}): output off.")
             return False
         if dstate is DeviceState.WATCHDOG:
-            if self.state is not SessionState.DEVICE_FAULT and self.state is not \
-                    SessionState.ESTOPPED:
+            if (
+                self.state is not SessionState.DEVICE_FAULT
+                and self.state is not SessionState.ESTOPPED
+            ):
                 self._latch(SessionState.DEVICE_FAULT, "device watchdog tripped")
-                self._alarm("The device's watchdog stopped output: the console "
-                                        "stopped answering. Reset when it is safe.")
+                self._alarm(
+                    "The device's watchdog stopped output: the console "
+                    "stopped answering. Reset when it is safe."
+                )
             return False
         if dstate is DeviceState.ESTOPPED:
             # In device_fault we usually sent that ESTOP ourselves: stay, one alarm is enough.
@@ -854,8 +953,11 @@ class SessionMachine:
                 self._latch(SessionState.ESTOPPED, "emergency stop on the device")
                 self._alarm("Emergency stop on the device: output off.")
             return False
-        if (dstate in (DeviceState.RAMP_UP, DeviceState.RUNNING) and not self.output_on
-                and not self.device_lent):
+        if (
+            dstate in (DeviceState.RAMP_UP, DeviceState.RUNNING)
+            and not self.output_on
+            and not self.device_lent
+        ):
             if self.state.latched:
                 # e.g. reconnected within the watchdog time, or our ESTOP was lost: again.
                 self._command(CommandKind.ESTOP)
@@ -871,13 +973,18 @@ class SessionMachine:
             # Reports arrive in order: after the device confirmed RUNNING, IDLE is real.
             why = "the device stopped its output by itself (it reports idle)"
             self._latch(SessionState.DEVICE_FAULT, why)
-            self._alarm(f"{why[0].upper()}{why[1:]}. Reset, then start again to continue "
-                        "at this step.")
+            self._alarm(
+                f"{why[0].upper()}{why[1:]}. Reset, then start again to continue at this step."
+            )
             return False
         elif self.state is SessionState.RAMPING_DOWN and dstate is DeviceState.IDLE:
             self._go(SessionState.COMPLETE, "device output off")
-            self._record("session", "session complete", net_charge_uc=self.charge.net_uc,
-                         output_s=self.output_s)
+            self._record(
+                "session",
+                "session complete",
+                net_charge_uc=self.charge.net_uc,
+                output_s=self.output_s,
+            )
         return True
 
     def _contact(self, contact: bool) -> None:
@@ -891,8 +998,7 @@ class SessionMachine:
             # left only by RESUME); the console marks output off and stops the timer.
             self._output_off()
             self._go(SessionState.CONTACT_LOST, "contact lost")
-            self._alarm("Contact lost: output and timer paused. Place the probes, "
-                                    "then resume.")
+            self._alarm("Contact lost: output and timer paused. Place the probes, then resume.")
         elif contact and self.state is SessionState.CONTACT_LOST:
             self._notice("contact back: press Resume to continue")
         self._refresh_ready()
@@ -900,8 +1006,13 @@ class SessionMachine:
     def _on_DeviceEventReceived(self, e: DeviceEventReceived) -> None:
         ev = e.event
         code = ev.code
-        self._record("device", f"device event {code.name.lower()}", code=code.name.lower(),
-                     arg=ev.arg, text=ev.text)
+        self._record(
+            "device",
+            f"device event {code.name.lower()}",
+            code=code.name.lower(),
+            arg=ev.arg,
+            text=ev.text,
+        )
         if code is EventCode.CONTACT_LOST:
             self._contact(False)
         elif code is EventCode.CONTACT_RESTORED:
@@ -932,8 +1043,10 @@ class SessionMachine:
             detail = f": {ev.text}" if ev.text else ""
             self._alarm(f"The device refused a setting above its limit{detail}.")
         elif code is EventCode.COMPLIANCE:
-            self._notice("compliance voltage reached: the device cannot drive the set current "
-                         "(check contact and gel)")
+            self._notice(
+                "compliance voltage reached: the device cannot drive the set current "
+                "(check contact and gel)"
+            )
 
     def _on_CommandRefused(self, e: CommandRefused) -> None:
         what = f"the device refused {e.command.value}: {e.reason}"
@@ -941,7 +1054,9 @@ class SessionMachine:
             self._record("device", what)
             return
         if e.command in (CommandKind.START, CommandKind.RESUME) and self.state in (
-                SessionState.RAMPING_UP, SessionState.RUNNING):
+            SessionState.RAMPING_UP,
+            SessionState.RUNNING,
+        ):
             self._output_off()
             if e.command is CommandKind.START:
                 self._go(SessionState.IDLE, what)
@@ -950,7 +1065,9 @@ class SessionMachine:
                 self._go(SessionState.PAUSED, what)
             self._alarm(what[0].upper() + what[1:])
         elif e.command is CommandKind.SET_OUTPUT and self.state in (
-                SessionState.RAMPING_UP, SessionState.RUNNING):
+            SessionState.RAMPING_UP,
+            SessionState.RUNNING,
+        ):
             self._command(CommandKind.PAUSE)
             self._output_off()
             self._go(SessionState.PAUSED, what)
@@ -960,8 +1077,7 @@ class SessionMachine:
             self._alarm(what[0].upper() + what[1:] + "; emergency stop sent")
         elif e.command is CommandKind.ESTOP:
             self._latch(SessionState.DEVICE_FAULT, what)
-            self._alarm(what[0].upper() + what[1:]
-                                    + ": switch the device off at its power switch")
+            self._alarm(what[0].upper() + what[1:] + ": switch the device off at its power switch")
         elif e.command is CommandKind.RESET:
             self._awaiting_reset = False
             if self.state is SessionState.IDLE or self.state is SessionState.READY:
@@ -981,14 +1097,15 @@ class SessionMachine:
             self._awaiting_reset_s += dt
             if self._awaiting_reset_s > self.clinic.confirm_timeout_s:
                 self._awaiting_reset = False  # the next latched status counts again
-        if (self.state in (SessionState.PAUSED, SessionState.CONTACT_LOST)
-                and self._device_reported in (DeviceState.RAMP_UP, DeviceState.RUNNING)):
+        if self.state in (
+            SessionState.PAUSED,
+            SessionState.CONTACT_LOST,
+        ) and self._device_reported in (DeviceState.RAMP_UP, DeviceState.RUNNING):
             # Paused here, driving there: a status from before our PAUSE lasts ~0.1 s;
             # longer, the PAUSE was lost.
             self._disagree_s += dt
             if self._disagree_s > DISAGREE_S:
-                why = (f"the device kept driving {DISAGREE_S:g} s after output was paused "
-                       "here")
+                why = f"the device kept driving {DISAGREE_S:g} s after output was paused here"
                 self._latch(SessionState.DEVICE_FAULT, why, send_estop=True)
                 self._alarm(f"{why[0].upper()}{why[1:]}: emergency stop sent.")
                 return
@@ -1008,8 +1125,9 @@ class SessionMachine:
             return
         self.output_s += dt
         if self.output_s >= self.clinic.max_session_s:
-            self._alarm(f"Automatic off after {self.clinic.max_session_s / 60:g} minutes of "
-                        "output.")
+            self._alarm(
+                f"Automatic off after {self.clinic.max_session_s / 60:g} minutes of output."
+            )
             self._stop("automatic off")
             return
         if self.run.advance(dt):

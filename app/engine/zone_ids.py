@@ -32,11 +32,16 @@ MUSCLES: tuple[str, ...] = BILATERAL_MUSCLES + MIDLINE_MUSCLES
 # Muscles whose zones lie around the eye: the eye-area zone limit applies to them.
 EYE_AREA_MUSCLES: frozenset[str] = frozenset({"orbicularis_oculi", "corrugator_supercilii"})
 
-SIDES: dict[str, tuple[str, ...]] = {"left": ("l",), "right": ("r",), "both": ("l", "r"),
-                                     "midline": ()}
+SIDES: dict[str, tuple[str, ...]] = {
+    "left": ("l",),
+    "right": ("r",),
+    "both": ("l", "r"),
+    "midline": (),
+}
 
 ZONE_IDS: frozenset[str] = frozenset(
-    [f"{m}_{s}" for m in BILATERAL_MUSCLES for s in ("l", "r")] + list(MIDLINE_MUSCLES))
+    [f"{m}_{s}" for m in BILATERAL_MUSCLES for s in ("l", "r")] + list(MIDLINE_MUSCLES)
+)
 
 
 def muscle_of(zone_id: str) -> str:
@@ -64,6 +69,5 @@ def zone_ids_for(muscle: str, side: str) -> list[str]:
             raise ValueError(f"{muscle} is a midline muscle: side must be midline")
         return [muscle]
     if side == "midline":
-        raise ValueError(f"{muscle} has a left and a right side: side must be left, right "
-                         "or both")
+        raise ValueError(f"{muscle} has a left and a right side: side must be left, right or both")
     return [f"{muscle}_{s}" for s in SIDES[side]]

@@ -71,8 +71,12 @@ def _text(file: Path, raw: dict[str, Any], key: str, where: str) -> str:
 
 def _number(file: Path, raw: dict[str, Any], key: str, where: str) -> float:
     value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ZonesError(f"{file}: {where}: '{key}' must be a number > 0 (µA), got {value!r}")
     return float(value)
 
@@ -82,8 +86,9 @@ def parse_zones(data: Any, file: Path = ZONES_FILE) -> dict[str, Zone]:
     if not isinstance(data, dict):
         raise ZonesError(f"{file}: the top level must be an object")
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise ZonesError(f"{file}: schema_version must be {SCHEMA_VERSION}, "
-                         f"got {data.get('schema_version')!r}")
+        raise ZonesError(
+            f"{file}: schema_version must be {SCHEMA_VERSION}, got {data.get('schema_version')!r}"
+        )
     defaults = data.get("defaults")
     if not isinstance(defaults, dict):
         raise ZonesError(f"{file}: 'defaults' must be an object")
@@ -108,8 +113,11 @@ def parse_zones(data: Any, file: Path = ZONES_FILE) -> dict[str, Zone]:
         midline = raw.get("midline", False)
         if not isinstance(midline, bool):
             raise ZonesError(f"{file}: {where}: 'midline' must be true or false")
-        limit = _number(file, raw, "max_ua", where) if "max_ua" in raw else (
-            eye_max_ua if eye else max_ua)
+        limit = (
+            _number(file, raw, "max_ua", where)
+            if "max_ua" in raw
+            else (eye_max_ua if eye else max_ua)
+        )
         region = raw.get("region", "")
         sides = ("m",) if midline else ("r", "l")
         for side in sides:
@@ -117,9 +125,20 @@ def parse_zones(data: Any, file: Path = ZONES_FILE) -> dict[str, Zone]:
             if zid in zones:
                 raise ZonesError(f"{file}: {where}: zone {zid!r} appears twice")
             name = texts["name"] if side == "m" else f"{texts['name']} ({SIDE_NAMES[side]})"
-            zones[zid] = Zone(zid, muscle, side, name, texts["action"], texts["origin"],
-                              texts["insertion"], texts["direction"], eye, limit,
-                              muscle_name=texts["name"], region=str(region))
+            zones[zid] = Zone(
+                zid,
+                muscle,
+                side,
+                name,
+                texts["action"],
+                texts["origin"],
+                texts["insertion"],
+                texts["direction"],
+                eye,
+                limit,
+                muscle_name=texts["name"],
+                region=str(region),
+            )
     return zones
 
 
@@ -132,8 +151,9 @@ def _load(path: Path) -> dict[str, Zone]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ZonesError(f"{path}: cannot read the zones file: {exc}") from None
     except json.JSONDecodeError as exc:
-        raise ZonesError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                         f"{exc.msg})") from None
+        raise ZonesError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
     return parse_zones(data, path)
 
 
@@ -169,9 +189,13 @@ def step_outcome(delivered_s: float | None, planned_s: float | None) -> str:
     return "partial"
 
 
-def zone_states_for_run(step_zones: Sequence[Sequence[str]], current: int | None,
-                        skipped: Iterable[int] = (), finished: bool = False,
-                        outcomes: Mapping[int, str] | None = None) -> dict[str, str]:
+def zone_states_for_run(
+    step_zones: Sequence[Sequence[str]],
+    current: int | None,
+    skipped: Iterable[int] = (),
+    finished: bool = False,
+    outcomes: Mapping[int, str] | None = None,
+) -> dict[str, str]:
     """Each zone's state in a guided run, for the face map's ``set_zone_states``.
 
     ``step_zones[i]`` are the zone ids of step i (``ProgramStep.zones``); ``current`` is

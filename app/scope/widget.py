@@ -57,9 +57,9 @@ from app.scope.core.trigger import (
     TriggerSource,
 )
 
-TIME_BASES = [m * 10.0 ** e for e in range(-4, 2) for m in (1, 2, 5)][:-2]  # 100 µs .. 10 s
-CURRENT_SCALES = [m * 10.0 ** e for e in range(0, 3) for m in (1, 2, 5)] + [1000.0]  # µA/div
-VOLTAGE_SCALES = [m * 10.0 ** e for e in range(-2, 2) for m in (1, 2, 5)]  # V/div
+TIME_BASES = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)][:-2]  # 100 µs .. 10 s
+CURRENT_SCALES = [m * 10.0**e for e in range(0, 3) for m in (1, 2, 5)] + [1000.0]  # µA/div
+VOLTAGE_SCALES = [m * 10.0**e for e in range(-2, 2) for m in (1, 2, 5)]  # V/div
 X_DIVS = 10
 Y_DIVS = 8
 HISTORY = 32
@@ -75,8 +75,12 @@ VOLTAGE_COLOUR = "#3fc8ff"
 REFERENCE_COLOUR = (200, 130, 255, 170)
 MASK_COLOUR = (255, 80, 80, 110)
 #: (label, action) of the mask-failure actions
-MASK_ACTIONS = (("On fail: count", "none"), ("On fail: beep", "beep"),
-                ("On fail: stop", "stop"), ("On fail: save CSV", "save"))
+MASK_ACTIONS = (
+    ("On fail: count", "none"),
+    ("On fail: beep", "beep"),
+    ("On fail: stop", "stop"),
+    ("On fail: save CSV", "save"),
+)
 CURSOR_COLOUR = "#9eff9e"
 TRIGGER_COLOUR = "#ff9f43"
 GRID_COLOUR = "#2b3440"
@@ -118,8 +122,9 @@ class _DivAxis(pg.AxisItem):
         return [(1.0, [float(k) for k in range(-half, half + 1)])]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
-        return [pg.siFormat(self.offset + v * self.scale, precision=3, suffix=self.unit)
-                for v in values]
+        return [
+            pg.siFormat(self.offset + v * self.scale, precision=3, suffix=self.unit) for v in values
+        ]
 
 
 class _TimeAxis(pg.AxisItem):
@@ -132,18 +137,20 @@ class _TimeAxis(pg.AxisItem):
         super().__init__("bottom")
         self.div = 1e-3
         self.x0 = 0.0
-        self.setStyle(maxTextLevel=0)   # only the first level of ticks is labelled
+        self.setStyle(maxTextLevel=0)  # only the first level of ticks is labelled
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802 - pyqtgraph API
         ticks = [self.x0 + k * self.div for k in range(X_DIVS + 1)]
         if size / X_DIVS >= self.MIN_LABEL_PX:
             return [(self.div, ticks)]
-        first = int(round(-self.x0 / self.div)) % 2   # the trigger instant (0 s) is labelled
-        return [(2 * self.div, ticks[first::2]), (self.div, ticks[1 - first::2])]
+        first = int(round(-self.x0 / self.div)) % 2  # the trigger instant (0 s) is labelled
+        return [(2 * self.div, ticks[first::2]), (self.div, ticks[1 - first :: 2])]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph API
-        return [pg.siFormat(v if abs(v) > self.div * 1e-6 else 0.0, precision=3, suffix="s")
-                for v in values]
+        return [
+            pg.siFormat(v if abs(v) > self.div * 1e-6 else 0.0, precision=3, suffix="s")
+            for v in values
+        ]
 
 
 class _Graticule(QGraphicsPathItem):
@@ -201,8 +208,14 @@ class ScopeWidget(QWidget):
     mask_failed = Signal(object)
     measurements_updated = Signal(dict)
 
-    def __init__(self, parent: QWidget | None = None, *, compact: bool = False,
-                 capacity: int = DEFAULT_CAPACITY, mask: bool = True) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        compact: bool = False,
+        capacity: int = DEFAULT_CAPACITY,
+        mask: bool = True,
+    ) -> None:
         """``mask``: test delivered current against the mask from the start (the desk's
         small scope has it off: nobody reads a mask there, and the test costs CPU)."""
         super().__init__(parent)
@@ -251,8 +264,10 @@ class ScopeWidget(QWidget):
         self._taxis = _TimeAxis()
         self._iaxis = _DivAxis("left", "A", CURRENT_COLOUR)
         self._vaxis = _DivAxis("right", "V", VOLTAGE_COLOUR)
-        self.plot = pg.PlotWidget(background=BACKGROUND, axisItems={
-            "bottom": self._taxis, "left": self._iaxis, "right": self._vaxis})
+        self.plot = pg.PlotWidget(
+            background=BACKGROUND,
+            axisItems={"bottom": self._taxis, "left": self._iaxis, "right": self._vaxis},
+        )
         pi = self.plot.getPlotItem()
         pi.showAxis("right")
         pi.setMenuEnabled(False)
@@ -265,11 +280,15 @@ class ScopeWidget(QWidget):
         pi.setClipToView(False)
         pi.getAxis("left").setLabel("Current", color=CURRENT_COLOUR)
         pi.getAxis("right").setLabel("Voltage", color=VOLTAGE_COLOUR)
-        self.plot.setMinimumHeight(150 if self.compact else 200)   # compact: the desk's dock
+        self.plot.setMinimumHeight(150 if self.compact else 200)  # compact: the desk's dock
 
         def curve(colour, width=1, z=0):
-            c = pg.PlotCurveItem(pen=pg.mkPen(colour, width=width), antialias=False,
-                                 connect="finite", skipFiniteCheck=True)
+            c = pg.PlotCurveItem(
+                pen=pg.mkPen(colour, width=width),
+                antialias=False,
+                connect="finite",
+                skipFiniteCheck=True,
+            )
             c.setZValue(z)
             pi.addItem(c)
             return c
@@ -281,23 +300,37 @@ class ScopeWidget(QWidget):
         self.current_curve = curve(CURRENT_COLOUR, z=4)
 
         self.trigger_line = pg.InfiniteLine(
-            pos=0.0, angle=0, movable=True, pen=pg.mkPen(TRIGGER_COLOUR, width=1,
-                                                         style=Qt.PenStyle.DashLine),
-            label="T ◀", labelOpts={"position": 0.98, "color": TRIGGER_COLOUR})
+            pos=0.0,
+            angle=0,
+            movable=True,
+            pen=pg.mkPen(TRIGGER_COLOUR, width=1, style=Qt.PenStyle.DashLine),
+            label="T ◀",
+            labelOpts={"position": 0.98, "color": TRIGGER_COLOUR},
+        )
         self.trigger_line.setZValue(10)
         self.trigger_line.sigPositionChanged.connect(self._trigger_dragged)
         pi.addItem(self.trigger_line, ignoreBounds=True)
-        self.trigger_time_line = pg.InfiniteLine(pos=0.0, angle=90, movable=False,
-                                                 pen=pg.mkPen(TRIGGER_COLOUR, width=1))
+        self.trigger_time_line = pg.InfiniteLine(
+            pos=0.0, angle=90, movable=False, pen=pg.mkPen(TRIGGER_COLOUR, width=1)
+        )
         pi.addItem(self.trigger_time_line, ignoreBounds=True)
 
         cpen = pg.mkPen(CURSOR_COLOUR, width=1, style=Qt.PenStyle.DashLine)
         lab = {"position": 0.04, "color": CURSOR_COLOUR}
-        self.cursor_t = [pg.InfiniteLine(angle=90, movable=True, pen=cpen, label=name,
-                                         labelOpts=lab) for name in ("T1", "T2")]
-        self.cursor_y = [pg.InfiniteLine(angle=0, movable=True, pen=cpen, label=name,
-                                         labelOpts={"position": 0.03, "color": CURSOR_COLOUR})
-                         for name in ("Y1", "Y2")]
+        self.cursor_t = [
+            pg.InfiniteLine(angle=90, movable=True, pen=cpen, label=name, labelOpts=lab)
+            for name in ("T1", "T2")
+        ]
+        self.cursor_y = [
+            pg.InfiniteLine(
+                angle=0,
+                movable=True,
+                pen=cpen,
+                label=name,
+                labelOpts={"position": 0.03, "color": CURSOR_COLOUR},
+            )
+            for name in ("Y1", "Y2")
+        ]
         for line in self.cursor_t + self.cursor_y:
             line.setZValue(11)
             line.setVisible(False)
@@ -317,8 +350,7 @@ class ScopeWidget(QWidget):
         for tb in TIME_BASES:
             self.timebase_combo.addItem(_step_label(tb, "s"), tb)
         self.timebase_combo.setCurrentIndex(TIME_BASES.index(self.time_base))
-        self.timebase_combo.currentIndexChanged.connect(
-            lambda i: self.set_time_base(TIME_BASES[i]))
+        self.timebase_combo.currentIndexChanged.connect(lambda i: self.set_time_base(TIME_BASES[i]))
         self.autoset_button = QPushButton("Auto setup")
         self.autoset_button.setToolTip("Choose time base, scales and trigger for the signal")
         self.autoset_button.clicked.connect(self.auto_setup)
@@ -332,16 +364,20 @@ class ScopeWidget(QWidget):
         self.trig_mode_combo = QComboBox()
         self.trig_mode_combo.addItems([m.value for m in TriggerMode])
         self.trig_mode_combo.currentTextChanged.connect(
-            lambda t: self.set_trigger(mode=TriggerMode(t)))
+            lambda t: self.set_trigger(mode=TriggerMode(t))
+        )
         self.arm_button = QPushButton("Arm")
         self.arm_button.setToolTip("Single mode: wait for the next trigger")
         self.arm_button.clicked.connect(self.arm)
         self.source_combo = QComboBox()
         self.source_combo.addItems(["Sync", "Current", "Voltage"])
-        self.source_combo.setToolTip("Sync: the device's period start. Current/Voltage: "
-                                     "edge at the level (drag the orange T line)")
+        self.source_combo.setToolTip(
+            "Sync: the device's period start. Current/Voltage: "
+            "edge at the level (drag the orange T line)"
+        )
         self.source_combo.currentTextChanged.connect(
-            lambda t: self.set_trigger(source=TriggerSource(t)))
+            lambda t: self.set_trigger(source=TriggerSource(t))
+        )
         self.edge_combo = QComboBox()
         self.edge_combo.addItems([e.value for e in Edge])
         self.edge_combo.currentTextChanged.connect(lambda t: self.set_trigger(edge=Edge(t)))
@@ -372,7 +408,8 @@ class ScopeWidget(QWidget):
             self.i_scale_combo.addItem(_step_label(s * 1e-6, "A"), s)
         self.i_scale_combo.setCurrentIndex(CURRENT_SCALES.index(self.i_scale))
         self.i_scale_combo.currentIndexChanged.connect(
-            lambda i: self.set_channel("current", scale=CURRENT_SCALES[i]))
+            lambda i: self.set_channel("current", scale=CURRENT_SCALES[i])
+        )
         self.i_offset_spin = QDoubleSpinBox()
         self.i_offset_spin.setRange(-5000, 5000)
         self.i_offset_spin.setSuffix(" µA")
@@ -383,7 +420,8 @@ class ScopeWidget(QWidget):
             self.v_scale_combo.addItem(_step_label(s, "V"), s)
         self.v_scale_combo.setCurrentIndex(VOLTAGE_SCALES.index(self.v_scale))
         self.v_scale_combo.currentIndexChanged.connect(
-            lambda i: self.set_channel("voltage", scale=VOLTAGE_SCALES[i]))
+            lambda i: self.set_channel("voltage", scale=VOLTAGE_SCALES[i])
+        )
         self.v_offset_spin = QDoubleSpinBox()
         self.v_offset_spin.setRange(-100, 100)
         self.v_offset_spin.setSuffix(" V")
@@ -414,16 +452,18 @@ class ScopeWidget(QWidget):
         self.mask_tol_spin.setPrefix("± ")
         self.mask_tol_spin.setSuffix(" %")
         self.mask_tol_spin.setValue(self.mask.settings.tolerance_pct)
-        self.mask_tol_spin.valueChanged.connect(
-            lambda v: self.set_mask_tolerance(v))
+        self.mask_tol_spin.valueChanged.connect(lambda v: self.set_mask_tolerance(v))
         self.mask_action_combo = QComboBox()
         for label, action in MASK_ACTIONS:
             self.mask_action_combo.addItem(label, action)
-        self.mask_action_combo.setToolTip("What a mask failure does besides counting: beep, "
-                                          "stop (freeze on the failure) or save the capture "
-                                          "around it as CSV")
+        self.mask_action_combo.setToolTip(
+            "What a mask failure does besides counting: beep, "
+            "stop (freeze on the failure) or save the capture "
+            "around it as CSV"
+        )
         self.mask_action_combo.currentIndexChanged.connect(
-            lambda i: self.set_mask_action(self.mask_action_combo.itemData(i)))
+            lambda i: self.set_mask_action(self.mask_action_combo.itemData(i))
+        )
         self.csv_button = QPushButton("Export CSV…")
         self.csv_button.clicked.connect(self._export_csv_dialog)
         self.png_button = QPushButton("Export PNG…")
@@ -432,8 +472,9 @@ class ScopeWidget(QWidget):
         self.reset_stats_button.clicked.connect(self.reset_statistics)
         self.cursor_label = QLabel()
         self.cursor_label.setTextFormat(Qt.TextFormat.RichText)
-        self.cursor_label.setStyleSheet(f"background: {BACKGROUND}; padding: 6px 10px; "
-                                        "font-size: 10.5pt")
+        self.cursor_label.setStyleSheet(
+            f"background: {BACKGROUND}; padding: 6px 10px; font-size: 10.5pt"
+        )
         self.cursor_label.hide()
 
         layout = QVBoxLayout(self)
@@ -443,9 +484,13 @@ class ScopeWidget(QWidget):
         for w in (self.run_button, self.mode_combo, self.timebase_combo, self.autoset_button):
             row1.addWidget(w)
         if not self.compact:
-            for text, w in (("Trigger", self.trig_mode_combo), (None, self.arm_button),
-                            (None, self.source_combo), (None, self.edge_combo),
-                            (None, self.pre_spin)):
+            for text, w in (
+                ("Trigger", self.trig_mode_combo),
+                (None, self.arm_button),
+                (None, self.source_combo),
+                (None, self.edge_combo),
+                (None, self.pre_spin),
+            ):
                 if text:
                     row1.addSpacing(10)
                     row1.addWidget(QLabel(text))
@@ -458,13 +503,23 @@ class ScopeWidget(QWidget):
         if not self.compact:
             row2 = QHBoxLayout()
             i_lab = QLabel("I")
-            i_lab.setStyleSheet(f"color: {CURRENT_COLOUR}; background: {BACKGROUND}; "
-                                "padding: 2px 6px; font-weight: bold")
+            i_lab.setStyleSheet(
+                f"color: {CURRENT_COLOUR}; background: {BACKGROUND}; "
+                "padding: 2px 6px; font-weight: bold"
+            )
             v_lab = QLabel("V")
-            v_lab.setStyleSheet(f"color: {VOLTAGE_COLOUR}; background: {BACKGROUND}; "
-                                "padding: 2px 6px; font-weight: bold")
-            for w in (i_lab, self.i_scale_combo, self.i_offset_spin, v_lab,
-                      self.v_scale_combo, self.v_offset_spin):
+            v_lab.setStyleSheet(
+                f"color: {VOLTAGE_COLOUR}; background: {BACKGROUND}; "
+                "padding: 2px 6px; font-weight: bold"
+            )
+            for w in (
+                i_lab,
+                self.i_scale_combo,
+                self.i_offset_spin,
+                v_lab,
+                self.v_scale_combo,
+                self.v_offset_spin,
+            ):
                 row2.addWidget(w)
             row2.addSpacing(10)
             row2.addWidget(self.level_spin)
@@ -504,8 +559,13 @@ class ScopeWidget(QWidget):
             captures.addWidget(self.png_button)
             side.addLayout(captures)
             shown = QHBoxLayout()
-            for w in (self.ref_check, self.mask_check, self.mask_tol_spin,
-                      self.mask_action_combo, self.cursor_check):
+            for w in (
+                self.ref_check,
+                self.mask_check,
+                self.mask_tol_spin,
+                self.mask_action_combo,
+                self.cursor_check,
+            ):
                 shown.addWidget(w)
             shown.addStretch(1)
             side.addLayout(shown)
@@ -574,10 +634,17 @@ class ScopeWidget(QWidget):
         n = min(self._window_samples(), ring.newest - oldest + 1)
         start = max(oldest, min(failure.index - n // 2, ring.newest - n + 1))
         w = ring.window(start, start + n)
-        return Capture(sample_rate=w.sample_rate, start_index=start,
-                       trigger_offset=failure.index - start, current_ua=w.current_ua,
-                       voltage_v=w.voltage_v, reference_ua=w.reference_ua, flags=w.flags,
-                       triggered=True, wall_time=time.time())
+        return Capture(
+            sample_rate=w.sample_rate,
+            start_index=start,
+            trigger_offset=failure.index - start,
+            current_ua=w.current_ua,
+            voltage_v=w.voltage_v,
+            reference_ua=w.reference_ua,
+            flags=w.flags,
+            triggered=True,
+            wall_time=time.time(),
+        )
 
     def _mask_action(self, failure: MaskFailure) -> None:
         action = self.mask_action
@@ -597,13 +664,16 @@ class ScopeWidget(QWidget):
                 return
             folder = self.mask_save_dir or data_dir() / "mask-failures"
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / (f"mask-fail-{time.strftime('%Y%m%d-%H%M%S')}"
-                             f"-{failure.index}.csv")
+            path = folder / (f"mask-fail-{time.strftime('%Y%m%d-%H%M%S')}-{failure.index}.csv")
             meta = self.export_metadata(cap)
-            meta.update({"mask_failure_time_s": failure.time_s,
-                         "mask_failure_index": failure.index,
-                         "mask_deviation_ua": failure.worst_deviation_ua,
-                         "mask_fail_count": failure.fail_count})
+            meta.update(
+                {
+                    "mask_failure_time_s": failure.time_s,
+                    "mask_failure_index": failure.index,
+                    "mask_deviation_ua": failure.worst_deviation_ua,
+                    "mask_fail_count": failure.fail_count,
+                }
+            )
             try:
                 write_csv(path, cap, meta)
             except OSError as exc:
@@ -683,8 +753,9 @@ class ScopeWidget(QWidget):
         self._show_capture(self.history[self.history_pos], measure_it=True)
         self._update_status()
 
-    def load_capture(self, times, current, voltage, sample_rate: float | None = None,
-                     reference=None) -> Capture:
+    def load_capture(
+        self, times, current, voltage, sample_rate: float | None = None, reference=None
+    ) -> Capture:
         """Show a recorded capture (replay/offline): frozen, added to the history."""
         cap = capture_from_samples(times, current, voltage, sample_rate)
         if reference is not None:
@@ -710,8 +781,10 @@ class ScopeWidget(QWidget):
 
     def set_time_base(self, seconds_per_div: float) -> None:
         if seconds_per_div not in TIME_BASES:
-            raise ValueError(f"time base must be one of the 1-2-5 steps 100 µs..10 s per "
-                             f"division, got {seconds_per_div:g} s")
+            raise ValueError(
+                f"time base must be one of the 1-2-5 steps 100 µs..10 s per "
+                f"division, got {seconds_per_div:g} s"
+            )
         self.time_base = seconds_per_div
         self.timebase_combo.blockSignals(True)
         self.timebase_combo.setCurrentIndex(TIME_BASES.index(seconds_per_div))
@@ -752,8 +825,9 @@ class ScopeWidget(QWidget):
         self.level_spin.blockSignals(False)
         self.level_spin.setEnabled(t.source != TriggerSource.SYNC)
 
-    def set_channel(self, channel: str, *, scale: float | None = None,
-                    offset: float | None = None) -> None:
+    def set_channel(
+        self, channel: str, *, scale: float | None = None, offset: float | None = None
+    ) -> None:
         """Vertical scale (units/div) and offset (units at the centre line) of a channel."""
         if channel not in ("current", "voltage"):
             raise ValueError(f"channel must be 'current' or 'voltage', got {channel!r}")
@@ -792,8 +866,9 @@ class ScopeWidget(QWidget):
         if first:
             x_lo, x_hi = self._x_range()
             span = x_hi - x_lo
-            self.set_cursors(x_lo + 0.3 * span, x_lo + 0.6 * span, 1.5 * self.i_scale,
-                             -1.5 * self.i_scale)
+            self.set_cursors(
+                x_lo + 0.3 * span, x_lo + 0.6 * span, 1.5 * self.i_scale, -1.5 * self.i_scale
+            )
             self._cursors_placed = True
         self.cursor_check.blockSignals(True)
         self.cursor_check.setChecked(bool(on))
@@ -816,9 +891,18 @@ class ScopeWidget(QWidget):
         i1, i2 = (self.i_offset + y * self.i_scale for y in (y1, y2))
         v1, v2 = (self.v_offset + y * self.v_scale for y in (y1, y2))
         dt = t2 - t1
-        return {"t1_s": t1, "t2_s": t2, "i1_ua": i1, "i2_ua": i2, "v1_v": v1, "v2_v": v2,
-                "dt_s": dt, "inv_dt_hz": (1.0 / abs(dt)) if dt else float("inf"),
-                "di_ua": i2 - i1, "dv_v": v2 - v1}
+        return {
+            "t1_s": t1,
+            "t2_s": t2,
+            "i1_ua": i1,
+            "i2_ua": i2,
+            "v1_v": v1,
+            "v2_v": v2,
+            "dt_s": dt,
+            "inv_dt_hz": (1.0 / abs(dt)) if dt else float("inf"),
+            "di_ua": i2 - i1,
+            "dv_v": v2 - v1,
+        }
 
     def auto_setup(self) -> None:
         """Choose time base, channel scales and trigger so the signal fills the screen."""
@@ -834,10 +918,8 @@ class ScopeWidget(QWidget):
             tb = next((t for t in TIME_BASES if t >= want), TIME_BASES[-1])
         else:
             tb = 100e-3
-        i_peak = float(np.nanmax(np.abs(w.current_ua))) if np.isfinite(w.current_ua).any() \
-            else 1.0
-        v_peak = float(np.nanmax(np.abs(w.voltage_v))) if np.isfinite(w.voltage_v).any() \
-            else 0.1
+        i_peak = float(np.nanmax(np.abs(w.current_ua))) if np.isfinite(w.current_ua).any() else 1.0
+        v_peak = float(np.nanmax(np.abs(w.voltage_v))) if np.isfinite(w.voltage_v).any() else 0.1
         i_scale = next((s for s in CURRENT_SCALES if s * 3.5 >= i_peak), CURRENT_SCALES[-1])
         v_scale = next((s for s in VOLTAGE_SCALES if s * 3.5 >= v_peak), VOLTAGE_SCALES[-1])
         self.set_roll(False)
@@ -865,62 +947,90 @@ class ScopeWidget(QWidget):
     def export_metadata(self, cap: Capture) -> dict[str, object]:
         meta: dict[str, object] = {"exported": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         if cap.wall_time:
-            meta["captured"] = time.strftime("%Y-%m-%dT%H:%M:%S%z",
-                                             time.localtime(cap.wall_time))
+            meta["captured"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(cap.wall_time))
         meta["triggered"] = "yes" if cap.triggered else "no (free-running)"
         for k, v in self.device_info.items():
             meta[f"device_{k}"] = v
         if self.settings is not None:
             s = self.settings
-            meta.update({"waveform": s.waveform.label, "frequency_hz": s.frequency_hz,
-                         "amplitude_ua": s.amplitude_ua, "polarity": s.polarity.label,
-                         "alternate_s": s.alternate_s, "ramp_s": s.ramp_s})
-        meta.update({"time_base_s_per_div": self.time_base,
-                     "current_scale_ua_per_div": self.i_scale,
-                     "voltage_scale_v_per_div": self.v_scale})
+            meta.update(
+                {
+                    "waveform": s.waveform.label,
+                    "frequency_hz": s.frequency_hz,
+                    "amplitude_ua": s.amplitude_ua,
+                    "polarity": s.polarity.label,
+                    "alternate_s": s.alternate_s,
+                    "ramp_s": s.ramp_s,
+                }
+            )
+        meta.update(
+            {
+                "time_base_s_per_div": self.time_base,
+                "current_scale_ua_per_div": self.i_scale,
+                "voltage_scale_v_per_div": self.v_scale,
+            }
+        )
         t = self.trigger
-        meta.update({"trigger_mode": t.mode.value, "trigger_source": t.source.value,
-                     "trigger_edge": t.edge.value, "trigger_level": t.level,
-                     "trigger_pre_fraction": t.pre_fraction,
-                     "trigger_holdoff_s": t.holdoff_s})
+        meta.update(
+            {
+                "trigger_mode": t.mode.value,
+                "trigger_source": t.source.value,
+                "trigger_edge": t.edge.value,
+                "trigger_level": t.level,
+                "trigger_pre_fraction": t.pre_fraction,
+                "trigger_holdoff_s": t.holdoff_s,
+            }
+        )
         return meta
 
     def export_caption(self, cap: Capture) -> list[str]:
         """The lines printed under an exported picture: time, device, settings, trigger,
         scales, mask and the measurements of the capture on screen."""
         meta = self.export_metadata(cap)
-        lines = [f"Captured {meta.get('captured', '—')} · exported {meta['exported']}"
-                 f" · {'triggered' if cap.triggered else 'free-running'}"]
-        device = " ".join(str(self.device_info[k]) for k in ("model", "serial")
-                          if k in self.device_info)
+        lines = [
+            f"Captured {meta.get('captured', '—')} · exported {meta['exported']}"
+            f" · {'triggered' if cap.triggered else 'free-running'}"
+        ]
+        device = " ".join(
+            str(self.device_info[k]) for k in ("model", "serial") if k in self.device_info
+        )
         if device:
             lines[0] += f" · device {device}"
         s = self.settings
         if s is not None:
-            lines.append(f"Settings: {s.waveform.label} {s.frequency_hz:g} Hz, "
-                         f"{s.amplitude_ua:g} µA, {s.polarity.label}, "
-                         f"flip every {s.alternate_s:g} s, ramp {s.ramp_s:g} s")
+            lines.append(
+                f"Settings: {s.waveform.label} {s.frequency_hz:g} Hz, "
+                f"{s.amplitude_ua:g} µA, {s.polarity.label}, "
+                f"flip every {s.alternate_s:g} s, ramp {s.ramp_s:g} s"
+            )
         else:
             lines.append("Settings: none (no reference)")
         t = self.trigger
         unit = "V" if t.source == TriggerSource.VOLTAGE else "µA"
-        level = "" if t.source == TriggerSource.SYNC else \
-            f", {t.edge.value.lower()} at {t.level:g} {unit}"
-        lines.append(f"Trigger: {t.mode.value}, {t.source.value}{level}, "
-                     f"{t.pre_fraction * 100:.0f} % pre, holdoff {t.holdoff_s * 1000:g} ms · "
-                     f"{_step_label(self.time_base, 's')}, "
-                     f"{_step_label(self.i_scale * 1e-6, 'A')}, "
-                     f"{_step_label(self.v_scale, 'V')}, {cap.sample_rate:g} S/s")
+        level = (
+            ""
+            if t.source == TriggerSource.SYNC
+            else f", {t.edge.value.lower()} at {t.level:g} {unit}"
+        )
+        lines.append(
+            f"Trigger: {t.mode.value}, {t.source.value}{level}, "
+            f"{t.pre_fraction * 100:.0f} % pre, holdoff {t.holdoff_s * 1000:g} ms · "
+            f"{_step_label(self.time_base, 's')}, "
+            f"{_step_label(self.i_scale * 1e-6, 'A')}, "
+            f"{_step_label(self.v_scale, 'V')}, {cap.sample_rate:g} S/s"
+        )
         if self.mask_enabled and self.settings is not None:
-            lines[-1] += (f" · mask ± {self.mask.settings.tolerance_pct:g} %: "
-                          + (f"FAIL × {self.mask.fail_count}" if self.mask.fail_count
-                             else "pass"))
+            lines[-1] += f" · mask ± {self.mask.settings.tolerance_pct:g} %: " + (
+                f"FAIL × {self.mask.fail_count}" if self.mask.fail_count else "pass"
+            )
         m = measure(cap)
-        cells = [f"{label} {measurement_text(key, m[key], unit)}"
-                 for key, (label, unit) in MEASUREMENTS.items()
-                 if math.isfinite(m.get(key, math.nan))]
+        cells = [
+            f"{label} {measurement_text(key, m[key], unit)}"
+            for key, (label, unit) in MEASUREMENTS.items()
+            if math.isfinite(m.get(key, math.nan))
+        ]
         for k in range(0, len(cells), 5):
-            lines.append(("Measurements: " if k == 0 else "") + " · ".join(cells[k:k + 5]))
+            lines.append(("Measurements: " if k == 0 else "") + " · ".join(cells[k : k + 5]))
         return lines
 
     def export_csv(self, path: str | Path) -> Path:
@@ -952,8 +1062,11 @@ class ScopeWidget(QWidget):
             painter.setPen(QColor("#e6edf3"))
             y = plot.height() + pad + metrics.ascent()
             for line in lines:
-                painter.drawText(pad, y, metrics.elidedText(
-                    line, Qt.TextElideMode.ElideRight, img.width() - 2 * pad))
+                painter.drawText(
+                    pad,
+                    y,
+                    metrics.elidedText(line, Qt.TextElideMode.ElideRight, img.width() - 2 * pad),
+                )
                 y += metrics.lineSpacing()
         finally:
             painter.end()
@@ -1008,10 +1121,17 @@ class ScopeWidget(QWidget):
             return None
         n = self._window_samples()
         w = self.ring.latest(n)
-        return Capture(sample_rate=w.sample_rate, start_index=w.start, trigger_offset=n - 1,
-                       current_ua=w.current_ua, voltage_v=w.voltage_v,
-                       reference_ua=w.reference_ua, flags=w.flags, triggered=False,
-                       wall_time=time.time())
+        return Capture(
+            sample_rate=w.sample_rate,
+            start_index=w.start,
+            trigger_offset=n - 1,
+            current_ua=w.current_ua,
+            voltage_v=w.voltage_v,
+            reference_ua=w.reference_ua,
+            flags=w.flags,
+            triggered=False,
+            wall_time=time.time(),
+        )
 
     def _draw_roll(self) -> None:
         n = self._window_samples()
@@ -1021,15 +1141,15 @@ class ScopeWidget(QWidget):
         now = time.monotonic()
         if now - self._last_measure >= MEASURE_INTERVAL_S * 5 and self._measuring():
             self._last_measure = now
-            m = measure(Capture(w.sample_rate, w.start, n - 1, w.current_ua, w.voltage_v,
-                                w.reference_ua))
+            m = measure(
+                Capture(w.sample_rate, w.start, n - 1, w.current_ua, w.voltage_v, w.reference_ua)
+            )
             self._publish(m)
 
     def _show_capture(self, cap: Capture, *, measure_it: bool) -> None:
         self.shown = cap if not self.frozen else self.shown
         dt = 1.0 / cap.sample_rate
-        self._draw(cap.current_ua, cap.voltage_v, cap.reference_ua,
-                   -cap.trigger_offset * dt, dt)
+        self._draw(cap.current_ua, cap.voltage_v, cap.reference_ua, -cap.trigger_offset * dt, dt)
         now = time.monotonic()
         if measure_it or (now - self._last_measure >= MEASURE_INTERVAL_S and self._measuring()):
             self._last_measure = now
@@ -1067,10 +1187,13 @@ class ScopeWidget(QWidget):
         ik, vk = 1.0 / self.i_scale, 1.0 / self.v_scale
         empty = np.zeros(0)
         # in screen divisions: current, voltage, reference, mask low, mask high
-        divs = [(ys[0] - self.i_offset) * ik, (ys[1] - self.v_offset) * vk,
-                (ys[2] - self.i_offset) * ik if show_ref else empty,
-                (ys[3] - self.i_offset) * ik if show_mask else empty,
-                (ys[4] - self.i_offset) * ik if show_mask else empty]
+        divs = [
+            (ys[0] - self.i_offset) * ik,
+            (ys[1] - self.v_offset) * vk,
+            (ys[2] - self.i_offset) * ik if show_ref else empty,
+            (ys[3] - self.i_offset) * ik if show_mask else empty,
+            (ys[4] - self.i_offset) * ik if show_mask else empty,
+        ]
         height_px = self.plot.getPlotItem().getViewBox().height()
         tol = Y_DIVS * DRAW_TOLERANCE_PX / height_px if height_px > 0 else 0.0
         if self._unchanged(x, divs, tol):
@@ -1106,8 +1229,13 @@ class ScopeWidget(QWidget):
         return True
 
     def _curves(self):
-        return (self.current_curve, self.voltage_curve, self.ref_curve, self.mask_hi_curve,
-                self.mask_lo_curve)
+        return (
+            self.current_curve,
+            self.voltage_curve,
+            self.ref_curve,
+            self.mask_hi_curve,
+            self.mask_lo_curve,
+        )
 
     # --------------------------------------------------------------- internals
     def _mark_dirty(self) -> None:
@@ -1183,22 +1311,28 @@ class ScopeWidget(QWidget):
         self._update_cursor_readout()
 
     def _sync_controls(self) -> None:
-        pairs = ((self.trig_mode_combo, self.trigger.mode.value),
-                 (self.source_combo, self.trigger.source.value),
-                 (self.edge_combo, self.trigger.edge.value))
+        pairs = (
+            (self.trig_mode_combo, self.trigger.mode.value),
+            (self.source_combo, self.trigger.source.value),
+            (self.edge_combo, self.trigger.edge.value),
+        )
         for combo, text in pairs:
             combo.blockSignals(True)
             combo.setCurrentText(text)
             combo.blockSignals(False)
-        for widget, value in ((self.pre_spin, self.trigger.pre_fraction * 100),
-                              (self.holdoff_spin, self.trigger.holdoff_s * 1000),
-                              (self.i_offset_spin, self.i_offset),
-                              (self.v_offset_spin, self.v_offset)):
+        for widget, value in (
+            (self.pre_spin, self.trigger.pre_fraction * 100),
+            (self.holdoff_spin, self.trigger.holdoff_s * 1000),
+            (self.i_offset_spin, self.i_offset),
+            (self.v_offset_spin, self.v_offset),
+        ):
             widget.blockSignals(True)
             widget.setValue(value)
             widget.blockSignals(False)
-        for combo, steps, value in ((self.i_scale_combo, CURRENT_SCALES, self.i_scale),
-                                    (self.v_scale_combo, VOLTAGE_SCALES, self.v_scale)):
+        for combo, steps, value in (
+            (self.i_scale_combo, CURRENT_SCALES, self.i_scale),
+            (self.v_scale_combo, VOLTAGE_SCALES, self.v_scale),
+        ):
             if value in steps:
                 combo.blockSignals(True)
                 combo.setCurrentIndex(steps.index(value))
@@ -1208,8 +1342,9 @@ class ScopeWidget(QWidget):
         if self.frozen:
             n = len(self.history)
             text, colour = "FROZEN", "#5aa9ff"
-            _set_text(self.history_label, f"capture {self.history_pos + 1}/{n}" if n else
-                      "no captures")
+            _set_text(
+                self.history_label, f"capture {self.history_pos + 1}/{n}" if n else "no captures"
+            )
         elif self.roll:
             text, colour = "ROLL", "#9eff9e"
             _set_text(self.history_label, f"{len(self.history)} captures")
@@ -1239,17 +1374,19 @@ class ScopeWidget(QWidget):
         if n:
             extra = " (compliance)" if compliance else ""
             self.mask_label.setText(f"MASK FAIL × {n}{extra}")
-            self.mask_label.setStyleSheet("color: white; background: #c0392b; "
-                                          "padding: 3px 8px; font-weight: bold")
-            lines = [f"t = {e.time_s:.4f} s  (sample {e.index}): "
-                     f"{e.deviation_ua:.1f} µA outside" + (", compliance" if e.compliance else "")
-                     for e in self.mask.log[-8:]]
+            self.mask_label.setStyleSheet(
+                "color: white; background: #c0392b; padding: 3px 8px; font-weight: bold"
+            )
+            lines = [
+                f"t = {e.time_s:.4f} s  (sample {e.index}): "
+                f"{e.deviation_ua:.1f} µA outside" + (", compliance" if e.compliance else "")
+                for e in self.mask.log[-8:]
+            ]
             self.mask_label.setToolTip("Latest mask failures:\n" + "\n".join(lines))
         else:
             self.mask_label.setToolTip("No failed period since the last reset")
             self.mask_label.setText("Mask pass")
-            self.mask_label.setStyleSheet("color: #9eff9e; background: #0d1117; "
-                                          "padding: 3px 8px")
+            self.mask_label.setStyleSheet("color: #9eff9e; background: #0d1117; padding: 3px 8px")
 
     def _update_table(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -1277,25 +1414,43 @@ class ScopeWidget(QWidget):
         cell = "<td style='padding: 1px 10px 1px 0'>"
 
         def row(colour: str, *cells: str) -> str:
-            return (f"<tr style='color:{colour}'>"
-                    + "".join(f"{cell}{text}</td>" for text in cells) + "</tr>")
+            return (
+                f"<tr style='color:{colour}'>"
+                + "".join(f"{cell}{text}</td>" for text in cells)
+                + "</tr>"
+            )
 
         self.cursor_label.setText(
             "<table>"
-            + row(CURSOR_COLOUR, f"T1 {si(c['t1_s'], 's')}", f"T2 {si(c['t2_s'], 's')}",
-                  f"<b>ΔT {si(c['dt_s'], 's')}</b>",
-                  f"<b>1/ΔT {si(c['inv_dt_hz'], 'Hz')}</b>")
-            + row(CURRENT_COLOUR, f"I1 {si(c['i1_ua'] * 1e-6, 'A')}",
-                  f"I2 {si(c['i2_ua'] * 1e-6, 'A')}", f"<b>ΔI {si(c['di_ua'] * 1e-6, 'A')}</b>",
-                  "")
-            + row(VOLTAGE_COLOUR, f"V1 {si(c['v1_v'], 'V')}", f"V2 {si(c['v2_v'], 'V')}",
-                  f"<b>ΔV {si(c['dv_v'], 'V')}</b>", "")
-            + "</table>")
+            + row(
+                CURSOR_COLOUR,
+                f"T1 {si(c['t1_s'], 's')}",
+                f"T2 {si(c['t2_s'], 's')}",
+                f"<b>ΔT {si(c['dt_s'], 's')}</b>",
+                f"<b>1/ΔT {si(c['inv_dt_hz'], 'Hz')}</b>",
+            )
+            + row(
+                CURRENT_COLOUR,
+                f"I1 {si(c['i1_ua'] * 1e-6, 'A')}",
+                f"I2 {si(c['i2_ua'] * 1e-6, 'A')}",
+                f"<b>ΔI {si(c['di_ua'] * 1e-6, 'A')}</b>",
+                "",
+            )
+            + row(
+                VOLTAGE_COLOUR,
+                f"V1 {si(c['v1_v'], 'V')}",
+                f"V2 {si(c['v2_v'], 'V')}",
+                f"<b>ΔV {si(c['dv_v'], 'V')}</b>",
+                "",
+            )
+            + "</table>"
+        )
         self.cursor_label.show()
 
     def _export_csv_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export capture as CSV", "capture.csv",
-                                              "CSV files (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export capture as CSV", "capture.csv", "CSV files (*.csv)"
+        )
         if path:
             try:
                 self.export_csv(path)
@@ -1303,8 +1458,9 @@ class ScopeWidget(QWidget):
                 QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
 
     def _export_png_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export picture as PNG", "capture.png",
-                                              "PNG images (*.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export picture as PNG", "capture.png", "PNG images (*.png)"
+        )
         if path:
             try:
                 self.export_png(path)

@@ -37,8 +37,11 @@ def _top_row(img: QImage, columns: range, colour: QColor, tol: int = 60) -> int 
             continue
         for y in range(img.height()):
             c = img.pixelColor(x, y)
-            if (abs(c.red() - colour.red()) + abs(c.green() - colour.green())
-                    + abs(c.blue() - colour.blue())) <= tol:
+            if (
+                abs(c.red() - colour.red())
+                + abs(c.green() - colour.green())
+                + abs(c.blue() - colour.blue())
+            ) <= tol:
                 best = y if best is None else min(best, y)
                 break
     return best
@@ -60,8 +63,9 @@ def run_benchmark(frames: int | None = None, width: int = 1280, height: int = 72
     total = window + frames * block
     spike_at = window + (frames * block) // 2  # inside the final window
     settings = OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
-    src = SyntheticSource(settings, SAMPLE_RATE, noise_ua=0.8, noise_v=0.01,
-                          spikes={spike_at: SPIKE_UA})
+    src = SyntheticSource(
+        settings, SAMPLE_RATE, noise_ua=0.8, noise_v=0.01, spikes={spike_at: SPIKE_UA}
+    )
     prefill = src.next_block(window)
     blocks = [src.next_block(block) for _ in range(frames)]
     cur = np.concatenate([prefill.current_ua] + [b.current_ua for b in blocks])

@@ -115,17 +115,22 @@ class CalibrationResult:
             "verify_current_error_ua": _json_float(self.verify_current_error_ua),
             "verify_voltage_error_v": _json_float(self.verify_voltage_error_v),
             "points": [
-                {"true_current_ua": p.true_current_ua,
-                 "measured_current_ua": p.measured_current_ua,
-                 "measured_voltage_v": p.measured_voltage_v, "samples": p.samples}
+                {
+                    "true_current_ua": p.true_current_ua,
+                    "measured_current_ua": p.measured_current_ua,
+                    "measured_voltage_v": p.measured_voltage_v,
+                    "samples": p.samples,
+                }
                 for p in self.points
             ],
         }
 
     def summary(self) -> str:
-        return (f"current: gain {self.current.gain:.5f}, offset {self.current.offset:+.3f} µA; "
-                f"voltage: gain {self.voltage.gain:.5f}, offset "
-                f"{self.voltage.offset * 1000:+.2f} mV (reference {self.resistor_ohm:g} Ω)")
+        return (
+            f"current: gain {self.current.gain:.5f}, offset {self.current.offset:+.3f} µA; "
+            f"voltage: gain {self.voltage.gain:.5f}, offset "
+            f"{self.voltage.offset * 1000:+.2f} mV (reference {self.resistor_ohm:g} Ω)"
+        )
 
 
 def _json_float(x: float) -> float | None:
@@ -135,8 +140,11 @@ def _json_float(x: float) -> float | None:
 # --------------------------------------------------------------------------- arithmetic
 
 
-def fit_channel(true: Sequence[float] | np.ndarray, measured: Sequence[float] | np.ndarray,
-                name: str = "channel") -> ChannelFit:
+def fit_channel(
+    true: Sequence[float] | np.ndarray,
+    measured: Sequence[float] | np.ndarray,
+    name: str = "channel",
+) -> ChannelFit:
     """Least-squares line ``measured = gain · true + offset``."""
     x = np.asarray(true, dtype=np.float64)
     y = np.asarray(measured, dtype=np.float64)
@@ -145,16 +153,18 @@ def fit_channel(true: Sequence[float] | np.ndarray, measured: Sequence[float] | 
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise CalibrationError(f"{name}: a measurement is not a finite number")
     if np.unique(x).size < 2:
-        raise CalibrationError(f"{name}: need at least two different true values, "
-                               f"got {np.unique(x).size}")
+        raise CalibrationError(
+            f"{name}: need at least two different true values, got {np.unique(x).size}"
+        )
     a = np.stack([x, np.ones_like(x)], axis=1)
     (gain, offset), *_ = np.linalg.lstsq(a, y, rcond=None)
     resid = y - (gain * x + offset)
     return ChannelFit(float(offset), float(gain), float(np.sqrt(np.mean(resid * resid))))
 
 
-def compute_calibration(points: Sequence[CalibrationPoint], resistor_ohm: float,
-                        info: Info | None = None) -> CalibrationResult:
+def compute_calibration(
+    points: Sequence[CalibrationPoint], resistor_ohm: float, info: Info | None = None
+) -> CalibrationResult:
     """Fit both channels; CalibrationError if the result is outside what a device accepts."""
     if not (math.isfinite(resistor_ohm) and resistor_ohm > 0):
         raise CalibrationError(f"reference resistor {resistor_ohm!r} Ω must be a positive number")
@@ -162,31 +172,43 @@ def compute_calibration(points: Sequence[CalibrationPoint], resistor_ohm: float,
         raise CalibrationError(f"need at least two measurements, got {len(points)}")
     true_i = np.array([p.true_current_ua for p in points])
     cur = fit_channel(true_i, [p.measured_current_ua for p in points], "current")
-    volt = fit_channel(true_i * 1e-6 * resistor_ohm, [p.measured_voltage_v for p in points],
-                       "voltage")
+    volt = fit_channel(
+        true_i * 1e-6 * resistor_ohm, [p.measured_voltage_v for p in points], "voltage"
+    )
     lo, hi = GAIN_RANGE
-    for label, fit, off_max, unit in (("current", cur, CURRENT_OFFSET_MAX_UA, "µA"),
-                                      ("voltage", volt, VOLTAGE_OFFSET_MAX_V, "V")):
+    for label, fit, off_max, unit in (
+        ("current", cur, CURRENT_OFFSET_MAX_UA, "µA"),
+        ("voltage", volt, VOLTAGE_OFFSET_MAX_V, "V"),
+    ):
         if not lo <= fit.gain <= hi:
             raise CalibrationError(
                 f"{label} gain {fit.gain:.4f} is outside {lo:g}..{hi:g}: the {label} channel "
-                "or the reference load is faulty (is the right resistor connected?)")
+                "or the reference load is faulty (is the right resistor connected?)"
+            )
         if abs(fit.offset) > off_max:
             raise CalibrationError(
                 f"{label} offset {fit.offset:+.4g} {unit} is beyond ±{off_max:g} {unit}: "
-                f"the {label} channel is faulty")
+                f"the {label} channel is faulty"
+            )
     return CalibrationResult(
-        resistor_ohm=float(resistor_ohm), current=cur, voltage=volt, points=tuple(points),
-        device_serial=info.serial if info else "", device_model=info.model if info else "",
-        firmware=info.firmware if info else "")
+        resistor_ohm=float(resistor_ohm),
+        current=cur,
+        voltage=volt,
+        points=tuple(points),
+        device_serial=info.serial if info else "",
+        device_model=info.model if info else "",
+        firmware=info.firmware if info else "",
+    )
 
 
-def pulse_points(data: Collected, setpoint_ua: float,
-                 min_samples: int = 20) -> list[CalibrationPoint]:
+def pulse_points(
+    data: Collected, setpoint_ua: float, min_samples: int = 20
+) -> list[CalibrationPoint]:
     """Two points from square positive pulses at ``setpoint_ua``: tops (true = set point)
     and gaps (true = 0). Only samples taken at the full set point are used."""
     steady = (np.abs(data.level_ua - setpoint_ua) < 1e-3) & (
-        (data.flags & int(SampleFlag.OUTPUT_ON)) != 0)
+        (data.flags & int(SampleFlag.OUTPUT_ON)) != 0
+    )
     i = data.current_ua[steady].astype(np.float64)
     v = data.voltage_v[steady].astype(np.float64)
     high = i > setpoint_ua / 2
@@ -194,11 +216,14 @@ def pulse_points(data: Collected, setpoint_ua: float,
     if high.sum() < min_samples or low.sum() < min_samples:
         raise CalibrationError(
             f"at {setpoint_ua:g} µA: only {int(high.sum())} pulse and {int(low.sum())} gap "
-            f"samples at the full set point (need {min_samples} each)")
-    return [CalibrationPoint(setpoint_ua, float(i[high].mean()), float(v[high].mean()),
-                             int(high.sum())),
-            CalibrationPoint(0.0, float(i[low].mean()), float(v[low].mean()),
-                             int(low.sum()))]
+            f"samples at the full set point (need {min_samples} each)"
+        )
+    return [
+        CalibrationPoint(
+            setpoint_ua, float(i[high].mean()), float(v[high].mean()), int(high.sum())
+        ),
+        CalibrationPoint(0.0, float(i[low].mean()), float(v[low].mean()), int(low.sum())),
+    ]
 
 
 # --------------------------------------------------------------------------- procedure
@@ -211,29 +236,41 @@ def _is(state: DeviceState):
 def use_reference_load(resistor_ohm: float, notes: list[str]) -> Procedure:
     """Select the reference resistor (the simulator switches its load; a real device answers
     UNSUPPORTED and the resistor must be connected by hand). Checks the device sees it."""
-    yield Send(lambda port: port.sim_control(SimOp.SET_CONTACT, 1.0),
-               "Closing the simulator's probe contact", accept=(NakReason.UNSUPPORTED,))
-    ans: Answer = yield Send(lambda port: port.sim_control(SimOp.LOAD_RESISTOR, resistor_ohm),
-                             f"Selecting the {resistor_ohm:g} Ω reference load",
-                             accept=(NakReason.UNSUPPORTED,))
+    yield Send(
+        lambda port: port.sim_control(SimOp.SET_CONTACT, 1.0),
+        "Closing the simulator's probe contact",
+        accept=(NakReason.UNSUPPORTED,),
+    )
+    ans: Answer = yield Send(
+        lambda port: port.sim_control(SimOp.LOAD_RESISTOR, resistor_ohm),
+        f"Selecting the {resistor_ohm:g} Ω reference load",
+        accept=(NakReason.UNSUPPORTED,),
+    )
     if not ans.ok:
-        notes.append(f"the device has no switchable load: the {resistor_ohm:g} Ω reference "
-                     "resistor must be connected between the probes")
+        notes.append(
+            f"the device has no switchable load: the {resistor_ohm:g} Ω reference "
+            "resistor must be connected between the probes"
+        )
     yield WaitStatus(lambda s: True, 1.0, "STATUS from the device")
     # the next STATUS surely reflects the new load
     status, _ = yield WaitStatus(lambda s: True, 1.0, "STATUS from the device")
     z = status.impedance_ohm
     if not (math.isfinite(z) and abs(z - resistor_ohm) <= 0.05 * resistor_ohm):
-        raise ProcedureError(f"the device measures the load as {z:g} Ω, not the "
-                             f"{resistor_ohm:g} Ω reference: check the reference resistor")
+        raise ProcedureError(
+            f"the device measures the load as {z:g} Ω, not the "
+            f"{resistor_ohm:g} Ω reference: check the reference resistor"
+        )
     return status
 
 
 def ready_idle() -> Procedure:
     """Bring the device to Idle: stop, then RESET if it is latched."""
     yield Send(lambda port: port.stop_output(), "Stopping the output")
-    status, _ = yield WaitStatus(lambda s: s.state in (DeviceState.IDLE,) or s.state.latched,
-                                 3.0, "the device stopping (Idle)")
+    status, _ = yield WaitStatus(
+        lambda s: s.state in (DeviceState.IDLE,) or s.state.latched,
+        3.0,
+        "the device stopping (Idle)",
+    )
     if status.state.latched:
         yield Send(lambda port: port.reset(), f"Resetting the device ({status.state.label})")
         yield WaitStatus(_is(DeviceState.IDLE), 2.0, "Idle after RESET")
@@ -247,12 +284,18 @@ def run_steady(settings: OutputSettings, what: str, timeout_s: float = 3.0) -> P
     if status.state == DeviceState.IDLE:
         yield Send(lambda port: port.start_output(), f"{what}: starting the output")
     sp = settings.amplitude_ua
-    yield WaitStatus(lambda s: s.state == DeviceState.RUNNING and abs(s.level_ua - sp) < 1e-3,
-                     timeout_s, f"{what}: output running at {sp:g} µA")
+    yield WaitStatus(
+        lambda s: s.state == DeviceState.RUNNING and abs(s.level_ua - sp) < 1e-3,
+        timeout_s,
+        f"{what}: output running at {sp:g} µA",
+    )
 
 
-def calibration_procedure(info: Info, resistor_ohm: float = DEFAULT_RESISTOR_OHM,
-                          setpoints_ua: Sequence[float] = DEFAULT_SETPOINTS_UA) -> Procedure:
+def calibration_procedure(
+    info: Info,
+    resistor_ohm: float = DEFAULT_RESISTOR_OHM,
+    setpoints_ua: Sequence[float] = DEFAULT_SETPOINTS_UA,
+) -> Procedure:
     """The calibration procedure; returns a :class:`CalibrationResult` (written=True once the
     device acknowledged SET_CALIBRATION, with the verification errors).
 
@@ -266,7 +309,8 @@ def calibration_procedure(info: Info, resistor_ohm: float = DEFAULT_RESISTOR_OHM
             raise CalibrationError(
                 f"set point {sp:g} µA into {resistor_ohm:g} Ω is not usable: needs "
                 f"0 < I ≤ {info.max_current_ua:g} µA and I·R below 90 % of the "
-                f"{info.compliance_v:g} V compliance")
+                f"{info.compliance_v:g} V compliance"
+            )
     return _calibrate(info, float(resistor_ohm), setpoints)
 
 
@@ -284,8 +328,9 @@ def _calibrate(info: Info, resistor_ohm: float, setpoints: list[float]) -> Proce
 def _measure_and_write(info: Info, resistor_ohm: float, setpoints: list[float]) -> Procedure:
     points: list[CalibrationPoint] = []
     for sp in setpoints:
-        settings = OutputSettings(Waveform.SQUARE, PULSE_FREQUENCY_HZ, sp, Polarity.POSITIVE,
-                                  2.0, 0.0)
+        settings = OutputSettings(
+            Waveform.SQUARE, PULSE_FREQUENCY_HZ, sp, Polarity.POSITIVE, 2.0, 0.0
+        )
         yield from run_steady(settings, f"Set point {sp:g} µA")
         data = yield Collect(COLLECT_S)
         try:
@@ -296,8 +341,10 @@ def _measure_and_write(info: Info, resistor_ohm: float, setpoints: list[float]) 
         result = compute_calibration(points, resistor_ohm, info)
     except CalibrationError as exc:
         raise ProcedureError(str(exc)) from None
-    yield Send(lambda port: port.set_calibration(*result.set_calibration_args),
-               "Writing the calibration to the device")
+    yield Send(
+        lambda port: port.set_calibration(*result.set_calibration_args),
+        "Writing the calibration to the device",
+    )
     # verify at the set point still running, once samples measured before the change
     # have passed through the link
     sp = setpoints[-1]
@@ -305,13 +352,18 @@ def _measure_and_write(info: Info, resistor_ohm: float, setpoints: list[float]) 
     data = yield Collect(COLLECT_S)
     check = _verify_points(data, sp)
     yield from ready_idle()
-    yield Send(lambda port: port.sim_control(SimOp.LOAD_SKIN, 0.0), "Back to the skin load",
-               accept=(NakReason.UNSUPPORTED,))
+    yield Send(
+        lambda port: port.sim_control(SimOp.LOAD_SKIN, 0.0),
+        "Back to the skin load",
+        accept=(NakReason.UNSUPPORTED,),
+    )
     top = check[0]
-    return dataclasses.replace(result, written=True,
-                               verify_current_error_ua=top.measured_current_ua - sp,
-                               verify_voltage_error_v=(top.measured_voltage_v
-                                                       - sp * 1e-6 * resistor_ohm))
+    return dataclasses.replace(
+        result,
+        written=True,
+        verify_current_error_ua=top.measured_current_ua - sp,
+        verify_voltage_error_v=(top.measured_voltage_v - sp * 1e-6 * resistor_ohm),
+    )
 
 
 def _verify_points(data: Collected, sp: float) -> list[CalibrationPoint]:

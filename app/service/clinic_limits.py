@@ -44,8 +44,10 @@ def check_clinic_settings(cs: ClinicSettings) -> list[str]:
         if isinstance(value, int | float) and math.isfinite(value) and not lo <= value <= hi:
             problems.append(f"{label} {value:g} {unit} is outside {lo:g}..{hi:g} {unit}")
     if cs.eye_area_max_ua > cs.max_current_ua:
-        problems.append(f"the eye-area maximum ({cs.eye_area_max_ua:g} µA) cannot be above "
-                        f"the clinic maximum ({cs.max_current_ua:g} µA)")
+        problems.append(
+            f"the eye-area maximum ({cs.eye_area_max_ua:g} µA) cannot be above "
+            f"the clinic maximum ({cs.max_current_ua:g} µA)"
+        )
     problems += _zone_problems(cs)
     return problems
 
@@ -55,17 +57,21 @@ def _zone_problems(cs: ClinicSettings) -> list[str]:
     (or, around the eyes, the eye-area maximum)."""
     problems = []
     for zone, value in sorted(cs.zone_max_ua.items()):
-        if not (zone_ids.is_known_zone(zone) and isinstance(value, int | float)
-                and math.isfinite(value)):
+        if not (
+            zone_ids.is_known_zone(zone) and isinstance(value, int | float) and math.isfinite(value)
+        ):
             continue  # named by ClinicSettings.validate()
         if value < ZONE_MIN_UA:
             problems.append(f"zone {zone}: {value:g} µA is below {ZONE_MIN_UA:g} µA")
         elif zone_ids.is_eye_area(zone) and value > cs.eye_area_max_ua:
-            problems.append(f"zone {zone}: {value:g} µA is above the eye-area maximum "
-                            f"({cs.eye_area_max_ua:g} µA)")
+            problems.append(
+                f"zone {zone}: {value:g} µA is above the eye-area maximum "
+                f"({cs.eye_area_max_ua:g} µA)"
+            )
         elif value > cs.max_current_ua:
-            problems.append(f"zone {zone}: {value:g} µA is above the clinic maximum "
-                            f"({cs.max_current_ua:g} µA)")
+            problems.append(
+                f"zone {zone}: {value:g} µA is above the clinic maximum ({cs.max_current_ua:g} µA)"
+            )
     return problems
 
 
@@ -94,12 +100,18 @@ def settings_from_dict(data: dict[str, Any]) -> tuple[ClinicSettings, list[str]]
         value = data.get(name)
         if value is None:
             continue
-        if isinstance(value, int | float) and not isinstance(value, bool) and \
-                math.isfinite(value) and value > 0:
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and value > 0
+        ):
             others[name] = float(value)
         else:
-            problems.append(f"{name}: stored value {value!r} is not a positive number; "
-                            f"default {getattr(cs, name):g} used")
+            problems.append(
+                f"{name}: stored value {value!r} is not a positive number; "
+                f"default {getattr(cs, name):g} used"
+            )
     return dataclasses.replace(cs, **others), problems
 
 
@@ -125,8 +137,7 @@ def _load(get: Callable[[str], Any]) -> tuple[ClinicSettings, list[str]]:
     problems: list[str] = []
     version = get("version")
     if version is not None and str(version) != str(SCHEMA_VERSION):
-        problems.append(f"clinic settings version {version} is not {SCHEMA_VERSION}: "
-                        "defaults used")
+        problems.append(f"clinic settings version {version} is not {SCHEMA_VERSION}: defaults used")
         return defaults, problems
     for name, (label, unit, lo, hi) in FIELDS.items():
         raw = get(name)
@@ -135,28 +146,39 @@ def _load(get: Callable[[str], Any]) -> tuple[ClinicSettings, list[str]]:
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            problems.append(f"{label}: stored value {raw!r} is not a number; "
-                            f"default {getattr(defaults, name):g} {unit} used")
+            problems.append(
+                f"{label}: stored value {raw!r} is not a number; "
+                f"default {getattr(defaults, name):g} {unit} used"
+            )
             continue
         if not (math.isfinite(value) and lo <= value <= hi):
-            problems.append(f"{label}: stored value {value:g} {unit} is outside "
-                            f"{lo:g}..{hi:g}; default {getattr(defaults, name):g} used")
+            problems.append(
+                f"{label}: stored value {value:g} {unit} is outside "
+                f"{lo:g}..{hi:g}; default {getattr(defaults, name):g} used"
+            )
             continue
         values[name] = value
     zones, zone_problems = _load_zones(get(ZONES_KEY))
     problems += zone_problems
     cs = dataclasses.replace(defaults, **values, zone_max_ua=zones)
     if cs.eye_area_max_ua > cs.max_current_ua:
-        problems.append("stored eye-area maximum was above the clinic maximum: "
-                        "both set to their defaults")
-        cs = dataclasses.replace(cs, max_current_ua=defaults.max_current_ua,
-                                 eye_area_max_ua=defaults.eye_area_max_ua)
+        problems.append(
+            "stored eye-area maximum was above the clinic maximum: both set to their defaults"
+        )
+        cs = dataclasses.replace(
+            cs, max_current_ua=defaults.max_current_ua, eye_area_max_ua=defaults.eye_area_max_ua
+        )
     bad = _zone_problems(cs)
     if bad:
         problems += [f"{p}: that zone's default used" for p in bad]
-        cs = dataclasses.replace(cs, zone_max_ua={
-            z: v for z, v in cs.zone_max_ua.items()
-            if not _zone_problems(dataclasses.replace(cs, zone_max_ua={z: v}))})
+        cs = dataclasses.replace(
+            cs,
+            zone_max_ua={
+                z: v
+                for z, v in cs.zone_max_ua.items()
+                if not _zone_problems(dataclasses.replace(cs, zone_max_ua={z: v}))
+            },
+        )
     return cs, problems
 
 
@@ -174,8 +196,9 @@ def _load_zones(raw: object) -> tuple[dict[str, float], list[str]]:
     for zone, value in data.items():
         if not zone_ids.is_known_zone(zone):
             problems.append(f"zone limits: unknown zone {zone!r} ignored")
-        elif not (isinstance(value, int | float) and not isinstance(value, bool)
-                  and math.isfinite(value)):
+        elif not (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ):
             problems.append(f"zone limits: {zone} = {value!r} is not a number; default used")
         else:
             zones[zone] = float(value)
@@ -193,8 +216,9 @@ def save_clinic_settings(settings: QSettings, cs: ClinicSettings) -> None:
         settings.setValue("version", SCHEMA_VERSION)
         for name in FIELDS:
             settings.setValue(name, float(getattr(cs, name)))
-        settings.setValue(ZONES_KEY, json.dumps(
-            {z: float(v) for z, v in sorted(cs.zone_max_ua.items())}))
+        settings.setValue(
+            ZONES_KEY, json.dumps({z: float(v) for z, v in sorted(cs.zone_max_ua.items())})
+        )
     finally:
         settings.endGroup()
     settings.sync()
@@ -215,8 +239,9 @@ def ini_import_request(ini: QSettings, operator_id: int | None = None) -> Any:
     return ImportClinic(values, pin_hash, source, operator_id)
 
 
-def store_clinic_settings(engine: Any, ini: QSettings | None = None,
-                          operator_id: int | None = None) -> tuple[ClinicSettings, list[str]]:
+def store_clinic_settings(
+    engine: Any, ini: QSettings | None = None, operator_id: int | None = None
+) -> tuple[ClinicSettings, list[str]]:
     """The clinic settings in the store (read now; for commands, not the GUI thread). A
     store without them first imports ``ini``'s once."""
     from app.store.clinic import apply_now, read_clinic

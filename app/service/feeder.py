@@ -18,8 +18,7 @@ FEED_PERIOD_MS = 100
 class WatchdogFeeder(QObject):
     """Calls ``link.feed_watchdog()`` every 100 ms while feeding is on."""
 
-    def __init__(self, link: DeviceInterface | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, link: DeviceInterface | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._link = link
         self._feeding = True

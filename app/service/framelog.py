@@ -64,17 +64,21 @@ def describe(record: FrameRecord) -> tuple[str, str]:
     if isinstance(msg, Samples):
         n = msg.raw.shape[0]
         i = msg.raw[:, 0] if n else msg.raw
-        text = (f"#{msg.first_index} n={n} level={msg.level_ua:.1f} µA "
-                f"flags={_fmt(msg.flags)} sync={list(msg.sync)}")
+        text = (
+            f"#{msg.first_index} n={n} level={msg.level_ua:.1f} µA "
+            f"flags={_fmt(msg.flags)} sync={list(msg.sync)}"
+        )
         if n:
             text += f" I counts {int(i.min())}..{int(i.max())}"
         return name, text
     if isinstance(msg, Status):
-        return name, (f"{msg.state.label}, level {msg.level_ua:.1f}/{msg.setpoint_ua:.1f} µA, "
-                      f"|Z| {_fmt(msg.impedance_ohm)} Ω, contact {'yes' if msg.contact else 'no'}"
-                      f", compliance {'yes' if msg.compliance else 'no'}, faults "
-                      f"{_fmt(msg.faults)}, Q {msg.net_charge_uc:.3f} µC, "
-                      f"up {msg.uptime_ms} ms")
+        return name, (
+            f"{msg.state.label}, level {msg.level_ua:.1f}/{msg.setpoint_ua:.1f} µA, "
+            f"|Z| {_fmt(msg.impedance_ohm)} Ω, contact {'yes' if msg.contact else 'no'}"
+            f", compliance {'yes' if msg.compliance else 'no'}, faults "
+            f"{_fmt(msg.faults)}, Q {msg.net_charge_uc:.3f} µC, "
+            f"up {msg.uptime_ms} ms"
+        )
     parts = []
     if dataclasses.is_dataclass(msg):
         for f in dataclasses.fields(msg):
@@ -82,8 +86,9 @@ def describe(record: FrameRecord) -> tuple[str, str]:
                 continue
             value = getattr(msg, f.name)
             if dataclasses.is_dataclass(value):
-                value = ", ".join(f"{g.name}={_fmt(getattr(value, g.name))}"
-                                  for g in dataclasses.fields(value))
+                value = ", ".join(
+                    f"{g.name}={_fmt(getattr(value, g.name))}" for g in dataclasses.fields(value)
+                )
             parts.append(f"{f.name}={_fmt(value)}")
     return name, " ".join(parts)
 
@@ -108,9 +113,15 @@ class LogRow:
 
 def log_row(record: FrameRecord, t0: float) -> LogRow:
     type_name, decoded = describe(record)
-    return LogRow(record.at - t0, record.direction, type_name, len(record.raw),
-                  bytes(record.raw[:HEX_LIMIT]), decoded,
-                  record.message is None and bool(record.raw))
+    return LogRow(
+        record.at - t0,
+        record.direction,
+        type_name,
+        len(record.raw),
+        bytes(record.raw[:HEX_LIMIT]),
+        decoded,
+        record.message is None and bool(record.raw),
+    )
 
 
 class FrameLogModel(QAbstractTableModel):
@@ -149,7 +160,7 @@ class FrameLogModel(QAbstractTableModel):
         self._pending.clear()
         if self._t0 is None:
             self._t0 = records[0].at
-        new = [log_row(r, self._t0) for r in records[-self.max_rows:]]
+        new = [log_row(r, self._t0) for r in records[-self.max_rows :]]
         overflow = len(self._rows) + len(new) - self.max_rows
         if overflow > 0:
             self.beginRemoveRows(QModelIndex(), 0, overflow - 1)
@@ -191,22 +202,36 @@ class FrameLogModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole):
-        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
-                and 0 <= section < len(COLUMNS)):
+    def headerData(
+        self,
+        section: int,
+        orientation: Qt.Orientation,  # noqa: N802
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ):
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and orientation == Qt.Orientation.Horizontal
+            and 0 <= section < len(COLUMNS)
+        ):
             return COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole):
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ):
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         r = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return (f"{r.time_s:.3f}", "→ dev" if r.direction == "tx" else "← dev",
-                    r.type_name, str(r.size), r.hex, r.decoded)[col]
+            return (
+                f"{r.time_s:.3f}",
+                "→ dev" if r.direction == "tx" else "← dev",
+                r.type_name,
+                str(r.size),
+                r.hex,
+                r.decoded,
+            )[col]
         if role == Qt.ItemDataRole.ToolTipRole and col in (4, 5):
             return r.hex if col == 4 else r.decoded
         if role == Qt.ItemDataRole.UserRole:

@@ -69,8 +69,7 @@ class PinBackend(Protocol):
 
     def clear_failures(self) -> Future: ...
 
-    def store_hash(self, pin_hash: str, *, first: bool, after_version: int | None) -> Future:
-        ...
+    def store_hash(self, pin_hash: str, *, first: bool, after_version: int | None) -> Future: ...
 
 
 def _done(value: Any = None, exc: BaseException | None = None) -> Future:
@@ -130,8 +129,12 @@ class StorePinBackend:
         self._operator_id = operator_id
 
     def update(self, record: Any) -> None:
-        self._state = PinState(record.pin_hash, bool(record.pin_ever_set),
-                               int(record.pin_failures), int(record.pin_version))
+        self._state = PinState(
+            record.pin_hash,
+            bool(record.pin_ever_set),
+            int(record.pin_failures),
+            int(record.pin_version),
+        )
 
     def state(self) -> PinState | None:
         return self._state
@@ -151,6 +154,7 @@ class StorePinBackend:
                 out.set_result(convert(f.result()))
             except Exception as e:  # noqa: BLE001 - handed to the waiter
                 out.set_exception(e)
+
         fut.add_done_callback(done)
         return out
 
@@ -163,6 +167,7 @@ class StorePinBackend:
         def convert(record: Any) -> PinState:
             self.update(record)
             return self._state  # type: ignore[return-value]
+
         return self._then(self._submit(CountPinAttempt()), convert)
 
     def clear_failures(self) -> Future:
@@ -171,6 +176,7 @@ class StorePinBackend:
         def convert(_: Any) -> None:
             if self._state is not None:
                 self._state = replace(self._state, failures=0)
+
         return self._then(self._submit(ClearPinFailures()), convert)
 
     def note_sign_in(self, ok: bool, failures: int) -> None:
@@ -178,17 +184,22 @@ class StorePinBackend:
         the count of wrong PINs in a row). Never waited on."""
         if self._writer is None:
             return
-        self._writer.audit("sign_in" if ok else "sign_in_failed", "bench",
-                           {"via": "technician PIN", "failures_in_a_row": failures},
-                           operator_id=self._operator_id)
+        self._writer.audit(
+            "sign_in" if ok else "sign_in_failed",
+            "bench",
+            {"via": "technician PIN", "failures_in_a_row": failures},
+            operator_id=self._operator_id,
+        )
 
     def store_hash(self, pin_hash: str, *, first: bool, after_version: int | None) -> Future:
         from app.store.clinic import SetPinHash
 
         def convert(version: Any) -> None:
             self._state = PinState(pin_hash, True, 0, int(version))
-        return self._then(self._submit(SetPinHash(
-            pin_hash, first, after_version, self._operator_id)), convert)
+
+        return self._then(
+            self._submit(SetPinHash(pin_hash, first, after_version, self._operator_id)), convert
+        )
 
 
 class PinError(ValueError):
@@ -214,8 +225,9 @@ def check_format(pin: str) -> str | None:
 def hash_pin(pin: str, salt: bytes | None = None) -> str:
     """``scrypt$n$r$p$salt$hash`` (hex) for ``pin`` with a fresh random salt."""
     salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
-    digest = hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
-                            dklen=HASH_BYTES)
+    digest = hashlib.scrypt(
+        pin.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=HASH_BYTES
+    )
     return f"{SCHEME}${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
@@ -226,8 +238,9 @@ def verify_hash(pin: str, stored: str) -> bool:
         if scheme != SCHEME:
             return False
         salt, expected = bytes.fromhex(salt_hex), bytes.fromhex(digest_hex)
-        digest = hashlib.scrypt(pin.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p),
-                                dklen=len(expected))
+        digest = hashlib.scrypt(
+            pin.encode("utf-8"), salt=salt, n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
     except (ValueError, MemoryError):
         return False
     return hmac.compare_digest(digest, expected)
@@ -298,11 +311,15 @@ class PinGuard:
     def refusal(self) -> PinCheck | None:
         """Why no PIN may be tried now (None: an attempt may be counted)."""
         if not self.known:
-            return PinCheck(False, "the technician PIN is kept in the client records, which "
-                                   "are not open yet")
+            return PinCheck(
+                False, "the technician PIN is kept in the client records, which are not open yet"
+            )
         if self.missing:
-            return PinCheck(False, "the technician PIN is missing from the records: a new one "
-                                   f"can only be set after '{RESET_PIN_COMMAND}'")
+            return PinCheck(
+                False,
+                "the technician PIN is missing from the records: a new one "
+                f"can only be set after '{RESET_PIN_COMMAND}'",
+            )
         if not self.is_set:
             return PinCheck(False, "no technician PIN has been set yet")
         wait = self.locked_for_s()
@@ -328,11 +345,13 @@ class PinGuard:
         wait = lockout_s(failures)
         if wait > 0:
             self.locked_for_s()  # the wait starts now
-            return PinCheck(False, f"wrong PIN ({failures} in a row): locked for {duration(wait)}",
-                            wait)
+            return PinCheck(
+                False, f"wrong PIN ({failures} in a row): locked for {duration(wait)}", wait
+            )
         left = FREE_ATTEMPTS - failures
-        return PinCheck(False, f"wrong PIN: {left} more {'try' if left == 1 else 'tries'} "
-                               "before a lockout")
+        return PinCheck(
+            False, f"wrong PIN: {left} more {'try' if left == 1 else 'tries'} before a lockout"
+        )
 
     def verify(self, pin: str, timeout: float = WAIT_S) -> PinCheck:
         """Both steps, waiting for the store (headless use and tests; the dialog does not
@@ -343,15 +362,22 @@ class PinGuard:
         try:
             counted = self.count_attempt().result(timeout)
         except FutureTimeout:
-            return PinCheck(False, "the attempt could not be recorded in the client records "
-                                   "(they do not answer): no PIN is checked until it is")
+            return PinCheck(
+                False,
+                "the attempt could not be recorded in the client records "
+                "(they do not answer): no PIN is checked until it is",
+            )
         except Exception as exc:  # noqa: BLE001 - in words for the technician
-            return PinCheck(False, "the attempt could not be recorded in the client records "
-                                   f"({exc}): no PIN is checked until it is")
+            return PinCheck(
+                False,
+                "the attempt could not be recorded in the client records "
+                f"({exc}): no PIN is checked until it is",
+            )
         return self.check(pin, counted)
 
-    def set_pin(self, new_pin: str, current_pin: str | None = None,
-                timeout: float = WAIT_S) -> None:
+    def set_pin(
+        self, new_pin: str, current_pin: str | None = None, timeout: float = WAIT_S
+    ) -> None:
         """Set the PIN at first use; changing it needs the current PIN (counted and
         rate-limited too). Waits for the store (PinError if it refuses)."""
         problem = check_format(new_pin)
@@ -376,5 +402,6 @@ class PinGuard:
 
     def store_pin(self, new_pin: str, after_version: int | None) -> Future:
         """Store a new PIN's hash (``after_version`` None: a first set-up)."""
-        return self.backend.store_hash(hash_pin(new_pin), first=after_version is None,
-                                       after_version=after_version)
+        return self.backend.store_hash(
+            hash_pin(new_pin), first=after_version is None, after_version=after_version
+        )

@@ -101,11 +101,13 @@ class Collected:
         if not blocks:
             empty = np.zeros(0, dtype=np.float32)
             return cls(rate, empty, empty.copy(), empty.copy(), np.zeros(0, dtype=np.uint8))
-        return cls(rate,
-                   np.concatenate([b.current_ua for b in blocks]),
-                   np.concatenate([b.voltage_v for b in blocks]),
-                   np.concatenate([b.level_ua for b in blocks]),
-                   np.concatenate([b.flags for b in blocks]))
+        return cls(
+            rate,
+            np.concatenate([b.current_ua for b in blocks]),
+            np.concatenate([b.voltage_v for b in blocks]),
+            np.concatenate([b.level_ua for b in blocks]),
+            np.concatenate([b.flags for b in blocks]),
+        )
 
     def __len__(self) -> int:
         return int(self.current_ua.shape[0])
@@ -188,8 +190,10 @@ class ProcedureRunner(QObject):
             if refused is not None:
                 problem = refused
             elif max_ua > ceiling.ceiling_ua + 1e-9:
-                problem = (f"it needs {max_ua:g} µA but the {ceiling.layer_label} allows "
-                           f"{ceiling.ceiling_ua:g} µA")
+                problem = (
+                    f"it needs {max_ua:g} µA but the {ceiling.layer_label} allows "
+                    f"{ceiling.ceiling_ua:g} µA"
+                )
             else:
                 self._port = port
         if problem is not None:
@@ -199,8 +203,7 @@ class ProcedureRunner(QObject):
         self._gen = procedure
         self._advance(None)
 
-    def abort(self, reason: str = "aborted by the technician", *,
-              safe_stop: bool = True) -> None:
+    def abort(self, reason: str = "aborted by the technician", *, safe_stop: bool = True) -> None:
         """Stop the procedure. ``safe_stop`` False: the output was already stopped by
         someone else (an operator's emergency stop), whose latch must stay: no RESET."""
         if self.running:
@@ -210,11 +213,13 @@ class ProcedureRunner(QObject):
 
     def _connections(self):
         link = self._link
-        return [(link.command_answered, self._on_answer),
-                (link.command_failed, self._on_command_failed),
-                (link.status_received, self._on_status),
-                (link.samples_received, self._on_samples),
-                (link.disconnected, self._on_disconnected)]
+        return [
+            (link.command_answered, self._on_answer),
+            (link.command_failed, self._on_command_failed),
+            (link.status_received, self._on_status),
+            (link.samples_received, self._on_samples),
+            (link.disconnected, self._on_disconnected),
+        ]
 
     def _advance(self, value: object = None, *, error: Exception | None = None) -> None:
         gen = self._gen
@@ -234,8 +239,7 @@ class ProcedureRunner(QObject):
             self._fail(str(exc), close=False)
             return
         except Exception as exc:  # noqa: BLE001 - reported to the technician, output made safe
-            self._fail(f"internal error in the procedure: {type(exc).__name__}: {exc}",
-                       close=False)
+            self._fail(f"internal error in the procedure: {type(exc).__name__}: {exc}", close=False)
             return
         self._begin(op)
 
@@ -287,8 +291,11 @@ class ProcedureRunner(QObject):
         answer = Answer(reply, time.monotonic() - self._op_started)  # type: ignore[arg-type]
         if isinstance(reply, Nak) and reply.reason not in op.accept:
             detail = f": {reply.detail}" if reply.detail else ""
-            self._advance(error=ProcedureError(
-                f"{op.what} — the device refused ({reply.reason.text}{detail})"))
+            self._advance(
+                error=ProcedureError(
+                    f"{op.what} — the device refused ({reply.reason.text}{detail})"
+                )
+            )
             return
         self._advance(answer)
 
@@ -327,12 +334,14 @@ class ProcedureRunner(QObject):
         elif isinstance(op, Send):
             self._advance(error=ProcedureError(f"{op.what} — no answer from the device"))
         elif isinstance(op, WaitStatus):
-            self._advance(error=ProcedureError(
-                f"{op.what} — not seen within {op.timeout_s:g} s"))
+            self._advance(error=ProcedureError(f"{op.what} — not seen within {op.timeout_s:g} s"))
         elif isinstance(op, Collect):
-            self._advance(error=ProcedureError(
-                f"no samples from the device for {op.seconds + op.timeout_s:g} s "
-                f"(got {self._collected_s:.2f} s of {op.seconds:g} s)"))
+            self._advance(
+                error=ProcedureError(
+                    f"no samples from the device for {op.seconds + op.timeout_s:g} s "
+                    f"(got {self._collected_s:.2f} s of {op.seconds:g} s)"
+                )
+            )
 
 
 def finite(x: float) -> bool:

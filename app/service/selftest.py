@@ -68,8 +68,9 @@ class Figure:
     def ok(self) -> bool:
         if not math.isfinite(self.value):
             return False
-        return ((self.low is None or self.value >= self.low)
-                and (self.high is None or self.value <= self.high))
+        return (self.low is None or self.value >= self.low) and (
+            self.high is None or self.value <= self.high
+        )
 
     @property
     def band(self) -> str:
@@ -135,22 +136,40 @@ class SelfTestReport:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "passed": self.passed,
             "notes": list(self.notes),
-            "steps": [{"name": s.name, "verdict": s.verdict.value, "note": s.note,
-                       "figures": [{"name": f.name, "value": f.value if math.isfinite(f.value)
-                                    else None, "unit": f.unit, "low": f.low, "high": f.high,
-                                    "ok": f.ok} for f in s.figures]}
-                      for s in self.steps],
+            "steps": [
+                {
+                    "name": s.name,
+                    "verdict": s.verdict.value,
+                    "note": s.note,
+                    "figures": [
+                        {
+                            "name": f.name,
+                            "value": f.value if math.isfinite(f.value) else None,
+                            "unit": f.unit,
+                            "low": f.low,
+                            "high": f.high,
+                            "ok": f.ok,
+                        }
+                        for f in s.figures
+                    ],
+                }
+                for s in self.steps
+            ],
         }
 
     def to_text(self) -> str:
         d = self.device
-        lines = [f"Self-test {self.verdict_text}",
-                 f"Device {d.get('model', '?')} serial {d.get('serial', '?')} firmware "
-                 f"{d.get('firmware', '?')}",
-                 f"Run at {self.started_at:%Y-%m-%d %H:%M:%S} UTC", ""]
+        lines = [
+            f"Self-test {self.verdict_text}",
+            f"Device {d.get('model', '?')} serial {d.get('serial', '?')} firmware "
+            f"{d.get('firmware', '?')}",
+            f"Run at {self.started_at:%Y-%m-%d %H:%M:%S} UTC",
+            "",
+        ]
         for s in self.steps:
-            lines.append(f"[{s.verdict.value.upper():>7}] {s.name}" + (f" — {s.note}"
-                                                                     if s.note else ""))
+            lines.append(
+                f"[{s.verdict.value.upper():>7}] {s.name}" + (f" — {s.note}" if s.note else "")
+            )
             for f in s.figures:
                 mark = "ok " if f.ok else "BAD"
                 lines.append(f"          {mark} {f.name}: {f.shown} (limit {f.band})")
@@ -161,32 +180,43 @@ class SelfTestReport:
     def to_html(self) -> str:
         d = self.device
         colour = "#1b7f3b" if self.passed else "#b3261e"
-        out = [f"<h2 style='color:{colour}'>Self-test {html.escape(self.verdict_text)}</h2>",
-               "<p>Device <b>" + html.escape(f"{d.get('model', '?')}") + "</b> serial <b>"
-               + html.escape(f"{d.get('serial', '?')}") + "</b> firmware "
-               + html.escape(f"{d.get('firmware', '?')}")
-               + f"<br>Run at {self.started_at:%Y-%m-%d %H:%M:%S} UTC</p>",
-               "<table border='1' cellspacing='0' cellpadding='3'>"
-               "<tr><th>Step</th><th>Result</th><th>Figure</th><th>Measured</th>"
-               "<th>Limit</th></tr>"]
+        out = [
+            f"<h2 style='color:{colour}'>Self-test {html.escape(self.verdict_text)}</h2>",
+            "<p>Device <b>"
+            + html.escape(f"{d.get('model', '?')}")
+            + "</b> serial <b>"
+            + html.escape(f"{d.get('serial', '?')}")
+            + "</b> firmware "
+            + html.escape(f"{d.get('firmware', '?')}")
+            + f"<br>Run at {self.started_at:%Y-%m-%d %H:%M:%S} UTC</p>",
+            "<table border='1' cellspacing='0' cellpadding='3'>"
+            "<tr><th>Step</th><th>Result</th><th>Figure</th><th>Measured</th>"
+            "<th>Limit</th></tr>",
+        ]
         for s in self.steps:
-            vc = {Verdict.PASS: "#1b7f3b", Verdict.FAIL: "#b3261e",
-                  Verdict.NOT_RUN: "#8a5a00"}[s.verdict]
+            vc = {Verdict.PASS: "#1b7f3b", Verdict.FAIL: "#b3261e", Verdict.NOT_RUN: "#8a5a00"}[
+                s.verdict
+            ]
             rows: list[Figure | None] = list(s.figures) or [None]
             for k, f in enumerate(rows):
                 cells = ""
                 if k == 0:
-                    name = html.escape(s.name) + (f"<br><small>{html.escape(s.note)}</small>"
-                                                  if s.note else "")
-                    cells += (f"<td rowspan='{len(rows)}'>{name}</td>"
-                              f"<td rowspan='{len(rows)}' style='color:{vc}'><b>"
-                              f"{s.verdict.value.upper()}</b></td>")
+                    name = html.escape(s.name) + (
+                        f"<br><small>{html.escape(s.note)}</small>" if s.note else ""
+                    )
+                    cells += (
+                        f"<td rowspan='{len(rows)}'>{name}</td>"
+                        f"<td rowspan='{len(rows)}' style='color:{vc}'><b>"
+                        f"{s.verdict.value.upper()}</b></td>"
+                    )
                 if f is None:
                     cells += "<td colspan='3'></td>"
                 else:
                     fc = "" if f.ok else " style='color:#b3261e'"
-                    cells += (f"<td>{html.escape(f.name)}</td><td{fc}>{html.escape(f.shown)}"
-                              f"</td><td>{html.escape(f.band)}</td>")
+                    cells += (
+                        f"<td>{html.escape(f.name)}</td><td{fc}>{html.escape(f.shown)}"
+                        f"</td><td>{html.escape(f.band)}</td>"
+                    )
                 out.append(f"<tr>{cells}</tr>")
         out.append("</table>")
         for n in self.notes:
@@ -210,16 +240,32 @@ def _s(wf: Waveform, f: float, a: float, pol: Polarity) -> OutputSettings:
 
 
 OUTPUT_CASES: tuple[OutputCase, ...] = (
-    OutputCase("1 kΩ, square 10 Hz positive, 400 µA", 1_000.0,
-               _s(Waveform.SQUARE, 10.0, 400.0, Polarity.POSITIVE)),
-    OutputCase("1 kΩ, square 100 Hz biphasic, 200 µA", 1_000.0,
-               _s(Waveform.SQUARE, 100.0, 200.0, Polarity.BIPHASIC)),
-    OutputCase("10 kΩ, sine 50 Hz biphasic, 300 µA", 10_000.0,
-               _s(Waveform.SINE, 50.0, 300.0, Polarity.BIPHASIC)),
-    OutputCase("10 kΩ, square 1 kHz negative, 500 µA", 10_000.0,
-               _s(Waveform.SQUARE, 1000.0, 500.0, Polarity.NEGATIVE)),
-    OutputCase("100 kΩ, square 10 Hz positive, 300 µA: compliance", 100_000.0,
-               _s(Waveform.SQUARE, 10.0, 300.0, Polarity.POSITIVE), expect_compliance=True),
+    OutputCase(
+        "1 kΩ, square 10 Hz positive, 400 µA",
+        1_000.0,
+        _s(Waveform.SQUARE, 10.0, 400.0, Polarity.POSITIVE),
+    ),
+    OutputCase(
+        "1 kΩ, square 100 Hz biphasic, 200 µA",
+        1_000.0,
+        _s(Waveform.SQUARE, 100.0, 200.0, Polarity.BIPHASIC),
+    ),
+    OutputCase(
+        "10 kΩ, sine 50 Hz biphasic, 300 µA",
+        10_000.0,
+        _s(Waveform.SINE, 50.0, 300.0, Polarity.BIPHASIC),
+    ),
+    OutputCase(
+        "10 kΩ, square 1 kHz negative, 500 µA",
+        10_000.0,
+        _s(Waveform.SQUARE, 1000.0, 500.0, Polarity.NEGATIVE),
+    ),
+    OutputCase(
+        "100 kΩ, square 10 Hz positive, 300 µA: compliance",
+        100_000.0,
+        _s(Waveform.SQUARE, 10.0, 300.0, Polarity.POSITIVE),
+        expect_compliance=True,
+    ),
 )
 COLLECT_S = 0.3
 # The self-test's declared maximum: the output authority refuses to run it below this.
@@ -230,16 +276,35 @@ def output_figures(case: OutputCase, data: Collected, compliance_v: float) -> li
     """The figures of one output case (pure: tested without a device)."""
     s = case.settings
     m = measure_arrays(data.current_ua, data.voltage_v, data.sample_rate)
-    figs = [Figure("Frequency", m["frequency_hz"], "Hz", s.frequency_hz * (1 - FREQUENCY_TOL),
-                   s.frequency_hz * (1 + FREQUENCY_TOL))]
+    figs = [
+        Figure(
+            "Frequency",
+            m["frequency_hz"],
+            "Hz",
+            s.frequency_hz * (1 - FREQUENCY_TOL),
+            s.frequency_hz * (1 + FREQUENCY_TOL),
+        )
+    ]
     if case.expect_compliance:
         limit_ua = compliance_v / case.resistor_ohm * 1e6
         flagged = float(np.mean((data.flags & int(SampleFlag.COMPLIANCE)) != 0)) * 100
-        figs += [Figure("Current held at compliance (V/R)", m["i_peak_pos_ua"], "µA",
-                        limit_ua * (1 - AMPLITUDE_TOL) - 1, limit_ua * (1 + AMPLITUDE_TOL) + 1),
-                 Figure("Voltage peak", float(np.max(data.voltage_v)), "V",
-                        compliance_v * 0.95, compliance_v * 1.03),
-                 Figure("Frames flagged COMPLIANCE", flagged, "%", 30.0, None)]
+        figs += [
+            Figure(
+                "Current held at compliance (V/R)",
+                m["i_peak_pos_ua"],
+                "µA",
+                limit_ua * (1 - AMPLITUDE_TOL) - 1,
+                limit_ua * (1 + AMPLITUDE_TOL) + 1,
+            ),
+            Figure(
+                "Voltage peak",
+                float(np.max(data.voltage_v)),
+                "V",
+                compliance_v * 0.95,
+                compliance_v * 1.03,
+            ),
+            Figure("Frames flagged COMPLIANCE", flagged, "%", 30.0, None),
+        ]
         return figs
     a = s.amplitude_ua
     band = (a * (1 - AMPLITUDE_TOL) - 1, a * (1 + AMPLITUDE_TOL) + 1)
@@ -248,8 +313,11 @@ def output_figures(case: OutputCase, data: Collected, compliance_v: float) -> li
     if s.polarity in (Polarity.NEGATIVE, Polarity.BIPHASIC):
         figs.append(Figure("Peak current −", -m["i_peak_neg_ua"], "µA", *band))
     r = case.resistor_ohm
-    figs.append(Figure("Load |V/I|", m["impedance_ohm"], "Ω", r * (1 - IMPEDANCE_TOL),
-                       r * (1 + IMPEDANCE_TOL)))
+    figs.append(
+        Figure(
+            "Load |V/I|", m["impedance_ohm"], "Ω", r * (1 - IMPEDANCE_TOL), r * (1 + IMPEDANCE_TOL)
+        )
+    )
     if s.polarity == Polarity.BIPHASIC:
         q = m["charge_per_phase_uc"]
         limit = 0.02 * q if math.isfinite(q) else 0.0
@@ -257,19 +325,26 @@ def output_figures(case: OutputCase, data: Collected, compliance_v: float) -> li
     return figs
 
 
-def selftest_procedure(info: Info, report: SelfTestReport,
-                       set_watchdog_feeding: Callable[[bool], None] | None) -> Procedure:
+def selftest_procedure(
+    info: Info, report: SelfTestReport, set_watchdog_feeding: Callable[[bool], None] | None
+) -> Procedure:
     """The fixed self-test sequence; fills and returns ``report``."""
     yield from ready_idle()
     # 1. reference load recognised
     status = None
     try:
         status = yield from use_reference_load(1_000.0, report.notes)
-        report.steps.append(StepResult("Reference load 1 kΩ recognised", Verdict.PASS, (
-            Figure("Load impedance (STATUS)", status.impedance_ohm, "Ω", 950.0, 1050.0),)))
+        report.steps.append(
+            StepResult(
+                "Reference load 1 kΩ recognised",
+                Verdict.PASS,
+                (Figure("Load impedance (STATUS)", status.impedance_ohm, "Ω", 950.0, 1050.0),),
+            )
+        )
     except ProcedureError as exc:
-        report.steps.append(StepResult("Reference load 1 kΩ recognised", Verdict.FAIL,
-                                       note=str(exc)))
+        report.steps.append(
+            StepResult("Reference load 1 kΩ recognised", Verdict.FAIL, note=str(exc))
+        )
     # 2. output cases
     current_r = 1_000.0
     for case in OUTPUT_CASES:
@@ -292,49 +367,90 @@ def selftest_procedure(info: Info, report: SelfTestReport,
     # 3. emergency stop
     yield from run_steady(base, "ESTOP test")
     ans: Answer = yield Send(lambda port: port.estop(), "ESTOP test: emergency stop")
-    st, waited = yield WaitStatus(lambda s: s.state == DeviceState.ESTOPPED, 1.0,
-                                  "ESTOP test: the device in Estopped")
+    st, waited = yield WaitStatus(
+        lambda s: s.state == DeviceState.ESTOPPED, 1.0, "ESTOP test: the device in Estopped"
+    )
     after = yield Collect(0.1)
-    report.steps.append(StepResult("Emergency stop", _verdict(figs := [
-        Figure("ESTOP acknowledged after", ans.elapsed_s * 1000, "ms", 0.0,
-               ESTOP_LIMIT_S * 1000),
-        Figure("Output level after ESTOP (STATUS)", st.level_ua, "µA", None, 0.0),
-        Figure("Largest |current| after ESTOP", _max_abs(after.current_ua), "µA", None,
-               OFF_CURRENT_UA),
-    ]), tuple(figs), note=f"STATUS Estopped {waited * 1000:.0f} ms after the ESTOP was sent"))
+    report.steps.append(
+        StepResult(
+            "Emergency stop",
+            _verdict(
+                figs := [
+                    Figure(
+                        "ESTOP acknowledged after",
+                        ans.elapsed_s * 1000,
+                        "ms",
+                        0.0,
+                        ESTOP_LIMIT_S * 1000,
+                    ),
+                    Figure("Output level after ESTOP (STATUS)", st.level_ua, "µA", None, 0.0),
+                    Figure(
+                        "Largest |current| after ESTOP",
+                        _max_abs(after.current_ua),
+                        "µA",
+                        None,
+                        OFF_CURRENT_UA,
+                    ),
+                ]
+            ),
+            tuple(figs),
+            note=f"STATUS Estopped {waited * 1000:.0f} ms after the ESTOP was sent",
+        )
+    )
     yield from ready_idle()
     # 4. watchdog
     name = "Watchdog: heartbeats stopped"
     if set_watchdog_feeding is None:
-        report.steps.append(StepResult(name, Verdict.NOT_RUN,
-                                       note="this console cannot suspend its heartbeats"))
+        report.steps.append(
+            StepResult(name, Verdict.NOT_RUN, note="this console cannot suspend its heartbeats")
+        )
     else:
         yield from run_steady(base, "Watchdog test")
         limit = info.watchdog_ms / 1000 + LINK_FEED_TIMEOUT_S + WATCHDOG_MARGIN_S
         set_watchdog_feeding(False)
         try:
-            st, waited = yield WaitStatus(lambda s: s.state != DeviceState.RUNNING,
-                                          limit + 1.0, "Watchdog test: output to stop")
+            st, waited = yield WaitStatus(
+                lambda s: s.state != DeviceState.RUNNING,
+                limit + 1.0,
+                "Watchdog test: output to stop",
+            )
         except ProcedureError:
             st, waited = None, math.nan
         finally:
             set_watchdog_feeding(True)
         after = yield Collect(0.1)
-        figs = [Figure("Watchdog tripped after", waited * 1000, "ms",
-                       info.watchdog_ms - 50.0, limit * 1000),
-                Figure("Largest |current| after the trip", _max_abs(after.current_ua), "µA",
-                       None, OFF_CURRENT_UA)]
+        figs = [
+            Figure(
+                "Watchdog tripped after", waited * 1000, "ms", info.watchdog_ms - 50.0, limit * 1000
+            ),
+            Figure(
+                "Largest |current| after the trip",
+                _max_abs(after.current_ua),
+                "µA",
+                None,
+                OFF_CURRENT_UA,
+            ),
+        ]
         ok = st is not None and st.state == DeviceState.WATCHDOG and all(f.ok for f in figs)
-        went = (f"device went to {st.state.label}" if st is not None
-                else f"output still running after {limit + 1.0:.1f} s")
-        note = (f"{went} (watchdog {info.watchdog_ms} ms; "
-                f"the link stops heartbeats {LINK_FEED_TIMEOUT_S * 1000:.0f} ms after the "
-                "console stops feeding)")
-        report.steps.append(StepResult(name, Verdict.PASS if ok else Verdict.FAIL, tuple(figs),
-                                       note))
+        went = (
+            f"device went to {st.state.label}"
+            if st is not None
+            else f"output still running after {limit + 1.0:.1f} s"
+        )
+        note = (
+            f"{went} (watchdog {info.watchdog_ms} ms; "
+            f"the link stops heartbeats {LINK_FEED_TIMEOUT_S * 1000:.0f} ms after the "
+            "console stops feeding)"
+        )
+        report.steps.append(
+            StepResult(name, Verdict.PASS if ok else Verdict.FAIL, tuple(figs), note)
+        )
         yield from ready_idle()
-    yield Send(lambda port: port.sim_control(SimOp.LOAD_SKIN, 0.0), "Back to the skin load",
-               accept=(NakReason.UNSUPPORTED,))
+    yield Send(
+        lambda port: port.sim_control(SimOp.LOAD_SKIN, 0.0),
+        "Back to the skin load",
+        accept=(NakReason.UNSUPPORTED,),
+    )
     report.finished_at = datetime.now(UTC)
     return report
 

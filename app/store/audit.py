@@ -38,20 +38,48 @@ from app.store.models import AuditEntry, utcnow
 GENESIS = "0" * 64
 
 # the actions recorded (free text is refused, so a typo never makes a new action)
-ACTIONS = frozenset({
-    "view_client", "view_session", "report", "export", "erase", "limit_change",
-    "pin_change", "sign_in", "sign_in_failed", "audit_export",
-})
+ACTIONS = frozenset(
+    {
+        "view_client",
+        "view_session",
+        "report",
+        "export",
+        "erase",
+        "limit_change",
+        "pin_change",
+        "sign_in",
+        "sign_in_failed",
+        "audit_export",
+    }
+)
 
 
-def canonical(entry_id: int, at: dt.datetime, operator_id: int | None, host: str,
-              action: str, subject: str, details: dict[str, Any]) -> str:
+def canonical(
+    entry_id: int,
+    at: dt.datetime,
+    operator_id: int | None,
+    host: str,
+    action: str,
+    subject: str,
+    details: dict[str, Any],
+) -> str:
     """The entry as the hash sees it: sorted keys, no spaces, UTC time to the µs."""
     when = at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return json.dumps({"id": entry_id, "at": when, "operator_id": operator_id, "host": host,
-                       "action": action, "subject": subject, "details": details},
-                      sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        {
+            "id": entry_id,
+            "at": when,
+            "operator_id": operator_id,
+            "host": host,
+            "action": action,
+            "subject": subject,
+            "details": details,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    )
 
 
 def entry_hash(prev_hash: str, text: str) -> str:
@@ -59,8 +87,18 @@ def entry_hash(prev_hash: str, text: str) -> str:
 
 
 def _hash_of(row: AuditEntry, prev_hash: str) -> str:
-    return entry_hash(prev_hash, canonical(row.id, row.at, row.operator_id, row.host,
-                                           row.action, row.subject, dict(row.details or {})))
+    return entry_hash(
+        prev_hash,
+        canonical(
+            row.id,
+            row.at,
+            row.operator_id,
+            row.host,
+            row.action,
+            row.subject,
+            dict(row.details or {}),
+        ),
+    )
 
 
 def _clean(details: dict[str, Any]) -> dict[str, Any]:
@@ -95,13 +133,27 @@ class AppendAudit:
     at: dt.datetime | None = None
 
     def apply(self, s: Session, st: object, tentative: object) -> int:
-        return append(s, self.action, self.subject, self.details, operator_id=self.operator_id,
-                      host=self.host, at=self.at)
+        return append(
+            s,
+            self.action,
+            self.subject,
+            self.details,
+            operator_id=self.operator_id,
+            host=self.host,
+            at=self.at,
+        )
 
 
-def append(s: Session, action: str, subject: str = "", details: dict[str, Any] | None = None,
-           *, operator_id: int | None = None, host: str = "",
-           at: dt.datetime | None = None) -> int:
+def append(
+    s: Session,
+    action: str,
+    subject: str = "",
+    details: dict[str, Any] | None = None,
+    *,
+    operator_id: int | None = None,
+    host: str = "",
+    at: dt.datetime | None = None,
+) -> int:
     """Append an entry in ``s``'s transaction (the writer thread's: see the module
     docstring for the lock that keeps the chain serial). Returns the entry's id."""
     if action not in ACTIONS:
@@ -109,12 +161,24 @@ def append(s: Session, action: str, subject: str = "", details: dict[str, Any] |
     clean = _clean(dict(details or {}))
     lock_audit_trail(s)
     when = (at or utcnow()).astimezone(dt.UTC)
-    row = AuditEntry(at=when, operator_id=operator_id, host=host or socket.gethostname(),
-                     action=action, subject=subject, details=clean, prev_hash="", hash="")
+    row = AuditEntry(
+        at=when,
+        operator_id=operator_id,
+        host=host or socket.gethostname(),
+        action=action,
+        subject=subject,
+        details=clean,
+        prev_hash="",
+        hash="",
+    )
     s.add(row)
     s.flush()  # SQLite: the write lock is ours from here; the id is known
-    prev = s.scalar(select(AuditEntry.hash).where(AuditEntry.id < row.id)
-                    .order_by(AuditEntry.id.desc()).limit(1))
+    prev = s.scalar(
+        select(AuditEntry.hash)
+        .where(AuditEntry.id < row.id)
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
     row.prev_hash = prev or GENESIS
     row.hash = _hash_of(row, row.prev_hash)
     s.flush()
@@ -139,8 +203,9 @@ def _walk(engine: Engine, batch: int = 1000) -> Iterator[AuditEntry]:
     last = 0
     while True:
         with Session(engine) as s:
-            rows = s.scalars(select(AuditEntry).where(AuditEntry.id > last)
-                             .order_by(AuditEntry.id).limit(batch)).all()
+            rows = s.scalars(
+                select(AuditEntry).where(AuditEntry.id > last).order_by(AuditEntry.id).limit(batch)
+            ).all()
         if not rows:
             return
         yield from rows
@@ -155,16 +220,19 @@ def verify(engine: Engine) -> Verdict:
     checked = 0
     for row in _walk(engine):
         if row.prev_hash != prev:
-            return Verdict(False, checked, row.id,
-                           "it does not follow the entry before it (an entry before it was "
-                           "deleted, inserted or moved)")
+            return Verdict(
+                False,
+                checked,
+                row.id,
+                "it does not follow the entry before it (an entry before it was "
+                "deleted, inserted or moved)",
+            )
         try:
             expected = _hash_of(row, prev)
         except (TypeError, ValueError):
             expected = ""
         if row.hash != expected:
-            return Verdict(False, checked, row.id, "its content was changed after it was "
-                                                   "recorded")
+            return Verdict(False, checked, row.id, "its content was changed after it was recorded")
         prev = row.hash
         checked += 1
     return Verdict(True, checked)
@@ -186,8 +254,9 @@ class AuditLine:
     hash: str
 
 
-def entries(engine: Engine, action: str | None = None, subject: str | None = None
-            ) -> list[AuditLine]:
+def entries(
+    engine: Engine, action: str | None = None, subject: str | None = None
+) -> list[AuditLine]:
     """The entries in chain order, optionally of one action and/or one subject."""
     with Session(engine) as s:
         q = select(AuditEntry).order_by(AuditEntry.id)
@@ -195,13 +264,33 @@ def entries(engine: Engine, action: str | None = None, subject: str | None = Non
             q = q.where(AuditEntry.action == action)
         if subject:
             q = q.where(AuditEntry.subject == subject)
-        return [AuditLine(r.id, r.at, r.operator_id, r.host, r.action, r.subject,
-                          dict(r.details or {}), r.prev_hash, r.hash)
-                for r in s.scalars(q)]
+        return [
+            AuditLine(
+                r.id,
+                r.at,
+                r.operator_id,
+                r.host,
+                r.action,
+                r.subject,
+                dict(r.details or {}),
+                r.prev_hash,
+                r.hash,
+            )
+            for r in s.scalars(q)
+        ]
 
 
-CSV_COLUMNS = ("id", "at_utc", "operator_id", "host", "action", "subject", "details",
-               "prev_hash", "hash")
+CSV_COLUMNS = (
+    "id",
+    "at_utc",
+    "operator_id",
+    "host",
+    "action",
+    "subject",
+    "details",
+    "prev_hash",
+    "hash",
+)
 
 
 def export_csv(engine: Engine, dest: Path) -> int:
@@ -215,17 +304,31 @@ def export_csv(engine: Engine, dest: Path) -> int:
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
         for row in _walk(engine):
-            w.writerow([row.id, row.at.astimezone(dt.UTC).isoformat(), row.operator_id or "",
-                        row.host, row.action, row.subject,
-                        json.dumps(row.details, sort_keys=True, ensure_ascii=False),
-                        row.prev_hash, row.hash])
+            w.writerow(
+                [
+                    row.id,
+                    row.at.astimezone(dt.UTC).isoformat(),
+                    row.operator_id or "",
+                    row.host,
+                    row.action,
+                    row.subject,
+                    json.dumps(row.details, sort_keys=True, ensure_ascii=False),
+                    row.prev_hash,
+                    row.hash,
+                ]
+            )
             n += 1
     return n
 
 
-def record(engine: Engine, action: str, subject: str = "",
-           details: dict[str, Any] | None = None, operator_id: int | None = None,
-           timeout: float = 30.0) -> int:
+def record(
+    engine: Engine,
+    action: str,
+    subject: str = "",
+    details: dict[str, Any] | None = None,
+    operator_id: int | None = None,
+    timeout: float = 30.0,
+) -> int:
     """Append one entry through a writer thread of its own and wait for it: for commands
     that run without a console (``python -m app db …``). Returns the entry's id."""
     from app.store.writer import StoreWriter

@@ -79,15 +79,27 @@ MISSING = ClinicRecord(False, {}, 0, None, None, None, False, 0, 0)
 def _record(row: ClinicConfig | None, ever_set_by_history: bool = False) -> ClinicRecord:
     if row is None:
         return ClinicRecord(False, {}, 0, None, None, None, ever_set_by_history, 0, 0)
-    return ClinicRecord(True, dict(row.settings or {}), row.version, row.updated_at,
-                        row.updated_by, row.pin_hash, bool(row.pin_ever_set),
-                        max(0, int(row.pin_failures or 0)), int(row.pin_version or 0))
+    return ClinicRecord(
+        True,
+        dict(row.settings or {}),
+        row.version,
+        row.updated_at,
+        row.updated_by,
+        row.pin_hash,
+        bool(row.pin_ever_set),
+        max(0, int(row.pin_failures or 0)),
+        int(row.pin_version or 0),
+    )
 
 
 def _pin_history_says_set(s: Session) -> bool:
     """The service history shows a PIN set (and not reset since): the row was deleted."""
-    last = s.scalar(select(ServiceRecord).where(ServiceRecord.kind == ServiceKind.PIN)
-                    .order_by(ServiceRecord.id.desc()).limit(1))
+    last = s.scalar(
+        select(ServiceRecord)
+        .where(ServiceRecord.kind == ServiceKind.PIN)
+        .order_by(ServiceRecord.id.desc())
+        .limit(1)
+    )
     return last is not None and (last.payload or {}).get("action") != "reset"
 
 
@@ -98,10 +110,20 @@ def read_clinic(engine: Engine) -> ClinicRecord:
         return _record(row, row is None and _pin_history_says_set(s))
 
 
-def _service(s: Session, kind: ServiceKind, payload: dict[str, Any],
-             operator_id: int | None, by: str) -> None:
-    s.add(ServiceRecord(kind=kind, device_serial="", firmware="", passed=None,
-                        payload={**payload, "by": by}, at=utcnow(), operator_id=operator_id))
+def _service(
+    s: Session, kind: ServiceKind, payload: dict[str, Any], operator_id: int | None, by: str
+) -> None:
+    s.add(
+        ServiceRecord(
+            kind=kind,
+            device_serial="",
+            firmware="",
+            passed=None,
+            payload={**payload, "by": by},
+            at=utcnow(),
+            operator_id=operator_id,
+        )
+    )
 
 
 def _row(s: Session, by: str) -> ClinicConfig:
@@ -109,9 +131,16 @@ def _row(s: Session, by: str) -> ClinicConfig:
     service history, so deleting the row does not allow a fresh PIN set-up)."""
     row = s.get(ClinicConfig, ROW_ID)
     if row is None:
-        row = ClinicConfig(id=ROW_ID, settings={}, version=1, updated_at=utcnow(),
-                           updated_by=by, pin_ever_set=_pin_history_says_set(s),
-                           pin_failures=0, pin_version=0)
+        row = ClinicConfig(
+            id=ROW_ID,
+            settings={},
+            version=1,
+            updated_at=utcnow(),
+            updated_by=by,
+            pin_ever_set=_pin_history_says_set(s),
+            pin_failures=0,
+            pin_version=0,
+        )
         s.add(row)
         s.flush()
     return row
@@ -122,9 +151,11 @@ class StaleClinicSettings(ValueError):
 
     def __init__(self, version: int, updated_at: dt.datetime | None, updated_by: str | None):
         when = f" at {updated_at:%Y-%m-%d %H:%M:%S} UTC" if updated_at else ""
-        super().__init__(f"the clinic settings were changed by {updated_by or 'another console'}"
-                         f"{when} (version {version}) since they were shown here: the stored "
-                         "ones are shown again; make the change once more")
+        super().__init__(
+            f"the clinic settings were changed by {updated_by or 'another console'}"
+            f"{when} (version {version}) since they were shown here: the stored "
+            "ones are shown again; make the change once more"
+        )
         self.version = version
 
 
@@ -146,25 +177,43 @@ class ImportClinic:
     def apply(self, s: Session, st: object, tentative: object) -> bool:
         if s.get(ClinicConfig, ROW_ID) is not None:
             return False
-        had = s.scalar(select(ServiceRecord.id).where(
-            ServiceRecord.kind.in_((ServiceKind.CLINIC_SETTINGS, ServiceKind.PIN))).limit(1))
+        had = s.scalar(
+            select(ServiceRecord.id)
+            .where(ServiceRecord.kind.in_((ServiceKind.CLINIC_SETTINGS, ServiceKind.PIN)))
+            .limit(1)
+        )
         by = self.by or who()
         if had is not None:  # the row was deleted: never import an old INI again
             _row(s, by)
             return False
         ever = _pin_history_says_set(s)
-        row = ClinicConfig(id=ROW_ID, settings=dict(self.settings), version=1,
-                           updated_at=utcnow(), updated_by=by,
-                           pin_hash=self.pin_hash or None,
-                           pin_ever_set=bool(self.pin_hash) or ever, pin_failures=0,
-                           pin_version=1 if self.pin_hash else 0)
+        row = ClinicConfig(
+            id=ROW_ID,
+            settings=dict(self.settings),
+            version=1,
+            updated_at=utcnow(),
+            updated_by=by,
+            pin_hash=self.pin_hash or None,
+            pin_ever_set=bool(self.pin_hash) or ever,
+            pin_failures=0,
+            pin_version=1 if self.pin_hash else 0,
+        )
         s.add(row)
-        _service(s, ServiceKind.CLINIC_SETTINGS,
-                 {"action": "import", "source": self.source, "old": None,
-                  "new": dict(self.settings)}, self.operator_id, by)
+        _service(
+            s,
+            ServiceKind.CLINIC_SETTINGS,
+            {"action": "import", "source": self.source, "old": None, "new": dict(self.settings)},
+            self.operator_id,
+            by,
+        )
         if self.pin_hash:
-            _service(s, ServiceKind.PIN, {"action": "import", "source": self.source},
-                     self.operator_id, by)
+            _service(
+                s,
+                ServiceKind.PIN,
+                {"action": "import", "source": self.source},
+                self.operator_id,
+                by,
+            )
         s.flush()
         return True
 
@@ -190,27 +239,43 @@ class SaveClinicSettings:
         existing = s.get(ClinicConfig, ROW_ID)
         if self.expected_version == 0 and existing is not None:
             # edited from "no settings stored yet", but another room stored some since
-            raise StaleClinicSettings(existing.version, existing.updated_at,
-                                      existing.updated_by)
+            raise StaleClinicSettings(existing.version, existing.updated_at, existing.updated_by)
         row = existing or _row(s, by)
         expected = None if self.expected_version == 0 else self.expected_version
         old = dict(row.settings or {}) or dict(self.defaults or {})
         result = s.execute(
-            update(ClinicConfig).where(ClinicConfig.id == ROW_ID,
-                                       *([ClinicConfig.version == expected]
-                                         if expected is not None else []))
-            .values(settings=dict(self.settings), version=ClinicConfig.version + 1,
-                    updated_at=utcnow(), updated_by=by)
-            .execution_options(synchronize_session=False))
+            update(ClinicConfig)
+            .where(
+                ClinicConfig.id == ROW_ID,
+                *([ClinicConfig.version == expected] if expected is not None else []),
+            )
+            .values(
+                settings=dict(self.settings),
+                version=ClinicConfig.version + 1,
+                updated_at=utcnow(),
+                updated_by=by,
+            )
+            .execution_options(synchronize_session=False)
+        )
         if getattr(result, "rowcount", 0) != 1:
             s.expire(row)
             raise StaleClinicSettings(row.version, row.updated_at, row.updated_by)
         changed = {k: [old.get(k), v] for k, v in self.settings.items() if old.get(k) != v}
-        _service(s, ServiceKind.CLINIC_SETTINGS,
-                 {"action": "change", "old": old, "new": dict(self.settings),
-                  "changed": changed}, self.operator_id, by)
-        audit.append(s, "limit_change", "clinic", {"changed": changed},
-                     operator_id=self.operator_id, host=who())
+        _service(
+            s,
+            ServiceKind.CLINIC_SETTINGS,
+            {"action": "change", "old": old, "new": dict(self.settings), "changed": changed},
+            self.operator_id,
+            by,
+        )
+        audit.append(
+            s,
+            "limit_change",
+            "clinic",
+            {"changed": changed},
+            operator_id=self.operator_id,
+            host=who(),
+        )
         return int(s.scalar(select(ClinicConfig.version).where(ClinicConfig.id == ROW_ID)) or 0)
 
 
@@ -233,21 +298,43 @@ class SetPinHash:
         by = self.by or who()
         row = _row(s, by)
         if self.first and (row.pin_hash or row.pin_ever_set):
-            raise ValueError("a technician PIN has already been set on this store" + (
-                "" if row.pin_hash else f"; its hash is missing: recover with "
-                                         f"'{RESET_PIN_COMMAND}'"))
-        if not self.first and self.after_version is not None and \
-                row.pin_version != self.after_version:
+            raise ValueError(
+                "a technician PIN has already been set on this store"
+                + (
+                    ""
+                    if row.pin_hash
+                    else f"; its hash is missing: recover with '{RESET_PIN_COMMAND}'"
+                )
+            )
+        if (
+            not self.first
+            and self.after_version is not None
+            and row.pin_version != self.after_version
+        ):
             raise ValueError("the technician PIN was changed meanwhile (another room)")
         row.pin_hash = self.pin_hash
         row.pin_ever_set = True
         row.pin_failures = 0
         row.pin_version = (row.pin_version or 0) + 1
-        _service(s, ServiceKind.PIN, {"action": "set" if self.first else "change",
-                                      "old": "none" if self.first else "a PIN",
-                                      "new": "a PIN"}, self.operator_id, by)
-        audit.append(s, "pin_change", "clinic", {"action": "set" if self.first else "change"},
-                     operator_id=self.operator_id, host=who())
+        _service(
+            s,
+            ServiceKind.PIN,
+            {
+                "action": "set" if self.first else "change",
+                "old": "none" if self.first else "a PIN",
+                "new": "a PIN",
+            },
+            self.operator_id,
+            by,
+        )
+        audit.append(
+            s,
+            "pin_change",
+            "clinic",
+            {"action": "set" if self.first else "change"},
+            operator_id=self.operator_id,
+            host=who(),
+        )
         s.flush()
         return row.pin_version
 
@@ -263,9 +350,12 @@ class CountPinAttempt:
         row = s.get(ClinicConfig, ROW_ID)
         if row is None or not row.pin_hash:
             raise ValueError("no technician PIN is stored")
-        s.execute(update(ClinicConfig).where(ClinicConfig.id == ROW_ID)
-                  .values(pin_failures=ClinicConfig.pin_failures + 1)
-                  .execution_options(synchronize_session=False))
+        s.execute(
+            update(ClinicConfig)
+            .where(ClinicConfig.id == ROW_ID)
+            .values(pin_failures=ClinicConfig.pin_failures + 1)
+            .execution_options(synchronize_session=False)
+        )
         s.expire(row)
         return _record(s.get(ClinicConfig, ROW_ID))
 
@@ -275,8 +365,12 @@ class ClearPinFailures:
     """The PIN was right: the count of wrong PINs in a row starts again."""
 
     def apply(self, s: Session, st: object, tentative: object) -> None:
-        s.execute(update(ClinicConfig).where(ClinicConfig.id == ROW_ID)
-                  .values(pin_failures=0).execution_options(synchronize_session=False))
+        s.execute(
+            update(ClinicConfig)
+            .where(ClinicConfig.id == ROW_ID)
+            .values(pin_failures=0)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def apply_now(engine: Engine, request: Any) -> Any:
@@ -286,8 +380,7 @@ def apply_now(engine: Engine, request: Any) -> Any:
         return request.apply(s, None, None)
 
 
-CLINIC_WRITES = (ImportClinic, SaveClinicSettings, SetPinHash, CountPinAttempt,
-                 ClearPinFailures)
+CLINIC_WRITES = (ImportClinic, SaveClinicSettings, SetPinHash, CountPinAttempt, ClearPinFailures)
 
 
 def reset_pin(engine: Engine, operator_id: int | None = None, by: str = "") -> bool:
@@ -302,9 +395,17 @@ def reset_pin(engine: Engine, operator_id: int | None = None, by: str = "") -> b
         row.pin_ever_set = False
         row.pin_failures = 0
         row.pin_version = (row.pin_version or 0) + 1
-        _service(s, ServiceKind.PIN, {"action": "reset", "old": "a PIN" if had else "none",
-                                      "new": "none (set-up offered at the next bench "
-                                             "opening)"}, operator_id, by)
+        _service(
+            s,
+            ServiceKind.PIN,
+            {
+                "action": "reset",
+                "old": "a PIN" if had else "none",
+                "new": "none (set-up offered at the next bench opening)",
+            },
+            operator_id,
+            by,
+        )
     return had
 
 
@@ -316,9 +417,14 @@ class ClinicWatch:
     :meth:`poke`); ``on_record(ClinicRecord)`` (from that thread) at the first reading and
     whenever the settings or the PIN change; ``on_error(message)`` when it cannot read."""
 
-    def __init__(self, engine: Engine, on_record: Callable[[ClinicRecord], None],
-                 on_error: Callable[[str], None] | None = None, *,
-                 interval_s: float = POLL_S) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_record: Callable[[ClinicRecord], None],
+        on_error: Callable[[str], None] | None = None,
+        *,
+        interval_s: float = POLL_S,
+    ) -> None:
         self._engine = engine
         self._on_record = on_record
         self._on_error = on_error
@@ -359,8 +465,14 @@ class ClinicWatch:
                 if self._on_error is not None:
                     self._on_error("the clinic settings could not be read from the records")
                 continue
-            key = (rec.exists, rec.version, rec.pin_version, rec.pin_failures,
-                   bool(rec.pin_hash), rec.pin_ever_set)
+            key = (
+                rec.exists,
+                rec.version,
+                rec.pin_version,
+                rec.pin_failures,
+                bool(rec.pin_hash),
+                rec.pin_ever_set,
+            )
             if key == self._last:
                 continue
             self._last = key

@@ -54,18 +54,29 @@ class StaleRecordError(StoreError):
     window saved first): refused, nothing overwritten. ``current_version``,
     ``changed_at`` and ``changed_by`` say what is stored now."""
 
-    def __init__(self, what: str, record_id: int, current_version: int,
-                 changed_at: dt.datetime | None, changed_by: str | None) -> None:
+    def __init__(
+        self,
+        what: str,
+        record_id: int,
+        current_version: int,
+        changed_at: dt.datetime | None,
+        changed_by: str | None,
+    ) -> None:
         self.record_id = record_id
         self.current_version = current_version
         self.changed_at = changed_at
         self.changed_by = changed_by
-        when = (changed_at.astimezone().strftime("%d %b %Y at %H:%M:%S")
-                if changed_at is not None else "meanwhile")
+        when = (
+            changed_at.astimezone().strftime("%d %b %Y at %H:%M:%S")
+            if changed_at is not None
+            else "meanwhile"
+        )
         who = f" by the console on {changed_by}" if changed_by else ""
-        super().__init__(f"{what} was changed on {when}{who} after you opened it: your "
-                         "changes were not saved (nothing was overwritten). Reload to see "
-                         "the other changes, then save yours again.")
+        super().__init__(
+            f"{what} was changed on {when}{who} after you opened it: your "
+            "changes were not saved (nothing was overwritten). Reload to see "
+            "the other changes, then save yours again."
+        )
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -90,7 +101,7 @@ def _normalize(url: str) -> str:
     user, colon, password = head[:at].partition(":")
     if not colon:
         return url
-    return f"{scheme}://{user}:{quote(unquote(password), safe='')}@{head[at + 1:]}{q}{query}"
+    return f"{scheme}://{user}:{quote(unquote(password), safe='')}@{head[at + 1 :]}{q}{query}"
 
 
 def _make_url(url: str | URL) -> URL:
@@ -151,23 +162,30 @@ def parse_url(url: str | URL) -> URL:
     except ArgumentError:
         raise StoreError(
             f"'{safe_url(url)}' is not a database URL. Use sqlite:///PATH/TO/FILE.db or "
-            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE.") from None
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE."
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:"):
-            raise StoreError("The records need a database file: give sqlite:///PATH/TO/FILE.db "
-                             "(an in-memory database would lose every record).")
+            raise StoreError(
+                "The records need a database file: give sqlite:///PATH/TO/FILE.db "
+                "(an in-memory database would lose every record)."
+            )
         return parsed
     if backend == "postgresql":
         if parsed.get_driver_name() in ("psycopg2", "pg8000", "asyncpg"):
-            raise StoreError(f"Database driver '{parsed.get_driver_name()}' is not supported: "
-                             "use postgresql+psycopg://…")
+            raise StoreError(
+                f"Database driver '{parsed.get_driver_name()}' is not supported: "
+                "use postgresql+psycopg://…"
+            )
         passwords = _query_values(parsed, "password")
         if passwords:  # ?password=…: held as the URL's password (masked when shown)
             parsed = parsed.difference_update_query(["password"]).set(password=passwords[-1])
         return parsed.set(drivername="postgresql+psycopg")
-    raise StoreError(f"Database type '{backend}' is not supported: use sqlite:///PATH or "
-                     "postgresql+psycopg://USER@HOST/DATABASE.")
+    raise StoreError(
+        f"Database type '{backend}' is not supported: use sqlite:///PATH or "
+        "postgresql+psycopg://USER@HOST/DATABASE."
+    )
 
 
 def describe_error(exc: BaseException, url: str | URL | None = None) -> str:
@@ -182,25 +200,39 @@ def describe_error(exc: BaseException, url: str | URL | None = None) -> str:
     if isinstance(exc, NoSuchModuleError | ModuleNotFoundError):
         return f"The database driver is not installed{where}: {text}."
     if "database is locked" in low or "database table is locked" in low:
-        return (f"The database is locked by another program{where}. Close any other copy of "
-                "the console or database tool using it; recording continues to be retried.")
+        return (
+            f"The database is locked by another program{where}. Close any other copy of "
+            "the console or database tool using it; recording continues to be retried."
+        )
     if "readonly" in low or "read-only" in low or "read only" in low:
-        return (f"The database is read-only{where}: nothing can be recorded. Check the file's "
-                "permissions or the server's settings.")
+        return (
+            f"The database is read-only{where}: nothing can be recorded. Check the file's "
+            "permissions or the server's settings."
+        )
     if "disk is full" in low or "no space left" in low or "could not extend file" in low:
         return f"The disk holding the database is full{where}: free some space."
-    if ("not a database" in low or "malformed" in low or "file is encrypted" in low
-            or "disk image" in low):
-        return (f"The database file is damaged{where}. Restore the latest backup "
-                "(python -m app db backup makes one) or move the file aside.")
+    if (
+        "not a database" in low
+        or "malformed" in low
+        or "file is encrypted" in low
+        or "disk image" in low
+    ):
+        return (
+            f"The database file is damaged{where}. Restore the latest backup "
+            "(python -m app db backup makes one) or move the file aside."
+        )
     if "unable to open database file" in low:
-        return (f"The database file cannot be opened{where}: the folder is missing or not "
-                "writable.")
+        return f"The database file cannot be opened{where}: the folder is missing or not writable."
     if "disk i/o error" in low:
         return f"The disk holding the database reported an I/O error{where}."
-    if ("connection refused" in low or "could not connect" in low
-            or "connection failed" in low or "no such file or directory" in low
-            or "could not translate host" in low or "timeout expired" in low):
+    if (
+        "connection refused" in low
+        or "could not connect" in low
+        or "connection failed" in low
+        or "no such file or directory" in low
+        or "could not translate host" in low
+        or "timeout expired" in low
+    ):
         return f"Cannot reach the database server{where}: {text}."
     if "password authentication failed" in low or "authentication failed" in low:
         return f"The database server refused the user name or password{where}."
@@ -212,14 +244,20 @@ def describe_error(exc: BaseException, url: str | URL | None = None) -> str:
     # answers): the screen gets what failed and what to do, the log the detail.
     log.error("database error%s: %s", where, scrub(str(exc), url))
     if isinstance(exc, IntegrityError):
-        return (f"The database refused the record{where}: it conflicts with the records "
-                "stored (one it refers to may have been deleted meanwhile). Reload the "
-                "records and try again; the details are in the console's log.")
+        return (
+            f"The database refused the record{where}: it conflicts with the records "
+            "stored (one it refers to may have been deleted meanwhile). Reload the "
+            "records and try again; the details are in the console's log."
+        )
     if isinstance(exc, DataError):
-        return (f"The database refused a value of the record{where}. Check the entries and "
-                "try again; the details are in the console's log.")
-    return (f"The database reported an error{where} ({type(orig).__name__}). Try again; "
-            "if it persists, the details are in the console's log.")
+        return (
+            f"The database refused a value of the record{where}. Check the entries and "
+            "try again; the details are in the console's log."
+        )
+    return (
+        f"The database reported an error{where} ({type(orig).__name__}). Try again; "
+        "if it persists, the details are in the console's log."
+    )
 
 
 def user_message(exc: BaseException, url: str | URL | None = None) -> str:
@@ -230,8 +268,7 @@ def user_message(exc: BaseException, url: str | URL | None = None) -> str:
     if isinstance(exc, SQLAlchemyError | OSError):
         return describe_error(exc, url)
     log.error("store request failed", exc_info=exc)
-    return (f"an unexpected problem ({type(exc).__name__}); the details are in the "
-            "console's log")
+    return f"an unexpected problem ({type(exc).__name__}); the details are in the console's log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +290,7 @@ def _sqlite_path(url: URL) -> Path:
 def _sqlite_pragmas(busy_timeout_s: float):
     def on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         _on_sqlite_connect(dbapi_conn, busy_timeout_s)
+
     return on_connect
 
 
@@ -288,8 +326,7 @@ def make_engine(url: str, busy_timeout_s: float = 5.0) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_s))
         return engine
     try:
-        return create_engine(parsed, pool_pre_ping=True,
-                             connect_args={"connect_timeout": 5})
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         raise StoreError(describe_error(exc, parsed)) from None
 
@@ -344,10 +381,12 @@ def known_revisions() -> set[str]:
 
 
 def newer_schema_message(revision: str) -> str:
-    return (f"The database was written by a newer version of the console (schema revision "
-            f"{revision}; this console knows revisions up to {head_revision()}). Nothing was "
-            "changed. Update the console on this computer (or open the records with the "
-            "newer one); 'python -m app db backup PATH' still makes a copy.")
+    return (
+        f"The database was written by a newer version of the console (schema revision "
+        f"{revision}; this console knows revisions up to {head_revision()}). Nothing was "
+        "changed. Update the console on this computer (or open the records with the "
+        "newer one); 'python -m app db backup PATH' still makes a copy."
+    )
 
 
 def check_schema(engine: Engine) -> str:
@@ -388,8 +427,10 @@ def upgrade_to_head(url: str, engine: Engine | None = None, revision: str = "hea
         raise StoreError(describe_error(exc, url)) from None
     except CommandError as exc:
         log.error("schema upgrade failed: %s", scrub(str(exc), url))
-        raise StoreError("The database schema could not be upgraded (nothing was changed): "
-                         f"{str(exc).splitlines()[0]}") from None
+        raise StoreError(
+            "The database schema could not be upgraded (nothing was changed): "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
     finally:
         if migrator is not engine:
             migrator.dispose()
@@ -434,16 +475,17 @@ def mark_interrupted_sessions(engine: Engine, stale_after_s: float = STALE_AFTER
     """
     now = dt.datetime.now(dt.UTC)
     with Session(engine) as s, s.begin():
-        rows = s.scalars(select(TreatmentSession)
-                         .where(TreatmentSession.outcome.is_(None))).all()
+        rows = s.scalars(select(TreatmentSession).where(TreatmentSession.outcome.is_(None))).all()
         gone = [r.id for r in rows if not _writer_alive(r, now, stale_after_s)]
         for sid in gone:
             last = _last_activity(s, sid)
-            s.execute(update(TreatmentSession).where(TreatmentSession.id == sid)
-                      .values(outcome=Outcome.INTERRUPTED, ended_at=last, heartbeat_at=None))
+            s.execute(
+                update(TreatmentSession)
+                .where(TreatmentSession.id == sid)
+                .values(outcome=Outcome.INTERRUPTED, ended_at=last, heartbeat_at=None)
+            )
     if gone:
-        log.warning("%d session(s) left open by an earlier run were marked interrupted",
-                    len(gone))
+        log.warning("%d session(s) left open by an earlier run were marked interrupted", len(gone))
     return len(gone)
 
 
@@ -454,20 +496,23 @@ def _last_activity(s: Session, session_id: int) -> dt.datetime | None:
 
     ts = s.scalar(select(func.max(Event.timestamp)).where(Event.session_id == session_id))
     if ts is None:
-        ts = s.scalar(select(TreatmentSession.started_at)
-                      .where(TreatmentSession.id == session_id))
+        ts = s.scalar(select(TreatmentSession.started_at).where(TreatmentSession.id == session_id))
     return ts
 
 
 def ensure_fixtures(engine: Engine) -> tuple[int, int]:
     """The training client and a default operator exist; returns their ids."""
     with Session(engine) as s, s.begin():
-        client = s.scalar(select(Client).where(Client.is_training.is_(True))
-                          .order_by(Client.id).limit(1))
+        client = s.scalar(
+            select(Client).where(Client.is_training.is_(True)).order_by(Client.id).limit(1)
+        )
         if client is None:
-            client = Client(name=TRAINING_CLIENT_NAME, is_training=True,
-                            skin_notes="Built-in client for training sessions on the "
-                            "demo head; its sessions are marked as training.")
+            client = Client(
+                name=TRAINING_CLIENT_NAME,
+                is_training=True,
+                skin_notes="Built-in client for training sessions on the "
+                "demo head; its sessions are marked as training.",
+            )
             s.add(client)
         operator = s.scalar(select(Operator).order_by(Operator.id).limit(1))
         if operator is None:
@@ -486,8 +531,10 @@ def open_store(url: str | None = None) -> tuple[Engine, StoreInfo]:
         if parsed.get_backend_name() == "sqlite":
             path = _sqlite_path(parsed)
             if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-                raise StoreError(f"The database is read-only ({safe_url(parsed)}): nothing "
-                                 "could be recorded. Check the file's and folder's permissions.")
+                raise StoreError(
+                    f"The database is read-only ({safe_url(parsed)}): nothing "
+                    "could be recorded. Check the file's and folder's permissions."
+                )
         revision = upgrade_to_head(url, engine)
         interrupted = mark_interrupted_sessions(engine)
         training_id, operator_id = ensure_fixtures(engine)
@@ -501,8 +548,16 @@ def open_store(url: str | None = None) -> tuple[Engine, StoreInfo]:
     except Exception as exc:  # noqa: BLE001 - never a traceback or a silent hang
         engine.dispose()
         log.exception("opening the records failed")
-        raise StoreError(f"The client records could not be opened ({type(exc).__name__}); "
-                         "the details are in the console's log.") from None
-    info = StoreInfo(safe_url(url), parse_url(url).get_backend_name(), revision, interrupted,
-                     training_id, operator_id)
+        raise StoreError(
+            f"The client records could not be opened ({type(exc).__name__}); "
+            "the details are in the console's log."
+        ) from None
+    info = StoreInfo(
+        safe_url(url),
+        parse_url(url).get_backend_name(),
+        revision,
+        interrupted,
+        training_id,
+        operator_id,
+    )
     return engine, info

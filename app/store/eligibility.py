@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_S = 0.5
 
 
-def read_facts(engine: Engine, client_id: int, *, clock: Callable[[], float] = time.monotonic
-               ) -> ClientFacts:
+def read_facts(
+    engine: Engine, client_id: int, *, clock: Callable[[], float] = time.monotonic
+) -> ClientFacts:
     """Read ``client_id``'s facts now (any thread but the GUI's)."""
     from app.store.services import get_client, treatment_gate
 
@@ -39,22 +40,44 @@ def read_facts(engine: Engine, client_id: int, *, clock: Callable[[], float] = t
             raise ValueError(f"client {client_id} does not exist")
         gate = treatment_gate(engine, client_id, record=record)
     except ValueError:
-        return ClientFacts(client_id, "", False, "unknown", (), None, False, now,
-                           error=f"client {client_id} no longer exists")
+        return ClientFacts(
+            client_id,
+            "",
+            False,
+            "unknown",
+            (),
+            None,
+            False,
+            now,
+            error=f"client {client_id} no longer exists",
+        )
     except Exception as exc:  # noqa: BLE001 - any failure to read means "not known"
-        log.warning("eligibility of client %s could not be read: %s", client_id,
-                    type(exc).__name__)
-        return ClientFacts(client_id, "", False, "unknown", (), None, False, now,
-                           error=describe_error(exc))
-    return ClientFacts(client_id, record.name, gate.allowed, str(gate.status), tuple(gate.reasons),
-                       gate.current_limit_ua, gate.is_training, now)
+        log.warning("eligibility of client %s could not be read: %s", client_id, type(exc).__name__)
+        return ClientFacts(
+            client_id, "", False, "unknown", (), None, False, now, error=describe_error(exc)
+        )
+    return ClientFacts(
+        client_id,
+        record.name,
+        gate.allowed,
+        str(gate.status),
+        tuple(gate.reasons),
+        gate.current_limit_ua,
+        gate.is_training,
+        now,
+    )
 
 
 class EligibilityWatch:
     """See the module docstring. ``on_facts`` is called from the watch's thread."""
 
-    def __init__(self, engine: Engine, on_facts: Callable[[ClientFacts], None], *,
-                 interval_s: float = DEFAULT_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_facts: Callable[[ClientFacts], None],
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+    ) -> None:
         self._engine = engine
         self._on_facts = on_facts
         self._interval_s = float(interval_s)
@@ -62,8 +85,7 @@ class EligibilityWatch:
         self._client_id: int | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="EligibilityWatch",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="EligibilityWatch", daemon=True)
         self._thread.start()
 
     @property

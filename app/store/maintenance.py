@@ -97,8 +97,9 @@ def backup(engine: Engine, dest: Path) -> Path:
         _fsync(tmp)
         _publish(tmp, dest)
     except OSError as exc:
-        raise StoreError(f"The backup could not be written to {dest.parent}: "
-                         f"{exc.strerror or exc}.") from None
+        raise StoreError(
+            f"The backup could not be written to {dest.parent}: {exc.strerror or exc}."
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
     return dest
@@ -128,12 +129,12 @@ def _publish(tmp: Path, dest: Path) -> None:
     try:
         os.link(tmp, dest)
     except FileExistsError:
-        raise StoreError(f"{dest} already exists: choose a new file name for the "
-                         "backup.") from None
+        raise StoreError(f"{dest} already exists: choose a new file name for the backup.") from None
     except OSError:  # no hard links here (a FAT memory stick): rename instead
         if dest.exists():
-            raise StoreError(f"{dest} already exists: choose a new file name for the "
-                             "backup.") from None
+            raise StoreError(
+                f"{dest} already exists: choose a new file name for the backup."
+            ) from None
         os.rename(tmp, dest)
     with contextlib.suppress(OSError):  # the new name itself reaches the disk
         fd = os.open(dest.parent, os.O_RDONLY)
@@ -144,8 +145,12 @@ def _publish(tmp: Path, dest: Path) -> None:
 
 
 def _table_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
     return {n: conn.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
@@ -187,21 +192,28 @@ def _verify_sqlite(path: Path, counts: dict[str, int]) -> None:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise StoreError(f"The backup failed its check ({exc}); nothing was kept: try "
-                         "again, or on another disk.") from None
+        raise StoreError(
+            f"The backup failed its check ({exc}); nothing was kept: try again, or on another disk."
+        ) from None
     if check != ["ok"]:
-        raise StoreError("The backup failed its integrity check; nothing was kept: try "
-                         "again, or on another disk.")
+        raise StoreError(
+            "The backup failed its integrity check; nothing was kept: try "
+            "again, or on another disk."
+        )
     if got != counts:
-        raise StoreError("The backup's row counts differ from the database's; nothing was "
-                         "kept: try again.")
+        raise StoreError(
+            "The backup's row counts differ from the database's; nothing was kept: try again."
+        )
 
 
 def libpq_url(url: URL) -> str:
     """The URL for libpq tools, without any password (that goes in PGPASSWORD)."""
-    return (url.set(drivername="postgresql")._replace(password=None)
-            .difference_update_query(["password"])
-            .render_as_string(hide_password=False))
+    return (
+        url.set(drivername="postgresql")
+        ._replace(password=None)
+        .difference_update_query(["password"])
+        .render_as_string(hide_password=False)
+    )
 
 
 def libpq_env(url: URL) -> dict[str, str]:
@@ -221,30 +233,40 @@ def _backup_postgres(engine: Engine, dest: Path) -> None:
     pg_dump = shutil.which("pg_dump")
     pg_restore = shutil.which("pg_restore")
     if pg_dump is None or pg_restore is None:
-        raise StoreError("pg_dump is not installed: install the PostgreSQL client tools "
-                         "(Debian: apt install postgresql-client) to back up a server database.")
+        raise StoreError(
+            "pg_dump is not installed: install the PostgreSQL client tools "
+            "(Debian: apt install postgresql-client) to back up a server database."
+        )
     fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     os.close(fd)
     env = libpq_env(url)
-    proc = subprocess.run([pg_dump, "--format=custom", "--no-owner", "--file", str(dest),
-                           "--dbname", libpq_url(url)], capture_output=True, text=True,
-                          timeout=3600, env=env)
+    proc = subprocess.run(
+        [pg_dump, "--format=custom", "--no-owner", "--file", str(dest), "--dbname", libpq_url(url)],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env=env,
+    )
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise StoreError(f"pg_dump failed: {scrub(first, url)}")
     # the check: pg_restore reads the whole archive's table of contents; every table's
     # data must be in it
-    listed = subprocess.run([pg_restore, "--list", str(dest)], capture_output=True,
-                            text=True, timeout=600)
+    listed = subprocess.run(
+        [pg_restore, "--list", str(dest)], capture_output=True, text=True, timeout=600
+    )
     with engine.connect() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            )
+        ]
     missing = [t for t in tables if f"TABLE DATA public {t} " not in listed.stdout]
     if listed.returncode != 0 or missing:
-        raise StoreError("The backup failed its check (pg_restore cannot read it); nothing "
-                         "was kept: try again.")
-
-
+        raise StoreError(
+            "The backup failed its check (pg_restore cannot read it); nothing was kept: try again."
+        )
 
 
 # ---------------------------------------------------------------- export
@@ -262,15 +284,39 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
         if client is None:
             raise StoreError(f"There is no client with id {client_id}.")
         doc: dict[str, Any] = {
-            "format": "microcurrent-client-export", "version": 1,
-            "client": _row(client, ("id", "name", "date_of_birth", "contact", "skin_notes",
-                                    "current_limit_ua", "is_training", "created_at",
-                                    "updated_at")),
-            "screenings": [_row(x, ("screened_on", "expires_on", "questionnaire_version",
-                                    "answers", "overrides_acknowledged", "operator_id"))
-                           for x in client.screenings],
-            "consents": [_row(x, ("text_version", "given_at", "operator_id"))
-                         for x in client.consents],
+            "format": "microcurrent-client-export",
+            "version": 1,
+            "client": _row(
+                client,
+                (
+                    "id",
+                    "name",
+                    "date_of_birth",
+                    "contact",
+                    "skin_notes",
+                    "current_limit_ua",
+                    "is_training",
+                    "created_at",
+                    "updated_at",
+                ),
+            ),
+            "screenings": [
+                _row(
+                    x,
+                    (
+                        "screened_on",
+                        "expires_on",
+                        "questionnaire_version",
+                        "answers",
+                        "overrides_acknowledged",
+                        "operator_id",
+                    ),
+                )
+                for x in client.screenings
+            ],
+            "consents": [
+                _row(x, ("text_version", "given_at", "operator_id")) for x in client.consents
+            ],
             "notes": [_row(x, ("created_at", "text", "session_id")) for x in client.notes],
             "sessions": [],
         }
@@ -280,20 +326,35 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
         for sid in session_ids:
             detail = services.session_detail(engine, sid)
             assert detail is not None
-            entry = {k: getattr(detail.summary, k) for k in (
-                "id", "uid", "program", "started_at", "ended_at", "outcome", "training",
-                "device_serial", "firmware")}
+            entry = {
+                k: getattr(detail.summary, k)
+                for k in (
+                    "id",
+                    "uid",
+                    "program",
+                    "started_at",
+                    "ended_at",
+                    "outcome",
+                    "training",
+                    "device_serial",
+                    "firmware",
+                )
+            }
             entry["steps"] = [_dc(st) for st in detail.steps]
             entry["events"] = [_dc(e) for e in detail.events]
             rec = services.load_recording(engine, sid)
             if rec.n_samples:
                 name = f"recordings/session-{sid}.csv"
-                entry["recording"] = {"file": name, "sample_rate_hz": rec.sample_rate,
-                                      "samples": rec.n_samples}
+                entry["recording"] = {
+                    "file": name,
+                    "sample_rate_hz": rec.sample_rate,
+                    "samples": rec.n_samples,
+                }
                 zf.writestr(name, _recording_csv(rec))
             doc["sessions"].append(entry)
-        zf.writestr("client.json", json.dumps(doc, indent=2, default=_json_default,
-                                              ensure_ascii=False))
+        zf.writestr(
+            "client.json", json.dumps(doc, indent=2, default=_json_default, ensure_ascii=False)
+        )
     return dest
 
 
@@ -332,15 +393,18 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
             raise StoreError("The built-in training client cannot be erased.")
         _refuse_if_recording(s, client_id)
         sids = select(TreatmentSession.id).where(TreatmentSession.client_id == client_id)
+
         def deleted(stmt: Any) -> int:
             return int(cast("CursorResult[Any]", s.execute(stmt)).rowcount)
 
         for per_session in (RecordingChunk, Event, SessionStep):
             counts[per_session.__tablename__] = deleted(
-                delete(per_session).where(per_session.session_id.in_(sids)))
+                delete(per_session).where(per_session.session_id.in_(sids))
+            )
         for per_client in (Note, Screening, Consent, TreatmentSession):
             counts[per_client.__tablename__] = deleted(
-                delete(per_client).where(per_client.client_id == client_id))
+                delete(per_client).where(per_client.client_id == client_id)
+            )
         counts["client"] = deleted(delete(Client).where(Client.id == client_id))
     compact(engine)
     return counts
@@ -354,14 +418,19 @@ def _refuse_if_recording(s: Session, client_id: int) -> None:
     from app.store.database import STALE_AFTER_S, _writer_alive
 
     now = dt.datetime.now(dt.UTC)
-    rows = s.scalars(select(TreatmentSession).where(TreatmentSession.client_id == client_id,
-                                                    TreatmentSession.outcome.is_(None))).all()
+    rows = s.scalars(
+        select(TreatmentSession).where(
+            TreatmentSession.client_id == client_id, TreatmentSession.outcome.is_(None)
+        )
+    ).all()
     live = [r for r in rows if _writer_alive(r, now, STALE_AFTER_S)]
     if live:
         where = live[0].writer_host or "another console"
-        raise StoreError(f"Client {client_id} has a session in progress (recorded by the "
-                         f"console on {where}): nothing was erased. End the session, then "
-                         "erase the client.")
+        raise StoreError(
+            f"Client {client_id} has a session in progress (recorded by the "
+            f"console on {where}): nothing was erased. End the session, then "
+            "erase the client."
+        )
 
 
 def compact(engine: Engine) -> None:
@@ -377,11 +446,21 @@ def compact(engine: Engine) -> None:
         path = Path(parse_url(str(engine.url)).database or "")
         with contextlib.suppress(FileNotFoundError):
             if path.with_name(path.name + "-wal").stat().st_size:
-                raise StoreError("The database is in use by another program: the erased "
-                                 "client's data may remain in its journal until it closes.")
+                raise StoreError(
+                    "The database is in use by another program: the erased "
+                    "client's data may remain in its journal until it closes."
+                )
     else:
         with engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            for table in ("recording_chunk", "event", "session_step", "note", "screening",
-                          "consent", "treatment_session", "client"):
+            for table in (
+                "recording_chunk",
+                "event",
+                "session_step",
+                "note",
+                "screening",
+                "consent",
+                "treatment_session",
+                "client",
+            ):
                 conn.execute(text(f"VACUUM {table}"))

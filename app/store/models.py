@@ -99,14 +99,20 @@ class Client(Base):
     updated_by: Mapped[str | None] = mapped_column(String(255))  # the console (host)
 
     screenings: Mapped[list[Screening]] = relationship(
-        back_populates="client", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="Screening.screened_on")
+        back_populates="client",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Screening.screened_on",
+    )
     consents: Mapped[list[Consent]] = relationship(
-        back_populates="client", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True
+    )
     sessions: Mapped[list[TreatmentSession]] = relationship(
-        back_populates="client", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True
+    )
     notes: Mapped[list[Note]] = relationship(
-        back_populates="client", cascade="all, delete-orphan", passive_deletes=True)
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Screening(Base):
@@ -115,8 +121,7 @@ class Screening(Base):
     __tablename__ = "screening"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
-                                           index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
     questionnaire_version: Mapped[int] = mapped_column(Integer, default=1)
     answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -136,8 +141,7 @@ class Consent(Base):
     __tablename__ = "consent"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
-                                           index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
     text_version: Mapped[str] = mapped_column(String(40))
     given_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -152,8 +156,7 @@ class TreatmentSession(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
-                                           index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
     program: Mapped[str] = mapped_column(String(200), default="")
     device_serial: Mapped[str] = mapped_column(String(80), default="")
@@ -161,8 +164,8 @@ class TreatmentSession(Base):
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column()
     outcome: Mapped[Outcome | None] = mapped_column(
-        Enum(Outcome, native_enum=False, length=24,
-             values_callable=lambda e: [m.value for m in e]))
+        Enum(Outcome, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
+    )
     training: Mapped[bool] = mapped_column(Boolean, default=False)
     # liveness of an open session: the console process writing it and its last heartbeat
     # (NULL once that writer closed): see database.mark_interrupted_sessions
@@ -173,14 +176,23 @@ class TreatmentSession(Base):
     client: Mapped[Client] = relationship(back_populates="sessions")
     operator: Mapped[Operator | None] = relationship()
     steps: Mapped[list[SessionStep]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="SessionStep.position")
+        back_populates="session",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="SessionStep.position",
+    )
     events: Mapped[list[Event]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="Event.id")
+        back_populates="session",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Event.id",
+    )
     chunks: Mapped[list[RecordingChunk]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="RecordingChunk.chunk_index")
+        back_populates="session",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="RecordingChunk.chunk_index",
+    )
 
 
 class SessionStep(Base):
@@ -190,7 +202,8 @@ class SessionStep(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(
-        ForeignKey("treatment_session.id", ondelete="CASCADE"), index=True)
+        ForeignKey("treatment_session.id", ondelete="CASCADE"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     zone: Mapped[str] = mapped_column(String(80))
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -212,8 +225,7 @@ class Event(Base):
     __tablename__ = "event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("treatment_session.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_session.id", ondelete="CASCADE"))
     timestamp: Mapped[dt.datetime] = mapped_column()
     kind: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -232,8 +244,7 @@ class RecordingChunk(Base):
     __table_args__ = (UniqueConstraint("session_id", "chunk_index"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(
-        ForeignKey("treatment_session.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_session.id", ondelete="CASCADE"))
     chunk_index: Mapped[int] = mapped_column(Integer)
     first_index: Mapped[int] = mapped_column(Integer)
     sample_rate: Mapped[float] = mapped_column(Float)
@@ -250,10 +261,10 @@ class Note(Base):
     __tablename__ = "note"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"),
-                                           index=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
     session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("treatment_session.id", ondelete="CASCADE"))
+        ForeignKey("treatment_session.id", ondelete="CASCADE")
+    )
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     text: Mapped[str] = mapped_column(Text)
@@ -261,8 +272,9 @@ class Note(Base):
     client: Mapped[Client] = relationship(back_populates="notes")
 
 
-SERVICE_KINDS_CHECK = ("kind IN ('calibration', 'selftest', 'watchdog_test', "
-                       "'clinic_settings', 'pin')")
+SERVICE_KINDS_CHECK = (
+    "kind IN ('calibration', 'selftest', 'watchdog_test', 'clinic_settings', 'pin')"
+)
 
 
 class ServiceRecord(Base):
@@ -273,15 +285,19 @@ class ServiceRecord(Base):
     """
 
     __tablename__ = "service_record"
-    __table_args__ = (
-        CheckConstraint(SERVICE_KINDS_CHECK, name="kind"),
-    )
+    __table_args__ = (CheckConstraint(SERVICE_KINDS_CHECK, name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     kind: Mapped[ServiceKind] = mapped_column(
-        Enum(ServiceKind, native_enum=False, length=20, create_constraint=False,
-             values_callable=lambda e: [m.value for m in e]))
+        Enum(
+            ServiceKind,
+            native_enum=False,
+            length=20,
+            create_constraint=False,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
     device_serial: Mapped[str] = mapped_column(String(80), default="", index=True)
     firmware: Mapped[str] = mapped_column(String(80), default="")
     passed: Mapped[bool | None] = mapped_column(Boolean)

@@ -28,8 +28,9 @@ class ReadCancelled(Exception):
     """The read was cancelled before it finished (its result is not wanted any more)."""
 
 
-def read_in_background(engine: Engine, fn: Callable[..., T], *args: Any,
-                       name: str = "StoreRead", **kwargs: Any) -> Future[T]:
+def read_in_background(
+    engine: Engine, fn: Callable[..., T], *args: Any, name: str = "StoreRead", **kwargs: Any
+) -> Future[T]:
     """Run ``fn(engine, *args, **kwargs)`` on a new thread; the Future has its result."""
     future: Future[T] = Future()
 

@@ -67,8 +67,9 @@ def encode(current_ua: np.ndarray, voltage_v: np.ndarray) -> bytes:
             header.append(_COUNTS)
             header += _COUNTS_HEADER.pack(step, base, width)
             payload.append(_shuffle(counts) if width else b"")
-    return bytes(header) + lzma.compress(b"".join(payload), format=lzma.FORMAT_RAW,
-                                         filters=_LZMA_FILTERS)
+    return bytes(header) + lzma.compress(
+        b"".join(payload), format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS
+    )
 
 
 def decode(data: bytes, n: int, encoding: str = ENCODING) -> tuple[np.ndarray, np.ndarray]:
@@ -86,8 +87,9 @@ def decode(data: bytes, n: int, encoding: str = ENCODING) -> tuple[np.ndarray, n
             raise ValueError(f"recording chunk holds {raw.shape[0] // 2} samples, expected {n}")
         return raw[:n].astype(np.float32), raw[n:].astype(np.float32)
     if encoding != ENCODING:
-        raise ValueError(f"unknown recording encoding {encoding!r}; this console reads "
-                         f"{', '.join(ENCODINGS)}")
+        raise ValueError(
+            f"unknown recording encoding {encoding!r}; this console reads {', '.join(ENCODINGS)}"
+        )
     try:
         return _decode_current(bytes(data), n)
     except (lzma.LZMAError, struct.error, IndexError) as exc:
@@ -113,7 +115,7 @@ def _decode_current(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"recording chunk holds {held:g} samples, expected {n}")
     out, start = [], 0
     for lay, size in zip(layouts, sizes, strict=True):
-        part = body[start:start + size]
+        part = body[start : start + size]
         start += size
         if lay is None:
             out.append(_unshuffle(part, "<f4", n).astype(np.float32))
@@ -121,8 +123,11 @@ def _decode_current(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
         step, base, width = lay
         if width not in (0, 1, 2, 4):
             raise ValueError(f"recording chunk is damaged (count width {width})")
-        counts = (np.full(n, base, dtype=np.int64) if width == 0
-                  else _unshuffle(part, f"<u{width}", n).astype(np.int64) + base)
+        counts = (
+            np.full(n, base, dtype=np.int64)
+            if width == 0
+            else _unshuffle(part, f"<u{width}", n).astype(np.int64) + base
+        )
         out.append(counts.astype(np.float32) * np.float32(step))
     return out[0], out[1]
 
@@ -177,6 +182,8 @@ def _unshuffle(data: bytes, dtype: str, n: int) -> np.ndarray:
     size = np.dtype(dtype).itemsize
     planes = np.frombuffer(data, dtype=np.uint8).reshape(size, n)
     return np.ascontiguousarray(planes.T).view(dtype).reshape(n)
+
+
 class Chunker:
     """Collects consecutive samples and cuts them into chunks of about ``seconds``.
 
@@ -195,13 +202,16 @@ class Chunker:
     def pending(self) -> int:
         return self._n
 
-    def feed(self, first_index: int, sample_rate: float, current_ua: np.ndarray,
-             voltage_v: np.ndarray) -> list[Chunk]:
+    def feed(
+        self, first_index: int, sample_rate: float, current_ua: np.ndarray, voltage_v: np.ndarray
+    ) -> list[Chunk]:
         out: list[Chunk] = []
         if len(current_ua) != len(voltage_v):
             raise ValueError("current and voltage must have the same length")
-        if self._n and (first_index != self._first + self._n  # type: ignore[operator]
-                        or sample_rate != self._rate):
+        if self._n and (
+            first_index != self._first + self._n  # type: ignore[operator]
+            or sample_rate != self._rate
+        ):
             out.extend(self.flush())
         if len(current_ua) == 0:
             return out
@@ -218,8 +228,14 @@ class Chunker:
             assert first is not None
             pos = 0
             while self._n - pos >= per_chunk:
-                out.append(Chunk(first + pos, self._rate, cur[pos:pos + per_chunk].copy(),
-                                 volt[pos:pos + per_chunk].copy()))
+                out.append(
+                    Chunk(
+                        first + pos,
+                        self._rate,
+                        cur[pos : pos + per_chunk].copy(),
+                        volt[pos : pos + per_chunk].copy(),
+                    )
+                )
                 pos += per_chunk
             rest = self._n - pos
             self._cur, self._volt = ([cur[pos:].copy()], [volt[pos:].copy()]) if rest else ([], [])
@@ -231,8 +247,9 @@ class Chunker:
         if not self._n:
             return []
         assert self._first is not None
-        chunk = Chunk(self._first, self._rate, np.concatenate(self._cur),
-                      np.concatenate(self._volt))
+        chunk = Chunk(
+            self._first, self._rate, np.concatenate(self._cur), np.concatenate(self._volt)
+        )
         self._cur, self._volt, self._n, self._first = [], [], 0, None
         return [chunk]
 
@@ -272,5 +289,10 @@ def assemble(chunks: list[tuple[int, float, np.ndarray, np.ndarray]]) -> Recordi
         vs.append(volt)
         expected = first + len(cur)
         total += len(cur)
-    return Recording(rate0, np.concatenate(ts), np.concatenate(cs).astype(np.float32),
-                     np.concatenate(vs).astype(np.float32), total)
+    return Recording(
+        rate0,
+        np.concatenate(ts),
+        np.concatenate(cs).astype(np.float32),
+        np.concatenate(vs).astype(np.float32),
+        total,
+    )

@@ -1,10 +1,10 @@
 """What the console (or a headless run) calls to use the store. No Qt.
 
-    store = start_store(args.database_url, on_error=signal.emit)   # StoreError → message
-    rec = store.recorder(client_id, program="Lift & tone", device_serial=..., firmware=...)
-    rec.event("state", {"to": "running"}); rec.samples(block); rec.step(...)
-    rec.end(Outcome.COMPLETED)
-    store.close()
+store = start_store(args.database_url, on_error=signal.emit)   # StoreError → message
+rec = store.recorder(client_id, program="Lift & tone", device_serial=..., firmware=...)
+rec.event("state", {"to": "running"}); rec.samples(block); rec.step(...)
+rec.end(Outcome.COMPLETED)
+store.close()
 """
 
 from __future__ import annotations
@@ -35,23 +35,40 @@ class SessionWrites:
         self._steps = 0
         self.ended = False
 
-    def event(self, kind: str, payload: dict[str, Any] | None = None,
-              timestamp: dt.datetime | None = None) -> Future:
+    def event(
+        self, kind: str, payload: dict[str, Any] | None = None, timestamp: dt.datetime | None = None
+    ) -> Future:
         return self.writer.add_event(self.uid, kind, payload, timestamp)
 
     def samples(self, block: SampleBlock) -> Future:
         return self.writer.add_samples(self.uid, block)
 
-    def step(self, zone: str, parameters: dict[str, Any], planned_s: float, actual_s: float,
-             *, charge_uc: float | None = None, mean_current_ua: float | None = None,
-             mean_impedance_ohm: float | None = None,
-             charge_abs_uc: float | None = None) -> Future:
+    def step(
+        self,
+        zone: str,
+        parameters: dict[str, Any],
+        planned_s: float,
+        actual_s: float,
+        *,
+        charge_uc: float | None = None,
+        mean_current_ua: float | None = None,
+        mean_impedance_ohm: float | None = None,
+        charge_abs_uc: float | None = None,
+    ) -> Future:
         position = self._steps
         self._steps += 1
-        return self.writer.add_step(self.uid, position, zone, parameters, planned_s, actual_s,
-                                    charge_uc=charge_uc, mean_current_ua=mean_current_ua,
-                                    mean_impedance_ohm=mean_impedance_ohm,
-                                    charge_abs_uc=charge_abs_uc)
+        return self.writer.add_step(
+            self.uid,
+            position,
+            zone,
+            parameters,
+            planned_s,
+            actual_s,
+            charge_uc=charge_uc,
+            mean_current_ua=mean_current_ua,
+            mean_impedance_ohm=mean_impedance_ohm,
+            charge_abs_uc=charge_abs_uc,
+        )
 
     def end(self, outcome: Outcome | str, ended_at: dt.datetime | None = None) -> Future:
         self.ended = True
@@ -67,13 +84,24 @@ class RunningStore:
     writer: StoreWriter
     recorders: list[SessionWrites] = field(default_factory=list)
 
-    def recorder(self, client_id: int, *, operator_id: int | None = None, program: str = "",
-                 device_serial: str = "", firmware: str = "",
-                 training: bool | None = None) -> SessionWrites:
+    def recorder(
+        self,
+        client_id: int,
+        *,
+        operator_id: int | None = None,
+        program: str = "",
+        device_serial: str = "",
+        firmware: str = "",
+        training: bool | None = None,
+    ) -> SessionWrites:
         uid = self.writer.begin_session(
-            client_id, operator_id=operator_id or self.info.default_operator_id,
-            program=program, device_serial=device_serial, firmware=firmware,
-            training=training)
+            client_id,
+            operator_id=operator_id or self.info.default_operator_id,
+            program=program,
+            device_serial=device_serial,
+            firmware=firmware,
+            training=training,
+        )
         rec = SessionWrites(self.writer, uid)
         self.recorders.append(rec)
         return rec
@@ -87,8 +115,9 @@ class RunningStore:
         return ok and not self.writer.refused
 
 
-def start_store(url: str | None = None,
-                on_error: Callable[[str], None] | None = None) -> RunningStore:
+def start_store(
+    url: str | None = None, on_error: Callable[[str], None] | None = None
+) -> RunningStore:
     """Open (migrate, recover, seed) and start the writer. Raises StoreError."""
     engine, info = open_store(url)
     return RunningStore(engine, info, StoreWriter(engine, on_error))

@@ -74,7 +74,8 @@ def parse_questionnaire(data: Any) -> Questionnaire:
         raise QuestionnaireError("the screening file must hold a JSON object")
     if data.get("schema_version") != 1:
         raise QuestionnaireError(
-            f"unsupported schema_version {data.get('schema_version')!r} (expected 1)")
+            f"unsupported schema_version {data.get('schema_version')!r} (expected 1)"
+        )
     items_raw = data.get("items")
     if not isinstance(items_raw, list) or not items_raw:
         raise QuestionnaireError("'items' must be a non-empty list")
@@ -104,8 +105,17 @@ def parse_questionnaire(data: Any) -> Questionnaire:
             raise QuestionnaireError(f"{where}: 'window_days' must be a positive whole number")
         if raw["type"] == "age_under" and (not isinstance(years, int) or years <= 0):
             raise QuestionnaireError(f"{where}: 'years' must be a positive whole number")
-        items.append(Item(item_id, raw["kind"], raw["type"], raw["question"], raw["reason"],
-                          int(window), int(years)))
+        items.append(
+            Item(
+                item_id,
+                raw["kind"],
+                raw["type"],
+                raw["question"],
+                raw["reason"],
+                int(window),
+                int(years),
+            )
+        )
     months = data.get("validity_months", 6)
     if not isinstance(months, int) or not 1 <= months <= 36:
         raise QuestionnaireError("'validity_months' must be a whole number from 1 to 36")
@@ -116,8 +126,14 @@ def parse_questionnaire(data: Any) -> Questionnaire:
     consent_text = data.get("consent_text", "")
     if not isinstance(consent_version, str) or not isinstance(consent_text, str):
         raise QuestionnaireError("'consent_text_version' and 'consent_text' must be text")
-    return Questionnaire(version, str(data.get("title", "Screening")), months, tuple(items),
-                         consent_version, consent_text)
+    return Questionnaire(
+        version,
+        str(data.get("title", "Screening")),
+        months,
+        tuple(items),
+        consent_version,
+        consent_text,
+    )
 
 
 def load_questionnaire(path: Path | None = None) -> Questionnaire:
@@ -130,8 +146,8 @@ def load_questionnaire(path: Path | None = None) -> Questionnaire:
         raise QuestionnaireError(f"cannot read screening questionnaire {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise QuestionnaireError(
-            f"screening questionnaire {path} is not valid JSON (line {exc.lineno}: "
-            f"{exc.msg})") from None
+            f"screening questionnaire {path} is not valid JSON (line {exc.lineno}: {exc.msg})"
+        ) from None
     try:
         return parse_questionnaire(data)
     except QuestionnaireError as exc:
@@ -218,8 +234,12 @@ def _as_date(value: Any) -> dt.date | None:
     return None
 
 
-def evaluate(screening: ScreeningLike | None, client: ClientLike, today: dt.date,
-             questionnaire: Questionnaire | None = None) -> Evaluation:
+def evaluate(
+    screening: ScreeningLike | None,
+    client: ClientLike,
+    today: dt.date,
+    questionnaire: Questionnaire | None = None,
+) -> Evaluation:
     """Whether output may start for ``client`` on ``today``.
 
     Order of precedence: missing (no screening, unanswered question, no date of birth) →
@@ -229,17 +249,27 @@ def evaluate(screening: ScreeningLike | None, client: ClientLike, today: dt.date
     """
     q = questionnaire or load_questionnaire()
     if screening is None:
-        return Evaluation(Status.MISSING, (Reason("screening", "No screening on file: screen "
-                                                  "the client before the first treatment.",
-                                                  "missing"),))
+        return Evaluation(
+            Status.MISSING,
+            (
+                Reason(
+                    "screening",
+                    "No screening on file: screen the client before the first treatment.",
+                    "missing",
+                ),
+            ),
+        )
     missing: list[Reason] = []
     found: list[tuple[Item, str]] = []
     answers = screening.answers or {}
     for it in q.items:
         if it.type == "age_under":
             if client.date_of_birth is None:
-                missing.append(Reason(it.id, "Date of birth not recorded: the age cannot be "
-                                      "checked.", "missing"))
+                missing.append(
+                    Reason(
+                        it.id, "Date of birth not recorded: the age cannot be checked.", "missing"
+                    )
+                )
             elif age_on(client.date_of_birth, today) < it.years:
                 found.append((it, it.reason))
             continue
@@ -249,8 +279,7 @@ def evaluate(screening: ScreeningLike | None, client: ClientLike, today: dt.date
         value = answers[it.id]
         if it.type == "yes_no":
             if not isinstance(value, bool):
-                missing.append(Reason(it.id, f"Answer is not yes or no: {it.question}",
-                                      "missing"))
+                missing.append(Reason(it.id, f"Answer is not yes or no: {it.question}", "missing"))
             elif value:
                 found.append((it, it.reason))
         else:  # date
@@ -258,16 +287,23 @@ def evaluate(screening: ScreeningLike | None, client: ClientLike, today: dt.date
             if value not in (None, "") and day is None:
                 missing.append(Reason(it.id, f"Answer is not a date: {it.question}", "missing"))
             elif day is not None and day > today:
-                missing.append(Reason(it.id, f"Date lies in the future: {it.question}",
-                                      "missing"))
+                missing.append(Reason(it.id, f"Date lies in the future: {it.question}", "missing"))
             elif day is not None and (today - day).days < it.window_days:
                 found.append((it, f"{it.reason} (on {day.isoformat()})"))
     if missing:
         return Evaluation(Status.MISSING, tuple(missing))
     if today > screening.expires_on:
-        return Evaluation(Status.EXPIRED, (Reason(
-            "screening", f"The screening of {screening.screened_on.isoformat()} expired on "
-            f"{screening.expires_on.isoformat()}: screen the client again.", "expired"),))
+        return Evaluation(
+            Status.EXPIRED,
+            (
+                Reason(
+                    "screening",
+                    f"The screening of {screening.screened_on.isoformat()} expired on "
+                    f"{screening.expires_on.isoformat()}: screen the client again.",
+                    "expired",
+                ),
+            ),
+        )
     absolute = [Reason(it.id, text, "absolute") for it, text in found if it.kind == "absolute"]
     if absolute:
         return Evaluation(Status.BLOCKED, tuple(absolute))

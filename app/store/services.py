@@ -114,8 +114,10 @@ class StepRecord:
         """(positive, negative) phase charge, from the net and the absolute charge."""
         if self.charge_abs_uc is None or self.charge_uc is None:
             return None
-        return ((self.charge_abs_uc + self.charge_uc) / 2,
-                (self.charge_uc - self.charge_abs_uc) / 2)
+        return (
+            (self.charge_abs_uc + self.charge_uc) / 2,
+            (self.charge_uc - self.charge_abs_uc) / 2,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,41 +140,74 @@ class SessionDetail:
 def _screening_record(row: Screening | None) -> ScreeningRecord | None:
     if row is None:
         return None
-    return ScreeningRecord(row.id, dict(row.answers or {}), row.screened_on, row.expires_on,
-                           tuple(row.overrides_acknowledged or ()), row.operator_id,
-                           row.questionnaire_version)
+    return ScreeningRecord(
+        row.id,
+        dict(row.answers or {}),
+        row.screened_on,
+        row.expires_on,
+        tuple(row.overrides_acknowledged or ()),
+        row.operator_id,
+        row.questionnaire_version,
+    )
 
 
-def search_clients(engine: Engine, text: str = "", limit: int = 500,
-                   today: dt.date | None = None,
-                   questionnaire: screening.Questionnaire | None = None) -> list[ClientSummary]:
+def search_clients(
+    engine: Engine,
+    text: str = "",
+    limit: int = 500,
+    today: dt.date | None = None,
+    questionnaire: screening.Questionnaire | None = None,
+) -> list[ClientSummary]:
     """Clients whose name or contact contains ``text`` (case-insensitive), training first,
     each with the status of their latest screening."""
-    last = (select(TreatmentSession.client_id, func.max(TreatmentSession.started_at)
-                   .label("last"), func.count(TreatmentSession.id).label("n"))
-            .group_by(TreatmentSession.client_id).subquery())
-    q = (select(Client, last.c.last, last.c.n).outerjoin(last, last.c.client_id == Client.id)
-         .order_by(Client.is_training.desc(), func.lower(Client.name), Client.id).limit(limit))
+    last = (
+        select(
+            TreatmentSession.client_id,
+            func.max(TreatmentSession.started_at).label("last"),
+            func.count(TreatmentSession.id).label("n"),
+        )
+        .group_by(TreatmentSession.client_id)
+        .subquery()
+    )
+    q = (
+        select(Client, last.c.last, last.c.n)
+        .outerjoin(last, last.c.client_id == Client.id)
+        .order_by(Client.is_training.desc(), func.lower(Client.name), Client.id)
+        .limit(limit)
+    )
     words = text.strip().split()
     for w in words:
         pattern = f"%{w.lower()}%"
-        q = q.where(or_(func.lower(Client.name).like(pattern),
-                        func.lower(Client.contact).like(pattern)))
+        q = q.where(
+            or_(func.lower(Client.name).like(pattern), func.lower(Client.contact).like(pattern))
+        )
     q_ = questionnaire or screening.load_questionnaire()
     day = today or dt.date.today()
     with Session(engine) as s:
         rows = s.execute(q).all()
         ids = [c.id for c, _, _ in rows]
-        latest = select(func.max(Screening.id)).where(Screening.client_id.in_(ids)).group_by(
-            Screening.client_id)
-        screenings = {x.client_id: x for x in s.scalars(
-            select(Screening).where(Screening.id.in_(latest)))} if ids else {}
+        latest = (
+            select(func.max(Screening.id))
+            .where(Screening.client_id.in_(ids))
+            .group_by(Screening.client_id)
+        )
+        screenings = (
+            {x.client_id: x for x in s.scalars(select(Screening).where(Screening.id.in_(latest)))}
+            if ids
+            else {}
+        )
         out = []
         for c, lst, n in rows:
-            status = (screening.Status.CLEARED if c.is_training else
-                      screening.evaluate(screenings.get(c.id), c, day, q_).status)
-            out.append(ClientSummary(c.id, c.name, c.date_of_birth, c.is_training, lst,
-                                     int(n or 0), status))
+            status = (
+                screening.Status.CLEARED
+                if c.is_training
+                else screening.evaluate(screenings.get(c.id), c, day, q_).status
+            )
+            out.append(
+                ClientSummary(
+                    c.id, c.name, c.date_of_birth, c.is_training, lst, int(n or 0), status
+                )
+            )
         return out
 
 
@@ -181,28 +216,54 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
         c = s.get(Client, client_id)
         if c is None:
             return None
-        scr = s.scalar(select(Screening).where(Screening.client_id == client_id)
-                       .order_by(Screening.id.desc()).limit(1))
-        con = s.scalar(select(Consent).where(Consent.client_id == client_id)
-                       .order_by(Consent.given_at.desc(), Consent.id.desc()).limit(1))
-        notes = s.execute(select(Note.created_at, Note.text).where(Note.client_id == client_id)
-                          .order_by(Note.created_at, Note.id)).all()
-        return ClientRecord(c.id, c.name, c.date_of_birth, c.contact, c.skin_notes,
-                            c.current_limit_ua, c.is_training, _screening_record(scr),
-                            con.text_version if con else None, con.given_at if con else None,
-                            tuple((t, x) for t, x in notes), c.version, c.updated_at,
-                            c.updated_by)
+        scr = s.scalar(
+            select(Screening)
+            .where(Screening.client_id == client_id)
+            .order_by(Screening.id.desc())
+            .limit(1)
+        )
+        con = s.scalar(
+            select(Consent)
+            .where(Consent.client_id == client_id)
+            .order_by(Consent.given_at.desc(), Consent.id.desc())
+            .limit(1)
+        )
+        notes = s.execute(
+            select(Note.created_at, Note.text)
+            .where(Note.client_id == client_id)
+            .order_by(Note.created_at, Note.id)
+        ).all()
+        return ClientRecord(
+            c.id,
+            c.name,
+            c.date_of_birth,
+            c.contact,
+            c.skin_notes,
+            c.current_limit_ua,
+            c.is_training,
+            _screening_record(scr),
+            con.text_version if con else None,
+            con.given_at if con else None,
+            tuple((t, x) for t, x in notes),
+            c.version,
+            c.updated_at,
+            c.updated_by,
+        )
 
 
 def training_client_id(engine: Engine) -> int | None:
     with Session(engine) as s:
-        return s.scalar(select(Client.id).where(Client.is_training.is_(True))
-                        .order_by(Client.id).limit(1))
+        return s.scalar(
+            select(Client.id).where(Client.is_training.is_(True)).order_by(Client.id).limit(1)
+        )
 
 
-def screening_status(engine: Engine, client_id: int, today: dt.date | None = None,
-                     questionnaire: screening.Questionnaire | None = None
-                     ) -> screening.Evaluation:
+def screening_status(
+    engine: Engine,
+    client_id: int,
+    today: dt.date | None = None,
+    questionnaire: screening.Questionnaire | None = None,
+) -> screening.Evaluation:
     """The screening evaluation of a client's latest screening (the training client, who
     is a demo head, is always cleared)."""
     record = get_client(engine, client_id)
@@ -210,8 +271,7 @@ def screening_status(engine: Engine, client_id: int, today: dt.date | None = Non
         raise ValueError(f"client {client_id} does not exist")
     if record.is_training:
         return screening.Evaluation(screening.Status.CLEARED, ())
-    return screening.evaluate(record.screening, record, today or dt.date.today(),
-                              questionnaire)
+    return screening.evaluate(record.screening, record, today or dt.date.today(), questionnaire)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +285,14 @@ class TreatmentGate:
     is_training: bool
 
 
-def treatment_gate(engine: Engine, client_id: int, today: dt.date | None = None,
-                   questionnaire: screening.Questionnaire | None = None, *,
-                   record: ClientRecord | None = None) -> TreatmentGate:
+def treatment_gate(
+    engine: Engine,
+    client_id: int,
+    today: dt.date | None = None,
+    questionnaire: screening.Questionnaire | None = None,
+    *,
+    record: ClientRecord | None = None,
+) -> TreatmentGate:
     """Output may start only with a cleared, unexpired screening and the current consent.
     The training client (a demo head) is always allowed. ``record``: the client's record
     as just read (by the caller, in the same breath), instead of reading it again."""
@@ -239,34 +304,56 @@ def treatment_gate(engine: Engine, client_id: int, today: dt.date | None = None,
         return TreatmentGate(True, screening.Status.CLEARED, (), record.current_limit_ua, True)
     q = questionnaire or screening.load_questionnaire()
     status, reasons = screening.evaluate(record.screening, record, today or dt.date.today(), q)
-    texts = [r.text + (" (override acknowledged)" if r.kind == "acknowledged" else "")
-             for r in reasons]
+    texts = [
+        r.text + (" (override acknowledged)" if r.kind == "acknowledged" else "") for r in reasons
+    ]
     consent_ok = not q.consent_text_version or record.consent_version == q.consent_text_version
     if not consent_ok:
         texts.append(f"Consent {q.consent_text_version} has not been recorded.")
-    return TreatmentGate(status.allows_output and consent_ok, status, tuple(texts),
-                         record.current_limit_ua, False)
+    return TreatmentGate(
+        status.allows_output and consent_ok, status, tuple(texts), record.current_limit_ua, False
+    )
 
 
 def _summaries(s: Session, where: Any) -> list[SessionSummary]:
-    steps = (select(SessionStep.session_id,
-                    func.sum(SessionStep.charge_uc).label("charge"),
-                    func.sum(SessionStep.mean_current_ua * SessionStep.actual_s).label("it"),
-                    func.sum(SessionStep.mean_impedance_ohm * SessionStep.actual_s)
-                    .label("zt"),
-                    func.sum(SessionStep.actual_s).label("t"))
-             .group_by(SessionStep.session_id).subquery())
-    q = (select(TreatmentSession, steps.c.charge, steps.c.it, steps.c.zt, steps.c.t)
-         .outerjoin(steps, steps.c.session_id == TreatmentSession.id).where(where)
-         .order_by(TreatmentSession.started_at, TreatmentSession.id))
+    steps = (
+        select(
+            SessionStep.session_id,
+            func.sum(SessionStep.charge_uc).label("charge"),
+            func.sum(SessionStep.mean_current_ua * SessionStep.actual_s).label("it"),
+            func.sum(SessionStep.mean_impedance_ohm * SessionStep.actual_s).label("zt"),
+            func.sum(SessionStep.actual_s).label("t"),
+        )
+        .group_by(SessionStep.session_id)
+        .subquery()
+    )
+    q = (
+        select(TreatmentSession, steps.c.charge, steps.c.it, steps.c.zt, steps.c.t)
+        .outerjoin(steps, steps.c.session_id == TreatmentSession.id)
+        .where(where)
+        .order_by(TreatmentSession.started_at, TreatmentSession.id)
+    )
     out = []
     for row, charge, it, zt, t in s.execute(q).all():
         mean_i = float(it) / float(t) if it is not None and t else None
         mean_z = float(zt) / float(t) if zt is not None and t else None
-        out.append(SessionSummary(row.id, row.uid, row.client_id, row.program, row.started_at,
-                                  row.ended_at, row.outcome, row.training, row.device_serial,
-                                  row.firmware, float(charge) if charge is not None else None,
-                                  mean_i, mean_z))
+        out.append(
+            SessionSummary(
+                row.id,
+                row.uid,
+                row.client_id,
+                row.program,
+                row.started_at,
+                row.ended_at,
+                row.outcome,
+                row.training,
+                row.device_serial,
+                row.firmware,
+                float(charge) if charge is not None else None,
+                mean_i,
+                mean_z,
+            )
+        )
     return out
 
 
@@ -279,8 +366,11 @@ def session_history(engine: Engine, client_id: int) -> list[SessionSummary]:
 def recent_sessions(engine: Engine, limit: int = 50) -> list[SessionSummary]:
     """The most recent sessions of every client (newest first), e.g. to pick a replay."""
     with Session(engine) as s:
-        newest = select(TreatmentSession.id).order_by(TreatmentSession.started_at.desc(),
-                                                      TreatmentSession.id.desc()).limit(limit)
+        newest = (
+            select(TreatmentSession.id)
+            .order_by(TreatmentSession.started_at.desc(), TreatmentSession.id.desc())
+            .limit(limit)
+        )
         rows = _summaries(s, TreatmentSession.id.in_(newest.scalar_subquery()))
     return sorted(rows, key=lambda r: (r.started_at, r.id), reverse=True)
 
@@ -288,40 +378,65 @@ def recent_sessions(engine: Engine, limit: int = 50) -> list[SessionSummary]:
 def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
     """A session by id or uid, with its steps and events."""
     with Session(engine) as s:
-        where = (TreatmentSession.uid == session if isinstance(session, str)
-                 else TreatmentSession.id == session)
+        where = (
+            TreatmentSession.uid == session
+            if isinstance(session, str)
+            else TreatmentSession.id == session
+        )
         found = _summaries(s, where)
         if not found:
             return None
         summary = found[0]
-        steps = s.scalars(select(SessionStep).where(SessionStep.session_id == summary.id)
-                          .order_by(SessionStep.position, SessionStep.id)).all()
-        events = s.scalars(select(Event).where(Event.session_id == summary.id)
-                           .order_by(Event.timestamp, Event.id)).all()
+        steps = s.scalars(
+            select(SessionStep)
+            .where(SessionStep.session_id == summary.id)
+            .order_by(SessionStep.position, SessionStep.id)
+        ).all()
+        events = s.scalars(
+            select(Event).where(Event.session_id == summary.id).order_by(Event.timestamp, Event.id)
+        ).all()
         n_chunks, n_samples = s.execute(
-            select(func.count(RecordingChunk.id), func.coalesce(func.sum(RecordingChunk.n), 0))
-            .where(RecordingChunk.session_id == summary.id)).one()
+            select(
+                func.count(RecordingChunk.id), func.coalesce(func.sum(RecordingChunk.n), 0)
+            ).where(RecordingChunk.session_id == summary.id)
+        ).one()
         return SessionDetail(
             summary,
-            tuple(StepRecord(x.position, x.zone, dict(x.parameters or {}), x.planned_s,
-                             x.actual_s, x.charge_uc, x.mean_current_ua, x.mean_impedance_ohm,
-                             x.charge_abs_uc)
-                  for x in steps),
+            tuple(
+                StepRecord(
+                    x.position,
+                    x.zone,
+                    dict(x.parameters or {}),
+                    x.planned_s,
+                    x.actual_s,
+                    x.charge_uc,
+                    x.mean_current_ua,
+                    x.mean_impedance_ohm,
+                    x.charge_abs_uc,
+                )
+                for x in steps
+            ),
             tuple(EventRecord(e.timestamp, e.kind, dict(e.payload or {})) for e in events),
-            int(n_chunks), int(n_samples),
-            s.scalar(select(Operator.name).join(TreatmentSession,
-                                                TreatmentSession.operator_id == Operator.id)
-                     .where(TreatmentSession.id == summary.id)))
+            int(n_chunks),
+            int(n_samples),
+            s.scalar(
+                select(Operator.name)
+                .join(TreatmentSession, TreatmentSession.operator_id == Operator.id)
+                .where(TreatmentSession.id == summary.id)
+            ),
+        )
 
 
-def load_recording(engine: Engine, session_id: int,
-                   cancel: threading.Event | None = None) -> recording.Recording:
+def load_recording(
+    engine: Engine, session_id: int, cancel: threading.Event | None = None
+) -> recording.Recording:
     """The session's recorded current and voltage as fresh arrays (NaN marks gaps), read
     one chunk at a time (``cancel`` stops it between chunks: ReadCancelled)."""
     spans = _chunk_spans(engine, session_id)
     rate = spans[0][1] if spans else 0.0
-    return recording.assemble([(f, rate, c, v) for f, c, v
-                               in _stream_chunks(engine, session_id, cancel=cancel)])
+    return recording.assemble(
+        [(f, rate, c, v) for f, c, v in _stream_chunks(engine, session_id, cancel=cancel)]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,17 +457,27 @@ class ServiceRecordSummary:
         return "—" if self.passed is None else ("PASS" if self.passed else "FAIL")
 
 
-def service_records(engine: Engine, device_serial: str | None = None,
-                    limit: int = 100) -> list[ServiceRecordSummary]:
+def service_records(
+    engine: Engine, device_serial: str | None = None, limit: int = 100
+) -> list[ServiceRecordSummary]:
     """The newest service records (newest first), of one device when ``device_serial``."""
     q = select(ServiceRecord).order_by(ServiceRecord.at.desc(), ServiceRecord.id.desc())
     if device_serial is not None:
         q = q.where(ServiceRecord.device_serial == device_serial)
     with Session(engine) as s:
-        return [ServiceRecordSummary(r.id, r.at, ServiceKind(r.kind), r.device_serial,
-                                     r.firmware, r.passed, dict(r.payload or {}),
-                                     r.operator_id)
-                for r in s.scalars(q.limit(max(0, int(limit))))]
+        return [
+            ServiceRecordSummary(
+                r.id,
+                r.at,
+                ServiceKind(r.kind),
+                r.device_serial,
+                r.firmware,
+                r.passed,
+                dict(r.payload or {}),
+                r.operator_id,
+            )
+            for r in s.scalars(q.limit(max(0, int(limit))))
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,8 +496,11 @@ class RecordingOverview:
 
     def envelope(self, which: str = "current") -> tuple[np.ndarray, np.ndarray]:
         """(x, y) drawing the envelope as one polyline: min then max of each bucket."""
-        lo, hi = ((self.current_min, self.current_max) if which == "current"
-                  else (self.voltage_min, self.voltage_max))
+        lo, hi = (
+            (self.current_min, self.current_max)
+            if which == "current"
+            else (self.voltage_min, self.voltage_max)
+        )
         x = np.repeat(self.t_s, 2)
         y = np.empty(x.size, dtype=np.float32)
         y[0::2], y[1::2] = lo, hi
@@ -381,20 +509,32 @@ class RecordingOverview:
 
 def _chunk_spans(engine: Engine, session_id: int) -> list[tuple[int, float, int]]:
     with Session(engine) as s:
-        rows = s.execute(select(RecordingChunk.first_index, RecordingChunk.sample_rate,
-                                RecordingChunk.n)
-                         .where(RecordingChunk.session_id == session_id)
-                         .order_by(RecordingChunk.first_index)).all()
+        rows = s.execute(
+            select(RecordingChunk.first_index, RecordingChunk.sample_rate, RecordingChunk.n)
+            .where(RecordingChunk.session_id == session_id)
+            .order_by(RecordingChunk.first_index)
+        ).all()
     return [(int(f), float(r), int(n)) for f, r, n in rows]
 
 
-def _stream_chunks(engine: Engine, session_id: int, first_from: int | None = None,
-                   first_to: int | None = None, cancel: threading.Event | None = None):
+def _stream_chunks(
+    engine: Engine,
+    session_id: int,
+    first_from: int | None = None,
+    first_to: int | None = None,
+    cancel: threading.Event | None = None,
+):
     """Decoded chunks (first_index, current, voltage), one at a time, in index order."""
-    stmt = (select(RecordingChunk.first_index, RecordingChunk.n, RecordingChunk.encoding,
-                   RecordingChunk.data)
-            .where(RecordingChunk.session_id == session_id)
-            .order_by(RecordingChunk.first_index))
+    stmt = (
+        select(
+            RecordingChunk.first_index,
+            RecordingChunk.n,
+            RecordingChunk.encoding,
+            RecordingChunk.data,
+        )
+        .where(RecordingChunk.session_id == session_id)
+        .order_by(RecordingChunk.first_index)
+    )
     if first_from is not None:
         stmt = stmt.where(RecordingChunk.first_index + RecordingChunk.n > first_from)
     if first_to is not None:
@@ -407,8 +547,9 @@ def _stream_chunks(engine: Engine, session_id: int, first_from: int | None = Non
             yield int(first), cur, volt
 
 
-def recording_overview(engine: Engine, session_id: int, points: int = 4000,
-                       cancel: threading.Event | None = None) -> RecordingOverview:
+def recording_overview(
+    engine: Engine, session_id: int, points: int = 4000, cancel: threading.Event | None = None
+) -> RecordingOverview:
     """The recording as at most ``points`` min/max buckets, read one chunk at a time (a
     20-minute recording at 10 kS/s needs a few MB, not 200)."""
     spans = _chunk_spans(engine, session_id)
@@ -432,12 +573,14 @@ def recording_overview(engine: Engine, session_id: int, points: int = 4000,
     for a in (lo_i, hi_i, lo_v, hi_v):
         a[~np.isfinite(a)] = np.nan  # buckets with no sample: a gap
     t = np.arange(buckets, dtype=np.float64) * per / rate
-    return RecordingOverview(rate, t, lo_i, hi_i, lo_v, hi_v, total,
-                             (end - first0 - 1) / rate if end > first0 else 0.0)
+    return RecordingOverview(
+        rate, t, lo_i, hi_i, lo_v, hi_v, total, (end - first0 - 1) / rate if end > first0 else 0.0
+    )
 
 
-def recording_window(engine: Engine, session_id: int, t0_s: float, t1_s: float,
-                     cancel: threading.Event | None = None) -> recording.Recording:
+def recording_window(
+    engine: Engine, session_id: int, t0_s: float, t1_s: float, cancel: threading.Event | None = None
+) -> recording.Recording:
     """The samples between ``t0_s`` and ``t1_s`` (seconds since the first sample) at full
     resolution: the detail a zoomed view asks for, reading only the chunks it needs."""
     spans = _chunk_spans(engine, session_id)
@@ -458,11 +601,19 @@ def zone_minutes(engine: Engine, client_id: int) -> tuple[dict[str, float], int]
     map), and how many sessions that covers."""
     minutes: dict[str, float] = {}
     with Session(engine) as s:
-        rows = s.execute(select(SessionStep.zone, SessionStep.actual_s)
-                         .join(TreatmentSession, SessionStep.session_id == TreatmentSession.id)
-                         .where(TreatmentSession.client_id == client_id)).all()
-        sessions = s.scalar(select(func.count()).select_from(TreatmentSession)
-                            .where(TreatmentSession.client_id == client_id)) or 0
+        rows = s.execute(
+            select(SessionStep.zone, SessionStep.actual_s)
+            .join(TreatmentSession, SessionStep.session_id == TreatmentSession.id)
+            .where(TreatmentSession.client_id == client_id)
+        ).all()
+        sessions = (
+            s.scalar(
+                select(func.count())
+                .select_from(TreatmentSession)
+                .where(TreatmentSession.client_id == client_id)
+            )
+            or 0
+        )
     for zone, actual_s in rows:
         for z in (zone or "").split(","):
             if z and z != "manual":
@@ -475,13 +626,15 @@ def change_stamp(engine: Engine) -> tuple:
     versions, screenings, consents, notes, sessions begun and ended): it changes when any
     room writes one of them. One query; views compare it to know when to read again."""
     with Session(engine) as s:
-        row = s.execute(select(
-            select(func.count(Client.id)).scalar_subquery(),
-            select(func.coalesce(func.sum(Client.version), 0)).scalar_subquery(),
-            select(func.max(Screening.id)).scalar_subquery(),
-            select(func.max(Consent.id)).scalar_subquery(),
-            select(func.max(Note.id)).scalar_subquery(),
-            select(func.max(TreatmentSession.id)).scalar_subquery(),
-            select(func.count(TreatmentSession.ended_at)).scalar_subquery(),
-        )).one()
+        row = s.execute(
+            select(
+                select(func.count(Client.id)).scalar_subquery(),
+                select(func.coalesce(func.sum(Client.version), 0)).scalar_subquery(),
+                select(func.max(Screening.id)).scalar_subquery(),
+                select(func.max(Consent.id)).scalar_subquery(),
+                select(func.max(Note.id)).scalar_subquery(),
+                select(func.max(TreatmentSession.id)).scalar_subquery(),
+                select(func.count(TreatmentSession.ended_at)).scalar_subquery(),
+            )
+        ).one()
     return tuple(row)

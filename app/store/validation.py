@@ -42,6 +42,8 @@ def validate_client(data: ClientData, today: dt.date) -> list[str]:
         problems.append(f"Contact: at most {CONTACT_MAX} characters.")
     limit = data.current_limit_ua
     if limit is not None and not (0 < limit <= MAX_CLIENT_LIMIT_UA):
-        problems.append(f"Current limit: must be above 0 and at most "
-                        f"{MAX_CLIENT_LIMIT_UA:.0f} µA (or left empty for the program's).")
+        problems.append(
+            f"Current limit: must be above 0 and at most "
+            f"{MAX_CLIENT_LIMIT_UA:.0f} µA (or left empty for the program's)."
+        )
     return problems

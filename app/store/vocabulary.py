@@ -37,9 +37,13 @@ class ServiceKind(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"calibration": "Calibration", "selftest": "Self-test",
-                "watchdog_test": "Watchdog test", "clinic_settings": "Clinic settings",
-                "pin": "Technician PIN"}[self.value]
+        return {
+            "calibration": "Calibration",
+            "selftest": "Self-test",
+            "watchdog_test": "Watchdog test",
+            "clinic_settings": "Clinic settings",
+            "pin": "Technician PIN",
+        }[self.value]
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,14 +64,21 @@ MAX_PENDING = 200_000
 
 # what a refused request was, in words (the error listeners' messages)
 _WHAT = {
-    "BeginSession": "The start of a session", "AddEvent": "A session event",
-    "AddStep": "A treatment step", "WriteChunk": "Part of a session's recording",
-    "EndSession": "The end of a session", "Heartbeat": "A session's heartbeat",
-    "SaveClient": "A client's details", "AddScreening": "A screening",
-    "AddConsent": "A consent", "AddNote": "A note", "AddServiceRecord": "A service record",
+    "BeginSession": "The start of a session",
+    "AddEvent": "A session event",
+    "AddStep": "A treatment step",
+    "WriteChunk": "Part of a session's recording",
+    "EndSession": "The end of a session",
+    "Heartbeat": "A session's heartbeat",
+    "SaveClient": "A client's details",
+    "AddScreening": "A screening",
+    "AddConsent": "A consent",
+    "AddNote": "A note",
+    "AddServiceRecord": "A service record",
     "ImportClinic": "The clinic settings imported from settings.ini",
     "SaveClinicSettings": "A change of the clinic settings",
-    "SetPinHash": "The technician PIN", "CountPinAttempt": "A technician PIN attempt",
+    "SetPinHash": "The technician PIN",
+    "CountPinAttempt": "A technician PIN attempt",
     "ClearPinFailures": "The technician PIN's failure count",
     "AppendAudit": "An audit trail entry",
 }
@@ -112,26 +119,45 @@ class BeginSession:
         client = s.get(Client, self.client_id)
         if client is None:
             raise ValueError(f"client {self.client_id} does not exist")
-        training = client.is_training if self.training is None else (
-            self.training or client.is_training)
-        row = TreatmentSession(uid=self.uid, client_id=self.client_id,
-                               operator_id=self.operator_id, program=self.program,
-                               device_serial=self.device_serial, firmware=self.firmware,
-                               started_at=self.started_at, training=training,
-                               writer_host=socket.gethostname(), writer_pid=os.getpid(),
-                               heartbeat_at=utcnow())
+        training = (
+            client.is_training if self.training is None else (self.training or client.is_training)
+        )
+        row = TreatmentSession(
+            uid=self.uid,
+            client_id=self.client_id,
+            operator_id=self.operator_id,
+            program=self.program,
+            device_serial=self.device_serial,
+            firmware=self.firmware,
+            started_at=self.started_at,
+            training=training,
+            writer_host=socket.gethostname(),
+            writer_pid=os.getpid(),
+            heartbeat_at=utcnow(),
+        )
         s.add(row)
         s.flush()
         tentative[self.uid] = row.id
-        screening = s.scalar(select(Screening).where(Screening.client_id == self.client_id)
-                             .order_by(Screening.id.desc()).limit(1))
+        screening = s.scalar(
+            select(Screening)
+            .where(Screening.client_id == self.client_id)
+            .order_by(Screening.id.desc())
+            .limit(1)
+        )
         if screening is not None and screening.overrides_acknowledged:
             # the overrides the practitioner accepted are logged with every session
-            s.add(Event(session_id=row.id, timestamp=self.started_at,
-                        kind="screening_overrides",
-                        payload={"screening_id": screening.id,
-                                 "screened_on": screening.screened_on.isoformat(),
-                                 "items": list(screening.overrides_acknowledged)}))
+            s.add(
+                Event(
+                    session_id=row.id,
+                    timestamp=self.started_at,
+                    kind="screening_overrides",
+                    payload={
+                        "screening_id": screening.id,
+                        "screened_on": screening.screened_on.isoformat(),
+                        "items": list(screening.overrides_acknowledged),
+                    },
+                )
+            )
         return row.id
 
 
@@ -143,8 +169,14 @@ class AddEvent:
     timestamp: dt.datetime
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
-        s.add(Event(session_id=st.session_id(s, self.session_uid, tentative),
-                    timestamp=self.timestamp, kind=self.kind, payload=self.payload))
+        s.add(
+            Event(
+                session_id=st.session_id(s, self.session_uid, tentative),
+                timestamp=self.timestamp,
+                kind=self.kind,
+                payload=self.payload,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +193,20 @@ class AddStep:
     charge_abs_uc: float | None = None
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
-        s.add(SessionStep(session_id=st.session_id(s, self.session_uid, tentative),
-                          position=self.position, zone=self.zone, parameters=self.parameters,
-                          planned_s=self.planned_s, actual_s=self.actual_s,
-                          charge_uc=self.charge_uc, mean_current_ua=self.mean_current_ua,
-                          mean_impedance_ohm=self.mean_impedance_ohm,
-                          charge_abs_uc=self.charge_abs_uc))
+        s.add(
+            SessionStep(
+                session_id=st.session_id(s, self.session_uid, tentative),
+                position=self.position,
+                zone=self.zone,
+                parameters=self.parameters,
+                planned_s=self.planned_s,
+                actual_s=self.actual_s,
+                charge_uc=self.charge_uc,
+                mean_current_ua=self.mean_current_ua,
+                mean_impedance_ohm=self.mean_impedance_ohm,
+                charge_abs_uc=self.charge_abs_uc,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,10 +228,17 @@ class WriteChunk:
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
         c = self.chunk
-        s.add(RecordingChunk(session_id=st.session_id(s, self.session_uid, tentative),
-                             chunk_index=self.chunk_index, first_index=c.first_index,
-                             sample_rate=c.sample_rate, n=c.n, encoding=recording.ENCODING,
-                             data=recording.encode(c.current_ua, c.voltage_v)))
+        s.add(
+            RecordingChunk(
+                session_id=st.session_id(s, self.session_uid, tentative),
+                chunk_index=self.chunk_index,
+                first_index=c.first_index,
+                sample_rate=c.sample_rate,
+                n=c.n,
+                encoding=recording.ENCODING,
+                data=recording.encode(c.current_ua, c.voltage_v),
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +250,10 @@ class EndSession:
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
         row = s.get(TreatmentSession, st.session_id(s, self.session_uid, tentative))
         if row is None:
-            raise ValueError(f"session {self.session_uid} is not in the database (its client "
-                             "may have been erased)")
+            raise ValueError(
+                f"session {self.session_uid} is not in the database (its client "
+                "may have been erased)"
+            )
         row.outcome = self.outcome
         row.ended_at = self.ended_at
         row.heartbeat_at = None
@@ -218,10 +267,11 @@ class Heartbeat:
     alive: bool
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
-        s.execute(update(TreatmentSession)
-                  .where(TreatmentSession.uid.in_(self.session_uids),
-                         TreatmentSession.outcome.is_(None))
-                  .values(heartbeat_at=utcnow() if self.alive else None))
+        s.execute(
+            update(TreatmentSession)
+            .where(TreatmentSession.uid.in_(self.session_uids), TreatmentSession.outcome.is_(None))
+            .values(heartbeat_at=utcnow() if self.alive else None)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,9 +284,14 @@ class SaveClient:
         if problems:
             raise ValueError("; ".join(problems))
         d = self.data
-        values = {"name": d.name.strip(), "date_of_birth": d.date_of_birth,
-                  "contact": d.contact.strip(), "skin_notes": d.skin_notes,
-                  "current_limit_ua": d.current_limit_ua, "updated_by": socket.gethostname()}
+        values = {
+            "name": d.name.strip(),
+            "date_of_birth": d.date_of_birth,
+            "contact": d.contact.strip(),
+            "skin_notes": d.skin_notes,
+            "current_limit_ua": d.current_limit_ua,
+            "updated_by": socket.gethostname(),
+        }
         if d.id is None:
             row = Client(**values, version=1)
             s.add(row)
@@ -250,27 +305,36 @@ class SaveClient:
         stmt = update(Client).where(Client.id == d.id)
         if d.version is not None:
             stmt = stmt.where(Client.version == d.version)
-        result = s.execute(stmt.values(**values, version=Client.version + 1,
-                                       updated_at=utcnow())
-                           .execution_options(synchronize_session=False))
+        result = s.execute(
+            stmt.values(
+                **values, version=Client.version + 1, updated_at=utcnow()
+            ).execution_options(synchronize_session=False)
+        )
         done = cast("CursorResult[Any]", result).rowcount
         if done == 1:
             if old_limit != d.current_limit_ua:
                 _audit_limit(s, d.id, old_limit, d.current_limit_ua)
             return d.id
-        now = s.execute(select(Client.version, Client.updated_at, Client.updated_by)
-                        .where(Client.id == d.id)).first()
+        now = s.execute(
+            select(Client.version, Client.updated_at, Client.updated_by).where(Client.id == d.id)
+        ).first()
         if now is None:
             raise ValueError(f"client {d.id} does not exist")
-        raise StaleRecordError("This client's record", d.id, now.version, now.updated_at,
-                               now.updated_by)
+        raise StaleRecordError(
+            "This client's record", d.id, now.version, now.updated_at, now.updated_by
+        )
 
 
 def _audit_limit(s: Session, client_id: int, old: float | None, new: float | None) -> None:
     """A client's own current limit was set or changed: an audit entry, in the save's
     transaction (the figures only: no name)."""
-    append_audit(s, "limit_change", f"client:{client_id}",
-                 {"client_limit_ua": [old, new]}, host=socket.gethostname())
+    append_audit(
+        s,
+        "limit_change",
+        f"client:{client_id}",
+        {"client_limit_ua": [old, new]},
+        host=socket.gethostname(),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,11 +348,15 @@ class AddScreening:
     questionnaire_version: int = 1
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
-        row = Screening(client_id=self.client_id, operator_id=self.operator_id,
-                        answers=dict(self.answers), screened_on=self.screened_on,
-                        expires_on=self.expires_on,
-                        overrides_acknowledged=list(self.overrides_acknowledged),
-                        questionnaire_version=self.questionnaire_version)
+        row = Screening(
+            client_id=self.client_id,
+            operator_id=self.operator_id,
+            answers=dict(self.answers),
+            screened_on=self.screened_on,
+            expires_on=self.expires_on,
+            overrides_acknowledged=list(self.overrides_acknowledged),
+            questionnaire_version=self.questionnaire_version,
+        )
         s.add(row)
         s.flush()
         return row.id
@@ -302,8 +370,12 @@ class AddConsent:
     given_at: dt.datetime
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
-        row = Consent(client_id=self.client_id, operator_id=self.operator_id,
-                      text_version=self.text_version, given_at=self.given_at)
+        row = Consent(
+            client_id=self.client_id,
+            operator_id=self.operator_id,
+            text_version=self.text_version,
+            given_at=self.given_at,
+        )
         s.add(row)
         s.flush()
         return row.id
@@ -318,8 +390,13 @@ class AddNote:
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
         sid = st.session_id(s, self.session_uid, tentative) if self.session_uid else None
-        row = Note(client_id=self.client_id, text=self.text, operator_id=self.operator_id,
-                   session_id=sid, created_at=utcnow())
+        row = Note(
+            client_id=self.client_id,
+            text=self.text,
+            operator_id=self.operator_id,
+            session_id=sid,
+            created_at=utcnow(),
+        )
         s.add(row)
         s.flush()
         return row.id
@@ -336,10 +413,15 @@ class AddServiceRecord:
     operator_id: int | None = None
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
-        row = ServiceRecord(kind=self.kind, device_serial=self.device_serial,
-                            firmware=self.firmware, passed=self.passed,
-                            payload=dict(self.payload), at=self.at,
-                            operator_id=self.operator_id)
+        row = ServiceRecord(
+            kind=self.kind,
+            device_serial=self.device_serial,
+            firmware=self.firmware,
+            passed=self.passed,
+            payload=dict(self.payload),
+            at=self.at,
+            operator_id=self.operator_id,
+        )
         s.add(row)
         s.flush()
         return row.id
@@ -371,8 +453,14 @@ class StoreWriter:
     message; with Qt, pass a signal's ``emit`` (a queued connection reaches the GUI).
     """
 
-    def __init__(self, engine: Engine, on_error: Callable[[str], None] | None = None, *,
-                 chunk_seconds: float = recording.CHUNK_SECONDS, retry_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        on_error: Callable[[str], None] | None = None,
+        *,
+        chunk_seconds: float = recording.CHUNK_SECONDS,
+        retry_s: float = 1.0,
+    ) -> None:
         self._engine = engine
         self._on_error = on_error
         self._listeners: list[Callable[[str], None]] = []
@@ -403,95 +491,194 @@ class StoreWriter:
         self._queue.put(item)
         return item.future
 
-    def begin_session(self, client_id: int, *, operator_id: int | None = None,
-                      program: str = "", device_serial: str = "", firmware: str = "",
-                      training: bool | None = None, started_at: dt.datetime | None = None,
-                      uid: str | None = None) -> str:
+    def begin_session(
+        self,
+        client_id: int,
+        *,
+        operator_id: int | None = None,
+        program: str = "",
+        device_serial: str = "",
+        firmware: str = "",
+        training: bool | None = None,
+        started_at: dt.datetime | None = None,
+        uid: str | None = None,
+    ) -> str:
         """Queue the start of a session; returns its uid for the following requests."""
         uid = uid or str(uuid.uuid4())
-        self.submit(BeginSession(uid, client_id, operator_id, program, device_serial,
-                                 firmware, started_at or utcnow(), training))
+        self.submit(
+            BeginSession(
+                uid,
+                client_id,
+                operator_id,
+                program,
+                device_serial,
+                firmware,
+                started_at or utcnow(),
+                training,
+            )
+        )
         return uid
 
-    def add_event(self, session_uid: str, kind: str, payload: dict[str, Any] | None = None,
-                  timestamp: dt.datetime | None = None) -> Future:
-        return self.submit(AddEvent(session_uid, kind, dict(payload or {}),
-                                    timestamp or utcnow()))
+    def add_event(
+        self,
+        session_uid: str,
+        kind: str,
+        payload: dict[str, Any] | None = None,
+        timestamp: dt.datetime | None = None,
+    ) -> Future:
+        return self.submit(AddEvent(session_uid, kind, dict(payload or {}), timestamp or utcnow()))
 
-    def add_step(self, session_uid: str, position: int, zone: str,
-                 parameters: dict[str, Any], planned_s: float, actual_s: float, *,
-                 charge_uc: float | None = None, mean_current_ua: float | None = None,
-                 mean_impedance_ohm: float | None = None,
-                 charge_abs_uc: float | None = None) -> Future:
+    def add_step(
+        self,
+        session_uid: str,
+        position: int,
+        zone: str,
+        parameters: dict[str, Any],
+        planned_s: float,
+        actual_s: float,
+        *,
+        charge_uc: float | None = None,
+        mean_current_ua: float | None = None,
+        mean_impedance_ohm: float | None = None,
+        charge_abs_uc: float | None = None,
+    ) -> Future:
         """``charge_uc``: the net charge; ``charge_abs_uc``: the total absolute charge."""
-        return self.submit(AddStep(session_uid, position, zone, dict(parameters), planned_s,
-                                   actual_s, charge_uc, mean_current_ua, mean_impedance_ohm,
-                                   charge_abs_uc))
+        return self.submit(
+            AddStep(
+                session_uid,
+                position,
+                zone,
+                dict(parameters),
+                planned_s,
+                actual_s,
+                charge_uc,
+                mean_current_ua,
+                mean_impedance_ohm,
+                charge_abs_uc,
+            )
+        )
 
     def add_samples(self, session_uid: str, block: SampleBlock) -> Future:
         """Record a sample block (current and voltage) of a running session."""
-        return self.submit(AddSamples(session_uid, block.first_index, block.sample_rate,
-                                      block.current_ua, block.voltage_v))
+        return self.submit(
+            AddSamples(
+                session_uid, block.first_index, block.sample_rate, block.current_ua, block.voltage_v
+            )
+        )
 
-    def add_sample_arrays(self, session_uid: str, first_index: int, sample_rate: float,
-                          current_ua: np.ndarray, voltage_v: np.ndarray) -> Future:
-        return self.submit(AddSamples(session_uid, first_index, sample_rate,
-                                      np.asarray(current_ua, dtype=np.float32).copy(),
-                                      np.asarray(voltage_v, dtype=np.float32).copy()))
+    def add_sample_arrays(
+        self,
+        session_uid: str,
+        first_index: int,
+        sample_rate: float,
+        current_ua: np.ndarray,
+        voltage_v: np.ndarray,
+    ) -> Future:
+        return self.submit(
+            AddSamples(
+                session_uid,
+                first_index,
+                sample_rate,
+                np.asarray(current_ua, dtype=np.float32).copy(),
+                np.asarray(voltage_v, dtype=np.float32).copy(),
+            )
+        )
 
-    def end_session(self, session_uid: str, outcome: Outcome | str,
-                    ended_at: dt.datetime | None = None) -> Future:
+    def end_session(
+        self, session_uid: str, outcome: Outcome | str, ended_at: dt.datetime | None = None
+    ) -> Future:
         return self.submit(EndSession(session_uid, Outcome(outcome), ended_at or utcnow()))
 
     def save_client(self, data: ClientData) -> Future:
         """Insert (``data.id is None``) or update a client; the future gives its id."""
         return self.submit(SaveClient(data))
 
-    def add_screening(self, client_id: int, answers: dict[str, Any], screened_on: dt.date,
-                      expires_on: dt.date, overrides_acknowledged: tuple[str, ...] = (),
-                      operator_id: int | None = None, questionnaire_version: int = 1) -> Future:
-        return self.submit(AddScreening(client_id, operator_id, dict(answers), screened_on,
-                                        expires_on, tuple(overrides_acknowledged),
-                                        questionnaire_version))
+    def add_screening(
+        self,
+        client_id: int,
+        answers: dict[str, Any],
+        screened_on: dt.date,
+        expires_on: dt.date,
+        overrides_acknowledged: tuple[str, ...] = (),
+        operator_id: int | None = None,
+        questionnaire_version: int = 1,
+    ) -> Future:
+        return self.submit(
+            AddScreening(
+                client_id,
+                operator_id,
+                dict(answers),
+                screened_on,
+                expires_on,
+                tuple(overrides_acknowledged),
+                questionnaire_version,
+            )
+        )
 
-    def add_consent(self, client_id: int, text_version: str, operator_id: int | None = None,
-                    given_at: dt.datetime | None = None) -> Future:
-        return self.submit(AddConsent(client_id, operator_id, text_version,
-                                      given_at or utcnow()))
+    def add_consent(
+        self,
+        client_id: int,
+        text_version: str,
+        operator_id: int | None = None,
+        given_at: dt.datetime | None = None,
+    ) -> Future:
+        return self.submit(AddConsent(client_id, operator_id, text_version, given_at or utcnow()))
 
-    def add_note(self, client_id: int, text: str, operator_id: int | None = None,
-                 session_uid: str | None = None) -> Future:
+    def add_note(
+        self,
+        client_id: int,
+        text: str,
+        operator_id: int | None = None,
+        session_uid: str | None = None,
+    ) -> Future:
         return self.submit(AddNote(client_id, text, operator_id, session_uid))
 
-    def add_service_record(self, kind: ServiceKind | str, payload: dict[str, Any], *,
-                           device_serial: str = "", firmware: str = "",
-                           passed: bool | None = None, at: dt.datetime | None = None,
-                           operator_id: int | None = None) -> Future:
+    def add_service_record(
+        self,
+        kind: ServiceKind | str,
+        payload: dict[str, Any],
+        *,
+        device_serial: str = "",
+        firmware: str = "",
+        passed: bool | None = None,
+        at: dt.datetime | None = None,
+        operator_id: int | None = None,
+    ) -> Future:
         """Record a calibration, self-test or watchdog test (``payload``: the result's
         ``as_dict()``, JSON-serialisable); the future gives the record's id. An unknown
         ``kind`` raises ValueError at once."""
         try:
             kind = ServiceKind(kind)
         except ValueError:
-            raise ValueError(f"unknown service record kind {kind!r}: use one of "
-                             f"{', '.join(k.value for k in ServiceKind)}") from None
+            raise ValueError(
+                f"unknown service record kind {kind!r}: use one of "
+                f"{', '.join(k.value for k in ServiceKind)}"
+            ) from None
         clean = _json_safe(payload)
         try:
             json.dumps(clean, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"the {kind.label.lower()} result cannot be recorded: "
-                             f"{exc}") from None
-        return self.submit(AddServiceRecord(kind, device_serial, firmware, passed,
-                                            clean, at or utcnow(), operator_id))
+            raise ValueError(f"the {kind.label.lower()} result cannot be recorded: {exc}") from None
+        return self.submit(
+            AddServiceRecord(
+                kind, device_serial, firmware, passed, clean, at or utcnow(), operator_id
+            )
+        )
 
-    def audit(self, action: str, subject: str = "", details: dict[str, Any] | None = None,
-              operator_id: int | None = None) -> Future:
+    def audit(
+        self,
+        action: str,
+        subject: str = "",
+        details: dict[str, Any] | None = None,
+        operator_id: int | None = None,
+    ) -> Future:
         """Append an entry to the audit trail (app/store/audit.py); the future gives its id.
         ``details`` must hold no personal data (ids, counts, formats only)."""
         if action not in ACTIONS:
             raise ValueError(f"unknown audit action {action!r}")
-        return self.submit(AppendAudit(action, subject, _json_safe(dict(details or {})),
-                                       operator_id))
+        return self.submit(
+            AppendAudit(action, subject, _json_safe(dict(details or {})), operator_id)
+        )
 
     def flush(self, timeout: float | None = 5.0) -> bool:
         """Write everything queued so far, partial recording chunks included.
@@ -561,9 +748,11 @@ class StoreWriter:
             except Exception as exc:  # noqa: BLE001 - the writer must keep writing
                 log.exception("store writer: unexpected error")
                 self.refused += 1
-                self._report(f"The records writer met an unexpected problem "
-                             f"({type(exc).__name__}); some records may not have been "
-                             "stored. Recording goes on; the details are in the log.")
+                self._report(
+                    f"The records writer met an unexpected problem "
+                    f"({type(exc).__name__}); some records may not have been "
+                    "stored. Recording goes on; the details are in the log."
+                )
                 if self._closed and self._queue.empty():
                     return
                 time.sleep(0.1)  # never a hot loop
@@ -579,8 +768,9 @@ class StoreWriter:
             else:
                 timeout = None
             try:
-                item = self._queue.get(timeout=timeout) if not pending else (
-                    self._queue.get_nowait())
+                item = (
+                    self._queue.get(timeout=timeout) if not pending else (self._queue.get_nowait())
+                )
             except queue.Empty:
                 item = None
             budget_end = time.monotonic() + 0.25
@@ -593,9 +783,14 @@ class StoreWriter:
                     pending.extend(self._flush_chunkers(all_=True))
                     pending.append(item)
                 elif getattr(req, "session_uid", None) in self._lost:
-                    self._refuse(item, ValueError(
-                        f"session {req.session_uid} is not in the database (its client "
-                        "may have been erased)"), report=False)
+                    self._refuse(
+                        item,
+                        ValueError(
+                            f"session {req.session_uid} is not in the database (its client "
+                            "may have been erased)"
+                        ),
+                        report=False,
+                    )
                 elif isinstance(req, AddSamples):
                     try:
                         pending.extend(self._chunk(req))
@@ -660,9 +855,15 @@ class StoreWriter:
         now = time.monotonic()
         for uid in list(self._chunkers):
             ch = self._chunkers[uid]
-            due = all_ or uid == only or (
-                only is None and ch.pending
-                and now - self._chunker_since.get(uid, now) >= self._chunk_seconds)
+            due = (
+                all_
+                or uid == only
+                or (
+                    only is None
+                    and ch.pending
+                    and now - self._chunker_since.get(uid, now) >= self._chunk_seconds
+                )
+            )
             if due:
                 out.extend(self._chunk_request(uid, c) for c in ch.flush())
                 self._chunker_since[uid] = now
@@ -673,8 +874,10 @@ class StoreWriter:
     def _shed(self, pending: list[_Pending]) -> list[_Pending]:
         kept = [p for p in pending if not isinstance(p.request, WriteChunk)]
         dropped = len(pending) - len(kept)
-        self._report(f"The database has been unavailable for too long: {dropped} recording "
-                     "chunks were dropped to keep the session's events.")
+        self._report(
+            f"The database has been unavailable for too long: {dropped} recording "
+            "chunks were dropped to keep the session's events."
+        )
         for p in pending:
             if isinstance(p.request, WriteChunk):
                 p.future.set_exception(RuntimeError("dropped: database unavailable"))
@@ -691,14 +894,16 @@ class StoreWriter:
         results = []
         with Session(self._engine, expire_on_commit=False) as s:
             if self._engine.dialect.name == "postgresql" and any(
-                    getattr(p.request, "appends_audit", False) for p in batch):
+                getattr(p.request, "appends_audit", False) for p in batch
+            ):
                 # the audit trail's lock first, before any row lock of this batch: two
                 # rooms then always take their locks in the same order (no deadlock)
                 lock_audit_trail(s)
             for p in batch:
                 req = p.request
-                results.append(None if isinstance(req, _Flush) else
-                               req.apply(s, self._state, tentative))
+                results.append(
+                    None if isinstance(req, _Flush) else req.apply(s, self._state, tentative)
+                )
             s.commit()
         self._state.session_ids.update(tentative)
         return results
@@ -718,7 +923,7 @@ class StoreWriter:
             for i, p in enumerate(pending):  # isolate the bad request(s)
                 left = self._commit([p])
                 if left:
-                    return left + pending[i + 1:] + retry
+                    return left + pending[i + 1 :] + retry
             return retry
         if self._last_error is not None:
             log.info("store writer: database available again")
@@ -730,14 +935,15 @@ class StoreWriter:
             self._committed([p.request for p in pending])
         return []
 
-
     def _session_exists(self, uid: str) -> bool:
         """Whether session ``uid`` still has its row (a constraint error on one of its
         requests may mean its client was erased, or only that this request was bad)."""
         try:
             with Session(self._engine) as s:
-                return s.scalar(select(TreatmentSession.id)
-                                .where(TreatmentSession.uid == uid)) is not None
+                return (
+                    s.scalar(select(TreatmentSession.id).where(TreatmentSession.uid == uid))
+                    is not None
+                )
         except SQLAlchemyError:
             return True  # cannot tell: keep recording it
 
@@ -750,14 +956,20 @@ class StoreWriter:
         uid: str | None = getattr(req, "session_uid", None)
         gone = uid is not None and (
             "is not in the database" in str(exc)
-            or (isinstance(exc, IntegrityError) and not self._session_exists(uid)))
+            or (isinstance(exc, IntegrityError) and not self._session_exists(uid))
+        )
         if gone:
-            detail = (str(exc) if isinstance(exc, ValueError) else
-                      "the session is no longer in the database (its client may have been "
-                      "erased)")
+            detail = (
+                str(exc)
+                if isinstance(exc, ValueError)
+                else "the session is no longer in the database (its client may have been erased)"
+            )
             msg = f"{detail}; the rest of this session is not recorded, other records are"
-            err: BaseException = (exc if isinstance(exc, ValueError) else
-                                  StoreError(f"{what} could not be stored: {msg}."))
+            err: BaseException = (
+                exc
+                if isinstance(exc, ValueError)
+                else StoreError(f"{what} could not be stored: {msg}.")
+            )
             assert uid is not None  # (gone implies it)
             if uid not in self._lost:
                 self._lost.add(uid)

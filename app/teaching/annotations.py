@@ -25,21 +25,21 @@ import numpy as np
 from app.device.waveform import OutputSettings, charge_per_phase_uc
 from app.scope.core.measure import HYSTERESIS_FRACTION, crossings, levels, measure_arrays
 
-PHASE_EDGE_FRACTION = 0.02   # of the amplitude: where a pulse phase starts and ends
-FLIP_MIN_FRACTION = 0.15     # period-mean current needed to call a polarity, of amplitude
+PHASE_EDGE_FRACTION = 0.02  # of the amplitude: where a pulse phase starts and ends
+FLIP_MIN_FRACTION = 0.15  # period-mean current needed to call a polarity, of amplitude
 
 
 @dataclass(frozen=True, slots=True)
 class Flip:
-    t: float          # s, where the period-averaged current crosses zero
+    t: float  # s, where the period-averaged current crosses zero
     to_negative: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Ramp:
-    t_start: float    # s, extrapolated start (0 %)
-    t_end: float      # s, extrapolated end (100 %)
-    level_ua: float   # steady amplitude reached
+    t_start: float  # s, extrapolated start (0 %)
+    t_end: float  # s, extrapolated end (100 %)
+    level_ua: float  # steady amplitude reached
 
     @property
     def duration_s(self) -> float:
@@ -59,8 +59,8 @@ class Annotations:
     period_span: tuple[float, float] | None = None
     positive_phase: tuple[float, float] | None = None
     negative_phase: tuple[float, float] | None = None
-    positive_phase_uc: float = math.nan   # charge under the shaded positive phase
-    negative_phase_uc: float = math.nan   # charge under the shaded negative phase (< 0)
+    positive_phase_uc: float = math.nan  # charge under the shaded positive phase
+    negative_phase_uc: float = math.nan  # charge under the shaded negative phase (< 0)
     flips: tuple[Flip, ...] = ()
     ramp: Ramp | None = None
     commanded: OutputSettings | None = None
@@ -75,8 +75,13 @@ class Annotations:
         return math.nan if self.commanded is None else 1.0 / self.commanded.frequency_hz
 
 
-def annotate(t0: float, sample_rate: float, current_ua: np.ndarray, voltage_v: np.ndarray,
-             settings: OutputSettings | None = None) -> Annotations:
+def annotate(
+    t0: float,
+    sample_rate: float,
+    current_ua: np.ndarray,
+    voltage_v: np.ndarray,
+    settings: OutputSettings | None = None,
+) -> Annotations:
     """Annotations of equally spaced samples starting at time ``t0`` (NaN = missing).
 
     ``settings`` is the commanded output, shown beside the measurements and used as
@@ -95,7 +100,7 @@ def annotate(t0: float, sample_rate: float, current_ua: np.ndarray, voltage_v: n
     period = 1.0 / settings.frequency_hz if settings is not None else m["period_s"]
     flips: tuple[Flip, ...] = ()
     ramp = None
-    s_a, s_b = 0, i.size   # the samples the numbers are measured on
+    s_a, s_b = 0, i.size  # the samples the numbers are measured on
     if math.isfinite(period) and math.isfinite(amp) and amp > 0:
         n_per = max(1, int(round(period * sample_rate)))
         flips = _flips(i, n_per, amp, t0, dt)
@@ -108,15 +113,18 @@ def annotate(t0: float, sample_rate: float, current_ua: np.ndarray, voltage_v: n
                 if b - a < 1.5 * n_per:
                     break
                 m_ab = measure_arrays(i[a:b], v[a:b], sample_rate)
-                if found is None or (math.isfinite(m_ab["period_s"])
-                                     and not math.isfinite(found[2]["period_s"])):
+                if found is None or (
+                    math.isfinite(m_ab["period_s"]) and not math.isfinite(found[2]["period_s"])
+                ):
                     found = (a, b, m_ab)
                 if math.isfinite(m_ab["period_s"]):
                     break
             if found is not None:
                 s_a, s_b, m = found
-                notes.append(f"measured between polarity flips, {t0 + s_a * dt:.2f} s to "
-                             f"{t0 + s_b * dt:.2f} s")
+                notes.append(
+                    f"measured between polarity flips, {t0 + s_a * dt:.2f} s to "
+                    f"{t0 + s_b * dt:.2f} s"
+                )
             else:
                 notes.append("polarity flips too often in view to measure one polarity")
     amp = _nan_max(abs(m["i_peak_pos_ua"]), abs(m["i_peak_neg_ua"]))
@@ -130,19 +138,29 @@ def annotate(t0: float, sample_rate: float, current_ua: np.ndarray, voltage_v: n
         if lv_seg is not None and lv_seg.span > 0:
             rise, _ = crossings(seg, lv_seg.mid, HYSTERESIS_FRACTION * lv_seg.span / 2)
             if rise.size >= 2:
-                k = (rise.size - 2) // 2   # the middle period: clear of legends and edges
+                k = (rise.size - 2) // 2  # the middle period: clear of legends and edges
                 period_span = (t0 + (s_a + rise[k]) * dt, t0 + (s_a + rise[k + 1]) * dt)
         # shade the phases of that period when it has them, else the first whole ones
         after = 0 if period_span is None else int((period_span[0] - t0) / dt) - 1
         pos, q_pos = _phase(i, amp, +1, t0, dt, after)
         neg, q_neg = _phase(i, amp, -1, t0, dt, after)
-    return Annotations(measured=m, amplitude_ua=amp, period_s=m["period_s"],
-                       frequency_hz=m["frequency_hz"],
-                       charge_per_phase_uc=m["charge_per_phase_uc"],
-                       net_charge_uc=m["net_charge_uc"], period_span=period_span,
-                       positive_phase=pos, negative_phase=neg, positive_phase_uc=q_pos,
-                       negative_phase_uc=q_neg, flips=flips, ramp=ramp, commanded=settings,
-                       notes=tuple(notes))
+    return Annotations(
+        measured=m,
+        amplitude_ua=amp,
+        period_s=m["period_s"],
+        frequency_hz=m["frequency_hz"],
+        charge_per_phase_uc=m["charge_per_phase_uc"],
+        net_charge_uc=m["net_charge_uc"],
+        period_span=period_span,
+        positive_phase=pos,
+        negative_phase=neg,
+        positive_phase_uc=q_pos,
+        negative_phase_uc=q_neg,
+        flips=flips,
+        ramp=ramp,
+        commanded=settings,
+        notes=tuple(notes),
+    )
 
 
 def _nan_max(a: float, b: float) -> float:
@@ -150,8 +168,9 @@ def _nan_max(a: float, b: float) -> float:
     return max(vals) if vals else math.nan
 
 
-def _phase(i: np.ndarray, amp: float, sign: int, t0: float, dt: float,
-           after: int = 0) -> tuple[tuple[float, float] | None, float]:
+def _phase(
+    i: np.ndarray, amp: float, sign: int, t0: float, dt: float, after: int = 0
+) -> tuple[tuple[float, float] | None, float]:
     """The first whole full-amplitude pulse phase of ``sign`` starting at or after sample
     ``after`` (else the first anywhere): (start, end) times and its charge (µC).
 
@@ -176,8 +195,7 @@ def _phase(i: np.ndarray, amp: float, sign: int, t0: float, dt: float,
     return None, math.nan
 
 
-def _stretches(n: int, flip_times: list[float], t0: float,
-               dt: float) -> list[tuple[int, int]]:
+def _stretches(n: int, flip_times: list[float], t0: float, dt: float) -> list[tuple[int, int]]:
     """Sample ranges of one polarity, longest first (a tie: the later, steadier one).
 
     Flips are placed where a new sign's first pulse starts, so each range holds whole
@@ -194,9 +212,9 @@ def _period_mean(i: np.ndarray, n: int) -> np.ndarray:
     out = np.full(i.size, np.nan)
     if i.size < n:
         return out
-    means = (c[n:] - c[:-n]) / n           # window k .. k+n-1
+    means = (c[n:] - c[:-n]) / n  # window k .. k+n-1
     start = n // 2
-    out[start:start + means.size] = means
+    out[start : start + means.size] = means
     return out
 
 
@@ -212,14 +230,14 @@ def _flips(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> tuple
     out = []
     for k in np.flatnonzero(s[1:] != s[:-1]).tolist():
         a, b = int(nz[k]), int(nz[k + 1])
-        seg = avg[a:b + 1]
+        seg = avg[a : b + 1]
         # where the average passes zero between the two decided states ...
         j = a + int(np.argmin(np.abs(seg)))
         # ... and the first pulse of the new sign starts within a period of it
         new = int(s[k + 1])
         lo = max(j - n_per, 0)
         with np.errstate(invalid="ignore"):
-            first = np.flatnonzero(new * i[lo:j + n_per] > 0.5 * amp)
+            first = np.flatnonzero(new * i[lo : j + n_per] > 0.5 * amp)
         if first.size:
             j = lo + int(first[0])
             # back to where that pulse leaves the baseline (noise alone never gets to 50 %)
@@ -232,18 +250,21 @@ def _flips(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> tuple
 def _ramp(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> Ramp | None:
     """The output-start ramp: the envelope (peak over the last period) climbs from below
     10 % to 90 % of ``amp``; the line through the peaks on the way is extrapolated."""
-    sub = max(1, n_per // 8)             # eighth-of-a-period blocks
+    sub = max(1, n_per // 8)  # eighth-of-a-period blocks
     nb = i.size // sub
     if nb < 16:
         return None
-    blocks = np.abs(i[:nb * sub].reshape(nb, sub))
+    blocks = np.abs(i[: nb * sub].reshape(nb, sub))
     blocks = np.where(np.isfinite(blocks), blocks, -1.0)
     arg = np.argmax(blocks, axis=1)
     peak = blocks[np.arange(nb), arg]
     width = max(1, n_per // sub)
     env = np.maximum.accumulate(
         np.lib.stride_tricks.sliding_window_view(
-            np.concatenate([np.full(width - 1, -1.0), peak]), width), axis=1)[:, -1]
+            np.concatenate([np.full(width - 1, -1.0), peak]), width
+        ),
+        axis=1,
+    )[:, -1]
     full = np.flatnonzero(env >= 0.9 * amp)
     if full.size == 0:
         return None

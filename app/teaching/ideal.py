@@ -38,8 +38,9 @@ def ramp_envelope(settings: OutputSettings, t: np.ndarray) -> np.ndarray:
     return np.clip(t / settings.ramp_s, 0.0, 1.0)
 
 
-def ideal_trace(settings: OutputSettings, t: np.ndarray, *, t_start: float = 0.0,
-                ramp: bool = True) -> np.ndarray:
+def ideal_trace(
+    settings: OutputSettings, t: np.ndarray, *, t_start: float = 0.0, ramp: bool = True
+) -> np.ndarray:
     """The commanded current (µA) at times ``t`` for output started at ``t_start``.
 
     Before ``t_start`` the output is 0. ``ramp=False`` draws the steady state (full
@@ -53,8 +54,10 @@ def ideal_trace(settings: OutputSettings, t: np.ndarray, *, t_start: float = 0.0
 
 def validate(settings: OutputSettings) -> None:
     """Raise ValueError naming the first setting that cannot be drawn."""
-    checks = (("frequency", settings.frequency_hz, "Hz"),
-              ("amplitude", settings.amplitude_ua, "µA"))
+    checks = (
+        ("frequency", settings.frequency_hz, "Hz"),
+        ("amplitude", settings.amplitude_ua, "µA"),
+    )
     for name, value, unit in checks:
         if not (isinstance(value, int | float) and math.isfinite(value)):
             raise ValueError(f"{name} {value!r} {unit}: must be a number")
@@ -63,12 +66,12 @@ def validate(settings: OutputSettings) -> None:
     if settings.amplitude_ua < 0:
         raise ValueError(f"amplitude {settings.amplitude_ua:g} µA: must not be negative")
     if settings.polarity == Polarity.ALTERNATING and not (
-            math.isfinite(settings.alternate_s) and settings.alternate_s > 0):
+        math.isfinite(settings.alternate_s) and settings.alternate_s > 0
+    ):
         raise ValueError(f"flip period {settings.alternate_s!r} s: must be above 0 s")
     if not (math.isfinite(settings.ramp_s) and settings.ramp_s >= 0):
         raise ValueError(f"ramp {settings.ramp_s!r} s: must be 0 s or more")
-    if not isinstance(settings.waveform, Waveform) or not isinstance(settings.polarity,
-                                                                      Polarity):
+    if not isinstance(settings.waveform, Waveform) or not isinstance(settings.polarity, Polarity):
         raise ValueError("waveform and polarity must be chosen from the lists")
 
 
@@ -98,15 +101,16 @@ class Overlays:
         if settings in self._items:
             raise OverlayError(f"“{describe(settings)}” is already overlaid")
         if self.full:
-            raise OverlayError(f"At most {self.limit} waveforms can be overlaid: remove one "
-                               "before adding “" + describe(settings) + "”")
+            raise OverlayError(
+                f"At most {self.limit} waveforms can be overlaid: remove one "
+                "before adding “" + describe(settings) + "”"
+            )
         self._items.append(settings)
         return len(self._items) - 1
 
     def remove(self, index: int) -> OutputSettings:
         if not 0 <= index < len(self._items):
-            raise OverlayError(f"no overlay number {index + 1} (there are "
-                               f"{len(self._items)})")
+            raise OverlayError(f"no overlay number {index + 1} (there are {len(self._items)})")
         return self._items.pop(index)
 
     def clear(self) -> None:

@@ -33,7 +33,7 @@ class RecordingError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ReplayEvent:
-    t: float   # s since the start of the recording
+    t: float  # s since the start of the recording
     text: str
 
 
@@ -58,8 +58,9 @@ class Recording:
 
     def output_schedule(self) -> OutputSchedule:
         """What the device was commanded over the recording (times since its start)."""
-        return self.schedule if self.schedule is not None \
-            else OutputSchedule.constant(self.settings)
+        return (
+            self.schedule if self.schedule is not None else OutputSchedule.constant(self.settings)
+        )
 
     def settings_at(self, t: float) -> OutputSettings | None:
         """The settings in force ``t`` s after the recording's start."""
@@ -73,9 +74,17 @@ class Recording:
         return ideal_samples(self.output_schedule(), t, self.current_ua[start:stop])
 
     @classmethod
-    def from_arrays(cls, t, i_ua, v_v, *, settings: OutputSettings | None = None,
-                    events: Iterable = (), sample_rate: float | None = None,
-                    schedule: OutputSchedule | None = None) -> Recording:
+    def from_arrays(
+        cls,
+        t,
+        i_ua,
+        v_v,
+        *,
+        settings: OutputSettings | None = None,
+        events: Iterable = (),
+        sample_rate: float | None = None,
+        schedule: OutputSchedule | None = None,
+    ) -> Recording:
         """Validate and grid a recording. Times may start anywhere; they are kept.
 
         ``schedule`` (times since the first sample) says which settings were in force
@@ -99,8 +108,10 @@ class Recording:
         for name, arr in (("current", i_arr), ("voltage", v_arr)):
             bad = np.flatnonzero(np.isinf(arr))
             if bad.size:
-                raise RecordingError(f"recording: {name} sample {int(bad[0]) + 1} is infinite "
-                                     "(missing samples are NaN)")
+                raise RecordingError(
+                    f"recording: {name} sample {int(bad[0]) + 1} is infinite "
+                    "(missing samples are NaN)"
+                )
         try:
             cap = capture_from_samples(t_arr, i_arr, v_arr, sample_rate=sample_rate)
         except ValueError as exc:
@@ -111,16 +122,22 @@ class Recording:
                 et, text = ev
                 et = float(et)
             except (TypeError, ValueError) as exc:
-                raise RecordingError(f"event {n}: expected (time in s, text), got {ev!r}") \
-                    from exc
+                raise RecordingError(f"event {n}: expected (time in s, text), got {ev!r}") from exc
             if not math.isfinite(et):
                 raise RecordingError(f"event {n}: time {et!r} is not a number")
             evs.append(ReplayEvent(et - float(t_arr[0]), str(text)))
         evs.sort(key=lambda e: e.t)
         if settings is None and schedule is not None:
             settings = schedule.pieces[0].settings
-        return cls(float(t_arr[0]), cap.sample_rate, cap.current_ua, cap.voltage_v,
-                   settings, tuple(evs), schedule)
+        return cls(
+            float(t_arr[0]),
+            cap.sample_rate,
+            cap.current_ua,
+            cap.voltage_v,
+            settings,
+            tuple(evs),
+            schedule,
+        )
 
 
 class Timeline:

@@ -36,13 +36,14 @@ RAMP_DOWN_STATES = frozenset({"ramping_down", "ramp_down"})
 #: Event kinds whose ``state`` is a change of state (in other events it is only context).
 STATE_EVENTS = frozenset({"transition", "device_state"})
 
-FOLD_BINS = 1024           # phase bins over one period for the alignment
+FOLD_BINS = 1024  # phase bins over one period for the alignment
 MIN_SAMPLES_PER_PERIOD = 4  # faster waves are drawn as a band: nothing to align
-FIT_SAMPLES = 20_000       # the alignment looks at no more samples than this (or 2 periods)
+FIT_SAMPLES = 20_000  # the alignment looks at no more samples than this (or 2 periods)
 
 
-def settings_from_payload(payload: Mapping[str, Any],
-                          fallback: OutputSettings | None = None) -> OutputSettings | None:
+def settings_from_payload(
+    payload: Mapping[str, Any], fallback: OutputSettings | None = None
+) -> OutputSettings | None:
     """Output settings from a stored step's parameters or an event's payload.
 
     Fields missing from the payload are taken from ``fallback``; None when the payload
@@ -54,15 +55,23 @@ def settings_from_payload(payload: Mapping[str, Any],
         base = fallback or OutputSettings(Waveform.SQUARE, 1.0, 0.0, Polarity.POSITIVE)
         waveform = Waveform[str(payload["waveform"]).upper()]
         polarity = Polarity[str(payload.get("polarity", base.polarity.name)).upper()]
-        s = OutputSettings(waveform, float(payload["frequency_hz"]),
-                           float(payload.get("amplitude_ua", base.amplitude_ua)), polarity,
-                           float(payload.get("alternate_s", base.alternate_s)),
-                           float(payload.get("ramp_s", base.ramp_s)))
+        s = OutputSettings(
+            waveform,
+            float(payload["frequency_hz"]),
+            float(payload.get("amplitude_ua", base.amplitude_ua)),
+            polarity,
+            float(payload.get("alternate_s", base.alternate_s)),
+            float(payload.get("ramp_s", base.ramp_s)),
+        )
     except (KeyError, ValueError, TypeError):
         return None
     values = (s.frequency_hz, s.amplitude_ua, s.alternate_s, s.ramp_s)
-    if not all(math.isfinite(v) for v in values) or s.frequency_hz <= 0 \
-            or s.amplitude_ua < 0 or s.ramp_s < 0:
+    if (
+        not all(math.isfinite(v) for v in values)
+        or s.frequency_hz <= 0
+        or s.amplitude_ua < 0
+        or s.ramp_s < 0
+    ):
         return None
     return s
 
@@ -73,10 +82,10 @@ class Piece:
 
     start: float
     settings: OutputSettings | None  # None: nothing known, no ideal is drawn
-    t_on: float      # when this output started (its phase 0 and the start of its ramp)
-    level0: float    # commanded level (µA) at ``start``
-    target: float    # the level it slews to (µA)
-    slew: float      # µA/s; inf for an immediate step
+    t_on: float  # when this output started (its phase 0 and the start of its ramp)
+    level0: float  # commanded level (µA) at ``start``
+    target: float  # the level it slews to (µA)
+    slew: float  # µA/s; inf for an immediate step
 
     def level(self, t: np.ndarray | float) -> np.ndarray:
         d = np.maximum(np.asarray(t, dtype=np.float64) - self.start, 0.0)
@@ -143,8 +152,9 @@ class OutputSchedule:
         return out
 
 
-def schedule_from_events(events: Iterable[tuple[float, str, Mapping[str, Any]]],
-                         first: OutputSettings | None) -> OutputSchedule:
+def schedule_from_events(
+    events: Iterable[tuple[float, str, Mapping[str, Any]]], first: OutputSettings | None
+) -> OutputSchedule:
     """Rebuild the commanded output from a session's events ``(t s, kind, payload)``.
 
     The recording starts as the output starts (sessions open at ramp-up), with ``first``
@@ -155,12 +165,13 @@ def schedule_from_events(events: Iterable[tuple[float, str, Mapping[str, Any]]],
     ramping_down = False
     t_on = 0.0
     a = settings.amplitude_ua if settings is not None else 0.0
-    pieces = [Piece(0.0, settings, 0.0, 0.0, a,
-                    _slew(settings, a) if settings is not None else math.inf)]
+    pieces = [
+        Piece(0.0, settings, 0.0, 0.0, a, _slew(settings, a) if settings is not None else math.inf)
+    ]
 
     def push(t: float, level0: float, target: float, slew: float) -> None:
         piece = Piece(t, settings, t_on, level0, target, slew)
-        if pieces[-1].start >= t:   # same instant: the later event wins
+        if pieces[-1].start >= t:  # same instant: the later event wins
             pieces[-1] = replace(piece, start=pieces[-1].start)
         else:
             pieces.append(piece)
@@ -200,6 +211,7 @@ def schedule_from_events(events: Iterable[tuple[float, str, Mapping[str, Any]]],
 
 # -- the ideal of a replay window ------------------------------------------------------
 
+
 def _carrier(settings: OutputSettings) -> OutputSettings:
     """The settings with one fixed polarity: what a single period looks like."""
     pol = Polarity.POSITIVE if settings.polarity == Polarity.ALTERNATING else settings.polarity
@@ -229,11 +241,12 @@ def phase_shift(settings: OutputSettings, t_rel: np.ndarray, current: np.ndarray
     m = int(min(FOLD_BINS, max(8, per_period)))
     bins = (np.mod(t_ok / period, 1.0) * m).astype(np.int64) % m
     counts = np.bincount(bins, minlength=m)
-    sums = np.bincount(bins, weights=cur if settings.polarity != Polarity.ALTERNATING
-                       else np.abs(cur), minlength=m)
+    sums = np.bincount(
+        bins, weights=cur if settings.polarity != Polarity.ALTERNATING else np.abs(cur), minlength=m
+    )
     filled = counts > 0
     folded = np.divide(sums, counts, out=np.zeros(m), where=filled)
-    folded[~filled] = folded[filled].mean()   # bins no sample fell in: no information
+    folded[~filled] = folded[filled].mean()  # bins no sample fell in: no information
     template = unit_wave(_carrier(settings), (np.arange(m) + 0.5) / m * period)
     if settings.polarity == Polarity.ALTERNATING:
         template = np.abs(template)
@@ -248,22 +261,24 @@ def phase_shift(settings: OutputSettings, t_rel: np.ndarray, current: np.ndarray
     return k * period / m
 
 
-def _period_signs(settings: OutputSettings, t_rel: np.ndarray, current: np.ndarray,
-                  shape: np.ndarray) -> np.ndarray:
+def _period_signs(
+    settings: OutputSettings, t_rel: np.ndarray, current: np.ndarray, shape: np.ndarray
+) -> np.ndarray:
     """±1 per sample: each period's sign as the delivered samples show it."""
     period_no = np.floor(t_rel * settings.frequency_hz).astype(np.int64)
     first = int(period_no.min())
     idx = period_no - first
     cur = np.where(np.isfinite(current), current, 0.0)
     dots = np.bincount(idx, weights=cur * shape)
-    default = unit_wave(replace(settings, amplitude_ua=1.0),
-                        (np.arange(dots.size) + first + 0.25) / settings.frequency_hz)
+    default = unit_wave(
+        replace(settings, amplitude_ua=1.0),
+        (np.arange(dots.size) + first + 0.25) / settings.frequency_hz,
+    )
     signs = np.where(dots > 0, 1.0, np.where(dots < 0, -1.0, np.sign(default) + (default == 0)))
     return signs[idx]
 
 
-def ideal_samples(schedule: OutputSchedule, t: np.ndarray,
-                  current: np.ndarray) -> np.ndarray:
+def ideal_samples(schedule: OutputSchedule, t: np.ndarray, current: np.ndarray) -> np.ndarray:
     """The ideal current (µA) at the sample times ``t`` (s since the recording's start),
     phased to the delivered ``current`` at those times (NaN where nothing is known).
     Times in order (a replay window) are fastest; any order gives the same values."""
@@ -284,13 +299,17 @@ def ideal_samples(schedule: OutputSchedule, t: np.ndarray,
         p = schedule.pieces[i]
         end = schedule.pieces[i + 1].start if i + 1 < len(schedule) else math.inf
         key = None if p.settings is None else (p.t_on, _carrier(p.settings))
-        if groups and key is not None and groups[-1][0].settings is not None \
-                and (groups[-1][0].t_on, _carrier(groups[-1][0].settings)) == key:
+        if (
+            groups
+            and key is not None
+            and groups[-1][0].settings is not None
+            and (groups[-1][0].t_on, _carrier(groups[-1][0].settings)) == key
+        ):
             groups[-1] = (groups[-1][0], groups[-1][1], end)
         else:
             groups.append((p, p.start if i > first else -math.inf, end))
     for p, lo, hi in groups:
-        a, b = np.searchsorted(t, [lo, hi], side="left")   # t is in order: a slice
+        a, b = np.searchsorted(t, [lo, hi], side="left")  # t is in order: a slice
         if p.settings is None or b <= a:
             continue
         sel = slice(int(a), int(b))

@@ -37,10 +37,16 @@ class BackgroundReads(QObject):
         # is emitted from this thread): an answer always comes after read() returned
         self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
-    def read(self, fn: Callable[..., Any], *args: Any,
-             on_result: Callable[[Any], None], what: str = "reading the records",
-             key: str | None = None, on_error: Callable[[BaseException], None] | None = None,
-             cancellable: bool = False) -> Future:
+    def read(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_result: Callable[[Any], None],
+        what: str = "reading the records",
+        key: str | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        cancellable: bool = False,
+    ) -> Future:
         """Run ``fn(engine, *args)`` off the GUI thread; ``on_result(result)`` follows on
         the GUI thread. ``cancellable``: ``fn`` takes ``cancel`` (a threading.Event it
         checks between chunks); a newer read of the same ``key``, or :meth:`cancel`,

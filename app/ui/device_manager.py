@@ -45,8 +45,12 @@ class DeviceManager(QObject):
     def connected(self) -> bool:
         return self.link is not None and self.link.is_connected
 
-    def open(self, port: str | None, simulator_args: list[str] | None = None,
-             simulator: SimulatorProcess | None = None) -> bool:
+    def open(
+        self,
+        port: str | None,
+        simulator_args: list[str] | None = None,
+        simulator: SimulatorProcess | None = None,
+    ) -> bool:
         """Connect to ``port``, or to the built-in simulator when ``port`` is None (a
         ``simulator`` already spawned by the launcher, or a new one)."""
         self.close()

@@ -70,8 +70,13 @@ STATE_FILL = {
     "partial": QColor("#b7791f"),
     "skipped": QColor("#8a8f98"),
 }
-STATE_LABEL = {"pending": "pending", "active": "active now", "done": "done",
-               "partial": "partly done", "skipped": "skipped"}
+STATE_LABEL = {
+    "pending": "pending",
+    "active": "active now",
+    "done": "done",
+    "partial": "partly done",
+    "skipped": "skipped",
+}
 HEAT_STOPS = ((0.0, QColor("#fff1b8")), (0.5, QColor("#f59e0b")), (1.0, QColor("#b91c1c")))
 PULSE_PERIOD_S = 1.6
 PULSE_INTERVAL_MS = 50
@@ -98,9 +103,9 @@ def path_from_svg(d: str, what: str = "path") -> QPainterPath:
 
     def nums(n: int) -> list[float]:
         nonlocal i
-        if i + n > len(tokens) or any(t.isalpha() for t in tokens[i:i + n]):
+        if i + n > len(tokens) or any(t.isalpha() for t in tokens[i : i + n]):
             raise FaceMapError(f"{what}: path data ends early after {cmd!r}")
-        vals = [float(t) for t in tokens[i:i + n]]
+        vals = [float(t) for t in tokens[i : i + n]]
         i += n
         return vals
 
@@ -235,8 +240,10 @@ def load_drawing(path: Path = SVG_FILE, zone_ids: list[str] | None = None) -> Fa
     for el in groups["anchors"]:
         aid = el.get("id", "")
         points[aid] = QPointF(_float(el, "cx", aid), _float(el, "cy", aid))
-    lifts = {el.get("id", ""): path_from_svg(el.get("d", ""), f"{path}: {el.get('id')}")
-             for el in groups["lifts"]}
+    lifts = {
+        el.get("id", ""): path_from_svg(el.get("d", ""), f"{path}: {el.get('id')}")
+        for el in groups["lifts"]
+    }
     guides = {}
     if "guides" in groups:
         for el in groups["guides"]:
@@ -257,8 +264,13 @@ def load_drawing(path: Path = SVG_FILE, zone_ids: list[str] | None = None) -> Fa
         if f"{zid}.lift" not in lifts:
             raise FaceMapError(f"{path}: zone {zid!r} has no <path id='{zid}.lift'>")
     for zid in shapes_raw:  # paint order = document order
-        shapes[zid] = ZoneShape(zid, shapes_raw[zid], points[f"{zid}.origin"],
-                                points[f"{zid}.insertion"], lifts[f"{zid}.lift"])
+        shapes[zid] = ZoneShape(
+            zid,
+            shapes_raw[zid],
+            points[f"{zid}.origin"],
+            points[f"{zid}.insertion"],
+            lifts[f"{zid}.lift"],
+        )
     _place_inner_points(shapes)
     return FaceDrawing(QRectF(*vb), art_svg, shapes, guides)
 
@@ -279,16 +291,20 @@ def _place_inner_points(shapes: dict[str, ZoneShape]) -> None:
     for n, zid in enumerate(order):
         s = shapes[zid]
         r = s.path.boundingRect()
-        above = [shapes[o].path for o in order[n + 1:]
-                 if shapes[o].path.boundingRect().intersects(r)]
+        above = [
+            shapes[o].path for o in order[n + 1 :] if shapes[o].path.boundingRect().intersects(r)
+        ]
 
         def free(q: QPointF, s: ZoneShape = s, above: list[QPainterPath] = above) -> bool:
             return s.path.contains(q) and not any(a.contains(q) for a in above)
 
         c = r.center()
         steps = 20
-        grid = [QPointF(r.left() + r.width() * ix / steps, r.top() + r.height() * iy / steps)
-                for ix in range(1, steps) for iy in range(1, steps)]
+        grid = [
+            QPointF(r.left() + r.width() * ix / steps, r.top() + r.height() * iy / steps)
+            for ix in range(1, steps)
+            for iy in range(1, steps)
+        ]
         grid.sort(key=lambda q: (q.x() - c.x()) ** 2 + (q.y() - c.y()) ** 2)
         e = max(1.5, min(r.width(), r.height()) / 8)
         near = [QPointF(e, 0), QPointF(-e, 0), QPointF(0, e), QPointF(0, -e)]
@@ -316,9 +332,11 @@ def heat_colour(t: float) -> QColor:
     for (t0, c0), (t1, c1) in zip(HEAT_STOPS, HEAT_STOPS[1:], strict=False):
         if t <= t1:
             f = (t - t0) / (t1 - t0)
-            return QColor.fromRgbF(c0.redF() + (c1.redF() - c0.redF()) * f,
-                                   c0.greenF() + (c1.greenF() - c0.greenF()) * f,
-                                   c0.blueF() + (c1.blueF() - c0.blueF()) * f)
+            return QColor.fromRgbF(
+                c0.redF() + (c1.redF() - c0.redF()) * f,
+                c0.greenF() + (c1.greenF() - c0.greenF()) * f,
+                c0.blueF() + (c1.blueF() - c0.blueF()) * f,
+            )
     return QColor(HEAT_STOPS[-1][1])
 
 
@@ -349,9 +367,14 @@ class FaceMapWidget(QWidget):
     zone_hovered = Signal(str)
     side_filter_changed = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, *, zones: Mapping[str, Zone] | None = None,
-                 svg_path: Path = SVG_FILE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        zones: Mapping[str, Zone] | None = None,
+        svg_path: Path = SVG_FILE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(parent)
         self.zones: dict[str, Zone] = dict(zones) if zones is not None else load_zones()
         self.drawing = _cached_drawing(Path(svg_path), tuple(self.zones))
@@ -386,7 +409,7 @@ class FaceMapWidget(QWidget):
 
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumSize(320, 300)   # the desk fits a 1280 x 800 screen, frame included
+        self.setMinimumSize(320, 300)  # the desk fits a 1280 x 800 screen, frame included
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setAccessibleName("Face map")
 
@@ -396,20 +419,24 @@ class FaceMapWidget(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.setSpacing(4)
-        for key, text, tip in ((None, "Both sides", "Show and treat both sides"),
-                               ("r", "Client's right", "Treat the client's right side only"),
-                               ("l", "Client's left", "Treat the client's left side only")):
+        for key, text, tip in (
+            (None, "Both sides", "Show and treat both sides"),
+            ("r", "Client's right", "Treat the client's right side only"),
+            ("l", "Client's left", "Treat the client's left side only"),
+        ):
             b = QToolButton(self)
             b.setText(text)
             b.setToolTip(tip)
             b.setCheckable(True)
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches them; Space presses
-            b.setStyleSheet("QToolButton { padding: 4px 10px; border: 1px solid #c9ced6;"
-                            " border-radius: 4px; background: white; }"
-                            "QToolButton:checked { background: #1f6feb; color: white;"
-                            " border-color: #1f6feb; font-weight: 600; }"
-                            f"QToolButton:focus {{ border: 2px solid {style.FOCUS};"
-                            " padding: 3px 9px; }")
+            b.setStyleSheet(
+                "QToolButton { padding: 4px 10px; border: 1px solid #c9ced6;"
+                " border-radius: 4px; background: white; }"
+                "QToolButton:checked { background: #1f6feb; color: white;"
+                " border-color: #1f6feb; font-weight: 600; }"
+                f"QToolButton:focus {{ border: 2px solid {style.FOCUS};"
+                " padding: 3px 9px; }"
+            )
             b.clicked.connect(lambda _=False, k=key: self.set_side_filter(k))
             self._side_group.addButton(b)
             self.side_buttons[key] = b
@@ -476,8 +503,10 @@ class FaceMapWidget(QWidget):
         for zid, state in states.items():
             self._check_zone(zid, "set_zone_states")
             if state not in STATES:
-                raise ValueError(f"set_zone_states: zone {zid!r} has unknown state {state!r} "
-                                 f"(use one of {', '.join(STATES)})")
+                raise ValueError(
+                    f"set_zone_states: zone {zid!r} has unknown state {state!r} "
+                    f"(use one of {', '.join(STATES)})"
+                )
             clean[zid] = state
         self._states = clean
         self._invalidate()
@@ -485,8 +514,9 @@ class FaceMapWidget(QWidget):
     def zone_states(self) -> dict[str, str]:
         return dict(self._states)
 
-    def set_active(self, zone_id: str | Sequence[str] | None,
-                   probe_direction: str | None = None) -> None:
+    def set_active(
+        self, zone_id: str | Sequence[str] | None, probe_direction: str | None = None
+    ) -> None:
         """The zone(s) the running step works on (gently pulsing) and how the probes move.
 
         ``zone_id`` is one zone id, or several for a step on both sides (e.g.
@@ -494,13 +524,14 @@ class FaceMapWidget(QWidget):
         (upward, downward, inward, outward, toward_lymph_nodes, none) or None for each
         zone's own lifting glide.
         """
-        ids = (() if zone_id is None else (zone_id,) if isinstance(zone_id, str)
-               else tuple(zone_id))
+        ids = () if zone_id is None else (zone_id,) if isinstance(zone_id, str) else tuple(zone_id)
         for zid in ids:
             self._check_zone(zid, "set_active")
         if probe_direction is not None and probe_direction not in DIRECTIONS:
-            raise ValueError(f"set_active: unknown probe direction {probe_direction!r} "
-                             f"(use one of {', '.join(DIRECTIONS)})")
+            raise ValueError(
+                f"set_active: unknown probe direction {probe_direction!r} "
+                f"(use one of {', '.join(DIRECTIONS)})"
+            )
         self._actives = tuple(dict.fromkeys(ids))
         self._active = self._actives[0] if self._actives else None
         self._active_direction = probe_direction if self._actives else None
@@ -540,8 +571,9 @@ class FaceMapWidget(QWidget):
             try:
                 seconds, charge = (float(x) for x in value)
             except (TypeError, ValueError):
-                raise ValueError(f"set_zone_totals: zone {zid!r} needs (seconds, charge_uc), "
-                                 f"got {value!r}") from None
+                raise ValueError(
+                    f"set_zone_totals: zone {zid!r} needs (seconds, charge_uc), got {value!r}"
+                ) from None
             if not (math.isfinite(seconds) and math.isfinite(charge)) or seconds < 0:
                 raise ValueError(f"set_zone_totals: zone {zid!r} has invalid totals {value!r}")
             clean[zid] = (seconds, charge)
@@ -556,8 +588,7 @@ class FaceMapWidget(QWidget):
             try:
                 f = float(v)
             except (TypeError, ValueError):
-                raise ValueError(f"set_heatmap: zone {zid!r} value {v!r} is not a number") \
-                    from None
+                raise ValueError(f"set_heatmap: zone {zid!r} value {v!r} is not a number") from None
             if not math.isfinite(f) or f < 0:
                 raise ValueError(f"set_heatmap: zone {zid!r} value {v!r} must be ≥ 0")
             clean[zid] = f
@@ -631,8 +662,11 @@ class FaceMapWidget(QWidget):
             card_h = min(fs * 10.2, h * 0.42)
             self._card_rect = QRectF(10, h - card_h - 10, w - 20, card_h)
             area = QRectF(10, top + header, w - 20 - legend_w, h - top - header - card_h - 20)
-        self._legend_rect = QRectF(area.right() + 6, area.top() + fs, legend_w - 6,
-                                   area.height() - 2 * fs) if legend_w else QRectF()
+        self._legend_rect = (
+            QRectF(area.right() + 6, area.top() + fs, legend_w - 6, area.height() - 2 * fs)
+            if legend_w
+            else QRectF()
+        )
         area.setBottom(area.bottom() - fs * 1.8)  # room for the session key below the face
         vb = self.drawing.view_box
         scale = max(1e-6, min(area.width() / vb.width(), area.height() / vb.height()))
@@ -701,13 +735,20 @@ class FaceMapWidget(QWidget):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         key = event.key()
-        dirs = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0),
-                Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+        dirs = {
+            Qt.Key.Key_Left: (-1, 0),
+            Qt.Key.Key_Right: (1, 0),
+            Qt.Key.Key_Up: (0, -1),
+            Qt.Key.Key_Down: (0, 1),
+        }
         if key in dirs:
             self._move_focus(*dirs[key])
             event.accept()
-        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) \
-                and self._focus_zone is not None and not event.isAutoRepeat():
+        elif (
+            key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space)
+            and self._focus_zone is not None
+            and not event.isAutoRepeat()
+        ):
             self._select(self._focus_zone)
             event.accept()
         else:
@@ -716,8 +757,10 @@ class FaceMapWidget(QWidget):
     def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802
         """One tab stop: arriving by Tab, the selected (or first) zone has focus; the
         arrow keys move between zones inside the map."""
-        by_tab = event.reason() in (Qt.FocusReason.TabFocusReason,
-                                    Qt.FocusReason.BacktabFocusReason)
+        by_tab = event.reason() in (
+            Qt.FocusReason.TabFocusReason,
+            Qt.FocusReason.BacktabFocusReason,
+        )
         if by_tab and (self._focus_zone is None or not self._available(self._focus_zone)):
             order = self._nav_order()
             if self._selected is not None and self._available(self._selected):
@@ -806,8 +849,11 @@ class FaceMapWidget(QWidget):
     def _static_layer(self) -> QPixmap:
         """Background, art, zone fills, headers and legends: redrawn only when they change."""
         dpr = self.devicePixelRatioF()
-        if self._static is not None and self._static.devicePixelRatio() == dpr and \
-                self._static.size() == self.size() * dpr:
+        if (
+            self._static is not None
+            and self._static.devicePixelRatio() == dpr
+            and self._static.size() == self.size() * dpr
+        ):
             return self._static
         pm = QPixmap(self.size() * dpr)
         pm.setDevicePixelRatio(dpr)
@@ -849,8 +895,9 @@ class FaceMapWidget(QWidget):
             if state is None:
                 return _tint(MUSCLE, 0.07), _tint(MUSCLE_LINE, 0.2), False
             base = STATE_FILL[state]
-            alpha = {"pending": 0.3, "active": 0.7, "done": 0.6, "partial": 0.45,
-                     "skipped": 0.25}[state]
+            alpha = {"pending": 0.3, "active": 0.7, "done": 0.6, "partial": 0.45, "skipped": 0.25}[
+                state
+            ]
             return _tint(base, alpha), base.darker(130), state in ("skipped", "partial")
         return _tint(MUSCLE, 0.3), _tint(MUSCLE_LINE, 0.6), False
 
@@ -935,8 +982,9 @@ class FaceMapWidget(QWidget):
             for side in sides:
                 nodes = [g for k, g in self.drawing.guides.items() if k.endswith(f"_{side}")]
                 if nodes:
-                    node = min(nodes, key=lambda g: math.hypot(g.x() - centre.x(),
-                                                               g.y() - centre.y()))
+                    node = min(
+                        nodes, key=lambda g: math.hypot(g.x() - centre.x(), g.y() - centre.y())
+                    )
                     vx, vy = node.x() - centre.x(), node.y() - centre.y()
                     n = math.hypot(vx, vy) or 1.0
                     want.append((vx / n, vy / n))
@@ -953,8 +1001,13 @@ class FaceMapWidget(QWidget):
             if cos <= -0.45:
                 return [lift.toReversed()]
         out = []
-        length = max(24.0, min(60.0, max(shape.path.boundingRect().width(),
-                                          shape.path.boundingRect().height()) * 0.8))
+        length = max(
+            24.0,
+            min(
+                60.0,
+                max(shape.path.boundingRect().width(), shape.path.boundingRect().height()) * 0.8,
+            ),
+        )
         for ux, uy in want:
             q = QPainterPath(centre - QPointF(ux, uy) * (length / 2))
             q.lineTo(centre + QPointF(ux, uy) * (length / 2))
@@ -967,10 +1020,16 @@ class FaceMapWidget(QWidget):
         scale = self._xf.m11()
         fs = self._font_px()
         width = max(2.5, fs * 0.22)
-        halo = QPen(QColor(255, 255, 255, 230), width + 3.5, Qt.PenStyle.SolidLine,
-                    Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin)
-        pen = QPen(ARROW, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                   Qt.PenJoinStyle.RoundJoin)
+        halo = QPen(
+            QColor(255, 255, 255, 230),
+            width + 3.5,
+            Qt.PenStyle.SolidLine,
+            Qt.PenCapStyle.RoundCap,
+            Qt.PenJoinStyle.RoundJoin,
+        )
+        pen = QPen(
+            ARROW, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin
+        )
         # origin (hollow) and insertion (filled) dots
         r = max(3.5, fs * 0.3)
         for pt, filled in ((shape.origin, False), (shape.insertion, True)):
@@ -993,8 +1052,9 @@ class FaceMapWidget(QWidget):
             head = max(9.0, fs * 0.85, 8 * scale)
             base = end - QPointF(ux, uy) * head
             nx, ny = -uy, ux
-            tri = QPolygonF([end, base + QPointF(nx, ny) * head * 0.55,
-                             base - QPointF(nx, ny) * head * 0.55])
+            tri = QPolygonF(
+                [end, base + QPointF(nx, ny) * head * 0.55, base - QPointF(nx, ny) * head * 0.55]
+            )
             shaft = QPainterPath(wp)
             for pen_, brush in ((halo, QColor(255, 255, 255, 230)), (pen, ARROW)):
                 p.setPen(pen_)
@@ -1062,8 +1122,10 @@ class FaceMapWidget(QWidget):
         font, (right, left_text) = self.headers()
         p.setFont(font)
         y = self._face_rect.top() - fs * 1.7
-        for text, left, side in ((right, self._face_rect.left(), "r"),
-                                 (left_text, self._face_rect.left() + half, "l")):
+        for text, left, side in (
+            (right, self._face_rect.left(), "r"),
+            (left_text, self._face_rect.left() + half, "l"),
+        ):
             dim = self._side is not None and self._side != side
             p.setPen(_tint(MUTED_TEXT, 0.35) if dim else TEXT)
             p.drawText(QRectF(left, y, half, fs * 1.5), Qt.AlignmentFlag.AlignCenter, text)
@@ -1082,29 +1144,37 @@ class FaceMapWidget(QWidget):
             ranked = sorted(((v, z) for z, v in self._heat.items() if v > 0), reverse=True)
             cols = [("zone", "l"), ("side", "l"), ("value", "r")]
             for v, z in ranked:
-                rows.append([(self.zones[z].muscle_name, None),
-                             (side_tag[self.zones[z].side], None), (_fmt_value(v), None)])
+                rows.append(
+                    [
+                        (self.zones[z].muscle_name, None),
+                        (side_tag[self.zones[z].side], None),
+                        (_fmt_value(v), None),
+                    ]
+                )
             return f"Most treated · {self._heat_label}", cols, rows
         if self._states:
             done = sum(1 for st in self._states.values() if st == "done")
-            cols = [("zone", "l"), ("side", "l"), ("state", "l"), ("time", "r"),
-                    ("charge", "r")]
+            cols = [("zone", "l"), ("side", "l"), ("state", "l"), ("time", "r"), ("charge", "r")]
             for z in self.zones:
                 state = "active" if z in self._actives else self._states.get(z)
                 if state is None:
                     continue
                 sec, charge = self._totals.get(z, (None, None))
-                rows.append([
-                    (self.zones[z].muscle_name, None), (side_tag[self.zones[z].side], None),
-                    (state, STATE_FILL[state].darker(135)),
-                    (clock_text(sec) if sec is not None else "–", None),
-                    (f"{charge:.1f} µC" if charge is not None else "–", None)])
+                rows.append(
+                    [
+                        (self.zones[z].muscle_name, None),
+                        (side_tag[self.zones[z].side], None),
+                        (state, STATE_FILL[state].darker(135)),
+                        (clock_text(sec) if sec is not None else "–", None),
+                        (f"{charge:.1f} µC" if charge is not None else "–", None),
+                    ]
+                )
             partial = sum(1 for st in self._states.values() if st == "partial")
             skipped = sum(1 for st in self._states.values() if st == "skipped")
-            extra = "".join(f", {n} {what}" for n, what in ((partial, "partly done"),
-                                                           (skipped, "skipped")) if n)
-            return (f"This session · {done} of {len(self._states)} zones done{extra}", cols,
-                    rows)
+            extra = "".join(
+                f", {n} {what}" for n, what in ((partial, "partly done"), (skipped, "skipped")) if n
+            )
+            return (f"This session · {done} of {len(self._states)} zones done{extra}", cols, rows)
         return "", [], []
 
     def _paint_summary(self, p: QPainter, rect: QRectF, px: int) -> float:
@@ -1122,9 +1192,13 @@ class FaceMapWidget(QWidget):
         bold.setWeight(QFont.Weight.Bold)
         # column widths: all but the first fit their widest text; the first takes the rest
         gap = fm.horizontalAdvance("  ")
-        widths = [max(fm.horizontalAdvance(c[0]),
-                      *(QFontMetricsF(bold).horizontalAdvance(r[i][0]) for r in rows))
-                  for i, c in enumerate(cols)]
+        widths = [
+            max(
+                fm.horizontalAdvance(c[0]),
+                *(QFontMetricsF(bold).horizontalAdvance(r[i][0]) for r in rows),
+            )
+            for i, c in enumerate(cols)
+        ]
         widths[0] = max(40.0, rect.width() - sum(widths[1:]) - gap * (len(cols) - 1))
         y = rect.top()
         p.setPen(QPen(QColor("#d9dde3"), 1))
@@ -1132,9 +1206,11 @@ class FaceMapWidget(QWidget):
         y += line * 0.4
         p.setFont(bold)
         p.setPen(TEXT)
-        p.drawText(QRectF(rect.left(), y, rect.width(), line),
-                   Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   fm.elidedText(title, Qt.TextElideMode.ElideRight, rect.width()))
+        p.drawText(
+            QRectF(rect.left(), y, rect.width(), line),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+            fm.elidedText(title, Qt.TextElideMode.ElideRight, rect.width()),
+        )
         y += line
 
         def draw_row(cells: list[tuple[str, QColor | None]], colour: QColor, f: QFont) -> None:
@@ -1143,39 +1219,49 @@ class FaceMapWidget(QWidget):
                 p.setFont(bold if c is not None else f)
                 p.setPen(c or colour)
                 flag = Qt.AlignmentFlag.AlignRight if align == "r" else Qt.AlignmentFlag.AlignLeft
-                p.drawText(QRectF(x, y, w, line), flag | Qt.AlignmentFlag.AlignVCenter,
-                           fm.elidedText(text, Qt.TextElideMode.ElideRight, w))
+                p.drawText(
+                    QRectF(x, y, w, line),
+                    flag | Qt.AlignmentFlag.AlignVCenter,
+                    fm.elidedText(text, Qt.TextElideMode.ElideRight, w),
+                )
                 x += w + gap
 
         draw_row([(c[0], None) for c in cols], MUTED_TEXT, font)
         y += line
         room = int((rect.bottom() - y) // line)
-        shown = rows if len(rows) <= room else rows[:max(0, room - 1)]
+        shown = rows if len(rows) <= room else rows[: max(0, room - 1)]
         for r in shown:
             draw_row(r, TEXT, font)
             y += line
         if len(shown) < len(rows):
             p.setFont(font)
             p.setPen(MUTED_TEXT)
-            p.drawText(QRectF(rect.left(), y, rect.width(), line),
-                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                       f"… and {len(rows) - len(shown)} more")
+            p.drawText(
+                QRectF(rect.left(), y, rect.width(), line),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                f"… and {len(rows) - len(shown)} more",
+            )
             y += line
         return y - rect.top()
 
     def _zone_html(self) -> str:
         zid = self._hover or self._focus_zone or self._active or self._selected
         if zid is None:
-            hint = ("Point at a muscle to see what it does and how to move the probes. "
-                    "Click it, or use the arrow keys and press Enter or Space, to select it.")
+            hint = (
+                "Point at a muscle to see what it does and how to move the probes. "
+                "Click it, or use the arrow keys and press Enter or Space, to select it."
+            )
             if self._heat is not None:
                 hint = f"History heat map: {self._heat_label}. Point at a zone for its value."
             return f"<p style='color:{MUTED_TEXT.name()}'>{hint}</p>"
         z = self.zones[zid]
         direction = z.direction
         if zid in self._actives and self._active_direction is not None:
-            direction = ("hold still (no glide)" if self._active_direction == "none"
-                         else self._active_direction.replace("_", " "))
+            direction = (
+                "hold still (no glide)"
+                if self._active_direction == "none"
+                else self._active_direction.replace("_", " ")
+            )
         rows = [
             f"<div style='font-size:125%; font-weight:700'>{z.muscle_name}"
             f" <span style='font-weight:400; color:{MUTED_TEXT.name()}'>· {z.side_name}"
@@ -1189,8 +1275,9 @@ class FaceMapWidget(QWidget):
         extra = []
         state = "active" if zid in self._actives else self._states.get(zid)
         if state:
-            extra.append(f"<b style='color:{STATE_FILL[state].darker(130).name()}'>"
-                         f"{STATE_LABEL[state]}</b>")
+            extra.append(
+                f"<b style='color:{STATE_FILL[state].darker(130).name()}'>{STATE_LABEL[state]}</b>"
+            )
         if zid in self._totals:
             seconds, charge = self._totals[zid]
             extra.append(f"treated {duration(seconds)} · {charge:.1f} µC")
@@ -1201,8 +1288,10 @@ class FaceMapWidget(QWidget):
         if extra:
             rows.append("<div>" + " &nbsp;|&nbsp; ".join(extra) + "</div>")
         if not self._states and self._heat is None and zid != self._selected:
-            rows.append(f"<div style='color:{MUTED_TEXT.name()}; font-size:90%'>"
-                        "Click, or press Enter, to select this zone.</div>")
+            rows.append(
+                f"<div style='color:{MUTED_TEXT.name()}; font-size:90%'>"
+                "Click, or press Enter, to select this zone.</div>"
+            )
         return "".join(rows)
 
     def _paint_card(self, p: QPainter) -> None:
@@ -1226,8 +1315,12 @@ class FaceMapWidget(QWidget):
         doc, px = self._card_doc[4], self._card_doc[5]
         text_h = doc.size().height()
         margin = doc.documentMargin()
-        summary_room = QRectF(r.left() + 12 + margin, r.top() + 8 + text_h + 4,
-                              r.width() - 24 - 2 * margin, r.height() - text_h - 20)
+        summary_room = QRectF(
+            r.left() + 12 + margin,
+            r.top() + 8 + text_h + 4,
+            r.width() - 24 - 2 * margin,
+            r.height() - text_h - 20,
+        )
         wide = r.left() > self.width() / 2  # card at the right of the face
         summary = QPicture()
         used = 0.0
@@ -1259,11 +1352,15 @@ class FaceMapWidget(QWidget):
         p.setFont(font)
         top = max(self._heat.values(), default=0.0) if self._heat else 0.0
         flags = Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap
-        title_h = QFontMetricsF(font).boundingRect(QRectF(0, 0, r.width(), 1000), flags,
-                                                   self._heat_label or "history").height()
+        title_h = (
+            QFontMetricsF(font)
+            .boundingRect(QRectF(0, 0, r.width(), 1000), flags, self._heat_label or "history")
+            .height()
+        )
         title = QRectF(r.left(), r.top(), r.width(), title_h)
-        bar = QRectF(r.left() + 4, title.bottom() + fs * 1.2, fs * 1.1,
-                     max(fs * 4, r.height() * 0.45))
+        bar = QRectF(
+            r.left() + 4, title.bottom() + fs * 1.2, fs * 1.1, max(fs * 4, r.height() * 0.45)
+        )
         p.setPen(TEXT)
         p.drawText(title, flags, self._heat_label or "history")
         grad = QLinearGradient(bar.bottomLeft(), bar.topLeft())
@@ -1276,15 +1373,21 @@ class FaceMapWidget(QWidget):
         for frac in (0.0, 0.5, 1.0):
             y = bar.bottom() - bar.height() * frac
             p.drawLine(QPointF(bar.right(), y), QPointF(bar.right() + 4, y))
-            p.drawText(QRectF(bar.right() + 7, y - fs, r.width(), fs * 2),
-                       Qt.AlignmentFlag.AlignVCenter, _fmt_value(top * frac))
+            p.drawText(
+                QRectF(bar.right() + 7, y - fs, r.width(), fs * 2),
+                Qt.AlignmentFlag.AlignVCenter,
+                _fmt_value(top * frac),
+            )
         sw = QRectF(bar.left(), bar.bottom() + fs * 1.2, fs * 1.1, fs * 1.1)
         p.setPen(QPen(_tint(MUTED_TEXT, 0.5), 1))
         p.setBrush(QColor(255, 255, 255))
         p.drawRect(sw)
         p.setPen(TEXT)
-        p.drawText(QRectF(sw.right() + 6, sw.top() - fs * 0.5, r.width(), fs * 4),
-                   Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap, "not treated")
+        p.drawText(
+            QRectF(sw.right() + 6, sw.top() - fs * 0.5, r.width(), fs * 4),
+            Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
+            "not treated",
+        )
 
     def _paint_state_legend(self, p: QPainter) -> None:
         """A one-line key under the face: what each session colour means."""
@@ -1293,9 +1396,15 @@ class FaceMapWidget(QWidget):
         font.setPixelSize(round(fs * 0.85))
         p.setFont(font)
         fm = QFontMetricsF(font)
-        items = [(STATE_FILL[s], 0.7 if s != "pending" else 0.3, STATE_LABEL[s],
-                  s in ("skipped", "partial"))
-                 for s in ("done", "partial", "active", "pending", "skipped")]
+        items = [
+            (
+                STATE_FILL[s],
+                0.7 if s != "pending" else 0.3,
+                STATE_LABEL[s],
+                s in ("skipped", "partial"),
+            )
+            for s in ("done", "partial", "active", "pending", "skipped")
+        ]
         sw = fs * 0.9
         widths = [sw + 6 + fm.horizontalAdvance(t) + fs for _, _, t, _ in items]
         x = self._face_rect.center().x() - sum(widths) / 2
@@ -1309,8 +1418,11 @@ class FaceMapWidget(QWidget):
                 p.setBrush(QBrush(_tint(QColor("#5f6670"), 0.6), Qt.BrushStyle.BDiagPattern))
                 p.drawRoundedRect(box, 2, 2)
             p.setPen(TEXT)
-            p.drawText(QRectF(box.right() + 6, y - fs * 0.3, w, sw + fs * 0.6),
-                       Qt.AlignmentFlag.AlignVCenter, text)
+            p.drawText(
+                QRectF(box.right() + 6, y - fs * 0.3, w, sw + fs * 0.6),
+                Qt.AlignmentFlag.AlignVCenter,
+                text,
+            )
             x += w
 
     def card_rect(self) -> QRect:

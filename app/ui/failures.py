@@ -78,8 +78,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
 
 # Where a database driver's or SQLAlchemy's message quotes a record's values.
 _REDACT = (
-    (re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL | re.MULTILINE),
-     "[parameters withheld]"),
+    (re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL | re.MULTILINE), "[parameters withheld]"),
     (re.compile(r"\)=\((?:[^()]|\([^()]*\))*\)"), ")=(withheld)"),  # PostgreSQL: Key (name)=(…)
     (re.compile(r"(Failing row contains )\(.*\)"), r"\1(withheld)"),
 )
@@ -117,34 +116,40 @@ class PrivateFormatter(logging.Formatter):
 
 def log_file_handler(path: Path | None = None) -> logging.Handler:
     """The console's rotating log file handler (``paths.log_file()`` by default)."""
-    handler = PrivateRotatingFileHandler(path or paths.log_file(), maxBytes=LOG_MAX_BYTES,
-                                         backupCount=LOG_BACKUPS, encoding="utf-8")
+    handler = PrivateRotatingFileHandler(
+        path or paths.log_file(), maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
     handler.setFormatter(PrivateFormatter(LOG_FORMAT))
     return handler
 
 
-def describe_exception(exc_type: type[BaseException], exc: BaseException | None,
-                       tb: TracebackType | None) -> str:
+def describe_exception(
+    exc_type: type[BaseException], exc: BaseException | None, tb: TracebackType | None
+) -> str:
     """The exception's type and traceback, its causes' too, without any message: a
     message may quote a client's name or a record's values."""
     parts: list[str] = []
     seen: set[int] = set()
 
-    def walk(kind: type[BaseException], value: BaseException | None,
-             trace: TracebackType | None) -> None:
+    def walk(
+        kind: type[BaseException], value: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if value is not None:
             if id(value) in seen:
                 return
             seen.add(id(value))
-            cause = value.__cause__ or (None if value.__suppress_context__
-                                        else value.__context__)
+            cause = value.__cause__ or (None if value.__suppress_context__ else value.__context__)
             if cause is not None:
                 walk(type(cause), cause, cause.__traceback__)
-                parts.append("\nwhich led to:\n" if value.__cause__ is not None
-                             else "\nduring whose handling:\n")
+                parts.append(
+                    "\nwhich led to:\n"
+                    if value.__cause__ is not None
+                    else "\nduring whose handling:\n"
+                )
         parts.append("Traceback (most recent call last):\n")
-        parts.extend(traceback.StackSummary.extract(traceback.walk_tb(trace),
-                                                    capture_locals=False).format())
+        parts.extend(
+            traceback.StackSummary.extract(traceback.walk_tb(trace), capture_locals=False).format()
+        )
         parts.append(f"{kind.__module__}.{kind.__qualname__} (message not logged)\n")
 
     walk(exc_type, exc, tb)
@@ -224,8 +229,9 @@ class FailureGuard(QObject):
             self._faults_file.close()
             self._faults_file = None
 
-    def excepthook(self, exc_type: type[BaseException], exc: BaseException | None,
-                   tb: TracebackType | None) -> None:
+    def excepthook(
+        self, exc_type: type[BaseException], exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         """``sys.excepthook``: log, then stop and tell (in the GUI thread). Never raises."""
         if issubclass(exc_type, KeyboardInterrupt):
             self._call_previous(exc_type, exc, tb)
@@ -251,8 +257,13 @@ class FailureGuard(QObject):
 
     # --- the reaction ------------------------------------------------------------------
 
-    def _handle(self, exc_type: type[BaseException], exc: BaseException | None,
-                tb: TracebackType | None, where: str) -> None:
+    def _handle(
+        self,
+        exc_type: type[BaseException],
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        where: str,
+    ) -> None:
         if getattr(self._handling, "active", False):  # failed while handling a failure
             self._call_previous(exc_type, exc, tb)
             return
@@ -260,8 +271,12 @@ class FailureGuard(QObject):
         try:
             self.failures += 1
             try:
-                log.critical("unexpected %s in %s:\n%s", exc_type.__name__, where,
-                             describe_exception(exc_type, exc, tb))
+                log.critical(
+                    "unexpected %s in %s:\n%s",
+                    exc_type.__name__,
+                    where,
+                    describe_exception(exc_type, exc, tb),
+                )
             except Exception:  # the log itself failed: say so on stderr
                 self._call_previous(exc_type, exc, tb)
             if self._in_gui_thread():
@@ -274,8 +289,9 @@ class FailureGuard(QObject):
         finally:
             self._handling.active = False
 
-    def _call_previous(self, exc_type: type[BaseException], exc: BaseException | None,
-                       tb: TracebackType | None) -> None:
+    def _call_previous(
+        self, exc_type: type[BaseException], exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         with contextlib.suppress(Exception):
             sys.__excepthook__(exc_type, exc or exc_type(), tb)
 
@@ -304,8 +320,11 @@ class FailureGuard(QObject):
                 stop()
                 return True
             except Exception as exc:  # try the next way to stop
-                log.critical("stopping the output failed (%s):\n%s", type(exc).__name__,
-                             describe_exception(type(exc), exc, exc.__traceback__))
+                log.critical(
+                    "stopping the output failed (%s):\n%s",
+                    type(exc).__name__,
+                    describe_exception(type(exc), exc, exc.__traceback__),
+                )
         return False
 
     def show_dialog(self, stopped: bool = True) -> None:
@@ -322,13 +341,16 @@ class FailureGuard(QObject):
             box.setText("Something went wrong inside the console. Any output was stopped.")
             then = "You may carry on once the device has been reset."
         else:
-            box.setText("Something went wrong inside the console, and it could not stop "
-                        "the output: switch the device off now.")
+            box.setText(
+                "Something went wrong inside the console, and it could not stop "
+                "the output: switch the device off now."
+            )
             then = "Restart the console before you carry on."
         box.setInformativeText(
             "The details are in the log file:\n"
             f"{self.log_path}\n\n"
-            f"Give that file to your technician. {then}")
+            f"Give that file to your technician. {then}"
+        )
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
         box.setModal(False)  # never blocks the STOP button, Esc or the event loop
         box.show()
@@ -355,4 +377,3 @@ def attach(guard: FailureGuard, window: Any, *, dialog: bool = True) -> None:
     guard.stops = stops
     guard.dialog_parent = window
     guard.dialog = dialog
-

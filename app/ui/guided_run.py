@@ -32,16 +32,22 @@ from app.ui import style
 from app.ui.keys import key_name
 
 _STATE_COLOUR = {
-    SessionState.IDLE: style.MUTED, SessionState.READY: style.OK,
-    SessionState.RAMPING_UP: style.OK, SessionState.RUNNING: style.OK,
-    SessionState.PAUSED: style.WARN, SessionState.RAMPING_DOWN: style.WARN,
-    SessionState.COMPLETE: style.MUTED, SessionState.CONTACT_LOST: style.ALARM,
-    SessionState.LINK_LOST: style.ALARM, SessionState.DEVICE_FAULT: style.ALARM,
+    SessionState.IDLE: style.MUTED,
+    SessionState.READY: style.OK,
+    SessionState.RAMPING_UP: style.OK,
+    SessionState.RUNNING: style.OK,
+    SessionState.PAUSED: style.WARN,
+    SessionState.RAMPING_DOWN: style.WARN,
+    SessionState.COMPLETE: style.MUTED,
+    SessionState.CONTACT_LOST: style.ALARM,
+    SessionState.LINK_LOST: style.ALARM,
+    SessionState.DEVICE_FAULT: style.ALARM,
     SessionState.ESTOPPED: style.ALARM,
 }
 _CARD = "QFrame#stepCard {{ background:{bg}; border:1px solid #d6dae1; border-radius:8px; }}"
 CUE_MS = 1200
-_BUTTONS = """
+_BUTTONS = (
+    """
 QPushButton { border:1px solid #c5cad3; background:white; border-radius:4px;
               padding:5px 12px; }
 QPushButton:hover { background:#eef2f7; }
@@ -50,8 +56,11 @@ QPushButton#primary { background:#1f6feb; color:white; font-weight:600; border-c
 QPushButton#primary:disabled { background:#9db8e8; border-color:#9db8e8; }
 QPushButton#stopRun { color:#c62828; border-color:#c62828; font-weight:600; }
 QPushButton#stopRun:disabled { color:#9aa0a6; border-color:#e1e4e8; }
-""" + style.FOCUS_BUTTON + """
 """
+    + style.FOCUS_BUTTON
+    + """
+"""
+)
 
 
 def zones_text(zones: tuple[str, ...]) -> str:
@@ -95,8 +104,9 @@ class ElidedLabel(QLabel):
         self._elide()
 
     def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight,
-                                              max(self.width(), 0))
+        shown = self.fontMetrics().elidedText(
+            self._full, Qt.TextElideMode.ElideRight, max(self.width(), 0)
+        )
         super().setText(shown)
 
 
@@ -129,8 +139,9 @@ class GuidedRunPanel(QWidget):
         for label in (self.program, self.step_name):
             label.setTextFormat(Qt.TextFormat.PlainText)
         self.countdown = QLabel("0:00")
-        self.countdown.setStyleSheet("font-size:40px;font-weight:700;"
-                                     "font-family:'DejaVu Sans Mono',monospace")
+        self.countdown.setStyleSheet(
+            "font-size:40px;font-weight:700;font-family:'DejaVu Sans Mono',monospace"
+        )
         self.countdown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.zones = QLabel()
         self.zones.setWordWrap(True)
@@ -296,8 +307,10 @@ class GuidedRunPanel(QWidget):
         polarity = o.polarity.label
         if o.polarity.name == "ALTERNATING":
             polarity += f" every {o.alternate_s:g} s"
-        self.output.setText(f"{o.waveform.label} {o.frequency_hz:g} Hz · {polarity} · "
-                            f"{o.amplitude_ua:.0f} µA · ramp {o.ramp_s:g} s")
+        self.output.setText(
+            f"{o.waveform.label} {o.frequency_hz:g} Hz · {polarity} · "
+            f"{o.amplitude_ua:.0f} µA · ramp {o.ramp_s:g} s"
+        )
         self.instructions.setText(step.instructions)
         self.instructions.setVisible(bool(step.instructions))
         if view.step_index + 1 < view.step_count:
@@ -357,17 +370,27 @@ class GuidedRunPanel(QWidget):
             return "Before starting: " + "; ".join(missing) + ".", style.MUTED
         return {
             SessionState.READY: ("Ready: press Start.", style.OK),
-            SessionState.PAUSED: (f"Paused: press Resume or {self._pause_key} to continue.",
-                                  style.WARN),
-            SessionState.CONTACT_LOST: ("Contact lost: place the probes on the skin, then "
-                                        "Resume.", style.ALARM),
+            SessionState.PAUSED: (
+                f"Paused: press Resume or {self._pause_key} to continue.",
+                style.WARN,
+            ),
+            SessionState.CONTACT_LOST: (
+                "Contact lost: place the probes on the skin, then Resume.",
+                style.ALARM,
+            ),
             SessionState.COMPLETE: ("Session complete.", style.OK),
-            SessionState.LINK_LOST: ("Link to the device lost: reconnect, then Reset.",
-                                     style.ALARM),
-            SessionState.DEVICE_FAULT: ("Device fault: output is off. Reset when it is safe.",
-                                        style.ALARM),
-            SessionState.ESTOPPED: ("Emergency stop: output is off. Reset when it is safe.",
-                                    style.ALARM),
+            SessionState.LINK_LOST: (
+                "Link to the device lost: reconnect, then Reset.",
+                style.ALARM,
+            ),
+            SessionState.DEVICE_FAULT: (
+                "Device fault: output is off. Reset when it is safe.",
+                style.ALARM,
+            ),
+            SessionState.ESTOPPED: (
+                "Emergency stop: output is off. Reset when it is safe.",
+                style.ALARM,
+            ),
         }.get(state, ("", style.MUTED))
 
     def _on_state(self, state: SessionState) -> None:
@@ -375,12 +398,14 @@ class GuidedRunPanel(QWidget):
         colour = _STATE_COLOUR[state]
         self.state.setText(style.pill(state.label, colour))
         has_run = self._ctl.machine.run is not None
-        navigable = has_run and state not in (SessionState.RAMPING_DOWN,
-                                              SessionState.COMPLETE)
+        navigable = has_run and state not in (SessionState.RAMPING_DOWN, SessionState.COMPLETE)
         for b in (self.back_button, self.repeat_button, self.skip_button):
             b.setEnabled(navigable)
-        adjustable = has_run and not state.latched and state not in (
-            SessionState.RAMPING_DOWN, SessionState.COMPLETE)
+        adjustable = (
+            has_run
+            and not state.latched
+            and state not in (SessionState.RAMPING_DOWN, SessionState.COMPLETE)
+        )
         self.up_button.setEnabled(adjustable)
         self.down_button.setEnabled(adjustable)
         if state is SessionState.COMPLETE:
@@ -389,12 +414,21 @@ class GuidedRunPanel(QWidget):
             self.start_button.setText("Reset")
         else:
             self.start_button.setText("Start")
-        self.start_button.setEnabled(state in (SessionState.READY, SessionState.COMPLETE)
-                                     or state.latched)
-        self.start_button.setToolTip("; ".join(self._ctl.machine.missing())
-                                     if state is SessionState.IDLE else "")
-        self.pause_button.setEnabled(state in (SessionState.RUNNING, SessionState.RAMPING_UP,
-                                               SessionState.PAUSED, SessionState.CONTACT_LOST))
+        self.start_button.setEnabled(
+            state in (SessionState.READY, SessionState.COMPLETE) or state.latched
+        )
+        self.start_button.setToolTip(
+            "; ".join(self._ctl.machine.missing()) if state is SessionState.IDLE else ""
+        )
+        self.pause_button.setEnabled(
+            state
+            in (
+                SessionState.RUNNING,
+                SessionState.RAMPING_UP,
+                SessionState.PAUSED,
+                SessionState.CONTACT_LOST,
+            )
+        )
         resume = state in (SessionState.PAUSED, SessionState.CONTACT_LOST)
         self.pause_button.setText(f"{'Resume' if resume else 'Pause'} ({self._pause_key})")
         self.stop_button.setEnabled(state in ACTIVE)

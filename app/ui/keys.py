@@ -31,8 +31,21 @@ NEXT_STEP_KEY = "keys/next_step"
 DEFAULT_KEYS = {PAUSE_KEY: "F8", NEXT_STEP_KEY: "F9"}
 
 # keys a session key must never take: the emergency stop and the focused control's keys
-_RESERVED = frozenset({"Esc", "Space", "Return", "Enter", "Tab", "Backtab", "Shift+Tab",
-                       "Up", "Down", "Left", "Right"})
+_RESERVED = frozenset(
+    {
+        "Esc",
+        "Space",
+        "Return",
+        "Enter",
+        "Tab",
+        "Backtab",
+        "Shift+Tab",
+        "Up",
+        "Down",
+        "Left",
+        "Right",
+    }
+)
 
 
 def session_key(settings: QSettings, name: str) -> QKeySequence:
@@ -60,12 +73,17 @@ class EnterPresses(QObject):
     _KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent) \
-                or event.key() not in self._KEYS or event.isAutoRepeat() \
-                or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+        if (
+            event.type() != QEvent.Type.KeyPress
+            or not isinstance(event, QKeyEvent)
+            or event.key() not in self._KEYS
+            or event.isAutoRepeat()
+            or event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        ):
             return False
         if not isinstance(watched, QAbstractButton) or isinstance(
-                watched, (QCheckBox, QRadioButton)):
+            watched, (QCheckBox, QRadioButton)
+        ):
             return False
         if not (watched.hasFocus() and watched.isEnabled() and watched.isVisible()):
             return False
@@ -109,16 +127,21 @@ class KeysDialog(QDialog):
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         self.problem.setTextFormat(Qt.TextFormat.PlainText)
-        note = QLabel("Click a field, then press the key (or the foot switch). "
-                      f"Defaults: {DEFAULT_KEYS[PAUSE_KEY]} and {DEFAULT_KEYS[NEXT_STEP_KEY]}.")
+        note = QLabel(
+            "Click a field, then press the key (or the foot switch). "
+            f"Defaults: {DEFAULT_KEYS[PAUSE_KEY]} and {DEFAULT_KEYS[NEXT_STEP_KEY]}."
+        )
         note.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                                        | QDialogButtonBox.StandardButton.Cancel
-                                        | QDialogButtonBox.StandardButton.RestoreDefaults)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save
+            | QDialogButtonBox.StandardButton.Cancel
+            | QDialogButtonBox.StandardButton.RestoreDefaults
+        )
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self.buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(
-            self._defaults)
+            self._defaults
+        )
         lay = QVBoxLayout(self)
         lay.addWidget(note)
         lay.addLayout(form)
@@ -132,8 +155,11 @@ class KeysDialog(QDialog):
 
     def _check(self, *_: object) -> str:
         seqs = {name: edit.keySequence() for name, edit in self.edits.items()}
-        problems = [f"{name.split('/')[-1].replace('_', ' ')}: {why}"
-                    for name, seq in seqs.items() if (why := key_problem(seq))]
+        problems = [
+            f"{name.split('/')[-1].replace('_', ' ')}: {why}"
+            for name, seq in seqs.items()
+            if (why := key_problem(seq))
+        ]
         if not problems and seqs[PAUSE_KEY] == seqs[NEXT_STEP_KEY]:
             problems.append("the two keys must differ")
         text = "; ".join(problems)
@@ -147,7 +173,8 @@ class KeysDialog(QDialog):
             return
         for name, edit in self.edits.items():
             self.settings.setValue(
-                name, edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText))
+                name, edit.keySequence().toString(QKeySequence.SequenceFormat.PortableText)
+            )
         self.settings.sync()
         self.saved.emit()
         self.accept()

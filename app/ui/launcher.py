@@ -83,15 +83,19 @@ def run_console(args: argparse.Namespace) -> int:
     from app.ui.main_window import MainWindow
 
     if args.demo and args.port:
-        print("error: --demo runs only on the built-in simulator, never on a real device "
-              "(drop --port)", file=sys.stderr)
+        print(
+            "error: --demo runs only on the built-in simulator, never on a real device "
+            "(drop --port)",
+            file=sys.stderr,
+        )
         return 2
     device = DeviceManager()
     # The client records open in the background once the window shows (importing the
     # database layer and migrating take about a second): live data is on screen first.
     # the window fits the screen, its frame included (not a screenshot's: offscreen)
-    window = MainWindow(device, console_settings(), records_pending=True,
-                        fit_screen=not args.screenshot)
+    window = MainWindow(
+        device, console_settings(), records_pending=True, fit_screen=not args.screenshot
+    )
     records = RecordsOpener(args.database_url, announce=bool(args.screenshot))
     records.opened.connect(window.attach_store)
     records.failed.connect(window.store_unavailable)
@@ -104,8 +108,7 @@ def run_console(args: argparse.Namespace) -> int:
         # in the background: enter once they are open (or could not be).
         def enter_bench(*_: object) -> None:
             if not window.switch_workspace(args.workspace):
-                print(f"error: could not open the {args.workspace} workspace",
-                      file=sys.stderr)
+                print(f"error: could not open the {args.workspace} workspace", file=sys.stderr)
                 result["code"] = 2
                 app.exit(2)
 
@@ -169,8 +172,7 @@ class RecordsOpener(QObject):
         self.seconds = time.monotonic() - t0
         self.store = store
         if self.announce:
-            print("client records " + ("open" if store is not None else "unavailable"),
-                  flush=True)
+            print("client records " + ("open" if store is not None else "unavailable"), flush=True)
         if store is not None:
             log.info("client records open (%.2f s)", self.seconds)
             self.opened.emit(store)
@@ -213,8 +215,11 @@ def _arm_screenshot(window, path: Path, after_s: float, result: dict) -> None:
         QApplication.quit()
 
     def give_up() -> None:
-        print(f"error: no live data from the device within {SCREENSHOT_TIMEOUT_S:.0f} s; "
-              "no screenshot taken", file=sys.stderr)
+        print(
+            f"error: no live data from the device within {SCREENSHOT_TIMEOUT_S:.0f} s; "
+            "no screenshot taken",
+            file=sys.stderr,
+        )
         result["code"] = 1
         window.device.close()
         QApplication.quit()

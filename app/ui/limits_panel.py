@@ -96,12 +96,19 @@ class LimitsPanel(QWidget):
         _show(self.explanation, decision.explanation)
         _show(self.output, f"{m.commanded_ua:.0f} µA commanded" if m.output_on else "off")
         reading = m.density()
-        _show(self.density, f"{reading.ua_per_cm2:.0f} µA/cm²",
-              f"color:{style.ALARM};font-weight:700" if reading.warning else "")
-        _show(self.density_warning,
+        _show(
+            self.density,
+            f"{reading.ua_per_cm2:.0f} µA/cm²",
+            f"color:{style.ALARM};font-weight:700" if reading.warning else "",
+        )
+        _show(
+            self.density_warning,
             f"Above the warning threshold of {reading.threshold:g} µA/cm² for a "
             f"{m.electrode_area_cm2:g} cm² electrode: lower the intensity or use a larger "
-            "electrode." if reading.warning else "")
+            "electrode."
+            if reading.warning
+            else "",
+        )
         if self.density_warning.isVisibleTo(self) != reading.warning:
             self.density_warning.setVisible(reading.warning)
         _show(self.charge, f"{m.charge.net_uc:+.2f} µC")

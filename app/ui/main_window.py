@@ -64,8 +64,8 @@ STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss aft
 QWIDGETSIZE_MAX = 16777215  # Qt: no maximum size
 
 
-MIN_WINDOW_W, MIN_WINDOW_H = 800, 560   # smaller: the workspaces scroll, STOP never hides
-DEFAULT_W, DEFAULT_H = 1280, 800   # the window's size where the screen has room for it
+MIN_WINDOW_W, MIN_WINDOW_H = 800, 560  # smaller: the workspaces scroll, STOP never hides
+DEFAULT_W, DEFAULT_H = 1280, 800  # the window's size where the screen has room for it
 # Before the window manager has framed the window its frame is unknown: this much title
 # bar is assumed (the real frame is measured once shown, and the window fitted again).
 FRAME_GUESS = QMargins(0, 32, 0, 0)
@@ -76,19 +76,21 @@ FRAME_GUESS = QMargins(0, 32, 0, 0)
 # colour alone.
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 ALARM_PRIORITY = {
-    "estop": HIGH,    # emergency stop, output stopped, a workspace's alarm
+    "estop": HIGH,  # emergency stop, output stopped, a workspace's alarm
     "watchdog": HIGH,  # the device's watchdog turned output off
-    "fault": HIGH,    # the device reported a fault
-    "link": HIGH,     # the link is down: output not confirmed
+    "fault": HIGH,  # the device reported a fault
+    "link": HIGH,  # the link is down: output not confirmed
     "records": HIGH,  # the records cannot be written (or opened)
     "contact": MEDIUM,  # the probes left the skin: output paused by the device
     "stale": MEDIUM,  # the device has stopped sending for a moment
-    "info": LOW,      # information: nothing is wrong with the output
+    "info": LOW,  # information: nothing is wrong with the output
 }
 # prefix, background, text colour
-ALARM_LOOK = {HIGH: ("!!! HIGH:", "#b71c1c", "#ffffff"),
-              MEDIUM: ("!! MEDIUM:", "#ffc107", "#1f1300"),
-              LOW: ("! LOW:", "#e0f7fa", "#00474f")}
+ALARM_LOOK = {
+    HIGH: ("!!! HIGH:", "#b71c1c", "#ffffff"),
+    MEDIUM: ("!! MEDIUM:", "#ffc107", "#1f1300"),
+    LOW: ("! LOW:", "#e0f7fa", "#00474f"),
+}
 # the banner flashes as the standard's visual indicators do: high 2 Hz, medium 0.6 Hz
 # (between its colour and a lighter one, the text always readable), low steady
 ALARM_FLASH = {HIGH: (250, "#e53935"), MEDIUM: (830, "#ffe082"), LOW: None}
@@ -140,8 +142,12 @@ class EscapeStops(QObject):
         self._seen: int | None = None  # the press being offered up the widget tree
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) \
-                and event.key() == Qt.Key.Key_Escape and not event.isAutoRepeat():
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() == Qt.Key.Key_Escape
+            and not event.isAutoRepeat()
+        ):
             # a press not taken by a widget is offered to its parents, synchronously: one
             # stop per press (the same event), forgotten once the event loop turns
             ptr = shiboken6.getCppPointer(event)[0]
@@ -165,9 +171,16 @@ class MainWindow(QMainWindow):
     records_opened = Signal()  # the client records are open (or known unavailable)
     clinic_record_read = Signal(object)  # app.store.clinic.ClinicRecord (GUI thread)
 
-    def __init__(self, device: DeviceManager, settings: QSettings, store=None,
-                 store_error: str = "", *, records_pending: bool = False,
-                 fit_screen: bool = False) -> None:
+    def __init__(
+        self,
+        device: DeviceManager,
+        settings: QSettings,
+        store=None,
+        store_error: str = "",
+        *,
+        records_pending: bool = False,
+        fit_screen: bool = False,
+    ) -> None:
         """``records_pending``: the store is being opened in the background and arrives
         through :meth:`attach_store` (or :meth:`store_unavailable`). ``fit_screen``: the
         window fits its screen, frame included (:meth:`fit_to_screen`; the console's
@@ -200,7 +213,7 @@ class MainWindow(QMainWindow):
         if store is not None:
             self._take_store(store)
         self.resize(DEFAULT_W, DEFAULT_H)
-        self.setMinimumSize(MIN_WINDOW_W, MIN_WINDOW_H)   # the toolbar and STOP fit
+        self.setMinimumSize(MIN_WINDOW_W, MIN_WINDOW_H)  # the toolbar and STOP fit
         self._fit_screen = fit_screen
         self._fitted_once = False  # fitted again once the window manager framed it
         self._wanted_size: QSize | None = None  # before fitting: the default or restored
@@ -294,8 +307,11 @@ class MainWindow(QMainWindow):
         """Build ``name`` and bring it up to date with the link, the device and the store."""
         ws = build_workspace(self, name)
         if hasattr(ws, "message"):
-            ws.message.connect(lambda text, kind: self.show_alarm(
-                text, {"alarm": "estop", "contact": "contact"}.get(kind, "info")))
+            ws.message.connect(
+                lambda text, kind: self.show_alarm(
+                    text, {"alarm": "estop", "contact": "contact"}.get(kind, "info")
+                )
+            )
         self.stack.addWidget(ws)
         self._show_page(self.stack.currentWidget())
         ws.restore_layout(self.settings)
@@ -333,8 +349,9 @@ class MainWindow(QMainWindow):
         from app.service.clinic_limits import ini_import_request
 
         store.writer.submit(ini_import_request(self.settings, store.info.default_operator_id))
-        self.clinic_watch = ClinicSettingsWatch(store.engine, store.writer, parent=self,
-                                                on_record=self._on_clinic_record)
+        self.clinic_watch = ClinicSettingsWatch(
+            store.engine, store.writer, parent=self, on_record=self._on_clinic_record
+        )
 
     def _on_clinic_record(self, record) -> None:
         """A reading of the store's clinic row (this room's change or another's)."""
@@ -419,8 +436,10 @@ class MainWindow(QMainWindow):
         self.state_label = QLabel()
         # The link figures change twice a second: a label of fixed size (room for the
         # longest figures) does not ask the window to lay itself out again each time.
-        self.link_label.setText(style.pill("LINK DEGRADED", style.WARN)
-                                + " 9999 frames/s · 999.9 kB/s · errors 99999 · dropped 9999999")
+        self.link_label.setText(
+            style.pill("LINK DEGRADED", style.WARN)
+            + " 9999 frames/s · 999.9 kB/s · errors 99999 · dropped 9999999"
+        )
         self.link_label.ensurePolished()
         self._link_label_size = self.link_label.sizeHint()
         self.link_label.setText("")
@@ -470,7 +489,8 @@ class MainWindow(QMainWindow):
             self.hide_alarm()
         self.device_label.setText(
             f"<b>{html.escape(info.model)}</b> · {html.escape(info.serial)} · firmware "
-            f"{html.escape(info.firmware)}")
+            f"{html.escape(info.firmware)}"
+        )
         for ws in self.workspaces.built():
             ws.device_connected(info)
         if self.demo_mode and self.device.simulator is not None:
@@ -501,37 +521,49 @@ class MainWindow(QMainWindow):
             self.live_data_seen.emit()
 
     def _on_status(self, st: Status) -> None:
-        colour = {DeviceState.RUNNING: style.OK, DeviceState.RAMP_UP: style.OK,
-                  DeviceState.RAMP_DOWN: style.WARN, DeviceState.PAUSED: style.WARN,
-                  DeviceState.CONTACT_LOST: style.ALARM}.get(
-            st.state, style.ALARM if st.state.latched else style.MUTED)
+        colour = {
+            DeviceState.RUNNING: style.OK,
+            DeviceState.RAMP_UP: style.OK,
+            DeviceState.RAMP_DOWN: style.WARN,
+            DeviceState.PAUSED: style.WARN,
+            DeviceState.CONTACT_LOST: style.ALARM,
+        }.get(st.state, style.ALARM if st.state.latched else style.MUTED)
         text = st.state.label.upper()
         if st.state.output_possible:
             text += f" {st.level_ua:.0f} µA"
         self.state_label.setText(style.pill(text, colour))
         if st.contact:
             z = st.impedance_ohm
-            self.contact_label.setText(style.pill("CONTACT", style.OK)
-                                       + (f" {z / 1000:.1f} kΩ" if z == z and z < 1e9 else ""))
+            self.contact_label.setText(
+                style.pill("CONTACT", style.OK)
+                + (f" {z / 1000:.1f} kΩ" if z == z and z < 1e9 else "")
+            )
         else:
             self.contact_label.setText(style.pill("NO CONTACT", style.WARN) + " probes lifted")
         if st.compliance:
-            self.contact_label.setText(self.contact_label.text()
-                                       + " " + style.pill("COMPLIANCE", style.WARN))
-        if not st.state.latched and self.banner.property("kind") in ("estop", "watchdog",
-                                                                      "fault"):
+            self.contact_label.setText(
+                self.contact_label.text() + " " + style.pill("COMPLIANCE", style.WARN)
+            )
+        if not st.state.latched and self.banner.property("kind") in ("estop", "watchdog", "fault"):
             self.hide_alarm()
 
     def _on_event(self, ev: Event) -> None:
         if ev.code == EventCode.WATCHDOG_TRIP:
-            self.show_alarm("Device watchdog tripped: output turned off. "
-                            "Press Reset when it is safe to continue.", kind="watchdog")
+            self.show_alarm(
+                "Device watchdog tripped: output turned off. "
+                "Press Reset when it is safe to continue.",
+                kind="watchdog",
+            )
         elif ev.code == EventCode.CONTACT_LOST:
-            self.show_alarm("Contact lost: output paused. Place the probes back, then Resume.",
-                            kind="contact")
+            self.show_alarm(
+                "Contact lost: output paused. Place the probes back, then Resume.", kind="contact"
+            )
         elif ev.code == EventCode.CONTACT_RESTORED and self.banner.property("kind") == "contact":
-            self.show_alarm("Contact restored. Press Resume "
-                            f"({key_name(self.pause_shortcut.key())}) to continue.", kind="info")
+            self.show_alarm(
+                "Contact restored. Press Resume "
+                f"({key_name(self.pause_shortcut.key())}) to continue.",
+                kind="info",
+            )
         elif ev.code == EventCode.FAULT:
             self.show_alarm(f"Device fault: {ev.text or ev.arg}", kind="fault")
         elif ev.code == EventCode.LIMIT_REFUSED:
@@ -548,10 +580,12 @@ class MainWindow(QMainWindow):
         s: LinkStats = link.stats
         if s.last_frame_age_s > STALE_AFTER_S:
             if self.banner.property("kind") != "stale":
-                self.show_alarm(f"The device has stopped sending ({s.last_frame_age_s:.1f} s): "
-                                "its output is not confirmed. Its watchdog turns output off "
-                                "if it stops hearing the console; the link is being checked.",
-                                kind="stale")
+                self.show_alarm(
+                    f"The device has stopped sending ({s.last_frame_age_s:.1f} s): "
+                    "its output is not confirmed. Its watchdog turns output off "
+                    "if it stops hearing the console; the link is being checked.",
+                    kind="stale",
+                )
         elif self.banner.property("kind") == "stale":
             self.hide_alarm()
         self._label_ticks = (self._label_ticks + 1) % 5
@@ -563,7 +597,8 @@ class MainWindow(QMainWindow):
         self.link_label.setText(
             style.pill(f"LINK {s.quality.upper()}", colour)
             + f" {s.frames_per_s:.0f} frames/s · {s.bytes_per_s / 1000:.1f} kB/s"
-            + f" · errors {s.error_count} · dropped {s.samples_dropped}")
+            + f" · errors {s.error_count} · dropped {s.samples_dropped}"
+        )
 
     def _on_store_failed(self, message: str) -> None:
         """The records cannot be written: say so, and the authority stops any output
@@ -571,8 +606,11 @@ class MainWindow(QMainWindow):
         held = self.authority.output_held
         self.authority.records_failed(message)
         stopped = " The output was stopped." if held else ""
-        self.show_alarm(f"Records cannot be saved: {message}{stopped} Nothing already stored "
-                        "is lost; the console keeps retrying.", kind="records")
+        self.show_alarm(
+            f"Records cannot be saved: {message}{stopped} Nothing already stored "
+            "is lost; the console keeps retrying.",
+            kind="records",
+        )
 
     # ------------------------------------------------------------------ alarms
 
@@ -600,8 +638,7 @@ class MainWindow(QMainWindow):
 
     def alarm_priority(self) -> str:
         """The priority of the banner shown ("" when none is)."""
-        return str(self.banner.property("priority") or "") if self.banner.isVisibleTo(self) \
-            else ""
+        return str(self.banner.property("priority") or "") if self.banner.isVisibleTo(self) else ""
 
     def _flash_banner(self) -> None:
         priority = self.banner.property("priority")
@@ -637,8 +674,10 @@ class MainWindow(QMainWindow):
         desk = self.workspaces.existing("practitioner")
         ctl = getattr(desk, "controller", None)
         if ws is not desk and ctl is not None and ctl.state in ACTIVE:
-            self.show_alarm("A treatment session is under way: stop it before leaving the "
-                            "treatment desk.", kind="info")
+            self.show_alarm(
+                "A treatment session is under way: stop it before leaving the treatment desk.",
+                kind="info",
+            )
             self._check_current_action()
             return False
         if not ws.may_enter(self):
@@ -683,8 +722,9 @@ class MainWindow(QMainWindow):
         start = self.settings.value("window/workspace", "practitioner")
         if start == "technician":  # never ask for the PIN before the window is even shown
             start = "practitioner"
-        if not (isinstance(start, str) and start in self.workspaces
-                and self.switch_workspace(start)):
+        if not (
+            isinstance(start, str) and start in self.workspaces and self.switch_workspace(start)
+        ):
             self.switch_workspace("practitioner")
 
     def frame_margins(self) -> QMargins:
@@ -692,12 +732,15 @@ class MainWindow(QMainWindow):
         once the window is shown and framed, else :data:`FRAME_GUESS`."""
         frame, inner = self.frameGeometry(), self.geometry()
         if self.isVisible() and frame != inner:
-            return QMargins(inner.left() - frame.left(), inner.top() - frame.top(),
-                            frame.right() - inner.right(), frame.bottom() - inner.bottom())
+            return QMargins(
+                inner.left() - frame.left(),
+                inner.top() - frame.top(),
+                frame.right() - inner.right(),
+                frame.bottom() - inner.bottom(),
+            )
         return QMargins(FRAME_GUESS) if not self.isVisible() else QMargins()
 
-    def fit_to_screen(self, available: QRect | None = None,
-                      frame: QMargins | None = None) -> None:
+    def fit_to_screen(self, available: QRect | None = None, frame: QMargins | None = None) -> None:
         """Size and place the window so that it lies, frame included, inside the screen's
         available geometry (without panels and docks): the status bar and STOP are never
         off-screen. Not bigger than it was (1280 x 800 by default, or as the practitioner
@@ -747,14 +790,17 @@ class MainWindow(QMainWindow):
     def confirm_close(self) -> bool:
         """Asked when the window closes with output on, after the output was stopped."""
         answer = QMessageBox.question(
-            self, APP_NAME, "The output was on and has been stopped (emergency stop). "
-            "Close the console?")
+            self,
+            APP_NAME,
+            "The output was on and has been stopped (emergency stop). Close the console?",
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         st = self.device.state
-        if self.authority.output_held or (st is not None and (
-                st.output_possible or st == DeviceState.PAUSED)):
+        if self.authority.output_held or (
+            st is not None and (st.output_possible or st == DeviceState.PAUSED)
+        ):
             self.emergency_stop()  # output off before any question is asked
             if not self.confirm_close():
                 event.ignore()
@@ -778,7 +824,10 @@ class MainWindow(QMainWindow):
             self.clinic_watch.close()
         if self.store is not None:
             if not self.store.close(10.0):
-                QMessageBox.warning(self, APP_NAME, "Some records could not be written to "
-                                    f"the database ({self.store.info.url}).")
+                QMessageBox.warning(
+                    self,
+                    APP_NAME,
+                    f"Some records could not be written to the database ({self.store.info.url}).",
+                )
             self.store = None
         event.accept()

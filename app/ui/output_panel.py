@@ -98,8 +98,9 @@ class OutputPanel(QWidget):
         self.set_device_state(DeviceState.IDLE, connected=False)
 
     @staticmethod
-    def _spin(lo: float, hi: float, value: float, suffix: str, decimals: int,
-              step: float = 1.0) -> QDoubleSpinBox:
+    def _spin(
+        lo: float, hi: float, value: float, suffix: str, decimals: int, step: float = 1.0
+    ) -> QDoubleSpinBox:
         spin = QDoubleSpinBox()
         spin.setRange(lo, hi)
         spin.setDecimals(decimals)

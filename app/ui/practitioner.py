@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 
 
 TREATMENT_DOCK_W = 440  # px: the treatment panel's width beside the face map
-SCOPE_DOCK_H = 210      # px: the small scope under it
+SCOPE_DOCK_H = 210  # px: the small scope under it
 PULSING = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING})  # the zone pulses
 
 
@@ -67,9 +67,15 @@ class PractitionerWorkspace(Workspace):
 
     driver = Driver.DESK
 
-    def __init__(self, store: RunningStore | None, authority: OutputAuthority,
-                 store_error: str = "", parent: QWidget | None = None, *,
-                 records_pending: bool = False) -> None:
+    def __init__(
+        self,
+        store: RunningStore | None,
+        authority: OutputAuthority,
+        store_error: str = "",
+        parent: QWidget | None = None,
+        *,
+        records_pending: bool = False,
+    ) -> None:
         """``records_pending``: the store opens in the background; :meth:`store_ready` or
         :meth:`store_unavailable` follows."""
         super().__init__(parent)
@@ -102,8 +108,9 @@ class PractitionerWorkspace(Workspace):
         self.edit_programs_button.clicked.connect(self._edit_programs)
         self.history_button = QPushButton("Show history")
         self.history_button.setCheckable(True)
-        self.history_button.setToolTip("Heat map of how long each zone was treated "
-                                       "in this client's past sessions")
+        self.history_button.setToolTip(
+            "Heat map of how long each zone was treated in this client's past sessions"
+        )
         self.history_button.toggled.connect(self._toggle_history)
         self.face = FaceMapWidget()
         self.face.zone_selected.connect(self._zone_selected)
@@ -141,8 +148,9 @@ class PractitionerWorkspace(Workspace):
 
         # right + bottom are filled when the link arrives (they need the controller)
         self.scope = ScopeWidget(compact=True, mask=False)  # no mask test on the desk
-        self.scope_dock = self.add_dock("Delivered output", self.scope,
-                                        Qt.DockWidgetArea.BottomDockWidgetArea, "scope")
+        self.scope_dock = self.add_dock(
+            "Delivered output", self.scope, Qt.DockWidgetArea.BottomDockWidgetArea, "scope"
+        )
         # the face map is what the practitioner works on: it gets the height to spare
         self.resizeDocks([self.scope_dock], [SCOPE_DOCK_H], Qt.Orientation.Vertical)
         self.guided: GuidedRunPanel | None = None
@@ -182,8 +190,9 @@ class PractitionerWorkspace(Workspace):
         from app.ui.records.panel import RecordsPanel
 
         self.store = store
-        self.records_store = RecordsStore(store.engine, store.writer,
-                                          store.info.default_operator_id, parent=self)
+        self.records_store = RecordsStore(
+            store.engine, store.writer, store.info.default_operator_id, parent=self
+        )
         self.records = RecordsPanel(self.records_store)
         self.records.client_chosen.connect(self.choose_client)
         self.records_store.error_occurred.connect(lambda t: self.message.emit(t, "alarm"))
@@ -192,12 +201,15 @@ class PractitionerWorkspace(Workspace):
         self._start_recording()
 
     def store_unavailable(self, error: str) -> None:
-        self._records_message(f"Client records are unavailable:\n{error}\n\n"
-                              "Treatments cannot be recorded, so output is disabled.",
-                              style.ALARM)
+        self._records_message(
+            f"Client records are unavailable:\n{error}\n\n"
+            "Treatments cannot be recorded, so output is disabled.",
+            style.ALARM,
+        )
         self._show_client(None)
-        self.screening_label.setText("Client records are unavailable: treatments cannot be "
-                                     "recorded, so output is disabled.")
+        self.screening_label.setText(
+            "Client records are unavailable: treatments cannot be recorded, so output is disabled."
+        )
 
     # ------------------------------------------------------------------ wiring
 
@@ -226,10 +238,12 @@ class PractitionerWorkspace(Workspace):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a tab stop: its controls are
-        scroll.setMinimumWidth(right.minimumSizeHint().width()
-                               + scroll.verticalScrollBar().sizeHint().width())
-        self.session_dock = self.add_dock("Treatment", scroll,
-                                          Qt.DockWidgetArea.RightDockWidgetArea, "treatment")
+        scroll.setMinimumWidth(
+            right.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+        )
+        self.session_dock = self.add_dock(
+            "Treatment", scroll, Qt.DockWidgetArea.RightDockWidgetArea, "treatment"
+        )
         # a little wider than it must be: the step's instructions on fewer lines
         self.resizeDocks([self.session_dock], [TREATMENT_DOCK_W], Qt.Orientation.Horizontal)
         ctl.state_changed.connect(self._on_state)
@@ -242,8 +256,7 @@ class PractitionerWorkspace(Workspace):
 
     def _controller_alarm(self, text: str) -> None:
         """The session's alarms reach the banner; contact loss is a medium-priority one."""
-        contact = self.controller is not None and \
-            self.controller.state is SessionState.CONTACT_LOST
+        contact = self.controller is not None and self.controller.state is SessionState.CONTACT_LOST
         self.message.emit(text, "contact" if contact else "alarm")
 
     def _start_recording(self) -> None:
@@ -252,8 +265,12 @@ class PractitionerWorkspace(Workspace):
         if self.store is None or self.controller is None or self.recorder is not None:
             return
         info = self.store.info
-        self.recorder = SessionRecorder(self.store.writer, info.training_client_id,
-                                        training=True, operator_id=info.default_operator_id)
+        self.recorder = SessionRecorder(
+            self.store.writer,
+            info.training_client_id,
+            training=True,
+            operator_id=info.default_operator_id,
+        )
         self.controller.record_emitted.connect(self.recorder.on_record)
         link_info = getattr(self._device_link, "info", None)
         if isinstance(link_info, Info):
@@ -280,8 +297,7 @@ class PractitionerWorkspace(Workspace):
         if self.store is None or self.controller is None:
             return
         if self.controller.state in ACTIVE or not self.controller.watch_client(client_id):
-            self.message.emit("Finish or stop the running session before changing client.",
-                              "info")
+            self.message.emit("Finish or stop the running session before changing client.", "info")
             return
         if client_id != self.client_id:
             self.client_id = client_id
@@ -309,13 +325,17 @@ class PractitionerWorkspace(Workspace):
             self.client_label.setText("No client chosen")
             self.screening_label.setText("Choose a client on the “Clients & records” tab.")
             return
-        name = "Training head (demo)" if facts.is_training else (
-            facts.name or f"Client {facts.client_id}")
+        name = (
+            "Training head (demo)"
+            if facts.is_training
+            else (facts.name or f"Client {facts.client_id}")
+        )
         self.client_label.setText(name)
         if facts.error:
-            self.screening_label.setText(style.pill("UNKNOWN", style.ALARM)
-                                         + f" {html.escape(facts.summary())} — output is "
-                                         "blocked")
+            self.screening_label.setText(
+                style.pill("UNKNOWN", style.ALARM) + f" {html.escape(facts.summary())} — output is "
+                "blocked"
+            )
         elif facts.allowed:
             limit = f" · own limit {facts.limit_ua:.0f} µA" if facts.limit_ua else ""
             self.screening_label.setText(style.pill("CLEARED", style.OK) + limit)
@@ -323,7 +343,8 @@ class PractitionerWorkspace(Workspace):
             reasons = " ".join(r.strip() for r in facts.reasons[:3])
             self.screening_label.setText(
                 style.pill(facts.status.upper().replace("_", " "), style.ALARM)
-                + f" {html.escape(reasons)} — output is blocked")
+                + f" {html.escape(reasons)} — output is blocked"
+            )
 
     def _load_programs(self) -> None:
         try:
@@ -404,8 +425,12 @@ class PractitionerWorkspace(Workspace):
         program = self.programs.get(view.program_id)
         if program is not None and self.recorder is not None:
             step = program.steps[view.step_index]
-            self.recorder.on_step(view.step_index, ",".join(view.zones) or "manual",
-                                  {"step": step.name, **step.to_json()}, step.duration_s)
+            self.recorder.on_step(
+                view.step_index,
+                ",".join(view.zones) or "manual",
+                {"step": step.name, **step.to_json()},
+                step.duration_s,
+            )
         self._paint_steps()
 
     def _paint_steps(self) -> None:
@@ -419,9 +444,14 @@ class PractitionerWorkspace(Workspace):
             return
         running = self.controller.state in ACTIVE or view.finished
         current = view.step_index if running else None
-        self.face.set_zone_states(zone_states_for_run([st.zones for st in program.steps],
-                                                      current, finished=view.finished,
-                                                      outcomes=dict(view.outcomes)))
+        self.face.set_zone_states(
+            zone_states_for_run(
+                [st.zones for st in program.steps],
+                current,
+                finished=view.finished,
+                outcomes=dict(view.outcomes),
+            )
+        )
         step = program.steps[view.step_index]
         if self.controller.state in ACTIVE and not view.finished:
             self.face.set_active(view.zones or None, step.direction)
@@ -444,9 +474,13 @@ class PractitionerWorkspace(Workspace):
         if self.records_store is None:
             return
         client_id = self.client_id
-        self.records_store.read(zone_minutes, client_id,
-                                on_result=lambda r: self._show_heatmap(client_id, *r),
-                                what="reading the treatment history", key="heatmap")
+        self.records_store.read(
+            zone_minutes,
+            client_id,
+            on_result=lambda r: self._show_heatmap(client_id, *r),
+            what="reading the treatment history",
+            key="heatmap",
+        )
 
     def _show_heatmap(self, client_id: int, minutes: dict[str, float], sessions: int) -> None:
         if client_id != self.client_id or not self.history_button.isChecked():

@@ -73,8 +73,12 @@ def _muscle_labels() -> dict[str, str]:
 
 
 MUSCLE_LABELS = _muscle_labels()
-SIDE_LABELS = {"left": "Client's left", "right": "Client's right", "both": "Both sides",
-               "midline": "Midline"}
+SIDE_LABELS = {
+    "left": "Client's left",
+    "right": "Client's right",
+    "both": "Both sides",
+    "midline": "Midline",
+}
 TECHNIQUE_LABELS = {t: t.replace("_", " ").capitalize() for t in TECHNIQUES}
 DIRECTION_LABELS = {d: d.replace("_", " ").capitalize() for d in DIRECTIONS}
 WAVEFORM_LABELS = {k: w.label for k, w in WAVEFORMS.items()}
@@ -84,8 +88,14 @@ POLARITY_LABELS = {k: p.label for k, p in POLARITIES.items()}
 class Column:
     """One column of the step table: the JSON field it edits and how it is shown."""
 
-    def __init__(self, field: str, title: str, kind: str,
-                 choices: dict[str, str] | None = None, tip: str = "") -> None:
+    def __init__(
+        self,
+        field: str,
+        title: str,
+        kind: str,
+        choices: dict[str, str] | None = None,
+        tip: str = "",
+    ) -> None:
         self.field = field
         self.title = title
         self.kind = kind  # "text" | "muscles" | "choice" | "number"
@@ -95,39 +105,71 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("name", "Step name", "text", tip="Shown to the practitioner during the guided run"),
-    Column("zones", "Muscles", "muscles",
-           tip="Double-click (or “Muscles…”) to choose; none: chosen on the face map"),
+    Column(
+        "zones",
+        "Muscles",
+        "muscles",
+        tip="Double-click (or “Muscles…”) to choose; none: chosen on the face map",
+    ),
     Column("side", "Side", "choice", SIDE_LABELS),
     Column("technique", "Technique", "choice", TECHNIQUE_LABELS),
-    Column("direction", "Direction", "choice", DIRECTION_LABELS,
-           tip="Probe direction; a glide needs one"),
+    Column(
+        "direction",
+        "Direction",
+        "choice",
+        DIRECTION_LABELS,
+        tip="Probe direction; a glide needs one",
+    ),
     Column("waveform", "Waveform", "choice", WAVEFORM_LABELS),
     Column("frequency_hz", "Freq. Hz", "number", tip="Frequency, 0.5–1500 Hz"),
-    Column("amplitude_ua", "µA", "number",
-           tip="The step's ceiling, above 0 and at most 600 µA; the layered limits may "
-               "clamp it further at run time"),
+    Column(
+        "amplitude_ua",
+        "µA",
+        "number",
+        tip="The step's ceiling, above 0 and at most 600 µA; the layered limits may "
+        "clamp it further at run time",
+    ),
     Column("polarity", "Polarity", "choice", POLARITY_LABELS),
-    Column("alternate_s", "Alt. s", "number",
-           tip="Alternate every … s (0.1–60 s): how often alternating polarity flips"),
+    Column(
+        "alternate_s",
+        "Alt. s",
+        "number",
+        tip="Alternate every … s (0.1–60 s): how often alternating polarity flips",
+    ),
     Column("ramp_s", "Ramp s", "number", tip="0–10 s: ramp at start, resume and stop"),
     Column("duration_s", "Duration s", "number", tip="5–1200 s; the whole program ≤ 20 min"),
     Column("instructions", "Instructions", "text", tip="Optional, shown with the step"),
 )
 COLUMN_OF_FIELD = {c.field: i for i, c in enumerate(COLUMNS)}
-FIELD_TITLES = {c.field: c.title for c in COLUMNS} | {
-    "name": "Step name", "zones": "Muscles"}
-PROGRAM_FIELD_TITLES = {"name": "Name", "description": "Description", "notes": "Notes",
-                        "steps": "Steps", "duration_s": "Total duration",
-                        "sources": "Sources", "schema_version": "Schema version"}
+FIELD_TITLES = {c.field: c.title for c in COLUMNS} | {"name": "Step name", "zones": "Muscles"}
+PROGRAM_FIELD_TITLES = {
+    "name": "Name",
+    "description": "Description",
+    "notes": "Notes",
+    "steps": "Steps",
+    "duration_s": "Total duration",
+    "sources": "Sources",
+    "schema_version": "Schema version",
+}
 
 
 def default_step() -> dict[str, Any]:
     """A new step: a gentle, valid 60 s hold on the forehead (edited from there)."""
-    return {"name": "New step", "zones": ["frontalis"], "side": "both", "technique": "hold",
-            "direction": "none", "waveform": "square", "frequency_hz": 10.0,
-            "amplitude_ua": 100.0, "polarity": "alternating",
-            "alternate_s": STEP_DEFAULTS["alternate_s"], "ramp_s": STEP_DEFAULTS["ramp_s"],
-            "duration_s": 60.0, "instructions": ""}
+    return {
+        "name": "New step",
+        "zones": ["frontalis"],
+        "side": "both",
+        "technique": "hold",
+        "direction": "none",
+        "waveform": "square",
+        "frequency_hz": 10.0,
+        "amplitude_ua": 100.0,
+        "polarity": "alternating",
+        "alternate_s": STEP_DEFAULTS["alternate_s"],
+        "ramp_s": STEP_DEFAULTS["ramp_s"],
+        "duration_s": 60.0,
+        "instructions": "",
+    }
 
 
 def describe_error(exc: ProgramError, steps: list[dict[str, Any]] | None = None) -> str:
@@ -157,8 +199,7 @@ def parse_number(text: str) -> float | str:
 
 
 def _finite(value: object) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def slug(text: str) -> str:
@@ -206,11 +247,13 @@ class StepTableModel(QAbstractTableModel):
         old = (self._error_row, self._error_cell)
         self._error_row = step - 1 if step is not None else None
         col = COLUMN_OF_FIELD.get(field or "")
-        self._error_cell = (self._error_row, col) if (
-            self._error_row is not None and col is not None) else None
+        self._error_cell = (
+            (self._error_row, col) if (self._error_row is not None and col is not None) else None
+        )
         if old != (self._error_row, self._error_cell) and self._steps:
-            self.dataChanged.emit(self.index(0, 0),
-                                  self.index(len(self._steps) - 1, len(COLUMNS) - 1))
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._steps) - 1, len(COLUMNS) - 1)
+            )
 
     # Qt model
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -219,8 +262,9 @@ class StepTableModel(QAbstractTableModel):
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if orientation == Qt.Orientation.Horizontal:
             if role == Qt.ItemDataRole.DisplayRole:
                 return COLUMNS[section].title
@@ -254,15 +298,23 @@ class StepTableModel(QAbstractTableModel):
                 return "Double-click to choose the muscles"
             return col.tip or None
         if role == Qt.ItemDataRole.BackgroundRole and self._error_cell == (
-                index.row(), index.column()):
+            index.row(),
+            index.column(),
+        ):
             return QBrush(QColor("#fde2e1"))
-        if role == Qt.ItemDataRole.FontRole and self._error_row == index.row() and (
-                index.column() == 0):
+        if (
+            role == Qt.ItemDataRole.FontRole
+            and self._error_row == index.row()
+            and (index.column() == 0)
+        ):
             font = QFont()
             font.setBold(True)
             return font
-        if role == Qt.ItemDataRole.ForegroundRole and self._error_row == index.row() and (
-                index.column() == 0):
+        if (
+            role == Qt.ItemDataRole.ForegroundRole
+            and self._error_row == index.row()
+            and (index.column() == 0)
+        ):
             return QBrush(QColor(style.ALARM))
         return None
 
@@ -276,8 +328,7 @@ class StepTableModel(QAbstractTableModel):
             return ", ".join(MUSCLE_LABELS.get(m, m) for m in value)
         if col.kind == "choice":
             return col.choices.get(value, str(value))
-        if col.kind == "number" and isinstance(value, int | float) and not isinstance(
-                value, bool):
+        if col.kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
             return f"{value:g}"
         return str(value)
 
@@ -364,17 +415,19 @@ class MuscleChooser(QDialog):
             item = QListWidgetItem(label)
             item.setData(Qt.ItemDataRole.UserRole, m)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if m in chosen
-                               else Qt.CheckState.Unchecked)
+            item.setCheckState(Qt.CheckState.Checked if m in chosen else Qt.CheckState.Unchecked)
             self.list.addItem(item)
         self.list.setMinimumHeight(380)
-        hint = QLabel("Left, right or both sides are set in the step's Side column; "
-                      "midline muscles need the side “Midline”. Tick none to let the "
-                      "practitioner choose the zone on the face map.")
+        hint = QLabel(
+            "Left, right or both sides are set in the step's Side column; "
+            "midline muscles need the side “Midline”. Tick none to let the "
+            "practitioner choose the zone on the face map."
+        )
         hint.setWordWrap(True)
         hint.setStyleSheet(f"color:{style.MUTED}")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
@@ -394,8 +447,7 @@ class MuscleChooser(QDialog):
 class CloneDialog(QDialog):
     """Asks the copy's name and ID; the ID is the file name, so its characters are checked."""
 
-    def __init__(self, source: Program, taken_ids: set[str],
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, source: Program, taken_ids: set[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Clone “{source.name}”")
         self._taken = set(taken_ids)
@@ -410,12 +462,15 @@ class CloneDialog(QDialog):
         form = QFormLayout()
         form.addRow("Name", self.name_edit)
         form.addRow("ID (file name)", self.id_edit)
-        hint = QLabel("The ID names the program's file: lower-case letters, digits and "
-                      "underscores, starting with a letter or a digit.")
+        hint = QLabel(
+            "The ID names the program's file: lower-case letters, digits and "
+            "underscores, starting with a letter or a digit."
+        )
         hint.setWordWrap(True)
         hint.setStyleSheet(f"color:{style.MUTED}")
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Clone")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
@@ -453,8 +508,10 @@ class CloneDialog(QDialog):
         if not ID_PATTERN.match(pid):
             bad = sorted({c for c in pid if not re.match(r"[a-z0-9_]", c)})
             if bad:
-                return ("The ID may only use lower-case letters, digits and underscores, "
-                        f"not {' '.join(repr(c) for c in bad)}.")
+                return (
+                    "The ID may only use lower-case letters, digits and underscores, "
+                    f"not {' '.join(repr(c) for c in bad)}."
+                )
             return "The ID must start with a lower-case letter or a digit."
         if (builtin_dir() / f"{pid}.json").exists():
             return f"“{pid}” is a built-in program's ID; choose another."
@@ -507,8 +564,10 @@ class ProgramEditorDialog(QDialog):
         self.clone_button.setToolTip("Make a custom copy of the selected program to edit")
         self.clone_button.clicked.connect(self._ask_clone)
         self.delete_button = QPushButton("Delete…")
-        self.delete_button.setToolTip("Delete the selected custom program (its file is kept "
-                                      "in the programs folder's “deleted” folder)")
+        self.delete_button.setToolTip(
+            "Delete the selected custom program (its file is kept "
+            "in the programs folder's “deleted” folder)"
+        )
         self.delete_button.clicked.connect(lambda: self.delete_current())
         self.load_errors = QLabel()
         self.load_errors.setWordWrap(True)
@@ -527,17 +586,20 @@ class ProgramEditorDialog(QDialog):
         # right: the editor
         self.title = QLabel()
         self.title.setStyleSheet("font-size:16px;font-weight:700")
-        self.readonly_note = QLabel("Built-in programs cannot be changed. "
-                                    "Use “Clone…” to make your own copy and edit that.")
+        self.readonly_note = QLabel(
+            "Built-in programs cannot be changed. Use “Clone…” to make your own copy and edit that."
+        )
         self.readonly_note.setWordWrap(True)
-        self.readonly_note.setStyleSheet("background:#e8f0fe;color:#1a3d7c;padding:6px;"
-                                         "border-radius:4px")
+        self.readonly_note.setStyleSheet(
+            "background:#e8f0fe;color:#1a3d7c;padding:6px;border-radius:4px"
+        )
         self.name_edit = QLineEdit()
         self.description_edit = QLineEdit()
         self.notes_edit = QPlainTextEdit()
         self.notes_edit.setTabChangesFocus(True)  # Tab moves on; never typed in
-        self.notes_edit.setPlaceholderText("One note per line: where each parameter choice "
-                                           "comes from; cite a source as [key]")
+        self.notes_edit.setPlaceholderText(
+            "One note per line: where each parameter choice comes from; cite a source as [key]"
+        )
         self.notes_edit.setFixedHeight(72)
         self.notes_edit.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         form = QFormLayout()
@@ -551,9 +613,11 @@ class ProgramEditorDialog(QDialog):
         self.table.setItemDelegate(StepDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                   | QAbstractItemView.EditTrigger.EditKeyPressed
-                                   | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.table.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.AnyKeyPressed
+        )
         self.table.setWordWrap(False)
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
@@ -573,8 +637,13 @@ class ProgramEditorDialog(QDialog):
         self.down_button.clicked.connect(lambda: self._move_step(+1))
         self.muscles_button.clicked.connect(self._choose_muscles)
         step_buttons = QHBoxLayout()
-        for b in (self.add_button, self.remove_button, self.up_button, self.down_button,
-                  self.muscles_button):
+        for b in (
+            self.add_button,
+            self.remove_button,
+            self.up_button,
+            self.down_button,
+            self.muscles_button,
+        ):
             step_buttons.addWidget(b)
         step_buttons.addStretch(1)
         self.total_label = QLabel()
@@ -588,7 +657,8 @@ class ProgramEditorDialog(QDialog):
             "µA is each step's ceiling and starting level. However a program is written, "
             "the console still bounds every step at run time by its layered limits — the "
             "device's own limits, the clinic's maximum, the zone limits (e.g. around the "
-            "eyes) and the client's own limit — and the lowest one wins.")
+            "eyes) and the client's own limit — and the lowest one wins."
+        )
         self.limits_note.setWordWrap(True)
         self.limits_note.setStyleSheet(f"color:{style.MUTED}")
 
@@ -650,8 +720,9 @@ class ProgramEditorDialog(QDialog):
         self._loading = True
         self.program_list.clear()
         for p in self._all_programs():
-            kind = "built-in" if p.builtin else (
-                "new, unsaved" if p.id in self._unsaved else "custom")
+            kind = (
+                "built-in" if p.builtin else ("new, unsaved" if p.id in self._unsaved else "custom")
+            )
             item = QListWidgetItem(f"{p.name}\n{p.id} · {kind} · {clock(p.duration_s)}")
             item.setData(Qt.ItemDataRole.UserRole, p.id)
             if not p.builtin:
@@ -667,8 +738,9 @@ class ProgramEditorDialog(QDialog):
                 row = i
         if self.program_list.count():
             self.program_list.setCurrentRow(row)
-            self._show(self._program_by_id(self.program_list.item(row).data(
-                Qt.ItemDataRole.UserRole)))
+            self._show(
+                self._program_by_id(self.program_list.item(row).data(Qt.ItemDataRole.UserRole))
+            )
         else:
             self._show(None)
 
@@ -700,10 +772,12 @@ class ProgramEditorDialog(QDialog):
         if not self._dirty or self._current is None:
             return True
         answer = QMessageBox.question(
-            self, "Unsaved changes",
+            self,
+            "Unsaved changes",
             f"“{self._current.name}” has changes that are not saved. Discard them?",
             QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
+            QMessageBox.StandardButton.Cancel,
+        )
         return answer == QMessageBox.StandardButton.Discard
 
     # ------------------------------------------------------------------ editor
@@ -745,9 +819,14 @@ class ProgramEditorDialog(QDialog):
     def program_data(self) -> dict[str, Any]:
         """The edited program as the JSON a program file holds."""
         notes = [n.strip() for n in self.notes_edit.toPlainText().splitlines() if n.strip()]
-        return {"schema_version": SCHEMA_VERSION, "name": self.name_edit.text(),
-                "description": self.description_edit.text(), "notes": notes,
-                "sources": copy.deepcopy(self._sources), "steps": self.model.steps()}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "name": self.name_edit.text(),
+            "description": self.description_edit.text(),
+            "notes": notes,
+            "sources": copy.deepcopy(self._sources),
+            "steps": self.model.steps(),
+        }
 
     def _notes_changed(self) -> None:
         if not self._loading and self.editable:
@@ -772,25 +851,29 @@ class ProgramEditorDialog(QDialog):
         data = self.program_data()
         total = sum(s["duration_s"] for s in data["steps"] if _finite(s.get("duration_s")))
         total = min(total, 99 * 3600.0)
-        self.total_label.setText(f"{len(data['steps'])} steps · total "
-                                 f"{clock(total)} of {clock(MAX_PROGRAM_S)}"
-                                 " max")
+        self.total_label.setText(
+            f"{len(data['steps'])} steps · total {clock(total)} of {clock(MAX_PROGRAM_S)} max"
+        )
         try:
-            self._valid = parse_program(data, f"{program.id}.json", program.id,
-                                        builtin=program.builtin)
+            self._valid = parse_program(
+                data, f"{program.id}.json", program.id, builtin=program.builtin
+            )
         except ProgramError as exc:
             self.model.set_error(exc.step, exc.field)
             self.error_label.setText("⚠ " + describe_error(exc, data["steps"]))
-            self.error_label.setStyleSheet(f"color:{style.ALARM};font-weight:600;"
-                                           "background:#fdecea;padding:6px;border-radius:4px")
+            self.error_label.setStyleSheet(
+                f"color:{style.ALARM};font-weight:600;"
+                "background:#fdecea;padding:6px;border-radius:4px"
+            )
             return
         self.model.set_error(None, None)
         if program.builtin:
             self.error_label.setText("")
             self.error_label.setStyleSheet("")
         else:
-            state = ("Changes not saved yet." if self._dirty or program.id in self._unsaved
-                     else "Saved.")
+            state = (
+                "Changes not saved yet." if self._dirty or program.id in self._unsaved else "Saved."
+            )
             self.error_label.setText(f"✓ Valid: every step follows the program rules. {state}")
             self.error_label.setStyleSheet(f"color:{style.OK};padding:6px")
 
@@ -812,8 +895,9 @@ class ProgramEditorDialog(QDialog):
         self.up_button.setEnabled(editable and row > 0)
         self.down_button.setEnabled(editable and 0 <= row < n - 1)
         self.muscles_button.setEnabled(editable and row >= 0)
-        needs_save = self._dirty or (self._current is not None
-                                     and self._current.id in self._unsaved)
+        needs_save = self._dirty or (
+            self._current is not None and self._current.id in self._unsaved
+        )
         self.save_button.setEnabled(editable and self._valid is not None and needs_save)
 
     # ------------------------------------------------------------------ step actions
@@ -873,10 +957,16 @@ class ProgramEditorDialog(QDialog):
         if self._current is None:
             raise ProgramError(f"{new_id}.json", "no program is selected to clone")
         if not ID_PATTERN.match(new_id):
-            raise ProgramError(f"{new_id}.json", "the ID may only use lower-case letters, "
-                               "digits and underscores, starting with a letter or a digit")
-        if new_id in self._library or new_id in self._unsaved or (
-                builtin_dir() / f"{new_id}.json").exists():
+            raise ProgramError(
+                f"{new_id}.json",
+                "the ID may only use lower-case letters, "
+                "digits and underscores, starting with a letter or a digit",
+            )
+        if (
+            new_id in self._library
+            or new_id in self._unsaved
+            or (builtin_dir() / f"{new_id}.json").exists()
+        ):
             raise ProgramError(f"{new_id}.json", f"a program with the ID {new_id!r} exists")
         clone = clone_program(self._current, new_id, new_name)
         self._unsaved[new_id] = clone
@@ -891,12 +981,14 @@ class ProgramEditorDialog(QDialog):
             return False
         if confirm:
             answer = QMessageBox.question(
-                self, "Delete program",
+                self,
+                "Delete program",
                 f"Delete “{program.name}” ({program.id})? It disappears from the program "
                 "list; its file is kept in the “deleted” folder of the custom programs, and "
                 "past sessions keep its name.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel)
+                QMessageBox.StandardButton.Cancel,
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return False
         if program.id in self._unsaved:
@@ -941,8 +1033,9 @@ class ProgramEditorDialog(QDialog):
 
     def _show_save_error(self, text: str) -> None:
         self.error_label.setText("⚠ " + text)
-        self.error_label.setStyleSheet(f"color:{style.ALARM};font-weight:600;"
-                                       "background:#fdecea;padding:6px;border-radius:4px")
+        self.error_label.setStyleSheet(
+            f"color:{style.ALARM};font-weight:600;background:#fdecea;padding:6px;border-radius:4px"
+        )
 
     def reject(self) -> None:
         if self._confirm_discard():

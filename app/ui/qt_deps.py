@@ -24,11 +24,20 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 # The Qt libraries the console loads (PySide6 QtCore, QtGui, QtWidgets, QtSvg; Gui needs DBus).
-QT_LIBRARIES = ("libQt6Core.so.6", "libQt6Gui.so.6", "libQt6Widgets.so.6", "libQt6Svg.so.6",
-                "libQt6DBus.so.6")
+QT_LIBRARIES = (
+    "libQt6Core.so.6",
+    "libQt6Gui.so.6",
+    "libQt6Widgets.so.6",
+    "libQt6Svg.so.6",
+    "libQt6DBus.so.6",
+)
 # Loaded by a platform plugin at run time beside it (not linked, so not in its ldd).
-PLUGIN_EXTRAS = {"xcb": ("xcbglintegrations/libqxcb-glx-integration.so",
-                         "xcbglintegrations/libqxcb-egl-integration.so")}
+PLUGIN_EXTRAS = {
+    "xcb": (
+        "xcbglintegrations/libqxcb-glx-integration.so",
+        "xcbglintegrations/libqxcb-egl-integration.so",
+    )
+}
 
 # Sonames whose Debian package does not follow the naming rule (debian_package()).
 PACKAGES = {
@@ -84,8 +93,9 @@ def run_ldd(path: Path) -> str:
     ldd = shutil.which("ldd")
     if ldd is None:
         raise FileNotFoundError("ldd is not installed")
-    result = subprocess.run([ldd, str(path)], capture_output=True, text=True, timeout=60,
-                            check=False)
+    result = subprocess.run(
+        [ldd, str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
     return result.stdout
 
 
@@ -94,8 +104,7 @@ def parse_ldd(report: str) -> set[str]:
     return set(_NOT_FOUND.findall(report))
 
 
-def missing_libraries(paths: Iterable[Path],
-                      ldd: Callable[[Path], str] = run_ldd) -> list[str]:
+def missing_libraries(paths: Iterable[Path], ldd: Callable[[Path], str] = run_ldd) -> list[str]:
     """Every library one of ``paths`` needs that the dynamic linker cannot find, sorted."""
     missing: set[str] = set()
     for path in paths:
@@ -118,8 +127,9 @@ def debian_package(soname: str) -> str:
     return f"{name}-{major}" if name[-1].isdigit() else f"{name}{major}"
 
 
-def missing_packages(platform: str = "xcb", qt: Path | None = None,
-                     ldd: Callable[[Path], str] = run_ldd) -> tuple[list[str], list[str]]:
+def missing_packages(
+    platform: str = "xcb", qt: Path | None = None, ldd: Callable[[Path], str] = run_ldd
+) -> tuple[list[str], list[str]]:
     """(missing libraries, the Debian packages to install for them) for ``platform``."""
     libraries = missing_libraries(qt_binaries(platform, qt), ldd)
     return libraries, sorted({debian_package(lib) for lib in libraries})
@@ -129,11 +139,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m app.ui.qt_deps",
         description="List the system libraries Qt's platform plugin lacks on this machine "
-        "and the Debian packages that ship them.")
-    parser.add_argument("platform", nargs="?", default="xcb",
-                        help="Qt platform plugin (default xcb: a real window on X11)")
-    parser.add_argument("--packages", action="store_true",
-                        help="print only the packages, one a line (for scripts)")
+        "and the Debian packages that ship them.",
+    )
+    parser.add_argument(
+        "platform",
+        nargs="?",
+        default="xcb",
+        help="Qt platform plugin (default xcb: a real window on X11)",
+    )
+    parser.add_argument(
+        "--packages", action="store_true", help="print only the packages, one a line (for scripts)"
+    )
     args = parser.parse_args(argv)
     try:
         libraries, packages = missing_packages(args.platform)

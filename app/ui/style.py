@@ -17,7 +17,8 @@ FOCUS_BUTTON = f"""
 QPushButton:focus {{ border: 2px solid {FOCUS}; padding: 4px 11px; }}
 """
 
-STYLE_SHEET = """
+STYLE_SHEET = (
+    """
 QMainWindow, QDialog { background: #f6f7f9; }
 QDockWidget { font-weight: 600; }
 QDockWidget::title { background: #e9ecf1; padding: 4px 8px; }
@@ -58,10 +59,14 @@ QToolBar#toolbar_main QToolButton { font-size: 15px; font-weight: 600; padding: 
 QToolBar#toolbar_main QToolButton:checked { background: #1f6feb; color: white;
     border-color: #1f6feb; }
 QToolBar#toolbar_main QToolButton:hover:!checked { background: #eef2f7; }
-""".replace("@FOCUS@", FOCUS) + FOCUS_BUTTON
+""".replace("@FOCUS@", FOCUS)
+    + FOCUS_BUTTON
+)
 
 
 def pill(text: str, colour: str) -> str:
     """Rich-text badge used in the status bar."""
-    return (f"<span style='background:{colour};color:white;border-radius:3px;"
-            f"padding:1px 6px;font-weight:600'>&nbsp;{text}&nbsp;</span>")
+    return (
+        f"<span style='background:{colour};color:white;border-radius:3px;"
+        f"padding:1px 6px;font-weight:600'>&nbsp;{text}&nbsp;</span>"
+    )

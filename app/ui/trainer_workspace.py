@@ -44,8 +44,14 @@ class TrainerWorkspace(Workspace):
     driver = Driver.STUDIO
     replay_loaded = Signal(bool)  # a recorded session is in the studio's timeline (or not)
 
-    def __init__(self, store, authority: OutputAuthority, parent: QWidget | None = None, *,
-                 records_pending: bool = False) -> None:
+    def __init__(
+        self,
+        store,
+        authority: OutputAuthority,
+        parent: QWidget | None = None,
+        *,
+        records_pending: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.store = store
         self.records_pending = records_pending and store is None
@@ -57,24 +63,26 @@ class TrainerWorkspace(Workspace):
         self.setCentralWidget(self.studio)
         self.link = None
         self._link_slots: list = []
-        self.session: _StudioSession | None = None   # the open training session, if any
+        self.session: _StudioSession | None = None  # the open training session, if any
         self.last_session_uid: str | None = None
         self._pending_settings: tuple[int, OutputSettings] | None = None  # SET_OUTPUT rid
-        self._pending_start: tuple[int, OutputSettings] | None = None     # START rid
+        self._pending_start: tuple[int, OutputSettings] | None = None  # START rid
         if store is not None or self.records_pending:
             self.studio.set_output_handlers(self._start_requested, self._stop_requested)
         # the studio's own slot (apply) runs first: then record what it applied
         self.studio.apply_button.clicked.connect(self._settings_applied)
         self.replay_button = QPushButton("Replay a recorded session…")
         self.replay_button.setEnabled(store is not None)
-        self.replay_button.setToolTip("Load a session's recording from the client records "
-                                      "and scrub through it" if store is not None or
-                                      self.records_pending else
-                                      "Client records are unavailable: nothing to replay")
+        self.replay_button.setToolTip(
+            "Load a session's recording from the client records and scrub through it"
+            if store is not None or self.records_pending
+            else "Client records are unavailable: nothing to replay"
+        )
         self.replay_button.clicked.connect(self.choose_replay)
         self.studio.presentation_changed.connect(self._presentation)
-        self.add_dock("Recordings", self.replay_button, Qt.DockWidgetArea.BottomDockWidgetArea,
-                      "replay")
+        self.add_dock(
+            "Recordings", self.replay_button, Qt.DockWidgetArea.BottomDockWidgetArea, "replay"
+        )
         authority.limits_changed.connect(self._show_limits)
         authority.output_revoked.connect(self._output_revoked)
         authority.output_lowered.connect(self._output_lowered)
@@ -121,10 +129,12 @@ class TrainerWorkspace(Workspace):
         self.link = link
         if link is None or self.store is None:
             return
-        self._link_slots = [(link.command_answered, self._command_answered),
-                            (link.command_failed, self._command_failed),
-                            (link.status_received, self._status_received),
-                            (link.disconnected, self._link_lost)]
+        self._link_slots = [
+            (link.command_answered, self._command_answered),
+            (link.command_failed, self._command_failed),
+            (link.status_received, self._status_received),
+            (link.disconnected, self._link_lost),
+        ]
         for sig, slot in self._link_slots:
             sig.connect(slot)
 
@@ -154,12 +164,15 @@ class TrainerWorkspace(Workspace):
 
     def _start_requested(self, settings: OutputSettings) -> None:
         if self.store is None:  # only while the records are opening (a second at start-up)
-            self.studio.message.emit("The client records are still opening: studio output "
-                                     "starts once it can be recorded. Try again in a moment.")
+            self.studio.message.emit(
+                "The client records are still opening: studio output "
+                "starts once it can be recorded. Try again in a moment."
+            )
             return
         if not self._connected():
-            self.studio.message.emit("No device: cannot start output. Connect the device "
-                                     "(or the simulator) first.")
+            self.studio.message.emit(
+                "No device: cannot start output. Connect the device (or the simulator) first."
+            )
             return
         try:
             rid = self.port.set_output(settings)
@@ -168,9 +181,11 @@ class TrainerWorkspace(Workspace):
             return
         sent = self.authority.commanded or settings
         if sent.amplitude_ua < settings.amplitude_ua - 1e-9:
-            self.studio.message.emit(f"{settings.amplitude_ua:g} µA asked: limited to "
-                                     f"{sent.amplitude_ua:g} µA by the "
-                                     f"{self.port.ceiling().layer_label}.")
+            self.studio.message.emit(
+                f"{settings.amplitude_ua:g} µA asked: limited to "
+                f"{sent.amplitude_ua:g} µA by the "
+                f"{self.port.ceiling().layer_label}."
+            )
         if self.session is not None:  # already on: new settings for the running output
             self._record_settings(sent, "studio")
             return
@@ -215,8 +230,9 @@ class TrainerWorkspace(Workspace):
 
     def _refused(self, what: str, nak: Nak) -> None:
         detail = f": {nak.detail}" if nak.detail else ""
-        self.studio.message.emit(f"The device refused to {what} ({nak.reason.text}{detail}). "
-                                 "Output not started.")
+        self.studio.message.emit(
+            f"The device refused to {what} ({nak.reason.text}{detail}). Output not started."
+        )
 
     def _begin_session(self, settings: OutputSettings) -> None:
         info = getattr(self.link, "info", None)
@@ -224,9 +240,14 @@ class TrainerWorkspace(Workspace):
         store = self.store
         # the one session recorder of every path (desk, run, studio): same life cycle,
         # same outcome mapping, steps timed by their output-on samples
-        recorder = SessionRecorder(store.writer, store.info.training_client_id,
-                                   training=True, operator_id=store.info.default_operator_id,
-                                   device_serial=serial, firmware=firmware)
+        recorder = SessionRecorder(
+            store.writer,
+            store.info.training_client_id,
+            training=True,
+            operator_id=store.info.default_operator_id,
+            device_serial=serial,
+            firmware=firmware,
+        )
         recorder.set_program("studio")
         recorder.on_state(SessionState.RAMPING_UP)  # opens the session in the store
         self.session = ses = _StudioSession(recorder, settings)
@@ -246,8 +267,9 @@ class TrainerWorkspace(Workspace):
         ses.settings = settings
         ses.steps += 1
         ses.recorder.on_step(ses.steps, "studio", settings_dict(settings), 0.0)
-        ses.event("settings", f"settings changed ({source})", source=source,
-                  **settings_dict(settings))
+        ses.event(
+            "settings", f"settings changed ({source})", source=source, **settings_dict(settings)
+        )
 
     def _status_received(self, status: Status) -> None:
         ses = self.session
@@ -264,8 +286,7 @@ class TrainerWorkspace(Workspace):
         if ending is not None:
             self._end_session(ending, f"device {st.label.lower()}")
         elif st == DeviceState.IDLE and (ses.stopping or ses.output_seen):
-            self._end_session(Outcome.COMPLETED if ses.stopping else Outcome.STOPPED,
-                              "output off")
+            self._end_session(Outcome.COMPLETED if ses.stopping else Outcome.STOPPED, "output off")
 
     def _link_lost(self, reason: str) -> None:
         self._pending_settings = self._pending_start = None
@@ -279,8 +300,10 @@ class TrainerWorkspace(Workspace):
         state, finished = _END_STATE[outcome]
         ses.recorder.on_state(state, program_finished=finished)  # closes with its outcome
         self.session = None
-        self.studio.message.emit(f"Training session ended ({outcome.label.lower()}): "
-                                 f"{ses.recorder.samples_recorded:,} samples recorded.")
+        self.studio.message.emit(
+            f"Training session ended ({outcome.label.lower()}): "
+            f"{ses.recorder.samples_recorded:,} samples recorded."
+        )
 
     def demo_start(self) -> None:
         if self.studio.apply():
@@ -306,8 +329,12 @@ class TrainerWorkspace(Workspace):
         """List the recorded sessions (read off the GUI thread), then ask which one."""
         from app.store.services import recent_sessions
 
-        self._reads().read(recent_sessions, on_result=self._offer_replay,
-                           what="listing the recorded sessions", key="replay_list")
+        self._reads().read(
+            recent_sessions,
+            on_result=self._offer_replay,
+            what="listing the recorded sessions",
+            key="replay_list",
+        )
 
     def _offer_replay(self, recent) -> None:
         from app.ui.records.format import program_name, program_names
@@ -317,9 +344,12 @@ class TrainerWorkspace(Workspace):
         if not sessions:
             QMessageBox.information(self, "Replay", "No recorded sessions yet.")
             return
-        labels = [f"{s.started_at:%Y-%m-%d %H:%M} · {program_name(s.program, names)} · "
-                  f"{'training' if s.training else f'client {s.client_id}'} · "
-                  f"{s.outcome.value if s.outcome else 'open'}" for s in sessions]
+        labels = [
+            f"{s.started_at:%Y-%m-%d %H:%M} · {program_name(s.program, names)} · "
+            f"{'training' if s.training else f'client {s.client_id}'} · "
+            f"{s.outcome.value if s.outcome else 'open'}"
+            for s in sessions
+        ]
         label, ok = QInputDialog.getItem(self, "Replay a session", "Session:", labels, 0, False)
         if ok:
             self.replay(sessions[labels.index(label)].id)
@@ -329,9 +359,14 @@ class TrainerWorkspace(Workspace):
         thread (a long session takes a moment; the studio says so), then shown;
         ``replay_loaded(ok)`` follows."""
         self.studio.message.emit(f"Loading session {session_id}'s recording…")
-        self._reads().read(_recording_and_detail, session_id,
-                           on_result=lambda r: self._replay_loaded(session_id, *r),
-                           what="reading the recording", key="replay", cancellable=True)
+        self._reads().read(
+            _recording_and_detail,
+            session_id,
+            on_result=lambda r: self._replay_loaded(session_id, *r),
+            what="reading the recording",
+            key="replay",
+            cancellable=True,
+        )
 
     def _replay_loaded(self, session_id: int, rec, detail) -> None:
         if rec.n_samples == 0:
@@ -350,9 +385,16 @@ class TrainerWorkspace(Workspace):
                 settings = settings_from_payload(detail.steps[0].parameters)
         # The ideal follows what was commanded when: steps, intensity, pauses, stops.
         schedule = schedule_from_events(stored, settings)
-        ok = bool(self.studio.load_recording(rec.t_s, rec.current_ua, rec.voltage_v,
-                                             events=events, schedule=schedule,
-                                             sample_rate=rec.sample_rate))
+        ok = bool(
+            self.studio.load_recording(
+                rec.t_s,
+                rec.current_ua,
+                rec.voltage_v,
+                events=events,
+                schedule=schedule,
+                sample_rate=rec.sample_rate,
+            )
+        )
         self.replay_loaded.emit(ok)
 
 
@@ -384,7 +426,7 @@ class _StudioSession:
     steps: int = 0
     state: DeviceState | None = None
     output_seen: bool = False  # the device reported output on since the session began
-    stopping: bool = False     # the studio's Stop was sent
+    stopping: bool = False  # the studio's Stop was sent
 
     @property
     def uid(self) -> str | None:
@@ -395,14 +437,18 @@ class _StudioSession:
         return self.recorder.samples_recorded
 
     def event(self, kind: str, message: str, **data: object) -> None:
-        self.recorder.on_record(SessionRecord(dt.datetime.now(dt.UTC), kind, "studio",
-                                              message, dict(data)))
+        self.recorder.on_record(
+            SessionRecord(dt.datetime.now(dt.UTC), kind, "studio", message, dict(data))
+        )
 
 
 def settings_dict(s: OutputSettings) -> dict:
     """The settings as stored in events and steps (read back by ``settings_from_payload``)."""
-    return {"waveform": s.waveform.name.lower(), "frequency_hz": s.frequency_hz,
-            "amplitude_ua": s.amplitude_ua, "polarity": s.polarity.name.lower(),
-            "alternate_s": s.alternate_s, "ramp_s": s.ramp_s}
-
-
+    return {
+        "waveform": s.waveform.name.lower(),
+        "frequency_hz": s.frequency_hz,
+        "amplitude_ua": s.amplitude_ua,
+        "polarity": s.polarity.name.lower(),
+        "alternate_s": s.alternate_s,
+        "ramp_s": s.ramp_s,
+    }

@@ -19,8 +19,11 @@ from app.device.waveform import OutputSettings
 from app.engine.authority import Driver, OutputAuthority, OutputRefused
 
 # name, title: the switcher's order (Ctrl+1..3). Each is built the first time it is shown.
-WORKSPACES = (("practitioner", "Practitioner"), ("trainer", "Trainer"),
-              ("technician", "Technician"))
+WORKSPACES = (
+    ("practitioner", "Practitioner"),
+    ("trainer", "Trainer"),
+    ("technician", "Technician"),
+)
 _NAMES = frozenset(name for name, _ in WORKSPACES)
 PIN_ENV = "MICROCURRENT_TECHNICIAN_PIN"  # the PIN where nobody can type it (screenshots)
 
@@ -35,16 +38,20 @@ class Workspace(QMainWindow):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(f"workspace_{self.name}")
-        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
-                            | QMainWindow.DockOption.AllowTabbedDocks)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
 
-    def add_dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea,
-                 key: str) -> QDockWidget:
+    def add_dock(
+        self, title: str, widget: QWidget, area: Qt.DockWidgetArea, key: str
+    ) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{self.name}_{key}")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -116,10 +123,16 @@ class TechnicianWorkspace(Workspace):
     title = "Technician"
     driver = Driver.BENCH
 
-    def __init__(self, settings: QSettings, authority: OutputAuthority,
-                 set_watchdog_feeding=None, parent: QWidget | None = None, store=None,
-                 device_status: Callable[[], Status | None] | None = None,
-                 pin_backend=None) -> None:
+    def __init__(
+        self,
+        settings: QSettings,
+        authority: OutputAuthority,
+        set_watchdog_feeding=None,
+        parent: QWidget | None = None,
+        store=None,
+        device_status: Callable[[], Status | None] | None = None,
+        pin_backend=None,
+    ) -> None:
         """``pin_backend``: where the PIN is kept; by default the store's clinic row
         (unknown, so the bench stays closed, until the records are open and read)."""
         from app.scope.widget import ScopeWidget
@@ -151,8 +164,9 @@ class TechnicianWorkspace(Workspace):
         if store is not None:
             self.store_ready(store)
         self.output = OutputPanel()
-        self.output_dock = self.add_dock("Manual output", self.output,
-                                         Qt.DockWidgetArea.RightDockWidgetArea, "output")
+        self.output_dock = self.add_dock(
+            "Manual output", self.output, Qt.DockWidgetArea.RightDockWidgetArea, "output"
+        )
         self.output.set_device_state(DeviceState.IDLE, connected=False)
         o = self.output
         o.apply_requested.connect(self._apply)
@@ -233,8 +247,11 @@ class TechnicianWorkspace(Workspace):
                 self._refused(window, f"{PIN_ENV}: {check.message}")
             return check.ok
         if not getattr(window, "interactive", True):
-            self._refused(window, f"the technician workspace needs the PIN; nobody can type "
-                          f"it here, so give it in the {PIN_ENV} environment variable")
+            self._refused(
+                window,
+                f"the technician workspace needs the PIN; nobody can type "
+                f"it here, so give it in the {PIN_ENV} environment variable",
+            )
             return False
         return PinDialog.request_access(self.pin_guard, window)
 
@@ -249,30 +266,39 @@ class TechnicianWorkspace(Workspace):
         for sig, slot in self._link_slots:
             sig.disconnect(slot)
         self.link = link
-        self._link_slots = [] if link is None else [
-            (link.connected, self._connected),
-            (link.disconnected, self._disconnected),
-            (link.status_received, self._status),
-            (link.command_answered, self._answered),
-            (link.command_failed, lambda _rid, message: self.output.show_message(
-                message, error=True)),
-        ]
+        self._link_slots = (
+            []
+            if link is None
+            else [
+                (link.connected, self._connected),
+                (link.disconnected, self._disconnected),
+                (link.status_received, self._status),
+                (link.command_answered, self._answered),
+                (
+                    link.command_failed,
+                    lambda _rid, message: self.output.show_message(message, error=True),
+                ),
+            ]
+        )
         for sig, slot in self._link_slots:
             sig.connect(slot)
         if link is not None and getattr(link, "is_connected", False):
             self._show_limits()
             st = self._device_status()
-            self.output.set_device_state(st.state if st is not None else DeviceState.IDLE,
-                                         connected=True)
+            self.output.set_device_state(
+                st.state if st is not None else DeviceState.IDLE, connected=True
+            )
 
     # the manual output panel: every command through the output authority ---------------
     def _show_limits(self) -> None:
         """The intensity bound is the authority's live ceiling for the bench, named."""
         d = self.port.ceiling()
         info = self.port.info
-        self.output.set_limits(info if isinstance(info, Info) else None, d.ceiling_ua,
-                               d.layer_label if self.port.is_connected else
-                               f"{d.layer_label} (no device connected)")
+        self.output.set_limits(
+            info if isinstance(info, Info) else None,
+            d.ceiling_ua,
+            d.layer_label if self.port.is_connected else f"{d.layer_label} (no device connected)",
+        )
 
     def _apply(self, settings: OutputSettings) -> bool:
         self._note = ""
@@ -284,8 +310,10 @@ class TechnicianWorkspace(Workspace):
         sent = self.authority.commanded
         if sent is not None and sent.amplitude_ua < settings.amplitude_ua - 1e-9:
             d = self.port.ceiling()
-            self._note = (f"{settings.amplitude_ua:g} µA requested: limited to "
-                          f"{sent.amplitude_ua:g} µA by the {d.layer_label}.")
+            self._note = (
+                f"{settings.amplitude_ua:g} µA requested: limited to "
+                f"{sent.amplitude_ua:g} µA by the {d.layer_label}."
+            )
             self.output.show_message(self._note, error=True)
         return rid is not None
 
@@ -317,8 +345,9 @@ class TechnicianWorkspace(Workspace):
     def _answered(self, _rid: int, answer: Ack | Nak) -> None:
         if isinstance(answer, Nak):
             detail = f": {answer.detail}" if answer.detail else ""
-            self.output.show_message(f"Device refused the command ({answer.reason.text})"
-                                     f"{detail}", error=True)
+            self.output.show_message(
+                f"Device refused the command ({answer.reason.text}){detail}", error=True
+            )
         else:  # accepted: a limit note stays until the next apply
             self.output.show_message(self._note, error=bool(self._note))
 
@@ -396,26 +425,34 @@ def build_workspace(window, name: str) -> Workspace:
     if name == "practitioner":
         from app.ui.practitioner import PractitionerWorkspace
 
-        return PractitionerWorkspace(window.store, window.authority, window.store_error, window,
-                                     records_pending=window.records_pending)
+        return PractitionerWorkspace(
+            window.store,
+            window.authority,
+            window.store_error,
+            window,
+            records_pending=window.records_pending,
+        )
     if name == "trainer":
         from app.ui.trainer_workspace import TrainerWorkspace
 
-        return TrainerWorkspace(window.store, window.authority, window,
-                                records_pending=window.records_pending)
+        return TrainerWorkspace(
+            window.store, window.authority, window, records_pending=window.records_pending
+        )
     if name == "technician":
         from app.service.pin import MemoryPinBackend
 
         # a console built without any records (benchmarks, tests) keeps the PIN for this
         # run only; the console proper always has records (open, opening or failed)
-        no_records = (window.store is None and not window.records_pending
-                      and not window.store_error)
-        technician = TechnicianWorkspace(window.settings, window.authority,
-                                         window.device.set_watchdog_feeding,
-                                         window, store=window.store,
-                                         device_status=lambda: window.device.status,
-                                         pin_backend=MemoryPinBackend() if no_records
-                                         else None)
+        no_records = window.store is None and not window.records_pending and not window.store_error
+        technician = TechnicianWorkspace(
+            window.settings,
+            window.authority,
+            window.device.set_watchdog_feeding,
+            window,
+            store=window.store,
+            device_status=lambda: window.device.status,
+            pin_backend=MemoryPinBackend() if no_records else None,
+        )
         technician.bench.clinic_settings_changed.connect(window.set_clinic_settings)
         window.clinic_record_read.connect(technician.clinic_record)
         if window.clinic_record is not None:

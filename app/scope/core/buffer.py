@@ -29,6 +29,7 @@ def frame_samples(sample_rate: float) -> int:
     """A SAMPLES frame's length (docs/protocol.md: ⌊sample_rate × 5 ms⌋, 1 .. 239)."""
     return max(1, min(239, int(sample_rate * 0.005)))
 
+
 DEFAULT_CAPACITY = 1 << 20  # 104 s at 10 kS/s: the widest window (10 s/div x 10 div)
 
 
@@ -138,17 +139,28 @@ class ReferenceModel:
             self._alt_seen = count
         return self._alt_sign
 
-    def _alternating_signs(self, block: SampleBlock, on: np.ndarray, rises: np.ndarray,
-                           last_sync: np.ndarray, alternating: bool) -> np.ndarray | None:
+    def _alternating_signs(
+        self,
+        block: SampleBlock,
+        on: np.ndarray,
+        rises: np.ndarray,
+        last_sync: np.ndarray,
+        alternating: bool,
+    ) -> np.ndarray | None:
         """Track the output start (always); for ALTERNATING polarity return +1/-1 per
         sample of ``block``, or None when the output start was not seen (then the
         per-frame flag is all there is)."""
         n = len(block)
         first = block.first_index
         rise_abs = first + rises
-        if rises.size and rises[0] == 0 and (
+        if (
+            rises.size
+            and rises[0] == 0
+            and (
                 (not self._seen_any and first != 0)
-                or (self._seen_any and first != self._next_index)):
+                or (self._seen_any and first != self._next_index)
+            )
+        ):
             # joined a running output, or the output came on in samples lost on the
             # link: its start is unknown (the per-frame flag is used until the next start)
             rise_abs = rise_abs[1:]
@@ -162,14 +174,18 @@ class ReferenceModel:
             before = rise_abs[rise_abs <= k]
             if before.size:
                 self._last_rise = int(before[-1])
-            if self._last_rise is not None and on[j] and (
-                    self._anchor is None or self._anchor < self._last_rise):
+            if (
+                self._last_rise is not None
+                and on[j]
+                and (self._anchor is None or self._anchor < self._last_rise)
+            ):
                 self._anchor = k  # the first period start of this output run
             if signs is not None:
                 signs[pos:j] = sign
                 pos = j
-                sign = self._period_sign(k, block.sample_rate) if self._anchor is not None \
-                    else np.nan
+                sign = (
+                    self._period_sign(k, block.sample_rate) if self._anchor is not None else np.nan
+                )
         if rise_abs.size and (self._last_rise is None or rise_abs[-1] > self._last_rise):
             self._last_rise = int(rise_abs[-1])  # a start whose first period is still to come
         if signs is None:
@@ -185,8 +201,14 @@ class ReferenceModel:
             signs = np.where(np.isnan(signs), flag, signs)
         return signs
 
-    def _check_with_flags(self, block: SampleBlock, signs: np.ndarray, flag: np.ndarray,
-                          on: np.ndarray, last_sync: np.ndarray) -> None:
+    def _check_with_flags(
+        self,
+        block: SampleBlock,
+        signs: np.ndarray,
+        flag: np.ndarray,
+        on: np.ndarray,
+        last_sync: np.ndarray,
+    ) -> None:
         """Hold the derived signs to the device's word. The SIGN_NEGATIVE flag is the sign
         at the first sample of each frame, so at a sample at least a frame's length after
         the latest period start it is the sign of that period. Where the two disagree (a
@@ -221,8 +243,9 @@ class ReferenceModel:
             self._last_sync = int(block.first_index + sync_pos[-1])
         on = (block.flags & SampleFlag.OUTPUT_ON) != 0
         rises = np.flatnonzero(on & ~np.concatenate(([self._output_on], on[:-1])))
-        out_start = np.full(n, -1 if self._output_start is None else self._output_start,
-                            dtype=np.int64)
+        out_start = np.full(
+            n, -1 if self._output_start is None else self._output_start, dtype=np.int64
+        )
         if rises.size:
             marks = np.zeros(n, dtype=np.int64)
             marks[rises] = rises + 1
@@ -234,7 +257,8 @@ class ReferenceModel:
             self._output_on = bool(on[-1])
         s = self.settings
         signs = self._alternating_signs(
-            block, on, rises, last_sync, s is not None and s.polarity == Polarity.ALTERNATING)
+            block, on, rises, last_sync, s is not None and s.polarity == Polarity.ALTERNATING
+        )
         self._seen_any = self._seen_any or n > 0
         self._next_index = block.first_index + n
         ref = np.full(n, np.nan, dtype=np.float32)
@@ -247,9 +271,12 @@ class ReferenceModel:
         t_since_sync = (idx[known] - last_sync[known]) / fs
         base = OutputSettings(
             waveform=Waveform.SQUARE if s.waveform == Waveform.BURST else s.waveform,
-            frequency_hz=s.frequency_hz, amplitude_ua=s.amplitude_ua,
+            frequency_hz=s.frequency_hz,
+            amplitude_ua=s.amplitude_ua,
             polarity=Polarity.POSITIVE if s.polarity == Polarity.ALTERNATING else s.polarity,
-            alternate_s=s.alternate_s, ramp_s=s.ramp_s)
+            alternate_s=s.alternate_s,
+            ramp_s=s.ramp_s,
+        )
         shape = unit_wave(base, t_since_sync)
         if s.polarity == Polarity.ALTERNATING:
             if signs is not None:
@@ -302,7 +329,8 @@ class SampleRing:
         if block.sample_rate <= 0:
             raise ValueError(f"sample rate must be positive, got {block.sample_rate}")
         if (self.sample_rate is not None and block.sample_rate != self.sample_rate) or (
-                self.newest is not None and block.first_index <= self.newest):
+            self.newest is not None and block.first_index <= self.newest
+        ):
             self.clear()
         if self.newest is not None and block.first_index > self.newest + 1:
             self.dropped += block.first_index - self.newest - 1
@@ -325,8 +353,9 @@ class SampleRing:
         self._flags[slots] = block.flags[block_slice]
         self._sync[slots] = block.sync[block_slice]
         self.newest = int(idx[-1])
-        self.oldest_kept = max(self.newest - self.capacity + 1,
-                               first if self.oldest_kept is None else self.oldest_kept)
+        self.oldest_kept = max(
+            self.newest - self.capacity + 1, first if self.oldest_kept is None else self.oldest_kept
+        )
         self.total_received += len(block)
 
     def window(self, start: int, stop: int) -> Window:
@@ -339,22 +368,40 @@ class SampleRing:
         if s0 + n <= self.capacity:  # no wrap: slices, not fancy indexing
             sl = slice(s0, s0 + n)
             valid = self._idx[sl] == idx
-            parts = (self._cur[sl], self._volt[sl], self._ref[sl], self._flags[sl],
-                     self._sync[sl])
+            parts = (self._cur[sl], self._volt[sl], self._ref[sl], self._flags[sl], self._sync[sl])
         else:
             slots = idx % self.capacity
             valid = self._idx[slots] == idx
-            parts = (self._cur[slots], self._volt[slots], self._ref[slots],
-                     self._flags[slots], self._sync[slots])
+            parts = (
+                self._cur[slots],
+                self._volt[slots],
+                self._ref[slots],
+                self._flags[slots],
+                self._sync[slots],
+            )
         cur, volt, ref, flags, sync = parts
         if valid.all():
-            return Window(start, self.sample_rate or 1.0, cur.copy(), volt.copy(), ref.copy(),
-                          flags.copy(), sync.copy(), valid)
+            return Window(
+                start,
+                self.sample_rate or 1.0,
+                cur.copy(),
+                volt.copy(),
+                ref.copy(),
+                flags.copy(),
+                sync.copy(),
+                valid,
+            )
         nan = np.float32(np.nan)
-        return Window(start, self.sample_rate or 1.0, np.where(valid, cur, nan),
-                      np.where(valid, volt, nan), np.where(valid, ref, nan),
-                      np.where(valid, flags, np.uint8(0)).astype(np.uint8), valid & sync,
-                      valid)
+        return Window(
+            start,
+            self.sample_rate or 1.0,
+            np.where(valid, cur, nan),
+            np.where(valid, volt, nan),
+            np.where(valid, ref, nan),
+            np.where(valid, flags, np.uint8(0)).astype(np.uint8),
+            valid & sync,
+            valid,
+        )
 
     def latest(self, n: int) -> Window:
         """The newest ``n`` sample slots (missing ones NaN)."""

@@ -65,9 +65,13 @@ class Capture:
         return int(np.count_nonzero(self.valid))
 
 
-def capture_from_samples(times: np.ndarray, current: np.ndarray, voltage: np.ndarray,
-                         sample_rate: float | None = None,
-                         metadata: dict[str, str] | None = None) -> Capture:
+def capture_from_samples(
+    times: np.ndarray,
+    current: np.ndarray,
+    voltage: np.ndarray,
+    sample_rate: float | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Capture:
     """Build a capture from (possibly gapped) sample lists, e.g. a recorded stream.
 
     The sample rate is taken from ``sample_rate`` or else the median time step; samples
@@ -105,9 +109,14 @@ def capture_from_samples(times: np.ndarray, current: np.ndarray, voltage: np.nda
     # trigger = the grid point nearest time 0 (may lie outside the capture)
     trigger = int(np.rint(-t[0] * sample_rate))
     start_index = int(np.rint(t[0] * sample_rate))
-    return Capture(sample_rate=float(sample_rate), start_index=start_index,
-                   trigger_offset=trigger, current_ua=cur, voltage_v=volt,
-                   metadata=dict(metadata or {}))
+    return Capture(
+        sample_rate=float(sample_rate),
+        start_index=start_index,
+        trigger_offset=trigger,
+        current_ua=cur,
+        voltage_v=volt,
+        metadata=dict(metadata or {}),
+    )
 
 
 def format_csv(capture: Capture, metadata: dict[str, object] | None = None) -> str:
@@ -124,16 +133,19 @@ def format_csv(capture: Capture, metadata: dict[str, object] | None = None) -> s
     t = capture.times()[ok]
     i = capture.current_ua[ok]
     v = capture.voltage_v[ok]
-    lines = [f"{a:.9g},{b:.6g},{c:.6g}" for a, b, c in zip(t.tolist(), i.tolist(), v.tolist(),
-                                                           strict=True)]
+    lines = [
+        f"{a:.9g},{b:.6g},{c:.6g}"
+        for a, b, c in zip(t.tolist(), i.tolist(), v.tolist(), strict=True)
+    ]
     out.write("\n".join(lines))
     if lines:
         out.write("\n")
     return out.getvalue()
 
 
-def write_csv(path: str | Path, capture: Capture,
-              metadata: dict[str, object] | None = None) -> None:
+def write_csv(
+    path: str | Path, capture: Capture, metadata: dict[str, object] | None = None
+) -> None:
     """The capture as CSV; the file (a treatment's current and voltage) is created readable
     by its owner only (0600)."""
     from app.paths import open_private
@@ -164,26 +176,31 @@ def parse_csv(text: str, source: str = "capture") -> Capture:
             if cols != HEADER:
                 raise CaptureFileError(
                     f"{source}, line {lineno}: expected the header "
-                    f"'{','.join(HEADER)}', found '{line[:80]}'")
+                    f"'{','.join(HEADER)}', found '{line[:80]}'"
+                )
             header_seen = True
             continue
         fields = line.split(",")
         if len(fields) != 3:
-            raise CaptureFileError(f"{source}, line {lineno}: expected 3 values "
-                                   f"(time_s,current_uA,voltage_V), found {len(fields)}")
+            raise CaptureFileError(
+                f"{source}, line {lineno}: expected 3 values "
+                f"(time_s,current_uA,voltage_V), found {len(fields)}"
+            )
         try:
             a, b, c = (float(f) for f in fields)
         except ValueError:
-            raise CaptureFileError(f"{source}, line {lineno}: not a number in "
-                                   f"'{line[:80]}'") from None
+            raise CaptureFileError(
+                f"{source}, line {lineno}: not a number in '{line[:80]}'"
+            ) from None
         if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
             raise CaptureFileError(f"{source}, line {lineno}: values must be finite numbers")
         times.append(a)
         cur.append(b)
         volt.append(c)
     if not header_seen:
-        raise CaptureFileError(f"{source}: no header line '{','.join(HEADER)}' "
-                               "(empty file or not a scope capture)")
+        raise CaptureFileError(
+            f"{source}: no header line '{','.join(HEADER)}' (empty file or not a scope capture)"
+        )
     if not times:
         raise CaptureFileError(f"{source}: the file has a header but no samples")
     rate: float | None = None
@@ -191,13 +208,15 @@ def parse_csv(text: str, source: str = "capture") -> Capture:
         try:
             rate = float(meta["sample_rate_hz"])
         except ValueError:
-            raise CaptureFileError(f"{source}: sample_rate_hz '{meta['sample_rate_hz']}' "
-                                   "is not a number") from None
+            raise CaptureFileError(
+                f"{source}: sample_rate_hz '{meta['sample_rate_hz']}' is not a number"
+            ) from None
         if not (math.isfinite(rate) and rate > 0):
             raise CaptureFileError(f"{source}: sample_rate_hz must be positive, got {rate:g}")
     try:
-        return capture_from_samples(np.array(times), np.array(cur), np.array(volt),
-                                    sample_rate=rate, metadata=meta)
+        return capture_from_samples(
+            np.array(times), np.array(cur), np.array(volt), sample_rate=rate, metadata=meta
+        )
     except ValueError as exc:
         raise CaptureFileError(f"{source}: {exc}") from None
 

@@ -18,14 +18,16 @@ def visible_slice(n: int, t0: float, dt: float, t_lo: float, t_hi: float) -> sli
     return slice(min(max(lo, 0), n), min(max(hi, 0), n))
 
 
-def minmax_envelope(y: np.ndarray, t0: float, dt: float, t_lo: float, t_hi: float,
-                    columns: int) -> tuple[np.ndarray, np.ndarray]:
+def minmax_envelope(
+    y: np.ndarray, t0: float, dt: float, t_lo: float, t_hi: float, columns: int
+) -> tuple[np.ndarray, np.ndarray]:
     x, ys = envelopes([y], t0, dt, t_lo, t_hi, columns)
     return x, ys[0]
 
 
-def envelopes(arrays: list[np.ndarray], t0: float, dt: float, t_lo: float, t_hi: float,
-              columns: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def envelopes(
+    arrays: list[np.ndarray], t0: float, dt: float, t_lo: float, t_hi: float, columns: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Points ``(x, y)`` that draw each of ``arrays`` (equal length, sampled at
     ``t0 + k*dt``) over ``[t_lo, t_hi]``; the x points are shared.
 

@@ -27,8 +27,8 @@ from app.scope.core.buffer import SampleRing
 
 @dataclass(frozen=True, slots=True)
 class MaskSettings:
-    tolerance_pct: float = 10.0          # of the commanded amplitude
-    floor_ua: float = 2.0                # added to the tolerance (ADC noise)
+    tolerance_pct: float = 10.0  # of the commanded amplitude
+    floor_ua: float = 2.0  # added to the tolerance (ADC noise)
     time_tolerance_fraction: float = 0.02  # of the waveform period, either side
 
     def __post_init__(self) -> None:
@@ -42,10 +42,10 @@ class MaskSettings:
 class MaskLogEntry:
     """One failed period: where its first violating sample is and how far outside."""
 
-    time_s: float               # device time of the first violating sample in the period
-    index: int                  # its absolute sample index
-    deviation_ua: float         # the period's largest distance outside the mask
-    compliance: bool            # the device flagged compliance in the period
+    time_s: float  # device time of the first violating sample in the period
+    index: int  # its absolute sample index
+    deviation_ua: float  # the period's largest distance outside the mask
+    compliance: bool  # the device flagged compliance in the period
 
 
 LOG_LIMIT = 10_000
@@ -55,16 +55,17 @@ LOG_LIMIT = 10_000
 class MaskFailure:
     """What ``mask_failed`` carries: the failures found in one evaluation."""
 
-    time_s: float               # device time of the first violating sample
-    failed_periods: int         # new failed periods in this evaluation
-    fail_count: int             # failed periods since the counter was reset
-    worst_deviation_ua: float   # largest distance outside the mask
-    compliance: bool            # the device flagged compliance on a violating sample
-    index: int = -1             # absolute sample index of the first violating sample
+    time_s: float  # device time of the first violating sample
+    failed_periods: int  # new failed periods in this evaluation
+    fail_count: int  # failed periods since the counter was reset
+    worst_deviation_ua: float  # largest distance outside the mask
+    compliance: bool  # the device flagged compliance on a violating sample
+    index: int = -1  # absolute sample index of the first violating sample
 
 
-def mask_bounds(reference: np.ndarray, tolerance_ua: float,
-                half_window: int) -> tuple[np.ndarray, np.ndarray]:
+def mask_bounds(
+    reference: np.ndarray, tolerance_ua: float, half_window: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper mask limits around ``reference`` (NaN where it is unknown)."""
     r = np.asarray(reference, dtype=np.float64)
     if half_window > 0 and r.size:
@@ -121,8 +122,9 @@ class MaskTester:
     def half_window(self, sample_rate: float) -> int:
         if self.frequency_hz <= 0:
             return 1
-        return max(1, int(round(self.settings.time_tolerance_fraction
-                                * sample_rate / self.frequency_hz)))
+        return max(
+            1, int(round(self.settings.time_tolerance_fraction * sample_rate / self.frequency_hz))
+        )
 
     def update(self, ring: SampleRing) -> MaskFailure | None:
         """Test samples that arrived since the last call; a MaskFailure if any failed."""
@@ -144,9 +146,9 @@ class MaskTester:
         w = ring.window(max(first - k, oldest), last + k + 1)
         off = first - w.start
         lower, upper = mask_bounds(w.reference_ua, self.tolerance_ua, k)
-        d = violations(w.current_ua, lower, upper)[off:off + last - first + 1]
+        d = violations(w.current_ua, lower, upper)[off : off + last - first + 1]
         idx = np.arange(first, last + 1, dtype=np.int64)
-        sync = w.sync[off:off + last - first + 1]
+        sync = w.sync[off : off + last - first + 1]
         # period start (absolute index) of each tested sample
         marks = np.where(sync, idx, -1)
         period = np.maximum.accumulate(marks)
@@ -161,7 +163,7 @@ class MaskTester:
         if not bad.any():
             return None
         bad_periods = np.unique(period[bad])
-        flags = w.flags[off:off + last - first + 1]
+        flags = w.flags[off : off + last - first + 1]
         # the log: the first violating sample of each failed period, its worst deviation
         # (a period already logged in an earlier update is not logged again)
         for p in bad_periods.tolist():
@@ -169,12 +171,16 @@ class MaskTester:
                 continue
             in_p = bad & (period == p)
             at = int(np.flatnonzero(in_p)[0])
-            self.log.append(MaskLogEntry(
-                time_s=float(idx[at] / ring.sample_rate), index=int(idx[at]),
-                deviation_ua=float(np.nanmax(d[in_p])),
-                compliance=bool(np.any(flags[in_p] & SampleFlag.COMPLIANCE))))
+            self.log.append(
+                MaskLogEntry(
+                    time_s=float(idx[at] / ring.sample_rate),
+                    index=int(idx[at]),
+                    deviation_ua=float(np.nanmax(d[in_p])),
+                    compliance=bool(np.any(flags[in_p] & SampleFlag.COMPLIANCE)),
+                )
+            )
         if len(self.log) > LOG_LIMIT:
-            del self.log[:len(self.log) - LOG_LIMIT]
+            del self.log[: len(self.log) - LOG_LIMIT]
         if self._last_failed_period is not None:
             bad_periods = bad_periods[bad_periods != self._last_failed_period]
         new = int(bad_periods.size)
@@ -185,7 +191,9 @@ class MaskTester:
         first_bad = int(np.flatnonzero(bad)[0])
         return MaskFailure(
             time_s=float(idx[first_bad] / ring.sample_rate),
-            failed_periods=new, fail_count=self.fail_count,
+            failed_periods=new,
+            fail_count=self.fail_count,
             worst_deviation_ua=float(np.nanmax(d[bad])),
             compliance=bool(np.any(flags[bad] & SampleFlag.COMPLIANCE)),
-            index=int(idx[first_bad]))
+            index=int(idx[first_bad]),
+        )

@@ -16,9 +16,20 @@ import numpy as np
 from app.scope.core.capture import Capture
 
 # Keys of the offline ``measure --json`` output, in order.
-JSON_KEYS = ("frequency_hz", "period_s", "duty", "i_peak_pos_ua", "i_peak_neg_ua", "i_pp_ua",
-             "i_mean_ua", "i_rms_ua", "v_pp_v", "charge_per_phase_uc", "net_charge_uc",
-             "impedance_ohm")
+JSON_KEYS = (
+    "frequency_hz",
+    "period_s",
+    "duty",
+    "i_peak_pos_ua",
+    "i_peak_neg_ua",
+    "i_pp_ua",
+    "i_mean_ua",
+    "i_rms_ua",
+    "v_pp_v",
+    "charge_per_phase_uc",
+    "net_charge_uc",
+    "impedance_ohm",
+)
 
 #: name -> (label, unit) for tables; the order is the table order.
 MEASUREMENTS: dict[str, tuple[str, str]] = {
@@ -43,7 +54,7 @@ MEASUREMENTS: dict[str, tuple[str, str]] = {
     "deviation_pct": ("Deviation from commanded", "%"),
 }
 
-HYSTERESIS_FRACTION = 0.1   # of top - base, around the mid level
+HYSTERESIS_FRACTION = 0.1  # of top - base, around the mid level
 # Timing (frequency, period, duty, rise time) needs a waveform, not noise: its range must
 # be at least this many times the noise (estimated from sample-to-sample differences; pure
 # Gaussian noise spans about 5.2 sigma between the 0.5th and 99.5th percentiles) and at
@@ -55,8 +66,8 @@ MIN_CURRENT_FOR_IMPEDANCE_UA = 1.0
 
 @dataclass(frozen=True, slots=True)
 class Levels:
-    top: float    # 99.5th percentile
-    base: float   # 0.5th percentile
+    top: float  # 99.5th percentile
+    base: float  # 0.5th percentile
 
     @property
     def mid(self) -> float:
@@ -90,7 +101,7 @@ def crossings(y: np.ndarray, level: float, hysteresis: float) -> tuple[np.ndarra
         return empty, empty
     s = state[nz]
     change = np.flatnonzero(s[1:] != s[:-1])
-    pos = nz[change + 1]   # first sample on the new side
+    pos = nz[change + 1]  # first sample on the new side
     rising = s[change + 1] == 1
     idx = np.arange(v.size)
     with np.errstate(invalid="ignore"):
@@ -113,12 +124,17 @@ def _nan() -> float:
 
 def measure(capture: Capture) -> dict[str, float]:
     """All measurements of ``capture`` (keys of :data:`MEASUREMENTS`)."""
-    return measure_arrays(capture.current_ua, capture.voltage_v, capture.sample_rate,
-                          capture.reference_ua)
+    return measure_arrays(
+        capture.current_ua, capture.voltage_v, capture.sample_rate, capture.reference_ua
+    )
 
 
-def measure_arrays(current: np.ndarray, voltage: np.ndarray, sample_rate: float,
-                   reference: np.ndarray | None = None) -> dict[str, float]:
+def measure_arrays(
+    current: np.ndarray,
+    voltage: np.ndarray,
+    sample_rate: float,
+    reference: np.ndarray | None = None,
+) -> dict[str, float]:
     i = np.asarray(current, dtype=np.float64)
     v = np.asarray(voltage, dtype=np.float64)
     dt = 1.0 / sample_rate

@@ -56,9 +56,15 @@ class SyntheticSource:
     def next_block(self, n: int) -> SampleBlock:
         first = self._index
         cur, volt, level, flags, sync = self._advance(n)
-        return SampleBlock(first_index=first, sample_rate=self.sample_rate,
-                           current_ua=cur, voltage_v=volt, level_ua=level, flags=flags,
-                           sync=sync)
+        return SampleBlock(
+            first_index=first,
+            sample_rate=self.sample_rate,
+            current_ua=cur,
+            voltage_v=volt,
+            level_ua=level,
+            flags=flags,
+            sync=sync,
+        )
 
     def blocks(self, total: int, size: int) -> list[SampleBlock]:
         return [self.next_block(min(size, total - k)) for k in range(0, total, size)]
@@ -100,5 +106,10 @@ class SyntheticSource:
             if self._index <= where < self._index + n:
                 cur[where - self._index] += add
         self._index += n
-        return (cur.astype(np.float32), volt.astype(np.float32), level.astype(np.float32),
-                flags, sync)
+        return (
+            cur.astype(np.float32),
+            volt.astype(np.float32),
+            level.astype(np.float32),
+            flags,
+            sync,
+        )

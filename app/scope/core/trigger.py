@@ -25,13 +25,13 @@ from app.scope.core.capture import Capture
 
 
 class TriggerMode(Enum):
-    AUTO = "Auto"      # free-runs when no trigger comes within the auto timeout
+    AUTO = "Auto"  # free-runs when no trigger comes within the auto timeout
     NORMAL = "Normal"  # draws only triggered captures; keeps the last one on screen
     SINGLE = "Single"  # one triggered capture, then stops until re-armed
 
 
 class TriggerSource(Enum):
-    SYNC = "Sync"      # the device's period-start mark (default: stable for any waveform)
+    SYNC = "Sync"  # the device's period-start mark (default: stable for any waveform)
     CURRENT = "Current"
     VOLTAGE = "Voltage"
 
@@ -46,10 +46,10 @@ class TriggerSettings:
     mode: TriggerMode = TriggerMode.AUTO
     source: TriggerSource = TriggerSource.SYNC
     edge: Edge = Edge.RISING
-    level: float = 0.0          # in the source channel's unit (µA or V)
-    hysteresis: float = 1.0     # same unit, >= 0
-    pre_fraction: float = 0.1   # share of the window before the trigger, 0..1
-    holdoff_s: float = 0.0      # after a trigger, ignore triggers for this long
+    level: float = 0.0  # in the source channel's unit (µA or V)
+    hysteresis: float = 1.0  # same unit, >= 0
+    pre_fraction: float = 0.1  # share of the window before the trigger, 0..1
+    holdoff_s: float = 0.0  # after a trigger, ignore triggers for this long
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.holdoff_s <= 100.0:
@@ -60,8 +60,7 @@ class TriggerSettings:
             raise ValueError(f"trigger hysteresis must be >= 0, got {self.hysteresis}")
 
 
-def edge_crossings(values: np.ndarray, level: float, hysteresis: float,
-                   edge: Edge) -> np.ndarray:
+def edge_crossings(values: np.ndarray, level: float, hysteresis: float, edge: Edge) -> np.ndarray:
     """Positions where ``values`` crosses ``level`` on ``edge`` with hysteresis.
 
     NaN samples (dropped) neither arm nor fire. Returns sorted int positions.
@@ -81,8 +80,7 @@ def edge_crossings(values: np.ndarray, level: float, hysteresis: float,
     return nz[fire].astype(np.int64)
 
 
-def apply_holdoff(positions: np.ndarray, holdoff: int,
-                  previous: int | None = None) -> np.ndarray:
+def apply_holdoff(positions: np.ndarray, holdoff: int, previous: int | None = None) -> np.ndarray:
     """The triggers of sorted ``positions`` that are at least ``holdoff`` samples after
     the previous accepted one (``previous``: the last trigger accepted before these)."""
     pos = np.asarray(positions, dtype=np.int64)
@@ -97,8 +95,9 @@ def apply_holdoff(positions: np.ndarray, holdoff: int,
     return np.asarray(kept, dtype=np.int64)
 
 
-def trigger_positions(sync: np.ndarray, current: np.ndarray, voltage: np.ndarray,
-                      settings: TriggerSettings) -> np.ndarray:
+def trigger_positions(
+    sync: np.ndarray, current: np.ndarray, voltage: np.ndarray, settings: TriggerSettings
+) -> np.ndarray:
     """Trigger positions (indices into the given arrays) for ``settings``."""
     if settings.source == TriggerSource.SYNC:
         return np.flatnonzero(sync).astype(np.int64)
@@ -124,15 +123,14 @@ class SweepAcquirer:
         self.settings = TriggerSettings()
         self.window = 1000
         self.auto_timeout_s = 0.1
-        self.armed = True       # Single: False after its capture until arm()
+        self.armed = True  # Single: False after its capture until arm()
         self._search_from: int | None = None
         self._last_trigger: int | None = None
         self._ring_generation = ring.generation
         self.armed_at: int | None = None
         self._last_capture_clock = time.monotonic()
 
-    def configure(self, settings: TriggerSettings | None = None,
-                  window: int | None = None) -> None:
+    def configure(self, settings: TriggerSettings | None = None, window: int | None = None) -> None:
         if settings is not None:
             self.settings = settings
         if window is not None:
@@ -197,8 +195,10 @@ class SweepAcquirer:
             self._search_from = hi
         if cap is None and self.settings.mode == TriggerMode.AUTO:
             span_s = self.window / (ring.sample_rate or 1.0)
-            if now - self._last_capture_clock > max(self.auto_timeout_s, 1.5 * span_s) \
-                    and newest - oldest + 1 >= 1:
+            if (
+                now - self._last_capture_clock > max(self.auto_timeout_s, 1.5 * span_s)
+                and newest - oldest + 1 >= 1
+            ):
                 start = newest - self.window + 1
                 cap = self._capture(start, start + pre, False)
         if cap is not None:
@@ -207,7 +207,14 @@ class SweepAcquirer:
 
     def _capture(self, start: int, trigger: int, triggered: bool) -> Capture:
         w = self.ring.window(start, start + self.window)
-        return Capture(sample_rate=w.sample_rate, start_index=start,
-                       trigger_offset=trigger - start, current_ua=w.current_ua,
-                       voltage_v=w.voltage_v, reference_ua=w.reference_ua, flags=w.flags,
-                       triggered=triggered, wall_time=time.time())
+        return Capture(
+            sample_rate=w.sample_rate,
+            start_index=start,
+            trigger_offset=trigger - start,
+            current_ua=w.current_ua,
+            voltage_v=w.voltage_v,
+            reference_ua=w.reference_ua,
+            flags=w.flags,
+            triggered=triggered,
+            wall_time=time.time(),
+        )

@@ -24,8 +24,9 @@ from app.ui.background import BackgroundReads
 
 POLL_MS = 3000  # how often another room's changes are looked for
 # the writes the records views show (client list, history, editor, screening)
-_SHOWN = frozenset({"SaveClient", "AddScreening", "AddConsent", "AddNote", "BeginSession",
-                    "EndSession", "AddStep"})
+_SHOWN = frozenset(
+    {"SaveClient", "AddScreening", "AddConsent", "AddNote", "BeginSession", "EndSession", "AddStep"}
+)
 
 
 class RecordsStore(QObject):
@@ -38,9 +39,14 @@ class RecordsStore(QObject):
     _completed = Signal(object)  # (callback, future), emitted from the writer thread
     _committed = Signal()  # this room's writer committed something the views show
 
-    def __init__(self, engine: Engine, writer: StoreWriter, operator_id: int | None = None,
-                 questionnaire: Questionnaire | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: StoreWriter,
+        operator_id: int | None = None,
+        questionnaire: Questionnaire | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.engine = engine
         self.writer = writer
@@ -50,8 +56,9 @@ class RecordsStore(QObject):
         self._reads = BackgroundReads(engine, self)
         self._reads.failed.connect(self.error_occurred)
         # one refresh for a burst of changes (a session writes many rows)
-        self._changed = QTimer(self, singleShot=True, interval=300,
-                               timeout=self.records_changed.emit)
+        self._changed = QTimer(
+            self, singleShot=True, interval=300, timeout=self.records_changed.emit
+        )
         # queued: emitted from the writer's thread, the timer starts in this one
         self._committed.connect(self._changed.start, Qt.ConnectionType.QueuedConnection)
         writer.add_commit_listener(self._on_commit)
@@ -69,28 +76,50 @@ class RecordsStore(QObject):
     def _check_other_rooms(self) -> None:
         from app.store.services import change_stamp
 
-        self._reads.read(change_stamp, on_result=self._stamp_read, what="checking the records",
-                         key="change_stamp")
+        self._reads.read(
+            change_stamp,
+            on_result=self._stamp_read,
+            what="checking the records",
+            key="change_stamp",
+        )
 
     def _stamp_read(self, stamp: tuple) -> None:
         if self._stamp is not None and stamp != self._stamp:
             self._changed.start()
         self._stamp = stamp
 
-    def read(self, fn: Callable[..., Any], *args: Any,
-             on_result: Callable[[Any], None], what: str = "reading the records",
-             key: str | None = None, on_error: Callable[[BaseException], None] | None = None,
-             cancellable: bool = False) -> Future:
+    def read(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_result: Callable[[Any], None],
+        what: str = "reading the records",
+        key: str | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+        cancellable: bool = False,
+    ) -> Future:
         """Run ``fn(engine, *args)`` off the GUI thread; ``on_result(result)`` follows on
         the GUI thread (app.ui.background.BackgroundReads)."""
-        return self._reads.read(fn, *args, on_result=on_result, what=what, key=key,
-                                on_error=on_error, cancellable=cancellable)
+        return self._reads.read(
+            fn,
+            *args,
+            on_result=on_result,
+            what=what,
+            key=key,
+            on_error=on_error,
+            cancellable=cancellable,
+        )
 
-    def when_done(self, future: Future, on_result: Callable[[Any], None] | None = None,
-                  what: str = "saving",
-                  on_error: Callable[[BaseException], None] | None = None) -> None:
+    def when_done(
+        self,
+        future: Future,
+        on_result: Callable[[Any], None] | None = None,
+        what: str = "saving",
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
         """Call ``on_result(result)`` on the GUI thread once ``future`` is committed;
         a failure is emitted as ``error_occurred`` (and given to ``on_error``)."""
+
         def done(f: Future) -> None:
             # RuntimeError: the widgets were closed before the write finished
             with contextlib.suppress(RuntimeError):
@@ -107,9 +136,11 @@ class RecordsStore(QObject):
             exc = f.exception()
             if exc is not None:
                 with contextlib.suppress(RuntimeError):
-                    self.error_occurred.emit("The audit trail could not record this "
-                                             f"{action.replace('_', ' ')}: "
-                                             f"{user_message(exc, self.engine.url)}")
+                    self.error_occurred.emit(
+                        "The audit trail could not record this "
+                        f"{action.replace('_', ' ')}: "
+                        f"{user_message(exc, self.engine.url)}"
+                    )
 
         future.add_done_callback(done)
         return future

@@ -57,8 +57,9 @@ class ClientEditor(QWidget):
         self.skin_notes.setTabChangesFocus(True)  # Tab moves on; never typed in
         self.skin_notes.setFixedHeight(80)
         self.limit_on = QCheckBox("own limit")
-        self.limit = QDoubleSpinBox(suffix=" µA", decimals=0, minimum=1,
-                                    maximum=MAX_CLIENT_LIMIT_UA, value=300)
+        self.limit = QDoubleSpinBox(
+            suffix=" µA", decimals=0, minimum=1, maximum=MAX_CLIENT_LIMIT_UA, value=300
+        )
         self.problems = QLabel(wordWrap=True)
         self.problems.setStyleSheet(f"color: {style.ALARM}")
         self.save_button = QPushButton("Save client")
@@ -67,8 +68,9 @@ class ClientEditor(QWidget):
         self.conflict.setStyleSheet(f"color: {style.ALARM}")
         self.conflict.hide()
         self.reload_button = QPushButton("Reload and merge")
-        self.reload_button.setToolTip("Take the other changes into the form, keeping what "
-                                      "you typed; then save again")
+        self.reload_button.setToolTip(
+            "Take the other changes into the form, keeping what you typed; then save again"
+        )
         self.reload_button.hide()
 
         dob_row = QHBoxLayout()
@@ -125,8 +127,13 @@ class ClientEditor(QWidget):
 
     def load(self, client_id: int) -> None:
         """Show ``client_id``'s record, read off the GUI thread (``loaded`` follows)."""
-        self.store.read(services.get_client, client_id, on_result=self._loaded,
-                        what="reading the client", key="client_editor")
+        self.store.read(
+            services.get_client,
+            client_id,
+            on_result=self._loaded,
+            what="reading the client",
+            key="client_editor",
+        )
 
     def _loaded(self, record) -> None:
         if record is None:
@@ -159,8 +166,13 @@ class ClientEditor(QWidget):
         changed (mine kept)."""
         if self.client_id is None:
             return
-        self.store.read(services.get_client, self.client_id, on_result=self._merge,
-                        what="reading the client again", key="client_editor")
+        self.store.read(
+            services.get_client,
+            self.client_id,
+            on_result=self._merge,
+            what="reading the client again",
+            key="client_editor",
+        )
 
     def _merge(self, theirs_record) -> list[str]:
         if theirs_record is None:
@@ -184,8 +196,11 @@ class ClientEditor(QWidget):
         self._base = theirs
         self._clear_conflict()
         if both:
-            self.conflict.setText("Changed here and in the other room: " + ", ".join(both)
-                                  + " — yours is kept; check before saving.")
+            self.conflict.setText(
+                "Changed here and in the other room: "
+                + ", ".join(both)
+                + " — yours is kept; check before saving."
+            )
             self.conflict.show()
         self.merged.emit(both)
         return both
@@ -202,7 +217,9 @@ class ClientEditor(QWidget):
             contact=self.contact.text(),
             skin_notes=self.skin_notes.toPlainText(),
             current_limit_ua=self.limit.value() if self.limit_on.isChecked() else None,
-            id=self.client_id, version=self.version)
+            id=self.client_id,
+            version=self.version,
+        )
 
     def _validate(self) -> list[str]:
         problems = validate_client(self.data(), dt.date.today())
@@ -218,8 +235,12 @@ class ClientEditor(QWidget):
             return
         self.save_button.setEnabled(False)
         self._clear_conflict()
-        self.store.when_done(self.store.writer.save_client(self.data()), self._saved,
-                             "saving the client", on_error=self._save_failed)
+        self.store.when_done(
+            self.store.writer.save_client(self.data()),
+            self._saved,
+            "saving the client",
+            on_error=self._save_failed,
+        )
 
     def _save_failed(self, exc: BaseException) -> None:
         self.save_button.setEnabled(not self._validate())
@@ -230,8 +251,7 @@ class ClientEditor(QWidget):
 
     def _saved(self, client_id: int) -> None:
         # the save succeeded from exactly self.version: the store holds the next one
-        self.version = 1 if self.client_id is None or self.version is None else (
-            self.version + 1)
+        self.version = 1 if self.client_id is None or self.version is None else (self.version + 1)
         self.client_id = client_id
         self._base = self.data()
         self.title.setText(f"Client — {self.name.text().strip()}")
@@ -239,10 +259,22 @@ class ClientEditor(QWidget):
         self.saved.emit(client_id)
 
 
-_FIELDS = (("name", "Name"), ("date_of_birth", "Date of birth"), ("contact", "Contact"),
-           ("skin_notes", "Skin notes"), ("current_limit_ua", "Current limit"))
+_FIELDS = (
+    ("name", "Name"),
+    ("date_of_birth", "Date of birth"),
+    ("contact", "Contact"),
+    ("skin_notes", "Skin notes"),
+    ("current_limit_ua", "Current limit"),
+)
 
 
 def _as_data(record: services.ClientRecord) -> ClientData:
-    return ClientData(record.name, record.date_of_birth, record.contact, record.skin_notes,
-                      record.current_limit_ua, record.id, record.version)
+    return ClientData(
+        record.name,
+        record.date_of_birth,
+        record.contact,
+        record.skin_notes,
+        record.current_limit_ua,
+        record.id,
+        record.version,
+    )

@@ -83,12 +83,19 @@ class ClientList(QWidget):
 
     def refresh(self) -> None:
         """Search again (off the GUI thread); the list follows when the answer comes."""
-        self.store.read(partial(services.search_clients, text=self.search.text(),
-                                questionnaire=self.store.questionnaire),
-                        on_result=self._show_clients,
-                        what="searching the clients", key="client_list",
-                        on_error=lambda exc: self.status.setText(
-                            "The client list could not be read: see the banner."))
+        self.store.read(
+            partial(
+                services.search_clients,
+                text=self.search.text(),
+                questionnaire=self.store.questionnaire,
+            ),
+            on_result=self._show_clients,
+            what="searching the clients",
+            key="client_list",
+            on_error=lambda exc: self.status.setText(
+                "The client list could not be read: see the banner."
+            ),
+        )
 
     def _show_clients(self, clients) -> None:
         selected = self.selected_client_id()
@@ -106,10 +113,15 @@ class ClientList(QWidget):
                 label = "Demo head"
             status = QTableWidgetItem(label)
             status.setForeground(QColor(colour))
-            cells = (name, QTableWidgetItem(local_date(c.date_of_birth)), status,
-                     QTableWidgetItem(str(c.sessions)),
-                     QTableWidgetItem(local_date(c.last_session_at.astimezone().date()
-                                                if c.last_session_at else None)))
+            cells = (
+                name,
+                QTableWidgetItem(local_date(c.date_of_birth)),
+                status,
+                QTableWidgetItem(str(c.sessions)),
+                QTableWidgetItem(
+                    local_date(c.last_session_at.astimezone().date() if c.last_session_at else None)
+                ),
+            )
             cells[3].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for col, item in enumerate(cells):
                 self.table.setItem(row, col, item)

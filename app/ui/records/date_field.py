@@ -18,8 +18,12 @@ from PySide6.QtWidgets import QLineEdit, QWidget
 
 from app.ui import style
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 DISPLAY = "%d %b %Y"  # 24 Nov 2026
 
 
@@ -52,8 +56,13 @@ class DateField(QLineEdit):
 
     date_changed = Signal(object)  # dt.date | None
 
-    def __init__(self, parent: QWidget | None = None, *, latest: dt.date | None = None,
-                 earliest: dt.date = dt.date(1900, 1, 1)) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        latest: dt.date | None = None,
+        earliest: dt.date = dt.date(1900, 1, 1),
+    ) -> None:
         super().__init__(parent)
         self._latest = latest  # None: today, whenever it is asked
         self._earliest = earliest
@@ -97,6 +106,7 @@ class DateField(QLineEdit):
     def _changed(self, _text: str) -> None:
         bad = bool(self.text().strip()) and self.problem() is not None
         self.setStyleSheet(f"border: 2px solid {style.ALARM}" if bad else "")
-        self.setToolTip(self.problem() if bad else
-                        "Type the whole date: 24.11.2026, 24 Nov 2026 or 2026-11-24")
+        self.setToolTip(
+            self.problem() if bad else "Type the whole date: 24.11.2026, 24 Nov 2026 or 2026-11-24"
+        )
         self.date_changed.emit(self.value())

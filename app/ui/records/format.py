@@ -26,8 +26,17 @@ def number(x: float | None, unit: str, digits: int = 1) -> str:
 
 
 # field-name endings that carry a unit (the engine's and the store's naming)
-_UNITS = (("_ua_per_cm2", "µA/cm²"), ("_ua", "µA"), ("_uc", "µC"), ("_hz", "Hz"),
-          ("_ohm", "Ω"), ("_ms", "ms"), ("_s", "s"), ("_v", "V"), ("_pct", "%"))
+_UNITS = (
+    ("_ua_per_cm2", "µA/cm²"),
+    ("_ua", "µA"),
+    ("_uc", "µC"),
+    ("_hz", "Hz"),
+    ("_ohm", "Ω"),
+    ("_ms", "ms"),
+    ("_s", "s"),
+    ("_v", "V"),
+    ("_pct", "%"),
+)
 
 
 def zone_names(field: str) -> str:
@@ -48,8 +57,9 @@ def zone_names(field: str) -> str:
         sides = groups.setdefault(name, [])
         if zone.side in ("l", "r"):
             sides.append(zone.side.upper())
-    return ", ".join(f"{name} ({', '.join(sides)})" if sides else name
-                     for name, sides in groups.items())
+    return ", ".join(
+        f"{name} ({', '.join(sides)})" if sides else name for name, sides in groups.items()
+    )
 
 
 def program_names() -> dict[str, str]:

@@ -24,8 +24,10 @@ from app.ui.records.format import duration, local_datetime, number, program_name
 
 COLUMNS = ("Date", "Program", "Duration", "Mean current", "Impedance", "Charge", "Outcome")
 OUTCOME_COLOURS = {
-    Outcome.COMPLETED: style.OK, Outcome.STOPPED: style.MUTED,
-    Outcome.EMERGENCY_STOPPED: style.ALARM, Outcome.INTERRUPTED: style.WARN,
+    Outcome.COMPLETED: style.OK,
+    Outcome.STOPPED: style.MUTED,
+    Outcome.EMERGENCY_STOPPED: style.ALARM,
+    Outcome.INTERRUPTED: style.WARN,
     Outcome.FAULT: style.ALARM,
 }
 
@@ -55,24 +57,33 @@ class SessionHistory(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(
-            1, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.chart = pg.GraphicsLayoutWidget()
         self.chart.setBackground("w")
         self.plots = {}
         axis = pg.DateAxisItem
-        for row, (key, label, unit, colour) in enumerate((
+        for row, (key, label, unit, colour) in enumerate(
+            (
                 ("current", "Mean current", "µA", style.CURRENT),
                 ("duration", "Duration", "min", "#6b7280"),
-                ("impedance", "Impedance", "kΩ", style.VOLTAGE))):
+                ("impedance", "Impedance", "kΩ", style.VOLTAGE),
+            )
+        ):
             p = self.chart.addPlot(row=row, col=0, axisItems={"bottom": axis()})
             left = p.getAxis("left")
             left.enableAutoSIPrefix(False)  # a "(x0.001)" would overprint the title
             left.setLabel(f"{label} ({unit})")
             p.showGrid(x=True, y=True, alpha=0.3)
             p.setMouseEnabled(x=True, y=False)
-            curve = p.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=7,
-                           symbolBrush=colour, symbolPen=None)
+            curve = p.plot(
+                [],
+                [],
+                pen=pg.mkPen(colour, width=2),
+                symbol="o",
+                symbolSize=7,
+                symbolBrush=colour,
+                symbolPen=None,
+            )
             if row:
                 p.setXLink(self.plots["current"][0])
             self.plots[key] = (p, curve)
@@ -97,8 +108,13 @@ class SessionHistory(QWidget):
         """Read the client and their sessions off the GUI thread; shown when they arrive."""
         if self.client_id is None:
             return
-        self.store.read(_client_and_history, self.client_id, on_result=self._show,
-                        what="reading the session history", key="history")
+        self.store.read(
+            _client_and_history,
+            self.client_id,
+            on_result=self._show,
+            what="reading the session history",
+            key="history",
+        )
 
     def _show(self, result) -> None:
         record, sessions = result
@@ -113,18 +129,25 @@ class SessionHistory(QWidget):
             out = QTableWidgetItem(outcome_text(s.outcome, s.training))
             if s.outcome is not None:
                 out.setForeground(pg.mkColor(OUTCOME_COLOURS[s.outcome]))
-            cells = [QTableWidgetItem(local_datetime(s.started_at)),
-                     QTableWidgetItem(program_name(s.program, names)),
-                     QTableWidgetItem(duration(s.duration_s)),
-                     QTableWidgetItem(number(s.mean_current_ua, "µA", 0)),
-                     QTableWidgetItem(number(None if s.mean_impedance_ohm is None
-                                             else s.mean_impedance_ohm / 1000, "kΩ")),
-                     QTableWidgetItem(number(s.charge_uc, "µC", 2)), out]
+            cells = [
+                QTableWidgetItem(local_datetime(s.started_at)),
+                QTableWidgetItem(program_name(s.program, names)),
+                QTableWidgetItem(duration(s.duration_s)),
+                QTableWidgetItem(number(s.mean_current_ua, "µA", 0)),
+                QTableWidgetItem(
+                    number(
+                        None if s.mean_impedance_ohm is None else s.mean_impedance_ohm / 1000, "kΩ"
+                    )
+                ),
+                QTableWidgetItem(number(s.charge_uc, "µC", 2)),
+                out,
+            ]
             cells[0].setData(Qt.ItemDataRole.UserRole, s.id)
             for col, item in enumerate(cells):
                 if 2 <= col <= 5:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
-                                          | Qt.AlignmentFlag.AlignVCenter)
+                    item.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
                 self.table.setItem(row, col, item)
         self.table.resizeColumnsToContents()
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
@@ -143,8 +166,9 @@ class SessionHistory(QWidget):
         data = {
             "current": series(s.mean_current_ua for s in done),
             "duration": series(s.duration_s / 60 for s in done),
-            "impedance": series(None if s.mean_impedance_ohm is None
-                                else s.mean_impedance_ohm / 1000 for s in done),
+            "impedance": series(
+                None if s.mean_impedance_ohm is None else s.mean_impedance_ohm / 1000 for s in done
+            ),
         }
         for key, (plot, curve) in self.plots.items():
             y = data[key]

@@ -35,8 +35,9 @@ class RecordsPanel(QWidget):
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.detail, "Session")
         self.error = QLabel(wordWrap=True)
-        self.error.setStyleSheet(f"background: {style.ALARM}; color: white; padding: 6px 10px;"
-                                 " border-radius: 4px")
+        self.error.setStyleSheet(
+            f"background: {style.ALARM}; color: white; padding: 6px 10px; border-radius: 4px"
+        )
         self.error.setVisible(False)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.clients)

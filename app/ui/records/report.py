@@ -68,8 +68,7 @@ def kohm(ohm: float | None) -> str:
 
 def plain(text: str | None) -> str:
     """Plain text for the report's HTML: escaped, its line breaks kept."""
-    return html.escape(text or "").replace("\r\n", "\n").replace("\r", "\n") \
-        .replace("\n", "<br/>")
+    return html.escape(text or "").replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br/>")
 
 
 # ---------------------------------------------------------------- CSV
@@ -88,22 +87,61 @@ def write_csv(detail: SessionDetail, path: Path, rec: Recording | None = None) -
     recording's file (None: nothing was recorded)."""
     with paths.open_private(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["section", "time_utc", "position", "zone_or_kind", "planned_s", "actual_s",
-                    "charge_uc", "mean_current_ua", "mean_impedance_ohm", "details",
-                    "charge_abs_uc"])
+        w.writerow(
+            [
+                "section",
+                "time_utc",
+                "position",
+                "zone_or_kind",
+                "planned_s",
+                "actual_s",
+                "charge_uc",
+                "mean_current_ua",
+                "mean_impedance_ohm",
+                "details",
+                "charge_abs_uc",
+            ]
+        )
         for st in detail.steps:
-            w.writerow(["step", "", st.position, st.zone, st.planned_s, st.actual_s,
-                        st.charge_uc, st.mean_current_ua, st.mean_impedance_ohm,
-                        json.dumps(st.parameters, sort_keys=True), st.charge_abs_uc])
+            w.writerow(
+                [
+                    "step",
+                    "",
+                    st.position,
+                    st.zone,
+                    st.planned_s,
+                    st.actual_s,
+                    st.charge_uc,
+                    st.mean_current_ua,
+                    st.mean_impedance_ohm,
+                    json.dumps(st.parameters, sort_keys=True),
+                    st.charge_abs_uc,
+                ]
+            )
         for ev in detail.events:
-            w.writerow(["event", ev.timestamp.isoformat(), "", ev.kind, "", "", "", "", "",
-                        json.dumps(ev.payload, sort_keys=True), ""])
+            w.writerow(
+                [
+                    "event",
+                    ev.timestamp.isoformat(),
+                    "",
+                    ev.kind,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    json.dumps(ev.payload, sort_keys=True),
+                    "",
+                ]
+            )
     if rec is None or not rec.n_samples:
         return None
     dest = recording_csv_path(path)
     with paths.open_private(dest, "w", newline="", encoding="utf-8") as fh:
-        fh.write(f"# session {detail.summary.id}; sample rate {rec.sample_rate:g} Hz; "
-                 "t_s: seconds since the first sample; gaps are left out\n")
+        fh.write(
+            f"# session {detail.summary.id}; sample rate {rec.sample_rate:g} Hz; "
+            "t_s: seconds since the first sample; gaps are left out\n"
+        )
         fh.write("t_s,current_ua,voltage_v\n")
         keep = np.isfinite(rec.t_s)
         block = np.column_stack([rec.t_s[keep], rec.current_ua[keep], rec.voltage_v[keep]])
@@ -164,9 +202,11 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
             p.setPen(grid if k else axis)
             p.drawLine(QPointF(plot.left(), y_of(v)), QPointF(plot.right(), y_of(v)))
             p.setPen(ink)
-            p.drawText(QRectF(0, y_of(v) - fm.height(), left - 10, fm.height() * 2),
-                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-                       f"{v:.0f}".replace("-", "−"))
+            p.drawText(
+                QRectF(0, y_of(v) - fm.height(), left - 10, fm.height() * 2),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                f"{v:.0f}".replace("-", "−"),
+            )
         tstep = _nice_step(duration_s)
         if tstep >= 60:
             tstep = max(60.0, round(tstep / 60) * 60)
@@ -175,21 +215,28 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
             p.setPen(grid)
             p.drawLine(QPointF(x_of(t), plot.top()), QPointF(x_of(t), plot.bottom()))
             p.setPen(ink)
-            p.drawText(QRectF(x_of(t) - 100, plot.bottom() + fm.height() * 0.6, 200,
-                              fm.height()),
-                       Qt.AlignmentFlag.AlignHCenter, clock(t))
+            p.drawText(
+                QRectF(x_of(t) - 100, plot.bottom() + fm.height() * 0.6, 200, fm.height()),
+                Qt.AlignmentFlag.AlignHCenter,
+                clock(t),
+            )
             t += tstep
         p.setPen(axis)
         p.drawRect(plot)
         p.setPen(ink)
-        p.drawText(QRectF(plot.left(), height - fm.height() * 1.5, plot.width(),
-                          fm.height() * 1.5), Qt.AlignmentFlag.AlignHCenter,
-                   "time since the start of the recording (min:s)")
+        p.drawText(
+            QRectF(plot.left(), height - fm.height() * 1.5, plot.width(), fm.height() * 1.5),
+            Qt.AlignmentFlag.AlignHCenter,
+            "time since the start of the recording (min:s)",
+        )
         p.save()
         p.translate(fm.height() * 0.2, plot.center().y())
         p.rotate(-90)
-        p.drawText(QRectF(-plot.height() / 2, 0, plot.height(), fm.height() * 1.2),
-                   Qt.AlignmentFlag.AlignHCenter, "current (µA)")
+        p.drawText(
+            QRectF(-plot.height() / 2, 0, plot.height(), fm.height() * 1.2),
+            Qt.AlignmentFlag.AlignHCenter,
+            "current (µA)",
+        )
         p.restore()
         # the envelope: a filled band between each bucket's lowest and highest current
         p.setClipRect(plot)
@@ -233,19 +280,26 @@ def charge_sentence(detail: SessionDetail) -> str:
     """The charge delivered, stated unambiguously: the total absolute charge (both
     phases) and the net charge, each named (a charge-balanced waveform nets near zero)."""
     steps = detail.steps
-    net = sum(st.charge_uc for st in steps if st.charge_uc is not None) if any(
-        st.charge_uc is not None for st in steps) else None
+    net = (
+        sum(st.charge_uc for st in steps if st.charge_uc is not None)
+        if any(st.charge_uc is not None for st in steps)
+        else None
+    )
     phases = [st.charge_phases_uc for st in steps]
     if net is None:
         return "Charge delivered: not recorded."
     if steps and all(ph is not None for ph in phases):
         pos = sum(ph[0] for ph in phases if ph is not None)
         neg = sum(ph[1] for ph in phases if ph is not None)
-        return (f"Charge delivered: total {abs(pos) + abs(neg):.2f} µC (absolute, both "
-                f"phases: positive {pos:.2f} µC, negative {neg:.2f} µC); net charge "
-                f"{net:.2f} µC.")
-    return (f"Net charge: {net:.2f} µC (positive minus negative phase; the total absolute "
-            "charge was not recorded for this session).")
+        return (
+            f"Charge delivered: total {abs(pos) + abs(neg):.2f} µC (absolute, both "
+            f"phases: positive {pos:.2f} µC, negative {neg:.2f} µC); net charge "
+            f"{net:.2f} µC."
+        )
+    return (
+        f"Net charge: {net:.2f} µC (positive minus negative phase; the total absolute "
+        "charge was not recorded for this session)."
+    )
 
 
 def _phase(st, which: int) -> str:
@@ -265,20 +319,28 @@ def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) ->
             f"<td>{number(st.mean_current_ua, 'µA', 0)}</td>"
             f"<td>{_phase(st, 0)}</td><td>{_phase(st, 1)}</td>"
             f"<td>{number(st.charge_uc, 'µC', 2)}</td>"
-            f"<td>{kohm(st.mean_impedance_ohm)}</td></tr>")
-    steps = ("<table width='100%' border='1' cellspacing='0' cellpadding='2' "
-             "style='border-color:#c0c6cc; border-collapse: collapse'>"
-             "<tr><th width='3%'>#</th><th width='25%'>Zone</th>"
-             "<th width='13%'>Time done of planned</th><th width='10%'>Mean current</th>"
-             "<th width='12%'>Charge + phase</th><th width='12%'>Charge − phase</th>"
-             "<th width='11%'>Net charge</th><th width='14%'>Impedance</th></tr>"
-             + "".join(rows) + "</table>"
-             if rows else "<p>No zones recorded.</p>")
+            f"<td>{kohm(st.mean_impedance_ohm)}</td></tr>"
+        )
+    steps = (
+        "<table width='100%' border='1' cellspacing='0' cellpadding='2' "
+        "style='border-color:#c0c6cc; border-collapse: collapse'>"
+        "<tr><th width='3%'>#</th><th width='25%'>Zone</th>"
+        "<th width='13%'>Time done of planned</th><th width='10%'>Mean current</th>"
+        "<th width='12%'>Charge + phase</th><th width='12%'>Charge − phase</th>"
+        "<th width='11%'>Net charge</th><th width='14%'>Impedance</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        if rows
+        else "<p>No zones recorded.</p>"
+    )
     operator = detail.operator_name or "—"
-    chart = ("<h2>Delivered current</h2><p>From the recorded samples: the band spans the "
-             "lowest and highest current of each moment.</p>"
-             "<img src='chart.png' width='{CHART_W}'/>" if has_chart else
-             "<h2>Delivered current</h2><p>No recording was stored for this session.</p>")
+    chart = (
+        "<h2>Delivered current</h2><p>From the recorded samples: the band spans the "
+        "lowest and highest current of each moment.</p>"
+        "<img src='chart.png' width='{CHART_W}'/>"
+        if has_chart
+        else "<h2>Delivered current</h2><p>No recording was stored for this session.</p>"
+    )
     return f"""<html><head><style>{STYLE}</style></head><body>
 <h1>Microcurrent treatment report</h1>
 <table width='100%' cellspacing='0'>
@@ -292,7 +354,7 @@ def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) ->
 </table>
 <h2>Zones</h2>
 {steps}
-<p>{plain(charge_sentence(detail))} Mean current {number(s.mean_current_ua, 'µA', 0)};
+<p>{plain(charge_sentence(detail))} Mean current {number(s.mean_current_ua, "µA", 0)};
 mean impedance {kohm(s.mean_impedance_ohm)}.</p>
 {chart}
 <p class='sig'>Practitioner: {plain(operator)}<br/><br/>
@@ -304,15 +366,20 @@ def technician_html(detail: SessionDetail) -> str:
     s = detail.summary
     rows = "".join(
         f"<tr><td>{local_time(ev.timestamp)}</td><td>{plain(ev.kind)}</td>"
-        f"<td>{plain(event_details(ev.payload))}</td></tr>" for ev in detail.events)
-    events = ("<table width='100%' border='1' cellspacing='0' cellpadding='2' "
-              "style='border-color:#c0c6cc'><tr><th width='12%'>Time</th>"
-              "<th width='18%'>Event</th><th>Details</th></tr>" + rows + "</table>"
-              if rows else "<p>No events recorded.</p>")
+        f"<td>{plain(event_details(ev.payload))}</td></tr>"
+        for ev in detail.events
+    )
+    events = (
+        "<table width='100%' border='1' cellspacing='0' cellpadding='2' "
+        "style='border-color:#c0c6cc'><tr><th width='12%'>Time</th>"
+        "<th width='18%'>Event</th><th>Details</th></tr>" + rows + "</table>"
+        if rows
+        else "<p>No events recorded.</p>"
+    )
     return f"""<html><head><style>{STYLE}</style></head><body>
 <h1>Technician page — session {s.id}</h1>
-<p>Session {plain(s.uid)} · device {plain(s.device_serial or '—')} · firmware
-{plain(s.firmware or '—')} · recording: {detail.recorded_samples} samples in
+<p>Session {plain(s.uid)} · device {plain(s.device_serial or "—")} · firmware
+{plain(s.firmware or "—")} · recording: {detail.recorded_samples} samples in
 {detail.chunks} chunk(s).</p>
 <h2>Event log</h2>
 {events}
@@ -322,8 +389,9 @@ def technician_html(detail: SessionDetail) -> str:
 # ---------------------------------------------------------------- PDF
 
 
-def _document(html_text: str, device: QPdfWriter, width: float,
-              chart: QImage | None) -> QTextDocument:
+def _document(
+    html_text: str, device: QPdfWriter, width: float, chart: QImage | None
+) -> QTextDocument:
     doc = QTextDocument()
     doc.documentLayout().setPaintDevice(device)
     doc.setDocumentMargin(0)
@@ -339,16 +407,25 @@ def _document(html_text: str, device: QPdfWriter, width: float,
     return doc
 
 
-def write_pdf(detail: SessionDetail, client: ClientRecord, path: Path,
-              overview: RecordingOverview | None = None, technician_page: bool = False) -> int:
+def write_pdf(
+    detail: SessionDetail,
+    client: ClientRecord,
+    path: Path,
+    overview: RecordingOverview | None = None,
+    technician_page: bool = False,
+) -> int:
     """The report on A4 (see the module docstring); returns the number of pages. The file
     (health data) is created readable by its owner only."""
     paths.create_private(path, truncate=True)
     writer = QPdfWriter(str(path))
-    writer.setPageLayout(QPageLayout(QPageSize(QPageSize.PageSizeId.A4),
-                                     QPageLayout.Orientation.Portrait,
-                                     QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM),
-                                     QPageLayout.Unit.Millimeter))
+    writer.setPageLayout(
+        QPageLayout(
+            QPageSize(QPageSize.PageSizeId.A4),
+            QPageLayout.Orientation.Portrait,
+            QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM),
+            QPageLayout.Unit.Millimeter,
+        )
+    )
     writer.setResolution(DPI)
     writer.setTitle(f"Session report {detail.summary.id}")
     writer.setCreator(f"{APP_NAME} {__version__}")
@@ -358,8 +435,7 @@ def write_pdf(detail: SessionDetail, client: ClientRecord, path: Path,
     page_h = float(writer.height())
     footer_h = FOOTER_PT * DPI / 72.0
     body_h = page_h - footer_h
-    chart = (chart_image(overview) if overview is not None and overview.n_samples
-             else None)
+    chart = chart_image(overview) if overview is not None and overview.n_samples else None
     docs = [_document(client_html(detail, client, chart is not None), writer, page_w, chart)]
     if technician_page:
         docs.append(_document(technician_html(detail), writer, page_w, None))
@@ -381,10 +457,12 @@ def write_pdf(detail: SessionDetail, client: ClientRecord, path: Path,
             p.restore()
             p.setFont(footer_font)
             p.setPen(QColor("#555"))
-            p.drawText(QRectF(0, body_h + footer_h / 3, page_w, footer_h * 2 / 3),
-                       Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
-                       f"{APP_NAME} {__version__} · device firmware {s.firmware or '—'} · "
-                       f"session {s.id} · page {n + 1} of {len(pages)}")
+            p.drawText(
+                QRectF(0, body_h + footer_h / 3, page_w, footer_h * 2 / 3),
+                Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
+                f"{APP_NAME} {__version__} · device firmware {s.firmware or '—'} · "
+                f"session {s.id} · page {n + 1} of {len(pages)}",
+            )
     finally:
         p.end()
     return len(pages)

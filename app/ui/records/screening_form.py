@@ -129,9 +129,10 @@ class ScreeningForm(QWidget):
         self.answers: dict[str, _Answer] = {}
         content = QWidget()
         body = QVBoxLayout(content)
-        for kind, heading in (("absolute", "Absolute contraindications — output is blocked"),
-                              ("relative", "Relative contraindications — an acknowledged "
-                               "override is needed")):
+        for kind, heading in (
+            ("absolute", "Absolute contraindications — output is blocked"),
+            ("relative", "Relative contraindications — an acknowledged override is needed"),
+        ):
             box = QGroupBox(heading)
             grid = QGridLayout(box)
             grid.setColumnStretch(0, 1)
@@ -153,8 +154,9 @@ class ScreeningForm(QWidget):
                     grid.addWidget(self.age_label, row, 1)
                 row += 1
             body.addWidget(box)
-        self.override_box = QGroupBox("Overrides (the practitioner takes responsibility; "
-                                      "logged with the screening)")
+        self.override_box = QGroupBox(
+            "Overrides (the practitioner takes responsibility; logged with the screening)"
+        )
         self.override_layout = QVBoxLayout(self.override_box)
         self.overrides: dict[str, QCheckBox] = {}
         body.addWidget(self.override_box)
@@ -192,8 +194,13 @@ class ScreeningForm(QWidget):
         the GUI thread; the form fills when it arrives (``loaded``)."""
         self.today = today or dt.date.today()
         self.client_id = client_id
-        self.store.read(services.get_client, client_id, on_result=self._fill,
-                        what="reading the client's screening", key="screening_form")
+        self.store.read(
+            services.get_client,
+            client_id,
+            on_result=self._fill,
+            what="reading the client's screening",
+            key="screening_form",
+        )
 
     def _fill(self, client) -> None:
         self._client = client
@@ -212,8 +219,11 @@ class ScreeningForm(QWidget):
         self.overrides = {}
         self.consent.setChecked(self._client.consent_version == self.q.consent_text_version)
         dob = self._client.date_of_birth
-        self.age_label.setText(f"Age {age_on(dob, self.today)} (from the date of birth)"
-                               if dob else "Date of birth not recorded")
+        self.age_label.setText(
+            f"Age {age_on(dob, self.today)} (from the date of birth)"
+            if dob
+            else "Date of birth not recorded"
+        )
         self._update(stored=previous)
         self.loaded.emit(self._client.id)
 
@@ -224,8 +234,9 @@ class ScreeningForm(QWidget):
             if answered:
                 answers[item_id] = value
         acked = tuple(i for i, box in self.overrides.items() if box.isChecked())
-        return ScreeningAnswers(answers, self.today,
-                                add_months(self.today, self.q.validity_months), acked)
+        return ScreeningAnswers(
+            answers, self.today, add_months(self.today, self.q.validity_months), acked
+        )
 
     def evaluation(self) -> Evaluation:
         return self._evaluation
@@ -263,22 +274,31 @@ class ScreeningForm(QWidget):
         self._evaluation = ev
         colour, headline = BANNER[ev.status]
         lines = [f"<b>{headline}</b>"]
-        lines += [f"• {r.text}" + (" — override acknowledged" if r.kind == "acknowledged"
-                                   else "") for r in ev.reasons[:6]]
+        lines += [
+            f"• {r.text}" + (" — override acknowledged" if r.kind == "acknowledged" else "")
+            for r in ev.reasons[:6]
+        ]
         if len(ev.reasons) > 6:
             lines.append(f"… and {len(ev.reasons) - 6} more")
         # a date that is not a date is said, not guessed at (the answer counts as missing)
-        lines += [f"• {html.escape(p, quote=False)}" for a in self.answers.values()
-                  if (p := a.problem()) is not None]
+        lines += [
+            f"• {html.escape(p, quote=False)}"
+            for a in self.answers.values()
+            if (p := a.problem()) is not None
+        ]
         self.banner.setText("<br>".join(lines))
-        self.banner.setStyleSheet(f"background: {colour}; color: white; padding: 8px 12px; "
-                                  "border-radius: 4px")
+        self.banner.setStyleSheet(
+            f"background: {colour}; color: white; padding: 8px 12px; border-radius: 4px"
+        )
         unanswered = [r for r in ev.reasons if r.kind == "missing"]
         complete = not unanswered or all(r.item_id == "under_18" for r in unanswered)
         self.save_button.setEnabled(complete)
-        self.hint.setText("Answer every question to save." if not complete else
-                          "Saving records the answers, the overrides and today's date "
-                          f"(valid {self.q.validity_months} months).")
+        self.hint.setText(
+            "Answer every question to save."
+            if not complete
+            else "Saving records the answers, the overrides and today's date "
+            f"(valid {self.q.validity_months} months)."
+        )
         self.evaluation_changed.emit(ev)
 
     def save(self) -> None:
@@ -286,14 +306,21 @@ class ScreeningForm(QWidget):
             return
         draft = self.current()
         writer = self.store.writer
-        fut = writer.add_screening(self.client_id, dict(draft.answers), draft.screened_on,
-                                   draft.expires_on, tuple(draft.overrides_acknowledged),
-                                   operator_id=self.store.operator_id,
-                                   questionnaire_version=self.q.version)
-        if self.consent.isChecked() and (self._client.consent_version
-                                         != self.q.consent_text_version):
-            writer.add_consent(self.client_id, self.q.consent_text_version,
-                               operator_id=self.store.operator_id)
+        fut = writer.add_screening(
+            self.client_id,
+            dict(draft.answers),
+            draft.screened_on,
+            draft.expires_on,
+            tuple(draft.overrides_acknowledged),
+            operator_id=self.store.operator_id,
+            questionnaire_version=self.q.version,
+        )
+        if self.consent.isChecked() and (
+            self._client.consent_version != self.q.consent_text_version
+        ):
+            writer.add_consent(
+                self.client_id, self.q.consent_text_version, operator_id=self.store.operator_id
+            )
         self.save_button.setEnabled(False)
         self.store.when_done(fut, self._saved, "saving the screening")
 

@@ -53,8 +53,7 @@ def _table(headers: tuple[str, ...]) -> QTableWidget:
     t.verticalHeader().setVisible(False)
     t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.horizontalHeader().setSectionResizeMode(len(headers) - 1,
-                                              QHeaderView.ResizeMode.Stretch)
+    t.horizontalHeader().setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
     return t
 
 
@@ -86,10 +85,12 @@ class SessionDetailView(QWidget):
         self.pdf_button = QPushButton("Report (PDF)…")
         self.csv_button = QPushButton("Export CSV…")
         self.technician_page = QCheckBox("with technician page")
-        self.technician_page.setToolTip("Add a second page to the report with the session's "
-                                        "full event log")
-        self.steps = _table(("#", "Zone", "Time / planned", "Mean current", "Charge",
-                             "Impedance", "Parameters"))
+        self.technician_page.setToolTip(
+            "Add a second page to the report with the session's full event log"
+        )
+        self.steps = _table(
+            ("#", "Zone", "Time / planned", "Mean current", "Charge", "Impedance", "Parameters")
+        )
         self.events = _table(("Time", "Event", "Details"))
         self.plot = pg.GraphicsLayoutWidget()
         self.plot.setBackground("#0d1117")
@@ -97,18 +98,18 @@ class SessionDetailView(QWidget):
         self.voltage_plot = self.plot.addPlot(row=1, col=0)
         self.voltage_plot.setXLink(self.current_plot)
         self.current_plot.setTitle("Recorded delivered current", color="#c9d1d9", size="10pt")
-        for plot, label in ((self.current_plot, "current (µA)"),
-                            (self.voltage_plot, "electrode voltage (V)")):
+        for plot, label in (
+            (self.current_plot, "current (µA)"),
+            (self.voltage_plot, "electrode voltage (V)"),
+        ):
             plot.getAxis("left").setLabel(label)
             plot.getAxis("left").setWidth(60)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
         self.voltage_plot.setLabel("bottom", "time since the first sample", units="s")
-        self.current_curve = self.current_plot.plot([], [], pen=pg.mkPen(style.CURRENT,
-                                                                          width=1))
-        self.voltage_curve = self.voltage_plot.plot([], [], pen=pg.mkPen(style.VOLTAGE,
-                                                                          width=1))
+        self.current_curve = self.current_plot.plot([], [], pen=pg.mkPen(style.CURRENT, width=1))
+        self.voltage_curve = self.voltage_plot.plot([], [], pen=pg.mkPen(style.VOLTAGE, width=1))
         self.current_plot.sigXRangeChanged.connect(lambda *_: self._zoom.start())
         self.no_recording = QLabel("No recording was stored for this session.")
         self.no_recording.setStyleSheet(f"color: {style.MUTED}")
@@ -143,8 +144,14 @@ class SessionDetailView(QWidget):
     def show_session(self, session_id: int) -> None:
         """Read the session, its client and its recording's overview off the GUI thread;
         ``shown`` follows when they are on screen."""
-        self.store.read(_session_and_overview, session_id, on_result=self._show,
-                        what="reading the session", key="session_detail", cancellable=True)
+        self.store.read(
+            _session_and_overview,
+            session_id,
+            on_result=self._show,
+            what="reading the session",
+            key="session_detail",
+            cancellable=True,
+        )
 
     def _show(self, result) -> None:
         detail, client, overview = result
@@ -161,18 +168,27 @@ class SessionDetailView(QWidget):
             f"{html.escape(s.device_serial or '—')} "
             f"(firmware {html.escape(s.firmware or '—')}) · "
             f"<span style='color:{colour}'><b>{outcome_text(s.outcome, s.training)}</b></span>"
-            f" · charge {number(s.charge_uc, 'µC', 2)}")
+            f" · charge {number(s.charge_uc, 'µC', 2)}"
+        )
         self.steps.setRowCount(len(detail.steps))
         for row, st in enumerate(detail.steps):
-            params = "; ".join(field_value(k, v) for k, v in st.parameters.items()
-                               if k not in ("zones", "technique", "direction"))
-            cells = (str(st.position + 1), zone_names(st.zone),
-                     f"{clock(st.actual_s)} / {clock(st.planned_s)} · "
-                     f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}",
-                     number(st.mean_current_ua, "µA", 0),
-                     number(st.charge_uc, "µC", 2),
-                     number(None if st.mean_impedance_ohm is None
-                            else st.mean_impedance_ohm / 1000, "kΩ"), params)
+            params = "; ".join(
+                field_value(k, v)
+                for k, v in st.parameters.items()
+                if k not in ("zones", "technique", "direction")
+            )
+            cells = (
+                str(st.position + 1),
+                zone_names(st.zone),
+                f"{clock(st.actual_s)} / {clock(st.planned_s)} · "
+                f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}",
+                number(st.mean_current_ua, "µA", 0),
+                number(st.charge_uc, "µC", 2),
+                number(
+                    None if st.mean_impedance_ohm is None else st.mean_impedance_ohm / 1000, "kΩ"
+                ),
+                params,
+            )
             for col, value in enumerate(cells):
                 self.steps.setItem(row, col, QTableWidgetItem(value))
         self.steps.resizeColumnsToContents()
@@ -183,8 +199,9 @@ class SessionDetailView(QWidget):
             kind = QTableWidgetItem(ev.kind)
             if "alarm" in ev.kind or "stop" in ev.kind or "fault" in ev.kind:
                 kind.setForeground(pg.mkColor(style.ALARM))
-            for col, item in enumerate((QTableWidgetItem(local_time(ev.timestamp)), kind,
-                                        QTableWidgetItem(details))):
+            for col, item in enumerate(
+                (QTableWidgetItem(local_time(ev.timestamp)), kind, QTableWidgetItem(details))
+            ):
                 self.events.setItem(row, col, item)
         self.events.resizeColumnsToContents()
         self.events.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
@@ -221,10 +238,15 @@ class SessionDetailView(QWidget):
             return
         pad = (t1 - t0) / 2
         window = (max(0.0, t0 - pad), t1 + pad)
-        self.store.read(services.recording_window, detail.summary.id, *window,
-                        on_result=lambda rec: self._show_window(window, rec),
-                        what="reading the recording", key="session_detail_window",
-                        cancellable=True)
+        self.store.read(
+            services.recording_window,
+            detail.summary.id,
+            *window,
+            on_result=lambda rec: self._show_window(window, rec),
+            what="reading the recording",
+            key="session_detail_window",
+            cancellable=True,
+        )
 
     def _show_window(self, window: tuple[float, float], rec: Recording) -> None:
         self._window, self.recording = window, rec
@@ -236,11 +258,22 @@ class SessionDetailView(QWidget):
         from the recording's overview already read (not a screen grab)."""
         assert self.detail is not None
         assert self.client is not None
-        report.write_pdf(self.detail, self.client, path, self.overview,
-                         technician_page=self.technician_page.isChecked())
-        self.store.audit("report", audit.session_subject(self.detail.summary.id),
-                         {"format": "pdf", "client": self.detail.summary.client_id,
-                          "technician_page": self.technician_page.isChecked()})
+        report.write_pdf(
+            self.detail,
+            self.client,
+            path,
+            self.overview,
+            technician_page=self.technician_page.isChecked(),
+        )
+        self.store.audit(
+            "report",
+            audit.session_subject(self.detail.summary.id),
+            {
+                "format": "pdf",
+                "client": self.detail.summary.client_id,
+                "technician_page": self.technician_page.isChecked(),
+            },
+        )
 
     def save_csv(self, path: Path) -> None:
         """Steps and events to ``path``, the recording beside it
@@ -256,25 +289,32 @@ class SessionDetailView(QWidget):
             except OSError as exc:
                 self.store.error_occurred.emit(f"Cannot write {path}: {exc.strerror or exc}")
                 return
-            self.store.audit("export", audit.session_subject(sid),
-                             {"format": "csv", "client": detail.summary.client_id,
-                              "samples": rec.n_samples})
+            self.store.audit(
+                "export",
+                audit.session_subject(sid),
+                {"format": "csv", "client": detail.summary.client_id, "samples": rec.n_samples},
+            )
             self.exported.emit(str(path))
 
-        self.store.read(services.load_recording, sid, on_result=write,
-                        what="reading the recording to export", cancellable=True)
+        self.store.read(
+            services.load_recording,
+            sid,
+            on_result=write,
+            what="reading the recording to export",
+            cancellable=True,
+        )
 
     def _ask_pdf(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save session report",
-                                              f"session-{self.detail.summary.id}.pdf",
-                                              "PDF (*.pdf)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save session report", f"session-{self.detail.summary.id}.pdf", "PDF (*.pdf)"
+        )
         if path:
             self._guarded(self.save_pdf, Path(path))
 
     def _ask_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export session",
-                                              f"session-{self.detail.summary.id}.csv",
-                                              "CSV (*.csv)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export session", f"session-{self.detail.summary.id}.csv", "CSV (*.csv)"
+        )
         if path:
             self._guarded(self.save_csv, Path(path))
 
@@ -290,5 +330,8 @@ def _session_and_overview(engine, session_id: int, cancel=None):
     detail = services.session_detail(engine, session_id)
     if detail is None:
         return None, None, None
-    return (detail, services.get_client(engine, detail.summary.client_id),
-            services.recording_overview(engine, session_id, cancel=cancel))
+    return (
+        detail,
+        services.get_client(engine, detail.summary.client_id),
+        services.recording_overview(engine, session_id, cancel=cancel),
+    )

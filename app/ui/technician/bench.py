@@ -31,9 +31,13 @@ class TechnicianBench(QWidget):
     selftest_completed = Signal(object)  # SelfTestReport
     clinic_settings_changed = Signal(object)  # engine.limits.ClinicSettings, saved
 
-    def __init__(self, link: object | None, settings: QSettings,
-                 set_watchdog_feeding: Callable[[bool], None] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        link: object | None,
+        settings: QSettings,
+        set_watchdog_feeding: Callable[[bool], None] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.link = None
         self._connections: list = []
@@ -111,8 +115,9 @@ class TechnicianBench(QWidget):
         info = getattr(link, "info", None)
         self.info_panel.set_info(info)
         self.load_panel.set_info(info)
-        self.info_panel.set_connected(bool(getattr(link, "is_connected", False)),
-                                      "" if info else "waiting for the device")
+        self.info_panel.set_connected(
+            bool(getattr(link, "is_connected", False)), "" if info else "waiting for the device"
+        )
         stats = getattr(link, "stats", None)
         if isinstance(stats, LinkStats):
             self.stats_panel.update_stats(stats)

@@ -70,10 +70,12 @@ class ClinicLimitsPanel(QWidget):
             spin.valueChanged.connect(self._on_edit)
             self.spins[name] = spin
             form.addRow(label, spin)
-        note = QLabel("The lowest limit always binds: device hard limit, clinic maximum, "
-                      "eye-area maximum for eye-area zones, then the client's and the "
-                      "program's. The density warning is shown when the current per probe "
-                      "contact area exceeds it.")
+        note = QLabel(
+            "The lowest limit always binds: device hard limit, clinic maximum, "
+            "eye-area maximum for eye-area zones, then the client's and the "
+            "program's. The density warning is shown when the current per probe "
+            "contact area exceeds it."
+        )
         note.setWordWrap(True)
         note.setStyleSheet(f"color:{style.MUTED}")
         form.addRow(note)
@@ -98,8 +100,10 @@ class ClinicLimitsPanel(QWidget):
         pin_row = QHBoxLayout(pin_box)
         self.pin_button = QPushButton("Change PIN…")
         self.pin_button.clicked.connect(self._change_pin)
-        self.pin_message = QLabel("Protects this bench. Stored only as a salted scrypt hash; "
-                                  "wrong PINs lock the bench for a growing time.")
+        self.pin_message = QLabel(
+            "Protects this bench. Stored only as a salted scrypt hash; "
+            "wrong PINs lock the bench for a growing time."
+        )
         self.pin_message.setWordWrap(True)
         self.pin_message.setStyleSheet(f"color:{style.MUTED}")
         pin_row.addWidget(self.pin_button)
@@ -107,21 +111,27 @@ class ClinicLimitsPanel(QWidget):
         layout.addWidget(pin_box)
         self.current = ClinicSettings()
         self.load()
-        self._say("The clinic limits are kept in the client records; until they are read "
-                  "the defaults are shown (and applied).", style.WARN)
+        self._say(
+            "The clinic limits are kept in the client records; until they are read "
+            "the defaults are shown (and applied).",
+            style.WARN,
+        )
 
     def _build_zone_table(self) -> QGroupBox:
         """Every zone with its default ceiling and the clinic's own limit, if any."""
         box = QGroupBox("Zone limits")
         v = QVBoxLayout(box)
-        hint = QLabel("A zone's own limit replaces its default (the face map's, or the "
-                      "eye-area maximum around the eyes). It may lower it, but never rise "
-                      "above the clinic or eye-area maximum. “default”: no limit of its own.")
+        hint = QLabel(
+            "A zone's own limit replaces its default (the face map's, or the "
+            "eye-area maximum around the eyes). It may lower it, but never rise "
+            "above the clinic or eye-area maximum. “default”: no limit of its own."
+        )
         hint.setWordWrap(True)
         hint.setStyleSheet(f"color:{style.MUTED}")
         v.addWidget(hint)
-        self.zone_ids = sorted(ZONES, key=lambda z: (ZONES[z].muscle_name or ZONES[z].name,
-                                                     ZONES[z].side))
+        self.zone_ids = sorted(
+            ZONES, key=lambda z: (ZONES[z].muscle_name or ZONES[z].name, ZONES[z].side)
+        )
         self.zone_table = QTableWidget(len(self.zone_ids), 3)
         self.zone_table.setHorizontalHeaderLabels(("Zone", "Default", "Clinic limit"))
         self.zone_table.verticalHeader().setVisible(False)
@@ -165,8 +175,9 @@ class ClinicLimitsPanel(QWidget):
 
     def edited(self) -> ClinicSettings:
         zones = {z: s.value() for z, s in self.zone_spins.items() if s.value() > 0}
-        return dataclasses.replace(self.current, zone_max_ua=zones,
-                                   **{n: s.value() for n, s in self.spins.items()})
+        return dataclasses.replace(
+            self.current, zone_max_ua=zones, **{n: s.value() for n, s in self.spins.items()}
+        )
 
     def set_store(self, store: Any) -> None:
         self.store = store
@@ -175,12 +186,16 @@ class ClinicLimitsPanel(QWidget):
     def show_record(self, record: Any) -> None:
         """A reading of the store's clinic row. Unsaved edits are kept (a save from them is
         refused if the stored settings changed meanwhile)."""
-        changed_elsewhere = (self.record is not None and record.version != self.record.version
-                             and not self.saving)
+        changed_elsewhere = (
+            self.record is not None and record.version != self.record.version and not self.saving
+        )
         self.record = record
         if self.dirty and changed_elsewhere:
-            self._say(f"The stored limits were changed by {record.updated_by or 'another room'}"
-                      ": Revert shows them; your changes here are not saved.", style.WARN)
+            self._say(
+                f"The stored limits were changed by {record.updated_by or 'another room'}"
+                ": Revert shows them; your changes here are not saved.",
+                style.WARN,
+            )
             return
         if not self.saving:
             self.load()
@@ -208,9 +223,13 @@ class ClinicLimitsPanel(QWidget):
         elif self.record is not None:
             by = self.record.updated_by
             when = self.record.updated_at
-            self._say("Showing the stored limits" + (
-                f" (last changed by {by} at {when:%Y-%m-%d %H:%M} UTC)." if by and when
-                else "."), "")
+            self._say(
+                "Showing the stored limits"
+                + (
+                    f" (last changed by {by} at {when:%Y-%m-%d %H:%M} UTC)." if by and when else "."
+                ),
+                "",
+            )
 
     def save(self) -> bool:
         """Submit the edited settings; True when the save was submitted (the result comes
@@ -223,16 +242,22 @@ class ClinicLimitsPanel(QWidget):
             self._say(f"Not saved: {'; '.join(problems)}", style.ALARM)
             return False
         if self.store is None:
-            self._say("Not saved: the clinic limits are kept in the client records, which "
-                      "are not open.", style.ALARM)
+            self._say(
+                "Not saved: the clinic limits are kept in the client records, which are not open.",
+                style.ALARM,
+            )
             return False
         # the version shown (0: none stored yet): a save over another room's newer change
         # is refused, never a silent overwrite
-        expected = self.record.version if self.record is not None and self.record.exists \
-            else 0
-        future = self.store.writer.submit(SaveClinicSettings(
-            settings_to_dict(cs), expected, self.store.info.default_operator_id,
-            defaults=settings_to_dict(ClinicSettings())))
+        expected = self.record.version if self.record is not None and self.record.exists else 0
+        future = self.store.writer.submit(
+            SaveClinicSettings(
+                settings_to_dict(cs),
+                expected,
+                self.store.info.default_operator_id,
+                defaults=settings_to_dict(ClinicSettings()),
+            )
+        )
         self.saving = True
         self.save_button.setEnabled(False)
         self._say("Saving in the client records…", style.WARN)
@@ -252,14 +277,18 @@ class ClinicLimitsPanel(QWidget):
             return
         self.current = cs
         self.dirty = False
-        self._say("Limits saved for every room (recorded in the Service history). They "
-                  "apply from the next output change.", style.OK)
+        self._say(
+            "Limits saved for every room (recorded in the Service history). They "
+            "apply from the next output change.",
+            style.OK,
+        )
         self.clinic_settings_changed.emit(cs)
         self.saved.emit()
 
     def _on_edit_state(self) -> None:
-        self.save_button.setEnabled(self.store is not None and not self.saving
-                                    and not check_clinic_settings(self.edited()))
+        self.save_button.setEnabled(
+            self.store is not None and not self.saving and not check_clinic_settings(self.edited())
+        )
 
     def _on_edit(self) -> None:
         self.dirty = True
@@ -269,8 +298,7 @@ class ClinicLimitsPanel(QWidget):
             self._say("; ".join(problems), style.ALARM)
         else:
             self._say("Changed — not saved yet.", style.WARN)
-        self.save_button.setEnabled(not problems and self.store is not None
-                                    and not self.saving)
+        self.save_button.setEnabled(not problems and self.store is not None and not self.saving)
 
     def _change_pin(self) -> None:
         guard = self.pin_guard

@@ -114,8 +114,10 @@ class FrameLogView(QWidget):
             self.table.scrollToBottom()
 
     def _update_count(self) -> None:
-        text = (f"{self.proxy.rowCount():,} shown of {self.model.rowCount():,} "
-                f"(last {self.model.max_rows:,} kept)")
+        text = (
+            f"{self.proxy.rowCount():,} shown of {self.model.rowCount():,} "
+            f"(last {self.model.max_rows:,} kept)"
+        )
         if self.model.paused:
             text = "PAUSED — " + text
         self.count.setText(text)

@@ -51,12 +51,21 @@ def si_ohm(z: float) -> str:
 class DeviceInfoPanel(QGroupBox):
     """What the device said about itself in INFO: identity, hard limits, scaling."""
 
-    ROWS = (("model", "Model"), ("serial", "Serial number"), ("firmware", "Firmware"),
-            ("protocol", "Protocol version"), ("max_current", "Hard current limit"),
-            ("frequency", "Frequency range"), ("compliance", "Compliance voltage"),
-            ("rate", "Sample rate"), ("i_scale", "Current scaling"),
-            ("v_scale", "Voltage scaling"), ("watchdog", "Watchdog"),
-            ("frame", "Samples per frame"), ("port", "Port"))
+    ROWS = (
+        ("model", "Model"),
+        ("serial", "Serial number"),
+        ("firmware", "Firmware"),
+        ("protocol", "Protocol version"),
+        ("max_current", "Hard current limit"),
+        ("frequency", "Frequency range"),
+        ("compliance", "Compliance voltage"),
+        ("rate", "Sample rate"),
+        ("i_scale", "Current scaling"),
+        ("v_scale", "Voltage scaling"),
+        ("watchdog", "Watchdog"),
+        ("frame", "Samples per frame"),
+        ("port", "Port"),
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Device information", parent)
@@ -113,13 +122,22 @@ class DeviceInfoPanel(QGroupBox):
 class LinkStatsPanel(QGroupBox):
     """Link health figures and a one-minute history chart."""
 
-    FIELDS = (("quality", "Link quality"), ("fps", "Frames / s"), ("bps", "Bytes / s"),
-              ("frames", "Frames received"), ("age", "Last frame"),
-              ("crc", "CRC errors"), ("framing", "Framing errors"),
-              ("version", "Other-version frames"), ("bad", "Unparsable messages"),
-              ("lost", "Frames lost (sequence)"), ("dropped", "Samples dropped"),
-              ("sent", "Frames sent"), ("failed", "Commands failed"),
-              ("connects", "Connections"))
+    FIELDS = (
+        ("quality", "Link quality"),
+        ("fps", "Frames / s"),
+        ("bps", "Bytes / s"),
+        ("frames", "Frames received"),
+        ("age", "Last frame"),
+        ("crc", "CRC errors"),
+        ("framing", "Framing errors"),
+        ("version", "Other-version frames"),
+        ("bad", "Unparsable messages"),
+        ("lost", "Frames lost (sequence)"),
+        ("dropped", "Samples dropped"),
+        ("sent", "Frames sent"),
+        ("failed", "Commands failed"),
+        ("connects", "Connections"),
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Link statistics", parent)
@@ -145,9 +163,14 @@ class LinkStatsPanel(QGroupBox):
         self.plot.setXRange(-HISTORY_POINTS * 0.5, 0, padding=0)
         self._fps = self.plot.plot(pen=pg.mkPen("#1f6feb", width=2), name="frames/s")
         self._kbps = self.plot.plot(pen=pg.mkPen(style.OK, width=2), name="kB/s")
-        self._err = self.plot.plot(pen=None, symbol="o", symbolSize=7,
-                                   symbolBrush=pg.mkBrush(style.ALARM), symbolPen=None,
-                                   name="errors + drops")
+        self._err = self.plot.plot(
+            pen=None,
+            symbol="o",
+            symbolSize=7,
+            symbolBrush=pg.mkBrush(style.ALARM),
+            symbolPen=None,
+            name="errors + drops",
+        )
         layout.addWidget(self.plot, 1)
         self._hist: deque[tuple[float, float, float, int]] = deque(maxlen=HISTORY_POINTS)
         self._last: LinkStats | None = None
@@ -161,26 +184,39 @@ class LinkStatsPanel(QGroupBox):
 
     def update_stats(self, s: LinkStats) -> None:
         v = self._values
-        colour = {"good": style.OK, "degraded": style.WARN, "stale": style.WARN,
-                  "offline": style.ALARM}[s.quality]
+        colour = {
+            "good": style.OK,
+            "degraded": style.WARN,
+            "stale": style.WARN,
+            "offline": style.ALARM,
+        }[s.quality]
         v["quality"].setText(style.pill(s.quality, colour))
         v["fps"].setText(f"{s.frames_per_s:,.1f}")
         v["bps"].setText(f"{s.bytes_per_s:,.0f}")
         v["frames"].setText(f"{s.frames:,}")
-        v["age"].setText(DASH if math.isinf(s.last_frame_age_s)
-                         else f"{s.last_frame_age_s * 1000:,.0f} ms ago")
-        for key, n in (("crc", s.crc_errors), ("framing", s.framing_errors),
-                       ("version", s.version_errors), ("bad", s.bad_messages),
-                       ("lost", s.frames_lost), ("dropped", s.samples_dropped),
-                       ("failed", s.commands_failed)):
+        v["age"].setText(
+            DASH if math.isinf(s.last_frame_age_s) else f"{s.last_frame_age_s * 1000:,.0f} ms ago"
+        )
+        for key, n in (
+            ("crc", s.crc_errors),
+            ("framing", s.framing_errors),
+            ("version", s.version_errors),
+            ("bad", s.bad_messages),
+            ("lost", s.frames_lost),
+            ("dropped", s.samples_dropped),
+            ("failed", s.commands_failed),
+        ):
             v[key].setText(f"{n:,}")
             v[key].setStyleSheet(f"color:{style.ALARM};font-weight:600" if n else "")
         v["sent"].setText(f"{s.frames_sent:,}")
         v["connects"].setText(f"{s.connect_count}")
         prev = self._last
         bad = s.error_count + s.samples_dropped + s.frames_lost
-        new_bad = 0 if prev is None else max(
-            0, bad - (prev.error_count + prev.samples_dropped + prev.frames_lost))
+        new_bad = (
+            0
+            if prev is None
+            else max(0, bad - (prev.error_count + prev.samples_dropped + prev.frames_lost))
+        )
         self._last = s
         self._hist.append((s.frames_per_s, s.bytes_per_s / 1000.0, 0.0, new_bad))
         self._redraw()
@@ -201,10 +237,16 @@ class LinkStatsPanel(QGroupBox):
 class LoadPanel(QGroupBox):
     """Load impedance and compliance: from STATUS, and from V/I of the latest samples."""
 
-    FIELDS = (("state", "Device state"), ("contact", "Probe contact"),
-              ("z_status", "|Z| reported (STATUS)"), ("z_vi", "|V/I| from samples"),
-              ("level", "Output level / set point"), ("v_peak", "Peak electrode voltage"),
-              ("headroom", "Compliance headroom"), ("compliance", "Compliance"))
+    FIELDS = (
+        ("state", "Device state"),
+        ("contact", "Probe contact"),
+        ("z_status", "|Z| reported (STATUS)"),
+        ("z_vi", "|V/I| from samples"),
+        ("level", "Output level / set point"),
+        ("v_peak", "Peak electrode voltage"),
+        ("headroom", "Compliance headroom"),
+        ("compliance", "Compliance"),
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Load and compliance", parent)
@@ -255,8 +297,11 @@ class LoadPanel(QGroupBox):
         v["contact"].setText("on the load" if status.contact else "lifted (open load)")
         v["z_status"].setText(si_ohm(status.impedance_ohm))
         v["level"].setText(f"{status.level_ua:.1f} / {status.setpoint_ua:.1f} µA")
-        v["compliance"].setText(style.pill("REACHED", style.ALARM) if status.compliance
-                                else style.pill("clear", style.OK))
+        v["compliance"].setText(
+            style.pill("REACHED", style.ALARM)
+            if status.compliance
+            else style.pill("clear", style.OK)
+        )
 
     def add_samples(self, block: SampleBlock) -> None:
         self._blocks.append(block)
@@ -299,8 +344,14 @@ class EventsPanel(QGroupBox):
     """The device's recent EVENTs (newest first) and link drops, time-stamped."""
 
     MAX_ITEMS = 200
-    ALARMS = (EventCode.WATCHDOG_TRIP, EventCode.FAULT, EventCode.ESTOP, EventCode.COMPLIANCE,
-              EventCode.CONTACT_LOST, EventCode.LIMIT_REFUSED)
+    ALARMS = (
+        EventCode.WATCHDOG_TRIP,
+        EventCode.FAULT,
+        EventCode.ESTOP,
+        EventCode.COMPLIANCE,
+        EventCode.CONTACT_LOST,
+        EventCode.LIMIT_REFUSED,
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Recent device events", parent)

@@ -28,8 +28,9 @@ from app.ui import style
 POLL_MS = 15
 
 
-def when_done(future: Future, parent: QObject,
-              callback: Callable[[Any, BaseException | None], None]) -> None:
+def when_done(
+    future: Future, parent: QObject, callback: Callable[[Any, BaseException | None], None]
+) -> None:
     """Call ``callback(result, exception)`` in the GUI thread once ``future`` is done
     (polled: the writer's callbacks run in its own thread)."""
     if future.done():
@@ -44,8 +45,9 @@ class PinDialog(QDialog):
 
     With ``change=True`` it asks for the current PIN and a new one entered twice."""
 
-    def __init__(self, guard: PinGuard, parent: QWidget | None = None, *,
-                 change: bool = False) -> None:
+    def __init__(
+        self, guard: PinGuard, parent: QWidget | None = None, *, change: bool = False
+    ) -> None:
         super().__init__(parent)
         self.guard = guard
         self.first_use = guard.setup_allowed
@@ -54,18 +56,26 @@ class PinDialog(QDialog):
         self.setWindowTitle("Technician bench — PIN")
         layout = QVBoxLayout(self)
         if self.first_use:
-            text = ("No technician PIN is set yet. Choose one now: "
-                    f"{MIN_LENGTH} to {MAX_LENGTH} digits. Only a salted hash of it is kept.")
+            text = (
+                "No technician PIN is set yet. Choose one now: "
+                f"{MIN_LENGTH} to {MAX_LENGTH} digits. Only a salted hash of it is kept."
+            )
         elif self.change:
-            text = (f"Enter the current PIN, then the new one ({MIN_LENGTH} to {MAX_LENGTH} "
-                    "digits) twice.")
+            text = (
+                f"Enter the current PIN, then the new one ({MIN_LENGTH} to {MAX_LENGTH} "
+                "digits) twice."
+            )
         elif guard.missing:
-            text = ("The technician PIN is missing from the client records. A new one can "
-                    "only be set after the recovery command 'python -m app db reset-pin' "
-                    "(see docs/technician.md).")
+            text = (
+                "The technician PIN is missing from the client records. A new one can "
+                "only be set after the recovery command 'python -m app db reset-pin' "
+                "(see docs/technician.md)."
+            )
         elif not guard.known:
-            text = ("The technician PIN is kept in the client records, which are not open "
-                    "yet (or could not be opened). Try again once they are.")
+            text = (
+                "The technician PIN is kept in the client records, which are not open "
+                "yet (or could not be opened). Try again once they are."
+            )
         else:
             text = "The technician bench is protected. Enter the PIN."
         intro = QLabel(text)
@@ -84,8 +94,9 @@ class PinDialog(QDialog):
         self.message = QLabel()
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                        | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         self.buttons.accepted.connect(self.submit)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -148,8 +159,9 @@ class PinDialog(QDialog):
             self._update_lock()
             return
         typed = self.current.text() if self.change else pin
-        self._wait(self.guard.count_attempt(), lambda counted, exc: self._counted(
-            typed, pin, counted, exc))
+        self._wait(
+            self.guard.count_attempt(), lambda counted, exc: self._counted(typed, pin, counted, exc)
+        )
 
     def _wait(self, future: Future, then: Callable[[Any, BaseException | None], None]) -> None:
         self.busy = True
@@ -160,20 +172,27 @@ class PinDialog(QDialog):
             self.busy = False
             then(result, exc)
             self._update_lock()
+
         when_done(future, self, done)
 
-    def _counted(self, typed: str, new_pin: str, counted: Any,
-                 exc: BaseException | None) -> None:
+    def _counted(self, typed: str, new_pin: str, counted: Any, exc: BaseException | None) -> None:
         self.pin.clear()
         self.current.clear()
         if exc is not None:
-            self._say(f"The attempt could not be recorded in the client records ({exc}): "
-                      "no PIN is checked until it can be.", style.ALARM)
+            self._say(
+                f"The attempt could not be recorded in the client records ({exc}): "
+                "no PIN is checked until it can be.",
+                style.ALARM,
+            )
             return
         check = self.guard.check(typed, counted)
         if not check.ok:
-            self._say(f"Not set: {check.message}." if self.change else
-                      check.message[0].upper() + check.message[1:] + ".", style.ALARM)
+            self._say(
+                f"Not set: {check.message}."
+                if self.change
+                else check.message[0].upper() + check.message[1:] + ".",
+                style.ALARM,
+            )
             return
         if self.change:
             self._wait(self.guard.store_pin(new_pin, counted.version), self._stored)

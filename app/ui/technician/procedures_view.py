@@ -126,8 +126,9 @@ class CalibrationPanel(_ProcedurePanel):
 
     calibration_completed = Signal(object)
 
-    def __init__(self, runner: ProcedureRunner, info: Callable[[], object],
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, runner: ProcedureRunner, info: Callable[[], object], parent: QWidget | None = None
+    ) -> None:
         super().__init__(runner, parent)
         self._info = info
         self._cleared = False  # the running procedure has cleared the device's calibration
@@ -147,9 +148,11 @@ class CalibrationPanel(_ProcedurePanel):
         self.setpoints.setToolTip("Two or more currents in µA, separated by commas")
         form.addRow("Reference resistor", self.resistor)
         form.addRow("Set points (µA)", self.setpoints)
-        hint = QLabel("The device drives square positive pulses through the reference "
-                      "resistor at each set point. Probes must not touch a person. The "
-                      "previous calibration is cleared while measuring.")
+        hint = QLabel(
+            "The device drives square positive pulses through the reference "
+            "resistor at each set point. Probes must not touch a person. The "
+            "previous calibration is cleared while measuring."
+        )
         hint.setWordWrap(True)
         hint.setStyleSheet(f"color:{style.MUTED}")
         form.addRow(hint)
@@ -169,8 +172,11 @@ class CalibrationPanel(_ProcedurePanel):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height()
-                                  + 2 * self.table.verticalHeader().defaultSectionSize() + 4)
+        self.table.setFixedHeight(
+            self.table.horizontalHeader().sizeHint().height()
+            + 2 * self.table.verticalHeader().defaultSectionSize()
+            + 4
+        )
         inner.addWidget(self.table)
         self.verify = QLabel("No calibration run in this session.")
         self.verify.setWordWrap(True)
@@ -211,20 +217,34 @@ class CalibrationPanel(_ProcedurePanel):
     def finished(self, result: object) -> None:
         assert isinstance(result, CalibrationResult)
         self.result = result
-        rows = (("Current", result.current, "µA", 1.0, "{:+.3f}"),
-                ("Voltage", result.voltage, "mV", 1000.0, "{:+.2f}"))
+        rows = (
+            ("Current", result.current, "µA", 1.0, "{:+.3f}"),
+            ("Voltage", result.voltage, "mV", 1000.0, "{:+.2f}"),
+        )
         for r, (name, fit, unit, k, fmt) in enumerate(rows):
-            for c, text in enumerate((name, f"{fit.gain:.5f}", f"{fmt.format(fit.offset * k)} "
-                                      f"{unit}", f"{fit.residual_rms * k:.3g} {unit}")):
+            for c, text in enumerate(
+                (
+                    name,
+                    f"{fit.gain:.5f}",
+                    f"{fmt.format(fit.offset * k)} {unit}",
+                    f"{fit.residual_rms * k:.3g} {unit}",
+                )
+            ):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.verify.setText(
             f"Written to {result.device_model} {result.device_serial} at "
             f"{result.performed_at:%H:%M:%S} UTC. Check after writing: current "
             f"{result.verify_current_error_ua:+.3f} µA, voltage "
-            f"{result.verify_voltage_error_v * 1000:+.2f} mV from the truth.")
-        self.points.setPlainText("True current → reported current, voltage\n" + "\n".join(
-            f"{p.true_current_ua:7.1f} µA → {p.measured_current_ua:9.3f} µA, "
-            f"{p.measured_voltage_v:8.4f} V  ({p.samples} samples)" for p in result.points))
+            f"{result.verify_voltage_error_v * 1000:+.2f} mV from the truth."
+        )
+        self.points.setPlainText(
+            "True current → reported current, voltage\n"
+            + "\n".join(
+                f"{p.true_current_ua:7.1f} µA → {p.measured_current_ua:9.3f} µA, "
+                f"{p.measured_voltage_v:8.4f} V  ({p.samples} samples)"
+                for p in result.points
+            )
+        )
         self._show("Calibration written to the device and verified.", style.OK)
         self.calibration_completed.emit(result)
 
@@ -234,17 +254,24 @@ class SelfTestPanel(_ProcedurePanel):
 
     selftest_completed = Signal(object)
 
-    def __init__(self, runner: ProcedureRunner, info: Callable[[], object],
-                 feeding: Callable[[bool], None] | None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        runner: ProcedureRunner,
+        info: Callable[[], object],
+        feeding: Callable[[bool], None] | None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(runner, parent)
         self._info = info
         self._feeding = feeding
         self.report: SelfTestReport | None = None
         layout = QVBoxLayout(self)
-        hint = QLabel("Drives the device into 1 kΩ, 10 kΩ and 100 kΩ reference loads at "
-                      "several waveforms, frequencies, amplitudes and polarities, then checks "
-                      "the emergency stop and the watchdog. About 6 s. Probes must not touch "
-                      "a person.")
+        hint = QLabel(
+            "Drives the device into 1 kΩ, 10 kΩ and 100 kΩ reference loads at "
+            "several waveforms, frequencies, amplitudes and polarities, then checks "
+            "the emergency stop and the watchdog. About 6 s. Probes must not touch "
+            "a person."
+        )
         hint.setWordWrap(True)
         hint.setStyleSheet(f"color:{style.MUTED}")
         layout.addWidget(hint)
@@ -275,16 +302,18 @@ class SelfTestPanel(_ProcedurePanel):
         self.report = SelfTestReport(info.as_dict())
         self.view.clear()
         self.pdf_button.setEnabled(False)
-        self._start(selftest_procedure(info, self.report, self._feeding), SELFTEST_MAX_UA,
-                    "self-test's highest output")
+        self._start(
+            selftest_procedure(info, self.report, self._feeding),
+            SELFTEST_MAX_UA,
+            "self-test's highest output",
+        )
 
     def finished(self, result: object) -> None:
         assert isinstance(result, SelfTestReport)
         self.report = result
         self.view.setHtml(result.to_html())
         self.pdf_button.setEnabled(True)
-        self._show(f"Self-test {result.verdict_text}.", style.OK if result.passed
-                   else style.ALARM)
+        self._show(f"Self-test {result.verdict_text}.", style.OK if result.passed else style.ALARM)
         self.selftest_completed.emit(result)
 
     def stopped(self, reason: str) -> None:
@@ -309,8 +338,9 @@ class SelfTestPanel(_ProcedurePanel):
         doc.print_(writer)
 
     def _ask_pdf(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save self-test report", "selftest.pdf",
-                                              "PDF (*.pdf)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save self-test report", "selftest.pdf", "PDF (*.pdf)"
+        )
         if not path:
             return
         try:
@@ -319,4 +349,3 @@ class SelfTestPanel(_ProcedurePanel):
             self._show(f"Could not save the report: {exc}", style.ALARM)
         else:
             self._show(f"Report saved to {path}.", "")
-

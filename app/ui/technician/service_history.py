@@ -39,23 +39,30 @@ def describe(kind: ServiceKind, payload: dict[str, Any]) -> str:
             if payload.get("action") == "import":
                 return f"stored in the records, from {payload.get('source', '?')}{by}"
             changed = payload.get("changed") or {}
-            parts = [f"{name}: {_v(old)} → {_v(new)}" for name, (old, new) in
-                     sorted(changed.items()) if name != "version"]
+            parts = [
+                f"{name}: {_v(old)} → {_v(new)}"
+                for name, (old, new) in sorted(changed.items())
+                if name != "version"
+            ]
             return ("; ".join(parts) or "saved unchanged") + by
         if kind == ServiceKind.PIN:
             by = f" (by {payload.get('by')})" if payload.get("by") else ""
-            action = {"set": "PIN set up", "change": "PIN changed", "reset":
-                      "PIN reset (db reset-pin)", "import": "PIN hash imported from "
-                      f"{payload.get('source', '?')}"}.get(str(payload.get("action")),
-                                                          str(payload.get("action")))
+            action = {
+                "set": "PIN set up",
+                "change": "PIN changed",
+                "reset": "PIN reset (db reset-pin)",
+                "import": f"PIN hash imported from {payload.get('source', '?')}",
+            }.get(str(payload.get("action")), str(payload.get("action")))
             old, new = payload.get("old"), payload.get("new")
             return action + (f": {old} → {new}" if old and new else "") + by
         if kind == ServiceKind.CALIBRATION:
-            return (f"current gain {float(payload['current_gain']):.5f}, offset "
-                    f"{float(payload['current_offset_ua']):+.3f} µA; voltage gain "
-                    f"{float(payload['voltage_gain']):.5f}, offset "
-                    f"{float(payload['voltage_offset_v']) * 1000:+.2f} mV "
-                    f"(reference {float(payload['resistor_ohm']):g} Ω)")
+            return (
+                f"current gain {float(payload['current_gain']):.5f}, offset "
+                f"{float(payload['current_offset_ua']):+.3f} µA; voltage gain "
+                f"{float(payload['voltage_gain']):.5f}, offset "
+                f"{float(payload['voltage_offset_v']) * 1000:+.2f} mV "
+                f"(reference {float(payload['resistor_ohm']):g} Ω)"
+            )
         steps = payload.get("steps") or []
         if kind == ServiceKind.SELFTEST:
             failed = [s["name"] for s in steps if s.get("verdict") == Verdict.FAIL.value]
@@ -69,8 +76,11 @@ def describe(kind: ServiceKind, payload: dict[str, Any]) -> str:
                 parts.append(f"{not_run} not run")
             return " · ".join(parts)
         step = payload.get("step") or {}
-        parts = [f"{f['name']} {float(f['value']):.4g} {f['unit']}".strip()
-                 for f in step.get("figures", []) if f.get("value") is not None]
+        parts = [
+            f"{f['name']} {float(f['value']):.4g} {f['unit']}".strip()
+            for f in step.get("figures", [])
+            if f.get("value") is not None
+        ]
         note = str(step.get("note", "")).split(" (")[0]  # the detail stays in the payload
         return " · ".join([*parts, note] if note else parts)
     except (KeyError, TypeError, ValueError):
@@ -79,8 +89,11 @@ def describe(kind: ServiceKind, payload: dict[str, Any]) -> str:
 
 def _v(value: Any) -> str:
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} {_v(v)}" for k, v in sorted(value.items())) + "}" \
-            if value else "none"
+        return (
+            "{" + ", ".join(f"{k} {_v(v)}" for k, v in sorted(value.items())) + "}"
+            if value
+            else "none"
+        )
     if isinstance(value, float):
         return f"{value:g}"
     return "—" if value is None else str(value)
@@ -97,23 +110,43 @@ class ServiceRecorder(QObject):
         super().__init__(parent)
         self.store = store
 
-    def _submit(self, kind: ServiceKind, payload: dict[str, Any], serial: str,
-                firmware: str, passed: bool | None) -> None:
+    def _submit(
+        self,
+        kind: ServiceKind,
+        payload: dict[str, Any],
+        serial: str,
+        firmware: str,
+        passed: bool | None,
+    ) -> None:
         try:
             future = self.store.writer.add_service_record(
-                kind, payload, device_serial=serial, firmware=firmware, passed=passed,
-                operator_id=self.store.info.default_operator_id)
+                kind,
+                payload,
+                device_serial=serial,
+                firmware=firmware,
+                passed=passed,
+                operator_id=self.store.info.default_operator_id,
+            )
         except ValueError as exc:
             self.failed.emit(f"The {kind.label.lower()} was not recorded: {exc}")
             return
         # the future resolves in the writer thread: signals reach the GUI thread queued
-        future.add_done_callback(lambda f: self.failed.emit(
-            f"The {kind.label.lower()} was not recorded: {f.exception()}")
-            if f.exception() is not None else self.recorded.emit())
+        future.add_done_callback(
+            lambda f: (
+                self.failed.emit(f"The {kind.label.lower()} was not recorded: {f.exception()}")
+                if f.exception() is not None
+                else self.recorded.emit()
+            )
+        )
 
     def record_calibration(self, result: CalibrationResult) -> None:
-        self._submit(ServiceKind.CALIBRATION, result.as_dict(), result.device_serial,
-                     result.firmware, result.written)
+        self._submit(
+            ServiceKind.CALIBRATION,
+            result.as_dict(),
+            result.device_serial,
+            result.firmware,
+            result.written,
+        )
 
     def record_selftest(self, report: SelfTestReport) -> None:
         device = report.as_dict()
@@ -122,11 +155,18 @@ class ServiceRecorder(QObject):
         self._submit(ServiceKind.SELFTEST, device, serial, firmware, report.passed)
         for step in device["steps"]:
             if WATCHDOG_STEP in step["name"].lower():
-                passed = (None if step["verdict"] == Verdict.NOT_RUN.value
-                          else step["verdict"] == Verdict.PASS.value)
-                self._submit(ServiceKind.WATCHDOG_TEST,
-                             {"device": report.device, "started_at": device["started_at"],
-                              "step": step}, serial, firmware, passed)
+                passed = (
+                    None
+                    if step["verdict"] == Verdict.NOT_RUN.value
+                    else step["verdict"] == Verdict.PASS.value
+                )
+                self._submit(
+                    ServiceKind.WATCHDOG_TEST,
+                    {"device": report.device, "started_at": device["started_at"], "step": step},
+                    serial,
+                    firmware,
+                    passed,
+                )
 
 
 class ServiceHistoryPanel(QWidget):
@@ -170,26 +210,38 @@ class ServiceHistoryPanel(QWidget):
         if self.store is None:
             self.records = []
             self.table.setRowCount(0)
-            self.summary.setText("No records database: calibrations and self-tests are not "
-                                 "kept.")
+            self.summary.setText("No records database: calibrations and self-tests are not kept.")
             return
         from app.store.services import service_records
         from app.ui.background import BackgroundReads
 
         if self._reads is None or self._reads.engine is not self.store.engine:
             self._reads = BackgroundReads(self.store.engine, self)
-            self._reads.failed.connect(lambda message: self.summary.setText(
-                style.pill("UNAVAILABLE", style.ALARM) + " " + message))
-        self._reads.read(partial(service_records, limit=100), on_result=self._show,
-                         what="reading the service history", key="service_history")
+            self._reads.failed.connect(
+                lambda message: self.summary.setText(
+                    style.pill("UNAVAILABLE", style.ALARM) + " " + message
+                )
+            )
+        self._reads.read(
+            partial(service_records, limit=100),
+            on_result=self._show,
+            what="reading the service history",
+            key="service_history",
+        )
 
     def _show(self, records) -> None:
         self.records = records
         self.table.setRowCount(len(self.records))
         colours = {True: style.OK, False: style.ALARM}
         for row, r in enumerate(self.records):
-            cells = (f"{r.at:%Y-%m-%d %H:%M:%S}", r.kind.label, r.device_serial or "—",
-                     r.firmware or "—", r.verdict, describe(r.kind, r.payload))
+            cells = (
+                f"{r.at:%Y-%m-%d %H:%M:%S}",
+                r.kind.label,
+                r.device_serial or "—",
+                r.firmware or "—",
+                r.verdict,
+                describe(r.kind, r.payload),
+            )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col == 4 and r.passed is not None:
@@ -198,9 +250,11 @@ class ServiceHistoryPanel(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(row, col, item)
         self.summary.setText(
-            "No calibration or self-test recorded yet." if not self.records else
-            f"{len(self.records)} most recent record(s), newest first. Every calibration "
-            "and self-test run on this bench is kept in the records database.")
+            "No calibration or self-test recorded yet."
+            if not self.records
+            else f"{len(self.records)} most recent record(s), newest first. Every calibration "
+            "and self-test run on this bench is kept in the records database."
+        )
         self.loaded.emit()
 
 

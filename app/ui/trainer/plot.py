@@ -21,15 +21,15 @@ from app.teaching.annotations import Annotations
 
 BACKGROUND = "#0b0f14"
 FOREGROUND = "#e6edf3"
-DELIVERED = "#ffc400"      # amber: what the device delivers
-IDEAL = "#ffffff"          # white dashed: what was commanded
+DELIVERED = "#ffc400"  # amber: what the device delivers
+IDEAL = "#ffffff"  # white dashed: what was commanded
 VOLTAGE = "#4fc3ff"
-OVERLAYS = ("#00e5ff", "#ff4fd8", "#7dff5a")   # cyan, magenta, green
+OVERLAYS = ("#00e5ff", "#ff4fd8", "#7dff5a")  # cyan, magenta, green
 POS_FILL = (255, 196, 0, 70)
 NEG_FILL = (79, 195, 255, 80)
 ANNOT = "#ffffff"
 GRID = "#1e2631"
-TEXT_BG = (0, 0, 0, 190)   # behind annotation text: legible over a dense waveform
+TEXT_BG = (0, 0, 0, 190)  # behind annotation text: legible over a dense waveform
 FLIP = "#ff6e6e"
 RAMP = "#7dff5a"
 EVENT = "#c9a7ff"
@@ -47,9 +47,10 @@ class Frame:
     voltage: np.ndarray
     # (shared x of the overlays or None, [(name, y), ...])
     overlays: tuple[np.ndarray | None, list[tuple[str, np.ndarray]]] = field(
-        default_factory=lambda: (None, []))
+        default_factory=lambda: (None, [])
+    )
     x_range: tuple[float, float] = (0.0, 1.0)
-    y_amplitude: float = 100.0   # the current axis shows ±1.4 x this
+    y_amplitude: float = 100.0  # the current axis shows ±1.4 x this
     events: list[tuple[float, str]] = field(default_factory=list)
     x_label: str = "time in sweep"
 
@@ -90,7 +91,7 @@ def _nice_ceiling(x: float) -> float:
 
 
 def ramp_name(a: Annotations) -> str:
-    """"ramp" (output start) or "burst ramp-up" (the BURST envelope rising)."""
+    """ "ramp" (output start) or "burst ramp-up" (the BURST envelope rising)."""
     burst = a.commanded is not None and a.commanded.waveform == Waveform.BURST
     return "burst ramp-up" if burst else "ramp"
 
@@ -142,9 +143,9 @@ class StudioPlot(QWidget):
         self.cplot.setLabel("left", "current (µA)", color=FOREGROUND)
         self.vplot.setLabel("left", "voltage (V)", color=VOLTAGE)
         self.cplot.getAxis("left").enableAutoSIPrefix(False)
-        self.cplot.getAxis("bottom").setStyle(showValues=False)   # the voltage plot's axis
+        self.cplot.getAxis("bottom").setStyle(showValues=False)  # the voltage plot's axis
         self.vplot.getAxis("left").enableAutoSIPrefix(False)
-        self.vplot.getAxis("bottom").enableAutoSIPrefix(False)   # ticks are set in ms or s
+        self.vplot.getAxis("bottom").enableAutoSIPrefix(False)  # ticks are set in ms or s
         # the legend is a line of text above the plot: it never hides the waveform
         self.legend = QLabel()
         self.legend.setTextFormat(Qt.TextFormat.RichText)
@@ -175,11 +176,14 @@ class StudioPlot(QWidget):
             self.overlay_curves.append(c)
             cp.addItem(c)
         self.ideal_curve = pg.PlotDataItem(
-            pen=pg.mkPen(IDEAL, width=2, style=Qt.PenStyle.DashLine), connect="finite",
-            name="Ideal (commanded)")
+            pen=pg.mkPen(IDEAL, width=2, style=Qt.PenStyle.DashLine),
+            connect="finite",
+            name="Ideal (commanded)",
+        )
         self.ideal_curve.setZValue(6)
-        self.delivered_curve = pg.PlotDataItem(pen=pg.mkPen(DELIVERED, width=2),
-                                               connect="finite", name="Delivered")
+        self.delivered_curve = pg.PlotDataItem(
+            pen=pg.mkPen(DELIVERED, width=2), connect="finite", name="Delivered"
+        )
         self.delivered_curve.setZValue(5)
         cp.addItem(self.delivered_curve)
         cp.addItem(self.ideal_curve)
@@ -190,8 +194,9 @@ class StudioPlot(QWidget):
         apen = pg.mkPen(ANNOT, width=2)
         self.period_line = pg.PlotCurveItem(pen=apen)
         self.period_ticks = pg.PlotCurveItem(pen=pg.mkPen(ANNOT, width=1), connect="pairs")
-        self.period_arrows = [pg.ArrowItem(angle=a, headLen=14, tipAngle=35, pen=apen,
-                                           brush=ANNOT) for a in (0, 180)]
+        self.period_arrows = [
+            pg.ArrowItem(angle=a, headLen=14, tipAngle=35, pen=apen, brush=ANNOT) for a in (0, 180)
+        ]
         self.period_text = pg.TextItem(color=ANNOT, anchor=(0.5, 1.0), fill=TEXT_BG)
         self.amp_line = pg.PlotCurveItem(pen=apen)
         self.amp_arrow = pg.ArrowItem(angle=90, headLen=14, tipAngle=35, pen=apen, brush=ANNOT)
@@ -199,30 +204,51 @@ class StudioPlot(QWidget):
         self.qpos_text = pg.TextItem(color=DELIVERED, anchor=(0.5, 0.5), fill=TEXT_BG)
         self.qneg_text = pg.TextItem(color=VOLTAGE, anchor=(0.5, 0.5), fill=TEXT_BG)
         self.net_text = pg.TextItem(color=ANNOT, anchor=(0.0, 1.0), fill=TEXT_BG)
-        self.ramp_line = pg.PlotCurveItem(pen=pg.mkPen(RAMP, width=3,
-                                                       style=Qt.PenStyle.DashLine))
+        self.ramp_line = pg.PlotCurveItem(pen=pg.mkPen(RAMP, width=3, style=Qt.PenStyle.DashLine))
         self.ramp_text = pg.TextItem(color=RAMP, anchor=(1.0, 1.0), fill=TEXT_BG)
-        self.flip_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(FLIP, width=2,
-                                                                  style=Qt.PenStyle.DashLine),
-                                           label="", labelOpts={"position": 0.965,
-                                                                "color": FLIP,
-                                                                "fill": (0, 0, 0, 170)})
-                           for _ in range(4)]
-        self.event_lines = [pg.InfiniteLine(angle=90, pen=pg.mkPen(EVENT, width=1),
-                                            label="", labelOpts={"position": 0.04,
-                                                                 "color": EVENT,
-                                                                 "anchors": [(0, 0.5)] * 2,
-                                                                 "fill": (0, 0, 0, 170)})
-                            for _ in range(MAX_EVENT_LINES)]
-        self._annot_items = [self.period_line, self.period_ticks, *self.period_arrows,
-                             self.period_text, self.amp_line, self.amp_arrow, self.amp_text,
-                             self.qpos_text, self.qneg_text, self.net_text, self.ramp_line,
-                             self.ramp_text, *self.flip_lines]
+        self.flip_lines = [
+            pg.InfiniteLine(
+                angle=90,
+                pen=pg.mkPen(FLIP, width=2, style=Qt.PenStyle.DashLine),
+                label="",
+                labelOpts={"position": 0.965, "color": FLIP, "fill": (0, 0, 0, 170)},
+            )
+            for _ in range(4)
+        ]
+        self.event_lines = [
+            pg.InfiniteLine(
+                angle=90,
+                pen=pg.mkPen(EVENT, width=1),
+                label="",
+                labelOpts={
+                    "position": 0.04,
+                    "color": EVENT,
+                    "anchors": [(0, 0.5)] * 2,
+                    "fill": (0, 0, 0, 170),
+                },
+            )
+            for _ in range(MAX_EVENT_LINES)
+        ]
+        self._annot_items = [
+            self.period_line,
+            self.period_ticks,
+            *self.period_arrows,
+            self.period_text,
+            self.amp_line,
+            self.amp_arrow,
+            self.amp_text,
+            self.qpos_text,
+            self.qneg_text,
+            self.net_text,
+            self.ramp_line,
+            self.ramp_text,
+            *self.flip_lines,
+        ]
         for item in self._annot_items + self.event_lines:
             item.setZValue(20)
             cp.addItem(item, ignoreBounds=True)
             item.setVisible(False)
-        self.net_text.setZValue(21)   # event lines pass behind the net-charge box
+        self.net_text.setZValue(21)  # event lines pass behind the net-charge box
         self.annotations: Annotations | None = None
         self._frame: Frame | None = None
         self._ranges: tuple | None = None
@@ -258,15 +284,16 @@ class StudioPlot(QWidget):
         for t in (self.period_text, self.amp_text, self.net_text, self.ramp_text):
             t.setFont(font)
         qfont = QFont(font)
-        qfont.setPointSize(18 if on else 11)   # inside the shaded phase: must fit
+        qfont.setPointSize(18 if on else 11)  # inside the shaded phase: must fit
         for t in (self.qpos_text, self.qneg_text):
             t.setFont(qfont)
         for line in self.flip_lines + self.event_lines:
             line.label.setFont(font)
         width = 5 if on else 2
         self.delivered_curve.setPen(pg.mkPen(DELIVERED, width=width))
-        self.ideal_curve.setPen(pg.mkPen(IDEAL, width=max(2, width - 2),
-                                         style=Qt.PenStyle.DashLine))
+        self.ideal_curve.setPen(
+            pg.mkPen(IDEAL, width=max(2, width - 2), style=Qt.PenStyle.DashLine)
+        )
         self.voltage_curve.setPen(pg.mkPen(VOLTAGE, width=max(2, width - 1)))
         for c, colour in zip(self.overlay_curves, OVERLAYS, strict=True):
             c.setPen(pg.mkPen(colour, width=width - 1 if on else 2))
@@ -280,10 +307,12 @@ class StudioPlot(QWidget):
 
     # ------------------------------------------------------------------- drawing
     def show_frame(self, f: Frame) -> None:
-        legend_changed = (self._frame is None or [n for n, _ in self._frame.overlays[1]]
-                          != [n for n, _ in f.overlays[1]]
-                          or (self._frame.ideal is None) != (f.ideal is None)
-                          or _has_data(self._frame.delivered) != _has_data(f.delivered))
+        legend_changed = (
+            self._frame is None
+            or [n for n, _ in self._frame.overlays[1]] != [n for n, _ in f.overlays[1]]
+            or (self._frame.ideal is None) != (f.ideal is None)
+            or _has_data(self._frame.delivered) != _has_data(f.delivered)
+        )
         self._frame = f
         self.delivered_curve.setData(f.x, f.delivered)
         if f.ideal is not None:
@@ -304,7 +333,7 @@ class StudioPlot(QWidget):
             vmax = float(np.nanmax(np.abs(f.voltage))) if _has_data(f.voltage) else 1.0
         vmax = 1.15 * max(vmax, 0.1)
         ranges = (f.x_range, round(1.45 * a, 1), _nice_ceiling(vmax))
-        if ranges != self._ranges:   # axes repaint only when their range really changes
+        if ranges != self._ranges:  # axes repaint only when their range really changes
             self._ranges = ranges
             self.cplot.setXRange(*f.x_range, padding=0)
             self.cplot.setYRange(-ranges[1], ranges[1], padding=0)
@@ -322,15 +351,15 @@ class StudioPlot(QWidget):
         x0, x1 = f.x_range
         per_px = (x1 - x0) / max(self.cplot.getViewBox().width(), 1.0)
         rows_end = [-math.inf] * len(EVENT_ROWS)
-        if self.net_text.isVisible():   # drawn from the left edge, on the lowest row
+        if self.net_text.isVisible():  # drawn from the left edge, on the lowest row
             rows_end[0] = x0 + (self.net_text.textItem.boundingRect().width() + 6) * per_px
         lines = iter(self.event_lines)
-        last: list | None = None   # [line, text, row, t, hidden] of the newest label
+        last: list | None = None  # [line, text, row, t, hidden] of the newest label
 
         def show(line, t: float, text: str, row: int | None) -> None:
             line.setPos(t)
             line.label.setFormat(text.replace("{", "{{").replace("}", "}}"))
-            line.label.setText(text)   # setFormat alone redraws only on a move
+            line.label.setText(text)  # setFormat alone redraws only on a move
             line.setVisible(True)
             if row is not None:
                 line.label.setPosition(EVENT_ROWS[row])
@@ -349,7 +378,7 @@ class StudioPlot(QWidget):
                 unlabelled.append(t)
                 last[4] += 1
                 show(last[0], last[3], f"{last[1]} (+{last[4]} more)", last[2])
-        for line in lines:   # lines left over: those of the events counted in a label
+        for line in lines:  # lines left over: those of the events counted in a label
             if unlabelled:
                 show(line, unlabelled.pop(0), "", None)
             else:
@@ -359,14 +388,15 @@ class StudioPlot(QWidget):
         """Grid lines and axis ticks at the same round values (ms below 2 s across)."""
         x0, x1 = x_range
         xs = _grid_steps(x0, x1, 10)
-        in_ms = (x1 - x0) < 2.0 and x0 == 0.0   # a sweep in ms; session time in s
+        in_ms = (x1 - x0) < 2.0 and x0 == 0.0  # a sweep in ms; session time in s
         unit = "ms" if in_ms else "s"
-        self.vplot.getAxis("bottom").setTicks([[(x, _tick(x * 1e3 if in_ms else x))
-                                                for x in xs]])
+        self.vplot.getAxis("bottom").setTicks([[(x, _tick(x * 1e3 if in_ms else x)) for x in xs]])
         self.cplot.getAxis("bottom").setTicks([[(x, "") for x in xs]])
         self.vplot.setLabel("bottom", f"{self._x_label} ({unit})", **self._label_css)
-        for g, plot, ylim, about in ((self.grids[0], self.cplot, y_c, 8),
-                                     (self.grids[1], self.vplot, y_v, 4)):
+        for g, plot, ylim, about in (
+            (self.grids[0], self.cplot, y_c, 8),
+            (self.grids[1], self.vplot, y_v, 4),
+        ):
             ys = _grid_steps(-ylim, ylim, about)
             plot.getAxis("left").setTicks([[(y, _tick(y)) for y in ys]])
             px = np.repeat(xs, 2)
@@ -376,7 +406,7 @@ class StudioPlot(QWidget):
             g.setData(np.concatenate([px, qx]), np.concatenate([py, qy]))
 
     def _rebuild_legend(self, f: Frame) -> None:
-        entries: list[tuple[str, str, str]] = []   # (colour, line, name)
+        entries: list[tuple[str, str, str]] = []  # (colour, line, name)
         if _has_data(f.delivered):
             entries.append((DELIVERED, "━━", "Delivered"))
         if f.ideal is not None:
@@ -386,9 +416,13 @@ class StudioPlot(QWidget):
         self.legend_entries = [name for _, _, name in entries]
         size = getattr(self, "_legend_size", 11)
         self.legend.setText(
-            f"<span style='font-size:{size}pt; color:{FOREGROUND}'>" + "&nbsp;&nbsp;&nbsp; ".join(
+            f"<span style='font-size:{size}pt; color:{FOREGROUND}'>"
+            + "&nbsp;&nbsp;&nbsp; ".join(
                 f"<span style='color:{c}'><b>{line}</b></span>&nbsp;{name}"
-                for c, line, name in entries) + "</span>")
+                for c, line, name in entries
+            )
+            + "</span>"
+        )
         self.legend.setVisible(bool(entries))
 
     def clear_annotations(self) -> None:
@@ -408,22 +442,24 @@ class StudioPlot(QWidget):
             t0, t1 = a.period_span
             y = 1.22 * scale
             self.period_line.setData([t0, t1], [y, y])
-            self.period_ticks.setData([t0, t0, t1, t1], [y - 0.1 * scale, y + 0.1 * scale,
-                                                         y - 0.1 * scale, y + 0.1 * scale])
+            self.period_ticks.setData(
+                [t0, t0, t1, t1],
+                [y - 0.1 * scale, y + 0.1 * scale, y - 0.1 * scale, y + 0.1 * scale],
+            )
             self.period_arrows[0].setPos(t0, y)
             self.period_arrows[1].setPos(t1, y)
-            self.period_text.setText(f"T = {_fmt_time(a.period_s)}   "
-                                     f"f = {_fmt_freq(a.frequency_hz)}")
+            self.period_text.setText(
+                f"T = {_fmt_time(a.period_s)}   f = {_fmt_freq(a.frequency_hz)}"
+            )
             self.period_text.setPos(0.5 * (t0 + t1), y + 0.02 * scale)
-            self._show(self.period_line, self.period_ticks, *self.period_arrows,
-                       self.period_text)
+            self._show(self.period_line, self.period_ticks, *self.period_arrows, self.period_text)
         else:
-            self._hide(self.period_line, self.period_ticks, *self.period_arrows,
-                       self.period_text)
+            self._hide(self.period_line, self.period_ticks, *self.period_arrows, self.period_text)
         # charge: shade one phase of each sign
         for phase, q, fill, text, sign in (
-                (a.positive_phase, a.charge_per_phase_uc, self.pos_fill, self.qpos_text, 1),
-                (a.negative_phase, a.charge_per_phase_uc, self.neg_fill, self.qneg_text, -1)):
+            (a.positive_phase, a.charge_per_phase_uc, self.pos_fill, self.qpos_text, 1),
+            (a.negative_phase, a.charge_per_phase_uc, self.neg_fill, self.qneg_text, -1),
+        ):
             if phase is not None and f is not None and have_amp:
                 sel = (f.x >= phase[0]) & (f.x <= phase[1])
                 xs, ys = f.x[sel], np.nan_to_num(f.delivered[sel])
@@ -455,8 +491,11 @@ class StudioPlot(QWidget):
         # net charge per period: a box in the bottom-left corner (flip labels are at the
         # top, event labels at the bottom, the period arrow and the peak in the middle)
         if f is not None and math.isfinite(a.net_charge_uc):
-            bal = " (balanced)" if abs(a.net_charge_uc) < 0.02 * max(
-                abs(a.charge_per_phase_uc), 1e-9) else ""
+            bal = (
+                " (balanced)"
+                if abs(a.net_charge_uc) < 0.02 * max(abs(a.charge_per_phase_uc), 1e-9)
+                else ""
+            )
             if a.flips:
                 bal += " — reverses at each polarity flip"
             self.net_text.setText(f"net charge / period: {format_charge(a.net_charge_uc)}{bal}")

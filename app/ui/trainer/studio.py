@@ -51,10 +51,10 @@ from app.teaching.schedule import OutputSchedule
 from app.ui.style import ALARM, MUTED, WARN, pill
 from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
-FRAME_MS = 80            # repaint timer (~12 fps: the sweep stands still, see _live_frame)
-IDLE_FRAME_MS = 250      # live with the output off: the noise floor four times a second
-ANNOTATE_EVERY_S = 0.4   # annotations are recomputed at most this often
-COLUMNS = 1600           # min/max columns the curves are reduced to
+FRAME_MS = 80  # repaint timer (~12 fps: the sweep stands still, see _live_frame)
+IDLE_FRAME_MS = 250  # live with the output off: the noise floor four times a second
+ANNOTATE_EVERY_S = 0.4  # annotations are recomputed at most this often
+COLUMNS = 1600  # min/max columns the curves are reduced to
 PRESENTATION_WINDOW_S = 10.0  # presentation without settings: 10 s across
 PRESENTATION_PERIODS = 5  # presentation with settings: about five periods across
 #: device states that keep output off until RESET (the studio then offers Reset)
@@ -70,9 +70,17 @@ LOADS: tuple[tuple[str, float | None], ...] = (
 )
 #: (label, seconds across the screen; 0 = automatic: three periods)
 TIME_BASES: tuple[tuple[str, float], ...] = (
-    ("Auto (3 periods)", 0.0), ("20 ms", 0.02), ("50 ms", 0.05), ("100 ms", 0.1),
-    ("200 ms", 0.2), ("500 ms", 0.5), ("1 s", 1.0), ("2 s", 2.0), ("5 s", 5.0),
-    ("10 s", 10.0), ("20 s", 20.0),
+    ("Auto (3 periods)", 0.0),
+    ("20 ms", 0.02),
+    ("50 ms", 0.05),
+    ("100 ms", 0.1),
+    ("200 ms", 0.2),
+    ("500 ms", 0.5),
+    ("1 s", 1.0),
+    ("2 s", 2.0),
+    ("5 s", 5.0),
+    ("10 s", 10.0),
+    ("20 s", 20.0),
 )
 
 
@@ -92,8 +100,8 @@ class WaveformStudio(QWidget):
         self.port = None  # app.engine.authority.OutputPort for the studio (None: no output)
         self.ring = SampleRing(RING_CAPACITY)
         self.overlays = Overlays()
-        self.settings: OutputSettings | None = None   # what was last applied
-        self.load_ohm: float | None = None            # None: the skin model
+        self.settings: OutputSettings | None = None  # what was last applied
+        self.load_ohm: float | None = None  # None: the skin model
         self.frozen = False
         self.presentation = False
         self.recording: Recording | None = None
@@ -101,11 +109,11 @@ class WaveformStudio(QWidget):
         self.timeline: Timeline | None = None
         self.annotations: Annotations | None = None
         self.frames_drawn = 0
-        self._pending: dict[int, str] = {}   # request id -> what it was
+        self._pending: dict[int, str] = {}  # request id -> what it was
         self._last_block: tuple[int, int] | None = None
         self._start_handler: Callable[[OutputSettings], object] | None = None
         self._last_apply_id: int | None = None
-        self._start_after: int | None = None   # START waits for this SET_OUTPUT's ACK
+        self._start_after: int | None = None  # START waits for this SET_OUTPUT's ACK
         self._stop_handler: Callable[[], object] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
@@ -156,8 +164,10 @@ class WaveformStudio(QWidget):
         self.load = QComboBox()
         for label, ohms in LOADS:
             self.load.addItem(label, ohms)
-        self.load.setToolTip("What the simulator drives: the electrode–skin model or a "
-                             "plain resistor for teaching Ohm's law")
+        self.load.setToolTip(
+            "What the simulator drives: the electrode–skin model or a "
+            "plain resistor for teaching Ohm's law"
+        )
         form.addRow("Load", self.load)
         self.load.currentIndexChanged.connect(self._load_changed)
         self.apply_button = QPushButton("Apply")
@@ -189,8 +199,7 @@ class WaveformStudio(QWidget):
         self.remove_overlay_button.clicked.connect(self._remove_selected_overlay)
         self.clear_overlays_button = QPushButton("Clear")
         self.clear_overlays_button.clicked.connect(self.clear_overlays)
-        for b in (self.add_overlay_button, self.remove_overlay_button,
-                  self.clear_overlays_button):
+        for b in (self.add_overlay_button, self.remove_overlay_button, self.clear_overlays_button):
             row.addWidget(b)
         cl.addLayout(row)
         col.addWidget(cmp_box)
@@ -221,8 +230,10 @@ class WaveformStudio(QWidget):
         self.present_button.setCheckable(True)
         self.present_button.toggled.connect(self.set_presentation)
         self.reset_button = QPushButton("Reset device")
-        self.reset_button.setToolTip("After an emergency stop, a watchdog stop or a fault the "
-                                     "device stays off until it is reset: send RESET")
+        self.reset_button.setToolTip(
+            "After an emergency stop, a watchdog stop or a fault the "
+            "device stays off until it is reset: send RESET"
+        )
         self.reset_button.clicked.connect(self.reset_device)
         self.reset_button.setVisible(False)
         # the time base stays at hand in presentation mode (the side controls are hidden)
@@ -237,8 +248,14 @@ class WaveformStudio(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.title, 1)
         bar.addWidget(self.output_state)
-        for b in (self.reset_button, self.start_button, self.stop_button,
-                  self.freeze_button, self.present_time_base, self.present_button):
+        for b in (
+            self.reset_button,
+            self.start_button,
+            self.stop_button,
+            self.freeze_button,
+            self.present_time_base,
+            self.present_button,
+        ):
             bar.addWidget(b)
 
         self.plot = StudioPlot()
@@ -286,7 +303,9 @@ class WaveformStudio(QWidget):
         # as wide as the controls plus a scroll bar: the bar never covers the figures
         self.controls_scroll.setFixedWidth(
             self.controls.maximumWidth()
-            + self.controls_scroll.verticalScrollBar().sizeHint().width() + 2)
+            + self.controls_scroll.verticalScrollBar().sizeHint().width()
+            + 2
+        )
         main = QHBoxLayout(self)
         main.addWidget(self.controls_scroll)
         main.addLayout(right, 1)
@@ -294,8 +313,9 @@ class WaveformStudio(QWidget):
         self._update_readout()
 
     @staticmethod
-    def _spin(lo: float, hi: float, value: float, suffix: str, decimals: int,
-              step: float = 1.0) -> QDoubleSpinBox:
+    def _spin(
+        lo: float, hi: float, value: float, suffix: str, decimals: int, step: float = 1.0
+    ) -> QDoubleSpinBox:
         s = QDoubleSpinBox()
         s.setRange(lo, hi)
         s.setDecimals(decimals)
@@ -325,10 +345,12 @@ class WaveformStudio(QWidget):
 
     def _link_connections(self):
         lk = self.link
-        pairs = [(lk.samples_received, self.samples_received),
-                 (lk.connected, self.device_connected),
-                 (lk.command_answered, self._command_answered),
-                 (lk.command_failed, self._command_failed)]
+        pairs = [
+            (lk.samples_received, self.samples_received),
+            (lk.connected, self.device_connected),
+            (lk.command_answered, self._command_answered),
+            (lk.command_failed, self._command_failed),
+        ]
         if hasattr(lk, "status_received"):
             pairs.append((lk.status_received, self.status_received))
         if hasattr(lk, "disconnected"):
@@ -349,10 +371,12 @@ class WaveformStudio(QWidget):
         elif st == DeviceState.PAUSED:
             text, colour = "paused", WARN
         else:
-            text = {DeviceState.ESTOPPED: "EMERGENCY STOP (latched until reset)",
-                    DeviceState.CONTACT_LOST: "contact lost: output stopped",
-                    DeviceState.WATCHDOG: "watchdog stop: link was silent",
-                    DeviceState.FAULT: "device fault"}.get(st, st.name.lower())
+            text = {
+                DeviceState.ESTOPPED: "EMERGENCY STOP (latched until reset)",
+                DeviceState.CONTACT_LOST: "contact lost: output stopped",
+                DeviceState.WATCHDOG: "watchdog stop: link was silent",
+                DeviceState.FAULT: "device fault",
+            }.get(st, st.name.lower())
             colour = ALARM
         if status.compliance:
             text += " · at compliance: current limited"
@@ -396,13 +420,16 @@ class WaveformStudio(QWidget):
 
     def device_connected(self, info: Info) -> None:
         """Bound the controls by the device's hard limits."""
-        self.frequency.setRange(max(0.1, float(info.min_frequency_hz)),
-                                float(info.max_frequency_hz))
+        self.frequency.setRange(
+            max(0.1, float(info.min_frequency_hz)), float(info.max_frequency_hz)
+        )
         self.amplitude.setMaximum(min(self.amplitude.maximum(), float(info.max_current_ua)))
-        self._say(f"Connected to {info.model} {info.serial}: up to "
-                  f"{info.max_current_ua:g} µA, {info.min_frequency_hz:g}–"
-                  f"{info.max_frequency_hz:g} Hz.")
-        if self.load_ohm is not None:   # the device starts on the skin model
+        self._say(
+            f"Connected to {info.model} {info.serial}: up to "
+            f"{info.max_current_ua:g} µA, {info.min_frequency_hz:g}–"
+            f"{info.max_frequency_hz:g} Hz."
+        )
+        if self.load_ohm is not None:  # the device starts on the skin model
             self._load_changed()
 
     def set_amplitude_cap(self, cap_ua: float, reason: str = "") -> None:
@@ -423,8 +450,7 @@ class WaveformStudio(QWidget):
 
     def _send(self, what: str, call, *args) -> int | None:
         if self.link is None or self.port is None or call is None:
-            self._say(f"No device: cannot {what}. Connect the device (or the simulator) "
-                      "first.")
+            self._say(f"No device: cannot {what}. Connect the device (or the simulator) first.")
             return None
         try:
             rid = call(*args)
@@ -442,8 +468,10 @@ class WaveformStudio(QWidget):
             self._start_after = None
         if what is not None and isinstance(answer, Nak):
             detail = f": {answer.detail}" if answer.detail else ""
-            self._say(f"The device refused to {what} ({answer.reason.text}{detail})."
-                      + (" Output not started." if start else ""))
+            self._say(
+                f"The device refused to {what} ({answer.reason.text}{detail})."
+                + (" Output not started." if start else "")
+            )
         elif start and self.port is not None:
             self._send("start output", self.port.start_output)
 
@@ -457,11 +485,14 @@ class WaveformStudio(QWidget):
 
     # ----------------------------------------------------------------- controls
     def current_settings(self) -> OutputSettings:
-        return OutputSettings(waveform=self.waveform.currentData(),
-                              frequency_hz=self.frequency.value(),
-                              amplitude_ua=self.amplitude.value(),
-                              polarity=self.polarity.currentData(),
-                              alternate_s=self.flip.value(), ramp_s=self.ramp.value())
+        return OutputSettings(
+            waveform=self.waveform.currentData(),
+            frequency_hz=self.frequency.value(),
+            amplitude_ua=self.amplitude.value(),
+            polarity=self.polarity.currentData(),
+            alternate_s=self.flip.value(),
+            ramp_s=self.ramp.value(),
+        )
 
     def set_controls(self, s: OutputSettings) -> None:
         self.waveform.setCurrentIndex(self.waveform.findData(s.waveform))
@@ -489,12 +520,14 @@ class WaveformStudio(QWidget):
         if self.link is None:
             self._say("Ideal waveform drawn. No device connected to send it to.")
         else:
-            self._last_apply_id = self._send("apply the settings",
-                                             self.port.set_output if self.port else None, s)
+            self._last_apply_id = self._send(
+                "apply the settings", self.port.set_output if self.port else None, s
+            )
         return True
 
-    def set_output_handlers(self, start: Callable[[OutputSettings], object] | None,
-                            stop: Callable[[], object] | None) -> None:
+    def set_output_handlers(
+        self, start: Callable[[OutputSettings], object] | None, stop: Callable[[], object] | None
+    ) -> None:
         """Route Start/Stop through the console (e.g. a session on the training client,
         with its limits and recording) instead of straight to the link. ``None``: the link.
         Apply still sends the settings to the link so the ideal and the device agree."""
@@ -512,8 +545,9 @@ class WaveformStudio(QWidget):
             self._start_handler(s)
             return
         if self.link is None:
-            self._say("No device: cannot start output. Connect the device (or the simulator) "
-                      "first.")
+            self._say(
+                "No device: cannot start output. Connect the device (or the simulator) first."
+            )
             return
         if self.apply():
             # START only once the device has accepted these settings: never run old ones
@@ -525,12 +559,11 @@ class WaveformStudio(QWidget):
         fault the device refuses START until it is reset); output stays off."""
         rid = self._send("reset the device", self.port.reset if self.port else None)
         if rid is not None:
-            self._say("Reset sent: the device returns to idle. Start output again when "
-                      "ready.")
+            self._say("Reset sent: the device returns to idle. Start output again when ready.")
 
     def stop_output(self) -> None:
         """Ramped stop. (The emergency stop is the main window's, on Esc.)"""
-        self._start_after = None   # a start still waiting for its settings is cancelled
+        self._start_after = None  # a start still waiting for its settings is cancelled
         if self._stop_handler is not None:
             self._stop_handler()
             return
@@ -540,8 +573,9 @@ class WaveformStudio(QWidget):
         """Select the skin model (None) or a resistor of ``ohms`` from LOADS."""
         idx = self.load.findData(ohms)
         if idx < 0:
-            raise ValueError(f"load {ohms!r} Ω is not offered: choose the skin model or "
-                             "1, 5 or 10 kΩ")
+            raise ValueError(
+                f"load {ohms!r} Ω is not offered: choose the skin model or 1, 5 or 10 kΩ"
+            )
         if idx == self.load.currentIndex():
             self._load_changed()
         else:
@@ -553,12 +587,19 @@ class WaveformStudio(QWidget):
         if self.link is None:
             return
         if self.load_ohm is None:
-            self._send("select the skin model", self.port.sim_control if self.port else None,
-                       SimOp.LOAD_SKIN, 0.0)
+            self._send(
+                "select the skin model",
+                self.port.sim_control if self.port else None,
+                SimOp.LOAD_SKIN,
+                0.0,
+            )
         else:
-            self._send(f"select the {self.load_ohm / 1000:g} kΩ resistor",
-                       self.port.sim_control if self.port else None, SimOp.LOAD_RESISTOR,
-                       self.load_ohm)
+            self._send(
+                f"select the {self.load_ohm / 1000:g} kΩ resistor",
+                self.port.sim_control if self.port else None,
+                SimOp.LOAD_RESISTOR,
+                self.load_ohm,
+            )
 
     # ------------------------------------------------------------------ overlays
     def add_overlay(self, settings: OutputSettings) -> bool:
@@ -606,8 +647,10 @@ class WaveformStudio(QWidget):
             self.overlay_list.addItem(item)
         self.add_overlay_button.setEnabled(not self.overlays.full)
         self.add_overlay_button.setToolTip(
-            "Three waveforms overlaid: remove one to add another" if self.overlays.full
-            else "Overlay the ideal waveform of the settings above")
+            "Three waveforms overlaid: remove one to add another"
+            if self.overlays.full
+            else "Overlay the ideal waveform of the settings above"
+        )
 
     # ---------------------------------------------------------------------- view
     def window_seconds(self) -> float:
@@ -681,15 +724,27 @@ class WaveformStudio(QWidget):
             self._saved_window_state = win.windowState()
             win.showFullScreen()
             big = "font-size: 22pt; padding: 10px 26px;"
-            for b in (self.reset_button, self.start_button, self.stop_button,
-                      self.freeze_button, self.present_button, self.present_time_base):
+            for b in (
+                self.reset_button,
+                self.start_button,
+                self.stop_button,
+                self.freeze_button,
+                self.present_button,
+                self.present_time_base,
+            ):
                 b.setStyleSheet(big)
             self.status.setStyleSheet("font-size: 18pt;")
         else:
             self.time_base.setCurrentIndex(self._saved_time_base)
             win.setWindowState(self._saved_window_state)
-            for b in (self.reset_button, self.start_button, self.stop_button,
-                      self.freeze_button, self.present_button, self.present_time_base):
+            for b in (
+                self.reset_button,
+                self.start_button,
+                self.stop_button,
+                self.freeze_button,
+                self.present_button,
+                self.present_time_base,
+            ):
                 b.setStyleSheet("")
             self.status.setStyleSheet("")
         self.plot.set_presentation(on)
@@ -698,9 +753,16 @@ class WaveformStudio(QWidget):
         self.presentation_changed.emit(on)
 
     # -------------------------------------------------------------------- replay
-    def load_recording(self, t, i_ua, v_v, events=(), settings: OutputSettings | None = None,
-                       sample_rate: float | None = None,
-                       schedule: OutputSchedule | None = None) -> bool:
+    def load_recording(
+        self,
+        t,
+        i_ua,
+        v_v,
+        events=(),
+        settings: OutputSettings | None = None,
+        sample_rate: float | None = None,
+        schedule: OutputSchedule | None = None,
+    ) -> bool:
         """Replay a recorded session: times (s), current (µA), voltage (V), optional
         ``(time s, text)`` events and the commanded settings (for the ideal): ``settings``
         throughout, or a ``schedule`` of what was in force when (a program's steps,
@@ -710,8 +772,15 @@ class WaveformStudio(QWidget):
         ``message``), when the recording cannot be replayed; the view is unchanged.
         """
         try:
-            rec = Recording.from_arrays(t, i_ua, v_v, settings=settings, events=events,
-                                        sample_rate=sample_rate, schedule=schedule)
+            rec = Recording.from_arrays(
+                t,
+                i_ua,
+                v_v,
+                settings=settings,
+                events=events,
+                sample_rate=sample_rate,
+                schedule=schedule,
+            )
         except RecordingError as exc:
             self._say(f"Cannot replay this recording: {exc}")
             return False
@@ -725,8 +794,11 @@ class WaveformStudio(QWidget):
         self._update_title()
         kinds = {p.settings for p in rec.output_schedule().pieces} - {None}
         if len(kinds) > 1:
-            what = f" (starting with {describe(rec.settings)}; {len(kinds)} settings in all)" \
-                if rec.settings else f" ({len(kinds)} settings in all)"
+            what = (
+                f" (starting with {describe(rec.settings)}; {len(kinds)} settings in all)"
+                if rec.settings
+                else f" ({len(kinds)} settings in all)"
+            )
         else:
             what = f" ({describe(rec.settings)})" if rec.settings else ""
         self._say(f"Replaying a recording of {rec.duration_s:.1f} s{what}.")
@@ -810,8 +882,9 @@ class WaveformStudio(QWidget):
             self._dirty = True
         if self.frozen or not self._dirty or not self.isVisible():
             return
-        frame, t0, fs, cur, volt = (self._replay_frame() if self.recording is not None
-                                    else self._live_frame())
+        frame, t0, fs, cur, volt = (
+            self._replay_frame() if self.recording is not None else self._live_frame()
+        )
         if frame is None:
             return
         self._dirty = False
@@ -824,8 +897,7 @@ class WaveformStudio(QWidget):
         else:
             self._annotated_drawn = False
 
-    def refresh_annotations(self, t0: float, fs: float, cur: np.ndarray,
-                            volt: np.ndarray) -> None:
+    def refresh_annotations(self, t0: float, fs: float, cur: np.ndarray, volt: np.ndarray) -> None:
         self._annotated_drawn = True
         settings = self._replay_settings() if self.recording is not None else self.settings
         if cur.size < 4 or not np.isfinite(cur).any():
@@ -846,12 +918,13 @@ class WaveformStudio(QWidget):
         span = x1 - x0
         x = x0 + (np.arange(COLUMNS * sub) + 0.5) * (span / (COLUMNS * sub))
         out = []
-        for s, name, y in zip(self.overlays, self.overlays.labels(),
-                              self.overlays.traces(x - x0), strict=True):
+        for s, name, y in zip(
+            self.overlays, self.overlays.labels(), self.overlays.traces(x - x0), strict=True
+        ):
             if s.frequency_hz * span > COLUMNS / 16:
                 cols = y.reshape(COLUMNS, sub)
                 y = np.repeat(cols.min(axis=1), sub)
-                y[1::sub] = cols.max(axis=1)   # a vertical stroke per column
+                y[1::sub] = cols.max(axis=1)  # a vertical stroke per column
             out.append((name, y))
         return x, out
 
@@ -873,10 +946,15 @@ class WaveformStudio(QWidget):
             x = np.linspace(0.0, w_s, COLUMNS)
             s = self.settings
             ideal = ideal_trace(s, x, ramp=False) if s is not None else None
-            frame = Frame(x=x, delivered=np.full(x.size, np.nan), ideal=ideal,
-                          voltage=np.full(x.size, np.nan),
-                          overlays=self._overlays(0.0, w_s), x_range=(0.0, w_s),
-                          y_amplitude=self._y_amplitude())
+            frame = Frame(
+                x=x,
+                delivered=np.full(x.size, np.nan),
+                ideal=ideal,
+                voltage=np.full(x.size, np.nan),
+                overlays=self._overlays(0.0, w_s),
+                x_range=(0.0, w_s),
+                y_amplitude=self._y_amplitude(),
+            )
             return frame, 0.0, 1.0, np.zeros(0), np.zeros(0)
         n = max(16, int(round(w_s * fs)))
         s = self.settings
@@ -886,20 +964,27 @@ class WaveformStudio(QWidget):
         # start the sweep on a period start, like a triggered scope: the picture stands still
         k = extra
         if extra:
-            marks = np.flatnonzero(w.sync[:extra + 1])
+            marks = np.flatnonzero(w.sync[: extra + 1])
             if marks.size:
                 k = int(marks[-1])
-        cur = w.current_ua[k:k + n].astype(np.float64)
-        volt = w.voltage_v[k:k + n].astype(np.float64)
-        ref = w.reference_ua[k:k + n].astype(np.float64)
+        cur = w.current_ua[k : k + n].astype(np.float64)
+        volt = w.voltage_v[k : k + n].astype(np.float64)
+        ref = w.reference_ua[k : k + n].astype(np.float64)
         dt = 1.0 / fs
         arrays = [cur, volt] + ([ref] if s is not None else [])
         x, ys = envelopes(arrays, 0.0, dt, 0.0, n * dt, COLUMNS)
         ideal = ys[2] if s is not None else None
-        frame = Frame(x=x, delivered=ys[0], ideal=ideal, voltage=ys[1],
-                      overlays=self._overlays(0.0, n * dt), x_range=(0.0, n * dt),
-                      y_amplitude=self._y_amplitude(float(np.nanmax(np.abs(cur)))
-                                                    if np.isfinite(cur).any() else math.nan))
+        frame = Frame(
+            x=x,
+            delivered=ys[0],
+            ideal=ideal,
+            voltage=ys[1],
+            overlays=self._overlays(0.0, n * dt),
+            x_range=(0.0, n * dt),
+            y_amplitude=self._y_amplitude(
+                float(np.nanmax(np.abs(cur))) if np.isfinite(cur).any() else math.nan
+            ),
+        )
         return frame, 0.0, fs, cur, volt
 
     def _replay_frame(self):
@@ -915,9 +1000,15 @@ class WaveformStudio(QWidget):
         volt = rec.voltage_v[sl]
         if cur.size == 0:
             x = np.linspace(lo, hi, 2)
-            frame = Frame(x=x, delivered=np.full(2, np.nan), ideal=None,
-                          voltage=np.full(2, np.nan), x_range=(lo, hi),
-                          y_amplitude=self._y_amplitude(live=False), x_label="session time")
+            frame = Frame(
+                x=x,
+                delivered=np.full(2, np.nan),
+                ideal=None,
+                voltage=np.full(2, np.nan),
+                x_range=(lo, hi),
+                y_amplitude=self._y_amplitude(live=False),
+                x_label="session time",
+            )
             return frame, lo, fs, cur, volt
         t0 = sl.start * dt
         ref = rec.ideal(sl)
@@ -928,18 +1019,27 @@ class WaveformStudio(QWidget):
         events = [(e.t, e.text) for e in rec.events if lo <= e.t <= hi]
         with np.errstate(invalid="ignore"):
             peak = float(np.nanmax(np.abs(cur))) if np.isfinite(cur).any() else math.nan
-        frame = Frame(x=x, delivered=ys[0], ideal=ideal, voltage=ys[1],
-                      x_range=(lo, hi),  # no live overlays over a recording
-                      y_amplitude=max(self._y_amplitude(peak, live=False),
-                                      float(np.nanmax(np.abs(ref))) if has_ideal else 0.0),
-                      events=events, x_label="session time")
+        frame = Frame(
+            x=x,
+            delivered=ys[0],
+            ideal=ideal,
+            voltage=ys[1],
+            x_range=(lo, hi),  # no live overlays over a recording
+            y_amplitude=max(
+                self._y_amplitude(peak, live=False),
+                float(np.nanmax(np.abs(ref))) if has_ideal else 0.0,
+            ),
+            events=events,
+            x_label="session time",
+        )
         return frame, t0, fs, cur, volt
 
     # ------------------------------------------------------------------ text
     def _update_title(self) -> None:
         s = self.settings
-        what = describe(s) + f", {s.amplitude_ua:g} µA" if s is not None else \
-            "no settings applied yet"
+        what = (
+            describe(s) + f", {s.amplitude_ua:g} µA" if s is not None else "no settings applied yet"
+        )
         load = self.load.currentText() if hasattr(self, "load") else ""
         load = load.replace(" (electrode–skin)", "")
         if self.recording is not None:
@@ -952,14 +1052,14 @@ class WaveformStudio(QWidget):
             src = "Live"
         size = "20pt" if self.presentation else "12pt"
         into = f" · into <b>{load}</b>" if load else ""
-        self.title.setText(f"<span style='font-size:{size}'>{src}: <b>{what}</b>{into}"
-                           "</span>")
+        self.title.setText(f"<span style='font-size:{size}'>{src}: <b>{what}</b>{into}</span>")
 
     def _update_readout(self) -> None:
         a = self.annotations
         if a is None:
-            self.readout.setText("No delivered waveform yet: apply settings and start "
-                                 "output, or replay a recording.")
+            self.readout.setText(
+                "No delivered waveform yet: apply settings and start output, or replay a recording."
+            )
             return
         cmd = a.commanded
 
@@ -971,29 +1071,45 @@ class WaveformStudio(QWidget):
             return "—" if not math.isfinite(x) else f"{format(x, fmt)} {unit}"
 
         rows = [
-            row("Period", num(a.period_s * 1e3, ".1f", "ms"),
-                num(a.commanded_period_s * 1e3, ".1f", "ms") if cmd else ""),
-            row("Frequency", num(a.frequency_hz, ".2f", "Hz"),
-                num(cmd.frequency_hz, "g", "Hz") if cmd else ""),
-            row("Amplitude", num(a.amplitude_ua, ".1f", "µA"),
-                num(cmd.amplitude_ua, "g", "µA") if cmd else ""),
-            row("Charge / phase", num(a.charge_per_phase_uc, ".3f", "µC"),
-                num(a.commanded_charge_uc, ".3f", "µC") if cmd else ""),
+            row(
+                "Period",
+                num(a.period_s * 1e3, ".1f", "ms"),
+                num(a.commanded_period_s * 1e3, ".1f", "ms") if cmd else "",
+            ),
+            row(
+                "Frequency",
+                num(a.frequency_hz, ".2f", "Hz"),
+                num(cmd.frequency_hz, "g", "Hz") if cmd else "",
+            ),
+            row(
+                "Amplitude",
+                num(a.amplitude_ua, ".1f", "µA"),
+                num(cmd.amplitude_ua, "g", "µA") if cmd else "",
+            ),
+            row(
+                "Charge / phase",
+                num(a.charge_per_phase_uc, ".3f", "µC"),
+                num(a.commanded_charge_uc, ".3f", "µC") if cmd else "",
+            ),
             row("Net charge / period", num(a.net_charge_uc, "+.3f", "µC")),
-            row("Load |V/I|", num(a.measured.get("impedance_ohm", math.nan) / 1e3, ".2f",
-                                  "kΩ")),
+            row("Load |V/I|", num(a.measured.get("impedance_ohm", math.nan) / 1e3, ".2f", "kΩ")),
             row("Polarity flips in view", str(len(a.flips))),
         ]
         if a.ramp is not None:
             burst = cmd is not None and cmd.waveform == Waveform.BURST
             set_s = (BURST_CYCLE_S / 4 if burst else cmd.ramp_s) if cmd else math.nan
-            rows.append(row(ramp_name(a).capitalize(), num(a.ramp.duration_s, ".2f", "s"),
-                            num(set_s, "g", "s") if cmd else ""))
+            rows.append(
+                row(
+                    ramp_name(a).capitalize(),
+                    num(a.ramp.duration_s, ".2f", "s"),
+                    num(set_s, "g", "s") if cmd else "",
+                )
+            )
         notes = "".join(f"<br><i>{n}</i>" for n in a.notes)
         self.readout.setText("<table width='100%'>" + "".join(rows) + "</table>" + notes)
 
     def _say(self, text: str) -> None:
-        self.message.emit(text)   # connected to the status line
+        self.message.emit(text)  # connected to the status line
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> None:
@@ -1005,4 +1121,3 @@ class WaveformStudio(QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.shutdown()
         super().closeEvent(event)
-

@@ -28,13 +28,18 @@ def upgrade() -> None:
         sa.Column("operator_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["client_id"], ["client.id"],
-                                name=op.f("fk_note_client_id_client"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["operator_id"], ["operator.id"],
-                                name=op.f("fk_note_operator_id_operator")),
-        sa.ForeignKeyConstraint(["session_id"], ["treatment_session.id"],
-                                name=op.f("fk_note_session_id_treatment_session"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["client.id"], name=op.f("fk_note_client_id_client"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["operator_id"], ["operator.id"], name=op.f("fk_note_operator_id_operator")
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["treatment_session.id"],
+            name=op.f("fk_note_session_id_treatment_session"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_note")),
     )
     op.create_index(op.f("ix_note_client_id"), "note", ["client_id"])

@@ -28,15 +28,17 @@ def upgrade() -> None:
         sa.Column("passed", sa.Boolean(), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("operator_id", sa.Integer(), nullable=True),
-        sa.CheckConstraint("kind IN ('calibration', 'selftest', 'watchdog_test')",
-                           name=op.f("ck_service_record_kind")),
-        sa.ForeignKeyConstraint(["operator_id"], ["operator.id"],
-                                name=op.f("fk_service_record_operator_id_operator")),
+        sa.CheckConstraint(
+            "kind IN ('calibration', 'selftest', 'watchdog_test')",
+            name=op.f("ck_service_record_kind"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["operator_id"], ["operator.id"], name=op.f("fk_service_record_operator_id_operator")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_service_record")),
     )
     op.create_index(op.f("ix_service_record_at"), "service_record", ["at"])
-    op.create_index(op.f("ix_service_record_device_serial"), "service_record",
-                    ["device_serial"])
+    op.create_index(op.f("ix_service_record_device_serial"), "service_record", ["device_serial"])
 
 
 def downgrade() -> None:

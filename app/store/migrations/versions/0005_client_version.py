@@ -23,8 +23,7 @@ def upgrade() -> None:
     # ADD COLUMN only (batch mode on SQLite adds in place): no table is rebuilt, so
     # foreign keys (ON) never cascade here. Existing clients start at version 1.
     with op.batch_alter_table("client") as batch_op:
-        batch_op.add_column(sa.Column("version", sa.Integer(), nullable=False,
-                                      server_default="1"))
+        batch_op.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
         batch_op.add_column(sa.Column("updated_by", sa.String(length=255), nullable=True))
 
 

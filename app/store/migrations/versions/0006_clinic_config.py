@@ -19,8 +19,7 @@ branch_labels = None
 depends_on = None
 
 OLD_KINDS = "kind IN ('calibration', 'selftest', 'watchdog_test')"
-NEW_KINDS = ("kind IN ('calibration', 'selftest', 'watchdog_test', 'clinic_settings', "
-             "'pin')")
+NEW_KINDS = "kind IN ('calibration', 'selftest', 'watchdog_test', 'clinic_settings', 'pin')"
 
 
 def upgrade() -> None:
