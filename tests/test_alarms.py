@@ -135,3 +135,29 @@ def test_high_and_medium_flash_low_is_steady(window):
     window.show_alarm("EMERGENCY STOP.", kind="estop")
     window.hide_alarm()
     assert not window._flash.isActive()
+
+
+def test_a_watchdog_trip_after_a_lost_link_names_the_link_and_live_views_are_cleared(window):
+    """A pulled cable: the banner names the link, not the console, and no scope keeps the
+    last trace on screen as if it were live."""
+    import numpy as np
+
+    from app.device.samples import SampleBlock
+
+    desk = window.workspaces["practitioner"]
+    n = 500
+    z = np.full(n, 200.0, dtype=np.float32)
+    desk.scope.append(
+        SampleBlock(
+            0, 10_000.0, z, z * 0.01, z.copy(), np.ones(n, dtype=np.uint8), np.zeros(n, dtype=bool)
+        )
+    )
+    assert desk.scope.ring.total_received > 0
+    window._on_disconnected("cable pulled")
+    assert desk.scope.ring.total_received == 0
+    window._on_event(Event(EventCode.WATCHDOG_TRIP, 0, ""))
+    assert "link to the device was lost" in window.banner.text()
+    assert "console" not in window.banner.text()
+    window._link_lost_at = None  # long after: a trip is the console's silence
+    window._on_event(Event(EventCode.WATCHDOG_TRIP, 0, ""))
+    assert "stopped hearing the console" in window.banner.text()

@@ -174,7 +174,14 @@ EXPECTED: dict[S, dict[str, S]] = {
         "reset": S.READY,
     },
     S.CONTACT_LOST: {**LATCHING, "stop": S.RAMPING_DOWN, "link_lost": S.LINK_LOST},
-    S.LINK_LOST: {**LATCHING, "reset": S.IDLE, "nak_estop": S.LINK_LOST},
+    # a watchdog trip after a lost link is the link's expected end, not a device fault
+    S.LINK_LOST: {
+        **LATCHING,
+        "reset": S.IDLE,
+        "nak_estop": S.LINK_LOST,
+        "status_watchdog": S.LINK_LOST,
+        "ev_watchdog": S.LINK_LOST,
+    },
     S.DEVICE_FAULT: {
         **LATCHING,
         "status_watchdog": S.DEVICE_FAULT,
@@ -523,3 +530,17 @@ def test_a_stale_running_status_after_pause_is_tolerated():
     for t in range(2, 20):
         m.handle(Tick(t / 10))
     assert m.state is S.PAUSED
+
+
+def test_a_watchdog_trip_after_a_lost_link_stays_the_links_fault_not_the_consoles():
+    """A pulled cable: the device's watchdog ends the output, as designed. The session
+    stays 'link lost' and no alarm blames the console."""
+    from app.engine.session import LinkLost
+
+    m = machine_in(SessionState.RUNNING)
+    m.handle(LinkLost("cable pulled"))
+    assert m.state is SessionState.LINK_LOST
+    out = m.handle(StatusReceived(status(DeviceState.WATCHDOG)))
+    assert m.state is SessionState.LINK_LOST
+    assert not any("console" in a for a in out.alarms)
+    assert any("as designed" in r.message for r in out.records)

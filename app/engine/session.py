@@ -936,6 +936,13 @@ class SessionMachine:
                 self._latch(SessionState.DEVICE_FAULT, f"device fault ({names})")
                 self._alarm(f"Device fault ({names}): output off.")
             return False
+        if dstate is DeviceState.WATCHDOG and self.state is SessionState.LINK_LOST:
+            # the expected end of a lost link: the device stopped hearing anyone
+            self._record(
+                "device",
+                "the device's watchdog turned the output off while the link was down, as designed",
+            )
+            return False
         if dstate is DeviceState.WATCHDOG:
             if (
                 self.state is not SessionState.DEVICE_FAULT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 
 import shiboken6
 from PySide6.QtCore import (
@@ -60,6 +61,7 @@ from app.ui.keys import (
 )
 from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspace
 
+LINK_CAUSE_S = 30.0  # a watchdog trip this soon after a lost link is the link's doing
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
 QWIDGETSIZE_MAX = 16777215  # Qt: no maximum size
 
@@ -198,6 +200,7 @@ class MainWindow(QMainWindow):
         self._samples_seen = 0
         self.demo_mode = False  # simulator only: start output once connected
         self._label_ticks = 0
+        self._link_lost_at: float | None = None  # when the link last went down
         self.client_watch = None  # app.engine.client_watch.ClientWatch, with the records
         self.setWindowTitle(APP_NAME)
         # The clinic's settings live in the store (shared by every room): until its row
@@ -502,6 +505,9 @@ class MainWindow(QMainWindow):
 
     def _on_disconnected(self, reason: str) -> None:
         self._show_disconnected(reason)
+        self._link_lost_at = time.monotonic()
+        for ws in self.workspaces.built():
+            ws.device_disconnected(reason)
         self.show_alarm(f"Device link lost: {reason}. Reconnecting…", kind="link")
 
     def _show_disconnected(self, reason: str) -> None:
@@ -549,11 +555,21 @@ class MainWindow(QMainWindow):
 
     def _on_event(self, ev: Event) -> None:
         if ev.code == EventCode.WATCHDOG_TRIP:
-            self.show_alarm(
-                "Device watchdog tripped: output turned off. "
-                "Press Reset when it is safe to continue.",
-                kind="watchdog",
-            )
+            lost = self._link_lost_at
+            if lost is not None and time.monotonic() - lost < LINK_CAUSE_S:
+                # the console did not stop answering: the link was down (cable, port)
+                self.show_alarm(
+                    "The link to the device was lost (check the cable and the port): the "
+                    "device's watchdog turned the output off, as designed. Press Reset when "
+                    "it is safe to continue.",
+                    kind="link",
+                )
+            else:
+                self.show_alarm(
+                    "Device watchdog tripped: the device stopped hearing the console and "
+                    "turned the output off. Press Reset when it is safe to continue.",
+                    kind="watchdog",
+                )
         elif ev.code == EventCode.CONTACT_LOST:
             self.show_alarm(
                 "Contact lost: output paused. Place the probes back, then Resume.", kind="contact"

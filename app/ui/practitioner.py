@@ -497,6 +497,9 @@ class PractitionerWorkspace(Workspace):
         if self.recorder is not None:
             self.recorder.on_samples(block)
 
+    def device_disconnected(self, reason: str) -> None:
+        self.scope.clear()  # the small scope shows no trace while the link is down
+
     def reference_changed(self, settings) -> None:
         self.scope.set_reference(settings)
 

@@ -75,6 +75,9 @@ class Workspace(QMainWindow):
     def device_connected(self, info: Info) -> None:
         """A device (re)connected."""
 
+    def device_disconnected(self, reason: str) -> None:
+        """The link is down: nothing live may be shown as if it were still coming."""
+
     def attach_link(self, link) -> None:
         """The console's device link (created once; it reconnects by itself)."""
 
@@ -360,6 +363,9 @@ class TechnicianWorkspace(Workspace):
 
     def device_connected(self, info: Info) -> None:
         self.scope.set_device_info(info)
+
+    def device_disconnected(self, reason: str) -> None:
+        self.scope.clear()  # no last trace left standing as if live
 
     def leave(self) -> None:
         self.scope.clear()
