@@ -211,3 +211,16 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
         for ws in w.workspaces.built():
             ws.shutdown()
         store.close(10)
+
+
+def test_the_bench_fits_1280_pixels_without_scrolling_sideways(qtbot, tmp_path):
+    """The bench's scope rows (scales, trigger level, holdoff, verdicts; cursors and the
+    spectrum) and the manual output dock fit a 1280-pixel window."""
+    w = _window(qtbot, tmp_path / "s.ini")
+    w.resize(1280, 800)
+    w.show()
+    assert w.switch_workspace("technician")
+    qtbot.wait(50)
+    bench = w.workspaces["technician"]
+    assert bench.minimumSizeHint().width() <= w.stack_scroll.viewport().width()
+    assert w.stack_scroll.horizontalScrollBar().maximum() == 0

@@ -49,6 +49,8 @@ from app.scope.core.capture import Capture, capture_from_samples, write_csv
 from app.scope.core.envelope import envelopes
 from app.scope.core.mask import MaskFailure, MaskSettings, MaskTester, mask_bounds
 from app.scope.core.measure import MEASUREMENTS, Statistics, measure, measure_arrays
+from app.scope.core.spectrum import WINDOWS as SPECTRUM_WINDOWS
+from app.scope.core.spectrum import Spectrum, spectrum
 from app.scope.core.trigger import (
     Edge,
     SweepAcquirer,
@@ -439,6 +441,32 @@ class ScopeWidget(QWidget):
         self.history_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.cursor_check = QCheckBox("Cursors")
         self.cursor_check.toggled.connect(self.show_cursors)
+        # the spectrum of the capture on screen (current), under the trace
+        self.spectrum_check = QCheckBox("Spectrum")
+        self.spectrum_check.setToolTip(
+            "Show the frequency content of the delivered current of the capture on screen"
+        )
+        self.spectrum_window = QComboBox()
+        self.spectrum_window.addItems(list(SPECTRUM_WINDOWS))
+        self.spectrum_window.setToolTip(
+            "Window: hann for resolution, flattop for amplitude, blackman for low leakage"
+        )
+        self.spectrum_plot = pg.PlotWidget(background=BACKGROUND)
+        self.spectrum_plot.setLabel("bottom", "frequency", units="Hz")
+        self.spectrum_plot.setLabel("left", "I amplitude", units="µA")
+        self.spectrum_plot.setLogMode(x=False, y=True)
+        self.spectrum_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.spectrum_plot.setMinimumHeight(140)
+        self.spectrum_plot.hide()
+        self.spectrum_curve = self.spectrum_plot.plot([], [], pen=pg.mkPen(CURRENT_COLOUR))
+        self.spectrum_label = QLabel()
+        # the figures wrap: never wider than the side panel (the bench fits 1280 px)
+        self.spectrum_label.setWordWrap(True)
+        self.spectrum_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.spectrum_label.hide()
+        self.last_spectrum: Spectrum | None = None
+        self.spectrum_check.toggled.connect(self._spectrum_toggled)
+        self.spectrum_window.currentIndexChanged.connect(lambda _i: self._update_spectrum())
         self.ref_check = QCheckBox("Reference")
         self.ref_check.setChecked(True)
         self.ref_check.toggled.connect(lambda on: self._mark_dirty())
@@ -521,15 +549,22 @@ class ScopeWidget(QWidget):
                 self.v_offset_spin,
             ):
                 row2.addWidget(w)
-            row2.addSpacing(10)
-            row2.addWidget(self.level_spin)
-            row2.addWidget(self.holdoff_spin)
             row2.addStretch(1)
-            row2.addWidget(self.mask_label)
-            row2.addWidget(self.status_label)
             layout.addLayout(row2)
+            # the trigger level and holdoff, and the verdicts, on a row of their own: the
+            # bench fits a 1280-pixel screen
+            row3 = QHBoxLayout()
+            row3.addWidget(self.level_spin)
+            row3.addWidget(self.holdoff_spin)
+            row3.addStretch(1)
+            row3.addWidget(self.mask_label)
+            row3.addWidget(self.status_label)
+            layout.addLayout(row3)
         body = QHBoxLayout()
-        body.addWidget(self.plot, 3)
+        plots = QVBoxLayout()
+        plots.addWidget(self.plot, 3)
+        plots.addWidget(self.spectrum_plot, 1)
+        body.addLayout(plots, 3)
         self.table = QTableWidget(len(MEASUREMENTS), 5)
         self.table.setHorizontalHeaderLabels(["Measurement", "Value", "Min", "Mean", "Max"])
         self.table.verticalHeader().setVisible(False)
@@ -558,17 +593,24 @@ class ScopeWidget(QWidget):
             captures.addWidget(self.csv_button)
             captures.addWidget(self.png_button)
             side.addLayout(captures)
+            # two short rows (the bench fits a 1280-pixel screen): what is drawn and
+            # tested, then cursors and the spectrum
             shown = QHBoxLayout()
             for w in (
                 self.ref_check,
                 self.mask_check,
                 self.mask_tol_spin,
                 self.mask_action_combo,
-                self.cursor_check,
             ):
                 shown.addWidget(w)
             shown.addStretch(1)
             side.addLayout(shown)
+            spectrum_row = QHBoxLayout()
+            spectrum_row.addWidget(self.cursor_check)
+            spectrum_row.addWidget(self.spectrum_check)
+            spectrum_row.addWidget(self.spectrum_window)
+            spectrum_row.addWidget(self.spectrum_label, 1)
+            side.addLayout(spectrum_row)
         side.addWidget(self.table, 1)
         stats_row = QHBoxLayout()
         self.stats_label = QLabel()
@@ -1150,6 +1192,8 @@ class ScopeWidget(QWidget):
         self.shown = cap if not self.frozen else self.shown
         dt = 1.0 / cap.sample_rate
         self._draw(cap.current_ua, cap.voltage_v, cap.reference_ua, -cap.trigger_offset * dt, dt)
+        if self.spectrum_check.isChecked():
+            self._update_spectrum(cap)
         now = time.monotonic()
         if measure_it or (now - self._last_measure >= MEASURE_INTERVAL_S and self._measuring()):
             self._last_measure = now
@@ -1158,6 +1202,27 @@ class ScopeWidget(QWidget):
             self._publish(measure(cap), add_stats=not self.frozen and _output_was_on(cap))
             if self.frozen:
                 self._update_table(force=True)
+
+    def _spectrum_toggled(self, on: bool) -> None:
+        self.spectrum_plot.setVisible(on)
+        self.spectrum_label.setVisible(on)
+        if on:
+            self._update_spectrum()
+
+    def _update_spectrum(self, cap: Capture | None = None) -> None:
+        """The spectrum of the capture on screen (its current), with the chosen window."""
+        cap = cap or self.shown
+        if cap is None or not self.spectrum_check.isChecked() or len(cap) < 8:
+            return
+        sp = spectrum(cap.current_ua, cap.sample_rate, self.spectrum_window.currentText())
+        self.last_spectrum = sp
+        amp = np.maximum(sp.amplitude[1:], 1e-3)  # log axis: no zeros; DC left out
+        self.spectrum_curve.setData(sp.frequency_hz[1:], amp)
+        f, a = sp.peak()
+        self.spectrum_label.setText(
+            f"peak {f:.4g} Hz · {a:.3g} µA · DC {sp.amplitude[0]:.3g} µA · "
+            f"resolution {sp.resolution_hz:.3g} Hz"
+        )
 
     def _measuring(self) -> bool:
         """Live measurements are wanted: the full scope shows them in its table; the
