@@ -9,8 +9,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any, cast
@@ -246,6 +248,7 @@ def _backup_postgres(engine: Engine, dest: Path) -> None:
         text=True,
         timeout=3600,
         env=env,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets a signal on Linux
     )
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
@@ -464,3 +467,14 @@ def compact(engine: Engine) -> None:
                 "client",
             ):
                 conn.execute(text(f"VACUUM {table}"))
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: on Linux, end with the backup process. A backup killed
+    (kill -9) must not leave pg_dump writing its temporary file after the next backup has
+    cleaned up."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
