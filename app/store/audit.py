@@ -49,7 +49,12 @@ ACTIONS = frozenset(
         "pin_change",
         "sign_in",
         "sign_in_failed",
+        "sign_out",
+        "lock",
+        "operator_change",
+        "role_change",
         "audit_export",
+        "audit_view",
     }
 )
 

@@ -17,6 +17,7 @@ the exception, and it is reported) without holding up the others.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -81,6 +82,11 @@ _WHAT = {
     "CountPinAttempt": "A technician PIN attempt",
     "ClearPinFailures": "The technician PIN's failure count",
     "AppendAudit": "An audit trail entry",
+    "AddOperator": "A new operator",
+    "CountSignIn": "A sign-in attempt",
+    "ClearSignInFailures": "An operator's failed sign-in count",
+    "SetOperatorSecret": "An operator's secret",
+    "ChangeOperator": "A change of an operator's role or status",
 }
 
 
@@ -445,6 +451,21 @@ class _Pending:
 
 # ---------------------------------------------------------------- the writer
 
+_NAMES_OPERATOR: dict[type, bool] = {}
+
+
+def _names_operator(kind: type) -> bool:
+    """``kind`` is a request with an ``operator_id`` the signed-in operator fills."""
+    known = _NAMES_OPERATOR.get(kind)
+    if known is None:
+        known = (
+            dataclasses.is_dataclass(kind)
+            and getattr(kind, "fills_operator", True)
+            and any(f.name == "operator_id" for f in dataclasses.fields(kind))
+        )
+        _NAMES_OPERATOR[kind] = known
+    return known
+
 
 class StoreWriter:
     """The single writer thread of the store (see the module docstring).
@@ -478,18 +499,31 @@ class StoreWriter:
         self._lost: set[str] = set()  # sessions whose rows are gone (their client erased)
         self.refused = 0  # requests that failed alone (their future has the exception)
         self._next_heartbeat = 0.0
+        # who is signed in (app.store.operators.OperatorContext): requests naming nobody
+        # are recorded with them
+        self.operators: Any = None
         self._thread = threading.Thread(target=self._run, name="StoreWriter", daemon=True)
         self._thread.start()
 
     # -- submitting (any thread; never blocks)
 
     def submit(self, request: Any) -> Future:
+        """Queue ``request``. One that names no operator (``operator_id`` None) is
+        recorded with the operator signed in (``self.operators``, app/store/operators.py)."""
+        request = self._with_operator(request)
         item = _Pending(request)
         if self._closed:
             item.future.set_exception(RuntimeError("the store writer is closed"))
             return item.future
         self._queue.put(item)
         return item.future
+
+    def _with_operator(self, request: Any) -> Any:
+        ctx = self.operators
+        if ctx is None or not _names_operator(type(request)) or request.operator_id is not None:
+            return request
+        who = ctx.current_id
+        return request if who is None else dataclasses.replace(request, operator_id=who)
 
     def begin_session(
         self,

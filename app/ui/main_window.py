@@ -351,7 +351,7 @@ class MainWindow(QMainWindow):
         from app.engine.clinic_watch import ClinicSettingsWatch
         from app.service.clinic_limits import ini_import_request
 
-        store.writer.submit(ini_import_request(self.settings, store.info.default_operator_id))
+        store.writer.submit(ini_import_request(self.settings))
         self.clinic_watch = ClinicSettingsWatch(
             store.engine, store.writer, parent=self, on_record=self._on_clinic_record
         )

@@ -192,7 +192,7 @@ class TechnicianWorkspace(Workspace):
         self.history.refresh()
         set_writer = getattr(self.pin_backend, "set_writer", None)
         if set_writer is not None:
-            set_writer(store.writer, store.info.default_operator_id)
+            set_writer(store.writer)
         self.bench.clinic.set_store(store)
         self.service_recorder = ServiceRecorder(store, self)
         self.bench.calibration_completed.connect(self.service_recorder.record_calibration)

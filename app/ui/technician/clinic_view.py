@@ -254,7 +254,7 @@ class ClinicLimitsPanel(QWidget):
             SaveClinicSettings(
                 settings_to_dict(cs),
                 expected,
-                self.store.info.default_operator_id,
+                None,  # the operator signed in (the store's writer fills it)
                 defaults=settings_to_dict(ClinicSettings()),
             )
         )
