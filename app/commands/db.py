@@ -1,5 +1,5 @@
 """`python -m app db upgrade|backup PATH|export-client ID PATH|erase-client ID|reset-pin|
-audit-verify|audit-export PATH`."""
+audit-verify|audit-export PATH|operators …`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "db",
         help="maintain the records database (migrate, back up, export, "
         "erase a client, reset the technician PIN, verify or export the "
-        "audit trail)",
+        "audit trail, list or change the operators)",
         description="Maintain the records database. Every action accepts "
         "--database-url (default: $MICROCURRENT_DATABASE_URL, else the local "
         "SQLite file).",
@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("path", type=Path, metavar="PATH")
     common(q)
+    from app.commands import db_operators
+
+    db_operators.register(actions, common)
     p.set_defaults(func=_main)
 
 
@@ -92,6 +95,10 @@ def _main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     try:
+        if args.db_action == "operators":
+            from app.commands import db_operators
+
+            return db_operators.run(args, engine)
         if args.db_action == "upgrade":
             assert info is not None
             print(

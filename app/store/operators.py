@@ -209,6 +209,27 @@ class OperatorContext:
 # ---------------------------------------------------------------- writer requests
 
 
+def adopt_bench_pin(s: Session, pin_hash: str) -> int | None:
+    """An older console's technician PIN (its hash) becomes the secret of an operator
+    "Technician" (role technician), as migration 0009 does for a PIN already in the store:
+    whoever knew the bench PIN still opens the bench, by signing in. Returns the id (None:
+    an operator already has that secret)."""
+    if s.scalar(select(Operator.id).where(Operator.secret_hash == pin_hash)) is not None:
+        return None
+    taken = {n.lower() for n in s.scalars(select(Operator.name))}
+    name = "Technician" if "technician" not in taken else "Technician (bench PIN)"
+    row = Operator(name=name, role=Role.TECHNICIAN.value, secret_hash=pin_hash, secret_version=1)
+    s.add(row)
+    s.flush()
+    audit.append(
+        s,
+        "operator_change",
+        _subject(row.id),
+        {"change": "added", "role": row.role, "via": "technician PIN imported"},
+    )
+    return row.id
+
+
 def _subject(operator_id: int) -> str:
     return f"operator:{operator_id}"
 
