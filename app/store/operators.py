@@ -243,7 +243,6 @@ class AddOperator:
     duplicated."""
 
     appends_audit = True  # noqa: RUF045 - class constant, not a field
-    fills_operator = False  # noqa: RUF045 - None means nobody (the first account)
 
     name: str
     role: Role
@@ -251,6 +250,12 @@ class AddOperator:
     operator_id: int | None = None  # who adds (None: nobody signed in, e.g. first start)
     first: bool = False
     via: str = "console"
+
+    @property
+    def fills_operator(self) -> bool:
+        """The writer names the operator signed in, except on the first account (nobody
+        is signed in: the new manager adds themselves)."""
+        return not self.first
 
     def apply(self, s: Session, st: object, tentative: object) -> int:
         problem = check_name(self.name)
@@ -286,7 +291,7 @@ class AddOperator:
             "operator_change",
             _subject(row.id),
             {"change": "added", "role": row.role, "first_account": self.first, "via": self.via},
-            operator_id=self.operator_id if self.operator_id is not None else row.id,
+            operator_id=row.id if self.first else self.operator_id,
         )
         return row.id
 

@@ -458,10 +458,8 @@ def _names_operator(kind: type) -> bool:
     """``kind`` is a request with an ``operator_id`` the signed-in operator fills."""
     known = _NAMES_OPERATOR.get(kind)
     if known is None:
-        known = (
-            dataclasses.is_dataclass(kind)
-            and getattr(kind, "fills_operator", True)
-            and any(f.name == "operator_id" for f in dataclasses.fields(kind))
+        known = dataclasses.is_dataclass(kind) and any(
+            f.name == "operator_id" for f in dataclasses.fields(kind)
         )
         _NAMES_OPERATOR[kind] = known
     return known
@@ -520,7 +518,12 @@ class StoreWriter:
 
     def _with_operator(self, request: Any) -> Any:
         ctx = self.operators
-        if ctx is None or not _names_operator(type(request)) or request.operator_id is not None:
+        if (
+            ctx is None
+            or not _names_operator(type(request))
+            or request.operator_id is not None
+            or not getattr(request, "fills_operator", True)
+        ):
             return request
         who = ctx.current_id
         return request if who is None else dataclasses.replace(request, operator_id=who)

@@ -261,6 +261,7 @@ class AccessControl(QObject):
         self._locked_by = ""
         self._last_id = 0
         self._operators: list[Any] = []
+        self._guards: dict[int, Any] = {}  # operator id -> PinGuard (its lockout clock)
         self._reads: Any = None
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
@@ -296,6 +297,11 @@ class AccessControl(QObject):
             return None
         roles = " or ".join(sorted(r.value for r in WORKSPACE_ROLES.get(workspace, ())))
         return f"{who.name} is signed in as {who.role.value}; this workspace is for {roles}"
+
+    def read(self, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None]) -> None:
+        """A read of the records off the GUI thread (after :meth:`store_ready`)."""
+        if self._reads is not None:
+            self._reads.read(fn, *args, on_result=on_result, what="reading the operators")
 
     def is_manager(self) -> bool:
         from app.store.operators import is_manager
@@ -386,7 +392,16 @@ class AccessControl(QObject):
         record = next((o for o in self._operators if o.id == operator_id), None)
         if record is None or self.store is None:
             return
-        guard = operator_guard(self.store.writer, record)
+        guard = self._guards.get(record.id)
+        if guard is None:
+            guard = self._guards[record.id] = operator_guard(self.store.writer, record)
+        else:
+            known = guard.state
+            # a reading older than what this guard counted never lowers its count
+            if known is None or (
+                record.secret_version != known.version or record.failures > known.failures
+            ):
+                guard.backend.update(record)  # type: ignore[attr-defined]
         refused = guard.refusal()
         if refused is not None:
             self.page.say(refused.message[0].upper() + refused.message[1:] + ".", style.ALARM)

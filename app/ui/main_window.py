@@ -221,6 +221,7 @@ class MainWindow(QMainWindow):
         self.access = AccessControl(self._output_busy, self)
         self.access.without_records = store is None and not records_pending and not store_error
         self.manager_window = None  # app.ui.manager.ManagerWindow, once opened
+        self.secret_dialog = None  # the change of the signed-in operator's secret
         if store is not None:
             self._take_store(store)
         self.resize(DEFAULT_W, DEFAULT_H)
@@ -455,8 +456,11 @@ class MainWindow(QMainWindow):
         self.manager_action = QAction("Audit trail and operators…", self)
         self.manager_action.setToolTip("The manager's screen: audit trail, operators, lock time")
         self.manager_action.triggered.connect(self.open_manager)
+        self.secret_action = QAction("Change my PIN or passphrase…", self)
+        self.secret_action.triggered.connect(self.change_my_secret)
         menu = QMenu(self.operator_button)
         menu.addAction(self.lock_action)
+        menu.addAction(self.secret_action)
         menu.addAction(self.manager_action)
         self.operator_button.setMenu(menu)
         self.operator_button.setDefaultAction(self.lock_action)
@@ -753,7 +757,9 @@ class MainWindow(QMainWindow):
             self.lock_action.setText("Nobody signed in")
             self.operator_button.setToolTip("Sign in on the page shown")
             self.manager_action.setEnabled(False)
+            self.secret_action.setEnabled(False)
             return
+        self.secret_action.setEnabled(True)
         self.lock_action.setText(f"{who.name} · {who.role.label}  —  Lock")
         self.operator_button.setToolTip(
             f"Signed in: {who.name} ({who.role.value}). Click to lock, so another "
@@ -765,6 +771,26 @@ class MainWindow(QMainWindow):
             from app.store.operators import home_workspace
 
             self.switch_workspace(home_workspace(who.role))
+
+    def change_my_secret(self) -> None:
+        """The operator signed in changes their own secret (the current one first: counted
+        and locked out like a sign-in)."""
+        who = self.access.signed_in
+        if who is None or self.store is None:
+            return
+        from app.service.pin import operator_guard
+        from app.store.operators import read_operator
+        from app.ui.technician.pin_dialog import PinDialog
+
+        def ask(record) -> None:
+            if record is None or self.access.signed_in != who:
+                return
+            dialog = PinDialog(operator_guard(self.store.writer, record), self, change=True)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.open()
+            self.secret_dialog = dialog
+
+        self.access.read(read_operator, who.id, on_result=ask)
 
     def open_manager(self):
         """The manager's screen (audit trail, operators, lock time): managers only."""
@@ -779,7 +805,6 @@ class MainWindow(QMainWindow):
         if self.manager_window is None:
             self.manager_window = ManagerWindow(self.store, self)
         self.manager_window.show()
-        self.manager_window.raise_()
         return self.manager_window
 
     def current_workspace(self) -> Workspace:
