@@ -92,7 +92,7 @@ class SignInPage(QWidget):
         # sign-in: the names, then the secret
         self.names = QListWidget()
         self.names.setMinimumHeight(150)
-        self.names.itemActivated.connect(lambda _i: self.secret.setFocus())
+        self.names.itemActivated.connect(self._focus_secret)
         lay.addWidget(self.names)
         # first account: a name
         self.form = QFormLayout()
@@ -121,6 +121,9 @@ class SignInPage(QWidget):
         lay.addWidget(self.hint)
         self.mode = "wait"
         self.show_waiting("Opening the client records…")
+
+    def _focus_secret(self, _item: QListWidgetItem) -> None:
+        self.secret.setFocus()
 
     @staticmethod
     def _secret_field() -> QLineEdit:
@@ -401,7 +404,7 @@ class AccessControl(QObject):
             if known is None or (
                 record.secret_version != known.version or record.failures > known.failures
             ):
-                guard.backend.update(record)  # type: ignore[attr-defined]
+                guard.backend.update(record)
         refused = guard.refusal()
         if refused is not None:
             self.page.say(refused.message[0].upper() + refused.message[1:] + ".", style.ALARM)

@@ -173,8 +173,9 @@ class AuditView(QWidget):
                 self._say("The client id is a number (shown in the client's record).", style.ALARM)
                 return None
             client_id = int(text)
-        start = dt.datetime.combine(self.since.date().toPython(), dt.time()).astimezone()
-        end = dt.datetime.combine(self.until.date().addDays(1).toPython(), dt.time()).astimezone()
+        first, last = self.since.date(), self.until.date().addDays(1)
+        start = dt.datetime(first.year(), first.month(), first.day()).astimezone()
+        end = dt.datetime(last.year(), last.month(), last.day()).astimezone()
         return AuditFilter(
             self.operator.currentData(),
             self.action.currentData(),
