@@ -445,6 +445,8 @@ class MainWindow(QMainWindow):
         self.operator_button.setObjectName("operator")
         self.operator_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
         self.operator_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        # not a Tab stop (the desk's Tab round stays short): Ctrl+L locks from the keyboard
+        self.operator_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.lock_action = QAction("Lock / switch operator", self)
         self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
         self.lock_action.setToolTip(
