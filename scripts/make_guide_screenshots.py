@@ -47,13 +47,16 @@ def main() -> int:
     from app.ui.main_window import MainWindow
 
     app = make_application()
+    # nobody can type here: a manager signs in from the environment (the first start of
+    # this fresh MICROCURRENT_HOME creates them), so every workspace opens
+    os.environ.setdefault("MICROCURRENT_OPERATOR", "Maya Okafor")
+    os.environ.setdefault("MICROCURRENT_OPERATOR_SECRET", "guide-pictures")
     store, error = open_records(None)
     if store is None:
         print(f"error: records store: {error}", file=sys.stderr)
         return 1
     device = DeviceManager()
     window = MainWindow(device, console_settings(), store, error)
-    window.workspaces["technician"].require_pin = False  # nobody can type a PIN here
     window.resize(*SIZE)
     window.show()
     device.open(None)

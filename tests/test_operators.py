@@ -268,3 +268,87 @@ def test_upgrading_an_0008_database_with_data_keeps_its_operator_and_bench_pin(s
         assert needs_first_account(list(ops.values()))  # no manager yet
     finally:
         engine.dispose()
+
+
+def test_db_operators_adds_lists_resets_and_changes_roles(store_url, monkeypatch, capsys):  # noqa: F811
+    from app.__main__ import main
+
+    def db(*args: str) -> int:
+        return main(["db", "operators", *args, "--database-url", store_url])
+
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "ab")
+    assert db("add", "Maya", "--role", "manager") == 2  # too short: nothing added
+    assert "4 to 64 characters" in capsys.readouterr().err
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "maya-secret")
+    assert db("add", "Maya", "--role", "manager") == 0
+    assert db("add", "maya", "--role", "trainer") == 1  # the name is taken
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "tom-secret")
+    assert db("add", "Tom", "--role", "practitioner") == 0
+    assert db("set-role", "Tom", "technician") == 0
+    assert db("set-role", "Maya", "trainer") == 1  # the last manager stays one
+    assert "last manager" in capsys.readouterr().err
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "tom-new-secret")
+    assert db("reset-secret", "Tom") == 0
+    assert db("deactivate", "Tom") == 0
+    assert db("reset-secret", "Nobody") == 1
+    capsys.readouterr()
+    assert db("list") == 0
+    out = capsys.readouterr().out
+    assert "Maya" in out
+    assert "deactivated" in out
+    assert "secret" not in out.split("\n", 1)[1].replace("none (cannot sign in)", "")
+    assert "tom-new-secret" not in out
+    engine, _info = open_store(store_url)
+    try:
+        tom = find_operator(engine, "Tom")
+        assert tom.role is Role.TECHNICIAN
+        assert not tom.active
+        assert verify_hash("tom-new-secret", tom.secret_hash)
+        lines = [(ln.action, ln.details.get("via")) for ln in audit.entries(engine)]
+        assert lines.count(("operator_change", "db operators")) == 3  # 2 added, 1 reset
+        assert ("role_change", "db operators") in lines
+        assert "tom-new-secret" not in str(audit.entries(engine))
+    finally:
+        engine.dispose()
+
+
+def test_erasure_and_the_audit_export_need_a_manager_once_one_exists(
+    store_url,  # noqa: F811
+    monkeypatch,
+    capsys,
+    tmp_path,
+):
+    from app.__main__ import main
+    from app.store.validation import ClientData
+
+    engine, info = open_store(store_url)
+    writer = StoreWriter(engine)
+    cid = writer.save_client(ClientData("Erin Erased")).result(10)
+    mid = writer.submit(
+        AddOperator("Maya", Role.MANAGER, hash_pin("maya-secret"), first=True)
+    ).result(10)
+    writer.submit(AddOperator("Tom", Role.TECHNICIAN, hash_pin("tom-secret"))).result(10)
+    writer.close()
+    url = ["--database-url", store_url]
+    monkeypatch.delenv("MICROCURRENT_OPERATOR", raising=False)
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "tom-secret")
+    assert main(["db", "erase-client", str(cid), "--yes", *url]) == 1
+    assert "only a manager may erase a client" in capsys.readouterr().err
+    assert main(["db", "erase-client", str(cid), "--yes", "--operator", "Tom", *url]) == 1
+    assert "not an active manager" in capsys.readouterr().err
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "wrong")
+    assert main(["db", "erase-client", str(cid), "--yes", "--operator", "Maya", *url]) == 1
+    assert "wrong PIN" in capsys.readouterr().err
+    assert main(["db", "audit-export", str(tmp_path / "a.csv"), "--operator", "Maya", *url]) == 1
+    assert not (tmp_path / "a.csv").exists()
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "maya-secret")
+    assert main(["db", "erase-client", str(cid), "--yes", "--operator", "maya", *url]) == 0
+    assert main(["db", "audit-export", str(tmp_path / "a.csv"), "--operator", "Maya", *url]) == 0
+    try:
+        erase = [ln for ln in audit.entries(engine) if ln.action == "erase"]
+        assert [ln.operator_id for ln in erase] == [mid]
+        failed = [ln for ln in audit.entries(engine) if ln.action == "sign_in_failed"]
+        assert [ln.operator_id for ln in failed] == [mid, mid]
+        assert read_operator(engine, mid).failures == 0  # the right secret cleared them
+    finally:
+        engine.dispose()

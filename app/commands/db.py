@@ -8,6 +8,17 @@ import sys
 from pathlib import Path
 
 
+def manager_option(q: argparse.ArgumentParser) -> None:
+    from app.commands.db_operators import SECRET_ENV
+
+    q.add_argument(
+        "--operator",
+        metavar="NAME",
+        help="the manager who does it (default $MICROCURRENT_OPERATOR); their secret is "
+        f"asked, or taken from ${SECRET_ENV}. Needed once a manager can sign in",
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "db",
@@ -47,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("client_id", type=int, metavar="ID")
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    manager_option(q)
     common(q)
     q = actions.add_parser(
         "reset-pin",
@@ -71,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "audit-export", help="the audit trail as CSV to PATH (readable by its owner only)"
     )
     q.add_argument("path", type=Path, metavar="PATH")
+    manager_option(q)
     common(q)
     from app.commands import db_operators
 
@@ -123,6 +136,12 @@ def _main(args: argparse.Namespace) -> int:
             )
             print(f"client {args.client_id} exported to {dest}")
         elif args.db_action == "erase-client":
+            from app.commands.db_operators import authorize_manager
+
+            manager_id, refusal = authorize_manager(engine, args.operator, "erase a client")
+            if refusal:
+                print(f"error: {refusal}", file=sys.stderr, flush=True)
+                return 1
             if not args.yes:
                 if not sys.stdin.isatty():
                     print(
@@ -143,7 +162,7 @@ def _main(args: argparse.Namespace) -> int:
                 "erase",
                 audit.client_subject(args.client_id),
                 {"rows": {k: v for k, v in counts.items() if v}, "via": "db erase-client"},
-                operator_id=info.default_operator_id if info else None,
+                operator_id=manager_id if manager_id is not None else info.default_operator_id,
             )
             total = sum(counts.values())
             print(
@@ -199,6 +218,12 @@ def _main(args: argparse.Namespace) -> int:
                 return 1
             print(f"audit trail intact: {verdict.checked} entries")
         elif args.db_action == "audit-export":
+            from app.commands.db_operators import authorize_manager
+
+            manager_id, refusal = authorize_manager(engine, args.operator, "export the audit trail")
+            if refusal:
+                print(f"error: {refusal}", file=sys.stderr, flush=True)
+                return 1
             try:
                 n = audit.export_csv(engine, args.path)
             except FileExistsError:
@@ -213,7 +238,9 @@ def _main(args: argparse.Namespace) -> int:
                 "audit_export",
                 "audit",
                 {"entries": n, "format": "csv"},
-                operator_id=info.default_operator_id if info else None,
+                operator_id=manager_id
+                if manager_id is not None
+                else (info.default_operator_id if info else None),
             )
             print(f"{n} audit entries written to {args.path}")
         return 0

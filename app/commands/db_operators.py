@@ -71,6 +71,42 @@ def _ask_secret(name: str) -> str:
     return given
 
 
+def authorize_manager(engine: Any, name: str | None, what: str) -> tuple[int | None, str]:
+    """Erasure and the audit trail are a manager's: once a manager can sign in, the
+    command needs one (``name`` or $MICROCURRENT_OPERATOR, and their secret), checked
+    and counted like a sign-in at the console. Returns (the manager's id or None, why
+    refused or "")."""
+    from app.service.pin import operator_guard
+    from app.store.operators import Role, find_operator, list_operators, needs_first_account
+    from app.store.writer import StoreWriter
+
+    if needs_first_account(list_operators(engine)):
+        return None, ""  # no manager yet: whoever holds the database file
+    name = name or os.environ.get("MICROCURRENT_OPERATOR")
+    if not name:
+        return None, (
+            f"only a manager may {what}: give --operator NAME (their secret is asked, or "
+            f"taken from ${SECRET_ENV})"
+        )
+    record = find_operator(engine, name)
+    if record is None or not record.active or record.role is not Role.MANAGER:
+        return None, f"only a manager may {what}: {name!r} is not an active manager"
+    secret = os.environ.get(SECRET_ENV)
+    if secret is None:
+        if not sys.stdin.isatty():
+            return None, f"no secret given: type it at a terminal, or set ${SECRET_ENV}"
+        secret = getpass.getpass(f"PIN or passphrase of {record.name}: ")
+    writer = StoreWriter(engine)
+    try:
+        check = operator_guard(writer, record).verify(secret, 30)
+        writer.flush(30)
+    finally:
+        writer.close()
+    if not check.ok:
+        return None, f"{record.name}: {check.message}"
+    return record.id, ""
+
+
 def run(args: argparse.Namespace, engine: Any) -> int:
     """One ``db operators`` action on an open store (``engine``); the exit status."""
     from app.service.pin import hash_pin

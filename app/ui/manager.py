@@ -64,8 +64,13 @@ def _local(at: dt.datetime) -> str:
     return at.astimezone().strftime("%d %b %Y %H:%M:%S")
 
 
-def _first_upper(text: str) -> str:
-    return text[:1].upper() + text[1:]
+def subject_text(subject: str, names: dict[int, str]) -> str:
+    """``operator:5`` with the operator's name beside it (names live in the store, not in
+    the entries: the trail holds no personal data)."""
+    kind, _, ident = subject.partition(":")
+    if kind == "operator" and ident.isdigit() and int(ident) in names:
+        return f"{subject} ({names[int(ident)]})"
+    return subject
 
 
 class AuditView(QWidget):
@@ -211,7 +216,7 @@ class AuditView(QWidget):
                 _local(ln.at),
                 who,
                 ln.action.replace("_", " "),
-                ln.subject,
+                subject_text(ln.subject, page.names),
                 details_text(ln.details),
                 ln.host,
             )
@@ -310,7 +315,7 @@ def audit_html(page: Any, described: str, verdict: Any) -> str:
                     _local(ln.at),
                     who,
                     ln.action.replace("_", " "),
-                    ln.subject,
+                    subject_text(ln.subject, page.names),
                     details_text(ln.details),
                     ln.host,
                 )
