@@ -324,3 +324,31 @@ def test_the_manager_adds_and_deactivates_operators(qtbot, console):
     ]
     assert changes == [("operator_change", me), ("role_change", me)]
     mw.close()
+
+
+def test_an_operator_changes_their_own_secret_after_the_current_one(qtbot, console):
+    from app.service.pin import verify_hash
+
+    w = console()
+    _add(w, "Pia Practitioner", Role.PRACTITIONER, "1357")
+    assert w.lock_console()
+    _sign_in(qtbot, w, "Pia", "1357")
+    qtbot.waitUntil(lambda: w.access.signed_in is not None, timeout=5000)
+    w.change_my_secret()
+    qtbot.waitUntil(
+        lambda: w.secret_dialog is not None and w.secret_dialog.isVisible(), timeout=5000
+    )
+    dlg = w.secret_dialog
+    dlg.current.setText("0000")
+    dlg.pin.setText("a new passphrase")
+    dlg.confirm.setText("a new passphrase")
+    dlg.submit()
+    qtbot.waitUntil(lambda: "wrong PIN" in dlg.message.text(), timeout=5000)
+    dlg.current.setText("1357")
+    dlg.pin.setText("a new passphrase")
+    dlg.confirm.setText("a new passphrase")
+    with qtbot.waitSignal(dlg.accepted, timeout=5000):
+        dlg.submit()
+    pia = find_operator(w.store.engine, "Pia Practitioner")
+    assert verify_hash("a new passphrase", pia.secret_hash)
+    assert pia.failures == 0
