@@ -252,6 +252,7 @@ class AuditView(QWidget):
                 )
                 self.verdict_label.setStyleSheet(f"color:{style.ALARM};font-weight:600")
             self.verified.emit(verdict)
+            self.refresh()  # the list as of the verdict (entries appended meanwhile)
 
         self._reads.read(verify, on_result=show, what="verifying the audit trail", key="verify")
 
