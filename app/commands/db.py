@@ -62,9 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     common(q)
     q = actions.add_parser(
         "reset-pin",
-        help="recovery of a lost or missing technician PIN: "
-        "forget it, so the bench offers a new set-up (recorded as a "
-        "service record)",
+        help="forget the clinic-wide technician PIN of an older console (recorded as a "
+        "service record); the bench now opens for a technician or manager signed in: "
+        "see 'db operators reset-secret'",
     )
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     q.add_argument(
@@ -203,8 +203,9 @@ def _main(args: argparse.Namespace) -> int:
             )
             print(
                 ("technician PIN reset" if had else "no technician PIN was set")
-                + ": the bench offers a new set-up at its next opening (recorded in the "
-                "service history)"
+                + " (recorded in the service history). The bench opens for a technician "
+                "or manager signed in; a forgotten operator's secret is reset with "
+                "'db operators reset-secret NAME'"
             )
         elif args.db_action == "audit-verify":
             verdict = audit.verify(engine)

@@ -49,7 +49,6 @@ ACTIONS = frozenset(
         "pin_change",
         "sign_in",
         "sign_in_failed",
-        "sign_out",
         "lock",
         "operator_change",
         "role_change",
