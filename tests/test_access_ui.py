@@ -175,6 +175,8 @@ def test_idle_locks_but_never_while_output_is_held_and_esc_works_over_it(qtbot, 
     busy = {"on": True}
     w.access._output_busy = lambda: busy["on"]
     clock.t += 59
+    qtbot.keyClick(w.operator_button, Qt.Key.Key_Shift)  # any input starts the wait again
+    clock.t += 59
     w.access.check_idle()
     assert not w.access.locked
     clock.t += 2

@@ -26,9 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -47,16 +46,6 @@ ENV_OPERATOR = "MICROCURRENT_OPERATOR"
 ENV_SECRET = "MICROCURRENT_OPERATOR_SECRET"
 DEFAULT_LOCK_AFTER_S = 300.0
 TICK_MS = 1000
-
-_ACTIVITY = frozenset(
-    {
-        QEvent.Type.KeyPress,
-        QEvent.Type.MouseButtonPress,
-        QEvent.Type.MouseMove,
-        QEvent.Type.Wheel,
-        QEvent.Type.TouchBegin,
-    }
-)
 
 
 class SignInPage(QWidget):
@@ -219,23 +208,11 @@ class SignInPage(QWidget):
         self.repeat.clear()
 
 
-class _ActivityFilter(QObject):
-    """Notes every key press, click, wheel and mouse move anywhere in the application."""
-
-    def __init__(self, on_activity: Callable[[], None], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._on_activity = on_activity
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if event.type() in _ACTIVITY:
-            self._on_activity()
-        return False
-
-
 class AccessControl(QObject):
     """Signs operators in and out of the store's OperatorContext for ``window`` and locks
     it after inactivity (see the module docstring). ``output_busy()`` says whether output
-    is held (a lock then waits)."""
+    is held (a lock then waits). The window calls :meth:`note_activity` at every input
+    (its application-wide key filter sees every event already)."""
 
     signed_in_changed = Signal(object)  # SignedIn | None
     locked_changed = Signal(bool)
@@ -269,10 +246,6 @@ class AccessControl(QObject):
         self._tick = QTimer(self)
         self._tick.setInterval(TICK_MS)
         self._tick.timeout.connect(self.check_idle)
-        self._filter = _ActivityFilter(self.note_activity, self)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self._filter)
 
     # ---------------------------------------------------------------- state
 

@@ -133,6 +133,17 @@ class AlarmSound(QObject):
             QApplication.beep()
 
 
+INPUT_EVENTS = frozenset(
+    {
+        QEvent.Type.KeyPress,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.MouseMove,
+        QEvent.Type.Wheel,
+        QEvent.Type.TouchBegin,
+    }
+)
+
+
 class EscapeStops(QObject):
     """Esc is the emergency stop in every window and dialog the console shows.
 
@@ -141,12 +152,17 @@ class EscapeStops(QObject):
     QApplication), calls ``stop`` once per press and lets the press go on (a dialog still
     closes on it)."""
 
-    def __init__(self, stop, parent: QObject | None = None) -> None:
+    def __init__(self, stop, parent: QObject | None = None, on_input=None) -> None:
+        """``on_input()``: called at every key press, click, wheel or mouse move (the
+        console's inactivity lock listens; one filter for both, as it sees every event)."""
         super().__init__(parent)
         self._stop = stop
+        self._on_input = on_input
         self._seen: int | None = None  # the press being offered up the widget tree
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if self._on_input is not None and event.type() in INPUT_EVENTS:
+            self._on_input()
         if (
             event.type() == QEvent.Type.KeyPress
             and isinstance(event, QKeyEvent)
@@ -269,7 +285,9 @@ class MainWindow(QMainWindow):
         # Esc = emergency stop, from anywhere in the application, dialogs included.
         # Space and Enter press the focused control; pause/resume and next step have
         # keys of their own (F8, F9 by default; a foot switch can send them).
-        self.escape_filter = EscapeStops(self.emergency_stop, self)
+        self.escape_filter = EscapeStops(
+            self.emergency_stop, self, on_input=self.access.note_activity
+        )
         self.enter_filter = EnterPresses(self)
         app = QApplication.instance()
         if app is not None:
@@ -747,8 +765,9 @@ class MainWindow(QMainWindow):
 
     def _on_locked(self, locked: bool) -> None:
         self.central_stack.setCurrentWidget(self.access.page if locked else self.stack_scroll)
-        for act in self.workspace_actions.actions():
+        for act in self.workspace_actions.actions():  # no workspace to choose while locked
             act.setEnabled(not locked)
+            act.setVisible(not locked)
         self.keys_action.setEnabled(not locked)
         if locked and self.manager_window is not None:
             self.manager_window.close()
