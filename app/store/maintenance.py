@@ -31,12 +31,14 @@ from app.store.database import (
     scrub,
 )
 from app.store.models import (
+    Amendment,
     Client,
     Consent,
     Event,
     Note,
     RecordingChunk,
     Screening,
+    SessionSignature,
     SessionStep,
     TreatmentSession,
 )
@@ -383,8 +385,8 @@ def _recording_csv(rec: Any) -> str:
 
 
 def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
-    """Delete every row of a client (sessions, steps, events, recordings, screenings,
-    consents, notes). On SQLite the file is then vacuumed and the WAL truncated, so the
+    """Delete every row of a client (sessions, steps, events, recordings, signatures and
+    amendments, screenings, consents, notes). On SQLite the file is then vacuumed and the WAL truncated, so the
     client's data no longer appears anywhere in the database files. Returns row counts.
     """
     counts: dict[str, int] = {}
@@ -400,7 +402,7 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
         def deleted(stmt: Any) -> int:
             return int(cast("CursorResult[Any]", s.execute(stmt)).rowcount)
 
-        for per_session in (RecordingChunk, Event, SessionStep):
+        for per_session in (RecordingChunk, Event, SessionStep, Amendment, SessionSignature):
             counts[per_session.__tablename__] = deleted(
                 delete(per_session).where(per_session.session_id.in_(sids))
             )
