@@ -293,9 +293,11 @@ def test_migration_0010_upgrades_a_database_with_data(store_url):  # noqa: F811
         assert {"session_signature", "amendment"} <= set(names)
         old = services.get_client(engine, cid)
         assert old.consent.text_version == "consent-2025"
-        assert old.consent.text is None and old.consent.signature is None  # kept as was
+        assert old.consent.text is None  # kept as it was
+        assert old.consent.signature is None
         detail = services.session_detail(engine, "u-1")
-        assert not detail.locked and detail.amendments == ()
+        assert not detail.locked
+        assert detail.amendments == ()
         # an old session can be signed and amended after the upgrade
         w.sign_session("u-1", info.default_operator_id, "Dr Ek").result(10)
         w.amend_session("u-1", info.default_operator_id, "Dr Ek", "outcome", "x", "y").result(10)

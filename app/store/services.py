@@ -311,6 +311,14 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
         )
 
 
+def operator_name(engine: Engine, operator_id: int | None) -> str | None:
+    """The operator's name (the printed name a signature offers), None if unknown."""
+    if operator_id is None:
+        return None
+    with Session(engine) as s:
+        return s.scalar(select(Operator.name).where(Operator.id == operator_id))
+
+
 def training_client_id(engine: Engine) -> int | None:
     with Session(engine) as s:
         return s.scalar(

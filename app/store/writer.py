@@ -61,6 +61,7 @@ from app.store.models import (
 )
 from app.store.signature import Signature, SignatureError
 from app.store.validation import ClientData, validate_client
+from app.store.vocabulary import AMENDABLE, SIGNATURE_MEANINGS
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +88,6 @@ _WHAT = {
     "AppendAudit": "An audit trail entry",
     "SignSession": "A session's signature",
     "AmendSession": "An amendment",
-}
-
-# what a practitioner's signature of a session means (21 CFR 11.50(a)(3))
-SIGNATURE_MEANINGS = ("performed",)
-# what an amendment of a signed session corrects
-AMENDABLE = {
-    "notes": "Session notes",
-    "outcome": "Outcome",
-    "steps": "Steps",
-    "other": "Other",
 }
 
 
