@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QFileDialog,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -101,6 +102,13 @@ class SessionDetailView(QWidget):
         self.notes_label.setTextFormat(Qt.TextFormat.PlainText)
         self.amendments = _table(("Date", "By", "Corrects", "Correction", "Reason"))
         self.amendments.setWordWrap(True)
+        self.amendments_box = QGroupBox(
+            "Amendments — made after signing; the record below stays as signed"
+        )
+        box = QVBoxLayout(self.amendments_box)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addWidget(self.amendments)
+        self.amendments_box.setVisible(False)
         self.steps = _table(
             ("#", "Zone", "Time / planned", "Mean current", "Charge", "Impedance", "Parameters")
         )
@@ -138,16 +146,16 @@ class SessionDetailView(QWidget):
         option.addWidget(self.amend_button)
         option.addWidget(self.technician_page)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.amendments)
         split.addWidget(self.steps)
         split.addWidget(self.events)
         split.addWidget(self.plot)
-        split.setSizes([90, 90, 200, 420])
+        split.setSizes([90, 200, 420])
         lay = QVBoxLayout(self)
         lay.addLayout(head)
         lay.addLayout(option)
         lay.addWidget(self.summary)
         lay.addWidget(self.notes_label)
+        lay.addWidget(self.amendments_box)
         lay.addWidget(split, 1)
         lay.addWidget(self.no_recording)
         self.pdf_button.clicked.connect(self._ask_pdf)
@@ -217,7 +225,7 @@ class SessionDetailView(QWidget):
             self.signature_line.setStyleSheet(f"color: {style.MUTED}")
         else:
             self.signature_line.setText(
-                f"🔒 Signed by {sig.printed_name}, {local_datetime(sig.signed_at)}, "
+                f"Signed by {sig.printed_name}, {local_datetime(sig.signed_at)}, "
                 f"meaning: {sig.meaning}. Locked: corrections are amendments."
             )
             self.signature_line.setStyleSheet(f"color: {style.OK}; font-weight: 600")
@@ -237,7 +245,12 @@ class SessionDetailView(QWidget):
                 self.amendments.setItem(row, col, QTableWidgetItem(value))
         self.amendments.resizeColumnsToContents()
         self.amendments.resizeRowsToContents()
-        self.amendments.setVisible(bool(detail.amendments))
+        # as tall as its rows (a few), then it scrolls
+        rows_h = sum(self.amendments.rowHeight(r) for r in range(min(4, len(detail.amendments))))
+        self.amendments.setFixedHeight(
+            self.amendments.horizontalHeader().sizeHint().height() + rows_h + 4
+        )
+        self.amendments_box.setVisible(bool(detail.amendments))
 
     def show_session(self, session_id: int) -> None:
         """Read the session, its client and its recording's overview off the GUI thread;
