@@ -74,7 +74,7 @@ def test_a_consent_drawn_on_the_pad_is_stored_with_its_text_and_shown_back(qtbot
     _draw(qtbot, form.pad, [(60, 95), (200, 90), (380, 92)])
     assert not form.pad.is_empty()
     assert form.save_button.isEnabled()
-    form.scroll.ensureWidgetVisible(form.typed_name)
+    form.scroll_area.ensureWidgetVisible(form.typed_name)
     _shot(form, "consent-signature-pad.png")
     drawn = form.pending_signature()
     with qtbot.waitSignal(form.saved, timeout=5000):
@@ -87,7 +87,7 @@ def test_a_consent_drawn_on_the_pad_is_stored_with_its_text_and_shown_back(qtbot
     assert consent.signature.name == "Lena Fischer"
     # the form shows the signed consent, read back: no pad any more
     qtbot.waitUntil(lambda: not form.sign_area.isVisible(), timeout=5000)
-    form.scroll.ensureWidgetVisible(form.consent_signature)
+    form.scroll_area.ensureWidgetVisible(form.consent_signature)
     assert "Signed on" in form.consent_status.text()
     assert "drawn signature" in form.consent_status.text()
     assert form.consent_signature.isVisible()

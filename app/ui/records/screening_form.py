@@ -207,7 +207,7 @@ class ScreeningForm(QWidget):
         cl.addWidget(self.sign_area)
         body.addWidget(consent_box)
         body.addStretch(1)
-        scroll = self.scroll = QScrollArea(widgetResizable=True)
+        scroll = self.scroll_area = QScrollArea(widgetResizable=True)
         scroll.setWidget(content)
 
         self.save_button = QPushButton("Save screening")

@@ -103,7 +103,7 @@ class SessionDetailView(QWidget):
         self.amendments = _table(("Date", "By", "Corrects", "Correction", "Reason"))
         self.amendments.setWordWrap(True)
         self.amendments_box = QGroupBox(
-            "Amendments — made after signing; the record below stays as signed"
+            "Amendments — made after signing; the signed record stays as it was"
         )
         box = QVBoxLayout(self.amendments_box)
         box.setContentsMargins(4, 4, 4, 4)
