@@ -305,3 +305,22 @@ def test_migration_0010_upgrades_a_database_with_data(store_url):  # noqa: F811
     finally:
         w.close()
         engine.dispose()
+
+
+def test_a_session_names_the_consent_in_force_when_it_began(store):
+    engine, info, w = store
+    cid = w.save_client(ClientData("Two Consents")).result(10)
+    before = w.add_consent(
+        cid, "v1", None, T0 - dt.timedelta(days=1), text_snapshot="old", signature=typed("A B")
+    ).result(10)
+    w.add_consent(
+        cid, "v2", None, T0 + dt.timedelta(days=1), text_snapshot="new", signature=typed("A B")
+    ).result(10)
+    uid = w.begin_session(cid, started_at=T0)
+    w.end_session(uid, Outcome.COMPLETED, T0 + dt.timedelta(minutes=1))
+    assert w.flush(10)
+    consent = services.session_detail(engine, uid).consent
+    assert (consent.id, consent.text) == (before, "old")
+    early = w.begin_session(cid, started_at=T0 - dt.timedelta(days=2))
+    assert w.flush(10)
+    assert services.session_detail(engine, early).consent is None

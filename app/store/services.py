@@ -479,13 +479,13 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
             .where(Note.session_id == summary.id)
             .order_by(Note.created_at, Note.id)
         ).all()
-        # the consent in force when the session began (else the client's first one)
-        consents = select(Consent).where(Consent.client_id == summary.client_id)
+        # the consent in force when the session began (None: none was recorded before)
         consent = s.scalar(
-            consents.where(Consent.given_at <= summary.started_at)
+            select(Consent)
+            .where(Consent.client_id == summary.client_id, Consent.given_at <= summary.started_at)
             .order_by(Consent.given_at.desc(), Consent.id.desc())
             .limit(1)
-        ) or s.scalar(consents.order_by(Consent.given_at, Consent.id).limit(1))
+        )
         return SessionDetail(
             summary,
             tuple(
