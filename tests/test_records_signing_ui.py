@@ -21,14 +21,20 @@ from app.store.writer import StoreWriter
 
 @pytest.fixture
 def records(qtbot, tmp_path):
+    from PySide6.QtWidgets import QWidget
+
     from app.ui.records.bridge import RecordsStore
 
     engine, info = open_store(f"sqlite:///{tmp_path / 'r.db'}")
     ids = populate(engine, info)
     writer = StoreWriter(engine)
-    store = RecordsStore(engine, writer, info.default_operator_id)
+    # owned by a widget qtbot deletes: its polling timer ends with the test
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    store = RecordsStore(engine, writer, info.default_operator_id, parent=holder)
     qtbot.waitUntil(lambda: store.operator_name == "Practitioner", timeout=5000)
     yield store, ids
+    store._poll.stop()
     writer.close()
     engine.dispose()
 
