@@ -1,4 +1,6 @@
-"""Session detail: summary, steps, events timeline, and the recording replayed.
+"""Session detail: summary, signature, notes and amendments, steps, events, and the
+recording replayed. Signing and amending open dialogs (app/ui/records/signing.py); the
+lock itself is the store's.
 
 Everything is read off the GUI thread (app/store/reader.py). The recording is shown as an
 overview first — min/max per bucket over the whole session, a few MB however long it is —
@@ -70,6 +72,7 @@ class SessionDetailView(QWidget):
 
     shown = Signal(int)
     exported = Signal(str)  # a CSV export (and its recording file) was written
+    reloaded = Signal(int)  # the session was read again (after a signature, an amendment)
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -263,8 +266,6 @@ class SessionDetailView(QWidget):
             key="session_detail",
             cancellable=True,
         )
-
-    reloaded = Signal(int)  # the session was read again (after a signature, an amendment)
 
     def _show(self, result, announce: bool = True) -> None:
         detail, client, overview = result
