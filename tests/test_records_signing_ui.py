@@ -195,3 +195,31 @@ def test_a_session_is_signed_from_its_detail_then_amended_with_the_original_kept
     pdf = tmp_path / "signed.pdf"
     d.save_pdf(pdf)
     assert pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_the_pad_takes_a_finger_too(qtbot):
+    from PySide6.QtCore import QPoint
+
+    from app.ui.records.signature_pad import SignaturePad, render_signature
+
+    pad = SignaturePad()
+    qtbot.addWidget(pad)
+    pad.show()
+    qtbot.waitExposed(pad)
+    finger = QTest.createTouchDevice()
+    QTest.touchEvent(pad, finger).press(0, QPoint(20, 30)).commit()
+    for x in range(30, 200, 10):
+        QTest.touchEvent(pad, finger).move(0, QPoint(x, 30 + x // 4)).commit()
+    with qtbot.waitSignal(pad.changed, timeout=2000):
+        QTest.touchEvent(pad, finger).release(0, QPoint(200, 80)).commit()
+    sig = pad.signature("Finger Signer")
+    assert sig.problem() is None
+    assert len(sig.strokes) == 1
+    x0, y0 = sig.strokes[0][:2]
+    assert abs(x0 - 20) <= 3  # (the touch point's centre, as the platform maps it)
+    assert abs(y0 - 30) <= 3
+    assert len(sig.strokes[0]) // 2 >= 15
+    img = render_signature(sig, 230, 65)
+    assert any(img.pixelColor(x, y).red() < 100 for x in range(230) for y in range(65))
+    pad.clear()
+    assert pad.is_empty()
