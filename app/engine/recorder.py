@@ -101,6 +101,7 @@ class SessionRecorder:
         self.firmware = firmware
         self.program_id = ""
         self.session_uid: str | None = None
+        self.last_session_uid: str | None = None  # the session ended last (to sign it)
         self.outcome: Outcome | None = None
         self.sessions_recorded = 0
         self.samples_recorded = 0
@@ -167,6 +168,7 @@ class SessionRecorder:
         self._finish_step()
         self.writer.end_session(self.session_uid, outcome)
         self.outcome = outcome
+        self.last_session_uid = self.session_uid
         self.session_uid = None
         self.sessions_recorded += 1
 

@@ -50,6 +50,9 @@ ACTIONS = frozenset(
         "sign_in",
         "sign_in_failed",
         "audit_export",
+        "sign_session",
+        "amend_session",
+        "sign_consent",
     }
 )
 

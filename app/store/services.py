@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.store import recording, screening
 from app.store.models import (
+    Amendment,
     Client,
     Consent,
     Event,
@@ -28,10 +29,46 @@ from app.store.models import (
     Screening,
     ServiceKind,
     ServiceRecord,
+    SessionSignature,
     SessionStep,
     TreatmentSession,
 )
 from app.store.reader import ReadCancelled
+from app.store.signature import Signature
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """A consent as stored: ``text`` is the exact text signed and ``signature`` the
+    client's signature (both None for a consent recorded before they were kept)."""
+
+    id: int
+    text_version: str
+    given_at: dt.datetime
+    text: str | None
+    signature: Signature | None
+    operator_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRecord:
+    """A session's signature: printed name, date and time, meaning."""
+
+    printed_name: str
+    signed_at: dt.datetime
+    meaning: str
+    operator_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentRecord:
+    id: int
+    made_at: dt.datetime
+    author_name: str
+    field: str
+    text: str
+    reason: str
+    operator_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +109,7 @@ class ClientRecord:
     version: int = 1  # give it back in ClientData.version when saving an edit
     updated_at: dt.datetime | None = None
     updated_by: str | None = None  # the console (host) that saved it last
+    consent: ConsentRecord | None = None  # the latest, with its text and signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +173,14 @@ class SessionDetail:
     chunks: int
     recorded_samples: int
     operator_name: str | None = None  # who ran it (None: not recorded)
+    signature: SignatureRecord | None = None  # None: not signed (not locked)
+    amendments: tuple[AmendmentRecord, ...] = ()  # oldest first
+    notes: tuple[tuple[dt.datetime, str], ...] = ()  # the session's notes, as signed
+    consent: ConsentRecord | None = None  # the client's consent in force at its start
+
+    @property
+    def locked(self) -> bool:
+        return self.signature is not None
 
 
 def _screening_record(row: Screening | None) -> ScreeningRecord | None:
@@ -148,6 +194,19 @@ def _screening_record(row: Screening | None) -> ScreeningRecord | None:
         tuple(row.overrides_acknowledged or ()),
         row.operator_id,
         row.questionnaire_version,
+    )
+
+
+def _consent_record(row: Consent | None) -> ConsentRecord | None:
+    if row is None:
+        return None
+    return ConsentRecord(
+        row.id,
+        row.text_version,
+        row.given_at,
+        row.text_snapshot,
+        Signature.from_stored(row.signature_kind, row.signature, row.signed_name),
+        row.operator_id,
     )
 
 
@@ -248,7 +307,16 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
             c.version,
             c.updated_at,
             c.updated_by,
+            _consent_record(con),
         )
+
+
+def operator_name(engine: Engine, operator_id: int | None) -> str | None:
+    """The operator's name (the printed name a signature offers), None if unknown."""
+    if operator_id is None:
+        return None
+    with Session(engine) as s:
+        return s.scalar(select(Operator.name).where(Operator.id == operator_id))
 
 
 def training_client_id(engine: Engine) -> int | None:
@@ -400,6 +468,24 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
                 func.count(RecordingChunk.id), func.coalesce(func.sum(RecordingChunk.n), 0)
             ).where(RecordingChunk.session_id == summary.id)
         ).one()
+        sig = s.scalar(select(SessionSignature).where(SessionSignature.session_id == summary.id))
+        amendments = s.scalars(
+            select(Amendment)
+            .where(Amendment.session_id == summary.id)
+            .order_by(Amendment.made_at, Amendment.id)
+        ).all()
+        notes = s.execute(
+            select(Note.created_at, Note.text)
+            .where(Note.session_id == summary.id)
+            .order_by(Note.created_at, Note.id)
+        ).all()
+        # the consent in force when the session began (None: none was recorded before)
+        consent = s.scalar(
+            select(Consent)
+            .where(Consent.client_id == summary.client_id, Consent.given_at <= summary.started_at)
+            .order_by(Consent.given_at.desc(), Consent.id.desc())
+            .limit(1)
+        )
         return SessionDetail(
             summary,
             tuple(
@@ -424,6 +510,17 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
                 .join(TreatmentSession, TreatmentSession.operator_id == Operator.id)
                 .where(TreatmentSession.id == summary.id)
             ),
+            None
+            if sig is None
+            else SignatureRecord(sig.printed_name, sig.signed_at, sig.meaning, sig.operator_id),
+            tuple(
+                AmendmentRecord(
+                    a.id, a.made_at, a.author_name, a.field, a.text, a.reason, a.operator_id
+                )
+                for a in amendments
+            ),
+            tuple((t, x) for t, x in notes),
+            _consent_record(consent),
         )
 
 
@@ -635,6 +732,8 @@ def change_stamp(engine: Engine) -> tuple:
                 select(func.max(Note.id)).scalar_subquery(),
                 select(func.max(TreatmentSession.id)).scalar_subquery(),
                 select(func.count(TreatmentSession.ended_at)).scalar_subquery(),
+                select(func.max(SessionSignature.id)).scalar_subquery(),
+                select(func.max(Amendment.id)).scalar_subquery(),
             )
         ).one()
     return tuple(row)

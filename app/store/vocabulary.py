@@ -67,3 +67,14 @@ class ClientFacts:
         if self.allowed:
             return ""
         return "; ".join(r.rstrip(".") for r in self.reasons) or f"screening {self.status}"
+
+
+# what a practitioner's signature of a session means (21 CFR 11.50(a)(3))
+SIGNATURE_MEANINGS = ("performed",)
+# what an amendment of a signed session corrects: key → label
+AMENDABLE = {
+    "notes": "Session notes",
+    "outcome": "Outcome",
+    "steps": "Steps",
+    "other": "Other",
+}

@@ -114,6 +114,16 @@ class PractitionerWorkspace(Workspace):
         self.history_button.toggled.connect(self._toggle_history)
         self.face = FaceMapWidget()
         self.face.zone_selected.connect(self._zone_selected)
+        # offered when a client's session has just ended: sign it here, or later from
+        # its record (Clients & records → History → Session)
+        self.sign_button = QPushButton("Sign this session…")
+        self.sign_button.setToolTip(
+            "Sign the session that just ended as performed (it is then locked); "
+            "or sign it later from its record"
+        )
+        self.sign_button.setVisible(False)
+        self.sign_button.clicked.connect(self.sign_last_session)
+        self._to_sign: str | None = None  # the uid of the session the button signs
 
         # two rows: who (and contact), then what program; one long row would make the
         # desk wider than a 1280-pixel screen
@@ -122,6 +132,7 @@ class PractitionerWorkspace(Workspace):
         who.addWidget(self.client_label)
         who.addWidget(self.screening_label)
         head.addLayout(who, 1)
+        head.addWidget(self.sign_button, 0, Qt.AlignmentFlag.AlignTop)
         head.addWidget(self.contact_label)
         what = QHBoxLayout()
         what.addWidget(QLabel("Program"))
@@ -412,7 +423,12 @@ class PractitionerWorkspace(Workspace):
         self._sync_reference()
         view = self.controller.guided_view() if self.controller else None
         if self.recorder is not None:
+            ended = self.recorder.last_session_uid
             self.recorder.on_state(state, program_finished=bool(view and view.finished))
+            if state in ACTIVE:
+                self._offer_signing(None)
+            elif self.recorder.last_session_uid != ended and not self.recorder.training:
+                self._offer_signing(self.recorder.last_session_uid)
         self.program_box.setEnabled(state not in ACTIVE)
         if self.records is not None:
             self.records.setEnabled(state not in ACTIVE)
@@ -463,6 +479,33 @@ class PractitionerWorkspace(Workspace):
     def _zone_selected(self, zone_id: str) -> None:
         if self.controller is not None and self.controller.state not in ACTIVE:
             self.controller.select_zone(zone_id)
+
+    def _offer_signing(self, uid: str | None) -> None:
+        self._to_sign = uid
+        self.sign_button.setVisible(uid is not None and self.records_store is not None)
+
+    def sign_last_session(self):  # -> SignSessionDialog | None
+        """The signing dialog for the session that just ended (open, non-blocking)."""
+        if self._to_sign is None or self.records_store is None:
+            return None
+        from app.ui.records.signing import SignSessionDialog
+
+        uid = self._to_sign
+        dialog = SignSessionDialog(
+            self.records_store,
+            uid,
+            f"The session that just ended · {self.client_label.text()}",
+            self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.done_with.connect(lambda _id: self._signed(uid))
+        dialog.open()
+        return dialog
+
+    def _signed(self, uid: str) -> None:
+        if self._to_sign == uid:
+            self._offer_signing(None)
+        self.message.emit("Session signed and locked: corrections are amendments.", "info")
 
     def _toggle_history(self, on: bool) -> None:
         self.history_button.setText("Hide history" if on else "Show history")

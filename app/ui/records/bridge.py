@@ -25,7 +25,17 @@ from app.ui.background import BackgroundReads
 POLL_MS = 3000  # how often another room's changes are looked for
 # the writes the records views show (client list, history, editor, screening)
 _SHOWN = frozenset(
-    {"SaveClient", "AddScreening", "AddConsent", "AddNote", "BeginSession", "EndSession", "AddStep"}
+    {
+        "SaveClient",
+        "AddScreening",
+        "AddConsent",
+        "AddNote",
+        "BeginSession",
+        "EndSession",
+        "AddStep",
+        "SignSession",
+        "AmendSession",
+    }
 )
 
 
@@ -51,6 +61,8 @@ class RecordsStore(QObject):
         self.engine = engine
         self.writer = writer
         self.operator_id = operator_id
+        # the printed name a signature offers (read below; set_operator at a sign-in)
+        self.operator_name: str | None = None
         self.questionnaire = questionnaire or load_questionnaire()
         self._completed.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._reads = BackgroundReads(engine, self)
@@ -67,6 +79,25 @@ class RecordsStore(QObject):
         self._poll = QTimer(self, interval=POLL_MS, timeout=self._check_other_rooms)
         self._poll.start()
         self._check_other_rooms()  # the baseline
+        if operator_id is not None:
+            self._read_operator_name(operator_id)
+
+    def set_operator(self, operator_id: int | None, name: str | None) -> None:
+        """Who works at this console from now on: writes name them, and signatures offer
+        their printed name."""
+        self.operator_id = operator_id
+        self.operator_name = name
+
+    def _read_operator_name(self, operator_id: int) -> None:
+        from app.store.services import operator_name
+
+        def got(name: str | None) -> None:
+            if self.operator_id == operator_id:
+                self.operator_name = name
+
+        self._reads.read(
+            operator_name, operator_id, on_result=got, what="reading the operator's name"
+        )
 
     def _on_commit(self, requests: list) -> None:  # the writer's thread
         if any(type(r).__name__ in _SHOWN for r in requests):

@@ -7,7 +7,10 @@ line wraps inside the page) and printed page by page with QPdfWriter onto A4:
   per-zone table (time done of planned and whether the zone was done, partly done or
   skipped; mean current; charge of each phase, net charge; impedance), outcome, the
   charge delivered (total absolute and net, each named), a chart drawn from the recorded
-  data itself (min/max envelope, labelled axes, fixed scale) and a signature line;
+  data itself (min/max envelope, labelled axes, fixed scale), the client's consent
+  (version, when, the signature drawn back from its strokes), the practitioner's
+  signature ("Signed by <name>, <date time>, meaning: performed", or a blank line when
+  not signed in the console), the notes as signed and every amendment, dated, under it;
 * an optional **technician page**: the session's identity and every event, wrapped.
 
 Every page's footer gives the console's version and the device's firmware. Names and
@@ -41,6 +44,7 @@ from app import APP_NAME, __version__, paths
 from app.engine.zones import step_outcome
 from app.store.recording import Recording
 from app.store.services import ClientRecord, RecordingOverview, SessionDetail
+from app.store.vocabulary import AMENDABLE
 from app.ui.records.format import (
     clock,
     duration,
@@ -53,6 +57,7 @@ from app.ui.records.format import (
     zone_names,
 )
 from app.ui.records.history import outcome_text
+from app.ui.records.signature_pad import render_signature
 
 STEP_WORDS = {"done": "done", "partial": "partly done", "skipped": "skipped"}
 # the chart's fixed current scales (µA, ±): the smallest that holds the recording
@@ -272,7 +277,8 @@ h2 { font-size: 11pt; margin: 8pt 0 3pt 0; }
 td, th { padding: 2pt 4pt; vertical-align: top; }
 th { background-color: #eaeef2; text-align: left; font-weight: 600; }
 .k { color: #444; }
-.sig { margin-top: 14pt; }
+.sig { margin-top: 8pt; }
+.am { margin: 0 0 3pt 0; }
 """
 
 
@@ -307,7 +313,77 @@ def _phase(st, which: int) -> str:
     return "—" if ph is None else f"{ph[which]:.2f} µC"
 
 
-def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) -> str:
+CONSENT_SIG = "consent_signature.png"
+CONSENT_SIG_PX = (600, 170)  # the consent signature's image (printed 45 mm wide)
+CONSENT_SIG_MM = 45.0
+
+
+def signature_line(detail: SessionDetail) -> str:
+    """The practitioner's signature as printed (plain text)."""
+    sig = detail.signature
+    if sig is None:
+        return ""
+    return f"Signed by {sig.printed_name}, {local_datetime(sig.signed_at)}, meaning: {sig.meaning}"
+
+
+def consent_image(detail: SessionDetail) -> QImage | None:
+    c = detail.consent
+    if c is None or c.signature is None:
+        return None
+    return render_signature(c.signature, *CONSENT_SIG_PX)
+
+
+def record_html(detail: SessionDetail, has_consent_image: bool) -> str:
+    """The consent, the practitioner's signature, the notes as signed and the
+    amendments under them (all user text escaped, line breaks kept)."""
+    parts = []
+    c = detail.consent
+    if c is None:
+        parts.append("<p><b>Consent:</b> none recorded.</p>")
+    else:
+        how = ""
+        if c.signature is not None:
+            how = (f" by {plain(c.signature.name)}" if c.signature.name else "") + (
+                " (drawn signature)" if c.signature.kind == "drawn" else " (typed signature)"
+            )
+        image = f"<br/><img src='{CONSENT_SIG}' width='{{SIG_W}}'/>" if has_consent_image else ""
+        parts.append(
+            f"<p><b>Consent</b> {plain(c.text_version)} signed {local_datetime(c.given_at)}"
+            f"{how}.{image}</p>"
+        )
+    if detail.notes:
+        notes = "<br/>".join(plain(text) for _, text in detail.notes)
+        parts.append(f"<p><b>Session notes (as signed):</b> {notes}</p>")
+    if detail.signature is not None:
+        parts.append(
+            f"<p class='sig'><b>Practitioner's signature:</b> {plain(signature_line(detail))}.</p>"
+        )
+    else:
+        parts.append(
+            f"<p class='sig'>Practitioner: {plain(detail.operator_name or '—')} (not signed "
+            "in the console)<br/><br/>"
+            "Signature: ______________________________ &nbsp;&nbsp; Date: ________________</p>"
+        )
+    if detail.amendments:
+        items = "".join(
+            f"<p class='am'><b>{local_datetime(a.made_at)}</b>, {plain(a.author_name)} "
+            f"corrected <i>{plain(AMENDABLE.get(a.field, a.field))}</i>: {plain(a.text)}"
+            f"<br/>Reason: {plain(a.reason)}</p>"
+            for a in detail.amendments
+        )
+        parts.append(
+            "<h2>Amendments</h2><p>Made after signing; the record above stays as signed.</p>"
+            + items
+        )
+    return "".join(parts)
+
+
+def client_html(
+    detail: SessionDetail,
+    client: ClientRecord,
+    has_chart: bool,
+    has_consent_image: bool = False,
+) -> str:
     s = detail.summary
     rows = []
     for st in detail.steps:
@@ -357,8 +433,7 @@ def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) ->
 <p>{plain(charge_sentence(detail))} Mean current {number(s.mean_current_ua, "µA", 0)};
 mean impedance {kohm(s.mean_impedance_ohm)}.</p>
 {chart}
-<p class='sig'>Practitioner: {plain(operator)}<br/><br/>
-Signature: ______________________________ &nbsp;&nbsp; Date: ________________</p>
+{record_html(detail, has_consent_image)}
 </body></html>"""
 
 
@@ -390,7 +465,11 @@ def technician_html(detail: SessionDetail) -> str:
 
 
 def _document(
-    html_text: str, device: QPdfWriter, width: float, chart: QImage | None
+    html_text: str,
+    device: QPdfWriter,
+    width: float,
+    chart: QImage | None,
+    consent_signature: QImage | None = None,
 ) -> QTextDocument:
     doc = QTextDocument()
     doc.documentLayout().setPaintDevice(device)
@@ -402,6 +481,11 @@ def _document(
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("chart.png"), chart)
         # an image's HTML size is in screen pixels (96 per inch), scaled to the device
         html_text = html_text.replace("{CHART_W}", str(int(width * 96 / device.logicalDpiX())))
+    if consent_signature is not None:
+        doc.addResource(
+            QTextDocument.ResourceType.ImageResource, QUrl(CONSENT_SIG), consent_signature
+        )
+        html_text = html_text.replace("{SIG_W}", str(int(CONSENT_SIG_MM / 25.4 * 96)))
     doc.setHtml(html_text)
     doc.setTextWidth(width)
     return doc
@@ -436,7 +520,16 @@ def write_pdf(
     footer_h = FOOTER_PT * DPI / 72.0
     body_h = page_h - footer_h
     chart = chart_image(overview) if overview is not None and overview.n_samples else None
-    docs = [_document(client_html(detail, client, chart is not None), writer, page_w, chart)]
+    consent_sig = consent_image(detail)
+    docs = [
+        _document(
+            client_html(detail, client, chart is not None, consent_sig is not None),
+            writer,
+            page_w,
+            chart,
+            consent_sig,
+        )
+    ]
     if technician_page:
         docs.append(_document(technician_html(detail), writer, page_w, None))
     pages: list[tuple[QTextDocument, int]] = []

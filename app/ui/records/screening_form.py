@@ -8,6 +8,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -32,9 +34,12 @@ from app.store.screening import (
     age_on,
     evaluate,
 )
+from app.store.signature import MAX_NAME, Signature, typed
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.date_field import DateField
+from app.ui.records.format import local_datetime
+from app.ui.records.signature_pad import SignaturePad, render_signature
 
 BANNER = {
     Status.CLEARED: (style.OK, "Cleared for treatment"),
@@ -162,19 +167,52 @@ class ScreeningForm(QWidget):
         body.addWidget(self.override_box)
         consent_box = QGroupBox(f"Consent ({self.q.consent_text_version})")
         cl = QVBoxLayout(consent_box)
-        text = QLabel(self.q.consent_text, wordWrap=True)
-        text.setStyleSheet("color: #374151")
+        self.consent_text = QLabel(self.q.consent_text, wordWrap=True)
+        self.consent_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.consent_text.setStyleSheet("color: #374151")
+        cl.addWidget(self.consent_text)
+        # the consent as signed (shown once recorded): when, by whom, the signature
+        self.consent_status = QLabel(wordWrap=True)
+        self.consent_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.consent_signature = QLabel()
+        self.consent_signature.setStyleSheet("border: 1px solid #d6dae1")
+        self.consent_signature.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        cl.addWidget(self.consent_status)
+        cl.addWidget(self.consent_signature, 0, Qt.AlignmentFlag.AlignLeft)
+        # signing: the pad, or the typed name for keyboard users
+        self.sign_area = QWidget()
+        sl = QVBoxLayout(self.sign_area)
+        sl.setContentsMargins(0, 0, 0, 0)
         self.consent = QCheckBox("The client has read and agreed to this text")
-        cl.addWidget(text)
-        cl.addWidget(self.consent)
+        self.pad = SignaturePad()
+        self.clear_pad = QPushButton("Clear signature")
+        pad_row = QHBoxLayout()
+        pad_row.addWidget(self.pad)
+        pad_row.addWidget(self.clear_pad, 0, Qt.AlignmentFlag.AlignBottom)
+        pad_row.addStretch(1)
+        self.typed_name = QLineEdit()
+        self.typed_name.setMaxLength(MAX_NAME)
+        self.typed_name.setPlaceholderText("The client's full name")
+        typed_label = QLabel(
+            "&Or, without a pen or mouse: the client types their full name as their "
+            "signature (a typed signature):",
+            wordWrap=True,
+        )
+        typed_label.setBuddy(self.typed_name)
+        sl.addWidget(self.consent)
+        sl.addWidget(QLabel("Client's signature:"))
+        sl.addLayout(pad_row)
+        sl.addWidget(typed_label)
+        sl.addWidget(self.typed_name)
+        cl.addWidget(self.sign_area)
         body.addWidget(consent_box)
         body.addStretch(1)
-        scroll = QScrollArea(widgetResizable=True)
+        scroll = self.scroll_area = QScrollArea(widgetResizable=True)
         scroll.setWidget(content)
 
         self.save_button = QPushButton("Save screening")
         self.save_button.setObjectName("primary")
-        self.hint = QLabel()
+        self.hint = QLabel(wordWrap=True)
         self.hint.setStyleSheet(f"color: {style.MUTED}")
         buttons = QHBoxLayout()
         buttons.addWidget(self.hint, 1)
@@ -186,6 +224,9 @@ class ScreeningForm(QWidget):
         lay.addLayout(buttons)
         self.save_button.clicked.connect(self.save)
         self.consent.toggled.connect(lambda *_: self._update())
+        self.pad.changed.connect(self._update)
+        self.clear_pad.clicked.connect(self.pad.clear)
+        self.typed_name.textChanged.connect(lambda *_: self._update())
 
     # -- state
 
@@ -217,7 +258,7 @@ class ScreeningForm(QWidget):
         for box in self.overrides.values():  # the last client's ticks are not this one's
             box.deleteLater()
         self.overrides = {}
-        self.consent.setChecked(self._client.consent_version == self.q.consent_text_version)
+        self._show_consent(self._client.consent)
         dob = self._client.date_of_birth
         self.age_label.setText(
             f"Age {age_on(dob, self.today)} (from the date of birth)"
@@ -226,6 +267,61 @@ class ScreeningForm(QWidget):
         )
         self._update(stored=previous)
         self.loaded.emit(self._client.id)
+
+    def _consent_current(self) -> bool:
+        return self._client is not None and (
+            self._client.consent_version == self.q.consent_text_version
+        )
+
+    def _show_consent(self, consent: services.ConsentRecord | None) -> None:
+        """The client's consent as stored (text signed, time, signature), or the means to
+        sign it: the signed consent is never edited, only viewed."""
+        self.pad.clear()
+        self.typed_name.clear()
+        current = self._consent_current()
+        self.consent.setChecked(current)
+        self.sign_area.setVisible(not current)
+        self.consent_signature.setVisible(False)
+        if consent is None:
+            self.consent_text.setText(self.q.consent_text)
+            self.consent_status.setText("Not signed yet.")
+            return
+        when = local_datetime(consent.given_at)
+        if not current:
+            self.consent_text.setText(self.q.consent_text)
+            self.consent_status.setText(
+                f"The consent on record ({consent.text_version}, {when}) is not the current "
+                "text: the client signs the current one."
+            )
+            return
+        # the text the client signed, not today's resources
+        self.consent_text.setText(consent.text or self.q.consent_text)
+        sig = consent.signature
+        if sig is None:
+            self.consent_status.setText(
+                f"Agreed on {when} (recorded before consents were signed on screen: "
+                "no signature or text snapshot is stored)."
+            )
+            return
+        how = "drawn signature" if sig.kind == "drawn" else "typed signature"
+        self.consent_status.setText(
+            f"Signed on {when} by {sig.name or 'the client'} ({how}); this signed consent "
+            "cannot be changed."
+        )
+        image = render_signature(sig, 300, 84)
+        self.consent_signature.setPixmap(QPixmap.fromImage(image))
+        self.consent_signature.setVisible(True)
+
+    def pending_signature(self) -> Signature | None:
+        """The signature given for the consent now: the drawn one, else the typed name
+        (None: not signed yet)."""
+        name = self.typed_name.text().strip()
+        client = self._client.name if self._client is not None else ""
+        if not self.pad.is_empty():
+            return self.pad.signature(name or client)
+        if name:
+            return typed(name)
+        return None
 
     def current(self) -> ScreeningAnswers:
         answers = {}
@@ -292,13 +388,21 @@ class ScreeningForm(QWidget):
         )
         unanswered = [r for r in ev.reasons if r.kind == "missing"]
         complete = not unanswered or all(r.item_id == "under_18" for r in unanswered)
-        self.save_button.setEnabled(complete)
-        self.hint.setText(
-            "Answer every question to save."
-            if not complete
-            else "Saving records the answers, the overrides and today's date "
-            f"(valid {self.q.validity_months} months)."
-        )
+        signing = self.consent.isChecked() and not self._consent_current()
+        sig = self.pending_signature() if signing else None
+        unsigned = signing and (sig is None or sig.problem() is not None)
+        self.save_button.setEnabled(complete and not unsigned)
+        if not complete:
+            hint = "Answer every question to save."
+        elif unsigned:
+            hint = "The client signs in the box, or types their full name, to record the consent."
+        else:
+            hint = (
+                "Saving records the answers, the overrides and today's date "
+                f"(valid {self.q.validity_months} months)"
+                + (", and the signed consent with its text." if signing else ".")
+            )
+        self.hint.setText(hint)
         self.evaluation_changed.emit(ev)
 
     def save(self) -> None:
@@ -315,11 +419,15 @@ class ScreeningForm(QWidget):
             operator_id=self.store.operator_id,
             questionnaire_version=self.q.version,
         )
-        if self.consent.isChecked() and (
-            self._client.consent_version != self.q.consent_text_version
-        ):
+        sig = self.pending_signature()
+        if self.consent.isChecked() and not self._consent_current() and sig is not None:
+            # the exact text shown and signed is stored with the signature
             writer.add_consent(
-                self.client_id, self.q.consent_text_version, operator_id=self.store.operator_id
+                self.client_id,
+                self.q.consent_text_version,
+                operator_id=self.store.operator_id,
+                text_snapshot=self.q.consent_text,
+                signature=sig,
             )
         self.save_button.setEnabled(False)
         self.store.when_done(fut, self._saved, "saving the screening")
