@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.device.protocol import DeviceState, Info
 from app.device.waveform import OutputSettings, Polarity, Waveform
 
@@ -61,7 +62,7 @@ class OutputPanel(QWidget):
         form.addRow("Ramp", self.ramp)
         self.limit_label = QLabel()
         self.limit_label.setWordWrap(True)
-        self.limit_label.setStyleSheet("color:#6b7280")
+        self.limit_label.setStyleSheet(f"color:{palette.MUTED}")
         form.addRow(self.limit_label)
         box = QGroupBox("Output")
         box.setLayout(form)
@@ -152,7 +153,7 @@ class OutputPanel(QWidget):
         self.reset_button.setEnabled(connected and state.latched)
 
     def show_message(self, text: str, *, error: bool = False) -> None:
-        colour = "#b71c1c" if error else "#1b5e20"
+        colour = palette.MESSAGE_ERROR if error else palette.MESSAGE_OK
         self.message.setStyleSheet(f"color:{colour}")
         self.message.setText(text)
 

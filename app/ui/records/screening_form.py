@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.store import services
 from app.store.screening import (
     Evaluation,
@@ -163,7 +164,7 @@ class ScreeningForm(QWidget):
         consent_box = QGroupBox(f"Consent ({self.q.consent_text_version})")
         cl = QVBoxLayout(consent_box)
         text = QLabel(self.q.consent_text, wordWrap=True)
-        text.setStyleSheet("color: #374151")
+        text.setStyleSheet(f"color: {palette.TEXT_SECONDARY}")
         self.consent = QCheckBox("The client has read and agreed to this text")
         cl.addWidget(text)
         cl.addWidget(self.consent)
@@ -288,7 +289,7 @@ class ScreeningForm(QWidget):
         ]
         self.banner.setText("<br>".join(lines))
         self.banner.setStyleSheet(
-            f"background: {colour}; color: white; padding: 8px 12px; border-radius: 4px"
+            f"background: {colour}; color: {palette.WHITE}; padding: 8px 12px; border-radius: 4px"
         )
         unanswered = [r for r in ev.reasons if r.kind == "missing"]
         complete = not unanswered or all(r.item_id == "under_18" for r in unanswered)

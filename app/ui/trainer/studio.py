@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.device.protocol import DeviceState, Info, Nak, SampleFlag, SimOp, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import BURST_CYCLE_S, OutputSettings, Polarity, Waveform
@@ -642,7 +643,7 @@ class WaveformStudio(QWidget):
         self.overlay_list.clear()
         for k, s in enumerate(self.overlays):
             item = QListWidgetItem(describe(s))
-            item.setForeground(QColor("#0b0f14"))
+            item.setForeground(QColor(palette.TRAINER_BACKGROUND))
             item.setBackground(QColor(OVERLAYS[k]))
             self.overlay_list.addItem(item)
         self.add_overlay_button.setEnabled(not self.overlays.full)
@@ -1064,7 +1065,11 @@ class WaveformStudio(QWidget):
         cmd = a.commanded
 
         def row(name: str, value: str, commanded: str = "") -> str:
-            extra = f" <span style='color:#6b7280'>(set {commanded})</span>" if commanded else ""
+            extra = (
+                f" <span style='color:{palette.MUTED}'>(set {commanded})</span>"
+                if commanded
+                else ""
+            )
             return f"<tr><td>{name}</td><td align='right'><b>{value}</b>{extra}</td></tr>"
 
         def num(x: float, fmt: str, unit: str) -> str:
