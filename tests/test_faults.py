@@ -66,14 +66,15 @@ def _history(desk):
 
 
 def test_link_cut_mid_session_is_shown_recorded_and_recovered(qtbot, tmp_path):
-    desk = open_desk(qtbot, tmp_path, ["--disconnect-after", "7", "--down-for", "2"])
+    desk = open_desk(qtbot, tmp_path, ["--down-for", "2"])
     try:
         window, link = desk.window, desk.device.link
         start_session(qtbot, desk)
         lost_at: list[float] = []
         link.disconnected.connect(lambda _r: lost_at.append(time.monotonic()))
         with qtbot.waitSignal(link.disconnected, timeout=10000) as lost:
-            pass
+            # THE FAULT: the cable is pulled now (as --disconnect-after, at a chosen moment)
+            os.kill(desk.device.simulator.pid, signal.SIGUSR1)
         # at once: banner and status bar say so, the session is latched in LINK LOST
         assert "Device link lost" in window.banner.text()
         assert window.banner.isVisible()
