@@ -125,12 +125,22 @@ _IN_TEXT = (
 )
 # a whole string that is a colour (Qt's and pyqtgraph's names, pyqtgraph's one letters)
 _COLOUR_WORD = rf"(?:{_NAMES}|[wkrgbcmy])"
-# calls that take a colour, and keyword arguments that are one
-_COLOUR_CALLS = {
+# calls that make a colour from numbers (r, g, b / h, s, v …)
+_NUMERIC_COLOUR_CALLS = {
     "QColor",
     "mkColor",
-    "mkPen",
     "mkBrush",
+    "mkPen",
+    "fromRgb",
+    "fromRgbF",
+    "fromHsv",
+    "fromHsvF",
+    "fromHsl",
+    "fromHslF",
+    "fromCmyk",
+}
+# calls that take a colour, and keyword arguments that are one
+_COLOUR_CALLS = _NUMERIC_COLOUR_CALLS | {
     "QBrush",
     "QPen",
     "setBackground",
@@ -189,15 +199,24 @@ def colour_literals(source: str) -> list[tuple[int, str]]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             if m := in_text.search(node.value):
                 found.append((node.lineno, m.group(0)))
-        elif isinstance(node, ast.Attribute) and node.attr == "GlobalColor":
-            found.append((node.lineno, "Qt.GlobalColor"))
+        elif isinstance(node, ast.Attribute) and (
+            node.attr in ("GlobalColor", "QColorConstants")
+            or (isinstance(node.value, ast.Name) and node.value.id == "QColorConstants")
+            or (
+                isinstance(node.value, ast.Name)
+                and node.value.id == "Qt"
+                and word.fullmatch(node.attr)
+                and len(node.attr) > 1
+            )
+        ):
+            found.append((node.lineno, ast.unparse(node)))
         elif isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             if name in _COLOUR_CALLS:
                 args = node.args
-                if name in ("QColor", "mkColor", "mkBrush", "mkPen") and any(
-                    isinstance(a, ast.Constant) and type(a.value) is int for a in args
+                if name in _NUMERIC_COLOUR_CALLS and any(
+                    isinstance(a, ast.Constant) and type(a.value) in (int, float) for a in args
                 ):
                     found.append((node.lineno, f"{name}(r, g, b)"))
                 elif args and literal_colour(args[0]):
@@ -247,6 +266,10 @@ def test_colours_come_from_the_palette():
         "p.setBrush(QColor(31, 111, 235, 110))",
         'img.fill(QColor("white"))',
         "item.setForeground(Qt.GlobalColor.white)",
+        "pen.setColor(Qt.white)",
+        "brush = QBrush(QColorConstants.Svg.navy)",
+        "c = QColor.fromRgbF(0.2, 0.4, 0.6)",
+        "c = QColor.fromHsv(120, 255, 200)",
         'plot = pg.PlotWidget(background="w")',
         'curve = plot.plot(pen="c")',
         'chart.setBackground("k")',
