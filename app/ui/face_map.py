@@ -44,6 +44,7 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
+from app import palette
 from app.engine.zones import RESOURCES, Zone, load_zones
 from app.format import clock as clock_text
 from app.format import duration
@@ -56,19 +57,19 @@ STATES = ("pending", "active", "done", "partial", "skipped")
 DIRECTIONS = ("none", "upward", "downward", "inward", "outward", "toward_lymph_nodes")
 
 # Look: soft skin, muscle-chart red for idle zones, calm state colours.
-BACKGROUND = QColor("#f7f4f1")
-MUSCLE = QColor("#c8574d")
-MUSCLE_LINE = QColor("#a8453d")
-SELECT = QColor("#1f6feb")
-ARROW = QColor("#1559c9")
-TEXT = QColor("#1f2933")
-MUTED_TEXT = QColor("#5b6470")
+BACKGROUND = QColor(palette.FACE_BACKGROUND)
+MUSCLE = QColor(palette.FACE_MUSCLE)
+MUSCLE_LINE = QColor(palette.FACE_MUSCLE_LINE)
+SELECT = QColor(palette.FACE_SELECT)
+ARROW = QColor(palette.FACE_ARROW)
+TEXT = QColor(palette.FACE_TEXT)
+MUTED_TEXT = QColor(palette.FACE_MUTED_TEXT)
 STATE_FILL = {
-    "pending": QColor("#6d8ab5"),
-    "active": QColor("#f0a020"),
-    "done": QColor("#2e9e5b"),
-    "partial": QColor("#b7791f"),
-    "skipped": QColor("#8a8f98"),
+    "pending": QColor(palette.FACE_PENDING),
+    "active": QColor(palette.FACE_ACTIVE),
+    "done": QColor(palette.FACE_DONE),
+    "partial": QColor(palette.FACE_PARTIAL),
+    "skipped": QColor(palette.FACE_SKIPPED),
 }
 STATE_LABEL = {
     "pending": "pending",
@@ -77,7 +78,11 @@ STATE_LABEL = {
     "partial": "partly done",
     "skipped": "skipped",
 }
-HEAT_STOPS = ((0.0, QColor("#fff1b8")), (0.5, QColor("#f59e0b")), (1.0, QColor("#b91c1c")))
+HEAT_STOPS = (
+    (0.0, QColor(palette.FACE_HEAT_LOW)),
+    (0.5, QColor(palette.FACE_HEAT_MIDDLE)),
+    (1.0, QColor(palette.FACE_HEAT_HIGH)),
+)
 PULSE_PERIOD_S = 1.6
 PULSE_INTERVAL_MS = 50
 
@@ -430,10 +435,10 @@ class FaceMapWidget(QWidget):
             b.setCheckable(True)
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches them; Space presses
             b.setStyleSheet(
-                "QToolButton { padding: 4px 10px; border: 1px solid #c9ced6;"
-                " border-radius: 4px; background: white; }"
-                "QToolButton:checked { background: #1f6feb; color: white;"
-                " border-color: #1f6feb; font-weight: 600; }"
+                f"QToolButton {{ padding: 4px 10px; border: 1px solid {palette.BORDER};"
+                f" border-radius: 4px; background: {palette.WHITE}; }}"
+                f"QToolButton:checked {{ background: {palette.ACCENT}; color: {palette.WHITE};"
+                f" border-color: {palette.ACCENT}; font-weight: 600; }}"
                 f"QToolButton:focus {{ border: 2px solid {style.FOCUS};"
                 " padding: 3px 9px; }"
             )
@@ -822,7 +827,7 @@ class FaceMapWidget(QWidget):
         if self._hover is not None and self._available(self._hover):
             p.setPen(Qt.PenStyle.NoPen)
             idle = self._heat is None and not self._states
-            p.setBrush(_tint(SELECT, 0.3) if idle else QColor(255, 255, 255, 70))
+            p.setBrush(_tint(SELECT, 0.3) if idle else QColor(*palette.FACE_HIGHLIGHT))
             p.drawPath(self.drawing.shapes[self._hover].path)
         for zid in (self._selected, self._focus_zone, self._hover):
             if zid is not None and self._available(zid):
@@ -885,8 +890,12 @@ class FaceMapWidget(QWidget):
             v = self._heat.get(zid, 0.0)
             top = max(self._heat.values(), default=0.0)
             if v <= 0 or top <= 0:
-                return QColor(255, 255, 255, 70), _tint(MUTED_TEXT, 0.35), False
-            return _tint(heat_colour(v / top), 0.88), _tint(QColor("#7a2e12"), 0.5), False
+                return QColor(*palette.FACE_HIGHLIGHT), _tint(MUTED_TEXT, 0.35), False
+            return (
+                _tint(heat_colour(v / top), 0.88),
+                _tint(QColor(palette.FACE_HEAT_LINE), 0.5),
+                False,
+            )
         if zid in self._actives:
             base = STATE_FILL["active"]
             return _tint(base, 0.45), base.darker(140), False
@@ -915,7 +924,7 @@ class FaceMapWidget(QWidget):
         r = shape.path.boundingRect()
         if hatched:
             ux, uy = 0.7071, 0.7071
-            colour = _tint(QColor("#5f6670"), 0.55)
+            colour = _tint(QColor(palette.FACE_UNAVAILABLE), 0.55)
         else:
             vx = shape.insertion.x() - shape.origin.x()
             vy = shape.insertion.y() - shape.origin.y()
@@ -1021,7 +1030,7 @@ class FaceMapWidget(QWidget):
         fs = self._font_px()
         width = max(2.5, fs * 0.22)
         halo = QPen(
-            QColor(255, 255, 255, 230),
+            QColor(*palette.FACE_HALO),
             width + 3.5,
             Qt.PenStyle.SolidLine,
             Qt.PenCapStyle.RoundCap,
@@ -1034,11 +1043,11 @@ class FaceMapWidget(QWidget):
         r = max(3.5, fs * 0.3)
         for pt, filled in ((shape.origin, False), (shape.insertion, True)):
             c = self._xf.map(pt)
-            p.setPen(QPen(QColor("white"), 2.0))
-            p.setBrush(QColor("white"))
+            p.setPen(QPen(QColor(palette.WHITE), 2.0))
+            p.setBrush(QColor(palette.WHITE))
             p.drawEllipse(c, r + 1.5, r + 1.5)
             p.setPen(QPen(TEXT, 2.0))
-            p.setBrush(TEXT if filled else QColor("white"))
+            p.setBrush(TEXT if filled else QColor(palette.WHITE))
             p.drawEllipse(c, r, r)
         covered = QRectF(self._xf.map(shape.origin), self._xf.map(shape.insertion)).normalized()
         for path in self._arrow_paths(zid, direction):
@@ -1056,7 +1065,7 @@ class FaceMapWidget(QWidget):
                 [end, base + QPointF(nx, ny) * head * 0.55, base - QPointF(nx, ny) * head * 0.55]
             )
             shaft = QPainterPath(wp)
-            for pen_, brush in ((halo, QColor(255, 255, 255, 230)), (pen, ARROW)):
+            for pen_, brush in ((halo, QColor(*palette.FACE_HALO)), (pen, ARROW)):
                 p.setPen(pen_)
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawPath(shaft)
@@ -1085,11 +1094,11 @@ class FaceMapWidget(QWidget):
         x = max(4.0, min(self.width() - tw - 4, x))
         y = max(4.0, min(self.height() - th - 4, y))
         box = QRectF(x, y, tw, th)
-        p.setPen(QPen(QColor(0, 0, 0, 40), 1))
-        p.setBrush(QColor(31, 41, 51, 225))
+        p.setPen(QPen(QColor(*palette.FACE_SHADOW), 1))
+        p.setBrush(QColor(*palette.FACE_TOOLTIP))
         p.drawRoundedRect(box, 5, 5)
         p.setFont(font)
-        p.setPen(QColor("white"))
+        p.setPen(QColor(palette.WHITE))
         p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
     def headers(self) -> tuple[QFont, tuple[str, str]]:
@@ -1201,7 +1210,7 @@ class FaceMapWidget(QWidget):
         ]
         widths[0] = max(40.0, rect.width() - sum(widths[1:]) - gap * (len(cols) - 1))
         y = rect.top()
-        p.setPen(QPen(QColor("#d9dde3"), 1))
+        p.setPen(QPen(QColor(palette.FACE_FRAME), 1))
         p.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
         y += line * 0.4
         p.setFont(bold)
@@ -1332,8 +1341,8 @@ class FaceMapWidget(QWidget):
         box = QRectF(r)
         if wide:  # as tall as its contents
             box.setHeight(min(r.height(), text_h + 18 + (used + 4 if used else 0)))
-        p.setPen(QPen(QColor("#d9dde3"), 1))
-        p.setBrush(QColor("white"))
+        p.setPen(QPen(QColor(palette.FACE_FRAME), 1))
+        p.setBrush(QColor(palette.WHITE))
         p.drawRoundedRect(box, 8, 8)
         p.save()
         p.translate(r.left() + 12, r.top() + 8)
@@ -1366,7 +1375,7 @@ class FaceMapWidget(QWidget):
         grad = QLinearGradient(bar.bottomLeft(), bar.topLeft())
         for t, c in HEAT_STOPS:
             grad.setColorAt(t, c)
-        p.setPen(QPen(QColor("#9aa0a6"), 1))
+        p.setPen(QPen(QColor(palette.GREY), 1))
         p.setBrush(QBrush(grad))
         p.drawRect(bar)
         p.setPen(TEXT)
@@ -1380,7 +1389,7 @@ class FaceMapWidget(QWidget):
             )
         sw = QRectF(bar.left(), bar.bottom() + fs * 1.2, fs * 1.1, fs * 1.1)
         p.setPen(QPen(_tint(MUTED_TEXT, 0.5), 1))
-        p.setBrush(QColor(255, 255, 255))
+        p.setBrush(QColor(*palette.FACE_PAPER))
         p.drawRect(sw)
         p.setPen(TEXT)
         p.drawText(
@@ -1415,7 +1424,9 @@ class FaceMapWidget(QWidget):
             p.setBrush(_tint(colour, alpha))
             p.drawRoundedRect(box, 2, 2)
             if hatch:
-                p.setBrush(QBrush(_tint(QColor("#5f6670"), 0.6), Qt.BrushStyle.BDiagPattern))
+                p.setBrush(
+                    QBrush(_tint(QColor(palette.FACE_UNAVAILABLE), 0.6), Qt.BrushStyle.BDiagPattern)
+                )
                 p.drawRoundedRect(box, 2, 2)
             p.setPen(TEXT)
             p.drawText(

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.engine import zone_ids
 from app.engine.controller import SessionController
 from app.engine.guided import GuidedView
@@ -44,19 +45,22 @@ _STATE_COLOUR = {
     SessionState.DEVICE_FAULT: style.ALARM,
     SessionState.ESTOPPED: style.ALARM,
 }
-_CARD = "QFrame#stepCard {{ background:{bg}; border:1px solid #d6dae1; border-radius:8px; }}"
+_CARD = palette.css(
+    "QFrame#stepCard {{ background:{bg}; border:1px solid @BORDER_LIGHT@; border-radius:8px; }}"
+)
 CUE_MS = 1200
 _BUTTONS = (
-    """
-QPushButton { border:1px solid #c5cad3; background:white; border-radius:4px;
+    palette.css("""
+QPushButton { border:1px solid @CARD_BUTTON_BORDER@; background:@WHITE@; border-radius:4px;
               padding:5px 12px; }
-QPushButton:hover { background:#eef2f7; }
-QPushButton:disabled { color:#9aa0a6; border-color:#e1e4e8; background:#f6f7f9; }
-QPushButton#primary { background:#1f6feb; color:white; font-weight:600; border-color:#1f6feb; }
-QPushButton#primary:disabled { background:#9db8e8; border-color:#9db8e8; }
-QPushButton#stopRun { color:#c62828; border-color:#c62828; font-weight:600; }
-QPushButton#stopRun:disabled { color:#9aa0a6; border-color:#e1e4e8; }
-"""
+QPushButton:hover { background:@HOVER@; }
+QPushButton:disabled { color:@GREY@; border-color:@DISABLED_BORDER@; background:@WINDOW@; }
+QPushButton#primary { background:@ACCENT@; color:@WHITE@; font-weight:600;
+                      border-color:@ACCENT@; }
+QPushButton#primary:disabled { background:@ACCENT_DISABLED@; border-color:@ACCENT_DISABLED@; }
+QPushButton#stopRun { color:@STOP_RUN@; border-color:@STOP_RUN@; font-weight:600; }
+QPushButton#stopRun:disabled { color:@GREY@; border-color:@DISABLED_BORDER@; }
+""")
     + style.FOCUS_BUTTON
     + """
 """
@@ -274,7 +278,7 @@ class GuidedRunPanel(QWidget):
         return label
 
     def _set_card(self, *, cue: bool) -> None:
-        self.card.setStyleSheet(_CARD.format(bg="#fff4d6" if cue else "white"))
+        self.card.setStyleSheet(_CARD.format(bg=palette.CARD_CUE if cue else palette.WHITE))
 
     def _start_or_reset(self) -> None:
         if self._ctl.state is SessionState.COMPLETE or self._ctl.state.latched:

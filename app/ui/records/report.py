@@ -40,7 +40,7 @@ from PySide6.QtGui import (
     QTextDocument,
 )
 
-from app import APP_NAME, __version__, paths
+from app import APP_NAME, __version__, palette, paths
 from app.engine.zones import step_outcome
 from app.store.recording import Recording
 from app.store.services import ClientRecord, RecordingOverview, SessionDetail
@@ -178,7 +178,7 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
     """The delivered current over the session, drawn from the recording's min/max
     envelope: time axis in minutes:seconds, current axis fixed at ±CURRENT_SCALES µA."""
     img = QImage(width, height, QImage.Format.Format_RGB32)
-    img.fill(QColor("white"))
+    img.fill(QColor(palette.REPORT_PAPER))
     p = QPainter(img)
     try:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -191,9 +191,9 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
         plot = QRectF(left, top, width - left - right, height - top - bottom)
         scale = current_scale(overview)
         duration_s = max(overview.duration_s, 1.0)
-        grid = QPen(QColor("#d0d7de"), 2)
-        axis = QPen(QColor("#24292f"), 3)
-        ink = QColor("#24292f")
+        grid = QPen(QColor(palette.REPORT_GRID), 2)
+        axis = QPen(QColor(palette.REPORT_AXIS), 3)
+        ink = QColor(palette.REPORT_AXIS)
 
         def x_of(t: float) -> float:
             return plot.left() + plot.width() * t / duration_s
@@ -260,8 +260,8 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
                     band.lineTo(q)
                 band.closeSubpath()
                 run = []
-        p.setPen(QPen(QColor("#1f6feb"), 2))
-        p.setBrush(QColor(31, 111, 235, 110))
+        p.setPen(QPen(QColor(palette.REPORT_TRACE), 2))
+        p.setBrush(QColor(*palette.REPORT_BAND))
         p.drawPath(band)
     finally:
         p.end()
@@ -270,16 +270,16 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
 
 # ---------------------------------------------------------------- HTML
 
-STYLE = """
-body { font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #111; }
+STYLE = palette.css("""
+body { font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: @REPORT_TEXT@; }
 h1 { font-size: 15pt; margin: 0 0 4pt 0; }
 h2 { font-size: 11pt; margin: 8pt 0 3pt 0; }
 td, th { padding: 2pt 4pt; vertical-align: top; }
-th { background-color: #eaeef2; text-align: left; font-weight: 600; }
-.k { color: #444; }
+th { background-color: @REPORT_HEADER_CELL@; text-align: left; font-weight: 600; }
+.k { color: @REPORT_KEY@; }
 .sig { margin-top: 8pt; }
 .am { margin: 0 0 3pt 0; }
-"""
+""")
 
 
 def charge_sentence(detail: SessionDetail) -> str:
@@ -399,7 +399,7 @@ def client_html(
         )
     steps = (
         "<table width='100%' border='1' cellspacing='0' cellpadding='2' "
-        "style='border-color:#c0c6cc; border-collapse: collapse'>"
+        f"style='border-color:{palette.REPORT_TABLE_BORDER}; border-collapse: collapse'>"
         "<tr><th width='3%'>#</th><th width='25%'>Zone</th>"
         "<th width='13%'>Time done of planned</th><th width='10%'>Mean current</th>"
         "<th width='12%'>Charge + phase</th><th width='12%'>Charge − phase</th>"
@@ -446,7 +446,7 @@ def technician_html(detail: SessionDetail) -> str:
     )
     events = (
         "<table width='100%' border='1' cellspacing='0' cellpadding='2' "
-        "style='border-color:#c0c6cc'><tr><th width='12%'>Time</th>"
+        f"style='border-color:{palette.REPORT_TABLE_BORDER}'><tr><th width='12%'>Time</th>"
         "<th width='18%'>Event</th><th>Details</th></tr>" + rows + "</table>"
         if rows
         else "<p>No events recorded.</p>"
@@ -549,7 +549,7 @@ def write_pdf(
             doc.drawContents(p, QRectF(0, i * body_h, page_w, body_h))
             p.restore()
             p.setFont(footer_font)
-            p.setPen(QColor("#555"))
+            p.setPen(QColor(palette.REPORT_FOOTER))
             p.drawText(
                 QRectF(0, body_h + footer_h / 3, page_w, footer_h * 2 / 3),
                 Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,

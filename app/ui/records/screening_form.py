@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.store import services
 from app.store.screening import (
     Evaluation,
@@ -169,13 +170,13 @@ class ScreeningForm(QWidget):
         cl = QVBoxLayout(consent_box)
         self.consent_text = QLabel(self.q.consent_text, wordWrap=True)
         self.consent_text.setTextFormat(Qt.TextFormat.PlainText)
-        self.consent_text.setStyleSheet("color: #374151")
+        self.consent_text.setStyleSheet(f"color: {palette.TEXT_SECONDARY}")
         cl.addWidget(self.consent_text)
         # the consent as signed (shown once recorded): when, by whom, the signature
         self.consent_status = QLabel(wordWrap=True)
         self.consent_status.setTextFormat(Qt.TextFormat.PlainText)
         self.consent_signature = QLabel()
-        self.consent_signature.setStyleSheet("border: 1px solid #d6dae1")
+        self.consent_signature.setStyleSheet(f"border: 1px solid {palette.BORDER_LIGHT}")
         self.consent_signature.setAlignment(Qt.AlignmentFlag.AlignLeft)
         cl.addWidget(self.consent_status)
         cl.addWidget(self.consent_signature, 0, Qt.AlignmentFlag.AlignLeft)
@@ -384,7 +385,7 @@ class ScreeningForm(QWidget):
         ]
         self.banner.setText("<br>".join(lines))
         self.banner.setStyleSheet(
-            f"background: {colour}; color: white; padding: 8px 12px; border-radius: 4px"
+            f"background: {colour}; color: {palette.WHITE}; padding: 8px 12px; border-radius: 4px"
         )
         unanswered = [r for r in ev.reasons if r.kind == "missing"]
         complete = not unanswered or all(r.item_id == "under_18" for r in unanswered)

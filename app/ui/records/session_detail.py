@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.engine.zones import step_outcome
 from app.store import audit, services
 from app.store.recording import Recording
@@ -117,11 +118,13 @@ class SessionDetailView(QWidget):
         )
         self.events = _table(("Time", "Event", "Details"))
         self.plot = pg.GraphicsLayoutWidget()
-        self.plot.setBackground("#0d1117")
+        self.plot.setBackground(palette.SCOPE_BACKGROUND)
         self.current_plot = self.plot.addPlot(row=0, col=0)
         self.voltage_plot = self.plot.addPlot(row=1, col=0)
         self.voltage_plot.setXLink(self.current_plot)
-        self.current_plot.setTitle("Recorded delivered current", color="#c9d1d9", size="10pt")
+        self.current_plot.setTitle(
+            "Recorded delivered current", color=palette.SCOPE_TITLE, size="10pt"
+        )
         for plot, label in (
             (self.current_plot, "current (µA)"),
             (self.voltage_plot, "electrode voltage (V)"),

@@ -22,10 +22,11 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app import palette
 from app.store.signature import Signature, drawn
 from app.ui import style
 
-INK = QColor("#0b1f4d")
+INK = QColor(palette.SIGNATURE_INK)
 PAD_SIZE = QSize(460, 130)
 
 
@@ -127,11 +128,11 @@ class SignaturePad(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.fillRect(self.rect(), QColor("white"))
-        p.setPen(QPen(QColor("#c9ced6"), 1))
+        p.fillRect(self.rect(), QColor(palette.WHITE))
+        p.setPen(QPen(QColor(palette.BORDER), 1))
         p.drawRect(self.rect().adjusted(0, 0, -1, -1))
         base = self.height() - 28
-        p.setPen(QPen(QColor("#9aa1ab"), 1, Qt.PenStyle.DashLine))
+        p.setPen(QPen(QColor(palette.DISABLED_TEXT), 1, Qt.PenStyle.DashLine))
         p.drawLine(16, base, self.width() - 16, base)
         if self.is_empty():
             p.setPen(QColor(style.MUTED))
@@ -166,7 +167,7 @@ def render_signature(sig: Signature, width: int, height: int) -> QImage:
     """The signature drawn on white at ``width``×``height`` pixels: a drawn one from its
     strokes (scaled, proportions kept), a typed one as the typed name in italics."""
     img = QImage(width, height, QImage.Format.Format_RGB32)
-    img.fill(QColor("white"))
+    img.fill(QColor(palette.WHITE))
     p = QPainter(img)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
     if sig.kind == "typed":
