@@ -123,6 +123,12 @@ class SessionRecorder:
     # -- inputs -------------------------------------------------------------
 
     def on_record(self, record: SessionRecord) -> None:
+        if record.kind == "comfort" and not self.training:
+            # the client's comfortable level on these zones, offered next time
+            zones = tuple(str(z) for z in record.data.get("zones", ()))
+            level = record.data.get("intensity_ua")
+            if zones and isinstance(level, int | float):
+                self.writer.save_comfort(self.client_id, zones, float(level), self.session_uid)
         if self.session_uid is None:
             self._pre.append(record)
             return

@@ -39,6 +39,7 @@ from app.store.models import (
     Screening,
     SessionStep,
     TreatmentSession,
+    ZoneComfort,
 )
 
 
@@ -404,7 +405,7 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
             counts[per_session.__tablename__] = deleted(
                 delete(per_session).where(per_session.session_id.in_(sids))
             )
-        for per_client in (Note, Screening, Consent, TreatmentSession):
+        for per_client in (Note, Screening, Consent, ZoneComfort, TreatmentSession):
             counts[per_client.__tablename__] = deleted(
                 delete(per_client).where(per_client.client_id == client_id)
             )
