@@ -6,6 +6,8 @@ client."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import zipfile
 
 import pytest
 from sqlalchemy import inspect, text
@@ -105,11 +107,17 @@ def test_comfort_is_kept_per_zone_replaced_and_read_with_the_facts(store):
         writer.save_comfort(cid, ("masseter_l",), float("nan")).result(10)
 
 
-def test_comfort_is_erased_with_the_client(store):
+def test_comfort_is_exported_and_erased_with_the_client(store, tmp_path):
     _url, engine, _info, writer = store
     cid = writer.save_client(ClientData("Ann Example", dt.date(1980, 1, 2))).result(10)
     writer.save_comfort(cid, ("mentalis_l",), 120.0).result(10)
     writer.close()
+    dest = maintenance.export_client(engine, cid, tmp_path / "export.zip")
+    with zipfile.ZipFile(dest) as z:
+        exported = json.loads(z.read("client.json"))
+    assert [(c["zone"], c["intensity_ua"]) for c in exported["zone_comfort"]] == [
+        ("mentalis_l", 120.0)
+    ]
     counts = maintenance.erase_client(engine, cid)
     assert counts["zone_comfort"] == 1
     assert services.comfort_levels(engine, cid) == {}

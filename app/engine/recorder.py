@@ -199,6 +199,18 @@ class SessionRecorder:
         payload = {"state": record.state, "message": record.message}
         payload.update({k: _jsonable(v) for k, v in record.data.items()})
         self.writer.add_event(self.session_uid, record.kind, payload, timestamp=record.at)
+        if record.kind == "zone_skipped":
+            # a step skipped on an excluded zone is a step of the session, with no time
+            # (skipped in the history and the report) and its reason
+            d = record.data
+            self.writer.add_step(
+                self.session_uid,
+                int(d.get("index", 0)),
+                ",".join(str(z) for z in d.get("zones", ())) or "manual",
+                {"step": str(d.get("name", "")), "skipped_reason": record.message},
+                float(d.get("planned_s", 0.0)),
+                0.0,
+            )
 
     def _finish_step(self) -> None:
         step, self._step = self._step, None

@@ -550,6 +550,7 @@ class SessionMachine:
                 zone=rule.zone,
                 reason=rule.reason,
                 item_id=rule.item_id,
+                planned_s=run.step.duration_s,
             )
             self._notice(f"step {run.index + 1} skipped: {why}")
             run.skip()

@@ -322,6 +322,10 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
                 _row(x, ("text_version", "given_at", "operator_id")) for x in client.consents
             ],
             "notes": [_row(x, ("created_at", "text", "session_id")) for x in client.notes],
+            "zone_comfort": [
+                _row(x, ("zone", "intensity_ua", "updated_at", "session_uid"))
+                for x in client.comfort
+            ],
             "sessions": [],
         }
         session_ids = [x.id for x in sorted(client.sessions, key=lambda x: x.started_at)]

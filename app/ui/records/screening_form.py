@@ -122,7 +122,8 @@ class _Banner(QLabel):
     moves as answers change, and it never widens the form."""
 
     def __init__(self) -> None:
-        super().__init__(objectName="banner")
+        super().__init__()
+        self.setObjectName("banner")
         self.setTextFormat(Qt.TextFormat.RichText)  # built here, every text escaped
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
@@ -140,7 +141,7 @@ class _Banner(QLabel):
         self.setToolTip("\n".join(self._lines))
         self._render()
 
-    def text(self) -> str:  # type: ignore[override]
+    def text(self) -> str:
         """The headline and every reason (plain text, one a line)."""
         return "\n".join([self._headline, *self._lines])
 

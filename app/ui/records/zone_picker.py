@@ -102,7 +102,9 @@ class ZonePickerDialog(QDialog):
                 )
                 self.items[zid] = item
             parent_item.setExpanded(True)
-        self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        first = self.tree.topLevelItem(0)
+        if first is not None:
+            self.tree.setCurrentItem(first)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
