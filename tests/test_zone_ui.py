@@ -324,3 +324,48 @@ def test_a_skipped_step_is_stored_as_skipped_with_its_reason(tmp_path):
     finally:
         writer.close()
         engine.dispose()
+
+
+def test_at_1280x800_the_screening_form_needs_no_sideways_scrolling(qtbot, tmp_path):
+    """The desk fitted to a 1280 x 800 screen with a title bar, the console's style sheet
+    applied: the records tab with the screening form (zones answered) scrolls neither the
+    window nor the form sideways."""
+    from PySide6.QtCore import QMargins, QRect, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.store.runtime import start_store
+    from app.ui.device_manager import DeviceManager
+    from app.ui.main_window import MainWindow
+    from app.ui.style import STYLE_SHEET
+
+    app = QApplication.instance()
+    app.setStyleSheet(STYLE_SHEET)
+    store = start_store(f"sqlite:///{tmp_path / 'r.db'}")
+    cid = store.writer.save_client(ClientData("Ann Example", dt.date(1980, 5, 1))).result(10)
+    w = MainWindow(
+        DeviceManager(), QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store
+    )
+    qtbot.addWidget(w)
+    try:
+        w.fit_to_screen(QRect(0, 0, 1280, 800), QMargins(2, 25, 2, 2))
+        w.show()
+        desk = w.workspaces["practitioner"]
+        qtbot.waitUntil(lambda: desk.records is not None, timeout=8000)
+        desk.tabs.setCurrentIndex(1)
+        form = desk.records.screening
+        with qtbot.waitSignal(form.loaded, timeout=5000):
+            desk.records.open_client(cid)
+        desk.records.tabs.setCurrentWidget(form)
+        form.answers["filler_toxin_sites"].picker.set_zones(
+            ["levator_labii_superioris_alaeque_nasi_l", "zygomaticus_major_l"]
+        )
+        form.set_answer("bruxism", True)
+        qtbot.wait(50)
+        assert w.stack_scroll.horizontalScrollBar().maximum() == 0
+        assert form.findChild(QScrollArea).horizontalScrollBar().maximum() == 0
+    finally:
+        app.setStyleSheet("")
+        w.close()
+        for ws in w.workspaces.built():
+            ws.shutdown()
+        store.close(10)
