@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_engine_support import make_program, step
 
 from app.device.fake import FakeDevice
@@ -226,3 +228,46 @@ def test_the_level_settled_on_when_a_step_ends_is_recorded_as_comfortable(qtbot)
     assert [(r.data["zones"], r.data["intensity_ua"]) for r in comfort] == [(["masseter_l"], 180.0)]
     assert comfort[0].message == "comfortable level 180 µA on Masseter (client's left)"
     ctl.shutdown()
+
+
+# --------------------------------------------------------------------------- property
+
+ZONES = ("masseter_l", "masseter_r", "mentalis_l")
+RULES = st.lists(
+    st.builds(
+        ZoneRule,
+        st.sampled_from(ZONES),
+        st.just("item"),
+        st.just("reason"),
+        st.one_of(st.none(), st.floats(0, 800)),
+        st.booleans(),
+    ),
+    max_size=4,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rules=RULES,
+    zones=st.lists(st.sampled_from(ZONES), min_size=1, max_size=2, unique=True),
+    amp=st.floats(0, 2000),
+)
+def test_no_output_on_an_excluded_zone_nor_above_a_zone_ceiling(qapp, rules, zones, amp):
+    device = FakeDevice(connected=True)
+    authority = OutputAuthority(ClinicSettings())
+    authority.set_link(device)
+    authority.watch_client(7)
+    authority.set_client_facts(facts(rules=rules, at=authority.now()))
+    excluded = any(r.excluded and r.zone in zones for r in rules)
+    caps = [r.max_ua for r in rules if r.zone in zones and r.max_ua is not None]
+    try:
+        authority.set_output(Driver.DESK, replace(SQUARE, amplitude_ua=amp), zones=tuple(zones))
+        authority.start(Driver.DESK)
+    except OutputRefused:
+        assert excluded
+        assert "start_output" not in device.names()
+        return
+    assert not excluded
+    sent = device.amplitudes()[-1]
+    assert sent <= min(caps, default=float("inf")) + 1e-9
+    assert sent <= min(amp, 400.0) + 1e-9  # the face map's 400 µA zone limit
