@@ -46,7 +46,7 @@ from app.ui.records.bridge import RecordsStore
 from app.ui.records.date_field import DateField
 from app.ui.records.zone_picker import ZonePicker
 
-BANNER_LINES = 4  # reasons shown under the banner's headline (all of them in its tooltip)
+BANNER_LINES = 3  # reasons shown under the banner's headline (all of them in its tooltip)
 BANNER = {
     Status.CLEARED: (style.OK, "Cleared for treatment"),
     Status.NEEDS_OVERRIDE: (style.WARN, "Override needed before output can start"),
