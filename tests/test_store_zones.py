@@ -121,3 +121,24 @@ def test_comfort_is_exported_and_erased_with_the_client(store, tmp_path):
     counts = maintenance.erase_client(engine, cid)
     assert counts["zone_comfort"] == 1
     assert services.comfort_levels(engine, cid) == {}
+
+
+def test_the_recorder_keeps_a_comfort_record_for_the_client_never_for_training(store):
+    from app.engine.recorder import SessionRecorder
+    from app.engine.session import SessionRecord
+
+    _url, engine, _info, writer = store
+    cid = writer.save_client(ClientData("Ann Example", dt.date(1980, 1, 2))).result(10)
+    record = SessionRecord(
+        dt.datetime.now(dt.UTC),
+        "comfort",
+        "running",
+        "comfortable level 170 µA on Masseter (client's left)",
+        {"zones": ["masseter_l"], "intensity_ua": 170.0},
+    )
+    SessionRecorder(writer, cid).on_record(record)
+    training = services.training_client_id(engine)
+    SessionRecorder(writer, training, training=True).on_record(record)
+    assert writer.flush(10)
+    assert services.comfort_levels(engine, cid) == {"masseter_l": 170.0}
+    assert services.comfort_levels(engine, training) == {}
