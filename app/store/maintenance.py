@@ -41,6 +41,7 @@ from app.store.models import (
     SessionSignature,
     SessionStep,
     TreatmentSession,
+    ZoneComfort,
 )
 
 
@@ -335,6 +336,10 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
                 for x in client.consents
             ],
             "notes": [_row(x, ("created_at", "text", "session_id")) for x in client.notes],
+            "zone_comfort": [
+                _row(x, ("zone", "intensity_ua", "updated_at", "session_uid"))
+                for x in client.comfort
+            ],
             "sessions": [],
         }
         session_ids = [x.id for x in sorted(client.sessions, key=lambda x: x.started_at)]
@@ -421,7 +426,7 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
             counts[per_session.__tablename__] = deleted(
                 delete(per_session).where(per_session.session_id.in_(sids))
             )
-        for per_client in (Note, Screening, Consent, TreatmentSession):
+        for per_client in (Note, Screening, Consent, ZoneComfort, TreatmentSession):
             counts[per_client.__tablename__] = deleted(
                 delete(per_client).where(per_client.client_id == client_id)
             )

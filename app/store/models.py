@@ -115,6 +115,9 @@ class Client(Base):
     notes: Mapped[list[Note]] = relationship(
         back_populates="client", cascade="all, delete-orphan", passive_deletes=True
     )
+    comfort: Mapped[list[ZoneComfort]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Screening(Base):
@@ -288,6 +291,25 @@ class Note(Base):
 SERVICE_KINDS_CHECK = (
     "kind IN ('calibration', 'selftest', 'watchdog_test', 'clinic_settings', 'pin')"
 )
+
+
+class ZoneComfort(Base):
+    """The intensity a client found comfortable on one face-map zone: the level the
+    practitioner settled on when the last step on that zone ended (one row per zone,
+    replaced each time). Offered as the starting intensity next time, never above the
+    live limits."""
+
+    __tablename__ = "zone_comfort"
+    __table_args__ = (UniqueConstraint("client_id", "zone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    zone: Mapped[str] = mapped_column(String(80))
+    intensity_ua: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    session_uid: Mapped[str | None] = mapped_column(String(36))  # the session it came from
+
+    client: Mapped[Client] = relationship(back_populates="comfort")
 
 
 class ServiceRecord(Base):

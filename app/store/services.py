@@ -32,9 +32,11 @@ from app.store.models import (
     SessionSignature,
     SessionStep,
     TreatmentSession,
+    ZoneComfort,
 )
 from app.store.reader import ReadCancelled
 from app.store.signature import Signature
+from app.store.vocabulary import ZoneRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +353,7 @@ class TreatmentGate:
     reasons: tuple[str, ...]  # operator-readable, one per problem or accepted override
     current_limit_ua: float | None  # the client's own limit (None: the program's)
     is_training: bool
+    zone_rules: tuple[ZoneRule, ...] = ()  # zones the screening excludes or limits
 
 
 def treatment_gate(
@@ -371,7 +374,9 @@ def treatment_gate(
     if record.is_training:
         return TreatmentGate(True, screening.Status.CLEARED, (), record.current_limit_ua, True)
     q = questionnaire or screening.load_questionnaire()
-    status, reasons = screening.evaluate(record.screening, record, today or dt.date.today(), q)
+    today = today or dt.date.today()
+    status, reasons = screening.evaluate(record.screening, record, today, q)
+    rules = screening.zone_rules(record.screening, today, q)
     texts = [
         r.text + (" (override acknowledged)" if r.kind == "acknowledged" else "") for r in reasons
     ]
@@ -379,8 +384,24 @@ def treatment_gate(
     if not consent_ok:
         texts.append(f"Consent {q.consent_text_version} has not been recorded.")
     return TreatmentGate(
-        status.allows_output and consent_ok, status, tuple(texts), record.current_limit_ua, False
+        status.allows_output and consent_ok,
+        status,
+        tuple(texts),
+        record.current_limit_ua,
+        False,
+        rules,
     )
+
+
+def comfort_levels(engine: Engine, client_id: int) -> dict[str, float]:
+    """The intensity the client found comfortable per zone (zone id → µA), last time."""
+    with Session(engine) as s:
+        rows = s.execute(
+            select(ZoneComfort.zone, ZoneComfort.intensity_ua).where(
+                ZoneComfort.client_id == client_id
+            )
+        ).all()
+    return {zone: float(ua) for zone, ua in rows}
 
 
 def _summaries(s: Session, where: Any) -> list[SessionSummary]:

@@ -57,6 +57,7 @@ from app.store.models import (
     SessionSignature,
     SessionStep,
     TreatmentSession,
+    ZoneComfort,
     utcnow,
 )
 from app.store.signature import Signature, SignatureError
@@ -79,6 +80,7 @@ _WHAT = {
     "AddScreening": "A screening",
     "AddConsent": "A consent",
     "AddNote": "A note",
+    "SaveComfort": "A client's comfortable intensity",
     "AddServiceRecord": "A service record",
     "ImportClinic": "The clinic settings imported from settings.ini",
     "SaveClinicSettings": "A change of the clinic settings",
@@ -556,6 +558,35 @@ class AmendSession:
 
 
 @dataclass(frozen=True, slots=True)
+class SaveComfort:
+    """The intensity a client found comfortable on each of ``zones`` (replaces the last)."""
+
+    client_id: int
+    zones: tuple[str, ...]
+    intensity_ua: float
+    session_uid: str | None = None
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        if not (math.isfinite(self.intensity_ua) and self.intensity_ua >= 0):
+            raise ValueError(f"comfortable intensity {self.intensity_ua!r} µA must be ≥ 0")
+        now = utcnow()
+        for zone in self.zones:
+            row = s.scalar(
+                select(ZoneComfort).where(
+                    ZoneComfort.client_id == self.client_id, ZoneComfort.zone == zone
+                )
+            )
+            if row is None:
+                row = ZoneComfort(client_id=self.client_id, zone=zone)
+                s.add(row)
+            row.intensity_ua = float(self.intensity_ua)
+            row.updated_at = now
+            row.session_uid = self.session_uid
+        s.flush()
+        return len(self.zones)
+
+
+@dataclass(frozen=True, slots=True)
 class AddNote:
     client_id: int
     text: str
@@ -848,6 +879,16 @@ class StoreWriter:
                 session, operator_id, author_name, field, text, reason, made_at or utcnow()
             )
         )
+
+    def save_comfort(
+        self,
+        client_id: int,
+        zones: tuple[str, ...],
+        intensity_ua: float,
+        session_uid: str | None = None,
+    ) -> Future:
+        """Remember ``intensity_ua`` as the client's comfortable level on ``zones``."""
+        return self.submit(SaveComfort(client_id, tuple(zones), float(intensity_ua), session_uid))
 
     def add_note(
         self,

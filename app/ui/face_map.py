@@ -12,6 +12,7 @@ says so above each half.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import time
@@ -48,6 +49,7 @@ from app import palette
 from app.engine.zones import RESOURCES, Zone, load_zones
 from app.format import clock as clock_text
 from app.format import duration
+from app.store.vocabulary import ZoneRule
 from app.ui import style
 
 SVG_FILE = RESOURCES / "face_map.svg"
@@ -78,6 +80,12 @@ STATE_LABEL = {
     "partial": "partly done",
     "skipped": "skipped",
 }
+# A client's zone screening: an excluded zone is cross-hatched (a pattern, its text on
+# the card and in the tooltip: never colour alone); a zone held under a client ceiling
+# has a dashed outline and its ceiling written on the card.
+EXCLUDED = QColor(palette.FACE_ZONE_EXCLUDED)
+OVERRIDDEN = QColor(palette.FACE_ZONE_OVERRIDDEN)
+CEILING = QColor(palette.FACE_ZONE_CEILING)
 HEAT_STOPS = (
     (0.0, QColor(palette.FACE_HEAT_LOW)),
     (0.5, QColor(palette.FACE_HEAT_MIDDLE)),
@@ -405,6 +413,7 @@ class FaceMapWidget(QWidget):
         self._totals: dict[str, tuple[float, float]] = {}
         self._heat: dict[str, float] | None = None
         self._heat_label = ""
+        self._rules: dict[str, tuple[ZoneRule, ...]] = {}  # the client's zone screening
         self._pulse_t0 = clock()
         self._pulsing = True  # False: the active zones held steady (output paused)
 
@@ -518,6 +527,43 @@ class FaceMapWidget(QWidget):
 
     def zone_states(self) -> dict[str, str]:
         return dict(self._states)
+
+    def set_zone_rules(self, rules: Sequence[ZoneRule]) -> None:
+        """The chosen client's zone screening: excluded zones are cross-hatched, zones
+        under a client ceiling outlined (dashed); the card and the tooltip say why."""
+        by_zone: dict[str, list[ZoneRule]] = {}
+        for rule in rules:
+            if rule.zone in self.zones:  # a zone this drawing lacks cannot be shown
+                by_zone.setdefault(rule.zone, []).append(rule)
+        clean = {z: tuple(r) for z, r in by_zone.items()}
+        if clean != self._rules:
+            relayout = bool(clean) != bool(self._rules)  # the key's second line
+            self._rules = clean
+            self.setToolTip(self.zone_rule_text(self._hover) if self._hover else "")
+            if relayout:
+                self._relayout()
+            self._invalidate()
+
+    def zone_rules(self) -> dict[str, tuple[ZoneRule, ...]]:
+        return dict(self._rules)
+
+    def excluded(self, zone_id: str) -> bool:
+        """The client's screening excludes ``zone_id`` (no acknowledged override)."""
+        return any(r.excluded for r in self._rules.get(zone_id, ()))
+
+    def zone_rule_text(self, zone_id: str | None) -> str:
+        """What the client's screening says about ``zone_id``, in words ('' if nothing)."""
+        if zone_id is None:
+            return ""
+        lines = []
+        for r in self._rules.get(zone_id, ()):
+            if r.excluded:
+                lines.append(f"Excluded for this client: {r.reason} (skipped by guided runs)")
+            elif r.overridden:
+                lines.append(f"{r.reason.capitalize()}: excluded, override acknowledged")
+            elif r.max_ua is not None:
+                lines.append(f"Client ceiling {r.max_ua:g} µA: {r.reason}")
+        return "\n".join(lines)
 
     def set_active(
         self, zone_id: str | Sequence[str] | None, probe_direction: str | None = None
@@ -672,7 +718,8 @@ class FaceMapWidget(QWidget):
             if legend_w
             else QRectF()
         )
-        area.setBottom(area.bottom() - fs * 1.8)  # room for the session key below the face
+        # room for the session key below the face (and the client's zone key under it)
+        area.setBottom(area.bottom() - fs * (3.3 if self._rules else 1.8))
         vb = self.drawing.view_box
         scale = max(1e-6, min(area.width() / vb.width(), area.height() / vb.height()))
         fw, fh = vb.width() * scale, vb.height() * scale
@@ -730,6 +777,7 @@ class FaceMapWidget(QWidget):
     def _set_hover(self, zid: str | None) -> None:
         if zid != self._hover:
             self._hover = zid
+            self.setToolTip(self.zone_rule_text(zid))
             self.zone_hovered.emit(zid or "")
             self.update()
 
@@ -872,11 +920,14 @@ class FaceMapWidget(QWidget):
         p.setTransform(self._xf, True)
         for zid, shape in self.drawing.shapes.items():
             self._paint_zone(p, zid, shape, scale)
+        for zid in self._rules:
+            if self._available(zid):
+                self._paint_rule(p, zid, scale)
         p.restore()
         self._paint_headers(p)
         if self._heat is not None:
             self._paint_legend(p)
-        elif self._states:
+        elif self._states or self._rules:
             self._paint_state_legend(p)
         p.end()
         self._static = pm
@@ -918,6 +969,53 @@ class FaceMapWidget(QWidget):
         idle = self._heat is None and not self._states and self._available(zid)
         if idle or hatched:
             self._paint_fibres(p, shape, scale, hatched)
+
+    def _paint_rule(self, p: QPainter, zid: str, scale: float) -> None:
+        """An excluded zone cross-hatched (an overridden one sparser, amber); a zone
+        under a client ceiling with a dashed outline."""
+        rules = self._rules[zid]
+        shape = self.drawing.shapes[zid]
+        width = 1.0 / scale if scale else 1.0
+        if any(r.excluded for r in rules):
+            self._hatch(p, shape, scale, EXCLUDED, 5.0, cross=True)
+            p.setPen(QPen(EXCLUDED, 2.0 * width))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(shape.path)
+        elif any(r.overridden for r in rules):
+            self._hatch(p, shape, scale, OVERRIDDEN, 9.0, cross=True)
+        if any(r.max_ua is not None for r in rules):
+            p.setPen(QPen(CEILING, 1.6 * width, Qt.PenStyle.DashLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(shape.path)
+
+    def _hatch(
+        self,
+        p: QPainter,
+        shape: ZoneShape,
+        scale: float,
+        colour: QColor,
+        spacing_px: float,
+        *,
+        cross: bool,
+    ) -> None:
+        """Hatch lines ``spacing_px`` screen pixels apart (a pattern at every size)."""
+        spacing = spacing_px / scale if scale else spacing_px
+        r = shape.path.boundingRect()
+        c = r.center()
+        reach = math.hypot(r.width(), r.height()) / 2 + spacing
+        p.save()
+        p.setClipPath(shape.path, Qt.ClipOperation.IntersectClip)
+        p.setPen(QPen(_tint(colour, 0.85), 1.1 / scale if scale else 1.1))
+        lines = []
+        for ux, uy in ((0.7071, 0.7071), (0.7071, -0.7071)) if cross else ((0.7071, 0.7071),):
+            k = -reach
+            while k <= reach:
+                ox, oy = c.x() - uy * k, c.y() + ux * k
+                lines.append(QPointF(ox - ux * reach, oy - uy * reach))
+                lines.append(QPointF(ox + ux * reach, oy + uy * reach))
+                k += spacing
+        p.drawLines(lines)
+        p.restore()
 
     def _paint_fibres(self, p: QPainter, shape: ZoneShape, scale: float, hatched: bool) -> None:
         """Muscle-fibre striations along origin → insertion (or a hatch for skipped)."""
@@ -1169,11 +1267,14 @@ class FaceMapWidget(QWidget):
                 if state is None:
                     continue
                 sec, charge = self._totals.get(z, (None, None))
+                shown = (state, STATE_FILL[state].darker(135))
+                if state == "pending" and self.excluded(z):
+                    shown = ("excluded", EXCLUDED)  # a guided run skips it
                 rows.append(
                     [
                         (self.zones[z].muscle_name, None),
                         (side_tag[self.zones[z].side], None),
-                        (state, STATE_FILL[state].darker(135)),
+                        shown,
                         (clock_text(sec) if sec is not None else "–", None),
                         (f"{charge:.1f} µC" if charge is not None else "–", None),
                     ]
@@ -1262,7 +1363,7 @@ class FaceMapWidget(QWidget):
             )
             if self._heat is not None:
                 hint = f"History heat map: {self._heat_label}. Point at a zone for its value."
-            return f"<p style='color:{MUTED_TEXT.name()}'>{hint}</p>"
+            return f"<p style='color:{MUTED_TEXT.name()}'>{hint}</p>" + self._rules_html()
         z = self.zones[zid]
         direction = z.direction
         if zid in self._actives and self._active_direction is not None:
@@ -1294,6 +1395,19 @@ class FaceMapWidget(QWidget):
             extra.append(f"history: {_fmt_value(self._heat.get(zid, 0.0))} {self._heat_label}")
         if z.eye_area:
             extra.append(f"eye area: ≤ {z.max_ua:g} µA")
+        for r in self._rules.get(zid, ()):
+            if r.excluded:
+                extra.append(
+                    f"<b style='color:{EXCLUDED.name()}'>╳ excluded for this client:</b> "
+                    f"{html.escape(r.reason)}"
+                )
+            elif r.overridden:
+                extra.append(
+                    f"<b style='color:{OVERRIDDEN.name()}'>excluded, override "
+                    f"acknowledged:</b> {html.escape(r.reason)}"
+                )
+            elif r.max_ua is not None:
+                extra.append(f"<b>client ceiling {r.max_ua:g} µA:</b> {html.escape(r.reason)}")
         if extra:
             rows.append("<div>" + " &nbsp;|&nbsp; ".join(extra) + "</div>")
         if not self._states and self._heat is None and zid != self._selected:
@@ -1302,6 +1416,37 @@ class FaceMapWidget(QWidget):
                 "Click, or press Enter, to select this zone.</div>"
             )
         return "".join(rows)
+
+    def _rules_html(self) -> str:
+        """The client's zone screening in a few lines (none: '')."""
+        excluded, overridden, ceilings = [], [], []
+        for zid, rules in self._rules.items():
+            z = self.zones[zid]
+            name = f"{z.muscle_name} ({z.side.upper() if z.side != 'm' else 'mid'})"
+            if any(r.excluded for r in rules):
+                excluded.append(name)
+            elif any(r.overridden for r in rules):
+                overridden.append(name)
+            caps = [r.max_ua for r in rules if r.max_ua is not None]
+            if caps:
+                ceilings.append(f"{name} {min(caps):g} µA")
+        parts = []
+        for title, colour, lines in (
+            ("Excluded for this client (╳)", EXCLUDED, excluded),
+            ("Excluded, override acknowledged", OVERRIDDEN, overridden),
+            ("Client ceilings (dashed)", CEILING, ceilings),
+        ):
+            if lines:
+                parts.append(
+                    f"<div><b style='color:{colour.name()}'>{title}:</b> "
+                    + html.escape(", ".join(lines))
+                    + "</div>"
+                )
+        if parts:
+            parts.append(
+                f"<div style='color:{MUTED_TEXT.name()}'>Point at a zone for the reason.</div>"
+            )
+        return "".join(parts)
 
     def _paint_card(self, p: QPainter) -> None:
         r = self._card_rect
@@ -1405,25 +1550,54 @@ class FaceMapWidget(QWidget):
         font.setPixelSize(round(fs * 0.85))
         p.setFont(font)
         fm = QFontMetricsF(font)
-        items = [
-            (
-                STATE_FILL[s],
-                0.7 if s != "pending" else 0.3,
-                STATE_LABEL[s],
-                s in ("skipped", "partial"),
-            )
-            for s in ("done", "partial", "active", "pending", "skipped")
-        ]
+        states: list[tuple[QColor, float, str, bool | str]] = []
+        if self._states:
+            states += [
+                (
+                    STATE_FILL[s],
+                    0.7 if s != "pending" else 0.3,
+                    STATE_LABEL[s],
+                    s in ("skipped", "partial"),
+                )
+                for s in ("done", "partial", "active", "pending", "skipped")
+            ]
+        rules = [r for rs in self._rules.values() for r in rs]
+        keys: list[tuple[QColor, float, str, bool | str]] = []
+        if any(r.excluded for r in rules):
+            keys.append((EXCLUDED, 0.0, "excluded for this client", "cross"))
+        if any(r.overridden for r in rules):
+            keys.append((OVERRIDDEN, 0.0, "excluded, override acknowledged", "cross"))
+        if any(r.max_ua is not None for r in rules):
+            keys.append((CEILING, 0.0, "client ceiling", "dash"))
+        y = self._face_rect.bottom() + fs * 0.6
+        for items in (states, keys):  # one line each
+            if items:
+                self._paint_key_line(p, fm, fs, items, y)
+                y += fs * 1.5
+
+    def _paint_key_line(
+        self,
+        p: QPainter,
+        fm: QFontMetricsF,
+        fs: float,
+        items: list[tuple[QColor, float, str, bool | str]],
+        y: float,
+    ) -> None:
         sw = fs * 0.9
         widths = [sw + 6 + fm.horizontalAdvance(t) + fs for _, _, t, _ in items]
-        x = self._face_rect.center().x() - sum(widths) / 2
-        y = self._face_rect.bottom() + fs * 0.6
+        x = max(4.0, self._face_rect.center().x() - sum(widths) / 2)
         for (colour, alpha, text, hatch), w in zip(items, widths, strict=True):
             box = QRectF(x, y, sw, sw)
             p.setPen(QPen(colour.darker(130), 1))
             p.setBrush(_tint(colour, alpha))
+            if hatch == "dash":
+                p.setPen(QPen(colour, 1.4, Qt.PenStyle.DashLine))
             p.drawRoundedRect(box, 2, 2)
-            if hatch:
+            if hatch == "cross":
+                p.setPen(QPen(colour, 1.4))
+                p.setBrush(QBrush(colour, Qt.BrushStyle.DiagCrossPattern))
+                p.drawRoundedRect(box, 2, 2)
+            elif hatch is True:
                 p.setBrush(
                     QBrush(_tint(QColor(palette.FACE_UNAVAILABLE), 0.6), Qt.BrushStyle.BDiagPattern)
                 )

@@ -58,6 +58,23 @@ SCOPE_DOCK_H = 210  # px: the small scope under it
 PULSING = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING})  # the zone pulses
 
 
+def zone_summary(facts: ClientFacts) -> str:
+    """The client's zone screening in a few words for the desk (' · 2 zones excluded')."""
+    excluded = len(facts.excluded_zones())
+    limited = len({r.zone for r in facts.zone_rules if r.max_ua is not None})
+    overridden = len({r.zone for r in facts.zone_rules if r.overridden})
+    parts = [
+        f"{n} zone{'s' if n != 1 else ''} {what}"
+        for n, what in (
+            (excluded, "excluded (hatched)"),
+            (overridden, "excluded with override"),
+            (limited, "with a client ceiling"),
+        )
+        if n
+    ]
+    return "".join(f" · {p}" for p in parts)
+
+
 class PractitionerWorkspace(Workspace):
     """Face map in the centre; client, guided run, limits and a small scope around it."""
 
@@ -332,6 +349,8 @@ class PractitionerWorkspace(Workspace):
                 self.tabs.setCurrentIndex(0)
 
     def _show_client(self, facts: ClientFacts | None) -> None:
+        # the client's excluded zones hatched, ceilings outlined (none without a client)
+        self.face.set_zone_rules(() if facts is None else facts.zone_rules)
         if facts is None:
             self.client_label.setText("No client chosen")
             self.screening_label.setText("Choose a client on the “Clients & records” tab.")
@@ -349,7 +368,9 @@ class PractitionerWorkspace(Workspace):
             )
         elif facts.allowed:
             limit = f" · own limit {facts.limit_ua:.0f} µA" if facts.limit_ua else ""
-            self.screening_label.setText(style.pill("CLEARED", style.OK) + limit)
+            self.screening_label.setText(
+                style.pill("CLEARED", style.OK) + limit + zone_summary(facts)
+            )
         else:
             reasons = " ".join(r.strip() for r in facts.reasons[:3])
             self.screening_label.setText(

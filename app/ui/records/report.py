@@ -308,6 +308,15 @@ def charge_sentence(detail: SessionDetail) -> str:
     )
 
 
+def skip_reason(parameters: dict) -> str:
+    """': Mentalis (client's right) is excluded …' for a step skipped on an excluded
+    zone (escaped), else ''."""
+    why = parameters.get("skipped_reason") if isinstance(parameters, dict) else None
+    if not isinstance(why, str) or not why:
+        return ""
+    return ": " + plain(why.split(" skipped: ", 1)[-1])
+
+
 def _phase(st, which: int) -> str:
     ph = st.charge_phases_uc
     return "—" if ph is None else f"{ph[which]:.2f} µC"
@@ -391,7 +400,8 @@ def client_html(
             "<tr>"
             f"<td>{st.position + 1}</td><td>{plain(zone_names(st.zone))}</td>"
             f"<td>{clock(st.actual_s)} of {clock(st.planned_s)}<br/>"
-            f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}</td>"
+            f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}"
+            f"{skip_reason(st.parameters)}</td>"
             f"<td>{number(st.mean_current_ua, 'µA', 0)}</td>"
             f"<td>{_phase(st, 0)}</td><td>{_phase(st, 1)}</td>"
             f"<td>{number(st.charge_uc, 'µC', 2)}</td>"

@@ -1,5 +1,11 @@
 """Screening and consent form: shows live whether output may start, blocks a
-contraindicated client, and records acknowledged overrides of relative ones."""
+contraindicated client, and records acknowledged overrides of relative ones.
+
+Zone questions (filler sites, lesions, metal implants, bruxism) name face-map zones
+with a compact :class:`~app.ui.records.zone_picker.ZonePicker`; an excluded zone is
+treated only with its override ticked. Every row keeps its place and its height as
+answers change (the override boxes are always there, enabled when they apply; the
+banner has a fixed height), and nothing needs sideways scrolling."""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -20,6 +26,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +41,7 @@ from app.store.screening import (
     add_months,
     age_on,
     evaluate,
+    zone_rules,
 )
 from app.store.signature import MAX_NAME, Signature, typed
 from app.ui import style
@@ -41,7 +49,9 @@ from app.ui.records.bridge import RecordsStore
 from app.ui.records.date_field import DateField
 from app.ui.records.format import local_datetime
 from app.ui.records.signature_pad import SignaturePad, render_signature
+from app.ui.records.zone_picker import ZonePicker
 
+BANNER_LINES = 3  # reasons shown under the banner's headline (all of them in its tooltip)
 BANNER = {
     Status.CLEARED: (style.OK, "Cleared for treatment"),
     Status.NEEDS_OVERRIDE: (style.WARN, "Override needed before output can start"),
@@ -111,6 +121,72 @@ class _Answer:
             self.no.setChecked(True)
 
 
+class _Banner(QLabel):
+    """The verdict: a headline and up to BANNER_LINES reasons, one line each (elided; all
+    of them in the tooltip and in ``text()``). Always the same height: nothing below it
+    moves as answers change, and it never widens the form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("banner")
+        self.setTextFormat(Qt.TextFormat.RichText)  # built here, every text escaped
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._headline = ""
+        self._lines: list[str] = []
+        self.setFixedHeight(self._bold_metrics().lineSpacing() * (BANNER_LINES + 1) + 24)
+
+    def _bold_metrics(self) -> QFontMetrics:
+        font = QFont(self.font())
+        font.setBold(True)
+        return QFontMetrics(font)
+
+    def set_content(self, headline: str, lines: list[str]) -> None:
+        self._headline, self._lines = headline, list(lines)
+        self.setToolTip("\n".join(self._lines))
+        self._render()
+
+    def text(self) -> str:
+        """The headline and every reason (plain text, one a line)."""
+        return "\n".join([self._headline, *self._lines])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._render()
+
+    def _render(self) -> None:
+        fm = self._bold_metrics()
+        width = max(40, self.contentsRect().width() - 4)
+        shown = [f"• {r}" for r in self._lines[:BANNER_LINES]]
+        if len(self._lines) > BANNER_LINES:
+            shown[-1] = f"… and {len(self._lines) - BANNER_LINES + 1} more (see the tooltip)"
+        body = [
+            html.escape(fm.elidedText(t, Qt.TextElideMode.ElideRight, width), quote=False)
+            for t in shown
+        ]
+        super().setText("<br>".join([f"<b>{html.escape(self._headline, quote=False)}</b>", *body]))
+
+
+class _ZoneAnswer:
+    """The picker of one ``zones`` item: always answered (no zones is an answer)."""
+
+    date = None
+
+    def __init__(self, item: Item, parent: QWidget) -> None:
+        self.item = item
+        self.picker = ZonePicker(item.question, parent)
+
+    def value(self) -> tuple[bool, Any]:
+        return True, self.picker.zones()
+
+    def problem(self) -> str | None:
+        return None
+
+    def set_value(self, answered: bool, value: Any) -> None:
+        zones = value if answered and isinstance(value, list | tuple) else []
+        self.picker.set_zones([z for z in zones if isinstance(z, str)])
+
+
 class ScreeningForm(QWidget):
     """``saved(screening_id)`` after the writer committed the screening (and consent)."""
 
@@ -130,42 +206,76 @@ class ScreeningForm(QWidget):
         self.title = QLabel("Screening")
         self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
-        self.banner = QLabel(objectName="banner", wordWrap=True)
-        self.banner.setTextFormat(Qt.TextFormat.RichText)
-        self.answers: dict[str, _Answer] = {}
+        self.title.setWordWrap(True)  # a long name never widens the form
+        self.banner = _Banner()
+        self.answers: dict[str, _Answer | _ZoneAnswer] = {}
+        # every override box is there from the start, enabled when its item applies
+        self.overrides: dict[str, QCheckBox] = {}
         content = QWidget()
         body = QVBoxLayout(content)
-        for kind, heading in (
-            ("absolute", "Absolute contraindications — output is blocked"),
-            ("relative", "Relative contraindications — an acknowledged override is needed"),
+        # short titles (a group box is never narrower than its title), the rest wrapped
+        for kind, heading, note in (
+            ("absolute", "Absolute contraindications", "Any of these blocks output."),
+            (
+                "relative",
+                "Relative contraindications",
+                "Output needs an acknowledged override: the practitioner takes "
+                "responsibility, logged with the screening.",
+            ),
+            (
+                "zone",
+                "Zones (optional)",
+                "Excluded zones are hatched on the face map and skipped by guided runs "
+                "unless treated anyway; metal implants and bruxism hold their zones under "
+                "a ceiling.",
+            ),
         ):
+            items = [item for item in self.q.items if item.kind == kind]
+            if not items:
+                continue
             box = QGroupBox(heading)
+            # each question (with its override box beside it) on a line of its own and
+            # its answer under it: the form stays narrow enough for the desk at 1280 px
             grid = QGridLayout(box)
             grid.setColumnStretch(0, 1)
-            row = 0
-            for item in self.q.items:
-                if item.kind != kind:
-                    continue
+            grid.setVerticalSpacing(2)
+            explain = QLabel(note, wordWrap=True)
+            explain.setStyleSheet(f"color: {style.MUTED}")
+            grid.addWidget(explain, 0, 0, 1, 2)
+            for n, item in enumerate(items):
+                row = 1 + 2 * n
                 label = QLabel(item.question, wordWrap=True)
+                label.setStyleSheet("padding-top: 6px")
                 grid.addWidget(label, row, 0)
-                if item.asked:
+                if item.type == "zones":
+                    zans = _ZoneAnswer(item, self)
+                    zans.picker.zones_changed.connect(lambda *_: self._update())
+                    self.answers[item.id] = zans
+                    grid.addWidget(zans.picker, row + 1, 0, 1, 2)
+                elif item.asked:
                     ans = _Answer(item, self)
                     ans.group.buttonToggled.connect(lambda *_: self._update())
                     if ans.date is not None:
                         ans.date.date_changed.connect(lambda *_: self._update())
                     self.answers[item.id] = ans
-                    grid.addLayout(ans.row, row, 1)
+                    grid.addLayout(ans.row, row + 1, 0, 1, 2)
                 else:
                     self.age_label = QLabel("—")
-                    grid.addWidget(self.age_label, row, 1)
-                row += 1
+                    grid.addWidget(self.age_label, row + 1, 0, 1, 2)
+                if kind == "relative" or (kind == "zone" and item.effect == "exclude"):
+                    box_text = "Treat anyway" if kind == "zone" else "Proceed anyway"
+                    override = QCheckBox(box_text)
+                    override.setToolTip(
+                        f"Override acknowledged by the practitioner: {item.reason}"
+                        + (" (these zones are then treated)" if kind == "zone" else "")
+                    )
+                    override.setEnabled(False)
+                    override.toggled.connect(lambda *_: self._update())
+                    self.overrides[item.id] = override
+                    grid.addWidget(
+                        override, row, 1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom
+                    )
             body.addWidget(box)
-        self.override_box = QGroupBox(
-            "Overrides (the practitioner takes responsibility; logged with the screening)"
-        )
-        self.override_layout = QVBoxLayout(self.override_box)
-        self.overrides: dict[str, QCheckBox] = {}
-        body.addWidget(self.override_box)
         consent_box = QGroupBox(f"Consent ({self.q.consent_text_version})")
         cl = QVBoxLayout(consent_box)
         self.consent_text = QLabel(self.q.consent_text, wordWrap=True)
@@ -187,10 +297,10 @@ class ScreeningForm(QWidget):
         self.consent = QCheckBox("The client has read and agreed to this text")
         self.pad = SignaturePad()
         self.clear_pad = QPushButton("Clear signature")
-        pad_row = QHBoxLayout()
+        # the pad over its Clear button: the form is about 380 px wide on the desk
+        pad_row = QVBoxLayout()
         pad_row.addWidget(self.pad)
-        pad_row.addWidget(self.clear_pad, 0, Qt.AlignmentFlag.AlignBottom)
-        pad_row.addStretch(1)
+        pad_row.addWidget(self.clear_pad, 0, Qt.AlignmentFlag.AlignLeft)
         self.typed_name = QLineEdit()
         self.typed_name.setMaxLength(MAX_NAME)
         self.typed_name.setPlaceholderText("The client's full name")
@@ -255,10 +365,11 @@ class ScreeningForm(QWidget):
                 ans.set_value(True, previous.answers[item_id])
             else:
                 ans.set_value(False, None)
-        self._acked = set(previous.overrides_acknowledged) if previous else set()
-        for box in self.overrides.values():  # the last client's ticks are not this one's
-            box.deleteLater()
-        self.overrides = {}
+        acked = set(previous.overrides_acknowledged) if previous else set()
+        for item_id, box in self.overrides.items():  # the last client's ticks never stay
+            box.blockSignals(True)
+            box.setChecked(item_id in acked)
+            box.blockSignals(False)
         self._show_consent(self._client.consent)
         dob = self._client.date_of_birth
         self.age_label.setText(
@@ -330,7 +441,7 @@ class ScreeningForm(QWidget):
             answered, value = ans.value()
             if answered:
                 answers[item_id] = value
-        acked = tuple(i for i, box in self.overrides.items() if box.isChecked())
+        acked = tuple(i for i, box in self.overrides.items() if box.isChecked() and box.isEnabled())
         return ScreeningAnswers(
             answers, self.today, add_months(self.today, self.q.validity_months), acked
         )
@@ -345,45 +456,32 @@ class ScreeningForm(QWidget):
     def acknowledge(self, item_id: str, on: bool = True) -> None:
         self.overrides[item_id].setChecked(on)
 
+    def zone_rules(self):
+        """The zone rules the answers as they stand would give (for the face map)."""
+        return zone_rules(self.current(), self.today, self.q)
+
     def _update(self, stored: Any = None) -> None:
         if self._client is None:
             return
+        # an override box is live only where it applies: a relative contraindication
+        # present, or zones an exclusion names (a tick elsewhere is kept, not counted)
+        ev = evaluate(self._with_all_overrides(), self._client, self.today, self.q)
+        applies = {r.item_id for r in ev.reasons if r.kind in ("relative", "acknowledged")}
+        applies |= {r.item_id for r in zone_rules(self.current(), self.today, self.q)}
+        for item_id, box in self.overrides.items():
+            box.setEnabled(item_id in applies)
         draft = self.current()
         ev = evaluate(draft, self._client, self.today, self.q)
-        # rebuild the override check boxes for the relative reasons present
-        relative = [r for r in ev.reasons if r.kind in ("relative", "acknowledged")]
-        wanted = {r.item_id: r.text for r in relative}
-        if set(wanted) != set(self.overrides):
-            acked = {i for i, b in self.overrides.items() if b.isChecked()}
-            acked |= getattr(self, "_acked", set())
-            self._acked = set()
-            for box in self.overrides.values():
-                box.deleteLater()
-            self.overrides = {}
-            for item_id, text in wanted.items():
-                box = QCheckBox(f"Proceed despite: {text}")
-                box.setChecked(item_id in acked)
-                box.toggled.connect(lambda *_: self._update())
-                self.override_layout.addWidget(box)
-                self.overrides[item_id] = box
-            ev = evaluate(self.current(), self._client, self.today, self.q)
-        self.override_box.setVisible(bool(self.overrides))
         self._evaluation = ev
         colour, headline = BANNER[ev.status]
-        lines = [f"<b>{headline}</b>"]
-        lines += [
-            f"• {r.text}" + (" — override acknowledged" if r.kind == "acknowledged" else "")
-            for r in ev.reasons[:6]
+        reasons = [
+            r.text + (" — override acknowledged" if r.kind == "acknowledged" else "")
+            for r in ev.reasons
         ]
-        if len(ev.reasons) > 6:
-            lines.append(f"… and {len(ev.reasons) - 6} more")
         # a date that is not a date is said, not guessed at (the answer counts as missing)
-        lines += [
-            f"• {html.escape(p, quote=False)}"
-            for a in self.answers.values()
-            if (p := a.problem()) is not None
-        ]
-        self.banner.setText("<br>".join(lines))
+        reasons += [p for a in self.answers.values() if (p := a.problem())]
+        reasons += self._zone_lines(draft)
+        self.banner.set_content(headline, reasons)
         self.banner.setStyleSheet(
             f"background: {colour}; color: {palette.WHITE}; padding: 8px 12px; border-radius: 4px"
         )
@@ -405,6 +503,31 @@ class ScreeningForm(QWidget):
             )
         self.hint.setText(hint)
         self.evaluation_changed.emit(ev)
+
+    def _with_all_overrides(self) -> ScreeningAnswers:
+        """The answers with every override box counted as unticked (what applies)."""
+        draft = self.current()
+        return ScreeningAnswers(draft.answers, draft.screened_on, draft.expires_on, ())
+
+    def _zone_lines(self, draft: ScreeningAnswers) -> list[str]:
+        """The zone answers' effect, one line per item, for the banner."""
+        from app.engine.limits import zone_name
+
+        by_item: dict[str, list[str]] = {}
+        effect: dict[str, str] = {}
+        for r in zone_rules(draft, self.today, self.q):
+            by_item.setdefault(r.item_id, []).append(zone_name(r.zone))
+            effect[r.item_id] = (
+                "override acknowledged"
+                if r.overridden
+                else "excluded"
+                if r.max_ua is None
+                else f"≤ {r.max_ua:g} µA"
+            )
+        return [
+            f"{self.q.item(i).reason.capitalize()}: {', '.join(z)} — {effect[i]}"
+            for i, z in by_item.items()
+        ]
 
     def save(self) -> None:
         if self.client_id is None:

@@ -293,13 +293,18 @@ class SessionDetailView(QWidget):
             params = "; ".join(
                 field_value(k, v)
                 for k, v in st.parameters.items()
-                if k not in ("zones", "technique", "direction")
+                if k not in ("zones", "technique", "direction", "skipped_reason")
             )
             cells = (
                 str(st.position + 1),
                 zone_names(st.zone),
                 f"{clock(st.actual_s)} / {clock(st.planned_s)} · "
-                f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}",
+                f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}"
+                + (
+                    f": {why.split(' skipped: ', 1)[-1]}"
+                    if isinstance(why := st.parameters.get("skipped_reason"), str) and why
+                    else ""
+                ),
                 number(st.mean_current_ua, "µA", 0),
                 number(st.charge_uc, "µC", 2),
                 number(

@@ -27,7 +27,8 @@ from app.store.signature import Signature, drawn
 from app.ui import style
 
 INK = QColor(palette.SIGNATURE_INK)
-PAD_SIZE = QSize(460, 130)
+PAD_SIZE = QSize(460, 130)  # preferred; it narrows to MIN_WIDTH in a narrow form
+MIN_WIDTH = 240
 
 
 class SignaturePad(QWidget):
@@ -39,8 +40,10 @@ class SignaturePad(QWidget):
         super().__init__(parent)
         self._strokes: list[list[QPointF]] = []
         self._down = False
-        self.setFixedSize(PAD_SIZE)
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(PAD_SIZE.height())
+        self.setMinimumWidth(MIN_WIDTH)
+        self.setMaximumWidth(PAD_SIZE.width())
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, True)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setAccessibleName("Signature box")
@@ -64,8 +67,14 @@ class SignaturePad(QWidget):
         self.update()
         self.changed.emit()
 
+    def sizeHint(self) -> QSize:
+        return PAD_SIZE
+
     def signature(self, name: str = "") -> Signature:
-        return drawn(self.strokes(), self.width(), self.height(), name)
+        # the box as it is now, widened to hold strokes drawn before it was narrowed
+        strokes = self.strokes()
+        right = max((x for s in strokes for x, _ in s), default=0.0)
+        return drawn(strokes, max(self.width(), int(right) + 1), self.height(), name)
 
     def _begin(self, p: QPointF) -> None:
         self._down = True
