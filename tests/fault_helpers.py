@@ -257,3 +257,148 @@ def run_app(tmp_path: Path, *args: str, timeout: float = 60) -> subprocess.Compl
         text=True,
         timeout=timeout,
     )
+
+
+# ---------------------------------------------------------------- in process, virtual time
+
+
+class VirtualLine:
+    """The simulated device and the console's receiving end in this process, on a
+    virtual clock: no simulator process, no port, no thread, no waiting.
+
+    The firmware model (``app/device/firmware.py``) runs on ``now``, which :meth:`run`
+    advances in steps of the link worker's read batch (10 ms). What it sends is encoded
+    as the simulator puts it on the line (with ``corrupt``, that fraction of the bytes
+    changed, as ``--corrupt`` does) and read by the link worker's own receive path
+    (``_LinkWorker._receive`` / ``_dispatch`` / ``_flush_samples``: the decoder, the link
+    counters, the sample assembler), flushed every 20 ms as the worker does. The host
+    sends what the link sends: HELLO, the owner's commands, and a HEARTBEAT every 0.1 s
+    while ``fed`` (the console's GUI is alive). ``cut`` takes the line away both ways.
+    """
+
+    STEP_S = 0.01  # the worker's READ_BATCH_S
+    FLUSH_EVERY = 2  # steps: SAMPLE_EMIT_PERIOD_S
+
+    def __init__(self, *, seed: int = 1, corrupt: float = 0.0, sample_rate: int = 10_000):
+        from app.device.firmware import Firmware
+        from app.device.link import _LinkWorker
+
+        self.now = 0.0
+        self.fw = Firmware(sample_rate=sample_rate, seed=seed, now=0.0)
+        self.worker = _LinkWorker("virtual://", 0)
+        self.worker._wake_r.close()  # no thread to wake
+        self.worker._wake_w.close()
+        self.shown = Capture()
+        self.statuses: list = []
+        self.events: list = []
+        self.worker.samples_received.connect(lambda b: self.shown(b))
+        self.worker.status_received.connect(self.statuses.append)
+        self.worker.event_received.connect(self.events.append)
+        self.corrupt = corrupt
+        self.fed = True
+        self.cut = False
+        self.info = None
+        self.longest_silence = 0.0  # longest time without a good frame while connected
+        self._rng = np.random.default_rng(seed)
+        self._seq = 0
+        self._last_hb = -1.0
+        self._steps = 0
+        self._rid = 0
+
+    @property
+    def stats(self):
+        return self.worker.snapshot()
+
+    def send(self, msg) -> None:
+        """A host message, as the link writes it (lost while the line is cut)."""
+        if not self.cut:
+            self.fw.receive(msg, self.now)
+
+    def request_id(self) -> int:
+        self._rid += 1
+        return self._rid
+
+    def connect(self) -> None:
+        """The link's handshake: HELLO until INFO, then streaming (as ``_stream`` starts)."""
+        from app.device.link import SampleAssembler, _LinkDecoder, check_info
+        from app.device.protocol import Hello, Info
+
+        w = self.worker
+        w._decoder = _LinkDecoder()  # a new session, a new decoder (as _session does)
+        w._dec_seen = (0, 0, 0)
+        self.info = None
+        self.send(Hello(0))
+        for _ in range(100):
+            for _frame, msg in w._receive(self._line(), self.now):
+                if isinstance(msg, Info) and check_info(msg) is None:
+                    self.info = msg
+            if self.info is not None:
+                break
+            self._tick()
+        assert self.info is not None, "no INFO from the virtual device"
+        w._assembler = SampleAssembler(self.info, w._counter.on_samples)
+        w._counter.on_connected(self.now)
+
+    def cut_line(self) -> None:
+        """The cable is pulled: nothing passes either way; the device notices that its
+        host is gone and stops streaming until the next HELLO (as the simulator does)."""
+        self.cut = True
+        self.fw.streaming = False
+
+    def restore_line(self) -> None:
+        """The cable is back; the console reconnects with its handshake (:meth:`connect`)."""
+        self.cut = False
+        self.worker._assembler = None
+        self.worker._counter.on_disconnected()
+        self.longest_silence = 0.0
+
+    def start_output(self, settings) -> None:
+        from app.device.protocol import Command, MsgType, SetOutput
+
+        self.send(SetOutput(self.request_id(), settings))
+        self.send(Command(MsgType.START, self.request_id()))
+
+    def run(self, seconds: float) -> None:
+        """Advance the virtual clock by ``seconds``, the line and the host working."""
+        end = self.now + seconds - 1e-9
+        w = self.worker
+        while self.now < end:
+            self._tick()
+            data = self._line()
+            if data:
+                w._dispatch(w._receive(data, self.now), self.now)
+            self._steps += 1
+            if self._steps % self.FLUSH_EVERY == 0 and w._assembler is not None:
+                w._flush_samples(self.now)
+            if w._assembler is not None:
+                age = w._counter.last_frame_age(self.now)
+                self.longest_silence = max(self.longest_silence, age)
+        if w._assembler is not None:
+            w._flush_samples(self.now)
+
+    def _tick(self) -> None:
+        from app.device.protocol import Heartbeat
+
+        self.now += self.STEP_S
+        if self.fed and self.now - self._last_hb >= 0.1 - 1e-9:
+            self.send(Heartbeat())
+            self._last_hb = self.now
+        self.fw.advance(self.now)
+
+    def _line(self) -> bytes:
+        """The bytes the device put on the line since the last read (none while cut)."""
+        from app.device.protocol import encode_message
+
+        out = []
+        for msg in self.fw.take_outgoing():
+            frame = encode_message(msg, self._seq)
+            self._seq = (self._seq + 1) & 0xFFFF
+            if self.corrupt:  # as the simulator's --corrupt: bytes changed to other values
+                n = int(self._rng.binomial(len(frame), self.corrupt))
+                if n:
+                    buf = bytearray(frame)
+                    for pos in self._rng.integers(0, len(buf), size=n):
+                        buf[pos] ^= int(self._rng.integers(1, 256))
+                    frame = bytes(buf)
+            out.append(frame)
+        return b"" if self.cut else b"".join(out)

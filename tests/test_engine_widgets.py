@@ -7,6 +7,7 @@ from test_engine_controller import INFO, FakeLink
 from test_engine_support import controller_on, status
 
 from app.device.protocol import DeviceState
+from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.engine.limits import LimitLayer
 from app.engine.programs import load_program
 from app.engine.session import SessionState
@@ -136,3 +137,55 @@ def test_hints_say_what_is_missing_and_echo_refusals(qtbot):
     panel.up_button.click()  # already at the step's 100 µA
     assert panel.hint.text().startswith("At the limit: program step 100 µA")
     c.shutdown()
+
+
+# --------------------------------------------------------------------------- the editor
+
+
+def test_one_settings_editor_serves_the_bench_and_the_studio(qtbot):
+    from app.ui.output_panel import OutputPanel
+    from app.ui.output_settings import OutputSettingsEditor
+    from app.ui.trainer.studio import WaveformStudio
+
+    panel, studio = OutputPanel(), WaveformStudio()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(studio)
+    try:
+        labels = {}
+        for name, w in (("bench", panel), ("studio", studio)):
+            assert isinstance(w.editor, OutputSettingsEditor)
+            form = w.editor.form
+            labels[name] = [
+                form.labelForField(f).text()
+                for f in (w.editor.waveform, w.editor.amplitude, w.editor.flip)
+            ]
+        assert labels["bench"] == ["Waveform", "Intensity", "Flip every"]
+        assert labels["studio"] == ["Shape", "Amplitude", "Flip every"]
+        # each screen's own rows sit in the editor's form, aligned with its rows
+        assert panel.editor.form.indexOf(panel.limit_label) >= 0
+        assert studio.editor.form.indexOf(studio.load) >= 0
+        assert panel.settings().polarity is Polarity.ALTERNATING
+        assert studio.current_settings().polarity is Polarity.BIPHASIC
+        s = OutputSettings(Waveform.SINE, 37.5, 220.0, Polarity.NEGATIVE, 4.5, 2.5)
+        panel.set_settings(s)
+        studio.set_controls(s)
+        assert panel.settings() == studio.current_settings() == s
+    finally:
+        studio.shutdown()
+
+
+def test_the_editor_enables_flip_for_alternating_only_and_takes_the_device_bounds(qtbot):
+    import dataclasses
+
+    from app.ui.output_settings import OutputSettingsEditor
+
+    e = OutputSettingsEditor(polarity=Polarity.POSITIVE)
+    qtbot.addWidget(e)
+    assert not e.flip.isEnabled()
+    e.polarity.setCurrentIndex(e.polarity.findData(Polarity.ALTERNATING))
+    assert e.flip.isEnabled()
+    e.set_device(dataclasses.replace(INFO, min_frequency_hz=0.01, max_frequency_hz=500.0))
+    assert (e.frequency.minimum(), e.frequency.maximum()) == (0.1, 500.0)
+    assert e.amplitude.maximum() == min(600.0, INFO.max_current_ua)
+    e.frequency.setValue(900.0)
+    assert e.settings().frequency_hz == 500.0

@@ -101,19 +101,58 @@ def test_assembler_scales_splits_at_gaps_and_marks_sync():
     assert b.level_ua[0] == 100.0
     assert b.level_ua[99] == 0.0
     assert blocks[1].received_at == 1.2
-    assert asm.bad == []
 
 
-def test_assembler_reports_frames_and_rejects_malformed_bodies():
+def test_assembler_tells_the_counter_of_every_frame_with_samples_in_order():
     seen = []
     asm = SampleAssembler(INFO, lambda first, n: seen.append((first, n)) or 0)
     asm.add(_samples(0, 50))
-    asm.add_body(b"\x00" * 7)  # truncated header
+    asm.add(_samples(50, 0))  # a frame without samples carries nothing
     asm.add(_samples(50, 10))
     (block,) = asm.flush()
     assert seen == [(0, 50), (50, 10)]
     assert len(block) == 60
-    assert asm.bad == ["SAMPLES: header truncated"]
+    assert asm.flush() == []
+
+
+def test_assembler_starts_a_block_where_the_device_restarted_its_counter():
+    asm = SampleAssembler(INFO)
+    asm.add(_samples(5000, 50, sync=(3,)))
+    asm.add(_samples(0, 50, sync=(7,)))  # index jumped backwards: a new block
+    a, b = asm.flush()
+    assert [(a.first_index, len(a)), (b.first_index, len(b))] == [(5000, 50), (0, 50)]
+    assert np.flatnonzero(a.sync).tolist() == [3]
+    assert np.flatnonzero(b.sync).tolist() == [7]
+    for arr in (b.current_ua, b.sync):
+        assert arr.base is None  # a split block owns its arrays too
+
+
+def test_worker_counts_a_malformed_samples_frame_and_keeps_the_good_ones(qapp):
+    from app.device.protocol import encode_frame
+
+    worker = link_mod._LinkWorker("loop://", 115_200)
+    try:
+        good = encode_message(_samples(0, 50), 2)
+        out = worker._receive(b"\x00" + encode_frame(MsgType.SAMPLES, 1, bytes(7)) + good, 1.0)
+        assert out[0][1] == "SAMPLES: header truncated"
+        assert isinstance(out[1][1], Samples)
+        stats = worker.snapshot()
+        assert (stats.frames, stats.bad_messages) == (2, 1)
+    finally:
+        worker._wake_r.close()
+        worker._wake_w.close()
+
+
+def test_bench_decode_counts_every_sample_and_refuses_a_damaged_stream():
+    from app.bench import decode as bench
+
+    info = bench._info(50_000)
+    reads, samples = bench._stream(50_000, 0.2)
+    assert bench.decode(reads, info) == samples
+    damaged = bytearray(b"".join(reads))
+    damaged[len(damaged) // 2] ^= 0x01
+    with pytest.raises(RuntimeError, match="decoded wrongly"):
+        bench.decode([bytes(damaged)], info)
 
 
 def test_assembler_hands_out_fresh_arrays():

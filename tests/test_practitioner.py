@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
@@ -197,3 +199,48 @@ def test_the_keys_dialog_sets_the_foot_switch_keys(qtbot, tmp_path):
     assert window.pause_shortcut.key() == QKeySequence("Pause")
     assert window.next_step_shortcut.key() == QKeySequence("F10")
     window.close()
+
+
+def test_a_clients_session_is_offered_for_signing_when_it_ends(qtbot, desk):
+    """At the end of a client's session the desk offers to sign it (the console's
+    operator, printed name editable); once signed it is locked. Not offered for the demo
+    head, nor while output runs."""
+    import datetime as dt
+
+    from app.store.screening import add_months, load_questionnaire
+    from app.store.validation import ClientData
+
+    window, practitioner, store = desk
+    q = load_questionnaire()
+    w = store.writer
+    cid = w.save_client(ClientData("Ann Signer", dt.date(1990, 1, 1))).result(5)
+    today = dt.date.today()
+    answers = {i.id: (False if i.type == "yes_no" else None) for i in q.items if i.asked}
+    w.add_screening(cid, answers, today, add_months(today, 6), ()).result(5)
+    w.add_consent(cid, q.consent_text_version).result(5)
+    ctl = practitioner.controller
+    practitioner.choose_client(cid)
+    qtbot.waitUntil(lambda: ctl.machine.client_id == str(cid), timeout=5000)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    assert not practitioner.sign_button.isVisible()
+    practitioner.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    assert not practitioner.sign_button.isVisible()
+    practitioner.guided.stop_button.click()
+    qtbot.waitUntil(lambda: practitioner.sign_button.isVisible(), timeout=8000)
+    uid = practitioner.recorder.last_session_uid
+    window.resize(1280, 800)
+    assert window.minimumSizeHint().width() <= 1280
+    if os.environ.get("RECORDS_SCREENSHOTS"):
+        window.grab().save(os.path.join(os.environ["RECORDS_SCREENSHOTS"], "desk-sign.png"))
+    dialog = practitioner.sign_last_session()
+    assert "Ann Signer" in dialog.findChildren(type(practitioner.client_label))[0].text()
+    dialog.name.setText("Dr Ann Practitioner")
+    with qtbot.waitSignal(practitioner.message, timeout=5000) as said:
+        dialog.ok.click()
+    assert said.args[0].startswith("Session signed and locked")
+    assert not practitioner.sign_button.isVisible()
+    detail = session_detail(store.engine, uid)
+    assert detail.signature.printed_name == "Dr Ann Practitioner"
+    # the operator signed in (the test's manager, from the environment)
+    assert detail.signature.operator_id == window.access.signed_in.id

@@ -276,3 +276,92 @@ def test_a_session_recorded_before_the_absolute_charge_states_its_net_charge(ses
     assert "Charge delivered" not in text
     html_text = report.client_html(old, _client, has_chart=False)
     assert "No recording was stored" in html_text
+
+
+def _signed(detail):
+    """The fixture's session as signed, with notes, two amendments and a drawn consent."""
+    import dataclasses
+
+    from app.store.services import AmendmentRecord, ConsentRecord, SignatureRecord
+    from app.store.signature import drawn
+
+    at = dt.datetime(2026, 12, 5, 10, 30, tzinfo=dt.UTC)
+    wave = [(20 + i * 4, 60 + 30 * np.sin(i / 3)) for i in range(100)]
+    consent = ConsentRecord(
+        7,
+        "consent-2026-01",
+        at - dt.timedelta(days=2),
+        "I have been informed about microcurrent facial treatment.",
+        drawn([wave, [(60, 100), (380, 96)]], 460, 130, "Anna Bold"),
+        1,
+    )
+    return dataclasses.replace(
+        detail,
+        signature=SignatureRecord("Dr Maria <Ek>-Lund", at, "performed", 1),
+        notes=((at, "Left cheek slightly red\nadvised cool compress"),),
+        amendments=(
+            AmendmentRecord(
+                1,
+                at + dt.timedelta(days=1),
+                "Dr Maria <Ek>-Lund",
+                "notes",
+                "Right cheek, not left.",
+                "Wrong side noted at signing.",
+                1,
+            ),
+            AmendmentRecord(
+                2, at + dt.timedelta(days=2), "Tom Technician", "outcome", "Completed", "Typo", 2
+            ),
+        ),
+        consent=consent,
+    )
+
+
+@needs_poppler
+def test_a_signed_report_shows_the_signature_the_amendments_and_the_consent(session, tmp_path):
+    from app.ui.records.format import local_datetime
+
+    detail, client, ov = session
+    signed = _signed(detail)
+    pdf = tmp_path / "signed.pdf"
+    assert report.write_pdf(signed, client, pdf, ov) == 1  # still one page
+    flat = _flat(_text(pdf))
+    sig_at = local_datetime(signed.signature.signed_at)
+    assert f"Signed by Dr Maria <Ek>-Lund, {sig_at}, meaning: performed" in flat
+    assert "Signature: ____" not in flat  # no blank line once signed
+    assert "Left cheek slightly red" in flat
+    assert "advised cool compress" in flat
+    assert "Amendments" in flat
+    for a in signed.amendments:
+        assert local_datetime(a.made_at) in flat
+        assert a.text in flat
+        assert a.reason in flat
+    assert "Tom Technician" in flat
+    assert "corrected Session notes: Right cheek" in flat
+    assert f"consent-2026-01 signed {local_datetime(signed.consent.given_at)}" in flat
+    assert "Anna Bold (drawn signature)" in flat
+    # the consent signature is an image of its own beside the chart
+    images = subprocess.run(
+        ["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()[2:]
+    assert len(images) == 2
+    # and it is drawn: dark ink on white in the rendered page
+    img = report.consent_image(signed)
+    ink = sum(
+        1
+        for x in range(0, img.width(), 2)
+        for y in range(0, img.height(), 2)
+        if img.pixelColor(x, y).red() < 100
+    )
+    assert ink > 50
+    png = tmp_path / "signed"
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(pdf), str(png)], check=True, timeout=60)
+    assert (tmp_path / "signed-1.png").exists()
+
+
+def test_an_unsigned_report_keeps_a_blank_signature_line(session):
+    detail, client, _ov = session
+    html_text = report.client_html(detail, client, has_chart=False)
+    assert "not signed in the console" in html_text
+    assert "Signature: ____" in html_text
+    assert "Consent:</b> none recorded" in html_text

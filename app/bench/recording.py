@@ -66,7 +66,7 @@ def device_blocks(
         fw.receive(Heartbeat(), now)  # the console's heartbeat keeps the watchdog quiet
         for msg in fw.take_outgoing():
             if isinstance(msg, Samples):
-                assembler.add(msg, now=now)
+                assembler.add(msg, now)
         yield from assembler.flush()
 
 

@@ -35,7 +35,6 @@ from app.device.protocol import (
     Ack,
     Command,
     Event,
-    FeedBatch,
     Frame,
     FrameDecoder,
     Heartbeat,
@@ -48,7 +47,6 @@ from app.device.protocol import (
     ProtocolError,
     SampleFlag,
     Samples,
-    SamplesRun,
     SetCalibration,
     SetOutput,
     SimControl,
@@ -58,8 +56,6 @@ from app.device.protocol import (
     encode_frame,
     encode_message,
     message_type,
-    parse_samples_payloads,
-    parse_samples_runs,
 )
 from app.device.samples import SampleBlock
 from app.device.stats import LinkCounter, LinkStats
@@ -126,149 +122,73 @@ class FrameRecord:
 
 
 class SampleAssembler:
-    """Collects SAMPLES frames and turns them into SampleBlocks in physical units.
+    """Collects decoded SAMPLES messages and turns them into SampleBlocks in physical units.
 
-    Frames are decoded together at :meth:`flush` with
-    :func:`app.device.protocol.parse_samples_payloads` (a few numpy operations per batch,
-    no Python object per frame). Frames are grouped into runs of consecutive sample
-    indices; every flush returns one block per run, built from fresh arrays.
-
-    Gaps are judged by ``on_batch(first_index, counts) -> breaks`` (the link's counter:
-    :meth:`app.device.stats.LinkCounter.on_samples_batch`), told of every frame with
-    samples in order, once per flush; or, if given instead, by ``on_frame(first_index, n)
-    -> gap`` called frame by frame, where a result other than 0 starts a new block. Bodies
-    that do not parse are counted in ``bad`` (and left out).
+    :meth:`add` queues a message; :meth:`flush` returns one block per run of consecutive
+    sample indices, built from fresh arrays (one concatenate and a few numpy operations
+    per flush). Gaps are judged by ``on_samples(first_index, n) -> gap`` (the link's
+    counter: :meth:`app.device.stats.LinkCounter.on_samples`), told of every message with
+    samples, in order: a result other than 0 starts a new block.
     """
 
     def __init__(
-        self,
-        info: Info,
-        on_frame: Callable[[int, int], int | None] | None = None,
-        *,
-        on_batch: Callable[[np.ndarray, np.ndarray, int | None], list[int]] | None = None,
+        self, info: Info, on_samples: Callable[[int, int], int | None] | None = None
     ) -> None:
         self._rate = float(info.sample_rate)
         self._current_lsb = np.float32(info.current_lsb_ua)
         self._voltage_lsb = np.float32(info.voltage_lsb_v)
-        self._on_frame = on_frame
-        if on_batch is None and on_frame is None:
-            on_batch = LinkCounter().on_samples_batch
-        self._on_batch = on_batch
-        self._payloads: list[bytes] = []  # frames not in a run, in order, before the runs
-        self._runs: list[SamplesRun] = []
+        self._on_samples = on_samples or LinkCounter().on_samples
+        self._queue: list[Samples] = []
         self._last_at = 0.0
-        self.bad: list[str] = []
 
     @property
     def pending(self) -> bool:
-        return bool(self._payloads or self._runs)
+        return bool(self._queue)
 
-    def add_batch(self, batch: FeedBatch, now: float = 0.0) -> None:
-        """Queue the SAMPLES frames of one FrameDecoder.feed_batch result."""
-        if batch.samples:
-            self.add_payloads(batch.samples, now)
-        if batch.run is not None:
-            self._runs.append(batch.run)
-            self._last_at = now
-
-    def add_payloads(self, payloads: list[bytes], now: float = 0.0) -> None:
-        """Queue SAMPLES frame payloads (``version..crc``) from FrameDecoder.feed_batch."""
-        if self._runs:  # keep the order: runs become payloads
-            self._payloads += [p for r in self._runs for p in r.payloads()]
-            self._runs = []
-        self._payloads += payloads
+    def add(self, msg: Samples, now: float = 0.0) -> None:
+        """Queue a SAMPLES message received at ``now`` (time.monotonic())."""
+        if msg.raw.shape[0]:  # a frame without samples carries nothing
+            self._queue.append(msg)
         self._last_at = now
 
-    def add_body(self, body: bytes, now: float = 0.0) -> None:
-        """Queue one SAMPLES body (the message without the frame's header and CRC)."""
-        self.add_payloads([_NO_HEADER + body + _NO_CRC], now)
-
-    def add(self, msg: Samples, *, now: float = 0.0) -> None:
-        """Queue a decoded Samples message (tests, tools)."""
-        self.add_body(msg.encode_body(), now)
-
-    def _breaks(self, first: np.ndarray, counts: np.ndarray, per_frame: int | None) -> list[int]:
-        if self._on_batch is not None:
-            return self._on_batch(first, counts, per_frame)
-        on_frame = self._on_frame
-        assert on_frame is not None  # one of the two is always set
-        return [
-            k
-            for k, (f, n) in enumerate(zip(first.tolist(), counts.tolist(), strict=True))
-            if on_frame(f, n) != 0
-        ]
-
     def flush(self) -> list[SampleBlock]:
-        if not self._payloads and not self._runs:
+        msgs, self._queue = self._queue, []
+        if not msgs:
             return []
-        if self._payloads:
-            batch = parse_samples_payloads(
-                self._payloads + [p for r in self._runs for p in r.payloads()]
-            )
-        else:
-            batch = parse_samples_runs(self._runs)
-        self._payloads, self._runs = [], []
-        first, counts, flags, level = batch.first_index, batch.counts, batch.flags, batch.level_ua
-        per_frame = batch.per_frame
-        if per_frame is None:
-            self.bad.extend(why for _, why in batch.bad)
-            keep = counts > 0  # frames without samples carry nothing
-            if not keep.all():
-                first, counts, flags, level = first[keep], counts[keep], flags[keep], level[keep]
-            if len(counts) and (counts == counts[0]).all():
-                per_frame = int(counts[0])
-        elif per_frame == 0:
-            return []
-        frames = counts.size
-        if frames == 0:
-            return []
-        breaks = [k for k in self._breaks(first, counts, per_frame) if k > 0]
-        raw = batch.raw  # (frames, n, 2) or (samples, 2); views: scaled into fresh arrays
-        current = raw[..., 0].flatten().astype(np.float32)
+        at = self._last_at
+        on_samples = self._on_samples
+        counts = [m.raw.shape[0] for m in msgs]
+        edges = [k for k, m in enumerate(msgs) if on_samples(m.first_index, counts[k]) != 0]
+        raw = np.concatenate([m.raw for m in msgs])  # a fresh array
+        current = raw[:, 0].astype(np.float32)
         current *= self._current_lsb
-        voltage = raw[..., 1].flatten().astype(np.float32)
+        voltage = raw[:, 1].astype(np.float32)
         voltage *= self._voltage_lsb
-        total = current.size
-        level_s = np.repeat(level, per_frame or counts)
-        flags_s = np.repeat(flags, per_frame or counts)
-        sync_s = np.zeros(total, dtype=bool)
-        sync_s[batch.sync_at] = True
-        if not breaks:
-            return [
-                SampleBlock(
-                    first_index=int(first[0]),
-                    sample_rate=self._rate,
-                    current_ua=current,
-                    voltage_v=voltage,
-                    level_ua=level_s,
-                    flags=flags_s,
-                    sync=sync_s,
-                    received_at=self._last_at,
-                )
-            ]
-        offsets = np.zeros(frames + 1, dtype=np.int64)
+        level = np.repeat(np.array([m.level_ua for m in msgs], dtype=np.float32), counts)
+        flags = np.repeat(np.array([m.flags for m in msgs], dtype=np.uint8), counts)
+        offsets = np.zeros(len(msgs) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        blocks = []
-        edges = [0, *breaks, frames]
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            lo, hi = int(offsets[a]), int(offsets[b])
-            blocks.append(
-                SampleBlock(
-                    first_index=int(first[a]),
-                    sample_rate=self._rate,
-                    current_ua=current[lo:hi].copy(),
-                    voltage_v=voltage[lo:hi].copy(),
-                    level_ua=level_s[lo:hi].copy(),
-                    flags=flags_s[lo:hi].copy(),
-                    sync=sync_s[lo:hi].copy(),
-                    received_at=self._last_at,
-                )
+        sync = np.zeros(current.size, dtype=bool)
+        sync[[int(offsets[k]) + s for k, m in enumerate(msgs) for s in m.sync]] = True
+        starts = [k for k in edges if k > 0]  # messages that begin a new block
+        if not starts:
+            first = msgs[0].first_index
+            return [SampleBlock(first, self._rate, current, voltage, level, flags, sync, at)]
+        cuts = [0, *(int(offsets[k]) for k in starts), current.size]
+        firsts = [msgs[k].first_index for k in [0, *starts]]
+        return [  # each block owns its arrays
+            SampleBlock(
+                first,
+                self._rate,
+                current[lo:hi].copy(),
+                voltage[lo:hi].copy(),
+                level[lo:hi].copy(),
+                flags[lo:hi].copy(),
+                sync[lo:hi].copy(),
+                at,
             )
-        return blocks
-
-
-_NO_HEADER = bytes(4)  # stands in for a frame's version, type and seq before a body
-_NO_CRC = bytes(2)
+            for first, lo, hi in zip(firsts, cuts[:-1], cuts[1:], strict=True)
+        ]
 
 
 def check_info(info: Info) -> str | None:
@@ -542,26 +462,17 @@ class _LinkWorker(QObject):
         if self._logging:
             self._log(FrameRecord(time.monotonic(), "tx", frame, msg))
 
-    def _receive(self, data: bytes, now: float) -> tuple[list, FeedBatch]:
-        """Feed bytes to the decoder, update counters; returns ((frame, message|error) for
-        the frames other than SAMPLES, the read's SAMPLES frames for the assembler).
-
-        SAMPLES frames are decoded in batches by the assembler; only while frame logging
-        is on is each one decoded here (to be logged), as every other frame is.
-        """
+    def _receive(self, data: bytes, now: float) -> list[tuple[Frame, Message | str]]:
+        """Feed bytes to the decoder and update the counters; returns every good frame
+        with its decoded message, or why the message was malformed (counted already)."""
         dec = self._decoder
         logging_ = self._logging
         if logging_:
             dec.rejected = []
-            frames = dec.feed(data)
-            batch = FeedBatch([], [], [frame.seq for frame in frames])
-        else:
-            batch = dec.feed_batch(data)
-            frames = batch.frames
-        samples, seqs = batch.samples, batch.seqs
+        frames = dec.feed(data)
         s = dec.stats
         seen = (s.crc_errors, s.framing_errors, s.version_errors)
-        out: list[tuple[Frame, Message | str]] = []  # a message, or why it was malformed
+        out: list[tuple[Frame, Message | str]] = []
         with self._stats_lock:
             c = self._counter
             c.on_bytes(len(data), now)
@@ -571,17 +482,13 @@ class _LinkWorker(QObject):
                 seen[2] - self._dec_seen[2],
             )
             self._dec_seen = seen
-            c.on_frames(seqs, now)
             for frame in frames:
+                c.on_frame(frame.seq, now)
                 try:
-                    msg = decode_message(frame.type, frame.body)
+                    out.append((frame, decode_message(frame.type, frame.body)))
                 except ProtocolError as exc:
                     c.on_bad_message()
                     out.append((frame, str(exc)))
-                    continue
-                out.append((frame, msg))
-                if frame.type == MsgType.SAMPLES:
-                    samples.append(_NO_HEADER + frame.body + _NO_CRC)
         if dec.rejected is not None:
             for raw, why in dec.rejected:
                 self._log(FrameRecord(now, "rx", raw, None, why))
@@ -593,7 +500,7 @@ class _LinkWorker(QObject):
                     self._log(FrameRecord(now, "rx", raw, None, item))
                 else:
                     self._log(FrameRecord(now, "rx", raw, item))
-        return out, batch
+        return out
 
     def _log(self, record: FrameRecord) -> None:
         now = record.at
@@ -644,8 +551,7 @@ class _LinkWorker(QObject):
             data = self._read(port, min(next_hello, deadline) - now)
             if not data:
                 continue
-            received, _samples = self._receive(data, time.monotonic())
-            for _frame, msg in received:
+            for _frame, msg in self._receive(data, time.monotonic()):
                 if isinstance(msg, Info):
                     problem = check_info(msg)
                     if problem:
@@ -666,7 +572,7 @@ class _LinkWorker(QObject):
 
     def _stream(self, port, info: Info) -> None:
         now = time.monotonic()
-        self._assembler = SampleAssembler(info, on_batch=self._counter.on_samples_batch)
+        self._assembler = SampleAssembler(info, self._counter.on_samples)
         self._pending.clear()
         self._last_flush = now
         self._last_hb = -math.inf
@@ -706,7 +612,7 @@ class _LinkWorker(QObject):
             got_data = bool(data)
             now = time.monotonic()
             if data:
-                self._dispatch(*self._receive(data, now), now)
+                self._dispatch(self._receive(data, now), now)
             if self._assembler.pending and now - self._last_flush >= emit_period:
                 self._flush_samples(now)
             self._expire_commands(now)
@@ -718,11 +624,12 @@ class _LinkWorker(QObject):
         # Stopping: commands queued just before stop() (an ESTOP on close) still go out.
         self._send_queued(port)
 
-    def _dispatch(self, received: list, batch: FeedBatch, now: float) -> None:
-        if (batch.samples or batch.run is not None) and self._assembler is not None:
-            self._assembler.add_batch(batch, now)
+    def _dispatch(self, received: list[tuple[Frame, Message | str]], now: float) -> None:
         for _frame, msg in received:  # a malformed one (str) was counted already
-            if isinstance(msg, Status):
+            if isinstance(msg, Samples):
+                if self._assembler is not None:
+                    self._assembler.add(msg, now)
+            elif isinstance(msg, Status):
                 self.status_received.emit(msg)
             elif isinstance(msg, Event):
                 self.event_received.emit(msg)
@@ -735,9 +642,6 @@ class _LinkWorker(QObject):
             return
         with self._stats_lock:
             blocks = assembler.flush()
-            for _ in assembler.bad:
-                self._counter.on_bad_message()
-        assembler.bad.clear()
         for block in blocks:
             self.samples_received.emit(block)
         if blocks and len(blocks[-1]):

@@ -314,6 +314,7 @@ class Simulator:
         self._log = log or sys.stderr
         self._rng = np.random.default_rng(options.seed)
         self._stop = False
+        self._disconnect_now = False
         self.stats = SimStats()
         self.transport: PtyTransport | TcpTransport
         if options.tcp or not pty_available():
@@ -336,6 +337,10 @@ class Simulator:
 
     def request_stop(self, *_: object) -> None:
         self._stop = True
+
+    def request_disconnect(self, *_: object) -> None:
+        """Pull the cable now (SIGUSR1): as ``--disconnect-after``, for ``--down-for``."""
+        self._disconnect_now = True
 
     def _say(self, text: str) -> None:
         print(f"simulator: {text}", file=self._log, flush=True)
@@ -391,6 +396,10 @@ class Simulator:
                     hung = True
                     self._clear_tx()
                     self._say("hang: the device stops sending")
+                if self._disconnect_now:
+                    self._disconnect_now = False
+                    if down_until is None:
+                        disconnect_at = now
                 if disconnect_at is not None and now >= disconnect_at:
                     disconnect_at = None
                     self.transport.close()
@@ -568,4 +577,6 @@ def serve(options: SimOptions) -> int:
     sim = Simulator(options)
     signal.signal(signal.SIGTERM, sim.request_stop)
     signal.signal(signal.SIGINT, sim.request_stop)
+    if hasattr(signal, "SIGUSR1"):  # not on Windows
+        signal.signal(signal.SIGUSR1, sim.request_disconnect)
     return sim.run()

@@ -11,8 +11,6 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
-
 SEQ_MODULUS = 1 << 16  # the frame sequence number is a u16
 INDEX_MODULUS = 1 << 32  # the SAMPLES first_index is a u32
 RATE_WINDOW_S = 1.0  # frames/s and bytes/s are averaged over this window
@@ -174,67 +172,6 @@ class LinkCounter:
                 self._trouble()
         self._next_seq = (seq + 1) % SEQ_MODULUS
         return lost
-
-    def on_frames(self, seqs: list[int], now: float) -> int:
-        """:meth:`on_frame` for each of ``seqs`` in order; returns the frames lost.
-
-        The steady case (consecutive sequence numbers) is one list comparison.
-        """
-        count = len(seqs)
-        start = self._next_seq
-        if not count:
-            return 0
-        if (
-            start is None
-            or start + count > SEQ_MODULUS
-            or seqs != list(range(start, start + count))
-        ):
-            return sum(self.on_frame(seq, now) for seq in seqs)
-        self.frames += count
-        self._last_frame_at = now
-        self._now = now
-        self._next_seq = (start + count) % SEQ_MODULUS
-        return 0
-
-    def on_samples_batch(
-        self, first_index: np.ndarray, counts: np.ndarray, per_frame: int | None = None
-    ) -> list[int]:
-        """:meth:`on_samples` for many frames at once, in order (int64 arrays; ``per_frame``:
-        the one count of every frame, when they share one).
-
-        Returns the positions of the frames whose :meth:`on_samples` result would not be 0
-        (samples missing before it, or its index jumped backwards). The steady case (no gap)
-        is one list comparison.
-        """
-        frames = counts.size
-        if not frames:
-            return []
-        start = self._next_index
-        if per_frame:
-            firsts = first_index.tolist()
-            if start is None:
-                start = firsts[0]
-            end = start + frames * per_frame
-            if end <= INDEX_MODULUS and firsts == list(range(start, end, per_frame)):
-                self.samples_received += frames * per_frame
-                self._next_index = end % INDEX_MODULUS
-                return []
-        self.samples_received += int(counts.sum())
-        following = (first_index + counts) % INDEX_MODULUS
-        expected = np.empty_like(following)
-        expected[1:] = following[:-1]
-        expected[0] = first_index[0] if start is None else start
-        gap = (first_index - expected) % INDEX_MODULUS
-        self._next_index = int(following[-1])
-        breaks = np.flatnonzero(gap)
-        if breaks.size:
-            lost = gap[breaks]
-            lost = lost[lost < INDEX_MODULUS // 2]
-            if lost.size:
-                self.samples_dropped += int(lost.sum())
-                self._troubles.extend([self._now] * lost.size)
-                self.recent_troubles(self._now)
-        return breaks.tolist()
 
     def on_samples(self, first_index: int, n: int) -> int | None:
         """Count a SAMPLES frame of ``n`` samples starting at ``first_index``.

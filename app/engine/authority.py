@@ -11,8 +11,14 @@ facts as they are *now*:
   passes to another only while its output is off (a studio or bench output is stopped
   first; a treatment under way keeps it);
 * **the live limit stack** (app.engine.limits): the device's hard limit, the clinic
-  maximum, the zone limit, the client's own limit and the step (or a procedure's declared
-  maximum) — the lowest binds and the decision names it;
+  maximum, the zone limit, the client's own limit (with the per-zone ceilings of the
+  client's screening: "client zone: metal implant (Masseter, client's left)") and the
+  step (or a procedure's declared maximum) — the lowest binds and the decision names it;
+* **the client's excluded zones** (a filler site, a lesion: app.store.screening): output
+  on such a zone is refused — SET_OUTPUT, START and RESUME — unless the practitioner
+  acknowledged an override in the screening (stored with it; the desk records the
+  override in the session's events); an exclusion that appears while output runs on
+  the zone stops it;
 * **eligibility**, for the drivers that treat a client (desk, ``run``): the client's
   screening, consent and expiry as last read from the store (app.store.eligibility), no
   older than ``max_facts_age_s``. Studio and bench drive a training or service load and
@@ -50,6 +56,8 @@ from app.engine.limits import (
     LimitStack,
     build_stack,
     clamp_amplitude,
+    excluded_zone,
+    exclusion_text,
 )
 from app.store.vocabulary import ClientFacts
 
@@ -273,10 +281,11 @@ class OutputAuthority(QObject):
         old = self._client
         self._client = facts
         self.facts_changed.emit(facts)
-        if old is None or (old.allowed, old.limit_ua, old.error) != (
+        if old is None or (old.allowed, old.limit_ua, old.error, old.zone_rules) != (
             facts.allowed,
             facts.limit_ua,
             facts.error,
+            facts.zone_rules,
         ):
             self.limits_changed.emit()
         self._enforce()
@@ -301,7 +310,8 @@ class OutputAuthority(QObject):
         if driver.treats_client:
             client = self._client
             limit = None if client is None else client.limit_ua
-            stack = build_stack(self._device, self._clinic, zones, limit, step_ua)
+            rules = () if client is None else client.zone_rules
+            stack = build_stack(self._device, self._clinic, zones, limit, step_ua, rules)
             return replace(stack, step_label=step_label)
         return LimitStack(
             device=None if self._device is None else self._device.max_current_ua,
@@ -373,6 +383,15 @@ class OutputAuthority(QObject):
             return f"the client may not be treated: {client.summary()}"
         return None
 
+    def zone_problem(self, driver: Driver, zones: tuple[str, ...]) -> str | None:
+        """Why output on ``zones`` is refused for ``driver``'s client (an excluded zone
+        with no acknowledged override), or None."""
+        client = self._client
+        if not driver.treats_client or client is None:
+            return None
+        rule = excluded_zone(client.zone_rules, zones)
+        return None if rule is None else exclusion_text(rule)
+
     # ------------------------------------------------------------------ raising (asked)
 
     def set_output(
@@ -388,6 +407,8 @@ class OutputAuthority(QObject):
         problem = self.problem(driver)
         if problem is None and self.output_held and driver.treats_client:
             problem = self._client_problem()
+        if problem is None:
+            problem = self.zone_problem(driver, tuple(zones))
         if problem is not None:
             raise OutputRefused(f"output settings not sent: {problem}")
         context = _Context(driver, tuple(zones), step_ua, step_label)
@@ -407,6 +428,8 @@ class OutputAuthority(QObject):
             self._commanded is None or context is None or context.driver is not driver
         ):
             problem = "no output settings have been sent"
+        if problem is None and context is not None:
+            problem = self.zone_problem(driver, context.zones)
         if problem is not None:
             raise OutputRefused(
                 f"output not {'started' if what == 'start' else 'resumed'}: {problem}"
@@ -522,7 +545,7 @@ class OutputAuthority(QObject):
         if not self._started or context is None or settings is None:
             return
         if context.driver.treats_client:
-            problem = self._client_problem()
+            problem = self._client_problem() or self.zone_problem(context.driver, context.zones)
             if problem is not None:
                 self._revoke(problem)
                 return

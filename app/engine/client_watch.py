@@ -15,10 +15,10 @@ from PySide6.QtCore import QObject, Signal
 from sqlalchemy.engine import Engine
 
 from app.store.eligibility import DEFAULT_INTERVAL_S, EligibilityWatch
-from app.store.writer import AddConsent, AddScreening, SaveClient, StoreWriter
+from app.store.writer import AddConsent, AddScreening, SaveClient, SaveComfort, StoreWriter
 
 # The writes that can change a client's eligibility or own limit.
-_CLIENT_WRITES = (SaveClient, AddScreening, AddConsent)
+_CLIENT_WRITES = (SaveClient, AddScreening, AddConsent, SaveComfort)
 
 
 class ClientWatch(QObject):

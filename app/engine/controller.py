@@ -368,13 +368,23 @@ class SessionController(QObject):
         if m.client_id == cid:
             self.handle(
                 ClientUpdated(
-                    cid, facts.limit_ua, facts.allowed or facts.is_training, facts.summary()
+                    cid,
+                    facts.limit_ua,
+                    facts.allowed or facts.is_training,
+                    facts.summary(),
+                    facts.zone_rules,
+                    facts.comfort_ua,
                 )
             )
         elif m.state not in ACTIVE:
             self.handle(
                 ChooseClient(
-                    cid, facts.limit_ua, facts.allowed or facts.is_training, facts.is_training
+                    cid,
+                    facts.limit_ua,
+                    facts.allowed or facts.is_training,
+                    facts.is_training,
+                    facts.zone_rules,
+                    facts.comfort_ua,
                 )
             )
         self.client_facts_changed.emit(facts)

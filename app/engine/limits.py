@@ -5,7 +5,10 @@ Layers, from the outermost to the innermost (see docs/safety.md):
 1. ``device``  the device's hard limits, from its INFO message;
 2. ``clinic``  the clinic settings (default maximum 600 µA; technician workspace only);
 3. ``zone``    the zone limit (default 200 µA in the eye area);
-4. ``client``  the client's own limit from the record;
+4. ``client``  the client's own limit from the record, and the client's per-zone
+   ceilings and exclusions from the screening (:func:`client_zone_limit`): the lower
+   binds, named after the zone and its reason ("client zone: filler or toxin site
+   (Masseter, client's left)"); an excluded zone's ceiling is 0;
 5. ``step``    the program step's amplitude.
 
 :func:`clamp_amplitude` turns a requested amplitude into the allowed one and names the
@@ -23,6 +26,7 @@ from typing import Any
 
 from app.engine import zone_ids
 from app.engine import zones as face_map
+from app.store.vocabulary import ZoneRule
 
 
 class LimitLayer(Enum):
@@ -153,6 +157,7 @@ class LimitStack:
     step: float | None = None
     zone_reason: str = ""
     step_label: str = ""  # what the step layer is, when not a program step ("procedure maximum")
+    client_label: str = ""  # the client layer, when a zone of the client's binds it
 
     def ceilings(self) -> list[tuple[LimitLayer, float]]:
         out = []
@@ -210,6 +215,8 @@ def clamp_amplitude(requested_ua: float, stack: LimitStack) -> LimitDecision:
     req = float(requested_ua) if math.isfinite(requested_ua) else 0.0
     req = max(0.0, req)
     label = stack.step_label if layer is LimitLayer.STEP and stack.step_label else ""
+    if layer is LimitLayer.CLIENT and stack.client_label:
+        label = stack.client_label
     detail = f"{label or layer.label} {ceiling:g} µA"
     if layer is LimitLayer.ZONE and stack.zone_reason:
         detail += f" ({stack.zone_reason})"
@@ -229,21 +236,72 @@ def clamp_amplitude(requested_ua: float, stack: LimitStack) -> LimitDecision:
     return LimitDecision(req, req, layer, ceiling, f"{req:g} µA is within the {detail}", label)
 
 
+def zone_name(zone: str) -> str:
+    """A zone as the practitioner reads it ("Masseter (client's left)")."""
+    record = face_map.ZONES.get(zone)
+    return zone if record is None else record.name
+
+
+def excluded_zone(rules: Iterable[ZoneRule], zones: Iterable[str]) -> ZoneRule | None:
+    """The first of ``zones`` the client's screening excludes (no acknowledged
+    override), or None."""
+    wanted = set(zones)
+    for rule in rules:
+        if rule.excluded and rule.zone in wanted:
+            return rule
+    return None
+
+
+def exclusion_text(rule: ZoneRule) -> str:
+    """Why output on ``rule.zone`` is refused, for the operator."""
+    return (
+        f"{zone_name(rule.zone)} is excluded for this client ({rule.reason}); "
+        "an override acknowledged in the screening is needed to treat it"
+    )
+
+
+def client_zone_limit(rules: Iterable[ZoneRule], zones: Iterable[str]) -> tuple[float | None, str]:
+    """The client's own ceiling for a step on ``zones`` from the screening's zone rules,
+    and its name: an excluded zone gives 0; a limited zone its ``max_ua``; an
+    overridden exclusion nothing. Several: the lowest binds. (None, ''): no rule."""
+    wanted = set(zones)
+    best: tuple[float | None, str] = (None, "")
+    for rule in rules:
+        if rule.zone not in wanted:
+            continue
+        if rule.excluded:
+            cand = (0.0, f"client zone: {rule.reason} ({zone_name(rule.zone)}, excluded)")
+        elif rule.max_ua is not None:
+            cand = (float(rule.max_ua), f"client zone: {rule.reason} ({zone_name(rule.zone)})")
+        else:
+            continue
+        if best[0] is None or cand[0] < best[0]:
+            best = cand
+    return best
+
+
 def build_stack(
     device: DeviceLimits | None,
     clinic: ClinicSettings,
     zones: Iterable[str],
     client_limit_ua: float | None,
     step_ua: float | None,
+    zone_rules: Iterable[ZoneRule] = (),
 ) -> LimitStack:
+    zones = tuple(zones)
     zone_value, zone_reason = clinic.zone_limit(zones)
+    client, client_label = client_limit_ua, ""
+    rule_value, rule_label = client_zone_limit(zone_rules, zones)
+    if rule_value is not None and (client is None or rule_value < client):
+        client, client_label = rule_value, rule_label
     return LimitStack(
         device=None if device is None else device.max_current_ua,
         clinic=clinic.max_current_ua,
         zone=zone_value,
-        client=client_limit_ua,
+        client=client,
         step=step_ua,
         zone_reason=zone_reason,
+        client_label=client_label,
     )
 
 

@@ -101,6 +101,7 @@ class SessionRecorder:
         self.firmware = firmware
         self.program_id = ""
         self.session_uid: str | None = None
+        self.last_session_uid: str | None = None  # the session ended last (to sign it)
         self.outcome: Outcome | None = None
         self.sessions_recorded = 0
         self.samples_recorded = 0
@@ -123,6 +124,12 @@ class SessionRecorder:
     # -- inputs -------------------------------------------------------------
 
     def on_record(self, record: SessionRecord) -> None:
+        if record.kind == "comfort" and not self.training:
+            # the client's comfortable level on these zones, offered next time
+            zones = tuple(str(z) for z in record.data.get("zones", ()))
+            level = record.data.get("intensity_ua")
+            if zones and isinstance(level, int | float):
+                self.writer.save_comfort(self.client_id, zones, float(level), self.session_uid)
         if self.session_uid is None:
             self._pre.append(record)
             return
@@ -167,6 +174,7 @@ class SessionRecorder:
         self._finish_step()
         self.writer.end_session(self.session_uid, outcome)
         self.outcome = outcome
+        self.last_session_uid = self.session_uid
         self.session_uid = None
         self.sessions_recorded += 1
 
@@ -193,6 +201,18 @@ class SessionRecorder:
         payload = {"state": record.state, "message": record.message}
         payload.update({k: _jsonable(v) for k, v in record.data.items()})
         self.writer.add_event(self.session_uid, record.kind, payload, timestamp=record.at)
+        if record.kind == "zone_skipped":
+            # a step skipped on an excluded zone is a step of the session, with no time
+            # (skipped in the history and the report) and its reason
+            d = record.data
+            self.writer.add_step(
+                self.session_uid,
+                int(d.get("index", 0)),
+                ",".join(str(z) for z in d.get("zones", ())) or "manual",
+                {"step": str(d.get("name", "")), "skipped_reason": record.message},
+                float(d.get("planned_s", 0.0)),
+                0.0,
+            )
 
     def _finish_step(self) -> None:
         step, self._step = self._step, None

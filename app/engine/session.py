@@ -17,7 +17,13 @@ Safety rules the machine keeps:
 * an increase is step-limited (one click = ``intensity_step_ua``) and ramped in at
   ``slew_ua_per_s``; a decrease, or a lower limit, is applied at once;
 * after Stop, emergency stop, contact loss, link loss or a device fault, output is
-  commanded off and only an operator action (Start / Resume) turns it on again.
+  commanded off and only an operator action (Start / Resume) turns it on again;
+* a step on a zone the client's screening excludes is skipped with its reason (a
+  ``zone_skipped`` record); a step on an excluded zone whose override was acknowledged
+  runs and says so (``zone_override``);
+* a step starts at the intensity the client found comfortable on its zones last time
+  (``comfort``), never above the live limits; the level the practitioner settled on
+  when a step ends is recorded as the new comfortable one (a ``comfort`` record).
 """
 
 from __future__ import annotations
@@ -43,8 +49,11 @@ from app.engine.limits import (
     build_stack,
     clamp_amplitude,
     current_density,
+    excluded_zone,
+    zone_name,
 )
 from app.engine.programs import Program, ProgramStep
+from app.store.vocabulary import ZoneRule
 
 
 class SessionState(Enum):
@@ -120,6 +129,8 @@ class ChooseClient:
     limit_ua: float | None = None
     screening_passed: bool = False
     training: bool = False
+    zone_rules: tuple[ZoneRule, ...] = ()  # the screening's excluded and limited zones
+    comfort_ua: tuple[tuple[str, float], ...] = ()  # comfortable intensity per zone
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +147,8 @@ class ClientUpdated:
     limit_ua: float | None
     screening_passed: bool
     reason: str = ""  # why treatment is not allowed ('' when it is)
+    zone_rules: tuple[ZoneRule, ...] = ()
+    comfort_ua: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +345,11 @@ class SessionMachine:
         self.client_limit_ua: float | None = None
         self.screening_passed = False
         self.training = False
+        self.zone_rules: tuple[ZoneRule, ...] = ()
+        self.comfort_ua: dict[str, float] = {}
+        # the step whose comfortable level is still to be recorded: (zones, output seen)
+        self._comfort_step: tuple[str, ...] = ()
+        self._comfort_due = False
         self.contact = False
         self.program: Program | None = None
         self.run: GuidedRun | None = None
@@ -374,6 +392,7 @@ class SessionMachine:
             self.zones(),
             self.client_limit_ua,
             None if step is None else step.amplitude_ua,
+            self.zone_rules,
         )
 
     def decision(self, requested_ua: float | None = None) -> LimitDecision:
@@ -411,6 +430,17 @@ class SessionMachine:
             out.append("place the probes on the skin (no contact)")
         return out
 
+    def comfort_for(self, zones: tuple[str, ...]) -> float | None:
+        """The comfortable intensity remembered for a step on ``zones`` (the lowest of
+        them; None unless every zone has one)."""
+        if not zones or any(z not in self.comfort_ua for z in zones):
+            return None
+        return min(self.comfort_ua[z] for z in zones)
+
+    def _starting_target(self, step: ProgramStep) -> float:
+        comfort = self.comfort_for(step.zones)
+        return step.amplitude_ua if comfort is None else min(comfort, step.amplitude_ua)
+
     def settings(self) -> OutputSettings | None:
         step = self.step
         if step is None:
@@ -446,6 +476,8 @@ class SessionMachine:
     def _go(self, new: SessionState, why: str) -> None:
         if new is self.state:
             return
+        if new is not SessionState.RUNNING:
+            self._record_comfort()
         old = self.state
         self.state = new
         self._phase_s = 0.0
@@ -483,14 +515,74 @@ class SessionMachine:
             self._record("limit", d.explanation, layer=d.layer.value, ceiling_ua=d.ceiling_ua)
             self._send_output(d.allowed_ua)
 
+    def _record_comfort(self) -> None:
+        """The step that had output ends (or pauses): its level is the comfortable one."""
+        if not self._comfort_due or not self._comfort_step or self.training:
+            self._comfort_due = False
+            return
+        self._comfort_due = False
+        zones = self._comfort_step
+        for z in zones:
+            self.comfort_ua[z] = self.target_ua
+        self._record(
+            "comfort",
+            f"comfortable level {self.target_ua:g} µA on " + ", ".join(zone_name(z) for z in zones),
+            zones=list(zones),
+            intensity_ua=self.target_ua,
+        )
+
+    def _skip_excluded(self) -> bool:
+        """Skip the steps, from the present one, on a zone the client's screening
+        excludes, each with its reason. True if the run finished that way."""
+        run = self.run
+        assert run is not None
+        while not run.finished:
+            rule = excluded_zone(self.zone_rules, run.step.zones)
+            if rule is None:
+                return False
+            why = f"{zone_name(rule.zone)} is excluded for this client ({rule.reason})"
+            self._record(
+                "zone_skipped",
+                f"step {run.index + 1}/{run.step_count}: {run.step.name} skipped: {why}",
+                index=run.index,
+                name=run.step.name,
+                zones=list(run.step.zones),
+                zone=rule.zone,
+                reason=rule.reason,
+                item_id=rule.item_id,
+                planned_s=run.step.duration_s,
+            )
+            self._notice(f"step {run.index + 1} skipped: {why}")
+            run.skip()
+        return True
+
+    def _record_overrides(self, zones: tuple[str, ...]) -> None:
+        """Treating a zone whose exclusion the practitioner overrode: said in the session."""
+        for rule in self.zone_rules:
+            if rule.overridden and rule.zone in zones:
+                self._record(
+                    "zone_override",
+                    f"{zone_name(rule.zone)} treated despite {rule.reason}: "
+                    "override acknowledged in the screening",
+                    zone=rule.zone,
+                    reason=rule.reason,
+                    item_id=rule.item_id,
+                )
+
     def _enter_step(self, why: str) -> None:
         """A new step became current: set its target and, under way, its output."""
+        self._record_comfort()
+        assert self.run is not None
+        if self.state in ACTIVE and self._skip_excluded():
+            self._record("step", "last steps skipped: program complete")
+            self._stop("program complete")
+            return
         step = self.step
         assert step is not None
-        assert self.run is not None
-        self.target_ua = step.amplitude_ua
+        self.target_ua = self._starting_target(step)
         d = self.decision()
         self.target_ua = d.allowed_ua
+        comfort = self.comfort_for(step.zones)
         self._record(
             "step",
             f"step {self.run.index + 1}/{self.run.step_count}: {step.name} ({why})",
@@ -499,8 +591,11 @@ class SessionMachine:
             zones=list(step.zones),
             target_ua=self.target_ua,
             layer=d.layer.value,
+            comfort_ua=comfort,
         )
+        self._comfort_step = step.zones
         if self.state in ACTIVE:
+            self._record_overrides(self.zones())
             problem = self._frequency_problem(step)
             if problem:
                 self._alarm(f"step {self.run.index + 1}: {problem}; stopping")
@@ -531,7 +626,10 @@ class SessionMachine:
         self.output_s = 0.0
         if self.program is not None:
             self.run = GuidedRun(self.program)
-            self.target_ua = self.decision(self.step.amplitude_ua).allowed_ua  # type: ignore[union-attr]
+            step = self.step
+            assert step is not None
+            self.target_ua = self.decision(self._starting_target(step)).allowed_ua
+            self._comfort_step = step.zones
         self.commanded_ua = 0.0
 
     # ------------------------------------------------------------------ dispatch
@@ -576,6 +674,13 @@ class SessionMachine:
         self.client_limit_ua = e.limit_ua
         self.screening_passed = e.screening_passed
         self.training = e.training
+        self.zone_rules = tuple(e.zone_rules)
+        self.comfort_ua = dict(e.comfort_ua)
+        if self.run is not None and self.state not in ACTIVE:
+            # this client's comfortable level for the present step
+            step = self.step
+            assert step is not None
+            self.target_ua = self.decision(self._starting_target(step)).allowed_ua
         self._record(
             "client",
             f"client {e.client_id} chosen",
@@ -597,12 +702,27 @@ class SessionMachine:
         self.client_limit_ua = None
         self.screening_passed = False
         self.training = False
+        self.zone_rules = ()
+        self.comfort_ua = {}
         self._record("client", "client cleared")
         self._refresh_ready()
 
     def _on_ClientUpdated(self, e: ClientUpdated) -> None:
         if e.client_id != self.client_id:
             return
+        if not self.output_on:  # learnt during a step, kept until it ends
+            self.comfort_ua = dict(e.comfort_ua)
+        if tuple(e.zone_rules) != self.zone_rules:
+            self.zone_rules = tuple(e.zone_rules)
+            self._record(
+                "client",
+                "the client's zone screening changed in the record",
+                zones=[
+                    {"zone": r.zone, "max_ua": r.max_ua, "overridden": r.overridden}
+                    for r in self.zone_rules
+                ],
+            )
+            self._apply_limits()
         if self._client_limit_problem(e.limit_ua) is None and e.limit_ua != self.client_limit_ua:
             before = self.client_limit_ua
             self.client_limit_ua = e.limit_ua
@@ -736,14 +856,25 @@ class SessionMachine:
             self._notice(why)
             return
         assert self.run is not None
+        if self.run.finished:
+            self.run.repeat()
+        index, elapsed = self.run.index, self.run.step_elapsed_s
+        if self._skip_excluded():
+            self._notice("every remaining step is on a zone excluded for this client")
+            self.run.index, self.run.step_elapsed_s, self.run.finished = index, elapsed, False
+            return
+        if self.run.index != index:  # excluded steps skipped: the new one's own start
+            step = self.step
+            assert step is not None
+            self.target_ua = self._starting_target(step)
         step = self.step
         assert step is not None
         problem = self._frequency_problem(step)
         if problem:
             self._alarm(f"step {self.run.index + 1}: {problem}")
             return
-        if self.run.finished:
-            self.run.repeat()
+        self._comfort_step = step.zones
+        self._record_overrides(self.zones())
         d = self.decision()
         self.target_ua = d.allowed_ua
         self._send_output(d.allowed_ua)
@@ -1131,6 +1262,7 @@ class SessionMachine:
         if self.state is not SessionState.RUNNING or self.run is None:
             return
         self.output_s += dt
+        self._comfort_due = True  # this step has had output: its level is worth keeping
         if self.output_s >= self.clinic.max_session_s:
             self._alarm(
                 f"Automatic off after {self.clinic.max_session_s / 60:g} minutes of output."

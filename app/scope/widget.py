@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.device.protocol import SampleFlag
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
@@ -71,11 +72,11 @@ DRAW_TOLERANCE_PX = 1.0  # a curve moved by no more than this is not drawn again
 MEASURE_INTERVAL_S = 0.1
 TABLE_INTERVAL_S = 0.25
 
-BACKGROUND = "#0d1117"
-CURRENT_COLOUR = "#ffd23f"
-VOLTAGE_COLOUR = "#3fc8ff"
-REFERENCE_COLOUR = (200, 130, 255, 170)
-MASK_COLOUR = (255, 80, 80, 110)
+BACKGROUND = palette.SCOPE_BACKGROUND
+CURRENT_COLOUR = palette.SCOPE_CURRENT
+VOLTAGE_COLOUR = palette.SCOPE_VOLTAGE
+REFERENCE_COLOUR = palette.SCOPE_REFERENCE
+MASK_COLOUR = palette.SCOPE_MASK
 #: (label, action) of the mask-failure actions
 MASK_ACTIONS = (
     ("On fail: count", "none"),
@@ -83,9 +84,9 @@ MASK_ACTIONS = (
     ("On fail: stop", "stop"),
     ("On fail: save CSV", "save"),
 )
-CURSOR_COLOUR = "#9eff9e"
-TRIGGER_COLOUR = "#ff9f43"
-GRID_COLOUR = "#2b3440"
+CURSOR_COLOUR = palette.SCOPE_CURSOR
+TRIGGER_COLOUR = palette.SCOPE_TRIGGER
+GRID_COLOUR = palette.SCOPE_GRID
 
 
 def si(x: float, unit: str, digits: int = 4) -> str:
@@ -1101,7 +1102,7 @@ class ScopeWidget(QWidget):
         try:
             painter.drawImage(0, 0, plot)
             painter.setFont(font)
-            painter.setPen(QColor("#e6edf3"))
+            painter.setPen(QColor(palette.SCOPE_TEXT))
             y = plot.height() + pad + metrics.ascent()
             for line in lines:
                 painter.drawText(
@@ -1406,21 +1407,21 @@ class ScopeWidget(QWidget):
     def _update_status(self) -> None:
         if self.frozen:
             n = len(self.history)
-            text, colour = "FROZEN", "#5aa9ff"
+            text, colour = "FROZEN", palette.SCOPE_FROZEN
             _set_text(
                 self.history_label, f"capture {self.history_pos + 1}/{n}" if n else "no captures"
             )
         elif self.roll:
-            text, colour = "ROLL", "#9eff9e"
+            text, colour = "ROLL", palette.SCOPE_RUNNING
             _set_text(self.history_label, f"{len(self.history)} captures")
         elif not self.acquirer.armed:
-            text, colour = "STOPPED (Single)", "#ff9f43"
+            text, colour = "STOPPED (Single)", palette.SCOPE_STOPPED
         elif self.shown is not None and self.shown.triggered:
-            text, colour = f"TRIG'D {self.trigger.mode.value}", "#9eff9e"
+            text, colour = f"TRIG'D {self.trigger.mode.value}", palette.SCOPE_RUNNING
         elif self.shown is not None:
-            text, colour = "AUTO (no trigger)", "#ffd23f"
+            text, colour = "AUTO (no trigger)", palette.SCOPE_WAITING
         else:
-            text, colour = "WAITING", "#ffd23f"
+            text, colour = "WAITING", palette.SCOPE_WAITING
         if not self.frozen and not self.roll:
             _set_text(self.history_label, f"{len(self.history)} captures")
         _set_text(self.status_label, text)
@@ -1433,14 +1434,15 @@ class ScopeWidget(QWidget):
     def _update_mask_label(self, compliance: bool) -> None:
         if not self.mask_enabled or self.settings is None:
             self.mask_label.setText("Mask off" if not self.mask_enabled else "Mask: no reference")
-            self.mask_label.setStyleSheet("color: gray; padding: 3px 8px")
+            self.mask_label.setStyleSheet(f"color: {palette.SCOPE_MASK_OFF}; padding: 3px 8px")
             return
         n = self.mask.fail_count
         if n:
             extra = " (compliance)" if compliance else ""
             self.mask_label.setText(f"MASK FAIL × {n}{extra}")
             self.mask_label.setStyleSheet(
-                "color: white; background: #c0392b; padding: 3px 8px; font-weight: bold"
+                f"color: {palette.SCOPE_MASK_FAIL_TEXT}; background: {palette.SCOPE_MASK_FAIL};"
+                " padding: 3px 8px; font-weight: bold"
             )
             lines = [
                 f"t = {e.time_s:.4f} s  (sample {e.index}): "
@@ -1451,7 +1453,9 @@ class ScopeWidget(QWidget):
         else:
             self.mask_label.setToolTip("No failed period since the last reset")
             self.mask_label.setText("Mask pass")
-            self.mask_label.setStyleSheet("color: #9eff9e; background: #0d1117; padding: 3px 8px")
+            self.mask_label.setStyleSheet(
+                f"color: {palette.SCOPE_RUNNING}; background: {BACKGROUND}; padding: 3px 8px"
+            )
 
     def _update_table(self, force: bool = False) -> None:
         now = time.monotonic()

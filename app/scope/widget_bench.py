@@ -19,6 +19,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
+from app import palette
 from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.scope.core.synthetic import SyntheticSource
 from app.scope.widget import CURRENT_COLOUR, ScopeWidget
@@ -112,7 +113,7 @@ def run_benchmark(frames: int | None = None, width: int = 1280, height: int = 72
     base.resize(plot_size)
     base.show()
     c_cur = base.plot()
-    c_volt = base.plot(pen="c")
+    c_volt = base.plot(pen=palette.SCOPE_BENCH_VOLTAGE)
     c_cur.setData(t_all[:window], cur[:window])
     c_volt.setData(t_all[:window], volt[:window])
     base.grab()

@@ -28,6 +28,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from app import palette
 from app.device.link import LOG_MAX_PER_S, FrameRecord
 from app.device.protocol import Samples, Status, message_type
 
@@ -237,5 +238,5 @@ class FrameLogModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.UserRole:
             return r.type_name
         if role == Qt.ItemDataRole.ForegroundRole and r.error:
-            return QColor("#b3261e")
+            return QColor(palette.SERVICE_FAIL)
         return None

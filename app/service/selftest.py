@@ -22,6 +22,7 @@ from enum import Enum
 
 import numpy as np
 
+from app import palette
 from app.device.protocol import DeviceState, Info, NakReason, SampleFlag, SimOp
 from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.scope.core.measure import measure_arrays
@@ -179,7 +180,7 @@ class SelfTestReport:
 
     def to_html(self) -> str:
         d = self.device
-        colour = "#1b7f3b" if self.passed else "#b3261e"
+        colour = palette.SERVICE_PASS if self.passed else palette.SERVICE_FAIL
         out = [
             f"<h2 style='color:{colour}'>Self-test {html.escape(self.verdict_text)}</h2>",
             "<p>Device <b>"
@@ -194,9 +195,11 @@ class SelfTestReport:
             "<th>Limit</th></tr>",
         ]
         for s in self.steps:
-            vc = {Verdict.PASS: "#1b7f3b", Verdict.FAIL: "#b3261e", Verdict.NOT_RUN: "#8a5a00"}[
-                s.verdict
-            ]
+            vc = {
+                Verdict.PASS: palette.SERVICE_PASS,
+                Verdict.FAIL: palette.SERVICE_FAIL,
+                Verdict.NOT_RUN: palette.SERVICE_NOT_RUN,
+            }[s.verdict]
             rows: list[Figure | None] = list(s.figures) or [None]
             for k, f in enumerate(rows):
                 cells = ""
@@ -212,7 +215,7 @@ class SelfTestReport:
                 if f is None:
                     cells += "<td colspan='3'></td>"
                 else:
-                    fc = "" if f.ok else " style='color:#b3261e'"
+                    fc = "" if f.ok else f" style='color:{palette.SERVICE_FAIL}'"
                     cells += (
                         f"<td>{html.escape(f.name)}</td><td{fc}>{html.escape(f.shown)}"
                         f"</td><td>{html.escape(f.band)}</td>"

@@ -54,6 +54,9 @@ ACTIONS = frozenset(
         "role_change",
         "audit_export",
         "audit_view",
+        "sign_session",
+        "amend_session",
+        "sign_consent",
     }
 )
 

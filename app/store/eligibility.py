@@ -31,7 +31,7 @@ def read_facts(
     engine: Engine, client_id: int, *, clock: Callable[[], float] = time.monotonic
 ) -> ClientFacts:
     """Read ``client_id``'s facts now (any thread but the GUI's)."""
-    from app.store.services import get_client, treatment_gate
+    from app.store.services import comfort_levels, get_client, treatment_gate
 
     now = clock()
     try:
@@ -39,6 +39,7 @@ def read_facts(
         if record is None:
             raise ValueError(f"client {client_id} does not exist")
         gate = treatment_gate(engine, client_id, record=record)
+        comfort = comfort_levels(engine, client_id)
     except ValueError:
         return ClientFacts(
             client_id,
@@ -65,6 +66,8 @@ def read_facts(
         gate.current_limit_ua,
         gate.is_training,
         now,
+        zone_rules=gate.zone_rules,
+        comfort_ua=tuple(sorted(comfort.items())),
     )
 
 

@@ -31,14 +31,17 @@ from app.store.database import (
     scrub,
 )
 from app.store.models import (
+    Amendment,
     Client,
     Consent,
     Event,
     Note,
     RecordingChunk,
     Screening,
+    SessionSignature,
     SessionStep,
     TreatmentSession,
+    ZoneComfort,
 )
 
 
@@ -318,9 +321,25 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
                 for x in client.screenings
             ],
             "consents": [
-                _row(x, ("text_version", "given_at", "operator_id")) for x in client.consents
+                _row(
+                    x,
+                    (
+                        "text_version",
+                        "given_at",
+                        "operator_id",
+                        "text_snapshot",
+                        "signature_kind",
+                        "signature",
+                        "signed_name",
+                    ),
+                )
+                for x in client.consents
             ],
             "notes": [_row(x, ("created_at", "text", "session_id")) for x in client.notes],
+            "zone_comfort": [
+                _row(x, ("zone", "intensity_ua", "updated_at", "session_uid"))
+                for x in client.comfort
+            ],
             "sessions": [],
         }
         session_ids = [x.id for x in sorted(client.sessions, key=lambda x: x.started_at)]
@@ -345,6 +364,8 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
             }
             entry["steps"] = [_dc(st) for st in detail.steps]
             entry["events"] = [_dc(e) for e in detail.events]
+            entry["signature"] = None if detail.signature is None else _dc(detail.signature)
+            entry["amendments"] = [_dc(a) for a in detail.amendments]
             rec = services.load_recording(engine, sid)
             if rec.n_samples:
                 name = f"recordings/session-{sid}.csv"
@@ -383,9 +404,10 @@ def _recording_csv(rec: Any) -> str:
 
 
 def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
-    """Delete every row of a client (sessions, steps, events, recordings, screenings,
-    consents, notes). On SQLite the file is then vacuumed and the WAL truncated, so the
-    client's data no longer appears anywhere in the database files. Returns row counts.
+    """Delete every row of a client (sessions, steps, events, recordings, signatures and
+    amendments, screenings, consents, notes). On SQLite the file is then vacuumed and the
+    WAL truncated, so the client's data no longer appears anywhere in the database files.
+    Returns row counts.
     """
     counts: dict[str, int] = {}
     with Session(engine) as s, s.begin():
@@ -400,11 +422,11 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
         def deleted(stmt: Any) -> int:
             return int(cast("CursorResult[Any]", s.execute(stmt)).rowcount)
 
-        for per_session in (RecordingChunk, Event, SessionStep):
+        for per_session in (RecordingChunk, Event, SessionStep, Amendment, SessionSignature):
             counts[per_session.__tablename__] = deleted(
                 delete(per_session).where(per_session.session_id.in_(sids))
             )
-        for per_client in (Note, Screening, Consent, TreatmentSession):
+        for per_client in (Note, Screening, Consent, ZoneComfort, TreatmentSession):
             counts[per_client.__tablename__] = deleted(
                 delete(per_client).where(per_client.client_id == client_id)
             )

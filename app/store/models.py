@@ -28,8 +28,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from app.store.vocabulary import Outcome, ServiceKind  # noqa: F401 - re-exported
 
@@ -125,6 +127,9 @@ class Client(Base):
     notes: Mapped[list[Note]] = relationship(
         back_populates="client", cascade="all, delete-orphan", passive_deletes=True
     )
+    comfort: Mapped[list[ZoneComfort]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Screening(Base):
@@ -148,7 +153,14 @@ class Screening(Base):
 
 
 class Consent(Base):
-    """The client agreed to the consent text of ``text_version`` at ``given_at``."""
+    """The client agreed to the consent text of ``text_version`` at ``given_at``.
+
+    Since migration 0010 a consent carries the exact text signed (``text_snapshot``) and
+    the client's signature: ``signature_kind`` "drawn" (``signature``: the strokes, see
+    app/store/signature.py) or "typed" (the name typed as the signature), and
+    ``signed_name`` (the client's name as printed under it). Consents recorded before keep
+    NULL there. A consent is immutable once stored (see ``_refuse_changes_to_signed``).
+    """
 
     __tablename__ = "consent"
 
@@ -157,6 +169,10 @@ class Consent(Base):
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
     text_version: Mapped[str] = mapped_column(String(40))
     given_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    text_snapshot: Mapped[str | None] = mapped_column(Text)
+    signature_kind: Mapped[str | None] = mapped_column(String(10))
+    signature: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    signed_name: Mapped[str | None] = mapped_column(String(200))
 
     client: Mapped[Client] = relationship(back_populates="consents")
 
@@ -289,6 +305,25 @@ SERVICE_KINDS_CHECK = (
 )
 
 
+class ZoneComfort(Base):
+    """The intensity a client found comfortable on one face-map zone: the level the
+    practitioner settled on when the last step on that zone ended (one row per zone,
+    replaced each time). Offered as the starting intensity next time, never above the
+    live limits."""
+
+    __tablename__ = "zone_comfort"
+    __table_args__ = (UniqueConstraint("client_id", "zone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    zone: Mapped[str] = mapped_column(String(80))
+    intensity_ua: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    session_uid: Mapped[str | None] = mapped_column(String(36))  # the session it came from
+
+    client: Mapped[Client] = relationship(back_populates="comfort")
+
+
 class ServiceRecord(Base):
     """A technician's calibration, self-test or watchdog test of a device, with its result.
 
@@ -365,4 +400,98 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class SessionSignature(Base):
+    """A finished session signed by its practitioner (21 CFR 11.50: printed name, date
+    and time, meaning). One per session; a signed session is locked: its steps, events,
+    notes and outcome are never changed again, corrections are :class:`Amendment` rows."""
+
+    __tablename__ = "session_signature"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"), unique=True
+    )
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    printed_name: Mapped[str] = mapped_column(String(200))
+    meaning: Mapped[str] = mapped_column(String(40))
+    signed_at: Mapped[dt.datetime] = mapped_column()
+
+
+class Amendment(Base):
+    """A dated correction of a signed session: who, when, what (``field``), the text and
+    why. Appended only: the original record stays as it was signed."""
+
+    __tablename__ = "amendment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"), index=True
+    )
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    made_at: Mapped[dt.datetime] = mapped_column()
+    field: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+
+
 Index("ix_event_session_time", Event.session_id, Event.timestamp)
+
+
+# ---------------------------------------------------------------- the lock
+
+
+class LockedRecordError(ValueError):
+    """A change of a signed (locked) record was refused: the message says which record,
+    why, and what to do instead."""
+
+
+def locked_message(session_id: int, signed_at: dt.datetime) -> str:
+    when = signed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"Session {session_id} was signed on {when} and is locked: its steps, events, "
+        "notes and outcome cannot be changed. Add an amendment to correct it."
+    )
+
+
+# rows of a session that its signature locks
+_SESSION_PARTS = (SessionStep, Event, RecordingChunk, Note)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_signed(s: Session, _ctx: object, _instances: object) -> None:
+    """The lock, in one place: every ORM write of the store passes here (the writer's,
+    a command's, a test's). A new or changed row of a signed session, or a change of a
+    consent, signature or amendment already stored, raises :class:`LockedRecordError`
+    and nothing of the flush is written. Deleting is left to erasure (which removes a
+    client's every row on purpose, and is audited)."""
+    changed = [o for o in s.dirty if s.is_modified(o, include_collections=False)]
+    for obj in changed:
+        if isinstance(obj, Consent):
+            raise LockedRecordError(
+                f"Consent {obj.id} was signed on "
+                f"{obj.given_at.astimezone(dt.UTC):%Y-%m-%d %H:%M UTC} and cannot be "
+                "changed: record a new consent instead."
+            )
+        if isinstance(obj, SessionSignature | Amendment):
+            raise LockedRecordError(
+                f"A session's {'signature' if isinstance(obj, SessionSignature) else 'amendment'}"
+                " cannot be changed once recorded."
+            )
+    ids: set[int] = set()
+    for obj in [*changed, *s.new]:
+        if isinstance(obj, TreatmentSession) and obj in changed:
+            ids.add(obj.id)
+        elif isinstance(obj, _SESSION_PARTS) and obj.session_id is not None:
+            ids.add(obj.session_id)
+    if not ids:
+        return
+    with s.no_autoflush:
+        signed = s.execute(
+            select(SessionSignature.session_id, SessionSignature.signed_at)
+            .where(SessionSignature.session_id.in_(ids))
+            .order_by(SessionSignature.session_id)
+            .limit(1)
+        ).first()
+    if signed is not None:
+        raise LockedRecordError(locked_message(signed.session_id, signed.signed_at))

@@ -8,8 +8,22 @@ is stored with the screening). Item types:
 * ``date``: the answer is the ISO date of the last occurrence (or ``null`` for never);
   it counts when it lies within ``window_days`` before today.
 * ``age_under``: computed from the client's date of birth (``years``).
+* ``zones`` (schema 2): the answer is a list of face-map zone ids (``[]`` or ``null``:
+  none) — e.g. the sites of a recent filler injection.
 
-:func:`evaluate` is a pure function of (screening, client, today).
+Items of kind ``zone`` (schema 2) do not decide whether the client may be treated at
+all: they name face-map zones that are *excluded* (``"effect": "exclude"``) or held
+under a ceiling (``"effect": "limit"``, ``"max_ua"``). A ``zones`` item names its zones
+in the answer; a ``yes_no`` item implies its own (``"zones": [...]``, e.g. bruxism → both
+masseters). ``"window_of"`` ties a ``zones`` item to a ``date`` item: the zones count only
+while that date lies within its window (injection sites of the last 30 days). An
+exclusion is lifted only by an acknowledged override (its item id in
+``overrides_acknowledged``, like a relative contraindication); a ceiling is not lifted.
+Zone items are optional (a screening made before they existed names no zones): an
+unanswered one names none. :func:`zone_rules` turns the answers into
+:class:`~app.store.vocabulary.ZoneRule` s, which the output authority enforces.
+
+:func:`evaluate` and :func:`zone_rules` are pure functions of (screening, client, today).
 """
 
 from __future__ import annotations
@@ -18,15 +32,22 @@ import calendar
 import datetime as dt
 import enum
 import json
+import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from app import paths
+from app.store.vocabulary import ZoneRule
 
-KINDS = ("absolute", "relative")
-TYPES = ("yes_no", "date", "age_under")
+KINDS = ("absolute", "relative", "zone")
+TYPES = ("yes_no", "date", "age_under", "zones")
+EFFECTS = ("exclude", "limit")
+SCHEMA_VERSIONS = (1, 2)
+# the form of a face-map zone id (which ids exist is the face map's: tests check them)
+_ZONE_ID = re.compile(r"^[a-z]+(_[a-z]+)*$")
 
 
 class QuestionnaireError(ValueError):
@@ -42,11 +63,20 @@ class Item:
     reason: str
     window_days: int = 0
     years: int = 0
+    effect: str = ""  # kind "zone": "exclude" | "limit"
+    max_ua: float | None = None  # kind "zone", effect "limit": the zones' ceiling
+    zones: tuple[str, ...] = ()  # kind "zone", type "yes_no": the zones a yes implies
+    window_of: str = ""  # type "zones": the date item whose window the zones follow
 
     @property
     def asked(self) -> bool:
         """False for items computed from the client record (not asked)."""
         return self.type != "age_under"
+
+    @property
+    def zone_level(self) -> bool:
+        """The item names face-map zones (it never blocks the whole face)."""
+        return self.kind == "zone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +102,9 @@ def default_path() -> Path:
 def parse_questionnaire(data: Any) -> Questionnaire:
     if not isinstance(data, dict):
         raise QuestionnaireError("the screening file must hold a JSON object")
-    if data.get("schema_version") != 1:
-        raise QuestionnaireError(
-            f"unsupported schema_version {data.get('schema_version')!r} (expected 1)"
-        )
+    schema = data.get("schema_version")
+    if schema not in SCHEMA_VERSIONS:
+        raise QuestionnaireError(f"unsupported schema_version {schema!r} (expected 1 or 2)")
     items_raw = data.get("items")
     if not isinstance(items_raw, list) or not items_raw:
         raise QuestionnaireError("'items' must be a non-empty list")
@@ -105,6 +134,7 @@ def parse_questionnaire(data: Any) -> Questionnaire:
             raise QuestionnaireError(f"{where}: 'window_days' must be a positive whole number")
         if raw["type"] == "age_under" and (not isinstance(years, int) or years <= 0):
             raise QuestionnaireError(f"{where}: 'years' must be a positive whole number")
+        zone_fields = _zone_fields(raw, where, schema)
         items.append(
             Item(
                 item_id,
@@ -114,8 +144,14 @@ def parse_questionnaire(data: Any) -> Questionnaire:
                 raw["reason"],
                 int(window),
                 int(years),
+                **zone_fields,
             )
         )
+    for it in items:
+        if it.window_of and not any(o.id == it.window_of and o.type == "date" for o in items):
+            raise QuestionnaireError(
+                f"item '{it.id}': 'window_of' must name a date item, not {it.window_of!r}"
+            )
     months = data.get("validity_months", 6)
     if not isinstance(months, int) or not 1 <= months <= 36:
         raise QuestionnaireError("'validity_months' must be a whole number from 1 to 36")
@@ -134,6 +170,57 @@ def parse_questionnaire(data: Any) -> Questionnaire:
         consent_version,
         consent_text,
     )
+
+
+def _zone_fields(raw: dict[str, Any], where: str, schema: Any) -> dict[str, Any]:
+    """The zone-level fields of one item (schema 2), checked."""
+    kind, type_ = raw["kind"], raw["type"]
+    if schema == 1 and (kind == "zone" or type_ == "zones"):
+        raise QuestionnaireError(f"{where}: zone items need schema_version 2")
+    if type_ == "zones" and kind != "zone":
+        raise QuestionnaireError(f"{where}: a 'zones' answer belongs to an item of kind 'zone'")
+    if kind != "zone":
+        return {}
+    if type_ not in ("zones", "yes_no"):
+        raise QuestionnaireError(f"{where}: a zone item's 'type' must be zones or yes_no")
+    effect = raw.get("effect")
+    if effect not in EFFECTS:
+        raise QuestionnaireError(f"{where}: 'effect' must be one of {', '.join(EFFECTS)}")
+    max_ua = raw.get("max_ua")
+    if effect == "limit" and (
+        isinstance(max_ua, bool)
+        or not isinstance(max_ua, int | float)
+        or not math.isfinite(max_ua)
+        or max_ua <= 0
+    ):
+        raise QuestionnaireError(f"{where}: 'max_ua' must be a number > 0 (µA)")
+    zones = raw.get("zones", [])
+    if type_ == "yes_no" and (
+        not isinstance(zones, list)
+        or not zones
+        or not all(isinstance(z, str) and _ZONE_ID.match(z) for z in zones)
+    ):
+        raise QuestionnaireError(f"{where}: 'zones' must list the zone ids a yes implies")
+    window_of = raw.get("window_of", "")
+    if not isinstance(window_of, str) or (window_of and type_ != "zones"):
+        raise QuestionnaireError(f"{where}: 'window_of' must name a date item (zones items)")
+    return {
+        "effect": effect,
+        "max_ua": float(max_ua) if effect == "limit" and max_ua is not None else None,
+        "zones": tuple(zones) if type_ == "yes_no" else (),
+        "window_of": window_of,
+    }
+
+
+def zone_answer(value: Any) -> tuple[str, ...] | None:
+    """A ``zones`` answer as zone ids (None: not a list of zone ids)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(z, str) and _ZONE_ID.match(z) for z in value
+    ):
+        return None
+    return tuple(dict.fromkeys(value))
 
 
 def load_questionnaire(path: Path | None = None) -> Questionnaire:
@@ -273,6 +360,13 @@ def evaluate(
             elif age_on(client.date_of_birth, today) < it.years:
                 found.append((it, it.reason))
             continue
+        if it.zone_level:  # optional; never blocks the face, only a wrong answer is said
+            if it.id in answers and (
+                (it.type == "zones" and zone_answer(answers[it.id]) is None)
+                or (it.type == "yes_no" and not isinstance(answers[it.id], bool))
+            ):
+                missing.append(Reason(it.id, f"Answer is not usable: {it.question}", "missing"))
+            continue
         if it.id not in answers:
             missing.append(Reason(it.id, f"Not answered: {it.question}", "missing"))
             continue
@@ -313,3 +407,46 @@ def evaluate(
     if open_:
         return Evaluation(Status.NEEDS_OVERRIDE, tuple(open_ + acked))
     return Evaluation(Status.CLEARED, tuple(acked))
+
+
+def zone_rules(
+    screening: ScreeningLike | None,
+    today: dt.date,
+    questionnaire: Questionnaire | None = None,
+) -> tuple[ZoneRule, ...]:
+    """The per-zone exclusions and ceilings the screening's answers name (pure).
+
+    One rule per (item, zone). An exclusion whose item id is in the screening's
+    acknowledged overrides comes back ``overridden``; a ``zones`` item tied to a date
+    item (``window_of``) names its zones only while that date lies within its window.
+    """
+    if screening is None:
+        return ()
+    q = questionnaire or load_questionnaire()
+    answers = screening.answers or {}
+    acked = set(screening.overrides_acknowledged or ())
+    out: list[ZoneRule] = []
+    for it in q.items:
+        if not it.zone_level or it.id not in answers:
+            continue
+        value = answers[it.id]
+        if it.type == "yes_no":
+            zones = it.zones if value is True else ()
+        else:
+            zones = zone_answer(value) or ()
+            if zones and it.window_of:
+                base = q.item(it.window_of)
+                day = _as_date(answers.get(it.window_of))
+                if day is None or day > today or (today - day).days >= base.window_days:
+                    zones = ()
+        for zone in zones:
+            out.append(
+                ZoneRule(
+                    zone,
+                    it.id,
+                    it.reason,
+                    it.max_ua if it.effect == "limit" else None,
+                    overridden=it.effect == "exclude" and it.id in acked,
+                )
+            )
+    return tuple(out)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.store import recording, screening
 from app.store.models import (
+    Amendment,
     Client,
     Consent,
     Event,
@@ -28,10 +29,48 @@ from app.store.models import (
     Screening,
     ServiceKind,
     ServiceRecord,
+    SessionSignature,
     SessionStep,
     TreatmentSession,
+    ZoneComfort,
 )
 from app.store.reader import ReadCancelled
+from app.store.signature import Signature
+from app.store.vocabulary import ZoneRule
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """A consent as stored: ``text`` is the exact text signed and ``signature`` the
+    client's signature (both None for a consent recorded before they were kept)."""
+
+    id: int
+    text_version: str
+    given_at: dt.datetime
+    text: str | None
+    signature: Signature | None
+    operator_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRecord:
+    """A session's signature: printed name, date and time, meaning."""
+
+    printed_name: str
+    signed_at: dt.datetime
+    meaning: str
+    operator_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AmendmentRecord:
+    id: int
+    made_at: dt.datetime
+    author_name: str
+    field: str
+    text: str
+    reason: str
+    operator_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +111,7 @@ class ClientRecord:
     version: int = 1  # give it back in ClientData.version when saving an edit
     updated_at: dt.datetime | None = None
     updated_by: str | None = None  # the console (host) that saved it last
+    consent: ConsentRecord | None = None  # the latest, with its text and signature
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +175,14 @@ class SessionDetail:
     chunks: int
     recorded_samples: int
     operator_name: str | None = None  # who ran it (None: not recorded)
+    signature: SignatureRecord | None = None  # None: not signed (not locked)
+    amendments: tuple[AmendmentRecord, ...] = ()  # oldest first
+    notes: tuple[tuple[dt.datetime, str], ...] = ()  # the session's notes, as signed
+    consent: ConsentRecord | None = None  # the client's consent in force at its start
+
+    @property
+    def locked(self) -> bool:
+        return self.signature is not None
 
 
 def _screening_record(row: Screening | None) -> ScreeningRecord | None:
@@ -148,6 +196,19 @@ def _screening_record(row: Screening | None) -> ScreeningRecord | None:
         tuple(row.overrides_acknowledged or ()),
         row.operator_id,
         row.questionnaire_version,
+    )
+
+
+def _consent_record(row: Consent | None) -> ConsentRecord | None:
+    if row is None:
+        return None
+    return ConsentRecord(
+        row.id,
+        row.text_version,
+        row.given_at,
+        row.text_snapshot,
+        Signature.from_stored(row.signature_kind, row.signature, row.signed_name),
+        row.operator_id,
     )
 
 
@@ -248,7 +309,16 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
             c.version,
             c.updated_at,
             c.updated_by,
+            _consent_record(con),
         )
+
+
+def operator_name(engine: Engine, operator_id: int | None) -> str | None:
+    """The operator's name (the printed name a signature offers), None if unknown."""
+    if operator_id is None:
+        return None
+    with Session(engine) as s:
+        return s.scalar(select(Operator.name).where(Operator.id == operator_id))
 
 
 def training_client_id(engine: Engine) -> int | None:
@@ -283,6 +353,7 @@ class TreatmentGate:
     reasons: tuple[str, ...]  # operator-readable, one per problem or accepted override
     current_limit_ua: float | None  # the client's own limit (None: the program's)
     is_training: bool
+    zone_rules: tuple[ZoneRule, ...] = ()  # zones the screening excludes or limits
 
 
 def treatment_gate(
@@ -303,7 +374,9 @@ def treatment_gate(
     if record.is_training:
         return TreatmentGate(True, screening.Status.CLEARED, (), record.current_limit_ua, True)
     q = questionnaire or screening.load_questionnaire()
-    status, reasons = screening.evaluate(record.screening, record, today or dt.date.today(), q)
+    today = today or dt.date.today()
+    status, reasons = screening.evaluate(record.screening, record, today, q)
+    rules = screening.zone_rules(record.screening, today, q)
     texts = [
         r.text + (" (override acknowledged)" if r.kind == "acknowledged" else "") for r in reasons
     ]
@@ -311,8 +384,24 @@ def treatment_gate(
     if not consent_ok:
         texts.append(f"Consent {q.consent_text_version} has not been recorded.")
     return TreatmentGate(
-        status.allows_output and consent_ok, status, tuple(texts), record.current_limit_ua, False
+        status.allows_output and consent_ok,
+        status,
+        tuple(texts),
+        record.current_limit_ua,
+        False,
+        rules,
     )
+
+
+def comfort_levels(engine: Engine, client_id: int) -> dict[str, float]:
+    """The intensity the client found comfortable per zone (zone id → µA), last time."""
+    with Session(engine) as s:
+        rows = s.execute(
+            select(ZoneComfort.zone, ZoneComfort.intensity_ua).where(
+                ZoneComfort.client_id == client_id
+            )
+        ).all()
+    return {zone: float(ua) for zone, ua in rows}
 
 
 def _summaries(s: Session, where: Any) -> list[SessionSummary]:
@@ -400,6 +489,24 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
                 func.count(RecordingChunk.id), func.coalesce(func.sum(RecordingChunk.n), 0)
             ).where(RecordingChunk.session_id == summary.id)
         ).one()
+        sig = s.scalar(select(SessionSignature).where(SessionSignature.session_id == summary.id))
+        amendments = s.scalars(
+            select(Amendment)
+            .where(Amendment.session_id == summary.id)
+            .order_by(Amendment.made_at, Amendment.id)
+        ).all()
+        notes = s.execute(
+            select(Note.created_at, Note.text)
+            .where(Note.session_id == summary.id)
+            .order_by(Note.created_at, Note.id)
+        ).all()
+        # the consent in force when the session began (None: none was recorded before)
+        consent = s.scalar(
+            select(Consent)
+            .where(Consent.client_id == summary.client_id, Consent.given_at <= summary.started_at)
+            .order_by(Consent.given_at.desc(), Consent.id.desc())
+            .limit(1)
+        )
         return SessionDetail(
             summary,
             tuple(
@@ -424,6 +531,17 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
                 .join(TreatmentSession, TreatmentSession.operator_id == Operator.id)
                 .where(TreatmentSession.id == summary.id)
             ),
+            None
+            if sig is None
+            else SignatureRecord(sig.printed_name, sig.signed_at, sig.meaning, sig.operator_id),
+            tuple(
+                AmendmentRecord(
+                    a.id, a.made_at, a.author_name, a.field, a.text, a.reason, a.operator_id
+                )
+                for a in amendments
+            ),
+            tuple((t, x) for t, x in notes),
+            _consent_record(consent),
         )
 
 
@@ -635,6 +753,8 @@ def change_stamp(engine: Engine) -> tuple:
                 select(func.max(Note.id)).scalar_subquery(),
                 select(func.max(TreatmentSession.id)).scalar_subquery(),
                 select(func.count(TreatmentSession.ended_at)).scalar_subquery(),
+                select(func.max(SessionSignature.id)).scalar_subquery(),
+                select(func.max(Amendment.id)).scalar_subquery(),
             )
         ).one()
     return tuple(row)

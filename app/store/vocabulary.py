@@ -47,6 +47,22 @@ class ServiceKind(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ZoneRule:
+    """One face-map zone a client's screening excludes or holds under a ceiling."""
+
+    zone: str  # face-map zone id, e.g. "masseter_l"
+    item_id: str  # the screening item that names it
+    reason: str  # the item's reason, e.g. "Filler or toxin injection site"
+    max_ua: float | None  # the zone's ceiling for this client; None: excluded
+    overridden: bool = False  # an exclusion the practitioner acknowledged overriding
+
+    @property
+    def excluded(self) -> bool:
+        """Output on this zone is refused (an exclusion with no acknowledged override)."""
+        return self.max_ua is None and not self.overridden
+
+
+@dataclass(frozen=True, slots=True)
 class ClientFacts:
     """One reading of a client's record, as the output authority needs it."""
 
@@ -59,6 +75,21 @@ class ClientFacts:
     is_training: bool
     checked_at: float  # time.monotonic() of the reading
     error: str = ""  # the record could not be read (then allowed is False)
+    zone_rules: tuple[ZoneRule, ...] = ()  # from the latest screening (app.store.screening)
+    # the intensity the client found comfortable per zone, last time (zone id, µA)
+    comfort_ua: tuple[tuple[str, float], ...] = ()
+
+    def excluded_zones(self) -> dict[str, ZoneRule]:
+        """The zones output is refused on (zone id → the first rule that excludes it)."""
+        out: dict[str, ZoneRule] = {}
+        for rule in self.zone_rules:
+            if rule.excluded:
+                out.setdefault(rule.zone, rule)
+        return out
+
+    def comfort(self, zone: str) -> float | None:
+        """The comfortable intensity remembered for ``zone`` (None: none yet)."""
+        return dict(self.comfort_ua).get(zone)
 
     def summary(self) -> str:
         """Why treatment is not allowed, in one line ('' when it is)."""
@@ -67,3 +98,14 @@ class ClientFacts:
         if self.allowed:
             return ""
         return "; ".join(r.rstrip(".") for r in self.reasons) or f"screening {self.status}"
+
+
+# what a practitioner's signature of a session means (21 CFR 11.50(a)(3))
+SIGNATURE_MEANINGS = ("performed",)
+# what an amendment of a signed session corrects: key → label
+AMENDABLE = {
+    "notes": "Session notes",
+    "outcome": "Outcome",
+    "steps": "Steps",
+    "other": "Other",
+}

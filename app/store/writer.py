@@ -44,20 +44,26 @@ from app.store.audit import ACTIONS, AppendAudit, lock_audit_trail
 from app.store.audit import append as append_audit
 from app.store.database import HEARTBEAT_S, StaleRecordError, StoreError, describe_error
 from app.store.models import (
+    Amendment,
     Client,
     Consent,
     Event,
+    LockedRecordError,
     Note,
     Outcome,
     RecordingChunk,
     Screening,
     ServiceKind,
     ServiceRecord,
+    SessionSignature,
     SessionStep,
     TreatmentSession,
+    ZoneComfort,
     utcnow,
 )
+from app.store.signature import Signature, SignatureError
 from app.store.validation import ClientData, validate_client
+from app.store.vocabulary import AMENDABLE, SIGNATURE_MEANINGS
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +81,7 @@ _WHAT = {
     "AddScreening": "A screening",
     "AddConsent": "A consent",
     "AddNote": "A note",
+    "SaveComfort": "A client's comfortable intensity",
     "AddServiceRecord": "A service record",
     "ImportClinic": "The clinic settings imported from settings.ini",
     "SaveClinicSettings": "A change of the clinic settings",
@@ -87,6 +94,8 @@ _WHAT = {
     "ClearSignInFailures": "An operator's failed sign-in count",
     "SetOperatorSecret": "An operator's secret",
     "ChangeOperator": "A change of an operator's role or status",
+    "SignSession": "A session's signature",
+    "AmendSession": "An amendment",
 }
 
 
@@ -370,21 +379,217 @@ class AddScreening:
 
 @dataclass(frozen=True, slots=True)
 class AddConsent:
+    """A consent: with ``signature``, signed on screen, and ``text_snapshot``, the exact
+    text the client signed (both immutable once stored: app/store/models.py)."""
+
+    appends_audit = True  # noqa: RUF045 - class constant: a signed consent is audited
     client_id: int
     operator_id: int | None
     text_version: str
     given_at: dt.datetime
+    text_snapshot: str | None = None
+    signature: Signature | None = None
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        sig = self.signature
+        if sig is not None:
+            why = sig.problem()
+            if why is not None:
+                raise SignatureError(f"The consent cannot be recorded: {why}.")
+            if not (self.text_snapshot or "").strip():
+                raise ValueError(
+                    "The consent cannot be recorded: the text the client signed is missing."
+                )
         row = Consent(
             client_id=self.client_id,
             operator_id=self.operator_id,
             text_version=self.text_version,
             given_at=self.given_at,
+            text_snapshot=self.text_snapshot,
+            signature_kind=sig.kind if sig else None,
+            signature=sig.to_json() if sig else None,
+            signed_name=sig.name.strip() if sig else None,
         )
         s.add(row)
         s.flush()
+        if sig is not None:
+            append_audit(
+                s,
+                "sign_consent",
+                f"client:{self.client_id}",
+                {"consent": row.id, "text_version": self.text_version, "kind": sig.kind},
+                operator_id=self.operator_id,
+                host=socket.gethostname(),
+                at=self.given_at,
+            )
         return row.id
+
+
+def _session_row(s: Session, session: int | str) -> TreatmentSession:
+    where = (
+        TreatmentSession.uid == session
+        if isinstance(session, str)
+        else TreatmentSession.id == session
+    )
+    row = s.scalar(select(TreatmentSession).where(where))
+    if row is None:
+        raise ValueError(f"Session {session} is not in the database (its client may be erased).")
+    return row
+
+
+def _printed_name(name: str, who: str) -> str:
+    clean = name.strip()
+    if not clean:
+        raise ValueError(f"The {who}'s printed name is empty.")
+    if len(clean) > 200 or any(ord(c) < 32 for c in clean):
+        raise ValueError(f"The {who}'s printed name must be one line of at most 200 characters.")
+    return clean
+
+
+@dataclass(frozen=True, slots=True)
+class SignSession:
+    """The practitioner signs a finished session (``session``: its id or uid): printed
+    name, time and meaning. ``notes``: the session's notes, stored with it before the
+    signature locks it. Returns the signature's id."""
+
+    appends_audit = True  # noqa: RUF045 - class constant
+    session: int | str
+    operator_id: int | None
+    printed_name: str
+    meaning: str
+    signed_at: dt.datetime
+    notes: str = ""
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        row = _session_row(s, self.session)
+        if self.meaning not in SIGNATURE_MEANINGS:
+            raise ValueError(f"Unknown meaning of a signature {self.meaning!r}.")
+        name = _printed_name(self.printed_name, "practitioner")
+        if row.outcome is None or row.ended_at is None:
+            raise ValueError(
+                f"Session {row.id} is not finished: only a finished session can be signed."
+            )
+        signed = s.scalar(
+            select(SessionSignature.signed_at).where(SessionSignature.session_id == row.id)
+        )
+        if signed is not None:
+            raise LockedRecordError(
+                f"Session {row.id} was already signed on "
+                f"{signed.astimezone(dt.UTC):%Y-%m-%d %H:%M UTC}: add an amendment instead."
+            )
+        if self.notes.strip():
+            s.add(
+                Note(
+                    client_id=row.client_id,
+                    session_id=row.id,
+                    operator_id=self.operator_id,
+                    created_at=self.signed_at,
+                    text=self.notes.strip(),
+                )
+            )
+            s.flush()  # before the signature: the lock then covers the notes
+        sig = SessionSignature(
+            session_id=row.id,
+            operator_id=self.operator_id,
+            printed_name=name,
+            meaning=self.meaning,
+            signed_at=self.signed_at,
+        )
+        s.add(sig)
+        s.flush()
+        append_audit(
+            s,
+            "sign_session",
+            f"session:{row.id}",
+            {"meaning": self.meaning, "signature": sig.id, "notes": bool(self.notes.strip())},
+            operator_id=self.operator_id,
+            host=socket.gethostname(),
+            at=self.signed_at,
+        )
+        return sig.id
+
+
+@dataclass(frozen=True, slots=True)
+class AmendSession:
+    """A dated amendment of a signed session: who (``operator_id``, ``author_name``),
+    when, what (``field``: a key of AMENDABLE), the correction and why. The signed record
+    stays as it was. Returns the amendment's id."""
+
+    appends_audit = True  # noqa: RUF045 - class constant
+    session: int | str
+    operator_id: int | None
+    author_name: str
+    field: str
+    text: str
+    reason: str
+    made_at: dt.datetime
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        row = _session_row(s, self.session)
+        if self.field not in AMENDABLE:
+            raise ValueError(
+                f"An amendment corrects one of {', '.join(AMENDABLE)}, not {self.field!r}."
+            )
+        name = _printed_name(self.author_name, "amendment's author")
+        if not self.text.strip():
+            raise ValueError("The amendment is empty: write the correction.")
+        if not self.reason.strip():
+            raise ValueError("The amendment gives no reason: say why the record is corrected.")
+        signed = s.scalar(select(SessionSignature.id).where(SessionSignature.session_id == row.id))
+        if signed is None:
+            raise ValueError(
+                f"Session {row.id} is not signed yet: amendments correct a signed session."
+            )
+        amendment = Amendment(
+            session_id=row.id,
+            operator_id=self.operator_id,
+            author_name=name,
+            made_at=self.made_at,
+            field=self.field,
+            text=self.text.strip(),
+            reason=self.reason.strip(),
+        )
+        s.add(amendment)
+        s.flush()
+        append_audit(
+            s,
+            "amend_session",
+            f"session:{row.id}",
+            {"amendment": amendment.id, "field": self.field},
+            operator_id=self.operator_id,
+            host=socket.gethostname(),
+            at=self.made_at,
+        )
+        return amendment.id
+
+
+@dataclass(frozen=True, slots=True)
+class SaveComfort:
+    """The intensity a client found comfortable on each of ``zones`` (replaces the last)."""
+
+    client_id: int
+    zones: tuple[str, ...]
+    intensity_ua: float
+    session_uid: str | None = None
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        if not (math.isfinite(self.intensity_ua) and self.intensity_ua >= 0):
+            raise ValueError(f"comfortable intensity {self.intensity_ua!r} µA must be ≥ 0")
+        now = utcnow()
+        for zone in self.zones:
+            row = s.scalar(
+                select(ZoneComfort).where(
+                    ZoneComfort.client_id == self.client_id, ZoneComfort.zone == zone
+                )
+            )
+            if row is None:
+                row = ZoneComfort(client_id=self.client_id, zone=zone)
+                s.add(row)
+            row.intensity_ua = float(self.intensity_ua)
+            row.updated_at = now
+            row.session_uid = self.session_uid
+        s.flush()
+        return len(self.zones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -658,8 +863,69 @@ class StoreWriter:
         text_version: str,
         operator_id: int | None = None,
         given_at: dt.datetime | None = None,
+        *,
+        text_snapshot: str | None = None,
+        signature: Signature | None = None,
     ) -> Future:
-        return self.submit(AddConsent(client_id, operator_id, text_version, given_at or utcnow()))
+        """A consent; signed on screen with ``signature`` and ``text_snapshot`` (the exact
+        text signed). An unusable signature raises SignatureError at once."""
+        if signature is not None:
+            why = signature.problem()
+            if why is not None:
+                raise SignatureError(f"The consent cannot be recorded: {why}.")
+        return self.submit(
+            AddConsent(
+                client_id,
+                operator_id,
+                text_version,
+                given_at or utcnow(),
+                text_snapshot,
+                signature,
+            )
+        )
+
+    def sign_session(
+        self,
+        session: int | str,
+        operator_id: int | None,
+        printed_name: str,
+        *,
+        meaning: str = "performed",
+        notes: str = "",
+        signed_at: dt.datetime | None = None,
+    ) -> Future:
+        """Sign a finished session (its id or uid) as ``printed_name`` (the operator
+        ``operator_id``); it is locked from then on. The future gives the signature id."""
+        return self.submit(
+            SignSession(session, operator_id, printed_name, meaning, signed_at or utcnow(), notes)
+        )
+
+    def amend_session(
+        self,
+        session: int | str,
+        operator_id: int | None,
+        author_name: str,
+        field: str,
+        text: str,
+        reason: str,
+        made_at: dt.datetime | None = None,
+    ) -> Future:
+        """A dated amendment of a signed session; the future gives its id."""
+        return self.submit(
+            AmendSession(
+                session, operator_id, author_name, field, text, reason, made_at or utcnow()
+            )
+        )
+
+    def save_comfort(
+        self,
+        client_id: int,
+        zones: tuple[str, ...],
+        intensity_ua: float,
+        session_uid: str | None = None,
+    ) -> Future:
+        """Remember ``intensity_ua`` as the client's comfortable level on ``zones``."""
+        return self.submit(SaveComfort(client_id, tuple(zones), float(intensity_ua), session_uid))
 
     def add_note(
         self,

@@ -12,6 +12,7 @@ says so above each half.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import time
@@ -44,9 +45,11 @@ from PySide6.QtGui import (
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QToolButton, QVBoxLayout, QWidget
 
+from app import palette
 from app.engine.zones import RESOURCES, Zone, load_zones
 from app.format import clock as clock_text
 from app.format import duration
+from app.store.vocabulary import ZoneRule
 from app.ui import style
 
 SVG_FILE = RESOURCES / "face_map.svg"
@@ -56,19 +59,19 @@ STATES = ("pending", "active", "done", "partial", "skipped")
 DIRECTIONS = ("none", "upward", "downward", "inward", "outward", "toward_lymph_nodes")
 
 # Look: soft skin, muscle-chart red for idle zones, calm state colours.
-BACKGROUND = QColor("#f7f4f1")
-MUSCLE = QColor("#c8574d")
-MUSCLE_LINE = QColor("#a8453d")
-SELECT = QColor("#1f6feb")
-ARROW = QColor("#1559c9")
-TEXT = QColor("#1f2933")
-MUTED_TEXT = QColor("#5b6470")
+BACKGROUND = QColor(palette.FACE_BACKGROUND)
+MUSCLE = QColor(palette.FACE_MUSCLE)
+MUSCLE_LINE = QColor(palette.FACE_MUSCLE_LINE)
+SELECT = QColor(palette.FACE_SELECT)
+ARROW = QColor(palette.FACE_ARROW)
+TEXT = QColor(palette.FACE_TEXT)
+MUTED_TEXT = QColor(palette.FACE_MUTED_TEXT)
 STATE_FILL = {
-    "pending": QColor("#6d8ab5"),
-    "active": QColor("#f0a020"),
-    "done": QColor("#2e9e5b"),
-    "partial": QColor("#b7791f"),
-    "skipped": QColor("#8a8f98"),
+    "pending": QColor(palette.FACE_PENDING),
+    "active": QColor(palette.FACE_ACTIVE),
+    "done": QColor(palette.FACE_DONE),
+    "partial": QColor(palette.FACE_PARTIAL),
+    "skipped": QColor(palette.FACE_SKIPPED),
 }
 STATE_LABEL = {
     "pending": "pending",
@@ -77,7 +80,17 @@ STATE_LABEL = {
     "partial": "partly done",
     "skipped": "skipped",
 }
-HEAT_STOPS = ((0.0, QColor("#fff1b8")), (0.5, QColor("#f59e0b")), (1.0, QColor("#b91c1c")))
+# A client's zone screening: an excluded zone is cross-hatched (a pattern, its text on
+# the card and in the tooltip: never colour alone); a zone held under a client ceiling
+# has a dashed outline and its ceiling written on the card.
+EXCLUDED = QColor(palette.FACE_ZONE_EXCLUDED)
+OVERRIDDEN = QColor(palette.FACE_ZONE_OVERRIDDEN)
+CEILING = QColor(palette.FACE_ZONE_CEILING)
+HEAT_STOPS = (
+    (0.0, QColor(palette.FACE_HEAT_LOW)),
+    (0.5, QColor(palette.FACE_HEAT_MIDDLE)),
+    (1.0, QColor(palette.FACE_HEAT_HIGH)),
+)
 PULSE_PERIOD_S = 1.6
 PULSE_INTERVAL_MS = 50
 
@@ -400,6 +413,7 @@ class FaceMapWidget(QWidget):
         self._totals: dict[str, tuple[float, float]] = {}
         self._heat: dict[str, float] | None = None
         self._heat_label = ""
+        self._rules: dict[str, tuple[ZoneRule, ...]] = {}  # the client's zone screening
         self._pulse_t0 = clock()
         self._pulsing = True  # False: the active zones held steady (output paused)
 
@@ -430,10 +444,10 @@ class FaceMapWidget(QWidget):
             b.setCheckable(True)
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches them; Space presses
             b.setStyleSheet(
-                "QToolButton { padding: 4px 10px; border: 1px solid #c9ced6;"
-                " border-radius: 4px; background: white; }"
-                "QToolButton:checked { background: #1f6feb; color: white;"
-                " border-color: #1f6feb; font-weight: 600; }"
+                f"QToolButton {{ padding: 4px 10px; border: 1px solid {palette.BORDER};"
+                f" border-radius: 4px; background: {palette.WHITE}; }}"
+                f"QToolButton:checked {{ background: {palette.ACCENT}; color: {palette.WHITE};"
+                f" border-color: {palette.ACCENT}; font-weight: 600; }}"
                 f"QToolButton:focus {{ border: 2px solid {style.FOCUS};"
                 " padding: 3px 9px; }"
             )
@@ -513,6 +527,43 @@ class FaceMapWidget(QWidget):
 
     def zone_states(self) -> dict[str, str]:
         return dict(self._states)
+
+    def set_zone_rules(self, rules: Sequence[ZoneRule]) -> None:
+        """The chosen client's zone screening: excluded zones are cross-hatched, zones
+        under a client ceiling outlined (dashed); the card and the tooltip say why."""
+        by_zone: dict[str, list[ZoneRule]] = {}
+        for rule in rules:
+            if rule.zone in self.zones:  # a zone this drawing lacks cannot be shown
+                by_zone.setdefault(rule.zone, []).append(rule)
+        clean = {z: tuple(r) for z, r in by_zone.items()}
+        if clean != self._rules:
+            relayout = bool(clean) != bool(self._rules)  # the key's second line
+            self._rules = clean
+            self.setToolTip(self.zone_rule_text(self._hover) if self._hover else "")
+            if relayout:
+                self._relayout()
+            self._invalidate()
+
+    def zone_rules(self) -> dict[str, tuple[ZoneRule, ...]]:
+        return dict(self._rules)
+
+    def excluded(self, zone_id: str) -> bool:
+        """The client's screening excludes ``zone_id`` (no acknowledged override)."""
+        return any(r.excluded for r in self._rules.get(zone_id, ()))
+
+    def zone_rule_text(self, zone_id: str | None) -> str:
+        """What the client's screening says about ``zone_id``, in words ('' if nothing)."""
+        if zone_id is None:
+            return ""
+        lines = []
+        for r in self._rules.get(zone_id, ()):
+            if r.excluded:
+                lines.append(f"Excluded for this client: {r.reason} (skipped by guided runs)")
+            elif r.overridden:
+                lines.append(f"{r.reason.capitalize()}: excluded, override acknowledged")
+            elif r.max_ua is not None:
+                lines.append(f"Client ceiling {r.max_ua:g} µA: {r.reason}")
+        return "\n".join(lines)
 
     def set_active(
         self, zone_id: str | Sequence[str] | None, probe_direction: str | None = None
@@ -667,7 +718,8 @@ class FaceMapWidget(QWidget):
             if legend_w
             else QRectF()
         )
-        area.setBottom(area.bottom() - fs * 1.8)  # room for the session key below the face
+        # room for the session key below the face (and the client's zone key under it)
+        area.setBottom(area.bottom() - fs * (3.3 if self._rules else 1.8))
         vb = self.drawing.view_box
         scale = max(1e-6, min(area.width() / vb.width(), area.height() / vb.height()))
         fw, fh = vb.width() * scale, vb.height() * scale
@@ -725,6 +777,7 @@ class FaceMapWidget(QWidget):
     def _set_hover(self, zid: str | None) -> None:
         if zid != self._hover:
             self._hover = zid
+            self.setToolTip(self.zone_rule_text(zid))
             self.zone_hovered.emit(zid or "")
             self.update()
 
@@ -822,7 +875,7 @@ class FaceMapWidget(QWidget):
         if self._hover is not None and self._available(self._hover):
             p.setPen(Qt.PenStyle.NoPen)
             idle = self._heat is None and not self._states
-            p.setBrush(_tint(SELECT, 0.3) if idle else QColor(255, 255, 255, 70))
+            p.setBrush(_tint(SELECT, 0.3) if idle else QColor(*palette.FACE_HIGHLIGHT))
             p.drawPath(self.drawing.shapes[self._hover].path)
         for zid in (self._selected, self._focus_zone, self._hover):
             if zid is not None and self._available(zid):
@@ -867,11 +920,14 @@ class FaceMapWidget(QWidget):
         p.setTransform(self._xf, True)
         for zid, shape in self.drawing.shapes.items():
             self._paint_zone(p, zid, shape, scale)
+        for zid in self._rules:
+            if self._available(zid):
+                self._paint_rule(p, zid, scale)
         p.restore()
         self._paint_headers(p)
         if self._heat is not None:
             self._paint_legend(p)
-        elif self._states:
+        elif self._states or self._rules:
             self._paint_state_legend(p)
         p.end()
         self._static = pm
@@ -885,8 +941,12 @@ class FaceMapWidget(QWidget):
             v = self._heat.get(zid, 0.0)
             top = max(self._heat.values(), default=0.0)
             if v <= 0 or top <= 0:
-                return QColor(255, 255, 255, 70), _tint(MUTED_TEXT, 0.35), False
-            return _tint(heat_colour(v / top), 0.88), _tint(QColor("#7a2e12"), 0.5), False
+                return QColor(*palette.FACE_HIGHLIGHT), _tint(MUTED_TEXT, 0.35), False
+            return (
+                _tint(heat_colour(v / top), 0.88),
+                _tint(QColor(palette.FACE_HEAT_LINE), 0.5),
+                False,
+            )
         if zid in self._actives:
             base = STATE_FILL["active"]
             return _tint(base, 0.45), base.darker(140), False
@@ -910,12 +970,59 @@ class FaceMapWidget(QWidget):
         if idle or hatched:
             self._paint_fibres(p, shape, scale, hatched)
 
+    def _paint_rule(self, p: QPainter, zid: str, scale: float) -> None:
+        """An excluded zone cross-hatched (an overridden one sparser, amber); a zone
+        under a client ceiling with a dashed outline."""
+        rules = self._rules[zid]
+        shape = self.drawing.shapes[zid]
+        width = 1.0 / scale if scale else 1.0
+        if any(r.excluded for r in rules):
+            self._hatch(p, shape, scale, EXCLUDED, 5.0, cross=True)
+            p.setPen(QPen(EXCLUDED, 2.0 * width))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(shape.path)
+        elif any(r.overridden for r in rules):
+            self._hatch(p, shape, scale, OVERRIDDEN, 9.0, cross=True)
+        if any(r.max_ua is not None for r in rules):
+            p.setPen(QPen(CEILING, 1.6 * width, Qt.PenStyle.DashLine))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(shape.path)
+
+    def _hatch(
+        self,
+        p: QPainter,
+        shape: ZoneShape,
+        scale: float,
+        colour: QColor,
+        spacing_px: float,
+        *,
+        cross: bool,
+    ) -> None:
+        """Hatch lines ``spacing_px`` screen pixels apart (a pattern at every size)."""
+        spacing = spacing_px / scale if scale else spacing_px
+        r = shape.path.boundingRect()
+        c = r.center()
+        reach = math.hypot(r.width(), r.height()) / 2 + spacing
+        p.save()
+        p.setClipPath(shape.path, Qt.ClipOperation.IntersectClip)
+        p.setPen(QPen(_tint(colour, 0.85), 1.1 / scale if scale else 1.1))
+        lines = []
+        for ux, uy in ((0.7071, 0.7071), (0.7071, -0.7071)) if cross else ((0.7071, 0.7071),):
+            k = -reach
+            while k <= reach:
+                ox, oy = c.x() - uy * k, c.y() + ux * k
+                lines.append(QPointF(ox - ux * reach, oy - uy * reach))
+                lines.append(QPointF(ox + ux * reach, oy + uy * reach))
+                k += spacing
+        p.drawLines(lines)
+        p.restore()
+
     def _paint_fibres(self, p: QPainter, shape: ZoneShape, scale: float, hatched: bool) -> None:
         """Muscle-fibre striations along origin → insertion (or a hatch for skipped)."""
         r = shape.path.boundingRect()
         if hatched:
             ux, uy = 0.7071, 0.7071
-            colour = _tint(QColor("#5f6670"), 0.55)
+            colour = _tint(QColor(palette.FACE_UNAVAILABLE), 0.55)
         else:
             vx = shape.insertion.x() - shape.origin.x()
             vy = shape.insertion.y() - shape.origin.y()
@@ -1021,7 +1128,7 @@ class FaceMapWidget(QWidget):
         fs = self._font_px()
         width = max(2.5, fs * 0.22)
         halo = QPen(
-            QColor(255, 255, 255, 230),
+            QColor(*palette.FACE_HALO),
             width + 3.5,
             Qt.PenStyle.SolidLine,
             Qt.PenCapStyle.RoundCap,
@@ -1034,11 +1141,11 @@ class FaceMapWidget(QWidget):
         r = max(3.5, fs * 0.3)
         for pt, filled in ((shape.origin, False), (shape.insertion, True)):
             c = self._xf.map(pt)
-            p.setPen(QPen(QColor("white"), 2.0))
-            p.setBrush(QColor("white"))
+            p.setPen(QPen(QColor(palette.WHITE), 2.0))
+            p.setBrush(QColor(palette.WHITE))
             p.drawEllipse(c, r + 1.5, r + 1.5)
             p.setPen(QPen(TEXT, 2.0))
-            p.setBrush(TEXT if filled else QColor("white"))
+            p.setBrush(TEXT if filled else QColor(palette.WHITE))
             p.drawEllipse(c, r, r)
         covered = QRectF(self._xf.map(shape.origin), self._xf.map(shape.insertion)).normalized()
         for path in self._arrow_paths(zid, direction):
@@ -1056,7 +1163,7 @@ class FaceMapWidget(QWidget):
                 [end, base + QPointF(nx, ny) * head * 0.55, base - QPointF(nx, ny) * head * 0.55]
             )
             shaft = QPainterPath(wp)
-            for pen_, brush in ((halo, QColor(255, 255, 255, 230)), (pen, ARROW)):
+            for pen_, brush in ((halo, QColor(*palette.FACE_HALO)), (pen, ARROW)):
                 p.setPen(pen_)
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawPath(shaft)
@@ -1085,11 +1192,11 @@ class FaceMapWidget(QWidget):
         x = max(4.0, min(self.width() - tw - 4, x))
         y = max(4.0, min(self.height() - th - 4, y))
         box = QRectF(x, y, tw, th)
-        p.setPen(QPen(QColor(0, 0, 0, 40), 1))
-        p.setBrush(QColor(31, 41, 51, 225))
+        p.setPen(QPen(QColor(*palette.FACE_SHADOW), 1))
+        p.setBrush(QColor(*palette.FACE_TOOLTIP))
         p.drawRoundedRect(box, 5, 5)
         p.setFont(font)
-        p.setPen(QColor("white"))
+        p.setPen(QColor(palette.WHITE))
         p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
     def headers(self) -> tuple[QFont, tuple[str, str]]:
@@ -1160,11 +1267,14 @@ class FaceMapWidget(QWidget):
                 if state is None:
                     continue
                 sec, charge = self._totals.get(z, (None, None))
+                shown = (state, STATE_FILL[state].darker(135))
+                if state == "pending" and self.excluded(z):
+                    shown = ("excluded", EXCLUDED)  # a guided run skips it
                 rows.append(
                     [
                         (self.zones[z].muscle_name, None),
                         (side_tag[self.zones[z].side], None),
-                        (state, STATE_FILL[state].darker(135)),
+                        shown,
                         (clock_text(sec) if sec is not None else "–", None),
                         (f"{charge:.1f} µC" if charge is not None else "–", None),
                     ]
@@ -1201,7 +1311,7 @@ class FaceMapWidget(QWidget):
         ]
         widths[0] = max(40.0, rect.width() - sum(widths[1:]) - gap * (len(cols) - 1))
         y = rect.top()
-        p.setPen(QPen(QColor("#d9dde3"), 1))
+        p.setPen(QPen(QColor(palette.FACE_FRAME), 1))
         p.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
         y += line * 0.4
         p.setFont(bold)
@@ -1253,7 +1363,7 @@ class FaceMapWidget(QWidget):
             )
             if self._heat is not None:
                 hint = f"History heat map: {self._heat_label}. Point at a zone for its value."
-            return f"<p style='color:{MUTED_TEXT.name()}'>{hint}</p>"
+            return f"<p style='color:{MUTED_TEXT.name()}'>{hint}</p>" + self._rules_html()
         z = self.zones[zid]
         direction = z.direction
         if zid in self._actives and self._active_direction is not None:
@@ -1285,6 +1395,19 @@ class FaceMapWidget(QWidget):
             extra.append(f"history: {_fmt_value(self._heat.get(zid, 0.0))} {self._heat_label}")
         if z.eye_area:
             extra.append(f"eye area: ≤ {z.max_ua:g} µA")
+        for r in self._rules.get(zid, ()):
+            if r.excluded:
+                extra.append(
+                    f"<b style='color:{EXCLUDED.name()}'>╳ excluded for this client:</b> "
+                    f"{html.escape(r.reason)}"
+                )
+            elif r.overridden:
+                extra.append(
+                    f"<b style='color:{OVERRIDDEN.name()}'>excluded, override "
+                    f"acknowledged:</b> {html.escape(r.reason)}"
+                )
+            elif r.max_ua is not None:
+                extra.append(f"<b>client ceiling {r.max_ua:g} µA:</b> {html.escape(r.reason)}")
         if extra:
             rows.append("<div>" + " &nbsp;|&nbsp; ".join(extra) + "</div>")
         if not self._states and self._heat is None and zid != self._selected:
@@ -1293,6 +1416,37 @@ class FaceMapWidget(QWidget):
                 "Click, or press Enter, to select this zone.</div>"
             )
         return "".join(rows)
+
+    def _rules_html(self) -> str:
+        """The client's zone screening in a few lines (none: '')."""
+        excluded, overridden, ceilings = [], [], []
+        for zid, rules in self._rules.items():
+            z = self.zones[zid]
+            name = f"{z.muscle_name} ({z.side.upper() if z.side != 'm' else 'mid'})"
+            if any(r.excluded for r in rules):
+                excluded.append(name)
+            elif any(r.overridden for r in rules):
+                overridden.append(name)
+            caps = [r.max_ua for r in rules if r.max_ua is not None]
+            if caps:
+                ceilings.append(f"{name} {min(caps):g} µA")
+        parts = []
+        for title, colour, lines in (
+            ("Excluded for this client (╳)", EXCLUDED, excluded),
+            ("Excluded, override acknowledged", OVERRIDDEN, overridden),
+            ("Client ceilings (dashed)", CEILING, ceilings),
+        ):
+            if lines:
+                parts.append(
+                    f"<div><b style='color:{colour.name()}'>{title}:</b> "
+                    + html.escape(", ".join(lines))
+                    + "</div>"
+                )
+        if parts:
+            parts.append(
+                f"<div style='color:{MUTED_TEXT.name()}'>Point at a zone for the reason.</div>"
+            )
+        return "".join(parts)
 
     def _paint_card(self, p: QPainter) -> None:
         r = self._card_rect
@@ -1332,8 +1486,8 @@ class FaceMapWidget(QWidget):
         box = QRectF(r)
         if wide:  # as tall as its contents
             box.setHeight(min(r.height(), text_h + 18 + (used + 4 if used else 0)))
-        p.setPen(QPen(QColor("#d9dde3"), 1))
-        p.setBrush(QColor("white"))
+        p.setPen(QPen(QColor(palette.FACE_FRAME), 1))
+        p.setBrush(QColor(palette.WHITE))
         p.drawRoundedRect(box, 8, 8)
         p.save()
         p.translate(r.left() + 12, r.top() + 8)
@@ -1366,7 +1520,7 @@ class FaceMapWidget(QWidget):
         grad = QLinearGradient(bar.bottomLeft(), bar.topLeft())
         for t, c in HEAT_STOPS:
             grad.setColorAt(t, c)
-        p.setPen(QPen(QColor("#9aa0a6"), 1))
+        p.setPen(QPen(QColor(palette.GREY), 1))
         p.setBrush(QBrush(grad))
         p.drawRect(bar)
         p.setPen(TEXT)
@@ -1380,7 +1534,7 @@ class FaceMapWidget(QWidget):
             )
         sw = QRectF(bar.left(), bar.bottom() + fs * 1.2, fs * 1.1, fs * 1.1)
         p.setPen(QPen(_tint(MUTED_TEXT, 0.5), 1))
-        p.setBrush(QColor(255, 255, 255))
+        p.setBrush(QColor(*palette.FACE_PAPER))
         p.drawRect(sw)
         p.setPen(TEXT)
         p.drawText(
@@ -1396,26 +1550,57 @@ class FaceMapWidget(QWidget):
         font.setPixelSize(round(fs * 0.85))
         p.setFont(font)
         fm = QFontMetricsF(font)
-        items = [
-            (
-                STATE_FILL[s],
-                0.7 if s != "pending" else 0.3,
-                STATE_LABEL[s],
-                s in ("skipped", "partial"),
-            )
-            for s in ("done", "partial", "active", "pending", "skipped")
-        ]
+        states: list[tuple[QColor, float, str, bool | str]] = []
+        if self._states:
+            states += [
+                (
+                    STATE_FILL[s],
+                    0.7 if s != "pending" else 0.3,
+                    STATE_LABEL[s],
+                    s in ("skipped", "partial"),
+                )
+                for s in ("done", "partial", "active", "pending", "skipped")
+            ]
+        rules = [r for rs in self._rules.values() for r in rs]
+        keys: list[tuple[QColor, float, str, bool | str]] = []
+        if any(r.excluded for r in rules):
+            keys.append((EXCLUDED, 0.0, "excluded for this client", "cross"))
+        if any(r.overridden for r in rules):
+            keys.append((OVERRIDDEN, 0.0, "excluded, override acknowledged", "cross"))
+        if any(r.max_ua is not None for r in rules):
+            keys.append((CEILING, 0.0, "client ceiling", "dash"))
+        y = self._face_rect.bottom() + fs * 0.6
+        for items in (states, keys):  # one line each
+            if items:
+                self._paint_key_line(p, fm, fs, items, y)
+                y += fs * 1.5
+
+    def _paint_key_line(
+        self,
+        p: QPainter,
+        fm: QFontMetricsF,
+        fs: float,
+        items: list[tuple[QColor, float, str, bool | str]],
+        y: float,
+    ) -> None:
         sw = fs * 0.9
         widths = [sw + 6 + fm.horizontalAdvance(t) + fs for _, _, t, _ in items]
-        x = self._face_rect.center().x() - sum(widths) / 2
-        y = self._face_rect.bottom() + fs * 0.6
+        x = max(4.0, self._face_rect.center().x() - sum(widths) / 2)
         for (colour, alpha, text, hatch), w in zip(items, widths, strict=True):
             box = QRectF(x, y, sw, sw)
             p.setPen(QPen(colour.darker(130), 1))
             p.setBrush(_tint(colour, alpha))
+            if hatch == "dash":
+                p.setPen(QPen(colour, 1.4, Qt.PenStyle.DashLine))
             p.drawRoundedRect(box, 2, 2)
-            if hatch:
-                p.setBrush(QBrush(_tint(QColor("#5f6670"), 0.6), Qt.BrushStyle.BDiagPattern))
+            if hatch == "cross":
+                p.setPen(QPen(colour, 1.4))
+                p.setBrush(QBrush(colour, Qt.BrushStyle.DiagCrossPattern))
+                p.drawRoundedRect(box, 2, 2)
+            elif hatch is True:
+                p.setBrush(
+                    QBrush(_tint(QColor(palette.FACE_UNAVAILABLE), 0.6), Qt.BrushStyle.BDiagPattern)
+                )
                 p.drawRoundedRect(box, 2, 2)
             p.setPen(TEXT)
             p.drawText(

@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.engine import zone_ids
 from app.engine.controller import SessionController
 from app.engine.guided import GuidedView
+from app.engine.limits import excluded_zone, zone_name
 from app.engine.session import ACTIVE, SessionState
 from app.format import clock
 from app.ui import style
@@ -44,19 +46,22 @@ _STATE_COLOUR = {
     SessionState.DEVICE_FAULT: style.ALARM,
     SessionState.ESTOPPED: style.ALARM,
 }
-_CARD = "QFrame#stepCard {{ background:{bg}; border:1px solid #d6dae1; border-radius:8px; }}"
+_CARD = palette.css(
+    "QFrame#stepCard {{ background:{bg}; border:1px solid @BORDER_LIGHT@; border-radius:8px; }}"
+)
 CUE_MS = 1200
 _BUTTONS = (
-    """
-QPushButton { border:1px solid #c5cad3; background:white; border-radius:4px;
+    palette.css("""
+QPushButton { border:1px solid @CARD_BUTTON_BORDER@; background:@WHITE@; border-radius:4px;
               padding:5px 12px; }
-QPushButton:hover { background:#eef2f7; }
-QPushButton:disabled { color:#9aa0a6; border-color:#e1e4e8; background:#f6f7f9; }
-QPushButton#primary { background:#1f6feb; color:white; font-weight:600; border-color:#1f6feb; }
-QPushButton#primary:disabled { background:#9db8e8; border-color:#9db8e8; }
-QPushButton#stopRun { color:#c62828; border-color:#c62828; font-weight:600; }
-QPushButton#stopRun:disabled { color:#9aa0a6; border-color:#e1e4e8; }
-"""
+QPushButton:hover { background:@HOVER@; }
+QPushButton:disabled { color:@GREY@; border-color:@DISABLED_BORDER@; background:@WINDOW@; }
+QPushButton#primary { background:@ACCENT@; color:@WHITE@; font-weight:600;
+                      border-color:@ACCENT@; }
+QPushButton#primary:disabled { background:@ACCENT_DISABLED@; border-color:@ACCENT_DISABLED@; }
+QPushButton#stopRun { color:@STOP_RUN@; border-color:@STOP_RUN@; font-weight:600; }
+QPushButton#stopRun:disabled { color:@GREY@; border-color:@DISABLED_BORDER@; }
+""")
     + style.FOCUS_BUTTON
     + """
 """
@@ -219,6 +224,10 @@ class GuidedRunPanel(QWidget):
         self.next_step = ElidedLabel()
         self.next_step.setStyleSheet(f"color:{style.MUTED}")
         self.next_step.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        # the client's comfortable level on this step's zones (or why the step will be
+        # skipped): one elided line, so nothing below moves as it changes
+        self.comfort = ElidedLabel()
+        self.comfort.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         level = QHBoxLayout()
         level.addWidget(QLabel("Intensity"))
         level.addStretch(1)
@@ -241,6 +250,7 @@ class GuidedRunPanel(QWidget):
         layout.addLayout(bars)
         layout.addLayout(nav)
         layout.addWidget(self.next_step)  # a line of its own: the name mostly fits
+        layout.addWidget(self.comfort)  # a line of its own, always there (maybe empty)
         layout.addLayout(level)
         layout.addLayout(run)
         layout.addWidget(self.hint)
@@ -257,6 +267,7 @@ class GuidedRunPanel(QWidget):
         controller.notice.connect(self._show_notice)
         controller.record_emitted.connect(self._on_record)
         controller.alarm.connect(self._show_alarm)
+        controller.client_facts_changed.connect(lambda _f: self._show_target())
         self._on_step(controller.guided_view())
         self._on_state(controller.state)
 
@@ -274,7 +285,7 @@ class GuidedRunPanel(QWidget):
         return label
 
     def _set_card(self, *, cue: bool) -> None:
-        self.card.setStyleSheet(_CARD.format(bg="#fff4d6" if cue else "white"))
+        self.card.setStyleSheet(_CARD.format(bg=palette.CARD_CUE if cue else palette.WHITE))
 
     def _start_or_reset(self) -> None:
         if self._ctl.state is SessionState.COMPLETE or self._ctl.state.latched:
@@ -349,6 +360,25 @@ class GuidedRunPanel(QWidget):
     def _show_target(self) -> None:
         m = self._ctl.machine
         self.target.setText(f"{m.target_ua:.0f} µA" if m.step is not None else "—")
+        self._show_comfort()
+
+    def _show_comfort(self) -> None:
+        """'comfort level from last session: 180 µA' — or why this step will be skipped."""
+        m = self._ctl.machine
+        zones = m.zones()
+        rule = excluded_zone(m.zone_rules, zones) if m.step is not None else None
+        if rule is not None:
+            text = f"{zone_name(rule.zone)} excluded for this client ({rule.reason}): skipped"
+            colour = style.ALARM
+        elif m.step is not None and (level := m.comfort_for(zones)) is not None:
+            text = f"comfort level from last session: {level:.0f} µA"
+            if m.target_ua < level - 0.5 and m.state not in ACTIVE:
+                text += f" (starts at {m.target_ua:.0f} µA: {m.decision(level).layer_label})"
+            colour = style.MUTED
+        else:
+            text, colour = "", style.MUTED
+        self.comfort.setText(text)
+        self.comfort.setStyleSheet(f"color:{colour}")
 
     def _set_hint(self, text: str, colour: str = style.MUTED) -> None:
         self.hint.setText(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
+from app import palette
 from app.engine.controller import SessionController
 from app.engine.limits import LimitLayer
 from app.ui import style
@@ -44,7 +45,7 @@ class LimitsPanel(QWidget):
             self._name[layer], self._value[layer] = n, v
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
-        line.setStyleSheet("color:#d6dae1")
+        line.setStyleSheet(f"color:{palette.BORDER_LIGHT}")
         grid.addWidget(line, len(_ROWS), 0, 1, 2)
         self.allowed = QLabel()
         self.allowed.setStyleSheet("font-size:20px;font-weight:700")
@@ -88,7 +89,7 @@ class LimitsPanel(QWidget):
                 text = "not connected"
             binds = layer is decision.layer
             weight = "700" if binds else "400"
-            colour = style.WARN if binds else "#1f2328"
+            colour = style.WARN if binds else palette.VALUE_TEXT
             sheet = f"font-weight:{weight};color:{colour}"
             _show(self._value[layer], text + ("  ◀ binds" if binds else ""), sheet)
             _show(self._name[layer], None, sheet)

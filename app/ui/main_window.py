@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import APP_NAME
+from app import APP_NAME, palette
 from app.device.protocol import DeviceState, Event, EventCode, Info, Status
 from app.device.samples import SampleBlock
 from app.device.stats import LinkStats
@@ -92,13 +92,17 @@ ALARM_PRIORITY = {
 }
 # prefix, background, text colour
 ALARM_LOOK = {
-    HIGH: ("!!! HIGH:", "#b71c1c", "#ffffff"),
-    MEDIUM: ("!! MEDIUM:", "#ffc107", "#1f1300"),
-    LOW: ("! LOW:", "#e0f7fa", "#00474f"),
+    HIGH: ("!!! HIGH:", palette.ALARM_HIGH, palette.ALARM_HIGH_TEXT),
+    MEDIUM: ("!! MEDIUM:", palette.ALARM_MEDIUM, palette.ALARM_MEDIUM_TEXT),
+    LOW: ("! LOW:", palette.ALARM_LOW, palette.ALARM_LOW_TEXT),
 }
 # the banner flashes as the standard's visual indicators do: high 2 Hz, medium 0.6 Hz
 # (between its colour and a lighter one, the text always readable), low steady
-ALARM_FLASH = {HIGH: (250, "#e53935"), MEDIUM: (830, "#ffe082"), LOW: None}
+ALARM_FLASH = {
+    HIGH: (250, palette.ALARM_HIGH_FLASH),
+    MEDIUM: (830, palette.ALARM_MEDIUM_FLASH),
+    LOW: None,
+}
 # beep pattern: pauses (ms) before each pulse. High: 3 + 2 quick pulses (the standard's
 # burst rhythm), medium: 3 slower pulses, low: 1.
 ALARM_BEEPS = {HIGH: (0, 120, 120, 360, 120), MEDIUM: (0, 250, 250), LOW: (0,)}

@@ -45,7 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import APP_NAME, __version__, paths
+from app import APP_NAME, __version__, palette, paths
 from app.ui import style
 from app.ui.background import BackgroundReads
 from app.ui.technician.pin_dialog import when_done
@@ -381,7 +381,7 @@ def write_audit_pdf(page: Any, described: str, verdict: Any, path: Path) -> int:
             doc.drawContents(p, QRectF(0, i * body_h, page_w, body_h))
             p.restore()
             p.setFont(font)
-            p.setPen(QColor("#555"))
+            p.setPen(QColor(palette.REPORT_FOOTER))
             p.drawText(
                 QRectF(0, body_h + footer_h / 3, page_w, footer_h * 2 / 3),
                 Qt.AlignmentFlag.AlignLeft,

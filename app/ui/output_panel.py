@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
-    QDoubleSpinBox,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QLabel,
@@ -15,8 +12,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.device.protocol import DeviceState, Info
-from app.device.waveform import OutputSettings, Polarity, Waveform
+from app.device.waveform import OutputSettings
+from app.ui.output_settings import OutputSettingsEditor
 
 
 class OutputPanel(QWidget):
@@ -39,32 +38,15 @@ class OutputPanel(QWidget):
         self._state = DeviceState.IDLE
         self._connected = False
 
-        self.waveform = QComboBox()
-        for w in Waveform:
-            self.waveform.addItem(w.label, w)
-        self.polarity = QComboBox()
-        for p in Polarity:
-            self.polarity.addItem(p.label, p)
-        self.polarity.setCurrentIndex(int(Polarity.ALTERNATING))
-        self.frequency = self._spin(0.1, 2000.0, 10.0, " Hz", 1)
-        self.amplitude = self._spin(0.0, 600.0, 100.0, " µA", 0, step=10.0)
-        self.alternate = self._spin(0.5, 60.0, 2.0, " s", 1)
-        self.ramp = self._spin(0.0, 10.0, 1.0, " s", 1)
-        self.polarity.currentIndexChanged.connect(self._sync_enabled)
-
-        form = QFormLayout()
-        form.addRow("Waveform", self.waveform)
-        form.addRow("Frequency", self.frequency)
-        form.addRow("Intensity", self.amplitude)
-        form.addRow("Polarity", self.polarity)
-        form.addRow("Flip every", self.alternate)
-        form.addRow("Ramp", self.ramp)
+        self.editor = OutputSettingsEditor()
+        self.amplitude, self.ramp = self.editor.amplitude, self.editor.ramp  # the ones used most
+        form = self.editor.form
         self.limit_label = QLabel()
         self.limit_label.setWordWrap(True)
-        self.limit_label.setStyleSheet("color:#6b7280")
+        self.limit_label.setStyleSheet(f"color:{palette.MUTED}")
         form.addRow(self.limit_label)
         box = QGroupBox("Output")
-        box.setLayout(form)
+        QVBoxLayout(box).addWidget(self.editor)
 
         self.apply_button = QPushButton("Apply")
         self.start_button = QPushButton("Start")
@@ -94,45 +76,18 @@ class OutputPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.message)
         layout.addStretch(1)
-        self._sync_enabled()
         self.set_device_state(DeviceState.IDLE, connected=False)
 
-    @staticmethod
-    def _spin(
-        lo: float, hi: float, value: float, suffix: str, decimals: int, step: float = 1.0
-    ) -> QDoubleSpinBox:
-        spin = QDoubleSpinBox()
-        spin.setRange(lo, hi)
-        spin.setDecimals(decimals)
-        spin.setSingleStep(step)
-        spin.setValue(value)
-        spin.setSuffix(suffix)
-        spin.setKeyboardTracking(False)
-        spin.setAccelerated(True)
-        return spin
-
     def settings(self) -> OutputSettings:
-        return OutputSettings(
-            waveform=Waveform(self.waveform.currentData()),
-            frequency_hz=self.frequency.value(),
-            amplitude_ua=self.amplitude.value(),
-            polarity=Polarity(self.polarity.currentData()),
-            alternate_s=self.alternate.value(),
-            ramp_s=self.ramp.value(),
-        )
+        return self.editor.settings()
 
     def set_settings(self, s: OutputSettings) -> None:
-        self.waveform.setCurrentIndex(self.waveform.findData(s.waveform))
-        self.polarity.setCurrentIndex(self.polarity.findData(s.polarity))
-        self.frequency.setValue(s.frequency_hz)
-        self.amplitude.setValue(s.amplitude_ua)
-        self.alternate.setValue(s.alternate_s)
-        self.ramp.setValue(s.ramp_s)
+        self.editor.set_settings(s)
 
     def set_limits(self, info: Info | None, amplitude_cap_ua: float, reason: str) -> None:
         """Bound the inputs: device hard limits, then the console's binding limit."""
         if info is not None:
-            self.frequency.setRange(info.min_frequency_hz, info.max_frequency_hz)
+            self.editor.set_device(info)
             cap = min(amplitude_cap_ua, info.max_current_ua)
         else:
             cap = amplitude_cap_ua
@@ -152,7 +107,7 @@ class OutputPanel(QWidget):
         self.reset_button.setEnabled(connected and state.latched)
 
     def show_message(self, text: str, *, error: bool = False) -> None:
-        colour = "#b71c1c" if error else "#1b5e20"
+        colour = palette.MESSAGE_ERROR if error else palette.MESSAGE_OK
         self.message.setStyleSheet(f"color:{colour}")
         self.message.setText(text)
 
@@ -165,6 +120,3 @@ class OutputPanel(QWidget):
             self.resume_requested.emit()
         else:
             self.pause_requested.emit()
-
-    def _sync_enabled(self) -> None:
-        self.alternate.setEnabled(self.polarity.currentData() == Polarity.ALTERNATING)

@@ -58,6 +58,23 @@ SCOPE_DOCK_H = 210  # px: the small scope under it
 PULSING = frozenset({SessionState.RAMPING_UP, SessionState.RUNNING})  # the zone pulses
 
 
+def zone_summary(facts: ClientFacts) -> str:
+    """The client's zone screening in a few words for the desk (' · 2 zones excluded')."""
+    excluded = len(facts.excluded_zones())
+    limited = len({r.zone for r in facts.zone_rules if r.max_ua is not None})
+    overridden = len({r.zone for r in facts.zone_rules if r.overridden})
+    parts = [
+        f"{n} zone{'s' if n != 1 else ''} {what}"
+        for n, what in (
+            (excluded, "excluded (hatched)"),
+            (overridden, "excluded with override"),
+            (limited, "with a client ceiling"),
+        )
+        if n
+    ]
+    return "".join(f" · {p}" for p in parts)
+
+
 class PractitionerWorkspace(Workspace):
     """Face map in the centre; client, guided run, limits and a small scope around it."""
 
@@ -114,6 +131,16 @@ class PractitionerWorkspace(Workspace):
         self.history_button.toggled.connect(self._toggle_history)
         self.face = FaceMapWidget()
         self.face.zone_selected.connect(self._zone_selected)
+        # offered when a client's session has just ended: sign it here, or later from
+        # its record (Clients & records → History → Session)
+        self.sign_button = QPushButton("Sign this session…")
+        self.sign_button.setToolTip(
+            "Sign the session that just ended as performed (it is then locked); "
+            "or sign it later from its record"
+        )
+        self.sign_button.setVisible(False)
+        self.sign_button.clicked.connect(self.sign_last_session)
+        self._to_sign: str | None = None  # the uid of the session the button signs
 
         # two rows: who (and contact), then what program; one long row would make the
         # desk wider than a 1280-pixel screen
@@ -122,6 +149,7 @@ class PractitionerWorkspace(Workspace):
         who.addWidget(self.client_label)
         who.addWidget(self.screening_label)
         head.addLayout(who, 1)
+        head.addWidget(self.sign_button, 0, Qt.AlignmentFlag.AlignTop)
         head.addWidget(self.contact_label)
         what = QHBoxLayout()
         what.addWidget(QLabel("Program"))
@@ -319,6 +347,8 @@ class PractitionerWorkspace(Workspace):
                 self.tabs.setCurrentIndex(0)
 
     def _show_client(self, facts: ClientFacts | None) -> None:
+        # the client's excluded zones hatched, ceilings outlined (none without a client)
+        self.face.set_zone_rules(() if facts is None else facts.zone_rules)
         if facts is None:
             self.client_label.setText("No client chosen")
             self.screening_label.setText("Choose a client on the “Clients & records” tab.")
@@ -336,7 +366,9 @@ class PractitionerWorkspace(Workspace):
             )
         elif facts.allowed:
             limit = f" · own limit {facts.limit_ua:.0f} µA" if facts.limit_ua else ""
-            self.screening_label.setText(style.pill("CLEARED", style.OK) + limit)
+            self.screening_label.setText(
+                style.pill("CLEARED", style.OK) + limit + zone_summary(facts)
+            )
         else:
             reasons = " ".join(r.strip() for r in facts.reasons[:3])
             self.screening_label.setText(
@@ -410,7 +442,12 @@ class PractitionerWorkspace(Workspace):
         self._sync_reference()
         view = self.controller.guided_view() if self.controller else None
         if self.recorder is not None:
+            ended = self.recorder.last_session_uid
             self.recorder.on_state(state, program_finished=bool(view and view.finished))
+            if state in ACTIVE:
+                self._offer_signing(None)
+            elif self.recorder.last_session_uid != ended and not self.recorder.training:
+                self._offer_signing(self.recorder.last_session_uid)
         self.program_box.setEnabled(state not in ACTIVE)
         if self.records is not None:
             self.records.setEnabled(state not in ACTIVE)
@@ -461,6 +498,33 @@ class PractitionerWorkspace(Workspace):
     def _zone_selected(self, zone_id: str) -> None:
         if self.controller is not None and self.controller.state not in ACTIVE:
             self.controller.select_zone(zone_id)
+
+    def _offer_signing(self, uid: str | None) -> None:
+        self._to_sign = uid
+        self.sign_button.setVisible(uid is not None and self.records_store is not None)
+
+    def sign_last_session(self):  # -> SignSessionDialog | None
+        """The signing dialog for the session that just ended (open, non-blocking)."""
+        if self._to_sign is None or self.records_store is None:
+            return None
+        from app.ui.records.signing import SignSessionDialog
+
+        uid = self._to_sign
+        dialog = SignSessionDialog(
+            self.records_store,
+            uid,
+            f"The session that just ended · {self.client_label.text()}",
+            self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.done_with.connect(lambda _id: self._signed(uid))
+        dialog.open()
+        return dialog
+
+    def _signed(self, uid: str) -> None:
+        if self._to_sign == uid:
+            self._offer_signing(None)
+        self.message.emit("Session signed and locked: corrections are amendments.", "info")
 
     def _toggle_history(self, on: bool) -> None:
         self.history_button.setText("Hide history" if on else "Show history")

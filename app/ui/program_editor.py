@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.engine import zone_ids
 from app.engine.programs import (
     DIRECTIONS,
@@ -301,7 +302,7 @@ class StepTableModel(QAbstractTableModel):
             index.row(),
             index.column(),
         ):
-            return QBrush(QColor("#fde2e1"))
+            return QBrush(QColor(palette.PROBLEM_CELL))
         if (
             role == Qt.ItemDataRole.FontRole
             and self._error_row == index.row()
@@ -591,7 +592,7 @@ class ProgramEditorDialog(QDialog):
         )
         self.readonly_note.setWordWrap(True)
         self.readonly_note.setStyleSheet(
-            "background:#e8f0fe;color:#1a3d7c;padding:6px;border-radius:4px"
+            f"background:{palette.NOTE_BACKGROUND};color:{palette.NOTE_TEXT};padding:6px;border-radius:4px"
         )
         self.name_edit = QLineEdit()
         self.description_edit = QLineEdit()
@@ -863,7 +864,7 @@ class ProgramEditorDialog(QDialog):
             self.error_label.setText("⚠ " + describe_error(exc, data["steps"]))
             self.error_label.setStyleSheet(
                 f"color:{style.ALARM};font-weight:600;"
-                "background:#fdecea;padding:6px;border-radius:4px"
+                f"background:{palette.PROBLEM_BACKGROUND};padding:6px;border-radius:4px"
             )
             return
         self.model.set_error(None, None)
@@ -1034,7 +1035,8 @@ class ProgramEditorDialog(QDialog):
     def _show_save_error(self, text: str) -> None:
         self.error_label.setText("⚠ " + text)
         self.error_label.setStyleSheet(
-            f"color:{style.ALARM};font-weight:600;background:#fdecea;padding:6px;border-radius:4px"
+            f"color:{style.ALARM};font-weight:600;background:{palette.PROBLEM_BACKGROUND};"
+            "padding:6px;border-radius:4px"
         )
 
     def reject(self) -> None:

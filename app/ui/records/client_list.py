@@ -64,7 +64,7 @@ class ClientList(QWidget):
         # (the desk, with the client editor beside it, still fits a 1280-pixel screen)
         self.table.setMinimumWidth(self.fontMetrics().horizontalAdvance("M" * 10) + 300)
         self.status = QLabel()
-        self.status.setStyleSheet("color: #6b7280")
+        self.status.setStyleSheet(f"color: {style.MUTED}")
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)

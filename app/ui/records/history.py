@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.store import services
 from app.store.vocabulary import Outcome
 from app.ui import style
@@ -59,13 +60,13 @@ class SessionHistory(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.chart = pg.GraphicsLayoutWidget()
-        self.chart.setBackground("w")
+        self.chart.setBackground(palette.PLOT_LIGHT)
         self.plots = {}
         axis = pg.DateAxisItem
         for row, (key, label, unit, colour) in enumerate(
             (
                 ("current", "Mean current", "µA", style.CURRENT),
-                ("duration", "Duration", "min", "#6b7280"),
+                ("duration", "Duration", "min", style.MUTED),
                 ("impedance", "Impedance", "kΩ", style.VOLTAGE),
             )
         ):

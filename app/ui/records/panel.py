@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from app import palette
 from app.store import audit
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
@@ -36,7 +37,8 @@ class RecordsPanel(QWidget):
         self.tabs.addTab(self.detail, "Session")
         self.error = QLabel(wordWrap=True)
         self.error.setStyleSheet(
-            f"background: {style.ALARM}; color: white; padding: 6px 10px; border-radius: 4px"
+            f"background: {style.ALARM}; color: {palette.WHITE};"
+            " padding: 6px 10px; border-radius: 4px"
         )
         self.error.setVisible(False)
         split = QSplitter(Qt.Orientation.Horizontal)

@@ -7,7 +7,10 @@ line wraps inside the page) and printed page by page with QPdfWriter onto A4:
   per-zone table (time done of planned and whether the zone was done, partly done or
   skipped; mean current; charge of each phase, net charge; impedance), outcome, the
   charge delivered (total absolute and net, each named), a chart drawn from the recorded
-  data itself (min/max envelope, labelled axes, fixed scale) and a signature line;
+  data itself (min/max envelope, labelled axes, fixed scale), the client's consent
+  (version, when, the signature drawn back from its strokes), the practitioner's
+  signature ("Signed by <name>, <date time>, meaning: performed", or a blank line when
+  not signed in the console), the notes as signed and every amendment, dated, under it;
 * an optional **technician page**: the session's identity and every event, wrapped.
 
 Every page's footer gives the console's version and the device's firmware. Names and
@@ -37,10 +40,11 @@ from PySide6.QtGui import (
     QTextDocument,
 )
 
-from app import APP_NAME, __version__, paths
+from app import APP_NAME, __version__, palette, paths
 from app.engine.zones import step_outcome
 from app.store.recording import Recording
 from app.store.services import ClientRecord, RecordingOverview, SessionDetail
+from app.store.vocabulary import AMENDABLE
 from app.ui.records.format import (
     clock,
     duration,
@@ -53,6 +57,7 @@ from app.ui.records.format import (
     zone_names,
 )
 from app.ui.records.history import outcome_text
+from app.ui.records.signature_pad import render_signature
 
 STEP_WORDS = {"done": "done", "partial": "partly done", "skipped": "skipped"}
 # the chart's fixed current scales (µA, ±): the smallest that holds the recording
@@ -173,7 +178,7 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
     """The delivered current over the session, drawn from the recording's min/max
     envelope: time axis in minutes:seconds, current axis fixed at ±CURRENT_SCALES µA."""
     img = QImage(width, height, QImage.Format.Format_RGB32)
-    img.fill(QColor("white"))
+    img.fill(QColor(palette.REPORT_PAPER))
     p = QPainter(img)
     try:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -186,9 +191,9 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
         plot = QRectF(left, top, width - left - right, height - top - bottom)
         scale = current_scale(overview)
         duration_s = max(overview.duration_s, 1.0)
-        grid = QPen(QColor("#d0d7de"), 2)
-        axis = QPen(QColor("#24292f"), 3)
-        ink = QColor("#24292f")
+        grid = QPen(QColor(palette.REPORT_GRID), 2)
+        axis = QPen(QColor(palette.REPORT_AXIS), 3)
+        ink = QColor(palette.REPORT_AXIS)
 
         def x_of(t: float) -> float:
             return plot.left() + plot.width() * t / duration_s
@@ -255,8 +260,8 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
                     band.lineTo(q)
                 band.closeSubpath()
                 run = []
-        p.setPen(QPen(QColor("#1f6feb"), 2))
-        p.setBrush(QColor(31, 111, 235, 110))
+        p.setPen(QPen(QColor(palette.REPORT_TRACE), 2))
+        p.setBrush(QColor(*palette.REPORT_BAND))
         p.drawPath(band)
     finally:
         p.end()
@@ -265,15 +270,16 @@ def chart_image(overview: RecordingOverview, width: int = 2000, height: int = 56
 
 # ---------------------------------------------------------------- HTML
 
-STYLE = """
-body { font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: #111; }
+STYLE = palette.css("""
+body { font-family: 'DejaVu Sans', sans-serif; font-size: 9pt; color: @REPORT_TEXT@; }
 h1 { font-size: 15pt; margin: 0 0 4pt 0; }
 h2 { font-size: 11pt; margin: 8pt 0 3pt 0; }
 td, th { padding: 2pt 4pt; vertical-align: top; }
-th { background-color: #eaeef2; text-align: left; font-weight: 600; }
-.k { color: #444; }
-.sig { margin-top: 14pt; }
-"""
+th { background-color: @REPORT_HEADER_CELL@; text-align: left; font-weight: 600; }
+.k { color: @REPORT_KEY@; }
+.sig { margin-top: 8pt; }
+.am { margin: 0 0 3pt 0; }
+""")
 
 
 def charge_sentence(detail: SessionDetail) -> str:
@@ -302,12 +308,91 @@ def charge_sentence(detail: SessionDetail) -> str:
     )
 
 
+def skip_reason(parameters: dict) -> str:
+    """': Mentalis (client's right) is excluded …' for a step skipped on an excluded
+    zone (escaped), else ''."""
+    why = parameters.get("skipped_reason") if isinstance(parameters, dict) else None
+    if not isinstance(why, str) or not why:
+        return ""
+    return ": " + plain(why.split(" skipped: ", 1)[-1])
+
+
 def _phase(st, which: int) -> str:
     ph = st.charge_phases_uc
     return "—" if ph is None else f"{ph[which]:.2f} µC"
 
 
-def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) -> str:
+CONSENT_SIG = "consent_signature.png"
+CONSENT_SIG_PX = (600, 170)  # the consent signature's image (printed 45 mm wide)
+CONSENT_SIG_MM = 45.0
+
+
+def signature_line(detail: SessionDetail) -> str:
+    """The practitioner's signature as printed (plain text)."""
+    sig = detail.signature
+    if sig is None:
+        return ""
+    return f"Signed by {sig.printed_name}, {local_datetime(sig.signed_at)}, meaning: {sig.meaning}"
+
+
+def consent_image(detail: SessionDetail) -> QImage | None:
+    c = detail.consent
+    if c is None or c.signature is None:
+        return None
+    return render_signature(c.signature, *CONSENT_SIG_PX)
+
+
+def record_html(detail: SessionDetail, has_consent_image: bool) -> str:
+    """The consent, the practitioner's signature, the notes as signed and the
+    amendments under them (all user text escaped, line breaks kept)."""
+    parts = []
+    c = detail.consent
+    if c is None:
+        parts.append("<p><b>Consent:</b> none recorded.</p>")
+    else:
+        how = ""
+        if c.signature is not None:
+            how = (f" by {plain(c.signature.name)}" if c.signature.name else "") + (
+                " (drawn signature)" if c.signature.kind == "drawn" else " (typed signature)"
+            )
+        image = f"<br/><img src='{CONSENT_SIG}' width='{{SIG_W}}'/>" if has_consent_image else ""
+        parts.append(
+            f"<p><b>Consent</b> {plain(c.text_version)} signed {local_datetime(c.given_at)}"
+            f"{how}.{image}</p>"
+        )
+    if detail.notes:
+        notes = "<br/>".join(plain(text) for _, text in detail.notes)
+        parts.append(f"<p><b>Session notes (as signed):</b> {notes}</p>")
+    if detail.signature is not None:
+        parts.append(
+            f"<p class='sig'><b>Practitioner's signature:</b> {plain(signature_line(detail))}.</p>"
+        )
+    else:
+        parts.append(
+            f"<p class='sig'>Practitioner: {plain(detail.operator_name or '—')} (not signed "
+            "in the console)<br/><br/>"
+            "Signature: ______________________________ &nbsp;&nbsp; Date: ________________</p>"
+        )
+    if detail.amendments:
+        items = "".join(
+            f"<p class='am'><b>{local_datetime(a.made_at)}</b>, {plain(a.author_name)} "
+            f"corrected <i>{plain(AMENDABLE.get(a.field, a.field))}</i>: {plain(a.text)}"
+            f"<br/>Reason: {plain(a.reason)}</p>"
+            for a in detail.amendments
+        )
+        parts.append(
+            "<h2>Amendments</h2><p>Made after signing; the record above stays as signed.</p>"
+            + items
+        )
+    return "".join(parts)
+
+
+def client_html(
+    detail: SessionDetail,
+    client: ClientRecord,
+    has_chart: bool,
+    has_consent_image: bool = False,
+) -> str:
     s = detail.summary
     rows = []
     for st in detail.steps:
@@ -315,7 +400,8 @@ def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) ->
             "<tr>"
             f"<td>{st.position + 1}</td><td>{plain(zone_names(st.zone))}</td>"
             f"<td>{clock(st.actual_s)} of {clock(st.planned_s)}<br/>"
-            f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}</td>"
+            f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}"
+            f"{skip_reason(st.parameters)}</td>"
             f"<td>{number(st.mean_current_ua, 'µA', 0)}</td>"
             f"<td>{_phase(st, 0)}</td><td>{_phase(st, 1)}</td>"
             f"<td>{number(st.charge_uc, 'µC', 2)}</td>"
@@ -323,7 +409,7 @@ def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) ->
         )
     steps = (
         "<table width='100%' border='1' cellspacing='0' cellpadding='2' "
-        "style='border-color:#c0c6cc; border-collapse: collapse'>"
+        f"style='border-color:{palette.REPORT_TABLE_BORDER}; border-collapse: collapse'>"
         "<tr><th width='3%'>#</th><th width='25%'>Zone</th>"
         "<th width='13%'>Time done of planned</th><th width='10%'>Mean current</th>"
         "<th width='12%'>Charge + phase</th><th width='12%'>Charge − phase</th>"
@@ -357,8 +443,7 @@ def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) ->
 <p>{plain(charge_sentence(detail))} Mean current {number(s.mean_current_ua, "µA", 0)};
 mean impedance {kohm(s.mean_impedance_ohm)}.</p>
 {chart}
-<p class='sig'>Practitioner: {plain(operator)}<br/><br/>
-Signature: ______________________________ &nbsp;&nbsp; Date: ________________</p>
+{record_html(detail, has_consent_image)}
 </body></html>"""
 
 
@@ -371,7 +456,7 @@ def technician_html(detail: SessionDetail) -> str:
     )
     events = (
         "<table width='100%' border='1' cellspacing='0' cellpadding='2' "
-        "style='border-color:#c0c6cc'><tr><th width='12%'>Time</th>"
+        f"style='border-color:{palette.REPORT_TABLE_BORDER}'><tr><th width='12%'>Time</th>"
         "<th width='18%'>Event</th><th>Details</th></tr>" + rows + "</table>"
         if rows
         else "<p>No events recorded.</p>"
@@ -390,7 +475,11 @@ def technician_html(detail: SessionDetail) -> str:
 
 
 def _document(
-    html_text: str, device: QPdfWriter, width: float, chart: QImage | None
+    html_text: str,
+    device: QPdfWriter,
+    width: float,
+    chart: QImage | None,
+    consent_signature: QImage | None = None,
 ) -> QTextDocument:
     doc = QTextDocument()
     doc.documentLayout().setPaintDevice(device)
@@ -402,6 +491,11 @@ def _document(
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("chart.png"), chart)
         # an image's HTML size is in screen pixels (96 per inch), scaled to the device
         html_text = html_text.replace("{CHART_W}", str(int(width * 96 / device.logicalDpiX())))
+    if consent_signature is not None:
+        doc.addResource(
+            QTextDocument.ResourceType.ImageResource, QUrl(CONSENT_SIG), consent_signature
+        )
+        html_text = html_text.replace("{SIG_W}", str(int(CONSENT_SIG_MM / 25.4 * 96)))
     doc.setHtml(html_text)
     doc.setTextWidth(width)
     return doc
@@ -436,7 +530,16 @@ def write_pdf(
     footer_h = FOOTER_PT * DPI / 72.0
     body_h = page_h - footer_h
     chart = chart_image(overview) if overview is not None and overview.n_samples else None
-    docs = [_document(client_html(detail, client, chart is not None), writer, page_w, chart)]
+    consent_sig = consent_image(detail)
+    docs = [
+        _document(
+            client_html(detail, client, chart is not None, consent_sig is not None),
+            writer,
+            page_w,
+            chart,
+            consent_sig,
+        )
+    ]
     if technician_page:
         docs.append(_document(technician_html(detail), writer, page_w, None))
     pages: list[tuple[QTextDocument, int]] = []
@@ -456,7 +559,7 @@ def write_pdf(
             doc.drawContents(p, QRectF(0, i * body_h, page_w, body_h))
             p.restore()
             p.setFont(footer_font)
-            p.setPen(QColor("#555"))
+            p.setPen(QColor(palette.REPORT_FOOTER))
             p.drawText(
                 QRectF(0, body_h + footer_h / 3, page_w, footer_h * 2 / 3),
                 Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,

@@ -1,5 +1,11 @@
 """Screening and consent form: shows live whether output may start, blocks a
-contraindicated client, and records acknowledged overrides of relative ones."""
+contraindicated client, and records acknowledged overrides of relative ones.
+
+Zone questions (filler sites, lesions, metal implants, bruxism) name face-map zones
+with a compact :class:`~app.ui.records.zone_picker.ZonePicker`; an excluded zone is
+treated only with its override ticked. Every row keeps its place and its height as
+answers change (the override boxes are always there, enabled when they apply; the
+banner has a fixed height), and nothing needs sideways scrolling."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -15,13 +22,16 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QRadioButton,
     QScrollArea,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
+from app import palette
 from app.store import services
 from app.store.screening import (
     Evaluation,
@@ -31,11 +41,17 @@ from app.store.screening import (
     add_months,
     age_on,
     evaluate,
+    zone_rules,
 )
+from app.store.signature import MAX_NAME, Signature, typed
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.date_field import DateField
+from app.ui.records.format import local_datetime
+from app.ui.records.signature_pad import SignaturePad, render_signature
+from app.ui.records.zone_picker import ZonePicker
 
+BANNER_LINES = 3  # reasons shown under the banner's headline (all of them in its tooltip)
 BANNER = {
     Status.CLEARED: (style.OK, "Cleared for treatment"),
     Status.NEEDS_OVERRIDE: (style.WARN, "Override needed before output can start"),
@@ -105,6 +121,72 @@ class _Answer:
             self.no.setChecked(True)
 
 
+class _Banner(QLabel):
+    """The verdict: a headline and up to BANNER_LINES reasons, one line each (elided; all
+    of them in the tooltip and in ``text()``). Always the same height: nothing below it
+    moves as answers change, and it never widens the form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("banner")
+        self.setTextFormat(Qt.TextFormat.RichText)  # built here, every text escaped
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self._headline = ""
+        self._lines: list[str] = []
+        self.setFixedHeight(self._bold_metrics().lineSpacing() * (BANNER_LINES + 1) + 24)
+
+    def _bold_metrics(self) -> QFontMetrics:
+        font = QFont(self.font())
+        font.setBold(True)
+        return QFontMetrics(font)
+
+    def set_content(self, headline: str, lines: list[str]) -> None:
+        self._headline, self._lines = headline, list(lines)
+        self.setToolTip("\n".join(self._lines))
+        self._render()
+
+    def text(self) -> str:
+        """The headline and every reason (plain text, one a line)."""
+        return "\n".join([self._headline, *self._lines])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._render()
+
+    def _render(self) -> None:
+        fm = self._bold_metrics()
+        width = max(40, self.contentsRect().width() - 4)
+        shown = [f"• {r}" for r in self._lines[:BANNER_LINES]]
+        if len(self._lines) > BANNER_LINES:
+            shown[-1] = f"… and {len(self._lines) - BANNER_LINES + 1} more (see the tooltip)"
+        body = [
+            html.escape(fm.elidedText(t, Qt.TextElideMode.ElideRight, width), quote=False)
+            for t in shown
+        ]
+        super().setText("<br>".join([f"<b>{html.escape(self._headline, quote=False)}</b>", *body]))
+
+
+class _ZoneAnswer:
+    """The picker of one ``zones`` item: always answered (no zones is an answer)."""
+
+    date = None
+
+    def __init__(self, item: Item, parent: QWidget) -> None:
+        self.item = item
+        self.picker = ZonePicker(item.question, parent)
+
+    def value(self) -> tuple[bool, Any]:
+        return True, self.picker.zones()
+
+    def problem(self) -> str | None:
+        return None
+
+    def set_value(self, answered: bool, value: Any) -> None:
+        zones = value if answered and isinstance(value, list | tuple) else []
+        self.picker.set_zones([z for z in zones if isinstance(z, str)])
+
+
 class ScreeningForm(QWidget):
     """``saved(screening_id)`` after the writer committed the screening (and consent)."""
 
@@ -124,57 +206,124 @@ class ScreeningForm(QWidget):
         self.title = QLabel("Screening")
         self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
-        self.banner = QLabel(objectName="banner", wordWrap=True)
-        self.banner.setTextFormat(Qt.TextFormat.RichText)
-        self.answers: dict[str, _Answer] = {}
+        self.title.setWordWrap(True)  # a long name never widens the form
+        self.banner = _Banner()
+        self.answers: dict[str, _Answer | _ZoneAnswer] = {}
+        # every override box is there from the start, enabled when its item applies
+        self.overrides: dict[str, QCheckBox] = {}
         content = QWidget()
         body = QVBoxLayout(content)
-        for kind, heading in (
-            ("absolute", "Absolute contraindications — output is blocked"),
-            ("relative", "Relative contraindications — an acknowledged override is needed"),
+        # short titles (a group box is never narrower than its title), the rest wrapped
+        for kind, heading, note in (
+            ("absolute", "Absolute contraindications", "Any of these blocks output."),
+            (
+                "relative",
+                "Relative contraindications",
+                "Output needs an acknowledged override: the practitioner takes "
+                "responsibility, logged with the screening.",
+            ),
+            (
+                "zone",
+                "Zones (optional)",
+                "Excluded zones are hatched on the face map and skipped by guided runs "
+                "unless treated anyway; metal implants and bruxism hold their zones under "
+                "a ceiling.",
+            ),
         ):
+            items = [item for item in self.q.items if item.kind == kind]
+            if not items:
+                continue
             box = QGroupBox(heading)
+            # each question (with its override box beside it) on a line of its own and
+            # its answer under it: the form stays narrow enough for the desk at 1280 px
             grid = QGridLayout(box)
             grid.setColumnStretch(0, 1)
-            row = 0
-            for item in self.q.items:
-                if item.kind != kind:
-                    continue
+            grid.setVerticalSpacing(2)
+            explain = QLabel(note, wordWrap=True)
+            explain.setStyleSheet(f"color: {style.MUTED}")
+            grid.addWidget(explain, 0, 0, 1, 2)
+            for n, item in enumerate(items):
+                row = 1 + 2 * n
                 label = QLabel(item.question, wordWrap=True)
+                label.setStyleSheet("padding-top: 6px")
                 grid.addWidget(label, row, 0)
-                if item.asked:
+                if item.type == "zones":
+                    zans = _ZoneAnswer(item, self)
+                    zans.picker.zones_changed.connect(lambda *_: self._update())
+                    self.answers[item.id] = zans
+                    grid.addWidget(zans.picker, row + 1, 0, 1, 2)
+                elif item.asked:
                     ans = _Answer(item, self)
                     ans.group.buttonToggled.connect(lambda *_: self._update())
                     if ans.date is not None:
                         ans.date.date_changed.connect(lambda *_: self._update())
                     self.answers[item.id] = ans
-                    grid.addLayout(ans.row, row, 1)
+                    grid.addLayout(ans.row, row + 1, 0, 1, 2)
                 else:
                     self.age_label = QLabel("—")
-                    grid.addWidget(self.age_label, row, 1)
-                row += 1
+                    grid.addWidget(self.age_label, row + 1, 0, 1, 2)
+                if kind == "relative" or (kind == "zone" and item.effect == "exclude"):
+                    box_text = "Treat anyway" if kind == "zone" else "Proceed anyway"
+                    override = QCheckBox(box_text)
+                    override.setToolTip(
+                        f"Override acknowledged by the practitioner: {item.reason}"
+                        + (" (these zones are then treated)" if kind == "zone" else "")
+                    )
+                    override.setEnabled(False)
+                    override.toggled.connect(lambda *_: self._update())
+                    self.overrides[item.id] = override
+                    grid.addWidget(
+                        override, row, 1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom
+                    )
             body.addWidget(box)
-        self.override_box = QGroupBox(
-            "Overrides (the practitioner takes responsibility; logged with the screening)"
-        )
-        self.override_layout = QVBoxLayout(self.override_box)
-        self.overrides: dict[str, QCheckBox] = {}
-        body.addWidget(self.override_box)
         consent_box = QGroupBox(f"Consent ({self.q.consent_text_version})")
         cl = QVBoxLayout(consent_box)
-        text = QLabel(self.q.consent_text, wordWrap=True)
-        text.setStyleSheet("color: #374151")
+        self.consent_text = QLabel(self.q.consent_text, wordWrap=True)
+        self.consent_text.setTextFormat(Qt.TextFormat.PlainText)
+        self.consent_text.setStyleSheet(f"color: {palette.TEXT_SECONDARY}")
+        cl.addWidget(self.consent_text)
+        # the consent as signed (shown once recorded): when, by whom, the signature
+        self.consent_status = QLabel(wordWrap=True)
+        self.consent_status.setTextFormat(Qt.TextFormat.PlainText)
+        self.consent_signature = QLabel()
+        self.consent_signature.setStyleSheet(f"border: 1px solid {palette.BORDER_LIGHT}")
+        self.consent_signature.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        cl.addWidget(self.consent_status)
+        cl.addWidget(self.consent_signature, 0, Qt.AlignmentFlag.AlignLeft)
+        # signing: the pad, or the typed name for keyboard users
+        self.sign_area = QWidget()
+        sl = QVBoxLayout(self.sign_area)
+        sl.setContentsMargins(0, 0, 0, 0)
         self.consent = QCheckBox("The client has read and agreed to this text")
-        cl.addWidget(text)
-        cl.addWidget(self.consent)
+        self.pad = SignaturePad()
+        self.clear_pad = QPushButton("Clear signature")
+        # the pad over its Clear button: the form is about 380 px wide on the desk
+        pad_row = QVBoxLayout()
+        pad_row.addWidget(self.pad)
+        pad_row.addWidget(self.clear_pad, 0, Qt.AlignmentFlag.AlignLeft)
+        self.typed_name = QLineEdit()
+        self.typed_name.setMaxLength(MAX_NAME)
+        self.typed_name.setPlaceholderText("The client's full name")
+        typed_label = QLabel(
+            "&Or, without a pen or mouse: the client types their full name as their "
+            "signature (a typed signature):",
+            wordWrap=True,
+        )
+        typed_label.setBuddy(self.typed_name)
+        sl.addWidget(self.consent)
+        sl.addWidget(QLabel("Client's signature:"))
+        sl.addLayout(pad_row)
+        sl.addWidget(typed_label)
+        sl.addWidget(self.typed_name)
+        cl.addWidget(self.sign_area)
         body.addWidget(consent_box)
         body.addStretch(1)
-        scroll = QScrollArea(widgetResizable=True)
+        scroll = self.scroll_area = QScrollArea(widgetResizable=True)
         scroll.setWidget(content)
 
         self.save_button = QPushButton("Save screening")
         self.save_button.setObjectName("primary")
-        self.hint = QLabel()
+        self.hint = QLabel(wordWrap=True)
         self.hint.setStyleSheet(f"color: {style.MUTED}")
         buttons = QHBoxLayout()
         buttons.addWidget(self.hint, 1)
@@ -186,6 +335,9 @@ class ScreeningForm(QWidget):
         lay.addLayout(buttons)
         self.save_button.clicked.connect(self.save)
         self.consent.toggled.connect(lambda *_: self._update())
+        self.pad.changed.connect(self._update)
+        self.clear_pad.clicked.connect(self.pad.clear)
+        self.typed_name.textChanged.connect(lambda *_: self._update())
 
     # -- state
 
@@ -213,11 +365,12 @@ class ScreeningForm(QWidget):
                 ans.set_value(True, previous.answers[item_id])
             else:
                 ans.set_value(False, None)
-        self._acked = set(previous.overrides_acknowledged) if previous else set()
-        for box in self.overrides.values():  # the last client's ticks are not this one's
-            box.deleteLater()
-        self.overrides = {}
-        self.consent.setChecked(self._client.consent_version == self.q.consent_text_version)
+        acked = set(previous.overrides_acknowledged) if previous else set()
+        for item_id, box in self.overrides.items():  # the last client's ticks never stay
+            box.blockSignals(True)
+            box.setChecked(item_id in acked)
+            box.blockSignals(False)
+        self._show_consent(self._client.consent)
         dob = self._client.date_of_birth
         self.age_label.setText(
             f"Age {age_on(dob, self.today)} (from the date of birth)"
@@ -227,13 +380,68 @@ class ScreeningForm(QWidget):
         self._update(stored=previous)
         self.loaded.emit(self._client.id)
 
+    def _consent_current(self) -> bool:
+        return self._client is not None and (
+            self._client.consent_version == self.q.consent_text_version
+        )
+
+    def _show_consent(self, consent: services.ConsentRecord | None) -> None:
+        """The client's consent as stored (text signed, time, signature), or the means to
+        sign it: the signed consent is never edited, only viewed."""
+        self.pad.clear()
+        self.typed_name.clear()
+        current = self._consent_current()
+        self.consent.setChecked(current)
+        self.sign_area.setVisible(not current)
+        self.consent_signature.setVisible(False)
+        if consent is None:
+            self.consent_text.setText(self.q.consent_text)
+            self.consent_status.setText("Not signed yet.")
+            return
+        when = local_datetime(consent.given_at)
+        if not current:
+            self.consent_text.setText(self.q.consent_text)
+            self.consent_status.setText(
+                f"The consent on record ({consent.text_version}, {when}) is not the current "
+                "text: the client signs the current one."
+            )
+            return
+        # the text the client signed, not today's resources
+        self.consent_text.setText(consent.text or self.q.consent_text)
+        sig = consent.signature
+        if sig is None:
+            self.consent_status.setText(
+                f"Agreed on {when} (recorded before consents were signed on screen: "
+                "no signature or text snapshot is stored)."
+            )
+            return
+        how = "drawn signature" if sig.kind == "drawn" else "typed signature"
+        self.consent_status.setText(
+            f"Signed on {when} by {sig.name or 'the client'} ({how}); this signed consent "
+            "cannot be changed."
+        )
+        image = render_signature(sig, 300, 84)
+        self.consent_signature.setPixmap(QPixmap.fromImage(image))
+        self.consent_signature.setVisible(True)
+
+    def pending_signature(self) -> Signature | None:
+        """The signature given for the consent now: the drawn one, else the typed name
+        (None: not signed yet)."""
+        name = self.typed_name.text().strip()
+        client = self._client.name if self._client is not None else ""
+        if not self.pad.is_empty():
+            return self.pad.signature(name or client)
+        if name:
+            return typed(name)
+        return None
+
     def current(self) -> ScreeningAnswers:
         answers = {}
         for item_id, ans in self.answers.items():
             answered, value = ans.value()
             if answered:
                 answers[item_id] = value
-        acked = tuple(i for i, box in self.overrides.items() if box.isChecked())
+        acked = tuple(i for i, box in self.overrides.items() if box.isChecked() and box.isEnabled())
         return ScreeningAnswers(
             answers, self.today, add_months(self.today, self.q.validity_months), acked
         )
@@ -248,58 +456,78 @@ class ScreeningForm(QWidget):
     def acknowledge(self, item_id: str, on: bool = True) -> None:
         self.overrides[item_id].setChecked(on)
 
+    def zone_rules(self):
+        """The zone rules the answers as they stand would give (for the face map)."""
+        return zone_rules(self.current(), self.today, self.q)
+
     def _update(self, stored: Any = None) -> None:
         if self._client is None:
             return
+        # an override box is live only where it applies: a relative contraindication
+        # present, or zones an exclusion names (a tick elsewhere is kept, not counted)
+        ev = evaluate(self._with_all_overrides(), self._client, self.today, self.q)
+        applies = {r.item_id for r in ev.reasons if r.kind in ("relative", "acknowledged")}
+        applies |= {r.item_id for r in zone_rules(self.current(), self.today, self.q)}
+        for item_id, box in self.overrides.items():
+            box.setEnabled(item_id in applies)
         draft = self.current()
         ev = evaluate(draft, self._client, self.today, self.q)
-        # rebuild the override check boxes for the relative reasons present
-        relative = [r for r in ev.reasons if r.kind in ("relative", "acknowledged")]
-        wanted = {r.item_id: r.text for r in relative}
-        if set(wanted) != set(self.overrides):
-            acked = {i for i, b in self.overrides.items() if b.isChecked()}
-            acked |= getattr(self, "_acked", set())
-            self._acked = set()
-            for box in self.overrides.values():
-                box.deleteLater()
-            self.overrides = {}
-            for item_id, text in wanted.items():
-                box = QCheckBox(f"Proceed despite: {text}")
-                box.setChecked(item_id in acked)
-                box.toggled.connect(lambda *_: self._update())
-                self.override_layout.addWidget(box)
-                self.overrides[item_id] = box
-            ev = evaluate(self.current(), self._client, self.today, self.q)
-        self.override_box.setVisible(bool(self.overrides))
         self._evaluation = ev
         colour, headline = BANNER[ev.status]
-        lines = [f"<b>{headline}</b>"]
-        lines += [
-            f"• {r.text}" + (" — override acknowledged" if r.kind == "acknowledged" else "")
-            for r in ev.reasons[:6]
+        reasons = [
+            r.text + (" — override acknowledged" if r.kind == "acknowledged" else "")
+            for r in ev.reasons
         ]
-        if len(ev.reasons) > 6:
-            lines.append(f"… and {len(ev.reasons) - 6} more")
         # a date that is not a date is said, not guessed at (the answer counts as missing)
-        lines += [
-            f"• {html.escape(p, quote=False)}"
-            for a in self.answers.values()
-            if (p := a.problem()) is not None
-        ]
-        self.banner.setText("<br>".join(lines))
+        reasons += [p for a in self.answers.values() if (p := a.problem())]
+        reasons += self._zone_lines(draft)
+        self.banner.set_content(headline, reasons)
         self.banner.setStyleSheet(
-            f"background: {colour}; color: white; padding: 8px 12px; border-radius: 4px"
+            f"background: {colour}; color: {palette.WHITE}; padding: 8px 12px; border-radius: 4px"
         )
         unanswered = [r for r in ev.reasons if r.kind == "missing"]
         complete = not unanswered or all(r.item_id == "under_18" for r in unanswered)
-        self.save_button.setEnabled(complete)
-        self.hint.setText(
-            "Answer every question to save."
-            if not complete
-            else "Saving records the answers, the overrides and today's date "
-            f"(valid {self.q.validity_months} months)."
-        )
+        signing = self.consent.isChecked() and not self._consent_current()
+        sig = self.pending_signature() if signing else None
+        unsigned = signing and (sig is None or sig.problem() is not None)
+        self.save_button.setEnabled(complete and not unsigned)
+        if not complete:
+            hint = "Answer every question to save."
+        elif unsigned:
+            hint = "The client signs in the box, or types their full name, to record the consent."
+        else:
+            hint = (
+                "Saving records the answers, the overrides and today's date "
+                f"(valid {self.q.validity_months} months)"
+                + (", and the signed consent with its text." if signing else ".")
+            )
+        self.hint.setText(hint)
         self.evaluation_changed.emit(ev)
+
+    def _with_all_overrides(self) -> ScreeningAnswers:
+        """The answers with every override box counted as unticked (what applies)."""
+        draft = self.current()
+        return ScreeningAnswers(draft.answers, draft.screened_on, draft.expires_on, ())
+
+    def _zone_lines(self, draft: ScreeningAnswers) -> list[str]:
+        """The zone answers' effect, one line per item, for the banner."""
+        from app.engine.limits import zone_name
+
+        by_item: dict[str, list[str]] = {}
+        effect: dict[str, str] = {}
+        for r in zone_rules(draft, self.today, self.q):
+            by_item.setdefault(r.item_id, []).append(zone_name(r.zone))
+            effect[r.item_id] = (
+                "override acknowledged"
+                if r.overridden
+                else "excluded"
+                if r.max_ua is None
+                else f"≤ {r.max_ua:g} µA"
+            )
+        return [
+            f"{self.q.item(i).reason.capitalize()}: {', '.join(z)} — {effect[i]}"
+            for i, z in by_item.items()
+        ]
 
     def save(self) -> None:
         if self.client_id is None:
@@ -315,11 +543,15 @@ class ScreeningForm(QWidget):
             operator_id=self.store.operator_id,
             questionnaire_version=self.q.version,
         )
-        if self.consent.isChecked() and (
-            self._client.consent_version != self.q.consent_text_version
-        ):
+        sig = self.pending_signature()
+        if self.consent.isChecked() and not self._consent_current() and sig is not None:
+            # the exact text shown and signed is stored with the signature
             writer.add_consent(
-                self.client_id, self.q.consent_text_version, operator_id=self.store.operator_id
+                self.client_id,
+                self.q.consent_text_version,
+                operator_id=self.store.operator_id,
+                text_snapshot=self.q.consent_text,
+                signature=sig,
             )
         self.save_button.setEnabled(False)
         self.store.when_done(fut, self._saved, "saving the screening")

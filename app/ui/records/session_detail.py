@@ -1,4 +1,6 @@
-"""Session detail: summary, steps, events timeline, and the recording replayed.
+"""Session detail: summary, signature, notes and amendments, steps, events, and the
+recording replayed. Signing and amending open dialogs (app/ui/records/signing.py); the
+lock itself is the store's.
 
 Everything is read off the GUI thread (app/store/reader.py). The recording is shown as an
 overview first — min/max per bucket over the whole session, a few MB however long it is —
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QFileDialog,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -27,9 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.engine.zones import step_outcome
 from app.store import audit, services
 from app.store.recording import Recording
+from app.store.vocabulary import AMENDABLE
 from app.ui import style
 from app.ui.records import report
 from app.ui.records.bridge import RecordsStore
@@ -45,6 +50,7 @@ from app.ui.records.format import (
     zone_names,
 )
 from app.ui.records.history import OUTCOME_COLOURS, outcome_text
+from app.ui.records.signing import AmendDialog, SignSessionDialog
 
 
 def _table(headers: tuple[str, ...]) -> QTableWidget:
@@ -67,6 +73,7 @@ class SessionDetailView(QWidget):
 
     shown = Signal(int)
     exported = Signal(str)  # a CSV export (and its recording file) was written
+    reloaded = Signal(int)  # the session was read again (after a signature, an amendment)
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -88,16 +95,36 @@ class SessionDetailView(QWidget):
         self.technician_page.setToolTip(
             "Add a second page to the report with the session's full event log"
         )
+        # the signature (or that it is not signed yet), the notes signed, the amendments
+        self.sign_button = QPushButton("Sign…")
+        self.sign_button.setToolTip("Sign this finished session as performed: it is then locked")
+        self.amend_button = QPushButton("Amend…")
+        self.amend_button.setToolTip("Add a dated correction under the signed record")
+        self.signature_line = QLabel(wordWrap=True)
+        self.signature_line.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        self.notes_label = QLabel(wordWrap=True)
+        self.notes_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.amendments = _table(("Date", "By", "Corrects", "Correction", "Reason"))
+        self.amendments.setWordWrap(True)
+        self.amendments_box = QGroupBox(
+            "Amendments — made after signing; the signed record stays as it was"
+        )
+        box = QVBoxLayout(self.amendments_box)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.addWidget(self.amendments)
+        self.amendments_box.setVisible(False)
         self.steps = _table(
             ("#", "Zone", "Time / planned", "Mean current", "Charge", "Impedance", "Parameters")
         )
         self.events = _table(("Time", "Event", "Details"))
         self.plot = pg.GraphicsLayoutWidget()
-        self.plot.setBackground("#0d1117")
+        self.plot.setBackground(palette.SCOPE_BACKGROUND)
         self.current_plot = self.plot.addPlot(row=0, col=0)
         self.voltage_plot = self.plot.addPlot(row=1, col=0)
         self.voltage_plot.setXLink(self.current_plot)
-        self.current_plot.setTitle("Recorded delivered current", color="#c9d1d9", size="10pt")
+        self.current_plot.setTitle(
+            "Recorded delivered current", color=palette.SCOPE_TITLE, size="10pt"
+        )
         for plot, label in (
             (self.current_plot, "current (µA)"),
             (self.voltage_plot, "electrode voltage (V)"),
@@ -120,7 +147,9 @@ class SessionDetailView(QWidget):
         head.addWidget(self.csv_button)
         # the report's option on a row of its own: the desk must fit a 1280-pixel screen
         option = QHBoxLayout()
-        option.addStretch(1)
+        option.addWidget(self.signature_line, 1)
+        option.addWidget(self.sign_button)
+        option.addWidget(self.amend_button)
         option.addWidget(self.technician_page)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.steps)
@@ -131,15 +160,103 @@ class SessionDetailView(QWidget):
         lay.addLayout(head)
         lay.addLayout(option)
         lay.addWidget(self.summary)
+        lay.addWidget(self.notes_label)
+        lay.addWidget(self.amendments_box)
         lay.addWidget(split, 1)
         lay.addWidget(self.no_recording)
         self.pdf_button.clicked.connect(self._ask_pdf)
         self.csv_button.clicked.connect(self._ask_csv)
+        self.sign_button.clicked.connect(self.ask_sign)
+        self.amend_button.clicked.connect(self.ask_amend)
         self._set_enabled(False)
 
     def _set_enabled(self, on: bool) -> None:
         self.pdf_button.setEnabled(on)
         self.csv_button.setEnabled(on)
+        d = self.detail
+        finished = d is not None and d.summary.outcome is not None and d.summary.ended_at
+        self.sign_button.setEnabled(bool(on and finished and d is not None and not d.locked))
+        self.amend_button.setEnabled(bool(on and d is not None and d.locked))
+        self.sign_button.setVisible(not (d is not None and d.locked))
+        self.amend_button.setVisible(d is not None and d.locked)
+
+    def _subject(self) -> str:
+        assert self.detail is not None
+        s = self.detail.summary
+        name = self.client.name if self.client else ""
+        return f"Session {s.id} · {local_datetime(s.started_at)} · {name}"
+
+    def ask_sign(self) -> SignSessionDialog | None:
+        """The signing dialog (open, non-blocking); the view reads the session again once
+        it is signed."""
+        if self.detail is None or self.detail.locked:
+            return None
+        dialog = SignSessionDialog(self.store, self.detail.summary.id, self._subject(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.done_with.connect(lambda _id: self.reload())
+        dialog.open()
+        return dialog
+
+    def ask_amend(self) -> AmendDialog | None:
+        if self.detail is None or not self.detail.locked:
+            return None
+        dialog = AmendDialog(self.store, self.detail.summary.id, self._subject(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.done_with.connect(lambda _id: self.reload())
+        dialog.open()
+        return dialog
+
+    def reload(self) -> None:
+        """Read the shown session again (after signing or amending it); ``reloaded``
+        follows, not ``shown`` (that was a view, and is audited as one)."""
+        if self.detail is None:
+            return
+        self.store.read(
+            _session_and_overview,
+            self.detail.summary.id,
+            on_result=lambda r: self._show(r, announce=False),
+            what="reading the session",
+            key="session_detail",
+            cancellable=True,
+        )
+
+    def _show_signature(self, detail: services.SessionDetail) -> None:
+        sig = detail.signature
+        if sig is None:
+            self.signature_line.setText(
+                "Not signed. Sign it once you have checked it: it is then locked."
+                if detail.summary.outcome is not None
+                else "Not finished: a session is signed once it has ended."
+            )
+            self.signature_line.setStyleSheet(f"color: {style.MUTED}")
+        else:
+            self.signature_line.setText(
+                f"Signed by {sig.printed_name}, {local_datetime(sig.signed_at)}, "
+                f"meaning: {sig.meaning}. Locked: corrections are amendments."
+            )
+            self.signature_line.setStyleSheet(f"color: {style.OK}; font-weight: 600")
+        notes = "\n".join(text for _, text in detail.notes)
+        self.notes_label.setText(f"Notes (as signed): {notes}" if notes else "")
+        self.notes_label.setVisible(bool(notes))
+        self.amendments.setRowCount(len(detail.amendments))
+        for row, a in enumerate(detail.amendments):
+            cells = (
+                local_datetime(a.made_at),
+                a.author_name,
+                AMENDABLE.get(a.field, a.field),
+                a.text,
+                a.reason,
+            )
+            for col, value in enumerate(cells):
+                self.amendments.setItem(row, col, QTableWidgetItem(value))
+        self.amendments.resizeColumnsToContents()
+        self.amendments.resizeRowsToContents()
+        # as tall as its rows (a few), then it scrolls
+        rows_h = sum(self.amendments.rowHeight(r) for r in range(min(4, len(detail.amendments))))
+        self.amendments.setFixedHeight(
+            self.amendments.horizontalHeader().sizeHint().height() + rows_h + 4
+        )
+        self.amendments_box.setVisible(bool(detail.amendments))
 
     def show_session(self, session_id: int) -> None:
         """Read the session, its client and its recording's overview off the GUI thread;
@@ -153,12 +270,13 @@ class SessionDetailView(QWidget):
             cancellable=True,
         )
 
-    def _show(self, result) -> None:
+    def _show(self, result, announce: bool = True) -> None:
         detail, client, overview = result
         if detail is None:
             return
         self.detail = detail
         self.client = client
+        self._show_signature(detail)
         s = detail.summary
         self.title.setText(f"Session {s.id} — {self.client.name if self.client else ''}")
         colour = OUTCOME_COLOURS.get(s.outcome, style.MUTED)
@@ -175,13 +293,18 @@ class SessionDetailView(QWidget):
             params = "; ".join(
                 field_value(k, v)
                 for k, v in st.parameters.items()
-                if k not in ("zones", "technique", "direction")
+                if k not in ("zones", "technique", "direction", "skipped_reason")
             )
             cells = (
                 str(st.position + 1),
                 zone_names(st.zone),
                 f"{clock(st.actual_s)} / {clock(st.planned_s)} · "
-                f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}",
+                f"{STEP_WORDS[step_outcome(st.actual_s, st.planned_s)]}"
+                + (
+                    f": {why.split(' skipped: ', 1)[-1]}"
+                    if isinstance(why := st.parameters.get("skipped_reason"), str) and why
+                    else ""
+                ),
                 number(st.mean_current_ua, "µA", 0),
                 number(st.charge_uc, "µC", 2),
                 number(
@@ -214,7 +337,10 @@ class SessionDetailView(QWidget):
             self.current_plot.enableAutoRange(axis="y")
             self.voltage_plot.enableAutoRange(axis="y")
         self._set_enabled(True)
-        self.shown.emit(s.id)
+        if announce:
+            self.shown.emit(s.id)
+        else:
+            self.reloaded.emit(s.id)
 
     def _draw_overview(self) -> None:
         ov = self.overview

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.device.protocol import DeviceState, Event, EventCode, Info, SampleFlag, Status
 from app.device.samples import SampleBlock
 from app.device.stats import LinkStats
@@ -96,7 +97,7 @@ class DeviceInfoPanel(QGroupBox):
         else:
             self.state.setText(f"Not connected{': ' + reason if reason else ''}")
             colour = style.ALARM
-        self.state.setStyleSheet(f"background:{colour};color:white")
+        self.state.setStyleSheet(f"background:{colour};color:{palette.WHITE}")
 
     def set_info(self, info: Info | None) -> None:
         v = self._values
@@ -153,15 +154,15 @@ class LinkStatsPanel(QGroupBox):
             grid.addWidget(QLabel(label), row, col)
             grid.addWidget(value, row, col + 1)
         layout.addLayout(grid)
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background=palette.PLOT_LIGHT)
         self.plot.setMinimumHeight(150)
         self.plot.setMouseEnabled(False, False)
         self.plot.hideButtons()
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "seconds ago")
-        self.plot.addLegend(offset=(8, 4), labelTextColor="#333")
+        self.plot.addLegend(offset=(8, 4), labelTextColor=palette.PLOT_LEGEND_TEXT)
         self.plot.setXRange(-HISTORY_POINTS * 0.5, 0, padding=0)
-        self._fps = self.plot.plot(pen=pg.mkPen("#1f6feb", width=2), name="frames/s")
+        self._fps = self.plot.plot(pen=pg.mkPen(palette.ACCENT, width=2), name="frames/s")
         self._kbps = self.plot.plot(pen=pg.mkPen(style.OK, width=2), name="kB/s")
         self._err = self.plot.plot(
             pen=None,

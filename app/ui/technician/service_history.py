@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.service.calibration import CalibrationResult
 from app.service.selftest import SelfTestReport, Verdict
 from app.store.vocabulary import ServiceKind
@@ -244,7 +245,7 @@ class ServiceHistoryPanel(QWidget):
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col == 4 and r.passed is not None:
-                    item.setForeground(Qt.GlobalColor.white)
+                    item.setForeground(_qcolor(palette.WHITE))
                     item.setBackground(_qcolor(colours[r.passed]))
                     item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 self.table.setItem(row, col, item)

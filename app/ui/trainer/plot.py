@@ -16,23 +16,24 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from app import palette
 from app.device.waveform import Waveform
 from app.teaching.annotations import Annotations
 
-BACKGROUND = "#0b0f14"
-FOREGROUND = "#e6edf3"
-DELIVERED = "#ffc400"  # amber: what the device delivers
-IDEAL = "#ffffff"  # white dashed: what was commanded
-VOLTAGE = "#4fc3ff"
-OVERLAYS = ("#00e5ff", "#ff4fd8", "#7dff5a")  # cyan, magenta, green
-POS_FILL = (255, 196, 0, 70)
-NEG_FILL = (79, 195, 255, 80)
-ANNOT = "#ffffff"
-GRID = "#1e2631"
-TEXT_BG = (0, 0, 0, 190)  # behind annotation text: legible over a dense waveform
-FLIP = "#ff6e6e"
-RAMP = "#7dff5a"
-EVENT = "#c9a7ff"
+BACKGROUND = palette.TRAINER_BACKGROUND
+FOREGROUND = palette.TRAINER_FOREGROUND
+DELIVERED = palette.TRAINER_DELIVERED  # amber: what the device delivers
+IDEAL = palette.TRAINER_IDEAL  # white dashed: what was commanded
+VOLTAGE = palette.TRAINER_VOLTAGE
+OVERLAYS = palette.TRAINER_OVERLAYS  # cyan, magenta, green
+POS_FILL = palette.TRAINER_POS_FILL
+NEG_FILL = palette.TRAINER_NEG_FILL
+ANNOT = palette.TRAINER_ANNOTATION
+GRID = palette.TRAINER_GRID
+TEXT_BG = palette.TRAINER_TEXT_BACKGROUND  # behind annotation text: legible over a waveform
+FLIP = palette.TRAINER_FLIP
+RAMP = palette.TRAINER_RAMP
+EVENT = palette.TRAINER_EVENT
 EVENT_ROWS = (0.04, 0.11, 0.18, 0.25)  # label heights (fraction of the plot) of events
 MAX_EVENT_LINES = 16
 
@@ -162,7 +163,9 @@ class StudioPlot(QWidget):
             p.addItem(g, ignoreBounds=True)
             self.grids.append(g)
         cp = self.cplot
-        self.zero_line = pg.InfiniteLine(pos=0, angle=0, pen=pg.mkPen("#5c6773", width=1))
+        self.zero_line = pg.InfiniteLine(
+            pos=0, angle=0, pen=pg.mkPen(palette.TRAINER_ZERO_LINE, width=1)
+        )
         cp.addItem(self.zero_line, ignoreBounds=True)
         self.pos_fill = pg.PlotDataItem(pen=None, fillLevel=0.0, brush=pg.mkBrush(*POS_FILL))
         self.neg_fill = pg.PlotDataItem(pen=None, fillLevel=0.0, brush=pg.mkBrush(*NEG_FILL))
@@ -211,7 +214,11 @@ class StudioPlot(QWidget):
                 angle=90,
                 pen=pg.mkPen(FLIP, width=2, style=Qt.PenStyle.DashLine),
                 label="",
-                labelOpts={"position": 0.965, "color": FLIP, "fill": (0, 0, 0, 170)},
+                labelOpts={
+                    "position": 0.965,
+                    "color": FLIP,
+                    "fill": palette.TRAINER_LABEL_BACKGROUND,
+                },
             )
             for _ in range(4)
         ]
@@ -224,7 +231,7 @@ class StudioPlot(QWidget):
                     "position": 0.04,
                     "color": EVENT,
                     "anchors": [(0, 0.5)] * 2,
-                    "fill": (0, 0, 0, 170),
+                    "fill": palette.TRAINER_LABEL_BACKGROUND,
                 },
             )
             for _ in range(MAX_EVENT_LINES)
@@ -273,7 +280,7 @@ class StudioPlot(QWidget):
                 ax = p.getAxis(name)
                 ax.setTickFont(vtick if (p is self.vplot and name == "left") else tick)
                 ax.setTextPen(FOREGROUND)
-                ax.setPen("#8b949e")
+                ax.setPen(palette.TRAINER_AXIS)
                 if name == "left":
                     ax.setWidth(120 if on else 60)
         self.cplot.setLabel("left", "current (µA)", **label_css)

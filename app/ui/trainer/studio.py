@@ -22,7 +22,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -38,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import palette
 from app.device.protocol import DeviceState, Info, Nak, SampleFlag, SimOp, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import BURST_CYCLE_S, OutputSettings, Polarity, Waveform
@@ -48,6 +48,7 @@ from app.teaching.annotations import Annotations, annotate
 from app.teaching.ideal import OverlayError, Overlays, describe, ideal_trace, validate
 from app.teaching.replay import SLIDER_STEPS, SPEEDS, Recording, RecordingError, Timeline
 from app.teaching.schedule import OutputSchedule
+from app.ui.output_settings import OutputSettingsEditor
 from app.ui.style import ALARM, MUTED, WARN, pill
 from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
@@ -141,26 +142,12 @@ class WaveformStudio(QWidget):
         col.setContentsMargins(0, 0, 0, 0)
 
         out = QGroupBox("Waveform")
-        form = QFormLayout(out)
-        self.waveform = QComboBox()
-        for w in Waveform:
-            self.waveform.addItem(w.label, w)
-        self.frequency = self._spin(0.5, 2000.0, 10.0, " Hz", 1)
-        self.amplitude = self._spin(0.0, 600.0, 100.0, " µA", 0, step=10.0)
-        self.polarity = QComboBox()
-        for p in Polarity:
-            self.polarity.addItem(p.label, p)
-        self.polarity.setCurrentIndex(int(Polarity.BIPHASIC))
-        self.flip = self._spin(0.5, 60.0, 2.0, " s", 1, step=0.5)
-        self.ramp = self._spin(0.0, 10.0, 1.0, " s", 1, step=0.5)
-        form.addRow("Shape", self.waveform)
-        form.addRow("Frequency", self.frequency)
-        form.addRow("Amplitude", self.amplitude)
-        form.addRow("Polarity", self.polarity)
-        form.addRow("Flip every", self.flip)
-        form.addRow("Ramp", self.ramp)
-        self.polarity.currentIndexChanged.connect(self._polarity_changed)
-        self._polarity_changed()
+        self.editor = OutputSettingsEditor(
+            waveform_label="Shape", amplitude_label="Amplitude", polarity=Polarity.BIPHASIC
+        )
+        QVBoxLayout(out).addWidget(self.editor)
+        form = self.editor.form
+        self.amplitude = self.editor.amplitude  # bounded by the live limit (set_amplitude_cap)
         self.load = QComboBox()
         for label, ohms in LOADS:
             self.load.addItem(label, ohms)
@@ -312,19 +299,6 @@ class WaveformStudio(QWidget):
         self._update_title()
         self._update_readout()
 
-    @staticmethod
-    def _spin(
-        lo: float, hi: float, value: float, suffix: str, decimals: int, step: float = 1.0
-    ) -> QDoubleSpinBox:
-        s = QDoubleSpinBox()
-        s.setRange(lo, hi)
-        s.setDecimals(decimals)
-        s.setSingleStep(step)
-        s.setValue(value)
-        s.setSuffix(suffix)
-        s.setKeyboardTracking(False)
-        return s
-
     # ------------------------------------------------------------------ the link
     def set_link(self, link) -> None:
         """Connect to a DeviceLink (or an object with the same signals and methods)."""
@@ -420,10 +394,7 @@ class WaveformStudio(QWidget):
 
     def device_connected(self, info: Info) -> None:
         """Bound the controls by the device's hard limits."""
-        self.frequency.setRange(
-            max(0.1, float(info.min_frequency_hz)), float(info.max_frequency_hz)
-        )
-        self.amplitude.setMaximum(min(self.amplitude.maximum(), float(info.max_current_ua)))
+        self.editor.set_device(info)
         self._say(
             f"Connected to {info.model} {info.serial}: up to "
             f"{info.max_current_ua:g} µA, {info.min_frequency_hz:g}–"
@@ -485,25 +456,10 @@ class WaveformStudio(QWidget):
 
     # ----------------------------------------------------------------- controls
     def current_settings(self) -> OutputSettings:
-        return OutputSettings(
-            waveform=self.waveform.currentData(),
-            frequency_hz=self.frequency.value(),
-            amplitude_ua=self.amplitude.value(),
-            polarity=self.polarity.currentData(),
-            alternate_s=self.flip.value(),
-            ramp_s=self.ramp.value(),
-        )
+        return self.editor.settings()
 
     def set_controls(self, s: OutputSettings) -> None:
-        self.waveform.setCurrentIndex(self.waveform.findData(s.waveform))
-        self.frequency.setValue(s.frequency_hz)
-        self.amplitude.setValue(s.amplitude_ua)
-        self.polarity.setCurrentIndex(self.polarity.findData(s.polarity))
-        self.flip.setValue(s.alternate_s)
-        self.ramp.setValue(s.ramp_s)
-
-    def _polarity_changed(self) -> None:
-        self.flip.setEnabled(self.polarity.currentData() == Polarity.ALTERNATING)
+        self.editor.set_settings(s)
 
     def apply(self) -> bool:
         """Send the control settings to the device and use them as the ideal."""
@@ -642,7 +598,7 @@ class WaveformStudio(QWidget):
         self.overlay_list.clear()
         for k, s in enumerate(self.overlays):
             item = QListWidgetItem(describe(s))
-            item.setForeground(QColor("#0b0f14"))
+            item.setForeground(QColor(palette.TRAINER_BACKGROUND))
             item.setBackground(QColor(OVERLAYS[k]))
             self.overlay_list.addItem(item)
         self.add_overlay_button.setEnabled(not self.overlays.full)
@@ -1064,7 +1020,11 @@ class WaveformStudio(QWidget):
         cmd = a.commanded
 
         def row(name: str, value: str, commanded: str = "") -> str:
-            extra = f" <span style='color:#6b7280'>(set {commanded})</span>" if commanded else ""
+            extra = (
+                f" <span style='color:{palette.MUTED}'>(set {commanded})</span>"
+                if commanded
+                else ""
+            )
             return f"<tr><td>{name}</td><td align='right'><b>{value}</b>{extra}</td></tr>"
 
         def num(x: float, fmt: str, unit: str) -> str:
