@@ -154,6 +154,7 @@ def test_the_operator_signed_in_is_named_on_the_desks_writes(qtbot, console):
     qtbot.waitUntil(lambda: w.access.signed_in is not None, timeout=5000)
     pia = find_operator(w.store.engine, "Pia Practitioner").id
     desk = w.workspaces["practitioner"]
+    assert desk.records_store.operator_name == "Pia Practitioner"  # a signature offers it
     cid = w.store.info.training_client_id
     desk.records_store.audit("view_client", audit.client_subject(cid))
     w.store.writer.add_consent(cid, "v1")
