@@ -157,6 +157,9 @@ def test_every_write_names_the_operator_signed_in(store):
     w.add_consent(cid, "v1")
     w.audit("export", f"client:{cid}", {"format": "csv"})
     uid2 = w.begin_session(cid, operator_id=ann)  # an explicit operator is kept
+    from app.store.validation import ClientData
+
+    w.save_client(ClientData("Cleo Client", current_limit_ua=250.0))  # a client's own limit
     assert w.flush(10)
     from sqlalchemy.orm import Session
 
@@ -170,6 +173,8 @@ def test_every_write_names_the_operator_signed_in(store):
     assert consent.operator_id == bob
     export = [ln for ln in audit.entries(store.engine) if ln.action == "export"]
     assert export[0].operator_id == bob
+    limit = [ln for ln in audit.entries(store.engine) if ln.action == "limit_change"]
+    assert [ln.operator_id for ln in limit] == [bob]
 
 
 def test_role_changes_are_audited_and_the_last_manager_is_kept(store):

@@ -293,6 +293,7 @@ class Heartbeat:
 class SaveClient:
     appends_audit = True  # noqa: RUF045 - class constant: a change of the client's limit
     data: ClientData
+    operator_id: int | None = None  # who saves (the writer names the operator signed in)
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
         problems = validate_client(self.data, dt.date.today())
@@ -312,7 +313,7 @@ class SaveClient:
             s.add(row)
             s.flush()
             if d.current_limit_ua is not None:
-                _audit_limit(s, row.id, None, d.current_limit_ua)
+                _audit_limit(s, row.id, None, d.current_limit_ua, self.operator_id)
             return row.id
         old_limit = s.scalar(select(Client.current_limit_ua).where(Client.id == d.id))
         # one conditional UPDATE: atomic on SQLite and PostgreSQL, so of two rooms saving
@@ -328,7 +329,7 @@ class SaveClient:
         done = cast("CursorResult[Any]", result).rowcount
         if done == 1:
             if old_limit != d.current_limit_ua:
-                _audit_limit(s, d.id, old_limit, d.current_limit_ua)
+                _audit_limit(s, d.id, old_limit, d.current_limit_ua, self.operator_id)
             return d.id
         now = s.execute(
             select(Client.version, Client.updated_at, Client.updated_by).where(Client.id == d.id)
@@ -340,14 +341,17 @@ class SaveClient:
         )
 
 
-def _audit_limit(s: Session, client_id: int, old: float | None, new: float | None) -> None:
+def _audit_limit(
+    s: Session, client_id: int, old: float | None, new: float | None, operator_id: int | None
+) -> None:
     """A client's own current limit was set or changed: an audit entry, in the save's
-    transaction (the figures only: no name)."""
+    transaction (the figures only: no name), naming who saved it."""
     append_audit(
         s,
         "limit_change",
         f"client:{client_id}",
         {"client_limit_ua": [old, new]},
+        operator_id=operator_id,
         host=socket.gethostname(),
     )
 
