@@ -355,3 +355,34 @@ def test_an_operator_changes_their_own_secret_after_the_current_one(qtbot, conso
     pia = find_operator(w.store.engine, "Pia Practitioner")
     assert verify_hash("a new passphrase", pia.secret_hash)
     assert pia.failures == 0
+
+
+def test_a_screenshot_of_a_first_start_never_waits_and_env_sign_in_opens_the_bench(
+    tmp_path, monkeypatch
+):
+    """``--screenshot`` on a new machine: nobody can type, so nothing may wait on a dialog
+    (the first-account page is part of the window). With the environment, that manager is
+    created, signs in and the bench opens; a wrong secret keeps it shut."""
+    from fault_helpers import run_app
+    from PySide6.QtGui import QImage
+
+    no_operator_from_env(monkeypatch)
+    shot = tmp_path / "first.png"
+    result = run_app(tmp_path, "--screenshot", str(shot), "--after", "2", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert QImage(str(shot)).width() > 0
+    monkeypatch.setenv("MICROCURRENT_OPERATOR", "Maya Okafor")
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "shot-secret")
+    bench = tmp_path / "bench.png"
+    result = run_app(
+        tmp_path, "--workspace", "technician", "--screenshot", str(bench), "--after", "2"
+    )
+    assert result.returncode == 0, result.stderr  # the first manager, created and signed in
+    assert QImage(str(bench)).width() > 0
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "not-it")
+    result = run_app(
+        tmp_path, "--workspace", "technician", "--screenshot", str(bench), "--after", "1"
+    )
+    assert result.returncode == 2  # a wrong secret: nobody signed in, the bench stays shut
+    assert "could not open the technician workspace" in result.stderr
+    assert "not-it" not in result.stderr + result.stdout
