@@ -355,6 +355,12 @@ def test_an_operator_changes_their_own_secret_after_the_current_one(qtbot, conso
     pia = find_operator(w.store.engine, "Pia Practitioner")
     assert verify_hash("a new passphrase", pia.secret_hash)
     assert pia.failures == 0
+    w.change_my_secret()
+    qtbot.waitUntil(lambda: w.secret_dialog is not dlg, timeout=5000)
+    qtbot.waitUntil(w.secret_dialog.isVisible, timeout=5000)
+    again = w.secret_dialog
+    assert w.lock_console()
+    assert not again.isVisible()  # a lock closes it: the next person cannot use it
 
 
 def test_a_screenshot_of_a_first_start_never_waits_and_env_sign_in_opens_the_bench(

@@ -774,7 +774,9 @@ class MainWindow(QMainWindow):
             act.setVisible(not locked)
         self.keys_action.setEnabled(not locked)
         if locked and self.manager_window is not None:
-            self.manager_window.close()
+            self.manager_window.close()  # the manager's screen is the manager's only
+        if locked and self.secret_dialog is not None and self.secret_dialog.isVisible():
+            self.secret_dialog.reject()  # the operator who opened it is gone
 
     def _on_signed_in(self, who) -> None:
         """Name who is signed in on the toolbar; show a workspace their role may use."""
