@@ -81,6 +81,10 @@ _WHAT = {
     "CountPinAttempt": "A technician PIN attempt",
     "ClearPinFailures": "The technician PIN's failure count",
     "AppendAudit": "An audit trail entry",
+    "AddPhoto": "A session photo",
+    "DeletePhoto": "The removal of a session photo",
+    "SaveCourse": "A treatment course",
+    "LinkCourseSession": "A session's treatment course",
 }
 
 

@@ -25,7 +25,19 @@ from app.ui.background import BackgroundReads
 POLL_MS = 3000  # how often another room's changes are looked for
 # the writes the records views show (client list, history, editor, screening)
 _SHOWN = frozenset(
-    {"SaveClient", "AddScreening", "AddConsent", "AddNote", "BeginSession", "EndSession", "AddStep"}
+    {
+        "SaveClient",
+        "AddScreening",
+        "AddConsent",
+        "AddNote",
+        "BeginSession",
+        "EndSession",
+        "AddStep",
+        "AddPhoto",
+        "DeletePhoto",
+        "SaveCourse",
+        "LinkCourseSession",
+    }
 )
 
 
