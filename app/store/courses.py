@@ -56,6 +56,9 @@ class CourseData:
 
 @dataclass(frozen=True, slots=True)
 class SaveCourse:
+    # refused on its merits (a stale version, a plan that makes no sense): the form says
+    # why; not a failure of the records
+    quiet_refusal = True  # noqa: RUF045 - class constant, not a field
     data: CourseData
 
     def apply(self, s: Session, st: object, tentative: dict[str, int]) -> int:

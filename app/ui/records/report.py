@@ -7,7 +7,9 @@ line wraps inside the page) and printed page by page with QPdfWriter onto A4:
   per-zone table (time done of planned and whether the zone was done, partly done or
   skipped; mean current; charge of each phase, net charge; impedance), outcome, the
   charge delivered (total absolute and net, each named), a chart drawn from the recorded
-  data itself (min/max envelope, labelled axes, fixed scale) and a signature line;
+  data itself (min/max envelope, labelled axes, fixed scale), optionally the session's
+  before/after photos (at most :data:`MAX_PHOTOS`, scaled down until the page holds
+  them) and a signature line;
 * an optional **technician page**: the session's identity and every event, wrapped.
 
 Every page's footer gives the console's version and the device's firmware. Names and
@@ -60,6 +62,8 @@ CURRENT_SCALES = (100.0, 250.0, 500.0, 1000.0, 2000.0)
 DPI = 300  # the PDF's resolution
 MARGIN_MM = 15.0
 FOOTER_PT = 22.0  # room for the footer at the bottom of every page
+MAX_PHOTOS = 4  # photos on the client's page (before ones first)
+PHOTO_FRACTIONS = (0.24, 0.19, 0.15, 0.11)  # of the page width, tried until it fits
 
 
 def kohm(ohm: float | None) -> str:
@@ -307,7 +311,23 @@ def _phase(st, which: int) -> str:
     return "—" if ph is None else f"{ph[which]:.2f} µC"
 
 
-def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) -> str:
+def photos_html(captions: list[str]) -> str:
+    """The photos' row: images ``photo0.png``… at ``{PHOTO_W}`` pixels wide, captioned."""
+    if not captions:
+        return ""
+    cells = "".join(
+        f"<td align='center'><img src='photo{i}.png' width='{{PHOTO_W}}'/><br/>{plain(c)}</td>"
+        for i, c in enumerate(captions)
+    )
+    return f"<h2>Photos</h2><table cellspacing='4'><tr>{cells}</tr></table>"
+
+
+def client_html(
+    detail: SessionDetail,
+    client: ClientRecord,
+    has_chart: bool,
+    photo_captions: list[str] | None = None,
+) -> str:
     s = detail.summary
     rows = []
     for st in detail.steps:
@@ -357,6 +377,7 @@ def client_html(detail: SessionDetail, client: ClientRecord, has_chart: bool) ->
 <p>{plain(charge_sentence(detail))} Mean current {number(s.mean_current_ua, "µA", 0)};
 mean impedance {kohm(s.mean_impedance_ohm)}.</p>
 {chart}
+{photos_html(photo_captions or [])}
 <p class='sig'>Practitioner: {plain(operator)}<br/><br/>
 Signature: ______________________________ &nbsp;&nbsp; Date: ________________</p>
 </body></html>"""
@@ -390,7 +411,12 @@ def technician_html(detail: SessionDetail) -> str:
 
 
 def _document(
-    html_text: str, device: QPdfWriter, width: float, chart: QImage | None
+    html_text: str,
+    device: QPdfWriter,
+    width: float,
+    chart: QImage | None,
+    photo_images: list[QImage] | None = None,
+    photo_fraction: float = PHOTO_FRACTIONS[0],
 ) -> QTextDocument:
     doc = QTextDocument()
     doc.documentLayout().setPaintDevice(device)
@@ -402,6 +428,11 @@ def _document(
         doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl("chart.png"), chart)
         # an image's HTML size is in screen pixels (96 per inch), scaled to the device
         html_text = html_text.replace("{CHART_W}", str(int(width * 96 / device.logicalDpiX())))
+    for i, image in enumerate(photo_images or []):
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"photo{i}.png"), image)
+    html_text = html_text.replace(
+        "{PHOTO_W}", str(int(width * photo_fraction * 96 / device.logicalDpiX()))
+    )
     doc.setHtml(html_text)
     doc.setTextWidth(width)
     return doc
@@ -413,9 +444,12 @@ def write_pdf(
     path: Path,
     overview: RecordingOverview | None = None,
     technician_page: bool = False,
+    photos: list[tuple[str, bytes]] | None = None,
 ) -> int:
     """The report on A4 (see the module docstring); returns the number of pages. The file
-    (health data) is created readable by its owner only."""
+    (health data) is created readable by its owner only. ``photos``: (caption, JPEG)
+    for the client's page; the first :data:`MAX_PHOTOS` are shown, as large as the one
+    page allows."""
     paths.create_private(path, truncate=True)
     writer = QPdfWriter(str(path))
     writer.setPageLayout(
@@ -436,7 +470,16 @@ def write_pdf(
     footer_h = FOOTER_PT * DPI / 72.0
     body_h = page_h - footer_h
     chart = chart_image(overview) if overview is not None and overview.n_samples else None
-    docs = [_document(client_html(detail, client, chart is not None), writer, page_w, chart)]
+    chosen = (photos or [])[:MAX_PHOTOS]
+    images = [_photo_image(data, page_w * PHOTO_FRACTIONS[0]) for _, data in chosen]
+    captions = [c for c, _ in chosen]
+    html_text = client_html(detail, client, chart is not None, captions)
+    for fraction in PHOTO_FRACTIONS:  # the client's part stays one page: smaller photos
+        first = _document(html_text, writer, page_w, chart, images, fraction)
+        first.setPageSize(QSizeF(page_w, body_h))
+        if not images or first.pageCount() <= 1:
+            break
+    docs = [first]
     if technician_page:
         docs.append(_document(technician_html(detail), writer, page_w, None))
     pages: list[tuple[QTextDocument, int]] = []
@@ -466,3 +509,11 @@ def write_pdf(
     finally:
         p.end()
     return len(pages)
+
+
+def _photo_image(data: bytes, width_px: float) -> QImage:
+    """A stored photo scaled to the report's size (a few hundred kB in the PDF, not MB)."""
+    image = QImage.fromData(data)
+    if image.width() > width_px:
+        image = image.scaledToWidth(int(width_px), Qt.TransformationMode.SmoothTransformation)
+    return image
