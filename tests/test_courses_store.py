@@ -208,3 +208,28 @@ def test_migration_0012_on_a_database_with_data(store_url):  # noqa: F811
     finally:
         w.close()
         engine.dispose()
+
+
+def test_other_rooms_see_courses_and_photos_change_through_the_change_stamp(store):
+    engine, _, w = store
+    cid = w.save_client(ClientData("Stamp Person")).result(5)
+    stamps = [services.change_stamp(engine)]
+    course_id = w.submit(
+        courses.SaveCourse(courses.CourseData(cid, "lift", 5, TODAY, every_days=3))
+    ).result(5)
+    stamps.append(services.change_stamp(engine))
+    [c] = courses.client_courses(engine, cid)
+    w.submit(courses.SaveCourse(c.data(planned_sessions=6))).result(5)
+    stamps.append(services.change_stamp(engine))
+    uid = _session(w, cid, course_id, _at(TODAY), [("forehead", 1.0)])
+    assert w.flush(5)
+    stamps.append(services.change_stamp(engine))
+    sid = services.session_detail(engine, uid).summary.id
+    photo_id = photos.add_photo(w, sid, "before", photos.prepare(jpeg_with_exif())).result(5)
+    stamps.append(services.change_stamp(engine))
+    w.submit(photos.DeletePhoto(photo_id)).result(5)
+    stamps.append(services.change_stamp(engine))
+    # every change moves it (removing the only photo goes back to the stamp before it was
+    # added: a room that did not see it in between has nothing to read again)
+    assert all(a != b for a, b in zip(stamps, stamps[1:], strict=False))
+    assert len(set(stamps)) == len(stamps) - 1
