@@ -5,6 +5,8 @@ the client; and migration 0012 on a database holding data."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import zipfile
 
 import pytest
 from photo_helpers import jpeg_with_exif
@@ -49,7 +51,7 @@ def _at(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(12, 0)).astimezone(dt.UTC)
 
 
-def test_a_course_counts_its_sessions_with_per_zone_charge_and_photos(store):
+def test_a_course_counts_its_sessions_with_per_zone_charge_and_photos(store, tmp_path):
     engine, _, w = store
     cid = w.save_client(ClientData("Course Person")).result(5)
     start = TODAY - dt.timedelta(days=10)
@@ -82,6 +84,18 @@ def test_a_course_counts_its_sessions_with_per_zone_charge_and_photos(store):
     assert [(p.session_id, p.label) for p in view.photos] == [(first, "before")]
     assert courses.session_course(engine, first) == course_id
     assert courses.course_view(engine, 9999) is None
+    # the client's export carries the course and which sessions count in it
+    dest = maintenance.export_client(engine, cid, tmp_path / "export.zip")
+    with zipfile.ZipFile(dest) as zf:
+        doc = json.loads(zf.read("client.json"))
+    [exported] = doc["courses"]
+    assert (exported["id"], exported["planned_sessions"], exported["per_week"]) == (
+        course_id,
+        10,
+        2,
+    )
+    assert [s["course_id"] for s in doc["sessions"]] == [course_id, course_id, None]
+    assert [len(s["photos"]) for s in doc["sessions"]] == [1, 0, 0]
 
 
 def test_a_closed_or_complete_course_is_not_picked_by_default(store):

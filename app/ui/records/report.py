@@ -319,7 +319,10 @@ def photos_html(captions: list[str]) -> str:
         f"<td align='center'><img src='photo{i}.png' width='{{PHOTO_W}}'/><br/>{plain(c)}</td>"
         for i, c in enumerate(captions)
     )
-    return f"<h2>Photos</h2><table cellspacing='4'><tr>{cells}</tr></table>"
+    return (
+        f"<h2>Photos</h2><table cellspacing='4'><tr>{cells}</tr></table>"
+        "<p style='margin-top: 6pt'></p>"
+    )
 
 
 def client_html(
