@@ -298,6 +298,8 @@ def test_the_course_view_plans_shows_progress_charge_and_photos(qtbot, records, 
     view.new_button.click()
     assert view.form.isVisible()
     form = view.form
+    assert form.program.currentData() == "full_face_lift"
+    form.program.setCurrentIndex(form.program.findData("eye_area"))
     form.sessions.setValue(6)
     form.kind.setCurrentIndex(1)  # every N days
     form.every.setValue(14)
@@ -324,6 +326,12 @@ def test_the_course_view_plans_shows_progress_charge_and_photos(qtbot, records, 
     panel.tabs.setCurrentWidget(view)
     DOCS_IMAGES.mkdir(exist_ok=True)
     assert panel.grab().save(str(DOCS_IMAGES / "course-view.png"))
+    # the course's first photos beside its latest
+    assert view.compare_button.isEnabled()
+    compare = view.compare_photos()
+    qtbot.waitUntil(lambda: all(compare.current_photo(i) is not None for i in (0, 1)), timeout=5000)
+    assert [compare.current_photo(i).info.label for i in (0, 1)] == ["before", "after"]
+    compare.close()
 
 
 def test_two_rooms_editing_one_course_the_second_is_told(qtbot, records):

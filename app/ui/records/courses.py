@@ -38,7 +38,7 @@ from app.ui import style
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.date_field import DateField
 from app.ui.records.format import local_date, program_name, program_names, zone_names
-from app.ui.records.photos import caption, pixmap_of
+from app.ui.records.photos import PhotoCompareView, caption, pixmap_of
 
 INTERVALS = (("times a week", "per_week"), ("every N days", "every_days"))
 
@@ -121,6 +121,7 @@ class CourseForm(QGroupBox):
     def new_course(self, client_id: int) -> None:
         self.client_id, self.editing = client_id, None
         self.setTitle("New course")
+        self.program.setCurrentIndex(max(0, self.program.findData("full_face_lift")))
         self.sessions.setValue(10)
         self.kind.setCurrentIndex(0)
         self.every.setValue(2)
@@ -225,6 +226,11 @@ class CoursesView(QWidget):
         self.photo_list.setMovement(QListWidget.Movement.Static)
         self.photo_list.setFixedHeight(88 + 52)
         self.photo_list.setAccessibleName("The course's photos over time")
+        self.compare_button = QPushButton("Compare first and last…")
+        self.compare_button.setToolTip(
+            "The course's first photos beside its latest, with synchronised zoom and a grid"
+        )
+        self.compare: PhotoCompareView | None = None
         self.no_photos = QLabel("No photos in this course's sessions yet.")
         self.no_photos.setStyleSheet(f"color: {style.MUTED}")
 
@@ -246,7 +252,11 @@ class CoursesView(QWidget):
         bl.addWidget(self.summary)
         bl.addWidget(QLabel("Charge per zone in each session (µC, total of both phases)"))
         bl.addWidget(self.charge, 1)
-        bl.addWidget(QLabel("Photos over the course"))
+        photos_head = QHBoxLayout()
+        photos_head.addWidget(QLabel("Photos over the course"))
+        photos_head.addStretch(1)
+        photos_head.addWidget(self.compare_button)
+        bl.addLayout(photos_head)
         bl.addWidget(self.photo_list)
         bl.addWidget(self.no_photos)
         split = QSplitter(Qt.Orientation.Vertical)
@@ -260,6 +270,7 @@ class CoursesView(QWidget):
         self.form.save_requested.connect(self._save)
         self.form.cancelled.connect(lambda: self.form.setVisible(False))
         self.table.itemSelectionChanged.connect(self._chosen)
+        self.compare_button.clicked.connect(self.compare_photos)
         store.records_changed.connect(self.refresh)
         self._buttons()
 
@@ -351,6 +362,7 @@ class CoursesView(QWidget):
             self.charge.setColumnCount(0)
             self.no_photos.setVisible(True)
             self.photo_list.setVisible(False)
+            self.compare_button.setEnabled(False)
             return
         c = view.course
         words, colour = progress_text(c)
@@ -383,7 +395,24 @@ class CoursesView(QWidget):
             self.photo_list.addItem(item)
         self.photo_list.setVisible(bool(view.photos))
         self.no_photos.setVisible(not view.photos)
+        self.compare_button.setEnabled(bool(view.photos))
         self.course_shown.emit(c.id)
+
+    def compare_photos(self) -> PhotoCompareView | None:
+        """The course's first photographed session beside its latest one."""
+        view = self.view
+        if view is None or not view.photos:
+            return None
+        if self.compare is not None:
+            self.compare.close()
+        first, last = view.photos[0].session_id, view.photos[-1].session_id
+        self.compare = PhotoCompareView(self.store, view.course.client_id)
+        self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.compare.destroyed.connect(lambda *_: setattr(self, "compare", None))
+        self.compare.resize(1200, 760)
+        self.compare.open(left_session=first, right_session=last)
+        self.compare.show()
+        return self.compare
 
     # -- planning and editing
 
