@@ -6,6 +6,7 @@ import io
 
 SERIAL = "CAM-SERIAL-7731942"
 OWNER = "Zelda Quixotic-Farnsworth"
+TAKEN = "2026:11:24 09:15:30"
 
 
 def jpeg_with_exif(width: int = 200, height: int = 100, orientation: int = 6) -> bytes:
@@ -20,6 +21,7 @@ def jpeg_with_exif(width: int = 200, height: int = 100, orientation: int = 6) ->
     exif[0x010F] = "PhoneMaker"  # Make
     exif[0xA431] = SERIAL  # BodySerialNumber (Exif IFD, also accepted in IFD0 by readers)
     exif[0xA430] = OWNER  # CameraOwnerName
+    exif.get_ifd(0x8769)[0x9003] = TAKEN  # DateTimeOriginal (local time)
     gps = exif.get_ifd(0x8825)
     gps[1] = "N"
     gps[2] = (51.0, 30.0, 0.0)

@@ -40,6 +40,9 @@ def test_exif_gps_serial_and_owner_are_gone_and_the_photo_is_upright():
             assert len(img.getexif()) == 0
             assert "exif" not in img.info
             assert "icc_profile" not in img.info
+    # the time it was taken is kept (as the console's own field), read as local time
+    assert out.taken_at == dt.datetime(2026, 11, 24, 9, 15, 30).astimezone().astimezone(dt.UTC)
+    assert b"2026:11:24" not in out.data
     # orientation 6 (turn 90° clockwise to view) applied: 200 × 100 became 100 × 200,
     # and the red top-left quarter is now at the top right
     assert (out.width, out.height) == (100, 200)
@@ -126,6 +129,7 @@ def test_photos_are_stored_in_the_private_database_read_back_exported_and_erased
         photos.add_photo(w, other_sid, "before", prepared).result(5)
         with pytest.raises(ValueError, match="labelled before or after"):
             photos.add_photo(w, sid, "during", prepared).result(5)
+        assert photos.session_photos(engine, sid)[0].taken_at == prepared.taken_at
         infos = photos.session_photos(engine, sid)
         assert [(p.id, p.label, p.zone) for p in infos] == [
             (before, "before", "forehead"),

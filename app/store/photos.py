@@ -2,7 +2,8 @@
 
 A photo is never stored as it came. :func:`prepare` opens it with Pillow (JPEG or PNG
 only, at most :data:`MAX_FILE_BYTES` and :data:`MAX_PIXELS`), turns it upright from its
-EXIF orientation, then copies the pixels alone into a new image and encodes that as a
+EXIF orientation (and keeps the EXIF time it was taken, as a date only the console
+stores), then copies the pixels alone into a new image and encodes that as a
 JPEG: the EXIF block (GPS position, camera serial number, owner name, time…), XMP, IPTC,
 comments, embedded thumbnails and ICC profiles are all left behind. The long edge is cut
 to :data:`MAX_EDGE` pixels; a small thumbnail is made beside it.
@@ -46,6 +47,21 @@ class PreparedPhoto:
     thumbnail: bytes
     width: int
     height: int
+    taken_at: dt.datetime | None = None  # from the camera's EXIF time, if it had one
+
+
+def _exif_time(img) -> dt.datetime | None:  # PIL.Image.Image
+    """When the camera took the photo (EXIF DateTimeOriginal, else DateTime), read as
+    this computer's local time, in UTC; None if absent or not a real date."""
+    try:
+        exif = img.getexif()
+        raw = exif.get_ifd(0x8769).get(0x9003) or exif.get(0x0132)
+        if not raw:
+            return None
+        local = dt.datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+        return local.astimezone().astimezone(dt.UTC)
+    except (ValueError, TypeError, OSError, OverflowError):
+        return None
 
 
 def prepare(raw: bytes, name: str = "the file") -> PreparedPhoto:
@@ -76,6 +92,7 @@ def prepare(raw: bytes, name: str = "the file") -> PreparedPhoto:
             if w < 16 or h < 16:
                 raise PhotoError(f"{name} is only {w} × {h} pixels: too small to be a photo.")
             img.load()
+            taken = _exif_time(img)
             upright = ImageOps.exif_transpose(img)
             rgb = _flatten(upright)
     except PhotoError:
@@ -91,7 +108,7 @@ def prepare(raw: bytes, name: str = "the file") -> PreparedPhoto:
     clean.thumbnail((MAX_EDGE, MAX_EDGE), Image.Resampling.LANCZOS)
     thumb = clean.copy()
     thumb.thumbnail((THUMB_EDGE, THUMB_EDGE), Image.Resampling.LANCZOS)
-    return PreparedPhoto(_jpeg(clean, QUALITY), _jpeg(thumb, 80), clean.width, clean.height)
+    return PreparedPhoto(_jpeg(clean, QUALITY), _jpeg(thumb, 80), clean.width, clean.height, taken)
 
 
 def _flatten(img):  # PIL.Image.Image -> RGB (transparency over white)
@@ -174,10 +191,11 @@ def add_photo(
     taken_at: dt.datetime | None = None,
     operator_id: int | None = None,
 ):
-    """Submit :class:`AddPhoto` to ``writer`` (a StoreWriter); returns its Future."""
-    return writer.submit(
-        AddPhoto(session_id, label, zone, photo, taken_at or utcnow(), operator_id)
-    )
+    """Submit :class:`AddPhoto` to ``writer`` (a StoreWriter); returns its Future. The
+    photo's time: ``taken_at``, else the camera's (EXIF, read before it was dropped),
+    else now."""
+    when = taken_at or photo.taken_at or utcnow()
+    return writer.submit(AddPhoto(session_id, label, zone, photo, when, operator_id))
 
 
 # ---------------------------------------------------------------- reads (any thread)

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 from app.store import photos
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
-from app.ui.records.format import local_date, local_datetime, local_time, program_name
+from app.ui.records.format import local_date, local_datetime, program_name
 
 LABEL_WORDS = {"before": "Before", "after": "After"}
 THUMB = 96
@@ -209,7 +209,7 @@ class SessionPhotos(QWidget):
         self.list.clear()
         for info in self.infos:
             icon = QIcon(pixmap_of(info.thumbnail))
-            item = QListWidgetItem(icon, f"{caption(info)}\n{local_time(info.taken_at)}")
+            item = QListWidgetItem(icon, f"{caption(info)}\n{local_datetime(info.taken_at)}")
             item.setData(Qt.ItemDataRole.UserRole, info.id)
             item.setToolTip(f"{caption(info)}, {local_datetime(info.taken_at)}")
             self.list.addItem(item)
@@ -591,7 +591,7 @@ class PhotoCompareView(QWidget):
         box.blockSignals(True)
         box.clear()
         for p in self.photos.get(sid, []):
-            box.addItem(f"{caption(p.info)} · {local_time(p.info.taken_at)}", p.info.id)
+            box.addItem(f"{caption(p.info)} · {local_datetime(p.info.taken_at)}", p.info.id)
         # the first photo with the preferred label, else the first
         labels = [p.info.label for p in self.photos.get(sid, [])]
         chosen = labels.index(prefer) if prefer in labels else 0
