@@ -14,8 +14,18 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from PySide6.QtCore import QLineF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QKeySequence, QPainter, QPen, QPixmap, QShortcut
+from PySide6.QtCore import QEvent, QLineF, QObject, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QIcon,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPen,
+    QPixmap,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -183,8 +193,21 @@ class SessionPhotos(QWidget):
             lambda: self.session_id is not None and self.compare_requested.emit(self.session_id)
         )
         self.list.itemSelectionChanged.connect(self._update_buttons)
+        self.list.installEventFilter(self)  # Delete removes the selected photo
         store.records_changed.connect(self.refresh)
         self._update_buttons()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if (
+            watched is self.list
+            and event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+            and self.remove_button.isEnabled()
+        ):
+            self._remove()
+            return True
+        return super().eventFilter(watched, event)
 
     def set_session(self, session_id: int | None) -> None:
         self.session_id = session_id
@@ -238,20 +261,22 @@ class SessionPhotos(QWidget):
         """Clean the file's photo off the GUI thread, then store it with the chosen
         label and zone; a file that cannot be used is named in the status line."""
         self._start(f"Preparing {Path(path).name}…")
+        target = self._target()
         self.store.read(
             _prepare_file,
             path,
-            on_result=self._prepared,
+            on_result=lambda result: self._prepared(result, target),
             what="preparing the photo",
             on_error=lambda _exc: self._finish(""),
         )
 
     def add_image(self, image: QImage) -> None:
         self._start("Preparing the camera's picture…")
+        target = self._target()
         self.store.read(
             _prepare_image,
             image,
-            on_result=self._prepared,
+            on_result=lambda result: self._prepared(result, target),
             what="preparing the photo",
             on_error=lambda _exc: self._finish(""),
         )
@@ -268,20 +293,26 @@ class SessionPhotos(QWidget):
         self.status.setText(text)
         self._update_buttons()
 
-    def _prepared(self, result: photos.PreparedPhoto | str) -> None:
+    def _target(self) -> tuple[int | None, str, str | None]:
+        """Where the photo being prepared goes, as chosen when it was asked for."""
+        return self.session_id, self.label_box.currentData(), self.zone_box.currentData()
+
+    def _prepared(
+        self, result: photos.PreparedPhoto | str, target: tuple[int | None, str, str | None]
+    ) -> None:
         if isinstance(result, str):
             self._finish(f"Not attached: {result}", error=True)
             return
-        if self.session_id is None:
+        session_id, label, zone = target
+        if session_id is None:
             self._finish("")
             return
-        label = self.label_box.currentData()
         future = photos.add_photo(
             self.store.writer,
-            self.session_id,
+            session_id,
             label,
             result,
-            zone=self.zone_box.currentData(),
+            zone=zone,
             operator_id=self.store.operator_id,
         )
         self.store.when_done(
