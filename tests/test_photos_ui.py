@@ -365,3 +365,28 @@ def test_two_rooms_editing_one_course_the_second_is_told(qtbot, records):
     finally:
         writer_b.close()
         _quiet(store_b)
+
+
+def test_the_compare_window_opens_from_the_session_and_closes_with_the_records(
+    qtbot, records, tmp_path
+):
+    from app.ui.records.panel import RecordsPanel
+
+    store, ids = records
+    _store_photo(store, ids["session0"], "before", _face(tmp_path / "b.jpg", (225, 180, 150)))
+    _store_photo(store, ids["session3"], "after", _face(tmp_path / "a.jpg", (240, 200, 175)))
+    panel = RecordsPanel(store)
+    qtbot.addWidget(panel)
+    d = _open_session(qtbot, panel, ids, 0)  # the newest: session 3
+    d.photos.compare_button.click()
+    compare = d.compare
+    assert compare is not None
+    assert compare.isWindow()
+    qtbot.waitUntil(lambda: all(compare.current_photo(i) is not None for i in (0, 1)), timeout=5000)
+    # this session on the right, the first one on the left
+    newest = services.session_detail(store.engine, ids["session3"]).summary.id
+    assert compare.current_photo(1).info.session_id == newest
+    assert compare.current_photo(0).info.label == "before"
+    assert compare.parent() is d  # deleted with the records (closes with the console)
+    compare.close()  # and closing it deletes it
+    qtbot.waitUntil(lambda: d.compare is None, timeout=5000)

@@ -406,7 +406,7 @@ class CoursesView(QWidget):
         if self.compare is not None:
             self.compare.close()
         first, last = view.photos[0].session_id, view.photos[-1].session_id
-        self.compare = PhotoCompareView(self.store, view.course.client_id)
+        self.compare = PhotoCompareView(self.store, view.course.client_id, parent=self)
         self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.compare.destroyed.connect(lambda *_: setattr(self, "compare", None))
         self.compare.resize(1200, 760)

@@ -487,6 +487,8 @@ class PhotoCompareView(QWidget):
 
     def __init__(self, store: RecordsStore, client_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # a window of its own, closed with the console (it is the records' child)
+        self.setWindowFlag(Qt.WindowType.Window)
         self.setWindowTitle("Compare photos")
         self.store = store
         self.client_id = client_id

@@ -272,7 +272,7 @@ class SessionDetailView(QWidget):
             return
         if self.compare is not None:
             self.compare.close()
-        self.compare = PhotoCompareView(self.store, self.detail.summary.client_id)
+        self.compare = PhotoCompareView(self.store, self.detail.summary.client_id, parent=self)
         self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.compare.destroyed.connect(lambda *_: setattr(self, "compare", None))
         self.compare.resize(1200, 760)
