@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -36,6 +37,37 @@ def records(qtbot, tmp_path):
     writer.close()
     _quiet(store)
     engine.dispose()
+
+
+def _reads_running() -> bool:
+    return any(t.name == "StoreRead" and t.is_alive() for t in threading.enumerate())
+
+
+def _settle(qtbot, *stores) -> None:
+    """End of a test: no refresh pending, every background read over and its answer
+    delivered while the widgets still exist (not into the next test)."""
+    from PySide6.QtCore import QCoreApplication
+
+    for store in stores:
+        store._changed.stop()  # noqa: SLF001
+        store._poll.stop()  # noqa: SLF001
+    for _ in range(20):  # an answer may ask for another read (a list, then its detail)
+        qtbot.waitUntil(lambda: not _reads_running() and not _timers_pending(), timeout=5000)
+        QCoreApplication.processEvents()
+        if not _reads_running() and not _timers_pending():
+            break
+
+
+def _timers_pending() -> bool:
+    """A widget's single-shot timer still to fire (e.g. the session plot's zoom read)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    return any(
+        t.isActive() and t.isSingleShot()
+        for w in QApplication.topLevelWidgets()
+        for t in w.findChildren(QTimer)
+    )
 
 
 def _quiet(store) -> None:
@@ -130,6 +162,7 @@ def test_attaching_photos_strips_exif_and_names_a_bad_file(qtbot, records, tmp_p
     assert strip.remove_button.isEnabled()
     strip.remove_button.click()
     qtbot.waitUntil(lambda: strip.list.count() == 1, timeout=5000)
+    _settle(qtbot, store)
 
 
 def test_the_camera_option_shows_only_where_qtmultimedia_can_be_imported(
@@ -230,6 +263,7 @@ def test_compare_two_sessions_with_synced_zoom_pan_and_grid_by_keyboard(qtbot, r
     qtbot.keyClick(a, Qt.Key.Key_Plus)
     DOCS_IMAGES.mkdir(exist_ok=True)
     assert view.grab().save(str(DOCS_IMAGES / "photo-compare.png"))
+    _settle(qtbot, store)
 
 
 def test_a_client_without_photos_gets_words_not_an_empty_pane(qtbot, records):
@@ -241,6 +275,7 @@ def test_a_client_without_photos_gets_words_not_an_empty_pane(qtbot, records):
     with qtbot.waitSignal(view.loaded, timeout=5000):
         view.open()
     assert view.panes[0].message == "This client has no photos yet"
+    _settle(qtbot, store)
 
 
 def _pdf_pages(path: Path) -> int:
@@ -274,6 +309,7 @@ def test_photos_on_the_report_keep_the_client_part_on_one_page(qtbot, records, t
     with qtbot.waitSignal(d.report_written, timeout=10000):
         d.save_pdf(tmp_path / "both.pdf")
     assert _pdf_pages(tmp_path / "both.pdf") == 2
+    _settle(qtbot, store)
 
 
 def _link_sessions(store, ids, course_id: int, keys: tuple[str, ...]) -> None:
@@ -333,6 +369,7 @@ def test_the_course_view_plans_shows_progress_charge_and_photos(qtbot, records, 
     qtbot.waitUntil(lambda: all(compare.current_photo(i) is not None for i in (0, 1)), timeout=5000)
     assert [compare.current_photo(i).info.label for i in (0, 1)] == ["before", "after"]
     compare.close()
+    _settle(qtbot, store)
 
 
 def test_two_rooms_editing_one_course_the_second_is_told(qtbot, records):
@@ -362,6 +399,7 @@ def test_two_rooms_editing_one_course_the_second_is_told(qtbot, records):
         assert "nothing was overwritten" in room_b.form.problem.text()
         assert not room_b.form.isHidden()  # the edit is kept in the form
         assert courses.client_courses(store.engine, ids["anna"])[0].plan.planned == 12
+        _settle(qtbot, store, store_b)
     finally:
         writer_b.close()
         _quiet(store_b)
@@ -390,3 +428,4 @@ def test_the_compare_window_opens_from_the_session_and_closes_with_the_records(
     assert compare.parent() is d  # deleted with the records (closes with the console)
     compare.close()  # and closing it deletes it
     qtbot.waitUntil(lambda: d.compare is None, timeout=5000)
+    _settle(qtbot, store)
