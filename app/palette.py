@@ -154,6 +154,12 @@ REPORT_AXIS = "#24292f"
 REPORT_TRACE = "#1f6feb"
 REPORT_BAND = (31, 111, 235, 110)
 
+# -- the photo compare view (app/ui/records/photos.py) -----------------------------------
+PHOTO_BACKGROUND = "#111418"  # behind the photos
+PHOTO_EMPTY_TEXT = "#c9d1d9"  # "no photo" on that background
+PHOTO_GRID_THIN = (255, 255, 255, 110)  # the framing grid: thirds
+PHOTO_GRID_THICK = (255, 214, 0, 200)  # the framing grid: centre lines
+
 # -- the signature pad (app/ui/records/signature_pad.py) --------------------------------
 SIGNATURE_INK = "#0b1f4d"  # a dark blue ink, drawn and printed
 

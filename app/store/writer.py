@@ -90,6 +90,10 @@ _WHAT = {
     "AppendAudit": "An audit trail entry",
     "SignSession": "A session's signature",
     "AmendSession": "An amendment",
+    "AddPhoto": "A session photo",
+    "DeletePhoto": "The removal of a session photo",
+    "SaveCourse": "A treatment course",
+    "LinkCourseSession": "A session's treatment course",
 }
 
 

@@ -12,6 +12,7 @@ from app.ui import style
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.client_editor import ClientEditor
 from app.ui.records.client_list import ClientList
+from app.ui.records.courses import CoursesView
 from app.ui.records.history import SessionHistory
 from app.ui.records.screening_form import ScreeningForm
 from app.ui.records.session_detail import SessionDetailView
@@ -30,11 +31,13 @@ class RecordsPanel(QWidget):
         self.screening = ScreeningForm(store)
         self.history = SessionHistory(store)
         self.detail = SessionDetailView(store)
+        self.courses = CoursesView(store)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.editor, "Client")
         self.tabs.addTab(self.screening, "Screening && consent")
         self.tabs.addTab(self.history, "History")
         self.tabs.addTab(self.detail, "Session")
+        self.tabs.addTab(self.courses, "Courses")
         self.error = QLabel(wordWrap=True)
         self.error.setStyleSheet(
             f"background: {style.ALARM}; color: {palette.WHITE};"
@@ -60,13 +63,15 @@ class RecordsPanel(QWidget):
         self.tabs.setTabEnabled(1, False)
         self.tabs.setTabEnabled(2, False)
         self.tabs.setTabEnabled(3, False)
+        self.tabs.setTabEnabled(4, False)
 
     def open_client(self, client_id: int) -> None:
         self.store.audit("view_client", audit.client_subject(client_id))
         self.editor.load(client_id)
         self.screening.set_client(client_id)
         self.history.set_client(client_id)
-        for i in (1, 2):
+        self.courses.set_client(client_id)
+        for i in (1, 2, 4):
             self.tabs.setTabEnabled(i, True)
         self.tabs.setTabEnabled(3, False)
         self.client_chosen.emit(client_id)
@@ -83,7 +88,7 @@ class RecordsPanel(QWidget):
     def _new_client(self) -> None:
         self.clients.table.clearSelection()
         self.editor.new_client()
-        for i in (1, 2, 3):
+        for i in (1, 2, 3, 4):
             self.tabs.setTabEnabled(i, False)
         self.tabs.setCurrentWidget(self.editor)
 

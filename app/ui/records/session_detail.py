@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from app import palette
 from app.engine.zones import step_outcome
-from app.store import audit, services
+from app.store import audit, photos, services
 from app.store.recording import Recording
 from app.store.vocabulary import AMENDABLE
 from app.ui import style
@@ -50,6 +50,8 @@ from app.ui.records.format import (
     zone_names,
 )
 from app.ui.records.history import OUTCOME_COLOURS, outcome_text
+from app.ui.records.photos import PhotoCompareView, SessionPhotos
+from app.ui.records.photos import caption as photo_caption
 from app.ui.records.signing import AmendDialog, SignSessionDialog
 
 
@@ -74,6 +76,7 @@ class SessionDetailView(QWidget):
     shown = Signal(int)
     exported = Signal(str)  # a CSV export (and its recording file) was written
     reloaded = Signal(int)  # the session was read again (after a signature, an amendment)
+    report_written = Signal(str)  # a PDF report was written
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -138,6 +141,13 @@ class SessionDetailView(QWidget):
         self.current_curve = self.current_plot.plot([], [], pen=pg.mkPen(style.CURRENT, width=1))
         self.voltage_curve = self.voltage_plot.plot([], [], pen=pg.mkPen(style.VOLTAGE, width=1))
         self.current_plot.sigXRangeChanged.connect(lambda *_: self._zoom.start())
+        self.photos = SessionPhotos(store)
+        self.photos.compare_requested.connect(self.compare_photos)
+        self.compare: PhotoCompareView | None = None
+        self.report_photos = QCheckBox("with photos")
+        self.report_photos.setToolTip(
+            "Print this session's before/after photos (scaled down) on the client's page"
+        )
         self.no_recording = QLabel("No recording was stored for this session.")
         self.no_recording.setStyleSheet(f"color: {style.MUTED}")
 
@@ -150,12 +160,14 @@ class SessionDetailView(QWidget):
         option.addWidget(self.signature_line, 1)
         option.addWidget(self.sign_button)
         option.addWidget(self.amend_button)
+        option.addWidget(self.report_photos)
         option.addWidget(self.technician_page)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.steps)
         split.addWidget(self.events)
         split.addWidget(self.plot)
-        split.setSizes([90, 200, 420])
+        split.addWidget(self.photos)
+        split.setSizes([90, 170, 300, 170])
         lay = QVBoxLayout(self)
         lay.addLayout(head)
         lay.addLayout(option)
@@ -336,6 +348,7 @@ class SessionDetailView(QWidget):
             self.current_plot.setXRange(0, overview.duration_s, padding=0)
             self.current_plot.enableAutoRange(axis="y")
             self.voltage_plot.enableAutoRange(axis="y")
+        self.photos.set_session(s.id)
         self._set_enabled(True)
         if announce:
             self.shown.emit(s.id)
@@ -379,9 +392,46 @@ class SessionDetailView(QWidget):
         self.current_curve.setData(rec.t_s, rec.current_ua, connect="finite")
         self.voltage_curve.setData(rec.t_s, rec.voltage_v, connect="finite")
 
+    def compare_photos(self, session_id: int) -> None:
+        """A window comparing this session's photos with another session's of the client."""
+        if self.detail is None:
+            return
+        if self.compare is not None:
+            self.compare.close()
+        self.compare = PhotoCompareView(self.store, self.detail.summary.client_id, parent=self)
+        self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.compare.destroyed.connect(lambda *_: setattr(self, "compare", None))
+        self.compare.resize(1200, 760)
+        self.compare.open(left_session=None, right_session=session_id)
+        self.compare.show()
+
     def save_pdf(self, path: Path) -> None:
         """The report (client page, and the technician page if ticked), its chart drawn
         from the recording's overview already read (not a screen grab)."""
+        assert self.detail is not None
+        assert self.client is not None
+        if self.report_photos.isChecked():  # the photos are read first, off the GUI thread
+            detail = self.detail
+
+            def write(found: list[photos.Photo]) -> None:
+                if self.detail is not detail:
+                    return  # another session opened meanwhile
+                items = [(photo_caption(p.info), p.data) for p in found]
+                try:
+                    self._write_pdf(path, items)
+                except OSError as exc:
+                    self.store.error_occurred.emit(f"Cannot write {path}: {exc.strerror or exc}")
+
+            self.store.read(
+                photos.photos_of,
+                detail.summary.id,
+                on_result=write,
+                what="reading the photos for the report",
+            )
+            return
+        self._write_pdf(path, None)
+
+    def _write_pdf(self, path: Path, items: list[tuple[str, bytes]] | None) -> None:
         assert self.detail is not None
         assert self.client is not None
         report.write_pdf(
@@ -390,6 +440,7 @@ class SessionDetailView(QWidget):
             path,
             self.overview,
             technician_page=self.technician_page.isChecked(),
+            photos=items,
         )
         self.store.audit(
             "report",
@@ -398,8 +449,10 @@ class SessionDetailView(QWidget):
                 "format": "pdf",
                 "client": self.detail.summary.client_id,
                 "technician_page": self.technician_page.isChecked(),
+                "photos": len(items or []),
             },
         )
+        self.report_written.emit(str(path))
 
     def save_csv(self, path: Path) -> None:
         """Steps and events to ``path``, the recording beside it
