@@ -447,3 +447,14 @@ def test_csv_reference_column_errors():
     assert math.isnan(ok.reference_ua[0])
     assert ok.reference_ua[1] == 5
     assert FORMAT  # the session format tag is distinct from the CSV's
+
+
+def test_persistence_draws_the_line_between_sparse_samples():
+    p = Persistence(columns=10, rows=10, x_range=(0, 10), y_range=(0, 10), half_life_s=1.0)
+    # two samples 9 columns apart: the columns between them get the line, not nothing
+    p.add(np.array([0.5, 9.5]), np.array([0.5, 9.5]), now=0.0)
+    assert all(p.image[c].sum() >= 1 for c in range(10))
+    assert p.image[5, 5] == 1  # on the diagonal
+    p.clear()
+    p.add(np.array([0.5, 5.0, 9.5]), np.array([0.5, np.nan, 9.5]), now=0.0)
+    assert p.image[2:8].sum() == 0  # across a dropped sample: a gap

@@ -3,7 +3,8 @@
 The screen is a grid of ``columns`` x ``rows`` cells over the plot's x range and its
 vertical range (in divisions). Each drawn sweep adds one hit to every cell its trace
 passes through: per column the span from the column's minimum to its maximum, joined to
-the neighbouring columns so an edge is a vertical stroke, not two dots. Before a sweep
+the neighbouring columns so an edge is a vertical stroke, not two dots; a column between
+two samples (samples sparser than columns) gets the line between them. Before a sweep
 is added the whole image decays by ``0.5 ** (elapsed / half_life_s)``: a cell the trace
 keeps visiting stays bright, a glitch seen once fades. The image is graded on a log
 scale (:meth:`Persistence.graded`: 0 = never, 1 = the most visited cell), so a rare
@@ -116,6 +117,19 @@ class Persistence:
             c, r = c[inside], r[inside]
             np.minimum.at(lo, c, r)
             np.maximum.at(hi, c, r)
+            # samples sparser than columns (a fast time base): the line between two
+            # neighbouring samples crosses the columns between them, as the trace does
+            xs, ys = x[ok], (y[ok] - y0) / (y1 - y0) * r_n
+            if xs.size >= 2:
+                centres = x0 + (np.arange(c_n) + 0.5) * (x1 - x0) / c_n
+                j = np.searchsorted(x, centres)  # the sample after each column centre
+                inner = (j > 0) & (j < x.size)
+                jj = np.clip(j, 1, max(x.size - 1, 1))
+                joined = inner & np.isfinite(y[jj - 1]) & np.isfinite(y[jj]) & ~np.isfinite(lo)
+                if joined.any():
+                    yi = np.interp(centres[joined], xs, ys)
+                    lo[joined] = yi
+                    hi[joined] = yi
             # join each column to its neighbour (a vertical stroke across an edge), only
             # between columns that both hold samples; gaps (dropped samples) stay gaps
             have = np.isfinite(lo)
