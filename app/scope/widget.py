@@ -102,9 +102,12 @@ def _persistence_lut() -> np.ndarray:
     """256 RGBA entries: transparent for never, then dim to full current colour."""
     g = np.linspace(0.0, 1.0, 256)
     lut = np.zeros((256, 4), dtype=np.uint8)
-    for k, c in enumerate(PERSISTENCE_RGB):
-        lut[:, k] = np.clip(40 + (c - 40) * g, 0, 255)
-    lut[:, 3] = np.where(g > 0, np.clip(60 + 195 * g, 0, 255), 0)
+    # rare: cool blue; often: the current's yellow; always: near white (a heat scale)
+    stops = np.array([0.0, 0.5, 1.0])
+    colours = np.array([(60, 110, 230), PERSISTENCE_RGB, (255, 250, 220)], dtype=np.float64)
+    for k in range(3):
+        lut[:, k] = np.clip(np.interp(g, stops, colours[:, k]), 0, 255)
+    lut[:, 3] = np.where(g > 0, np.clip(110 + 145 * g, 0, 255), 0)
     return lut
 
 
@@ -473,11 +476,13 @@ class ScopeWidget(QWidget):
         self.next_button = QPushButton("▶")
         self.next_button.setToolTip("Next capture in the history")
         self.next_button.clicked.connect(lambda: self.step_history(1))
+        for b in (self.prev_button, self.next_button):
+            b.setMaximumWidth(40)
         self.history_label = QLabel()
         self.history_label.setMinimumWidth(95)
         self.history_label.setTextFormat(Qt.TextFormat.PlainText)  # a label is user text
         self.history_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.history_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.history_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.cursor_check = QCheckBox("Cursors")
         self.cursor_check.toggled.connect(self.show_cursors)
         # the spectrum of the capture on screen (current), under the trace
@@ -678,9 +683,9 @@ class ScopeWidget(QWidget):
             # captures and exports above the figures they concern: the control rows stay
             # short enough for the bench to fit a 1280-pixel screen
             captures = QHBoxLayout()
-            for w in (self.prev_button, self.history_label, self.next_button):
-                captures.addWidget(w)
-            captures.addStretch(1)
+            captures.addWidget(self.prev_button)
+            captures.addWidget(self.history_label, 1)  # takes the room left (labels)
+            captures.addWidget(self.next_button)
             captures.addWidget(self.csv_button)
             captures.addWidget(self.png_button)
             side.addLayout(captures)
@@ -1163,6 +1168,10 @@ class ScopeWidget(QWidget):
         )
         if device:
             lines[0] += f" · device {device}"
+        entry = next((e for e in self.history.entries if e.capture is cap), None)
+        if entry is not None and (entry.label or entry.pinned):
+            lines[0] += " · capture" + (" pinned" if entry.pinned else "")
+            lines[0] += f" “{entry.label}”" if entry.label else ""
         s = self.settings
         if s is not None:
             lines.append(
