@@ -188,3 +188,26 @@ def test_property_any_samples_give_annotations_never_an_exception(values, freq):
     assert a.amplitude_ua >= 0 or math.isnan(a.amplitude_ua)
     for phase in (a.positive_phase, a.negative_phase):
         assert phase is None or phase[0] < phase[1]
+
+
+@pytest.mark.parametrize("ramp_s", [1.0, 2.0])
+def test_the_start_ramp_is_not_measured_as_frequency(ramp_s):
+    """A replay or live view holding the start ramp: the frequency is measured on the
+    settled part only (the ramp's growing peaks shift the mid-level crossings)."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, ramp_s)
+    t0, i, v = capture(s, ramp_s + 1.0, lead_s=0.5)
+    a = annotate(t0, FS, i, v, s)
+    assert a.ramp is not None
+    assert not a.ramping
+    assert a.frequency_hz == pytest.approx(10.0, rel=0.01)
+    assert any("after the start ramp" in n for n in a.notes)
+
+
+def test_a_view_ending_inside_the_ramp_says_ramping():
+    s = OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 2.0)
+    t0, i, v = capture(s, 1.2, lead_s=0.5)  # the ramp is still going at the end
+    a = annotate(t0, FS, i, v, s)
+    assert a.ramping
+    assert math.isnan(a.frequency_hz)
+    assert math.isnan(a.charge_per_phase_uc)
+    assert any(n.startswith("ramping") for n in a.notes)

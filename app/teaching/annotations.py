@@ -12,7 +12,11 @@ always agree. This module adds *where* to draw them:
   the start of the first pulse of the new sign; when the view holds flips, the numbers
   are measured on the longest stretch of one polarity (see ``notes``);
 * ``ramp``: the output-start ramp, where the per-period peak climbs from < 10 % to
-  > 90 % of the steady amplitude, extrapolated linearly to 0 and 100 %.
+  > 90 % of the steady amplitude, extrapolated linearly to 0 and 100 %. A view that holds
+  a ramp is measured on its settled part only (after the ramp's end): periods whose
+  amplitude is still growing would shift the mid-level crossings and read a wrong
+  frequency. When less than 1.5 periods follow the ramp, ``ramping`` is True and the
+  period, frequency and charges are not given (the studio says "ramping").
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class Annotations:
     ramp: Ramp | None = None
     commanded: OutputSettings | None = None
     notes: tuple[str, ...] = field(default=())
+    ramping: bool = False  # the view ends inside (or too soon after) the start ramp
 
     @property
     def commanded_charge_uc(self) -> float:
@@ -101,17 +106,29 @@ def annotate(
     flips: tuple[Flip, ...] = ()
     ramp = None
     s_a, s_b = 0, i.size  # the samples the numbers are measured on
+    ramping = False
     if math.isfinite(period) and math.isfinite(amp) and amp > 0:
         n_per = max(1, int(round(period * sample_rate)))
         flips = _flips(i, n_per, amp, t0, dt)
         ramp = _ramp(i, n_per, amp, t0, dt)
-        if flips:
+        if ramp is not None:
+            settled = min(i.size, max(0, int(math.ceil((ramp.t_end - t0) / dt))))
+            if i.size - settled >= 1.5 * n_per:
+                if settled > 0:
+                    s_a = settled
+                    m = measure_arrays(i[s_a:], v[s_a:], sample_rate)
+                    notes.append(f"measured after the start ramp, from {t0 + s_a * dt:.2f} s")
+            else:
+                ramping = True
+                notes.append("ramping: measured once the output has settled")
+        if flips and not ramping:
             # measure one polarity at a time: the longest stretch between flips on which
             # the period can be measured (the ramp can make the first one unmeasurable)
             found = None
             for a, b in _stretches(i.size, [f.t for f in flips], t0, dt):
+                a = max(a, s_a)  # never the ramp
                 if b - a < 1.5 * n_per:
-                    break
+                    continue
                 m_ab = measure_arrays(i[a:b], v[a:b], sample_rate)
                 if found is None or (
                     math.isfinite(m_ab["period_s"]) and not math.isfinite(found[2]["period_s"])
@@ -127,8 +144,12 @@ def annotate(
                 )
             else:
                 notes.append("polarity flips too often in view to measure one polarity")
+    if ramping:
+        m = dict(m)
+        for key in ("period_s", "frequency_hz", "charge_per_phase_uc", "net_charge_uc"):
+            m[key] = math.nan
     amp = _nan_max(abs(m["i_peak_pos_ua"]), abs(m["i_peak_neg_ua"]))
-    if not math.isfinite(m["period_s"]):
+    if not math.isfinite(m["period_s"]) and not ramping:
         notes.append("fewer than two periods in view: period not measured")
     period_span = pos = neg = None
     q_pos = q_neg = math.nan
@@ -160,6 +181,7 @@ def annotate(
         ramp=ramp,
         commanded=settings,
         notes=tuple(notes),
+        ramping=ramping,
     )
 
 
