@@ -708,23 +708,23 @@ def test_a_change_while_running_is_held_for_a_pause_between_pulses(qtbot, studio
     assert link.sent[-1] == ("stop_output",)
 
 
-def test_replay_of_the_start_ramp_does_not_read_a_wrong_frequency(studio):
+def test_replay_of_the_start_ramp_does_not_read_a_wrong_frequency(studio, tmp_path):
     s = OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 2.0)
     src = SyntheticSource(s, sample_rate=1000.0, noise_ua=0.3)
-    lead = np.zeros(500, dtype=np.float32)
-    b = src.next_block(5000)
-    cur = np.concatenate([lead, b.current_ua])
-    volt = np.concatenate([lead, b.voltage_v])
+    b = src.next_block(5500)  # the recording starts with the output (the ideal too)
+    cur, volt = b.current_ua, b.voltage_v
     assert studio.load_recording(np.arange(cur.size) / 1000.0, cur, volt, settings=s)
     studio.set_time_base(1.0)
-    studio.seek(1.5)  # inside the 2 s ramp
+    studio.seek(1.0)  # the first second: the start of the 2 s ramp, no settled part
     redraw(studio)
     assert studio.annotations.ramping
     assert "Frequency" in studio.readout.text()
     assert "ramping" in studio.readout.text()
     assert "Hz</b>" not in studio.readout.text().split("Frequency")[1].split("</tr>")[0]
+    assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_replay_ramping.png"))
     studio.set_time_base(5.0)
     studio.seek(5.5)  # ramp and settled output in view: measured after the ramp
     redraw(studio)
     assert not studio.annotations.ramping
     assert studio.annotations.frequency_hz == pytest.approx(10.0, rel=0.01)
+    assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_replay_ramp.png"))

@@ -449,7 +449,9 @@ class StudioPlot(QWidget):
             self.period_arrows[0].setPos(t0, y)
             self.period_arrows[1].setPos(t1, y)
             self.period_text.setText(
-                f"T = {_fmt_time(a.period_s)}   f = {_fmt_freq(a.frequency_hz)}"
+                "ramping: T and f once settled"
+                if a.ramping
+                else f"T = {_fmt_time(a.period_s)}   f = {_fmt_freq(a.frequency_hz)}"
             )
             self.period_text.setPos(0.5 * (t0 + t1), y + 0.02 * scale)
             self._show(self.period_line, self.period_ticks, *self.period_arrows, self.period_text)
@@ -508,7 +510,12 @@ class StudioPlot(QWidget):
             r = a.ramp
             sign = 1 if a.positive_phase is not None or a.negative_phase is None else -1
             self.ramp_line.setData([r.t_start, r.t_end], [0.0, sign * r.level_ua])
-            self.ramp_text.setText(f"{ramp_name(a)} {r.duration_s:.2f} s")
+            # still ramping at the end of the view: its end is not known yet
+            self.ramp_text.setText(
+                ("burst ramping up…" if ramp_name(a).startswith("burst") else "ramping…")
+                if a.ramping
+                else f"{ramp_name(a)} {r.duration_s:.2f} s"
+            )
             # label at the middle of the ramp, on its outer side (the wave lies inside)
             self.ramp_text.setAnchor((1.0, 1.0) if sign > 0 else (1.0, 0.0))
             self.ramp_text.setPos(0.5 * (r.t_start + r.t_end), sign * 0.5 * r.level_ua)
