@@ -204,3 +204,16 @@ def test_exports_carry_the_reference_settings_and_measurement_scope(scope, tmp_p
     assert "Measured: zoomed view" in caption
     assert "Trigger: Normal" in caption
     assert "exported" in caption
+
+
+def test_a_frozen_roll_window_is_shown_whole_and_can_be_zoomed(scope):
+    scope.set_roll(True)
+    feed(scope, SyntheticSource(SQUARE, FS), 5000)
+    scope.freeze(True)
+    scope.render_frame()
+    x = np.asarray(scope.current_curve.getData()[0])
+    span = 10 * scope.time_base
+    assert scope._x_range() == pytest.approx((-span, 0.0))
+    assert x.min() < -0.9 * span  # the whole window, not its last tenth
+    scope.zoom_by(2.0)
+    assert scope.zoom == pytest.approx((-0.75 * span, -0.25 * span))

@@ -1676,9 +1676,10 @@ class ScopeWidget(QWidget):
         return self._full_range()
 
     def _full_range(self) -> tuple[float, float]:
-        """The unzoomed x range: ten divisions of the time base."""
+        """The unzoomed x range: ten divisions of the time base (roll: ending now; also
+        frozen, where the roll window's newest sample is at 0 s)."""
         span = X_DIVS * self.time_base
-        if self.roll and not self.frozen:
+        if self.roll:
             return -span, 0.0
         pre = self.trigger.pre_fraction
         return -pre * span, (1.0 - pre) * span
