@@ -134,6 +134,7 @@ def test_pin_and_label_are_kept_and_shown_as_plain_text(scope):
     assert scope.pin_button.isChecked()
     assert scope.history_label.textFormat() == Qt.TextFormat.PlainText
     assert scope.history_label.text().endswith("· pinned · <b>after gel</b> left cheek")
+    assert "&lt;b&gt;after gel&lt;/b&gt;" in scope.history_label.toolTip()  # shown as typed
     pinned = scope.displayed_capture()
     scope.freeze(False)
     feed(scope, SyntheticSource(SQUARE, FS), 60_000, block=167)  # > 32 new captures

@@ -11,6 +11,7 @@ divisions, each channel with its own scale (units/div) and offset.
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from dataclasses import replace
@@ -1456,7 +1457,7 @@ class ScopeWidget(QWidget):
         try:
             self.pin_capture(on)
         except ValueError as exc:
-            QMessageBox.warning(self, "Cannot pin", str(exc))
+            _warn(self, "Cannot pin", str(exc))
             self._update_status()
 
     def _label_dialog(self) -> None:
@@ -1626,7 +1627,7 @@ class ScopeWidget(QWidget):
             try:
                 self.save_session(path)
             except (OSError, ValueError) as exc:
-                QMessageBox.warning(self, "Save failed", f"Could not save the session: {exc}")
+                _warn(self, "Save failed", f"Could not save the session: {exc}")
 
     def _open_session_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -1636,7 +1637,7 @@ class ScopeWidget(QWidget):
             try:
                 self.load_session(path)
             except SessionFileError as exc:
-                QMessageBox.warning(self, "Cannot open the session", str(exc))
+                _warn(self, "Cannot open the session", str(exc))
 
     # ---------------------------------------------------------------- rendering
     def render_frame(self) -> None:
@@ -1993,7 +1994,9 @@ class ScopeWidget(QWidget):
             when = (
                 time.strftime("%H:%M:%S", time.localtime(entry.time)) if entry.time else "unknown"
             )
-            tip = f"Taken at {when}" + (f" · label: {entry.label}" if entry.label else "")
+            # a tooltip would render a label like "<b>x</b>" as rich text: escaped
+            label = f" · label: {html.escape(entry.label)}" if entry.label else ""
+            tip = f"<p>Taken at {when}{label}</p>"
             if self.history_label.toolTip() != tip:
                 self.history_label.setToolTip(tip)
 
@@ -2087,7 +2090,7 @@ class ScopeWidget(QWidget):
             try:
                 self.export_csv(path)
             except (OSError, ValueError) as exc:
-                QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
+                _warn(self, "Export failed", f"Could not export: {exc}")
 
     def _export_png_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -2097,7 +2100,14 @@ class ScopeWidget(QWidget):
             try:
                 self.export_png(path)
             except (OSError, ValueError) as exc:
-                QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
+                _warn(self, "Export failed", f"Could not export: {exc}")
+
+
+def _warn(parent: QWidget, title: str, text: str) -> None:
+    """A warning shown as plain text (it may quote a file name or a file's contents)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.exec()
 
 
 def _select_data(combo: QComboBox, value: object) -> None:
