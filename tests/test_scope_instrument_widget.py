@@ -218,3 +218,23 @@ def test_a_frozen_roll_window_is_shown_whole_and_can_be_zoomed(scope):
     assert x.min() < -0.9 * span  # the whole window, not its last tenth
     scope.zoom_by(2.0)
     assert scope.zoom == pytest.approx((-0.75 * span, -0.25 * span))
+
+
+def test_a_single_capture_can_be_zoomed_until_armed_again(qtbot, scope):
+    scope.set_trigger(mode=TriggerMode.SINGLE)
+    src = SyntheticSource(SQUARE, FS, noise_ua=0.5)
+    feed(scope, src, 6000)
+    assert not scope.acquirer.armed
+    assert scope.still
+    assert not scope.frozen
+    scope.plot.setFocus()
+    qtbot.keyClick(scope.plot, Qt.Key.Key_Plus)
+    assert scope.zoom is not None
+    assert "STOPPED (Single) · zoom ×2" in scope.status_label.text()
+    assert scope.measure_scope_label.text().startswith("Measured: zoomed view")
+    feed(scope, src, 2000)  # stopped: new data changes nothing on screen
+    assert scope.zoom is not None
+    scope.arm()
+    assert scope.zoom is None
+    assert not scope.still
+    assert scope._x_range() == pytest.approx(scope._full_range())

@@ -967,7 +967,15 @@ class ScopeWidget(QWidget):
 
     def arm(self) -> None:
         self.acquirer.arm()
+        self._leave_zoom_if_running()
         self._update_status()
+
+    def _leave_zoom_if_running(self) -> None:
+        """Running again (Arm, a new trigger setting): the view is the time base."""
+        if not self.still:
+            self.zoom = None
+            self._enable_zoom(False)
+            self._apply_x_only()
 
     def set_trigger_level(self, level: float) -> None:
         """The typed trigger level (µA or V, the source's unit): moves the T line too.
@@ -1140,7 +1148,7 @@ class ScopeWidget(QWidget):
         )
         if cap.metadata.get("averaged"):
             meta["averaged_sweeps"] = cap.metadata["averaged"]
-        if self.frozen and self.zoom is not None:
+        if self.still and self.zoom is not None:
             meta["zoom_s"] = f"{self.zoom[0]:.9g}..{self.zoom[1]:.9g}"
         meta["measurements_of"] = self.measurement_scope(cap)
         t = self.trigger
@@ -1313,14 +1321,25 @@ class ScopeWidget(QWidget):
         self.persist_image.setVisible(True)
 
     # ------------------------------------------------------------- zoom and pan
+    @property
+    def still(self) -> bool:
+        """The picture stands still and can be zoomed: frozen, or a Single capture taken
+        (STOPPED until Arm)."""
+        return self.frozen or (
+            not self.roll
+            and self.trigger.mode == TriggerMode.SINGLE
+            and not self.acquirer.armed
+            and self.shown is not None
+        )
+
     def _min_width(self) -> float:
         cap = self.displayed_capture()
         fs = cap.sample_rate if cap is not None else (self.ring.sample_rate or 10_000.0)
         return MIN_SAMPLES / fs
 
     def _enable_zoom(self, on: bool) -> None:
-        """Frozen: the mouse zooms (wheel) and pans (drag) the time axis, within the
-        capture's screen; running: the view is fixed."""
+        """Still (frozen or a Single capture taken): the mouse zooms (wheel) and pans
+        (drag) the time axis, within the capture's screen; running: the view is fixed."""
         pi = self.plot.getPlotItem()
         vb = pi.getViewBox()
         pi.setMouseEnabled(x=bool(on), y=False)
@@ -1335,24 +1354,24 @@ class ScopeWidget(QWidget):
         full = self._full_range()
         self.zoom = span if span is not None and is_zoomed(span, full) else None
         self._apply_x_only()
-        self.zoom_out_button.setEnabled(self.frozen and self.zoom is not None)
+        self.zoom_out_button.setEnabled(self.still and self.zoom is not None)
         self._drawn = None
         cap = self.displayed_capture()
-        if cap is not None and self.frozen:
+        if cap is not None and self.still:
             self._show_capture(cap, measure_it=True)
         self._update_status()
 
     def zoom_by(self, factor: float, at: float | None = None) -> None:
         """Frozen: zoom the time axis by ``factor`` (> 1 in) around time ``at`` (default
         the centre of the view). Running, the view follows the time base: nothing."""
-        if not self.frozen:
+        if not self.still:
             return
         full = self._full_range()
         self._set_zoom(zoom_span(self._x_range(), full, factor, at, self._min_width()))
 
     def pan_by(self, fraction: float) -> None:
         """Frozen: move the view by ``fraction`` of its width (positive: later)."""
-        if not self.frozen:
+        if not self.still:
             return
         full = self._full_range()
         self._set_zoom(pan_span(self._x_range(), full, fraction, self._min_width()))
@@ -1363,7 +1382,7 @@ class ScopeWidget(QWidget):
 
     def _view_range_changed(self, _vb=None, rng=None) -> None:
         """The mouse zoomed or panned the view (pyqtgraph's ViewBox): follow it."""
-        if self._setting_range or not self.frozen:
+        if self._setting_range or not self.still:
             return
         lo, hi = self.plot.getPlotItem().getViewBox().viewRange()[0]
         full = self._full_range()
@@ -1381,7 +1400,7 @@ class ScopeWidget(QWidget):
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
         """Keys on the plot, frozen: + / − zoom, ← / → pan, Home shows everything."""
-        if obj is self.plot and event.type() == QEvent.Type.KeyPress and self.frozen:
+        if obj is self.plot and event.type() == QEvent.Type.KeyPress and self.still:
             key = event.key()  # type: ignore[attr-defined]
             actions = {
                 Qt.Key.Key_Plus: lambda: self.zoom_by(ZOOM_STEP),
@@ -1400,7 +1419,7 @@ class ScopeWidget(QWidget):
 
     def _measured_capture(self, cap: Capture) -> Capture:
         """What the measurements are computed on: the zoomed view's samples, or all."""
-        if self.frozen and self.zoom is not None:
+        if self.still and self.zoom is not None:
             try:
                 return visible_capture(cap, self.zoom)
             except ValueError:
@@ -1414,7 +1433,7 @@ class ScopeWidget(QWidget):
             return ""
         avg = cap.metadata.get("averaged")
         what = f"the average of {avg} sweeps" if avg else "the capture"
-        if self.frozen and self.zoom is not None:
+        if self.still and self.zoom is not None:
             lo, hi = self.zoom
             return (
                 f"Measured: zoomed view {pg.siFormat(lo, precision=3, suffix='s')} … "
@@ -1493,7 +1512,7 @@ class ScopeWidget(QWidget):
             "persistence_half_life_s": (
                 -1.0 if math.isinf(self.persistence.half_life_s) else self.persistence.half_life_s
             ),
-            "zoom_s": list(self.zoom) if self.frozen and self.zoom is not None else None,
+            "zoom_s": list(self.zoom) if self.still and self.zoom is not None else None,
         }
 
     def save_session(self, path: str | Path) -> Path:
@@ -1653,6 +1672,8 @@ class ScopeWidget(QWidget):
                     cap = self.averager.add(cap)
                     self.history.append(cap)
                     self._show_capture(cap, measure_it=False)
+                    if not self.acquirer.armed:  # Single: stopped, zoomable
+                        self._enable_zoom(True)
                     if self.persistence_on:
                         self._add_persistence()
                     self._update_status()
@@ -1661,7 +1682,7 @@ class ScopeWidget(QWidget):
             cap = self.displayed_capture() if not self.roll or self.frozen else None
             if cap is not None:
                 # frozen (a zoom, a scale): measured again, the view may have changed
-                self._show_capture(cap, measure_it=self.frozen)
+                self._show_capture(cap, measure_it=self.still)
             elif self.roll and self.ring.newest is not None:
                 self._draw_roll()
         now = time.monotonic()
@@ -1672,7 +1693,7 @@ class ScopeWidget(QWidget):
         return max(100, int(self.plot.getPlotItem().getViewBox().width()))
 
     def _x_range(self) -> tuple[float, float]:
-        if self.frozen and self.zoom is not None:
+        if self.still and self.zoom is not None:
             return self.zoom
         return self._full_range()
 
@@ -1856,7 +1877,7 @@ class ScopeWidget(QWidget):
 
     def _apply_timebase(self) -> None:
         self.zoom = None
-        self._enable_zoom(self.frozen)
+        self._enable_zoom(self.still)
         self.trigger_time_line.setVisible(not self.roll)
         self._configure_acquirer()
         self._ring_seen = None
@@ -1876,6 +1897,9 @@ class ScopeWidget(QWidget):
         self.averager.reset()  # the sweeps to come are cut differently: a new average
         self._clear_persistence()
         self.trigger_line.setVisible(t.source != TriggerSource.SYNC and not self.roll)
+        if not self.still:
+            self.zoom = None  # running again: the view is the time base
+        self._enable_zoom(self.still)
         self.edge_combo.setEnabled(t.source != TriggerSource.SYNC)
         self.arm_button.setEnabled(t.mode == TriggerMode.SINGLE)
         self._show_level()
@@ -1965,6 +1989,9 @@ class ScopeWidget(QWidget):
             _set_text(self.history_label, f"{len(self.history)} captures")
         elif not self.acquirer.armed:
             text, colour = "STOPPED (Single)", "#ff9f43"
+            if self.zoom is not None:
+                lo, hi = self._full_range()
+                text += f" · zoom ×{(hi - lo) / (self.zoom[1] - self.zoom[0]):.3g}"
         elif self.shown is not None and self.shown.triggered:
             text, colour = f"TRIG'D {self.trigger.mode.value}", "#9eff9e"
             if self.averager.enabled:
