@@ -458,3 +458,16 @@ def test_persistence_draws_the_line_between_sparse_samples():
     p.clear()
     p.add(np.array([0.5, 5.0, 9.5]), np.array([0.5, np.nan, 9.5]), now=0.0)
     assert p.image[2:8].sum() == 0  # across a dropped sample: a gap
+
+
+def test_a_large_session_is_stored_uncompressed_and_reads_back(tmp_path, monkeypatch):
+    import app.scope.core.session as session_mod
+
+    monkeypatch.setattr(session_mod, "COMPRESS_BELOW_BYTES", 1000)
+    path = save_session(tmp_path / "big.mcscope", make_session())
+    with zipfile.ZipFile(path) as z:
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_STORED}
+    back = load_session(path)
+    np.testing.assert_array_equal(
+        back.entries[2].capture.current_ua, make_session().entries[2].capture.current_ua
+    )

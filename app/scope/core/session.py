@@ -46,6 +46,7 @@ SUFFIX = ".mcscope"
 MAX_CAPTURES = 64
 MAX_SAMPLES = 2_000_000  # per capture (the ring holds 1 Mi samples)
 MAX_TOTAL_BYTES = 600_000_000  # all arrays, decompressed
+COMPRESS_BELOW_BYTES = 50_000_000  # larger sessions are stored uncompressed (fast)
 MAX_HEADER_BYTES = 4_000_000
 MAX_META = 100  # metadata entries per capture
 MAX_TEXT = 500  # characters of a metadata value
@@ -148,8 +149,12 @@ def save_session(path: str | Path, session: ScopeSession) -> Path:
     p = Path(path)
     tmp = p.with_name(p.name + ".part")
     try:
+        total = sum(a.nbytes for a in arrays.values())
+        # compressed when small (the usual time bases); stored when large, where deflating
+        # noisy float32 samples would hold the screen for seconds and save little
+        save = np.savez_compressed if total <= COMPRESS_BELOW_BYTES else np.savez
         with open_private(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
+            save(fh, **arrays)  # type: ignore[arg-type]
         tmp.replace(p)
     finally:
         tmp.unlink(missing_ok=True)
