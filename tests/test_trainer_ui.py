@@ -728,3 +728,13 @@ def test_replay_of_the_start_ramp_does_not_read_a_wrong_frequency(studio, tmp_pa
     assert not studio.annotations.ramping
     assert studio.annotations.frequency_hz == pytest.approx(10.0, rel=0.01)
     assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_replay_ramp.png"))
+
+
+def test_a_shaded_pulse_unlike_the_others_is_labelled_with_its_own_charge():
+    from app.ui.trainer.plot import shaded_charge
+
+    assert shaded_charge(5.0, 5.1) == 5.0  # the scope's figure when the pulse holds it
+    assert shaded_charge(25.6, 12.1) == pytest.approx(12.1)  # never a whole phase's
+    assert shaded_charge(5.0, -2.0) == pytest.approx(2.0)
+    assert shaded_charge(5.0, float("nan")) == 5.0
+    assert shaded_charge(float("nan"), 3.0) == 3.0

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.device.waveform import OutputSettings, charge_per_phase_uc
+from app.device.waveform import OutputSettings, Waveform, charge_per_phase_uc
 from app.scope.core.measure import HYSTERESIS_FRACTION, crossings, levels, measure_arrays
 
 PHASE_EDGE_FRACTION = 0.02  # of the amplitude: where a pulse phase starts and ends
@@ -111,6 +111,8 @@ def annotate(
         n_per = max(1, int(round(period * sample_rate)))
         flips = _flips(i, n_per, amp, t0, dt)
         ramp = _ramp(i, n_per, amp, t0, dt)
+        if ramp is None and settings is not None:
+            ramp = _ramp_at_view_start(i, n_per, amp, t0, dt, settings)
         if ramp is not None:
             settled = min(i.size, max(0, int(math.ceil((ramp.t_end - t0) / dt))))
             if i.size - settled >= 1.5 * n_per:
@@ -267,6 +269,36 @@ def _flips(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> tuple
                 j -= 1
         out.append(Flip(t0 + j * dt, to_negative=new < 0))
     return tuple(out)
+
+
+START_RAMP_MIN_S = 0.005  # START with ramp_s = 0 still ramps over one frame (5 ms)
+
+
+def _ramp_at_view_start(
+    i: np.ndarray, n_per: int, amp: float, t0: float, dt: float, settings: OutputSettings
+) -> Ramp | None:
+    """A start ramp too short for :func:`_ramp`'s blocks, beginning at the view's first
+    sample (a live sweep starts at the output's first period start): a flat-pulse wave
+    whose first sample is near 0 and that climbs steadily to 90 % over at least half the
+    commanded ramp (START with ``ramp_s = 0`` takes 5 ms), within half a period. Its slow
+    edge would otherwise be timed as a period start and shorten the mean period."""
+    if settings.waveform == Waveform.SINE or i.size < 3 or not np.isfinite(i[0]):
+        return None
+    ramp_n = max(settings.ramp_s, START_RAMP_MIN_S) / dt
+    mag = np.abs(i[: max(3, min(n_per // 2, int(1.5 * ramp_n) + 2))])
+    if mag[0] >= 0.1 * amp:
+        return None
+    with np.errstate(invalid="ignore"):
+        full = np.flatnonzero(mag >= 0.9 * amp)
+    if full.size == 0:
+        return None
+    k1 = int(full[0])
+    if k1 < max(3, 0.5 * ramp_n):
+        return None  # a sharp edge: a period start, not a ramp
+    head = mag[: k1 + 1]
+    if not (np.all(np.isfinite(head)) and np.all(np.diff(head) > -0.05 * amp)):
+        return None  # not a steady climb
+    return Ramp(t0, t0 + k1 * dt, amp)
 
 
 def _ramp(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> Ramp | None:

@@ -54,8 +54,10 @@ from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
 FRAME_MS = 80  # repaint timer (~12 fps: the sweep stands still, see _live_frame)
 IDLE_FRAME_MS = 250  # live with the output off: the noise floor four times a second
-ANNOTATE_BUDGET = 0.2  # share of the time annotating may take: a live sweep is redrawn
-# (and annotated with it) no sooner than its last annotation's cost / this budget
+ANNOTATE_BUDGET = 0.1  # share of the time annotating may take: a live sweep is redrawn
+# (and annotated with it) no sooner than its last annotation's cost / this budget,
+LIVE_SWEEP_MIN_S = 0.2  # and no sooner than this (5 sweeps a second: it stands still),
+LIVE_SWEEP_MAX_S = 0.5  # nor later than this (one slow frame on a busy CPU delays little)
 COLUMNS = 1600  # min/max columns the curves are reduced to
 PRESENTATION_WINDOW_S = 10.0  # presentation without settings: 10 s across
 PRESENTATION_PERIODS = 5  # presentation with settings: about five periods across
@@ -950,7 +952,7 @@ class WaveformStudio(QWidget):
         self._last_annotate = now
         self.refresh_annotations(t0, fs, cur, volt)
         cost = time.monotonic() - now
-        self._annotate_gap = cost / ANNOTATE_BUDGET
+        self._annotate_gap = min(LIVE_SWEEP_MAX_S, max(LIVE_SWEEP_MIN_S, cost / ANNOTATE_BUDGET))
 
     def refresh_annotations(self, t0: float, fs: float, cur: np.ndarray, volt: np.ndarray) -> None:
         settings = self._replay_settings() if self.recording is not None else self.settings
