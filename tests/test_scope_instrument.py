@@ -357,6 +357,7 @@ def test_hostile_archives_are_named(tmp_path):
         (_rewrite(good, tmp_path, drop=("header.npy",)), "no header"),
         (_rewrite(good, tmp_path, header=b"\xff\xfe"), "not valid JSON"),
         (_rewrite(good, tmp_path, header=b"[1, 2]"), "format tag missing"),
+        (_rewrite(good, tmp_path, header=b"[" * 200_000), "nested too deeply"),
     ]
     for path, message in cases:
         with pytest.raises(SessionFileError, match=message):

@@ -300,6 +300,8 @@ def load_session(path: str | Path) -> ScopeSession:
             header = json.loads(raw.tobytes().decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SessionFileError(f"{p}: the header is not valid JSON ({exc})") from None
+        except RecursionError:
+            raise SessionFileError(f"{p}: the header is nested too deeply") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise SessionFileError(f"{p}: not a scope session file (format tag missing)")
         version = header.get("version")
