@@ -330,6 +330,8 @@ def _header(path: Path) -> dict:
         (lambda h: h["captures"][1].update(sample_rate="fast"), "capture 2 sample_rate"),
         (lambda h: h["captures"][0].update(sample_rate=-5), "sample_rate must be"),
         (lambda h: h["captures"][0].update(trigger_offset=1.5), "whole number"),
+        (lambda h: h["captures"][0].update(wall_time=1e300), "wall_time 1e\\+300 is not a time"),
+        (lambda h: h["captures"][0].update(start_index=2**70), "start_index is out of range"),
         (lambda h: h["captures"][2].update(pinned="yes"), "pinned must be true or false"),
         (lambda h: h["captures"][0].update(label=["x"]), "label must be a short text"),
         (lambda h: h["captures"][0].update(metadata={"k": 5}), "metadata 'k'"),

@@ -347,6 +347,10 @@ def _entry(zf: zipfile.ZipFile, p: Path, k: int, raw: object, names: set[str]) -
     start = int(_number(f"{where} start_index", raw.get("start_index", 0), integer=True))
     trig = int(_number(f"{where} trigger_offset", raw.get("trigger_offset"), integer=True))
     wall = _number(f"{where} wall_time", raw.get("wall_time", 0.0))
+    if not 0 <= wall < 1e11:  # seconds since 1970: up to the year 5000
+        raise SessionFileError(f"{where}: wall_time {wall:g} is not a time")
+    if abs(start) > 2**62:
+        raise SessionFileError(f"{where}: start_index is out of range")
     flags_ok = {"triggered": True, "pinned": False}
     bools = {}
     for key, default in flags_ok.items():
