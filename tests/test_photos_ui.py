@@ -329,9 +329,9 @@ def test_the_course_view_plans_shows_progress_charge_and_photos(qtbot, records, 
     view = panel.courses
     with qtbot.waitSignal(view.loaded, timeout=5000):
         panel.clients.select_client(ids["anna"])
-    assert panel.tabs.isTabEnabled(panel.tabs.indexOf(view))
+    assert panel.tabs.isTabEnabled(panel.tabs.indexOf(panel.page(view)))
     assert view.table.rowCount() == 0
-    panel.tabs.setCurrentWidget(view)
+    panel.show_view(view)
     view.new_button.click()
     assert view.form.isVisible()
     form = view.form
@@ -360,7 +360,7 @@ def test_the_course_view_plans_shows_progress_charge_and_photos(qtbot, records, 
     assert "4 of 6 done, 2 to go" in view.summary.text()
     assert "next due" in view.summary.text() or "OVERDUE" in view.summary.text()
     assert view.table.item(0, 0).text().endswith("(active)")
-    panel.tabs.setCurrentWidget(view)
+    panel.show_view(view)
     DOCS_IMAGES.mkdir(exist_ok=True)
     assert panel.grab().save(str(DOCS_IMAGES / "course-view.png"))
     # the course's first photos beside its latest

@@ -109,11 +109,12 @@ class SessionDetailView(QWidget):
         self.notes_label.setTextFormat(Qt.TextFormat.PlainText)
         self.amendments = _table(("Date", "By", "Corrects", "Correction", "Reason"))
         self.amendments.setWordWrap(True)
-        self.amendments_box = QGroupBox(
-            "Amendments — made after signing; the signed record stays as it was"
-        )
+        self.amendments_box = QGroupBox("Amendments")
         box = QVBoxLayout(self.amendments_box)
         box.setContentsMargins(4, 4, 4, 4)
+        box.addWidget(
+            QLabel("Made after signing; the signed record stays as it was.", wordWrap=True)
+        )
         box.addWidget(self.amendments)
         self.amendments_box.setVisible(False)
         self.steps = _table(
@@ -155,11 +156,14 @@ class SessionDetailView(QWidget):
         head.addWidget(self.title, 1)
         head.addWidget(self.pdf_button)
         head.addWidget(self.csv_button)
-        # the report's option on a row of its own: the desk must fit a 1280-pixel screen
+        # the signature and the report's options on rows of their own: the desk must fit
+        # a 1280-pixel screen
+        signing = QHBoxLayout()
+        signing.addWidget(self.signature_line, 1)
+        signing.addWidget(self.sign_button)
+        signing.addWidget(self.amend_button)
         option = QHBoxLayout()
-        option.addWidget(self.signature_line, 1)
-        option.addWidget(self.sign_button)
-        option.addWidget(self.amend_button)
+        option.addStretch(1)
         option.addWidget(self.report_photos)
         option.addWidget(self.technician_page)
         split = QSplitter(Qt.Orientation.Vertical)
@@ -170,6 +174,7 @@ class SessionDetailView(QWidget):
         split.setSizes([90, 170, 300, 170])
         lay = QVBoxLayout(self)
         lay.addLayout(head)
+        lay.addLayout(signing)
         lay.addLayout(option)
         lay.addWidget(self.summary)
         lay.addWidget(self.notes_label)
