@@ -86,7 +86,11 @@ SCOPE_MASK = (255, 80, 80, 110)
 SCOPE_CURSOR = "#9eff9e"
 SCOPE_TRIGGER = "#ff9f43"
 SCOPE_GRID = "#2b3440"
+SCOPE_PERSISTENCE = (255, 210, 63)  # persistence: the current's colour, where it often was
+SCOPE_PERSISTENCE_RARE = (60, 110, 230)  # ... cool blue where it rarely was
+SCOPE_PERSISTENCE_ALWAYS = (255, 250, 220)  # ... near white where it always was
 SCOPE_FROZEN = "#5aa9ff"
+SCOPE_MUTED_TEXT = "#8b949e"  # secondary lines on the dark scope (what was measured)
 SCOPE_RUNNING = "#9eff9e"  # ROLL, TRIG'D
 SCOPE_STOPPED = "#ff9f43"
 SCOPE_WAITING = "#ffd23f"  # AUTO (no trigger), WAITING
@@ -153,6 +157,12 @@ REPORT_GRID = "#d0d7de"
 REPORT_AXIS = "#24292f"
 REPORT_TRACE = "#1f6feb"
 REPORT_BAND = (31, 111, 235, 110)
+
+# -- the photo compare view (app/ui/records/photos.py) -----------------------------------
+PHOTO_BACKGROUND = "#111418"  # behind the photos
+PHOTO_EMPTY_TEXT = "#c9d1d9"  # "no photo" on that background
+PHOTO_GRID_THIN = (255, 255, 255, 110)  # the framing grid: thirds
+PHOTO_GRID_THICK = (255, 214, 0, 200)  # the framing grid: centre lines
 
 # -- the signature pad (app/ui/records/signature_pad.py) --------------------------------
 SIGNATURE_INK = "#0b1f4d"  # a dark blue ink, drawn and printed

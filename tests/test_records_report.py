@@ -365,3 +365,41 @@ def test_an_unsigned_report_keeps_a_blank_signature_line(session):
     assert "not signed in the console" in html_text
     assert "Signature: ____" in html_text
     assert "Consent:</b> none recorded" in html_text
+
+
+@needs_poppler
+def test_photos_on_the_client_page_are_scaled_until_it_stays_one_page(session, tmp_path):
+    """Four photos (portrait, the tallest case) on the densest client page: still one
+    page, every photo there, captions as typed, nothing past the margin."""
+    import io
+
+    from PIL import Image
+
+    detail, client, ov = session
+    items = []
+    for k in range(5):  # one more than is printed
+        buf = io.BytesIO()
+        Image.new("RGB", (1536, 2048), (200, 150 + 20 * k, 120)).save(buf, "JPEG")
+        items.append((f"Before <i>{k}</i> · Frontalis (client's left)", buf.getvalue()))
+    pdf = tmp_path / "photos.pdf"
+    assert report.write_pdf(detail, client, pdf, ov, photos=items) == 1
+    assert _pages(pdf) == 1
+    listed = subprocess.run(
+        ["pdfimages", "-list", str(pdf)], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.splitlines()[2:]
+    assert len(listed) == 1 + report.MAX_PHOTOS  # the chart and four photos
+    flat = _flat(_text(pdf))
+    for k in range(report.MAX_PHOTOS):
+        assert f"Before <i>{k}</i>" in flat
+    assert "Before <i>4</i>" not in flat
+    assert "Signature" in flat  # the page's end is still on it
+    bbox = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    page_w = float(re.search(r'<page width="([\d.]+)"', bbox).group(1))
+    right = max(float(x) for x in re.findall(r'xMax="([\d.]+)"', bbox))
+    assert right <= page_w - 15 / 25.4 * 72 + 1

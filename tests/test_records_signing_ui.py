@@ -185,7 +185,7 @@ def test_a_session_is_signed_from_its_detail_then_amended_with_the_original_kept
         "Wrong side noted at signing.",
     ]
     assert "Left cheek slightly red." in d.notes_label.text()  # the original, as signed
-    panel.tabs.setCurrentWidget(d)
+    panel.show_view(d)
     _shot(panel, "records-session-signed.png")
     assert store.writer.flush(5)
     acts = [e.action for e in audit.entries(store.engine, subject=audit.session_subject(sid))]

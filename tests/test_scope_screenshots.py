@@ -146,3 +146,43 @@ def test_frozen_with_cursors(scope, out_dir):
     c = scope.cursor_values()
     assert c["inv_dt_hz"] == pytest.approx(100.0)
     assert scope.history_label.text().startswith(f"capture {len(scope.history) - 3}/")
+
+
+def test_persistence_and_averaging(scope, out_dir):
+    """Persistence of a sine whose amplitude varies (the skin load's contact changes): the
+    envelope of recent sweeps graded under the trace; averaging on in a second picture."""
+    s = OutputSettings(Waveform.SINE, 50.0, 150.0, Polarity.BIPHASIC, 2.0, 1.5)
+    scope.set_reference(s)
+    scope.set_persistence(2.0)
+    stream = model_blocks(s)
+    scope.set_time_base(2e-3)
+    scope.set_channel("current", scale=50.0)
+    run(scope, stream, 1.6)  # the start ramp: sweeps of growing amplitude
+    save(scope, out_dir / "scope_persistence.png")
+    assert scope.persist_image.isVisible()
+    graded = scope.persistence.graded()
+    assert (graded > 0).sum() > 5 * scope.persistence.columns  # a band, not a line
+    scope.set_persistence(0)
+    scope.set_averaging(16)
+    run(scope, stream, 1.0)
+    save(scope, out_dir / "scope_averaged.png")
+    assert scope.shown.metadata["averaged"] == "16"
+    assert "avg 16/16" in scope.status_label.text()
+
+
+def test_frozen_zoomed_and_exported(scope, out_dir):
+    s = OutputSettings(Waveform.SQUARE, 40.0, 150.0, Polarity.BIPHASIC, 2.0, 0.2)
+    scope.set_reference(s)
+    stream = model_blocks(s)
+    run(scope, stream, 0.6)
+    scope.auto_setup()
+    run(scope, stream, 1.0)
+    scope.freeze(True)
+    scope.label_capture("rising edge, 40 Hz")
+    scope.pin_capture(True)
+    scope.zoom_by(8.0, at=0.0)
+    save(scope, out_dir / "scope_zoomed.png")
+    assert scope.measure_scope_label.text().startswith("Measured: zoomed view")
+    png = scope.export_png(out_dir / "scope_export.png")
+    img = QImage(str(png))
+    assert "Measured: zoomed view" in img.text("Caption")

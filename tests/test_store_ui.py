@@ -274,7 +274,7 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
     np.testing.assert_allclose(y, [142.5, 171.0, 190.0, 209.0])
     with qtbot.waitSignal(panel.detail.shown, timeout=5000):
         panel.history.table.selectRow(0)  # newest first
-    assert panel.tabs.currentWidget() is panel.detail
+    assert panel.tabs.currentWidget() is panel.page(panel.detail)
     d = panel.detail
     assert d.steps.rowCount() == 3
     assert [d.events.item(r, 1).text() for r in range(d.events.rowCount())] == [

@@ -188,3 +188,47 @@ def test_property_any_samples_give_annotations_never_an_exception(values, freq):
     assert a.amplitude_ua >= 0 or math.isnan(a.amplitude_ua)
     for phase in (a.positive_phase, a.negative_phase):
         assert phase is None or phase[0] < phase[1]
+
+
+@pytest.mark.parametrize("ramp_s", [1.0, 2.0])
+def test_the_start_ramp_is_not_measured_as_frequency(ramp_s):
+    """A replay or live view holding the start ramp: the frequency is measured on the
+    settled part only (the ramp's growing peaks shift the mid-level crossings)."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, ramp_s)
+    t0, i, v = capture(s, ramp_s + 1.0, lead_s=0.5)
+    a = annotate(t0, FS, i, v, s)
+    assert a.ramp is not None
+    assert not a.ramping
+    assert a.frequency_hz == pytest.approx(10.0, rel=0.01)
+    assert any("after the start ramp" in n for n in a.notes)
+
+
+def test_a_view_ending_inside_the_ramp_says_ramping():
+    s = OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 2.0)
+    t0, i, v = capture(s, 1.2, lead_s=0.5)  # the ramp is still going at the end
+    a = annotate(t0, FS, i, v, s)
+    assert a.ramping
+    assert math.isnan(a.frequency_hz)
+    assert math.isnan(a.charge_per_phase_uc)
+    assert any(n.startswith("ramping") for n in a.notes)
+
+
+def test_a_sweep_starting_at_the_output_start_is_measured_after_starts_5_ms_ramp():
+    """A live sweep begins at the output's first period start: START's 5 ms ramp (with
+    ramp_s = 0) must not be timed as a period start (it read 48.8 ms for 50 ms)."""
+    s = OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    fs = 10_000.0
+    b = SyntheticSource(s, sample_rate=fs, noise_ua=0.3).next_block(1500)
+    i = b.current_ua.astype(np.float64)
+    i[:50] *= (np.arange(50) + 0.5) / 50  # the device's START slew over one frame
+    v = b.voltage_v.astype(np.float64)
+    a = annotate(0.0, fs, i, v, s)
+    assert a.ramp is not None
+    assert a.ramp.duration_s == pytest.approx(0.0045, abs=0.001)
+    assert a.period_s == pytest.approx(0.05, rel=1e-3)
+    # a steady sweep (sharp first edge) and a steady sine have no such ramp
+    steady = annotate(0.0, fs, b.current_ua, b.voltage_v, s)
+    assert steady.ramp is None
+    sine = OutputSettings(Waveform.SINE, 100.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    c = SyntheticSource(sine, sample_rate=fs, noise_ua=0.3).next_block(1000)
+    assert annotate(0.0, fs, c.current_ua, c.voltage_v, sine).ramp is None

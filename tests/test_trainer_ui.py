@@ -636,8 +636,8 @@ def test_replay_hides_the_live_overlays(studio):
 
 
 def test_freeze_keeps_the_annotations_of_the_sweep_on_screen(studio):
-    """Annotations are recomputed at most every 0.4 s; freezing between two refreshes
-    must not pair the drawn sweep with an older sweep's figures."""
+    """Every drawn sweep is drawn with the annotations computed on its own samples: a
+    newer sweep is never paired with older figures, and freezing keeps the pair."""
     s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
     studio.set_controls(s)
     studio.apply()
@@ -648,6 +648,7 @@ def test_freeze_keeps_the_annotations_of_the_sweep_on_screen(studio):
     louder = OutputSettings(Waveform.SQUARE, 10.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
     src = SyntheticSource(louder, sample_rate=FS, noise_ua=0.4)
     base = studio.ring.newest + 1
+
     for _ in range(10):
         b = src.next_block(1000)
         studio.samples_received(
@@ -655,9 +656,85 @@ def test_freeze_keeps_the_annotations_of_the_sweep_on_screen(studio):
                 b.first_index + base, FS, b.current_ua, b.voltage_v, b.level_ua, b.flags, b.sync
             )
         )
-    studio._dirty = True
-    studio.render_frame()  # drawn, but within 0.4 s: not re-annotated
+    drawn = studio.frames_drawn
+    studio._annotate_gap = 10.0  # the last annotation was costly: the next sweep waits
+    studio.render_frame()
+    assert studio.frames_drawn == drawn  # not drawn without its annotations
     assert studio.annotations.amplitude_ua == pytest.approx(100.0, rel=0.05)
+    studio._annotate_gap = 0.0
+    studio.render_frame()  # drawn now, annotated on the very samples drawn
+    assert studio.frames_drawn == drawn + 1
+    t0, fs, cur, volt = studio._drawn
+    assert np.nanmax(np.abs(cur)) == pytest.approx(300.0, rel=0.05)
+    assert studio.annotations.amplitude_ua == pytest.approx(300.0, rel=0.05)
     studio.freeze_button.click()
     assert studio.frozen
-    assert studio.annotations.amplitude_ua == pytest.approx(300.0, rel=0.05)
+    drawn_then, annotations_then = studio._drawn, studio.annotations
+    studio._dirty = True
+    studio.render_frame()
+    assert studio._drawn is drawn_then
+    assert studio.annotations is annotations_then
+
+
+def test_a_change_while_running_is_held_for_a_pause_between_pulses(qtbot, studio):
+    link = FakeLink()
+    attach(studio, link)
+    s = OutputSettings(Waveform.SQUARE, 2.0, 100.0, Polarity.POSITIVE, 2.0, 0.0)
+    studio.set_controls(s)
+    studio.start_button.click()
+    qtbot.waitUntil(lambda: ("start_output",) in link.sent, timeout=2000)
+    feed(studio, s, 1.0)  # output on, period starts marked, the newest just in
+    assert studio._output_on
+    louder = OutputSettings(Waveform.SQUARE, 2.0, 200.0, Polarity.POSITIVE, 2.0, 0.0)
+    studio.set_controls(louder)
+    sent = len(link.sent)
+    assert studio.apply()
+    # 1.0 s into 2 Hz (period starts at 0, 0.5, 1.0 s), arriving 8 ms later (the link):
+    # the next rest half's middle is at 1.375 s of device time, 367 ms from now; not
+    # sent yet, the ideal unchanged
+    assert len(link.sent) == sent
+    assert studio.settings == s
+    assert "next pause between pulses" in studio.status.text()
+    assert 250 < studio._apply_timer.remainingTime() <= 367
+    qtbot.waitUntil(lambda: len(link.sent) == sent + 1, timeout=2000)
+    assert link.sent[-1] == ("set_output", louder)
+    assert studio.settings == louder
+    # a held change is dropped by a stop
+    studio.set_controls(s)
+    studio.apply()
+    assert studio._pending_apply == s
+    studio.stop_button.click()
+    assert studio._pending_apply is None
+    assert link.sent[-1] == ("stop_output",)
+
+
+def test_replay_of_the_start_ramp_does_not_read_a_wrong_frequency(studio, tmp_path):
+    s = OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 2.0)
+    src = SyntheticSource(s, sample_rate=1000.0, noise_ua=0.3)
+    b = src.next_block(5500)  # the recording starts with the output (the ideal too)
+    cur, volt = b.current_ua, b.voltage_v
+    assert studio.load_recording(np.arange(cur.size) / 1000.0, cur, volt, settings=s)
+    studio.set_time_base(1.0)
+    studio.seek(1.0)  # the first second: the start of the 2 s ramp, no settled part
+    redraw(studio)
+    assert studio.annotations.ramping
+    assert "Frequency" in studio.readout.text()
+    assert "ramping" in studio.readout.text()
+    assert "Hz</b>" not in studio.readout.text().split("Frequency")[1].split("</tr>")[0]
+    assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_replay_ramping.png"))
+    studio.set_time_base(5.0)
+    studio.seek(5.5)  # ramp and settled output in view: measured after the ramp
+    redraw(studio)
+    assert not studio.annotations.ramping
+    assert studio.annotations.frequency_hz == pytest.approx(10.0, rel=0.01)
+    assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_replay_ramp.png"))
+
+
+def test_a_shaded_pulse_unlike_the_others_is_labelled_with_its_own_charge():
+    from app.ui.trainer.plot import shaded_charge
+
+    assert shaded_charge(5.0, 5.1) == 5.0  # the scope's figure when the pulse holds it
+    assert shaded_charge(25.6, 12.1) == pytest.approx(12.1)  # never a whole phase's
+    assert shaded_charge(5.0, -2.0) == pytest.approx(2.0)
+    assert shaded_charge(5.0, float("nan")) == 5.0
+    assert shaded_charge(float("nan"), 3.0) == 3.0

@@ -100,6 +100,9 @@ class SessionRecorder:
         self.device_serial = device_serial
         self.firmware = firmware
         self.program_id = ""
+        # the treatment course the next session counts in (None: none); the desk sets it
+        # to the client's active course by default (app/store/courses.py)
+        self.course_id: int | None = None
         self.session_uid: str | None = None
         self.last_session_uid: str | None = None  # the session ended last (to sign it)
         self.outcome: Outcome | None = None
@@ -189,6 +192,10 @@ class SessionRecorder:
             firmware=self.firmware,
             training=self.training,
         )
+        if self.course_id is not None and not self.training:
+            from app.store.courses import LinkCourseSession  # (SQLAlchemy: not at start-up)
+
+            self.writer.submit(LinkCourseSession(self.session_uid, self.course_id))
         self.outcome = None
         self._steps_written = 0
         while self._pre:

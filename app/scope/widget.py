@@ -11,15 +11,15 @@ divisions, each channel with its own scale (units/div) and offset.
 
 from __future__ import annotations
 
+import html
 import math
 import time
-from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QMetaMethod, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QMetaMethod, QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QApplication,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QGraphicsPathItem,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -45,11 +46,17 @@ from app.device.protocol import SampleFlag
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
 from app.paths import data_dir
+from app.scope.core.average import COUNTS as AVERAGE_COUNTS
+from app.scope.core.average import SweepAverager
 from app.scope.core.buffer import DEFAULT_CAPACITY, SampleRing
 from app.scope.core.capture import Capture, capture_from_samples, write_csv
 from app.scope.core.envelope import envelopes
+from app.scope.core.history import CaptureHistory
 from app.scope.core.mask import MaskFailure, MaskSettings, MaskTester, mask_bounds
 from app.scope.core.measure import MEASUREMENTS, Statistics, measure, measure_arrays
+from app.scope.core.persistence import HALF_LIVES_S, Persistence
+from app.scope.core.session import SUFFIX as SESSION_SUFFIX
+from app.scope.core.session import ScopeSession, SessionFileError, load_session, save_session
 from app.scope.core.spectrum import WINDOWS as SPECTRUM_WINDOWS
 from app.scope.core.spectrum import Spectrum, spectrum
 from app.scope.core.trigger import (
@@ -59,6 +66,7 @@ from app.scope.core.trigger import (
     TriggerSettings,
     TriggerSource,
 )
+from app.scope.core.view import MIN_SAMPLES, Span, is_zoomed, pan_span, visible_capture, zoom_span
 
 TIME_BASES = [m * 10.0**e for e in range(-4, 2) for m in (1, 2, 5)][:-2]  # 100 µs .. 10 s
 CURRENT_SCALES = [m * 10.0**e for e in range(0, 3) for m in (1, 2, 5)] + [1000.0]  # µA/div
@@ -87,6 +95,27 @@ MASK_ACTIONS = (
 CURSOR_COLOUR = palette.SCOPE_CURSOR
 TRIGGER_COLOUR = palette.SCOPE_TRIGGER
 GRID_COLOUR = palette.SCOPE_GRID
+PERSISTENCE_RGB = (
+    palette.SCOPE_PERSISTENCE
+)  # the current's colour, graded by how often it was there
+ZOOM_STEP = 2.0  # one key press or button: zoom in or out by this factor
+PAN_STEP = 0.25  # one arrow key: a quarter of the view
+
+
+def _persistence_lut() -> np.ndarray:
+    """256 RGBA entries: transparent for never, then dim to full current colour."""
+    g = np.linspace(0.0, 1.0, 256)
+    lut = np.zeros((256, 4), dtype=np.uint8)
+    # rare: cool blue; often: the current's yellow; always: near white (a heat scale)
+    stops = np.array([0.0, 0.5, 1.0])
+    colours = np.array(
+        [palette.SCOPE_PERSISTENCE_RARE, PERSISTENCE_RGB, palette.SCOPE_PERSISTENCE_ALWAYS],
+        dtype=np.float64,
+    )
+    for k in range(3):
+        lut[:, k] = np.clip(np.interp(g, stops, colours[:, k]), 0, 255)
+    lut[:, 3] = np.where(g > 0, np.clip(110 + 145 * g, 0, 255), 0)
+    return lut
 
 
 def si(x: float, unit: str, digits: int = 4) -> str:
@@ -233,8 +262,16 @@ class ScopeWidget(QWidget):
         self.mask_saved_paths: list[Path] = []
         self._last_mask_save = -math.inf
         self.stats = Statistics()
-        self.history: deque[Capture] = deque(maxlen=HISTORY)
+        self.history = CaptureHistory(HISTORY)
         self.history_pos = -1
+        self.averager = SweepAverager()
+        self.persistence = Persistence()
+        self.persistence_on = False
+        self.zoom: Span | None = None  # the zoomed time span of a frozen capture
+        self._setting_range = False  # the view range is being set by the widget itself
+        self._last_env: tuple[np.ndarray, np.ndarray] | None = None  # current, as drawn
+        self._persist_shown: np.ndarray | None = None
+        self.persist_updates = 0  # times the persistence image was set (a changed picture)
         self.device_info: dict[str, object] = {}
         self.settings: OutputSettings | None = None
         self.roll = False
@@ -301,6 +338,15 @@ class ScopeWidget(QWidget):
         self.ref_curve = curve(REFERENCE_COLOUR, z=2)
         self.voltage_curve = curve(VOLTAGE_COLOUR, z=3)
         self.current_curve = curve(CURRENT_COLOUR, z=4)
+        # persistence: a graded image of the recent sweeps, under the traces
+        self.persist_image = pg.ImageItem(axisOrder="col-major")
+        self.persist_image.setLookupTable(_persistence_lut())
+        self.persist_image.setZValue(-5)
+        self.persist_image.setVisible(False)
+        pi.addItem(self.persist_image, ignoreBounds=True)
+        vb = pi.getViewBox()
+        vb.sigXRangeChanged.connect(self._view_range_changed)
+        self.plot.installEventFilter(self)
 
         self.trigger_line = pg.InfiniteLine(
             pos=0.0,
@@ -437,9 +483,13 @@ class ScopeWidget(QWidget):
         self.next_button = QPushButton("▶")
         self.next_button.setToolTip("Next capture in the history")
         self.next_button.clicked.connect(lambda: self.step_history(1))
+        for b in (self.prev_button, self.next_button):
+            b.setMaximumWidth(40)
         self.history_label = QLabel()
         self.history_label.setMinimumWidth(95)
-        self.history_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.history_label.setTextFormat(Qt.TextFormat.PlainText)  # a label is user text
+        self.history_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.history_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.cursor_check = QCheckBox("Cursors")
         self.cursor_check.toggled.connect(self.show_cursors)
         # the spectrum of the capture on screen (current), under the trace
@@ -499,6 +549,58 @@ class ScopeWidget(QWidget):
         self.png_button.clicked.connect(self._export_png_dialog)
         self.reset_stats_button = QPushButton("Reset stats")
         self.reset_stats_button.clicked.connect(self.reset_statistics)
+        self.average_combo = QComboBox()
+        for n in AVERAGE_COUNTS:
+            self.average_combo.addItem("Average off" if n == 1 else f"Average {n}", n)
+        self.average_combo.setToolTip(
+            "Average the last N triggered sweeps, aligned on the trigger (noise falls, "
+            "the triggered waveform stays); starts over on any setting change"
+        )
+        self.average_combo.currentIndexChanged.connect(
+            lambda i: self.set_averaging(self.average_combo.itemData(i))
+        )
+        self.persist_combo = QComboBox()
+        self.persist_combo.addItem("Persistence off", 0.0)
+        for hl in HALF_LIVES_S:
+            self.persist_combo.addItem(
+                "Persist ∞" if math.isinf(hl) else f"Persist {hl:g} s", float(hl)
+            )
+        self.persist_combo.setToolTip(
+            "Persistence: the recent sweeps as an image under the trace, brighter where the "
+            "current often was; the time is how fast old sweeps fade (half-life)"
+        )
+        self.persist_combo.currentIndexChanged.connect(
+            lambda i: self.set_persistence(self.persist_combo.itemData(i))
+        )
+        self.zoom_out_button = QPushButton("Reset zoom")
+        self.zoom_out_button.setToolTip(
+            "Frozen: wheel zooms the time axis, drag pans, keys + − ← → and Home; this "
+            "button shows the whole capture again"
+        )
+        self.zoom_out_button.clicked.connect(self.reset_zoom)
+        self.zoom_out_button.setEnabled(False)
+        self.pin_button = QPushButton("Pin")
+        self.pin_button.setCheckable(True)
+        self.pin_button.setToolTip("Keep the capture on screen in the history (not pushed out)")
+        self.pin_button.toggled.connect(self._pin_toggled)
+        self.label_button = QPushButton("Label…")
+        self.label_button.setToolTip("Name the capture on screen")
+        self.label_button.clicked.connect(self._label_dialog)
+        self.save_session_button = QPushButton("Save session…")
+        self.save_session_button.setToolTip(
+            "Save the captures (with their pins and labels) and the scope settings to a file"
+        )
+        self.save_session_button.clicked.connect(self._save_session_dialog)
+        self.open_session_button = QPushButton("Open session…")
+        self.open_session_button.setToolTip("Show the captures of a saved scope session, frozen")
+        self.open_session_button.clicked.connect(self._open_session_dialog)
+        self.measure_scope_label = QLabel()
+        self.measure_scope_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.measure_scope_label.setWordWrap(True)
+        self.measure_scope_label.setSizePolicy(
+            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        )
+        self.measure_scope_label.setStyleSheet(f"color: {palette.SCOPE_MUTED_TEXT}")
         self.cursor_label = QLabel()
         self.cursor_label.setTextFormat(Qt.TextFormat.RichText)
         self.cursor_label.setStyleSheet(
@@ -588,9 +690,9 @@ class ScopeWidget(QWidget):
             # captures and exports above the figures they concern: the control rows stay
             # short enough for the bench to fit a 1280-pixel screen
             captures = QHBoxLayout()
-            for w in (self.prev_button, self.history_label, self.next_button):
-                captures.addWidget(w)
-            captures.addStretch(1)
+            captures.addWidget(self.prev_button)
+            captures.addWidget(self.history_label, 1)  # takes the room left (labels)
+            captures.addWidget(self.next_button)
             captures.addWidget(self.csv_button)
             captures.addWidget(self.png_button)
             side.addLayout(captures)
@@ -606,12 +708,28 @@ class ScopeWidget(QWidget):
                 shown.addWidget(w)
             shown.addStretch(1)
             side.addLayout(shown)
+            acquire_row = QHBoxLayout()
+            for w in (self.average_combo, self.persist_combo, self.zoom_out_button):
+                acquire_row.addWidget(w)
+            acquire_row.addStretch(1)
+            side.addLayout(acquire_row)
+            session_row = QHBoxLayout()
+            for w in (
+                self.pin_button,
+                self.label_button,
+                self.save_session_button,
+                self.open_session_button,
+            ):
+                session_row.addWidget(w)
+            session_row.addStretch(1)
+            side.addLayout(session_row)
             spectrum_row = QHBoxLayout()
             spectrum_row.addWidget(self.cursor_check)
             spectrum_row.addWidget(self.spectrum_check)
             spectrum_row.addWidget(self.spectrum_window)
             spectrum_row.addWidget(self.spectrum_label, 1)
             side.addLayout(spectrum_row)
+        side.addWidget(self.measure_scope_label)
         side.addWidget(self.table, 1)
         stats_row = QHBoxLayout()
         self.stats_label = QLabel()
@@ -732,6 +850,7 @@ class ScopeWidget(QWidget):
         self.ring.reference.set_settings(settings)
         if settings is not None:
             self.mask.configure(settings.amplitude_ua, settings.frequency_hz)
+        self.averager.reset()  # a new output: sweeps of the old one are not averaged in
         self._reset_mask()
         self._update_mask_label(False)
         self._mark_dirty()
@@ -752,6 +871,9 @@ class ScopeWidget(QWidget):
         self._reset_mask()
         self.history.clear()
         self.history_pos = -1
+        self.averager.reset()
+        self._clear_persistence()
+        self.zoom = None
         self.stats.reset()
         self.shown = None
         self.last_measurements = {}
@@ -775,9 +897,14 @@ class ScopeWidget(QWidget):
                 if cap is not None:
                     self.history.append(cap)
             self.history_pos = len(self.history) - 1
+            self.zoom = None
+            self._enable_zoom(True)
             if self.history_pos >= 0:
                 self._show_capture(self.history[self.history_pos], measure_it=True)
         else:
+            self.zoom = None
+            self._enable_zoom(False)
+            self._apply_x_only()
             self.acquirer.reset()
             self._ring_seen = None
         self.run_button.blockSignals(True)
@@ -792,7 +919,10 @@ class ScopeWidget(QWidget):
             self.freeze(True)
         if not self.history:
             return
-        self.history_pos = int(np.clip(self.history_pos + step, 0, len(self.history) - 1))
+        pos = int(np.clip(self.history_pos + step, 0, len(self.history) - 1))
+        if pos != self.history_pos:
+            self.history_pos = pos
+            self._set_zoom(None)  # another capture: shown whole
         self._show_capture(self.history[self.history_pos], measure_it=True)
         self._update_status()
 
@@ -843,7 +973,15 @@ class ScopeWidget(QWidget):
 
     def arm(self) -> None:
         self.acquirer.arm()
+        self._leave_zoom_if_running()
         self._update_status()
+
+    def _leave_zoom_if_running(self) -> None:
+        """Running again (Arm, a new trigger setting): the view is the time base."""
+        if not self.still:
+            self.zoom = None
+            self._enable_zoom(False)
+            self._apply_x_only()
 
     def set_trigger_level(self, level: float) -> None:
         """The typed trigger level (µA or V, the source's unit): moves the T line too.
@@ -885,6 +1023,7 @@ class ScopeWidget(QWidget):
         self._sync_controls()
         if self.trigger.source != TriggerSource.SYNC:
             self._configure_acquirer()
+        self._clear_persistence()  # the image is in screen divisions
         self._mark_dirty()
 
     def set_mask_enabled(self, enabled: bool) -> None:
@@ -1013,6 +1152,11 @@ class ScopeWidget(QWidget):
                 "voltage_scale_v_per_div": self.v_scale,
             }
         )
+        if cap.metadata.get("averaged"):
+            meta["averaged_sweeps"] = cap.metadata["averaged"]
+        if self.still and self.zoom is not None:
+            meta["zoom_s"] = f"{self.zoom[0]:.9g}..{self.zoom[1]:.9g}"
+        meta["measurements_of"] = self.measurement_scope(cap)
         t = self.trigger
         meta.update(
             {
@@ -1039,6 +1183,10 @@ class ScopeWidget(QWidget):
         )
         if device:
             lines[0] += f" · device {device}"
+        entry = next((e for e in self.history.entries if e.capture is cap), None)
+        if entry is not None and (entry.label or entry.pinned):
+            lines[0] += " · capture" + (" pinned" if entry.pinned else "")
+            lines[0] += f" “{entry.label}”" if entry.label else ""
         s = self.settings
         if s is not None:
             lines.append(
@@ -1066,7 +1214,8 @@ class ScopeWidget(QWidget):
             lines[-1] += f" · mask ± {self.mask.settings.tolerance_pct:g} %: " + (
                 f"FAIL × {self.mask.fail_count}" if self.mask.fail_count else "pass"
             )
-        m = measure(cap)
+        m = measure(self._measured_capture(cap))
+        lines.append(self.measurement_scope(cap))
         cells = [
             f"{label} {measurement_text(key, m[key], unit)}"
             for key, (label, unit) in MEASUREMENTS.items()
@@ -1120,6 +1269,401 @@ class ScopeWidget(QWidget):
             raise OSError(f"could not write the image {path}")
         return Path(path)
 
+    # ------------------------------------------------- averaging and persistence
+    def set_averaging(self, count: int) -> None:
+        """Average the last ``count`` triggered sweeps (1: off); starts a new average."""
+        count = int(count)
+        if count not in AVERAGE_COUNTS:
+            raise ValueError(
+                f"average over one of {', '.join(map(str, AVERAGE_COUNTS))} sweeps, got {count}"
+            )
+        self.averager.count = count
+        _select_data(self.average_combo, count)
+        self._update_status()
+
+    def set_persistence(self, half_life_s: float) -> None:
+        """Persistence with the given half-life in seconds (0: off; inf: never fades)."""
+        half_life_s = float(half_life_s)
+        if half_life_s and half_life_s not in HALF_LIVES_S:
+            raise ValueError(
+                "persistence half-life must be off (0) or one of "
+                + ", ".join(f"{h:g}" for h in HALF_LIVES_S)
+                + f" s, got {half_life_s:g}"
+            )
+        self.persistence_on = half_life_s > 0
+        if self.persistence_on:
+            self.persistence.half_life_s = half_life_s
+        self._clear_persistence()
+        _select_data(self.persist_combo, half_life_s)
+
+    def _clear_persistence(self) -> None:
+        self.persistence.clear()
+        self._persist_shown = None
+        self.persist_image.setVisible(False)
+
+    def _add_persistence(self) -> None:
+        """Add the sweep just drawn (its current, as min/max per column) to the image and
+        show the image if it changed by at least one grey level (once per new sweep)."""
+        if self._last_env is None or self.roll:
+            return
+        x, y = self._last_env
+        vb = self.plot.getPlotItem().getViewBox()
+        cols = max(50, int(vb.width()))
+        rows = max(40, int(vb.height()))
+        x_range = self._x_range()
+        y_range = (-Y_DIVS / 2, Y_DIVS / 2)
+        self.persistence.configure(cols, rows, x_range, y_range)
+        self.persistence.add(x, y, time.monotonic())
+        img = self.persistence.graded()
+        old = self._persist_shown
+        if old is not None and old.shape == img.shape and np.max(np.abs(old - img)) < 1 / 255:
+            return  # the picture would not change: nothing is repainted
+        self._persist_shown = img
+        self.persist_updates += 1
+        self.persist_image.setImage(img, autoLevels=False, levels=(0.0, 1.0))
+        self.persist_image.setRect(
+            QRectF(x_range[0], y_range[0], x_range[1] - x_range[0], y_range[1] - y_range[0])
+        )
+        self.persist_image.setVisible(True)
+
+    # ------------------------------------------------------------- zoom and pan
+    @property
+    def still(self) -> bool:
+        """The picture stands still and can be zoomed: frozen, or a Single capture taken
+        (STOPPED until Arm)."""
+        return self.frozen or (
+            not self.roll
+            and self.trigger.mode == TriggerMode.SINGLE
+            and not self.acquirer.armed
+            and self.shown is not None
+        )
+
+    def _min_width(self) -> float:
+        cap = self.displayed_capture()
+        fs = cap.sample_rate if cap is not None else (self.ring.sample_rate or 10_000.0)
+        return MIN_SAMPLES / fs
+
+    def _enable_zoom(self, on: bool) -> None:
+        """Still (frozen or a Single capture taken): the mouse zooms (wheel) and pans
+        (drag) the time axis, within the capture's screen; running: the view is fixed."""
+        pi = self.plot.getPlotItem()
+        vb = pi.getViewBox()
+        pi.setMouseEnabled(x=bool(on), y=False)
+        if on:
+            lo, hi = self._full_range()
+            vb.setLimits(xMin=lo, xMax=hi, minXRange=self._min_width(), maxXRange=hi - lo)
+        else:
+            vb.setLimits(xMin=None, xMax=None, minXRange=None, maxXRange=None)
+        self.zoom_out_button.setEnabled(bool(on) and self.zoom is not None)
+
+    def _set_zoom(self, span: Span | None) -> None:
+        full = self._full_range()
+        self.zoom = span if span is not None and is_zoomed(span, full) else None
+        self._apply_x_only()
+        self.zoom_out_button.setEnabled(self.still and self.zoom is not None)
+        self._drawn = None
+        cap = self.displayed_capture()
+        if cap is not None and self.still:
+            self._show_capture(cap, measure_it=True)
+        self._update_status()
+
+    def zoom_by(self, factor: float, at: float | None = None) -> None:
+        """Frozen: zoom the time axis by ``factor`` (> 1 in) around time ``at`` (default
+        the centre of the view). Running, the view follows the time base: nothing."""
+        if not self.still:
+            return
+        full = self._full_range()
+        self._set_zoom(zoom_span(self._x_range(), full, factor, at, self._min_width()))
+
+    def pan_by(self, fraction: float) -> None:
+        """Frozen: move the view by ``fraction`` of its width (positive: later)."""
+        if not self.still:
+            return
+        full = self._full_range()
+        self._set_zoom(pan_span(self._x_range(), full, fraction, self._min_width()))
+
+    def reset_zoom(self) -> None:
+        """Show the whole capture again."""
+        self._set_zoom(None)
+
+    def _view_range_changed(self, _vb=None, rng=None) -> None:
+        """The mouse zoomed or panned the view (pyqtgraph's ViewBox): follow it."""
+        if self._setting_range or not self.still:
+            return
+        lo, hi = self.plot.getPlotItem().getViewBox().viewRange()[0]
+        full = self._full_range()
+        lo, hi = max(lo, full[0]), min(hi, full[1])
+        if hi <= lo:
+            return
+        self.zoom = (lo, hi) if is_zoomed((lo, hi), full) else None
+        div = (hi - lo) / X_DIVS
+        self._taxis.x0, self._taxis.div = lo, div
+        self.graticule.set_x(lo, div)
+        self._taxis.picture = None
+        self.zoom_out_button.setEnabled(self.zoom is not None)
+        self._drawn = None
+        self._dirty = True  # redrawn (and measured) by the next frame, not per mouse event
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        """Keys on the plot, frozen: + / − zoom, ← / → pan, Home shows everything."""
+        if obj is self.plot and event.type() == QEvent.Type.KeyPress and self.still:
+            key = event.key()  # type: ignore[attr-defined]
+            actions = {
+                Qt.Key.Key_Plus: lambda: self.zoom_by(ZOOM_STEP),
+                Qt.Key.Key_Equal: lambda: self.zoom_by(ZOOM_STEP),
+                Qt.Key.Key_Minus: lambda: self.zoom_by(1 / ZOOM_STEP),
+                Qt.Key.Key_Left: lambda: self.pan_by(-PAN_STEP),
+                Qt.Key.Key_Right: lambda: self.pan_by(PAN_STEP),
+                Qt.Key.Key_Home: self.reset_zoom,
+                Qt.Key.Key_0: self.reset_zoom,
+            }
+            action = actions.get(key)
+            if action is not None:
+                action()
+                return True
+        return super().eventFilter(obj, event)
+
+    def _measured_capture(self, cap: Capture) -> Capture:
+        """What the measurements are computed on: the zoomed view's samples, or all."""
+        if self.still and self.zoom is not None:
+            try:
+                return visible_capture(cap, self.zoom)
+            except ValueError:
+                return cap
+        return cap
+
+    def measurement_scope(self, cap: Capture | None = None) -> str:
+        """Which samples the measurements describe, in words."""
+        cap = cap or self.displayed_capture()
+        if cap is None:
+            return ""
+        avg = cap.metadata.get("averaged")
+        what = f"the average of {avg} sweeps" if avg else "the capture"
+        if self.still and self.zoom is not None:
+            lo, hi = self.zoom
+            return (
+                f"Measured: zoomed view {pg.siFormat(lo, precision=3, suffix='s')} … "
+                f"{pg.siFormat(hi, precision=3, suffix='s')} of {what}"
+            )
+        return f"Measured: the whole of {what}"
+
+    def _update_measure_scope(self, cap: Capture | None = None) -> None:
+        _set_text(self.measure_scope_label, self.measurement_scope(cap))
+
+    # ------------------------------------------------------ history pin and label
+    def _current_entry_index(self) -> int | None:
+        if self.frozen and 0 <= self.history_pos < len(self.history):
+            return self.history_pos
+        return None
+
+    def pin_capture(self, pinned: bool = True, index: int | None = None) -> None:
+        """Pin (keep) the capture on screen (frozen) or the newest one."""
+        k = self._entry_index(index)
+        self.history.pin(k, pinned)
+        self._update_status()
+
+    def label_capture(self, label: str, index: int | None = None) -> None:
+        """Name the capture on screen (frozen) or the newest one; plain text, one line."""
+        k = self._entry_index(index)
+        self.history.set_label(k, label)
+        self._update_status()
+
+    def _entry_index(self, index: int | None) -> int:
+        if not self.history:
+            raise ValueError("no capture to pin or label yet")
+        if index is None:
+            index = self._current_entry_index()
+        return len(self.history) - 1 if index is None else int(index)
+
+    def _pin_toggled(self, on: bool) -> None:
+        if not self.history:
+            self.pin_button.setChecked(False)
+            return
+        try:
+            self.pin_capture(on)
+        except ValueError as exc:
+            _warn(self, "Cannot pin", str(exc))
+            self._update_status()
+
+    def _label_dialog(self) -> None:
+        if not self.history:
+            return
+        k = self._entry_index(None)
+        text, ok = QInputDialog.getText(
+            self, "Label the capture", "Label:", text=self.history.entries[k].label
+        )
+        if ok:
+            self.label_capture(text, k)
+
+    # ------------------------------------------------------------ saved sessions
+    def session_settings(self) -> dict[str, object]:
+        t = self.trigger
+        return {
+            "time_base_s_per_div": self.time_base,
+            "current_scale_ua_per_div": self.i_scale,
+            "current_offset_ua": self.i_offset,
+            "voltage_scale_v_per_div": self.v_scale,
+            "voltage_offset_v": self.v_offset,
+            "trigger_mode": t.mode.value,
+            "trigger_source": t.source.value,
+            "trigger_edge": t.edge.value,
+            "trigger_level": t.level,
+            "trigger_pre_fraction": t.pre_fraction,
+            "trigger_holdoff_s": t.holdoff_s,
+            "mask_enabled": self.mask_enabled,
+            "mask_tolerance_pct": self.mask.settings.tolerance_pct,
+            "reference_shown": self.ref_check.isChecked(),
+            "average_count": self.averager.count,
+            "persistence": self.persistence_on,
+            "persistence_half_life_s": (
+                -1.0 if math.isinf(self.persistence.half_life_s) else self.persistence.half_life_s
+            ),
+            "zoom_s": list(self.zoom) if self.still and self.zoom is not None else None,
+        }
+
+    def save_session(self, path: str | Path) -> Path:
+        """Save the history (captures with time, pin and label) and the settings."""
+        if not self.history:
+            raise ValueError("nothing to save: no captures yet")
+        p = Path(path)
+        if p.suffix != SESSION_SUFFIX:
+            p = p.with_name(p.name + SESSION_SUFFIX)
+        session = ScopeSession(
+            entries=list(self.history.entries),
+            settings=self.session_settings(),
+            output=self.settings,
+            shown=self.history_pos if self.frozen else len(self.history) - 1,
+        )
+        return save_session(p, session)
+
+    def load_session(self, path: str | Path) -> ScopeSession:
+        """Show a saved session, frozen on the capture that was on screen. Everything is
+        checked before anything changes; SessionFileError names what is wrong."""
+        session = load_session(path)
+        plan = self._session_plan(session, Path(path))
+        self.freeze(True)
+        for apply in plan:
+            apply()
+        self.history.clear()
+        for e in session.entries:
+            self.history.entries.append(e)
+        self.history_pos = session.shown
+        zoom = session.settings.get("zoom_s")
+        self.zoom = None
+        self._enable_zoom(True)
+        self.stats.reset()
+        if zoom is not None:
+            self._set_zoom(zoom)
+        else:
+            self._set_zoom(None)
+        self._update_status()
+        return session
+
+    def _session_plan(self, session: ScopeSession, path: Path) -> list:
+        """The changes a session makes, each checked first (raises SessionFileError)."""
+        st = session.settings
+        plan: list = []
+
+        def bad(key: str, why: str) -> SessionFileError:
+            return SessionFileError(f"{path}: settings.{key} {why}")
+
+        tb = st.get("time_base_s_per_div")
+        if tb is not None:
+            match = [t for t in TIME_BASES if math.isclose(t, tb, rel_tol=1e-9)]
+            if not match:
+                raise bad("time_base_s_per_div", f"{tb:g} s/div is not a time base here")
+            plan.append(lambda: self.set_time_base(match[0]))
+        for key, steps, channel in (
+            ("current_scale_ua_per_div", CURRENT_SCALES, "current"),
+            ("voltage_scale_v_per_div", VOLTAGE_SCALES, "voltage"),
+        ):
+            x = st.get(key)
+            if x is not None:
+                m = [v for v in steps if math.isclose(v, x, rel_tol=1e-9)]
+                if not m:
+                    raise bad(key, f"{x:g} is not a scale here")
+                plan.append(lambda c=channel, v=m[0]: self.set_channel(c, scale=v))
+        for key, channel, limit in (
+            ("current_offset_ua", "current", 5000.0),
+            ("voltage_offset_v", "voltage", 100.0),
+        ):
+            x = st.get(key)
+            if x is not None:
+                if abs(x) > limit:
+                    raise bad(key, f"{x:g} is out of range (±{limit:g})")
+                plan.append(lambda c=channel, v=x: self.set_channel(c, offset=v))
+        trig: dict[str, object] = {}
+        for key, enum, name in (
+            ("trigger_mode", TriggerMode, "mode"),
+            ("trigger_source", TriggerSource, "source"),
+            ("trigger_edge", Edge, "edge"),
+        ):
+            if key in st:
+                try:
+                    trig[name] = enum(st[key])
+                except ValueError:
+                    raise bad(key, f"'{st[key][:20]}' is not one of this scope's") from None
+        for key, name in (
+            ("trigger_level", "level"),
+            ("trigger_pre_fraction", "pre_fraction"),
+            ("trigger_holdoff_s", "holdoff_s"),
+        ):
+            if key in st:
+                trig[name] = st[key]
+        if trig:
+            try:
+                replace(self.trigger, **trig)
+            except ValueError as exc:
+                raise SessionFileError(f"{path}: settings: {exc}") from None
+            plan.append(lambda: self.set_trigger(**trig))
+        tol = st.get("mask_tolerance_pct")
+        if tol is not None:
+            if not 1 <= tol <= 100:
+                raise bad("mask_tolerance_pct", f"{tol:g} is not 1..100 %")
+            plan.append(lambda: self.set_mask_tolerance(tol))
+        if "mask_enabled" in st:
+            plan.append(lambda: self.set_mask_enabled(st["mask_enabled"]))
+        if "reference_shown" in st:
+            plan.append(lambda: self.ref_check.setChecked(st["reference_shown"]))
+        n = st.get("average_count")
+        if n is not None:
+            if n not in AVERAGE_COUNTS:
+                raise bad("average_count", f"{n} is not one of the choices")
+            plan.append(lambda: self.set_averaging(n))
+        if "persistence" in st:
+            hl = st.get("persistence_half_life_s", 2.0)
+            hl = math.inf if hl == -1.0 else hl
+            if st["persistence"] and hl not in HALF_LIVES_S:
+                raise bad("persistence_half_life_s", f"{hl:g} s is not one of the choices")
+            plan.append(lambda: self.set_persistence(hl if st["persistence"] else 0.0))
+        if session.output is not None and self.ring.newest is None:
+            # offline (no live stream): the session's output is the reference and caption
+            plan.append(lambda: self.set_reference(session.output))
+        return plan
+
+    def _save_session_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save scope session",
+            "scope-session" + SESSION_SUFFIX,
+            f"Scope sessions (*{SESSION_SUFFIX})",
+        )
+        if path:
+            try:
+                self.save_session(path)
+            except (OSError, ValueError) as exc:
+                _warn(self, "Save failed", f"Could not save the session: {exc}")
+
+    def _open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open scope session", "", f"Scope sessions (*{SESSION_SUFFIX})"
+        )
+        if path:
+            try:
+                self.load_session(path)
+            except SessionFileError as exc:
+                _warn(self, "Cannot open the session", str(exc))
+
     # ---------------------------------------------------------------- rendering
     def render_frame(self) -> None:
         """Timer slot: take the newest capture / roll window and redraw if anything new."""
@@ -1131,14 +1675,20 @@ class ScopeWidget(QWidget):
             else:
                 cap = self.acquirer.poll()
                 if cap is not None:
+                    cap = self.averager.add(cap)
                     self.history.append(cap)
                     self._show_capture(cap, measure_it=False)
+                    if not self.acquirer.armed:  # Single: stopped, zoomable
+                        self._enable_zoom(True)
+                    if self.persistence_on:
+                        self._add_persistence()
                     self._update_status()
         if self._dirty:
             self._dirty = False
             cap = self.displayed_capture() if not self.roll or self.frozen else None
             if cap is not None:
-                self._show_capture(cap, measure_it=False)
+                # frozen (a zoom, a scale): measured again, the view may have changed
+                self._show_capture(cap, measure_it=self.still)
             elif self.roll and self.ring.newest is not None:
                 self._draw_roll()
         now = time.monotonic()
@@ -1149,8 +1699,15 @@ class ScopeWidget(QWidget):
         return max(100, int(self.plot.getPlotItem().getViewBox().width()))
 
     def _x_range(self) -> tuple[float, float]:
+        if self.still and self.zoom is not None:
+            return self.zoom
+        return self._full_range()
+
+    def _full_range(self) -> tuple[float, float]:
+        """The unzoomed x range: ten divisions of the time base (roll: ending now; also
+        frozen, where the roll window's newest sample is at 0 s)."""
         span = X_DIVS * self.time_base
-        if self.roll and not self.frozen:
+        if self.roll:
             return -span, 0.0
         pre = self.trigger.pre_fraction
         return -pre * span, (1.0 - pre) * span
@@ -1200,7 +1757,11 @@ class ScopeWidget(QWidget):
             self._last_measure = now
             # Statistics describe the delivered output: captures with the output off
             # (idle noise before a start) are measured and shown, but not accumulated.
-            self._publish(measure(cap), add_stats=not self.frozen and _output_was_on(cap))
+            self._publish(
+                measure(self._measured_capture(cap)),
+                add_stats=not self.frozen and _output_was_on(cap),
+            )
+            self._update_measure_scope(cap)
             if self.frozen:
                 self._update_table(force=True)
 
@@ -1260,6 +1821,7 @@ class ScopeWidget(QWidget):
             (ys[3] - self.i_offset) * ik if show_mask else empty,
             (ys[4] - self.i_offset) * ik if show_mask else empty,
         ]
+        self._last_env = (x, divs[0])
         height_px = self.plot.getPlotItem().getViewBox().height()
         tol = Y_DIVS * DRAW_TOLERANCE_PX / height_px if height_px > 0 else 0.0
         if self._unchanged(x, divs, tol):
@@ -1320,11 +1882,8 @@ class ScopeWidget(QWidget):
         super().hideEvent(event)
 
     def _apply_timebase(self) -> None:
-        x_lo, x_hi = self._x_range()
-        self._taxis.div = self.time_base
-        self._taxis.x0 = x_lo
-        self.graticule.set_x(x_lo, self.time_base)
-        self.plot.getPlotItem().setXRange(x_lo, x_hi, padding=0)
+        self.zoom = None
+        self._enable_zoom(self.still)
         self.trigger_time_line.setVisible(not self.roll)
         self._configure_acquirer()
         self._ring_seen = None
@@ -1341,7 +1900,12 @@ class ScopeWidget(QWidget):
             hyst = 0.0
         self.trigger = replace(t, hysteresis=hyst)
         self.acquirer.configure(self.trigger, self._window_samples())
+        self.averager.reset()  # the sweeps to come are cut differently: a new average
+        self._clear_persistence()
         self.trigger_line.setVisible(t.source != TriggerSource.SYNC and not self.roll)
+        if not self.still:
+            self.zoom = None  # running again: the view is the time base
+        self._enable_zoom(self.still)
         self.edge_combo.setEnabled(t.source != TriggerSource.SYNC)
         self.arm_button.setEnabled(t.mode == TriggerMode.SINGLE)
         self._show_level()
@@ -1349,9 +1913,15 @@ class ScopeWidget(QWidget):
 
     def _apply_x_only(self) -> None:
         x_lo, x_hi = self._x_range()
+        div = (x_hi - x_lo) / X_DIVS
         self._taxis.x0 = x_lo
-        self.graticule.set_x(x_lo, self.time_base)
-        self.plot.getPlotItem().setXRange(x_lo, x_hi, padding=0)
+        self._taxis.div = div
+        self.graticule.set_x(x_lo, div)
+        self._setting_range = True
+        try:
+            self.plot.getPlotItem().setXRange(x_lo, x_hi, padding=0)
+        finally:
+            self._setting_range = False
         self._taxis.picture = None
         self._taxis.update()
 
@@ -1405,19 +1975,33 @@ class ScopeWidget(QWidget):
                 combo.blockSignals(False)
 
     def _update_status(self) -> None:
+        entry = None
         if self.frozen:
             n = len(self.history)
             text, colour = "FROZEN", palette.SCOPE_FROZEN
-            _set_text(
-                self.history_label, f"capture {self.history_pos + 1}/{n}" if n else "no captures"
-            )
+            if self.zoom is not None:
+                lo, hi = self._full_range()
+                text += f" · zoom ×{(hi - lo) / (self.zoom[1] - self.zoom[0]):.3g}"
+            where = f"capture {self.history_pos + 1}/{n}" if n else "no captures"
+            if 0 <= self.history_pos < n:
+                entry = self.history.entries[self.history_pos]
+                if entry.pinned:
+                    where += " · pinned"
+                if entry.label:
+                    where += f" · {entry.label}"
+            _set_text(self.history_label, where)
         elif self.roll:
             text, colour = "ROLL", palette.SCOPE_RUNNING
             _set_text(self.history_label, f"{len(self.history)} captures")
         elif not self.acquirer.armed:
             text, colour = "STOPPED (Single)", palette.SCOPE_STOPPED
+            if self.zoom is not None:
+                lo, hi = self._full_range()
+                text += f" · zoom ×{(hi - lo) / (self.zoom[1] - self.zoom[0]):.3g}"
         elif self.shown is not None and self.shown.triggered:
             text, colour = f"TRIG'D {self.trigger.mode.value}", palette.SCOPE_RUNNING
+            if self.averager.enabled:
+                text += f" · avg {self.averager.sweeps}/{self.averager.count}"
         elif self.shown is not None:
             text, colour = "AUTO (no trigger)", palette.SCOPE_WAITING
         else:
@@ -1430,6 +2014,24 @@ class ScopeWidget(QWidget):
             self.status_label.setStyleSheet(sheet)
         self.prev_button.setEnabled(bool(self.history))
         self.next_button.setEnabled(bool(self.history))
+        for w in (self.pin_button, self.label_button, self.save_session_button):
+            w.setEnabled(bool(self.history))
+        if entry is None and self.history:
+            entry = self.history.entries[-1]
+        pinned = entry is not None and entry.pinned
+        if self.pin_button.isChecked() != pinned:
+            self.pin_button.blockSignals(True)
+            self.pin_button.setChecked(pinned)
+            self.pin_button.blockSignals(False)
+        if entry is not None:
+            when = (
+                time.strftime("%H:%M:%S", time.localtime(entry.time)) if entry.time else "unknown"
+            )
+            # a tooltip would render a label like "<b>x</b>" as rich text: escaped
+            label = f" · label: {html.escape(entry.label)}" if entry.label else ""
+            tip = f"<p>Taken at {when}{label}</p>"
+            if self.history_label.toolTip() != tip:
+                self.history_label.setToolTip(tip)
 
     def _update_mask_label(self, compliance: bool) -> None:
         if not self.mask_enabled or self.settings is None:
@@ -1524,7 +2126,7 @@ class ScopeWidget(QWidget):
             try:
                 self.export_csv(path)
             except (OSError, ValueError) as exc:
-                QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
+                _warn(self, "Export failed", f"Could not export: {exc}")
 
     def _export_png_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -1534,7 +2136,23 @@ class ScopeWidget(QWidget):
             try:
                 self.export_png(path)
             except (OSError, ValueError) as exc:
-                QMessageBox.warning(self, "Export failed", f"Could not export: {exc}")
+                _warn(self, "Export failed", f"Could not export: {exc}")
+
+
+def _warn(parent: QWidget, title: str, text: str) -> None:
+    """A warning shown as plain text (it may quote a file name or a file's contents)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.exec()
+
+
+def _select_data(combo: QComboBox, value: object) -> None:
+    """Select the item holding ``value`` without emitting (no feedback loop)."""
+    idx = combo.findData(value)
+    if idx >= 0 and idx != combo.currentIndex():
+        combo.blockSignals(True)
+        combo.setCurrentIndex(idx)
+        combo.blockSignals(False)
 
 
 def _set_text(label: QLabel, text: str) -> None:

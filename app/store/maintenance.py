@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, Engine, delete, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
-from app.store import services
+from app.store import photos, services
 from app.store.database import (
     StoreError,
     describe_error,
@@ -34,12 +34,15 @@ from app.store.models import (
     Amendment,
     Client,
     Consent,
+    CourseSession,
     Event,
     Note,
     RecordingChunk,
     Screening,
+    SessionPhoto,
     SessionSignature,
     SessionStep,
+    TreatmentCourse,
     TreatmentSession,
     ZoneComfort,
 )
@@ -279,7 +282,8 @@ def _backup_postgres(engine: Engine, dest: Path) -> None:
 
 
 def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
-    """Everything about one client as a ZIP: client.json plus one CSV per recording."""
+    """Everything about one client as a ZIP: client.json, one CSV per recording and the
+    session photos (the stored JPEGs, without metadata)."""
     dest = Path(dest).expanduser()
     if dest.exists():
         raise StoreError(f"{dest} already exists: choose a new file name for the export.")
@@ -340,7 +344,33 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
                 _row(x, ("zone", "intensity_ua", "updated_at", "session_uid"))
                 for x in client.comfort
             ],
+            "courses": [
+                _row(
+                    x,
+                    (
+                        "id",
+                        "program",
+                        "planned_sessions",
+                        "every_days",
+                        "per_week",
+                        "start_date",
+                        "closed_on",
+                        "notes",
+                    ),
+                )
+                for x in s.scalars(
+                    select(TreatmentCourse).where(TreatmentCourse.client_id == client_id)
+                )
+            ],
             "sessions": [],
+        }
+        course_of = {
+            sid: cid
+            for sid, cid in s.execute(
+                select(CourseSession.session_id, CourseSession.course_id)
+                .join(TreatmentSession, TreatmentSession.id == CourseSession.session_id)
+                .where(TreatmentSession.client_id == client_id)
+            )
         }
         session_ids = [x.id for x in sorted(client.sessions, key=lambda x: x.started_at)]
     fd = os.open(dest, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
@@ -362,7 +392,20 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
                     "firmware",
                 )
             }
+            entry["course_id"] = course_of.get(sid)
             entry["steps"] = [_dc(st) for st in detail.steps]
+            entry["photos"] = []
+            for photo in photos.photos_of(engine, sid):
+                name = f"photos/session-{sid}-{photo.info.id}-{photo.info.label}.jpg"
+                zf.writestr(name, photo.data)
+                entry["photos"].append(
+                    {
+                        "file": name,
+                        "label": photo.info.label,
+                        "zone": photo.info.zone,
+                        "taken_at": photo.info.taken_at,
+                    }
+                )
             entry["events"] = [_dc(e) for e in detail.events]
             entry["signature"] = None if detail.signature is None else _dc(detail.signature)
             entry["amendments"] = [_dc(a) for a in detail.amendments]
@@ -405,9 +448,9 @@ def _recording_csv(rec: Any) -> str:
 
 def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
     """Delete every row of a client (sessions, steps, events, recordings, signatures and
-    amendments, screenings, consents, notes). On SQLite the file is then vacuumed and the
-    WAL truncated, so the client's data no longer appears anywhere in the database files.
-    Returns row counts.
+    amendments, photos, courses, screenings, consents, comfort levels, notes). On SQLite
+    the file is then vacuumed and the WAL truncated, so the client's data no longer
+    appears anywhere in the database files. Returns row counts.
     """
     counts: dict[str, int] = {}
     with Session(engine) as s, s.begin():
@@ -422,14 +465,24 @@ def erase_client(engine: Engine, client_id: int) -> dict[str, int]:
         def deleted(stmt: Any) -> int:
             return int(cast("CursorResult[Any]", s.execute(stmt)).rowcount)
 
-        for per_session in (RecordingChunk, Event, SessionStep, Amendment, SessionSignature):
+        for per_session in (
+            RecordingChunk,
+            Event,
+            SessionStep,
+            Amendment,
+            SessionSignature,
+            CourseSession,
+        ):
             counts[per_session.__tablename__] = deleted(
                 delete(per_session).where(per_session.session_id.in_(sids))
             )
-        for per_client in (Note, Screening, Consent, ZoneComfort, TreatmentSession):
+        for per_client in (SessionPhoto, Note, Screening, Consent, ZoneComfort, TreatmentSession):
             counts[per_client.__tablename__] = deleted(
                 delete(per_client).where(per_client.client_id == client_id)
             )
+        counts[TreatmentCourse.__tablename__] = deleted(
+            delete(TreatmentCourse).where(TreatmentCourse.client_id == client_id)
+        )
         counts["client"] = deleted(delete(Client).where(Client.id == client_id))
     compact(engine)
     return counts

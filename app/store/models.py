@@ -435,6 +435,67 @@ class Amendment(Base):
     reason: Mapped[str] = mapped_column(Text)
 
 
+class TreatmentCourse(Base):
+    """A planned course of treatments for a client: ``planned_sessions`` sessions of
+    ``program``, from ``start_date``, every ``every_days`` days or ``per_week`` times a
+    week (exactly one of the two is set). ``closed_on`` ends it early or marks it done.
+    ``version`` goes up at every save; a save from an older version is refused (two
+    rooms editing one course: one is told, nothing is overwritten). See
+    app/store/courses.py and the pure arithmetic in app/store/course_plan.py."""
+
+    __tablename__ = "treatment_course"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    program: Mapped[str] = mapped_column(String(200), default="")
+    planned_sessions: Mapped[int] = mapped_column(Integer)
+    every_days: Mapped[int | None] = mapped_column(Integer)
+    per_week: Mapped[int | None] = mapped_column(Integer)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    updated_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class CourseSession(Base):
+    """A treatment session counted in a course (at most one course per session)."""
+
+    __tablename__ = "course_session"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_course.id", ondelete="CASCADE"), index=True
+    )
+
+
+class SessionPhoto(Base):
+    """A before/after photo of a session, stored in the database like the recordings
+    (health data: in the 0600 database file, backed up, exported and erased with the
+    client). ``data`` is a JPEG re-encoded by app/store/photos.py — orientation applied,
+    every EXIF/XMP/ICC field (GPS, camera serial, …) dropped; ``thumbnail`` a small one."""
+
+    __tablename__ = "session_photo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("treatment_session.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(10))  # "before" | "after"
+    zone: Mapped[str | None] = mapped_column(String(80))
+    taken_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operator.id"))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    thumbnail: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 Index("ix_event_session_time", Event.session_id, Event.timestamp)
 
 

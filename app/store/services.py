@@ -21,6 +21,7 @@ from app.store.models import (
     Amendment,
     Client,
     Consent,
+    CourseSession,
     Event,
     Note,
     Operator,
@@ -29,8 +30,10 @@ from app.store.models import (
     Screening,
     ServiceKind,
     ServiceRecord,
+    SessionPhoto,
     SessionSignature,
     SessionStep,
+    TreatmentCourse,
     TreatmentSession,
     ZoneComfort,
 )
@@ -741,7 +744,8 @@ def zone_minutes(engine: Engine, client_id: int) -> tuple[dict[str, float], int]
 
 def change_stamp(engine: Engine) -> tuple:
     """A small fingerprint of everything the records views show (clients and their
-    versions, screenings, consents, notes, sessions begun and ended): it changes when any
+    versions, screenings, consents, notes, sessions begun and ended, photos, courses and
+    the sessions counted in them): it changes when any
     room writes one of them. One query; views compare it to know when to read again."""
     with Session(engine) as s:
         row = s.execute(
@@ -755,6 +759,12 @@ def change_stamp(engine: Engine) -> tuple:
                 select(func.count(TreatmentSession.ended_at)).scalar_subquery(),
                 select(func.max(SessionSignature.id)).scalar_subquery(),
                 select(func.max(Amendment.id)).scalar_subquery(),
+                # photos added or removed, courses planned or edited, sessions counted
+                select(func.count(SessionPhoto.id)).scalar_subquery(),
+                select(func.max(SessionPhoto.id)).scalar_subquery(),
+                select(func.coalesce(func.sum(TreatmentCourse.version), 0)).scalar_subquery(),
+                select(func.count(TreatmentCourse.id)).scalar_subquery(),
+                select(func.count(CourseSession.session_id)).scalar_subquery(),
             )
         ).one()
     return tuple(row)

@@ -96,6 +96,10 @@ _WHAT = {
     "ChangeOperator": "A change of an operator's role or status",
     "SignSession": "A session's signature",
     "AmendSession": "An amendment",
+    "AddPhoto": "A session photo",
+    "DeletePhoto": "The removal of a session photo",
+    "SaveCourse": "A treatment course",
+    "LinkCourseSession": "A session's treatment course",
 }
 
 

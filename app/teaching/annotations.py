@@ -12,7 +12,11 @@ always agree. This module adds *where* to draw them:
   the start of the first pulse of the new sign; when the view holds flips, the numbers
   are measured on the longest stretch of one polarity (see ``notes``);
 * ``ramp``: the output-start ramp, where the per-period peak climbs from < 10 % to
-  > 90 % of the steady amplitude, extrapolated linearly to 0 and 100 %.
+  > 90 % of the steady amplitude, extrapolated linearly to 0 and 100 %. A view that holds
+  a ramp is measured on its settled part only (after the ramp's end): periods whose
+  amplitude is still growing would shift the mid-level crossings and read a wrong
+  frequency. When less than 1.5 periods follow the ramp, ``ramping`` is True and the
+  period, frequency and charges are not given (the studio says "ramping").
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.device.waveform import OutputSettings, charge_per_phase_uc
+from app.device.waveform import OutputSettings, Waveform, charge_per_phase_uc
 from app.scope.core.measure import HYSTERESIS_FRACTION, crossings, levels, measure_arrays
 
 PHASE_EDGE_FRACTION = 0.02  # of the amplitude: where a pulse phase starts and ends
@@ -65,6 +69,7 @@ class Annotations:
     ramp: Ramp | None = None
     commanded: OutputSettings | None = None
     notes: tuple[str, ...] = field(default=())
+    ramping: bool = False  # the view ends inside (or too soon after) the start ramp
 
     @property
     def commanded_charge_uc(self) -> float:
@@ -101,17 +106,31 @@ def annotate(
     flips: tuple[Flip, ...] = ()
     ramp = None
     s_a, s_b = 0, i.size  # the samples the numbers are measured on
+    ramping = False
     if math.isfinite(period) and math.isfinite(amp) and amp > 0:
         n_per = max(1, int(round(period * sample_rate)))
         flips = _flips(i, n_per, amp, t0, dt)
         ramp = _ramp(i, n_per, amp, t0, dt)
-        if flips:
+        if ramp is None and settings is not None:
+            ramp = _ramp_at_view_start(i, n_per, amp, t0, dt, settings)
+        if ramp is not None:
+            settled = min(i.size, max(0, int(math.ceil((ramp.t_end - t0) / dt))))
+            if i.size - settled >= 1.5 * n_per:
+                if settled > 0:
+                    s_a = settled
+                    m = measure_arrays(i[s_a:], v[s_a:], sample_rate)
+                    notes.append(f"measured after the start ramp, from {t0 + s_a * dt:.2f} s")
+            else:
+                ramping = True
+                notes.append("ramping: measured once the output has settled")
+        if flips and not ramping:
             # measure one polarity at a time: the longest stretch between flips on which
             # the period can be measured (the ramp can make the first one unmeasurable)
             found = None
             for a, b in _stretches(i.size, [f.t for f in flips], t0, dt):
+                a = max(a, s_a)  # never the ramp
                 if b - a < 1.5 * n_per:
-                    break
+                    continue
                 m_ab = measure_arrays(i[a:b], v[a:b], sample_rate)
                 if found is None or (
                     math.isfinite(m_ab["period_s"]) and not math.isfinite(found[2]["period_s"])
@@ -127,8 +146,12 @@ def annotate(
                 )
             else:
                 notes.append("polarity flips too often in view to measure one polarity")
+    if ramping:
+        m = dict(m)
+        for key in ("period_s", "frequency_hz", "charge_per_phase_uc", "net_charge_uc"):
+            m[key] = math.nan
     amp = _nan_max(abs(m["i_peak_pos_ua"]), abs(m["i_peak_neg_ua"]))
-    if not math.isfinite(m["period_s"]):
+    if not math.isfinite(m["period_s"]) and not ramping:
         notes.append("fewer than two periods in view: period not measured")
     period_span = pos = neg = None
     q_pos = q_neg = math.nan
@@ -160,6 +183,7 @@ def annotate(
         ramp=ramp,
         commanded=settings,
         notes=tuple(notes),
+        ramping=ramping,
     )
 
 
@@ -245,6 +269,36 @@ def _flips(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> tuple
                 j -= 1
         out.append(Flip(t0 + j * dt, to_negative=new < 0))
     return tuple(out)
+
+
+START_RAMP_MIN_S = 0.005  # START with ramp_s = 0 still ramps over one frame (5 ms)
+
+
+def _ramp_at_view_start(
+    i: np.ndarray, n_per: int, amp: float, t0: float, dt: float, settings: OutputSettings
+) -> Ramp | None:
+    """A start ramp too short for :func:`_ramp`'s blocks, beginning at the view's first
+    sample (a live sweep starts at the output's first period start): a flat-pulse wave
+    whose first sample is near 0 and that climbs steadily to 90 % over at least half the
+    commanded ramp (START with ``ramp_s = 0`` takes 5 ms), within half a period. Its slow
+    edge would otherwise be timed as a period start and shorten the mean period."""
+    if settings.waveform == Waveform.SINE or i.size < 3 or not np.isfinite(i[0]):
+        return None
+    ramp_n = max(settings.ramp_s, START_RAMP_MIN_S) / dt
+    mag = np.abs(i[: max(3, min(n_per // 2, int(1.5 * ramp_n) + 2))])
+    if mag[0] >= 0.1 * amp:
+        return None
+    with np.errstate(invalid="ignore"):
+        full = np.flatnonzero(mag >= 0.9 * amp)
+    if full.size == 0:
+        return None
+    k1 = int(full[0])
+    if k1 < max(3, 0.5 * ramp_n):
+        return None  # a sharp edge: a period start, not a ramp
+    head = mag[: k1 + 1]
+    if not (np.all(np.isfinite(head)) and np.all(np.diff(head) > -0.05 * amp)):
+        return None  # not a steady climb
+    return Ramp(t0, t0 + k1 * dt, amp)
 
 
 def _ramp(i: np.ndarray, n_per: int, amp: float, t0: float, dt: float) -> Ramp | None:

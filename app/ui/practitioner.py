@@ -45,6 +45,7 @@ from app.ui.face_map import FaceMapWidget
 from app.ui.guided_run import GuidedRunPanel
 from app.ui.limits_panel import LimitsPanel
 from app.ui.program_editor import ProgramEditorDialog
+from app.ui.records.desk_course import DeskCourse, course_program
 from app.ui.workspaces import Workspace
 
 if TYPE_CHECKING:  # the records (SQLAlchemy) load after the window shows: imported then
@@ -151,6 +152,10 @@ class PractitionerWorkspace(Workspace):
         head.addLayout(who, 1)
         head.addWidget(self.sign_button, 0, Qt.AlignmentFlag.AlignTop)
         head.addWidget(self.contact_label)
+        # the treatment course the session counts in (the client's active one by default)
+        self.course = DeskCourse()
+        self.course.course_changed.connect(self._course_chosen)
+        head.addWidget(self.course)
         what = QHBoxLayout()
         what.addWidget(QLabel("Program"))
         what.addWidget(self.program_box, 1)
@@ -222,6 +227,7 @@ class PractitionerWorkspace(Workspace):
         self.records_store = RecordsStore(store.engine, store.writer, parent=self)
         self.records = RecordsPanel(self.records_store)
         self.records.client_chosen.connect(self.choose_client)
+        self.course.attach(self.records_store)
         self.records_store.error_occurred.connect(lambda t: self.message.emit(t, "alarm"))
         self._set_records_widget(self.records)
         self._show_client(None)
@@ -297,6 +303,7 @@ class PractitionerWorkspace(Workspace):
             info.training_client_id,
             training=True,  # the operator: whoever is signed in when a session begins
         )
+        self.recorder.course_id = self.course.course_id
         self.controller.record_emitted.connect(self.recorder.on_record)
         link_info = getattr(self._device_link, "info", None)
         if isinstance(link_info, Info):
@@ -340,6 +347,8 @@ class PractitionerWorkspace(Workspace):
         if self.recorder is not None and not self.recorder.recording:
             self.recorder.client_id = facts.client_id
             self.recorder.training = facts.is_training
+        if facts.client_id != self.course.client_id or facts.is_training:
+            self.course.set_client(facts.client_id, facts.is_training)
         self._show_client(facts)
         if self._show_chosen:
             self._show_chosen = False
@@ -417,6 +426,16 @@ class PractitionerWorkspace(Workspace):
         if idx >= 0:
             self.program_box.setCurrentIndex(idx)
 
+    def _course_chosen(self, course_id: int | None) -> None:
+        """The next session counts in this course (a running one keeps its course)."""
+        if self.recorder is not None and not self.recorder.recording:
+            self.recorder.course_id = course_id
+        # the course's program, when the course names one this console has
+        program = course_program(self.course.records, course_id)
+        running = self.controller is not None and self.controller.state in ACTIVE
+        if program and not running and self.program_box.findData(program) >= 0:
+            self.program_box.setCurrentIndex(self.program_box.findData(program))
+
     def _program_chosen(self, *_: object) -> None:
         if self.controller is None:
             return
@@ -449,6 +468,7 @@ class PractitionerWorkspace(Workspace):
             elif self.recorder.last_session_uid != ended and not self.recorder.training:
                 self._offer_signing(self.recorder.last_session_uid)
         self.program_box.setEnabled(state not in ACTIVE)
+        self.course.box.setEnabled(state not in ACTIVE and self.course.box.count() > 1)
         if self.records is not None:
             self.records.setEnabled(state not in ACTIVE)
         self._paint_steps()

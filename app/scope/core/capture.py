@@ -5,9 +5,15 @@ CSV format (written by :func:`write_csv`, read by :func:`read_csv`)::
     # format: microcurrent-scope-capture 1
     # sample_rate_hz: 10000
     # <key>: <value>            (device, output parameters, export time, ...)
-    time_s,current_uA,voltage_V
-    -0.0010000,12.5000,0.41000
+    time_s,current_uA,voltage_V[,reference_uA]
+    -0.0010000,12.5000,0.41000[,12.5]
     ...
+
+The ``reference_uA`` column (the commanded waveform the mask tests against) is written
+when the capture has one; it is empty where the reference is unknown (before the first
+period start). Files without it (older exports, other tools) are read as before. The
+``#`` header lines carry the export's settings (output, trigger, time base, scales,
+averaging); :func:`parse_csv` keeps them in ``Capture.metadata``.
 
 Samples that were dropped on the link are simply absent (the time column shows the
 gap); they are never interpolated.
@@ -18,13 +24,14 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 FORMAT_TAG = "microcurrent-scope-capture 1"
 HEADER = ("time_s", "current_uA", "voltage_V")
+HEADER_REF = (*HEADER, "reference_uA")
 
 
 class CaptureFileError(ValueError):
@@ -128,7 +135,9 @@ def format_csv(capture: Capture, metadata: dict[str, object] | None = None) -> s
         meta.setdefault(key, str(value).replace("\n", " ").replace("\r", " "))
     for key, value in meta.items():
         out.write(f"# {key}: {value}\n")
-    out.write(",".join(HEADER) + "\n")
+    ref = capture.reference_ua
+    with_ref = ref is not None and bool(np.isfinite(ref).any())
+    out.write(",".join(HEADER_REF if with_ref else HEADER) + "\n")
     ok = capture.valid
     t = capture.times()[ok]
     i = capture.current_ua[ok]
@@ -137,6 +146,13 @@ def format_csv(capture: Capture, metadata: dict[str, object] | None = None) -> s
         f"{a:.9g},{b:.6g},{c:.6g}"
         for a, b, c in zip(t.tolist(), i.tolist(), v.tolist(), strict=True)
     ]
+    if with_ref:
+        assert ref is not None
+        r = np.asarray(ref, dtype=np.float64)[ok]
+        lines = [
+            f"{line},{x:.6g}" if math.isfinite(x) else f"{line},"
+            for line, x in zip(lines, r.tolist(), strict=True)
+        ]
     out.write("\n".join(lines))
     if lines:
         out.write("\n")
@@ -158,9 +174,11 @@ def parse_csv(text: str, source: str = "capture") -> Capture:
     """Parse CSV text in the format above; raise CaptureFileError naming what is wrong."""
     meta: dict[str, str] = {}
     header_seen = False
+    columns = len(HEADER)
     times: list[float] = []
     cur: list[float] = []
     volt: list[float] = []
+    refs: list[float] = []
     for lineno, raw in enumerate(io.StringIO(text), start=1):
         line = raw.strip()
         if not line:
@@ -173,19 +191,31 @@ def parse_csv(text: str, source: str = "capture") -> Capture:
             continue
         if not header_seen:
             cols = tuple(c.strip() for c in next(csv.reader([line])))
-            if cols != HEADER:
+            if cols not in (HEADER, HEADER_REF):
                 raise CaptureFileError(
                     f"{source}, line {lineno}: expected the header "
-                    f"'{','.join(HEADER)}', found '{line[:80]}'"
+                    f"'{','.join(HEADER)}' (optionally ',reference_uA'), found '{line[:80]}'"
                 )
             header_seen = True
+            columns = len(cols)
             continue
         fields = line.split(",")
-        if len(fields) != 3:
+        if len(fields) != columns:
+            names = ",".join(HEADER_REF if columns == 4 else HEADER)
             raise CaptureFileError(
-                f"{source}, line {lineno}: expected 3 values "
-                f"(time_s,current_uA,voltage_V), found {len(fields)}"
+                f"{source}, line {lineno}: expected {columns} values ({names}), found {len(fields)}"
             )
+        if columns == 4:
+            r_text = fields.pop().strip()
+            try:
+                r = float(r_text) if r_text else math.nan
+            except ValueError:
+                raise CaptureFileError(
+                    f"{source}, line {lineno}: reference_uA '{r_text[:20]}' is not a number"
+                ) from None
+            if math.isinf(r):
+                raise CaptureFileError(f"{source}, line {lineno}: values must be finite numbers")
+            refs.append(r)
         try:
             a, b, c = (float(f) for f in fields)
         except ValueError:
@@ -214,11 +244,18 @@ def parse_csv(text: str, source: str = "capture") -> Capture:
         if not (math.isfinite(rate) and rate > 0):
             raise CaptureFileError(f"{source}: sample_rate_hz must be positive, got {rate:g}")
     try:
-        return capture_from_samples(
+        cap = capture_from_samples(
             np.array(times), np.array(cur), np.array(volt), sample_rate=rate, metadata=meta
         )
     except ValueError as exc:
         raise CaptureFileError(f"{source}: {exc}") from None
+    if refs:
+        # the reference on the capture's grid (NaN where a sample is absent or unknown)
+        k = np.rint((np.array(times) - times[0]) * cap.sample_rate).astype(np.int64)
+        ref = np.full(len(cap), np.nan, dtype=np.float32)
+        ref[k] = refs
+        cap = replace(cap, reference_ua=ref)
+    return cap
 
 
 def read_csv(path: str | Path) -> Capture:

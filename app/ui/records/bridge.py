@@ -35,6 +35,10 @@ _SHOWN = frozenset(
         "AddStep",
         "SignSession",
         "AmendSession",
+        "AddPhoto",
+        "DeletePhoto",
+        "SaveCourse",
+        "LinkCourseSession",
     }
 )
 

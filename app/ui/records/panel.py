@@ -4,7 +4,15 @@ session detail on the right."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app import palette
 from app.store import audit
@@ -12,6 +20,7 @@ from app.ui import style
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.client_editor import ClientEditor
 from app.ui.records.client_list import ClientList
+from app.ui.records.courses import CoursesView
 from app.ui.records.history import SessionHistory
 from app.ui.records.screening_form import ScreeningForm
 from app.ui.records.session_detail import SessionDetailView
@@ -30,11 +39,19 @@ class RecordsPanel(QWidget):
         self.screening = ScreeningForm(store)
         self.history = SessionHistory(store)
         self.detail = SessionDetailView(store)
+        self.courses = CoursesView(store)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.editor, "Client")
         self.tabs.addTab(self.screening, "Screening && consent")
         self.tabs.addTab(self.history, "History")
-        self.tabs.addTab(self.detail, "Session")
+        # the session and the course views scroll within their tab: at 1280 × 800 the
+        # desk gives them less height than everything they show needs
+        self._pages: dict[QWidget, QWidget] = {
+            self.detail: _scrolled(self.detail),
+            self.courses: _scrolled(self.courses),
+        }
+        self.tabs.addTab(self._pages[self.detail], "Session")
+        self.tabs.addTab(self._pages[self.courses], "Courses")
         self.error = QLabel(wordWrap=True)
         self.error.setStyleSheet(
             f"background: {style.ALARM}; color: {palette.WHITE};"
@@ -60,13 +77,22 @@ class RecordsPanel(QWidget):
         self.tabs.setTabEnabled(1, False)
         self.tabs.setTabEnabled(2, False)
         self.tabs.setTabEnabled(3, False)
+        self.tabs.setTabEnabled(4, False)
+
+    def page(self, view: QWidget) -> QWidget:
+        """The tab page that holds ``view`` (the view itself, or the area it scrolls in)."""
+        return self._pages.get(view, view)
+
+    def show_view(self, view: QWidget) -> None:
+        self.tabs.setCurrentWidget(self.page(view))
 
     def open_client(self, client_id: int) -> None:
         self.store.audit("view_client", audit.client_subject(client_id))
         self.editor.load(client_id)
         self.screening.set_client(client_id)
         self.history.set_client(client_id)
-        for i in (1, 2):
+        self.courses.set_client(client_id)
+        for i in (1, 2, 4):
             self.tabs.setTabEnabled(i, True)
         self.tabs.setTabEnabled(3, False)
         self.client_chosen.emit(client_id)
@@ -78,12 +104,12 @@ class RecordsPanel(QWidget):
     def _session_shown(self, session_id: int) -> None:
         self.store.audit("view_session", audit.session_subject(session_id))
         self.tabs.setTabEnabled(3, True)
-        self.tabs.setCurrentWidget(self.detail)
+        self.show_view(self.detail)
 
     def _new_client(self) -> None:
         self.clients.table.clearSelection()
         self.editor.new_client()
-        for i in (1, 2, 3):
+        for i in (1, 2, 3, 4):
             self.tabs.setTabEnabled(i, False)
         self.tabs.setCurrentWidget(self.editor)
 
@@ -95,3 +121,12 @@ class RecordsPanel(QWidget):
     def _show_error(self, message: str) -> None:
         self.error.setText(message)
         self.error.setVisible(True)
+
+
+def _scrolled(view: QWidget) -> QScrollArea:
+    """``view`` in a frameless area that scrolls up and down, never sideways."""
+    area = QScrollArea(widgetResizable=True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(view)
+    return area

@@ -7,10 +7,12 @@ line wraps inside the page) and printed page by page with QPdfWriter onto A4:
   per-zone table (time done of planned and whether the zone was done, partly done or
   skipped; mean current; charge of each phase, net charge; impedance), outcome, the
   charge delivered (total absolute and net, each named), a chart drawn from the recorded
-  data itself (min/max envelope, labelled axes, fixed scale), the client's consent
-  (version, when, the signature drawn back from its strokes), the practitioner's
-  signature ("Signed by <name>, <date time>, meaning: performed", or a blank line when
-  not signed in the console), the notes as signed and every amendment, dated, under it;
+  data itself (min/max envelope, labelled axes, fixed scale), optionally the session's
+  before/after photos (at most :data:`MAX_PHOTOS`, scaled down until the page holds
+  them), the client's consent (version, when, the signature drawn back from its
+  strokes), the practitioner's signature ("Signed by <name>, <date time>, meaning:
+  performed", or a blank line when not signed in the console), the notes as signed
+  and every amendment, dated, under it;
 * an optional **technician page**: the session's identity and every event, wrapped.
 
 Every page's footer gives the console's version and the device's firmware. Names and
@@ -65,6 +67,8 @@ CURRENT_SCALES = (100.0, 250.0, 500.0, 1000.0, 2000.0)
 DPI = 300  # the PDF's resolution
 MARGIN_MM = 15.0
 FOOTER_PT = 22.0  # room for the footer at the bottom of every page
+MAX_PHOTOS = 4  # photos on the client's page (before ones first)
+PHOTO_FRACTIONS = (0.24, 0.19, 0.15, 0.11)  # of the page width, tried until it fits
 
 
 def kohm(ohm: float | None) -> str:
@@ -387,11 +391,26 @@ def record_html(detail: SessionDetail, has_consent_image: bool) -> str:
     return "".join(parts)
 
 
+def photos_html(captions: list[str]) -> str:
+    """The photos' row: images ``photo0.png``… at ``{PHOTO_W}`` pixels wide, captioned."""
+    if not captions:
+        return ""
+    cells = "".join(
+        f"<td align='center'><img src='photo{i}.png' width='{{PHOTO_W}}'/><br/>{plain(c)}</td>"
+        for i, c in enumerate(captions)
+    )
+    return (
+        f"<h2>Photos</h2><table cellspacing='4'><tr>{cells}</tr></table>"
+        "<p style='margin-top: 6pt'></p>"
+    )
+
+
 def client_html(
     detail: SessionDetail,
     client: ClientRecord,
     has_chart: bool,
     has_consent_image: bool = False,
+    photo_captions: list[str] | None = None,
 ) -> str:
     s = detail.summary
     rows = []
@@ -443,6 +462,7 @@ def client_html(
 <p>{plain(charge_sentence(detail))} Mean current {number(s.mean_current_ua, "µA", 0)};
 mean impedance {kohm(s.mean_impedance_ohm)}.</p>
 {chart}
+{photos_html(photo_captions or [])}
 {record_html(detail, has_consent_image)}
 </body></html>"""
 
@@ -480,6 +500,8 @@ def _document(
     width: float,
     chart: QImage | None,
     consent_signature: QImage | None = None,
+    photo_images: list[QImage] | None = None,
+    photo_fraction: float = PHOTO_FRACTIONS[0],
 ) -> QTextDocument:
     doc = QTextDocument()
     doc.documentLayout().setPaintDevice(device)
@@ -496,6 +518,11 @@ def _document(
             QTextDocument.ResourceType.ImageResource, QUrl(CONSENT_SIG), consent_signature
         )
         html_text = html_text.replace("{SIG_W}", str(int(CONSENT_SIG_MM / 25.4 * 96)))
+    for i, image in enumerate(photo_images or []):
+        doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"photo{i}.png"), image)
+    html_text = html_text.replace(
+        "{PHOTO_W}", str(int(width * photo_fraction * 96 / device.logicalDpiX()))
+    )
     doc.setHtml(html_text)
     doc.setTextWidth(width)
     return doc
@@ -507,9 +534,12 @@ def write_pdf(
     path: Path,
     overview: RecordingOverview | None = None,
     technician_page: bool = False,
+    photos: list[tuple[str, bytes]] | None = None,
 ) -> int:
     """The report on A4 (see the module docstring); returns the number of pages. The file
-    (health data) is created readable by its owner only."""
+    (health data) is created readable by its owner only. ``photos``: (caption, JPEG)
+    for the client's page; the first :data:`MAX_PHOTOS` are shown, as large as the one
+    page allows."""
     paths.create_private(path, truncate=True)
     writer = QPdfWriter(str(path))
     writer.setPageLayout(
@@ -531,15 +561,16 @@ def write_pdf(
     body_h = page_h - footer_h
     chart = chart_image(overview) if overview is not None and overview.n_samples else None
     consent_sig = consent_image(detail)
-    docs = [
-        _document(
-            client_html(detail, client, chart is not None, consent_sig is not None),
-            writer,
-            page_w,
-            chart,
-            consent_sig,
-        )
-    ]
+    chosen = (photos or [])[:MAX_PHOTOS]
+    images = [_photo_image(data, page_w * PHOTO_FRACTIONS[0]) for _, data in chosen]
+    captions = [c for c, _ in chosen]
+    html_text = client_html(detail, client, chart is not None, consent_sig is not None, captions)
+    for fraction in PHOTO_FRACTIONS:  # the client's part stays one page: smaller photos
+        first = _document(html_text, writer, page_w, chart, consent_sig, images, fraction)
+        first.setPageSize(QSizeF(page_w, body_h))
+        if not images or first.pageCount() <= 1:
+            break
+    docs = [first]
     if technician_page:
         docs.append(_document(technician_html(detail), writer, page_w, None))
     pages: list[tuple[QTextDocument, int]] = []
@@ -569,3 +600,11 @@ def write_pdf(
     finally:
         p.end()
     return len(pages)
+
+
+def _photo_image(data: bytes, width_px: float) -> QImage:
+    """A stored photo scaled to the report's size (a few hundred kB in the PDF, not MB)."""
+    image = QImage.fromData(data)
+    if image.width() > width_px:
+        image = image.scaledToWidth(int(width_px), Qt.TransformationMode.SmoothTransformation)
+    return image

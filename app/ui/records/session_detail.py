@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from app import palette
 from app.engine.zones import step_outcome
-from app.store import audit, services
+from app.store import audit, photos, services
 from app.store.recording import Recording
 from app.store.vocabulary import AMENDABLE
 from app.ui import style
@@ -50,6 +50,8 @@ from app.ui.records.format import (
     zone_names,
 )
 from app.ui.records.history import OUTCOME_COLOURS, outcome_text
+from app.ui.records.photos import PhotoCompareView, SessionPhotos
+from app.ui.records.photos import caption as photo_caption
 from app.ui.records.signing import AmendDialog, SignSessionDialog
 
 
@@ -74,6 +76,7 @@ class SessionDetailView(QWidget):
     shown = Signal(int)
     exported = Signal(str)  # a CSV export (and its recording file) was written
     reloaded = Signal(int)  # the session was read again (after a signature, an amendment)
+    report_written = Signal(str)  # a PDF report was written
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -106,11 +109,12 @@ class SessionDetailView(QWidget):
         self.notes_label.setTextFormat(Qt.TextFormat.PlainText)
         self.amendments = _table(("Date", "By", "Corrects", "Correction", "Reason"))
         self.amendments.setWordWrap(True)
-        self.amendments_box = QGroupBox(
-            "Amendments — made after signing; the signed record stays as it was"
-        )
+        self.amendments_box = QGroupBox("Amendments")
         box = QVBoxLayout(self.amendments_box)
         box.setContentsMargins(4, 4, 4, 4)
+        box.addWidget(
+            QLabel("Made after signing; the signed record stays as it was.", wordWrap=True)
+        )
         box.addWidget(self.amendments)
         self.amendments_box.setVisible(False)
         self.steps = _table(
@@ -138,6 +142,13 @@ class SessionDetailView(QWidget):
         self.current_curve = self.current_plot.plot([], [], pen=pg.mkPen(style.CURRENT, width=1))
         self.voltage_curve = self.voltage_plot.plot([], [], pen=pg.mkPen(style.VOLTAGE, width=1))
         self.current_plot.sigXRangeChanged.connect(lambda *_: self._zoom.start())
+        self.photos = SessionPhotos(store)
+        self.photos.compare_requested.connect(self.compare_photos)
+        self.compare: PhotoCompareView | None = None
+        self.report_photos = QCheckBox("with photos")
+        self.report_photos.setToolTip(
+            "Print this session's before/after photos (scaled down) on the client's page"
+        )
         self.no_recording = QLabel("No recording was stored for this session.")
         self.no_recording.setStyleSheet(f"color: {style.MUTED}")
 
@@ -145,19 +156,25 @@ class SessionDetailView(QWidget):
         head.addWidget(self.title, 1)
         head.addWidget(self.pdf_button)
         head.addWidget(self.csv_button)
-        # the report's option on a row of its own: the desk must fit a 1280-pixel screen
+        # the signature and the report's options on rows of their own: the desk must fit
+        # a 1280-pixel screen
+        signing = QHBoxLayout()
+        signing.addWidget(self.signature_line, 1)
+        signing.addWidget(self.sign_button)
+        signing.addWidget(self.amend_button)
         option = QHBoxLayout()
-        option.addWidget(self.signature_line, 1)
-        option.addWidget(self.sign_button)
-        option.addWidget(self.amend_button)
+        option.addStretch(1)
+        option.addWidget(self.report_photos)
         option.addWidget(self.technician_page)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.steps)
         split.addWidget(self.events)
         split.addWidget(self.plot)
-        split.setSizes([90, 200, 420])
+        split.addWidget(self.photos)
+        split.setSizes([90, 170, 300, 170])
         lay = QVBoxLayout(self)
         lay.addLayout(head)
+        lay.addLayout(signing)
         lay.addLayout(option)
         lay.addWidget(self.summary)
         lay.addWidget(self.notes_label)
@@ -336,6 +353,7 @@ class SessionDetailView(QWidget):
             self.current_plot.setXRange(0, overview.duration_s, padding=0)
             self.current_plot.enableAutoRange(axis="y")
             self.voltage_plot.enableAutoRange(axis="y")
+        self.photos.set_session(s.id)
         self._set_enabled(True)
         if announce:
             self.shown.emit(s.id)
@@ -379,9 +397,46 @@ class SessionDetailView(QWidget):
         self.current_curve.setData(rec.t_s, rec.current_ua, connect="finite")
         self.voltage_curve.setData(rec.t_s, rec.voltage_v, connect="finite")
 
+    def compare_photos(self, session_id: int) -> None:
+        """A window comparing this session's photos with another session's of the client."""
+        if self.detail is None:
+            return
+        if self.compare is not None:
+            self.compare.close()
+        self.compare = PhotoCompareView(self.store, self.detail.summary.client_id, parent=self)
+        self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.compare.destroyed.connect(lambda *_: setattr(self, "compare", None))
+        self.compare.resize(1200, 760)
+        self.compare.open(left_session=None, right_session=session_id)
+        self.compare.show()
+
     def save_pdf(self, path: Path) -> None:
         """The report (client page, and the technician page if ticked), its chart drawn
         from the recording's overview already read (not a screen grab)."""
+        assert self.detail is not None
+        assert self.client is not None
+        if self.report_photos.isChecked():  # the photos are read first, off the GUI thread
+            detail = self.detail
+
+            def write(found: list[photos.Photo]) -> None:
+                if self.detail is not detail:
+                    return  # another session opened meanwhile
+                items = [(photo_caption(p.info), p.data) for p in found]
+                try:
+                    self._write_pdf(path, items)
+                except OSError as exc:
+                    self.store.error_occurred.emit(f"Cannot write {path}: {exc.strerror or exc}")
+
+            self.store.read(
+                photos.photos_of,
+                detail.summary.id,
+                on_result=write,
+                what="reading the photos for the report",
+            )
+            return
+        self._write_pdf(path, None)
+
+    def _write_pdf(self, path: Path, items: list[tuple[str, bytes]] | None) -> None:
         assert self.detail is not None
         assert self.client is not None
         report.write_pdf(
@@ -390,6 +445,7 @@ class SessionDetailView(QWidget):
             path,
             self.overview,
             technician_page=self.technician_page.isChecked(),
+            photos=items,
         )
         self.store.audit(
             "report",
@@ -398,8 +454,10 @@ class SessionDetailView(QWidget):
                 "format": "pdf",
                 "client": self.detail.summary.client_id,
                 "technician_page": self.technician_page.isChecked(),
+                "photos": len(items or []),
             },
         )
+        self.report_written.emit(str(path))
 
     def save_csv(self, path: Path) -> None:
         """Steps and events to ``path``, the recording beside it

@@ -97,6 +97,18 @@ def ramp_name(a: Annotations) -> str:
     return "burst ramp-up" if burst else "ramp"
 
 
+def shaded_charge(mean_uc: float, own_uc: float) -> float:
+    """The charge written on a shaded phase: the measured charge per phase (the scope's
+    figure, the mean over the view) when the shaded pulse holds it to within 5 %; the
+    pulse's own charge when it differs (a pulse of other settings after a change, or a
+    pulse cut short): a label never claims a whole phase's charge for a fragment."""
+    if not math.isfinite(own_uc):
+        return mean_uc
+    if not math.isfinite(mean_uc) or abs(abs(own_uc) - abs(mean_uc)) > 0.05 * abs(mean_uc):
+        return abs(own_uc)
+    return mean_uc
+
+
 def _grid_steps(lo: float, hi: float, about: int) -> np.ndarray:
     """Round positions (1, 2, 5 x 10^n apart) inside [lo, hi], about ``about`` of them."""
     span = hi - lo
@@ -456,17 +468,20 @@ class StudioPlot(QWidget):
             self.period_arrows[0].setPos(t0, y)
             self.period_arrows[1].setPos(t1, y)
             self.period_text.setText(
-                f"T = {_fmt_time(a.period_s)}   f = {_fmt_freq(a.frequency_hz)}"
+                "ramping: T and f once settled"
+                if a.ramping
+                else f"T = {_fmt_time(a.period_s)}   f = {_fmt_freq(a.frequency_hz)}"
             )
             self.period_text.setPos(0.5 * (t0 + t1), y + 0.02 * scale)
             self._show(self.period_line, self.period_ticks, *self.period_arrows, self.period_text)
         else:
             self._hide(self.period_line, self.period_ticks, *self.period_arrows, self.period_text)
         # charge: shade one phase of each sign
-        for phase, q, fill, text, sign in (
-            (a.positive_phase, a.charge_per_phase_uc, self.pos_fill, self.qpos_text, 1),
-            (a.negative_phase, a.charge_per_phase_uc, self.neg_fill, self.qneg_text, -1),
+        for phase, own, fill, text, sign in (
+            (a.positive_phase, a.positive_phase_uc, self.pos_fill, self.qpos_text, 1),
+            (a.negative_phase, a.negative_phase_uc, self.neg_fill, self.qneg_text, -1),
         ):
+            q = shaded_charge(a.charge_per_phase_uc, own)
             if phase is not None and f is not None and have_amp:
                 sel = (f.x >= phase[0]) & (f.x <= phase[1])
                 xs, ys = f.x[sel], np.nan_to_num(f.delivered[sel])
@@ -515,7 +530,12 @@ class StudioPlot(QWidget):
             r = a.ramp
             sign = 1 if a.positive_phase is not None or a.negative_phase is None else -1
             self.ramp_line.setData([r.t_start, r.t_end], [0.0, sign * r.level_ua])
-            self.ramp_text.setText(f"{ramp_name(a)} {r.duration_s:.2f} s")
+            # still ramping at the end of the view: its end is not known yet
+            self.ramp_text.setText(
+                ("burst ramping up…" if ramp_name(a).startswith("burst") else "ramping…")
+                if a.ramping
+                else f"{ramp_name(a)} {_fmt_time(r.duration_s)}"
+            )
             # label at the middle of the ramp, on its outer side (the wave lies inside)
             self.ramp_text.setAnchor((1.0, 1.0) if sign > 0 else (1.0, 0.0))
             self.ramp_text.setPos(0.5 * (r.t_start + r.t_end), sign * 0.5 * r.level_ua)

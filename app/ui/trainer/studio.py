@@ -45,6 +45,7 @@ from app.engine.authority import OutputRefused
 from app.scope.core.buffer import SampleRing
 from app.scope.core.envelope import envelopes
 from app.teaching.annotations import Annotations, annotate
+from app.teaching.apply_timing import apply_delay_s
 from app.teaching.ideal import OverlayError, Overlays, describe, ideal_trace, validate
 from app.teaching.replay import SLIDER_STEPS, SPEEDS, Recording, RecordingError, Timeline
 from app.teaching.schedule import OutputSchedule
@@ -54,7 +55,10 @@ from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
 FRAME_MS = 80  # repaint timer (~12 fps: the sweep stands still, see _live_frame)
 IDLE_FRAME_MS = 250  # live with the output off: the noise floor four times a second
-ANNOTATE_EVERY_S = 0.4  # annotations are recomputed at most this often
+ANNOTATE_BUDGET = 0.1  # share of the time annotating may take: a live sweep is redrawn
+# (and annotated with it) no sooner than its last annotation's cost / this budget,
+LIVE_SWEEP_MIN_S = 0.2  # and no sooner than this (5 sweeps a second: it stands still),
+LIVE_SWEEP_MAX_S = 0.5  # nor later than this (one slow frame on a busy CPU delays little)
 COLUMNS = 1600  # min/max columns the curves are reduced to
 PRESENTATION_WINDOW_S = 10.0  # presentation without settings: 10 s across
 PRESENTATION_PERIODS = 5  # presentation with settings: about five periods across
@@ -118,8 +122,14 @@ class WaveformStudio(QWidget):
         self._stop_handler: Callable[[], object] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
+        self._annotate_gap = 0.0  # s: the next live sweep waits this long (cost / budget)
         self._drawn: tuple[float, float, np.ndarray, np.ndarray] | None = None  # on screen
-        self._annotated_drawn = True  # the annotations belong to the sweep on screen
+        self._newest_at = 0.0  # monotonic time the newest live block arrived
+        self._pending_apply: OutputSettings | None = None  # held for a period boundary
+        self._apply_timer = QTimer(self)
+        self._apply_timer.setSingleShot(True)
+        self._apply_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._apply_timer.timeout.connect(self._send_pending_apply)
         self._last_tick = time.monotonic()
         self._saved_time_base = 0
         self._saved_window_state = Qt.WindowState.WindowNoState
@@ -358,6 +368,7 @@ class WaveformStudio(QWidget):
         self.reset_button.setVisible(st in LATCHED)
 
     def _disconnected(self, reason: str) -> None:
+        self._cancel_pending_apply()
         self.output_state.setText(pill("no device", MUTED))
         self._say(f"Device disconnected: {reason}")
 
@@ -371,6 +382,7 @@ class WaveformStudio(QWidget):
             return
         self._last_block = key
         self.ring.append(block)
+        self._newest_at = time.monotonic()
         self._dirty = True
         on = bool(len(block) and block.flags[-1] & SampleFlag.OUTPUT_ON)
         if on != self._output_on:
@@ -469,10 +481,18 @@ class WaveformStudio(QWidget):
         except ValueError as exc:
             self._say(f"Not applied: {exc}")
             return False
-        self.settings = s
-        self.ring.reference.set_settings(s)
-        self._dirty = True
-        self._update_title()
+        self._cancel_pending_apply()
+        delay = self._boundary_delay() if self.link is not None else None
+        if delay is not None and delay > 0.001:
+            # running: held back so it lands between pulses (app/teaching/apply_timing.py)
+            self._pending_apply = s
+            self._apply_timer.start(max(1, int(round(delay * 1000))))
+            self._say(
+                f"Applying at the next pause between pulses (in {delay * 1000:.0f} ms): "
+                "no pulse is split."
+            )
+            return True
+        self._use_settings(s)
         if self.link is None:
             self._say("Ideal waveform drawn. No device connected to send it to.")
         else:
@@ -480,6 +500,40 @@ class WaveformStudio(QWidget):
                 "apply the settings", self.port.set_output if self.port else None, s
             )
         return True
+
+    def _use_settings(self, s: OutputSettings) -> None:
+        """``s`` becomes the ideal (when it is sent: the plot never runs ahead)."""
+        self.settings = s
+        self.ring.reference.set_settings(s)
+        self._dirty = True
+        self._update_title()
+
+    def _boundary_delay(self) -> float | None:
+        """Seconds until a change sent now would land at the target phase of a period of
+        the running output; None: send at once (output off, no period marks)."""
+        fs = self.ring.sample_rate
+        old = self.settings
+        if not self._output_on or fs is None or self.ring.newest is None or old is None:
+            return None
+        per = int(fs / old.frequency_hz) + 1
+        w = self.ring.latest(min(self.ring.capacity, 3 * per + 2))
+        marks = w.start + np.flatnonzero(w.sync)
+        age = time.monotonic() - self._newest_at
+        return apply_delay_s(marks, self.ring.newest, age, fs, old.frequency_hz, old.polarity)
+
+    def _send_pending_apply(self) -> None:
+        s, self._pending_apply = self._pending_apply, None
+        if s is None:
+            return
+        self._use_settings(s)
+        self._last_apply_id = self._send(
+            "apply the settings", self.port.set_output if self.port else None, s
+        )
+
+    def _cancel_pending_apply(self) -> None:
+        """A change held for a period boundary is dropped (stop, reset, a newer change)."""
+        self._apply_timer.stop()
+        self._pending_apply = None
 
     def set_output_handlers(
         self, start: Callable[[OutputSettings], object] | None, stop: Callable[[], object] | None
@@ -513,6 +567,7 @@ class WaveformStudio(QWidget):
     def reset_device(self) -> None:
         """RESET through the studio's port (after an emergency stop, a watchdog stop or a
         fault the device refuses START until it is reset); output stays off."""
+        self._cancel_pending_apply()
         rid = self._send("reset the device", self.port.reset if self.port else None)
         if rid is not None:
             self._say("Reset sent: the device returns to idle. Start output again when ready.")
@@ -520,6 +575,7 @@ class WaveformStudio(QWidget):
     def stop_output(self) -> None:
         """Ramped stop. (The emergency stop is the main window's, on Esc.)"""
         self._start_after = None  # a start still waiting for its settings is cancelled
+        self._cancel_pending_apply()
         if self._stop_handler is not None:
             self._stop_handler()
             return
@@ -649,11 +705,9 @@ class WaveformStudio(QWidget):
         self._dirty = True
 
     def set_frozen(self, frozen: bool) -> None:
-        """Hold the picture; the annotations frozen with it are those of the very sweep
-        on the screen (recomputed if the last ones belonged to an earlier sweep)."""
+        """Hold the picture. Every sweep is drawn together with the annotations computed
+        on its own samples, so what freezes is that pair (nothing is recomputed)."""
         self.frozen = bool(frozen)
-        if self.frozen and not self._annotated_drawn and self._drawn is not None:
-            self.refresh_annotations(*self._drawn)
         if self.freeze_button.isChecked() != self.frozen:
             self.freeze_button.setChecked(self.frozen)
         self.freeze_button.setText("Frozen — click to resume" if frozen else "Freeze")
@@ -838,23 +892,25 @@ class WaveformStudio(QWidget):
             self._dirty = True
         if self.frozen or not self._dirty or not self.isVisible():
             return
+        if tl is None and now - self._last_annotate < self._annotate_gap:
+            return  # a live sweep is drawn only with its own annotations: not yet
         frame, t0, fs, cur, volt = (
             self._replay_frame() if self.recording is not None else self._live_frame()
         )
         if frame is None:
             return
         self._dirty = False
+        # the sweep and its annotations are one pair: computed on the very samples drawn,
+        # shown together, frozen together
         self.plot.show_frame(frame)
         self.frames_drawn += 1
         self._drawn = (t0, fs, cur, volt)
-        if now - self._last_annotate >= ANNOTATE_EVERY_S or tl is not None:
-            self._last_annotate = now
-            self.refresh_annotations(t0, fs, cur, volt)
-        else:
-            self._annotated_drawn = False
+        self._last_annotate = now
+        self.refresh_annotations(t0, fs, cur, volt)
+        cost = time.monotonic() - now
+        self._annotate_gap = min(LIVE_SWEEP_MAX_S, max(LIVE_SWEEP_MIN_S, cost / ANNOTATE_BUDGET))
 
     def refresh_annotations(self, t0: float, fs: float, cur: np.ndarray, volt: np.ndarray) -> None:
-        self._annotated_drawn = True
         settings = self._replay_settings() if self.recording is not None else self.settings
         if cur.size < 4 or not np.isfinite(cur).any():
             self.annotations = None
@@ -1030,6 +1086,11 @@ class WaveformStudio(QWidget):
         def num(x: float, fmt: str, unit: str) -> str:
             return "—" if not math.isfinite(x) else f"{format(x, fmt)} {unit}"
 
+        if a.ramping:  # the start ramp: its periods are not the output's
+
+            def num(x: float, fmt: str, unit: str) -> str:  # noqa: F811 - ramping
+                return "ramping" if not math.isfinite(x) else f"{format(x, fmt)} {unit}"
+
         rows = [
             row(
                 "Period",
@@ -1075,6 +1136,7 @@ class WaveformStudio(QWidget):
     def shutdown(self) -> None:
         """Stop the repaint timer and leave presentation mode (before closing)."""
         self._timer.stop()
+        self._cancel_pending_apply()
         if self.presentation:
             self.set_presentation(False)
 

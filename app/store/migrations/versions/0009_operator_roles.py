@@ -10,7 +10,7 @@ A technician PIN already set in the clinic row becomes the secret of a new opera
 signing in. The clinic row's PIN columns stay (a downgrade keeps them).
 
 Revision ID: 0009
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-05
 """
 
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
