@@ -34,9 +34,22 @@ SIZE = (1500, 960)
 def headless_runs() -> None:
     """Two recorded training sessions, so there is a history to show."""
     for program, seconds in (("full_face_lift", 20), ("toning", 12)):
-        subprocess.run([sys.executable, "-m", "app", "run", "--program", program,
-                        "--training", "--seconds", str(seconds)],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "run",
+                "--program",
+                program,
+                "--training",
+                "--seconds",
+                str(seconds),
+            ],
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def main() -> int:
@@ -47,13 +60,16 @@ def main() -> int:
     from app.ui.main_window import MainWindow
 
     app = make_application()
+    # nobody can type here: a manager signs in from the environment (the first start of
+    # this fresh MICROCURRENT_HOME creates them), so every workspace opens
+    os.environ.setdefault("MICROCURRENT_OPERATOR", "Maya Okafor")
+    os.environ.setdefault("MICROCURRENT_OPERATOR_SECRET", "guide-pictures")
     store, error = open_records(None)
     if store is None:
         print(f"error: records store: {error}", file=sys.stderr)
         return 1
     device = DeviceManager()
     window = MainWindow(device, console_settings(), store, error)
-    window.workspaces["technician"].require_pin = False  # nobody can type a PIN here
     window.resize(*SIZE)
     window.show()
     device.open(None)
@@ -69,8 +85,10 @@ def main() -> int:
         while not cond():
             if time.monotonic() > end:
                 hint = desk.guided.hint.text() if desk.guided is not None else ""
-                raise RuntimeError(f"timed out waiting for {what} (session state "
-                                   f"{getattr(desk.controller, 'state', None)}; {hint})")
+                raise RuntimeError(
+                    f"timed out waiting for {what} (session state "
+                    f"{getattr(desk.controller, 'state', None)}; {hint})"
+                )
             app.processEvents()
             time.sleep(0.01)
 
@@ -158,8 +176,14 @@ def shoot_all(window, device, store, desk, wait, pump, shot) -> int:
     shot("heatmap")
     desk.history_button.setChecked(False)
     desk.program_box.setCurrentIndex(desk.program_box.findData("eye_area"))
-    wait(lambda: ctl.state == SessionState.READY and desk.guided.start_button.isEnabled()
-         and ctl.guided_view().program_id == "eye_area", "ready with the eye-area program")
+    wait(
+        lambda: (
+            ctl.state == SessionState.READY
+            and desk.guided.start_button.isEnabled()
+            and ctl.guided_view().program_id == "eye_area"
+        ),
+        "ready with the eye-area program",
+    )
     desk.guided.start_button.click()
     wait(lambda: ctl.state == SessionState.RUNNING, "the output to run", timeout=30.0)
     pump(1.5)
@@ -190,8 +214,10 @@ def shoot_all(window, device, store, desk, wait, pump, shot) -> int:
     pump(0.5)
     trainer.demo_start()  # the studio's own Start: a session on the training client
     pump(4.0)
-    for shape, polarity in ((Waveform.SINE, Polarity.BIPHASIC),
-                            (Waveform.SQUARE, Polarity.POSITIVE)):
+    for shape, polarity in (
+        (Waveform.SINE, Polarity.BIPHASIC),
+        (Waveform.SQUARE, Polarity.POSITIVE),
+    ):
         studio.add_overlay(OutputSettings(shape, 10.0, 100.0, polarity, 2.0, 1.0))
     shot("overlay")
     studio.clear_overlays()

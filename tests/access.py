@@ -1,15 +1,26 @@
-"""Opening the technician's bench in tests: the PIN gate holds, so tests give the PIN the
-way a non-interactive run does (the environment; conftest removes it after each test).
-The settings are a fresh temporary file, so the first entry sets this PIN up."""
+"""Who works at the console in tests: every test's console signs in a manager from the
+environment (conftest ``_an_operator_signs_in``), as a headless run does; the first
+start of a fresh database creates that manager. ``unlock_bench`` is kept for the tests
+written when the bench had a PIN of its own: the bench is now opened by the role of the
+operator signed in, and a manager may open it."""
 
 from __future__ import annotations
 
 import os
 
-from app.ui.workspaces import PIN_ENV
+from app.ui.access import ENV_OPERATOR, ENV_SECRET
 
-TEST_PIN = "246810"
+TEST_OPERATOR = "Test Manager"
+TEST_SECRET = "test-secret-2468"
 
 
 def unlock_bench(*_unused: object) -> None:
-    os.environ[PIN_ENV] = TEST_PIN
+    """Sign in a manager (who may open the bench) where nobody can type."""
+    os.environ[ENV_OPERATOR] = TEST_OPERATOR
+    os.environ[ENV_SECRET] = TEST_SECRET
+
+
+def no_operator_from_env(monkeypatch) -> None:
+    """Nobody signs in from the environment: the console shows its sign-in page."""
+    monkeypatch.delenv(ENV_OPERATOR, raising=False)
+    monkeypatch.delenv(ENV_SECRET, raising=False)

@@ -114,11 +114,14 @@ def _no_database_work_on_the_gui_thread(request):
 
 
 @pytest.fixture(autouse=True)
-def _no_pin_left_in_the_environment():
-    """tests/access.unlock_bench gives the bench PIN through the environment: not past
-    the test that asked for it."""
-    yield
-    os.environ.pop("MICROCURRENT_TECHNICIAN_PIN", None)
+def _an_operator_signs_in(monkeypatch):
+    """Every console a test opens signs in a manager from the environment, as a headless
+    run does (the first start creates that manager), so no test meets the sign-in page
+    unless it asks for it (tests/access.py ``no_operator_from_env``)."""
+    from access import TEST_OPERATOR, TEST_SECRET
+
+    monkeypatch.setenv("MICROCURRENT_OPERATOR", TEST_OPERATOR)
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", TEST_SECRET)
 
 
 @pytest.fixture

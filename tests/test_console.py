@@ -29,7 +29,7 @@ def console(qtbot, tmp_path):
 
 @pytest.fixture
 def bench(console):
-    """The console on the technician's bench (PIN checked in its own test)."""
+    """The console on the technician's bench (the role gate: tests/test_access_ui.py)."""
     unlock_bench()
     assert console.switch_workspace("technician")
     return console
@@ -118,17 +118,3 @@ def test_bench_output_is_lent_and_returned_to_the_desk(qtbot, bench):
     _wait_state(qtbot, console, DeviceState.IDLE)
     qtbot.waitUntil(lambda: not desk.controller.machine.device_lent, timeout=3000)
     assert desk.controller.state.value in ("idle", "ready")
-
-
-def test_technician_workspace_needs_the_pin(qtbot, console, monkeypatch):
-    from app.ui.technician.pin_dialog import PinDialog
-
-    asked = []
-    monkeypatch.setattr(
-        PinDialog,
-        "request_access",
-        staticmethod(lambda guard, parent=None: asked.append(1) or False),
-    )
-    assert not console.switch_workspace("technician")
-    assert asked == [1]
-    assert console.current_workspace().name == "practitioner"

@@ -251,26 +251,36 @@ def test_the_ini_clinic_limits_and_pin_are_imported_once_then_unused(qtbot, tmp_
         kinds = [r.kind for r in services.service_records(store.engine)]
         assert ServiceKind.CLINIC_SETTINGS in kinds
         assert ServiceKind.PIN in kinds
-        technician = window.workspaces["technician"]
-        qtbot.waitUntil(lambda: technician.pin_guard.known, timeout=5000)
-        assert technician.pin_guard.verify("8642").ok
+        # the bench is opened by signing in now: the PIN became a technician's secret
+        from app.service.pin import operator_guard
+        from app.store.operators import Role, find_operator
+
+        tech = find_operator(store.engine, "Technician")
+        assert tech.role is Role.TECHNICIAN
+        assert operator_guard(store.writer, tech).verify("8642").ok
     finally:
         window.close()
 
 
-def test_the_bench_pin_comes_from_the_store(qtbot, tmp_path, monkeypatch):
-    """With records, the bench's PIN is the store's: set up once there, then asked for in
-    every room; a console whose records are not open keeps the bench closed."""
-    from app.ui.workspaces import PIN_ENV
+def test_the_bench_opens_for_the_role_signed_in_from_the_store(qtbot, tmp_path, monkeypatch):
+    """With records, the bench opens for a technician or a manager signed in (the store's
+    operators, the same in every room); a console whose records are not open keeps the
+    bench closed, and a practitioner signed in cannot open it."""
+    from access import TEST_SECRET
+
+    from app.service.pin import hash_pin
+    from app.store.operators import AddOperator, Role
 
     url = f"sqlite:///{tmp_path / 'records.db'}"
     first = MainWindow(DeviceManager(), _settings(tmp_path), records_pending=True)
     qtbot.addWidget(first)
     first.interactive = False
-    monkeypatch.setenv(PIN_ENV, "13579")
     assert not first.switch_workspace("technician")  # records not open: closed
-    first.attach_store(start_store(url))
-    assert first.switch_workspace("technician")  # set up in the store
+    store = start_store(url)
+    first.attach_store(store)  # the first start: the manager from the environment
+    assert first.access.signed_in.role is Role.MANAGER
+    assert first.switch_workspace("technician")
+    store.writer.submit(AddOperator("Pia", Role.PRACTITIONER, hash_pin("13579"))).result(10)
     second = MainWindow(
         DeviceManager(),
         QSettings(str(tmp_path / "b.ini"), QSettings.Format.IniFormat),
@@ -278,10 +288,24 @@ def test_the_bench_pin_comes_from_the_store(qtbot, tmp_path, monkeypatch):
     )
     qtbot.addWidget(second)
     second.interactive = False
+    monkeypatch.setenv("MICROCURRENT_OPERATOR", "Pia")
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "24680")
     second.attach_store(start_store(url))
-    monkeypatch.setenv(PIN_ENV, "24680")
-    assert not second.switch_workspace("technician")  # not a second set-up: refused
-    monkeypatch.setenv(PIN_ENV, "13579")
-    assert second.switch_workspace("technician")
+    assert second.access.signed_in is None  # a wrong secret: the sign-in page
+    assert second.access.locked
+    assert not second.switch_workspace("technician")
+    monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "13579")
+    third = MainWindow(
+        DeviceManager(),
+        QSettings(str(tmp_path / "c.ini"), QSettings.Format.IniFormat),
+        records_pending=True,
+    )
+    qtbot.addWidget(third)
+    third.attach_store(start_store(url))
+    assert third.access.signed_in.name == "Pia"
+    assert not third.switch_workspace("technician")
+    assert "for manager or technician" in third.banner.text()
+    assert TEST_SECRET not in third.banner.text()
     first.close()
     second.close()
+    third.close()

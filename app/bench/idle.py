@@ -5,8 +5,9 @@ NAME`` is spawned with a fresh data directory (``MICROCURRENT_HOME``) and offscr
 the console connects to its simulator process and shows live data with the output off.
 After a warm-up of ``WARMUP_S`` seconds the process's CPU time (user + system) is read
 over ``WINDOW_S`` seconds and reported as % of one core, for the practitioner desk, the
-trainer studio and the technician bench (whose PIN is set through
-``MICROCURRENT_TECHNICIAN_PIN``). The simulator process is not counted.
+trainer studio and the technician bench (a manager signs in through
+``MICROCURRENT_OPERATOR`` and ``MICROCURRENT_OPERATOR_SECRET``: the first start creates
+them). The simulator process is not counted.
 
 Process CPU time, not wall-clock time, so a loaded machine changes the figure little;
 ``--rounds`` repeats each measurement and the median is reported. The budget for the
@@ -29,7 +30,7 @@ WINDOW_S = 15.0
 DESK_BUDGET_PCT = 3.0
 WORKSPACES = (("desk", "practitioner"), ("studio", "trainer"), ("bench", "technician"))
 ROOT = Path(__file__).resolve().parents[2]
-BENCH_PIN = "246810"
+BENCH_OPERATOR, BENCH_SECRET = "Bench Manager", "bench-246810"
 
 
 def measure(workspace: str, *, warmup_s: float = WARMUP_S, window_s: float = WINDOW_S) -> float:
@@ -41,7 +42,8 @@ def measure(workspace: str, *, warmup_s: float = WARMUP_S, window_s: float = WIN
             os.environ,
             QT_QPA_PLATFORM="offscreen",
             MICROCURRENT_HOME=home,
-            MICROCURRENT_TECHNICIAN_PIN=BENCH_PIN,
+            MICROCURRENT_OPERATOR=BENCH_OPERATOR,
+            MICROCURRENT_OPERATOR_SECRET=BENCH_SECRET,
         )
         env.pop("MICROCURRENT_DATABASE_URL", None)
         proc = subprocess.Popen(

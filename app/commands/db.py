@@ -1,5 +1,5 @@
 """`python -m app db upgrade|backup PATH|export-client ID PATH|erase-client ID|reset-pin|
-audit-verify|audit-export PATH`."""
+audit-verify|audit-export PATH|operators …`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,23 @@ import sys
 from pathlib import Path
 
 
+def manager_option(q: argparse.ArgumentParser) -> None:
+    from app.commands.db_operators import SECRET_ENV
+
+    q.add_argument(
+        "--operator",
+        metavar="NAME",
+        help="the manager who does it (default $MICROCURRENT_OPERATOR); their secret is "
+        f"asked, or taken from ${SECRET_ENV}. Needed once a manager can sign in",
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "db",
         help="maintain the records database (migrate, back up, export, "
         "erase a client, reset the technician PIN, verify or export the "
-        "audit trail)",
+        "audit trail, list or change the operators)",
         description="Maintain the records database. Every action accepts "
         "--database-url (default: $MICROCURRENT_DATABASE_URL, else the local "
         "SQLite file).",
@@ -47,12 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     q.add_argument("client_id", type=int, metavar="ID")
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    manager_option(q)
     common(q)
     q = actions.add_parser(
         "reset-pin",
-        help="recovery of a lost or missing technician PIN: "
-        "forget it, so the bench offers a new set-up (recorded as a "
-        "service record)",
+        help="forget the clinic-wide technician PIN of an older console (recorded as a "
+        "service record); the bench now opens for a technician or manager signed in: "
+        "see 'db operators reset-secret'",
     )
     q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     q.add_argument(
@@ -71,7 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "audit-export", help="the audit trail as CSV to PATH (readable by its owner only)"
     )
     q.add_argument("path", type=Path, metavar="PATH")
+    manager_option(q)
     common(q)
+    from app.commands import db_operators
+
+    db_operators.register(actions, common)
     p.set_defaults(func=_main)
 
 
@@ -92,6 +108,10 @@ def _main(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     try:
+        if args.db_action == "operators":
+            from app.commands import db_operators
+
+            return db_operators.run(args, engine)
         if args.db_action == "upgrade":
             assert info is not None
             print(
@@ -116,6 +136,12 @@ def _main(args: argparse.Namespace) -> int:
             )
             print(f"client {args.client_id} exported to {dest}")
         elif args.db_action == "erase-client":
+            from app.commands.db_operators import authorize_manager
+
+            manager_id, refusal = authorize_manager(engine, args.operator, "erase a client")
+            if refusal:
+                print(f"error: {refusal}", file=sys.stderr, flush=True)
+                return 1
             if not args.yes:
                 if not sys.stdin.isatty():
                     print(
@@ -136,7 +162,7 @@ def _main(args: argparse.Namespace) -> int:
                 "erase",
                 audit.client_subject(args.client_id),
                 {"rows": {k: v for k, v in counts.items() if v}, "via": "db erase-client"},
-                operator_id=info.default_operator_id if info else None,
+                operator_id=manager_id if manager_id is not None else info.default_operator_id,
             )
             total = sum(counts.values())
             print(
@@ -177,8 +203,9 @@ def _main(args: argparse.Namespace) -> int:
             )
             print(
                 ("technician PIN reset" if had else "no technician PIN was set")
-                + ": the bench offers a new set-up at its next opening (recorded in the "
-                "service history)"
+                + " (recorded in the service history). The bench opens for a technician "
+                "or manager signed in; a forgotten operator's secret is reset with "
+                "'db operators reset-secret NAME'"
             )
         elif args.db_action == "audit-verify":
             verdict = audit.verify(engine)
@@ -192,6 +219,12 @@ def _main(args: argparse.Namespace) -> int:
                 return 1
             print(f"audit trail intact: {verdict.checked} entries")
         elif args.db_action == "audit-export":
+            from app.commands.db_operators import authorize_manager
+
+            manager_id, refusal = authorize_manager(engine, args.operator, "export the audit trail")
+            if refusal:
+                print(f"error: {refusal}", file=sys.stderr, flush=True)
+                return 1
             try:
                 n = audit.export_csv(engine, args.path)
             except FileExistsError:
@@ -206,7 +239,9 @@ def _main(args: argparse.Namespace) -> int:
                 "audit_export",
                 "audit",
                 {"entries": n, "format": "csv"},
-                operator_id=info.default_operator_id if info else None,
+                operator_id=manager_id
+                if manager_id is not None
+                else (info.default_operator_id if info else None),
             )
             print(f"{n} audit entries written to {args.path}")
         return 0

@@ -94,6 +94,7 @@ class ClinicSettings:
     slew_ua_per_s: float = 20.0  # how fast an increase is ramped in
     max_session_s: float = 1200.0  # automatic off after 20 min of output
     confirm_timeout_s: float = 3.0  # device must confirm start/stop within ramp + this
+    lock_after_s: float = 300.0  # the console locks after this long without input
 
     def validate(self) -> list[str]:
         problems = []
@@ -106,6 +107,7 @@ class ClinicSettings:
             "slew_ua_per_s",
             "max_session_s",
             "confirm_timeout_s",
+            "lock_after_s",
         ):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):

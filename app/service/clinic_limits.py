@@ -76,7 +76,13 @@ def _zone_problems(cs: ClinicSettings) -> list[str]:
 
 
 #: the other ClinicSettings fields kept in the store (bench edits FIELDS; these keep values)
-OTHER_FIELDS = ("intensity_step_ua", "slew_ua_per_s", "max_session_s", "confirm_timeout_s")
+OTHER_FIELDS = (
+    "intensity_step_ua",
+    "slew_ua_per_s",
+    "max_session_s",
+    "confirm_timeout_s",
+    "lock_after_s",  # the console's lock after inactivity (the manager's screen sets it)
+)
 INI_PIN_KEY = "technician_pin/hash"  # where an old console kept the PIN hash
 
 

@@ -1,4 +1,8 @@
-"""The technician PIN: a salted scrypt hash kept in the store, wrong PINs rate-limited.
+"""Secrets (PINs and passphrases): salted scrypt hashes kept in the store, wrong ones
+rate-limited. One rule, one place: the operators' sign-in secrets
+(:class:`OperatorSecretBackend`, ``app.store.operators``) and the older clinic-wide
+technician PIN (:class:`StorePinBackend`) are hashed, checked, counted and locked out by
+the same :class:`PinGuard`.
 
 Only the hash (with its salt and parameters), a flag that a PIN was ever set and the
 count of wrong PINs in a row are stored — never the PIN — in the store's clinic row,
@@ -202,6 +206,106 @@ class StorePinBackend:
         )
 
 
+RESET_SECRET_COMMAND = "python -m app db operators reset-secret NAME"
+
+
+class OperatorSecretBackend:
+    """One operator's secret in the store (``app.store.operators``): the same counting,
+    checking and lockout as the technician PIN, per operator. ``record`` is the
+    operator's :class:`~app.store.operators.OperatorRecord` as last read; writes go
+    through the store's writer (never waited on here)."""
+
+    def __init__(self, writer: Any, record: Any) -> None:
+        self._writer = writer
+        self.record = record
+        self._state: PinState | None = self._from(record)
+
+    @staticmethod
+    def _from(record: Any) -> PinState | None:
+        if record is None:
+            return None
+        # ever_set: an operator's secret is never chosen without signing in, so a
+        # missing one is reset by a manager (or db operators reset-secret)
+        return PinState(record.secret_hash, True, record.failures, record.secret_version)
+
+    def update(self, record: Any) -> None:
+        self.record = record
+        self._state = self._from(record)
+
+    def state(self) -> PinState | None:
+        return self._state
+
+    def _then(self, fut: Future, convert: Callable[[Any], Any]) -> Future:
+        out: Future = Future()
+
+        def done(f: Future) -> None:
+            exc = f.exception()
+            if exc is not None:
+                out.set_exception(exc)
+                return
+            try:
+                out.set_result(convert(f.result()))
+            except Exception as e:  # noqa: BLE001 - handed to the waiter
+                out.set_exception(e)
+
+        fut.add_done_callback(done)
+        return out
+
+    def count_attempt(self) -> Future:
+        from app.store.operators import CountSignIn
+
+        def convert(record: Any) -> PinState:
+            self.update(record)
+            return self._state  # type: ignore[return-value]
+
+        return self._then(self._writer.submit(CountSignIn(self.record.id)), convert)
+
+    def clear_failures(self) -> Future:
+        from app.store.operators import ClearSignInFailures
+
+        def convert(_: Any) -> None:
+            if self._state is not None:
+                self._state = replace(self._state, failures=0)
+
+        return self._then(self._writer.submit(ClearSignInFailures(self.record.id)), convert)
+
+    def note_sign_in(self, ok: bool, failures: int) -> None:
+        """The sign-in's outcome for the audit trail, naming the operator (no secret)."""
+        self._writer.audit(
+            "sign_in" if ok else "sign_in_failed",
+            f"operator:{self.record.id}",
+            {"role": str(self.record.role), "failures_in_a_row": failures},
+            operator_id=self.record.id,
+        )
+
+    def store_hash(self, pin_hash: str, *, first: bool, after_version: int | None) -> Future:
+        from app.store.operators import SetOperatorSecret
+
+        def convert(version: Any) -> None:
+            self._state = PinState(pin_hash, True, 0, int(version))
+
+        return self._then(
+            self._writer.submit(
+                SetOperatorSecret(self.record.id, pin_hash, after_version, self.record.id)
+            ),
+            convert,
+        )
+
+
+def operator_guard(
+    writer: Any, record: Any, clock: Callable[[], float] = time.monotonic
+) -> PinGuard:
+    """The guard of one operator's secret (sign-in, lock screen, change of secret)."""
+    return PinGuard(
+        OperatorSecretBackend(writer, record),
+        clock,
+        what=f"secret of {record.name}",
+        noun="PIN",
+        reset_command=RESET_SECRET_COMMAND.replace("NAME", repr(record.name)),
+        passphrase=True,
+    )
+
+
 class PinError(ValueError):
     """A PIN that cannot be set (format, or the current PIN did not match)."""
 
@@ -213,8 +317,22 @@ class PinCheck:
     locked_for_s: float = 0.0  # > 0: no PIN is checked for this long
 
 
-def check_format(pin: str) -> str | None:
-    """Why ``pin`` is not an acceptable PIN, or None."""
+SECRET_MIN_LENGTH = 4
+SECRET_MAX_LENGTH = 64
+
+
+def check_format(pin: str, *, passphrase: bool = False) -> str | None:
+    """Why ``pin`` is not an acceptable PIN, or None. ``passphrase``: an operator's
+    secret, which may also be a passphrase (any printable characters)."""
+    if passphrase:
+        if any(ord(c) < 32 or ord(c) == 127 for c in pin):
+            return "the PIN or passphrase contains a control character"
+        if not SECRET_MIN_LENGTH <= len(pin) <= SECRET_MAX_LENGTH:
+            return (
+                f"the PIN or passphrase must have {SECRET_MIN_LENGTH} to "
+                f"{SECRET_MAX_LENGTH} characters"
+            )
+        return None
     if not pin.isascii() or not pin.isdigit():
         return "the PIN must contain digits only"
     if not MIN_LENGTH <= len(pin) <= MAX_LENGTH:
@@ -257,9 +375,25 @@ class PinGuard:
     """Sets and checks the technician PIN over ``backend``; ``clock`` is a monotonic clock
     (time.monotonic): the lockout never reads the wall clock (see the module docstring)."""
 
-    def __init__(self, backend: PinBackend, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        backend: PinBackend,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        what: str = "technician PIN",
+        noun: str = "PIN",
+        reset_command: str = RESET_PIN_COMMAND,
+        passphrase: bool = False,
+    ) -> None:
+        """``what`` names the secret in messages ("technician PIN", "Ann's PIN"),
+        ``noun`` a single try ("PIN"), ``reset_command`` the recovery; ``passphrase``: the
+        secret may be a passphrase (:func:`check_format`)."""
         self.backend = backend
         self._clock = clock
+        self.what = what
+        self.noun = noun
+        self.reset_command = reset_command
+        self.passphrase = passphrase
         self._lock_key: tuple[int, int] | None = None
         self._lock_since = 0.0
 
@@ -312,19 +446,21 @@ class PinGuard:
         """Why no PIN may be tried now (None: an attempt may be counted)."""
         if not self.known:
             return PinCheck(
-                False, "the technician PIN is kept in the client records, which are not open yet"
+                False, f"the {self.what} is kept in the client records, which are not open yet"
             )
         if self.missing:
             return PinCheck(
                 False,
-                "the technician PIN is missing from the records: a new one "
-                f"can only be set after '{RESET_PIN_COMMAND}'",
+                f"the {self.what} is missing from the records: a new one "
+                f"can only be set after '{self.reset_command}'",
             )
         if not self.is_set:
-            return PinCheck(False, "no technician PIN has been set yet")
+            return PinCheck(False, f"no {self.what} has been set yet")
         wait = self.locked_for_s()
         if wait > 0:
-            return PinCheck(False, f"too many wrong PINs: try again in {duration(wait)}", wait)
+            return PinCheck(
+                False, f"too many wrong {self.noun}s: try again in {duration(wait)}", wait
+            )
         return None
 
     def count_attempt(self) -> Future:
@@ -340,17 +476,20 @@ class PinGuard:
         if ok:
             self.backend.clear_failures()
             self._lock_key = None
-            return PinCheck(True, "PIN accepted")
+            return PinCheck(True, f"{self.noun} accepted")
         failures = counted.failures
         wait = lockout_s(failures)
         if wait > 0:
             self.locked_for_s()  # the wait starts now
             return PinCheck(
-                False, f"wrong PIN ({failures} in a row): locked for {duration(wait)}", wait
+                False,
+                f"wrong {self.noun} ({failures} in a row): locked for {duration(wait)}",
+                wait,
             )
         left = FREE_ATTEMPTS - failures
         return PinCheck(
-            False, f"wrong PIN: {left} more {'try' if left == 1 else 'tries'} before a lockout"
+            False,
+            f"wrong {self.noun}: {left} more {'try' if left == 1 else 'tries'} before a lockout",
         )
 
     def verify(self, pin: str, timeout: float = WAIT_S) -> PinCheck:
@@ -380,13 +519,15 @@ class PinGuard:
     ) -> None:
         """Set the PIN at first use; changing it needs the current PIN (counted and
         rate-limited too). Waits for the store (PinError if it refuses)."""
-        problem = check_format(new_pin)
+        problem = check_format(new_pin, passphrase=self.passphrase)
         if problem:
             raise PinError(problem)
         if not self.known:
             raise PinError("the client records are not open yet")
         if self.missing:
-            raise PinError(f"the PIN is missing from the records: run '{RESET_PIN_COMMAND}'")
+            raise PinError(
+                f"the {self.noun} is missing from the records: run '{self.reset_command}'"
+            )
         after: int | None = None
         if self.is_set:
             check = self.verify(current_pin or "", timeout)
@@ -396,9 +537,11 @@ class PinGuard:
         try:
             self.store_pin(new_pin, after).result(timeout)
         except FutureTimeout:
-            raise PinError("the client records do not answer: the PIN was not stored") from None
+            raise PinError(
+                f"the client records do not answer: the {self.noun} was not stored"
+            ) from None
         except Exception as exc:  # noqa: BLE001 - in words for the technician
-            raise PinError(f"the PIN was not stored: {exc}") from None
+            raise PinError(f"the {self.noun} was not stored: {exc}") from None
 
     def store_pin(self, new_pin: str, after_version: int | None) -> Future:
         """Store a new PIN's hash (``after_version`` None: a first set-up)."""

@@ -214,6 +214,9 @@ class ImportClinic:
                 self.operator_id,
                 by,
             )
+            from app.store.operators import adopt_bench_pin
+
+            adopt_bench_pin(s, self.pin_hash)  # the bench is opened by signing in now
         s.flush()
         return True
 

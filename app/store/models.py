@@ -73,13 +73,25 @@ class Base(DeclarativeBase):
 
 
 class Operator(Base):
-    """A practitioner or technician who runs the console."""
+    """A person who runs the console: a practitioner, trainer, technician or manager
+    (``role``, see app/store/operators.py). Only a salted scrypt hash of their secret
+    (PIN or passphrase) is kept, with the count of wrong secrets in a row (the lockout is
+    derived from it, app/service/pin.py) and ``secret_version`` (+1 at every change).
+    Never deleted: a deactivated operator (``active`` false) cannot sign in, and the
+    records they made keep naming them."""
 
     __tablename__ = "operator"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    role: Mapped[str] = mapped_column(
+        String(20), default="practitioner", server_default="practitioner"
+    )
+    secret_hash: Mapped[str | None] = mapped_column(String(255))
+    secret_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    secret_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 class Client(Base):

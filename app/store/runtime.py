@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from app.device.samples import SampleBlock
 from app.store.database import StoreInfo, open_store
 from app.store.models import Outcome
+from app.store.operators import OperatorContext
 from app.store.writer import StoreWriter
 
 
@@ -77,12 +78,19 @@ class SessionWrites:
 
 @dataclass
 class RunningStore:
-    """An open store: engine for reads, the writer thread for writes, start-up facts."""
+    """An open store: engine for reads, the writer thread for writes, start-up facts,
+    and who is signed in (``operators``: every write naming nobody names them)."""
 
     engine: Engine
     info: StoreInfo
     writer: StoreWriter
     recorders: list[SessionWrites] = field(default_factory=list)
+    operators: OperatorContext = field(default_factory=OperatorContext)
+
+    def __post_init__(self) -> None:
+        if self.operators.default_id is None:
+            self.operators.default_id = self.info.default_operator_id
+        self.writer.operators = self.operators
 
     def recorder(
         self,
@@ -96,7 +104,7 @@ class RunningStore:
     ) -> SessionWrites:
         uid = self.writer.begin_session(
             client_id,
-            operator_id=operator_id or self.info.default_operator_id,
+            operator_id=operator_id or self.operators.current_id,
             program=program,
             device_serial=device_serial,
             firmware=firmware,

@@ -17,6 +17,7 @@ the exception, and it is reported) without holding up the others.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -88,6 +89,11 @@ _WHAT = {
     "CountPinAttempt": "A technician PIN attempt",
     "ClearPinFailures": "The technician PIN's failure count",
     "AppendAudit": "An audit trail entry",
+    "AddOperator": "A new operator",
+    "CountSignIn": "A sign-in attempt",
+    "ClearSignInFailures": "An operator's failed sign-in count",
+    "SetOperatorSecret": "An operator's secret",
+    "ChangeOperator": "A change of an operator's role or status",
     "SignSession": "A session's signature",
     "AmendSession": "An amendment",
     "AddPhoto": "A session photo",
@@ -291,6 +297,7 @@ class Heartbeat:
 class SaveClient:
     appends_audit = True  # noqa: RUF045 - class constant: a change of the client's limit
     data: ClientData
+    operator_id: int | None = None  # who saves (the writer names the operator signed in)
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
         problems = validate_client(self.data, dt.date.today())
@@ -310,7 +317,7 @@ class SaveClient:
             s.add(row)
             s.flush()
             if d.current_limit_ua is not None:
-                _audit_limit(s, row.id, None, d.current_limit_ua)
+                _audit_limit(s, row.id, None, d.current_limit_ua, self.operator_id)
             return row.id
         old_limit = s.scalar(select(Client.current_limit_ua).where(Client.id == d.id))
         # one conditional UPDATE: atomic on SQLite and PostgreSQL, so of two rooms saving
@@ -326,7 +333,7 @@ class SaveClient:
         done = cast("CursorResult[Any]", result).rowcount
         if done == 1:
             if old_limit != d.current_limit_ua:
-                _audit_limit(s, d.id, old_limit, d.current_limit_ua)
+                _audit_limit(s, d.id, old_limit, d.current_limit_ua, self.operator_id)
             return d.id
         now = s.execute(
             select(Client.version, Client.updated_at, Client.updated_by).where(Client.id == d.id)
@@ -338,14 +345,17 @@ class SaveClient:
         )
 
 
-def _audit_limit(s: Session, client_id: int, old: float | None, new: float | None) -> None:
+def _audit_limit(
+    s: Session, client_id: int, old: float | None, new: float | None, operator_id: int | None
+) -> None:
     """A client's own current limit was set or changed: an audit entry, in the save's
-    transaction (the figures only: no name)."""
+    transaction (the figures only: no name), naming who saved it."""
     append_audit(
         s,
         "limit_change",
         f"client:{client_id}",
         {"client_limit_ua": [old, new]},
+        operator_id=operator_id,
         host=socket.gethostname(),
     )
 
@@ -654,6 +664,19 @@ class _Pending:
 
 # ---------------------------------------------------------------- the writer
 
+_NAMES_OPERATOR: dict[type, bool] = {}
+
+
+def _names_operator(kind: type) -> bool:
+    """``kind`` is a request with an ``operator_id`` the signed-in operator fills."""
+    known = _NAMES_OPERATOR.get(kind)
+    if known is None:
+        known = dataclasses.is_dataclass(kind) and any(
+            f.name == "operator_id" for f in dataclasses.fields(kind)
+        )
+        _NAMES_OPERATOR[kind] = known
+    return known
+
 
 class StoreWriter:
     """The single writer thread of the store (see the module docstring).
@@ -687,18 +710,36 @@ class StoreWriter:
         self._lost: set[str] = set()  # sessions whose rows are gone (their client erased)
         self.refused = 0  # requests that failed alone (their future has the exception)
         self._next_heartbeat = 0.0
+        # who is signed in (app.store.operators.OperatorContext): requests naming nobody
+        # are recorded with them
+        self.operators: Any = None
         self._thread = threading.Thread(target=self._run, name="StoreWriter", daemon=True)
         self._thread.start()
 
     # -- submitting (any thread; never blocks)
 
     def submit(self, request: Any) -> Future:
+        """Queue ``request``. One that names no operator (``operator_id`` None) is
+        recorded with the operator signed in (``self.operators``, app/store/operators.py)."""
+        request = self._with_operator(request)
         item = _Pending(request)
         if self._closed:
             item.future.set_exception(RuntimeError("the store writer is closed"))
             return item.future
         self._queue.put(item)
         return item.future
+
+    def _with_operator(self, request: Any) -> Any:
+        ctx = self.operators
+        if (
+            ctx is None
+            or not _names_operator(type(request))
+            or request.operator_id is not None
+            or not getattr(request, "fills_operator", True)
+        ):
+            return request
+        who = ctx.current_id
+        return request if who is None else dataclasses.replace(request, operator_id=who)
 
     def begin_session(
         self,

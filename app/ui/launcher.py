@@ -100,12 +100,12 @@ def run_console(args: argparse.Namespace) -> int:
     records.opened.connect(window.attach_store)
     records.failed.connect(window.store_unavailable)
     failures.attach(guard, window, dialog=not args.screenshot)
-    if args.screenshot:  # non-interactive: the bench's PIN gate takes it from the environment
+    if args.screenshot:  # non-interactive: an operator may sign in from the environment
         window.interactive = False
     result = {"code": 0}
     if args.workspace == "technician":
-        # The bench's PIN gate reads the clinic's PIN state from the records, which open
-        # in the background: enter once they are open (or could not be).
+        # The bench is for a technician or a manager signed in, which needs the records
+        # (they open in the background): enter once they are open (or could not be).
         def enter_bench(*_: object) -> None:
             if not window.switch_workspace(args.workspace):
                 print(f"error: could not open the {args.workspace} workspace", file=sys.stderr)

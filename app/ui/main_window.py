@@ -31,12 +31,14 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -50,6 +52,7 @@ from app.engine.authority import Driver, OutputAuthority
 from app.engine.session import ACTIVE
 from app.service.clinic_limits import ClinicSettings
 from app.ui import style
+from app.ui.access import AccessControl
 from app.ui.device_manager import DeviceManager
 from app.ui.keys import (
     NEXT_STEP_KEY,
@@ -134,6 +137,17 @@ class AlarmSound(QObject):
             QApplication.beep()
 
 
+INPUT_EVENTS = frozenset(
+    {
+        QEvent.Type.KeyPress,
+        QEvent.Type.MouseButtonPress,
+        QEvent.Type.MouseMove,
+        QEvent.Type.Wheel,
+        QEvent.Type.TouchBegin,
+    }
+)
+
+
 class EscapeStops(QObject):
     """Esc is the emergency stop in every window and dialog the console shows.
 
@@ -142,12 +156,17 @@ class EscapeStops(QObject):
     QApplication), calls ``stop`` once per press and lets the press go on (a dialog still
     closes on it)."""
 
-    def __init__(self, stop, parent: QObject | None = None) -> None:
+    def __init__(self, stop, parent: QObject | None = None, on_input=None) -> None:
+        """``on_input()``: called at every key press, click, wheel or mouse move (the
+        console's inactivity lock listens; one filter for both, as it sees every event)."""
         super().__init__(parent)
         self._stop = stop
+        self._on_input = on_input
         self._seen: int | None = None  # the press being offered up the widget tree
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if self._on_input is not None and event.type() in INPUT_EVENTS:
+            self._on_input()
         if (
             event.type() == QEvent.Type.KeyPress
             and isinstance(event, QKeyEvent)
@@ -217,6 +236,12 @@ class MainWindow(QMainWindow):
         self.authority.output_commanded.connect(self._output_commanded)
         self.authority.output_revoked.connect(self._output_revoked)
         self.store_failed.connect(self._on_store_failed)
+        # who works here: the sign-in page (part of this window, never a modal dialog:
+        # STOP and Esc stay in reach), the lock after inactivity, the role checks
+        self.access = AccessControl(self._output_busy, self)
+        self.access.without_records = store is None and not records_pending and not store_error
+        self.manager_window = None  # app.ui.manager.ManagerWindow, once opened
+        self.secret_dialog = None  # the change of the signed-in operator's secret
         if store is not None:
             self._take_store(store)
         self.resize(DEFAULT_W, DEFAULT_H)
@@ -248,7 +273,11 @@ class MainWindow(QMainWindow):
         self.stack_scroll.setWidgetResizable(True)
         self.stack_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.stack_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a tab stop of its own
-        lay.addWidget(self.stack_scroll, 1)
+        # the workspaces, or (locked, nobody signed in) the sign-in page over them
+        self.central_stack = QStackedWidget()
+        self.central_stack.addWidget(self.stack_scroll)
+        self.central_stack.addWidget(self.access.page)
+        lay.addWidget(self.central_stack, 1)
         self.setCentralWidget(central)
 
         self.workspaces = WorkspaceSet(self._build_workspace)
@@ -260,7 +289,9 @@ class MainWindow(QMainWindow):
         # Esc = emergency stop, from anywhere in the application, dialogs included.
         # Space and Enter press the focused control; pause/resume and next step have
         # keys of their own (F8, F9 by default; a foot switch can send them).
-        self.escape_filter = EscapeStops(self.emergency_stop, self)
+        self.escape_filter = EscapeStops(
+            self.emergency_stop, self, on_input=self.access.note_activity
+        )
         self.enter_filter = EnterPresses(self)
         app = QApplication.instance()
         if app is not None:
@@ -284,6 +315,11 @@ class MainWindow(QMainWindow):
         self._restore_window_state()
         if fit_screen:
             self.fit_to_screen()
+        self.access.locked_changed.connect(self._on_locked)
+        self.access.signed_in_changed.connect(self._on_signed_in)
+        self._on_signed_in(None)
+        if self.store is not None:
+            self.access.store_ready(self.store, interactive=self.interactive)
 
     def apply_key_settings(self) -> None:
         """(Re)read the pause/resume and next-step keys from the settings."""
@@ -355,7 +391,7 @@ class MainWindow(QMainWindow):
         from app.engine.clinic_watch import ClinicSettingsWatch
         from app.service.clinic_limits import ini_import_request
 
-        store.writer.submit(ini_import_request(self.settings, store.info.default_operator_id))
+        store.writer.submit(ini_import_request(self.settings))
         self.clinic_watch = ClinicSettingsWatch(
             store.engine, store.writer, parent=self, on_record=self._on_clinic_record
         )
@@ -385,6 +421,7 @@ class MainWindow(QMainWindow):
         self._take_store(store)
         for ws in self.workspaces.built():
             ws.store_ready(store)
+        self.access.store_ready(store, interactive=self.interactive)
         self.records_opened.emit()
 
     def store_unavailable(self, error: str) -> None:
@@ -395,6 +432,7 @@ class MainWindow(QMainWindow):
             return
         for ws in self.workspaces.built():
             ws.store_unavailable(error)
+        self.access.store_unavailable(error)
         self.show_alarm(f"Client records are unavailable: {error}", kind="records")
         self.records_opened.emit()
 
@@ -403,6 +441,7 @@ class MainWindow(QMainWindow):
         them to every output path at once (and lowers output already above them)."""
         self.clinic = clinic
         self.authority.set_clinic(clinic)
+        self.access.set_lock_after(clinic.lock_after_s)
 
     # ------------------------------------------------------------------ building
 
@@ -424,6 +463,32 @@ class MainWindow(QMainWindow):
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         bar.addWidget(spacer)
+        self.operator_button = QToolButton()
+        self.operator_button.setObjectName("operator")
+        self.operator_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        self.operator_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        # not a Tab stop (the desk's Tab round stays short): Ctrl+L locks from the keyboard
+        self.operator_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.lock_action = QAction("Lock / switch operator", self)
+        self.lock_action.setShortcut(QKeySequence("Ctrl+L"))
+        self.lock_action.setToolTip(
+            "Lock the console so that another operator can sign in (Ctrl+L); while output "
+            "runs it locks once output stops"
+        )
+        self.lock_action.triggered.connect(self.lock_console)
+        self.addAction(self.lock_action)
+        self.manager_action = QAction("Audit trail and operators…", self)
+        self.manager_action.setToolTip("The manager's screen: audit trail, operators, lock time")
+        self.manager_action.triggered.connect(self.open_manager)
+        self.secret_action = QAction("Change my PIN or passphrase…", self)
+        self.secret_action.triggered.connect(self.change_my_secret)
+        menu = QMenu(self.operator_button)
+        menu.addAction(self.lock_action)
+        menu.addAction(self.secret_action)
+        menu.addAction(self.manager_action)
+        self.operator_button.setMenu(menu)
+        self.operator_button.setDefaultAction(self.lock_action)
+        bar.addWidget(self.operator_button)
         self.keys_action = QAction("Keys", self)
         self.keys_action.setToolTip("The pause/resume and next-step keys (a foot switch's)")
         self.keys_action.triggered.connect(self.edit_keys)
@@ -679,11 +744,109 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ workspaces
 
+    # ------------------------------------------------------------------ operators
+
+    def _output_busy(self) -> bool:
+        """Output is held, or a treatment session is under way (a lock then waits)."""
+        if self.authority.output_held:
+            return True
+        desk = self.workspaces.existing("practitioner") if hasattr(self, "workspaces") else None
+        ctl = getattr(desk, "controller", None)
+        return ctl is not None and ctl.state in ACTIVE
+
+    def lock_console(self) -> bool:
+        """Lock now (quick switch of operator); while output is held the lock waits until
+        it stops, and says so."""
+        if self.access.lock("asked"):
+            return True
+        if self.access.lock_pending:
+            self.show_alarm(
+                "Output is running: the console locks once output stops "
+                "(STOP and Esc work as always).",
+                kind="info",
+            )
+        return False
+
+    def _on_locked(self, locked: bool) -> None:
+        self.central_stack.setCurrentWidget(self.access.page if locked else self.stack_scroll)
+        for act in self.workspace_actions.actions():  # no workspace to choose while locked
+            act.setEnabled(not locked)
+            act.setVisible(not locked)
+        self.keys_action.setEnabled(not locked)
+        if locked and self.manager_window is not None:
+            self.manager_window.close()  # the manager's screen is the manager's only
+        if locked and self.secret_dialog is not None and self.secret_dialog.isVisible():
+            self.secret_dialog.reject()  # the operator who opened it is gone
+
+    def _on_signed_in(self, who) -> None:
+        """Name who is signed in on the toolbar; show a workspace their role may use."""
+        if who is None:
+            self.lock_action.setText("Nobody signed in")
+            self.operator_button.setToolTip("Sign in on the page shown")
+            self.manager_action.setEnabled(False)
+            self.secret_action.setEnabled(False)
+            return
+        self.secret_action.setEnabled(True)
+        self.lock_action.setText(f"{who.name} · {who.role.label}  —  Lock")
+        self.operator_button.setToolTip(
+            f"Signed in: {who.name} ({who.role.value}). Click to lock, so another "
+            "operator can sign in (Ctrl+L)."
+        )
+        self.manager_action.setEnabled(self.access.is_manager())
+        current = self.current_workspace()
+        if current is not None and self.access.allows(current.name) is not None:
+            from app.store.operators import home_workspace
+
+            self.switch_workspace(home_workspace(who.role))
+
+    def change_my_secret(self) -> None:
+        """The operator signed in changes their own secret (the current one first: counted
+        and locked out like a sign-in)."""
+        who = self.access.signed_in
+        if who is None or self.store is None:
+            return
+        from app.service.pin import operator_guard
+        from app.store.operators import read_operator
+        from app.ui.technician.pin_dialog import PinDialog
+
+        def ask(record) -> None:
+            if record is None or self.access.signed_in != who:
+                return
+            dialog = PinDialog(operator_guard(self.store.writer, record), self, change=True)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.open()
+            self.secret_dialog = dialog
+
+        self.access.read(read_operator, who.id, on_result=ask)
+
+    def open_manager(self):
+        """The manager's screen (audit trail, operators, lock time): managers only."""
+        if not self.access.is_manager() or self.store is None:
+            self.show_alarm(
+                "The audit trail and the operators are for a manager: sign in as one.",
+                kind="info",
+            )
+            return None
+        from app.ui.manager import ManagerWindow
+
+        if self.manager_window is None:
+            self.manager_window = ManagerWindow(self.store, self)
+        self.manager_window.show()
+        return self.manager_window
+
     def current_workspace(self) -> Workspace:
         return self.stack.currentWidget()  # type: ignore[return-value]
 
     def switch_workspace(self, name: str) -> bool:
-        """Show workspace ``name``; False if it stays closed (e.g. a wrong PIN)."""
+        """Show workspace ``name``; False if it stays closed (e.g. the role signed in may
+        not use it)."""
+        why = self.access.allows(name)
+        if why is not None:
+            title = dict(WORKSPACES).get(name, name)
+            self.show_alarm(f"{title} workspace not opened: {why}.", kind="info")
+            if hasattr(self, "workspace_actions"):
+                self._check_current_action()
+            return False
         ws = self.workspaces.get(name)
         if ws is None:
             return False

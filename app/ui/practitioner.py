@@ -223,9 +223,8 @@ class PractitionerWorkspace(Workspace):
         from app.ui.records.panel import RecordsPanel
 
         self.store = store
-        self.records_store = RecordsStore(
-            store.engine, store.writer, store.info.default_operator_id, parent=self
-        )
+        # writes name the operator signed in (the store's OperatorContext)
+        self.records_store = RecordsStore(store.engine, store.writer, parent=self)
         self.records = RecordsPanel(self.records_store)
         self.records.client_chosen.connect(self.choose_client)
         self.course.attach(self.records_store)
@@ -302,8 +301,7 @@ class PractitionerWorkspace(Workspace):
         self.recorder = SessionRecorder(
             self.store.writer,
             info.training_client_id,
-            training=True,
-            operator_id=info.default_operator_id,
+            training=True,  # the operator: whoever is signed in when a session begins
         )
         self.recorder.course_id = self.course.course_id
         self.controller.record_emitted.connect(self.recorder.on_record)

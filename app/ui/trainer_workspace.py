@@ -243,8 +243,7 @@ class TrainerWorkspace(Workspace):
         recorder = SessionRecorder(
             store.writer,
             store.info.training_client_id,
-            training=True,
-            operator_id=store.info.default_operator_id,
+            training=True,  # the operator: whoever is signed in when the session begins
             device_serial=serial,
             firmware=firmware,
         )

@@ -25,7 +25,6 @@ WORKSPACES = (
     ("technician", "Technician"),
 )
 _NAMES = frozenset(name for name, _ in WORKSPACES)
-PIN_ENV = "MICROCURRENT_TECHNICIAN_PIN"  # the PIN where nobody can type it (screenshots)
 
 
 class Workspace(QMainWindow):
@@ -57,7 +56,7 @@ class Workspace(QMainWindow):
 
     # hooks called by the main window ------------------------------------------
     def may_enter(self, window: QWidget) -> bool:
-        """Asked before the workspace is shown (the technician's asks for the PIN)."""
+        """Asked before the workspace is shown (after the main window's role check)."""
         return True
 
     def enter(self) -> None:
@@ -120,7 +119,8 @@ class Workspace(QMainWindow):
 
 class TechnicianWorkspace(Workspace):
     """The bench: oscilloscope, device and link, frame log, calibration, self-test, clinic
-    limits, and manual output. Entered with the technician PIN."""
+    limits, and manual output. Entered by a technician or a manager signed in (the main
+    window's role check, app/ui/access.py)."""
 
     name = "technician"
     title = "Technician"
@@ -134,19 +134,13 @@ class TechnicianWorkspace(Workspace):
         parent: QWidget | None = None,
         store=None,
         device_status: Callable[[], Status | None] | None = None,
-        pin_backend=None,
     ) -> None:
-        """``pin_backend``: where the PIN is kept; by default the store's clinic row
-        (unknown, so the bench stays closed, until the records are open and read)."""
         from app.scope.widget import ScopeWidget
-        from app.service.pin import PinGuard, StorePinBackend
         from app.ui.output_panel import OutputPanel
         from app.ui.technician.bench import TechnicianBench
         from app.ui.technician.service_history import ServiceHistoryPanel
 
         super().__init__(parent)
-        self.pin_backend = pin_backend if pin_backend is not None else StorePinBackend(None)
-        self.pin_guard = PinGuard(self.pin_backend)
         self.link = None
         self._link_slots: list = []
         self.authority = authority
@@ -156,7 +150,6 @@ class TechnicianWorkspace(Workspace):
         self.scope = ScopeWidget()
         self.bench = TechnicianBench(None, settings, set_watchdog_feeding)
         self.bench.set_authority(authority)
-        self.bench.clinic.pin_guard = self.pin_guard
         self.bench.tabs.insertTab(0, self.scope, "Oscilloscope")
         self.bench.tabs.setCurrentIndex(0)
         self.setCentralWidget(self.bench)
@@ -190,9 +183,6 @@ class TechnicianWorkspace(Workspace):
             return
         self.history.store = store
         self.history.refresh()
-        set_writer = getattr(self.pin_backend, "set_writer", None)
-        if set_writer is not None:
-            set_writer(store.writer, store.info.default_operator_id)
         self.bench.clinic.set_store(store)
         self.service_recorder = ServiceRecorder(store, self)
         self.bench.calibration_completed.connect(self.service_recorder.record_calibration)
@@ -204,65 +194,10 @@ class TechnicianWorkspace(Workspace):
         self.history.refresh()
 
     def clinic_record(self, record) -> None:
-        """A reading of the store's clinic row: the PIN's state and the clinic limits."""
-        update = getattr(self.pin_backend, "update", None)
-        if update is not None:
-            update(record)
+        """A reading of the store's clinic row: the clinic limits."""
         self.bench.clinic.show_record(record)
-        if self.history.isVisible():  # a change of the settings or PIN is a service record
+        if self.history.isVisible():  # a change of the settings is a service record
             self.history.refresh()
-
-    def _wait_for_pin_state(self, window: QWidget, timeout_s: float = 10.0) -> None:
-        """Headless entry only (PIN from the environment): let the store's first reading
-        of the clinic row arrive (the GUI keeps running its events meanwhile)."""
-        import time
-
-        from PySide6.QtCore import QCoreApplication
-
-        if self.pin_guard.known or getattr(window, "store", None) is None:
-            return
-        deadline = time.monotonic() + timeout_s
-        while not self.pin_guard.known and time.monotonic() < deadline:
-            QCoreApplication.processEvents()
-            time.sleep(0.01)
-
-    def may_enter(self, window: QWidget) -> bool:
-        """The one access gate to the bench: the technician PIN, whatever the command line
-        said. Without a person to type it (``--screenshot``, benchmarks) the PIN comes from
-        the environment (:data:`PIN_ENV`) and is checked, and counted, like a typed one."""
-        import os
-
-        from app.ui.technician.pin_dialog import PinDialog
-
-        pin = os.environ.get(PIN_ENV)
-        if pin is not None:
-            guard = self.pin_guard
-            self._wait_for_pin_state(window)
-            if guard.setup_allowed:
-                try:
-                    guard.set_pin(pin)
-                except ValueError as exc:
-                    self._refused(window, f"{PIN_ENV}: {exc}")
-                    return False
-                return True
-            check = guard.verify(pin)
-            if not check.ok:
-                self._refused(window, f"{PIN_ENV}: {check.message}")
-            return check.ok
-        if not getattr(window, "interactive", True):
-            self._refused(
-                window,
-                f"the technician workspace needs the PIN; nobody can type "
-                f"it here, so give it in the {PIN_ENV} environment variable",
-            )
-            return False
-        return PinDialog.request_access(self.pin_guard, window)
-
-    @staticmethod
-    def _refused(window: QWidget, why: str) -> None:
-        show = getattr(window, "show_alarm", None)
-        if show is not None:
-            show(f"Technician workspace not opened: {why}.", kind="info")
 
     def attach_link(self, link) -> None:
         self.bench.set_link(link)
@@ -445,11 +380,6 @@ def build_workspace(window, name: str) -> Workspace:
             window.store, window.authority, window, records_pending=window.records_pending
         )
     if name == "technician":
-        from app.service.pin import MemoryPinBackend
-
-        # a console built without any records (benchmarks, tests) keeps the PIN for this
-        # run only; the console proper always has records (open, opening or failed)
-        no_records = window.store is None and not window.records_pending and not window.store_error
         technician = TechnicianWorkspace(
             window.settings,
             window.authority,
@@ -457,7 +387,6 @@ def build_workspace(window, name: str) -> Workspace:
             window,
             store=window.store,
             device_status=lambda: window.device.status,
-            pin_backend=MemoryPinBackend() if no_records else None,
         )
         technician.bench.clinic_settings_changed.connect(window.set_clinic_settings)
         window.clinic_record_read.connect(technician.clinic_record)

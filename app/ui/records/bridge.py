@@ -64,9 +64,13 @@ class RecordsStore(QObject):
         super().__init__(parent)
         self.engine = engine
         self.writer = writer
-        self.operator_id = operator_id
-        # the printed name a signature offers (read below; set_operator at a sign-in)
-        self.operator_name: str | None = None
+        # None: whoever is signed in (the store's OperatorContext, which the writer holds:
+        # it names them on every write); an id: that operator (tests, tools)
+        self._operator_id = operator_id
+        self._context = getattr(writer, "operators", None)
+        # the printed name a signature offers for an explicit or default operator (read
+        # below); the operator signed in gives their own
+        self._operator_name: str | None = None
         self.questionnaire = questionnaire or load_questionnaire()
         self._completed.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._reads = BackgroundReads(engine, self)
@@ -83,21 +87,44 @@ class RecordsStore(QObject):
         self._poll = QTimer(self, interval=POLL_MS, timeout=self._check_other_rooms)
         self._poll.start()
         self._check_other_rooms()  # the baseline
-        if operator_id is not None:
-            self._read_operator_name(operator_id)
+        default = operator_id if operator_id is not None else self._default_id()
+        if default is not None:
+            self._read_operator_name(default)
+
+    def _default_id(self) -> int | None:
+        ctx = self._context
+        return None if ctx is None else ctx.default_id
+
+    @property
+    def operator_id(self) -> int | None:
+        """The operator a write names: None lets the store's writer name the one signed
+        in (or the default operator when nobody is)."""
+        return self._operator_id
+
+    @property
+    def operator_name(self) -> str | None:
+        """The printed name a signature offers: the operator signed in, else the one
+        given (or the default operator's, as read)."""
+        ctx = self._context
+        who = ctx.current if ctx is not None and self._operator_id is None else None
+        return who.name if who is not None else self._operator_name
+
+    @operator_name.setter
+    def operator_name(self, name: str | None) -> None:
+        self._operator_name = name
 
     def set_operator(self, operator_id: int | None, name: str | None) -> None:
-        """Who works at this console from now on: writes name them, and signatures offer
-        their printed name."""
-        self.operator_id = operator_id
-        self.operator_name = name
+        """An explicit operator for this store's writes and signatures (tools, tests);
+        the console leaves it None: the operator signed in."""
+        self._operator_id = operator_id
+        self._operator_name = name
 
     def _read_operator_name(self, operator_id: int) -> None:
         from app.store.services import operator_name
 
         def got(name: str | None) -> None:
-            if self.operator_id == operator_id:
-                self.operator_name = name
+            if self._operator_id in (None, operator_id):
+                self._operator_name = name
 
         self._reads.read(
             operator_name, operator_id, on_result=got, what="reading the operator's name"

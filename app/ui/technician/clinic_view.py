@@ -37,9 +37,8 @@ from app.service.clinic_limits import (
     settings_from_dict,
     settings_to_dict,
 )
-from app.service.pin import PinGuard
 from app.ui import style
-from app.ui.technician.pin_dialog import PinDialog, when_done
+from app.ui.technician.pin_dialog import when_done
 
 
 class ClinicLimitsPanel(QWidget):
@@ -53,7 +52,6 @@ class ClinicLimitsPanel(QWidget):
         super().__init__(parent)
         self.store: Any = None  # the running store (writer), once open
         self.record: Any = None  # app.store.clinic.ClinicRecord last shown
-        self.pin_guard: PinGuard | None = None  # set by the technician workspace
         self.saving = False
         self.dirty = False
         layout = QVBoxLayout(self)
@@ -96,19 +94,6 @@ class ClinicLimitsPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
-        pin_box = QGroupBox("Technician PIN")
-        pin_row = QHBoxLayout(pin_box)
-        self.pin_button = QPushButton("Change PIN…")
-        self.pin_button.clicked.connect(self._change_pin)
-        self.pin_message = QLabel(
-            "Protects this bench. Stored only as a salted scrypt hash; "
-            "wrong PINs lock the bench for a growing time."
-        )
-        self.pin_message.setWordWrap(True)
-        self.pin_message.setStyleSheet(f"color:{style.MUTED}")
-        pin_row.addWidget(self.pin_button)
-        pin_row.addWidget(self.pin_message, 1)
-        layout.addWidget(pin_box)
         self.current = ClinicSettings()
         self.load()
         self._say(
@@ -254,7 +239,7 @@ class ClinicLimitsPanel(QWidget):
             SaveClinicSettings(
                 settings_to_dict(cs),
                 expected,
-                self.store.info.default_operator_id,
+                None,  # the operator signed in (the store's writer fills it)
                 defaults=settings_to_dict(ClinicSettings()),
             )
         )
@@ -299,14 +284,6 @@ class ClinicLimitsPanel(QWidget):
         else:
             self._say("Changed — not saved yet.", style.WARN)
         self.save_button.setEnabled(not problems and self.store is not None and not self.saving)
-
-    def _change_pin(self) -> None:
-        guard = self.pin_guard
-        if guard is None:
-            return
-        if PinDialog(guard, self, change=True).exec() == PinDialog.DialogCode.Accepted:
-            self.pin_message.setText("PIN changed.")
-            self.pin_message.setStyleSheet(f"color:{style.OK};font-weight:600")
 
     def _say(self, text: str, colour: str) -> None:
         self.message.setText(text)

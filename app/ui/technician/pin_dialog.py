@@ -1,4 +1,6 @@
-"""The technician PIN dialog: sets the PIN at first use, then asks for it.
+"""The PIN dialog: sets the technician PIN at first use, then asks for it; with an
+operator's guard (``app.service.pin.operator_guard``) it changes that operator's own
+PIN or passphrase.
 
 The PIN lives in the store: each attempt is first counted there (through the store's
 writer, never waited on: the dialog polls the request's future), then checked. While the
@@ -22,10 +24,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.service.pin import MAX_LENGTH, MIN_LENGTH, PinGuard, check_format
+from app.service.pin import (
+    MAX_LENGTH,
+    MIN_LENGTH,
+    SECRET_MAX_LENGTH,
+    SECRET_MIN_LENGTH,
+    PinGuard,
+    check_format,
+)
 from app.ui import style
 
 POLL_MS = 15
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def when_done(
@@ -53,12 +66,20 @@ class PinDialog(QDialog):
         self.first_use = guard.setup_allowed
         self.change = change and not self.first_use
         self.busy = False  # a request to the store is under way
-        self.setWindowTitle("Technician bench — PIN")
+        self.passphrase = guard.passphrase
+        self.setWindowTitle(
+            "Technician bench — PIN" if not self.passphrase else _first_upper(guard.what)
+        )
         layout = QVBoxLayout(self)
         if self.first_use:
             text = (
                 "No technician PIN is set yet. Choose one now: "
                 f"{MIN_LENGTH} to {MAX_LENGTH} digits. Only a salted hash of it is kept."
+            )
+        elif self.change and self.passphrase:
+            text = (
+                "Enter your current PIN or passphrase, then the new one twice "
+                f"({SECRET_MIN_LENGTH} to {SECRET_MAX_LENGTH} characters)."
             )
         elif self.change:
             text = (
@@ -108,7 +129,7 @@ class PinDialog(QDialog):
     def _field(self) -> QLineEdit:
         edit = QLineEdit()
         edit.setEchoMode(QLineEdit.EchoMode.Password)
-        edit.setMaxLength(MAX_LENGTH)
+        edit.setMaxLength(SECRET_MAX_LENGTH if self.passphrase else MAX_LENGTH)
         edit.setInputMask("")
         return edit
 
@@ -146,7 +167,7 @@ class PinDialog(QDialog):
             if pin != self.confirm.text():
                 self._say("The two new PINs differ: enter the same PIN twice.", style.ALARM)
                 return
-            problem = check_format(pin)
+            problem = check_format(pin, passphrase=self.passphrase)
             if problem:
                 self._say(f"Not set: {problem}.", style.ALARM)
                 return

@@ -125,8 +125,7 @@ class ServiceRecorder(QObject):
                 payload,
                 device_serial=serial,
                 firmware=firmware,
-                passed=passed,
-                operator_id=self.store.info.default_operator_id,
+                passed=passed,  # the operator: the one signed in (filled by the writer)
             )
         except ValueError as exc:
             self.failed.emit(f"The {kind.label.lower()} was not recorded: {exc}")
