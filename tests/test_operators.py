@@ -1,6 +1,6 @@
 """Operators in the store: roles, secrets (one hashing and lockout rule with the PIN),
 the first account, who is signed in recorded on every write, audited changes, and the
-upgrade of a database with data (revision 0008 → 0009)."""
+upgrade of a database with data (revision 0008 → 0013)."""
 
 from __future__ import annotations
 

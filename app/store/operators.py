@@ -211,7 +211,7 @@ class OperatorContext:
 
 def adopt_bench_pin(s: Session, pin_hash: str) -> int | None:
     """An older console's technician PIN (its hash) becomes the secret of an operator
-    "Technician" (role technician), as migration 0009 does for a PIN already in the store:
+    "Technician" (role technician), as migration 0013 does for a PIN already in the store:
     whoever knew the bench PIN still opens the bench, by signing in. Returns the id (None:
     an operator already has that secret)."""
     if s.scalar(select(Operator.id).where(Operator.secret_hash == pin_hash)) is not None:

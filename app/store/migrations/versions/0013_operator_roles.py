@@ -9,7 +9,7 @@ A technician PIN already set in the clinic row becomes the secret of a new opera
 "Technician" (role technician): whoever knew the bench PIN still opens the bench, now by
 signing in. The clinic row's PIN columns stay (a downgrade keeps them).
 
-Revision ID: 0009
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-05
 """
@@ -21,7 +21,7 @@ import datetime as dt
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
+revision = "0013"
 down_revision = "0012"
 branch_labels = None
 depends_on = None
