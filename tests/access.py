@@ -24,3 +24,16 @@ def no_operator_from_env(monkeypatch) -> None:
     """Nobody signs in from the environment: the console shows its sign-in page."""
     monkeypatch.delenv(ENV_OPERATOR, raising=False)
     monkeypatch.delenv(ENV_SECRET, raising=False)
+
+
+def doc_images(tmp_path):
+    """Where a test's screenshot goes: a temporary folder, or the folder named by
+    DOC_SCREENSHOTS (``DOC_SCREENSHOTS=docs/images`` refreshes the guides' pictures).
+    Tests never write into the tracked tree on their own."""
+    import os
+    from pathlib import Path
+
+    target = os.environ.get("DOC_SCREENSHOTS")
+    path = Path(target) if target else Path(tmp_path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -4,8 +4,8 @@ practitioner may choose no course; a training session is never counted."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
+from access import doc_images
 from PySide6.QtCore import Qt
 from test_practitioner import desk  # noqa: F401 - the fixture
 from test_store_ui import populate
@@ -40,7 +40,7 @@ def _run_briefly(qtbot, window, practitioner) -> None:
     qtbot.waitUntil(lambda: ctl.state == SessionState.ESTOPPED, timeout=3000)
 
 
-def test_the_active_course_is_chosen_and_the_session_counts_in_it(qtbot, desk):  # noqa: F811
+def test_the_active_course_is_chosen_and_the_session_counts_in_it(qtbot, desk, tmp_path):  # noqa: F811
     window, practitioner, store = desk
     assert practitioner.course.isHidden()  # the training head has no courses
     ids = populate(store.engine, store.info)
@@ -58,9 +58,7 @@ def test_the_active_course_is_chosen_and_the_session_counts_in_it(qtbot, desk): 
     assert practitioner.program_box.currentData() == "eye_area"
     assert practitioner.recorder.course_id == course_id
     window.resize(1280, 800)
-    assert window.grab().save(
-        str(Path(__file__).resolve().parents[1] / "docs/images/desk-course.png")
-    )
+    assert window.grab().save(str(doc_images(tmp_path) / "desk-course.png"))
     _run_briefly(qtbot, window, practitioner)
     assert store.writer.flush(10)
     history = session_history(store.engine, ids["anna"])

@@ -1,7 +1,8 @@
 """Photos and courses on screen: attaching (EXIF gone, bad files named), the camera only
 where QtMultimedia exists, two sessions compared with synced zoom/pan and a grid by
 keyboard, photos on the report (one page), the course view and a conflict between rooms.
-Screenshots go to docs/images (looked at)."""
+Screenshots go to a temporary folder; with DOC_SCREENSHOTS=docs/images they refresh the
+pictures in the documentation (looked at)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from access import doc_images
 from photo_helpers import SERIAL, jpeg_with_exif
 from PIL import Image
 from PySide6.QtCore import Qt
@@ -21,8 +23,6 @@ from test_store_ui import populate
 from app.store import courses, photos, services
 from app.store.database import open_store
 from app.store.writer import StoreWriter
-
-DOCS_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
 @pytest.fixture
@@ -156,8 +156,7 @@ def test_attaching_photos_strips_exif_and_names_a_bad_file(qtbot, records, tmp_p
     assert strip.list.count() == 2
 
     panel.show()
-    DOCS_IMAGES.mkdir(exist_ok=True)
-    assert panel.grab().save(str(DOCS_IMAGES / "session-photos.png"))
+    assert panel.grab().save(str(doc_images(tmp_path) / "session-photos.png"))
     strip.list.setCurrentRow(0)
     assert strip.remove_button.isEnabled()
     strip.remove_button.click()
@@ -261,8 +260,7 @@ def test_compare_two_sessions_with_synced_zoom_pan_and_grid_by_keyboard(qtbot, r
     view.session_boxes[0].setCurrentIndex(0)
     qtbot.waitUntil(lambda: view.current_photo(0).info.id == left.info.id, timeout=5000)
     qtbot.keyClick(a, Qt.Key.Key_Plus)
-    DOCS_IMAGES.mkdir(exist_ok=True)
-    assert view.grab().save(str(DOCS_IMAGES / "photo-compare.png"))
+    assert view.grab().save(str(doc_images(tmp_path) / "photo-compare.png"))
     _settle(qtbot, store)
 
 
@@ -361,8 +359,7 @@ def test_the_course_view_plans_shows_progress_charge_and_photos(qtbot, records, 
     assert "next due" in view.summary.text() or "OVERDUE" in view.summary.text()
     assert view.table.item(0, 0).text().endswith("(active)")
     panel.show_view(view)
-    DOCS_IMAGES.mkdir(exist_ok=True)
-    assert panel.grab().save(str(DOCS_IMAGES / "course-view.png"))
+    assert panel.grab().save(str(doc_images(tmp_path) / "course-view.png"))
     # the course's first photos beside its latest
     assert view.compare_button.isEnabled()
     compare = view.compare_photos()
