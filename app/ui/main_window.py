@@ -87,6 +87,7 @@ ALARM_PRIORITY = {
     "records": HIGH,  # the records cannot be written (or opened)
     "contact": MEDIUM,  # the probes left the skin: output paused by the device
     "stale": MEDIUM,  # the device has stopped sending for a moment
+    "line": MEDIUM,  # the line rate cannot carry the device's sample rate: samples lost
     "info": LOW,  # information: nothing is wrong with the output
 }
 # prefix, background, text colour
@@ -503,6 +504,9 @@ class MainWindow(QMainWindow):
         )
         for ws in self.workspaces.built():
             ws.device_connected(info)
+        line = self.device.line_warning(info)
+        if line:
+            self.show_alarm(line, kind="line")
         if self.demo_mode and self.device.simulator is not None:
             QTimer.singleShot(300, self._demo_start)
 
