@@ -121,15 +121,15 @@ class DeviceManager(QObject):
             return ""
         try:
             fix = (
-                f"Set the device and the console (--baud) to at least "
-                f"{baud_for(info.sample_rate):,} baud."
+                f"Set the device and the console (--baud) to "
+                f"{baud_for(info.sample_rate):,} baud or more."
             )
         except ValueError:
             fix = "Lower the device's sample rate."
         return (
-            f"The device samples {info.sample_rate:,} times a second, but the line at "
-            f"{self.baud:,} baud carries at most {carried:,} samples/s: whole frames of "
-            f"samples will be lost. {fix}"
+            f"The device sends {info.sample_rate:,} samples/s, but its connection at "
+            f"{self.baud:,} baud carries at most {carried:,}: samples will be missing "
+            f"from the scope and the recording. {fix}"
         )
 
     def _on_disconnected(self, reason: str) -> None:
