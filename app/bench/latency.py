@@ -55,6 +55,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
             newest: list[float] = []
             measuring = {"on": False}
             append = scope.append
+            render = scope.render_frame
 
             def appended(block) -> None:
                 append(block)
@@ -62,7 +63,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
                     pending.append(block)
 
             def repainted() -> None:
-                scope.render_frame()
+                render()
                 if not pending:
                     return
                 scope.plot.viewport().repaint()
@@ -74,8 +75,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
                 pending.clear()
 
             scope.append = appended
-            scope._timer.timeout.disconnect(scope.render_frame)
-            scope._timer.timeout.connect(repainted)
+            scope.render_frame = repainted  # every frame, from either of the scope's timers
             console.start_output()
             console.spin(WARMUP_S)
             measuring["on"] = True
