@@ -64,3 +64,11 @@ def test_the_console_shows_the_warning_when_the_device_connects(window):
     window._on_connected(_info(50_000))
     assert window.banner.property("kind") == "line"
     assert "samples will be missing from the scope and the recording" in window.banner.text()
+
+
+def test_the_console_takes_the_line_rate_of_its_port():
+    from app.__main__ import build_parser
+
+    args = build_parser().parse_args(["--port", "/dev/ttyUSB0", "--baud", "3000000"])
+    assert (args.port, args.baud) == ("/dev/ttyUSB0", 3_000_000)
+    assert build_parser().parse_args([]).baud is None  # the default: 921,600
