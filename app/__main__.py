@@ -23,6 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: start the built-in firmware simulator)",
     )
     gui.add_argument(
+        "--baud",
+        type=int,
+        metavar="N",
+        help="line rate of --port in baud (default 921600, which carries up to 21454 S/s; "
+        "50 kS/s needs 3000000)",
+    )
+    gui.add_argument(
         "--database-url",
         help="SQLAlchemy URL of the store "
         "(default: $MICROCURRENT_DATABASE_URL, else a local SQLite file)",

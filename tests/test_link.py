@@ -836,3 +836,46 @@ def test_a_second_console_on_the_same_port_is_told_it_is_in_use(qtbot, make_link
             "program (is another console connected to it?)"
         )
         assert first.is_connected
+
+
+def test_heartbeats_pause_while_the_watchdog_is_not_armed_and_resume_with_a_command(
+    qtbot, simulator, make_link
+):
+    """IDLE arms no watchdog (protocol §4) and only a command leaves it: an idle link sends
+    no heartbeats once a STATUS a second after its last command says IDLE; a START brings
+    them back at once (the watchdog is fed: no trip)."""
+    from app.device.link import HEARTBEAT_QUIET_AFTER_S
+
+    link = make_link(simulator())
+    feeder = _feeder(link)
+    _connect(qtbot, link)
+    link.set_frame_logging(True)
+    beats: list[float] = []
+    link.frame_logged.connect(
+        lambda r: (
+            beats.append(r.at) if r.direction == "tx" and isinstance(r.message, Heartbeat) else None
+        )
+    )
+    statuses: list[tuple[float, DeviceState]] = []
+    link.status_received.connect(lambda s: statuses.append((time.monotonic(), s.state)))
+    connected_at = time.monotonic()
+    # heartbeats at first (the handshake counts as a command) ...
+    qtbot.waitUntil(lambda: len(beats) >= 3, timeout=2000)
+    # ... none once an IDLE status came a second after it: watch 10 more statuses (1 s)
+    qtbot.waitUntil(
+        lambda: any(t - connected_at > HEARTBEAT_QUIET_AFTER_S + 0.2 for t, _ in statuses),
+        timeout=4000,
+    )
+    quiet_from = time.monotonic() + 0.15  # a heartbeat already on its way
+    mark = len(statuses)
+    qtbot.waitUntil(lambda: len(statuses) >= mark + 10, timeout=4000)
+    assert all(state is DeviceState.IDLE for _, state in statuses)
+    assert not [t for t in beats if t > quiet_from]
+    # a command: heartbeats again at once, and the running output's watchdog stays fed
+    assert isinstance(_answer(qtbot, link, lambda: link.set_output(OutputSettings(), by=KEY)), Ack)
+    resumed = time.monotonic()
+    assert isinstance(_answer(qtbot, link, lambda: link.start_output(by=KEY)), Ack)
+    qtbot.waitUntil(lambda: len([t for t in beats if t > resumed]) >= 8, timeout=3000)
+    assert all(state is not DeviceState.WATCHDOG for _, state in statuses)
+    assert statuses[-1][1] in (DeviceState.RAMP_UP, DeviceState.RUNNING)
+    feeder.stop()

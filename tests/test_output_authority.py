@@ -515,3 +515,26 @@ def test_escape_stops_once_per_press_even_for_synthetic_key_events(qtbot):
             assert len(stops) == expected
     finally:
         app.removeEventFilter(flt)
+
+
+def test_a_reading_that_only_repeats_the_facts_keeps_them_fresh_without_news(qtbot, rig):
+    """The watch reads twice a second: the same facts again refresh the reading's time (no
+    revocation for old facts) but are not announced; changed facts, and the first reading
+    after the client is chosen again, are."""
+    authority, device, clock = rig
+    announced: list[ClientFacts] = []
+    authority.facts_changed.connect(announced.append)
+    authority.watch_client(7)
+    authority.set_client_facts(facts(at=clock.now))
+    _running(authority, device)
+    for _ in range(10):  # 5 s of the same readings: fresh all along, nothing new to say
+        clock.now += 0.5
+        authority.set_client_facts(facts(at=clock.now))
+        device.emit_status(DeviceState.RUNNING, level_ua=150.0)
+    assert len(announced) == 1
+    assert authority.output_held
+    authority.set_client_facts(facts(limit=80.0, at=clock.now))
+    assert [f.limit_ua for f in announced] == [None, 80.0]
+    assert authority.watch_client(7)  # chosen again: its next reading is news
+    authority.set_client_facts(facts(limit=80.0, at=clock.now))
+    assert len(announced) == 3

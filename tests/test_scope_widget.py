@@ -3,6 +3,8 @@ mask signal, export, replay; and the benchmark harness."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -494,19 +496,37 @@ def test_an_idle_flat_trace_is_not_drawn_again(scope, monkeypatch):
 
 
 def test_the_frame_timer_is_slow_with_the_output_off_and_stops_while_hidden(scope, qtbot):
+    """5 frames a second with the output off; with it on, a frame as each block arrives
+    (at most one per FRAME_MS), none between blocks; nothing while hidden."""
     from app.scope.widget import FRAME_MS, IDLE_FRAME_MS
 
     assert scope._timer.isActive()
-    assert scope._timer.interval() == IDLE_FRAME_MS  # nothing delivered yet
+    assert scope._timer.interval() == IDLE_FRAME_MS
+    assert not scope._soon.isActive()  # nothing delivered yet
     src = SyntheticSource(SQUARE, FS)
-    feed(scope, src, 500, render=False)  # output on
-    assert scope._timer.interval() == FRAME_MS
+    frames: list[float] = []
+    render = scope.render_frame
+    scope.render_frame = lambda: (frames.append(time.monotonic()), render())
+    feed(scope, src, 500, render=False)  # output on: a frame is due at once
+    assert scope._soon.isActive()
+    qtbot.waitUntil(lambda: len(frames) == 1, timeout=1000)
+    assert not scope._soon.isActive()  # and none until the next block
+    feed(scope, src, 500, render=False)
+    assert scope._soon.isActive()
+    assert scope._soon.remainingTime() <= FRAME_MS
+    qtbot.waitUntil(lambda: len(frames) == 2, timeout=1000)
+    assert frames[1] - frames[0] >= (FRAME_MS - 1) / 1000.0
     scope.append(_idle_block(src.index))
+    assert not scope._soon.isActive()  # output off: the slow timer alone
     assert scope._timer.interval() == IDLE_FRAME_MS
     scope.hide()
     assert not scope._timer.isActive()
     scope.append(_idle_block(src.index + 500))  # still taken in while hidden
     assert scope.ring.newest == src.index + 999
+    src.skip(1000)  # the idle blocks took these indices
+    feed(scope, src, 500, render=False)  # output on while hidden: no frame either
+    assert not scope._soon.isActive()
+    assert scope.ring.newest == src.index - 1
     scope.show()
     qtbot.waitExposed(scope)
     assert scope._timer.isActive()

@@ -6,10 +6,13 @@ triggers and measures every capture; the stream is recorded as a session (the en
 SessionRecorder and the real StoreWriter) into a temporary SQLite database. The output
 runs a typical step (square 10 Hz, alternating, 200 µA) the whole time.
 
-* ``samples_dropped``: samples missing in the stream — the driver's count from the
-  sample indices (``link_samples_dropped``), this benchmark's own check of the indices
-  of the blocks the console received (``index_gap_samples``), plus the samples handed to
-  the recorder that did not reach the database (``samples_recorded - samples_stored``).
+* ``samples_dropped``: samples missing in the stream over the measured seconds — the
+  larger of two independent counts of the same gaps, the driver's from the sample
+  indices (``link_samples_dropped``) and this benchmark's own check of the indices of the
+  blocks the console received (``index_gap_samples``) — plus the samples handed to the
+  recorder that did not reach the database (``samples_recorded - samples_stored``).
+  ``samples_dropped_warmup``: the same before the measured seconds (start-up, the first
+  second of output).
 * ``cpu_percent``: CPU time of this process (the console: GUI, driver and writer
   threads; the simulator is another process) over the stream, in % of one core.
 * ``peak_rss_mb``: the highest resident memory sampled each second during the stream;
@@ -23,7 +26,8 @@ import resource
 import time
 
 SECONDS = 600.0
-TARGET_CPU_PERCENT = 50.0
+TARGET_CPU_PERCENT = 10.0  # at 10 kS/s (issue 17)
+TARGET_CPU_PERCENT_50K = 40.0  # above 10 kS/s, up to 50 kS/s (issue 17)
 
 
 def run(args: argparse.Namespace | None = None) -> dict:
@@ -53,6 +57,11 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
             console.start_output()
             console.spin(1.0)  # past the ramp and the first captures
             received0 = console.samples
+            link0, gaps0, gap_samples0 = (
+                console.link.stats.samples_dropped,
+                console.gaps,
+                console.gap_samples,
+            )
             cpu0, t0 = me.cpu_times(), time.monotonic()
             peak = me.memory_info().rss
             rss_start = peak
@@ -70,8 +79,11 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
     except BenchError as exc:
         return {"error": str(exc), "passed": False}
     busy = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+    target = TARGET_CPU_PERCENT if sample_rate <= 10_000 else TARGET_CPU_PERCENT_50K
     lost_in_store = max(0, recorded - stored)
-    dropped = stats.samples_dropped + gap_samples + lost_in_store
+    link_dropped = stats.samples_dropped - link0
+    gap_samples -= gap_samples0
+    dropped = max(link_dropped, gap_samples) + lost_in_store
     result = {
         "seconds": round(t1 - t0, 1),
         "sample_rate": sample_rate,
@@ -79,19 +91,20 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
         "expected_samples": round((t1 - t0) * sample_rate),
         "samples_recorded": recorded,
         "samples_stored": stored,
-        "link_samples_dropped": stats.samples_dropped,
-        "index_gaps": gaps,
+        "link_samples_dropped": link_dropped,
+        "index_gaps": gaps - gaps0,
         "index_gap_samples": gap_samples,
         "samples_dropped": dropped,
+        "samples_dropped_warmup": max(link0, gap_samples0),
         "crc_errors": stats.crc_errors,
         "cpu_percent": round(100.0 * busy / (t1 - t0), 1),
         "rss_start_mb": round(rss_start / 1e6, 1),
         "peak_rss_mb": round(peak / 1e6, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1),
         "target_samples_dropped": 0,
-        "target_cpu_percent": TARGET_CPU_PERCENT,
+        "target_cpu_percent": target,
     }
-    result["passed"] = dropped == 0 and result["cpu_percent"] <= TARGET_CPU_PERCENT
+    result["passed"] = dropped == 0 and result["cpu_percent"] <= target
     return result
 
 

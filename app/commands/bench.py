@@ -48,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         metavar="S/s",
         help="stream/latency: the simulator's sample rate (default 10000; up to "
-        "50000, on a line rate that carries it)",
+        "50000, on a line rate that carries it); recording: the device data's",
     )
     p.add_argument("--frames", type=int, help="scope: number of frames to render")
     p.set_defaults(func=_main)

@@ -34,6 +34,7 @@ from app.device.protocol import (
     PROTOCOL_VERSION,
     Ack,
     Command,
+    DeviceState,
     Event,
     Frame,
     FrameDecoder,
@@ -68,6 +69,14 @@ HANDSHAKE_TIMEOUT_S = 1.0  # HELLO → INFO
 HELLO_RESEND_S = 0.3
 SILENCE_TIMEOUT_S = 1.0  # no good frame for this long → link lost
 HEARTBEAT_PERIOD_S = 0.1
+# The device's watchdog is armed only outside IDLE and the latched states (protocol §4),
+# and only a host command leaves those: heartbeats pause once a STATUS received this long
+# after the last command says the watchdog is not armed (10 fewer writes and wakeups a
+# second on an idle console), and resume with the next command.
+HEARTBEAT_QUIET_AFTER_S = 1.0
+_UNGUARDED_STATES = frozenset(
+    {DeviceState.IDLE, DeviceState.ESTOPPED, DeviceState.WATCHDOG, DeviceState.FAULT}
+)
 WATCHDOG_FEED_TIMEOUT_S = 0.3  # owner silent this long → heartbeats stop
 SAMPLE_EMIT_PERIOD_S = 0.02  # samples_received at most this often
 IDLE_EMIT_PERIOD_S = 0.1  # ... with the output off: fewer, larger blocks (less CPU)
@@ -76,7 +85,11 @@ BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 2.0
 MAX_WAIT_S = 0.05  # longest the worker sleeps without looking at its clocks
 READ_BATCH_S = 0.010  # after a read, let bytes gather this long (fewer wakeups, less CPU)
-IDLE_READ_BATCH_S = 0.04  # ... with the output off (2 kB at 10 kS/s: far from a full buffer)
+# ... with the output off: as long as about IDLE_READ_BYTES take to arrive, half of a
+# pseudo-terminal's 4 kB buffer (a full one makes the simulator drop whole frames):
+# 44 ms at 10 kS/s, 9 ms at 50 kS/s
+IDLE_READ_BYTES = 2048
+LINE_BYTES_PER_SAMPLE = 4.61  # the stream's bytes per sample (protocol §3: 46.1 kB/s at 10 kS/s)
 WRITE_TIMEOUT_S = 0.5
 LOG_MAX_PER_S = 300  # frame log records per second; the rest are counted, not logged
 
@@ -295,6 +308,8 @@ class _LinkWorker(QObject):
         self._pending: dict[int, float] = {}  # request id → deadline
         self._assembler: SampleAssembler | None = None
         self._last_hb = -math.inf
+        self._last_command = -math.inf  # time.monotonic() a host command was last written
+        self._watchdog_armed = True  # as far as the newest STATUS tells (see _dispatch)
         self._next_stats = 0.0
         self._last_flush = 0.0
         self._output_on = False  # the OUTPUT_ON flag of the newest sample emitted
@@ -576,6 +591,8 @@ class _LinkWorker(QObject):
         self._pending.clear()
         self._last_flush = now
         self._last_hb = -math.inf
+        self._last_command = now  # the handshake: heartbeats until a STATUS is seen
+        self._watchdog_armed = True
         with self._stats_lock:
             self._counter.on_connected(now)
         self._is_connected = True
@@ -583,13 +600,17 @@ class _LinkWorker(QObject):
         self._maybe_emit_stats(now, force=True)
         got_data = False
         self._output_on = False
+        idle_batch = min(
+            IDLE_EMIT_PERIOD_S,
+            IDLE_READ_BYTES / (LINE_BYTES_PER_SAMPLE * max(1.0, float(info.sample_rate))),
+        )
         while not self._stop.is_set():
             self._send_queued(port)
             now = time.monotonic()
             # Output off (the device's flag in the newest sample), nobody waits on the
             # samples: gather them longer. A command still wakes the worker at once.
             emit_period = SAMPLE_EMIT_PERIOD_S if self._output_on else IDLE_EMIT_PERIOD_S
-            feeding = now - self._fed_at < WATCHDOG_FEED_TIMEOUT_S
+            feeding = now - self._fed_at < WATCHDOG_FEED_TIMEOUT_S and self._watchdog_armed
             if feeding and now - self._last_hb >= HEARTBEAT_PERIOD_S:
                 self._write(port, Heartbeat())
                 self._last_hb = now
@@ -603,7 +624,7 @@ class _LinkWorker(QObject):
             if got_data and self._fd is not None and wait > 0:
                 # Let bytes gather for a few ms (fewer, larger reads: less CPU); a command
                 # from the owner still wakes the worker at once through the wake socket.
-                pause = min(wait, READ_BATCH_S if self._output_on else IDLE_READ_BATCH_S)
+                pause = min(wait, READ_BATCH_S if self._output_on else idle_batch)
                 if select.select([self._wake_r], [], [], pause)[0]:
                     self._drain_wake()
                     continue
@@ -630,6 +651,10 @@ class _LinkWorker(QObject):
                 if self._assembler is not None:
                     self._assembler.add(msg, now)
             elif isinstance(msg, Status):
+                self._watchdog_armed = (
+                    msg.state not in _UNGUARDED_STATES
+                    or now - self._last_command < HEARTBEAT_QUIET_AFTER_S
+                )
                 self.status_received.emit(msg)
             elif isinstance(msg, Event):
                 self.event_received.emit(msg)
@@ -655,6 +680,8 @@ class _LinkWorker(QObject):
                     return
                 msg = self._queue.popleft()
             self._write(port, msg)
+            self._last_command = time.monotonic()
+            self._watchdog_armed = True
             rid = getattr(msg, "request_id", None)
             if rid is not None:
                 self._pending[rid] = time.monotonic() + COMMAND_TIMEOUT_S

@@ -155,6 +155,7 @@ class OutputAuthority(QObject):
         self._watch = None  # app.engine.client_watch.ClientWatch
         self._watching: int | None = None
         self._client: ClientFacts | None = None
+        self._announce_facts = False  # set by watch_client(): emit the next reading
         self._commanded: OutputSettings | None = None
         self._context: _Context | None = None
         self._started = False  # START/RESUME sent, not since PAUSE/STOP/ESTOP/RESET/loss
@@ -259,6 +260,7 @@ class OutputAuthority(QObject):
         """Treat ``client_id`` from now on (its facts arrive from the watch); False while a
         client's treatment holds the output."""
         if client_id == self._watching:
+            self._announce_facts = True  # the next reading is news, even if unchanged
             if self._watch is not None:
                 self._watch.poke()
             return True
@@ -280,7 +282,15 @@ class OutputAuthority(QObject):
             self._watching = facts.client_id
         old = self._client
         self._client = facts
-        self.facts_changed.emit(facts)
+        # The watch reads twice a second: a reading that differs only in its time keeps
+        # the facts fresh (checked below) but is no news for the session or the screen.
+        if (
+            old is None
+            or self._announce_facts
+            or replace(old, checked_at=facts.checked_at) != facts
+        ):
+            self._announce_facts = False
+            self.facts_changed.emit(facts)
         if old is None or (old.allowed, old.limit_ua, old.error, old.zone_rules) != (
             facts.allowed,
             facts.limit_ua,

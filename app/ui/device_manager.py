@@ -11,6 +11,7 @@ import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.device.firmware import baud_for, max_sample_rate
 from app.device.link import DeviceLink
 from app.device.protocol import DeviceState, Info, Status
 from app.device.sim_process import SimulatorProcess
@@ -18,6 +19,7 @@ from app.device.sim_process import SimulatorProcess
 log = logging.getLogger(__name__)
 
 WATCHDOG_FEED_MS = 100
+DEFAULT_BAUD = 921_600  # the console's and the simulator's line rate unless told otherwise
 
 
 class DeviceManager(QObject):
@@ -33,6 +35,7 @@ class DeviceManager(QObject):
         self.info: Info | None = None
         self.status: Status | None = None
         self.port = ""
+        self.baud = DEFAULT_BAUD  # the line rate: the link's, or the simulator's --baud
         self._feed = QTimer(self)
         self._feed.setInterval(WATCHDOG_FEED_MS)
         self._feed.timeout.connect(self._feed_watchdog)
@@ -50,12 +53,20 @@ class DeviceManager(QObject):
         port: str | None,
         simulator_args: list[str] | None = None,
         simulator: SimulatorProcess | None = None,
+        baud: int = DEFAULT_BAUD,
     ) -> bool:
-        """Connect to ``port``, or to the built-in simulator when ``port`` is None (a
-        ``simulator`` already spawned by the launcher, or a new one)."""
+        """Connect to ``port`` at ``baud``, or to the built-in simulator when ``port`` is
+        None (a ``simulator`` already spawned by the launcher, or a new one; its line
+        rate is its own ``--baud``)."""
         self.close()
+        self.baud = int(baud)
         if port is None:
             self.simulator = simulator or SimulatorProcess(list(simulator_args or []))
+            args = self.simulator.extra_args
+            if "--baud" in args[:-1]:
+                self.baud = int(args[args.index("--baud") + 1])
+            else:
+                self.baud = DEFAULT_BAUD
             try:
                 port = self.simulator.start()
             except Exception as exc:  # noqa: BLE001 - shown to the user, console keeps working
@@ -63,7 +74,7 @@ class DeviceManager(QObject):
                 self.failed.emit(f"Could not start the device simulator: {exc}")
                 return False
         self.port = port
-        self.link = DeviceLink(port)
+        self.link = DeviceLink(port, baud=self.baud)
         self.link.connected.connect(self._on_connected)
         self.link.disconnected.connect(self._on_disconnected)
         self.link.status_received.connect(self._on_status)
@@ -100,6 +111,26 @@ class DeviceManager(QObject):
     def _on_connected(self, info: Info) -> None:
         self.info = info
         log.info("connected to %s %s firmware %s", info.model, info.serial, info.firmware)
+
+    def line_warning(self, info: Info) -> str:
+        """Why the line cannot carry the device's stream ('' when it can): at a sample
+        rate above what the line rate carries (docs/protocol.md §3) the device drops whole
+        frames of samples."""
+        carried = max_sample_rate(self.baud)
+        if info.sample_rate <= carried:
+            return ""
+        try:
+            fix = (
+                f"Set the device and the console (--baud) to "
+                f"{baud_for(info.sample_rate):,} baud or more."
+            )
+        except ValueError:
+            fix = "Lower the device's sample rate."
+        return (
+            f"The device sends {info.sample_rate:,} samples/s, but its connection at "
+            f"{self.baud:,} baud carries at most {carried:,}: samples will be missing "
+            f"from the scope and the recording. {fix}"
+        )
 
     def _on_disconnected(self, reason: str) -> None:
         self.status = None

@@ -127,7 +127,8 @@ def run_console(args: argparse.Namespace) -> int:
     # Open the device once the event loop runs, so the window paints at once. The records
     # open once live data shows (their import would compete with it for the interpreter),
     # or when the device cannot be opened, or after RECORDS_AFTER_MS whatever happens.
-    QTimer.singleShot(0, lambda: device.open(args.port, simulator=simulator))
+    baud = getattr(args, "baud", None) or 921_600
+    QTimer.singleShot(0, lambda: device.open(args.port, simulator=simulator, baud=baud))
     window.live_data_seen.connect(records.start)
     device.failed.connect(records.start)
     QTimer.singleShot(RECORDS_AFTER_MS, records.start)

@@ -67,6 +67,8 @@ from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspa
 LINK_CAUSE_S = 30.0  # a watchdog trip this soon after a lost link is the link's doing
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
 QWIDGETSIZE_MAX = 16777215  # Qt: no maximum size
+LINK_NUMBERS_TICKS = 10  # the link's numbers once a second (the age check runs at 10 Hz)
+IMPEDANCE_STEP = 0.03  # the contact's impedance is shown again when it moved this much
 
 
 MIN_WINDOW_W, MIN_WINDOW_H = 800, 560  # smaller: the workspaces scroll, STOP never hides
@@ -88,6 +90,7 @@ ALARM_PRIORITY = {
     "records": HIGH,  # the records cannot be written (or opened)
     "contact": MEDIUM,  # the probes left the skin: output paused by the device
     "stale": MEDIUM,  # the device has stopped sending for a moment
+    "line": MEDIUM,  # the line rate cannot carry the device's sample rate: samples lost
     "info": LOW,  # information: nothing is wrong with the output
 }
 # prefix, background, text colour
@@ -223,6 +226,7 @@ class MainWindow(QMainWindow):
         self._samples_seen = 0
         self.demo_mode = False  # simulator only: start output once connected
         self._label_ticks = 0
+        self._shown_ohm = 0.0  # the impedance the contact label shows (0: none)
         self._link_lost_at: float | None = None  # when the link last went down
         self.client_watch = None  # app.engine.client_watch.ClientWatch, with the records
         self.setWindowTitle(APP_NAME)
@@ -565,6 +569,9 @@ class MainWindow(QMainWindow):
         )
         for ws in self.workspaces.built():
             ws.device_connected(info)
+        line = self.device.line_warning(info)
+        if line:
+            self.show_alarm(line, kind="line")
         if self.demo_mode and self.device.simulator is not None:
             QTimer.singleShot(300, self._demo_start)
 
@@ -606,19 +613,24 @@ class MainWindow(QMainWindow):
         text = st.state.label.upper()
         if st.state.output_possible:
             text += f" {st.level_ua:.0f} µA"
-        self.state_label.setText(style.pill(text, colour))
+        # Ten reports a second: a label changes (and the status bar repaints) only when
+        # what it says changes; the impedance's last digit does not flicker.
+        _set_text(self.state_label, style.pill(text, colour))
         if st.contact:
             z = st.impedance_ohm
-            self.contact_label.setText(
-                style.pill("CONTACT", style.OK)
-                + (f" {z / 1000:.1f} kΩ" if z == z and z < 1e9 else "")
+            if z == z and z < 1e9:
+                if abs(z - self._shown_ohm) > IMPEDANCE_STEP * self._shown_ohm:
+                    self._shown_ohm = z
+                z = self._shown_ohm
+            contact = style.pill("CONTACT", style.OK) + (
+                f" {z / 1000:.1f} kΩ" if z == z and z < 1e9 else ""
             )
         else:
-            self.contact_label.setText(style.pill("NO CONTACT", style.WARN) + " probes lifted")
+            self._shown_ohm = 0.0
+            contact = style.pill("NO CONTACT", style.WARN) + " probes lifted"
         if st.compliance:
-            self.contact_label.setText(
-                self.contact_label.text() + " " + style.pill("COMPLIANCE", style.WARN)
-            )
+            contact += " " + style.pill("COMPLIANCE", style.WARN)
+        _set_text(self.contact_label, contact)
         if not st.state.latched and self.banner.property("kind") in ("estop", "watchdog", "fault"):
             self.hide_alarm()
 
@@ -673,8 +685,8 @@ class MainWindow(QMainWindow):
                 )
         elif self.banner.property("kind") == "stale":
             self.hide_alarm()
-        self._label_ticks = (self._label_ticks + 1) % 5
-        if self._label_ticks:  # the numbers themselves twice a second
+        self._label_ticks = (self._label_ticks + 1) % LINK_NUMBERS_TICKS
+        if self._label_ticks:  # the numbers themselves once a second
             return
         colour = {"good": style.OK, "degraded": style.WARN}.get(s.quality, style.ALARM)
         if self.link_label.maximumSize() != self._link_label_size:
@@ -1014,3 +1026,9 @@ class MainWindow(QMainWindow):
                 )
             self.store = None
         event.accept()
+
+
+def _set_text(label: QLabel, text: str) -> None:
+    """``label.setText(text)`` unless it shows ``text`` already (no relayout, no repaint)."""
+    if label.text() != text:
+        label.setText(text)
