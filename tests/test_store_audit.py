@@ -271,3 +271,34 @@ def test_a_clients_own_limit_change_is_audited_without_the_name(store):
     ]
     assert SECRET_NAME not in str(audit.entries(engine))
     assert audit.verify(engine).ok
+
+
+def test_the_client_filter_finds_the_client_record_and_their_sessions(store):
+    """A manager asking "who saw client N" gets the record's entries and every entry
+    about one of that client's sessions — not another client's."""
+    from app.store.audit_query import AuditFilter, query
+
+    _url, engine, _info, writer = store
+    anna = writer.save_client(ClientData(name="Anna Audit")).result(20)
+    bert = writer.save_client(ClientData(name="Bert Audit")).result(20)
+    uid = writer.begin_session(anna, program="lift")
+    other = writer.begin_session(bert, program="lift")
+    assert writer.flush(20)
+    with Session(engine) as s:
+        from app.store.models import TreatmentSession
+
+        sid = s.scalar(select(TreatmentSession.id).where(TreatmentSession.uid == uid))
+        bert_sid = s.scalar(select(TreatmentSession.id).where(TreatmentSession.uid == other))
+    for subject in (
+        audit.client_subject(anna),
+        audit.session_subject(sid),
+        audit.client_subject(bert),
+        audit.session_subject(bert_sid),
+    ):
+        writer.audit("view_client" if subject.startswith("client") else "view_session", subject)
+    assert writer.flush(20)
+    page = query(engine, AuditFilter(client_id=anna))
+    assert sorted(ln.subject for ln in page.lines) == sorted(
+        [audit.client_subject(anna), audit.session_subject(sid)]
+    )
+    assert page.total == 2

@@ -2,7 +2,8 @@
 operators' names; and a filtered CSV export. No Qt.
 
 The trail itself (append, verify, the full export) is ``app.store.audit``. Filters: an
-operator, an action, a client (entries whose subject is ``client:ID``) and a time range
+operator, an action, a client (entries whose subject is ``client:ID`` or one of the
+client's sessions, ``session:ID``) and a time range
 (UTC; the screen turns its local dates into it).
 """
 
@@ -19,8 +20,8 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app.store.audit import AuditLine, client_subject
-from app.store.models import AuditEntry, Operator
+from app.store.audit import AuditLine, client_subject, session_subject
+from app.store.models import AuditEntry, Operator, TreatmentSession
 
 DEFAULT_LIMIT = 2000
 
@@ -77,13 +78,19 @@ def query(engine: Engine, f: AuditFilter, limit: int = DEFAULT_LIMIT) -> AuditPa
         conds.append(AuditEntry.operator_id == f.operator_id)
     if f.action:
         conds.append(AuditEntry.action == f.action)
-    if f.client_id is not None:
-        conds.append(AuditEntry.subject == client_subject(f.client_id))
     if f.start is not None:
         conds.append(AuditEntry.at >= f.start)
     if f.end is not None:
         conds.append(AuditEntry.at < f.end)
     with Session(engine) as s:
+        if f.client_id is not None:
+            # the client's record and every session of theirs still in the store (who
+            # viewed, signed, amended or exported any of it)
+            sessions = s.scalars(
+                select(TreatmentSession.id).where(TreatmentSession.client_id == f.client_id)
+            ).all()
+            subjects = [client_subject(f.client_id), *(session_subject(i) for i in sessions)]
+            conds.append(AuditEntry.subject.in_(subjects))
         total = int(s.scalar(select(func.count(AuditEntry.id)).where(*conds)) or 0)
         rows = s.scalars(
             select(AuditEntry).where(*conds).order_by(AuditEntry.id.desc()).limit(limit)
