@@ -392,3 +392,41 @@ def test_a_screenshot_of_a_first_start_never_waits_and_env_sign_in_opens_the_ben
     assert result.returncode == 2  # a wrong secret: nobody signed in, the bench stays shut
     assert "could not open the technician workspace" in result.stderr
     assert "not-it" not in result.stderr + result.stdout
+
+
+def test_an_operator_deactivated_or_given_another_role_elsewhere_is_signed_out(qtbot, console):
+    """Another room (here: the store's writer directly) deactivates the operator signed in
+    at this console, or changes their role: within a re-check they are signed out, and
+    the lock is audited with why."""
+    from app.store.operators import ChangeOperator
+
+    w = console()
+    clock = Clock()
+    w.access.clock = clock
+    _add(w, "Pia Practitioner", Role.PRACTITIONER, "1357")
+    _add(w, "Tom Technician", Role.TECHNICIAN, "8642")
+    for name, secret, change in (
+        ("Pia", "1357", {"active": False}),
+        ("Tom", "8642", {"role": Role.TRAINER}),
+    ):
+        assert w.lock_console()
+        _sign_in(qtbot, w, name, secret)
+        qtbot.waitUntil(
+            lambda n=name: w.access.signed_in is not None and w.access.signed_in.name.startswith(n),
+            timeout=5000,
+        )
+        who = w.access.signed_in
+        w.access.check_idle()  # a re-check while nothing changed keeps them signed in
+        clock.t += 10
+        w.access.check_idle()
+        qtbot.wait(200)
+        assert w.access.signed_in is who
+        w.store.writer.submit(ChangeOperator(who.id, **change)).result(10)
+        w.access.note_activity()
+        clock.t += 10
+        w.access.check_idle()
+        qtbot.waitUntil(lambda: w.access.locked, timeout=5000)
+        assert w.access.signed_in is None
+    assert w.store.writer.flush(10)
+    whys = [ln.details.get("why") for ln in audit.entries(w.store.engine) if ln.action == "lock"]
+    assert whys[-2:] == ["deactivated", "role changed"]

@@ -46,6 +46,7 @@ ENV_OPERATOR = "MICROCURRENT_OPERATOR"
 ENV_SECRET = "MICROCURRENT_OPERATOR_SECRET"
 DEFAULT_LOCK_AFTER_S = 300.0
 TICK_MS = 1000
+RECHECK_S = 5.0  # the signed-in operator re-read this often (another room may change them)
 
 
 class SignInPage(QWidget):
@@ -238,6 +239,7 @@ class AccessControl(QObject):
         self.locked = False
         self.lock_pending = False  # asked while output was held: locks once it stops
         self._last_activity = clock()
+        self._recheck_at = 0.0  # when to re-read the signed-in operator next
         self._locked_by = ""
         self._last_id = 0
         self._operators: list[Any] = []
@@ -469,6 +471,26 @@ class AccessControl(QObject):
             return
         if self.lock_pending or self.idle_s() >= self.lock_after_s:
             self.lock("idle" if not self.lock_pending else "asked")
+            return
+        if self.clock() >= self._recheck_at:
+            self._recheck_at = self.clock() + RECHECK_S
+            self._recheck(self.signed_in)
+
+    def _recheck(self, who: Any) -> None:
+        """Re-read the operator signed in (off the GUI thread): deactivated, or given
+        another role, in this room or another, they are signed out (the lock waits while
+        output is held, like any lock) and sign in again under their role as it is now."""
+        from app.store.operators import read_operator
+
+        def seen(record: Any) -> None:
+            if self.locked or self.signed_in is None or self.signed_in.id != who.id:
+                return
+            if record is None or not record.active:
+                self.lock("deactivated")
+            elif record.role != who.role:
+                self.lock("role changed")
+
+        self.read(read_operator, who.id, on_result=seen)
 
     def lock(self, why: str = "asked") -> bool:
         """Sign out and show the sign-in page; False (and a lock pending) while output is
