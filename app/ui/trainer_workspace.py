@@ -69,8 +69,9 @@ class TrainerWorkspace(Workspace):
         self._pending_start: tuple[int, OutputSettings] | None = None  # START rid
         if store is not None or self.records_pending:
             self.studio.set_output_handlers(self._start_requested, self._stop_requested)
-        # the studio's own slot (apply) runs first: then record what it applied
-        self.studio.apply_button.clicked.connect(self._settings_applied)
+        # recorded when the studio sends them (a change while running is held for a
+        # period boundary: the record says when it was commanded, not when asked)
+        self.studio.settings_applied.connect(self._settings_applied)
         self.replay_button = QPushButton("Replay a recorded session…")
         self.replay_button.setEnabled(store is not None)
         self.replay_button.setToolTip(
@@ -255,9 +256,8 @@ class TrainerWorkspace(Workspace):
         ses.event("settings", "output started", **settings_dict(settings))
         self.studio.message.emit("Output on: recorded as a session on the training client.")
 
-    def _settings_applied(self) -> None:
-        if self.studio.settings is not None:
-            self._record_settings(self.studio.settings, "studio")
+    def _settings_applied(self, settings: OutputSettings) -> None:
+        self._record_settings(settings, "studio")
 
     def _record_settings(self, settings: OutputSettings, source: str) -> None:
         ses = self.session

@@ -98,6 +98,8 @@ class WaveformStudio(QWidget):
 
     presentation_changed = Signal(bool)
     message = Signal(str)
+    # settings that became the ideal and were sent (at once, or at a period boundary)
+    settings_applied = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -499,6 +501,7 @@ class WaveformStudio(QWidget):
             self._last_apply_id = self._send(
                 "apply the settings", self.port.set_output if self.port else None, s
             )
+        self.settings_applied.emit(s)
         return True
 
     def _use_settings(self, s: OutputSettings) -> None:
@@ -529,6 +532,7 @@ class WaveformStudio(QWidget):
         self._last_apply_id = self._send(
             "apply the settings", self.port.set_output if self.port else None, s
         )
+        self.settings_applied.emit(s)
 
     def _cancel_pending_apply(self) -> None:
         """A change held for a period boundary is dropped (stop, reset, a newer change)."""
