@@ -552,13 +552,17 @@ class OutputAuthority(QObject):
         already being lowered (a STOP, PAUSE or ESTOP sent since the last START/RESUME)
         is left to ramp down: sending STOP again would restart the device's ramp."""
         context, settings = self._context, self._commanded
-        if not self._started or context is None or settings is None:
+        if context is None or settings is None or self._link is None:
             return
-        if context.driver.treats_client:
+        if self._started and context.driver.treats_client:
             problem = self._client_problem() or self.zone_problem(context.driver, context.zones)
             if problem is not None:
                 self._revoke(problem)
                 return
+        # settings the device holds with its output on, ramping or paused (a RESUME away,
+        # ours or one the device reports) are lowered too: never a ceiling above the facts
+        if not self.output_held:
+            return
         decision = self._decision_for(settings, context)
         if settings.amplitude_ua > decision.allowed_ua + 1e-9:
             self._send_settings(settings, context)
