@@ -159,23 +159,30 @@ class EscapeStops(QObject):
     QApplication), calls ``stop`` once per press and lets the press go on (a dialog still
     closes on it)."""
 
-    def __init__(self, stop, parent: QObject | None = None, on_input=None) -> None:
+    def __init__(
+        self, stop, parent: QObject | None = None, on_input=None, keys: QObject | None = None
+    ) -> None:
         """``on_input()``: called at every key press, click, wheel or mouse move (the
-        console's inactivity lock listens; one filter for both, as it sees every event)."""
+        console's inactivity lock listens). ``keys``: a filter that also wants the key
+        presses (the Enter-presses-the-focused-button filter). One application-wide
+        filter for all three: every event the application handles — a queued signal from
+        the device link included, hundreds a second — crosses into Python once per filter,
+        so there is one, and it returns at once for anything that is not input."""
         super().__init__(parent)
         self._stop = stop
         self._on_input = on_input
+        self._keys = keys
         self._seen: int | None = None  # the press being offered up the widget tree
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if self._on_input is not None and event.type() in INPUT_EVENTS:
+        kind = event.type()
+        if kind not in INPUT_EVENTS:
+            return False
+        if self._on_input is not None:
             self._on_input()
-        if (
-            event.type() == QEvent.Type.KeyPress
-            and isinstance(event, QKeyEvent)
-            and event.key() == Qt.Key.Key_Escape
-            and not event.isAutoRepeat()
-        ):
+        if kind != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        if event.key() == Qt.Key.Key_Escape and not event.isAutoRepeat():
             # a press not taken by a widget is offered to its parents, synchronously: one
             # stop per press (the same event), forgotten once the event loop turns
             ptr = shiboken6.getCppPointer(event)[0]
@@ -183,7 +190,8 @@ class EscapeStops(QObject):
                 self._seen = ptr
                 QTimer.singleShot(0, self._forget)
                 self._stop()
-        return False
+            return False
+        return self._keys is not None and self._keys.eventFilter(watched, event)
 
     def _forget(self) -> None:
         self._seen = None
@@ -293,14 +301,13 @@ class MainWindow(QMainWindow):
         # Esc = emergency stop, from anywhere in the application, dialogs included.
         # Space and Enter press the focused control; pause/resume and next step have
         # keys of their own (F8, F9 by default; a foot switch can send them).
-        self.escape_filter = EscapeStops(
-            self.emergency_stop, self, on_input=self.access.note_activity
-        )
         self.enter_filter = EnterPresses(self)
+        self.escape_filter = EscapeStops(
+            self.emergency_stop, self, on_input=self.access.note_activity, keys=self.enter_filter
+        )
         app = QApplication.instance()
         if app is not None:
-            app.installEventFilter(self.escape_filter)
-            app.installEventFilter(self.enter_filter)
+            app.installEventFilter(self.escape_filter)  # one filter: Esc, Enter, activity
         self.pause_shortcut = QShortcut(self)
         self.pause_shortcut.activated.connect(lambda: self.current_workspace().toggle_pause())
         self.next_step_shortcut = QShortcut(self)
@@ -1012,7 +1019,6 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self.escape_filter)
-            app.removeEventFilter(self.enter_filter)
         if self.client_watch is not None:
             self.client_watch.close()
         if self.clinic_watch is not None:
