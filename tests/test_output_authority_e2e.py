@@ -216,10 +216,13 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
     qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
     desk.guided.start_button.click()
     qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
-    # every state the session passes through, with when (a short ramp-down may be over
-    # between two polls of waitUntil)
+    # what the session records and every state it passes through, with when (a short
+    # ramp-down may be over between two polls; on a loaded machine the link may be
+    # declared lost meanwhile, which stops the output too but is not what is tested)
     seen: list[tuple[float, SessionState]] = []
+    told: list[tuple[float, str]] = []
     ctl.state_changed.connect(lambda st: seen.append((time.monotonic(), st)))
+    ctl.record_emitted.connect(lambda r: told.append((time.monotonic(), r.message)))
     subprocess.run(
         [sys.executable, "-c", SECOND_ROOM, window.test_url, str(cid)],
         check=True,
@@ -227,12 +230,19 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
     saved = time.monotonic()
-    stopping = (SessionState.RAMPING_DOWN, SessionState.COMPLETE)
-    qtbot.waitUntil(lambda: any(st in stopping for _, st in seen), timeout=5000)
-    stopped_at = next(t for t, st in seen if st in stopping)
-    # the watch reads the record every 0.5 s: within a second on a quiet machine (the
-    # margin here is for a loaded test machine; the bound is the watch's interval)
-    assert stopped_at - saved <= 2.0
+
+    def blocked_at() -> float | None:
+        return next((t for t, m in told if "may no longer be treated" in m), None)
+
+    try:
+        qtbot.waitUntil(lambda: blocked_at() is not None, timeout=10000)
+    except Exception:
+        raise AssertionError(f"the block never reached the session: states {seen}") from None
+    # the watch reads the record every 0.5 s, and facts older than 3 s count as unknown
+    # (no output): within a second on a quiet machine; the bound is the design's 3 s
+    assert blocked_at() - saved <= 3.5, (blocked_at() - saved, seen)
+    # and the output is taken down (ramping down; or already off if the link was lost)
+    qtbot.waitUntil(lambda: not ctl.authority.output_held, timeout=10000)
     assert "BLOCKED" in desk.screening_label.text()
     assert "Pregnancy" in desk.screening_label.text()
     assert "may not be treated" in window.banner.text() or "Output stopped" in window.banner.text()
