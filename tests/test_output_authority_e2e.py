@@ -223,12 +223,20 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
     told: list[tuple[float, str]] = []
     ctl.state_changed.connect(lambda st: seen.append((time.monotonic(), st)))
     ctl.record_emitted.connect(lambda r: told.append((time.monotonic(), r.message)))
-    subprocess.run(
+    # the other room runs while this console's event loop keeps turning: a GUI thread
+    # blocked on it for a second would stop feeding the device's watchdog, which then
+    # (rightly) turns the output off by itself
+    room = subprocess.Popen(
         [sys.executable, "-c", SECOND_ROOM, window.test_url, str(cid)],
-        check=True,
-        timeout=60,
         env={**os.environ, "PYTHONPATH": os.getcwd()},
     )
+    try:
+        qtbot.waitUntil(lambda: room.poll() is not None, timeout=60000)
+    finally:
+        if room.poll() is None:
+            room.kill()
+            room.wait()
+    assert room.returncode == 0
     saved = time.monotonic()
 
     def blocked_at() -> float | None:
