@@ -15,14 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QMarginsF, QRectF, QSizeF, Qt, Signal
+from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtGui import (
-    QColor,
     QFont,
     QPageLayout,
-    QPageSize,
-    QPainter,
-    QPdfWriter,
     QTextDocument,
 )
 from PySide6.QtWidgets import (
@@ -45,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import APP_NAME, __version__, palette, paths
+from app import APP_NAME, __version__
 from app.ui import style
 from app.ui.background import BackgroundReads
 from app.ui.technician.pin_dialog import when_done
@@ -342,25 +338,11 @@ def audit_html(page: Any, described: str, verdict: Any) -> str:
 
 def write_audit_pdf(page: Any, described: str, verdict: Any, path: Path) -> int:
     """The entries on A4 landscape pages, laid out by Qt's rich-text engine (as the session
-    report: text wraps in its cell, never past the page); the number of entries."""
-    from app.ui.records.report import DPI, FOOTER_PT, MARGIN_MM
+    report, with its page set-up and footer: text wraps in its cell, never past the page);
+    the number of entries."""
+    from app.ui.records.report import open_pdf, print_pages
 
-    paths.create_private(path, truncate=True)
-    writer = QPdfWriter(str(path))
-    writer.setPageLayout(
-        QPageLayout(
-            QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Landscape,
-            QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM),
-            QPageLayout.Unit.Millimeter,
-        )
-    )
-    writer.setResolution(DPI)
-    writer.setTitle("Audit trail")
-    writer.setCreator(f"{APP_NAME} {__version__}")
-    page_w, page_h = float(writer.width()), float(writer.height())
-    footer_h = FOOTER_PT * DPI / 72.0
-    body_h = page_h - footer_h
+    writer, page_w, _body_h = open_pdf(path, "Audit trail", QPageLayout.Orientation.Landscape)
     doc = QTextDocument()
     doc.documentLayout().setPaintDevice(writer)
     doc.setDocumentMargin(0)
@@ -369,26 +351,11 @@ def write_audit_pdf(page: Any, described: str, verdict: Any, path: Path) -> int:
     doc.setDefaultFont(font)
     doc.setHtml(audit_html(page, described, verdict))
     doc.setTextWidth(page_w)
-    doc.setPageSize(QSizeF(page_w, body_h))
-    n_pages = max(1, doc.pageCount())
-    p = QPainter(writer)
-    try:
-        for i in range(n_pages):
-            if i:
-                writer.newPage()
-            p.save()
-            p.translate(0, -i * body_h)
-            doc.drawContents(p, QRectF(0, i * body_h, page_w, body_h))
-            p.restore()
-            p.setFont(font)
-            p.setPen(QColor(palette.REPORT_FOOTER))
-            p.drawText(
-                QRectF(0, body_h + footer_h / 3, page_w, footer_h * 2 / 3),
-                Qt.AlignmentFlag.AlignLeft,
-                f"{APP_NAME} {__version__} · audit trail · page {i + 1} of {n_pages}",
-            )
-    finally:
-        p.end()
+    print_pages(
+        writer,
+        [doc],
+        lambda n, total: f"{APP_NAME} {__version__} · audit trail · page {n} of {total}",
+    )
     return len(page.lines)
 
 

@@ -25,6 +25,7 @@ import csv
 import html
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -528,58 +529,42 @@ def _document(
     return doc
 
 
-def write_pdf(
-    detail: SessionDetail,
-    client: ClientRecord,
-    path: Path,
-    overview: RecordingOverview | None = None,
-    technician_page: bool = False,
-    photos: list[tuple[str, bytes]] | None = None,
-) -> int:
-    """The report on A4 (see the module docstring); returns the number of pages. The file
-    (health data) is created readable by its owner only. ``photos``: (caption, JPEG)
-    for the client's page; the first :data:`MAX_PHOTOS` are shown, as large as the one
-    page allows."""
+def open_pdf(
+    path: Path, title: str, orientation: QPageLayout.Orientation = QPageLayout.Orientation.Portrait
+) -> tuple[QPdfWriter, float, float]:
+    """A new A4 PDF at ``path`` (created readable by its owner only: health data), laid out
+    for the PDF itself: sizes in points stay points, the rest in the writer's device
+    pixels. Returns the writer, the page's width and the height above the footer."""
     paths.create_private(path, truncate=True)
     writer = QPdfWriter(str(path))
     writer.setPageLayout(
         QPageLayout(
             QPageSize(QPageSize.PageSizeId.A4),
-            QPageLayout.Orientation.Portrait,
+            orientation,
             QMarginsF(MARGIN_MM, MARGIN_MM, MARGIN_MM, MARGIN_MM),
             QPageLayout.Unit.Millimeter,
         )
     )
     writer.setResolution(DPI)
-    writer.setTitle(f"Session report {detail.summary.id}")
+    writer.setTitle(title)
     writer.setCreator(f"{APP_NAME} {__version__}")
-    # the documents are laid out for the PDF itself (its resolution): sizes in points
-    # stay points, and everything below is in the writer's device pixels
+    return writer, float(writer.width()), float(writer.height()) - FOOTER_PT * DPI / 72.0
+
+
+def print_pages(
+    writer: QPdfWriter, docs: list[QTextDocument], footer: Callable[[int, int], str]
+) -> int:
+    """Every page of ``docs`` (each laid out at the page's width) onto ``writer``, each
+    with the footer ``footer(page, pages)`` (1-based); the number of pages."""
     page_w = float(writer.width())
-    page_h = float(writer.height())
     footer_h = FOOTER_PT * DPI / 72.0
-    body_h = page_h - footer_h
-    chart = chart_image(overview) if overview is not None and overview.n_samples else None
-    consent_sig = consent_image(detail)
-    chosen = (photos or [])[:MAX_PHOTOS]
-    images = [_photo_image(data, page_w * PHOTO_FRACTIONS[0]) for _, data in chosen]
-    captions = [c for c, _ in chosen]
-    html_text = client_html(detail, client, chart is not None, consent_sig is not None, captions)
-    for fraction in PHOTO_FRACTIONS:  # the client's part stays one page: smaller photos
-        first = _document(html_text, writer, page_w, chart, consent_sig, images, fraction)
-        first.setPageSize(QSizeF(page_w, body_h))
-        if not images or first.pageCount() <= 1:
-            break
-    docs = [first]
-    if technician_page:
-        docs.append(_document(technician_html(detail), writer, page_w, None))
+    body_h = float(writer.height()) - footer_h
     pages: list[tuple[QTextDocument, int]] = []
     for doc in docs:
         doc.setPageSize(QSizeF(page_w, body_h))
         pages += [(doc, i) for i in range(max(1, doc.pageCount()))]
     footer_font = QFont("DejaVu Sans")
     footer_font.setPointSizeF(7.5)
-    s = detail.summary
     p = QPainter(writer)
     try:
         for n, (doc, i) in enumerate(pages):
@@ -594,12 +579,49 @@ def write_pdf(
             p.drawText(
                 QRectF(0, body_h + footer_h / 3, page_w, footer_h * 2 / 3),
                 Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap,
-                f"{APP_NAME} {__version__} · device firmware {s.firmware or '—'} · "
-                f"session {s.id} · page {n + 1} of {len(pages)}",
+                footer(n + 1, len(pages)),
             )
     finally:
         p.end()
     return len(pages)
+
+
+def write_pdf(
+    detail: SessionDetail,
+    client: ClientRecord,
+    path: Path,
+    overview: RecordingOverview | None = None,
+    technician_page: bool = False,
+    photos: list[tuple[str, bytes]] | None = None,
+) -> int:
+    """The report on A4 (see the module docstring); returns the number of pages. The file
+    (health data) is created readable by its owner only. ``photos``: (caption, JPEG)
+    for the client's page; the first :data:`MAX_PHOTOS` are shown, as large as the one
+    page allows."""
+    writer, page_w, body_h = open_pdf(path, f"Session report {detail.summary.id}")
+    chart = chart_image(overview) if overview is not None and overview.n_samples else None
+    consent_sig = consent_image(detail)
+    chosen = (photos or [])[:MAX_PHOTOS]
+    images = [_photo_image(data, page_w * PHOTO_FRACTIONS[0]) for _, data in chosen]
+    captions = [c for c, _ in chosen]
+    html_text = client_html(detail, client, chart is not None, consent_sig is not None, captions)
+    for fraction in PHOTO_FRACTIONS:  # the client's part stays one page: smaller photos
+        first = _document(html_text, writer, page_w, chart, consent_sig, images, fraction)
+        first.setPageSize(QSizeF(page_w, body_h))
+        if not images or first.pageCount() <= 1:
+            break
+    docs = [first]
+    if technician_page:
+        docs.append(_document(technician_html(detail), writer, page_w, None))
+    s = detail.summary
+    return print_pages(
+        writer,
+        docs,
+        lambda n, total: (
+            f"{APP_NAME} {__version__} · device firmware {s.firmware or '—'} · "
+            f"session {s.id} · page {n} of {total}"
+        ),
+    )
 
 
 def _photo_image(data: bytes, width_px: float) -> QImage:
