@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import glob
 import io
 import json
@@ -119,7 +120,15 @@ def _remove_stale_partials(dest: Path) -> None:
 
     for p in dest.parent.glob(glob.escape(f".{dest.name}{PARTIAL}") + "*"):
         pid = p.name.rsplit(PARTIAL, 1)[-1]
-        if not pid.isdigit() or not psutil.pid_exists(int(pid)):
+        try:
+            # its writer is alive if a process of that id began before the file's last
+            # write (a process started since only reuses the id of a killed one)
+            alive = pid.isdigit() and psutil.Process(int(pid)).create_time() <= (
+                p.stat().st_mtime + 1.0
+            )
+        except (psutil.Error, OSError):
+            alive = False
+        if not alive:
             with contextlib.suppress(OSError):
                 p.unlink()
 
@@ -254,7 +263,7 @@ def _backup_postgres(engine: Engine, dest: Path) -> None:
         text=True,
         timeout=3600,
         env=env,
-        preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets a signal on Linux
+        preexec_fn=functools.partial(_die_with_parent, os.getpid()),  # noqa: PLW1509 - Linux signal
     )
     if proc.returncode != 0:
         first = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
@@ -544,12 +553,15 @@ def compact(engine: Engine) -> None:
                 conn.execute(text(f"VACUUM {table}"))
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: on Linux, end with the backup process. A backup killed
-    (kill -9) must not leave pg_dump writing its temporary file after the next backup has
-    cleaned up."""
+def _die_with_parent(parent: int) -> None:
+    """In the child before exec: on Linux, end with the backup process ``parent``. A
+    backup killed (kill -9) must not leave pg_dump writing its temporary file after the
+    next backup has cleaned up. A parent killed between the fork and the ``prctl`` sends
+    no signal: the child sees it has been re-parented, and ends before it execs."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            os._exit(1)
