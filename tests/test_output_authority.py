@@ -548,3 +548,97 @@ def test_a_reading_that_only_repeats_the_facts_keeps_them_fresh_without_news(qtb
     assert authority.watch_client(7)  # chosen again: its next reading is news
     authority.set_client_facts(facts(limit=80.0, at=clock.now))
     assert len(announced) == 3
+
+
+# ---------------------------------------------------------------- start_with: one sequence
+
+
+def _answer(device, rid, nak=None):
+    from app.device.protocol import Ack, Nak, NakReason
+
+    reply = Ack(rid, 0) if nak is None else Nak(rid, 0, NakReason.OUT_OF_RANGE, nak)
+    device.command_answered.emit(rid, reply)
+
+
+def _start_rig(rig):
+    authority, device, clock = rig
+    assert authority.transfer(Driver.STUDIO)
+    started, abandoned = [], []
+    authority.output_started.connect(lambda d, s: started.append((d, s)))
+    authority.start_abandoned.connect(lambda d, why: abandoned.append((d, why)))
+    return authority, device, started, abandoned
+
+
+def test_start_with_starts_only_once_the_device_took_the_settings(rig):
+    authority, device, started, abandoned = _start_rig(rig)
+    grant = authority.start_with(Driver.STUDIO, SQUARE)
+    assert grant.settings.amplitude_ua == 150.0  # the clinic maximum binds
+    assert "limited to 150 µA by the clinic maximum" in grant.note
+    assert device.names() == ["set_output"]  # no START before the settings' answer
+    _answer(device, grant.request_id)
+    assert device.names() == ["set_output", "start_output"]
+    assert started == []
+    assert abandoned == []
+    start_rid = device.calls[-1][1]
+    _answer(device, start_rid)
+    assert started == [(Driver.STUDIO, grant.settings)]
+    assert abandoned == []
+
+
+def test_start_with_never_starts_on_refused_or_lost_settings(rig):
+    authority, device, started, abandoned = _start_rig(rig)
+    grant = authority.start_with(Driver.STUDIO, SQUARE)
+    _answer(device, grant.request_id, nak="too high")
+    assert device.names() == ["set_output"]
+    assert abandoned == [
+        (Driver.STUDIO, "the device refused to take the settings (out of range: too high)")
+    ]
+    grant = authority.start_with(Driver.STUDIO, SQUARE)
+    device.command_failed.emit(grant.request_id, "no answer from the device")
+    _answer(device, grant.request_id)  # a late answer starts nothing
+    assert device.names() == ["set_output", "set_output"]
+    assert abandoned[-1] == (Driver.STUDIO, "no answer from the device")
+    assert started == []
+
+
+@pytest.mark.parametrize("first", ["stop", "estop", "pause", "newer settings", "passed on"])
+def test_anything_that_comes_first_cancels_a_start_waiting_for_its_settings(rig, first):
+    """An emergency stop pressed while the settings are on their way: the ACK that follows
+    must not start the output (whichever screen asked for it)."""
+    authority, device, started, abandoned = _start_rig(rig)
+    grant = authority.start_with(Driver.STUDIO, SQUARE)
+    if first == "stop":
+        authority.stop()
+    elif first == "estop":
+        authority.estop()
+    elif first == "pause":
+        authority.pause()
+    elif first == "newer settings":
+        authority.set_output(Driver.STUDIO, SQUARE)
+    else:
+        assert authority.transfer(Driver.BENCH)
+    _answer(device, grant.request_id)
+    assert "start_output" not in device.names()
+    assert started == []
+    assert len(abandoned) == 1
+
+
+def test_a_start_refused_after_the_settings_is_reported(rig):
+    authority, device, started, abandoned = _start_rig(rig)
+    grant = authority.start_with(Driver.STUDIO, SQUARE)
+    _answer(device, grant.request_id)
+    _answer(device, device.calls[-1][1], nak="no contact")
+    assert started == []
+    assert abandoned == [
+        (Driver.STUDIO, "the device refused to start output (out of range: no contact)")
+    ]
+
+
+def test_start_with_is_refused_at_once_like_set_output(rig):
+    authority, device, started, abandoned = _start_rig(rig)
+    authority.estop()
+    with pytest.raises(OutputRefused, match="emergency stop is latched"):
+        authority.start_with(Driver.STUDIO, SQUARE)
+    with pytest.raises(OutputRefused, match="with the trainer's studio"):
+        authority.start_with(Driver.BENCH, SQUARE)
+    assert device.names() == ["estop"]

@@ -137,7 +137,7 @@ def test_studio_output_is_held_to_the_clinic_maximum(qtbot, console):
     assert studio.amplitude.maximum() == CLINIC_MAX
     studio.amplitude.setMaximum(1000.0)
     studio.set_controls(OutputSettings(Waveform.SQUARE, 20.0, 300.0, Polarity.POSITIVE, 2.0, 0.0))
-    studio.start_output()
+    studio.start()
     qtbot.waitUntil(lambda: window.device.state == DeviceState.RUNNING, timeout=8000)
     n = len(window.test_blocks)
     qtbot.waitUntil(lambda: len(window.test_blocks) > n + 20, timeout=5000)

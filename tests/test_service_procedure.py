@@ -78,7 +78,7 @@ def test_steps_receive_answers_status_and_samples(qtbot):
     link, runner, got = _runner(qtbot)
 
     def proc():
-        ans = yield Send(lambda lk: lk.start_output(), "Starting")
+        ans = yield Send(lambda lk: lk.request_start(), "Starting")
         st, waited = yield WaitStatus(lambda s: s.state == DeviceState.RUNNING, 1.0, "running")
         data = yield Collect(0.25)
         yield Pause(0.01)
@@ -101,7 +101,7 @@ def test_a_refusal_fails_with_the_devices_reason_and_makes_output_safe(qtbot):
     link, runner, got = _runner(qtbot)
 
     def proc():
-        yield Send(lambda lk: lk.start_output(), "Starting the output")
+        yield Send(lambda lk: lk.request_start(), "Starting the output")
 
     runner.run(proc(), max_ua=100.0)
     link.command_answered.emit(1, Nak(1, int(MsgType.START), NakReason.NO_CONTACT, "lift"))
@@ -114,7 +114,7 @@ def test_accepted_refusals_are_results_and_procedures_may_catch_errors(qtbot):
     link, runner, got = _runner(qtbot)
 
     def proc():
-        ans = yield Send(lambda lk: lk.start_output(), "x", accept=(NakReason.UNSUPPORTED,))
+        ans = yield Send(lambda lk: lk.request_start(), "x", accept=(NakReason.UNSUPPORTED,))
         try:
             yield WaitStatus(lambda s: False, 0.05, "never")
         except ProcedureError as exc:

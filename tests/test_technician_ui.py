@@ -65,8 +65,9 @@ def test_bench_shows_live_device_link_load_and_frames(qtbot, live):
     assert bench.info_panel.value("serial") == "SIM-000001"
     assert bench.info_panel.value("compliance") == "20 V"
     port = link.test_port  # as the manual output panel asks: through the output authority
-    port.set_output(OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 0.0))
-    port.start_output()
+    port.request_start_with(
+        OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 0.0)
+    )
     qtbot.waitUntil(lambda: bench.load_panel.value("state") == "Running", timeout=3000)
     events = [
         bench.events_panel.list.item(i).text() for i in range(bench.events_panel.list.count())

@@ -43,7 +43,7 @@ def start(qtbot, window, ws, samples: int = 300) -> None:
     messages: list[str] = []
     ws.studio.message.connect(messages.append)
     ws.studio.set_controls(SETTINGS)
-    ws.studio.start_output()
+    ws.studio.start()
     try:
         qtbot.waitUntil(lambda: ws.session is not None, timeout=10000)
     finally:
@@ -128,7 +128,7 @@ def test_settings_above_the_live_limit_are_clamped_and_said(qtbot, trainer):
     )
     messages = []
     ws.studio.message.connect(messages.append)
-    ws.studio.start_output()
+    ws.studio.start()
     qtbot.waitUntil(
         lambda: any("limited to 150 µA by the clinic maximum" in m for m in messages), timeout=10000
     )

@@ -151,8 +151,7 @@ class ConsoleRun:
         )
         # as the output panel does: through the output authority (scope reference too)
         port = self.window.authority.port(self.window.current_workspace().driver)
-        port.set_output(out)
-        port.start_output()
+        port.request_start_with(out)  # START once the device took the settings
         if self.recorder is not None:
             self.recorder.on_state(SessionState.RAMPING_UP)
         if not spin_until(

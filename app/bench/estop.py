@@ -71,8 +71,7 @@ def run(args: argparse.Namespace | None = None) -> dict:
             if device.state is not None and device.state != DeviceState.IDLE:
                 port.reset()
                 spin_until(lambda: device.state == DeviceState.IDLE, 3)
-            port.set_output(settings)
-            port.start_output()
+            port.request_start_with(settings)  # START once the device took the settings
             state["blocks"] = []
             ok = spin_until(
                 lambda: any(

@@ -104,6 +104,22 @@ class Grant:
     settings: OutputSettings
     decision: LimitDecision
 
+    @property
+    def note(self) -> str:
+        """What lowered the amplitude on its way to the device, for the operator ('' if
+        nothing did): the limits' own explanation, the one wording of every screen."""
+        return f"{self.decision.explanation}." if self.decision.clamped else ""
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingStart:
+    """A :meth:`OutputAuthority.start_with` under way: START waits for the settings' ACK."""
+
+    driver: Driver
+    settings_rid: int
+    settings: OutputSettings  # as sent (after the limits)
+    start_rid: int | None = None  # START sent, its answer awaited
+
 
 @dataclass(frozen=True, slots=True)
 class _Context:
@@ -132,6 +148,10 @@ class OutputAuthority(QObject):
     output_commanded = Signal(object)  # OutputSettings as sent (after the limits)
     output_lowered = Signal(object, str)  # Driver, why: present output lowered to a limit
     output_revoked = Signal(object, str)  # Driver, why: present output stopped
+    # start_with(): the device accepted the settings and then START (OutputSettings as
+    # sent), or the start did not happen (why, for the operator)
+    output_started = Signal(object, object)  # Driver, OutputSettings
+    start_abandoned = Signal(object, str)  # Driver, why
 
     def __init__(
         self,
@@ -167,6 +187,7 @@ class OutputAuthority(QObject):
         self._uptime_ms: int | None = None  # the newest STATUS's uptime
         self._latched = False  # an emergency stop here: no output until a RESET
         self._settings_rid: int | None = None  # the last SET_OUTPUT, until it is answered
+        self._start_after: _PendingStart | None = None  # start_with() waiting for answers
 
     # ------------------------------------------------------------------ facts in
 
@@ -216,6 +237,7 @@ class OutputAuthority(QObject):
             with contextlib.suppress(RuntimeError, TypeError):  # the old link is gone
                 sig.disconnect(slot)
         self._link_slots = []
+        self._cancel_start("the device link changed")
         self._link = link
         self._started = False
         self._commanded = self._context = None
@@ -231,7 +253,7 @@ class OutputAuthority(QObject):
             (link.status_received, self._on_status),
             (link.event_received, self.event_received),
             (link.command_answered, self._on_answered),
-            (link.command_failed, self.command_failed),
+            (link.command_failed, self._on_failed),
         ]
         for sig, slot in self._link_slots:
             sig.connect(slot)
@@ -421,8 +443,31 @@ class OutputAuthority(QObject):
             problem = self.zone_problem(driver, tuple(zones))
         if problem is not None:
             raise OutputRefused(f"output settings not sent: {problem}")
+        self._cancel_start("newer settings were sent")
         context = _Context(driver, tuple(zones), step_ua, step_label)
         return self._send_settings(settings, context)
+
+    def start_with(
+        self,
+        driver: Driver,
+        settings: OutputSettings,
+        *,
+        zones: tuple[str, ...] = (),
+        step_ua: float | None = None,
+        step_label: str = "",
+    ) -> Grant:
+        """Send ``settings`` for ``driver`` and START once the device has accepted them:
+        output never runs on settings the device refused or has not taken yet, while a
+        screen already shows the new ones. Refused at once (:class:`OutputRefused`) as
+        :meth:`set_output` is; after that the outcome arrives as ``output_started`` (the
+        device accepted START) or ``start_abandoned`` (settings or START refused or lost,
+        the facts changed, or a stop, reset, loss of the link or newer settings came
+        first)."""
+        grant = self.set_output(
+            driver, settings, zones=zones, step_ua=step_ua, step_label=step_label
+        )
+        self._start_after = _PendingStart(driver, grant.request_id, grant.settings)
+        return grant
 
     def start(self, driver: Driver) -> int:
         """START for ``driver`` (its settings sent first through :meth:`set_output`)."""
@@ -512,6 +557,7 @@ class OutputAuthority(QObject):
         return link.sim_control(op, value) if link is not None else None
 
     def _off(self) -> None:
+        self._cancel_start("output was stopped before it started")
         self._started = False
         self._lowered_at = self._uptime_ms if self._uptime_ms is not None else 0
 
@@ -542,6 +588,7 @@ class OutputAuthority(QObject):
         if driver is self._owner:
             return
         self._owner = driver
+        self._cancel_start(f"the device passed to the {driver.label}")
         self._commanded = self._context = None
         self.owner_changed.emit(driver)
 
@@ -593,6 +640,7 @@ class OutputAuthority(QObject):
         self._device = None
         self._device_state = None
         self._settings_rid = None
+        self._cancel_start(f"the device link was lost ({reason})")
         if self._pending_owner is not None:
             self._set_owner(self._pending_owner)
         self.limits_changed.emit()
@@ -606,7 +654,42 @@ class OutputAuthority(QObject):
                 # the device kept its previous settings: a START sent with these must not
                 # run on those
                 self._revoke("the device refused the output settings")
+        self._start_answered(rid, answer)
         self.command_answered.emit(rid, answer)
+
+    @Slot(int, str)
+    def _on_failed(self, rid: int, reason: str) -> None:
+        p = self._start_after
+        if p is not None and rid in (p.settings_rid, p.start_rid):
+            self._cancel_start(reason)
+        self.command_failed.emit(rid, reason)
+
+    # ------------------------------------------------------------------ start_with
+
+    def _start_answered(self, rid: int, answer: object) -> None:
+        p = self._start_after
+        if p is None or rid not in (p.settings_rid, p.start_rid):
+            return
+        if isinstance(answer, Nak):
+            detail = f": {answer.detail}" if answer.detail else ""
+            what = "take the settings" if rid == p.settings_rid else "start output"
+            self._cancel_start(f"the device refused to {what} ({answer.reason.text}{detail})")
+        elif rid == p.settings_rid:  # the settings are the device's: START now
+            self._start_after = None
+            try:
+                start_rid = self._raise(p.driver, "start")
+            except OutputRefused as exc:
+                self.start_abandoned.emit(p.driver, str(exc))
+                return
+            self._start_after = replace(p, start_rid=start_rid)
+        else:
+            self._start_after = None
+            self.output_started.emit(p.driver, self._commanded or p.settings)
+
+    def _cancel_start(self, why: str) -> None:
+        p, self._start_after = self._start_after, None
+        if p is not None:
+            self.start_abandoned.emit(p.driver, why)
 
     @Slot(object)
     def _on_status(self, status: Status) -> None:
@@ -662,12 +745,13 @@ class OutputAuthority(QObject):
 
 
 class OutputPort:
-    """A driver's handle on the device: the link's command names, through the authority.
+    """A driver's handle on the device, through the authority.
 
-    Raising (``set_output``, ``start_output``, ``resume``) is asked of the authority for
-    this driver and raises :class:`OutputRefused` when refused; lowering and service
-    commands act at once. Procedures (calibration, self-test) issue their commands on a
-    port, so their declared maximum binds like every other layer.
+    Raising is *requested* (``request_settings``, ``request_start_with``,
+    ``request_start``, ``request_resume``): the authority decides for this driver and
+    raises :class:`OutputRefused` when it refuses. Lowering (``pause``, ``stop_output``,
+    ``estop``) and service commands act at once. Procedures (calibration, self-test) issue
+    their commands on a port, so their declared maximum binds like every other layer.
     """
 
     def __init__(
@@ -699,15 +783,23 @@ class OutputPort:
             self.driver, step_ua=self.ceiling_ua, step_label=self.label, without_device=True
         )
 
-    def set_output(self, settings: OutputSettings) -> int:
+    def request_settings(self, settings: OutputSettings) -> Grant:
+        """SET_OUTPUT, the amplitude clamped to the live limits (see the Grant)."""
         return self.authority.set_output(
             self.driver, settings, step_ua=self.ceiling_ua, step_label=self.label
-        ).request_id
+        )
 
-    def start_output(self) -> int:
+    def request_start_with(self, settings: OutputSettings) -> Grant:
+        """The settings, then START once the device accepted them (the authority's
+        ``output_started`` / ``start_abandoned`` say how it ended)."""
+        return self.authority.start_with(
+            self.driver, settings, step_ua=self.ceiling_ua, step_label=self.label
+        )
+
+    def request_start(self) -> int:
         return self.authority.start(self.driver)
 
-    def resume(self) -> int:
+    def request_resume(self) -> int:
         return self.authority.resume(self.driver)
 
     def pause(self) -> int | None:

@@ -279,10 +279,12 @@ def ready_idle() -> Procedure:
 def run_steady(settings: OutputSettings, what: str, timeout_s: float = 3.0) -> Procedure:
     """Set the output and start it (or retune a running output); wait until it runs at the
     full set point."""
-    yield Send(lambda port: port.set_output(settings), f"{what}: setting the output")
+    yield Send(
+        lambda port: port.request_settings(settings).request_id, f"{what}: setting the output"
+    )
     status, _ = yield WaitStatus(lambda s: True, 1.0, "STATUS from the device")
     if status.state == DeviceState.IDLE:
-        yield Send(lambda port: port.start_output(), f"{what}: starting the output")
+        yield Send(lambda port: port.request_start(), f"{what}: starting the output")
     sp = settings.amplitude_ua
     yield WaitStatus(
         lambda s: s.state == DeviceState.RUNNING and abs(s.level_ua - sp) < 1e-3,

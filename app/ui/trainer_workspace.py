@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QMessageBox, QPushButton, QWidget
 
-from app.device.protocol import DeviceState, Info, Nak, Status
+from app.device.protocol import DeviceState, Info, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
 from app.engine.authority import Driver, OutputAuthority, OutputRefused
@@ -65,8 +65,8 @@ class TrainerWorkspace(Workspace):
         self._link_slots: list = []
         self.session: _StudioSession | None = None  # the open training session, if any
         self.last_session_uid: str | None = None
-        self._pending_settings: tuple[int, OutputSettings] | None = None  # SET_OUTPUT rid
-        self._pending_start: tuple[int, OutputSettings] | None = None  # START rid
+        # a training session begins when the authority reports the studio's START taken
+        authority.output_started.connect(self._output_started)
         if store is not None or self.records_pending:
             self.studio.set_output_handlers(self._start_requested, self._stop_requested)
         # recorded when the studio sends them (a change while running is held for a
@@ -131,8 +131,6 @@ class TrainerWorkspace(Workspace):
         if link is None or self.store is None:
             return
         self._link_slots = [
-            (link.command_answered, self._command_answered),
-            (link.command_failed, self._command_failed),
             (link.status_received, self._status_received),
             (link.disconnected, self._link_lost),
         ]
@@ -157,7 +155,6 @@ class TrainerWorkspace(Workspace):
         self._record_settings(settings, "output panel")
 
     def emergency_stop_sent(self) -> None:
-        self._pending_settings = self._pending_start = None
         self._end_session(Outcome.EMERGENCY_STOPPED, "emergency stop")
 
     def _connected(self) -> bool:
@@ -175,26 +172,22 @@ class TrainerWorkspace(Workspace):
                 "No device: cannot start output. Connect the device (or the simulator) first."
             )
             return
-        try:
-            rid = self.port.set_output(settings)
+        running = self.session is not None  # already on: new settings for that output
+        try:  # else START follows once the device took them (the authority sequences it)
+            grant = (
+                self.port.request_settings(settings)
+                if running
+                else self.port.request_start_with(settings)
+            )
         except OutputRefused as exc:
             self.studio.message.emit(f"Output not started: {exc}.")
             return
-        sent = self.authority.commanded or settings
-        if sent.amplitude_ua < settings.amplitude_ua - 1e-9:
-            self.studio.message.emit(
-                f"{settings.amplitude_ua:g} µA asked: limited to "
-                f"{sent.amplitude_ua:g} µA by the "
-                f"{self.port.ceiling().layer_label}."
-            )
-        if self.session is not None:  # already on: new settings for the running output
-            self._record_settings(sent, "studio")
-            return
-        self._pending_start = None
-        self._pending_settings = (rid, sent)
+        if grant.note:
+            self.studio.message.emit(grant.note)
+        if running:
+            self._record_settings(grant.settings, "studio")
 
     def _stop_requested(self) -> None:
-        self._pending_settings = self._pending_start = None
         if not self._connected():
             self.studio.message.emit("No device: nothing to stop.")
             self._end_session(Outcome.INTERRUPTED, "no device link")
@@ -204,36 +197,9 @@ class TrainerWorkspace(Workspace):
             self.session.stopping = True
             self.session.event("stop_requested", "stop requested")
 
-    def _command_answered(self, rid: int, answer) -> None:
-        if self._pending_settings is not None and rid == self._pending_settings[0]:
-            settings = self._pending_settings[1]
-            self._pending_settings = None
-            if isinstance(answer, Nak):
-                self._refused("accept the settings", answer)
-            elif self._connected():
-                try:
-                    self._pending_start = (self.port.start_output(), settings)
-                except OutputRefused as exc:
-                    self.studio.message.emit(f"Output not started: {exc}.")
-        elif self._pending_start is not None and rid == self._pending_start[0]:
-            settings = self._pending_start[1]
-            self._pending_start = None
-            if isinstance(answer, Nak):
-                self._refused("start output", answer)
-            else:
-                self._begin_session(settings)
-
-    def _command_failed(self, rid: int, reason: str) -> None:
-        for pending in (self._pending_settings, self._pending_start):
-            if pending is not None and rid == pending[0]:
-                self._pending_settings = self._pending_start = None
-                self.studio.message.emit(f"Could not start output: {reason}")
-
-    def _refused(self, what: str, nak: Nak) -> None:
-        detail = f": {nak.detail}" if nak.detail else ""
-        self.studio.message.emit(
-            f"The device refused to {what} ({nak.reason.text}{detail}). Output not started."
-        )
+    def _output_started(self, driver: Driver, settings: OutputSettings) -> None:
+        if driver is Driver.STUDIO and self.store is not None and self.session is None:
+            self._begin_session(settings)
 
     def _begin_session(self, settings: OutputSettings) -> None:
         info = getattr(self.link, "info", None)
@@ -288,7 +254,6 @@ class TrainerWorkspace(Workspace):
             self._end_session(Outcome.COMPLETED if ses.stopping else Outcome.STOPPED, "output off")
 
     def _link_lost(self, reason: str) -> None:
-        self._pending_settings = self._pending_start = None
         self._end_session(Outcome.INTERRUPTED, f"link lost: {reason}")
 
     def _end_session(self, outcome: Outcome, why: str) -> None:
@@ -306,7 +271,7 @@ class TrainerWorkspace(Workspace):
 
     def demo_start(self) -> None:
         if self.studio.apply():
-            self.studio.start_output()
+            self.studio.start()
 
     def _presentation(self, on: bool) -> None:
         # The studio makes the window full screen itself; the class sees only the studio

@@ -166,9 +166,9 @@ class TechnicianWorkspace(Workspace):
         self.output.set_device_state(DeviceState.IDLE, connected=False)
         o = self.output
         o.apply_requested.connect(self._apply)
-        o.start_requested.connect(lambda: self._send(self.port.start_output))
+        o.start_requested.connect(lambda: self._send(self.port.request_start))
         o.pause_requested.connect(lambda: self._send(self.port.pause))
-        o.resume_requested.connect(lambda: self._send(self.port.resume))
+        o.resume_requested.connect(lambda: self._send(self.port.request_resume))
         o.stop_requested.connect(lambda: self._send(self.port.stop_output))
         o.reset_requested.connect(lambda: self._send(self.port.reset))
         authority.limits_changed.connect(self._show_limits)
@@ -241,19 +241,14 @@ class TechnicianWorkspace(Workspace):
     def _apply(self, settings: OutputSettings) -> bool:
         self._note = ""
         try:
-            rid = self.port.set_output(settings)
+            grant = self.port.request_settings(settings)
         except OutputRefused as exc:
             self.output.show_message(f"Not applied: {exc}", error=True)
             return False
-        sent = self.authority.commanded
-        if sent is not None and sent.amplitude_ua < settings.amplitude_ua - 1e-9:
-            d = self.port.ceiling()
-            self._note = (
-                f"{settings.amplitude_ua:g} µA requested: limited to "
-                f"{sent.amplitude_ua:g} µA by the {d.layer_label}."
-            )
+        self._note = grant.note
+        if self._note:
             self.output.show_message(self._note, error=True)
-        return rid is not None
+        return True
 
     def _send(self, command: Callable[[], object]) -> None:
         if not self.port.is_connected:

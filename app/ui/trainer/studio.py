@@ -41,7 +41,7 @@ from app import palette
 from app.device.protocol import DeviceState, Info, Nak, SampleFlag, SimOp, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import BURST_CYCLE_S, OutputSettings, Polarity, Waveform
-from app.engine.authority import OutputRefused
+from app.engine.authority import Grant, OutputRefused
 from app.scope.core.buffer import SampleRing
 from app.scope.core.envelope import envelopes
 from app.teaching.annotations import Annotations, annotate
@@ -120,7 +120,6 @@ class WaveformStudio(QWidget):
         self._last_block: tuple[int, int] | None = None
         self._start_handler: Callable[[OutputSettings], object] | None = None
         self._last_apply_id: int | None = None
-        self._start_after: int | None = None  # START waits for this SET_OUTPUT's ACK
         self._stop_handler: Callable[[], object] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
@@ -218,7 +217,7 @@ class WaveformStudio(QWidget):
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.start_button = QPushButton("Start output")
         self.start_button.setObjectName("primary")
-        self.start_button.clicked.connect(self.start_output)
+        self.start_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop output")
         self.stop_button.clicked.connect(self.stop_output)
         self.freeze_button = QPushButton("Freeze")
@@ -327,7 +326,15 @@ class WaveformStudio(QWidget):
 
     def set_port(self, port) -> None:
         """The output authority's port for the studio: every command goes through it."""
+        if self.port is not None:
+            self.port.authority.start_abandoned.disconnect(self._start_abandoned)
         self.port = port
+        if port is not None:
+            port.authority.start_abandoned.connect(self._start_abandoned)
+
+    def _start_abandoned(self, driver, why: str) -> None:
+        if self.port is not None and driver is self.port.driver:
+            self._say(f"Output not started: {why}.")
 
     def _link_connections(self):
         lk = self.link
@@ -442,29 +449,22 @@ class WaveformStudio(QWidget):
         except OutputRefused as exc:
             self._say(f"Cannot {what}: {exc}.")
             return None
+        if isinstance(rid, Grant):  # settings: sent as the live limits allow
+            if rid.note:
+                self._say(rid.note)
+            rid = rid.request_id
         if rid is not None:
             self._pending[rid] = what
         return rid
 
     def _command_answered(self, rid: int, answer) -> None:
         what = self._pending.pop(rid, None)
-        start = rid == self._start_after
-        if start:
-            self._start_after = None
         if what is not None and isinstance(answer, Nak):
             detail = f": {answer.detail}" if answer.detail else ""
-            self._say(
-                f"The device refused to {what} ({answer.reason.text}{detail})."
-                + (" Output not started." if start else "")
-            )
-        elif start and self.port is not None:
-            self._send("start output", self.port.start_output)
+            self._say(f"The device refused to {what} ({answer.reason.text}{detail}).")
 
     def _command_failed(self, rid: int, reason: str) -> None:
         what = self._pending.pop(rid, None)
-        if rid == self._start_after:
-            self._start_after = None
-            reason += " Output not started."
         if what is not None:
             self._say(f"Could not {what}: {reason}")
 
@@ -499,7 +499,7 @@ class WaveformStudio(QWidget):
             self._say("Ideal waveform drawn. No device connected to send it to.")
         else:
             self._last_apply_id = self._send(
-                "apply the settings", self.port.set_output if self.port else None, s
+                "apply the settings", self.port.request_settings if self.port else None, s
             )
         self.settings_applied.emit(s)
         return True
@@ -530,7 +530,7 @@ class WaveformStudio(QWidget):
             return
         self._use_settings(s)
         self._last_apply_id = self._send(
-            "apply the settings", self.port.set_output if self.port else None, s
+            "apply the settings", self.port.request_settings if self.port else None, s
         )
         self.settings_applied.emit(s)
 
@@ -547,26 +547,35 @@ class WaveformStudio(QWidget):
         Apply still sends the settings to the link so the ideal and the device agree."""
         self._start_handler, self._stop_handler = start, stop
 
-    def start_output(self) -> None:
+    def start(self) -> None:
+        """Start: the control settings, then START once the device has accepted them (the
+        authority sequences it: never old settings running while the plot shows new)."""
+        s = self.current_settings()
+        try:
+            validate(s)
+        except ValueError as exc:
+            self._say(f"Not started: {exc}")
+            return
         if self._start_handler is not None:
-            s = self.current_settings()
-            try:
-                validate(s)
-            except ValueError as exc:
-                self._say(f"Not started: {exc}")
-                return
             self.set_reference(s)
             self._start_handler(s)
             return
-        if self.link is None:
+        if self.link is None or self.port is None:
             self._say(
                 "No device: cannot start output. Connect the device (or the simulator) first."
             )
             return
-        if self.apply():
-            # START only once the device has accepted these settings: never run old ones
-            # while the plot shows new ones
-            self._start_after = self._last_apply_id
+        self._cancel_pending_apply()
+        try:
+            grant = self.port.request_start_with(s)
+        except OutputRefused as exc:
+            self._say(f"Not started: {exc}.")
+            return
+        self._use_settings(grant.settings)
+        self._last_apply_id = grant.request_id
+        if grant.note:
+            self._say(grant.note)
+        self.settings_applied.emit(grant.settings)
 
     def reset_device(self) -> None:
         """RESET through the studio's port (after an emergency stop, a watchdog stop or a
@@ -578,7 +587,6 @@ class WaveformStudio(QWidget):
 
     def stop_output(self) -> None:
         """Ramped stop. (The emergency stop is the main window's, on Esc.)"""
-        self._start_after = None  # a start still waiting for its settings is cancelled
         self._cancel_pending_apply()
         if self._stop_handler is not None:
             self._stop_handler()
