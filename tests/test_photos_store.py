@@ -16,7 +16,7 @@ from PIL import Image
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
 
 from app.__main__ import main
-from app.store import maintenance, photos
+from app.store import audit, maintenance, photos
 from app.store.database import open_store
 from app.store.models import SessionPhoto
 from app.store.validation import ClientData
@@ -153,8 +153,23 @@ def test_photos_are_stored_in_the_private_database_read_back_exported_and_erased
             assert [p["label"] for p in session["photos"]] == ["before", "after"]
             assert zf.read(session["photos"][0]["file"]) == prepared.data
 
-        assert w.submit(photos.DeletePhoto(after)).result(5) == 1
+        assert w.submit(photos.DeletePhoto(after, operator_id=None)).result(5) == 1
         assert [p.id for p in photos.session_photos(engine, sid)] == [before]
+        assert w.submit(photos.DeletePhoto(after)).result(5) == 0  # gone: nothing audited
+
+        # every photo added or removed is in the audit trail (never the picture)
+        added = audit.entries(engine, "add_photo", f"session:{sid}")
+        assert [(e.details["photo"], e.details["label"], e.details["zone"]) for e in added] == [
+            (before, "before", "forehead"),
+            (after, "after", None),
+        ]
+        [removed] = audit.entries(engine, "remove_photo")
+        assert (removed.subject, removed.details) == (
+            f"session:{sid}",
+            {"photo": after, "label": "after"},
+        )
+        assert len(audit.entries(engine, "add_photo")) == 3
+        assert audit.verify(engine).ok
     finally:
         w.close()
         engine.dispose()

@@ -20,7 +20,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from test_store_ui import populate
 
-from app.store import courses, photos, services
+from app.store import audit, courses, photos, services
 from app.store.database import open_store
 from app.store.writer import StoreWriter
 
@@ -162,6 +162,16 @@ def test_attaching_photos_strips_exif_and_names_a_bad_file(qtbot, records, tmp_p
     strip.remove_button.click()
     qtbot.waitUntil(lambda: strip.list.count() == 1, timeout=5000)
     _settle(qtbot, store)
+    # both removals and the three photos added are audited, as the operator who did it
+    trail = audit.entries(store.engine, subject=f"session:{d.detail.summary.id}")
+    assert [e.action for e in trail if e.action.endswith("_photo")] == [
+        "add_photo",
+        "add_photo",
+        "remove_photo",
+        "add_photo",
+        "remove_photo",
+    ]
+    assert {e.operator_id for e in trail if e.action.endswith("_photo")} == {store.operator_id}
 
 
 def test_the_camera_option_shows_only_where_qtmultimedia_can_be_imported(

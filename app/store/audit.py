@@ -57,6 +57,8 @@ ACTIONS = frozenset(
         "sign_session",
         "amend_session",
         "sign_consent",
+        "add_photo",
+        "remove_photo",
     }
 )
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from app.store import audit
 from app.store.models import SessionPhoto, TreatmentSession, utcnow
 
 MAX_FILE_BYTES = 30 * 1024 * 1024
@@ -168,17 +169,41 @@ class AddPhoto:
         )
         s.add(row)
         s.flush()
+        # in the same transaction: a photo is never stored without its audit entry
+        audit.append(
+            s,
+            "add_photo",
+            f"session:{self.session_id}",
+            {"photo": row.id, "label": self.label, "zone": self.zone or None},
+            operator_id=self.operator_id,
+        )
         return row.id
 
 
 @dataclass(frozen=True, slots=True)
 class DeletePhoto:
-    """Remove a photo attached by mistake; the future gives the rows deleted (0 or 1)."""
+    """Remove a photo attached by mistake; the future gives the rows deleted (0 or 1).
+    The removal is audited (who, which photo of which session) in the same transaction."""
 
     photo_id: int
+    operator_id: int | None = None  # who removes it (the writer names the one signed in)
 
     def apply(self, s: Session, st: object, tentative: dict[str, int]) -> int:
+        found = s.execute(
+            select(SessionPhoto.session_id, SessionPhoto.label).where(
+                SessionPhoto.id == self.photo_id
+            )
+        ).first()
+        if found is None:
+            return 0
         result = s.execute(delete(SessionPhoto).where(SessionPhoto.id == self.photo_id))
+        audit.append(
+            s,
+            "remove_photo",
+            f"session:{found.session_id}",
+            {"photo": self.photo_id, "label": found.label},
+            operator_id=self.operator_id,
+        )
         return int(getattr(result, "rowcount", 0) or 0)
 
 

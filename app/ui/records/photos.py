@@ -346,7 +346,7 @@ class SessionPhotos(QWidget):
             return
         photo_id = items[0].data(Qt.ItemDataRole.UserRole)
         self.store.when_done(
-            self.store.writer.submit(photos.DeletePhoto(photo_id)),
+            self.store.writer.submit(photos.DeletePhoto(photo_id, self.store.operator_id)),
             lambda _n: self._finish("Photo removed."),
             what="removing the photo",
         )
