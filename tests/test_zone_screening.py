@@ -15,6 +15,7 @@ from app.engine.limits import (
     build_stack,
     clamp_amplitude,
     client_zone_limit,
+    excluded_zone,
 )
 from app.store.screening import (
     QuestionnaireError,
@@ -24,6 +25,7 @@ from app.store.screening import (
     evaluate,
     load_questionnaire,
     parse_questionnaire,
+    zone_override,
     zone_rules,
 )
 from app.store.vocabulary import ClientFacts, ZoneRule
@@ -114,6 +116,28 @@ def test_an_acknowledged_override_lifts_an_exclusion_but_never_a_ceiling():
         ("mentalis_l", True, False, None),
         ("mentalis_r", False, False, 100.0),
     ]
+
+
+def test_an_override_of_one_zone_lifts_that_zone_and_keeps_the_others_excluded():
+    """Two injection sites, one treated anyway: the other stays excluded, for the rules
+    and so for the authority (an excluded zone refuses output, an overridden one has its
+    other limits only)."""
+    answers = clean() | {
+        "lesion_sites": ["mentalis_l", "frontalis_r"],
+        "metal_implant_sites": ["mentalis_r"],
+    }
+    acked = (zone_override("lesion_sites", "mentalis_l"), "metal_implant_sites@mentalis_r")
+    rules = zone_rules(screening(answers, acked), TODAY, Q)
+    assert [(r.zone, r.overridden, r.excluded) for r in rules] == [
+        ("mentalis_l", True, False),
+        ("frontalis_r", False, True),
+        ("mentalis_r", False, False),  # a ceiling is never lifted, per zone either
+    ]
+    assert excluded_zone(rules, ("mentalis_l",)) is None
+    assert excluded_zone(rules, ("frontalis_r",)).zone == "frontalis_r"
+    # the whole item's override still lifts every zone it names
+    both = zone_rules(screening(answers, ("lesion_sites",)), TODAY, Q)
+    assert [r.overridden for r in both if r.item_id == "lesion_sites"] == [True, True]
 
 
 @pytest.mark.parametrize(

@@ -370,3 +370,83 @@ def test_at_1280x800_the_screening_form_needs_no_sideways_scrolling(qtbot, tmp_p
         for ws in w.workspaces.built():
             ws.shutdown()
         store.close(10)
+
+
+def test_one_injection_site_treated_anyway_by_keys_the_other_stays_excluded(
+    qtbot, records, tmp_path
+):
+    """Two lesion sites; Space on "Treat anyway" asks which (both ticked to start), the
+    practitioner unticks one by keys: that one stays excluded, the box says "1 of 2", the
+    screening stores that zone's override alone and reads it back."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.records.screening_form import ScreeningForm
+
+    store, cid = records
+    form = ScreeningForm(store)
+    qtbot.addWidget(form)
+    form.resize(380, 900)
+    form.show()
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        form.set_client(cid)
+    for item_id, ans in form.answers.items():
+        form.set_answer(item_id, False if ans.item.type == "yes_no" else None)
+    form.answers["lesion_sites"].picker.set_zones(["mentalis_r", "frontalis_l"])
+    box = form.overrides["lesion_sites"]
+    assert box.isEnabled()
+    seen = {}
+
+    def choose() -> None:  # the dialog, by keys: the first zone (frontalis) unticked
+        dlg = QApplication.activeModalWidget()
+        seen["title"] = dlg.windowTitle()
+        seen["listed"] = sorted(dlg.items)
+        seen["before"] = dlg.zones()
+        dlg.tree.setFocus()
+        QTest.keyClick(dlg.tree, Qt.Key.Key_Down)
+        QTest.keyClick(dlg.tree, Qt.Key.Key_Space)
+        assert dlg.grab().save(str(tmp_path / "treat-anyway.png"))
+        QTest.keyClick(dlg.tree, Qt.Key.Key_Return)
+
+    box.setFocus()
+    QTimer.singleShot(0, choose)
+    QTest.keyClick(box, Qt.Key.Key_Space)
+    assert seen == {
+        "title": "Treat anyway",
+        "listed": ["frontalis_l", "mentalis_r"],  # only the zones this answer names
+        "before": ["frontalis_l", "mentalis_r"],
+    }
+    assert box.checkState() == Qt.CheckState.PartiallyChecked
+    assert box.text() == "Treat anyway"  # same width: the form never reflows
+    assert box.accessibleDescription() == (
+        "Treated anyway: 1 of 2 zones (Mentalis (client's right)); the others stay excluded."
+    )
+    assert form.current().overrides_acknowledged == ("lesion_sites@mentalis_r",)
+    assert [(r.zone, r.overridden) for r in form.zone_rules()] == [
+        ("frontalis_l", False),
+        ("mentalis_r", True),
+    ]
+    assert (
+        "Skin lesion or broken skin: Frontalis (client's left) — excluded; "
+        "Mentalis (client's right) — override acknowledged"
+    ) in form.banner.text()
+    form.consent.setChecked(True)
+    form.typed_name.setText("Ann Example")
+    with qtbot.waitSignal(form.saved, timeout=5000):
+        form.save_button.click()
+    gate = services.treatment_gate(store.engine, cid)
+    assert [(r.zone, r.excluded) for r in gate.zone_rules] == [
+        ("frontalis_l", True),
+        ("mentalis_r", False),
+    ]
+    again = ScreeningForm(store)
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.loaded, timeout=5000):
+        again.set_client(cid)
+    back = again.overrides["lesion_sites"]
+    assert back.checkState() == Qt.CheckState.PartiallyChecked
+    assert back.toolTip().startswith("Treated anyway: 1 of 2 zones")
+    assert again.current().overrides_acknowledged == ("lesion_sites@mentalis_r",)
+    QTest.keyClick(back, Qt.Key.Key_Space)  # Space on a (partly) ticked box unticks it
+    assert again.current().overrides_acknowledged == ()
+    assert back.toolTip().startswith("Not treated: every zone named here stays excluded.")

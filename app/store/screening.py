@@ -17,8 +17,10 @@ under a ceiling (``"effect": "limit"``, ``"max_ua"``). A ``zones`` item names it
 in the answer; a ``yes_no`` item implies its own (``"zones": [...]``, e.g. bruxism → both
 masseters). ``"window_of"`` ties a ``zones`` item to a ``date`` item: the zones count only
 while that date lies within its window (injection sites of the last 30 days). An
-exclusion is lifted only by an acknowledged override (its item id in
-``overrides_acknowledged``, like a relative contraindication); a ceiling is not lifted.
+exclusion is lifted only by an acknowledged override, like a relative contraindication:
+the item id in ``overrides_acknowledged`` lifts it for every zone the item names, and
+``"item_id@zone"`` (:func:`zone_override`) for that zone alone — a practitioner may treat
+one injection site anyway and keep the others excluded. A ceiling is not lifted.
 Zone items are optional (a screening made before they existed names no zones): an
 unanswered one names none. :func:`zone_rules` turns the answers into
 :class:`~app.store.vocabulary.ZoneRule` s, which the output authority enforces.
@@ -409,6 +411,14 @@ def evaluate(
     return Evaluation(Status.CLEARED, tuple(acked))
 
 
+ZONE_OVERRIDE_SEP = "@"
+
+
+def zone_override(item_id: str, zone: str) -> str:
+    """The acknowledged override of one zone of a zone item (``"lesion_sites@mentalis_r"``)."""
+    return f"{item_id}{ZONE_OVERRIDE_SEP}{zone}"
+
+
 def zone_rules(
     screening: ScreeningLike | None,
     today: dt.date,
@@ -416,8 +426,9 @@ def zone_rules(
 ) -> tuple[ZoneRule, ...]:
     """The per-zone exclusions and ceilings the screening's answers name (pure).
 
-    One rule per (item, zone). An exclusion whose item id is in the screening's
-    acknowledged overrides comes back ``overridden``; a ``zones`` item tied to a date
+    One rule per (item, zone). An exclusion whose item id — or that zone's own override
+    (:func:`zone_override`) — is in the screening's acknowledged overrides comes back
+    ``overridden``; a ``zones`` item tied to a date
     item (``window_of``) names its zones only while that date lies within its window.
     """
     if screening is None:
@@ -446,7 +457,8 @@ def zone_rules(
                     it.id,
                     it.reason,
                     it.max_ua if it.effect == "limit" else None,
-                    overridden=it.effect == "exclude" and it.id in acked,
+                    overridden=it.effect == "exclude"
+                    and (it.id in acked or zone_override(it.id, zone) in acked),
                 )
             )
     return tuple(out)

@@ -18,6 +18,7 @@ from PySide6.QtGui import QFont, QFontMetrics, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QDialog,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -41,6 +42,7 @@ from app.store.screening import (
     add_months,
     age_on,
     evaluate,
+    zone_override,
     zone_rules,
 )
 from app.store.signature import MAX_NAME, Signature, typed
@@ -49,7 +51,7 @@ from app.ui.records.bridge import RecordsStore
 from app.ui.records.date_field import DateField
 from app.ui.records.format import local_datetime
 from app.ui.records.signature_pad import SignaturePad, render_signature
-from app.ui.records.zone_picker import ZonePicker
+from app.ui.records.zone_picker import ZonePicker, ZonePickerDialog
 
 BANNER_LINES = 3  # reasons shown under the banner's headline (all of them in its tooltip)
 BANNER = {
@@ -187,6 +189,95 @@ class _ZoneAnswer:
         self.picker.set_zones([z for z in zones if isinstance(z, str)])
 
 
+class _ZoneOverrideBox(QCheckBox):
+    """ "Treat anyway" for a zone exclusion: ticked, every zone the item names; partly
+    ticked ("2 of 3 zones"), only the zones chosen. A click on an unticked box whose item
+    names several zones asks which (all ticked to start with); a click on a ticked one
+    unticks it."""
+
+    def __init__(self, item: Item, zones_of, parent: QWidget | None = None) -> None:
+        super().__init__("Treat anyway", parent)
+        self.item = item
+        self._zones_of = zones_of  # () -> the zones the item names now
+        self.partial: tuple[str, ...] = ()  # the zones treated anyway when partly ticked
+        self._help = (
+            f"Override acknowledged by the practitioner: {item.reason}. Ticked: every "
+            "zone named here is treated; with several zones you choose which (the others "
+            "stay excluded)."
+        )
+        self.setTristate(True)
+        self.stateChanged.connect(lambda *_: self._label())
+
+    def acknowledge(self, zones: tuple[str, ...] | None) -> None:
+        """``None``: every zone the item names; ``()``: none; else those zones."""
+        named = list(self._zones_of())
+        if zones is None or (zones and set(named) <= set(zones)):
+            self.partial = ()
+            self.setCheckState(Qt.CheckState.Checked)
+        elif zones:
+            self.partial = tuple(z for z in named if z in set(zones))
+            self.setCheckState(
+                Qt.CheckState.PartiallyChecked if self.partial else Qt.CheckState.Unchecked
+            )
+        else:
+            self.partial = ()
+            self.setCheckState(Qt.CheckState.Unchecked)
+
+    def tokens(self) -> tuple[str, ...]:
+        """What is stored in the screening's acknowledged overrides."""
+        state = self.checkState()
+        if state == Qt.CheckState.Checked:
+            return (self.item.id,)
+        if state == Qt.CheckState.PartiallyChecked:
+            named = set(self._zones_of())
+            return tuple(zone_override(self.item.id, z) for z in self.partial if z in named)
+        return ()
+
+    def dialog(self) -> ZonePickerDialog:
+        """Which of the item's zones to treat anyway (tests drive it by keys)."""
+        named = list(self._zones_of())
+        return ZonePickerDialog(
+            f"{self.item.reason.capitalize()}: which of these zones are treated anyway? "
+            "The practitioner takes responsibility; the others stay excluded.",
+            named,
+            self,
+            offered=named,
+            window_title="Treat anyway",
+        )
+
+    def nextCheckState(self) -> None:  # noqa: N802 - Qt override: a click
+        if self.checkState() != Qt.CheckState.Unchecked:
+            self.acknowledge(())
+            return
+        named = list(self._zones_of())
+        if len(named) <= 1:
+            self.acknowledge(None)
+            return
+        dlg = self.dialog()
+        if dlg.exec() == QDialog.DialogCode.Accepted:
+            self.acknowledge(tuple(dlg.zones()))
+
+    def _label(self) -> None:
+        """The text keeps its width (the form never reflows as answers change); which
+        zones are treated is said in the tooltip, to screen readers and in the banner."""
+        from app.engine.limits import zone_name
+
+        named = list(self._zones_of())
+        state = self.checkState()
+        if state == Qt.CheckState.PartiallyChecked and named:
+            chosen = [z for z in self.partial if z in set(named)]
+            said = (
+                f"Treated anyway: {len(chosen)} of {len(named)} zones "
+                f"({', '.join(zone_name(z) for z in chosen)}); the others stay excluded."
+            )
+        elif state == Qt.CheckState.Checked:
+            said = "Treated anyway: every zone named here."
+        else:
+            said = "Not treated: every zone named here stays excluded."
+        self.setAccessibleDescription(said)
+        self.setToolTip(f"{said}\n{self._help}")
+
+
 class ScreeningForm(QWidget):
     """``saved(screening_id)`` after the writer committed the screening (and consent)."""
 
@@ -263,14 +354,16 @@ class ScreeningForm(QWidget):
                     self.age_label = QLabel("—")
                     grid.addWidget(self.age_label, row + 1, 0, 1, 2)
                 if kind == "relative" or (kind == "zone" and item.effect == "exclude"):
-                    box_text = "Treat anyway" if kind == "zone" else "Proceed anyway"
-                    override = QCheckBox(box_text)
-                    override.setToolTip(
-                        f"Override acknowledged by the practitioner: {item.reason}"
-                        + (" (these zones are then treated)" if kind == "zone" else "")
-                    )
+                    override: QCheckBox
+                    if kind == "zone":
+                        override = _ZoneOverrideBox(item, self._named_zones(item.id), self)
+                    else:
+                        override = QCheckBox("Proceed anyway")
+                        override.setToolTip(
+                            f"Override acknowledged by the practitioner: {item.reason}"
+                        )
                     override.setEnabled(False)
-                    override.toggled.connect(lambda *_: self._update())
+                    override.stateChanged.connect(lambda *_: self._update())
                     self.overrides[item.id] = override
                     grid.addWidget(
                         override, row, 1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom
@@ -368,7 +461,13 @@ class ScreeningForm(QWidget):
         acked = set(previous.overrides_acknowledged) if previous else set()
         for item_id, box in self.overrides.items():  # the last client's ticks never stay
             box.blockSignals(True)
-            box.setChecked(item_id in acked)
+            if isinstance(box, _ZoneOverrideBox):
+                prefix = zone_override(item_id, "")
+                some = tuple(a[len(prefix) :] for a in acked if a.startswith(prefix))
+                box.acknowledge(None if item_id in acked else some)
+                box._label()  # noqa: SLF001 - its signals are blocked while filled
+            else:
+                box.setChecked(item_id in acked)
             box.blockSignals(False)
         self._show_consent(self._client.consent)
         dob = self._client.date_of_birth
@@ -441,9 +540,16 @@ class ScreeningForm(QWidget):
             answered, value = ans.value()
             if answered:
                 answers[item_id] = value
-        acked = tuple(i for i, box in self.overrides.items() if box.isChecked() and box.isEnabled())
+        acked: list[str] = []
+        for item_id, box in self.overrides.items():
+            if not box.isEnabled():
+                continue
+            if isinstance(box, _ZoneOverrideBox):
+                acked += box.tokens()
+            elif box.isChecked():
+                acked.append(item_id)
         return ScreeningAnswers(
-            answers, self.today, add_months(self.today, self.q.validity_months), acked
+            answers, self.today, add_months(self.today, self.q.validity_months), tuple(acked)
         )
 
     def evaluation(self) -> Evaluation:
@@ -454,7 +560,24 @@ class ScreeningForm(QWidget):
         self.answers[item_id].set_value(True, value)
 
     def acknowledge(self, item_id: str, on: bool = True) -> None:
-        self.overrides[item_id].setChecked(on)
+        box = self.overrides[item_id]
+        if isinstance(box, _ZoneOverrideBox):
+            box.acknowledge(None if on else ())
+        else:
+            box.setChecked(on)
+
+    def acknowledge_zones(self, item_id: str, zones: tuple[str, ...]) -> None:
+        """Treat these zones of a zone exclusion anyway (the others stay excluded)."""
+        box = self.overrides[item_id]
+        assert isinstance(box, _ZoneOverrideBox), f"{item_id} is not a zone exclusion"
+        box.acknowledge(tuple(zones))
+
+    def _named_zones(self, item_id: str):
+        def named() -> list[str]:
+            ans = self.answers.get(item_id)
+            return ans.picker.zones() if isinstance(ans, _ZoneAnswer) else []
+
+        return named
 
     def zone_rules(self):
         """The zone rules the answers as they stand would give (for the face map)."""
@@ -470,6 +593,8 @@ class ScreeningForm(QWidget):
         applies |= {r.item_id for r in zone_rules(self.current(), self.today, self.q)}
         for item_id, box in self.overrides.items():
             box.setEnabled(item_id in applies)
+            if isinstance(box, _ZoneOverrideBox):
+                box._label()  # noqa: SLF001 - "n of m zones" follows the zones named
         draft = self.current()
         ev = evaluate(draft, self._client, self.today, self.q)
         self._evaluation = ev
@@ -513,20 +638,21 @@ class ScreeningForm(QWidget):
         """The zone answers' effect, one line per item, for the banner."""
         from app.engine.limits import zone_name
 
-        by_item: dict[str, list[str]] = {}
-        effect: dict[str, str] = {}
+        # item -> effect -> zones (one item may have zones treated anyway and others not)
+        by_item: dict[str, dict[str, list[str]]] = {}
         for r in zone_rules(draft, self.today, self.q):
-            by_item.setdefault(r.item_id, []).append(zone_name(r.zone))
-            effect[r.item_id] = (
+            effect = (
                 "override acknowledged"
                 if r.overridden
                 else "excluded"
                 if r.max_ua is None
                 else f"≤ {r.max_ua:g} µA"
             )
+            by_item.setdefault(r.item_id, {}).setdefault(effect, []).append(zone_name(r.zone))
         return [
-            f"{self.q.item(i).reason.capitalize()}: {', '.join(z)} — {effect[i]}"
-            for i, z in by_item.items()
+            f"{self.q.item(i).reason.capitalize()}: "
+            + "; ".join(f"{', '.join(z)} — {effect}" for effect, z in effects.items())
+            for i, effects in by_item.items()
         ]
 
     def save(self) -> None:

@@ -69,11 +69,21 @@ def region_zones() -> list[tuple[str, list[str]]]:
 
 
 class ZonePickerDialog(QDialog):
-    """The zones, grouped by region, each a check box; a region's box ticks them all."""
+    """The zones, grouped by region, each a check box; a region's box ticks them all.
+    ``offered``: only these zones (and their regions) are listed (None: every zone)."""
 
-    def __init__(self, title: str, chosen: Iterable[str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        title: str,
+        chosen: Iterable[str],
+        parent: QWidget | None = None,
+        *,
+        offered: Iterable[str] | None = None,
+        window_title: str = "Choose zones",
+    ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Choose zones")
+        self.setWindowTitle(window_title)
+        only = None if offered is None else set(offered)
         question = QLabel(title)
         question.setTextFormat(Qt.TextFormat.PlainText)
         question.setWordWrap(True)
@@ -84,7 +94,10 @@ class ZonePickerDialog(QDialog):
         self.tree.setAccessibleName("Zones")
         wanted = set(chosen)
         self.items: dict[str, QTreeWidgetItem] = {}
-        for region, ids in region_zones():
+        for region, all_ids in region_zones():
+            ids = [z for z in all_ids if only is None or z in only]
+            if not ids:
+                continue
             parent_item = QTreeWidgetItem(self.tree, [region])
             parent_item.setFlags(
                 parent_item.flags()
@@ -117,7 +130,8 @@ class ZonePickerDialog(QDialog):
         lay.addWidget(question)
         lay.addWidget(self.tree, 1)
         lay.addWidget(buttons)
-        self.resize(420, 560)  # fits a 1280 × 800 screen with its frame
+        # fits a 1280 × 800 screen with its frame (a short list: a smaller window)
+        self.resize(420, 560 if only is None or len(only) > 8 else 320)
 
     def zones(self) -> list[str]:
         """The ticked zone ids, in the list's order (top of the face first)."""
