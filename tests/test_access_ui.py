@@ -9,7 +9,7 @@ import csv
 import subprocess
 
 import pytest
-from access import TEST_OPERATOR, no_operator_from_env
+from access import TEST_OPERATOR, doc_images, no_operator_from_env
 from PySide6.QtCore import QSettings, Qt
 
 from app.service.pin import hash_pin
@@ -216,6 +216,40 @@ def test_the_lock_time_is_the_clinics_setting(qtbot, console):
     w.set_clinic_settings(ClinicSettings(lock_after_s=120.0))
     assert w.access.lock_after_s == 120.0
     assert ClinicSettings(lock_after_s=0).validate()
+
+
+def test_the_manager_reads_older_entries_page_by_page(qtbot, console, monkeypatch, tmp_path):
+    """A long trail is read a page at a time (2,000 entries; 3 here): "Show older
+    entries" adds the next page under the rows shown until every matching one is there."""
+    import app.store.audit_query as audit_query
+
+    monkeypatch.setattr(audit_query, "DEFAULT_LIMIT", 3)
+    w = console()
+    for n in range(7):
+        w.store.writer.audit("view_client", f"client:{100 + n}")
+    assert w.store.writer.flush(10)
+    mw = w.open_manager()
+    view = mw.audit
+    view.action.setCurrentIndex(view.action.findData("view_client"))
+    with qtbot.waitSignal(view.loaded, timeout=5000):
+        view.refresh()
+    subjects = lambda: [view.table.item(r, 4).text() for r in range(view.table.rowCount())]  # noqa: E731
+    assert view.page.total == 7
+    assert len(subjects()) == 3
+    assert view.count.text() == "7 entries match; the newest 3 are shown (export gives these)"
+    assert view.more_button.isVisibleTo(view)
+    mw.resize(1280, 760)
+    assert mw.grab().save(str(doc_images(tmp_path) / "manager-audit-older.png"))
+    for shown in (6, 7):
+        with qtbot.waitSignal(view.loaded, timeout=5000):
+            view.more_button.click()
+        assert len(subjects()) == shown
+    ids = [ln.id for ln in view.page.lines]
+    assert ids == sorted(ids, reverse=True)  # newest first, no entry twice or missing
+    assert len(set(ids)) == 7
+    assert view.count.text() == "7 entries match"
+    assert not view.more_button.isVisibleTo(view)
+    mw.close()
 
 
 def test_the_manager_filters_verifies_and_exports_the_audit_trail(qtbot, console, tmp_path):

@@ -71,8 +71,12 @@ def _line(r: AuditEntry) -> AuditLine:
     )
 
 
-def query(engine: Engine, f: AuditFilter, limit: int = DEFAULT_LIMIT) -> AuditPage:
-    """The entries matching ``f``, newest first, at most ``limit`` of them."""
+def query(
+    engine: Engine, f: AuditFilter, limit: int = DEFAULT_LIMIT, before_id: int | None = None
+) -> AuditPage:
+    """The entries matching ``f``, newest first, at most ``limit`` of them; with
+    ``before_id``, the next ones older than that entry (the screen's "Show older"). The
+    total counts every matching entry."""
     conds = []
     if f.operator_id is not None:
         conds.append(AuditEntry.operator_id == f.operator_id)
@@ -92,6 +96,8 @@ def query(engine: Engine, f: AuditFilter, limit: int = DEFAULT_LIMIT) -> AuditPa
             subjects = [client_subject(f.client_id), *(session_subject(i) for i in sessions)]
             conds.append(AuditEntry.subject.in_(subjects))
         total = int(s.scalar(select(func.count(AuditEntry.id)).where(*conds)) or 0)
+        if before_id is not None:
+            conds.append(AuditEntry.id < before_id)
         rows = s.scalars(
             select(AuditEntry).where(*conds).order_by(AuditEntry.id.desc()).limit(limit)
         ).all()

@@ -125,8 +125,17 @@ class AuditView(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
         lay.addWidget(self.table, 1)
+        count_row = QHBoxLayout()
         self.count = QLabel()
-        lay.addWidget(self.count)
+        count_row.addWidget(self.count, 1)
+        self.more_button = QPushButton("Show older entries")
+        self.more_button.setToolTip(
+            "Read the next entries of this filter, older than the last shown"
+        )
+        self.more_button.clicked.connect(self.show_older)
+        self.more_button.setVisible(False)
+        count_row.addWidget(self.more_button)
+        lay.addLayout(count_row)
         bottom = QHBoxLayout()
         self.verify_button = QPushButton("Verify the chain")
         self.verify_button.setToolTip(
@@ -186,7 +195,7 @@ class AuditView(QWidget):
         )
 
     def refresh(self) -> None:
-        from app.store.audit_query import query
+        from app.store.audit_query import DEFAULT_LIMIT, query
 
         f = self.current_filter()
         if f is None:
@@ -195,17 +204,46 @@ class AuditView(QWidget):
         self._reads.read(
             query,
             f,
+            DEFAULT_LIMIT,
             on_result=lambda page: self._show(f, page),
             what="reading the audit trail",
             key="audit",
         )
 
-    def _show(self, f: Any, page: Any) -> None:
+    def show_older(self) -> None:
+        """The next entries of the filter shown, older than the last one on screen."""
+        from app.store.audit_query import DEFAULT_LIMIT, AuditPage, query
+
+        f, page = self.filter, self.page
+        if f is None or page is None or not page.lines:
+            return
+        self.more_button.setEnabled(False)
+        self._say("Reading older entries…")
+
+        def add(older: Any) -> None:
+            self.more_button.setEnabled(True)
+            if f is not self.filter:
+                return  # another filter was shown meanwhile
+            lines = page.lines + older.lines
+            self._show(f, AuditPage(lines, older.total, older.names), first=len(page.lines))
+
+        self._reads.read(
+            query,
+            f,
+            DEFAULT_LIMIT,
+            page.lines[-1].id,  # older than the last shown
+            on_result=add,
+            what="reading older audit entries",
+            key="audit",
+        )
+
+    def _show(self, f: Any, page: Any, first: int = 0) -> None:
+        """Show ``page``; rows before ``first`` are on screen already (older ones added)."""
         from app.store.audit_query import details_text
 
         self.filter, self.page = f, page
         self.table.setRowCount(len(page.lines))
-        for r, ln in enumerate(page.lines):
+        for r, ln in enumerate(page.lines[first:], start=first):
             who = page.names.get(ln.operator_id, "—") if ln.operator_id is not None else "—"
             cells = (
                 str(ln.id),
@@ -220,9 +258,14 @@ class AuditView(QWidget):
                 self.table.setItem(r, c, _item(text))
         shown = len(page.lines)
         self.count.setText(
-            f"{page.total} entries match"
-            + (f"; the newest {shown} are shown (export gives these)" if shown < page.total else "")
+            f"{page.total:,} entries match"
+            + (
+                f"; the newest {shown:,} are shown (export gives these)"
+                if shown < page.total
+                else ""
+            )
         )
+        self.more_button.setVisible(shown < page.total)
         self._say("")
         self.loaded.emit()
 
