@@ -447,6 +447,85 @@ def test_an_overloaded_line_drops_whole_frames_and_answers_still_get_through(sim
         assert np.any(gaps > 1)  # every discarded frame skipped a sequence number
         assert np.all(gaps >= 1)  # frames go out in sequence order
         assert "frames will be lost" in sim.log()
+        assert "the line is too slow" in sim.log()  # the loss is logged with its cause
+    finally:
+        client.close()
+
+
+def _stream_after(client: Client, seconds: float) -> list[Samples]:
+    """The SAMPLES frames read over ``seconds`` of reading as fast as they come."""
+    frames: list[Samples] = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        frames += [m for m in client.read() if isinstance(m, Samples)]
+    return frames
+
+
+def _contiguous(frames: list[Samples], spf: int) -> np.ndarray:
+    """Steps between consecutive frames' first samples (spf everywhere: nothing lost)."""
+    return np.diff([m.first_index for m in frames]) if frames else np.zeros(0, dtype=int)
+
+
+def test_a_host_that_stops_reading_for_a_moment_loses_nothing(sim):
+    """At 10 kS/s (about 45 kB/s) a host that reads nothing for 1 s finds every frame
+    waiting: the host's buffer (64 KiB, as a serial driver's) holds them, as a real link
+    does, where the pseudo-terminal alone holds about 18 KiB."""
+    client = Client(sim.port)
+    try:
+        info = client.hello()
+        first = _stream_after(client, 0.3)
+        assert first
+        time.sleep(1.0)  # the host's reader is not scheduled: nothing is read
+        frames = first + _stream_after(client, 1.5)
+        steps = _contiguous(frames, info.max_samples_per_frame)
+        assert np.all(steps == info.max_samples_per_frame), sim.log()
+        assert "tx overflow" not in sim.log()
+    finally:
+        client.close()
+
+
+def test_a_host_that_stops_reading_for_long_loses_whole_frames_and_it_is_logged(sim):
+    """Beyond the host's buffer (and the device's FIFO) whole SAMPLES frames are lost,
+    counted, and the simulator's log says when and that the host did not read."""
+    client = Client(sim.port)
+    try:
+        info = client.hello()
+        first = _stream_after(client, 0.3)
+        time.sleep(3.5)  # about 160 kB of frames: more than 64 + 18 + 9 KiB of buffers
+        frames = first + _stream_after(client, 1.5)
+        spf = info.max_samples_per_frame
+        steps = _contiguous(frames, spf)
+        assert np.all(steps % spf == 0)  # whole frames
+        assert np.any(steps > spf)  # ... and lost
+        _wait_until(lambda: "tx overflow" in sim.log(), 3.0)
+        assert "the host did not read (its buffer was full)" in sim.log()
+        assert {m.raw.shape[0] for m in frames} == {spf}  # never a cut frame
+        assert client.decoder.stats.framing_errors == 0
+    finally:
+        client.close()
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGSTOP"), reason="POSIX signals")
+def test_a_simulator_paused_for_a_moment_loses_nothing(sim):
+    """The simulator not running for 0.3 s (descheduled on a busy machine): the frames it
+    makes late were due while the line had time for them, and all of them are sent — a
+    device does not lose data because the host's simulator process was paused."""
+    import signal
+
+    client = Client(sim.port)
+    try:
+        info = client.hello()
+        first = _stream_after(client, 0.3)
+        assert sim.pid is not None
+        os.kill(sim.pid, signal.SIGSTOP)
+        try:
+            time.sleep(0.3)
+        finally:
+            os.kill(sim.pid, signal.SIGCONT)
+        frames = first + _stream_after(client, 1.5)
+        steps = _contiguous(frames, info.max_samples_per_frame)
+        assert np.all(steps == info.max_samples_per_frame), sim.log()
+        assert "tx overflow" not in sim.log()
     finally:
         client.close()
 

@@ -15,6 +15,8 @@ runs a typical step (square 10 Hz, alternating, 200 µA) the whole time.
   second of output).
 * ``cpu_percent``: CPU time of this process (the console: GUI, driver and writer
   threads; the simulator is another process) over the stream, in % of one core.
+* ``simulator_overflows``: the simulator's own account of frames it discarded (when,
+  how many, and whether it, the host or the line rate was too slow), from its log.
 * ``peak_rss_mb``: the highest resident memory sampled each second during the stream;
   ``max_rss_mb`` the process's own high-water mark (getrusage, includes start-up).
 """
@@ -76,6 +78,8 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
             stats = console.link.stats
             sample_rate = console.sample_rate
             gap_samples, gaps = console.gap_samples, console.gaps
+            sim = console.simulator
+            sim_log = sim.log() if sim is not None else ""
     except BenchError as exc:
         return {"error": str(exc), "passed": False}
     busy = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
@@ -101,6 +105,11 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
         "rss_start_mb": round(rss_start / 1e6, 1),
         "peak_rss_mb": round(peak / 1e6, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1),
+        "simulator_overflows": [
+            line.removeprefix("simulator: ")
+            for line in sim_log.splitlines()
+            if "tx overflow" in line
+        ],
         "target_samples_dropped": 0,
         "target_cpu_percent": target,
     }
