@@ -466,17 +466,21 @@ def _contiguous(frames: list[Samples], spf: int) -> np.ndarray:
     return np.diff([m.first_index for m in frames]) if frames else np.zeros(0, dtype=int)
 
 
+FAST = ["--sample-rate", "50000", "--baud", "3000000"]  # about 207 kB/s
+
+
+@pytest.mark.parametrize("sim", [FAST], indirect=True, ids=["50kS/s"])
 def test_a_host_that_stops_reading_for_a_moment_loses_nothing(sim):
-    """At 10 kS/s (about 45 kB/s) a host that reads nothing for 1 s finds every frame
-    waiting: the host's buffer (64 KiB, as a serial driver's) holds them, as a real link
-    does, where the pseudo-terminal alone holds about 18 KiB."""
+    """At 50 kS/s a host that reads nothing for 1 s (207 kB) finds every frame waiting:
+    the host's buffer (640 KiB, as Linux gives a serial port) holds them, as a real link
+    does, where the pseudo-terminal alone holds about 18 KiB (0.09 s)."""
     client = Client(sim.port)
     try:
         info = client.hello()
         first = _stream_after(client, 0.3)
         assert first
         time.sleep(1.0)  # the host's reader is not scheduled: nothing is read
-        frames = first + _stream_after(client, 1.5)
+        frames = first + _stream_after(client, 2.5)
         steps = _contiguous(frames, info.max_samples_per_frame)
         assert np.all(steps == info.max_samples_per_frame), sim.log()
         assert "tx overflow" not in sim.log()
@@ -484,6 +488,7 @@ def test_a_host_that_stops_reading_for_a_moment_loses_nothing(sim):
         client.close()
 
 
+@pytest.mark.parametrize("sim", [FAST], indirect=True, ids=["50kS/s"])
 def test_a_host_that_stops_reading_for_long_loses_whole_frames_and_it_is_logged(sim):
     """Beyond the host's buffer (and the device's FIFO) whole SAMPLES frames are lost,
     counted, and the simulator's log says when and that the host did not read."""
@@ -491,8 +496,8 @@ def test_a_host_that_stops_reading_for_long_loses_whole_frames_and_it_is_logged(
     try:
         info = client.hello()
         first = _stream_after(client, 0.3)
-        time.sleep(3.5)  # about 160 kB of frames: more than 64 + 18 + 9 KiB of buffers
-        frames = first + _stream_after(client, 1.5)
+        time.sleep(5.0)  # about 1 MB of frames: more than 640 + 18 + 16 KiB of buffers
+        frames = first + _stream_after(client, 4.0)
         spf = info.max_samples_per_frame
         steps = _contiguous(frames, spf)
         assert np.all(steps % spf == 0)  # whole frames

@@ -20,8 +20,8 @@ index).
 The line and the host's buffer, as with a real device: the line is paced on the real
 clock even when this process was not running for a while (the frames it makes late were
 due during the pause, when the line had time for them), and what crossed the line waits
-in a host receive buffer of :data:`HOST_BUFFER_BYTES` (a serial driver's, 64 KiB on
-Linux; a pseudo-terminal holds only about 18 KiB) until the host reads it. Only when that
+in a host receive buffer of :data:`HOST_BUFFER_BYTES` (a serial port's on Linux, 640 KiB;
+a pseudo-terminal holds only about 18 KiB) until the host reads it. Only when that
 buffer is full does the line wait and the FIFO fill: a host that stops reading for a
 moment (its reader thread not scheduled) loses nothing; one that stops for longer loses
 whole SAMPLES frames. Each loss is logged (at most a line a second) with its time and
@@ -63,12 +63,13 @@ from app.device.protocol import (
 )
 
 TX_FIFO_BYTES = 16_384  # device-side transmit buffer; whole frames beyond it are lost
-HOST_BUFFER_BYTES = 65_536  # host-side receive buffer (a serial driver's): see the docstring
+# host-side receive buffer: Linux's per-port limit for a serial driver's flip buffers
+# (TTYB_DEFAULT_MEM_LIMIT, 640 KiB; a pseudo-terminal limits its own to 8 KiB)
+HOST_BUFFER_BYTES = 640 * 1024
 FRAME_OVERHEAD = 8  # header, CRC, COBS code byte and delimiter around a body (about)
 SAMPLE_BACKLOG_S = 0.1  # SAMPLES frames queue for at most this much line time
 BITS_PER_BYTE = 10  # start + 8 data + stop
 OVERFLOW_LOG_INTERVAL_S = 1.0  # "tx overflow" lines, at most one a second
-WIRE_RETRY_S = 0.002  # while the host's port is full, offer the bytes again this often
 FOREIGN_INFO_INTERVAL_S = 0.25  # INFO answers to frames of another version, at most
 
 
@@ -437,8 +438,6 @@ class Simulator:
                 timeout = fw.next_frame_time() - now + 0.0002  # just past the frame end
                 if self._tx_pending() and self.transport.has_peer and not hung:
                     timeout = min(timeout, (self._next_size() - credit) / byte_rate)
-                if self._wire:  # the host has not taken everything: offer it again soon
-                    timeout = min(timeout, WIRE_RETRY_S)
                 timeout = min(max(timeout, 0.0005), frame_s)
                 if fds:
                     readable, _, _ = select.select(fds, [], [], timeout)

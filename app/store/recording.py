@@ -11,7 +11,7 @@ The counts are coded predictively: in blocks of 64 samples, each block predicted
 constant (a flat stretch of a square wave, idle), the previous sample (an edge) or a
 quadratic (the electrodes settling after an edge), whichever leaves the smallest
 residuals. What remains is the ADC noise, which is Huffman-coded one byte a sample.
-About 130 MB of database per hour at 50 kS/s, 29 at 10 kS/s, for a typical program
+About 132 MB of database per hour at 50 kS/s, 33 at 10 kS/s, for a typical program
 (square alternating 200 µA into the skin model, with idle stretches): ``bench recording``.
 
 Every stored row names its encoding; the two earlier ones (:data:`LZMA_ENCODING`,
