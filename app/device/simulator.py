@@ -70,6 +70,7 @@ FRAME_OVERHEAD = 8  # header, CRC, COBS code byte and delimiter around a body (a
 SAMPLE_BACKLOG_S = 0.1  # SAMPLES frames queue for at most this much line time
 BITS_PER_BYTE = 10  # start + 8 data + stop
 OVERFLOW_LOG_INTERVAL_S = 1.0  # "tx overflow" lines, at most one a second
+PAUSE_LOG_S = 0.5  # a pause of this process this long is logged (a host may time out)
 FOREIGN_INFO_INTERVAL_S = 0.25  # INFO answers to frames of another version, at most
 
 
@@ -456,6 +457,11 @@ class Simulator:
                 credit += (now - last) * byte_rate
                 self._turn_gap_s, last = now - last, now
                 self._longest_gap_s = max(self._longest_gap_s, self._turn_gap_s)
+                if self._turn_gap_s >= PAUSE_LOG_S:  # the host saw the line fall silent
+                    self._say(
+                        f"paused {self._turn_gap_s:.3f} s by {now - start:.3f} s: this process "
+                        "was not running (the line was silent meanwhile)"
+                    )
                 sending = not hung and self.transport.has_peer
                 self._flush_wire()
                 for msg in fw.take_outgoing():
