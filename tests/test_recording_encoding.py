@@ -184,3 +184,15 @@ def test_values_near_the_float32_limit_are_kept_without_numeric_warnings():
         c2, v2 = decode(encode(big, big[::-1].copy()), big.size)
     _same_bits(c2, big)
     _same_bits(v2, big[::-1].copy())
+
+
+def test_a_counts_channel_beside_a_float_channel_round_trips():
+    """One channel on the ADC grid (predictive), the other not (NaN, -0.0: float32)."""
+    cur, _ = _device_like(1000)
+    volt = np.linspace(-1, 1, 1000, dtype=np.float32)
+    volt[[3, 500]] = np.nan
+    volt[7] = -0.0
+    for c, v in ((cur, volt), (volt, cur)):
+        c2, v2 = decode(encode(c, v), 1000)
+        _same_bits(c2, c)
+        _same_bits(v2, v)
