@@ -351,6 +351,7 @@ class Simulator:
         self._last_foreign_info = -math.inf
         self._wire = bytearray()  # crossed the line, not yet taken by the host (its buffer)
         self._host_full = False  # the host's buffer is full: the line waits for the host
+        self._had_peer = False  # a host was connected at the last turn (TCP: a client)
         self._turn_gap_s = 0.0  # time between the last two turns of the loop
         # discarded since the last log line, by cause; the longest pause of this process
         self._lost: dict[str, list[int]] = {}
@@ -463,6 +464,9 @@ class Simulator:
                         "was not running (the line was silent meanwhile)"
                     )
                 sending = not hung and self.transport.has_peer
+                if self.transport.has_peer and not self._had_peer:
+                    self._wire.clear()  # a new host: what waited for the old one is gone
+                self._had_peer = self.transport.has_peer
                 self._flush_wire()
                 for msg in fw.take_outgoing():
                     self._queue(msg, hung or down_until is not None)
