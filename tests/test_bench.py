@@ -43,7 +43,10 @@ def test_recording_stores_every_sample_and_reports_mb_per_hour():
     from app.bench.recording import run
 
     r = run(_args(seconds=3))
-    _common(r, "mb_per_hour", "legacy_mb_per_hour", "target_mb_per_hour", "encoding")
+    _common(
+        r, "mb_per_hour", "legacy_mb_per_hour", "lzma_mb_per_hour", "target_mb_per_hour", "encoding"
+    )
+    assert 0 < r["encode_cpu_percent"] < 100
     assert r["samples"] == 30_000
     assert r["samples_stored"] == r["samples"]
     assert r["db_growth_bytes"] > 0

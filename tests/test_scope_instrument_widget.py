@@ -88,6 +88,46 @@ def test_persistence_image_under_the_trace_updates_only_when_it_changes(scope):
     assert not scope.persistence_on
 
 
+def test_persistence_grades_the_voltage_trace_too_in_its_own_colours(scope):
+    """One mechanism for both traces: the voltage's image holds the voltage's sweeps (not
+    the current's), lies under the voltage trace, and is graded in the voltage's colour."""
+    from app import palette
+
+    scope.set_persistence(math.inf)
+    scope.set_channel("current", offset=150.0)  # current above the centre line...
+    scope.set_channel("voltage", offset=-5.0)  # ... the voltage below it (different rows)
+    feed(scope, SyntheticSource(SQUARE, FS, noise_ua=0.0), 20_000)
+    cur, volt = scope.persistences["current"], scope.persistences["voltage"]
+    assert volt.sweeps == cur.sweeps >= 5
+    image = scope.persist_images["voltage"]
+    assert image.isVisible()
+    assert image.zValue() < scope.voltage_curve.zValue()
+    assert image.zValue() < scope.persist_images["current"].zValue()
+    # each image's hits are on the rows its own trace was drawn at
+    x, i_div, v_div = scope._last_env
+    for persistence, divs in ((cur, i_div), (volt, v_div)):
+        on_screen = divs[np.abs(divs) < 4]  # Y_DIVS = 8: -4 .. 4 divisions
+        assert on_screen.size
+        rows = np.floor((on_screen + 4) / 8 * persistence.rows).astype(int)
+        hit = persistence.image.sum(axis=0) > 0
+        assert hit[rows].all()
+    assert not np.array_equal(cur.image, volt.image)
+    # the middle of each scale is its trace's colour
+    lut = image.lut
+    assert tuple(lut[128][:3]) == pytest.approx(palette.SCOPE_PERSISTENCE_VOLTAGE, abs=2)
+    current_lut = scope.persist_images["current"].lut
+    assert tuple(current_lut[128][:3]) == pytest.approx(palette.SCOPE_PERSISTENCE, abs=2)
+    # a change of the voltage's scale clears both (the images are in divisions); off hides
+    scope.set_channel("voltage", scale=0.5)
+    assert volt.sweeps == 0
+    assert not image.isVisible()
+    feed(scope, SyntheticSource(SQUARE, FS, noise_ua=0.0), 5_000)
+    assert image.isVisible()
+    scope.set_persistence(0)
+    assert not image.isVisible()
+    assert not scope.persist_images["current"].isVisible()
+
+
 def test_zoom_and_pan_a_frozen_capture_with_keys_and_measurements_follow(qtbot, scope):
     scope.set_time_base(0.01)  # 100 ms: five periods of 50 Hz
     feed(scope, SyntheticSource(SQUARE, FS, noise_ua=0.5), 8000)

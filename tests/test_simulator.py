@@ -447,6 +447,92 @@ def test_an_overloaded_line_drops_whole_frames_and_answers_still_get_through(sim
         assert np.any(gaps > 1)  # every discarded frame skipped a sequence number
         assert np.all(gaps >= 1)  # frames go out in sequence order
         assert "frames will be lost" in sim.log()
+        assert "the line is too slow" in sim.log()  # the loss is logged with its cause
+    finally:
+        client.close()
+
+
+def _stream_after(client: Client, seconds: float) -> list[Samples]:
+    """The SAMPLES frames read over ``seconds`` of reading as fast as they come."""
+    frames: list[Samples] = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        frames += [m for m in client.read() if isinstance(m, Samples)]
+    return frames
+
+
+def _contiguous(frames: list[Samples], spf: int) -> np.ndarray:
+    """Steps between consecutive frames' first samples (spf everywhere: nothing lost)."""
+    return np.diff([m.first_index for m in frames]) if frames else np.zeros(0, dtype=int)
+
+
+FAST = ["--sample-rate", "50000", "--baud", "3000000"]  # about 207 kB/s
+
+
+@pytest.mark.parametrize("sim", [FAST], indirect=True, ids=["50kS/s"])
+def test_a_host_that_stops_reading_for_a_moment_loses_nothing(sim):
+    """At 50 kS/s a host that reads nothing for 1 s (207 kB) finds every frame waiting:
+    the host's buffer (640 KiB, as Linux gives a serial port) holds them, as a real link
+    does, where the pseudo-terminal alone holds about 18 KiB (0.09 s)."""
+    client = Client(sim.port)
+    try:
+        info = client.hello()
+        first = _stream_after(client, 0.3)
+        assert first
+        time.sleep(1.0)  # the host's reader is not scheduled: nothing is read
+        frames = first + _stream_after(client, 2.5)
+        steps = _contiguous(frames, info.max_samples_per_frame)
+        assert np.all(steps == info.max_samples_per_frame), sim.log()
+        assert "tx overflow" not in sim.log()
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("sim", [FAST], indirect=True, ids=["50kS/s"])
+def test_a_host_that_stops_reading_for_long_loses_whole_frames_and_it_is_logged(sim):
+    """Beyond the host's buffer (and the device's FIFO) whole SAMPLES frames are lost,
+    counted, and the simulator's log says when and that the host did not read."""
+    client = Client(sim.port)
+    try:
+        info = client.hello()
+        first = _stream_after(client, 0.3)
+        time.sleep(5.0)  # about 1 MB of frames: more than 640 + 18 + 16 KiB of buffers
+        frames = first + _stream_after(client, 4.0)
+        spf = info.max_samples_per_frame
+        steps = _contiguous(frames, spf)
+        assert np.all(steps % spf == 0)  # whole frames
+        assert np.any(steps > spf)  # ... and lost
+        _wait_until(lambda: "tx overflow" in sim.log(), 3.0)
+        assert "the host did not read (its buffer was full)" in sim.log()
+        assert {m.raw.shape[0] for m in frames} == {spf}  # never a cut frame
+        assert client.decoder.stats.framing_errors == 0
+    finally:
+        client.close()
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGSTOP"), reason="POSIX signals")
+def test_a_simulator_paused_for_a_moment_loses_nothing(sim):
+    """The simulator not running for 0.6 s (descheduled on a busy machine): the frames it
+    makes late were due while the line had time for them, and all of them are sent — a
+    device does not lose data because the host's simulator process was paused. The pause
+    is logged (a host may have taken the silence for a lost link)."""
+    import signal
+
+    client = Client(sim.port)
+    try:
+        info = client.hello()
+        first = _stream_after(client, 0.3)
+        assert sim.pid is not None
+        os.kill(sim.pid, signal.SIGSTOP)
+        try:
+            time.sleep(0.6)
+        finally:
+            os.kill(sim.pid, signal.SIGCONT)
+        frames = first + _stream_after(client, 1.5)
+        steps = _contiguous(frames, info.max_samples_per_frame)
+        assert np.all(steps == info.max_samples_per_frame), sim.log()
+        assert "tx overflow" not in sim.log()
+        assert "this process was not running (the line was silent meanwhile)" in sim.log()
     finally:
         client.close()
 

@@ -9,7 +9,9 @@ through the driver's :class:`~app.device.link.SampleAssembler` into the same flo
 blocks the console records. The blocks go through the real store writer into a fresh
 SQLite database (a session on the training client); ``mb_per_hour`` is the growth of the
 database files (after a WAL checkpoint) scaled to one hour. The legacy float32+zlib
-encoding is measured on the same chunks for comparison (``legacy_mb_per_hour``).
+encoding and the second one (counts byte-shuffled, LZMA2) are measured on the same chunks
+for comparison (``legacy_mb_per_hour``, ``lzma_mb_per_hour``), and the CPU time the
+encoder takes (``encode_cpu_percent`` of one core at the recorded rate, thread CPU time).
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import argparse
 import os
 import tempfile
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 SAMPLE_RATE = 10_000
 SECONDS = 60
@@ -88,7 +90,7 @@ def checkpoint(engine) -> None:
 
 
 def run(args: argparse.Namespace | None = None) -> dict:
-    from app.store.recording import ENCODING, LEGACY_ENCODING
+    from app.store.recording import ENCODING, LEGACY_ENCODING, LZMA_ENCODING
     from app.store.runtime import start_store
 
     seconds = float(getattr(args, "seconds", None) or SECONDS)
@@ -119,11 +121,11 @@ def run(args: argparse.Namespace | None = None) -> dict:
             write_s = time.perf_counter() - t0
             checkpoint(store.engine)
             after = database_bytes(path)
-            stored, chunk_bytes, legacy_bytes = _chunk_sizes(store.engine)
+            stored, chunk_bytes, legacy_bytes, lzma_bytes, encode_s = _chunk_sizes(store.engine)
         finally:
             store.close()
     per_hour = 3600.0 / (n_samples / rate)
-    result = {
+    result: dict[str, Any] = {
         "sample_rate": rate,
         "seconds_recorded": round(n_samples / rate, 3),
         "samples": n_samples,
@@ -134,6 +136,9 @@ def run(args: argparse.Namespace | None = None) -> dict:
         "mb_per_hour": round((after - before) * per_hour / 1e6, 1),
         "legacy_encoding": LEGACY_ENCODING,
         "legacy_mb_per_hour": round(legacy_bytes * per_hour / 1e6, 1),
+        "lzma_encoding": LZMA_ENCODING,
+        "lzma_mb_per_hour": round(lzma_bytes * per_hour / 1e6, 1),
+        "encode_cpu_percent": round(100 * encode_s / (n_samples / rate), 2),
         "writer_s_per_recorded_s": round(write_s / (n_samples / rate), 4),
         "target_mb_per_hour": target,
     }
@@ -141,15 +146,17 @@ def run(args: argparse.Namespace | None = None) -> dict:
     return result
 
 
-def _chunk_sizes(engine) -> tuple[int, int, int]:
-    """(samples stored, bytes of chunk data, bytes the legacy encoding would take)."""
+def _chunk_sizes(engine) -> tuple[int, int, int, int, float]:
+    """(samples stored, bytes of chunk data, bytes the legacy and the LZMA encodings would
+    take, thread CPU seconds the current encoder takes for all chunks)."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from app.store.models import RecordingChunk
-    from app.store.recording import decode
+    from app.store.recording import LEGACY_ENCODING, LZMA_ENCODING, decode, encode
 
-    stored = size = legacy = 0
+    stored = size = legacy = old = 0
+    encode_s = 0.0
     with Session(engine) as s:
         for n, enc, data in s.execute(
             select(RecordingChunk.n, RecordingChunk.encoding, RecordingChunk.data)
@@ -157,10 +164,12 @@ def _chunk_sizes(engine) -> tuple[int, int, int]:
             cur, volt = decode(data, n, enc)
             stored += n
             size += len(data)
-            legacy += len(
-                zlib.compress(cur.astype("<f4").tobytes() + volt.astype("<f4").tobytes(), 6)
-            )
-    return stored, size, legacy
+            legacy += len(encode(cur, volt, LEGACY_ENCODING))
+            old += len(encode(cur, volt, LZMA_ENCODING))
+            t0 = time.thread_time()
+            encode(cur, volt)
+            encode_s += time.thread_time() - t0
+    return stored, size, legacy, old, encode_s
 
 
 if __name__ == "__main__":  # pragma: no cover - manual run

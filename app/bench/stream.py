@@ -15,6 +15,9 @@ runs a typical step (square 10 Hz, alternating, 200 µA) the whole time.
   second of output).
 * ``cpu_percent``: CPU time of this process (the console: GUI, driver and writer
   threads; the simulator is another process) over the stream, in % of one core.
+* ``simulator_overflows``: the simulator's own account of frames it discarded (when,
+  how many, and whether it, the host or the line rate was too slow) and of its own
+  pauses of 0.5 s or more (the line silent meanwhile), from its log.
 * ``peak_rss_mb``: the highest resident memory sampled each second during the stream;
   ``max_rss_mb`` the process's own high-water mark (getrusage, includes start-up).
 """
@@ -76,6 +79,8 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
             stats = console.link.stats
             sample_rate = console.sample_rate
             gap_samples, gaps = console.gap_samples, console.gaps
+            sim = console.simulator
+            sim_log = sim.log() if sim is not None else ""
     except BenchError as exc:
         return {"error": str(exc), "passed": False}
     busy = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
@@ -97,10 +102,16 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
         "samples_dropped": dropped,
         "samples_dropped_warmup": max(link0, gap_samples0),
         "crc_errors": stats.crc_errors,
+        "link_connects": stats.connect_count,  # 1 unless the link was lost and reopened
         "cpu_percent": round(100.0 * busy / (t1 - t0), 1),
         "rss_start_mb": round(rss_start / 1e6, 1),
         "peak_rss_mb": round(peak / 1e6, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1),
+        "simulator_overflows": [
+            line.removeprefix("simulator: ")
+            for line in sim_log.splitlines()
+            if "tx overflow" in line or "paused" in line
+        ],
         "target_samples_dropped": 0,
         "target_cpu_percent": target,
     }

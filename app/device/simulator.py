@@ -16,6 +16,16 @@ arrive is recent; sequence numbers are given as
 frames go on the line, and every discarded frame skips one, so the host sees each loss
 as a gap in the sequence numbers (and a discarded SAMPLES frame as a gap in the sample
 index).
+
+The line and the host's buffer, as with a real device: the line is paced on the real
+clock even when this process was not running for a while (the frames it makes late were
+due during the pause, when the line had time for them), and what crossed the line waits
+in a host receive buffer of :data:`HOST_BUFFER_BYTES` (a serial port's on Linux, 640 KiB;
+a pseudo-terminal holds only about 18 KiB) until the host reads it. Only when that
+buffer is full does the line wait and the FIFO fill: a host that stops reading for a
+moment (its reader thread not scheduled) loses nothing; one that stops for longer loses
+whole SAMPLES frames. Each loss is logged (at most a line a second) with its time and
+whose fault it was: the host not reading, this process not running, or the line rate.
 """
 
 from __future__ import annotations
@@ -53,9 +63,14 @@ from app.device.protocol import (
 )
 
 TX_FIFO_BYTES = 16_384  # device-side transmit buffer; whole frames beyond it are lost
+# host-side receive buffer: Linux's per-port limit for a serial driver's flip buffers
+# (TTYB_DEFAULT_MEM_LIMIT, 640 KiB; a pseudo-terminal limits its own to 8 KiB)
+HOST_BUFFER_BYTES = 640 * 1024
 FRAME_OVERHEAD = 8  # header, CRC, COBS code byte and delimiter around a body (about)
 SAMPLE_BACKLOG_S = 0.1  # SAMPLES frames queue for at most this much line time
 BITS_PER_BYTE = 10  # start + 8 data + stop
+OVERFLOW_LOG_INTERVAL_S = 1.0  # "tx overflow" lines, at most one a second
+PAUSE_LOG_S = 0.5  # a pause of this process this long is logged (a host may time out)
 FOREIGN_INFO_INTERVAL_S = 0.25  # INFO answers to frames of another version, at most
 
 
@@ -160,7 +175,7 @@ class PtyTransport:
     def has_peer(self) -> bool:
         return self._master >= 0
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | bytearray) -> int:
         if self._master < 0:
             return 0
         try:
@@ -248,7 +263,7 @@ class TcpTransport:
             self._drop_client()
         return data
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | bytearray) -> int:
         if self._client is None:
             return 0
         try:
@@ -334,6 +349,14 @@ class Simulator:
         self._decoder = FrameDecoder()
         self.firmware: Firmware | None = None
         self._last_foreign_info = -math.inf
+        self._wire = bytearray()  # crossed the line, not yet taken by the host (its buffer)
+        self._host_full = False  # the host's buffer is full: the line waits for the host
+        self._had_peer = False  # a host was connected at the last turn (TCP: a client)
+        self._turn_gap_s = 0.0  # time between the last two turns of the loop
+        # discarded since the last log line, by cause; the longest pause of this process
+        self._lost: dict[str, list[int]] = {}
+        self._last_overflow_log = -math.inf
+        self._longest_gap_s = 0.0
 
     def request_stop(self, *_: object) -> None:
         self._stop = True
@@ -429,13 +452,31 @@ class Simulator:
                     if data:
                         self._handle_host_bytes(data, now)
                 fw.advance(now, whole_frames=True)
+                # -- pace the line: the UART sends while frames are due, even through a
+                # stall of this process (the frames made late were due during the stall,
+                # when the line had time for them); idle line time is not saved up.
+                credit += (now - last) * byte_rate
+                self._turn_gap_s, last = now - last, now
+                self._longest_gap_s = max(self._longest_gap_s, self._turn_gap_s)
+                if self._turn_gap_s >= PAUSE_LOG_S:  # the host saw the line fall silent
+                    self._say(
+                        f"paused {self._turn_gap_s:.3f} s by {now - start:.3f} s: this process "
+                        "was not running (the line was silent meanwhile)"
+                    )
+                sending = not hung and self.transport.has_peer
+                if self.transport.has_peer and not self._had_peer:
+                    self._wire.clear()  # a new host: what waited for the old one is gone
+                self._had_peer = self.transport.has_peer
+                self._flush_wire()
                 for msg in fw.take_outgoing():
                     self._queue(msg, hung or down_until is not None)
-                # -- pace the line
-                credit = min(credit + (now - last) * byte_rate, burst)
-                last = now
-                if self._tx_pending() and not hung and self.transport.has_peer:
+                    if sending and self._tx_pending():
+                        credit -= self._send(int(credit))
+                if sending and self._tx_pending():
                     credit -= self._send(int(credit))
+                credit = min(credit, burst)
+                if self._lost and now - self._last_overflow_log >= OVERFLOW_LOG_INTERVAL_S:
+                    self._log_overflow(now, now - start)
         finally:
             self.transport.cleanup()
             s = self.stats
@@ -477,6 +518,8 @@ class Simulator:
 
     def _clear_tx(self) -> None:
         self._head = b""
+        self._wire.clear()
+        self._host_full = False
         self._priority.clear()
         self._samples.clear()
         self._tx_bytes = 0
@@ -493,9 +536,34 @@ class Simulator:
 
     def _overflow(self, msg: Message) -> None:
         self.stats.frames_overflowed += 1
-        if isinstance(msg, Samples):
-            self.stats.samples_overflowed += msg.raw.shape[0]
+        samples = msg.raw.shape[0] if isinstance(msg, Samples) else 0
+        self.stats.samples_overflowed += samples
+        # whose fault: the host not taking what crossed the line, this process not
+        # running (a long pause between its turns), or else the line rate
+        if self._host_full:
+            cause = "the host did not read (its buffer was full)"
+        elif self._turn_gap_s >= SAMPLE_BACKLOG_S:
+            cause = "the simulator was not running"
+        else:
+            cause = f"the line is too slow for {self.options.sample_rate} S/s"
+        lost = self._lost.setdefault(cause, [0, 0])
+        lost[0] += 1
+        lost[1] += samples
         self._skip_seq()
+
+    def _log_overflow(self, now: float, t: float) -> None:
+        """A line (at most one a second): when frames were lost, how many, and why."""
+        causes = "; ".join(
+            f"{frames} frames ({samples} samples): {cause}"
+            for cause, (frames, samples) in self._lost.items()
+        )
+        self._say(
+            f"tx overflow by {t:.3f} s: {causes}; longest pause of this process "
+            f"{1000 * self._longest_gap_s:.0f} ms"
+        )
+        self._last_overflow_log = now
+        self._lost.clear()
+        self._longest_gap_s = 0.0
 
     def _queue(self, msg: Message, discard: bool) -> None:
         """Queue one outgoing message: answers, STATUS and EVENT ahead of SAMPLES; a
@@ -546,30 +614,43 @@ class Simulator:
         return None
 
     def _send(self, budget: int) -> int:
-        """Write up to ``budget`` bytes, frame after frame; return how many went out.
+        """Put up to ``budget`` bytes on the line, frame after frame, into the host's
+        buffer (as far as it has room); return how many went out.
 
         A frame whose first byte went out stays at the head until its last byte is sent.
         """
         sent = 0
         while sent < budget:
+            room = HOST_BUFFER_BYTES - len(self._wire)
+            self._host_full = room <= 0
+            if self._host_full:
+                break
             if not self._head:
                 frame = self._next_frame()
                 if frame is None:
                     break
                 self._head = frame
             head = self._head
-            chunk = head[: budget - sent]
-            n = self.transport.write(chunk)
-            if n <= 0:
-                break
+            chunk = head[: min(budget - sent, room)]
+            self._wire += chunk
+            n = len(chunk)
             sent += n
             self.stats.bytes_sent += n
             self._head = head[n:]
             if not self._head:
                 self.stats.frames_sent += 1
-            if n < len(chunk):
-                break
+        self._flush_wire()
         return sent
+
+    def _flush_wire(self) -> None:
+        """Hand the host what crossed the line, as much as its port takes now."""
+        while self._wire:
+            n = self.transport.write(self._wire)
+            if n <= 0:
+                break
+            del self._wire[:n]
+        if len(self._wire) < HOST_BUFFER_BYTES:
+            self._host_full = False
 
 
 def serve(options: SimOptions) -> int:

@@ -95,23 +95,31 @@ MASK_ACTIONS = (
 CURSOR_COLOUR = palette.SCOPE_CURSOR
 TRIGGER_COLOUR = palette.SCOPE_TRIGGER
 GRID_COLOUR = palette.SCOPE_GRID
-PERSISTENCE_RGB = (
-    palette.SCOPE_PERSISTENCE
-)  # the current's colour, graded by how often it was there
+# persistence of each trace, graded by how often it was there: rare, often (the trace's
+# colour), always — a heat scale per trace, drawn under both traces
+PERSISTENCE_SCALES = {
+    "current": (
+        palette.SCOPE_PERSISTENCE_RARE,
+        palette.SCOPE_PERSISTENCE,
+        palette.SCOPE_PERSISTENCE_ALWAYS,
+    ),
+    "voltage": (
+        palette.SCOPE_PERSISTENCE_VOLTAGE_RARE,
+        palette.SCOPE_PERSISTENCE_VOLTAGE,
+        palette.SCOPE_PERSISTENCE_VOLTAGE_ALWAYS,
+    ),
+}
 ZOOM_STEP = 2.0  # one key press or button: zoom in or out by this factor
 PAN_STEP = 0.25  # one arrow key: a quarter of the view
 
 
-def _persistence_lut() -> np.ndarray:
-    """256 RGBA entries: transparent for never, then dim to full current colour."""
+def _persistence_lut(trace: str) -> np.ndarray:
+    """256 RGBA entries: transparent for never, then the trace's scale from rare (dim) to
+    often (the trace's colour) to always (near white)."""
     g = np.linspace(0.0, 1.0, 256)
     lut = np.zeros((256, 4), dtype=np.uint8)
-    # rare: cool blue; often: the current's yellow; always: near white (a heat scale)
     stops = np.array([0.0, 0.5, 1.0])
-    colours = np.array(
-        [palette.SCOPE_PERSISTENCE_RARE, PERSISTENCE_RGB, palette.SCOPE_PERSISTENCE_ALWAYS],
-        dtype=np.float64,
-    )
+    colours = np.array(PERSISTENCE_SCALES[trace], dtype=np.float64)
     for k in range(3):
         lut[:, k] = np.clip(np.interp(g, stops, colours[:, k]), 0, 255)
     lut[:, 3] = np.where(g > 0, np.clip(110 + 145 * g, 0, 255), 0)
@@ -265,13 +273,16 @@ class ScopeWidget(QWidget):
         self.history = CaptureHistory(HISTORY)
         self.history_pos = -1
         self.averager = SweepAverager()
-        self.persistence = Persistence()
+        # one persistence per trace (current, voltage), the same mechanism for both
+        self.persistences = {name: Persistence() for name in PERSISTENCE_SCALES}
+        self.persistence = self.persistences["current"]
         self.persistence_on = False
         self.zoom: Span | None = None  # the zoomed time span of a frozen capture
         self._setting_range = False  # the view range is being set by the widget itself
-        self._last_env: tuple[np.ndarray, np.ndarray] | None = None  # current, as drawn
-        self._persist_shown: np.ndarray | None = None
-        self.persist_updates = 0  # times the persistence image was set (a changed picture)
+        # x, then current and voltage in divisions, as drawn
+        self._last_env: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._persist_shown: dict[str, np.ndarray | None] = dict.fromkeys(PERSISTENCE_SCALES)
+        self.persist_updates = 0  # times the persistence picture changed (images set)
         self.device_info: dict[str, object] = {}
         self.settings: OutputSettings | None = None
         self.roll = False
@@ -345,12 +356,17 @@ class ScopeWidget(QWidget):
         self.ref_curve = curve(REFERENCE_COLOUR, z=2)
         self.voltage_curve = curve(VOLTAGE_COLOUR, z=3)
         self.current_curve = curve(CURRENT_COLOUR, z=4)
-        # persistence: a graded image of the recent sweeps, under the traces
-        self.persist_image = pg.ImageItem(axisOrder="col-major")
-        self.persist_image.setLookupTable(_persistence_lut())
-        self.persist_image.setZValue(-5)
-        self.persist_image.setVisible(False)
-        pi.addItem(self.persist_image, ignoreBounds=True)
+        # persistence: a graded image of each trace's recent sweeps, under the traces
+        # (the current's over the voltage's, as the traces are)
+        self.persist_images: dict[str, pg.ImageItem] = {}
+        for z, name in enumerate(PERSISTENCE_SCALES):
+            image = pg.ImageItem(axisOrder="col-major")
+            image.setLookupTable(_persistence_lut(name))
+            image.setZValue(-5 - z)
+            image.setVisible(False)
+            pi.addItem(image, ignoreBounds=True)
+            self.persist_images[name] = image
+        self.persist_image = self.persist_images["current"]
         vb = pi.getViewBox()
         vb.sigXRangeChanged.connect(self._view_range_changed)
         self.plot.installEventFilter(self)
@@ -573,8 +589,9 @@ class ScopeWidget(QWidget):
                 "Persist ∞" if math.isinf(hl) else f"Persist {hl:g} s", float(hl)
             )
         self.persist_combo.setToolTip(
-            "Persistence: the recent sweeps as an image under the trace, brighter where the "
-            "current often was; the time is how fast old sweeps fade (half-life)"
+            "Persistence: the recent sweeps of the current (yellow) and the voltage (cyan) "
+            "as images under the traces, brighter where the trace often was; the time is how "
+            "fast old sweeps fade (half-life)"
         )
         self.persist_combo.currentIndexChanged.connect(
             lambda i: self.set_persistence(self.persist_combo.itemData(i))
@@ -1305,34 +1322,40 @@ class ScopeWidget(QWidget):
         _select_data(self.persist_combo, half_life_s)
 
     def _clear_persistence(self) -> None:
-        self.persistence.clear()
-        self._persist_shown = None
-        self.persist_image.setVisible(False)
+        for name, persistence in self.persistences.items():
+            persistence.clear()
+            self._persist_shown[name] = None
+            self.persist_images[name].setVisible(False)
 
     def _add_persistence(self) -> None:
-        """Add the sweep just drawn (its current, as min/max per column) to the image and
-        show the image if it changed by at least one grey level (once per new sweep)."""
+        """Add the sweep just drawn (each trace, as min/max per column) to its trace's
+        image and show each image that changed by at least one grey level (once per new
+        sweep)."""
         if self._last_env is None or self.roll:
             return
-        x, y = self._last_env
+        x, *traces = self._last_env
         vb = self.plot.getPlotItem().getViewBox()
         cols = max(50, int(vb.width()))
         rows = max(40, int(vb.height()))
         x_range = self._x_range()
         y_range = (-Y_DIVS / 2, Y_DIVS / 2)
-        self.persistence.configure(cols, rows, x_range, y_range)
-        self.persistence.add(x, y, time.monotonic())
-        img = self.persistence.graded()
-        old = self._persist_shown
-        if old is not None and old.shape == img.shape and np.max(np.abs(old - img)) < 1 / 255:
-            return  # the picture would not change: nothing is repainted
-        self._persist_shown = img
-        self.persist_updates += 1
-        self.persist_image.setImage(img, autoLevels=False, levels=(0.0, 1.0))
-        self.persist_image.setRect(
-            QRectF(x_range[0], y_range[0], x_range[1] - x_range[0], y_range[1] - y_range[0])
-        )
-        self.persist_image.setVisible(True)
+        rect = QRectF(x_range[0], y_range[0], x_range[1] - x_range[0], y_range[1] - y_range[0])
+        now = time.monotonic()
+        changed = False
+        for (name, persistence), y in zip(self.persistences.items(), traces, strict=True):
+            persistence.configure(cols, rows, x_range, y_range)
+            persistence.add(x, y, now)
+            img = persistence.graded()
+            old = self._persist_shown[name]
+            if old is not None and old.shape == img.shape and np.max(np.abs(old - img)) < 1 / 255:
+                continue  # this picture would not change: it is not repainted
+            self._persist_shown[name] = img
+            image = self.persist_images[name]
+            image.setImage(img, autoLevels=False, levels=(0.0, 1.0))
+            image.setRect(rect)
+            image.setVisible(True)
+            changed = True
+        self.persist_updates += changed
 
     # ------------------------------------------------------------- zoom and pan
     @property
@@ -1833,7 +1856,7 @@ class ScopeWidget(QWidget):
             (ys[3] - self.i_offset) * ik if show_mask else empty,
             (ys[4] - self.i_offset) * ik if show_mask else empty,
         ]
-        self._last_env = (x, divs[0])
+        self._last_env = (x, divs[0], divs[1])
         height_px = self.plot.getPlotItem().getViewBox().height()
         tol = Y_DIVS * DRAW_TOLERANCE_PX / height_px if height_px > 0 else 0.0
         if self._unchanged(x, divs, tol):
