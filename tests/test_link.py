@@ -879,3 +879,31 @@ def test_heartbeats_pause_while_the_watchdog_is_not_armed_and_resume_with_a_comm
     assert all(state is not DeviceState.WATCHDOG for _, state in statuses)
     assert statuses[-1][1] in (DeviceState.RAMP_UP, DeviceState.RUNNING)
     feeder.stop()
+
+
+def test_an_idle_link_waits_once_per_read_and_twice_per_block(qtbot, simulator, make_link):
+    """Output off, the worker lets about 2 kB gather, then reads them at once (no second
+    select, no pyserial read that selects again) and hands over what its next read would
+    come too late for: two waits a block, not six (issue 17: the idle desk's CPU)."""
+    waits: list[float] = []
+    real_select = select.select
+
+    def counted(r, w, x, timeout=None):
+        waits.append(time.monotonic())
+        return real_select(r, w, x, timeout)
+
+    link = make_link(simulator())
+    blocks: list[float] = []
+    link.samples_received.connect(lambda b: blocks.append(time.monotonic()))
+    _connect(qtbot, link)
+    qtbot.waitUntil(lambda: len(blocks) >= 3, timeout=5000)
+    link_select = link_mod.select
+    try:
+        link_mod.select = type("Select", (), {"select": staticmethod(counted)})
+        mark = len(blocks)
+        qtbot.waitUntil(lambda: len(blocks) >= mark + 11, timeout=5000)
+    finally:
+        link_mod.select = link_select
+    inside = [t for t in waits if blocks[mark] < t <= blocks[mark + 10]]
+    assert len(inside) <= 2.5 * 10, f"{len(inside)} waits for 10 blocks"
+    assert link.stats.samples_dropped == 0

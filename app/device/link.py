@@ -302,6 +302,7 @@ class _LinkWorker(QObject):
         # worker-thread state
         self._port = None
         self._fd: int | None = None
+        self._direct_reads = False  # _fd is non-blocking: read it without pyserial
         self._decoder = _LinkDecoder()
         self._dec_seen = (0, 0, 0)
         self._tx_seq = 0
@@ -419,6 +420,12 @@ class _LinkWorker(QObject):
                 self._fd = None
             if self._fd is None:
                 port.timeout = 0.01  # polled fallback for ports select() cannot wait on
+            # pyserial opens a port non-blocking: then the worker reads the descriptor
+            # itself, once, when it knows bytes are there (see _read_ready)
+            try:
+                self._direct_reads = self._fd is not None and not os.get_blocking(self._fd)
+            except OSError:
+                self._direct_reads = False
             self._decoder = _LinkDecoder()
             self._dec_seen = (0, 0, 0)
             info = self._handshake(port)
@@ -426,6 +433,7 @@ class _LinkWorker(QObject):
         finally:
             self._port = None
             self._fd = None
+            self._direct_reads = False
             with contextlib.suppress(Exception):
                 port.close()
 
@@ -439,10 +447,35 @@ class _LinkWorker(QObject):
                 if wake in ready:
                     self._drain_wake()
                 if self._fd in ready:
-                    return port.read(65536)
+                    return self._read_ready(port, selected=True)
                 return b""
             self._drain_wake()
             return port.read(4096)
+        except (serial.SerialException, OSError) as exc:
+            raise _LinkDown(f"serial port closed: {_io_error_text(exc)}") from None
+
+    def _read_ready(self, port, *, selected: bool) -> bytes:
+        """What the port holds now, without waiting (b"" if nothing). One ``read`` on a
+        non-blocking descriptor: pyserial's own read would ``select`` first again.
+        ``selected``: select() has just said the port is readable."""
+        if not self._direct_reads:
+            return port.read(65536)
+        try:
+            data = os.read(self._fd, 65536)  # type: ignore[arg-type]
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            raise _LinkDown(f"serial port closed: {_io_error_text(exc)}") from None
+        # A serial port set up by pyserial (no minimum count) reads nothing when nothing
+        # is there; readable and yet nothing means its other end has gone, as pyserial
+        # says it.
+        if not data and selected:
+            raise _LinkDown("serial port closed: the device went away") from None
+        return data
+
+    def _read_now(self, port) -> bytes:
+        try:
+            return self._read_ready(port, selected=False)
         except (serial.SerialException, OSError) as exc:
             raise _LinkDown(f"serial port closed: {_io_error_text(exc)}") from None
 
@@ -629,12 +662,23 @@ class _LinkWorker(QObject):
                     self._drain_wake()
                     continue
                 wait -= pause
-            data = self._read(port, wait)
+                # Bytes are there as a rule after the pause: read them at once (one
+                # system call, not three); wait on the port only if none came.
+                data = self._read_now(port) if self._direct_reads else b""
+                if not data:
+                    data = self._read(port, wait)
+            else:
+                data = self._read(port, wait)
             got_data = bool(data)
             now = time.monotonic()
             if data:
                 self._dispatch(self._receive(data, now), now)
-            if self._assembler.pending and now - self._last_flush >= emit_period:
+            due = self._last_flush + emit_period - now
+            # Output off: hand over with this read what the next one would come too late
+            # for (not a wake-up of its own a few ms later just to flush).
+            if self._assembler.pending and (
+                due <= 0 or (data and not self._output_on and due < idle_batch)
+            ):
                 self._flush_samples(now)
             self._expire_commands(now)
             self._maybe_emit_stats(now)

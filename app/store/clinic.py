@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from app.store import audit
 from app.store.models import ClinicConfig, ServiceKind, ServiceRecord, utcnow
+from app.threadname import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -453,6 +454,7 @@ class ClinicWatch:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
+        name_os_thread()
         first = True
         while not self._stop.is_set():
             if not first:
