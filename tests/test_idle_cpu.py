@@ -76,13 +76,14 @@ def _stats(frames: float, kbytes: float, **kw) -> LinkStats:
     )
 
 
-def test_the_link_figures_jittering_by_a_few_percent_leave_the_status_bar_alone(window):
+def test_the_link_figures_jittering_by_some_percent_leave_the_status_bar_alone(window):
     window._link = _Link()
     window._refresh_link_label(_stats(200.0, 46.1))
     assert "200 frames/s · 46.1 kB/s" in window.link_label.text()
     calls = _count_set_text(window.link_label)
-    # twice a second, an idle stream's rates move by a frame or two: nothing to repaint
-    for frames, kbytes in ((201.0, 46.3), (198.0, 45.8), (203.0, 46.9), (197.0, 45.4)) * 5:
+    # twice a second, an idle stream's frame rate moves by up to 8 % (reads gather about
+    # ten frames): nothing to repaint
+    for frames, kbytes in ((216.0, 46.3), (186.0, 45.8), (209.0, 46.9), (193.0, 45.4)) * 5:
         window._refresh_link_label(_stats(frames, kbytes))
     assert calls == []
     # an error, a real change of rate: shown at once

@@ -68,7 +68,7 @@ LINK_CAUSE_S = 30.0  # a watchdog trip this soon after a lost link is the link's
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
 QWIDGETSIZE_MAX = 16777215  # Qt: no maximum size
 IMPEDANCE_STEP = 0.03  # the contact's impedance is shown again when it moved this much
-LINK_RATE_STEP = 0.05  # the link's frames/s and kB/s are shown again when they moved this much
+LINK_RATE_STEP = 0.10  # the link's frames/s and kB/s are shown again when they moved this much
 
 
 MIN_WINDOW_W, MIN_WINDOW_H = 800, 560  # smaller: the workspaces scroll, STOP never hides
