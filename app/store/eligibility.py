@@ -7,15 +7,13 @@ commit listener pokes it after this room's writes; the interval catches other ro
 Each reading goes to ``on_facts`` as :class:`ClientFacts`, from the watch's thread; the
 output authority decides from the newest one and treats an old one as unknown.
 
-A reading reads the record again only when the database may have changed: on SQLite the
-watch keeps a connection of its own and asks it for ``PRAGMA data_version``, which
-changes with every commit of any other connection (this room's writer, another room's
-console) and costs no query of a table. Unchanged, on the same day (a screening expires
-by the day), the last facts are confirmed as they stand — the same facts with a new
-``checked_at`` — for at most ``FULL_READ_S``; then, after a poke, a new client or a
-failed reading, the record is read in full. Elsewhere (PostgreSQL) every reading is full.
-
-The GUI thread never reads the database for this: it only names the client to watch.
+A reading reads the record again only when the database may have changed
+(:class:`app.store.stamp.DataVersion`: SQLite's change number, which moves with every
+commit of another connection, this room's writer's or another room's). Unchanged, on the
+same day (a screening expires by the day), the last facts are confirmed as they stand —
+the same facts with a new ``checked_at`` — for at most ``FULL_READ_S``; then, after a
+poke, a new client or a failed reading, the record is read in full. Elsewhere
+(PostgreSQL) every reading is full.
 """
 
 from __future__ import annotations
@@ -26,11 +24,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from app.store.database import describe_error
+from app.store.stamp import DataVersion
 from app.store.vocabulary import ClientFacts
 from app.threadname import name_os_thread
 
@@ -102,9 +100,9 @@ class EligibilityWatch:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.full_reads = 0  # readings that read the record (the rest were confirmations)
-        # the watch thread's own: the connection asked for data_version, the last full
-        # reading, the stamp it was read under and when
-        self._conn: Any = None
+        # the watch thread's own: the database's change number, the last full reading,
+        # the stamp it was read under and when
+        self._version = DataVersion(engine)
         self._last: ClientFacts | None = None
         self._last_stamp: tuple | None = None
         self._last_full = 0.0
@@ -137,7 +135,7 @@ class EligibilityWatch:
         try:
             self._loop()
         finally:
-            self._close_conn()
+            self._version.close()
 
     def _loop(self) -> None:
         poked = True
@@ -183,29 +181,6 @@ class EligibilityWatch:
         return facts
 
     def _stamp(self) -> tuple | None:
-        """(today, SQLite's data_version on the watch's own connection); None where there
-        is no such number (another database, or the connection failed)."""
-        if self._engine.dialect.name != "sqlite":
-            return None
-        try:
-            if self._conn is None:
-                self._conn = self._engine.raw_connection()
-            cur = self._conn.cursor()
-            try:
-                cur.execute("PRAGMA data_version")
-                version = cur.fetchone()[0]
-            finally:
-                cur.close()
-        except Exception as exc:  # noqa: BLE001 - no stamp: the record is read in full
-            log.warning("records change stamp not read: %s", type(exc).__name__)
-            self._close_conn()
-            return None
-        return (dt.date.today(), version)
-
-    def _close_conn(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection
-                log.debug("eligibility watch connection not closed cleanly", exc_info=True)
+        """(today, the database's change number); None where there is no such number."""
+        version = self._version.read()
+        return None if version is None else (dt.date.today(), version)
