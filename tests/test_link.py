@@ -33,6 +33,7 @@ from app.device.protocol import (
     Ack,
     Command,
     DeviceState,
+    Event,
     EventCode,
     FrameDecoder,
     Heartbeat,
@@ -907,3 +908,39 @@ def test_an_idle_link_waits_once_per_read_and_twice_per_block(qtbot, simulator, 
     inside = [t for t in waits if blocks[mark] < t <= blocks[mark + 10]]
     assert len(inside) <= 2.5 * 10, f"{len(inside)} waits for 10 blocks"
     assert link.stats.samples_dropped == 0
+
+
+def test_an_idle_status_waits_for_the_next_samples_and_nothing_overtakes_it(qapp):
+    """Output off, no command awaited, IDLE: a STATUS goes out with the next samples (one
+    wake-up of the console for both); before an EVENT or an answer, and at once while
+    output runs or a command waits."""
+    worker = link_mod._LinkWorker("loop://", 115_200)
+    seen: list[str] = []
+    worker.status_received.connect(lambda s: seen.append(f"status {s.state.name}"))
+    worker.event_received.connect(lambda e: seen.append(f"event {e.code.name}"))
+    worker.samples_received.connect(lambda b: seen.append(f"samples {len(b)}"))
+    worker.command_answered.connect(lambda rid, m: seen.append(f"answer {rid}"))
+    try:
+        worker._assembler = SampleAssembler(INFO)
+        idle = Status(DeviceState.IDLE, 0.0, 0.0, 2000.0, True, False, 0, 0.0, 0)
+        off = _samples(0, 50, flags=SampleFlag(0))
+        worker._dispatch([(None, off), (None, idle)], 1.0)
+        assert seen == []  # held
+        worker._flush_samples(1.1)
+        assert seen == ["status IDLE", "samples 50"]
+        seen.clear()
+        worker._dispatch([(None, idle), (None, Event(EventCode.CONTACT_LOST, 0, ""))], 1.2)
+        assert seen == ["status IDLE", "event CONTACT_LOST"]  # in the order they came
+        seen.clear()
+        worker._pending[7] = 9.0  # a command awaits its answer: every status at once
+        worker._dispatch([(None, idle)], 1.3)
+        assert seen == ["status IDLE"]
+        worker._dispatch([(None, Ack(7, MsgType.START))], 1.4)
+        assert seen == ["status IDLE", "answer 7"]
+        seen.clear()
+        worker._output_on = True  # output on: at once
+        worker._dispatch([(None, dataclasses.replace(idle, state=DeviceState.RUNNING))], 1.5)
+        assert seen == ["status RUNNING"]
+    finally:
+        worker._wake_r.close()
+        worker._wake_w.close()

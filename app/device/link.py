@@ -303,6 +303,7 @@ class _LinkWorker(QObject):
         self._port = None
         self._fd: int | None = None
         self._direct_reads = False  # _fd is non-blocking: read it without pyserial
+        self._held: list[Status] = []  # idle STATUS messages waiting for the next samples
         self._decoder = _LinkDecoder()
         self._dec_seen = (0, 0, 0)
         self._tx_seq = 0
@@ -622,6 +623,7 @@ class _LinkWorker(QObject):
         now = time.monotonic()
         self._assembler = SampleAssembler(info, self._counter.on_samples)
         self._pending.clear()
+        self._held.clear()
         self._last_flush = now
         self._last_hb = -math.inf
         self._last_command = now  # the handshake: heartbeats until a STATUS is seen
@@ -650,7 +652,7 @@ class _LinkWorker(QObject):
             wait = MAX_WAIT_S
             if feeding:
                 wait = min(wait, self._last_hb + HEARTBEAT_PERIOD_S - now)
-            if self._assembler.pending:
+            if self._assembler.pending or self._held:
                 wait = min(wait, self._last_flush + emit_period - now)
             if self._pending:
                 wait = min(wait, min(self._pending.values()) - now)
@@ -676,7 +678,7 @@ class _LinkWorker(QObject):
             due = self._last_flush + emit_period - now
             # Output off: hand over with this read what the next one would come too late
             # for (not a wake-up of its own a few ms later just to flush).
-            if self._assembler.pending and (
+            if (self._assembler.pending or self._held) and (
                 due <= 0 or (data and not self._output_on and due < idle_batch)
             ):
                 self._flush_samples(now)
@@ -699,11 +701,24 @@ class _LinkWorker(QObject):
                     msg.state not in _UNGUARDED_STATES
                     or now - self._last_command < HEARTBEAT_QUIET_AFTER_S
                 )
-                self.status_received.emit(msg)
+                if self._output_on or msg.state not in _UNGUARDED_STATES or self._pending:
+                    self._emit_held()
+                    self.status_received.emit(msg)
+                else:
+                    # Nothing in motion, no command awaited: handed over with the next
+                    # samples (one wake-up of the console for both, not two).
+                    self._held.append(msg)
             elif isinstance(msg, Event):
+                self._emit_held()
                 self.event_received.emit(msg)
             elif isinstance(msg, Ack | Nak) and self._pending.pop(msg.request_id, None) is not None:
+                self._emit_held()
                 self.command_answered.emit(msg.request_id, msg)
+
+    def _emit_held(self) -> None:
+        """The STATUS messages held back, in order, before anything that came after them."""
+        while self._held:
+            self.status_received.emit(self._held.pop(0))
 
     def _flush_samples(self, now: float) -> None:
         assembler = self._assembler
@@ -711,6 +726,7 @@ class _LinkWorker(QObject):
             return
         with self._stats_lock:
             blocks = assembler.flush()
+        self._emit_held()
         for block in blocks:
             self.samples_received.emit(block)
         if blocks and len(blocks[-1]):
@@ -754,6 +770,7 @@ class _LinkWorker(QObject):
     def _link_lost(self, reason: str) -> None:
         """Bookkeeping when a session ends: flush samples, fail pending commands."""
         if self._is_connected:
+            self._emit_held()
             if self._assembler is not None and self._assembler.pending:
                 self._flush_samples(time.monotonic())
             for rid in list(self._pending):
