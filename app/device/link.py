@@ -79,7 +79,7 @@ _UNGUARDED_STATES = frozenset(
 )
 WATCHDOG_FEED_TIMEOUT_S = 0.3  # owner silent this long → heartbeats stop
 SAMPLE_EMIT_PERIOD_S = 0.02  # samples_received at most this often
-IDLE_EMIT_PERIOD_S = 0.1  # ... with the output off: fewer, larger blocks (less CPU)
+IDLE_EMIT_PERIOD_S = 0.2  # ... with the output off: fewer, larger blocks (less CPU)
 STATS_PERIOD_S = 0.5
 BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 2.0
