@@ -133,13 +133,47 @@ def test_idle_measures_each_workspace_and_reports_the_median(monkeypatch):
         "technician": iter([1.0, 9.0, 1.5]),
     }
 
-    def fake(workspace: str, **_kw) -> float:
+    def fake(workspace: str, **_kw) -> tuple[float, dict[str, float]]:
         seen.append(workspace)
-        return next(figures[workspace])
+        pct = next(figures[workspace])
+        return pct, {"GUI": pct / 2, "DeviceLink": 1.0}
 
-    monkeypatch.setattr(idle, "measure", fake)
+    monkeypatch.setattr(idle, "measure_threads", fake)
     result = idle.run(_args(rounds=3, seconds=None))
     _common(result, "desk_pct", "studio_pct", "bench_pct")
     assert seen.count("practitioner") == seen.count("trainer") == seen.count("technician") == 3
     assert (result["desk_pct"], result["studio_pct"], result["bench_pct"]) == (2.5, 5.0, 1.5)
+    assert result["desk_runs_pct"] == [2.0, 4.0, 2.5]
+    assert result["desk_threads"] == {"DeviceLink": 1.0, "GUI": 1.25}  # medians per thread
     assert result["passed"] is (idle.DESK_BUDGET_PCT >= 2.5)
+
+
+def test_idle_reads_each_threads_cpu_time_by_its_name():
+    """``thread_times`` of this process: the main thread as GUI, a thread named with
+    app.threadname under its name (what ``bench idle`` reports per thread)."""
+    import os
+    import threading
+
+    from app.bench.idle import thread_times
+    from app.threadname import name_os_thread
+
+    if not os.path.isdir(f"/proc/{os.getpid()}/task"):
+        pytest.skip("no /proc on this system")
+    named, done = threading.Event(), threading.Event()
+
+    def run() -> None:
+        name_os_thread("StoreWriter")
+        named.set()
+        done.wait(10)
+
+    t = threading.Thread(target=run, name="StoreWriter")
+    t.start()
+    try:
+        assert named.wait(10)
+        times = thread_times(os.getpid())
+    finally:
+        done.set()
+        t.join(10)
+    assert "GUI" in times
+    assert "StoreWriter" in times
+    assert all(v >= 0.0 for v in times.values())

@@ -257,6 +257,40 @@ def test_the_watch_reports_another_rooms_change(rooms):
         watch.close()
 
 
+def test_the_watch_reads_the_row_only_after_a_commit(sqlite_url):  # noqa: F811
+    """Between pokes the clinic watch asks SQLite's change number and reads the row only
+    when it moved (issue 17: an idle console's CPU)."""
+    import queue
+    import threading
+
+    a, b = Room(sqlite_url), Room(sqlite_url)
+    got: queue.Queue = queue.Queue()
+    watch = ClinicWatch(b.engine, got.put, interval_s=0.005)
+    asked = {"n": 0}
+    twenty = threading.Event()
+    real = watch._version.read
+
+    def counted():
+        asked["n"] += 1
+        if asked["n"] >= 20:
+            twenty.set()
+        return real()
+
+    try:
+        assert not got.get(timeout=5).exists
+        watch._version.read = counted
+        assert twenty.wait(5)
+        assert watch.reads == 1  # twenty turns, nothing committed: the row not read
+        a.save(ClinicSettings(max_current_ua=222.0), None)  # another room, no poke
+        record = got.get(timeout=5)
+        assert settings_from_dict(record.settings)[0].max_current_ua == 222.0
+        assert watch.reads >= 2
+    finally:
+        watch.close()
+        for room in (a, b):
+            room.close()
+
+
 def test_migration_0006_keeps_service_records_and_accepts_the_new_kinds(store_url):  # noqa: F811
     import datetime as dt
 

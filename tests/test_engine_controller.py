@@ -310,3 +310,23 @@ def test_a_blocked_gui_thread_ends_in_output_off_within_1_s(qtbot, sim_link):
     assert (off_at - index_at_block) / rate <= 1.0
     assert not ctl.machine.output_on
     ctl.shutdown()
+
+
+def test_the_tick_slows_while_nothing_is_timed_and_is_fast_once_output_starts(rig):
+    """IDLE, READY, COMPLETE: nothing on the machine's clock, the tick five times slower
+    (issue 17: an idle desk's wake-ups); a START makes it fast at once."""
+    from app.engine.controller import QUIET_TICK_FACTOR
+
+    link, ctl = rig
+    assert ctl.state is S.IDLE
+    assert ctl._timer.isActive()
+    assert ctl._timer.interval() == 20 * QUIET_TICK_FACTOR
+    ready(link, ctl)
+    assert ctl._timer.interval() == 20 * QUIET_TICK_FACTOR
+    ctl.start()
+    assert ctl.state is not S.READY
+    assert ctl._timer.interval() == 20
+    assert ctl._timer.isActive()
+    link.status_received.emit(status(DeviceState.RUNNING, contact=True))
+    assert ctl.state is S.RUNNING
+    assert ctl._timer.interval() == 20

@@ -544,3 +544,27 @@ def test_a_watchdog_trip_after_a_lost_link_stays_the_links_fault_not_the_console
     assert m.state is SessionState.LINK_LOST
     assert not any("console" in a for a in out.alarms)
     assert any("as designed" in r.message for r in out.records)
+
+
+def test_a_decision_asked_again_with_nothing_changed_is_not_made_again(monkeypatch):
+    """Ten statuses and ten ticks a second ask for the decision (issue 17: an idle desk's
+    CPU): it is made again only when something it is made of changed."""
+    import app.engine.session as session_mod
+
+    built: list[object] = []
+    real = session_mod.clamp_amplitude
+    monkeypatch.setattr(session_mod, "clamp_amplitude", lambda *a: built.append(a) or real(*a))
+    m = machine_in(S.IDLE)
+    first = m.decision()
+    built.clear()
+    for i in range(20):
+        m.handle(Tick(0.1 * i))
+        assert m.decision() == first
+    assert built == []
+    m.handle(SetClientLimit(120.0))
+    assert m.decision().allowed_ua == 120.0
+    assert m.decision().layer.value == "client"
+    made = len(built)
+    assert made >= 1
+    assert m.decision(50.0).allowed_ua == 50.0  # another request: decided afresh
+    assert len(built) == made + 1

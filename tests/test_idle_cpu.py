@@ -4,9 +4,10 @@ labels change only when what they say changes. Mechanisms, not timings."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt, QTimer
 
 from app.device.protocol import DeviceState, Fault, Status
+from app.device.stats import LinkStats
 from app.ui.device_manager import DeviceManager
 from app.ui.main_window import MainWindow
 
@@ -54,3 +55,59 @@ def test_ten_reports_a_second_of_an_idle_device_do_not_touch_the_status_labels(w
     assert len(contact) == 2
     window._on_status(_status(22_040.0))  # back: the new reading, not the old one held
     assert "22.0 kΩ" in window.contact_label.text()
+
+
+class _Link:
+    """What the status bar reads of a link: connected, and its statistics."""
+
+    is_connected = True
+
+    def __init__(self) -> None:
+        self.stats = LinkStats(connected=True, last_frame_age_s=0.01)
+
+
+def _stats(frames: float, kbytes: float, **kw) -> LinkStats:
+    return LinkStats(
+        connected=True,
+        frames_per_s=frames,
+        bytes_per_s=kbytes * 1000,
+        last_frame_age_s=kw.pop("age", 0.01),
+        **kw,
+    )
+
+
+def test_the_link_figures_jittering_by_some_percent_leave_the_status_bar_alone(window):
+    window._link = _Link()
+    window._refresh_link_label(_stats(200.0, 46.1))
+    assert "200 frames/s · 46.1 kB/s" in window.link_label.text()
+    calls = _count_set_text(window.link_label)
+    # twice a second, an idle stream's frame rate moves by up to 8 % (reads gather about
+    # ten frames): nothing to repaint
+    for frames, kbytes in ((216.0, 46.3), (186.0, 45.8), (209.0, 46.9), (193.0, 45.4)) * 5:
+        window._refresh_link_label(_stats(frames, kbytes))
+    assert calls == []
+    # an error, a real change of rate: shown at once
+    window._refresh_link_label(_stats(199.0, 46.0, crc_errors=1))
+    assert "errors 1" in window.link_label.text()
+    window._refresh_link_label(_stats(1000.0, 230.0, crc_errors=1))
+    assert "1000 frames/s · 230.0 kB/s" in window.link_label.text()
+    assert len(calls) == 2
+
+
+def test_a_talking_device_wakes_no_timer_and_a_silent_one_is_flagged(window):
+    """No periodic timer checks the device's silence: each STATUS starts a single-shot
+    one again, which fires only when the device stops talking."""
+    link = window._link = _Link()
+    own = window.findChildren(QTimer, options=Qt.FindChildOption.FindDirectChildrenOnly)
+    running = [t for t in own if t.isActive() and not t.isSingleShot()]
+    assert not running, [(type(t.parent()).__name__, t.interval()) for t in running]
+    window._on_status(_status(22_040.0))
+    assert window._silence.isActive()
+    assert window._silence.isSingleShot()
+    # silent: the timer fires, the banner says so; the next report takes it away
+    link.stats = _stats(200.0, 46.1, age=0.8)
+    window._silence.timeout.emit()
+    assert window.banner.property("kind") == "stale"
+    link.stats = _stats(200.0, 46.1)
+    window._on_status(_status(22_040.0))
+    assert window.banner.property("kind") != "stale"

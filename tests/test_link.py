@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import select
 import threading
@@ -33,6 +34,7 @@ from app.device.protocol import (
     Ack,
     Command,
     DeviceState,
+    Event,
     EventCode,
     FrameDecoder,
     Heartbeat,
@@ -879,3 +881,71 @@ def test_heartbeats_pause_while_the_watchdog_is_not_armed_and_resume_with_a_comm
     assert all(state is not DeviceState.WATCHDOG for _, state in statuses)
     assert statuses[-1][1] in (DeviceState.RAMP_UP, DeviceState.RUNNING)
     feeder.stop()
+
+
+def test_an_idle_link_waits_once_per_read(qtbot, simulator, make_link):
+    """Output off, the worker lets about 2 kB gather, then reads them at once (no second
+    select, no pyserial read that selects again) and hands over what its next read would
+    come too late for: one wait a read, not three (issue 17: the idle desk's CPU)."""
+    waits: list[float] = []
+    real_select = select.select
+
+    def counted(r, w, x, timeout=None):
+        waits.append(time.monotonic())
+        return real_select(r, w, x, timeout)
+
+    link = make_link(simulator())
+    blocks: list[float] = []
+    link.samples_received.connect(lambda b: blocks.append(time.monotonic()))
+    _connect(qtbot, link)
+    qtbot.waitUntil(lambda: len(blocks) >= 3, timeout=5000)
+    link_select = link_mod.select
+    try:
+        link_mod.select = type("Select", (), {"select": staticmethod(counted)})
+        mark = len(blocks)
+        qtbot.waitUntil(lambda: len(blocks) >= mark + 11, timeout=5000)
+    finally:
+        link_mod.select = link_select
+    from app.device.link import IDLE_EMIT_PERIOD_S, IDLE_READ_BYTES, LINE_BYTES_PER_SAMPLE
+
+    batch = IDLE_READ_BYTES / (LINE_BYTES_PER_SAMPLE * 10_000)  # 44 ms of the stream
+    reads = math.ceil(IDLE_EMIT_PERIOD_S / batch)  # a block's reads, one wait each
+    inside = [t for t in waits if blocks[mark] < t <= blocks[mark + 10]]
+    assert len(inside) <= (reads + 0.5) * 10, f"{len(inside)} waits for 10 blocks"
+    assert link.stats.samples_dropped == 0
+
+
+def test_an_idle_status_waits_for_the_next_samples_and_nothing_overtakes_it(qapp):
+    """Output off, no command awaited, IDLE: a STATUS goes out with the next samples (one
+    wake-up of the console for both); before an EVENT or an answer, and at once while
+    output runs or a command waits."""
+    worker = link_mod._LinkWorker("loop://", 115_200)
+    seen: list[str] = []
+    worker.status_received.connect(lambda s: seen.append(f"status {s.state.name}"))
+    worker.event_received.connect(lambda e: seen.append(f"event {e.code.name}"))
+    worker.samples_received.connect(lambda b: seen.append(f"samples {len(b)}"))
+    worker.command_answered.connect(lambda rid, m: seen.append(f"answer {rid}"))
+    try:
+        worker._assembler = SampleAssembler(INFO)
+        idle = Status(DeviceState.IDLE, 0.0, 0.0, 2000.0, True, False, 0, 0.0, 0)
+        off = _samples(0, 50, flags=SampleFlag(0))
+        worker._dispatch([(None, off), (None, idle)], 1.0)
+        assert seen == []  # held
+        worker._flush_samples(1.1)
+        assert seen == ["status IDLE", "samples 50"]
+        seen.clear()
+        worker._dispatch([(None, idle), (None, Event(EventCode.CONTACT_LOST, 0, ""))], 1.2)
+        assert seen == ["status IDLE", "event CONTACT_LOST"]  # in the order they came
+        seen.clear()
+        worker._pending[7] = 9.0  # a command awaits its answer: every status at once
+        worker._dispatch([(None, idle)], 1.3)
+        assert seen == ["status IDLE"]
+        worker._dispatch([(None, Ack(7, MsgType.START))], 1.4)
+        assert seen == ["status IDLE", "answer 7"]
+        seen.clear()
+        worker._output_on = True  # output on: at once
+        worker._dispatch([(None, dataclasses.replace(idle, state=DeviceState.RUNNING))], 1.5)
+        assert seen == ["status RUNNING"]
+    finally:
+        worker._wake_r.close()
+        worker._wake_w.close()

@@ -79,7 +79,7 @@ _UNGUARDED_STATES = frozenset(
 )
 WATCHDOG_FEED_TIMEOUT_S = 0.3  # owner silent this long → heartbeats stop
 SAMPLE_EMIT_PERIOD_S = 0.02  # samples_received at most this often
-IDLE_EMIT_PERIOD_S = 0.1  # ... with the output off: fewer, larger blocks (less CPU)
+IDLE_EMIT_PERIOD_S = 0.2  # ... with the output off: fewer, larger blocks (less CPU)
 STATS_PERIOD_S = 0.5
 BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 2.0
@@ -302,6 +302,8 @@ class _LinkWorker(QObject):
         # worker-thread state
         self._port = None
         self._fd: int | None = None
+        self._direct_reads = False  # _fd is non-blocking: read it without pyserial
+        self._held: list[Status] = []  # idle STATUS messages waiting for the next samples
         self._decoder = _LinkDecoder()
         self._dec_seen = (0, 0, 0)
         self._tx_seq = 0
@@ -419,6 +421,12 @@ class _LinkWorker(QObject):
                 self._fd = None
             if self._fd is None:
                 port.timeout = 0.01  # polled fallback for ports select() cannot wait on
+            # pyserial opens a port non-blocking: then the worker reads the descriptor
+            # itself, once, when it knows bytes are there (see _read_ready)
+            try:
+                self._direct_reads = self._fd is not None and not os.get_blocking(self._fd)
+            except OSError:
+                self._direct_reads = False
             self._decoder = _LinkDecoder()
             self._dec_seen = (0, 0, 0)
             info = self._handshake(port)
@@ -426,6 +434,7 @@ class _LinkWorker(QObject):
         finally:
             self._port = None
             self._fd = None
+            self._direct_reads = False
             with contextlib.suppress(Exception):
                 port.close()
 
@@ -439,10 +448,35 @@ class _LinkWorker(QObject):
                 if wake in ready:
                     self._drain_wake()
                 if self._fd in ready:
-                    return port.read(65536)
+                    return self._read_ready(port, selected=True)
                 return b""
             self._drain_wake()
             return port.read(4096)
+        except (serial.SerialException, OSError) as exc:
+            raise _LinkDown(f"serial port closed: {_io_error_text(exc)}") from None
+
+    def _read_ready(self, port, *, selected: bool) -> bytes:
+        """What the port holds now, without waiting (b"" if nothing). One ``read`` on a
+        non-blocking descriptor: pyserial's own read would ``select`` first again.
+        ``selected``: select() has just said the port is readable."""
+        if not self._direct_reads:
+            return port.read(65536)
+        try:
+            data = os.read(self._fd, 65536)  # type: ignore[arg-type]
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            raise _LinkDown(f"serial port closed: {_io_error_text(exc)}") from None
+        # A serial port set up by pyserial (no minimum count) reads nothing when nothing
+        # is there; readable and yet nothing means its other end has gone, as pyserial
+        # says it.
+        if not data and selected:
+            raise _LinkDown("serial port closed: the device went away") from None
+        return data
+
+    def _read_now(self, port) -> bytes:
+        try:
+            return self._read_ready(port, selected=False)
         except (serial.SerialException, OSError) as exc:
             raise _LinkDown(f"serial port closed: {_io_error_text(exc)}") from None
 
@@ -589,6 +623,7 @@ class _LinkWorker(QObject):
         now = time.monotonic()
         self._assembler = SampleAssembler(info, self._counter.on_samples)
         self._pending.clear()
+        self._held.clear()
         self._last_flush = now
         self._last_hb = -math.inf
         self._last_command = now  # the handshake: heartbeats until a STATUS is seen
@@ -617,7 +652,7 @@ class _LinkWorker(QObject):
             wait = MAX_WAIT_S
             if feeding:
                 wait = min(wait, self._last_hb + HEARTBEAT_PERIOD_S - now)
-            if self._assembler.pending:
+            if self._assembler.pending or self._held:
                 wait = min(wait, self._last_flush + emit_period - now)
             if self._pending:
                 wait = min(wait, min(self._pending.values()) - now)
@@ -629,12 +664,23 @@ class _LinkWorker(QObject):
                     self._drain_wake()
                     continue
                 wait -= pause
-            data = self._read(port, wait)
+                # Bytes are there as a rule after the pause: read them at once (one
+                # system call, not three); wait on the port only if none came.
+                data = self._read_now(port) if self._direct_reads else b""
+                if not data:
+                    data = self._read(port, wait)
+            else:
+                data = self._read(port, wait)
             got_data = bool(data)
             now = time.monotonic()
             if data:
                 self._dispatch(self._receive(data, now), now)
-            if self._assembler.pending and now - self._last_flush >= emit_period:
+            due = self._last_flush + emit_period - now
+            # Output off: hand over with this read what the next one would come too late
+            # for (not a wake-up of its own a few ms later just to flush).
+            if (self._assembler.pending or self._held) and (
+                due <= 0 or (data and not self._output_on and due < idle_batch)
+            ):
                 self._flush_samples(now)
             self._expire_commands(now)
             self._maybe_emit_stats(now)
@@ -655,11 +701,24 @@ class _LinkWorker(QObject):
                     msg.state not in _UNGUARDED_STATES
                     or now - self._last_command < HEARTBEAT_QUIET_AFTER_S
                 )
-                self.status_received.emit(msg)
+                if self._output_on or msg.state not in _UNGUARDED_STATES or self._pending:
+                    self._emit_held()
+                    self.status_received.emit(msg)
+                else:
+                    # Nothing in motion, no command awaited: handed over with the next
+                    # samples (one wake-up of the console for both, not two).
+                    self._held.append(msg)
             elif isinstance(msg, Event):
+                self._emit_held()
                 self.event_received.emit(msg)
             elif isinstance(msg, Ack | Nak) and self._pending.pop(msg.request_id, None) is not None:
+                self._emit_held()
                 self.command_answered.emit(msg.request_id, msg)
+
+    def _emit_held(self) -> None:
+        """The STATUS messages held back, in order, before anything that came after them."""
+        while self._held:
+            self.status_received.emit(self._held.pop(0))
 
     def _flush_samples(self, now: float) -> None:
         assembler = self._assembler
@@ -667,6 +726,7 @@ class _LinkWorker(QObject):
             return
         with self._stats_lock:
             blocks = assembler.flush()
+        self._emit_held()
         for block in blocks:
             self.samples_received.emit(block)
         if blocks and len(blocks[-1]):
@@ -710,6 +770,7 @@ class _LinkWorker(QObject):
     def _link_lost(self, reason: str) -> None:
         """Bookkeeping when a session ends: flush samples, fail pending commands."""
         if self._is_connected:
+            self._emit_held()
             if self._assembler is not None and self._assembler.pending:
                 self._flush_samples(time.monotonic())
             for rid in list(self._pending):

@@ -361,6 +361,9 @@ class SessionMachine:
         self.output_s = 0.0  # seconds of output in this session (for the automatic off)
         self.charge = ChargeMeter()
         self._last_tick: float | None = None
+        # the last decision() and what it was made from (ten statuses and ten ticks a
+        # second ask again with nothing changed: the stack is built only for new inputs)
+        self._decided: tuple[tuple, LimitDecision] | None = None
         self._phase_s = 0.0  # time spent in RAMPING_UP / RAMPING_DOWN / awaiting reset
         self._awaiting_reset = False
         self._awaiting_reset_s = 0.0
@@ -397,9 +400,22 @@ class SessionMachine:
 
     def decision(self, requested_ua: float | None = None) -> LimitDecision:
         """The limit decision for ``requested_ua`` (default: the operator's target)."""
-        return clamp_amplitude(
-            self.target_ua if requested_ua is None else requested_ua, self.limit_stack()
+        step = self.step
+        key = (
+            self.target_ua if requested_ua is None else requested_ua,
+            self.device,
+            self.clinic,
+            self.zones(),
+            self.client_limit_ua,
+            None if step is None else step.amplitude_ua,
+            self.zone_rules,
         )
+        decided = self._decided
+        if decided is not None and decided[0] == key:
+            return decided[1]
+        out = clamp_amplitude(key[0], self.limit_stack())
+        self._decided = (key, out)
+        return out
 
     @property
     def ceiling_ua(self) -> float:

@@ -24,6 +24,7 @@ import datetime as dt
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,11 +35,14 @@ from sqlalchemy.orm import Session
 
 from app.store import audit
 from app.store.models import ClinicConfig, ServiceKind, ServiceRecord, utcnow
+from app.store.stamp import DataVersion
+from app.threadname import name_os_thread
 
 log = logging.getLogger(__name__)
 
 ROW_ID = 1
 POLL_S = 1.0
+FULL_READ_S = 30.0  # the row read at least this often, the database unchanged
 RESET_PIN_COMMAND = "python -m app db reset-pin"
 
 
@@ -418,7 +422,9 @@ def reset_pin(engine: Engine, operator_id: int | None = None, by: str = "") -> b
 class ClinicWatch:
     """Reads the clinic row on its own thread every ``interval_s`` (and at once after
     :meth:`poke`); ``on_record(ClinicRecord)`` (from that thread) at the first reading and
-    whenever the settings or the PIN change; ``on_error(message)`` when it cannot read."""
+    whenever the settings or the PIN change; ``on_error(message)`` when it cannot read.
+    Between pokes the row is read only when the database's change number moved
+    (:class:`app.store.stamp.DataVersion`), and at least every ``FULL_READ_S``."""
 
     def __init__(
         self,
@@ -435,6 +441,8 @@ class ClinicWatch:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._last: tuple[Any, ...] | None = None
+        self._version = DataVersion(engine)
+        self.reads = 0  # readings of the row (the watch thread's count)
         self._thread = threading.Thread(target=self._run, name="ClinicWatch", daemon=True)
         self._thread.start()
 
@@ -453,21 +461,43 @@ class ClinicWatch:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
+        name_os_thread()
+        try:
+            self._loop()
+        finally:
+            self._version.close()
+
+    def _loop(self) -> None:
         first = True
+        read_version: int | None = None  # the change number the last good reading saw
+        read_at = 0.0
         while not self._stop.is_set():
+            poked = first
             if not first:
-                self._wake.wait(self._interval_s)
+                poked = self._wake.wait(self._interval_s)
                 self._wake.clear()
             first = False
             if self._stop.is_set():
                 return
+            version = self._version.read()  # before the row: a later commit moves it
+            now = time.monotonic()
+            if (
+                not poked
+                and version is not None
+                and version == read_version
+                and now - read_at < FULL_READ_S
+            ):
+                continue  # nothing committed since: the row is as it was
+            read_version, read_at = None, now
             try:
+                self.reads += 1
                 rec = read_clinic(self._engine)
             except SQLAlchemyError as exc:
                 log.warning("clinic settings not read: %s", type(exc).__name__)
                 if self._on_error is not None:
                     self._on_error("the clinic settings could not be read from the records")
                 continue
+            read_version = version
             key = (
                 rec.exists,
                 rec.version,

@@ -7,11 +7,19 @@ commit listener pokes it after this room's writes; the interval catches other ro
 Each reading goes to ``on_facts`` as :class:`ClientFacts`, from the watch's thread; the
 output authority decides from the newest one and treats an old one as unknown.
 
-The GUI thread never reads the database for this: it only names the client to watch.
+A reading reads the record again only when the database may have changed
+(:class:`app.store.stamp.DataVersion`: SQLite's change number, which moves with every
+commit of another connection, this room's writer's or another room's). Unchanged, on the
+same day (a screening expires by the day), the last facts are confirmed as they stand —
+the same facts with a new ``checked_at`` — for at most ``FULL_READ_S``; then, after a
+poke, a new client or a failed reading, the record is read in full. Elsewhere
+(PostgreSQL) every reading is full.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 import threading
 import time
@@ -20,11 +28,14 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 
 from app.store.database import describe_error
+from app.store.stamp import DataVersion
 from app.store.vocabulary import ClientFacts
+from app.threadname import name_os_thread
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 0.5
+FULL_READ_S = 10.0  # the record read in full at least this often, the database unchanged
 
 
 def read_facts(
@@ -88,6 +99,13 @@ class EligibilityWatch:
         self._client_id: int | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self.full_reads = 0  # readings that read the record (the rest were confirmations)
+        # the watch thread's own: the database's change number, the last full reading,
+        # the stamp it was read under and when
+        self._version = DataVersion(engine)
+        self._last: ClientFacts | None = None
+        self._last_stamp: tuple | None = None
+        self._last_full = 0.0
         self._thread = threading.Thread(target=self._run, name="EligibilityWatch", daemon=True)
         self._thread.start()
 
@@ -113,19 +131,56 @@ class EligibilityWatch:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
+        name_os_thread()
+        try:
+            self._loop()
+        finally:
+            self._version.close()
+
+    def _loop(self) -> None:
+        poked = True
         while not self._stop.is_set():
-            self._wake.wait(self._interval_s)
+            if not poked:
+                poked = self._wake.wait(self._interval_s)
             self._wake.clear()
             if self._stop.is_set():
                 return
             client_id = self.client_id
             if client_id is None:
+                self._last = None
+                poked = False
                 continue
-            facts = read_facts(self._engine, client_id)
+            facts = self._reading(client_id, full=poked)
+            poked = False
             if self.client_id != client_id:  # changed while reading: read the new one
-                self._wake.set()
+                poked = True
                 continue
             try:
                 self._on_facts(facts)
             except Exception:  # noqa: BLE001 - a broken listener must not stop the watch
                 log.exception("eligibility listener failed")
+
+    def _reading(self, client_id: int, *, full: bool) -> ClientFacts:
+        """The facts now: the last ones confirmed if nothing can have changed, else read."""
+        now = time.monotonic()
+        stamp = self._stamp()  # before the reading: a commit after it changes the next
+        last = self._last
+        if (
+            not full
+            and stamp is not None
+            and stamp == self._last_stamp
+            and last is not None
+            and last.client_id == client_id
+            and not last.error
+            and now - self._last_full < FULL_READ_S
+        ):
+            return dataclasses.replace(last, checked_at=now)
+        facts = read_facts(self._engine, client_id)
+        self.full_reads += 1
+        self._last, self._last_stamp, self._last_full = facts, stamp, now
+        return facts
+
+    def _stamp(self) -> tuple | None:
+        """(today, the database's change number); None where there is no such number."""
+        version = self._version.read()
+        return None if version is None else (dt.date.today(), version)

@@ -64,6 +64,7 @@ from app.store.models import (
 from app.store.signature import Signature, SignatureError
 from app.store.validation import ClientData, validate_client
 from app.store.vocabulary import AMENDABLE, SIGNATURE_MEANINGS
+from app.threadname import name_os_thread
 
 log = logging.getLogger(__name__)
 
@@ -1052,6 +1053,7 @@ class StoreWriter:
 
     def _run(self) -> None:
         """The thread: never dies of one bad request (last resort: report and go on)."""
+        name_os_thread()
         while True:
             try:
                 self._loop()

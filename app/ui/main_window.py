@@ -67,8 +67,8 @@ from app.ui.workspaces import WORKSPACES, Workspace, WorkspaceSet, build_workspa
 LINK_CAUSE_S = 30.0  # a watchdog trip this soon after a lost link is the link's doing
 STALE_AFTER_S = 0.5  # no frame for this long: alarm (the link declares loss after 1 s)
 QWIDGETSIZE_MAX = 16777215  # Qt: no maximum size
-LINK_NUMBERS_TICKS = 10  # the link's numbers once a second (the age check runs at 10 Hz)
 IMPEDANCE_STEP = 0.03  # the contact's impedance is shown again when it moved this much
+LINK_RATE_STEP = 0.10  # the link's frames/s and kB/s are shown again when they moved this much
 
 
 MIN_WINDOW_W, MIN_WINDOW_H = 800, 560  # smaller: the workspaces scroll, STOP never hides
@@ -233,7 +233,7 @@ class MainWindow(QMainWindow):
         self.interactive = True  # False where nobody can answer (--screenshot)
         self._samples_seen = 0
         self.demo_mode = False  # simulator only: start output once connected
-        self._label_ticks = 0
+        self._shown_rates = (0.0, 0.0)  # the frames/s and kB/s the link label shows
         self._shown_ohm = 0.0  # the impedance the contact label shows (0: none)
         self._link_lost_at: float | None = None  # when the link last went down
         self.client_watch = None  # app.engine.client_watch.ClientWatch, with the records
@@ -314,10 +314,14 @@ class MainWindow(QMainWindow):
         self.next_step_shortcut.activated.connect(lambda: self.current_workspace().next_step())
         self.apply_key_settings()
 
-        self._age_timer = QTimer(self)
-        self._age_timer.setInterval(100)  # 10 Hz: a silent device is flagged within 0.6 s
-        self._age_timer.timeout.connect(self._refresh_link_label)
-        self._age_timer.start()
+        # A silent device is flagged STALE_AFTER_S after its last report: every STATUS
+        # (ten a second) starts this again, so while the device talks it never fires and
+        # the GUI thread is not woken for it; the link's figures follow its statistics
+        # (twice a second, shown when they change: _refresh_link_label).
+        self._silence = QTimer(self)
+        self._silence.setSingleShot(True)
+        self._silence.setInterval(int(STALE_AFTER_S * 1000))
+        self._silence.timeout.connect(self._check_silence)
 
         device.link_changed.connect(self._attach_link)
         device.failed.connect(lambda msg: self.show_alarm(msg, kind="link"))
@@ -546,6 +550,7 @@ class MainWindow(QMainWindow):
         link.samples_received.connect(self._on_samples)
         link.status_received.connect(self._on_status)
         link.event_received.connect(self._on_event)
+        link.stats_updated.connect(self._refresh_link_label)
 
     def emergency_stop(self) -> None:
         """ESTOP to the device first, then show it: never waits on anything."""
@@ -568,6 +573,8 @@ class MainWindow(QMainWindow):
 
     def _on_connected(self, info: Info) -> None:
         self._samples_seen = 0
+        self._shown_rates = (0.0, 0.0)
+        self._silence.start()
         if self.banner.property("kind") != "records":  # a records problem outlives the link's
             self.hide_alarm()
         self.device_label.setText(
@@ -587,6 +594,7 @@ class MainWindow(QMainWindow):
             self.current_workspace().demo_start()
 
     def _on_disconnected(self, reason: str) -> None:
+        self._silence.stop()
         self._show_disconnected(reason)
         self._link_lost_at = time.monotonic()
         for ws in self.workspaces.built():
@@ -610,6 +618,9 @@ class MainWindow(QMainWindow):
             self.live_data_seen.emit()
 
     def _on_status(self, st: Status) -> None:
+        self._silence.start()  # the device talks: not silent for another STALE_AFTER_S
+        if self.banner.property("kind") == "stale":
+            self._check_silence()
         colour = {
             DeviceState.RUNNING: style.OK,
             DeviceState.RAMP_UP: style.OK,
@@ -677,31 +688,50 @@ class MainWindow(QMainWindow):
             else:
                 self.show_alarm(f"The device refused a setting: {ev.text}", kind="info")
 
-    def _refresh_link_label(self) -> None:
+    def _check_silence(self) -> None:
+        """The stale alarm while no frame came for STALE_AFTER_S; off again once one did."""
         link = self._link
         if link is None or not link.is_connected:
             return
-        s: LinkStats = link.stats
-        if s.last_frame_age_s > STALE_AFTER_S:
+        age = link.stats.last_frame_age_s
+        if age > STALE_AFTER_S:
             if self.banner.property("kind") != "stale":
                 self.show_alarm(
-                    f"The device has stopped sending ({s.last_frame_age_s:.1f} s): "
+                    f"The device has stopped sending ({age:.1f} s): "
                     "its output is not confirmed. Its watchdog turns output off "
                     "if it stops hearing the console; the link is being checked.",
                     kind="stale",
                 )
-        elif self.banner.property("kind") == "stale":
-            self.hide_alarm()
-        self._label_ticks = (self._label_ticks + 1) % LINK_NUMBERS_TICKS
-        if self._label_ticks:  # the numbers themselves once a second
             return
+        if self.banner.property("kind") == "stale":
+            self.hide_alarm()
+        if not self._silence.isActive():  # frames, but no STATUS: look again then
+            self._silence.start(max(1, int((STALE_AFTER_S - age) * 1000)))
+
+    def _refresh_link_label(self, stats: LinkStats | None = None) -> None:
+        """The link's figures (its statistics, twice a second): the label changes only
+        when what it says does; the rates are shown again when they moved by
+        LINK_RATE_STEP (their last digit's jitter repainted the status bar each time)."""
+        link = self._link
+        if link is None or not link.is_connected:
+            return
+        s: LinkStats = stats if stats is not None else link.stats
+        if self.banner.property("kind") == "stale" or s.last_frame_age_s > STALE_AFTER_S:
+            self._check_silence()
+        frames, kbytes = self._shown_rates
+        if abs(s.frames_per_s - frames) > LINK_RATE_STEP * frames or frames == 0.0:
+            frames = s.frames_per_s
+        if abs(s.bytes_per_s / 1000 - kbytes) > LINK_RATE_STEP * kbytes or kbytes == 0.0:
+            kbytes = s.bytes_per_s / 1000
+        self._shown_rates = (frames, kbytes)
         colour = {"good": style.OK, "degraded": style.WARN}.get(s.quality, style.ALARM)
         if self.link_label.maximumSize() != self._link_label_size:
             self.link_label.setFixedSize(self._link_label_size)
-        self.link_label.setText(
+        _set_text(
+            self.link_label,
             style.pill(f"LINK {s.quality.upper()}", colour)
-            + f" {s.frames_per_s:.0f} frames/s · {s.bytes_per_s / 1000:.1f} kB/s"
-            + f" · errors {s.error_count} · dropped {s.samples_dropped}"
+            + f" {frames:.0f} frames/s · {kbytes:.1f} kB/s"
+            + f" · errors {s.error_count} · dropped {s.samples_dropped}",
         )
 
     def _on_store_failed(self, message: str) -> None:
