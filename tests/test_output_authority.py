@@ -313,6 +313,9 @@ ACTIONS = st.lists(
         ("clinic", 1.0),
     ]
 )
+@example(  # the same, the device reporting PAUSED only after the limit was lowered
+    actions=[("set", Driver.DESK, 2.0, ()), ("clinic", 1.0), ("status", DeviceState.PAUSED)]
+)
 def test_random_actions_never_output_above_the_live_limit_nor_for_an_ineligible_client(
     qapp, actions
 ):

@@ -702,7 +702,9 @@ class OutputAuthority(QObject):
         if self._pending_owner is not None and not self.output_held:
             self._set_owner(self._pending_owner)
         self.status_received.emit(status)
-        if self._started:  # the device reports ten times a second: facts too old stop it
+        # the device reports ten times a second: facts too old stop output, and settings
+        # it holds one RESUME away (PAUSED) are lowered to the ceiling as it is now
+        if self._started or self.output_held:
             self._enforce()
         self._guard(status)
 
