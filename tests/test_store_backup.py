@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
-from warm_children import WarmChildren
+from warm_children import ForkedChildren
 
 from app.__main__ import main
 from app.store import maintenance
@@ -23,14 +23,15 @@ from app.store.database import StoreError, make_engine, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CHILD = """
-import json, sys
+# Each child is forked from one process that imported all of this once
+# (tests/warm_children.py).
+PREAMBLE = """
 from app.__main__ import main
-from app.store import maintenance  # noqa: F401 - imported before "ready"
-
-print("ready", flush=True)
-url, dest = json.loads(sys.stdin.readline())  # started a round ahead (tests/warm_children.py)
-sys.exit(main(["db", "backup", dest, "--database-url", url]))
+from app.store import maintenance  # noqa: F401 - imported before the child starts
+"""
+RUN = """
+url, dest = args
+return main(["db", "backup", dest, "--database-url", url])
 """
 
 
@@ -85,7 +86,7 @@ def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(
     rng = random.Random(4)
     sqlite = store_url.startswith("sqlite")
     rounds = 8 if sqlite else 4
-    children = WarmChildren(CHILD, rounds + 1)
+    children = ForkedChildren(PREAMBLE, RUN)
     request.addfinalizer(children.close)
     megabytes = 40 if sqlite else 8
     _with_ballast(store_url, megabytes)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
-from warm_children import WarmChildren
+from warm_children import ForkedChildren
 
 from app.__main__ import main
 from app.store import services
@@ -27,22 +27,23 @@ from app.store.database import (
 ROOT = Path(__file__).resolve().parents[1]
 
 # The child upgrades through the command line; every statement is slowed down so that
-# the kill lands inside the migration most of the time.
-CHILD = """
-import json, sys, time
+# the kill lands inside the migration most of the time. Each child is forked from one
+# process that imported all of this once (tests/warm_children.py).
+PREAMBLE = """
+import time
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-import alembic.command  # noqa: F401 - imported before "ready": only the upgrade is timed
+import alembic.command  # noqa: F401 - imported before the child starts: only the upgrade is timed
 from app.__main__ import main
 from app.store import database  # noqa: F401
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _slow(*_args):
     time.sleep(0.01)
-
-print("ready", flush=True)
-(url,) = json.loads(sys.stdin.readline())  # started a round ahead (tests/warm_children.py)
-sys.exit(main(["db", "upgrade", "--database-url", url]))
+"""
+RUN = """
+(url,) = args
+return main(["db", "upgrade", "--database-url", url])
 """
 
 
@@ -75,9 +76,9 @@ def test_kill_9_at_random_moments_of_db_upgrade_leaves_old_or_new_revision(
 ):
     rng = random.Random(1313)
     rounds = 10 if store_url.startswith("sqlite") else 5
-    children = WarmChildren(CHILD, rounds + 1)
+    children = ForkedChildren(PREAMBLE, RUN)
     request.addfinalizer(children.close)
-    # how long an upgrade takes in the child (from "ready" to its exit)
+    # how long an upgrade takes in the child (from its start to its exit)
     url = _fresh_url(store_url, request, 0, tmp_path)
     _old_database(url)
     proc = children.take(url)
