@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from forked_children import ForkedChildren
 from sqlalchemy import text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
-from warm_children import ForkedChildren
 
 from app.__main__ import main
 from app.store import maintenance
@@ -24,7 +24,7 @@ from app.store.database import StoreError, make_engine, open_store
 ROOT = Path(__file__).resolve().parents[1]
 
 # Each child is forked from one process that imported all of this once
-# (tests/warm_children.py).
+# (tests/forked_children.py).
 PREAMBLE = """
 from app.__main__ import main
 from app.store import maintenance  # noqa: F401 - imported before the child starts

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from forked_children import ForkedChildren
 from sqlalchemy import inspect, text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
-from warm_children import ForkedChildren
 
 from app.__main__ import main
 from app.store import services
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The child upgrades through the command line; every statement is slowed down so that
 # the kill lands inside the migration most of the time. Each child is forked from one
-# process that imported all of this once (tests/warm_children.py).
+# process that imported all of this once (tests/forked_children.py).
 PREAMBLE = """
 import time
 from sqlalchemy import event
