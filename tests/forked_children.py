@@ -55,9 +55,11 @@ def _child(args, out_path):
         import traceback
         traceback.print_exc()
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:  # never back into the zygote's loop, whatever happened
+            os._exit(code if isinstance(code, int) else 1)
 
 print("ready", flush=True)
 for line in sys.stdin:
