@@ -43,6 +43,7 @@ from PySide6.QtCore import QSettings, QTimer
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from app.device.link import BACKOFF_FIRST_S
 from app.device.protocol import DeviceState
 from app.device.sim_process import SimulatorProcess
 from app.engine.session import ACTIVE, SessionState
@@ -500,7 +501,10 @@ def test_device_of_another_protocol_version(qtbot, tmp_path):
         assert "version" in window.banner.text().lower()
         assert window.banner.isVisible()
         sent = device.link.stats.frames_sent
-        qtbot.wait(3000)  # watch for a retry storm
+        # watch for a retry storm: a link that retried would have tried twice by 1.5 s
+        # (its back-off starts at BACKOFF_FIRST_S = 0.25 s and doubles)
+        assert BACKOFF_FIRST_S * (1 + 2) < 1.5
+        qtbot.wait(1500)
         assert len(reasons) == 1
         assert device.link.stats.frames_sent - sent <= 1
         assert not device.connected

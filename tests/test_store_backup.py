@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import os
 import random
-import select
 import signal
 import sqlite3
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from forked_children import ForkedChildren
 from sqlalchemy import text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
 
@@ -24,30 +23,16 @@ from app.store.database import StoreError, make_engine, open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CHILD = """
-import sys
+# Each child is forked from one process that imported all of this once
+# (tests/forked_children.py).
+PREAMBLE = """
 from app.__main__ import main
-from app.store import maintenance  # noqa: F401 - imported before "ready"
-
-print("ready", flush=True)
-sys.exit(main(["db", "backup", sys.argv[2], "--database-url", sys.argv[1]]))
+from app.store import maintenance  # noqa: F401 - imported before the child starts
 """
-
-
-def _spawn(url: str, dest: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, url, str(dest)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    assert ready, proc.stderr.read()
-    assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-    return proc
+RUN = """
+url, dest = args
+return main(["db", "backup", dest, "--database-url", url])
+"""
 
 
 def _with_ballast(url: str, megabytes: int) -> dict[str, int]:
@@ -93,23 +78,30 @@ def _valid_pg_backup(path: Path) -> bool:
     return True
 
 
-def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(store_url, tmp_path):  # noqa: F811
+def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(
+    store_url,  # noqa: F811
+    tmp_path,
+    request,
+):
     rng = random.Random(4)
     sqlite = store_url.startswith("sqlite")
+    rounds = 8 if sqlite else 4
+    children = ForkedChildren(PREAMBLE, RUN)
+    request.addfinalizer(children.close)
     megabytes = 40 if sqlite else 8
     _with_ballast(store_url, megabytes)
     out = tmp_path / "out"
     out.mkdir()
     dest = out / "first.db"
-    proc = _spawn(store_url, dest)
+    proc = children.take(store_url, str(dest))
     t0 = time.monotonic()
     _, err = proc.communicate(timeout=120)
     duration = time.monotonic() - t0
     assert proc.returncode == 0, err
     kept = 0
-    for i in range(8 if sqlite else 4):
+    for i in range(rounds):
         dest = out / f"backup-{i}.db"
-        proc = _spawn(store_url, dest)
+        proc = children.take(store_url, str(dest))
         time.sleep(rng.uniform(0.0, duration))
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)

@@ -3,16 +3,13 @@ database written by a newer console (unknown schema revision)."""
 
 from __future__ import annotations
 
-import os
 import random
-import select
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from forked_children import ForkedChildren
 from sqlalchemy import inspect, text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
 
@@ -30,38 +27,24 @@ from app.store.database import (
 ROOT = Path(__file__).resolve().parents[1]
 
 # The child upgrades through the command line; every statement is slowed down so that
-# the kill lands inside the migration most of the time.
-CHILD = """
-import sys, time
+# the kill lands inside the migration most of the time. Each child is forked from one
+# process that imported all of this once (tests/forked_children.py).
+PREAMBLE = """
+import time
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-import alembic.command  # noqa: F401 - imported before "ready": only the upgrade is timed
+import alembic.command  # noqa: F401 - imported before the child starts: only the upgrade is timed
 from app.__main__ import main
 from app.store import database  # noqa: F401
 
 @event.listens_for(Engine, "before_cursor_execute")
 def _slow(*_args):
     time.sleep(0.01)
-
-print("ready", flush=True)
-sys.exit(main(["db", "upgrade", "--database-url", sys.argv[1]]))
 """
-
-
-def _spawn(url: str) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, url],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    ready, _, _ = select.select([proc.stdout], [], [], 60)
-    assert ready, proc.stderr.read()
-    assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
-    return proc
+RUN = """
+(url,) = args
+return main(["db", "upgrade", "--database-url", url])
+"""
 
 
 def _old_database(url: str) -> None:
@@ -92,21 +75,23 @@ def test_kill_9_at_random_moments_of_db_upgrade_leaves_old_or_new_revision(
     tmp_path,
 ):
     rng = random.Random(1313)
-    # how long an upgrade takes in the child (from "ready" to its exit)
+    rounds = 10 if store_url.startswith("sqlite") else 5
+    children = ForkedChildren(PREAMBLE, RUN)
+    request.addfinalizer(children.close)
+    # how long an upgrade takes in the child (from its start to its exit)
     url = _fresh_url(store_url, request, 0, tmp_path)
     _old_database(url)
-    proc = _spawn(url)
+    proc = children.take(url)
     t0 = time.monotonic()
     out, err = proc.communicate(timeout=60)
     duration = time.monotonic() - t0
     assert proc.returncode == 0, err
     assert "Traceback" not in err
-    rounds = 10 if store_url.startswith("sqlite") else 5
     seen: set[str] = set()
     for i in range(1, rounds + 1):
         url = _fresh_url(store_url, request, i, tmp_path)
         _old_database(url)
-        proc = _spawn(url)
+        proc = children.take(url)
         time.sleep(rng.uniform(0.0, duration * 0.9))
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)

@@ -1,0 +1,175 @@
+"""Child processes for the kill -9 tests, forked from one process that imported once.
+
+A kill test runs a command in a child process many times and kills it (SIGKILL) at a
+random moment of its work. Each child used to be a new interpreter importing SQLAlchemy,
+Alembic and the app before it said "ready" (about 0.4 s of CPU, several seconds on a
+loaded machine; 30 children in the two tests). Here one process, the *zygote*, runs the
+test's preamble (its imports, its slowed-down statements) once; every child is an
+``os.fork()`` of it, so each starts with everything imported, as the old children did at
+"ready", and then runs its command: a process of its own, with its own pid, connections,
+files and exit status, killed and collected as before. Nothing is created in the zygote
+before it forks (no engine, no connection, no thread).
+
+``ForkedChildren(PREAMBLE, RUN)``: ``PREAMBLE`` is Python run once in the zygote;
+``RUN`` is the body of a function of ``args`` (a list of strings) that returns the
+child's exit status, run in each child. ``take(*args)`` forks a child and returns a
+handle with ``pid``, ``send_signal``, ``communicate`` and ``returncode`` (as
+``subprocess.Popen``: ``-9`` for a child killed by SIGKILL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ZYGOTE = """
+import json, os, sys
+{preamble}
+
+def _run(args):
+{run}
+
+def _child(args, out_path):
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    code = 1
+    try:
+        code = _run(args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        import traceback
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:  # never back into the zygote's loop, whatever happened
+            os._exit(code if isinstance(code, int) else 1)
+
+print("ready", flush=True)
+for line in sys.stdin:
+    args, out_path = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        _child(args, out_path)
+    print(json.dumps(["started", pid]), flush=True)
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps(["exited", pid, os.waitstatus_to_exitcode(status)]), flush=True)
+"""
+
+
+class ForkedChild:
+    """One forked child: its pid, a signal to it, and its end (exit status, output)."""
+
+    def __init__(self, lines: _Lines, pid: int, out_path: Path) -> None:
+        self._lines = lines
+        self.pid = pid
+        self._out_path = out_path
+        self.returncode: int | None = None
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:  # (it may have just ended: then nothing to signal)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Wait for the child to end; its output (stdout and stderr together) is returned
+        as both, so a check on either sees everything it wrote."""
+        if self.returncode is None:
+            _, pid, code = json.loads(self._lines.read(timeout))
+            assert pid == self.pid, (pid, self.pid)
+            self.returncode = code
+        text = self._out_path.read_text(errors="replace") if self._out_path.exists() else ""
+        return text, text
+
+
+class ForkedChildren:
+    def __init__(self, preamble: str, run: str) -> None:
+        code = ZYGOTE.format(
+            preamble=textwrap.dedent(preamble), run=textwrap.indent(textwrap.dedent(run), "    ")
+        )
+        self._dir = tempfile.TemporaryDirectory(prefix="forked-children-")
+        self._count = 0
+        self._zygote = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._lines = _Lines(self._zygote)
+        self._last: ForkedChild | None = None
+        try:
+            line = self._lines.read(60)
+        except (AssertionError, subprocess.TimeoutExpired) as exc:
+            self.close()
+            raise AssertionError(f"the zygote did not start: {exc}") from exc
+        assert line == "ready", line
+
+    def take(self, *args: str) -> ForkedChild:
+        """Fork a child that runs ``RUN`` with ``list(args)``; it is running on return."""
+        assert self._zygote.stdin is not None
+        self._count += 1
+        out_path = Path(self._dir.name) / f"child-{self._count}.txt"
+        self._zygote.stdin.write(json.dumps([list(args), str(out_path)]) + "\n")
+        self._zygote.stdin.flush()
+        what, pid = json.loads(self._lines.read(60))
+        assert what == "started", what
+        self._last = ForkedChild(self._lines, pid, out_path)
+        return self._last
+
+    def close(self) -> None:
+        """End the zygote (its input closed, it exits) and remove the children's output;
+        a child still running (a test that failed half-way) is killed first."""
+        if self._last is not None and self._last.returncode is None:
+            self._last.send_signal(signal.SIGKILL)
+        if self._zygote.poll() is None:
+            try:
+                self._zygote.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._zygote.kill()
+                self._zygote.communicate()
+        self._dir.cleanup()
+
+
+class _Lines:
+    """Lines from the zygote's output, read from its file descriptor (a buffered reader
+    could hold a second line that select() then never reports)."""
+
+    def __init__(self, zygote: subprocess.Popen) -> None:
+        assert zygote.stdout is not None
+        self._fd = zygote.stdout.fileno()
+        self._zygote = zygote
+        self._buf = b""
+
+    def read(self, timeout: float | None) -> str:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self._fd], [], [], left)
+            if not ready:
+                raise subprocess.TimeoutExpired("forked child", timeout or 0)
+            chunk = os.read(self._fd, 4096)
+            if not chunk:
+                err = self._zygote.stderr.read() if self._zygote.stderr else ""
+                raise AssertionError(f"the zygote exited: {err}")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return line.decode()
