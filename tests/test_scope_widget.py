@@ -498,7 +498,7 @@ def test_an_idle_flat_trace_is_not_drawn_again(scope, monkeypatch):
 def test_the_frame_timer_is_slow_with_the_output_off_and_stops_while_hidden(scope, qtbot):
     """5 frames a second with the output off; with it on, a frame as each block arrives
     (at most one per FRAME_MS), none between blocks; nothing while hidden."""
-    from app.scope.widget import FRAME_MS, IDLE_FRAME_MS
+    from app.scope.widget import FRAME_MS, FRAME_SLACK_MS, IDLE_FRAME_MS
 
     assert scope._timer.isActive()
     assert scope._timer.interval() == IDLE_FRAME_MS
@@ -515,7 +515,7 @@ def test_the_frame_timer_is_slow_with_the_output_off_and_stops_while_hidden(scop
     assert scope._soon.isActive()
     assert scope._soon.remainingTime() <= FRAME_MS
     qtbot.waitUntil(lambda: len(frames) == 2, timeout=1000)
-    assert frames[1] - frames[0] >= (FRAME_MS - 1) / 1000.0
+    assert frames[1] - frames[0] >= (FRAME_MS - FRAME_SLACK_MS - 1) / 1000.0
     scope.append(_idle_block(src.index))
     assert not scope._soon.isActive()  # output off: the slow timer alone
     assert scope._timer.interval() == IDLE_FRAME_MS
@@ -530,6 +530,33 @@ def test_the_frame_timer_is_slow_with_the_output_off_and_stops_while_hidden(scop
     scope.show()
     qtbot.waitExposed(scope)
     assert scope._timer.isActive()
+
+
+def test_blocks_faster_than_the_frame_rate_draw_at_most_one_frame_per_frame_ms(scope, qtbot):
+    """Data rate is not paint rate: blocks every 2 ms (500 a second) make at most one
+    frame per FRAME_MS on average (plus the one that may come FRAME_SLACK_MS early), and
+    never two closer than FRAME_MS - FRAME_SLACK_MS."""
+    from PySide6.QtCore import QTimer
+
+    from app.scope.widget import FRAME_MS, FRAME_SLACK_MS
+
+    src = SyntheticSource(SQUARE, FS)
+    blocks = list(src.blocks(3000, 20))  # 150 blocks of 2 ms
+    frames: list[float] = []
+    render = scope.render_frame
+    scope.render_frame = lambda: (frames.append(time.monotonic()), render())
+    feeder = QTimer()
+    feeder.setInterval(2)
+    feeder.timeout.connect(lambda: scope.append(blocks.pop(0)) if blocks else feeder.stop())
+    t0 = time.monotonic()
+    feeder.start()
+    qtbot.waitUntil(lambda: not blocks, timeout=10_000)
+    elapsed = time.monotonic() - t0
+    assert frames, "no frame was drawn"
+    assert len(frames) <= elapsed / (FRAME_MS / 1000.0) + 2
+    gaps = np.diff(frames)
+    assert gaps.size == 0 or gaps.min() >= (FRAME_MS - FRAME_SLACK_MS - 1) / 1000.0
+    assert len(frames) < 150 / 2  # far fewer frames than blocks
 
 
 def test_the_desk_scope_has_no_mask_test_and_skips_it(qtbot, monkeypatch):

@@ -14,7 +14,9 @@ runs a typical step (square 10 Hz, alternating, 200 µA) the whole time.
   ``samples_dropped_warmup``: the same before the measured seconds (start-up, the first
   second of output).
 * ``cpu_percent``: CPU time of this process (the console: GUI, driver and writer
-  threads; the simulator is another process) over the stream, in % of one core.
+  threads; the simulator is another process) over the stream, in % of one core;
+  ``cpu_percent_by_thread`` the same per thread (``gui`` is the main thread; the driver's
+  is ``DeviceLink <port>``, the store's ``StoreWriter``), from ``/proc/self/task``.
 * ``peak_rss_mb``: the highest resident memory sampled each second during the stream;
   ``max_rss_mb`` the process's own high-water mark (getrusage, includes start-up).
 """
@@ -48,6 +50,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
     import psutil
 
     from app.bench._console import BenchError, ConsoleRun
+    from app.bench._threads import thread_split, thread_times
 
     seconds = float(getattr(args, "seconds", None) or SECONDS)
     me = psutil.Process()
@@ -62,6 +65,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
                 console.gaps,
                 console.gap_samples,
             )
+            threads0 = thread_times()
             cpu0, t0 = me.cpu_times(), time.monotonic()
             peak = me.memory_info().rss
             rss_start = peak
@@ -69,6 +73,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
                 console.spin(min(1.0, max(0.0, seconds - (time.monotonic() - t0))))
                 peak = max(peak, me.memory_info().rss)
             cpu1, t1 = me.cpu_times(), time.monotonic()
+            threads = thread_split(threads0, thread_times(), t1 - t0)
             received = console.samples - received0
             console.stop_output()
             recorded = console.recorder.samples_recorded
@@ -98,6 +103,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
         "samples_dropped_warmup": max(link0, gap_samples0),
         "crc_errors": stats.crc_errors,
         "cpu_percent": round(100.0 * busy / (t1 - t0), 1),
+        "cpu_percent_by_thread": threads,
         "rss_start_mb": round(rss_start / 1e6, 1),
         "peak_rss_mb": round(peak / 1e6, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1),

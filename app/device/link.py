@@ -78,16 +78,20 @@ _UNGUARDED_STATES = frozenset(
     {DeviceState.IDLE, DeviceState.ESTOPPED, DeviceState.WATCHDOG, DeviceState.FAULT}
 )
 WATCHDOG_FEED_TIMEOUT_S = 0.3  # owner silent this long → heartbeats stop
-SAMPLE_EMIT_PERIOD_S = 0.02  # samples_received at most this often
+# samples_received at most this often with the output on: one block a display frame (the
+# scope draws at most one frame per 16 ms, so a shorter period only adds blocks, and a
+# longer one makes the oldest sample of a block wait: it sets the sample → screen latency)
+SAMPLE_EMIT_PERIOD_S = 0.016
 IDLE_EMIT_PERIOD_S = 0.1  # ... with the output off: fewer, larger blocks (less CPU)
 STATS_PERIOD_S = 0.5
 BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 2.0
 MAX_WAIT_S = 0.05  # longest the worker sleeps without looking at its clocks
-READ_BATCH_S = 0.010  # after a read, let bytes gather this long (fewer wakeups, less CPU)
-# ... with the output off: as long as about IDLE_READ_BYTES take to arrive, half of a
-# pseudo-terminal's 4 kB buffer (a full one makes the simulator drop whole frames):
-# 44 ms at 10 kS/s, 9 ms at 50 kS/s
+# After a read, let bytes gather (fewer wakeups, less CPU): with the output on until the
+# next block is due (one read a block at 10 kS/s), at most READ_BATCH_S; always at most as
+# long as IDLE_READ_BYTES take to arrive, half of a pseudo-terminal's 4 kB buffer (a full
+# one makes the simulator drop whole frames): 44 ms at 10 kS/s, 9 ms at 50 kS/s
+READ_BATCH_S = SAMPLE_EMIT_PERIOD_S
 IDLE_READ_BYTES = 2048
 LINE_BYTES_PER_SAMPLE = 4.61  # the stream's bytes per sample (protocol §3: 46.1 kB/s at 10 kS/s)
 WRITE_TIMEOUT_S = 0.5
@@ -600,10 +604,9 @@ class _LinkWorker(QObject):
         self._maybe_emit_stats(now, force=True)
         got_data = False
         self._output_on = False
-        idle_batch = min(
-            IDLE_EMIT_PERIOD_S,
-            IDLE_READ_BYTES / (LINE_BYTES_PER_SAMPLE * max(1.0, float(info.sample_rate))),
-        )
+        fill_s = IDLE_READ_BYTES / (LINE_BYTES_PER_SAMPLE * max(1.0, float(info.sample_rate)))
+        idle_batch = min(IDLE_EMIT_PERIOD_S, fill_s)
+        stream_batch = min(READ_BATCH_S, fill_s)
         while not self._stop.is_set():
             self._send_queued(port)
             now = time.monotonic()
@@ -624,7 +627,7 @@ class _LinkWorker(QObject):
             if got_data and self._fd is not None and wait > 0:
                 # Let bytes gather for a few ms (fewer, larger reads: less CPU); a command
                 # from the owner still wakes the worker at once through the wake socket.
-                pause = min(wait, READ_BATCH_S if self._output_on else idle_batch)
+                pause = min(wait, stream_batch if self._output_on else idle_batch)
                 if select.select([self._wake_r], [], [], pause)[0]:
                     self._drain_wake()
                     continue
