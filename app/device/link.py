@@ -284,7 +284,9 @@ class _LinkWorker(QObject):
     command_answered = Signal(int, object)
     command_failed = Signal(int, str)
     stats_updated = Signal(object)
-    frame_logged = Signal(object)
+    # the frame log's records (list[FrameRecord]), emitted together when the worker is
+    # about to wait: one signal crosses to the GUI thread per read, not one per frame
+    frames_logged = Signal(object)
 
     def __init__(self, port_url: str, baud: int) -> None:
         super().__init__()
@@ -320,6 +322,7 @@ class _LinkWorker(QObject):
         self._log_window = 0.0
         self._log_count = 0
         self._log_skipped = 0
+        self._log_batch: list[FrameRecord] = []
 
     # -- called from any thread ----------------------------------------------------------
 
@@ -393,6 +396,7 @@ class _LinkWorker(QObject):
                 self.disconnected.emit("link stopped by the console")
         finally:
             self._fail_queued()
+            self._emit_log()
             self.stats_updated.emit(self.snapshot())
             with self._wake_lock:
                 self._wake_open = False
@@ -436,6 +440,7 @@ class _LinkWorker(QObject):
     # -- I/O primitives ------------------------------------------------------------------
 
     def _read(self, port, timeout: float) -> bytes:
+        self._emit_log()
         try:
             if self._fd is not None:
                 wake = self._wake_r.fileno()
@@ -525,7 +530,7 @@ class _LinkWorker(QObject):
         now = record.at
         if now - self._log_window >= 1.0:
             if self._log_skipped:
-                self.frame_logged.emit(
+                self._log_batch.append(
                     FrameRecord(
                         now,
                         "rx",
@@ -539,7 +544,12 @@ class _LinkWorker(QObject):
             self._log_skipped += 1
             return
         self._log_count += 1
-        self.frame_logged.emit(record)
+        self._log_batch.append(record)
+
+    def _emit_log(self) -> None:
+        if self._log_batch:
+            batch, self._log_batch = self._log_batch, []
+            self.frames_logged.emit(batch)
 
     # -- handshake -----------------------------------------------------------------------
 
@@ -628,6 +638,7 @@ class _LinkWorker(QObject):
                 # Let bytes gather for a few ms (fewer, larger reads: less CPU); a command
                 # from the owner still wakes the worker at once through the wake socket.
                 pause = min(wait, stream_batch if self._output_on else idle_batch)
+                self._emit_log()
                 if select.select([self._wake_r], [], [], pause)[0]:
                     self._drain_wake()
                     continue
@@ -722,6 +733,7 @@ class _LinkWorker(QObject):
                 self._counter.on_disconnected()
             self._is_connected = False
         self._assembler = None
+        self._emit_log()  # the session's last frames, before the disconnect is told
         self._maybe_emit_stats(time.monotonic(), force=True)
 
     def _maybe_emit_stats(self, now: float, *, force: bool = False) -> None:
@@ -807,7 +819,7 @@ class DeviceLink(QObject):
         worker.event_received.connect(self.event_received)
         worker.command_answered.connect(self.command_answered)
         worker.command_failed.connect(self.command_failed)
-        worker.frame_logged.connect(self.frame_logged)
+        worker.frames_logged.connect(self._relay_log)
         self._worker, self._thread = worker, thread
         thread.start()
 
@@ -929,6 +941,11 @@ class DeviceLink(QObject):
     def _on_disconnected(self, reason: str) -> None:
         self._connected = False
         self.disconnected.emit(reason)
+
+    @Slot(object)
+    def _relay_log(self, records: list[FrameRecord]) -> None:
+        for record in records:
+            self.frame_logged.emit(record)
 
     @Slot(object)
     def _on_stats(self, stats: LinkStats) -> None:
