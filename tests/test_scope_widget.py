@@ -559,6 +559,31 @@ def test_blocks_faster_than_the_frame_rate_draw_at_most_one_frame_per_frame_ms(s
     assert len(frames) < 150 / 2  # far fewer frames than blocks
 
 
+def test_the_measurement_table_is_fitted_once_a_refresh(scope, monkeypatch):
+    """The figure columns fit their widest text (as ResizeToContents did), measured once
+    per column a refresh: ResizeToContents re-measured a whole column for every changed
+    cell, a dozen times four times a second while streaming."""
+    from PySide6.QtWidgets import QHeaderView
+
+    header = scope.table.horizontalHeader()
+    for col in range(1, 5):
+        assert header.sectionResizeMode(col) == QHeaderView.ResizeMode.Fixed
+    feed(scope, SyntheticSource(SQUARE, FS, noise_ua=0.5), 6000)
+    measured: list[int] = []
+    hint = scope.table.sizeHintForColumn
+    monkeypatch.setattr(
+        scope.table, "sizeHintForColumn", lambda c: (measured.append(c), hint(c))[1]
+    )
+    scope._publish(measure(scope.shown))
+    scope._update_table(force=True)
+    assert 0 < len(measured) <= 4  # at most once per figure column
+    for col in range(1, 5):
+        widest = max(hint(col), header.sectionSizeHint(col))
+        assert header.sectionSize(col) == widest
+        texts = [scope.table.item(r, col).text() for r in range(scope.table.rowCount())]
+        assert any(t != "—" for t in texts)
+
+
 def test_the_desk_scope_has_no_mask_test_and_skips_it(qtbot, monkeypatch):
     w = ScopeWidget(compact=True, mask=False)
     qtbot.addWidget(w)
