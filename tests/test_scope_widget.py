@@ -584,6 +584,40 @@ def test_the_measurement_table_is_fitted_once_a_refresh(scope, monkeypatch):
         assert any(t != "—" for t in texts)
 
 
+def test_the_statistics_count_changes_without_relaying_out_the_scope(scope, qapp):
+    """The count under the table changes four times a second while streaming: it is a
+    fixed-size label, so a new count repaints the label only (a label free to resize
+    asks every layout above it to be redone, and the tab widget holding the scope then
+    repaints the whole page)."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class Count(QObject):
+        n = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+            if event.type() == QEvent.Type.LayoutRequest:
+                Count.n += 1
+            return False
+
+    feed(scope, SyntheticSource(SQUARE, FS, noise_ua=0.5), 6000)
+    m = measure(scope.shown)
+    scope._publish(m)
+    scope._update_table(force=True)
+    qapp.processEvents()
+    counter = Count()
+    scope.installEventFilter(counter)
+    texts = set()
+    for _ in range(12):
+        scope._publish(m)
+        scope._update_table(force=True)
+        texts.add(scope.stats_label.text())
+        qapp.processEvents()
+    scope.removeEventFilter(counter)
+    assert len(texts) == 12  # the count changed every time
+    assert Count.n <= 2  # (a figure column that widened: laid out once), not one a count
+    assert scope.stats_label.minimumSize() == scope.stats_label.maximumSize()
+
+
 def test_the_desk_scope_has_no_mask_test_and_skips_it(qtbot, monkeypatch):
     w = ScopeWidget(compact=True, mask=False)
     qtbot.addWidget(w)

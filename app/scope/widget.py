@@ -755,6 +755,14 @@ class ScopeWidget(QWidget):
         side.addWidget(self.table, 1)
         stats_row = QHBoxLayout()
         self.stats_label = QLabel()
+        # Fixed in size (room for 10 million captures): its count changes four times a
+        # second while streaming, and a label that may resize asks every layout above it
+        # to be redone, up to the tab widget, which then repaints the whole scope page.
+        widest = "Statistics over 00000000 captures"
+        self.stats_label.setFixedSize(
+            self.stats_label.fontMetrics().horizontalAdvance(widest) + 4,
+            self.stats_label.sizeHint().height(),
+        )
         stats_row.addWidget(self.stats_label)
         stats_row.addStretch(1)
         stats_row.addWidget(self.reset_stats_button)
