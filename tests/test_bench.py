@@ -97,6 +97,21 @@ def test_stream_records_what_it_received():
     assert r["samples_stored"] == r["samples_recorded"]
     assert r["samples_recorded"] >= r["samples_received"]
     assert r["cpu_percent"] > 0
+    threads = r["cpu_percent_by_thread"]  # the GUI thread, the driver's, the writer's
+    assert threads["gui"] > 0
+    assert any(name.startswith("DeviceLink") for name in threads)
+    assert sum(threads.values()) <= r["cpu_percent"] + 1.0
+
+
+def test_thread_split_is_each_threads_share_of_one_core_by_name():
+    from app.bench._threads import thread_split
+
+    before = {1: ("gui", 10.0), 2: ("StoreWriter", 1.0), 3: ("gone", 5.0)}
+    after = {1: ("gui", 10.5), 2: ("StoreWriter", 1.1), 4: ("StoreWriter", 0.2), 5: ("idle", 0.0)}
+    split = thread_split(before, after, 2.0)
+    assert split == {"gui": 25.0, "StoreWriter": 15.0}  # same names added, largest first
+    assert list(split) == ["gui", "StoreWriter"]
+    assert thread_split(before, after, 0.0) == {}
 
 
 @pytest.mark.timeout(120)

@@ -67,3 +67,41 @@ def test_one_outcome_mapping_for_every_path():
     assert END_OUTCOMES[SessionState.DEVICE_FAULT] is DEVICE_END_OUTCOMES[DeviceState.WATCHDOG]
     assert END_OUTCOMES[SessionState.ESTOPPED] is DEVICE_END_OUTCOMES[DeviceState.ESTOPPED]
     assert DEVICE_END_OUTCOMES[DeviceState.FAULT] is Outcome.FAULT
+
+
+class SampleWriter(Writer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.samples: list[SampleBlock] = []
+
+    def add_samples(self, uid, block_) -> None:
+        self.samples.append(block_)
+
+
+def test_consecutive_blocks_go_to_the_writer_together():
+    """One request (one wake-up of the writer's thread) per SAMPLE_BATCH_S of samples,
+    not one per block; a gap, a state change and the end hand over what is held, and
+    every sample reaches the writer once, in order."""
+    from app.engine.recorder import SAMPLE_BATCH_S
+
+    w = SampleWriter()
+    rec = SessionRecorder(w, 7)
+    rec.on_state(SessionState.RAMPING_UP)
+    per = int(SAMPLE_BATCH_S * 10_000) // 160 + 1  # 16 blocks of 16 ms make 0.25 s
+    for k in range(per - 1):
+        rec.on_samples(block(160 * k, 160, on=True, rate=10_000.0))
+    assert w.samples == []  # held: under SAMPLE_BATCH_S
+    rec.on_samples(block(160 * (per - 1), 160, on=True, rate=10_000.0))
+    assert [(b.first_index, len(b)) for b in w.samples] == [(0, 160 * per)]
+    rec.on_samples(block(160 * per, 160, on=True, rate=10_000.0))
+    rec.on_samples(block(160 * per + 1000, 160, on=True, rate=10_000.0))  # after a gap
+    assert [(b.first_index, len(b)) for b in w.samples[1:]] == [(160 * per, 160)]
+    rec.on_state(SessionState.PAUSED)  # a state change hands over what is held
+    assert [(b.first_index, len(b)) for b in w.samples[2:]] == [(160 * per + 1000, 160)]
+    rec.on_state(SessionState.RUNNING)
+    rec.on_samples(block(160 * per + 1160, 100, on=True, rate=10_000.0))
+    rec.close(Outcome.COMPLETED)  # and so does the end, before the session is ended
+    assert w.samples[-1].first_index == 160 * per + 1160
+    assert w.ended == [Outcome.COMPLETED]
+    assert sum(len(b) for b in w.samples) == rec.samples_recorded
+    np.testing.assert_array_equal(w.samples[0].current_ua, np.full(160 * per, 100.0))

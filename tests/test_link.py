@@ -764,12 +764,20 @@ def test_quality_degrades_while_troubles_last():
 def test_frame_log_is_rate_limited(qtbot):
     worker = link_mod._LinkWorker("/nonexistent", 921600)
     got: list[FrameRecord] = []
-    worker.frame_logged.connect(got.append)
+    batches: list[list[FrameRecord]] = []
+    worker.frames_logged.connect(batches.append)
+    worker.frames_logged.connect(got.extend)
     rec = FrameRecord(10.0, "rx", b"\x00", Heartbeat())
     for _ in range(link_mod.LOG_MAX_PER_S + 100):
         worker._log(rec)
+    assert got == []  # kept until the worker is about to wait
+    worker._emit_log()
+    assert len(batches) == 1  # one signal to the GUI thread for all of them
     assert len(got) == link_mod.LOG_MAX_PER_S
+    worker._emit_log()
+    assert len(batches) == 1  # nothing new: no signal
     worker._log(dataclasses.replace(rec, at=11.5))
+    worker._emit_log()
     assert got[-2].error == f"100 frames not logged (log limited to {link_mod.LOG_MAX_PER_S}/s)"
     assert got[-1].at == 11.5
     worker._wake_r.close()

@@ -168,6 +168,23 @@ def test_mask_bounds_widen_in_time_and_amplitude():
     assert d[5] == 0.0
 
 
+@pytest.mark.parametrize("half_window", [1, 2, 3, 7, 20, 64, 100])
+def test_mask_bounds_equal_the_plain_sliding_window_with_gaps(half_window):
+    """The log2 running extremes give exactly what max/min over every window give,
+    NaN (a gap in the reference) included."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    rng = np.random.default_rng(half_window)
+    ref = rng.normal(0.0, 100.0, 700)
+    ref[50:60] = np.nan
+    ref[300] = np.nan
+    lo, hi = mask_bounds(ref, 5.0, half_window)
+    padded = np.pad(ref, half_window, mode="edge")
+    view = sliding_window_view(padded, 2 * half_window + 1)
+    np.testing.assert_array_equal(hi, view.max(axis=1) + 5.0)
+    np.testing.assert_array_equal(lo, view.min(axis=1) - 5.0)
+
+
 def feed(tester: MaskTester, source: SyntheticSource, n: int, ring: SampleRing | None = None):
     ring = ring or SampleRing(1 << 16)
     ring.reference.set_settings(source.settings)

@@ -168,3 +168,26 @@ def test_the_log_keeps_a_minute_of_traffic_in_bounded_memory(qapp):
     assert len(row.head) <= 40
     assert row.hex.endswith("bytes)")
     assert model.data(model.index(MAX_ROWS - 1, 4)) == row.hex
+
+
+def test_samples_rows_are_formatted_only_when_shown(qapp, monkeypatch):
+    """Up to 200 SAMPLES frames a second are logged: their text is made for the rows a
+    view reads, not for every frame as it arrives (and is the same text)."""
+    import app.service.framelog as framelog
+
+    raw = np.stack([np.arange(50, dtype=np.int16), np.zeros(50, dtype=np.int16)], axis=1)
+    msgs = [Samples(50 * k, SampleFlag.OUTPUT_ON, 100.0, (0,), raw) for k in range(100)]
+    calls = []
+    text = framelog._samples_text
+    monkeypatch.setattr(framelog, "_samples_text", lambda *a: (calls.append(a), text(*a))[1])
+    model = FrameLogModel(max_rows=500)
+    for m in msgs:
+        model.add(_rec(m))
+    model.flush()
+    assert model.rowCount() == 100
+    assert calls == []  # nothing formatted yet
+    shown = model.data(model.index(7, 5))
+    assert len(calls) == 1
+    assert shown == describe(_rec(msgs[7]))[1]
+    assert "#350 n=50" in shown
+    assert "OUTPUT_ON" in shown

@@ -2,10 +2,10 @@
 
 The driver's decode path (``DeviceLink``'s worker) runs on a recorded stream of the
 simulated device with the output on, at 10 and 50 kS/s, in this thread, as the driver
-runs it: reads of 10 ms of bytes (``READ_BATCH_S``), each fed to ``FrameDecoder.feed``
+runs it: reads of 16 ms of bytes (``READ_BATCH_S``), each fed to ``FrameDecoder.feed``
 (COBS, length, CRC and version of every frame), the link counter told every frame's
 sequence number, every frame decoded to its message (``decode_message``), the SAMPLES
-messages queued in a ``SampleAssembler`` and flushed every 20 ms
+messages queued in a ``SampleAssembler`` and flushed every 16 ms
 (``SAMPLE_EMIT_PERIOD_S``) into float32 blocks in physical units, gaps counted.
 
 The figure is the CPU time this thread spends (``time.thread_time``: time stolen by
@@ -50,7 +50,7 @@ def _info(sample_rate: int):
 
 def _stream(sample_rate: int, seconds: float) -> tuple[list[bytes], int]:
     """The device's SAMPLES frames for ``seconds`` at ``sample_rate`` (a 10 Hz square wave
-    with noise, one sync mark per period), cut into the driver's 10 ms reads."""
+    with noise, one sync mark per period), cut into the driver's reads (``READ_BATCH_S``)."""
     from app.device.firmware import samples_per_frame
     from app.device.link import READ_BATCH_S
     from app.device.protocol import SampleFlag, Samples, encode_message

@@ -14,7 +14,9 @@ runs a typical step (square 10 Hz, alternating, 200 µA) the whole time.
   ``samples_dropped_warmup``: the same before the measured seconds (start-up, the first
   second of output).
 * ``cpu_percent``: CPU time of this process (the console: GUI, driver and writer
-  threads; the simulator is another process) over the stream, in % of one core.
+  threads; the simulator is another process) over the stream, in % of one core;
+  ``cpu_percent_by_thread`` the same per thread (``gui`` is the main thread; the driver's
+  is ``DeviceLink <port>``, the store's ``StoreWriter``), from ``/proc/self/task``.
 * ``simulator_overflows``: the simulator's own account of frames it discarded (when,
   how many, and whether it, the host or the line rate was too slow) and of its own
   pauses of 0.5 s or more (the line silent meanwhile), from its log.
@@ -51,6 +53,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
     import psutil
 
     from app.bench._console import BenchError, ConsoleRun
+    from app.bench._threads import thread_split, thread_times
 
     seconds = float(getattr(args, "seconds", None) or SECONDS)
     me = psutil.Process()
@@ -65,6 +68,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
                 console.gaps,
                 console.gap_samples,
             )
+            threads0 = thread_times()
             cpu0, t0 = me.cpu_times(), time.monotonic()
             peak = me.memory_info().rss
             rss_start = peak
@@ -72,6 +76,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
                 console.spin(min(1.0, max(0.0, seconds - (time.monotonic() - t0))))
                 peak = max(peak, me.memory_info().rss)
             cpu1, t1 = me.cpu_times(), time.monotonic()
+            threads = thread_split(threads0, thread_times(), t1 - t0)
             received = console.samples - received0
             console.stop_output()
             recorded = console.recorder.samples_recorded
@@ -104,6 +109,7 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
         "crc_errors": stats.crc_errors,
         "link_connects": stats.connect_count,  # 1 unless the link was lost and reopened
         "cpu_percent": round(100.0 * busy / (t1 - t0), 1),
+        "cpu_percent_by_thread": threads,
         "rss_start_mb": round(rss_start / 1e6, 1),
         "peak_rss_mb": round(peak / 1e6, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1),

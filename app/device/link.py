@@ -78,16 +78,20 @@ _UNGUARDED_STATES = frozenset(
     {DeviceState.IDLE, DeviceState.ESTOPPED, DeviceState.WATCHDOG, DeviceState.FAULT}
 )
 WATCHDOG_FEED_TIMEOUT_S = 0.3  # owner silent this long → heartbeats stop
-SAMPLE_EMIT_PERIOD_S = 0.02  # samples_received at most this often
+# samples_received at most this often with the output on: one block a display frame (the
+# scope draws at most one frame per 16 ms, so a shorter period only adds blocks, and a
+# longer one makes the oldest sample of a block wait: it sets the sample → screen latency)
+SAMPLE_EMIT_PERIOD_S = 0.016
 IDLE_EMIT_PERIOD_S = 0.2  # ... with the output off: fewer, larger blocks (less CPU)
 STATS_PERIOD_S = 0.5
 BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 2.0
 MAX_WAIT_S = 0.05  # longest the worker sleeps without looking at its clocks
-READ_BATCH_S = 0.010  # after a read, let bytes gather this long (fewer wakeups, less CPU)
-# ... with the output off: as long as about IDLE_READ_BYTES take to arrive, half of a
-# pseudo-terminal's 4 kB buffer (a full one makes the simulator drop whole frames):
-# 44 ms at 10 kS/s, 9 ms at 50 kS/s
+# After a read, let bytes gather (fewer wakeups, less CPU): with the output on until the
+# next block is due (one read a block at 10 kS/s), at most READ_BATCH_S; always at most as
+# long as IDLE_READ_BYTES take to arrive, half of a pseudo-terminal's 4 kB buffer (a full
+# one makes the simulator drop whole frames): 44 ms at 10 kS/s, 9 ms at 50 kS/s
+READ_BATCH_S = SAMPLE_EMIT_PERIOD_S
 IDLE_READ_BYTES = 2048
 LINE_BYTES_PER_SAMPLE = 4.61  # the stream's bytes per sample (protocol §3: 46.1 kB/s at 10 kS/s)
 WRITE_TIMEOUT_S = 0.5
@@ -280,7 +284,9 @@ class _LinkWorker(QObject):
     command_answered = Signal(int, object)
     command_failed = Signal(int, str)
     stats_updated = Signal(object)
-    frame_logged = Signal(object)
+    # the frame log's records (list[FrameRecord]), emitted together when the worker is
+    # about to wait: one signal crosses to the GUI thread per read, not one per frame
+    frames_logged = Signal(object)
 
     def __init__(self, port_url: str, baud: int) -> None:
         super().__init__()
@@ -318,6 +324,7 @@ class _LinkWorker(QObject):
         self._log_window = 0.0
         self._log_count = 0
         self._log_skipped = 0
+        self._log_batch: list[FrameRecord] = []
 
     # -- called from any thread ----------------------------------------------------------
 
@@ -391,6 +398,7 @@ class _LinkWorker(QObject):
                 self.disconnected.emit("link stopped by the console")
         finally:
             self._fail_queued()
+            self._emit_log()
             self.stats_updated.emit(self.snapshot())
             with self._wake_lock:
                 self._wake_open = False
@@ -441,6 +449,7 @@ class _LinkWorker(QObject):
     # -- I/O primitives ------------------------------------------------------------------
 
     def _read(self, port, timeout: float) -> bytes:
+        self._emit_log()
         try:
             if self._fd is not None:
                 wake = self._wake_r.fileno()
@@ -555,7 +564,7 @@ class _LinkWorker(QObject):
         now = record.at
         if now - self._log_window >= 1.0:
             if self._log_skipped:
-                self.frame_logged.emit(
+                self._log_batch.append(
                     FrameRecord(
                         now,
                         "rx",
@@ -569,7 +578,12 @@ class _LinkWorker(QObject):
             self._log_skipped += 1
             return
         self._log_count += 1
-        self.frame_logged.emit(record)
+        self._log_batch.append(record)
+
+    def _emit_log(self) -> None:
+        if self._log_batch:
+            batch, self._log_batch = self._log_batch, []
+            self.frames_logged.emit(batch)
 
     # -- handshake -----------------------------------------------------------------------
 
@@ -635,10 +649,9 @@ class _LinkWorker(QObject):
         self._maybe_emit_stats(now, force=True)
         got_data = False
         self._output_on = False
-        idle_batch = min(
-            IDLE_EMIT_PERIOD_S,
-            IDLE_READ_BYTES / (LINE_BYTES_PER_SAMPLE * max(1.0, float(info.sample_rate))),
-        )
+        fill_s = IDLE_READ_BYTES / (LINE_BYTES_PER_SAMPLE * max(1.0, float(info.sample_rate)))
+        idle_batch = min(IDLE_EMIT_PERIOD_S, fill_s)
+        stream_batch = min(READ_BATCH_S, fill_s)
         while not self._stop.is_set():
             self._send_queued(port)
             now = time.monotonic()
@@ -659,7 +672,8 @@ class _LinkWorker(QObject):
             if got_data and self._fd is not None and wait > 0:
                 # Let bytes gather for a few ms (fewer, larger reads: less CPU); a command
                 # from the owner still wakes the worker at once through the wake socket.
-                pause = min(wait, READ_BATCH_S if self._output_on else idle_batch)
+                pause = min(wait, stream_batch if self._output_on else idle_batch)
+                self._emit_log()
                 if select.select([self._wake_r], [], [], pause)[0]:
                     self._drain_wake()
                     continue
@@ -780,6 +794,7 @@ class _LinkWorker(QObject):
                 self._counter.on_disconnected()
             self._is_connected = False
         self._assembler = None
+        self._emit_log()  # the session's last frames, before the disconnect is told
         self._maybe_emit_stats(time.monotonic(), force=True)
 
     def _maybe_emit_stats(self, now: float, *, force: bool = False) -> None:
@@ -865,7 +880,7 @@ class DeviceLink(QObject):
         worker.event_received.connect(self.event_received)
         worker.command_answered.connect(self.command_answered)
         worker.command_failed.connect(self.command_failed)
-        worker.frame_logged.connect(self.frame_logged)
+        worker.frames_logged.connect(self._relay_log)
         self._worker, self._thread = worker, thread
         thread.start()
 
@@ -987,6 +1002,11 @@ class DeviceLink(QObject):
     def _on_disconnected(self, reason: str) -> None:
         self._connected = False
         self.disconnected.emit(reason)
+
+    @Slot(object)
+    def _relay_log(self, records: list[FrameRecord]) -> None:
+        for record in records:
+            self.frame_logged.emit(record)
 
     @Slot(object)
     def _on_stats(self, stats: LinkStats) -> None:

@@ -74,11 +74,19 @@ VOLTAGE_SCALES = [m * 10.0**e for e in range(-2, 2) for m in (1, 2, 5)]  # V/div
 X_DIVS = 10
 Y_DIVS = 8
 HISTORY = 32
-FRAME_MS = 16  # with the output on: a frame as each block arrives, at most one per FRAME_MS
+# With the output on: a frame as each block arrives, at most one per FRAME_MS on average
+# (60 a second); one may come up to FRAME_SLACK_MS early when the one before came late, so
+# a block that arrives a little under FRAME_MS after the last frame (the link hands one
+# over every 16 ms, give or take the scheduler) is drawn at once instead of waiting.
+FRAME_MS = 16
+FRAME_SLACK_MS = 8
 IDLE_FRAME_MS = 200  # the frame timer, always; alone with the output off: 5 frames a second
 DRAW_TOLERANCE_PX = 1.0  # a curve moved by no more than this is not drawn again
-MEASURE_INTERVAL_S = 0.1
 TABLE_INTERVAL_S = 0.25
+# live captures are measured (and added to the statistics) as often as the table shows
+# the figures: measuring more often (it was 10 a second) only computed figures nobody saw
+MEASURE_INTERVAL_S = TABLE_INTERVAL_S
+ROLL_MEASURE_INTERVAL_S = 0.5  # roll mode: the window is mostly the same samples
 
 BACKGROUND = palette.SCOPE_BACKGROUND
 CURRENT_COLOUR = palette.SCOPE_CURRENT
@@ -306,15 +314,18 @@ class ScopeWidget(QWidget):
         self._apply_timebase()
         self._timer = QTimer(self)
         self._timer.setInterval(IDLE_FRAME_MS)
-        self._timer.timeout.connect(self._frame)
+        self._timer.timeout.connect(self._slow_frame)
         self._timer.start()  # stopped while hidden (hideEvent), again when shown
         # With the output on, a frame as soon as a block is in (no free-running 60 Hz
         # timer to wait for: the newest samples are on screen sooner, and a frame is
         # drawn only when there is something new).
         self._soon = QTimer(self)
         self._soon.setSingleShot(True)
+        self._soon.setTimerType(Qt.TimerType.PreciseTimer)  # never early: it is paced
         self._soon.timeout.connect(self._frame)
-        self._last_frame = 0.0  # time.monotonic() of the last render_frame()
+        # the frame pacing (a "virtual schedule": each frame moves it FRAME_MS on from
+        # itself or from now, whichever is later; the next may start FRAME_SLACK_MS before it)
+        self._frame_due = 0.0  # time.monotonic()
 
     # ----------------------------------------------------------------- UI building
     def _build_ui(self) -> None:
@@ -699,8 +710,11 @@ class ScopeWidget(QWidget):
         self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        # Fixed, fitted to the figures by _fit_table_columns after each refresh: with
+        # ResizeToContents every changed cell re-measured its whole column (0.2 ms a
+        # cell, ~14 cells four times a second while streaming).
         for col in range(1, 5):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         for row, (label, _unit) in enumerate(MEASUREMENTS.values()):
             self.table.setItem(row, 0, QTableWidgetItem(label))
@@ -709,6 +723,7 @@ class ScopeWidget(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, item)
         self.table.resizeRowsToContents()
+        self._fit_table_columns(range(1, 5))
         side = QVBoxLayout()
         if not self.compact:
             # captures and exports above the figures they concern: the control rows stay
@@ -757,6 +772,14 @@ class ScopeWidget(QWidget):
         side.addWidget(self.table, 1)
         stats_row = QHBoxLayout()
         self.stats_label = QLabel()
+        # Fixed in size (room for 10 million captures): its count changes four times a
+        # second while streaming, and a label that may resize asks every layout above it
+        # to be redone, up to the tab widget, which then repaints the whole scope page.
+        widest = "Statistics over 00000000 captures"
+        self.stats_label.setFixedSize(
+            self.stats_label.fontMetrics().horizontalAdvance(widest) + 4,
+            self.stats_label.sizeHint().height(),
+        )
         stats_row.addWidget(self.stats_label)
         stats_row.addStretch(1)
         stats_row.addWidget(self.reset_stats_button)
@@ -784,7 +807,7 @@ class ScopeWidget(QWidget):
             on = bool(block.flags[-1] & SampleFlag.OUTPUT_ON)
             self.output_on = on
             if on and not self._soon.isActive() and self._timer.isActive():  # shown
-                wait = self._last_frame + FRAME_MS / 1000.0 - time.monotonic()
+                wait = self._frame_due - FRAME_SLACK_MS / 1000.0 - time.monotonic()
                 self._soon.start(min(FRAME_MS, max(0, math.ceil(wait * 1000.0))))
         if self.mask_enabled and self.settings is not None:
             failure = self.mask.update(self.ring)
@@ -1699,9 +1722,16 @@ class ScopeWidget(QWidget):
     def _frame(self) -> None:
         self.render_frame()  # looked up on each frame: a benchmark may wrap it
 
+    def _slow_frame(self) -> None:
+        """The slow timer's frame, left out while blocks bring their own frames (one is
+        scheduled, or one was drawn less than FRAME_MS ago): no second frame on top."""
+        if self._soon.isActive() or time.monotonic() < self._frame_due:
+            return
+        self._frame()
+
     def render_frame(self) -> None:
         """Timer slot: take the newest capture / roll window and redraw if anything new."""
-        self._last_frame = time.monotonic()
+        self._frame_due = max(self._frame_due, time.monotonic()) + FRAME_MS / 1000.0
         if not self.frozen:
             if self.roll:
                 if self.ring.newest is not None and self.ring.newest != self._ring_seen:
@@ -1774,7 +1804,7 @@ class ScopeWidget(QWidget):
         dt = 1.0 / w.sample_rate
         self._draw(w.current_ua, w.voltage_v, w.reference_ua, -(n - 1) * dt, dt)
         now = time.monotonic()
-        if now - self._last_measure >= MEASURE_INTERVAL_S * 5 and self._measuring():
+        if now - self._last_measure >= ROLL_MEASURE_INTERVAL_S and self._measuring():
             self._last_measure = now
             m = measure(
                 Capture(w.sample_rate, w.start, n - 1, w.current_ua, w.voltage_v, w.reference_ua)
@@ -2103,6 +2133,7 @@ class ScopeWidget(QWidget):
         if not force and not self.table.isVisible():  # the desk's compact scope: no table
             return
         m = self.last_measurements
+        changed: set[int] = set()
         for row, (key, (_label, unit)) in enumerate(MEASUREMENTS.items()):
             lo, mean, hi, _n = self.stats.summary(key)
             for col, x in enumerate((m.get(key, float("nan")), lo, mean, hi), start=1):
@@ -2110,7 +2141,18 @@ class ScopeWidget(QWidget):
                 text = measurement_text(key, x, unit)
                 if item.text() != text:
                     item.setText(text)
+                    changed.add(col)
+        self._fit_table_columns(changed)
         _set_text(self.stats_label, f"Statistics over {self.stats.captures} captures")
+
+    def _fit_table_columns(self, columns) -> None:
+        """Each figure column as wide as its widest text (or its header): what
+        ResizeToContents gave, measured once a refresh instead of once a changed cell."""
+        header = self.table.horizontalHeader()
+        for col in columns:
+            width = max(self.table.sizeHintForColumn(col), header.sectionSizeHint(col))
+            if header.sectionSize(col) != width:
+                header.resizeSection(col, width)
 
     def _update_cursor_readout(self) -> None:
         if not self.cursor_check.isChecked():

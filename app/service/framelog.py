@@ -13,6 +13,7 @@ text, under 0.5 kB a row (about 8 MB for a full minute of SAMPLES frames).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from PySide6.QtGui import QColor
 
 from app import palette
 from app.device.link import LOG_MAX_PER_S, FrameRecord
-from app.device.protocol import Samples, Status, message_type
+from app.device.protocol import SampleFlag, Samples, Status, message_type
 
 KEEP_S = 60  # the log holds at least this much traffic at the link's highest log rate
 MAX_ROWS = KEEP_S * LOG_MAX_PER_S
@@ -61,17 +62,9 @@ def describe(record: FrameRecord) -> tuple[str, str]:
     msg = record.message
     if msg is None:
         return ("ERROR" if record.raw else "NOTE"), (record.error or "")
-    name = message_type(msg).name
     if isinstance(msg, Samples):
-        n = msg.raw.shape[0]
-        i = msg.raw[:, 0] if n else msg.raw
-        text = (
-            f"#{msg.first_index} n={n} level={msg.level_ua:.1f} µA "
-            f"flags={_fmt(msg.flags)} sync={list(msg.sync)}"
-        )
-        if n:
-            text += f" I counts {int(i.min())}..{int(i.max())}"
-        return name, text
+        return "SAMPLES", _samples_text(*_samples_summary(msg))
+    name = message_type(msg).name
     if isinstance(msg, Status):
         return name, (
             f"{msg.state.label}, level {msg.level_ua:.1f}/{msg.setpoint_ua:.1f} µA, "
@@ -94,15 +87,57 @@ def describe(record: FrameRecord) -> tuple[str, str]:
     return name, " ".join(parts)
 
 
+_SamplesSummary = tuple[int, int, float, int, tuple[int, ...], int | None, int | None]
+
+
+def _samples_summary(msg: Samples) -> _SamplesSummary:
+    """What a SAMPLES row says, as numbers (its text is made when the row is shown)."""
+    n = msg.raw.shape[0]
+    lo = hi = None
+    if n:
+        i = msg.raw[:, 0]
+        lo, hi = int(i.min()), int(i.max())
+    return (msg.first_index, n, msg.level_ua, int(msg.flags), tuple(msg.sync), lo, hi)
+
+
+@functools.lru_cache(maxsize=64)
+def _flags_text(flags: int) -> str:
+    return _fmt(SampleFlag(flags))
+
+
+def _samples_text(
+    first: int,
+    n: int,
+    level: float,
+    flags: int,
+    sync: tuple[int, ...],
+    lo: int | None,
+    hi: int | None,
+) -> str:
+    text = f"#{first} n={n} level={level:.1f} µA flags={_flags_text(flags)} sync={list(sync)}"
+    if lo is not None:
+        text += f" I counts {lo}..{hi}"
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class LogRow:
+    """One row of the log. A SAMPLES row (most of them, up to 200 a second) keeps its
+    figures and makes its text only when it is shown: the log records every frame, but
+    only the rows on screen are ever read."""
+
     time_s: float
     direction: str
     type_name: str
     size: int
     head: bytes  # the frame's first HEX_LIMIT bytes
-    decoded: str
+    detail: str | _SamplesSummary  # the decoded text, or a SAMPLES row's figures
     error: bool
+
+    @property
+    def decoded(self) -> str:
+        d = self.detail
+        return d if isinstance(d, str) else _samples_text(*d)
 
     @property
     def hex(self) -> str:
@@ -113,14 +148,18 @@ class LogRow:
 
 
 def log_row(record: FrameRecord, t0: float) -> LogRow:
-    type_name, decoded = describe(record)
+    detail: str | _SamplesSummary
+    if isinstance(record.message, Samples):
+        type_name, detail = "SAMPLES", _samples_summary(record.message)
+    else:
+        type_name, detail = describe(record)
     return LogRow(
         record.at - t0,
         record.direction,
         type_name,
         len(record.raw),
         bytes(record.raw[:HEX_LIMIT]),
-        decoded,
+        detail,
         record.message is None and bool(record.raw),
     )
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from app.device.protocol import SampleFlag
 from app.scope.core.buffer import SampleRing
@@ -70,13 +69,27 @@ def mask_bounds(
     r = np.asarray(reference, dtype=np.float64)
     if half_window > 0 and r.size:
         padded = np.pad(r, half_window, mode="edge")
-        view = sliding_window_view(padded, 2 * half_window + 1)
-        with np.errstate(invalid="ignore"):
-            upper = np.max(view, axis=1)
-            lower = np.min(view, axis=1)
+        width = 2 * half_window + 1
+        upper = _sliding_extreme(padded, width, np.maximum)
+        lower = _sliding_extreme(padded, width, np.minimum)
     else:
         upper = lower = r
     return lower - tolerance_ua, upper + tolerance_ua
+
+
+def _sliding_extreme(a: np.ndarray, width: int, op: np.ufunc) -> np.ndarray:
+    """``op`` (np.maximum or np.minimum) over every ``width`` consecutive values of ``a``
+    (``len(a) - width + 1`` results; NaN anywhere in a window gives NaN, as np.max does).
+
+    log2(width) passes of the whole array instead of ``width`` (a window of 2p is two
+    windows of p), so the mask costs the same for a wide time tolerance as for a narrow one.
+    """
+    m, p = a, 1
+    while 2 * p <= width:
+        m = op(m[:-p], m[p:])  # m[i]: op over a[i : i + 2p]
+        p *= 2
+    n = a.size - width + 1
+    return op(m[:n], m[width - p : width - p + n])  # two overlapping windows of p
 
 
 def violations(current: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
