@@ -1,4 +1,5 @@
-"""CPU time of this process per thread, from ``/proc/self/task`` (Linux).
+"""CPU time of a process per thread, from ``/proc/<pid>/task`` (Linux): this process by
+default (``bench stream``), or another one (``bench idle`` measures the console it starts).
 
 ``before = thread_times(); ...; split = thread_split(before, thread_times(), seconds)``
 gives each thread's share of one core over the interval, named as a reader would look for
@@ -14,8 +15,6 @@ import os
 import threading
 from pathlib import Path
 
-_TASKS = Path("/proc/self/task")
-
 
 def _ticks() -> float:
     try:
@@ -24,15 +23,20 @@ def _ticks() -> float:
         return 100.0
 
 
-def thread_times() -> dict[int, tuple[str, float]]:
-    """Each live thread's id → (name, CPU seconds so far, user + system)."""
-    if not _TASKS.is_dir():  # pragma: no cover - not Linux
+def thread_times(pid: int | None = None) -> dict[int, tuple[str, float]]:
+    """Each live thread's id → (name, CPU seconds so far, user + system), of ``pid``
+    (None: this process, whose Python threads are named by their ``threading`` names;
+    another process's by the names the kernel holds)."""
+    tasks = Path(f"/proc/{pid if pid is not None else 'self'}/task")
+    if not tasks.is_dir():  # not Linux, or the process has ended
         return {}
-    python_names = {t.native_id: t.name for t in threading.enumerate() if t.native_id}
-    main_id = os.getpid()
+    python_names = (
+        {t.native_id: t.name for t in threading.enumerate() if t.native_id} if pid is None else {}
+    )
+    main_id = pid if pid is not None else os.getpid()
     hz = _ticks()
     out: dict[int, tuple[str, float]] = {}
-    for task in _TASKS.iterdir():
+    for task in tasks.iterdir():
         try:
             tid = int(task.name)
             stat = (task / "stat").read_text()

@@ -46,29 +46,14 @@ _FULL_NAMES = {"EligibilityWat": "EligibilityWatch"}
 def thread_times(pid: int) -> dict[str, float]:
     """CPU seconds (user + system) of each of ``pid``'s threads so far, by thread label
     (see the module docstring); ``{}`` where ``/proc`` is not there."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    from app.bench._threads import thread_times as per_thread
+
     out: dict[str, float] = {}
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as fh:
-                comm = fh.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as fh:
-                stat = fh.read()
-        except OSError:  # the thread ended between the listing and the read
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-        seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        label = "other"
-        if int(tid) == pid:
-            label = "GUI"
-        else:
-            for name in NAMED_THREADS:
-                if comm.startswith(name):
-                    label = _FULL_NAMES.get(name, name)
+    for name, seconds in per_thread(pid).values():
+        label = "GUI" if name == "gui" else "other"
+        for prefix in NAMED_THREADS:
+            if name.startswith(prefix):
+                label = _FULL_NAMES.get(prefix, prefix)
         out[label] = out.get(label, 0.0) + seconds
     return out
 
