@@ -957,3 +957,24 @@ def test_an_idle_status_waits_for_the_next_samples_and_nothing_overtakes_it(qapp
     finally:
         worker._wake_r.close()
         worker._wake_w.close()
+
+
+def test_samples_with_the_output_on_end_the_idle_pace_as_they_arrive(qapp):
+    """With the output off the driver hands over a block every 200 ms; the first sample
+    the device marks OUTPUT_ON switches it to the display's pace at once (on arrival, not
+    at the next idle hand-over), so a START's first samples never trail its STATUS by
+    200 ms (a self-test measuring "after the emergency stop" got the run's start)."""
+    worker = link_mod._LinkWorker("loop://", 115_200)
+    try:
+        worker._assembler = SampleAssembler(INFO)
+        worker._dispatch([(None, _samples(0, 50, flags=SampleFlag(0)))], 1.0)
+        assert not worker._output_on  # idle: gathered for the idle period
+        worker._dispatch([(None, _samples(50, 50, flags=SampleFlag.OUTPUT_ON))], 1.01)
+        assert worker._output_on  # on arrival: the next hand-over is due in 16 ms
+        worker._flush_samples(1.02)
+        worker._dispatch([(None, _samples(100, 50, flags=SampleFlag(0)))], 1.03)
+        worker._flush_samples(1.04)
+        assert not worker._output_on  # a block ending with the output off: idle pace again
+    finally:
+        worker._wake_r.close()
+        worker._wake_w.close()

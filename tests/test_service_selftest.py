@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,39 @@ def test_output_figures_pass_on_ideal_data_and_fail_on_a_gain_error(case):
     assert all(f.ok for f in good), [(f.name, f.shown, f.band) for f in good if not f.ok]
     bad = output_figures(case, _collected(case.settings, case.resistor_ohm, gain=0.9), 20.0)
     assert not all(f.ok for f in bad)
+
+
+def test_current_after_a_stop_is_measured_from_the_frame_the_device_marks_off():
+    """Samples the device made before its STATUS can arrive in the block after it: the
+    cut is the first sample of a frame without OUTPUT_ON, and a device that never marks
+    its output off has nothing to pass with."""
+    from app.service.selftest import _after_output_off, _max_abs
+
+    on, off = int(SampleFlag.OUTPUT_ON), 0
+
+    def data(currents, flags):
+        n = len(currents)
+        return Collected(
+            10_000.0,
+            np.asarray(currents, dtype=np.float32),
+            np.zeros(n, dtype=np.float32),
+            np.zeros(n, dtype=np.float32),
+            np.asarray(flags, dtype=np.uint8),
+        )
+
+    stopped = data([100, 100, 0.5, 0.2], [on, on, off, off])
+    assert _max_abs(_after_output_off(stopped)) == pytest.approx(0.5)
+    # the collection began before the run's START: cut at its stop, not at the idle
+    from_start = data([0.8, 41.0, 101.7, 0.7, 0.9], [off, on, on, off, off])
+    assert _max_abs(_after_output_off(from_start)) == pytest.approx(0.9)
+    assert _max_abs(_after_output_off(data([0.8, 0.9], [off, off]))) == pytest.approx(0.9)
+    restarted = data([100, 0.5, 90], [on, off, on])  # marked on again after the stop
+    assert _max_abs(_after_output_off(restarted)) == 90
+    still_driving = data([100, 100, 0.5, 80], [on, on, off, off])  # current without the flag
+    assert _max_abs(_after_output_off(still_driving)) == 80
+    never_off = data([100, 100], [on, on])
+    assert np.isnan(_max_abs(_after_output_off(never_off)))
+    assert not Figure("after", math.nan, "µA", None, 3.0).ok
 
 
 def test_report_verdict_text_and_html():

@@ -320,7 +320,8 @@ class _LinkWorker(QObject):
         self._watchdog_armed = True  # as far as the newest STATUS tells (see _dispatch)
         self._next_stats = 0.0
         self._last_flush = 0.0
-        self._output_on = False  # the OUTPUT_ON flag of the newest sample emitted
+        self._output_on = False  # OUTPUT_ON of the newest sample (set on arrival, cleared
+        # when a block handed over ends with the output off)
         self._log_window = 0.0
         self._log_count = 0
         self._log_skipped = 0
@@ -689,6 +690,8 @@ class _LinkWorker(QObject):
             now = time.monotonic()
             if data:
                 self._dispatch(self._receive(data, now), now)
+            # (a sample with the output on, just read, has switched to the shorter period)
+            emit_period = SAMPLE_EMIT_PERIOD_S if self._output_on else IDLE_EMIT_PERIOD_S
             due = self._last_flush + emit_period - now
             # Output off: hand over with this read what the next one would come too late
             # for (not a wake-up of its own a few ms later just to flush).
@@ -710,6 +713,11 @@ class _LinkWorker(QObject):
             if isinstance(msg, Samples):
                 if self._assembler is not None:
                     self._assembler.add(msg, now)
+                if not self._output_on and msg.flags & SampleFlag.OUTPUT_ON:
+                    # the output has started: from this read on, blocks go at the display's
+                    # pace, not the idle period's (the first samples of a START never wait
+                    # 200 ms behind the STATUS that says RUNNING)
+                    self._output_on = True
             elif isinstance(msg, Status):
                 self._watchdog_armed = (
                     msg.state not in _UNGUARDED_STATES

@@ -389,7 +389,7 @@ def selftest_procedure(
                     Figure("Output level after ESTOP (STATUS)", st.level_ua, "µA", None, 0.0),
                     Figure(
                         "Largest |current| after ESTOP",
-                        _max_abs(after.current_ua),
+                        _max_abs(_after_output_off(after)),
                         "µA",
                         None,
                         OFF_CURRENT_UA,
@@ -428,7 +428,7 @@ def selftest_procedure(
             ),
             Figure(
                 "Largest |current| after the trip",
-                _max_abs(after.current_ua),
+                _max_abs(_after_output_off(after)),
                 "µA",
                 None,
                 OFF_CURRENT_UA,
@@ -464,3 +464,22 @@ def _verdict(figs: list[Figure]) -> Verdict:
 
 def _max_abs(x: np.ndarray) -> float:
     return float(np.max(np.abs(x))) if x.size else math.nan
+
+
+def _after_output_off(data: Collected) -> np.ndarray:
+    """The currents from where the device marks its output stopped (the first frame
+    without OUTPUT_ON after one with it) onwards; all of them if none is marked on.
+
+    A block handed over after a STATUS can still hold samples the device made before that
+    STATUS (they crossed the line first; blocks are gathered for up to a display frame, and
+    the start of a run can be in the same collection): the device's own per-frame flag,
+    not the order of the console's signals, says where its output stopped. Output marked
+    on again later is measured; output never marked off leaves nothing (a failed figure).
+    """
+    on = (data.flags & int(SampleFlag.OUTPUT_ON)) != 0
+    if not on.any():
+        return data.current_ua
+    first_on = int(np.argmax(on))
+    if on[first_on:].all():
+        return data.current_ua[:0]
+    return data.current_ua[first_on + int(np.argmin(on[first_on:])) :]
