@@ -399,6 +399,29 @@ def test_stale_latched_status_after_reset_is_ignored_then_counts_again():
     assert m.state is S.ESTOPPED
 
 
+@pytest.mark.parametrize("latched", [DeviceState.ESTOPPED, DeviceState.WATCHDOG])
+def test_a_device_reset_where_it_was_lent_clears_the_desks_latch(latched):
+    """Esc in the studio latches the desk too (the device is emergency-stopped); the studio's
+    Reset brings the device back to idle: the desk follows it, not a desk still showing
+    "Estopped" and refusing a new client. Not lent, an idle status changes nothing."""
+    from app.engine.session import LendDevice
+
+    m = machine_in(S.READY)
+    m.handle(LendDevice(True, "trainer's studio"))
+    m.handle(StatusReceived(status(latched)))
+    assert m.state.latched
+    out = m.handle(StatusReceived(status(DeviceState.IDLE)))  # reset by the studio
+    assert m.state is S.READY
+    assert "the device was reset while lent to another workspace" in [
+        r.message for r in out.records
+    ]
+    # the desk's own latch, device with the desk: only the desk's Reset clears it
+    m.handle(LendDevice(False))
+    m.handle(StatusReceived(status(DeviceState.ESTOPPED)))
+    m.handle(StatusReceived(status(DeviceState.IDLE)))
+    assert m.state is S.ESTOPPED
+
+
 def test_device_still_latched_after_reset_timeout_counts():
     m = machine_in(S.ESTOPPED)
     m.handle(Tick(0.0))

@@ -1072,6 +1072,16 @@ class SessionMachine:
             if dstate.latched or faults:
                 return True  # a status from before our RESET took effect
             self._awaiting_reset = False
+        if self.device_lent and self.state.latched and dstate is DeviceState.IDLE and not faults:
+            # Lent to the studio or the bench, which reset the device after a stop there:
+            # the desk follows the device (it has no session of its own meanwhile), as
+            # its own Reset would have — never a desk left showing "Estopped" and refusing
+            # a new client for a device that is idle.
+            self._record("device", "the device was reset while lent to another workspace")
+            self._output_off()
+            self._go(SessionState.IDLE, "device reset while lent")
+            self._refresh_ready()
+            return True
         if faults or dstate is DeviceState.FAULT:
             if (
                 self.state is not SessionState.DEVICE_FAULT
