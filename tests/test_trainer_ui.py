@@ -562,12 +562,14 @@ def test_reset_after_an_emergency_stop_goes_through_the_studio_port(
     assert not studio.reset_button.isVisible()
     link.emit_status(latched)  # Esc in the main window, a silent link or a fault
     assert studio.reset_button.isVisible()
+    assert not studio.start_button.isEnabled()  # Start waits for Reset (as on the bench)
     studio.reset_button.click()
     assert through_port == [True]  # the port, not the link directly
     assert link.sent[-1] == ("reset",)
     assert "Reset sent" in studio.status.text()
     link.emit_status(DeviceState.IDLE)
     assert not studio.reset_button.isVisible()
+    assert studio.start_button.isEnabled()
     # and output can be started again, through the authority
     s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 1.0)
     studio.set_controls(s)
@@ -738,3 +740,27 @@ def test_a_shaded_pulse_unlike_the_others_is_labelled_with_its_own_charge():
     assert shaded_charge(5.0, -2.0) == pytest.approx(2.0)
     assert shaded_charge(5.0, float("nan")) == 5.0
     assert shaded_charge(float("nan"), 3.0) == 3.0
+
+
+def test_presentation_at_1280_by_800_keeps_the_plot_large_and_every_button_on_screen(
+    qtbot, studio, tmp_path
+):
+    """A projector at 1280 × 800, latched (Reset offered too): the title keeps a line of
+    its own (not a tall column beside the buttons), the buttons fit across, and the plot
+    keeps most of the height."""
+    s = OutputSettings(Waveform.SQUARE, 5.0, 150.0, Polarity.BIPHASIC, 2.0, 0.0)
+    studio.set_controls(s)
+    studio.apply()
+    studio.reset_button.setVisible(True)
+    studio.set_presentation(True)
+    feed(studio, s, 3.0)
+    studio.window().setWindowState(Qt.WindowState.WindowNoState)  # offscreen: fixed size
+    studio.resize(1280, 800)
+    redraw(studio)
+    QApplication.processEvents()
+    assert studio.title.height() <= 90  # one or two lines of 20 pt
+    right_edge = studio.present_button.mapTo(studio, studio.present_button.rect().topRight())
+    assert right_edge.x() <= studio.width()
+    assert studio.plot.height() >= 500
+    assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_presentation_1280.png"))
+    studio.set_presentation(False)

@@ -243,9 +243,13 @@ class WaveformStudio(QWidget):
         self.present_time_base.setVisible(False)
         self.output_state = QLabel(pill("no device", MUTED))
         self.output_state.setTextFormat(Qt.TextFormat.RichText)
-        bar = QHBoxLayout()
-        bar.addWidget(self.title, 1)
-        bar.addWidget(self.output_state)
+        # the title on a line of its own: the buttons (larger in presentation, one more
+        # when Reset is offered) never squeeze it into a tall narrow column
+        heading = QHBoxLayout()
+        heading.addWidget(self.title, 1)
+        heading.addWidget(self.output_state)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
         for b in (
             self.reset_button,
             self.start_button,
@@ -254,7 +258,11 @@ class WaveformStudio(QWidget):
             self.present_time_base,
             self.present_button,
         ):
-            bar.addWidget(b)
+            buttons.addWidget(b)
+        bar = QVBoxLayout()
+        bar.setSpacing(4)
+        bar.addLayout(heading)
+        bar.addLayout(buttons)
 
         self.plot = StudioPlot()
         self.plot.setMinimumHeight(320)
@@ -374,11 +382,21 @@ class WaveformStudio(QWidget):
         if status.compliance:
             text += " · at compliance: current limited"
         self.output_state.setText(pill(text, colour))
-        self.reset_button.setVisible(st in LATCHED)
+        latched = st in LATCHED
+        self.reset_button.setVisible(latched)
+        # latched, the device refuses START until a RESET: Start waits for Reset, as on
+        # the bench (not a refusal message after the click)
+        self.start_button.setEnabled(not latched)
+        self.start_button.setToolTip(
+            "The device is latched: press Reset device first" if latched else ""
+        )
 
     def _disconnected(self, reason: str) -> None:
         self._cancel_pending_apply()
         self.output_state.setText(pill("no device", MUTED))
+        self.reset_button.setVisible(False)
+        self.start_button.setEnabled(True)  # it says what is missing when pressed
+        self.start_button.setToolTip("")
         self._say(f"Device disconnected: {reason}")
 
     def samples_received(self, block: SampleBlock) -> None:
@@ -745,7 +763,8 @@ class WaveformStudio(QWidget):
             self.set_time_base(self.presentation_time_base())
             self._saved_window_state = win.windowState()
             win.showFullScreen()
-            big = "font-size: 22pt; padding: 10px 26px;"
+            # large for the back of the room, and the row still fits 1280 pixels
+            big = "font-size: 16pt; padding: 6px 16px;"
             for b in (
                 self.reset_button,
                 self.start_button,
