@@ -258,7 +258,7 @@ class AuditView(QWidget):
                 self.table.setItem(r, c, _item(text))
         shown = len(page.lines)
         self.count.setText(
-            f"{page.total:,} entries match"
+            f"{page.total:,} {'entry matches' if page.total == 1 else 'entries match'}"
             + (
                 f"; the newest {shown:,} are shown (export gives these)"
                 if shown < page.total
