@@ -80,6 +80,17 @@ def test_an_excluded_zone_is_hatched_and_said_and_a_ceiling_is_outlined(face):
     face.set_zone_rules([ZoneRule("mentalis_r", "lesion_sites", "lesion", None, True)])
     assert not face.excluded("mentalis_r")
     assert "override acknowledged" in face.zone_rule_text("mentalis_r")
+    noted = _pixels(face, "mentalis_r")
+
+    # treated anyway: marked, but quieter than an exclusion (less ink over the zone)
+    def ink(patch: list) -> int:
+        return sum(
+            abs(int(a[i : i + 2], 16) - int(b[i : i + 2], 16))
+            for a, b in zip(patch, plain, strict=True)
+            for i in (1, 3, 5)
+        )
+
+    assert 0 < ink(noted) < ink(hatched)
     face.set_zone_states({})
     face.set_zone_rules([])
     assert _pixels(face, "mentalis_r") == plain

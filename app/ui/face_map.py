@@ -971,8 +971,10 @@ class FaceMapWidget(QWidget):
             self._paint_fibres(p, shape, scale, hatched)
 
     def _paint_rule(self, p: QPainter, zid: str, scale: float) -> None:
-        """An excluded zone cross-hatched (an overridden one sparser, amber); a zone
-        under a client ceiling with a dashed outline."""
+        """An excluded zone cross-hatched, dense, red, outlined; an overridden one (treated
+        anyway) with a sparse single amber hatch — noted, and quieter than an exclusion
+        so the two are never read the wrong way round; a zone under a client ceiling with
+        a dashed outline."""
         rules = self._rules[zid]
         shape = self.drawing.shapes[zid]
         width = 1.0 / scale if scale else 1.0
@@ -982,7 +984,7 @@ class FaceMapWidget(QWidget):
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawPath(shape.path)
         elif any(r.overridden for r in rules):
-            self._hatch(p, shape, scale, OVERRIDDEN, 9.0, cross=True)
+            self._hatch(p, shape, scale, OVERRIDDEN, 11.0, cross=False)
         if any(r.max_ua is not None for r in rules):
             p.setPen(QPen(CEILING, 1.6 * width, Qt.PenStyle.DashLine))
             p.setBrush(Qt.BrushStyle.NoBrush)
@@ -1566,7 +1568,7 @@ class FaceMapWidget(QWidget):
         if any(r.excluded for r in rules):
             keys.append((EXCLUDED, 0.0, "excluded for this client", "cross"))
         if any(r.overridden for r in rules):
-            keys.append((OVERRIDDEN, 0.0, "excluded, override acknowledged", "cross"))
+            keys.append((OVERRIDDEN, 0.0, "excluded, override acknowledged", "single"))
         if any(r.max_ua is not None for r in rules):
             keys.append((CEILING, 0.0, "client ceiling", "dash"))
         y = self._face_rect.bottom() + fs * 0.6
@@ -1593,9 +1595,14 @@ class FaceMapWidget(QWidget):
             if hatch == "dash":
                 p.setPen(QPen(colour, 1.4, Qt.PenStyle.DashLine))
             p.drawRoundedRect(box, 2, 2)
-            if hatch == "cross":
+            if hatch in ("cross", "single"):
                 p.setPen(QPen(colour, 1.4))
-                p.setBrush(QBrush(colour, Qt.BrushStyle.DiagCrossPattern))
+                style = (
+                    Qt.BrushStyle.DiagCrossPattern
+                    if hatch == "cross"
+                    else Qt.BrushStyle.FDiagPattern
+                )
+                p.setBrush(QBrush(colour, style))
                 p.drawRoundedRect(box, 2, 2)
             elif hatch is True:
                 p.setBrush(
