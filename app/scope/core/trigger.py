@@ -227,7 +227,7 @@ class SweepAcquirer:
         ring, st = self.ring, self.settings
         if st.source == TriggerSource.SYNC:
             self.searched += hi - lo
-            return np.flatnonzero(ring.window(lo, hi).sync).astype(np.int64) + lo
+            return np.flatnonzero(ring.sync_marks(lo, hi)).astype(np.int64) + lo
         key = (st.source, st.edge, st.level, st.hysteresis)
         prior = self._edge_state if key == self._edge_key and lo == self._search_from else 0
         start = lo if prior else max(lo - min(self.window, 10_000), oldest)
