@@ -77,11 +77,24 @@ def test_bench_shows_live_device_link_load_and_frames(qtbot, live):
     qtbot.waitUntil(lambda: bench.stats_panel.history_length >= 3, timeout=4000)
     assert float(bench.stats_panel.value("fps").replace(",", "")) > 50
     assert bench.stats_panel.value("crc") == "0"
-    # frame log: rows with hex beside decoding, filtered by type
+    # frame log: SAMPLES frames only while its tab is shown (all other frames always)
     model = bench.log_model
+    assert bench.tabs.currentWidget() is not bench.log_view
+    assert link._logging
+    assert not link._log_samples
+    model.flush()
+    assert {model.row(i).type_name for i in range(model.rowCount())} >= {"STATUS"}
+    assert all(model.row(i).type_name != "SAMPLES" for i in range(model.rowCount()))
+    bench.tabs.setCurrentWidget(bench.log_view)
+    assert link._log_samples
+    # rows with hex beside decoding, filtered by type
     qtbot.waitUntil(lambda: model.rowCount() > 50, timeout=3000)
     types = {model.row(i).type_name for i in range(model.rowCount())}
     assert {"SAMPLES", "STATUS"} <= types
+    assert any(
+        "SAMPLES frames not logged (the log was hidden)" in model.row(i).decoded
+        for i in range(model.rowCount())
+    )
     status_row = next(
         model.row(i) for i in range(model.rowCount()) if model.row(i).type_name == "STATUS"
     )
