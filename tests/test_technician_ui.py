@@ -404,3 +404,21 @@ def test_service_history_lists_clinic_and_pin_changes_with_old_and_new(qtbot, re
     assert rows[1][0] == "Clinic settings"
     assert rows[1][1].startswith("max_current_ua: 600 → 450 (by ")
     assert "2468" not in str(rows)
+
+
+def test_the_load_panel_computes_only_while_shown(qtbot, settings):
+    """The bench opens on any tab: a load panel never shown runs no timer (its figures
+    are computed when it is shown, from the blocks it kept)."""
+    bench = TechnicianBench(None, settings)
+    qtbot.addWidget(bench)
+    panel = bench.load_panel
+    bench.tabs.setCurrentWidget(bench.log_view)
+    bench.show()
+    qtbot.waitExposed(bench)
+    assert not panel.isVisible()
+    assert not panel._timer.isActive()
+    bench.tabs.setCurrentIndex(0)  # Device and link
+    assert panel.isVisible()
+    assert panel._timer.isActive()
+    bench.tabs.setCurrentWidget(bench.log_view)
+    assert not panel._timer.isActive()

@@ -264,8 +264,8 @@ class LoadPanel(QGroupBox):
         self._status: Status | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(250)
-        self._timer.timeout.connect(self.refresh)
-        self._timer.start()  # stopped while hidden (another tab): nobody reads it
+        self._timer.timeout.connect(self.refresh)  # runs only while shown: nobody reads
+        # a hidden panel (another tab, never shown yet); blocks are kept for the next show
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
