@@ -422,3 +422,26 @@ def test_the_load_panel_computes_only_while_shown(qtbot, settings):
     assert panel._timer.isActive()
     bench.tabs.setCurrentWidget(bench.log_view)
     assert not panel._timer.isActive()
+
+
+def test_the_frame_log_inserts_rows_only_while_its_tab_is_shown(qtbot, settings):
+    """Records wait while the Frame log tab is hidden (no table work for nobody) and are
+    all there when it is shown."""
+    from app.device.link import FrameRecord
+    from app.device.protocol import Heartbeat
+
+    bench = TechnicianBench(None, settings)
+    qtbot.addWidget(bench)
+    model = bench.log_model
+    bench.show()
+    qtbot.waitExposed(bench)
+    assert not bench.log_view.isVisible()
+    for k in range(30):
+        model.add(FrameRecord(float(k), "tx", b"\x01\x02", Heartbeat()))
+    assert not model._timer.isActive()  # no flush timer while hidden
+    assert model.flushes == 0
+    assert model.rowCount() == 0
+    bench.tabs.setCurrentWidget(bench.log_view)
+    assert model.rowCount() == 30
+    model.add(FrameRecord(31.0, "tx", b"\x01\x02", Heartbeat()))
+    qtbot.waitUntil(lambda: model.rowCount() == 31, timeout=2000)
