@@ -445,3 +445,31 @@ def test_the_frame_log_inserts_rows_only_while_its_tab_is_shown(qtbot, settings)
     assert model.rowCount() == 30
     model.add(FrameRecord(31.0, "tx", b"\x01\x02", Heartbeat()))
     qtbot.waitUntil(lambda: model.rowCount() == 31, timeout=2000)
+
+
+def test_hidden_device_panels_keep_figures_and_show_them_when_shown(qtbot, settings):
+    """On another tab the link statistics and the load panel update no label and no
+    plot (ten reports a second for nobody); shown, they show the newest figures."""
+    from app.device.protocol import Fault, Status
+    from app.device.stats import LinkStats
+
+    bench = TechnicianBench(None, settings)
+    qtbot.addWidget(bench)
+    bench.tabs.setCurrentWidget(bench.log_view)
+    bench.show()
+    qtbot.waitExposed(bench)
+    stats, load = bench.stats_panel, bench.load_panel
+    assert not stats.isVisible()
+    before = (stats.value("frames"), load.value("state"))
+    for k in range(5):
+        stats.update_stats(LinkStats(connected=True, frames=1000 + k, frames_per_s=200.0))
+        load.add_status(
+            Status(DeviceState.RUNNING, 150.0, 200.0, 20_000.0, True, False, Fault.NONE, 0.0, k)
+        )
+    assert (stats.value("frames"), load.value("state")) == before
+    assert stats.history_length == 5  # the plot's history is kept all the same
+    bench.tabs.setCurrentIndex(0)  # Device and link
+    assert stats.value("frames") == "1,004"
+    assert load.value("state") == "Running"
+    stats.update_stats(LinkStats(connected=True, frames=2000, frames_per_s=200.0))
+    assert stats.value("frames") == "2,000"  # shown: at once
