@@ -553,6 +553,8 @@ class MainWindow(QMainWindow):
         )
         for w in (self.device_label, self.link_label, self.contact_label):
             sb.addWidget(w)
+        # at the window's right edge, whatever the width of the state it shows
+        self.state_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         sb.addPermanentWidget(self.state_label)
         self._show_disconnected("connecting…")
 
