@@ -149,7 +149,9 @@ def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path):
         )
         unlock_bench()
         assert window.switch_workspace("technician")
-        panel = window.workspaces["technician"].bench.stats_panel
+        bench = window.workspaces["technician"].bench
+        panel = bench.stats_panel
+        bench.tabs.setCurrentWidget(panel.parentWidget())  # Device and link: figures shown
         qtbot.waitUntil(
             lambda: (
                 int(panel.value("crc").replace(",", "") or 0)
@@ -540,7 +542,9 @@ def test_random_bytes_from_the_port(qtbot, tmp_path):
         assert float(np.max(np.diff(ticks))) < 0.5
         unlock_bench()
         assert window.switch_workspace("technician")
-        panel = window.workspaces["technician"].bench.stats_panel
+        bench = window.workspaces["technician"].bench
+        panel = bench.stats_panel
+        bench.tabs.setCurrentWidget(panel.parentWidget())  # Device and link: figures shown
         qtbot.waitUntil(
             lambda: (
                 int(panel.value("crc").replace(",", "") or 0)

@@ -4,7 +4,7 @@ labels change only when what they say changes. Mechanisms, not timings."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer
 
 from app.device.protocol import DeviceState, Fault, Status
 from app.device.stats import LinkStats
@@ -111,3 +111,33 @@ def test_a_talking_device_wakes_no_timer_and_a_silent_one_is_flagged(window):
     link.stats = _stats(200.0, 46.1)
     window._on_status(_status(22_040.0))
     assert window.banner.property("kind") != "stale"
+
+
+def test_new_state_and_contact_figures_do_not_relayout_the_window(qtbot, window):
+    """A status-bar label that may resize asks the window to lay itself out again (and
+    repaint); the state and contact labels are fixed in size: only they repaint."""
+    window.resize(1280, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    window._on_status(_status(22_040.0))
+    qtbot.wait(50)  # the first layout settles
+    requests: list[int] = []
+
+    class Watch(QObject):
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
+            if event.type() == QEvent.Type.LayoutRequest:
+                requests.append(1)
+            return False
+
+    watch = Watch()
+    window.statusBar().installEventFilter(watch)
+    running = [DeviceState.RAMP_UP, DeviceState.RUNNING, DeviceState.RAMP_DOWN]
+    for k, ohm in enumerate((1_000.0, 150_000.0, 9_900_000.0, 35_000.0)):
+        st = Status(running[k % 3], 100.0 + 37 * k, 200.0, ohm, True, k == 2, Fault.NONE, 0.0, k)
+        window._on_status(st)
+        qtbot.wait(20)
+    window._on_status(_status(22_040.0, contact=False))
+    qtbot.wait(20)
+    assert "NO CONTACT" in window.contact_label.text()
+    assert "RUNNING" not in window.state_label.text()
+    assert requests == []

@@ -20,6 +20,7 @@ from app.scope.core.trigger import (
     TriggerSettings,
     TriggerSource,
     edge_crossings,
+    trigger_positions,
 )
 
 FS = 10_000.0
@@ -239,6 +240,38 @@ def test_edge_trigger_on_current_level(edge):
     else:
         assert cap.current_ua[k] <= 50.0
         assert before > after
+
+
+@pytest.mark.parametrize("source", [TriggerSource.SYNC, TriggerSource.CURRENT])
+def test_the_trigger_search_reads_only_new_samples_and_finds_every_trigger(source):
+    s = OutputSettings(Waveform.SINE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    src = SyntheticSource(s, FS, noise_ua=8.0)
+    trig = TriggerSettings(
+        mode=TriggerMode.NORMAL, source=source, level=20.0, hysteresis=30.0, pre_fraction=0.5
+    )
+    ring = SampleRing(1 << 16)
+    acq = SweepAcquirer(ring)
+    acq.configure(trig, window=400)
+    found: list[int] = []
+    blocks = list(src.blocks(20_000, 160))
+    for b in blocks:  # one poll a block, as the scope does once a frame
+        ring.append(b)
+        cap = acq.poll(now=0.0)
+        if cap is not None:
+            found.append(cap.start_index + cap.trigger_offset)
+    searched_upto = acq._search_from
+    first = blocks[0].first_index + acq.pre  # the first trigger with its pre-trigger part
+    # the samples read: each new one once, plus context (≤ the window) only the first time
+    assert acq.searched <= searched_upto - first + (400 if source != TriggerSource.SYNC else 0)
+    # the same triggers as one search over the whole stream (the newest of each poll)
+    cur = np.concatenate([b.current_ua for b in blocks])
+    sync = np.concatenate([b.sync for b in blocks])
+    everything = trigger_positions(sync, cur, cur, trig)
+    everything = everything[(everything >= first) & (everything < searched_upto)]
+    assert found
+    assert set(found) <= set(everything.tolist())
+    # an edge between two polls is found once: a trigger per period of 20 Hz
+    assert len(found) >= (searched_upto - first) / (FS / 20) - 2
 
 
 def test_normal_mode_waits_and_auto_mode_free_runs_without_trigger():

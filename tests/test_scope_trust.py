@@ -24,7 +24,7 @@ from app.device.protocol import (
 from app.device.samples import SampleBlock
 from app.device.signal_model import CURRENT_LSB_UA, VOLTAGE_LSB_V
 from app.device.waveform import OutputSettings, Polarity, Waveform
-from app.scope.core.buffer import SampleRing
+from app.scope.core.buffer import ReferenceModel, SampleRing
 from app.scope.core.mask import MaskSettings, MaskTester
 from app.scope.core.synthetic import SyntheticSource
 from app.scope.core.trigger import (
@@ -387,6 +387,7 @@ def test_the_per_frame_flag_alone_would_fail_the_flips(minute_of_alternating):
     ring.reference.set_settings(ALT)
     for b in minute_of_alternating[:200]:
         ring.append(b)
+    ring.settle()  # the model's state after these blocks (computed when read, else)
     ref_model = ring.reference
     ref_model._anchor = None  # noqa: SLF001 - force the flag fallback
     ref_model._last_rise = None  # noqa: SLF001
@@ -473,3 +474,35 @@ def test_mask_reset_without_a_ring_skips_what_is_there_at_the_next_update():
         ring.append(b)
         tester.update(ring)
     assert tester.fail_count == 0
+
+
+def test_the_reference_is_computed_per_read_in_runs_and_equals_the_per_block_model(
+    minute_of_alternating,
+):
+    """The ring computes the reference when it is read (a run of blocks at once): the
+    same values as the model fed block by block, across a gap and a settings change."""
+    blocks = minute_of_alternating[:1200]  # 6 s
+    blocks = blocks[:500] + blocks[503:]  # three frames lost on the link: a gap
+    other = OutputSettings(Waveform.SINE, 10.0, 300.0, Polarity.ALTERNATING, 2.0, 0.5)
+    ring = SampleRing()
+    ring.reference.set_settings(ALT)
+    model = ReferenceModel()
+    model.set_settings(ALT)
+    expected = []
+    reads = 0
+    for i, b in enumerate(blocks, 1):
+        if i == 800:
+            ring.reference.set_settings(other)  # the pending blocks keep the old settings
+            model.set_settings(other)
+        ring.append(b)
+        expected.append(model.compute(b))
+        if i % 16 == 0:  # a capture or a mask test reads the ring every 16 blocks
+            ring.window(ring.newest - 100, ring.newest + 1)
+            reads += 1
+    w = ring.window(ring.oldest_kept, ring.newest + 1)
+    got = w.reference_ua[w.valid]
+    assert np.array_equal(got, np.concatenate(expected), equal_nan=True)
+    assert np.isfinite(got).sum() > 50_000
+    # a computation per read, one more for the gap and one for the settings change
+    assert ring.reference_computations <= reads + 3
+    assert ring.reference_computations < len(blocks) / 10

@@ -230,6 +230,23 @@ def test_mask_failed_signal_when_the_device_hits_compliance(qtbot, scope):
     assert scope.mask.fail_count <= 1  # at most the period the new samples belong to
 
 
+def test_the_mask_test_runs_once_per_tenth_of_a_second_of_stream_and_sees_every_sample(scope):
+    s, src = _compliance_source()
+    scope.set_reference(s)
+    blocks = list(src.blocks(20_000, 160))  # 125 blocks of 16 ms, as the driver hands them
+    for b in blocks:
+        scope.append(b)
+    assert len(blocks) == 125
+    assert scope.mask_tests == 125 // 7  # once 1,000 samples (0.1 s) are new, not 125 times
+    assert scope.mask.fail_count >= 2
+    scope.run_mask_test()  # the samples since the last run are tested on demand
+    k = scope.mask.half_window(FS)
+    idx = np.concatenate([b.first_index + np.arange(len(b)) for b in blocks])
+    sync = np.concatenate([b.sync for b in blocks])
+    # every period start up to the newest sample with its neighbours was tested, once
+    assert scope.mask.tested_periods == int(np.count_nonzero(sync[idx <= idx[-1] - k]))
+
+
 def test_mask_passes_a_good_signal(qtbot, scope):
     with qtbot.assertNotEmitted(scope.mask_failed):
         feed(scope, SyntheticSource(SQUARE, FS, noise_ua=1.0), 10_000, render=False)

@@ -77,11 +77,24 @@ def test_bench_shows_live_device_link_load_and_frames(qtbot, live):
     qtbot.waitUntil(lambda: bench.stats_panel.history_length >= 3, timeout=4000)
     assert float(bench.stats_panel.value("fps").replace(",", "")) > 50
     assert bench.stats_panel.value("crc") == "0"
-    # frame log: rows with hex beside decoding, filtered by type
+    # frame log: SAMPLES frames only while its tab is shown (all other frames always)
     model = bench.log_model
+    assert bench.tabs.currentWidget() is not bench.log_view
+    assert link._logging
+    assert not link._log_samples
+    model.flush()
+    assert {model.row(i).type_name for i in range(model.rowCount())} >= {"STATUS"}
+    assert all(model.row(i).type_name != "SAMPLES" for i in range(model.rowCount()))
+    bench.tabs.setCurrentWidget(bench.log_view)
+    assert link._log_samples
+    # rows with hex beside decoding, filtered by type
     qtbot.waitUntil(lambda: model.rowCount() > 50, timeout=3000)
     types = {model.row(i).type_name for i in range(model.rowCount())}
     assert {"SAMPLES", "STATUS"} <= types
+    assert any(
+        "SAMPLES frames not logged (the log was hidden)" in model.row(i).decoded
+        for i in range(model.rowCount())
+    )
     status_row = next(
         model.row(i) for i in range(model.rowCount()) if model.row(i).type_name == "STATUS"
     )
@@ -391,3 +404,72 @@ def test_service_history_lists_clinic_and_pin_changes_with_old_and_new(qtbot, re
     assert rows[1][0] == "Clinic settings"
     assert rows[1][1].startswith("max_current_ua: 600 → 450 (by ")
     assert "2468" not in str(rows)
+
+
+def test_the_load_panel_computes_only_while_shown(qtbot, settings):
+    """The bench opens on any tab: a load panel never shown runs no timer (its figures
+    are computed when it is shown, from the blocks it kept)."""
+    bench = TechnicianBench(None, settings)
+    qtbot.addWidget(bench)
+    panel = bench.load_panel
+    bench.tabs.setCurrentWidget(bench.log_view)
+    bench.show()
+    qtbot.waitExposed(bench)
+    assert not panel.isVisible()
+    assert not panel._timer.isActive()
+    bench.tabs.setCurrentIndex(0)  # Device and link
+    assert panel.isVisible()
+    assert panel._timer.isActive()
+    bench.tabs.setCurrentWidget(bench.log_view)
+    assert not panel._timer.isActive()
+
+
+def test_the_frame_log_inserts_rows_only_while_its_tab_is_shown(qtbot, settings):
+    """Records wait while the Frame log tab is hidden (no table work for nobody) and are
+    all there when it is shown."""
+    from app.device.link import FrameRecord
+    from app.device.protocol import Heartbeat
+
+    bench = TechnicianBench(None, settings)
+    qtbot.addWidget(bench)
+    model = bench.log_model
+    bench.show()
+    qtbot.waitExposed(bench)
+    assert not bench.log_view.isVisible()
+    for k in range(30):
+        model.add(FrameRecord(float(k), "tx", b"\x01\x02", Heartbeat()))
+    assert not model._timer.isActive()  # no flush timer while hidden
+    assert model.flushes == 0
+    assert model.rowCount() == 0
+    bench.tabs.setCurrentWidget(bench.log_view)
+    assert model.rowCount() == 30
+    model.add(FrameRecord(31.0, "tx", b"\x01\x02", Heartbeat()))
+    qtbot.waitUntil(lambda: model.rowCount() == 31, timeout=2000)
+
+
+def test_hidden_device_panels_keep_figures_and_show_them_when_shown(qtbot, settings):
+    """On another tab the link statistics and the load panel update no label and no
+    plot (ten reports a second for nobody); shown, they show the newest figures."""
+    from app.device.protocol import Fault, Status
+    from app.device.stats import LinkStats
+
+    bench = TechnicianBench(None, settings)
+    qtbot.addWidget(bench)
+    bench.tabs.setCurrentWidget(bench.log_view)
+    bench.show()
+    qtbot.waitExposed(bench)
+    stats, load = bench.stats_panel, bench.load_panel
+    assert not stats.isVisible()
+    before = (stats.value("frames"), load.value("state"))
+    for k in range(5):
+        stats.update_stats(LinkStats(connected=True, frames=1000 + k, frames_per_s=200.0))
+        load.add_status(
+            Status(DeviceState.RUNNING, 150.0, 200.0, 20_000.0, True, False, Fault.NONE, 0.0, k)
+        )
+    assert (stats.value("frames"), load.value("state")) == before
+    assert stats.history_length == 5  # the plot's history is kept all the same
+    bench.tabs.setCurrentIndex(0)  # Device and link
+    assert stats.value("frames") == "1,004"
+    assert load.value("state") == "Running"
+    stats.update_stats(LinkStats(connected=True, frames=2000, frames_per_s=200.0))
+    assert stats.value("frames") == "2,000"  # shown: at once

@@ -90,6 +90,7 @@ class FakeDevice(QObject):
     ) -> None:
         super().__init__(parent)
         self.calls: list[tuple] = []
+        self.log_samples = True  # set_frame_logging(samples=...)
         self.fed = 0
         self.auto_answer = auto_answer
         # call name -> the NAK's reason, or (reason, detail)
@@ -150,8 +151,9 @@ class FakeDevice(QObject):
     def set_calibration(self, *args: float) -> int:
         return self._call("set_calibration", *args)
 
-    def set_frame_logging(self, enabled: bool) -> None:
+    def set_frame_logging(self, enabled: bool, *, samples: bool = True) -> None:
         self.calls.append(("set_frame_logging", 0, enabled))
+        self.log_samples = samples
 
     def feed_watchdog(self) -> None:
         self.fed += 1

@@ -302,6 +302,8 @@ class _LinkWorker(QObject):
         self._wake_open = True
         self._fed_at = -math.inf  # time.monotonic() of the last feed_watchdog()
         self._logging = False
+        self._log_samples = True  # SAMPLES frames logged too (the log's view is shown)
+        self._samples_unlogged = 0  # SAMPLES frames left out since the last note
         self._counter = LinkCounter()
         self._stats_lock = threading.Lock()
         self._is_connected = False
@@ -354,8 +356,9 @@ class _LinkWorker(QObject):
     def feed(self) -> None:
         self._fed_at = time.monotonic()
 
-    def set_logging(self, enabled: bool) -> None:
+    def set_logging(self, enabled: bool, samples: bool = True) -> None:
         self._logging = bool(enabled)
+        self._log_samples = bool(samples)
 
     def snapshot(self) -> LinkStats:
         with self._stats_lock:
@@ -553,7 +556,22 @@ class _LinkWorker(QObject):
                 self._log(FrameRecord(now, "rx", raw, None, why))
             dec.rejected = None
         if logging_:
+            samples = self._log_samples
+            if samples and self._samples_unlogged:
+                self._log(
+                    FrameRecord(
+                        now,
+                        "rx",
+                        b"",
+                        None,
+                        f"{self._samples_unlogged} SAMPLES frames not logged (the log was hidden)",
+                    )
+                )
+                self._samples_unlogged = 0
             for frame, item in out:
+                if not samples and frame.type == MsgType.SAMPLES:
+                    self._samples_unlogged += 1
+                    continue
                 raw = encode_frame(frame.type, frame.seq, frame.body)
                 if isinstance(item, str):
                     self._log(FrameRecord(now, "rx", raw, None, item))
@@ -839,6 +857,7 @@ class DeviceLink(QObject):
         self._connected = False
         self._last_stats = LinkStats()
         self._logging = False
+        self._log_samples = True
         self._id_lock = threading.Lock()
         self._next_id = 1
         self._authority: object | None = None
@@ -875,7 +894,7 @@ class DeviceLink(QObject):
         if self.is_running:
             return
         worker = _LinkWorker(self._url, self._baud)
-        worker.set_logging(self._logging)
+        worker.set_logging(self._logging, self._log_samples)
         thread = QThread()
         thread.setObjectName(f"DeviceLink {self._url}")
         worker.moveToThread(thread)
@@ -982,10 +1001,14 @@ class DeviceLink(QObject):
             SetCalibration(0, current_offset_ua, current_gain, voltage_offset_v, voltage_gain)
         )
 
-    def set_frame_logging(self, enabled: bool) -> None:
+    def set_frame_logging(self, enabled: bool, *, samples: bool = True) -> None:
+        """Log frames (``frame_logged``) while ``enabled``; SAMPLES frames only with
+        ``samples`` (the bulk of the traffic: left out while no one looks at them, and
+        counted in a note when they are logged again)."""
         self._logging = bool(enabled)
+        self._log_samples = bool(samples)
         if self._worker is not None:
-            self._worker.set_logging(enabled)
+            self._worker.set_logging(enabled, samples)
 
     def feed_watchdog(self) -> None:
         """Keep heartbeats going for another 300 ms; call it every 100 ms from a QTimer in

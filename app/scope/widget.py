@@ -86,6 +86,7 @@ TABLE_INTERVAL_S = 0.25
 # live captures are measured (and added to the statistics) as often as the table shows
 # the figures: measuring more often (it was 10 a second) only computed figures nobody saw
 MEASURE_INTERVAL_S = TABLE_INTERVAL_S
+MASK_BATCH_S = 0.1  # the mask test runs once this much stream has arrived (not per block)
 ROLL_MEASURE_INTERVAL_S = 0.5  # roll mode: the window is mostly the same samples
 
 BACKGROUND = palette.SCOPE_BACKGROUND
@@ -275,6 +276,8 @@ class ScopeWidget(QWidget):
         self.mask_action = "none"
         self.mask_save_dir: Path | None = None  # None: <data dir>/mask-failures
         self.mask_saved = 0  # failure captures saved since the last mask reset
+        self._mask_untested = 0  # samples in the ring the mask test has not seen yet
+        self.mask_tests = 0  # mask test runs (each tests all samples since the last)
         self.mask_saved_paths: list[Path] = []
         self._last_mask_save = -math.inf
         self.stats = Statistics()
@@ -810,15 +813,26 @@ class ScopeWidget(QWidget):
                 wait = self._frame_due - FRAME_SLACK_MS / 1000.0 - time.monotonic()
                 self._soon.start(min(FRAME_MS, max(0, math.ceil(wait * 1000.0))))
         if self.mask_enabled and self.settings is not None:
-            failure = self.mask.update(self.ring)
-            if failure is not None:
-                self._update_mask_label(failure.compliance)
-                self._mask_action(failure)
-                self.mask_failed.emit(failure)
+            # incremental: every sample is tested, 0.1 s of them at a time (a failure is
+            # reported at most MASK_BATCH_S late; the per-call cost is mostly fixed)
+            self._mask_untested += len(block)
+            if self._mask_untested >= MASK_BATCH_S * block.sample_rate:
+                self.run_mask_test()
+
+    def run_mask_test(self) -> None:
+        """Test the samples that arrived since the last test (see :class:`MaskTester`)."""
+        self._mask_untested = 0
+        self.mask_tests += 1
+        failure = self.mask.update(self.ring)
+        if failure is not None:
+            self._update_mask_label(failure.compliance)
+            self._mask_action(failure)
+            self.mask_failed.emit(failure)
 
     def _reset_mask(self) -> None:
         self.mask.reset(self.ring)
         self.mask_saved = 0
+        self._mask_untested = 0
 
     def set_mask_action(self, action: str) -> None:
         """What a mask failure does besides counting: "none", "beep", "stop" (freeze on

@@ -184,6 +184,16 @@ class FrameLogModel(QAbstractTableModel):
         self._timer.setInterval(FLUSH_MS)
         self._timer.timeout.connect(self.flush)
         self._timer.start()
+        self.flushes = 0  # flushes that inserted rows
+
+    def set_shown(self, shown: bool) -> None:
+        """Rows are inserted (by the timer) only while a view shows them: while hidden,
+        records wait (the newest :attr:`max_rows` of them) and go in at the next show."""
+        if shown:
+            self.flush()
+            self._timer.start()
+        else:
+            self._timer.stop()
 
     # -- feeding --------------------------------------------------------------------------
 
@@ -198,6 +208,7 @@ class FrameLogModel(QAbstractTableModel):
             return
         records = list(self._pending)
         self._pending.clear()
+        self.flushes += 1
         if self._t0 is None:
             self._t0 = records[0].at
         new = [log_row(r, self._t0) for r in records[-self.max_rows :]]

@@ -530,8 +530,31 @@ class MainWindow(QMainWindow):
         self.link_label.ensurePolished()
         self._link_label_size = self.link_label.sizeHint()
         self.link_label.setText("")
+        # The device's state and contact change with its reports (ten a second): fixed
+        # in size too, room for the longest of each, so a new figure repaints the label
+        # only, not the window (a status-bar label that resizes relays out the window).
+        states = [
+            st.label.upper() + (" 9999 µA" if st.output_possible else "") for st in DeviceState
+        ]
+        _fix_size(
+            self.state_label,
+            [style.pill(t, style.ALARM) for t in [*states, "EMERGENCY STOP", "NO DEVICE"]],
+        )
+        _fix_size(
+            self.contact_label,
+            [
+                style.pill("CONTACT", style.OK)
+                + " 9999.9 kΩ "
+                + style.pill("COMPLIANCE", style.WARN),
+                style.pill("NO CONTACT", style.WARN)
+                + " probes lifted "
+                + style.pill("COMPLIANCE", style.WARN),
+            ],
+        )
         for w in (self.device_label, self.link_label, self.contact_label):
             sb.addWidget(w)
+        # at the window's right edge, whatever the width of the state it shows
+        self.state_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         sb.addPermanentWidget(self.state_label)
         self._show_disconnected("connecting…")
 
@@ -1062,6 +1085,18 @@ class MainWindow(QMainWindow):
                 )
             self.store = None
         event.accept()
+
+
+def _fix_size(label: QLabel, texts: list[str]) -> None:
+    """Fix ``label``'s size to fit the largest of ``texts`` (it is left empty)."""
+    label.ensurePolished()
+    width = height = 0
+    for text in texts:
+        label.setText(text)
+        hint = label.sizeHint()
+        width, height = max(width, hint.width()), max(height, hint.height())
+    label.setText("")
+    label.setFixedSize(width, height)
 
 
 def _set_text(label: QLabel, text: str) -> None:

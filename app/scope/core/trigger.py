@@ -65,19 +65,32 @@ def edge_crossings(values: np.ndarray, level: float, hysteresis: float, edge: Ed
 
     NaN samples (dropped) neither arm nor fire. Returns sorted int positions.
     """
+    return edge_crossings_from(values, level, hysteresis, edge)[0]
+
+
+def edge_crossings_from(
+    values: np.ndarray, level: float, hysteresis: float, edge: Edge, prior: int = 0
+) -> tuple[np.ndarray, int]:
+    """:func:`edge_crossings` continuing a search: ``prior`` is the hysteresis state
+    before ``values[0]`` (1 above the level, -1 armed below the band, 0 unknown); returns
+    the positions and the state after the last value, for the next search."""
     v = np.asarray(values, dtype=np.float64)
-    if v.size < 2:
-        return np.zeros(0, dtype=np.int64)
+    if v.size == 0:
+        return np.zeros(0, dtype=np.int64), prior
     if edge == Edge.FALLING:
         v, level = -v, -level
     with np.errstate(invalid="ignore"):
         state = np.where(v >= level, 1, np.where(v < level - hysteresis, -1, 0))
     nz = np.flatnonzero(state)
-    if nz.size < 2:
-        return np.zeros(0, dtype=np.int64)
+    last = int(state[nz[-1]]) if nz.size else prior
     s = state[nz]
+    if prior:
+        s = np.concatenate(([prior], s))
+        nz = np.concatenate(([-1], nz))
+    if nz.size < 2:
+        return np.zeros(0, dtype=np.int64), last
     fire = np.flatnonzero((s[1:] == 1) & (s[:-1] == -1)) + 1
-    return nz[fire].astype(np.int64)
+    return nz[fire].astype(np.int64), last
 
 
 def apply_holdoff(positions: np.ndarray, holdoff: int, previous: int | None = None) -> np.ndarray:
@@ -129,6 +142,9 @@ class SweepAcquirer:
         self._ring_generation = ring.generation
         self.armed_at: int | None = None
         self._last_capture_clock = time.monotonic()
+        self._edge_state = 0  # hysteresis state after the last edge search (0: unknown)
+        self._edge_key: tuple | None = None  # the edge settings it belongs to
+        self.searched = 0  # samples read by trigger searches (new ones, and any context)
 
     def configure(self, settings: TriggerSettings | None = None, window: int | None = None) -> None:
         if settings is not None:
@@ -150,6 +166,7 @@ class SweepAcquirer:
         self._search_from = None if ring.newest is None else ring.newest + 1
         self.armed_at = self._search_from
         self._last_trigger = None
+        self._edge_state = 0
         self._last_capture_clock = time.monotonic()
         self.armed = True
 
@@ -171,6 +188,7 @@ class SweepAcquirer:
             self._ring_generation = ring.generation
             self._search_from = self.armed_at = None
             self._last_trigger = None
+            self._edge_state = 0
         pre, post = self.pre, self.window - self.pre
         newest = ring.newest
         oldest = ring.oldest_kept if ring.oldest_kept is not None else newest
@@ -178,11 +196,7 @@ class SweepAcquirer:
         hi = newest - post + 1  # a trigger at hi-1 has its whole post-trigger part
         cap = None
         if hi > lo:
-            # context before lo so the hysteresis state of an edge at lo is known
-            start = max(lo - min(self.window, 10_000), oldest)
-            w = ring.window(start, hi)
-            pos = trigger_positions(w.sync, w.current_ua, w.voltage_v, self.settings)
-            pos = pos[pos + start >= lo] + start
+            pos = self._search(lo, hi, oldest)
             holdoff = int(round(self.settings.holdoff_s * (ring.sample_rate or 1.0)))
             pos = apply_holdoff(pos, holdoff, self._last_trigger)
             if pos.size:
@@ -204,6 +218,26 @@ class SweepAcquirer:
         if cap is not None:
             self._last_capture_clock = now
         return cap
+
+    def _search(self, lo: int, hi: int, oldest: int) -> np.ndarray:
+        """Trigger positions (absolute) in ``lo .. hi-1``. Only samples not searched
+        before are read: a sync mark needs no context, and an edge search carries its
+        hysteresis state from the last search (context before ``lo`` only when that state
+        is unknown: the first search, a new level, a gap in the search)."""
+        ring, st = self.ring, self.settings
+        if st.source == TriggerSource.SYNC:
+            self.searched += hi - lo
+            return np.flatnonzero(ring.sync_marks(lo, hi)).astype(np.int64) + lo
+        key = (st.source, st.edge, st.level, st.hysteresis)
+        prior = self._edge_state if key == self._edge_key and lo == self._search_from else 0
+        start = lo if prior else max(lo - min(self.window, 10_000), oldest)
+        w = ring.window(start, hi)
+        values = w.current_ua if st.source == TriggerSource.CURRENT else w.voltage_v
+        pos, self._edge_state = edge_crossings_from(values, st.level, st.hysteresis, st.edge, prior)
+        self._edge_key = key
+        self.searched += hi - start
+        pos = pos + start
+        return pos[pos >= lo]
 
     def _capture(self, start: int, trigger: int, triggered: bool) -> Capture:
         w = self.ring.window(start, start + self.window)

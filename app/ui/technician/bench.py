@@ -24,7 +24,8 @@ class TechnicianBench(QWidget):
 
     ``set_watchdog_feeding(bool)`` must switch the console's heartbeat feeding off and on
     again (the watchdog self-test needs it); without it that step is reported as not run.
-    Frame logging on the link is on while the bench is visible and the log not paused.
+    Frame logging on the link is on while the bench is visible and the log not paused;
+    SAMPLES frames (the bulk of the traffic) are logged while the Frame log tab is shown.
     """
 
     calibration_completed = Signal(object)  # CalibrationResult, written to the device
@@ -75,6 +76,7 @@ class TechnicianBench(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.tabs)
+        self.tabs.currentChanged.connect(lambda _i: self._update_logging())
         self.set_link(link)
 
     # -- public ---------------------------------------------------------------------------
@@ -146,7 +148,10 @@ class TechnicianBench(QWidget):
 
     def _update_logging(self) -> None:
         if self.link is not None:
-            self.link.set_frame_logging(self.isVisible() and self.log_view.capturing)
+            self.link.set_frame_logging(
+                self.isVisible() and self.log_view.capturing,
+                samples=self.tabs.currentWidget() is self.log_view,
+            )
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)

@@ -90,6 +90,15 @@ class FrameLogView(QWidget):
         model.rowsInserted.connect(self._on_rows)
         model.modelReset.connect(self._update_count)
         self._update_count()
+        model.set_shown(False)  # until this view is shown
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self.model.set_shown(True)
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.model.set_shown(False)  # no rows inserted into a table nobody sees
+        super().hideEvent(event)
 
     @property
     def capturing(self) -> bool:

@@ -175,6 +175,7 @@ class LinkStatsPanel(QGroupBox):
         layout.addWidget(self.plot, 1)
         self._hist: deque[tuple[float, float, float, int]] = deque(maxlen=HISTORY_POINTS)
         self._last: LinkStats | None = None
+        self._stale = False  # figures came while hidden: shown at the next show
 
     def value(self, key: str) -> str:
         return self._values[key].text()
@@ -184,6 +185,31 @@ class LinkStatsPanel(QGroupBox):
         return len(self._hist)
 
     def update_stats(self, s: LinkStats) -> None:
+        """Keep the figures (the history plot's point too); the labels and the plot are
+        updated only while the panel is shown (on another tab: when it is shown again)."""
+        prev = self._last
+        bad = s.error_count + s.samples_dropped + s.frames_lost
+        new_bad = (
+            0
+            if prev is None
+            else max(0, bad - (prev.error_count + prev.samples_dropped + prev.frames_lost))
+        )
+        self._last = s
+        self._hist.append((s.frames_per_s, s.bytes_per_s / 1000.0, 0.0, new_bad))
+        if self.isVisible():
+            self._show_stats(s)
+            self._redraw()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._stale and self._last is not None:
+            self._show_stats(self._last)
+            self._redraw()
+        self._stale = False
+
+    def _show_stats(self, s: LinkStats) -> None:
         v = self._values
         colour = {
             "good": style.OK,
@@ -208,19 +234,11 @@ class LinkStatsPanel(QGroupBox):
             ("failed", s.commands_failed),
         ):
             v[key].setText(f"{n:,}")
-            v[key].setStyleSheet(f"color:{style.ALARM};font-weight:600" if n else "")
+            sheet = f"color:{style.ALARM};font-weight:600" if n else ""
+            if v[key].styleSheet() != sheet:  # set again, it restyles the label
+                v[key].setStyleSheet(sheet)
         v["sent"].setText(f"{s.frames_sent:,}")
         v["connects"].setText(f"{s.connect_count}")
-        prev = self._last
-        bad = s.error_count + s.samples_dropped + s.frames_lost
-        new_bad = (
-            0
-            if prev is None
-            else max(0, bad - (prev.error_count + prev.samples_dropped + prev.frames_lost))
-        )
-        self._last = s
-        self._hist.append((s.frames_per_s, s.bytes_per_s / 1000.0, 0.0, new_bad))
-        self._redraw()
 
     def _redraw(self) -> None:
         n = len(self._hist)
@@ -264,11 +282,13 @@ class LoadPanel(QGroupBox):
         self._status: Status | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(250)
-        self._timer.timeout.connect(self.refresh)
-        self._timer.start()  # stopped while hidden (another tab): nobody reads it
+        self._timer.timeout.connect(self.refresh)  # runs only while shown: nobody reads
+        # a hidden panel (another tab, never shown yet); blocks are kept for the next show
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
+        if self._status is not None:
+            self._show_status(self._status)
         self.refresh()
         if not self._timer.isActive():
             self._timer.start()
@@ -293,6 +313,10 @@ class LoadPanel(QGroupBox):
 
     def add_status(self, status: Status) -> None:
         self._status = status
+        if self.isVisible():  # hidden: shown by showEvent's refresh
+            self._show_status(status)
+
+    def _show_status(self, status: Status) -> None:
         v = self._values
         v["state"].setText(status.state.label)
         v["contact"].setText("on the load" if status.contact else "lifted (open load)")
