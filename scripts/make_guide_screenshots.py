@@ -225,7 +225,11 @@ def shoot_all(window, device, store, desk, wait, pump, shot) -> int:
     pump(2.5)
 
     # replay: 5 s across the screen ending 4.6 s in shows the ramp and the polarity flips
-    if not trainer.replay(lift.id):
+    loaded: list[bool] = []  # the replay is read off the GUI thread: replay_loaded(ok)
+    trainer.replay_loaded.connect(loaded.append)
+    trainer.replay(lift.id)
+    wait(lambda: bool(loaded), "the replay to load")
+    if not loaded[0]:
         raise RuntimeError("the replay was refused")
     studio.set_time_base(5.0)
     studio.seek(4.6)
