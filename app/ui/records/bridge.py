@@ -79,8 +79,10 @@ class RecordsStore(QObject):
         self._changed = QTimer(
             self, singleShot=True, interval=300, timeout=self.records_changed.emit
         )
-        # queued: emitted from the writer's thread, the timer starts in this one
-        self._committed.connect(self._changed.start, Qt.ConnectionType.QueuedConnection)
+        # queued: emitted from the writer's thread, the timer starts in this one (a slot
+        # of this object, not the timer's overloaded start(): PySide makes that a bare
+        # functor, whose thread is not this object's by construction)
+        self._committed.connect(self._restart_changed, Qt.ConnectionType.QueuedConnection)
         writer.add_commit_listener(self._on_commit)
         # other rooms: a fingerprint of the records, read in the background every few s
         self._stamp: tuple | None = None
@@ -129,6 +131,10 @@ class RecordsStore(QObject):
         self._reads.read(
             operator_name, operator_id, on_result=got, what="reading the operator's name"
         )
+
+    @Slot()
+    def _restart_changed(self) -> None:
+        self._changed.start()
 
     def _on_commit(self, requests: list) -> None:  # the writer's thread
         if any(type(r).__name__ in _SHOWN for r in requests):
