@@ -213,7 +213,9 @@ def _huffman(data: bytes) -> bytes:
     return coder.compress(data) + coder.flush()
 
 
-def _decode_pred(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _channel_layouts(data: bytes, header: struct.Struct) -> tuple[list[Any], int]:
+    """The two channels' kinds at the head of a chunk: None for raw float32, else the
+    ``header`` fields of a counts channel; and where the chunk's body starts."""
     pos, layouts = 0, list[Any]()
     for _ in range(2):
         kind = data[pos]
@@ -221,10 +223,15 @@ def _decode_pred(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
         if kind == _FLOAT:
             layouts.append(None)
         elif kind == _COUNTS:
-            layouts.append(_PRED_HEADER.unpack_from(data, pos))
-            pos += _PRED_HEADER.size
+            layouts.append(header.unpack_from(data, pos))
+            pos += header.size
         else:
             raise ValueError(f"recording chunk is damaged (channel kind {kind})")
+    return layouts, pos
+
+
+def _decode_pred(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
+    layouts, pos = _channel_layouts(data, _PRED_HEADER)
     held, *sizes = _SECTIONS.unpack_from(data, pos)
     pos += _SECTIONS.size
     if held != n:
@@ -310,17 +317,7 @@ def _encode_lzma(c: np.ndarray, v: np.ndarray) -> bytes:
 
 
 def _decode_lzma(data: bytes, n: int) -> tuple[np.ndarray, np.ndarray]:
-    pos, layouts = 0, list[Any]()
-    for _ in range(2):
-        kind = data[pos]
-        pos += 1
-        if kind == _FLOAT:
-            layouts.append(None)
-        elif kind == _COUNTS:
-            layouts.append(_COUNTS_HEADER.unpack_from(data, pos))
-            pos += _COUNTS_HEADER.size
-        else:
-            raise ValueError(f"recording chunk is damaged (channel kind {kind})")
+    layouts, pos = _channel_layouts(data, _COUNTS_HEADER)
     body = lzma.decompress(data[pos:], format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS)
     sizes = [4 * n if lay is None else lay[2] * n for lay in layouts]
     if len(body) != sum(sizes):
