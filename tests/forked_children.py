@@ -15,6 +15,13 @@ before it forks (no engine, no connection, no thread).
 child's exit status, run in each child. ``take(*args)`` forks a child and returns a
 handle with ``pid``, ``send_signal``, ``communicate`` and ``returncode`` (as
 ``subprocess.Popen``: ``-9`` for a child killed by SIGKILL).
+
+When to kill: :func:`kill_moments` draws one moment at random in each of ``rounds`` equal
+slices of the child's run, so a few rounds reach its start (imports done, connecting), its
+middle and its end, where uniform draws over the whole run may all land in one phase.
+``MICROCURRENT_KILL_ROUNDS=N`` runs every kill test with N rounds instead of its default
+(a long run: ``MICROCURRENT_KILL_ROUNDS=30 .venv/bin/python -m pytest -q
+tests/test_store_upgrade.py tests/test_store_backup.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import select
 import signal
 import subprocess
@@ -71,6 +79,19 @@ for line in sys.stdin:
     _, status = os.waitpid(pid, 0)
     print(json.dumps(["exited", pid, os.waitstatus_to_exitcode(status)]), flush=True)
 """
+
+
+def kill_rounds(default: int) -> int:
+    """How many kill rounds a test runs: ``default``, or ``MICROCURRENT_KILL_ROUNDS``."""
+    return int(os.environ.get("MICROCURRENT_KILL_ROUNDS", "0")) or default
+
+
+def kill_moments(rng: random.Random, rounds: int, until: float) -> list[float]:
+    """``rounds`` moments in [0, ``until``): one at random in each of ``rounds`` equal
+    slices, shuffled (the phases follow each other in no fixed order)."""
+    moments = [until * (k + rng.random()) / rounds for k in range(rounds)]
+    rng.shuffle(moments)
+    return moments
 
 
 class ForkedChild:

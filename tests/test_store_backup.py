@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from forked_children import ForkedChildren
+from forked_children import ForkedChildren, kill_moments, kill_rounds
 from sqlalchemy import text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
 
@@ -83,9 +83,11 @@ def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(
     tmp_path,
     request,
 ):
+    """One kill in each slice of the backup's run (MICROCURRENT_KILL_ROUNDS: more): before
+    the copy, during it, its check, and after the rename (a kept backup is complete)."""
     rng = random.Random(4)
     sqlite = store_url.startswith("sqlite")
-    rounds = 8 if sqlite else 4
+    rounds = kill_rounds(4 if sqlite else 3)
     children = ForkedChildren(PREAMBLE, RUN)
     request.addfinalizer(children.close)
     megabytes = 40 if sqlite else 8
@@ -99,10 +101,10 @@ def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(
     duration = time.monotonic() - t0
     assert proc.returncode == 0, err
     kept = 0
-    for i in range(rounds):
+    for i, moment in enumerate(kill_moments(rng, rounds, duration)):
         dest = out / f"backup-{i}.db"
         proc = children.take(store_url, str(dest))
-        time.sleep(rng.uniform(0.0, duration))
+        time.sleep(moment)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         if dest.exists():  # killed after the rename: a complete, checked copy
@@ -115,7 +117,7 @@ def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(
         assert _valid_sqlite_backup(dest, megabytes) if sqlite else _valid_pg_backup(dest)
         # the killed backup's temporary file is gone (removed by the next backup)
         assert [p.name for p in out.iterdir() if maintenance.PARTIAL in p.name] == []
-    assert kept < 8
+    assert kept < rounds  # the first slice is before the rename: never all kept
 
 
 def test_a_backup_that_fails_its_check_is_not_kept(

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from forked_children import ForkedChildren
+from forked_children import ForkedChildren, kill_moments, kill_rounds
 from sqlalchemy import inspect, text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
 
@@ -74,8 +74,10 @@ def test_kill_9_at_random_moments_of_db_upgrade_leaves_old_or_new_revision(
     request,
     tmp_path,
 ):
+    """One kill in each quarter of the upgrade's run (MICROCURRENT_KILL_ROUNDS: more): the
+    child's start, the migration's statements (slowed down) and its commit and exit."""
     rng = random.Random(1313)
-    rounds = 10 if store_url.startswith("sqlite") else 5
+    rounds = kill_rounds(4 if store_url.startswith("sqlite") else 3)
     children = ForkedChildren(PREAMBLE, RUN)
     request.addfinalizer(children.close)
     # how long an upgrade takes in the child (from its start to its exit)
@@ -88,11 +90,11 @@ def test_kill_9_at_random_moments_of_db_upgrade_leaves_old_or_new_revision(
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     seen: set[str] = set()
-    for i in range(1, rounds + 1):
+    for i, moment in enumerate(kill_moments(rng, rounds, duration * 0.9), start=1):
         url = _fresh_url(store_url, request, i, tmp_path)
         _old_database(url)
         proc = children.take(url)
-        time.sleep(rng.uniform(0.0, duration * 0.9))
+        time.sleep(moment)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         engine = make_engine(url)
