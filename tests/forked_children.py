@@ -17,6 +17,8 @@ child's exit status, run in each child. ``take(*args)`` forks a child and return
 handle with ``pid``, ``send_signal``, ``communicate`` and ``returncode`` (as
 ``subprocess.Popen``: ``-9`` for a child killed by SIGKILL). ``take_together(args1,
 args2, ...)`` forks several at once, running side by side (two rooms on one database).
+:func:`zygote_fixture` makes a pytest fixture of one zygote for a whole test module (its
+tests, and each database's parameters, share the imports).
 
 When to kill: :func:`kill_moments` draws one moment at random in each of ``rounds`` equal
 slices of the child's run, so a few rounds reach its start (imports done, connecting), its
@@ -84,6 +86,20 @@ for line in sys.stdin:
         _, status = os.waitpid(pid, 0)
         print(json.dumps(["exited", pid, os.waitstatus_to_exitcode(status)]), flush=True)
 """
+
+
+def zygote_fixture(preamble: str, run: str):
+    """A module-scoped pytest fixture: one :class:`ForkedChildren` for the module's tests
+    (children a failed test left running are ended before the next test's start)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def fixture():
+        children = ForkedChildren(preamble, run)
+        yield children
+        children.close()
+
+    return fixture
 
 
 def kill_rounds(default: int) -> int:
@@ -158,6 +174,7 @@ class ForkedChildren:
         """Fork one child for each list of arguments, one right after the other: they run
         at the same time. Collect them (``communicate``) in the order given."""
         assert self._zygote.stdin is not None
+        self.end_running()
         jobs = []
         for args in arg_lists:
             self._count += 1
@@ -171,6 +188,16 @@ class ForkedChildren:
             children.append(ForkedChild(self._lines, pid, out_path))
         self._running = children
         return children
+
+    def end_running(self) -> None:
+        """Kill and collect the children still running (left by a test that failed
+        half-way): the zygote forks the next ones only once they are collected."""
+        for child in self._running:
+            if child.returncode is None:
+                child.send_signal(signal.SIGKILL)
+                with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+                    child.communicate(timeout=30)
+        self._running = []
 
     def close(self) -> None:
         """End the zygote (its input closed, it exits) and remove the children's output;

@@ -5,6 +5,7 @@ real PostgreSQL server (tests/store_fixtures.py)."""
 from __future__ import annotations
 
 import pytest
+from forked_children import zygote_fixture
 from PySide6.QtCore import QSettings
 from sqlalchemy import text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
@@ -357,25 +358,24 @@ return 0
 """
 
 
+other_rooms = zygote_fixture(OTHER_PREAMBLE, OTHER_RUN)
+
+
 def test_another_process_sees_and_changes_the_same_limits_and_pin(
     rooms,
     store_url,  # noqa: F811
-    request,
+    other_rooms,
 ):
-    from forked_children import ForkedChildren
-
     a = rooms()
     a.save(ClinicSettings(max_current_ua=300.0), None)
     a.guard.set_pin("2468")
-    children = ForkedChildren(OTHER_PREAMBLE, OTHER_RUN)
-    request.addfinalizer(children.close)
-    child = children.take(store_url, "0000")
+    child = other_rooms.take(store_url, "0000")
     out, _ = child.communicate(timeout=120)
     assert child.returncode == 0, out
     assert "wrong PIN" in out
     record = a.read()
     assert settings_from_dict(record.settings)[0].max_current_ua == 140.0
     assert record.pin_failures == 1  # the other process's wrong PIN counts here
-    out, _ = children.take(store_url, "2468").communicate(timeout=120)
+    out, _ = other_rooms.take(store_url, "2468").communicate(timeout=120)
     assert "PIN accepted" in out
     assert a.read().pin_failures == 0

@@ -9,6 +9,7 @@ import socket
 import threading
 
 import pytest
+from forked_children import zygote_fixture
 from sqlalchemy import inspect, text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
 
@@ -254,21 +255,23 @@ return 0
 """
 
 
-def test_two_room_processes_editing_one_client_lose_no_update(store_url, request):  # noqa: F811
+room_processes = zygote_fixture(ROOM_PREAMBLE, ROOM_RUN)
+
+
+def test_two_room_processes_editing_one_client_lose_no_update(
+    store_url,  # noqa: F811
+    room_processes,
+):
     """Two console processes each add 1 to the client's record 15 times (read, change,
     save; reload on a conflict): all 30 changes are there. The two are forked at once
     and run side by side."""
-    from forked_children import ForkedChildren
-
     engine, _ = open_store(store_url)
     w = StoreWriter(engine)
     try:
         cid = w.save_client(ClientData(NAME, contact="0")).result(5)
     finally:
         w.close()
-    children = ForkedChildren(ROOM_PREAMBLE, ROOM_RUN)
-    request.addfinalizer(children.close)
-    procs = children.take_together(*([store_url, str(cid), "15"] for _ in range(2)))
+    procs = room_processes.take_together(*([store_url, str(cid), "15"] for _ in range(2)))
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
