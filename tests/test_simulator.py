@@ -188,14 +188,21 @@ def test_tcp_mode_serves_a_pyserial_socket_url(sim):
         client.close()
 
 
-def test_bad_options_give_a_clear_error():
-    proc = SimulatorProcess(["--corrupt", "2"])
+def test_bad_options_give_a_clear_error(capsys):
+    proc = SimulatorProcess(["--corrupt", "2"])  # the process's message, as a start error
     with pytest.raises(SimulatorError, match="fraction between 0 and 1"):
         proc.start()
     assert not proc.alive
-    proc = SimulatorProcess(["--contact-script", "lift@soon"])
-    with pytest.raises(SimulatorError, match="not a number of seconds"):
-        proc.start()
+    from app.__main__ import build_parser  # the others: the same parser, in this process
+
+    for args, message in (
+        (["--contact-script", "lift@soon"], "not a number of seconds"),
+        (["--host-buffer", "0"], "host buffer 0: must be 1..640"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            build_parser().parse_args(["simulator", *args])
+        assert exit_.value.code == 2
+        assert message in capsys.readouterr().err
 
 
 def test_simulator_exits_when_its_parent_dies(tmp_path):
