@@ -515,12 +515,15 @@ class _LinkWorker(QObject):
     def _read_rest(self, data: bytes) -> bytes:
         """``data`` filled a tty's read: the bytes behind it too, as the kernel moves
         them in (see TTY_READ_LIMIT)."""
+        fd = self._fd
+        if fd is None:
+            return data
         parts, total = [data], len(data)
         while len(parts[-1]) >= TTY_READ_LIMIT and total < TTY_DRAIN_BYTES:
-            if not select.select([self._fd], [], [], TTY_REFILL_S)[0]:
+            if not select.select([fd], [], [], TTY_REFILL_S)[0]:
                 break
             try:
-                chunk = os.read(self._fd, 65536)  # type: ignore[arg-type]
+                chunk = os.read(fd, 65536)
             except BlockingIOError:
                 break
             except OSError as exc:
