@@ -135,11 +135,22 @@ def test_desk_waits_for_the_records_then_records_on_the_training_client(qtbot, t
     try:
         with qtbot.waitSignal(window.records_opened, timeout=5000):
             window.attach_store(store)
-        assert isinstance(desk.tabs.widget(1), RecordsPanel)
         assert desk.tabs.currentIndex() == 0  # the practitioner stays on the treatment
         assert desk.client_id == store.info.training_client_id
         assert desk.recorder is not None
         qtbot.waitUntil(lambda: desk.controller.state == SessionState.READY, timeout=5000)
+        # the records panel is built when its tab is first shown (not while the desk
+        # streams its first samples), and then once
+        page = desk.tabs.widget(1)
+        assert page.findChildren(RecordsPanel) == []
+        desk.tabs.setCurrentIndex(1)
+        panels = page.findChildren(RecordsPanel)
+        assert len(panels) == 1
+        assert panels[0] is desk.records
+        assert panels[0].isVisible()
+        desk.tabs.setCurrentIndex(0)
+        desk.tabs.setCurrentIndex(1)
+        assert page.findChildren(RecordsPanel) == panels
         # the studio, built after, records too
         trainer = window.workspaces["trainer"]
         assert trainer.store is store
