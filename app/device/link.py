@@ -704,7 +704,7 @@ class _LinkWorker(QObject):
         self._assembler = SampleAssembler(info, self._counter.on_samples)
         self._pending.clear()
         self._held.clear()
-        self._last_flush = now
+        self._last_flush = now - IDLE_EMIT_PERIOD_S  # the first samples go at once (live data)
         self._last_hb = -math.inf
         self._last_command = now  # the handshake: heartbeats until a STATUS is seen
         self._watchdog_armed = True
