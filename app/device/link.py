@@ -827,7 +827,7 @@ class _LinkWorker(QObject):
         for block in blocks:
             self.samples_received.emit(block)
         if blocks and len(blocks[-1]):
-            self._output_on = bool(blocks[-1].flags[-1] & SampleFlag.OUTPUT_ON)
+            self._output_on = bool(blocks[-1].flags[-1] & SampleFlag.OUTPUT_ON.value)
         self._last_flush = now
 
     def _send_queued(self, port) -> None:

@@ -413,7 +413,7 @@ class WaveformStudio(QWidget):
         self.ring.append(block)
         self._newest_at = time.monotonic()
         self._dirty = True
-        on = bool(len(block) and block.flags[-1] & SampleFlag.OUTPUT_ON)
+        on = bool(len(block) and block.flags[-1] & SampleFlag.OUTPUT_ON.value)
         if on != self._output_on:
             self._output_on = on
             self._sync_rate()
