@@ -1,4 +1,5 @@
-"""Child processes for the kill -9 tests, forked from one process that imported once.
+"""Child processes for the kill -9 tests (and other tests' "another process"), forked
+from one process that imported once.
 
 A kill test runs a command in a child process many times and kills it (SIGKILL) at a
 random moment of its work. Each child used to be a new interpreter importing SQLAlchemy,
@@ -14,7 +15,17 @@ before it forks (no engine, no connection, no thread).
 ``RUN`` is the body of a function of ``args`` (a list of strings) that returns the
 child's exit status, run in each child. ``take(*args)`` forks a child and returns a
 handle with ``pid``, ``send_signal``, ``communicate`` and ``returncode`` (as
-``subprocess.Popen``: ``-9`` for a child killed by SIGKILL).
+``subprocess.Popen``: ``-9`` for a child killed by SIGKILL). ``take_together(args1,
+args2, ...)`` forks several at once, running side by side (two rooms on one database).
+:func:`zygote_fixture` makes a pytest fixture of one zygote for a whole test module (its
+tests, and each database's parameters, share the imports).
+
+When to kill: :func:`kill_moments` draws one moment at random in each of ``rounds`` equal
+slices of the child's run, so a few rounds reach its start (imports done, connecting), its
+middle and its end, where uniform draws over the whole run may all land in one phase.
+``MICROCURRENT_KILL_ROUNDS=N`` runs every kill test with N rounds instead of its default
+(a long run: ``MICROCURRENT_KILL_ROUNDS=30 .venv/bin/python -m pytest -q
+tests/test_store_upgrade.py tests/test_store_backup.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import select
 import signal
 import subprocess
@@ -63,14 +75,44 @@ def _child(args, out_path):
 
 print("ready", flush=True)
 for line in sys.stdin:
-    args, out_path = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        _child(args, out_path)
-    print(json.dumps(["started", pid]), flush=True)
-    _, status = os.waitpid(pid, 0)
-    print(json.dumps(["exited", pid, os.waitstatus_to_exitcode(status)]), flush=True)
+    pids = []
+    for args, out_path in json.loads(line):  # one child, or several running together
+        pid = os.fork()
+        if pid == 0:
+            _child(args, out_path)
+        pids.append(pid)
+        print(json.dumps(["started", pid]), flush=True)
+    for pid in pids:
+        _, status = os.waitpid(pid, 0)
+        print(json.dumps(["exited", pid, os.waitstatus_to_exitcode(status)]), flush=True)
 """
+
+
+def zygote_fixture(preamble: str, run: str):
+    """A module-scoped pytest fixture: one :class:`ForkedChildren` for the module's tests
+    (children a failed test left running are ended before the next test's start)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def fixture():
+        children = ForkedChildren(preamble, run)
+        yield children
+        children.close()
+
+    return fixture
+
+
+def kill_rounds(default: int) -> int:
+    """How many kill rounds a test runs: ``default``, or ``MICROCURRENT_KILL_ROUNDS``."""
+    return int(os.environ.get("MICROCURRENT_KILL_ROUNDS", "0")) or default
+
+
+def kill_moments(rng: random.Random, rounds: int, until: float) -> list[float]:
+    """``rounds`` moments in [0, ``until``): one at random in each of ``rounds`` equal
+    slices, shuffled (the phases follow each other in no fixed order)."""
+    moments = [until * (k + rng.random()) / rounds for k in range(rounds)]
+    rng.shuffle(moments)
+    return moments
 
 
 class ForkedChild:
@@ -115,7 +157,7 @@ class ForkedChildren:
             text=True,
         )
         self._lines = _Lines(self._zygote)
-        self._last: ForkedChild | None = None
+        self._running: list[ForkedChild] = []
         try:
             line = self._lines.read(60)
         except (AssertionError, subprocess.TimeoutExpired) as exc:
@@ -125,21 +167,44 @@ class ForkedChildren:
 
     def take(self, *args: str) -> ForkedChild:
         """Fork a child that runs ``RUN`` with ``list(args)``; it is running on return."""
+        (child,) = self.take_together(list(args))
+        return child
+
+    def take_together(self, *arg_lists: list[str]) -> list[ForkedChild]:
+        """Fork one child for each list of arguments, one right after the other: they run
+        at the same time. Collect them (``communicate``) in the order given."""
         assert self._zygote.stdin is not None
-        self._count += 1
-        out_path = Path(self._dir.name) / f"child-{self._count}.txt"
-        self._zygote.stdin.write(json.dumps([list(args), str(out_path)]) + "\n")
+        self.end_running()
+        jobs = []
+        for args in arg_lists:
+            self._count += 1
+            jobs.append((list(args), Path(self._dir.name) / f"child-{self._count}.txt"))
+        self._zygote.stdin.write(json.dumps([[a, str(p)] for a, p in jobs]) + "\n")
         self._zygote.stdin.flush()
-        what, pid = json.loads(self._lines.read(60))
-        assert what == "started", what
-        self._last = ForkedChild(self._lines, pid, out_path)
-        return self._last
+        children = []
+        for _, out_path in jobs:
+            what, pid = json.loads(self._lines.read(60))
+            assert what == "started", what
+            children.append(ForkedChild(self._lines, pid, out_path))
+        self._running = children
+        return children
+
+    def end_running(self) -> None:
+        """Kill and collect the children still running (left by a test that failed
+        half-way): the zygote forks the next ones only once they are collected."""
+        for child in self._running:
+            if child.returncode is None:
+                child.send_signal(signal.SIGKILL)
+                with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+                    child.communicate(timeout=30)
+        self._running = []
 
     def close(self) -> None:
         """End the zygote (its input closed, it exits) and remove the children's output;
-        a child still running (a test that failed half-way) is killed first."""
-        if self._last is not None and self._last.returncode is None:
-            self._last.send_signal(signal.SIGKILL)
+        children still running (a test that failed half-way) are killed first."""
+        for child in self._running:
+            if child.returncode is None:
+                child.send_signal(signal.SIGKILL)
         if self._zygote.poll() is None:
             try:
                 self._zygote.communicate(timeout=30)

@@ -414,14 +414,21 @@ def test_a_screenshot_of_a_first_start_never_waits_and_env_sign_in_opens_the_ben
     monkeypatch.setenv("MICROCURRENT_OPERATOR", "Maya Okafor")
     monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "shot-secret")
     bench = tmp_path / "bench.png"
+    # the picture waits for live data and for the bench (it opens once the records have):
+    # no seconds of live data after that are needed
     result = run_app(
-        tmp_path, "--workspace", "technician", "--screenshot", str(bench), "--after", "2"
+        tmp_path, "--workspace", "technician", "--screenshot", str(bench), "--after", "0"
     )
     assert result.returncode == 0, result.stderr  # the first manager, created and signed in
     assert QImage(str(bench)).width() > 0
     monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", "not-it")
+    # no device this time (a port that is not there: no simulator process to start), so
+    # the records open at once; a bench opened by mistake would end without live data
+    # (exit 1), not with the refusal (exit 2)
     result = run_app(
-        tmp_path, "--workspace", "technician", "--screenshot", str(bench), "--after", "1"
+        tmp_path,
+        *("--workspace", "technician", "--port", str(tmp_path / "no-such-port")),
+        *("--screenshot", str(bench), "--after", "1"),
     )
     assert result.returncode == 2  # a wrong secret: nobody signed in, the bench stays shut
     assert "could not open the technician workspace" in result.stderr

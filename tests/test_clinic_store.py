@@ -5,6 +5,7 @@ real PostgreSQL server (tests/store_fixtures.py)."""
 from __future__ import annotations
 
 import pytest
+from forked_children import zygote_fixture
 from PySide6.QtCore import QSettings
 from sqlalchemy import text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
@@ -331,56 +332,50 @@ def test_migration_0006_keeps_service_records_and_accepts_the_new_kinds(store_ur
         a.close()
 
 
-OTHER_PROCESS = """
-import sys
+# Another room's process: forked from one process that imported this once
+# (tests/forked_children.py); each child opens its own engine and writer.
+OTHER_PREAMBLE = """
 from app.engine.limits import ClinicSettings
 from app.service.clinic_limits import settings_to_dict
 from app.service.pin import PinGuard, StorePinBackend
 from app.store.clinic import SaveClinicSettings, read_clinic
 from app.store.database import open_store
 from app.store.writer import StoreWriter
-
-engine, info = open_store(sys.argv[1])
+"""
+OTHER_RUN = """
+url, pin = args
+engine, info = open_store(url)
 writer = StoreWriter(engine)
 record = read_clinic(engine)
 writer.submit(SaveClinicSettings(settings_to_dict(ClinicSettings(
     max_current_ua=140.0, eye_area_max_ua=90.0)), record.version)).result(10)
 backend = StorePinBackend(writer)
 backend.update(read_clinic(engine))
-print(PinGuard(backend).verify(sys.argv[2]).message)
+print(PinGuard(backend).verify(pin).message)
 assert writer.close(10)
 engine.dispose()
+return 0
 """
 
 
-def test_another_process_sees_and_changes_the_same_limits_and_pin(rooms, store_url):  # noqa: F811
-    import os
-    import subprocess
-    import sys
+other_rooms = zygote_fixture(OTHER_PREAMBLE, OTHER_RUN)
 
+
+def test_another_process_sees_and_changes_the_same_limits_and_pin(
+    rooms,
+    store_url,  # noqa: F811
+    other_rooms,
+):
     a = rooms()
     a.save(ClinicSettings(max_current_ua=300.0), None)
     a.guard.set_pin("2468")
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    out = subprocess.run(
-        [sys.executable, "-c", OTHER_PROCESS, store_url, "0000"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=True,
-    )
-    assert "wrong PIN" in out.stdout
+    child = other_rooms.take(store_url, "0000")
+    out, _ = child.communicate(timeout=120)
+    assert child.returncode == 0, out
+    assert "wrong PIN" in out
     record = a.read()
     assert settings_from_dict(record.settings)[0].max_current_ua == 140.0
     assert record.pin_failures == 1  # the other process's wrong PIN counts here
-    out = subprocess.run(
-        [sys.executable, "-c", OTHER_PROCESS, store_url, "2468"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-    assert "PIN accepted" in out.stdout
+    out, _ = other_rooms.take(store_url, "2468").communicate(timeout=120)
+    assert "PIN accepted" in out
     assert a.read().pin_failures == 0

@@ -61,12 +61,27 @@ def test_probe_counts_corruption(qtbot):
     assert "PROBLEMS" in format_summary(report)
 
 
-def test_probe_unreachable_port_exits_2_with_a_clear_message(tmp_path):
+# The refusals below: the command's own ``main`` in this process (the command line
+# itself runs in the first test).
+
+
+def _probe_here(capsys, *args: str) -> tuple[int, str, str]:
+    from app.__main__ import main
+
+    try:
+        code = main(["probe", *args])
+    except SystemExit as exc:  # argparse refuses an option's value
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_probe_unreachable_port_exits_2_with_a_clear_message(tmp_path, capsys):
     missing = tmp_path / "no-such-device"
-    done = _probe("--port", str(missing), "--seconds", "1")
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert done.stderr.strip() == f"error: cannot open {missing}: No such file or directory"
+    code, out, err = _probe_here(capsys, "--port", str(missing), "--seconds", "1")
+    assert code == 2
+    assert out == ""
+    assert err.strip() == f"error: cannot open {missing}: No such file or directory"
 
 
 def test_probe_silent_port_is_reported(qtbot):
@@ -79,13 +94,13 @@ def test_probe_silent_port_is_reported(qtbot):
         os.close(slave)
 
 
-def test_probe_rejects_simulator_faults_with_a_port():
-    done = _probe("--port", "/dev/ttyUSB0", "--corrupt", "0.001")
-    assert done.returncode == 2
-    assert "cannot be used with --port" in done.stderr
-    bad = _probe("--seconds", "zero")
-    assert bad.returncode == 2
-    assert "'zero' is not a number of seconds" in bad.stderr
+def test_probe_rejects_simulator_faults_with_a_port(capsys):
+    code, _, err = _probe_here(capsys, "--port", "/dev/ttyUSB0", "--corrupt", "0.001")
+    assert code == 2
+    assert "cannot be used with --port" in err
+    code, _, err = _probe_here(capsys, "--seconds", "zero")
+    assert code == 2
+    assert "'zero' is not a number of seconds" in err
 
 
 def _tally(first: int, end: int, received: int, wall: float):

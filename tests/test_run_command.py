@@ -68,8 +68,14 @@ def test_training_run_is_recorded_with_events_and_recording(tmp_path):
         (["--program", "toning", "--training", "--seconds", "0"], "--seconds must be above 0"),
     ],
 )
-def test_bad_arguments_get_a_clear_message(tmp_path, args, message):
-    result = _run(tmp_path, *args, timeout=60)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+def test_bad_arguments_get_a_clear_message(tmp_path, monkeypatch, capsys, args, message):
+    """Refused before the device is touched: the command's own ``main``, in this process
+    (the command line itself runs above)."""
+    from app.__main__ import main
+
+    monkeypatch.setenv("MICROCURRENT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("MICROCURRENT_DATABASE_URL", raising=False)
+    assert main(["run", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err

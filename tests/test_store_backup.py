@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from forked_children import ForkedChildren
+from forked_children import kill_moments, kill_rounds, zygote_fixture
 from sqlalchemy import text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
 
@@ -33,6 +33,8 @@ RUN = """
 url, dest = args
 return main(["db", "backup", dest, "--database-url", url])
 """
+
+backups = zygote_fixture(PREAMBLE, RUN)
 
 
 def _with_ballast(url: str, megabytes: int) -> dict[str, int]:
@@ -81,28 +83,28 @@ def _valid_pg_backup(path: Path) -> bool:
 def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(
     store_url,  # noqa: F811
     tmp_path,
-    request,
+    backups,
 ):
+    """One kill in each slice of the backup's run (MICROCURRENT_KILL_ROUNDS: more): before
+    the copy, during it, its check, and after the rename (a kept backup is complete)."""
     rng = random.Random(4)
     sqlite = store_url.startswith("sqlite")
-    rounds = 8 if sqlite else 4
-    children = ForkedChildren(PREAMBLE, RUN)
-    request.addfinalizer(children.close)
+    rounds = kill_rounds(4 if sqlite else 3)
     megabytes = 40 if sqlite else 8
     _with_ballast(store_url, megabytes)
     out = tmp_path / "out"
     out.mkdir()
     dest = out / "first.db"
-    proc = children.take(store_url, str(dest))
+    proc = backups.take(store_url, str(dest))
     t0 = time.monotonic()
     _, err = proc.communicate(timeout=120)
     duration = time.monotonic() - t0
     assert proc.returncode == 0, err
     kept = 0
-    for i in range(rounds):
+    for i, moment in enumerate(kill_moments(rng, rounds, duration)):
         dest = out / f"backup-{i}.db"
-        proc = children.take(store_url, str(dest))
-        time.sleep(rng.uniform(0.0, duration))
+        proc = backups.take(store_url, str(dest))
+        time.sleep(moment)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         if dest.exists():  # killed after the rename: a complete, checked copy
@@ -115,7 +117,7 @@ def test_kill_9_at_random_moments_of_db_backup_never_leaves_a_fake_backup(
         assert _valid_sqlite_backup(dest, megabytes) if sqlite else _valid_pg_backup(dest)
         # the killed backup's temporary file is gone (removed by the next backup)
         assert [p.name for p in out.iterdir() if maintenance.PARTIAL in p.name] == []
-    assert kept < 8
+    assert kept < rounds  # the first slice is before the rename: never all kept
 
 
 def test_a_backup_that_fails_its_check_is_not_kept(

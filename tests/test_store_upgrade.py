@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from forked_children import ForkedChildren
+from forked_children import kill_moments, kill_rounds, zygote_fixture
 from sqlalchemy import inspect, text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
 
@@ -46,6 +46,8 @@ RUN = """
 return main(["db", "upgrade", "--database-url", url])
 """
 
+upgrades = zygote_fixture(PREAMBLE, RUN)
+
 
 def _old_database(url: str) -> None:
     assert upgrade_to_head(url, revision="0001") == "0001"
@@ -73,26 +75,27 @@ def test_kill_9_at_random_moments_of_db_upgrade_leaves_old_or_new_revision(
     store_url,  # noqa: F811
     request,
     tmp_path,
+    upgrades,
 ):
+    """One kill in each quarter of the upgrade's run (MICROCURRENT_KILL_ROUNDS: more): the
+    child's start, the migration's statements (slowed down) and its commit and exit."""
     rng = random.Random(1313)
-    rounds = 10 if store_url.startswith("sqlite") else 5
-    children = ForkedChildren(PREAMBLE, RUN)
-    request.addfinalizer(children.close)
+    rounds = kill_rounds(4 if store_url.startswith("sqlite") else 3)
     # how long an upgrade takes in the child (from its start to its exit)
     url = _fresh_url(store_url, request, 0, tmp_path)
     _old_database(url)
-    proc = children.take(url)
+    proc = upgrades.take(url)
     t0 = time.monotonic()
     out, err = proc.communicate(timeout=60)
     duration = time.monotonic() - t0
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     seen: set[str] = set()
-    for i in range(1, rounds + 1):
+    for i, moment in enumerate(kill_moments(rng, rounds, duration * 0.9), start=1):
         url = _fresh_url(store_url, request, i, tmp_path)
         _old_database(url)
-        proc = children.take(url)
-        time.sleep(rng.uniform(0.0, duration * 0.9))
+        proc = upgrades.take(url)
+        time.sleep(moment)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         engine = make_engine(url)

@@ -9,6 +9,7 @@ import socket
 import threading
 
 import pytest
+from forked_children import zygote_fixture
 from sqlalchemy import inspect, text
 from store_fixtures import pg_cluster, sqlite_url, store_url  # noqa: F401
 
@@ -224,20 +225,19 @@ def test_the_client_editor_refuses_a_stale_save_and_merges_on_reload(qtbot, sqli
         b.close()
 
 
-ROOM_PROCESS = """
-import sys
-from dataclasses import replace
+# A room's process, forked from one process that imported this once
+# (tests/forked_children.py): its own engine, writer and connections.
+ROOM_PREAMBLE = """
 from app.store import services
 from app.store.database import StaleRecordError, open_store
 from app.store.validation import ClientData
 from app.store.writer import StoreWriter
-
-url, cid, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+"""
+ROOM_RUN = """
+url, cid, n = args[0], int(args[1]), int(args[2])
 engine, _ = open_store(url)
 w = StoreWriter(engine)
 conflicts = 0
-print("ready", flush=True)
-sys.stdin.readline()  # both rooms start together
 done = 0
 while done < n:  # read, change, save; on a conflict: reload and try again
     r = services.get_client(engine, cid)
@@ -251,49 +251,28 @@ while done < n:  # read, change, save; on a conflict: reload and try again
 w.close()
 engine.dispose()
 print("conflicts", conflicts, flush=True)
+return 0
 """
 
 
-def test_two_room_processes_editing_one_client_lose_no_update(store_url):  # noqa: F811
-    """Two console processes each add 1 to the client's record 15 times (read, change,
-    save; reload on a conflict): all 30 changes are there."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+room_processes = zygote_fixture(ROOM_PREAMBLE, ROOM_RUN)
 
-    root = Path(__file__).resolve().parents[1]
+
+def test_two_room_processes_editing_one_client_lose_no_update(
+    store_url,  # noqa: F811
+    room_processes,
+):
+    """Two console processes each add 1 to the client's record 15 times (read, change,
+    save; reload on a conflict): all 30 changes are there. The two are forked at once
+    and run side by side."""
     engine, _ = open_store(store_url)
     w = StoreWriter(engine)
     try:
         cid = w.save_client(ClientData(NAME, contact="0")).result(5)
     finally:
         w.close()
-    env = dict(os.environ, PYTHONPATH=str(root))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", ROOM_PROCESS, store_url, str(cid), "15"],
-            cwd=root,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    try:
-        for p in procs:
-            assert p.stdout.readline().strip() == "ready", p.stderr.read()
-        for p in procs:
-            p.stdin.write("go\n")
-            p.stdin.flush()
-        outs = [p.communicate(timeout=120) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    procs = room_processes.take_together(*([store_url, str(cid), "15"] for _ in range(2)))
+    outs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
         assert "conflicts" in out

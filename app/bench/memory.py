@@ -2,13 +2,14 @@
 
 One hour of 10 kS/s sample blocks, built like the driver's (the simulator firmware's
 frames through the driver's SampleAssembler: 60 s of a typical step with idle stretches,
-replayed with advancing sample indices and fresh arrays for every block), is fed at full
-speed — no real time — through what a session touches: the full scope widget (append of
-every block, a repaint every 0.1 s of data: triggering, measuring, history, mask test),
-the engine's SessionRecorder and the real StoreWriter into a temporary SQLite database.
-The writer is let catch up every 10 s of data (as real time would), so its queue is not
-counted as growth. ``growth_mb`` = RSS at the end minus RSS after a warm-up of
-``warmup_s`` seconds of data (ring buffer, capture history and caches filled).
+or the whole session when it is shorter, replayed with advancing sample indices and
+fresh arrays for every block), is fed at full speed — no real time — through what a
+session touches: the full scope widget (append of every block, a repaint every 0.1 s
+of data: triggering, measuring, history, mask test), the engine's SessionRecorder and
+the real StoreWriter into a temporary SQLite database. The writer is let catch up every
+10 s of data (as real time would), so its queue is not counted as growth. ``growth_mb``
+= RSS at the end minus RSS after a warm-up of ``warmup_s`` seconds of data (ring buffer,
+capture history and caches filled).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 SECONDS = 3600.0
 WARMUP_S = 300.0
+TEMPLATE_S = 60.0  # the replayed stretch of device data (a shorter session: its length)
 RENDER_EVERY_S = 0.1
 CATCH_UP_EVERY_S = 10.0
 TARGET_GROWTH_MB = 20.0
@@ -53,7 +55,8 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
     seconds = float(getattr(args, "seconds", None) or SECONDS)
     warmup_s = min(WARMUP_S, seconds / 4)
     application()
-    template = list(device_blocks(60.0))
+    # a session shorter than the template uses only its start: build no more than that
+    template = list(device_blocks(min(TEMPLATE_S, seconds)))
     period = sum(len(b) for b in template)
     fs = template[0].sample_rate
     me = psutil.Process()

@@ -8,7 +8,8 @@ handshakes, and saves the screenshot as soon as the first samples are shown
 (``MainWindow.live_data_seen``); it prints ``screenshot saved to ...`` at that moment.
 ``seconds`` is the median, over ``runs`` runs, of spawn → that line, with Python's
 byte-code cache warm (as on an installed console; ``first_start_s`` is the very first
-start, which compiles it).
+start, which compiles it; ``--no-first-start`` leaves it out: ``first_start_s`` is then
+null and the first of the runs compiles the cache).
 
 The client records (SQLAlchemy, the migrations, a new database's tables) open on a
 background thread once the window shows; the console prints ``client records open`` when
@@ -99,11 +100,13 @@ def _import_time(pycache: Path) -> float:
 def run(args: argparse.Namespace | None = None) -> dict:
     runs = int(getattr(args, "runs", None) or RUNS)
     times, records, errors = [], [], []
+    cold = None
     with tempfile.TemporaryDirectory(prefix="bench-pycache-") as pycache_dir:
         pycache = Path(pycache_dir)
-        cold, _, why = _one_start(pycache)  # the first start after install compiles .pyc
-        if why:
-            errors.append(why)
+        if getattr(args, "first_start", True):
+            cold, _, why = _one_start(pycache)  # the first start after install compiles .pyc
+            if why:
+                errors.append(why)
         for _ in range(runs):
             seconds, records_s, why = _one_start(pycache)
             if why:
@@ -130,6 +133,12 @@ def run(args: argparse.Namespace | None = None) -> dict:
 def main() -> None:  # pragma: no cover - manual run
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=RUNS)
+    p.add_argument(
+        "--no-first-start",
+        dest="first_start",
+        action="store_false",
+        help="skip the first start, which compiles the byte-code cache (first_start_s: null)",
+    )
     print(run(p.parse_args()))
 
 

@@ -123,6 +123,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="play a device speaking protocol version N (default 1; "
         "another value tests how a host handles a foreign version)",
     )
+    p.add_argument(
+        "--host-buffer",
+        type=_int_range(1, 640, "host buffer"),
+        default=640,
+        metavar="KIB",
+        help="the host's receive buffer in KiB, where bytes wait until the host reads them "
+        "(default 640, a serial port's on Linux; a smaller one plays a host driver with "
+        "less: a host that stops reading loses frames sooner)",
+    )
     p.set_defaults(func=_main)
 
 
@@ -143,6 +152,7 @@ def _main(args: argparse.Namespace) -> int:
         link=args.link,
         seed=args.seed,
         protocol_version=args.protocol_version,
+        host_buffer=args.host_buffer * 1024,
     )
     try:
         return serve(options)

@@ -21,7 +21,8 @@ The line and the host's buffer, as with a real device: the line is paced on the 
 clock even when this process was not running for a while (the frames it makes late were
 due during the pause, when the line had time for them), and what crossed the line waits
 in a host receive buffer of :data:`HOST_BUFFER_BYTES` (a serial port's on Linux, 640 KiB;
-a pseudo-terminal holds only about 18 KiB) until the host reads it. Only when that
+a pseudo-terminal holds only about 18 KiB; ``host_buffer``: a host driver's smaller one)
+until the host reads it. Only when that
 buffer is full does the line wait and the FIFO fill: a host that stops reading for a
 moment (its reader thread not scheduled) loses nothing; one that stops for longer loses
 whole SAMPLES frames. Each loss is logged (at most a line a second) with its time and
@@ -89,6 +90,7 @@ class SimOptions:
     link: str | None = None  # path of the stable symlink (default: in a temp dir)
     seed: int | None = None
     protocol_version: int = PROTOCOL_VERSION  # another value plays a device of that version
+    host_buffer: int = HOST_BUFFER_BYTES  # the host's receive buffer in bytes (its driver's)
 
 
 def encode_versioned(msg: Message, seq: int, version: int) -> bytes:
@@ -621,7 +623,7 @@ class Simulator:
         """
         sent = 0
         while sent < budget:
-            room = HOST_BUFFER_BYTES - len(self._wire)
+            room = self.options.host_buffer - len(self._wire)
             self._host_full = room <= 0
             if self._host_full:
                 break
@@ -649,7 +651,7 @@ class Simulator:
             if n <= 0:
                 break
             del self._wire[:n]
-        if len(self._wire) < HOST_BUFFER_BYTES:
+        if len(self._wire) < self.options.host_buffer:
             self._host_full = False
 
 
