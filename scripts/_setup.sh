@@ -67,6 +67,11 @@ if [ ! -f "$STAMP" ]; then
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
 fi
+# The project's own modules compiled to bytecode, as pip does for an installed package
+# (an editable install does not): every process of the console and of the tests loads
+# them instead of compiling them again (about 0.2 s of CPU at each start), also where
+# PYTHONDONTWRITEBYTECODE is set. Only files changed since are compiled (0.1 s otherwise).
+"$VENV/bin/python" -m compileall -q -j 0 app >/dev/null || true
 
 # A real window (scripts/console.sh, or MICROCURRENT_GUI set): ldd on Qt's xcb platform
 # plugin and the Qt libraries names each system library they lack and its Debian package
