@@ -166,6 +166,33 @@ def _an_operator_signs_in(monkeypatch):
     monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", TEST_SECRET)
 
 
+# scrypt's work factor in the tests: 2**8 instead of the console's 2**14 (app/service/pin.py
+# SCRYPT_N), about 0.3 ms a hash instead of 44 ms. Every console a test opens signs its
+# manager in (a hash made on the first start, then checked), and the operator and PIN
+# tests hash dozens of secrets: at the console's own factor that was 3 s of CPU in three
+# files alone. A stored hash names its own factor (``scrypt$n$r$p$...``), so checking one
+# made at either factor works as before; a test of the hashing itself asks for
+# ``production_secret_hashes`` and gets the console's factor.
+TEST_SCRYPT_N = 2**8
+
+
+@pytest.fixture
+def production_secret_hashes():
+    """scrypt at the console's own work factor in this test (see ``TEST_SCRYPT_N``)."""
+    from app.service import pin
+
+    return pin.SCRYPT_N
+
+
+@pytest.fixture(autouse=True)
+def _quick_secret_hashes(request, monkeypatch):
+    if "production_secret_hashes" in request.fixturenames:
+        return
+    from app.service import pin
+
+    monkeypatch.setattr(pin, "SCRYPT_N", TEST_SCRYPT_N)
+
+
 @pytest.fixture
 def tmp_settings(tmp_path, monkeypatch):
     """Isolate QSettings and the default database location in a temporary folder."""
