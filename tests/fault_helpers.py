@@ -67,12 +67,14 @@ def open_desk(
     ready: bool = True,
     chunk_seconds: float = CHUNK_SECONDS,
     retry_s: float = 1.0,
+    url: str | None = None,
 ) -> Desk:
     """The console on the simulator (started with ``simulator_args``; none with ``None``)
-    and a new SQLite store, as ``start_store`` opens it; ``chunk_seconds`` and ``retry_s``
-    go to the store's writer (its own parameters: how much recording one chunk holds, how
-    soon a refused write is tried again)."""
-    db = tmp_path / "records.db"
+    and a new SQLite store at ``url`` (default ``records.db`` in ``tmp_path``; a test passes
+    the conftest's ``new_sqlite_url``), as ``start_store`` opens it; ``chunk_seconds`` and
+    ``retry_s`` go to the store's writer (its own parameters: how much recording one chunk
+    holds, how soon a refused write is tried again)."""
+    db = Path(url.removeprefix("sqlite:///")) if url else tmp_path / "records.db"
     store = None
     if with_store:
         engine, info = open_store(f"sqlite:///{db}")

@@ -79,10 +79,10 @@ def _history(desk):
 # ---------------------------------------------------------------- the serial link is cut
 
 
-def test_link_cut_mid_session_is_shown_recorded_and_recovered(qtbot, tmp_path):
+def test_link_cut_mid_session_is_shown_recorded_and_recovered(qtbot, tmp_path, new_sqlite_url):
     # gone for 1.2 s: more than twice the device's 0.5 s watchdog, and between the link's
     # second and third attempt to reconnect (0.25 s and 0.75 s after the loss, then 1.75 s)
-    desk = open_desk(qtbot, tmp_path, ["--down-for", "1.2"])
+    desk = open_desk(qtbot, tmp_path, ["--down-for", "1.2"], url=new_sqlite_url)
     try:
         window, link = desk.window, desk.device.link
         start_session(qtbot, desk)
@@ -125,8 +125,8 @@ def test_link_cut_mid_session_is_shown_recorded_and_recovered(qtbot, tmp_path):
 # ---------------------------------------------------------------- corrupted bytes
 
 
-def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path):
-    desk = open_desk(qtbot, tmp_path, ["--corrupt", "0.0001", "--seed", "11"])
+def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path, new_sqlite_url):
+    desk = open_desk(qtbot, tmp_path, ["--corrupt", "0.0001", "--seed", "11"], url=new_sqlite_url)
     try:
         window, link = desk.window, desk.device.link
         shown = Capture()
@@ -215,8 +215,8 @@ def test_device_hang_is_alarmed_within_one_second(qtbot, tmp_path):
 # ---------------------------------------------------------------- the GUI thread blocks
 
 
-def test_blocked_gui_turns_the_output_off_within_one_second(qtbot, tmp_path):
-    desk = open_desk(qtbot, tmp_path, [])
+def test_blocked_gui_turns_the_output_off_within_one_second(qtbot, tmp_path, new_sqlite_url):
+    desk = open_desk(qtbot, tmp_path, [], url=new_sqlite_url)
     try:
         link, sim = desk.device.link, desk.device.simulator
         start_session(qtbot, desk)
@@ -338,13 +338,13 @@ def test_sigkill_mid_session_recovers_at_next_start(tmp_path):
 @pytest.mark.parametrize(
     ("kind", "words"), [("readonly", "read-only"), ("full", "disk holding the database is full")]
 )
-def test_database_failure_mid_session(qtbot, tmp_path, kind, words):
+def test_database_failure_mid_session(qtbot, tmp_path, new_sqlite_url, kind, words):
     """SQLite itself refuses the writes: ``PRAGMA query_only`` (what a read-only file
     gives: "attempt to write a readonly database") or ``PRAGMA max_page_count`` at the
     file's size ("database or disk is full", SQLITE_FULL, what a full disk gives). The
     writer commits a chunk every 0.25 s and retries every 0.25 s (its own parameters), so
     the fault is met, and the recovery made, in a fraction of the default second."""
-    desk = open_desk(qtbot, tmp_path, [], chunk_seconds=0.25, retry_s=0.25)
+    desk = open_desk(qtbot, tmp_path, [], chunk_seconds=0.25, retry_s=0.25, url=new_sqlite_url)
     fault = None
     try:
         window = desk.window

@@ -58,11 +58,11 @@ def add_client(writer, *, consent=True, limit=CLIENT_LIMIT, name="Ann Example") 
 
 
 @pytest.fixture
-def console(qtbot, tmp_path):
+def console(qtbot, tmp_path, new_sqlite_url):
     from app.service.clinic_limits import settings_to_dict
     from app.store.clinic import SaveClinicSettings
 
-    url = f"sqlite:///{tmp_path / 'records.db'}"
+    url = new_sqlite_url
     # the simulator starts (Python, numpy) while the store opens and the window is built,
     # as the launcher does it
     simulator = SimulatorProcess([])

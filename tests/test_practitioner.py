@@ -19,8 +19,8 @@ PROGRAM = "fine_lines"
 
 
 @pytest.fixture
-def desk(qtbot, tmp_path):
-    store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
+def desk(qtbot, tmp_path, new_sqlite_url):
+    store = start_store(new_sqlite_url)
     device = DeviceManager()
     window = MainWindow(
         device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store
