@@ -100,9 +100,9 @@ def open_desk(
     return desk
 
 
-# A program whose output ramps up (and down) in 1 s: eye_area's 2 s ramps would add two
-# seconds of waiting to every session a fault case starts and stops.
-QUICK_PROGRAM = "fine_lines"
+# A program whose output ramps up (and down) in 1 s, at 10 Hz as eye_area: eye_area's 2 s
+# ramps would add two seconds of waiting to every session a fault case starts and stops.
+QUICK_PROGRAM = "full_face_lift"
 
 
 def start_session(qtbot, desk: Desk, program: str = QUICK_PROGRAM) -> None:

@@ -181,9 +181,9 @@ def test_the_selftest_is_refused_when_it_needs_more_than_the_limits_allow(qtbot,
     assert not output_on(window.test_blocks, n)
 
 
-# fine_lines: 150 µA (the clinic maximum) in its first step, ramped in 1 s (eye_area's 2 s
-# ramps would add seconds of waiting); the client's own 80 µA binds
-DESK_PROGRAM = "fine_lines"
+# full_face_lift: 200 µA at 10 Hz in its first step, ramped in 1 s (eye_area's 2 s ramps
+# would add seconds of waiting); the client's own 80 µA binds
+DESK_PROGRAM = "full_face_lift"
 
 
 def _desk_with_client(qtbot, window, store, **kw):

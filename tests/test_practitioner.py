@@ -13,9 +13,9 @@ from app.store.services import load_recording, session_detail, session_history
 from app.ui.device_manager import DeviceManager
 from app.ui.main_window import MainWindow
 
-# The desk's program in these tests: its output ramps up and down in 1 s (eye_area's 2 s
-# ramps would add seconds of waiting to every start, resume and stop).
-PROGRAM = "fine_lines"
+# The desk's program in these tests: its output ramps up and down in 1 s, at 10 Hz as
+# eye_area (whose 2 s ramps would add seconds of waiting to every start, resume and stop).
+PROGRAM = "full_face_lift"
 
 
 @pytest.fixture
