@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     gui.add_argument(
         "--screenshot",
         metavar="PATH",
-        help="wait for live data, save a PNG of the main window to PATH and exit",
+        help="wait for live data (and, with --workspace technician, for the bench to "
+        "open), save a PNG of the main window to PATH and exit",
     )
     gui.add_argument(
         "--after",

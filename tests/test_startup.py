@@ -10,6 +10,7 @@ one built at once; and nothing on the window's path imports the database layer.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,37 @@ def test_window_modules_do_not_import_the_database_layer():
         check=True,
     ).stdout.strip()
     assert out == "[]"
+
+
+def test_building_the_window_does_not_import_the_database_layer(tmp_path):
+    """Nor does building the window as the console does (records still opening): its
+    sign-in checks and restored state need no store until the records are open."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtCore import QSettings\n"
+        "from app.ui.launcher import make_application\n"
+        "from app.ui.device_manager import DeviceManager\n"
+        "from app.ui.main_window import MainWindow\n"
+        "app = make_application()\n"
+        "settings = QSettings(sys.argv[1], QSettings.Format.IniFormat)\n"
+        "settings.setValue('window/workspace', 'trainer')\n"
+        "window = MainWindow(DeviceManager(), settings, records_pending=True)\n"
+        "window.show()\n"
+        "app.processEvents()\n"
+        "print(window.current_workspace().name, sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('sqlalchemy', 'alembic')))"
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MICROCURRENT_HOME=str(tmp_path))
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "s.ini")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
+    assert out == "trainer []"
 
 
 def test_only_the_desk_is_built_at_start_and_others_catch_up(qtbot, tmp_path):
@@ -103,11 +135,22 @@ def test_desk_waits_for_the_records_then_records_on_the_training_client(qtbot, t
     try:
         with qtbot.waitSignal(window.records_opened, timeout=5000):
             window.attach_store(store)
-        assert isinstance(desk.tabs.widget(1), RecordsPanel)
         assert desk.tabs.currentIndex() == 0  # the practitioner stays on the treatment
         assert desk.client_id == store.info.training_client_id
         assert desk.recorder is not None
         qtbot.waitUntil(lambda: desk.controller.state == SessionState.READY, timeout=5000)
+        # the records panel is built when its tab is first shown (not while the desk
+        # streams its first samples), and then once
+        page = desk.tabs.widget(1)
+        assert page.findChildren(RecordsPanel) == []
+        desk.tabs.setCurrentIndex(1)
+        panels = page.findChildren(RecordsPanel)
+        assert len(panels) == 1
+        assert panels[0] is desk.records
+        assert panels[0].isVisible()
+        desk.tabs.setCurrentIndex(0)
+        desk.tabs.setCurrentIndex(1)
+        assert page.findChildren(RecordsPanel) == panels
         # the studio, built after, records too
         trainer = window.workspaces["trainer"]
         assert trainer.store is store

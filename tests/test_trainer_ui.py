@@ -404,7 +404,7 @@ def test_messages_from_the_workspace_reach_the_status_line(studio):
 def test_live_on_the_simulator_into_a_resistor_and_the_skin_model(
     qtbot, studio, tmp_path, simulated_device
 ):
-    link = simulated_device("--seed", "5", feed=False, connect=False).link
+    link = simulated_device("--seed", "5", connect=False).link
     try:
         attach(studio, link)
         with qtbot.waitSignal(link.connected, timeout=5000):
@@ -764,3 +764,44 @@ def test_presentation_at_1280_by_800_keeps_the_plot_large_and_every_button_on_sc
     assert studio.plot.height() >= 500
     assert studio.grab().save(str(shots_dir(tmp_path) / "trainer_presentation_1280.png"))
     studio.set_presentation(False)
+
+
+def test_a_live_sweep_already_on_screen_is_not_drawn_again(studio):
+    """A steady wave starts each sweep on a period start, so the picture stands still:
+    once drawn, sweeps within a pixel of it are neither drawn nor annotated again (less
+    CPU for the same screen); a change of the wave is drawn at once."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    studio.set_controls(s)
+    studio.apply()
+    studio.set_time_base(0.5)
+    src = SyntheticSource(s, sample_rate=FS, noise_ua=0.05)
+
+    def sweep(source) -> None:
+        for _ in range(6):
+            studio.samples_received(source.next_block(1000))
+        studio._annotate_gap = 0.0
+        studio.render_frame()
+
+    sweep(src)
+    drawn, annotated = studio.frames_drawn, studio.annotations
+    unchanged = studio.frames_unchanged
+    for _ in range(3):
+        sweep(src)
+    assert drawn >= 1
+    assert studio.frames_drawn == drawn
+    assert studio.frames_unchanged == unchanged + 3
+    assert studio.annotations is annotated  # not computed again either
+    louder = OutputSettings(Waveform.SQUARE, 10.0, 130.0, Polarity.BIPHASIC, 2.0, 0.0)
+    src2 = SyntheticSource(louder, sample_rate=FS, noise_ua=0.05)
+    base = studio.ring.newest + 1
+    for _ in range(6):
+        b = src2.next_block(1000)
+        studio.samples_received(
+            SampleBlock(
+                b.first_index + base, FS, b.current_ua, b.voltage_v, b.level_ua, b.flags, b.sync
+            )
+        )
+    studio._annotate_gap = 0.0
+    studio.render_frame()
+    assert studio.frames_drawn == drawn + 1
+    assert studio.annotations.amplitude_ua > annotated.amplitude_ua

@@ -86,13 +86,25 @@ IDLE_EMIT_PERIOD_S = 0.2  # ... with the output off: fewer, larger blocks (less 
 STATS_PERIOD_S = 0.5
 BACKOFF_FIRST_S = 0.25
 BACKOFF_MAX_S = 2.0
-MAX_WAIT_S = 0.05  # longest the worker sleeps without looking at its clocks
+MAX_WAIT_S = 0.05  # longest the worker sleeps without looking at its clocks (output on,
+# or heartbeats due); with the output off and nothing awaited, IDLE_EMIT_PERIOD_S (a command
+# wakes it at once through its wake socket; the silence deadline bounds every wait)
 # After a read, let bytes gather (fewer wakeups, less CPU): with the output on until the
-# next block is due (one read a block at 10 kS/s), at most READ_BATCH_S; always at most as
-# long as IDLE_READ_BYTES take to arrive, half of a pseudo-terminal's 4 kB buffer (a full
-# one makes the simulator drop whole frames): 44 ms at 10 kS/s, 9 ms at 50 kS/s
+# next block is due (one read a block at 10 kS/s), at most READ_BATCH_S and at most as long
+# as STREAM_READ_BYTES take to arrive (half of what one read of a tty returns: 44 ms at
+# 10 kS/s, 9 ms at 50 kS/s); with the output off, one read a block (IDLE_EMIT_PERIOD_S) and
+# at most IDLE_READ_BYTES, under half of what a pseudo-terminal holds (about 18 kB; a serial
+# port's host buffer holds 640 KiB): 178 ms at 10 kS/s, 36 ms at 50 kS/s
 READ_BATCH_S = SAMPLE_EMIT_PERIOD_S
-IDLE_READ_BYTES = 2048
+STREAM_READ_BYTES = 2048
+IDLE_READ_BYTES = 8192
+# One read of a tty returns at most what its line discipline holds (Linux: 4095 bytes);
+# the kernel moves the next bytes in right after. A read that full is followed by more
+# (waiting at most TTY_REFILL_S for each, at most TTY_DRAIN_BYTES in all), so a longer
+# pause between reads never leaves bytes behind to pile up.
+TTY_READ_LIMIT = 4095
+TTY_REFILL_S = 0.02
+TTY_DRAIN_BYTES = 65536
 LINE_BYTES_PER_SAMPLE = 4.61  # the stream's bytes per sample (protocol §3: 46.1 kB/s at 10 kS/s)
 WRITE_TIMEOUT_S = 0.5
 LOG_MAX_PER_S = 300  # frame log records per second; the rest are counted, not logged
@@ -112,6 +124,17 @@ _HOST_COMMANDS = {
 
 
 # --------------------------------------------------------------------------- pure helpers
+
+
+def _same_condition(a: Status, b: Status) -> bool:
+    """The device in the same condition in both (what differs is only readings: level,
+    impedance, charge, uptime)."""
+    return (a.state, a.contact, a.compliance, a.faults) == (
+        b.state,
+        b.contact,
+        b.compliance,
+        b.faults,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -485,7 +508,31 @@ class _LinkWorker(QObject):
         # says it.
         if not data and selected:
             raise _LinkDown("serial port closed: the device went away") from None
+        if len(data) >= TTY_READ_LIMIT:
+            return self._read_rest(data)
         return data
+
+    def _read_rest(self, data: bytes) -> bytes:
+        """``data`` filled a tty's read: the bytes behind it too, as the kernel moves
+        them in (see TTY_READ_LIMIT)."""
+        fd = self._fd
+        if fd is None:
+            return data
+        parts, total = [data], len(data)
+        while len(parts[-1]) >= TTY_READ_LIMIT and total < TTY_DRAIN_BYTES:
+            if not select.select([fd], [], [], TTY_REFILL_S)[0]:
+                break
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                break
+            except OSError as exc:
+                raise _LinkDown(f"serial port closed: {_io_error_text(exc)}") from None
+            if not chunk:  # gone: the next read says so, after these bytes are handled
+                break
+            parts.append(chunk)
+            total += len(chunk)
+        return b"".join(parts)
 
     def _read_now(self, port) -> bytes:
         try:
@@ -657,7 +704,7 @@ class _LinkWorker(QObject):
         self._assembler = SampleAssembler(info, self._counter.on_samples)
         self._pending.clear()
         self._held.clear()
-        self._last_flush = now
+        self._last_flush = now - IDLE_EMIT_PERIOD_S  # the first samples go at once (live data)
         self._last_hb = -math.inf
         self._last_command = now  # the handshake: heartbeats until a STATUS is seen
         self._watchdog_armed = True
@@ -668,9 +715,10 @@ class _LinkWorker(QObject):
         self._maybe_emit_stats(now, force=True)
         got_data = False
         self._output_on = False
-        fill_s = IDLE_READ_BYTES / (LINE_BYTES_PER_SAMPLE * max(1.0, float(info.sample_rate)))
-        idle_batch = min(IDLE_EMIT_PERIOD_S, fill_s)
-        stream_batch = min(READ_BATCH_S, fill_s)
+        silence_due = now + SILENCE_TIMEOUT_S
+        line_rate = LINE_BYTES_PER_SAMPLE * max(1.0, float(info.sample_rate))  # bytes/s
+        idle_batch = min(IDLE_EMIT_PERIOD_S, IDLE_READ_BYTES / line_rate)
+        stream_batch = min(READ_BATCH_S, STREAM_READ_BYTES / line_rate)
         while not self._stop.is_set():
             self._send_queued(port)
             now = time.monotonic()
@@ -681,7 +729,10 @@ class _LinkWorker(QObject):
             if feeding and now - self._last_hb >= HEARTBEAT_PERIOD_S:
                 self._write(port, Heartbeat())
                 self._last_hb = now
-            wait = MAX_WAIT_S
+            # Output off, no heartbeat due: one wake-up a block (the device's silence is
+            # still noticed on time: the wait ends at its deadline).
+            wait = MAX_WAIT_S if self._output_on or feeding else IDLE_EMIT_PERIOD_S
+            wait = min(wait, silence_due - now)
             if feeding:
                 wait = min(wait, self._last_hb + HEARTBEAT_PERIOD_S - now)
             if self._assembler.pending or self._held:
@@ -721,6 +772,7 @@ class _LinkWorker(QObject):
             self._maybe_emit_stats(now)
             with self._stats_lock:
                 age = self._counter.last_frame_age(now)
+            silence_due = now + max(0.0, SILENCE_TIMEOUT_S - age) + 0.001
             if age > SILENCE_TIMEOUT_S:
                 raise _LinkDown(f"device stopped sending for {SILENCE_TIMEOUT_S:.1f} s")
         # Stopping: commands queued just before stop() (an ESTOP on close) still go out.
@@ -746,8 +798,13 @@ class _LinkWorker(QObject):
                     self.status_received.emit(msg)
                 else:
                     # Nothing in motion, no command awaited: handed over with the next
-                    # samples (one wake-up of the console for both, not two).
-                    self._held.append(msg)
+                    # samples (one wake-up of the console for both, not two); one that
+                    # only brings newer readings (the same state, contact, compliance and
+                    # faults) takes the place of the one held before it.
+                    if self._held and _same_condition(self._held[-1], msg):
+                        self._held[-1] = msg
+                    else:
+                        self._held.append(msg)
             elif isinstance(msg, Event):
                 self._emit_held()
                 self.event_received.emit(msg)
@@ -770,7 +827,7 @@ class _LinkWorker(QObject):
         for block in blocks:
             self.samples_received.emit(block)
         if blocks and len(blocks[-1]):
-            self._output_on = bool(blocks[-1].flags[-1] & SampleFlag.OUTPUT_ON)
+            self._output_on = bool(blocks[-1].flags[-1] & SampleFlag.OUTPUT_ON.value)
         self._last_flush = now
 
     def _send_queued(self, port) -> None:

@@ -77,7 +77,7 @@ class _StepTotals:
     def add(self, block: SampleBlock) -> None:
         i = block.current_ua.astype(np.float64)
         self.samples += len(block)
-        self.on_samples += int(np.count_nonzero(block.flags & SampleFlag.OUTPUT_ON))
+        self.on_samples += int(np.count_nonzero(block.flags & SampleFlag.OUTPUT_ON.value))
         self.sum_i += float(i.sum())
         self.sum_abs_i += float(np.abs(i).sum())
         self.sum_abs_v += float(np.abs(block.voltage_v).sum())

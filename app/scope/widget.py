@@ -807,7 +807,7 @@ class ScopeWidget(QWidget):
         is on). The output on in the block's last sample sets the display rate."""
         self.ring.append(block)
         if len(block):
-            on = bool(block.flags[-1] & SampleFlag.OUTPUT_ON)
+            on = bool(block.flags[-1] & SampleFlag.OUTPUT_ON.value)
             self.output_on = on
             if on and not self._soon.isActive() and self._timer.isActive():  # shown
                 wait = self._frame_due - FRAME_SLACK_MS / 1000.0 - time.monotonic()

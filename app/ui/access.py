@@ -259,9 +259,6 @@ class AccessControl(QObject):
         """Why the operator signed in may not use ``workspace`` (None: they may). Without
         records nobody can sign in: the desk and the studio stay open (nothing can be
         recorded or started without them), the bench stays closed."""
-        from app.store.operators import WORKSPACE_ROLES, may_enter
-
-        who = self.signed_in
         if self.context is None:
             if workspace == "technician" and not self.without_records:
                 return (
@@ -269,6 +266,11 @@ class AccessControl(QObject):
                     "sign in until the client records are open"
                 )
             return None
+        # imported once the records are open: app.store.operators brings SQLAlchemy,
+        # which must stay off the path to the first live trace (bench startup)
+        from app.store.operators import WORKSPACE_ROLES, may_enter
+
+        who = self.signed_in
         if who is None:
             return "nobody is signed in"
         if may_enter(who.role, workspace):

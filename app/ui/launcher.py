@@ -7,6 +7,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
@@ -103,6 +104,7 @@ def run_console(args: argparse.Namespace) -> int:
     if args.screenshot:  # non-interactive: an operator may sign in from the environment
         window.interactive = False
     result = {"code": 0}
+    bench_shown: list[Callable[[], None]] = []  # a screenshot waits for the bench too
     if args.workspace == "technician":
         # The bench is for a technician or a manager signed in, which needs the records
         # (they open in the background): enter once they are open (or could not be).
@@ -111,6 +113,9 @@ def run_console(args: argparse.Namespace) -> int:
                 print(f"error: could not open the {args.workspace} workspace", file=sys.stderr)
                 result["code"] = 2
                 app.exit(2)
+                return
+            for shown in bench_shown:
+                shown()
 
         records.opened.connect(enter_bench, Qt.ConnectionType.QueuedConnection)
         records.failed.connect(enter_bench, Qt.ConnectionType.QueuedConnection)
@@ -123,7 +128,10 @@ def run_console(args: argparse.Namespace) -> int:
         window.demo_mode = True
     window.show()
     if args.screenshot:
-        _arm_screenshot(window, Path(args.screenshot), args.after, result)
+        bench = args.workspace == "technician"
+        shown = _arm_screenshot(window, Path(args.screenshot), args.after, result, wait=bench)
+        if bench:
+            bench_shown.append(shown)
     # Open the device once the event loop runs, so the window paints at once. The records
     # open once live data shows (their import would compete with it for the interpreter),
     # or when the device cannot be opened, or after RECORDS_AFTER_MS whatever happens.
@@ -202,8 +210,14 @@ def open_records(url: str | None):
         return None, str(exc)
 
 
-def _arm_screenshot(window, path: Path, after_s: float, result: dict) -> None:
-    """Save a PNG of the window ``after_s`` seconds after live data shows, then quit."""
+def _arm_screenshot(
+    window, path: Path, after_s: float, result: dict, *, wait: bool = False
+) -> Callable[[], None]:
+    """Save a PNG of the window ``after_s`` seconds after live data shows, then quit.
+    ``wait``: the workspace asked for opens only once the records have (the bench): the
+    picture waits for it too, until the returned function is called."""
+    waiting = {"live data from the device", "the workspace asked for"} if wait else set()
+    waiting.add("live data from the device")
 
     def shoot() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +231,7 @@ def _arm_screenshot(window, path: Path, after_s: float, result: dict) -> None:
 
     def give_up() -> None:
         print(
-            f"error: no live data from the device within {SCREENSHOT_TIMEOUT_S:.0f} s; "
+            f"error: no {' nor '.join(sorted(waiting))} within {SCREENSHOT_TIMEOUT_S:.0f} s; "
             "no screenshot taken",
             file=sys.stderr,
         )
@@ -230,8 +244,13 @@ def _arm_screenshot(window, path: Path, after_s: float, result: dict) -> None:
     deadline.timeout.connect(give_up)
     deadline.start(int(SCREENSHOT_TIMEOUT_S * 1000))
 
-    def on_live() -> None:
-        deadline.stop()
-        QTimer.singleShot(int(after_s * 1000), shoot)
+    def seen(what: str) -> None:
+        if what not in waiting:
+            return
+        waiting.discard(what)
+        if not waiting:
+            deadline.stop()
+            QTimer.singleShot(int(after_s * 1000), shoot)
 
-    window.live_data_seen.connect(on_live)
+    window.live_data_seen.connect(lambda: seen("live data from the device"))
+    return lambda: seen("the workspace asked for")

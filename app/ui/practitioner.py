@@ -50,6 +50,7 @@ from app.ui.workspaces import Workspace
 
 if TYPE_CHECKING:  # the records (SQLAlchemy) load after the window shows: imported then
     from app.store.runtime import RunningStore
+    from app.ui.records.panel import RecordsPanel
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,10 @@ class PractitionerWorkspace(Workspace):
         self._show_chosen = False  # show the treatment tab when the chosen client is read
         self.store: RunningStore | None = None
         self.records_store = None
-        self.records = None
+        # the records panel (client list, screening, history, session, courses: about
+        # 0.2 s to build) is built when its tab is first shown, or asked for (records)
+        self._records_panel: RecordsPanel | None = None
+        self._records_page: QWidget | None = None
         self._demo_requested = False
         self._device_link = None
         self.controller: SessionController | None = None
@@ -178,6 +182,7 @@ class PractitionerWorkspace(Workspace):
 
         # second tab: the client records (or why they are unavailable); filled below
         self.tabs.addTab(QWidget(), "Clients && records")
+        self.tabs.currentChanged.connect(self._tab_shown)
 
         # right + bottom are filled when the link arrives (they need the controller)
         self.scope = ScopeWidget(compact=True, mask=False)  # no mask test on the desk
@@ -220,18 +225,48 @@ class PractitionerWorkspace(Workspace):
         if self.store is not None:
             return
         from app.ui.records.bridge import RecordsStore
-        from app.ui.records.panel import RecordsPanel
 
         self.store = store
         # writes name the operator signed in (the store's OperatorContext)
         self.records_store = RecordsStore(store.engine, store.writer, parent=self)
-        self.records = RecordsPanel(self.records_store)
-        self.records.client_chosen.connect(self.choose_client)
         self.course.attach(self.records_store)
         self.records_store.error_occurred.connect(lambda t: self.message.emit(t, "alarm"))
-        self._set_records_widget(self.records)
+        page = QWidget()  # the panel goes in when the tab is first shown
+        QVBoxLayout(page).setContentsMargins(0, 0, 0, 0)
+        self._records_page = page
+        self._set_records_widget(page)
+        if self.tabs.currentIndex() == 1:
+            self._build_records_panel()
         self._show_client(None)
         self._start_recording()
+
+    @property
+    def records(self) -> RecordsPanel | None:
+        """The client records panel, built now if it was not yet (None until the records
+        are open)."""
+        if self._records_panel is None and self._records_page is not None:
+            self._build_records_panel()
+        return self._records_panel
+
+    def _tab_shown(self, index: int) -> None:
+        if index == 1 and self._records_panel is None and self._records_page is not None:
+            self._build_records_panel()
+
+    def _build_records_panel(self) -> None:
+        from app.ui.records.panel import RecordsPanel
+
+        page = self._records_page
+        if self._records_panel is not None or page is None or self.records_store is None:
+            return
+        panel = RecordsPanel(self.records_store)
+        panel.client_chosen.connect(self.choose_client)
+        if self.controller is not None:  # no other client while a session runs
+            panel.setEnabled(self.controller.state not in ACTIVE)
+        layout = page.layout()
+        assert layout is not None
+        layout.addWidget(panel)
+        panel.show()  # at once on a page shown (a layout would show it a turn later)
+        self._records_panel = panel
 
     def store_unavailable(self, error: str) -> None:
         self._records_message(
@@ -469,8 +504,8 @@ class PractitionerWorkspace(Workspace):
                 self._offer_signing(self.recorder.last_session_uid)
         self.program_box.setEnabled(state not in ACTIVE)
         self.course.box.setEnabled(state not in ACTIVE and self.course.box.count() > 1)
-        if self.records is not None:
-            self.records.setEnabled(state not in ACTIVE)
+        if self._records_panel is not None:
+            self._records_panel.setEnabled(state not in ACTIVE)
         self._paint_steps()
 
     def _on_step(self, view) -> None:

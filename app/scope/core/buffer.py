@@ -199,7 +199,7 @@ class ReferenceModel:
         signs[pos:] = sign
         if np.isnan(signs).all() and self._last_rise is None:
             return None
-        flag = np.where((block.flags & SampleFlag.SIGN_NEGATIVE) != 0, -1.0, 1.0)
+        flag = np.where((block.flags & SampleFlag.SIGN_NEGATIVE.value) != 0, -1.0, 1.0)
         self._check_with_flags(block, signs, flag, on, last_sync)
         if np.isnan(signs).any():
             signs = np.where(np.isnan(signs), flag, signs)
@@ -245,7 +245,7 @@ class ReferenceModel:
             has = filled > 0
             last_sync[has] = block.first_index + filled[has] - 1
             self._last_sync = int(block.first_index + sync_pos[-1])
-        on = (block.flags & SampleFlag.OUTPUT_ON) != 0
+        on = (block.flags & SampleFlag.OUTPUT_ON.value) != 0
         rises = np.flatnonzero(on & ~np.concatenate(([self._output_on], on[:-1])))
         out_start = np.full(
             n, -1 if self._output_start is None else self._output_start, dtype=np.int64
@@ -286,7 +286,7 @@ class ReferenceModel:
             if signs is not None:
                 shape = shape * signs[known]
             else:
-                neg = (block.flags[known] & SampleFlag.SIGN_NEGATIVE) != 0
+                neg = (block.flags[known] & SampleFlag.SIGN_NEGATIVE.value) != 0
                 shape = np.where(neg, -shape, shape)
         if s.waveform == Waveform.BURST:
             start = np.where(out_start[known] >= 0, out_start[known], idx[0])

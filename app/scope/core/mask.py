@@ -189,7 +189,7 @@ class MaskTester:
                     time_s=float(idx[at] / ring.sample_rate),
                     index=int(idx[at]),
                     deviation_ua=float(np.nanmax(d[in_p])),
-                    compliance=bool(np.any(flags[in_p] & SampleFlag.COMPLIANCE)),
+                    compliance=bool(np.any(flags[in_p] & SampleFlag.COMPLIANCE.value)),
                 )
             )
         if len(self.log) > LOG_LIMIT:
@@ -207,6 +207,6 @@ class MaskTester:
             failed_periods=new,
             fail_count=self.fail_count,
             worst_deviation_ua=float(np.nanmax(d[bad])),
-            compliance=bool(np.any(flags[bad] & SampleFlag.COMPLIANCE)),
+            compliance=bool(np.any(flags[bad] & SampleFlag.COMPLIANCE.value)),
             index=int(idx[first_bad]),
         )

@@ -36,6 +36,7 @@ RAMP = palette.TRAINER_RAMP
 EVENT = palette.TRAINER_EVENT
 EVENT_ROWS = (0.04, 0.11, 0.18, 0.25)  # label heights (fraction of the plot) of events
 MAX_EVENT_LINES = 16
+DRAW_TOLERANCE_PX = 1.0  # a live sweep within this of what is drawn is not drawn again
 
 
 @dataclass
@@ -325,6 +326,55 @@ class StudioPlot(QWidget):
             self.show_annotations(self.annotations)
 
     # ------------------------------------------------------------------- drawing
+    def _axes_of(self, f: Frame) -> tuple:
+        """(x range, ± current axis, ± voltage axis) that ``f`` is drawn on."""
+        a = max(f.y_amplitude, 1.0)
+        with np.errstate(invalid="ignore"):
+            vmax = float(np.nanmax(np.abs(f.voltage))) if _has_data(f.voltage) else 1.0
+        vmax = 1.15 * max(vmax, 0.1)
+        return (f.x_range, round(1.45 * a, 1), _nice_ceiling(vmax))
+
+    def shows_already(self, f: Frame) -> bool:
+        """True if drawing ``f`` would change no pixel worth one: the same axes, legend,
+        events and overlays, and every curve within DRAW_TOLERANCE_PX of what is drawn,
+        with gaps in the same places (an idle flat trace is not drawn again)."""
+        old = self._frame
+        if old is None or self._ranges is None or f.x_label != old.x_label:
+            return False
+        axes, drawn = self._axes_of(f), self._ranges
+        c_tol = DRAW_TOLERANCE_PX * 2 * drawn[1] / max(self.cplot.getViewBox().height(), 1.0)
+        v_tol = DRAW_TOLERANCE_PX * 2 * drawn[2] / max(self.vplot.getViewBox().height(), 1.0)
+        # the current axis follows the largest value: noise moves it by less than a pixel
+        if (axes[0], axes[2]) != (drawn[0], drawn[2]) or abs(axes[1] - drawn[1]) > c_tol:
+            return False
+        if f.events != old.events:
+            return False
+        if not np.array_equal(f.x, old.x) or (f.ideal is None) != (old.ideal is None):
+            return False
+        o_x, o_traces = f.overlays
+        old_x = old.overlays[0]
+        if [n for n, _ in o_traces] != [n for n, _ in old.overlays[1]]:
+            return False
+        if o_x is None or old_x is None:
+            if (o_x is None) != (old_x is None):
+                return False
+        elif not np.array_equal(o_x, old_x):
+            return False
+        pairs = [(f.delivered, old.delivered, c_tol), (f.voltage, old.voltage, v_tol)]
+        if f.ideal is not None and old.ideal is not None:
+            pairs.append((f.ideal, old.ideal, c_tol))
+        pairs += [(y, oy, c_tol) for (_, y), (_, oy) in zip(o_traces, old.overlays[1], strict=True)]
+        for new, was, tol in pairs:
+            if new.shape != was.shape:
+                return False
+            gaps = np.isnan(new)
+            if not np.array_equal(gaps, np.isnan(was)):
+                return False
+            with np.errstate(invalid="ignore"):
+                if np.nanmax(np.abs(new - was), initial=0.0) > tol:
+                    return False
+        return True
+
     def show_frame(self, f: Frame) -> None:
         legend_changed = (
             self._frame is None
@@ -347,11 +397,7 @@ class StudioPlot(QWidget):
         if f.x_label != self._x_label:
             self._x_label = f.x_label
             self._ranges = None
-        a = max(f.y_amplitude, 1.0)
-        with np.errstate(invalid="ignore"):
-            vmax = float(np.nanmax(np.abs(f.voltage))) if _has_data(f.voltage) else 1.0
-        vmax = 1.15 * max(vmax, 0.1)
-        ranges = (f.x_range, round(1.45 * a, 1), _nice_ceiling(vmax))
+        ranges = self._axes_of(f)
         if ranges != self._ranges:  # axes repaint only when their range really changes
             self._ranges = ranges
             self.cplot.setXRange(*f.x_range, padding=0)

@@ -116,6 +116,8 @@ class WaveformStudio(QWidget):
         self.timeline: Timeline | None = None
         self.annotations: Annotations | None = None
         self.frames_drawn = 0
+        self.frames_unchanged = 0  # live sweeps not drawn: the screen showed them already
+        self._annotated_settings: OutputSettings | None = None  # of the annotations shown
         self._pending: dict[int, str] = {}  # request id -> what it was
         self._last_block: tuple[int, int] | None = None
         self._start_handler: Callable[[OutputSettings], object] | None = None
@@ -411,7 +413,7 @@ class WaveformStudio(QWidget):
         self.ring.append(block)
         self._newest_at = time.monotonic()
         self._dirty = True
-        on = bool(len(block) and block.flags[-1] & SampleFlag.OUTPUT_ON)
+        on = bool(len(block) and block.flags[-1] & SampleFlag.OUTPUT_ON.value)
         if on != self._output_on:
             self._output_on = on
             self._sync_rate()
@@ -931,6 +933,16 @@ class WaveformStudio(QWidget):
         if frame is None:
             return
         self._dirty = False
+        if (
+            self.recording is None
+            and self._annotated_settings == self.settings
+            and not (self.annotations is not None and self.annotations.ramping)
+            and self.plot.shows_already(frame)
+        ):
+            # a live sweep the screen already shows (an idle flat trace, a steady wave):
+            # neither it nor its annotations are drawn again
+            self.frames_unchanged += 1
+            return
         # the sweep and its annotations are one pair: computed on the very samples drawn,
         # shown together, frozen together
         self.plot.show_frame(frame)
@@ -943,6 +955,7 @@ class WaveformStudio(QWidget):
 
     def refresh_annotations(self, t0: float, fs: float, cur: np.ndarray, volt: np.ndarray) -> None:
         settings = self._replay_settings() if self.recording is not None else self.settings
+        self._annotated_settings = settings
         if cur.size < 4 or not np.isfinite(cur).any():
             self.annotations = None
             self.plot.clear_annotations()
