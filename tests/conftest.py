@@ -166,6 +166,58 @@ def _an_operator_signs_in(monkeypatch):
     monkeypatch.setenv("MICROCURRENT_OPERATOR_SECRET", TEST_SECRET)
 
 
+# scrypt's work factor in the tests: 2**8 instead of the console's 2**14 (app/service/pin.py
+# SCRYPT_N), about 0.3 ms a hash instead of 44 ms. Every console a test opens signs its
+# manager in (a hash made on the first start, then checked), and the operator and PIN
+# tests hash dozens of secrets: at the console's own factor that was 3 s of CPU in three
+# files alone. A stored hash names its own factor (``scrypt$n$r$p$...``), so checking one
+# made at either factor works as before; a test of the hashing itself asks for
+# ``production_secret_hashes`` and gets the console's factor.
+TEST_SCRYPT_N = 2**8
+
+
+@pytest.fixture
+def production_secret_hashes():
+    """scrypt at the console's own work factor in this test (see ``TEST_SCRYPT_N``)."""
+    from app.service import pin
+
+    return pin.SCRYPT_N
+
+
+@pytest.fixture(autouse=True)
+def _quick_secret_hashes(request, monkeypatch):
+    if "production_secret_hashes" in request.fixturenames:
+        return
+    from app.service import pin
+
+    monkeypatch.setattr(pin, "SCRYPT_N", TEST_SCRYPT_N)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_at_head(tmp_path_factory):
+    """An SQLite file with the schema at the head revision and nothing else, made once
+    per test process by the migrations themselves (``upgrade_to_head``)."""
+    from app.store.database import upgrade_to_head
+
+    path = tmp_path_factory.mktemp("schema") / "head.db"
+    upgrade_to_head(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def new_sqlite_url(tmp_path, _sqlite_at_head):
+    """``sqlite:///<tmp_path>/records.db``: a new database, as the migrations leave a new
+    file (a copy of ``_sqlite_at_head``), so that ``start_store``/``open_store`` find the
+    schema at head and only recover and seed it: the 13 migrations run once per process,
+    not for every console and records view a test opens (60 ms of CPU each). The tests of
+    the migrations themselves make their own files."""
+    import shutil
+
+    path = tmp_path / "records.db"
+    shutil.copy2(_sqlite_at_head, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
 def tmp_settings(tmp_path, monkeypatch):
     """Isolate QSettings and the default database location in a temporary folder."""

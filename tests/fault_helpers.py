@@ -21,8 +21,11 @@ from sqlalchemy.orm import Session
 
 from app.device.samples import SampleBlock
 from app.engine.session import SessionState
+from app.store.database import open_store
 from app.store.models import Event, RecordingChunk, TreatmentSession
-from app.store.runtime import RunningStore, start_store
+from app.store.recording import CHUNK_SECONDS
+from app.store.runtime import RunningStore
+from app.store.writer import StoreWriter
 from app.ui.device_manager import DeviceManager
 from app.ui.main_window import MainWindow
 
@@ -62,9 +65,22 @@ def open_desk(
     *,
     with_store: bool = True,
     ready: bool = True,
+    chunk_seconds: float = CHUNK_SECONDS,
+    retry_s: float = 1.0,
+    url: str | None = None,
 ) -> Desk:
-    db = tmp_path / "records.db"
-    store = start_store(f"sqlite:///{db}") if with_store else None
+    """The console on the simulator (started with ``simulator_args``; none with ``None``)
+    and a new SQLite store at ``url`` (default ``records.db`` in ``tmp_path``; a test passes
+    the conftest's ``new_sqlite_url``), as ``start_store`` opens it; ``chunk_seconds`` and
+    ``retry_s`` go to the store's writer (its own parameters: how much recording one chunk
+    holds, how soon a refused write is tried again)."""
+    db = Path(url.removeprefix("sqlite:///")) if url else tmp_path / "records.db"
+    store = None
+    if with_store:
+        engine, info = open_store(f"sqlite:///{db}")
+        store = RunningStore(
+            engine, info, StoreWriter(engine, chunk_seconds=chunk_seconds, retry_s=retry_s)
+        )
     device = DeviceManager()
     settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(device, settings, store)
@@ -84,7 +100,12 @@ def open_desk(
     return desk
 
 
-def start_session(qtbot, desk: Desk, program: str = "eye_area") -> None:
+# A program whose output ramps up (and down) in 1 s, at 10 Hz as eye_area: eye_area's 2 s
+# ramps would add two seconds of waiting to every session a fault case starts and stops.
+QUICK_PROGRAM = "full_face_lift"
+
+
+def start_session(qtbot, desk: Desk, program: str = QUICK_PROGRAM) -> None:
     """Start a guided program on the training head and wait until it runs."""
     p = desk.practitioner
     p.program_box.setCurrentIndex(p.program_box.findData(program))

@@ -2,18 +2,15 @@
 
 The console (main window, simulator process, store) with clinic maximum 150 µA and a
 client whose own limit is 80 µA: the bench's manual output, the studio, the desk and the
-self-test are each bounded by the same live limits; a screening saved as blocked by a
-second process stops a running treatment within a second; ``run`` refuses a client
-without consent before the device is touched; Esc in modal dialogs stops output.
+self-test are each bounded by the same live limits; a screening saved as blocked in
+another room (its own engine and store writer on the same database) stops a running
+treatment within a second; ``run`` refuses a client without consent before the device is
+touched; Esc in modal dialogs stops output.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import textwrap
 import time
 
 import numpy as np
@@ -23,12 +20,15 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QMessageBox
 
 from app.device.protocol import DeviceState, SampleFlag
+from app.device.sim_process import SimulatorProcess
 from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.engine.session import SessionState
 from app.service.clinic_limits import ClinicSettings
+from app.store.database import make_engine
 from app.store.runtime import start_store
 from app.store.screening import add_months, load_questionnaire
 from app.store.validation import ClientData
+from app.store.writer import StoreWriter
 from app.ui.device_manager import DeviceManager
 from app.ui.main_window import MainWindow
 
@@ -58,37 +58,49 @@ def add_client(writer, *, consent=True, limit=CLIENT_LIMIT, name="Ann Example") 
 
 
 @pytest.fixture
-def console(qtbot, tmp_path):
+def console(qtbot, tmp_path, new_sqlite_url):
     from app.service.clinic_limits import settings_to_dict
     from app.store.clinic import SaveClinicSettings
 
-    url = f"sqlite:///{tmp_path / 'records.db'}"
-    store = start_store(url)
-    # the clinic's limits are the store's: this clinic's maximum is 150 µA
-    store.writer.submit(
-        SaveClinicSettings(
-            settings_to_dict(ClinicSettings(max_current_ua=CLINIC_MAX, eye_area_max_ua=CLINIC_MAX)),
-            None,
-        )
-    ).result(5)
+    url = new_sqlite_url
+    # the simulator starts (Python, numpy) while the store opens and the window is built,
+    # as the launcher does it
+    simulator = SimulatorProcess([])
+    simulator.spawn()
     device = DeviceManager()
-    window = MainWindow(
-        device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store
-    )
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == CLINIC_MAX, timeout=5000)
-    blocks: list = []
-    with qtbot.waitSignal(window.live_data_seen, timeout=15000):
-        device.open(None)
-    device.link.samples_received.connect(blocks.append)
-    window.test_blocks = blocks
-    window.test_url = url
-    yield window, store
-    device.close()
-    for ws in window.workspaces.built():
-        ws.shutdown()
-    store.close(10)
+    store = window = None
+    try:
+        store = start_store(url)
+        # the clinic's limits are the store's: this clinic's maximum is 150 µA
+        store.writer.submit(
+            SaveClinicSettings(
+                settings_to_dict(
+                    ClinicSettings(max_current_ua=CLINIC_MAX, eye_area_max_ua=CLINIC_MAX)
+                ),
+                None,
+            )
+        ).result(5)
+        window = MainWindow(
+            device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store
+        )
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == CLINIC_MAX, timeout=5000)
+        blocks: list = []
+        with qtbot.waitSignal(window.live_data_seen, timeout=15000):
+            device.open(None, simulator=simulator)
+        device.link.samples_received.connect(blocks.append)
+        window.test_blocks = blocks
+        window.test_url = url
+        yield window, store
+    finally:
+        device.close()
+        simulator.stop()  # when the device never took it
+        if window is not None:
+            for ws in window.workspaces.built():
+                ws.shutdown()
+        if store is not None:
+            store.close(10)
 
 
 def delivered_max(blocks, since: int = 0) -> float:
@@ -98,6 +110,17 @@ def delivered_max(blocks, since: int = 0) -> float:
 
 def output_on(blocks, since: int = 0) -> bool:
     return any((b.flags & SampleFlag.OUTPUT_ON).any() for b in blocks[since:])
+
+
+def _samples_for(qtbot, window, seconds: float, since: int) -> None:
+    """Wait until the device has sent ``seconds`` of samples after block ``since``."""
+    blocks = window.test_blocks
+
+    def enough() -> bool:
+        got = blocks[since:]
+        return bool(got) and sum(len(b) for b in got) >= seconds * got[0].sample_rate
+
+    qtbot.waitUntil(enough, timeout=5000)
 
 
 def test_bench_manual_output_is_held_to_the_clinic_maximum(qtbot, console):
@@ -154,14 +177,19 @@ def test_the_selftest_is_refused_when_it_needs_more_than_the_limits_allow(qtbot,
     with qtbot.waitSignal(bench.runner.failed, timeout=3000) as got:
         bench.selftest.run_button.click()
     assert "needs 500 µA but the clinic maximum allows 150 µA" in got.args[0]
-    qtbot.wait(300)
+    _samples_for(qtbot, window, 0.3, since=n)
     assert not output_on(window.test_blocks, n)
+
+
+# full_face_lift: 200 µA at 10 Hz in its first step, ramped in 1 s (eye_area's 2 s ramps
+# would add seconds of waiting); the client's own 80 µA binds
+DESK_PROGRAM = "full_face_lift"
 
 
 def _desk_with_client(qtbot, window, store, **kw):
     cid = add_client(store.writer, **kw)
     desk = window.workspaces["practitioner"]
-    desk.program_box.setCurrentIndex(desk.program_box.findData("eye_area"))
+    desk.program_box.setCurrentIndex(desk.program_box.findData(DESK_PROGRAM))
     desk.choose_client(cid)
     qtbot.waitUntil(lambda: desk.controller.machine.client_id == str(cid), timeout=5000)
     return desk, cid
@@ -189,24 +217,14 @@ def test_no_consent_means_no_output_at_the_desk(qtbot, console):
     n = len(window.test_blocks)
     desk.controller.start()
     assert desk.controller.state != SessionState.RAMPING_UP
-    qtbot.wait(300)
+    _samples_for(qtbot, window, 0.3, since=n)
     assert not output_on(window.test_blocks, n)
 
 
-SECOND_ROOM = textwrap.dedent("""
-    import datetime as dt, sys
-    from app.store.database import make_engine
-    from app.store.screening import add_months, load_questionnaire
-    from app.store.writer import StoreWriter
-    engine = make_engine(sys.argv[1])
-    w = StoreWriter(engine)
-    answers = {i.id: (False if i.type == "yes_no" else None)
-               for i in load_questionnaire().items if i.asked}
+def _blocking_answers() -> dict:
+    answers = _no_answers()
     answers["pregnancy"] = True
-    today = dt.date.today()
-    w.add_screening(int(sys.argv[2]), answers, today, add_months(today, 6), ()).result(10)
-    assert w.close(10)
-""")
+    return answers
 
 
 def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot, console):
@@ -223,20 +241,22 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
     told: list[tuple[float, str]] = []
     ctl.state_changed.connect(lambda st: seen.append((time.monotonic(), st)))
     ctl.record_emitted.connect(lambda r: told.append((time.monotonic(), r.message)))
-    # the other room runs while this console's event loop keeps turning: a GUI thread
-    # blocked on it for a second would stop feeding the device's watchdog, which then
-    # (rightly) turns the output off by itself
-    room = subprocess.Popen(
-        [sys.executable, "-c", SECOND_ROOM, window.test_url, str(cid)],
-        env={**os.environ, "PYTHONPATH": os.getcwd()},
-    )
+    # the other room: its own engine and store writer on the same database, what the
+    # console in another room has (this console learns of it from the database alone:
+    # SQLite's data_version changes for a commit on any other connection). It runs while
+    # this console's event loop keeps turning: a GUI thread blocked on it for a second
+    # would stop feeding the device's watchdog, which then (rightly) turns the output off
+    engine = make_engine(window.test_url)
+    room = StoreWriter(engine)
     try:
-        qtbot.waitUntil(lambda: room.poll() is not None, timeout=60000)
+        today = dt.date.today()
+        done = room.add_screening(cid, _blocking_answers(), today, add_months(today, 6), ())
+        qtbot.waitUntil(done.done, timeout=10000)
+        done.result()
+        assert room.close(10)
     finally:
-        if room.poll() is None:
-            room.kill()
-            room.wait()
-    assert room.returncode == 0
+        room.close(10)
+        engine.dispose()
     saved = time.monotonic()
 
     def blocked_at() -> float | None:
@@ -257,37 +277,37 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
     qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=5000)
 
 
-def test_run_refuses_a_client_without_consent_before_touching_the_device(tmp_path):
+def test_run_refuses_a_client_without_consent_before_touching_the_device(
+    tmp_path, monkeypatch, capsys
+):
+    """``python -m app run`` (its ``main``, in this process: the device would be the
+    simulator it starts, which is watched here)."""
+    from app.__main__ import main
+
     url = f"sqlite:///{tmp_path / 'records.db'}"
     store = start_store(url)
     try:
         cid = add_client(store.writer, consent=False)
     finally:
         store.close(10)
-    env = {**os.environ, "MICROCURRENT_HOME": str(tmp_path / "home")}
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "app",
-            "run",
-            "--client",
-            str(cid),
-            "--program",
-            "eye_area",
-            "--seconds",
-            "2",
-            "--database-url",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
+    monkeypatch.setenv("MICROCURRENT_HOME", str(tmp_path / "home"))
+    touched: list[str] = []
+
+    def no_device(self, *args, **kwargs):
+        touched.append("simulator")
+        raise AssertionError("the device was touched")
+
+    monkeypatch.setattr(SimulatorProcess, "start", no_device)
+    monkeypatch.setattr(SimulatorProcess, "spawn", no_device)
+    code = main(
+        ["run", "--client", str(cid), "--program", "eye_area", "--seconds", "2"]
+        + ["--database-url", url]
     )
-    assert out.returncode == 2, out.stderr
-    assert "may not be treated" in out.stderr
-    assert "Consent consent-2026-01 has not been recorded" in out.stderr
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert touched == []
+    assert "may not be treated" in err
+    assert "Consent consent-2026-01 has not been recorded" in err
 
 
 # --------------------------------------------------------------------------- Esc

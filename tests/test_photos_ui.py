@@ -26,10 +26,10 @@ from app.store.writer import StoreWriter
 
 
 @pytest.fixture
-def records(qtbot, tmp_path):
+def records(qtbot, new_sqlite_url):
     from app.ui.records.bridge import RecordsStore
 
-    engine, info = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    engine, info = open_store(new_sqlite_url)
     ids = populate(engine, info)
     writer = StoreWriter(engine)
     store = RecordsStore(engine, writer, info.default_operator_id)

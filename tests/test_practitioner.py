@@ -13,10 +13,14 @@ from app.store.services import load_recording, session_detail, session_history
 from app.ui.device_manager import DeviceManager
 from app.ui.main_window import MainWindow
 
+# The desk's program in these tests: its output ramps up and down in 1 s, at 10 Hz as
+# eye_area (whose 2 s ramps would add seconds of waiting to every start, resume and stop).
+PROGRAM = "full_face_lift"
+
 
 @pytest.fixture
-def desk(qtbot, tmp_path):
-    store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
+def desk(qtbot, tmp_path, new_sqlite_url):
+    store = start_store(new_sqlite_url)
     device = DeviceManager()
     window = MainWindow(
         device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store
@@ -26,6 +30,7 @@ def desk(qtbot, tmp_path):
     with qtbot.waitSignal(window.live_data_seen, timeout=15000):
         device.open(None)
     practitioner = window.workspaces["practitioner"]
+    practitioner.program_box.setCurrentIndex(practitioner.program_box.findData(PROGRAM))
     qtbot.waitUntil(lambda: practitioner.controller.state == SessionState.READY, timeout=5000)
     yield window, practitioner, store
     device.close()
@@ -40,6 +45,8 @@ def test_guided_run_then_escape_is_recorded(qtbot, desk):
     assert practitioner.client_label.text() == "Training head (demo)"
     practitioner.program_box.setCurrentIndex(practitioner.program_box.findData("eye_area"))
     assert ctl.guided_view().program_id == "eye_area"
+    practitioner.program_box.setCurrentIndex(practitioner.program_box.findData(PROGRAM))
+    assert ctl.guided_view().program_id == PROGRAM
     practitioner.guided.start_button.click()
     qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
     assert practitioner.face.active_zones()  # the step's zones are highlighted
@@ -49,7 +56,7 @@ def test_guided_run_then_escape_is_recorded(qtbot, desk):
     assert store.writer.flush(10)
     sessions = session_history(store.engine, store.info.training_client_id)
     assert [s.outcome.value for s in sessions] == ["emergency_stopped"]
-    assert sessions[0].program == "eye_area"
+    assert sessions[0].program == PROGRAM
     detail = session_detail(store.engine, sessions[0].id)
     messages = " ".join(e.message for e in detail.events if hasattr(e, "message"))
     kinds = {e.kind for e in detail.events}
@@ -101,12 +108,14 @@ def test_the_main_flow_by_keyboard_alone(qtbot, desk):
     box = practitioner.program_box
     box.setFocus()
     qtbot.waitUntil(box.hasFocus, timeout=2000)
-    target = box.findData("eye_area")
+    box.setCurrentIndex(box.findData("eye_area"))  # the keys below choose another
+    target = box.findData(PROGRAM)
+    assert target != box.currentIndex()
     for _ in range(box.count()):
         if box.currentIndex() == target:
             break
         qtbot.keyClick(box, Qt.Key.Key_Up if box.currentIndex() > target else Qt.Key.Key_Down)
-    assert ctl.guided_view().program_id == "eye_area"
+    assert ctl.guided_view().program_id == PROGRAM
     # Tab goes round the whole desk and back: the face map is one stop, not 34 of 52
     stops = []
     for _ in range(40):

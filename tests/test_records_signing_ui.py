@@ -20,12 +20,12 @@ from app.store.writer import StoreWriter
 
 
 @pytest.fixture
-def records(qtbot, tmp_path):
+def records(qtbot, new_sqlite_url):
     from PySide6.QtWidgets import QWidget
 
     from app.ui.records.bridge import RecordsStore
 
-    engine, info = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    engine, info = open_store(new_sqlite_url)
     ids = populate(engine, info)
     writer = StoreWriter(engine)
     # owned by a widget qtbot deletes: its polling timer ends with the test

@@ -46,6 +46,27 @@ def test_only_a_salted_hash_is_stored():
     assert not verify_hash("482913", "garbage")
 
 
+def test_the_console_hashes_at_its_own_work_factor(production_secret_hashes):
+    """The other tests hash at a small factor (tests/conftest.py): the console's own is
+    scrypt n = 2**14, r = 8, p = 1, named in the stored string, and a hash made at a
+    smaller factor is still checked by the factor it names."""
+    assert production_secret_hashes == 2**14
+    stored = hash_pin("482913")
+    scheme, n, r, p, salt, digest = stored.split("$")
+    assert (scheme, n, r, p) == ("scrypt", "16384", "8", "1")
+    assert len(bytes.fromhex(salt)) == 16
+    assert len(bytes.fromhex(digest)) == 32
+    assert verify_hash("482913", stored)
+    assert not verify_hash("482914", stored)
+    quick = stored.replace("$16384$", "$256$", 1)  # the same digest, another factor
+    assert not verify_hash("482913", quick)
+
+
+def test_the_other_tests_hash_at_the_small_factor():
+    """The conftest's factor is in effect where a test does not ask for the console's."""
+    assert hash_pin("482913").split("$")[1] == "256"
+
+
 def test_correct_pin_accepted_wrong_pin_refused():
     guard = PinGuard(MemoryPinBackend())
     assert not guard.verify("1234").ok  # nothing set yet

@@ -126,10 +126,10 @@ def populate(engine, info) -> dict[str, int]:
 
 
 @pytest.fixture
-def records(qtbot, tmp_path):
+def records(qtbot, new_sqlite_url):
     from app.ui.records.bridge import RecordsStore
 
-    engine, info = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    engine, info = open_store(new_sqlite_url)
     ids = populate(engine, info)
     writer = StoreWriter(engine)
     store = RecordsStore(engine, writer, info.default_operator_id)
@@ -407,6 +407,9 @@ def test_views_follow_this_rooms_sessions_and_other_rooms_edits(qtbot, records, 
     from app.ui.records.client_list import ClientList
 
     store, ids = records
+    # another room's changes are looked for every 3 s (bridge.POLL_MS): here every 0.25 s,
+    # the same look, without three seconds of waiting for it
+    store._poll.setInterval(250)  # noqa: SLF001
     w = ClientList(store)
     qtbot.addWidget(w)
     qtbot.waitUntil(lambda: w.table.rowCount() == 5, timeout=5000)

@@ -25,11 +25,11 @@ def settings(tmp_path):
 
 
 @pytest.fixture
-def records(tmp_path):
+def records(new_sqlite_url):
     """A records store (SQLite): the clinic limits and the PIN live there."""
     from app.store.runtime import start_store
 
-    store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
+    store = start_store(new_sqlite_url)
     yield store
     store.close()
 

@@ -19,8 +19,8 @@ SETTINGS = OutputSettings(Waveform.SQUARE, 20.0, 100.0, Polarity.BIPHASIC, 2.0, 
 
 
 @pytest.fixture
-def trainer(qtbot, tmp_path):
-    store = start_store(f"sqlite:///{tmp_path / 'records.db'}")
+def trainer(qtbot, tmp_path, new_sqlite_url):
+    store = start_store(new_sqlite_url)
     device = DeviceManager()
     window = MainWindow(
         device, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), store

@@ -155,10 +155,10 @@ def test_the_picker_line_is_one_line_with_the_whole_list_in_its_tooltip(qtbot):
 
 
 @pytest.fixture
-def records(qtbot, tmp_path):
+def records(qtbot, new_sqlite_url):
     from app.ui.records.bridge import RecordsStore
 
-    engine, info = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    engine, info = open_store(new_sqlite_url)
     writer = StoreWriter(engine)
     cid = writer.save_client(ClientData("Ann Example", dt.date(1980, 5, 1))).result(10)
     store = RecordsStore(engine, writer, info.default_operator_id)
