@@ -480,6 +480,43 @@ def test_a_read_answered_after_its_widget_closed_is_dropped(qtbot, records):
     qtbot.wait(100)  # the queued answer is delivered: no exception in the event loop
 
 
+def test_an_answer_for_a_closed_widget_is_dropped_through_a_lambda_or_a_partial(qtbot, records):
+    """The views ask with lambdas (``lambda infos: self._show(infos)``) and partials as
+    well as methods: an answer, a read's or a save's, for a widget deleted meanwhile is
+    dropped, not called into a deleted object (an exception in the event loop)."""
+    import functools
+
+    import shiboken6
+    from PySide6.QtWidgets import QLabel
+
+    from app.store.validation import ClientData
+    from app.ui.background import BackgroundReads
+
+    store, ids = records
+    reads = BackgroundReads(store.engine)
+    called: list[str] = []
+    label = QLabel()
+    by_lambda = lambda client: (called.append("lambda"), label.setText(client.name))  # noqa: E731
+    by_partial = functools.partial(label.setProperty, "client")
+    futures = [
+        reads.read(services.get_client, ids["anna"], on_result=by_lambda),
+        reads.read(services.get_client, ids["anna"], on_result=by_partial),
+    ]
+    saved: list[int] = []
+    store.when_done(
+        store.writer.save_client(ClientData("Ina Late")),
+        lambda cid: (saved.append(cid), label.setText("saved")),
+    )
+    for f in futures:
+        f.result(5)
+    shiboken6.delete(label)  # closed before the answers reached the GUI thread
+    with qtbot.waitSignal(store.records_changed, timeout=5000):  # the save still counts
+        pass
+    qtbot.wait(50)  # every queued answer delivered: none raised
+    assert called == []
+    assert saved == []
+
+
 def test_tab_leaves_the_skin_notes_and_space_ticks_a_check_box(qtbot, records):
     """Keyboard only: Tab is never typed into the skin notes, it moves on; Space ticks
     the focused check box and Enter presses the focused button."""
@@ -518,3 +555,30 @@ def test_tab_leaves_the_skin_notes_and_space_ticks_a_check_box(qtbot, records):
             qtbot.keyClick(ed.save_button, Qt.Key.Key_Return)
     finally:
         QApplication.instance().removeEventFilter(enter)
+
+
+def test_a_new_client_saved_in_the_panel_opens_on_its_screening(qtbot, records):
+    """Save client on a new client: its screening opens at once, usable (the tab enabled,
+    the form on that client), and its row is selected once the list, read again off the
+    GUI thread, has it — the client is opened once, not again by that selection."""
+    from app.ui.records.panel import RecordsPanel
+
+    store, _ = records
+    panel = RecordsPanel(store)
+    qtbot.addWidget(panel)
+    qtbot.waitUntil(lambda: panel.clients.table.rowCount() == 5, timeout=5000)
+    opened: list[int] = []
+    panel.client_chosen.connect(opened.append)
+    panel.clients.new_client_requested.emit()
+    ed = panel.editor
+    ed.name.setText("Rita Tester")
+    ed.dob.setText("24 Nov 1984")
+    with qtbot.waitSignal(ed.saved, timeout=5000) as saved:
+        ed.save_button.click()
+    cid = saved.args[0]
+    assert panel.tabs.currentWidget() is panel.page(panel.screening)
+    assert panel.tabs.isTabEnabled(panel.tabs.currentIndex())
+    assert opened == [cid]
+    qtbot.waitUntil(lambda: panel.clients.selected_client_id() == cid, timeout=5000)
+    qtbot.waitUntil(lambda: panel.screening.client_id == cid, timeout=5000)
+    assert opened == [cid]  # the row's selection did not open it a second time

@@ -92,6 +92,18 @@ class BackgroundReads(QObject):
 
 
 def _alive(callback: Callable[..., Any]) -> bool:
-    """False when ``callback`` is a method of a Qt object already deleted."""
-    owner = getattr(callback, "__self__", None)
-    return not isinstance(owner, QObject) or shiboken6.isValid(owner)
+    """False when ``callback`` belongs to a Qt object already deleted: a method of one, a
+    ``functools.partial`` of such a method, or a function (a lambda) that holds one in
+    its closure (``lambda infos: self._show(infos)`` of a closed widget)."""
+    func = getattr(callback, "func", callback)  # functools.partial
+    owner = getattr(func, "__self__", None)
+    if isinstance(owner, QObject) and not shiboken6.isValid(owner):
+        return False
+    for cell in getattr(func, "__closure__", None) or ():
+        try:
+            held = cell.cell_contents
+        except ValueError:  # a cell not filled yet
+            continue
+        if isinstance(held, QObject) and not shiboken6.isValid(held):
+            return False
+    return True

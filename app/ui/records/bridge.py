@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from app.store.database import user_message
 from app.store.screening import Questionnaire, load_questionnaire
 from app.store.writer import StoreWriter
-from app.ui.background import BackgroundReads
+from app.ui.background import BackgroundReads, _alive
 
 POLL_MS = 3000  # how often another room's changes are looked for
 # the writes the records views show (client list, history, editor, screening)
@@ -216,6 +216,10 @@ class RecordsStore(QObject):
     @Slot(object)
     def _deliver(self, item: tuple) -> None:
         on_result, what, future, on_error = item
+        if on_result is not None and not _alive(on_result):
+            on_result = None  # the widget that saved is gone: the views still hear of it
+        if on_error is not None and not _alive(on_error):
+            on_error = None
         exc = future.exception()
         if exc is not None:
             # in words: never the SQL or the record's values (the detail is in the log)

@@ -74,6 +74,7 @@ class ClientList(QWidget):
         lay.addWidget(self.table, 1)
         lay.addWidget(self.status)
 
+        self._to_select: tuple[int, bool] | None = None  # (client, quiet) once it is listed
         self._debounce = QTimer(self, singleShot=True, interval=200, timeout=self.refresh)
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self.new_button.clicked.connect(self.new_client_requested)
@@ -128,6 +129,8 @@ class ClientList(QWidget):
             if c.id == selected:
                 self.table.selectRow(row)
         self.table.blockSignals(False)
+        self._select_pending()
+        self._to_select = None  # not in this answer (a search hides it): asked no longer
         text = self.search.text().strip()
         self.status.setText(f"{len(clients)} client(s)" + (f" matching “{text}”" if text else ""))
 
@@ -138,11 +141,27 @@ class ClientList(QWidget):
         item = self.table.item(rows[0].row(), 0)
         return int(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
 
-    def select_client(self, client_id: int) -> None:
+    def select_client(self, client_id: int, *, quiet: bool = False) -> None:
+        """Select ``client_id``'s row: now if the list shows it, else when the list next
+        comes back from the store (a client just saved is not in it yet: the list is read
+        off the GUI thread). ``quiet``: no ``client_selected`` (the caller opened it)."""
+        self._to_select = (client_id, quiet)
+        if self._select_pending():
+            return
+        self.refresh()
+
+    def _select_pending(self) -> bool:
+        if self._to_select is None:
+            return False
+        client_id, quiet = self._to_select
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == client_id:
+                self._to_select = None
+                self.table.blockSignals(quiet)
                 self.table.selectRow(row)
-                return
+                self.table.blockSignals(False)
+                return True
+        return False
 
     def _selection_changed(self) -> None:
         cid = self.selected_client_id()

@@ -73,7 +73,9 @@ class RecordsPanel(QWidget):
         self.history.session_selected.connect(self.open_session)
         self.detail.shown.connect(self._session_shown)
         store.error_occurred.connect(self._show_error)
-        store.records_changed.connect(lambda: self.error.setVisible(False))
+        # a slot of this panel (not a lambda): the store outlives the panel, and a slot
+        # is disconnected when the panel goes
+        store.records_changed.connect(self._hide_error)
         self.tabs.setTabEnabled(1, False)
         self.tabs.setTabEnabled(2, False)
         self.tabs.setTabEnabled(3, False)
@@ -114,9 +116,15 @@ class RecordsPanel(QWidget):
         self.tabs.setCurrentWidget(self.editor)
 
     def _client_saved(self, client_id: int) -> None:
-        self.clients.refresh()
-        self.clients.select_client(client_id)
-        self.tabs.setCurrentWidget(self.screening)
+        """A client saved: a new one is opened at once (its screening is next), and its
+        row is selected once the list, read again off the GUI thread, has it."""
+        if self.clients.selected_client_id() != client_id:
+            self.open_client(client_id)
+        self.clients.select_client(client_id, quiet=True)
+        self.tabs.setCurrentWidget(self.page(self.screening))
+
+    def _hide_error(self) -> None:
+        self.error.setVisible(False)
 
     def _show_error(self, message: str) -> None:
         self.error.setText(message)
