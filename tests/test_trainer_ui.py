@@ -805,3 +805,21 @@ def test_a_live_sweep_already_on_screen_is_not_drawn_again(studio):
     studio.render_frame()
     assert studio.frames_drawn == drawn + 1
     assert studio.annotations.amplitude_ua > annotated.amplitude_ua
+
+
+def test_the_live_mark_blinks_while_samples_arrive_even_when_the_picture_stands_still(studio):
+    """A steady wave is not drawn again, so the studio says it is live another way: a
+    mark blinking while live samples arrive; it says so when they stop, or when frozen."""
+    s = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    src = SyntheticSource(s, sample_rate=FS, noise_ua=0.05)
+    studio._show_live_mark(1.0)
+    assert studio.live_mark.text() == "no live samples"
+    studio.samples_received(src.next_block(1000))
+    t = studio._newest_at
+    marks = {studio._show_live_mark(t + k * 0.25) or studio.live_mark.text() for k in range(4)}
+    assert marks == {"● live", "○ live"}
+    studio._show_live_mark(t + 2.0)
+    assert studio.live_mark.text() == "no live samples"
+    studio.freeze_button.click()
+    studio._show_live_mark(t + 0.1)
+    assert studio.live_mark.text() == "frozen"

@@ -55,6 +55,8 @@ from app.ui.trainer.plot import OVERLAYS, Frame, StudioPlot, ramp_name
 
 FRAME_MS = 80  # repaint timer (~12 fps: the sweep stands still, see _live_frame)
 IDLE_FRAME_MS = 250  # live with the output off: the noise floor four times a second
+LIVE_BLINK_S = 0.5  # the live mark's ● and ○ in turn
+LIVE_STALE_S = 1.0  # no live block for this long: "no live samples"
 ANNOTATE_BUDGET = 0.1  # share of the time annotating may take: a live sweep is redrawn
 # (and annotated with it) no sooner than its last annotation's cost / this budget,
 LIVE_SWEEP_MIN_S = 0.2  # and no sooner than this (5 sweeps a second: it stands still),
@@ -251,6 +253,14 @@ class WaveformStudio(QWidget):
         heading.addWidget(self.title, 1)
         heading.addWidget(self.output_state)
         buttons = QHBoxLayout()
+        # a live picture that stands still (a steady wave is not drawn again) still says
+        # it is live: the mark blinks while samples arrive
+        self.live_mark = QLabel()
+        self.live_mark.setToolTip(
+            "Blinks while live samples arrive: the picture is live even when it stands "
+            "still (a steady wave starts each sweep at the same point)"
+        )
+        buttons.addWidget(self.live_mark)
         buttons.addStretch(1)
         for b in (
             self.reset_button,
@@ -912,10 +922,25 @@ class WaveformStudio(QWidget):
         return rec.settings_at(tl.position_s if tl is not None else 0.0)
 
     # ------------------------------------------------------------------ painting
+    def _show_live_mark(self, now: float) -> None:
+        """● and ○ in turn every LIVE_BLINK_S while live samples arrive; what the picture
+        is otherwise (a replay, frozen, no live samples). Set only when it changes."""
+        if self.recording is not None:
+            text = ""
+        elif self.frozen:
+            text = "frozen"
+        elif self._newest_at and now - self._newest_at < LIVE_STALE_S:
+            text = ("● live", "○ live")[int(now / LIVE_BLINK_S) % 2]
+        else:
+            text = "no live samples"
+        if text != self.live_mark.text():
+            self.live_mark.setText(text)
+
     def render_frame(self) -> None:
         """Timer tick: advance a playing replay, then redraw if anything changed."""
         now = time.monotonic()
         wall, self._last_tick = now - self._last_tick, now
+        self._show_live_mark(now)
         tl = self.timeline
         if tl is not None and tl.playing:
             tl.advance(min(wall, 0.5))
