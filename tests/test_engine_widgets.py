@@ -83,6 +83,21 @@ def test_buttons_follow_the_state(qtbot, ctl):
     assert ctl.test_link.names()[-1] == "reset"
 
 
+def test_a_session_stopped_before_the_programs_end_says_stopped_not_complete(qtbot, ctl):
+    """Stop pressed in step 1: the session is recorded as stopped, and the panel says so
+    (a practitioner must not read "Session complete." for a treatment cut short)."""
+    panel = GuidedRunPanel(ctl)
+    qtbot.addWidget(panel)
+    run(ctl)
+    panel.stop_button.click()
+    ctl.test_link.status_received.emit(status(DeviceState.IDLE, True))
+    qtbot.waitUntil(lambda: ctl.state is SessionState.COMPLETE, timeout=3000)
+    assert "Stopped" in panel.state.text()
+    assert "Complete" not in panel.state.text()
+    assert panel.hint.text().startswith("Session stopped before the program's end")
+    assert panel.start_button.text() == "New session"
+
+
 def test_intensity_buttons_step_the_target(qtbot, ctl):
     panel = GuidedRunPanel(ctl)
     qtbot.addWidget(panel)

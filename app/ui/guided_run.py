@@ -394,7 +394,15 @@ class GuidedRunPanel(QWidget):
     def _show_alarm(self, text: str) -> None:
         self._set_hint(text, style.ALARM)
 
+    def _stopped_early(self, state: SessionState) -> bool:
+        """Ended before the program's last step (Stop pressed): recorded as stopped, and
+        said so here, not "complete"."""
+        run = self._ctl.machine.run
+        return state is SessionState.COMPLETE and run is not None and not run.finished
+
     def _state_hint(self, state: SessionState) -> tuple[str, str]:
+        if self._stopped_early(state):
+            return "Session stopped before the program's end (recorded as stopped).", style.MUTED
         missing = self._ctl.machine.missing()
         if state is SessionState.IDLE and missing:
             return "Before starting: " + "; ".join(missing) + ".", style.MUTED
@@ -426,7 +434,8 @@ class GuidedRunPanel(QWidget):
     def _on_state(self, state: SessionState) -> None:
         self._set_hint(*self._state_hint(state))
         colour = _STATE_COLOUR[state]
-        self.state.setText(style.pill(state.label, colour))
+        label = "Stopped" if self._stopped_early(state) else state.label
+        self.state.setText(style.pill(label, colour))
         has_run = self._ctl.machine.run is not None
         navigable = has_run and state not in (SessionState.RAMPING_DOWN, SessionState.COMPLETE)
         for b in (self.back_button, self.repeat_button, self.skip_button):
