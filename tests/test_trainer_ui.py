@@ -701,6 +701,9 @@ def test_a_change_while_running_is_held_for_a_pause_between_pulses(qtbot, studio
     qtbot.waitUntil(lambda: len(link.sent) == sent + 1, timeout=2000)
     assert link.sent[-1] == ("set_output", louder)
     assert studio.settings == louder
+    # the device took it: the line says it landed, not that it is still coming
+    qtbot.waitUntil(lambda: "Applied between pulses" in studio.status.text(), timeout=2000)
+    assert "next pause" not in studio.status.text()
     # a held change is dropped by a stop
     studio.set_controls(s)
     studio.apply()

@@ -124,6 +124,7 @@ class WaveformStudio(QWidget):
         self._last_block: tuple[int, int] | None = None
         self._start_handler: Callable[[OutputSettings], object] | None = None
         self._last_apply_id: int | None = None
+        self._held_apply_id: int | None = None  # a change held for a pause, once sent
         self._stop_handler: Callable[[], object] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
@@ -492,6 +493,11 @@ class WaveformStudio(QWidget):
         if what is not None and isinstance(answer, Nak):
             detail = f": {answer.detail}" if answer.detail else ""
             self._say(f"The device refused to {what} ({answer.reason.text}{detail}).")
+        elif what is not None and rid == self._held_apply_id:
+            # the change held for a pause between pulses has landed: say so, not "applying"
+            self._say("Applied between pulses: no pulse was split.")
+        if rid == self._held_apply_id:
+            self._held_apply_id = None
 
     def _command_failed(self, rid: int, reason: str) -> None:
         what = self._pending.pop(rid, None)
@@ -562,6 +568,7 @@ class WaveformStudio(QWidget):
         self._last_apply_id = self._send(
             "apply the settings", self.port.request_settings if self.port else None, s
         )
+        self._held_apply_id = self._last_apply_id
         self.settings_applied.emit(s)
 
     def _cancel_pending_apply(self) -> None:
