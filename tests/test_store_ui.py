@@ -582,3 +582,86 @@ def test_a_new_client_saved_in_the_panel_opens_on_its_screening(qtbot, records):
     qtbot.waitUntil(lambda: panel.clients.selected_client_id() == cid, timeout=5000)
     qtbot.waitUntil(lambda: panel.screening.client_id == cid, timeout=5000)
     assert opened == [cid]  # the row's selection did not open it a second time
+
+
+def test_a_read_lets_go_of_the_callers_objects_on_the_gui_thread(qtbot, records):
+    """A widget whose only reference is a read's answer callback is released on the GUI
+    thread when the answer is delivered, never by the reading thread ending later (a Qt
+    object destroyed off its thread: "QBasicTimer::start: Timers cannot be started from
+    another thread", then a crash of the test process — seen in CI)."""
+    import gc
+    import threading
+
+    from PySide6.QtCore import QObject
+
+    from app.ui.background import BackgroundReads
+
+    store, _ = records
+    dropped_in: list[str] = []
+
+    class Probe(QObject):
+        def __del__(self) -> None:
+            dropped_in.append(threading.current_thread().name)
+
+    go, linger = threading.Event(), threading.Event()
+
+    def read(_engine) -> int:
+        go.wait(5)
+        return 1
+
+    reads = BackgroundReads(store.engine)
+    probe = Probe()
+    got: list[int] = []
+    future = reads.read(read, on_result=lambda r, p=probe: (got.append(r), p.objectName()))
+    # the reading thread lingers after answering, until the answer has been delivered
+    future.add_done_callback(lambda _f: linger.wait(5))
+    del probe, future
+    go.set()
+    qtbot.waitUntil(lambda: got == [1], timeout=5000)
+    gc.collect()
+    linger.set()
+    qtbot.waitUntil(
+        lambda: not any(t.name == "StoreRead" and t.is_alive() for t in threading.enumerate()),
+        timeout=5000,
+    )
+    gc.collect()
+    assert dropped_in == ["MainThread"]
+
+
+def test_a_save_lets_go_of_the_callers_objects_on_the_gui_thread(qtbot, records):
+    """The same for a write: the writer's thread answers the future and lives on; the
+    callback's widget is released on the GUI thread when the answer is delivered."""
+    import gc
+    import threading
+    from concurrent.futures import Future
+
+    from PySide6.QtCore import QObject
+
+    store, _ = records
+    dropped_in: list[str] = []
+
+    class Probe(QObject):
+        def __del__(self) -> None:
+            dropped_in.append(threading.current_thread().name)
+
+    future: Future = Future()
+    linger = threading.Event()
+    probe = Probe()
+    got: list[int] = []
+    store.when_done(future, lambda r, p=probe: (got.append(r), p.objectName()))
+    del probe
+
+    def writer(f: Future) -> None:  # answers, then holds its future a while longer
+        f.set_result(7)
+        linger.wait(5)
+
+    thread = threading.Thread(target=writer, args=(future,), name="FakeWriter")
+    del future
+    thread.start()
+    qtbot.waitUntil(lambda: got == [7], timeout=5000)
+    gc.collect()
+    linger.set()
+    thread.join(5)
+    del thread
+    gc.collect()
+    assert dropped_in == ["MainThread"]

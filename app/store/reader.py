@@ -31,18 +31,29 @@ class ReadCancelled(Exception):
 def read_in_background(
     engine: Engine, fn: Callable[..., T], *args: Any, name: str = "StoreRead", **kwargs: Any
 ) -> Future[T]:
-    """Run ``fn(engine, *args, **kwargs)`` on a new thread; the Future has its result."""
+    """Run ``fn(engine, *args, **kwargs)`` on a new thread; the Future has its result.
+
+    The thread lets go of ``fn`` and its arguments *before* it answers the Future: a
+    caller that keeps them until the answer is delivered (app/ui/background.py does)
+    releases them on its own thread, so a callable of a Qt widget (a bound method, a
+    lambda over ``self``) is never destroyed on this one (Qt objects must be destroyed on
+    their own thread: the console crashed on it)."""
     future: Future[T] = Future()
+    job: list[Any] = [fn, args, kwargs]
 
     def run() -> None:
+        call, call_args, call_kwargs = job
+        job.clear()
         if not future.set_running_or_notify_cancel():
             return
         try:
-            result = fn(engine, *args, **kwargs)
+            result: T = call(engine, *call_args, **call_kwargs)
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on it
+            del call, call_args, call_kwargs
             future.set_exception(exc)
-        else:
-            future.set_result(result)
+            return
+        del call, call_args, call_kwargs
+        future.set_result(result)
 
     threading.Thread(target=run, name=name, daemon=True).start()
     return future

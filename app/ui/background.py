@@ -59,10 +59,18 @@ class BackgroundReads(QObject):
             if cancellable:
                 kwargs["cancel"] = self._cancels[key] = threading.Event()
         future = read_in_background(self.engine, fn, *args, **kwargs)
+        # What the caller gave (the read and its answers: often methods of widgets, or
+        # lambdas over them) travels with the answer and is let go of on the GUI thread:
+        # the reading thread, which ends on its own time, never holds the last reference
+        # (a widget destroyed off its thread: Qt's timers warn, then the process crashes).
+        # The answer goes in a box the GUI thread empties: this thread keeps no reference
+        # of its own to it, whichever of the two is done with it first.
+        held: list[Any] = [(on_result, on_error, fn, args)]
 
         def done(f: Future) -> None:
+            box = [(key, token, what, f, held.pop())]
             with contextlib.suppress(RuntimeError):  # the widgets are gone
-                self._done.emit((key, token, on_result, what, f, on_error))
+                self._done.emit(box)
 
         future.add_done_callback(done)
         return future
@@ -74,8 +82,8 @@ class BackgroundReads(QObject):
             event.set()
 
     @Slot(object)
-    def _deliver(self, item: tuple) -> None:
-        key, token, on_result, what, future, on_error = item
+    def _deliver(self, box: list) -> None:
+        key, token, what, future, (on_result, on_error, _fn, _args) = box.pop()
         if key is not None and self._latest.get(key) is not token:
             return  # a newer read of the same thing was asked for
         if future.cancelled() or isinstance(future.exception(), ReadCancelled):

@@ -188,10 +188,16 @@ class RecordsStore(QObject):
         """Call ``on_result(result)`` on the GUI thread once ``future`` is committed;
         a failure is emitted as ``error_occurred`` (and given to ``on_error``)."""
 
+        # the callbacks (methods of widgets, lambdas over them) travel in a box that the
+        # GUI thread empties: the writer's thread never holds the last reference to one
+        # (a widget destroyed off its thread crashes Qt; see app/ui/background.py)
+        held: list[Any] = [(on_result, on_error)]
+
         def done(f: Future) -> None:
+            box = [(what, f, held.pop())]
             # RuntimeError: the widgets were closed before the write finished
             with contextlib.suppress(RuntimeError):
-                self._completed.emit((on_result, what, f, on_error))
+                self._completed.emit(box)
 
         future.add_done_callback(done)
 
@@ -214,8 +220,8 @@ class RecordsStore(QObject):
         return future
 
     @Slot(object)
-    def _deliver(self, item: tuple) -> None:
-        on_result, what, future, on_error = item
+    def _deliver(self, box: list) -> None:
+        what, future, (on_result, on_error) = box.pop()
         if on_result is not None and not _alive(on_result):
             on_result = None  # the widget that saved is gone: the views still hear of it
         if on_error is not None and not _alive(on_error):
