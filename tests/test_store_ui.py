@@ -172,7 +172,12 @@ def test_editor_validates_and_saves_through_the_writer(qtbot, records):
     qtbot.addWidget(ed)
     assert not ed.save_button.isEnabled()
     assert "Name: enter the client's name." in ed.problems.text()
+    # an empty new form says what a save needs in grey, not as an error in red
+    from app.ui import style
+
+    assert style.MUTED in ed.problems.styleSheet()
     ed.name.setText("Nora Quist")
+    assert style.ALARM in ed.problems.styleSheet()  # typing began: what is missing is red
     ed.limit_on.setChecked(True)
     ed.limit.setValue(180)
     # no default date of birth: it is typed (or marked unknown)

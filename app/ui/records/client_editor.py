@@ -227,6 +227,14 @@ class ClientEditor(QWidget):
         if why:
             problems.insert(1, f"Date of birth: {why} (or untick 'known').")
         self.problems.setText("\n".join(problems))
+        # a new, still empty form says what a save needs, in grey; red once typing began
+        untouched = (
+            self.client_id is None and not self.name.text().strip() and not self.dob.text().strip()
+        )
+        colour = style.MUTED if untouched else style.ALARM
+        if self.problems.property("colour") != colour:
+            self.problems.setProperty("colour", colour)
+            self.problems.setStyleSheet(f"color: {colour}")
         self.save_button.setEnabled(not problems)
         return problems
 
