@@ -232,3 +232,16 @@ def test_a_sweep_starting_at_the_output_start_is_measured_after_starts_5_ms_ramp
     sine = OutputSettings(Waveform.SINE, 100.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
     c = SyntheticSource(sine, sample_rate=fs, noise_ua=0.3).next_block(1000)
     assert annotate(0.0, fs, c.current_ua, c.voltage_v, sine).ramp is None
+
+
+def test_a_change_of_frequency_in_view_is_never_taken_for_a_polarity_flip():
+    """A sweep holding the old wave and the new one (a frequency change landing while
+    running): averaged over the new period the old wave's halves look like a change of
+    sign; with a biphasic output commanded there is no polarity to flip, and no flip
+    is marked (a trainer saw a false "polarity → +" mark on a biphasic wave)."""
+    old = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    new = OutputSettings(Waveform.SQUARE, 25.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    t0, i_old, v_old = capture(old, 0.15)
+    _, i_new, v_new = capture(new, 0.15)
+    i, v = np.concatenate([i_old, i_new]), np.concatenate([v_old, v_new])
+    assert annotate(t0, FS, i, v, new).flips == ()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.device.waveform import OutputSettings, Waveform, charge_per_phase_uc
+from app.device.waveform import OutputSettings, Polarity, Waveform, charge_per_phase_uc
 from app.scope.core.measure import HYSTERESIS_FRACTION, crossings, levels, measure_arrays
 
 PHASE_EDGE_FRACTION = 0.02  # of the amplitude: where a pulse phase starts and ends
@@ -109,7 +109,11 @@ def annotate(
     ramping = False
     if math.isfinite(period) and math.isfinite(amp) and amp > 0:
         n_per = max(1, int(round(period * sample_rate)))
-        flips = _flips(i, n_per, amp, t0, dt)
+        # polarity flips only where the output flips polarity: with another polarity
+        # commanded, a period average changing sign is something else (the old and the
+        # new wave of a change in view, averaged over the new period)
+        if settings is None or settings.polarity is Polarity.ALTERNATING:
+            flips = _flips(i, n_per, amp, t0, dt)
         ramp = _ramp(i, n_per, amp, t0, dt)
         if ramp is None and settings is not None:
             ramp = _ramp_at_view_start(i, n_per, amp, t0, dt, settings)
