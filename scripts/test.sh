@@ -14,9 +14,10 @@ if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>
   apt_install poppler-utils
 fi
 export QT_QPA_PLATFORM=offscreen
-# Two worker processes (pytest-xdist), each test file whole on one of them (its module
+# Three worker processes (pytest-xdist), each test file whole on one of them (its module
 # fixtures set up once; each worker starts its own PostgreSQL cluster and simulators).
-# Much of the suite waits on a device in real time, so two workers on two cores halve the
-# run. `-n 0` after the command runs everything in this one process, as does running pytest
+# Much of the suite waits on a device in real time: on two cores, two workers left a
+# quarter of the CPU idle (172-190 s), three use it (135-139 s; docs/performance.md).
+# `-n 0` after the command runs everything in this one process, as does running pytest
 # directly on a few files (what you do while working on them).
-exec "$ROOT/.venv/bin/python" -m pytest -n 2 --dist loadfile "$@"
+exec "$ROOT/.venv/bin/python" -m pytest -n 3 --dist loadfile "$@"
