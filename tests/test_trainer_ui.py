@@ -86,6 +86,19 @@ def feed(
         )
 
 
+def feed_on(studio: WaveformStudio, source: SyntheticSource, blocks: int) -> None:
+    """``blocks`` blocks of 1,000 samples from ``source``, numbered on from the studio's
+    newest sample (a new source, as after a change of settings)."""
+    base = studio.ring.newest + 1
+    for _ in range(blocks):
+        b = source.next_block(1000)
+        studio.samples_received(
+            SampleBlock(
+                b.first_index + base, FS, b.current_ua, b.voltage_v, b.level_ua, b.flags, b.sync
+            )
+        )
+
+
 def redraw(studio: WaveformStudio) -> None:
     studio._last_annotate = -math.inf
     studio._dirty = True
@@ -648,16 +661,7 @@ def test_freeze_keeps_the_annotations_of_the_sweep_on_screen(studio):
     redraw(studio)  # annotated: 100 µA
     assert studio.annotations.amplitude_ua == pytest.approx(100.0, rel=0.05)
     louder = OutputSettings(Waveform.SQUARE, 10.0, 300.0, Polarity.BIPHASIC, 2.0, 0.0)
-    src = SyntheticSource(louder, sample_rate=FS, noise_ua=0.4)
-    base = studio.ring.newest + 1
-
-    for _ in range(10):
-        b = src.next_block(1000)
-        studio.samples_received(
-            SampleBlock(
-                b.first_index + base, FS, b.current_ua, b.voltage_v, b.level_ua, b.flags, b.sync
-            )
-        )
+    feed_on(studio, SyntheticSource(louder, sample_rate=FS, noise_ua=0.4), 10)
     drawn = studio.frames_drawn
     studio._annotate_gap = 10.0  # the last annotation was costly: the next sweep waits
     studio.render_frame()
@@ -795,15 +799,7 @@ def test_a_live_sweep_already_on_screen_is_not_drawn_again(studio):
     assert studio.frames_unchanged == unchanged + 3
     assert studio.annotations is annotated  # not computed again either
     louder = OutputSettings(Waveform.SQUARE, 10.0, 130.0, Polarity.BIPHASIC, 2.0, 0.0)
-    src2 = SyntheticSource(louder, sample_rate=FS, noise_ua=0.05)
-    base = studio.ring.newest + 1
-    for _ in range(6):
-        b = src2.next_block(1000)
-        studio.samples_received(
-            SampleBlock(
-                b.first_index + base, FS, b.current_ua, b.voltage_v, b.level_ua, b.flags, b.sync
-            )
-        )
+    feed_on(studio, SyntheticSource(louder, sample_rate=FS, noise_ua=0.05), 6)
     studio._annotate_gap = 0.0
     studio.render_frame()
     assert studio.frames_drawn == drawn + 1

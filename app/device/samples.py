@@ -34,3 +34,21 @@ class SampleBlock:
 
     def times(self) -> np.ndarray:
         return (self.first_index + np.arange(len(self), dtype=np.float64)) / self.sample_rate
+
+
+def joined(blocks: list[SampleBlock]) -> SampleBlock:
+    """Consecutive blocks as one: the first's index, the last's arrival time (one block
+    is returned as it is, not copied)."""
+    if len(blocks) == 1:
+        return blocks[0]
+    b0 = blocks[0]
+    return SampleBlock(
+        b0.first_index,
+        b0.sample_rate,
+        np.concatenate([b.current_ua for b in blocks]),
+        np.concatenate([b.voltage_v for b in blocks]),
+        np.concatenate([b.level_ua for b in blocks]),
+        np.concatenate([b.flags for b in blocks]),
+        np.concatenate([b.sync for b in blocks]),
+        blocks[-1].received_at,
+    )

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from app.device.protocol import DeviceState, SampleFlag
-from app.device.samples import SampleBlock
+from app.device.samples import SampleBlock, joined
 from app.engine.session import SessionRecord, SessionState
 from app.store.vocabulary import Outcome
 
@@ -207,23 +207,7 @@ class SessionRecorder:
         self._batch, self._batch_samples = [], 0
         if self.session_uid is None:
             return
-        if len(batch) == 1:
-            self.writer.add_samples(self.session_uid, batch[0])
-            return
-        first = batch[0]
-        self.writer.add_samples(
-            self.session_uid,
-            SampleBlock(
-                first.first_index,
-                first.sample_rate,
-                np.concatenate([b.current_ua for b in batch]),
-                np.concatenate([b.voltage_v for b in batch]),
-                np.concatenate([b.level_ua for b in batch]),
-                np.concatenate([b.flags for b in batch]),
-                np.concatenate([b.sync for b in batch]),
-                batch[-1].received_at,
-            ),
-        )
+        self.writer.add_samples(self.session_uid, joined(batch))
 
     def _open(self) -> None:
         self.session_uid = self.writer.begin_session(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.device.protocol import SampleFlag
-from app.device.samples import SampleBlock
+from app.device.samples import SampleBlock, joined
 from app.device.waveform import (
     OutputSettings,
     Polarity,
@@ -295,23 +295,6 @@ class ReferenceModel:
         return ref
 
 
-def _joined(blocks: list[SampleBlock]) -> SampleBlock:
-    """Consecutive blocks as one (the first's index, the last's arrival time)."""
-    if len(blocks) == 1:
-        return blocks[0]
-    b0 = blocks[0]
-    return SampleBlock(
-        b0.first_index,
-        b0.sample_rate,
-        np.concatenate([b.current_ua for b in blocks]),
-        np.concatenate([b.voltage_v for b in blocks]),
-        np.concatenate([b.level_ua for b in blocks]),
-        np.concatenate([b.flags for b in blocks]),
-        np.concatenate([b.sync for b in blocks]),
-        blocks[-1].received_at,
-    )
-
-
 class SampleRing:
     """Fixed-capacity ring of samples keyed by absolute sample index.
 
@@ -411,7 +394,7 @@ class SampleRing:
         self._settle_run(run)
 
     def _settle_run(self, run: list[SampleBlock]) -> None:
-        block = _joined(run)
+        block = joined(run)
         ref = self.reference.compute(block)
         self.reference_computations += 1
         n = len(block)
