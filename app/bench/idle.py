@@ -90,11 +90,12 @@ def measure_threads(
             time.sleep(warmup_s)
             if proc.poll() is not None:
                 raise RuntimeError(f"the console exited ({proc.returncode}) during warm-up")
-            t0 = thread_times(proc.pid)
+            # the per-thread interval inside the process's, as in ``bench stream``
             c0, w0 = sum(ps.cpu_times()[:2]), time.monotonic()
+            t0 = thread_times(proc.pid)
             time.sleep(window_s)
-            c1, w1 = sum(ps.cpu_times()[:2]), time.monotonic()
             t1 = thread_times(proc.pid)
+            c1, w1 = sum(ps.cpu_times()[:2]), time.monotonic()
             span = w1 - w0
             threads = {k: 100.0 * (v - t0.get(k, 0.0)) / span for k, v in t1.items()}
             return 100.0 * (c1 - c0) / span, threads

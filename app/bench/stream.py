@@ -68,15 +68,18 @@ def _run_here(args: argparse.Namespace | None = None) -> dict:
                 console.gaps,
                 console.gap_samples,
             )
-            threads0 = thread_times()
+            # the per-thread interval lies inside the process's, so their sum cannot
+            # exceed the process total by more than the clock-tick rounding of each thread
             cpu0, t0 = me.cpu_times(), time.monotonic()
+            threads0 = thread_times()
             peak = me.memory_info().rss
             rss_start = peak
             while time.monotonic() - t0 < seconds:
                 console.spin(min(1.0, max(0.0, seconds - (time.monotonic() - t0))))
                 peak = max(peak, me.memory_info().rss)
+            threads1 = thread_times()
             cpu1, t1 = me.cpu_times(), time.monotonic()
-            threads = thread_split(threads0, thread_times(), t1 - t0)
+            threads = thread_split(threads0, threads1, t1 - t0)
             received = console.samples - received0
             console.stop_output()
             recorded = console.recorder.samples_recorded
