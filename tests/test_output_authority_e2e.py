@@ -128,6 +128,8 @@ def test_bench_manual_output_is_held_to_the_clinic_maximum(qtbot, console):
     unlock_bench()
     assert window.switch_workspace("technician")
     bench = window.workspaces["technician"]
+    # the bench is built now, but its event list holds the connection made before
+    assert any("connected to" in t for t in bench.bench.events_panel.texts())
     assert "150 µA — clinic maximum" in bench.output.limit_label.text()
     bench.output.amplitude.setMaximum(1000.0)  # a control that would allow more: no matter
     bench.output.set_settings(

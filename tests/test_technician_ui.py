@@ -69,9 +69,7 @@ def test_bench_shows_live_device_link_load_and_frames(qtbot, live):
         OutputSettings(Waveform.SQUARE, 10.0, 200.0, Polarity.BIPHASIC, 2.0, 0.0)
     )
     qtbot.waitUntil(lambda: bench.load_panel.value("state") == "Running", timeout=3000)
-    events = [
-        bench.events_panel.list.item(i).text() for i in range(bench.events_panel.list.count())
-    ]
+    events = bench.events_panel.texts()
     assert any("state → Running" in e for e in events)
     qtbot.waitUntil(lambda: bench.load_panel.value("z_vi").endswith("kΩ"), timeout=3000)
     qtbot.waitUntil(lambda: bench.stats_panel.history_length >= 3, timeout=4000)
@@ -156,9 +154,7 @@ def test_bench_follows_a_link_change(qtbot, settings):
     assert bench.info_panel.value("port") == "/dev/null-new"
     old.disconnected.emit("old link")  # no longer followed
     new.disconnected.emit("new link")
-    events = [
-        bench.events_panel.list.item(i).text() for i in range(bench.events_panel.list.count())
-    ]
+    events = bench.events_panel.texts()
     assert any("new link" in e for e in events)
     assert not any("old link" in e for e in events)
     bench.set_link(None)

@@ -11,6 +11,7 @@ import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.device.event_history import DeviceEventHistory
 from app.device.firmware import baud_for, max_sample_rate
 from app.device.link import DeviceLink
 from app.device.protocol import DeviceState, Info, Status
@@ -36,6 +37,7 @@ class DeviceManager(QObject):
         self.status: Status | None = None
         self.port = ""
         self.baud = DEFAULT_BAUD  # the line rate: the link's, or the simulator's --baud
+        self.history = DeviceEventHistory(self)  # the device's events since start-up
         self._feed = QTimer(self)
         self._feed.setInterval(WATCHDOG_FEED_MS)
         self._feed.timeout.connect(self._feed_watchdog)
@@ -78,6 +80,7 @@ class DeviceManager(QObject):
         self.link.connected.connect(self._on_connected)
         self.link.disconnected.connect(self._on_disconnected)
         self.link.status_received.connect(self._on_status)
+        self.history.follow(self.link)
         self.link.start()
         self._feed.start()
         self.link_changed.emit(self.link)
@@ -90,6 +93,7 @@ class DeviceManager(QObject):
             if self.link.is_connected and (self.state is None or not self.state.latched):
                 self.link.estop()
             self.link.stop(2000)
+            self.history.follow(None)
             self.link.deleteLater()
             self.link = None
             self.link_changed.emit(None)

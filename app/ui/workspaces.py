@@ -13,6 +13,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
+from app.device.event_history import DeviceEventHistory
 from app.device.protocol import Ack, DeviceState, Info, Nak, Status
 from app.device.samples import SampleBlock
 from app.device.waveform import OutputSettings
@@ -134,6 +135,7 @@ class TechnicianWorkspace(Workspace):
         parent: QWidget | None = None,
         store=None,
         device_status: Callable[[], Status | None] | None = None,
+        history: DeviceEventHistory | None = None,
     ) -> None:
         from app.scope.widget import ScopeWidget
         from app.ui.output_panel import OutputPanel
@@ -148,7 +150,7 @@ class TechnicianWorkspace(Workspace):
         self._note = ""  # why the last settings were lowered (shown until the next apply)
         self._device_status = device_status or (lambda: None)
         self.scope = ScopeWidget()
-        self.bench = TechnicianBench(None, settings, set_watchdog_feeding)
+        self.bench = TechnicianBench(None, settings, set_watchdog_feeding, history=history)
         self.bench.set_authority(authority)
         self.bench.tabs.insertTab(0, self.scope, "Oscilloscope")
         self.bench.tabs.setCurrentIndex(0)
@@ -382,6 +384,7 @@ def build_workspace(window, name: str) -> Workspace:
             window,
             store=window.store,
             device_status=lambda: window.device.status,
+            history=window.device.history,
         )
         technician.bench.clinic_settings_changed.connect(window.set_clinic_settings)
         window.clinic_record_read.connect(technician.clinic_record)

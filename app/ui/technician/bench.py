@@ -9,6 +9,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QSettings, Signal
 from PySide6.QtWidgets import QHBoxLayout, QTabWidget, QVBoxLayout, QWidget
 
+from app.device.event_history import DeviceEventHistory
 from app.device.protocol import Info
 from app.device.stats import LinkStats
 from app.service.framelog import FrameLogModel
@@ -38,9 +39,13 @@ class TechnicianBench(QWidget):
         settings: QSettings,
         set_watchdog_feeding: Callable[[bool], None] | None = None,
         parent: QWidget | None = None,
+        history: DeviceEventHistory | None = None,
     ) -> None:
         super().__init__(parent)
         self.link = None
+        # the console's device history (the device manager's: it holds what happened
+        # before the bench was opened); a bench on its own keeps its own
+        self.history = history if history is not None else DeviceEventHistory(self)
         self._connections: list = []
         self.runner = ProcedureRunner(None, self)
         self.log_model = FrameLogModel(parent=self)
@@ -48,7 +53,7 @@ class TechnicianBench(QWidget):
         self.info_panel = DeviceInfoPanel()
         self.stats_panel = LinkStatsPanel()
         self.load_panel = LoadPanel()
-        self.events_panel = EventsPanel()
+        self.events_panel = EventsPanel(self.history)
         self.log_view = FrameLogView(self.log_model)
         self.calibration = CalibrationPanel(self.runner, self._info)
         self.selftest = SelfTestPanel(self.runner, self._info, set_watchdog_feeding)
@@ -95,6 +100,7 @@ class TechnicianBench(QWidget):
                 sig.disconnect(slot)
         self._connections = []
         self.link = link
+        self.history.follow(link)
         self.runner.set_link(link)
         self.load_panel.clear()
         if link is None:
@@ -109,7 +115,6 @@ class TechnicianBench(QWidget):
             (link.status_received, self.load_panel.add_status),
             (link.samples_received, self.load_panel.add_samples),
             (link.frame_logged, self.log_model.add),
-            (link.event_received, self.events_panel.add_event),
         ]
         for sig, slot in self._connections:
             sig.connect(slot)
@@ -140,11 +145,9 @@ class TechnicianBench(QWidget):
         self.info_panel.set_info(info)
         self.load_panel.set_info(info)
         self.info_panel.set_connected(True)
-        self.events_panel.add_note(f"connected to {info.model} {info.serial}", alarm=False)
 
     def _on_disconnected(self, reason: str) -> None:
         self.info_panel.set_connected(False, reason)
-        self.events_panel.add_note(f"link lost: {reason}")
 
     def _update_logging(self) -> None:
         if self.link is not None:

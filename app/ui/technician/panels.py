@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import palette
-from app.device.protocol import DeviceState, Event, EventCode, Info, SampleFlag, Status
+from app.device.event_history import MAX_ENTRIES, DeviceEventHistory, HistoryEntry
+from app.device.protocol import Info, SampleFlag, Status
 from app.device.samples import SampleBlock
 from app.device.stats import LinkStats
 from app.scope.core.measure import measure_arrays
@@ -366,40 +367,30 @@ def _set(label: QLabel, text: str) -> None:
 
 
 class EventsPanel(QGroupBox):
-    """The device's recent EVENTs (newest first) and link drops, time-stamped."""
+    """A view of the console's device history (``DeviceEventHistory``): the device's
+    EVENTs and the link's connections and drops since the console started, newest first,
+    time-stamped — including what happened before the bench was first opened."""
 
-    MAX_ITEMS = 200
-    ALARMS = (
-        EventCode.WATCHDOG_TRIP,
-        EventCode.FAULT,
-        EventCode.ESTOP,
-        EventCode.COMPLIANCE,
-        EventCode.CONTACT_LOST,
-        EventCode.LIMIT_REFUSED,
-    )
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, history: DeviceEventHistory, parent: QWidget | None = None) -> None:
         super().__init__("Recent device events", parent)
         layout = QVBoxLayout(self)
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
         self.list.setMinimumHeight(90)
         layout.addWidget(self.list)
+        self.history = history
+        for entry in history.entries():
+            self._add(entry)
+        history.added.connect(self._add)
 
-    def add_event(self, event: Event) -> None:
-        if event.code == EventCode.STATE_CHANGED and event.arg in DeviceState._value2member_map_:
-            text = f"state → {DeviceState(event.arg).label}"
-            self._add(f"{text} ({event.text})" if event.text else text, False)
-            return
-        name = event.code.name.replace("_", " ").lower()
-        self._add(f"{name}: {event.text}" if event.text else name, event.code in self.ALARMS)
+    def texts(self) -> list[str]:
+        """The rows as shown, newest first."""
+        return [self.list.item(i).text() for i in range(self.list.count())]
 
-    def add_note(self, text: str, alarm: bool = True) -> None:
-        self._add(text, alarm)
-
-    def _add(self, text: str, alarm: bool) -> None:
-        self.list.insertItem(0, f"{time.strftime('%H:%M:%S')}  {text}")
-        if alarm:
+    def _add(self, entry: HistoryEntry) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(entry.at))
+        self.list.insertItem(0, f"{stamp}  {entry.text}")
+        if entry.alarm:
             self.list.item(0).setForeground(pg.mkColor(style.ALARM))
-        while self.list.count() > self.MAX_ITEMS:
+        while self.list.count() > MAX_ENTRIES:
             self.list.takeItem(self.list.count() - 1)
