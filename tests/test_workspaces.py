@@ -204,6 +204,17 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
                     lambda n=n: desk.controller.guided_view().step_index == n + 1, timeout=2000
                 )
         assert len(gaps) == 1, gaps  # a long "Next:" name does not push the buttons down
+        # the records tab beside the treatment panel: every record tab's title whole
+        desk.tabs.setCurrentIndex(1)
+        records = desk.records
+        assert records is not None
+        qtbot.waitUntil(records.isVisible, timeout=2000)
+        qtbot.wait(50)
+        bar = records.tabs.tabBar()
+        for i in range(bar.count()):
+            assert bar.tabRect(i).width() >= bar.tabSizeHint(i).width(), bar.tabText(i)
+            assert bar.tabRect(i).right() < records.tabs.width(), bar.tabText(i)
+        assert w.stack_scroll.horizontalScrollBar().maximum() == 0
     finally:
         app.setStyleSheet("")
         device.close()

@@ -52,6 +52,10 @@ class RecordsPanel(QWidget):
         }
         self.tabs.addTab(self._pages[self.detail], "Session")
         self.tabs.addTab(self._pages[self.courses], "Courses")
+        # every tab's title whole: no scroll arrows hiding the last tab; the splitter
+        # gives the tabs the width their titles need
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
         self.error = QLabel(wordWrap=True)
         self.error.setStyleSheet(
             f"background: {style.ALARM}; color: {palette.WHITE};"
