@@ -149,6 +149,10 @@ def test_client_list_searches(qtbot, records):
     status = {
         w.table.item(r, 0).text(): w.table.item(r, 2).text() for r in range(w.table.rowCount())
     }
+    # a name the column cuts short is whole in its tooltip
+    assert all(
+        w.table.item(r, 0).toolTip() == w.table.item(r, 0).text() for r in range(w.table.rowCount())
+    )
     assert status == {
         "Training head (demo)": "Demo head",
         "Anna Berg": "Cleared",

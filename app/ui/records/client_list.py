@@ -105,6 +105,7 @@ class ClientList(QWidget):
         for row, c in enumerate(clients):
             name = QTableWidgetItem(c.name)
             name.setData(Qt.ItemDataRole.UserRole, c.id)
+            name.setToolTip(c.name)  # whole, where the column cuts a long name short
             if c.is_training:
                 font = name.font()
                 font.setItalic(True)
