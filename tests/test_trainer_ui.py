@@ -822,3 +822,42 @@ def test_the_live_mark_blinks_while_samples_arrive_even_when_the_picture_stands_
     studio.freeze_button.click()
     studio._show_live_mark(t + 0.1)
     assert studio.live_mark.text() == "frozen"
+
+
+def test_a_change_while_running_never_shows_old_and_new_wave_in_one_sweep(qtbot, studio):
+    """Apply while the output runs: the picture keeps its last sweep of the old wave
+    until a whole sweep of the new one has arrived, so no sweep, and no figure of the
+    Measured panel, is of the two waves at once."""
+    link = FakeLink()
+    attach(studio, link)
+    old = OutputSettings(Waveform.SQUARE, 10.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    studio.set_controls(old)
+    studio.start_button.click()
+    qtbot.waitUntil(lambda: ("start_output",) in link.sent, timeout=2000)
+    studio.set_time_base(0.5)
+    source = SyntheticSource(old, sample_rate=FS, noise_ua=0.05)
+    for _ in range(10):
+        studio.samples_received(source.next_block(1000))
+    redraw(studio)
+    assert studio.annotations.frequency_hz == pytest.approx(10.0, rel=0.02)
+    faster = OutputSettings(Waveform.SQUARE, 25.0, 100.0, Polarity.BIPHASIC, 2.0, 0.0)
+    studio.set_controls(faster)
+    assert studio.apply()
+    qtbot.waitUntil(lambda: ("set_output", faster) in link.sent, timeout=2000)
+    qtbot.waitUntil(lambda: studio._settle_index is not None, timeout=2000)  # the ACK
+    source = SyntheticSource(faster, sample_rate=FS, noise_ua=0.05)
+    seen = []
+    base = studio.ring.newest + 1  # the new wave follows the old without a gap
+    for _ in range(80):  # 0.8 s of the new wave, 10 ms at a time, a sweep tried after each
+        b = source.next_block(100)
+        studio.samples_received(
+            SampleBlock(
+                b.first_index + base, FS, b.current_ua, b.voltage_v, b.level_ua, b.flags, b.sync
+            )
+        )
+        redraw(studio)
+        seen.append(round(studio.annotations.frequency_hz, 1))
+    mixed = [f for f in seen if abs(f - 10.0) > 0.2 and abs(f - 25.0) > 0.5]
+    assert not mixed, str(seen)
+    assert seen[-1] == pytest.approx(25.0, rel=0.02)
+    assert seen.count(seen[0]) < len(seen)  # the new wave was shown well within the 0.8 s

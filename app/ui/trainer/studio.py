@@ -61,6 +61,11 @@ ANNOTATE_BUDGET = 0.1  # share of the time annotating may take: a live sweep is 
 # (and annotated with it) no sooner than its last annotation's cost / this budget,
 LIVE_SWEEP_MIN_S = 0.2  # and no sooner than this (5 sweeps a second: it stands still),
 LIVE_SWEEP_MAX_S = 0.5  # nor later than this (one slow frame on a busy CPU delays little)
+# A change applied while the output runs: the picture holds its last sweep of the old wave
+# until a whole sweep of the new one has arrived (no sweep, and no figure, mixes the two),
+# for at most this long (longer time bases let the old wave scroll out instead)
+SETTLE_MAX_S = 1.0
+SETTLE_MARGIN_SAMPLES = 64  # after the ACK's newest sample: the device's frame being filled
 COLUMNS = 1600  # min/max columns the curves are reduced to
 PRESENTATION_WINDOW_S = 10.0  # presentation without settings: 10 s across
 PRESENTATION_PERIODS = 5  # presentation with settings: about five periods across
@@ -125,6 +130,10 @@ class WaveformStudio(QWidget):
         self._start_handler: Callable[[OutputSettings], object] | None = None
         self._last_apply_id: int | None = None
         self._held_apply_id: int | None = None  # a change held for a pause, once sent
+        # a change landing in the running output: since when (monotonic), and the first
+        # sample index surely of the new wave (None until the device's ACK)
+        self._settle_since: float | None = None
+        self._settle_index: int | None = None
         self._stop_handler: Callable[[], object] | None = None
         self._dirty = True
         self._last_annotate = -math.inf
@@ -490,6 +499,11 @@ class WaveformStudio(QWidget):
 
     def _command_answered(self, rid: int, answer) -> None:
         what = self._pending.pop(rid, None)
+        if rid == self._last_apply_id and self._settle_since is not None:
+            if isinstance(answer, Nak) or self.ring.newest is None:
+                self._settle_since = None  # refused: the old wave goes on
+            else:  # in force on the device: what arrives after this is the new wave
+                self._settle_index = self.ring.newest + SETTLE_MARGIN_SAMPLES
         if what is not None and isinstance(answer, Nak):
             detail = f": {answer.detail}" if answer.detail else ""
             self._say(f"The device refused to {what} ({answer.reason.text}{detail}).")
@@ -501,6 +515,8 @@ class WaveformStudio(QWidget):
 
     def _command_failed(self, rid: int, reason: str) -> None:
         what = self._pending.pop(rid, None)
+        if rid == self._last_apply_id:
+            self._settle_since = None
         if what is not None:
             self._say(f"Could not {what}: {reason}")
 
@@ -537,6 +553,7 @@ class WaveformStudio(QWidget):
             self._last_apply_id = self._send(
                 "apply the settings", self.port.request_settings if self.port else None, s
             )
+            self._begin_settle()
         self.settings_applied.emit(s)
         return True
 
@@ -569,12 +586,34 @@ class WaveformStudio(QWidget):
             "apply the settings", self.port.request_settings if self.port else None, s
         )
         self._held_apply_id = self._last_apply_id
+        self._begin_settle()
         self.settings_applied.emit(s)
 
+    def _begin_settle(self) -> None:
+        """A change sent to the running output: hold the picture until it is in force."""
+        if self._last_apply_id is not None and self._output_on:
+            self._settle_since = time.monotonic()
+            self._settle_index = None
+
+    def _settling(self, sweep_start: int) -> bool:
+        """Whether the sweep from ``sweep_start`` may still hold old wave (then it is not
+        drawn: the screen keeps the last sweep and its figures)."""
+        since = self._settle_since
+        if since is None:
+            return False
+        if time.monotonic() - since > SETTLE_MAX_S or (
+            self._settle_index is not None and sweep_start >= self._settle_index
+        ):
+            self._settle_since = None
+            return False
+        return True
+
     def _cancel_pending_apply(self) -> None:
-        """A change held for a period boundary is dropped (stop, reset, a newer change)."""
+        """A change held for a period boundary is dropped (stop, reset, a newer change);
+        a picture held for a change in progress is let go."""
         self._apply_timer.stop()
         self._pending_apply = None
+        self._settle_since = None
 
     def set_output_handlers(
         self, start: Callable[[OutputSettings], object] | None, stop: Callable[[], object] | None
@@ -610,6 +649,7 @@ class WaveformStudio(QWidget):
             return
         self._use_settings(grant.settings)
         self._last_apply_id = grant.request_id
+        self._begin_settle()
         if grant.note:
             self._say(grant.note)
         self.settings_applied.emit(grant.settings)
@@ -1055,6 +1095,8 @@ class WaveformStudio(QWidget):
             marks = np.flatnonzero(w.sync[: extra + 1])
             if marks.size:
                 k = int(marks[-1])
+        if self._settling(w.start + k):
+            return None, 0.0, fs, np.zeros(0), np.zeros(0)
         cur = w.current_ua[k : k + n].astype(np.float64)
         volt = w.voltage_v[k : k + n].astype(np.float64)
         ref = w.reference_ua[k : k + n].astype(np.float64)
