@@ -235,3 +235,24 @@ def test_the_bench_fits_1280_pixels_without_scrolling_sideways(qtbot, tmp_path):
     bench = w.workspaces["technician"]
     assert bench.minimumSizeHint().width() <= w.stack_scroll.viewport().width()
     assert w.stack_scroll.horizontalScrollBar().maximum() == 0
+
+
+def test_a_window_restores_its_size_but_a_screenshot_is_of_the_default_size(
+    qtbot, tmp_path, monkeypatch
+):
+    """An operator's window comes back at the size it was closed at; a ``--screenshot``
+    picture (no screen fitting) is always 1280 x 800, whatever an earlier window left."""
+    # (this offscreen screen is 800 pixels wide: the sizes, not the fitting, are tested)
+    monkeypatch.setattr(MainWindow, "fit_to_screen", lambda self, *a, **k: None)
+    ini = tmp_path / "s.ini"
+    w = _window(qtbot, ini)
+    w.resize(800, 580)
+    w.show()
+    w.close()  # saves the geometry
+    operator = MainWindow(
+        DeviceManager(), QSettings(str(ini), QSettings.Format.IniFormat), fit_screen=True
+    )
+    qtbot.addWidget(operator)
+    assert (operator.width(), operator.height()) == (800, 580)
+    picture = _window(qtbot, ini)
+    assert (picture.width(), picture.height()) == (1280, 800)

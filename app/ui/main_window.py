@@ -970,7 +970,9 @@ class MainWindow(QMainWindow):
     def _restore_window_state(self) -> None:
         geometry = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
-        if geometry is not None:
+        if geometry is not None and self._fit_screen:
+            # (a picture for --screenshot is always of the default size, not of the
+            # geometry an earlier window left, which may be an offscreen 800 pixels)
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
