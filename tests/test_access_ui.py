@@ -211,10 +211,13 @@ def test_a_lock_asked_while_output_runs_waits_and_says_so(qtbot, console):
 
 def test_the_lock_time_is_the_clinics_setting(qtbot, console):
     from app.engine.limits import ClinicSettings
+    from app.service.clinic_limits import settings_to_dict
+    from app.store.clinic import SaveClinicSettings
 
     w = console()
-    w.set_clinic_settings(ClinicSettings(lock_after_s=120.0))
-    assert w.access.lock_after_s == 120.0
+    request = SaveClinicSettings(settings_to_dict(ClinicSettings(lock_after_s=120.0)), None)
+    w.store.writer.submit(request).result(10)  # the store's settings, read by the watch
+    qtbot.waitUntil(lambda: w.access.lock_after_s == 120.0, timeout=5000)
     assert ClinicSettings(lock_after_s=0).validate()
 
 

@@ -117,10 +117,15 @@ def test_escape_ends_the_session_emergency_stopped(qtbot, trainer):
 def test_settings_above_the_live_limit_are_clamped_and_said(qtbot, trainer):
     """The studio's output is bounded by the output authority, not by its spin box: a
     value above the clinic maximum is sent at the maximum, and the studio says so."""
-    from app.service.clinic_limits import ClinicSettings
+    from app.service.clinic_limits import ClinicSettings, settings_to_dict
+    from app.store.clinic import SaveClinicSettings
 
     window, ws, store = trainer
-    window.set_clinic_settings(ClinicSettings(max_current_ua=150.0))
+    # saved in this room: the store's watch reads it after the commit, the authority
+    # applies it (the one way the clinic's limits reach it)
+    cs = ClinicSettings(max_current_ua=150.0, eye_area_max_ua=150.0)
+    store.writer.submit(SaveClinicSettings(settings_to_dict(cs), None)).result(5)
+    qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == 150.0, timeout=5000)
     assert ws.studio.amplitude.maximum() == 150.0  # the control follows the live limit
     ws.studio.amplitude.setMaximum(5000.0)  # a control that lets more through: no matter
     ws.studio.set_controls(
