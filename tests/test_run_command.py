@@ -238,3 +238,32 @@ def test_a_limit_lowered_in_another_room_lowers_a_running_run_at_once(
         assert max(comfort.values()) <= LOWERED_UA
     finally:
         engine.dispose()
+
+
+def test_damaged_clinic_settings_run_on_the_defaults_and_are_named_once(
+    qapp, tmp_path, monkeypatch, capsys, new_sqlite_url
+):
+    """A stored clinic maximum that is not a number: the run uses the default and its
+    summary names the problem once (read at the start and again by the watch)."""
+    from app.__main__ import main
+    from app.store.clinic import SaveClinicSettings
+    from app.store.runtime import start_store
+
+    url = new_sqlite_url
+    store = start_store(url)
+    try:
+        store.writer.submit(SaveClinicSettings({"max_current_ua": "lots"}, None)).result(5)
+    finally:
+        store.close(10)
+    monkeypatch.setenv("MICROCURRENT_HOME", str(tmp_path / "home"))
+    code = main(
+        ["run", "--training", "--program", "toning", "--seconds", "1"]
+        + ["--database-url", url, "--json"]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["errors"] == [
+        "clinic settings: Maximum current: stored value 'lots' is not a number; default 600 µA used"
+    ]
+    assert summary["output_lowered_by_authority"] == []

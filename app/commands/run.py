@@ -127,9 +127,9 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         if message not in errors:
             errors.append(message)
 
-    def note_clinic(problems: list[str]) -> None:
+    def note_clinic(problems: list[str]) -> None:  # each names the default used instead
         for p in problems:
-            note(f"clinic settings: {p} (default used)")
+            note(f"clinic settings: {p}")
 
     note_clinic(clinic_problems)
 
