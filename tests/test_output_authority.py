@@ -747,3 +747,42 @@ def test_a_desk_step_under_a_clinic_limit_lowered_mid_step_keeps_that_limit_as_c
     assert comfort == [20.0]
     assert any("clinic maximum 20 µA" in r.message for r in records if r.kind == "limit")
     ctl.shutdown()
+
+
+def test_a_setpoint_the_device_has_not_lowered_yet_is_not_taken_for_a_breach(rig):
+    """A limit lowered under running output: until the device answers the lowering
+    SET_OUTPUT its STATUS still shows the old setpoint — that is the lowering on its way,
+    not settings from elsewhere (the run saw it stop instead of lower). Once answered, or
+    lost (1.5 s on the device's clock), the old setpoint is stopped as before."""
+    authority, device, _ = rig
+    assert authority.transfer(Driver.BENCH)
+    authority.set_output(Driver.BENCH, SQUARE)  # 150 µA (clinic maximum)
+    authority.start(Driver.BENCH)
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, setpoint_ua=150.0, uptime_ms=1000)
+    authority.set_clinic(ClinicSettings(max_current_ua=60.0))
+    assert device.amplitudes() == [150.0, 60.0]
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, setpoint_ua=150.0, uptime_ms=1100)
+    assert device.names()[-1] == "set_output"  # not stopped: the device has not taken it
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, setpoint_ua=200.0, uptime_ms=1200)
+    assert device.names()[-1] == "stop_output"  # above what it held: not ours
+    # answered: a STATUS still at the old setpoint is a breach
+    authority.reset()
+    device.emit_status(DeviceState.IDLE, uptime_ms=1300)
+    authority.set_output(Driver.BENCH, SQUARE)
+    authority.start(Driver.BENCH)
+    device.emit_status(DeviceState.RUNNING, level_ua=60.0, setpoint_ua=60.0, uptime_ms=1400)
+    authority.set_clinic(ClinicSettings(max_current_ua=40.0))
+    _answer(device, device.rid_of("set_output"))
+    device.emit_status(DeviceState.RUNNING, level_ua=60.0, setpoint_ua=60.0, uptime_ms=1500)
+    assert device.names()[-1] == "stop_output"
+    # lost: 1.5 s on the device's clock without an answer
+    authority.reset()
+    device.emit_status(DeviceState.IDLE, uptime_ms=1600)
+    authority.set_output(Driver.BENCH, SQUARE)
+    authority.start(Driver.BENCH)
+    device.emit_status(DeviceState.RUNNING, level_ua=40.0, setpoint_ua=40.0, uptime_ms=1700)
+    authority.set_clinic(ClinicSettings(max_current_ua=20.0))
+    device.emit_status(DeviceState.RUNNING, level_ua=40.0, setpoint_ua=40.0, uptime_ms=2000)
+    assert device.names()[-1] == "set_output"
+    device.emit_status(DeviceState.RUNNING, level_ua=40.0, setpoint_ua=40.0, uptime_ms=3300)
+    assert device.names()[-1] == "stop_output"

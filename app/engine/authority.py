@@ -201,6 +201,10 @@ class OutputAuthority(QObject):
         self._uptime_ms: int | None = None  # the newest STATUS's uptime
         self._latched = False  # an emergency stop here: no output until a RESET
         self._settings_rid: int | None = None  # the last SET_OUTPUT, until it is answered
+        # a lowering SET_OUTPUT the device has not answered yet: (its request id, the
+        # amplitude it lowers from, the device's uptime (ms) when it was sent); until the
+        # answer the device's STATUS may still show the old setpoint
+        self._lowering: tuple[int, float, int | None] | None = None
         self._start_after: _PendingStart | None = None  # start_with() waiting for answers
 
     # ------------------------------------------------------------------ facts in
@@ -256,6 +260,7 @@ class OutputAuthority(QObject):
         self._started = False
         self._commanded = self._context = None
         self._settings_rid = None
+        self._lowering = None
         self._device = None
         self._device_state = None
         if link is None:
@@ -278,9 +283,9 @@ class OutputAuthority(QObject):
 
     def set_clinic(self, clinic: ClinicSettings) -> None:
         """The clinic's limits changed: applied to output at once (a lowered maximum lowers
-        present output; a raised one raises nothing by itself). An authority following the store
-        (:meth:`follow_clinic`) gets them from each reading; a console without records
-        sets them here."""
+        present output; a raised one raises nothing by itself). An authority following
+        the store (:meth:`follow_clinic`) gets them from each reading; a console without
+        records sets them here."""
         problems = clinic.validate()
         if problems:
             raise ValueError("clinic settings: " + "; ".join(problems))
@@ -359,7 +364,10 @@ class OutputAuthority(QObject):
             self._watching = facts.client_id
         old = self._client
         self._client = facts
-        self._lower_held()  # a lowered limit lowers held output before anyone is told
+        # first the held output (lowered to a lowered limit, or stopped for a client who
+        # may not be treated now), then the news: the lowering or stop is the authority's
+        # on every path, and its drivers hear of it as such
+        self._enforce()
         # The watch reads twice a second: a reading that differs only in its time keeps
         # the facts fresh (checked below) but is no news for the session or the screen.
         if (
@@ -376,7 +384,6 @@ class OutputAuthority(QObject):
             facts.zone_rules,
         ):
             self.limits_changed.emit()
-        self._enforce()
 
     def records_failed(self, message: str) -> None:
         """The records cannot be written: no output may go on unrecorded."""
@@ -572,6 +579,7 @@ class OutputAuthority(QObject):
         rid = self._link.set_output(sent, by=self)
         self._commanded, self._context = sent, context
         self._settings_rid = rid
+        self._lowering = None  # newer settings: the device's answer to these is awaited
         self.output_commanded.emit(sent)
         return Grant(rid, sent, decision)
 
@@ -675,7 +683,8 @@ class OutputAuthority(QObject):
             return
         decision = self._decision_for(settings, context)
         if settings.amplitude_ua > decision.allowed_ua + 1e-9:
-            self._send_settings(settings, context)
+            grant = self._send_settings(settings, context)
+            self._lowering = (grant.request_id, settings.amplitude_ua, self._uptime_ms)
             self.output_lowered.emit(context.driver, decision.explanation)
 
     def _revoke(self, why: str) -> None:
@@ -711,6 +720,8 @@ class OutputAuthority(QObject):
 
     @Slot(int, object)
     def _on_answered(self, rid: int, answer: object) -> None:
+        if self._lowering is not None and rid == self._lowering[0]:
+            self._lowering = None  # the device holds the lowered settings (or refused them)
         if rid == self._settings_rid:
             self._settings_rid = None
             if isinstance(answer, Nak) and self._started:
@@ -783,7 +794,10 @@ class OutputAuthority(QObject):
             ceiling = self.ceiling(
                 context.driver, context.zones, context.step_ua, context.step_label
             ).ceiling_ua
-            if status.setpoint_ua > ceiling + SETPOINT_TOLERANCE_UA:
+            if (
+                status.setpoint_ua > ceiling + SETPOINT_TOLERANCE_UA
+                and not self._lowering_under_way(status)
+            ):
                 self._revoke(
                     f"the device's setpoint {status.setpoint_ua:.0f} µA is above "
                     f"the live limit {ceiling:.0f} µA"
@@ -798,6 +812,22 @@ class OutputAuthority(QObject):
                 "the device was driving output that was not "
                 "asked for here (a stop was lost?): emergency stop",
             )
+
+    def _lowering_under_way(self, status: Status) -> bool:
+        """The setpoint ``status`` shows is the one a lowering SET_OUTPUT sent here is
+        replacing, and the device has not answered it yet (a STATUS it sent before it
+        took the command); for at most UNCOMMANDED_S on the device's clock, after which
+        the command counts as lost."""
+        low = self._lowering
+        if low is None:
+            return False
+        rid, from_ua, sent_at = low
+        if sent_at is None:  # no STATUS seen before it was sent: timed from this one
+            sent_at = status.uptime_ms
+            self._lowering = (rid, from_ua, sent_at)
+        if status.uptime_ms - sent_at > UNCOMMANDED_S * 1000:
+            return False
+        return status.setpoint_ua <= from_ua + SETPOINT_TOLERANCE_UA
 
     # ------------------------------------------------------------------ ports
 
