@@ -170,6 +170,10 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
             timeout=8000,
         )
         guided = desk.guided
+        # a client's long name (75 characters, emoji, Hebrew, markup) never pushes the
+        # treatment panel off the screen: it is elided, whole in its tooltip
+        long_name = "Ann-Sophie " + "Verylongfamilyname-" * 3 + " 😀 שלום <b>bold</b> Ω" * 2
+        desk.client_label.setText(long_name)
 
         def in_view(widget, within) -> bool:
             top_left = widget.mapTo(within, widget.rect().topLeft())
@@ -204,6 +208,8 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
                     lambda n=n: desk.controller.guided_view().step_index == n + 1, timeout=2000
                 )
         assert len(gaps) == 1, gaps  # a long "Next:" name does not push the buttons down
+        assert desk.client_label.text() == long_name
+        assert desk.client_label.toolTip() == long_name
         # the records tab beside the treatment panel: every record tab's title whole
         desk.tabs.setCurrentIndex(1)
         records = desk.records

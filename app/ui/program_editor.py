@@ -62,6 +62,7 @@ from app.engine.programs import (
 from app.engine.zones import ZONES
 from app.format import clock
 from app.ui import style
+from app.ui.labels import ElidedLabel
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -585,7 +586,7 @@ class ProgramEditorDialog(QDialog):
         lv.addWidget(self.load_errors)
 
         # right: the editor
-        self.title = QLabel()
+        self.title = ElidedLabel()  # a custom program's name: plain text, never wider
         self.title.setStyleSheet("font-size:16px;font-weight:700")
         self.readonly_note = QLabel(
             "Built-in programs cannot be changed. Use “Clone…” to make your own copy and edit that."

@@ -20,6 +20,7 @@ from app import palette
 from app.store import services
 from app.store.vocabulary import Outcome
 from app.ui import style
+from app.ui.labels import ElidedLabel
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.format import duration, local_datetime, number, program_name, program_names
 
@@ -49,8 +50,7 @@ class SessionHistory(QWidget):
         self.store = store
         self.client_id: int | None = None
         self.sessions: list[services.SessionSummary] = []
-        self.title = QLabel("Session history")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        self.title = ElidedLabel("Session history")  # a long name never widens the view
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)

@@ -36,6 +36,7 @@ from app.store import audit, photos, services
 from app.store.recording import Recording
 from app.store.vocabulary import AMENDABLE
 from app.ui import style
+from app.ui.labels import ElidedLabel
 from app.ui.records import report
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.format import (
@@ -87,8 +88,7 @@ class SessionDetailView(QWidget):
         self.recording: Recording | None = None  # the samples of the zoomed window, if any
         self._window: tuple[float, float] | None = None
         self._zoom = QTimer(self, singleShot=True, interval=150, timeout=self._load_window)
-        self.title = QLabel("Session")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        self.title = ElidedLabel("Session")  # a long name never widens the view
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.summary = QLabel(wordWrap=True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
