@@ -570,9 +570,11 @@ def test_random_bytes_from_the_port(qtbot, tmp_path):
         assert "LINK DOWN" in window.link_label.text()
         assert window.banner.isVisible()
         assert window.banner.text()
-        # the GUI kept working: its timer ran all along, no gap over half a second
+        # the GUI kept working: its timer ran all along, no gap of a second (a GUI thread
+        # decoding the noise would stall for the whole fault; a loaded machine's scheduler
+        # alone has been seen to delay a tick by half a second)
         assert len(ticks) > FAULT_SECONDS * 5
-        assert float(np.max(np.diff(ticks))) < 0.5
+        assert float(np.max(np.diff(ticks))) < 1.0
         unlock_bench()
         assert window.switch_workspace("technician")
         bench = window.workspaces["technician"].bench
