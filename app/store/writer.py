@@ -1305,9 +1305,12 @@ class StoreWriter:
             err = exc
         if err is not exc:
             err.__cause__ = exc
-        if getattr(req, "quiet_refusal", False) and not isinstance(exc, SQLAlchemyError):
-            # refused on its merits (e.g. a stale clinic-settings version, a PIN set-up on a
-            # store that had one): the caller shows why; not a failure of the records
+        if isinstance(exc, StaleRecordError) or (
+            getattr(req, "quiet_refusal", False) and not isinstance(exc, SQLAlchemyError)
+        ):
+            # refused on its merits (a record another room changed first, a stale
+            # clinic-settings version, a PIN set-up on a store that had one): the caller
+            # shows why. Not a failure of the records: no alarm, and output is not stopped
             report = False
         else:
             self.refused += 1
