@@ -63,6 +63,7 @@ from app.engine.zones import ZONES
 from app.format import clock
 from app.ui import style
 from app.ui.labels import ElidedLabel
+from app.ui.screen_fit import resize_within_screen
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -546,7 +547,7 @@ class ProgramEditorDialog(QDialog):
     def __init__(self, current_id: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Treatment programs")
-        self.resize(1400, 760)
+        resize_within_screen(self, 1400, 760)  # its Save button on a 1280-pixel screen
         self.saved_ids: list[str] = []
         self._library: dict[str, Program] = {}
         self._unsaved: dict[str, Program] = {}  # clones not yet written to disk

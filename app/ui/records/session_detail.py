@@ -54,6 +54,7 @@ from app.ui.records.history import OUTCOME_COLOURS, outcome_text
 from app.ui.records.photos import PhotoCompareView, SessionPhotos
 from app.ui.records.photos import caption as photo_caption
 from app.ui.records.signing import AmendDialog, SignSessionDialog
+from app.ui.screen_fit import resize_within_screen
 
 
 def _table(headers: tuple[str, ...]) -> QTableWidget:
@@ -406,7 +407,7 @@ class SessionDetailView(QWidget):
         self.compare = PhotoCompareView(self.store, self.detail.summary.client_id, parent=self)
         self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.compare.destroyed.connect(lambda *_: setattr(self, "compare", None))
-        self.compare.resize(1200, 760)
+        resize_within_screen(self.compare, 1200, 760)
         self.compare.open(left_session=None, right_session=session_id)
         self.compare.show()
 
