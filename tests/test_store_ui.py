@@ -281,6 +281,7 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
     x, y = panel.history.plots["current"][1].getData()
     assert len(x) == 4
     np.testing.assert_allclose(y, [142.5, 171.0, 190.0, 209.0])
+    assert panel.history.chart_area.currentWidget() is panel.history.chart
     with qtbot.waitSignal(panel.detail.shown, timeout=5000):
         panel.history.table.selectRow(0)  # newest first
     assert panel.tabs.currentWidget() is panel.page(panel.detail)
@@ -674,3 +675,19 @@ def test_a_save_lets_go_of_the_callers_objects_on_the_gui_thread(qtbot, records)
     del thread
     gc.collect()
     assert dropped_in == ["MainThread"]
+
+
+def test_history_without_figures_says_what_the_chart_will_show(qtbot, records):
+    """A client with no measured session sees a sentence in place of empty axes."""
+    from app.ui.records.history import SessionHistory
+
+    store, ids = records
+    view = SessionHistory(store)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.loaded, timeout=5000):
+        view.set_client(ids["tom"])
+    assert view.chart_area.currentWidget() is view.no_chart
+    assert "mean current" in view.no_chart.text()
+    with qtbot.waitSignal(view.loaded, timeout=5000):
+        view.set_client(ids["anna"])
+    assert view.chart_area.currentWidget() is view.chart
