@@ -99,12 +99,16 @@ class TrainerWorkspace(Workspace):
             return
         self.studio.message.emit(f"Output stopped: {why}.")
         if self.session is not None:
+            self.session.revoked = why  # said again when the session ends, which follows
             self.session.event("limit", f"output stopped by the output authority: {why}")
 
     def _output_lowered(self, driver: Driver, why: str) -> None:
         if driver is not Driver.STUDIO:
             return
         self.studio.message.emit(f"Output lowered: {why}.")
+        commanded = self.authority.commanded
+        if commanded is not None:  # the title, the ideal and the controls say what runs now
+            self.studio.set_reference(commanded)
         if self.session is not None:
             self.session.event("limit", f"output lowered by the output authority: {why}")
 
@@ -264,8 +268,10 @@ class TrainerWorkspace(Workspace):
         state, finished = _END_STATE[outcome]
         ses.recorder.on_state(state, program_finished=finished)  # closes with its outcome
         self.session = None
+        # why the output authority stopped it, if it did: the last line the trainer reads
+        cause = f"Output stopped: {ses.revoked}. " if ses.revoked else ""
         self.studio.message.emit(
-            f"Training session ended ({outcome.label.lower()}): "
+            f"{cause}Training session ended ({outcome.label.lower()}): "
             f"{ses.recorder.samples_recorded:,} samples recorded."
         )
 
@@ -391,6 +397,7 @@ class _StudioSession:
     state: DeviceState | None = None
     output_seen: bool = False  # the device reported output on since the session began
     stopping: bool = False  # the studio's Stop was sent
+    revoked: str = ""  # why the output authority stopped the output (a limit, eligibility)
 
     @property
     def uid(self) -> str | None:
