@@ -32,6 +32,7 @@ from app.engine.recorder import DEVICE_END_OUTCOMES, SessionRecorder
 from app.engine.session import SessionRecord, SessionState
 from app.store.vocabulary import Outcome
 from app.teaching.schedule import schedule_from_events, settings_from_payload
+from app.ui.records.format import damage_note
 from app.ui.trainer.studio import WaveformStudio
 from app.ui.workspaces import Workspace
 
@@ -339,8 +340,9 @@ class TrainerWorkspace(Workspace):
         )
 
     def _replay_loaded(self, session_id: int, rec, detail) -> None:
+        damage = damage_note(rec)
         if rec.n_samples == 0:
-            self.studio.message.emit(f"Session {session_id} has no recording.")
+            self.studio.message.emit(f"Session {session_id} has no recording.{damage}")
             self.replay_loaded.emit(False)
             return
         events, stored = [], []
@@ -365,6 +367,8 @@ class TrainerWorkspace(Workspace):
                 sample_rate=rec.sample_rate,
             )
         )
+        if ok and damage:
+            self.studio.message.emit(f"Replaying session {session_id}.{damage}")
         self.replay_loaded.emit(ok)
 
 

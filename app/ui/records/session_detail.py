@@ -41,6 +41,7 @@ from app.ui.records import report
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.format import (
     clock,
+    damage_note,
     duration,
     event_details,
     field_value,
@@ -152,6 +153,9 @@ class SessionDetailView(QWidget):
         )
         self.no_recording = QLabel("No recording was stored for this session.")
         self.no_recording.setStyleSheet(f"color: {style.MUTED}")
+        self.recording_damage = QLabel(wordWrap=True)  # what of it could not be read
+        self.recording_damage.setStyleSheet(f"color: {style.WARN}")
+        self.recording_damage.hide()
 
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
@@ -182,6 +186,7 @@ class SessionDetailView(QWidget):
         lay.addWidget(self.amendments_box)
         lay.addWidget(split, 1)
         lay.addWidget(self.no_recording)
+        lay.addWidget(self.recording_damage)
         self.pdf_button.clicked.connect(self._ask_pdf)
         self.csv_button.clicked.connect(self._ask_csv)
         self.sign_button.clicked.connect(self.ask_sign)
@@ -347,7 +352,10 @@ class SessionDetailView(QWidget):
         self.events.resizeColumnsToContents()
         self.events.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.overview, self.recording, self._window = overview, None, None
-        self.no_recording.setVisible(overview.n_samples == 0)
+        damage = damage_note(overview).strip()
+        self.no_recording.setVisible(overview.n_samples == 0 and not damage)
+        self.recording_damage.setText(damage)
+        self.recording_damage.setVisible(bool(damage))
         self.plot.setVisible(overview.n_samples > 0)
         self._draw_overview()
         if overview.n_samples:
