@@ -77,7 +77,7 @@ def console(qtbot, tmp_path, new_sqlite_url):
                 settings_to_dict(
                     ClinicSettings(max_current_ua=CLINIC_MAX, eye_area_max_ua=CLINIC_MAX)
                 ),
-                None,
+                0,  # a new store: no clinic settings stored yet
             )
         ).result(5)
         window = MainWindow(
