@@ -129,14 +129,17 @@ def test_a_save_from_a_stale_version_is_refused(rooms):
     assert b.writer.refused == 0  # refused on its merits: not a records failure
 
 
-def test_two_rooms_saving_from_the_same_version_at_once_exactly_one_succeeds(rooms):
+@pytest.mark.parametrize("stored_before", [True, False], ids=["stored", "nothing-stored"])
+def test_two_rooms_saving_from_the_same_version_at_once_exactly_one_succeeds(rooms, stored_before):
     """Two writers (two rooms) on one database submit a save made from the same version at
-    the same moment: the store's writer of one of them refuses it as stale, whatever the
-    timing; the stored settings are the winner's."""
+    the same moment (also the very first save, which creates the row): the store's writer
+    of one of them refuses it as stale, whatever the timing — never a records failure;
+    the stored settings are the winner's."""
     import concurrent.futures
 
     a, b = rooms(), rooms()
-    a.save(ClinicSettings(max_current_ua=150.0, eye_area_max_ua=150.0), 0)
+    if stored_before:
+        a.save(ClinicSettings(max_current_ua=150.0, eye_area_max_ua=150.0), 0)
     shown = a.read().version
     assert b.read().version == shown  # both rooms show the same stored version
     requests = {
@@ -155,9 +158,11 @@ def test_two_rooms_saving_from_the_same_version_at_once_exactly_one_succeeds(roo
     winner = futures[won[0]]
     stored = settings_from_dict(a.read().settings)[0].max_current_ua
     assert stored == (300.0 if winner is a else 120.0)
-    assert a.read().version == shown + 1
+    assert a.read().version == (shown + 1 if stored_before else 2)
     changes = _records(a.engine, ServiceKind.CLINIC_SETTINGS)
-    assert len(changes) == 2  # the first save and the winner's: nothing for the refused one
+    # the first save (if any) and the winner's: nothing for the refused one
+    assert len(changes) == (2 if stored_before else 1)
+    assert a.writer.refused == b.writer.refused == 0  # refused on its merits
 
 
 def test_a_save_must_state_the_version_it_was_made_from(rooms):

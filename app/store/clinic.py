@@ -150,6 +150,32 @@ def _row(s: Session, by: str) -> ClinicConfig:
     return row
 
 
+def _insert_row_if_missing(s: Session, by: str) -> bool:
+    """Create the row with default settings unless it exists (one statement: of two rooms
+    creating it at once, one inserts and the other's insert does nothing). True when this
+    one created it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = s.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = s.execute(
+        insert(ClinicConfig)
+        .values(
+            id=ROW_ID,
+            settings={},
+            version=1,
+            updated_at=utcnow(),
+            updated_by=by,
+            pin_ever_set=_pin_history_says_set(s),
+            pin_failures=0,
+            pin_version=0,
+        )
+        .on_conflict_do_nothing(index_elements=[ClinicConfig.id])
+        .returning(ClinicConfig.id)
+    )
+    return result.first() is not None
+
+
 class StaleClinicSettings(ValueError):
     """The settings were changed by another room since they were read."""
 
@@ -160,6 +186,8 @@ class StaleClinicSettings(ValueError):
             f"{when} (version {version}) since they were shown here: nothing was saved"
         )
         self.version = version
+        self.updated_at = updated_at
+        self.updated_by = updated_by
 
 
 # ---------------------------------------------------------------- writer requests
@@ -255,8 +283,15 @@ class SaveClinicSettings:
         if existing is None:
             if expected != 0:  # the row was deleted since it was read
                 raise StaleClinicSettings(0, None, None)
-            # (two rooms creating it at once: the second's insert fails, nothing saved)
-            existing = _row(s, by)
+            if not _insert_row_if_missing(s, by):  # another room created it meanwhile
+                existing = s.get(ClinicConfig, ROW_ID, populate_existing=True)
+                if existing is None:
+                    raise StaleClinicSettings(0, None, None)
+                raise StaleClinicSettings(
+                    existing.version, existing.updated_at, existing.updated_by
+                )
+            existing = s.get(ClinicConfig, ROW_ID, populate_existing=True)
+            assert existing is not None
             expected = existing.version  # created just now, from the defaults
         elif expected == 0:
             # edited from "no settings stored yet", but another room stored some since
