@@ -197,12 +197,14 @@ class NumberField(QDoubleSpinBox):
             self.problem_changed.emit(problem)
 
     def _restyle(self) -> None:
-        rules = []
-        if self._problem:  # framed as wrong (and said why: the tooltip, the form's message)
-            rules.append(f"border:2px solid {palette.MESSAGE_ERROR}")
-        if self._bold:
-            rules.append("font-weight:600")
-        self.setStyleSheet(f"NumberField{{{';'.join(rules)}}}" if rules else "")
+        # marked as wrong (and said why: the tooltip, the form's message): the text's
+        # colours, so the spin box keeps its own frame and arrows
+        self.lineEdit().setStyleSheet(
+            f"background:{palette.PROBLEM_BACKGROUND};color:{palette.MESSAGE_ERROR};font-weight:600"
+            if self._problem
+            else ""
+        )
+        self.setStyleSheet("font-weight:600" if self._bold else "")
 
     def _range_text(self) -> str:
         unit, lo, hi = self.suffix(), self.minimum(), self.maximum()
@@ -226,10 +228,9 @@ class NumberField(QDoubleSpinBox):
         allowed = f"{name}{body}{unit} is outside the allowed {_format(lo)}–{_format(hi)}{unit}"
         if rounded > hi:
             if self.limit_name:
-                return (
-                    f"{name}{body}{unit} is above the limit of {_format(hi)}{unit} "
-                    f"({self.limit_name})"
-                )
+                why = self.limit_name
+                why = f" — {why}" if "(" in why else f" ({why})"
+                return f"{name}{body}{unit} is above the limit of {_format(hi)}{unit}{why}"
             return allowed
         if rounded < lo and (self._finished or not self.hasFocus()):
             return allowed

@@ -13,7 +13,7 @@ or start while :meth:`OutputSettingsEditor.problem` says so.
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSizePolicy, QWidget
 
 from app import palette
 from app.device.protocol import Info
@@ -66,6 +66,8 @@ class OutputSettingsEditor(QWidget):
         self.form.addRow("Ramp", self.ramp)
         self.problem_label = QLabel()  # a typed number that is not taken, and why
         self.problem_label.setWordWrap(True)
+        # a long message wraps in the width the form has: it never widens the form
+        self.problem_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.problem_label.setStyleSheet(f"color:{palette.MESSAGE_ERROR};font-weight:600")
         self.problem_label.setVisible(False)
         self.form.addRow(self.problem_label)
