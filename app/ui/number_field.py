@@ -115,7 +115,7 @@ class NumberField(QDoubleSpinBox):
 
     # ------------------------------------------------------------------ Qt
 
-    def validate(self, text: str, pos: int) -> object:
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         state, text, pos = super().validate(text, pos)
         if state == QValidator.State.Invalid:
             number = self._number_text(text)

@@ -226,6 +226,7 @@ class ClinicLimitsPanel(QWidget):
         for row, zid in enumerate(self.zone_ids):
             limit, why = base.zone_limit([zid])
             item = self.zone_table.item(row, 1)
+            assert item is not None  # set in _build_zone_table
             item.setText("—" if limit is None else f"{limit:g} µA")
             item.setToolTip(why)
             self.zone_spins[zid].set_bold(self.zone_spins[zid].value() > 0)
