@@ -403,6 +403,14 @@ def test_out_of_range_parameters_typed_in_the_ui(qtbot, tmp_path):
         qtbot.keyClicks(spin, "99999")
         qtbot.keyClick(spin, Qt.Key.Key_Enter)
         assert spin.value() <= min(device_max, spin.maximum())
+        # what was typed stays on screen, named as above the limit (not cut to "9999")
+        assert spin.text() == "99999 µA"
+        assert f"99999 µA is above the limit of {spin.maximum():g} µA" in (
+            window.output.editor.problem_label.text()
+        )
+        window.output.apply_button.click()
+        assert "Not applied" in window.output.message.text()
+        spin.setValue(100.0)
         # a value above the limits asked for anyway: sent at the binding limit, and said
         bench = window.workspaces["technician"]
         bench._apply(OutputSettings(amplitude_ua=device_max + 500))
