@@ -446,6 +446,8 @@ class ClinicLimitsPanel(QWidget):
         if exc is not None:
             self._on_edit_state()
             self._say(f"Not saved: {exc}. Your changes are still shown here.", style.ALARM)
+            if self.conflict:  # a newer reading arrived meanwhile: that says more
+                self._show_conflict()
             self.saved.emit()
             return
         assert self.base is not None
