@@ -167,7 +167,7 @@ def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path, new_sq
         assert window.switch_workspace("technician")
         bench = window.workspaces["technician"].bench
         panel = bench.stats_panel
-        bench.tabs.setCurrentWidget(panel.parentWidget())  # Device and link: figures shown
+        bench.tabs.setCurrentWidget(bench.overview_page)  # Device and link: figures shown
         qtbot.waitUntil(
             lambda: (
                 int(panel.value("crc").replace(",", "") or 0)
@@ -585,7 +585,7 @@ def test_random_bytes_from_the_port(qtbot, tmp_path):
         assert window.switch_workspace("technician")
         bench = window.workspaces["technician"].bench
         panel = bench.stats_panel
-        bench.tabs.setCurrentWidget(panel.parentWidget())  # Device and link: figures shown
+        bench.tabs.setCurrentWidget(bench.overview_page)  # Device and link: figures shown
         qtbot.waitUntil(
             lambda: (
                 int(panel.value("crc").replace(",", "") or 0)

@@ -82,12 +82,12 @@ class TechnicianBench(QWidget):
         # the overview is the tallest page: it scrolls on a short screen rather than make
         # every tab (and the workspace) taller than a 1280 x 800 window shows — which hid
         # the buttons and messages at the foot of the other tabs (Save limits)
-        overview_scroll = QScrollArea()
-        overview_scroll.setWidgetResizable(True)
-        overview_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        overview_scroll.setWidget(overview)
+        self.overview_page = QScrollArea()  # the "Device and link" tab
+        self.overview_page.setWidgetResizable(True)
+        self.overview_page.setFrameShape(QFrame.Shape.NoFrame)
+        self.overview_page.setWidget(overview)
         self.tabs = QTabWidget()
-        self.tabs.addTab(overview_scroll, "Device and link")
+        self.tabs.addTab(self.overview_page, "Device and link")
         self.tabs.addTab(self.log_view, "Frame log")
         self.tabs.addTab(self.calibration, "Calibration")
         self.tabs.addTab(self.selftest, "Self-test")
