@@ -64,6 +64,28 @@ def test_guided_run_then_escape_is_recorded(qtbot, desk):
     assert load_recording(store.engine, sessions[0].id).current_ua.size > 0
 
 
+def test_a_step_cut_short_by_an_emergency_stop_is_recorded(qtbot, desk):
+    """The first session after start-up (its program loaded before the records opened)
+    stopped mid-step: its step is recorded with what it delivered, once, and marked as
+    ended by the emergency stop; the history's figures come from it."""
+    window, practitioner, store = desk
+    ctl = practitioner.controller
+    practitioner.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.ESTOPPED, timeout=3000)
+    assert store.writer.flush(10)
+    (session,) = session_history(store.engine, store.info.training_client_id)
+    (step,) = session_detail(store.engine, session.id).steps
+    assert step.position == 0
+    assert step.actual_s > 0
+    assert step.mean_current_ua is not None
+    assert step.mean_current_ua > 0
+    assert step.parameters["ended_early"] == "emergency_stopped"
+    assert session.mean_current_ua is not None
+    assert session.charge_uc is not None
+
+
 def test_store_failure_stops_the_session_and_says_so(qtbot, desk):
     """A store that cannot write (read-only, disk full, server gone) stops the treatment
     that is being recorded and says so; the writer keeps what it has and retries."""
