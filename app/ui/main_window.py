@@ -313,6 +313,8 @@ class MainWindow(QMainWindow):
         self.next_step_shortcut = QShortcut(self)
         self.next_step_shortcut.activated.connect(lambda: self.current_workspace().next_step())
         self.apply_key_settings()
+        if store is not None:
+            self._tell_interrupted(store)
 
         # A silent device is flagged STALE_AFTER_S after its last report: every STATUS
         # (ten a second) starts this again, so while the device talks it never fires and
@@ -434,10 +436,20 @@ class MainWindow(QMainWindow):
             store.close(10.0)
             return
         self._take_store(store)
+        self._tell_interrupted(store)
         for ws in self.workspaces.built():
             ws.store_ready(store)
         self.access.store_ready(store, interactive=self.interactive)
         self.records_opened.emit()
+
+    def _tell_interrupted(self, store) -> None:
+        """Sessions an earlier run left open (the console killed, a crash, a power cut)
+        were closed as interrupted when the records opened: said once, on the banner."""
+        from app.ui.records.format import interrupted_notice
+
+        text = interrupted_notice(getattr(store.info, "interrupted", ()))
+        if text:
+            self.show_alarm(text, kind="info")
 
     def store_unavailable(self, error: str) -> None:
         """The client records could not be opened: the desk says why; output stays off."""
