@@ -28,6 +28,12 @@ class Writer:
     def add_step(self, uid, position, zone, parameters, planned_s, actual_s, **totals):
         self.steps.append((position, planned_s, actual_s, totals))
 
+    def update_step(self, uid, position, parameters, actual_s, **totals) -> int:
+        """As the store: the newest row of that position gets the new totals."""
+        i = max(k for k, st in enumerate(self.steps) if st[0] == position)
+        self.steps[i] = (position, self.steps[i][1], actual_s, totals)
+        return i
+
     def end_session(self, uid, outcome) -> None:
         self.ended.append(outcome)
 
@@ -125,6 +131,11 @@ class StepWriter(Writer):
     def add_step(self, uid, position, zone, parameters, planned_s, actual_s, **totals):
         super().add_step(uid, position, zone, parameters, planned_s, actual_s, **totals)
         self.params.append(dict(parameters))
+
+    def update_step(self, uid, position, parameters, actual_s, **totals) -> int:
+        i = super().update_step(uid, position, parameters, actual_s, **totals)
+        self.params[i] = dict(parameters)
+        return i
 
 
 ENDS_EARLY = [
@@ -313,3 +324,28 @@ def test_idle_time_and_another_clients_set_up_are_not_in_a_clients_session():
     assert all(uid == "uid-2" for uid, _k, _m in w.events[n:])
     assert [m for _k, m in later][:2] == ["sent set_output", "sent start"], later
     assert later[2][1].startswith("ready -> ramping_up"), later
+
+
+def test_a_step_under_way_is_in_the_store_and_kept_up_to_date():
+    """A console killed mid-step must leave the step recorded: its row is written once it
+    delivered output (marked in progress) and brought up to date every PROGRESS_S of
+    samples; its end writes the final totals into the same row, without the mark."""
+    from app.engine.recorder import PROGRESS_S
+
+    w = StepWriter()
+    rec = SessionRecorder(w, 7)
+    rec.set_program("p")
+    rec.on_step(0, "masseter_l", {"step": "Jaw"}, 60.0)
+    rec.on_state(SessionState.RAMPING_UP)
+    rec.on_samples(block(0, 160, on=True))
+    assert [(p, a) for p, _pl, a, _t in w.steps] == [(0, 0.16)]
+    assert w.params == [{"step": "Jaw", "in_progress": True}]
+    per = int(PROGRESS_S * 1000)
+    rec.on_samples(block(160, per - 1, on=True))  # not yet PROGRESS_S since
+    assert w.steps[0][2] == 0.16
+    rec.on_samples(block(160 + per - 1, 1, on=True))  # PROGRESS_S since: brought up to date
+    assert [(p, a) for p, _pl, a, _t in w.steps] == [(0, PROGRESS_S + 0.16)]
+    rec.on_samples(block(160 + per, 1000, on=True))
+    rec.on_state(SessionState.ESTOPPED)
+    assert [(p, a) for p, _pl, a, _t in w.steps] == [(0, PROGRESS_S + 1.16)]  # one row
+    assert w.params == [{"step": "Jaw", "ended_early": "emergency_stopped"}]

@@ -20,7 +20,10 @@ practitioner desk and the headless ``run`` command both do):
   once, when the next one becomes current or when the session ends — ended early (a
   stop, an emergency stop, the output authority, a lost link, the console closing), it
   is written with what it delivered until then and the outcome that cut it short
-  (``parameters["ended_early"]``).
+  (``parameters["ended_early"]``). Its row is stored as soon as it delivered output and
+  brought up to date every :data:`PROGRESS_S` of samples (``parameters["in_progress"]``
+  until it ends), so a console killed mid-step leaves the step recorded up to then
+  (the next start marks it ended early by the interruption).
   Consecutive blocks go to the writer together, :data:`SAMPLE_BATCH_S` of samples at a
   time (and at every state change and at the end): one request, and one wake-up of the
   writer's thread, four times a second rather than once a block (60 a second).
@@ -40,7 +43,7 @@ import numpy as np
 from app.device.protocol import DeviceState, SampleFlag
 from app.device.samples import SampleBlock, joined
 from app.engine.session import SessionRecord, SessionState
-from app.store.vocabulary import ENDED_EARLY, Outcome
+from app.store.vocabulary import ENDED_EARLY, IN_PROGRESS, Outcome
 
 RECORDING_STATES = frozenset(
     {
@@ -76,6 +79,7 @@ SETUP_KINDS = frozenset(
 )
 _STEP_KINDS = frozenset({"step", "zone_skipped", "zone_override"})
 SAMPLE_BATCH_S = 0.25
+PROGRESS_S = 5.0  # a step under way is brought up to date in the store this often
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class _StepTotals:
     active_s: float = 0.0
     on_samples: int = 0  # samples with the output on: the time the step was delivered
     extra: dict[str, Any] = field(default_factory=dict)
+    stored: bool = False  # its row is in the store (brought up to date from then on)
+    stored_samples: int = 0  # its samples when it was last brought up to date
 
     def add(self, block: SampleBlock) -> None:
         i = block.current_ua.astype(np.float64)
@@ -216,8 +222,13 @@ class SessionRecorder:
         if self._batch_samples >= SAMPLE_BATCH_S * block.sample_rate:
             self._hand_over_samples()
         self.samples_recorded += len(block)
-        if self._step is not None:
-            self._step.add(block)
+        step = self._step
+        if step is not None:
+            step.add(block)
+            if not step.stored or step.samples - step.stored_samples >= PROGRESS_S * (
+                block.sample_rate or 1.0
+            ):
+                self._store_step(step, {IN_PROGRESS: True})
 
     def close(self, outcome: Outcome) -> None:
         """End the open session (also used when the console closes mid-session)."""
@@ -308,28 +319,44 @@ class SessionRecorder:
         step, self._step = self._step, None
         if step is None or self.session_uid is None or step.samples == 0:
             return
+        self._store_step(step, {} if ended_early is None else {ENDED_EARLY: ended_early.value})
+        self._steps_written += 1
+
+    def _store_step(self, step: _StepTotals, marks: dict[str, Any]) -> None:
+        """The step's row with its totals so far: added the first time, then updated."""
+        assert self.session_uid is not None
         fs = step.sample_rate or 1.0
         mean_i = step.sum_abs_i / step.samples
         impedance = (step.sum_abs_v / step.sum_abs_i * 1e6) if step.sum_abs_i > 0 else None
-        parameters = dict(step.step.parameters)
-        if ended_early is not None:
-            parameters[ENDED_EARLY] = ended_early.value
         # actual_s is the time the output was on during the step (pauses, contact loss and
         # a skip do not count): done, partial and skipped are told apart from it
         # (app.engine.zones.step_outcome)
-        self.writer.add_step(
-            self.session_uid,
-            step.step.position,
-            step.step.zone,
-            parameters,
-            step.step.planned_s,
-            step.on_samples / fs,
-            charge_uc=step.sum_i / fs,
-            mean_current_ua=mean_i,
-            mean_impedance_ohm=impedance,
-            charge_abs_uc=step.sum_abs_i / fs,
-        )
-        self._steps_written += 1
+        totals = {
+            "charge_uc": step.sum_i / fs,
+            "mean_current_ua": mean_i,
+            "mean_impedance_ohm": impedance,
+            "charge_abs_uc": step.sum_abs_i / fs,
+        }
+        parameters = {**step.step.parameters, **marks}
+        if step.stored:
+            self.writer.update_step(
+                self.session_uid,
+                step.step.position,
+                parameters,
+                step.on_samples / fs,
+                **totals,
+            )
+        else:
+            self.writer.add_step(
+                self.session_uid,
+                step.step.position,
+                step.step.zone,
+                parameters,
+                step.step.planned_s,
+                step.on_samples / fs,
+                **totals,
+            )
+        step.stored, step.stored_samples = True, step.samples
 
 
 def _jsonable(value: Any) -> Any:

@@ -501,6 +501,7 @@ def close_interrupted_sessions(
         gone = [r for r in rows if not _writer_alive(r, now, stale_after_s)]
         for row in gone:
             last = _last_sign_of_life(s, row, now)
+            _end_steps_under_way(s, row.id)
             s.execute(
                 update(TreatmentSession)
                 .where(TreatmentSession.id == row.id)
@@ -512,6 +513,18 @@ def close_interrupted_sessions(
     if gone:
         log.warning("%d session(s) left open by an earlier run were marked interrupted", len(gone))
     return tuple(closed)
+
+
+def _end_steps_under_way(s: Session, session_id: int) -> None:
+    """The step its console was delivering when it went (written with its figures up to
+    a few seconds before, app.engine.recorder) ended early: the session was interrupted."""
+    from app.store.models import SessionStep
+    from app.store.vocabulary import ENDED_EARLY, IN_PROGRESS
+
+    for step in s.scalars(select(SessionStep).where(SessionStep.session_id == session_id)):
+        if isinstance(step.parameters, dict) and IN_PROGRESS in step.parameters:
+            params = {k: v for k, v in step.parameters.items() if k != IN_PROGRESS}
+            step.parameters = {**params, ENDED_EARLY: Outcome.INTERRUPTED.value}
 
 
 def _utc(t: dt.datetime) -> dt.datetime:

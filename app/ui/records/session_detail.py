@@ -34,7 +34,7 @@ from app import palette
 from app.engine.zones import step_outcome
 from app.store import audit, photos, services
 from app.store.recording import Recording
-from app.store.vocabulary import AMENDABLE, ENDED_EARLY, ended_early_text
+from app.store.vocabulary import AMENDABLE, ENDED_EARLY, IN_PROGRESS, ended_early_text
 from app.ui import style
 from app.ui.records import report
 from app.ui.records.bridge import RecordsStore
@@ -310,7 +310,15 @@ class SessionDetailView(QWidget):
             params = "; ".join(
                 field_value(k, v)
                 for k, v in st.parameters.items()
-                if k not in ("zones", "technique", "direction", "skipped_reason", ENDED_EARLY)
+                if k
+                not in (
+                    "zones",
+                    "technique",
+                    "direction",
+                    "skipped_reason",
+                    ENDED_EARLY,
+                    IN_PROGRESS,
+                )
             )
             cells = (
                 str(st.position + 1),
