@@ -79,7 +79,8 @@ SETUP_KINDS = frozenset(
 )
 _STEP_KINDS = frozenset({"step", "zone_skipped", "zone_override"})
 SAMPLE_BATCH_S = 0.25
-PROGRESS_S = 5.0  # a step under way is brought up to date in the store this often
+PROGRESS_S = 1.0  # a step under way is brought up to date in the store this often (as the
+# recording: a crash loses about the last second of both)
 
 
 @dataclass(frozen=True)

@@ -517,7 +517,7 @@ def close_interrupted_sessions(
 
 def _end_steps_under_way(s: Session, session_id: int) -> None:
     """The step its console was delivering when it went (written with its figures up to
-    a few seconds before, app.engine.recorder) ended early: the session was interrupted."""
+    about a second before, app.engine.recorder) ended early: the session was interrupted."""
     from app.store.models import SessionStep
     from app.store.vocabulary import ENDED_EARLY, IN_PROGRESS
 

@@ -30,7 +30,7 @@ class Outcome(enum.StrEnum):
 # that ended it in its ``parameters[ENDED_EARLY]`` (app.engine.recorder).
 ENDED_EARLY = "ended_early"
 # A step still under way: its row is written once it delivered output and brought up to
-# date every few seconds; this mark goes at its end. A session closed as interrupted at
+# date every second; this mark goes at its end. A session closed as interrupted at
 # the next start (the console killed mid-step) has it replaced by ENDED_EARLY.
 IN_PROGRESS = "in_progress"
 _ENDED_EARLY_WORDS = {

@@ -233,8 +233,8 @@ class AddStep:
 @dataclass(frozen=True, slots=True)
 class UpdateStep:
     """New totals for the step at ``position`` written last in the session: the recorder's
-    step under way (written as soon as it delivered output, brought up to date every few
-    seconds and at its end, so a console killed mid-step leaves its step recorded)."""
+    step under way (written as soon as it delivered output, brought up to date every
+    second and at its end, so a console killed mid-step leaves its step recorded)."""
 
     session_uid: str
     position: int
