@@ -173,7 +173,7 @@ def test_a_step_cut_short_is_recorded_once_with_what_it_delivered():
         assert totals["charge_uc"] == pytest.approx(900.0)
         assert totals["mean_impedance_ohm"] == pytest.approx(10_000.0)
         assert w.params == [{"step": "Jaw", ENDED_EARLY: outcome.value}]
-        assert ended_early_text(w.params[0]).startswith("ended early: ")
+        assert ended_early_text(w.params[0]).startswith("ended early (")
 
 
 def test_the_console_closing_mid_step_records_the_step():

@@ -42,7 +42,7 @@ _ENDED_EARLY_WORDS = {
 
 
 def ended_early_text(parameters: object) -> str:
-    """'ended early: emergency stop' for a step its session's end cut short, else ''."""
+    """'ended early (emergency stop)' for a step its session's end cut short, else ''."""
     why = parameters.get(ENDED_EARLY) if isinstance(parameters, dict) else None
     try:
         outcome = Outcome(why) if isinstance(why, str) else None
@@ -50,7 +50,7 @@ def ended_early_text(parameters: object) -> str:
         outcome = None
     if outcome is None or outcome not in _ENDED_EARLY_WORDS:
         return ""
-    return f"ended early: {_ENDED_EARLY_WORDS[outcome]}"
+    return f"ended early ({_ENDED_EARLY_WORDS[outcome]})"
 
 
 class ServiceKind(enum.StrEnum):

@@ -315,7 +315,7 @@ def charge_sentence(detail: SessionDetail) -> str:
 
 def skip_reason(parameters: dict) -> str:
     """': Mentalis (client's right) is excluded …' for a step skipped on an excluded
-    zone, ': ended early: emergency stop' for a step its session's end cut short
+    zone, ': ended early (emergency stop)' for a step its session's end cut short
     (escaped), else ''."""
     why = parameters.get("skipped_reason") if isinstance(parameters, dict) else None
     if not isinstance(why, str) or not why:
