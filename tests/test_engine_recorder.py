@@ -270,7 +270,7 @@ class Drive:
                     self.rec.on_step(view.step_index, ",".join(view.zones), {}, 10.0)
 
 
-def test_idle_time_and_another_clients_set_up_are_not_in_a_clients_session():
+def test_idle_time_and_another_clients_set_up_are_not_in_a_clients_session(caplog):
     """An emergency stop with no session under way, the device connecting, an earlier
     client chosen and its limit, a state change at idle: none of it is written into the
     session that opens later. The session holds its own set-up (client, program) and
@@ -295,6 +295,8 @@ def test_idle_time_and_another_clients_set_up_are_not_in_a_clients_session():
     drive = Drive(rec)
     drive(LinkConnected(LIMITS), StatusReceived(status(DeviceState.IDLE)))
     drive(EmergencyStop(), Reset(), StatusReceived(status(DeviceState.IDLE)))  # no session
+    # kept in the console's log instead (state names only: no reason, no client)
+    assert "emergency stop with no session under way (from idle)" in caplog.text
     drive(ChooseClient("c7", None, True), SetClientLimit(40.0))  # an earlier client
     drive(ChooseClient("c9", None, True), LoadProgram(PROGRAM))
     drive(StatusReceived(status(DeviceState.IDLE)))

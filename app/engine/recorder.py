@@ -11,8 +11,8 @@ practitioner desk and the headless ``run`` command both do):
   :data:`SETUP_KINDS`): the client chosen, the program loaded, the limits, zone and
   parameters set since, and the Start that opened it. Idle time — the device connected,
   studio or bench use, an emergency stop or an alarm with no session under way, an
-  earlier client — is no part of a client's record (the device's own history, the
-  bench's Events list, keeps what the device reported);
+  earlier client — is no part of a client's record (the device's own history keeps
+  what the device reported; an emergency stop or fault latched then is logged);
 * :meth:`SessionRecorder.on_samples` — each sample block, stored as compressed chunks
   while output is under way, and summed per program step (charge, mean current, |V/I|).
   The step current when a session opens is known from :meth:`SessionRecorder.on_step`
@@ -33,6 +33,7 @@ Nothing here waits: the writer queues every request on its own thread.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ DEVICE_END_OUTCOMES = {
     DeviceState.FAULT: Outcome.FAULT,
     DeviceState.WATCHDOG: Outcome.FAULT,
 }
+log = logging.getLogger(__name__)
+
 PRE_SESSION_RECORDS = 50
 # Records made while no session records that are the coming session's set-up (kept in
 # the order made and written when it opens). A new client chosen (or the client cleared)
@@ -78,6 +81,12 @@ SETUP_KINDS = frozenset(
     {"client", "program", "parameter", "limit", "step", "zone_skipped", "zone_override"}
 )
 _STEP_KINDS = frozenset({"step", "zone_skipped", "zone_override"})
+# latched states reached with no session under way: said in the console's log (the state
+# names only: a reason may quote a client's screening)
+_LATCHED = {
+    SessionState.ESTOPPED.value: "emergency stop",
+    SessionState.DEVICE_FAULT.value: "device fault or watchdog trip",
+}
 SAMPLE_BATCH_S = 0.25
 PROGRESS_S = 1.0  # a step under way is brought up to date in the store this often (as the
 # recording: a crash loses about the last second of both)
@@ -284,6 +293,12 @@ class SessionRecorder:
                 pre.append(record)  # the Start: its commands are before it
             else:  # a state change at idle: the commands sent before it were not a Start
                 self._drop(lambda r: r.kind == "command")
+                if record.state in _LATCHED:  # kept in the console's log, not a client's
+                    log.warning(
+                        "%s with no session under way (from %s): not in any client's record",
+                        _LATCHED[record.state],
+                        record.data.get("previous", "?"),
+                    )
             return
         if kind == "client" and ("client_id" in record.data or record.message == "client cleared"):
             self._drop(lambda r: r.kind != "program")  # another client's set-up
