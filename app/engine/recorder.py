@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -307,7 +308,7 @@ class SessionRecorder:
         if kind in SETUP_KINDS or kind == "command":
             pre.append(record)
 
-    def _drop(self, which: Any) -> None:
+    def _drop(self, which: Callable[[SessionRecord], bool]) -> None:
         kept = [r for r in self._pre if not which(r)]
         self._pre.clear()
         self._pre.extend(kept)
