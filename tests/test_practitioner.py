@@ -7,6 +7,7 @@ import os
 import pytest
 from PySide6.QtCore import QSettings, Qt
 
+from app.device.protocol import DeviceState
 from app.engine.session import SessionState
 from app.store.runtime import start_store
 from app.store.services import load_recording, session_detail, session_history
@@ -84,6 +85,32 @@ def test_a_step_cut_short_by_an_emergency_stop_is_recorded(qtbot, desk):
     assert step.parameters["ended_early"] == "emergency_stopped"
     assert session.mean_current_ua is not None
     assert session.charge_uc is not None
+
+
+def test_an_emergency_stop_at_idle_is_not_in_the_next_clients_session(qtbot, desk):
+    """Esc with no session under way, Reset, then a session: the session's events are its
+    own — nothing of the idle emergency stop (its alarm, its transitions, the ESTOP and
+    RESET commands) is written into it."""
+    window, practitioner, store = desk
+    ctl = practitioner.controller
+    qtbot.keyClick(window, Qt.Key.Key_Escape)  # nobody is being treated
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.ESTOPPED, timeout=3000)
+    assert ctl.state == SessionState.ESTOPPED
+    practitioner.guided.start_button.click()  # Reset
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=3000)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=8000)
+    practitioner.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    practitioner.guided.stop_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.COMPLETE, timeout=8000)
+    assert store.writer.flush(10)
+    (session,) = session_history(store.engine, store.info.training_client_id)
+    events = session_detail(store.engine, session.id).events
+    said = [(e.kind, e.payload.get("message", "")) for e in events]
+    assert not [m for _k, m in said if "estop" in m or "reset" in m], said
+    assert not [k for k, _m in said if k == "alarm"], said
+    transitions = [m for k, m in said if k == "transition"]
+    assert transitions[0].startswith("ready -> ramping_up"), said
 
 
 def test_store_failure_stops_the_session_and_says_so(qtbot, desk):
