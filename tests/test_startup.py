@@ -361,6 +361,7 @@ def test_the_console_says_once_that_a_session_was_interrupted(qtbot, tmp_path, n
     The next start has nothing to say."""
     import datetime as dt
 
+    from app.device.protocol import PROTOCOL_VERSION, Info
     from app.store.validation import ClientData
 
     store = start_store(new_sqlite_url)
@@ -377,12 +378,20 @@ def test_the_console_says_once_that_a_session_was_interrupted(qtbot, tmp_path, n
         window.attach_store(start_store(new_sqlite_url))
         text = window.banner.text()
         assert window.banner.isVisibleTo(window)
-        assert window.banner.property("kind") == "info"
+        assert window.banner.property("priority") == "low"
         assert "A session was interrupted" in text
         assert "Full-face lift" in text
         assert started.astimezone().strftime("%H:%M") in text
         assert "ran 2 min 05 s" in text
         assert "Zelda" not in text
+        # the device connecting after the records opened
+        info = Info(
+            0, PROTOCOL_VERSION, "FAKE", "F-1", "1.0", 1000.0, 0.5, 2000.0, 20.0,
+            10_000, 0.05, 0.001, 500, 50,
+        )  # fmt: skip
+        window._on_connected(info)
+        assert window.banner.isVisibleTo(window)
+        assert window.banner.text() == text
         again = start_store(new_sqlite_url)
         assert again.info.interrupted == ()
     finally:

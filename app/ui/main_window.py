@@ -92,6 +92,9 @@ ALARM_PRIORITY = {
     "stale": MEDIUM,  # the device has stopped sending for a moment
     "line": MEDIUM,  # the line rate cannot carry the device's sample rate: samples lost
     "info": LOW,  # information: nothing is wrong with the output
+    # information about the records (a session an earlier run left interrupted): stays
+    # until another alarm takes the banner, also when the device connects
+    "records_info": LOW,
 }
 # prefix, background, text colour
 ALARM_LOOK = {
@@ -449,7 +452,7 @@ class MainWindow(QMainWindow):
 
         text = interrupted_notice(getattr(store.info, "interrupted", ()))
         if text:
-            self.show_alarm(text, kind="info")
+            self.show_alarm(text, kind="records_info")
 
     def store_unavailable(self, error: str) -> None:
         """The client records could not be opened: the desk says why; output stays off."""
@@ -610,8 +613,8 @@ class MainWindow(QMainWindow):
         self._samples_seen = 0
         self._shown_rates = (0.0, 0.0)
         self._silence.start()
-        if self.banner.property("kind") != "records":  # a records problem outlives the link's
-            self.hide_alarm()
+        if self.banner.property("kind") not in ("records", "records_info"):
+            self.hide_alarm()  # a word about the records outlives the link's
         self.device_label.setText(
             f"<b>{html.escape(info.model)}</b> · {html.escape(info.serial)} · firmware "
             f"{html.escape(info.firmware)}"
