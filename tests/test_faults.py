@@ -52,7 +52,7 @@ from app.device.sim_process import SimulatorProcess
 from app.engine.session import ACTIVE, SessionState
 from app.store.database import open_store
 from app.store.models import Outcome, TreatmentSession
-from app.store.services import load_recording, session_history
+from app.store.services import load_recording, session_detail, session_history
 
 FAULT_SECONDS = float(os.environ.get("MICROCURRENT_FAULT_SECONDS", "2"))
 ALARM_WITHIN_S = 1.0  # the issue: a hang is alarmed, a blocked GUI stops output, within 1 s
@@ -321,6 +321,18 @@ def test_sigkill_mid_session_recovers_at_next_start(tmp_path):
             assert missing <= 1.0 + 0.3, f"{missing:.2f} s of recording lost"
             rec = load_recording(engine, session.id)
             assert rec.n_samples >= 15000
+            # it ends at its last sign of life, not at its last event (before its
+            # recording's end), and the start says which session, in client-safe facts
+            ran = (session.ended_at - session.started_at).total_seconds()
+            assert ran >= rec.n_samples / 10000 - 0.1, (ran, rec.n_samples)
+            (told,) = info.interrupted
+            assert (told.program, told.ended_at) == ("toning", session.ended_at)
+            # the step under way was kept with what it delivered, ended by the interruption
+            step = session_detail(engine, session.id).steps[-1]
+            assert step.actual_s > 0
+            assert step.mean_current_ua is not None
+            assert step.parameters.get("ended_early") == "interrupted"
+            assert "in_progress" not in step.parameters
         finally:
             engine.dispose()
     finally:

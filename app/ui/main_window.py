@@ -92,6 +92,9 @@ ALARM_PRIORITY = {
     "stale": MEDIUM,  # the device has stopped sending for a moment
     "line": MEDIUM,  # the line rate cannot carry the device's sample rate: samples lost
     "info": LOW,  # information: nothing is wrong with the output
+    # information about the records (a session an earlier run left interrupted): stays
+    # until another alarm takes the banner, also when the device connects
+    "records_info": LOW,
 }
 # prefix, background, text colour
 ALARM_LOOK = {
@@ -320,6 +323,8 @@ class MainWindow(QMainWindow):
         self.next_step_shortcut = QShortcut(self)
         self.next_step_shortcut.activated.connect(lambda: self.current_workspace().next_step())
         self.apply_key_settings()
+        if store is not None:
+            self._tell_interrupted(store)
 
         # A silent device is flagged STALE_AFTER_S after its last report: every STATUS
         # (ten a second) starts this again, so while the device talks it never fires and
@@ -441,10 +446,20 @@ class MainWindow(QMainWindow):
             store.close(10.0)
             return
         self._take_store(store)
+        self._tell_interrupted(store)
         for ws in self.workspaces.built():
             ws.store_ready(store)
         self.access.store_ready(store, interactive=self.interactive)
         self.records_opened.emit()
+
+    def _tell_interrupted(self, store) -> None:
+        """Sessions an earlier run left open (the console killed, a crash, a power cut)
+        were closed as interrupted when the records opened: said once, on the banner."""
+        from app.ui.records.format import interrupted_notice
+
+        text = interrupted_notice(getattr(store.info, "interrupted", ()))
+        if text:
+            self.show_alarm(text, kind="records_info")
 
     def store_unavailable(self, error: str) -> None:
         """The client records could not be opened: the desk says why; output stays off."""
@@ -605,8 +620,8 @@ class MainWindow(QMainWindow):
         self._samples_seen = 0
         self._shown_rates = (0.0, 0.0)
         self._silence.start()
-        if self.banner.property("kind") != "records":  # a records problem outlives the link's
-            self.hide_alarm()
+        if self.banner.property("kind") not in ("records", "records_info"):
+            self.hide_alarm()  # a word about the records outlives the link's
         self.device_label.setText(
             f"<b>{html.escape(info.model)}</b> · {html.escape(info.serial)} · firmware "
             f"{html.escape(info.firmware)}"

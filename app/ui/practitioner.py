@@ -347,6 +347,9 @@ class PractitionerWorkspace(Workspace):
         program = self.programs.get(self.program_box.currentData())
         if program is not None:
             self.recorder.set_program(program.id)
+        # the step already current (its program was loaded before the records opened):
+        # without it a session's first step would be recorded with no step row
+        self._on_step(self.controller.guided_view())
         if self.client_id is None:
             self.choose_client(info.training_client_id)
         if self._demo_requested:
@@ -514,7 +517,8 @@ class PractitionerWorkspace(Workspace):
             return
         self._sync_reference()
         program = self.programs.get(view.program_id)
-        if program is not None and self.recorder is not None:
+        # the program's end is no new step: the last one is written at the session's end
+        if program is not None and self.recorder is not None and not view.finished:
             step = program.steps[view.step_index]
             self.recorder.on_step(
                 view.step_index,

@@ -134,3 +134,31 @@ def damage_note(rec: Any) -> str:
         f" {span} ({pieces}) could not be read (damaged in the records) and is shown as a "
         "gap; the rest is as recorded."
     )
+
+
+def interrupted_notice(sessions, names: dict[str, str] | None = None) -> str:
+    """What the console says at start-up of the sessions it found interrupted (a crash, a
+    power cut, the console killed): when each ran and which program — nothing about the
+    client, as the screen may be seen by anyone. ``sessions``:
+    app.store.database.InterruptedSession. '' when there are none."""
+    if not sessions:
+        return ""
+    parts = []
+    for x in sessions:
+        ran = max(0.0, (x.ended_at - x.started_at).total_seconds())
+        parts.append(
+            f"{program_name(x.program, names)}{' (training)' if x.training else ''}, "
+            f"{local_datetime(x.started_at)}–{x.ended_at.astimezone().strftime('%H:%M')}, "
+            f"ran {duration(ran)}"
+        )
+    if len(parts) == 1:
+        return (
+            "A session was interrupted: the console closed without ending it ("
+            + parts[0]
+            + "). It is kept in its client's history as interrupted."
+        )
+    return (
+        f"{len(parts)} sessions were interrupted: the console closed without ending them ("
+        + "; ".join(parts)
+        + "). They are kept in their clients' histories as interrupted."
+    )

@@ -34,7 +34,7 @@ from app import palette
 from app.engine.zones import step_outcome
 from app.store import audit, photos, services
 from app.store.recording import Recording
-from app.store.vocabulary import AMENDABLE
+from app.store.vocabulary import AMENDABLE, ENDED_EARLY, IN_PROGRESS, ended_early_text
 from app.ui import style
 from app.ui.labels import ElidedLabel
 from app.ui.records import report
@@ -316,7 +316,15 @@ class SessionDetailView(QWidget):
             params = "; ".join(
                 field_value(k, v)
                 for k, v in st.parameters.items()
-                if k not in ("zones", "technique", "direction", "skipped_reason")
+                if k
+                not in (
+                    "zones",
+                    "technique",
+                    "direction",
+                    "skipped_reason",
+                    ENDED_EARLY,
+                    IN_PROGRESS,
+                )
             )
             cells = (
                 str(st.position + 1),
@@ -326,7 +334,7 @@ class SessionDetailView(QWidget):
                 + (
                     f": {why.split(' skipped: ', 1)[-1]}"
                     if isinstance(why := st.parameters.get("skipped_reason"), str) and why
-                    else ""
+                    else (f": {early}" if (early := ended_early_text(st.parameters)) else "")
                 ),
                 number(st.mean_current_ua, "µA", 0),
                 number(st.charge_uc, "µC", 2),
