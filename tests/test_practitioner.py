@@ -6,7 +6,9 @@ import os
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QLabel
 
+from app.device.protocol import DeviceState
 from app.engine.session import SessionState
 from app.store.runtime import start_store
 from app.store.services import load_recording, session_detail, session_history
@@ -62,6 +64,54 @@ def test_guided_run_then_escape_is_recorded(qtbot, desk):
     kinds = {e.kind for e in detail.events}
     assert "transition" in kinds, messages
     assert load_recording(store.engine, sessions[0].id).current_ua.size > 0
+
+
+def test_a_step_cut_short_by_an_emergency_stop_is_recorded(qtbot, desk):
+    """The first session after start-up (its program loaded before the records opened)
+    stopped mid-step: its step is recorded with what it delivered, once, and marked as
+    ended by the emergency stop; the history's figures come from it."""
+    window, practitioner, store = desk
+    ctl = practitioner.controller
+    practitioner.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.ESTOPPED, timeout=3000)
+    assert store.writer.flush(10)
+    (session,) = session_history(store.engine, store.info.training_client_id)
+    (step,) = session_detail(store.engine, session.id).steps
+    assert step.position == 0
+    assert step.actual_s > 0
+    assert step.mean_current_ua is not None
+    assert step.mean_current_ua > 0
+    assert step.parameters["ended_early"] == "emergency_stopped"
+    assert session.mean_current_ua is not None
+    assert session.charge_uc is not None
+
+
+def test_an_emergency_stop_at_idle_is_not_in_the_next_clients_session(qtbot, desk):
+    """Esc with no session under way, Reset, then a session: the session's events are its
+    own — nothing of the idle emergency stop (its alarm, its transitions, the ESTOP and
+    RESET commands) is written into it."""
+    window, practitioner, store = desk
+    ctl = practitioner.controller
+    qtbot.keyClick(window, Qt.Key.Key_Escape)  # nobody is being treated
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.ESTOPPED, timeout=3000)
+    assert ctl.state == SessionState.ESTOPPED
+    practitioner.guided.start_button.click()  # Reset
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=3000)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=8000)
+    practitioner.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    practitioner.guided.stop_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.COMPLETE, timeout=8000)
+    assert store.writer.flush(10)
+    (session,) = session_history(store.engine, store.info.training_client_id)
+    events = session_detail(store.engine, session.id).events
+    said = [(e.kind, e.payload.get("message", "")) for e in events]
+    assert not [m for _k, m in said if "estop" in m or "reset" in m], said
+    assert not [k for k, _m in said if k == "alarm"], said
+    transitions = [m for k, m in said if k == "transition"]
+    assert transitions[0].startswith("ready -> ramping_up"), said
 
 
 def test_store_failure_stops_the_session_and_says_so(qtbot, desk):
@@ -243,7 +293,7 @@ def test_a_clients_session_is_offered_for_signing_when_it_ends(qtbot, desk):
     if os.environ.get("RECORDS_SCREENSHOTS"):
         window.grab().save(os.path.join(os.environ["RECORDS_SCREENSHOTS"], "desk-sign.png"))
     dialog = practitioner.sign_last_session()
-    assert "Ann Signer" in dialog.findChildren(type(practitioner.client_label))[0].text()
+    assert any("Ann Signer" in label.text() for label in dialog.findChildren(QLabel))
     dialog.name.setText("Dr Ann Practitioner")
     with qtbot.waitSignal(practitioner.message, timeout=5000) as said:
         dialog.ok.click()

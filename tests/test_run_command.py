@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from store_fixtures import save_clinic
 
 from app.store.models import RecordingChunk
 
@@ -129,8 +130,6 @@ def _other_room_saves(url: str, cid: int, what: str) -> float:
     ``what``: a clinic maximum or a client's own limit of LOWERED_UA, or a screening that
     blocks the client; when it was committed."""
     from app.engine.limits import ClinicSettings
-    from app.service.clinic_limits import settings_to_dict
-    from app.store.clinic import SaveClinicSettings
     from app.store.database import make_engine
     from app.store.screening import add_months
     from app.store.validation import ClientData
@@ -141,7 +140,7 @@ def _other_room_saves(url: str, cid: int, what: str) -> float:
     try:
         if what == "clinic":
             cs = ClinicSettings(max_current_ua=LOWERED_UA, eye_area_max_ua=LOWERED_UA)
-            other.submit(SaveClinicSettings(settings_to_dict(cs), None)).result(5)
+            save_clinic(other, engine, cs)
         elif what == "client":
             data = ClientData("Ann Example", dt.date(1990, 1, 1), current_limit_ua=LOWERED_UA)
             other.save_client(dataclasses.replace(data, id=cid)).result(5)
@@ -298,13 +297,12 @@ def test_damaged_clinic_settings_run_on_the_defaults_and_are_named_once(
     """A stored clinic maximum that is not a number: the run uses the default and its
     summary names the problem once (read at the start and again by the watch)."""
     from app.__main__ import main
-    from app.store.clinic import SaveClinicSettings
     from app.store.runtime import start_store
 
     url = new_sqlite_url
     store = start_store(url)
     try:
-        store.writer.submit(SaveClinicSettings({"max_current_ua": "lots"}, None)).result(5)
+        save_clinic(store.writer, store.engine, {"max_current_ua": "lots"})
     finally:
         store.close(10)
     monkeypatch.setenv("MICROCURRENT_HOME", str(tmp_path / "home"))

@@ -233,7 +233,7 @@ def _store_with_clinic_max(url: str, max_ua: float):
             settings_to_dict(
                 ClinicSettings(max_current_ua=max_ua, eye_area_max_ua=min(200.0, max_ua))
             ),
-            None,
+            0,  # a new store: no clinic settings stored yet
         )
     ).result(5)
     return store
@@ -352,3 +352,49 @@ def test_the_bench_opens_for_the_role_signed_in_from_the_store(qtbot, tmp_path, 
     first.close()
     second.close()
     third.close()
+
+
+def test_the_console_says_once_that_a_session_was_interrupted(qtbot, tmp_path, new_sqlite_url):
+    """A session the last run left open (the console killed mid-session) is closed as
+    interrupted when the records open, and the banner says so — when it ran and which
+    program, never the client's name — as information (nothing is wrong with the output).
+    The next start has nothing to say."""
+    import datetime as dt
+
+    from app.device.protocol import PROTOCOL_VERSION, Info
+    from app.store.validation import ClientData
+
+    store = start_store(new_sqlite_url)
+    client = store.writer.save_client(ClientData("Zelda Quixotic")).result(5)
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)
+    uid = store.writer.begin_session(client, program="full_face_lift", started_at=started)
+    store.writer.add_event(uid, "transition", {"to": "running"}, started)
+    store.writer.add_event(uid, "parameter", {}, started + dt.timedelta(seconds=125))
+    store.close()  # the session was never ended
+    window = MainWindow(DeviceManager(), _settings(tmp_path), records_pending=True)
+    qtbot.addWidget(window)
+    again = None
+    try:
+        window.attach_store(start_store(new_sqlite_url))
+        text = window.banner.text()
+        assert window.banner.isVisibleTo(window)
+        assert window.banner.property("priority") == "low"
+        assert "A session was interrupted" in text
+        assert "Full-face lift" in text
+        assert started.astimezone().strftime("%H:%M") in text
+        assert "ran 2 min 05 s" in text
+        assert "Zelda" not in text
+        # the device connecting after the records opened
+        info = Info(
+            0, PROTOCOL_VERSION, "FAKE", "F-1", "1.0", 1000.0, 0.5, 2000.0, 20.0,
+            10_000, 0.05, 0.001, 500, 50,
+        )  # fmt: skip
+        window._on_connected(info)
+        assert window.banner.isVisibleTo(window)
+        assert window.banner.text() == text
+        again = start_store(new_sqlite_url)
+        assert again.info.interrupted == ()
+    finally:
+        window.close()
+        if again is not None:
+            again.close()

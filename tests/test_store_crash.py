@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from store_fixtures import pg_cluster, store_url  # noqa: F401
 
 from app.store import services
@@ -99,5 +100,70 @@ def test_sigkill_mid_session_loses_at_most_about_one_second(store_url):  # noqa:
         got = [e.payload["n"] for e in detail.events if e.kind == "tick"]
         assert got == list(range(len(got)))
         assert len(got) >= ticks - 10, (len(got), ticks)
+    finally:
+        engine.dispose()
+
+
+def test_a_step_under_way_when_the_console_is_killed_is_recorded(store_url):  # noqa: F811
+    """What a kill -9 leaves in the store, made in process: the session recorder wrote 7 s
+    of a step, then its process vanished (no end, no step end, its heartbeat not cleared).
+    The next start keeps the step with its figures up to the last update (every
+    PROGRESS_S) and says it ended early by the interruption; the session ends at its last
+    sample, not at its last event."""
+    import datetime as dt
+
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+    from test_engine_recorder import block
+
+    from app.engine.recorder import PROGRESS_S, SessionRecorder
+    from app.engine.session import SessionState
+    from app.store.models import TreatmentSession
+    from app.store.writer import StoreWriter
+
+    engine, info = open_store(store_url)
+    w = StoreWriter(engine)
+    try:
+        rec = SessionRecorder(w, info.training_client_id)
+        rec.set_program("full_face_lift")
+        rec.on_step(0, "masseter_l,masseter_r", {"step": "Jaw"}, 120.0)
+        rec.on_state(SessionState.RAMPING_UP)
+        rec.on_state(SessionState.RUNNING)
+        for k in range(7 * 1000 // 100):  # 7 s at 1 kS/s, 100 µA
+            rec.on_samples(block(100 * k, 100, on=True))
+        assert w.flush(5)
+        # fed at once here, at the device's pace there: the session (and the heartbeat its
+        # start wrote) a minute ago
+        started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=1)
+        with Session(engine) as s, s.begin():
+            s.execute(
+                update(TreatmentSession)
+                .where(TreatmentSession.uid == rec.session_uid)
+                .values(writer_pid=99_999_999, started_at=started, heartbeat_at=started)
+            )  # and its process is gone
+        uid = rec.session_uid
+        w._open.clear()  # killed: nothing more is written for it
+    finally:
+        w.close()
+    engine.dispose()
+    engine, info = open_store(store_url)
+    try:
+        assert info.interrupted_sessions == 1
+        detail = services.session_detail(engine, uid)
+        assert detail.summary.outcome is Outcome.INTERRUPTED
+        (step,) = detail.steps
+        # written at its first block (0.1 s), brought up to date every PROGRESS_S since:
+        # the last time before the kill at 7 s
+        upto = 0.1 + PROGRESS_S * int((7.0 - 0.1) / PROGRESS_S + 1e-9)
+        assert 7.0 - PROGRESS_S < upto <= 7.0
+        assert step.actual_s == pytest.approx(upto)
+        assert step.mean_current_ua == pytest.approx(100.0)
+        assert step.charge_uc == pytest.approx(100.0 * upto)
+        assert step.parameters == {"step": "Jaw", "ended_early": "interrupted"}
+        # its last stored sample (no heartbeat since its start, no event after it): all
+        # but the last quarter second the recorder held for the writer
+        stored = services.load_recording(engine, detail.summary.id).n_samples / 1000
+        assert 6.7 <= stored <= 7.0
+        assert (detail.summary.ended_at - started).total_seconds() == pytest.approx(stored)
     finally:
         engine.dispose()

@@ -357,6 +357,54 @@ def test_sessions_left_open_are_marked_interrupted_at_next_start(store_url):  # 
         engine.dispose()
 
 
+def test_an_interrupted_session_ends_at_its_last_sign_of_life(store_url):  # noqa: F811
+    """A console killed mid-session leaves its last event early (nothing happened for
+    a while) but samples and heartbeats until the kill: the session ends at the latest of
+    them, and the start that closes it says which sessions, in client-safe facts."""
+    engine, info = open_store(store_url)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    w = StoreWriter(engine)
+    try:
+        # A: events for 1 s, then 9 s of samples (by the device's counter), no heartbeat
+        start_a = now - dt.timedelta(minutes=5)
+        a = w.begin_session(info.training_client_id, program="full_face_lift", started_at=start_a)
+        w.add_event(a, "transition", {"to": "running"}, start_a + dt.timedelta(seconds=1))
+        w.add_sample_arrays(a, 5000, RATE, np.ones(9000), np.ones(9000))
+        # B: 2 s of samples, but its console's heartbeat said it ran 30 s (then was killed)
+        start_b = now - dt.timedelta(seconds=50)
+        b = w.begin_session(info.training_client_id, program="eye_area", started_at=start_b)
+        w.add_event(b, "transition", {"to": "running"}, start_b)
+        w.add_sample_arrays(b, 0, RATE, np.ones(2000), np.ones(2000))
+        assert w.flush(5)
+        with Session(engine) as s, s.begin():
+            row = s.scalar(select(TreatmentSession).where(TreatmentSession.uid == b))
+            row.heartbeat_at = start_b + dt.timedelta(seconds=30)
+            row.writer_pid = 99_999_999  # its process is gone
+        w._open.discard(b)  # killed: its writer never cleared the heartbeat
+    finally:
+        w.close()
+    engine.dispose()
+    engine, info = open_store(store_url)
+    try:
+        assert info.interrupted_sessions == 2
+        ends = {
+            x.uid: x.ended_at for x in (services.session_detail(engine, u).summary for u in (a, b))
+        }
+        assert abs((ends[a] - start_a).total_seconds() - 9.0) < 0.01
+        assert ends[b] == start_b + dt.timedelta(seconds=30)
+        told = sorted(info.interrupted, key=lambda x: x.started_at)
+        assert [(x.program, x.started_at, x.ended_at) for x in told] == [
+            ("full_face_lift", start_a, ends[a]),
+            ("eye_area", start_b, ends[b]),
+        ]
+        assert all(x.training for x in told)
+        _engine, again = open_store(store_url)  # said once: the next start finds none
+        _engine.dispose()
+        assert again.interrupted == ()
+    finally:
+        engine.dispose()
+
+
 def test_an_invalid_request_fails_alone_and_is_reported(store):
     engine, info = store
     errors = Errors()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from store_fixtures import save_clinic
 
 from app.device.protocol import DeviceState
 from app.device.waveform import OutputSettings, Polarity, Waveform
@@ -117,14 +118,13 @@ def test_escape_ends_the_session_emergency_stopped(qtbot, trainer):
 def test_settings_above_the_live_limit_are_clamped_and_said(qtbot, trainer):
     """The studio's output is bounded by the output authority, not by its spin box: a
     value above the clinic maximum is sent at the maximum, and the studio says so."""
-    from app.service.clinic_limits import ClinicSettings, settings_to_dict
-    from app.store.clinic import SaveClinicSettings
+    from app.service.clinic_limits import ClinicSettings
 
     window, ws, store = trainer
     # saved in this room: the store's watch reads it after the commit, the authority
     # applies it (the one way the clinic's limits reach it)
     cs = ClinicSettings(max_current_ua=150.0, eye_area_max_ua=150.0)
-    store.writer.submit(SaveClinicSettings(settings_to_dict(cs), None)).result(5)
+    save_clinic(store.writer, store.engine, cs)
     qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == 150.0, timeout=5000)
     assert ws.studio.amplitude.maximum() == 150.0  # the control follows the live limit
     ws.studio.amplitude.setMaximum(5000.0)  # a control that lets more through: no matter
@@ -174,3 +174,27 @@ def test_link_loss_marks_the_session_interrupted(qtbot, trainer):
     )
     ws.studio.stop_output()
     qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=10000)
+
+
+def test_what_the_output_authority_does_to_studio_output_is_shown(qtbot, trainer):
+    """The clinic maximum drops below the running 100 µA: the output authority lowers
+    it, and the studio's title, ideal and control say 50 µA, not the 100 µA applied.
+    Then it stops the output (the records cannot be saved): the line the trainer reads
+    last, the session's end, still says why."""
+    from app.service.clinic_limits import ClinicSettings
+
+    window, ws, store = trainer
+    start(qtbot, window, ws, samples=100)
+    # saved in this room: through the store, as every room's change reaches the authority
+    save_clinic(
+        store.writer, store.engine, ClinicSettings(max_current_ua=50.0, eye_area_max_ua=50.0)
+    )
+    qtbot.waitUntil(lambda: ws.studio.settings.amplitude_ua == 50.0, timeout=5000)
+    assert "50 µA" in ws.studio.title.text()
+    assert ws.studio.current_settings().amplitude_ua == 50.0
+    messages: list[str] = []
+    ws.studio.message.connect(messages.append)
+    window.authority.records_failed("the disk is full")
+    qtbot.waitUntil(lambda: ws.session is None, timeout=10000)
+    assert messages[-1].startswith("Output stopped: records cannot be saved (the disk is full).")
+    assert "Training session ended (stopped)" in messages[-1]

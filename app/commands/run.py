@@ -197,7 +197,7 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
             controller.load_program(program)
 
     def on_step(view) -> None:
-        if view is None:
+        if view is None or view.finished:  # the last step is written at the session's end
             return
         step = program.steps[view.step_index]
         recorder.on_step(

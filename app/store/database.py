@@ -272,6 +272,17 @@ def user_message(exc: BaseException, url: str | URL | None = None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class InterruptedSession:
+    """A session this start closed as interrupted, in facts safe to show on any screen:
+    when it ran and which program — no client's name, no health data."""
+
+    started_at: dt.datetime
+    ended_at: dt.datetime  # the last sign of life the store has of it
+    program: str
+    training: bool
+
+
+@dataclass(frozen=True, slots=True)
 class StoreInfo:
     """What :func:`open_store` found and did."""
 
@@ -281,6 +292,8 @@ class StoreInfo:
     interrupted_sessions: int
     training_client_id: int
     default_operator_id: int
+    # the sessions this start closed as interrupted (the console says so once, on screen)
+    interrupted: tuple[InterruptedSession, ...] = ()
 
 
 def _sqlite_path(url: URL) -> Path:
@@ -473,31 +486,86 @@ def mark_interrupted_sessions(engine: Engine, stale_after_s: float = STALE_AFTER
     this computer no longer exists, or its heartbeat is older than ``stale_after_s``
     (another treatment room's console that stopped). Returns how many were closed.
     """
+    return len(close_interrupted_sessions(engine, stale_after_s))
+
+
+def close_interrupted_sessions(
+    engine: Engine, stale_after_s: float = STALE_AFTER_S
+) -> tuple[InterruptedSession, ...]:
+    """As :func:`mark_interrupted_sessions`; returns what was closed. Each ends at the last
+    sign of life the store has of it (:func:`_last_sign_of_life`)."""
     now = dt.datetime.now(dt.UTC)
+    closed: list[InterruptedSession] = []
     with Session(engine) as s, s.begin():
         rows = s.scalars(select(TreatmentSession).where(TreatmentSession.outcome.is_(None))).all()
-        gone = [r.id for r in rows if not _writer_alive(r, now, stale_after_s)]
-        for sid in gone:
-            last = _last_activity(s, sid)
+        gone = [r for r in rows if not _writer_alive(r, now, stale_after_s)]
+        for row in gone:
+            last = _last_sign_of_life(s, row, now)
+            _end_steps_under_way(s, row.id)
             s.execute(
                 update(TreatmentSession)
-                .where(TreatmentSession.id == sid)
+                .where(TreatmentSession.id == row.id)
                 .values(outcome=Outcome.INTERRUPTED, ended_at=last, heartbeat_at=None)
+            )
+            closed.append(
+                InterruptedSession(_utc(row.started_at), _utc(last), row.program, row.training)
             )
     if gone:
         log.warning("%d session(s) left open by an earlier run were marked interrupted", len(gone))
-    return len(gone)
+    return tuple(closed)
 
 
-def _last_activity(s: Session, session_id: int) -> dt.datetime | None:
+def _end_steps_under_way(s: Session, session_id: int) -> None:
+    """The step its console was delivering when it went (written with its figures up to
+    about a second before, app.engine.recorder) ended early: the session was interrupted."""
+    from app.store.models import SessionStep
+    from app.store.vocabulary import ENDED_EARLY, IN_PROGRESS
+
+    for step in s.scalars(select(SessionStep).where(SessionStep.session_id == session_id)):
+        if isinstance(step.parameters, dict) and IN_PROGRESS in step.parameters:
+            params = {k: v for k, v in step.parameters.items() if k != IN_PROGRESS}
+            step.parameters = {**params, ENDED_EARLY: Outcome.INTERRUPTED.value}
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
+
+
+def _last_sign_of_life(s: Session, row: TreatmentSession, now: dt.datetime) -> dt.datetime:
+    """When an interrupted session was last known to run: the latest of its last event,
+    its console's last heartbeat (every 5 s while it was open) and its last recorded
+    sample (the session's start plus the span of its recording, by the device's sample
+    counter); its start when the store has none of them. Never later than ``now``."""
     from sqlalchemy import func
 
-    from app.store.models import Event
+    from app.store.models import Event, RecordingChunk
 
-    ts = s.scalar(select(func.max(Event.timestamp)).where(Event.session_id == session_id))
-    if ts is None:
-        ts = s.scalar(select(TreatmentSession.started_at).where(TreatmentSession.id == session_id))
-    return ts
+    start = _utc(row.started_at)
+    signs = [
+        s.scalar(select(func.max(Event.timestamp)).where(Event.session_id == row.id)),
+        row.heartbeat_at,
+    ]
+    first, end, n, seconds = s.execute(
+        select(
+            func.min(RecordingChunk.first_index),
+            func.max(RecordingChunk.first_index + RecordingChunk.n),
+            func.sum(RecordingChunk.n),
+            func.sum(RecordingChunk.n / RecordingChunk.sample_rate),
+        ).where(RecordingChunk.session_id == row.id)
+    ).one()
+    if n:
+        rate = s.scalar(
+            select(RecordingChunk.sample_rate)
+            .where(RecordingChunk.session_id == row.id)
+            .order_by(RecordingChunk.chunk_index.desc())
+            .limit(1)
+        )
+        span = (end - first) / rate if rate else -1.0
+        if not 0.0 <= span <= (now - start).total_seconds():
+            span = float(seconds or 0.0)  # a counter that restarted: the samples' own time
+        signs.append(start + dt.timedelta(seconds=span))
+    known = [_utc(t) for t in signs if t is not None]
+    return min(max(known), now) if known else start
 
 
 def ensure_fixtures(engine: Engine) -> tuple[int, int]:
@@ -536,7 +604,7 @@ def open_store(url: str | None = None) -> tuple[Engine, StoreInfo]:
                     "could be recorded. Check the file's and folder's permissions."
                 )
         revision = upgrade_to_head(url, engine)
-        interrupted = mark_interrupted_sessions(engine)
+        interrupted = close_interrupted_sessions(engine)
         training_id, operator_id = ensure_fixtures(engine)
     except StoreError:
         engine.dispose()
@@ -556,8 +624,9 @@ def open_store(url: str | None = None) -> tuple[Engine, StoreInfo]:
         safe_url(url),
         parse_url(url).get_backend_name(),
         revision,
-        interrupted,
+        len(interrupted),
         training_id,
         operator_id,
+        interrupted,
     )
     return engine, info

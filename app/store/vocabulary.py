@@ -25,6 +25,34 @@ class Outcome(enum.StrEnum):
         return self.value.replace("_", "-").capitalize()
 
 
+# A step that was under way when its session ended early (stopped, emergency-stopped,
+# interrupted, a fault) is recorded with what it delivered until then, and the outcome
+# that ended it in its ``parameters[ENDED_EARLY]`` (app.engine.recorder).
+ENDED_EARLY = "ended_early"
+# A step still under way: its row is written once it delivered output and brought up to
+# date every second; this mark goes at its end. A session closed as interrupted at
+# the next start (the console killed mid-step) has it replaced by ENDED_EARLY.
+IN_PROGRESS = "in_progress"
+_ENDED_EARLY_WORDS = {
+    Outcome.STOPPED: "session stopped",
+    Outcome.EMERGENCY_STOPPED: "emergency stop",
+    Outcome.INTERRUPTED: "session interrupted",
+    Outcome.FAULT: "device fault",
+}
+
+
+def ended_early_text(parameters: object) -> str:
+    """'ended early (emergency stop)' for a step its session's end cut short, else ''."""
+    why = parameters.get(ENDED_EARLY) if isinstance(parameters, dict) else None
+    try:
+        outcome = Outcome(why) if isinstance(why, str) else None
+    except ValueError:
+        outcome = None
+    if outcome is None or outcome not in _ENDED_EARLY_WORDS:
+        return ""
+    return f"ended early ({_ENDED_EARLY_WORDS[outcome]})"
+
+
 class ServiceKind(enum.StrEnum):
     """What a service record is the result of (a procedure, or a change of the clinic's
     settings or of the technician PIN)."""

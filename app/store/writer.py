@@ -75,6 +75,7 @@ _WHAT = {
     "BeginSession": "The start of a session",
     "AddEvent": "A session event",
     "AddStep": "A treatment step",
+    "UpdateStep": "A treatment step's figures",
     "WriteChunk": "Part of a session's recording",
     "EndSession": "The end of a session",
     "Heartbeat": "A session's heartbeat",
@@ -227,6 +228,41 @@ class AddStep:
                 charge_abs_uc=self.charge_abs_uc,
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateStep:
+    """New totals for the step at ``position`` written last in the session: the recorder's
+    step under way (written as soon as it delivered output, brought up to date every
+    second and at its end, so a console killed mid-step leaves its step recorded)."""
+
+    session_uid: str
+    position: int
+    parameters: dict[str, Any]
+    actual_s: float
+    charge_uc: float | None = None
+    mean_current_ua: float | None = None
+    mean_impedance_ohm: float | None = None
+    charge_abs_uc: float | None = None
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> None:
+        sid = st.session_id(s, self.session_uid, tentative)
+        row = s.scalar(
+            select(SessionStep)
+            .where(SessionStep.session_id == sid, SessionStep.position == self.position)
+            .order_by(SessionStep.id.desc())
+            .limit(1)
+        )
+        if row is None:
+            raise ValueError(
+                f"step {self.position + 1} of session {self.session_uid} is not stored"
+            )
+        row.parameters = self.parameters
+        row.actual_s = self.actual_s
+        row.charge_uc = self.charge_uc
+        row.mean_current_ua = self.mean_current_ua
+        row.mean_impedance_ohm = self.mean_impedance_ohm
+        row.charge_abs_uc = self.charge_abs_uc
 
 
 @dataclass(frozen=True, slots=True)
@@ -809,6 +845,32 @@ class StoreWriter:
             )
         )
 
+    def update_step(
+        self,
+        session_uid: str,
+        position: int,
+        parameters: dict[str, Any],
+        actual_s: float,
+        *,
+        charge_uc: float | None = None,
+        mean_current_ua: float | None = None,
+        mean_impedance_ohm: float | None = None,
+        charge_abs_uc: float | None = None,
+    ) -> Future:
+        """New totals for the step at ``position`` added last in the session."""
+        return self.submit(
+            UpdateStep(
+                session_uid,
+                position,
+                dict(parameters),
+                actual_s,
+                charge_uc,
+                mean_current_ua,
+                mean_impedance_ohm,
+                charge_abs_uc,
+            )
+        )
+
     def add_samples(self, session_uid: str, block: SampleBlock) -> Future:
         """Record a sample block (current and voltage) of a running session."""
         return self.submit(
@@ -1305,9 +1367,12 @@ class StoreWriter:
             err = exc
         if err is not exc:
             err.__cause__ = exc
-        if getattr(req, "quiet_refusal", False) and not isinstance(exc, SQLAlchemyError):
-            # refused on its merits (e.g. a stale clinic-settings version, a PIN set-up on a
-            # store that had one): the caller shows why; not a failure of the records
+        if isinstance(exc, StaleRecordError) or (
+            getattr(req, "quiet_refusal", False) and not isinstance(exc, SQLAlchemyError)
+        ):
+            # refused on its merits (a record another room changed first, a stale
+            # clinic-settings version, a PIN set-up on a store that had one): the caller
+            # shows why. Not a failure of the records: no alarm, and output is not stopped
             report = False
         else:
             self.refused += 1

@@ -92,6 +92,9 @@ ALARM_PRIORITY = {
     "stale": MEDIUM,  # the device has stopped sending for a moment
     "line": MEDIUM,  # the line rate cannot carry the device's sample rate: samples lost
     "info": LOW,  # information: nothing is wrong with the output
+    # information about the records (a session an earlier run left interrupted): stays
+    # until another alarm takes the banner, also when the device connects
+    "records_info": LOW,
 }
 # prefix, background, text colour
 ALARM_LOOK = {
@@ -109,6 +112,10 @@ ALARM_FLASH = {
 # beep pattern: pauses (ms) before each pulse. High: 3 + 2 quick pulses (the standard's
 # burst rhythm), medium: 3 slower pulses, low: 1.
 ALARM_BEEPS = {HIGH: (0, 120, 120, 360, 120), MEDIUM: (0, 250, 250), LOW: (0,)}
+
+
+PRIORITY_RANK = {LOW: 0, MEDIUM: 1, HIGH: 2}
+HELD_BANNER_S = 60.0  # a banner held under a higher one is shown after it, if this recent
 
 
 def alarm_priority(kind: str) -> str:
@@ -268,6 +275,9 @@ class MainWindow(QMainWindow):
         self.banner.setTextFormat(Qt.TextFormat.PlainText)  # messages carry names, paths
         self.banner.setWordWrap(True)
         self.alarm_sound = AlarmSound(self)
+        # a banner of lower priority than the one standing waits under it (the latest):
+        # (text, kind, monotonic time), shown when the higher one is hidden
+        self._held_banner: tuple[str, str, float] | None = None
         self._flash = QTimer(self)  # the banner's flashing (high and medium priority)
         self._flash.timeout.connect(self._flash_banner)
         self._flash_on = False
@@ -314,6 +324,8 @@ class MainWindow(QMainWindow):
         self.next_step_shortcut = QShortcut(self)
         self.next_step_shortcut.activated.connect(lambda: self.current_workspace().next_step())
         self.apply_key_settings()
+        if store is not None:
+            self._tell_interrupted(store)
 
         # A silent device is flagged STALE_AFTER_S after its last report: every STATUS
         # (ten a second) starts this again, so while the device talks it never fires and
@@ -439,10 +451,20 @@ class MainWindow(QMainWindow):
             store.close(10.0)
             return
         self._take_store(store)
+        self._tell_interrupted(store)
         for ws in self.workspaces.built():
             ws.store_ready(store)
         self.access.store_ready(store, interactive=self.interactive)
         self.records_opened.emit()
+
+    def _tell_interrupted(self, store) -> None:
+        """Sessions an earlier run left open (the console killed, a crash, a power cut)
+        were closed as interrupted when the records opened: said once, on the banner."""
+        from app.ui.records.format import interrupted_notice
+
+        text = interrupted_notice(getattr(store.info, "interrupted", ()))
+        if text:
+            self.show_alarm(text, kind="records_info")
 
     def store_unavailable(self, error: str) -> None:
         """The client records could not be opened: the desk says why; output stays off."""
@@ -609,8 +631,8 @@ class MainWindow(QMainWindow):
         self._samples_seen = 0
         self._shown_rates = (0.0, 0.0)
         self._silence.start()
-        if self.banner.property("kind") != "records":  # a records problem outlives the link's
-            self.hide_alarm()
+        if self.banner.property("kind") not in ("records", "records_info"):
+            self.hide_alarm()  # a word about the records outlives the link's
         self.device_label.setText(
             f"<b>{html.escape(info.model)}</b> · {html.escape(info.serial)} · firmware "
             f"{html.escape(info.firmware)}"
@@ -707,7 +729,12 @@ class MainWindow(QMainWindow):
             self.show_alarm(
                 "Contact lost: output paused. Place the probes back, then Resume.", kind="contact"
             )
+        elif ev.code == EventCode.CONTACT_RESTORED and (
+            self._held_banner is not None and self._held_banner[1] == "contact"
+        ):
+            self._held_banner = None  # what was held under a higher alarm is over
         elif ev.code == EventCode.CONTACT_RESTORED and self.banner.property("kind") == "contact":
+            self.hide_alarm()  # the contact alarm is over: its follow-up replaces it
             self.show_alarm(
                 "Contact restored. Press Resume "
                 f"({key_name(self.pause_shortcut.key())}) to continue.",
@@ -787,6 +814,14 @@ class MainWindow(QMainWindow):
         shown by colour and a text prefix and heard as the priority's beep pattern (once
         per new alarm, not for the same one shown again)."""
         priority = alarm_priority(kind)
+        standing = self.alarm_priority()
+        if standing and PRIORITY_RANK[priority] < PRIORITY_RANK[standing]:
+            # never over a higher alarm that still stands (an emergency stop is not
+            # replaced by "session signed"): it waits, and is shown once that one goes
+            self._held_banner = (text, kind, time.monotonic())
+            return
+        if self._held_banner is not None and self._held_banner[1] == kind:
+            self._held_banner = None  # the same kind, newer: this one is shown now
         prefix, background, colour = ALARM_LOOK[priority]
         shown = f"{prefix} {text}"
         new = not self.banner.isVisibleTo(self) or self.banner.text() != shown
@@ -820,10 +855,14 @@ class MainWindow(QMainWindow):
         self.banner.setStyleSheet(f"background:{shade};color:{colour}")
 
     def hide_alarm(self) -> None:
+        """Hide the banner; a lower one held under it (recent) is shown then."""
         self._flash.stop()
         self.banner.setVisible(False)
         self.banner.setProperty("kind", "")
         self.banner.setProperty("priority", "")
+        held, self._held_banner = self._held_banner, None
+        if held is not None and time.monotonic() - held[2] < HELD_BANNER_S:
+            self.show_alarm(held[0], kind=held[1])
 
     # ------------------------------------------------------------------ workspaces
 

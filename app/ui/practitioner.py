@@ -43,6 +43,7 @@ from app.store.vocabulary import ClientFacts, Outcome
 from app.ui import style
 from app.ui.face_map import FaceMapWidget
 from app.ui.guided_run import GuidedRunPanel
+from app.ui.labels import ElidedLabel
 from app.ui.limits_panel import LimitsPanel
 from app.ui.program_editor import ProgramEditorDialog
 from app.ui.records.desk_course import DeskCourse, course_program
@@ -116,8 +117,8 @@ class PractitionerWorkspace(Workspace):
         self._keys: tuple[QKeySequence, QKeySequence] | None = None  # pause, next step
 
         # centre: header (client, program, contact) above the face map
-        self.client_label = QLabel("No client chosen")
-        self.client_label.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        # a long name is elided (whole in its tooltip): it never widens the desk
+        self.client_label = ElidedLabel("No client chosen")
         self.client_label.setStyleSheet("font-size:16px;font-weight:700")
         self.screening_label = QLabel()
         self.screening_label.setWordWrap(True)
@@ -346,6 +347,9 @@ class PractitionerWorkspace(Workspace):
         program = self.programs.get(self.program_box.currentData())
         if program is not None:
             self.recorder.set_program(program.id)
+        # the step already current (its program was loaded before the records opened):
+        # without it a session's first step would be recorded with no step row
+        self._on_step(self.controller.guided_view())
         if self.client_id is None:
             self.choose_client(info.training_client_id)
         if self._demo_requested:
@@ -513,7 +517,8 @@ class PractitionerWorkspace(Workspace):
             return
         self._sync_reference()
         program = self.programs.get(view.program_id)
-        if program is not None and self.recorder is not None:
+        # the program's end is no new step: the last one is written at the session's end
+        if program is not None and self.recorder is not None and not view.finished:
             step = program.steps[view.step_index]
             self.recorder.on_step(
                 view.step_index,

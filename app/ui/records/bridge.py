@@ -17,7 +17,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from sqlalchemy import Engine
 
-from app.store.database import user_message
+from app.store.database import StaleRecordError, user_message
 from app.store.screening import Questionnaire, load_questionnaire
 from app.store.writer import StoreWriter
 from app.ui.background import BackgroundReads, _alive
@@ -228,6 +228,11 @@ class RecordsStore(QObject):
             on_error = None
         exc = future.exception()
         if exc is not None:
+            if isinstance(exc, StaleRecordError) and on_error is not None:
+                # another room saved first: the widget that saved says so beside what it
+                # shows and offers a reload; not a failure of the records (no banner)
+                on_error(exc)
+                return
             # in words: never the SQL or the record's values (the detail is in the log)
             self.error_occurred.emit(f"Error while {what}: {user_message(exc, self.engine.url)}")
             if on_error is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 # The console's one duration rule (app/format.py), for the records widgets' imports.
 from app.format import clock as clock
@@ -110,3 +111,54 @@ def event_details(payload: dict) -> str:
     head = str(payload.get("message", ""))
     rest = "; ".join(field_value(k, v) for k, v in payload.items() if k != "message")
     return f"{head} — {rest}" if head and rest else head or rest
+
+
+def damage_note(rec: Any) -> str:
+    """' 2 s of the recording … could not be read …' for a recording (or its overview)
+    with chunks the store holds damaged, '' otherwise: what is missing, said where the
+    recording shows (a leading space, to follow another sentence)."""
+    chunks = int(getattr(rec, "damaged_chunks", 0) or 0)
+    if not chunks:
+        return ""
+    rate = float(getattr(rec, "sample_rate", 0.0) or 0.0)
+    lost = int(getattr(rec, "damaged_samples", 0) or 0)
+    pieces = f"{chunks} stored {'piece' if chunks == 1 else 'pieces'}"
+    if not int(getattr(rec, "n_samples", 0) or 0):
+        length = f"{duration(lost / rate)}, " if rate > 0 else ""
+        return (
+            f" None of the recording ({length}{pieces}) could be read: it is damaged in the "
+            "records."
+        )
+    span = f"{duration(lost / rate)} of the recording" if rate > 0 else "Part of the recording"
+    return (
+        f" {span} ({pieces}) could not be read (damaged in the records) and is shown as a "
+        "gap; the rest is as recorded."
+    )
+
+
+def interrupted_notice(sessions, names: dict[str, str] | None = None) -> str:
+    """What the console says at start-up of the sessions it found interrupted (a crash, a
+    power cut, the console killed): when each ran and which program — nothing about the
+    client, as the screen may be seen by anyone. ``sessions``:
+    app.store.database.InterruptedSession. '' when there are none."""
+    if not sessions:
+        return ""
+    parts = []
+    for x in sessions:
+        ran = max(0.0, (x.ended_at - x.started_at).total_seconds())
+        parts.append(
+            f"{program_name(x.program, names)}{' (training)' if x.training else ''}, "
+            f"{local_datetime(x.started_at)}–{x.ended_at.astimezone().strftime('%H:%M')}, "
+            f"ran {duration(ran)}"
+        )
+    if len(parts) == 1:
+        return (
+            "A session was interrupted: the console closed without ending it ("
+            + parts[0]
+            + "). It is kept in its client's history as interrupted."
+        )
+    return (
+        f"{len(parts)} sessions were interrupted: the console closed without ending them ("
+        + "; ".join(parts)
+        + "). They are kept in their clients' histories as interrupted."
+    )

@@ -47,7 +47,7 @@ from app import APP_NAME, __version__, palette, paths
 from app.engine.zones import step_outcome
 from app.store.recording import Recording
 from app.store.services import ClientRecord, RecordingOverview, SessionDetail
-from app.store.vocabulary import AMENDABLE
+from app.store.vocabulary import AMENDABLE, ended_early_text
 from app.ui.records.format import (
     clock,
     duration,
@@ -315,10 +315,12 @@ def charge_sentence(detail: SessionDetail) -> str:
 
 def skip_reason(parameters: dict) -> str:
     """': Mentalis (client's right) is excluded …' for a step skipped on an excluded
-    zone (escaped), else ''."""
+    zone, ': ended early (emergency stop)' for a step its session's end cut short
+    (escaped), else ''."""
     why = parameters.get("skipped_reason") if isinstance(parameters, dict) else None
     if not isinstance(why, str) or not why:
-        return ""
+        early = ended_early_text(parameters)
+        return ": " + plain(early) if early else ""
     return ": " + plain(why.split(" skipped: ", 1)[-1])
 
 
