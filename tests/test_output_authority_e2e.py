@@ -24,6 +24,7 @@ from app.device.sim_process import SimulatorProcess
 from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.engine.session import SessionState
 from app.service.clinic_limits import ClinicSettings
+from app.store import services
 from app.store.database import make_engine
 from app.store.runtime import start_store
 from app.store.screening import add_months, load_questionnaire
@@ -51,9 +52,11 @@ def add_client(writer, *, consent=True, limit=CLIENT_LIMIT, name="Ann Example") 
         5
     )
     today = dt.date.today()
-    writer.add_screening(cid, _no_answers(), today, add_months(today, 6), ()).result(5)
+    writer.add_screening(cid, _no_answers(), today, add_months(today, 6), (), based_on=None).result(
+        5
+    )
     if consent:
-        writer.add_consent(cid, load_questionnaire().consent_text_version).result(5)
+        writer.add_consent(cid, load_questionnaire().consent_text_version, based_on=None).result(5)
     return cid
 
 
@@ -252,7 +255,11 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
     room = StoreWriter(engine)
     try:
         today = dt.date.today()
-        done = room.add_screening(cid, _blocking_answers(), today, add_months(today, 6), ())
+        # a re-screening there: from the screening the client has (this room's)
+        shown = services.get_client(engine, cid).screening
+        done = room.add_screening(
+            cid, _blocking_answers(), today, add_months(today, 6), (), based_on=shown.id
+        )
         qtbot.waitUntil(done.done, timeout=10000)
         done.result()
         assert room.close(10)

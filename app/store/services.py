@@ -53,6 +53,7 @@ class ConsentRecord:
     text: str | None
     signature: Signature | None
     operator_id: int | None
+    operator_name: str | None = None  # who recorded it (None: not recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +97,8 @@ class ScreeningRecord:
     overrides_acknowledged: tuple[str, ...]
     operator_id: int | None
     questionnaire_version: int
+    created_at: dt.datetime | None = None  # when it was saved
+    operator_name: str | None = None  # who saved it (None: not recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +191,14 @@ class SessionDetail:
         return self.signature is not None
 
 
-def _screening_record(row: Screening | None) -> ScreeningRecord | None:
+def _operator_named(s: Session, operator_id: int | None) -> str | None:
+    if operator_id is None:
+        return None
+    return s.scalar(select(Operator.name).where(Operator.id == operator_id))
+
+
+def _screening_record(row: Screening | None, s: Session | None = None) -> ScreeningRecord | None:
+    """``s``: also name the operator who saved it."""
     if row is None:
         return None
     return ScreeningRecord(
@@ -199,10 +209,13 @@ def _screening_record(row: Screening | None) -> ScreeningRecord | None:
         tuple(row.overrides_acknowledged or ()),
         row.operator_id,
         row.questionnaire_version,
+        row.created_at,
+        _operator_named(s, row.operator_id) if s is not None else None,
     )
 
 
-def _consent_record(row: Consent | None) -> ConsentRecord | None:
+def _consent_record(row: Consent | None, s: Session | None = None) -> ConsentRecord | None:
+    """``s``: also name the operator who recorded it."""
     if row is None:
         return None
     return ConsentRecord(
@@ -212,6 +225,7 @@ def _consent_record(row: Consent | None) -> ConsentRecord | None:
         row.text_snapshot,
         Signature.from_stored(row.signature_kind, row.signature, row.signed_name),
         row.operator_id,
+        _operator_named(s, row.operator_id) if s is not None else None,
     )
 
 
@@ -305,14 +319,14 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
             c.skin_notes,
             c.current_limit_ua,
             c.is_training,
-            _screening_record(scr),
+            _screening_record(scr, s),
             con.text_version if con else None,
             con.given_at if con else None,
             tuple((t, x) for t, x in notes),
             c.version,
             c.updated_at,
             c.updated_by,
-            _consent_record(con),
+            _consent_record(con, s),
         )
 
 
