@@ -286,6 +286,63 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
     qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=5000)
 
 
+def test_a_stale_screening_form_at_the_desk_cannot_clear_a_block_saved_elsewhere(qtbot, console):
+    """Room A's screening form is open (and edited) when room C records a pregnancy: A's
+    desk is blocked, and A's form cannot clear the client again; a proper re-screening
+    (reloaded, answered, saved) does."""
+    window, store = console
+    desk, cid = _desk_with_client(qtbot, window, store)
+    ctl = desk.controller
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    panel = desk.records
+    form = panel.screening
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        panel.open_client(cid)
+    form.set_answer("metal_implants", True)  # room A edits the open form
+    form.acknowledge("metal_implants")
+    engine = make_engine(window.test_url)
+    room = StoreWriter(engine)  # room C
+    try:
+        shown = services.get_client(engine, cid).screening
+        today = dt.date.today()
+        done = room.add_screening(
+            cid, _blocking_answers(), today, add_months(today, 6), (), based_on=shown.id
+        )
+        qtbot.waitUntil(done.done, timeout=10000)
+        done.result()
+    finally:
+        assert room.close(10)
+        engine.dispose()
+    qtbot.waitUntil(lambda: "BLOCKED" in desk.screening_label.text(), timeout=5000)
+    assert ctl.state != SessionState.READY
+    # room A's stale form saves: refused (by the form once it has heard of room C's
+    # screening — this room's own writes make it look too —, else by the store); the
+    # desk stays blocked
+    if form.save_button.isEnabled():
+        with qtbot.waitSignal(desk.records_store.error_occurred, timeout=5000):
+            form.save_button.click()
+    qtbot.waitUntil(form.in_conflict, timeout=5000)
+    form.save()
+    assert services.get_client(store.engine, cid).screening.id == done.result()
+    readings: list = []
+    window.client_watch.facts_read.connect(readings.append)
+    window.client_watch.poke()
+    qtbot.waitUntil(lambda: bool(readings), timeout=5000)
+    assert not readings[-1].allowed
+    assert readings[-1].status == "blocked"
+    assert "BLOCKED" in desk.screening_label.text()
+    assert ctl.state != SessionState.READY
+    # a proper re-screening: reload (the pregnancy shows), answer, save: ready again
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        form.reload_button.click()
+    assert form.answers["pregnancy"].yes.isChecked()
+    form.set_answer("pregnancy", False)
+    with qtbot.waitSignal(form.saved, timeout=5000):
+        form.save_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    assert "BLOCKED" not in desk.screening_label.text()
+
+
 def test_run_refuses_a_client_without_consent_before_touching_the_device(
     tmp_path, monkeypatch, capsys
 ):

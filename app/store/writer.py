@@ -1444,9 +1444,12 @@ class StoreWriter:
             err = exc
         if err is not exc:
             err.__cause__ = exc
-        if getattr(req, "quiet_refusal", False) and not isinstance(exc, SQLAlchemyError):
+        if (
+            getattr(req, "quiet_refusal", False) or isinstance(exc, StaleScreeningError)
+        ) and not isinstance(exc, SQLAlchemyError):
             # refused on its merits (e.g. a stale clinic-settings version, a PIN set-up on a
-            # store that had one): the caller shows why; not a failure of the records
+            # store that had one, a screening from a stale form): the caller shows why;
+            # not a failure of the records
             report = False
         else:
             self.refused += 1
