@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from app.store.database import user_message
 from app.store.screening import Questionnaire, load_questionnaire
-from app.store.writer import StoreWriter
+from app.store.writer import StaleScreeningError, StoreWriter
 from app.ui.background import BackgroundReads, _alive
 
 POLL_MS = 3000  # how often another room's changes are looked for
@@ -228,8 +228,13 @@ class RecordsStore(QObject):
             on_error = None
         exc = future.exception()
         if exc is not None:
-            # in words: never the SQL or the record's values (the detail is in the log)
-            self.error_occurred.emit(f"Error while {what}: {user_message(exc, self.engine.url)}")
+            if on_error is None or not isinstance(exc, StaleScreeningError):
+                # in words: never the SQL or the record's values (the detail is in the
+                # log). A stale screening is the saving form's to say (it shows what is
+                # stored and offers to reload): not an error of the records
+                self.error_occurred.emit(
+                    f"Error while {what}: {user_message(exc, self.engine.url)}"
+                )
             if on_error is not None:
                 on_error(exc)
             return

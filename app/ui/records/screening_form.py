@@ -601,11 +601,11 @@ class ScreeningForm(QWidget):
         verdict; Save refused until reloaded (``refused``: a save was just refused)."""
         self._stored = record
         changed = self._what_changed(record)
-        saved = "Your save was refused: the" if refused else "The"
+        saved = "Your save was refused: your" if refused else "Your"
         self.conflict_text = (
-            f"{changed} {saved} answers below are yours and are not saved (Save is refused: "
-            "nothing stored is overwritten). The banner shows what is stored now: reload "
-            "it, then screen the client again."
+            f"{changed} {saved} answers below are not saved, and cannot be (nothing stored "
+            "is overwritten). The banner shows what is stored now: reload it, then screen "
+            "the client again."
         )
         self.conflict.setText(self.conflict_text)
         self.conflict.show()
