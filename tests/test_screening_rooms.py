@@ -247,3 +247,134 @@ def test_two_rooms_saving_from_the_same_screening_at_once_exactly_one_wins(rooms
         stored = services.get_client(a.engine, cid).screening
         assert stored.id == outcomes[winner]
         assert stored.answers["pregnancy"] is (winner == "c")
+
+
+# -- consent withdrawn (migration 0014)
+
+
+def test_a_withdrawn_consent_makes_the_client_ineligible_until_given_again(rooms):
+    from app.store.eligibility import read_facts
+
+    a, c = rooms
+    cid = _cleared_client(a)
+    given = a.shown(cid)[1]
+    wid = a.writer.withdraw_consent(cid, based_on=given, operator_id=a.operator_id).result(10)
+    record = services.get_client(c.engine, cid)
+    assert record.consent.id == wid
+    assert record.consent.withdrawn
+    assert record.consent.operator_name == "Ada Room-A"
+    assert record.consent_version is None
+    gate = services.treatment_gate(c.engine, cid)
+    assert not gate.allowed
+    assert gate.status is Status.CLEARED  # the screening itself is as it was
+    assert any(r.startswith("Consent withdrawn on") for r in gate.reasons)
+    facts = read_facts(c.engine, cid)  # what the output authority goes by, in any room
+    assert not facts.allowed
+    # recorded in the audit trail (no name), the chain whole
+    [entry] = [e for e in audit.entries(a.engine) if e.action == "withdraw_consent"]
+    assert entry.subject == f"client:{cid}"
+    assert entry.details == {
+        "consent": wid,
+        "withdraws": given,
+        "text_version": Q.consent_text_version,
+    }
+    assert entry.operator_id == a.operator_id
+    assert audit.verify(a.engine).ok
+    # nothing to withdraw twice
+    with pytest.raises(ValueError, match="already withdrawn"):
+        a.writer.withdraw_consent(cid, based_on=wid).result(10)
+    # a session begun now names no consent in force
+    uid = a.writer.begin_session(cid, program="P")
+    a.writer.end_session(uid, "completed")
+    assert a.writer.flush(10)
+    assert services.session_detail(a.engine, uid).consent is None
+    # the client consents again, from the form that showed the withdrawal
+    again = a.writer.add_consent(
+        cid,
+        Q.consent_text_version,
+        based_on=wid,
+        text_snapshot=Q.consent_text,
+        signature=typed("Nina Screened"),
+    ).result(10)
+    assert services.get_client(c.engine, cid).consent.id == again
+    assert services.treatment_gate(c.engine, cid).allowed
+
+
+def test_a_withdrawal_from_a_stale_form_is_refused(rooms):
+    a, c = rooms
+    cid = _cleared_client(a)
+    shown_a = a.shown(cid)[1]
+    # room C: the client withdrew, then signed again there
+    wid = c.writer.withdraw_consent(cid, based_on=shown_a, operator_id=c.operator_id).result(10)
+    with pytest.raises(StaleScreeningError, match="consent was saved again .* by Cleo Room-C"):
+        a.writer.withdraw_consent(cid, based_on=shown_a).result(10)
+    # a consent "given again" from a form that still showed the old consent: refused too
+    with pytest.raises(StaleScreeningError):
+        a.writer.add_consent(cid, Q.consent_text_version, based_on=shown_a).result(10)
+    assert services.get_client(a.engine, cid).consent.id == wid
+    assert not services.treatment_gate(a.engine, cid).allowed
+
+
+def test_two_rooms_withdrawing_at_once_record_one_withdrawal(rooms):
+    a, c = rooms
+    cid = _cleared_client(a)
+    given = a.shown(cid)[1]
+    go = threading.Barrier(2)
+    futures: dict = {}
+
+    def withdraw(room: Room, key: str) -> None:
+        go.wait()
+        futures[key] = room.writer.withdraw_consent(cid, based_on=given)
+
+    threads = [threading.Thread(target=withdraw, args=(r, k)) for r, k in ((a, "a"), (c, "c"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    outcomes = []
+    for fut in futures.values():
+        try:
+            fut.result(20)
+            outcomes.append("withdrawn")
+        except (StaleScreeningError, ValueError):
+            outcomes.append("refused")
+    assert sorted(outcomes) == ["refused", "withdrawn"]
+    assert count_rows(a.engine, Consent, client_id=cid) == 2  # the consent and one withdrawal
+
+
+def test_upgrading_a_0013_database_keeps_its_consents_given(store_url):  # noqa: F811
+    from sqlalchemy import text
+
+    from app.store.database import make_engine, upgrade_to_head
+
+    assert upgrade_to_head(store_url, revision="0013") == "0013"
+    engine = make_engine(store_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO client (name, contact, skin_notes, is_training, created_at, "
+                    "updated_at, version) VALUES ('Old Client', '', '', false, :t, :t, 1)"
+                ),
+                {"t": dt.datetime(2026, 1, 1)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO consent (client_id, text_version, given_at) VALUES "
+                    "((SELECT id FROM client WHERE name = 'Old Client'), :v, :t)"
+                ),
+                {"v": Q.consent_text_version, "t": dt.datetime(2026, 1, 2)},
+            )
+    finally:
+        engine.dispose()
+    engine, info = open_store(store_url)
+    try:
+        assert info.revision == "0014"
+        with Session(engine) as s:
+            cid = s.scalar(select(Consent.client_id))
+        record = services.get_client(engine, cid)
+        assert record.consent is not None
+        assert not record.consent.withdrawn
+        assert record.consent_version == Q.consent_text_version
+    finally:
+        engine.dispose()

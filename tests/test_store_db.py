@@ -118,7 +118,7 @@ def write_session(
 
 def test_open_store_migrates_and_seeds(store):
     engine, info = store
-    assert info.revision == head_revision() == "0013"
+    assert info.revision == head_revision() == "0014"
     assert info.interrupted_sessions == 0
     clients = services.search_clients(engine)
     assert [(c.id, c.is_training) for c in clients] == [(info.training_client_id, True)]

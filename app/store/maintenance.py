@@ -344,6 +344,7 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
                         "signature_kind",
                         "signature",
                         "signed_name",
+                        "withdrawn",
                     ),
                 )
                 for x in client.consents

@@ -54,6 +54,9 @@ class ConsentRecord:
     signature: Signature | None
     operator_id: int | None
     operator_name: str | None = None  # who recorded it (None: not recorded)
+    # a withdrawal (``given_at``: when it was withdrawn; ``text_version``: the text
+    # withdrawn; no text or signature): no consent is in force
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +229,7 @@ def _consent_record(row: Consent | None, s: Session | None = None) -> ConsentRec
         Signature.from_stored(row.signature_kind, row.signature, row.signed_name),
         row.operator_id,
         _operator_named(s, row.operator_id) if s is not None else None,
+        bool(row.withdrawn),
     )
 
 
@@ -320,8 +324,9 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
             c.current_limit_ua,
             c.is_training,
             _screening_record(scr, s),
-            con.text_version if con else None,
-            con.given_at if con else None,
+            # a withdrawal leaves no consent in force
+            con.text_version if con and not con.withdrawn else None,
+            con.given_at if con and not con.withdrawn else None,
             tuple((t, x) for t, x in notes),
             c.version,
             c.updated_at,
@@ -399,7 +404,13 @@ def treatment_gate(
     ]
     consent_ok = not q.consent_text_version or record.consent_version == q.consent_text_version
     if not consent_ok:
-        texts.append(f"Consent {q.consent_text_version} has not been recorded.")
+        withdrawn = record.consent if record.consent and record.consent.withdrawn else None
+        texts.append(
+            f"Consent withdrawn on {withdrawn.given_at:%Y-%m-%d}: the client consents "
+            "again before any treatment."
+            if withdrawn is not None
+            else f"Consent {q.consent_text_version} has not been recorded."
+        )
     return TreatmentGate(
         status.allows_output and consent_ok,
         status,
@@ -517,13 +528,16 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
             .where(Note.session_id == summary.id)
             .order_by(Note.created_at, Note.id)
         ).all()
-        # the consent in force when the session began (None: none was recorded before)
+        # the consent in force when the session began (None: none was recorded before,
+        # or the last one before was withdrawn)
         consent = s.scalar(
             select(Consent)
             .where(Consent.client_id == summary.client_id, Consent.given_at <= summary.started_at)
             .order_by(Consent.given_at.desc(), Consent.id.desc())
             .limit(1)
         )
+        if consent is not None and consent.withdrawn:
+            consent = None
         return SessionDetail(
             summary,
             tuple(

@@ -82,6 +82,7 @@ _WHAT = {
     "SaveClient": "A client's details",
     "AddScreening": "A screening",
     "AddConsent": "A consent",
+    "WithdrawConsent": "The withdrawal of a consent",
     "AddNote": "A note",
     "SaveComfort": "A client's comfortable intensity",
     "AddServiceRecord": "A service record",
@@ -533,6 +534,74 @@ class AddConsent:
                 host=socket.gethostname(),
                 at=self.given_at,
             )
+        return row.id
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawConsent:
+    """The client withdraws their consent, as the form showed it: ``based_on`` is the id
+    of the client's newest consent (a consent given; refused with StaleScreeningError
+    when another was recorded since, or when it is itself a withdrawal). Stored as a
+    consent row of its own with ``withdrawn`` (consents are never changed) and appended
+    to the audit trail; the client has no consent in force until they sign again.
+    Returns the withdrawal's id."""
+
+    appends_audit = True  # noqa: RUF045 - class constant: a withdrawal is audited
+    client_id: int
+    operator_id: int | None
+    based_on: int
+    withdrawn_at: dt.datetime
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        _lock_client(s, self.client_id)
+        # the consent withdrawn (its row never changes: read before the lock is fine)
+        base = s.execute(
+            select(Consent.text_version, Consent.given_at, Consent.withdrawn).where(
+                Consent.id == self.based_on, Consent.client_id == self.client_id
+            )
+        ).first()
+        row = None
+        if base is not None:
+            # inserted first: on SQLite that takes the database's write lock before the
+            # newest consent is read (two rooms withdrawing at once take turns)
+            row = Consent(
+                client_id=self.client_id,
+                operator_id=self.operator_id,
+                text_version=base.text_version,
+                given_at=max(self.withdrawn_at, base.given_at),  # after what it withdraws
+                withdrawn=True,
+            )
+            s.add(row)
+            s.flush()
+        newest = s.execute(
+            select(Consent.id, Consent.given_at, Consent.operator_id)
+            .where(
+                Consent.client_id == self.client_id,
+                Consent.id != (row.id if row is not None else -1),
+            )
+            .order_by(Consent.given_at.desc(), Consent.id.desc())
+            .limit(1)
+        ).first()
+        if row is None or base is None or newest is None or newest.id != self.based_on:
+            raise StaleScreeningError(
+                "consent",
+                newest.id if newest is not None else None,
+                newest.given_at if newest is not None else None,
+                _operator_name(s, newest.operator_id) if newest is not None else None,
+            )
+        if base.withdrawn:
+            raise ValueError(
+                "The client's consent is already withdrawn: there is none to withdraw."
+            )
+        append_audit(
+            s,
+            "withdraw_consent",
+            f"client:{self.client_id}",
+            {"consent": row.id, "withdraws": self.based_on, "text_version": base.text_version},
+            operator_id=self.operator_id,
+            host=socket.gethostname(),
+            at=row.given_at,
+        )
         return row.id
 
 
@@ -1030,6 +1099,21 @@ class StoreWriter:
                 text_snapshot=text_snapshot,
                 signature=signature,
             )
+        )
+
+    def withdraw_consent(
+        self,
+        client_id: int,
+        *,
+        based_on: int,
+        operator_id: int | None = None,
+        withdrawn_at: dt.datetime | None = None,
+    ) -> Future:
+        """The client withdraws the consent ``based_on`` (their newest, as shown); refused
+        with StaleScreeningError when another was recorded since. The future gives the
+        withdrawal's id."""
+        return self.submit(
+            WithdrawConsent(client_id, operator_id, based_on, withdrawn_at or utcnow())
         )
 
     def sign_session(
