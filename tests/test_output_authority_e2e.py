@@ -348,17 +348,64 @@ def test_a_stale_screening_form_at_the_desk_cannot_clear_a_block_saved_elsewhere
     assert "BLOCKED" not in desk.screening_label.text()
 
 
+def test_a_consent_withdrawn_in_another_room_stops_the_treatment(qtbot, console):
+    """(This room's records are locked while its treatment runs.) Another room records
+    the client's withdrawal: the eligibility watch reads it and the authority takes the
+    output down; the desk says why, and the form offers the consent to sign again."""
+    window, store = console
+    desk, cid = _desk_with_client(qtbot, window, store)
+    ctl = desk.controller
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    panel = desk.records
+    form = panel.screening
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        panel.open_client(cid)
+    assert form.withdraw_button.isVisibleTo(form)
+    desk.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    told: list[str] = []
+    ctl.record_emitted.connect(lambda r: told.append(r.message))
+    engine = make_engine(window.test_url)
+    room = StoreWriter(engine)  # room C
+    try:
+        given = services.get_client(engine, cid).consent.id
+        done = room.withdraw_consent(cid, based_on=given)
+        qtbot.waitUntil(done.done, timeout=10000)
+        done.result()
+    finally:
+        assert room.close(10)
+        engine.dispose()
+    qtbot.waitUntil(lambda: any("may no longer be treated" in m for m in told), timeout=10000)
+    assert any("Consent withdrawn" in m for m in told)
+    qtbot.waitUntil(lambda: not ctl.authority.output_held, timeout=10000)
+    assert "Consent withdrawn" in desk.screening_label.text()
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=5000)
+    qtbot.waitUntil(lambda: "Consent withdrawn on" in form.consent_status.text(), timeout=8000)
+    assert form.sign_area.isVisibleTo(form)  # the client may sign again
+    assert not form.withdraw_button.isVisibleTo(form)
+
+
+@pytest.mark.parametrize(
+    ("consent", "said"),
+    [
+        ("none", "Consent consent-2026-01 has not been recorded"),
+        ("withdrawn", "Consent withdrawn on"),
+    ],
+)
 def test_run_refuses_a_client_without_consent_before_touching_the_device(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, consent, said
 ):
     """``python -m app run`` (its ``main``, in this process: the device would be the
-    simulator it starts, which is watched here)."""
+    simulator it starts, which is watched here); a consent withdrawn counts as none."""
     from app.__main__ import main
 
     url = f"sqlite:///{tmp_path / 'records.db'}"
     store = start_store(url)
     try:
-        cid = add_client(store.writer, consent=False)
+        cid = add_client(store.writer, consent=consent == "withdrawn")
+        if consent == "withdrawn":
+            given = services.get_client(store.engine, cid).consent.id
+            store.writer.withdraw_consent(cid, based_on=given).result(5)
     finally:
         store.close(10)
     monkeypatch.setenv("MICROCURRENT_HOME", str(tmp_path / "home"))
@@ -378,7 +425,7 @@ def test_run_refuses_a_client_without_consent_before_touching_the_device(
     assert code == 2, err
     assert touched == []
     assert "may not be treated" in err
-    assert "Consent consent-2026-01 has not been recorded" in err
+    assert said in err
 
 
 # --------------------------------------------------------------------------- Esc

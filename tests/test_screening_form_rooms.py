@@ -273,3 +273,101 @@ def test_a_consent_being_signed_here_is_not_stored_over_one_recorded_elsewhere(q
         assert s.scalars(select(Consent).where(Consent.client_id == cid)).all()[-1].operator_id == (
             other.operator_id
         )
+
+
+def _answer_box(qtbot, form, click: str, seen: list) -> None:
+    """Answer the withdrawal's confirmation once it is on screen: "withdraw" or "cancel"."""
+    from PySide6.QtCore import QTimer
+
+    def answer() -> None:
+        box = form._withdraw_box  # noqa: SLF001 - the confirmation on screen
+        if box is None or not box.isVisible():
+            QTimer.singleShot(20, answer)
+            return
+        seen.append((box.text(), box.textFormat()))
+        _shot(box, "consent-withdraw-confirm.png")
+        if click == "withdraw":
+            box.withdraw.click()
+        else:
+            box.reject()
+
+    QTimer.singleShot(0, answer)
+
+
+def test_the_client_withdraws_consent_and_gives_it_again(qtbot, rooms):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from app.store import audit
+    from app.ui.records.panel import RecordsPanel
+
+    store, ids, _other = rooms
+    cid = ids["anna"]
+    panel = RecordsPanel(store)
+    qtbot.addWidget(panel)
+    panel.resize(1280, 760)
+    panel.show()
+    qtbot.waitExposed(panel)
+    form = panel.screening
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        panel.clients.select_client(cid)
+    panel.show_view(form)
+    assert _gate(store, cid).allowed
+    assert form.withdraw_button.isVisible()
+    assert not form.sign_area.isVisible()
+    # cancelled: nothing recorded
+    seen: list = []
+    _answer_box(qtbot, form, "cancel", seen)
+    form.withdraw_button.click()
+    assert "Withdraw the consent of Anna Berg?" in seen[0][0]
+    assert seen[0][1] == Qt.TextFormat.PlainText  # a name is never markup
+    assert "stops at once" in seen[0][0]
+    assert _gate(store, cid).allowed
+    # confirmed: recorded, audited, the client no longer eligible
+    _answer_box(qtbot, form, "withdraw", seen)
+    with qtbot.waitSignal(form.consent_withdrawn, timeout=5000):
+        form.withdraw_button.click()
+    qtbot.waitUntil(lambda: "Consent withdrawn on" in form.consent_status.text(), timeout=5000)
+    assert "by Practitioner" in form.consent_status.text()
+    gate = _gate(store, cid)
+    assert not gate.allowed
+    assert any(r.startswith("Consent withdrawn on") for r in gate.reasons)
+    [entry] = [e for e in audit.entries(store.engine) if e.action == "withdraw_consent"]
+    assert entry.subject == f"client:{cid}"
+    assert form.sign_area.isVisible()  # it may be given again
+    assert not form.withdraw_button.isVisible()
+    assert form.banner.text().startswith("Consent withdrawn: no output until signed again")
+    bar = form.scroll_area.verticalScrollBar()
+    bar.setValue(bar.maximum())  # the consent, at the foot of the form
+    QApplication.processEvents()  # the scrolled area repainted before the picture
+    _shot(panel, "records-consent-withdrawn.png")
+    # given again: signed (typed) and saved with a screening
+    form.consent.setChecked(True)
+    form.typed_name.setText("Anna Berg")
+    with qtbot.waitSignal(form.saved, timeout=5000):
+        form.save_button.click()
+    qtbot.waitUntil(lambda: form.withdraw_button.isVisible(), timeout=5000)
+    assert _gate(store, cid).allowed
+    assert "typed signature" in form.consent_status.text()
+    assert form.banner.text().startswith("Cleared for treatment")
+
+
+def test_a_withdrawal_from_a_stale_form_is_refused_and_shown(qtbot, rooms):
+    store, ids, other = rooms
+    store._poll.stop()  # noqa: SLF001 - the form never hears of room C
+    cid = ids["anna"]
+    form = _open_form(qtbot, store, cid)
+    shown = services.get_client(store.engine, cid).consent.id
+    # room C: withdrawn and signed again there meanwhile
+    wid = other.writer.withdraw_consent(cid, based_on=shown).result(10)
+    other.writer.add_consent(cid, Q.consent_text_version, other.operator_id, based_on=wid).result(
+        10
+    )
+    seen: list = []
+    _answer_box(qtbot, form, "withdraw", seen)
+    form.withdraw_button.click()
+    qtbot.waitUntil(lambda: "Your save was refused" in form.conflict.text(), timeout=5000)
+    assert "consent was recorded in another room" in form.conflict.text()
+    assert "by Cleo Room-C" in form.conflict.text()
+    assert _gate(store, cid).allowed  # room C's consent stands
+    assert not form.withdraw_button.isEnabled()

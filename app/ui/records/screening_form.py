@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -295,12 +296,34 @@ class _ZoneOverrideBox(QCheckBox):
         self.setToolTip(f"{said}\n{self._help}")
 
 
+class _WithdrawBox(QMessageBox):
+    """ "Withdraw the consent of <name>?": Withdraw consent, or Cancel (the default)."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setIcon(QMessageBox.Icon.Warning)
+        self.setWindowTitle("Withdraw consent")
+        self.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        self.setText(
+            f"Withdraw the consent of {name or 'this client'}?\n\n"
+            "Output for this client stops at once, also a treatment running in another "
+            "room, and no treatment can start until they sign the consent again. The "
+            "withdrawal is recorded with your name and the time, in the client's record "
+            "and the audit trail."
+        )
+        self.withdraw = self.addButton("Withdraw consent", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(cancel)
+        self.setEscapeButton(cancel)
+
+
 class ScreeningForm(QWidget):
     """``saved(screening_id)`` after the writer committed the screening (and consent)."""
 
     saved = Signal(int)
     evaluation_changed = Signal(object)  # Evaluation
     loaded = Signal(int)  # the client's record arrived and the form shows it
+    consent_withdrawn = Signal(int)  # the store recorded the client's withdrawal
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -423,6 +446,16 @@ class ScreeningForm(QWidget):
         self.consent_signature.setAlignment(Qt.AlignmentFlag.AlignLeft)
         cl.addWidget(self.consent_status)
         cl.addWidget(self.consent_signature, 0, Qt.AlignmentFlag.AlignLeft)
+        # the client withdraws the consent in force (confirmed, naming the client)
+        self.withdraw_button = QPushButton("Withdraw consent…")
+        self.withdraw_button.setToolTip(
+            "The client withdraws their consent: output for them stops at once, in every "
+            "room, until they sign the consent again"
+        )
+        self.withdraw_button.setVisible(False)
+        self.withdraw_button.clicked.connect(self.withdraw_consent)
+        self._withdraw_box: _WithdrawBox | None = None
+        cl.addWidget(self.withdraw_button, 0, Qt.AlignmentFlag.AlignLeft)
         # signing: the pad, or the typed name for keyboard users
         self.sign_area = QWidget()
         sl = QVBoxLayout(self.sign_area)
@@ -627,6 +660,11 @@ class ScreeningForm(QWidget):
         who = con.operator_name or "an operator not recorded"
         return f"The consent was recorded in another room (or window) {_on(con.given_at)} by {who}."
 
+    def _withdrawal(self) -> services.ConsentRecord | None:
+        """The client's consent as stored is a withdrawal (None: it is not)."""
+        consent = self._client.consent if self._client is not None else None
+        return consent if consent is not None and consent.withdrawn else None
+
     def in_conflict(self) -> bool:
         """The record changed elsewhere while edited here: Save is refused."""
         return self._stored is not None
@@ -645,6 +683,15 @@ class ScreeningForm(QWidget):
         self.consent.setChecked(current)
         self.sign_area.setVisible(not current)
         self.consent_signature.setVisible(False)
+        self.withdraw_button.setVisible(current)
+        if consent is not None and consent.withdrawn:
+            self.consent_text.setText(self.q.consent_text)
+            who = f" by {consent.operator_name}" if consent.operator_name else ""
+            self.consent_status.setText(
+                f"Consent withdrawn on {local_datetime(consent.given_at)}{who}: no treatment "
+                "until the client signs the consent again."
+            )
+            return
         if consent is None:
             self.consent_text.setText(self.q.consent_text)
             self.consent_status.setText("Not signed yet.")
@@ -674,6 +721,42 @@ class ScreeningForm(QWidget):
         image = render_signature(sig, 300, 84)
         self.consent_signature.setPixmap(QPixmap.fromImage(image))
         self.consent_signature.setVisible(True)
+
+    def withdraw_dialog(self) -> _WithdrawBox:
+        """The confirmation, naming the client (plain text: a name is never markup)."""
+        return _WithdrawBox(self._client.name if self._client is not None else "", self)
+
+    def withdraw_consent(self) -> None:
+        """Ask, then record the withdrawal of the consent this form shows (refused, and
+        shown like a stale screening, when another consent was recorded meanwhile)."""
+        if self.client_id is None or self._client is None or not self._consent_current():
+            return
+        based_on = self.based_on[1]
+        if based_on is None or self._stored is not None:
+            return
+        box = self._withdraw_box = self.withdraw_dialog()
+        box.exec()
+        self._withdraw_box = None
+        if box.clickedButton() is not box.withdraw:
+            return
+        self.withdraw_button.setEnabled(False)
+        self.store.when_done(
+            self.store.writer.withdraw_consent(
+                self.client_id, based_on=based_on, operator_id=self.store.operator_id
+            ),
+            self._withdrawn,
+            "withdrawing the consent",
+            on_error=self._withdraw_failed,
+        )
+
+    def _withdrawn(self, _consent_id: int) -> None:
+        self.withdraw_button.setEnabled(True)
+        self.check_stored()  # shows the withdrawal; answers being edited stay
+        self.consent_withdrawn.emit(self.client_id)
+
+    def _withdraw_failed(self, exc: BaseException) -> None:
+        self.withdraw_button.setEnabled(True)
+        self._save_failed(exc)
 
     def pending_signature(self) -> Signature | None:
         """The signature given for the consent now: the drawn one, else the typed name
@@ -772,6 +855,16 @@ class ScreeningForm(QWidget):
             # missing)
             reasons += [p for a in self.answers.values() if (p := a.problem())]
             reasons += self._zone_lines(draft)
+        withdrawn = self._withdrawal() if held is None else None
+        if withdrawn is not None:
+            # the screening may be cleared, but no output without consent: said first
+            reasons.insert(
+                0,
+                f"Withdrawn on {local_datetime(withdrawn.given_at)}: the client signs the "
+                "consent below again to be treated.",
+            )
+            if ev.status is Status.CLEARED:
+                colour, headline = style.ALARM, "Consent withdrawn: no output until signed again"
         self.banner.set_content(headline, reasons)
         self.banner.setStyleSheet(
             f"background: {colour}; color: {palette.WHITE}; padding: 8px 12px; border-radius: 4px"
@@ -782,6 +875,7 @@ class ScreeningForm(QWidget):
         sig = self.pending_signature() if signing else None
         unsigned = signing and (sig is None or sig.problem() is not None)
         self.save_button.setEnabled(complete and not unsigned and held is None)
+        self.withdraw_button.setEnabled(held is None)
         if held is not None:
             hint = "Not saved: the screening changed elsewhere (see above)."
         elif not complete:
@@ -863,7 +957,8 @@ class ScreeningForm(QWidget):
 
     def _saved(self, screening_id: int) -> None:
         self.save_button.setEnabled(True)
-        self.set_client(self.client_id, self.today)
+        if self.client_id is not None:
+            self.set_client(self.client_id, self.today)
         self.saved.emit(screening_id)
 
     def _save_failed(self, exc: BaseException) -> None:
