@@ -194,14 +194,8 @@ class SessionDetail:
         return self.signature is not None
 
 
-def _operator_named(s: Session, operator_id: int | None) -> str | None:
-    if operator_id is None:
-        return None
-    return s.scalar(select(Operator.name).where(Operator.id == operator_id))
-
-
-def _screening_record(row: Screening | None, s: Session | None = None) -> ScreeningRecord | None:
-    """``s``: also name the operator who saved it."""
+def _screening_record(row: Screening | None, saved_by: str | None = None) -> ScreeningRecord | None:
+    """``saved_by``: the name of the operator who saved it."""
     if row is None:
         return None
     return ScreeningRecord(
@@ -213,12 +207,12 @@ def _screening_record(row: Screening | None, s: Session | None = None) -> Screen
         row.operator_id,
         row.questionnaire_version,
         row.created_at,
-        _operator_named(s, row.operator_id) if s is not None else None,
+        saved_by,
     )
 
 
-def _consent_record(row: Consent | None, s: Session | None = None) -> ConsentRecord | None:
-    """``s``: also name the operator who recorded it."""
+def _consent_record(row: Consent | None, recorded_by: str | None = None) -> ConsentRecord | None:
+    """``recorded_by``: the name of the operator who recorded it."""
     if row is None:
         return None
     return ConsentRecord(
@@ -228,7 +222,7 @@ def _consent_record(row: Consent | None, s: Session | None = None) -> ConsentRec
         row.text_snapshot,
         Signature.from_stored(row.signature_kind, row.signature, row.signed_name),
         row.operator_id,
-        _operator_named(s, row.operator_id) if s is not None else None,
+        recorded_by,
         bool(row.withdrawn),
     )
 
@@ -298,18 +292,21 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
         c = s.get(Client, client_id)
         if c is None:
             return None
-        scr = s.scalar(
-            select(Screening)
+        # the newest screening and consent, each with its operator's name (one query each)
+        scr, scr_by = s.execute(
+            select(Screening, Operator.name)
+            .outerjoin(Operator, Operator.id == Screening.operator_id)
             .where(Screening.client_id == client_id)
             .order_by(Screening.id.desc())
             .limit(1)
-        )
-        con = s.scalar(
-            select(Consent)
+        ).first() or (None, None)
+        con, con_by = s.execute(
+            select(Consent, Operator.name)
+            .outerjoin(Operator, Operator.id == Consent.operator_id)
             .where(Consent.client_id == client_id)
             .order_by(Consent.given_at.desc(), Consent.id.desc())
             .limit(1)
-        )
+        ).first() or (None, None)
         notes = s.execute(
             select(Note.created_at, Note.text)
             .where(Note.client_id == client_id)
@@ -323,7 +320,7 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
             c.skin_notes,
             c.current_limit_ua,
             c.is_training,
-            _screening_record(scr, s),
+            _screening_record(scr, scr_by),
             # a withdrawal leaves no consent in force
             con.text_version if con and not con.withdrawn else None,
             con.given_at if con and not con.withdrawn else None,
@@ -331,7 +328,7 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
             c.version,
             c.updated_at,
             c.updated_by,
-            _consent_record(con, s),
+            _consent_record(con, con_by),
         )
 
 
