@@ -73,6 +73,7 @@ def test_the_consoles_alarms_have_their_priorities(window):
     _shows(window, HIGH)
     window._on_disconnected("cable pulled")
     _shows(window, HIGH)
+    window.hide_alarm()  # (a lower alarm never replaces a higher one: see below)
     window._on_event(Event(EventCode.CONTACT_LOST))
     _shows(window, MEDIUM)
     window._on_event(Event(EventCode.CONTACT_RESTORED))
@@ -130,11 +131,35 @@ def test_high_and_medium_flash_low_is_steady(window):
         assert window.banner.text().startswith("!!! HIGH: ")
     assert len(shades) == 2
     assert f"background:{ALARM_FLASH[HIGH][1]}" in "".join(shades)
+    window.hide_alarm()
     window.show_alarm("For your information.", kind="info")
     assert not window._flash.isActive()
     window.show_alarm("EMERGENCY STOP.", kind="estop")
     window.hide_alarm()
     assert not window._flash.isActive()
+
+
+def test_a_lower_alarm_never_replaces_a_higher_one_and_is_shown_after_it(window):
+    """An information ("session signed") arriving while the emergency stop stands waits
+    under it, and is shown once the stop is cleared; a contact loss held under a higher
+    alarm and restored meanwhile is not shown late."""
+    window.emergency_stop()
+    _shows(window, HIGH)
+    window.show_alarm("Session signed and locked.", kind="info")
+    _shows(window, HIGH)
+    assert "EMERGENCY STOP" in window.banner.text()
+    window.hide_alarm()  # the device was reset
+    _shows(window, LOW)
+    assert window.banner.text().endswith("Session signed and locked.")
+    window.hide_alarm()
+    assert window.alarm_priority() == ""
+    window.show_alarm("The records cannot be written.", kind="records")
+    window._on_event(Event(EventCode.CONTACT_LOST))
+    _shows(window, HIGH)
+    window._on_event(Event(EventCode.CONTACT_RESTORED))
+    window.hide_alarm()
+    assert window.alarm_priority() == ""  # nothing stale comes up
+    assert window.played == [HIGH, LOW, HIGH]
 
 
 def test_a_watchdog_trip_after_a_lost_link_names_the_link_and_live_views_are_cleared(window):

@@ -48,7 +48,7 @@ class Room:
         self.backend.update(record)
         return record
 
-    def save(self, cs: ClinicSettings, expected: int | None):
+    def save(self, cs: ClinicSettings, expected: int):
         return self.writer.submit(
             SaveClinicSettings(settings_to_dict(cs), expected, self.info.default_operator_id)
         ).result(10)
@@ -83,7 +83,7 @@ def test_two_rooms_see_the_same_clinic_limits_and_pin(rooms):
         ClinicSettings(
             max_current_ua=150.0, eye_area_max_ua=100.0, zone_max_ua={"masseter_l": 120.0}
         ),
-        None,
+        0,
     )
     a.guard.set_pin("2468")
     seen = b.read()
@@ -100,7 +100,7 @@ def test_two_rooms_see_the_same_clinic_limits_and_pin(rooms):
 
 def test_a_change_is_a_service_record_with_old_and_new(rooms):
     a = rooms()
-    a.save(ClinicSettings(max_current_ua=300.0), None)
+    a.save(ClinicSettings(max_current_ua=300.0), 0)
     version = a.read().version
     a.save(ClinicSettings(max_current_ua=250.0), version)
     changes = _records(a.engine, ServiceKind.CLINIC_SETTINGS)
@@ -120,13 +120,62 @@ def test_a_change_is_a_service_record_with_old_and_new(rooms):
 
 def test_a_save_from_a_stale_version_is_refused(rooms):
     a, b = rooms(), rooms()
-    a.save(ClinicSettings(max_current_ua=300.0), None)
+    a.save(ClinicSettings(max_current_ua=300.0), 0)
     shown = b.read().version
     a.save(ClinicSettings(max_current_ua=200.0), a.read().version)
     with pytest.raises(StaleClinicSettings, match="changed by"):
         b.save(ClinicSettings(max_current_ua=500.0), shown)
     assert settings_from_dict(b.read().settings)[0].max_current_ua == 200.0
     assert b.writer.refused == 0  # refused on its merits: not a records failure
+
+
+@pytest.mark.parametrize("stored_before", [True, False], ids=["stored", "nothing-stored"])
+def test_two_rooms_saving_from_the_same_version_at_once_exactly_one_succeeds(rooms, stored_before):
+    """Two writers (two rooms) on one database submit a save made from the same version at
+    the same moment (also the very first save, which creates the row): the store's writer
+    of one of them refuses it as stale, whatever the timing — never a records failure;
+    the stored settings are the winner's."""
+    import concurrent.futures
+
+    a, b = rooms(), rooms()
+    if stored_before:
+        a.save(ClinicSettings(max_current_ua=150.0, eye_area_max_ua=150.0), 0)
+    shown = a.read().version
+    assert b.read().version == shown  # both rooms show the same stored version
+    requests = {
+        room: SaveClinicSettings(
+            settings_to_dict(ClinicSettings(max_current_ua=ua, eye_area_max_ua=100.0)), shown
+        )
+        for room, ua in ((a, 300.0), (b, 120.0))
+    }
+    futures = {room.writer.submit(req): room for room, req in requests.items()}
+    concurrent.futures.wait(list(futures), timeout=20)
+    won = [f for f in futures if f.exception() is None]
+    lost = [f for f in futures if f.exception() is not None]
+    assert len(won) == 1, [f.exception() for f in futures]
+    assert len(lost) == 1
+    assert isinstance(lost[0].exception(), StaleClinicSettings)
+    winner = futures[won[0]]
+    stored = settings_from_dict(a.read().settings)[0].max_current_ua
+    assert stored == (300.0 if winner is a else 120.0)
+    assert a.read().version == (shown + 1 if stored_before else 2)
+    changes = _records(a.engine, ServiceKind.CLINIC_SETTINGS)
+    # the first save (if any) and the winner's: nothing for the refused one
+    assert len(changes) == (2 if stored_before else 1)
+    assert a.writer.refused == b.writer.refused == 0  # refused on its merits
+
+
+def test_a_save_must_state_the_version_it_was_made_from(rooms):
+    """There is no unchecked save: a request without a version is refused, and a save made
+    from "nothing stored yet" is refused once another room stored settings."""
+    a, b = rooms(), rooms()
+    assert b.read().version == 0
+    a.save(ClinicSettings(max_current_ua=150.0, eye_area_max_ua=150.0), 0)
+    with pytest.raises(ValueError, match="must name the stored version"):
+        a.save(ClinicSettings(max_current_ua=500.0), None)  # type: ignore[arg-type]
+    with pytest.raises(StaleClinicSettings, match="nothing was saved"):
+        b.save(ClinicSettings(max_current_ua=500.0), 0)
+    assert settings_from_dict(a.read().settings)[0].max_current_ua == 150.0
 
 
 def test_lockout_survives_a_restart_and_the_clock_going_forward(rooms, monkeypatch):
@@ -251,7 +300,7 @@ def test_the_watch_reports_another_rooms_change(rooms):
     watch = ClinicWatch(b.engine, got.put, interval_s=0.05)
     try:
         assert not got.get(timeout=5).exists
-        a.save(ClinicSettings(max_current_ua=222.0), None)
+        a.save(ClinicSettings(max_current_ua=222.0), 0)
         record = got.get(timeout=5)
         assert settings_from_dict(record.settings)[0].max_current_ua == 222.0
     finally:
@@ -282,7 +331,7 @@ def test_the_watch_reads_the_row_only_after_a_commit(sqlite_url):  # noqa: F811
         watch._version.read = counted
         assert twenty.wait(5)
         assert watch.reads == 1  # twenty turns, nothing committed: the row not read
-        a.save(ClinicSettings(max_current_ua=222.0), None)  # another room, no poke
+        a.save(ClinicSettings(max_current_ua=222.0), 0)  # another room, no poke
         record = got.get(timeout=5)
         assert settings_from_dict(record.settings)[0].max_current_ua == 222.0
         assert watch.reads >= 2
@@ -317,7 +366,7 @@ def test_migration_0006_keeps_service_records_and_accepts_the_new_kinds(store_ur
         assert a.info.revision == head_revision() == "0014"
         assert [r.device_serial for r in services.service_records(a.engine)] == ["SN1"]
         assert "clinic_config" in inspect(a.engine).get_table_names()
-        a.save(ClinicSettings(max_current_ua=300.0), None)
+        a.save(ClinicSettings(max_current_ua=300.0), 0)
         kinds = {r.kind for r in services.service_records(a.engine)}
         assert kinds == {ServiceKind.CALIBRATION, ServiceKind.CLINIC_SETTINGS}
         with pytest.raises(Exception, match="(?i)check"), a.engine.begin() as conn:
@@ -367,7 +416,7 @@ def test_another_process_sees_and_changes_the_same_limits_and_pin(
     other_rooms,
 ):
     a = rooms()
-    a.save(ClinicSettings(max_current_ua=300.0), None)
+    a.save(ClinicSettings(max_current_ua=300.0), 0)
     a.guard.set_pin("2468")
     child = other_rooms.take(store_url, "0000")
     out, _ = child.communicate(timeout=120)

@@ -204,3 +204,68 @@ def test_the_editor_enables_flip_for_alternating_only_and_takes_the_device_bound
     assert e.amplitude.maximum() == min(600.0, INFO.max_current_ua)
     e.frequency.setValue(900.0)
     assert e.settings().frequency_hz == 500.0
+
+
+def test_a_number_typed_above_the_limit_is_kept_named_and_never_applied(qtbot):
+    """One number field for the bench's manual output and the studio: typing "500" where
+    the clinic maximum allows 150 µA leaves "500 µA" on screen (a plain spin box dropped
+    the last digit: 50 µA), says so naming the limit, and Apply/Start send nothing."""
+    from PySide6.QtCore import Qt
+
+    from app.ui.output_panel import OutputPanel
+    from app.ui.trainer.studio import WaveformStudio
+
+    panel, studio = OutputPanel(), WaveformStudio()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(studio)
+    try:
+        panel.set_limits(None, 150.0, "clinic maximum")
+        studio.set_amplitude_cap(150.0, "clinic maximum")
+        for w in (panel, studio):
+            w.show()
+            field = w.editor.amplitude
+            before = field.value()
+            field.setFocus()
+            field.selectAll()
+            qtbot.keyClicks(field, "500")
+            assert field.text() == "500 µA"
+            qtbot.keyClick(field, Qt.Key.Key_Return)  # Enter (and leaving) keeps it
+            assert field.text() == "500 µA"
+            assert field.value() == before  # never a number the field does not allow
+            label = w.editor.form.labelForField(field).text()
+            want = f"{label}: 500 µA is above the limit of 150 µA (clinic maximum)"
+            assert w.editor.problem() == want
+            assert w.editor.problem_label.isVisibleTo(w)
+            assert w.editor.problem_label.text() == want
+        sent = []
+        panel.apply_requested.connect(sent.append)
+        panel.start_requested.connect(lambda: sent.append("start"))
+        panel.apply_button.setEnabled(True)
+        panel.start_button.setEnabled(True)
+        panel.apply_button.click()
+        assert "Not applied: Intensity: 500 µA is above the limit" in panel.message.text()
+        panel.start_button.click()
+        assert "Not started: Intensity: 500 µA is above the limit" in panel.message.text()
+        assert sent == []
+        said = []
+        studio.message.connect(said.append)
+        assert not studio.apply()
+        studio.start()
+        assert said == [
+            "Not applied: Amplitude: 500 µA is above the limit of 150 µA (clinic maximum).",
+            "Not started: Amplitude: 500 µA is above the limit of 150 µA (clinic maximum).",
+        ]
+        # "1e9" is a number too: kept and named, not read as 19
+        field = panel.editor.frequency
+        field.setFocus()
+        field.selectAll()
+        qtbot.keyClicks(field, "1e9")
+        assert field.text() == "1e9 Hz"
+        assert "Frequency: 1e9 Hz is outside the allowed 0.1–2000 Hz" in panel.editor.problem()
+        # a step of the arrows, or a value set by the program, puts a number in range back
+        field.setValue(20.0)
+        panel.editor.amplitude.stepBy(1)
+        assert panel.editor.problem() == ""
+        assert not panel.editor.problem_label.isVisibleTo(panel)
+    finally:
+        studio.shutdown()

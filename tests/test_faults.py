@@ -167,7 +167,7 @@ def test_corrupted_bytes_no_false_sample_shown_or_stored(qtbot, tmp_path, new_sq
         assert window.switch_workspace("technician")
         bench = window.workspaces["technician"].bench
         panel = bench.stats_panel
-        bench.tabs.setCurrentWidget(panel.parentWidget())  # Device and link: figures shown
+        bench.tabs.setCurrentWidget(bench.overview_page)  # Device and link: figures shown
         qtbot.waitUntil(
             lambda: (
                 int(panel.value("crc").replace(",", "") or 0)
@@ -403,6 +403,14 @@ def test_out_of_range_parameters_typed_in_the_ui(qtbot, tmp_path):
         qtbot.keyClicks(spin, "99999")
         qtbot.keyClick(spin, Qt.Key.Key_Enter)
         assert spin.value() <= min(device_max, spin.maximum())
+        # what was typed stays on screen, named as above the limit (not cut to "9999")
+        assert spin.text() == "99999 µA"
+        assert f"99999 µA is above the limit of {spin.maximum():g} µA" in (
+            window.output.editor.problem_label.text()
+        )
+        window.output.apply_button.click()
+        assert "Not applied" in window.output.message.text()
+        spin.setValue(100.0)
         # a value above the limits asked for anyway: sent at the binding limit, and said
         bench = window.workspaces["technician"]
         bench._apply(OutputSettings(amplitude_ua=device_max + 500))
@@ -570,14 +578,16 @@ def test_random_bytes_from_the_port(qtbot, tmp_path):
         assert "LINK DOWN" in window.link_label.text()
         assert window.banner.isVisible()
         assert window.banner.text()
-        # the GUI kept working: its timer ran all along, no gap over half a second
+        # the GUI kept working: its timer ran all along, no gap of a second (a GUI thread
+        # decoding the noise would stall for the whole fault; a loaded machine's scheduler
+        # alone has been seen to delay a tick by half a second)
         assert len(ticks) > FAULT_SECONDS * 5
-        assert float(np.max(np.diff(ticks))) < 0.5
+        assert float(np.max(np.diff(ticks))) < 1.0
         unlock_bench()
         assert window.switch_workspace("technician")
         bench = window.workspaces["technician"].bench
         panel = bench.stats_panel
-        bench.tabs.setCurrentWidget(panel.parentWidget())  # Device and link: figures shown
+        bench.tabs.setCurrentWidget(bench.overview_page)  # Device and link: figures shown
         qtbot.waitUntil(
             lambda: (
                 int(panel.value("crc").replace(",", "") or 0)

@@ -82,7 +82,7 @@ def console(qtbot, tmp_path, new_sqlite_url):
                 settings_to_dict(
                     ClinicSettings(max_current_ua=CLINIC_MAX, eye_area_max_ua=CLINIC_MAX)
                 ),
-                None,
+                0,  # a new store: no clinic settings stored yet
             )
         ).result(5)
         window = MainWindow(
@@ -157,6 +157,19 @@ def test_bench_manual_output_is_held_to_the_clinic_maximum(qtbot, console):
     qtbot.waitUntil(
         lambda: delivered_max(window.test_blocks[-5:]) <= 60.0 * TOLERANCE, timeout=1000
     )
+    # and the panel says what happened: lowered at once (not "from the next change")
+    assert "Output running above the new limits is lowered to them at once" in (
+        panel.message.text()
+    )
+    # a raised maximum leaves the running output where it is, and the panel says so
+    panel.spins["max_current_ua"].setValue(100.0)
+    with qtbot.waitSignal(panel.clinic_settings_changed, timeout=5000):
+        panel.save_button.click()
+    assert "does not raise output already running" in panel.message.text()
+    n = len(window.test_blocks)
+    qtbot.waitUntil(lambda: len(window.test_blocks) > n + 10, timeout=5000)
+    assert window.authority.commanded.amplitude_ua == 60.0
+    assert delivered_max(window.test_blocks, n) <= 60.0 * TOLERANCE
     bench.output.stop_button.click()
 
 

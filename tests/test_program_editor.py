@@ -450,3 +450,23 @@ def test_delete_an_unsaved_clone_just_drops_it(editor, monkeypatch):
     assert editor.delete_current()
     assert editor.program_list.findItems("Draft", Qt.MatchFlag.MatchStartsWith) == []
     assert not (custom_dir() / "deleted").exists()
+
+
+def test_the_dialog_fits_the_screen_it_opens_on(qtbot):
+    """1400 pixels wide on a big screen; within a 1280 x 800 laptop's (title bar included)
+    and this test's small offscreen screen, so Save is never off-screen."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QGuiApplication
+
+    from app.ui.screen_fit import FRAME_GUESS, resize_within_screen
+
+    dlg = ProgramEditorDialog()
+    qtbot.addWidget(dlg)
+    room = QGuiApplication.primaryScreen().availableGeometry()
+    assert dlg.width() + FRAME_GUESS.left() + FRAME_GUESS.right() <= room.width()
+    assert dlg.height() + FRAME_GUESS.top() + FRAME_GUESS.bottom() <= room.height()
+    assert dlg.minimumSizeHint().width() <= 1280 - 4
+    resize_within_screen(dlg, 1400, 760, QRect(0, 0, 1280, 800))
+    assert (dlg.width(), dlg.height()) == (1276, 760)
+    resize_within_screen(dlg, 1400, 760, QRect(0, 0, 1920, 1080))
+    assert (dlg.width(), dlg.height()) == (1400, 760)

@@ -181,3 +181,46 @@ def test_changing_the_pin_needs_the_current_one_and_formats_are_checked():
     guard.set_pin("5678", "1234")
     assert guard.verify("5678").ok
     assert check_format("１２３４") is not None  # non-ASCII digits refused
+
+
+class StaleRoom:
+    """Another room's view of the same stored secret: its state is what it last read
+    (as ``OperatorSecretBackend`` keeps its operator record), refreshed by its own count."""
+
+    def __init__(self, shared: MemoryPinBackend) -> None:
+        self.shared = shared
+        self.seen = shared.current
+
+    def state(self):
+        return self.seen
+
+    def count_attempt(self):
+        fut = self.shared.count_attempt()
+        self.seen = fut.result()
+        return fut
+
+    def clear_failures(self):
+        fut = self.shared.clear_failures()
+        self.seen = self.shared.current
+        return fut
+
+
+def test_a_lockout_from_wrong_tries_in_another_room_holds_in_this_one():
+    """Room C has not read the count since room A's three wrong tries: its first attempt
+    (even with the right secret) learns of them with its count and is refused, locked."""
+    shared = MemoryPinBackend()
+    room_a = PinGuard(shared, Clock())
+    room_a.set_pin("2468")
+    clock_c = Clock()
+    room_c = PinGuard(StaleRoom(shared), clock_c)
+    assert room_c.refusal() is None  # as far as room C knows: no wrong tries
+    for _ in range(3):
+        assert not room_a.verify("0000").ok
+    assert room_a.refusal() is not None  # room A is locked
+    check = room_c.verify("2468")
+    assert not check.ok
+    assert "another room" in check.message
+    assert check.locked_for_s == lockout_s(4)  # this attempt counted too
+    assert room_c.refusal() is not None  # and stays locked here...
+    clock_c.t += lockout_s(4) + 1
+    assert room_c.verify("2468").ok  # ...until the wait is over

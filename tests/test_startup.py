@@ -233,7 +233,7 @@ def _store_with_clinic_max(url: str, max_ua: float):
             settings_to_dict(
                 ClinicSettings(max_current_ua=max_ua, eye_area_max_ua=min(200.0, max_ua))
             ),
-            None,
+            0,  # a new store: no clinic settings stored yet
         )
     ).result(5)
     return store

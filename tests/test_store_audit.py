@@ -186,7 +186,7 @@ def test_erase_keeps_the_entries_without_the_name(store, tmp_path, capsys):
 def test_limit_and_pin_changes_are_audited(store):
     _url, engine, info, writer = store
     writer.submit(
-        SaveClinicSettings({"max_current_ua": 300.0}, None, operator_id=info.default_operator_id)
+        SaveClinicSettings({"max_current_ua": 300.0}, 0, operator_id=info.default_operator_id)
     ).result(10)
     writer.submit(SetPinHash("scrypt$not-a-real-hash", first=True)).result(10)
     lines = audit.entries(engine)

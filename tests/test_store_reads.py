@@ -90,3 +90,42 @@ def test_zone_minutes_sums_the_steps_in_one_query(recorded):
     minutes, sessions = services.zone_minutes(store.engine, cid)
     assert minutes == {"masseter_l": 0.5, "masseter_r": 0.5}
     assert sessions == 2
+
+
+def test_a_damaged_chunk_is_a_gap_and_the_rest_of_the_recording_reads(recorded):
+    """One stored chunk damaged (a disk error, a bad restore): the recording, its overview
+    and a window over it still read, with a gap where it was and the damage counted;
+    what is read is the same as before."""
+    from sqlalchemy import select, update
+
+    from app.store.models import RecordingChunk
+
+    store, sid = recorded
+    before = services.load_recording(store.engine, sid)
+    with store.engine.begin() as conn:
+        chunks = conn.execute(
+            select(RecordingChunk.id, RecordingChunk.first_index, RecordingChunk.n)
+            .where(RecordingChunk.session_id == sid)
+            .order_by(RecordingChunk.first_index)
+        ).all()
+        assert len(chunks) >= 3
+        bad_id, bad_first, bad_n = chunks[1]
+        conn.execute(
+            update(RecordingChunk).where(RecordingChunk.id == bad_id).values(data=b";" * 40)
+        )
+    full = services.load_recording(store.engine, sid)
+    assert (full.damaged_chunks, full.damaged_samples) == (1, bad_n)
+    assert full.n_samples == before.n_samples - bad_n
+    first0 = chunks[0][1]
+    t_bad = (bad_first - first0) / full.sample_rate
+    finite = np.isfinite(full.t_s)
+    assert not (
+        (full.t_s[finite] >= t_bad) & (full.t_s[finite] < t_bad + 0.5 * bad_n / full.sample_rate)
+    ).any()
+    k = np.searchsorted(before.t_s, full.t_s[finite][-1])  # the rest is as it was
+    assert full.current_ua[finite][-1] == before.current_ua[k]
+    ov = services.recording_overview(store.engine, sid, points=200)
+    assert (ov.damaged_chunks, ov.n_samples) == (1, full.n_samples)
+    win = services.recording_window(store.engine, sid, max(0.0, t_bad - 0.1), t_bad + 0.1)
+    assert win.damaged_chunks == 1
+    assert win.n_samples > 0

@@ -285,6 +285,7 @@ def test_history_and_session_detail_with_replay_and_reports(qtbot, records, tmp_
     x, y = panel.history.plots["current"][1].getData()
     assert len(x) == 4
     np.testing.assert_allclose(y, [142.5, 171.0, 190.0, 209.0])
+    assert panel.history.chart_area.currentWidget() is panel.history.chart
     with qtbot.waitSignal(panel.detail.shown, timeout=5000):
         panel.history.table.selectRow(0)  # newest first
     assert panel.tabs.currentWidget() is panel.page(panel.detail)
@@ -678,3 +679,46 @@ def test_a_save_lets_go_of_the_callers_objects_on_the_gui_thread(qtbot, records)
     del thread
     gc.collect()
     assert dropped_in == ["MainThread"]
+
+
+def test_history_without_figures_says_what_the_chart_will_show(qtbot, records):
+    """A client with no measured session sees a sentence in place of empty axes."""
+    from app.ui.records.history import SessionHistory
+
+    store, ids = records
+    view = SessionHistory(store)
+    qtbot.addWidget(view)
+    with qtbot.waitSignal(view.loaded, timeout=5000):
+        view.set_client(ids["tom"])
+    assert view.chart_area.currentWidget() is view.no_chart
+    assert "mean current" in view.no_chart.text()
+    with qtbot.waitSignal(view.loaded, timeout=5000):
+        view.set_client(ids["anna"])
+    assert view.chart_area.currentWidget() is view.chart
+
+
+def test_a_damaged_recording_says_what_could_not_be_read(qtbot, records):
+    """A stored chunk of the recording is damaged: the session still opens, and says how
+    much of its recording could not be read (instead of refusing the whole session)."""
+    from sqlalchemy import update
+
+    from app.store.models import RecordingChunk
+    from app.ui.records.session_detail import SessionDetailView
+
+    store, ids = records
+    sid = services.session_history(store.engine, ids["anna"])[-1].id
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(RecordingChunk).where(RecordingChunk.session_id == sid).values(data=b";" * 40)
+        )
+    view = SessionDetailView(store)
+    qtbot.addWidget(view)
+    view.show()
+    with qtbot.waitSignal(view.shown, timeout=5000):
+        view.show_session(sid)
+    assert view.recording_damage.isVisible()
+    text = view.recording_damage.text()
+    assert text == (
+        "None of the recording (4 s, 4 stored pieces) could be read: it is damaged in the records."
+    )
+    assert not view.no_recording.isVisible()  # one was stored: it is not "no recording"

@@ -214,22 +214,184 @@ def test_clinic_panel_without_records_cannot_save(qtbot):
     assert "not open" in panel.message.text()
 
 
-def test_clinic_panel_save_from_a_stale_reading_is_refused_and_reloaded(qtbot, records):
+def _other_room_saves(url: str, max_ua: float, eye_ua: float) -> int:
+    """Another room (its own engine and store writer on the same database) saves clinic
+    limits over the version it reads; returns the new version."""
     from app.engine.limits import ClinicSettings
     from app.service.clinic_limits import settings_to_dict
     from app.store.clinic import SaveClinicSettings, read_clinic
+    from app.store.database import make_engine
+    from app.store.writer import StoreWriter
+
+    engine = make_engine(url)
+    room = StoreWriter(engine)
+    try:
+        version = read_clinic(engine).version
+        cs = ClinicSettings(max_current_ua=max_ua, eye_area_max_ua=eye_ua)
+        return room.submit(SaveClinicSettings(settings_to_dict(cs), version, by="room-C")).result(
+            10
+        )
+    finally:
+        room.close(10)
+        engine.dispose()
+
+
+def _stored_max(store) -> float:
+    from app.service.clinic_limits import settings_from_dict
+    from app.store.clinic import read_clinic
+
+    return settings_from_dict(read_clinic(store.engine).settings)[0].max_current_ua
+
+
+def test_clinic_panel_save_from_a_stale_reading_is_refused_and_the_typed_values_kept(
+    qtbot, records, new_sqlite_url
+):
+    """Another room saved before this panel read it: the store refuses the panel's save
+    (it states the version it was made from); the typed value stays, listed against the
+    stored one, and Save stays off until Revert shows the stored limits."""
+    from app.store.clinic import read_clinic
 
     panel = _panel(qtbot, records)
-    # another room saves first
-    records.writer.submit(
-        SaveClinicSettings(settings_to_dict(ClinicSettings(max_current_ua=400.0)), None)
-    ).result(5)
+    _other_room_saves(new_sqlite_url, 400.0, 200.0)
     panel.spins["max_current_ua"].setValue(500)
     with qtbot.waitSignal(panel.saved):
         panel.save_button.click()
-    assert "changed by" in panel.message.text()
-    panel.show_record(read_clinic(records.engine))
+    assert _stored_max(records) == 400.0  # not overwritten
+    text = panel.message.text()
+    assert "changed by room-C" in text
+    assert "Yours, not saved: Maximum current 500 µA" in text
+    assert panel.spins["max_current_ua"].value() == 500  # what was typed is still shown
+    assert not panel.save_button.isEnabled()
+    panel.show_record(read_clinic(records.engine))  # the console's watch reads it
+    assert "Stored now: Maximum current 400 µA" in panel.message.text()
+    assert not panel.save_button.isEnabled()
+    panel.revert_button.click()
     assert panel.spins["max_current_ua"].value() == 400
+    assert "Your values, not saved: Maximum current 500 µA" in panel.message.text()
+
+
+def test_another_rooms_change_turns_save_off_and_revert_shows_it(qtbot, records, new_sqlite_url):
+    """The tester's two rooms: A edits 250/200 µA while C saves 120/100 µA. A's panel,
+    fed by the console's clinic watch, turns Save off and says what is stored against
+    what was typed; saving anyway is refused (the store has 120 µA); Revert shows the
+    stored limits and keeps A's values listed; saved again from there, A's save holds."""
+    from app.engine.clinic_watch import ClinicSettingsWatch
+
+    panel = ClinicLimitsPanel()
+    qtbot.addWidget(panel)
+    panel.set_store(records)
+    watch = ClinicSettingsWatch(
+        records.engine, records.writer, interval_s=0.05, on_record=panel.show_record
+    )
+    try:
+        qtbot.waitUntil(lambda: panel.record is not None, timeout=5000)
+        panel.spins["max_current_ua"].setValue(250)
+        panel.spins["eye_area_max_ua"].setValue(200)
+        assert panel.save_button.isEnabled()
+        version = _other_room_saves(new_sqlite_url, 120.0, 100.0)
+        qtbot.waitUntil(lambda: panel.record.version == version, timeout=5000)
+        assert not panel.save_button.isEnabled()
+        text = panel.message.text()
+        assert "changed by room-C" in text
+        assert "Stored now: Maximum current 120 µA, Eye-area maximum 100 µA." in text
+        assert "Yours, not saved: Maximum current 250 µA, Eye-area maximum 200 µA." in text
+        assert "Limits saved" not in text
+        assert not panel.save()  # a save from the old version is refused here...
+        qtbot.wait(100)
+        assert _stored_max(records) == 120.0  # ...and nothing reached the store
+        panel.revert_button.click()
+        assert panel.spins["max_current_ua"].value() == 120
+        assert panel.spins["eye_area_max_ua"].value() == 100
+        assert "Maximum current 250 µA" in panel.message.text()  # not lost silently
+        panel.spins["max_current_ua"].setValue(250)
+        with qtbot.waitSignal(panel.clinic_settings_changed, timeout=5000):
+            panel.save_button.click()
+        assert _stored_max(records) == 250.0
+        assert "Limits saved" in panel.message.text()
+    finally:
+        watch.close()
+
+
+def test_two_rooms_saving_at_once_one_wins_the_other_is_told(qtbot, records, new_sqlite_url):
+    """Two panels (two rooms, each with its own writer) on one database, both showing the
+    same version, both save: exactly one save is stored; the other panel keeps its values
+    and says the limits were changed meanwhile."""
+    from app.store.clinic import read_clinic
+    from app.store.runtime import start_store
+
+    other = start_store(new_sqlite_url)
+    try:
+        a, b = _panel(qtbot, records), _panel(qtbot, other)
+        a.spins["max_current_ua"].setValue(300)
+        b.spins["max_current_ua"].setValue(250)
+        outcomes = []
+        a.clinic_settings_changed.connect(lambda cs: outcomes.append(("a", cs.max_current_ua)))
+        b.clinic_settings_changed.connect(lambda cs: outcomes.append(("b", cs.max_current_ua)))
+        with qtbot.waitSignals([a.saved, b.saved], timeout=10000):
+            assert a.save(), a.message.text()
+            assert b.save(), b.message.text()
+        assert len(outcomes) == 1, outcomes
+        winner, loser = (a, b) if outcomes[0][0] == "a" else (b, a)
+        assert _stored_max(records) == outcomes[0][1]
+        assert "Limits saved" in winner.message.text()
+        assert "changed by" in loser.message.text()
+        assert "Yours, not saved" in loser.message.text()
+        assert not loser.save_button.isEnabled()
+        assert winner.base_version == read_clinic(records.engine).version
+        assert loser.spins["max_current_ua"].value() in (300, 250)  # its own, still shown
+    finally:
+        other.close()
+
+
+def test_the_saved_message_says_what_happens_to_running_output(qtbot, records):
+    """Lowered: output above the new limits is lowered at once (the output authority does
+    it); raised: running output is not raised."""
+    panel = _panel(qtbot, records)
+    panel.spins["max_current_ua"].setValue(300)
+    with qtbot.waitSignal(panel.clinic_settings_changed):
+        panel.save_button.click()
+    text = panel.message.text()
+    assert "lowered to them at once" in text
+    assert "next output change" not in text
+    panel.spins["max_current_ua"].setValue(450)
+    with qtbot.waitSignal(panel.clinic_settings_changed):
+        panel.save_button.click()
+    text = panel.message.text()
+    assert "does not raise output already running" in text
+    assert "lowered" not in text
+
+
+def test_a_number_typed_out_of_range_is_shown_and_named_never_cut(qtbot, records):
+    """Typed keys, as a technician types them: "1e9" stays "1e9 µA" (a plain spin box
+    left "19 µA"), is named with the allowed range, and Save is off until it is fixed."""
+    from PySide6.QtCore import Qt
+
+    panel = _panel(qtbot, records)
+    panel.show()
+    spin = panel.spins["max_current_ua"]
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "1e9")
+    assert spin.text() == "1e9 µA"
+    assert "Maximum current: 1e9 µA is outside the allowed 10–1000 µA" in panel.message.text()
+    assert not panel.save_button.isEnabled()
+    qtbot.keyClick(spin, Qt.Key.Key_Tab)  # leaving the field keeps what was typed
+    assert spin.text() == "1e9 µA"
+    assert not panel.save_button.isEnabled()
+    assert not panel.save()
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "500")
+    assert spin.value() == 500
+    assert panel.save_button.isEnabled()
+    # a zone's limit: "2000" stays 2000 µA, out of range (never 200 µA)
+    zone = panel.zone_spins["masseter_l"]
+    zone.setFocus()
+    zone.selectAll()
+    qtbot.keyClicks(zone, "2000")
+    assert zone.text() == "2000 µA"
+    assert "2000 µA is outside the allowed 0–1000 µA" in panel.message.text()
+    assert not panel.save_button.isEnabled()
 
 
 def test_pin_dialog_first_use_then_rate_limited(qtbot):

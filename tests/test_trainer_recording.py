@@ -169,3 +169,24 @@ def test_link_loss_marks_the_session_interrupted(qtbot, trainer):
     )
     ws.studio.stop_output()
     qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=10000)
+
+
+def test_what_the_output_authority_does_to_studio_output_is_shown(qtbot, trainer):
+    """The clinic maximum drops below the running 100 µA: the output authority lowers
+    it, and the studio's title, ideal and control say 50 µA, not the 100 µA applied.
+    Then it stops the output (the records cannot be saved): the line the trainer reads
+    last, the session's end, still says why."""
+    from app.service.clinic_limits import ClinicSettings
+
+    window, ws, store = trainer
+    start(qtbot, window, ws, samples=100)
+    window.set_clinic_settings(ClinicSettings(max_current_ua=50.0, eye_area_max_ua=50.0))
+    qtbot.waitUntil(lambda: ws.studio.settings.amplitude_ua == 50.0, timeout=5000)
+    assert "50 µA" in ws.studio.title.text()
+    assert ws.studio.current_settings().amplitude_ua == 50.0
+    messages: list[str] = []
+    ws.studio.message.connect(messages.append)
+    window.authority.records_failed("the disk is full")
+    qtbot.waitUntil(lambda: ws.session is None, timeout=10000)
+    assert messages[-1].startswith("Output stopped: records cannot be saved (the disk is full).")
+    assert "Training session ended (stopped)" in messages[-1]

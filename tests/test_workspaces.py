@@ -170,6 +170,10 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
             timeout=8000,
         )
         guided = desk.guided
+        # a client's long name (75 characters, emoji, Hebrew, markup) never pushes the
+        # treatment panel off the screen: it is elided, whole in its tooltip
+        long_name = "Ann-Sophie " + "Verylongfamilyname-" * 3 + " 😀 שלום <b>bold</b> Ω" * 2
+        desk.client_label.setText(long_name)
 
         def in_view(widget, within) -> bool:
             top_left = widget.mapTo(within, widget.rect().topLeft())
@@ -204,6 +208,8 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
                     lambda n=n: desk.controller.guided_view().step_index == n + 1, timeout=2000
                 )
         assert len(gaps) == 1, gaps  # a long "Next:" name does not push the buttons down
+        assert desk.client_label.text() == long_name
+        assert desk.client_label.toolTip() == long_name
         # the records tab beside the treatment panel: every record tab's title whole
         desk.tabs.setCurrentIndex(1)
         records = desk.records
@@ -256,3 +262,52 @@ def test_a_window_restores_its_size_but_a_screenshot_is_of_the_default_size(
     assert (operator.width(), operator.height()) == (800, 580)
     picture = _window(qtbot, ini)
     assert (picture.width(), picture.height()) == (1280, 800)
+
+
+def test_at_1280x800_the_clinic_limits_error_and_save_stay_in_view(qtbot, tmp_path):
+    """The bench's Clinic limits at 1280 x 800 (title bar and the console's style sheet),
+    with the emergency-stop banner showing: the workspace does not scroll, and Save
+    limits, Revert and the message beside them — a check's error, a conflict — are on
+    screen (the zone table gives way)."""
+    from PySide6.QtCore import QMargins, QRect
+    from PySide6.QtWidgets import QApplication
+
+    from app.ui.style import STYLE_SHEET
+
+    app = QApplication.instance()
+    app.setStyleSheet(STYLE_SHEET)
+    try:
+        w = _window(qtbot, tmp_path / "s.ini")
+        w.fit_to_screen(QRect(0, 0, 1280, 800), QMargins(2, 25, 2, 2))
+        w.show()
+        assert w.switch_workspace("technician")
+        bench = w.workspaces["technician"].bench
+        panel = bench.clinic
+        bench.tabs.setCurrentWidget(panel)
+        w.show_alarm("Emergency stop latched: press Reset device", kind="estop")
+        panel.spins["eye_area_max_ua"].setValue(700)  # above the clinic maximum
+        qtbot.waitUntil(lambda: w.banner.isVisible() and panel.isVisible(), timeout=2000)
+        qtbot.wait(50)
+        assert "cannot be above the clinic maximum" in panel.message.text()
+
+        def in_view(widget) -> bool:
+            top_left = widget.mapTo(w, widget.rect().topLeft())
+            bottom_right = widget.mapTo(w, widget.rect().bottomRight())
+            inside = w.stack_scroll.viewport()
+            area = QRect(inside.mapTo(w, inside.rect().topLeft()), inside.size())
+            return area.contains(top_left) and area.contains(bottom_right)
+
+        assert w.stack_scroll.verticalScrollBar().maximum() == 0
+        for widget in (panel.save_button, panel.revert_button, panel.message):
+            assert widget.isVisible()
+            assert in_view(widget), widget
+        # a long message (a conflict lists stored and typed values) still fits
+        panel.message.setText("\n".join(["Stored now: Maximum current 120 µA."] * 5))
+        qtbot.wait(50)
+        assert w.stack_scroll.verticalScrollBar().maximum() == 0
+        assert in_view(panel.message)
+        assert in_view(panel.save_button)
+    finally:
+        app.setStyleSheet("")
+        for ws in w.workspaces.built():
+            ws.shutdown()

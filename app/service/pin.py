@@ -300,7 +300,8 @@ def operator_guard(
         OperatorSecretBackend(writer, record),
         clock,
         what=f"secret of {record.name}",
-        noun="PIN",
+        noun="PIN or passphrase",
+        nouns="PINs or passphrases",
         reset_command=RESET_SECRET_COMMAND.replace("NAME", repr(record.name)),
         passphrase=True,
     )
@@ -384,6 +385,7 @@ class PinGuard:
         noun: str = "PIN",
         reset_command: str = RESET_PIN_COMMAND,
         passphrase: bool = False,
+        nouns: str | None = None,
     ) -> None:
         """``what`` names the secret in messages ("technician PIN", "Ann's PIN"),
         ``noun`` a single try ("PIN"), ``reset_command`` the recovery; ``passphrase``: the
@@ -392,10 +394,12 @@ class PinGuard:
         self._clock = clock
         self.what = what
         self.noun = noun
+        self.nouns = nouns or f"{noun}s"  # "too many wrong PINs or passphrases"
         self.reset_command = reset_command
         self.passphrase = passphrase
         self._lock_key: tuple[int, int] | None = None
         self._lock_since = 0.0
+        self._counted_from = 0  # wrong tries in a row known when the last attempt was counted
 
     @property
     def state(self) -> PinState | None:
@@ -459,16 +463,33 @@ class PinGuard:
         wait = self.locked_for_s()
         if wait > 0:
             return PinCheck(
-                False, f"too many wrong {self.noun}s: try again in {duration(wait)}", wait
+                False, f"too many wrong {self.nouns}: try again in {duration(wait)}", wait
             )
         return None
 
     def count_attempt(self) -> Future:
-        """Step 1 of a check: count the attempt in the store (PinState after it)."""
+        """Step 1 of a check: count the attempt in the store (PinState after it). (The
+        wrong tries in a row this guard knew of, and judged the lockout on, are noted.)"""
+        self._counted_from = self.failures
         return self.backend.count_attempt()
 
     def check(self, pin: str, counted: PinState) -> PinCheck:
-        """Step 2, once the attempt is counted: the PIN against the hash read with it."""
+        """Step 2, once the attempt is counted: the PIN against the hash read with it.
+
+        The count read with it may show wrong tries this guard had not seen (another
+        room's, since its last reading): if they had locked the secret, this attempt is
+        refused unchecked and the lockout starts now, as if it had been seen at once."""
+        before = max(0, counted.failures - 1)  # wrong tries in a row before this one
+        if before > self._counted_from and lockout_s(before) > 0:
+            self._lock_key = (counted.failures, counted.version)
+            self._lock_since = self._clock()
+            wait = lockout_s(counted.failures)
+            return PinCheck(
+                False,
+                f"too many wrong {self.nouns} (here or in another room): "
+                f"try again in {duration(wait)}",
+                wait,
+            )
         ok = verify_hash(pin, counted.hash or "")
         note = getattr(self.backend, "note_sign_in", None)  # the store's: the audit trail
         if note is not None:

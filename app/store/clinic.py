@@ -150,6 +150,32 @@ def _row(s: Session, by: str) -> ClinicConfig:
     return row
 
 
+def _insert_row_if_missing(s: Session, by: str) -> bool:
+    """Create the row with default settings unless it exists (one statement: of two rooms
+    creating it at once, one inserts and the other's insert does nothing). True when this
+    one created it."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = s.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    result = s.execute(
+        insert(ClinicConfig)
+        .values(
+            id=ROW_ID,
+            settings={},
+            version=1,
+            updated_at=utcnow(),
+            updated_by=by,
+            pin_ever_set=_pin_history_says_set(s),
+            pin_failures=0,
+            pin_version=0,
+        )
+        .on_conflict_do_nothing(index_elements=[ClinicConfig.id])
+        .returning(ClinicConfig.id)
+    )
+    return result.first() is not None
+
+
 class StaleClinicSettings(ValueError):
     """The settings were changed by another room since they were read."""
 
@@ -157,10 +183,11 @@ class StaleClinicSettings(ValueError):
         when = f" at {updated_at:%Y-%m-%d %H:%M:%S} UTC" if updated_at else ""
         super().__init__(
             f"the clinic settings were changed by {updated_by or 'another console'}"
-            f"{when} (version {version}) since they were shown here: the stored "
-            "ones are shown again; make the change once more"
+            f"{when} (version {version}) since they were shown here: nothing was saved"
         )
         self.version = version
+        self.updated_at = updated_at
+        self.updated_by = updated_by
 
 
 # ---------------------------------------------------------------- writer requests
@@ -227,35 +254,55 @@ class ImportClinic:
 
 @dataclass(frozen=True, slots=True)
 class SaveClinicSettings:
+    """New settings (checked by the caller), saved over ``expected_version``: the version
+    of the stored row the new settings were edited from (0: the store had none). The
+    store is the one authority on staleness: in the same transaction as the write, a save
+    whose version is no longer the stored one — another room saved since — is refused
+    with :class:`StaleClinicSettings` (nothing is written); of two rooms saving from the
+    same version at once exactly one succeeds. There is no "save without a check".
+    Returns the new version."""
+
     # a refusal (stale version, bad settings) is the caller's to show: not a store failure
     quiet_refusal = True  # noqa: RUF045 - class constant, not a field
     appends_audit = True  # noqa: RUF045 - class constant, not a field
-
-    """New settings (checked by the caller), saved from ``expected_version`` (0: edited
-    when the store had none; None: no check): refused with :class:`StaleClinicSettings` if
-    another room saved since. Returns the new version."""
-
     settings: dict[str, Any]
-    expected_version: int | None
+    expected_version: int
     operator_id: int | None = None
     by: str = ""
     defaults: dict[str, Any] | None = None  # what "nothing stored" means (the old values)
 
     def apply(self, s: Session, st: object, tentative: object) -> int:
+        expected = self.expected_version
+        if isinstance(expected, bool) or not isinstance(expected, int) or expected < 0:
+            raise ValueError(
+                "a save of the clinic settings must name the stored version it was made "
+                f"from (got {expected!r})"
+            )
         by = self.by or who()
         existing = s.get(ClinicConfig, ROW_ID)
-        if self.expected_version == 0 and existing is not None:
+        if existing is None:
+            if expected != 0:  # the row was deleted since it was read
+                raise StaleClinicSettings(0, None, None)
+            if not _insert_row_if_missing(s, by):  # another room created it meanwhile
+                existing = s.get(ClinicConfig, ROW_ID, populate_existing=True)
+                if existing is None:
+                    raise StaleClinicSettings(0, None, None)
+                raise StaleClinicSettings(
+                    existing.version, existing.updated_at, existing.updated_by
+                )
+            existing = s.get(ClinicConfig, ROW_ID, populate_existing=True)
+            assert existing is not None
+            expected = existing.version  # created just now, from the defaults
+        elif expected == 0:
             # edited from "no settings stored yet", but another room stored some since
             raise StaleClinicSettings(existing.version, existing.updated_at, existing.updated_by)
-        row = existing or _row(s, by)
-        expected = None if self.expected_version == 0 else self.expected_version
+        row = existing
         old = dict(row.settings or {}) or dict(self.defaults or {})
+        # the check and the write are one statement: a row another room changed since
+        # (committed before this one, or waiting on its lock) matches no row here
         result = s.execute(
             update(ClinicConfig)
-            .where(
-                ClinicConfig.id == ROW_ID,
-                *([ClinicConfig.version == expected] if expected is not None else []),
-            )
+            .where(ClinicConfig.id == ROW_ID, ClinicConfig.version == expected)
             .values(
                 settings=dict(self.settings),
                 version=ClinicConfig.version + 1,

@@ -428,6 +428,11 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
                     "samples": rec.n_samples,
                 }
                 zf.writestr(name, _recording_csv(rec))
+            if rec.damaged_chunks:  # exported as far as it reads; the rest named, not hidden
+                entry.setdefault("recording", {})["damaged"] = {
+                    "chunks": rec.damaged_chunks,
+                    "samples": rec.damaged_samples,
+                }
             doc["sessions"].append(entry)
         zf.writestr(
             "client.json", json.dumps(doc, indent=2, default=_json_default, ensure_ascii=False)

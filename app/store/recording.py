@@ -473,6 +473,8 @@ class Recording:
     current_ua: np.ndarray  # float32
     voltage_v: np.ndarray  # float32
     n_samples: int  # samples actually recorded (gap markers excluded)
+    damaged_chunks: int = 0  # chunks that could not be decoded: gaps in the arrays
+    damaged_samples: int = 0  # ... and the samples they held
 
     @property
     def duration_s(self) -> float:

@@ -7,6 +7,7 @@ Reads may run on any thread (each call opens its own short session). Writes go t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import threading
 from dataclasses import dataclass, replace
@@ -40,6 +41,8 @@ from app.store.models import (
 from app.store.reader import ReadCancelled
 from app.store.signature import Signature
 from app.store.vocabulary import ZoneRule
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,9 +583,23 @@ def load_recording(
     one chunk at a time (``cancel`` stops it between chunks: ReadCancelled)."""
     spans = _chunk_spans(engine, session_id)
     rate = spans[0][1] if spans else 0.0
-    return recording.assemble(
-        [(f, rate, c, v) for f, c, v in _stream_chunks(engine, session_id, cancel=cancel)]
+    damaged: list[tuple[int, int, str]] = []
+    rec = recording.assemble(
+        [
+            (f, rate, c, v)
+            for f, c, v in _stream_chunks(engine, session_id, cancel=cancel, damaged=damaged)
+        ]
     )
+    if damaged and not rec.n_samples:  # nothing readable: the recording's rate still holds
+        rec = replace(rec, sample_rate=rate)
+    return _with_damage(rec, damaged)
+
+
+def _with_damage(rec, damaged: list[tuple[int, int, str]]):
+    """``rec`` (a Recording or RecordingOverview) saying how much could not be decoded."""
+    if not damaged:
+        return rec
+    return replace(rec, damaged_chunks=len(damaged), damaged_samples=sum(n for _, n, _ in damaged))
 
 
 @dataclass(frozen=True, slots=True)
@@ -639,6 +656,8 @@ class RecordingOverview:
     voltage_max: np.ndarray
     n_samples: int
     duration_s: float
+    damaged_chunks: int = 0  # chunks that could not be decoded: shown as gaps
+    damaged_samples: int = 0
 
     def envelope(self, which: str = "current") -> tuple[np.ndarray, np.ndarray]:
         """(x, y) drawing the envelope as one polyline: min then max of each bucket."""
@@ -669,8 +688,13 @@ def _stream_chunks(
     first_from: int | None = None,
     first_to: int | None = None,
     cancel: threading.Event | None = None,
+    damaged: list[tuple[int, int, str]] | None = None,
 ):
-    """Decoded chunks (first_index, current, voltage), one at a time, in index order."""
+    """Decoded chunks (first_index, current, voltage), one at a time, in index order.
+
+    A chunk that cannot be decoded raises ValueError, or, given a ``damaged`` list, is
+    left out (a gap where it was) and listed there as (first_index, samples, why): the
+    rest of the recording stays readable."""
     stmt = (
         select(
             RecordingChunk.first_index,
@@ -689,7 +713,14 @@ def _stream_chunks(
         for first, n, enc, data in s.execute(stmt.execution_options(yield_per=8)):
             if cancel is not None and cancel.is_set():
                 raise ReadCancelled(f"reading session {session_id}'s recording was cancelled")
-            cur, volt = recording.decode(data, n, enc)
+            try:
+                cur, volt = recording.decode(data, n, enc)
+            except ValueError as exc:
+                if damaged is None:
+                    raise
+                log.warning("session %s: recording chunk at sample %s: %s", session_id, first, exc)
+                damaged.append((int(first), int(n), str(exc)))
+                continue
             yield int(first), cur, volt
 
 
@@ -710,7 +741,8 @@ def recording_overview(
     lo_i = np.full(buckets, np.inf, dtype=np.float32)
     hi_i = np.full(buckets, -np.inf, dtype=np.float32)
     lo_v, hi_v = lo_i.copy(), hi_i.copy()
-    for first, cur, volt in _stream_chunks(engine, session_id, cancel=cancel):
+    damaged: list[tuple[int, int, str]] = []
+    for first, cur, volt in _stream_chunks(engine, session_id, cancel=cancel, damaged=damaged):
         idx = (first - first0 + np.arange(len(cur))) // per
         np.minimum.at(lo_i, idx, cur)
         np.maximum.at(hi_i, idx, cur)
@@ -719,8 +751,19 @@ def recording_overview(
     for a in (lo_i, hi_i, lo_v, hi_v):
         a[~np.isfinite(a)] = np.nan  # buckets with no sample: a gap
     t = np.arange(buckets, dtype=np.float64) * per / rate
-    return RecordingOverview(
-        rate, t, lo_i, hi_i, lo_v, hi_v, total, (end - first0 - 1) / rate if end > first0 else 0.0
+    total -= sum(n for _, n, _ in damaged)
+    return _with_damage(
+        RecordingOverview(
+            rate,
+            t,
+            lo_i,
+            hi_i,
+            lo_v,
+            hi_v,
+            total,
+            (end - first0 - 1) / rate if end > first0 else 0.0,
+        ),
+        damaged,
     )
 
 
@@ -735,11 +778,15 @@ def recording_window(
     first0, rate = spans[0][0], spans[0][1]
     lo = first0 + max(0, int(t0_s * rate))
     hi = first0 + int(math.ceil(t1_s * rate)) + 1
-    parts = [(f, rate, c, v) for f, c, v in _stream_chunks(engine, session_id, lo, hi, cancel)]
+    damaged: list[tuple[int, int, str]] = []
+    parts = [
+        (f, rate, c, v)
+        for f, c, v in _stream_chunks(engine, session_id, lo, hi, cancel, damaged=damaged)
+    ]
     rec = recording.assemble(parts)
     if parts:  # times since the recording's first sample, not the window's
         rec = replace(rec, t_s=rec.t_s + (parts[0][0] - first0) / rate)
-    return rec
+    return _with_damage(rec, damaged)
 
 
 def zone_minutes(engine: Engine, client_id: int) -> tuple[dict[str, float], int]:

@@ -363,11 +363,12 @@ def _audit_limit(
     )
 
 
-class StaleScreeningError(StoreError):
+class StaleScreeningError(StaleRecordError):
     """A screening or consent saved from a form that did not show the client's newest
-    one (another room or window saved one meanwhile): refused, nothing stored.
-    ``current_id``, ``changed_at`` and ``changed_by`` (the operator's name) say what is
-    stored now (``current_id`` None: nothing any more)."""
+    one (another room or window saved one meanwhile): refused, nothing stored — a
+    conflict the saving form shows, not a failure of the records (as every
+    StaleRecordError). ``current_id``, ``changed_at`` and ``changed_by`` (the operator's
+    name) say what is stored now (``current_id`` None: nothing any more)."""
 
     def __init__(
         self,
@@ -378,6 +379,7 @@ class StaleScreeningError(StoreError):
     ) -> None:
         self.what = what
         self.current_id = current_id
+        self.record_id = self.current_version = current_id or 0
         self.changed_at = changed_at
         self.changed_by = changed_by
         if current_id is None:
@@ -390,10 +392,11 @@ class StaleScreeningError(StoreError):
             )
             who = f" by {changed_by}" if changed_by else " by an operator not recorded"
             change = f"was saved again on {when}{who}"
-        super().__init__(
+        StoreError.__init__(
+            self,
             f"This client's {what} {change} after this form was opened (in another room "
             "or window): your answers were not saved, and the stored one was not "
-            f"overwritten. Reload to see the stored {what}, then screen again."
+            f"overwritten. Reload to see the stored {what}, then screen again.",
         )
 
 
@@ -1528,12 +1531,12 @@ class StoreWriter:
             err = exc
         if err is not exc:
             err.__cause__ = exc
-        if (
-            getattr(req, "quiet_refusal", False) or isinstance(exc, StaleScreeningError)
-        ) and not isinstance(exc, SQLAlchemyError):
-            # refused on its merits (e.g. a stale clinic-settings version, a PIN set-up on a
-            # store that had one, a screening from a stale form): the caller shows why;
-            # not a failure of the records
+        if isinstance(exc, StaleRecordError) or (
+            getattr(req, "quiet_refusal", False) and not isinstance(exc, SQLAlchemyError)
+        ):
+            # refused on its merits (a record another room changed first, a stale
+            # clinic-settings version, a PIN set-up on a store that had one): the caller
+            # shows why. Not a failure of the records: no alarm, and output is not stopped
             report = False
         else:
             self.refused += 1

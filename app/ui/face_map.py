@@ -450,6 +450,9 @@ class FaceMapWidget(QWidget):
                 f" border-color: {palette.ACCENT}; font-weight: 600; }}"
                 f"QToolButton:focus {{ border: 2px solid {style.FOCUS};"
                 " padding: 3px 9px; }"
+                # on the blue of the chosen side, the ring is near black (see style.py)
+                f"QToolButton:checked:focus {{ border: 2px solid {palette.FOCUS_ON_ACCENT};"
+                " padding: 3px 9px; }"
             )
             b.clicked.connect(lambda _=False, k=key: self.set_side_filter(k))
             self._side_group.addButton(b)

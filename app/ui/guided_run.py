@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +31,7 @@ from app.engine.session import ACTIVE, SessionState
 from app.format import clock
 from app.ui import style
 from app.ui.keys import key_name
+from app.ui.labels import ElidedLabel
 
 _STATE_COLOUR = {
     SessionState.IDLE: style.MUTED,
@@ -84,35 +84,6 @@ def zones_text(zones: tuple[str, ...]) -> str:
         name = muscle.replace("_", " ")
         parts.append(f"{name} ({', '.join(sides)})" if sides else name)
     return ", ".join(parts)
-
-
-class ElidedLabel(QLabel):
-    """A one-line plain-text label that elides what does not fit (the whole text is
-    ``text()`` and the tooltip)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._full = ""
-        self.setTextFormat(Qt.TextFormat.PlainText)  # a custom program's step name
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt API
-        self._full = text
-        self.setToolTip(text)
-        self._elide()
-
-    def text(self) -> str:
-        return self._full
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(
-            self._full, Qt.TextElideMode.ElideRight, max(self.width(), 0)
-        )
-        super().setText(shown)
 
 
 class GuidedRunPanel(QWidget):

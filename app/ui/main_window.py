@@ -111,6 +111,10 @@ ALARM_FLASH = {
 ALARM_BEEPS = {HIGH: (0, 120, 120, 360, 120), MEDIUM: (0, 250, 250), LOW: (0,)}
 
 
+PRIORITY_RANK = {LOW: 0, MEDIUM: 1, HIGH: 2}
+HELD_BANNER_S = 60.0  # a banner held under a higher one is shown after it, if this recent
+
+
 def alarm_priority(kind: str) -> str:
     """The priority of a banner kind; a kind nobody named is high (never under-alarm)."""
     return ALARM_PRIORITY.get(kind, HIGH)
@@ -267,6 +271,9 @@ class MainWindow(QMainWindow):
         self.banner.setTextFormat(Qt.TextFormat.PlainText)  # messages carry names, paths
         self.banner.setWordWrap(True)
         self.alarm_sound = AlarmSound(self)
+        # a banner of lower priority than the one standing waits under it (the latest):
+        # (text, kind, monotonic time), shown when the higher one is hidden
+        self._held_banner: tuple[str, str, float] | None = None
         self._flash = QTimer(self)  # the banner's flashing (high and medium priority)
         self._flash.timeout.connect(self._flash_banner)
         self._flash_on = False
@@ -696,7 +703,12 @@ class MainWindow(QMainWindow):
             self.show_alarm(
                 "Contact lost: output paused. Place the probes back, then Resume.", kind="contact"
             )
+        elif ev.code == EventCode.CONTACT_RESTORED and (
+            self._held_banner is not None and self._held_banner[1] == "contact"
+        ):
+            self._held_banner = None  # what was held under a higher alarm is over
         elif ev.code == EventCode.CONTACT_RESTORED and self.banner.property("kind") == "contact":
+            self.hide_alarm()  # the contact alarm is over: its follow-up replaces it
             self.show_alarm(
                 "Contact restored. Press Resume "
                 f"({key_name(self.pause_shortcut.key())}) to continue.",
@@ -776,6 +788,14 @@ class MainWindow(QMainWindow):
         shown by colour and a text prefix and heard as the priority's beep pattern (once
         per new alarm, not for the same one shown again)."""
         priority = alarm_priority(kind)
+        standing = self.alarm_priority()
+        if standing and PRIORITY_RANK[priority] < PRIORITY_RANK[standing]:
+            # never over a higher alarm that still stands (an emergency stop is not
+            # replaced by "session signed"): it waits, and is shown once that one goes
+            self._held_banner = (text, kind, time.monotonic())
+            return
+        if self._held_banner is not None and self._held_banner[1] == kind:
+            self._held_banner = None  # the same kind, newer: this one is shown now
         prefix, background, colour = ALARM_LOOK[priority]
         shown = f"{prefix} {text}"
         new = not self.banner.isVisibleTo(self) or self.banner.text() != shown
@@ -809,10 +829,14 @@ class MainWindow(QMainWindow):
         self.banner.setStyleSheet(f"background:{shade};color:{colour}")
 
     def hide_alarm(self) -> None:
+        """Hide the banner; a lower one held under it (recent) is shown then."""
         self._flash.stop()
         self.banner.setVisible(False)
         self.banner.setProperty("kind", "")
         self.banner.setProperty("priority", "")
+        held, self._held_banner = self._held_banner, None
+        if held is not None and time.monotonic() - held[2] < HELD_BANNER_S:
+            self.show_alarm(held[0], kind=held[1])
 
     # ------------------------------------------------------------------ workspaces
 

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 from app import APP_NAME, __version__
 from app.ui import style
 from app.ui.background import BackgroundReads
+from app.ui.screen_fit import resize_within_screen
 from app.ui.technician.pin_dialog import when_done
 
 ROLES = ("practitioner", "trainer", "technician", "manager")
@@ -686,7 +687,7 @@ class ManagerWindow(QWidget):
     def __init__(self, store: Any, window: Any) -> None:
         super().__init__(window, Qt.WindowType.Window)
         self.setWindowTitle("Audit trail and operators")
-        self.resize(1200, 720)
+        resize_within_screen(self, 1200, 720)
         self.store = store
         self.main_window = window
 

@@ -55,7 +55,7 @@ class OutputPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.reset_button = QPushButton("Reset device")
         self.reset_button.setToolTip("Clear a latched emergency stop, watchdog trip or fault")
-        self.apply_button.clicked.connect(lambda: self.apply_requested.emit(self.settings()))
+        self.apply_button.clicked.connect(self._apply)
         self.start_button.clicked.connect(self._start)
         self.pause_button.clicked.connect(self._pause_resume)
         self.stop_button.clicked.connect(self.stop_requested)
@@ -91,7 +91,7 @@ class OutputPanel(QWidget):
             cap = min(amplitude_cap_ua, info.max_current_ua)
         else:
             cap = amplitude_cap_ua
-        self.amplitude.setMaximum(cap)
+        self.amplitude.set_limit(cap, reason)
         self.limit_label.setText(f"Intensity limit {cap:.0f} µA — {reason}")
 
     def set_device_state(self, state: DeviceState, *, connected: bool) -> None:
@@ -111,7 +111,21 @@ class OutputPanel(QWidget):
         self.message.setStyleSheet(f"color:{colour}")
         self.message.setText(text)
 
+    def _refused(self, what: str) -> bool:
+        """A number typed outside its range: nothing is sent (never the number the field
+        last held in place of the one shown)."""
+        problem = self.editor.problem()
+        if problem:
+            self.show_message(f"Not {what}: {problem}.", error=True)
+        return bool(problem)
+
+    def _apply(self) -> None:
+        if not self._refused("applied"):
+            self.apply_requested.emit(self.settings())
+
     def _start(self) -> None:
+        if self._refused("started"):
+            return
         self.apply_requested.emit(self.settings())
         self.start_requested.emit()
 

@@ -43,6 +43,7 @@ from app.store.vocabulary import ClientFacts, Outcome
 from app.ui import style
 from app.ui.face_map import FaceMapWidget
 from app.ui.guided_run import GuidedRunPanel
+from app.ui.labels import ElidedLabel
 from app.ui.limits_panel import LimitsPanel
 from app.ui.program_editor import ProgramEditorDialog
 from app.ui.records.desk_course import DeskCourse, course_program
@@ -116,8 +117,8 @@ class PractitionerWorkspace(Workspace):
         self._keys: tuple[QKeySequence, QKeySequence] | None = None  # pause, next step
 
         # centre: header (client, program, contact) above the face map
-        self.client_label = QLabel("No client chosen")
-        self.client_label.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        # a long name is elided (whole in its tooltip): it never widens the desk
+        self.client_label = ElidedLabel("No client chosen")
         self.client_label.setStyleSheet("font-size:16px;font-weight:700")
         self.screening_label = QLabel()
         self.screening_label.setWordWrap(True)

@@ -62,6 +62,8 @@ from app.engine.programs import (
 from app.engine.zones import ZONES
 from app.format import clock
 from app.ui import style
+from app.ui.labels import ElidedLabel
+from app.ui.screen_fit import resize_within_screen
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -545,7 +547,7 @@ class ProgramEditorDialog(QDialog):
     def __init__(self, current_id: str | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Treatment programs")
-        self.resize(1400, 760)
+        resize_within_screen(self, 1400, 760)  # its Save button on a 1280-pixel screen
         self.saved_ids: list[str] = []
         self._library: dict[str, Program] = {}
         self._unsaved: dict[str, Program] = {}  # clones not yet written to disk
@@ -585,7 +587,7 @@ class ProgramEditorDialog(QDialog):
         lv.addWidget(self.load_errors)
 
         # right: the editor
-        self.title = QLabel()
+        self.title = ElidedLabel()  # a custom program's name: plain text, never wider
         self.title.setStyleSheet("font-size:16px;font-weight:700")
         self.readonly_note = QLabel(
             "Built-in programs cannot be changed. Use “Clone…” to make your own copy and edit that."

@@ -34,9 +34,13 @@ __all__ = [
 ]
 
 # The focus ring: 2 px, with 1 px less padding so that nothing moves when focus arrives.
-# Widget style sheets that restyle buttons append FOCUS_BUTTON (theirs would win).
+# Widget style sheets that restyle buttons append FOCUS_BUTTON (theirs would win). A rule
+# naming a button (#primary: blue, #stopRun) outranks a bare :focus, so each is named
+# here too: without it a focused Start or Reset showed no ring at all.
 FOCUS_BUTTON = css("""
-QPushButton:focus { border: 2px solid @FOCUS@; padding: 4px 11px; }
+QPushButton:focus, QPushButton:checked:focus { border: 2px solid @FOCUS@; padding: 4px 11px; }
+QPushButton#stopRun:focus { border: 2px solid @FOCUS@; padding: 4px 11px; }
+QPushButton#primary:focus { border: 2px solid @FOCUS_ON_ACCENT@; padding: 4px 11px; }
 """)
 
 STYLE_SHEET = (

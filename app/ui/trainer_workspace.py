@@ -32,6 +32,7 @@ from app.engine.recorder import DEVICE_END_OUTCOMES, SessionRecorder
 from app.engine.session import SessionRecord, SessionState
 from app.store.vocabulary import Outcome
 from app.teaching.schedule import schedule_from_events, settings_from_payload
+from app.ui.records.format import damage_note
 from app.ui.trainer.studio import WaveformStudio
 from app.ui.workspaces import Workspace
 
@@ -99,12 +100,16 @@ class TrainerWorkspace(Workspace):
             return
         self.studio.message.emit(f"Output stopped: {why}.")
         if self.session is not None:
+            self.session.revoked = why  # said again when the session ends, which follows
             self.session.event("limit", f"output stopped by the output authority: {why}")
 
     def _output_lowered(self, driver: Driver, why: str) -> None:
         if driver is not Driver.STUDIO:
             return
         self.studio.message.emit(f"Output lowered: {why}.")
+        commanded = self.authority.commanded
+        if commanded is not None:  # the title, the ideal and the controls say what runs now
+            self.studio.set_reference(commanded)
         if self.session is not None:
             self.session.event("limit", f"output lowered by the output authority: {why}")
 
@@ -264,8 +269,10 @@ class TrainerWorkspace(Workspace):
         state, finished = _END_STATE[outcome]
         ses.recorder.on_state(state, program_finished=finished)  # closes with its outcome
         self.session = None
+        # why the output authority stopped it, if it did: the last line the trainer reads
+        cause = f"Output stopped: {ses.revoked}. " if ses.revoked else ""
         self.studio.message.emit(
-            f"Training session ended ({outcome.label.lower()}): "
+            f"{cause}Training session ended ({outcome.label.lower()}): "
             f"{ses.recorder.samples_recorded:,} samples recorded."
         )
 
@@ -333,8 +340,9 @@ class TrainerWorkspace(Workspace):
         )
 
     def _replay_loaded(self, session_id: int, rec, detail) -> None:
+        damage = damage_note(rec)
         if rec.n_samples == 0:
-            self.studio.message.emit(f"Session {session_id} has no recording.")
+            self.studio.message.emit(f"Session {session_id} has no recording.{damage}")
             self.replay_loaded.emit(False)
             return
         events, stored = [], []
@@ -359,6 +367,8 @@ class TrainerWorkspace(Workspace):
                 sample_rate=rec.sample_rate,
             )
         )
+        if ok and damage:
+            self.studio.message.emit(f"Replaying session {session_id}.{damage}")
         self.replay_loaded.emit(ok)
 
 
@@ -391,6 +401,7 @@ class _StudioSession:
     state: DeviceState | None = None
     output_seen: bool = False  # the device reported output on since the session began
     stopping: bool = False  # the studio's Stop was sent
+    revoked: str = ""  # why the output authority stopped the output (a limit, eligibility)
 
     @property
     def uid(self) -> str | None:

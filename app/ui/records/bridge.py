@@ -17,9 +17,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from sqlalchemy import Engine
 
-from app.store.database import user_message
+from app.store.database import StaleRecordError, user_message
 from app.store.screening import Questionnaire, load_questionnaire
-from app.store.writer import StaleScreeningError, StoreWriter
+from app.store.writer import StoreWriter
 from app.ui.background import BackgroundReads, _alive
 
 POLL_MS = 3000  # how often another room's changes are looked for
@@ -229,13 +229,13 @@ class RecordsStore(QObject):
             on_error = None
         exc = future.exception()
         if exc is not None:
-            if on_error is None or not isinstance(exc, StaleScreeningError):
-                # in words: never the SQL or the record's values (the detail is in the
-                # log). A stale screening is the saving form's to say (it shows what is
-                # stored and offers to reload): not an error of the records
-                self.error_occurred.emit(
-                    f"Error while {what}: {user_message(exc, self.engine.url)}"
-                )
+            if isinstance(exc, StaleRecordError) and on_error is not None:
+                # another room saved first: the widget that saved says so beside what it
+                # shows and offers a reload; not a failure of the records (no banner)
+                on_error(exc)
+                return
+            # in words: never the SQL or the record's values (the detail is in the log)
+            self.error_occurred.emit(f"Error while {what}: {user_message(exc, self.engine.url)}")
             if on_error is not None:
                 on_error(exc)
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -22,6 +22,7 @@ from app.store import services
 from app.store.database import StaleRecordError
 from app.store.validation import MAX_CLIENT_LIMIT_UA, ClientData, validate_client
 from app.ui import style
+from app.ui.labels import ElidedLabel
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.date_field import DateField
 
@@ -46,8 +47,7 @@ class ClientEditor(QWidget):
         self.client_id: int | None = None
         self.version: int | None = None  # the stored version the edit started from
         self._base: ClientData | None = None  # the record as loaded (for the merge)
-        self.title = QLabel("New client")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        self.title = ElidedLabel("New client")  # a long name never widens the form
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.name = QLineEdit(placeholderText="First and last name")
         self.dob_known = QCheckBox("known")

@@ -39,6 +39,7 @@ from app.ui.records.bridge import RecordsStore
 from app.ui.records.date_field import DateField
 from app.ui.records.format import local_date, program_name, program_names, zone_names
 from app.ui.records.photos import PhotoCompareView, caption, pixmap_of
+from app.ui.screen_fit import resize_within_screen
 
 INTERVALS = (("times a week", "per_week"), ("every N days", "every_days"))
 
@@ -409,7 +410,7 @@ class CoursesView(QWidget):
         self.compare = PhotoCompareView(self.store, view.course.client_id, parent=self)
         self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.compare.destroyed.connect(lambda *_: setattr(self, "compare", None))
-        self.compare.resize(1200, 760)
+        resize_within_screen(self.compare, 1200, 760)
         self.compare.open(left_session=first, right_session=last)
         self.compare.show()
         return self.compare

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 # The console's one duration rule (app/format.py), for the records widgets' imports.
 from app.format import clock as clock
@@ -110,3 +111,26 @@ def event_details(payload: dict) -> str:
     head = str(payload.get("message", ""))
     rest = "; ".join(field_value(k, v) for k, v in payload.items() if k != "message")
     return f"{head} — {rest}" if head and rest else head or rest
+
+
+def damage_note(rec: Any) -> str:
+    """' 2 s of the recording … could not be read …' for a recording (or its overview)
+    with chunks the store holds damaged, '' otherwise: what is missing, said where the
+    recording shows (a leading space, to follow another sentence)."""
+    chunks = int(getattr(rec, "damaged_chunks", 0) or 0)
+    if not chunks:
+        return ""
+    rate = float(getattr(rec, "sample_rate", 0.0) or 0.0)
+    lost = int(getattr(rec, "damaged_samples", 0) or 0)
+    pieces = f"{chunks} stored {'piece' if chunks == 1 else 'pieces'}"
+    if not int(getattr(rec, "n_samples", 0) or 0):
+        length = f"{duration(lost / rate)}, " if rate > 0 else ""
+        return (
+            f" None of the recording ({length}{pieces}) could be read: it is damaged in the "
+            "records."
+        )
+    span = f"{duration(lost / rate)} of the recording" if rate > 0 else "Part of the recording"
+    return (
+        f" {span} ({pieces}) could not be read (damaged in the records) and is shown as a "
+        "gap; the rest is as recorded."
+    )

@@ -7,9 +7,12 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QSplitter,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -20,6 +23,7 @@ from app import palette
 from app.store import services
 from app.store.vocabulary import Outcome
 from app.ui import style
+from app.ui.labels import ElidedLabel
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.format import duration, local_datetime, number, program_name, program_names
 
@@ -49,8 +53,7 @@ class SessionHistory(QWidget):
         self.store = store
         self.client_id: int | None = None
         self.sessions: list[services.SessionSummary] = []
-        self.title = QLabel("Session history")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        self.title = ElidedLabel("Session history")  # a long name never widens the view
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -59,18 +62,21 @@ class SessionHistory(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.chart = pg.GraphicsLayoutWidget()
-        self.chart.setBackground(palette.PLOT_LIGHT)
+        # one quantity at a time, chosen above the chart: the view is as narrow as the
+        # records tab beside the treatment panel (about 400 px), too narrow for three
+        # plots side by side and too short for three stacked (their titles overprinted)
+        self.chart_choice = QComboBox()
+        self.chart_pages = QStackedWidget()
         self.plots = {}
-        axis = pg.DateAxisItem
-        for row, (key, label, unit, colour) in enumerate(
-            (
-                ("current", "Mean current", "µA", style.CURRENT),
-                ("duration", "Duration", "min", style.MUTED),
-                ("impedance", "Impedance", "kΩ", style.VOLTAGE),
-            )
+        first = None
+        for key, label, unit, colour in (
+            ("current", "Mean current", "µA", style.CURRENT),
+            ("duration", "Duration", "min", style.MUTED),
+            ("impedance", "Impedance", "kΩ", style.VOLTAGE),
         ):
-            p = self.chart.addPlot(row=row, col=0, axisItems={"bottom": axis()})
+            widget = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+            widget.setBackground(palette.PLOT_LIGHT)
+            p = widget.getPlotItem()
             left = p.getAxis("left")
             left.enableAutoSIPrefix(False)  # a "(x0.001)" would overprint the title
             left.setLabel(f"{label} ({unit})")
@@ -85,14 +91,38 @@ class SessionHistory(QWidget):
                 symbolBrush=colour,
                 symbolPen=None,
             )
-            if row:
-                p.setXLink(self.plots["current"][0])
+            if first is not None:
+                p.setXLink(first)
+            first = first or p
             self.plots[key] = (p, curve)
+            self.chart_pages.addWidget(widget)
+            self.chart_choice.addItem(f"{label} ({unit})", key)
+        self.chart_choice.currentIndexChanged.connect(self.chart_pages.setCurrentIndex)
+        self.chart = QWidget()
+        chart_lay = QVBoxLayout(self.chart)
+        chart_lay.setContentsMargins(0, 0, 0, 0)
+        choice_row = QHBoxLayout()
+        choice_row.addWidget(QLabel("Chart over time"))
+        choice_row.addWidget(self.chart_choice, 1)
+        chart_lay.addLayout(choice_row)
+        chart_lay.addWidget(self.chart_pages, 1)
         self.empty = QLabel("No sessions yet.")
         self.empty.setStyleSheet(f"color: {style.MUTED}")
+        # in place of the chart while no session has a figure to plot (empty axes say
+        # nothing): what would be plotted, and why there is nothing yet
+        self.no_chart = QLabel(
+            "The chart shows each finished session's mean current, duration and skin "
+            "impedance once a session has them."
+        )
+        self.no_chart.setWordWrap(True)
+        self.no_chart.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_chart.setStyleSheet(f"color: {style.MUTED}")
+        self.chart_area = QStackedWidget()
+        self.chart_area.addWidget(self.chart)
+        self.chart_area.addWidget(self.no_chart)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
-        split.addWidget(self.chart)
+        split.addWidget(self.chart_area)
         split.setSizes([250, 350])
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
@@ -177,6 +207,8 @@ class SessionHistory(QWidget):
             curve.setData(x[ok], y[ok])
             if ok.any():
                 plot.enableAutoRange()
+        shown = any(np.isfinite(y).any() for y in data.values())
+        self.chart_area.setCurrentWidget(self.chart if shown else self.no_chart)
 
     def _selection_changed(self) -> None:
         rows = self.table.selectionModel().selectedRows()

@@ -36,10 +36,12 @@ from app.store import audit, photos, services
 from app.store.recording import Recording
 from app.store.vocabulary import AMENDABLE
 from app.ui import style
+from app.ui.labels import ElidedLabel
 from app.ui.records import report
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.format import (
     clock,
+    damage_note,
     duration,
     event_details,
     field_value,
@@ -53,6 +55,7 @@ from app.ui.records.history import OUTCOME_COLOURS, outcome_text
 from app.ui.records.photos import PhotoCompareView, SessionPhotos
 from app.ui.records.photos import caption as photo_caption
 from app.ui.records.signing import AmendDialog, SignSessionDialog
+from app.ui.screen_fit import resize_within_screen
 
 
 def _table(headers: tuple[str, ...]) -> QTableWidget:
@@ -87,8 +90,7 @@ class SessionDetailView(QWidget):
         self.recording: Recording | None = None  # the samples of the zoomed window, if any
         self._window: tuple[float, float] | None = None
         self._zoom = QTimer(self, singleShot=True, interval=150, timeout=self._load_window)
-        self.title = QLabel("Session")
-        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        self.title = ElidedLabel("Session")  # a long name never widens the view
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.summary = QLabel(wordWrap=True)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
@@ -151,6 +153,9 @@ class SessionDetailView(QWidget):
         )
         self.no_recording = QLabel("No recording was stored for this session.")
         self.no_recording.setStyleSheet(f"color: {style.MUTED}")
+        self.recording_damage = QLabel(wordWrap=True)  # what of it could not be read
+        self.recording_damage.setStyleSheet(f"color: {style.WARN}")
+        self.recording_damage.hide()
 
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
@@ -181,6 +186,7 @@ class SessionDetailView(QWidget):
         lay.addWidget(self.amendments_box)
         lay.addWidget(split, 1)
         lay.addWidget(self.no_recording)
+        lay.addWidget(self.recording_damage)
         self.pdf_button.clicked.connect(self._ask_pdf)
         self.csv_button.clicked.connect(self._ask_csv)
         self.sign_button.clicked.connect(self.ask_sign)
@@ -346,7 +352,10 @@ class SessionDetailView(QWidget):
         self.events.resizeColumnsToContents()
         self.events.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.overview, self.recording, self._window = overview, None, None
-        self.no_recording.setVisible(overview.n_samples == 0)
+        damage = damage_note(overview).strip()
+        self.no_recording.setVisible(overview.n_samples == 0 and not damage)
+        self.recording_damage.setText(damage)
+        self.recording_damage.setVisible(bool(damage))
         self.plot.setVisible(overview.n_samples > 0)
         self._draw_overview()
         if overview.n_samples:
@@ -406,7 +415,7 @@ class SessionDetailView(QWidget):
         self.compare = PhotoCompareView(self.store, self.detail.summary.client_id, parent=self)
         self.compare.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.compare.destroyed.connect(lambda *_: setattr(self, "compare", None))
-        self.compare.resize(1200, 760)
+        resize_within_screen(self.compare, 1200, 760)
         self.compare.open(left_session=None, right_session=session_id)
         self.compare.show()
 

@@ -7,7 +7,14 @@ import contextlib
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Signal
-from PySide6.QtWidgets import QHBoxLayout, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QScrollArea,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.device.event_history import DeviceEventHistory
 from app.device.protocol import Info
@@ -72,8 +79,15 @@ class TechnicianBench(QWidget):
         row.addLayout(left, 2)
         row.addWidget(self.stats_panel, 3)
 
+        # the overview is the tallest page: it scrolls on a short screen rather than make
+        # every tab (and the workspace) taller than a 1280 x 800 window shows — which hid
+        # the buttons and messages at the foot of the other tabs (Save limits)
+        self.overview_page = QScrollArea()  # the "Device and link" tab
+        self.overview_page.setWidgetResizable(True)
+        self.overview_page.setFrameShape(QFrame.Shape.NoFrame)
+        self.overview_page.setWidget(overview)
         self.tabs = QTabWidget()
-        self.tabs.addTab(overview, "Device and link")
+        self.tabs.addTab(self.overview_page, "Device and link")
         self.tabs.addTab(self.log_view, "Frame log")
         self.tabs.addTab(self.calibration, "Calibration")
         self.tabs.addTab(self.selftest, "Self-test")

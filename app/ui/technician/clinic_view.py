@@ -1,10 +1,20 @@
 """The clinic's limit settings, edited on the technician bench and kept in the store.
 
-The store's clinic row is shared by every room: the panel shows each reading the console
-receives (this room's save, another room's change), saves through the store's writer
-(never waiting: the request's future is polled) from the version it shows — a save made
-from settings another room has changed since is refused and the stored ones are shown —
-and every save is a service record (old → new) in the bench's Service history.
+The store's clinic row is shared by every room. The panel shows each reading the
+console receives (this room's save, another room's change). Its fields are *based on*
+one stored version (``base``): a save states that version and the store's writer
+refuses it if another room saved since (the store is the one authority on staleness:
+:class:`app.store.clinic.SaveClinicSettings`). Once a newer version has arrived while
+the fields hold unsaved changes, the panel is in *conflict*: Save is disabled, and the
+message lists what is stored now against what was typed here; *Revert* shows the stored
+limits, and the typed values stay listed until the next save so they can be entered
+again. Saves go through the store's writer (never waiting: the request's future is
+polled), and every save is a service record (old → new) in the bench's Service history.
+
+What a saved change does to output (``app.engine.authority``): a lowered limit lowers
+output already above it at once (here at once, in the other rooms as soon as they read
+the change, about a second); a raised limit never raises output already running, it
+applies to the next intensity change or start.
 """
 
 from __future__ import annotations
@@ -12,10 +22,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -38,7 +47,59 @@ from app.service.clinic_limits import (
     settings_to_dict,
 )
 from app.ui import style
+from app.ui.number_field import NumberField
 from app.ui.technician.pin_dialog import when_done
+
+
+def _zone_name(zid: str) -> str:
+    zone = ZONES[zid]
+    side = {"l": " (client's left)", "r": " (client's right)"}.get(zone.side, "")
+    return (zone.muscle_name or zone.name) + side
+
+
+def _values(cs: ClinicSettings) -> dict[str, str]:
+    """What the panel edits, in words: field label (or zone name) -> value with its unit."""
+    out = {
+        label: f"{getattr(cs, name):g} {unit}" for name, (label, unit, _lo, _hi) in FIELDS.items()
+    }
+    for zid in sorted(ZONES, key=_zone_name):
+        value = cs.zone_max_ua.get(zid)
+        out[f"Zone {_zone_name(zid)}"] = "default" if value is None else f"{value:g} µA"
+    return out
+
+
+def differences(stored: ClinicSettings, typed: ClinicSettings) -> list[tuple[str, str, str]]:
+    """(what, stored value, typed value) for every edited value that differs."""
+    a, b = _values(stored), _values(typed)
+    return [(k, a[k], b[k]) for k in a if a[k] != b[k]]
+
+
+def output_effect(old: ClinicSettings, new: ClinicSettings) -> str:
+    """What saving ``new`` over ``old`` does to output, as the output authority acts:
+    a lowered ceiling lowers output above it at once; a raised one raises nothing."""
+    zones = [[z] for z in ZONES] + [[]]  # every zone, and manual work without one
+
+    def ceiling(cs: ClinicSettings, z: list[str]) -> float:
+        zone = cs.zone_limit(z)[0]
+        return cs.max_current_ua if zone is None else min(cs.max_current_ua, zone)
+
+    pairs = [(ceiling(old, z), ceiling(new, z)) for z in zones]
+    lowered = any(b < a for a, b in pairs)
+    raised = any(b > a for a, b in pairs)
+    parts = []
+    if lowered:
+        parts.append(
+            "Output running above the new limits is lowered to them at once: here now, "
+            "in the other rooms as soon as they read the change (about a second)."
+        )
+    if raised:
+        parts.append(
+            "A raised limit does not raise output already running: it applies to the "
+            "next intensity change or start."
+        )
+    if not parts:
+        parts.append("The output limits are unchanged.")
+    return " ".join(parts)
 
 
 class ClinicLimitsPanel(QWidget):
@@ -51,21 +112,25 @@ class ClinicLimitsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store: Any = None  # the running store (writer), once open
-        self.record: Any = None  # app.store.clinic.ClinicRecord last shown
+        self.record: Any = None  # app.store.clinic.ClinicRecord: the newest reading
+        self.base: Any = None  # the reading the fields were loaded from (a save states it)
+        self.stale_version = 0  # a newer version the store named in refusing a save
+        self.stale: Any = None  # that refusal (who saved, when)
+        self.unsaved: ClinicSettings | None = None  # typed here, set aside by Revert
         self.saving = False
         self.dirty = False
         layout = QVBoxLayout(self)
         box = QGroupBox("Clinic limits")
         form = QFormLayout(box)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        self.spins: dict[str, QDoubleSpinBox] = {}
+        self.spins: dict[str, NumberField] = {}
         for name, (label, unit, lo, hi) in FIELDS.items():
-            spin = QDoubleSpinBox()
-            spin.setRange(lo, hi)
-            spin.setDecimals(2 if hi <= 20 else 0)
-            spin.setSuffix(f" {unit}")
+            spin = NumberField(
+                lo, hi, suffix=f" {unit}", decimals=2 if hi <= 20 else 0, label=label
+            )
             spin.setMinimumWidth(160)
             spin.valueChanged.connect(self._on_edit)
+            spin.problem_changed.connect(self._on_edit)
             self.spins[name] = spin
             form.addRow(label, spin)
         note = QLabel(
@@ -81,19 +146,30 @@ class ClinicLimitsPanel(QWidget):
         top.addWidget(box, 0)
         top.addWidget(self._build_zone_table(), 1)
         layout.addLayout(top, 1)
+        # the buttons and what they say, side by side under the fields: the zone table
+        # (which scrolls) gives way, never these (a check's error, a conflict, a result)
         buttons = QHBoxLayout()
         self.save_button = QPushButton("Save limits")
         self.save_button.setObjectName("primary")
         self.save_button.clicked.connect(self.save)
         self.revert_button = QPushButton("Revert")
-        self.revert_button.clicked.connect(self.load)
-        buttons.addWidget(self.save_button)
-        buttons.addWidget(self.revert_button)
-        buttons.addStretch(1)
-        layout.addLayout(buttons)
+        self.revert_button.setToolTip(
+            "Show the stored limits (the newest reading), in place of the changes here"
+        )
+        self.revert_button.clicked.connect(self.revert)
+        column = QVBoxLayout()
+        column.addWidget(self.save_button)
+        column.addWidget(self.revert_button)
+        column.addStretch(1)
+        buttons.addLayout(column, 0)
         self.message = QLabel()
+        self.message.setObjectName("clinic_message")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # names a host, an operator
         self.message.setWordWrap(True)
-        layout.addWidget(self.message)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        buttons.addWidget(self.message, 1)
+        layout.addLayout(buttons, 0)
         self.current = ClinicSettings()
         self.load()
         self._say(
@@ -122,23 +198,20 @@ class ClinicLimitsPanel(QWidget):
         self.zone_table.verticalHeader().setVisible(False)
         self.zone_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.zone_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.zone_spins: dict[str, QDoubleSpinBox] = {}
+        self.zone_spins: dict[str, NumberField] = {}
         for row, zid in enumerate(self.zone_ids):
-            zone = ZONES[zid]
-            side = {"l": " (client's left)", "r": " (client's right)"}.get(zone.side, "")
-            name = QTableWidgetItem((zone.muscle_name or zone.name) + side)
+            name = QTableWidgetItem(_zone_name(zid))
             if zone_ids.is_eye_area(zid):
                 name.setToolTip("Eye area")
             self.zone_table.setItem(row, 0, name)
             self.zone_table.setItem(row, 1, QTableWidgetItem())
-            spin = QDoubleSpinBox()
-            spin.setRange(0.0, 1000.0)
-            spin.setDecimals(0)
-            spin.setSingleStep(10.0)
-            spin.setSuffix(" µA")
+            spin = NumberField(
+                0.0, 1000.0, suffix=" µA", step=10.0, label=f"Zone {_zone_name(zid)}"
+            )
             spin.setSpecialValueText("default")  # 0: the zone has no limit of its own
             spin.setFrame(False)
             spin.valueChanged.connect(self._on_edit)
+            spin.problem_changed.connect(self._on_edit)
             self.zone_spins[zid] = spin
             self.zone_table.setCellWidget(row, 2, spin)
         header = self.zone_table.horizontalHeader()
@@ -153,10 +226,10 @@ class ClinicLimitsPanel(QWidget):
         for row, zid in enumerate(self.zone_ids):
             limit, why = base.zone_limit([zid])
             item = self.zone_table.item(row, 1)
+            assert item is not None  # set in _build_zone_table
             item.setText("—" if limit is None else f"{limit:g} µA")
             item.setToolTip(why)
-            spin = self.zone_spins[zid]
-            spin.setStyleSheet("font-weight:600" if spin.value() > 0 else "")
+            self.zone_spins[zid].set_bold(self.zone_spins[zid].value() > 0)
 
     def edited(self) -> ClinicSettings:
         zones = {z: s.value() for z, s in self.zone_spins.items() if s.value() > 0}
@@ -164,30 +237,77 @@ class ClinicLimitsPanel(QWidget):
             self.current, zone_max_ua=zones, **{n: s.value() for n, s in self.spins.items()}
         )
 
+    def field_problems(self) -> list[str]:
+        """Numbers typed outside their range (kept on screen, never taken)."""
+        fields = [*self.spins.values(), *self.zone_spins.values()]
+        return [f.problem() for f in fields if f.problem()]
+
+    def problems(self) -> list[str]:
+        """Why the values shown cannot be saved (empty: they can)."""
+        return self.field_problems() or check_clinic_settings(self.edited())
+
+    # ------------------------------------------------------------------ versions
+
+    @property
+    def base_version(self) -> int | None:
+        """The stored version the fields are based on (0: none stored; None: not read)."""
+        if self.base is None:
+            return None
+        return self.base.version if self.base.exists else 0
+
+    @property
+    def conflict(self) -> bool:
+        """The fields hold changes made from a version the store no longer has."""
+        if not self.dirty:
+            return False
+        if self.base_version is None:  # edited before the stored limits were read
+            return self.record is not None
+        newest = max(self.stale_version, self._version(self.record))
+        return newest > self.base_version
+
+    @staticmethod
+    def _version(record: Any) -> int:
+        return 0 if record is None or not record.exists else int(record.version)
+
     def set_store(self, store: Any) -> None:
         self.store = store
         self._on_edit_state()
 
     def show_record(self, record: Any) -> None:
-        """A reading of the store's clinic row. Unsaved edits are kept (a save from them is
-        refused if the stored settings changed meanwhile)."""
-        changed_elsewhere = (
-            self.record is not None and record.version != self.record.version and not self.saving
-        )
+        """A reading of the store's clinic row. Unsaved changes are kept, and then said to
+        be in conflict with it (their save is refused: Revert shows the stored ones)."""
         self.record = record
-        if self.dirty and changed_elsewhere:
-            self._say(
-                f"The stored limits were changed by {record.updated_by or 'another room'}"
-                ": Revert shows them; your changes here are not saved.",
-                style.WARN,
-            )
+        if self.saving:
+            return  # the save's answer decides what is shown
+        if self.dirty:
+            if self.conflict:
+                self._show_conflict()
             return
-        if not self.saving:
-            self.load()
+        if self.base is not None and self._version(record) == self.base_version:
+            self.base = record  # the version shown (e.g. this room's save read back)
+            return
+        self.load()
+
+    def revert(self) -> None:
+        """Show the stored limits (the newest reading) in place of the changes here; in a
+        conflict the values typed here stay listed (not saved) to be entered again."""
+        if self._waiting_for_reading():
+            return
+        if self.conflict:
+            self.unsaved = self.edited()
+        self.load()
+
+    def _waiting_for_reading(self) -> bool:
+        """The store named a newer version than the newest reading: Revert would show
+        older limits as the stored ones, so it waits for the watch's next reading."""
+        return self.stale_version > self._version(self.record)
 
     def load(self) -> None:
         """Show the settings of the last reading of the store (defaults before one)."""
         problems: list[str] = []
+        self.base = self.record
+        self.stale_version = 0
+        self.stale = None
         if self.record is not None and self.record.exists:
             self.current, problems = settings_from_dict(self.record.settings)
         else:
@@ -206,25 +326,76 @@ class ClinicLimitsPanel(QWidget):
         if problems:
             self._say("; ".join(problems), style.WARN)
         elif self.record is not None:
-            by = self.record.updated_by
-            when = self.record.updated_at
             self._say(
-                "Showing the stored limits"
-                + (
-                    f" (last changed by {by} at {when:%Y-%m-%d %H:%M} UTC)." if by and when else "."
-                ),
-                "",
+                self._stored_text() + self._unsaved_text(), style.WARN if self.unsaved else ""
             )
+
+    def _stored_text(self) -> str:
+        by = self.record.updated_by if self.record is not None else None
+        when = self.record.updated_at if self.record is not None else None
+        return "Showing the stored limits" + (
+            f" (last changed by {by} at {when:%Y-%m-%d %H:%M} UTC)." if by and when else "."
+        )
+
+    def _unsaved_text(self) -> str:
+        if self.unsaved is None:
+            return ""
+        diffs = differences(self.current, self.unsaved)
+        if not diffs:
+            return ""
+        typed = ", ".join(f"{what} {mine}" for what, _stored, mine in diffs)
+        return (
+            f" Your values, not saved: {typed}. Enter them again and save if they "
+            "should still apply."
+        )
+
+    def _show_conflict(self) -> None:
+        """Save is off: say who changed the stored limits, what they are now against what
+        was typed here (or, before the newer reading arrived, what was typed)."""
+        rec = self.record
+        arrived = rec is not None and self._version(rec) >= self.stale_version
+        source: Any = rec if arrived else self.stale
+        who = getattr(source, "updated_by", None) or "another room"
+        at = getattr(source, "updated_at", None)
+        when = f" at {at:%H:%M} UTC" if at else ""
+        lines = [
+            f"Not saved — the stored limits were changed by {who}{when} while you were "
+            "editing here, so Save is off (it would overwrite that change)."
+        ]
+        if arrived:
+            stored = ClinicSettings()
+            if rec is not None and rec.exists:
+                stored = settings_from_dict(rec.settings)[0]
+            diffs = differences(stored, self.edited())
+            if diffs:
+                lines.append("Stored now: " + ", ".join(f"{w} {a}" for w, a, _b in diffs) + ".")
+                lines.append(
+                    "Yours, not saved: " + ", ".join(f"{w} {b}" for w, _a, b in diffs) + "."
+                )
+            lines.append("Revert shows the stored limits; your values stay listed here.")
+        else:
+            diffs = differences(self.current, self.edited())
+            if diffs:
+                lines.append(
+                    "Yours, not saved: " + ", ".join(f"{w} {b}" for w, _a, b in diffs) + "."
+                )
+            lines.append("Reading the stored limits…")
+        self._on_edit_state()
+        self._say("\n".join(lines), style.ALARM)
+
+    # ------------------------------------------------------------------ saving
 
     def save(self) -> bool:
         """Submit the edited settings; True when the save was submitted (the result comes
         with ``saved``/``clinic_settings_changed``)."""
         from app.store.clinic import SaveClinicSettings
 
-        cs = self.edited()
-        problems = check_clinic_settings(cs)
+        if self.conflict:
+            self._show_conflict()
+            return False
+        problems = self.problems()
         if problems:
-            self._say(f"Not saved: {'; '.join(problems)}", style.ALARM)
+            self._say(f"Not saved: {'; '.join(problems)}.", style.ALARM)
             return False
         if self.store is None:
             self._say(
@@ -232,9 +403,18 @@ class ClinicLimitsPanel(QWidget):
                 style.ALARM,
             )
             return False
-        # the version shown (0: none stored yet): a save over another room's newer change
-        # is refused, never a silent overwrite
-        expected = self.record.version if self.record is not None and self.record.exists else 0
+        expected = self.base_version
+        if expected is None:
+            self._say(
+                "Not saved: the stored clinic limits have not been read yet; try again in a "
+                "moment.",
+                style.ALARM,
+            )
+            return False
+        cs = self.edited()
+        old = self.current
+        # the version the fields were loaded from: the store refuses the save if another
+        # room saved since (in the same transaction as the write), never a silent overwrite
         future = self.store.writer.submit(
             SaveClinicSettings(
                 settings_to_dict(cs),
@@ -244,46 +424,74 @@ class ClinicLimitsPanel(QWidget):
             )
         )
         self.saving = True
-        self.save_button.setEnabled(False)
+        self._on_edit_state()
         self._say("Saving in the client records…", style.WARN)
-        when_done(future, self, lambda result, exc: self._saved(cs, result, exc))
+        when_done(future, self, lambda result, exc: self._saved(old, cs, result, exc))
         return True
 
-    def _saved(self, cs: ClinicSettings, version: Any, exc: BaseException | None) -> None:
+    def _saved(
+        self, old: ClinicSettings, cs: ClinicSettings, version: Any, exc: BaseException | None
+    ) -> None:
+        from app.store.clinic import StaleClinicSettings
+
         self.saving = False
-        self._on_edit_state()
-        if exc is not None:
-            self._say(f"Not saved: {exc}.", style.ALARM)
-            if self.dirty:
-                self.dirty = False
-                self.load()
-                self._say(f"Not saved: {exc}.", style.ALARM)
+        if isinstance(exc, StaleClinicSettings):
+            # another room saved first: the typed values stay, in conflict with it
+            base = self.base_version or 0
+            self.stale = exc
+            self.stale_version = exc.version if exc.version > base else base + 1
+            self._show_conflict()
             self.saved.emit()
             return
+        if exc is not None:
+            self._on_edit_state()
+            self._say(f"Not saved: {exc}. Your changes are still shown here.", style.ALARM)
+            if self.conflict:  # a newer reading arrived meanwhile: that says more
+                self._show_conflict()
+            self.saved.emit()
+            return
+        assert self.base is not None
+        self.base = dataclasses.replace(
+            self.base, exists=True, settings=settings_to_dict(cs), version=int(version)
+        )
         self.current = cs
         self.dirty = False
+        self.unsaved = None
+        self._on_edit_state()
         self._say(
-            "Limits saved for every room (recorded in the Service history). They "
-            "apply from the next output change.",
+            "Limits saved for every room (recorded in the Service history). "
+            + output_effect(old, cs),
             style.OK,
         )
         self.clinic_settings_changed.emit(cs)
         self.saved.emit()
+        if self._version(self.record) > int(version):  # another room saved just after
+            self.show_record(self.record)
 
     def _on_edit_state(self) -> None:
+        self.revert_button.setEnabled(not self.saving and not self._waiting_for_reading())
         self.save_button.setEnabled(
-            self.store is not None and not self.saving and not check_clinic_settings(self.edited())
+            self.store is not None
+            and not self.saving
+            and self.dirty
+            and not self.conflict
+            and not self.problems()
         )
 
     def _on_edit(self) -> None:
         self.dirty = True
         self._refresh_defaults(self.edited())
-        problems = check_clinic_settings(self.edited())
+        self._on_edit_state()
+        if self.saving:
+            return
+        if self.conflict:
+            self._show_conflict()
+            return
+        problems = self.problems()
         if problems:
-            self._say("; ".join(problems), style.ALARM)
-        else:
-            self._say("Changed — not saved yet.", style.WARN)
-        self.save_button.setEnabled(not problems and self.store is not None and not self.saving)
+            self._say("Not saved: " + "; ".join(problems) + ".", style.ALARM)
+        elif self.dirty:
+            self._say("Changed — not saved yet." + self._unsaved_text(), style.WARN)
 
     def _say(self, text: str, colour: str) -> None:
         self.message.setText(text)

@@ -468,8 +468,7 @@ class WaveformStudio(QWidget):
         """Lower the amplitude control's maximum (e.g. the clinic's limit)."""
         if not (math.isfinite(cap_ua) and cap_ua >= 0):
             raise ValueError(f"amplitude cap {cap_ua!r} µA: must be a number ≥ 0")
-        self.amplitude.setMaximum(cap_ua)
-        self.amplitude.setToolTip(f"At most {cap_ua:g} µA" + (f": {reason}" if reason else ""))
+        self.amplitude.set_limit(cap_ua, reason)
 
     def set_reference(self, settings: OutputSettings | None) -> None:
         """The commanded output changed elsewhere (e.g. another panel): draw it as ideal."""
@@ -529,6 +528,9 @@ class WaveformStudio(QWidget):
 
     def apply(self) -> bool:
         """Send the control settings to the device and use them as the ideal."""
+        if self.editor.problem():  # a number typed outside its range: nothing is sent
+            self._say(f"Not applied: {self.editor.problem()}.")
+            return False
         s = self.current_settings()
         try:
             validate(s)
@@ -626,6 +628,9 @@ class WaveformStudio(QWidget):
     def start(self) -> None:
         """Start: the control settings, then START once the device has accepted them (the
         authority sequences it: never old settings running while the plot shows new)."""
+        if self.editor.problem():  # a number typed outside its range: nothing is sent
+            self._say(f"Not started: {self.editor.problem()}.")
+            return
         s = self.current_settings()
         try:
             validate(s)
