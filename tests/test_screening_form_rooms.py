@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,7 @@ def test_an_edited_stale_form_says_so_keeps_the_answers_and_cannot_clear_the_cli
     said = form.conflict.text()
     assert form.conflict.isVisible()
     assert "changed in another room" in said
-    assert "by Cleo Room-C" in said
+    assert f"by Cleo Room-C on the console on {socket.gethostname()}" in said
     stored = services.get_client(store.engine, cid).screening
     assert stored.created_at.astimezone().strftime("%H:%M") in said  # when
     assert "not saved" in said

@@ -6,6 +6,7 @@ rooms) on one database, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import threading
 
 import pytest
@@ -102,6 +103,8 @@ def test_a_stale_form_cannot_clear_a_contraindication_saved_in_another_room(room
     message = str(err.value)
     assert "screening was saved again on" in message
     assert "by Cleo Room-C" in message  # who
+    assert f"on the console on {socket.gethostname()}" in message  # which computer
+    assert err.value.host == socket.gethostname()
     assert err.value.changed_at is not None  # when
     assert err.value.changed_at.astimezone().strftime("%H:%M:%S") in message
     assert "not saved" in message

@@ -147,6 +147,7 @@ class Screening(Base):
     # ids of relative contraindications whose override the operator acknowledged
     overrides_acknowledged: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    host: Mapped[str | None] = mapped_column(String(255))  # the console's computer (0014)
 
     client: Mapped[Client] = relationship(back_populates="screenings")
     operator: Mapped[Operator | None] = relationship()
@@ -178,6 +179,7 @@ class Consent(Base):
     # migration 0014: a withdrawal (a row of its own: the text version withdrawn, when
     # and by whom, no text or signature); the client has no consent in force after it
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    host: Mapped[str | None] = mapped_column(String(255))  # the console's computer (0014)
 
     client: Mapped[Client] = relationship(back_populates="consents")
 

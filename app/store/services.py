@@ -57,6 +57,7 @@ class ConsentRecord:
     signature: Signature | None
     operator_id: int | None
     operator_name: str | None = None  # who recorded it (None: not recorded)
+    host: str | None = None  # the console's computer that recorded it (since 0014)
     # a withdrawal (``given_at``: when it was withdrawn; ``text_version``: the text
     # withdrawn; no text or signature): no consent is in force
     withdrawn: bool = False
@@ -105,6 +106,7 @@ class ScreeningRecord:
     questionnaire_version: int
     created_at: dt.datetime | None = None  # when it was saved
     operator_name: str | None = None  # who saved it (None: not recorded)
+    host: str | None = None  # the console's computer that saved it (since 0014)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,7 @@ def _screening_record(row: Screening | None, saved_by: str | None = None) -> Scr
         row.questionnaire_version,
         row.created_at,
         saved_by,
+        row.host,
     )
 
 
@@ -226,6 +229,7 @@ def _consent_record(row: Consent | None, recorded_by: str | None = None) -> Cons
         Signature.from_stored(row.signature_kind, row.signature, row.signed_name),
         row.operator_id,
         recorded_by,
+        row.host,
         bool(row.withdrawn),
     )
 

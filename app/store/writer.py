@@ -367,8 +367,9 @@ class StaleScreeningError(StaleRecordError):
     """A screening or consent saved from a form that did not show the client's newest
     one (another room or window saved one meanwhile): refused, nothing stored — a
     conflict the saving form shows, not a failure of the records (as every
-    StaleRecordError). ``current_id``, ``changed_at`` and ``changed_by`` (the operator's
-    name) say what is stored now (``current_id`` None: nothing any more)."""
+    StaleRecordError). ``current_id``, ``changed_at``, ``changed_by`` (the operator's
+    name) and ``host`` (the console's computer) say what is stored now (``current_id``
+    None: nothing any more)."""
 
     def __init__(
         self,
@@ -376,12 +377,14 @@ class StaleScreeningError(StaleRecordError):
         current_id: int | None,
         changed_at: dt.datetime | None,
         changed_by: str | None,
+        host: str | None = None,
     ) -> None:
         self.what = what
         self.current_id = current_id
         self.record_id = self.current_version = current_id or 0
         self.changed_at = changed_at
         self.changed_by = changed_by
+        self.host = host
         if current_id is None:
             change = "was removed"
         else:
@@ -391,7 +394,8 @@ class StaleScreeningError(StaleRecordError):
                 else "meanwhile"
             )
             who = f" by {changed_by}" if changed_by else " by an operator not recorded"
-            change = f"was saved again on {when}{who}"
+            where = f" on the console on {host}" if host else ""
+            change = f"was saved again on {when}{who}{where}"
         StoreError.__init__(
             self,
             f"This client's {what} {change} after this form was opened (in another room "
@@ -413,6 +417,15 @@ def _operator_name(s: Session, operator_id: int | None) -> str | None:
     if operator_id is None:
         return None
     return s.scalar(select(Operator.name).where(Operator.id == operator_id))
+
+
+def _stale(s: Session, what: str, newest: Any) -> StaleScreeningError:
+    """The refusal naming the client's newest row (id, at, operator_id, host; or None)."""
+    if newest is None:
+        return StaleScreeningError(what, None, None, None)
+    return StaleScreeningError(
+        what, newest.id, newest.at, _operator_name(s, newest.operator_id), newest.host
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,22 +464,23 @@ class AddScreening:
             expires_on=self.expires_on,
             overrides_acknowledged=list(self.overrides_acknowledged),
             questionnaire_version=self.questionnaire_version,
+            host=socket.gethostname(),
         )
         s.add(row)
         s.flush()
         newest = s.execute(
-            select(Screening.id, Screening.created_at, Screening.operator_id)
+            select(
+                Screening.id,
+                Screening.created_at.label("at"),
+                Screening.operator_id,
+                Screening.host,
+            )
             .where(Screening.client_id == self.client_id, Screening.id != row.id)
             .order_by(Screening.id.desc())
             .limit(1)
         ).first()
         if (newest.id if newest is not None else None) != self.based_on:
-            raise StaleScreeningError(
-                "screening",
-                newest.id if newest is not None else None,
-                newest.created_at if newest is not None else None,
-                _operator_name(s, newest.operator_id) if newest is not None else None,
-            )
+            raise _stale(s, "screening", newest)
         if self.consent is not None:
             consent = self.consent
             if consent.operator_id is None:
@@ -511,22 +525,18 @@ class AddConsent:
             signature_kind=sig.kind if sig else None,
             signature=sig.to_json() if sig else None,
             signed_name=sig.name.strip() if sig else None,
+            host=socket.gethostname(),
         )
         s.add(row)
         s.flush()
         newest = s.execute(
-            select(Consent.id, Consent.given_at, Consent.operator_id)
+            select(Consent.id, Consent.given_at.label("at"), Consent.operator_id, Consent.host)
             .where(Consent.client_id == self.client_id, Consent.id != row.id)
             .order_by(Consent.given_at.desc(), Consent.id.desc())
             .limit(1)
         ).first()
         if (newest.id if newest is not None else None) != self.based_on:
-            raise StaleScreeningError(
-                "consent",
-                newest.id if newest is not None else None,
-                newest.given_at if newest is not None else None,
-                _operator_name(s, newest.operator_id) if newest is not None else None,
-            )
+            raise _stale(s, "consent", newest)
         if sig is not None:
             append_audit(
                 s,
@@ -573,11 +583,12 @@ class WithdrawConsent:
                 text_version=base.text_version,
                 given_at=max(self.withdrawn_at, base.given_at),  # after what it withdraws
                 withdrawn=True,
+                host=socket.gethostname(),
             )
             s.add(row)
             s.flush()
         newest = s.execute(
-            select(Consent.id, Consent.given_at, Consent.operator_id)
+            select(Consent.id, Consent.given_at.label("at"), Consent.operator_id, Consent.host)
             .where(
                 Consent.client_id == self.client_id,
                 Consent.id != (row.id if row is not None else -1),
@@ -586,12 +597,7 @@ class WithdrawConsent:
             .limit(1)
         ).first()
         if row is None or base is None or newest is None or newest.id != self.based_on:
-            raise StaleScreeningError(
-                "consent",
-                newest.id if newest is not None else None,
-                newest.given_at if newest is not None else None,
-                _operator_name(s, newest.operator_id) if newest is not None else None,
-            )
+            raise _stale(s, "consent", newest)
         if base.withdrawn:
             raise ValueError(
                 "The client's consent is already withdrawn: there is none to withdraw."

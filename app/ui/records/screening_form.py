@@ -81,6 +81,11 @@ def _on(when: dt.datetime | None) -> str:
     return f"on {local_date(when.astimezone().date())} at {local_time(when)}"
 
 
+def _at(host: str | None) -> str:
+    """' on the console on room-c' (nothing when not recorded)."""
+    return f" on the console on {host}" if host else ""
+
+
 class _Answer:
     """The widgets of one asked item (yes/no or a date)."""
 
@@ -653,12 +658,15 @@ class ScreeningForm(QWidget):
             who = scr.operator_name or "an operator not recorded"
             return (
                 "The screening was changed in another room (or window) "
-                f"{_on(scr.created_at)} by {who}."
+                f"{_on(scr.created_at)} by {who}{_at(scr.host)}."
             )
         if con is None:
             return "The client's consent was removed in another room (or window)."
         who = con.operator_name or "an operator not recorded"
-        return f"The consent was recorded in another room (or window) {_on(con.given_at)} by {who}."
+        return (
+            "The consent was recorded in another room (or window) "
+            f"{_on(con.given_at)} by {who}{_at(con.host)}."
+        )
 
     def _withdrawal(self) -> services.ConsentRecord | None:
         """The client's consent as stored is a withdrawal (None: it is not)."""

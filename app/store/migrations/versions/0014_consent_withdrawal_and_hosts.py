@@ -1,10 +1,13 @@
-"""A consent can be withdrawn: ``consent`` gains ``withdrawn``.
+"""A consent can be withdrawn: ``consent`` gains ``withdrawn``; screenings and consents
+name the computer that saved them: ``host`` on both.
 
 A withdrawal is a row of its own (consents stay immutable and append-only): the client's
 newest consent row with ``withdrawn`` true, naming the text version withdrawn, when
 (``given_at``) and by which operator it was recorded, with no text or signature. The
 client then has no consent in force until a new one is signed. Existing rows are
-consents given (false).
+consents given (false). ``host`` (the console's computer, as ``client.updated_by``) lets a
+form whose save is refused say where the newer screening or consent was saved; NULL for
+rows saved before.
 
 Revision ID: 0014
 Revises: 0013
@@ -28,8 +31,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("withdrawn", sa.Boolean(), nullable=False, server_default="0")
         )
+        batch_op.add_column(sa.Column("host", sa.String(255), nullable=True))
+    with op.batch_alter_table("screening") as batch_op:
+        batch_op.add_column(sa.Column("host", sa.String(255), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("screening") as batch_op:
+        batch_op.drop_column("host")
     with op.batch_alter_table("consent") as batch_op:
+        batch_op.drop_column("host")
         batch_op.drop_column("withdrawn")
