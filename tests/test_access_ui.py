@@ -158,7 +158,7 @@ def test_the_operator_signed_in_is_named_on_the_desks_writes(qtbot, console):
     assert desk.records_store.operator_name == "Pia Practitioner"  # a signature offers it
     cid = w.store.info.training_client_id
     desk.records_store.audit("view_client", audit.client_subject(cid))
-    w.store.writer.add_consent(cid, "v1")
+    w.store.writer.add_consent(cid, "v1", based_on=None)
     assert w.store.writer.flush(10)
     views = [ln for ln in audit.entries(w.store.engine) if ln.action == "view_client"]
     assert views[-1].operator_id == pia

@@ -363,7 +363,7 @@ def test_migration_0006_keeps_service_records_and_accepts_the_new_kinds(store_ur
         engine.dispose()
     a = Room(store_url)
     try:
-        assert a.info.revision == head_revision() == "0013"
+        assert a.info.revision == head_revision() == "0014"
         assert [r.device_serial for r in services.service_records(a.engine)] == ["SN1"]
         assert "clinic_config" in inspect(a.engine).get_table_names()
         a.save(ClinicSettings(max_current_ua=300.0), 0)

@@ -152,9 +152,9 @@ def test_every_write_names_the_operator_signed_in(store):
     uid0 = w.begin_session(cid)
     store.operators.sign_in(SignedIn(ann, "Ann", Role.PRACTITIONER))
     uid1 = w.begin_session(cid)
-    w.add_screening(cid, {}, dt.date.today(), dt.date.today(), ("pregnancy",))
+    w.add_screening(cid, {}, dt.date.today(), dt.date.today(), ("pregnancy",), based_on=None)
     store.operators.sign_in(SignedIn(bob, "Bob", Role.PRACTITIONER))
-    w.add_consent(cid, "v1")
+    w.add_consent(cid, "v1", based_on=None)
     w.audit("export", f"client:{cid}", {"format": "csv"})
     uid2 = w.begin_session(cid, operator_id=ann)  # an explicit operator is kept
     from app.store.validation import ClientData

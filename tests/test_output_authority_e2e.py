@@ -11,7 +11,9 @@ touched; Esc in modal dialogs stops output.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +26,7 @@ from app.device.sim_process import SimulatorProcess
 from app.device.waveform import OutputSettings, Polarity, Waveform
 from app.engine.session import SessionState
 from app.service.clinic_limits import ClinicSettings
+from app.store import services
 from app.store.database import make_engine
 from app.store.runtime import start_store
 from app.store.screening import add_months, load_questionnaire
@@ -51,9 +54,11 @@ def add_client(writer, *, consent=True, limit=CLIENT_LIMIT, name="Ann Example") 
         5
     )
     today = dt.date.today()
-    writer.add_screening(cid, _no_answers(), today, add_months(today, 6), ()).result(5)
+    writer.add_screening(cid, _no_answers(), today, add_months(today, 6), (), based_on=None).result(
+        5
+    )
     if consent:
-        writer.add_consent(cid, load_questionnaire().consent_text_version).result(5)
+        writer.add_consent(cid, load_questionnaire().consent_text_version, based_on=None).result(5)
     return cid
 
 
@@ -265,7 +270,11 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
     room = StoreWriter(engine)
     try:
         today = dt.date.today()
-        done = room.add_screening(cid, _blocking_answers(), today, add_months(today, 6), ())
+        # a re-screening there: from the screening the client has (this room's)
+        shown = services.get_client(engine, cid).screening
+        done = room.add_screening(
+            cid, _blocking_answers(), today, add_months(today, 6), (), based_on=shown.id
+        )
         qtbot.waitUntil(done.done, timeout=10000)
         done.result()
         assert room.close(10)
@@ -292,17 +301,124 @@ def test_a_screening_saved_as_blocked_in_another_room_stops_the_treatment(qtbot,
     qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=5000)
 
 
+def test_a_stale_screening_form_at_the_desk_cannot_clear_a_block_saved_elsewhere(qtbot, console):
+    """Room A's screening form is open (and edited) when room C records a pregnancy: A's
+    desk is blocked, and A's form cannot clear the client again; a proper re-screening
+    (reloaded, answered, saved) does."""
+    window, store = console
+    desk, cid = _desk_with_client(qtbot, window, store)
+    ctl = desk.controller
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    panel = desk.records
+    form = panel.screening
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        panel.open_client(cid)
+    form.set_answer("metal_implants", True)  # room A edits the open form
+    form.acknowledge("metal_implants")
+    engine = make_engine(window.test_url)
+    room = StoreWriter(engine)  # room C
+    try:
+        shown = services.get_client(engine, cid).screening
+        today = dt.date.today()
+        done = room.add_screening(
+            cid, _blocking_answers(), today, add_months(today, 6), (), based_on=shown.id
+        )
+        qtbot.waitUntil(done.done, timeout=10000)
+        done.result()
+    finally:
+        assert room.close(10)
+        engine.dispose()
+    qtbot.waitUntil(lambda: "BLOCKED" in desk.screening_label.text(), timeout=5000)
+    assert ctl.state != SessionState.READY
+    # room A's stale form saves: refused (by the form once it has heard of room C's
+    # screening — this room's own writes make it look too —, else by the store); the
+    # desk stays blocked
+    if form.save_button.isEnabled():
+        form.save_button.click()
+    qtbot.waitUntil(form.in_conflict, timeout=5000)
+    form.save()
+    assert services.get_client(store.engine, cid).screening.id == done.result()
+    if os.environ.get("RECORDS_SCREENSHOTS"):  # the desk at 1280 x 800, as the guide shows
+        desk.tabs.setCurrentIndex(1)
+        panel.show_view(form)
+        window.grab().save(str(Path(os.environ["RECORDS_SCREENSHOTS"]) / "desk-stale-form.png"))
+    readings: list = []
+    window.client_watch.facts_read.connect(readings.append)
+    window.client_watch.poke()
+    qtbot.waitUntil(lambda: bool(readings), timeout=5000)
+    assert not readings[-1].allowed
+    assert readings[-1].status == "blocked"
+    assert "BLOCKED" in desk.screening_label.text()
+    assert ctl.state != SessionState.READY
+    # a proper re-screening: reload (the pregnancy shows), answer, save: ready again
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        form.reload_button.click()
+    assert form.answers["pregnancy"].yes.isChecked()
+    form.set_answer("pregnancy", False)
+    with qtbot.waitSignal(form.saved, timeout=5000):
+        form.save_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    assert "BLOCKED" not in desk.screening_label.text()
+
+
+def test_a_consent_withdrawn_in_another_room_stops_the_treatment(qtbot, console):
+    """(This room's records are locked while its treatment runs.) Another room records
+    the client's withdrawal: the eligibility watch reads it and the authority takes the
+    output down; the desk says why, and the form offers the consent to sign again."""
+    window, store = console
+    desk, cid = _desk_with_client(qtbot, window, store)
+    ctl = desk.controller
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    panel = desk.records
+    form = panel.screening
+    with qtbot.waitSignal(form.loaded, timeout=5000):
+        panel.open_client(cid)
+    assert form.withdraw_button.isVisibleTo(form)
+    desk.guided.start_button.click()
+    qtbot.waitUntil(lambda: ctl.state == SessionState.RUNNING, timeout=8000)
+    told: list[str] = []
+    ctl.record_emitted.connect(lambda r: told.append(r.message))
+    engine = make_engine(window.test_url)
+    room = StoreWriter(engine)  # room C
+    try:
+        given = services.get_client(engine, cid).consent.id
+        done = room.withdraw_consent(cid, based_on=given)
+        qtbot.waitUntil(done.done, timeout=10000)
+        done.result()
+    finally:
+        assert room.close(10)
+        engine.dispose()
+    qtbot.waitUntil(lambda: any("may no longer be treated" in m for m in told), timeout=10000)
+    assert any("Consent withdrawn" in m for m in told)
+    qtbot.waitUntil(lambda: not ctl.authority.output_held, timeout=10000)
+    assert "Consent withdrawn" in desk.screening_label.text()
+    qtbot.waitUntil(lambda: window.device.state == DeviceState.IDLE, timeout=5000)
+    qtbot.waitUntil(lambda: "Consent withdrawn on" in form.consent_status.text(), timeout=8000)
+    assert form.sign_area.isVisibleTo(form)  # the client may sign again
+    assert not form.withdraw_button.isVisibleTo(form)
+
+
+@pytest.mark.parametrize(
+    ("consent", "said"),
+    [
+        ("none", "Consent consent-2026-01 has not been recorded"),
+        ("withdrawn", "Consent withdrawn on"),
+    ],
+)
 def test_run_refuses_a_client_without_consent_before_touching_the_device(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, consent, said
 ):
     """``python -m app run`` (its ``main``, in this process: the device would be the
-    simulator it starts, which is watched here)."""
+    simulator it starts, which is watched here); a consent withdrawn counts as none."""
     from app.__main__ import main
 
     url = f"sqlite:///{tmp_path / 'records.db'}"
     store = start_store(url)
     try:
-        cid = add_client(store.writer, consent=False)
+        cid = add_client(store.writer, consent=consent == "withdrawn")
+        if consent == "withdrawn":
+            given = services.get_client(store.engine, cid).consent.id
+            store.writer.withdraw_consent(cid, based_on=given).result(5)
     finally:
         store.close(10)
     monkeypatch.setenv("MICROCURRENT_HOME", str(tmp_path / "home"))
@@ -322,7 +438,7 @@ def test_run_refuses_a_client_without_consent_before_touching_the_device(
     assert code == 2, err
     assert touched == []
     assert "may not be treated" in err
-    assert "Consent consent-2026-01 has not been recorded" in err
+    assert said in err
 
 
 # --------------------------------------------------------------------------- Esc

@@ -275,8 +275,8 @@ def test_a_clients_session_is_offered_for_signing_when_it_ends(qtbot, desk):
     cid = w.save_client(ClientData("Ann Signer", dt.date(1990, 1, 1))).result(5)
     today = dt.date.today()
     answers = {i.id: (False if i.type == "yes_no" else None) for i in q.items if i.asked}
-    w.add_screening(cid, answers, today, add_months(today, 6), ()).result(5)
-    w.add_consent(cid, q.consent_text_version).result(5)
+    w.add_screening(cid, answers, today, add_months(today, 6), (), based_on=None).result(5)
+    w.add_consent(cid, q.consent_text_version, based_on=None).result(5)
     ctl = practitioner.controller
     practitioner.choose_client(cid)
     qtbot.waitUntil(lambda: ctl.machine.client_id == str(cid), timeout=5000)

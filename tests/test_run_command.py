@@ -118,8 +118,8 @@ def _client_with_limit(url: str, limit_ua: float) -> int:
             ClientData("Ann Example", dt.date(1990, 1, 1), current_limit_ua=limit_ua)
         ).result(5)
         today = dt.date.today()
-        w.add_screening(cid, _answers(), today, add_months(today, 6), ()).result(5)
-        w.add_consent(cid, load_questionnaire().consent_text_version).result(5)
+        w.add_screening(cid, _answers(), today, add_months(today, 6), (), based_on=None).result(5)
+        w.add_consent(cid, load_questionnaire().consent_text_version, based_on=None).result(5)
         return cid
     finally:
         store.close(10)
@@ -132,6 +132,7 @@ def _other_room_saves(url: str, cid: int, what: str) -> float:
     from app.engine.limits import ClinicSettings
     from app.store.database import make_engine
     from app.store.screening import add_months
+    from app.store.services import get_client
     from app.store.validation import ClientData
     from app.store.writer import StoreWriter
 
@@ -147,7 +148,10 @@ def _other_room_saves(url: str, cid: int, what: str) -> float:
         else:
             today = dt.date.today()
             blocked = _answers(blocked=True)
-            other.add_screening(cid, blocked, today, add_months(today, 6), ()).result(5)
+            shown = get_client(engine, cid).screening  # a re-screening from the one stored
+            other.add_screening(
+                cid, blocked, today, add_months(today, 6), (), based_on=shown.id
+            ).result(5)
         return time.monotonic()
     finally:
         other.close(5)

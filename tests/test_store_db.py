@@ -118,7 +118,7 @@ def write_session(
 
 def test_open_store_migrates_and_seeds(store):
     engine, info = store
-    assert info.revision == head_revision() == "0013"
+    assert info.revision == head_revision() == "0014"
     assert info.interrupted_sessions == 0
     clients = services.search_clients(engine)
     assert [(c.id, c.is_training) for c in clients] == [(info.training_client_id, True)]
@@ -281,8 +281,8 @@ def test_writer_round_trip_through_the_read_services(store):
             if i.asked
         }
         today = dt.date.today()
-        w.add_screening(cid, answers, today, add_months(today, 6), operator_id=1)
-        w.add_consent(cid, "consent-2026-01")
+        w.add_screening(cid, answers, today, add_months(today, 6), operator_id=1, based_on=None)
+        w.add_consent(cid, "consent-2026-01", based_on=None)
         w.add_note(cid, "Prefers low intensity")
         uid = write_session(w, cid, info.default_operator_id)
         assert w.flush(5)
@@ -496,7 +496,7 @@ def _fill_client(engine, info) -> int:
             ClientData(SECRET_NAME, dt.date(1985, 3, 2), "zelda@example.org", "rosacea")
         ).result(5)
         w.add_note(cid, f"{SECRET_NAME} asked for a gentler program")
-        w.add_consent(cid, "consent-2026-01")
+        w.add_consent(cid, "consent-2026-01", based_on=None)
         write_session(w, cid, info.default_operator_id, seconds=1.5)
         other = w.save_client(ClientData("Other Person")).result(5)
         write_session(w, other, info.default_operator_id, seconds=0.5)
@@ -636,13 +636,18 @@ def test_treatment_gate_needs_screening_and_consent_and_logs_overrides(store):
         }
         today = dt.date.today()
         w.add_screening(
-            cid, answers | {"diabetes": True}, today, add_months(today, 6), ("diabetes",)
+            cid,
+            answers | {"diabetes": True},
+            today,
+            add_months(today, 6),
+            ("diabetes",),
+            based_on=None,
         ).result(5)
         gate = services.treatment_gate(engine, cid)
         assert gate.status is Status.CLEARED
         assert not gate.allowed
         assert gate.reasons[-1].startswith("Consent consent-2026-01")
-        w.add_consent(cid, "consent-2026-01").result(5)
+        w.add_consent(cid, "consent-2026-01", based_on=None).result(5)
         gate = services.treatment_gate(engine, cid)
         assert gate.allowed
         assert gate.reasons == ("Diabetes (override acknowledged)",)

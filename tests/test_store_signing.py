@@ -191,6 +191,7 @@ def test_a_consent_signed_on_screen_keeps_the_exact_text_and_its_signature(store
         q.consent_text_version,
         info.default_operator_id,
         T0,
+        based_on=None,
         text_snapshot=q.consent_text,
         signature=sig,
     ).result(10)
@@ -216,6 +217,7 @@ def test_a_consent_signed_on_screen_keeps_the_exact_text_and_its_signature(store
         q.consent_text_version,
         info.default_operator_id,
         T0 + dt.timedelta(hours=1),
+        based_on=con_id,
         text_snapshot=q.consent_text,
         signature=typed(" Signing Client "),
     ).result(10)
@@ -231,13 +233,15 @@ def test_an_unusable_signature_is_refused_in_words(store):
     engine, info, w = store
     cid = w.save_client(ClientData("No Signature")).result(10)
     with pytest.raises(SignatureError, match="signature box is empty"):
-        w.add_consent(cid, "v1", text_snapshot="text", signature=drawn([[(1, 1)]], 400, 120))
+        w.add_consent(
+            cid, "v1", based_on=None, text_snapshot="text", signature=drawn([[(1, 1)]], 400, 120)
+        )
     with pytest.raises(SignatureError, match="type the client's full name"):
-        w.add_consent(cid, "v1", text_snapshot="text", signature=typed("  "))
+        w.add_consent(cid, "v1", based_on=None, text_snapshot="text", signature=typed("  "))
     outside = Signature(DRAWN, "", ((1, 1, 2, 2, 3, 3, 4, 4, 500, 5),), 400, 120)
     assert outside.problem() == "a point of the signature lies outside its pad"
     with pytest.raises(ValueError, match="text the client signed is missing"):
-        w.add_consent(cid, "v1", signature=typed("No Signature")).result(10)
+        w.add_consent(cid, "v1", based_on=None, signature=typed("No Signature")).result(10)
     assert services.get_client(engine, cid).consent is None
 
 
@@ -311,10 +315,22 @@ def test_a_session_names_the_consent_in_force_when_it_began(store):
     engine, info, w = store
     cid = w.save_client(ClientData("Two Consents")).result(10)
     before = w.add_consent(
-        cid, "v1", None, T0 - dt.timedelta(days=1), text_snapshot="old", signature=typed("A B")
+        cid,
+        "v1",
+        None,
+        T0 - dt.timedelta(days=1),
+        based_on=None,
+        text_snapshot="old",
+        signature=typed("A B"),
     ).result(10)
     w.add_consent(
-        cid, "v2", None, T0 + dt.timedelta(days=1), text_snapshot="new", signature=typed("A B")
+        cid,
+        "v2",
+        None,
+        T0 + dt.timedelta(days=1),
+        based_on=before,
+        text_snapshot="new",
+        signature=typed("A B"),
     ).result(10)
     uid = w.begin_session(cid, started_at=T0)
     w.end_session(uid, Outcome.COMPLETED, T0 + dt.timedelta(minutes=1))

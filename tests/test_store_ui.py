@@ -76,9 +76,11 @@ def populate(engine, info) -> dict[str, int]:
             "thrombosis": False,
             "skin_lesions": False,
         }
-        w.add_screening(ids["anna"], no, today, add_months(today, 6))
-        w.add_consent(ids["anna"], "consent-2026-01")
-        w.add_screening(ids["maria"], no | {"pregnancy": True}, today, add_months(today, 6))
+        w.add_screening(ids["anna"], no, today, add_months(today, 6), based_on=None)
+        w.add_consent(ids["anna"], "consent-2026-01", based_on=None)
+        w.add_screening(
+            ids["maria"], no | {"pregnancy": True}, today, add_months(today, 6), based_on=None
+        )
         start = dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
         for k, (amp, z, outcome) in enumerate(
             [
@@ -243,7 +245,9 @@ def test_an_override_never_carries_over_to_the_next_client(qtbot, records):
         item_id: False if ans.item.type == "yes_no" else None
         for item_id, ans in form.answers.items()
     } | {"diabetes": True}
-    assert store.writer.add_screening(ids["lena"], answers, today, add_months(today, 6)).result(5)
+    assert store.writer.add_screening(
+        ids["lena"], answers, today, add_months(today, 6), based_on=None
+    ).result(5)
     with qtbot.waitSignal(form.loaded, timeout=5000):
         form.set_client(ids["lena"])
     assert not form.overrides["diabetes"].isChecked()

@@ -126,8 +126,10 @@ def test_a_constraint_error_fails_its_request_only(store_url):  # noqa: F811
     try:
         w = store.writer
         good = w.save_client(ClientData("Before"))
-        bad = w.add_consent(987654, "consent-2026-01")  # no such client: foreign key
-        bad_screening = w.add_screening(987654, {"q": True}, dt.date.today(), dt.date.today())
+        bad = w.add_consent(987654, "consent-2026-01", based_on=None)  # no such client: foreign key
+        bad_screening = w.add_screening(
+            987654, {"q": True}, dt.date.today(), dt.date.today(), based_on=None
+        )
         after = w.save_client(ClientData("After"))
         assert w.flush(5)
         for fut in (bad, bad_screening):

@@ -93,9 +93,15 @@ def test_comfort_is_kept_per_zone_replaced_and_read_with_the_facts(store):
         metal_implant_sites=["buccinator_r"],
     )
     writer.add_screening(
-        cid, answers, today, add_months(today, 6), ("fillers_botox",), questionnaire_version=2
+        cid,
+        answers,
+        today,
+        add_months(today, 6),
+        ("fillers_botox",),
+        questionnaire_version=2,
+        based_on=None,
     ).result(10)
-    writer.add_consent(cid, Q.consent_text_version).result(10)
+    writer.add_consent(cid, Q.consent_text_version, based_on=None).result(10)
     facts = read_facts(engine, cid)
     assert facts.allowed  # the face-level filler question was overridden
     assert facts.zone_rules == (

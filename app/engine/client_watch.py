@@ -3,8 +3,9 @@
 :class:`ClientWatch` runs an :class:`app.store.eligibility.EligibilityWatch` on its own
 thread and re-emits each reading as ``facts_read(ClientFacts)``, which Qt queues to the
 receiver's (GUI) thread. With the store's writer it also re-reads at once after this
-room's writes of a client, a screening or a consent, so a change made here reaches the
-output authority within one database read; another room's within ``interval_s``.
+room's writes of a client, a screening or a consent (or its withdrawal), so a change made
+here reaches the output authority within one database read; another room's within
+``interval_s``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,17 @@ from PySide6.QtCore import QObject, Signal
 from sqlalchemy.engine import Engine
 
 from app.store.eligibility import DEFAULT_INTERVAL_S, EligibilityWatch
-from app.store.writer import AddConsent, AddScreening, SaveClient, SaveComfort, StoreWriter
+from app.store.writer import (
+    AddConsent,
+    AddScreening,
+    SaveClient,
+    SaveComfort,
+    StoreWriter,
+    WithdrawConsent,
+)
 
 # The writes that can change a client's eligibility or own limit.
-_CLIENT_WRITES = (SaveClient, AddScreening, AddConsent, SaveComfort)
+_CLIENT_WRITES = (SaveClient, AddScreening, AddConsent, WithdrawConsent, SaveComfort)
 
 
 class ClientWatch(QObject):

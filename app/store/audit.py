@@ -57,6 +57,7 @@ ACTIONS = frozenset(
         "sign_session",
         "amend_session",
         "sign_consent",
+        "withdraw_consent",
         "add_photo",
         "remove_photo",
     }

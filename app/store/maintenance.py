@@ -329,6 +329,7 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
                         "answers",
                         "overrides_acknowledged",
                         "operator_id",
+                        "host",
                     ),
                 )
                 for x in client.screenings
@@ -344,6 +345,8 @@ def export_client(engine: Engine, client_id: int, dest: Path) -> Path:
                         "signature_kind",
                         "signature",
                         "signed_name",
+                        "withdrawn",
+                        "host",
                     ),
                 )
                 for x in client.consents

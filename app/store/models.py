@@ -147,6 +147,7 @@ class Screening(Base):
     # ids of relative contraindications whose override the operator acknowledged
     overrides_acknowledged: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    host: Mapped[str | None] = mapped_column(String(255))  # the console's computer (0014)
 
     client: Mapped[Client] = relationship(back_populates="screenings")
     operator: Mapped[Operator | None] = relationship()
@@ -160,6 +161,8 @@ class Consent(Base):
     app/store/signature.py) or "typed" (the name typed as the signature), and
     ``signed_name`` (the client's name as printed under it). Consents recorded before keep
     NULL there. A consent is immutable once stored (see ``_refuse_changes_to_signed``).
+    Since migration 0014 a row with ``withdrawn`` true records that the client withdrew
+    their consent (:class:`app.store.writer.WithdrawConsent`).
     """
 
     __tablename__ = "consent"
@@ -173,6 +176,10 @@ class Consent(Base):
     signature_kind: Mapped[str | None] = mapped_column(String(10))
     signature: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     signed_name: Mapped[str | None] = mapped_column(String(200))
+    # migration 0014: a withdrawal (a row of its own: the text version withdrawn, when
+    # and by whom, no text or signature); the client has no consent in force after it
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    host: Mapped[str | None] = mapped_column(String(255))  # the console's computer (0014)
 
     client: Mapped[Client] = relationship(back_populates="consents")
 

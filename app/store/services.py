@@ -56,6 +56,11 @@ class ConsentRecord:
     text: str | None
     signature: Signature | None
     operator_id: int | None
+    operator_name: str | None = None  # who recorded it (None: not recorded)
+    host: str | None = None  # the console's computer that recorded it (since 0014)
+    # a withdrawal (``given_at``: when it was withdrawn; ``text_version``: the text
+    # withdrawn; no text or signature): no consent is in force
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,9 @@ class ScreeningRecord:
     overrides_acknowledged: tuple[str, ...]
     operator_id: int | None
     questionnaire_version: int
+    created_at: dt.datetime | None = None  # when it was saved
+    operator_name: str | None = None  # who saved it (None: not recorded)
+    host: str | None = None  # the console's computer that saved it (since 0014)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +199,8 @@ class SessionDetail:
         return self.signature is not None
 
 
-def _screening_record(row: Screening | None) -> ScreeningRecord | None:
+def _screening_record(row: Screening | None, saved_by: str | None = None) -> ScreeningRecord | None:
+    """``saved_by``: the name of the operator who saved it."""
     if row is None:
         return None
     return ScreeningRecord(
@@ -202,10 +211,14 @@ def _screening_record(row: Screening | None) -> ScreeningRecord | None:
         tuple(row.overrides_acknowledged or ()),
         row.operator_id,
         row.questionnaire_version,
+        row.created_at,
+        saved_by,
+        row.host,
     )
 
 
-def _consent_record(row: Consent | None) -> ConsentRecord | None:
+def _consent_record(row: Consent | None, recorded_by: str | None = None) -> ConsentRecord | None:
+    """``recorded_by``: the name of the operator who recorded it."""
     if row is None:
         return None
     return ConsentRecord(
@@ -215,6 +228,9 @@ def _consent_record(row: Consent | None) -> ConsentRecord | None:
         row.text_snapshot,
         Signature.from_stored(row.signature_kind, row.signature, row.signed_name),
         row.operator_id,
+        recorded_by,
+        row.host,
+        bool(row.withdrawn),
     )
 
 
@@ -283,18 +299,21 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
         c = s.get(Client, client_id)
         if c is None:
             return None
-        scr = s.scalar(
-            select(Screening)
+        # the newest screening and consent, each with its operator's name (one query each)
+        scr, scr_by = s.execute(
+            select(Screening, Operator.name)
+            .outerjoin(Operator, Operator.id == Screening.operator_id)
             .where(Screening.client_id == client_id)
             .order_by(Screening.id.desc())
             .limit(1)
-        )
-        con = s.scalar(
-            select(Consent)
+        ).first() or (None, None)
+        con, con_by = s.execute(
+            select(Consent, Operator.name)
+            .outerjoin(Operator, Operator.id == Consent.operator_id)
             .where(Consent.client_id == client_id)
             .order_by(Consent.given_at.desc(), Consent.id.desc())
             .limit(1)
-        )
+        ).first() or (None, None)
         notes = s.execute(
             select(Note.created_at, Note.text)
             .where(Note.client_id == client_id)
@@ -308,14 +327,15 @@ def get_client(engine: Engine, client_id: int) -> ClientRecord | None:
             c.skin_notes,
             c.current_limit_ua,
             c.is_training,
-            _screening_record(scr),
-            con.text_version if con else None,
-            con.given_at if con else None,
+            _screening_record(scr, scr_by),
+            # a withdrawal leaves no consent in force
+            con.text_version if con and not con.withdrawn else None,
+            con.given_at if con and not con.withdrawn else None,
             tuple((t, x) for t, x in notes),
             c.version,
             c.updated_at,
             c.updated_by,
-            _consent_record(con),
+            _consent_record(con, con_by),
         )
 
 
@@ -388,7 +408,13 @@ def treatment_gate(
     ]
     consent_ok = not q.consent_text_version or record.consent_version == q.consent_text_version
     if not consent_ok:
-        texts.append(f"Consent {q.consent_text_version} has not been recorded.")
+        withdrawn = record.consent if record.consent and record.consent.withdrawn else None
+        texts.append(
+            f"Consent withdrawn on {withdrawn.given_at:%Y-%m-%d}: the client consents "
+            "again before any treatment."
+            if withdrawn is not None
+            else f"Consent {q.consent_text_version} has not been recorded."
+        )
     return TreatmentGate(
         status.allows_output and consent_ok,
         status,
@@ -506,13 +532,16 @@ def session_detail(engine: Engine, session: int | str) -> SessionDetail | None:
             .where(Note.session_id == summary.id)
             .order_by(Note.created_at, Note.id)
         ).all()
-        # the consent in force when the session began (None: none was recorded before)
+        # the consent in force when the session began (None: none was recorded before,
+        # or the last one before was withdrawn)
         consent = s.scalar(
             select(Consent)
             .where(Consent.client_id == summary.client_id, Consent.given_at <= summary.started_at)
             .order_by(Consent.given_at.desc(), Consent.id.desc())
             .limit(1)
         )
+        if consent is not None and consent.withdrawn:
+            consent = None
         return SessionDetail(
             summary,
             tuple(

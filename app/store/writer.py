@@ -50,6 +50,7 @@ from app.store.models import (
     Event,
     LockedRecordError,
     Note,
+    Operator,
     Outcome,
     RecordingChunk,
     Screening,
@@ -82,6 +83,7 @@ _WHAT = {
     "SaveClient": "A client's details",
     "AddScreening": "A screening",
     "AddConsent": "A consent",
+    "WithdrawConsent": "The withdrawal of a consent",
     "AddNote": "A note",
     "SaveComfort": "A client's comfortable intensity",
     "AddServiceRecord": "A service record",
@@ -397,17 +399,99 @@ def _audit_limit(
     )
 
 
+class StaleScreeningError(StaleRecordError):
+    """A screening or consent saved from a form that did not show the client's newest
+    one (another room or window saved one meanwhile): refused, nothing stored — a
+    conflict the saving form shows, not a failure of the records (as every
+    StaleRecordError). ``current_id``, ``changed_at``, ``changed_by`` (the operator's
+    name) and ``host`` (the console's computer) say what is stored now (``current_id``
+    None: nothing any more)."""
+
+    def __init__(
+        self,
+        what: str,
+        current_id: int | None,
+        changed_at: dt.datetime | None,
+        changed_by: str | None,
+        host: str | None = None,
+    ) -> None:
+        self.what = what
+        self.current_id = current_id
+        self.record_id = self.current_version = current_id or 0
+        self.changed_at = changed_at
+        self.changed_by = changed_by
+        self.host = host
+        if current_id is None:
+            change = "was removed"
+        else:
+            when = (
+                changed_at.astimezone().strftime("%d %b %Y at %H:%M:%S")
+                if changed_at is not None
+                else "meanwhile"
+            )
+            who = f" by {changed_by}" if changed_by else " by an operator not recorded"
+            where = f" on the console on {host}" if host else ""
+            change = f"was saved again on {when}{who}{where}"
+        StoreError.__init__(
+            self,
+            f"This client's {what} {change} after this form was opened (in another room "
+            "or window): your answers were not saved, and the stored one was not "
+            f"overwritten. Reload to see the stored {what}, then screen again.",
+        )
+
+
+def _lock_client(s: Session, client_id: int) -> None:
+    """PostgreSQL: lock the client's row for this transaction, so two rooms saving a
+    screening or consent of one client wait for each other and the second reads the
+    first's row. SQLite: nothing (the insert that follows takes the database's write
+    lock before the newest row is read)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(select(Client.id).where(Client.id == client_id).with_for_update())
+
+
+def _operator_name(s: Session, operator_id: int | None) -> str | None:
+    if operator_id is None:
+        return None
+    return s.scalar(select(Operator.name).where(Operator.id == operator_id))
+
+
+def _stale(s: Session, what: str, newest: Any) -> StaleScreeningError:
+    """The refusal naming the client's newest row (id, at, operator_id, host; or None)."""
+    if newest is None:
+        return StaleScreeningError(what, None, None, None)
+    return StaleScreeningError(
+        what, newest.id, newest.at, _operator_name(s, newest.operator_id), newest.host
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AddScreening:
+    """A screening of the client, made from a form that showed the client's newest
+    screening ``based_on`` (its id; None: the client had none). The writer refuses it
+    (:class:`StaleScreeningError`, in the same transaction) when the client's newest
+    screening is another one: a form left open never undoes a screening saved
+    elsewhere. ``consent``: a consent given with it, stored in the same transaction
+    (both or neither; its own ``based_on`` is checked the same way)."""
+
     client_id: int
     operator_id: int | None
     answers: dict[str, Any]
     screened_on: dt.date
     expires_on: dt.date
     overrides_acknowledged: tuple[str, ...]
+    based_on: int | None
     questionnaire_version: int = 1
+    consent: AddConsent | None = None
+
+    @property
+    def appends_audit(self) -> bool:
+        """A signed consent with it appends to the audit trail."""
+        return self.consent is not None and self.consent.signature is not None
 
     def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        if self.consent is not None and self.consent.client_id != self.client_id:
+            raise ValueError("A screening and its consent must be of the same client.")
+        _lock_client(s, self.client_id)
         row = Screening(
             client_id=self.client_id,
             operator_id=self.operator_id,
@@ -416,22 +500,44 @@ class AddScreening:
             expires_on=self.expires_on,
             overrides_acknowledged=list(self.overrides_acknowledged),
             questionnaire_version=self.questionnaire_version,
+            host=socket.gethostname(),
         )
         s.add(row)
         s.flush()
+        newest = s.execute(
+            select(
+                Screening.id,
+                Screening.created_at.label("at"),
+                Screening.operator_id,
+                Screening.host,
+            )
+            .where(Screening.client_id == self.client_id, Screening.id != row.id)
+            .order_by(Screening.id.desc())
+            .limit(1)
+        ).first()
+        if (newest.id if newest is not None else None) != self.based_on:
+            raise _stale(s, "screening", newest)
+        if self.consent is not None:
+            consent = self.consent
+            if consent.operator_id is None:
+                consent = dataclasses.replace(consent, operator_id=self.operator_id)
+            consent.apply(s, st, tentative)
         return row.id
 
 
 @dataclass(frozen=True, slots=True)
 class AddConsent:
     """A consent: with ``signature``, signed on screen, and ``text_snapshot``, the exact
-    text the client signed (both immutable once stored: app/store/models.py)."""
+    text the client signed (both immutable once stored: app/store/models.py).
+    ``based_on``: the id of the client's newest consent the form showed (None: none);
+    refused (:class:`StaleScreeningError`) when the newest is another one."""
 
     appends_audit = True  # noqa: RUF045 - class constant: a signed consent is audited
     client_id: int
     operator_id: int | None
     text_version: str
     given_at: dt.datetime
+    based_on: int | None
     text_snapshot: str | None = None
     signature: Signature | None = None
 
@@ -445,6 +551,7 @@ class AddConsent:
                 raise ValueError(
                     "The consent cannot be recorded: the text the client signed is missing."
                 )
+        _lock_client(s, self.client_id)
         row = Consent(
             client_id=self.client_id,
             operator_id=self.operator_id,
@@ -454,9 +561,18 @@ class AddConsent:
             signature_kind=sig.kind if sig else None,
             signature=sig.to_json() if sig else None,
             signed_name=sig.name.strip() if sig else None,
+            host=socket.gethostname(),
         )
         s.add(row)
         s.flush()
+        newest = s.execute(
+            select(Consent.id, Consent.given_at.label("at"), Consent.operator_id, Consent.host)
+            .where(Consent.client_id == self.client_id, Consent.id != row.id)
+            .order_by(Consent.given_at.desc(), Consent.id.desc())
+            .limit(1)
+        ).first()
+        if (newest.id if newest is not None else None) != self.based_on:
+            raise _stale(s, "consent", newest)
         if sig is not None:
             append_audit(
                 s,
@@ -467,6 +583,70 @@ class AddConsent:
                 host=socket.gethostname(),
                 at=self.given_at,
             )
+        return row.id
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawConsent:
+    """The client withdraws their consent, as the form showed it: ``based_on`` is the id
+    of the client's newest consent (a consent given; refused with StaleScreeningError
+    when another was recorded since, or when it is itself a withdrawal). Stored as a
+    consent row of its own with ``withdrawn`` (consents are never changed) and appended
+    to the audit trail; the client has no consent in force until they sign again.
+    Returns the withdrawal's id."""
+
+    appends_audit = True  # noqa: RUF045 - class constant: a withdrawal is audited
+    client_id: int
+    operator_id: int | None
+    based_on: int
+    withdrawn_at: dt.datetime
+
+    def apply(self, s: Session, st: _State, tentative: dict[str, int]) -> int:
+        _lock_client(s, self.client_id)
+        # the consent withdrawn (its row never changes: read before the lock is fine)
+        base = s.execute(
+            select(Consent.text_version, Consent.given_at, Consent.withdrawn).where(
+                Consent.id == self.based_on, Consent.client_id == self.client_id
+            )
+        ).first()
+        row = None
+        if base is not None:
+            # inserted first: on SQLite that takes the database's write lock before the
+            # newest consent is read (two rooms withdrawing at once take turns)
+            row = Consent(
+                client_id=self.client_id,
+                operator_id=self.operator_id,
+                text_version=base.text_version,
+                given_at=max(self.withdrawn_at, base.given_at),  # after what it withdraws
+                withdrawn=True,
+                host=socket.gethostname(),
+            )
+            s.add(row)
+            s.flush()
+        newest = s.execute(
+            select(Consent.id, Consent.given_at.label("at"), Consent.operator_id, Consent.host)
+            .where(
+                Consent.client_id == self.client_id,
+                Consent.id != (row.id if row is not None else -1),
+            )
+            .order_by(Consent.given_at.desc(), Consent.id.desc())
+            .limit(1)
+        ).first()
+        if row is None or base is None or newest is None or newest.id != self.based_on:
+            raise _stale(s, "consent", newest)
+        if base.withdrawn:
+            raise ValueError(
+                "The client's consent is already withdrawn: there is none to withdraw."
+            )
+        append_audit(
+            s,
+            "withdraw_consent",
+            f"client:{self.client_id}",
+            {"consent": row.id, "withdraws": self.based_on, "text_version": base.text_version},
+            operator_id=self.operator_id,
+            host=socket.gethostname(),
+            at=row.given_at,
+        )
         return row.id
 
 
@@ -915,7 +1095,14 @@ class StoreWriter:
         overrides_acknowledged: tuple[str, ...] = (),
         operator_id: int | None = None,
         questionnaire_version: int = 1,
+        *,
+        based_on: int | None,
+        consent: AddConsent | None = None,
     ) -> Future:
+        """A screening made from a form that showed the client's newest screening
+        ``based_on`` (None: the client had none); refused with StaleScreeningError when
+        another was saved since. ``consent`` (:meth:`consent_request`): a consent given
+        with it, stored in the same transaction. The future gives the screening's id."""
         return self.submit(
             AddScreening(
                 client_id,
@@ -924,8 +1111,38 @@ class StoreWriter:
                 screened_on,
                 expires_on,
                 tuple(overrides_acknowledged),
+                based_on,
                 questionnaire_version,
+                consent,
             )
+        )
+
+    @staticmethod
+    def consent_request(
+        client_id: int,
+        text_version: str,
+        operator_id: int | None = None,
+        given_at: dt.datetime | None = None,
+        *,
+        based_on: int | None,
+        text_snapshot: str | None = None,
+        signature: Signature | None = None,
+    ) -> AddConsent:
+        """A consent to store (with :meth:`add_screening`, or alone: :meth:`add_consent`);
+        ``based_on``: the client's newest consent the form showed (None: none). An
+        unusable signature raises SignatureError at once."""
+        if signature is not None:
+            why = signature.problem()
+            if why is not None:
+                raise SignatureError(f"The consent cannot be recorded: {why}.")
+        return AddConsent(
+            client_id,
+            operator_id,
+            text_version,
+            given_at or utcnow(),
+            based_on,
+            text_snapshot,
+            signature,
         )
 
     def add_consent(
@@ -935,24 +1152,39 @@ class StoreWriter:
         operator_id: int | None = None,
         given_at: dt.datetime | None = None,
         *,
+        based_on: int | None,
         text_snapshot: str | None = None,
         signature: Signature | None = None,
     ) -> Future:
         """A consent; signed on screen with ``signature`` and ``text_snapshot`` (the exact
-        text signed). An unusable signature raises SignatureError at once."""
-        if signature is not None:
-            why = signature.problem()
-            if why is not None:
-                raise SignatureError(f"The consent cannot be recorded: {why}.")
+        text signed). ``based_on``: the client's newest consent the form showed (None:
+        none); refused with StaleScreeningError when another was recorded since. An
+        unusable signature raises SignatureError at once."""
         return self.submit(
-            AddConsent(
+            self.consent_request(
                 client_id,
-                operator_id,
                 text_version,
-                given_at or utcnow(),
-                text_snapshot,
-                signature,
+                operator_id,
+                given_at,
+                based_on=based_on,
+                text_snapshot=text_snapshot,
+                signature=signature,
             )
+        )
+
+    def withdraw_consent(
+        self,
+        client_id: int,
+        *,
+        based_on: int,
+        operator_id: int | None = None,
+        withdrawn_at: dt.datetime | None = None,
+    ) -> Future:
+        """The client withdraws the consent ``based_on`` (their newest, as shown); refused
+        with StaleScreeningError when another was recorded since. The future gives the
+        withdrawal's id."""
+        return self.submit(
+            WithdrawConsent(client_id, operator_id, based_on, withdrawn_at or utcnow())
         )
 
     def sign_session(

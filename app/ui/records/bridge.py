@@ -29,6 +29,7 @@ _SHOWN = frozenset(
         "SaveClient",
         "AddScreening",
         "AddConsent",
+        "WithdrawConsent",
         "AddNote",
         "BeginSession",
         "EndSession",

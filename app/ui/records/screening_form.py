@@ -5,7 +5,16 @@ Zone questions (filler sites, lesions, metal implants, bruxism) name face-map zo
 with a compact :class:`~app.ui.records.zone_picker.ZonePicker`; an excluded zone is
 treated only with its override ticked. Every row keeps its place and its height as
 answers change (the override boxes are always there, enabled when they apply; the
-banner has a fixed height), and nothing needs sideways scrolling."""
+banner has a fixed height), and nothing needs sideways scrolling.
+
+The form is a view of the client's record. A save names the screening and consent the
+form showed (their ids), and the store refuses one made from anything older
+(:class:`~app.store.writer.StaleScreeningError`): a form left open never undoes a
+screening saved in another room. When the record changes while the form is open (this
+room's ``records_changed``, which also follows other rooms' changes), an untouched form
+shows the stored answers; an edited one keeps what was typed, says when and by whom the
+screening was changed, shows the stored verdict in its banner and refuses to save until
+the practitioner reloads ("Reload stored screening") and screens again."""
 
 from __future__ import annotations
 
@@ -24,6 +33,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -46,10 +56,11 @@ from app.store.screening import (
     zone_rules,
 )
 from app.store.signature import MAX_NAME, Signature, typed
+from app.store.writer import StaleScreeningError
 from app.ui import style
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.date_field import DateField
-from app.ui.records.format import local_datetime
+from app.ui.records.format import local_date, local_datetime, local_time
 from app.ui.records.signature_pad import SignaturePad, render_signature
 from app.ui.records.zone_picker import ZonePicker, ZonePickerDialog
 
@@ -61,6 +72,18 @@ BANNER = {
     Status.EXPIRED: (style.WARN, "Screening expired: screen the client again"),
     Status.MISSING: (style.MUTED, "Screening incomplete"),
 }
+
+
+def _on(when: dt.datetime | None) -> str:
+    """'on 05 Dec 2026 at 11:04:07' (local time), or 'meanwhile'."""
+    if when is None:
+        return "meanwhile"
+    return f"on {local_date(when.astimezone().date())} at {local_time(when)}"
+
+
+def _at(host: str | None) -> str:
+    """' on the console on room-c' (nothing when not recorded)."""
+    return f" on the console on {host}" if host else ""
 
 
 class _Answer:
@@ -278,12 +301,34 @@ class _ZoneOverrideBox(QCheckBox):
         self.setToolTip(f"{said}\n{self._help}")
 
 
+class _WithdrawBox(QMessageBox):
+    """ "Withdraw the consent of <name>?": Withdraw consent, or Cancel (the default)."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setIcon(QMessageBox.Icon.Warning)
+        self.setWindowTitle("Withdraw consent")
+        self.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        self.setText(
+            f"Withdraw the consent of {name or 'this client'}?\n\n"
+            "Output for this client stops at once, also a treatment running in another "
+            "room, and no treatment can start until they sign the consent again. The "
+            "withdrawal is recorded with your name and the time, in the client's record "
+            "and the audit trail."
+        )
+        self.withdraw = self.addButton("Withdraw consent", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(cancel)
+        self.setEscapeButton(cancel)
+
+
 class ScreeningForm(QWidget):
     """``saved(screening_id)`` after the writer committed the screening (and consent)."""
 
     saved = Signal(int)
     evaluation_changed = Signal(object)  # Evaluation
     loaded = Signal(int)  # the client's record arrived and the form shows it
+    consent_withdrawn = Signal(int)  # the store recorded the client's withdrawal
 
     def __init__(self, store: RecordsStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -293,12 +338,35 @@ class ScreeningForm(QWidget):
         self._client = None
         self.today = dt.date.today()
         self._evaluation = Evaluation(Status.MISSING, ())
+        # what the form was filled from: the newest screening and consent it showed (a
+        # save names them) and the answers as filled (to tell whether the user edited)
+        self.based_on: tuple[int | None, int | None] = (None, None)
+        self._base_draft: tuple[dict[str, Any], tuple[str, ...]] | None = None
+        self._busy = False  # a save or a (re)load is on its way: a check waits for it
+        # the record changed elsewhere while this form was edited: what is stored now
+        self._stored: services.ClientRecord | None = None
+        self.conflict_text = ""
 
         self.title = QLabel("Screening")
         self.title.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
         self.title.setStyleSheet("font-size: 16px; font-weight: 600")
         self.title.setWordWrap(True)  # a long name never widens the form
         self.banner = _Banner()
+        # the record changed elsewhere while edited here: said plainly, with the means to
+        # reload (plain text: it names an operator)
+        self.conflict = QLabel(wordWrap=True)
+        self.conflict.setTextFormat(Qt.TextFormat.PlainText)
+        self.conflict.setStyleSheet(
+            f"background: {palette.WHITE}; color: {style.ALARM}; border: 2px solid "
+            f"{style.ALARM}; border-radius: 4px; padding: 6px 8px"
+        )
+        self.conflict.hide()
+        self.reload_button = QPushButton("Reload stored screening")
+        self.reload_button.setToolTip(
+            "Show the screening and consent as stored now (the answers typed here are "
+            "replaced); then screen the client again"
+        )
+        self.reload_button.hide()
         self.answers: dict[str, _Answer | _ZoneAnswer] = {}
         # every override box is there from the start, enabled when its item applies
         self.overrides: dict[str, QCheckBox] = {}
@@ -383,6 +451,16 @@ class ScreeningForm(QWidget):
         self.consent_signature.setAlignment(Qt.AlignmentFlag.AlignLeft)
         cl.addWidget(self.consent_status)
         cl.addWidget(self.consent_signature, 0, Qt.AlignmentFlag.AlignLeft)
+        # the client withdraws the consent in force (confirmed, naming the client)
+        self.withdraw_button = QPushButton("Withdraw consent…")
+        self.withdraw_button.setToolTip(
+            "The client withdraws their consent: output for them stops at once, in every "
+            "room, until they sign the consent again"
+        )
+        self.withdraw_button.setVisible(False)
+        self.withdraw_button.clicked.connect(self.withdraw_consent)
+        self._withdraw_box: _WithdrawBox | None = None
+        cl.addWidget(self.withdraw_button, 0, Qt.AlignmentFlag.AlignLeft)
         # signing: the pad, or the typed name for keyboard users
         self.sign_area = QWidget()
         sl = QVBoxLayout(self.sign_area)
@@ -420,13 +498,18 @@ class ScreeningForm(QWidget):
         self.hint.setStyleSheet(f"color: {style.MUTED}")
         buttons = QHBoxLayout()
         buttons.addWidget(self.hint, 1)
+        buttons.addWidget(self.reload_button)
         buttons.addWidget(self.save_button)
         lay = QVBoxLayout(self)
         lay.addWidget(self.title)
+        lay.addWidget(self.conflict)
         lay.addWidget(self.banner)
         lay.addWidget(scroll, 1)
         lay.addLayout(buttons)
         self.save_button.clicked.connect(self.save)
+        self.reload_button.clicked.connect(self.reload)
+        # a slot of this form (not a lambda): the store outlives it
+        store.records_changed.connect(self.check_stored)
         self.consent.toggled.connect(lambda *_: self._update())
         self.pad.changed.connect(self._update)
         self.clear_pad.clicked.connect(self.pad.clear)
@@ -439,18 +522,37 @@ class ScreeningForm(QWidget):
         the GUI thread; the form fills when it arrives (``loaded``)."""
         self.today = today or dt.date.today()
         self.client_id = client_id
+        self._busy = True
         self.store.read(
             services.get_client,
             client_id,
             on_result=self._fill,
             what="reading the client's screening",
             key="screening_form",
+            on_error=lambda _exc: self._not_busy(),
         )
 
+    def reload(self) -> None:
+        """Show the record as stored now (what was typed here is replaced)."""
+        if self.client_id is not None:
+            self.set_client(self.client_id, self.today)
+
+    def _not_busy(self) -> None:
+        self._busy = False
+
     def _fill(self, client) -> None:
+        self._busy = False
         self._client = client
         if self._client is None:
             return
+        self._stored = None
+        self.conflict_text = ""
+        self.conflict.hide()
+        self.reload_button.hide()
+        self.based_on = (
+            client.screening.id if client.screening is not None else None,
+            client.consent.id if client.consent is not None else None,
+        )
         self.title.setText(f"Screening — {self._client.name}")
         previous = self._client.screening
         for item_id, ans in self.answers.items():
@@ -476,8 +578,104 @@ class ScreeningForm(QWidget):
             if dob
             else "Date of birth not recorded"
         )
-        self._update(stored=previous)
+        self._update()
+        draft = self.current()
+        self._base_draft = (dict(draft.answers), tuple(draft.overrides_acknowledged))
         self.loaded.emit(self._client.id)
+
+    # -- the record changed elsewhere
+
+    def edited(self) -> bool:
+        """The user changed the form since it was filled (answers, overrides, a consent
+        being signed)."""
+        if self._client is None or self._base_draft is None:
+            return False
+        draft = self.current()
+        if (dict(draft.answers), tuple(draft.overrides_acknowledged)) != self._base_draft:
+            return True
+        return self._signing()
+
+    def _signing(self) -> bool:
+        """A consent is being given here (ticked, drawn or typed, not yet stored)."""
+        return not self._consent_current() and (
+            self.consent.isChecked() or not self.pad.is_empty() or bool(self.typed_name.text())
+        )
+
+    def check_stored(self) -> None:
+        """The records changed (here or in another room): read the client's screening and
+        consent again, off the GUI thread, and compare them with what the form shows."""
+        if self.client_id is None or self._busy:
+            return  # a save or a load on its way brings the newest record itself
+        self.store.read(
+            services.get_client,
+            self.client_id,
+            on_result=self._compare,
+            what="checking the client's screening",
+            key="screening_form_check",
+        )
+
+    def _compare(self, record: services.ClientRecord | None) -> None:
+        if record is None or record.id != self.client_id or self._busy or self._client is None:
+            return
+        screening_id = record.screening.id if record.screening is not None else None
+        consent_id = record.consent.id if record.consent is not None else None
+        if (screening_id, consent_id) == self.based_on:
+            return
+        if not self.edited():
+            self._fill(record)  # nothing typed here: the form shows the record as stored
+            return
+        if screening_id == self.based_on[0] and not self._signing():
+            # only the consent changed, and none is being given here: show it, keep the
+            # answers being edited (their save names the same screening)
+            self._client = record
+            self.based_on = (screening_id, consent_id)
+            self._show_consent(record.consent)
+            self._update()
+            return
+        self._show_conflict(record)
+
+    def _show_conflict(self, record: services.ClientRecord, refused: bool = False) -> None:
+        """Keep what was typed; say what changed, when and by whom; show the stored
+        verdict; Save refused until reloaded (``refused``: a save was just refused)."""
+        self._stored = record
+        changed = self._what_changed(record)
+        saved = "Your save was refused: your" if refused else "Your"
+        self.conflict_text = (
+            f"{changed} {saved} answers below are not saved, and cannot be (nothing stored "
+            "is overwritten). The banner shows what is stored now: reload it, then screen "
+            "the client again."
+        )
+        self.conflict.setText(self.conflict_text)
+        self.conflict.show()
+        self.reload_button.show()
+        self._update()
+
+    def _what_changed(self, record: services.ClientRecord) -> str:
+        scr, con = record.screening, record.consent
+        if (scr.id if scr else None) != self.based_on[0]:
+            if scr is None:
+                return "The client's screening was removed in another room (or window)."
+            who = scr.operator_name or "an operator not recorded"
+            return (
+                "The screening was changed in another room (or window) "
+                f"{_on(scr.created_at)} by {who}{_at(scr.host)}."
+            )
+        if con is None:
+            return "The client's consent was removed in another room (or window)."
+        who = con.operator_name or "an operator not recorded"
+        return (
+            "The consent was recorded in another room (or window) "
+            f"{_on(con.given_at)} by {who}{_at(con.host)}."
+        )
+
+    def _withdrawal(self) -> services.ConsentRecord | None:
+        """The client's consent as stored is a withdrawal (None: it is not)."""
+        consent = self._client.consent if self._client is not None else None
+        return consent if consent is not None and consent.withdrawn else None
+
+    def in_conflict(self) -> bool:
+        """The record changed elsewhere while edited here: Save is refused."""
+        return self._stored is not None
 
     def _consent_current(self) -> bool:
         return self._client is not None and (
@@ -493,6 +691,15 @@ class ScreeningForm(QWidget):
         self.consent.setChecked(current)
         self.sign_area.setVisible(not current)
         self.consent_signature.setVisible(False)
+        self.withdraw_button.setVisible(current)
+        if consent is not None and consent.withdrawn:
+            self.consent_text.setText(self.q.consent_text)
+            who = f" by {consent.operator_name}" if consent.operator_name else ""
+            self.consent_status.setText(
+                f"Consent withdrawn on {local_datetime(consent.given_at)}{who}: no treatment "
+                "until the client signs the consent again."
+            )
+            return
         if consent is None:
             self.consent_text.setText(self.q.consent_text)
             self.consent_status.setText("Not signed yet.")
@@ -522,6 +729,42 @@ class ScreeningForm(QWidget):
         image = render_signature(sig, 300, 84)
         self.consent_signature.setPixmap(QPixmap.fromImage(image))
         self.consent_signature.setVisible(True)
+
+    def withdraw_dialog(self) -> _WithdrawBox:
+        """The confirmation, naming the client (plain text: a name is never markup)."""
+        return _WithdrawBox(self._client.name if self._client is not None else "", self)
+
+    def withdraw_consent(self) -> None:
+        """Ask, then record the withdrawal of the consent this form shows (refused, and
+        shown like a stale screening, when another consent was recorded meanwhile)."""
+        if self.client_id is None or self._client is None or not self._consent_current():
+            return
+        based_on = self.based_on[1]
+        if based_on is None or self._stored is not None:
+            return
+        box = self._withdraw_box = self.withdraw_dialog()
+        box.exec()
+        self._withdraw_box = None
+        if box.clickedButton() is not box.withdraw:
+            return
+        self.withdraw_button.setEnabled(False)
+        self.store.when_done(
+            self.store.writer.withdraw_consent(
+                self.client_id, based_on=based_on, operator_id=self.store.operator_id
+            ),
+            self._withdrawn,
+            "withdrawing the consent",
+            on_error=self._withdraw_failed,
+        )
+
+    def _withdrawn(self, _consent_id: int) -> None:
+        self.withdraw_button.setEnabled(True)
+        self.check_stored()  # shows the withdrawal; answers being edited stay
+        self.consent_withdrawn.emit(self.client_id)
+
+    def _withdraw_failed(self, exc: BaseException) -> None:
+        self.withdraw_button.setEnabled(True)
+        self._save_failed(exc)
 
     def pending_signature(self) -> Signature | None:
         """The signature given for the consent now: the drawn one, else the typed name
@@ -583,7 +826,7 @@ class ScreeningForm(QWidget):
         """The zone rules the answers as they stand would give (for the face map)."""
         return zone_rules(self.current(), self.today, self.q)
 
-    def _update(self, stored: Any = None) -> None:
+    def _update(self) -> None:
         if self._client is None:
             return
         # an override box is live only where it applies: a relative contraindication
@@ -598,14 +841,38 @@ class ScreeningForm(QWidget):
         draft = self.current()
         ev = evaluate(draft, self._client, self.today, self.q)
         self._evaluation = ev
-        colour, headline = BANNER[ev.status]
-        reasons = [
-            r.text + (" — override acknowledged" if r.kind == "acknowledged" else "")
-            for r in ev.reasons
-        ]
-        # a date that is not a date is said, not guessed at (the answer counts as missing)
-        reasons += [p for a in self.answers.values() if (p := a.problem())]
-        reasons += self._zone_lines(draft)
+        held = self._stored
+        if held is not None:
+            # in conflict: the banner shows what is stored now (what governs output),
+            # not the unsaved answers below it
+            shown = evaluate(held.screening, held, self.today, self.q)
+            colour, headline = BANNER[shown.status]
+            headline = f"Stored now: {headline}"
+            reasons = [
+                r.text + (" — override acknowledged" if r.kind == "acknowledged" else "")
+                for r in shown.reasons
+            ]
+            reasons += self._zone_lines(held.screening) if held.screening else []
+        else:
+            colour, headline = BANNER[ev.status]
+            reasons = [
+                r.text + (" — override acknowledged" if r.kind == "acknowledged" else "")
+                for r in ev.reasons
+            ]
+            # a date that is not a date is said, not guessed at (the answer counts as
+            # missing)
+            reasons += [p for a in self.answers.values() if (p := a.problem())]
+            reasons += self._zone_lines(draft)
+        withdrawn = self._withdrawal() if held is None else None
+        if withdrawn is not None:
+            # the screening may be cleared, but no output without consent: said first
+            reasons.insert(
+                0,
+                f"Withdrawn on {local_datetime(withdrawn.given_at)}: the client signs the "
+                "consent below again to be treated.",
+            )
+            if ev.status is Status.CLEARED:
+                colour, headline = style.ALARM, "Consent withdrawn: no output until signed again"
         self.banner.set_content(headline, reasons)
         self.banner.setStyleSheet(
             f"background: {colour}; color: {palette.WHITE}; padding: 8px 12px; border-radius: 4px"
@@ -615,8 +882,11 @@ class ScreeningForm(QWidget):
         signing = self.consent.isChecked() and not self._consent_current()
         sig = self.pending_signature() if signing else None
         unsigned = signing and (sig is None or sig.problem() is not None)
-        self.save_button.setEnabled(complete and not unsigned)
-        if not complete:
+        self.save_button.setEnabled(complete and not unsigned and held is None)
+        self.withdraw_button.setEnabled(held is None)
+        if held is not None:
+            hint = "Not saved: the screening changed elsewhere (see above)."
+        elif not complete:
             hint = "Answer every question to save."
         elif unsigned:
             hint = "The client signs in the box, or types their full name, to record the consent."
@@ -634,7 +904,7 @@ class ScreeningForm(QWidget):
         draft = self.current()
         return ScreeningAnswers(draft.answers, draft.screened_on, draft.expires_on, ())
 
-    def _zone_lines(self, draft: ScreeningAnswers) -> list[str]:
+    def _zone_lines(self, draft: Any) -> list[str]:
         """The zone answers' effect, one line per item, for the banner."""
         from app.engine.limits import zone_name
 
@@ -656,10 +926,28 @@ class ScreeningForm(QWidget):
         ]
 
     def save(self) -> None:
-        if self.client_id is None:
+        """Store the screening (and the consent signed here) as made from the screening
+        and consent this form showed; refused when either changed since."""
+        if self.client_id is None or self._client is None:
+            return
+        if self._stored is not None:  # the button is disabled; a key or a test may call
+            self.conflict.show()
             return
         draft = self.current()
         writer = self.store.writer
+        sig = self.pending_signature()
+        consent = None
+        if self.consent.isChecked() and not self._consent_current() and sig is not None:
+            # the exact text shown and signed is stored with the signature, in the
+            # screening's transaction (both or neither)
+            consent = writer.consent_request(
+                self.client_id,
+                self.q.consent_text_version,
+                operator_id=self.store.operator_id,
+                based_on=self.based_on[1],
+                text_snapshot=self.q.consent_text,
+                signature=sig,
+            )
         fut = writer.add_screening(
             self.client_id,
             dict(draft.answers),
@@ -668,21 +956,40 @@ class ScreeningForm(QWidget):
             tuple(draft.overrides_acknowledged),
             operator_id=self.store.operator_id,
             questionnaire_version=self.q.version,
+            based_on=self.based_on[0],
+            consent=consent,
         )
-        sig = self.pending_signature()
-        if self.consent.isChecked() and not self._consent_current() and sig is not None:
-            # the exact text shown and signed is stored with the signature
-            writer.add_consent(
-                self.client_id,
-                self.q.consent_text_version,
-                operator_id=self.store.operator_id,
-                text_snapshot=self.q.consent_text,
-                signature=sig,
-            )
+        self._busy = True
         self.save_button.setEnabled(False)
-        self.store.when_done(fut, self._saved, "saving the screening")
+        self.store.when_done(fut, self._saved, "saving the screening", on_error=self._save_failed)
 
     def _saved(self, screening_id: int) -> None:
         self.save_button.setEnabled(True)
-        self.set_client(self.client_id, self.today)
+        if self.client_id is not None:
+            self.set_client(self.client_id, self.today)
         self.saved.emit(screening_id)
+
+    def _save_failed(self, exc: BaseException) -> None:
+        """Refused or failed: what was typed stays; a stale form says why and offers to
+        reload (the stored record is read to show it)."""
+        self._busy = False
+        if not isinstance(exc, StaleScreeningError) or self.client_id is None:
+            self._update()
+            return
+
+        def show(record: services.ClientRecord | None) -> None:
+            if record is not None and record.id == self.client_id and not self._busy:
+                self._show_conflict(record, refused=True)
+
+        # the store's words until the stored record is read (it follows at once)
+        self.conflict_text = str(exc)
+        self.conflict.setText(self.conflict_text)
+        self.conflict.show()
+        self.reload_button.show()
+        self.store.read(
+            services.get_client,
+            self.client_id,
+            on_result=show,
+            what="reading the client's screening",
+            key="screening_form_check",
+        )
