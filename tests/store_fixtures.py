@@ -133,3 +133,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'records.db'}"
     cluster: PgCluster = request.getfixturevalue("pg_cluster")
     return cluster.new_database()
+
+
+def save_clinic(writer, engine, settings) -> int:
+    """Save the clinic's settings (``ClinicSettings``, or a raw stored object) through
+    ``writer`` as a room does: from the version stored now (read after what the writer
+    already holds is committed). Returns the new version."""
+    from app.engine.limits import ClinicSettings
+    from app.service.clinic_limits import settings_to_dict
+    from app.store.clinic import SaveClinicSettings, read_clinic
+
+    assert writer.flush(10)
+    record = read_clinic(engine)
+    values = settings_to_dict(settings) if isinstance(settings, ClinicSettings) else settings
+    request = SaveClinicSettings(values, record.version if record.exists else 0)
+    return writer.submit(request).result(10)

@@ -11,6 +11,7 @@ import subprocess
 import pytest
 from access import TEST_OPERATOR, doc_images, no_operator_from_env
 from PySide6.QtCore import QSettings, Qt
+from store_fixtures import save_clinic
 
 from app.service.pin import hash_pin
 from app.store import audit
@@ -213,8 +214,9 @@ def test_the_lock_time_is_the_clinics_setting(qtbot, console):
     from app.engine.limits import ClinicSettings
 
     w = console()
-    w.set_clinic_settings(ClinicSettings(lock_after_s=120.0))
-    assert w.access.lock_after_s == 120.0
+    # the store's settings, read by the watch
+    save_clinic(w.store.writer, w.store.engine, ClinicSettings(lock_after_s=120.0))
+    qtbot.waitUntil(lambda: w.access.lock_after_s == 120.0, timeout=5000)
     assert ClinicSettings(lock_after_s=0).validate()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from PySide6.QtCore import QObject, Signal
 from test_engine_support import make_program, step
 
 from app.device.fake import FAKE_INFO, FakeDevice
@@ -22,6 +23,8 @@ from app.engine.authority import Driver, OutputAuthority, OutputRefused
 from app.engine.controller import SessionController
 from app.engine.limits import ClinicSettings
 from app.engine.session import SessionState
+from app.service.clinic_limits import settings_to_dict
+from app.store.clinic import ClinicRecord
 from app.store.vocabulary import ClientFacts
 
 S = SessionState
@@ -645,3 +648,141 @@ def test_start_with_is_refused_at_once_like_set_output(rig):
     with pytest.raises(OutputRefused, match="with the trainer's studio"):
         authority.start_with(Driver.BENCH, SQUARE)
     assert device.names() == ["estop"]
+
+
+# --------------------------------------------------------------------------- clinic
+
+
+class FakeClinicWatch(QObject):
+    """What the authority follows: app.engine.clinic_watch.ClinicSettingsWatch's face."""
+
+    record_read = Signal(object)
+
+    def __init__(self, latest=None) -> None:
+        super().__init__()
+        self.latest = latest
+
+    def read(self, record) -> None:
+        self.latest = record
+        self.record_read.emit(record)
+
+
+def clinic_record(version: int, **values) -> ClinicRecord:
+    settings = settings_to_dict(ClinicSettings(**values)) if values else {}
+    return ClinicRecord(True, settings, version, None, "room 2", None, False, 0, 0)
+
+
+def test_the_authority_follows_the_stores_clinic_limits_itself(rig):
+    """The one place the clinic's limits come from: each reading of the store's clinic
+    row, applied by the authority — a lowered maximum lowers the output at once and says
+    so; a raised one raises nothing by itself; a reading seen before is no news."""
+    authority, device, _ = rig
+    assert authority.transfer(Driver.STUDIO)
+    watch = FakeClinicWatch(latest=clinic_record(3, max_current_ua=120.0, eye_area_max_ua=100.0))
+    read, lowered = [], []
+    authority.clinic_read.connect(lambda record, problems: read.append((record.version, problems)))
+    authority.output_lowered.connect(lambda d, why: lowered.append((d, why)))
+    authority.follow_clinic(watch)  # the first reading came before: applied at once
+    assert authority.follows_clinic
+    assert authority.clinic.max_current_ua == 120.0
+    assert read == [(3, [])]
+    _running(authority, device, Driver.STUDIO)
+    assert device.amplitudes() == [120.0]
+    # another room saves 20 µA: the running output is lowered at once
+    watch.read(clinic_record(4, max_current_ua=20.0, eye_area_max_ua=20.0))
+    assert device.amplitudes() == [120.0, 20.0]
+    assert lowered == [
+        (Driver.STUDIO, "120 µA requested, limited to 20 µA by the clinic maximum 20 µA")
+    ]
+    assert authority.clinic_record.version == 4
+    # raised again: the limit is, the running output is not
+    watch.read(clinic_record(5, max_current_ua=300.0))
+    assert authority.clinic.max_current_ua == 300.0
+    assert device.amplitudes() == [120.0, 20.0]
+    watch.read(clinic_record(5, max_current_ua=300.0))  # the same reading again
+    assert [v for v, _ in read] == [3, 4, 5]
+
+
+def test_damaged_stored_clinic_settings_give_the_defaults_and_say_what_was_wrong(rig):
+    authority, _device, _ = rig
+    watch = FakeClinicWatch()
+    read = []
+    authority.clinic_read.connect(lambda record, problems: read.append(problems))
+    authority.follow_clinic(watch)
+    assert read == []  # nothing read yet: the limits stay as they are
+    watch.read(ClinicRecord(False, {}, 0, None, None, None, False, 0, 0))
+    assert authority.clinic.max_current_ua == 150.0  # a store with none: kept
+    watch.read(ClinicRecord(True, {"max_current_ua": "lots"}, 2, None, "vm", None, False, 0, 0))
+    assert authority.clinic == ClinicSettings()
+    assert read[-1] == ["Maximum current: stored value 'lots' is not a number; default 600 µA used"]
+
+
+def test_a_desk_step_under_a_clinic_limit_lowered_mid_step_keeps_that_limit_as_comfort(qtbot):
+    """The level remembered as comfortable is never above the limits in force: a clinic
+    maximum lowered during the step (another room) is what the step ends at."""
+    device = FakeDevice(connected=True)
+    authority = OutputAuthority()
+    authority.set_link(device)
+    watch = FakeClinicWatch(latest=clinic_record(1))
+    authority.follow_clinic(watch)
+    ctl = SessionController(authority, tick_ms=20)
+    authority.watch_client(7)
+    authority.set_client_facts(facts(limit=80.0, at=authority.now()))
+    ctl.load_program(
+        make_program(
+            [step("Jaw", ("masseter",), side="left", amplitude=200.0, duration=60, ramp_s=0.0)]
+        )
+    )
+    device.emit_status(DeviceState.IDLE, contact=True)
+    records = []
+    ctl.record_emitted.connect(records.append)
+    ctl.start()
+    device.emit_status(DeviceState.RUNNING, contact=True, level_ua=80.0)
+    qtbot.waitUntil(lambda: ctl.machine.output_s > 0.05)
+    watch.read(clinic_record(2, max_current_ua=20.0, eye_area_max_ua=20.0))
+    assert device.amplitudes()[-1] == 20.0
+    assert ctl.machine.commanded_ua == 20.0
+    ctl.stop()
+    comfort = [r.data["intensity_ua"] for r in records if r.kind == "comfort"]
+    assert comfort == [20.0]
+    assert any("clinic maximum 20 µA" in r.message for r in records if r.kind == "limit")
+    ctl.shutdown()
+
+
+def test_a_setpoint_the_device_has_not_lowered_yet_is_not_taken_for_a_breach(rig):
+    """A limit lowered under running output: until the device answers the lowering
+    SET_OUTPUT its STATUS still shows the old setpoint — that is the lowering on its way,
+    not settings from elsewhere (the run saw it stop instead of lower). Once answered, or
+    lost (1.5 s on the device's clock), the old setpoint is stopped as before."""
+    authority, device, _ = rig
+    assert authority.transfer(Driver.BENCH)
+    authority.set_output(Driver.BENCH, SQUARE)  # 150 µA (clinic maximum)
+    authority.start(Driver.BENCH)
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, setpoint_ua=150.0, uptime_ms=1000)
+    authority.set_clinic(ClinicSettings(max_current_ua=60.0))
+    assert device.amplitudes() == [150.0, 60.0]
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, setpoint_ua=150.0, uptime_ms=1100)
+    assert device.names()[-1] == "set_output"  # not stopped: the device has not taken it
+    device.emit_status(DeviceState.RUNNING, level_ua=150.0, setpoint_ua=200.0, uptime_ms=1200)
+    assert device.names()[-1] == "stop_output"  # above what it held: not ours
+    # answered: a STATUS still at the old setpoint is a breach
+    authority.reset()
+    device.emit_status(DeviceState.IDLE, uptime_ms=1300)
+    authority.set_output(Driver.BENCH, SQUARE)
+    authority.start(Driver.BENCH)
+    device.emit_status(DeviceState.RUNNING, level_ua=60.0, setpoint_ua=60.0, uptime_ms=1400)
+    authority.set_clinic(ClinicSettings(max_current_ua=40.0))
+    _answer(device, device.rid_of("set_output"))
+    device.emit_status(DeviceState.RUNNING, level_ua=60.0, setpoint_ua=60.0, uptime_ms=1500)
+    assert device.names()[-1] == "stop_output"
+    # lost: 1.5 s on the device's clock without an answer
+    authority.reset()
+    device.emit_status(DeviceState.IDLE, uptime_ms=1600)
+    authority.set_output(Driver.BENCH, SQUARE)
+    authority.start(Driver.BENCH)
+    device.emit_status(DeviceState.RUNNING, level_ua=40.0, setpoint_ua=40.0, uptime_ms=1700)
+    authority.set_clinic(ClinicSettings(max_current_ua=20.0))
+    device.emit_status(DeviceState.RUNNING, level_ua=40.0, setpoint_ua=40.0, uptime_ms=2000)
+    assert device.names()[-1] == "set_output"
+    device.emit_status(DeviceState.RUNNING, level_ua=40.0, setpoint_ua=40.0, uptime_ms=3300)
+    assert device.names()[-1] == "stop_output"

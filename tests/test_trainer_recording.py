@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from store_fixtures import save_clinic
 
 from app.device.protocol import DeviceState
 from app.device.waveform import OutputSettings, Polarity, Waveform
@@ -120,7 +121,11 @@ def test_settings_above_the_live_limit_are_clamped_and_said(qtbot, trainer):
     from app.service.clinic_limits import ClinicSettings
 
     window, ws, store = trainer
-    window.set_clinic_settings(ClinicSettings(max_current_ua=150.0))
+    # saved in this room: the store's watch reads it after the commit, the authority
+    # applies it (the one way the clinic's limits reach it)
+    cs = ClinicSettings(max_current_ua=150.0, eye_area_max_ua=150.0)
+    save_clinic(store.writer, store.engine, cs)
+    qtbot.waitUntil(lambda: window.authority.clinic.max_current_ua == 150.0, timeout=5000)
     assert ws.studio.amplitude.maximum() == 150.0  # the control follows the live limit
     ws.studio.amplitude.setMaximum(5000.0)  # a control that lets more through: no matter
     ws.studio.set_controls(
@@ -180,7 +185,10 @@ def test_what_the_output_authority_does_to_studio_output_is_shown(qtbot, trainer
 
     window, ws, store = trainer
     start(qtbot, window, ws, samples=100)
-    window.set_clinic_settings(ClinicSettings(max_current_ua=50.0, eye_area_max_ua=50.0))
+    # saved in this room: through the store, as every room's change reaches the authority
+    save_clinic(
+        store.writer, store.engine, ClinicSettings(max_current_ua=50.0, eye_area_max_ua=50.0)
+    )
     qtbot.waitUntil(lambda: ws.studio.settings.amplitude_ua == 50.0, timeout=5000)
     assert "50 µA" in ws.studio.title.text()
     assert ws.studio.current_settings().amplitude_ua == 50.0

@@ -1,11 +1,13 @@
 """``python -m app run``: a headless treatment run against a device, recorded in the store.
 
 For burn-in, automation and demonstrations. The run goes through exactly the same
-engine as the console — the output authority (the clinic's limits, the client's own limit,
-and the client's eligibility: screening, consent and expiry, re-read while the run goes
-on), the session state machine, programs — and the same store writer. A client who may
-not be treated is refused before the device is touched; one who stops being eligible
-during the run, or records that cannot be written, stop the output, and the run exits 1.
+engine as the console — the output authority, which follows the store's facts while the
+run goes on (the clinic's limits, the client's own limit and the client's eligibility:
+screening, consent and expiry), the session state machine, programs — and the same store
+writer. A client who may not be treated is refused before the device is touched; one who
+stops being eligible during the run, or records that cannot be written, stop the output,
+and the run exits 1. A limit lowered during the run (here or in another room) lowers the
+output at once; the summary says when and why.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 SIMULATOR_START_TIMEOUT_S = 15.0
@@ -57,6 +60,7 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     from app.device.sim_process import SimulatorProcess
     from app.engine.authority import Driver, OutputAuthority
     from app.engine.client_watch import ClientWatch
+    from app.engine.clinic_watch import ClinicSettingsWatch
     from app.engine.controller import SessionController
     from app.engine.programs import ProgramError, load_library
     from app.engine.recorder import SessionRecorder
@@ -117,7 +121,17 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         except Exception as exc:  # noqa: BLE001 - reported to the user
             return _fail(f"could not start the device simulator: {exc}")
 
-    errors: list[str] = [f"clinic settings: {p} (default used)" for p in clinic_problems]
+    errors: list[str] = []
+
+    def note(message: str) -> None:  # each problem once, however often it is read again
+        if message not in errors:
+            errors.append(message)
+
+    def note_clinic(problems: list[str]) -> None:  # each names the default used instead
+        for p in problems:
+            note(f"clinic settings: {p}")
+
+    note_clinic(clinic_problems)
 
     class _Relay(QObject):
         """Store failures, from the writer's thread to this one (a queued signal)."""
@@ -142,10 +156,30 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     link = DeviceLink(port)
     authority = OutputAuthority(clinic, owner=Driver.RUN)
     authority.set_link(link)
+    # the store's facts, followed while the run goes on (as the console follows them):
+    # the client's record (eligibility, own limit) and the clinic's limits
     watch = ClientWatch(engine, writer)
     authority.set_watch(watch)
+    clinic_watch = ClinicSettingsWatch(engine, writer)
+    authority.clinic_read.connect(lambda _record, problems: note_clinic(problems))
+    clinic_watch.read_failed.connect(note)
+    authority.follow_clinic(clinic_watch)
     revoked: list[str] = []
     authority.output_revoked.connect(lambda _driver, why: revoked.append(why))
+    lowered: list[dict[str, Any]] = []
+    began = time.monotonic()
+
+    def on_lowered(_driver, why: str) -> None:
+        sent = authority.commanded
+        lowered.append(
+            {
+                "after_s": round(time.monotonic() - began, 2),
+                "amplitude_ua": None if sent is None else sent.amplitude_ua,
+                "reason": why,
+            }
+        )
+
+    authority.output_lowered.connect(on_lowered)
     controller = SessionController(authority, driver=Driver.RUN)
     summary: dict[str, Any] = {
         "program": program.id,
@@ -226,6 +260,7 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
     controller.shutdown()
     link.stop(3000)
     watch.close()
+    clinic_watch.close()
     if sim is not None:
         sim.stop()
     flushed = writer.flush(10.0)
@@ -238,6 +273,7 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
             "samples_recorded": recorder.samples_recorded,
             "store": store.url,
             "errors": errors,
+            "output_lowered_by_authority": lowered,
             "output_stopped_by_authority": revoked,
         }
     )
@@ -251,6 +287,9 @@ def main(args: argparse.Namespace) -> int:  # noqa: C901 - one linear procedure
         )
         for e in errors:
             print(f"  alarm: {e}", flush=True)
+        for low in lowered:
+            to = "" if low["amplitude_ua"] is None else f" to {low['amplitude_ua']:g} µA"
+            print(f"  output lowered{to} after {low['after_s']:g} s: {low['reason']}", flush=True)
         for why in revoked:
             print(f"  output stopped: {why}", flush=True)
     ok = recorder.sessions_recorded > 0 and flushed and not revoked

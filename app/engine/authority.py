@@ -24,6 +24,13 @@ facts as they are *now*:
   older than ``max_facts_age_s``. Studio and bench drive a training or service load and
   never a client's treatment.
 
+The clinic's limits are the store's (one row shared by every room): the authority
+follows them itself (:meth:`OutputAuthority.follow_clinic`, a
+:class:`app.engine.clinic_watch.ClinicSettingsWatch`), converting each reading with
+app.engine.clinic_settings, so every console and ``run`` obey the same stored limits
+without anyone passing them on. This room's save reaches it at once (the watch reads
+after the writer's commit), another room's within about a second.
+
 When a fact changes (a screening saved as blocked, consent withdrawn, a limit lowered —
 in this room or another, a records failure), :meth:`OutputAuthority._enforce` lowers the
 present output to the new ceiling at once, or stops it, and says why
@@ -49,6 +56,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from app.device.interface import DeviceInterface
 from app.device.protocol import DeviceState, Info, Nak, SimOp, Status
 from app.device.waveform import OutputSettings
+from app.engine.clinic_settings import settings_from_dict
 from app.engine.limits import (
     ClinicSettings,
     DeviceLimits,
@@ -145,6 +153,10 @@ class OutputAuthority(QObject):
     owner_changed = Signal(object)  # Driver: who drives the device now
     facts_changed = Signal(object)  # ClientFacts: a new reading of the watched client
     limits_changed = Signal()  # clinic, device or client facts changed: ask ceiling() again
+    # follow_clinic(): a new reading of the store's clinic row (app.store.clinic.ClinicRecord)
+    # and what was wrong in it (list[str]: those values' defaults are in force), after the
+    # limits in it were applied
+    clinic_read = Signal(object, object)
     output_commanded = Signal(object)  # OutputSettings as sent (after the limits)
     output_lowered = Signal(object, str)  # Driver, why: present output lowered to a limit
     output_revoked = Signal(object, str)  # Driver, why: present output stopped
@@ -176,6 +188,8 @@ class OutputAuthority(QObject):
         self._watching: int | None = None
         self._client: ClientFacts | None = None
         self._announce_facts = False  # set by watch_client(): emit the next reading
+        self._clinic_watch = None  # app.engine.clinic_watch.ClinicSettingsWatch
+        self._clinic_record = None  # its last reading applied (app.store.clinic.ClinicRecord)
         self._commanded: OutputSettings | None = None
         self._context: _Context | None = None
         self._started = False  # START/RESUME sent, not since PAUSE/STOP/ESTOP/RESET/loss
@@ -187,6 +201,10 @@ class OutputAuthority(QObject):
         self._uptime_ms: int | None = None  # the newest STATUS's uptime
         self._latched = False  # an emergency stop here: no output until a RESET
         self._settings_rid: int | None = None  # the last SET_OUTPUT, until it is answered
+        # a lowering SET_OUTPUT the device has not answered yet: (its request id, the
+        # amplitude it lowers from, the device's uptime (ms) when it was sent); until the
+        # answer the device's STATUS may still show the old setpoint
+        self._lowering: tuple[int, float, int | None] | None = None
         self._start_after: _PendingStart | None = None  # start_with() waiting for answers
 
     # ------------------------------------------------------------------ facts in
@@ -242,6 +260,7 @@ class OutputAuthority(QObject):
         self._started = False
         self._commanded = self._context = None
         self._settings_rid = None
+        self._lowering = None
         self._device = None
         self._device_state = None
         if link is None:
@@ -263,13 +282,54 @@ class OutputAuthority(QObject):
         self.limits_changed.emit()
 
     def set_clinic(self, clinic: ClinicSettings) -> None:
-        """The clinic's limits changed (this room or another): applied to output at once."""
+        """The clinic's limits changed: applied to output at once (a lowered maximum lowers
+        present output; a raised one raises nothing by itself). An authority following
+        the store (:meth:`follow_clinic`) gets them from each reading; a console without
+        records sets them here."""
         problems = clinic.validate()
         if problems:
             raise ValueError("clinic settings: " + "; ".join(problems))
         self._clinic = clinic
+        self._lower_held()  # first: the drivers hear of it as a lowering, then the new limits
         self.limits_changed.emit()
         self._enforce()
+
+    @property
+    def follows_clinic(self) -> bool:
+        """The clinic's limits come from the store (:meth:`follow_clinic`)."""
+        return self._clinic_watch is not None
+
+    @property
+    def clinic_record(self):
+        """The last reading of the store's clinic row applied here (None: none yet)."""
+        return self._clinic_record
+
+    def follow_clinic(self, watch) -> None:
+        """Take the clinic's limits from the store from now on: each reading of ``watch``
+        (an app.engine.clinic_watch.ClinicSettingsWatch) is applied at once — a lowered
+        maximum lowers present output, a raised one raises nothing by itself — and then
+        announced (``clinic_read``). A store with no clinic settings yet leaves the limits
+        as they are (the defaults)."""
+        self._clinic_watch = watch
+        watch.record_read.connect(self._on_clinic_record)
+        latest = watch.latest  # the first reading may have come before the connection
+        if latest is not None:
+            self._on_clinic_record(latest)
+
+    @Slot(object)
+    def _on_clinic_record(self, record) -> None:
+        if record == self._clinic_record:
+            return  # the same reading again (the latest, then its queued signal)
+        self._clinic_record = record
+        problems: list[str] = []
+        if record.exists:
+            clinic, problems = settings_from_dict(record.settings)
+            if clinic != self._clinic:
+                try:
+                    self.set_clinic(clinic)
+                except ValueError as exc:
+                    problems = [*problems, f"{exc}: the limits in force are kept"]
+        self.clinic_read.emit(record, problems)
 
     def set_watch(self, watch) -> None:
         """Read client facts from ``watch`` (an app.engine.client_watch.ClientWatch)."""
@@ -304,6 +364,10 @@ class OutputAuthority(QObject):
             self._watching = facts.client_id
         old = self._client
         self._client = facts
+        # first the held output (lowered to a lowered limit, or stopped for a client who
+        # may not be treated now), then the news: the lowering or stop is the authority's
+        # on every path, and its drivers hear of it as such
+        self._enforce()
         # The watch reads twice a second: a reading that differs only in its time keeps
         # the facts fresh (checked below) but is no news for the session or the screen.
         if (
@@ -320,7 +384,6 @@ class OutputAuthority(QObject):
             facts.zone_rules,
         ):
             self.limits_changed.emit()
-        self._enforce()
 
     def records_failed(self, message: str) -> None:
         """The records cannot be written: no output may go on unrecorded."""
@@ -516,6 +579,7 @@ class OutputAuthority(QObject):
         rid = self._link.set_output(sent, by=self)
         self._commanded, self._context = sent, context
         self._settings_rid = rid
+        self._lowering = None  # newer settings: the device's answer to these is awaited
         self.output_commanded.emit(sent)
         return Grant(rid, sent, decision)
 
@@ -606,13 +670,21 @@ class OutputAuthority(QObject):
             if problem is not None:
                 self._revoke(problem)
                 return
-        # settings the device holds with its output on, ramping or paused (a RESUME away,
-        # ours or one the device reports) are lowered too: never a ceiling above the facts
-        if not self.output_held:
+        self._lower_held()
+
+    def _lower_held(self) -> None:
+        """Held output above the present facts' ceiling is lowered to it (and said, by
+        ``output_lowered``): settings the device holds with its output on, ramping or
+        paused (a RESUME away, ours or one the device reports) — never a ceiling above the
+        facts. A changed limit is applied here *before* it is announced, so the lowering
+        is the authority's, at once, and the drivers record it as such."""
+        context, settings = self._context, self._commanded
+        if context is None or settings is None or self._link is None or not self.output_held:
             return
         decision = self._decision_for(settings, context)
         if settings.amplitude_ua > decision.allowed_ua + 1e-9:
-            self._send_settings(settings, context)
+            grant = self._send_settings(settings, context)
+            self._lowering = (grant.request_id, settings.amplitude_ua, self._uptime_ms)
             self.output_lowered.emit(context.driver, decision.explanation)
 
     def _revoke(self, why: str) -> None:
@@ -648,6 +720,8 @@ class OutputAuthority(QObject):
 
     @Slot(int, object)
     def _on_answered(self, rid: int, answer: object) -> None:
+        if self._lowering is not None and rid == self._lowering[0]:
+            self._lowering = None  # the device holds the lowered settings (or refused them)
         if rid == self._settings_rid:
             self._settings_rid = None
             if isinstance(answer, Nak) and self._started:
@@ -720,7 +794,10 @@ class OutputAuthority(QObject):
             ceiling = self.ceiling(
                 context.driver, context.zones, context.step_ua, context.step_label
             ).ceiling_ua
-            if status.setpoint_ua > ceiling + SETPOINT_TOLERANCE_UA:
+            if (
+                status.setpoint_ua > ceiling + SETPOINT_TOLERANCE_UA
+                and not self._lowering_under_way(status)
+            ):
                 self._revoke(
                     f"the device's setpoint {status.setpoint_ua:.0f} µA is above "
                     f"the live limit {ceiling:.0f} µA"
@@ -735,6 +812,22 @@ class OutputAuthority(QObject):
                 "the device was driving output that was not "
                 "asked for here (a stop was lost?): emergency stop",
             )
+
+    def _lowering_under_way(self, status: Status) -> bool:
+        """The setpoint ``status`` shows is the one a lowering SET_OUTPUT sent here is
+        replacing, and the device has not answered it yet (a STATUS it sent before it
+        took the command); for at most UNCOMMANDED_S on the device's clock, after which
+        the command counts as lost."""
+        low = self._lowering
+        if low is None:
+            return False
+        rid, from_ua, sent_at = low
+        if sent_at is None:  # no STATUS seen before it was sent: timed from this one
+            sent_at = status.uptime_ms
+            self._lowering = (rid, from_ua, sent_at)
+        if status.uptime_ms - sent_at > UNCOMMANDED_S * 1000:
+            return False
+        return status.setpoint_ua <= from_ua + SETPOINT_TOLERANCE_UA
 
     # ------------------------------------------------------------------ ports
 

@@ -4,7 +4,9 @@
 thread (never the GUI's): it reads the shared clinic row about once a second, at once
 after this room's clinic writes (a writer commit listener), and emits
 ``record_read(ClinicRecord)`` whenever the settings or the PIN changed — Qt queues it to
-the receiver's thread. The console hands the settings to the output authority.
+the receiver's thread. The output authority follows it
+(:meth:`app.engine.authority.OutputAuthority.follow_clinic`): the clinic's limits reach
+every output path — the console's and ``run``'s — from this one reading.
 """
 
 from __future__ import annotations
@@ -39,11 +41,20 @@ class ClinicSettingsWatch(QObject):
         super().__init__(parent)
         if on_record is not None:
             self.record_read.connect(on_record)
-        self._watch = ClinicWatch(
-            engine, self.record_read.emit, self.read_failed.emit, interval_s=interval_s
-        )
+        self._latest: Any = None
+        self._watch = ClinicWatch(engine, self._read, self.read_failed.emit, interval_s=interval_s)
         if writer is not None:
             writer.add_commit_listener(self._watch.on_commit)
+
+    @property
+    def latest(self) -> Any:
+        """The newest reading (None until the first): for a receiver connected after it
+        was emitted (the first comes at once, from the watch's thread)."""
+        return self._latest
+
+    def _read(self, record: Any) -> None:  # the watch's thread
+        self._latest = record  # before the signal: a receiver that missed it finds it here
+        self.record_read.emit(record)
 
     def poke(self) -> None:
         self._watch.poke()

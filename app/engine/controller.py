@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from app.device.protocol import Nak
 from app.engine.authority import Driver, OutputAuthority, OutputRefused
 from app.engine.guided import GuidedView
-from app.engine.limits import ClinicSettings, DeviceLimits, LimitDecision
+from app.engine.limits import DeviceLimits, LimitDecision
 from app.engine.programs import Program
 from app.engine.session import (
     ACTIVE,
@@ -205,10 +205,6 @@ class SessionController(QObject):
 
     def select_zone(self, zone_id: str | None) -> None:
         self.handle(SelectZone(zone_id))
-
-    def update_clinic(self, settings: ClinicSettings) -> None:
-        """New clinic limits: the authority takes them (and tells every driver)."""
-        self.authority.set_clinic(settings)
 
     def set_electrode_area(self, area_cm2: float) -> None:
         self.handle(SetElectrodeArea(area_cm2))

@@ -538,13 +538,23 @@ class SessionMachine:
             return
         self._comfort_due = False
         zones = self._comfort_step
+        # never above the limits in force on those zones now (a limit lowered during the
+        # step, here or in another room): the level offered next time must be allowed.
+        # Only the layers that set one (a link lost as the step ends is no comfort level
+        # of 0 µA); a damaged ceiling counts as 0, as in every decision.
+        stack = build_stack(
+            self.device, self.clinic, zones, self.client_limit_ua, None, self.zone_rules
+        )
+        level = min(
+            [self.target_ua] + [v if math.isfinite(v) else 0.0 for _layer, v in stack.ceilings()]
+        )
         for z in zones:
-            self.comfort_ua[z] = self.target_ua
+            self.comfort_ua[z] = level
         self._record(
             "comfort",
-            f"comfortable level {self.target_ua:g} µA on " + ", ".join(zone_name(z) for z in zones),
+            f"comfortable level {level:g} µA on " + ", ".join(zone_name(z) for z in zones),
             zones=list(zones),
-            intensity_ua=self.target_ua,
+            intensity_ua=level,
         )
 
     def _skip_excluded(self) -> bool:

@@ -245,13 +245,14 @@ class MainWindow(QMainWindow):
         self._link_lost_at: float | None = None  # when the link last went down
         self.client_watch = None  # app.engine.client_watch.ClientWatch, with the records
         self.setWindowTitle(APP_NAME)
-        # The clinic's settings live in the store (shared by every room): until its row
-        # is read (the records open in the background) the defaults apply.
-        self.clinic = ClinicSettings()
+        # The clinic's settings live in the store (shared by every room): the authority
+        # follows them itself; until its row is read (the records open in the
+        # background) the defaults apply.
         self.clinic_record = None  # app.store.clinic.ClinicRecord, once read
         self.clinic_watch = None  # app.engine.clinic_watch.ClinicSettingsWatch
         # The one authority that can raise output: every workspace asks it.
-        self.authority = OutputAuthority(self.clinic, parent=self)
+        self.authority = OutputAuthority(ClinicSettings(), parent=self)
+        self.authority.clinic_read.connect(self._on_clinic_read)
         self.authority.output_commanded.connect(self._output_commanded)
         self.authority.output_revoked.connect(self._output_revoked)
         self.store_failed.connect(self._on_store_failed)
@@ -414,26 +415,30 @@ class MainWindow(QMainWindow):
     def _watch_clinic(self, store) -> None:
         """The clinic's settings and PIN from the store: an old settings.ini's are imported
         once (a store that never had any), then the shared row is watched off the GUI
-        thread; each change reaches the authority and the bench."""
+        thread. The authority follows the watch itself (its limits come from there alone);
+        each reading it applied comes back here for the bench, the lock and the alarms."""
         from app.engine.clinic_watch import ClinicSettingsWatch
         from app.service.clinic_limits import ini_import_request
 
         store.writer.submit(ini_import_request(self.settings))
-        self.clinic_watch = ClinicSettingsWatch(
-            store.engine, store.writer, parent=self, on_record=self._on_clinic_record
-        )
+        self.clinic_watch = ClinicSettingsWatch(store.engine, store.writer, parent=self)
+        self.authority.follow_clinic(self.clinic_watch)
 
-    def _on_clinic_record(self, record) -> None:
-        """A reading of the store's clinic row (this room's change or another's)."""
-        from app.service.clinic_limits import INI_PIN_KEY, settings_from_dict
+    @property
+    def clinic(self) -> ClinicSettings:
+        """The clinic's limits in force: the output authority's."""
+        return self.authority.clinic
+
+    def _on_clinic_read(self, record, problems: list[str]) -> None:
+        """A reading of the store's clinic row (this room's change or another's), which the
+        authority has applied: what was wrong in it is said, the lock follows it."""
+        from app.service.clinic_limits import INI_PIN_KEY
 
         self.clinic_record = record
         if record.exists:
-            cs, problems = settings_from_dict(record.settings)
             for problem in problems:
                 self.show_alarm(f"Clinic settings: {problem}", kind="info")
-            if cs != self.clinic:
-                self.set_clinic_settings(cs)
+            self.access.set_lock_after(self.authority.clinic.lock_after_s)
             if self.settings.value(INI_PIN_KEY) is not None:
                 # imported into the store: the old copy of the hash leaves the INI
                 self.settings.remove(INI_PIN_KEY)
@@ -474,9 +479,15 @@ class MainWindow(QMainWindow):
         self.records_opened.emit()
 
     def set_clinic_settings(self, clinic: ClinicSettings) -> None:
-        """The clinic's limits from the store (read, or saved here): the authority applies
-        them to every output path at once (and lowers output already above them)."""
-        self.clinic = clinic
+        """New clinic limits, saved here. With the records open the store is their one
+        source: the authority reads the saved row at once (the watch reads after this
+        room's commits; poked here too) and applies it, so a save can never leave the
+        authority with values the store does not hold. Without records (no store to
+        save to) the authority takes them directly."""
+        if self.authority.follows_clinic:
+            if self.clinic_watch is not None:
+                self.clinic_watch.poke()
+            return
         self.authority.set_clinic(clinic)
         self.access.set_lock_after(clinic.lock_after_s)
 
