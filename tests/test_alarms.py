@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QSettings
 
-from app.device.protocol import Event, EventCode
+from app.device.protocol import DeviceState, Event, EventCode
 from app.ui.device_manager import DeviceManager
 from app.ui.main_window import (
     ALARM_BEEPS,
@@ -186,3 +186,40 @@ def test_a_watchdog_trip_after_a_lost_link_names_the_link_and_live_views_are_cle
     window._link_lost_at = None  # long after: a trip is the console's silence
     window._on_event(Event(EventCode.WATCHDOG_TRIP, 0, ""))
     assert "stopped hearing the console" in window.banner.text()
+
+
+def test_the_emergency_stop_banner_outlives_a_status_sent_before_the_device_took_it(window):
+    """Esc: the banner goes up at once. A STATUS the device sent before it took the ESTOP
+    (in flight, or held by the link while idle) arrives after it and must not take the
+    banner down; only the device leaving the latched state (a Reset) does."""
+    from app.device.fake import fake_status
+
+    window.emergency_stop()
+    _shows(window, HIGH)
+    window._on_status(fake_status(DeviceState.RUNNING, level_ua=200.0, uptime_ms=5_000))
+    window._on_status(fake_status(DeviceState.IDLE, uptime_ms=5_050))  # idle, held
+    _shows(window, HIGH)
+    assert "EMERGENCY STOP" in window.banner.text()
+    window._on_status(fake_status(DeviceState.ESTOPPED, uptime_ms=5_100))
+    window._on_status(fake_status(DeviceState.ESTOPPED, uptime_ms=5_200))
+    _shows(window, HIGH)
+    window._on_status(fake_status(DeviceState.IDLE, uptime_ms=9_000))  # reset
+    assert window.alarm_priority() == ""
+
+
+def test_a_stop_by_the_output_authority_stays_up_until_output_runs_again(window):
+    """'Output stopped (desk): the client may no longer be treated' is read, not flashed:
+    the device's next (idle) report does not hide it; output running again does."""
+    from app.device.fake import fake_status
+    from app.engine.authority import Driver
+
+    window._output_revoked(Driver.DESK, "the client may no longer be treated: pregnancy")
+    _shows(window, HIGH)
+    window._on_status(fake_status(DeviceState.RUNNING, uptime_ms=900))  # sent before the stop
+    _shows(window, HIGH)
+    window._on_status(fake_status(DeviceState.RAMP_DOWN, uptime_ms=1_000))
+    window._on_status(fake_status(DeviceState.IDLE, uptime_ms=1_100))
+    _shows(window, HIGH)
+    assert "may no longer be treated" in window.banner.text()
+    window._on_status(fake_status(DeviceState.RAMP_UP, uptime_ms=60_000))
+    assert window.alarm_priority() == ""

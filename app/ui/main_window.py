@@ -83,7 +83,8 @@ FRAME_GUESS = QMargins(0, 32, 0, 0)
 # colour alone.
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 ALARM_PRIORITY = {
-    "estop": HIGH,  # emergency stop, output stopped, a workspace's alarm
+    "estop": HIGH,  # emergency stop, a workspace's alarm
+    "revoked": HIGH,  # the output authority stopped the output (a limit, eligibility...)
     "watchdog": HIGH,  # the device's watchdog turned output off
     "fault": HIGH,  # the device reported a fault
     "link": HIGH,  # the link is down: output not confirmed
@@ -116,6 +117,10 @@ ALARM_BEEPS = {HIGH: (0, 120, 120, 360, 120), MEDIUM: (0, 250, 250), LOW: (0,)}
 
 PRIORITY_RANK = {LOW: 0, MEDIUM: 1, HIGH: 2}
 HELD_BANNER_S = 60.0  # a banner held under a higher one is shown after it, if this recent
+
+
+# banners of a stop the device latches (until RESET): they go when the device leaves it
+LATCHED_KINDS = ("estop", "watchdog", "fault")
 
 
 def alarm_priority(kind: str) -> str:
@@ -278,6 +283,10 @@ class MainWindow(QMainWindow):
         # a banner of lower priority than the one standing waits under it (the latest):
         # (text, kind, monotonic time), shown when the higher one is hidden
         self._held_banner: tuple[str, str, float] | None = None
+        # the uptime (ms) of the newest STATUS showing a latched state since a latched
+        # stop's banner went up (None: not seen latched yet)
+        self._latched_at: int | None = None
+        self._stopped_at: int | None = None  # the same for output off, since "revoked"
         self._flash = QTimer(self)  # the banner's flashing (high and medium priority)
         self._flash.timeout.connect(self._flash_banner)
         self._flash_on = False
@@ -625,7 +634,7 @@ class MainWindow(QMainWindow):
                 ws.reference_changed(settings)
 
     def _output_revoked(self, driver: Driver, why: str) -> None:
-        self.show_alarm(f"Output stopped ({driver.label}): {why}.")
+        self.show_alarm(f"Output stopped ({driver.label}): {why}.", kind="revoked")
 
     def _on_connected(self, info: Info) -> None:
         self._samples_seen = 0
@@ -705,8 +714,29 @@ class MainWindow(QMainWindow):
         if st.compliance:
             contact += " " + style.pill("COMPLIANCE", style.WARN)
         _set_text(self.contact_label, contact)
-        if not st.state.latched and self.banner.property("kind") in ("estop", "watchdog", "fault"):
-            self.hide_alarm()
+        # A latched stop's banner goes when the device has left the latched state, seen
+        # latched first: a STATUS the device sent before it took an ESTOP (in flight, or
+        # held by the link at idle) must not hide the banner the moment it went up.
+        running = st.state in (DeviceState.RAMP_UP, DeviceState.RUNNING)
+        if st.state.latched:
+            self._latched_at = st.uptime_ms
+        if not running:
+            self._stopped_at = st.uptime_ms
+        kind = self.banner.property("kind")
+        if kind in LATCHED_KINDS:
+            if (
+                not st.state.latched
+                and self._latched_at is not None
+                and st.uptime_ms > self._latched_at
+            ):
+                self.hide_alarm()
+        elif (
+            kind == "revoked"
+            and running
+            and self._stopped_at is not None
+            and st.uptime_ms > self._stopped_at
+        ):
+            self.hide_alarm()  # output started again: the operator has dealt with the stop
 
     def _on_event(self, ev: Event) -> None:
         if ev.code == EventCode.WATCHDOG_TRIP:
@@ -822,6 +852,11 @@ class MainWindow(QMainWindow):
             return
         if self._held_banner is not None and self._held_banner[1] == kind:
             self._held_banner = None  # the same kind, newer: this one is shown now
+        if kind in LATCHED_KINDS or kind == "revoked":
+            # it stays until the device has been seen stopped (latched) and then running
+            # (not latched): a STATUS sent before the device took the stop must not hide
+            # it (see _on_status)
+            self._latched_at = self._stopped_at = None
         prefix, background, colour = ALARM_LOOK[priority]
         shown = f"{prefix} {text}"
         new = not self.banner.isVisibleTo(self) or self.banner.text() != shown
