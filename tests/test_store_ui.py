@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextDocumentFragment
 
 from app.device.samples import SampleBlock
 from app.store import services
@@ -153,7 +154,9 @@ def test_client_list_searches(qtbot, records):
     }
     # a name the column cuts short is whole in its tooltip
     assert all(
-        w.table.item(r, 0).toolTip() == w.table.item(r, 0).text() for r in range(w.table.rowCount())
+        QTextDocumentFragment.fromHtml(w.table.item(r, 0).toolTip()).toPlainText()
+        == w.table.item(r, 0).text()
+        for r in range(w.table.rowCount())
     )
     assert status == {
         "Training head (demo)": "Demo head",

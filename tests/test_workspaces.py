@@ -10,6 +10,13 @@ from app.ui.device_manager import DeviceManager
 from app.ui.main_window import MainWindow
 
 
+def _tooltip_text(tip: str) -> str:
+    """What a tooltip shows (it may be rich text)."""
+    from PySide6.QtGui import QTextDocumentFragment
+
+    return QTextDocumentFragment.fromHtml(tip).toPlainText()
+
+
 def _window(qtbot, path) -> MainWindow:
     w = MainWindow(DeviceManager(), QSettings(str(path), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
@@ -209,7 +216,13 @@ def test_at_1280x800_stop_the_status_bar_and_the_run_buttons_stay_in_view(qtbot,
                 )
         assert len(gaps) == 1, gaps  # a long "Next:" name does not push the buttons down
         assert desk.client_label.text() == long_name
-        assert desk.client_label.toolTip() == long_name
+        assert _tooltip_text(desk.client_label.toolTip()) == long_name  # as written
+        # a custom program's long name in the treatment panel: nothing leaves the screen
+        guided.program.setText("Lifting " + "for very sensitive mature skin " * 4)
+        qtbot.wait(50)
+        assert w.stack_scroll.horizontalScrollBar().maximum() == 0
+        for widget in (guided.countdown, guided.start_button, guided.stop_button):
+            assert in_view(widget, viewport), widget
         # the records tab beside the treatment panel: every record tab's title whole
         desk.tabs.setCurrentIndex(1)
         records = desk.records

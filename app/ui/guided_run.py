@@ -97,7 +97,7 @@ class GuidedRunPanel(QWidget):
         self._ctl = controller
         self._shown_index: int | None = None
 
-        self.program = QLabel()
+        self.program = ElidedLabel()  # a long custom program's name never widens the panel
         self.program.setStyleSheet("font-size:15px;font-weight:600")
         self.state = QLabel()
         head = QHBoxLayout()

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+
+
+def plain_tooltip(text: str) -> str:
+    """``text`` as a tooltip that shows it as written: Qt renders a tooltip that looks like
+    markup as rich text (a name "<b>Ann</b>" would show bold, its tags gone)."""
+    return f"<span>{html.escape(text)}</span>" if text else ""
 
 
 class ElidedLabel(QLabel):
@@ -20,7 +28,7 @@ class ElidedLabel(QLabel):
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt API
         self._full = text
-        self.setToolTip(text)
+        self.setToolTip(plain_tooltip(text))
         self._elide()
 
     def text(self) -> str:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from app.store import services
 from app.store.screening import Status
 from app.ui import style
+from app.ui.labels import plain_tooltip
 from app.ui.records.bridge import RecordsStore
 from app.ui.records.format import local_date
 
@@ -105,7 +106,7 @@ class ClientList(QWidget):
         for row, c in enumerate(clients):
             name = QTableWidgetItem(c.name)
             name.setData(Qt.ItemDataRole.UserRole, c.id)
-            name.setToolTip(c.name)  # whole, where the column cuts a long name short
+            name.setToolTip(plain_tooltip(c.name))  # whole, where the column cuts it short
             if c.is_training:
                 font = name.font()
                 font.setItalic(True)
