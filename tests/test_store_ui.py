@@ -599,6 +599,13 @@ def test_a_new_client_saved_in_the_panel_opens_on_its_screening(qtbot, records):
     qtbot.waitUntil(lambda: panel.clients.selected_client_id() == cid, timeout=5000)
     qtbot.waitUntil(lambda: panel.screening.client_id == cid, timeout=5000)
     assert opened == [cid]  # the row's selection did not open it a second time
+    # an existing client edited and saved stays on its Client tab
+    panel.tabs.setCurrentWidget(panel.editor)
+    qtbot.waitUntil(lambda: ed.client_id == cid, timeout=5000)
+    ed.contact.setText("0123 456")
+    with qtbot.waitSignal(ed.saved, timeout=5000):
+        ed.save_button.click()
+    assert panel.tabs.currentWidget() is panel.editor
 
 
 def test_a_read_lets_go_of_the_callers_objects_on_the_gui_thread(qtbot, records):

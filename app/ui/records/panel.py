@@ -122,10 +122,10 @@ class RecordsPanel(QWidget):
     def _client_saved(self, client_id: int) -> None:
         """A client saved: a new one is opened at once (its screening is next), and its
         row is selected once the list, read again off the GUI thread, has it."""
-        if self.clients.selected_client_id() != client_id:
+        if self.clients.selected_client_id() != client_id:  # a new client: screen them next
             self.open_client(client_id)
-        self.clients.select_client(client_id, quiet=True)
-        self.tabs.setCurrentWidget(self.page(self.screening))
+            self.tabs.setCurrentWidget(self.page(self.screening))
+        self.clients.select_client(client_id, quiet=True)  # (an edited one stays on its tab)
 
     def _hide_error(self) -> None:
         self.error.setVisible(False)
