@@ -705,6 +705,16 @@ def test_history_without_figures_says_what_the_chart_will_show(qtbot, records):
     with qtbot.waitSignal(view.loaded, timeout=5000):
         view.set_client(ids["anna"])
     assert view.chart_area.currentWidget() is view.chart
+    # each quantity chosen shows its sessions in range (it was fitted while hidden)
+    view.show()
+    for index, key in enumerate(("current", "duration", "impedance")):
+        view.chart_choice.setCurrentIndex(index)
+        plot, curve = view.plots[key]
+        x, y = curve.getData()
+        (x0, x1), (y0, y1) = plot.viewRange()
+        assert x0 < x.min() <= x.max() < x1, key
+        assert y0 <= y.min() <= y.max() <= y1, key
+        assert x1 - x0 >= 2 * 86_400  # dates on the axis, not fractions of a second
 
 
 def test_a_damaged_recording_says_what_could_not_be_read(qtbot, records):

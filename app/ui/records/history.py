@@ -68,7 +68,6 @@ class SessionHistory(QWidget):
         self.chart_choice = QComboBox()
         self.chart_pages = QStackedWidget()
         self.plots = {}
-        first = None
         for key, label, unit, colour in (
             ("current", "Mean current", "µA", style.CURRENT),
             ("duration", "Duration", "min", style.MUTED),
@@ -91,13 +90,10 @@ class SessionHistory(QWidget):
                 symbolBrush=colour,
                 symbolPen=None,
             )
-            if first is not None:
-                p.setXLink(first)
-            first = first or p
             self.plots[key] = (p, curve)
             self.chart_pages.addWidget(widget)
             self.chart_choice.addItem(f"{label} ({unit})", key)
-        self.chart_choice.currentIndexChanged.connect(self.chart_pages.setCurrentIndex)
+        self.chart_choice.currentIndexChanged.connect(self._chart_chosen)
         self.chart = QWidget()
         chart_lay = QVBoxLayout(self.chart)
         chart_lay.setContentsMargins(0, 0, 0, 0)
@@ -206,15 +202,37 @@ class SessionHistory(QWidget):
             ok = np.isfinite(y)
             curve.setData(x[ok], y[ok])
             if ok.any():
-                plot.enableAutoRange()
+                _fit(plot, x[ok], y[ok])
         shown = any(np.isfinite(y).any() for y in data.values())
         self.chart_area.setCurrentWidget(self.chart if shown else self.no_chart)
+
+    def _chart_chosen(self, index: int) -> None:
+        self.chart_pages.setCurrentIndex(index)
+        plot, curve = self.plots[self.chart_choice.itemData(index)]
+        x, y = curve.getData()
+        if x is not None and len(x):
+            _fit(plot, x, y)  # (fitted while hidden, at no size: again now it is shown)
 
     def _selection_changed(self) -> None:
         rows = self.table.selectionModel().selectedRows()
         if rows:
             sid = self.table.item(rows[0].row(), 0).data(Qt.ItemDataRole.UserRole)
             self.session_selected.emit(int(sid))
+
+
+DAY_S = 86_400.0
+
+
+def _fit(plot, x: np.ndarray, y: np.ndarray) -> None:
+    """The sessions in view, with room around them: at least a day either side on the
+    time axis (one session, or several on one day, would otherwise span seconds and read
+    as "00.250 00.500"), and the values with a margin (a constant one too)."""
+    span = float(x.max() - x.min())
+    pad = max(span * 0.05, DAY_S)
+    plot.setXRange(float(x.min()) - pad, float(x.max()) + pad, padding=0)
+    lo, hi = float(np.min(y)), float(np.max(y))
+    margin = max((hi - lo) * 0.1, abs(hi) * 0.1, 1.0)
+    plot.setYRange(min(0.0, lo) if lo >= 0 else lo - margin, hi + margin, padding=0)
 
 
 def _client_and_history(engine, client_id: int):
