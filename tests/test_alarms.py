@@ -223,3 +223,13 @@ def test_a_stop_by_the_output_authority_stays_up_until_output_runs_again(window)
     assert "may no longer be treated" in window.banner.text()
     window._on_status(fake_status(DeviceState.RAMP_UP, uptime_ms=60_000))
     assert window.alarm_priority() == ""
+
+
+def test_an_information_banner_goes_by_itself_an_alarm_does_not(window, qtbot):
+    window._info_expiry.setInterval(50)  # (INFO_BANNER_S, shortened for the test)
+    window.show_alarm("Session signed and locked.", kind="info")
+    qtbot.waitUntil(lambda: window.alarm_priority() == "", timeout=2000)
+    window.show_alarm("Session signed and locked.", kind="info")
+    window.emergency_stop()  # an alarm replaces it: the expiry does not take the alarm down
+    qtbot.wait(200)
+    _shows(window, HIGH)

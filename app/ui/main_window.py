@@ -117,6 +117,7 @@ ALARM_BEEPS = {HIGH: (0, 120, 120, 360, 120), MEDIUM: (0, 250, 250), LOW: (0,)}
 
 PRIORITY_RANK = {LOW: 0, MEDIUM: 1, HIGH: 2}
 HELD_BANNER_S = 60.0  # a banner held under a higher one is shown after it, if this recent
+INFO_BANNER_S = 20.0  # an information ("info") banner goes by itself after this long
 
 
 # banners of a stop the device latches (until RESET): they go when the device leaves it
@@ -287,6 +288,9 @@ class MainWindow(QMainWindow):
         # stop's banner went up (None: not seen latched yet)
         self._latched_at: int | None = None
         self._stopped_at: int | None = None  # the same for output off, since "revoked"
+        # an information banner goes by itself (it was read, or it is no longer news)
+        self._info_expiry = QTimer(self, singleShot=True, interval=int(INFO_BANNER_S * 1000))
+        self._info_expiry.timeout.connect(self._info_expired)
         self._flash = QTimer(self)  # the banner's flashing (high and medium priority)
         self._flash.timeout.connect(self._flash_banner)
         self._flash_on = False
@@ -871,6 +875,10 @@ class MainWindow(QMainWindow):
         self.banner.setProperty("priority", priority)
         self.banner.setText(shown)
         self.banner.setVisible(True)
+        if kind == "info":
+            self._info_expiry.start()
+        else:
+            self._info_expiry.stop()
         if new:
             self.alarm_sound.play(priority)
 
@@ -888,6 +896,10 @@ class MainWindow(QMainWindow):
         _prefix, background, colour = ALARM_LOOK[priority]
         shade = flash[1] if self._flash_on else background
         self.banner.setStyleSheet(f"background:{shade};color:{colour}")
+
+    def _info_expired(self) -> None:
+        if self.banner.property("kind") == "info":
+            self.hide_alarm()
 
     def hide_alarm(self) -> None:
         """Hide the banner; a lower one held under it (recent) is shown then."""
