@@ -115,6 +115,7 @@ def test_a_wrong_secret_is_refused_then_locked_out_on_the_page(qtbot, console):
     assert w.access.signed_in is None
     _sign_in(qtbot, w, "Pia", "1357")  # the right one, but locked out: not even counted
     assert "Too many wrong PINs" in page.message.text()
+    assert page.secret.text() == ""  # the refused secret is not left in the field
     assert w.access.signed_in is None
     assert find_operator(w.store.engine, "Pia Practitioner").failures == 3
 

@@ -384,6 +384,7 @@ class AccessControl(QObject):
                 guard.backend.update(record)
         refused = guard.refusal()
         if refused is not None:
+            self.page.clear_secrets()  # not kept in the field while the lockout runs
             self.page.say(refused.message[0].upper() + refused.message[1:] + ".", style.ALARM)
             return
         self.page.set_busy(True)
