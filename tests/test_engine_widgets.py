@@ -247,6 +247,15 @@ def test_a_number_typed_above_the_limit_is_kept_named_and_never_applied(qtbot):
         panel.start_button.click()
         assert "Not started: Intensity: 500 µA is above the limit" in panel.message.text()
         assert sent == []
+        # corrected: the refusal is no longer true and goes
+        panel.editor.amplitude.selectAll()
+        qtbot.keyClicks(panel.editor.amplitude, "120")
+        qtbot.keyClick(panel.editor.amplitude, Qt.Key.Key_Return)
+        assert panel.editor.problem() == ""
+        assert panel.message.text() == ""
+        panel.editor.amplitude.selectAll()
+        qtbot.keyClicks(panel.editor.amplitude, "500")
+        qtbot.keyClick(panel.editor.amplitude, Qt.Key.Key_Return)
         said = []
         studio.message.connect(said.append)
         assert not studio.apply()

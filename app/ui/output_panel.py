@@ -76,6 +76,8 @@ class OutputPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.message)
         layout.addStretch(1)
+        self._refusal = ""  # the "Not applied/started: …" shown, until its problem is gone
+        self.editor.problem_changed.connect(self._problem_changed)
         self.set_device_state(DeviceState.IDLE, connected=False)
 
     def settings(self) -> OutputSettings:
@@ -110,6 +112,14 @@ class OutputPanel(QWidget):
         colour = palette.MESSAGE_ERROR if error else palette.MESSAGE_OK
         self.message.setStyleSheet(f"color:{colour}")
         self.message.setText(text)
+        self._refusal = ""
+
+    def _problem_changed(self, problem: str) -> None:
+        """The typed value that was refused is corrected (or the limit moved): the
+        refusal is no longer true, so it goes."""
+        if self._refusal and not problem and self.message.text() == self._refusal:
+            self.message.clear()
+            self._refusal = ""
 
     def _refused(self, what: str) -> bool:
         """A number typed outside its range: nothing is sent (never the number the field
@@ -117,6 +127,7 @@ class OutputPanel(QWidget):
         problem = self.editor.problem()
         if problem:
             self.show_message(f"Not {what}: {problem}.", error=True)
+            self._refusal = self.message.text()
         return bool(problem)
 
     def _apply(self) -> None:
