@@ -411,7 +411,7 @@ def test_a_screenshot_of_a_first_start_never_waits_and_env_sign_in_opens_the_ben
 
     no_operator_from_env(monkeypatch)
     shot = tmp_path / "first.png"
-    result = run_app(tmp_path, "--screenshot", str(shot), "--after", "2", timeout=60)
+    result = run_app(tmp_path, "--screenshot", str(shot), "--after", "0", timeout=60)
     assert result.returncode == 0, result.stderr
     assert QImage(str(shot)).width() > 0
     monkeypatch.setenv("MICROCURRENT_OPERATOR", "Maya Okafor")
@@ -431,7 +431,7 @@ def test_a_screenshot_of_a_first_start_never_waits_and_env_sign_in_opens_the_ben
     result = run_app(
         tmp_path,
         *("--workspace", "technician", "--port", str(tmp_path / "no-such-port")),
-        *("--screenshot", str(bench), "--after", "1"),
+        *("--screenshot", str(bench), "--after", "0"),
     )
     assert result.returncode == 2  # a wrong secret: nobody signed in, the bench stays shut
     assert "could not open the technician workspace" in result.stderr
