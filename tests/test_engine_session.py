@@ -399,6 +399,27 @@ def test_stale_latched_status_after_reset_is_ignored_then_counts_again():
     assert m.state is S.ESTOPPED
 
 
+def test_events_sent_before_the_device_took_our_reset_do_not_latch_the_new_session():
+    """Pause, Esc, then Reset at once: the device's events for the PAUSE and the ESTOP
+    (sent before it took the RESET: it answers in order) can arrive after the desk went
+    ready. Until the RESET is answered they are echoes, not a new stop; after, a latched
+    event counts again (a stop pressed on the device)."""
+    from app.engine.session import ResetAnswered
+
+    m = machine_in(S.ESTOPPED)
+    m.handle(Reset())
+    assert m.state is S.READY
+    m.handle(ev(EventCode.STATE_CHANGED, int(DeviceState.PAUSED)))
+    m.handle(ev(EventCode.ESTOP))
+    m.handle(ev(EventCode.STATE_CHANGED, int(DeviceState.ESTOPPED)))
+    assert m.state is S.READY
+    m.handle(ResetAnswered())
+    m.handle(StatusReceived(status(DeviceState.IDLE)))
+    assert m.state is S.READY
+    m.handle(ev(EventCode.ESTOP))  # a real, new emergency stop
+    assert m.state is S.ESTOPPED
+
+
 @pytest.mark.parametrize("latched", [DeviceState.ESTOPPED, DeviceState.WATCHDOG])
 def test_a_device_reset_where_it_was_lent_clears_the_desks_latch(latched):
     """Esc in the studio latches the desk too (the device is emergency-stopped); the studio's

@@ -199,6 +199,26 @@ def test_the_main_flow_by_keyboard_alone(qtbot, desk):
     qtbot.waitUntil(lambda: ctl.state == SessionState.PAUSED, timeout=3000)
     qtbot.keyClick(_focused(), Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: ctl.state == SessionState.ESTOPPED, timeout=3000)
+    # Enter on Reset resets; the same key pressed again does not start output: Start
+    # after a reset is a choice of its own (the focus has left the button)
+    guided.start_button.setFocus()
+    qtbot.waitUntil(guided.start_button.hasFocus, timeout=2000)
+    assert guided.start_button.text() == "Reset"
+    qtbot.keyClick(guided.start_button, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: ctl.state == SessionState.READY, timeout=5000)
+    assert guided.start_button.text() == "Start"
+    assert not guided.start_button.hasFocus()
+    # the device's events for the PAUSE and the ESTOP just before (sent before it took
+    # the RESET) arrive now: the new session is not latched again by them
+    qtbot.keyClick(_focused() or window, Qt.Key.Key_Return)
+    qtbot.wait(500)
+    assert ctl.state == SessionState.READY
+    # the history heat map of a client with studio sessions ("studio" is no face zone)
+    practitioner.history_button.setChecked(True)
+    zone = practitioner.face.zone_ids()[0]
+    minutes = {"studio": 4.0, "manual": 1.0, zone: 2.0}
+    practitioner._show_heatmap(practitioner.client_id, minutes, 3)
+    assert practitioner.face._heat == {zone: 2.0}
 
 
 def test_the_session_keys_come_from_the_settings(qtbot, tmp_path):

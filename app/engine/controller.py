@@ -48,6 +48,7 @@ from app.engine.session import (
     PreviousStep,
     RepeatStep,
     Reset,
+    ResetAnswered,
     Resume,
     SelectZone,
     SessionMachine,
@@ -441,6 +442,8 @@ class SessionController(QObject):
         if kind is not None and isinstance(answer, Nak):
             detail = f" ({answer.detail})" if answer.detail else ""
             self.handle(CommandRefused(kind, f"{answer.reason.text}{detail}"))
+        elif kind is CommandKind.RESET:
+            self.handle(ResetAnswered())
 
     @Slot(int, str)
     def _on_failed(self, request_id: int, reason: str) -> None:

@@ -224,6 +224,12 @@ class Reset:
 
 
 @dataclass(frozen=True, slots=True)
+class ResetAnswered:
+    """The device acknowledged our RESET: what it reports from now on is after it (until
+    then, a latched EVENT is the echo of what the RESET clears: the ESTOP just pressed)."""
+
+
+@dataclass(frozen=True, slots=True)
 class LendDevice:
     """Another workspace (technician's bench, trainer's studio) takes the device for output
     outside a treatment session (``lent``), or gives it back. Refused during a session."""
@@ -367,6 +373,7 @@ class SessionMachine:
         self._phase_s = 0.0  # time spent in RAMPING_UP / RAMPING_DOWN / awaiting reset
         self._awaiting_reset = False
         self._awaiting_reset_s = 0.0
+        self._reset_answered = False  # the device acknowledged the RESET we await
         self._device_reported: DeviceState | None = None  # the last state the device reported
         self._disagree_s = 0.0  # how long the device has driven while we want output off
         self.device_lent = False  # another workspace drives the device (no session here)
@@ -974,6 +981,7 @@ class SessionMachine:
             self._command(CommandKind.RESET)
             self._awaiting_reset = True
             self._awaiting_reset_s = 0.0
+            self._reset_answered = False
         self._output_off()
         self._go(SessionState.IDLE, "reset by the operator")
         self._refresh_ready()
@@ -1177,6 +1185,24 @@ class SessionMachine:
             self._notice("contact back: press Resume to continue")
         self._refresh_ready()
 
+    def _on_ResetAnswered(self, e: ResetAnswered) -> None:
+        if self._awaiting_reset:
+            self._reset_answered = True
+
+    def _before_our_reset(self, code: EventCode) -> bool:
+        """A latched EVENT the device sent before it took the RESET we await (it answers
+        commands in order): the echo of the stop the RESET clears — an ESTOP pressed a
+        moment before Reset must not latch the new session again."""
+        if not self._awaiting_reset or self._reset_answered:
+            return False
+        # a change of state too (a PAUSE's, before the ESTOP): it would end the wait
+        return code in (
+            EventCode.ESTOP,
+            EventCode.WATCHDOG_TRIP,
+            EventCode.FAULT,
+            EventCode.STATE_CHANGED,
+        )
+
     def _on_DeviceEventReceived(self, e: DeviceEventReceived) -> None:
         ev = e.event
         code = ev.code
@@ -1187,6 +1213,8 @@ class SessionMachine:
             arg=ev.arg,
             text=ev.text,
         )
+        if self._before_our_reset(code):
+            return
         if code is EventCode.CONTACT_LOST:
             self._contact(False)
         elif code is EventCode.CONTACT_RESTORED:

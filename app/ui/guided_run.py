@@ -418,12 +418,17 @@ class GuidedRunPanel(QWidget):
         )
         self.up_button.setEnabled(adjustable)
         self.down_button.setEnabled(adjustable)
+        was = self.start_button.text()
         if state is SessionState.COMPLETE:
             self.start_button.setText("New session")
         elif state.latched:
             self.start_button.setText("Reset")
         else:
             self.start_button.setText("Start")
+            if was in ("Reset", "New session") and self.start_button.hasFocus():
+                # the key that pressed Reset must not, pressed again, start output: Start
+                # after a reset is a choice of its own (Tab back to it, or click it)
+                self.start_button.clearFocus()
         self.start_button.setEnabled(
             state in (SessionState.READY, SessionState.COMPLETE) or state.latched
         )

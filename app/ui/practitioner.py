@@ -607,7 +607,11 @@ class PractitionerWorkspace(Workspace):
     def _show_heatmap(self, client_id: int, minutes: dict[str, float], sessions: int) -> None:
         if client_id != self.client_id or not self.history_button.isChecked():
             return
-        self.face.set_heatmap(minutes, f"minutes treated over {sessions} session(s)")
+        # face zones only: a studio or manual step ("studio", "manual") has no place on
+        # the face (it crashed the map, for any client with a studio session)
+        known = set(self.face.zone_ids())
+        face = {zone: m for zone, m in minutes.items() if zone in known}
+        self.face.set_heatmap(face, f"minutes treated over {sessions} session(s)")
 
     # ------------------------------------------------------------------ workspace hooks
 
