@@ -354,6 +354,13 @@ class FailureGuard(QObject):
         box.setStandardButtons(QMessageBox.StandardButton.Ok)
         box.setModal(False)  # never blocks the STOP button, Esc or the event loop
         box.show()
+        # ...but it takes the keyboard: Enter dismisses it, never presses the desk's
+        # focused button behind it (a Start) as a real window saw
+        box.raise_()
+        box.activateWindow()
+        ok = box.button(QMessageBox.StandardButton.Ok)
+        if ok is not None:
+            ok.setFocus()
         self.box = box
 
 
