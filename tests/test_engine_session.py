@@ -612,3 +612,27 @@ def test_a_decision_asked_again_with_nothing_changed_is_not_made_again(monkeypat
     assert made >= 1
     assert m.decision(50.0).allowed_ua == 50.0  # another request: decided afresh
     assert len(built) == made + 1
+
+
+def test_a_program_part_run_for_one_client_starts_again_for_the_next():
+    """Stopped by an emergency stop in step 2 and reset: the same client continues there
+    (a fault interrupts a treatment, it does not end it); another client chosen starts
+    the program from its beginning, with no time or charge carried over."""
+    m = machine_in(S.RUNNING)
+    m.handle(Tick(0.0))
+    m.handle(StatusReceived(status(DeviceState.RUNNING, charge=2.5)))
+    for t in range(1, 4):
+        m.handle(Tick(float(t)))
+    m.handle(SkipStep())
+    m.handle(Tick(4.0))
+    m.handle(EmergencyStop())
+    m.handle(Reset())
+    m.handle(StatusReceived(status(DeviceState.IDLE)))
+    assert m.state is S.READY
+    assert m.run.index == 1  # the same client: where it stopped
+    m.handle(ChooseClient("another", None, True))
+    assert m.state is S.READY
+    assert m.run.index == 0
+    assert m.run.step_elapsed_s == 0.0
+    assert m.output_s == 0.0
+    assert m.charge.net_uc == 0.0

@@ -654,6 +654,11 @@ class SessionMachine:
         self._awaiting_reset = False
         self._go(state, why)
 
+    def _run_under_way(self) -> bool:
+        """The program has been partly run (a step begun, time or charge delivered)."""
+        run = self.run
+        return run is not None and (run.index > 0 or run.step_elapsed_s > 0 or self.output_s > 0)
+
     def _new_session(self) -> None:
         self.charge.reset()
         self.output_s = 0.0
@@ -703,6 +708,11 @@ class SessionMachine:
         if self.state is SessionState.COMPLETE:
             self._new_session()
             self._go(SessionState.IDLE, "new session")
+        elif e.client_id != self.client_id and self._run_under_way():
+            # a program part done for one client (stopped and reset) is not carried on
+            # for another: the new client starts the program from its beginning
+            self._new_session()
+            self._record("session", "program started again from step 1 for another client")
         self.client_id = e.client_id
         self.client_limit_ua = e.limit_ua
         self.screening_passed = e.screening_passed
