@@ -284,6 +284,7 @@ def test_idle_time_and_another_clients_set_up_are_not_in_a_clients_session(caplo
         LinkConnected,
         LoadProgram,
         Reset,
+        ResetAnswered,
         SetClientLimit,
         Start,
         StatusReceived,
@@ -294,7 +295,7 @@ def test_idle_time_and_another_clients_set_up_are_not_in_a_clients_session(caplo
     rec = SessionRecorder(w, 9)
     drive = Drive(rec)
     drive(LinkConnected(LIMITS), StatusReceived(status(DeviceState.IDLE)))
-    drive(EmergencyStop(), Reset(), StatusReceived(status(DeviceState.IDLE)))  # no session
+    drive(EmergencyStop(), Reset(), ResetAnswered(), StatusReceived(status(DeviceState.IDLE)))
     # kept in the console's log instead (state names only: no reason, no client)
     assert "emergency stop with no session under way (from idle)" in caplog.text
     drive(ChooseClient("c7", None, True), SetClientLimit(40.0))  # an earlier client

@@ -388,11 +388,17 @@ def test_device_that_never_confirms_stop_is_emergency_stopped():
 
 
 def test_stale_latched_status_after_reset_is_ignored_then_counts_again():
+    from app.engine.session import ResetAnswered
+
     m = machine_in(S.ESTOPPED)
     out = m.handle(Reset())
     assert [c.kind for c in out.commands] == [CommandKind.RESET]
     assert m.state is S.READY
     m.handle(StatusReceived(status(DeviceState.ESTOPPED)))  # sent before RESET arrived
+    m.handle(StatusReceived(status(DeviceState.RUNNING)))  # ... and before the ESTOP
+    assert m.state is S.READY
+    m.handle(ResetAnswered())
+    m.handle(StatusReceived(status(DeviceState.ESTOPPED)))  # sent before it took effect
     assert m.state is S.READY
     m.handle(StatusReceived(status(DeviceState.IDLE)))  # reset took effect
     m.handle(StatusReceived(status(DeviceState.ESTOPPED)))  # a real, new emergency stop

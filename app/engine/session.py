@@ -1097,6 +1097,10 @@ class SessionMachine:
         """React to the device's reported state; False if the machine latched."""
         self._device_reported = dstate
         if self._awaiting_reset:
+            if not self._reset_answered:
+                # sent before the device took our RESET (it answers commands in order):
+                # a PAUSED or RUNNING from before the stop must not latch the new session
+                return True
             if dstate.latched or faults:
                 return True  # a status from before our RESET took effect
             self._awaiting_reset = False
