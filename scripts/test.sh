@@ -14,10 +14,11 @@ if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>
   apt_install poppler-utils
 fi
 export QT_QPA_PLATFORM=offscreen
-# Three worker processes (pytest-xdist), each test file whole on one of them (its module
+# Four worker processes (pytest-xdist), each test file whole on one of them (its module
 # fixtures set up once; each worker starts its own PostgreSQL cluster and simulators).
-# Much of the suite waits on a device in real time: on two cores, two workers left a
-# quarter of the CPU idle (172-190 s), three use it (135-139 s; docs/performance.md).
+# Much of the suite waits on a device in real time, so on two cores more workers than
+# cores overlap those waits: 2,023 tests took 172 s with three, 152-158 s with four and
+# 168 s with five (docs/performance.md, Test suite).
 # `-n 0` after the command runs everything in this one process, as does running pytest
 # directly on a few files (what you do while working on them).
-exec "$ROOT/.venv/bin/python" -m pytest -n 3 --dist loadfile "$@"
+exec "$ROOT/.venv/bin/python" -m pytest -n 4 --dist loadfile "$@"
