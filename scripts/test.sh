@@ -17,7 +17,8 @@ export QT_QPA_PLATFORM=offscreen
 # The test modules as pytest rewrites them (its assertion rewriting), cached once here:
 # otherwise, where PYTHONDONTWRITEBYTECODE is set (this machine), each of the workers
 # rewrites all of them again as it collects (about 4.5 s of CPU each, on two cores).
-# 7 s the first time, 2 s when the cache is up to date; a failure here is the run's.
+# 7 s the first time, 2 s when the cache is up to date (an error in a test module shows
+# in the run itself).
 PYTHONDONTWRITEBYTECODE= "$ROOT/.venv/bin/python" -m pytest --collect-only -q \
   -p no:cacheprovider "$ROOT/tests" >/dev/null 2>&1 || true
 # Four worker processes (pytest-xdist), each test file whole on one of them (its module
