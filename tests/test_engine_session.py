@@ -262,7 +262,7 @@ def test_missing_conditions_are_named():
     out = m.handle(Start())
     assert "choose a client" in out.notices[0]
     m.handle(ChooseClient("c1", None, False))
-    assert "screening has not been passed" in m.missing()[0]
+    assert "may not be treated now (screening or consent" in m.missing()[0]
 
 
 def test_contact_loss_pauses_timer_and_needs_contact_and_operator():

@@ -444,7 +444,7 @@ class SessionMachine:
         if self.client_id is None:
             out.append("choose a client")
         elif not self.screening_passed:
-            out.append("the client's screening has not been passed")
+            out.append("the client may not be treated now (screening or consent: see their record)")
         if self.program is None:
             out.append("choose a program")
         if self.device is None:
@@ -733,7 +733,7 @@ class SessionMachine:
             training=e.training,
         )
         if not e.screening_passed:
-            self._notice("the client's screening has not been passed: no treatment")
+            self._notice("the client may not be treated now (screening or consent): no treatment")
         self._apply_limits()
         self._refresh_ready()
 
