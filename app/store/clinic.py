@@ -132,21 +132,13 @@ def _service(
 
 def _row(s: Session, by: str) -> ClinicConfig:
     """The row, created with default settings if it is missing (its PIN flag taken from the
-    service history, so deleting the row does not allow a fresh PIN set-up)."""
+    service history, so deleting the row does not allow a fresh PIN set-up); created by
+    the one race-free insert (:func:`_insert_row_if_missing`)."""
     row = s.get(ClinicConfig, ROW_ID)
     if row is None:
-        row = ClinicConfig(
-            id=ROW_ID,
-            settings={},
-            version=1,
-            updated_at=utcnow(),
-            updated_by=by,
-            pin_ever_set=_pin_history_says_set(s),
-            pin_failures=0,
-            pin_version=0,
-        )
-        s.add(row)
-        s.flush()
+        _insert_row_if_missing(s, by)
+        row = s.get(ClinicConfig, ROW_ID)
+        assert row is not None  # inserted here, or by another room meanwhile
     return row
 
 
